@@ -1,0 +1,93 @@
+"""Ollama model references: ``[registry/][namespace/]name[:tag]``.
+
+Ollama itself expands a bare ``phi`` to ``registry.ollama.ai/library/phi:latest`` (see
+../shared/notes/ollama.md, "Model store layout"). The canonical form is what the lock file keys on,
+so ``phi``, ``phi:latest`` and ``library/phi:latest`` all pin the same digest.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+DEFAULT_REGISTRY = "registry.ollama.ai"
+DEFAULT_NAMESPACE = "library"
+DEFAULT_TAG = "latest"
+
+# Ollama's own name rules (server/internal/names): parts of letters, digits, '_', '-' and '.',
+# starting with a letter or digit; tags may also not start with '.' or '-'.
+_PART = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}"
+_HOST = r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}(?::[0-9]{1,5})?"
+_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}"
+_REFERENCE = re.compile(
+    rf"^(?:(?P<registry>{_HOST})/)?(?:(?P<namespace>{_PART})/)?(?P<name>{_PART})"
+    rf"(?::(?P<tag>{_TAG}))?$"
+)
+MODEL_REFERENCE_PATTERN = _REFERENCE.pattern
+DIGEST_PATTERN = r"^[0-9a-f]{64}$"
+
+
+class InvalidReferenceError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, order=True)
+class ModelReference:
+    registry: str
+    namespace: str
+    name: str
+    tag: str
+
+    @property
+    def canonical(self) -> str:
+        """registry/namespace/name:tag: the key the lock file uses."""
+        return f"{self.registry}/{self.namespace}/{self.name}:{self.tag}"
+
+    @property
+    def short(self) -> str:
+        """How `ollama list` shows the model: the default registry and namespace dropped."""
+        if self.registry == DEFAULT_REGISTRY and self.namespace == DEFAULT_NAMESPACE:
+            return f"{self.name}:{self.tag}"
+        if self.registry == DEFAULT_REGISTRY:
+            return f"{self.namespace}/{self.name}:{self.tag}"
+        return self.canonical
+
+    @property
+    def repository(self) -> str:
+        """The OCI repository path on the registry: namespace/name."""
+        return f"{self.namespace}/{self.name}"
+
+
+def parse_model_reference(text: str, default_registry: str = DEFAULT_REGISTRY) -> ModelReference:
+    """Parse and normalize a reference; raises InvalidReferenceError with a reason."""
+    if "@" in text:
+        raise InvalidReferenceError(
+            "Ollama cannot pull by digest; name a tag and pin its digest in the lock instead"
+        )
+    match = _REFERENCE.match(text)
+    if match is None:
+        raise InvalidReferenceError(
+            "not a valid Ollama model name; expected [registry/][namespace/]name[:tag] "
+            "using letters, digits, '_', '-' and '.'"
+        )
+    registry = match.group("registry")
+    namespace = match.group("namespace")
+    # "a/b" is namespace/name unless the first part looks like a host (has a dot or a port),
+    # the same rule container image references use.
+    if registry is not None and namespace is None and not _looks_like_host(registry):
+        registry, namespace = None, registry
+    if registry is not None and not _looks_like_host(registry):
+        raise InvalidReferenceError(
+            f"{registry!r} is not a registry host; a registry needs a dot or a port "
+            "(e.g. registry.example.com/team/model:tag)"
+        )
+    return ModelReference(
+        registry=(registry or default_registry).lower(),
+        namespace=namespace or DEFAULT_NAMESPACE,
+        name=match.group("name"),
+        tag=match.group("tag") or DEFAULT_TAG,
+    )
+
+
+def _looks_like_host(part: str) -> bool:
+    return "." in part or ":" in part or part == "localhost"

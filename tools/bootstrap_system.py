@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Install the test tools that do not come from uv.lock, each pinned and each idempotent.
+
+- checkov (large, with pins of its own that clash with ours) in its own venv, .tools/checkov,
+  from tools/checkov-requirements.txt (hash-pinned).
+- Backstage's own entity validators (npm) in tools/backstage/node_modules, from its package-lock.
+- Debian's docker-registry (a real OCI distribution server for the lock tests), through apt-get,
+  only when running as root on a Debian-like machine; elsewhere the tests that need it skip with
+  a reason, and under CI=true they fail instead.
+
+A step whose inputs have not changed since its last success is skipped: each writes a stamp
+holding the sha256 of the file it installed from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TOOLS = REPO_ROOT / ".tools"
+UV = TOOLS / "uv" / "bin" / "uv"
+
+
+def fingerprint(*paths: Path) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def stamped(name: str, inputs: tuple[Path, ...], step: Callable[[], None]) -> None:
+    stamp = TOOLS / "stamps" / name
+    wanted = fingerprint(*inputs)
+    if stamp.is_file() and stamp.read_text() == wanted:
+        return
+    print(f"bootstrap: installing {name}", flush=True)
+    step()
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(wanted)
+
+
+def run(command: list[str], **kwargs: object) -> None:
+    subprocess.run(command, check=True, **kwargs)  # type: ignore[call-overload]
+
+
+def install_checkov() -> None:
+    venv = TOOLS / "checkov"
+    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
+    run([str(UV), "venv", "--quiet", "--allow-existing", "--python", sys.executable, str(venv)],
+        env=env)
+    run([str(UV), "pip", "install", "--quiet", "--require-hashes", "--python",
+         str(venv / "bin" / "python"), "-r", str(REPO_ROOT / "tools" / "checkov-requirements.txt")],
+        env=env)
+
+
+def install_backstage_validators() -> None:
+    npm = shutil.which("npm")
+    if npm is None:
+        raise SystemExit("bootstrap: npm is needed for Backstage's validators; install Node.js 20+")
+    run([npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--silent"],
+        cwd=REPO_ROOT / "tools" / "backstage")
+
+
+def install_docker_registry() -> None:
+    if shutil.which("docker-registry"):
+        return
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        print("bootstrap: docker-registry not installed (needs root and apt-get); "
+              "the registry tests will skip with a reason", file=sys.stderr)
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    run(["apt-get", "update", "-qq"], env=env)
+    # The package's post-install would start a system service; we only want the binary.
+    run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "docker-registry"], env=env)
+    if shutil.which("systemctl") is None and shutil.which("service") is not None:
+        subprocess.run(["service", "docker-registry", "stop"], check=False,
+                       capture_output=True)
+
+
+def main() -> int:
+    stamped("checkov", (REPO_ROOT / "tools" / "checkov-requirements.txt",), install_checkov)
+    stamped("backstage-validators", (REPO_ROOT / "tools" / "backstage" / "package-lock.json",),
+            install_backstage_validators)
+    install_docker_registry()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
