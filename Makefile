@@ -18,12 +18,13 @@ HELM4 := $(TOOLS)/helm/4.3.1/helm
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help bootstrap run test lint fmt
+.PHONY: help bootstrap run test lint check
 
 help:
 	@echo "make run    validate catalog/, render generated/ and the chart for every service"
 	@echo "make test   run the whole test suite (installs everything it needs first)"
 	@echo "make lint   ruff, mypy, yamllint, shellcheck, actionlint and the chart-testing lint"
+	@echo "make check  fail if generated files (generated/, schemas, GitOps files) are stale"
 
 $(UV): tools/uv-requirements.txt
 	$(PYTHON) -m venv $(TOOLS)/uv
@@ -52,4 +53,10 @@ lint: bootstrap
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/yamllint --strict .
+	$(VENV)/bin/shellcheck --shell=sh charts/ollama-inference-load/files/*.sh
+	$(VENV)/bin/actionlint
 	$(VENV)/bin/python tools/ct_lint.py
+
+check: bootstrap
+	$(VENV)/bin/catalog-gen check

@@ -52,41 +52,61 @@ def run(command: list[str], **kwargs: object) -> None:
 def install_checkov() -> None:
     venv = TOOLS / "checkov"
     env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
-    run([str(UV), "venv", "--quiet", "--allow-existing", "--python", sys.executable, str(venv)],
-        env=env)
-    run([str(UV), "pip", "install", "--quiet", "--require-hashes", "--python",
-         str(venv / "bin" / "python"), "-r", str(REPO_ROOT / "tools" / "checkov-requirements.txt")],
-        env=env)
+    run(
+        [str(UV), "venv", "--quiet", "--allow-existing", "--python", sys.executable, str(venv)],
+        env=env,
+    )
+    run(
+        [
+            str(UV),
+            "pip",
+            "install",
+            "--quiet",
+            "--require-hashes",
+            "--python",
+            str(venv / "bin" / "python"),
+            "-r",
+            str(REPO_ROOT / "tools" / "checkov-requirements.txt"),
+        ],
+        env=env,
+    )
 
 
 def install_backstage_validators() -> None:
     npm = shutil.which("npm")
     if npm is None:
         raise SystemExit("bootstrap: npm is needed for Backstage's validators; install Node.js 20+")
-    run([npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--silent"],
-        cwd=REPO_ROOT / "tools" / "backstage")
+    run(
+        [npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--silent"],
+        cwd=REPO_ROOT / "tools" / "backstage",
+    )
 
 
 def install_docker_registry() -> None:
     if shutil.which("docker-registry"):
         return
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        print("bootstrap: docker-registry not installed (needs root and apt-get); "
-              "the registry tests will skip with a reason", file=sys.stderr)
+        print(
+            "bootstrap: docker-registry not installed (needs root and apt-get); "
+            "the registry tests will skip with a reason",
+            file=sys.stderr,
+        )
         return
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     run(["apt-get", "update", "-qq"], env=env)
     # The package's post-install would start a system service; we only want the binary.
     run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "docker-registry"], env=env)
     if shutil.which("systemctl") is None and shutil.which("service") is not None:
-        subprocess.run(["service", "docker-registry", "stop"], check=False,
-                       capture_output=True)
+        subprocess.run(["service", "docker-registry", "stop"], check=False, capture_output=True)
 
 
 def main() -> int:
     stamped("checkov", (REPO_ROOT / "tools" / "checkov-requirements.txt",), install_checkov)
-    stamped("backstage-validators", (REPO_ROOT / "tools" / "backstage" / "package-lock.json",),
-            install_backstage_validators)
+    stamped(
+        "backstage-validators",
+        (REPO_ROOT / "tools" / "backstage" / "package-lock.json",),
+        install_backstage_validators,
+    )
     install_docker_registry()
     return 0
 
