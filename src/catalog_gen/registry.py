@@ -1,0 +1,653 @@
+"""A small OCI distribution client: resolve an Ollama model tag to its manifest digest and facts.
+
+Standard library only (http.client), so the generator gains no runtime dependency. What it does,
+and why:
+
+* ``GET /v2/<namespace>/<name>/manifests/<tag>`` with the Docker v2 manifest Accept header (what
+  Ollama's own pull sends, server/images.go pullModelManifest) plus the OCI manifest type.
+* The digest is the sha256 of the exact manifest bytes: that is what Ollama stores and reports in
+  ``/api/tags``. A ``Docker-Content-Digest`` header that disagrees is an error, not a warning.
+* Token auth: a 401 with ``WWW-Authenticate: Bearer realm=...,service=...,scope=...`` is answered by
+  fetching a token from the realm (anonymously, or with basic credentials) and retrying once.
+  Tokens are cached per realm, service and scope for the life of the client.
+* Connections are kept alive per (scheme, host, port) and shared by a bounded worker pool.
+* Transient failures (connection errors, timeouts, 429, 500, 502, 503, 504) are retried on a
+  deterministic exponential schedule; ``Retry-After`` on 429/503 is honoured up to a cap.
+* The config blob (``GET /v2/<repo>/blobs/<digest>``, redirects followed) is read for the facts
+  Ollama shows as family, parameter size and quantization (types/model/config.go ConfigV2:
+  ``model_family``, ``model_type``, ``file_type``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.client
+import json
+import os
+import re
+import ssl
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from catalog_gen.references import ModelReference
+
+DOCKER_MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
+OCI_MANIFEST_V1 = "application/vnd.oci.image.manifest.v1+json"
+MANIFEST_ACCEPT = f"{DOCKER_MANIFEST_V2}, {OCI_MANIFEST_V1}"
+_MANIFEST_LISTS = frozenset(
+    {
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.index.v1+json",
+    }
+)
+
+# Layer media types Ollama reads (server/images.go GetModel, manifest/layer.go, x/create). A media
+# type may carry parameters ("application/vnd.ollama.image.tensor; name=..."); only the base is
+# checked. "prompt" and "embed" are legacy types Ollama still accepts.
+WEIGHT_MEDIA_TYPES = frozenset(
+    {
+        "application/vnd.ollama.image.model",
+        "application/vnd.ollama.image.projector",
+        "application/vnd.ollama.image.adapter",
+        "application/vnd.ollama.image.draft",
+        "application/vnd.ollama.image.tensor",
+    }
+)
+OLLAMA_LAYER_MEDIA_TYPES = WEIGHT_MEDIA_TYPES | frozenset(
+    {
+        "application/vnd.ollama.image.template",
+        "application/vnd.ollama.image.params",
+        "application/vnd.ollama.image.license",
+        "application/vnd.ollama.image.system",
+        "application/vnd.ollama.image.messages",
+        "application/vnd.ollama.image.json",
+        "application/vnd.ollama.image.prompt",
+        "application/vnd.ollama.image.embed",
+    }
+)
+MODEL_MEDIA_TYPE = "application/vnd.ollama.image.model"
+# A runnable model has GGUF weights ("model") or safetensors tensors ("tensor").
+_RUNNABLE_MEDIA_TYPES = frozenset({MODEL_MEDIA_TYPE, "application/vnd.ollama.image.tensor"})
+CONFIG_MEDIA_TYPES = frozenset(
+    {
+        "application/vnd.docker.container.image.v1+json",
+        "application/vnd.oci.image.config.v1+json",
+        "application/vnd.ollama.image.config",
+    }
+)
+
+# The distribution spec lets registries refuse manifests over 4 MiB; configs are a few hundred
+# bytes. Anything bigger is not an Ollama model and is not read into memory.
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+MAX_TOKEN_BYTES = 1024 * 1024
+_MAX_REDIRECTS = 5
+_RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+_DIGEST = re.compile(r"^sha256:([0-9a-f]{64})$")
+_CHALLENGE_PARAM = re.compile(r'([A-Za-z_]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))')
+USER_AGENT = "catalog-gen (ollama-inference-load)"
+CREDENTIALS_ENV_PREFIX = "CATALOG_GEN_REGISTRY_"
+
+
+class RegistryError(Exception):
+    """One model could not be resolved; the message says why in words a user can act on."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class RegistryConfig:
+    """How to reach the registry a reference names (the host comes from the reference)."""
+
+    insecure: bool = False  # plain http, as Ollama's `pull --insecure`
+    credentials: Credentials | None = None
+
+
+def credentials_env_names(host: str) -> tuple[str, str]:
+    """registry.example.com:5000 -> CATALOG_GEN_REGISTRY_REGISTRY_EXAMPLE_COM_5000_USERNAME, ..."""
+    stem = CREDENTIALS_ENV_PREFIX + re.sub(r"[^A-Za-z0-9]", "_", host).upper()
+    return f"{stem}_USERNAME", f"{stem}_PASSWORD"
+
+
+def credentials_from_env(host: str, environ: Mapping[str, str] | None = None) -> Credentials | None:
+    """Basic credentials for a registry host from the environment, never from the catalog."""
+    env = os.environ if environ is None else environ
+    user_var, password_var = credentials_env_names(host)
+    username = env.get(user_var, "")
+    if not username:
+        return None
+    return Credentials(username, env.get(password_var, ""))
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded retries on a fixed schedule (no jitter, so tests and logs are reproducible).
+
+    Delay before retry n (0-based) is min(first_delay * multiplier**n, max_delay); a Retry-After
+    header on 429/503 replaces it, capped at retry_after_cap.
+    """
+
+    attempts: int = 4
+    first_delay: float = 0.5
+    multiplier: float = 2.0
+    max_delay: float = 8.0
+    retry_after_cap: float = 30.0
+
+    def delay(self, retry: int, retry_after: float | None = None) -> float:
+        if retry_after is not None:
+            return max(0.0, min(retry_after, self.retry_after_cap))
+        return min(self.first_delay * self.multiplier**retry, self.max_delay)
+
+
+@dataclass(frozen=True)
+class Layer:
+    media_type: str
+    digest: str  # sha256:<hex>
+    size: int
+
+    @property
+    def base_media_type(self) -> str:
+        return self.media_type.split(";", 1)[0].strip()
+
+
+@dataclass(frozen=True)
+class ModelConfigFacts:
+    """What Ollama's config blob says (ConfigV2); each fact is None when absent."""
+
+    family: str | None = None
+    parameter_size: str | None = None  # ConfigV2.model_type, e.g. "8.0B"
+    quantization: str | None = None  # ConfigV2.file_type, e.g. "Q4_K_M"
+
+
+@dataclass(frozen=True)
+class RemoteModel:
+    reference: ModelReference
+    registry_url: str  # scheme://host, where it was resolved
+    digest: str  # 64 hex, no "sha256:" prefix, as /api/tags reports it
+    config: Layer
+    layers: tuple[Layer, ...]
+    facts: ModelConfigFacts
+
+
+@dataclass(frozen=True)
+class _Response:
+    status: int
+    headers: Mapping[str, str]  # lower-cased names
+    body: bytes
+    url: str
+
+
+class _TransientError(Exception):
+    """A failure worth retrying; carries the Retry-After the server asked for, if any."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+_Key = tuple[str, str, int]  # scheme, host, port
+
+
+class _ConnectionPool:
+    """Idle keep-alive connections per (scheme, host, port); a connection serves one thread."""
+
+    def __init__(self, timeout: float, reuse: bool, ssl_context: ssl.SSLContext) -> None:
+        self._timeout = timeout
+        self._reuse = reuse
+        self._ssl_context = ssl_context
+        self._idle: dict[_Key, list[http.client.HTTPConnection]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: _Key) -> tuple[http.client.HTTPConnection, bool]:
+        with self._lock:
+            idle = self._idle.get(key)
+            if idle:
+                return idle.pop(), True
+        scheme, host, port = key
+        if scheme == "https":
+            return (
+                http.client.HTTPSConnection(
+                    host, port, timeout=self._timeout, context=self._ssl_context
+                ),
+                False,
+            )
+        return http.client.HTTPConnection(host, port, timeout=self._timeout), False
+
+    def give_back(self, key: _Key, connection: http.client.HTTPConnection) -> None:
+        if not self._reuse:
+            connection.close()
+            return
+        with self._lock:
+            self._idle.setdefault(key, []).append(connection)
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, {}
+        for connections in idle.values():
+            for connection in connections:
+                connection.close()
+
+
+class RegistryClient:
+    """Thread-safe; share one per `catalog-gen lock` run and close it (or use `with`)."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        reuse_connections: bool = True,
+        sleep: Callable[[float], None] = time.sleep,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._pool = _ConnectionPool(
+            timeout, reuse_connections, ssl_context or ssl.create_default_context()
+        )
+        self._tokens: dict[tuple[str, str, str, str], str] = {}
+        self._tokens_lock = threading.Lock()
+
+    def __enter__(self) -> RegistryClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._pool.close()
+
+    # -- public API -----------------------------------------------------------------------------
+
+    def resolve(self, reference: ModelReference, config: RegistryConfig) -> RemoteModel:
+        """Manifest digest, layers and config facts of one tag; raises RegistryError."""
+        base = registry_base_url(reference.registry, insecure=config.insecure)
+        repository = urllib.parse.quote(reference.repository, safe="/")
+        tag = urllib.parse.quote(reference.tag, safe="")
+        url = f"{base}/v2/{repository}/manifests/{tag}"
+        response = self._get(
+            url, config, accept=MANIFEST_ACCEPT, max_body=MAX_MANIFEST_BYTES, what="manifest"
+        )
+        digest = _verify_manifest_digest(response)
+        manifest_config, layers = parse_manifest(response.body, response.headers)
+        facts = self._read_config(base, repository, manifest_config, config)
+        return RemoteModel(reference, base, digest, manifest_config, layers, facts)
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _read_config(
+        self, base: str, repository: str, config_layer: Layer, config: RegistryConfig
+    ) -> ModelConfigFacts:
+        if config_layer.size > MAX_CONFIG_BYTES:
+            raise RegistryError(
+                f"config blob {config_layer.digest} is {config_layer.size} bytes, more than an "
+                f"Ollama model config ({MAX_CONFIG_BYTES} bytes at most)"
+            )
+        url = f"{base}/v2/{repository}/blobs/{config_layer.digest}"
+        response = self._get(url, config, accept="*/*", max_body=MAX_CONFIG_BYTES, what="config")
+        actual = "sha256:" + hashlib.sha256(response.body).hexdigest()
+        if actual != config_layer.digest:
+            raise RegistryError(
+                f"config blob content does not match its digest: manifest says "
+                f"{config_layer.digest}, content hashes to {actual}"
+            )
+        return parse_config_facts(response.body)
+
+    def _get(
+        self, url: str, config: RegistryConfig, *, accept: str, max_body: int, what: str
+    ) -> _Response:
+        """GET with auth challenges and redirects handled; any non-200 becomes a RegistryError."""
+        origin = _origin(url)
+        authorization: str | None = None
+        challenged = False
+        for _ in range(_MAX_REDIRECTS + 1):
+            headers = {"Accept": accept, "User-Agent": USER_AGENT}
+            # Credentials go only to the registry itself, never to a redirect target (blob
+            # storage such as S3 or a CDN rejects them, and must not see them).
+            if authorization and _origin(url) == origin:
+                headers["Authorization"] = authorization
+            response = self._send_with_retries(url, headers, max_body, what)
+            if response.status == 200:
+                return response
+            if response.status in {301, 302, 303, 307, 308} and "location" in response.headers:
+                url = urllib.parse.urljoin(url, response.headers["location"])
+                continue
+            if response.status == 401 and not challenged and _origin(url) == origin:
+                challenged = True
+                authorization = self._answer_challenge(response, config)
+                continue
+            raise RegistryError(_status_message(response, what))
+        raise RegistryError(f"more than {_MAX_REDIRECTS} redirects fetching the {what} at {url}")
+
+    def _answer_challenge(self, response: _Response, config: RegistryConfig) -> str:
+        header = response.headers.get("www-authenticate", "")
+        scheme, _, rest = header.strip().partition(" ")
+        params = {
+            m.group(1).lower(): (m.group(2) if m.group(2) is not None else m.group(3))
+            for m in _CHALLENGE_PARAM.finditer(rest)
+        }
+        if scheme.lower() == "basic":
+            if config.credentials is None:
+                raise RegistryError(_needs_credentials(response.url))
+            return _basic(config.credentials)
+        if scheme.lower() != "bearer" or not params.get("realm"):
+            raise RegistryError(
+                f"the registry answered 401 at {response.url} without a usable "
+                f"WWW-Authenticate challenge ({header or 'none'})"
+            )
+        return "Bearer " + self._token(
+            params["realm"], params.get("service", ""), params.get("scope", ""), config
+        )
+
+    def _token(self, realm: str, service: str, scope: str, config: RegistryConfig) -> str:
+        username = config.credentials.username if config.credentials else ""
+        key = (realm, service, scope, username)
+        with self._tokens_lock:
+            cached = self._tokens.get(key)
+        if cached is not None:
+            return cached
+        parsed = urllib.parse.urlsplit(realm)
+        if parsed.scheme not in {"http", "https"} or not parsed.hostname:
+            raise RegistryError(f"token realm {realm!r} is not an http(s) URL")
+        if parsed.scheme == "http" and not config.insecure:
+            raise RegistryError(
+                f"token realm {realm} is plain http but the registry is not marked insecure; "
+                "refusing to fetch a token over an unencrypted connection"
+            )
+        query = urllib.parse.parse_qsl(parsed.query)
+        if service:
+            query.append(("service", service))
+        query.extend(("scope", part) for part in scope.split() if part)
+        url = urllib.parse.urlunsplit(
+            (parsed.scheme, parsed.netloc, parsed.path or "/", urllib.parse.urlencode(query), "")
+        )
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        if config.credentials is not None:
+            headers["Authorization"] = _basic(config.credentials)
+        response = self._send_with_retries(url, headers, MAX_TOKEN_BYTES, "token")
+        if response.status == 401:
+            raise RegistryError(
+                f"token service {realm} refused the request (HTTP 401); "
+                + _needs_credentials(realm)
+            )
+        if response.status != 200:
+            raise RegistryError(_status_message(response, "token"))
+        try:
+            document = json.loads(response.body)
+        except ValueError as error:
+            raise RegistryError(f"token service {realm} answered with invalid JSON") from error
+        token = None
+        if isinstance(document, dict):
+            token = document.get("token") or document.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise RegistryError(f"token service {realm} answered without a token")
+        with self._tokens_lock:
+            self._tokens[key] = token
+        return token
+
+    def _send_with_retries(
+        self, url: str, headers: Mapping[str, str], max_body: int, what: str
+    ) -> _Response:
+        attempts = max(1, self.retry.attempts)
+        last: _TransientError | None = None
+        for attempt in range(attempts):
+            if last is not None:
+                self._sleep(self.retry.delay(attempt - 1, last.retry_after))
+            try:
+                response = self._send_once(url, headers, max_body)
+            except _TransientError as error:
+                last = error
+                continue
+            if response.status not in _RETRYABLE_STATUS:
+                return response
+            last = _TransientError(_status_message(response, what), _retry_after(response))
+        assert last is not None
+        raise RegistryError(f"{last} (gave up after {attempts} attempts)")
+
+    def _send_once(self, url: str, headers: Mapping[str, str], max_body: int) -> _Response:
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme not in {"http", "https"} or not parsed.hostname:
+            raise RegistryError(f"cannot fetch {url}: only http and https URLs are supported")
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        key: _Key = (parsed.scheme, parsed.hostname, port)
+        target = urllib.parse.urlunsplit(("", "", parsed.path or "/", parsed.query, ""))
+        # A kept-alive connection the server has since closed fails on first use; that is not
+        # the registry failing, so it gets one fresh connection outside the retry budget.
+        for _ in range(2):
+            connection, reused = self._pool.take(key)
+            try:
+                connection.request("GET", target, headers=dict(headers))
+                raw = connection.getresponse()
+                body = raw.read(max_body + 1)
+                if len(body) <= max_body and not raw.isclosed():
+                    body += raw.read()  # the end of a chunked body, so the connection is reusable
+            except (
+                http.client.RemoteDisconnected,
+                ConnectionResetError,
+                BrokenPipeError,
+            ) as error:
+                connection.close()
+                if reused:
+                    continue
+                raise _TransientError(f"connection to {key[1]}:{port} dropped: {error}") from error
+            except TimeoutError as error:
+                connection.close()
+                raise _TransientError(
+                    f"no answer from {key[1]}:{port} within {self.timeout:g}s ({url})"
+                ) from error
+            except ssl.SSLCertVerificationError as error:
+                connection.close()
+                raise RegistryError(
+                    f"TLS certificate of {key[1]}:{port} is not trusted: {error.verify_message}; "
+                    "add its CA with SSL_CERT_FILE, or mark the registry insecure if it serves "
+                    "plain http"
+                ) from error
+            except (OSError, http.client.HTTPException) as error:
+                connection.close()
+                raise _TransientError(f"cannot reach {key[1]}:{port}: {error}") from error
+            if len(body) > max_body:
+                connection.close()
+                raise RegistryError(f"response from {url} is larger than {max_body} bytes")
+            response_headers = {name.lower(): value for name, value in raw.getheaders()}
+            if raw.will_close:
+                connection.close()
+            else:
+                self._pool.give_back(key, connection)
+            return _Response(raw.status, response_headers, body, url)
+        raise _TransientError(f"connection to {key[1]}:{port} keeps dropping")
+
+
+def registry_base_url(host: str, *, insecure: bool) -> str:
+    return f"{'http' if insecure else 'https'}://{host}"
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parsed = urllib.parse.urlsplit(url)
+    return parsed.scheme, parsed.netloc
+
+
+def _basic(credentials: Credentials) -> str:
+    raw = f"{credentials.username}:{credentials.password}".encode()
+    return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+def _needs_credentials(where: str) -> str:
+    host = urllib.parse.urlsplit(where).netloc
+    user_var, password_var = credentials_env_names(host)
+    return f"the registry at {host} requires credentials: set {user_var} and {password_var}"
+
+
+def _retry_after(response: _Response) -> float | None:
+    if response.status not in {429, 503}:
+        return None
+    value = response.headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _registry_error_detail(body: bytes) -> str:
+    """The message of a distribution-spec error body ({"errors": [{"code", "message"}]})."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return ""
+    if not isinstance(document, dict) or not isinstance(document.get("errors"), list):
+        return ""
+    parts = []
+    for item in document["errors"]:
+        if isinstance(item, dict):
+            code, message = item.get("code"), item.get("message")
+            parts.append(": ".join(str(p) for p in (code, message) if p))
+    return "; ".join(p for p in parts if p)
+
+
+_STATUS_HINTS = {
+    401: "the registry wants credentials",
+    403: "access denied",
+    404: "not found, check the model name and tag",
+    429: "rate limited by the registry",
+}
+
+
+def _status_message(response: _Response, what: str) -> str:
+    hint = _STATUS_HINTS.get(response.status) or (
+        "registry server error" if response.status >= 500 else "unexpected answer"
+    )
+    detail = _registry_error_detail(response.body)
+    text = f"fetching the {what} failed: {hint} (HTTP {response.status} from {response.url})"
+    return f"{text}: {detail}" if detail else text
+
+
+def _verify_manifest_digest(response: _Response) -> str:
+    digest = hashlib.sha256(response.body).hexdigest()
+    announced = response.headers.get("docker-content-digest", "").strip()
+    if announced:
+        algorithm, _, value = announced.partition(":")
+        if algorithm != "sha256":
+            expected = (
+                hashlib.new(algorithm, response.body).hexdigest()
+                if algorithm in hashlib.algorithms_available and algorithm
+                else None
+            )
+            if expected != value:
+                raise RegistryError(
+                    f"registry announced manifest digest {announced}, which the manifest bytes "
+                    "do not match"
+                )
+        elif value != digest:
+            raise RegistryError(
+                f"registry announced manifest digest {announced} but the manifest bytes hash to "
+                f"sha256:{digest}; the manifest was altered in transit or by a proxy"
+            )
+    return digest
+
+
+def parse_manifest(
+    body: bytes, headers: Mapping[str, str] | None = None
+) -> tuple[Layer, tuple[Layer, ...]]:
+    """Validate an Ollama-style image manifest; every problem found goes into one RegistryError."""
+    content_type = (headers or {}).get("content-type", "").split(";", 1)[0].strip()
+    if content_type in _MANIFEST_LISTS:
+        raise RegistryError(
+            f"the tag points at a multi-platform index ({content_type}), not an Ollama model "
+            "manifest"
+        )
+    try:
+        document: Any = json.loads(body)
+    except ValueError as error:
+        raise RegistryError(f"manifest is not valid JSON: {error}") from error
+    if not isinstance(document, dict):
+        raise RegistryError("manifest is not a JSON object")
+    media_type = document.get("mediaType", content_type or DOCKER_MANIFEST_V2)
+    if media_type in _MANIFEST_LISTS:
+        raise RegistryError(
+            f"the tag points at a multi-platform index ({media_type}), not an Ollama model manifest"
+        )
+    errors: list[str] = []
+    if document.get("schemaVersion") != 2:
+        errors.append(f"schemaVersion is {document.get('schemaVersion')!r}, expected 2")
+    if media_type not in {DOCKER_MANIFEST_V2, OCI_MANIFEST_V1}:
+        errors.append(f"manifest media type {media_type!r} is not a Docker v2 or OCI manifest")
+    config = _parse_descriptor(document.get("config"), "config", errors)
+    if config is not None and config.base_media_type not in CONFIG_MEDIA_TYPES:
+        errors.append(f"config has unknown media type {config.media_type!r}")
+    raw_layers = document.get("layers")
+    layers: list[Layer] = []
+    if not isinstance(raw_layers, list) or not raw_layers:
+        errors.append("manifest has no layers")
+    else:
+        for index, raw in enumerate(raw_layers):
+            layer = _parse_descriptor(raw, f"layers[{index}]", errors)
+            if layer is None:
+                continue
+            if layer.base_media_type not in OLLAMA_LAYER_MEDIA_TYPES:
+                errors.append(
+                    f"layers[{index}] has unknown media type {layer.media_type!r}; "
+                    "not an Ollama model, or made by an Ollama newer than this tool knows"
+                )
+            layers.append(layer)
+        if layers and not any(layer.base_media_type in _RUNNABLE_MEDIA_TYPES for layer in layers):
+            errors.append(
+                "manifest has no model weights layer (application/vnd.ollama.image.model)"
+            )
+    if errors or config is None:
+        raise RegistryError("malformed manifest: " + "; ".join(errors))
+    return config, tuple(layers)
+
+
+def _parse_descriptor(raw: object, where: str, errors: list[str]) -> Layer | None:
+    if not isinstance(raw, dict):
+        errors.append(f"{where} is not an object")
+        return None
+    media_type, digest, size = raw.get("mediaType"), raw.get("digest"), raw.get("size")
+    problems = []
+    if not isinstance(media_type, str) or not media_type:
+        problems.append(f"{where}.mediaType is missing")
+    if not isinstance(digest, str) or not _DIGEST.match(digest):
+        problems.append(f"{where}.digest {digest!r} is not sha256:<64 hex>")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        problems.append(f"{where}.size {size!r} is not a byte count")
+    errors.extend(problems)
+    if problems or not isinstance(media_type, str) or not isinstance(digest, str):
+        return None
+    if not isinstance(size, int):
+        return None
+    return Layer(media_type, digest, size)
+
+
+def parse_config_facts(body: bytes) -> ModelConfigFacts:
+    """Family, parameter size and quantization from the config blob; absent or empty -> None."""
+    try:
+        document = json.loads(body)
+    except ValueError as error:
+        raise RegistryError(f"config blob is not valid JSON: {error}") from error
+    if not isinstance(document, dict):
+        raise RegistryError("config blob is not a JSON object")
+
+    def text(name: str) -> str | None:
+        value = document.get(name)
+        return value.strip() or None if isinstance(value, str) else None
+
+    return ModelConfigFacts(
+        family=text("model_family"),
+        parameter_size=text("model_type"),
+        quantization=text("file_type"),
+    )
