@@ -1,0 +1,547 @@
+{{/*
+Names. Kubernetes names are at most 63 characters; suffixed names truncate the base first so the
+suffix survives.
+*/}}
+{{- define "oil.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "oil.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* "<fullname>-<suffix>" within 63 characters. Call with (list $ "suffix"). */}}
+{{- define "oil.suffixedName" -}}
+{{- $root := index . 0 }}
+{{- $suffix := index . 1 }}
+{{- $base := include "oil.fullname" $root | trunc (int (sub 62 (len $suffix))) | trimSuffix "-" }}
+{{- printf "%s-%s" $base $suffix }}
+{{- end }}
+
+{{/*
+StatefulSet pods carry a controller-revision-hash label "<name>-<10 chars>" that must fit in 63.
+*/}}
+{{- define "oil.statefulSetName" -}}
+{{- include "oil.fullname" . | trunc 52 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "oil.scriptsConfigMapName" -}}
+{{- include "oil.suffixedName" (list . "scripts") }}
+{{- end }}
+
+{{- define "oil.sharedClaimName" -}}
+{{- if .Values.cache.existingClaim }}
+{{- .Values.cache.existingClaim }}
+{{- else }}
+{{- include "oil.suffixedName" (list . "models") }}
+{{- end }}
+{{- end }}
+
+{{- define "oil.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "oil.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "oil.tlsSecretName" -}}
+{{- default (include "oil.suffixedName" (list . "tls")) .Values.gateway.tls.secretName }}
+{{- end }}
+
+{{/* Where the lifecycle scripts and model lists are mounted (docs/interfaces.md section 2). */}}
+{{- define "oil.configDir" -}}
+/opt/ollama-inference-load
+{{- end }}
+
+{{/*
+Labels. Selector labels include the component so the Service, PDB and NetworkPolicy never select
+the helm test pod.
+*/}}
+{{- define "oil.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "oil.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: inference
+{{- end }}
+
+{{/*
+Labels of every resource: the standard set, backstage.io/kubernetes-id and commonLabels (which
+cannot override the standard ones). Call with (list $ "component").
+*/}}
+{{- define "oil.labelsFor" -}}
+{{- $root := index . 0 }}
+{{- $labels := dict
+  "helm.sh/chart" (printf "%s-%s" $root.Chart.Name $root.Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-")
+  "app.kubernetes.io/name" (include "oil.name" $root)
+  "app.kubernetes.io/instance" $root.Release.Name
+  "app.kubernetes.io/version" (include "oil.imageTag" (list $root $root.Values.image) | trunc 63 | trimSuffix "-")
+  "app.kubernetes.io/managed-by" $root.Release.Service
+  "app.kubernetes.io/part-of" "ollama-inference-load"
+  "app.kubernetes.io/component" (index . 1)
+}}
+{{- if $root.Values.backstage.kubernetesId }}
+{{- $_ := set $labels "backstage.io/kubernetes-id" $root.Values.backstage.kubernetesId }}
+{{- end }}
+{{- toYaml (merge $labels $root.Values.commonLabels) }}
+{{- end }}
+
+{{- define "oil.labels" -}}
+{{- include "oil.labelsFor" (list . "inference") }}
+{{- end }}
+
+{{- define "oil.podLabels" -}}
+{{- $labels := include "oil.labels" . | fromYaml }}
+{{- toYaml (merge $labels .Values.podLabels) }}
+{{- end }}
+
+{{- define "oil.testLabels" -}}
+{{- include "oil.labelsFor" (list . "test") }}
+{{- end }}
+
+{{/*
+Images: registry/repository:tag@digest, global.imageRegistry replacing the registry.
+Call with (list $ .Values.image).
+*/}}
+{{- define "oil.imageTag" -}}
+{{- $root := index . 0 }}
+{{- $image := index . 1 }}
+{{- default $root.Chart.AppVersion $image.tag }}
+{{- end }}
+
+{{- define "oil.image" -}}
+{{- $root := index . 0 }}
+{{- $image := index . 1 }}
+{{- $registry := default $image.registry $root.Values.global.imageRegistry }}
+{{- $reference := printf "%s:%s" $image.repository (include "oil.imageTag" .) }}
+{{- if $registry }}
+{{- $reference = printf "%s/%s" $registry $reference }}
+{{- end }}
+{{- if $image.digest }}
+{{- $reference = printf "%s@%s" $reference $image.digest }}
+{{- end }}
+{{- $reference }}
+{{- end }}
+
+{{- define "oil.imagePullSecrets" -}}
+{{- $names := concat .Values.global.imagePullSecrets .Values.imagePullSecrets | uniq }}
+{{- if $names }}
+imagePullSecrets:
+{{- range $names }}
+  - name: {{ . }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Capabilities: true when the cluster (or --api-versions) serves the API, or the user asserts it in
+assumeApiVersions. Call with (list $ "group/version" "Kind").
+*/}}
+{{- define "oil.hasApi" -}}
+{{- $root := index . 0 }}
+{{- $groupVersion := index . 1 }}
+{{- $kind := index . 2 }}
+{{- if or ($root.Capabilities.APIVersions.Has (printf "%s/%s" $groupVersion $kind)) (has $groupVersion $root.Values.assumeApiVersions) }}
+{{- "true" }}
+{{- end }}
+{{- end }}
+
+{{/*
+Cache. A volume is single-attach when it does not offer a many-node access mode.
+*/}}
+{{- define "oil.cacheSingleAttach" -}}
+{{- if not (or (has "ReadWriteMany" .Values.cache.accessModes) (has "ReadOnlyMany" .Values.cache.accessModes)) }}
+{{- "true" }}
+{{- end }}
+{{- end }}
+
+{{- define "oil.deploymentStrategy" -}}
+{{- $type := .Values.updateStrategy.type }}
+{{- if not $type }}
+{{- $type = ternary "Recreate" "RollingUpdate" (and (eq .Values.cache.mode "sharedPVC") (eq (include "oil.cacheSingleAttach" .) "true")) }}
+{{- end }}
+{{- $type }}
+{{- end }}
+
+{{/*
+Guardrails the schema cannot express. Each message names the value to change; the catalog
+generator's rules use the same wording.
+*/}}
+{{- define "oil.validate" -}}
+{{- $cache := .Values.cache }}
+{{- if and (ne $cache.mode "sharedPVC") $cache.existingClaim }}
+{{- fail (printf "cache.existingClaim is only used with cache.mode=sharedPVC (cache.mode is %s): set cache.mode=sharedPVC or remove cache.existingClaim" $cache.mode) }}
+{{- end }}
+{{- if and (ne $cache.mode "emptyDir") (not $cache.accessModes) }}
+{{- fail (printf "cache.accessModes is empty: a %s cache needs at least one access mode, e.g. [ReadWriteOnce]" $cache.mode) }}
+{{- end }}
+{{- if and (ne $cache.mode "emptyDir") (eq (len $cache.accessModes) 1) (has "ReadOnlyMany" $cache.accessModes) }}
+{{- fail "cache.accessModes is [ReadOnlyMany], but the init container writes the models into the cache: add ReadWriteMany or ReadWriteOnce" }}
+{{- end }}
+{{- if and (eq $cache.mode "sharedPVC") (eq (include "oil.cacheSingleAttach" .) "true") }}
+{{- if gt (int .Values.replicaCount) 1 }}
+{{- fail (printf "cache.mode=sharedPVC with accessModes %s attaches to one node only, but replicaCount is %d: set cache.mode=perReplica (one volume per replica), or cache.accessModes=[ReadWriteMany] with a storage class that supports it, or replicaCount=1" (toJson $cache.accessModes) (int .Values.replicaCount)) }}
+{{- end }}
+{{- if eq (include "oil.deploymentStrategy" .) "RollingUpdate" }}
+{{- fail (printf "cache.mode=sharedPVC with accessModes %s cannot use updateStrategy.type=RollingUpdate: the new pod waits for a volume the old pod keeps until the new one is ready (deadlock). Set updateStrategy.type=Recreate (or leave it empty), or use cache.mode=perReplica" (toJson $cache.accessModes)) }}
+{{- end }}
+{{- end }}
+{{- if and (eq $cache.mode "perReplica") (eq .Values.updateStrategy.type "Recreate") }}
+{{- fail "updateStrategy.type=Recreate is a Deployment strategy, but cache.mode=perReplica renders a StatefulSet: leave updateStrategy.type empty or set RollingUpdate" }}
+{{- end }}
+{{- if and .Values.gateway.enabled (not .Values.gateway.className) }}
+{{- fail "gateway.enabled=true needs gateway.className (the GatewayClass of your Gateway API implementation)" }}
+{{- end }}
+{{- if and .Values.gateway.enabled (not (or .Values.gateway.http.enabled .Values.gateway.tls.enabled)) }}
+{{- fail "gateway.enabled=true needs a listener: set gateway.tls.enabled=true or gateway.http.enabled=true" }}
+{{- end }}
+{{- if and .Values.gateway.enabled .Values.gateway.tls.certificate.enabled .Values.gateway.tls.enabled (not .Values.gateway.tls.certificate.issuerRef.name) }}
+{{- fail "gateway.tls.certificate.enabled=true needs gateway.tls.certificate.issuerRef.name (a cert-manager Issuer or ClusterIssuer)" }}
+{{- end }}
+{{- if and .Values.gateway.enabled .Values.gateway.tls.enabled (not (include "oil.gatewayHostname" .)) .Values.gateway.tls.certificate.enabled }}
+{{- fail "gateway.tls.certificate.enabled=true needs a hostname: set gateway.tls.hostname or httpRoute.hostnames" }}
+{{- end }}
+{{- if and .Values.httpRoute.enabled (not .Values.httpRoute.parentRefs) (not .Values.gateway.enabled) }}
+{{- fail "httpRoute.enabled=true needs httpRoute.parentRefs (the Gateway to attach to) or gateway.enabled=true" }}
+{{- end }}
+{{- if and .Values.ingress.enabled (not .Values.ingress.hosts) }}
+{{- fail "ingress.enabled=true needs ingress.hosts (at least one host with its paths)" }}
+{{- end }}
+{{- $names := list }}
+{{- range .Values.models }}
+{{- $names = append $names .name }}
+{{- end }}
+{{- range .Values.derivedModels }}
+{{- if has .name $names }}
+{{- fail (printf "derivedModels: %s is defined twice (models and derivedModels share one name space): rename one" .name) }}
+{{- end }}
+{{- $names = append $names .name }}
+{{- end }}
+{{- if ne (len $names) (len (uniq $names)) }}
+{{- fail (printf "models: a name appears twice in %s: remove the duplicate" (toJson $names)) }}
+{{- end }}
+{{- end }}
+
+{{- define "oil.gatewayHostname" -}}
+{{- if .Values.gateway.tls.hostname }}
+{{- .Values.gateway.tls.hostname }}
+{{- else if .Values.httpRoute.hostnames }}
+{{- first .Values.httpRoute.hostnames }}
+{{- end }}
+{{- end }}
+
+{{/*
+Startup. failureThreshold = ceil(budget / period); the Deployment's progress deadline covers the
+pull (init container, before the startupProbe runs) and the load, plus scheduling.
+*/}}
+{{- define "oil.startupFailureThreshold" -}}
+{{- $period := int .Values.probes.startup.periodSeconds }}
+{{- div (add (int .Values.startup.budgetSeconds) (sub $period 1)) $period }}
+{{- end }}
+
+{{- define "oil.progressDeadlineSeconds" -}}
+{{- add (int .Values.startup.budgetSeconds) (int .Values.startup.progressMarginSeconds) }}
+{{- end }}
+
+{{/*
+Keep-alive for the scripts' self-heal load: `ollama run --keepalive` needs a unit, Ollama's
+OLLAMA_KEEP_ALIVE accepts plain seconds.
+*/}}
+{{- define "oil.loadKeepAlive" -}}
+{{- $keepAlive := toString .Values.ollama.keepAlive }}
+{{- if regexMatch "^-?[0-9]+$" $keepAlive }}
+{{- printf "%ss" $keepAlive }}
+{{- else }}
+{{- $keepAlive }}
+{{- end }}
+{{- end }}
+
+{{/* Environment shared by every container that runs the ollama binary or a lifecycle script. */}}
+{{- define "oil.lifecycleEnv" -}}
+- name: HOME
+  value: {{ .Values.homeDir | quote }}
+- name: OLLAMA_MODELS
+  value: {{ .Values.cache.mountPath | quote }}
+- name: OIL_CONFIG_DIR
+  value: {{ include "oil.configDir" . | quote }}
+- name: OIL_POLL_INTERVAL_SECONDS
+  value: {{ .Values.lifecycle.pollIntervalSeconds | int | quote }}
+- name: OIL_SERVER_START_TIMEOUT_SECONDS
+  value: {{ .Values.lifecycle.serverStartTimeoutSeconds | int | quote }}
+- name: OIL_PULL_RETRIES
+  value: {{ .Values.lifecycle.pullRetries | int | quote }}
+- name: OIL_PULL_BACKOFF_SECONDS
+  value: {{ .Values.lifecycle.pullBackoffSeconds | int | quote }}
+- name: OIL_PULL_BACKOFF_MAX_SECONDS
+  value: {{ .Values.lifecycle.pullBackoffMaxSeconds | int | quote }}
+- name: OIL_CLI_TIMEOUT_SECONDS
+  value: {{ .Values.lifecycle.cliTimeoutSeconds | int | quote }}
+- name: OIL_LOAD_KEEPALIVE
+  value: {{ include "oil.loadKeepAlive" . | quote }}
+{{- end }}
+
+{{/* Server settings (docs/interfaces.md section 1, `ollama`). */}}
+{{- define "oil.serverEnv" -}}
+- name: OLLAMA_HOST
+  value: {{ printf "0.0.0.0:%d" (int .Values.ollama.port) | quote }}
+- name: OLLAMA_KEEP_ALIVE
+  value: {{ toString .Values.ollama.keepAlive | quote }}
+- name: OLLAMA_NUM_PARALLEL
+  value: {{ .Values.ollama.numParallel | int | quote }}
+- name: OLLAMA_MAX_QUEUE
+  value: {{ .Values.ollama.maxQueue | int | quote }}
+{{- if .Values.ollama.maxLoadedModels }}
+- name: OLLAMA_MAX_LOADED_MODELS
+  value: {{ .Values.ollama.maxLoadedModels | int | quote }}
+{{- end }}
+{{- if .Values.ollama.contextLength }}
+- name: OLLAMA_CONTEXT_LENGTH
+  value: {{ .Values.ollama.contextLength | int | quote }}
+{{- end }}
+{{- if .Values.ollama.loadTimeout }}
+- name: OLLAMA_LOAD_TIMEOUT
+  value: {{ .Values.ollama.loadTimeout | quote }}
+{{- end }}
+{{- end }}
+
+{{- define "oil.commonMounts" -}}
+- name: scripts
+  mountPath: {{ include "oil.configDir" . }}
+  readOnly: true
+- name: home
+  mountPath: {{ .Values.homeDir }}
+- name: tmp
+  mountPath: /tmp
+{{- end }}
+
+{{- define "oil.resources" -}}
+{{- $resources := deepCopy .Values.resources }}
+{{- if gt (int .Values.gpu.count) 0 }}
+{{- $limits := default (dict) $resources.limits }}
+{{- $_ := set $limits .Values.gpu.resourceName (int .Values.gpu.count) }}
+{{- range $name, $quantity := .Values.gpu.extraResources }}
+{{- $_ := set $limits $name $quantity }}
+{{- end }}
+{{- $_ := set $resources "limits" $limits }}
+{{- end }}
+{{- toYaml $resources }}
+{{- end }}
+
+{{- define "oil.gpuTolerationKey" -}}
+{{- $key := .Values.gpu.tolerationKey }}
+{{- if eq $key "" }}
+{{- $key = ternary "nvidia.com/gpu" .Values.gpu.resourceName (hasPrefix "nvidia.com/" .Values.gpu.resourceName) }}
+{{- end }}
+{{- if and (gt (int .Values.gpu.count) 0) (ne $key "-") }}
+{{- $key }}
+{{- end }}
+{{- end }}
+
+{{- define "oil.tolerations" -}}
+{{- $tolerations := .Values.tolerations }}
+{{- $key := include "oil.gpuTolerationKey" . }}
+{{- if $key }}
+{{- $tolerations = append $tolerations (dict "key" $key "operator" "Exists" "effect" "NoSchedule") }}
+{{- end }}
+{{- if $tolerations }}
+tolerations:
+  {{- toYaml $tolerations | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{- define "oil.topologySpreadConstraints" -}}
+{{- $selector := dict "matchLabels" (include "oil.selectorLabels" . | fromYaml) }}
+{{- $constraints := list }}
+{{- range .Values.topologySpreadConstraints }}
+{{- $constraints = append $constraints (merge (dict) . (dict "labelSelector" $selector)) }}
+{{- end }}
+{{- if $constraints }}
+topologySpreadConstraints:
+  {{- toYaml $constraints | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/*
+The pod template shared by the Deployment and the StatefulSet, so the two never drift. The model
+volume "models" is defined by the caller (emptyDir or PVC volume, or a volumeClaimTemplate).
+*/}}
+{{- define "oil.podTemplate" -}}
+metadata:
+  labels:
+    {{- include "oil.podLabels" . | nindent 4 }}
+  annotations:
+    checksum/scripts: {{ include "oil.scriptsData" . | sha256sum }}
+    {{- with .Values.podAnnotations }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+spec:
+  serviceAccountName: {{ include "oil.serviceAccountName" . }}
+  automountServiceAccountToken: false
+  enableServiceLinks: false
+  {{- with include "oil.imagePullSecrets" . }}
+  {{- . | trim | nindent 2 }}
+  {{- end }}
+  {{- with .Values.runtimeClassName }}
+  runtimeClassName: {{ . }}
+  {{- end }}
+  {{- with .Values.priorityClassName }}
+  priorityClassName: {{ . }}
+  {{- end }}
+  terminationGracePeriodSeconds: {{ .Values.terminationGracePeriodSeconds | int }}
+  securityContext:
+    {{- toYaml .Values.podSecurityContext | nindent 4 }}
+  {{- with .Values.nodeSelector }}
+  nodeSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with include "oil.tolerations" . }}
+  {{- . | trim | nindent 2 }}
+  {{- end }}
+  {{- with .Values.affinity }}
+  affinity:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with include "oil.topologySpreadConstraints" . }}
+  {{- . | trim | nindent 2 }}
+  {{- end }}
+  initContainers:
+    - name: pull-models
+      image: {{ include "oil.image" (list . .Values.image) }}
+      imagePullPolicy: {{ .Values.image.pullPolicy }}
+      command: ["/bin/sh", "{{ include "oil.configDir" . }}/pull-models.sh"]
+      env:
+        - name: OLLAMA_HOST
+          value: {{ printf "127.0.0.1:%d" (int .Values.ollama.port) | quote }}
+        {{- include "oil.lifecycleEnv" . | nindent 8 }}
+        {{- with .Values.extraEnv }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      securityContext:
+        {{- toYaml .Values.securityContext | nindent 8 }}
+      resources:
+        {{- toYaml .Values.pull.resources | nindent 8 }}
+      volumeMounts:
+        - name: models
+          mountPath: {{ .Values.cache.mountPath }}
+        {{- include "oil.commonMounts" . | nindent 8 }}
+        {{- with .Values.extraVolumeMounts }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+  containers:
+    - name: ollama
+      image: {{ include "oil.image" (list . .Values.image) }}
+      imagePullPolicy: {{ .Values.image.pullPolicy }}
+      command: ["/bin/ollama", "serve"]
+      ports:
+        - name: http
+          containerPort: {{ .Values.ollama.port | int }}
+          protocol: TCP
+      env:
+        {{- include "oil.serverEnv" . | nindent 8 }}
+        {{- include "oil.lifecycleEnv" . | nindent 8 }}
+        {{- with .Values.extraEnv }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      startupProbe:
+        exec:
+          command: ["/bin/sh", "{{ include "oil.configDir" . }}/probe-ready.sh"]
+        periodSeconds: {{ .Values.probes.startup.periodSeconds | int }}
+        timeoutSeconds: {{ .Values.probes.startup.timeoutSeconds | int }}
+        failureThreshold: {{ include "oil.startupFailureThreshold" . }}
+        successThreshold: 1
+      readinessProbe:
+        exec:
+          command: ["/bin/sh", "{{ include "oil.configDir" . }}/probe-ready.sh"]
+        periodSeconds: {{ .Values.probes.readiness.periodSeconds | int }}
+        timeoutSeconds: {{ .Values.probes.readiness.timeoutSeconds | int }}
+        failureThreshold: {{ .Values.probes.readiness.failureThreshold | int }}
+        successThreshold: 1
+      livenessProbe:
+        exec:
+          command: ["/bin/sh", "{{ include "oil.configDir" . }}/probe-live.sh"]
+        periodSeconds: {{ .Values.probes.liveness.periodSeconds | int }}
+        timeoutSeconds: {{ .Values.probes.liveness.timeoutSeconds | int }}
+        failureThreshold: {{ .Values.probes.liveness.failureThreshold | int }}
+        successThreshold: 1
+      securityContext:
+        {{- toYaml .Values.securityContext | nindent 8 }}
+      resources:
+        {{- include "oil.resources" . | nindent 8 }}
+      volumeMounts:
+        - name: models
+          mountPath: {{ .Values.cache.mountPath }}
+        {{- include "oil.commonMounts" . | nindent 8 }}
+        {{- with .Values.extraVolumeMounts }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+  volumes:
+    - name: scripts
+      configMap:
+        name: {{ include "oil.scriptsConfigMapName" . }}
+        defaultMode: 0444
+    - name: home
+      emptyDir:
+        sizeLimit: 64Mi
+    - name: tmp
+      emptyDir:
+        sizeLimit: 1Gi
+    {{- if eq .Values.cache.mode "emptyDir" }}
+    - name: models
+      emptyDir:
+        sizeLimit: {{ .Values.cache.size }}
+    {{- else if eq .Values.cache.mode "sharedPVC" }}
+    - name: models
+      persistentVolumeClaim:
+        claimName: {{ include "oil.sharedClaimName" . }}
+    {{- end }}
+    {{- with .Values.extraVolumes }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+{{- end }}
+
+{{/*
+Data of the scripts ConfigMap: every file under files/ plus the model lists in the format of
+docs/interfaces.md section 2. The pod template's checksum is taken over this, so a script or
+model change rolls the pods.
+*/}}
+{{- define "oil.scriptsData" -}}
+{{- $data := dict }}
+{{- range $path, $_ := .Files.Glob "files/*" }}
+{{- $_ := set $data (base $path) ($.Files.Get $path) }}
+{{- end }}
+{{- $models := list "# name\tdigest-or-dash\tinsecure\tkind (generate/embed)" }}
+{{- range .Values.models }}
+{{- $models = append $models (printf "%s\t%s\t%t\t%s" .name (default "-" .digest) (default false .insecure) (ternary "embed" "generate" (default false .embedding))) }}
+{{- end }}
+{{- $_ := set $data "models.tsv" (printf "%s\n" (join "\n" $models)) }}
+{{- $derived := list "# name\tmodelfile" }}
+{{- range $index, $model := .Values.derivedModels }}
+{{- $file := printf "modelfile-%d" $index }}
+{{- $derived = append $derived (printf "%s\t%s" $model.name $file) }}
+{{- $_ := set $data $file $model.modelfile }}
+{{- end }}
+{{- $_ := set $data "derived.tsv" (printf "%s\n" (join "\n" $derived)) }}
+{{- toYaml $data }}
+{{- end }}
+
+{{/* PVC spec shared by the shared claim and the per-replica volumeClaimTemplate. */}}
+{{- define "oil.claimSpec" -}}
+accessModes:
+  {{- toYaml .Values.cache.accessModes | nindent 2 }}
+{{- if eq .Values.cache.storageClass "-" }}
+storageClassName: ""
+{{- else if .Values.cache.storageClass }}
+storageClassName: {{ .Values.cache.storageClass | quote }}
+{{- end }}
+resources:
+  requests:
+    storage: {{ .Values.cache.size }}
+{{- end }}
