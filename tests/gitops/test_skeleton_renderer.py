@@ -1,0 +1,67 @@
+"""The Nunjucks subset renderer used for the scaffolder skeleton round trip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.support.backstage import SkeletonError, render_nunjucks, render_skeleton
+
+VALUES = {"name": "phi", "quoted": 'a "b": c # d', "list": [1, "x"], "flag": False, "n": 2.0}
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("${{ values.name }}", "phi"),
+        ("${{ values.quoted | dump }}", '"a \\"b\\": c # d"'),
+        ("${{ values.list | dump }}", '[1,"x"]'),
+        ("${{ values.n }}", "2"),
+        ("${{ values.missing }}", ""),
+        ("${{ values.flag | dump }}", "false"),
+        ("{# note #}x", "x"),
+        ("a\n{%- if values.name is defined %}\nb{% endif %}", "a\nb"),
+        ("{% if values.missing is defined %}b{% endif %}c", "c"),
+        ("{% if values.flag %}b{% endif %}c", "c"),
+        ("{% if values.flag is defined %}b{% endif %}c", "bc"),
+        ("x {%- if values.name %} y {% endif -%} z", "x y z"),
+    ],
+)
+def test_renders_like_nunjucks(template: str, expected: str) -> None:
+    assert render_nunjucks(template, VALUES) == expected
+
+
+def test_dump_output_is_yaml_that_reads_back_the_same_value() -> None:
+    text = render_nunjucks("a: ${{ values.quoted | dump }}\nb: ${{ values.list | dump }}\n", VALUES)
+    assert yaml.safe_load(text) == {"a": VALUES["quoted"], "b": VALUES["list"]}
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "${{ parameters.x }}",
+        "{% for x in values.list %}{% endfor %}",
+        "{% if values.x %}",
+        "{% endif %}",
+    ],
+)
+def test_unsupported_syntax_fails_loudly(template: str) -> None:
+    with pytest.raises(SkeletonError):
+        render_nunjucks(template, VALUES)
+
+
+def test_file_names_are_templated(tmp_path: Path) -> None:
+    target = tmp_path / "catalog" / "${{ values.name }}.yaml"
+    target.parent.mkdir()
+    target.write_text("name: ${{ values.name | dump }}\n")
+    assert render_skeleton(tmp_path, VALUES) == {"catalog/phi.yaml": 'name: "phi"\n'}
+
+
+def test_empty_templated_path_part_is_rejected(tmp_path: Path) -> None:
+    target = tmp_path / "${{ values.missing }}" / "x.yaml"
+    target.parent.mkdir()
+    target.write_text("x: 1\n")
+    with pytest.raises(SkeletonError, match="empty part"):
+        render_skeleton(tmp_path, VALUES)
