@@ -286,6 +286,9 @@ OLLAMA_KEEP_ALIVE accepts plain seconds.
   value: {{ .Values.lifecycle.cliTimeoutSeconds | int | quote }}
 - name: OIL_LOAD_KEEPALIVE
   value: {{ include "oil.loadKeepAlive" . | quote }}
+# A self-heal load in the readiness probe may take as long as a first start.
+- name: OIL_LOAD_TIMEOUT_SECONDS
+  value: {{ .Values.startup.budgetSeconds | int | quote }}
 {{- end }}
 
 {{/* Server settings (docs/interfaces.md section 1, `ollama`). */}}
