@@ -1,0 +1,327 @@
+"""Failure handling and token auth, against scripted local servers (and the real registry behind
+a token gateway). Sleeps are recorded, not slept, so the backoff schedule is asserted exactly."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+
+import pytest
+
+from catalog_gen.references import parse_model_reference
+from catalog_gen.registry import (
+    Credentials,
+    RegistryClient,
+    RegistryConfig,
+    RegistryError,
+    RemoteModel,
+    RetryPolicy,
+    credentials_env_names,
+    credentials_from_env,
+)
+from tests.lock.conftest import LocalRegistry
+from tests.lock.scripted_server import Reply, ScriptedServer
+from tests.lock.seeding import RegistrySeeder
+
+INSECURE = RegistryConfig(insecure=True)
+MANIFEST_PATH = "/v2/library/phi/manifests/latest"
+CONFIG_BYTES = b'{"model_family":"phi2","model_type":"2.7B","file_type":"Q4_0"}'
+CONFIG_DIGEST = "sha256:" + hashlib.sha256(CONFIG_BYTES).hexdigest()
+WEIGHTS_DIGEST = "sha256:" + "a" * 64
+
+
+def manifest(layers: list[dict[str, object]] | None = None) -> bytes:
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "digest": CONFIG_DIGEST,
+                "size": len(CONFIG_BYTES),
+            },
+            "layers": layers
+            or [
+                {
+                    "mediaType": "application/vnd.ollama.image.model",
+                    "digest": WEIGHTS_DIGEST,
+                    "size": 1_600_000_000,
+                }
+            ],
+        }
+    ).encode()
+
+
+def serve_model(server: ScriptedServer, body: bytes | None = None) -> bytes:
+    body = body or manifest()
+    server.route(MANIFEST_PATH, Reply(200, body))
+    server.route(f"/v2/library/phi/blobs/{CONFIG_DIGEST}", Reply(200, CONFIG_BYTES))
+    return body
+
+
+class Sleeps(list[float]):
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def make_client(sleeps: Sleeps, *, attempts: int = 4, timeout: float = 5.0) -> RegistryClient:
+    policy = RetryPolicy(attempts=attempts, first_delay=0.5, max_delay=4.0, retry_after_cap=10.0)
+    return RegistryClient(timeout=timeout, retry=policy, sleep=sleeps)
+
+
+def resolve(
+    server: ScriptedServer, client: RegistryClient, config: RegistryConfig = INSECURE
+) -> RemoteModel:
+    return client.resolve(parse_model_reference(f"{server.host}/phi"), config)
+
+
+def test_retry_schedule_is_exponential_and_capped() -> None:
+    policy = RetryPolicy(first_delay=0.5, multiplier=2, max_delay=3.0, retry_after_cap=10)
+    assert [policy.delay(n) for n in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+    assert policy.delay(0, retry_after=7) == 7
+    assert policy.delay(0, retry_after=600) == 10
+
+
+def test_429_with_retry_after_is_honoured_then_succeeds(scripted: ScriptedServer) -> None:
+    body = manifest()
+    scripted.route(
+        MANIFEST_PATH,
+        Reply(429, b"slow down", {"Retry-After": "3"}),
+        Reply(429, b"slow down", {"Retry-After": "120"}),
+        Reply(200, body),
+    )
+    scripted.route(f"/v2/library/phi/blobs/{CONFIG_DIGEST}", Reply(200, CONFIG_BYTES))
+    sleeps = Sleeps()
+    with make_client(sleeps) as client:
+        remote = resolve(scripted, client)
+    assert remote.digest == hashlib.sha256(body).hexdigest()
+    assert sleeps == [3.0, 10.0]  # the second Retry-After is capped
+
+
+def test_5xx_retries_exhausted_is_an_error_with_the_status(scripted: ScriptedServer) -> None:
+    scripted.route(MANIFEST_PATH, Reply(503, b"down"), Reply(502, b"bad gateway"))
+    sleeps = Sleeps()
+    with make_client(sleeps, attempts=3) as client, pytest.raises(RegistryError) as raised:
+        resolve(scripted, client)
+    assert "HTTP 502" in str(raised.value)
+    assert "gave up after 3 attempts" in str(raised.value)
+    assert sleeps == [0.5, 1.0]
+    assert len(scripted.requests_to(MANIFEST_PATH)) == 3
+
+
+def test_a_5xx_then_success_recovers(scripted: ScriptedServer) -> None:
+    body = manifest()
+    scripted.route(MANIFEST_PATH, Reply(500, b""), Reply(200, body))
+    scripted.route(f"/v2/library/phi/blobs/{CONFIG_DIGEST}", Reply(200, CONFIG_BYTES))
+    sleeps = Sleeps()
+    with make_client(sleeps) as client:
+        assert resolve(scripted, client).facts.parameter_size == "2.7B"
+    assert sleeps == [0.5]
+
+
+@pytest.mark.parametrize("status", [400, 403, 404])
+def test_client_errors_are_not_retried(scripted: ScriptedServer, status: int) -> None:
+    scripted.route(MANIFEST_PATH, Reply(status, b'{"errors":[{"code":"DENIED","message":"no"}]}'))
+    sleeps = Sleeps()
+    with make_client(sleeps) as client, pytest.raises(RegistryError) as raised:
+        resolve(scripted, client)
+    assert f"HTTP {status}" in str(raised.value)
+    assert "DENIED: no" in str(raised.value)
+    assert sleeps == []
+
+
+def test_timeout_is_retried_then_reported(scripted: ScriptedServer) -> None:
+    scripted.route(MANIFEST_PATH, Reply(200, manifest(), delay=1.0))
+    sleeps = Sleeps()
+    with make_client(sleeps, attempts=2, timeout=0.2) as client, pytest.raises(RegistryError) as r:
+        resolve(scripted, client)
+    assert "within 0.2s" in str(r.value)
+    assert "gave up after 2 attempts" in str(r.value)
+    assert len(scripted.requests_to(MANIFEST_PATH)) == 2
+
+
+def test_connection_refused_is_a_clear_error() -> None:
+    server = ScriptedServer().start()
+    host = server.host
+    server.stop()
+    sleeps = Sleeps()
+    with make_client(sleeps, attempts=2) as client, pytest.raises(RegistryError) as raised:
+        client.resolve(parse_model_reference(f"{host}/phi"), INSECURE)
+    assert f"cannot reach {host}" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b"{not json", "manifest is not valid JSON"),
+        (b"[]", "manifest is not a JSON object"),
+        (json.dumps({"schemaVersion": 1, "layers": []}).encode(), "schemaVersion is 1"),
+        (
+            manifest(
+                [{"mediaType": "application/vnd.ollama.image.model", "digest": "md5:x", "size": -1}]
+            ),
+            "is not sha256:<64 hex>",
+        ),
+        (
+            manifest(
+                [
+                    {
+                        "mediaType": "application/vnd.ollama.image.template",
+                        "digest": WEIGHTS_DIGEST,
+                        "size": 3,
+                    }
+                ]
+            ),
+            "no model weights layer",
+        ),
+        (
+            json.dumps(
+                {
+                    "schemaVersion": 2,
+                    "mediaType": "application/vnd.oci.image.index.v1+json",
+                    "manifests": [],
+                }
+            ).encode(),
+            "multi-platform index",
+        ),
+    ],
+)
+def test_malformed_manifests_are_rejected(
+    scripted: ScriptedServer, body: bytes, expected: str
+) -> None:
+    scripted.route(MANIFEST_PATH, Reply(200, body))
+    with make_client(Sleeps()) as client, pytest.raises(RegistryError) as raised:
+        resolve(scripted, client)
+    assert expected in str(raised.value)
+
+
+def test_every_manifest_problem_is_reported_at_once(scripted: ScriptedServer) -> None:
+    body = json.dumps(
+        {
+            "schemaVersion": 2,
+            "config": {"mediaType": "text/plain", "digest": CONFIG_DIGEST, "size": 5},
+            "layers": [
+                {"mediaType": "application/x-unknown", "digest": WEIGHTS_DIGEST, "size": 1},
+                {"mediaType": "application/vnd.ollama.image.model", "digest": "bad", "size": 1},
+            ],
+        }
+    ).encode()
+    scripted.route(MANIFEST_PATH, Reply(200, body))
+    with make_client(Sleeps()) as client, pytest.raises(RegistryError) as raised:
+        resolve(scripted, client)
+    message = str(raised.value)
+    assert "config has unknown media type 'text/plain'" in message
+    assert "layers[0] has unknown media type 'application/x-unknown'" in message
+    assert "layers[1].digest 'bad'" in message
+
+
+def test_docker_content_digest_mismatch_is_an_error(scripted: ScriptedServer) -> None:
+    serve_model(scripted)
+    scripted.route(
+        MANIFEST_PATH, Reply(200, manifest(), {"Docker-Content-Digest": "sha256:" + "0" * 64})
+    )
+    with make_client(Sleeps()) as client, pytest.raises(RegistryError) as raised:
+        resolve(scripted, client)
+    assert "sha256:" + "0" * 64 in str(raised.value)
+
+
+def test_config_blob_content_is_verified(scripted: ScriptedServer) -> None:
+    serve_model(scripted)
+    scripted.route(f"/v2/library/phi/blobs/{CONFIG_DIGEST}", Reply(200, b'{"tampered":1}'))
+    with make_client(Sleeps()) as client, pytest.raises(RegistryError) as raised:
+        resolve(scripted, client)
+    assert "does not match its digest" in str(raised.value)
+
+
+def test_config_blob_redirect_is_followed_without_credentials(scripted: ScriptedServer) -> None:
+    storage = ScriptedServer().start()
+    try:
+        storage.route("/blob", Reply(200, CONFIG_BYTES))
+        serve_model(scripted)
+        scripted.route(
+            f"/v2/library/phi/blobs/{CONFIG_DIGEST}",
+            Reply(307, b"", {"Location": f"{storage.url}/blob?sig=1"}),
+        )
+        config = RegistryConfig(insecure=True, credentials=Credentials("u", "p"))
+        scripted.route(
+            MANIFEST_PATH,
+            Reply(401, b"", {"WWW-Authenticate": 'Basic realm="r"'}),
+            Reply(200, manifest()),
+        )
+        with make_client(Sleeps()) as client:
+            remote = resolve(scripted, client, config)
+        assert remote.facts.family == "phi2"
+        assert storage.requests_to("/blob")[0].headers.get("authorization") is None
+        assert scripted.requests_to(MANIFEST_PATH)[1].headers["authorization"].startswith("Basic")
+    finally:
+        storage.stop()
+
+
+def test_token_auth_in_front_of_the_real_registry(
+    registry: LocalRegistry, seeder: RegistrySeeder, gateway: ScriptedServer
+) -> None:
+    repository = f"library/t{uuid.uuid4().hex[:8]}"
+    seeded = seeder.push_model(repository, "1b", weights=b"t" * 100)
+    gate = gateway.enable_token_auth()
+    reference = parse_model_reference(f"{gateway.host}/{repository}:1b")
+
+    with make_client(Sleeps()) as client:
+        first = client.resolve(reference, INSECURE)
+        second = client.resolve(reference, INSECURE)
+
+    assert first.digest == second.digest == seeded.digest
+    token_requests = gateway.requests_to("/token")
+    assert len(token_requests) == 1  # cached per scope
+    assert token_requests[0].query["scope"] == [f"repository:{repository}:pull"]
+    assert token_requests[0].query["service"] == ["scripted-registry"]
+    assert gate.issued == ["token-0"]
+
+
+def test_token_auth_with_basic_credentials(
+    registry: LocalRegistry, seeder: RegistrySeeder, gateway: ScriptedServer
+) -> None:
+    repository = f"library/c{uuid.uuid4().hex[:8]}"
+    seeder.push_model(repository, "latest", weights=b"c")
+    gateway.enable_token_auth(basic=("robot", "s3cret"))
+    reference = parse_model_reference(f"{gateway.host}/{repository}")
+
+    with make_client(Sleeps()) as client, pytest.raises(RegistryError) as raised:
+        client.resolve(reference, INSECURE)
+    user_var, password_var = credentials_env_names(gateway.host)
+    assert user_var in str(raised.value)
+    assert password_var in str(raised.value)
+
+    credentials = credentials_from_env(gateway.host, {user_var: "robot", password_var: "s3cret"})
+    with make_client(Sleeps()) as client:
+        remote = client.resolve(reference, RegistryConfig(insecure=True, credentials=credentials))
+    assert remote.layers[0].size == 1
+
+
+def test_plain_http_token_realm_is_refused_for_a_secure_registry() -> None:
+    client = RegistryClient()
+    with pytest.raises(RegistryError, match="plain http"):
+        client._token("http://auth.example/token", "svc", "repository:a/b:pull", RegistryConfig())
+
+
+def test_401_without_challenge_is_an_error(scripted: ScriptedServer) -> None:
+    scripted.route(MANIFEST_PATH, Reply(401, b""))
+    with make_client(Sleeps()) as client, pytest.raises(RegistryError, match="WWW-Authenticate"):
+        resolve(scripted, client)
+
+
+def test_connections_are_reused(scripted: ScriptedServer) -> None:
+    serve_model(scripted)
+    with make_client(Sleeps()) as client:
+        for _ in range(3):
+            resolve(scripted, client)
+    assert len(scripted.seen) == 6
+    assert scripted.connections == 1
+
+
+def test_without_reuse_every_request_opens_a_connection(scripted: ScriptedServer) -> None:
+    serve_model(scripted)
+    with RegistryClient(reuse_connections=False) as client:
+        for _ in range(2):
+            resolve(scripted, client)
+    assert scripted.connections == 4
