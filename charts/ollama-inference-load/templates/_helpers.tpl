@@ -1,4 +1,9 @@
 {{/*
+Every template ends with a trimming action ("-}}"): helm 4 keeps a template's trailing newline
+and helm 3 drops it, and the two must render byte-for-byte alike (Argo CD 3.3/3.4 bundle helm 3,
+3.5 helm 4).
+*/}}
+{{/*
 Names. Kubernetes names are at most 63 characters; suffixed names truncate the base first so the
 suffix survives.
 */}}

@@ -1,0 +1,84 @@
+"""Chart test helpers: every ci/ scenario rendered once per helm version and reused."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import REPO_ROOT, helm_binary
+from tests.support.kube import Document, helm_template, helm_template_text, load_documents
+
+CHART = REPO_ROOT / "charts" / "ollama-inference-load"
+RELEASE = "release"
+NAMESPACE = "ollama"
+# What Argo CD passes on a cluster with Gateway API and cert-manager installed.
+API_VERSIONS = (
+    "gateway.networking.k8s.io/v1/HTTPRoute",
+    "gateway.networking.k8s.io/v1/Gateway",
+    "cert-manager.io/v1/Certificate",
+)
+SCENARIOS = tuple(
+    sorted(path.name.removesuffix("-values.yaml") for path in (CHART / "ci").glob("*-values.yaml"))
+)
+
+
+def scenario_file(scenario: str) -> Path:
+    return CHART / "ci" / f"{scenario}-values.yaml"
+
+
+@functools.cache
+def render_scenario_text(helm: Path, scenario: str) -> str:
+    return helm_template_text(
+        helm,
+        CHART,
+        [scenario_file(scenario)],
+        release=RELEASE,
+        namespace=NAMESPACE,
+        api_versions=API_VERSIONS,
+    )
+
+
+def render_scenario(helm: Path, scenario: str) -> list[Document]:
+    return load_documents(render_scenario_text(helm, scenario))
+
+
+def render(helm: Path, values: dict[str, Any] | None = None, tmp_path: Path | None = None,
+           chart: Path = CHART, **kwargs: Any) -> list[Document]:
+    """Render the chart with values given as data (written to a values file, so types stay exact)."""
+    values_files: list[Path] = []
+    if values is not None:
+        if tmp_path is None:
+            raise ValueError("values need a tmp_path to be written to")
+        values_file = tmp_path / f"values-{len(list(tmp_path.glob('values-*.yaml')))}.yaml"
+        values_file.write_text(yaml.safe_dump(values))
+        values_files.append(values_file)
+    kwargs.setdefault("release", RELEASE)
+    kwargs.setdefault("namespace", NAMESPACE)
+    kwargs.setdefault("api_versions", API_VERSIONS)
+    return helm_template(helm, chart, values_files, **kwargs)
+
+
+def pod_spec(document: Document) -> dict[str, Any]:
+    spec: dict[str, Any] = document["spec"]["template"]["spec"]
+    return spec
+
+
+def container(document: Document, name: str) -> dict[str, Any]:
+    spec = pod_spec(document) if document["kind"] != "Pod" else document["spec"]
+    for item in [*spec.get("initContainers", []), *spec["containers"]]:
+        if item["name"] == name:
+            return dict(item)
+    raise AssertionError(f"no container {name} in {document['kind']}")
+
+
+def env(container_spec: dict[str, Any]) -> dict[str, str]:
+    return {item["name"]: item.get("value", "") for item in container_spec.get("env", [])}
+
+
+@pytest.fixture(scope="session")
+def helm3() -> Path:
+    return helm_binary("3.19.0")
