@@ -1,0 +1,239 @@
+"""The lock file itself: deterministic text, strict parsing with positions, atomic writes."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from yamllint import linter
+from yamllint.config import YamlLintConfig
+
+from catalog_gen.lock import (
+    GENERATED_HEADER,
+    LockedModel,
+    ModelLock,
+    Origin,
+    WantedModel,
+    expected_digest,
+    load_lock,
+    lock_problem,
+    parse_lock,
+    select_updates,
+    serialize_lock,
+    write_lock,
+)
+from catalog_gen.problems import Report, Severity
+from catalog_gen.references import parse_model_reference
+from catalog_gen.registry import RegistryConfig
+
+PHI = LockedModel(
+    reference="registry.ollama.ai/library/phi:latest",
+    registry="https://registry.ollama.ai",
+    digest="e2fd6321a5fe6bb3ac8a4e6f1cf04477fd2dea2924cf53237a995387e152ee9c",
+    total_size=1_602_463_378,
+    model_size=1_602_461_536,
+    weights_size=1_602_461_536,
+    parameter_size="3B",
+    quantization="Q4_0",
+    family="phi2",
+    media_types=("application/vnd.ollama.image.model", "application/vnd.ollama.image.template"),
+)
+# All digits: YAML would read it as a number unless the writer quotes it.
+NUMERIC = LockedModel(
+    reference="registry.example.com:5000/team/embed:v1",
+    registry="http://registry.example.com:5000",
+    digest="1" * 64,
+    total_size=10,
+    model_size=10,
+    weights_size=10,
+)
+
+
+def test_serialization_is_deterministic_and_sorted() -> None:
+    one = serialize_lock(ModelLock({PHI.reference: PHI, NUMERIC.reference: NUMERIC}))
+    other = serialize_lock(ModelLock({NUMERIC.reference: NUMERIC, PHI.reference: PHI}))
+    assert one == other
+    assert one.startswith(GENERATED_HEADER)
+    assert one.index(NUMERIC.reference) < one.index(PHI.reference)
+
+
+def test_round_trip_keeps_every_field() -> None:
+    lock = ModelLock({PHI.reference: PHI, NUMERIC.reference: NUMERIC})
+    report = Report()
+    parsed = parse_lock(serialize_lock(lock).encode(), report, "models.lock.yaml")
+    assert report.problems == []
+    assert parsed == lock
+    assert parsed is not None
+    assert parsed.get(NUMERIC.reference) == NUMERIC
+
+
+def test_written_lock_passes_the_repository_yamllint(repo_root: Path) -> None:
+    config = YamlLintConfig(file=str(repo_root / ".yamllint.yaml"))
+    text = serialize_lock(ModelLock({PHI.reference: PHI, NUMERIC.reference: NUMERIC}))
+    assert list(linter.run(text, config)) == []
+
+
+def test_write_is_skipped_when_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "catalog" / "models.lock.yaml"
+    lock = ModelLock({PHI.reference: PHI})
+    assert write_lock(path, lock) is True
+    os.utime(path, (1_000_000, 1_000_000))
+    assert write_lock(path, lock) is False
+    assert path.stat().st_mtime == 1_000_000
+
+
+def test_failed_write_leaves_the_old_lock_and_no_temp_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "models.lock.yaml"
+    write_lock(path, ModelLock({PHI.reference: PHI}))
+    before = path.read_bytes()
+
+    def fail(*_: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError, match="No space"):
+        write_lock(path, ModelLock({NUMERIC.reference: NUMERIC}))
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["models.lock.yaml"]
+
+
+def test_missing_lock_is_none_without_problems(tmp_path: Path) -> None:
+    report = Report()
+    assert load_lock(tmp_path / "absent.yaml", report) is None
+    assert report.problems == []
+
+
+def problems_of(text: str) -> list[str]:
+    report = Report()
+    assert parse_lock(text.encode(), report, "models.lock.yaml") is None
+    return [problem.format() for problem in report.sorted()]
+
+
+VALID_ENTRY = f"""\
+- reference: registry.ollama.ai/library/phi:latest
+  registry: https://registry.ollama.ai
+  digest: {PHI.digest}
+  totalSize: 10
+  modelSize: 10
+  weightsSize: 10
+"""
+
+
+def test_duplicate_key_is_reported_with_its_position() -> None:
+    text = f"version: 1\nmodels:\n{VALID_ENTRY}  totalSize: 11\n"
+    assert problems_of(text) == [
+        "models.lock.yaml:9:3: error: $.models[0].totalSize: duplicate key 'totalSize'"
+    ]
+
+
+def test_every_bad_field_is_reported_in_one_pass() -> None:
+    text = (
+        "version: 1\n"
+        "models:\n"
+        "- reference: phi\n"
+        "  registry: ftp://x\n"
+        "  digest: sha256:abc\n"
+        "  totalSize: -1\n"
+        "  modelSize: 1.5\n"
+        "  colour: blue\n"
+    )
+    assert problems_of(text) == [
+        "models.lock.yaml:3:3: error: $.models[0].weightsSize: weightsSize is missing",
+        "models.lock.yaml:3:14: error: $.models[0].reference: 'phi' is not canonical; "
+        "expected 'registry.ollama.ai/library/phi:latest'",
+        "models.lock.yaml:4:13: error: $.models[0].registry: registry 'ftp://x' is not "
+        "http(s)://host",
+        "models.lock.yaml:5:11: error: $.models[0].digest: digest 'sha256:abc' is not 64 "
+        "lowercase hex characters",
+        "models.lock.yaml:6:14: error: $.models[0].totalSize: totalSize -1 is not a byte count",
+        "models.lock.yaml:7:14: error: $.models[0].modelSize: modelSize 1.5 is not a byte count",
+        "models.lock.yaml:8:11: error: $.models[0].colour: unknown key 'colour'",
+    ]
+
+
+def test_unknown_version_is_refused() -> None:
+    assert problems_of("version: 2\nmodels: []\n") == [
+        "models.lock.yaml:1:10: error: $.version: lock version is 2; this catalog-gen reads "
+        "version 1"
+    ]
+
+
+def test_the_same_reference_twice_is_an_error() -> None:
+    text = f"version: 1\nmodels:\n{VALID_ENTRY}{VALID_ENTRY}"
+    assert problems_of(text) == [
+        "models.lock.yaml:9:14: error: $.models[1].reference: "
+        "registry.ollama.ai/library/phi:latest is locked twice"
+    ]
+
+
+def test_invalid_yaml_points_at_the_error() -> None:
+    [message] = problems_of("version: 1\nmodels: [\n")
+    assert message.startswith("models.lock.yaml:3:1: error: $: invalid YAML")
+    assert "delete the file and run `catalog-gen lock`" in message
+
+
+def wanted(text: str, *, insecure: bool = False) -> WantedModel:
+    return WantedModel(
+        parse_model_reference(text),
+        RegistryConfig(insecure=insecure),
+        Origin("catalog/prod/team/chat.yaml", 7, 9, "$.models[0].name"),
+    )
+
+
+def test_render_gets_the_digest_or_empty() -> None:
+    lock = ModelLock({PHI.reference: PHI})
+    assert expected_digest(lock, parse_model_reference("phi")) == PHI.digest
+    assert expected_digest(lock, parse_model_reference("phi:2.7b")) == ""
+    assert expected_digest(None, parse_model_reference("phi")) == ""
+
+
+def test_unpinned_model_is_an_error_only_where_the_lock_is_required() -> None:
+    lock = ModelLock({PHI.reference: PHI})
+    assert lock_problem(lock, wanted("phi"), require_lock=True) is None
+    error = lock_problem(lock, wanted("llama3:8b"), require_lock=True)
+    warning = lock_problem(lock, wanted("llama3:8b"), require_lock=False)
+    assert error is not None
+    assert warning is not None
+    assert error.severity is Severity.ERROR
+    assert warning.severity is Severity.WARNING
+    assert error.format() == (
+        "catalog/prod/team/chat.yaml:7:9: error: $.models[0].name: model llama3:8b is not pinned "
+        "in catalog/models.lock.yaml (run `catalog-gen lock`)"
+    )
+
+
+def test_pin_from_another_scheme_counts_as_unpinned() -> None:
+    lock = ModelLock({PHI.reference: replace(PHI, registry="http://registry.ollama.ai")})
+    problem = lock_problem(lock, wanted("phi"), require_lock=True)
+    assert problem is not None
+    assert "pinned from http://registry.ollama.ai" in problem.message
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "phi",
+        "phi:latest",
+        "library/phi",
+        "library/phi:latest",
+        "registry.ollama.ai/library/phi:latest",
+    ],
+)
+def test_update_names_are_read_like_catalog_references(name: str) -> None:
+    models = [wanted("phi"), wanted("phi:2.7b"), wanted("llama3:8b")]
+    selected, unmatched = select_updates([name], models)
+    expected = {PHI.reference}
+    if ":" not in name.rsplit("/", 1)[-1]:
+        expected.add("registry.ollama.ai/library/phi:2.7b")
+    assert (selected, unmatched) == (expected, [])
+
+
+def test_update_name_matching_nothing_is_returned() -> None:
+    assert select_updates(["phi:9b", "Not A Name"], [wanted("phi")]) == (
+        set(),
+        ["phi:9b", "Not A Name"],
+    )
