@@ -46,9 +46,14 @@ def render_scenario(helm: Path, scenario: str) -> list[Document]:
     return load_documents(render_scenario_text(helm, scenario))
 
 
-def render(helm: Path, values: dict[str, Any] | None = None, tmp_path: Path | None = None,
-           chart: Path = CHART, **kwargs: Any) -> list[Document]:
-    """Render the chart with values given as data (written to a values file, so types stay exact)."""
+def render(
+    helm: Path,
+    values: dict[str, Any] | None = None,
+    tmp_path: Path | None = None,
+    chart: Path = CHART,
+    **kwargs: Any,
+) -> list[Document]:
+    """Render the chart with values given as data (written to a file, so types stay exact)."""
     values_files: list[Path] = []
     if values is not None:
         if tmp_path is None:

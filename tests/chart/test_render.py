@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.chart.conftest import CHART, SCENARIOS, render_scenario, render_scenario_text, scenario_file
+from tests.chart.conftest import (
+    CHART,
+    SCENARIOS,
+    render_scenario,
+    render_scenario_text,
+    scenario_file,
+)
 from tests.conftest import helm_binary
 from tests.support.kube import helm_template, select
 

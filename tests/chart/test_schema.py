@@ -1,0 +1,162 @@
+"""values.schema.json: good values pass, each wrong type or unknown key fails with a message
+that names the key, on helm 3 and helm 4 alike."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from tests.chart.conftest import CHART, SCENARIOS, render, scenario_file
+from tests.support.kube import HelmError, select
+
+SCHEMA = json.loads((CHART / "values.schema.json").read_text())
+FIXTURES = Path(__file__).parent / "fixtures"
+
+# (values, text that must appear in helm's error): one mistake each.
+BAD_VALUES: list[tuple[dict[str, Any], str]] = [
+    ({"replicas": 2}, "additional properties 'replicas' not allowed"),
+    ({"replicaCount": -1}, "/replicaCount"),
+    ({"replicaCount": "2"}, "/replicaCount"),
+    ({"cache": {"mode": "shared"}}, "/cache/mode"),
+    ({"cache": {"sizee": "1Gi"}}, "additional properties 'sizee' not allowed"),
+    ({"cache": {"size": "lots"}}, "/cache/size"),
+    ({"cache": {"accessModes": ["ReadWriteAll"]}}, "/cache/accessModes/0"),
+    ({"cache": {"storageClass": "Fast_SSD"}}, "/cache/storageClass"),
+    ({"gpu": {"count": "1"}}, "/gpu/count"),
+    ({"gpu": {"resourceName": "gpu"}}, "/gpu/resourceName"),
+    ({"models": [{"name": "phi", "digest": "sha256:abc"}]}, "/models/0/digest"),
+    ({"models": [{"name": "phi", "pull": True}]}, "additional properties 'pull' not allowed"),
+    ({"models": [{"digest": ""}]}, "/models/0"),
+    ({"models": [{"name": "phi\tlatest"}]}, "/models/0/name"),
+    ({"derivedModels": [{"name": "x"}]}, "/derivedModels/0"),
+    ({"ollama": {"numParallel": 0}}, "/ollama/numParallel"),
+    ({"ollama": {"keepAlive": "forever"}}, "/ollama/keepAlive"),
+    ({"ollama": {"keepalive": "5m"}}, "additional properties 'keepalive' not allowed"),
+    ({"image": {"digest": "abc"}}, "/image/digest"),
+    ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy"),
+    ({"fullnameOverride": "Bad Name"}, "/fullnameOverride"),
+    ({"global": {"imageRegistry": 5}}, "/global/imageRegistry"),
+    ({"commonLabels": {"env": 3}}, "/commonLabels/env"),
+    ({"httpRoute": {"hostnames": ["Bad_Host"]}}, "/httpRoute/hostnames/0"),
+    ({"httpRoute": {"timeouts": {"request": "10 minutes"}}}, "/httpRoute/timeouts/request"),
+    ({"httpRoute": {"parentRefs": [{"namespace": "x"}]}}, "/httpRoute/parentRefs/0"),
+    (
+        {"ingress": {"hosts": [{"host": "a.example.com", "paths": [{"path": "/"}]}]}},
+        "/ingress/hosts/0/paths/0",
+    ),
+    (
+        {"securityContext": {"runAsNonroot": True}},
+        "additional properties 'runAsNonroot' not allowed",
+    ),
+    (
+        {"podSecurityContext": {"seccompProfile": {"type": "Default"}}},
+        "/podSecurityContext/seccompProfile/type",
+    ),
+    ({"startup": {"budgetSeconds": "600"}}, "/startup/budgetSeconds"),
+    (
+        {"networkPolicy": {"ingressFrom": [{"namespaceSelecter": {}}]}},
+        "additional properties 'namespaceSelecter' not allowed",
+    ),
+    ({"resources": {"limits": {"memory": "8 GB"}}}, "/resources/limits/memory"),
+    ({"tolerations": [{"key": "a", "effect": "NoScheduling"}]}, "/tolerations/0/effect"),
+    ({"assumeApiVersions": ["gateway.networking.k8s.io/v1/HTTPRoute"]}, "/assumeApiVersions/0"),
+    ({"service": {"port": 70000}}, "/service/port"),
+    ({"updateStrategy": {"type": "OnDelete"}}, "/updateStrategy/type"),
+]
+
+
+def test_schema_is_valid_draft_07() -> None:
+    assert SCHEMA["$schema"] == "http://json-schema.org/draft-07/schema#"
+    jsonschema.Draft7Validator.check_schema(SCHEMA)
+
+
+def _open_objects(node: Any, path: str) -> list[str]:
+    found: list[str] = []
+    if isinstance(node, dict):
+        open_object = node.get("type") == "object" and node.get("additionalProperties") is not False
+        if open_object and ("properties" in node or "additionalProperties" not in node):
+            found.append(path)
+        for key, value in node.items():
+            found += _open_objects(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _open_objects(value, f"{path}/{index}")
+    return found
+
+
+def test_every_object_is_closed_except_kubernetes_pass_throughs() -> None:
+    # Open on purpose: `global` is shared with parent charts; the others are Kubernetes types
+    # passed through verbatim, which the API server validates (and tests/support/kube.py too).
+    assert sorted(_open_objects(SCHEMA, "#")) == [
+        "#/definitions/envVar/properties/valueFrom",
+        "#/properties/affinity/properties/nodeAffinity",
+        "#/properties/affinity/properties/podAffinity",
+        "#/properties/affinity/properties/podAntiAffinity",
+        "#/properties/extraVolumes/items",
+        "#/properties/global",
+    ]
+
+
+def _coalesce(defaults: Any, override: Any) -> Any:
+    """Helm's merge of a values file over the defaults: maps merge, everything else replaces."""
+    if isinstance(defaults, dict) and isinstance(override, dict):
+        merged = dict(defaults)
+        for key, value in override.items():
+            merged[key] = _coalesce(defaults.get(key), value)
+        return merged
+    return override
+
+
+@pytest.mark.parametrize(
+    "values_file", [FIXTURES / "generator-values.yaml", *map(scenario_file, SCENARIOS)]
+)
+def test_values_validate_with_python_jsonschema_too(values_file: Path) -> None:
+    # The generator validates its output against this schema with Python's jsonschema: the
+    # patterns must mean the same there as in helm's Go validator.
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())
+    values = _coalesce(defaults, yaml.safe_load(values_file.read_text()))
+    validator = jsonschema.Draft7Validator(SCHEMA)
+    assert [error.message for error in validator.iter_errors(defaults)] == []
+    assert [error.message for error in validator.iter_errors(values)] == []
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"), BAD_VALUES[:12], ids=[e for _, e in BAD_VALUES[:12]]
+)
+def test_python_jsonschema_rejects_bad_values_too(values: dict[str, Any], expected: str) -> None:
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())
+    validator = jsonschema.Draft7Validator(SCHEMA)
+    assert list(validator.iter_errors(_coalesce(defaults, values)))
+
+
+def test_generator_values_from_the_interface_render(helm: Path) -> None:
+    documents = render(helm, extra_args=["--values", str(FIXTURES / "generator-values.yaml")])
+    (statefulset,) = select(documents, "StatefulSet")
+    assert statefulset["metadata"]["name"] == "chat-prod"
+    assert select(documents, "HTTPRoute")
+    assert select(documents, "Ingress")
+
+
+def test_global_accepts_keys_of_parent_charts(helm: Path, tmp_path: Path) -> None:
+    documents = render(helm, {"global": {"storageClass": "x", "imageRegistry": ""}}, tmp_path)
+    assert select(documents, "Deployment")
+
+
+@pytest.mark.parametrize(("values", "expected"), BAD_VALUES, ids=[e for _, e in BAD_VALUES])
+def test_bad_values_fail_naming_the_key(
+    helm: Path, tmp_path: Path, values: dict[str, Any], expected: str
+) -> None:
+    with pytest.raises(HelmError) as failure:
+        render(helm, values, tmp_path)
+    assert "values don't meet the specifications of the schema" in failure.value.stderr
+    assert expected in failure.value.stderr
+
+
+def test_scenario_files_exist_for_every_scenario() -> None:
+    for scenario in SCENARIOS:
+        assert scenario_file(scenario).is_file()
