@@ -1,0 +1,431 @@
+"""The double's `ollama` executable: the subcommands the lifecycle scripts use.
+
+Facts reproduced (../shared/notes/ollama.md "CLI behaviour"; ollama/ollama cmd/cmd.go,
+cmd/start_default.go, api/client.go, progress/):
+- Errors print `Error: <message>` on stderr and exit 1. Every command but `serve` first sends
+  `HEAD /`; with no server that fails at once with "could not connect to ollama server, run
+  'ollama serve' to start it" (no retry, no timeout of its own).
+- Error text: a non-streamed call prints the server's `error`; a streamed call (pull, create,
+  generate) that got an HTTP error prints `<code> <reason>: <error>`; an `{"error"}` line in an
+  HTTP 200 stream prints the message alone.
+- `list`/`ps` print a tablewriter table without borders: header NAME ID SIZE MODIFIED
+  (ps: NAME ID SIZE PROCESSOR CONTEXT UNTIL), cells left-aligned and padded, columns separated
+  by four spaces (also after the last one); ID is the first 12 hex of the digest; an optional
+  argument filters by name prefix. PROCESSOR is `100% CPU` when nothing is in VRAM; UNTIL is
+  `Forever`, `N minutes from now`, or `Stopping...` once the expiry has passed.
+- `pull [--insecure] NAME` draws ANSI progress on stderr (spinners and bars, hidden cursor) and
+  always contacts the server's /api/pull.
+- `show NAME` exits 1 with `Error: model 'NAME' not found` when absent.
+- `run NAME [PROMPT] [--keepalive D] [--insecure]`: reads stdin when it is not a terminal (and
+  prepends it to the prompt), calls /api/show and pulls the model when that answers 404, then:
+  embedding models need a non-empty prompt ("embedding models require input text") and print
+  the vector as JSON; other models go to /api/generate (an empty prompt only loads). A
+  `--keepalive` without a unit fails (`time: missing unit in duration`).
+- `create NAME -f FILE`: the Modelfile is parsed client-side into /api/create fields.
+- `rm NAME...`: unloads (generate, keep_alive 0), deletes, prints `deleted 'NAME'`.
+- `stop NAME`: unloads.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shlex
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from tests.ollama_double.gotime import DurationError, human_bytes, human_time, parse_go_duration
+from tests.ollama_double.server import parse_host, serve
+
+NO_SERVER = "could not connect to ollama server, run 'ollama serve' to start it"
+EMBED_NEEDS_INPUT = 'embedding models require input text. Usage: ollama run {} "your text here"'
+
+
+class CliError(Exception):
+    pass
+
+
+class StatusError(CliError):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Client:
+    def __init__(self) -> None:
+        host, port = parse_host(os.environ.get("OLLAMA_HOST"))
+        self.host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+        self.port = port
+
+    def _connection(self) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection(self.host, self.port, timeout=None)
+
+    def _send(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
+        connection = self._connection()
+        payload = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"} if payload is not None else {}
+        try:
+            connection.request(method, path, body=payload, headers=headers)
+            return connection.getresponse()
+        except (ConnectionRefusedError, OSError) as error:
+            raise CliError(NO_SERVER) from error
+
+    def heartbeat(self) -> None:
+        response = self._send("HEAD", "/", None)
+        response.read()
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        response = self._send(method, path, body)
+        data = response.read()
+        if response.status >= 400:
+            try:
+                message = json.loads(data).get("error", "")
+            except ValueError:
+                message = data.decode(errors="replace")
+            raise StatusError(response.status, message)
+        return json.loads(data) if data else None
+
+    def stream(self, path: str, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        response = self._send("POST", path, body)
+        for raw in iter(response.readline, b""):
+            line = raw.strip()
+            if not line:
+                continue
+            item = json.loads(line)
+            if response.status >= 400:
+                raise StatusError(
+                    response.status, f"{response.status} {response.reason}: {item.get('error', '')}"
+                )
+            if item.get("error"):
+                raise CliError(str(item["error"]))
+            yield item
+
+
+class Progress:
+    """ANSI progress on stderr, like the real CLI (hidden cursor, redrawn lines)."""
+
+    def __init__(self) -> None:
+        self.out = sys.stderr
+        self.out.write("\033[?25l")
+
+    def update(self, item: dict[str, Any]) -> None:
+        if item.get("digest") and item.get("total"):
+            total = int(item["total"])
+            completed = int(item.get("completed") or 0)
+            if completed == 0:
+                return
+            percent = 100.0 * completed / total
+            bar = "█" * int(percent / 5)
+            text = (
+                f"{item['status']}: {percent:3.0f}% ▕{bar:<20}▏ "
+                f"{human_bytes(completed)}/{human_bytes(total)}"
+            )
+        else:
+            text = str(item.get("status", ""))
+        self.out.write(f"\033[2K\033[1G{text}\r")
+        self.out.flush()
+
+    def stop(self) -> None:
+        self.out.write("\n\033[?25h")
+        self.out.flush()
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = []
+    for row in [header, *rows]:
+        lines.append("".join(cell.ljust(widths[i]) + "    " for i, cell in enumerate(row)))
+    return "\n".join(lines) + "\n"
+
+
+def seconds_until(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() - time.time()
+
+
+def cmd_list(client: Client, args: list[str]) -> int:
+    models = client.call("GET", "/api/tags")["models"]
+    rows = [
+        [
+            m["name"],
+            m["digest"][:12],
+            human_bytes(int(m["size"])),
+            human_time(seconds_until(m["modified_at"]), "Never"),
+        ]
+        for m in models
+        if not args or m["name"].lower().startswith(args[0].lower())
+    ]
+    sys.stdout.write(table(["NAME", "ID", "SIZE", "MODIFIED"], rows))
+    return 0
+
+
+def cmd_ps(client: Client, args: list[str]) -> int:
+    models = client.call("GET", "/api/ps")["models"]
+    rows = []
+    for m in models:
+        if args and not m["name"].startswith(args[0]):
+            continue
+        left = seconds_until(m["expires_at"])
+        until = "Stopping..." if left < 0 else human_time(left, "Never")
+        processor = "100% CPU" if int(m["size_vram"]) == 0 else "100% GPU"
+        rows.append(
+            [
+                m["name"],
+                m["digest"][:12],
+                human_bytes(int(m["size"])),
+                processor,
+                str(m["context_length"]),
+                until,
+            ]
+        )
+    sys.stdout.write(table(["NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT", "UNTIL"], rows))
+    return 0
+
+
+def take_flag(args: list[str], flag: str, with_value: bool) -> tuple[list[str], str | None]:
+    rest: list[str] = []
+    value: str | None = None
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == flag:
+            if with_value:
+                if index + 1 >= len(args):
+                    raise CliError(f"flag needs an argument: {flag}")
+                value = args[index + 1]
+                index += 2
+                continue
+            value = "true"
+        elif with_value and arg.startswith(flag + "="):
+            value = arg.split("=", 1)[1]
+        elif not with_value and arg == flag + "=true":
+            value = "true"
+        else:
+            rest.append(arg)
+        index += 1
+    return rest, value
+
+
+def pull(client: Client, name: str, insecure: bool) -> None:
+    progress = Progress()
+    try:
+        for item in client.stream("/api/pull", {"model": name, "insecure": insecure}):
+            progress.update(item)
+    finally:
+        progress.stop()
+
+
+def cmd_pull(client: Client, args: list[str]) -> int:
+    args, insecure = take_flag(args, "--insecure", with_value=False)
+    if len(args) != 1:
+        raise CliError(f"accepts 1 arg(s), received {len(args)}")
+    pull(client, args[0], insecure == "true")
+    return 0
+
+
+def cmd_show(client: Client, args: list[str]) -> int:
+    args, modelfile = take_flag(args, "--modelfile", with_value=False)
+    if len(args) != 1:
+        raise CliError(f"accepts 1 arg(s), received {len(args)}")
+    info = client.call("POST", "/api/show", {"model": args[0]})
+    if modelfile:
+        sys.stdout.write(info["modelfile"])
+        return 0
+    details = info["details"]
+    sys.stdout.write(
+        "  Model\n"
+        f"    architecture    {details['family']}\n"
+        f"    parameters      {details['parameter_size']}\n"
+        f"    quantization    {details['quantization_level']}\n\n"
+        "  Capabilities\n" + "".join(f"    {c}\n" for c in info["capabilities"]) + "\n"
+    )
+    return 0
+
+
+def cmd_run(client: Client, args: list[str]) -> int:
+    args, keepalive = take_flag(args, "--keepalive", with_value=True)
+    args, insecure = take_flag(args, "--insecure", with_value=False)
+    if not args:
+        raise CliError("requires at least 1 arg(s), only received 0")
+    name, prompts = args[0], args[1:]
+    keep_alive: Any = None
+    if keepalive is not None:
+        try:
+            seconds = parse_go_duration(keepalive)
+        except DurationError as error:
+            raise CliError(str(error)) from error
+        keep_alive = -1 if seconds < 0 else f"{seconds}s"
+    if not sys.stdin.isatty():
+        piped = sys.stdin.read()
+        if piped:
+            prompts = [piped, *prompts]
+    prompt = " ".join(prompts)
+    try:
+        info = client.call("POST", "/api/show", {"model": name})
+    except StatusError as error:
+        if error.status != 404:
+            raise
+        pull(client, name, insecure == "true")
+        info = client.call("POST", "/api/show", {"model": name})
+    if "embedding" in info.get("capabilities", []):
+        if not prompt:
+            raise CliError(EMBED_NEEDS_INPUT.format(name))
+        body: dict[str, Any] = {"model": name, "input": prompt}
+        if keep_alive is not None:
+            body["keep_alive"] = keep_alive
+        answer = client.call("POST", "/api/embed", body)
+        if not answer["embeddings"]:
+            raise CliError("no embeddings returned")
+        sys.stdout.write(json.dumps(answer["embeddings"][0], separators=(",", ":")) + "\n")
+        return 0
+    request: dict[str, Any] = {"model": name, "prompt": prompt}
+    if keep_alive is not None:
+        request["keep_alive"] = keep_alive
+    for item in client.stream("/api/generate", request):
+        sys.stdout.write(str(item.get("response", "")))
+    sys.stdout.write("\n" if prompt else "")
+    sys.stdout.flush()
+    return 0
+
+
+def parse_modelfile(text: str) -> dict[str, Any]:
+    """FROM, PARAMETER, SYSTEM, TEMPLATE, MESSAGE, ADAPTER, LICENSE; values may be quoted or in
+    triple quotes spanning lines; commands are case-insensitive."""
+    request: dict[str, Any] = {}
+    parameters: dict[str, Any] = {}
+    messages: list[dict[str, str]] = []
+    lines = text.splitlines()
+    index = 0
+    while index < len(lines):
+        line = lines[index].strip()
+        index += 1
+        if not line or line.startswith("#"):
+            continue
+        command, _, value = line.partition(" ")
+        value = value.strip()
+        if value.startswith('"""'):
+            value = value[3:]
+            while '"""' not in value and index < len(lines):
+                value += "\n" + lines[index]
+                index += 1
+            value = value.split('"""', 1)[0]
+        elif len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        command = command.upper()
+        if command == "FROM":
+            request["from"] = value
+        elif command == "PARAMETER":
+            key, _, raw = value.partition(" ")
+            parameters[key] = _parameter_value(raw.strip())
+        elif command in ("SYSTEM", "TEMPLATE", "LICENSE"):
+            request[command.lower()] = value
+        elif command == "MESSAGE":
+            role, _, content = value.partition(" ")
+            messages.append({"role": role, "content": content})
+        elif command == "ADAPTER":
+            raise CliError("the Ollama double does not support ADAPTER")
+        else:
+            raise CliError(
+                f'command must be one of "from", "license", "template", "system", '
+                f'"adapter", "parameter", or "message": {command.lower()}'
+            )
+    if "from" not in request:
+        raise CliError("no FROM line")
+    if parameters:
+        request["parameters"] = parameters
+    if messages:
+        request["messages"] = messages
+    return request
+
+
+def _parameter_value(raw: str) -> Any:
+    for cast in (int, float):
+        try:
+            return cast(raw)
+        except ValueError:
+            continue
+    return shlex.split(raw)[0] if raw.startswith('"') else raw
+
+
+def cmd_create(client: Client, args: list[str]) -> int:
+    args, path = take_flag(args, "-f", with_value=True)
+    if len(args) != 1:
+        raise CliError(f"accepts 1 arg(s), received {len(args)}")
+    modelfile = Path(path or "Modelfile")
+    if not modelfile.is_file():
+        raise CliError("specified Modelfile wasn't found")
+    request = parse_modelfile(modelfile.read_text())
+    if str(request["from"]).startswith((".", "/", "~")):
+        raise CliError("the Ollama double does not support FROM a file")
+    request["model"] = args[0]
+    progress = Progress()
+    try:
+        for item in client.stream("/api/create", request):
+            progress.update(item)
+    finally:
+        progress.stop()
+    return 0
+
+
+def unload(client: Client, name: str) -> None:
+    client.call("POST", "/api/generate", {"model": name, "keep_alive": 0, "stream": False})
+
+
+def cmd_rm(client: Client, args: list[str]) -> int:
+    if not args:
+        raise CliError("requires at least 1 arg(s), only received 0")
+    for name in args:
+        try:
+            unload(client, name)
+        except StatusError as error:
+            if "not found" not in str(error).lower():
+                sys.stderr.write(f"Warning: unable to stop model '{name}'\n")
+        client.call("DELETE", "/api/delete", {"model": name})
+        sys.stdout.write(f"deleted '{name}'\n")
+    return 0
+
+
+def cmd_stop(client: Client, args: list[str]) -> int:
+    if len(args) != 1:
+        raise CliError(f"accepts 1 arg(s), received {len(args)}")
+    try:
+        unload(client, args[0])
+    except StatusError as error:
+        if "not found" in str(error):
+            raise CliError(f'couldn\'t find model "{args[0]}" to stop') from error
+        raise
+    return 0
+
+
+COMMANDS: dict[str, Callable[[Client, list[str]], int]] = {
+    "list": cmd_list,
+    "ls": cmd_list,
+    "ps": cmd_ps,
+    "pull": cmd_pull,
+    "show": cmd_show,
+    "run": cmd_run,
+    "create": cmd_create,
+    "rm": cmd_rm,
+    "stop": cmd_stop,
+}
+
+
+def main(argv: list[str]) -> int:
+    if argv and argv[0] == "serve":
+        return serve()
+    if not argv or argv[0] not in COMMANDS:
+        sys.stderr.write(f'Error: unknown command "{argv[0] if argv else ""}" for "ollama"\n')
+        return 1
+    client = Client()
+    try:
+        client.heartbeat()
+        return COMMANDS[argv[0]](client, argv[1:])
+    except CliError as error:
+        sys.stderr.write(f"Error: {error}\n")
+        return 1
+    except BrokenPipeError:
+        return 1

@@ -1,0 +1,744 @@
+"""The double's HTTP server: the endpoints the ollama CLI uses, with a real on-disk model store.
+
+Facts reproduced (../shared/notes/ollama.md "HTTP API" and "Server environment"; ollama/ollama
+server/routes.go, server/sched.go, server/images.go, api/client.go):
+- `GET /` and `HEAD /` answer 200 "Ollama is running"; `GET /api/version`.
+- `GET /api/tags`: local models with `name`/`model` (display form), `digest` (64 hex, no prefix,
+  sha256 of the manifest bytes), `size`, `modified_at`, `details`.
+- `POST /api/pull` streams NDJSON: "pulling manifest", "pulling <digest>" with total/completed,
+  "verifying sha256 digest", "writing manifest", "success". Errors are `{"error": ...}` lines
+  with HTTP 200 once streaming began; with `"stream": false` an error is HTTP 500. Blobs already
+  in the store are not downloaded again, but the manifest is always fetched from the registry.
+  `"insecure": true` is what lets a plain-http registry work.
+- `POST /api/show` 404 `model 'x' not found` when absent; `capabilities` says `completion` or
+  `embedding`.
+- `GET /api/ps`: loaded models. The scheduler keys runners by the weights file
+  (sched.go schedulerModelKey), so models sharing weights share one runner and `ps` shows the
+  name that loaded it; a runner is listed from the start of its load, but `ps` waits for its lock
+  until the load finishes (the "slow while a load is in progress" of the notes); `expires_at`
+  in the past means `Stopping...`.
+- `POST /api/generate` with an empty prompt only loads the model (`done_reason: "load"`); with
+  keep_alive 0 and an empty prompt it unloads (`done_reason: "unload"`); an embedding model
+  answers 400 `"x" does not support generate`; a missing one 404
+  `model "x" not found, try pulling it first`. If the client goes away during a load, the load
+  is aborted.
+- `POST /api/embed` loads the model; empty input returns no embeddings.
+- `POST /api/create` {model, from, system, parameters, template, messages}: a new manifest
+  sharing the FROM model's weights (pulled first when absent); `DELETE /api/delete` {model}.
+- Keep-alive: the request's `keep_alive`, else `OLLAMA_KEEP_ALIVE` (default 5m); negative means
+  forever, 0 unloads at once. `OLLAMA_MAX_LOADED_MODELS` (default 3) evicts the oldest runner.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import select
+import signal
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from tests.ollama_double.control import Control, State, control_from_env, state_from_env
+from tests.ollama_double.gotime import DurationError, keep_alive_seconds
+from tests.ollama_double.names import InvalidNameError, Name, parse_name
+from tests.ollama_double.store import (
+    MESSAGES_MEDIA_TYPE,
+    PARAMS_MEDIA_TYPE,
+    SYSTEM_MEDIA_TYPE,
+    TEMPLATE_MEDIA_TYPE,
+    Blob,
+    LocalModel,
+    ModelStore,
+    RemoteModel,
+    build_manifest,
+    config_blob,
+    remote_model,
+)
+
+VERSION = "0.0.0-double"
+DOWNLOAD_CHUNK = 64 * 1024
+EMBEDDING_DIMENSIONS = 8
+
+
+def log(message: str, level: str = "INFO") -> None:
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    sys.stderr.write(f'time={stamp} level={level} source=double msg="{message}"\n')
+    sys.stderr.flush()
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class ClientGoneError(Exception):
+    pass
+
+
+@dataclass
+class Runner:
+    display: str
+    digest: str
+    weights: str
+    params: bytes
+    kind: str
+    size: int
+    loading: bool = True
+    expires_at: float | None = None  # None = forever; a past time = Stopping...
+    started: float = 0.0
+
+
+class Scheduler:
+    def __init__(self, control: Control, state: State) -> None:
+        self.control = control
+        self.state = state
+        self.cond = threading.Condition()
+        self.runners: dict[str, Runner] = {}
+        self.default_keep_alive = keep_alive_seconds(os.environ.get("OLLAMA_KEEP_ALIVE"), 300.0)
+        self.max_loaded = int(os.environ.get("OLLAMA_MAX_LOADED_MODELS") or 3) or 3
+
+    def _unload_delay(self) -> float:
+        return self.control.number("unload_delay_s") or 0.0
+
+    def _expire(self, now: float) -> None:
+        delay = self._unload_delay()
+        for key, runner in list(self.runners.items()):
+            if runner.expires_at is not None and now >= runner.expires_at + delay:
+                log(f"unloaded {runner.display}")
+                del self.runners[key]
+
+    def load(self, model: LocalModel, runner: Runner, keep_alive: float, alive: Any) -> None:
+        """Loads (or reuses) the runner for the model's weights; `alive()` False aborts."""
+        display = runner.display
+        self.state.add("load_requests", item=display)
+        with self.cond:
+            while True:
+                self._expire(time.time())
+                current = self.runners.get(runner.weights)
+                if current is None:
+                    break
+                if current.loading:
+                    self.cond.wait(0.05)
+                    if not alive():
+                        raise ClientGoneError
+                    continue
+                stopping = current.expires_at is not None and time.time() >= current.expires_at
+                if stopping:
+                    self.cond.wait(0.05)
+                    continue
+                if current.params == runner.params:
+                    self._set_expiry(current, keep_alive)
+                    return
+                log(f"reloading runner for {display}: options differ from {current.display}")
+                del self.runners[runner.weights]
+                break
+            loaded = [r for r in self.runners.values() if not r.loading]
+            while len(self.runners) >= self.max_loaded and loaded:
+                oldest = min(loaded, key=lambda r: r.started)
+                log(f"evicting {oldest.display}: OLLAMA_MAX_LOADED_MODELS={self.max_loaded}")
+                del self.runners[oldest.weights]
+                loaded.remove(oldest)
+            runner.started = time.time()
+            self.runners[runner.weights] = runner
+            log(f"loading {display}")
+        deadline = time.time() + (self.control.number("load_delay_s") or 0.0)
+        while time.time() < deadline:
+            if not alive():
+                with self.cond:
+                    self.runners.pop(runner.weights, None)
+                    self.cond.notify_all()
+                self.state.add("loads_aborted")
+                log(f"load of {display} aborted: client disconnected", "WARN")
+                raise ClientGoneError
+            time.sleep(min(0.02, max(0.0, deadline - time.time())))
+        with self.cond:
+            runner.loading = False
+            evict_after = self.control.number("evict_after_s")
+            self._set_expiry(runner, keep_alive if evict_after is None else evict_after)
+            self.cond.notify_all()
+        self.state.add("loads_completed", item=display)
+        log(f"loaded {display}")
+
+    def _set_expiry(self, runner: Runner, keep_alive: float) -> None:
+        runner.expires_at = None if keep_alive < 0 else time.time() + keep_alive
+
+    def unload(self, weights: str) -> None:
+        with self.cond:
+            runner = self.runners.get(weights)
+            if runner is not None and not runner.loading:
+                runner.expires_at = time.time()
+
+    def drop(self, weights: str) -> None:
+        with self.cond:
+            self.runners.pop(weights, None)
+
+    def snapshot(self) -> list[Runner]:
+        with self.cond:
+            while any(r.loading for r in self.runners.values()):
+                self.cond.wait(0.05)
+            self._expire(time.time())
+            return sorted(
+                self.runners.values(),
+                key=lambda r: -(r.expires_at if r.expires_at is not None else 1e18),
+            )
+
+
+def iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
+
+
+class Double:
+    def __init__(self, models_dir: Path, control: Control, state: State) -> None:
+        self.store = ModelStore(models_dir)
+        self.control = control
+        self.state = state
+        self.scheduler = Scheduler(control, state)
+        self.store_lock = threading.Lock()
+
+    # ---- registry side ---------------------------------------------------------------
+    def remote(self, name: Name) -> tuple[RemoteModel, bool] | None:
+        control = self.control.read()
+        republished = {parse_name(ref).key for ref in control.get("republished", [])}
+        for reference, spec in control.get("registry", {}).items():
+            if parse_name(reference).key == name.key:
+                revision = 1 if name.key in republished else 0
+                return remote_model(name.display, spec, revision), bool(spec.get("plain_http"))
+        return None
+
+    def details(self, model: LocalModel) -> dict[str, Any]:
+        config_path = self.store.blob_path(str(model.manifest["config"]["digest"]))
+        config = json.loads(config_path.read_text()) if config_path.is_file() else {}
+        return {
+            "parent_model": "",
+            "format": config.get("model_format", "gguf"),
+            "family": config.get("model_family", ""),
+            "families": config.get("model_families", []),
+            "parameter_size": config.get("model_type", ""),
+            "quantization_level": config.get("file_type", ""),
+        }
+
+    def find(self, text: str) -> LocalModel:
+        try:
+            name = parse_name(text)
+        except InvalidNameError as error:
+            raise ApiError(400, str(error)) from error
+        model = self.store.find(name)
+        if model is None:
+            raise ApiError(404, f"model '{text}' not found")
+        return model
+
+    def pull(self, text: str, insecure: bool, emit: Any) -> None:
+        """Streams pull progress through emit(dict); raises ApiError (message) on failure."""
+        try:
+            name = parse_name(text)
+        except InvalidNameError as error:
+            raise ApiError(400, str(error)) from error
+        control = self.control.read()
+        self.state.add("pull_requests")
+        attempt = self.state.add("pull_attempts", item=name.display)
+        if insecure:
+            self.state.add("pull_insecure", item=name.display)
+        emit({"status": "pulling manifest"})
+        url = f"https://{name.host}/v2/{name.namespace}/{name.model}/manifests/{name.tag}"
+        failures = {parse_name(k).key: int(v) for k, v in control.get("pull_failures", {}).items()}
+        planned = failures.get(name.key, 0)
+        if planned < 0 or attempt <= planned:
+            message = control.get("pull_error") or (
+                f'pull model manifest: Get "{url}": dial tcp: lookup {name.host}: i/o timeout'
+            )
+            raise ApiError(500, str(message))
+        found = self.remote(name)
+        if found is None:
+            raise ApiError(500, "pull model manifest: file does not exist")
+        remote, plain_http = found
+        if plain_http and not insecure:
+            raise ApiError(
+                500,
+                f'pull model manifest: Get "{url}": '
+                "http: server gave HTTP response to HTTPS client",
+            )
+        self.state.add("manifest_requests")
+        budget = control.get("disk_full_after_bytes")
+        rate = control.get("bandwidth_bytes_per_s")
+        written = 0
+        for blob in remote.blobs:
+            emit(
+                {
+                    "status": f"pulling {blob.digest[7:19]}",
+                    "digest": blob.digest,
+                    "total": blob.size,
+                    "completed": 0,
+                }
+            )
+            if self.store.has_blob(blob):
+                emit(
+                    {
+                        "status": f"pulling {blob.digest[7:19]}",
+                        "digest": blob.digest,
+                        "total": blob.size,
+                        "completed": blob.size,
+                    }
+                )
+                continue
+            self.store.blobs.mkdir(parents=True, exist_ok=True)
+            partial = self.store.blob_path(blob.digest).with_name(
+                self.store.blob_path(blob.digest).name + "-partial"
+            )
+            completed = 0
+            started = time.time()
+            last_emit = 0.0
+            with partial.open("wb") as handle:
+                for chunk in blob.chunks():
+                    for offset in range(0, len(chunk), DOWNLOAD_CHUNK):
+                        piece = chunk[offset : offset + DOWNLOAD_CHUNK]
+                        if budget is not None and written + len(piece) > int(budget):
+                            raise ApiError(500, f"write {partial}: no space left on device")
+                        handle.write(piece)
+                        written += len(piece)
+                        completed += len(piece)
+                        self.state.add("bytes_downloaded", len(piece))
+                        if rate:
+                            ahead = started + completed / float(rate) - time.time()
+                            if ahead > 0:
+                                time.sleep(ahead)
+                        if time.time() - last_emit > 0.1 or completed == blob.size:
+                            last_emit = time.time()
+                            emit(
+                                {
+                                    "status": f"pulling {blob.digest[7:19]}",
+                                    "digest": blob.digest,
+                                    "total": blob.size,
+                                    "completed": completed,
+                                }
+                            )
+            partial.replace(self.store.blob_path(blob.digest))
+        emit({"status": "verifying sha256 digest"})
+        for blob in remote.blobs:
+            digest = hashlib.sha256()
+            with self.store.blob_path(blob.digest).open("rb") as handle:
+                while piece := handle.read(1 << 20):
+                    digest.update(piece)
+            if "sha256:" + digest.hexdigest() != blob.digest:
+                raise ApiError(
+                    500, f"digest mismatch, file must be downloaded again: {blob.digest}"
+                )
+        emit({"status": "writing manifest"})
+        with self.store_lock:
+            previous = self.store.find(name)
+            self.store.write_manifest(name, remote.manifest)
+            if previous is not None and previous.digest != remote.digest:
+                emit({"status": "removing unused layers"})
+        emit({"status": "success"})
+
+    # ---- models ------------------------------------------------------------------------
+    def runner_for(self, model: LocalModel) -> Runner:
+        return Runner(
+            display=model.name.display,
+            digest=model.digest,
+            weights=self.store.weights_digest(model),
+            params=self.store.read_layer(model, PARAMS_MEDIA_TYPE) or b"",
+            kind=self.store.kind(model),
+            size=model.size,
+        )
+
+    def keep_alive(self, body: dict[str, Any]) -> float:
+        try:
+            return keep_alive_seconds(body.get("keep_alive"), self.scheduler.default_keep_alive)
+        except DurationError as error:
+            raise ApiError(400, str(error)) from error
+
+    def create(self, body: dict[str, Any], emit: Any) -> None:
+        self.state.add("create_requests")
+        try:
+            name = parse_name(str(body.get("model") or body.get("name") or ""))
+        except InvalidNameError as error:
+            raise ApiError(400, str(error)) from error
+        source = str(body.get("from") or "")
+        if not source:
+            raise ApiError(400, "neither 'from' or 'files' was specified")
+        try:
+            base_name = parse_name(source)
+        except InvalidNameError as error:
+            raise ApiError(400, str(error)) from error
+        base = self.store.find(base_name)
+        if base is None:
+            self.pull(source, bool(body.get("insecure")), emit)
+            base = self.store.find(base_name)
+            assert base is not None
+        replaced = {
+            SYSTEM_MEDIA_TYPE: body.get("system"),
+            TEMPLATE_MEDIA_TYPE: body.get("template"),
+        }
+        if body.get("parameters"):
+            replaced[PARAMS_MEDIA_TYPE] = json.dumps(body["parameters"], sort_keys=True)
+        if body.get("messages"):
+            replaced[MESSAGES_MEDIA_TYPE] = json.dumps(body["messages"])
+        layers = []
+        for layer in base.manifest["layers"]:
+            if replaced.get(layer["mediaType"]) is None:
+                emit({"status": f"using existing layer {layer['digest']}"})
+                layers.append(self._existing_blob(layer))
+        for media_type, value in replaced.items():
+            if value is not None:
+                blob = self.store.write_small_blob(media_type, str(value).encode())
+                emit({"status": f"creating new layer {blob.digest}"})
+                layers.append(blob)
+        family = self.details(base)["family"]
+        config = config_blob(str(family), layers)
+        self.store.write_small_blob(config.media_type, config.data or b"")
+        emit({"status": "writing manifest"})
+        with self.store_lock:
+            self.store.write_manifest(name, build_manifest(config, layers))
+        emit({"status": "success"})
+
+    def _existing_blob(self, layer: dict[str, Any]) -> Blob:
+        return Blob(str(layer["mediaType"]), str(layer["digest"]), int(layer["size"]))
+
+    def delete(self, text: str) -> None:
+        self.state.add("delete_requests")
+        model = self.find(text)
+        self.scheduler.drop(self.store.weights_digest(model))
+        with self.store_lock:
+            self.store.delete(model)
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "ollama-double"
+    double: Double
+
+    def log_message(self, format: str, *args: Any) -> None:
+        sys.stderr.write(
+            f"[GIN] {datetime.now(UTC):%Y/%m/%d - %H:%M:%S} | {self.address_string()} | "
+            + (format % args)
+            + "\n"
+        )
+
+    # ---- plumbing ----------------------------------------------------------------------
+    def body(self) -> dict[str, Any]:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if not raw:
+            raise ApiError(400, "missing request body")
+        try:
+            data = json.loads(raw)
+        except ValueError as error:
+            raise ApiError(400, str(error)) from error
+        if not isinstance(data, dict):
+            raise ApiError(400, "request body must be a JSON object")
+        return data
+
+    def send_json(self, status: int, payload: Any) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def start_stream(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.end_headers()
+
+    def emit(self, payload: dict[str, Any]) -> None:
+        self.wfile.write(json.dumps(payload).encode() + b"\n")
+        self.wfile.flush()
+
+    def client_alive(self) -> bool:
+        readable, _, _ = select.select([self.connection], [], [], 0)
+        if not readable:
+            return True
+        try:
+            peeked: bytes = self.connection.recv(1, socket.MSG_PEEK)
+        except OSError:
+            return False
+        return peeked != b""
+
+    def streaming(self, body: dict[str, Any], work: Any) -> None:
+        """Runs work(emit) as NDJSON (errors as a line, HTTP 200) or, with stream false, as
+        one JSON answer (errors as HTTP 500)."""
+        if body.get("stream", True) is False:
+            last: dict[str, Any] = {}
+            try:
+                work(last.update)
+            except ApiError as error:
+                self.send_json(error.status, {"error": error.message})
+                return
+            self.send_json(200, last)
+            return
+        self.start_stream()
+        try:
+            work(self.emit)
+        except ApiError as error:
+            log(f"request failed: {error.message}", "ERROR")
+            self.emit({"error": error.message})
+
+    # ---- routes ------------------------------------------------------------------------
+    def do_HEAD(self) -> None:
+        if self.path == "/":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", "17")
+            self.end_headers()
+            return
+        self.send_json(404, {"error": "404 page not found"})
+
+    def do_GET(self) -> None:
+        try:
+            if self.path == "/":
+                data = b"Ollama is running"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            elif self.path == "/api/version":
+                self.send_json(200, {"version": VERSION})
+            elif self.path == "/api/tags":
+                self.send_json(200, {"models": [self.tag(m) for m in self.double.store.models()]})
+            elif self.path == "/api/ps":
+                self.send_json(
+                    200, {"models": [self.ps_row(r) for r in self.double.scheduler.snapshot()]}
+                )
+            else:
+                self.send_json(404, {"error": "404 page not found"})
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def do_POST(self) -> None:
+        routes = {
+            "/api/pull": self.pull,
+            "/api/show": self.show,
+            "/api/generate": self.generate,
+            "/api/embed": self.embed,
+            "/api/create": self.create,
+        }
+        self.dispatch(routes)
+
+    def do_DELETE(self) -> None:
+        self.dispatch({"/api/delete": self.delete})
+
+    def dispatch(self, routes: dict[str, Any]) -> None:
+        route = routes.get(self.path)
+        try:
+            if route is None:
+                self.send_json(404, {"error": "404 page not found"})
+                return
+            route(self.body())
+        except ApiError as error:
+            self.send_json(error.status, {"error": error.message})
+        except (BrokenPipeError, ConnectionResetError, ClientGoneError):
+            pass
+
+    def tag(self, model: LocalModel) -> dict[str, Any]:
+        return {
+            "name": model.name.display,
+            "model": model.name.display,
+            "modified_at": iso(model.modified),
+            "size": model.size,
+            "digest": model.digest,
+            "details": self.double.details(model),
+        }
+
+    def ps_row(self, runner: Runner) -> dict[str, Any]:
+        expires = runner.expires_at if runner.expires_at is not None else time.time() + 1e10
+        return {
+            "name": runner.display,
+            "model": runner.display,
+            "size": runner.size,
+            "digest": runner.digest,
+            "expires_at": iso(expires),
+            "size_vram": 0,
+            "context_length": 4096,
+        }
+
+    def pull(self, body: dict[str, Any]) -> None:
+        name = str(body.get("model") or body.get("name") or "")
+        self.streaming(body, lambda emit: self.double.pull(name, bool(body.get("insecure")), emit))
+
+    def show(self, body: dict[str, Any]) -> None:
+        model = self.double.find(str(body.get("model") or body.get("name") or ""))
+        kind = self.double.store.kind(model)
+        system = self.double.store.read_layer(model, SYSTEM_MEDIA_TYPE)
+        weights = self.double.store.blob_path(self.double.store.weights_digest(model))
+        modelfile = f'# Modelfile generated by "ollama show"\nFROM {weights}\n'
+        if system:
+            modelfile += f'SYSTEM """{system.decode()}"""\n'
+        self.send_json(
+            200,
+            {
+                "modelfile": modelfile,
+                "parameters": (
+                    self.double.store.read_layer(model, PARAMS_MEDIA_TYPE) or b""
+                ).decode(),
+                "template": (
+                    self.double.store.read_layer(model, TEMPLATE_MEDIA_TYPE) or b""
+                ).decode(),
+                "details": self.double.details(model),
+                "model_info": {"general.architecture": self.double.details(model)["family"]},
+                "capabilities": ["embedding"] if kind == "embed" else ["completion"],
+                "modified_at": iso(model.modified),
+            },
+        )
+
+    def _loaded(self, body: dict[str, Any], not_found: str) -> tuple[LocalModel, Runner, float]:
+        text = str(body.get("model") or "")
+        try:
+            model = self.double.find(text)
+        except ApiError as error:
+            if error.status == 404:
+                raise ApiError(404, not_found.format(text)) from error
+            raise
+        return model, self.double.runner_for(model), self.double.keep_alive(body)
+
+    def generate(self, body: dict[str, Any]) -> None:
+        self.double.state.add("generate_requests")
+        model, runner, keep_alive = self._loaded(body, 'model "{}" not found, try pulling it first')
+        prompt = str(body.get("prompt") or "")
+        if not prompt and keep_alive == 0:
+            self.double.scheduler.unload(runner.weights)
+            self.send_json(
+                200,
+                {
+                    "model": body["model"],
+                    "created_at": iso(time.time()),
+                    "response": "",
+                    "done": True,
+                    "done_reason": "unload",
+                },
+            )
+            return
+        if runner.kind == "embed":
+            raise ApiError(400, f'"{body["model"]}" does not support generate')
+        self.double.scheduler.load(model, runner, keep_alive, self.client_alive)
+        if not prompt:
+            self.send_json(
+                200,
+                {
+                    "model": body["model"],
+                    "created_at": iso(time.time()),
+                    "response": "",
+                    "done": True,
+                    "done_reason": "load",
+                },
+            )
+            return
+        words = ["Ready", "."]
+        if body.get("stream", True) is False:
+            self.send_json(
+                200,
+                {
+                    "model": body["model"],
+                    "response": "".join(words),
+                    "done": True,
+                    "done_reason": "stop",
+                },
+            )
+            return
+        self.start_stream()
+        for word in words:
+            self.emit(
+                {
+                    "model": body["model"],
+                    "created_at": iso(time.time()),
+                    "response": word,
+                    "done": False,
+                }
+            )
+        self.emit(
+            {
+                "model": body["model"],
+                "created_at": iso(time.time()),
+                "response": "",
+                "done": True,
+                "done_reason": "stop",
+            }
+        )
+
+    def embed(self, body: dict[str, Any]) -> None:
+        self.double.state.add("embed_requests")
+        model, runner, keep_alive = self._loaded(body, "model '{}' not found")
+        raw = body.get("input")
+        inputs = [raw] if isinstance(raw, str) and raw else raw if isinstance(raw, list) else []
+        self.double.scheduler.load(model, runner, keep_alive, self.client_alive)
+        vectors = []
+        for text in inputs:
+            seed = hashlib.sha256(str(text).encode()).digest()
+            vectors.append([round(b / 255.0 - 0.5, 6) for b in seed[:EMBEDDING_DIMENSIONS]])
+        self.send_json(200, {"model": body["model"], "embeddings": vectors})
+
+    def create(self, body: dict[str, Any]) -> None:
+        self.streaming(body, lambda emit: self.double.create(body, emit))
+
+    def delete(self, body: dict[str, Any]) -> None:
+        self.double.delete(str(body.get("model") or body.get("name") or ""))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+def parse_host(value: str | None) -> tuple[str, int]:
+    """OLLAMA_HOST as envconfig.Host reads it: [scheme://]host[:port], default 127.0.0.1:11434."""
+    text = (value or "").strip() or "127.0.0.1:11434"
+    if "://" in text:
+        text = text.split("://", 1)[1]
+    text = text.split("/", 1)[0]
+    host, _, port = text.rpartition(":") if ":" in text else (text, "", "11434")
+    return (host or "127.0.0.1"), int(port or 11434)
+
+
+def serve(argv_env: dict[str, str] | None = None) -> int:
+    """`ollama serve`: honours OLLAMA_HOST and OLLAMA_MODELS, stops cleanly on SIGTERM/SIGINT.
+    The double binds loopback only: 0.0.0.0 (the image's default) becomes 127.0.0.1."""
+    env = os.environ if argv_env is None else argv_env
+    host, port = parse_host(env.get("OLLAMA_HOST"))
+    if host in ("0.0.0.0", "", "::"):
+        host = "127.0.0.1"
+    models_dir = Path(env.get("OLLAMA_MODELS") or Path.home() / ".ollama" / "models")
+    control = control_from_env()
+    state = state_from_env()
+    state.set("server_pid", os.getpid())
+    state.add("server_starts")
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log(f"received {signal.Signals(signum).name}, shutting down")
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    log(f"server config OLLAMA_HOST={host}:{port} OLLAMA_MODELS={models_dir}")
+    settings = control.read()
+    if settings.get("never_start"):
+        log("fault never_start: the server will not listen", "WARN")
+        stop.wait()
+        return 0
+    delay = float(settings.get("start_delay_s") or 0.0)
+    if delay and stop.wait(delay):
+        return 0
+    models_dir.mkdir(parents=True, exist_ok=True)
+    Handler.double = Double(models_dir, control, state)
+    try:
+        httpd = ThreadingHTTPServer((host, port), Handler)
+    except OSError as error:
+        log(f"Error: listen tcp {host}:{port}: {error.strerror}", "ERROR")
+        return 1
+    httpd.daemon_threads = True
+    worker = threading.Thread(target=httpd.serve_forever, name="http", daemon=True)
+    worker.start()
+    log(f"Listening on {host}:{port} (version {VERSION})")
+    stop.wait()
+    httpd.shutdown()
+    httpd.server_close()
+    log("server stopped")
+    return 0

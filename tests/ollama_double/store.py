@@ -1,0 +1,278 @@
+"""The upstream registry's content and the on-disk model store, laid out as Ollama lays it out.
+
+Facts reproduced (../shared/notes/ollama.md "Model store layout and registry protocol" and
+"HTTP API"; ollama/ollama manifest/manifest.go, manifest/paths.go, server/images.go):
+- Store: `$OLLAMA_MODELS/manifests/<host>/<namespace>/<model>/<tag>` holds the manifest exactly
+  as the registry sent it (`os.WriteFile(fp, manifestData)`), and `$OLLAMA_MODELS/blobs/
+  sha256-<hex>` the layers; a download is written to `sha256-<hex>-partial` first.
+- A model's digest (`/api/tags` `digest`, `ollama list` ID) is the sha256 of the manifest file's
+  bytes, so it equals the registry's manifest digest; its size is the sum of the layer sizes and
+  the config size.
+- Manifests are Docker v2 (`application/vnd.docker.distribution.manifest.v2+json`), config
+  `application/vnd.docker.container.image.v1+json`, layers `application/vnd.ollama.image.model`,
+  `.template`, `.params`, `.system`, ...
+- Deleting a model removes its manifest, prunes empty folders and removes the blobs no other
+  manifest uses (manifest.Remove, RemoveLayers).
+- Capabilities come from the weights file, not from the name: the double's weights blob starts
+  with a one-line header saying `kind=generate` or `kind=embed` (a stand-in for GGUF metadata).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.ollama_double.names import Name, parse_name
+
+MANIFEST_MEDIA_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
+CONFIG_MEDIA_TYPE = "application/vnd.docker.container.image.v1+json"
+MODEL_MEDIA_TYPE = "application/vnd.ollama.image.model"
+TEMPLATE_MEDIA_TYPE = "application/vnd.ollama.image.template"
+PARAMS_MEDIA_TYPE = "application/vnd.ollama.image.params"
+SYSTEM_MEDIA_TYPE = "application/vnd.ollama.image.system"
+MESSAGES_MEDIA_TYPE = "application/vnd.ollama.image.messages"
+CHUNK = 1 << 20
+_HEADER_PREFIX = b"GGUF-double "
+
+
+def sha256_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Blob:
+    """A layer: small ones carry their bytes, the weights are generated on demand."""
+
+    media_type: str
+    digest: str
+    size: int
+    data: bytes | None = None
+    weights: tuple[str, int, str] | None = None  # (seed, size, header line)
+
+    def chunks(self, start: int = 0) -> Iterator[bytes]:
+        if self.data is not None:
+            yield self.data[start:]
+            return
+        assert self.weights is not None
+        yield from _weights_chunks(*self.weights, start=start)
+
+    def descriptor(self) -> dict[str, Any]:
+        return {"mediaType": self.media_type, "digest": self.digest, "size": self.size}
+
+
+def _weights_chunks(seed: str, size: int, header: str, start: int = 0) -> Iterator[bytes]:
+    head = header.encode()
+    offset = 0
+    index = 0
+    while offset < size:
+        if index == 0:
+            body = head + random.Random(f"{seed}:0").randbytes(max(0, CHUNK - len(head)))
+        else:
+            body = random.Random(f"{seed}:{index}").randbytes(CHUNK)
+        body = body[: size - offset]
+        if offset + len(body) > start:
+            yield body[max(0, start - offset) :]
+        offset += len(body)
+        index += 1
+
+
+_WEIGHTS_DIGESTS: dict[tuple[str, int, str], str] = {}
+
+
+def weights_blob(seed: str, size: int, kind: str, family: str) -> Blob:
+    header = f"{_HEADER_PREFIX.decode()}kind={kind} family={family}\n"
+    key = (seed, size, header)
+    if key not in _WEIGHTS_DIGESTS:
+        digest = hashlib.sha256()
+        for chunk in _weights_chunks(seed, size, header):
+            digest.update(chunk)
+        _WEIGHTS_DIGESTS[key] = "sha256:" + digest.hexdigest()
+    return Blob(MODEL_MEDIA_TYPE, _WEIGHTS_DIGESTS[key], size, weights=key)
+
+
+def small_blob(media_type: str, data: bytes) -> Blob:
+    return Blob(media_type, sha256_digest(data), len(data), data=data)
+
+
+@dataclass(frozen=True)
+class RemoteModel:
+    """One tag on the fake upstream registry."""
+
+    name: Name
+    manifest: bytes
+    blobs: tuple[Blob, ...] = field(default_factory=tuple)
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.manifest).hexdigest()
+
+    @property
+    def size(self) -> int:
+        return sum(blob.size for blob in self.blobs)
+
+
+def build_manifest(config: Blob, layers: list[Blob]) -> bytes:
+    body = {
+        "schemaVersion": 2,
+        "mediaType": MANIFEST_MEDIA_TYPE,
+        "config": config.descriptor(),
+        "layers": [layer.descriptor() for layer in layers],
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def config_blob(family: str, layers: list[Blob]) -> Blob:
+    body = {
+        "model_format": "gguf",
+        "model_family": family,
+        "model_families": [family],
+        "model_type": "1B",
+        "file_type": "Q4_0",
+        "architecture": "amd64",
+        "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [layer.digest for layer in layers]},
+    }
+    return small_blob(CONFIG_MEDIA_TYPE, json.dumps(body, separators=(",", ":")).encode())
+
+
+def remote_model(reference: str, spec: dict[str, Any], revision: int = 0) -> RemoteModel:
+    """The registry's tag `reference` as described in the control file; a new `revision` is the
+    same tag republished with different weights (a different manifest digest)."""
+    name = parse_name(reference)
+    kind = str(spec.get("kind", "generate"))
+    family = str(spec.get("family", "bert" if kind == "embed" else "llama"))
+    seed = f"{name.key}@{revision}"
+    layers = [weights_blob(seed, int(spec.get("size", 65536)), kind, family)]
+    if kind == "generate":
+        layers.append(small_blob(TEMPLATE_MEDIA_TYPE, b"{{ .System }}\n{{ .Prompt }}"))
+        layers.append(small_blob(PARAMS_MEDIA_TYPE, b'{"stop":["<|end|>"]}'))
+    config = config_blob(family, layers)
+    return RemoteModel(name, build_manifest(config, layers), (config, *layers))
+
+
+@dataclass(frozen=True)
+class LocalModel:
+    name: Name
+    digest: str  # 64 hex, sha256 of the manifest file
+    size: int
+    modified: float
+    manifest: dict[str, Any]
+    path: Path
+
+
+class ModelStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.manifests = root / "manifests"
+        self.blobs = root / "blobs"
+
+    def blob_path(self, digest: str) -> Path:
+        return self.blobs / digest.replace(":", "-")
+
+    def has_blob(self, blob: Blob) -> bool:
+        path = self.blob_path(blob.digest)
+        return path.is_file() and path.stat().st_size == blob.size
+
+    def write_small_blob(self, media_type: str, data: bytes) -> Blob:
+        blob = small_blob(media_type, data)
+        if not self.has_blob(blob):
+            self.blobs.mkdir(parents=True, exist_ok=True)
+            self.blob_path(blob.digest).write_bytes(data)
+        return blob
+
+    def manifest_path(self, name: Name) -> Path:
+        return self.manifests.joinpath(*name.path_parts)
+
+    def write_manifest(self, name: Name, data: bytes) -> None:
+        path = self.manifest_path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+    def models(self) -> list[LocalModel]:
+        found = []
+        if not self.manifests.is_dir():
+            return []
+        for path in sorted(self.manifests.glob("*/*/*/*")):
+            if not path.is_file():
+                continue
+            host, namespace, model, tag = path.relative_to(self.manifests).parts
+            data = path.read_bytes()
+            try:
+                manifest = json.loads(data)
+            except ValueError:
+                continue
+            layers = [manifest["config"], *manifest["layers"]]
+            found.append(
+                LocalModel(
+                    name=Name(host, namespace, model, tag),
+                    digest=hashlib.sha256(data).hexdigest(),
+                    size=sum(int(layer["size"]) for layer in layers),
+                    modified=path.stat().st_mtime,
+                    manifest=manifest,
+                    path=path,
+                )
+            )
+        return found
+
+    def find(self, name: Name) -> LocalModel | None:
+        """Case-insensitive, as the server's getExistingName."""
+        for model in self.models():
+            if model.name.key == name.key:
+                return model
+        return None
+
+    def layer(self, model: LocalModel, media_type: str) -> dict[str, Any] | None:
+        for layer in model.manifest["layers"]:
+            if layer["mediaType"] == media_type:
+                return dict(layer)
+        return None
+
+    def read_layer(self, model: LocalModel, media_type: str) -> bytes | None:
+        layer = self.layer(model, media_type)
+        if layer is None:
+            return None
+        path = self.blob_path(str(layer["digest"]))
+        return path.read_bytes() if path.is_file() else None
+
+    def kind(self, model: LocalModel) -> str:
+        """`embed` or `generate`, read from the weights file's header."""
+        layer = self.layer(model, MODEL_MEDIA_TYPE)
+        if layer is None:
+            return "generate"
+        with self.blob_path(str(layer["digest"])).open("rb") as handle:
+            head = handle.readline(200)
+        return "embed" if head.startswith(_HEADER_PREFIX + b"kind=embed") else "generate"
+
+    def weights_digest(self, model: LocalModel) -> str:
+        layer = self.layer(model, MODEL_MEDIA_TYPE)
+        return str(layer["digest"]) if layer else model.digest
+
+    def delete(self, model: LocalModel) -> None:
+        model.path.unlink()
+        for parent in model.path.parents:
+            if parent == self.manifests or not parent.is_relative_to(self.manifests):
+                break
+            if any(parent.iterdir()):
+                break
+            parent.rmdir()
+        in_use = {
+            str(layer["digest"])
+            for other in self.models()
+            for layer in [other.manifest["config"], *other.manifest["layers"]]
+        }
+        for layer in [model.manifest["config"], *model.manifest["layers"]]:
+            digest = str(layer["digest"])
+            if digest not in in_use:
+                self.blob_path(digest).unlink(missing_ok=True)
+
+
+def atomic_write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    tmp.replace(path)
