@@ -386,7 +386,7 @@ def check_gpu_fit(models: Sequence[ModelSize], gpu: GpuType, count: int) -> list
     """Each model's weights must fit in the GPU memory the service requests."""
     if gpu.memory_unit_bytes:
         available = min(count * gpu.memory_unit_bytes, gpu.memory_bytes)
-        offered = f"{count} x {gpu.resource_name} ({human_bytes(available)} of a {gpu.name})"
+        offered = f"{count} x {gpu.resource_name} ({human_bytes(available)} of {gpu.name} memory)"
     else:
         available = count * gpu.memory_bytes
         offered = f"{count} x {gpu.name} ({human_bytes(gpu.memory_bytes)} each)"
