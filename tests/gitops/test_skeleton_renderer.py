@@ -27,6 +27,8 @@ VALUES = {"name": "phi", "quoted": 'a "b": c # d', "list": [1, "x"], "flag": Fal
         ("{% if values.flag %}b{% endif %}c", "c"),
         ("{% if values.flag is defined %}b{% endif %}c", "bc"),
         ("x {%- if values.name %} y {% endif -%} z", "x y z"),
+        ("{% if values.missing is defined or values.flag is defined %}b{% endif %}", "b"),
+        ("{% if values.missing is defined or values.other.x is defined %}b{% endif %}", ""),
     ],
 )
 def test_renders_like_nunjucks(template: str, expected: str) -> None:
@@ -45,6 +47,7 @@ def test_dump_output_is_yaml_that_reads_back_the_same_value() -> None:
         "{% for x in values.list %}{% endfor %}",
         "{% if values.x %}",
         "{% endif %}",
+        "{% if values.a and values.b %}{% endif %}",
     ],
 )
 def test_unsupported_syntax_fails_loudly(template: str) -> None:

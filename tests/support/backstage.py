@@ -132,7 +132,7 @@ class SkeletonError(Exception):
 _UNDEFINED = object()
 _TAG = re.compile(r"(\$\{\{-?|\{%-?|\{#)(.*?)(-?\}\}|-?%\}|#\})", re.DOTALL)
 _EXPRESSION = re.compile(r"^\s*values((?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*(?:\|\s*(dump)\s*)?$")
-_IF = re.compile(r"^\s*if\s+values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)(\s+is\s+defined)?\s*$")
+_CONDITION = re.compile(r"^values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)(\s+is\s+defined)?$")
 
 
 def _lookup(values: Mapping[str, Any], chain: str) -> Any:
@@ -174,6 +174,18 @@ def _truthy(value: Any) -> bool:
     return value is not _UNDEFINED and value not in (None, "", 0, False)
 
 
+def _condition(text: str, values: Mapping[str, Any]) -> bool:
+    """`values.a is defined or values.b ...`: tests joined by `or` only (no and, not, parens)."""
+    outcomes = []
+    for part in re.split(r"\s+or\s+", text.strip()):
+        condition = _CONDITION.match(part.strip())
+        if condition is None:
+            raise SkeletonError(f"unsupported condition {part!r}")
+        value = _lookup(values, "values" + condition.group(1))
+        outcomes.append(value is not _UNDEFINED if condition.group(2) else _truthy(value))
+    return any(outcomes)
+
+
 def render_nunjucks(template: str, values: Mapping[str, Any]) -> str:
     output: list[str] = []
     # Stack of "is this branch emitting" flags; the bottom one is the document.
@@ -208,11 +220,9 @@ def render_nunjucks(template: str, values: Mapping[str, Any]) -> str:
                 raise SkeletonError("endif without if")
             emitting.pop()
             continue
-        condition = _IF.match(statement)
-        if condition is None:
+        if not statement.startswith("if "):
             raise SkeletonError(f"unsupported tag {{% {statement} %}}")
-        value = _lookup(values, "values" + condition.group(1))
-        emitting.append(value is not _UNDEFINED if condition.group(2) else _truthy(value))
+        emitting.append(_condition(statement[3:], values))
     if len(emitting) != 1:
         raise SkeletonError("unclosed if")
     tail = template[position:]

@@ -1,0 +1,570 @@
+"""Backstage files: a Component per service, the root Location, and the scaffolder Template.
+
+- ``generated/<env>/<ns>/<service>/catalog-info.yaml``: a ``Component`` named like the Argo CD
+  Application (``<env>-<namespace>-<service>``, unique across environments and namespaces, at most
+  63 characters), titled ``<service> (<env>/<namespace>)``, with the Kubernetes, Argo CD and
+  source annotations the Backstage plugins read.
+- ``catalog-info.yaml`` at the repository root: a ``Location`` whose glob target finds every
+  generated Component, plus the Template.
+- ``backstage/templates/ollama-inference-load/template.yaml`` and its skeleton: the form is the
+  leaf JSON schema (titles, descriptions, enums, patterns, defaults), the skeleton writes the
+  leaf from the same fields, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+
+from catalog_gen.emit.argocd import (
+    GENERATED_DIR,
+    GENERATED_MARKER,
+    application_name,
+    destination_namespace,
+    yaml_bytes,
+)
+from catalog_gen.loader import Document
+from catalog_gen.models import Environment
+from catalog_gen.plan import CatalogPlan, ServicePlan
+from catalog_gen.problems import Report, Severity
+
+COMPONENT_API_VERSION = "backstage.io/v1alpha1"
+TEMPLATE_API_VERSION = "scaffolder.backstage.io/v1beta3"
+TEMPLATE_NAME = "ollama-inference-load"
+TEMPLATE_DIR = f"backstage/templates/{TEMPLATE_NAME}"
+TEMPLATE_PATH = f"{TEMPLATE_DIR}/template.yaml"
+SKELETON_LEAF_PATH = (
+    "skeleton/catalog/${{ values.environment }}/${{ values.namespace }}/"
+    "${{ values.serviceName }}.yaml"
+)
+ROOT_LOCATION_PATH = "catalog-info.yaml"
+COMPONENT_FILE = "catalog-info.yaml"
+LABEL_PREFIX = "catalog.ollama-inference-load.io"
+# Backstage's own name rule (FieldFormatEntityPolicy): [a-zA-Z0-9] runs joined by one of -_.
+ENTITY_NAME = re.compile(r"^[A-Za-z0-9]+(?:[-_.][A-Za-z0-9]+)*$")
+ENTITY_NAME_MAX = 63
+
+# The form: pages of leaf keys, in order. Keys not offered here (models, derivedModels, cache,
+# ollama, container, gateway, chartValues) are edited in the leaf after the pull request.
+FORM_PAGES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    (
+        "Service",
+        "Who owns the service and where it runs.",
+        ("serviceName", "environment", "namespace", "serviceCatalog", "owner", "description"),
+    ),
+    (
+        "Model and size",
+        "The model to serve and the resources it gets.",
+        ("model", "resourcesPreset", "gpu"),
+    ),
+    ("Exposure", "How clients reach the service.", ("ingress",)),
+)
+# The form asks for these even where the leaf schema does not: a Backstage Component needs an
+# owner, and a leaf needs a model (the schema's oneOf model/models; the form offers model).
+FORM_REQUIRED = ("owner", "model")
+_UI: dict[str, dict[str, Any]] = {
+    "serviceName": {"ui:autofocus": True},
+    "owner": {
+        "ui:field": "OwnerPicker",
+        "ui:options": {"catalogFilter": {"kind": ["Group", "User"]}},
+    },
+    "description": {"ui:widget": "textarea", "ui:options": {"rows": 3}},
+}
+
+
+def is_valid_entity_name(name: str) -> bool:
+    return len(name) <= ENTITY_NAME_MAX and ENTITY_NAME.match(name) is not None
+
+
+# --- repository links --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Repository:
+    """A git repository as Backstage needs it: web URL, host, owner/name, revision."""
+
+    host: str
+    owner: str
+    name: str
+    revision: str
+
+    @property
+    def web_url(self) -> str:
+        return f"https://{self.host}/{self.owner}/{self.name}"
+
+    def tree_url(self, path: str) -> str:
+        return f"{self.web_url}/tree/{self.revision}/{path}"
+
+    def blob_url(self, path: str) -> str:
+        return f"{self.web_url}/blob/{self.revision}/{path}"
+
+    def edit_url(self, path: str) -> str:
+        return f"{self.web_url}/edit/{self.revision}/{path}"
+
+    @property
+    def publish_repo_url(self) -> str:
+        """The repoUrl format of the publish:github actions: host?owner=..&repo=.."""
+        return f"{self.host}?owner={self.owner}&repo={self.name}"
+
+
+_REPOSITORY_URL = re.compile(
+    r"^(?:https://|ssh://git@|git@)(?P<host>[^/:]+(?::[0-9]+)?)[/:]"
+    r"(?P<owner>[^/]+(?:/[^/]+)*?)/(?P<name>[^/]+?)(?:\.git)?/?$"
+)
+
+
+def parse_repository(url: str, revision: str) -> Repository | None:
+    """https://host/owner/repo(.git), git@host:owner/repo.git or ssh://git@host/owner/repo."""
+    match = _REPOSITORY_URL.match(url)
+    if match is None:
+        return None
+    host = match.group("host")
+    if url.startswith("ssh://") and ":" in host:
+        host = host.split(":", 1)[0]  # an ssh port says nothing about the web address
+    return Repository(host, match.group("owner"), match.group("name"), revision)
+
+
+# --- Component per service ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BackstageService:
+    """What the Component needs to know about one service (a projection of its plan)."""
+
+    environment: str
+    namespace: str  # the leaf's namespace (its directory)
+    destination_namespace: str  # the Kubernetes namespace it runs in
+    service: str
+    leaf_path: str
+    system: str
+    owner: str | None
+    description: str | None
+    lifecycle: str
+    kubernetes_id: str  # the backstage.io/kubernetes-id label value the chart puts on resources
+    repository: Repository | None  # None: an environment without argocd (no links, no app)
+
+    @property
+    def entity_name(self) -> str:
+        return application_name(self.environment, self.namespace, self.service)
+
+    @property
+    def component_path(self) -> str:
+        return (
+            f"{GENERATED_DIR}/{self.environment}/{self.namespace}/{self.service}/{COMPONENT_FILE}"
+        )
+
+
+def environment_repository(environment: Environment) -> Repository | None:
+    if environment.argocd is None:
+        return None
+    return parse_repository(environment.argocd.repo_url, environment.argocd.target_revision)
+
+
+def backstage_service(plan: ServicePlan) -> BackstageService:
+    backstage_values = plan.chart_values.get("backstage")
+    kubernetes_id = plan.service_name
+    if isinstance(backstage_values, Mapping) and isinstance(
+        backstage_values.get("kubernetesId"), str
+    ):
+        kubernetes_id = backstage_values["kubernetesId"]
+    return BackstageService(
+        environment=plan.environment_name,
+        namespace=plan.namespace,
+        destination_namespace=destination_namespace(plan.environment, plan.namespace),
+        service=plan.service_name,
+        leaf_path=plan.leaf_path,
+        system=plan.service_catalog,
+        owner=plan.owner,
+        description=plan.description,
+        lifecycle=plan.environment.lifecycle,
+        kubernetes_id=kubernetes_id,
+        repository=environment_repository(plan.environment),
+    )
+
+
+def component_problem(service: BackstageService) -> str | None:
+    if service.owner is None:
+        return (
+            "no owner: the service is not published to Backstage (a Component needs an owner); "
+            "set owner, e.g. group:ml-platform"
+        )
+    if not is_valid_entity_name(service.entity_name):
+        return f"Backstage cannot name the service {service.entity_name!r}"
+    return None
+
+
+def component(service: BackstageService) -> dict[str, Any]:
+    annotations = {
+        "backstage.io/kubernetes-id": service.kubernetes_id,
+        "backstage.io/kubernetes-namespace": service.destination_namespace,
+    }
+    if service.repository is not None:
+        leaf_directory = service.leaf_path.rsplit("/", 1)[0] + "/"
+        annotations["argocd/app-name"] = service.entity_name
+        annotations["backstage.io/source-location"] = "url:" + service.repository.tree_url(
+            leaf_directory
+        )
+        annotations["backstage.io/edit-url"] = service.repository.edit_url(service.leaf_path)
+    metadata: dict[str, Any] = {
+        "name": service.entity_name,
+        "title": f"{service.service} ({service.environment}/{service.namespace})",
+    }
+    if service.description:
+        metadata["description"] = service.description
+    metadata["labels"] = {
+        f"{LABEL_PREFIX}/environment": service.environment,
+        f"{LABEL_PREFIX}/namespace": service.namespace,
+        f"{LABEL_PREFIX}/service": service.service,
+    }
+    metadata["annotations"] = annotations
+    metadata["tags"] = ["ollama", "llm-inference"]
+    assert service.owner is not None
+    return {
+        "apiVersion": COMPONENT_API_VERSION,
+        "kind": "Component",
+        "metadata": metadata,
+        "spec": {
+            "type": "service",
+            "lifecycle": service.lifecycle,
+            "owner": service.owner,
+            "system": service.system,
+        },
+    }
+
+
+def emit_catalog_info(plan: ServicePlan) -> dict[str, bytes]:
+    """Service emitter: catalog-info.yaml in the service's folder (none without an owner)."""
+    service = backstage_service(plan)
+    if component_problem(service) is not None:
+        return {}
+    return {COMPONENT_FILE: yaml_bytes([component(service)], service.leaf_path)}
+
+
+def check_catalog(catalog: CatalogPlan, report: Report) -> None:
+    """A service Backstage cannot show is a warning at its leaf (it still deploys)."""
+    for plan in catalog.plans:
+        problem = component_problem(backstage_service(plan))
+        if problem is not None:
+            plan.document.add(report, ("owner",) if plan.owner is None else (), problem)
+            report.problems[-1] = dataclasses.replace(
+                report.problems[-1], severity=Severity.WARNING
+            )
+
+
+def root_location() -> dict[str, Any]:
+    return {
+        "apiVersion": COMPONENT_API_VERSION,
+        "kind": "Location",
+        "metadata": {
+            "name": "ollama-inference-load",
+            "description": "Ollama inference services rendered by catalog-gen, and the "
+            "template that adds one",
+        },
+        # No spec.type: targets resolve relative to wherever this file was registered from (a
+        # url in production, a file in a local Backstage). Globs need a SCM integration that can
+        # search (GitHub, GitLab, Bitbucket, Azure DevOps, Gerrit) or the file reader.
+        "spec": {
+            "targets": [
+                f"./{GENERATED_DIR}/*/*/*/{COMPONENT_FILE}",
+                f"./{TEMPLATE_PATH}",
+            ]
+        },
+    }
+
+
+def root_location_bytes() -> bytes:
+    """The repository's catalog-info.yaml (written by render; the same for every catalog)."""
+    return yaml_bytes([root_location()], "src/catalog_gen/emit/backstage.py")
+
+
+# --- the scaffolder Template ------------------------------------------------------------------
+
+
+class TemplateSchemaError(ValueError):
+    """The leaf schema lacks what the form needs (a key of FORM_PAGES, a $ref target)."""
+
+
+def _inline(node: Any, definitions: Mapping[str, Any]) -> Any:
+    """The schema with every local $ref replaced by its target: each form page stands alone."""
+    if isinstance(node, dict):
+        if "$ref" in node:
+            reference = node["$ref"]
+            prefix = "#/$defs/"
+            if not isinstance(reference, str) or not reference.startswith(prefix):
+                raise TemplateSchemaError(f"unsupported $ref {reference!r}")
+            target = definitions.get(reference[len(prefix) :])
+            if target is None:
+                raise TemplateSchemaError(f"$ref {reference!r} has no target")
+            merged = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+            return _inline(merged, definitions)
+        return {key: _inline(value, definitions) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_inline(item, definitions) for item in node]
+    return node
+
+
+def _humanize(key: str) -> str:
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", key).lower()
+    return words[:1].upper() + words[1:]
+
+
+def _form_field(key: str, schema: Mapping[str, Any], environments: Sequence[str]) -> dict[str, Any]:
+    field = dict(schema)
+    field.setdefault("title", _humanize(key))
+    if key == "environment":
+        field["enum"] = list(environments)
+    if field.get("type") == "object":
+        # The form creates every object, even one left empty; asking for its required keys then
+        # would force them. The skeleton leaves out an object with no keys set, and a partly set
+        # one reaches `catalog-gen validate` in CI, which names the missing key.
+        field.pop("required", None)
+        field["properties"] = {
+            name: {**sub, "title": sub.get("title", _humanize(name))}
+            for name, sub in field.get("properties", {}).items()
+        }
+    field.update(_UI.get(key, {}))
+    return field
+
+
+def form_parameters(
+    leaf_schema: Mapping[str, Any], environments: Sequence[str]
+) -> list[dict[str, Any]]:
+    """The Template's parameter pages, from the leaf schema."""
+    definitions = leaf_schema.get("$defs", {})
+    properties = _inline(leaf_schema.get("properties", {}), definitions)
+    required = set(leaf_schema.get("required", [])) | set(FORM_REQUIRED)
+    pages: list[dict[str, Any]] = []
+    for title, description, keys in FORM_PAGES:
+        missing = [key for key in keys if key not in properties]
+        if missing:
+            raise TemplateSchemaError(f"the leaf schema has no {', '.join(missing)}")
+        pages.append(
+            {
+                "title": title,
+                "description": description,
+                "required": [key for key in keys if key in required],
+                "properties": {
+                    key: _form_field(key, properties[key], environments) for key in keys
+                },
+            }
+        )
+    return pages
+
+
+def _form_keys() -> list[str]:
+    return [key for _, _, keys in FORM_PAGES for key in keys]
+
+
+def skeleton_text(leaf_schema: Mapping[str, Any]) -> str:
+    """The fetch:template skeleton writing the leaf: one YAML key per form field, JSON-quoted.
+
+    Nunjucks's ``dump`` is JSON.stringify, and JSON is YAML: whatever a user types (quotes, '#',
+    ': ', newlines) reads back as the same string. Optional keys are written only when set.
+    """
+    definitions = leaf_schema.get("$defs", {})
+    properties = _inline(leaf_schema.get("properties", {}), definitions)
+    required = set(leaf_schema.get("required", [])) | set(FORM_REQUIRED)
+    workload = properties.get("workloadType", {})
+    workload_type = workload.get("const", (workload.get("enum") or [None])[0])
+    if not isinstance(workload_type, str):
+        raise TemplateSchemaError("the leaf schema has no fixed workloadType")
+    lines = [
+        f"{{# {GENERATED_MARKER} (catalog-gen backstage, from the leaf schema) #}}",
+        "# yaml-language-server: $schema=../../../schemas/catalog-leaf.schema.json",
+        f"# Ollama inference service, created with the Backstage template {TEMPLATE_NAME}.",
+        "# Edit freely: CI validates this file with `catalog-gen validate`.",
+        f"workloadType: {workload_type}",
+    ]
+    text = "\n".join(lines)
+    for key in _form_keys():
+        schema = properties[key]
+        if schema.get("type") == "object":
+            text += _object_block(key, schema)
+        elif key in required:
+            text += f"\n{key}: ${{{{ values.{key} | dump }}}}"
+        else:
+            text += (
+                f"\n{{%- if values.{key} is defined %}}"
+                f"\n{key}: ${{{{ values.{key} | dump }}}}"
+                "\n{%- endif %}"
+            )
+    return text + "\n"
+
+
+def _object_block(key: str, schema: Mapping[str, Any]) -> str:
+    names = list(schema.get("properties", {}))
+    if not names:
+        raise TemplateSchemaError(f"{key}: an object without properties cannot be a form field")
+    any_set = " or ".join(f"values.{key}.{name} is defined" for name in names)
+    text = f"\n{{%- if {any_set} %}}\n{key}:"
+    for name in names:
+        text += (
+            f"\n{{%- if values.{key}.{name} is defined %}}"
+            f"\n  {name}: ${{{{ values.{key}.{name} | dump }}}}"
+            "\n{%- endif %}"
+        )
+    return text + "\n{%- endif %}"
+
+
+def template_entity(
+    leaf_schema: Mapping[str, Any],
+    environments: Sequence[str],
+    repository: Repository,
+    target_branch: str | None,
+) -> dict[str, Any]:
+    leaf = "catalog/${{ parameters.environment }}/${{ parameters.namespace }}/"
+    leaf += "${{ parameters.serviceName }}.yaml"
+    generated = (
+        f"{GENERATED_DIR}/${{{{ parameters.environment }}}}/${{{{ parameters.namespace }}}}/"
+        f"${{{{ parameters.serviceName }}}}/{COMPONENT_FILE}"
+    )
+    publish_input: dict[str, Any] = {
+        "repoUrl": repository.publish_repo_url,
+        "branchName": "catalog/${{ parameters.environment }}/${{ parameters.namespace }}/"
+        "${{ parameters.serviceName }}",
+        "title": "catalog: add ${{ parameters.serviceName }} to "
+        "${{ parameters.environment }}/${{ parameters.namespace }}",
+        "description": (
+            "Adds the Ollama inference service `${{ parameters.serviceName }}` "
+            f"(`{leaf}`), created with the Backstage template `{TEMPLATE_NAME}`.\n\n"
+            "CI validates the leaf and renders `generated/`; once merged, Argo CD syncs it."
+        ),
+    }
+    if target_branch is not None:
+        publish_input["targetBranchName"] = target_branch
+    return {
+        "apiVersion": TEMPLATE_API_VERSION,
+        "kind": "Template",
+        "metadata": {
+            "name": TEMPLATE_NAME,
+            "title": "Ollama inference service",
+            "description": (
+                "Add an Ollama inference service to the catalog: opens a pull request with "
+                "its catalog leaf; CI renders it and Argo CD deploys it."
+            ),
+            "tags": ["ollama", "llm-inference", "gitops"],
+            "annotations": {
+                "backstage.io/source-location": "url:" + repository.tree_url(TEMPLATE_DIR + "/")
+            },
+        },
+        "spec": {
+            "type": "service",
+            "parameters": form_parameters(leaf_schema, environments),
+            "steps": [
+                {
+                    "id": "fetch",
+                    "name": "Write the catalog leaf",
+                    "action": "fetch:template",
+                    "input": {
+                        "url": "./skeleton",
+                        "values": {key: f"${{{{ parameters.{key} }}}}" for key in _form_keys()},
+                    },
+                },
+                {
+                    "id": "publish",
+                    "name": "Open a pull request",
+                    "action": "publish:github:pull-request",
+                    "input": publish_input,
+                },
+                {
+                    "id": "register",
+                    "name": "Register the component",
+                    "action": "catalog:register",
+                    # optional: the Component file exists once CI has rendered the merged leaf.
+                    "input": {"catalogInfoUrl": repository.blob_url(generated), "optional": True},
+                },
+            ],
+            "output": {
+                "links": [
+                    {"title": "Pull request", "url": "${{ steps.publish.output.remoteUrl }}"},
+                    {
+                        "title": "Open in catalog",
+                        "icon": "catalog",
+                        "entityRef": "${{ steps.register.output.entityRef }}",
+                    },
+                ]
+            },
+        },
+    }
+
+
+def template_files(
+    leaf_schema: Mapping[str, Any],
+    environments: Sequence[str],
+    repository: Repository,
+    target_branch: str | None,
+) -> dict[PurePosixPath, bytes]:
+    """The files of backstage/templates/ollama-inference-load/ (paths relative to it)."""
+    entity = template_entity(leaf_schema, environments, repository, target_branch)
+    return {
+        PurePosixPath("template.yaml"): yaml_bytes([entity], "schemas/catalog-leaf.schema.json"),
+        PurePosixPath(SKELETON_LEAF_PATH): skeleton_text(leaf_schema).encode(),
+    }
+
+
+def template_tree(
+    leaf_schema: Mapping[str, Any],
+    environments: Mapping[str, Environment],
+    environment_documents: Mapping[str, Document],
+    report: Report,
+) -> dict[PurePosixPath, bytes] | None:
+    """What `catalog-gen backstage` writes, or None with the reasons in the report.
+
+    The form offers every environment; pull requests go to the one repository the environments
+    deploy from (their argocd.repoURL), to their common targetRevision when it is a branch.
+    """
+    repositories: list[tuple[str, Repository]] = []
+    for name, environment in sorted(environments.items()):
+        if environment.argocd is None:
+            continue
+        repository = environment_repository(environment)
+        document = environment_documents.get(name)
+        if repository is None:
+            if document is not None:
+                document.add(
+                    report,
+                    ("argocd", "repoURL"),
+                    "the Backstage template opens pull requests on this repository, but it is "
+                    "not of the form https://<host>/<owner>/<repo>(.git) or "
+                    "git@<host>:<owner>/<repo>",
+                )
+            continue
+        repositories.append((name, repository))
+    repository, branch = shared_repository(repositories)
+    if repository is None:
+        message = "the Backstage template needs one repository to open pull requests on: " + (
+            "the environments name several argocd.repoURL values"
+            if repositories
+            else "no environment has an argocd.repoURL"
+        )
+        report.add("catalog/environments", 0, 0, (), message)
+        return None
+    try:
+        return template_files(leaf_schema, sorted(environments), repository, branch)
+    except TemplateSchemaError as error:
+        report.add("schemas/catalog-leaf.schema.json", 0, 0, (), str(error))
+        return None
+
+
+def shared_repository(
+    repositories: Iterable[tuple[str, Repository]],
+) -> tuple[Repository | None, str | None]:
+    """The one repository every environment deploys from, and the branch its PRs target.
+
+    The branch is the environments' common targetRevision, or None (the default branch) when
+    they differ or follow HEAD.
+    """
+    listed = list(repositories)
+    found = {(repo.host, repo.owner, repo.name) for _, repo in listed}
+    if len(found) != 1:
+        return None, None
+    revisions = {repo.revision for _, repo in listed}
+    branch = revisions.pop() if len(revisions) == 1 else None
+    first = listed[0][1]
+    if branch in (None, "HEAD"):
+        return Repository(first.host, first.owner, first.name, "HEAD"), None
+    return Repository(first.host, first.owner, first.name, branch), branch
