@@ -1,0 +1,320 @@
+"""catalog-gen: the command line. Exit 0 ok, 1 invalid input (or drift), 2 usage or internal error."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from catalog_gen import __version__
+from catalog_gen.emit import render_tree
+from catalog_gen.lock import Origin, WantedModel, load_lock, run_lock
+from catalog_gen.models import SCHEMA_FILES, schema_text
+from catalog_gen.plan import (
+    CatalogPlan,
+    ChartContract,
+    ChartContractError,
+    ModelLockFacts,
+    plan_catalog,
+)
+from catalog_gen.problems import Report, json_path
+from catalog_gen.registry import RegistryConfig, credentials_from_env
+from catalog_gen.writer import UnsafeOutputError, check_output_dir, diff_tree, write_tree
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+DEFAULT_CATALOG = "catalog"
+DEFAULT_OUT = "generated"
+DEFAULT_CHART = "charts/ollama-inference-load"
+DEFAULT_SCHEMAS = "schemas"
+DEBUG_ENV = "CATALOG_GEN_DEBUG"
+
+EPILOG = """\
+examples:
+  catalog-gen validate                       check every leaf under catalog/
+  catalog-gen validate catalog/dev/ml-workloads/ollama-phi.yaml
+                                             check one leaf (editors, pre-commit)
+  catalog-gen validate --format json         problems as JSON for tools
+  catalog-gen render                         write generated/ (atomically)
+  catalog-gen check                          exit 1 if generated/ is stale (CI, pre-commit)
+  catalog-gen schema                         rewrite schemas/*.schema.json from the models
+  catalog-gen lock                           pin every model's digest in catalog/models.lock.yaml
+
+problems print as  path:line:col: error: $.json.path: message
+exit status: 0 ok, 1 invalid catalog or stale output, 2 usage or internal error
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--catalog",
+        default=None,
+        metavar="DIR",
+        help=f"catalog directory (default: {DEFAULT_CATALOG}, or the one holding the FILEs)",
+    )
+    common.add_argument(
+        "--chart",
+        default=DEFAULT_CHART,
+        metavar="DIR",
+        help=f"chart whose values.schema.json the values must satisfy (default: {DEFAULT_CHART})",
+    )
+    common.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="how problems are printed (default: text)",
+    )
+    out = argparse.ArgumentParser(add_help=False)
+    out.add_argument(
+        "--out",
+        default=DEFAULT_OUT,
+        metavar="DIR",
+        help=f"generated tree (default: {DEFAULT_OUT}); nothing outside it is written",
+    )
+    parser = _Parser(
+        prog="catalog-gen",
+        description="Validate Ollama inference catalog leaves and render Helm values.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"catalog-gen {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    validate = commands.add_parser(
+        "validate",
+        parents=[common],
+        help="check leaves and environments, write nothing",
+        description="Check the catalog (or only FILEs) and print every problem.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    validate.add_argument("files", nargs="*", metavar="FILE", help="leaves to check")
+    commands.add_parser(
+        "render",
+        parents=[common, out],
+        help="validate, then write the generated tree",
+        description="Validate, then replace the generated tree atomically.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands.add_parser(
+        "check",
+        parents=[common, out],
+        help="exit 1 when the generated tree is stale",
+        description="Validate, then compare the generated tree with what render would write.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    schema = commands.add_parser(
+        "schema",
+        help="write the JSON schemas of leaves and environments",
+        description="Write schemas/*.schema.json from the pydantic models.",
+    )
+    schema.add_argument(
+        "--out",
+        default=DEFAULT_SCHEMAS,
+        metavar="DIR",
+        help=f"where the schemas go (default: {DEFAULT_SCHEMAS})",
+    )
+    schema.add_argument("--check", action="store_true", help="exit 1 when they are stale")
+    lock = commands.add_parser(
+        "lock",
+        parents=[common],
+        help="pin model digests in <catalog>/models.lock.yaml",
+        description="Resolve every model of the catalog on its registry and pin its digest.",
+    )
+    lock.add_argument("--check", action="store_true", help="change nothing; exit 1 if stale")
+    lock.add_argument(
+        "--offline", action="store_true", help="with --check: do not ask the registries"
+    )
+    lock.add_argument(
+        "--update",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="re-resolve this model even if pinned (repeatable)",
+    )
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None
+) -> int:
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    try:
+        arguments = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
+    try:
+        return _run(arguments, out, err)
+    except (ChartContractError, UnsafeOutputError) as error:
+        err.write(f"catalog-gen: {error}\n")
+        return EXIT_USAGE
+    except Exception as error:  # the report covers bad input; this is a bug or the machine
+        err.write(f"catalog-gen: internal error: {type(error).__name__}: {error}\n")
+        if os.environ.get(DEBUG_ENV):
+            traceback.print_exc(file=err)
+        else:
+            err.write(f"(set {DEBUG_ENV}=1 for the traceback, and please report it)\n")
+        return EXIT_USAGE
+
+
+def main_entry() -> None:
+    sys.exit(main(sys.argv[1:]))
+
+
+def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    command: str = arguments.command
+    if command == "schema":
+        return _schema(Path(arguments.out), check=arguments.check, out=out, err=err)
+    files = [Path(name) for name in getattr(arguments, "files", [])]
+    catalog_text = arguments.catalog or _catalog_of(files) or DEFAULT_CATALOG
+    catalog = Path(catalog_text)
+    display_root = os.path.normpath(catalog_text) if catalog_text else "."
+    if not catalog.is_dir():
+        err.write(f"catalog-gen: catalog directory {catalog_text!r} not found (see --catalog)\n")
+        return EXIT_USAGE
+    for path in files:
+        if not path.is_file():
+            err.write(f"catalog-gen: {path}: no such file\n")
+            return EXIT_USAGE
+    chart = ChartContract.load(Path(arguments.chart))
+    report = Report()
+    if command == "lock":
+        return _lock(arguments, catalog, display_root, chart, out, err)
+    planned = plan_catalog(
+        catalog,
+        display_root,
+        chart,
+        report,
+        only=files or None,
+        lock_loader=_load_lock,
+    )
+    if not report.ok:
+        return _print_problems(report, arguments.format, out, err)
+    if arguments.format == "json":
+        out.write(report.format_json())
+    elif report.problems:
+        out.write(report.format_text())
+    summary = _summary(planned)
+    if command == "validate":
+        err.write(f"catalog-gen: {summary}: valid\n")
+        return EXIT_OK
+    tree = render_tree(planned)
+    target = Path(arguments.out)
+    if command == "check":
+        difference = diff_tree(target, tree, os.path.normpath(arguments.out))
+        if difference.clean:
+            err.write(f"catalog-gen: {summary}: {arguments.out} is up to date\n")
+            return EXIT_OK
+        err.write(difference.summary(os.path.normpath(arguments.out)))
+        return EXIT_INVALID
+    check_output_dir(target, [catalog, Path(arguments.chart)])
+    write_tree(target, tree)
+    err.write(f"catalog-gen: {summary}: wrote {len(tree)} files to {arguments.out}\n")
+    return EXIT_OK
+
+
+def _catalog_of(files: Sequence[Path]) -> str | None:
+    """A leaf's catalog is three levels up: <catalog>/<env>/<namespace>/<service>.yaml."""
+    if not files:
+        return None
+    roots = {os.path.normpath(path.parent / ".." / "..") for path in files}
+    if len(roots) != 1:
+        return None
+    return roots.pop()
+
+
+def _load_lock(path: Path, report: Report, display: str) -> ModelLockFacts | None:
+    lock = load_lock(path, report, display)
+    return lock.models if lock is not None else None
+
+
+def _print_problems(report: Report, output_format: str, out: TextIO, err: TextIO) -> int:
+    if output_format == "json":
+        out.write(report.format_json())
+    else:
+        out.write(report.format_text())
+    count = len(report.errors)
+    err.write(f"catalog-gen: {count} problem{'s' if count != 1 else ''} found\n")
+    return EXIT_INVALID
+
+
+def _summary(planned: CatalogPlan) -> str:
+    services = len(planned.plans)
+    environments = len(planned.environments)
+    return (
+        f"{services} service{'s' if services != 1 else ''} in {environments} "
+        f"environment{'s' if environments != 1 else ''}"
+    )
+
+
+def _schema(directory: Path, *, check: bool, out: TextIO, err: TextIO) -> int:
+    stale: list[str] = []
+    for file_name, model in sorted(SCHEMA_FILES.items()):
+        path = directory / file_name
+        text = schema_text(model, file_name)
+        current = path.read_text(encoding="utf-8") if path.is_file() else None
+        if current == text:
+            continue
+        stale.append(str(path))
+        if not check:
+            directory.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8", newline="\n")
+            out.write(f"wrote {path}\n")
+    if check and stale:
+        for path_text in stale:
+            err.write(f"{path_text} is stale: run `catalog-gen schema`\n")
+        return EXIT_INVALID
+    return EXIT_OK
+
+
+def _lock(
+    arguments: argparse.Namespace,
+    catalog: Path,
+    display_root: str,
+    chart: ChartContract,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    report = Report()
+    # The lock is what requireLock asks for, so it is not required here.
+    planned = plan_catalog(catalog, display_root, chart, report, enforce_lock=False)
+    if not report.ok:
+        return _print_problems(report, arguments.format, out, err)
+    wanted: list[WantedModel] = []
+    for plan in planned.plans:
+        for model in plan.models:
+            line, column = plan.document.position(model.source)
+            wanted.append(
+                WantedModel(
+                    reference=model.reference,
+                    registry=RegistryConfig(
+                        insecure=model.insecure,
+                        credentials=credentials_from_env(model.reference.registry),
+                    ),
+                    origin=Origin(plan.document.display, line, column, json_path(model.source)),
+                )
+            )
+    lock_display = os.path.join(display_root, "models.lock.yaml")
+    return run_lock(
+        catalog / "models.lock.yaml",
+        wanted,
+        check=arguments.check,
+        offline=arguments.offline,
+        update=arguments.update,
+        out=out,
+        err=err,
+        display=lock_display,
+    )

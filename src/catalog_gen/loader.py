@@ -1,0 +1,338 @@
+"""Safe YAML loading that remembers where every value came from.
+
+A leaf is parsed into plain data (dict, list, str, int, float, bool) plus a table of line/column
+marks keyed by JSON path, so later stages can point at the offending node instead of the file.
+Everything YAML can do beyond plain data is refused with a located Problem: duplicate keys,
+aliases (the billion-laughs vector), non-core tags, several documents, non-mapping roots, huge or
+deeply nested files, non-string keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from catalog_gen.problems import JsonPathPart, Report
+
+MAX_FILE_BYTES = 1024 * 1024
+MAX_DEPTH = 64
+LEAF_SUFFIX = ".yaml"
+ENVIRONMENTS_DIR = "environments"
+
+_FastLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_TAG = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {f"{_TAG}{name}" for name in ("str", "int", "float", "bool", "null", "timestamp")}
+_CONSTRUCTOR = SafeConstructor()
+
+Position = tuple[int, int]
+DataPath = tuple[JsonPathPart, ...]
+
+
+@dataclass
+class Document:
+    """One YAML file as data plus the 1-based position of every value and mapping key."""
+
+    path: Path
+    display: str
+    data: Any
+    value_marks: dict[DataPath, Position] = field(default_factory=dict)
+    key_marks: dict[DataPath, Position] = field(default_factory=dict)
+
+    def position(self, parts: Sequence[JsonPathPart]) -> Position:
+        """Where the value at parts starts, or the nearest enclosing value that exists."""
+        where = tuple(parts)
+        while where not in self.value_marks and where:
+            where = where[:-1]
+        return self.value_marks.get(where, (1, 1))
+
+    def key_position(self, parts: Sequence[JsonPathPart]) -> Position:
+        """Where the mapping key naming parts starts (list items: the item itself)."""
+        where = tuple(parts)
+        if where in self.key_marks:
+            return self.key_marks[where]
+        return self.position(where)
+
+    def has(self, parts: Sequence[JsonPathPart]) -> bool:
+        return tuple(parts) in self.value_marks
+
+    def add(
+        self,
+        report: Report,
+        parts: Sequence[JsonPathPart],
+        message: str,
+        *,
+        at_key: bool = False,
+        hint: str | None = None,
+    ) -> None:
+        line, column = self.key_position(parts) if at_key else self.position(parts)
+        report.add(self.display, line, column, list(parts), message, hint=hint)
+
+
+class _YamlRefused(Exception):
+    def __init__(self, position: Position, parts: DataPath, message: str) -> None:
+        super().__init__(message)
+        self.position = position
+        self.parts = parts
+        self.message = message
+
+
+def load_document(path: Path, display: str, report: Report) -> Document | None:
+    """Read one YAML file whose root must be a mapping; None (and Problems) if it cannot be used."""
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        report.add(display, 1, 1, "$", f"cannot read file: {error.strerror or error}")
+        return None
+    return parse_document(raw, path, display, report)
+
+
+def parse_document(raw: bytes, path: Path, display: str, report: Report) -> Document | None:
+    if len(raw) > MAX_FILE_BYTES:
+        report.add(
+            display,
+            1,
+            1,
+            "$",
+            f"file is {len(raw)} bytes; catalog files are limited to {MAX_FILE_BYTES} bytes",
+        )
+        return None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
+        report.add(display, line, column, "$", "file is not valid UTF-8")
+        return None
+    try:
+        root = _compose(text)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        problem = " ".join(part for part in (error.context, error.problem) if part)
+        if "expected a single document" in problem:
+            problem = "file holds several YAML documents; a catalog file is exactly one mapping"
+        report.add(display, line, column, "$", f"invalid YAML: {problem}")
+        return None
+    except yaml.YAMLError as error:
+        report.add(display, 1, 1, "$", f"invalid YAML: {error}")
+        return None
+    if root is None:
+        report.add(display, 1, 1, "$", "file is empty; expected a mapping (key: value lines)")
+        return None
+    if not isinstance(root, MappingNode):
+        line, column = _position(root)
+        kind = "a list" if isinstance(root, SequenceNode) else "a single value"
+        report.add(display, line, column, "$", f"top level must be a mapping, not {kind}")
+        return None
+    document = Document(path=path, display=display, data=None)
+    try:
+        document.data = _build(root, (), document, set(), 0)
+    except _YamlRefused as refused:
+        if refused.message == "alias":
+            alias_position = _first_alias(text)
+            line, column = alias_position or refused.position
+            report.add(
+                display,
+                line,
+                column,
+                list(refused.parts),
+                "YAML anchors and aliases are not allowed; write the value out in full",
+            )
+        else:
+            line, column = refused.position
+            report.add(display, line, column, list(refused.parts), refused.message)
+        return None
+    return document
+
+
+def _compose(text: str) -> Node | None:
+    loader = _FastLoader(text)
+    try:
+        node: Node | None = loader.get_single_node()
+        return node
+    finally:
+        loader.dispose()
+
+
+def _position(node: Node) -> Position:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _build(node: Node, parts: DataPath, document: Document, seen: set[int], depth: int) -> Any:
+    # Aliases compose to the very same node object twice; a tree has no shared nodes.
+    if id(node) in seen:
+        raise _YamlRefused(_position(node), parts, "alias")
+    seen.add(id(node))
+    if depth > MAX_DEPTH:
+        raise _YamlRefused(
+            _position(node), parts, f"nested deeper than {MAX_DEPTH} levels; not a catalog file"
+        )
+    document.value_marks[parts] = _position(node)
+    if isinstance(node, ScalarNode):
+        return _scalar(node, parts)
+    if isinstance(node, SequenceNode):
+        _require_tag(node, f"{_TAG}seq", parts)
+        return [
+            _build(item, (*parts, index), document, seen, depth + 1)
+            for index, item in enumerate(node.value)
+        ]
+    if isinstance(node, MappingNode):
+        _require_tag(node, f"{_TAG}map", parts)
+        mapping: dict[str, Any] = {}
+        key_lines: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = _key(key_node, parts)
+            child = (*parts, key)
+            if key in mapping:
+                raise _YamlRefused(
+                    _position(key_node),
+                    child,
+                    f"duplicate key {key!r} (first defined on line {key_lines[key]}); "
+                    "YAML keeps only one of them, so say it once",
+                )
+            key_lines[key] = key_node.start_mark.line + 1
+            document.key_marks[child] = _position(key_node)
+            mapping[key] = _build(value_node, child, document, seen, depth + 1)
+        return mapping
+    raise _YamlRefused(_position(node), parts, "unsupported YAML node")  # pragma: no cover
+
+
+def _key(node: Node, parts: DataPath) -> str:
+    if node.tag == f"{_TAG}merge":
+        raise _YamlRefused(
+            _position(node), parts, "YAML merge keys (<<) are not allowed; write the keys out"
+        )
+    if not isinstance(node, ScalarNode) or node.tag != f"{_TAG}str":
+        shown = node.value if isinstance(node, ScalarNode) else "a collection"
+        raise _YamlRefused(
+            _position(node),
+            parts,
+            f"mapping keys must be strings; {shown!r} is read as "
+            f"{_kind_of_tag(node.tag)} (quote it if you meant the text)",
+        )
+    value: str = node.value
+    return value
+
+
+def _scalar(node: ScalarNode, parts: DataPath) -> Any:
+    tag = node.tag
+    if tag not in _SCALAR_TAGS:
+        raise _YamlRefused(
+            _position(node), parts, f"YAML tag {tag!r} is not allowed; use plain values"
+        )
+    if tag == f"{_TAG}str" or tag == f"{_TAG}timestamp":
+        # A date-like value stays the text the author wrote; no field wants a datetime.
+        return node.value
+    if tag == f"{_TAG}int":
+        return _CONSTRUCTOR.construct_yaml_int(node)
+    if tag == f"{_TAG}float":
+        return _CONSTRUCTOR.construct_yaml_float(node)
+    if tag == f"{_TAG}bool":
+        return _CONSTRUCTOR.construct_yaml_bool(node)
+    return None
+
+
+def _require_tag(node: Node, tag: str, parts: DataPath) -> None:
+    if node.tag != tag:
+        raise _YamlRefused(
+            _position(node), parts, f"YAML tag {node.tag!r} is not allowed; use plain values"
+        )
+
+
+def _kind_of_tag(tag: str) -> str:
+    return {
+        f"{_TAG}int": "an integer",
+        f"{_TAG}float": "a number",
+        f"{_TAG}bool": "a boolean",
+        f"{_TAG}null": "null",
+    }.get(tag, "a non-string value")
+
+
+def _first_alias(text: str) -> Position | None:
+    """Exact position of the first alias; only called on the rare refused file."""
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                return event.start_mark.line + 1, event.start_mark.column + 1
+    except yaml.YAMLError:  # pragma: no cover - the same text composed fine a moment ago
+        return None
+    return None  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class CatalogFiles:
+    """The files of a catalog directory, sorted: environment files and leaves."""
+
+    environments: dict[str, Path]
+    leaves: list[Path]
+
+
+def discover(catalog: Path, display_root: str, report: Report) -> CatalogFiles:
+    """Find `environments/<env>.yaml` and `<env>/<namespace>/<service>.yaml` under catalog.
+
+    Files at the catalog's top level (README, the model lock) are not leaves. A `.yml` leaf or a
+    YAML file at the wrong depth is reported rather than silently skipped.
+    """
+    environments: dict[str, Path] = {}
+    leaves: list[Path] = []
+    if not catalog.is_dir():
+        report.add(display_root, 0, 0, "$", "catalog directory not found")
+        return CatalogFiles(environments, leaves)
+    env_dir = catalog / ENVIRONMENTS_DIR
+    for path in sorted(_files(env_dir)) if env_dir.is_dir() else []:
+        relative = path.relative_to(catalog)
+        if path.suffix == LEAF_SUFFIX and len(relative.parts) == 2:
+            environments[path.stem] = path
+        elif path.suffix in (".yml", LEAF_SUFFIX):
+            report.add(
+                join_display(display_root, relative),
+                1,
+                1,
+                "$",
+                "environment files live at environments/<environment>.yaml",
+            )
+    for path in sorted(_files(catalog)):
+        relative = path.relative_to(catalog)
+        if len(relative.parts) == 1 or relative.parts[0] == ENVIRONMENTS_DIR:
+            continue
+        if path.suffix == ".yml":
+            report.add(
+                join_display(display_root, relative),
+                1,
+                1,
+                "$",
+                f"catalog leaves use the .yaml extension; rename to {path.stem}.yaml",
+            )
+        elif path.suffix == LEAF_SUFFIX and len(relative.parts) == 3:
+            leaves.append(path)
+        elif path.suffix == LEAF_SUFFIX:
+            report.add(
+                join_display(display_root, relative),
+                1,
+                1,
+                "$",
+                "leaves live at <environment>/<namespace>/<serviceName>.yaml "
+                "under the catalog directory",
+            )
+    return CatalogFiles(environments, leaves)
+
+
+def _files(root: Path) -> Iterator[Path]:
+    for path in root.rglob("*"):
+        if any(part.startswith(".") for part in path.relative_to(root).parts):
+            continue
+        if path.is_file():
+            yield path
+
+
+def join_display(display_root: str, relative: Path) -> str:
+    """A path as the user would type it: the catalog argument joined with the relative path."""
+    if display_root in ("", "."):
+        return relative.as_posix()
+    return f"{display_root.rstrip('/')}/{relative.as_posix()}"

@@ -1,0 +1,882 @@
+"""From catalog files to one ServicePlan per service: load, validate, merge, check.
+
+`plan_catalog` is the whole pipeline short of writing: every stage adds Problems to one Report
+and the caller writes nothing unless the report is clean. A ServicePlan is what every emitter
+reads (chart values, Argo CD, Backstage); emitters never look at the raw leaf.
+
+Merge order, lowest first: chart defaults (values.yaml) < environment `defaults` < leaf <
+leaf `chartValues`. Mappings merge key by key, lists and scalars are replaced whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Protocol
+
+import jsonschema
+import yaml
+
+from catalog_gen.loader import (
+    DataPath,
+    Document,
+    discover,
+    join_display,
+    load_document,
+)
+from catalog_gen.models import (
+    CatalogLeaf,
+    Environment,
+    ResourceValues,
+    Resources,
+    Routing,
+    did_you_mean,
+    validate_document,
+)
+from catalog_gen.problems import Report
+from catalog_gen.references import ModelReference
+from catalog_gen.rules import (
+    LeafDerivedModel,
+    LeafModel,
+    check_across_leaves,
+    check_environment,
+    check_environment_path,
+    check_leaf,
+    check_leaf_path,
+    parse_quantity,
+    quantity_text,
+    resolve_derived_models,
+    resolve_models,
+)
+
+LABEL_PREFIX = "catalog.ollama-inference-load.io"
+LOCK_FILE = "models.lock.yaml"
+HELM_API_VERSIONS = ("gateway.networking.k8s.io/v1", "cert-manager.io/v1")
+
+
+class LockedModelFacts(Protocol):
+    """What the model lock knows about one canonical reference (catalog_gen.lock.LockedModel)."""
+
+    @property
+    def digest(self) -> str: ...
+
+    @property
+    def total_size(self) -> int: ...
+
+    @property
+    def model_size(self) -> int: ...
+
+
+ModelLockFacts = Mapping[str, LockedModelFacts]
+
+
+# --- the plan ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlannedModel:
+    reference: ModelReference
+    name: str  # what Ollama pulls and lists: the canonical form, short for the public registry
+    digest: str  # 64 hex from the lock, "" when not pinned
+    embedding: bool
+    insecure: bool
+    source: DataPath  # where the leaf names it
+
+
+@dataclass(frozen=True)
+class PlannedDerivedModel:
+    name: str
+    base: str
+    modelfile: str
+    source: DataPath
+
+
+@dataclass(frozen=True)
+class Exposure:
+    enabled: bool
+    routing: Routing
+    hosts: tuple[str, ...]  # first the service's host, then additional hostnames
+    host_sources: tuple[tuple[str, DataPath], ...]  # each host and the leaf node it came from
+    parent_ref: Mapping[str, str] | None  # routing: gateway
+    ingress_class: str  # routing: ingress, "" = cluster default
+    tls_secret_name: str  # routing: ingress, "" = no TLS
+
+
+@dataclass(frozen=True)
+class PlannedGpu:
+    count: int
+    resource_name: str
+    type: str | None
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    """Everything emitters need about one service, merged and validated.
+
+    replicas, gpu, cache and resources are the effective values the chart will use (after chart
+    defaults and chartValues), so rules and emitters see what actually deploys.
+    """
+
+    environment_name: str
+    namespace: str
+    service_name: str
+    service_catalog: str
+    leaf_path: str  # e.g. catalog/dev/ml-workloads/ollama-phi.yaml (catalog dir name + relative)
+    relative_dir: PurePosixPath  # <env>/<namespace>/<service>, the service's folder in generated/
+    owner: str | None
+    description: str | None
+    models: tuple[PlannedModel, ...]
+    derived_models: tuple[PlannedDerivedModel, ...]
+    replicas: int
+    resources: Mapping[str, Any]
+    gpu: PlannedGpu
+    cache: Mapping[str, Any]
+    exposure: Exposure
+    ollama: Mapping[str, Any]
+    resources_preset: str | None
+    startup_budget_seconds: int
+    environment: Environment
+    leaf: CatalogLeaf
+    document: Document = field(repr=False)
+    chart_values: Mapping[str, Any] = field(repr=False)  # the values.yaml content
+
+
+@dataclass(frozen=True)
+class CatalogPlan:
+    plans: tuple[ServicePlan, ...]
+    environments: Mapping[str, Environment]
+    environment_documents: Mapping[str, Document]
+
+
+# --- the chart contract -----------------------------------------------------------------------------
+
+
+class ChartContractError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class ChartContract:
+    """The chart's defaults and values.schema.json, loaded once and compiled once."""
+
+    directory: Path
+    defaults: Mapping[str, Any]
+    schema: Mapping[str, Any]
+    validator: Any
+
+    @classmethod
+    def load(cls, directory: Path) -> ChartContract:
+        try:
+            defaults = yaml.load(
+                (directory / "values.yaml").read_text(encoding="utf-8"),
+                Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader),
+            )
+            schema = yaml.load(
+                (directory / "values.schema.json").read_text(encoding="utf-8"),
+                Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader),
+            )
+        except (OSError, yaml.YAMLError) as error:
+            raise ChartContractError(
+                f"cannot read the chart at {directory} (values.yaml and values.schema.json): "
+                f"{error}"
+            ) from error
+        if not isinstance(defaults, dict) or not isinstance(schema, dict):
+            raise ChartContractError(f"{directory}: values.yaml or values.schema.json is empty")
+        validator_class = jsonschema.validators.validator_for(schema)
+        validator_class.check_schema(schema)
+        validator = validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
+        return cls(directory, defaults, schema, validator)
+
+    def effective(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """What helm validates and renders: the defaults coalesced with values."""
+        return coalesce(self.defaults, values)
+
+    def errors(self, effective: Mapping[str, Any]) -> list[jsonschema.ValidationError]:
+        if self.validator.is_valid(effective):
+            return []
+        return sorted(
+            self.validator.iter_errors(effective),
+            key=lambda error: [str(part) for part in error.absolute_path],
+        )
+
+    def property_names(self, parts: Sequence[str | int]) -> list[str]:
+        node: Any = self.schema
+        for part in parts:
+            node = self._resolve(node)
+            if isinstance(part, int):
+                node = node.get("items", {})
+            else:
+                node = node.get("properties", {}).get(part, {})
+        return sorted(self._resolve(node).get("properties", {}))
+
+    def _resolve(self, node: Any) -> Any:
+        while isinstance(node, dict) and isinstance(node.get("$ref"), str):
+            target: Any = self.schema
+            for part in node["$ref"].lstrip("#/").split("/"):
+                target = target.get(part, {})
+            node = target
+        return node if isinstance(node, dict) else {}
+
+
+def coalesce(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Helm's merge of user values over chart defaults: maps merge, null deletes, else replace.
+
+    Untouched subtrees are shared with base, not copied: callers must not mutate the result.
+    """
+    merged = dict(base)
+    for key, value in override.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = coalesce(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def overlay(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """chartValues over the computed values: maps merge, anything else (null too) replaces."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = overlay(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+# --- the pipeline -----------------------------------------------------------------------------------
+
+LockLoader = Callable[[Path, Report, str], ModelLockFacts | None]
+
+
+def plan_catalog(
+    catalog: Path,
+    display_root: str,
+    chart: ChartContract,
+    report: Report,
+    *,
+    only: Sequence[Path] | None = None,
+    lock_loader: LockLoader | None = None,
+    enforce_lock: bool = True,
+) -> CatalogPlan:
+    """Load and check the catalog; the plans of every leaf that passed (all if report.ok).
+
+    only: validate these leaf files (their environment's other leaves still count for the
+    cross-leaf rules, but only problems in these files and in environment files are kept).
+    enforce_lock: apply requireLock (off for `catalog-gen lock`, which creates the lock).
+    """
+    catalog = catalog.resolve() if only else catalog
+    catalog_name = catalog.resolve().name
+    files = discover(catalog, display_root, report)
+    environments: dict[str, Environment] = {}
+    environment_documents: dict[str, Document] = {}
+    for name, path in files.environments.items():
+        display = join_display(display_root, path.relative_to(catalog))
+        document = load_document(path, display, report)
+        if document is None:
+            continue
+        environment = validate_document(Environment, document, report)
+        if environment is None:
+            continue
+        check_environment_path(document, environment, report)
+        check_environment(document, environment, report)
+        environments[name] = environment
+        environment_documents[name] = document
+
+    lock: ModelLockFacts | None = None
+    if lock_loader is not None:
+        lock = lock_loader(
+            catalog / LOCK_FILE, report, join_display(display_root, PurePosixPath(LOCK_FILE))
+        )
+
+    leaves = files.leaves
+    keep: set[str] | None = None
+    if only is not None:
+        wanted = {path.resolve() for path in only}
+        environments_wanted = {
+            path.relative_to(catalog).parts[0] for path in wanted if path.is_relative_to(catalog)
+        }
+        leaves = [
+            path
+            for path in leaves
+            if path.resolve() in wanted or path.relative_to(catalog).parts[0] in environments_wanted
+        ]
+
+    plans: list[ServicePlan] = []
+    displays: dict[Path, str] = {}
+    for path in leaves:
+        relative = PurePosixPath(path.relative_to(catalog).as_posix())
+        display = join_display(display_root, relative)
+        displays[path.resolve()] = display
+        document = load_document(path, display, report)
+        if document is None:
+            continue
+        check_leaf_path(document, relative, environments, report)
+        leaf = validate_document(CatalogLeaf, document, report)
+        environment = environments.get(relative.parts[0])
+        if leaf is None or environment is None:
+            continue
+        plan = plan_service(
+            document,
+            leaf,
+            environment,
+            relative,
+            f"{catalog_name}/{relative}",
+            chart,
+            lock,
+            report,
+            enforce_lock=enforce_lock,
+        )
+        if plan is not None:
+            plans.append(plan)
+    check_across_leaves(plans, environment_documents, report)
+    if only is not None:
+        keep = {displays.get(path.resolve(), str(path)) for path in only}
+        keep |= {document.display for document in environment_documents.values()}
+        report.problems[:] = [
+            problem
+            for problem in report.problems
+            if problem.path in keep or not problem.path.startswith(display_root)
+        ]
+    return CatalogPlan(tuple(plans), environments, environment_documents)
+
+
+# --- one service ------------------------------------------------------------------------------------
+
+
+def plan_service(
+    document: Document,
+    leaf: CatalogLeaf,
+    environment: Environment,
+    relative: PurePosixPath,
+    leaf_path: str,
+    chart: ChartContract,
+    lock: ModelLockFacts | None,
+    report: Report,
+    *,
+    enforce_lock: bool = True,
+) -> ServicePlan | None:
+    before = len(report.problems)
+    check_leaf(document, leaf, environment, report)
+    models = resolve_models(document, leaf, environment, report)
+    derived = resolve_derived_models(document, leaf, environment, models, report)
+    planned_models = _lock_models(
+        document,
+        models,
+        environment.environment if enforce_lock and environment.require_lock else None,
+        lock,
+        report,
+    )
+    exposure = _exposure(document, leaf, environment, report)
+    defaults = environment.defaults
+    gpu = PlannedGpu(
+        count=leaf.gpu.count if leaf.gpu else 0,
+        resource_name=environment.gpu.resource_name,
+        type=(leaf.gpu.type if leaf.gpu and leaf.gpu.type else environment.gpu.default_type),
+    )
+    values = _chart_values(
+        leaf,
+        environment,
+        planned_models,
+        derived,
+        exposure,
+        gpu,
+    )
+    if leaf.chart_values:
+        values = overlay(values, leaf.chart_values)
+    effective = chart.effective(values)
+    _report_schema_errors(document, leaf, chart, effective, report)
+    if len(report.problems) > before:
+        return None
+    replicas = int(effective.get("replicaCount", 1))
+    cache: Mapping[str, Any] = effective.get("cache", {})
+    resources: Mapping[str, Any] = effective.get("resources", {})
+    effective_gpu = effective.get("gpu", {})
+    gpu = PlannedGpu(
+        count=int(effective_gpu.get("count", gpu.count)),
+        resource_name=str(effective_gpu.get("resourceName", gpu.resource_name)),
+        type=gpu.type,
+    )
+    ollama: Mapping[str, Any] = effective.get("ollama", {})
+    _check_effective(
+        document, planned_models, derived, replicas, cache, resources, ollama, lock, report
+    )
+    if len(report.problems) > before:
+        return None
+    return ServicePlan(
+        environment_name=environment.environment,
+        namespace=leaf.namespace,
+        service_name=leaf.service_name,
+        service_catalog=leaf.service_catalog,
+        leaf_path=leaf_path,
+        relative_dir=relative.with_suffix(""),
+        owner=leaf.owner,
+        description=leaf.description,
+        models=tuple(planned_models),
+        derived_models=tuple(
+            PlannedDerivedModel(item.name.short, item.base, _modelfile(item), item.source)
+            for item in derived
+        ),
+        replicas=replicas,
+        resources=resources,
+        gpu=gpu,
+        cache=cache,
+        exposure=exposure,
+        ollama=ollama,
+        resources_preset=leaf.resources_preset or defaults.resources_preset,
+        startup_budget_seconds=int(
+            effective.get("startup", {}).get("budgetSeconds", defaults.startup.budget_seconds)
+        ),
+        environment=environment,
+        leaf=leaf,
+        document=document,
+        chart_values=values,
+    )
+
+
+def _lock_models(
+    document: Document,
+    models: Sequence[LeafModel],
+    locked_environment: str | None,
+    lock: ModelLockFacts | None,
+    report: Report,
+) -> list[PlannedModel]:
+    """Digests from the lock; locked_environment names the environment when requireLock applies."""
+    planned: list[PlannedModel] = []
+    for model in models:
+        facts = lock.get(model.reference.canonical) if lock is not None else None
+        if facts is None and locked_environment is not None:
+            document.add(
+                report,
+                model.source,
+                f"model {model.reference.canonical} is not pinned in the model lock, and "
+                f"environment {locked_environment!r} requires every model to be "
+                f"(requireLock): run `catalog-gen lock`",
+            )
+        planned.append(
+            PlannedModel(
+                reference=model.reference,
+                name=model.reference.short,
+                digest=facts.digest if facts is not None else "",
+                embedding=model.embedding,
+                insecure=model.insecure,
+                source=model.source,
+            )
+        )
+    return planned
+
+
+def _exposure(
+    document: Document, leaf: CatalogLeaf, environment: Environment, report: Report
+) -> Exposure:
+    routing = environment.routing
+    ingress_settings = environment.ingress
+    disabled = Exposure(
+        enabled=False,
+        routing=routing,
+        hosts=(),
+        host_sources=(),
+        parent_ref=None,
+        ingress_class="",
+        tls_secret_name="",
+    )
+    if leaf.ingress is None or not leaf.ingress.enabled:
+        return disabled
+    host = leaf.ingress.host
+    sources: list[tuple[str, DataPath]] = []
+    if host is not None:
+        sources.append((host, ("ingress", "host")))
+    elif environment.base_domain is None:
+        document.add(
+            report,
+            ("ingress",),
+            f"ingress.host is required: environment {environment.environment!r} has no "
+            "baseDomain to derive <serviceName>.<baseDomain> from",
+        )
+        return disabled
+    else:
+        host = f"{leaf.service_name}.{environment.base_domain}"
+        if len(host) > 253:
+            document.add(
+                report,
+                ("ingress",),
+                f"the derived host {host!r} is longer than 253 characters: set ingress.host",
+            )
+            return disabled
+        sources.append((host, ("ingress",)))
+    parent_ref: dict[str, str] | None = None
+    if routing == "gateway":
+        override = leaf.gateway.parent_ref if leaf.gateway and leaf.gateway.parent_ref else None
+        base = environment.gateway.parent_ref if environment.gateway else None
+        merged: dict[str, str] = {}
+        for key, attribute in (
+            ("name", "name"),
+            ("namespace", "namespace"),
+            ("sectionName", "section_name"),
+        ):
+            value = getattr(override, attribute, None) or getattr(base, attribute, None)
+            if value:
+                merged[key] = value
+        if "name" not in merged or "namespace" not in merged:
+            document.add(
+                report,
+                ("ingress", "enabled"),
+                f"environment {environment.environment!r} routes through a Gateway but names "
+                "none: add gateway.parentRef to its environment file, or set "
+                "gateway.parentRef.name and .namespace in this leaf",
+            )
+            return disabled
+        parent_ref = merged
+        for index, extra in enumerate(
+            leaf.gateway.additional_hostnames or () if leaf.gateway else ()
+        ):
+            sources.append((extra, ("gateway", "additionalHostnames", index)))
+    hosts: list[str] = []
+    for name, source in sources:
+        if name in hosts:
+            document.add(report, source, f"host {name!r} is listed twice for this service")
+        else:
+            hosts.append(name)
+    return Exposure(
+        enabled=True,
+        routing=routing,
+        hosts=tuple(hosts),
+        host_sources=tuple(sources),
+        parent_ref=parent_ref,
+        ingress_class=(ingress_settings.class_name or "") if ingress_settings else "",
+        tls_secret_name=(ingress_settings.tls_secret_name or "") if ingress_settings else "",
+    )
+
+
+def _chart_values(
+    leaf: CatalogLeaf,
+    environment: Environment,
+    models: Sequence[PlannedModel],
+    derived: Sequence[LeafDerivedModel],
+    exposure: Exposure,
+    gpu: PlannedGpu,
+) -> dict[str, Any]:
+    """The values the catalog decides (docs/interfaces.md section 1); the chart defaults the rest."""
+    defaults = environment.defaults
+    values: dict[str, Any] = {
+        "fullnameOverride": leaf.service_name,
+        "backstage": {"kubernetesId": leaf.service_name},
+        "commonLabels": {
+            f"{LABEL_PREFIX}/environment": environment.environment,
+            f"{LABEL_PREFIX}/service-catalog": leaf.service_catalog,
+        },
+        "models": [
+            {
+                "name": model.name,
+                "digest": model.digest,
+                "insecure": model.insecure,
+                "embedding": model.embedding,
+            }
+            for model in models
+        ],
+        "derivedModels": [
+            {"name": item.name.short, "modelfile": _modelfile(item)} for item in derived
+        ],
+        "gpu": {"count": gpu.count, "resourceName": gpu.resource_name},
+        "startup": {"budgetSeconds": defaults.startup.budget_seconds},
+    }
+    if environment.image_registry is not None:
+        values["global"] = {"imageRegistry": environment.image_registry}
+    replicas = leaf.container.replicas if leaf.container else None
+    if replicas is None:
+        replicas = defaults.replicas
+    if replicas is not None:
+        values["replicaCount"] = replicas
+    resources = _merge_resources(
+        defaults.resources, leaf.container.resources if leaf.container else None
+    )
+    if resources:
+        values["resources"] = resources
+    cache = _merge_settings(
+        defaults.cache,
+        leaf.cache,
+        {"storageClass": environment.storage_class} if environment.storage_class else {},
+    )
+    if cache:
+        values["cache"] = cache
+    ollama = _merge_settings(defaults.ollama, leaf.ollama, {})
+    if "keepAlive" in ollama:
+        ollama["keepAlive"] = str(ollama["keepAlive"])
+    if ollama:
+        values["ollama"] = ollama
+    values.update(_exposure_values(exposure))
+    return values
+
+
+def _merge_settings(lower: Any, upper: Any, fallback: Mapping[str, Any]) -> dict[str, Any]:
+    merged: dict[str, Any] = dict(fallback)
+    for settings in (lower, upper):
+        if settings is None:
+            continue
+        for key, value in settings.model_dump(by_alias=True, exclude_none=True).items():
+            merged[key] = quantity_text(value) if key == "size" else value
+    return merged
+
+
+def _merge_resources(lower: Resources | None, upper: Resources | None) -> dict[str, Any]:
+    merged: dict[str, dict[str, str]] = {}
+    for resources in (lower, upper):
+        for side in ("requests", "limits"):
+            values: ResourceValues | None = getattr(resources, side, None) if resources else None
+            for name in ("cpu", "memory"):
+                quantity = getattr(values, name, None) if values else None
+                if quantity is not None:
+                    merged.setdefault(side, {})[name] = quantity_text(quantity)
+    return dict(merged)
+
+
+def _exposure_values(exposure: Exposure) -> dict[str, Any]:
+    if not exposure.enabled:
+        return {"httpRoute": {"enabled": False}, "ingress": {"enabled": False}}
+    if exposure.routing == "gateway":
+        return {
+            "httpRoute": {
+                "enabled": True,
+                "parentRefs": [dict(exposure.parent_ref or {})],
+                "hostnames": list(exposure.hosts),
+            },
+            "ingress": {"enabled": False},
+        }
+    ingress: dict[str, Any] = {
+        "enabled": True,
+        "hosts": [
+            {"host": host, "paths": [{"path": "/", "pathType": "Prefix"}]}
+            for host in exposure.hosts
+        ],
+    }
+    if exposure.ingress_class:
+        ingress["className"] = exposure.ingress_class
+    if exposure.tls_secret_name:
+        ingress["tls"] = [{"secretName": exposure.tls_secret_name, "hosts": list(exposure.hosts)}]
+    return {"httpRoute": {"enabled": False}, "ingress": ingress}
+
+
+def _modelfile(item: LeafDerivedModel) -> str:
+    """Modelfile text: FROM, PARAMETERs sorted by name, SYSTEM, TEMPLATE."""
+    spec = item.spec
+    lines = [f"FROM {item.base}"]
+    for name in sorted(spec.parameters or {}):
+        value = (spec.parameters or {})[name]
+        for single in value if isinstance(value, list) else [value]:
+            lines.append(f"PARAMETER {name} {_parameter_text(single)}")
+    if spec.system is not None:
+        lines.append(f'SYSTEM """{spec.system}"""')
+    if spec.template is not None:
+        lines.append(f'TEMPLATE """{spec.template}"""')
+    return "\n".join(lines) + "\n"
+
+
+def _parameter_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return quantity_text(value) if isinstance(value, int | float) else str(value)
+
+
+# --- checks on what will actually deploy ------------------------------------------------------------
+
+
+def _report_schema_errors(
+    document: Document,
+    leaf: CatalogLeaf,
+    chart: ChartContract,
+    effective: Mapping[str, Any],
+    report: Report,
+) -> None:
+    """Schema errors of the chart's values.schema.json, placed in the leaf where possible."""
+    from_leaf = leaf.chart_values or {}
+    for error in chart.errors(effective):
+        parts = tuple(error.absolute_path)
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            known = chart.property_names(parts)
+            for key in sorted(set(error.instance) - set(known)):
+                _place(
+                    document,
+                    from_leaf,
+                    (*parts, key),
+                    report,
+                    f"unknown chart value {_dotted((*parts, key))!r}",
+                    hint=did_you_mean(key, known),
+                    at_key=True,
+                )
+            continue
+        _place(
+            document,
+            from_leaf,
+            parts,
+            report,
+            f"chart value {_dotted(parts) or '(root)'}: {error.message}",
+        )
+
+
+def _place(
+    document: Document,
+    from_leaf: Mapping[str, Any],
+    parts: Sequence[str | int],
+    report: Report,
+    message: str,
+    *,
+    hint: str | None = None,
+    at_key: bool = False,
+) -> None:
+    if parts and _set_by(from_leaf, parts):
+        document.add(report, ("chartValues", *parts), message, hint=hint, at_key=at_key)
+    else:
+        document.add(
+            report,
+            (),
+            f"{message} (in the generated values: the catalog and the chart disagree)",
+            hint=hint,
+        )
+
+
+def _set_by(chart_values: Mapping[str, Any], parts: Sequence[str | int]) -> bool:
+    """Whether chartValues decided the value at parts (set it, or replaced a subtree holding it)."""
+    current: Any = chart_values
+    for part in parts:
+        if isinstance(current, Mapping):
+            if part not in current:
+                return False
+            current = current[part]
+        else:
+            return True
+    return True
+
+
+def _dotted(parts: Iterable[str | int]) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def _first_present(document: Document, candidates: Iterable[DataPath]) -> DataPath:
+    for candidate in candidates:
+        if document.has(candidate):
+            return candidate
+    return ()
+
+
+def _check_effective(
+    document: Document,
+    models: Sequence[PlannedModel],
+    derived: Sequence[LeafDerivedModel],
+    replicas: int,
+    cache: Mapping[str, Any],
+    resources: Mapping[str, Any],
+    ollama: Mapping[str, Any],
+    lock: ModelLockFacts | None,
+    report: Report,
+) -> None:
+    """The chart's guardrails, on the effective values, so `validate` fails before Argo CD does."""
+    mode = cache.get("mode")
+    modes = list(cache.get("accessModes") or [])
+    cache_at = _first_present(
+        document,
+        [
+            ("chartValues", "cache"),
+            ("cache", "accessModes"),
+            ("cache", "mode"),
+            ("cache",),
+            ("container", "replicas"),
+        ],
+    )
+    if (
+        mode == "sharedPVC"
+        and modes
+        and set(modes) <= {"ReadWriteOnce", "ReadWriteOncePod"}
+        and replicas > 1
+    ):
+        document.add(
+            report,
+            cache_at,
+            f"cache.mode=sharedPVC with accessModes {modes} attaches to one node only, but "
+            f"replicas is {replicas}: set cache.mode=perReplica (one volume per replica), or "
+            "cache.accessModes=[ReadWriteMany] with a storage class that supports it, or "
+            "replicas=1",
+        )
+    if cache.get("existingClaim") and mode != "sharedPVC":
+        document.add(
+            report,
+            _first_present(document, [("cache", "existingClaim")]) or cache_at,
+            f"cache.existingClaim is only used with cache.mode=sharedPVC (cache.mode is {mode}): "
+            "set cache.mode=sharedPVC or remove cache.existingClaim",
+        )
+    if modes == ["ReadOnlyMany"]:
+        document.add(
+            report,
+            cache_at,
+            "cache.accessModes is [ReadOnlyMany], but the init container writes the models into "
+            "the cache: add ReadWriteMany or ReadWriteOnce",
+        )
+    requests = resources.get("requests") or {}
+    limits = resources.get("limits") or {}
+    for resource in ("cpu", "memory"):
+        request, limit = requests.get(resource), limits.get(resource)
+        if request is None or limit is None:
+            continue
+        if parse_quantity(request) > parse_quantity(limit):
+            where = _first_present(
+                document,
+                [
+                    ("chartValues", "resources", "requests", resource),
+                    ("container", "resources", "requests", resource),
+                    ("chartValues", "resources", "limits", resource),
+                    ("container", "resources", "limits", resource),
+                    ("container", "resources"),
+                ],
+            )
+            document.add(
+                report,
+                where,
+                f"requests.{resource} {quantity_text(request)} is more than limits.{resource} "
+                f"{quantity_text(limit)}; Kubernetes rejects such a pod",
+            )
+    loaded = len(models) + len(derived)
+    max_loaded = int(ollama.get("maxLoadedModels") or 0)
+    if max_loaded and max_loaded < loaded:
+        document.add(
+            report,
+            _first_present(
+                document,
+                [("ollama", "maxLoadedModels"), ("chartValues", "ollama", "maxLoadedModels")],
+            ),
+            f"ollama.maxLoadedModels is {max_loaded} but the service has {loaded} models; a pod "
+            "is ready only when every model is loaded: raise it or leave it 0",
+        )
+    memory = requests.get("memory")
+    if lock is not None and memory is not None:
+        needed = [
+            (facts.model_size, model.name)
+            for model in models
+            if (facts := lock.get(model.reference.canonical)) is not None
+        ]
+        if needed:
+            size, name = max(needed)
+            if parse_quantity(memory) < size:
+                document.add(
+                    report,
+                    _first_present(
+                        document,
+                        [
+                            ("container", "resources", "requests", "memory"),
+                            ("chartValues", "resources", "requests", "memory"),
+                            ("container", "resources"),
+                            ("container",),
+                        ],
+                    ),
+                    f"requests.memory {quantity_text(memory)} is less than the "
+                    f"{_gib(size)} of weights of {name} (model lock): the model cannot load",
+                )
+
+
+def _gib(size: int) -> str:
+    return f"{size / 2**30:.1f} GiB"

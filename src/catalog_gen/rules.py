@@ -1,0 +1,479 @@
+"""Rules beyond the shape: a leaf against its path, its environment and the other leaves.
+
+models.py checks what JSON Schema can say about one file; these rules need more context. They
+never raise: every finding becomes a Problem at the node it is about.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
+
+from catalog_gen.loader import DataPath, Document
+from catalog_gen.models import CatalogLeaf, DerivedModel, Environment, ResourceValues, did_you_mean
+from catalog_gen.problems import Report
+from catalog_gen.references import (
+    DEFAULT_REGISTRY,
+    InvalidReferenceError,
+    ModelReference,
+    parse_model_reference,
+)
+from catalog_gen.sizing import parse_quantity
+
+if TYPE_CHECKING:
+    from catalog_gen.plan import ServicePlan
+
+# Ollama's Modelfile PARAMETER names (api/types.go: Options and Runner).
+OLLAMA_PARAMETERS = (
+    "frequency_penalty",
+    "main_gpu",
+    "min_p",
+    "num_batch",
+    "num_ctx",
+    "num_gpu",
+    "num_keep",
+    "num_predict",
+    "num_thread",
+    "presence_penalty",
+    "repeat_last_n",
+    "repeat_penalty",
+    "seed",
+    "stop",
+    "temperature",
+    "top_k",
+    "top_p",
+    "typical_p",
+    "use_mmap",
+)
+REPEATABLE_PARAMETERS = frozenset({"stop"})
+SINGLE_ATTACH_MODES = frozenset({"ReadWriteOnce", "ReadWriteOncePod"})
+
+
+def quantity_text(value: str | int | float) -> str:
+    """The quantity as chart values carry it: a string, numbers written without float noise."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value) if isinstance(value, int) else repr(value)
+
+
+# --- path rules -----------------------------------------------------------------------------------
+
+
+def check_leaf_path(
+    document: Document,
+    relative: PurePosixPath,
+    environments: Mapping[str, object],
+    report: Report,
+) -> None:
+    """environment/namespace/serviceName must match catalog/<env>/<namespace>/<service>.yaml."""
+    data = document.data
+    environment_dir, namespace_dir, file_name = relative.parts
+    expected = {
+        "environment": (environment_dir, "the leaf's environment directory"),
+        "namespace": (namespace_dir, "the leaf's namespace directory"),
+        "serviceName": (relative.stem, f"the file name {file_name!r} without .yaml"),
+    }
+    for key, (wanted, what) in expected.items():
+        value = data.get(key)
+        if isinstance(value, str) and value != wanted:
+            document.add(
+                report,
+                (key,),
+                f"{key} {value!r} does not match {what} ({wanted!r}); leaves live at "
+                "<environment>/<namespace>/<serviceName>.yaml",
+            )
+    if environment_dir not in environments:
+        known = ", ".join(sorted(environments)) or "none"
+        document.add(
+            report,
+            ("environment",),
+            f"unknown environment {environment_dir!r}: there is no "
+            f"environments/{environment_dir}.yaml in the catalog (known: {known})",
+        )
+
+
+def check_environment_path(document: Document, environment: Environment, report: Report) -> None:
+    if environment.environment != document.path.stem:
+        document.add(
+            report,
+            ("environment",),
+            f"environment {environment.environment!r} does not match the file name "
+            f"{document.path.name!r}",
+        )
+
+
+# --- one environment -------------------------------------------------------------------------------
+
+
+def check_environment(document: Document, environment: Environment, report: Report) -> None:
+    defaults = environment.defaults
+    if defaults.resources is not None:
+        check_requests_within_limits(
+            document,
+            ("defaults", "resources"),
+            defaults.resources.requests,
+            defaults.resources.limits,
+            report,
+        )
+        _check_memory_units(document, ("defaults", "resources"), defaults.resources, report)
+    type_names = [gpu_type.name for gpu_type in environment.gpu.types or ()]
+    for index, name in enumerate(type_names):
+        if name in type_names[:index]:
+            document.add(
+                report, ("gpu", "types", index, "name"), f"GPU type {name!r} is defined twice"
+            )
+    default_type = environment.gpu.default_type
+    if default_type is not None and default_type not in type_names:
+        document.add(
+            report,
+            ("gpu", "defaultType"),
+            f"GPU type {default_type!r} is not one of gpu.types ({', '.join(type_names) or 'none'})",
+            hint=did_you_mean(default_type, type_names),
+        )
+    argocd = environment.argocd
+    if argocd is not None and argocd.chart.chart is not None:
+        if argocd.chart.repo_url is None:
+            document.add(
+                report,
+                ("argocd", "chart"),
+                "a chart from a Helm or OCI repository needs repoURL (the repository)",
+            )
+        if argocd.chart.version is None:
+            document.add(
+                report,
+                ("argocd", "chart"),
+                "a chart from a Helm or OCI repository needs version (pin the chart)",
+            )
+
+
+# --- one leaf --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LeafModel:
+    """A model the leaf pulls, resolved against the environment's model registry."""
+
+    reference: ModelReference
+    embedding: bool
+    insecure: bool
+    source: DataPath
+
+
+def resolve_models(
+    document: Document, leaf: CatalogLeaf, environment: Environment, report: Report
+) -> list[LeafModel]:
+    """The leaf's models, each parsed and normalized; invalid or repeated ones are reported."""
+    registry = environment.model_registry
+    default_registry = model_registry_host(environment)
+    entries: list[tuple[str, bool, bool, DataPath]] = []
+    if leaf.model is not None:
+        entries.append((leaf.model, False, False, ("model",)))
+    for index, item in enumerate(leaf.models or ()):
+        if isinstance(item, str):
+            entries.append((item, False, False, ("models", index)))
+        else:
+            entries.append((item.name, item.embedding, item.insecure, ("models", index, "name")))
+    resolved: list[LeafModel] = []
+    seen: dict[str, str] = {}
+    for text, embedding, insecure, source in entries:
+        try:
+            reference = parse_model_reference(text, default_registry=default_registry)
+        except InvalidReferenceError as error:
+            document.add(report, source, f"{text!r}: {error}")
+            continue
+        if reference.canonical in seen:
+            document.add(
+                report,
+                source,
+                f"model {text!r} is listed twice (also as {seen[reference.canonical]!r}); "
+                "remove the duplicate",
+            )
+            continue
+        seen[reference.canonical] = text
+        mirror_insecure = (
+            registry is not None and registry.insecure and reference.registry == default_registry
+        )
+        resolved.append(LeafModel(reference, embedding, insecure or mirror_insecure, source))
+    return resolved
+
+
+@dataclass(frozen=True)
+class LeafDerivedModel:
+    name: ModelReference
+    base: str
+    spec: DerivedModel
+    source: DataPath
+
+
+def resolve_derived_models(
+    document: Document,
+    leaf: CatalogLeaf,
+    environment: Environment,
+    models: Sequence[LeafModel],
+    report: Report,
+) -> list[LeafDerivedModel]:
+    """Derived models whose FROM names one of models or an earlier derived model."""
+    default_registry = model_registry_host(environment)
+    pulled = {model.reference.canonical: model.reference.short for model in models}
+    taken = set(pulled.values())
+    # A derived model lives only in the local store: its name normalizes against the public
+    # default, and it may not shadow a pulled model's name (the chart refuses that too).
+    derived: dict[str, str] = {}
+    resolved: list[LeafDerivedModel] = []
+    for index, spec in enumerate(leaf.derived_models or ()):
+        where: DataPath = ("derivedModels", index)
+        name: ModelReference | None
+        try:
+            name = parse_model_reference(spec.name)
+        except InvalidReferenceError as error:
+            document.add(report, (*where, "name"), f"{spec.name!r}: {error}")
+            name = None
+        if name is not None and (name.short in taken or name.canonical in derived):
+            document.add(
+                report,
+                (*where, "name"),
+                f"derivedModels: {name.short} is defined twice (models and derivedModels "
+                "share one name space): rename one",
+            )
+            name = None
+        base = _resolve_base(spec.from_, default_registry, pulled, derived)
+        if base is None:
+            choices = ", ".join([*pulled.values(), *derived.values()])
+            document.add(
+                report,
+                (*where, "from"),
+                f"{spec.from_!r} is not a model of this service: FROM must name one of its "
+                f"models or an earlier derived model ({choices})",
+            )
+        _check_modelfile_parts(document, where, spec, report)
+        if name is not None:
+            derived[name.canonical] = name.short
+            taken.add(name.short)
+            if base is not None:
+                resolved.append(LeafDerivedModel(name, base, spec, where))
+    return resolved
+
+
+def model_registry_host(environment: Environment) -> str:
+    registry = environment.model_registry
+    return registry.host.lower() if registry is not None else DEFAULT_REGISTRY
+
+
+def _resolve_base(
+    text: str, default_registry: str, pulled: Mapping[str, str], derived: Mapping[str, str]
+) -> str | None:
+    try:
+        local = parse_model_reference(text)
+        remote = parse_model_reference(text, default_registry=default_registry)
+    except InvalidReferenceError:
+        return None
+    if local.canonical in derived:
+        return derived[local.canonical]
+    return pulled.get(remote.canonical)
+
+
+def _check_modelfile_parts(
+    document: Document, where: DataPath, spec: DerivedModel, report: Report
+) -> None:
+    for key, text in (("system", spec.system), ("template", spec.template)):
+        if text is not None and '"""' in text:
+            document.add(
+                report,
+                (*where, key),
+                f'{key} cannot contain """ (it closes the Modelfile\'s quoted block)',
+            )
+    for name, value in (spec.parameters or {}).items():
+        if name not in OLLAMA_PARAMETERS:
+            document.add(
+                report,
+                (*where, "parameters", name),
+                f"unknown Ollama parameter {name!r}",
+                at_key=True,
+                hint=did_you_mean(name, OLLAMA_PARAMETERS),
+            )
+        elif isinstance(value, list) and name not in REPEATABLE_PARAMETERS:
+            document.add(
+                report,
+                (*where, "parameters", name),
+                f"parameter {name!r} takes one value, not a list (only stop repeats)",
+            )
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str) and ("\n" in text or '"' in text):
+                document.add(
+                    report,
+                    (*where, "parameters", name),
+                    f"parameter {name!r} must be a single line without '\"' "
+                    "(a Modelfile PARAMETER value is one quoted word)",
+                )
+
+
+def check_leaf(
+    document: Document, leaf: CatalogLeaf, environment: Environment, report: Report
+) -> None:
+    """Rules of one leaf that need its environment but no merging."""
+    if leaf.gpu is not None and leaf.gpu.type is not None:
+        names = [gpu_type.name for gpu_type in environment.gpu.types or ()]
+        if leaf.gpu.type not in names:
+            document.add(
+                report,
+                ("gpu", "type"),
+                f"GPU type {leaf.gpu.type!r} is not offered by environment "
+                f"{environment.environment!r} (gpu.types: {', '.join(names) or 'none'})",
+                hint=did_you_mean(leaf.gpu.type, names),
+            )
+    if leaf.gateway is not None and environment.routing != "gateway":
+        document.add(
+            report,
+            ("gateway",),
+            f"environment {environment.environment!r} routes through an Ingress "
+            "(routing: ingress), so gateway overrides do not apply: remove the gateway block",
+            at_key=True,
+        )
+    if leaf.container is not None and leaf.container.resources is not None:
+        _check_memory_units(document, ("container", "resources"), leaf.container.resources, report)
+    if (
+        leaf.cache is not None
+        and isinstance(leaf.cache.size, str)
+        and leaf.cache.size.endswith("m")
+    ):
+        document.add(
+            report,
+            ("cache", "size"),
+            f"{leaf.cache.size!r} is {leaf.cache.size[:-1]} thousandths of a byte",
+            hint=f"did you mean '{leaf.cache.size[:-1]}Mi'?",
+        )
+
+
+def _check_memory_units(
+    document: Document, where: DataPath, resources: object, report: Report
+) -> None:
+    for side in ("requests", "limits"):
+        values = getattr(resources, side, None)
+        memory = values.memory if isinstance(values, ResourceValues) else None
+        if isinstance(memory, str) and memory.endswith("m"):
+            document.add(
+                report,
+                (*where, side, "memory"),
+                f"memory {memory!r} is {memory[:-1]} thousandths of a byte",
+                hint=f"did you mean '{memory[:-1]}Mi'?",
+            )
+
+
+def check_requests_within_limits(
+    document: Document,
+    where: DataPath,
+    requests: ResourceValues | None,
+    limits: ResourceValues | None,
+    report: Report,
+) -> None:
+    for resource in ("cpu", "memory"):
+        request = getattr(requests, resource, None) if requests is not None else None
+        limit = getattr(limits, resource, None) if limits is not None else None
+        if request is None or limit is None:
+            continue
+        if parse_quantity(request) > parse_quantity(limit):
+            document.add(
+                report,
+                (*where, "requests", resource),
+                f"requests.{resource} {quantity_text(request)} is more than "
+                f"limits.{resource} {quantity_text(limit)}; Kubernetes rejects such a pod",
+            )
+
+
+# --- across leaves ----------------------------------------------------------------------------------
+
+
+def check_across_leaves(
+    plans: Sequence[ServicePlan],
+    environment_documents: Mapping[str, Document],
+    report: Report,
+) -> None:
+    by_environment: dict[str, list[ServicePlan]] = defaultdict(list)
+    for plan in plans:
+        by_environment[plan.environment_name].append(plan)
+    for name, members in sorted(by_environment.items()):
+        ordered = sorted(members, key=lambda plan: plan.leaf_path)
+        _unique_service_names(ordered, report)
+        _unique_hosts(ordered, report)
+        _shared_claims(ordered, report)
+        document = environment_documents.get(name)
+        if document is not None:
+            _gpu_budget(ordered, document, report)
+
+
+def _unique_service_names(plans: Iterable[ServicePlan], report: Report) -> None:
+    first: dict[tuple[str, str], ServicePlan] = {}
+    for plan in plans:
+        key = (plan.namespace, plan.service_name)
+        if key in first:
+            plan.document.add(
+                report,
+                ("serviceName",),
+                f"service {plan.service_name!r} is already defined in namespace "
+                f"{plan.namespace!r} by {first[key].document.display}",
+            )
+        else:
+            first[key] = plan
+
+
+def _unique_hosts(plans: Iterable[ServicePlan], report: Report) -> None:
+    first: dict[str, ServicePlan] = {}
+    for plan in plans:
+        for host, source in plan.exposure.host_sources:
+            owner = first.get(host)
+            if owner is not None and owner is not plan:
+                plan.document.add(
+                    report,
+                    source,
+                    f"host {host!r} is already used by {owner.document.display} "
+                    f"(service {owner.namespace}/{owner.service_name}); hosts are unique per "
+                    "environment",
+                )
+            else:
+                first[host] = plan
+
+
+def _shared_claims(plans: Iterable[ServicePlan], report: Report) -> None:
+    first: dict[tuple[str, str], ServicePlan] = {}
+    for plan in plans:
+        claim = plan.cache.get("existingClaim") or ""
+        modes = set(plan.cache.get("accessModes") or ())
+        if not claim or plan.cache.get("mode") != "sharedPVC" or not modes <= SINGLE_ATTACH_MODES:
+            continue
+        key = (plan.namespace, claim)
+        if key in first:
+            plan.document.add(
+                report,
+                ("cache", "existingClaim"),
+                f"claim {claim!r} (access modes {sorted(modes)}) is already used by "
+                f"{first[key].document.display}; a single-attach volume cannot serve two services",
+            )
+        else:
+            first[key] = plan
+
+
+def _gpu_budget(plans: Sequence[ServicePlan], document: Document, report: Report) -> None:
+    environment = plans[0].environment
+    budget = environment.gpu.budget
+    if budget is None:
+        return
+    usage = [(plan.gpu.count * plan.replicas, plan) for plan in plans]
+    total = sum(count for count, _ in usage)
+    if total <= budget:
+        return
+    largest = sorted(
+        ((count, plan) for count, plan in usage if count),
+        key=lambda item: (-item[0], item[1].leaf_path),
+    )[:5]
+    listing = ", ".join(f"{plan.namespace}/{plan.service_name} {count}" for count, plan in largest)
+    document.add(
+        report,
+        ("gpu", "budget"),
+        f"services of environment {environment.environment!r} request {total} GPUs "
+        f"(gpu.count x replicas), over the budget of {budget}; largest: {listing}",
+    )
