@@ -1,0 +1,223 @@
+"""Service, HTTPRoute, Gateway, Certificate, Ingress, NetworkPolicy, labels, names, NOTES."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from tests.chart.conftest import CHART, RELEASE, SCENARIOS, render, render_scenario
+from tests.support.kube import Document, select
+
+STANDARD_LABELS = {
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/version",
+    "app.kubernetes.io/managed-by",
+    "app.kubernetes.io/component",
+    "helm.sh/chart",
+}
+
+
+def test_http_route_attaches_to_the_chart_gateway_with_hostnames_and_timeouts(helm: Path) -> None:
+    documents = render_scenario(helm, "httproute-gateway-tls")
+    (route,) = select(documents, "HTTPRoute")
+    (gateway,) = select(documents, "Gateway")
+    (service,) = select(documents, "Service")
+    assert route["spec"]["parentRefs"] == [
+        {"name": gateway["metadata"]["name"], "sectionName": "https"}
+    ]
+    assert route["spec"]["hostnames"] == ["chat.example.com"]
+    (rule,) = route["spec"]["rules"]
+    assert rule["backendRefs"] == [{"name": service["metadata"]["name"], "port": 11434}]
+    assert rule["matches"] == [{"path": {"type": "PathPrefix", "value": "/"}}]
+    assert rule["timeouts"] == {"request": "900s", "backendRequest": "600s"}
+    listeners = {item["name"]: item for item in gateway["spec"]["listeners"]}
+    assert set(listeners) == {"http", "https"}
+    assert listeners["https"]["hostname"] == "chat.example.com"
+    assert listeners["https"]["port"] == 443
+    secret = listeners["https"]["tls"]["certificateRefs"][0]["name"]
+    (certificate,) = select(documents, "Certificate")
+    assert certificate["spec"]["secretName"] == secret
+    assert certificate["spec"]["dnsNames"] == ["chat.example.com"]
+    assert certificate["spec"]["issuerRef"] == {
+        "name": "letsencrypt",
+        "kind": "ClusterIssuer",
+        "group": "cert-manager.io",
+    }
+
+
+def test_http_route_to_a_shared_gateway(helm: Path) -> None:
+    documents = render_scenario(helm, "hardened")
+    (route,) = select(documents, "HTTPRoute")
+    assert route["spec"]["parentRefs"] == [
+        {"name": "shared-gateway", "namespace": "gateway-system", "sectionName": "https"}
+    ]
+    assert route["spec"]["hostnames"] == ["llm.internal.example.com"]
+    # A generation can take minutes; the gateway default (often 15s) would cut it off.
+    assert route["spec"]["rules"][0]["timeouts"] == {"request": "600s"}
+    assert select(documents, "Gateway") == []
+    assert select(documents, "Certificate") == []
+
+
+def test_ingress_routes_hosts_to_the_service_port(helm: Path) -> None:
+    documents = render_scenario(helm, "ingress")
+    (ingress,) = select(documents, "Ingress")
+    (service,) = select(documents, "Service")
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    (rule,) = ingress["spec"]["rules"]
+    assert rule["host"] == "ollama.example.com"
+    assert rule["http"]["paths"] == [
+        {
+            "path": "/",
+            "pathType": "Prefix",
+            "backend": {"service": {"name": service["metadata"]["name"], "port": {"name": "http"}}},
+        }
+    ]
+    assert ingress["spec"]["tls"] == [
+        {"secretName": "ollama-example-tls", "hosts": ["ollama.example.com"]}
+    ]
+    assert (
+        ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-read-timeout"]
+        == "600"
+    )
+    assert select(documents, "HTTPRoute") == []
+
+
+def test_service_selects_the_server_pods_only(helm: Path) -> None:
+    documents = render(helm)
+    (service,) = select(documents, "Service")
+    (deployment,) = select(documents, "Deployment")
+    (test_pod,) = select(documents, "Pod")
+    selector = service["spec"]["selector"]
+    assert service["spec"]["type"] == "ClusterIP"
+    assert selector == deployment["spec"]["selector"]["matchLabels"]
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert selector.items() <= pod_labels.items()
+    assert not selector.items() <= test_pod["metadata"]["labels"].items()
+
+
+def test_network_policy_allows_gateway_test_pod_dns_and_registry_only(helm: Path) -> None:
+    documents = render_scenario(helm, "hardened")
+    (policy,) = select(documents, "NetworkPolicy")
+    (deployment,) = select(documents, "Deployment")
+    (test_pod,) = select(documents, "Pod")
+    assert policy["spec"]["podSelector"] == deployment["spec"]["selector"]
+    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    (ingress,) = policy["spec"]["ingress"]
+    assert ingress["ports"] == [{"port": "http", "protocol": "TCP"}]
+    gateway_peer, test_peer = ingress["from"]
+    assert gateway_peer == {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "gateway-system"}}
+    }
+    assert test_peer["podSelector"]["matchLabels"].items() <= test_pod["metadata"]["labels"].items()
+    dns, registry = policy["spec"]["egress"]
+    assert {port["port"] for port in dns["ports"]} == {53}
+    assert {port["protocol"] for port in dns["ports"]} == {"UDP", "TCP"}
+    assert registry["to"] == [{"ipBlock": {"cidr": "10.20.0.0/16"}}]
+    assert [port["port"] for port in registry["ports"]] == [443, 5000]
+
+
+def test_network_policy_is_opt_in(helm: Path) -> None:
+    assert select(render(helm), "NetworkPolicy") == []
+
+
+def _pod_templates(document: Document) -> list[dict[str, str]]:
+    if document["kind"] in {"Deployment", "StatefulSet"}:
+        labels = [document["spec"]["template"]["metadata"]["labels"]]
+        labels += [
+            claim["metadata"]["labels"]
+            for claim in document["spec"].get("volumeClaimTemplates", [])
+        ]
+        return labels
+    return []
+
+
+def test_every_resource_and_pod_carries_standard_and_backstage_labels(helm: Path) -> None:
+    for scenario in SCENARIOS:
+        documents = render_scenario(helm, scenario)
+        backstage_id = {"gpu": "llama-gpu"}.get(scenario)
+        for document in documents:
+            for labels in [document["metadata"]["labels"], *_pod_templates(document)]:
+                assert STANDARD_LABELS <= labels.keys(), (scenario, document["kind"])
+                assert labels.get("backstage.io/kubernetes-id") == backstage_id, (
+                    scenario,
+                    document["kind"],
+                )
+                assert labels["app.kubernetes.io/instance"] == RELEASE
+
+
+def test_common_labels_reach_every_resource(helm: Path) -> None:
+    for document in render_scenario(helm, "hardened"):
+        for labels in [document["metadata"]["labels"], *_pod_templates(document)]:
+            assert labels["catalog.ollama-inference-load.io/environment"] == "prod"
+
+
+def test_names_fit_in_63_characters(helm: Path, tmp_path: Path) -> None:
+    long_name = "a" * 63
+    values = {
+        "fullnameOverride": long_name,
+        "cache": {"mode": "perReplica"},
+        "httpRoute": {"enabled": True, "hostnames": ["a.example.com"]},
+        "gateway": {
+            "enabled": True,
+            "className": "eg",
+            "tls": {"certificate": {"enabled": True, "issuerRef": {"name": "ca"}}},
+        },
+    }
+    documents = render(helm, values, tmp_path)
+    names = {(document["kind"], document["metadata"]["name"]) for document in documents}
+    assert all(len(name) <= 63 for _, name in names), names
+    # The StatefulSet's pods carry "<name>-<10 char hash>" as a label value.
+    (statefulset,) = select(documents, "StatefulSet")
+    assert len(statefulset["metadata"]["name"]) <= 52
+    assert len(statefulset["spec"]["serviceName"]) <= 63
+    assert ("ConfigMap", "a" * 55 + "-scripts") in names
+    (certificate,) = select(documents, "Certificate")
+    assert len(certificate["spec"]["secretName"]) <= 63
+
+
+def test_resources_live_in_the_release_namespace(helm: Path) -> None:
+    for document in render_scenario(helm, "httproute-gateway-tls"):
+        assert document["metadata"]["namespace"] == "ollama"
+
+
+def test_helm_test_pod_is_a_test_hook_through_the_service(helm: Path) -> None:
+    documents = render_scenario(helm, "multi-model")
+    (test_pod,) = select(documents, "Pod")
+    (service,) = select(documents, "Service")
+    assert test_pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    assert test_pod["spec"]["restartPolicy"] == "Never"
+    (item,) = test_pod["spec"]["containers"]
+    variables = {entry["name"]: entry.get("value") for entry in item["env"]}
+    assert variables["OLLAMA_HOST"] == f"http://{service['metadata']['name']}.ollama.svc:11434"
+    assert variables["OIL_TEST_TIMEOUT_SECONDS"] == "300"
+
+
+def test_notes_explain_access_and_pull(helm: Path, tmp_path: Path) -> None:
+    # helm template does not print NOTES.txt: render a copy of the chart where it is a template.
+    chart = tmp_path / "chart"
+    shutil.copytree(CHART, chart)
+    notes = (chart / "templates" / "NOTES.txt").read_text()
+    (chart / "templates" / "notes.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n  notes: |\n"
+        + "    {{- `` }}\n"
+        + '{{- $notes := include "oil.notes" . }}\n    {{- $notes | nindent 4 }}\n'
+    )
+    (chart / "templates" / "_notes.tpl").write_text(
+        '{{- define "oil.notes" -}}\n' + notes + "\n{{- end }}\n"
+    )
+    values = {
+        "httpRoute": {
+            "enabled": True,
+            "parentRefs": [{"name": "gw"}],
+            "hostnames": ["chat.example.com"],
+        },
+        "models": [{"name": "phi"}],
+    }
+    (rendered,) = select(render(helm, values, tmp_path, chart=chart), "ConfigMap", "notes")
+    text = rendered["data"]["notes"]
+    assert "-c pull-models" in text
+    assert "http://chat.example.com/" in text
+    assert "port-forward service/release-ollama-inference-load 11434:11434" in text
+    assert "helm test release" in text
+    assert "phi" in text
