@@ -236,6 +236,12 @@ def load_lock(path: Path, report: Report, display: str | None = None) -> ModelLo
     return parse_lock(raw, report, shown)
 
 
+def load_lock_models(path: Path, report: Report, display: str) -> Mapping[str, LockedModel] | None:
+    """load_lock as a mapping canonical reference -> pin (plan.py's LockLoader shape)."""
+    lock = load_lock(path, report, display)
+    return lock.models if lock is not None else None
+
+
 def parse_lock(raw: bytes, report: Report, display: str) -> ModelLock | None:
     hint = "regenerate it: delete the file and run `catalog-gen lock`"
     try:
