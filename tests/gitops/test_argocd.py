@@ -1,0 +1,350 @@
+"""Argo CD files: app.json records, ApplicationSets, AppProjects and bootstrap Applications,
+validated against the real Argo CD CRDs, and the Applications Argo CD would create from them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pytest
+import yaml
+
+from catalog_gen.emit.argocd import (
+    CLUSTER_RESOURCES,
+    GENERATED_MARKER,
+    NAMESPACED_RESOURCES,
+    application_name,
+    bounded_name,
+    check_catalog,
+)
+from catalog_gen.problems import Report
+from tests.chart.conftest import SCENARIOS, render_scenario
+from tests.conftest import helm_binary
+from tests.gitops.conftest import FIXTURE_CATALOG, Rendered, plan, render
+from tests.support.gotemplate import (
+    ARGOCD_RESOURCES_FINALIZER,
+    GoTemplateError,
+    git_files_params,
+    render_application,
+)
+from tests.support.kube import validate_manifests
+
+ENVIRONMENTS_WITH_ARGOCD = ("dev", "prod", "staging")
+
+
+def application_set(rendered: Rendered, environment: str) -> dict[str, Any]:
+    return rendered.yaml(PurePosixPath(f"applicationset-{environment}.yaml"))
+
+
+def app_project(rendered: Rendered, environment: str) -> dict[str, Any]:
+    return rendered.yaml(PurePosixPath(f"appproject-{environment}.yaml"))
+
+
+def applications(rendered: Rendered) -> dict[str, dict[str, Any]]:
+    """{app.json path: the Application its environment's ApplicationSet creates from it}."""
+    result = {}
+    for path, record in rendered.app_records().items():
+        appset = application_set(rendered, record["environment"])
+        result[path] = render_application(appset, git_files_params(path, record))
+    return result
+
+
+# --- app.json --------------------------------------------------------------------------------
+
+
+def test_every_service_of_an_argocd_environment_has_an_app_json(rendered: Rendered) -> None:
+    expected = {
+        f"generated/{plan.relative_dir}/app.json"
+        for plan in rendered.catalog.plans
+        if plan.environment.argocd is not None
+    }
+    assert set(rendered.app_records()) == expected
+    assert len(expected) == 4  # the sandbox environment has no argocd section
+
+
+def test_app_json_is_sorted_indented_json_with_the_generated_marker(rendered: Rendered) -> None:
+    for path, content in rendered.generated.items():
+        if path.name != "app.json":
+            continue
+        record = json.loads(content)
+        assert record["_generated"] == GENERATED_MARKER
+        assert content == (json.dumps(record, indent=2, sort_keys=True) + "\n").encode()
+
+
+def test_app_json_names_the_leaf_and_the_values_it_came_from(rendered: Rendered) -> None:
+    for path, record in rendered.app_records().items():
+        directory = path.removesuffix("/app.json")
+        assert record["valuesPath"] == f"{directory}/values.yaml"
+        assert PurePosixPath(record["valuesPath"]).relative_to("generated") in rendered.generated
+        leaf = FIXTURE_CATALOG / PurePosixPath(record["source"]).relative_to("catalog")
+        assert leaf.is_file()
+        environment, namespace, service = directory.split("/")[1:]
+        assert record["environment"] == environment
+        assert record["service"] == service
+        assert record["appName"] == application_name(environment, namespace, service)
+
+
+def test_rendering_twice_gives_identical_bytes(rendered: Rendered) -> None:
+    again = render(FIXTURE_CATALOG)
+    assert again.generated == rendered.generated
+    assert again.deploy == rendered.deploy
+
+
+# --- validation against the Argo CD CRDs ------------------------------------------------------
+
+
+def test_applicationsets_appprojects_and_bootstraps_are_valid_argo_cd_resources(
+    rendered: Rendered, shared_dir: Path
+) -> None:
+    documents = [yaml.safe_load(content) for content in rendered.deploy.values()]
+    assert sorted(document["kind"] for document in documents) == sorted(
+        ["ApplicationSet", "AppProject", "Application"] * len(ENVIRONMENTS_WITH_ARGOCD)
+    )
+    assert validate_manifests(documents, crd_dir=shared_dir / "crds") == []
+
+
+def test_applications_rendered_from_every_app_json_are_valid(
+    rendered: Rendered, shared_dir: Path
+) -> None:
+    created = list(applications(rendered).values())
+    assert len(created) == 4
+    assert validate_manifests(created, crd_dir=shared_dir / "crds") == []
+
+
+def test_validation_catches_a_broken_application_set(rendered: Rendered, shared_dir: Path) -> None:
+    broken = application_set(rendered, "dev")
+    broken["spec"]["template"]["spec"]["sources"][0]["helm"]["valueFile"] = ["x.yaml"]
+    errors = validate_manifests([broken], crd_dir=shared_dir / "crds")
+    assert any("valueFile" in error for error in errors)
+
+
+# --- what the Applications do ---------------------------------------------------------------
+
+
+def test_applications_are_multi_source_with_values_from_the_catalog_repository(
+    rendered: Rendered,
+) -> None:
+    for path, application in applications(rendered).items():
+        record = rendered.app_records()[path]
+        environment = rendered.catalog.environments[record["environment"]]
+        assert environment.argocd is not None
+        chart, values = application["spec"]["sources"]
+        assert values == {
+            "repoURL": environment.argocd.repo_url,
+            "targetRevision": environment.argocd.target_revision,
+            "ref": "values",
+        }
+        assert chart["helm"]["valueFiles"] == [f"$values/{record['valuesPath']}"]
+        assert chart["helm"]["releaseName"] == record["service"]
+        assert application["metadata"]["name"] == record["appName"]
+        assert application["spec"]["destination"] == {
+            "server": environment.argocd.destination_server,
+            "namespace": record["namespace"],
+        }
+
+
+def test_each_chart_source_kind_becomes_the_matching_argo_cd_source(rendered: Rendered) -> None:
+    sources = {
+        record["environment"]: application["spec"]["sources"][0]
+        for path, application in applications(rendered).items()
+        for record in [rendered.app_records()[path]]
+    }
+    assert sources["dev"] | {"helm": None} == {
+        "repoURL": "https://github.com/example/ollama-catalog.git",
+        "path": "charts/ollama-inference-load",
+        "targetRevision": "main",
+        "helm": None,
+    }
+    # OCI: Argo CD 3.1+ native OCI source, the chart's repository, path "."
+    assert sources["prod"]["repoURL"] == "oci://ghcr.io/example/charts/ollama-inference-load"
+    assert sources["prod"]["path"] == "."
+    assert sources["prod"]["targetRevision"] == "0.1.0"
+    assert sources["staging"]["chart"] == "ollama-inference-load"
+    assert sources["staging"]["repoURL"] == "https://charts.example.com/stable"
+    assert "path" not in sources["staging"]
+
+
+def test_sync_options_and_policies_per_environment(rendered: Rendered) -> None:
+    for environment in ENVIRONMENTS_WITH_ARGOCD:
+        sync = application_set(rendered, environment)["spec"]["template"]["spec"]["syncPolicy"]
+        assert sync["syncOptions"] == ["CreateNamespace=true", "ServerSideApply=true"]
+    dev = application_set(rendered, "dev")["spec"]
+    prod = application_set(rendered, "prod")["spec"]
+    staging = application_set(rendered, "staging")["spec"]
+    assert dev["template"]["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
+    assert dev["syncPolicy"] == {"preserveResourcesOnDeletion": False}
+    assert prod["template"]["spec"]["syncPolicy"]["automated"] == {
+        "prune": False,
+        "selfHeal": True,
+    }
+    assert prod["syncPolicy"] == {"preserveResourcesOnDeletion": True}
+    assert "automated" not in staging["template"]["spec"]["syncPolicy"]
+
+
+def test_resources_are_deleted_with_the_application_only_where_pruning_is_on(
+    rendered: Rendered,
+) -> None:
+    for path, application in applications(rendered).items():
+        environment = rendered.app_records()[path]["environment"]
+        finalizers = application["metadata"].get("finalizers", [])
+        if environment == "dev":
+            assert finalizers == [ARGOCD_RESOURCES_FINALIZER]
+        else:
+            assert finalizers == []
+
+
+def test_application_set_reads_its_own_environment_with_strict_go_templates(
+    rendered: Rendered,
+) -> None:
+    for environment in ENVIRONMENTS_WITH_ARGOCD:
+        spec = application_set(rendered, environment)["spec"]
+        assert spec["goTemplate"] is True
+        assert spec["goTemplateOptions"] == ["missingkey=error"]
+        (generator,) = spec["generators"]
+        assert generator["git"]["files"] == [{"path": f"generated/{environment}/**/app.json"}]
+
+
+def test_a_record_missing_a_field_fails_like_argo_cd_would(rendered: Rendered) -> None:
+    path, record = next(iter(rendered.app_records().items()))
+    appset = application_set(rendered, record["environment"])
+    for field in ("appName", "namespace", "service", "valuesPath", "source", "chart"):
+        incomplete = {key: value for key, value in record.items() if key != field}
+        with pytest.raises(GoTemplateError, match=f'no entry for key "{field}"'):
+            render_application(appset, git_files_params(path, incomplete))
+
+
+def test_project_is_literal_in_the_application_set_and_matches_the_record(
+    rendered: Rendered,
+) -> None:
+    # A templated project would let a generated file pick its own permissions.
+    for path, application in applications(rendered).items():
+        record = rendered.app_records()[path]
+        appset = application_set(rendered, record["environment"])
+        assert "{{" not in appset["spec"]["template"]["spec"]["project"]
+        assert application["spec"]["project"] == record["project"]
+        assert app_project(rendered, record["environment"])["metadata"]["name"] == record["project"]
+
+
+# --- AppProjects ------------------------------------------------------------------------------
+
+
+def test_projects_allow_exactly_the_sources_and_destinations_the_applications_use(
+    rendered: Rendered,
+) -> None:
+    used: dict[str, tuple[set[str], set[tuple[str, str]]]] = {}
+    for application in applications(rendered).values():
+        repos, destinations = used.setdefault(application["spec"]["project"], (set(), set()))
+        repos.update(source["repoURL"] for source in application["spec"]["sources"])
+        destination = application["spec"]["destination"]
+        destinations.add((destination["server"], destination["namespace"]))
+    for environment in ENVIRONMENTS_WITH_ARGOCD:
+        project = app_project(rendered, environment)
+        repos, destinations = used[project["metadata"]["name"]]
+        assert set(project["spec"]["sourceRepos"]) == repos
+        allowed = {(item["server"], item["namespace"]) for item in project["spec"]["destinations"]}
+        assert allowed == destinations
+
+
+def test_namespace_prefix_applies_to_destinations(rendered: Rendered) -> None:
+    project = app_project(rendered, "prod")
+    assert project["spec"]["destinations"] == [
+        {"server": "https://prod-cluster.example.com:6443", "namespace": "prod-search"}
+    ]
+
+
+def test_project_whitelist_covers_every_kind_the_chart_renders() -> None:
+    # The chart tests assert the scenarios exercise every kind the chart can render.
+    allowed = set(NAMESPACED_RESOURCES)
+    rendered_kinds = {
+        (document["apiVersion"].rpartition("/")[0], document["kind"])
+        for scenario in SCENARIOS
+        for document in render_scenario(helm_binary("3.19.0"), scenario)
+    }
+    assert rendered_kinds <= allowed, rendered_kinds - allowed
+    assert set(CLUSTER_RESOURCES) == {("", "Namespace")}
+
+
+def test_bootstrap_syncs_only_its_environment_files_and_never_prunes(rendered: Rendered) -> None:
+    for environment in ENVIRONMENTS_WITH_ARGOCD:
+        bootstrap = rendered.yaml(PurePosixPath(f"bootstrap-{environment}.yaml"))
+        source = bootstrap["spec"]["source"]
+        assert source["path"] == "deploy/argocd"
+        assert source["directory"]["include"] == (
+            f"{{appproject-{environment}.yaml,applicationset-{environment}.yaml}}"
+        )
+        assert bootstrap["spec"]["syncPolicy"]["automated"]["prune"] is False
+
+
+# --- names ------------------------------------------------------------------------------------
+
+
+def test_long_names_are_cut_to_63_with_a_stable_hash() -> None:
+    long = application_name("prod", "search", "x" * 63)
+    assert len(long) == 63
+    assert long == application_name("prod", "search", "x" * 63)
+    assert long != application_name("prod", "search", "x" * 62 + "y")
+    assert application_name("dev", "team-a", "phi") == "dev-team-a-phi"
+    assert bounded_name("a-" * 40).count("--") == 0
+
+
+def test_same_service_in_two_namespaces_gets_two_applications(rendered: Rendered) -> None:
+    names = [record["appName"] for record in rendered.app_records().values()]
+    assert len(names) == len(set(names))
+    assert {"dev-team-a-phi", "dev-team-b-phi"} <= set(names)
+
+
+# --- environments that cannot be deployed -------------------------------------------------------
+
+
+def _catalog_with(tmp_path: Path, environment: str, replacement: dict[str, Any]) -> Path:
+    catalog = tmp_path / "catalog"
+    shutil.copytree(FIXTURE_CATALOG, catalog)
+    path = catalog / "environments" / f"{environment}.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["argocd"].update(replacement)
+    path.write_text(yaml.safe_dump(data))
+    return catalog
+
+
+@pytest.mark.parametrize(
+    ("replacement", "where", "message"),
+    [
+        ({"project": "default"}, "$.argocd.project", "Argo CD's built-in project"),
+        (
+            {"chart": {"chart": "ollama-inference-load", "repoURL": "https://charts.example.com"}},
+            "$.argocd.chart",
+            "version",
+        ),
+        ({"namespacePrefix": "Prod_"}, "$.argocd.namespacePrefix", "DNS label"),
+    ],
+)
+def test_environment_problems_are_reported_at_their_key(
+    tmp_path: Path, replacement: dict[str, Any], where: str, message: str
+) -> None:
+    # The environment model may catch some of these first; either way, one error at the key.
+    catalog, report = plan(_catalog_with(tmp_path, "dev", replacement))
+    check_catalog(catalog, report)
+    assert report.errors
+    assert {(problem.path, problem.json_path) for problem in report.errors} == {
+        ("catalog/environments/dev.yaml", where)
+    }
+    assert any(message in problem.message for problem in report.errors)
+    assert all(problem.line > 0 for problem in report.errors)
+
+
+def test_a_prefix_that_makes_a_namespace_too_long_is_reported_at_the_leaf(tmp_path: Path) -> None:
+    catalog, report = plan(_catalog_with(tmp_path, "dev", {"namespacePrefix": "p" * 60 + "-"}))
+    check_catalog(catalog, report)
+    assert {problem.path for problem in report.errors} == {
+        "catalog/dev/team-a/phi.yaml",
+        "catalog/dev/team-b/phi.yaml",
+    }
+    assert all(problem.json_path == "$.namespace" for problem in report.errors)
+
+
+def test_the_fixture_catalog_has_no_argocd_problems(rendered: Rendered) -> None:
+    report = Report()
+    check_catalog(rendered.catalog, report)
+    assert report.problems == []
