@@ -226,7 +226,7 @@ Description = Annotated[str, Field(max_length=2000)]
 
 
 def _scalar_or_text(
-    kind: str, pattern: str, message: str, *, allow_float: bool
+    kind: str, pattern: str, message: str, *, allow_float: bool, allow_negative: bool = False
 ) -> Callable[[object], str | int | float]:
     regex = re.compile(pattern)
 
@@ -235,7 +235,7 @@ def _scalar_or_text(
             raise PydanticCustomError(kind, f"{message} (got {describe(value)})")
         if isinstance(value, float) and (not allow_float or not math.isfinite(value)):
             raise PydanticCustomError(kind, f"{message} (got {describe(value)})")
-        if isinstance(value, int | float) and value < 0:
+        if isinstance(value, int | float) and value < 0 and not allow_negative:
             raise PydanticCustomError(kind, f"{message}; it may not be negative (got {value})")
         if isinstance(value, str) and regex.fullmatch(value) is None:
             raise PydanticCustomError(kind, f"{message} (got {value!r})")
@@ -272,6 +272,7 @@ Duration = Annotated[
             DURATION,
             "must be a duration such as 5m, 24h or -1 (negative keeps models loaded forever)",
             allow_float=False,
+            allow_negative=True,
         )
     ),
     WithJsonSchema(
@@ -779,7 +780,7 @@ def _report_error(model: type[BaseModel], document: Document, report: Report, de
         key = str(parts[-1])
         known = allowed_keys(model, parts[:-1])
         document.add(
-            report, parts, f"unknown key {key!r}", at_key=True, hint=_did_you_mean(key, known)
+            report, parts, f"unknown key {key!r}", at_key=True, hint=_unknown_key_hint(key, known)
         )
         return
     if kind == "missing":
@@ -842,7 +843,7 @@ def _message(kind: str, value: object, context: Mapping[str, Any], fallback: str
         return f"must have at most {context.get('max_length')} item(s)"
     if kind == "string_too_long":
         return f"must be at most {context.get('max_length')} characters"
-    return fallback[:1].lower() + fallback[1:]
+    return fallback
 
 
 def allowed_keys(model: type[BaseModel], parts: Sequence[JsonPathPart]) -> list[str]:
@@ -892,21 +893,21 @@ def _as_model(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def _did_you_mean(key: str, known: Sequence[str]) -> str | None:
-    matches = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+def did_you_mean(word: str, choices: Sequence[str]) -> str | None:
+    """A hint naming the closest choice (difflib, or the same word in other case), if any."""
+    matches = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     if not matches:
-        lowered = {name.lower(): name for name in known}
-        if key.lower() in lowered:
-            matches = [lowered[key.lower()]]
-    if matches:
-        return f"did you mean {matches[0]!r}?"
-    if known:
-        return "allowed keys: " + ", ".join(sorted(known))
-    return None
+        lowered = {choice.lower(): choice for choice in choices}
+        if word.lower() in lowered:
+            matches = [lowered[word.lower()]]
+    return f"did you mean {matches[0]!r}?" if matches else None
 
 
-def did_you_mean(key: str, known: Sequence[str]) -> str | None:
-    return _did_you_mean(key, known)
+def _unknown_key_hint(key: str, known: Sequence[str]) -> str | None:
+    hint = did_you_mean(key, known)
+    if hint is None and known and len(known) <= 24:
+        hint = "allowed keys: " + ", ".join(sorted(known))
+    return hint
 
 
 # --- JSON schema -------------------------------------------------------------------------------------

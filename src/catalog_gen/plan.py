@@ -10,6 +10,7 @@ leaf `chartValues`. Mappings merge key by key, lists and scalars are replaced wh
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -267,7 +268,6 @@ def plan_catalog(
     cross-leaf rules, but only problems in these files and in environment files are kept).
     enforce_lock: apply requireLock (off for `catalog-gen lock`, which creates the lock).
     """
-    catalog = catalog.resolve() if only else catalog
     catalog_name = catalog.resolve().name
     files = discover(catalog, display_root, report)
     environments: dict[str, Environment] = {}
@@ -294,22 +294,12 @@ def plan_catalog(
     leaves = files.leaves
     keep: set[str] | None = None
     if only is not None:
-        wanted = {path.resolve() for path in only}
-        environments_wanted = {
-            path.relative_to(catalog).parts[0] for path in wanted if path.is_relative_to(catalog)
-        }
-        leaves = [
-            path
-            for path in leaves
-            if path.resolve() in wanted or path.relative_to(catalog).parts[0] in environments_wanted
-        ]
+        leaves, keep = _select(catalog, display_root, leaves, only, report)
 
     plans: list[ServicePlan] = []
-    displays: dict[Path, str] = {}
     for path in leaves:
         relative = PurePosixPath(path.relative_to(catalog).as_posix())
         display = join_display(display_root, relative)
-        displays[path.resolve()] = display
         document = load_document(path, display, report)
         if document is None:
             continue
@@ -332,15 +322,43 @@ def plan_catalog(
         if plan is not None:
             plans.append(plan)
     check_across_leaves(plans, environment_documents, report)
-    if only is not None:
-        keep = {displays.get(path.resolve(), str(path)) for path in only}
+    if keep is not None:
         keep |= {document.display for document in environment_documents.values()}
-        report.problems[:] = [
-            problem
-            for problem in report.problems
-            if problem.path in keep or not problem.path.startswith(display_root)
-        ]
+        report.problems[:] = [problem for problem in report.problems if problem.path in keep]
     return CatalogPlan(tuple(plans), environments, environment_documents)
+
+
+def _select(
+    catalog: Path,
+    display_root: str,
+    leaves: Sequence[Path],
+    only: Sequence[Path],
+    report: Report,
+) -> tuple[list[Path], set[str]]:
+    """The leaves `validate FILE...` needs: the FILEs and the other leaves of their environments
+    (for the cross-leaf rules), and the displays whose problems are kept."""
+    root = catalog.resolve()
+    by_real_path = {path.resolve(): path for path in leaves}
+    environments: set[str] = set()
+    keep: set[str] = set()
+    for path in only:
+        real = path.resolve()
+        if real not in by_real_path:
+            report.add(
+                str(path), 1, 1, "$",
+                f"not a leaf of the catalog {display_root}: leaves live at "
+                f"{display_root}/<environment>/<namespace>/<serviceName>.yaml",
+            )
+            keep.add(str(path))
+            continue
+        relative = real.relative_to(root)
+        environments.add(relative.parts[0])
+        keep.add(join_display(display_root, PurePosixPath(relative.as_posix())))
+    keep.add(join_display(display_root, PurePosixPath(LOCK_FILE)))
+    selected = [
+        path for path in leaves if path.relative_to(catalog).parts[0] in environments
+    ]
+    return selected, keep
 
 
 # --- one service ------------------------------------------------------------------------------------
@@ -387,9 +405,10 @@ def plan_service(
     if leaf.chart_values:
         values = overlay(values, leaf.chart_values)
     effective = chart.effective(values)
+    schema_before = len(report.problems)
     _report_schema_errors(document, leaf, chart, effective, report)
-    if len(report.problems) > before:
-        return None
+    if len(report.problems) > schema_before:
+        return None  # the effective values are not even well-typed: nothing more to check
     replicas = int(effective.get("replicaCount", 1))
     cache: Mapping[str, Any] = effective.get("cache", {})
     resources: Mapping[str, Any] = effective.get("resources", {})
@@ -798,7 +817,7 @@ def _check_effective(
         document.add(
             report,
             cache_at,
-            f"cache.mode=sharedPVC with accessModes {modes} attaches to one node only, but "
+            f"cache.mode=sharedPVC with accessModes {json.dumps(modes)} attaches to one node only, but "
             f"replicas is {replicas}: set cache.mode=perReplica (one volume per replica), or "
             "cache.accessModes=[ReadWriteMany] with a storage class that supports it, or "
             "replicas=1",

@@ -6,6 +6,7 @@ never raise: every finding becomes a Problem at the node it is about.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -450,7 +451,7 @@ def _shared_claims(plans: Iterable[ServicePlan], report: Report) -> None:
             plan.document.add(
                 report,
                 ("cache", "existingClaim"),
-                f"claim {claim!r} (access modes {sorted(modes)}) is already used by "
+                f"claim {claim!r} (access modes {json.dumps(sorted(modes))}) is already used by "
                 f"{first[key].document.display}; a single-attach volume cannot serve two services",
             )
         else:
