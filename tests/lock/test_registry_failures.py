@@ -258,6 +258,7 @@ def test_config_blob_redirect_is_followed_without_credentials(scripted: Scripted
         storage.stop()
 
 
+@pytest.mark.registry
 def test_token_auth_in_front_of_the_real_registry(
     registry: LocalRegistry, seeder: RegistrySeeder, gateway: ScriptedServer
 ) -> None:
@@ -278,6 +279,7 @@ def test_token_auth_in_front_of_the_real_registry(
     assert gate.issued == ["token-0"]
 
 
+@pytest.mark.registry
 def test_token_auth_with_basic_credentials(
     registry: LocalRegistry, seeder: RegistrySeeder, gateway: ScriptedServer
 ) -> None:
