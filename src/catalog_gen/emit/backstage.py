@@ -312,9 +312,12 @@ def _humanize(key: str) -> str:
     return words[:1].upper() + words[1:]
 
 
-def _form_field(key: str, schema: Mapping[str, Any], environments: Sequence[str]) -> dict[str, Any]:
-    field = dict(schema)
-    field.setdefault("title", _humanize(key))
+def _form_field(
+    key: str, schema: Mapping[str, Any], own_title: object, environments: Sequence[str]
+) -> dict[str, Any]:
+    # Key order: what a reviewer reads first; the titles of $defs are class names, not labels.
+    field = {"title": own_title if isinstance(own_title, str) else _humanize(key)}
+    field.update({name: value for name, value in schema.items() if name != "title"})
     if key == "environment":
         field["enum"] = list(environments)
     if field.get("type") == "object":
@@ -323,7 +326,7 @@ def _form_field(key: str, schema: Mapping[str, Any], environments: Sequence[str]
         # one reaches `catalog-gen validate` in CI, which names the missing key.
         field.pop("required", None)
         field["properties"] = {
-            name: {**sub, "title": sub.get("title", _humanize(name))}
+            name: {"title": sub.get("title", _humanize(name)), **sub}
             for name, sub in field.get("properties", {}).items()
         }
     field.update(_UI.get(key, {}))
@@ -348,7 +351,13 @@ def form_parameters(
                 "description": description,
                 "required": [key for key in keys if key in required],
                 "properties": {
-                    key: _form_field(key, properties[key], environments) for key in keys
+                    key: _form_field(
+                        key,
+                        properties[key],
+                        leaf_schema["properties"][key].get("title"),
+                        environments,
+                    )
+                    for key in keys
                 },
             }
         )

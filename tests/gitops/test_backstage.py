@@ -1,0 +1,302 @@
+"""Backstage files: Components, the root Location and the scaffolder Template, checked with
+Backstage's own validators (node, one process for the whole batch) and its JSON schemas."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import PurePosixPath
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from catalog_gen.emit.backstage import (
+    FORM_PAGES,
+    TEMPLATE_NAME,
+    backstage_service,
+    check_catalog,
+    component,
+    is_valid_entity_name,
+    parse_repository,
+    template_tree,
+)
+from catalog_gen.models import CatalogLeaf, json_schema
+from catalog_gen.problems import Report, Severity
+from tests.gitops.conftest import FIXTURE_CATALOG, Rendered
+from tests.support import backstage as backstage_support
+from tests.support.backstage import schema_validator, validate_entities
+
+LEAF_SCHEMA = json_schema(CatalogLeaf, "catalog-leaf.schema.json")
+
+
+def leaf_properties() -> dict[str, Any]:
+    properties: dict[str, Any] = LEAF_SCHEMA["properties"]
+    return properties
+
+
+def components(rendered: Rendered) -> dict[str, dict[str, Any]]:
+    return {
+        f"generated/{path}": yaml.safe_load(content)
+        for path, content in rendered.generated.items()
+        if path.name == "catalog-info.yaml"
+    }
+
+
+def template_files(rendered: Rendered) -> dict[PurePosixPath, bytes]:
+    report = Report()
+    files = template_tree(
+        LEAF_SCHEMA,
+        rendered.catalog.environments,
+        rendered.catalog.environment_documents,
+        report,
+    )
+    assert files is not None, report.format_text()
+    return files
+
+
+def template(rendered: Rendered) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(template_files(rendered)[PurePosixPath("template.yaml")])
+    return data
+
+
+@pytest.fixture(scope="module")
+def entities(rendered: Rendered) -> dict[str, dict[str, Any]]:
+    everything = dict(components(rendered))
+    everything["catalog-info.yaml"] = yaml.safe_load(rendered.root_location)
+    everything["template.yaml"] = template(rendered)
+    return everything
+
+
+@pytest.fixture(scope="module")
+def backstage_errors(entities: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    return validate_entities(entities)
+
+
+# --- Backstage's own validators --------------------------------------------------------------
+
+
+def test_every_generated_entity_passes_backstage_policies_and_kind_validators(
+    entities: dict[str, dict[str, Any]], backstage_errors: dict[str, list[str]]
+) -> None:
+    assert set(backstage_errors) == set(entities)
+    assert {key: errors for key, errors in backstage_errors.items() if errors} == {}
+
+
+def test_the_validators_reject_what_backstage_rejects(rendered: Rendered) -> None:
+    component_path, good = next(iter(components(rendered).items()))
+    bad_name = {**good, "metadata": {**good["metadata"], "name": "x" * 64}}
+    no_owner = {**good, "spec": {key: v for key, v in good["spec"].items() if key != "owner"}}
+    foreign = {**good, "extra": True}
+    location = yaml.safe_load(rendered.root_location)
+    bad_location = {**location, "spec": {"targets": "./one-string"}}
+    errors = validate_entities(
+        {"bad_name": bad_name, "no_owner": no_owner, "foreign": foreign, "loc": bad_location}
+    )
+    assert all(errors[key] for key in errors), (component_path, errors)
+    assert "metadata.name" in " ".join(errors["bad_name"])
+
+
+@pytest.mark.parametrize(
+    ("schema_id", "key"),
+    [("LocationV1alpha1", "catalog-info.yaml"), ("TemplateV1beta3", "template.yaml")],
+)
+def test_root_location_and_template_match_backstage_json_schemas(
+    entities: dict[str, dict[str, Any]], schema_id: str, key: str
+) -> None:
+    errors = list(schema_validator(schema_id).iter_errors(entities[key]))
+    assert errors == []
+
+
+def test_components_match_backstage_json_schema(rendered: Rendered) -> None:
+    validator = schema_validator("ComponentV1alpha1")
+    for path, entity in components(rendered).items():
+        assert list(validator.iter_errors(entity)) == [], path
+
+
+def test_backstage_schemas_are_draft_07(rendered: Rendered) -> None:
+    for schema in backstage_support.backstage_schemas().values():
+        jsonschema.Draft7Validator.check_schema(schema)
+
+
+# --- Components -----------------------------------------------------------------------------
+
+
+def test_component_names_follow_backstage_rules_and_do_not_collide(rendered: Rendered) -> None:
+    names = [entity["metadata"]["name"] for entity in components(rendered).values()]
+    assert len(names) == len(set(names))
+    assert all(backstage_support.is_valid_entity_name(name) for name in names)
+    assert all(is_valid_entity_name(name) for name in names)
+    assert any(len(name) == 63 for name in names)  # the long prod service, cut with a hash
+
+
+def test_components_point_at_the_app_the_namespace_and_the_leaf(rendered: Rendered) -> None:
+    records = rendered.app_records()
+    for path, entity in components(rendered).items():
+        directory = path.removesuffix("/catalog-info.yaml")
+        record = records[f"{directory}/app.json"]
+        values = yaml.safe_load(
+            rendered.generated[PurePosixPath(directory).relative_to("generated") / "values.yaml"]
+        )
+        annotations = entity["metadata"]["annotations"]
+        assert annotations["backstage.io/kubernetes-id"] == values["backstage"]["kubernetesId"]
+        assert annotations["backstage.io/kubernetes-namespace"] == record["namespace"]
+        assert annotations["argocd/app-name"] == record["appName"]
+        assert entity["metadata"]["name"] == record["appName"]
+        leaf = record["source"]
+        assert annotations["backstage.io/edit-url"] == (
+            f"https://github.com/example/ollama-catalog/edit/main/{leaf}"
+        )
+        assert annotations["backstage.io/source-location"] == (
+            "url:https://github.com/example/ollama-catalog/tree/main/"
+            + leaf.rsplit("/", 1)[0]
+            + "/"
+        )
+        assert (FIXTURE_CATALOG.parent / leaf).is_file()
+
+
+def test_component_spec_comes_from_leaf_and_environment(rendered: Rendered) -> None:
+    by_leaf = {plan.leaf_path: plan for plan in rendered.catalog.plans}
+    for entity in components(rendered).values():
+        leaf = entity["metadata"]["annotations"]["backstage.io/edit-url"].split("/main/", 1)[1]
+        plan = by_leaf[leaf]
+        assert entity["spec"] == {
+            "type": "service",
+            "lifecycle": plan.environment.lifecycle,
+            "owner": plan.owner,
+            "system": plan.service_catalog,
+        }
+        assert entity["metadata"].get("description") == plan.description
+
+
+def test_a_service_without_owner_is_a_warning_and_gets_no_component(rendered: Rendered) -> None:
+    assert "generated/sandbox/play/tiny/catalog-info.yaml" not in components(rendered)
+    report = Report()
+    check_catalog(rendered.catalog, report)
+    (problem,) = report.problems
+    assert problem.severity is Severity.WARNING
+    assert (problem.path, problem.json_path) == ("catalog/sandbox/play/tiny.yaml", "$.owner")
+    assert report.ok
+
+
+def test_a_service_outside_argo_cd_has_no_argo_or_source_links(rendered: Rendered) -> None:
+    plan = next(plan for plan in rendered.catalog.plans if plan.environment_name == "sandbox")
+    entity = component(dataclasses.replace(backstage_service(plan), owner="group:me"))
+    assert set(entity["metadata"]["annotations"]) == {
+        "backstage.io/kubernetes-id",
+        "backstage.io/kubernetes-namespace",
+    }
+
+
+def test_root_location_finds_every_component_and_the_template(rendered: Rendered) -> None:
+    location = yaml.safe_load(rendered.root_location)
+    assert location["kind"] == "Location"
+    assert location["spec"]["targets"] == [
+        "./generated/*/*/*/catalog-info.yaml",
+        f"./backstage/templates/{TEMPLATE_NAME}/template.yaml",
+    ]
+    for path in components(rendered):
+        assert PurePosixPath(path).match("generated/*/*/*/catalog-info.yaml")
+
+
+@pytest.mark.parametrize(
+    ("url", "web"),
+    [
+        ("https://github.com/org/repo.git", "https://github.com/org/repo"),
+        ("https://github.com/org/repo", "https://github.com/org/repo"),
+        ("git@github.com:org/repo.git", "https://github.com/org/repo"),
+        ("ssh://git@ghe.example.com:2222/org/repo.git", "https://ghe.example.com/org/repo"),
+        (
+            "https://gitlab.example.com/group/sub/repo.git",
+            "https://gitlab.example.com/group/sub/repo",
+        ),
+    ],
+)
+def test_repository_urls_become_web_links(url: str, web: str) -> None:
+    repository = parse_repository(url, "main")
+    assert repository is not None
+    assert repository.web_url == web
+
+
+def test_a_repository_url_without_owner_is_not_linked() -> None:
+    assert parse_repository("https://example.com/repo.git", "main") is None
+
+
+# --- the Template's form ---------------------------------------------------------------------
+
+
+def test_form_fields_carry_the_leaf_schema_over(rendered: Rendered) -> None:
+    pages = template(rendered)["spec"]["parameters"]
+    assert [page["title"] for page in pages] == [title for title, _, _ in FORM_PAGES]
+    carried = ("description", "pattern", "maxLength", "minLength", "minimum", "default", "type")
+    for page in pages:
+        for key, field in page["properties"].items():
+            source = leaf_properties()[key]
+            if "$ref" in source:
+                source = LEAF_SCHEMA["$defs"][source["$ref"].rsplit("/", 1)[1]] | source
+            for word in carried:
+                assert field.get(word) == source.get(word), (key, word)
+            assert field["title"]
+
+
+def test_environment_is_an_enum_of_the_existing_environments(rendered: Rendered) -> None:
+    environment = template(rendered)["spec"]["parameters"][0]["properties"]["environment"]
+    assert environment["enum"] == ["dev", "prod", "sandbox", "staging"]
+
+
+def test_owner_uses_the_owner_picker(rendered: Rendered) -> None:
+    owner = template(rendered)["spec"]["parameters"][0]["properties"]["owner"]
+    assert owner["ui:field"] == "OwnerPicker"
+    assert "owner" in template(rendered)["spec"]["parameters"][0]["required"]
+
+
+def test_form_pages_are_valid_json_schemas(rendered: Rendered) -> None:
+    for page in template(rendered)["spec"]["parameters"]:
+        jsonschema.Draft7Validator.check_schema(page)
+
+
+def test_steps_fetch_the_skeleton_open_a_pull_request_and_register(rendered: Rendered) -> None:
+    steps = template(rendered)["spec"]["steps"]
+    assert [step["action"] for step in steps] == [
+        "fetch:template",
+        "publish:github:pull-request",
+        "catalog:register",
+    ]
+    fetch, publish, register = steps
+    assert fetch["input"]["url"] == "./skeleton"
+    form_keys = [key for _, _, keys in FORM_PAGES for key in keys]
+    assert fetch["input"]["values"] == {key: f"${{{{ parameters.{key} }}}}" for key in form_keys}
+    assert publish["input"]["repoUrl"] == "github.com?owner=example&repo=ollama-catalog"
+    assert publish["input"]["targetBranchName"] == "main"
+    assert register["input"]["catalogInfoUrl"] == (
+        "https://github.com/example/ollama-catalog/blob/main/generated/"
+        "${{ parameters.environment }}/${{ parameters.namespace }}/"
+        "${{ parameters.serviceName }}/catalog-info.yaml"
+    )
+
+
+def test_the_skeleton_writes_the_leaf_at_its_catalog_path(rendered: Rendered) -> None:
+    paths = [path for path in template_files(rendered) if path.parts[0] == "skeleton"]
+    assert paths == [
+        PurePosixPath(
+            "skeleton/catalog/${{ values.environment }}/${{ values.namespace }}/"
+            "${{ values.serviceName }}.yaml"
+        )
+    ]
+
+
+def test_environments_on_several_repositories_cannot_share_one_template(rendered: Rendered) -> None:
+    environments = dict(rendered.catalog.environments)
+    prod = environments["prod"]
+    assert prod.argocd is not None
+    environments["prod"] = prod.model_copy(
+        update={
+            "argocd": prod.argocd.model_copy(
+                update={"repo_url": "https://github.com/other/repo.git"}
+            )
+        }
+    )
+    report = Report()
+    files = template_tree(LEAF_SCHEMA, environments, rendered.catalog.environment_documents, report)
+    assert files is None
+    assert "several argocd.repoURL" in report.format_text()
