@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.ollama_double.control import Control, State, control_from_env, state_from_env
+from tests.ollama_double.endpoint import parse_host
 from tests.ollama_double.gotime import DurationError, keep_alive_seconds
 from tests.ollama_double.names import InvalidNameError, Name, parse_name
 from tests.ollama_double.store import (
@@ -687,16 +688,6 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
 
-def parse_host(value: str | None) -> tuple[str, int]:
-    """OLLAMA_HOST as envconfig.Host reads it: [scheme://]host[:port], default 127.0.0.1:11434."""
-    text = (value or "").strip() or "127.0.0.1:11434"
-    if "://" in text:
-        text = text.split("://", 1)[1]
-    text = text.split("/", 1)[0]
-    host, _, port = text.rpartition(":") if ":" in text else (text, "", "11434")
-    return (host or "127.0.0.1"), int(port or 11434)
-
-
 def serve(argv_env: dict[str, str] | None = None) -> int:
     """`ollama serve`: honours OLLAMA_HOST and OLLAMA_MODELS, stops cleanly on SIGTERM/SIGINT.
     The double binds loopback only: 0.0.0.0 (the image's default) becomes 127.0.0.1."""
@@ -734,7 +725,9 @@ def serve(argv_env: dict[str, str] | None = None) -> int:
         log(f"Error: listen tcp {host}:{port}: {error.strerror}", "ERROR")
         return 1
     httpd.daemon_threads = True
-    worker = threading.Thread(target=httpd.serve_forever, name="http", daemon=True)
+    worker = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="http", daemon=True
+    )
     worker.start()
     log(f"Listening on {host}:{port} (version {VERSION})")
     stop.wait()

@@ -35,6 +35,7 @@ CHECK_MS=$POLL_MS
 oil_load_plan
 
 SERVER_PID=
+PULL_PID=
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/oil-pull.XXXXXX") || {
 	oil_error "cannot create a temporary folder in ${TMPDIR:-/tmp}"
 	exit 1
@@ -78,6 +79,10 @@ stop_server() {
 on_exit() {
 	exit_status=$?
 	trap - EXIT INT TERM
+	if [ -n "$PULL_PID" ] && oil_pid_running "$PULL_PID"; then
+		kill -TERM "$PULL_PID" 2>/dev/null
+		wait "$PULL_PID" 2>/dev/null
+	fi
 	stop_server
 	rm -rf "$WORK"
 	exit "$exit_status"
@@ -99,6 +104,11 @@ start_server() {
 	while :; do
 		poll=$((poll + 1))
 		if server_answers; then
+			if ! oil_pid_running "$SERVER_PID"; then
+				oil_error "something else answers on $OLLAMA_HOST and this container's ollama serve has exited; is the port taken?"
+				print_server_log_tail
+				exit 1
+			fi
 			oil_info "ollama serve answered after $(elapsed "$wait_start")s ($poll polls)"
 			return 0
 		fi
@@ -165,10 +175,11 @@ pull_progress() {
 # `pull_with_retries NAME INSECURE`: bounded attempts, exponential backoff (doubling, capped).
 pull_with_retries() {
 	pw_name=$1
+	pw_insecure=$2
 	pw_attempt=1
 	pw_backoff=$BACKOFF_MS
 	set -- ollama pull
-	[ "$2" = true ] && set -- "$@" --insecure
+	[ "$pw_insecure" = true ] && set -- "$@" --insecure
 	set -- "$@" "$pw_name"
 	while :; do
 		oil_info "pulling $pw_name (attempt $pw_attempt of $OIL_PULL_RETRIES)"
@@ -176,6 +187,7 @@ pull_with_retries() {
 		pw_last_report=$pw_start
 		"$@" </dev/null >"$WORK/pull.out" 2>"$WORK/pull.err" &
 		pw_pid=$!
+		PULL_PID=$pw_pid
 		while oil_pid_running "$pw_pid"; do
 			sleep "$(oil_ms_to_s "$CHECK_MS")"
 			if [ $(($(oil_now_ms) - pw_last_report)) -ge "$PROGRESS_MS" ] && oil_pid_running "$pw_pid"; then
@@ -183,7 +195,10 @@ pull_with_retries() {
 				oil_info "pulling $pw_name: $(pull_progress "$WORK/pull.err") (elapsed $(elapsed "$pw_start")s)"
 			fi
 		done
-		if wait "$pw_pid"; then
+		wait "$pw_pid"
+		pw_status=$?
+		PULL_PID=
+		if [ "$pw_status" -eq 0 ]; then
 			oil_info "pulled $pw_name in $(elapsed "$pw_start")s"
 			return 0
 		fi

@@ -1,0 +1,187 @@
+"""A simulated pod for the lifecycle scripts: the very files the chart ships, run under `sh`
+(dash, as in the ollama/ollama image) with the Ollama double first on PATH."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+from tests.ollama_double import install
+
+FILES = REPO_ROOT / "charts" / "ollama-inference-load" / "files"
+SCRIPTS = ("pull-models.sh", "probe-ready.sh", "probe-live.sh", "test-models.sh", "lib.sh")
+LOG_LINE = re.compile(
+    r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (?P<script>[a-z-]+) (?P<level>\S+) "
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def pid_alive(pid: int) -> bool:
+    """Alive and not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def log_time(line: str) -> float:
+    stamp = line.split(" ", 1)[0]
+    return time.mktime(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")) + float(stamp[19:23])
+
+
+@dataclass
+class Pod:
+    root: Path
+    env: dict[str, str]
+    servers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def config_dir(self) -> Path:
+        return Path(self.env["OIL_CONFIG_DIR"])
+
+    @property
+    def models_dir(self) -> Path:
+        return Path(self.env["OLLAMA_MODELS"])
+
+    def control(self, **faults: Any) -> None:
+        """Writes the double's control file (re-read by the server on every request)."""
+        Path(self.env["OLLAMA_DOUBLE_CONTROL"]).write_text(json.dumps(faults))
+
+    def state(self) -> dict[str, Any]:
+        path = Path(self.env["OLLAMA_DOUBLE_STATE"])
+        data: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {}
+        return data
+
+    def models(self, *rows: tuple[str, str, bool, str]) -> None:
+        lines = ["# name\tdigest\tinsecure\tkind"]
+        lines += [f"{n}\t{d or '-'}\t{'true' if i else 'false'}\t{k}" for n, d, i, k in rows]
+        (self.config_dir / "models.tsv").write_text("\n".join(lines) + "\n")
+
+    def derived(self, *rows: tuple[str, str]) -> None:
+        lines = []
+        for index, (name, modelfile) in enumerate(rows):
+            (self.config_dir / f"modelfile-{index}").write_text(modelfile)
+            lines.append(f"{name}\tmodelfile-{index}")
+        (self.config_dir / "derived.tsv").write_text("\n".join(lines) + "\n")
+
+    def run(
+        self, script: str, *args: str, timeout: float = 30, **env: str
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["sh", str(FILES / script), *args],
+            env={**self.env, **env},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def cli(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["ollama", *args],
+            env={**self.env, **env},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def start_server(self) -> subprocess.Popen[bytes]:
+        """`ollama serve` as the main container runs it; waits until it answers."""
+        with (self.root / "serve.log").open("ab") as log:
+            server = subprocess.Popen(
+                ["ollama", "serve"], env=self.env, stdout=log, stderr=log, stdin=subprocess.DEVNULL
+            )
+        self.servers.append(server)
+        deadline = time.monotonic() + 10
+        while self.cli("list").returncode != 0:
+            assert server.poll() is None, (self.root / "serve.log").read_text()
+            assert time.monotonic() < deadline, "the double did not start"
+            time.sleep(0.05)
+        return server
+
+    def stop_servers(self) -> None:
+        for server in self.servers:
+            if server.poll() is None:
+                server.send_signal(signal.SIGTERM)
+                server.wait(timeout=10)
+        self.servers.clear()
+
+    def wait_for(
+        self, predicate: Callable[[], bool], timeout: float = 10, interval: float = 0.05
+    ) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            assert time.monotonic() < deadline, "condition not reached in time"
+            time.sleep(interval)
+
+
+def remote_digest(reference: str, spec: dict[str, Any], revision: int = 0) -> str:
+    """The manifest digest the double's registry serves for a tag (what a lock file pins)."""
+    from tests.ollama_double.store import remote_model
+
+    return remote_model(reference, spec, revision).digest
+
+
+@pytest.fixture
+def pod(tmp_path: Path) -> Iterator[Pod]:
+    bin_dir = tmp_path / "bin"
+    install(bin_dir)
+    for folder in ("config", "models", "home", "tmp"):
+        (tmp_path / folder).mkdir()
+    env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "HOME": str(tmp_path / "home"),
+        "TMPDIR": str(tmp_path / "tmp"),
+        "LANG": "C.UTF-8",
+        "OLLAMA_HOST": f"127.0.0.1:{free_port()}",
+        "OLLAMA_MODELS": str(tmp_path / "models"),
+        "OLLAMA_DOUBLE_CONTROL": str(tmp_path / "control.json"),
+        "OLLAMA_DOUBLE_STATE": str(tmp_path / "state.json"),
+        "OIL_CONFIG_DIR": str(tmp_path / "config"),
+        "OIL_STATE_DIR": str(tmp_path / "tmp" / "ollama-inference-load"),
+        # Fault timings are fractions of a second so the folder stays fast.
+        "OIL_POLL_INTERVAL_SECONDS": "0.1",
+        "OIL_SERVER_START_TIMEOUT_SECONDS": "5",
+        "OIL_SERVER_STOP_TIMEOUT_SECONDS": "5",
+        "OIL_PULL_RETRIES": "3",
+        "OIL_PULL_BACKOFF_SECONDS": "0.05",
+        "OIL_PULL_BACKOFF_MAX_SECONDS": "0.08",
+        "OIL_CLI_TIMEOUT_SECONDS": "2",
+        "OIL_LOAD_TIMEOUT_SECONDS": "30",
+        "OIL_TEST_TIMEOUT_SECONDS": "10",
+    }
+    created = Pod(tmp_path, env)
+    created.control()
+    created.models()
+    yield created
+    created.stop_servers()
+    _stop_loaders(Path(env["OIL_STATE_DIR"]))
+
+
+def _stop_loaders(state_dir: Path) -> None:
+    """Detached self-heal loaders outlive the probe by design; end the ones this test started."""
+    for lock in state_dir.glob("load-*.pid"):
+        text = lock.read_text().strip()
+        if text.isdigit() and pid_alive(int(text)):
+            os.kill(int(text), signal.SIGTERM)

@@ -1,0 +1,304 @@
+"""pull-models.sh (the init container) against the Ollama double, one test per fault."""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from tests.scripts.conftest import FILES, LOG_LINE, Pod, log_time, pid_alive, remote_digest
+
+PHI = {"size": 150_000}
+EMBED = {"size": 60_000, "kind": "embed"}
+
+
+def lines_with(output: str, text: str) -> list[str]:
+    return [line for line in output.splitlines() if text in line]
+
+
+def assert_server_gone(pod: Pod) -> None:
+    pid = pod.state().get("server_pid")
+    assert pid is not None, "the double never started"
+    assert not pid_alive(int(pid)), f"ollama serve (pid {pid}) was left running"
+    assert pod.cli("list").returncode == 1
+
+
+def test_cold_start_pulls_models_builds_derived_and_stops_the_server(pod: Pod) -> None:
+    pod.control(registry={"phi": PHI, "nomic-embed-text:v1.5": EMBED})
+    pod.models(("phi", "", False, "generate"), ("nomic-embed-text:v1.5", "", False, "embed"))
+    pod.derived(("terse-phi", 'FROM phi:latest\nSYSTEM """Be terse."""\n'))
+
+    result = pod.run("pull-models.sh")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    for line in result.stdout.splitlines():
+        match = LOG_LINE.match(line)
+        assert match, line
+        assert match["script"] == "pull-models"
+        assert "\x1b" not in line
+        assert "\r" not in line
+    listed = pod.models_dir / "manifests" / "registry.ollama.ai" / "library"
+    assert (listed / "phi" / "latest").is_file()
+    assert (listed / "nomic-embed-text" / "v1.5").is_file()
+    assert (listed / "terse-phi" / "latest").is_file()
+    assert pod.state()["bytes_downloaded"] > 0
+    assert "2 pulled models (0 cache hits, 2 downloaded), 1 derived" in result.stdout
+    assert_server_gone(pod)
+    assert not list((pod.root / "tmp").iterdir()), "temporary files left behind"
+
+
+def test_late_server_is_waited_for_and_every_poll_is_logged(pod: Pod) -> None:
+    pod.control(registry={"phi": PHI}, start_delay_s=0.8)
+    pod.models(("phi", "", False, "generate"))
+
+    result = pod.run("pull-models.sh")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    waits = lines_with(result.stdout, "waiting for ollama serve")
+    answered = re.search(r"ollama serve answered after \S+s \((\d+) polls\)", result.stdout)
+    assert answered, result.stdout
+    assert len(waits) == int(answered[1]) - 1 >= 1, "every failed poll is logged"
+    elapsed = [float(m) for m in re.findall(r"elapsed (\d+\.\d+)s of 5s", "\n".join(waits))]
+    assert len(elapsed) == len(waits)
+    assert elapsed == sorted(elapsed)
+    assert elapsed[-1] >= 0.8 - 0.1
+    assert_server_gone(pod)
+
+
+def test_server_that_never_starts_fails_within_timeout_plus_one_poll(pod: Pod) -> None:
+    pod.control(never_start=True)
+    pod.models(("phi", "", False, "generate"))
+
+    result = pod.run(
+        "pull-models.sh", OIL_SERVER_START_TIMEOUT_SECONDS="1", OIL_POLL_INTERVAL_SECONDS="0.25"
+    )
+
+    assert result.returncode == 1
+    started = lines_with(result.stdout, "starting ollama serve")[0]
+    gave_up = lines_with(result.stdout, "did not answer on")[0]
+    assert "within 1s" in gave_up
+    # One poll interval past the timeout, plus the duration of the last `ollama list` attempt.
+    assert log_time(gave_up) - log_time(started) < 1 + 0.25 + 0.5
+    tail = lines_with(result.stdout, " server ")
+    assert any("never_start" in line for line in tail), result.stdout
+    assert_server_gone(pod)
+
+
+def test_server_that_exits_at_once_fails_fast_with_its_log(pod: Pod) -> None:
+    pod.models(("phi", "", False, "generate"))
+    host, port = pod.env["OLLAMA_HOST"].split(":")
+    with socket.socket() as squatter:  # takes the port and never answers
+        squatter.bind((host, int(port)))
+        squatter.listen()
+        begin = time.monotonic()
+        result = pod.run(
+            "pull-models.sh", OIL_SERVER_START_TIMEOUT_SECONDS="30", OIL_CLI_TIMEOUT_SECONDS="0.5"
+        )
+
+    assert result.returncode == 1
+    assert time.monotonic() - begin < 10, "an exited server must not be waited for"
+    assert lines_with(result.stdout, "exited with status 1 before answering")
+    tail = lines_with(result.stdout, " server ")
+    assert any("address already in use" in line.lower() for line in tail), result.stdout
+
+
+def test_flaky_pull_succeeds_after_retries_with_doubling_backoff(pod: Pod) -> None:
+    pod.control(registry={"phi": PHI}, pull_failures={"phi": 2})
+    pod.models(("phi", "", False, "generate"))
+
+    result = pod.run(
+        "pull-models.sh", OIL_PULL_BACKOFF_SECONDS="0.05", OIL_PULL_BACKOFF_MAX_SECONDS="1"
+    )
+
+    assert result.returncode == 0, result.stdout
+    assert pod.state()["pull_attempts"] == {"phi:latest": 3}
+    retries = lines_with(result.stdout, "retrying in")
+    assert [re.search(r"retrying in (\S+)s", line)[1] for line in retries] == ["0.050", "0.100"]  # type: ignore[index]
+    assert all("i/o timeout" in line for line in retries)
+
+
+def test_permanent_pull_failure_exits_non_zero_naming_the_model(pod: Pod) -> None:
+    pod.control(
+        registry={"phi": PHI, "tinyllama": PHI},
+        pull_failures={"tinyllama": -1},
+        pull_error="pull model manifest: 503 Service Unavailable",
+    )
+    pod.models(("phi", "", False, "generate"), ("tinyllama", "", False, "generate"))
+    pod.derived(("terse-phi", "FROM phi\n"))
+
+    result = pod.run("pull-models.sh", OIL_PULL_RETRIES="4")
+
+    assert result.returncode == 1
+    assert pod.state()["pull_attempts"]["tinyllama:latest"] == 4
+    final = lines_with(result.stdout, "failed after 4 attempts")
+    assert len(final) == 1
+    assert "tinyllama" in final[0]
+    assert "503 Service Unavailable" in final[0]
+    backoffs = [float(m) for m in re.findall(r"retrying in (\S+)s", result.stdout)]
+    assert backoffs == [0.05, 0.08, 0.08], "backoff must double and stop at the ceiling"
+    assert "failed models: tinyllama" in result.stdout
+    assert pod.state().get("create_requests", 0) == 0, "derived models built despite a failure"
+    assert_server_gone(pod)
+
+
+def test_disk_full_during_pull_fails_with_the_servers_error(pod: Pod) -> None:
+    pod.control(registry={"phi": {"size": 400_000}}, disk_full_after_bytes=100_000)
+    pod.models(("phi", "", False, "generate"))
+
+    result = pod.run("pull-models.sh", OIL_PULL_RETRIES="2")
+
+    assert result.returncode == 1
+    final = lines_with(result.stdout, "failed after 2 attempts")
+    assert final
+    assert "phi" in final[0]
+    assert "no space left on device" in final[0]
+    assert not list(pod.models_dir.glob("manifests/**/latest")), "manifest without its blobs"
+
+
+def test_unknown_model_fails_with_the_registrys_answer(pod: Pod) -> None:
+    pod.models(("no-such-model:7b", "", False, "generate"))
+
+    result = pod.run("pull-models.sh", OIL_PULL_RETRIES="1")
+
+    assert result.returncode == 1
+    assert "no-such-model:7b" in result.stdout
+    assert "file does not exist" in result.stdout
+
+
+def test_pinned_digest_is_verified_on_the_whole_manifest(pod: Pod) -> None:
+    pod.control(registry={"phi": PHI})
+    pinned = remote_digest("phi", PHI)
+    pod.models(("phi:latest", pinned, False, "generate"))
+
+    result = pod.run("pull-models.sh")
+
+    assert result.returncode == 0, result.stdout
+    assert lines_with(result.stdout, f"matches the pinned digest {pinned} (full comparison)")
+
+
+def test_digest_mismatch_fails_prints_both_digests_and_removes_the_model(pod: Pod) -> None:
+    pinned = remote_digest("phi", PHI, revision=0)
+    served = remote_digest("phi", PHI, revision=1)
+    pod.control(registry={"phi": PHI}, republished=["phi"])
+    pod.models(("phi", pinned, False, "generate"))
+
+    result = pod.run("pull-models.sh")
+
+    assert result.returncode == 1
+    mismatch = lines_with(result.stdout, "digest mismatch for phi")
+    assert mismatch
+    assert pinned in mismatch[0]
+    assert served in mismatch[0]
+    assert lines_with(result.stdout, "removed phi from the model store")
+    assert not (pod.models_dir / "manifests" / "registry.ollama.ai" / "library" / "phi").exists()
+    assert not list((pod.models_dir / "blobs").iterdir()), "the bad copy's blobs were kept"
+    assert_server_gone(pod)
+
+
+def test_warm_cache_pulls_zero_bytes_and_never_contacts_the_registry(pod: Pod) -> None:
+    pod.control(registry={"phi": PHI, "nomic-embed-text:v1.5": EMBED})
+    pod.models(
+        ("phi", remote_digest("phi", PHI), False, "generate"),
+        ("nomic-embed-text:v1.5", "", False, "embed"),
+    )
+    pod.derived(("terse-phi", "FROM phi\nPARAMETER temperature 0.2\n"))
+    assert pod.run("pull-models.sh").returncode == 0
+    cold = pod.state()
+
+    warm = pod.run("pull-models.sh")
+
+    assert warm.returncode == 0, warm.stdout
+    after = pod.state()
+    for counter in ("bytes_downloaded", "pull_requests", "manifest_requests"):
+        assert after[counter] == cold[counter], f"{counter} changed on a warm restart"
+    assert len(lines_with(warm.stdout, "cache hit:")) == 2
+    assert "(2 cache hits, 0 downloaded)" in warm.stdout
+
+
+def test_cached_model_with_another_digest_is_pulled_again(pod: Pod) -> None:
+    pod.control(registry={"phi": PHI})
+    pod.models(("phi", "", False, "generate"))
+    assert pod.run("pull-models.sh").returncode == 0
+    pod.control(registry={"phi": PHI}, republished=["phi"])
+    pod.models(("phi", remote_digest("phi", PHI, revision=1), False, "generate"))
+
+    result = pod.run("pull-models.sh")
+
+    assert result.returncode == 0, result.stdout
+    assert lines_with(result.stdout, "not the pinned")
+    assert pod.state()["pull_attempts"] == {"phi:latest": 2}
+
+
+def test_insecure_registry_is_pulled_with_insecure(pod: Pod) -> None:
+    reference = "registry.internal:5000/team/phi:q4"
+    pod.control(registry={reference: {**PHI, "plain_http": True}})
+    pod.models((reference, "", True, "generate"))
+
+    result = pod.run("pull-models.sh")
+
+    assert result.returncode == 0, result.stdout
+    assert pod.state()["pull_insecure"] == {reference: 1}
+    assert (
+        pod.models_dir / "manifests" / "registry.internal:5000" / "team" / "phi" / "q4"
+    ).is_file()
+    pod.models((reference.replace(":q4", ":q8"), "", False, "generate"))
+    pod.control(registry={reference.replace(":q4", ":q8"): {**PHI, "plain_http": True}})
+    refused = pod.run("pull-models.sh", OIL_PULL_RETRIES="1")
+    assert refused.returncode == 1
+    assert "server gave HTTP response to HTTPS client" in refused.stdout
+
+
+def test_configuration_errors_are_all_reported_before_anything_starts(pod: Pod) -> None:
+    (pod.config_dir / "models.tsv").write_text(
+        "phi\tnot-a-digest\tfalse\tgenerate\n"
+        "tinyllama\t-\tmaybe\tgenerate\n"
+        "bge\t-\tfalse\trerank\n"
+        "only-two\t-\n"
+    )
+    (pod.config_dir / "derived.tsv").write_text("bot\tmissing-file\n")
+
+    result = pod.run("pull-models.sh")
+
+    assert result.returncode == 2
+    errors = lines_with(result.stdout, "configuration:")
+    assert [e.split("configuration: ")[1].split(":")[0:2] for e in errors] == [
+        ["models.tsv", "1"],
+        ["models.tsv", "2"],
+        ["models.tsv", "3"],
+        ["models.tsv", "4"],
+        ["derived.tsv", "1"],
+    ]
+    assert "server_pid" not in pod.state()
+
+
+def test_bad_setting_is_a_usage_error(pod: Pod) -> None:
+    result = pod.run("pull-models.sh", OIL_POLL_INTERVAL_SECONDS="2s")
+    assert result.returncode == 2
+    assert (
+        "OIL_POLL_INTERVAL_SECONDS=2s is not a number of seconds" in result.stdout + result.stderr
+    )
+
+
+def test_sigterm_during_a_pull_stops_the_server_and_exits(pod: Pod) -> None:
+    pod.control(registry={"phi": {"size": 2_000_000}}, bandwidth_bytes_per_s=200_000)
+    pod.models(("phi", "", False, "generate"))
+    script = subprocess.Popen(
+        ["sh", str(FILES / "pull-models.sh")],
+        env={**pod.env, "OIL_PULL_PROGRESS_SECONDS": "0.3"},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    pod.wait_for(lambda: pod.state().get("bytes_downloaded", 0) > 300_000)
+    script.send_signal(signal.SIGTERM)
+    output, _ = script.communicate(timeout=15)
+
+    assert script.returncode == 143
+    assert lines_with(output, "stopping ollama serve")
+    progress = lines_with(output, "pulling phi: pulling ")
+    assert progress, output
+    assert re.search(r"pulling phi: pulling [0-9a-f]{12}: +\d+%", progress[0]), output
+    assert_server_gone(pod)
+    assert not list(Path(pod.env["TMPDIR"]).iterdir())
