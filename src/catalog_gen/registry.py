@@ -327,7 +327,10 @@ class RegistryClient:
                 challenged = True
                 authorization = self._answer_challenge(response, config)
                 continue
-            raise RegistryError(_status_message(response, what))
+            message = _status_message(response, what)
+            if response.status == 401:
+                message += "; " + _needs_credentials(url)
+            raise RegistryError(message)
         raise RegistryError(f"more than {_MAX_REDIRECTS} redirects fetching the {what} at {url}")
 
     def _answer_challenge(self, response: _Response, config: RegistryConfig) -> str:
@@ -452,6 +455,12 @@ class RegistryClient:
                     f"TLS certificate of {key[1]}:{port} is not trusted: {error.verify_message}; "
                     "add its CA with SSL_CERT_FILE, or mark the registry insecure if it serves "
                     "plain http"
+                ) from error
+            except ssl.SSLError as error:
+                connection.close()
+                raise RegistryError(
+                    f"TLS handshake with {key[1]}:{port} failed ({error.reason or error}); if the "
+                    "registry serves plain http, mark it insecure in the environment"
                 ) from error
             except (OSError, http.client.HTTPException) as error:
                 connection.close()

@@ -327,3 +327,24 @@ def test_without_reuse_every_request_opens_a_connection(scripted: ScriptedServer
         for _ in range(2):
             resolve(scripted, client)
     assert scripted.connections == 4
+
+
+def test_401_after_the_token_names_the_credential_variables(scripted: ScriptedServer) -> None:
+    scripted.enable_token_auth()
+    scripted.route(
+        MANIFEST_PATH,
+        Reply(
+            401,
+            b"",
+            {
+                "WWW-Authenticate": f'Bearer realm="{scripted.url}/token",'
+                'service="scripted-registry",scope="repository:library/phi:pull"'
+            },
+        ),
+    )
+    with make_client(Sleeps()) as client, pytest.raises(RegistryError) as raised:
+        resolve(scripted, client)
+    user_var, _ = credentials_env_names(scripted.host)
+    assert "HTTP 401" in str(raised.value)
+    assert user_var in str(raised.value)
+    assert len(scripted.requests_to("/token")) == 1
