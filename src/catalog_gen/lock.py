@@ -39,9 +39,10 @@ from catalog_gen.registry import (
     RegistryConfig,
     RegistryError,
     RemoteModel,
+    credentials_from_env,
     registry_base_url,
 )
-from catalog_gen.sizing import human_bytes
+from catalog_gen.sizing import ModelSize, human_bytes
 
 LOCK_VERSION = 1
 DEFAULT_LOCK_PATH = Path("catalog") / "models.lock.yaml"
@@ -87,6 +88,16 @@ class LockedModel:
             quantization=remote.facts.quantization,
             family=remote.facts.family,
             media_types=tuple(sorted({layer.base_media_type for layer in layers})),
+        )
+
+    def sizing(self, name: str) -> ModelSize:
+        """The facts sizing works from; name is how messages show the model (e.g. llama3:8b)."""
+        return ModelSize(
+            name=name,
+            weights_bytes=self.weights_size,
+            download_bytes=self.total_size,
+            parameter_size=self.parameter_size,
+            quantization=self.quantization,
         )
 
     def to_data(self) -> dict[str, Any]:
@@ -139,6 +150,19 @@ class WantedModel:
     @property
     def registry_url(self) -> str:
         return registry_base_url(self.reference.registry, insecure=self.registry.insecure)
+
+    @classmethod
+    def from_catalog(
+        cls,
+        reference: ModelReference,
+        *,
+        insecure: bool,
+        origin: Origin | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> WantedModel:
+        """A catalog model, with registry credentials from CATALOG_GEN_REGISTRY_<HOST>_*."""
+        credentials = credentials_from_env(reference.registry, environ)
+        return cls(reference, RegistryConfig(insecure=insecure, credentials=credentials), origin)
 
 
 # -- reading and writing -------------------------------------------------------------------------

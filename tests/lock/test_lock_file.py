@@ -237,3 +237,32 @@ def test_update_name_matching_nothing_is_returned() -> None:
         set(),
         ["phi:9b", "Not A Name"],
     )
+
+
+def test_catalog_models_take_credentials_from_the_environment() -> None:
+    reference = parse_model_reference("registry.example.com:5000/team/embed:v1")
+    environ = {
+        "CATALOG_GEN_REGISTRY_REGISTRY_EXAMPLE_COM_5000_USERNAME": "robot",
+        "CATALOG_GEN_REGISTRY_REGISTRY_EXAMPLE_COM_5000_PASSWORD": "s3cret",
+    }
+    item = WantedModel.from_catalog(reference, insecure=True, environ=environ)
+    assert item.registry.insecure is True
+    assert item.registry.credentials is not None
+    assert (item.registry.credentials.username, item.registry.credentials.password) == (
+        "robot",
+        "s3cret",
+    )
+    assert "s3cret" not in repr(item)
+    assert (
+        WantedModel.from_catalog(reference, insecure=False, environ={}).registry.credentials is None
+    )
+
+
+def test_locked_model_gives_sizing_its_facts() -> None:
+    size = PHI.sizing("phi")
+    assert (size.name, size.weights_bytes, size.download_bytes) == (
+        "phi",
+        PHI.weights_size,
+        PHI.total_size,
+    )
+    assert (size.parameter_size, size.quantization) == ("3B", "Q4_0")
