@@ -1,0 +1,145 @@
+"""probe-ready.sh and probe-live.sh (the server container's probes) against the Ollama double."""
+
+from __future__ import annotations
+
+import time
+
+from tests.scripts.conftest import Pod
+
+PHI = {"size": 50_000}
+EMBED = {"size": 30_000, "kind": "embed"}
+
+
+def ready(pod: Pod) -> tuple[bool, str]:
+    result = pod.run("probe-ready.sh", timeout=10)
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    return result.returncode == 0, result.stdout.strip()
+
+
+def serve_with(pod: Pod, *models: tuple[str, dict[str, object], str], **faults: object) -> None:
+    """Models already pulled by the init container; the main container's server running."""
+    pod.control(registry={name: spec for name, spec, _ in models}, **faults)
+    pod.models(*[(name, "", False, kind) for name, _, kind in models])
+    pod.start_server()
+    for name, _, _ in models:
+        assert pod.cli("pull", name).returncode == 0
+
+
+def test_ready_only_once_loaded_then_not_after_eviction_then_ready_after_self_heal(
+    pod: Pod,
+) -> None:
+    serve_with(pod, ("phi", PHI, "generate"), load_delay_s=0.6, evict_after_s=1.2)
+
+    is_ready, said = ready(pod)
+    assert not is_ready
+    assert "phi:latest: not loaded, load started" in said
+    is_ready, said = ready(pod)  # the load is running: ps waits, or shows it loading
+    assert not is_ready
+    assert pod.state()["load_requests"] == {"phi:latest": 1}, "a second load was started"
+
+    pod.wait_for(lambda: ready(pod)[0])
+    assert pod.state()["loads_completed"] == {"phi:latest": 1}
+    pod.control(registry={"phi": PHI}, load_delay_s=0.6)  # later loads are not evicted
+
+    pod.wait_for(lambda: not ready(pod)[0])  # evicted after 1.2 s: not ready, heals itself
+    pod.wait_for(lambda: ready(pod)[0])
+    assert pod.state()["loads_completed"] == {"phi:latest": 2}
+    assert "loaded: phi:latest" in ready(pod)[1]
+
+
+def test_one_load_per_model_however_often_the_probe_runs(pod: Pod) -> None:
+    serve_with(pod, ("phi", PHI, "generate"), load_delay_s=3)
+
+    for _ in range(4):
+        assert pod.run("probe-ready.sh", OIL_CLI_TIMEOUT_SECONDS="0.3").returncode == 1
+
+    assert pod.state()["load_requests"] == {"phi:latest": 1}
+    pod.wait_for(lambda: ready(pod)[0])
+
+
+def test_probe_answers_within_the_cli_timeout_while_a_load_holds_ps(pod: Pod) -> None:
+    serve_with(pod, ("phi", PHI, "generate"), load_delay_s=4)
+    assert not ready(pod)[0]
+    pod.wait_for(lambda: "load_requests" in pod.state())
+
+    begin = time.monotonic()
+    result = pod.run("probe-ready.sh", OIL_CLI_TIMEOUT_SECONDS="0.5")
+
+    assert result.returncode == 1
+    assert "did not answer within 0.5s" in result.stdout
+    assert time.monotonic() - begin < 2
+    assert pod.run("probe-live.sh", OIL_CLI_TIMEOUT_SECONDS="1").returncode == 0, (
+        "liveness must not fail during a long load"
+    )
+
+
+def test_embedding_model_is_loaded_through_embed(pod: Pod) -> None:
+    serve_with(pod, ("nomic-embed-text:v1.5", EMBED, "embed"))
+
+    assert not ready(pod)[0]
+    pod.wait_for(lambda: ready(pod)[0])
+
+    state = pod.state()
+    assert state["embed_requests"] >= 1
+    assert state["loads_completed"] == {"nomic-embed-text:v1.5": 1}
+    assert "generate_requests" not in state
+
+
+def test_model_being_unloaded_is_not_ready(pod: Pod) -> None:
+    serve_with(pod, ("phi", PHI, "generate"), unload_delay_s=30)
+    ready(pod)
+    pod.wait_for(lambda: ready(pod)[0])
+
+    assert pod.cli("stop", "phi").returncode == 0
+    assert "Stopping..." in pod.cli("ps").stdout
+
+    is_ready, said = ready(pod)
+    assert not is_ready
+    assert "phi:latest: not loaded, being unloaded" in said
+
+
+def test_derived_model_and_its_base_count_as_one_runner(pod: Pod) -> None:
+    serve_with(pod, ("phi", PHI, "generate"))
+    pod.derived(("terse-phi", "FROM phi\nPARAMETER temperature 0.1\n"))
+    assert pod.cli("create", "terse-phi", "-f", str(pod.config_dir / "modelfile-0")).returncode == 0
+
+    assert not ready(pod)[0]
+    pod.wait_for(lambda: ready(pod)[0])
+    assert pod.state()["load_requests"] == {"terse-phi:latest": 1}, "the derived model is loaded"
+
+    # A client then calls the base model: Ollama swaps the shared runner, ps shows only phi.
+    assert pod.cli("run", "phi", "hello").returncode == 0
+    assert pod.cli("ps").stdout.split("\n")[1].startswith("phi:latest ")
+    assert ready(pod)[0]
+
+
+def test_failed_self_heal_is_reported_by_the_next_probe(pod: Pod) -> None:
+    serve_with(pod)
+    pod.models(("gone:1b", "", False, "generate"))  # configured, but neither on disk nor upstream
+
+    assert not ready(pod)[0]
+    pod.wait_for(lambda: not list((pod.root / "tmp" / "ollama-inference-load").glob("*.pid")))
+    is_ready, said = ready(pod)
+
+    assert not is_ready
+    assert "previous attempt: error loading gone:1b failed" in said
+    assert "file does not exist" in said
+
+
+def test_probes_fail_when_the_server_is_down(pod: Pod) -> None:
+    pod.models(("phi", "", False, "generate"))
+
+    is_ready, said = ready(pod)
+    live = pod.run("probe-live.sh")
+
+    assert not is_ready
+    assert "could not connect to ollama server" in said
+    assert live.returncode == 1
+    assert "could not connect to ollama server" in live.stdout
+
+
+def test_liveness_passes_when_the_server_answers(pod: Pod) -> None:
+    pod.start_server()
+    result = pod.run("probe-live.sh")
+    assert result.returncode == 0
+    assert result.stdout == ""

@@ -1,0 +1,54 @@
+"""test-models.sh (the `helm test` pod) against the Ollama double."""
+
+from __future__ import annotations
+
+from tests.scripts.conftest import Pod
+
+PHI = {"size": 40_000}
+EMBED = {"size": 20_000, "kind": "embed"}
+
+
+def test_every_model_answers_through_the_service(pod: Pod) -> None:
+    pod.control(registry={"phi": PHI, "all-minilm": EMBED})
+    pod.models(("phi", "", False, "generate"), ("all-minilm", "", False, "embed"))
+    pod.derived(("terse-phi", "FROM phi\nSYSTEM Be terse.\n"))
+    pod.start_server()
+    for name in ("phi", "all-minilm"):
+        assert pod.cli("pull", name).returncode == 0
+    assert pod.cli("create", "terse-phi", "-f", str(pod.config_dir / "modelfile-0")).returncode == 0
+
+    result = pod.run("test-models.sh")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    passed = [line for line in result.stdout.splitlines() if " test-models PASS " in line]
+    assert [line.split(" PASS ")[1].split(":")[0] for line in passed[:3]] == [
+        "phi",
+        "all-minilm",
+        "terse-phi",
+    ]
+    assert 'answered "Ready."' in passed[0]
+    assert "embedding of 8 dimensions" in passed[1]
+
+
+def test_missing_model_fails_without_pulling_it_on_the_server(pod: Pod) -> None:
+    pod.control(registry={"phi": PHI, "tinyllama": PHI})
+    pod.models(("phi", "", False, "generate"), ("tinyllama", "", False, "generate"))
+    pod.start_server()
+    assert pod.cli("pull", "phi").returncode == 0
+    pulls_before = pod.state()["pull_requests"]
+
+    result = pod.run("test-models.sh")
+
+    assert result.returncode == 1
+    assert "FAIL tinyllama:latest: not available" in result.stdout
+    assert "model 'tinyllama:latest' not found" in result.stdout
+    assert "PASS phi:latest" in result.stdout
+    assert "1 of 2 models did not answer" in result.stdout
+    assert pod.state()["pull_requests"] == pulls_before
+
+
+def test_unreachable_service_fails_every_model(pod: Pod) -> None:
+    pod.models(("phi", "", False, "generate"))
+    result = pod.run("test-models.sh")
+    assert result.returncode == 1
+    assert "could not connect to ollama server" in result.stdout
