@@ -6,8 +6,8 @@ import time
 
 from tests.scripts.conftest import Pod
 
-PHI = {"size": 50_000}
-EMBED = {"size": 30_000, "kind": "embed"}
+PHI: dict[str, object] = {"size": 50_000}
+EMBED: dict[str, object] = {"size": 30_000, "kind": "embed"}
 
 
 def ready(pod: Pod) -> tuple[bool, str]:

@@ -1,0 +1,120 @@
+"""The Ollama double itself reproduces the CLI and API facts the scripts rely on
+(../shared/notes/ollama.md); if it drifted, the script tests would prove nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import re
+
+import pytest
+
+from tests.ollama_double.gotime import DurationError, parse_go_duration
+from tests.ollama_double.names import parse_name
+from tests.scripts.conftest import Pod
+
+PHI = {"size": 20_000}
+EMBED = {"size": 20_000, "kind": "embed"}
+
+
+@pytest.mark.parametrize(
+    ("reference", "display", "path"),
+    [
+        ("phi", "phi:latest", "registry.ollama.ai/library/phi/latest"),
+        ("team/phi:q4", "team/phi:q4", "registry.ollama.ai/team/phi/q4"),
+        (
+            "reg.local:5000/team/phi",
+            "reg.local:5000/team/phi:latest",
+            "reg.local:5000/team/phi/latest",
+        ),
+        ("myreg.io/phi", "myreg.io/phi:latest", "registry.ollama.ai/myreg.io/phi/latest"),
+    ],
+)
+def test_names_follow_ollamas_parser(reference: str, display: str, path: str) -> None:
+    name = parse_name(reference)
+    assert name.display == display
+    assert "/".join(name.path_parts) == path
+
+
+def test_go_durations_need_a_unit() -> None:
+    assert parse_go_duration("-1m") == -60
+    assert parse_go_duration("1h30m") == 5400
+    with pytest.raises(DurationError, match='missing unit in duration "-1"'):
+        parse_go_duration("-1")
+
+
+def test_cli_without_server_says_could_not_connect(pod: Pod) -> None:
+    result = pod.cli("list")
+    assert result.returncode == 1
+    assert result.stderr == (
+        "Error: could not connect to ollama server, run 'ollama serve' to start it\n"
+    )
+
+
+def test_list_columns_and_id_is_the_manifest_file_digest(pod: Pod) -> None:
+    pod.control(registry={"phi": PHI, "team/embed:v1": EMBED})
+    pod.start_server()
+    assert pod.cli("pull", "phi").returncode == 0
+    assert pod.cli("pull", "team/embed:v1").returncode == 0
+
+    lines = pod.cli("list").stdout.splitlines()
+
+    assert re.fullmatch(r"NAME +ID +SIZE +MODIFIED +", lines[0])
+    rows = {line.split()[0]: line.split() for line in lines[1:]}
+    assert set(rows) == {"phi:latest", "team/embed:v1"}
+    manifest = pod.models_dir / "manifests/registry.ollama.ai/library/phi/latest"
+    assert rows["phi:latest"][1] == hashlib.sha256(manifest.read_bytes()).hexdigest()[:12]
+    assert rows["phi:latest"][2:4] == ["20", "KB"]
+
+
+def test_pull_errors_stream_with_http_200_and_500_without_streaming(pod: Pod) -> None:
+    pod.control(pull_failures={"phi": -1}, pull_error="boom")
+    pod.start_server()
+    host, port = pod.env["OLLAMA_HOST"].split(":")
+    answers = []
+    for stream in (True, False):
+        connection = http.client.HTTPConnection(host, int(port))
+        connection.request("POST", "/api/pull", json.dumps({"model": "phi", "stream": stream}))
+        response = connection.getresponse()
+        answers.append((response.status, response.read().decode().splitlines()[-1]))
+        connection.close()
+    assert answers == [(200, '{"error": "boom"}'), (500, '{"error": "boom"}')]
+    result = pod.cli("pull", "phi")
+    assert result.returncode == 1
+    assert result.stderr.endswith("Error: boom\n")
+    assert "\x1b[" in result.stderr, "the real CLI draws ANSI progress on stderr"
+
+
+def test_show_run_and_ps_behave_like_the_cli(pod: Pod) -> None:
+    pod.control(registry={"phi": PHI, "all-minilm": EMBED})
+    pod.start_server()
+
+    missing = pod.cli("show", "phi")
+    assert missing.returncode == 1
+    assert missing.stderr == "Error: model 'phi' not found\n"
+    assert pod.cli("run", "phi", "").returncode == 0, "run pulls a missing model, then loads it"
+    assert pod.state()["pull_requests"] == 1
+    embed = pod.cli("run", "all-minilm", "")
+    assert embed.returncode == 1
+    assert "embedding models require input text" in embed.stderr
+    assert pod.cli("run", "phi", "", "--keepalive", "-1").stderr == (
+        'Error: time: missing unit in duration "-1"\n'
+    )
+    assert pod.cli("run", "phi", "", "--keepalive=-1m").returncode == 0
+
+    ps = pod.cli("ps").stdout.splitlines()
+    assert re.fullmatch(r"NAME +ID +SIZE +PROCESSOR +CONTEXT +UNTIL +", ps[0])
+    assert re.fullmatch(r"phi:latest +[0-9a-f]{12} +20 KB +100% CPU +4096 +Forever +", ps[1])
+    generate = pod.cli("run", "all-minilm", "hi")
+    assert generate.stdout.startswith("[")
+
+
+def test_rm_deletes_manifest_and_unused_blobs(pod: Pod) -> None:
+    pod.control(registry={"phi": PHI})
+    pod.start_server()
+    assert pod.cli("pull", "phi").returncode == 0
+    result = pod.cli("rm", "phi")
+    assert result.stdout == "deleted 'phi'\n"
+    assert not list((pod.models_dir / "blobs").iterdir())
+    assert pod.cli("rm", "phi").stderr == "Error: model 'phi' not found\n"
