@@ -1,0 +1,79 @@
+"""Building throwaway catalogs and running the CLI in-process for the generator's tests."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from catalog_gen.cli import main
+from tests.conftest import REPO_ROOT
+
+FIXTURES = REPO_ROOT / "tests" / "fixtures" / "leaves"
+FIXTURE_ENVIRONMENTS = FIXTURES / "environments"
+CHART = REPO_ROOT / "charts" / "ollama-inference-load"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    code: int
+    stdout: str
+    stderr: str
+
+
+@contextmanager
+def working_directory(path: Path) -> Iterator[None]:
+    previous = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+def make_catalog(
+    root: Path,
+    files: Mapping[str, str] | None = None,
+    *,
+    overlay: Path | None = None,
+    environments: Path = FIXTURE_ENVIRONMENTS,
+) -> Path:
+    """root/catalog with the fixture environments, an overlay directory and extra files."""
+    catalog = root / "catalog"
+    shutil.copytree(environments, catalog / "environments", dirs_exist_ok=True)
+    if overlay is not None:
+        shutil.copytree(overlay, catalog, dirs_exist_ok=True)
+    for relative, text in (files or {}).items():
+        path = catalog / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return catalog
+
+
+def run_cli(root: Path, *arguments: str, chart: Path = CHART) -> Outcome:
+    """catalog-gen ARGUMENTS run in root, with --chart pointing at the repository's chart."""
+    args: Sequence[str] = list(arguments)
+    if args and args[0] in ("validate", "render", "check", "lock"):
+        args = [args[0], "--chart", str(chart), *args[1:]]
+    out, err = io.StringIO(), io.StringIO()
+    with working_directory(root):
+        code = main(args, stdout=out, stderr=err)
+    return Outcome(code, out.getvalue(), err.getvalue())
+
+
+LEAF_HEAD = """\
+workloadType: OLLAMA_INFERENCE_LOAD
+serviceName: {name}
+serviceCatalog: ml-inference
+namespace: {namespace}
+environment: {environment}
+"""
+
+
+def leaf(body: str = "model: phi:latest\n", *, name: str = "svc", namespace: str = "ml",
+         environment: str = "dev") -> str:
+    return LEAF_HEAD.format(name=name, namespace=namespace, environment=environment) + body

@@ -1,0 +1,157 @@
+"""cli.py: commands, exit codes, output formats and paths as the user typed them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from catalog_gen.cli import main
+from tests.conftest import REPO_ROOT
+from tests.unit.helpers import leaf, make_catalog, run_cli
+
+
+def test_help_shows_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    assert "catalog-gen validate catalog/dev/ml-workloads/ollama-phi.yaml" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [[], ["frobnicate"], ["render", "--bogus"], ["validate", "--format", "xml"]])
+def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    assert "usage:" in capsys.readouterr().err
+
+
+def test_missing_catalog_or_file_is_a_usage_error(tmp_path: Path) -> None:
+    assert run_cli(tmp_path, "validate", "--catalog", "nowhere").code == 2
+    make_catalog(tmp_path)
+    assert run_cli(tmp_path, "validate", "catalog/dev/ml/none.yaml").code == 2
+
+
+def test_missing_chart_is_a_usage_error_without_traceback(tmp_path: Path) -> None:
+    make_catalog(tmp_path)
+    outcome = run_cli(tmp_path, "validate", chart=tmp_path / "no-chart")
+    assert outcome.code == 2
+    assert "cannot read the chart" in outcome.stderr and "Traceback" not in outcome.stderr
+
+
+def test_render_then_check_is_clean_and_drift_is_reported(tmp_path: Path) -> None:
+    catalog = make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf()})
+    assert run_cli(tmp_path, "render").code == 0
+    assert run_cli(tmp_path, "check").code == 0
+    (catalog / "dev/ml/svc.yaml").write_text(leaf("model: phi:3.8b\n"))
+    (catalog / "dev/ml/new.yaml").write_text(leaf(name="new"))
+    drift = run_cli(tmp_path, "check")
+    assert drift.code == 1
+    assert "  changed: generated/dev/ml/svc/values.yaml" in drift.stderr
+    assert "  added:   generated/dev/ml/new/values.yaml" in drift.stderr
+    assert "+  name: phi:3.8b" in drift.stderr
+
+
+def test_invalid_catalog_writes_nothing_and_keeps_the_old_tree(tmp_path: Path) -> None:
+    catalog = make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf()})
+    assert run_cli(tmp_path, "render").code == 0
+    before = (tmp_path / "generated/dev/ml/svc/values.yaml").read_bytes()
+    (catalog / "dev/ml/svc.yaml").write_text(leaf("model: phi\ncolour: red\n"))
+    (catalog / "dev/ml/other.yaml").write_text(leaf(name="other"))
+    outcome = run_cli(tmp_path, "render")
+    assert outcome.code == 1
+    assert outcome.stdout.startswith("catalog/dev/ml/svc.yaml:7:1: error: $.colour:")
+    assert (tmp_path / "generated/dev/ml/svc/values.yaml").read_bytes() == before
+    assert not (tmp_path / "generated/dev/ml/other").exists()
+
+
+def test_render_leaves_the_catalog_and_chart_untouched(tmp_path: Path) -> None:
+    catalog = make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf()})
+    before = {path: path.read_bytes() for path in catalog.rglob("*") if path.is_file()}
+    assert run_cli(tmp_path, "render", "--out", "out/tree").code == 0
+    after = {path: path.read_bytes() for path in catalog.rglob("*") if path.is_file()}
+    assert after == before
+    assert (tmp_path / "out/tree/dev/ml/svc/values.yaml").is_file()
+
+
+def test_render_refuses_an_output_directory_holding_the_catalog(tmp_path: Path) -> None:
+    make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf()})
+    outcome = run_cli(tmp_path, "render", "--out", ".")
+    assert outcome.code == 2 and "refusing to replace" in outcome.stderr
+    assert (tmp_path / "catalog/dev/ml/svc.yaml").is_file()
+
+
+def test_validate_single_file_uses_its_catalog_and_the_path_as_typed(tmp_path: Path) -> None:
+    make_catalog(tmp_path, {
+        "dev/ml/svc.yaml": leaf("model: phi\ncontainer: {replica: 1}\n"),
+        "dev/ml/other.yaml": leaf("model: phi\nbogus: 1\n", name="other"),
+    })
+    outcome = run_cli(tmp_path, "validate", "./catalog/dev/ml/svc.yaml")
+    assert outcome.code == 1
+    assert outcome.stdout == (
+        "catalog/dev/ml/svc.yaml:7:13: error: $.container.replica: unknown key 'replica' "
+        "(did you mean 'replicas'?)\n"
+    )
+
+
+def test_validate_a_file_outside_the_catalog(tmp_path: Path) -> None:
+    make_catalog(tmp_path)
+    (tmp_path / "loose.yaml").write_text(leaf())
+    outcome = run_cli(tmp_path, "validate", "--catalog", "catalog", "loose.yaml")
+    assert outcome.code == 1
+    assert outcome.stdout.startswith("loose.yaml:1:1: error: $: not a leaf of the catalog catalog")
+
+
+def test_json_format_on_success_is_an_empty_list(tmp_path: Path) -> None:
+    make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf()})
+    outcome = run_cli(tmp_path, "validate", "--format", "json")
+    assert outcome.code == 0 and json.loads(outcome.stdout) == []
+
+
+def test_schema_check_and_write(tmp_path: Path) -> None:
+    assert run_cli(tmp_path, "schema", "--out", "s", "--check").code == 1
+    assert run_cli(tmp_path, "schema", "--out", "s").code == 0
+    assert run_cli(tmp_path, "schema", "--out", "s", "--check").code == 0
+    committed = REPO_ROOT / "schemas" / "catalog-leaf.schema.json"
+    assert (tmp_path / "s/catalog-leaf.schema.json").read_bytes() == committed.read_bytes()
+
+
+def test_internal_errors_exit_2_without_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import catalog_gen.cli
+
+    make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf()})
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise KeyError("boom")
+
+    monkeypatch.setattr(catalog_gen.cli, "render_tree", broken)
+    outcome = run_cli(tmp_path, "render")
+    assert outcome.code == 2
+    assert "internal error: KeyError" in outcome.stderr and "Traceback" not in outcome.stderr
+
+
+def test_module_entry_point_runs(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "catalog_gen", "--version"], capture_output=True, text=True,
+        check=False, cwd=tmp_path,
+    )
+    assert result.returncode == 0 and result.stdout.startswith("catalog-gen ")
+
+
+def test_shipped_catalog_is_valid_and_generated_is_up_to_date() -> None:
+    from catalog_gen.cli import _load_lock
+    from catalog_gen.emit import render_tree
+    from catalog_gen.plan import ChartContract, plan_catalog
+    from catalog_gen.problems import Report
+    from catalog_gen.writer import diff_tree
+
+    report = Report()
+    planned = plan_catalog(
+        REPO_ROOT / "catalog", "catalog",
+        ChartContract.load(REPO_ROOT / "charts/ollama-inference-load"), report,
+        lock_loader=_load_lock,
+    )
+    assert report.ok, report.format_text()
+    difference = diff_tree(REPO_ROOT / "generated", render_tree(planned), "generated")
+    assert difference.clean, difference.summary("generated")

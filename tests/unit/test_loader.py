@@ -1,0 +1,116 @@
+"""loader.py: plain data plus marks, and every YAML feature beyond plain data refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from catalog_gen.loader import MAX_FILE_BYTES, Document, discover, parse_document
+from catalog_gen.problems import Report
+
+
+def parse(text: str | bytes) -> tuple[Document | None, Report]:
+    report = Report()
+    raw = text.encode() if isinstance(text, str) else text
+    return parse_document(raw, Path("leaf.yaml"), "leaf.yaml", report), report
+
+
+def only_problem(report: Report) -> str:
+    assert len(report.problems) == 1, report.format_text()
+    return report.problems[0].format()
+
+
+def test_values_and_marks_are_one_based_for_values_and_keys() -> None:
+    document, report = parse("# comment\na: 1\nb:\n  - x\n  - {c: true}\n")
+    assert report.ok and document is not None
+    assert document.data == {"a": 1, "b": ["x", {"c": True}]}
+    assert document.position(("a",)) == (2, 4)
+    assert document.key_position(("b",)) == (3, 1)
+    assert document.position(("b", 1, "c")) == (5, 9)
+    assert document.key_position(("b", 1, "c")) == (5, 6)
+    # A path that does not exist points at the nearest enclosing node that does.
+    assert document.position(("b", 1, "missing")) == (5, 5)
+
+
+def test_dates_stay_text_and_yaml_11_booleans_are_booleans() -> None:
+    document, _ = parse("when: 2024-01-31\nflag: yes\nnum: 0x10\nratio: 1.5\nnothing: ~\n")
+    assert document is not None
+    assert document.data == {
+        "when": "2024-01-31", "flag": True, "num": 16, "ratio": 1.5, "nothing": None,
+    }
+
+
+def test_duplicate_key_points_at_the_second_and_names_the_first() -> None:
+    _, report = parse("a: 1\nb:\n  c: 1\n  c: 2\n")
+    assert only_problem(report) == (
+        "leaf.yaml:4:3: error: $.b.c: duplicate key 'c' (first defined on line 3); "
+        "YAML keeps only one of them, so say it once"
+    )
+
+
+def test_billion_laughs_is_refused_without_expanding() -> None:
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n"
+    for level in "bcdefghij":
+        previous = chr(ord(level) - 1)
+        bomb += f"{level}: &{level} [" + ", ".join([f"*{previous}"] * 9) + "]\n"
+    _, report = parse(bomb)
+    assert only_problem(report).startswith("leaf.yaml:2:8: error: $.b[0]: YAML anchors and aliases")
+
+
+def test_unused_anchor_is_harmless() -> None:
+    document, report = parse("a: &x 1\n")
+    assert report.ok and document is not None and document.data == {"a": 1}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a: !!binary aGk=\n", "leaf.yaml:1:4: error: $.a: YAML tag 'tag:yaml.org,2002:binary'"),
+        ("a: !custom x\n", "leaf.yaml:1:4: error: $.a: YAML tag '!custom' is not allowed"),
+        ("a: !!set {x}\n", "leaf.yaml:1:4: error: $.a: YAML tag 'tag:yaml.org,2002:set'"),
+        ("? [a]\n: 1\n", "leaf.yaml:1:3: error: $: mapping keys must be strings"),
+        ("- 1\n", "leaf.yaml:1:1: error: $: top level must be a mapping, not a list"),
+        ("just text\n", "leaf.yaml:1:1: error: $: top level must be a mapping, not a single value"),
+        ("", "leaf.yaml:1:1: error: $: file is empty"),
+        ("a: 1\n---\nb: 2\n", "leaf.yaml:2:1: error: $: invalid YAML: file holds several"),
+        ("a: [1\n", "leaf.yaml:2:1: error: $: invalid YAML:"),
+        (b"a: \xff\n", "leaf.yaml:1:4: error: $: file is not valid UTF-8"),
+    ],
+)
+def test_refusals_are_located(text: str | bytes, expected: str) -> None:
+    document, report = parse(text)
+    assert document is None
+    assert only_problem(report).startswith(expected)
+
+
+def test_size_limit() -> None:
+    _, report = parse("a: " + "x" * MAX_FILE_BYTES + "\n")
+    assert "catalog files are limited to" in only_problem(report)
+
+
+def test_nesting_limit() -> None:
+    text = "".join("  " * depth + f"k{depth}:\n" for depth in range(80)) + "  " * 80 + "v: 1\n"
+    _, report = parse(text)
+    assert "nested deeper than" in only_problem(report)
+
+
+def test_utf8_bom_is_accepted() -> None:
+    document, report = parse(b"\xef\xbb\xbfa: 1\n")
+    assert report.ok and document is not None and document.data == {"a": 1}
+
+
+def test_discover_finds_leaves_and_environments_and_reports_misplaced_files(
+    tmp_path: Path,
+) -> None:
+    for relative in (
+        "environments/dev.yaml", "dev/ml/a.yaml", "dev/ml/b.yml", "dev/c.yaml",
+        "README.md", "models.lock.yaml", "dev/ml/.hidden.yaml", "dev/ml/notes.txt",
+    ):
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text("a: 1\n")
+    report = Report()
+    files = discover(tmp_path, "cat", report)
+    assert files.environments == {"dev": tmp_path / "environments/dev.yaml"}
+    assert files.leaves == [tmp_path / "dev/ml/a.yaml"]
+    assert [problem.path for problem in report.sorted()] == ["cat/dev/c.yaml", "cat/dev/ml/b.yml"]

@@ -1,0 +1,200 @@
+"""plan.py: how environment defaults, the leaf, the lock and chartValues combine."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from catalog_gen.plan import (
+    CatalogPlan,
+    ChartContract,
+    LockedModelFacts,
+    ServicePlan,
+    coalesce,
+    overlay,
+    plan_catalog,
+)
+from catalog_gen.problems import Report
+from tests.unit.helpers import CHART, leaf, make_catalog
+
+
+@functools.cache
+def chart() -> ChartContract:
+    return ChartContract.load(CHART)
+
+
+def plan(tmp_path: Path, files: dict[str, str], lock: Any = None) -> tuple[CatalogPlan, Report]:
+    catalog = make_catalog(tmp_path, files)
+    report = Report()
+    result = plan_catalog(
+        catalog, "catalog", chart(), report,
+        lock_loader=(lambda path, report, display: lock) if lock is not None else None,
+    )
+    return result, report
+
+
+def only_plan(tmp_path: Path, body: str, **kwargs: str) -> ServicePlan:
+    environment = kwargs.get("environment", "dev")
+    result, report = plan(tmp_path, {f"{environment}/ml/svc.yaml": leaf(body, **kwargs)})
+    assert report.ok, report.format_text()
+    (service,) = result.plans
+    return service
+
+
+def test_environment_defaults_fill_what_the_leaf_leaves_out(tmp_path: Path) -> None:
+    service = only_plan(tmp_path, "model: phi\ncontainer:\n  resources:\n    limits: {cpu: 3}\n")
+    assert service.chart_values["resources"] == {
+        "requests": {"cpu": "500m", "memory": "2Gi"},
+        "limits": {"cpu": "3", "memory": "8Gi"},
+    }
+    assert service.chart_values["cache"] == {
+        "mode": "emptyDir", "size": "20Gi", "storageClass": "standard",
+    }
+    assert "replicaCount" not in service.chart_values  # neither sets it: the chart's default
+    assert service.replicas == 1
+
+
+def test_leaf_keys_win_key_by_key_and_lists_are_replaced(tmp_path: Path) -> None:
+    result, report = plan(tmp_path, {
+        "environments/qa.yaml": (
+            "environment: qa\nstorageClass: slow\n"
+            "defaults:\n  cache: {mode: perReplica, size: 50Gi, storageClass: fast,"
+            " accessModes: [ReadWriteOnce, ReadWriteMany]}\n"
+        ),
+        "qa/ml/svc.yaml": leaf(
+            "model: phi\ncache: {size: 5Gi, accessModes: [ReadWriteOncePod]}\n",
+            environment="qa",
+        ),
+    })
+    assert report.ok, report.format_text()
+    assert result.plans[0].chart_values["cache"] == {
+        "mode": "perReplica", "size": "5Gi", "storageClass": "fast",
+        "accessModes": ["ReadWriteOncePod"],
+    }
+
+
+def test_exposure_derives_the_host_from_the_base_domain(tmp_path: Path) -> None:
+    service = only_plan(tmp_path, "model: phi\ningress: {enabled: true}\n")
+    assert service.exposure.hosts == ("svc.dev.example.com",)
+    assert service.chart_values["httpRoute"] == {
+        "enabled": True,
+        "hostnames": ["svc.dev.example.com"],
+        "parentRefs": [
+            {"name": "shared-gateway", "namespace": "gateway-system", "sectionName": "https"}
+        ],
+    }
+    assert service.chart_values["ingress"] == {"enabled": False}
+
+
+def test_disabled_exposure_renders_neither_route_nor_ingress(tmp_path: Path) -> None:
+    service = only_plan(tmp_path, "model: phi\ningress: {enabled: false, host: a.example.com}\n")
+    assert service.chart_values["httpRoute"] == {"enabled": False}
+    assert service.chart_values["ingress"] == {"enabled": False}
+    assert service.exposure.hosts == ()
+
+
+def test_model_names_resolve_against_the_environment_mirror(tmp_path: Path) -> None:
+    @dataclass(frozen=True)
+    class Facts:
+        digest: str
+        total_size: int
+        model_size: int
+
+    lock: dict[str, LockedModelFacts] = {
+        "mirror.internal.example:5000/library/phi:latest": Facts("ab" * 32, 2 * 2**30, 2 * 2**30),
+        "registry.ollama.ai/library/qwen:7b": Facts("cd" * 32, 5 * 2**30, 5 * 2**30),
+    }
+    result, report = plan(
+        tmp_path,
+        {"locked/ml/svc.yaml": leaf(
+            "models: [phi, registry.ollama.ai/library/qwen:7b]\n"
+            "container: {resources: {requests: {memory: 6Gi}}}\n",
+            environment="locked",
+        )},
+        lock,
+    )
+    assert report.ok, report.format_text()
+    assert result.plans[0].chart_values["models"] == [
+        {"name": "mirror.internal.example:5000/library/phi:latest", "digest": "ab" * 32,
+         "insecure": True, "embedding": False},
+        {"name": "qwen:7b", "digest": "cd" * 32, "insecure": False, "embedding": False},
+    ]
+
+
+def test_memory_request_below_the_locked_weights_is_an_error(tmp_path: Path) -> None:
+    @dataclass(frozen=True)
+    class Facts:
+        digest: str
+        total_size: int
+        model_size: int
+
+    lock = {"registry.ollama.ai/library/big:70b": Facts("ef" * 32, 40 * 2**30, 39 * 2**30)}
+    _, report = plan(tmp_path, {"dev/ml/svc.yaml": leaf("model: big:70b\n")}, lock)
+    assert report.format_text() == (
+        "catalog/dev/ml/svc.yaml:1:1: error: $: requests.memory 2Gi is less than the 39.0 GiB "
+        "of weights of big:70b (model lock): the model cannot load\n"
+    )
+
+
+def test_chart_values_are_overlaid_last_and_null_deletes_a_chart_default(tmp_path: Path) -> None:
+    service = only_plan(
+        tmp_path,
+        "model: phi\ncontainer: {replicas: 1}\n"
+        "chartValues: {replicaCount: 2, resources: {limits: {memory: null}}}\n",
+    )
+    assert service.chart_values["replicaCount"] == 2
+    assert service.chart_values["resources"]["limits"] == {"memory": None}
+    assert service.replicas == 2
+    assert "memory" not in service.resources["limits"]
+
+
+def test_effective_replicas_from_chart_values_count_against_the_gpu_budget(
+    tmp_path: Path,
+) -> None:
+    _, report = plan(
+        tmp_path,
+        {"dev/ml/svc.yaml": leaf("model: phi\ngpu: {count: 1}\nchartValues: {replicaCount: 5}\n")},
+    )
+    assert report.format_text().startswith(
+        "catalog/environments/dev.yaml:10:11: error: $.gpu.budget: services of environment "
+        "'dev' request 5 GPUs"
+    )
+
+
+def test_validate_files_keeps_only_their_problems_but_counts_their_neighbours(
+    tmp_path: Path,
+) -> None:
+    catalog = make_catalog(tmp_path, {
+        "dev/ml/a.yaml": leaf("model: phi\ningress: {enabled: true, host: x.example.com}\n",
+                              name="a"),
+        "dev/ml/b.yaml": leaf("model: phi\ningress: {enabled: true, host: x.example.com}\n",
+                              name="b"),
+        "dev/ml/broken.yaml": leaf("model: phi\ncolour: red\n", name="broken"),
+    })
+    report = Report()
+    plan_catalog(catalog, "catalog", chart(), report, only=[catalog / "dev/ml/b.yaml"])
+    assert [problem.path for problem in report.sorted()] == ["catalog/dev/ml/b.yaml"]
+
+
+def test_coalesce_follows_helm_and_overlay_keeps_nulls() -> None:
+    base = {"a": {"b": 1, "c": 2}, "d": [1, 2], "e": 3}
+    assert coalesce(base, {"a": {"b": None, "x": 9}, "d": [3], "e": None}) == {
+        "a": {"c": 2, "x": 9}, "d": [3],
+    }
+    assert overlay(base, {"a": {"b": None}}) == {"a": {"b": None, "c": 2}, "d": [1, 2], "e": 3}
+    assert base == {"a": {"b": 1, "c": 2}, "d": [1, 2], "e": 3}
+
+
+@pytest.mark.parametrize("missing", ["values.yaml", "values.schema.json"])
+def test_chart_contract_needs_both_files(tmp_path: Path, missing: str) -> None:
+    from catalog_gen.plan import ChartContractError
+
+    for name in ("values.yaml", "values.schema.json"):
+        if name != missing:
+            (tmp_path / name).write_text((CHART / name).read_text())
+    with pytest.raises(ChartContractError, match="cannot read the chart"):
+        ChartContract.load(tmp_path)

@@ -1,0 +1,90 @@
+"""The committed JSON schemas are generated from the pydantic models, and both agree."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from catalog_gen.models import SCHEMA_FILES, CatalogLeaf, Environment, schema_text, shape_errors
+from tests.conftest import REPO_ROOT
+from tests.unit.helpers import FIXTURES
+
+SCHEMAS = REPO_ROOT / "schemas"
+
+
+@pytest.mark.parametrize("file_name", sorted(SCHEMA_FILES))
+def test_committed_schema_is_not_stale(file_name: str) -> None:
+    committed = (SCHEMAS / file_name).read_text(encoding="utf-8")
+    assert committed == schema_text(SCHEMA_FILES[file_name], file_name), (
+        f"schemas/{file_name} is stale: run `catalog-gen schema`"
+    )
+
+
+@pytest.mark.parametrize("file_name", sorted(SCHEMA_FILES))
+def test_committed_schema_is_a_valid_draft_2020_12_schema(file_name: str) -> None:
+    schema = json.loads((SCHEMAS / file_name).read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+
+
+def _corpus() -> list[tuple[str, Path]]:
+    """Every YAML file of the fixture corpus and the shipped catalog that parses to a mapping."""
+    files: list[tuple[str, Path]] = []
+    for root in (FIXTURES, REPO_ROOT / "catalog"):
+        for path in sorted(root.rglob("*.yaml")):
+            if "expected" in path.parts or path.name == "models.lock.yaml":
+                continue
+            kind = "environment" if path.parent.name == "environments" else "leaf"
+            files.append((kind, path))
+    return files
+
+
+CORPUS = _corpus()
+
+
+def _load(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("kind", "path"), CORPUS, ids=[str(path.relative_to(REPO_ROOT)) for _, path in CORPUS]
+)
+def test_json_schema_and_pydantic_model_agree(kind: str, path: Path) -> None:
+    data = _load(path)
+    if not isinstance(data, dict):
+        pytest.skip("not a YAML mapping: the loader rejects it before any schema")
+    model = Environment if kind == "environment" else CatalogLeaf
+    file_name = "environment.schema.json" if kind == "environment" else "catalog-leaf.schema.json"
+    schema = json.loads((SCHEMAS / file_name).read_text(encoding="utf-8"))
+    schema_accepts = jsonschema.Draft202012Validator(schema).is_valid(data)
+    model_errors = shape_errors(model, data)
+    assert schema_accepts == (not model_errors), model_errors
+
+
+def test_corpus_exercises_both_answers() -> None:
+    """The agreement test means something only if both schema outcomes occur in the corpus."""
+    schema = json.loads((SCHEMAS / "catalog-leaf.schema.json").read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    outcomes = {
+        validator.is_valid(data)
+        for kind, path in CORPUS
+        if kind == "leaf" and isinstance(data := _load(path), dict)
+    }
+    assert outcomes == {True, False}
+
+
+def test_shipped_leaves_carry_the_schema_modeline() -> None:
+    for path in sorted((REPO_ROOT / "catalog").rglob("*.yaml")):
+        if path.name == "models.lock.yaml":
+            continue
+        first = path.read_text(encoding="utf-8").splitlines()[0]
+        assert first.startswith("# yaml-language-server: $schema="), path
+        target = (path.parent / first.split("$schema=", 1)[1]).resolve()
+        assert target.is_file(), f"{path}: modeline points at {target}"
