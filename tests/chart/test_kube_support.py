@@ -72,7 +72,7 @@ def test_custom_resource_metadata_is_checked_with_object_meta(
 
 
 def test_preserve_unknown_fields_stay_open(shared_dir: Path) -> None:
-    application = {
+    application: dict[str, Any] = {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Application",
         "metadata": {"name": "demo", "namespace": "argocd"},
