@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import TextIO
 
 from catalog_gen import __version__
-from catalog_gen.emit import render_tree
+from catalog_gen.emit import argocd, backstage, render_tree
 from catalog_gen.lock import Origin, WantedModel, load_lock, run_lock
-from catalog_gen.models import SCHEMA_FILES, schema_text
+from catalog_gen.models import SCHEMA_FILES, CatalogLeaf, json_schema, schema_text
 from catalog_gen.plan import (
     CatalogPlan,
     ChartContract,
@@ -30,6 +30,7 @@ DEFAULT_CATALOG = "catalog"
 DEFAULT_OUT = "generated"
 DEFAULT_CHART = "charts/ollama-inference-load"
 DEFAULT_SCHEMAS = "schemas"
+DEFAULT_TEMPLATE = backstage.TEMPLATE_DIR
 DEBUG_ENV = "CATALOG_GEN_DEBUG"
 
 EPILOG = """\
@@ -41,6 +42,7 @@ examples:
   catalog-gen render                         write generated/ (atomically)
   catalog-gen check                          exit 1 if generated/ is stale (CI, pre-commit)
   catalog-gen schema                         rewrite schemas/*.schema.json from the models
+  catalog-gen backstage                      rewrite the Backstage template from the leaf schema
   catalog-gen lock                           pin every model's digest in catalog/models.lock.yaml
 
 problems print as  path:line:col: error: $.json.path: message
@@ -80,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         default=DEFAULT_OUT,
         metavar="DIR",
-        help=f"generated tree (default: {DEFAULT_OUT}); nothing outside it is written",
+        help=f"generated tree (default: {DEFAULT_OUT}); next to it (its parent is the "
+        f"repository root) also {argocd.DEPLOY_DIR}/ and {backstage.ROOT_LOCATION_PATH}",
     )
     parser = _Parser(
         prog="catalog-gen",
@@ -127,6 +130,20 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"where the schemas go (default: {DEFAULT_SCHEMAS})",
     )
     schema.add_argument("--check", action="store_true", help="exit 1 when they are stale")
+    template = commands.add_parser(
+        "backstage",
+        parents=[common],
+        help="write the Backstage software template from the leaf schema",
+        description="Write the scaffolder Template and its skeleton: the form is the leaf "
+        "schema, the environments are the catalog's.",
+    )
+    template.add_argument(
+        "--out",
+        default=DEFAULT_TEMPLATE,
+        metavar="DIR",
+        help=f"template directory (default: {DEFAULT_TEMPLATE})",
+    )
+    template.add_argument("--check", action="store_true", help="exit 1 when it is stale")
     lock = commands.add_parser(
         "lock",
         parents=[common],
@@ -201,8 +218,11 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         only=files or None,
         lock_loader=_load_lock,
     )
+    argocd.check_catalog(planned, report)
     if not report.ok:
         return _print_problems(report, arguments.format, out, err)
+    if command == "backstage":
+        return _backstage(planned, report, arguments, out, err)
     if arguments.format == "json":
         out.write(report.format_json())
     elif report.problems:
@@ -213,16 +233,72 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_OK
     tree = render_tree(planned)
     target = Path(arguments.out)
+    # The GitOps files live beside generated/, at the repository root: its parent.
+    deploy = target.parent / argocd.DEPLOY_DIR
+    deploy_tree = argocd.deploy_files(planned)
+    location = target.parent / backstage.ROOT_LOCATION_PATH
+    location_bytes = backstage.root_location_bytes()
     if command == "check":
-        difference = diff_tree(target, tree, os.path.normpath(arguments.out))
-        if difference.clean:
-            err.write(f"catalog-gen: {summary}: {arguments.out} is up to date\n")
-            return EXIT_OK
-        err.write(difference.summary(os.path.normpath(arguments.out)))
-        return EXIT_INVALID
+        stale = False
+        for directory, expected in ((target, tree), (deploy, deploy_tree)):
+            display = os.path.normpath(directory)
+            difference = diff_tree(directory, expected, display)
+            if not difference.clean:
+                err.write(difference.summary(display))
+                stale = True
+        if not location.is_file() or location.read_bytes() != location_bytes:
+            err.write(f"{os.path.normpath(location)} is stale: run `catalog-gen render`\n")
+            stale = True
+        if stale:
+            return EXIT_INVALID
+        err.write(f"catalog-gen: {summary}: {arguments.out} and {deploy} are up to date\n")
+        return EXIT_OK
     check_output_dir(target, [catalog, Path(arguments.chart)])
+    check_output_dir(deploy, [catalog, Path(arguments.chart)])
     write_tree(target, tree)
-    err.write(f"catalog-gen: {summary}: wrote {len(tree)} files to {arguments.out}\n")
+    if deploy_tree or deploy.exists():
+        write_tree(deploy, deploy_tree)
+    _write_file(location, location_bytes)
+    err.write(
+        f"catalog-gen: {summary}: wrote {len(tree)} files to {arguments.out}, "
+        f"{len(deploy_tree)} to {os.path.normpath(deploy)} and {os.path.normpath(location)}\n"
+    )
+    return EXIT_OK
+
+
+def _write_file(path: Path, content: bytes) -> None:
+    """Replace one file atomically (a temporary sibling renamed over it)."""
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    temporary.write_bytes(content)
+    os.replace(temporary, path)
+
+
+def _backstage(
+    planned: CatalogPlan,
+    report: Report,
+    arguments: argparse.Namespace,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    leaf_schema = json_schema(CatalogLeaf, "catalog-leaf.schema.json")
+    files = backstage.template_tree(
+        leaf_schema, planned.environments, planned.environment_documents, report
+    )
+    if files is None:
+        return _print_problems(report, arguments.format, out, err)
+    target = Path(arguments.out)
+    display = os.path.normpath(arguments.out)
+    if arguments.check:
+        difference = diff_tree(target, files, display)
+        if difference.clean:
+            err.write(f"catalog-gen: {display} is up to date\n")
+            return EXIT_OK
+        summary = difference.summary(display)
+        err.write(summary.replace("catalog-gen render", "catalog-gen backstage"))
+        return EXIT_INVALID
+    check_output_dir(target, [Path(arguments.catalog or DEFAULT_CATALOG), Path(arguments.chart)])
+    write_tree(target, files)
+    err.write(f"catalog-gen: wrote {len(files)} files to {display}\n")
     return EXIT_OK
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import PurePosixPath
 
+from catalog_gen.emit.argocd import emit_app_json
+from catalog_gen.emit.backstage import emit_catalog_info
 from catalog_gen.emit.values import emit_values
 from catalog_gen.models import Environment
 from catalog_gen.plan import CatalogPlan, ServicePlan
@@ -17,7 +19,7 @@ from catalog_gen.plan import CatalogPlan, ServicePlan
 ServiceEmitter = Callable[[ServicePlan], Mapping[str, bytes]]
 EnvironmentEmitter = Callable[[Environment, Sequence[ServicePlan]], Mapping[str, bytes]]
 
-SERVICE_EMITTERS: list[ServiceEmitter] = [emit_values]
+SERVICE_EMITTERS: list[ServiceEmitter] = [emit_values, emit_app_json, emit_catalog_info]
 ENVIRONMENT_EMITTERS: list[EnvironmentEmitter] = []
 
 
