@@ -24,7 +24,8 @@ def test_http_route_attaches_to_the_chart_gateway_with_hostnames_and_timeouts(he
     (gateway,) = select(documents, "Gateway")
     (service,) = select(documents, "Service")
     assert route["spec"]["parentRefs"] == [
-        {"name": gateway["metadata"]["name"], "sectionName": "https"}
+        {"name": gateway["metadata"]["name"], "sectionName": "https"},
+        {"name": gateway["metadata"]["name"], "sectionName": "http"},
     ]
     assert route["spec"]["hostnames"] == ["chat.example.com"]
     (rule,) = route["spec"]["rules"]
