@@ -28,18 +28,19 @@ def serve_with(pod: Pod, *models: tuple[str, dict[str, object], str], **faults: 
 def test_ready_only_once_loaded_then_not_after_eviction_then_ready_after_self_heal(
     pod: Pod,
 ) -> None:
-    serve_with(pod, ("phi", PHI, "generate"), load_delay_s=0.6, evict_after_s=1.2)
+    serve_with(pod, ("phi", PHI, "generate"), load_delay_s=1.0, evict_after_s=1.5)
 
     is_ready, said = ready(pod)
     assert not is_ready
     assert "phi:latest: not loaded, load started" in said
-    is_ready, said = ready(pod)  # the load is running: ps waits, or shows it loading
-    assert not is_ready
+    pod.wait_for(lambda: "load_requests" in pod.state())
+    loading = pod.run("probe-ready.sh", OIL_CLI_TIMEOUT_SECONDS="0.3")  # ps waits for the load
+    assert loading.returncode == 1
     assert pod.state()["load_requests"] == {"phi:latest": 1}, "a second load was started"
 
     pod.wait_for(lambda: ready(pod)[0])
     assert pod.state()["loads_completed"] == {"phi:latest": 1}
-    pod.control(registry={"phi": PHI}, load_delay_s=0.6)  # later loads are not evicted
+    pod.control(registry={"phi": PHI}, load_delay_s=1.0)  # later loads are not evicted
 
     pod.wait_for(lambda: not ready(pod)[0])  # evicted after 1.2 s: not ready, heals itself
     pod.wait_for(lambda: ready(pod)[0])
