@@ -438,9 +438,10 @@ def template_entity(
         "title": "catalog: add ${{ parameters.serviceName }} to "
         "${{ parameters.environment }}/${{ parameters.namespace }}",
         "description": (
-            "Adds the Ollama inference service `${{ parameters.serviceName }}` "
-            f"(`{leaf}`), created with the Backstage template `{TEMPLATE_NAME}`.\n\n"
-            "CI validates the leaf and renders `generated/`; once merged, Argo CD syncs it."
+            "Adds the Ollama inference service `${{ parameters.serviceName }}`:\n"
+            f"`{leaf}`\n"
+            f"(created with the Backstage template `{TEMPLATE_NAME}`).\n\n"
+            "CI validates the leaf and renders `generated/`; once merged, Argo CD syncs it.\n"
         ),
     }
     if target_branch is not None:
