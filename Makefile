@@ -57,6 +57,7 @@ lint: bootstrap
 	$(VENV)/bin/shellcheck --shell=sh charts/ollama-inference-load/files/*.sh
 	$(VENV)/bin/actionlint
 	$(VENV)/bin/python tools/ct_lint.py
+	$(VENV)/bin/python tools/chart_docs.py --check
 
 check: bootstrap
 	$(VENV)/bin/catalog-gen check

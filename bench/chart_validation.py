@@ -1,7 +1,7 @@
 """Benchmark: render every ci/ scenario and validate it for Kubernetes 1.29-1.34 plus CRDs.
 
 Prints figures; it asserts nothing (speed goals live here, never in timed tests). Run with
-    .venv/bin/python -m tests.chart.bench_validation
+    .venv/bin/python -m bench.chart_validation
 """
 
 from __future__ import annotations
