@@ -154,4 +154,8 @@ def test_skeleton_leaf_validates_renders_and_deploys(
         api_versions=API_VERSIONS,
     )
     assert {document["kind"] for document in documents} >= {"Deployment", "Service"}
+    # A long first pull must read as Progressing in Argo CD, not Degraded.
+    budget = yaml.safe_load((service_dir / "values.yaml").read_text())["startup"]["budgetSeconds"]
+    (deployment,) = [document for document in documents if document["kind"] == "Deployment"]
+    assert deployment["spec"]["progressDeadlineSeconds"] > budget
     assert validate_manifests(documents, crd_dir=shared_dir / "crds") == []
