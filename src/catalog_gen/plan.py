@@ -157,25 +157,38 @@ class ChartContractError(Exception):
     pass
 
 
+# Top-level schema keywords under which each top-level value can be validated on its own.
+_PER_KEY_KEYWORDS = frozenset({
+    "$schema", "$id", "$comment", "title", "description", "type", "additionalProperties",
+    "properties", "definitions", "$defs",
+})
+
+
 @dataclass(frozen=True)
 class ChartContract:
-    """The chart's defaults and values.schema.json, loaded once and compiled once."""
+    """The chart's defaults and values.schema.json, loaded once and compiled once.
+
+    Validation is what helm does (the defaults coalesced with the values, against the schema),
+    made cheap for thousands of services: when the schema constrains top-level keys only one by
+    one and the defaults are valid, a top-level value left at its default (the very same object,
+    since coalesce shares untouched subtrees) needs no check, and a value already seen valid
+    (models, resources... repeat across services) is not checked again.
+    """
 
     directory: Path
     defaults: Mapping[str, Any]
     schema: Mapping[str, Any]
     validator: Any
+    per_key: bool
+    _seen_valid: set[str] = field(default_factory=set, repr=False, compare=False)
 
     @classmethod
     def load(cls, directory: Path) -> ChartContract:
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         try:
-            defaults = yaml.load(
-                (directory / "values.yaml").read_text(encoding="utf-8"),
-                Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader),
-            )
+            defaults = yaml.load((directory / "values.yaml").read_text(encoding="utf-8"), loader)
             schema = yaml.load(
-                (directory / "values.schema.json").read_text(encoding="utf-8"),
-                Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader),
+                (directory / "values.schema.json").read_text(encoding="utf-8"), loader
             )
         except (OSError, yaml.YAMLError) as error:
             raise ChartContractError(
@@ -185,19 +198,44 @@ class ChartContract:
         if not isinstance(defaults, dict) or not isinstance(schema, dict):
             raise ChartContractError(f"{directory}: values.yaml or values.schema.json is empty")
         validator_class = jsonschema.validators.validator_for(schema)
-        validator_class.check_schema(schema)
+        try:
+            validator_class.check_schema(schema)
+        except jsonschema.SchemaError as error:
+            raise ChartContractError(
+                f"{directory}/values.schema.json is not a valid JSON schema: {error.message}"
+            ) from error
         validator = validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
-        return cls(directory, defaults, schema, validator)
+        per_key = set(schema) <= _PER_KEY_KEYWORDS and validator.is_valid(defaults)
+        return cls(directory, defaults, schema, validator, per_key)
 
     def effective(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """What helm validates and renders: the defaults coalesced with values."""
         return coalesce(self.defaults, values)
 
     def errors(self, effective: Mapping[str, Any]) -> list[jsonschema.ValidationError]:
-        if self.validator.is_valid(effective):
+        instance: Mapping[str, Any] = effective
+        if self.per_key:
+            changed = {
+                key: value for key, value in effective.items()
+                if value is not self.defaults.get(key)
+            }
+            fingerprints = {
+                key: json.dumps([key, value], sort_keys=True, default=repr)
+                for key, value in changed.items()
+            }
+            instance = {
+                key: value for key, value in changed.items()
+                if fingerprints[key] not in self._seen_valid
+            }
+            if not instance:
+                return []
+            if self.validator.is_valid(instance):
+                self._seen_valid.update(fingerprints[key] for key in instance)
+                return []
+        elif self.validator.is_valid(instance):
             return []
         return sorted(
-            self.validator.iter_errors(effective),
+            self.validator.iter_errors(instance),
             key=lambda error: [str(part) for part in error.absolute_path],
         )
 

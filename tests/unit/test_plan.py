@@ -198,3 +198,29 @@ def test_chart_contract_needs_both_files(tmp_path: Path, missing: str) -> None:
             (tmp_path / name).write_text((CHART / name).read_text())
     with pytest.raises(ChartContractError, match="cannot read the chart"):
         ChartContract.load(tmp_path)
+
+
+def test_chart_contract_checks_changed_values_even_after_caching(tmp_path: Path) -> None:
+    contract = ChartContract.load(CHART)
+    assert contract.per_key
+    good = contract.effective({"replicaCount": 2, "gpu": {"count": 1}})
+    assert contract.errors(good) == []
+    assert contract.errors(good) == []  # served from the cache
+    bad = contract.effective({"replicaCount": 2, "gpu": {"count": -1}, "bogus": 1})
+    assert sorted(error.validator for error in contract.errors(bad)) == [
+        "additionalProperties", "minimum",
+    ]
+
+
+def test_chart_contract_falls_back_to_whole_validation_for_cross_key_schemas(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    schema["required"] = ["mustExist"]
+    (tmp_path / "values.schema.json").write_text(json.dumps(schema))
+    (tmp_path / "values.yaml").write_text((CHART / "values.yaml").read_text())
+    contract = ChartContract.load(tmp_path)
+    assert not contract.per_key
+    assert [error.validator for error in contract.errors(contract.effective({}))] == ["required"]
