@@ -72,15 +72,17 @@ def parse_model_reference(text: str, default_registry: str = DEFAULT_REGISTRY) -
         )
     registry = match.group("registry")
     namespace = match.group("namespace")
-    # "a/b" is namespace/name unless the first part looks like a host (has a dot or a port),
-    # the same rule container image references use.
-    if registry is not None and namespace is None and not _looks_like_host(registry):
+    # Ollama reads names from the right (types/model/name.go): model, then namespace, then host.
+    # "a/b" is therefore always namespace/name, even when "a" looks like a host; a leaf that
+    # means a registry must name the namespace too, or Ollama would pull from the wrong place.
+    if registry is not None and namespace is None:
         registry, namespace = None, registry
-    if registry is not None and not _looks_like_host(registry):
-        raise InvalidReferenceError(
-            f"{registry!r} is not a registry host; a registry needs a dot or a port "
-            "(e.g. registry.example.com/team/model:tag)"
-        )
+        if _looks_like_host(namespace):
+            raise InvalidReferenceError(
+                f"Ollama reads {text!r} as namespace {namespace!r} on the default registry; "
+                f"to pull from the registry {namespace!r} name the namespace too "
+                f"(e.g. {namespace}/library/{match.group('name')})"
+            )
     return ModelReference(
         registry=(registry or default_registry).lower(),
         namespace=namespace or DEFAULT_NAMESPACE,
