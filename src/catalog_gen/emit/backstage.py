@@ -316,7 +316,7 @@ def _form_field(
     key: str, schema: Mapping[str, Any], own_title: object, environments: Sequence[str]
 ) -> dict[str, Any]:
     # Key order: what a reviewer reads first; the titles of $defs are class names, not labels.
-    field = {"title": own_title if isinstance(own_title, str) else _humanize(key)}
+    field: dict[str, Any] = {"title": own_title if isinstance(own_title, str) else _humanize(key)}
     field.update({name: value for name, value in schema.items() if name != "title"})
     if key == "environment":
         field["enum"] = list(environments)
