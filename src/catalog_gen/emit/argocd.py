@@ -412,7 +412,10 @@ def deploy_files(catalog: CatalogPlan) -> dict[PurePosixPath, bytes]:
         if environment.argocd is None or environment_problems(environment):
             continue
         document = catalog.environment_documents.get(name)
-        source = document.display if document is not None else f"environments/{name}.yaml"
+        # Named from the catalog directory, as leaf_path is: the same bytes whatever the cwd.
+        source = f"environments/{name}.yaml"
+        if document is not None:
+            source = f"{document.path.parent.parent.name}/{source}"
         services = sorted(
             (argo_service(plan) for plan in catalog.plans if plan.environment_name == name),
             key=lambda service: service.app_json_path,
