@@ -119,7 +119,9 @@ def measure(count: int, rounds: int) -> dict[str, float]:
             "validate": [*catalog_gen, "validate", *chart],
             "render": [*catalog_gen, "render", *chart, "--out", "generated"],
             "check-jsonschema": [
-                str(VENV_BIN / "check-jsonschema"), "--schemafile", str(LEAF_SCHEMA),
+                str(VENV_BIN / "check-jsonschema"),
+                "--schemafile",
+                str(LEAF_SCHEMA),
                 *(str(path.relative_to(root)) for path in paths),
             ],
         }

@@ -32,8 +32,14 @@ def render(helm: Path, chart: Path, values: Path, service_dir: Path) -> tuple[bo
     """(ok, summary) for one service: kinds rendered, or helm's error."""
     _environment, namespace, service = service_dir.parts[-3:]
     command = [
-        str(helm), "template", service, str(chart), "--namespace", namespace,
-        "--values", str(values),
+        str(helm),
+        "template",
+        service,
+        str(chart),
+        "--namespace",
+        namespace,
+        "--values",
+        str(values),
     ]
     for api_version in API_VERSIONS:
         command += ["--api-versions", api_version]

@@ -1,4 +1,7 @@
-"""catalog-gen: the command line. Exit 0 ok, 1 invalid input (or drift), 2 usage or internal error."""
+"""catalog-gen: the command line.
+
+Exit 0 ok, 1 invalid input (or stale output), 2 usage or internal error.
+"""
 
 from __future__ import annotations
 
@@ -58,7 +61,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "--catalog",
         default=None,
@@ -77,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="text",
         help="how problems are printed (default: text)",
     )
-    out = argparse.ArgumentParser(add_help=False)
+    out = _Parser(add_help=False)
     out.add_argument(
         "--out",
         default=DEFAULT_OUT,
@@ -209,7 +212,9 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     chart = ChartContract.load(Path(arguments.chart))
     report = Report()
     if command == "lock":
-        return _lock(arguments, catalog, display_root, chart, out, err)
+        return _lock(
+            arguments, catalog=catalog, display_root=display_root, chart=chart, out=out, err=err
+        )
     planned = plan_catalog(
         catalog,
         display_root,
@@ -358,6 +363,7 @@ def _schema(directory: Path, *, check: bool, out: TextIO, err: TextIO) -> int:
 
 def _lock(
     arguments: argparse.Namespace,
+    *,
     catalog: Path,
     display_root: str,
     chart: ChartContract,

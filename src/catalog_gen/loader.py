@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import yaml
@@ -74,7 +74,7 @@ class Document:
         report.add(self.display, line, column, list(parts), message, hint=hint)
 
 
-class _YamlRefused(Exception):
+class _YamlRefusedError(Exception):
     def __init__(self, position: Position, parts: DataPath, message: str) -> None:
         super().__init__(message)
         self.position = position
@@ -133,7 +133,7 @@ def parse_document(raw: bytes, path: Path, display: str, report: Report) -> Docu
     document = Document(path=path, display=display, data=None)
     try:
         document.data = _build(root, (), document, set(), 0)
-    except _YamlRefused as refused:
+    except _YamlRefusedError as refused:
         if refused.message == "alias":
             alias_position = _first_alias(text)
             line, column = alias_position or refused.position
@@ -167,10 +167,10 @@ def _position(node: Node) -> Position:
 def _build(node: Node, parts: DataPath, document: Document, seen: set[int], depth: int) -> Any:
     # Aliases compose to the very same node object twice; a tree has no shared nodes.
     if id(node) in seen:
-        raise _YamlRefused(_position(node), parts, "alias")
+        raise _YamlRefusedError(_position(node), parts, "alias")
     seen.add(id(node))
     if depth > MAX_DEPTH:
-        raise _YamlRefused(
+        raise _YamlRefusedError(
             _position(node), parts, f"nested deeper than {MAX_DEPTH} levels; not a catalog file"
         )
     document.value_marks[parts] = _position(node)
@@ -190,7 +190,7 @@ def _build(node: Node, parts: DataPath, document: Document, seen: set[int], dept
             key = _key(key_node, parts)
             child = (*parts, key)
             if key in mapping:
-                raise _YamlRefused(
+                raise _YamlRefusedError(
                     _position(key_node),
                     child,
                     f"duplicate key {key!r} (first defined on line {key_lines[key]}); "
@@ -200,17 +200,17 @@ def _build(node: Node, parts: DataPath, document: Document, seen: set[int], dept
             document.key_marks[child] = _position(key_node)
             mapping[key] = _build(value_node, child, document, seen, depth + 1)
         return mapping
-    raise _YamlRefused(_position(node), parts, "unsupported YAML node")  # pragma: no cover
+    raise _YamlRefusedError(_position(node), parts, "unsupported YAML node")  # pragma: no cover
 
 
 def _key(node: Node, parts: DataPath) -> str:
     if node.tag == f"{_TAG}merge":
-        raise _YamlRefused(
+        raise _YamlRefusedError(
             _position(node), parts, "YAML merge keys (<<) are not allowed; write the keys out"
         )
     if not isinstance(node, ScalarNode) or node.tag != f"{_TAG}str":
         shown = node.value if isinstance(node, ScalarNode) else "a collection"
-        raise _YamlRefused(
+        raise _YamlRefusedError(
             _position(node),
             parts,
             f"mapping keys must be strings; {shown!r} is read as "
@@ -223,10 +223,10 @@ def _key(node: Node, parts: DataPath) -> str:
 def _scalar(node: ScalarNode, parts: DataPath) -> Any:
     tag = node.tag
     if tag not in _SCALAR_TAGS:
-        raise _YamlRefused(
+        raise _YamlRefusedError(
             _position(node), parts, f"YAML tag {tag!r} is not allowed; use plain values"
         )
-    if tag == f"{_TAG}str" or tag == f"{_TAG}timestamp":
+    if tag in (f"{_TAG}str", f"{_TAG}timestamp"):
         # A date-like value stays the text the author wrote; no field wants a datetime.
         return node.value
     if tag == f"{_TAG}int":
@@ -240,7 +240,7 @@ def _scalar(node: ScalarNode, parts: DataPath) -> Any:
 
 def _require_tag(node: Node, tag: str, parts: DataPath) -> None:
     if node.tag != tag:
-        raise _YamlRefused(
+        raise _YamlRefusedError(
             _position(node), parts, f"YAML tag {node.tag!r} is not allowed; use plain values"
         )
 
@@ -258,8 +258,9 @@ def _first_alias(text: str) -> Position | None:
     """Exact position of the first alias; only called on the rare refused file."""
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
-            if isinstance(event, yaml.AliasEvent):
-                return event.start_mark.line + 1, event.start_mark.column + 1
+            mark = event.start_mark
+            if isinstance(event, yaml.AliasEvent) and mark is not None:
+                return mark.line + 1, mark.column + 1
     except yaml.YAMLError:  # pragma: no cover - the same text composed fine a moment ago
         return None
     return None  # pragma: no cover
@@ -331,7 +332,7 @@ def _files(root: Path) -> Iterator[Path]:
             yield path
 
 
-def join_display(display_root: str, relative: Path) -> str:
+def join_display(display_root: str, relative: PurePath) -> str:
     """A path as the user would type it: the catalog argument joined with the relative path."""
     if display_root in ("", "."):
         return relative.as_posix()

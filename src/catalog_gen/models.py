@@ -13,12 +13,14 @@ YAML keys are camelCase (the proof of concept's leaf); Python attributes are sna
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import math
 import re
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -27,6 +29,8 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     PlainValidator,
     Tag,
     ValidationError,
@@ -35,7 +39,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
-from pydantic_core import PydanticCustomError
+from pydantic_core import PydanticCustomError, core_schema
 
 from catalog_gen.loader import DataPath, Document
 from catalog_gen.problems import JsonPathPart, Report
@@ -48,7 +52,8 @@ from catalog_gen.references import (
 T = TypeVar("T")
 
 if TYPE_CHECKING:
-    Opt = typing.Optional
+    # mypy sees "X | None" for keys that default to None.
+    from typing import Optional as Opt
 else:
 
     class Opt:
@@ -68,7 +73,7 @@ DEFAULT_STARTUP_BUDGET_SECONDS = 900
 DEFAULT_ARGOCD_DESTINATION = "https://kubernetes.default.svc"
 NAME_TAG, MAPPING_TAG = "<model name>", "<model mapping>"
 
-# --- constrained scalars -------------------------------------------------------------------------
+# --- constrained scalars --------------------------------------------------------------------------
 # Each is a string (or number) checked by a Python function that gives a human message, paired
 # with the equivalent JSON Schema so editors and check-jsonschema enforce the same thing.
 
@@ -89,7 +94,10 @@ REGISTRY_HOST = (
     r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]([-._a-z0-9/]*[a-z0-9])?)?$"
 )
 MODEL_HOST = r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?$"
-RESOURCE_NAME = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+RESOURCE_NAME = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+)
 QUANTITY = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]+)?$"
 DURATION = r"^-?([0-9]+|([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+)$"
 URL = r"^(https?|ssh|git|oci)://[^\s]+$|^git@[^\s]+:[^\s]+$"
@@ -98,32 +106,47 @@ STORAGE_CLASS = r"^(-|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9
 MODEL_REFERENCE = re.sub(r"\(\?P<[a-z]+>", "(?:", MODEL_REFERENCE_PATTERN)
 
 
-def _text(
-    pattern: str,
-    message: str,
-    *,
-    max_length: int | None = None,
-    extra_check: Callable[[str], str | None] | None = None,
-    json_extra: Mapping[str, Any] | None = None,
-) -> Any:
-    regex = re.compile(pattern)
+@dataclass(frozen=True)
+class TextFormat:
+    """Annotated[str, TextFormat(...)]: a pattern with a human message, and the same pattern
+    (plus maxLength and json_extra) in the JSON schema."""
 
-    def check(value: str) -> str:
-        if max_length is not None and len(value) > max_length:
+    pattern: str
+    message: str
+    max_length: int | None = None
+    extra_check: Callable[[str], str | None] | None = None
+    json_extra: Mapping[str, Any] | None = None
+
+    def check(self, value: str) -> str:
+        if self.max_length is not None and len(value) > self.max_length:
             raise PydanticCustomError(
-                "text_too_long", f"must be at most {max_length} characters (got {len(value)})"
+                "text_too_long",
+                f"must be at most {self.max_length} characters (got {len(value)})",
             )
-        if extra_check is not None and (problem := extra_check(value)) is not None:
+        if self.extra_check is not None and (problem := self.extra_check(value)) is not None:
             raise PydanticCustomError("text_format", problem)
-        if regex.fullmatch(value) is None:
-            raise PydanticCustomError("text_format", message)
+        if _compiled(self.pattern).fullmatch(value) is None:
+            raise PydanticCustomError("text_format", self.message)
         return value
 
-    schema: dict[str, Any] = {"type": "string", "pattern": pattern}
-    if max_length is not None:
-        schema["maxLength"] = max_length
-    schema.update(json_extra or {})
-    return Annotated[str, AfterValidator(check), WithJsonSchema(schema)]
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = {"type": "string", "pattern": self.pattern}
+        if self.max_length is not None:
+            result["maxLength"] = self.max_length
+        result.update(self.json_extra or {})
+        return result
+
+
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
 
 
 def _no_ip(value: str) -> str | None:
@@ -155,73 +178,110 @@ _DNS_LABEL_TEXT = (
     "must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a "
     "letter or digit"
 )
-DnsLabel = _text(DNS_LABEL, _DNS_LABEL_TEXT, max_length=63)
-ServiceName = _text(
-    DNS_1035_LABEL,
-    "must be a DNS-1035 label (it names a Kubernetes Service): lowercase letters, digits and "
-    "'-', starting with a letter and ending with a letter or digit",
-    max_length=63,
-)
-DnsSubdomain = _text(
-    DNS_SUBDOMAIN,
-    "must be a DNS-1123 subdomain: dot-separated lowercase labels of letters, digits and '-'",
-    max_length=253,
-)
-Host = _text(
-    HOSTNAME,
-    "must be a DNS name: dot-separated lowercase labels of letters, digits and '-' "
-    "(at most 63 characters each), e.g. ollama.example.com",
-    max_length=253,
-    extra_check=_no_wildcard,
-    json_extra={"not": {"pattern": ALL_DIGITS_AND_DOTS}},
-)
-HostOrWildcard = _text(
-    WILDCARD_HOSTNAME,
-    "must be a DNS name, optionally starting with '*.' (e.g. *.example.com): dot-separated "
-    "lowercase labels of letters, digits and '-'",
-    max_length=253,
-    extra_check=_no_ip,
-    json_extra={"not": {"pattern": ALL_DIGITS_AND_DOTS}},
-)
-BackstageName = _text(
-    BACKSTAGE_NAME,
-    "must be a Backstage entity name: letters, digits, '-', '_' and '.', starting and ending "
-    "with a letter or digit",
-    max_length=63,
-)
-EntityRef = _text(
-    BACKSTAGE_REF,
-    "must be a Backstage entity reference [kind:][namespace/]name, e.g. group:ml-platform",
-    max_length=253,
-)
-RegistryHost = _text(
-    REGISTRY_HOST,
-    "must be a registry host with an optional port and path, e.g. registry.example.com:5000",
-    max_length=253,
-)
-ModelHost = _text(
-    MODEL_HOST,
-    "must be a registry host with an optional port, e.g. registry.internal.example:5000",
-    max_length=253,
-)
-ResourceName = _text(
-    RESOURCE_NAME,
-    "must be a Kubernetes extended resource name, e.g. nvidia.com/gpu or amd.com/gpu",
-    max_length=253,
-)
-ModelName = _text(
-    MODEL_REFERENCE,
-    "not a valid Ollama model name",
-    max_length=512,
-    extra_check=_model_reference_problem,
-)
-Url = _text(URL, "must be a URL such as https://github.com/org/repo.git", max_length=2048)
-StorageClassName = _text(
-    STORAGE_CLASS,
-    "must be a StorageClass name, '' for the cluster default or '-' for none",
-    max_length=253,
-)
-PresetName = _text(DNS_LABEL, f"must be 'auto' or a preset name; {_DNS_LABEL_TEXT}", max_length=63)
+DnsLabel = Annotated[str, TextFormat(DNS_LABEL, _DNS_LABEL_TEXT, max_length=63)]
+ServiceName = Annotated[
+    str,
+    TextFormat(
+        DNS_1035_LABEL,
+        "must be a DNS-1035 label (it names a Kubernetes Service): lowercase letters, digits and "
+        "'-', starting with a letter and ending with a letter or digit",
+        max_length=63,
+    ),
+]
+DnsSubdomain = Annotated[
+    str,
+    TextFormat(
+        DNS_SUBDOMAIN,
+        "must be a DNS-1123 subdomain: dot-separated lowercase labels of letters, digits and '-'",
+        max_length=253,
+    ),
+]
+Host = Annotated[
+    str,
+    TextFormat(
+        HOSTNAME,
+        "must be a DNS name: dot-separated lowercase labels of letters, digits and '-' "
+        "(at most 63 characters each), e.g. ollama.example.com",
+        max_length=253,
+        extra_check=_no_wildcard,
+        json_extra={"not": {"pattern": ALL_DIGITS_AND_DOTS}},
+    ),
+]
+HostOrWildcard = Annotated[
+    str,
+    TextFormat(
+        WILDCARD_HOSTNAME,
+        "must be a DNS name, optionally starting with '*.' (e.g. *.example.com): dot-separated "
+        "lowercase labels of letters, digits and '-'",
+        max_length=253,
+        extra_check=_no_ip,
+        json_extra={"not": {"pattern": ALL_DIGITS_AND_DOTS}},
+    ),
+]
+BackstageName = Annotated[
+    str,
+    TextFormat(
+        BACKSTAGE_NAME,
+        "must be a Backstage entity name: letters, digits, '-', '_' and '.', starting and ending "
+        "with a letter or digit",
+        max_length=63,
+    ),
+]
+EntityRef = Annotated[
+    str,
+    TextFormat(
+        BACKSTAGE_REF,
+        "must be a Backstage entity reference [kind:][namespace/]name, e.g. group:ml-platform",
+        max_length=253,
+    ),
+]
+RegistryHost = Annotated[
+    str,
+    TextFormat(
+        REGISTRY_HOST,
+        "must be a registry host with an optional port and path, e.g. registry.example.com:5000",
+        max_length=253,
+    ),
+]
+ModelHost = Annotated[
+    str,
+    TextFormat(
+        MODEL_HOST,
+        "must be a registry host with an optional port, e.g. registry.internal.example:5000",
+        max_length=253,
+    ),
+]
+ResourceName = Annotated[
+    str,
+    TextFormat(
+        RESOURCE_NAME,
+        "must be a Kubernetes extended resource name, e.g. nvidia.com/gpu or amd.com/gpu",
+        max_length=253,
+    ),
+]
+ModelName = Annotated[
+    str,
+    TextFormat(
+        MODEL_REFERENCE,
+        "not a valid Ollama model name",
+        max_length=512,
+        extra_check=_model_reference_problem,
+    ),
+]
+Url = Annotated[
+    str, TextFormat(URL, "must be a URL such as https://github.com/org/repo.git", max_length=2048)
+]
+StorageClassName = Annotated[
+    str,
+    TextFormat(
+        STORAGE_CLASS,
+        "must be a StorageClass name, '' for the cluster default or '-' for none",
+        max_length=253,
+    ),
+]
+PresetName = Annotated[
+    str, TextFormat(DNS_LABEL, f"must be 'auto' or a preset name; {_DNS_LABEL_TEXT}", max_length=63)
+]
 Description = Annotated[str, Field(max_length=2000)]
 
 
@@ -301,7 +361,8 @@ def _parameter_value(value: object) -> object:
         return value
     raise PydanticCustomError(
         "parameter_value",
-        f"must be a string, number or boolean, or a list of strings/numbers (got {describe(value)})",
+        "must be a string, number or boolean, or a list of strings/numbers "
+        f"(got {describe(value)})",
     )
 
 
@@ -355,7 +416,7 @@ def describe(value: object) -> str:
     return type(value).__name__  # pragma: no cover
 
 
-# --- base ------------------------------------------------------------------------------------------
+# --- base -----------------------------------------------------------------------------------------
 
 
 class Strict(BaseModel):
@@ -382,7 +443,7 @@ class Strict(BaseModel):
         return value
 
 
-# --- shared blocks ----------------------------------------------------------------------------------
+# --- shared blocks --------------------------------------------------------------------------------
 
 
 class ResourceValues(Strict):
@@ -434,7 +495,7 @@ class OllamaSettings(Strict):
     """OLLAMA_MAX_LOADED_MODELS: 0 keeps Ollama's default; at least the number of models."""
 
 
-# --- leaf --------------------------------------------------------------------------------------------
+# --- leaf -----------------------------------------------------------------------------------------
 
 
 class ModelEntry(Strict):
@@ -583,7 +644,7 @@ class CatalogLeaf(Strict):
         return self
 
 
-# --- environment ------------------------------------------------------------------------------------
+# --- environment ----------------------------------------------------------------------------------
 
 
 class ParentRef(Strict):
@@ -747,7 +808,7 @@ class Environment(Strict):
     """Argo CD settings."""
 
 
-# --- validation: pydantic errors -> Problems --------------------------------------------------------
+# --- validation: pydantic errors -> Problems ------------------------------------------------------
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -910,7 +971,7 @@ def _unknown_key_hint(key: str, known: Sequence[str]) -> str | None:
     return hint
 
 
-# --- JSON schema -------------------------------------------------------------------------------------
+# --- JSON schema ----------------------------------------------------------------------------------
 
 SCHEMA_BASE_URL = "https://ollama-inference-load.example/schemas/"
 SCHEMA_FILES: dict[str, type[BaseModel]] = {
@@ -926,7 +987,9 @@ def json_schema(model: type[BaseModel], file_name: str) -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_BASE_URL + file_name,
-        "$comment": "Code generated by catalog-gen schema from src/catalog_gen/models.py. DO NOT EDIT.",
+        "$comment": (
+            "Code generated by catalog-gen schema from src/catalog_gen/models.py. DO NOT EDIT."
+        ),
         **cleaned,
     }
 
@@ -946,7 +1009,7 @@ def _clean(node: Any, *, in_properties: bool = False) -> Any:
             if in_properties:
                 cleaned[key] = _clean(value)
                 continue
-            if key == "title" and isinstance(value, str) and not node.get("type") == "object":
+            if key == "title" and isinstance(value, str) and node.get("type") != "object":
                 continue
             if key == "default" and value is None:
                 continue

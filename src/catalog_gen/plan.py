@@ -29,8 +29,8 @@ from catalog_gen.loader import (
 from catalog_gen.models import (
     CatalogLeaf,
     Environment,
-    ResourceValues,
     Resources,
+    ResourceValues,
     Routing,
     did_you_mean,
     validate_document,
@@ -45,11 +45,11 @@ from catalog_gen.rules import (
     check_environment_path,
     check_leaf,
     check_leaf_path,
-    parse_quantity,
     quantity_text,
     resolve_derived_models,
     resolve_models,
 )
+from catalog_gen.sizing import parse_quantity
 
 LABEL_PREFIX = "catalog.ollama-inference-load.io"
 LOCK_FILE = "models.lock.yaml"
@@ -72,7 +72,7 @@ class LockedModelFacts(Protocol):
 ModelLockFacts = Mapping[str, LockedModelFacts]
 
 
-# --- the plan ---------------------------------------------------------------------------------------
+# --- the plan -------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ class CatalogPlan:
     environment_documents: Mapping[str, Document]
 
 
-# --- the chart contract -----------------------------------------------------------------------------
+# --- the chart contract ---------------------------------------------------------------------------
 
 
 class ChartContractError(Exception):
@@ -158,10 +158,20 @@ class ChartContractError(Exception):
 
 
 # Top-level schema keywords under which each top-level value can be validated on its own.
-_PER_KEY_KEYWORDS = frozenset({
-    "$schema", "$id", "$comment", "title", "description", "type", "additionalProperties",
-    "properties", "definitions", "$defs",
-})
+_PER_KEY_KEYWORDS = frozenset(
+    {
+        "$schema",
+        "$id",
+        "$comment",
+        "title",
+        "description",
+        "type",
+        "additionalProperties",
+        "properties",
+        "definitions",
+        "$defs",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -184,13 +194,10 @@ class ChartContract:
 
     @classmethod
     def load(cls, directory: Path) -> ChartContract:
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         try:
-            defaults = yaml.load((directory / "values.yaml").read_text(encoding="utf-8"), loader)
-            schema = yaml.load(
-                (directory / "values.schema.json").read_text(encoding="utf-8"), loader
-            )
-        except (OSError, yaml.YAMLError) as error:
+            defaults = yaml.safe_load((directory / "values.yaml").read_text(encoding="utf-8"))
+            schema = json.loads((directory / "values.schema.json").read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError, ValueError) as error:
             raise ChartContractError(
                 f"cannot read the chart at {directory} (values.yaml and values.schema.json): "
                 f"{error}"
@@ -216,7 +223,8 @@ class ChartContract:
         instance: Mapping[str, Any] = effective
         if self.per_key:
             changed = {
-                key: value for key, value in effective.items()
+                key: value
+                for key, value in effective.items()
                 if value is not self.defaults.get(key)
             }
             fingerprints = {
@@ -224,7 +232,8 @@ class ChartContract:
                 for key, value in changed.items()
             }
             instance = {
-                key: value for key, value in changed.items()
+                key: value
+                for key, value in changed.items()
                 if fingerprints[key] not in self._seen_valid
             }
             if not instance:
@@ -285,7 +294,7 @@ def overlay(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, A
     return merged
 
 
-# --- the pipeline -----------------------------------------------------------------------------------
+# --- the pipeline ---------------------------------------------------------------------------------
 
 LockLoader = Callable[[Path, Report, str], ModelLockFacts | None]
 
@@ -350,11 +359,11 @@ def plan_catalog(
             document,
             leaf,
             environment,
-            relative,
-            f"{catalog_name}/{relative}",
-            chart,
-            lock,
-            report,
+            relative=relative,
+            leaf_path=f"{catalog_name}/{relative}",
+            chart=chart,
+            lock=lock,
+            report=report,
             enforce_lock=enforce_lock,
         )
         if plan is not None:
@@ -383,7 +392,10 @@ def _select(
         real = path.resolve()
         if real not in by_real_path:
             report.add(
-                str(path), 1, 1, "$",
+                str(path),
+                1,
+                1,
+                "$",
                 f"not a leaf of the catalog {display_root}: leaves live at "
                 f"{display_root}/<environment>/<namespace>/<serviceName>.yaml",
             )
@@ -393,25 +405,23 @@ def _select(
         environments.add(relative.parts[0])
         keep.add(join_display(display_root, PurePosixPath(relative.as_posix())))
     keep.add(join_display(display_root, PurePosixPath(LOCK_FILE)))
-    selected = [
-        path for path in leaves if path.relative_to(catalog).parts[0] in environments
-    ]
+    selected = [path for path in leaves if path.relative_to(catalog).parts[0] in environments]
     return selected, keep
 
 
-# --- one service ------------------------------------------------------------------------------------
+# --- one service ----------------------------------------------------------------------------------
 
 
 def plan_service(
     document: Document,
     leaf: CatalogLeaf,
     environment: Environment,
+    *,
     relative: PurePosixPath,
     leaf_path: str,
     chart: ChartContract,
     lock: ModelLockFacts | None,
     report: Report,
-    *,
     enforce_lock: bool = True,
 ) -> ServicePlan | None:
     before = len(report.problems)
@@ -433,12 +443,7 @@ def plan_service(
         type=(leaf.gpu.type if leaf.gpu and leaf.gpu.type else environment.gpu.default_type),
     )
     values = _chart_values(
-        leaf,
-        environment,
-        planned_models,
-        derived,
-        exposure,
-        gpu,
+        leaf, environment, models=planned_models, derived=derived, exposure=exposure, gpu=gpu
     )
     if leaf.chart_values:
         values = overlay(values, leaf.chart_values)
@@ -458,7 +463,15 @@ def plan_service(
     )
     ollama: Mapping[str, Any] = effective.get("ollama", {})
     _check_effective(
-        document, planned_models, derived, replicas, cache, resources, ollama, lock, report
+        document,
+        report,
+        models=planned_models,
+        derived=derived,
+        replicas=replicas,
+        cache=cache,
+        resources=resources,
+        ollama=ollama,
+        lock=lock,
     )
     if len(report.problems) > before:
         return None
@@ -610,12 +623,13 @@ def _exposure(
 def _chart_values(
     leaf: CatalogLeaf,
     environment: Environment,
+    *,
     models: Sequence[PlannedModel],
     derived: Sequence[LeafDerivedModel],
     exposure: Exposure,
     gpu: PlannedGpu,
 ) -> dict[str, Any]:
-    """The values the catalog decides (docs/interfaces.md section 1); the chart defaults the rest."""
+    """The values the catalog decides (docs/interfaces.md section 1); chart defaults do the rest."""
     defaults = environment.defaults
     values: dict[str, Any] = {
         "fullnameOverride": leaf.service_name,
@@ -738,7 +752,7 @@ def _parameter_text(value: object) -> str:
     return quantity_text(value) if isinstance(value, int | float) else str(value)
 
 
-# --- checks on what will actually deploy ------------------------------------------------------------
+# --- checks on what will actually deploy ----------------------------------------------------------
 
 
 def _report_schema_errors(
@@ -824,6 +838,8 @@ def _first_present(document: Document, candidates: Iterable[DataPath]) -> DataPa
 
 def _check_effective(
     document: Document,
+    report: Report,
+    *,
     models: Sequence[PlannedModel],
     derived: Sequence[LeafDerivedModel],
     replicas: int,
@@ -831,7 +847,6 @@ def _check_effective(
     resources: Mapping[str, Any],
     ollama: Mapping[str, Any],
     lock: ModelLockFacts | None,
-    report: Report,
 ) -> None:
     """The chart's guardrails, on the effective values, so `validate` fails before Argo CD does."""
     mode = cache.get("mode")
@@ -855,7 +870,8 @@ def _check_effective(
         document.add(
             report,
             cache_at,
-            f"cache.mode=sharedPVC with accessModes {json.dumps(modes)} attaches to one node only, but "
+            f"cache.mode=sharedPVC with accessModes {json.dumps(modes)} attaches to one node only, "
+            "but "
             f"replicas is {replicas}: set cache.mode=perReplica (one volume per replica), or "
             "cache.accessModes=[ReadWriteMany] with a storage class that supports it, or "
             "replicas=1",

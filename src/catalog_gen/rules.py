@@ -108,7 +108,7 @@ def check_environment_path(document: Document, environment: Environment, report:
         )
 
 
-# --- one environment -------------------------------------------------------------------------------
+# --- one environment ------------------------------------------------------------------------------
 
 
 def check_environment(document: Document, environment: Environment, report: Report) -> None:
@@ -133,7 +133,8 @@ def check_environment(document: Document, environment: Environment, report: Repo
         document.add(
             report,
             ("gpu", "defaultType"),
-            f"GPU type {default_type!r} is not one of gpu.types ({', '.join(type_names) or 'none'})",
+            f"GPU type {default_type!r} is not one of gpu.types "
+            f"({', '.join(type_names) or 'none'})",
             hint=did_you_mean(default_type, type_names),
         )
     argocd = environment.argocd
@@ -152,7 +153,7 @@ def check_environment(document: Document, environment: Environment, report: Repo
             )
 
 
-# --- one leaf --------------------------------------------------------------------------------------
+# --- one leaf -------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -185,7 +186,7 @@ def resolve_models(
         try:
             reference = parse_model_reference(text, default_registry=default_registry)
         except InvalidReferenceError as error:
-            document.add(report, source, f"{text!r}: {error}")
+            document.add(report, source, str(error))
             continue
         if reference.canonical in seen:
             document.add(
@@ -232,7 +233,7 @@ def resolve_derived_models(
         try:
             name = parse_model_reference(spec.name)
         except InvalidReferenceError as error:
-            document.add(report, (*where, "name"), f"{spec.name!r}: {error}")
+            document.add(report, (*where, "name"), str(error))
             name = None
         if name is not None and (name.short in taken or name.canonical in derived):
             document.add(
@@ -303,8 +304,8 @@ def _check_modelfile_parts(
                 (*where, "parameters", name),
                 f"parameter {name!r} takes one value, not a list (only stop repeats)",
             )
-        for text in value if isinstance(value, list) else [value]:
-            if isinstance(text, str) and ("\n" in text or '"' in text):
+        for single in value if isinstance(value, list) else [value]:
+            if isinstance(single, str) and ("\n" in single or '"' in single):
                 document.add(
                     report,
                     (*where, "parameters", name),
@@ -386,7 +387,7 @@ def check_requests_within_limits(
             )
 
 
-# --- across leaves ----------------------------------------------------------------------------------
+# --- across leaves --------------------------------------------------------------------------------
 
 
 def check_across_leaves(

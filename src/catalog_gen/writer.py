@@ -51,7 +51,8 @@ def write_tree(out: Path, files: Mapping[PurePosixPath, bytes]) -> None:
             target = staging.joinpath(*relative.parts)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
-        os.chmod(staging, 0o755)  # mkdtemp makes it 0700; the tree is meant to be committed
+        # mkdtemp makes it 0700; the tree is meant to be committed and read by everyone.
+        os.chmod(staging, 0o755)  # noqa: S103
         if out.exists():
             backup = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=parent))
             backup.rmdir()

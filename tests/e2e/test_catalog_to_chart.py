@@ -62,7 +62,11 @@ def test_every_generated_values_file_renders_valid_manifests(
     for service_dir, values in generated.items():
         _environment, namespace, service = service_dir.parts
         documents = helm_template(
-            helm, CHART, [values], release=service, namespace=namespace,
+            helm,
+            CHART,
+            [values],
+            release=service,
+            namespace=namespace,
             api_versions=API_VERSIONS,
         )
         problems = validate_manifests(documents, KUBE_VERSIONS, shared_dir / "crds")
@@ -80,19 +84,22 @@ def _check_service(service_dir: Path, documents: list[Document]) -> None:
         assert labels.get("catalog.ollama-inference-load.io/environment") == service_dir.parts[0]
 
 
-def test_shipped_leaf_exposes_its_host_through_the_gateway(
-    render_root: Path, helm: Path
-) -> None:
+def test_shipped_leaf_exposes_its_host_through_the_gateway(render_root: Path, helm: Path) -> None:
     values = services("shipped", render_root)[Path("dev/ml-workloads/ollama-phi")]
     documents = helm_template(
-        helm, CHART, [values], release="ollama-phi", namespace="ml-workloads",
+        helm,
+        CHART,
+        [values],
+        release="ollama-phi",
+        namespace="ml-workloads",
         api_versions=API_VERSIONS,
     )
     (route,) = select(documents, "HTTPRoute")
     assert route["spec"]["hostnames"] == ["text.hypermedia.au"]
     (deployment,) = select(documents, "Deployment")
     (container,) = [
-        item for item in deployment["spec"]["template"]["spec"]["containers"]
+        item
+        for item in deployment["spec"]["template"]["spec"]["containers"]
         if item["name"] == "ollama"
     ]
     assert container["resources"]["limits"]["nvidia.com/gpu"] in (1, "1")

@@ -74,6 +74,11 @@ environment: {environment}
 """
 
 
-def leaf(body: str = "model: phi:latest\n", *, name: str = "svc", namespace: str = "ml",
-         environment: str = "dev") -> str:
+def leaf(
+    body: str = "model: phi:latest\n",
+    *,
+    name: str = "svc",
+    namespace: str = "ml",
+    environment: str = "dev",
+) -> str:
     return LEAF_HEAD.format(name=name, namespace=namespace, environment=environment) + body

@@ -16,10 +16,14 @@ from tests.unit.helpers import leaf, make_catalog, run_cli
 
 def test_help_shows_examples(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
-    assert "catalog-gen validate catalog/dev/ml-workloads/ollama-phi.yaml" in capsys.readouterr().out
+    assert (
+        "catalog-gen validate catalog/dev/ml-workloads/ollama-phi.yaml" in capsys.readouterr().out
+    )
 
 
-@pytest.mark.parametrize("argv", [[], ["frobnicate"], ["render", "--bogus"], ["validate", "--format", "xml"]])
+@pytest.mark.parametrize(
+    "argv", [[], ["frobnicate"], ["render", "--bogus"], ["validate", "--format", "xml"]]
+)
 def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2
     assert "usage:" in capsys.readouterr().err
@@ -35,7 +39,8 @@ def test_missing_chart_is_a_usage_error_without_traceback(tmp_path: Path) -> Non
     make_catalog(tmp_path)
     outcome = run_cli(tmp_path, "validate", chart=tmp_path / "no-chart")
     assert outcome.code == 2
-    assert "cannot read the chart" in outcome.stderr and "Traceback" not in outcome.stderr
+    assert "cannot read the chart" in outcome.stderr
+    assert "Traceback" not in outcome.stderr
 
 
 def test_render_then_check_is_clean_and_drift_is_reported(tmp_path: Path) -> None:
@@ -76,15 +81,19 @@ def test_render_leaves_the_catalog_and_chart_untouched(tmp_path: Path) -> None:
 def test_render_refuses_an_output_directory_holding_the_catalog(tmp_path: Path) -> None:
     make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf()})
     outcome = run_cli(tmp_path, "render", "--out", ".")
-    assert outcome.code == 2 and "refusing to replace" in outcome.stderr
+    assert outcome.code == 2
+    assert "refusing to replace" in outcome.stderr
     assert (tmp_path / "catalog/dev/ml/svc.yaml").is_file()
 
 
 def test_validate_single_file_uses_its_catalog_and_the_path_as_typed(tmp_path: Path) -> None:
-    make_catalog(tmp_path, {
-        "dev/ml/svc.yaml": leaf("model: phi\ncontainer: {replica: 1}\n"),
-        "dev/ml/other.yaml": leaf("model: phi\nbogus: 1\n", name="other"),
-    })
+    make_catalog(
+        tmp_path,
+        {
+            "dev/ml/svc.yaml": leaf("model: phi\ncontainer: {replica: 1}\n"),
+            "dev/ml/other.yaml": leaf("model: phi\nbogus: 1\n", name="other"),
+        },
+    )
     outcome = run_cli(tmp_path, "validate", "./catalog/dev/ml/svc.yaml")
     assert outcome.code == 1
     assert outcome.stdout == (
@@ -104,7 +113,8 @@ def test_validate_a_file_outside_the_catalog(tmp_path: Path) -> None:
 def test_json_format_on_success_is_an_empty_list(tmp_path: Path) -> None:
     make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf()})
     outcome = run_cli(tmp_path, "validate", "--format", "json")
-    assert outcome.code == 0 and json.loads(outcome.stdout) == []
+    assert outcome.code == 0
+    assert json.loads(outcome.stdout) == []
 
 
 def test_schema_check_and_write(tmp_path: Path) -> None:
@@ -128,15 +138,20 @@ def test_internal_errors_exit_2_without_traceback(
     monkeypatch.setattr(catalog_gen.cli, "render_tree", broken)
     outcome = run_cli(tmp_path, "render")
     assert outcome.code == 2
-    assert "internal error: KeyError" in outcome.stderr and "Traceback" not in outcome.stderr
+    assert "internal error: KeyError" in outcome.stderr
+    assert "Traceback" not in outcome.stderr
 
 
 def test_module_entry_point_runs(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "catalog_gen", "--version"], capture_output=True, text=True,
-        check=False, cwd=tmp_path,
+        [sys.executable, "-m", "catalog_gen", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
     )
-    assert result.returncode == 0 and result.stdout.startswith("catalog-gen ")
+    assert result.returncode == 0
+    assert result.stdout.startswith("catalog-gen ")
 
 
 def test_shipped_catalog_is_valid_and_generated_is_up_to_date() -> None:
@@ -148,8 +163,10 @@ def test_shipped_catalog_is_valid_and_generated_is_up_to_date() -> None:
 
     report = Report()
     planned = plan_catalog(
-        REPO_ROOT / "catalog", "catalog",
-        ChartContract.load(REPO_ROOT / "charts/ollama-inference-load"), report,
+        REPO_ROOT / "catalog",
+        "catalog",
+        ChartContract.load(REPO_ROOT / "charts/ollama-inference-load"),
+        report,
         lock_loader=_load_lock,
     )
     assert report.ok, report.format_text()

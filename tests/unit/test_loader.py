@@ -23,7 +23,8 @@ def only_problem(report: Report) -> str:
 
 def test_values_and_marks_are_one_based_for_values_and_keys() -> None:
     document, report = parse("# comment\na: 1\nb:\n  - x\n  - {c: true}\n")
-    assert report.ok and document is not None
+    assert report.ok
+    assert document is not None
     assert document.data == {"a": 1, "b": ["x", {"c": True}]}
     assert document.position(("a",)) == (2, 4)
     assert document.key_position(("b",)) == (3, 1)
@@ -37,7 +38,11 @@ def test_dates_stay_text_and_yaml_11_booleans_are_booleans() -> None:
     document, _ = parse("when: 2024-01-31\nflag: yes\nnum: 0x10\nratio: 1.5\nnothing: ~\n")
     assert document is not None
     assert document.data == {
-        "when": "2024-01-31", "flag": True, "num": 16, "ratio": 1.5, "nothing": None,
+        "when": "2024-01-31",
+        "flag": True,
+        "num": 16,
+        "ratio": 1.5,
+        "nothing": None,
     }
 
 
@@ -60,7 +65,9 @@ def test_billion_laughs_is_refused_without_expanding() -> None:
 
 def test_unused_anchor_is_harmless() -> None:
     document, report = parse("a: &x 1\n")
-    assert report.ok and document is not None and document.data == {"a": 1}
+    assert report.ok
+    assert document is not None
+    assert document.data == {"a": 1}
 
 
 @pytest.mark.parametrize(
@@ -97,15 +104,23 @@ def test_nesting_limit() -> None:
 
 def test_utf8_bom_is_accepted() -> None:
     document, report = parse(b"\xef\xbb\xbfa: 1\n")
-    assert report.ok and document is not None and document.data == {"a": 1}
+    assert report.ok
+    assert document is not None
+    assert document.data == {"a": 1}
 
 
 def test_discover_finds_leaves_and_environments_and_reports_misplaced_files(
     tmp_path: Path,
 ) -> None:
     for relative in (
-        "environments/dev.yaml", "dev/ml/a.yaml", "dev/ml/b.yml", "dev/c.yaml",
-        "README.md", "models.lock.yaml", "dev/ml/.hidden.yaml", "dev/ml/notes.txt",
+        "environments/dev.yaml",
+        "dev/ml/a.yaml",
+        "dev/ml/b.yml",
+        "dev/c.yaml",
+        "README.md",
+        "models.lock.yaml",
+        "dev/ml/.hidden.yaml",
+        "dev/ml/notes.txt",
     ):
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / relative).write_text("a: 1\n")

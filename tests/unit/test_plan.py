@@ -31,7 +31,10 @@ def plan(tmp_path: Path, files: dict[str, str], lock: Any = None) -> tuple[Catal
     catalog = make_catalog(tmp_path, files)
     report = Report()
     result = plan_catalog(
-        catalog, "catalog", chart(), report,
+        catalog,
+        "catalog",
+        chart(),
+        report,
         lock_loader=(lambda path, report, display: lock) if lock is not None else None,
     )
     return result, report
@@ -52,27 +55,34 @@ def test_environment_defaults_fill_what_the_leaf_leaves_out(tmp_path: Path) -> N
         "limits": {"cpu": "3", "memory": "8Gi"},
     }
     assert service.chart_values["cache"] == {
-        "mode": "emptyDir", "size": "20Gi", "storageClass": "standard",
+        "mode": "emptyDir",
+        "size": "20Gi",
+        "storageClass": "standard",
     }
     assert "replicaCount" not in service.chart_values  # neither sets it: the chart's default
     assert service.replicas == 1
 
 
 def test_leaf_keys_win_key_by_key_and_lists_are_replaced(tmp_path: Path) -> None:
-    result, report = plan(tmp_path, {
-        "environments/qa.yaml": (
-            "environment: qa\nstorageClass: slow\n"
-            "defaults:\n  cache: {mode: perReplica, size: 50Gi, storageClass: fast,"
-            " accessModes: [ReadWriteOnce, ReadWriteMany]}\n"
-        ),
-        "qa/ml/svc.yaml": leaf(
-            "model: phi\ncache: {size: 5Gi, accessModes: [ReadWriteOncePod]}\n",
-            environment="qa",
-        ),
-    })
+    result, report = plan(
+        tmp_path,
+        {
+            "environments/qa.yaml": (
+                "environment: qa\nstorageClass: slow\n"
+                "defaults:\n  cache: {mode: perReplica, size: 50Gi, storageClass: fast,"
+                " accessModes: [ReadWriteOnce, ReadWriteMany]}\n"
+            ),
+            "qa/ml/svc.yaml": leaf(
+                "model: phi\ncache: {size: 5Gi, accessModes: [ReadWriteOncePod]}\n",
+                environment="qa",
+            ),
+        },
+    )
     assert report.ok, report.format_text()
     assert result.plans[0].chart_values["cache"] == {
-        "mode": "perReplica", "size": "5Gi", "storageClass": "fast",
+        "mode": "perReplica",
+        "size": "5Gi",
+        "storageClass": "fast",
         "accessModes": ["ReadWriteOncePod"],
     }
 
@@ -110,17 +120,23 @@ def test_model_names_resolve_against_the_environment_mirror(tmp_path: Path) -> N
     }
     result, report = plan(
         tmp_path,
-        {"locked/ml/svc.yaml": leaf(
-            "models: [phi, registry.ollama.ai/library/qwen:7b]\n"
-            "container: {resources: {requests: {memory: 6Gi}}}\n",
-            environment="locked",
-        )},
+        {
+            "locked/ml/svc.yaml": leaf(
+                "models: [phi, registry.ollama.ai/library/qwen:7b]\n"
+                "container: {resources: {requests: {memory: 6Gi}}}\n",
+                environment="locked",
+            )
+        },
         lock,
     )
     assert report.ok, report.format_text()
     assert result.plans[0].chart_values["models"] == [
-        {"name": "mirror.internal.example:5000/library/phi:latest", "digest": "ab" * 32,
-         "insecure": True, "embedding": False},
+        {
+            "name": "mirror.internal.example:5000/library/phi:latest",
+            "digest": "ab" * 32,
+            "insecure": True,
+            "embedding": False,
+        },
         {"name": "qwen:7b", "digest": "cd" * 32, "insecure": False, "embedding": False},
     ]
 
@@ -168,13 +184,18 @@ def test_effective_replicas_from_chart_values_count_against_the_gpu_budget(
 def test_validate_files_keeps_only_their_problems_but_counts_their_neighbours(
     tmp_path: Path,
 ) -> None:
-    catalog = make_catalog(tmp_path, {
-        "dev/ml/a.yaml": leaf("model: phi\ningress: {enabled: true, host: x.example.com}\n",
-                              name="a"),
-        "dev/ml/b.yaml": leaf("model: phi\ningress: {enabled: true, host: x.example.com}\n",
-                              name="b"),
-        "dev/ml/broken.yaml": leaf("model: phi\ncolour: red\n", name="broken"),
-    })
+    catalog = make_catalog(
+        tmp_path,
+        {
+            "dev/ml/a.yaml": leaf(
+                "model: phi\ningress: {enabled: true, host: x.example.com}\n", name="a"
+            ),
+            "dev/ml/b.yaml": leaf(
+                "model: phi\ningress: {enabled: true, host: x.example.com}\n", name="b"
+            ),
+            "dev/ml/broken.yaml": leaf("model: phi\ncolour: red\n", name="broken"),
+        },
+    )
     report = Report()
     plan_catalog(catalog, "catalog", chart(), report, only=[catalog / "dev/ml/b.yaml"])
     assert [problem.path for problem in report.sorted()] == ["catalog/dev/ml/b.yaml"]
@@ -183,7 +204,8 @@ def test_validate_files_keeps_only_their_problems_but_counts_their_neighbours(
 def test_coalesce_follows_helm_and_overlay_keeps_nulls() -> None:
     base = {"a": {"b": 1, "c": 2}, "d": [1, 2], "e": 3}
     assert coalesce(base, {"a": {"b": None, "x": 9}, "d": [3], "e": None}) == {
-        "a": {"c": 2, "x": 9}, "d": [3],
+        "a": {"c": 2, "x": 9},
+        "d": [3],
     }
     assert overlay(base, {"a": {"b": None}}) == {"a": {"b": None, "c": 2}, "d": [1, 2], "e": 3}
     assert base == {"a": {"b": 1, "c": 2}, "d": [1, 2], "e": 3}
@@ -207,8 +229,9 @@ def test_chart_contract_checks_changed_values_even_after_caching(tmp_path: Path)
     assert contract.errors(good) == []
     assert contract.errors(good) == []  # served from the cache
     bad = contract.effective({"replicaCount": 2, "gpu": {"count": -1}, "bogus": 1})
-    assert sorted(error.validator for error in contract.errors(bad)) == [
-        "additionalProperties", "minimum",
+    assert sorted(str(error.validator) for error in contract.errors(bad)) == [
+        "additionalProperties",
+        "minimum",
     ]
 
 

@@ -28,5 +28,6 @@ def test_summary_per_service_and_failure_exit(
     bad.write_text("replicaCount: -1\n")
     assert render_chart.main(arguments) == 1
     output = capsys.readouterr().out
-    assert "FAIL dev/ml/broken: " in output and "replicaCount" in output
+    assert "FAIL dev/ml/broken: " in output
+    assert "replicaCount" in output
     assert output.endswith("1/2 services render with the chart\n")

@@ -85,7 +85,8 @@ def test_diff_lists_added_removed_and_changed_files_with_a_bounded_diff(tmp_path
         f"  removed: generated/{B}",
         f"  changed: generated/{A}",
     ]
-    assert "-x: 1" in "\n".join(difference.diff) and "+x: 2" in "\n".join(difference.diff)
+    assert "-x: 1" in "\n".join(difference.diff)
+    assert "+x: 2" in "\n".join(difference.diff)
     assert "more diff lines" in text
     assert diff_tree(out, read_tree(out), "generated").clean
 
