@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.support.backstage import SkeletonError, render_nunjucks, render_skeleton
 
@@ -68,3 +70,20 @@ def test_empty_templated_path_part_is_rejected(tmp_path: Path) -> None:
     target.write_text("x: 1\n")
     with pytest.raises(SkeletonError, match="empty part"):
         render_skeleton(tmp_path, VALUES)
+
+
+# YAML 1.1 (PyYAML, which loads leaves) cannot carry these raw, and JSON.stringify leaves them
+# raw: C1 controls are not printable, NEL/LS/PS are line breaks. A description holding one fails
+# `catalog-gen validate` with a located YAML error instead of changing silently.
+_RAW_UNSAFE = "".join(chr(code) for code in range(0x7F, 0xA0)) + "\u2028\u2029\ufffe\uffff"
+
+
+@given(
+    st.text(
+        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters=_RAW_UNSAFE),
+        max_size=200,
+    )
+)
+def test_dumped_text_reads_back_as_the_same_string(text: str) -> None:
+    rendered = render_nunjucks("description: ${{ values.text | dump }}\n", {"text": text})
+    assert yaml.safe_load(rendered) == {"description": text}
