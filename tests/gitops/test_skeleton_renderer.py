@@ -80,7 +80,7 @@ _RAW_UNSAFE = "".join(chr(code) for code in range(0x7F, 0xA0)) + "\u2028\u2029\u
 
 @given(
     st.text(
-        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters=_RAW_UNSAFE),
+        alphabet=st.characters(exclude_categories=["Cs"], exclude_characters=_RAW_UNSAFE),
         max_size=200,
     )
 )
