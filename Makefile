@@ -61,3 +61,4 @@ lint: bootstrap
 
 check: bootstrap
 	$(VENV)/bin/catalog-gen check
+	$(VENV)/bin/catalog-gen backstage --check
