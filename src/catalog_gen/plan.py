@@ -35,7 +35,7 @@ from catalog_gen.models import (
     did_you_mean,
     validate_document,
 )
-from catalog_gen.problems import Report
+from catalog_gen.problems import Report, Severity
 from catalog_gen.references import ModelReference
 from catalog_gen.rules import (
     LeafDerivedModel,
@@ -424,7 +424,7 @@ def plan_service(
     report: Report,
     enforce_lock: bool = True,
 ) -> ServicePlan | None:
-    before = len(report.problems)
+    before = _error_count(report)
     check_leaf(document, leaf, environment, report)
     models = resolve_models(document, leaf, environment, report)
     derived = resolve_derived_models(document, leaf, environment, models, report)
@@ -448,9 +448,9 @@ def plan_service(
     if leaf.chart_values:
         values = overlay(values, leaf.chart_values)
     effective = chart.effective(values)
-    schema_before = len(report.problems)
+    schema_before = _error_count(report)
     _report_schema_errors(document, leaf, chart, effective, report)
-    if len(report.problems) > schema_before:
+    if _error_count(report) > schema_before:
         return None  # the effective values are not even well-typed: nothing more to check
     replicas = int(effective.get("replicaCount", 1))
     cache: Mapping[str, Any] = effective.get("cache", {})
@@ -473,7 +473,7 @@ def plan_service(
         ollama=ollama,
         lock=lock,
     )
-    if len(report.problems) > before:
+    if _error_count(report) > before:
         return None
     return ServicePlan(
         environment_name=environment.environment,
@@ -506,6 +506,10 @@ def plan_service(
     )
 
 
+def _error_count(report: Report) -> int:
+    return sum(1 for problem in report.problems if problem.severity is Severity.ERROR)
+
+
 def _lock_models(
     document: Document,
     models: Sequence[LeafModel],
@@ -524,6 +528,17 @@ def _lock_models(
                 f"model {model.reference.canonical} is not pinned in the model lock, and "
                 f"environment {locked_environment!r} requires every model to be "
                 f"(requireLock): run `catalog-gen lock`",
+            )
+        elif facts is None and lock is not None:
+            line, column = document.position(model.source)
+            report.add(
+                document.display,
+                line,
+                column,
+                list(model.source),
+                f"model {model.reference.canonical} is not in the model lock: it deploys "
+                'unpinned (digest ""); run `catalog-gen lock` to pin it',
+                severity=Severity.WARNING,
             )
         planned.append(
             PlannedModel(

@@ -247,3 +247,16 @@ def test_chart_contract_falls_back_to_whole_validation_for_cross_key_schemas(
     contract = ChartContract.load(tmp_path)
     assert not contract.per_key
     assert [error.validator for error in contract.errors(contract.effective({}))] == ["required"]
+
+
+def test_model_missing_from_an_existing_lock_is_a_warning_outside_require_lock(
+    tmp_path: Path,
+) -> None:
+    result, report = plan(tmp_path, {"dev/ml/svc.yaml": leaf("model: phi\n")}, lock={})
+    assert report.ok
+    assert len(result.plans) == 1
+    assert report.format_text() == (
+        "catalog/dev/ml/svc.yaml:6:8: warning: $.model: model registry.ollama.ai/library/"
+        'phi:latest is not in the model lock: it deploys unpinned (digest ""); run '
+        "`catalog-gen lock` to pin it\n"
+    )

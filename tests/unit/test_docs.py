@@ -1,0 +1,34 @@
+"""docs/catalog-gen.md names every key of the leaf and environment schemas."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from catalog_gen.models import SCHEMA_FILES, json_schema
+from tests.conftest import REPO_ROOT
+
+DOC = REPO_ROOT / "docs" / "catalog-gen.md"
+
+
+def _keys(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.get("properties", {}).items():
+            yield key
+            yield from _keys(value)
+        for key, value in node.items():
+            if key != "properties":
+                yield from _keys(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _keys(item)
+
+
+@pytest.mark.parametrize("file_name", sorted(SCHEMA_FILES))
+def test_every_key_is_documented(file_name: str) -> None:
+    text = DOC.read_text(encoding="utf-8")
+    schema = json_schema(SCHEMA_FILES[file_name], file_name)
+    missing = sorted({key for key in _keys(schema) if key not in text})
+    assert missing == [], f"{DOC.name} does not mention: {', '.join(missing)}"
