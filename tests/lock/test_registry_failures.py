@@ -73,7 +73,7 @@ def make_client(sleeps: Sleeps, *, attempts: int = 4, timeout: float = 5.0) -> R
 def resolve(
     server: ScriptedServer, client: RegistryClient, config: RegistryConfig = INSECURE
 ) -> RemoteModel:
-    return client.resolve(parse_model_reference(f"{server.host}/phi"), config)
+    return client.resolve(parse_model_reference(f"{server.host}/library/phi"), config)
 
 
 def test_retry_schedule_is_exponential_and_capped() -> None:
@@ -147,7 +147,7 @@ def test_connection_refused_is_a_clear_error() -> None:
     server.stop()
     sleeps = Sleeps()
     with make_client(sleeps, attempts=2) as client, pytest.raises(RegistryError) as raised:
-        client.resolve(parse_model_reference(f"{host}/phi"), INSECURE)
+        client.resolve(parse_model_reference(f"{host}/library/phi"), INSECURE)
     assert f"cannot reach {host}" in str(raised.value)
 
 
