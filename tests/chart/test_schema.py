@@ -30,6 +30,10 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
     ({"gpu": {"count": "1"}}, "/gpu/count"),
     ({"gpu": {"resourceName": "gpu"}}, "/gpu/resourceName"),
     ({"models": [{"name": "phi", "digest": "sha256:abc"}]}, "/models/0/digest"),
+    # One hex digit too many: a pattern anchored only at its end would accept it.
+    ({"models": [{"name": "phi", "digest": "a" * 65}]}, "/models/0/digest"),
+    ({"models": [{"name": "phi:"}]}, "/models/0/name"),
+    ({"models": [{"name": "phi@sha256:" + "a" * 64}]}, "/models/0/name"),
     ({"models": [{"name": "phi", "pull": True}]}, "additional properties 'pull' not allowed"),
     ({"models": [{"digest": ""}]}, "/models/0"),
     ({"models": [{"name": "phi\tlatest"}]}, "/models/0/name"),
@@ -38,6 +42,9 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
     ({"ollama": {"keepAlive": "forever"}}, "/ollama/keepAlive"),
     ({"ollama": {"keepalive": "5m"}}, "additional properties 'keepalive' not allowed"),
     ({"image": {"digest": "abc"}}, "/image/digest"),
+    ({"image": {"digest": "xsha256:" + "a" * 64}}, "/image/digest"),
+    ({"image": {"tag": "1.0 beta"}}, "/image/tag"),
+    ({"test": {"image": {"registry": "http://registry.example.com"}}}, "/test/image/registry"),
     ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy"),
     ({"fullnameOverride": "Bad Name"}, "/fullnameOverride"),
     ({"global": {"imageRegistry": 5}}, "/global/imageRegistry"),
@@ -73,6 +80,51 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
 def test_schema_is_valid_draft_07() -> None:
     assert SCHEMA["$schema"] == "http://json-schema.org/draft-07/schema#"
     jsonschema.Draft7Validator.check_schema(SCHEMA)
+
+
+def _patterns(node: Any, path: str) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "pattern" and isinstance(value, str):
+                found.append((path, value))
+            else:
+                found += _patterns(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _patterns(value, f"{path}/{index}")
+    return found
+
+
+def _top_level_alternatives(pattern: str) -> list[str]:
+    alternatives, depth, start, escaped = [], 0, 0, False
+    for index, char in enumerate(pattern):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char in "([":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            alternatives.append(pattern[start:index])
+            start = index + 1
+    return [*alternatives, pattern[start:]]
+
+
+def test_every_pattern_is_anchored_at_both_ends() -> None:
+    # JSON Schema patterns search, they do not match: "^$|[0-9a-f]{64}$" accepts any text that
+    # ends in 64 hex digits. Each top-level alternative needs its own ^ and $.
+    unanchored = [
+        f"{path}: {alternative!r}"
+        for path, pattern in _patterns(SCHEMA, "#")
+        for alternative in _top_level_alternatives(pattern)
+        if not (alternative.startswith("^") and alternative.endswith("$"))
+        # "^/" on paths is a prefix rule on purpose.
+        and pattern != "^/"
+    ]
+    assert unanchored == []
 
 
 def _open_objects(node: Any, path: str) -> list[str]:
