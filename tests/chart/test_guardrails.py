@@ -60,6 +60,35 @@ GUARDRAILS: list[tuple[dict[str, Any], list[str]]] = [
         ["derivedModels: phi is defined twice"],
     ),
     ({"models": [{"name": "phi"}, {"name": "phi"}]}, ["a name appears twice"]),
+    (
+        {"probes": {"readiness": {"timeoutSeconds": 4}}},
+        ["probes.readiness.timeoutSeconds is 4", "lifecycle.cliTimeoutSeconds=4", "at least 6"],
+    ),
+    (
+        {"lifecycle": {"cliTimeoutSeconds": 9}},
+        ["probes.startup.timeoutSeconds is 10", "at least 11"],
+    ),
+    (
+        {
+            "networkPolicy": {"enabled": True},
+            "ingress": {
+                "enabled": True,
+                "hosts": [{"host": "a.b", "paths": [{"path": "/", "pathType": "Prefix"}]}],
+            },
+        },
+        ["the Ingress would get no traffic", "networkPolicy.ingressFrom"],
+    ),
+    (
+        {
+            "networkPolicy": {"enabled": True},
+            "httpRoute": {"enabled": True, "parentRefs": [{"name": "gw"}]},
+        },
+        ["the HTTPRoute would get no traffic", "networkPolicy.ingressFrom"],
+    ),
+    (
+        {"models": [{"name": "a"}, {"name": "b"}], "ollama": {"maxLoadedModels": 1}},
+        ["ollama.maxLoadedModels is 1 but 2 models", "raise ollama.maxLoadedModels to 2"],
+    ),
 ]
 
 

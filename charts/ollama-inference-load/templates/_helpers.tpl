@@ -220,6 +220,22 @@ generator's rules use the same wording.
 {{- if and .Values.ingress.enabled (not .Values.ingress.hosts) }}
 {{- fail "ingress.enabled=true needs ingress.hosts (at least one host with its paths)" }}
 {{- end }}
+{{- /* A probe's script waits up to cliTimeoutSeconds for the CLI, then needs a moment to answer;
+a probe killed by its own timeout reports nothing useful and, for liveness, restarts the server. */}}
+{{- $cliTimeout := int .Values.lifecycle.cliTimeoutSeconds }}
+{{- range $probe := list "startup" "readiness" "liveness" }}
+{{- $timeout := int (index $.Values.probes $probe).timeoutSeconds }}
+{{- if lt $timeout (add $cliTimeout 2) }}
+{{- fail (printf "probes.%s.timeoutSeconds is %d, but the probe script may wait lifecycle.cliTimeoutSeconds=%d for the ollama CLI and needs about 2s more: set probes.%s.timeoutSeconds to at least %d or lower lifecycle.cliTimeoutSeconds" $probe $timeout $cliTimeout $probe (add $cliTimeout 2)) }}
+{{- end }}
+{{- end }}
+{{- if and .Values.networkPolicy.enabled (or .Values.httpRoute.enabled .Values.ingress.enabled) (not .Values.networkPolicy.ingressFrom) }}
+{{- fail (printf "networkPolicy.enabled=true admits only this release's helm test pod, so the %s would get no traffic: set networkPolicy.ingressFrom to the gateway or ingress controller's namespace (namespaceSelector) or pods (podSelector)" (ternary "HTTPRoute" "Ingress" .Values.httpRoute.enabled)) }}
+{{- end }}
+{{- $maxLoaded := int .Values.ollama.maxLoadedModels }}
+{{- if and (gt $maxLoaded 0) (lt $maxLoaded (len .Values.models)) }}
+{{- fail (printf "ollama.maxLoadedModels is %d but %d models are configured: they would evict each other and a pod is ready only when every model is loaded: raise ollama.maxLoadedModels to %d or leave it 0" $maxLoaded (len .Values.models) (len .Values.models)) }}
+{{- end }}
 {{- $names := list }}
 {{- range .Values.models }}
 {{- $names = append $names .name }}
