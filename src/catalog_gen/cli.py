@@ -317,9 +317,11 @@ def _catalog_of(files: Sequence[Path]) -> str | None:
     return roots.pop()
 
 
-def _load_lock(path: Path, report: Report, display: str) -> ModelLockFacts | None:
+def _load_lock(path: Path, report: Report, display: str) -> ModelLockFacts:
+    """The pins; none when the file is absent (or unreadable, which the report then holds), so
+    every model is reported unpinned."""
     lock = load_lock(path, report, display)
-    return lock.models if lock is not None else None
+    return lock.models if lock is not None else {}
 
 
 def _print_problems(report: Report, output_format: str, out: TextIO, err: TextIO) -> int:

@@ -713,9 +713,11 @@ def lock_problem(
     *,
     require_lock: bool,
     lock_display: str = str(DEFAULT_LOCK_PATH),
+    environment: str | None = None,
 ) -> Problem | None:
     """Render's check: an unpinned model is an error where the environment sets requireLock
-    (prod), a warning elsewhere; a pin resolved over another scheme is treated as unpinned."""
+    (prod), a warning elsewhere, where it deploys unpinned (digest ""); a pin resolved over
+    another scheme is treated as unpinned. environment names the environment in the message."""
     entry = lock.get(wanted.reference.canonical) if lock else None
     if entry is not None and entry.registry == wanted.registry_url:
         return None
@@ -727,6 +729,11 @@ def lock_problem(
             f"model {wanted.reference.short} is pinned from {entry.registry} but this "
             f"environment pulls it over {wanted.registry_url}"
         )
+    if require_lock:
+        where = f"environment {environment!r}" if environment else "this environment"
+        message += f", and {where} requires every model to be (requireLock: true)"
+    else:
+        message += ': it deploys unpinned (digest "")'
     return Problem(
         origin.path,
         origin.line,

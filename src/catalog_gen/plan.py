@@ -14,11 +14,12 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Protocol
+from typing import Any
 
 import jsonschema
 import yaml
 
+from catalog_gen import sizing
 from catalog_gen.loader import (
     DataPath,
     Document,
@@ -26,6 +27,7 @@ from catalog_gen.loader import (
     join_display,
     load_document,
 )
+from catalog_gen.lock import LockedModel, ModelLock, Origin, WantedModel, lock_problem
 from catalog_gen.models import (
     CatalogLeaf,
     Environment,
@@ -35,8 +37,9 @@ from catalog_gen.models import (
     did_you_mean,
     validate_document,
 )
-from catalog_gen.problems import Report, Severity
+from catalog_gen.problems import Report, Severity, json_path
 from catalog_gen.references import ModelReference
+from catalog_gen.registry import RegistryConfig
 from catalog_gen.rules import (
     LeafDerivedModel,
     LeafModel,
@@ -49,27 +52,20 @@ from catalog_gen.rules import (
     resolve_derived_models,
     resolve_models,
 )
-from catalog_gen.sizing import parse_quantity
+from catalog_gen.sizing import human_bytes, parse_quantity, quantity_bytes
 
 LABEL_PREFIX = "catalog.ollama-inference-load.io"
 LOCK_FILE = "models.lock.yaml"
 HELM_API_VERSIONS = ("gateway.networking.k8s.io/v1", "cert-manager.io/v1")
 
 
-class LockedModelFacts(Protocol):
-    """What the model lock knows about one canonical reference (catalog_gen.lock.LockedModel)."""
+# The model lock as render reads it: canonical reference -> pin (catalog_gen.lock.LockedModel).
+ModelLockFacts = Mapping[str, LockedModel]
 
-    @property
-    def digest(self) -> str: ...
-
-    @property
-    def total_size(self) -> int: ...
-
-    @property
-    def model_size(self) -> int: ...
-
-
-ModelLockFacts = Mapping[str, LockedModelFacts]
+# Extended resources that hand out GPU memory, not devices, and the bytes of one unit: the
+# request is an amount of memory (HAMi's nvidia.com/gpumem counts MiB).
+MEMORY_SLICED_GPU_RESOURCES: Mapping[str, int] = {"nvidia.com/gpumem": sizing.MiB}
+AUTO_PRESET = "auto"
 
 
 # --- the plan -------------------------------------------------------------------------------------
@@ -313,6 +309,9 @@ def plan_catalog(
 
     only: validate these leaf files (their environment's other leaves still count for the
     cross-leaf rules, but only problems in these files and in environment files are kept).
+    lock_loader: reads the model lock ({} when the file is absent: every model then deploys
+    unpinned, with a warning); None plans without any lock (no digests, no sizing, no lock
+    problems).
     enforce_lock: apply requireLock (off for `catalog-gen lock`, which creates the lock).
     """
     catalog_name = catalog.resolve().name
@@ -333,10 +332,9 @@ def plan_catalog(
         environment_documents[name] = document
 
     lock: ModelLockFacts | None = None
+    lock_display = join_display(display_root, PurePosixPath(LOCK_FILE))
     if lock_loader is not None:
-        lock = lock_loader(
-            catalog / LOCK_FILE, report, join_display(display_root, PurePosixPath(LOCK_FILE))
-        )
+        lock = lock_loader(catalog / LOCK_FILE, report, lock_display)
 
     leaves = files.leaves
     keep: set[str] | None = None
@@ -365,6 +363,7 @@ def plan_catalog(
             lock=lock,
             report=report,
             enforce_lock=enforce_lock,
+            lock_display=lock_display,
         )
         if plan is not None:
             plans.append(plan)
@@ -423,17 +422,21 @@ def plan_service(
     lock: ModelLockFacts | None,
     report: Report,
     enforce_lock: bool = True,
+    lock_display: str = LOCK_FILE,
 ) -> ServicePlan | None:
     before = _error_count(report)
     check_leaf(document, leaf, environment, report)
     models = resolve_models(document, leaf, environment, report)
     derived = resolve_derived_models(document, leaf, environment, models, report)
-    planned_models = _lock_models(
+    require_lock = enforce_lock and environment.require_lock
+    planned_models, pins = _lock_models(
         document,
         models,
-        environment.environment if enforce_lock and environment.require_lock else None,
-        lock,
-        report,
+        environment=environment,
+        lock=lock,
+        lock_display=lock_display,
+        require_lock=require_lock,
+        report=report,
     )
     exposure = _exposure(document, leaf, environment, report)
     defaults = environment.defaults
@@ -452,6 +455,46 @@ def plan_service(
     _report_schema_errors(document, leaf, chart, effective, report)
     if _error_count(report) > schema_before:
         return None  # the effective values are not even well-typed: nothing more to check
+    sizes = [
+        pins[model.reference.canonical].sizing(model.name)
+        for model in planned_models
+        if model.reference.canonical in pins
+    ]
+    every_model_pinned = len(sizes) == len(planned_models)
+    preset = leaf.resources_preset or defaults.resources_preset
+    gpu_type = _gpu_type(environment, gpu.type, str(effective["gpu"]["resourceName"]))
+    if preset == AUTO_PRESET and every_model_pinned:
+        values = overlay(
+            values,
+            _auto_values(
+                leaf,
+                effective,
+                sizes,
+                derived=derived,
+                gpu_type=gpu_type,
+            ),
+        )
+    elif preset == AUTO_PRESET and lock is not None and not require_lock:
+        unpinned = [model.name for model in planned_models if model.reference.canonical not in pins]
+        line, column = document.position(_first_present(document, [("resourcesPreset",)]))
+        where = ("resourcesPreset",) if document.has(("resourcesPreset",)) else ()
+        report.add(
+            document.display,
+            line,
+            column,
+            list(where),
+            f"resourcesPreset auto cannot size the service: {', '.join(unpinned)} not pinned in "
+            f"{lock_display}; the environment's resources, GPUs and cache size apply",
+            severity=Severity.WARNING,
+            hint="run `catalog-gen lock`",
+        )
+    budget = _startup_budget(environment, sizes if every_model_pinned else [])
+    if budget is not None and not _set_by(leaf.chart_values or {}, ("startup", "budgetSeconds")):
+        values = overlay(values, {"startup": {"budgetSeconds": budget}})
+    effective = chart.effective(values)
+    _report_schema_errors(document, leaf, chart, effective, report)
+    if _error_count(report) > schema_before:
+        return None
     replicas = int(effective.get("replicaCount", 1))
     cache: Mapping[str, Any] = effective.get("cache", {})
     resources: Mapping[str, Any] = effective.get("resources", {})
@@ -471,7 +514,16 @@ def plan_service(
         cache=cache,
         resources=resources,
         ollama=ollama,
-        lock=lock,
+    )
+    _check_fit(
+        document,
+        report,
+        sizes=sizes,
+        sources={model.name: model.source for model in planned_models},
+        resources=resources,
+        cache=cache,
+        gpu_count=gpu.count,
+        gpu_type=_gpu_type(environment, gpu.type, gpu.resource_name),
     )
     if _error_count(report) > before:
         return None
@@ -495,7 +547,7 @@ def plan_service(
         cache=cache,
         exposure=exposure,
         ollama=ollama,
-        resources_preset=leaf.resources_preset or defaults.resources_preset,
+        resources_preset=preset,
         startup_budget_seconds=int(
             effective.get("startup", {}).get("budgetSeconds", defaults.startup.budget_seconds)
         ),
@@ -513,44 +565,163 @@ def _error_count(report: Report) -> int:
 def _lock_models(
     document: Document,
     models: Sequence[LeafModel],
-    locked_environment: str | None,
+    *,
+    environment: Environment,
     lock: ModelLockFacts | None,
+    lock_display: str,
+    require_lock: bool,
     report: Report,
-) -> list[PlannedModel]:
-    """Digests from the lock; locked_environment names the environment when requireLock applies."""
+) -> tuple[list[PlannedModel], dict[str, LockedModel]]:
+    """Each model with its digest from the lock, and the pins that apply (canonical -> pin).
+
+    A model the lock lacks, or pins over another scheme than this environment pulls it with, is
+    unpinned: an error where requireLock applies, else a warning (it deploys with digest "").
+    Without a lock at all (lock None: `catalog-gen lock` itself, tests) nothing is reported.
+    """
     planned: list[PlannedModel] = []
+    pins: dict[str, LockedModel] = {}
+    whole_lock = ModelLock(dict(lock)) if lock is not None else None
     for model in models:
-        facts = lock.get(model.reference.canonical) if lock is not None else None
-        if facts is None and locked_environment is not None:
-            document.add(
-                report,
-                model.source,
-                f"model {model.reference.canonical} is not pinned in the model lock, and "
-                f"environment {locked_environment!r} requires every model to be "
-                f"(requireLock): run `catalog-gen lock`",
-            )
-        elif facts is None and lock is not None:
+        canonical = model.reference.canonical
+        if whole_lock is not None:
             line, column = document.position(model.source)
-            report.add(
-                document.display,
-                line,
-                column,
-                list(model.source),
-                f"model {model.reference.canonical} is not in the model lock: it deploys "
-                'unpinned (digest ""); run `catalog-gen lock` to pin it',
-                severity=Severity.WARNING,
+            problem = lock_problem(
+                whole_lock,
+                WantedModel(
+                    model.reference,
+                    RegistryConfig(insecure=model.insecure),
+                    Origin(document.display, line, column, json_path(model.source)),
+                ),
+                require_lock=require_lock,
+                lock_display=lock_display,
+                environment=environment.environment,
             )
+            if problem is not None:
+                report.extend([problem])
+            elif lock is not None:
+                pins[canonical] = lock[canonical]
+        pin = pins.get(canonical)
         planned.append(
             PlannedModel(
                 reference=model.reference,
                 name=model.reference.short,
-                digest=facts.digest if facts is not None else "",
+                digest=pin.digest if pin is not None else "",
                 embedding=model.embedding,
                 insecure=model.insecure,
                 source=model.source,
             )
         )
-    return planned
+    return planned, pins
+
+
+# --- sizing from the lock (docs/model-lock.md) ----------------------------------------------------
+
+
+def _gpu_type(
+    environment: Environment, name: str | None, resource_name: str
+) -> sizing.GpuType | None:
+    """The environment's GPU type of that name, as sizing reads it; None when it declares none."""
+    for gpu_type in environment.gpu.types or ():
+        if gpu_type.name == name:
+            return sizing.GpuType(
+                name=gpu_type.name,
+                memory_bytes=quantity_bytes(gpu_type.memory),
+                resource_name=resource_name,
+                memory_unit_bytes=MEMORY_SLICED_GPU_RESOURCES.get(resource_name),
+            )
+    return None
+
+
+def _weights_roots(names: Iterable[str], derived: Sequence[LeafDerivedModel]) -> dict[str, str]:
+    """Every model name -> the pulled model whose weights it loads (a derived model shares its
+    FROM model's weights, directly or through another derived model): Ollama keeps one runner
+    per weights file, so these form one load group."""
+    roots = {name: name for name in names}
+    for item in derived:
+        roots[item.name.short] = roots.get(item.base, item.base)
+    return roots
+
+
+def _derived_contexts(names: Iterable[str], derived: Sequence[LeafDerivedModel]) -> dict[str, int]:
+    """The largest num_ctx a derived model sets, by the pulled model whose runner it reloads."""
+    roots = _weights_roots(names, derived)
+    contexts: dict[str, int] = {}
+    for item in derived:
+        num_ctx = (item.spec.parameters or {}).get("num_ctx")
+        if isinstance(num_ctx, int) and not isinstance(num_ctx, bool):
+            base = roots[item.name.short]
+            contexts[base] = max(contexts.get(base, 0), num_ctx)
+    return contexts
+
+
+def _auto_values(
+    leaf: CatalogLeaf,
+    effective: Mapping[str, Any],
+    sizes: Sequence[sizing.ModelSize],
+    *,
+    derived: Sequence[LeafDerivedModel],
+    gpu_type: sizing.GpuType | None,
+) -> dict[str, Any]:
+    """`resourcesPreset: auto`: memory, GPUs and cache size from the lock, for every key the leaf
+    (container.resources, gpu, cache.size, chartValues) does not set itself."""
+    ollama = effective.get("ollama", {})
+    preset = sizing.resources_preset(
+        sizes,
+        context_length=int(ollama.get("contextLength") or 0),
+        num_parallel=int(ollama.get("numParallel") or 1),
+        max_loaded_models=int(ollama.get("maxLoadedModels") or 0),
+        gpu=gpu_type,
+        model_context=_derived_contexts([size.name for size in sizes], derived),
+    )
+    chart_values = leaf.chart_values or {}
+    explicit_resources = leaf.container.resources if leaf.container else None
+
+    def explicit(path: tuple[str, ...], in_leaf: object) -> bool:
+        return in_leaf is not None or _set_by(chart_values, path)
+
+    patch: dict[str, Any] = {}
+    request_set = explicit(
+        ("resources", "requests", "memory"),
+        explicit_resources.requests.memory
+        if explicit_resources and explicit_resources.requests
+        else None,
+    )
+    limit_set = explicit(
+        ("resources", "limits", "memory"),
+        explicit_resources.limits.memory
+        if explicit_resources and explicit_resources.limits
+        else None,
+    )
+    resources = effective.get("resources", {})
+    computed = preset.memory_limit
+    memory: dict[str, Any] = {}
+    if not request_set:
+        limit = resources.get("limits", {}).get("memory") if limit_set else None
+        # An explicit limit below the estimate wins (explicit always does): request up to it.
+        too_high = limit is not None and quantity_bytes(limit) < quantity_bytes(computed)
+        memory["requests"] = {"memory": quantity_text(limit) if limit and too_high else computed}
+    if not limit_set:
+        request = resources.get("requests", {}).get("memory") if request_set else None
+        too_low = request is not None and quantity_bytes(request) > quantity_bytes(computed)
+        memory["limits"] = {"memory": quantity_text(request) if request and too_low else computed}
+    if memory:
+        patch["resources"] = memory
+    if preset.gpu is not None and not explicit(("gpu", "count"), leaf.gpu):
+        patch["gpu"] = {"count": preset.gpu.count}
+    if not explicit(("cache", "size"), leaf.cache.size if leaf.cache else None):
+        patch["cache"] = {"size": preset.cache_size}
+    return patch
+
+
+def _startup_budget(environment: Environment, sizes: Sequence[sizing.ModelSize]) -> int | None:
+    """Seconds from the download and load sizes and the environment's bandwidth; None (the
+    environment's defaults.startup.budgetSeconds applies) without both."""
+    if not sizes or environment.download_bandwidth is None:
+        return None
+    bandwidth = quantity_bytes(environment.download_bandwidth)
+    if bandwidth <= 0:
+        return None
+    return sizing.startup_budget(sizes, bandwidth_bytes_per_second=bandwidth).seconds
 
 
 def _exposure(
@@ -861,7 +1032,6 @@ def _check_effective(
     cache: Mapping[str, Any],
     resources: Mapping[str, Any],
     ollama: Mapping[str, Any],
-    lock: ModelLockFacts | None,
 ) -> None:
     """The chart's guardrails, on the effective values, so `validate` fails before Argo CD does."""
     mode = cache.get("mode")
@@ -928,43 +1098,100 @@ def _check_effective(
                 f"requests.{resource} {quantity_text(request)} is more than limits.{resource} "
                 f"{quantity_text(limit)}; Kubernetes rejects such a pod",
             )
-    loaded = len(models) + len(derived)
+    groups = len(set(_weights_roots([model.name for model in models], derived).values()))
     max_loaded = int(ollama.get("maxLoadedModels") or 0)
-    if max_loaded and max_loaded < loaded:
+    if max_loaded and max_loaded < groups:
+        shared = f", and {len(derived)} derived model(s) share their weights" if derived else ""
         document.add(
             report,
             _first_present(
                 document,
                 [("ollama", "maxLoadedModels"), ("chartValues", "ollama", "maxLoadedModels")],
             ),
-            f"ollama.maxLoadedModels is {max_loaded} but the service has {loaded} models; a pod "
-            "is ready only when every model is loaded: raise it or leave it 0",
+            f"ollama.maxLoadedModels is {max_loaded} but the service loads {groups} models at "
+            f"once ({len(models)} pulled model(s){shared}); the models would evict each other "
+            f"and a pod is ready only when every model is loaded: raise it to {groups} or "
+            "leave it 0",
         )
-    memory = requests.get("memory")
-    if lock is not None and memory is not None:
-        needed = [
-            (facts.model_size, model.name)
-            for model in models
-            if (facts := lock.get(model.reference.canonical)) is not None
-        ]
-        if needed:
-            size, name = max(needed)
-            if parse_quantity(memory) < size:
-                document.add(
-                    report,
-                    _first_present(
-                        document,
-                        [
-                            ("container", "resources", "requests", "memory"),
-                            ("chartValues", "resources", "requests", "memory"),
-                            ("container", "resources"),
-                            ("container",),
-                        ],
-                    ),
-                    f"requests.memory {quantity_text(memory)} is less than the "
-                    f"{_gib(size)} of weights of {name} (model lock): the model cannot load",
-                )
 
 
-def _gib(size: int) -> str:
-    return f"{size / 2**30:.1f} GiB"
+def _check_fit(
+    document: Document,
+    report: Report,
+    *,
+    sizes: Sequence[sizing.ModelSize],
+    sources: Mapping[str, DataPath],
+    resources: Mapping[str, Any],
+    cache: Mapping[str, Any],
+    gpu_count: int,
+    gpu_type: sizing.GpuType | None,
+) -> None:
+    """What the lock knows for a fact (weights, download sizes) against the effective values:
+    never the estimate, so these cannot fire on a model that would work."""
+    if not sizes:
+        return
+    largest = max(sizes, key=lambda size: size.weights_bytes)
+    limit = (resources.get("limits") or {}).get("memory")
+    request = (resources.get("requests") or {}).get("memory")
+    # A value the leaf does not set comes from the environment: point at the model instead.
+    fix = "set container.resources.{} above it, or resourcesPreset: auto"
+    if limit is not None and quantity_bytes(limit) < largest.weights_bytes:
+        document.add(
+            report,
+            _first_present(document, [*_memory_sources("limits"), sources[largest.name]]),
+            f"memory limit {quantity_text(limit)} is below the "
+            f"{human_bytes(largest.weights_bytes)} the weights of {largest.name} need "
+            "(model lock): the model cannot load",
+            hint=fix.format("limits.memory"),
+        )
+    elif request is not None and quantity_bytes(request) < largest.weights_bytes:
+        document.add(
+            report,
+            _first_present(document, [*_memory_sources("requests"), sources[largest.name]]),
+            f"requests.memory {quantity_text(request)} is less than the "
+            f"{human_bytes(largest.weights_bytes)} of weights of {largest.name} (model lock): "
+            "the model cannot load",
+            hint=fix.format("requests.memory"),
+        )
+    if gpu_count > 0 and gpu_type is not None:
+        for message in sizing.check_gpu_fit(sizes, gpu_type, gpu_count):
+            document.add(
+                report,
+                _first_present(
+                    document,
+                    [
+                        ("gpu", "count"),
+                        ("chartValues", "gpu", "count"),
+                        ("gpu",),
+                        ("resourcesPreset",),
+                    ],
+                ),
+                message,
+            )
+    size = cache.get("size")
+    downloads = sum(item.download_bytes for item in sizes)
+    if size is not None and not cache.get("existingClaim") and quantity_bytes(size) < downloads:
+        document.add(
+            report,
+            _first_present(
+                document,
+                [
+                    ("cache", "size"),
+                    ("chartValues", "cache", "size"),
+                    ("cache",),
+                    ("chartValues", "cache"),
+                    sources[largest.name],
+                ],
+            ),
+            f"cache.size {quantity_text(size)} is less than the {human_bytes(downloads)} the "
+            "service's models download (model lock): the pull runs out of space",
+        )
+
+
+def _memory_sources(side: str) -> list[DataPath]:
+    return [
+        ("container", "resources", side, "memory"),
+        ("chartValues", "resources", side, "memory"),
+        ("chartValues", "resources", side),
+        ("chartValues", "resources"),
+    ]

@@ -51,6 +51,8 @@ OLLAMA_PARAMETERS = (
 )
 REPEATABLE_PARAMETERS = frozenset({"stop"})
 SINGLE_ATTACH_MODES = frozenset({"ReadWriteOnce", "ReadWriteOncePod"})
+# resourcesPreset values: "auto" sizes from the model lock (plan.py, docs/model-lock.md).
+RESOURCE_PRESETS = ("auto",)
 
 
 def quantity_text(value: str | int | float) -> str:
@@ -137,6 +139,7 @@ def check_environment(document: Document, environment: Environment, report: Repo
             f"({', '.join(type_names) or 'none'})",
             hint=did_you_mean(default_type, type_names),
         )
+    _check_preset(document, ("defaults", "resourcesPreset"), defaults.resources_preset, report)
     argocd = environment.argocd
     if argocd is not None and argocd.chart.chart is not None:
         if argocd.chart.repo_url is None:
@@ -328,6 +331,7 @@ def check_leaf(
                 f"{environment.environment!r} (gpu.types: {', '.join(names) or 'none'})",
                 hint=did_you_mean(leaf.gpu.type, names),
             )
+    _check_preset(document, ("resourcesPreset",), leaf.resources_preset, report)
     if leaf.gateway is not None and environment.routing != "gateway":
         document.add(
             report,
@@ -348,6 +352,17 @@ def check_leaf(
             ("cache", "size"),
             f"{leaf.cache.size!r} is {leaf.cache.size[:-1]} thousandths of a byte",
             hint=f"did you mean '{leaf.cache.size[:-1]}Mi'?",
+        )
+
+
+def _check_preset(document: Document, where: DataPath, preset: str | None, report: Report) -> None:
+    if preset is not None and preset not in RESOURCE_PRESETS:
+        document.add(
+            report,
+            where,
+            f"unknown resources preset {preset!r}: the only preset is 'auto' (memory, GPUs and "
+            "cache size from the model lock); or remove the key and set container.resources",
+            hint=did_you_mean(preset, RESOURCE_PRESETS),
         )
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -284,14 +284,19 @@ def service_memory(
     num_parallel: int,
     max_loaded_models: int = 0,
     kv_cache_type: str = "f16",
+    model_context: Mapping[str, int] | None = None,
 ) -> MemoryEstimate:
     """What the models that can be loaded at once need together: the largest max_loaded_models
-    of them (0 = Ollama's default of 3)."""
+    of them (0 = Ollama's default of 3). model_context: a larger context for some models, by
+    name (a derived model's num_ctx reloads its base model's runner with that context)."""
+    contexts = model_context or {}
     estimates = sorted(
         (
             model_memory(
                 m,
-                context_length=context_length,
+                context_length=max(
+                    context_length or DEFAULT_CONTEXT_LENGTH, contexts.get(m.name, 0)
+                ),
                 num_parallel=num_parallel,
                 kv_cache_type=kv_cache_type,
             )
@@ -330,6 +335,7 @@ def resources_preset(
     max_loaded_models: int = 0,
     gpu: GpuType | None = None,
     kv_cache_type: str = "f16",
+    model_context: Mapping[str, int] | None = None,
 ) -> ResourcePreset:
     """`resourcesPreset: auto`. Memory request equals the limit: a model server is not burstable,
     and a limit above the request invites the OOM killer when the node is under pressure."""
@@ -339,6 +345,7 @@ def resources_preset(
         num_parallel=num_parallel,
         max_loaded_models=max_loaded_models,
         kv_cache_type=kv_cache_type,
+        model_context=model_context,
     )
     memory_text = format_bytes(round_up(memory.total, MEMORY_STEP_BYTES))
     return ResourcePreset(

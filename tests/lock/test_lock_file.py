@@ -194,7 +194,7 @@ def test_render_gets_the_digest_or_empty() -> None:
 def test_unpinned_model_is_an_error_only_where_the_lock_is_required() -> None:
     lock = ModelLock({PHI.reference: PHI})
     assert lock_problem(lock, wanted("phi"), require_lock=True) is None
-    error = lock_problem(lock, wanted("llama3:8b"), require_lock=True)
+    error = lock_problem(lock, wanted("llama3:8b"), require_lock=True, environment="prod")
     warning = lock_problem(lock, wanted("llama3:8b"), require_lock=False)
     assert error is not None
     assert warning is not None
@@ -202,7 +202,13 @@ def test_unpinned_model_is_an_error_only_where_the_lock_is_required() -> None:
     assert warning.severity is Severity.WARNING
     assert error.format() == (
         "catalog/prod/team/chat.yaml:7:9: error: $.models[0].name: model llama3:8b is not pinned "
-        "in catalog/models.lock.yaml (run `catalog-gen lock`)"
+        "in catalog/models.lock.yaml, and environment 'prod' requires every model to be "
+        "(requireLock: true) (run `catalog-gen lock`)"
+    )
+    assert warning.format() == (
+        "catalog/prod/team/chat.yaml:7:9: warning: $.models[0].name: model llama3:8b is not "
+        'pinned in catalog/models.lock.yaml: it deploys unpinned (digest "") (run '
+        "`catalog-gen lock`; required where requireLock: true)"
     )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from catalog_gen.cli import main
+from catalog_gen.lock import LockedModel
 from tests.conftest import REPO_ROOT
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "leaves"
@@ -82,3 +83,27 @@ def leaf(
     environment: str = "dev",
 ) -> str:
     return LEAF_HEAD.format(name=name, namespace=namespace, environment=environment) + body
+
+
+def pin(
+    reference: str,
+    digest_byte: str,
+    *,
+    weights: int = 2**30,
+    total: int | None = None,
+    parameter_size: str | None = None,
+    quantization: str | None = None,
+    registry: str = "https://registry.ollama.ai",
+) -> LockedModel:
+    """A hand-written lock entry: digest is digest_byte (two hex digits) repeated 32 times,
+    totalSize defaults to the weights plus a 1 KiB template layer."""
+    return LockedModel(
+        reference=reference,
+        registry=registry,
+        digest=digest_byte * 32,
+        total_size=weights + 1024 if total is None else total,
+        model_size=weights,
+        weights_size=weights,
+        parameter_size=parameter_size,
+        quantization=quantization,
+    )

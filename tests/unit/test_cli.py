@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from catalog_gen.cli import main
+from catalog_gen.lock import ModelLock, write_lock
 from tests.conftest import REPO_ROOT
-from tests.unit.helpers import leaf, make_catalog, run_cli
+from tests.unit.helpers import leaf, make_catalog, pin, run_cli
 
 
 def test_help_shows_examples(capsys: pytest.CaptureFixture[str]) -> None:
@@ -64,7 +65,9 @@ def test_invalid_catalog_writes_nothing_and_keeps_the_old_tree(tmp_path: Path) -
     (catalog / "dev/ml/other.yaml").write_text(leaf(name="other"))
     outcome = run_cli(tmp_path, "render")
     assert outcome.code == 1
-    assert outcome.stdout.startswith("catalog/dev/ml/svc.yaml:7:1: error: $.colour:")
+    errors = [line for line in outcome.stdout.splitlines() if ": error: " in line]
+    assert len(errors) == 1
+    assert errors[0].startswith("catalog/dev/ml/svc.yaml:7:1: error: $.colour:")
     assert (tmp_path / "generated/dev/ml/svc/values.yaml").read_bytes() == before
     assert not (tmp_path / "generated/dev/ml/other").exists()
 
@@ -110,8 +113,19 @@ def test_validate_a_file_outside_the_catalog(tmp_path: Path) -> None:
     assert outcome.stdout.startswith("loose.yaml:1:1: error: $: not a leaf of the catalog catalog")
 
 
-def test_json_format_on_success_is_an_empty_list(tmp_path: Path) -> None:
+def test_json_format_on_success_lists_only_warnings(tmp_path: Path) -> None:
     make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf()})
+    outcome = run_cli(tmp_path, "validate", "--format", "json")
+    assert outcome.code == 0
+    assert [(p["severity"], p["json_path"]) for p in json.loads(outcome.stdout)] == [
+        ("warning", "$.model")
+    ]
+
+
+def test_json_format_with_every_model_pinned_is_an_empty_list(tmp_path: Path) -> None:
+    catalog = make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf()})
+    reference = "registry.ollama.ai/library/phi:latest"
+    write_lock(catalog / "models.lock.yaml", ModelLock({reference: pin(reference, "ab")}))
     outcome = run_cli(tmp_path, "validate", "--format", "json")
     assert outcome.code == 0
     assert json.loads(outcome.stdout) == []

@@ -1,5 +1,7 @@
 """The fixture corpus: each invalid catalog gives exactly its expected lines; valid ones render
-exactly their reviewed golden values.yaml files (other emitters have their own tests)."""
+exactly their reviewed golden values.yaml files (other emitters have their own tests) and print
+exactly their stdout.txt (warnings; none when the file is absent). A case's catalog/ may carry
+its own models.lock.yaml and environments/."""
 
 from __future__ import annotations
 
@@ -52,7 +54,9 @@ def test_valid_catalog_renders_its_golden_values(case: Path, tmp_path: Path) -> 
     make_catalog(tmp_path, overlay=case / "catalog")
     outcome = run_cli(tmp_path, "render", "--catalog", "catalog", "--out", "generated")
     assert outcome.code == 0, outcome.stdout + outcome.stderr
-    assert outcome.stdout == ""
+    # Warnings (models the case's lock does not pin) are part of the reviewed output.
+    stdout = case / "stdout.txt"
+    assert outcome.stdout == (stdout.read_text(encoding="utf-8") if stdout.is_file() else "")
     rendered = read_tree(tmp_path / "generated")
     values = {path: content for path, content in rendered.items() if path.name == VALUES_FILE}
     assert values == read_tree(case / "expected")

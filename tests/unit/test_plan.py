@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from catalog_gen.lock import LockedModel
 from catalog_gen.plan import (
     CatalogPlan,
     ChartContract,
-    LockedModelFacts,
     ServicePlan,
     coalesce,
     overlay,
     plan_catalog,
 )
 from catalog_gen.problems import Report
-from tests.unit.helpers import CHART, leaf, make_catalog
+from tests.unit.helpers import CHART, leaf, make_catalog, pin
 
 
 @functools.cache
@@ -108,15 +107,16 @@ def test_disabled_exposure_renders_neither_route_nor_ingress(tmp_path: Path) -> 
 
 
 def test_model_names_resolve_against_the_environment_mirror(tmp_path: Path) -> None:
-    @dataclass(frozen=True)
-    class Facts:
-        digest: str
-        total_size: int
-        model_size: int
-
-    lock: dict[str, LockedModelFacts] = {
-        "mirror.internal.example:5000/library/phi:latest": Facts("ab" * 32, 2 * 2**30, 2 * 2**30),
-        "registry.ollama.ai/library/qwen:7b": Facts("cd" * 32, 5 * 2**30, 5 * 2**30),
+    lock: dict[str, LockedModel] = {
+        "mirror.internal.example:5000/library/phi:latest": pin(
+            "mirror.internal.example:5000/library/phi:latest",
+            "ab",
+            weights=2 * 2**30,
+            registry="http://mirror.internal.example:5000",
+        ),
+        "registry.ollama.ai/library/qwen:7b": pin(
+            "registry.ollama.ai/library/qwen:7b", "cd", weights=5 * 2**30
+        ),
     }
     result, report = plan(
         tmp_path,
@@ -142,17 +142,19 @@ def test_model_names_resolve_against_the_environment_mirror(tmp_path: Path) -> N
 
 
 def test_memory_request_below_the_locked_weights_is_an_error(tmp_path: Path) -> None:
-    @dataclass(frozen=True)
-    class Facts:
-        digest: str
-        total_size: int
-        model_size: int
-
-    lock = {"registry.ollama.ai/library/big:70b": Facts("ef" * 32, 40 * 2**30, 39 * 2**30)}
-    _, report = plan(tmp_path, {"dev/ml/svc.yaml": leaf("model: big:70b\n")}, lock)
+    lock = {
+        "registry.ollama.ai/library/big:70b": pin(
+            "registry.ollama.ai/library/big:70b", "ef", weights=39 * 2**30, total=40 * 2**30
+        )
+    }
+    body = "model: big:70b\ncontainer: {resources: {limits: {memory: 48Gi}}}\n"
+    _, report = plan(tmp_path, {"dev/ml/svc.yaml": leaf(body)}, lock)
     assert report.format_text() == (
-        "catalog/dev/ml/svc.yaml:1:1: error: $: requests.memory 2Gi is less than the 39.0 GiB "
-        "of weights of big:70b (model lock): the model cannot load\n"
+        "catalog/dev/ml/svc.yaml:6:8: error: $.model: cache.size 20Gi is less than the 40.0GiB "
+        "the service's models download (model lock): the pull runs out of space\n"
+        "catalog/dev/ml/svc.yaml:6:8: error: $.model: requests.memory 2Gi is less than the "
+        "39.0GiB of weights of big:70b (model lock): the model cannot load (set "
+        "container.resources.requests.memory above it, or resourcesPreset: auto)\n"
     )
 
 
@@ -249,14 +251,30 @@ def test_chart_contract_falls_back_to_whole_validation_for_cross_key_schemas(
     assert [error.validator for error in contract.errors(contract.effective({}))] == ["required"]
 
 
-def test_model_missing_from_an_existing_lock_is_a_warning_outside_require_lock(
+def test_model_missing_from_the_lock_is_a_warning_outside_require_lock(
     tmp_path: Path,
 ) -> None:
     result, report = plan(tmp_path, {"dev/ml/svc.yaml": leaf("model: phi\n")}, lock={})
     assert report.ok
     assert len(result.plans) == 1
+    assert result.plans[0].chart_values["models"][0]["digest"] == ""
     assert report.format_text() == (
-        "catalog/dev/ml/svc.yaml:6:8: warning: $.model: model registry.ollama.ai/library/"
-        'phi:latest is not in the model lock: it deploys unpinned (digest ""); run '
-        "`catalog-gen lock` to pin it\n"
+        "catalog/dev/ml/svc.yaml:6:8: warning: $.model: model phi:latest is not pinned in "
+        'catalog/models.lock.yaml: it deploys unpinned (digest "") (run `catalog-gen lock`; '
+        "required where requireLock: true)\n"
+    )
+
+
+def test_pin_resolved_over_another_scheme_counts_as_unpinned(tmp_path: Path) -> None:
+    reference = "mirror.internal.example:5000/library/phi:latest"
+    lock = {reference: pin(reference, "ab", registry="https://mirror.internal.example:5000")}
+    result, report = plan(
+        tmp_path, {"locked/ml/svc.yaml": leaf("model: phi\n", environment="locked")}, lock
+    )
+    assert result.plans == ()
+    assert report.format_text() == (
+        "catalog/locked/ml/svc.yaml:6:8: error: $.model: model mirror.internal.example:5000/"
+        "library/phi:latest is pinned from https://mirror.internal.example:5000 but this "
+        "environment pulls it over http://mirror.internal.example:5000, and environment "
+        "'locked' requires every model to be (requireLock: true) (run `catalog-gen lock`)\n"
     )
