@@ -475,16 +475,17 @@ def plan_service(
             ),
         )
     elif preset == AUTO_PRESET and lock is not None and not require_lock:
-        unpinned = [model.name for model in planned_models if model.reference.canonical not in pins]
-        line, column = document.position(_first_present(document, [("resourcesPreset",)]))
-        where = ("resourcesPreset",) if document.has(("resourcesPreset",)) else ()
+        unpinned = [model for model in planned_models if model.reference.canonical not in pins]
+        where = _first_present(document, [("resourcesPreset",), unpinned[0].source])
+        line, column = document.position(where)
         report.add(
             document.display,
             line,
             column,
             list(where),
-            f"resourcesPreset auto cannot size the service: {', '.join(unpinned)} not pinned in "
-            f"{lock_display}; the environment's resources, GPUs and cache size apply",
+            "resourcesPreset auto cannot size the service: "
+            f"{', '.join(model.name for model in unpinned)} not pinned in {lock_display}; the "
+            "environment's resources, GPUs and cache size apply",
             severity=Severity.WARNING,
             hint="run `catalog-gen lock`",
         )
@@ -1154,20 +1155,12 @@ def _check_fit(
             hint=fix.format("requests.memory"),
         )
     if gpu_count > 0 and gpu_type is not None:
-        for message in sizing.check_gpu_fit(sizes, gpu_type, gpu_count):
-            document.add(
-                report,
-                _first_present(
-                    document,
-                    [
-                        ("gpu", "count"),
-                        ("chartValues", "gpu", "count"),
-                        ("gpu",),
-                        ("resourcesPreset",),
-                    ],
-                ),
-                message,
-            )
+        gpu_at: list[DataPath] = [("gpu", "count"), ("chartValues", "gpu", "count"), ("gpu",)]
+        for size in sizes:
+            for message in sizing.check_gpu_fit([size], gpu_type, gpu_count):
+                document.add(
+                    report, _first_present(document, [*gpu_at, sources[size.name]]), message
+                )
     size = cache.get("size")
     downloads = sum(item.download_bytes for item in sizes)
     if size is not None and not cache.get("existingClaim") and quantity_bytes(size) < downloads:

@@ -10,8 +10,10 @@ import functools
 from pathlib import Path
 
 import pytest
+import yaml
 
 from catalog_gen.emit.values import VALUES_FILE
+from catalog_gen.lock import LockedModel, ModelLock, write_lock
 from tests.conftest import REPO_ROOT
 from tests.support.kube import Document, helm_template, select, validate_manifests
 from tests.unit.helpers import CHART, FIXTURES, make_catalog, run_cli
@@ -107,3 +109,63 @@ def test_shipped_leaf_exposes_its_host_through_the_gateway(render_root: Path, he
     assert container["resources"]["limits"]["memory"] == "4Gi"
     (config,) = [item for item in select(documents, "ConfigMap") if "models.tsv" in item["data"]]
     assert "phi:latest\t" in config["data"]["models.tsv"]
+
+
+# A hand-written lock for the shipped catalog's models: the digests and sizes are made up (this
+# machine cannot reach registry.ollama.ai); the sizes are in the range of the real models.
+SHIPPED_PINS = {
+    "registry.ollama.ai/library/phi:latest": ("e1", 1_602_461_536, 1_602_463_378, "3B"),
+    "registry.ollama.ai/library/llama3.2:3b": ("e2", 2_019_377_376, 2_019_393_189, "3.2B"),
+    "registry.ollama.ai/library/nomic-embed-text:v1.5": ("e3", 274_290_656, 274_302_450, "137M"),
+}
+
+
+def test_locked_digests_reach_the_init_containers_model_list(tmp_path: Path, helm: Path) -> None:
+    source = CATALOGS["shipped"]
+    catalog = make_catalog(tmp_path, environments=source / "environments", overlay=source)
+    pins = {
+        reference: LockedModel(
+            reference=reference,
+            registry="https://registry.ollama.ai",
+            digest=byte * 32,
+            total_size=total,
+            model_size=weights,
+            weights_size=weights,
+            parameter_size=parameters,
+        )
+        for reference, (byte, weights, total, parameters) in SHIPPED_PINS.items()
+    }
+    write_lock(catalog / "models.lock.yaml", ModelLock(pins))
+    outcome = run_cli(tmp_path, "render", "--catalog", "catalog", "--out", "generated")
+    assert outcome.code == 0, outcome.stdout + outcome.stderr
+    assert outcome.stdout == ""  # every model pinned: no warning
+    values_path = tmp_path / "generated/dev/ml-workloads/ollama-phi/values.yaml"
+    values = yaml.safe_load(values_path.read_text())
+    assert values["models"][0]["digest"] == "e1" * 32
+    # phi: 1,602,463,378 B at dev's 50 MiB/s = 30.6 s + 1,602,461,536 B / 200 MiB/s = 7.6 s
+    # + 120 s = 158 s -> the 180 s floor.
+    assert values["startup"] == {"budgetSeconds": 180}
+    documents = helm_template(
+        helm,
+        CHART,
+        [values_path],
+        release="ollama-phi",
+        namespace="ml-workloads",
+        api_versions=API_VERSIONS,
+    )
+    (config,) = [item for item in select(documents, "ConfigMap") if "models.tsv" in item["data"]]
+    rows = [
+        line.split("\t")
+        for line in config["data"]["models.tsv"].splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert rows == [["phi:latest", "e1" * 32, "false", "generate"]]
+    (deployment,) = select(documents, "Deployment")
+    # The chart's defaults: 10 s startup period, 300 s progress margin.
+    assert deployment["spec"]["progressDeadlineSeconds"] == 180 + 300
+    (container,) = [
+        item
+        for item in deployment["spec"]["template"]["spec"]["containers"]
+        if item["name"] == "ollama"
+    ]
+    assert container["startupProbe"]["failureThreshold"] == 18
