@@ -1161,9 +1161,13 @@ def _check_fit(
                 document.add(
                     report, _first_present(document, [*gpu_at, sources[size.name]]), message
                 )
-    size = cache.get("size")
+    cache_size = cache.get("size")
     downloads = sum(item.download_bytes for item in sizes)
-    if size is not None and not cache.get("existingClaim") and quantity_bytes(size) < downloads:
+    if (
+        cache_size is not None
+        and not cache.get("existingClaim")
+        and quantity_bytes(cache_size) < downloads
+    ):
         document.add(
             report,
             _first_present(
@@ -1176,7 +1180,7 @@ def _check_fit(
                     sources[largest.name],
                 ],
             ),
-            f"cache.size {quantity_text(size)} is less than the {human_bytes(downloads)} the "
+            f"cache.size {quantity_text(cache_size)} is less than the {human_bytes(downloads)} the "
             "service's models download (model lock): the pull runs out of space",
         )
 
