@@ -9,7 +9,8 @@ server/routes.go, server/sched.go, server/images.go, api/client.go):
   "verifying sha256 digest", "writing manifest", "success". Errors are `{"error": ...}` lines
   with HTTP 200 once streaming began; with `"stream": false` an error is HTTP 500. Blobs already
   in the store are not downloaded again, but the manifest is always fetched from the registry.
-  `"insecure": true` is what lets a plain-http registry work.
+  `"insecure": true` is what lets a plain-http registry work. A pull of a model already stored
+  under another letter case writes to the stored spelling (routes.go getExistingName).
 - `POST /api/show` 404 `model 'x' not found` when absent; `capabilities` says `completion` or
   `embedding`.
 - `GET /api/ps`: loaded models. The scheduler keys runners by the weights file
@@ -336,7 +337,8 @@ class Double:
         emit({"status": "writing manifest"})
         with self.store_lock:
             previous = self.store.find(name)
-            self.store.write_manifest(name, remote.manifest)
+            # getExistingName: a model already stored keeps its stored spelling.
+            self.store.write_manifest(previous.name if previous else name, remote.manifest)
             if previous is not None and previous.digest != remote.digest:
                 emit({"status": "removing unused layers"})
         emit({"status": "success"})

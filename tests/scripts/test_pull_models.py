@@ -176,7 +176,22 @@ def test_pinned_digest_is_verified_on_the_whole_manifest(pod: Pod) -> None:
     result = pod.run("pull-models.sh")
 
     assert result.returncode == 0, result.stdout
-    assert lines_with(result.stdout, f"matches the pinned digest {pinned} (full comparison)")
+    assert lines_with(result.stdout, f"phi:latest matches the pinned digest {pinned}")
+
+
+def test_pinned_model_stored_under_another_spelling_is_a_verified_cache_hit(pod: Pod) -> None:
+    pod.control(registry={"team/phi": PHI})
+    pod.models(("team/phi", "", False, "generate"))
+    assert pod.run("pull-models.sh").returncode == 0
+    pinned = remote_digest("team/phi", PHI)
+    pod.models(("registry.ollama.ai/Team/PHI:Latest", pinned, False, "generate"))
+
+    result = pod.run("pull-models.sh")
+
+    assert result.returncode == 0, result.stdout
+    assert lines_with(result.stdout, f"with the pinned digest {pinned}, not pulling")
+    assert "manifest file" not in result.stdout, "the whole digest was not checked"
+    assert pod.state()["pull_requests"] == 1
 
 
 def test_digest_mismatch_fails_prints_both_digests_and_removes_the_model(pod: Pod) -> None:

@@ -121,25 +121,12 @@ oil_cli_error() {
 	printf '%s' "${oil_ce_line:-no error output}"
 }
 
-# Reads models.tsv and derived.tsv (docs/interfaces.md section 2) plus each derived model's
-# Modelfile and prints the plan, one record a line, tab separated:
-#   M name display digest insecure kind manifest-path      a model to pull (display = how
-#                                                          `ollama list`/`ps` print the name)
-#   D name display modelfile-path root-display kind        a model built with `ollama create`
-#   G root-display load-name load-kind insecure members    a load group: models sharing weights
-#   E message                                              a configuration error
-# Names follow Ollama's own parser (types/model/name.go ParseNameBare): the tag follows the last
-# ':' after the last '/', then from the right: model, namespace, host (scheme dropped); defaults
-# registry.ollama.ai, library, latest.
-#
-# Load groups exist because Ollama's scheduler keys loaded runners by the weights file
-# (server/sched.go schedulerModelKey): a derived model and its FROM model share one runner, and
-# `ollama ps` shows only the name that loaded it. Requiring both names to be loaded would never
-# succeed, so a group is loaded when any member is, and a derived model is what gets loaded
-# (clients call it; its base answers through the same runner when the options match).
-oil_plan() {
-	awk -F '\t' -v config_dir="$OIL_CONFIG_DIR" -v models_dir="$OLLAMA_MODELS" \
-		-v default_registry="$OIL_DEFAULT_REGISTRY" '
+# Awk functions that read Ollama model names as the server does (types/model/name.go): the tag
+# follows the last ':' after the last '/', then from the right: model, namespace, host (scheme
+# dropped); defaults registry.ollama.ai, library, latest. `display` is DisplayShortest, the form
+# `ollama list` and `ollama ps` print; `name_key` compares names case-insensitively, as Ollama
+# resolves them. Every program using these passes -v default_registry and -v models_dir.
+OIL_AWK_NAMES='
 function last_index(s, ch,   i) {
 	for (i = length(s); i > 0; i--) if (substr(s, i, 1) == ch) return i
 	return 0
@@ -164,6 +151,29 @@ function display(ref) {
 	if (tolower(ns) != "library") return ns "/" model ":" tag
 	return model ":" tag
 }
+function name_key(ref) { return tolower(display(ref)) }
+function manifest_path(ref) {
+	parse(ref)
+	return models_dir "/manifests/" host "/" ns "/" model "/" tag
+}
+'
+
+# Reads models.tsv and derived.tsv (docs/interfaces.md section 2) plus each derived model's
+# Modelfile and prints the plan, one record a line, tab separated:
+#   M name display digest insecure kind manifest-path      a model to pull (display = how
+#                                                          `ollama list`/`ps` print the name)
+#   D name display modelfile-path root-display kind        a model built with `ollama create`
+#   G root-display load-name load-kind insecure members    a load group: models sharing weights
+#   E message                                              a configuration error
+#
+# Load groups exist because Ollama's scheduler keys loaded runners by the weights file
+# (server/sched.go schedulerModelKey): a derived model and its FROM model share one runner, and
+# `ollama ps` shows only the name that loaded it. Requiring both names to be loaded would never
+# succeed, so a group is loaded when any member is, and a derived model is what gets loaded
+# (clients call it; its base answers through the same runner when the options match).
+oil_plan() {
+	awk -F '\t' -v config_dir="$OIL_CONFIG_DIR" -v models_dir="$OLLAMA_MODELS" \
+		-v default_registry="$OIL_DEFAULT_REGISTRY" "$OIL_AWK_NAMES"'
 function valid_name(ref) {
 	return ref ~ /^[A-Za-z0-9][A-Za-z0-9_.:\/-]*$/ && ref !~ /[\/:]$/ && ref !~ /@/
 }
@@ -271,8 +281,99 @@ oil_plan_records() {
 	printf '%s\n' "$OIL_PLAN" | sed -n "s/^$1${OIL_TAB}//p"
 }
 
-# The ID column (first 12 hex of the manifest digest) of a model in `ollama list` output read
-# from stdin; NAME is compared case-insensitively, as Ollama resolves names.
-oil_list_id() {
-	awk -v want="$1" 'NR > 1 && tolower($1) == tolower(want) { print $2; exit }'
+# The tables of `ollama list` (NAME ID SIZE MODIFIED) and `ollama ps` (NAME ID SIZE PROCESSOR
+# CONTEXT UNTIL) are read by their header, not by position: cells are separated by runs of
+# spaces, NAME and ID never contain one, and later cells may ("4 minutes from now"). A table
+# without the expected header is read as NAME first, ID second. Names are compared through
+# name_key, so `phi`, `phi:latest` and `registry.ollama.ai/library/phi:latest` are one model.
+# shellcheck disable=SC2016 # an awk program: $i are awk fields
+OIL_AWK_TABLE='
+function read_header(   i) {
+	name_col = 0; id_col = 0
+	for (i = 1; i <= NF; i++) {
+		if ($i == "NAME") name_col = i
+		else if ($i == "ID") id_col = i
+	}
+	if (name_col == 0) { name_col = 1; id_col = 2; return 0 }
+	return 1
+}
+NF == 0 { next }
+!seen_header { seen_header = 1; if (read_header()) next }
+'
+
+# `oil_list_find NAME` reads `ollama list` output on stdin and prints the row of NAME as
+# "listed-name<TAB>id<TAB>manifest-path" (the manifest path follows the listed name, which
+# carries the server's own spelling of each part); nothing when NAME is not listed.
+oil_list_find() {
+	awk -v want="$1" -v models_dir="$OLLAMA_MODELS" -v default_registry="$OIL_DEFAULT_REGISTRY" \
+		"$OIL_AWK_NAMES$OIL_AWK_TABLE"'
+name_key($name_col) == name_key(want) {
+	printf "%s\t%s\t%s\n", $name_col, tolower($id_col), manifest_path($name_col)
+	exit
+}'
+}
+
+# Reads `ollama ps` output on stdin and prints "name-key<TAB>loaded|stopping" per listed model.
+# UNTIL `Stopping...` means the keep-alive expired and the model is being unloaded: listed, but
+# not usable.
+oil_ps_states() {
+	awk -v models_dir="$OLLAMA_MODELS" -v default_registry="$OIL_DEFAULT_REGISTRY" \
+		"$OIL_AWK_NAMES$OIL_AWK_TABLE"'
+{
+	state = "loaded"
+	for (i = 1; i <= NF; i++) if (i != name_col && $i == "Stopping...") state = "stopping"
+	printf "%s\t%s\n", name_key($name_col), state
+}'
+}
+
+# The digest of a listed model: "full <64 hex>", or "id <hex>" when only the server's ID column
+# (the first 12 hex) is known; nothing when the model is not listed.
+# The server's digest is the sha256 of the manifest file's bytes (manifest/manifest.go), which is
+# the registry's manifest digest, so hashing the on-disk manifest gives all 64 hex. The file is
+# looked up from the listed name (the server's own spelling of each part), then from the
+# configured one, and is trusted only when its hash starts with the listed ID.
+# `oil_local_digest NAME PLANNED-MANIFEST-PATH`
+oil_local_digest() {
+	if ! oil_ld_list=$(timeout "$OIL_CLI_TIMEOUT_SECONDS" ollama list </dev/null 2>&1); then
+		oil_error "ollama list failed: $(printf '%s' "$oil_ld_list" | tail -n 1)" >&2
+		return 1
+	fi
+	oil_ld_row=$(printf '%s\n' "$oil_ld_list" | oil_list_find "$1")
+	[ -n "$oil_ld_row" ] || return 0
+	oil_ld_listed=$(printf '%s\n' "$oil_ld_row" | cut -f1)
+	oil_ld_id=$(printf '%s\n' "$oil_ld_row" | cut -f2)
+	case $oil_ld_id in
+	'' | *[!0-9a-f]*)
+		oil_warn "$1: ollama list shows ID \"$oil_ld_id\", not hex; trusting the manifest file alone" >&2
+		oil_ld_id=
+		;;
+	esac
+	if [ ${#oil_ld_id} -eq 64 ]; then
+		printf 'full %s\n' "$oil_ld_id"
+		return 0
+	fi
+	for oil_ld_manifest in "$(printf '%s\n' "$oil_ld_row" | cut -f3)" "$2"; do
+		[ -r "$oil_ld_manifest" ] || continue
+		oil_ld_full=$(sha256sum <"$oil_ld_manifest" | cut -c1-64)
+		case $oil_ld_full in
+		"$oil_ld_id"*)
+			printf 'full %s\n' "$oil_ld_full"
+			return 0
+			;;
+		esac
+		oil_warn "$1: manifest file $oil_ld_manifest (sha256 $oil_ld_full) is not what the server lists as $oil_ld_listed (ID $oil_ld_id)" >&2
+	done
+	oil_warn "$1: no manifest file matching the server's ID $oil_ld_id (looked for $(printf '%s\n' "$oil_ld_row" | cut -f3) and $2): only the ID is known" >&2
+	printf 'id %s\n' "${oil_ld_id:-unknown}"
+}
+
+# `oil_digest_verdict HAVE EXPECTED` prints match, mismatch or unverifiable: a pinned digest is
+# matched on all 64 hex; an ID that is not a prefix of it is a mismatch all the same.
+oil_digest_verdict() {
+	case $1 in
+	"full $2") echo match ;;
+	full\ *) echo mismatch ;;
+	"id unknown") echo unverifiable ;;
+	*) case $2 in "${1#id }"*) echo unverifiable ;; *) echo mismatch ;; esac ;;
+	esac
 }

@@ -110,10 +110,7 @@ if [ "$ps_status" -ne 0 ]; then
 	exit 1
 fi
 
-# Rows of `ollama ps`: NAME ID SIZE PROCESSOR CONTEXT UNTIL. UNTIL "Stopping..." means the
-# keep-alive expired and the model is being unloaded: listed, but not usable.
-loaded=$(printf '%s\n' "$ps_output" | awk 'NR > 1 && NF > 0 && !/Stopping\.\.\./ { print tolower($1) }')
-stopping=$(printf '%s\n' "$ps_output" | awk 'NR > 1 && /Stopping\.\.\./ { print tolower($1) }')
+ps_states=$(printf '%s\n' "$ps_output" | oil_ps_states)
 
 ready_models=
 waiting=
@@ -121,13 +118,14 @@ while IFS="$OIL_TAB" read -r root load_name kind insecure members <&3; do
 	[ -n "$root" ] || continue
 	state=absent
 	for member in $(printf '%s' "$members" | tr ',' ' '); do
+		# Members are display names already (oil_plan), so their key is their lower case.
 		member_key=$(printf '%s' "$member" | tr '[:upper:]' '[:lower:]')
-		if printf '%s\n' "$loaded" | grep -qxF -- "$member_key"; then
+		if printf '%s\n' "$ps_states" | grep -qxF -- "$member_key${OIL_TAB}loaded"; then
 			state=loaded
 			ready_models="$ready_models $member"
 			break
 		fi
-		printf '%s\n' "$stopping" | grep -qxF -- "$member_key" && state=stopping
+		printf '%s\n' "$ps_states" | grep -qxF -- "$member_key${OIL_TAB}stopping" && state=stopping
 	done
 	[ "$state" = loaded ] && continue
 	note=

@@ -28,6 +28,7 @@ BACKOFF_MAX_MS=$(oil_duration_ms OIL_PULL_BACKOFF_MAX_SECONDS "$OIL_PULL_BACKOFF
 PROGRESS_MS=$(oil_duration_ms OIL_PULL_PROGRESS_SECONDS "$OIL_PULL_PROGRESS_SECONDS") || exit 2
 oil_duration_ms OIL_CLI_TIMEOUT_SECONDS "$OIL_CLI_TIMEOUT_SECONDS" >/dev/null || exit 2
 oil_require_count OIL_PULL_RETRIES "$OIL_PULL_RETRIES" || exit 2
+RM_TIMEOUT_SECONDS=60
 # A running pull is checked at least every second so a finished one is noticed quickly.
 CHECK_MS=$POLL_MS
 [ "$CHECK_MS" -gt 1000 ] && CHECK_MS=1000
@@ -130,42 +131,6 @@ start_server() {
 	done
 }
 
-# The digest of a listed model, as "full <64 hex>" or "prefix <12 hex>"; nothing when absent.
-# The server's digest is the sha256 of the manifest file's bytes (manifest/manifest.go), which is
-# the registry's manifest digest, so hashing the on-disk manifest gives all 64 hex. The server's
-# own view (`ollama list` ID, 12 hex) must agree with that file; without a readable file (a
-# different model store layout) only the 12-hex prefix can be compared, and that is logged.
-local_digest() {
-	ld_display=$1
-	ld_manifest=$2
-	if ! ld_list=$(timeout "$OIL_CLI_TIMEOUT_SECONDS" ollama list </dev/null 2>&1); then
-		oil_error "ollama list failed: $ld_list" >&2
-		return 1
-	fi
-	ld_id=$(printf '%s\n' "$ld_list" | oil_list_id "$ld_display")
-	[ -n "$ld_id" ] || return 0
-	if [ -r "$ld_manifest" ]; then
-		ld_full=$(sha256sum <"$ld_manifest" | cut -c1-64)
-		if [ "$(printf '%s' "$ld_full" | cut -c1-12)" = "$ld_id" ]; then
-			printf 'full %s\n' "$ld_full"
-			return 0
-		fi
-		oil_warn "$ld_display: manifest file $ld_manifest (sha256 $ld_full) is not what the server lists (ID $ld_id); comparing the server's 12-hex ID only" >&2
-	else
-		oil_warn "$ld_display: no manifest file at $ld_manifest; comparing the server's 12-hex ID only" >&2
-	fi
-	printf 'prefix %s\n' "$ld_id"
-}
-
-# `digest_matches "full|prefix VALUE" EXPECTED`
-digest_matches() {
-	case $1 in
-	"full $2") return 0 ;;
-	prefix\ *) [ "${1#prefix }" = "$(printf '%s' "$2" | cut -c1-12)" ] ;;
-	*) return 1 ;;
-	esac
-}
-
 # The latest "pulling <layer>: NN% ..." bar the CLI drew (ANSI stripped), for progress lines.
 pull_progress() {
 	tr '\r' '\n' <"$1" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g' |
@@ -220,8 +185,10 @@ pull_with_retries() {
 	done
 }
 
+# `ollama rm` unloads the model, then deletes its manifest and unused blobs: bounded, but not by the
+# probes' short CLI timeout.
 remove_model() {
-	if timeout "$OIL_CLI_TIMEOUT_SECONDS" ollama rm "$1" </dev/null >"$WORK/rm.out" 2>&1; then
+	if timeout "$RM_TIMEOUT_SECONDS" ollama rm "$1" </dev/null >"$WORK/rm.out" 2>&1; then
 		oil_info "removed $1 from the model store"
 	else
 		oil_error "could not remove $1: $(oil_cli_error "$WORK/rm.out")"
@@ -231,39 +198,47 @@ remove_model() {
 # `ensure_model NAME DISPLAY DIGEST INSECURE MANIFEST`
 ensure_model() {
 	em_name=$1
-	em_display=$2
 	em_expected=$3
-	em_have=$(local_digest "$em_display" "$5") || return 1
+	em_have=$(oil_local_digest "$em_name" "$5") || return 1
 	if [ -n "$em_have" ]; then
 		if [ "$em_expected" = - ]; then
 			oil_info "cache hit: $em_name is in the model store (${em_have#* }; no digest pinned), not pulling"
 			CACHE_HITS=$((CACHE_HITS + 1))
 			return 0
 		fi
-		if digest_matches "$em_have" "$em_expected"; then
+		case $(oil_digest_verdict "$em_have" "$em_expected") in
+		match)
 			oil_info "cache hit: $em_name is in the model store with the pinned digest $em_expected, not pulling"
 			CACHE_HITS=$((CACHE_HITS + 1))
 			return 0
-		fi
-		oil_info "$em_name is in the model store with digest ${em_have#* }, not the pinned $em_expected: pulling again"
+			;;
+		mismatch) oil_info "$em_name is in the model store with digest ${em_have#* }, not the pinned $em_expected: pulling again" ;;
+		*) oil_info "$em_name is in the model store, but only its ID ${em_have#id } is known, not all 64 hex of the pinned $em_expected: pulling again" ;;
+		esac
 	fi
 	pull_with_retries "$em_name" "$4" || return 1
 	PULLED=$((PULLED + 1))
-	em_have=$(local_digest "$em_display" "$5") || return 1
+	em_have=$(oil_local_digest "$em_name" "$5") || return 1
 	if [ -z "$em_have" ]; then
-		oil_error "$em_name: ollama pull succeeded but ollama list does not show $em_display"
+		oil_error "$em_name: ollama pull succeeded but ollama list does not show it (as $2)"
 		return 1
 	fi
 	if [ "$em_expected" = - ]; then
 		oil_info "$em_name has digest ${em_have#* } (not pinned)"
 		return 0
 	fi
-	if digest_matches "$em_have" "$em_expected"; then
-		oil_info "$em_name matches the pinned digest $em_expected (${em_have%% *} comparison)"
+	case $(oil_digest_verdict "$em_have" "$em_expected") in
+	match)
+		oil_info "$em_name matches the pinned digest $em_expected"
 		return 0
-	fi
-	oil_error "digest mismatch for $em_name: expected $em_expected, the registry served ${em_have#* } (${em_have%% *} comparison); removing it so it is never served"
-	remove_model "$em_name"
+		;;
+	mismatch)
+		oil_error "digest mismatch for $em_name: expected $em_expected, the registry served ${em_have#* }; removing it so it is never served"
+		remove_model "$em_name"
+		return 1
+		;;
+	esac
+	oil_error "$em_name: cannot verify the pinned digest $em_expected: the server lists ID ${em_have#id } and its manifest file cannot be read to check all 64 hex; not serving an unverified model"
 	return 1
 }
 
