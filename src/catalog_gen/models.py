@@ -71,6 +71,7 @@ WORKLOAD_TYPE = "OLLAMA_INFERENCE_LOAD"
 DEFAULT_GPU_RESOURCE = "nvidia.com/gpu"
 DEFAULT_STARTUP_BUDGET_SECONDS = 900
 DEFAULT_ARGOCD_DESTINATION = "https://kubernetes.default.svc"
+DEFAULT_ARGOCD_NAMESPACE = "argocd"
 NAME_TAG, MAPPING_TAG = "<model name>", "<model mapping>"
 
 # --- constrained scalars --------------------------------------------------------------------------
@@ -761,8 +762,11 @@ class ArgoCd(Strict):
     """Git repository holding generated/."""
     target_revision: str = "HEAD"
     """Branch, tag or commit Argo CD follows."""
-    project: DnsSubdomain = "default"
-    """Argo CD project."""
+    project: Opt[DnsSubdomain] = None
+    """AppProject of the environment's Applications; default ollama-inference-load-<environment>."""
+    namespace: DnsLabel = DEFAULT_ARGOCD_NAMESPACE
+    """Namespace Argo CD runs in: the ApplicationSet, AppProject and bootstrap Application go
+    there."""
     destination_server: Url = DEFAULT_ARGOCD_DESTINATION
     """Kubernetes API of the target cluster."""
     namespace_prefix: Opt[str] = None
@@ -782,6 +786,8 @@ class Environment(Strict):
     """Name of the environment; equals the file name."""
     lifecycle: BackstageName = "experimental"
     """Backstage lifecycle of the environment's services, e.g. experimental or production."""
+    owner: Opt[EntityRef] = None
+    """Backstage owner of the services whose leaf names none, e.g. group:ml-platform."""
     routing: Routing = "gateway"
     """How exposed services are reached: gateway (HTTPRoute) or ingress (Ingress)."""
     base_domain: Opt[Host] = None

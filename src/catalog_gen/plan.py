@@ -121,7 +121,7 @@ class ServicePlan:
     service_catalog: str
     leaf_path: str  # e.g. catalog/dev/ml-workloads/ollama-phi.yaml (catalog dir name + relative)
     relative_dir: PurePosixPath  # <env>/<namespace>/<service>, the service's folder in generated/
-    owner: str | None
+    owner: str | None  # the leaf's owner, else the environment's; None: no Component
     description: str | None
     models: tuple[PlannedModel, ...]
     derived_models: tuple[PlannedDerivedModel, ...]
@@ -535,7 +535,7 @@ def plan_service(
         service_catalog=leaf.service_catalog,
         leaf_path=leaf_path,
         relative_dir=relative.with_suffix(""),
-        owner=leaf.owner,
+        owner=leaf.owner or environment.owner,
         description=leaf.description,
         models=tuple(planned_models),
         derived_models=tuple(

@@ -348,3 +348,19 @@ def test_the_fixture_catalog_has_no_argocd_problems(rendered: Rendered) -> None:
     report = Report()
     check_catalog(rendered.catalog, report)
     assert report.problems == []
+
+
+def test_argo_cd_resources_live_in_the_environments_argocd_namespace(rendered: Rendered) -> None:
+    expected = {"dev": "argocd", "prod": "argocd", "staging": "gitops-system"}
+    assert set(expected) == set(ENVIRONMENTS_WITH_ARGOCD)
+    for environment, namespace in expected.items():
+        for kind in ("applicationset", "appproject", "bootstrap"):
+            document = rendered.yaml(PurePosixPath(f"{kind}-{environment}.yaml"))
+            assert document["metadata"]["namespace"] == namespace, (kind, environment)
+        bootstrap = rendered.yaml(PurePosixPath(f"bootstrap-{environment}.yaml"))
+        assert bootstrap["spec"]["destination"]["namespace"] == namespace
+
+
+def test_project_defaults_to_one_per_environment(rendered: Rendered) -> None:
+    assert app_project(rendered, "dev")["metadata"]["name"] == "ollama-inference-load-dev"
+    assert app_project(rendered, "prod")["metadata"]["name"] == "ml-inference-prod"

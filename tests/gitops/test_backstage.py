@@ -300,3 +300,11 @@ def test_environments_on_several_repositories_cannot_share_one_template(rendered
     files = template_tree(LEAF_SCHEMA, environments, rendered.catalog.environment_documents, report)
     assert files is None
     assert "several argocd.repoURL" in report.format_text()
+
+
+def test_the_environment_owner_applies_where_the_leaf_names_none(rendered: Rendered) -> None:
+    entities = components(rendered)
+    own = entities["generated/dev/team-a/phi/catalog-info.yaml"]
+    inherited = entities["generated/dev/team-b/phi/catalog-info.yaml"]
+    assert own["spec"]["owner"] == "group:ml-platform"  # the leaf's owner wins
+    assert inherited["spec"]["owner"] == "user:default/jane.doe"  # dev's environment owner

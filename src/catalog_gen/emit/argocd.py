@@ -32,8 +32,6 @@ DEPLOY_DIR = "deploy/argocd"
 APP_JSON = "app.json"
 LOCAL_CLUSTER = "https://kubernetes.default.svc"
 ARGOCD_API_VERSION = "argoproj.io/v1alpha1"
-# Where the ApplicationSet and AppProject live: Argo CD's own namespace in a default install.
-ARGOCD_NAMESPACE = "argocd"
 LABEL_PREFIX = "catalog.ollama-inference-load.io"
 NAME_MAX = 63  # Argo CD puts the Application name in a label (resource tracking): <= 63
 SYNC_OPTIONS = ("CreateNamespace=true", "ServerSideApply=true")
@@ -120,7 +118,7 @@ def application_name(environment: str, namespace: str, service: str) -> str:
 def project_name(environment: Environment) -> str:
     """The environment's AppProject: argocd.project when set, else ollama-inference-load-<env>."""
     argocd = _argocd(environment)
-    if "project" in argocd.model_fields_set:
+    if argocd.project is not None:
         return argocd.project
     return bounded_name(f"ollama-inference-load-{environment.environment}", 253)
 
@@ -273,7 +271,7 @@ def application_set(environment: Environment) -> dict[str, Any]:
         "kind": "ApplicationSet",
         "metadata": {
             "name": bounded_name(f"ollama-inference-load-{name}", 253),
-            "namespace": ARGOCD_NAMESPACE,
+            "namespace": argocd.namespace,
             "labels": _labels(name),
         },
         "spec": {
@@ -339,7 +337,7 @@ def app_project(environment: Environment, services: Iterable[ArgoService]) -> di
         "kind": "AppProject",
         "metadata": {
             "name": project_name(environment),
-            "namespace": ARGOCD_NAMESPACE,
+            "namespace": argocd.namespace,
             "labels": _labels(environment.environment),
             # Before the ApplicationSet when both are synced by one Application.
             "annotations": {"argocd.argoproj.io/sync-wave": "-1"},
@@ -377,7 +375,7 @@ def bootstrap_application(environment: Environment) -> dict[str, Any]:
         "kind": "Application",
         "metadata": {
             "name": bounded_name(f"ollama-inference-load-{name}-bootstrap"),
-            "namespace": ARGOCD_NAMESPACE,
+            "namespace": argocd.namespace,
             "labels": _labels(name),
         },
         "spec": {
@@ -389,7 +387,7 @@ def bootstrap_application(environment: Environment) -> dict[str, Any]:
                 "path": DEPLOY_DIR,
                 "directory": {"include": f"{{appproject-{name}.yaml,applicationset-{name}.yaml}}"},
             },
-            "destination": {"server": LOCAL_CLUSTER, "namespace": ARGOCD_NAMESPACE},
+            "destination": {"server": LOCAL_CLUSTER, "namespace": argocd.namespace},
             # Never prune here: removing this file's targets by mistake must not delete the
             # ApplicationSet and, through it, every service.
             "syncPolicy": {"automated": {"prune": False, "selfHeal": True}},

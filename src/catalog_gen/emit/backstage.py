@@ -190,7 +190,8 @@ def component_problem(service: BackstageService) -> str | None:
     if service.owner is None:
         return (
             "no owner: the service is not published to Backstage (a Component needs an owner); "
-            "set owner, e.g. group:ml-platform"
+            "set owner, e.g. group:ml-platform, in the leaf or for every service of the "
+            "environment in its environment file"
         )
     if not is_valid_entity_name(service.entity_name):
         return f"Backstage cannot name the service {service.entity_name!r}"
