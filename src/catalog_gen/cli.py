@@ -15,6 +15,7 @@ from typing import TextIO
 
 from catalog_gen import __version__
 from catalog_gen.emit import argocd, backstage, render_tree
+from catalog_gen.emit.values import GENERATED_MARKER
 from catalog_gen.lock import Origin, WantedModel, load_lock, run_lock
 from catalog_gen.models import SCHEMA_FILES, CatalogLeaf, json_schema, schema_text
 from catalog_gen.plan import (
@@ -26,7 +27,17 @@ from catalog_gen.plan import (
 )
 from catalog_gen.problems import Report, json_path
 from catalog_gen.registry import RegistryConfig, credentials_from_env
-from catalog_gen.writer import UnsafeOutputError, check_output_dir, diff_tree, write_tree
+from catalog_gen.writer import (
+    FileOutput,
+    Output,
+    TreeOutput,
+    UnsafeOutputError,
+    check_generated_file,
+    check_output_dir,
+    diff_tree,
+    write_outputs,
+    write_tree,
+)
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 DEFAULT_CATALOG = "catalog"
@@ -42,8 +53,11 @@ examples:
   catalog-gen validate catalog/dev/ml-workloads/ollama-phi.yaml
                                              check one leaf (editors, pre-commit)
   catalog-gen validate --format json         problems as JSON for tools
-  catalog-gen render                         write generated/ (atomically)
-  catalog-gen check                          exit 1 if generated/ is stale (CI, pre-commit)
+  catalog-gen render                         write generated/, deploy/argocd/ and
+                                             catalog-info.yaml (all or nothing)
+  catalog-gen render --out /tmp/g --gitops-root /tmp/r
+                                             the same three outputs elsewhere
+  catalog-gen check                          exit 1 if any of them is stale (CI, pre-commit)
   catalog-gen schema                         rewrite schemas/*.schema.json from the models
   catalog-gen backstage                      rewrite the Backstage template from the leaf schema
   catalog-gen lock                           pin every model's digest in catalog/models.lock.yaml
@@ -85,8 +99,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         default=DEFAULT_OUT,
         metavar="DIR",
-        help=f"generated tree (default: {DEFAULT_OUT}); next to it (its parent is the "
-        f"repository root) also {argocd.DEPLOY_DIR}/ and {backstage.ROOT_LOCATION_PATH}",
+        help=f"generated tree: values, app.json and catalog-info.yaml per service "
+        f"(default: {DEFAULT_OUT})",
+    )
+    out.add_argument(
+        "--gitops-root",
+        default=None,
+        metavar="DIR",
+        help=f"where the GitOps files go: DIR/{argocd.DEPLOY_DIR}/ (Argo CD) and "
+        f"DIR/{backstage.ROOT_LOCATION_PATH} (Backstage Location) (default: the repository "
+        "root, i.e. the catalog directory's parent)",
     )
     parser = _Parser(
         prog="catalog-gen",
@@ -108,16 +130,22 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "render",
         parents=[common, out],
-        help="validate, then write the generated tree",
-        description="Validate, then replace the generated tree atomically.",
+        help="validate, then write the generated tree and the GitOps files",
+        description="Validate, then write exactly three outputs and nothing else: the "
+        f"generated tree (--out), GITOPS_ROOT/{argocd.DEPLOY_DIR}/ and "
+        f"GITOPS_ROOT/{backstage.ROOT_LOCATION_PATH}. Each is built completely beside its "
+        "place and renamed into it, all three or none: a failure leaves the previous outputs "
+        "as they were.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands.add_parser(
         "check",
         parents=[common, out],
-        help="exit 1 when the generated tree is stale",
-        description="Validate, then compare the generated tree with what render would write.",
+        help="exit 1 when the generated tree or the GitOps files are stale",
+        description="Validate, then compare the three outputs of render (--out, "
+        f"GITOPS_ROOT/{argocd.DEPLOY_DIR}/, GITOPS_ROOT/{backstage.ROOT_LOCATION_PATH}) with "
+        "what render would write.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -238,10 +266,10 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_OK
     tree = render_tree(planned)
     target = Path(arguments.out)
-    # The GitOps files live beside generated/, at the repository root: its parent.
-    deploy = target.parent / argocd.DEPLOY_DIR
+    gitops_root = Path(arguments.gitops_root) if arguments.gitops_root else catalog.parent
+    deploy = gitops_root / argocd.DEPLOY_DIR
     deploy_tree = argocd.deploy_files(planned)
-    location = target.parent / backstage.ROOT_LOCATION_PATH
+    location = gitops_root / backstage.ROOT_LOCATION_PATH
     location_bytes = backstage.root_location_bytes()
     if command == "check":
         stale = False
@@ -256,26 +284,36 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             stale = True
         if stale:
             return EXIT_INVALID
-        err.write(f"catalog-gen: {summary}: {arguments.out} and {deploy} are up to date\n")
+        err.write(
+            f"catalog-gen: {summary}: {os.path.normpath(target)}, {os.path.normpath(deploy)} "
+            f"and {os.path.normpath(location)} are up to date\n"
+        )
         return EXIT_OK
-    check_output_dir(target, [catalog, Path(arguments.chart)])
-    check_output_dir(deploy, [catalog, Path(arguments.chart)])
-    write_tree(target, tree)
+    protected = [catalog, Path(arguments.chart)]
+    check_output_dir(target, protected)
+    check_output_dir(deploy, protected)
+    if _overlap(target, deploy):
+        raise UnsafeOutputError(
+            f"refusing to write {target} and {deploy}: one contains the other; choose --out "
+            "and --gitops-root apart"
+        )
+    check_generated_file(location, GENERATED_MARKER)
+    outputs: list[Output] = [TreeOutput(target, tree)]
+    # An environment without argocd has no files there: do not create an empty folder.
     if deploy_tree or deploy.exists():
-        write_tree(deploy, deploy_tree)
-    _write_file(location, location_bytes)
+        outputs.append(TreeOutput(deploy, deploy_tree))
+    outputs.append(FileOutput(location, location_bytes))
+    write_outputs(outputs)
     err.write(
-        f"catalog-gen: {summary}: wrote {len(tree)} files to {arguments.out}, "
+        f"catalog-gen: {summary}: wrote {len(tree)} files to {os.path.normpath(target)}, "
         f"{len(deploy_tree)} to {os.path.normpath(deploy)} and {os.path.normpath(location)}\n"
     )
     return EXIT_OK
 
 
-def _write_file(path: Path, content: bytes) -> None:
-    """Replace one file atomically (a temporary sibling renamed over it)."""
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    temporary.write_bytes(content)
-    os.replace(temporary, path)
+def _overlap(first: Path, second: Path) -> bool:
+    one, other = first.resolve(), second.resolve()
+    return one == other or one.is_relative_to(other) or other.is_relative_to(one)
 
 
 def _backstage(

@@ -1,10 +1,14 @@
-"""Write the generated tree all at once, or compare it with what is on disk.
+"""Write render's outputs all at once, or compare them with what is on disk.
 
-render builds the whole tree in a sibling temporary directory and swaps it in with two renames,
-so a failure at any point leaves the previous tree as it was, and files of deleted leaves
-disappear with the old tree. Nothing outside the output directory is touched except the
-temporary siblings, which are ours (`.<out>.tmp-*`, `.<out>.old-*`) and removed on the next run
-if a crash left them.
+render writes three outputs: the generated tree, the Argo CD tree and the root Location file.
+Each is built completely in a temporary sibling first (`.<name>.tmp-*`); only when all of them
+are staged are they swapped in, one rename each, the previous versions kept aside
+(`.<name>.old-*`) until every swap succeeded. A failure while staging touches nothing; a failed
+swap puts back the outputs already swapped, so the previous outputs stay as they were. The one
+window left is a crash of the process itself (SIGKILL, power loss) between two renames: some
+outputs are then new and the others old, each one whole; the next render (or `catalog-gen
+check`) sees and fixes it. Leftover temporary siblings of such a crash are ours and removed by
+the next run.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import difflib
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -40,41 +44,142 @@ def check_output_dir(out: Path, protected: list[Path]) -> None:
         raise UnsafeOutputError(f"refusing to replace {out}: it is a git repository")
 
 
+@dataclass(frozen=True)
+class TreeOutput:
+    """A directory that must hold exactly these files (relative path -> LF bytes)."""
+
+    path: Path
+    files: Mapping[PurePosixPath, bytes]
+
+
+@dataclass(frozen=True)
+class FileOutput:
+    """One file with exactly this content."""
+
+    path: Path
+    content: bytes
+
+
+Output = TreeOutput | FileOutput
+
+
 def write_tree(out: Path, files: Mapping[PurePosixPath, bytes]) -> None:
     """Make out hold exactly files (LF bytes as given), atomically."""
-    parent = out.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    _remove_leftovers(out)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
+    write_outputs([TreeOutput(out, files)])
+
+
+def write_outputs(outputs: Sequence[Output]) -> None:
+    """Replace every output, all or nothing as far as renames allow (see the module doc)."""
+    staged: list[tuple[Path, Path]] = []  # (staging, target)
     try:
-        for relative, content in sorted(files.items()):
+        for output in outputs:
+            staged.append((_stage(output), output.path))
+    except BaseException:
+        for staging, _ in staged:
+            _remove(staging)
+        raise
+    swapped: list[tuple[Path, Path | None]] = []  # (target, its previous version set aside)
+    try:
+        for staging, target in staged:
+            backup = _aside(target)
+            try:
+                staging.rename(target)
+            except BaseException:
+                if backup is not None:
+                    backup.rename(target)
+                raise
+            swapped.append((target, backup))
+    except BaseException:
+        _roll_back(swapped)
+        for staging, _ in staged[len(swapped) :]:
+            _remove(staging)
+        raise
+    for _, backup in swapped:
+        if backup is not None:
+            _remove(backup)
+
+
+def _stage(output: Output) -> Path:
+    parent = output.path.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(output.path)
+    if isinstance(output, FileOutput):
+        handle, name = tempfile.mkstemp(prefix=f".{output.path.name}.tmp-", dir=parent)
+        os.close(handle)
+        staging = Path(name)
+        try:
+            staging.write_bytes(output.content)
+            os.chmod(staging, 0o644)
+        except BaseException:
+            _remove(staging)
+            raise
+        return staging
+    staging = Path(tempfile.mkdtemp(prefix=f".{output.path.name}.tmp-", dir=parent))
+    try:
+        for relative, content in sorted(output.files.items()):
             target = staging.joinpath(*relative.parts)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
         # mkdtemp makes it 0700; the tree is meant to be committed and read by everyone.
         os.chmod(staging, 0o755)  # noqa: S103
-        if out.exists():
-            backup = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=parent))
-            backup.rmdir()
-            out.rename(backup)
-            try:
-                staging.rename(out)
-            except OSError:
-                backup.rename(out)
-                raise
-            shutil.rmtree(backup, ignore_errors=True)
-        else:
-            staging.rename(out)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        _remove(staging)
         raise
+    return staging
+
+
+def _aside(target: Path) -> Path | None:
+    """Move the current version of target to a fresh `.<name>.old-*` sibling, if there is one."""
+    if not target.exists() and not target.is_symlink():
+        return None
+    backup = _fresh_name(target, "old")
+    target.rename(backup)
+    return backup
+
+
+def _roll_back(swapped: Sequence[tuple[Path, Path | None]]) -> None:
+    """Put the previous versions back, last swap first."""
+    for target, backup in reversed(swapped):
+        discarded = _fresh_name(target, "tmp")
+        target.rename(discarded)
+        if backup is not None:
+            backup.rename(target)
+        _remove(discarded)
+
+
+def _fresh_name(target: Path, kind: str) -> Path:
+    """An unused sibling name `.<name>.<kind>-*` (ours: leftovers are removed by the next run)."""
+    placeholder = Path(tempfile.mkdtemp(prefix=f".{target.name}.{kind}-", dir=target.parent))
+    placeholder.rmdir()
+    return placeholder
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _remove_leftovers(out: Path) -> None:
     for prefix in (f".{out.name}.tmp-", f".{out.name}.old-"):
         for leftover in out.parent.glob(f"{prefix}*"):
-            if leftover.is_dir() and not leftover.is_symlink():
-                shutil.rmtree(leftover, ignore_errors=True)
+            _remove(leftover)
+
+
+def check_generated_file(path: Path, marker: str) -> None:
+    """Refuse to replace a file that catalog-gen did not write (it lacks the generated marker)."""
+    try:
+        head = path.read_bytes()[:512]
+    except FileNotFoundError:
+        return
+    except IsADirectoryError:
+        raise UnsafeOutputError(f"refusing to replace {path}: it is a directory") from None
+    if marker.encode() not in head:
+        raise UnsafeOutputError(
+            f"refusing to replace {path}: catalog-gen did not write it (no '{marker}' line); "
+            "move it away, or choose another --gitops-root"
+        )
 
 
 def read_tree(out: Path) -> dict[PurePosixPath, bytes]:

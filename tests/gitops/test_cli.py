@@ -1,11 +1,14 @@
-"""catalog-gen render/check with the GitOps files: deploy/argocd/ and catalog-info.yaml are
-written beside generated/ (atomically, stale files removed) and checked for drift."""
+"""catalog-gen render/check with the GitOps files: render writes exactly three outputs
+(generated/, <gitops root>/deploy/argocd/, <gitops root>/catalog-info.yaml), all or none, stale
+files removed; check compares all three."""
 
 from __future__ import annotations
 
 import io
 import shutil
 from pathlib import Path
+
+import pytest
 
 from catalog_gen.cli import main
 from catalog_gen.emit.argocd import DEPLOY_DIR, deploy_files
@@ -27,7 +30,7 @@ def repository(tmp_path: Path) -> tuple[Path, list[str]]:
     return catalog, [*options, "--out", str(tmp_path / "generated")]
 
 
-def test_render_writes_the_gitops_files_beside_generated(
+def test_render_writes_the_gitops_files_at_the_catalogs_parent(
     tmp_path: Path, rendered: Rendered
 ) -> None:
     _, options = repository(tmp_path)
@@ -81,3 +84,113 @@ def test_an_environment_problem_stops_render_before_anything_is_written(tmp_path
     assert not (tmp_path / "generated").exists()
     assert not (tmp_path / DEPLOY_DIR).exists()
     assert not (tmp_path / ROOT_LOCATION_PATH).exists()
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(root)): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_out_elsewhere_writes_nothing_beside_it(tmp_path: Path, rendered: Rendered) -> None:
+    catalog, _ = repository(tmp_path / "repo")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    options = ["--catalog", str(catalog), "--chart", str(CHART_DIR)]
+    code, output = run("render", *options, "--out", str(elsewhere / "x"))
+    assert code == 0, output
+    assert sorted(path.name for path in elsewhere.iterdir()) == ["x"]
+    assert read_tree(elsewhere / "x") == rendered.generated
+    # The GitOps files go to the repository root: the catalog's parent.
+    assert sorted(path.name for path in (tmp_path / "repo").iterdir()) == [
+        "catalog",
+        "catalog-info.yaml",
+        "deploy",
+    ]
+
+
+def test_gitops_root_puts_the_gitops_files_there(tmp_path: Path, rendered: Rendered) -> None:
+    _, options = repository(tmp_path)
+    root = tmp_path / "site"
+    code, output = run("render", *options, "--gitops-root", str(root))
+    assert code == 0, output
+    assert read_tree(root / DEPLOY_DIR) == deploy_files(rendered.catalog)
+    assert (root / ROOT_LOCATION_PATH).read_bytes() == root_location_bytes()
+    assert not (tmp_path / "deploy").exists()
+    assert not (tmp_path / ROOT_LOCATION_PATH).exists()
+    assert run("check", *options, "--gitops-root", str(root))[0] == 0
+    assert run("check", *options)[0] == 1  # the default root has none of them
+
+
+@pytest.mark.parametrize(
+    "failing",
+    [".generated.tmp-", ".argocd.tmp-", ".catalog-info.yaml.tmp-"],
+    ids=["generated", "deploy", "location"],
+)
+def test_a_failed_swap_of_any_output_keeps_every_previous_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    catalog, options = repository(tmp_path)
+    assert run("render", *options)[0] == 0
+    (tmp_path / ROOT_LOCATION_PATH).write_bytes(
+        (tmp_path / ROOT_LOCATION_PATH).read_bytes() + b"# previous\n"
+    )
+    shutil.rmtree(catalog / "sandbox")  # the next render would drop sandbox/ from generated/
+    before = snapshot(tmp_path)
+    real_rename = Path.rename
+
+    def rename(self: Path, target: Path) -> Path:
+        if self.name.startswith(failing):
+            raise OSError(28, "No space left on device")
+        return real_rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    code, output = run("render", *options)
+    monkeypatch.undo()
+    assert code == 2
+    assert "No space left on device" in output
+    assert snapshot(tmp_path) == before
+    assert not [path for path in tmp_path.rglob(".*")]
+
+
+def test_a_failure_while_staging_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalog, options = repository(tmp_path)
+    assert run("render", *options)[0] == 0
+    shutil.rmtree(catalog / "sandbox")
+    before = snapshot(tmp_path)
+    real_write = Path.write_bytes
+
+    def write_bytes(self: Path, data: bytes) -> int:
+        if self.name.startswith(".catalog-info.yaml.tmp-"):
+            raise OSError(122, "Disk quota exceeded")
+        return real_write(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
+    code, output = run("render", *options)
+    monkeypatch.undo()
+    assert code == 2, output
+    assert snapshot(tmp_path) == before
+    assert not [path for path in tmp_path.rglob(".*")]
+
+
+def test_render_refuses_to_replace_a_hand_written_root_catalog_info(tmp_path: Path) -> None:
+    _, options = repository(tmp_path)
+    (tmp_path / ROOT_LOCATION_PATH).write_text("apiVersion: backstage.io/v1alpha1\nkind: Group\n")
+    code, output = run("render", *options)
+    assert code == 2
+    assert "catalog-gen did not write it" in output
+    assert not (tmp_path / "generated").exists()
+    assert not (tmp_path / "deploy").exists()
+
+
+def test_render_refuses_outputs_inside_each_other(tmp_path: Path) -> None:
+    catalog, _ = repository(tmp_path)
+    options = ["--catalog", str(catalog), "--chart", str(CHART_DIR)]
+    code, output = run("render", *options, "--out", str(tmp_path / "deploy"))
+    assert code == 2
+    assert "one contains the other" in output
+    assert not (tmp_path / "deploy").exists()
