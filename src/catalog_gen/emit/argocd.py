@@ -202,29 +202,59 @@ def json_bytes(data: Any) -> bytes:
     return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
-class _Dumper(yaml.SafeDumper):
-    """Multi-line strings as literal blocks (readable PR descriptions), everything else plain."""
-
-
 def _represent_text(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
     style = "|" if "\n" in text and not text[:1].isspace() else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
 
 
-_Dumper.add_representer(str, _represent_text)
+def make_dumper(base: type[yaml.SafeDumper]) -> type[yaml.SafeDumper]:
+    """Safe YAML, multi-line strings as literal blocks (readable PR descriptions)."""
+    dumper: type[yaml.SafeDumper] = type("GitOpsDumper", (base,), {})
+    dumper.add_representer(str, _represent_text)
+    return dumper
 
 
-def yaml_bytes(documents: Sequence[Mapping[str, Any]], source: str) -> bytes:
+# libyaml's emitter when PyYAML was built with it (the wheels are) is several times faster than
+# the pure-Python one and writes the same bytes, except for text libyaml escapes differently:
+# characters beyond U+FFFF (emoji), C0/C1 controls, NEL, U+2028/2029, BOM, an empty key, and
+# the line folding of a quoted scalar longer than the width.
+# Documents holding such text go through the pure emitter, so the output never depends on the
+# PyYAML build (tests/gitops/test_dumper.py compares the two on random documents).
+PURE_DUMPER = make_dumper(yaml.SafeDumper)
+DUMPER = make_dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper))
+_WIDTH = 4096
+_SAME_IN_BOTH_EMITTERS = re.compile(r"[\t\n\x20-\x7e\xa0-\u2027\u202a-\ufefe\uff00-\ufffd]*")
+
+
+def _same_in_both_emitters(node: Any) -> bool:
+    if isinstance(node, str):
+        return len(node) < _WIDTH // 2 and _SAME_IN_BOTH_EMITTERS.fullmatch(node) is not None
+    if isinstance(node, Mapping):
+        return all(
+            key != "" and _same_in_both_emitters(key) and _same_in_both_emitters(value)
+            for key, value in node.items()
+        )
+    if isinstance(node, list | tuple):
+        return all(_same_in_both_emitters(item) for item in node)
+    return True
+
+
+def yaml_bytes(
+    documents: Sequence[Mapping[str, Any]],
+    source: str,
+    *,
+    dumper: type[yaml.SafeDumper] = DUMPER,
+) -> bytes:
     """YAML with the generated header; keys in the order built (Kubernetes reading order)."""
     header = f"# {GENERATED_MARKER}\n# Source: {source}\n"
     body = "---\n".join(
         yaml.dump(
             dict(document),
-            Dumper=_Dumper,
+            Dumper=dumper if _same_in_both_emitters(document) else PURE_DUMPER,
             sort_keys=False,
             default_flow_style=False,
             allow_unicode=True,
-            width=4096,
+            width=_WIDTH,
         )
         for document in documents
     )
