@@ -2,8 +2,9 @@
 """How fast catalog-gen validates and renders, next to check-jsonschema on the same leaves.
 
 Synthesizes catalogs of N leaves (default 10, 1,000 and 10,000: a mix of one-model and
-multi-model services, exposed or not, with resources, caches and derived models), then times, as
-separate processes from a cold start each:
+multi-model services, exposed or not, with resources, caches and derived models, a third of them
+sized from the model lock with resourcesPreset auto; every model pinned in a made-up lock), then
+times, as separate processes from a cold start each:
 
   * catalog-gen validate          (load, schema, rules, plan, chart-schema check)
   * catalog-gen render            (all of validate, plus every emitter and the atomic write)
@@ -29,6 +30,8 @@ from pathlib import Path
 
 import yaml
 
+from catalog_gen.lock import LockedModel, ModelLock, serialize_lock
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 CHART = REPO_ROOT / "charts" / "ollama-inference-load"
@@ -41,11 +44,36 @@ ENVIRONMENT = {
     "routing": "gateway",
     "baseDomain": "bench.example.com",
     "gateway": {"parentRef": {"name": "gw", "namespace": "gateway-system"}},
+    "gpu": {"types": [{"name": "l4", "memory": "24Gi"}], "defaultType": "l4"},
     "defaults": {
         "resources": {"requests": {"cpu": "500m", "memory": "2Gi"}, "limits": {"memory": "8Gi"}},
         "cache": {"mode": "emptyDir", "size": "20Gi"},
     },
+    "downloadBandwidth": "100Mi",
 }
+# Made-up pins with the real models' sizes (this benchmark never talks to a registry).
+LOCK = {
+    "registry.ollama.ai/library/phi:latest": ("e1", 1_602_461_536, "3B", "Q4_0"),
+    "registry.ollama.ai/library/llama3.2:3b": ("e2", 2_019_377_376, "3.2B", "Q4_K_M"),
+    "registry.ollama.ai/library/nomic-embed-text:latest": ("e3", 274_290_656, "137M", "F16"),
+}
+
+
+def lock_text() -> str:
+    pins = {
+        reference: LockedModel(
+            reference=reference,
+            registry="https://registry.ollama.ai",
+            digest=byte * 32,
+            total_size=weights + 10_000,
+            model_size=weights,
+            weights_size=weights,
+            parameter_size=parameters,
+            quantization=quantization,
+        )
+        for reference, (byte, weights, parameters, quantization) in LOCK.items()
+    }
+    return serialize_lock(ModelLock(pins))
 
 
 def leaf(index: int) -> dict[str, object]:
@@ -83,6 +111,10 @@ def leaf(index: int) -> dict[str, object]:
         data["model"] = "phi:latest"
     if index % 5 == 0:
         data["cache"] = {"mode": "perReplica", "size": "40Gi"}
+    if index % 3 == 1:
+        data["resourcesPreset"] = "auto"
+        del data["gpu"]
+        data["container"] = {"replicas": 1}
     return data
 
 
@@ -90,6 +122,7 @@ def synthesize(root: Path, count: int) -> list[Path]:
     catalog = root / "catalog"
     (catalog / "environments").mkdir(parents=True)
     (catalog / "environments" / "bench.yaml").write_text(yaml.safe_dump(ENVIRONMENT))
+    (catalog / "models.lock.yaml").write_text(lock_text())
     paths = []
     for index in range(count):
         data = leaf(index)
@@ -104,7 +137,7 @@ def timed(command: list[str], cwd: Path) -> float:
     start = time.perf_counter()
     result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
-    if result.returncode != 0:
+    if result.returncode != 0 or "warning:" in result.stdout:
         raise SystemExit(f"{' '.join(command[:3])} failed:\n{result.stdout}\n{result.stderr}")
     return elapsed
 

@@ -186,3 +186,22 @@ def test_shipped_catalog_is_valid_and_generated_is_up_to_date() -> None:
     assert report.ok, report.format_text()
     difference = diff_tree(REPO_ROOT / "generated", render_tree(planned), "generated")
     assert difference.clean, difference.summary("generated")
+
+
+def test_the_shipped_catalog_without_a_lock_warns_and_lock_check_names_every_model(
+    tmp_path: Path,
+) -> None:
+    source = REPO_ROOT / "catalog"
+    make_catalog(tmp_path, environments=source / "environments", overlay=source)
+    assert not (tmp_path / "catalog/models.lock.yaml").exists()
+    for command in ("validate", "render"):
+        outcome = run_cli(tmp_path, command)
+        assert outcome.code == 0, outcome.stdout + outcome.stderr
+        lines = outcome.stdout.splitlines()
+        assert len(lines) == 3
+        assert all(": warning: " in line and "is not pinned" in line for line in lines)
+    outcome = run_cli(tmp_path, "lock", "--check", "--offline")
+    assert outcome.code == 1
+    assert "the lock does not exist" in outcome.stderr
+    for model in ("phi:latest", "llama3.2:3b", "nomic-embed-text:v1.5"):
+        assert f"registry.ollama.ai/library/{model}: not in the lock" in outcome.stderr
