@@ -8,10 +8,16 @@ see names.py, store.py, server.py, cli.py; fault switches and counters: control.
 
 from __future__ import annotations
 
+import os
 import sys
-from pathlib import Path
 
-_REPO_ROOT = Path(__file__).resolve().parents[2]
+# Imported by every `ollama` call of the tests: no pathlib at run time (it costs more than the
+# rest of the call's imports).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+
+_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def install(bin_dir: Path) -> Path:
@@ -21,7 +27,7 @@ def install(bin_dir: Path) -> Path:
     executable.write_text(
         f"#!{sys.executable} -SE\n"
         "import sys\n"
-        f"sys.path.insert(0, {str(_REPO_ROOT)!r})\n"
+        f"sys.path.insert(0, {_REPO_ROOT!r})\n"
         "from tests.ollama_double.cli import main\n"
         "sys.exit(main(sys.argv[1:]))\n"
     )

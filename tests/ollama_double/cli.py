@@ -28,19 +28,23 @@ cmd/start_default.go, api/client.go, progress/):
 
 from __future__ import annotations
 
-import http.client
+# Every `ollama` call of a test starts a Python process: only what a call needs is imported
+# (a raw socket client instead of http.client, which alone doubles the start-up time; typing
+# names only for the type checker).
+import _socket
 import json
 import os
-import shlex
 import sys
 import time
-from collections.abc import Callable, Iterator
 from datetime import datetime
-from pathlib import Path
-from typing import Any
 
 from tests.ollama_double.endpoint import parse_host
 from tests.ollama_double.gotime import DurationError, human_bytes, human_time, parse_go_duration
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from typing import Any
 
 NO_SERVER = "could not connect to ollama server, run 'ollama serve' to start it"
 EMBED_NEEDS_INPUT = 'embedding models require input text. Usage: ollama run {} "your text here"'
@@ -56,32 +60,119 @@ class StatusError(CliError):
         self.status = status
 
 
+class Response:
+    """One HTTP/1.1 response read off a socket: status, headers, then the body as it arrives
+    (Content-Length, chunked, or up to the server closing the connection)."""
+
+    def __init__(self, sock: _socket.socket) -> None:
+        self.sock = sock
+        self.buffer = b""
+        self.closed = False
+        status_line = self._line()
+        parts = status_line.decode("latin-1").split(" ", 2)
+        if len(parts) < 2 or not parts[1].isdigit():
+            raise CliError(f"malformed HTTP status line: {status_line!r}")
+        self.status = int(parts[1])
+        self.reason = parts[2].strip() if len(parts) > 2 else ""
+        self.headers: dict[str, str] = {}
+        while line := self._line().strip():
+            key, _, value = line.decode("latin-1").partition(":")
+            self.headers[key.strip().lower()] = value.strip()
+        self.remaining = (
+            int(self.headers["content-length"]) if "content-length" in self.headers else None
+        )
+        self.chunked = self.headers.get("transfer-encoding", "").lower() == "chunked"
+        self.chunk_left = 0
+
+    def _fill(self) -> bool:
+        if self.closed:
+            return False
+        data = self.sock.recv(65536)
+        if not data:
+            self.closed = True
+            return False
+        self.buffer += data
+        return True
+
+    def _line(self) -> bytes:
+        while b"\n" not in self.buffer:
+            if not self._fill():
+                line, self.buffer = self.buffer, b""
+                return line
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line + b"\n"
+
+    def _take(self, size: int) -> bytes:
+        while len(self.buffer) < size and self._fill():
+            pass
+        piece, self.buffer = self.buffer[:size], self.buffer[size:]
+        return piece
+
+    def chunks(self) -> Iterator[bytes]:
+        if self.chunked:
+            while True:
+                size = int(self._line().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    return
+                yield self._take(size)
+                self._take(2)
+        elif self.remaining is not None:
+            while self.remaining > 0:
+                piece = self._take(min(self.remaining, 65536))
+                if not piece:
+                    return
+                self.remaining -= len(piece)
+                yield piece
+        else:
+            if self.buffer:
+                yield self.buffer
+                self.buffer = b""
+            while self._fill():
+                yield self.buffer
+                self.buffer = b""
+
+    def read(self) -> bytes:
+        return b"".join(self.chunks())
+
+    def lines(self) -> Iterator[bytes]:
+        pending = b""
+        for piece in self.chunks():
+            pending += piece
+            while b"\n" in pending:
+                line, _, pending = pending.partition(b"\n")
+                yield line
+        if pending:
+            yield pending
+
+
 class Client:
     def __init__(self) -> None:
         host, port = parse_host(os.environ.get("OLLAMA_HOST"))
         self.host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
         self.port = port
 
-    def _connection(self) -> http.client.HTTPConnection:
-        return http.client.HTTPConnection(self.host, self.port, timeout=None)
-
-    def _send(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
-        connection = self._connection()
-        payload = json.dumps(body).encode() if body is not None else None
-        headers = {"Content-Type": "application/json"} if payload is not None else {}
+    def _send(self, method: str, path: str, body: dict[str, Any] | None) -> Response:
+        payload = json.dumps(body).encode() if body is not None else b""
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nConnection: close\r\n"
+        if body is not None:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
+        sock = _socket.socket()
         try:
-            connection.request(method, path, body=payload, headers=headers)
-            return connection.getresponse()
-        except (ConnectionRefusedError, OSError) as error:
+            sock.connect((self.host, self.port))
+            sock.sendall(head.encode() + b"\r\n" + payload)
+            return Response(sock)
+        except OSError as error:
+            sock.close()
             raise CliError(NO_SERVER) from error
 
     def heartbeat(self) -> None:
         response = self._send("HEAD", "/", None)
-        response.read()
+        response.sock.close()
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         response = self._send(method, path, body)
         data = response.read()
+        response.sock.close()
         if response.status >= 400:
             try:
                 message = json.loads(data).get("error", "")
@@ -92,18 +183,22 @@ class Client:
 
     def stream(self, path: str, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
         response = self._send("POST", path, body)
-        for raw in iter(response.readline, b""):
-            line = raw.strip()
-            if not line:
-                continue
-            item = json.loads(line)
-            if response.status >= 400:
-                raise StatusError(
-                    response.status, f"{response.status} {response.reason}: {item.get('error', '')}"
-                )
-            if item.get("error"):
-                raise CliError(str(item["error"]))
-            yield item
+        try:
+            for raw in response.lines():
+                line = raw.strip()
+                if not line:
+                    continue
+                item = json.loads(line)
+                if response.status >= 400:
+                    raise StatusError(
+                        response.status,
+                        f"{response.status} {response.reason}: {item.get('error', '')}",
+                    )
+                if item.get("error"):
+                    raise CliError(str(item["error"]))
+                yield item
+        finally:
+            response.sock.close()
 
 
 class Progress:
@@ -348,17 +443,22 @@ def _parameter_value(raw: str) -> Any:
             return cast(raw)
         except ValueError:
             continue
-    return shlex.split(raw)[0] if raw.startswith('"') else raw
+    if not raw.startswith('"'):
+        return raw
+    import shlex  # only Modelfiles with quoted parameters need it
+
+    return shlex.split(raw)[0]
 
 
 def cmd_create(client: Client, args: list[str]) -> int:
     args, path = take_flag(args, "-f", with_value=True)
     if len(args) != 1:
         raise CliError(f"accepts 1 arg(s), received {len(args)}")
-    modelfile = Path(path or "Modelfile")
-    if not modelfile.is_file():
+    modelfile = path or "Modelfile"
+    if not os.path.isfile(modelfile):
         raise CliError("specified Modelfile wasn't found")
-    request = parse_modelfile(modelfile.read_text())
+    with open(modelfile, encoding="utf-8") as handle:
+        request = parse_modelfile(handle.read())
     if str(request["from"]).startswith((".", "/", "~")):
         raise CliError("the Ollama double does not support FROM a file")
     request["model"] = args[0]

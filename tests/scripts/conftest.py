@@ -182,6 +182,6 @@ def pod(tmp_path: Path) -> Iterator[Pod]:
 def _stop_loaders(state_dir: Path) -> None:
     """Detached self-heal loaders outlive the probe by design; end the ones this test started."""
     for lock in state_dir.glob("load-*.pid"):
-        text = lock.read_text().strip()
-        if text.isdigit() and pid_alive(int(text)):
-            os.kill(int(text), signal.SIGTERM)
+        pid = lock.read_text().split(" ")[0].strip()  # "pid start-time"
+        if pid.isdigit() and pid_alive(int(pid)):
+            os.kill(int(pid), signal.SIGTERM)

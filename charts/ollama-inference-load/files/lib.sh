@@ -110,6 +110,12 @@ oil_pid_running() {
 	kill -0 "$1" 2>/dev/null
 }
 
+# The start time of a process (clock ticks since boot, /proc/PID/stat field 22); nothing
+# without /proc. A pid and its start time name one process for good, even after pid reuse.
+oil_proc_start_time() {
+	[ -r "/proc/$1/stat" ] && sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20
+}
+
 # The last `Error: ...` line the ollama CLI wrote (stderr also carries ANSI progress, which is
 # stripped), else the last non-empty line. Used to quote the server's own error in our logs.
 oil_cli_error() {

@@ -33,7 +33,7 @@ if [ "${1:-}" = --load ]; then
 	load_key=$(lock_key "$load_name")
 	load_lock=$OIL_STATE_DIR/load-$load_key.pid
 	load_log=$OIL_STATE_DIR/load-$load_key.log
-	printf '%s\n' "$$" >"$load_lock"
+	write_lock "$load_name" "$$"
 	load_prompt=
 	[ "$load_kind" = embed ] && load_prompt=ready
 	set -- ollama run "$load_name" "$load_prompt" "--keepalive=$(oil_keepalive_flag_value "$OIL_LOAD_KEEPALIVE")"
@@ -46,23 +46,27 @@ if [ "${1:-}" = --load ]; then
 		oil_error "loading $load_name failed after $(oil_ms_to_s "$(($(oil_now_ms) - load_start))")s (exit $load_status): $(oil_cli_error "$load_log.err")" >"$load_log"
 	fi
 	rm -f "$load_log.err"
-	[ "$(cat "$load_lock" 2>/dev/null)" = "$$" ] && rm -f "$load_lock"
+	read -r lock_pid _ <"$load_lock" 2>/dev/null && [ "$lock_pid" = "$$" ] && rm -f "$load_lock"
 	exit 0
 fi
 
 oil_load_plan
 
-# The pid of the running loader of a model, if one runs. The pid must still be our loader (its
-# command line names the model's lock key), not a recycled pid.
+# The lock of a model's loader holds "pid start-time": the start time (from /proc) tells our
+# loader from a process that got its pid recycled, and, unlike the command line, it is already
+# right in the instant between the fork and the loader's exec.
+write_lock() {
+	printf '%s %s\n' "$2" "$(oil_proc_start_time "$2")" >"$OIL_STATE_DIR/load-$(lock_key "$1").pid"
+}
+
+# The pid of the running loader of a model, if one runs.
 running_loader() {
 	rl_lock=$OIL_STATE_DIR/load-$(lock_key "$1").pid
 	[ -r "$rl_lock" ] || return 1
-	rl_pid=$(cat "$rl_lock" 2>/dev/null)
+	read -r rl_pid rl_started <"$rl_lock" 2>/dev/null || return 1
 	case $rl_pid in '' | *[!0-9]*) return 1 ;; esac
 	oil_pid_running "$rl_pid" || return 1
-	if [ -r "/proc/$rl_pid/cmdline" ]; then
-		tr '\000' ' ' <"/proc/$rl_pid/cmdline" | grep -qF -- "--load $1 " || return 1
-	fi
+	[ "$(oil_proc_start_time "$rl_pid")" = "${rl_started:-}" ] || return 1
 	printf '%s' "$rl_pid"
 }
 
@@ -71,10 +75,16 @@ last_load_outcome() {
 	[ -r "$ll_log" ] && cut -d' ' -f3- "$ll_log" | head -n 1
 }
 
-# Starts the detached loader unless one already runs; prints what the probe should report.
+# Starts the detached loader unless one already runs, or ran when this probe asked `ollama ps`
+# (its load may have finished after that answer: the next probe sees it); prints what the probe
+# should report.
 start_load() {
 	if sl_pid=$(running_loader "$1"); then
 		printf 'loading (pid %s)' "$sl_pid"
+		return 0
+	fi
+	if printf '%s\n' "$LOADING_BEFORE_PS" | grep -qxF -- "$1"; then
+		printf 'a load just ended: %s' "$(last_load_outcome "$1")"
 		return 0
 	fi
 	if ! mkdir -p "$OIL_STATE_DIR" 2>/dev/null; then
@@ -90,12 +100,15 @@ start_load() {
 	fi
 	# The loader rewrites the lock with its own pid; writing $! now already keeps the next probe
 	# from starting a second load.
-	printf '%s\n' "$!" >"$OIL_STATE_DIR/load-$(lock_key "$1").pid"
+	write_lock "$1" "$!"
 	printf 'load started (pid %s)' "$!"
 	[ -n "$sl_previous" ] && printf '; previous attempt: %s' "$sl_previous"
 	return 0
 }
 
+LOADING_BEFORE_PS=$(oil_plan_records G | while IFS="$OIL_TAB" read -r _root load_name _rest; do
+	[ -n "$load_name" ] && running_loader "$load_name" >/dev/null && printf '%s\n' "$load_name"
+done)
 ps_output=$(timeout "$OIL_CLI_TIMEOUT_SECONDS" ollama ps </dev/null 2>&1)
 ps_status=$?
 if [ "$ps_status" -ne 0 ]; then
