@@ -621,7 +621,7 @@ class CatalogLeaf(Strict):
     container: Opt[Container] = None
     """Replicas and resources."""
     resources_preset: Opt[PresetName] = None
-    """'auto' or a named resources preset (explicit container.resources win)."""
+    """'auto': memory, GPUs and cache size from the model lock (what the leaf sets wins)."""
     cache: Opt[CacheSettings] = None
     """Model cache; keys override the environment's defaults.cache."""
     ollama: Opt[OllamaSettings] = None
@@ -711,7 +711,7 @@ class EnvironmentDefaults(Strict):
     resources: Opt[Resources] = None
     """Container resources, merged key by key under the leaf's."""
     resources_preset: Opt[PresetName] = None
-    """Preset of leaves without resourcesPreset."""
+    """resourcesPreset of leaves without one ('auto')."""
     cache: Opt[CacheSettings] = None
     """Cache settings, merged key by key under the leaf's."""
     ollama: Opt[OllamaSettings] = None
