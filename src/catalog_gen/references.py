@@ -70,19 +70,19 @@ def parse_model_reference(text: str, default_registry: str = DEFAULT_REGISTRY) -
             "not a valid Ollama model name; expected [registry/][namespace/]name[:tag] "
             "using letters, digits, '_', '-' and '.'"
         )
-    registry = match.group("registry")
-    namespace = match.group("namespace")
+    registry: str | None = match.group("registry")
+    namespace: str | None = match.group("namespace")
     # Ollama reads names from the right (types/model/name.go): model, then namespace, then host.
     # "a/b" is therefore always namespace/name, even when "a" looks like a host; a leaf that
     # means a registry must name the namespace too, or Ollama would pull from the wrong place.
     if registry is not None and namespace is None:
-        registry, namespace = None, registry
-        if _looks_like_host(namespace):
+        if _looks_like_host(registry):
             raise InvalidReferenceError(
-                f"Ollama reads {text!r} as namespace {namespace!r} on the default registry; "
-                f"to pull from the registry {namespace!r} name the namespace too "
-                f"(e.g. {namespace}/library/{match.group('name')})"
+                f"Ollama reads {text!r} as namespace {registry!r} on the default registry; "
+                f"to pull from the registry {registry!r} name the namespace too "
+                f"(e.g. {registry}/library/{match.group('name')})"
             )
+        registry, namespace = None, registry
     return ModelReference(
         registry=(registry or default_registry).lower(),
         namespace=namespace or DEFAULT_NAMESPACE,
