@@ -40,6 +40,8 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
     ({"derivedModels": [{"name": "x"}]}, "/derivedModels/0"),
     ({"ollama": {"numParallel": 0}}, "/ollama/numParallel"),
     ({"ollama": {"keepAlive": "forever"}}, "/ollama/keepAlive"),
+    # Ollama reads a unitless keep-alive as whole seconds and silently uses 5m for "1.5".
+    ({"ollama": {"keepAlive": "1.5"}}, "/ollama/keepAlive"),
     ({"ollama": {"keepalive": "5m"}}, "additional properties 'keepalive' not allowed"),
     ({"image": {"digest": "abc"}}, "/image/digest"),
     ({"image": {"digest": "xsha256:" + "a" * 64}}, "/image/digest"),
