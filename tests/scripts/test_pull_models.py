@@ -266,6 +266,20 @@ def test_insecure_registry_is_pulled_with_insecure(pod: Pod) -> None:
     assert "server gave HTTP response to HTTPS client" in refused.stdout
 
 
+def test_create_that_hangs_is_bounded_by_the_load_timeout(pod: Pod) -> None:
+    # FROM names a model the server must fetch first, over a registry that crawls.
+    pod.control(registry={"big": {"size": 2_000_000}}, bandwidth_bytes_per_s=100_000)
+    pod.derived(("bot", "FROM big\nSYSTEM hi\n"))
+
+    result = pod.run("pull-models.sh", OIL_LOAD_TIMEOUT_SECONDS="0.5")
+
+    assert result.returncode == 1
+    assert lines_with(
+        result.stdout, "ollama create bot did not finish within OIL_LOAD_TIMEOUT_SECONDS=0.5s"
+    )
+    assert_server_gone(pod)
+
+
 def test_configuration_errors_are_all_reported_before_anything_starts(pod: Pod) -> None:
     (pod.config_dir / "models.tsv").write_text(
         "phi\tnot-a-digest\tfalse\tgenerate\n"

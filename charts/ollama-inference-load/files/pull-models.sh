@@ -10,7 +10,8 @@
 #      bounded retries and exponential backoff, logging a progress summary instead of ANSI bars;
 #   4. when a digest is pinned, compare it with the pulled manifest's digest; on a mismatch
 #      remove the model (a bad copy is never served) and fail with both digests;
-#   5. build the derived models of derived.tsv with `ollama create` (same input, same model);
+#   5. build the derived models of derived.tsv with `ollama create` (same input, same model),
+#      each bounded by OIL_LOAD_TIMEOUT_SECONDS;
 #   6. stop the server (SIGTERM, waited for) and exit 0.
 # Exit status: 0 all models ready on disk, 1 a model or the server failed, 2 bad configuration.
 # The whole flow and every knob: docs/model-lifecycle.md.
@@ -27,6 +28,7 @@ BACKOFF_MS=$(oil_duration_ms OIL_PULL_BACKOFF_SECONDS "$OIL_PULL_BACKOFF_SECONDS
 BACKOFF_MAX_MS=$(oil_duration_ms OIL_PULL_BACKOFF_MAX_SECONDS "$OIL_PULL_BACKOFF_MAX_SECONDS") || exit 2
 PROGRESS_MS=$(oil_duration_ms OIL_PULL_PROGRESS_SECONDS "$OIL_PULL_PROGRESS_SECONDS") || exit 2
 oil_duration_ms OIL_CLI_TIMEOUT_SECONDS "$OIL_CLI_TIMEOUT_SECONDS" >/dev/null || exit 2
+oil_duration_ms OIL_LOAD_TIMEOUT_SECONDS "$OIL_LOAD_TIMEOUT_SECONDS" >/dev/null || exit 2
 oil_require_count OIL_PULL_RETRIES "$OIL_PULL_RETRIES" || exit 2
 RM_TIMEOUT_SECONDS=60
 # A running pull is checked at least every second so a finished one is noticed quickly.
@@ -247,9 +249,17 @@ create_derived() {
 	cd_modelfile=$2
 	cd_start=$(oil_now_ms)
 	oil_info "creating $cd_name from $cd_modelfile"
-	if ollama create "$cd_name" -f "$cd_modelfile" </dev/null >"$WORK/create.out" 2>&1; then
+	# Bounded like a model load: a FROM that the server must fetch first can hang on the network.
+	timeout "$OIL_LOAD_TIMEOUT_SECONDS" ollama create "$cd_name" -f "$cd_modelfile" \
+		</dev/null >"$WORK/create.out" 2>&1
+	cd_status=$?
+	if [ "$cd_status" -eq 0 ]; then
 		oil_info "created $cd_name in $(elapsed "$cd_start")s"
 		return 0
+	fi
+	if [ "$cd_status" -eq 124 ]; then
+		oil_error "ollama create $cd_name did not finish within OIL_LOAD_TIMEOUT_SECONDS=${OIL_LOAD_TIMEOUT_SECONDS}s"
+		return 1
 	fi
 	oil_error "ollama create $cd_name failed: $(oil_cli_error "$WORK/create.out")"
 	return 1
