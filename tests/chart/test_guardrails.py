@@ -86,6 +86,14 @@ GUARDRAILS: list[tuple[dict[str, Any], list[str]]] = [
         ["the HTTPRoute would get no traffic", "networkPolicy.ingressFrom"],
     ),
     (
+        {"extraEnv": [{"name": "OLLAMA_HOST", "value": "0.0.0.0:11434"}]},
+        ["extraEnv sets OLLAMA_HOST", "set ollama.port instead"],
+    ),
+    (
+        {"extraEnv": [{"name": "OIL_PULL_RETRIES", "value": "9"}]},
+        ["extraEnv sets OIL_PULL_RETRIES", "lifecycle.*"],
+    ),
+    (
         {"models": [{"name": "a"}, {"name": "b"}], "ollama": {"maxLoadedModels": 1}},
         ["ollama.maxLoadedModels is 1 but 2 models", "raise ollama.maxLoadedModels to 2"],
     ),

@@ -232,6 +232,17 @@ a probe killed by its own timeout reports nothing useful and, for liveness, rest
 {{- if and .Values.networkPolicy.enabled (or .Values.httpRoute.enabled .Values.ingress.enabled) (not .Values.networkPolicy.ingressFrom) }}
 {{- fail (printf "networkPolicy.enabled=true admits only this release's helm test pod, so the %s would get no traffic: set networkPolicy.ingressFrom to the gateway or ingress controller's namespace (namespaceSelector) or pods (podSelector)" (ternary "HTTPRoute" "Ingress" .Values.httpRoute.enabled)) }}
 {{- end }}
+{{- /* The chart owns these variables; a second definition in extraEnv would win (the last one
+does), e.g. expose the init container's private server on 0.0.0.0. */}}
+{{- $owned := dict "HOME" "homeDir" "OLLAMA_HOST" "ollama.port" "OLLAMA_MODELS" "cache.mountPath" "OLLAMA_KEEP_ALIVE" "ollama.keepAlive" "OLLAMA_NUM_PARALLEL" "ollama.numParallel" "OLLAMA_MAX_QUEUE" "ollama.maxQueue" "OLLAMA_MAX_LOADED_MODELS" "ollama.maxLoadedModels" "OLLAMA_CONTEXT_LENGTH" "ollama.contextLength" "OLLAMA_LOAD_TIMEOUT" "ollama.loadTimeout" }}
+{{- range .Values.extraEnv }}
+{{- if hasKey $owned .name }}
+{{- fail (printf "extraEnv sets %s, which the chart sets itself: remove it from extraEnv and set %s instead" .name (get $owned .name)) }}
+{{- end }}
+{{- if hasPrefix "OIL_" .name }}
+{{- fail (printf "extraEnv sets %s, a lifecycle script setting the chart sets itself: remove it from extraEnv and use the lifecycle.*, startup.* or test.* values" .name) }}
+{{- end }}
+{{- end }}
 {{- $maxLoaded := int .Values.ollama.maxLoadedModels }}
 {{- if and (gt $maxLoaded 0) (lt $maxLoaded (len .Values.models)) }}
 {{- fail (printf "ollama.maxLoadedModels is %d but %d models are configured: they would evict each other and a pod is ready only when every model is loaded: raise ollama.maxLoadedModels to %d or leave it 0" $maxLoaded (len .Values.models) (len .Values.models)) }}
