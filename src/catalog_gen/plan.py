@@ -58,6 +58,10 @@ LABEL_PREFIX = "catalog.ollama-inference-load.io"
 LOCK_FILE = "models.lock.yaml"
 HELM_API_VERSIONS = ("gateway.networking.k8s.io/v1", "cert-manager.io/v1")
 
+# Ollama loads at most this many models at once unless OLLAMA_MAX_LOADED_MODELS says otherwise
+# (envconfig: 3 per GPU, 3 on CPU).
+OLLAMA_DEFAULT_MAX_LOADED_MODELS = 3
+
 
 # The model lock as render reads it: canonical reference -> pin (catalog_gen.lock.LockedModel).
 ModelLockFacts = Mapping[str, LockedModel]
@@ -451,6 +455,14 @@ def plan_service(
     if leaf.chart_values:
         values = overlay(values, leaf.chart_values)
     effective = chart.effective(values)
+    groups = len(set(_weights_roots([model.name for model in planned_models], derived).values()))
+    if groups > OLLAMA_DEFAULT_MAX_LOADED_MODELS and not effective.get("ollama", {}).get(
+        "maxLoadedModels"
+    ):
+        # Ollama's own default (3 per GPU, 3 on CPU) would make the models evict each other and
+        # readiness, which needs every model loaded, would never hold.
+        values = overlay(values, {"ollama": {"maxLoadedModels": groups}})
+        effective = chart.effective(values)
     schema_before = _error_count(report)
     _report_schema_errors(document, leaf, chart, effective, report)
     if _error_count(report) > schema_before:
@@ -1112,7 +1124,8 @@ def _check_effective(
             f"ollama.maxLoadedModels is {max_loaded} but the service loads {groups} models at "
             f"once ({len(models)} pulled model(s){shared}); the models would evict each other "
             f"and a pod is ready only when every model is loaded: raise it to {groups} or "
-            "leave it 0",
+            "leave it 0 (catalog-gen then sets it to the number of models when Ollama's default "
+            "of 3 is too low)",
         )
 
 

@@ -14,13 +14,15 @@ DEFAULT_REGISTRY = "registry.ollama.ai"
 DEFAULT_NAMESPACE = "library"
 DEFAULT_TAG = "latest"
 
-# Ollama's own name rules (server/internal/names): parts of letters, digits, '_', '-' and '.',
-# starting with a letter or digit; tags may also not start with '.' or '-'.
+# Ollama's own name rules (types/model/name.go): parts of letters, digits, '_', '-' and '.'
+# (a namespace takes no '.'), starting with a letter or digit, at most 80 characters; tags may
+# also start with '_'.
 _PART = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}"
+_NAMESPACE = r"[A-Za-z0-9][A-Za-z0-9_-]{0,79}"
 _HOST = r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}(?::[0-9]{1,5})?"
 _TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}"
 _REFERENCE = re.compile(
-    rf"^(?:(?P<registry>{_HOST})/)?(?:(?P<namespace>{_PART})/)?(?P<name>{_PART})"
+    rf"^(?:(?P<registry>{_HOST})/)?(?:(?P<namespace>{_NAMESPACE})/)?(?P<name>{_PART})"
     rf"(?::(?P<tag>{_TAG}))?$"
 )
 MODEL_REFERENCE_PATTERN = _REFERENCE.pattern

@@ -278,3 +278,13 @@ def test_pin_resolved_over_another_scheme_counts_as_unpinned(tmp_path: Path) -> 
         "environment pulls it over http://mirror.internal.example:5000, and environment "
         "'locked' requires every model to be (requireLock: true) (run `catalog-gen lock`)\n"
     )
+
+
+def test_more_models_than_ollamas_default_raises_max_loaded_models(tmp_path: Path) -> None:
+    """Ollama keeps 3 models loaded by default; a fourth would evict one and never be Ready."""
+    four = "models: [phi, llama3, mistral, nomic-embed-text]\n"
+    assert only_plan(tmp_path / "a", four).chart_values["ollama"]["maxLoadedModels"] == 4
+    three = "models: [phi, llama3, mistral]\n"
+    assert "maxLoadedModels" not in only_plan(tmp_path / "b", three).chart_values.get("ollama", {})
+    explicit = four + "ollama: {maxLoadedModels: 6}\n"
+    assert only_plan(tmp_path / "c", explicit).chart_values["ollama"]["maxLoadedModels"] == 6
