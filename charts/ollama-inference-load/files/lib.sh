@@ -4,7 +4,7 @@
 # Runs inside the official ollama/ollama image (ubuntu:24.04, dash as /bin/sh, no curl, no wget):
 # only POSIX sh, coreutils (date, timeout, sleep, sha256sum, mktemp, tr, cut, tail), grep, sed,
 # awk (mawk) and the ollama CLI are used. Every CLI fact relied on here is in
-# docs/model-lifecycle.md, "What the scripts rely on".
+# the README, "What the scripts rely on".
 
 # Defaults: the same as docs/interfaces.md section 2 (the chart sets every one of them).
 : "${OLLAMA_HOST:=127.0.0.1:11434}"

@@ -14,7 +14,7 @@
 #      each bounded by OIL_LOAD_TIMEOUT_SECONDS;
 #   6. stop the server (SIGTERM, waited for) and exit 0.
 # Exit status: 0 all models ready on disk, 1 a model or the server failed, 2 bad configuration.
-# The whole flow and every knob: docs/model-lifecycle.md.
+# The whole flow and every knob: the README, "How a model gets from the registry to Ready".
 
 set -u
 OIL_SCRIPT=pull-models
