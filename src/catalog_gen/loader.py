@@ -111,13 +111,32 @@ def parse_document(raw: bytes, path: Path, display: str, report: Report) -> Docu
         return None
     try:
         root = _compose(text)
+    except yaml.reader.ReaderError:
+        # libyaml gives a byte offset, the pure reader a character offset: find it ourselves.
+        found = yaml.reader.Reader.NON_PRINTABLE.search(text)
+        offset = found.start() if found else 0
+        line = text.count("\n", 0, offset) + 1
+        column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+        point = ord(text[offset]) if found else 0
+        report.add(
+            display,
+            line,
+            column,
+            "$",
+            f"invalid YAML: character U+{point:04X} is not allowed in a YAML file; write it as "
+            f'the escape "\\u{point:04x}" inside a double-quoted string',
+        )
+        return None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         problem = " ".join(part for part in (error.context, error.problem) if part)
         if "expected a single document" in problem:
             problem = "file holds several YAML documents; a catalog file is exactly one mapping"
-        report.add(display, line, column, "$", f"invalid YAML: {problem}")
+        hint = None
+        if mark is not None and _char_at(text, mark.line, mark.column) == "\t":
+            hint = "YAML does not allow tabs for indentation: use spaces"
+        report.add(display, line, column, "$", f"invalid YAML: {problem}", hint=hint)
         return None
     except yaml.YAMLError as error:
         report.add(display, 1, 1, "$", f"invalid YAML: {error}")
@@ -149,6 +168,11 @@ def parse_document(raw: bytes, path: Path, display: str, report: Report) -> Docu
             report.add(display, line, column, list(refused.parts), refused.message)
         return None
     return document
+
+
+def _char_at(text: str, line: int, column: int) -> str:
+    lines = text.split("\n")
+    return lines[line][column : column + 1] if line < len(lines) else ""
 
 
 def _compose(text: str) -> Node | None:
@@ -229,12 +253,20 @@ def _scalar(node: ScalarNode, parts: DataPath) -> Any:
     if tag in (f"{_TAG}str", f"{_TAG}timestamp"):
         # A date-like value stays the text the author wrote; no field wants a datetime.
         return node.value
-    if tag == f"{_TAG}int":
-        return _CONSTRUCTOR.construct_yaml_int(node)
-    if tag == f"{_TAG}float":
-        return _CONSTRUCTOR.construct_yaml_float(node)
-    if tag == f"{_TAG}bool":
-        return _CONSTRUCTOR.construct_yaml_bool(node)
+    try:
+        if tag == f"{_TAG}int":
+            return _CONSTRUCTOR.construct_yaml_int(node)
+        if tag == f"{_TAG}float":
+            return _CONSTRUCTOR.construct_yaml_float(node)
+        if tag == f"{_TAG}bool":
+            return _CONSTRUCTOR.construct_yaml_bool(node)
+    except (ValueError, KeyError) as error:
+        # Only an explicit tag (!!int 'abc') gets here: implicit tags come from matching text.
+        raise _YamlRefusedError(
+            _position(node),
+            parts,
+            f"{node.value!r} is tagged !!{tag.removeprefix(_TAG)} but is not {_kind_of_tag(tag)}",
+        ) from error
     return None
 
 

@@ -83,6 +83,28 @@ def test_unused_anchor_is_harmless() -> None:
         ("a: 1\n---\nb: 2\n", "leaf.yaml:2:1: error: $: invalid YAML: file holds several"),
         ("a: [1\n", "leaf.yaml:2:1: error: $: invalid YAML:"),
         (b"a: \xff\n", "leaf.yaml:1:4: error: $: file is not valid UTF-8"),
+        # Explicit scalar tags on text that is not of that type (was an internal error).
+        (
+            "a:\n  b: !!int 'abc'\n",
+            "leaf.yaml:2:6: error: $.a.b: 'abc' is tagged !!int but is not an integer",
+        ),
+        ("a: !!float x\n", "leaf.yaml:1:4: error: $.a: 'x' is tagged !!float but is not a number"),
+        (
+            "a: !!bool maybe\n",
+            "leaf.yaml:1:4: error: $.a: 'maybe' is tagged !!bool but is not a boolean",
+        ),
+        # A control character: located at the character (after multi-byte text), on one line.
+        (
+            "a: \u00e9\u00e9\nb: x\x00y\n",
+            "leaf.yaml:2:5: error: $: invalid YAML: character U+0000 is not allowed in a YAML file; "
+            'write it as the escape "\\u0000" inside a double-quoted string',
+        ),
+        (
+            "a:\n\tb: 1\n",
+            "leaf.yaml:2:1: error: $: invalid YAML: while scanning for the next token found "
+            "character that cannot start any token (YAML does not allow tabs for indentation: "
+            "use spaces)",
+        ),
     ],
 )
 def test_refusals_are_located(text: str | bytes, expected: str) -> None:
