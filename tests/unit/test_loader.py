@@ -96,8 +96,8 @@ def test_unused_anchor_is_harmless() -> None:
         # A control character: located at the character (after multi-byte text), on one line.
         (
             "a: \u00e9\u00e9\nb: x\x00y\n",
-            "leaf.yaml:2:5: error: $: invalid YAML: character U+0000 is not allowed in a YAML file; "
-            'write it as the escape "\\u0000" inside a double-quoted string',
+            "leaf.yaml:2:5: error: $: invalid YAML: character U+0000 is not allowed in a YAML "
+            'file; write it as the escape "\\u0000" inside a double-quoted string',
         ),
         (
             "a:\n\tb: 1\n",
