@@ -46,6 +46,7 @@ from catalog_gen.rules import (
     check_across_leaves,
     check_environment,
     check_environment_path,
+    check_finite_numbers,
     check_leaf,
     check_leaf_path,
     quantity_text,
@@ -449,6 +450,8 @@ def plan_service(
         resource_name=environment.gpu.resource_name,
         type=(leaf.gpu.type if leaf.gpu and leaf.gpu.type else environment.gpu.default_type),
     )
+    if not check_finite_numbers(document, ("chartValues",), leaf.chart_values, report):
+        return None  # NaN compares false with everything: no later check could hold
     values = _chart_values(
         leaf, environment, models=planned_models, derived=derived, exposure=exposure, gpu=gpu
     )

@@ -7,6 +7,7 @@ never raise: every finding becomes a Problem at the node it is about.
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -353,6 +354,29 @@ def check_leaf(
             f"{leaf.cache.size!r} is {leaf.cache.size[:-1]} thousandths of a byte",
             hint=f"did you mean '{leaf.cache.size[:-1]}Mi'?",
         )
+
+
+def check_finite_numbers(
+    document: Document, where: DataPath, value: object, report: Report
+) -> bool:
+    """Whether value holds no NaN or infinity: Helm turns values into JSON, which has neither
+    (`.nan` fails the whole render in Argo CD), and no chart value means them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        document.add(
+            report,
+            where,
+            f"{value!r} is not a number Helm can write (values become JSON, which has no NaN or "
+            "infinity): use a finite number",
+        )
+        return False
+    finite = True
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            finite = check_finite_numbers(document, (*where, key), item, report) and finite
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            finite = check_finite_numbers(document, (*where, index), item, report) and finite
+    return finite
 
 
 def _check_preset(document: Document, where: DataPath, preset: str | None, report: Report) -> None:
