@@ -21,6 +21,7 @@ import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -325,6 +326,49 @@ Quantity = Annotated[
         }
     ),
 ]
+# Go's time.Duration is int64 nanoseconds. Ollama reads OLLAMA_KEEP_ALIVE with ParseDuration,
+# then as seconds; a longer value fails both and Ollama silently unloads after 5m, which
+# breaks the readiness that needs every model loaded.
+GO_DURATION_MAX_NANOSECONDS = 2**63 - 1
+DURATION_MAX_SECONDS = GO_DURATION_MAX_NANOSECONDS // 10**9
+_DURATION_UNIT_NANOSECONDS = {
+    "ns": 1,
+    "us": 10**3,
+    "µs": 10**3,
+    "ms": 10**6,
+    "s": 10**9,
+    "m": 60 * 10**9,
+    "h": 3600 * 10**9,
+}
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)")
+
+
+def duration_range_problem(value: str | int) -> str | None:
+    """Why a duration Go cannot hold is refused; None when it fits. The JSON schema bounds the
+    integer form; the text form is checked by rules.py (no JSON Schema keyword can sum units)."""
+    text = str(value).lstrip("-")
+    if text.isdigit():
+        nanoseconds = int(text) * 10**9
+    else:
+        nanoseconds = sum(
+            int(Decimal(number) * _DURATION_UNIT_NANOSECONDS[unit])
+            for number, unit in _DURATION_PART.findall(text)
+        )
+    if nanoseconds <= GO_DURATION_MAX_NANOSECONDS:
+        return None
+    return (
+        f"{value!r} is longer than Go's longest duration (about 292 years): Ollama would "
+        "ignore it and unload models after 5m; use -1 to keep models loaded"
+    )
+
+
+def _integer_duration_in_range(value: str | int) -> str | int:
+    problem = duration_range_problem(value) if isinstance(value, int) else None
+    if problem is not None:
+        raise PydanticCustomError("duration_range", problem)
+    return value
+
+
 Duration = Annotated[
     str | int,
     PlainValidator(
@@ -336,11 +380,16 @@ Duration = Annotated[
             allow_negative=True,
         )
     ),
+    AfterValidator(_integer_duration_in_range),
     WithJsonSchema(
         {
             "anyOf": [
                 {"type": "string", "pattern": DURATION},
-                {"type": "integer"},
+                {
+                    "type": "integer",
+                    "minimum": -DURATION_MAX_SECONDS,
+                    "maximum": DURATION_MAX_SECONDS,
+                },
             ],
             "description": "Go duration (5m, 24h, -1m) or seconds; negative keeps models loaded",
         }
@@ -380,7 +429,10 @@ ParameterValue = Annotated[
         }
     ),
 ]
-NonNegativeInt = Annotated[int, Field(ge=0)]
+# Kubernetes carries replicas and counts as int32; a larger number passes YAML and the chart's
+# schema but fails at the API server, after Argo CD has synced.
+INT32_MAX = 2**31 - 1
+NonNegativeInt = Annotated[int, Field(ge=0, le=INT32_MAX)]
 
 
 def _unique_items(items: list[T]) -> list[T]:
@@ -390,7 +442,7 @@ def _unique_items(items: list[T]) -> list[T]:
     return items
 
 
-PositiveInt = Annotated[int, Field(ge=1)]
+PositiveInt = Annotated[int, Field(ge=1, le=INT32_MAX)]
 
 CacheMode = Literal["emptyDir", "sharedPVC", "perReplica"]
 AccessMode = Literal["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany", "ReadWriteOncePod"]

@@ -15,7 +15,15 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from catalog_gen.loader import DataPath, Document
-from catalog_gen.models import CatalogLeaf, DerivedModel, Environment, ResourceValues, did_you_mean
+from catalog_gen.models import (
+    CatalogLeaf,
+    DerivedModel,
+    Environment,
+    OllamaSettings,
+    ResourceValues,
+    did_you_mean,
+    duration_range_problem,
+)
 from catalog_gen.problems import Report
 from catalog_gen.references import (
     DEFAULT_REGISTRY,
@@ -141,6 +149,8 @@ def check_environment(document: Document, environment: Environment, report: Repo
             hint=did_you_mean(default_type, type_names),
         )
     _check_preset(document, ("defaults", "resourcesPreset"), defaults.resources_preset, report)
+    if defaults.ollama is not None:
+        _check_keep_alive(document, ("defaults", "ollama", "keepAlive"), defaults.ollama, report)
     argocd = environment.argocd
     if argocd is not None and argocd.chart.chart is not None:
         if argocd.chart.repo_url is None:
@@ -333,6 +343,8 @@ def check_leaf(
                 hint=did_you_mean(leaf.gpu.type, names),
             )
     _check_preset(document, ("resourcesPreset",), leaf.resources_preset, report)
+    if leaf.ollama is not None:
+        _check_keep_alive(document, ("ollama", "keepAlive"), leaf.ollama, report)
     if leaf.gateway is not None and environment.routing != "gateway":
         document.add(
             report,
@@ -354,6 +366,14 @@ def check_leaf(
             f"{leaf.cache.size!r} is {leaf.cache.size[:-1]} thousandths of a byte",
             hint=f"did you mean '{leaf.cache.size[:-1]}Mi'?",
         )
+
+
+def _check_keep_alive(
+    document: Document, where: DataPath, ollama: OllamaSettings, report: Report
+) -> None:
+    problem = None if ollama.keep_alive is None else duration_range_problem(ollama.keep_alive)
+    if problem is not None:
+        document.add(report, where, problem)
 
 
 def check_finite_numbers(
