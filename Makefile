@@ -44,7 +44,7 @@ bootstrap: $(VENV_STAMP) $(HELM3) $(HELM4)
 
 run: bootstrap
 	$(VENV)/bin/catalog-gen render
-	$(VENV)/bin/python tools/render_chart.py
+	$(VENV)/bin/python -m tools.render_chart
 
 test: bootstrap
 	$(VENV)/bin/pytest

@@ -1,22 +1,28 @@
 """`make run`, second half: `helm template` the chart with every generated values file.
 
-Prints one line per service (the kinds rendered) and exits 1 when any render fails, so a values
-file the chart refuses (a guardrail, a schema error) stops `make run` the way it would stop
-Argo CD. Uses the pinned helm binary, never one from PATH.
+Every rendered manifest is then validated strictly (tools/kube_validate.py): built-in kinds for
+Kubernetes 1.29-1.34 with unknown fields rejected, custom resources (HTTPRoute, Gateway,
+Certificate) against the real CRDs in $OLLAMA_LOAD_SHARED_DIR/crds (default ../shared/crds) when
+that folder exists; without it they are reported as not validated, never passed silently.
+
+Prints one line per service (the kinds rendered) and exits 1 when any render or validation fails,
+so a values file the chart refuses (a guardrail, a schema error) stops `make run` the way it would
+stop Argo CD. Uses the pinned helm binary, never one from PATH.
 """
 
 from __future__ import annotations
 
 import argparse
-import subprocess
+import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-import yaml
+from tools.kube_validate import Document, HelmError, helm_template, validate_manifests
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_ENV = "OLLAMA_LOAD_SHARED_DIR"
 DEFAULT_HELM = REPO_ROOT / ".tools" / "helm" / "3.19.0" / "helm"
 DEFAULT_CHART = REPO_ROOT / "charts" / "ollama-inference-load"
 DEFAULT_GENERATED = REPO_ROOT / "generated"
@@ -26,34 +32,44 @@ API_VERSIONS = (
     "gateway.networking.k8s.io/v1/Gateway",
     "cert-manager.io/v1/Certificate",
 )
+CUSTOM_RESOURCE_GROUPS = ("gateway.networking.k8s.io", "cert-manager.io")
 
 
-def render(helm: Path, chart: Path, values: Path, service_dir: Path) -> tuple[bool, str]:
-    """(ok, summary) for one service: kinds rendered, or helm's error."""
+def crd_dir() -> Path | None:
+    shared = Path(os.environ.get(SHARED_ENV, REPO_ROOT.parent / "shared"))
+    crds = shared / "crds"
+    return crds if crds.is_dir() else None
+
+
+def is_custom_resource(document: Document) -> bool:
+    group = str(document.get("apiVersion", "")).rpartition("/")[0]
+    return group in CUSTOM_RESOURCE_GROUPS
+
+
+def render(
+    helm: Path, chart: Path, values: Path, service_dir: Path, crds: Path | None
+) -> tuple[bool, str]:
+    """(ok, summary) for one service: kinds rendered, or helm's or the validator's errors."""
     _environment, namespace, service = service_dir.parts[-3:]
-    command = [
-        str(helm),
-        "template",
-        service,
-        str(chart),
-        "--namespace",
-        namespace,
-        "--values",
-        str(values),
-    ]
-    for api_version in API_VERSIONS:
-        command += ["--api-versions", api_version]
-    result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
-    if result.returncode != 0:
-        return False, result.stderr.strip() or f"helm exited {result.returncode}"
-    kinds = Counter(
-        document.get("kind", "?")
-        for document in yaml.safe_load_all(result.stdout)
-        if isinstance(document, dict)
+    try:
+        documents = helm_template(
+            helm, chart, [values], release=service, namespace=namespace, api_versions=API_VERSIONS
+        )
+    except HelmError as error:
+        return False, error.stderr.strip() or str(error)
+    unchecked = [] if crds else [d for d in documents if is_custom_resource(d)]
+    checked = [d for d in documents if d not in unchecked]
+    problems = validate_manifests(checked, crd_dir=crds)
+    if problems:
+        return False, "invalid manifests:\n    " + "\n    ".join(problems)
+    kinds = Counter(str(document.get("kind", "?")) for document in documents)
+    summary = ", ".join(
+        kind if count == 1 else f"{kind} x{count}" for kind, count in sorted(kinds.items())
     )
-    return True, ", ".join(
-        f"{kind}" if count == 1 else f"{kind} x{count}" for kind, count in sorted(kinds.items())
-    )
+    if unchecked:
+        names = sorted({str(d.get("kind")) for d in unchecked})
+        summary += f" ({', '.join(names)} not validated: no CRD folder, set {SHARED_ENV})"
+    return True, summary
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -70,13 +86,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"render_chart: no values files under {arguments.generated}: run catalog-gen render")
         return 1
     failures = 0
+    crds = crd_dir()
     for values in values_files:
         service_dir = values.parent.relative_to(arguments.generated)
-        ok, summary = render(arguments.helm, arguments.chart, values, service_dir)
+        ok, summary = render(arguments.helm, arguments.chart, values, service_dir, crds)
         status = "ok  " if ok else "FAIL"
         print(f"{status} {service_dir.as_posix()}: {summary}")
         failures += not ok
-    print(f"{len(values_files) - failures}/{len(values_files)} services render with the chart")
+    print(
+        f"{len(values_files) - failures}/{len(values_files)} services render with the chart "
+        "into valid manifests (Kubernetes 1.29-1.34, strict)"
+    )
     return 1 if failures else 0
 
 

@@ -1,4 +1,5 @@
-"""tools/render_chart.py: one line per service, non-zero exit when the chart refuses one."""
+"""tools/render_chart.py (`make run`): one line per service, strict validation, non-zero exit
+when the chart refuses a values file or renders an invalid manifest."""
 
 from __future__ import annotations
 
@@ -7,27 +8,83 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, helm_binary
+from tests.conftest import REPO_ROOT, SHARED_ENV, helm_binary
 from tools import render_chart
 
+PHI_VALUES = REPO_ROOT / "generated/dev/ml-workloads/ollama-phi/values.yaml"
+PHI_KINDS = "ConfigMap, Deployment, HTTPRoute, Pod, Service, ServiceAccount"
 
-def test_summary_per_service_and_failure_exit(
+
+def arguments(generated: Path, *extra: str) -> list[str]:
+    return ["--generated", str(generated), "--helm", str(helm_binary("3.19.0")), *extra]
+
+
+def copy_phi(generated: Path) -> None:
+    target = generated / "dev/ml-workloads/ollama-phi/values.yaml"
+    target.parent.mkdir(parents=True)
+    shutil.copy(PHI_VALUES, target)
+
+
+def test_validated_summary_per_service_with_the_crds(
+    tmp_path: Path,
+    shared_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv(SHARED_ENV, str(shared_dir))
+    copy_phi(tmp_path)
+    assert render_chart.main(arguments(tmp_path)) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"ok   dev/ml-workloads/ollama-phi: {PHI_KINDS}",
+        "1/1 services render with the chart into valid manifests (Kubernetes 1.29-1.34, strict)",
+    ]
+
+
+def test_custom_resources_without_crds_are_named_not_passed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(SHARED_ENV, str(tmp_path / "no-shared-here"))
+    generated = tmp_path / "generated"
+    copy_phi(generated)
+    assert render_chart.main(arguments(generated)) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"ok   dev/ml-workloads/ollama-phi: {PHI_KINDS} "
+        f"(HTTPRoute not validated: no CRD folder, set {SHARED_ENV})"
+    )
+
+
+def test_a_values_file_the_chart_refuses_fails(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    good = tmp_path / "dev/ml-workloads/ollama-phi/values.yaml"
-    good.parent.mkdir(parents=True)
-    shutil.copy(REPO_ROOT / "generated/dev/ml-workloads/ollama-phi/values.yaml", good)
-    arguments = ["--generated", str(tmp_path), "--helm", str(helm_binary("3.19.0"))]
-    assert render_chart.main(arguments) == 0
-    assert capsys.readouterr().out.splitlines()[0] == (
-        "ok   dev/ml-workloads/ollama-phi: ConfigMap, Deployment, HTTPRoute, Pod, Service, "
-        "ServiceAccount"
-    )
+    copy_phi(tmp_path)
     bad = tmp_path / "dev/ml/broken/values.yaml"
     bad.parent.mkdir(parents=True)
     bad.write_text("replicaCount: -1\n")
-    assert render_chart.main(arguments) == 1
+    assert render_chart.main(arguments(tmp_path)) == 1
     output = capsys.readouterr().out
     assert "FAIL dev/ml/broken: " in output
     assert "replicaCount" in output
-    assert output.endswith("1/2 services render with the chart\n")
+    assert output.endswith(
+        "1/2 services render with the chart into valid manifests (Kubernetes 1.29-1.34, strict)\n"
+    )
+
+
+def test_an_invalid_manifest_fails_validation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A chart that renders a field Kubernetes does not know: helm is happy, the check is not."""
+    chart = tmp_path / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: broken\nversion: 0.1.0\n")
+    (chart / "templates" / "service.yaml").write_text(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: x\n"
+        "spec:\n  ports: [{port: 80}]\n  replicas: 3\n"
+    )
+    generated = tmp_path / "generated"
+    values = generated / "dev/ml/svc/values.yaml"
+    values.parent.mkdir(parents=True)
+    values.write_text("{}\n")
+    assert render_chart.main(arguments(generated, "--chart", str(chart))) == 1
+    output = capsys.readouterr().out
+    assert "FAIL dev/ml/svc: invalid manifests:" in output
+    assert "replicas" in output
