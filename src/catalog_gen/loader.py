@@ -320,47 +320,46 @@ def discover(catalog: Path, display_root: str, report: Report) -> CatalogFiles:
     env_dir = catalog / ENVIRONMENTS_DIR
     for path in sorted(_files(env_dir)) if env_dir.is_dir() else []:
         relative = path.relative_to(catalog)
-        if path.suffix == LEAF_SUFFIX and len(relative.parts) == 2:
+        if path.suffix.lower() not in (".yml", LEAF_SUFFIX):
+            continue
+        if not path.is_file():
+            what = "a directory" if path.is_dir() else "a broken symbolic link"
+            message = f"is {what}; environment files are files environments/<environment>.yaml"
+        elif path.suffix == LEAF_SUFFIX and len(relative.parts) == 2:
             environments[path.stem] = path
-        elif path.suffix in (".yml", LEAF_SUFFIX):
-            report.add(
-                join_display(display_root, relative),
-                1,
-                1,
-                "$",
-                "environment files live at environments/<environment>.yaml",
-            )
+            continue
+        else:
+            message = "environment files live at environments/<environment>.yaml"
+        report.add(join_display(display_root, relative), 1, 1, "$", message)
     for path in sorted(_files(catalog)):
         relative = path.relative_to(catalog)
         if len(relative.parts) == 1 or relative.parts[0] == ENVIRONMENTS_DIR:
             continue
-        if path.suffix == ".yml":
-            report.add(
-                join_display(display_root, relative),
-                1,
-                1,
-                "$",
-                f"catalog leaves use the .yaml extension; rename to {path.stem}.yaml",
-            )
-        elif path.suffix == LEAF_SUFFIX and len(relative.parts) == 3:
+        if path.suffix.lower() not in (".yml", LEAF_SUFFIX):
+            continue  # READMEs and other notes next to the leaves
+        if not path.is_file():
+            what = "a directory" if path.is_dir() else "a broken symbolic link"
+            message = f"is {what}; leaves are files <environment>/<namespace>/<serviceName>.yaml"
+        elif path.suffix != LEAF_SUFFIX:
+            message = f"catalog leaves use the .yaml extension; rename to {path.stem}.yaml"
+        elif len(relative.parts) == 3:
             leaves.append(path)
-        elif path.suffix == LEAF_SUFFIX:
-            report.add(
-                join_display(display_root, relative),
-                1,
-                1,
-                "$",
+            continue
+        else:
+            message = (
                 "leaves live at <environment>/<namespace>/<serviceName>.yaml "
-                "under the catalog directory",
+                "under the catalog directory"
             )
+        report.add(join_display(display_root, relative), 1, 1, "$", message)
     return CatalogFiles(environments, leaves)
 
 
 def _files(root: Path) -> Iterator[Path]:
+    """Files, and the paths that look like YAML files but are not (a directory, a broken link)."""
     for path in root.rglob("*"):
         if any(part.startswith(".") for part in path.relative_to(root).parts):
             continue
-        if path.is_file():
+        if path.is_file() or path.suffix.lower() in (".yml", LEAF_SUFFIX):
             yield path
 
 

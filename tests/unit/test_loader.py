@@ -151,3 +151,25 @@ def test_discover_finds_leaves_and_environments_and_reports_misplaced_files(
     assert files.environments == {"dev": tmp_path / "environments/dev.yaml"}
     assert files.leaves == [tmp_path / "dev/ml/a.yaml"]
     assert [problem.path for problem in report.sorted()] == ["cat/dev/c.yaml", "cat/dev/ml/b.yml"]
+
+
+def test_discover_reports_what_looks_like_a_yaml_file_but_is_not_one(tmp_path: Path) -> None:
+    (tmp_path / "environments" / "qa.yaml").mkdir(parents=True)
+    (tmp_path / "dev" / "ml" / "dir.yaml").mkdir(parents=True)
+    (tmp_path / "dev" / "ml" / "broken.yaml").symlink_to(tmp_path / "missing.yaml")
+    (tmp_path / "dev" / "ml" / "upper.YAML").write_text("a: 1\n")
+    (tmp_path / "dev" / "ml" / "notes.md").write_text("# notes\n")
+    report = Report()
+    files = discover(tmp_path, "cat", report)
+    assert files.environments == {}
+    assert files.leaves == []
+    assert report.format_text() == (
+        "cat/dev/ml/broken.yaml:1:1: error: $: is a broken symbolic link; leaves are files "
+        "<environment>/<namespace>/<serviceName>.yaml\n"
+        "cat/dev/ml/dir.yaml:1:1: error: $: is a directory; leaves are files "
+        "<environment>/<namespace>/<serviceName>.yaml\n"
+        "cat/dev/ml/upper.YAML:1:1: error: $: catalog leaves use the .yaml extension; "
+        "rename to upper.yaml\n"
+        "cat/environments/qa.yaml:1:1: error: $: is a directory; environment files are files "
+        "environments/<environment>.yaml\n"
+    )
