@@ -16,6 +16,7 @@ from typing import TextIO
 from catalog_gen import __version__
 from catalog_gen.emit import argocd, backstage, render_tree
 from catalog_gen.emit.values import GENERATED_MARKER
+from catalog_gen.loader import ENVIRONMENTS_DIR
 from catalog_gen.lock import Origin, WantedModel, load_lock, run_lock
 from catalog_gen.models import SCHEMA_FILES, CatalogLeaf, json_schema, schema_text
 from catalog_gen.plan import (
@@ -231,9 +232,16 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     catalog = Path(catalog_text)
     display_root = os.path.normpath(catalog_text) if catalog_text else "."
     if not catalog.is_dir():
-        err.write(f"catalog-gen: catalog directory {catalog_text!r} not found (see --catalog)\n")
+        what = "is not a directory" if catalog.exists() else "not found"
+        err.write(f"catalog-gen: catalog directory {catalog_text!r} {what} (see --catalog)\n")
         return EXIT_USAGE
     for path in files:
+        if path.is_dir():
+            err.write(
+                f"catalog-gen: {path} is a directory: name leaf files, or no FILE to check the "
+                "whole catalog\n"
+            )
+            return EXIT_USAGE
         if not path.is_file():
             err.write(f"catalog-gen: {path}: no such file\n")
             return EXIT_USAGE
@@ -346,13 +354,24 @@ def _backstage(
 
 
 def _catalog_of(files: Sequence[Path]) -> str | None:
-    """A leaf's catalog is three levels up: <catalog>/<env>/<namespace>/<service>.yaml."""
+    """The catalog holding the FILEs, when they all name the same one: three levels up from a
+    leaf (<catalog>/<env>/<namespace>/<service>.yaml), two from an environment file. None (the
+    default catalog) unless that directory has environments/: a file outside any catalog must
+    not make the file-system root the catalog."""
     if not files:
         return None
-    roots = {os.path.normpath(path.parent / ".." / "..") for path in files}
+    roots = {
+        os.path.normpath(
+            path.parent / ".."
+            if path.parent.name == ENVIRONMENTS_DIR
+            else path.parent / ".." / ".."
+        )
+        for path in files
+    }
     if len(roots) != 1:
         return None
-    return roots.pop()
+    root = roots.pop()
+    return root if (Path(root) / ENVIRONMENTS_DIR).is_dir() else None
 
 
 def _load_lock(path: Path, report: Report, display: str) -> ModelLockFacts:

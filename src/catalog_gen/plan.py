@@ -21,6 +21,7 @@ import yaml
 
 from catalog_gen import sizing
 from catalog_gen.loader import (
+    CatalogFiles,
     DataPath,
     Document,
     discover,
@@ -344,7 +345,7 @@ def plan_catalog(
     leaves = files.leaves
     keep: set[str] | None = None
     if only is not None:
-        leaves, keep = _select(catalog, display_root, leaves, only, report)
+        leaves, keep = _select(catalog, display_root, files, only, report)
 
     plans: list[ServicePlan] = []
     for path in leaves:
@@ -382,18 +383,22 @@ def plan_catalog(
 def _select(
     catalog: Path,
     display_root: str,
-    leaves: Sequence[Path],
+    files: CatalogFiles,
     only: Sequence[Path],
     report: Report,
 ) -> tuple[list[Path], set[str]]:
     """The leaves `validate FILE...` needs: the FILEs and the other leaves of their environments
-    (for the cross-leaf rules), and the displays whose problems are kept."""
-    root = catalog.resolve()
-    by_real_path = {path.resolve(): path for path in leaves}
+    (for the cross-leaf rules), and the displays whose problems are kept. A FILE may also be an
+    environment file: its leaves are checked with it, since its cross-leaf rules need them."""
+    by_real_path = {path.resolve(): path for path in files.leaves}
+    environment_files = {path.resolve(): name for name, path in files.environments.items()}
     environments: set[str] = set()
     keep: set[str] = set()
     for path in only:
         real = path.resolve()
+        if real in environment_files:
+            environments.add(environment_files[real])
+            continue
         if real not in by_real_path:
             report.add(
                 str(path),
@@ -405,11 +410,12 @@ def _select(
             )
             keep.add(str(path))
             continue
-        relative = real.relative_to(root)
+        # The leaf's place in the catalog, not its target's (it may be a symbolic link).
+        relative = by_real_path[real].relative_to(catalog)
         environments.add(relative.parts[0])
         keep.add(join_display(display_root, PurePosixPath(relative.as_posix())))
     keep.add(join_display(display_root, PurePosixPath(LOCK_FILE)))
-    selected = [path for path in leaves if path.relative_to(catalog).parts[0] in environments]
+    selected = [path for path in files.leaves if path.relative_to(catalog).parts[0] in environments]
     return selected, keep
 
 

@@ -113,6 +113,55 @@ def test_validate_a_file_outside_the_catalog(tmp_path: Path) -> None:
     assert outcome.stdout.startswith("loose.yaml:1:1: error: $: not a leaf of the catalog catalog")
 
 
+def test_validate_a_file_outside_any_catalog_never_scans_above_it(tmp_path: Path) -> None:
+    # Three levels up from /tmp/.../loose.yaml is near the file-system root: it used to become
+    # the catalog (an internal error on /proc). Without environments/ there, the default holds.
+    make_catalog(tmp_path)
+    (tmp_path / "loose.yaml").write_text(leaf())
+    outcome = run_cli(tmp_path, "validate", str(tmp_path / "loose.yaml"))
+    assert outcome.code == 1, outcome.stderr
+    assert outcome.stdout == (
+        f"{tmp_path / 'loose.yaml'}:1:1: error: $: not a leaf of the catalog catalog: leaves "
+        "live at catalog/<environment>/<namespace>/<serviceName>.yaml\n"
+    )
+    (tmp_path / "elsewhere").mkdir()
+    outcome = run_cli(tmp_path / "elsewhere", "validate", str(tmp_path / "loose.yaml"))
+    assert (outcome.code, outcome.stdout) == (2, "")
+    assert "catalog directory 'catalog' not found (see --catalog)" in outcome.stderr
+
+
+def test_validate_an_environment_file_checks_it_with_its_leaves(tmp_path: Path) -> None:
+    make_catalog(
+        tmp_path,
+        {
+            "dev/ml/a.yaml": leaf("model: phi\ngpu: {count: 3}\n", name="a"),
+            "dev/ml/b.yaml": leaf("model: phi\ngpu: {count: 2}\n", name="b"),
+        },
+    )
+    outcome = run_cli(tmp_path, "validate", "catalog/environments/dev.yaml")
+    assert outcome.code == 1, outcome.stderr
+    # The environment's own problems, the cross-leaf GPU budget included; not the leaves'
+    # (their unpinned-model warnings).
+    assert outcome.stdout == (
+        "catalog/environments/dev.yaml:10:11: error: $.gpu.budget: services of environment "
+        "'dev' request 5 GPUs (gpu.count x replicas), over the budget of 4; largest: ml/a 3, "
+        "ml/b 2\n"
+    )
+
+
+def test_validate_a_symlinked_leaf_and_a_directory(tmp_path: Path) -> None:
+    catalog = make_catalog(tmp_path)
+    (tmp_path / "shared.yaml").write_text(leaf("model: phi\nbogus: 1\n"))
+    (catalog / "dev" / "ml").mkdir(parents=True)
+    (catalog / "dev" / "ml" / "svc.yaml").symlink_to(tmp_path / "shared.yaml")
+    outcome = run_cli(tmp_path, "validate", "catalog/dev/ml/svc.yaml")
+    assert outcome.code == 1, outcome.stderr
+    assert outcome.stdout.startswith("catalog/dev/ml/svc.yaml:7:1: error: $.bogus: unknown key")
+    outcome = run_cli(tmp_path, "validate", "catalog/dev")
+    assert (outcome.code, outcome.stdout) == (2, "")
+    assert "catalog/dev is a directory: name leaf files" in outcome.stderr
+
+
 def test_json_format_on_success_lists_only_warnings(tmp_path: Path) -> None:
     make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf()})
     outcome = run_cli(tmp_path, "validate", "--format", "json")
