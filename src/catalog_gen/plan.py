@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -567,7 +567,7 @@ def plan_service(
         resources=resources,
         gpu=gpu,
         cache=cache,
-        exposure=exposure,
+        exposure=replace(exposure, host_sources=_deployed_host_sources(exposure, effective)),
         ollama=ollama,
         resources_preset=preset,
         startup_budget_seconds=int(
@@ -826,6 +826,30 @@ def _exposure(
         ingress_class=(ingress_settings.class_name or "") if ingress_settings else "",
         tls_secret_name=(ingress_settings.tls_secret_name or "") if ingress_settings else "",
     )
+
+
+def _deployed_host_sources(
+    exposure: Exposure, effective: Mapping[str, Any]
+) -> tuple[tuple[str, DataPath], ...]:
+    """The hosts the chart will actually route, for the uniqueness rule across leaves: the
+    leaf's own, unless chartValues replaced them, plus those chartValues added (an HTTPRoute
+    hostname or an Ingress host set there would otherwise escape the rule)."""
+    deployed: list[tuple[str, DataPath]] = []
+    route = effective.get("httpRoute") or {}
+    if route.get("enabled"):
+        for index, host in enumerate(route.get("hostnames") or ()):
+            deployed.append((host, ("chartValues", "httpRoute", "hostnames", index)))
+    ingress = effective.get("ingress") or {}
+    if ingress.get("enabled"):
+        for index, rule in enumerate(ingress.get("hosts") or ()):
+            if isinstance(rule, Mapping) and rule.get("host"):
+                deployed.append((rule["host"], ("chartValues", "ingress", "hosts", index, "host")))
+    from_leaf = dict(exposure.host_sources)
+    sources: list[tuple[str, DataPath]] = []
+    for host, source in deployed:
+        if isinstance(host, str) and host not in (name for name, _ in sources):
+            sources.append((host, from_leaf.get(host, source)))
+    return tuple(sources)
 
 
 def _chart_values(
