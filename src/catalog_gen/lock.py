@@ -12,6 +12,7 @@ atomic (temp file + rename), so a failed run leaves the previous lock byte for b
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tempfile
@@ -218,6 +219,7 @@ class _Marked:
 
     data: Any
     marks: dict[tuple[JsonPathPart, ...], tuple[int, int]]
+    key_marks: dict[tuple[JsonPathPart, ...], tuple[int, int]] = field(default_factory=dict)
 
     def at(self, parts: Sequence[JsonPathPart]) -> tuple[int, int]:
         where = tuple(parts)
@@ -226,7 +228,9 @@ class _Marked:
         return self.marks.get(where, (1, 1))
 
 
-def _build(node: Node, parts: tuple[JsonPathPart, ...], marks: dict[Any, Any]) -> Any:
+def _build(
+    node: Node, parts: tuple[JsonPathPart, ...], marks: dict[Any, Any], key_marks: dict[Any, Any]
+) -> Any:
     marks[parts] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, MappingNode):
         result: dict[str, Any] = {}
@@ -236,10 +240,17 @@ def _build(node: Node, parts: tuple[JsonPathPart, ...], marks: dict[Any, Any]) -
             key = str(key_node.value)
             if key in result:
                 raise _RefusedError(key_node, (*parts, key), f"duplicate key {key!r}")
-            result[key] = _build(value_node, (*parts, key), marks)
+            # An unknown key is reported at the key, not at its value.
+            key_marks[(*parts, key)] = (
+                key_node.start_mark.line + 1,
+                key_node.start_mark.column + 1,
+            )
+            result[key] = _build(value_node, (*parts, key), marks, key_marks)
         return result
     if isinstance(node, SequenceNode):
-        return [_build(item, (*parts, index), marks) for index, item in enumerate(node.value)]
+        return [
+            _build(item, (*parts, index), marks, key_marks) for index, item in enumerate(node.value)
+        ]
     return _CONSTRUCTOR.construct_object(node, deep=True)
 
 
@@ -272,7 +283,7 @@ def parse_lock(raw: bytes, report: Report, display: str) -> ModelLock | None:
         root = yaml.compose(raw.decode("utf-8"), Loader=_LoaderClass)
         marked = _Marked(None, {})
         if root is not None:
-            marked.data = _build(root, (), marked.marks)
+            marked.data = _build(root, (), marked.marks, marked.key_marks)
     except UnicodeDecodeError:
         report.add(display, 1, 1, "$", "lock is not valid UTF-8", hint=hint)
         return None
@@ -294,12 +305,18 @@ def parse_lock(raw: bytes, report: Report, display: str) -> ModelLock | None:
         line, column = marked.at(parts)
         report.add(display, line, column, list(parts), message)
 
+    def unknown_key(parts: Sequence[JsonPathPart], message: str) -> None:
+        line, column = marked.key_marks.get(tuple(parts)) or marked.at(parts)
+        report.add(display, line, column, list(parts), message)
+
     data = marked.data
     if not isinstance(data, dict):
         problem([], "lock must be a mapping with version and models")
         return None
     for key in sorted(set(data) - {"version", "models"}):
-        problem([key], f"unknown key {key!r}; a version {LOCK_VERSION} lock has version and models")
+        unknown_key(
+            [key], f"unknown key {key!r}; a version {LOCK_VERSION} lock has version and models"
+        )
     if data.get("version") != LOCK_VERSION:
         problem(
             ["version"],
@@ -316,7 +333,7 @@ def parse_lock(raw: bytes, report: Report, display: str) -> ModelLock | None:
     models: dict[str, LockedModel] = {}
     lines: dict[str, int] = {}
     for index, entry in enumerate(entries):
-        locked = _parse_entry(entry, ("models", index), problem)
+        locked = _parse_entry(entry, ("models", index), problem, unknown_key)
         if locked is None:
             continue
         if locked.reference in models:
@@ -348,6 +365,7 @@ def _parse_entry(
     entry: object,
     where: tuple[JsonPathPart, ...],
     problem: Callable[[Sequence[JsonPathPart], str], None],
+    unknown_key: Callable[[Sequence[JsonPathPart], str], None],
 ) -> LockedModel | None:
     if not isinstance(entry, dict):
         problem(where, "each lock entry must be a mapping")
@@ -360,7 +378,12 @@ def _parse_entry(
         problem((*where, key), message)
 
     for key in sorted(set(entry) - set(_ENTRY_KEYS)):
-        fail(key, f"unknown key {key!r}")
+        ok = False
+        close = difflib.get_close_matches(key, _ENTRY_KEYS, n=1)
+        unknown_key(
+            (*where, key),
+            f"unknown key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""),
+        )
     for key in _REQUIRED_KEYS:
         if key not in entry:
             fail(key, f"{key} is missing")
@@ -564,6 +587,15 @@ def run_lock(
     canonical form, or (unless ``offline``) a tag now resolves to a different manifest.
     """
     shown = display or str(lock_path)
+    # Usage first: a broken lock file must not hide a wrong command line (exit 2, not 1).
+    if check and update:
+        err.write("catalog-gen lock: --check and --update cannot be combined\n")
+        return 2
+    if offline and not check:
+        err.write(
+            "catalog-gen lock: --offline only goes with --check (pinning asks the registries)\n"
+        )
+        return 2
     report = Report()
     lock = load_lock(lock_path, report, shown)
     unique, conflicts = unique_wanted(wanted, shown)
@@ -571,9 +603,6 @@ def run_lock(
     if not report.ok:
         err.write(report.format_text())
         return 1
-    if check and update:
-        err.write("catalog-gen lock: --check and --update cannot be combined\n")
-        return 2
     selected, unmatched = select_updates(update, unique.values())
     if unmatched:
         for name in unmatched:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -20,6 +21,7 @@ from catalog_gen.lock import (
     load_lock,
     lock_problem,
     parse_lock,
+    run_lock,
     select_updates,
     serialize_lock,
     write_lock,
@@ -140,6 +142,7 @@ def test_every_bad_field_is_reported_in_one_pass() -> None:
         "  totalSize: -1\n"
         "  modelSize: 1.5\n"
         "  colour: blue\n"
+        "  digests: []\n"
     )
     assert problems_of(text) == [
         "models.lock.yaml:3:3: error: $.models[0].weightsSize: weightsSize is missing",
@@ -151,8 +154,29 @@ def test_every_bad_field_is_reported_in_one_pass() -> None:
         "lowercase hex characters",
         "models.lock.yaml:6:14: error: $.models[0].totalSize: totalSize -1 is not a byte count",
         "models.lock.yaml:7:14: error: $.models[0].modelSize: modelSize 1.5 is not a byte count",
-        "models.lock.yaml:8:11: error: $.models[0].colour: unknown key 'colour'",
+        # Unknown keys are located at the key itself, with a hint for a near miss.
+        "models.lock.yaml:8:3: error: $.models[0].colour: unknown key 'colour'",
+        "models.lock.yaml:9:3: error: $.models[0].digests: unknown key 'digests' "
+        "(did you mean 'digest'?)",
     ]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"check": True, "update": ["phi"]}, "--check and --update cannot be combined"),
+        ({"offline": True}, "--offline only goes with --check"),
+    ],
+)
+def test_usage_errors_come_before_reading_a_broken_lock(
+    tmp_path: Path, options: dict[str, object], message: str
+) -> None:
+    lock_path = tmp_path / "models.lock.yaml"
+    lock_path.write_text("version: [\n")
+    out, err = io.StringIO(), io.StringIO()
+    code = run_lock(lock_path, [], out=out, err=err, **options)  # type: ignore[arg-type]
+    assert (code, out.getvalue()) == (2, "")
+    assert message in err.getvalue()
 
 
 def test_unknown_version_is_refused() -> None:
