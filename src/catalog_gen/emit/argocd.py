@@ -499,3 +499,49 @@ def check_catalog(catalog: CatalogPlan, report: Report) -> None:
                 f"with the environment's namespacePrefix the namespace is {namespace!r}, "
                 f"longer than {NAME_MAX} characters",
             )
+    _check_unique_names(catalog, report)
+
+
+def _check_unique_names(catalog: CatalogPlan, report: Report) -> None:
+    """Names Argo CD and Backstage hold once: an Application per name in Argo CD's namespace,
+    an AppProject per name there, a Component per name in Backstage's catalog. The joined
+    <environment>-<namespace>-<service> can repeat (dev + a-b + c = dev-a + b + c); two
+    ApplicationSets would then fight over one Application and Backstage refuse a Component."""
+    projects: dict[tuple[str, str], str] = {}
+    applications: dict[tuple[str, str], str] = {}
+    for name, environment in sorted(catalog.environments.items()):
+        document = catalog.environment_documents.get(name)
+        if environment.argocd is None or document is None:
+            continue
+        key = (environment.argocd.namespace, project_name(environment))
+        if key in projects:
+            document.add(
+                report,
+                ("argocd", "project") if document.has(("argocd", "project")) else ("argocd",),
+                f"AppProject {key[1]!r} in Argo CD namespace {key[0]!r} is already the project "
+                f"of environment {projects[key]!r}: each environment writes its own AppProject "
+                "(its namespaces and repositories), so two would overwrite each other; name "
+                "another project",
+            )
+        else:
+            projects[key] = name
+        bootstrap = bounded_name(f"ollama-inference-load-{name}-bootstrap")
+        applications[(environment.argocd.namespace, bootstrap)] = f"environment {name!r}"
+    components: dict[str, str] = {}
+    for plan in sorted(catalog.plans, key=lambda item: item.leaf_path):
+        joined = application_name(plan.environment_name, plan.namespace, plan.service_name)
+        taken = components.get(joined)
+        if taken is None and plan.environment.argocd is not None:
+            taken = applications.get((plan.environment.argocd.namespace, joined))
+        if taken is not None:
+            plan.document.add(
+                report,
+                ("serviceName",),
+                f"its Argo CD Application and Backstage Component would be named {joined!r} "
+                f"(<environment>-<namespace>-<serviceName>), like those of {taken}: rename the "
+                "service or its namespace",
+            )
+            continue
+        components[joined] = plan.document.display
+        if plan.environment.argocd is not None:
+            applications[(plan.environment.argocd.namespace, joined)] = plan.document.display
