@@ -354,7 +354,8 @@ def plan_catalog(
         document = load_document(path, display, report)
         if document is None:
             continue
-        check_leaf_path(document, relative, environments, report)
+        # Every environment file counts: one with errors has them reported on itself.
+        check_leaf_path(document, relative, files.environments, report)
         leaf = validate_document(CatalogLeaf, document, report)
         environment = environments.get(relative.parts[0])
         if leaf is None or environment is None:
