@@ -259,12 +259,28 @@ def resolve_derived_models(
             name = None
         base = _resolve_base(spec.from_, default_registry, pulled, derived)
         if base is None:
-            choices = ", ".join([*pulled.values(), *derived.values()])
+            names = [*pulled.values(), *derived.values()]
+            choices = ", ".join(names) or "none"
+            later = _derived_index(spec.from_, leaf.derived_models or (), start=index)
+            if later == index:
+                reason = "a derived model cannot be built FROM itself"
+            elif later is not None:
+                reason = (
+                    f"derived model {spec.from_!r} is defined later (derivedModels[{later}]) "
+                    "and models are built in order: move it before this one"
+                )
+            else:
+                reason = (
+                    f"{spec.from_!r} is not a model of this service: FROM must name one of its "
+                    "models or an earlier derived model"
+                )
             document.add(
                 report,
                 (*where, "from"),
-                f"{spec.from_!r} is not a model of this service: FROM must name one of its "
-                f"models or an earlier derived model ({choices})",
+                f"{reason} (models it may name: {choices})",
+                hint=None
+                if later is not None
+                else did_you_mean(spec.from_, [name.removesuffix(":latest") for name in names]),
             )
         _check_modelfile_parts(document, where, spec, report)
         if name is not None:
@@ -273,6 +289,21 @@ def resolve_derived_models(
             if base is not None:
                 resolved.append(LeafDerivedModel(name, base, spec, where))
     return resolved
+
+
+def _derived_index(text: str, specs: Sequence[DerivedModel], *, start: int) -> int | None:
+    """Index (from start on) of the derived model text names, if any."""
+    try:
+        wanted = parse_model_reference(text).canonical
+    except InvalidReferenceError:
+        return None
+    for index in range(start, len(specs)):
+        try:
+            if parse_model_reference(specs[index].name).canonical == wanted:
+                return index
+        except InvalidReferenceError:
+            continue
+    return None
 
 
 def model_registry_host(environment: Environment) -> str:
