@@ -636,6 +636,9 @@ class Container(Strict):
     """Requests and limits of the Ollama container (GPUs are set with gpu.count)."""
 
 
+MODEL_AND_MODELS = "set either model (one model) or models (a list), not both"
+
+
 class CatalogLeaf(Strict):
     """One Ollama inference service: catalog/<environment>/<namespace>/<serviceName>.yaml."""
 
@@ -685,11 +688,7 @@ class CatalogLeaf(Strict):
     @model_validator(mode="after")
     def _one_model_source(self) -> CatalogLeaf:
         if self.model is not None and self.models is not None:
-            raise PydanticCustomError(
-                "model_and_models",
-                "set either model (one model) or models (a list), not both",
-                {"key": "models"},
-            )
+            raise PydanticCustomError("model_and_models", MODEL_AND_MODELS, {"key": "models"})
         if self.model is None and self.models is None:
             raise PydanticCustomError(
                 "no_model", "missing required key 'model' (or 'models' for several models)"

@@ -48,6 +48,7 @@ from catalog_gen.rules import (
     check_environment,
     check_environment_path,
     check_finite_numbers,
+    check_invalid_leaf_parts,
     check_leaf,
     check_leaf_path,
     quantity_text,
@@ -357,6 +358,8 @@ def plan_catalog(
         # Every environment file counts: one with errors has them reported on itself.
         check_leaf_path(document, relative, files.environments, report)
         leaf = validate_document(CatalogLeaf, document, report)
+        if leaf is None:
+            check_invalid_leaf_parts(document, report)
         environment = environments.get(relative.parts[0])
         if leaf is None or environment is None:
             continue

@@ -14,12 +14,16 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
+
 from catalog_gen.loader import DataPath, Document
 from catalog_gen.models import (
+    MODEL_AND_MODELS,
     CatalogLeaf,
     DerivedModel,
     Environment,
     OllamaSettings,
+    Resources,
     ResourceValues,
     did_you_mean,
     duration_range_problem,
@@ -475,6 +479,27 @@ def check_requests_within_limits(
                 f"requests.{resource} {quantity_text(request)} is more than "
                 f"limits.{resource} {quantity_text(limit)}; Kubernetes rejects such a pod",
             )
+
+
+def check_invalid_leaf_parts(document: Document, report: Report) -> None:
+    """Rules that still apply to a leaf whose shape is wrong elsewhere, so that one run reports
+    them together with the shape errors instead of one fix at a time: `model` with `models`, and
+    requests above limits when `container.resources` is well-formed on its own."""
+    data = document.data
+    if not isinstance(data, Mapping):
+        return
+    if "model" in data and "models" in data:
+        document.add(report, ("models",), MODEL_AND_MODELS, at_key=True)
+    container = data.get("container")
+    if not isinstance(container, Mapping) or "resources" not in container:
+        return
+    try:
+        resources = Resources.model_validate(container["resources"])
+    except ValidationError:
+        return  # its own shape errors are reported already
+    where = ("container", "resources")
+    check_requests_within_limits(document, where, resources.requests, resources.limits, report)
+    _check_memory_units(document, where, resources, report)
 
 
 # --- across leaves --------------------------------------------------------------------------------
