@@ -18,7 +18,7 @@ from catalog_gen.emit import argocd, backstage, render_tree
 from catalog_gen.emit.values import GENERATED_MARKER
 from catalog_gen.loader import ENVIRONMENTS_DIR
 from catalog_gen.lock import Origin, WantedModel, load_lock, run_lock
-from catalog_gen.models import SCHEMA_FILES, CatalogLeaf, json_schema, schema_text
+from catalog_gen.models import CatalogLeaf
 from catalog_gen.plan import (
     CatalogPlan,
     ChartContract,
@@ -28,6 +28,7 @@ from catalog_gen.plan import (
 )
 from catalog_gen.problems import Report, json_path
 from catalog_gen.registry import RegistryConfig, credentials_from_env
+from catalog_gen.schema import SCHEMA_FILES, json_schema, schema_text
 from catalog_gen.writer import (
     FileOutput,
     Output,

@@ -5,24 +5,15 @@ from these models; a test fails when the committed files are stale, and another 
 JSON schema and these models accept and reject the same fixtures. So every constraint here must
 be one JSON Schema can express too (patterns, bounds, enums, required keys); meaning that needs
 more than one field or more than one file (references resolve, requests <= limits, hosts unique)
-lives in rules.py and plan.py.
+lives in rules.py and plan.py. The constrained scalars are in fields.py, the mapping of
+pydantic errors to Problems in shape.py, the schema files' writer in schema.py.
 
 YAML keys are camelCase (the proof of concept's leaf); Python attributes are snake_case.
 """
 
 from __future__ import annotations
 
-import difflib
-import functools
-import json
-import math
-import re
-import types
-import typing
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -30,27 +21,39 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
-    GetCoreSchemaHandler,
-    GetJsonSchemaHandler,
-    PlainValidator,
     Tag,
-    ValidationError,
-    WithJsonSchema,
     field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
-from pydantic_core import PydanticCustomError, core_schema
+from pydantic_core import PydanticCustomError
 
-from catalog_gen.loader import DataPath, Document
-from catalog_gen.problems import JsonPathPart, Report
-from catalog_gen.references import (
-    MODEL_REFERENCE_PATTERN,
-    InvalidReferenceError,
-    parse_model_reference,
+from catalog_gen.fields import (
+    AccessMode,
+    BackstageName,
+    CacheMode,
+    Description,
+    DnsLabel,
+    DnsSubdomain,
+    Duration,
+    EntityRef,
+    Host,
+    HostOrWildcard,
+    ModelHost,
+    ModelName,
+    NonNegativeInt,
+    ParameterValue,
+    PositiveInt,
+    PresetName,
+    Quantity,
+    RegistryHost,
+    ResourceName,
+    Routing,
+    ServiceName,
+    StorageClassName,
+    Url,
+    unique_items,
 )
-
-T = TypeVar("T")
 
 if TYPE_CHECKING:
     # mypy sees "X | None" for keys that default to None.
@@ -74,399 +77,6 @@ DEFAULT_STARTUP_BUDGET_SECONDS = 900
 DEFAULT_ARGOCD_DESTINATION = "https://kubernetes.default.svc"
 DEFAULT_ARGOCD_NAMESPACE = "argocd"
 NAME_TAG, MAPPING_TAG = "<model name>", "<model mapping>"
-
-# --- constrained scalars --------------------------------------------------------------------------
-# Each is a string (or number) checked by a Python function that gives a human message, paired
-# with the equivalent JSON Schema so editors and check-jsonschema enforce the same thing.
-
-DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-DNS_1035_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
-DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-HOSTNAME = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$"
-WILDCARD_HOSTNAME = (
-    r"^(\*\.)?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$"
-)
-ALL_DIGITS_AND_DOTS = r"^[0-9.]+$"
-BACKSTAGE_NAME = r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
-BACKSTAGE_REF = (
-    r"^([A-Za-z][-A-Za-z0-9]*:)?([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?"
-    r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
-)
-REGISTRY_HOST = (
-    r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]([-._a-z0-9/]*[a-z0-9])?)?$"
-)
-MODEL_HOST = r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?$"
-RESOURCE_NAME = (
-    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
-    r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
-)
-QUANTITY = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]+)?$"
-DURATION = r"^-?([0-9]+|([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+)$"
-URL = r"^(https?|ssh|git|oci)://[^\s]+$|^git@[^\s]+:[^\s]+$"
-STORAGE_CLASS = r"^(-|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)?$"
-# The reference pattern without Python's named groups, so editors (ECMA regex) accept it too.
-MODEL_REFERENCE = re.sub(r"\(\?P<[a-z]+>", "(?:", MODEL_REFERENCE_PATTERN)
-
-
-@dataclass(frozen=True)
-class TextFormat:
-    """Annotated[str, TextFormat(...)]: a pattern with a human message, and the same pattern
-    (plus maxLength and json_extra) in the JSON schema."""
-
-    pattern: str
-    message: str
-    max_length: int | None = None
-    extra_check: Callable[[str], str | None] | None = None
-    json_extra: Mapping[str, Any] | None = None
-
-    def check(self, value: str) -> str:
-        if self.max_length is not None and len(value) > self.max_length:
-            raise PydanticCustomError(
-                "text_too_long",
-                f"must be at most {self.max_length} characters (got {len(value)})",
-            )
-        if self.extra_check is not None and (problem := self.extra_check(value)) is not None:
-            raise PydanticCustomError("text_format", problem)
-        if _compiled(self.pattern).fullmatch(value) is None:
-            raise PydanticCustomError("text_format", self.message)
-        return value
-
-    def __get_pydantic_core_schema__(
-        self, source: Any, handler: GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
-        return core_schema.no_info_after_validator_function(self.check, handler(source))
-
-    def __get_pydantic_json_schema__(
-        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
-    ) -> dict[str, Any]:
-        result: dict[str, Any] = {"type": "string", "pattern": self.pattern}
-        if self.max_length is not None:
-            result["maxLength"] = self.max_length
-        result.update(self.json_extra or {})
-        return result
-
-
-@functools.cache
-def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
-
-
-def _no_ip(value: str) -> str | None:
-    if re.fullmatch(ALL_DIGITS_AND_DOTS, value):
-        return "must be a DNS name, not an IP address"
-    return None
-
-
-def _no_wildcard(value: str) -> str | None:
-    if "*" in value:
-        return (
-            "wildcard hosts are not allowed here: name the service's own host "
-            "(wildcards belong in gateway.additionalHostnames)"
-        )
-    return _no_ip(value)
-
-
-def _model_reference_problem(value: str) -> str | None:
-    if re.fullmatch(MODEL_REFERENCE, value) is not None:
-        return None
-    try:
-        parse_model_reference(value)
-    except InvalidReferenceError as error:
-        return str(error)
-    return None  # pragma: no cover - the pattern and the parser agree
-
-
-_DNS_LABEL_TEXT = (
-    "must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a "
-    "letter or digit"
-)
-DnsLabel = Annotated[str, TextFormat(DNS_LABEL, _DNS_LABEL_TEXT, max_length=63)]
-ServiceName = Annotated[
-    str,
-    TextFormat(
-        DNS_1035_LABEL,
-        "must be a DNS-1035 label (it names a Kubernetes Service): lowercase letters, digits and "
-        "'-', starting with a letter and ending with a letter or digit",
-        max_length=63,
-    ),
-]
-DnsSubdomain = Annotated[
-    str,
-    TextFormat(
-        DNS_SUBDOMAIN,
-        "must be a DNS-1123 subdomain: dot-separated lowercase labels of letters, digits and '-'",
-        max_length=253,
-    ),
-]
-Host = Annotated[
-    str,
-    TextFormat(
-        HOSTNAME,
-        "must be a DNS name: dot-separated lowercase labels of letters, digits and '-' "
-        "(at most 63 characters each), e.g. ollama.example.com",
-        max_length=253,
-        extra_check=_no_wildcard,
-        json_extra={"not": {"pattern": ALL_DIGITS_AND_DOTS}},
-    ),
-]
-HostOrWildcard = Annotated[
-    str,
-    TextFormat(
-        WILDCARD_HOSTNAME,
-        "must be a DNS name, optionally starting with '*.' (e.g. *.example.com): dot-separated "
-        "lowercase labels of letters, digits and '-'",
-        max_length=253,
-        extra_check=_no_ip,
-        json_extra={"not": {"pattern": ALL_DIGITS_AND_DOTS}},
-    ),
-]
-BackstageName = Annotated[
-    str,
-    TextFormat(
-        BACKSTAGE_NAME,
-        "must be a Backstage entity name: letters, digits, '-', '_' and '.', starting and ending "
-        "with a letter or digit",
-        max_length=63,
-    ),
-]
-EntityRef = Annotated[
-    str,
-    TextFormat(
-        BACKSTAGE_REF,
-        "must be a Backstage entity reference [kind:][namespace/]name, e.g. group:ml-platform",
-        max_length=253,
-    ),
-]
-RegistryHost = Annotated[
-    str,
-    TextFormat(
-        REGISTRY_HOST,
-        "must be a registry host with an optional port and path, e.g. registry.example.com:5000",
-        max_length=253,
-    ),
-]
-ModelHost = Annotated[
-    str,
-    TextFormat(
-        MODEL_HOST,
-        "must be a registry host with an optional port, e.g. registry.internal.example:5000",
-        max_length=253,
-    ),
-]
-ResourceName = Annotated[
-    str,
-    TextFormat(
-        RESOURCE_NAME,
-        "must be a Kubernetes extended resource name, e.g. nvidia.com/gpu or amd.com/gpu",
-        max_length=253,
-    ),
-]
-ModelName = Annotated[
-    str,
-    TextFormat(
-        MODEL_REFERENCE,
-        "not a valid Ollama model name",
-        max_length=512,
-        extra_check=_model_reference_problem,
-    ),
-]
-Url = Annotated[
-    str, TextFormat(URL, "must be a URL such as https://github.com/org/repo.git", max_length=2048)
-]
-StorageClassName = Annotated[
-    str,
-    TextFormat(
-        STORAGE_CLASS,
-        "must be a StorageClass name, '' for the cluster default or '-' for none",
-        max_length=253,
-    ),
-]
-PresetName = Annotated[
-    str, TextFormat(DNS_LABEL, f"must be 'auto' or a preset name; {_DNS_LABEL_TEXT}", max_length=63)
-]
-Description = Annotated[str, Field(max_length=2000)]
-
-
-def _scalar_or_text(
-    kind: str, pattern: str, message: str, *, allow_float: bool, allow_negative: bool = False
-) -> Callable[[object], str | int | float]:
-    regex = re.compile(pattern)
-
-    def check(value: object) -> str | int | float:
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise PydanticCustomError(kind, f"{message} (got {describe(value)})")
-        if isinstance(value, float) and (not allow_float or not math.isfinite(value)):
-            raise PydanticCustomError(kind, f"{message} (got {describe(value)})")
-        if isinstance(value, int | float) and value < 0 and not allow_negative:
-            raise PydanticCustomError(kind, f"{message}; it may not be negative (got {value})")
-        if isinstance(value, str) and regex.fullmatch(value) is None:
-            raise PydanticCustomError(kind, f"{message} (got {value!r})")
-        return value
-
-    return check
-
-
-Quantity = Annotated[
-    str | int | float,
-    PlainValidator(
-        _scalar_or_text(
-            "quantity",
-            QUANTITY,
-            "must be a Kubernetes quantity such as 500m, 2, 1.5, 512Mi or 4Gi",
-            allow_float=True,
-        )
-    ),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "string", "pattern": QUANTITY},
-                {"type": "number", "minimum": 0},
-            ],
-            "description": "Kubernetes quantity, e.g. 500m, 2, 512Mi, 4Gi",
-        }
-    ),
-]
-# Go's time.Duration is int64 nanoseconds. Ollama reads OLLAMA_KEEP_ALIVE with ParseDuration,
-# then as seconds; a longer value fails both and Ollama silently unloads after 5m, which
-# breaks the readiness that needs every model loaded.
-GO_DURATION_MAX_NANOSECONDS = 2**63 - 1
-DURATION_MAX_SECONDS = GO_DURATION_MAX_NANOSECONDS // 10**9
-_DURATION_UNIT_NANOSECONDS = {
-    "ns": 1,
-    "us": 10**3,
-    "µs": 10**3,
-    "ms": 10**6,
-    "s": 10**9,
-    "m": 60 * 10**9,
-    "h": 3600 * 10**9,
-}
-_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)")
-
-
-def duration_range_problem(value: str | int) -> str | None:
-    """Why a duration Go cannot hold is refused; None when it fits. The JSON schema bounds the
-    integer form; the text form is checked by rules.py (no JSON Schema keyword can sum units)."""
-    text = str(value).lstrip("-")
-    if text.isdigit():
-        nanoseconds = int(text) * 10**9
-    else:
-        nanoseconds = sum(
-            int(Decimal(number) * _DURATION_UNIT_NANOSECONDS[unit])
-            for number, unit in _DURATION_PART.findall(text)
-        )
-    if nanoseconds <= GO_DURATION_MAX_NANOSECONDS:
-        return None
-    return (
-        f"{value!r} is longer than Go's longest duration (about 292 years): Ollama would "
-        "ignore it and unload models after 5m; use -1 to keep models loaded"
-    )
-
-
-def _integer_duration_in_range(value: str | int) -> str | int:
-    problem = duration_range_problem(value) if isinstance(value, int) else None
-    if problem is not None:
-        raise PydanticCustomError("duration_range", problem)
-    return value
-
-
-Duration = Annotated[
-    str | int,
-    PlainValidator(
-        _scalar_or_text(
-            "duration",
-            DURATION,
-            "must be a duration such as 5m, 24h or -1 (negative keeps models loaded forever)",
-            allow_float=False,
-            allow_negative=True,
-        )
-    ),
-    AfterValidator(_integer_duration_in_range),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "string", "pattern": DURATION},
-                {
-                    "type": "integer",
-                    "minimum": -DURATION_MAX_SECONDS,
-                    "maximum": DURATION_MAX_SECONDS,
-                },
-            ],
-            "description": "Go duration (5m, 24h, -1m) or seconds; negative keeps models loaded",
-        }
-    ),
-]
-
-
-def _parameter_value(value: object) -> object:
-    def scalar(item: object) -> bool:
-        return isinstance(item, str | int | bool) or (
-            isinstance(item, float) and math.isfinite(item)
-        )
-
-    if scalar(value) or (
-        isinstance(value, list)
-        and value
-        and all(scalar(item) and not isinstance(item, bool) for item in value)
-    ):
-        return value
-    raise PydanticCustomError(
-        "parameter_value",
-        "must be a string, number or boolean, or a list of strings/numbers "
-        f"(got {describe(value)})",
-    )
-
-
-_PARAMETER_SCALAR: dict[str, Any] = {"type": ["string", "number", "boolean"]}
-ParameterValue = Annotated[
-    object,
-    PlainValidator(_parameter_value),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                _PARAMETER_SCALAR,
-                {"type": "array", "minItems": 1, "items": {"type": ["string", "number"]}},
-            ]
-        }
-    ),
-]
-# Kubernetes carries replicas and counts as int32; a larger number passes YAML and the chart's
-# schema but fails at the API server, after Argo CD has synced.
-INT32_MAX = 2**31 - 1
-NonNegativeInt = Annotated[int, Field(ge=0, le=INT32_MAX)]
-
-
-def _unique_items(items: list[T]) -> list[T]:
-    for index, item in enumerate(items):
-        if item in items[:index]:
-            raise PydanticCustomError("unique_items", f"lists {item!r} twice")
-    return items
-
-
-PositiveInt = Annotated[int, Field(ge=1, le=INT32_MAX)]
-
-CacheMode = Literal["emptyDir", "sharedPVC", "perReplica"]
-AccessMode = Literal["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany", "ReadWriteOncePod"]
-Routing = Literal["gateway", "ingress"]
-
-
-def describe(value: object) -> str:
-    """How a YAML value reads in a message: its YAML kind and, for scalars, the value."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"boolean {str(value).lower()}"
-    if isinstance(value, int):
-        return f"integer {value}"
-    if isinstance(value, float):
-        return f"number {value!r}"
-    if isinstance(value, str):
-        shown = value if len(value) <= 60 else value[:57] + "..."
-        return f"string {shown!r}"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__  # pragma: no cover
 
 
 # --- base -----------------------------------------------------------------------------------------
@@ -527,7 +137,7 @@ class CacheSettings(Strict):
         Annotated[
             list[AccessMode],
             Field(min_length=1, json_schema_extra={"uniqueItems": True}),
-            AfterValidator(_unique_items),
+            AfterValidator(unique_items),
         ]
     ] = None
     """Access modes of created PVCs, e.g. [ReadWriteOnce] or [ReadWriteMany]."""
@@ -863,215 +473,3 @@ class Environment(Strict):
     """Bytes per second a pod can pull models at, e.g. 50Mi (startup budgets)."""
     argocd: Opt[ArgoCd] = None
     """Argo CD settings."""
-
-
-# --- validation: pydantic errors -> Problems ------------------------------------------------------
-
-ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
-def validate_document(model: type[ModelT], document: Document, report: Report) -> ModelT | None:
-    """The document as a model, or None with every shape problem added to the report."""
-    try:
-        return model.model_validate(document.data)
-    except ValidationError as error:
-        for detail in error.errors(include_url=False):
-            _report_error(model, document, report, detail)
-        return None
-
-
-def shape_errors(model: type[BaseModel], data: object) -> list[str]:
-    """Messages only, for tests that compare this model with the JSON schema."""
-    try:
-        model.model_validate(data)
-    except ValidationError as error:
-        return [f"{detail['loc']}: {detail['msg']}" for detail in error.errors()]
-    return []
-
-
-def _report_error(model: type[BaseModel], document: Document, report: Report, detail: Any) -> None:
-    kind: str = detail["type"]
-    parts = _data_path(document.data, detail["loc"])
-    value = detail.get("input")
-    context: dict[str, Any] = detail.get("ctx") or {}
-    if kind == "extra_forbidden":
-        key = str(parts[-1])
-        known = allowed_keys(model, parts[:-1])
-        document.add(
-            report, parts, f"unknown key {key!r}", at_key=True, hint=_unknown_key_hint(key, known)
-        )
-        return
-    if kind == "missing":
-        key = str(parts[-1])
-        document.add(report, parts[:-1], f"missing required key {key!r}")
-        return
-    if "key" in context:
-        parts = (*parts, context["key"])
-        document.add(report, parts, detail["msg"], at_key=True)
-        return
-    document.add(report, parts, _message(kind, value, context, detail["msg"]))
-
-
-def _data_path(data: object, loc: Sequence[int | str]) -> DataPath:
-    """pydantic's loc without its union labels: the path of the value in the document."""
-    parts: list[JsonPathPart] = []
-    current = data
-    for part in loc:
-        if part in (NAME_TAG, MAPPING_TAG):
-            continue
-        parts.append(part)
-        if isinstance(current, dict) and isinstance(part, str):
-            current = current.get(part)
-        elif isinstance(current, list) and isinstance(part, int) and part < len(current):
-            current = current[part]
-        else:
-            current = None
-    return tuple(parts)
-
-
-_TYPE_NAMES = {
-    "string_type": "a string",
-    "int_type": "an integer",
-    "float_type": "a number",
-    "bool_type": "a boolean (true or false)",
-    "dict_type": "a mapping",
-    "model_type": "a mapping",
-    "model_attributes_type": "a mapping",
-    "list_type": "a list",
-}
-
-
-def _message(kind: str, value: object, context: Mapping[str, Any], fallback: str) -> str:
-    if kind in _TYPE_NAMES:
-        return f"must be {_TYPE_NAMES[kind]} (got {describe(value)})"
-    if kind in ("literal_error", "enum"):
-        return f"must be one of {context.get('expected', '')} (got {describe(value)})"
-    bounds = {
-        "greater_than_equal": ("at least", "ge"),
-        "greater_than": ("greater than", "gt"),
-        "less_than_equal": ("at most", "le"),
-        "less_than": ("less than", "lt"),
-    }
-    if kind in bounds:
-        words, key = bounds[kind]
-        return f"must be {words} {context.get(key)} (got {describe(value)})"
-    if kind == "too_short":
-        return f"must have at least {context.get('min_length')} item(s)"
-    if kind == "too_long":
-        return f"must have at most {context.get('max_length')} item(s)"
-    if kind == "string_too_long":
-        return f"must be at most {context.get('max_length')} characters"
-    return fallback
-
-
-def allowed_keys(model: type[BaseModel], parts: Sequence[JsonPathPart]) -> list[str]:
-    """The keys a mapping at parts may have (aliases), found by walking the model's fields."""
-    current: Any = model
-    for part in parts:
-        current = _step(current, part)
-        if current is None:
-            return []
-    model_class = _as_model(current)
-    if model_class is None:
-        return []
-    return [field.alias or name for name, field in model_class.model_fields.items()]
-
-
-def _step(annotation: Any, part: JsonPathPart) -> Any:
-    for candidate in _members(annotation):
-        model_class = _as_model(candidate)
-        if model_class is not None and isinstance(part, str):
-            for name, field in model_class.model_fields.items():
-                if (field.alias or name) == part:
-                    return field.annotation
-        origin = typing.get_origin(candidate)
-        arguments = typing.get_args(candidate)
-        if origin is list and isinstance(part, int):
-            return arguments[0]
-        if origin is dict and isinstance(part, str):
-            return arguments[1]
-    return None
-
-
-def _members(annotation: Any) -> list[Any]:
-    if typing.get_origin(annotation) is Annotated:
-        return _members(typing.get_args(annotation)[0])
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        members: list[Any] = []
-        for argument in typing.get_args(annotation):
-            members.extend(_members(argument))
-        return members
-    return [annotation]
-
-
-def _as_model(annotation: Any) -> type[BaseModel] | None:
-    for candidate in _members(annotation):
-        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-            return candidate
-    return None
-
-
-def did_you_mean(word: str, choices: Sequence[str]) -> str | None:
-    """A hint naming the closest choice (difflib, or the same word in other case), if any."""
-    matches = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    if not matches:
-        lowered = {choice.lower(): choice for choice in choices}
-        if word.lower() in lowered:
-            matches = [lowered[word.lower()]]
-    return f"did you mean {matches[0]!r}?" if matches else None
-
-
-def _unknown_key_hint(key: str, known: Sequence[str]) -> str | None:
-    hint = did_you_mean(key, known)
-    if hint is None and known and len(known) <= 24:
-        hint = "allowed keys: " + ", ".join(sorted(known))
-    return hint
-
-
-# --- JSON schema ----------------------------------------------------------------------------------
-
-SCHEMA_BASE_URL = "https://ollama-inference-load.example/schemas/"
-SCHEMA_FILES: dict[str, type[BaseModel]] = {
-    "catalog-leaf.schema.json": CatalogLeaf,
-    "environment.schema.json": Environment,
-}
-
-
-def json_schema(model: type[BaseModel], file_name: str) -> dict[str, Any]:
-    generated = model.model_json_schema(by_alias=True, mode="validation")
-    cleaned = _clean(generated)
-    assert isinstance(cleaned, dict)
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": SCHEMA_BASE_URL + file_name,
-        "$comment": (
-            "Code generated by catalog-gen schema from src/catalog_gen/models.py. DO NOT EDIT."
-        ),
-        **cleaned,
-    }
-
-
-def schema_text(model: type[BaseModel], file_name: str) -> str:
-    return (
-        json.dumps(json_schema(model, file_name), indent=2, sort_keys=True, ensure_ascii=False)
-        + "\n"
-    )
-
-
-def _clean(node: Any, *, in_properties: bool = False) -> Any:
-    """Drop pydantic's per-field titles and `default: null` (null is never a valid value)."""
-    if isinstance(node, dict):
-        cleaned: dict[str, Any] = {}
-        for key, value in node.items():
-            if in_properties:
-                cleaned[key] = _clean(value)
-                continue
-            if key == "title" and isinstance(value, str) and node.get("type") != "object":
-                continue
-            if key == "default" and value is None:
-                continue
-            cleaned[key] = _clean(value, in_properties=key in ("properties", "$defs"))
-        return cleaned
-    if isinstance(node, list):
-        return [_clean(item) for item in node]
-    return node

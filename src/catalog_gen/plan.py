@@ -20,6 +20,7 @@ import jsonschema
 import yaml
 
 from catalog_gen import sizing
+from catalog_gen.fields import Routing
 from catalog_gen.loader import (
     CatalogFiles,
     DataPath,
@@ -34,9 +35,6 @@ from catalog_gen.models import (
     Environment,
     Resources,
     ResourceValues,
-    Routing,
-    did_you_mean,
-    validate_document,
 )
 from catalog_gen.problems import Report, Severity, json_path
 from catalog_gen.references import ModelReference
@@ -55,6 +53,7 @@ from catalog_gen.rules import (
     resolve_derived_models,
     resolve_models,
 )
+from catalog_gen.shape import did_you_mean, validate_document
 from catalog_gen.sizing import human_bytes, parse_quantity, quantity_bytes
 
 LABEL_PREFIX = "catalog.ollama-inference-load.io"

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from catalog_gen.fields import duration_range_problem
 from catalog_gen.loader import DataPath, Document
 from catalog_gen.models import (
     MODEL_AND_MODELS,
@@ -25,8 +26,6 @@ from catalog_gen.models import (
     OllamaSettings,
     Resources,
     ResourceValues,
-    did_you_mean,
-    duration_range_problem,
 )
 from catalog_gen.problems import Report
 from catalog_gen.references import (
@@ -35,6 +34,7 @@ from catalog_gen.references import (
     ModelReference,
     parse_model_reference,
 )
+from catalog_gen.shape import did_you_mean
 from catalog_gen.sizing import parse_quantity
 
 if TYPE_CHECKING:
