@@ -61,4 +61,5 @@ lint: bootstrap
 
 check: bootstrap
 	$(VENV)/bin/catalog-gen check
+	$(VENV)/bin/catalog-gen schema --check
 	$(VENV)/bin/catalog-gen backstage --check

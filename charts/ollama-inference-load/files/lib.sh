@@ -6,7 +6,8 @@
 # awk (mawk) and the ollama CLI are used. Every CLI fact relied on here is in
 # the README, "What the scripts rely on".
 
-# Defaults: the same as docs/interfaces.md section 2 (the chart sets every one of them).
+# Defaults: the same as docs/interfaces.md section 2. The chart sets all but
+# OIL_SERVER_STOP_TIMEOUT_SECONDS, OIL_PULL_PROGRESS_SECONDS and OIL_STATE_DIR, which keep these.
 : "${OLLAMA_HOST:=127.0.0.1:11434}"
 : "${OLLAMA_MODELS:=/models}"
 : "${OIL_CONFIG_DIR:=/opt/ollama-inference-load}"

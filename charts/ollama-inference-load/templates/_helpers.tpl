@@ -240,7 +240,7 @@ does), e.g. expose the init container's private server on 0.0.0.0. */}}
 {{- fail (printf "extraEnv sets %s, which the chart sets itself: remove it from extraEnv and set %s instead" .name (get $owned .name)) }}
 {{- end }}
 {{- if hasPrefix "OIL_" .name }}
-{{- fail (printf "extraEnv sets %s, a lifecycle script setting the chart sets itself: remove it from extraEnv and use the lifecycle.*, startup.* or test.* values" .name) }}
+{{- fail (printf "extraEnv sets %s, a setting of the chart's lifecycle scripts: remove it from extraEnv; the chart sets these from the lifecycle.*, startup.* and test.* values or leaves them at the scripts' defaults" .name) }}
 {{- end }}
 {{- end }}
 {{- $maxLoaded := int .Values.ollama.maxLoadedModels }}
