@@ -14,18 +14,13 @@ from pathlib import Path
 from typing import TextIO
 
 from catalog_gen import __version__
+from catalog_gen.chart_contract import ChartContract, ChartContractError
 from catalog_gen.emit import argocd, backstage, render_tree
 from catalog_gen.emit.values import GENERATED_MARKER
 from catalog_gen.loader import ENVIRONMENTS_DIR
 from catalog_gen.lock import Origin, WantedModel, load_lock, run_lock
 from catalog_gen.models import CatalogLeaf
-from catalog_gen.plan import (
-    CatalogPlan,
-    ChartContract,
-    ChartContractError,
-    ModelLockFacts,
-    plan_catalog,
-)
+from catalog_gen.plan import CatalogPlan, ModelLockFacts, plan_catalog
 from catalog_gen.problems import Report, json_path
 from catalog_gen.registry import RegistryConfig, credentials_from_env
 from catalog_gen.schema import SCHEMA_FILES, json_schema, schema_text

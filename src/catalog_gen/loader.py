@@ -9,7 +9,7 @@ deeply nested files, non-string keys.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
@@ -60,6 +60,13 @@ class Document:
 
     def has(self, parts: Sequence[JsonPathPart]) -> bool:
         return tuple(parts) in self.value_marks
+
+    def first_present(self, candidates: Iterable[DataPath]) -> DataPath:
+        """The first candidate path the document has, else the root."""
+        for candidate in candidates:
+            if self.has(candidate):
+                return candidate
+        return ()
 
     def add(
         self,

@@ -6,21 +6,31 @@ reads (chart values, Argo CD, Backstage); emitters never look at the raw leaf.
 
 Merge order, lowest first: chart defaults (values.yaml) < environment `defaults` < leaf <
 leaf `chartValues`. Mappings merge key by key, lists and scalars are replaced whole.
+
+The stages it runs live beside it: shape.py and rules.py check the files, exposure.py decides
+how the service is reached, chart_contract.py holds the chart's defaults and schema, fit.py
+sizes from the model lock and checks the lock's facts, guardrails.py the chart's own checks.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import jsonschema
-import yaml
-
-from catalog_gen import sizing
-from catalog_gen.fields import Routing
+from catalog_gen.chart_contract import ChartContract, report_schema_errors, set_by
+from catalog_gen.exposure import Exposure, deployed_host_sources, exposure_values, resolve_exposure
+from catalog_gen.fit import (
+    AUTO_PRESET,
+    OLLAMA_DEFAULT_MAX_LOADED_MODELS,
+    auto_values,
+    check_fit,
+    computed_startup_budget,
+    sizing_gpu_type,
+    weights_roots,
+)
+from catalog_gen.guardrails import check_effective
 from catalog_gen.loader import (
     CatalogFiles,
     DataPath,
@@ -53,25 +63,13 @@ from catalog_gen.rules import (
     resolve_derived_models,
     resolve_models,
 )
-from catalog_gen.shape import did_you_mean, validate_document
-from catalog_gen.sizing import human_bytes, parse_quantity, quantity_bytes
+from catalog_gen.shape import validate_document
 
 LABEL_PREFIX = "catalog.ollama-inference-load.io"
 LOCK_FILE = "models.lock.yaml"
-HELM_API_VERSIONS = ("gateway.networking.k8s.io/v1", "cert-manager.io/v1")
-
-# Ollama loads at most this many models at once unless OLLAMA_MAX_LOADED_MODELS says otherwise
-# (envconfig: 3 per GPU, 3 on CPU).
-OLLAMA_DEFAULT_MAX_LOADED_MODELS = 3
-
 
 # The model lock as render reads it: canonical reference -> pin (catalog_gen.lock.LockedModel).
 ModelLockFacts = Mapping[str, LockedModel]
-
-# Extended resources that hand out GPU memory, not devices, and the bytes of one unit: the
-# request is an amount of memory (HAMi's nvidia.com/gpumem counts MiB).
-MEMORY_SLICED_GPU_RESOURCES: Mapping[str, int] = {"nvidia.com/gpumem": sizing.MiB}
-AUTO_PRESET = "auto"
 
 
 # --- the plan -------------------------------------------------------------------------------------
@@ -93,17 +91,6 @@ class PlannedDerivedModel:
     base: str
     modelfile: str
     source: DataPath
-
-
-@dataclass(frozen=True)
-class Exposure:
-    enabled: bool
-    routing: Routing
-    hosts: tuple[str, ...]  # first the service's host, then additional hostnames
-    host_sources: tuple[tuple[str, DataPath], ...]  # each host and the leaf node it came from
-    parent_ref: Mapping[str, str] | None  # routing: gateway
-    ingress_class: str  # routing: ingress, "" = cluster default
-    tls_secret_name: str  # routing: ingress, "" = no TLS
 
 
 @dataclass(frozen=True)
@@ -150,139 +137,6 @@ class CatalogPlan:
     plans: tuple[ServicePlan, ...]
     environments: Mapping[str, Environment]
     environment_documents: Mapping[str, Document]
-
-
-# --- the chart contract ---------------------------------------------------------------------------
-
-
-class ChartContractError(Exception):
-    pass
-
-
-# Top-level schema keywords under which each top-level value can be validated on its own.
-_PER_KEY_KEYWORDS = frozenset(
-    {
-        "$schema",
-        "$id",
-        "$comment",
-        "title",
-        "description",
-        "type",
-        "additionalProperties",
-        "properties",
-        "definitions",
-        "$defs",
-    }
-)
-
-
-@dataclass(frozen=True)
-class ChartContract:
-    """The chart's defaults and values.schema.json, loaded once and compiled once.
-
-    Validation is what helm does (the defaults coalesced with the values, against the schema),
-    made cheap for thousands of services: when the schema constrains top-level keys only one by
-    one and the defaults are valid, a top-level value left at its default (the very same object,
-    since coalesce shares untouched subtrees) needs no check, and a value already seen valid
-    (models, resources... repeat across services) is not checked again.
-    """
-
-    directory: Path
-    defaults: Mapping[str, Any]
-    schema: Mapping[str, Any]
-    validator: Any
-    per_key: bool
-    _seen_valid: set[str] = field(default_factory=set, repr=False, compare=False)
-
-    @classmethod
-    def load(cls, directory: Path) -> ChartContract:
-        try:
-            defaults = yaml.safe_load((directory / "values.yaml").read_text(encoding="utf-8"))
-            schema = json.loads((directory / "values.schema.json").read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError, ValueError) as error:
-            raise ChartContractError(
-                f"cannot read the chart at {directory} (values.yaml and values.schema.json): "
-                f"{error}"
-            ) from error
-        if not isinstance(defaults, dict) or not isinstance(schema, dict):
-            raise ChartContractError(f"{directory}: values.yaml or values.schema.json is empty")
-        validator_class = jsonschema.validators.validator_for(schema)
-        try:
-            validator_class.check_schema(schema)
-        except jsonschema.SchemaError as error:
-            raise ChartContractError(
-                f"{directory}/values.schema.json is not a valid JSON schema: {error.message}"
-            ) from error
-        validator = validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
-        per_key = set(schema) <= _PER_KEY_KEYWORDS and validator.is_valid(defaults)
-        return cls(directory, defaults, schema, validator, per_key)
-
-    def effective(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        """What helm validates and renders: the defaults coalesced with values."""
-        return coalesce(self.defaults, values)
-
-    def errors(self, effective: Mapping[str, Any]) -> list[jsonschema.ValidationError]:
-        instance: Mapping[str, Any] = effective
-        if self.per_key:
-            changed = {
-                key: value
-                for key, value in effective.items()
-                if value is not self.defaults.get(key)
-            }
-            fingerprints = {
-                key: json.dumps([key, value], sort_keys=True, default=repr)
-                for key, value in changed.items()
-            }
-            instance = {
-                key: value
-                for key, value in changed.items()
-                if fingerprints[key] not in self._seen_valid
-            }
-            if not instance:
-                return []
-            if self.validator.is_valid(instance):
-                self._seen_valid.update(fingerprints[key] for key in instance)
-                return []
-        elif self.validator.is_valid(instance):
-            return []
-        return sorted(
-            self.validator.iter_errors(instance),
-            key=lambda error: [str(part) for part in error.absolute_path],
-        )
-
-    def property_names(self, parts: Sequence[str | int]) -> list[str]:
-        node: Any = self.schema
-        for part in parts:
-            node = self._resolve(node)
-            if isinstance(part, int):
-                node = node.get("items", {})
-            else:
-                node = node.get("properties", {}).get(part, {})
-        return sorted(self._resolve(node).get("properties", {}))
-
-    def _resolve(self, node: Any) -> Any:
-        while isinstance(node, dict) and isinstance(node.get("$ref"), str):
-            target: Any = self.schema
-            for part in node["$ref"].lstrip("#/").split("/"):
-                target = target.get(part, {})
-            node = target
-        return node if isinstance(node, dict) else {}
-
-
-def coalesce(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Helm's merge of user values over chart defaults: maps merge, null deletes, else replace.
-
-    Untouched subtrees are shared with base, not copied: callers must not mutate the result.
-    """
-    merged = dict(base)
-    for key, value in override.items():
-        if value is None:
-            merged.pop(key, None)
-        elif isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = coalesce(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def overlay(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -452,7 +306,7 @@ def plan_service(
         require_lock=require_lock,
         report=report,
     )
-    exposure = _exposure(document, leaf, environment, report)
+    exposure = resolve_exposure(document, leaf, environment, report)
     defaults = environment.defaults
     gpu = PlannedGpu(
         count=leaf.gpu.count if leaf.gpu else 0,
@@ -467,7 +321,7 @@ def plan_service(
     if leaf.chart_values:
         values = overlay(values, leaf.chart_values)
     effective = chart.effective(values)
-    groups = len(set(_weights_roots([model.name for model in planned_models], derived).values()))
+    groups = len(set(weights_roots([model.name for model in planned_models], derived).values()))
     if groups > OLLAMA_DEFAULT_MAX_LOADED_MODELS and not effective.get("ollama", {}).get(
         "maxLoadedModels"
     ):
@@ -476,7 +330,7 @@ def plan_service(
         values = overlay(values, {"ollama": {"maxLoadedModels": groups}})
         effective = chart.effective(values)
     schema_before = _error_count(report)
-    _report_schema_errors(document, leaf, chart, effective, report)
+    report_schema_errors(document, leaf, chart, effective, report)
     if _error_count(report) > schema_before:
         return None  # the effective values are not even well-typed: nothing more to check
     sizes = [
@@ -486,11 +340,11 @@ def plan_service(
     ]
     every_model_pinned = len(sizes) == len(planned_models)
     preset = leaf.resources_preset or defaults.resources_preset
-    gpu_type = _gpu_type(environment, gpu.type, str(effective["gpu"]["resourceName"]))
+    gpu_type = sizing_gpu_type(environment, gpu.type, str(effective["gpu"]["resourceName"]))
     if preset == AUTO_PRESET and every_model_pinned:
         values = overlay(
             values,
-            _auto_values(
+            auto_values(
                 leaf,
                 effective,
                 sizes,
@@ -500,7 +354,7 @@ def plan_service(
         )
     elif preset == AUTO_PRESET and lock is not None and not require_lock:
         unpinned = [model for model in planned_models if model.reference.canonical not in pins]
-        where = _first_present(document, [("resourcesPreset",), unpinned[0].source])
+        where = document.first_present([("resourcesPreset",), unpinned[0].source])
         line, column = document.position(where)
         report.add(
             document.display,
@@ -513,11 +367,11 @@ def plan_service(
             severity=Severity.WARNING,
             hint="run `catalog-gen lock`",
         )
-    budget = _startup_budget(environment, sizes if every_model_pinned else [])
-    if budget is not None and not _set_by(leaf.chart_values or {}, ("startup", "budgetSeconds")):
+    budget = computed_startup_budget(environment, sizes if every_model_pinned else [])
+    if budget is not None and not set_by(leaf.chart_values or {}, ("startup", "budgetSeconds")):
         values = overlay(values, {"startup": {"budgetSeconds": budget}})
     effective = chart.effective(values)
-    _report_schema_errors(document, leaf, chart, effective, report)
+    report_schema_errors(document, leaf, chart, effective, report)
     if _error_count(report) > schema_before:
         return None
     replicas = int(effective.get("replicaCount", 1))
@@ -530,17 +384,17 @@ def plan_service(
         type=gpu.type,
     )
     ollama: Mapping[str, Any] = effective.get("ollama", {})
-    _check_effective(
+    check_effective(
         document,
         report,
-        models=planned_models,
+        model_names=[model.name for model in planned_models],
         derived=derived,
         replicas=replicas,
         cache=cache,
         resources=resources,
         ollama=ollama,
     )
-    _check_fit(
+    check_fit(
         document,
         report,
         sizes=sizes,
@@ -548,7 +402,7 @@ def plan_service(
         resources=resources,
         cache=cache,
         gpu_count=gpu.count,
-        gpu_type=_gpu_type(environment, gpu.type, gpu.resource_name),
+        gpu_type=sizing_gpu_type(environment, gpu.type, gpu.resource_name),
     )
     if _error_count(report) > before:
         return None
@@ -570,7 +424,7 @@ def plan_service(
         resources=resources,
         gpu=gpu,
         cache=cache,
-        exposure=replace(exposure, host_sources=_deployed_host_sources(exposure, effective)),
+        exposure=replace(exposure, host_sources=deployed_host_sources(exposure, effective)),
         ollama=ollama,
         resources_preset=preset,
         startup_budget_seconds=int(
@@ -639,222 +493,6 @@ def _lock_models(
     return planned, pins
 
 
-# --- sizing from the lock (docs/model-lock.md) ----------------------------------------------------
-
-
-def _gpu_type(
-    environment: Environment, name: str | None, resource_name: str
-) -> sizing.GpuType | None:
-    """The environment's GPU type of that name, as sizing reads it; None when it declares none."""
-    for gpu_type in environment.gpu.types or ():
-        if gpu_type.name == name:
-            return sizing.GpuType(
-                name=gpu_type.name,
-                memory_bytes=quantity_bytes(gpu_type.memory),
-                resource_name=resource_name,
-                memory_unit_bytes=MEMORY_SLICED_GPU_RESOURCES.get(resource_name),
-            )
-    return None
-
-
-def _weights_roots(names: Iterable[str], derived: Sequence[LeafDerivedModel]) -> dict[str, str]:
-    """Every model name -> the pulled model whose weights it loads (a derived model shares its
-    FROM model's weights, directly or through another derived model): Ollama keeps one runner
-    per weights file, so these form one load group."""
-    roots = {name: name for name in names}
-    for item in derived:
-        roots[item.name.short] = roots.get(item.base, item.base)
-    return roots
-
-
-def _derived_contexts(names: Iterable[str], derived: Sequence[LeafDerivedModel]) -> dict[str, int]:
-    """The largest num_ctx a derived model sets, by the pulled model whose runner it reloads."""
-    roots = _weights_roots(names, derived)
-    contexts: dict[str, int] = {}
-    for item in derived:
-        num_ctx = (item.spec.parameters or {}).get("num_ctx")
-        if isinstance(num_ctx, int) and not isinstance(num_ctx, bool):
-            base = roots[item.name.short]
-            contexts[base] = max(contexts.get(base, 0), num_ctx)
-    return contexts
-
-
-def _auto_values(
-    leaf: CatalogLeaf,
-    effective: Mapping[str, Any],
-    sizes: Sequence[sizing.ModelSize],
-    *,
-    derived: Sequence[LeafDerivedModel],
-    gpu_type: sizing.GpuType | None,
-) -> dict[str, Any]:
-    """`resourcesPreset: auto`: memory, GPUs and cache size from the lock, for every key the leaf
-    (container.resources, gpu, cache.size, chartValues) does not set itself."""
-    ollama = effective.get("ollama", {})
-    preset = sizing.resources_preset(
-        sizes,
-        context_length=int(ollama.get("contextLength") or 0),
-        num_parallel=int(ollama.get("numParallel") or 1),
-        max_loaded_models=int(ollama.get("maxLoadedModels") or 0),
-        gpu=gpu_type,
-        model_context=_derived_contexts([size.name for size in sizes], derived),
-    )
-    chart_values = leaf.chart_values or {}
-    explicit_resources = leaf.container.resources if leaf.container else None
-
-    def explicit(path: tuple[str, ...], in_leaf: object) -> bool:
-        return in_leaf is not None or _set_by(chart_values, path)
-
-    patch: dict[str, Any] = {}
-    request_set = explicit(
-        ("resources", "requests", "memory"),
-        explicit_resources.requests.memory
-        if explicit_resources and explicit_resources.requests
-        else None,
-    )
-    limit_set = explicit(
-        ("resources", "limits", "memory"),
-        explicit_resources.limits.memory
-        if explicit_resources and explicit_resources.limits
-        else None,
-    )
-    resources = effective.get("resources", {})
-    computed = preset.memory_limit
-    memory: dict[str, Any] = {}
-    if not request_set:
-        limit = resources.get("limits", {}).get("memory") if limit_set else None
-        # An explicit limit below the estimate wins (explicit always does): request up to it.
-        too_high = limit is not None and quantity_bytes(limit) < quantity_bytes(computed)
-        memory["requests"] = {"memory": quantity_text(limit) if limit and too_high else computed}
-    if not limit_set:
-        request = resources.get("requests", {}).get("memory") if request_set else None
-        too_low = request is not None and quantity_bytes(request) > quantity_bytes(computed)
-        memory["limits"] = {"memory": quantity_text(request) if request and too_low else computed}
-    if memory:
-        patch["resources"] = memory
-    if preset.gpu is not None and not explicit(("gpu", "count"), leaf.gpu):
-        patch["gpu"] = {"count": preset.gpu.count}
-    if not explicit(("cache", "size"), leaf.cache.size if leaf.cache else None):
-        patch["cache"] = {"size": preset.cache_size}
-    return patch
-
-
-def _startup_budget(environment: Environment, sizes: Sequence[sizing.ModelSize]) -> int | None:
-    """Seconds from the download and load sizes and the environment's bandwidth; None (the
-    environment's defaults.startup.budgetSeconds applies) without both."""
-    if not sizes or environment.download_bandwidth is None:
-        return None
-    bandwidth = quantity_bytes(environment.download_bandwidth)
-    if bandwidth <= 0:
-        return None
-    return sizing.startup_budget(sizes, bandwidth_bytes_per_second=bandwidth).seconds
-
-
-def _exposure(
-    document: Document, leaf: CatalogLeaf, environment: Environment, report: Report
-) -> Exposure:
-    routing = environment.routing
-    ingress_settings = environment.ingress
-    disabled = Exposure(
-        enabled=False,
-        routing=routing,
-        hosts=(),
-        host_sources=(),
-        parent_ref=None,
-        ingress_class="",
-        tls_secret_name="",
-    )
-    if leaf.ingress is None or not leaf.ingress.enabled:
-        return disabled
-    host = leaf.ingress.host
-    sources: list[tuple[str, DataPath]] = []
-    if host is not None:
-        sources.append((host, ("ingress", "host")))
-    elif environment.base_domain is None:
-        document.add(
-            report,
-            ("ingress",),
-            f"ingress.host is required: environment {environment.environment!r} has no "
-            "baseDomain to derive <serviceName>.<baseDomain> from",
-        )
-        return disabled
-    else:
-        host = f"{leaf.service_name}.{environment.base_domain}"
-        if len(host) > 253:
-            document.add(
-                report,
-                ("ingress",),
-                f"the derived host {host!r} is longer than 253 characters: set ingress.host",
-            )
-            return disabled
-        sources.append((host, ("ingress",)))
-    parent_ref: dict[str, str] | None = None
-    if routing == "gateway":
-        override = leaf.gateway.parent_ref if leaf.gateway and leaf.gateway.parent_ref else None
-        base = environment.gateway.parent_ref if environment.gateway else None
-        merged: dict[str, str] = {}
-        for key, attribute in (
-            ("name", "name"),
-            ("namespace", "namespace"),
-            ("sectionName", "section_name"),
-        ):
-            value = getattr(override, attribute, None) or getattr(base, attribute, None)
-            if value:
-                merged[key] = value
-        if "name" not in merged or "namespace" not in merged:
-            document.add(
-                report,
-                ("ingress", "enabled"),
-                f"environment {environment.environment!r} routes through a Gateway but names "
-                "none: add gateway.parentRef to its environment file, or set "
-                "gateway.parentRef.name and .namespace in this leaf",
-            )
-            return disabled
-        parent_ref = merged
-        for index, extra in enumerate(
-            leaf.gateway.additional_hostnames or () if leaf.gateway else ()
-        ):
-            sources.append((extra, ("gateway", "additionalHostnames", index)))
-    hosts: list[str] = []
-    for name, source in sources:
-        if name in hosts:
-            document.add(report, source, f"host {name!r} is listed twice for this service")
-        else:
-            hosts.append(name)
-    return Exposure(
-        enabled=True,
-        routing=routing,
-        hosts=tuple(hosts),
-        host_sources=tuple(sources),
-        parent_ref=parent_ref,
-        ingress_class=(ingress_settings.class_name or "") if ingress_settings else "",
-        tls_secret_name=(ingress_settings.tls_secret_name or "") if ingress_settings else "",
-    )
-
-
-def _deployed_host_sources(
-    exposure: Exposure, effective: Mapping[str, Any]
-) -> tuple[tuple[str, DataPath], ...]:
-    """The hosts the chart will actually route, for the uniqueness rule across leaves: the
-    leaf's own, unless chartValues replaced them, plus those chartValues added (an HTTPRoute
-    hostname or an Ingress host set there would otherwise escape the rule)."""
-    deployed: list[tuple[str, DataPath]] = []
-    route = effective.get("httpRoute") or {}
-    if route.get("enabled"):
-        for index, host in enumerate(route.get("hostnames") or ()):
-            deployed.append((host, ("chartValues", "httpRoute", "hostnames", index)))
-    ingress = effective.get("ingress") or {}
-    if ingress.get("enabled"):
-        for index, rule in enumerate(ingress.get("hosts") or ()):
-            if isinstance(rule, Mapping) and rule.get("host"):
-                deployed.append((rule["host"], ("chartValues", "ingress", "hosts", index, "host")))
-    from_leaf = dict(exposure.host_sources)
-    sources: list[tuple[str, DataPath]] = []
-    for host, source in deployed:
-        if isinstance(host, str) and host not in (name for name, _ in sources):
-            sources.append((host, from_leaf.get(host, source)))
-    return tuple(sources)
-
-
 def _chart_values(
     leaf: CatalogLeaf,
     environment: Environment,
@@ -912,7 +550,7 @@ def _chart_values(
         ollama["keepAlive"] = str(ollama["keepAlive"])
     if ollama:
         values["ollama"] = ollama
-    values.update(_exposure_values(exposure))
+    values.update(exposure_values(exposure))
     return values
 
 
@@ -938,32 +576,6 @@ def _merge_resources(lower: Resources | None, upper: Resources | None) -> dict[s
     return dict(merged)
 
 
-def _exposure_values(exposure: Exposure) -> dict[str, Any]:
-    if not exposure.enabled:
-        return {"httpRoute": {"enabled": False}, "ingress": {"enabled": False}}
-    if exposure.routing == "gateway":
-        return {
-            "httpRoute": {
-                "enabled": True,
-                "parentRefs": [dict(exposure.parent_ref or {})],
-                "hostnames": list(exposure.hosts),
-            },
-            "ingress": {"enabled": False},
-        }
-    ingress: dict[str, Any] = {
-        "enabled": True,
-        "hosts": [
-            {"host": host, "paths": [{"path": "/", "pathType": "Prefix"}]}
-            for host in exposure.hosts
-        ],
-    }
-    if exposure.ingress_class:
-        ingress["className"] = exposure.ingress_class
-    if exposure.tls_secret_name:
-        ingress["tls"] = [{"secretName": exposure.tls_secret_name, "hosts": list(exposure.hosts)}]
-    return {"httpRoute": {"enabled": False}, "ingress": ingress}
-
-
 def _modelfile(item: LeafDerivedModel) -> str:
     """Modelfile text: FROM, PARAMETERs sorted by name, SYSTEM, TEMPLATE."""
     spec = item.spec
@@ -985,259 +597,3 @@ def _parameter_text(value: object) -> str:
     if isinstance(value, str):
         return f'"{value}"'
     return quantity_text(value) if isinstance(value, int | float) else str(value)
-
-
-# --- checks on what will actually deploy ----------------------------------------------------------
-
-
-def _report_schema_errors(
-    document: Document,
-    leaf: CatalogLeaf,
-    chart: ChartContract,
-    effective: Mapping[str, Any],
-    report: Report,
-) -> None:
-    """Schema errors of the chart's values.schema.json, placed in the leaf where possible."""
-    from_leaf = leaf.chart_values or {}
-    for error in chart.errors(effective):
-        parts = tuple(error.absolute_path)
-        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-            known = chart.property_names(parts)
-            for key in sorted(set(error.instance) - set(known)):
-                _place(
-                    document,
-                    from_leaf,
-                    (*parts, key),
-                    report,
-                    f"unknown chart value {_dotted((*parts, key))!r}",
-                    hint=did_you_mean(key, known),
-                    at_key=True,
-                )
-            continue
-        _place(
-            document,
-            from_leaf,
-            parts,
-            report,
-            f"chart value {_dotted(parts) or '(root)'}: {error.message}",
-        )
-
-
-def _place(
-    document: Document,
-    from_leaf: Mapping[str, Any],
-    parts: Sequence[str | int],
-    report: Report,
-    message: str,
-    *,
-    hint: str | None = None,
-    at_key: bool = False,
-) -> None:
-    if parts and _set_by(from_leaf, parts):
-        document.add(report, ("chartValues", *parts), message, hint=hint, at_key=at_key)
-    else:
-        document.add(
-            report,
-            (),
-            f"{message} (in the generated values: the catalog and the chart disagree)",
-            hint=hint,
-        )
-
-
-def _set_by(chart_values: Mapping[str, Any], parts: Sequence[str | int]) -> bool:
-    """Whether chartValues decided the value at parts (set it, or replaced a subtree holding it)."""
-    current: Any = chart_values
-    for part in parts:
-        if isinstance(current, Mapping):
-            if part not in current:
-                return False
-            current = current[part]
-        else:
-            return True
-    return True
-
-
-def _dotted(parts: Iterable[str | int]) -> str:
-    text = ""
-    for part in parts:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return text
-
-
-def _first_present(document: Document, candidates: Iterable[DataPath]) -> DataPath:
-    for candidate in candidates:
-        if document.has(candidate):
-            return candidate
-    return ()
-
-
-def _check_effective(
-    document: Document,
-    report: Report,
-    *,
-    models: Sequence[PlannedModel],
-    derived: Sequence[LeafDerivedModel],
-    replicas: int,
-    cache: Mapping[str, Any],
-    resources: Mapping[str, Any],
-    ollama: Mapping[str, Any],
-) -> None:
-    """The chart's guardrails, on the effective values, so `validate` fails before Argo CD does."""
-    mode = cache.get("mode")
-    modes = list(cache.get("accessModes") or [])
-    cache_at = _first_present(
-        document,
-        [
-            ("chartValues", "cache"),
-            ("cache", "accessModes"),
-            ("cache", "mode"),
-            ("cache",),
-            ("container", "replicas"),
-        ],
-    )
-    if (
-        mode == "sharedPVC"
-        and modes
-        and set(modes) <= {"ReadWriteOnce", "ReadWriteOncePod"}
-        and replicas > 1
-    ):
-        document.add(
-            report,
-            cache_at,
-            f"cache.mode=sharedPVC with accessModes {json.dumps(modes)} attaches to one node only, "
-            "but "
-            f"replicas is {replicas}: set cache.mode=perReplica (one volume per replica), or "
-            "cache.accessModes=[ReadWriteMany] with a storage class that supports it, or "
-            "replicas=1",
-        )
-    if cache.get("existingClaim") and mode != "sharedPVC":
-        document.add(
-            report,
-            _first_present(document, [("cache", "existingClaim")]) or cache_at,
-            f"cache.existingClaim is only used with cache.mode=sharedPVC (cache.mode is {mode}): "
-            "set cache.mode=sharedPVC or remove cache.existingClaim",
-        )
-    if modes == ["ReadOnlyMany"]:
-        document.add(
-            report,
-            cache_at,
-            "cache.accessModes is [ReadOnlyMany], but the init container writes the models into "
-            "the cache: add ReadWriteMany or ReadWriteOnce",
-        )
-    requests = resources.get("requests") or {}
-    limits = resources.get("limits") or {}
-    for resource in ("cpu", "memory"):
-        request, limit = requests.get(resource), limits.get(resource)
-        if request is None or limit is None:
-            continue
-        if parse_quantity(request) > parse_quantity(limit):
-            where = _first_present(
-                document,
-                [
-                    ("chartValues", "resources", "requests", resource),
-                    ("container", "resources", "requests", resource),
-                    ("chartValues", "resources", "limits", resource),
-                    ("container", "resources", "limits", resource),
-                    ("container", "resources"),
-                ],
-            )
-            document.add(
-                report,
-                where,
-                f"requests.{resource} {quantity_text(request)} is more than limits.{resource} "
-                f"{quantity_text(limit)}; Kubernetes rejects such a pod",
-            )
-    groups = len(set(_weights_roots([model.name for model in models], derived).values()))
-    max_loaded = int(ollama.get("maxLoadedModels") or 0)
-    if max_loaded and max_loaded < groups:
-        shared = f", and {len(derived)} derived model(s) share their weights" if derived else ""
-        document.add(
-            report,
-            _first_present(
-                document,
-                [("ollama", "maxLoadedModels"), ("chartValues", "ollama", "maxLoadedModels")],
-            ),
-            f"ollama.maxLoadedModels is {max_loaded} but the service loads {groups} models at "
-            f"once ({len(models)} pulled model(s){shared}); the models would evict each other "
-            f"and a pod is ready only when every model is loaded: raise it to {groups} or "
-            "leave it 0 (catalog-gen then sets it to the number of models when Ollama's default "
-            "of 3 is too low)",
-        )
-
-
-def _check_fit(
-    document: Document,
-    report: Report,
-    *,
-    sizes: Sequence[sizing.ModelSize],
-    sources: Mapping[str, DataPath],
-    resources: Mapping[str, Any],
-    cache: Mapping[str, Any],
-    gpu_count: int,
-    gpu_type: sizing.GpuType | None,
-) -> None:
-    """What the lock knows for a fact (weights, download sizes) against the effective values:
-    never the estimate, so these cannot fire on a model that would work."""
-    if not sizes:
-        return
-    largest = max(sizes, key=lambda size: size.weights_bytes)
-    limit = (resources.get("limits") or {}).get("memory")
-    request = (resources.get("requests") or {}).get("memory")
-    # A value the leaf does not set comes from the environment: point at the model instead.
-    fix = "set container.resources.{} above it, or resourcesPreset: auto"
-    if limit is not None and quantity_bytes(limit) < largest.weights_bytes:
-        document.add(
-            report,
-            _first_present(document, [*_memory_sources("limits"), sources[largest.name]]),
-            f"memory limit {quantity_text(limit)} is below the "
-            f"{human_bytes(largest.weights_bytes)} the weights of {largest.name} need "
-            "(model lock): the model cannot load",
-            hint=fix.format("limits.memory"),
-        )
-    elif request is not None and quantity_bytes(request) < largest.weights_bytes:
-        document.add(
-            report,
-            _first_present(document, [*_memory_sources("requests"), sources[largest.name]]),
-            f"requests.memory {quantity_text(request)} is less than the "
-            f"{human_bytes(largest.weights_bytes)} of weights of {largest.name} (model lock): "
-            "the model cannot load",
-            hint=fix.format("requests.memory"),
-        )
-    if gpu_count > 0 and gpu_type is not None:
-        gpu_at: list[DataPath] = [("gpu", "count"), ("chartValues", "gpu", "count"), ("gpu",)]
-        for size in sizes:
-            for message in sizing.check_gpu_fit([size], gpu_type, gpu_count):
-                document.add(
-                    report, _first_present(document, [*gpu_at, sources[size.name]]), message
-                )
-    cache_size = cache.get("size")
-    downloads = sum(item.download_bytes for item in sizes)
-    if (
-        cache_size is not None
-        and not cache.get("existingClaim")
-        and quantity_bytes(cache_size) < downloads
-    ):
-        document.add(
-            report,
-            _first_present(
-                document,
-                [
-                    ("cache", "size"),
-                    ("chartValues", "cache", "size"),
-                    ("cache",),
-                    ("chartValues", "cache"),
-                    sources[largest.name],
-                ],
-            ),
-            f"cache.size {quantity_text(cache_size)} is less than the {human_bytes(downloads)} the "
-            "service's models download (model lock): the pull runs out of space",
-        )
-
-
-def _memory_sources(side: str) -> list[DataPath]:
-    return [
-        ("container", "resources", side, "memory"),
-        ("chartValues", "resources", side, "memory"),
-        ("chartValues", "resources", side),
-        ("chartValues", "resources"),
-    ]

@@ -64,7 +64,7 @@ OLLAMA_PARAMETERS = (
 )
 REPEATABLE_PARAMETERS = frozenset({"stop"})
 SINGLE_ATTACH_MODES = frozenset({"ReadWriteOnce", "ReadWriteOncePod"})
-# resourcesPreset values: "auto" sizes from the model lock (plan.py, docs/model-lock.md).
+# resourcesPreset values: "auto" sizes from the model lock (fit.py, docs/model-lock.md).
 RESOURCE_PRESETS = ("auto",)
 
 

@@ -1,0 +1,160 @@
+"""How a service is reached: the leaf's ingress and gateway keys over the environment's routing.
+
+resolve_exposure decides the hosts and the Gateway or Ingress settings, exposure_values turns
+them into chart values, and deployed_host_sources lists the hosts the chart will really route
+(chartValues included) for the cross-leaf uniqueness rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from catalog_gen.fields import Routing
+from catalog_gen.loader import DataPath, Document
+from catalog_gen.models import CatalogLeaf, Environment
+from catalog_gen.problems import Report
+
+
+@dataclass(frozen=True)
+class Exposure:
+    enabled: bool
+    routing: Routing
+    hosts: tuple[str, ...]  # first the service's host, then additional hostnames
+    host_sources: tuple[tuple[str, DataPath], ...]  # each host and the leaf node it came from
+    parent_ref: Mapping[str, str] | None  # routing: gateway
+    ingress_class: str  # routing: ingress, "" = cluster default
+    tls_secret_name: str  # routing: ingress, "" = no TLS
+
+
+def resolve_exposure(
+    document: Document, leaf: CatalogLeaf, environment: Environment, report: Report
+) -> Exposure:
+    routing = environment.routing
+    ingress_settings = environment.ingress
+    disabled = Exposure(
+        enabled=False,
+        routing=routing,
+        hosts=(),
+        host_sources=(),
+        parent_ref=None,
+        ingress_class="",
+        tls_secret_name="",
+    )
+    if leaf.ingress is None or not leaf.ingress.enabled:
+        return disabled
+    host = leaf.ingress.host
+    sources: list[tuple[str, DataPath]] = []
+    if host is not None:
+        sources.append((host, ("ingress", "host")))
+    elif environment.base_domain is None:
+        document.add(
+            report,
+            ("ingress",),
+            f"ingress.host is required: environment {environment.environment!r} has no "
+            "baseDomain to derive <serviceName>.<baseDomain> from",
+        )
+        return disabled
+    else:
+        host = f"{leaf.service_name}.{environment.base_domain}"
+        if len(host) > 253:
+            document.add(
+                report,
+                ("ingress",),
+                f"the derived host {host!r} is longer than 253 characters: set ingress.host",
+            )
+            return disabled
+        sources.append((host, ("ingress",)))
+    parent_ref: dict[str, str] | None = None
+    if routing == "gateway":
+        override = leaf.gateway.parent_ref if leaf.gateway and leaf.gateway.parent_ref else None
+        base = environment.gateway.parent_ref if environment.gateway else None
+        merged: dict[str, str] = {}
+        for key, attribute in (
+            ("name", "name"),
+            ("namespace", "namespace"),
+            ("sectionName", "section_name"),
+        ):
+            value = getattr(override, attribute, None) or getattr(base, attribute, None)
+            if value:
+                merged[key] = value
+        if "name" not in merged or "namespace" not in merged:
+            document.add(
+                report,
+                ("ingress", "enabled"),
+                f"environment {environment.environment!r} routes through a Gateway but names "
+                "none: add gateway.parentRef to its environment file, or set "
+                "gateway.parentRef.name and .namespace in this leaf",
+            )
+            return disabled
+        parent_ref = merged
+        for index, extra in enumerate(
+            leaf.gateway.additional_hostnames or () if leaf.gateway else ()
+        ):
+            sources.append((extra, ("gateway", "additionalHostnames", index)))
+    hosts: list[str] = []
+    for name, source in sources:
+        if name in hosts:
+            document.add(report, source, f"host {name!r} is listed twice for this service")
+        else:
+            hosts.append(name)
+    return Exposure(
+        enabled=True,
+        routing=routing,
+        hosts=tuple(hosts),
+        host_sources=tuple(sources),
+        parent_ref=parent_ref,
+        ingress_class=(ingress_settings.class_name or "") if ingress_settings else "",
+        tls_secret_name=(ingress_settings.tls_secret_name or "") if ingress_settings else "",
+    )
+
+
+def deployed_host_sources(
+    exposure: Exposure, effective: Mapping[str, Any]
+) -> tuple[tuple[str, DataPath], ...]:
+    """The hosts the chart will actually route, for the uniqueness rule across leaves: the
+    leaf's own, unless chartValues replaced them, plus those chartValues added (an HTTPRoute
+    hostname or an Ingress host set there would otherwise escape the rule)."""
+    deployed: list[tuple[str, DataPath]] = []
+    route = effective.get("httpRoute") or {}
+    if route.get("enabled"):
+        for index, host in enumerate(route.get("hostnames") or ()):
+            deployed.append((host, ("chartValues", "httpRoute", "hostnames", index)))
+    ingress = effective.get("ingress") or {}
+    if ingress.get("enabled"):
+        for index, rule in enumerate(ingress.get("hosts") or ()):
+            if isinstance(rule, Mapping) and rule.get("host"):
+                deployed.append((rule["host"], ("chartValues", "ingress", "hosts", index, "host")))
+    from_leaf = dict(exposure.host_sources)
+    sources: list[tuple[str, DataPath]] = []
+    for host, source in deployed:
+        if isinstance(host, str) and host not in (name for name, _ in sources):
+            sources.append((host, from_leaf.get(host, source)))
+    return tuple(sources)
+
+
+def exposure_values(exposure: Exposure) -> dict[str, Any]:
+    if not exposure.enabled:
+        return {"httpRoute": {"enabled": False}, "ingress": {"enabled": False}}
+    if exposure.routing == "gateway":
+        return {
+            "httpRoute": {
+                "enabled": True,
+                "parentRefs": [dict(exposure.parent_ref or {})],
+                "hostnames": list(exposure.hosts),
+            },
+            "ingress": {"enabled": False},
+        }
+    ingress: dict[str, Any] = {
+        "enabled": True,
+        "hosts": [
+            {"host": host, "paths": [{"path": "/", "pathType": "Prefix"}]}
+            for host in exposure.hosts
+        ],
+    }
+    if exposure.ingress_class:
+        ingress["className"] = exposure.ingress_class
+    if exposure.tls_secret_name:
+        ingress["tls"] = [{"secretName": exposure.tls_secret_name, "hosts": list(exposure.hosts)}]
+    return {"httpRoute": {"enabled": False}, "ingress": ingress}
