@@ -77,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--catalog",
         default=None,
         metavar="DIR",
-        help=f"catalog directory (default: {DEFAULT_CATALOG}, or the one holding the FILEs)",
+        help=f"catalog directory (default: {DEFAULT_CATALOG}; for `validate FILE...`, the one "
+        "holding the FILEs)",
     )
     common.add_argument(
         "--chart",
