@@ -455,4 +455,5 @@ def _lock(
         out=out,
         err=err,
         display=lock_display,
+        output_format=arguments.format,
     )

@@ -578,8 +578,12 @@ def run_lock(
     err: TextIO,
     display: str | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
+    output_format: str = "text",
 ) -> int:
     """`catalog-gen lock`: 0 done / up to date, 1 a model failed or the lock is stale, 2 usage.
+
+    Problems go to ``err`` as text, or to ``out`` as JSON with ``output_format="json"`` (the same
+    objects `catalog-gen validate --format json` prints).
 
     Default: resolve the models the lock lacks (and those whose registry changed), keep the other
     pins, drop pins the catalog no longer uses. ``update``: also re-resolve the named models.
@@ -601,7 +605,7 @@ def run_lock(
     unique, conflicts = unique_wanted(wanted, shown)
     report.extend(conflicts)
     if not report.ok:
-        err.write(report.format_text())
+        _write_problems(report, output_format, out, err)
         return 1
     selected, unmatched = select_updates(update, unique.values())
     if unmatched:
@@ -619,6 +623,7 @@ def run_lock(
             err=err,
             shown=shown,
             concurrency=concurrency,
+            output_format=output_format,
         )
 
     locked = dict(lock.models) if lock else {}
@@ -632,7 +637,7 @@ def run_lock(
             )
         if problems:
             report.extend(problems)
-            err.write(report.format_text())
+            _write_problems(report, output_format, out, err)
             err.write(f"{shown} left unchanged: {len(problems)} model(s) could not be resolved\n")
             return 1
     new_models = {key: resolved.get(key) or locked[key] for key in sorted(unique)}
@@ -667,6 +672,7 @@ def _check(
     err: TextIO,
     shown: str,
     concurrency: int,
+    output_format: str,
 ) -> int:
     report = Report()
     hint = "run `catalog-gen lock`"
@@ -721,10 +727,17 @@ def _check(
                     hint=hint,
                 )
     if report.problems:
-        err.write(report.format_text())
+        _write_problems(report, output_format, out, err)
         return 1
     out.write(f"{shown} is up to date ({len(unique)} model(s))\n")
     return 0
+
+
+def _write_problems(report: Report, output_format: str, out: TextIO, err: TextIO) -> None:
+    if output_format == "json":
+        out.write(report.format_json())
+    else:
+        err.write(report.format_text())
 
 
 # -- for render ----------------------------------------------------------------------------------

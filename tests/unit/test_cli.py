@@ -255,3 +255,22 @@ def test_the_shipped_catalog_without_a_lock_warns_and_lock_check_names_every_mod
     assert "the lock does not exist" in outcome.stderr
     for model in ("phi:latest", "llama3.2:3b", "nomic-embed-text:v1.5"):
         assert f"registry.ollama.ai/library/{model}: not in the lock" in outcome.stderr
+
+
+def test_lock_check_prints_its_problems_as_json_on_request(tmp_path: Path) -> None:
+    source = REPO_ROOT / "catalog"
+    make_catalog(tmp_path, environments=source / "environments", overlay=source)
+    text = run_cli(tmp_path, "lock", "--check", "--offline")
+    outcome = run_cli(tmp_path, "lock", "--check", "--offline", "--format", "json")
+    assert outcome.code == text.code == 1
+    problems = json.loads(outcome.stdout)
+    assert {p["message"] for p in problems} >= {
+        "the lock does not exist",
+        "registry.ollama.ai/library/phi:latest: not in the lock",
+    }
+    as_text = [
+        f"{p['path']}:{p['line']}:{p['column']}: {p['severity']}: {p['json_path']}: {p['message']}"
+        + (f" ({p['hint']})" if p["hint"] else "")
+        for p in problems
+    ]
+    assert "".join(line + "\n" for line in as_text) == text.stderr
