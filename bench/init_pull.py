@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from tests.ollama_double import install  # noqa: E402 - needs the repository on sys.path
+from tests.support.net import free_port  # noqa: E402
 
 FILES = REPO_ROOT / "charts" / "ollama-inference-load" / "files"
 MODEL = "bench-model:7b"
@@ -40,13 +40,6 @@ kill "$server"
 wait "$server"
 exit "$status"
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def bytes_downloaded(state: Path) -> int:

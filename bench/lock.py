@@ -12,17 +12,12 @@ stays bounded: the real registry is shared, so more workers are not the goal.
 from __future__ import annotations
 
 import argparse
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
-
-import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
@@ -31,6 +26,11 @@ sys.path.insert(0, str(REPO_ROOT / "src"))
 from catalog_gen.lock import WantedModel, resolve_all  # noqa: E402
 from catalog_gen.references import parse_model_reference  # noqa: E402
 from catalog_gen.registry import RegistryClient, RegistryConfig  # noqa: E402
+from tests.lock.local_registry import (  # noqa: E402
+    RegistryNotInstalledError,
+    RegistryStartError,
+    start_registry,
+)
 from tests.lock.seeding import PARAMS, TEMPLATE, RegistrySeeder  # noqa: E402
 
 SETTINGS = (
@@ -42,41 +42,12 @@ SETTINGS = (
 )
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def start_registry(storage: Path) -> tuple[subprocess.Popen[bytes], int]:
-    binary = shutil.which("docker-registry")
-    if binary is None:
-        raise SystemExit("bench/lock.py: docker-registry is not installed (Debian package)")
-    port = free_port()
-    config = storage / "config.yml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "version": 0.1,
-                "log": {"level": "error", "accesslog": {"disabled": True}},
-                "storage": {"filesystem": {"rootdirectory": str(storage / "data")}},
-                "http": {"addr": f"127.0.0.1:{port}"},
-            }
-        )
-    )
-    process = subprocess.Popen(
-        [binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1):
-                return process, port
-        except OSError:
-            time.sleep(0.05)
-    process.terminate()
-    raise SystemExit("bench/lock.py: docker-registry did not start")
+def start_bench_registry(storage: Path) -> tuple[subprocess.Popen[bytes], int]:
+    try:
+        process, local = start_registry(storage)
+    except (RegistryNotInstalledError, RegistryStartError) as error:
+        raise SystemExit(f"bench/lock.py: {error}") from error
+    return process, local.port
 
 
 def seed(port: int, count: int) -> list[WantedModel]:
@@ -115,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-lock-") as storage:
-        process, port = start_registry(Path(storage))
+        process, port = start_bench_registry(Path(storage))
         try:
             wanted = seed(port, args.references)
             print(

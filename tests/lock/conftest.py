@@ -4,82 +4,30 @@ a seeder that pushes Ollama-style models into it, and scripted servers for failu
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-import yaml
 
+from tests.lock.local_registry import (
+    LocalRegistry,
+    RegistryNotInstalledError,
+    RegistryStartError,
+    start_registry,
+)
 from tests.lock.scripted_server import ScriptedServer
 from tests.lock.seeding import RegistrySeeder
-
-REGISTRY_BINARY = "docker-registry"
-
-
-@dataclass(frozen=True)
-class LocalRegistry:
-    host: str  # 127.0.0.1:PORT, the registry part of a model reference
-    port: int
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def start_registry(storage: Path) -> tuple[subprocess.Popen[bytes], LocalRegistry]:
-    """docker-registry serving storage on a free loopback port; returns once /v2/ answers."""
-    binary = shutil.which(REGISTRY_BINARY)
-    if binary is None:
-        message = (
-            f"{REGISTRY_BINARY} not installed (Debian package docker-registry; "
-            "`make bootstrap` installs it when run as root)"
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    port = free_port()
-    config = storage / "config.yml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "version": 0.1,
-                "log": {"level": "error", "accesslog": {"disabled": True}},
-                "storage": {
-                    "filesystem": {"rootdirectory": str(storage / "data")},
-                    "delete": {"enabled": True},
-                },
-                "http": {"addr": f"127.0.0.1:{port}"},
-            }
-        )
-    )
-    with (storage / "registry.log").open("wb") as log:
-        process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"docker-registry exited: {(storage / 'registry.log').read_text()}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1) as answer:
-                if answer.status == 200:
-                    return process, LocalRegistry(f"127.0.0.1:{port}", port)
-        except OSError:
-            time.sleep(0.05)
-    process.terminate()
-    pytest.fail("docker-registry did not answer on /v2/ within 20s")
 
 
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
-    process, local = start_registry(tmp_path_factory.mktemp("registry"))
+    try:
+        process, local = start_registry(tmp_path_factory.mktemp("registry"))
+    except RegistryNotInstalledError as error:
+        if os.environ.get("CI") == "true":
+            pytest.fail(str(error))
+        pytest.skip(str(error))
+    except RegistryStartError as error:
+        pytest.fail(str(error))
     try:
         yield local
     finally:

@@ -14,7 +14,7 @@ from catalog_gen.lock import Origin, WantedModel, load_lock, run_lock
 from catalog_gen.problems import Report
 from catalog_gen.references import parse_model_reference
 from catalog_gen.registry import RegistryClient, RegistryConfig
-from tests.lock.conftest import LocalRegistry
+from tests.lock.local_registry import LocalRegistry
 from tests.lock.seeding import TEMPLATE, RegistrySeeder, SeededModel
 
 pytestmark = pytest.mark.registry

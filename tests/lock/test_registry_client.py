@@ -10,7 +10,7 @@ import pytest
 
 from catalog_gen.references import ModelReference, parse_model_reference
 from catalog_gen.registry import RegistryClient, RegistryConfig, RegistryError
-from tests.lock.conftest import LocalRegistry
+from tests.lock.local_registry import LocalRegistry
 from tests.lock.seeding import LICENSE, PARAMS, PROJECTOR, TEMPLATE, RegistrySeeder
 
 pytestmark = pytest.mark.registry

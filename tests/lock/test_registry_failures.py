@@ -20,7 +20,7 @@ from catalog_gen.registry import (
     credentials_env_names,
     credentials_from_env,
 )
-from tests.lock.conftest import LocalRegistry
+from tests.lock.local_registry import LocalRegistry
 from tests.lock.scripted_server import Reply, ScriptedServer
 from tests.lock.seeding import RegistrySeeder
 

@@ -7,7 +7,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -19,19 +18,13 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 from tests.ollama_double import install
+from tests.support.net import free_port
 
 FILES = REPO_ROOT / "charts" / "ollama-inference-load" / "files"
 SCRIPTS = ("pull-models.sh", "probe-ready.sh", "probe-live.sh", "test-models.sh", "lib.sh")
 LOG_LINE = re.compile(
     r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (?P<script>[a-z-]+) (?P<level>\S+) "
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def pid_alive(pid: int) -> bool:
