@@ -604,37 +604,32 @@ class Handler(BaseHTTPRequestHandler):
             raise
         return model, self.double.runner_for(model), self.double.keep_alive(body)
 
+    def _send_done(self, body: dict[str, Any], reason: str) -> None:
+        """The single non-streamed answer of a load or unload request (empty response)."""
+        self.send_json(
+            200,
+            {
+                "model": body["model"],
+                "created_at": iso(time.time()),
+                "response": "",
+                "done": True,
+                "done_reason": reason,
+            },
+        )
+
     def generate(self, body: dict[str, Any]) -> None:
         self.double.state.add("generate_requests")
         model, runner, keep_alive = self._loaded(body, 'model "{}" not found, try pulling it first')
         prompt = str(body.get("prompt") or "")
         if not prompt and keep_alive == 0:
             self.double.scheduler.unload(runner.weights)
-            self.send_json(
-                200,
-                {
-                    "model": body["model"],
-                    "created_at": iso(time.time()),
-                    "response": "",
-                    "done": True,
-                    "done_reason": "unload",
-                },
-            )
+            self._send_done(body, "unload")
             return
         if runner.kind == "embed":
             raise ApiError(400, f'"{body["model"]}" does not support generate')
         self.double.scheduler.load(model, runner, keep_alive, self.client_alive)
         if not prompt:
-            self.send_json(
-                200,
-                {
-                    "model": body["model"],
-                    "created_at": iso(time.time()),
-                    "response": "",
-                    "done": True,
-                    "done_reason": "load",
-                },
-            )
+            self._send_done(body, "load")
             return
         words = ["Ready", "."]
         if body.get("stream", True) is False:
