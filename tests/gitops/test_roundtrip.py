@@ -1,7 +1,8 @@
 """From Backstage form to chart: the committed Template's form accepts a parameter set, its
-skeleton (rendered by Backstage's fetch:template action and by nunjucks as SecureTemplater) writes a leaf that
-`catalog-gen validate` accepts, `catalog-gen render` turns it into values, app.json and a
-Component, and the chart renders those values into valid manifests on both helm versions."""
+skeleton (rendered by Backstage's fetch:template action and by nunjucks as SecureTemplater)
+writes a leaf that `catalog-gen validate` accepts, `catalog-gen render` turns it into values,
+app.json and a Component, and the chart renders those values into valid manifests on both
+helm versions."""
 
 from __future__ import annotations
 

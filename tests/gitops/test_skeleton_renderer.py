@@ -59,8 +59,10 @@ def test_renders_like_backstage(rendered_cases: list[object], index: int) -> Non
 def test_file_names_are_templated_and_empty_parts_are_skipped(tmp_path: Path) -> None:
     root = _skeleton(
         tmp_path,
-        {"catalog/${{ values.name }}.yaml": "name: ${{ values.name | dump }}\n",
-         "${{ values.missing }}/x.yaml": "x: 1\n"},
+        {
+            "catalog/${{ values.name }}.yaml": "name: ${{ values.name | dump }}\n",
+            "${{ values.missing }}/x.yaml": "x: 1\n",
+        },
     )
     # fetch:template skips an entry whose rendered path has an empty part ('//' or leading '/').
     assert render_skeletons([SkeletonRequest(root, VALUES)]) == [
