@@ -151,7 +151,7 @@ def test_git_files_are_matched_like_git_ls_files(tmp_path: Path, shared_dir: Pat
         PurePosixPath("generated/dev/skip/app.json"): b'{"service": "skip"}',
         PurePosixPath("generated/prod/x/app.json"): b'{"service": "prod"}',
     }
-    files = [
+    files: list[dict[str, Any]] = [
         {"path": "generated/dev/**/app.json"},
         {"path": "generated/dev/skip/*", "exclude": True},
     ]

@@ -7,6 +7,7 @@ in a scratch copy of the catalog. Screenshots go to test-artifacts/backstage-for
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -57,8 +58,10 @@ STEPS: list[dict[str, Any]] = [
 
 
 def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
+    found = (
+        os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    )
+    if not found:
         pytest.fail(
             "chromium is needed for the Backstage form tests: "
             "sudo apt-get install -y chromium (make bootstrap does it when root)"
