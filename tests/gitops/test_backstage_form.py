@@ -131,6 +131,7 @@ def test_the_submitted_values_make_a_leaf_catalog_gen_accepts(
     files = render_skeleton(TEMPLATE_DIR, fetch_values(submitted))
     leaf_path = "catalog/dev/team-form/form-svc.yaml"
     assert list(files) == [leaf_path]
+    assert files[leaf_path].startswith("# yaml-language-server:")  # no blank first line
     assert yaml.safe_load(files[leaf_path])["description"] == submitted["description"]
     catalog = tmp_path / "catalog"
     shutil.copytree(REPO_ROOT / "catalog", catalog)

@@ -425,7 +425,7 @@ def skeleton_text(leaf_schema: Mapping[str, Any]) -> str:
     if not isinstance(workload_type, str):
         raise TemplateSchemaError("the leaf schema has no fixed workloadType")
     lines = [
-        f"{{# {GENERATED_MARKER} (catalog-gen backstage, from the leaf schema) #}}",
+        f"{{# {GENERATED_MARKER} (catalog-gen backstage, from the leaf schema) -#}}",
         "# yaml-language-server: $schema=../../../schemas/catalog-leaf.schema.json",
         f"# Ollama inference service, created with the Backstage template {TEMPLATE_NAME}.",
         "# Edit freely: CI validates this file with `catalog-gen validate`.",
