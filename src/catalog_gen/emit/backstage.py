@@ -566,7 +566,7 @@ def template_tree(
     environments: Mapping[str, Environment],
     environment_documents: Mapping[str, Document],
     report: Report,
-    plans: Sequence[ServicePlan] = (),
+    plans: Sequence[ServicePlan],
 ) -> dict[PurePosixPath, bytes] | None:
     """What `catalog-gen backstage` writes, or None with the reasons in the report.
 
