@@ -3,7 +3,13 @@
 
 - checkov (large, with pins of its own that clash with ours) in its own venv, .tools/checkov,
   from tools/checkov-requirements.txt (hash-pinned).
-- Backstage's own entity validators (npm) in tools/backstage/node_modules, from its package-lock.
+- Backstage's own code (npm) in tools/backstage/node_modules, from its package-lock: the entity
+  validators, the scaffolder's fetch:template action, nunjucks, react-jsonschema-form, esbuild and
+  playwright-core.
+- tools/argocd-render (Go, modules pinned by its go.sum, from the Go module proxy), built into
+  tools/argocd-render/bin/ with a stamp of its sources' sha256 that the tests check.
+- Debian's chromium for the Backstage form tests, through apt-get when root (elsewhere the tests
+  fail with the install command).
 - Debian's docker-registry (a real OCI distribution server for the lock tests), through apt-get,
   only when running as root on a Debian-like machine; elsewhere the tests that need it skip with
   a reason, and under CI=true they fail instead.
@@ -82,6 +88,54 @@ def install_backstage_validators() -> None:
     )
 
 
+ARGOCD_RENDER_DIR = REPO_ROOT / "tools" / "argocd-render"
+ARGOCD_RENDER = ARGOCD_RENDER_DIR / "bin" / "argocd-render"
+
+
+def argocd_render_digest() -> str:
+    """sha256 over the helper's go.mod, go.sum and Go files (the tests compare the stamp)."""
+    digest = hashlib.sha256()
+    sources = [*ARGOCD_RENDER_DIR.glob("*.go"), ARGOCD_RENDER_DIR / "go.mod"]
+    for path in sorted([*sources, ARGOCD_RENDER_DIR / "go.sum"]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def build_argocd_render() -> None:
+    stamp = ARGOCD_RENDER.with_name("argocd-render.sha256")
+    wanted = argocd_render_digest()
+    if ARGOCD_RENDER.is_file() and stamp.is_file() and stamp.read_text().strip() == wanted:
+        return
+    go = shutil.which("go")
+    if go is None:
+        print(
+            "bootstrap: go not found; install Go 1.26 (https://go.dev/dl/) to build "
+            "tools/argocd-render, which the Argo CD tests need",
+            file=sys.stderr,
+        )
+        return
+    print("bootstrap: building tools/argocd-render", flush=True)
+    env = {**os.environ, "GOFLAGS": "-mod=readonly", "CGO_ENABLED": "0"}
+    run([go, "mod", "download"], cwd=ARGOCD_RENDER_DIR, env=env)
+    run([go, "build", "-trimpath", "-o", str(ARGOCD_RENDER), "."], cwd=ARGOCD_RENDER_DIR, env=env)
+    stamp.write_text(wanted + "\n")
+
+
+def install_chromium() -> None:
+    if shutil.which("chromium") or shutil.which("chromium-browser"):
+        return
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        print(
+            "bootstrap: chromium not installed (needs root and apt-get): "
+            "sudo apt-get install -y chromium; the Backstage form tests fail without it",
+            file=sys.stderr,
+        )
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    run(["apt-get", "update", "-qq"], env=env)
+    run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"], env=env)
+
+
 def install_docker_registry() -> None:
     if shutil.which("docker-registry"):
         return
@@ -107,7 +161,9 @@ def main() -> int:
         (REPO_ROOT / "tools" / "backstage" / "package-lock.json",),
         install_backstage_validators,
     )
+    build_argocd_render()
     install_docker_registry()
+    install_chromium()
     return 0
 
 

@@ -330,7 +330,7 @@ def _backstage(
 ) -> int:
     leaf_schema = json_schema(CatalogLeaf, "catalog-leaf.schema.json")
     files = backstage.template_tree(
-        leaf_schema, planned.environments, planned.environment_documents, report
+        leaf_schema, planned.environments, planned.environment_documents, report, planned.plans
     )
     if files is None:
         return _print_problems(report, arguments.format, out, err)

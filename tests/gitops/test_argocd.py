@@ -23,11 +23,10 @@ from catalog_gen.problems import Report
 from tests.chart.conftest import SCENARIOS, render_scenario
 from tests.conftest import helm_binary
 from tests.gitops.conftest import FIXTURE_CATALOG, Rendered, plan, render
-from tests.support.gotemplate import (
-    ARGOCD_RESOURCES_FINALIZER,
-    GoTemplateError,
-    git_files_params,
-    render_application,
+from tests.support.argocd import (
+    RESOURCES_FINALIZER,
+    git_repository,
+    render_applications,
 )
 from tests.support.kube import validate_manifests
 
@@ -42,13 +41,33 @@ def app_project(rendered: Rendered, environment: str) -> dict[str, Any]:
     return rendered.yaml(PurePosixPath(f"appproject-{environment}.yaml"))
 
 
-def applications(rendered: Rendered) -> dict[str, dict[str, Any]]:
-    """{app.json path: the Application its environment's ApplicationSet creates from it}."""
-    result = {}
-    for path, record in rendered.app_records().items():
-        appset = application_set(rendered, record["environment"])
-        result[path] = render_application(appset, git_files_params(path, record))
-    return result
+def repository_files(rendered: Rendered) -> dict[PurePosixPath, bytes]:
+    files = {
+        PurePosixPath("generated") / path: content for path, content in rendered.generated.items()
+    }
+    files.update(
+        {
+            PurePosixPath("deploy/argocd") / path: content
+            for path, content in rendered.deploy.items()
+        }
+    )
+    return files
+
+
+def application_set_files(repository: Path) -> list[Path]:
+    return sorted((repository / "deploy" / "argocd").glob("applicationset-*.yaml"))
+
+
+@pytest.fixture(scope="module")
+def created(
+    rendered: Rendered, shared_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, dict[str, Any]]:
+    """{app.json path: the Application Argo CD creates from it}, every ApplicationSet rendered by
+    tools/argocd-render against a git repository holding the generated files."""
+    repository = git_repository(tmp_path_factory.mktemp("repo"), repository_files(rendered))
+    result = render_applications(repository, application_set_files(repository), shared_dir / "crds")
+    assert (result.exit_code, result.errors) == (0, [])
+    return result.applications
 
 
 # --- app.json --------------------------------------------------------------------------------
@@ -106,11 +125,10 @@ def test_applicationsets_appprojects_and_bootstraps_are_valid_argo_cd_resources(
 
 
 def test_applications_rendered_from_every_app_json_are_valid(
-    rendered: Rendered, shared_dir: Path
+    created: dict[str, dict[str, Any]], rendered: Rendered, shared_dir: Path
 ) -> None:
-    created = list(applications(rendered).values())
     assert len(created) == 4
-    assert validate_manifests(created, crd_dir=shared_dir / "crds") == []
+    assert validate_manifests(list(created.values()), crd_dir=shared_dir / "crds") == []
 
 
 def test_validation_catches_a_broken_application_set(rendered: Rendered, shared_dir: Path) -> None:
@@ -124,9 +142,10 @@ def test_validation_catches_a_broken_application_set(rendered: Rendered, shared_
 
 
 def test_applications_are_multi_source_with_values_from_the_catalog_repository(
+    created: dict[str, dict[str, Any]],
     rendered: Rendered,
 ) -> None:
-    for path, application in applications(rendered).items():
+    for path, application in created.items():
         record = rendered.app_records()[path]
         environment = rendered.catalog.environments[record["environment"]]
         assert environment.argocd is not None
@@ -145,10 +164,12 @@ def test_applications_are_multi_source_with_values_from_the_catalog_repository(
         }
 
 
-def test_each_chart_source_kind_becomes_the_matching_argo_cd_source(rendered: Rendered) -> None:
+def test_each_chart_source_kind_becomes_the_matching_argo_cd_source(
+    created: dict[str, dict[str, Any]], rendered: Rendered
+) -> None:
     sources = {
         record["environment"]: application["spec"]["sources"][0]
-        for path, application in applications(rendered).items()
+        for path, application in created.items()
         for record in [rendered.app_records()[path]]
     }
     assert sources["dev"] | {"helm": None} == {
@@ -184,13 +205,14 @@ def test_sync_options_and_policies_per_environment(rendered: Rendered) -> None:
 
 
 def test_resources_are_deleted_with_the_application_only_where_pruning_is_on(
+    created: dict[str, dict[str, Any]],
     rendered: Rendered,
 ) -> None:
-    for path, application in applications(rendered).items():
+    for path, application in created.items():
         environment = rendered.app_records()[path]["environment"]
         finalizers = application["metadata"].get("finalizers", [])
         if environment == "dev":
-            assert finalizers == [ARGOCD_RESOURCES_FINALIZER]
+            assert finalizers == [RESOURCES_FINALIZER]
         else:
             assert finalizers == []
 
@@ -206,20 +228,33 @@ def test_application_set_reads_its_own_environment_with_strict_go_templates(
         assert generator["git"]["files"] == [{"path": f"generated/{environment}/**/app.json"}]
 
 
-def test_a_record_missing_a_field_fails_like_argo_cd_would(rendered: Rendered) -> None:
+def test_a_record_missing_a_field_fails_like_argo_cd_would(
+    rendered: Rendered, shared_dir: Path, tmp_path: Path
+) -> None:
+    files = repository_files(rendered)
     path, record = next(iter(rendered.app_records().items()))
-    appset = application_set(rendered, record["environment"])
-    for field in ("appName", "namespace", "service", "valuesPath", "source", "chart"):
+    fields = ("appName", "namespace", "service", "valuesPath", "source", "chart")
+    for field in fields:
         incomplete = {key: value for key, value in record.items() if key != field}
-        with pytest.raises(GoTemplateError, match=f'no entry for key "{field}"'):
-            render_application(appset, git_files_params(path, incomplete))
+        files[PurePosixPath(path).with_name(f"missing-{field}") / "app.json"] = json.dumps(
+            incomplete
+        ).encode()
+    repository = git_repository(tmp_path, files)
+    result = render_applications(repository, application_set_files(repository), shared_dir / "crds")
+    assert result.exit_code == 1
+    failures = {error["file"]: error["error"] for error in result.errors}
+    for field in fields:
+        failed = str(PurePosixPath(path).with_name(f"missing-{field}") / "app.json")
+        assert f'map has no entry for key "{field}"' in failures.pop(failed)
+    assert failures == {}
 
 
 def test_project_is_literal_in_the_application_set_and_matches_the_record(
+    created: dict[str, dict[str, Any]],
     rendered: Rendered,
 ) -> None:
     # A templated project would let a generated file pick its own permissions.
-    for path, application in applications(rendered).items():
+    for path, application in created.items():
         record = rendered.app_records()[path]
         appset = application_set(rendered, record["environment"])
         assert "{{" not in appset["spec"]["template"]["spec"]["project"]
@@ -231,10 +266,11 @@ def test_project_is_literal_in_the_application_set_and_matches_the_record(
 
 
 def test_projects_allow_exactly_the_sources_and_destinations_the_applications_use(
+    created: dict[str, dict[str, Any]],
     rendered: Rendered,
 ) -> None:
     used: dict[str, tuple[set[str], set[tuple[str, str]]]] = {}
-    for application in applications(rendered).values():
+    for application in created.values():
         repos, destinations = used.setdefault(application["spec"]["project"], (set(), set()))
         repos.update(source["repoURL"] for source in application["spec"]["sources"])
         destination = application["spec"]["destination"]

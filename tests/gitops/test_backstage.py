@@ -19,6 +19,7 @@ from catalog_gen.emit.backstage import (
     component,
     is_valid_entity_name,
     parse_repository,
+    taken_hosts,
     template_tree,
 )
 from catalog_gen.models import CatalogLeaf
@@ -51,6 +52,7 @@ def template_files(rendered: Rendered) -> dict[PurePosixPath, bytes]:
         rendered.catalog.environments,
         rendered.catalog.environment_documents,
         report,
+        rendered.catalog.plans,
     )
     assert files is not None, report.format_text()
     return files
@@ -298,7 +300,9 @@ def test_environments_on_several_repositories_cannot_share_one_template(rendered
         }
     )
     report = Report()
-    files = template_tree(LEAF_SCHEMA, environments, rendered.catalog.environment_documents, report)
+    files = template_tree(
+        LEAF_SCHEMA, environments, rendered.catalog.environment_documents, report, []
+    )
     assert files is None
     assert "several argocd.repoURL" in report.format_text()
 
@@ -309,3 +313,28 @@ def test_the_environment_owner_applies_where_the_leaf_names_none(rendered: Rende
     inherited = entities["generated/dev/team-b/phi/catalog-info.yaml"]
     assert own["spec"]["owner"] == "group:ml-platform"  # the leaf's owner wins
     assert inherited["spec"]["owner"] == "user:default/jane.doe"  # dev's environment owner
+
+
+def test_the_form_refuses_a_host_routed_in_the_same_environment_only(rendered: Rendered) -> None:
+    exposure = template(rendered)["spec"]["parameters"][2]
+    taken = taken_hosts(rendered.catalog.plans)
+    assert taken  # the fixture catalog routes hosts
+    environment, hosts = next(iter(taken.items()))
+    host, _ = hosts[0]
+    other = next(name for name in rendered.catalog.environments if name not in taken)
+    validator = jsonschema.Draft7Validator(exposure)
+    refused = {"environment": environment, "ingress": {"enabled": True, "host": host}}
+    # Python's jsonschema has no ajv-errors: the refusal is the `not` of the host's const (the
+    # browser test checks the message Backstage's form shows).
+    refusals = [
+        error.validator_value
+        for error in validator.iter_errors(refused)
+        for error in [error, *(error.context or [])]
+        if error.validator == "not"
+    ]
+    assert {"const": host} in refusals
+    assert list(validator.iter_errors({**refused, "environment": other})) == []
+    assert list(validator.iter_errors({**refused, "ingress": {"host": "new.example.com"}})) == []
+    for rule in exposure["allOf"]:
+        for refusal in rule["then"]["properties"]["ingress"]["properties"]["host"]["allOf"]:
+            assert refusal["errorMessage"].startswith(refusal["not"]["const"] + " is already")

@@ -43,7 +43,7 @@ def test_committed_template_is_generated_from_the_committed_leaf_schema() -> Non
     planned = plan_catalog(REPO_ROOT / "catalog", "catalog", ChartContract.load(CHART), report)
     leaf_schema = json.loads((REPO_ROOT / "schemas" / "catalog-leaf.schema.json").read_text())
     expected = template_tree(
-        leaf_schema, planned.environments, planned.environment_documents, report
+        leaf_schema, planned.environments, planned.environment_documents, report, planned.plans
     )
     assert expected is not None, report.format_text()
     assert read_tree(REPO_ROOT / TEMPLATE_DIR) == expected, (

@@ -1,7 +1,8 @@
 """From Backstage form to chart: the committed Template's form accepts a parameter set, its
-skeleton (rendered with the scaffolder's ${{ values.x }} semantics) writes a leaf that
-`catalog-gen validate` accepts, `catalog-gen render` turns it into values, app.json and a
-Component, and the chart renders those values into valid manifests on both helm versions."""
+skeleton (rendered by Backstage's fetch:template action and by nunjucks as SecureTemplater)
+writes a leaf that `catalog-gen validate` accepts, `catalog-gen render` turns it into values,
+app.json and a Component, and the chart renders those values into valid manifests on both
+helm versions."""
 
 from __future__ import annotations
 
@@ -114,7 +115,7 @@ def test_skeleton_leaf_validates_renders_and_deploys(
     name: str, tmp_path: Path, helm: Path, shared_dir: Path
 ) -> None:
     parameters = PARAMETER_SETS[name]
-    files = render_skeleton(TEMPLATE_DIR / "skeleton", fetch_values(parameters))
+    files = render_skeleton(TEMPLATE_DIR, fetch_values(parameters))
     leaf_path = (
         f"catalog/{parameters['environment']}/{parameters['namespace']}/"
         f"{parameters['serviceName']}.yaml"

@@ -5,10 +5,9 @@
   ``@backstage/plugin-scaffolder-common``, the same code a Backstage catalog runs on ingestion.
 - ``backstage_schemas`` reads the JSON schemas those packages compile (Draft-07), each checked
   against a pinned sha256, for validation with Python's jsonschema.
-- ``render_skeleton`` renders a ``fetch:template`` skeleton the way Backstage's SecureTemplater
-  does for the subset the skeleton uses: ``${{ values.x }}``, ``${{ values.x | dump }}``,
-  ``{% if values.x is defined %}...{% endif %}``, ``{# comments #}``, ``-`` whitespace control,
-  file names templated too, autoescape off.
+- ``render_skeletons`` renders a ``fetch:template`` skeleton with Backstage's own code
+  (``backstage_fetch_template.cjs``): the scaffolder-backend 4.2.0 action itself (nunjitsu) and
+  the real nunjucks configured as scaffolder-backend 3.x's SecureTemplater; both must agree.
 
 The npm packages are installed by ``make bootstrap`` (``npm ci`` from
 ``tools/backstage/package-lock.json``, whose integrity hashes pin the exact tarballs).
@@ -19,11 +18,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import math
 import re
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,11 @@ VALIDATE_SCRIPT = Path(__file__).with_name("backstage_validate.mjs")
 PINNED_PACKAGES = {
     "@backstage/catalog-model": "1.10.1",
     "@backstage/plugin-scaffolder-common": "2.3.0",
+    "@backstage/plugin-scaffolder-backend": "4.2.0",
+    "nunjucks": "3.2.4",
+    "@rjsf/core": "5.24.13",
+    "@rjsf/validator-ajv8": "5.24.13",
+    "playwright-core": "1.65.2",
 }
 # sha256 of each schema as canonical JSON (sorted keys, no spaces), as extracted from the pinned
 # packages; a different build of the packages must be reviewed before these change.
@@ -122,120 +126,58 @@ def schema_validator(schema_id: str) -> jsonschema.Draft7Validator:
     return jsonschema.Draft7Validator(schemas[schema_id], registry=registry)
 
 
-# --- the scaffolder's skeleton templating (Nunjucks subset) -----------------------------------
+# --- the scaffolder's skeleton templating: Backstage's fetch:template and nunjucks ------------
+
+FETCH_TEMPLATE_SCRIPT = Path(__file__).with_name("backstage_fetch_template.cjs")
 
 
 class SkeletonError(Exception):
-    pass
+    """Backstage's templating refused the skeleton or the values."""
 
 
-_UNDEFINED = object()
-_TAG = re.compile(r"(\$\{\{-?|\{%-?|\{#)(.*?)(-?\}\}|-?%\}|#\})", re.DOTALL)
-_EXPRESSION = re.compile(r"^\s*values((?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*(?:\|\s*(dump)\s*)?$")
-_CONDITION = re.compile(r"^values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)(\s+is\s+defined)?$")
+@dataclass(frozen=True)
+class SkeletonRequest:
+    template_dir: Path  # the folder of template.yaml
+    values: Mapping[str, Any]
+    url: str = "./skeleton"
 
 
-def _lookup(values: Mapping[str, Any], chain: str) -> Any:
-    value: Any = values
-    for name in chain.split(".")[1:]:
-        if not isinstance(value, Mapping) or name not in value:
-            return _UNDEFINED
-        value = value[name]
-    return value
-
-
-def _js_string(value: Any) -> str:
-    """String(value) as JavaScript prints it; undefined and null print as '' in Nunjucks."""
-    if value is _UNDEFINED or value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, list):
-        return ",".join(_js_string(item) for item in value)
-    if isinstance(value, Mapping):
-        return "[object Object]"
-    return str(value)
-
-
-def _json_stringify(value: Any) -> str:
-    """JSON.stringify(value), the Nunjucks dump filter without indentation."""
-    if value is _UNDEFINED:
-        return ""  # JSON.stringify(undefined) is undefined, which Nunjucks prints as ''
-    if isinstance(value, float) and not math.isfinite(value):
-        return "null"
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-
-
-def _truthy(value: Any) -> bool:
-    return value is not _UNDEFINED and value not in (None, "", 0, False)
-
-
-def _condition(text: str, values: Mapping[str, Any]) -> bool:
-    """`values.a is defined or values.b ...`: tests joined by `or` only (no and, not, parens)."""
-    outcomes = []
-    for part in re.split(r"\s+or\s+", text.strip()):
-        condition = _CONDITION.match(part.strip())
-        if condition is None:
-            raise SkeletonError(f"unsupported condition {part!r}")
-        value = _lookup(values, "values" + condition.group(1))
-        outcomes.append(value is not _UNDEFINED if condition.group(2) else _truthy(value))
-    return any(outcomes)
-
-
-def render_nunjucks(template: str, values: Mapping[str, Any]) -> str:
-    output: list[str] = []
-    # Stack of "is this branch emitting" flags; the bottom one is the document.
-    emitting = [True]
-    position = 0
-    strip_next = False
-    for match in _TAG.finditer(template):
-        text = template[position : match.start()]
-        opener, body, closer = match.groups()
-        if strip_next:
-            text = text.lstrip()
-        if opener.endswith("-"):
-            text = text.rstrip()
-        if all(emitting):
-            output.append(text)
-        strip_next = closer.startswith("-")
-        position = match.end()
-        if opener == "{#":
+def render_skeletons(requests: Sequence[SkeletonRequest]) -> list[dict[str, str] | SkeletonError]:
+    """Each request rendered by Backstage's fetch:template action (scaffolder-backend 4.2.0,
+    nunjitsu) and by nunjucks configured as SecureTemplater (scaffolder-backend 3.x); the two
+    must agree. One node process for the batch. {relative output path: content} or the error."""
+    batch = [
+        {"templateDir": str(request.template_dir), "url": request.url, "values": request.values}
+        for request in requests
+    ]
+    node = _node()
+    result = subprocess.run(
+        [node, str(FETCH_TEMPLATE_SCRIPT)],
+        input=json.dumps(batch),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"backstage_fetch_template.cjs failed ({result.returncode}):\n{result.stderr}")
+    rendered: list[dict[str, str] | SkeletonError] = []
+    for request, answer in zip(requests, json.loads(result.stdout), strict=True):
+        if "error" in answer:
+            rendered.append(SkeletonError(answer["error"]))
             continue
-        if opener.startswith("${{"):
-            expression = _EXPRESSION.match(body)
-            if expression is None:
-                raise SkeletonError(f"unsupported expression ${{{{{body}}}}}")
-            if all(emitting):
-                value = _lookup(values, "values" + expression.group(1))
-                text_value = _json_stringify(value) if expression.group(2) else _js_string(value)
-                output.append(text_value)
-            continue
-        statement = body.strip()
-        if statement == "endif":
-            if len(emitting) == 1:
-                raise SkeletonError("endif without if")
-            emitting.pop()
-            continue
-        if not statement.startswith("if "):
-            raise SkeletonError(f"unsupported tag {{% {statement} %}}")
-        emitting.append(_condition(statement[3:], values))
-    if len(emitting) != 1:
-        raise SkeletonError("unclosed if")
-    tail = template[position:]
-    output.append(tail.lstrip() if strip_next else tail)
-    return "".join(output)
-
-
-def render_skeleton(skeleton: Path, values: Mapping[str, Any]) -> dict[str, str]:
-    """{relative output path: content} for every file of a fetch:template skeleton."""
-    rendered: dict[str, str] = {}
-    for path in sorted(p for p in skeleton.rglob("*") if p.is_file()):
-        relative = render_nunjucks(path.relative_to(skeleton).as_posix(), values)
-        if "" in relative.split("/"):
-            raise SkeletonError(f"{path}: templated path {relative!r} has an empty part")
-        rendered[relative] = render_nunjucks(path.read_text(encoding="utf-8"), values)
+        if answer["nunjitsu"] != answer["nunjucks"]:
+            pytest.fail(
+                f"Backstage 4.x (nunjitsu) and 3.x (nunjucks) render {request} differently:\n"
+                f"{answer['nunjitsu']!r}\n{answer['nunjucks']!r}"
+            )
+        rendered.append(answer["nunjitsu"])
     return rendered
+
+
+def render_skeleton(template_dir: Path, values: Mapping[str, Any]) -> dict[str, str]:
+    """One skeleton rendered (see render_skeletons); a templating error fails the test."""
+    (answer,) = render_skeletons([SkeletonRequest(template_dir, values)])
+    if isinstance(answer, SkeletonError):
+        raise answer
+    return answer

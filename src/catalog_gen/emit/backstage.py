@@ -334,10 +334,50 @@ def _form_field(
     return field
 
 
+TakenHosts = Mapping[str, Sequence[tuple[str, str]]]  # environment: (host, "namespace/service")
+
+
+def taken_hosts(plans: Iterable[ServicePlan]) -> dict[str, list[tuple[str, str]]]:
+    """Per environment, the hosts its services route (the leaf's, or the derived
+    <serviceName>.<baseDomain>) and who routes each: what the unique-host rule compares."""
+    taken: dict[str, dict[str, str]] = {}
+    for plan in sorted(plans, key=lambda plan: plan.leaf_path):
+        hosts = taken.setdefault(plan.environment_name, {})
+        for host, _ in plan.exposure.host_sources:
+            hosts.setdefault(host, f"{plan.namespace}/{plan.service_name}")
+    return {name: sorted(hosts.items()) for name, hosts in sorted(taken.items()) if hosts}
+
+
+def _taken_host_rules(taken: TakenHosts) -> list[dict[str, Any]]:
+    """JSON Schema that refuses a host already routed in the chosen environment: plain if/then
+    and not/const, which react-jsonschema-form's ajv8 validator evaluates in Backstage's form,
+    with ajv-errors messages (Backstage's form enables ajv-errors) naming the service."""
+    rules: list[dict[str, Any]] = []
+    for environment, hosts in sorted(taken.items()):
+        refusals = [
+            {
+                "not": {"const": host},
+                "errorMessage": f"{host} is already routed by {owner} in {environment}; "
+                "hosts are unique per environment",
+            }
+            for host, owner in hosts
+        ]
+        rules.append(
+            {
+                "if": {
+                    "properties": {"environment": {"const": environment}},
+                    "required": ["environment"],
+                },
+                "then": {"properties": {"ingress": {"properties": {"host": {"allOf": refusals}}}}},
+            }
+        )
+    return rules
+
+
 def form_parameters(
-    leaf_schema: Mapping[str, Any], environments: Sequence[str]
+    leaf_schema: Mapping[str, Any], environments: Sequence[str], taken: TakenHosts | None = None
 ) -> list[dict[str, Any]]:
-    """The Template's parameter pages, from the leaf schema."""
+    """The Template's parameter pages, from the leaf schema (and the hosts already taken)."""
     definitions = leaf_schema.get("$defs", {})
     properties = _inline(leaf_schema.get("properties", {}), definitions)
     required = set(leaf_schema.get("required", [])) | set(FORM_REQUIRED)
@@ -362,6 +402,8 @@ def form_parameters(
                 },
             }
         )
+        if "ingress" in keys and taken:
+            pages[-1]["allOf"] = _taken_host_rules(taken)
     return pages
 
 
@@ -383,7 +425,7 @@ def skeleton_text(leaf_schema: Mapping[str, Any]) -> str:
     if not isinstance(workload_type, str):
         raise TemplateSchemaError("the leaf schema has no fixed workloadType")
     lines = [
-        f"{{# {GENERATED_MARKER} (catalog-gen backstage, from the leaf schema) #}}",
+        f"{{# {GENERATED_MARKER} (catalog-gen backstage, from the leaf schema) -#}}",
         "# yaml-language-server: $schema=../../../schemas/catalog-leaf.schema.json",
         f"# Ollama inference service, created with the Backstage template {TEMPLATE_NAME}.",
         "# Edit freely: CI validates this file with `catalog-gen validate`.",
@@ -425,6 +467,7 @@ def template_entity(
     environments: Sequence[str],
     repository: Repository,
     target_branch: str | None,
+    taken: TakenHosts | None = None,
 ) -> dict[str, Any]:
     leaf = "catalog/${{ parameters.environment }}/${{ parameters.namespace }}/"
     leaf += "${{ parameters.serviceName }}.yaml"
@@ -464,7 +507,7 @@ def template_entity(
         },
         "spec": {
             "type": "service",
-            "parameters": form_parameters(leaf_schema, environments),
+            "parameters": form_parameters(leaf_schema, environments, taken),
             "steps": [
                 {
                     "id": "fetch",
@@ -508,9 +551,10 @@ def template_files(
     environments: Sequence[str],
     repository: Repository,
     target_branch: str | None,
+    taken: TakenHosts | None = None,
 ) -> dict[PurePosixPath, bytes]:
     """The files of backstage/templates/ollama-inference-load/ (paths relative to it)."""
-    entity = template_entity(leaf_schema, environments, repository, target_branch)
+    entity = template_entity(leaf_schema, environments, repository, target_branch, taken)
     return {
         PurePosixPath("template.yaml"): yaml_bytes([entity], "schemas/catalog-leaf.schema.json"),
         PurePosixPath(SKELETON_LEAF_PATH): skeleton_text(leaf_schema).encode(),
@@ -522,11 +566,13 @@ def template_tree(
     environments: Mapping[str, Environment],
     environment_documents: Mapping[str, Document],
     report: Report,
+    plans: Sequence[ServicePlan],
 ) -> dict[PurePosixPath, bytes] | None:
     """What `catalog-gen backstage` writes, or None with the reasons in the report.
 
     The form offers every environment; pull requests go to the one repository the environments
-    deploy from (their argocd.repoURL), to their common targetRevision when it is a branch.
+    deploy from (their argocd.repoURL), to their common targetRevision when it is a branch. The
+    form refuses the hosts the catalog's services (plans) already route in each environment.
     """
     repositories: list[tuple[str, Repository]] = []
     for name, environment in sorted(environments.items()):
@@ -555,7 +601,9 @@ def template_tree(
         report.add("catalog/environments", 0, 0, (), message)
         return None
     try:
-        return template_files(leaf_schema, sorted(environments), repository, branch)
+        return template_files(
+            leaf_schema, sorted(environments), repository, branch, taken_hosts(plans)
+        )
     except TemplateSchemaError as error:
         report.add("schemas/catalog-leaf.schema.json", 0, 0, (), str(error))
         return None
