@@ -39,7 +39,7 @@ from urllib.parse import unquote
 UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
 
-class UnknownMatch(Exception):
+class UnknownMatchError(Exception):
     """A match whose outcome this model cannot know (implementation-specific)."""
 
 
@@ -124,7 +124,7 @@ def _value_matches(kind: str, expected: str, actual: str | None) -> bool:
         return actual == expected
     if kind == "RegularExpression":
         return re.fullmatch(expected, actual) is not None
-    raise UnknownMatch(f"match type {kind!r}")
+    raise UnknownMatchError(f"match type {kind!r}")
 
 
 def http_route_match(match: Mapping[str, Any], request: Request, path: str) -> bool:
@@ -137,7 +137,7 @@ def http_route_match(match: Mapping[str, Any], request: Request, path: str) -> b
     elif kind == "RegularExpression":
         path_ok = re.fullmatch(value, path) is not None
     else:
-        raise UnknownMatch(f"path type {kind!r}")
+        raise UnknownMatchError(f"path type {kind!r}")
     if not path_ok:
         return False
     if "method" in match and match["method"] != request.method:
@@ -179,12 +179,12 @@ def ingress_path_matches(kind: str, value: str, path: str) -> bool:
         return path == value
     if kind == "Prefix":
         return prefix_matches(value, path)
-    raise UnknownMatch(f"pathType {kind!r} is up to the ingress controller")
+    raise UnknownMatchError(f"pathType {kind!r} is up to the ingress controller")
 
 
 def ingress_matches(ingress: Mapping[str, Any], request: Request) -> list[str]:
     """Where the request matches the Ingress (methods never count), on any path a controller
-    may match on; an unknown pathType raises UnknownMatch."""
+    may match on; an unknown pathType raises UnknownMatchError."""
     spec = ingress["spec"]
     if spec.get("defaultBackend"):
         return ["defaultBackend"]

@@ -18,7 +18,7 @@ import yaml
 from tests.chart.conftest import CHART, SCENARIOS, render, render_scenario, scenario_file
 from tests.chart.route_matching import (
     Request,
-    UnknownMatch,
+    UnknownMatchError,
     expand,
     http_route_matches,
     ingress_matches,
@@ -193,9 +193,9 @@ def test_ingress_prefix_exact_and_unknown_path_types() -> None:
     assert not ingress_matches(ingress, Request("POST", "/api/chat/", host))
     assert not ingress_matches(ingress, Request("POST", "/api/chat", "b.example.com"))
     unknown = {"spec": {"rules": [{"http": {"paths": [{"path": "/", "pathType": "X"}]}}]}}
-    with pytest.raises(UnknownMatch):
+    with pytest.raises(UnknownMatchError):
         ingress_matches(unknown, Request("GET", "/"))
-    with pytest.raises(UnknownMatch):
+    with pytest.raises(UnknownMatchError):
         http_route_matches(
             {"spec": {"rules": [{"matches": [{"path": {"type": "Glob", "value": "/"}}]}]}},
             Request("GET", "/"),
@@ -315,7 +315,9 @@ def test_rendered_routes_respect_the_crd_limits_and_path_rules(
     total_limit = int(re.findall(r"<= (\d+)", total_rule["rule"])[-1])
     path_schema = rules_schema["items"]["properties"]["matches"]["items"]["properties"]["path"]
     (characters,) = [
-        rule["rule"] for rule in path_schema["x-kubernetes-validations"] if ".matches(" in rule["rule"]
+        rule["rule"]
+        for rule in path_schema["x-kubernetes-validations"]
+        if ".matches(" in rule["rule"]
     ]
     allowed = re.compile(re.findall(r'r"""(.+?)"""', characters)[0])
     values = yaml.safe_load(scenario_file("hardened").read_text())
@@ -329,7 +331,8 @@ def test_rendered_routes_respect_the_crd_limits_and_path_rules(
         for match in rule["matches"]:
             value = match["path"]["value"]
             assert allowed.fullmatch(value), value
-            assert "//" not in value and "/./" not in value and "/../" not in value
+            for forbidden in ("//", "/./", "/../"):
+                assert forbidden not in value, value
 
 
 def test_the_endpoint_list_names_the_deployed_ollama_version() -> None:
