@@ -219,13 +219,15 @@ class LeafGpu(Strict):
 class LeafIngress(Strict):
     """Expose the service over HTTP(S); the environment decides how (Gateway or Ingress)."""
 
+    # Fields in alphabetical order: the Backstage template is built from the schema as written,
+    # whose properties are sorted (tests/gitops/test_repository.py).
+    administration: bool = False
+    """Also route Ollama's administration endpoints (pull, push, delete, create, copy, blobs,
+    sign-in, web search and fetch); refused where the environment does not allowAdministration."""
     enabled: bool
     """Expose the service."""
     host: Opt[Host] = None
     """Host name; default <serviceName>.<environment baseDomain>."""
-    administration: bool = False
-    """Also route Ollama's administration endpoints (pull, push, delete, create, copy, blobs,
-    sign-in, web search and fetch); refused where the environment does not allowAdministration."""
 
 
 class ParentRefOverride(Strict):
