@@ -148,10 +148,8 @@ def exposure_values(exposure: Exposure) -> dict[str, Any]:
         }
     ingress: dict[str, Any] = {
         "enabled": True,
-        "hosts": [
-            {"host": host, "paths": [{"path": "/", "pathType": "Prefix"}]}
-            for host in exposure.hosts
-        ],
+        # The chart routes only the paths of its api/ollama-endpoints.yaml on each host.
+        "hosts": [{"host": host} for host in exposure.hosts],
     }
     if exposure.ingress_class:
         ingress["className"] = exposure.ingress_class

@@ -8,6 +8,7 @@ every shape message shows it.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -60,6 +61,8 @@ RESOURCE_NAME = (
 QUANTITY = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]+)?$"
 DURATION = r"^-?([0-9]+|([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+)$"
 URL = r"^(https?|ssh|git|oci)://[^\s]+$|^git@[^\s]+:[^\s]+$"
+HTTPS_URL = r"^https://[^\s]+$"
+IPV4_CIDR = r"^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$"
 STORAGE_CLASS = r"^(-|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)?$"
 # The reference pattern without Python's named groups, so editors (ECMA regex) accept it too.
 MODEL_REFERENCE = re.sub(r"\(\?P<[a-z]+>", "(?:", MODEL_REFERENCE_PATTERN)
@@ -106,6 +109,14 @@ class TextFormat:
 @functools.cache
 def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
+
+
+def _cidr_problem(value: str) -> str | None:
+    try:
+        ipaddress.IPv4Network(value)
+    except ValueError as error:
+        return f"must be an IPv4 CIDR with no host bits set, e.g. 10.20.0.0/16 ({error})"
+    return None
 
 
 def _no_ip(value: str) -> str | None:
@@ -230,6 +241,20 @@ ModelName = Annotated[
 Url = Annotated[
     str, TextFormat(URL, "must be a URL such as https://github.com/org/repo.git", max_length=2048)
 ]
+HttpsUrl = Annotated[
+    str,
+    TextFormat(HTTPS_URL, "must be an https:// URL", max_length=253),
+]
+Ipv4Cidr = Annotated[
+    str,
+    TextFormat(
+        IPV4_CIDR,
+        "must be an IPv4 CIDR such as 10.20.0.0/16",
+        max_length=18,
+        extra_check=_cidr_problem,
+    ),
+]
+Port = Annotated[int, Field(ge=1, le=65535)]
 StorageClassName = Annotated[
     str,
     TextFormat(

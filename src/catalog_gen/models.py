@@ -40,10 +40,13 @@ from catalog_gen.fields import (
     EntityRef,
     Host,
     HostOrWildcard,
+    HttpsUrl,
+    Ipv4Cidr,
     ModelHost,
     ModelName,
     NonNegativeInt,
     ParameterValue,
+    Port,
     PositiveInt,
     PresetName,
     Quantity,
@@ -216,6 +219,11 @@ class LeafGpu(Strict):
 class LeafIngress(Strict):
     """Expose the service over HTTP(S); the environment decides how (Gateway or Ingress)."""
 
+    # Fields in alphabetical order: the Backstage template is built from the schema as written,
+    # whose properties are sorted (tests/gitops/test_repository.py).
+    administration: bool = False
+    """Also route Ollama's administration endpoints (pull, push, delete, create, copy, blobs,
+    sign-in, web search and fetch); refused where the environment does not allowAdministration."""
     enabled: bool
     """Expose the service."""
     host: Opt[Host] = None
@@ -331,6 +339,80 @@ class EnvironmentIngress(Strict):
     """IngressClass; default: the cluster default."""
     tls_secret_name: Opt[DnsSubdomain] = None
     """TLS Secret (e.g. a wildcard certificate) for every host; none = plain HTTP."""
+
+
+class EnvironmentNetworkPolicy(Strict):
+    """The NetworkPolicy of every service: ingress only from the gateway or ingress controller
+    (and the helm test pod), egress only to DNS and the model registries."""
+
+    enabled: Opt[bool] = None
+    """Default: on wherever fromNamespaces resolves (routing gateway: the Gateway's namespace)."""
+    from_namespaces: Opt[
+        Annotated[
+            list[DnsLabel],
+            Field(min_length=1, json_schema_extra={"uniqueItems": True}),
+            AfterValidator(unique_items),
+        ]
+    ] = None
+    """Namespaces of the pods that forward requests to the services: the gateway's proxies
+    (Envoy Gateway runs them in envoy-gateway-system by default) or the ingress controller.
+    Default with routing gateway: gateway.parentRef.namespace (a leaf's override included)."""
+    registry_cidrs: Opt[
+        Annotated[
+            list[Ipv4Cidr],
+            Field(min_length=1, json_schema_extra={"uniqueItems": True}),
+            AfterValidator(unique_items),
+        ]
+    ] = Field(default=None, alias="registryCIDRs")
+    """The model registries (and any proxy) as CIDRs: the only egress besides DNS, so the pods
+    cannot reach the internet. Default: the public IPv4 internet on registryPorts."""
+    registry_ports: Opt[
+        Annotated[
+            list[Port],
+            Field(min_length=1, json_schema_extra={"uniqueItems": True}),
+            AfterValidator(unique_items),
+        ]
+    ] = None
+    """TCP ports of the registries; default the modelRegistry host's port, else 443."""
+
+
+class ApiKeyAuthentication(Strict):
+    secret_name: DnsSubdomain
+    """Opaque Secret in each service's namespace: keys are client IDs, values their API keys."""
+
+
+class JwtAuthentication(Strict):
+    jwks_uri: HttpsUrl
+    """HTTPS URI of the JSON Web Key Set."""
+    issuer: Opt[Annotated[str, Field(min_length=1, max_length=253)]] = None
+    """Issuer (iss) a token must carry; default not checked."""
+    audiences: Opt[
+        Annotated[
+            list[Annotated[str, Field(min_length=1, max_length=253)]],
+            Field(min_length=1),
+        ]
+    ] = None
+    """Audiences (aud), one of which a token must carry; default not checked."""
+
+
+class EnvironmentAuthentication(Strict):
+    """Authentication at the gateway (routing: gateway with Envoy Gateway): an Envoy Gateway
+    SecurityPolicy on every service's HTTPRoute."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["apiKey"]}, {"required": ["jwt"]}]}
+    )
+
+    api_key: Opt[ApiKeyAuthentication] = None
+    """API keys from a Secret, read from the x-api-key header."""
+    jwt: Opt[JwtAuthentication] = None
+    """JSON Web Tokens (Authorization: Bearer) checked against a remote JWKS."""
+
+    @model_validator(mode="after")
+    def _one_method(self) -> EnvironmentAuthentication:
+        if (self.api_key is None) == (self.jwt is None):
+            raise PydanticCustomError("authentication", "set either apiKey or jwt")
+        return self
 
 
 class ModelRegistry(Strict):
@@ -470,6 +552,13 @@ class Environment(Strict):
     """Defaults for every leaf."""
     require_lock: bool = False
     """Every model must be pinned in catalog/models.lock.yaml (production)."""
+    allow_administration: Opt[bool] = None
+    """Leaves may route Ollama's administration endpoints (ingress.administration or chartValues
+    exposure.administration). Default: false when lifecycle is production, else true."""
+    network_policy: Opt[EnvironmentNetworkPolicy] = None
+    """NetworkPolicy of every service."""
+    authentication: Opt[EnvironmentAuthentication] = None
+    """Authenticate every request at the gateway (routing: gateway, Envoy Gateway)."""
     download_bandwidth: Opt[Quantity] = None
     """Bytes per second a pod can pull models at, e.g. 50Mi (startup budgets)."""
     argocd: Opt[ArgoCd] = None

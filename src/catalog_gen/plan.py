@@ -63,6 +63,7 @@ from catalog_gen.rules import (
     resolve_derived_models,
     resolve_models,
 )
+from catalog_gen.security import check_administration, check_environment_security, security_values
 from catalog_gen.shape import validate_document
 
 LABEL_PREFIX = "catalog.ollama-inference-load.io"
@@ -188,6 +189,7 @@ def plan_catalog(
             continue
         check_environment_path(document, environment, report)
         check_environment(document, environment, report)
+        check_environment_security(document, environment, report)
         environments[name] = environment
         environment_documents[name] = document
 
@@ -384,6 +386,7 @@ def plan_service(
         type=gpu.type,
     )
     ollama: Mapping[str, Any] = effective.get("ollama", {})
+    check_administration(document, leaf, environment, effective, report)
     check_effective(
         document,
         report,
@@ -551,7 +554,7 @@ def _chart_values(
     if ollama:
         values["ollama"] = ollama
     values.update(exposure_values(exposure))
-    return values
+    return overlay(values, security_values(leaf, environment, exposure))
 
 
 def _merge_settings(lower: Any, upper: Any, fallback: Mapping[str, Any]) -> dict[str, Any]:

@@ -28,10 +28,18 @@ def test_http_route_attaches_to_the_chart_gateway_with_hostnames_and_timeouts(he
         {"name": gateway["metadata"]["name"], "sectionName": "http"},
     ]
     assert route["spec"]["hostnames"] == ["chat.example.com"]
-    (rule,) = route["spec"]["rules"]
-    assert rule["backendRefs"] == [{"name": service["metadata"]["name"], "port": 11434}]
-    assert rule["matches"] == [{"path": {"type": "PathPrefix", "value": "/"}}]
-    assert rule["timeouts"] == {"request": "900s", "backendRequest": "600s"}
+    # Inference, then read-only endpoints (test_route_matching proves what they match).
+    inference, read_only = route["spec"]["rules"]
+    for rule in (inference, read_only):
+        assert rule["backendRefs"] == [{"name": service["metadata"]["name"], "port": 11434}]
+        assert rule["timeouts"] == {"request": "900s", "backendRequest": "600s"}
+        assert all(set(match) == {"path", "method"} for match in rule["matches"])
+    assert {"path": {"type": "Exact", "value": "/api/chat"}, "method": "POST"} in inference[
+        "matches"
+    ]
+    assert {"path": {"type": "PathPrefix", "value": "/v1/models"}, "method": "GET"} in read_only[
+        "matches"
+    ]
     listeners = {item["name"]: item for item in gateway["spec"]["listeners"]}
     assert set(listeners) == {"http", "https"}
     assert listeners["https"]["hostname"] == "chat.example.com"
@@ -55,7 +63,7 @@ def test_http_route_to_a_shared_gateway(helm: Path) -> None:
     ]
     assert route["spec"]["hostnames"] == ["llm.internal.example.com"]
     # A generation can take minutes; the gateway default (often 15s) would cut it off.
-    assert route["spec"]["rules"][0]["timeouts"] == {"request": "600s"}
+    assert [rule["timeouts"] for rule in route["spec"]["rules"]] == [{"request": "600s"}] * 2
     assert select(documents, "Gateway") == []
     assert select(documents, "Certificate") == []
 
@@ -67,13 +75,12 @@ def test_ingress_routes_hosts_to_the_service_port(helm: Path) -> None:
     assert ingress["spec"]["ingressClassName"] == "nginx"
     (rule,) = ingress["spec"]["rules"]
     assert rule["host"] == "ollama.example.com"
-    assert rule["http"]["paths"] == [
-        {
-            "path": "/",
-            "pathType": "Prefix",
-            "backend": {"service": {"name": service["metadata"]["name"], "port": {"name": "http"}}},
-        }
-    ]
+    backend = {"service": {"name": service["metadata"]["name"], "port": {"name": "http"}}}
+    paths = rule["http"]["paths"]
+    assert all(item["backend"] == backend for item in paths)
+    assert {"path": "/api/chat", "pathType": "Exact", "backend": backend} in paths
+    assert {"path": "/v1/models", "pathType": "Prefix", "backend": backend} in paths
+    assert not [item for item in paths if item["path"] in {"/", "/api/pull", "/api/delete"}]
     assert ingress["spec"]["tls"] == [
         {"secretName": "ollama-example-tls", "hosts": ["ollama.example.com"]}
     ]

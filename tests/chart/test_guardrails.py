@@ -73,7 +73,7 @@ GUARDRAILS: list[tuple[dict[str, Any], list[str]]] = [
             "networkPolicy": {"enabled": True},
             "ingress": {
                 "enabled": True,
-                "hosts": [{"host": "a.b", "paths": [{"path": "/", "pathType": "Prefix"}]}],
+                "hosts": [{"host": "a.b"}],
             },
         },
         ["the Ingress would get no traffic", "networkPolicy.ingressFrom"],

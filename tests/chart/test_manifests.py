@@ -41,6 +41,7 @@ def test_scenarios_exercise_every_kind_the_chart_can_render() -> None:
         "PersistentVolumeClaim",
         "Pod",
         "PodDisruptionBudget",
+        "SecurityPolicy",
         "Service",
         "ServiceAccount",
         "StatefulSet",

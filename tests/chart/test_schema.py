@@ -56,9 +56,29 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
     ({"httpRoute": {"hostnames": ["Bad_Host"]}}, "/httpRoute/hostnames/0"),
     ({"httpRoute": {"timeouts": {"request": "10 minutes"}}}, "/httpRoute/timeouts/request"),
     ({"httpRoute": {"parentRefs": [{"namespace": "x"}]}}, "/httpRoute/parentRefs/0"),
+    # Paths come from api/ollama-endpoints.yaml only: a values file cannot route more.
     (
         {"ingress": {"hosts": [{"host": "a.example.com", "paths": [{"path": "/"}]}]}},
-        "/ingress/hosts/0/paths/0",
+        "additional properties 'paths' not allowed",
+    ),
+    ({"httpRoute": {"path": {"type": "PathPrefix", "value": "/"}}}, "'path' not allowed"),
+    ({"exposure": {"administration": "yes"}}, "/exposure/administration"),
+    ({"httpRoute": {"authentication": {"type": "basic"}}}, "/httpRoute/authentication/type"),
+    (
+        {"httpRoute": {"authentication": {"type": "apiKey"}}},
+        "/httpRoute/authentication/apiKey/secretName",
+    ),
+    (
+        {"httpRoute": {"authentication": {"type": "jwt"}}},
+        "/httpRoute/authentication/jwt/jwksUri",
+    ),
+    (
+        {
+            "httpRoute": {
+                "authentication": {"type": "jwt", "jwt": {"jwksUri": "http://a.example/jwks"}}
+            }
+        },
+        "/httpRoute/authentication/jwt/jwksUri",
     ),
     (
         {"securityContext": {"runAsNonroot": True}},

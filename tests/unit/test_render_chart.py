@@ -12,7 +12,7 @@ from tests.conftest import REPO_ROOT, SHARED_ENV, helm_binary
 from tools import render_chart
 
 PHI_VALUES = REPO_ROOT / "generated/dev/ml-workloads/ollama-phi/values.yaml"
-PHI_KINDS = "ConfigMap, Deployment, HTTPRoute, Pod, Service, ServiceAccount"
+PHI_KINDS = "ConfigMap, Deployment, HTTPRoute, NetworkPolicy, Pod, Service, ServiceAccount"
 
 
 def arguments(generated: Path, *extra: str) -> list[str]:

@@ -49,6 +49,7 @@ NAMESPACED_RESOURCES: tuple[tuple[str, str], ...] = (
     ("apps", "Deployment"),
     ("apps", "StatefulSet"),
     ("cert-manager.io", "Certificate"),
+    ("gateway.envoyproxy.io", "SecurityPolicy"),
     ("gateway.networking.k8s.io", "Gateway"),
     ("gateway.networking.k8s.io", "HTTPRoute"),
     ("networking.k8s.io", "Ingress"),

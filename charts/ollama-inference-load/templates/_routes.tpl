@@ -1,0 +1,31 @@
+{{/*
+Which of Ollama's endpoints the HTTPRoute and the Ingress route. The list lives in ONE file,
+api/ollama-endpoints.yaml (read from Ollama's server/routes.go at the chart's appVersion); each
+endpoint has an access class. inference and read-only are always routed, administration only
+with exposure.administration, none never. Returns YAML {classes: [...], endpoints: [...]}: the
+routed classes in order and the routed endpoints, for fromYaml.
+*/}}
+{{- define "oil.routedEndpoints" -}}
+{{- $api := .Files.Get "api/ollama-endpoints.yaml" | fromYaml }}
+{{- if not $api.endpoints }}
+{{- fail "api/ollama-endpoints.yaml is missing or lists no endpoints: the chart package is incomplete" }}
+{{- end }}
+{{- $classes := list "inference" "read-only" }}
+{{- if .Values.exposure.administration }}
+{{- $classes = append $classes "administration" }}
+{{- end }}
+{{- $routed := list }}
+{{- range $api.endpoints }}
+{{- if has .access $classes }}
+{{- $routed = append $routed . }}
+{{- end }}
+{{- end }}
+{{- toYaml (dict "classes" $classes "endpoints" $routed) }}
+{{- end }}
+
+{{/*
+Ingress pathType of an endpoint's Gateway API match type (Ingress cannot match methods).
+*/}}
+{{- define "oil.ingressPathType" -}}
+{{- ternary "Exact" "Prefix" (eq . "Exact") }}
+{{- end }}

@@ -1,0 +1,173 @@
+"""What a service exposes, and to whom (docs/security.md).
+
+The chart owns what its values mean (which endpoints `exposure.administration` routes, how the
+NetworkPolicy and the SecurityPolicy look); this module decides those values from the
+environment's settings and enforces the environment's own rule: leaves may route Ollama's
+administration endpoints only where the environment allows it (not in production by default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from catalog_gen.chart_contract import set_by
+from catalog_gen.exposure import Exposure
+from catalog_gen.loader import Document
+from catalog_gen.models import CatalogLeaf, Environment
+from catalog_gen.problems import Report, Severity
+
+PRODUCTION = "production"
+NAMESPACE_LABEL = "kubernetes.io/metadata.name"
+DEFAULT_REGISTRY_PORT = 443
+
+
+def administration_allowed(environment: Environment) -> bool:
+    if environment.allow_administration is not None:
+        return environment.allow_administration
+    return environment.lifecycle != PRODUCTION
+
+
+def proxy_namespaces(environment: Environment, exposure: Exposure | None = None) -> list[str]:
+    """Namespaces allowed to reach the services: the environment's fromNamespaces, else (routing
+    gateway) the Gateway's namespace, the leaf's override included."""
+    settings = environment.network_policy
+    if settings is not None and settings.from_namespaces:
+        return list(settings.from_namespaces)
+    if environment.routing != "gateway":
+        return []
+    if exposure is not None and exposure.parent_ref and exposure.parent_ref.get("namespace"):
+        return [exposure.parent_ref["namespace"]]
+    if environment.gateway is not None:
+        return [environment.gateway.parent_ref.namespace]
+    return []
+
+
+def registry_ports(environment: Environment) -> list[int]:
+    settings = environment.network_policy
+    if settings is not None and settings.registry_ports:
+        return list(settings.registry_ports)
+    registry = environment.model_registry
+    if registry is not None and ":" in registry.host:
+        return [int(registry.host.rsplit(":", 1)[1])]
+    return [80] if registry is not None and registry.insecure else [DEFAULT_REGISTRY_PORT]
+
+
+def security_values(
+    leaf: CatalogLeaf, environment: Environment, exposure: Exposure
+) -> dict[str, Any]:
+    """Chart values for exposure.administration, networkPolicy and httpRoute.authentication."""
+    values: dict[str, Any] = {}
+    if leaf.ingress is not None and leaf.ingress.administration:
+        values["exposure"] = {"administration": True}
+    policy = _network_policy_values(environment, exposure)
+    if policy is not None:
+        values["networkPolicy"] = policy
+    authentication = _authentication_values(environment)
+    if authentication is not None and exposure.enabled and exposure.routing == "gateway":
+        values["httpRoute"] = {"authentication": authentication}
+    return values
+
+
+def _network_policy_values(environment: Environment, exposure: Exposure) -> dict[str, Any] | None:
+    settings = environment.network_policy
+    if settings is not None and settings.enabled is False:
+        return None
+    namespaces = proxy_namespaces(environment, exposure)
+    if not namespaces:
+        return None
+    values: dict[str, Any] = {
+        "enabled": True,
+        "ingressFrom": [
+            {"namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: namespace}}}
+            for namespace in namespaces
+        ],
+    }
+    registry: dict[str, Any] = {"ports": registry_ports(environment)}
+    if settings is not None and settings.registry_cidrs:
+        registry["peers"] = [{"ipBlock": {"cidr": cidr}} for cidr in settings.registry_cidrs]
+    values["registry"] = registry
+    return values
+
+
+def _authentication_values(environment: Environment) -> dict[str, Any] | None:
+    settings = environment.authentication
+    if settings is None:
+        return None
+    if settings.api_key is not None:
+        return {"type": "apiKey", "apiKey": {"secretName": settings.api_key.secret_name}}
+    if settings.jwt is None:
+        return None
+    jwt: dict[str, Any] = {"jwksUri": settings.jwt.jwks_uri}
+    if settings.jwt.issuer is not None:
+        jwt["issuer"] = settings.jwt.issuer
+    if settings.jwt.audiences is not None:
+        jwt["audiences"] = list(settings.jwt.audiences)
+    return {"type": "jwt", "jwt": jwt}
+
+
+def check_environment_security(
+    document: Document, environment: Environment, report: Report
+) -> None:
+    """The environment's security settings against its routing."""
+    if environment.authentication is not None and environment.routing != "gateway":
+        document.add(
+            report,
+            ("authentication",),
+            "authentication needs routing: gateway (an Envoy Gateway SecurityPolicy on each "
+            "HTTPRoute); with an Ingress put an authenticating proxy in front instead "
+            "(docs/security.md)",
+        )
+    settings = environment.network_policy
+    if settings is not None and settings.enabled and not proxy_namespaces(environment):
+        document.add(
+            report,
+            ("networkPolicy", "enabled"),
+            "networkPolicy.enabled needs the namespaces the gateway's proxies or the ingress "
+            "controller run in: set networkPolicy.fromNamespaces",
+        )
+    registry = environment.model_registry
+    policy_on = settings is None or settings.enabled is not False
+    declared = settings is not None and bool(settings.registry_cidrs)
+    if registry is not None and policy_on and not declared and proxy_namespaces(environment):
+        line, column = document.position(("modelRegistry", "host"))
+        report.add(
+            document.display,
+            line,
+            column,
+            ["modelRegistry", "host"],
+            f"the NetworkPolicy lets pods reach only public addresses, so a mirror "
+            f"{registry.host!r} on a private address cannot be pulled from: declare it in "
+            "networkPolicy.registryCIDRs (that also keeps the pods off the internet)",
+            severity=Severity.WARNING,
+        )
+
+
+def check_administration(
+    document: Document,
+    leaf: CatalogLeaf,
+    environment: Environment,
+    effective: Mapping[str, Any],
+    report: Report,
+) -> None:
+    """Administration endpoints routed (by the leaf or its chartValues) where forbidden."""
+    if not (effective.get("exposure") or {}).get("administration"):
+        return
+    if administration_allowed(environment):
+        return
+    chart_values = leaf.chart_values or {}
+    where: tuple[str, ...] = ("ingress", "administration")
+    if set_by(chart_values, ("exposure", "administration")):
+        where = ("chartValues", "exposure", "administration")
+    reason = (
+        "allowAdministration: false"
+        if environment.allow_administration is False
+        else f"lifecycle {environment.lifecycle!r}"
+    )
+    document.add(
+        report,
+        where,
+        f"environment {environment.environment!r} does not route Ollama's administration "
+        f"endpoints ({reason}): operators reach them with kubectl port-forward "
+        "(docs/security.md)",
+    )

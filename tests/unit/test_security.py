@@ -1,0 +1,183 @@
+"""What a service exposes: administration endpoints refused where the environment forbids them
+(production by default), the NetworkPolicy and the gateway authentication the environment
+decides. The chart side (what the routes match) is tests/chart/test_route_matching.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.unit.helpers import leaf, make_catalog, run_cli
+
+EXPOSED = "model: phi:latest\ningress: {enabled: true, administration: true}\n"
+
+
+def _render(tmp_path: Path, files: dict[str, str]) -> tuple[int, str, dict[str, Any]]:
+    make_catalog(tmp_path, files)
+    outcome = run_cli(tmp_path, "render", "--catalog", "catalog", "--out", "generated")
+    values: dict[str, Any] = {}
+    written = tmp_path / "generated" / "dev" / "ml" / "svc" / "values.yaml"
+    if written.is_file():
+        values = yaml.safe_load(written.read_text())
+    return outcome.code, outcome.stdout, values
+
+
+def _environment(name: str, extra: str, lifecycle: str = "experimental") -> str:
+    return (
+        f"environment: {name}\nlifecycle: {lifecycle}\nrouting: gateway\n"
+        f"baseDomain: {name}.example.com\n"
+        "gateway:\n  parentRef: {name: gw, namespace: gateway-system}\n" + extra
+    )
+
+
+def test_administration_is_refused_in_production_at_the_leaf_key(tmp_path: Path) -> None:
+    make_catalog(
+        tmp_path,
+        {
+            "environments/prodlike.yaml": _environment("prodlike", "", lifecycle="production"),
+            "prodlike/ml/svc.yaml": leaf(EXPOSED, environment="prodlike"),
+        },
+    )
+    outcome = run_cli(tmp_path, "validate", "--catalog", "catalog")
+    assert outcome.code == 1
+    assert (
+        "catalog/prodlike/ml/svc.yaml:7:42: error: $.ingress.administration: environment "
+        "'prodlike' does not route Ollama's administration endpoints (lifecycle 'production'): "
+        "operators reach them with kubectl port-forward (docs/security.md)\n"
+    ) in outcome.stdout
+
+
+def test_administration_through_chart_values_is_refused_there(tmp_path: Path) -> None:
+    body = "model: phi:latest\nchartValues:\n  exposure: {administration: true}\n"
+    make_catalog(
+        tmp_path,
+        {
+            "environments/closed.yaml": _environment("closed", "allowAdministration: false\n"),
+            "closed/ml/svc.yaml": leaf(body, environment="closed"),
+        },
+    )
+    outcome = run_cli(tmp_path, "validate", "--catalog", "catalog")
+    assert outcome.code == 1
+    assert "$.chartValues.exposure.administration: environment 'closed'" in outcome.stdout
+    assert "(allowAdministration: false)" in outcome.stdout
+
+
+def test_administration_is_routed_where_allowed(tmp_path: Path) -> None:
+    code, stdout, values = _render(tmp_path, {"dev/ml/svc.yaml": leaf(EXPOSED)})
+    assert code == 0, stdout
+    assert values["exposure"] == {"administration": True}
+    make_catalog(
+        tmp_path,
+        {
+            "environments/opened.yaml": _environment(
+                "opened", "allowAdministration: true\n", lifecycle="production"
+            ),
+            "opened/ml/svc.yaml": leaf(EXPOSED, environment="opened"),
+        },
+    )
+    assert run_cli(tmp_path, "validate", "--catalog", "catalog").code == 0
+
+
+def test_no_administration_key_unless_asked(tmp_path: Path) -> None:
+    body = "model: phi:latest\ningress: {enabled: true}\n"
+    code, stdout, values = _render(tmp_path, {"dev/ml/svc.yaml": leaf(body)})
+    assert code == 0, stdout
+    assert "exposure" not in values
+
+
+def test_network_policy_admits_the_gateway_namespace_of_the_leaf(tmp_path: Path) -> None:
+    body = (
+        "model: phi:latest\ningress: {enabled: true}\n"
+        "gateway: {parentRef: {name: other, namespace: edge-gateways}}\n"
+    )
+    code, stdout, values = _render(tmp_path, {"dev/ml/svc.yaml": leaf(body)})
+    assert code == 0, stdout
+    assert values["networkPolicy"] == {
+        "enabled": True,
+        "ingressFrom": [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "edge-gateways"}}}
+        ],
+        "registry": {"ports": [443]},
+    }
+
+
+def test_network_policy_off_or_misconfigured(tmp_path: Path) -> None:
+    off = _environment("dev", "networkPolicy: {enabled: false}\n")
+    code, stdout, values = _render(
+        tmp_path, {"environments/dev.yaml": off, "dev/ml/svc.yaml": leaf()}
+    )
+    assert code == 0, stdout
+    assert "networkPolicy" not in values
+    ingress = (
+        "environment: dev\nrouting: ingress\nbaseDomain: dev.example.com\n"
+        "networkPolicy: {enabled: true}\n"
+    )
+    code, stdout, _ = _render(tmp_path, {"environments/dev.yaml": ingress})
+    assert code == 1
+    assert "$.networkPolicy.enabled: networkPolicy.enabled needs the namespaces" in stdout
+
+
+def test_registry_cidrs_and_the_mirror_port_limit_egress(tmp_path: Path) -> None:
+    mirrored = _environment(
+        "dev",
+        "modelRegistry: {host: 'mirror.internal:5000'}\n"
+        "networkPolicy: {registryCIDRs: [10.20.0.0/16, 10.30.0.0/24]}\n",
+    )
+    code, stdout, values = _render(
+        tmp_path, {"environments/dev.yaml": mirrored, "dev/ml/svc.yaml": leaf()}
+    )
+    assert code == 0, stdout
+    assert values["networkPolicy"]["registry"] == {
+        "peers": [{"ipBlock": {"cidr": "10.20.0.0/16"}}, {"ipBlock": {"cidr": "10.30.0.0/24"}}],
+        "ports": [5000],
+    }
+    undeclared = _environment("dev", "modelRegistry: {host: 'mirror.internal:5000'}\n")
+    code, stdout, _ = _render(
+        tmp_path, {"environments/dev.yaml": undeclared, "dev/ml/svc.yaml": leaf()}
+    )
+    assert code == 0
+    assert "warning: $.modelRegistry.host: the NetworkPolicy lets pods reach only public" in stdout
+    bad = _environment("dev", "networkPolicy: {registryCIDRs: [10.20.0.1/16]}\n")
+    code, stdout, _ = _render(tmp_path, {"environments/dev.yaml": bad})
+    assert code == 1
+    assert "$.networkPolicy.registryCIDRs[0]: must be an IPv4 CIDR with no host bits" in stdout
+
+
+def test_authentication_reaches_the_route_of_exposed_services(tmp_path: Path) -> None:
+    jwt = _environment(
+        "dev",
+        "authentication:\n  jwt: {jwksUri: 'https://id.example.com/jwks', audiences: [ollama]}\n",
+    )
+    exposed = "model: phi:latest\ningress: {enabled: true}\n"
+    code, stdout, values = _render(
+        tmp_path, {"environments/dev.yaml": jwt, "dev/ml/svc.yaml": leaf(exposed)}
+    )
+    assert code == 0, stdout
+    assert values["httpRoute"]["authentication"] == {
+        "type": "jwt",
+        "jwt": {"jwksUri": "https://id.example.com/jwks", "audiences": ["ollama"]},
+    }
+    code, stdout, values = _render(
+        tmp_path, {"environments/dev.yaml": jwt, "dev/ml/svc.yaml": leaf()}
+    )
+    assert code == 0, stdout
+    assert "authentication" not in values.get("httpRoute", {})
+
+
+def test_authentication_needs_gateway_routing_and_one_method(tmp_path: Path) -> None:
+    ingress = (
+        "environment: dev\nrouting: ingress\nbaseDomain: dev.example.com\n"
+        "authentication: {apiKey: {secretName: keys}}\n"
+    )
+    code, stdout, _ = _render(tmp_path, {"environments/dev.yaml": ingress})
+    assert code == 1
+    assert "$.authentication: authentication needs routing: gateway" in stdout
+    both = _environment(
+        "dev",
+        "authentication: {apiKey: {secretName: keys}, jwt: {jwksUri: 'https://a.example/j'}}\n",
+    )
+    code, stdout, _ = _render(tmp_path, {"environments/dev.yaml": both})
+    assert code == 1
+    assert "set either apiKey or jwt" in stdout
