@@ -24,7 +24,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support.differential import (  # noqa: E402
+from tests.support.differential import (
     LEAF_FIELDS,
     chart_env_names,
     draw_cases,

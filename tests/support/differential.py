@@ -34,7 +34,7 @@ CHART = REPO_ROOT / "charts" / "ollama-inference-load"
 POC_LEAF = REPO_ROOT / "catalog" / "dev" / "ml-workloads" / "ollama-phi.yaml"
 DEV_ENVIRONMENT = REPO_ROOT / "catalog" / "environments" / "dev.yaml"
 HELMS = ("3.19.0", "4.3.1")
-ACCESS_MODES = (
+ACCESS_MODES: tuple[list[str], ...] = (
     [],
     ["ReadWriteOnce"],
     ["ReadWriteMany"],
@@ -71,7 +71,7 @@ class Case:
         return values
 
     def leaf(self, index: int) -> dict[str, Any]:
-        leaf = yaml.safe_load(POC_LEAF.read_text(encoding="utf-8"))
+        leaf: dict[str, Any] = dict(yaml.safe_load(POC_LEAF.read_text(encoding="utf-8")))
         leaf["serviceName"] = f"case-{index}"
         leaf["namespace"] = f"ns-{index}"
         leaf["ingress"] = {"enabled": True, "host": f"case-{index}.hypermedia.au"}
