@@ -7,8 +7,8 @@ that very file into a throw-away driver chart whose one template calls it for ev
 list, so one `helm template` judges a whole catalog. Results are cached by the content hash of
 the effective values, so a value set is sent to helm once per process.
 
-helm is found in $CATALOG_GEN_HELM, else the repository's pinned `.tools/helm/3.19.0/helm`
-beside the chart, else `helm` on PATH (docs/interfaces.md, "Who owns which rule").
+helm is found in $CATALOG_GEN_HELM, else the pinned `.tools/helm/3.19.0/helm` of the repository
+holding the chart or catalog-gen itself, else `helm` on PATH (docs/interfaces.md, "Who owns which rule").
 """
 
 from __future__ import annotations
@@ -100,7 +100,8 @@ def find_helm(chart: Path) -> Path:
     configured = os.environ.get(HELM_ENV)
     if configured:
         return Path(configured)
-    for parent in chart.resolve().parents:
+    # The repository holding the chart, else the one catalog-gen runs from (a checkout).
+    for parent in [*chart.resolve().parents, *Path(__file__).resolve().parents]:
         if (parent / PINNED_HELM).is_file():
             return parent / PINNED_HELM
     found = shutil.which("helm")
