@@ -8,7 +8,7 @@ list, so one `helm template` judges a whole catalog. Results are cached by the c
 the effective values, so a value set is sent to helm once per process.
 
 helm is found in $CATALOG_GEN_HELM, else the pinned `.tools/helm/3.19.0/helm` of the repository
-holding the chart or catalog-gen itself, else `helm` on PATH (docs/interfaces.md, "Who owns which rule").
+holding the chart or catalog-gen itself, else `helm` on PATH (docs/interfaces.md section 3).
 """
 
 from __future__ import annotations
