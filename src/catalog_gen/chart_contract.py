@@ -2,8 +2,11 @@
 
 ChartContract coalesces values with the chart's defaults the way helm does and validates the
 result against the chart's schema (cheaply, for thousands of services); report_schema_errors
-places each schema error on the leaf's chartValues node that caused it, or on the leaf as a
-disagreement between the catalog and the chart.
+places each schema error on the leaf line that set the value: the leaf's chartValues node, else
+the leaf field the value comes from (LEAF_SOURCES), else the leaf itself. The schema is the
+chart's, not a copy: its rules across values (root `allOf`) and the `description` of a failing
+subschema (the reason and the fix) come from values.schema.json. The rules only a template can
+decide run through helm (chart_templates.py).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from catalog_gen.chart_templates import ChartTemplates
 from catalog_gen.loader import Document
 from catalog_gen.models import CatalogLeaf
 from catalog_gen.problems import Report
@@ -42,6 +46,23 @@ _PER_KEY_KEYWORDS = frozenset(
         "$defs",
     }
 )
+# Keywords that hold rules across top-level values: checked on the whole effective values.
+_CROSS_KEY_KEYWORDS = frozenset({"allOf"})
+
+# Where a chart value comes from in a leaf, longest chart path first: the leaf fields that map
+# to chart values (docs/interfaces.md section 1). A value set in chartValues is placed there.
+LEAF_SOURCES: tuple[tuple[tuple[str, ...], tuple[tuple[str, ...], ...]], ...] = (
+    (("replicaCount",), (("container", "replicas"), ("container",))),
+    (("resources",), (("container", "resources"), ("container",))),
+    (("gpu",), (("gpu",),)),
+    (("cache",), (("cache",),)),
+    (("ollama",), (("ollama",),)),
+    (("models",), (("models",), ("model",))),
+    (("derivedModels",), (("derivedModels",),)),
+    (("ingress",), (("ingress",),)),
+    (("httpRoute",), (("ingress",), ("gateway",))),
+    (("startup",), (("resourcesPreset",),)),
+)
 
 
 @dataclass(frozen=True)
@@ -60,6 +81,8 @@ class ChartContract:
     schema: Mapping[str, Any]
     validator: Any
     per_key: bool
+    cross_validator: Any = None  # the schema's rules across top-level values (per_key only)
+    templates: ChartTemplates | None = field(default=None, compare=False)  # _validate.tpl
     _seen_valid: set[str] = field(default_factory=set, repr=False, compare=False)
 
     @classmethod
@@ -82,14 +105,34 @@ class ChartContract:
                 f"{directory}/values.schema.json is not a valid JSON schema: {error.message}"
             ) from error
         validator = validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
-        per_key = set(schema) <= _PER_KEY_KEYWORDS and validator.is_valid(defaults)
-        return cls(directory, defaults, schema, validator, per_key)
+        per_key_schema = {key: value for key, value in schema.items() if key != "allOf"}
+        cross_schema = {key: value for key, value in schema.items() if key in _CROSS_KEY_KEYWORDS}
+        per_key = set(schema) <= _PER_KEY_KEYWORDS | _CROSS_KEY_KEYWORDS and validator.is_valid(
+            defaults
+        )
+        if per_key and cross_schema:
+            cross_schema["definitions"] = schema.get("definitions", {})
+            validator = validator_class(
+                per_key_schema, format_checker=validator_class.FORMAT_CHECKER
+            )
+            cross = validator_class(cross_schema, format_checker=validator_class.FORMAT_CHECKER)
+            return cls(
+                directory, defaults, schema, validator, per_key, cross, ChartTemplates(directory)
+            )
+        return cls(directory, defaults, schema, validator, per_key, None, ChartTemplates(directory))
 
     def effective(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """What helm validates and renders: the defaults coalesced with values."""
         return coalesce(self.defaults, values)
 
     def errors(self, effective: Mapping[str, Any]) -> list[jsonschema.ValidationError]:
+        """Every schema error of the effective values, sorted by the value's path."""
+        found = self._errors(effective)
+        if self.cross_validator is not None:
+            found += list(self.cross_validator.iter_errors(effective))
+        return sorted(found, key=lambda error: [str(part) for part in error.absolute_path])
+
+    def _errors(self, effective: Mapping[str, Any]) -> list[jsonschema.ValidationError]:
         instance: Mapping[str, Any] = effective
         if self.per_key:
             changed = {
@@ -113,10 +156,7 @@ class ChartContract:
                 return []
         elif self.validator.is_valid(instance):
             return []
-        return sorted(
-            self.validator.iter_errors(instance),
-            key=lambda error: [str(part) for part in error.absolute_path],
-        )
+        return list(self.validator.iter_errors(instance))
 
     def property_names(self, parts: Sequence[str | int]) -> list[str]:
         node: Any = self.schema
@@ -162,7 +202,7 @@ def report_schema_errors(
 ) -> None:
     """Schema errors of the chart's values.schema.json, placed in the leaf where possible."""
     from_leaf = leaf.chart_values or {}
-    for error in chart.errors(effective):
+    for error in _leaves(chart.errors(effective)):
         parts = tuple(error.absolute_path)
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
             known = chart.property_names(parts)
@@ -177,13 +217,45 @@ def report_schema_errors(
                     at_key=True,
                 )
             continue
-        _place(
+        place_chart_value(
             document,
             from_leaf,
             parts,
             report,
-            f"chart value {_dotted(parts) or '(root)'}: {error.message}",
+            f"chart value {_dotted(parts) or '(root)'}: {_message(error)}",
         )
+
+
+def _leaves(errors: Iterable[jsonschema.ValidationError]) -> list[jsonschema.ValidationError]:
+    """The errors that name a value: an `allOf` or `$ref` wrapper (a rule across values, an
+    extraEnv entry) is replaced by the errors of its parts."""
+    found: list[jsonschema.ValidationError] = []
+    for error in errors:
+        if error.validator in ("allOf", "$ref") and error.context:
+            found += _leaves(error.context)
+        else:
+            found.append(error)
+    return found
+
+
+def _message(error: jsonschema.ValidationError) -> str:
+    """jsonschema's message, with the chart's reason (the failing subschema's description)."""
+    message = error.message
+    if error.validator == "not":
+        message = f"{error.instance!r} is not allowed"
+    description = error.schema.get("description") if isinstance(error.schema, Mapping) else None
+    return f"{message}: {description}" if description else message
+
+
+def place_chart_value(
+    document: Document,
+    from_leaf: Mapping[str, Any],
+    parts: Sequence[str | int],
+    report: Report,
+    message: str,
+) -> None:
+    """A problem with the chart value at parts, at the leaf line that set it."""
+    _place(document, from_leaf, parts, report, message)
 
 
 def _place(
@@ -197,14 +269,42 @@ def _place(
     at_key: bool = False,
 ) -> None:
     if parts and set_by(from_leaf, parts):
-        document.add(report, ("chartValues", *parts), message, hint=hint, at_key=at_key)
-    else:
-        document.add(
-            report,
-            (),
-            f"{message} (in the generated values: the catalog and the chart disagree)",
-            hint=hint,
-        )
+        document.add(report, _deepest_present(document, parts), message, hint=hint, at_key=at_key)
+        return
+    where = leaf_source(document, parts)
+    if where:
+        document.add(report, where, message, hint=hint)
+        return
+    document.add(
+        report,
+        (),
+        f"{message} (the value comes from the environment's defaults or the chart's: set it in "
+        "the leaf or its chartValues)",
+        hint=hint,
+    )
+
+
+def _deepest_present(document: Document, parts: Sequence[str | int]) -> tuple[str | int, ...]:
+    """("chartValues", *parts), cut to what the leaf has (chartValues may replace a subtree)."""
+    for end in range(len(parts), 0, -1):
+        if document.has(("chartValues", *parts[:end])):
+            return ("chartValues", *parts[:end])
+    return ("chartValues",)
+
+
+def leaf_source(document: Document, parts: Sequence[str | int]) -> tuple[str | int, ...]:
+    """The leaf field a chart value comes from (LEAF_SOURCES), as deep as the leaf has it; ()
+    when the leaf sets none (the environment's defaults or the chart's apply)."""
+    for chart_path, leaf_paths in LEAF_SOURCES:
+        if tuple(parts[: len(chart_path)]) != chart_path:
+            continue
+        rest = tuple(parts[len(chart_path) :])
+        for leaf_path in leaf_paths:
+            for end in range(len(rest), -1, -1):
+                candidate = (*leaf_path, *rest[:end])
+                if document.has(candidate):
+                    return candidate
+    return ()
 
 
 def set_by(chart_values: Mapping[str, Any], parts: Sequence[str | int]) -> bool:

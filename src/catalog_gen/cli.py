@@ -15,6 +15,7 @@ from typing import TextIO
 
 from catalog_gen import __version__
 from catalog_gen.chart_contract import ChartContract, ChartContractError
+from catalog_gen.chart_templates import ChartTemplateError
 from catalog_gen.emit import argocd, backstage, render_tree
 from catalog_gen.emit.values import GENERATED_MARKER
 from catalog_gen.loader import ENVIRONMENTS_DIR
@@ -204,7 +205,7 @@ def main(
         return stop.code if isinstance(stop.code, int) else EXIT_USAGE
     try:
         return _run(arguments, out, err)
-    except (ChartContractError, UnsafeOutputError) as error:
+    except (ChartContractError, ChartTemplateError, UnsafeOutputError) as error:
         err.write(f"catalog-gen: {error}\n")
         return EXIT_USAGE
     except Exception as error:  # the report covers bad input; this is a bug or the machine

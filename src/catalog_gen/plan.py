@@ -9,7 +9,9 @@ leaf `chartValues`. Mappings merge key by key, lists and scalars are replaced wh
 
 The stages it runs live beside it: shape.py and rules.py check the files, exposure.py decides
 how the service is reached, chart_contract.py holds the chart's defaults and schema, fit.py
-sizes from the model lock and checks the lock's facts, guardrails.py the chart's own checks.
+sizes from the model lock and checks the lock's facts, guardrails.py the API server's rule on
+requests and limits. The chart's rules on values are the chart's: its schema (chart_contract.py)
+and its template rules (chart_templates.py, through helm, for every leaf at once).
 """
 
 from __future__ import annotations
@@ -19,18 +21,21 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from catalog_gen.chart_contract import ChartContract, report_schema_errors, set_by
+from catalog_gen.chart_contract import (
+    ChartContract,
+    place_chart_value,
+    report_schema_errors,
+    set_by,
+)
 from catalog_gen.exposure import Exposure, deployed_host_sources, exposure_values, resolve_exposure
 from catalog_gen.fit import (
     AUTO_PRESET,
-    OLLAMA_DEFAULT_MAX_LOADED_MODELS,
     auto_values,
     check_fit,
     computed_startup_budget,
     sizing_gpu_type,
-    weights_roots,
 )
-from catalog_gen.guardrails import check_effective
+from catalog_gen.guardrails import check_requests_within_limits
 from catalog_gen.loader import (
     CatalogFiles,
     DataPath,
@@ -131,6 +136,9 @@ class ServicePlan:
     leaf: CatalogLeaf
     document: Document = field(repr=False)
     chart_values: Mapping[str, Any] = field(repr=False)  # the values.yaml content
+    effective: Mapping[str, Any] = field(repr=False, default_factory=dict)  # what helm renders
+    # False: the leaf has errors; the plan only takes part in the cross-leaf rules.
+    valid: bool = True
 
 
 @dataclass(frozen=True)
@@ -232,11 +240,33 @@ def plan_catalog(
         )
         if plan is not None:
             plans.append(plan)
+    plans = check_chart_templates(plans, chart, report)
+    # Leaves with errors of their own take part too, with what of them is valid.
     check_across_leaves(plans, environment_documents, report)
     if keep is not None:
         keep |= {document.display for document in environment_documents.values()}
         report.problems[:] = [problem for problem in report.problems if problem.path in keep]
-    return CatalogPlan(tuple(plans), environments, environment_documents)
+    valid = tuple(plan for plan in plans if plan.valid)
+    return CatalogPlan(valid, environments, environment_documents)
+
+
+def check_chart_templates(
+    plans: Sequence[ServicePlan], chart: ChartContract, report: Report
+) -> list[ServicePlan]:
+    """The chart's template rules (_validate.tpl, through helm) on every valid plan's effective
+    values, in one batch; each message placed at the leaf line that set the value."""
+    if chart.templates is None:
+        return list(plans)
+    checked = [plan for plan in plans if plan.valid]
+    answers = chart.templates.messages([plan.effective for plan in checked])
+    failed: set[int] = set()
+    for plan, messages in zip(checked, answers, strict=True):
+        from_leaf = plan.leaf.chart_values or {}
+        for item in messages:
+            parts = tuple(item.value.split("."))
+            place_chart_value(plan.document, from_leaf, parts, report, item.message)
+            failed.add(id(plan))
+    return [replace(plan, valid=False) if id(plan) in failed else plan for plan in plans]
 
 
 def _select(
@@ -323,18 +353,27 @@ def plan_service(
     if leaf.chart_values:
         values = overlay(values, leaf.chart_values)
     effective = chart.effective(values)
-    groups = len(set(weights_roots([model.name for model in planned_models], derived).values()))
-    if groups > OLLAMA_DEFAULT_MAX_LOADED_MODELS and not effective.get("ollama", {}).get(
-        "maxLoadedModels"
-    ):
-        # Ollama's own default (3 per GPU, 3 on CPU) would make the models evict each other and
-        # readiness, which needs every model loaded, would never hold.
-        values = overlay(values, {"ollama": {"maxLoadedModels": groups}})
-        effective = chart.effective(values)
     schema_before = _error_count(report)
     report_schema_errors(document, leaf, chart, effective, report)
     if _error_count(report) > schema_before:
-        return None  # the effective values are not even well-typed: nothing more to check
+        # The effective values are not even well-typed: nothing more to check. The catalog's own
+        # values (without chartValues) still take part in the cross-leaf rules.
+        own = _chart_values(
+            leaf, environment, models=planned_models, derived=derived, exposure=exposure, gpu=gpu
+        )
+        return _service_plan(
+            document,
+            leaf,
+            environment,
+            relative=relative,
+            leaf_path=leaf_path,
+            models=planned_models,
+            derived=derived,
+            exposure=exposure,
+            values=own,
+            effective=chart.effective(own),
+            valid=False,
+        )
     sizes = [
         pins[model.reference.canonical].sizing(model.name)
         for model in planned_models
@@ -375,40 +414,69 @@ def plan_service(
     effective = chart.effective(values)
     report_schema_errors(document, leaf, chart, effective, report)
     if _error_count(report) > schema_before:
-        return None
-    replicas = int(effective.get("replicaCount", 1))
-    cache: Mapping[str, Any] = effective.get("cache", {})
-    resources: Mapping[str, Any] = effective.get("resources", {})
-    effective_gpu = effective.get("gpu", {})
-    gpu = PlannedGpu(
-        count=int(effective_gpu.get("count", gpu.count)),
-        resource_name=str(effective_gpu.get("resourceName", gpu.resource_name)),
-        type=gpu.type,
-    )
-    ollama: Mapping[str, Any] = effective.get("ollama", {})
+        own = _chart_values(
+            leaf, environment, models=planned_models, derived=derived, exposure=exposure, gpu=gpu
+        )
+        return _service_plan(
+            document,
+            leaf,
+            environment,
+            relative=relative,
+            leaf_path=leaf_path,
+            models=planned_models,
+            derived=derived,
+            exposure=exposure,
+            values=own,
+            effective=chart.effective(own),
+            valid=False,
+        )
     check_administration(document, leaf, environment, effective, report)
-    check_effective(
-        document,
-        report,
-        model_names=[model.name for model in planned_models],
-        derived=derived,
-        replicas=replicas,
-        cache=cache,
-        resources=resources,
-        ollama=ollama,
-    )
+    check_requests_within_limits(document, report, resources=effective.get("resources", {}))
+    gpu_count = int(effective.get("gpu", {}).get("count", gpu.count))
     check_fit(
         document,
         report,
         sizes=sizes,
         sources={model.name: model.source for model in planned_models},
-        resources=resources,
-        cache=cache,
-        gpu_count=gpu.count,
-        gpu_type=sizing_gpu_type(environment, gpu.type, gpu.resource_name),
+        resources=effective.get("resources", {}),
+        cache=effective.get("cache", {}),
+        gpu_count=gpu_count,
+        gpu_type=sizing_gpu_type(environment, gpu.type, str(effective["gpu"]["resourceName"])),
     )
-    if _error_count(report) > before:
-        return None
+    return _service_plan(
+        document,
+        leaf,
+        environment,
+        relative=relative,
+        leaf_path=leaf_path,
+        models=planned_models,
+        derived=derived,
+        exposure=exposure,
+        values=values,
+        effective=effective,
+        valid=_error_count(report) == before,
+        preset=preset,
+    )
+
+
+def _service_plan(
+    document: Document,
+    leaf: CatalogLeaf,
+    environment: Environment,
+    *,
+    relative: PurePosixPath,
+    leaf_path: str,
+    models: Sequence[PlannedModel],
+    derived: Sequence[LeafDerivedModel],
+    exposure: Exposure,
+    values: Mapping[str, Any],
+    effective: Mapping[str, Any],
+    valid: bool,
+    preset: str | None = None,
+) -> ServicePlan:
+    """The plan of one service from its effective values (valid False: the leaf has errors)."""
+    gpu_values = effective.get("gpu") or {}
+    gpu_type = leaf.gpu.type if leaf.gpu and leaf.gpu.type else environment.gpu.default_type
     return ServicePlan(
         environment_name=environment.environment,
         namespace=leaf.namespace,
@@ -418,25 +486,25 @@ def plan_service(
         relative_dir=relative.with_suffix(""),
         owner=leaf.owner or environment.owner,
         description=leaf.description,
-        models=tuple(planned_models),
+        models=tuple(models),
         derived_models=tuple(
             PlannedDerivedModel(item.name.short, item.base, _modelfile(item), item.source)
             for item in derived
         ),
-        replicas=replicas,
-        resources=resources,
-        gpu=gpu,
-        cache=cache,
+        replicas=int(effective.get("replicaCount", 1)),
+        resources=effective.get("resources", {}),
+        gpu=PlannedGpu(int(gpu_values["count"]), str(gpu_values["resourceName"]), gpu_type),
+        cache=effective.get("cache", {}),
         exposure=replace(exposure, host_sources=deployed_host_sources(exposure, effective)),
-        ollama=ollama,
-        resources_preset=preset,
-        startup_budget_seconds=int(
-            effective.get("startup", {}).get("budgetSeconds", defaults.startup.budget_seconds)
-        ),
+        ollama=effective.get("ollama", {}),
+        resources_preset=preset or leaf.resources_preset or environment.defaults.resources_preset,
+        startup_budget_seconds=int(effective["startup"]["budgetSeconds"]),
         environment=environment,
         leaf=leaf,
         document=document,
         chart_values=values,
+        effective=effective,
+        valid=valid,
     )
 
 

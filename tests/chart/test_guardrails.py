@@ -8,40 +8,33 @@ from typing import Any
 
 import pytest
 
-from tests.chart.conftest import render
+from tests.chart.conftest import container, env, render
 from tests.support.kube import HelmError, select
 
-GUARDRAILS: list[tuple[dict[str, Any], list[str]]] = [
-    (
-        {"cache": {"mode": "sharedPVC"}, "replicaCount": 2},
-        ["replicaCount is 2", "cache.mode=perReplica", "cache.accessModes=[ReadWriteMany]"],
-    ),
+# Rules values.schema.json owns: helm reports each at the value to change (the schema's
+# description of the failing subschema, the why, is what catalog-gen prints).
+SCHEMA_RULES: list[tuple[dict[str, Any], list[str]]] = [
+    ({"cache": {"mode": "sharedPVC"}, "replicaCount": 2}, ["/replicaCount", "maximum"]),
     (
         {"cache": {"mode": "sharedPVC", "accessModes": ["ReadWriteOncePod"]}, "replicaCount": 3},
-        ["replicaCount is 3", "cache.mode=perReplica"],
+        ["/replicaCount"],
     ),
     (
         {"cache": {"mode": "sharedPVC"}, "updateStrategy": {"type": "RollingUpdate"}},
-        ["updateStrategy.type=RollingUpdate", "deadlock", "updateStrategy.type=Recreate"],
+        ["/updateStrategy/type"],
     ),
-    (
-        {"cache": {"mode": "sharedPVC", "accessModes": ["ReadOnlyMany"]}},
-        ["ReadOnlyMany", "init container writes"],
-    ),
-    (
-        {"cache": {"mode": "emptyDir", "existingClaim": "models"}},
-        ["cache.existingClaim is only used with cache.mode=sharedPVC"],
-    ),
+    ({"cache": {"mode": "sharedPVC", "accessModes": ["ReadOnlyMany"]}}, ["/cache/accessModes"]),
+    ({"cache": {"mode": "emptyDir", "existingClaim": "models"}}, ["/cache/existingClaim"]),
     (
         {"cache": {"mode": "perReplica"}, "updateStrategy": {"type": "Recreate"}},
-        ["updateStrategy.type=Recreate", "StatefulSet"],
+        ["/updateStrategy/type"],
     ),
-    ({"cache": {"mode": "perReplica", "accessModes": []}}, ["cache.accessModes is empty"]),
-    ({"httpRoute": {"enabled": True}}, ["httpRoute.parentRefs"]),
-    ({"gateway": {"enabled": True}}, ["gateway.className"]),
+    ({"cache": {"mode": "perReplica", "accessModes": []}}, ["/cache/accessModes", "minItems"]),
+    ({"httpRoute": {"enabled": True}}, ["/httpRoute/parentRefs"]),
+    ({"gateway": {"enabled": True}}, ["/gateway/className"]),
     (
         {"gateway": {"enabled": True, "className": "eg", "tls": {"enabled": False}}},
-        ["gateway.tls.enabled=true or gateway.http.enabled=true"],
+        ["/gateway/http/enabled"],
     ),
     (
         {
@@ -52,22 +45,19 @@ GUARDRAILS: list[tuple[dict[str, Any], list[str]]] = [
             },
             "httpRoute": {"enabled": True, "hostnames": ["a.example.com"]},
         },
-        ["gateway.tls.certificate.issuerRef.name"],
-    ),
-    ({"ingress": {"enabled": True}}, ["ingress.hosts"]),
-    (
-        {"models": [{"name": "phi"}], "derivedModels": [{"name": "phi", "modelfile": "FROM phi"}]},
-        ["derivedModels: phi is defined twice"],
-    ),
-    ({"models": [{"name": "phi"}, {"name": "phi"}]}, ["a name appears twice"]),
-    (
-        {"probes": {"readiness": {"timeoutSeconds": 4}}},
-        ["probes.readiness.timeoutSeconds is 4", "lifecycle.cliTimeoutSeconds=4", "at least 6"],
+        ["/gateway/tls/certificate/issuerRef/name"],
     ),
     (
-        {"lifecycle": {"cliTimeoutSeconds": 9}},
-        ["probes.startup.timeoutSeconds is 10", "at least 11"],
+        {
+            "gateway": {
+                "enabled": True,
+                "className": "eg",
+                "tls": {"certificate": {"enabled": True, "issuerRef": {"name": "ca"}}},
+            }
+        },
+        ["/httpRoute/hostnames"],
     ),
+    ({"ingress": {"enabled": True}}, ["/ingress/hosts"]),
     (
         {
             "networkPolicy": {"enabled": True},
@@ -76,28 +66,45 @@ GUARDRAILS: list[tuple[dict[str, Any], list[str]]] = [
                 "hosts": [{"host": "a.b"}],
             },
         },
-        ["the Ingress would get no traffic", "networkPolicy.ingressFrom"],
+        ["/networkPolicy/ingressFrom"],
     ),
     (
         {
             "networkPolicy": {"enabled": True},
             "httpRoute": {"enabled": True, "parentRefs": [{"name": "gw"}]},
         },
-        ["the HTTPRoute would get no traffic", "networkPolicy.ingressFrom"],
+        ["/networkPolicy/ingressFrom"],
+    ),
+    ({"extraEnv": [{"name": "OLLAMA_HOST", "value": "0.0.0.0:11434"}]}, ["/extraEnv/0/name"]),
+    ({"extraEnv": [{"name": "OIL_PULL_RETRIES", "value": "9"}]}, ["/extraEnv/0/name"]),
+    ({"extraEnv": [{"name": "OLLAMA_KEEP_ALIVE", "value": "5m"}]}, ["/extraEnv/0/name"]),
+]
+
+# Rules only a template can decide (templates/_validate.tpl): the message names the value.
+TEMPLATE_RULES: list[tuple[dict[str, Any], list[str]]] = [
+    (
+        {"models": [{"name": "phi"}], "derivedModels": [{"name": "phi", "modelfile": "FROM phi"}]},
+        ["derivedModels: phi is defined twice"],
+    ),
+    ({"models": [{"name": "phi"}, {"name": "phi"}]}, ["models: phi is listed twice"]),
+    (
+        {"probes": {"readiness": {"timeoutSeconds": 4}}},
+        ["probes.readiness.timeoutSeconds is 4", "lifecycle.cliTimeoutSeconds=4", "at least 6"],
     ),
     (
-        {"extraEnv": [{"name": "OLLAMA_HOST", "value": "0.0.0.0:11434"}]},
-        ["extraEnv sets OLLAMA_HOST", "set ollama.port instead"],
+        {"probes": {"liveness": {"timeoutSeconds": 1}}},
+        ["probes.liveness.timeoutSeconds is 1", "at least 6"],
     ),
     (
-        {"extraEnv": [{"name": "OIL_PULL_RETRIES", "value": "9"}]},
-        ["extraEnv sets OIL_PULL_RETRIES", "lifecycle.*"],
+        {"lifecycle": {"cliTimeoutSeconds": 9}},
+        ["probes.startup.timeoutSeconds is 10", "at least 11"],
     ),
     (
         {"models": [{"name": "a"}, {"name": "b"}], "ollama": {"maxLoadedModels": 1}},
         ["ollama.maxLoadedModels is 1 but 2 models", "raise ollama.maxLoadedModels to 2"],
     ),
 ]
+GUARDRAILS = SCHEMA_RULES + TEMPLATE_RULES
 
 
 @pytest.mark.parametrize(("values", "expected"), GUARDRAILS, ids=[e[0] for _, e in GUARDRAILS])
@@ -108,6 +115,77 @@ def test_guardrail_fails_with_a_message_naming_the_value(
         render(helm, values, tmp_path)
     for text in expected:
         assert text in failure.value.stderr
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"), TEMPLATE_RULES, ids=[e[0] for _, e in TEMPLATE_RULES]
+)
+def test_template_rules_are_blamed_on_validate_yaml(
+    helm: Path, tmp_path: Path, values: dict[str, Any], expected: list[str]
+) -> None:
+    # perReplica renders a StatefulSet: helm must still name validate.yaml, not a workload.
+    with pytest.raises(HelmError) as failure:
+        render(helm, {**values, "cache": {"mode": "perReplica"}}, tmp_path)
+    assert "templates/validate.yaml" in failure.value.stderr
+    assert "statefulset.yaml" not in failure.value.stderr
+    assert "deployment.yaml" not in failure.value.stderr
+
+
+def test_every_broken_rule_is_reported_in_one_run(helm: Path, tmp_path: Path) -> None:
+    schema_values: dict[str, Any] = {
+        "cache": {"mode": "sharedPVC"},
+        "replicaCount": 2,
+        "httpRoute": {"enabled": True},
+        "gateway": {"enabled": False},
+        "ingress": {"enabled": True},
+        "extraEnv": [{"name": "OIL_PULL_RETRIES", "value": "9"}],
+    }
+    with pytest.raises(HelmError) as failure:
+        render(helm, schema_values, tmp_path)
+    for path in (
+        "/replicaCount",
+        "/httpRoute/parentRefs",
+        "/ingress/hosts",
+        "/extraEnv/0/name",
+    ):
+        assert path in failure.value.stderr
+    template_values = {
+        "models": [{"name": "a"}, {"name": "a"}],
+        "ollama": {"maxLoadedModels": 1},
+        "probes": {"startup": {"timeoutSeconds": 1}, "liveness": {"timeoutSeconds": 2}},
+    }
+    with pytest.raises(HelmError) as failure:
+        render(helm, template_values, tmp_path)
+    assert "4 chart value(s) to change" in failure.value.stderr
+    for text in (
+        "probes.startup.timeoutSeconds is 1",
+        "probes.liveness.timeoutSeconds is 2",
+        "ollama.maxLoadedModels is 1",
+        "models: a is listed twice",
+    ):
+        assert text in failure.value.stderr
+
+
+def test_values_at_the_boundary_render(helm: Path, tmp_path: Path) -> None:
+    values = {
+        "probes": {name: {"timeoutSeconds": 6} for name in ("startup", "readiness", "liveness")},
+        "models": [{"name": "a"}, {"name": "b"}],
+        "ollama": {"maxLoadedModels": 2},
+        "cache": {"mode": "sharedPVC", "accessModes": ["ReadOnlyMany", "ReadWriteOnce"]},
+        "replicaCount": 3,
+    }
+    assert select(render(helm, values, tmp_path), "Deployment")
+
+
+def test_chart_derives_max_loaded_models_past_three_models(helm: Path, tmp_path: Path) -> None:
+    models = [{"name": name} for name in "abcd"]
+    (deployment,) = select(render(helm, {"models": models}, tmp_path), "Deployment")
+    assert env(container(deployment, "ollama"))["OLLAMA_MAX_LOADED_MODELS"] == "4"
+    (three,) = select(render(helm, {"models": models[:3]}, tmp_path), "Deployment")
+    assert "OLLAMA_MAX_LOADED_MODELS" not in env(container(three, "ollama"))
+    explicit = {"models": models, "ollama": {"maxLoadedModels": 6}}
+    (six,) = select(render(helm, explicit, tmp_path), "Deployment")
+    assert env(container(six, "ollama"))["OLLAMA_MAX_LOADED_MODELS"] == "6"
 
 
 def test_single_attach_shared_pvc_picks_recreate_by_itself(helm: Path, tmp_path: Path) -> None:

@@ -176,92 +176,6 @@ Cache. A volume is single-attach when it does not offer a many-node access mode.
 {{- $type }}
 {{- end }}
 
-{{/*
-Guardrails the schema cannot express. Each message names the value to change; the catalog
-generator's rules use the same wording.
-*/}}
-{{- define "oil.validate" -}}
-{{- $cache := .Values.cache }}
-{{- if and (ne $cache.mode "sharedPVC") $cache.existingClaim }}
-{{- fail (printf "cache.existingClaim is only used with cache.mode=sharedPVC (cache.mode is %s): set cache.mode=sharedPVC or remove cache.existingClaim" $cache.mode) }}
-{{- end }}
-{{- if and (ne $cache.mode "emptyDir") (not $cache.accessModes) }}
-{{- fail (printf "cache.accessModes is empty: a %s cache needs at least one access mode, e.g. [ReadWriteOnce]" $cache.mode) }}
-{{- end }}
-{{- if and (ne $cache.mode "emptyDir") (eq (len $cache.accessModes) 1) (has "ReadOnlyMany" $cache.accessModes) }}
-{{- fail "cache.accessModes is [ReadOnlyMany], but the init container writes the models into the cache: add ReadWriteMany or ReadWriteOnce" }}
-{{- end }}
-{{- if and (eq $cache.mode "sharedPVC") (eq (include "oil.cacheSingleAttach" .) "true") }}
-{{- if gt (int .Values.replicaCount) 1 }}
-{{- fail (printf "cache.mode=sharedPVC with accessModes %s attaches to one node only, but replicaCount is %d: set cache.mode=perReplica (one volume per replica), or cache.accessModes=[ReadWriteMany] with a storage class that supports it, or replicaCount=1" (toJson $cache.accessModes) (int .Values.replicaCount)) }}
-{{- end }}
-{{- if eq (include "oil.deploymentStrategy" .) "RollingUpdate" }}
-{{- fail (printf "cache.mode=sharedPVC with accessModes %s cannot use updateStrategy.type=RollingUpdate: the new pod waits for a volume the old pod keeps until the new one is ready (deadlock). Set updateStrategy.type=Recreate (or leave it empty), or use cache.mode=perReplica" (toJson $cache.accessModes)) }}
-{{- end }}
-{{- end }}
-{{- if and (eq $cache.mode "perReplica") (eq .Values.updateStrategy.type "Recreate") }}
-{{- fail "updateStrategy.type=Recreate is a Deployment strategy, but cache.mode=perReplica renders a StatefulSet: leave updateStrategy.type empty or set RollingUpdate" }}
-{{- end }}
-{{- if and .Values.gateway.enabled (not .Values.gateway.className) }}
-{{- fail "gateway.enabled=true needs gateway.className (the GatewayClass of your Gateway API implementation)" }}
-{{- end }}
-{{- if and .Values.gateway.enabled (not (or .Values.gateway.http.enabled .Values.gateway.tls.enabled)) }}
-{{- fail "gateway.enabled=true needs a listener: set gateway.tls.enabled=true or gateway.http.enabled=true" }}
-{{- end }}
-{{- if and .Values.gateway.enabled .Values.gateway.tls.certificate.enabled .Values.gateway.tls.enabled (not .Values.gateway.tls.certificate.issuerRef.name) }}
-{{- fail "gateway.tls.certificate.enabled=true needs gateway.tls.certificate.issuerRef.name (a cert-manager Issuer or ClusterIssuer)" }}
-{{- end }}
-{{- if and .Values.gateway.enabled .Values.gateway.tls.enabled (not (include "oil.gatewayHostname" .)) .Values.gateway.tls.certificate.enabled }}
-{{- fail "gateway.tls.certificate.enabled=true needs a hostname: set gateway.tls.hostname or httpRoute.hostnames" }}
-{{- end }}
-{{- if and .Values.httpRoute.enabled (not .Values.httpRoute.parentRefs) (not .Values.gateway.enabled) }}
-{{- fail "httpRoute.enabled=true needs httpRoute.parentRefs (the Gateway to attach to) or gateway.enabled=true" }}
-{{- end }}
-{{- if and .Values.ingress.enabled (not .Values.ingress.hosts) }}
-{{- fail "ingress.enabled=true needs ingress.hosts (at least one host with its paths)" }}
-{{- end }}
-{{- /* A probe's script waits up to cliTimeoutSeconds for the CLI, then needs a moment to answer;
-a probe killed by its own timeout reports nothing useful and, for liveness, restarts the server. */}}
-{{- $cliTimeout := int .Values.lifecycle.cliTimeoutSeconds }}
-{{- range $probe := list "startup" "readiness" "liveness" }}
-{{- $timeout := int (index $.Values.probes $probe).timeoutSeconds }}
-{{- if lt $timeout (add $cliTimeout 2) }}
-{{- fail (printf "probes.%s.timeoutSeconds is %d, but the probe script may wait lifecycle.cliTimeoutSeconds=%d for the ollama CLI and needs about 2s more: set probes.%s.timeoutSeconds to at least %d or lower lifecycle.cliTimeoutSeconds" $probe $timeout $cliTimeout $probe (add $cliTimeout 2)) }}
-{{- end }}
-{{- end }}
-{{- if and .Values.networkPolicy.enabled (or .Values.httpRoute.enabled .Values.ingress.enabled) (not .Values.networkPolicy.ingressFrom) }}
-{{- fail (printf "networkPolicy.enabled=true admits only this release's helm test pod, so the %s would get no traffic: set networkPolicy.ingressFrom to the gateway or ingress controller's namespace (namespaceSelector) or pods (podSelector)" (ternary "HTTPRoute" "Ingress" .Values.httpRoute.enabled)) }}
-{{- end }}
-{{- /* The chart owns these variables; a second definition in extraEnv would win (the last one
-does), e.g. expose the init container's private server on 0.0.0.0. */}}
-{{- $owned := dict "HOME" "homeDir" "OLLAMA_HOST" "ollama.port" "OLLAMA_MODELS" "cache.mountPath" "OLLAMA_KEEP_ALIVE" "ollama.keepAlive" "OLLAMA_NUM_PARALLEL" "ollama.numParallel" "OLLAMA_MAX_QUEUE" "ollama.maxQueue" "OLLAMA_MAX_LOADED_MODELS" "ollama.maxLoadedModels" "OLLAMA_CONTEXT_LENGTH" "ollama.contextLength" "OLLAMA_LOAD_TIMEOUT" "ollama.loadTimeout" }}
-{{- range .Values.extraEnv }}
-{{- if hasKey $owned .name }}
-{{- fail (printf "extraEnv sets %s, which the chart sets itself: remove it from extraEnv and set %s instead" .name (get $owned .name)) }}
-{{- end }}
-{{- if hasPrefix "OIL_" .name }}
-{{- fail (printf "extraEnv sets %s, a setting of the chart's lifecycle scripts: remove it from extraEnv; the chart sets these from the lifecycle.*, startup.* and test.* values or leaves them at the scripts' defaults" .name) }}
-{{- end }}
-{{- end }}
-{{- $maxLoaded := int .Values.ollama.maxLoadedModels }}
-{{- if and (gt $maxLoaded 0) (lt $maxLoaded (len .Values.models)) }}
-{{- fail (printf "ollama.maxLoadedModels is %d but %d models are configured: they would evict each other and a pod is ready only when every model is loaded: raise ollama.maxLoadedModels to %d or leave it 0" $maxLoaded (len .Values.models) (len .Values.models)) }}
-{{- end }}
-{{- $names := list }}
-{{- range .Values.models }}
-{{- $names = append $names .name }}
-{{- end }}
-{{- range .Values.derivedModels }}
-{{- if has .name $names }}
-{{- fail (printf "derivedModels: %s is defined twice (models and derivedModels share one name space): rename one" .name) }}
-{{- end }}
-{{- $names = append $names .name }}
-{{- end }}
-{{- if ne (len $names) (len (uniq $names)) }}
-{{- fail (printf "models: a name appears twice in %s: remove the duplicate" (toJson $names)) }}
-{{- end }}
-{{- end }}
-
 {{- define "oil.gatewayHostname" -}}
 {{- if .Values.gateway.tls.hostname }}
 {{- .Values.gateway.tls.hostname }}
@@ -323,6 +237,21 @@ OLLAMA_KEEP_ALIVE accepts plain seconds.
   value: {{ .Values.startup.budgetSeconds | int | quote }}
 {{- end }}
 
+{{/*
+OLLAMA_MAX_LOADED_MODELS: ollama.maxLoadedModels, or, when that is 0 and there are more models
+than Ollama's default of 3 loaded models, the number of models (a pod is ready only when every
+model is loaded; derived models share their FROM model's runner). Empty keeps Ollama's default.
+*/}}
+{{- define "oil.maxLoadedModels" -}}
+{{- $maxLoaded := int .Values.ollama.maxLoadedModels }}
+{{- if and (eq $maxLoaded 0) (gt (len .Values.models) 3) }}
+{{- $maxLoaded = len .Values.models }}
+{{- end }}
+{{- if gt $maxLoaded 0 }}
+{{- $maxLoaded }}
+{{- end }}
+{{- end }}
+
 {{/* Server settings (docs/interfaces.md section 1, `ollama`). */}}
 {{- define "oil.serverEnv" -}}
 - name: OLLAMA_HOST
@@ -333,9 +262,9 @@ OLLAMA_KEEP_ALIVE accepts plain seconds.
   value: {{ .Values.ollama.numParallel | int | quote }}
 - name: OLLAMA_MAX_QUEUE
   value: {{ .Values.ollama.maxQueue | int | quote }}
-{{- if .Values.ollama.maxLoadedModels }}
+{{- with include "oil.maxLoadedModels" . }}
 - name: OLLAMA_MAX_LOADED_MODELS
-  value: {{ .Values.ollama.maxLoadedModels | int | quote }}
+  value: {{ . | quote }}
 {{- end }}
 {{- if .Values.ollama.contextLength }}
 - name: OLLAMA_CONTEXT_LENGTH

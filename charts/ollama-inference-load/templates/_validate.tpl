@@ -1,0 +1,50 @@
+{{/*
+Rules on values that values.schema.json cannot express: arithmetic across values and counts of
+list entries (docs/interfaces.md, "Who owns which rule"). Every other rule on values lives in the
+schema. "oil.validationMessages" checks .Values only (no .Capabilities, .Release or helpers from
+other files), so catalog-gen runs this very file through helm on its effective values; it returns
+a JSON list of {"value": the value to change, "message": why}. templates/validate.yaml fails with
+every message at once.
+*/}}
+{{- define "oil.validationMessages" -}}
+{{- $messages := list }}
+{{- /* A probe's script waits up to cliTimeoutSeconds for the CLI, then needs a moment to answer;
+a probe killed by its own timeout reports nothing useful and, for liveness, restarts the server. */}}
+{{- $cliTimeout := int .Values.lifecycle.cliTimeoutSeconds }}
+{{- range $probe := list "startup" "readiness" "liveness" }}
+{{- $timeout := int (index $.Values.probes $probe).timeoutSeconds }}
+{{- if lt $timeout (add $cliTimeout 2) }}
+{{- $messages = append $messages (dict "value" (printf "probes.%s.timeoutSeconds" $probe) "message" (printf "probes.%s.timeoutSeconds is %d, but the probe script may wait lifecycle.cliTimeoutSeconds=%d for the ollama CLI and needs about 2s more: set probes.%s.timeoutSeconds to at least %d or lower lifecycle.cliTimeoutSeconds" $probe $timeout $cliTimeout $probe (add $cliTimeout 2))) }}
+{{- end }}
+{{- end }}
+{{- $maxLoaded := int .Values.ollama.maxLoadedModels }}
+{{- if and (gt $maxLoaded 0) (lt $maxLoaded (len .Values.models)) }}
+{{- $messages = append $messages (dict "value" "ollama.maxLoadedModels" "message" (printf "ollama.maxLoadedModels is %d but %d models are configured: they would evict each other and a pod is ready only when every model is loaded: raise ollama.maxLoadedModels to %d or leave it 0" $maxLoaded (len .Values.models) (len .Values.models))) }}
+{{- end }}
+{{- $names := list }}
+{{- range .Values.models }}
+{{- if has .name $names }}
+{{- $messages = append $messages (dict "value" "models" "message" (printf "models: %s is listed twice: remove the duplicate" .name)) }}
+{{- end }}
+{{- $names = append $names .name }}
+{{- end }}
+{{- range .Values.derivedModels }}
+{{- if has .name $names }}
+{{- $messages = append $messages (dict "value" "derivedModels" "message" (printf "derivedModels: %s is defined twice (models and derivedModels share one name space): rename one" .name)) }}
+{{- end }}
+{{- $names = append $names .name }}
+{{- end }}
+{{- toJson $messages }}
+{{- end }}
+
+{{/* Fails with every message of "oil.validationMessages", one a line. */}}
+{{- define "oil.validate" -}}
+{{- $messages := include "oil.validationMessages" . | fromJsonArray }}
+{{- if $messages }}
+{{- $lines := list (printf "%d chart value(s) to change:" (len $messages)) }}
+{{- range $messages }}
+{{- $lines = append $lines (printf "- %s" .message) }}
+{{- end }}
+{{- fail (join "\n" $lines) }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,152 @@
+"""The chart's template rules (templates/_validate.tpl), run by helm on effective values.
+
+Some rules on values cannot be written in JSON schema (arithmetic across values, counts of list
+entries); the chart keeps them in `_validate.tpl`, whose "oil.validationMessages" reads .Values
+only and returns a JSON list of {"value", "message"}. catalog-gen does not copy them: it puts
+that very file into a throw-away driver chart whose one template calls it for every case of a
+list, so one `helm template` judges a whole catalog. Results are cached by the content hash of
+the effective values, so a value set is sent to helm once per process.
+
+helm is found in $CATALOG_GEN_HELM, else the pinned `.tools/helm/3.19.0/helm` of the repository
+holding the chart or catalog-gen itself, else `helm` on PATH (docs/interfaces.md section 3).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HELM_ENV = "CATALOG_GEN_HELM"
+VALIDATE_TEMPLATE = "_validate.tpl"
+PINNED_HELM = Path(".tools") / "helm" / "3.19.0" / "helm"
+# The cases travel as chart files read with fromJson (Go's JSON decoder is far faster than helm's
+# YAML reading of a values file), in chunks below helm's limit of 5 MiB per chart file; ranging
+# over a map visits the names in order.
+CHUNK_BYTES = 4 * 1024 * 1024
+_DRIVER = """results:
+{{- range $path, $_ := .Files.Glob "cases/*.json" }}
+{{- range $case := ($.Files.Get $path | fromJson).cases }}
+  - {{ include "oil.validationMessages" (dict "Values" $case) }}
+{{- end }}
+{{- end }}
+"""
+_ITEM = "  - "
+
+
+class ChartTemplateError(Exception):
+    """helm is missing or failed on values the schema accepted: an internal error."""
+
+
+@dataclass(frozen=True)
+class TemplateMessage:
+    value: str  # the chart value to change, dotted (probes.liveness.timeoutSeconds)
+    message: str
+
+
+@dataclass
+class ChartTemplates:
+    """Runs the chart's `_validate.tpl` through helm, batched and cached."""
+
+    chart: Path
+    helm: Path | None = None
+    _cache: dict[str, tuple[TemplateMessage, ...]] = field(default_factory=dict, repr=False)
+
+    def messages(self, cases: Sequence[Mapping[str, Any]]) -> list[tuple[TemplateMessage, ...]]:
+        """The template rules' messages for each effective value set, in order."""
+        keys = [_content_hash(case) for case in cases]
+        missing: dict[str, Mapping[str, Any]] = {}
+        for key, case in zip(keys, cases, strict=True):
+            if key not in self._cache:
+                missing.setdefault(key, case)
+        if missing:
+            results = self._run(list(missing.values()))
+            self._cache.update(zip(missing, results, strict=True))
+        return [self._cache[key] for key in keys]
+
+    def _run(self, cases: list[Mapping[str, Any]]) -> list[tuple[TemplateMessage, ...]]:
+        helm = self.helm or find_helm(self.chart)
+        source = self.chart / "templates" / VALIDATE_TEMPLATE
+        with tempfile.TemporaryDirectory(prefix="catalog-gen-validate-") as temporary:
+            driver = Path(temporary) / "oil-validate"
+            (driver / "templates").mkdir(parents=True)
+            (driver / "Chart.yaml").write_text(
+                "apiVersion: v2\nname: oil-validate\nversion: 0.0.0\n", encoding="utf-8"
+            )
+            try:
+                shutil.copyfile(source, driver / "templates" / VALIDATE_TEMPLATE)
+            except OSError as error:
+                raise ChartTemplateError(f"cannot read {source}: {error}") from error
+            (driver / "templates" / "cases.yaml").write_text(_DRIVER, encoding="utf-8")
+            _write_chunks(driver / "cases", cases)
+            command = [str(helm), "template", "validate", str(driver)]
+            result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise ChartTemplateError(
+                f"helm could not run the chart's {VALIDATE_TEMPLATE}: {result.stderr.strip()}"
+            )
+        return _parse(result.stdout, len(cases))
+
+
+def find_helm(chart: Path) -> Path:
+    """$CATALOG_GEN_HELM, else the pinned helm of the repository holding the chart, else PATH."""
+    configured = os.environ.get(HELM_ENV)
+    if configured:
+        return Path(configured)
+    # The repository holding the chart, else the one catalog-gen runs from (a checkout).
+    for parent in [*chart.resolve().parents, *Path(__file__).resolve().parents]:
+        if (parent / PINNED_HELM).is_file():
+            return parent / PINNED_HELM
+    found = shutil.which("helm")
+    if found is None:
+        raise ChartTemplateError(
+            "catalog-gen needs helm to run the chart's template rules: set "
+            f"{HELM_ENV}, run `make bootstrap`, or put helm on PATH"
+        )
+    return Path(found)
+
+
+def _write_chunks(folder: Path, cases: Sequence[Mapping[str, Any]]) -> None:
+    folder.mkdir()
+    chunks: list[list[Mapping[str, Any]]] = [[]]
+    size = 0
+    for case in cases:
+        length = len(json.dumps(case, separators=(",", ":"), default=repr)) + 1
+        if chunks[-1] and size + length > CHUNK_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(case)
+        size += length
+    for index, chunk in enumerate(chunks):
+        body = json.dumps({"cases": chunk}, separators=(",", ":"), default=repr)
+        (folder / f"{index:08d}.json").write_text(body, encoding="utf-8")
+
+
+def _parse(stdout: str, expected: int) -> list[tuple[TemplateMessage, ...]]:
+    """One `  - <JSON list>` line per case (the driver's output, after helm's `# Source` line)."""
+    try:
+        results = [
+            json.loads(line[len(_ITEM) :]) for line in stdout.splitlines() if line.startswith(_ITEM)
+        ]
+    except ValueError as error:
+        raise ChartTemplateError(f"unexpected output of {VALIDATE_TEMPLATE}: {error}") from error
+    if len(results) != expected:
+        raise ChartTemplateError(
+            f"{VALIDATE_TEMPLATE} answered {len(results)} of {expected} cases: {stdout[:500]!r}"
+        )
+    return [
+        tuple(TemplateMessage(str(item["value"]), str(item["message"])) for item in messages)
+        for messages in results
+    ]
+
+
+def _content_hash(values: Mapping[str, Any]) -> str:
+    text = json.dumps(values, sort_keys=True, separators=(",", ":"), default=repr)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
