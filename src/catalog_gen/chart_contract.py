@@ -17,7 +17,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from catalog_gen.loader import Document
+from catalog_gen.loader import DataPath, Document
 from catalog_gen.models import CatalogLeaf
 from catalog_gen.problems import Report
 from catalog_gen.shape import did_you_mean
@@ -159,8 +159,14 @@ def report_schema_errors(
     chart: ChartContract,
     effective: Mapping[str, Any],
     report: Report,
+    *,
+    origins: Mapping[tuple[str | int, ...], DataPath] | None = None,
 ) -> None:
-    """Schema errors of the chart's values.schema.json, placed in the leaf where possible."""
+    """Schema errors of the chart's values.schema.json, placed in the leaf where possible.
+
+    origins: the leaf node each generated value comes from (values path -> leaf path), for
+    errors in values chartValues did not set (e.g. a bound on models placed on the leaf's models).
+    """
     from_leaf = leaf.chart_values or {}
     for error in chart.errors(effective):
         parts = tuple(error.absolute_path)
@@ -175,6 +181,7 @@ def report_schema_errors(
                     f"unknown chart value {_dotted((*parts, key))!r}",
                     hint=did_you_mean(key, known),
                     at_key=True,
+                    origins=origins,
                 )
             continue
         _place(
@@ -182,7 +189,8 @@ def report_schema_errors(
             from_leaf,
             parts,
             report,
-            f"chart value {_dotted(parts) or '(root)'}: {error.message}",
+            f"chart value {_dotted(parts) or '(root)'}: {_message(error)}",
+            origins=origins,
         )
 
 
@@ -195,9 +203,13 @@ def _place(
     *,
     hint: str | None = None,
     at_key: bool = False,
+    origins: Mapping[tuple[str | int, ...], DataPath] | None = None,
 ) -> None:
+    origin = _origin(tuple(parts), origins or {})
     if parts and set_by(from_leaf, parts):
         document.add(report, ("chartValues", *parts), message, hint=hint, at_key=at_key)
+    elif origin is not None:
+        document.add(report, origin, message, hint=hint)
     else:
         document.add(
             report,
@@ -205,6 +217,28 @@ def _place(
             f"{message} (in the generated values: the catalog and the chart disagree)",
             hint=hint,
         )
+
+
+def _message(error: jsonschema.ValidationError) -> str:
+    """jsonschema's message, without the whole instance where only its size matters."""
+    if error.validator == "maxItems" and isinstance(error.instance, list):
+        return f"has {len(error.instance)} items, at most {error.validator_value} are allowed"
+    if error.validator == "maxLength" and isinstance(error.instance, str):
+        return (
+            f"is {len(error.instance)} characters long, at most {error.validator_value} are "
+            "allowed"
+        )
+    return str(error.message)
+
+
+def _origin(
+    parts: tuple[str | int, ...], origins: Mapping[tuple[str | int, ...], DataPath]
+) -> DataPath | None:
+    """The leaf node of the longest prefix of parts that origins knows."""
+    for end in range(len(parts), 0, -1):
+        if parts[:end] in origins:
+            return origins[parts[:end]]
+    return None
 
 
 def set_by(chart_values: Mapping[str, Any], parts: Sequence[str | int]) -> bool:

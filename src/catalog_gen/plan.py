@@ -330,7 +330,8 @@ def plan_service(
         values = overlay(values, {"ollama": {"maxLoadedModels": groups}})
         effective = chart.effective(values)
     schema_before = _error_count(report)
-    report_schema_errors(document, leaf, chart, effective, report)
+    origins = _value_origins(document, planned_models, derived, exposure)
+    report_schema_errors(document, leaf, chart, effective, report, origins=origins)
     if _error_count(report) > schema_before:
         return None  # the effective values are not even well-typed: nothing more to check
     sizes = [
@@ -371,7 +372,7 @@ def plan_service(
     if budget is not None and not set_by(leaf.chart_values or {}, ("startup", "budgetSeconds")):
         values = overlay(values, {"startup": {"budgetSeconds": budget}})
     effective = chart.effective(values)
-    report_schema_errors(document, leaf, chart, effective, report)
+    report_schema_errors(document, leaf, chart, effective, report, origins=origins)
     if _error_count(report) > schema_before:
         return None
     replicas = int(effective.get("replicaCount", 1))
@@ -435,6 +436,32 @@ def plan_service(
         document=document,
         chart_values=values,
     )
+
+
+def _value_origins(
+    document: Document,
+    models: Sequence[PlannedModel],
+    derived: Sequence[LeafDerivedModel],
+    exposure: Exposure,
+) -> dict[tuple[str | int, ...], DataPath]:
+    """The leaf node behind each list value the generator writes (models, derived models,
+    hosts), so the chart schema's bounds on them are reported where the leaf sets them."""
+    origins: dict[tuple[str | int, ...], DataPath] = {
+        ("models",): document.first_present([("models",), ("model",)]),
+        ("derivedModels",): ("derivedModels",),
+    }
+    origins.update({("models", index): model.source for index, model in enumerate(models)})
+    origins.update({("derivedModels", index): item.source for index, item in enumerate(derived)})
+    if exposure.host_sources:
+        hosts_at = document.first_present(
+            [("gateway", "additionalHostnames"), *(source for _, source in exposure.host_sources)]
+        )
+        for key in ("httpRoute", "ingress"):
+            origins[(key, "hostnames" if key == "httpRoute" else "hosts")] = hosts_at
+        for index, (_, source) in enumerate(exposure.host_sources):
+            origins[("httpRoute", "hostnames", index)] = source
+            origins[("ingress", "hosts", index)] = source
+    return origins
 
 
 def _error_count(report: Report) -> int:
