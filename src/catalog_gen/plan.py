@@ -46,6 +46,7 @@ from catalog_gen.models import (
     Resources,
     ResourceValues,
 )
+from catalog_gen.names import ResourceName, resource_names
 from catalog_gen.problems import Report, Severity, json_path
 from catalog_gen.references import ModelReference
 from catalog_gen.registry import RegistryConfig
@@ -130,6 +131,8 @@ class ServicePlan:
     leaf: CatalogLeaf
     document: Document = field(repr=False)
     chart_values: Mapping[str, Any] = field(repr=False)  # the values.yaml content
+    # (kind, name) of every resource the chart renders (names.py), for the collision rule
+    resource_names: tuple[ResourceName, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -435,6 +438,7 @@ def plan_service(
         leaf=leaf,
         document=document,
         chart_values=values,
+        resource_names=resource_names(leaf.service_name, effective, leaf.chart_values or {}),
     )
 
 
