@@ -61,7 +61,7 @@ def render(
         values_file = tmp_path / f"values-{len(list(tmp_path.glob('values-*.yaml')))}.yaml"
         # JSON, which every YAML reader reads alike (PyYAML would write `n` plain: helm's YAML
         # 1.1 reads a boolean).
-        values_file.write_text(json.dumps(values))
+        values_file.write_text(json.dumps(values, ensure_ascii=False), encoding="utf-8")
         values_files.append(values_file)
     kwargs.setdefault("release", RELEASE)
     kwargs.setdefault("namespace", NAMESPACE)
