@@ -225,8 +225,7 @@ def _message(error: jsonschema.ValidationError) -> str:
         return f"has {len(error.instance)} items, at most {error.validator_value} are allowed"
     if error.validator == "maxLength" and isinstance(error.instance, str):
         return (
-            f"is {len(error.instance)} characters long, at most {error.validator_value} are "
-            "allowed"
+            f"is {len(error.instance)} characters long, at most {error.validator_value} are allowed"
         )
     return str(error.message)
 
