@@ -21,7 +21,7 @@ import jsonschema
 import yaml
 
 from catalog_gen.chart_templates import ChartTemplates
-from catalog_gen.loader import Document
+from catalog_gen.loader import DataPath, Document
 from catalog_gen.models import CatalogLeaf
 from catalog_gen.problems import Report
 from catalog_gen.shape import did_you_mean
@@ -199,8 +199,14 @@ def report_schema_errors(
     chart: ChartContract,
     effective: Mapping[str, Any],
     report: Report,
+    *,
+    origins: Mapping[tuple[str | int, ...], DataPath] | None = None,
 ) -> None:
-    """Schema errors of the chart's values.schema.json, placed in the leaf where possible."""
+    """Schema errors of the chart's values.schema.json, placed in the leaf where possible.
+
+    origins: the leaf node each generated value comes from (values path -> leaf path), for
+    errors in values chartValues did not set (e.g. a bound on models placed on the leaf's models).
+    """
     from_leaf = leaf.chart_values or {}
     for error in _leaves(chart.errors(effective)):
         parts = tuple(error.absolute_path)
@@ -215,6 +221,7 @@ def report_schema_errors(
                     f"unknown chart value {_dotted((*parts, key))!r}",
                     hint=did_you_mean(key, known),
                     at_key=True,
+                    origins=origins,
                 )
             continue
         place_chart_value(
@@ -223,6 +230,7 @@ def report_schema_errors(
             parts,
             report,
             f"chart value {_dotted(parts) or '(root)'}: {_message(error)}",
+            origins=origins,
         )
 
 
@@ -239,9 +247,16 @@ def _leaves(errors: Iterable[jsonschema.ValidationError]) -> list[jsonschema.Val
 
 
 def _message(error: jsonschema.ValidationError) -> str:
-    """jsonschema's message, with the chart's reason (the failing subschema's description)."""
-    message = error.message
-    if error.validator == "not":
+    """jsonschema's message (only the size of a long list or text), with the chart's reason (the
+    failing subschema's description)."""
+    message = str(error.message)
+    if error.validator == "maxItems" and isinstance(error.instance, list):
+        message = f"has {len(error.instance)} items, at most {error.validator_value} are allowed"
+    elif error.validator == "maxLength" and isinstance(error.instance, str):
+        message = (
+            f"is {len(error.instance)} characters long, at most {error.validator_value} are allowed"
+        )
+    elif error.validator == "not":
         message = f"{error.instance!r} is not allowed"
     description = error.schema.get("description") if isinstance(error.schema, Mapping) else None
     return f"{message}: {description}" if description else message
@@ -253,9 +268,11 @@ def place_chart_value(
     parts: Sequence[str | int],
     report: Report,
     message: str,
+    *,
+    origins: Mapping[tuple[str | int, ...], DataPath] | None = None,
 ) -> None:
     """A problem with the chart value at parts, at the leaf line that set it."""
-    _place(document, from_leaf, parts, report, message)
+    _place(document, from_leaf, parts, report, message, origins=origins)
 
 
 def _place(
@@ -267,13 +284,18 @@ def _place(
     *,
     hint: str | None = None,
     at_key: bool = False,
+    origins: Mapping[tuple[str | int, ...], DataPath] | None = None,
 ) -> None:
+    origin = _origin(tuple(parts), origins or {})
     if parts and set_by(from_leaf, parts):
         document.add(report, _deepest_present(document, parts), message, hint=hint, at_key=at_key)
         return
     where = leaf_source(document, parts)
     if where:
         document.add(report, where, message, hint=hint)
+        return
+    if origin is not None:
+        document.add(report, origin, message, hint=hint)
         return
     document.add(
         report,
@@ -305,6 +327,16 @@ def leaf_source(document: Document, parts: Sequence[str | int]) -> tuple[str | i
                 if document.has(candidate):
                     return candidate
     return ()
+
+
+def _origin(
+    parts: tuple[str | int, ...], origins: Mapping[tuple[str | int, ...], DataPath]
+) -> DataPath | None:
+    """The leaf node of the longest prefix of parts that origins knows."""
+    for end in range(len(parts), 0, -1):
+        if parts[:end] in origins:
+            return origins[parts[:end]]
+    return None
 
 
 def set_by(chart_values: Mapping[str, Any], parts: Sequence[str | int]) -> bool:

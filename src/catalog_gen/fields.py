@@ -149,13 +149,16 @@ _DNS_LABEL_TEXT = (
     "letter or digit"
 )
 DnsLabel = Annotated[str, TextFormat(DNS_LABEL, _DNS_LABEL_TEXT, max_length=63)]
+# The service name is the Helm release name (Argo CD's releaseName), which helm limits to 53.
+HELM_RELEASE_NAME_MAX = 53
 ServiceName = Annotated[
     str,
     TextFormat(
         DNS_1035_LABEL,
-        "must be a DNS-1035 label (it names a Kubernetes Service): lowercase letters, digits and "
-        "'-', starting with a letter and ending with a letter or digit",
-        max_length=63,
+        "must be a DNS-1035 label (it names a Kubernetes Service and is the Helm release name, "
+        "at most 53 characters): lowercase letters, digits and '-', starting with a letter and "
+        "ending with a letter or digit",
+        max_length=HELM_RELEASE_NAME_MAX,
     ),
 ]
 DnsSubdomain = Annotated[

@@ -51,6 +51,7 @@ from catalog_gen.models import (
     Resources,
     ResourceValues,
 )
+from catalog_gen.names import ResourceName, resource_names
 from catalog_gen.problems import Report, Severity, json_path
 from catalog_gen.references import ModelReference
 from catalog_gen.registry import RegistryConfig
@@ -139,6 +140,8 @@ class ServicePlan:
     effective: Mapping[str, Any] = field(repr=False, default_factory=dict)  # what helm renders
     # False: the leaf has errors; the plan only takes part in the cross-leaf rules.
     valid: bool = True
+    # (kind, name) of every resource the chart renders (names.py), for the collision rule
+    resource_names: tuple[ResourceName, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -354,7 +357,8 @@ def plan_service(
         values = overlay(values, leaf.chart_values)
     effective = chart.effective(values)
     schema_before = _error_count(report)
-    report_schema_errors(document, leaf, chart, effective, report)
+    origins = _value_origins(document, planned_models, derived, exposure)
+    report_schema_errors(document, leaf, chart, effective, report, origins=origins)
     if _error_count(report) > schema_before:
         # The effective values are not even well-typed: nothing more to check. The catalog's own
         # values (without chartValues) still take part in the cross-leaf rules.
@@ -412,7 +416,7 @@ def plan_service(
     if budget is not None and not set_by(leaf.chart_values or {}, ("startup", "budgetSeconds")):
         values = overlay(values, {"startup": {"budgetSeconds": budget}})
     effective = chart.effective(values)
-    report_schema_errors(document, leaf, chart, effective, report)
+    report_schema_errors(document, leaf, chart, effective, report, origins=origins)
     if _error_count(report) > schema_before:
         own = _chart_values(
             leaf, environment, models=planned_models, derived=derived, exposure=exposure, gpu=gpu
@@ -505,7 +509,34 @@ def _service_plan(
         chart_values=values,
         effective=effective,
         valid=valid,
+        resource_names=resource_names(leaf.service_name, effective, leaf.chart_values or {}),
     )
+
+
+def _value_origins(
+    document: Document,
+    models: Sequence[PlannedModel],
+    derived: Sequence[LeafDerivedModel],
+    exposure: Exposure,
+) -> dict[tuple[str | int, ...], DataPath]:
+    """The leaf node behind each list value the generator writes (models, derived models,
+    hosts), so the chart schema's bounds on them are reported where the leaf sets them."""
+    origins: dict[tuple[str | int, ...], DataPath] = {
+        ("models",): document.first_present([("models",), ("model",)]),
+        ("derivedModels",): ("derivedModels",),
+    }
+    origins.update({("models", index): model.source for index, model in enumerate(models)})
+    origins.update({("derivedModels", index): item.source for index, item in enumerate(derived)})
+    if exposure.host_sources:
+        hosts_at = document.first_present(
+            [("gateway", "additionalHostnames"), *(source for _, source in exposure.host_sources)]
+        )
+        for key in ("httpRoute", "ingress"):
+            origins[(key, "hostnames" if key == "httpRoute" else "hosts")] = hosts_at
+        for index, (_, source) in enumerate(exposure.host_sources):
+            origins[("httpRoute", "hostnames", index)] = source
+            origins[("ingress", "hosts", index)] = source
+    return origins
 
 
 def _error_count(report: Report) -> int:

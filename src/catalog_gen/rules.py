@@ -517,6 +517,7 @@ def check_across_leaves(
         ordered = sorted(members, key=lambda plan: plan.leaf_path)
         _unique_service_names(ordered, report)
         _unique_hosts(ordered, report)
+        _unique_resource_names(ordered, report)
         _shared_claims(ordered, report)
         document = environment_documents.get(name)
         if document is not None:
@@ -553,6 +554,33 @@ def _unique_hosts(plans: Iterable[ServicePlan], report: Report) -> None:
                 )
             else:
                 first[host] = plan
+
+
+def _unique_resource_names(plans: Iterable[ServicePlan], report: Report) -> None:
+    """Two services of one namespace must not render a resource of the same kind and name (the
+    chart's names, catalog_gen/names.py): one error at each of the two leaves."""
+    owners: dict[tuple[str, str, str], list[tuple[ServicePlan, DataPath]]] = {}
+    clashes: dict[tuple[int, int], list[tuple[ServicePlan, DataPath, ServicePlan, str]]] = {}
+    for plan in plans:
+        for resource in plan.resource_names:
+            key = (plan.namespace, resource.kind, resource.name)
+            what = f"{resource.kind} {resource.name}"
+            for other, other_at in owners.get(key, []):
+                if other is plan or other.service_name == plan.service_name:
+                    continue  # one service; or a duplicate serviceName, reported on its own
+                pairs = ((plan, resource.source, other), (other, other_at, plan))
+                for here, at, there in pairs:
+                    clashes.setdefault((id(here), id(there)), []).append((here, at, there, what))
+            owners.setdefault(key, []).append((plan, resource.source))
+    for found in clashes.values():
+        here, source, there, _ = found[0]
+        here.document.add(
+            report,
+            source,
+            f"service {there.namespace}/{there.service_name} ({there.document.display}) renders "
+            f"resources of the same names: {', '.join(item[3] for item in found)}; the chart's "
+            "names must be unique in a namespace: rename one service (or its fullnameOverride)",
+        )
 
 
 def _shared_claims(plans: Iterable[ServicePlan], report: Report) -> None:

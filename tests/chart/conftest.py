@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.conftest import REPO_ROOT, helm_binary
 from tests.support.kube import Document, helm_template, helm_template_text, load_documents
@@ -59,7 +59,9 @@ def render(
         if tmp_path is None:
             raise ValueError("values need a tmp_path to be written to")
         values_file = tmp_path / f"values-{len(list(tmp_path.glob('values-*.yaml')))}.yaml"
-        values_file.write_text(yaml.safe_dump(values))
+        # JSON, which every YAML reader reads alike (PyYAML would write `n` plain: helm's YAML
+        # 1.1 reads a boolean).
+        values_file.write_text(json.dumps(values, ensure_ascii=False), encoding="utf-8")
         values_files.append(values_file)
     kwargs.setdefault("release", RELEASE)
     kwargs.setdefault("namespace", NAMESPACE)

@@ -54,7 +54,7 @@ def test_render_then_check_is_clean_and_drift_is_reported(tmp_path: Path) -> Non
     assert drift.code == 1
     assert "  changed: generated/dev/ml/svc/values.yaml" in drift.stderr
     assert "  added:   generated/dev/ml/new/values.yaml" in drift.stderr
-    assert "+  name: phi:3.8b" in drift.stderr
+    assert '+  name: "phi:3.8b"' in drift.stderr
 
 
 def test_invalid_catalog_writes_nothing_and_keeps_the_old_tree(tmp_path: Path) -> None:

@@ -3,66 +3,6 @@ Every template ends with a trimming action ("-}}"): helm 4 keeps a template's tr
 and helm 3 drops it, and the two must render byte-for-byte alike (Argo CD 3.3/3.4 bundle helm 3,
 3.5 helm 4).
 */}}
-{{/*
-Names. Kubernetes names are at most 63 characters; suffixed names truncate the base first so the
-suffix survives.
-*/}}
-{{- define "oil.name" -}}
-{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
-{{- end }}
-
-{{- define "oil.fullname" -}}
-{{- if .Values.fullnameOverride }}
-{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
-{{- else }}
-{{- $name := default .Chart.Name .Values.nameOverride }}
-{{- if contains $name .Release.Name }}
-{{- .Release.Name | trunc 63 | trimSuffix "-" }}
-{{- else }}
-{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
-{{- end }}
-{{- end }}
-{{- end }}
-
-{{/* "<fullname>-<suffix>" within 63 characters. Call with (list $ "suffix"). */}}
-{{- define "oil.suffixedName" -}}
-{{- $root := index . 0 }}
-{{- $suffix := index . 1 }}
-{{- $base := include "oil.fullname" $root | trunc (int (sub 62 (len $suffix))) | trimSuffix "-" }}
-{{- printf "%s-%s" $base $suffix }}
-{{- end }}
-
-{{/*
-StatefulSet pods carry a controller-revision-hash label "<name>-<10 chars>" that must fit in 63.
-*/}}
-{{- define "oil.statefulSetName" -}}
-{{- include "oil.fullname" . | trunc 52 | trimSuffix "-" }}
-{{- end }}
-
-{{- define "oil.scriptsConfigMapName" -}}
-{{- include "oil.suffixedName" (list . "scripts") }}
-{{- end }}
-
-{{- define "oil.sharedClaimName" -}}
-{{- if .Values.cache.existingClaim }}
-{{- .Values.cache.existingClaim }}
-{{- else }}
-{{- include "oil.suffixedName" (list . "models") }}
-{{- end }}
-{{- end }}
-
-{{- define "oil.serviceAccountName" -}}
-{{- if .Values.serviceAccount.create }}
-{{- default (include "oil.fullname" .) .Values.serviceAccount.name }}
-{{- else }}
-{{- default "default" .Values.serviceAccount.name }}
-{{- end }}
-{{- end }}
-
-{{- define "oil.tlsSecretName" -}}
-{{- default (include "oil.suffixedName" (list . "tls")) .Values.gateway.tls.secretName }}
-{{- end }}
-
 {{/* Where the lifecycle scripts and model lists are mounted (docs/interfaces.md section 2). */}}
 {{- define "oil.configDir" -}}
 /opt/ollama-inference-load
@@ -73,8 +13,8 @@ Labels. Selector labels include the component so the Service, PDB and NetworkPol
 the helm test pod.
 */}}
 {{- define "oil.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "oil.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/name: {{ include "oil.name" . | quote }}
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
 app.kubernetes.io/component: inference
 {{- end }}
 
@@ -141,7 +81,7 @@ Call with (list $ .Values.image).
 {{- if $names }}
 imagePullSecrets:
 {{- range $names }}
-  - name: {{ . }}
+  - name: {{ . | quote }}
 {{- end }}
 {{- end }}
 {{- end }}
@@ -278,10 +218,10 @@ model is loaded; derived models share their FROM model's runner). Empty keeps Ol
 
 {{- define "oil.commonMounts" -}}
 - name: scripts
-  mountPath: {{ include "oil.configDir" . }}
+  mountPath: {{ include "oil.configDir" . | quote }}
   readOnly: true
 - name: home
-  mountPath: {{ .Values.homeDir }}
+  mountPath: {{ .Values.homeDir | quote }}
 - name: tmp
   mountPath: /tmp
 {{- end }}
@@ -342,22 +282,22 @@ metadata:
   labels:
     {{- include "oil.podLabels" . | nindent 4 }}
   annotations:
-    checksum/scripts: {{ include "oil.scriptsData" . | sha256sum }}
+    checksum/scripts: {{ include "oil.scriptsData" . | sha256sum | quote }}
     {{- with .Values.podAnnotations }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
 spec:
-  serviceAccountName: {{ include "oil.serviceAccountName" . }}
+  serviceAccountName: {{ include "oil.serviceAccountName" . | quote }}
   automountServiceAccountToken: false
   enableServiceLinks: false
   {{- with include "oil.imagePullSecrets" . }}
   {{- . | trim | nindent 2 }}
   {{- end }}
   {{- with .Values.runtimeClassName }}
-  runtimeClassName: {{ . }}
+  runtimeClassName: {{ . | quote }}
   {{- end }}
   {{- with .Values.priorityClassName }}
-  priorityClassName: {{ . }}
+  priorityClassName: {{ . | quote }}
   {{- end }}
   terminationGracePeriodSeconds: {{ .Values.terminationGracePeriodSeconds | int }}
   securityContext:
@@ -378,9 +318,9 @@ spec:
   {{- end }}
   initContainers:
     - name: pull-models
-      image: {{ include "oil.image" (list . .Values.image) }}
-      imagePullPolicy: {{ .Values.image.pullPolicy }}
-      command: ["/bin/sh", "{{ include "oil.configDir" . }}/pull-models.sh"]
+      image: {{ include "oil.image" (list . .Values.image) | quote }}
+      imagePullPolicy: {{ .Values.image.pullPolicy | quote }}
+      command: ["/bin/sh", {{ printf "%s/pull-models.sh" (include "oil.configDir" .) | quote }}]
       env:
         - name: OLLAMA_HOST
           value: {{ printf "127.0.0.1:%d" (int .Values.ollama.port) | quote }}
@@ -394,15 +334,15 @@ spec:
         {{- toYaml .Values.pull.resources | nindent 8 }}
       volumeMounts:
         - name: models
-          mountPath: {{ .Values.cache.mountPath }}
+          mountPath: {{ .Values.cache.mountPath | quote }}
         {{- include "oil.commonMounts" . | nindent 8 }}
         {{- with .Values.extraVolumeMounts }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
   containers:
     - name: ollama
-      image: {{ include "oil.image" (list . .Values.image) }}
-      imagePullPolicy: {{ .Values.image.pullPolicy }}
+      image: {{ include "oil.image" (list . .Values.image) | quote }}
+      imagePullPolicy: {{ .Values.image.pullPolicy | quote }}
       command: ["/bin/ollama", "serve"]
       ports:
         - name: http
@@ -416,21 +356,21 @@ spec:
         {{- end }}
       startupProbe:
         exec:
-          command: ["/bin/sh", "{{ include "oil.configDir" . }}/probe-ready.sh"]
+          command: ["/bin/sh", {{ printf "%s/probe-ready.sh" (include "oil.configDir" .) | quote }}]
         periodSeconds: {{ .Values.probes.startup.periodSeconds | int }}
         timeoutSeconds: {{ .Values.probes.startup.timeoutSeconds | int }}
         failureThreshold: {{ include "oil.startupFailureThreshold" . }}
         successThreshold: 1
       readinessProbe:
         exec:
-          command: ["/bin/sh", "{{ include "oil.configDir" . }}/probe-ready.sh"]
+          command: ["/bin/sh", {{ printf "%s/probe-ready.sh" (include "oil.configDir" .) | quote }}]
         periodSeconds: {{ .Values.probes.readiness.periodSeconds | int }}
         timeoutSeconds: {{ .Values.probes.readiness.timeoutSeconds | int }}
         failureThreshold: {{ .Values.probes.readiness.failureThreshold | int }}
         successThreshold: 1
       livenessProbe:
         exec:
-          command: ["/bin/sh", "{{ include "oil.configDir" . }}/probe-live.sh"]
+          command: ["/bin/sh", {{ printf "%s/probe-live.sh" (include "oil.configDir" .) | quote }}]
         periodSeconds: {{ .Values.probes.liveness.periodSeconds | int }}
         timeoutSeconds: {{ .Values.probes.liveness.timeoutSeconds | int }}
         failureThreshold: {{ .Values.probes.liveness.failureThreshold | int }}
@@ -441,7 +381,7 @@ spec:
         {{- include "oil.resources" . | nindent 8 }}
       volumeMounts:
         - name: models
-          mountPath: {{ .Values.cache.mountPath }}
+          mountPath: {{ .Values.cache.mountPath | quote }}
         {{- include "oil.commonMounts" . | nindent 8 }}
         {{- with .Values.extraVolumeMounts }}
         {{- toYaml . | nindent 8 }}
@@ -449,7 +389,7 @@ spec:
   volumes:
     - name: scripts
       configMap:
-        name: {{ include "oil.scriptsConfigMapName" . }}
+        name: {{ include "oil.scriptsConfigMapName" . | quote }}
         defaultMode: 0444
     - name: home
       emptyDir:
@@ -460,11 +400,11 @@ spec:
     {{- if eq .Values.cache.mode "emptyDir" }}
     - name: models
       emptyDir:
-        sizeLimit: {{ .Values.cache.size }}
+        sizeLimit: {{ .Values.cache.size | quote }}
     {{- else if eq .Values.cache.mode "sharedPVC" }}
     - name: models
       persistentVolumeClaim:
-        claimName: {{ include "oil.sharedClaimName" . }}
+        claimName: {{ include "oil.sharedClaimName" . | quote }}
     {{- end }}
     {{- with .Values.extraVolumes }}
     {{- toYaml . | nindent 4 }}
@@ -507,5 +447,5 @@ storageClassName: {{ .Values.cache.storageClass | quote }}
 {{- end }}
 resources:
   requests:
-    storage: {{ .Values.cache.size }}
+    storage: {{ .Values.cache.size | quote }}
 {{- end }}

@@ -37,9 +37,9 @@ a probe killed by its own timeout reports nothing useful and, for liveness, rest
 {{- toJson $messages }}
 {{- end }}
 
-{{/* Fails with every message of "oil.validationMessages", one a line. */}}
+{{/* Fails with every message of "oil.validationMessages" and "oil.nameMessages", one a line. */}}
 {{- define "oil.validate" -}}
-{{- $messages := include "oil.validationMessages" . | fromJsonArray }}
+{{- $messages := concat (include "oil.validationMessages" . | fromJsonArray) (include "oil.nameMessages" . | fromJsonArray) }}
 {{- if $messages }}
 {{- $lines := list (printf "%d chart value(s) to change:" (len $messages)) }}
 {{- range $messages }}

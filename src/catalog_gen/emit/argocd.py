@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from catalog_gen.emit.yamltext import quoting_dumper
 from catalog_gen.models import ArgoCd, ChartSource, Environment
 from catalog_gen.plan import CatalogPlan, ServicePlan
 from catalog_gen.problems import Report
@@ -203,16 +204,9 @@ def json_bytes(data: Any) -> bytes:
     return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
-def _represent_text(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in text and not text[:1].isspace() else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
-
-
 def make_dumper(base: type[yaml.SafeDumper]) -> type[yaml.SafeDumper]:
-    """Safe YAML, multi-line strings as literal blocks (readable PR descriptions)."""
-    dumper: type[yaml.SafeDumper] = type("GitOpsDumper", (base,), {})
-    dumper.add_representer(str, _represent_text)
-    return dumper
+    """Safe YAML, every string quoted or a literal block (emit/yamltext.py)."""
+    return quoting_dumper(base, "GitOpsDumper")
 
 
 # libyaml's emitter when PyYAML was built with it (the wheels are) is several times faster than

@@ -1,0 +1,127 @@
+"""The chart's resource names: within the limit of each kind, never colliding after a cut, the
+same as catalog_gen/names.py derives (drift test against helm 3 and helm 4), and refused where
+the chart cannot fix them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from catalog_gen.chart_contract import ChartContract
+from catalog_gen.names import CHART_NAME, resource_names
+from tests.chart.conftest import CHART, render
+from tests.support.kube import Document, HelmError
+
+LIMITS = {"StatefulSet": 52}  # every other kind: 63 (a Service name, a label value)
+CHART_CONTRACT = ChartContract.load(CHART)
+
+# (release, values) at and around every limit, with and without overrides.
+CASES: list[tuple[str, dict[str, Any]]] = [
+    ("r", {}),
+    ("ollama-inference-load-x", {}),
+    ("a" * 53, {}),
+    ("a" * 41, {"nameOverride": "n"}),
+    ("rel", {"fullnameOverride": "f" * 52, "cache": {"mode": "perReplica"}}),
+    ("rel", {"fullnameOverride": "f" * 53, "cache": {"mode": "perReplica"}}),
+    ("rel", {"fullnameOverride": "f" * 54, "cache": {"mode": "sharedPVC"}}),
+    ("rel", {"fullnameOverride": "f" * 63, "cache": {"mode": "perReplica"}, "replicaCount": 2}),
+    (
+        "rel",
+        {
+            "fullnameOverride": "g" * 59,
+            "serviceAccount": {"name": "account"},
+            "httpRoute": {"enabled": True, "hostnames": ["a.example.com"]},
+            "gateway": {
+                "enabled": True,
+                "className": "eg",
+                "tls": {"certificate": {"enabled": True, "issuerRef": {"name": "ca"}}},
+            },
+            "networkPolicy": {"enabled": True, "ingressFrom": [{"podSelector": {}}]},
+        },
+    ),
+    (
+        "rel",
+        {
+            "fullnameOverride": "h" * 60,
+            "ingress": {
+                "enabled": True,
+                "hosts": [{"host": "a.b", "paths": [{"path": "/", "pathType": "Prefix"}]}],
+            },
+        },
+    ),
+]
+
+
+def _names(documents: list[Document]) -> set[tuple[str, str]]:
+    names = {(str(doc["kind"]), str(doc["metadata"]["name"])) for doc in documents}
+    for doc in documents:
+        if doc["kind"] == "Certificate":
+            names.add(("Secret", str(doc["spec"]["secretName"])))
+    return names
+
+
+@pytest.mark.parametrize(("release", "values"), CASES)
+def test_catalog_gen_derives_the_names_helm_renders(
+    helm: Path, tmp_path: Path, release: str, values: dict[str, Any]
+) -> None:
+    documents = render(helm, values, tmp_path, release=release)
+    effective = CHART_CONTRACT.effective(values)
+    derived = {(item.kind, item.name) for item in resource_names(release, effective, values)}
+    assert derived == _names(documents)
+
+
+@pytest.mark.parametrize(("release", "values"), CASES)
+def test_every_name_fits_its_kind_and_every_label_value_fits(
+    helm: Path, tmp_path: Path, release: str, values: dict[str, Any]
+) -> None:
+    for document in render(helm, values, tmp_path, release=release):
+        name = str(document["metadata"]["name"])
+        assert len(name) <= LIMITS.get(str(document["kind"]), 63), (document["kind"], name)
+        assert name[-1].isalnum()
+        for value in (document["metadata"].get("labels") or {}).values():
+            assert len(str(value)) <= 63
+
+
+def test_long_names_that_share_a_prefix_derive_different_names(helm: Path, tmp_path: Path) -> None:
+    one = _names(
+        render(
+            helm, {"fullnameOverride": "x" * 62 + "a", "cache": {"mode": "perReplica"}}, tmp_path
+        )
+    )
+    two = _names(
+        render(
+            helm, {"fullnameOverride": "x" * 62 + "b", "cache": {"mode": "perReplica"}}, tmp_path
+        )
+    )
+    assert len(one) == len(two) == 6
+    assert not one & two
+
+
+def test_a_short_name_is_kept_as_it_is(helm: Path, tmp_path: Path) -> None:
+    names = _names(
+        render(helm, {"fullnameOverride": "svc", "cache": {"mode": "perReplica"}}, tmp_path)
+    )
+    assert ("StatefulSet", "svc") in names
+    assert ("Service", "svc-headless") in names
+    assert ("ConfigMap", "svc-scripts") in names
+
+
+@pytest.mark.parametrize("release", ["my.release", "1release"])
+def test_the_chart_refuses_a_release_name_that_cannot_name_a_service(
+    helm: Path, tmp_path: Path, release: str
+) -> None:
+    with pytest.raises(HelmError, match="is not a DNS-1035 label"):
+        render(helm, {}, tmp_path, release=release)
+
+
+def test_the_schema_refuses_a_full_name_starting_with_a_digit(helm: Path, tmp_path: Path) -> None:
+    with pytest.raises(HelmError, match="fullnameOverride"):
+        render(helm, {"fullnameOverride": "1svc"}, tmp_path)
+
+
+def test_the_python_names_use_the_charts_name() -> None:
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text(encoding="utf-8"))
+    assert chart["name"] == CHART_NAME
