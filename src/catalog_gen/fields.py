@@ -26,6 +26,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError, core_schema
 
 from catalog_gen.references import (
+    MODEL_NAME_MAX_LENGTH,
     MODEL_REFERENCE_PATTERN,
     InvalidReferenceError,
     parse_model_reference,
@@ -223,7 +224,7 @@ ModelName = Annotated[
     TextFormat(
         MODEL_REFERENCE,
         "not a valid Ollama model name",
-        max_length=512,
+        max_length=MODEL_NAME_MAX_LENGTH,
         extra_check=_model_reference_problem,
     ),
 ]
