@@ -157,10 +157,13 @@ oil_sleep() {
 	OIL_SLEEP_PID=
 }
 
-# `oil_wait_bg COMMAND...`: runs COMMAND in the background and waits for it (interruptible like
-# oil_sleep), returning its status. OIL_BG_PID names it meanwhile, for the signal handler.
-oil_wait_bg() {
-	"$@" &
+# `oil_wait_bounded SECONDS COMMAND...`: oil_timeout in the background, waited for (interruptible
+# like oil_sleep); returns its status. OIL_BG_PID names the `timeout` process meanwhile, for the
+# signal handler: `timeout` passes the SIGTERM it gets on to COMMAND.
+oil_wait_bounded() {
+	oil_wb_seconds=$1
+	shift
+	timeout -k "$OIL_KILL_AFTER_SECONDS" "$oil_wb_seconds" "$@" &
 	OIL_BG_PID=$!
 	oil_wb_status=0
 	wait "$OIL_BG_PID" || oil_wb_status=$?
@@ -190,7 +193,7 @@ oil_stop_pid() {
 }
 
 # Ends the children a signal handler or the EXIT trap may find still running: a sleep and the
-# command oil_wait_bg waits for.
+# command oil_wait_bounded waits for.
 oil_stop_children() {
 	oil_stop_pid "$OIL_SLEEP_PID" 1000
 	OIL_SLEEP_PID=

@@ -91,7 +91,7 @@ run_loader() {
 	trap 'loader_done 143' TERM
 	trap 'loader_done 130' INT
 	load_status=0
-	oil_wait_bg oil_timeout "$OIL_LOAD_TIMEOUT_SECONDS" "$@" </dev/null >/dev/null 2>"$LOAD_LOG.err" ||
+	oil_wait_bounded "$OIL_LOAD_TIMEOUT_SECONDS" "$@" </dev/null >/dev/null 2>"$LOAD_LOG.err" ||
 		load_status=$?
 	loader_done 0
 }

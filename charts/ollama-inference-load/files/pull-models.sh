@@ -104,7 +104,7 @@ trap 'exit 143' TERM
 trap 'exit 130' INT
 
 server_answers() {
-	oil_wait_bg oil_timeout "$OIL_CLI_TIMEOUT_SECONDS" ollama list </dev/null >/dev/null 2>&1
+	oil_wait_bounded "$OIL_CLI_TIMEOUT_SECONDS" ollama list </dev/null >/dev/null 2>&1
 }
 
 start_server() {
@@ -257,7 +257,7 @@ pull_with_retries() {
 # `ollama rm` unloads the model, then deletes its manifest and unused blobs: bounded, but not by the
 # probes' short CLI timeout.
 remove_model() {
-	if oil_wait_bg oil_timeout "$RM_TIMEOUT_SECONDS" ollama rm "$1" </dev/null >"$WORK/rm.out" 2>&1; then
+	if oil_wait_bounded "$RM_TIMEOUT_SECONDS" ollama rm "$1" </dev/null >"$WORK/rm.out" 2>&1; then
 		oil_info "removed $1 from the model store"
 	else
 		oil_cli_error "$WORK/rm.out"
@@ -322,7 +322,7 @@ create_derived() {
 	oil_info "creating $cd_name from $cd_modelfile"
 	# Bounded like a model load: a FROM that the server must fetch first can hang on the network.
 	cd_status=0
-	oil_wait_bg oil_timeout "$OIL_LOAD_TIMEOUT_SECONDS" ollama create "$cd_name" -f "$cd_modelfile" \
+	oil_wait_bounded "$OIL_LOAD_TIMEOUT_SECONDS" ollama create "$cd_name" -f "$cd_modelfile" \
 		</dev/null >"$WORK/create.out" 2>&1 || cd_status=$?
 	if [ "$cd_status" -eq 0 ]; then
 		oil_elapsed "$cd_start"

@@ -38,7 +38,7 @@ trap 'exit 130' INT
 check_model() {
 	oil_now_ms
 	cm_start=$OIL_NOW_MS
-	if ! oil_wait_bg oil_timeout "$OIL_CLI_TIMEOUT_SECONDS" ollama show "$1" </dev/null >/dev/null 2>"$ERR"; then
+	if ! oil_wait_bounded "$OIL_CLI_TIMEOUT_SECONDS" ollama show "$1" </dev/null >/dev/null 2>"$ERR"; then
 		oil_cli_error "$ERR"
 		oil_log FAIL "$1: not available on $OLLAMA_HOST: $OIL_CLI_ERROR"
 		return 1
@@ -48,7 +48,7 @@ check_model() {
 	else
 		set -- "$1" "$2" "$PROMPT"
 	fi
-	if ! oil_wait_bg oil_timeout "$OIL_TEST_TIMEOUT_SECONDS" ollama run "$1" "$3" </dev/null >"$OUT" 2>"$ERR"; then
+	if ! oil_wait_bounded "$OIL_TEST_TIMEOUT_SECONDS" ollama run "$1" "$3" </dev/null >"$OUT" 2>"$ERR"; then
 		oil_cli_error "$ERR"
 		oil_log FAIL "$1: ollama run failed: $OIL_CLI_ERROR"
 		return 1
