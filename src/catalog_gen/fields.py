@@ -27,7 +27,7 @@ from pydantic_core import PydanticCustomError, core_schema
 
 from catalog_gen.references import (
     MODEL_NAME_MAX_LENGTH,
-    MODEL_REFERENCE_PATTERN,
+    MODEL_NAME_PATTERN,
     InvalidReferenceError,
     parse_model_reference,
 )
@@ -62,8 +62,8 @@ QUANTITY = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]+
 DURATION = r"^-?([0-9]+|([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+)$"
 URL = r"^(https?|ssh|git|oci)://[^\s]+$|^git@[^\s]+:[^\s]+$"
 STORAGE_CLASS = r"^(-|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)?$"
-# The reference pattern without Python's named groups, so editors (ECMA regex) accept it too.
-MODEL_REFERENCE = re.sub(r"\(\?P<[a-z]+>", "(?:", MODEL_REFERENCE_PATTERN)
+# The chart's model-name pattern (no named groups, so editors' ECMA regex accept it too).
+MODEL_REFERENCE = MODEL_NAME_PATTERN
 
 
 @dataclass(frozen=True)

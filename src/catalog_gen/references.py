@@ -29,6 +29,9 @@ _REFERENCE = re.compile(
     rf"(?::(?P<tag>{_TAG}))?$"
 )
 MODEL_REFERENCE_PATTERN = _REFERENCE.pattern
+# The chart's pattern itself (a host only before a namespace), for the leaf schema; the parser
+# above also reads "host/name" so that it can say why Ollama would misread it.
+MODEL_NAME_PATTERN = rf"^(?:(?:{_HOST}/)?{_NAMESPACE}/)?{_PART}(?::{_TAG})?$"
 DIGEST_PATTERN = r"^[0-9a-f]{64}$"
 
 
