@@ -14,7 +14,7 @@ Control file (`OLLAMA_DOUBLE_CONTROL`), every key optional:
 | `pull_error` | message of those failures (default: a registry i/o timeout, as Go prints it) |
 | `republished` | `[reference]`: the registry serves another revision (another digest) |
 | `disk_full_after_bytes` | a pull fails with ENOSPC after writing this many bytes |
-| `pull_stalls` | `{reference: K}`: the first K pulls of that model stall (`-1` = all): the registry stops sending, nothing more is written or streamed until the client disconnects |
+| `pull_stalls` | `{reference: K}`: the first K pulls stall (`-1` = all) until the client leaves |
 | `pull_stall_after_bytes` | where a stalled pull stops (default 0: before the first blob byte) |
 | `bandwidth_bytes_per_s` | download rate of blob bytes |
 | `load_delay_s` | a model load takes this long |
