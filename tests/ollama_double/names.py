@@ -62,6 +62,9 @@ def parse_name(text: str) -> Name:
     if rest.rfind(":") > rest.rfind("/"):
         rest, tag = rest.rsplit(":", 1)
     parts = rest.split("/")
+    # cutPromised: a separator promises a part; an empty one makes the name invalid.
+    if "" in parts or (text.rfind(":") > text.rfind("/") and not tag):
+        raise InvalidNameError(f"invalid model name: {text}")
     model = parts[-1]
     namespace = parts[-2] if len(parts) >= 2 else ""
     host = "/".join(parts[:-2]) if len(parts) >= 3 else ""
