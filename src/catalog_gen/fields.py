@@ -27,7 +27,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError, core_schema
 
 from catalog_gen.references import (
-    MODEL_REFERENCE_PATTERN,
+    MODEL_NAME_MAX_LENGTH,
+    MODEL_NAME_PATTERN,
     InvalidReferenceError,
     parse_model_reference,
 )
@@ -64,8 +65,8 @@ URL = r"^(https?|ssh|git|oci)://[^\s]+$|^git@[^\s]+:[^\s]+$"
 HTTPS_URL = r"^https://[^\s]+$"
 IPV4_CIDR = r"^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$"
 STORAGE_CLASS = r"^(-|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)?$"
-# The reference pattern without Python's named groups, so editors (ECMA regex) accept it too.
-MODEL_REFERENCE = re.sub(r"\(\?P<[a-z]+>", "(?:", MODEL_REFERENCE_PATTERN)
+# The chart's model-name pattern (no named groups, so editors' ECMA regex accept it too).
+MODEL_REFERENCE = MODEL_NAME_PATTERN
 
 
 @dataclass(frozen=True)
@@ -237,7 +238,7 @@ ModelName = Annotated[
     TextFormat(
         MODEL_REFERENCE,
         "not a valid Ollama model name",
-        max_length=512,
+        max_length=MODEL_NAME_MAX_LENGTH,
         extra_check=_model_reference_problem,
     ),
 ]

@@ -14,18 +14,24 @@ DEFAULT_REGISTRY = "registry.ollama.ai"
 DEFAULT_NAMESPACE = "library"
 DEFAULT_TAG = "latest"
 
-# Ollama's own name rules (types/model/name.go): parts of letters, digits, '_', '-' and '.'
-# (a namespace takes no '.'), starting with a letter or digit, at most 80 characters; tags may
-# also start with '_'.
-_PART = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}"
-_NAMESPACE = r"[A-Za-z0-9][A-Za-z0-9_-]{0,79}"
-_HOST = r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}(?::[0-9]{1,5})?"
-_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}"
+# The chart's model-name grammar (values.schema.json models[].name owns it; it is Ollama's
+# types/model/name.go less the scheme): every part starts with a letter, digit or '_'; a host
+# takes '_.:-' (at most 350 characters), a namespace '_-', a model and a tag '_.-' (80 each); the
+# whole name at most MODEL_NAME_MAX_LENGTH. tests/scripts/test_model_names.py checks that the
+# chart, the scripts and this parser accept the same names.
+_PART = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}"
+_NAMESPACE = r"[A-Za-z0-9_][A-Za-z0-9_-]{0,79}"
+_HOST = r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,349}"
+_TAG = _PART
+MODEL_NAME_MAX_LENGTH = 350
 _REFERENCE = re.compile(
     rf"^(?:(?P<registry>{_HOST})/)?(?:(?P<namespace>{_NAMESPACE})/)?(?P<name>{_PART})"
     rf"(?::(?P<tag>{_TAG}))?$"
 )
 MODEL_REFERENCE_PATTERN = _REFERENCE.pattern
+# The chart's pattern itself (a host only before a namespace), for the leaf schema; the parser
+# above also reads "host/name" so that it can say why Ollama would misread it.
+MODEL_NAME_PATTERN = rf"^(?:(?:{_HOST}/)?{_NAMESPACE}/)?{_PART}(?::{_TAG})?$"
 DIGEST_PATTERN = r"^[0-9a-f]{64}$"
 
 
@@ -66,7 +72,7 @@ def parse_model_reference(text: str, default_registry: str = DEFAULT_REGISTRY) -
         raise InvalidReferenceError(
             "Ollama cannot pull by digest; name a tag and pin its digest in the lock instead"
         )
-    match = _REFERENCE.match(text)
+    match = _REFERENCE.fullmatch(text) if len(text) <= MODEL_NAME_MAX_LENGTH else None
     if match is None:
         raise InvalidReferenceError(
             "not a valid Ollama model name; expected [registry/][namespace/]name[:tag] "

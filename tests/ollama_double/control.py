@@ -14,6 +14,8 @@ Control file (`OLLAMA_DOUBLE_CONTROL`), every key optional:
 | `pull_error` | message of those failures (default: a registry i/o timeout, as Go prints it) |
 | `republished` | `[reference]`: the registry serves another revision (another digest) |
 | `disk_full_after_bytes` | a pull fails with ENOSPC after writing this many bytes |
+| `pull_stalls` | `{reference: K}`: the first K pulls stall (`-1` = all) until the client leaves |
+| `pull_stall_after_bytes` | where a stalled pull stops (default 0: before the first blob byte) |
 | `bandwidth_bytes_per_s` | download rate of blob bytes |
 | `load_delay_s` | a model load takes this long |
 | `evict_after_s` | a finished load expires after this many seconds (overrides keep-alive) |
@@ -21,7 +23,8 @@ Control file (`OLLAMA_DOUBLE_CONTROL`), every key optional:
 
 State file (`OLLAMA_DOUBLE_STATE`) counters: `server_pid`, `server_starts`, `pull_requests`,
 `pull_attempts` {display: n}, `pull_insecure` {display: n}, `manifest_requests`,
-`bytes_downloaded`, `load_requests` {display: n}, `loads_completed` {display: n},
+`bytes_downloaded`, `pull_stalls` {display: n}, `pull_stalls_abandoned` {display: n},
+`load_requests` {display: n}, `loads_completed` {display: n},
 `loads_aborted`, `embed_requests`, `generate_requests`, `create_requests`, `delete_requests`.
 """
 

@@ -20,8 +20,11 @@ from dataclasses import dataclass
 DEFAULT_HOST = "registry.ollama.ai"
 DEFAULT_NAMESPACE = "library"
 DEFAULT_TAG = "latest"
-_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
-_HOST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(:[0-9]{1,5})?$")
+# types/model/name.go isValidPart: a part starts with a letter, digit or '_'; a namespace takes
+# no '.', only a host takes ':'.
+_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}$")
+_NAMESPACE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,79}$")
+_HOST = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,349}$")
 
 
 class InvalidNameError(ValueError):
@@ -59,6 +62,9 @@ def parse_name(text: str) -> Name:
     if rest.rfind(":") > rest.rfind("/"):
         rest, tag = rest.rsplit(":", 1)
     parts = rest.split("/")
+    # cutPromised: a separator promises a part; an empty one makes the name invalid.
+    if "" in parts or (text.rfind(":") > text.rfind("/") and not tag):
+        raise InvalidNameError(f"invalid model name: {text}")
     model = parts[-1]
     namespace = parts[-2] if len(parts) >= 2 else ""
     host = "/".join(parts[:-2]) if len(parts) >= 3 else ""
@@ -72,7 +78,7 @@ def parse_name(text: str) -> Name:
     )
     if not (
         _HOST.match(name.host)
-        and _PART.match(name.namespace)
+        and _NAMESPACE.match(name.namespace)
         and _PART.match(name.model)
         and _PART.match(name.tag)
     ):

@@ -239,8 +239,9 @@ class Double:
             raise ApiError(404, f"model '{text}' not found")
         return model
 
-    def pull(self, text: str, insecure: bool, emit: Any) -> None:
-        """Streams pull progress through emit(dict); raises ApiError (message) on failure."""
+    def pull(self, text: str, insecure: bool, emit: Any, alive: Any = None) -> None:
+        """Streams pull progress through emit(dict); raises ApiError (message) on failure.
+        `alive()` says whether the client is still connected (a stalled pull waits for it)."""
         try:
             name = parse_name(text)
         except InvalidNameError as error:
@@ -272,6 +273,10 @@ class Double:
         self.state.add("manifest_requests")
         budget = control.get("disk_full_after_bytes")
         rate = control.get("bandwidth_bytes_per_s")
+        stalls = {parse_name(k).key: int(v) for k, v in control.get("pull_stalls", {}).items()}
+        stall_at = None
+        if stalls.get(name.key, 0) < 0 or attempt <= stalls.get(name.key, 0):
+            stall_at = int(control.get("pull_stall_after_bytes") or 0)
         written = 0
         for blob in remote.blobs:
             emit(
@@ -303,6 +308,8 @@ class Double:
                 for chunk in blob.chunks():
                     for offset in range(0, len(chunk), DOWNLOAD_CHUNK):
                         piece = chunk[offset : offset + DOWNLOAD_CHUNK]
+                        if stall_at is not None and written >= stall_at:
+                            self._stall(name, alive)
                         if budget is not None and written + len(piece) > int(budget):
                             raise ApiError(500, f"write {partial}: no space left on device")
                         handle.write(piece)
@@ -344,6 +351,15 @@ class Double:
         emit({"status": "success"})
 
     # ---- models ------------------------------------------------------------------------
+    def _stall(self, name: Name, alive: Any) -> None:
+        """A registry that stops sending: nothing more until the client goes away (Ollama
+        cancels a pull whose request context ends)."""
+        self.state.add("pull_stalls", item=name.display)
+        while alive is None or alive():
+            time.sleep(0.05)
+        self.state.add("pull_stalls_abandoned", item=name.display)
+        raise ApiError(499, "context canceled")
+
     def runner_for(self, model: LocalModel) -> Runner:
         return Runner(
             display=model.name.display,
@@ -567,7 +583,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def pull(self, body: dict[str, Any]) -> None:
         name = str(body.get("model") or body.get("name") or "")
-        self.streaming(body, lambda emit: self.double.pull(name, bool(body.get("insecure")), emit))
+        self.streaming(
+            body,
+            lambda emit: self.double.pull(
+                name, bool(body.get("insecure")), emit, self.client_alive
+            ),
+        )
 
     def show(self, body: dict[str, Any]) -> None:
         model = self.double.find(str(body.get("model") or body.get("name") or ""))

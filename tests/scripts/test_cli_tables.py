@@ -53,16 +53,25 @@ PS_VARIANT = (
 )
 
 
-def lib(tmp_path: Path, function: str, *args: str, stdin: str = "", listed: str = "") -> str:
-    """Runs one lib.sh function under sh with an `ollama` that prints `listed` for `list`."""
+def lib(
+    tmp_path: Path,
+    function: str,
+    *args: str,
+    stdin: str = "",
+    listed: str = "",
+    result_variable: str = "",
+) -> str:
+    """Runs one lib.sh function under sh with an `ollama` that prints `listed` for `list`;
+    prints its output, or the variable it sets its result in."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     (tmp_path / "list.txt").write_text(listed)
     fake = bin_dir / "ollama"
     fake.write_text(f'#!/bin/sh\n[ "$1" = list ] && exec cat {tmp_path / "list.txt"}\nexit 1\n')
     fake.chmod(0o755)
+    show = f' && printf "%s\\n" "${result_variable}"' if result_variable else ""
     result = subprocess.run(
-        ["sh", "-c", f'. "{FILES / "lib.sh"}" && {function} "$@"', "sh", *args],
+        ["sh", "-c", f'. "{FILES / "lib.sh"}" && {function} "$@"{show}', "sh", *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -196,4 +205,5 @@ def test_local_digest_takes_a_full_id_as_is(tmp_path: Path) -> None:
     ],
 )
 def test_digest_verdict(tmp_path: Path, have: str, expected: str, verdict: str) -> None:
-    assert lib(tmp_path, "oil_digest_verdict", have, expected) == verdict + "\n"
+    found = lib(tmp_path, "oil_digest_verdict", have, expected, result_variable="OIL_VERDICT")
+    assert found == verdict + "\n"

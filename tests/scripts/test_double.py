@@ -11,7 +11,7 @@ import re
 import pytest
 
 from tests.ollama_double.gotime import DurationError, parse_go_duration
-from tests.ollama_double.names import parse_name
+from tests.ollama_double.names import InvalidNameError, parse_name
 from tests.scripts.conftest import Pod
 
 PHI = {"size": 20_000}
@@ -28,13 +28,21 @@ EMBED = {"size": 20_000, "kind": "embed"}
             "reg.local:5000/team/phi:latest",
             "reg.local:5000/team/phi/latest",
         ),
-        ("myreg.io/phi", "myreg.io/phi:latest", "registry.ollama.ai/myreg.io/phi/latest"),
+        ("my-reg/phi", "my-reg/phi:latest", "registry.ollama.ai/my-reg/phi/latest"),
+        ("_x", "_x:latest", "registry.ollama.ai/library/_x/latest"),
     ],
 )
 def test_names_follow_ollamas_parser(reference: str, display: str, path: str) -> None:
     name = parse_name(reference)
     assert name.display == display
     assert "/".join(name.path_parts) == path
+
+
+@pytest.mark.parametrize("reference", ["myreg.io/phi", "a/b/c/d", "-x", "phi:", "ns/m:a:b"])
+def test_names_ollama_refuses(reference: str) -> None:
+    """`a/b` is namespace `a`, and a namespace takes no '.' (types/model/name.go isValidPart)."""
+    with pytest.raises(InvalidNameError):
+        parse_name(reference)
 
 
 def test_go_durations_need_a_unit() -> None:

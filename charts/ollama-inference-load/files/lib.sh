@@ -1,4 +1,7 @@
 # shellcheck shell=sh
+# The helpers return results in OIL_* variables (no command substitution that could mask a
+# failure), which only the scripts sourcing this file read.
+# shellcheck disable=SC2034
 # Shared helpers of the model lifecycle scripts, sourced by each of them from the same folder.
 #
 # Runs inside the official ollama/ollama image (ubuntu:24.04, dash as /bin/sh, no curl, no wget):
@@ -18,6 +21,8 @@
 : "${OIL_PULL_BACKOFF_SECONDS:=5}"
 : "${OIL_PULL_BACKOFF_MAX_SECONDS:=120}"
 : "${OIL_PULL_PROGRESS_SECONDS:=30}"
+: "${OIL_PULL_STALL_TIMEOUT_SECONDS:=300}"
+: "${OIL_PULL_ATTEMPT_TIMEOUT_SECONDS:=7200}"
 : "${OIL_CLI_TIMEOUT_SECONDS:=4}"
 : "${OIL_LOAD_KEEPALIVE:=-1m}"
 : "${OIL_LOAD_TIMEOUT_SECONDS:=1800}"
@@ -25,76 +30,184 @@
 : "${OIL_STATE_DIR:=${TMPDIR:-/tmp}/ollama-inference-load}"
 export OLLAMA_HOST OLLAMA_MODELS
 
-OIL_TAB=$(printf '\t')
+OIL_TAB='	'
 # Ollama's default registry: `ollama list` and `ollama ps` drop it (and the `library` namespace)
 # from the names they print.
 OIL_DEFAULT_REGISTRY=registry.ollama.ai
+# The largest duration and count any setting may have. The chart's values.schema.json owns the
+# real bounds of each value (all inside these); tests/scripts/test_settings.py checks that every
+# schema maximum is accepted here, so the chart never renders a value the scripts refuse.
+OIL_MAX_SECONDS=604800
+OIL_MAX_COUNT=1000
+# How long a command that ignored SIGTERM (from `timeout` or from a cleanup) gets before SIGKILL.
+OIL_KILL_AFTER_SECONDS=1
+# Pids of the background children the scripts wait on, so a signal handler can end them.
+OIL_SLEEP_PID=
+OIL_BG_PID=
 
 # One line per event: `<UTC time with ms> <script> <level> <message>`, no colour, no control
 # characters, so `kubectl logs` output can be split on the first three spaces.
 oil_log() {
 	oil_log_level=$1
 	shift
-	printf '%s %s %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" "${OIL_SCRIPT:-lib}" \
-		"$oil_log_level" "$(printf '%s' "$*" | tr '\n\r\t' '   ' | tr -d '\000-\010\013-\037')"
+	oil_log_time=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ) || oil_log_time=unknown-time
+	oil_log_text=$(printf '%s' "$*" | tr '\n\r\t' '   ' | tr -d '\000-\010\013-\037') ||
+		oil_log_text=$*
+	printf '%s %s %s %s\n' "$oil_log_time" "${OIL_SCRIPT:-lib}" "$oil_log_level" "$oil_log_text"
 }
 
 oil_info() { oil_log info "$@"; }
 oil_warn() { oil_log warn "$@"; }
 oil_error() { oil_log error "$@"; }
 
-oil_now_ms() { date +%s%3N; }
+# Milliseconds since the epoch; a failing `date` ends the script (every timing depends on it).
+oil_now_ms() {
+	OIL_NOW_MS=$(date +%s%3N) || {
+		oil_error "date failed: cannot measure time" >&2
+		exit 2
+	}
+	case $OIL_NOW_MS in '' | *[!0-9]*)
+		oil_error "date printed \"$OIL_NOW_MS\", not milliseconds" >&2
+		exit 2
+		;;
+	esac
+}
 
-# "12", "0.25", "1.5" -> milliseconds; prints nothing for anything else.
+# `oil_to_ms VALUE`: "12", "0.25", "1.5" -> OIL_MS (milliseconds, fraction cut at 3 digits).
+# Fails, setting nothing, for anything else and for more than 9 integer digits, so the
+# arithmetic can never overflow.
 oil_to_ms() {
 	case $1 in
 	'' | *[!0-9.]* | *.*.* | . | .*) return 1 ;;
 	*.*)
-		oil_to_ms_int=${1%%.*}
-		oil_to_ms_frac="${1#*.}000"
-		oil_to_ms_frac=$(printf '%s' "$oil_to_ms_frac" | cut -c1-3)
+		oil_tm_int=${1%%.*}
+		oil_tm_frac="${1#*.}000"
 		;;
 	*)
-		oil_to_ms_int=$1
-		oil_to_ms_frac=000
+		oil_tm_int=$1
+		oil_tm_frac=000
 		;;
 	esac
+	while [ "${#oil_tm_frac}" -gt 3 ]; do oil_tm_frac=${oil_tm_frac%?}; done
 	# Leading zeros would read as octal in $(( )).
-	oil_to_ms_int=$(printf '%s' "$oil_to_ms_int" | sed 's/^0*//')
-	oil_to_ms_frac=$(printf '%s' "$oil_to_ms_frac" | sed 's/^0*//')
-	printf '%s\n' "$((${oil_to_ms_int:-0} * 1000 + ${oil_to_ms_frac:-0}))"
+	while :; do case $oil_tm_int in 0?*) oil_tm_int=${oil_tm_int#0} ;; *) break ;; esac; done
+	while :; do case $oil_tm_frac in 0?*) oil_tm_frac=${oil_tm_frac#0} ;; *) break ;; esac; done
+	[ "${#oil_tm_int}" -le 9 ] || return 1
+	OIL_MS=$((oil_tm_int * 1000 + oil_tm_frac))
 }
 
-# Milliseconds -> "1.234" (seconds), for logs and for sleep/timeout arguments.
+# Milliseconds -> "1.234" (seconds) into OIL_S, for logs and for sleep/timeout arguments.
 oil_ms_to_s() {
-	printf '%d.%03d' "$(($1 / 1000))" "$(($1 % 1000))"
+	oil_mts_frac=$(($1 % 1000))
+	while [ "${#oil_mts_frac}" -lt 3 ]; do oil_mts_frac=0$oil_mts_frac; done
+	OIL_S=$(($1 / 1000)).$oil_mts_frac
 }
 
-# `oil_duration_ms NAME VALUE`: a duration setting in milliseconds; a wrong value is reported
-# (on stderr, as this runs inside $(...)) and fails.
-oil_duration_ms() {
-	if ! oil_to_ms "$2"; then
-		oil_error "$1=$2 is not a number of seconds" >&2
-		return 1
+# `oil_elapsed START_MS`: seconds since START_MS ("1.234") into OIL_S.
+oil_elapsed() {
+	oil_now_ms
+	oil_ms_to_s $((OIL_NOW_MS - $1))
+}
+
+# Every numeric setting goes through one of these two: a wrong or out-of-range value is
+# reported (naming the variable) and counted in OIL_BAD_SETTINGS; `oil_settings_checked` then
+# exits 2 when there was one, after all of them have been reported.
+OIL_BAD_SETTINGS=0
+
+# `oil_seconds_setting NAME VALUE`: VALUE (of the variable NAME) is a number of seconds between
+# 0.001 and OIL_MAX_SECONDS (fractions allowed); OIL_MS gets it in milliseconds (1 when wrong).
+oil_seconds_setting() {
+	if oil_to_ms "$2" && [ "$OIL_MS" -ge 1 ] && [ "$OIL_MS" -le $((OIL_MAX_SECONDS * 1000)) ]; then
+		return 0
 	fi
+	OIL_MS=1
+	oil_error "$1=$2 is not a number of seconds between 0.001 and $OIL_MAX_SECONDS"
+	OIL_BAD_SETTINGS=$((OIL_BAD_SETTINGS + 1))
 }
 
-# `oil_require_count NAME VALUE`: fails unless VALUE is a whole number >= 1.
-oil_require_count() {
+# `oil_count_setting NAME VALUE`: VALUE (of the variable NAME) is a whole number between 1 and
+# OIL_MAX_COUNT.
+oil_count_setting() {
 	case $2 in
-	'' | *[!0-9]* | 0 | 0*)
-		oil_error "$1=$2 is not a whole number >= 1" >&2
-		return 1
-		;;
+	'' | *[!0-9]* | 0*) ;;
+	*) if [ "${#2}" -le 4 ] && [ "$2" -le "$OIL_MAX_COUNT" ]; then return 0; fi ;;
 	esac
+	oil_error "$1=$2 is not a whole number between 1 and $OIL_MAX_COUNT"
+	OIL_BAD_SETTINGS=$((OIL_BAD_SETTINGS + 1))
+}
+
+oil_settings_checked() {
+	[ "$OIL_BAD_SETTINGS" -eq 0 ] || exit 2
+}
+
+# `oil_timeout SECONDS COMMAND...`: COMMAND bounded; one that ignores SIGTERM is killed
+# OIL_KILL_AFTER_SECONDS later (a plain `timeout` would wait for it forever).
+oil_timeout() {
+	oil_to_seconds=$1
+	shift
+	timeout -k "$OIL_KILL_AFTER_SECONDS" "$oil_to_seconds" "$@"
+}
+
+# `oil_sleep SECONDS`: a sleep that a trapped signal interrupts at once. The shell runs a trap
+# only after a foreground command ends, but `wait` returns as soon as a signal arrives.
+oil_sleep() {
+	sleep "$1" &
+	OIL_SLEEP_PID=$!
+	wait "$OIL_SLEEP_PID" || :
+	OIL_SLEEP_PID=
+}
+
+# `oil_wait_bounded SECONDS COMMAND...`: oil_timeout in the background, waited for (interruptible
+# like oil_sleep); returns its status. OIL_BG_PID names the `timeout` process meanwhile, for the
+# signal handler: `timeout` passes the SIGTERM it gets on to COMMAND.
+oil_wait_bounded() {
+	oil_wb_seconds=$1
+	shift
+	timeout -k "$OIL_KILL_AFTER_SECONDS" "$oil_wb_seconds" "$@" &
+	OIL_BG_PID=$!
+	oil_wb_status=0
+	wait "$OIL_BG_PID" || oil_wb_status=$?
+	OIL_BG_PID=
+	return "$oil_wb_status"
+}
+
+# `oil_stop_pid PID GRACE_MS`: SIGTERM, then SIGKILL once GRACE_MS have passed, then reap.
+# Polls /proc because an exited child stays a zombie until `wait`. Bounded by GRACE_MS + 0.1 s.
+oil_stop_pid() {
+	[ -n "$1" ] || return 0
+	if oil_pid_running "$1"; then
+		kill -TERM "$1" 2>/dev/null || :
+		oil_now_ms
+		oil_sp_start=$OIL_NOW_MS
+		while oil_pid_running "$1"; do
+			oil_now_ms
+			if [ $((OIL_NOW_MS - oil_sp_start)) -ge "$2" ]; then
+				kill -KILL "$1" 2>/dev/null || :
+				break
+			fi
+			oil_sleep 0.05
+		done
+	fi
+	OIL_STOPPED_STATUS=0
+	wait "$1" 2>/dev/null || OIL_STOPPED_STATUS=$?
+}
+
+# Ends the children a signal handler or the EXIT trap may find still running: a sleep and the
+# command oil_wait_bounded waits for.
+oil_stop_children() {
+	oil_stop_pid "$OIL_SLEEP_PID" 1000
+	OIL_SLEEP_PID=
+	oil_stop_pid "$OIL_BG_PID" $((OIL_KILL_AFTER_SECONDS * 1000 + 1000))
+	OIL_BG_PID=
 }
 
 # The ollama CLI's `--keepalive` is a Go duration and needs a unit ("-1" is refused while the
 # server's OLLAMA_KEEP_ALIVE accepts it), so a bare number of seconds gets its unit here.
+# Sets OIL_KEEPALIVE_FLAG.
 oil_keepalive_flag_value() {
 	case $1 in
-	0 | *[!0-9-]*) printf '%s' "$1" ;;
-	*) printf '%ss' "$1" ;;
+	0 | *[!0-9-]*) OIL_KEEPALIVE_FLAG=$1 ;;
+	*) OIL_KEEPALIVE_FLAG=${1}s ;;
 	esac
 }
 
@@ -103,29 +216,49 @@ oil_keepalive_flag_value() {
 # zombie, which `kill -0` still reports alive, so /proc is asked first.
 oil_pid_running() {
 	[ -n "$1" ] || return 1
-	if [ -r "/proc/$1/stat" ]; then
-		oil_pr_state=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
-		[ -n "$oil_pr_state" ] && [ "$oil_pr_state" != Z ] && [ "$oil_pr_state" != X ]
+	if oil_proc_stat "$1"; then
+		[ "$OIL_PROC_STATE" != Z ] && [ "$OIL_PROC_STATE" != X ]
 		return
 	fi
-	kill -0 "$1" 2>/dev/null
+	[ ! -d /proc/self ] && kill -0 "$1" 2>/dev/null
 }
 
-# The start time of a process (clock ticks since boot, /proc/PID/stat field 22); nothing
-# without /proc. A pid and its start time name one process for good, even after pid reuse.
-oil_proc_start_time() {
-	[ -r "/proc/$1/stat" ] && sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20
+# `oil_proc_stat PID`: sets OIL_PROC_STATE (field 3 of /proc/PID/stat) and OIL_PROC_START (field
+# 22, the start time in clock ticks since boot); fails when the process or /proc is not there.
+# A pid and its start time name one process for good, even after pid reuse.
+oil_proc_stat() {
+	OIL_PROC_STATE=
+	OIL_PROC_START=
+	IFS= read -r oil_ps_line 2>/dev/null <"/proc/$1/stat" || return 1
+	# The command name (field 2) may hold spaces and parentheses: cut after its last ')'.
+	# shellcheck disable=SC2086 # split into fields on purpose
+	set -- ${oil_ps_line##*) }
+	[ "$#" -ge 20 ] || return 1
+	OIL_PROC_STATE=$1
+	shift 19
+	OIL_PROC_START=$1
 }
 
-# The last `Error: ...` line the ollama CLI wrote (stderr also carries ANSI progress, which is
-# stripped), else the last non-empty line. Used to quote the server's own error in our logs.
+# The last `Error: ...` line the ollama CLI wrote to FILE (stderr also carries ANSI progress,
+# which is stripped), else the last non-empty line, into OIL_CLI_ERROR. Used to quote the
+# server's own error in our logs.
 oil_cli_error() {
-	oil_ce_text=$(tr '\r' '\n' <"$1" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g' | tr -d '\000-\010\013-\037')
-	oil_ce_line=$(printf '%s\n' "$oil_ce_text" | grep 'Error: ' | tail -n 1 | sed 's/^.*\(Error: \)/\1/')
+	oil_ce_text=$(tr '\r' '\n' <"$1" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g' | tr -d '\000-\010\013-\037') ||
+		oil_ce_text=
+	oil_ce_line=$(printf '%s\n' "$oil_ce_text" | grep 'Error: ' | tail -n 1 | sed 's/^.*\(Error: \)/\1/') ||
+		oil_ce_line=
 	if [ -z "$oil_ce_line" ]; then
-		oil_ce_line=$(printf '%s\n' "$oil_ce_text" | grep -v '^[[:space:]]*$' | tail -n 1)
+		oil_ce_line=$(printf '%s\n' "$oil_ce_text" | grep -v '^[[:space:]]*$' | tail -n 1) || oil_ce_line=
 	fi
-	printf '%s' "${oil_ce_line:-no error output}"
+	OIL_CLI_ERROR=${oil_ce_line:-no error output}
+}
+
+OIL_NL='
+'
+# `oil_last_line TEXT`: its last line into OIL_LAST_LINE.
+oil_last_line() {
+	OIL_LAST_LINE=${1%"$OIL_NL"}
+	OIL_LAST_LINE=${OIL_LAST_LINE##*"$OIL_NL"}
 }
 
 # Awk functions that read Ollama model names as the server does (types/model/name.go): the tag
@@ -181,8 +314,26 @@ function manifest_path(ref) {
 oil_plan() {
 	awk -F '\t' -v config_dir="$OIL_CONFIG_DIR" -v models_dir="$OLLAMA_MODELS" \
 		-v default_registry="$OIL_DEFAULT_REGISTRY" "$OIL_AWK_NAMES"'
-function valid_name(ref) {
-	return ref ~ /^[A-Za-z0-9][A-Za-z0-9_.:\/-]*$/ && ref !~ /[\/:]$/ && ref !~ /@/
+# The model-name grammar of the chart (values.schema.json, models[].name: its owner; Ollama'"'"'s
+# types/model/name.go, minus a scheme): [[host/]namespace/]model[:tag], at most 350 characters;
+# each part starts with a letter, digit or "_"; host takes "_.:-" (350), namespace "_-" (80),
+# model and tag "_.-" (80). tests/scripts/test_model_names.py keeps the two in step.
+function valid_part(s, chars, max) {
+	return length(s) >= 1 && length(s) <= max && s ~ ("^[A-Za-z0-9_][" chars "]*$")
+}
+function valid_name(ref,   n, p, last, c) {
+	if (length(ref) > 350) return 0
+	n = split(ref, p, "/")
+	if (n > 3) return 0
+	last = p[n]
+	c = index(last, ":")
+	if (c > 0) {
+		if (!valid_part(substr(last, c + 1), "A-Za-z0-9_.-", 80)) return 0
+		last = substr(last, 1, c - 1)
+	}
+	if (!valid_part(last, "A-Za-z0-9_.-", 80)) return 0
+	if (n >= 2 && !valid_part(p[n - 1], "A-Za-z0-9_-", 80)) return 0
+	return n < 3 || valid_part(p[1], "A-Za-z0-9_.:-", 350)
 }
 function error(msg) { printf "E\t%s\n", msg; errors++ }
 BEGIN {
@@ -273,7 +424,10 @@ BEGIN {
 
 # Runs oil_plan into OIL_PLAN; prints every configuration error and exits 2 when there is one.
 oil_load_plan() {
-	OIL_PLAN=$(oil_plan)
+	if ! OIL_PLAN=$(oil_plan); then
+		oil_error "configuration: reading the model lists in $OIL_CONFIG_DIR failed (awk exited non-zero)"
+		exit 2
+	fi
 	oil_lp_errors=$(printf '%s\n' "$OIL_PLAN" | sed -n "s/^E${OIL_TAB}//p")
 	if [ -n "$oil_lp_errors" ]; then
 		printf '%s\n' "$oil_lp_errors" | while IFS= read -r oil_lp_line; do
@@ -341,14 +495,19 @@ oil_ps_states() {
 # configured one, and is trusted only when its hash starts with the listed ID.
 # `oil_local_digest NAME PLANNED-MANIFEST-PATH`
 oil_local_digest() {
-	if ! oil_ld_list=$(timeout "$OIL_CLI_TIMEOUT_SECONDS" ollama list </dev/null 2>&1); then
-		oil_error "ollama list failed: $(printf '%s' "$oil_ld_list" | tail -n 1)" >&2
+	if ! oil_ld_list=$(oil_timeout "$OIL_CLI_TIMEOUT_SECONDS" ollama list </dev/null 2>&1); then
+		oil_last_line "$oil_ld_list"
+		oil_error "ollama list failed: $OIL_LAST_LINE" >&2
 		return 1
 	fi
-	oil_ld_row=$(printf '%s\n' "$oil_ld_list" | oil_list_find "$1")
+	if ! oil_ld_row=$(printf '%s\n' "$oil_ld_list" | oil_list_find "$1"); then
+		oil_error "reading the output of ollama list failed (awk exited non-zero)" >&2
+		return 1
+	fi
 	[ -n "$oil_ld_row" ] || return 0
-	oil_ld_listed=$(printf '%s\n' "$oil_ld_row" | cut -f1)
-	oil_ld_id=$(printf '%s\n' "$oil_ld_row" | cut -f2)
+	IFS=$OIL_TAB read -r oil_ld_listed oil_ld_id oil_ld_path <<EOF
+$oil_ld_row
+EOF
 	case $oil_ld_id in
 	'' | *[!0-9a-f]*)
 		oil_warn "$1: ollama list shows ID \"$oil_ld_id\", not hex; trusting the manifest file alone" >&2
@@ -359,9 +518,13 @@ oil_local_digest() {
 		printf 'full %s\n' "$oil_ld_id"
 		return 0
 	fi
-	for oil_ld_manifest in "$(printf '%s\n' "$oil_ld_row" | cut -f3)" "$2"; do
+	for oil_ld_manifest in "$oil_ld_path" "$2"; do
 		[ -r "$oil_ld_manifest" ] || continue
-		oil_ld_full=$(sha256sum <"$oil_ld_manifest" | cut -c1-64)
+		if ! oil_ld_full=$(sha256sum <"$oil_ld_manifest"); then
+			oil_warn "$1: sha256sum of $oil_ld_manifest failed" >&2
+			continue
+		fi
+		oil_ld_full=${oil_ld_full%% *}
 		case $oil_ld_full in
 		"$oil_ld_id"*)
 			printf 'full %s\n' "$oil_ld_full"
@@ -370,17 +533,18 @@ oil_local_digest() {
 		esac
 		oil_warn "$1: manifest file $oil_ld_manifest (sha256 $oil_ld_full) is not what the server lists as $oil_ld_listed (ID $oil_ld_id)" >&2
 	done
-	oil_warn "$1: no manifest file matching the server's ID $oil_ld_id (looked for $(printf '%s\n' "$oil_ld_row" | cut -f3) and $2): only the ID is known" >&2
+	oil_warn "$1: no manifest file matching the server's ID $oil_ld_id (looked for $oil_ld_path and $2): only the ID is known" >&2
 	printf 'id %s\n' "${oil_ld_id:-unknown}"
 }
 
-# `oil_digest_verdict HAVE EXPECTED` prints match, mismatch or unverifiable: a pinned digest is
-# matched on all 64 hex; an ID that is not a prefix of it is a mismatch all the same.
+# `oil_digest_verdict HAVE EXPECTED` sets OIL_VERDICT to match, mismatch or unverifiable: a
+# pinned digest is matched on all 64 hex; an ID that is not a prefix of it is a mismatch all
+# the same.
 oil_digest_verdict() {
 	case $1 in
-	"full $2") echo match ;;
-	full\ *) echo mismatch ;;
-	"id unknown") echo unverifiable ;;
-	*) case $2 in "${1#id }"*) echo unverifiable ;; *) echo mismatch ;; esac ;;
+	"full $2") OIL_VERDICT=match ;;
+	full\ *) OIL_VERDICT=mismatch ;;
+	"id unknown") OIL_VERDICT=unverifiable ;;
+	*) case $2 in "${1#id }"*) OIL_VERDICT=unverifiable ;; *) OIL_VERDICT=mismatch ;; esac ;;
 	esac
 }

@@ -6,20 +6,21 @@
 # get the container restarted. Bounded by `timeout`.
 # Exit status: 0 the server answered, 1 it did not, 2 bad configuration.
 
-set -u
+set -eu
 OIL_SCRIPT=probe-live
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-oil_duration_ms OIL_CLI_TIMEOUT_SECONDS "$OIL_CLI_TIMEOUT_SECONDS" >/dev/null || exit 2
+oil_seconds_setting OIL_CLI_TIMEOUT_SECONDS "$OIL_CLI_TIMEOUT_SECONDS"
+oil_settings_checked
 
-if list_output=$(timeout "$OIL_CLI_TIMEOUT_SECONDS" ollama list </dev/null 2>&1); then
-	exit 0
-fi
-list_status=$?
-if [ "$list_status" -eq 124 ]; then
+list_status=0
+list_output=$(oil_timeout "$OIL_CLI_TIMEOUT_SECONDS" ollama list </dev/null 2>&1) || list_status=$?
+[ "$list_status" -ne 0 ] || exit 0
+if [ "$list_status" -eq 124 ] || [ "$list_status" -eq 137 ]; then
 	oil_log not-alive "ollama list did not answer on $OLLAMA_HOST within ${OIL_CLI_TIMEOUT_SECONDS}s"
 else
-	oil_log not-alive "ollama list failed on $OLLAMA_HOST: $(printf '%s' "$list_output" | tail -n 1)"
+	oil_last_line "$list_output"
+	oil_log not-alive "ollama list failed on $OLLAMA_HOST: $OIL_LAST_LINE"
 fi
 exit 1

@@ -8,144 +8,221 @@
 # Every CLI call is bounded by `timeout`, so the probe answers within OIL_CLI_TIMEOUT_SECONDS
 # plus a few milliseconds, whatever the server does.
 #
-# Exit status: 0 ready, 1 not ready (the one output line says why), 2 bad configuration.
+# Exit status: 0 ready, 1 not ready (the one output line says why), 2 bad configuration or a
+# failing tool (also not ready).
 # `probe-ready.sh --load NAME KIND INSECURE` is the detached loader itself (internal).
 
-set -u
+set -eu
 OIL_SCRIPT=probe-ready
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-oil_duration_ms OIL_CLI_TIMEOUT_SECONDS "$OIL_CLI_TIMEOUT_SECONDS" >/dev/null || exit 2
-oil_duration_ms OIL_LOAD_TIMEOUT_SECONDS "$OIL_LOAD_TIMEOUT_SECONDS" >/dev/null || exit 2
+oil_seconds_setting OIL_CLI_TIMEOUT_SECONDS "$OIL_CLI_TIMEOUT_SECONDS"
+oil_seconds_setting OIL_LOAD_TIMEOUT_SECONDS "$OIL_LOAD_TIMEOUT_SECONDS"
+oil_settings_checked
 
-lock_key() { printf '%s' "$1" | tr '[:upper:]' '[:lower:]' | sha256sum | cut -c1-16; }
+# Every function is defined before the first command that may call one (the loader below too).
+
+# The file name key of a model's lock and log: the first 16 hex of the sha256 of its lower case.
+lock_key() {
+	lk_lower=$(printf '%s' "$1" | tr '[:upper:]' '[:lower:]') || return 1
+	lk_sum=$(printf '%s' "$lk_lower" | sha256sum) || return 1
+	LOCK_KEY=${lk_sum%%[!0-9a-f]*}
+	LOCK_KEY=$(printf '%.16s' "$LOCK_KEY") || return 1
+	[ "${#LOCK_KEY}" -eq 16 ] || return 1
+	LOCK_FILE=$OIL_STATE_DIR/load-$LOCK_KEY.pid
+	LOAD_LOG=$OIL_STATE_DIR/load-$LOCK_KEY.log
+}
+
+# The lock of a model's loader holds "pid start-time": the start time (from /proc) tells our
+# loader from a process that got its pid recycled, and, unlike the command line, it is already
+# right in the instant between the fork and the loader's exec. Fails when it cannot be written.
+# `write_lock NAME PID`
+write_lock() {
+	lock_key "$1" || return 1
+	wl_started=
+	! oil_proc_stat "$2" || wl_started=$OIL_PROC_START
+	printf '%s %s\n' "$2" "$wl_started" >"$LOCK_FILE.tmp" && mv -f "$LOCK_FILE.tmp" "$LOCK_FILE"
+}
+
+# The pid of the running loader of a model into LOADER_PID; fails when none runs.
+running_loader() {
+	LOADER_PID=
+	lock_key "$1" || return 1
+	[ -r "$LOCK_FILE" ] || return 1
+	read -r rl_pid rl_started 2>/dev/null <"$LOCK_FILE" || return 1
+	case $rl_pid in '' | *[!0-9]*) return 1 ;; esac
+	oil_pid_running "$rl_pid" || return 1
+	oil_proc_stat "$rl_pid" || return 1
+	[ "$OIL_PROC_START" = "${rl_started:-}" ] || return 1
+	LOADER_PID=$rl_pid
+}
+
+# The outcome the last loader of a model wrote, into LAST_OUTCOME (empty when none).
+last_load_outcome() {
+	LAST_OUTCOME=
+	lock_key "$1" || return 0
+	[ -r "$LOAD_LOG" ] || return 0
+	IFS= read -r ll_line <"$LOAD_LOG" || [ -n "${ll_line:-}" ] || return 0
+	# "<time> <script> <level> <message>": drop the time and the script.
+	LAST_OUTCOME=${ll_line#* * }
+}
 
 # The detached loader. `ollama run` needs the request to stay open until the model is loaded
 # (the server aborts a load whose client went away), so this process lives as long as the load.
 # Generation models load with an empty prompt (/api/generate answers done_reason "load");
 # `ollama run` refuses an empty prompt for embedding models, so they get a one-word input, which
-# goes through /api/embed and loads the model the same way.
-if [ "${1:-}" = --load ]; then
-	load_name=$2
-	load_kind=$3
-	load_insecure=$4
-	load_key=$(lock_key "$load_name")
-	load_lock=$OIL_STATE_DIR/load-$load_key.pid
-	load_log=$OIL_STATE_DIR/load-$load_key.log
-	write_lock "$load_name" "$$"
-	load_prompt=
-	[ "$load_kind" = embed ] && load_prompt=ready
-	set -- ollama run "$load_name" "$load_prompt" "--keepalive=$(oil_keepalive_flag_value "$OIL_LOAD_KEEPALIVE")"
-	[ "$load_insecure" = true ] && set -- "$@" --insecure
-	load_start=$(oil_now_ms)
-	if timeout "$OIL_LOAD_TIMEOUT_SECONDS" "$@" </dev/null >/dev/null 2>"$load_log.err"; then
-		oil_info "loaded $load_name in $(oil_ms_to_s "$(($(oil_now_ms) - load_start))")s" >"$load_log"
-	else
-		load_status=$?
-		oil_error "loading $load_name failed after $(oil_ms_to_s "$(($(oil_now_ms) - load_start))")s (exit $load_status): $(oil_cli_error "$load_log.err")" >"$load_log"
+# goes through /api/embed and loads the model the same way. SIGTERM ends the load at once and
+# is recorded as its outcome.
+# `run_loader NAME KIND INSECURE`
+run_loader() {
+	load_name=$1
+	if ! mkdir -p "$OIL_STATE_DIR" || ! write_lock "$load_name" "$$"; then
+		oil_error "loader of $load_name: cannot write its lock in $OIL_STATE_DIR" >&2
+		exit 2
 	fi
-	rm -f "$load_log.err"
-	read -r lock_pid _ <"$load_lock" 2>/dev/null && [ "$lock_pid" = "$$" ] && rm -f "$load_lock"
-	exit 0
-fi
-
-oil_load_plan
-
-# The lock of a model's loader holds "pid start-time": the start time (from /proc) tells our
-# loader from a process that got its pid recycled, and, unlike the command line, it is already
-# right in the instant between the fork and the loader's exec.
-write_lock() {
-	printf '%s %s\n' "$2" "$(oil_proc_start_time "$2")" >"$OIL_STATE_DIR/load-$(lock_key "$1").pid"
+	load_prompt=
+	[ "$2" != embed ] || load_prompt=ready
+	oil_keepalive_flag_value "$OIL_LOAD_KEEPALIVE"
+	set -- ollama run "$load_name" "$load_prompt" "--keepalive=$OIL_KEEPALIVE_FLAG"
+	[ "$3" != true ] || set -- "$@" --insecure
+	oil_now_ms
+	load_start=$OIL_NOW_MS
+	trap 'loader_done 143' TERM
+	trap 'loader_done 130' INT
+	load_status=0
+	oil_wait_bounded "$OIL_LOAD_TIMEOUT_SECONDS" "$@" </dev/null >/dev/null 2>"$LOAD_LOG.err" ||
+		load_status=$?
+	loader_done 0
 }
 
-# The pid of the running loader of a model, if one runs.
-running_loader() {
-	rl_lock=$OIL_STATE_DIR/load-$(lock_key "$1").pid
-	[ -r "$rl_lock" ] || return 1
-	read -r rl_pid rl_started <"$rl_lock" 2>/dev/null || return 1
-	case $rl_pid in '' | *[!0-9]*) return 1 ;; esac
-	oil_pid_running "$rl_pid" || return 1
-	[ "$(oil_proc_start_time "$rl_pid")" = "${rl_started:-}" ] || return 1
-	printf '%s' "$rl_pid"
-}
-
-last_load_outcome() {
-	ll_log=$OIL_STATE_DIR/load-$(lock_key "$1").log
-	[ -r "$ll_log" ] && cut -d' ' -f3- "$ll_log" | head -n 1
+# Writes the loader's outcome, removes its lock (if still its own) and exits.
+loader_done() {
+	trap '' INT TERM
+	oil_stop_children
+	oil_elapsed "$load_start"
+	if [ "$1" -ne 0 ]; then
+		oil_error "loading $load_name was interrupted by a signal after ${OIL_S}s" >"$LOAD_LOG"
+	elif [ "$load_status" -eq 0 ]; then
+		oil_info "loaded $load_name in ${OIL_S}s" >"$LOAD_LOG"
+	else
+		oil_cli_error "$LOAD_LOG.err"
+		oil_error "loading $load_name failed after ${OIL_S}s (exit $load_status): $OIL_CLI_ERROR" >"$LOAD_LOG"
+	fi
+	rm -f "$LOAD_LOG.err"
+	if read -r ld_pid _ 2>/dev/null <"$LOCK_FILE" && [ "$ld_pid" = "$$" ]; then
+		rm -f "$LOCK_FILE"
+	fi
+	exit "$1"
 }
 
 # Starts the detached loader unless one already runs, or ran when this probe asked `ollama ps`
-# (its load may have finished after that answer: the next probe sees it); prints what the probe
-# should report.
+# (its load may have finished after that answer: the next probe sees it); sets LOAD_NOTE to what
+# the probe should report.
 start_load() {
-	if sl_pid=$(running_loader "$1"); then
-		printf 'loading (pid %s)' "$sl_pid"
+	if running_loader "$1"; then
+		LOAD_NOTE="loading (pid $LOADER_PID)"
 		return 0
 	fi
-	if printf '%s\n' "$LOADING_BEFORE_PS" | grep -qxF -- "$1"; then
-		printf 'a load just ended: %s' "$(last_load_outcome "$1")"
+	case "$OIL_NL$LOADING_BEFORE_PS$OIL_NL" in
+	*"$OIL_NL$1$OIL_NL"*)
+		last_load_outcome "$1"
+		LOAD_NOTE="a load just ended: $LAST_OUTCOME"
 		return 0
-	fi
+		;;
+	esac
 	if ! mkdir -p "$OIL_STATE_DIR" 2>/dev/null; then
-		printf 'cannot start a load: %s is not writable' "$OIL_STATE_DIR"
+		LOAD_NOTE="cannot start a load: $OIL_STATE_DIR is not writable"
 		return 0
 	fi
-	sl_previous=$(last_load_outcome "$1")
+	last_load_outcome "$1"
 	# A new session, so a probe timeout (which kills the probe's process group) spares it.
 	if command -v setsid >/dev/null 2>&1; then
 		setsid sh "$0" --load "$1" "$2" "$3" </dev/null >/dev/null 2>&1 &
 	else
 		sh "$0" --load "$1" "$2" "$3" </dev/null >/dev/null 2>&1 &
 	fi
+	sl_pid=$!
 	# The loader rewrites the lock with its own pid; writing $! now already keeps the next probe
 	# from starting a second load.
-	write_lock "$1" "$!"
-	printf 'load started (pid %s)' "$!"
-	[ -n "$sl_previous" ] && printf '; previous attempt: %s' "$sl_previous"
-	return 0
+	if ! write_lock "$1" "$sl_pid"; then
+		LOAD_NOTE="load started (pid $sl_pid), but its lock in $OIL_STATE_DIR cannot be written"
+		return 0
+	fi
+	LOAD_NOTE="load started (pid $sl_pid)"
+	[ -z "$LAST_OUTCOME" ] || LOAD_NOTE="$LOAD_NOTE; previous attempt: $LAST_OUTCOME"
 }
 
-LOADING_BEFORE_PS=$(oil_plan_records G | while IFS="$OIL_TAB" read -r _root load_name _rest; do
-	[ -n "$load_name" ] && running_loader "$load_name" >/dev/null && printf '%s\n' "$load_name"
-done)
-ps_output=$(timeout "$OIL_CLI_TIMEOUT_SECONDS" ollama ps </dev/null 2>&1)
-ps_status=$?
+if [ "${1:-}" = --load ]; then
+	run_loader "$2" "$3" "$4"
+fi
+
+oil_load_plan
+PLAN_G=$(oil_plan_records G)
+
+LOADING_BEFORE_PS=
+while IFS="$OIL_TAB" read -r _root load_name _rest; do
+	[ -n "$load_name" ] || continue
+	! running_loader "$load_name" || LOADING_BEFORE_PS="$LOADING_BEFORE_PS$load_name$OIL_NL"
+done <<EOF
+$PLAN_G
+EOF
+
+ps_status=0
+ps_output=$(oil_timeout "$OIL_CLI_TIMEOUT_SECONDS" ollama ps </dev/null 2>&1) || ps_status=$?
 if [ "$ps_status" -ne 0 ]; then
-	if [ "$ps_status" -eq 124 ]; then
+	if [ "$ps_status" -eq 124 ] || [ "$ps_status" -eq 137 ]; then
 		# The server holds `ollama ps` while a model loads (server/sched.go), so this is the
 		# usual answer during a load.
 		reason="ollama ps did not answer within ${OIL_CLI_TIMEOUT_SECONDS}s (a model load in progress?)"
 	else
-		reason="ollama ps failed: $(printf '%s' "$ps_output" | tail -n 1)"
+		oil_last_line "$ps_output"
+		reason="ollama ps failed: $OIL_LAST_LINE"
 	fi
 	oil_log not-ready "$reason"
 	exit 1
 fi
 
-ps_states=$(printf '%s\n' "$ps_output" | oil_ps_states)
+if ! ps_states=$(printf '%s\n' "$ps_output" | oil_ps_states); then
+	oil_log not-ready "reading the output of ollama ps failed (awk exited non-zero)"
+	exit 2
+fi
 
 ready_models=
 waiting=
 while IFS="$OIL_TAB" read -r root load_name kind insecure members <&3; do
 	[ -n "$root" ] || continue
 	state=absent
-	for member in $(printf '%s' "$members" | tr ',' ' '); do
+	loaded_member=
+	set -f
+	old_ifs=$IFS
+	IFS=,
+	# shellcheck disable=SC2086 # split on the commas on purpose (names hold none)
+	set -- $members
+	IFS=$old_ifs
+	set +f
+	for member; do
 		# Members are display names already (oil_plan), so their key is their lower case.
-		member_key=$(printf '%s' "$member" | tr '[:upper:]' '[:lower:]')
-		if printf '%s\n' "$ps_states" | grep -qxF -- "$member_key${OIL_TAB}loaded"; then
+		member_key=$(printf '%s' "$member" | tr '[:upper:]' '[:lower:]') || exit 2
+		case "$OIL_NL$ps_states$OIL_NL" in
+		*"$OIL_NL$member_key${OIL_TAB}loaded$OIL_NL"*)
 			state=loaded
-			ready_models="$ready_models $member"
+			loaded_member=$member
 			break
-		fi
-		printf '%s\n' "$ps_states" | grep -qxF -- "$member_key${OIL_TAB}stopping" && state=stopping
+			;;
+		*"$OIL_NL$member_key${OIL_TAB}stopping$OIL_NL"*) state=stopping ;;
+		esac
 	done
-	[ "$state" = loaded ] && continue
+	if [ "$state" = loaded ]; then
+		ready_models="$ready_models $loaded_member"
+		continue
+	fi
 	note=
-	[ "$state" = stopping ] && note="being unloaded, "
-	waiting="$waiting; $load_name: not loaded, ${note}$(start_load "$load_name" "$kind" "$insecure")"
+	[ "$state" != stopping ] || note="being unloaded, "
+	start_load "$load_name" "$kind" "$insecure"
+	waiting="$waiting; $load_name: not loaded, ${note}$LOAD_NOTE"
 done 3<<EOF
-$(oil_plan_records G)
+$PLAN_G
 EOF
 
 if [ -n "$waiting" ]; then

@@ -8,84 +8,93 @@
 #   3. for each model of models.tsv: a cache hit (present, and matching the pinned digest when
 #      one is pinned) skips the download without contacting the registry; otherwise pull with
 #      bounded retries and exponential backoff, logging a progress summary instead of ANSI bars;
+#      an attempt that makes no progress for OIL_PULL_STALL_TIMEOUT_SECONDS, or runs longer than
+#      OIL_PULL_ATTEMPT_TIMEOUT_SECONDS, is ended and counts as a failed attempt;
 #   4. when a digest is pinned, compare it with the pulled manifest's digest; on a mismatch
 #      remove the model (a bad copy is never served) and fail with both digests;
 #   5. build the derived models of derived.tsv with `ollama create` (same input, same model),
 #      each bounded by OIL_LOAD_TIMEOUT_SECONDS;
 #   6. stop the server (SIGTERM, waited for) and exit 0.
-# Exit status: 0 all models ready on disk, 1 a model or the server failed, 2 bad configuration.
+# Exit status: 0 all models ready on disk, 1 a model or the server failed, 2 bad configuration,
+# 143 SIGTERM (130 SIGINT): every wait is interruptible, the server is stopped and the temporary
+# files removed before exiting.
 # The whole flow and every knob: the README, "How a model gets from the registry to Ready".
 
-set -u
+set -eu
 OIL_SCRIPT=pull-models
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-POLL_MS=$(oil_duration_ms OIL_POLL_INTERVAL_SECONDS "$OIL_POLL_INTERVAL_SECONDS") || exit 2
-START_TIMEOUT_MS=$(oil_duration_ms OIL_SERVER_START_TIMEOUT_SECONDS "$OIL_SERVER_START_TIMEOUT_SECONDS") || exit 2
-STOP_TIMEOUT_MS=$(oil_duration_ms OIL_SERVER_STOP_TIMEOUT_SECONDS "$OIL_SERVER_STOP_TIMEOUT_SECONDS") || exit 2
-BACKOFF_MS=$(oil_duration_ms OIL_PULL_BACKOFF_SECONDS "$OIL_PULL_BACKOFF_SECONDS") || exit 2
-BACKOFF_MAX_MS=$(oil_duration_ms OIL_PULL_BACKOFF_MAX_SECONDS "$OIL_PULL_BACKOFF_MAX_SECONDS") || exit 2
-PROGRESS_MS=$(oil_duration_ms OIL_PULL_PROGRESS_SECONDS "$OIL_PULL_PROGRESS_SECONDS") || exit 2
-oil_duration_ms OIL_CLI_TIMEOUT_SECONDS "$OIL_CLI_TIMEOUT_SECONDS" >/dev/null || exit 2
-oil_duration_ms OIL_LOAD_TIMEOUT_SECONDS "$OIL_LOAD_TIMEOUT_SECONDS" >/dev/null || exit 2
-oil_require_count OIL_PULL_RETRIES "$OIL_PULL_RETRIES" || exit 2
+oil_seconds_setting OIL_POLL_INTERVAL_SECONDS "$OIL_POLL_INTERVAL_SECONDS"
+POLL_MS=$OIL_MS
+oil_seconds_setting OIL_SERVER_START_TIMEOUT_SECONDS "$OIL_SERVER_START_TIMEOUT_SECONDS"
+START_TIMEOUT_MS=$OIL_MS
+oil_seconds_setting OIL_SERVER_STOP_TIMEOUT_SECONDS "$OIL_SERVER_STOP_TIMEOUT_SECONDS"
+STOP_TIMEOUT_MS=$OIL_MS
+oil_seconds_setting OIL_PULL_BACKOFF_SECONDS "$OIL_PULL_BACKOFF_SECONDS"
+BACKOFF_MS=$OIL_MS
+oil_seconds_setting OIL_PULL_BACKOFF_MAX_SECONDS "$OIL_PULL_BACKOFF_MAX_SECONDS"
+BACKOFF_MAX_MS=$OIL_MS
+oil_seconds_setting OIL_PULL_PROGRESS_SECONDS "$OIL_PULL_PROGRESS_SECONDS"
+PROGRESS_MS=$OIL_MS
+oil_seconds_setting OIL_PULL_STALL_TIMEOUT_SECONDS "$OIL_PULL_STALL_TIMEOUT_SECONDS"
+STALL_MS=$OIL_MS
+oil_seconds_setting OIL_PULL_ATTEMPT_TIMEOUT_SECONDS "$OIL_PULL_ATTEMPT_TIMEOUT_SECONDS"
+ATTEMPT_MS=$OIL_MS
+oil_seconds_setting OIL_CLI_TIMEOUT_SECONDS "$OIL_CLI_TIMEOUT_SECONDS"
+oil_seconds_setting OIL_LOAD_TIMEOUT_SECONDS "$OIL_LOAD_TIMEOUT_SECONDS"
+oil_count_setting OIL_PULL_RETRIES "$OIL_PULL_RETRIES"
+oil_settings_checked
 RM_TIMEOUT_SECONDS=60
 # A running pull is checked at least every second so a finished one is noticed quickly.
 CHECK_MS=$POLL_MS
-[ "$CHECK_MS" -gt 1000 ] && CHECK_MS=1000
+[ "$CHECK_MS" -le 1000 ] || CHECK_MS=1000
+oil_ms_to_s "$CHECK_MS"
+CHECK_S=$OIL_S
 
 oil_load_plan
 
 SERVER_PID=
-PULL_PID=
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/oil-pull.XXXXXX") || {
 	oil_error "cannot create a temporary folder in ${TMPDIR:-/tmp}"
 	exit 1
 }
 SERVER_LOG=$WORK/serve.log
-STARTED_MS=$(oil_now_ms)
-
-elapsed() { oil_ms_to_s "$(($(oil_now_ms) - $1))"; }
+oil_now_ms
+STARTED_MS=$OIL_NOW_MS
 
 print_server_log_tail() {
 	oil_error "last lines of the ollama server log:"
-	tail -n 40 "$SERVER_LOG" 2>/dev/null | while IFS= read -r server_line; do
+	if ! tail -n 40 "$SERVER_LOG" >"$WORK/serve.tail" 2>/dev/null; then
+		oil_error "(the server log $SERVER_LOG cannot be read)"
+		return 0
+	fi
+	while IFS= read -r server_line; do
 		oil_log server "$server_line"
-	done
+	done <"$WORK/serve.tail"
 }
 
-# SIGTERM, then wait (polling /proc, as the exited child stays a zombie until `wait`); SIGKILL
-# only after the stop timeout. Always reaps the child so nothing is left behind.
+# SIGTERM, then SIGKILL after the stop timeout; always reaps the child.
 stop_server() {
 	[ -n "$SERVER_PID" ] || return 0
 	stop_pid=$SERVER_PID
 	SERVER_PID=
-	if oil_pid_running "$stop_pid"; then
-		oil_info "stopping ollama serve (pid $stop_pid)"
-		kill -TERM "$stop_pid" 2>/dev/null
-		stop_start=$(oil_now_ms)
-		while oil_pid_running "$stop_pid"; do
-			if [ $(($(oil_now_ms) - stop_start)) -ge "$STOP_TIMEOUT_MS" ]; then
-				oil_warn "ollama serve ignored SIGTERM for $(elapsed "$stop_start")s; killing it"
-				kill -KILL "$stop_pid" 2>/dev/null
-				break
-			fi
-			sleep 0.1
-		done
-	fi
-	wait "$stop_pid" 2>/dev/null
-	oil_info "ollama serve stopped (exit status $?)"
+	oil_now_ms
+	stop_start=$OIL_NOW_MS
+	oil_pid_running "$stop_pid" && oil_info "stopping ollama serve (pid $stop_pid)"
+	oil_stop_pid "$stop_pid" "$STOP_TIMEOUT_MS"
+	oil_elapsed "$stop_start"
+	oil_info "ollama serve stopped after ${OIL_S}s (exit status $OIL_STOPPED_STATUS)"
 }
 
 # shellcheck disable=SC2329 # invoked by the EXIT trap below
 on_exit() {
 	exit_status=$?
-	trap - EXIT INT TERM
-	if [ -n "$PULL_PID" ] && oil_pid_running "$PULL_PID"; then
-		kill -TERM "$PULL_PID" 2>/dev/null
-		wait "$PULL_PID" 2>/dev/null
-	fi
+	# The cleanup is bounded (OIL_SERVER_STOP_TIMEOUT_SECONDS and a few seconds more); a second
+	# signal must not cut it short and leave the server or a half-stopped pull behind.
+	trap '' INT TERM
+	trap - EXIT
+	oil_stop_children
 	stop_server
 	rm -rf "$WORK"
 	exit "$exit_status"
@@ -95,14 +104,15 @@ trap 'exit 143' TERM
 trap 'exit 130' INT
 
 server_answers() {
-	timeout "$OIL_CLI_TIMEOUT_SECONDS" ollama list </dev/null >/dev/null 2>&1
+	oil_wait_bounded "$OIL_CLI_TIMEOUT_SECONDS" ollama list </dev/null >/dev/null 2>&1
 }
 
 start_server() {
 	oil_info "starting ollama serve on $OLLAMA_HOST with model store $OLLAMA_MODELS"
 	ollama serve </dev/null >"$SERVER_LOG" 2>&1 &
 	SERVER_PID=$!
-	wait_start=$(oil_now_ms)
+	oil_now_ms
+	wait_start=$OIL_NOW_MS
 	poll=0
 	while :; do
 		poll=$((poll + 1))
@@ -112,31 +122,100 @@ start_server() {
 				print_server_log_tail
 				exit 1
 			fi
-			oil_info "ollama serve answered after $(elapsed "$wait_start")s ($poll polls)"
+			oil_elapsed "$wait_start"
+			oil_info "ollama serve answered after ${OIL_S}s ($poll polls)"
 			return 0
 		fi
 		if ! oil_pid_running "$SERVER_PID"; then
-			wait "$SERVER_PID"
-			oil_error "ollama serve exited with status $? before answering"
+			serve_status=0
+			wait "$SERVER_PID" || serve_status=$?
+			oil_error "ollama serve exited with status $serve_status before answering"
 			SERVER_PID=
 			print_server_log_tail
 			exit 1
 		fi
-		waited=$(($(oil_now_ms) - wait_start))
+		oil_now_ms
+		waited=$((OIL_NOW_MS - wait_start))
 		if [ "$waited" -ge "$START_TIMEOUT_MS" ]; then
 			oil_error "ollama serve did not answer on $OLLAMA_HOST within ${OIL_SERVER_START_TIMEOUT_SECONDS}s ($poll polls)"
 			print_server_log_tail
 			exit 1
 		fi
-		oil_info "waiting for ollama serve on $OLLAMA_HOST: poll $poll, elapsed $(oil_ms_to_s "$waited")s of ${OIL_SERVER_START_TIMEOUT_SECONDS}s"
-		sleep "$(oil_ms_to_s "$POLL_MS")"
+		oil_ms_to_s "$waited"
+		oil_info "waiting for ollama serve on $OLLAMA_HOST: poll $poll, elapsed ${OIL_S}s of ${OIL_SERVER_START_TIMEOUT_SECONDS}s"
+		oil_ms_to_s "$POLL_MS"
+		oil_sleep "$OIL_S"
 	done
 }
 
-# The latest "pulling <layer>: NN% ..." bar the CLI drew (ANSI stripped), for progress lines.
-pull_progress() {
-	tr '\r' '\n' <"$1" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g' |
-		grep -o 'pulling [0-9a-f]*: *[0-9]*%[^▕]*' | tail -n 1 | sed 's/  */ /g'
+# The CLI's progress as plain text, from the ANSI it drew in FILE (carriage returns, escapes):
+# PULL_PROGRESS gets the latest "pulling <layer>: NN%" bar (for the progress lines) and
+# PULL_STAGE the latest stage or bar ("pulling manifest", "verifying sha256 digest", ...).
+read_pull_progress() {
+	PULL_PROGRESS=
+	PULL_STAGE=
+	tr '\r' '\n' <"$1" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g' >"$WORK/pull.plain" || return 0
+	PULL_PROGRESS=$(grep -o 'pulling [0-9a-f]*: *[0-9]*%[^▕]*' "$WORK/pull.plain" | tail -n 1 | sed 's/  */ /g') ||
+		PULL_PROGRESS=
+	PULL_STAGE=$(grep -oE 'pulling [0-9a-f]+: *[0-9]+%|pulling manifest|verifying sha256 digest|writing manifest|removing [a-z ]*layers|success' "$WORK/pull.plain" | tail -n 1) ||
+		PULL_STAGE=
+}
+
+# Progress of a pull, as a mark that changes whenever it moves: the space the model store takes
+# on disk (grows with every block written, also inside a partial blob file of a resumed layer)
+# and the CLI's latest stage (which moves during the phases that write nothing, such as
+# verifying a large layer).
+progress_mark() {
+	PROGRESS_MARK=$(du -sk "$OLLAMA_MODELS" 2>/dev/null) || PROGRESS_MARK=unknown
+	read_pull_progress "$WORK/pull.err"
+	PROGRESS_MARK="${PROGRESS_MARK%%"$OIL_TAB"*} $PULL_STAGE"
+}
+
+# `pull_once COMMAND...`: one pull attempt. It is ended (and fails) when it makes no progress
+# for OIL_PULL_STALL_TIMEOUT_SECONDS or runs longer than OIL_PULL_ATTEMPT_TIMEOUT_SECONDS; the
+# server cancels a pull whose client went away, and the next attempt resumes the partial blobs.
+# Sets PULL_ERROR when it fails.
+pull_once() {
+	"$@" </dev/null >"$WORK/pull.out" 2>"$WORK/pull.err" &
+	OIL_BG_PID=$!
+	oil_now_ms
+	po_start=$OIL_NOW_MS
+	po_last_report=$po_start
+	po_last_move=$po_start
+	progress_mark
+	po_mark=$PROGRESS_MARK
+	PULL_ERROR=
+	while oil_pid_running "$OIL_BG_PID"; do
+		oil_sleep "$CHECK_S"
+		oil_pid_running "$OIL_BG_PID" || break
+		progress_mark
+		oil_now_ms
+		if [ "$PROGRESS_MARK" != "$po_mark" ]; then
+			po_mark=$PROGRESS_MARK
+			po_last_move=$OIL_NOW_MS
+		fi
+		if [ $((OIL_NOW_MS - po_last_move)) -ge "$STALL_MS" ]; then
+			PULL_ERROR="no progress for ${OIL_PULL_STALL_TIMEOUT_SECONDS}s (OIL_PULL_STALL_TIMEOUT_SECONDS) at \"${PULL_STAGE:-starting}\"; attempt ended"
+		elif [ $((OIL_NOW_MS - po_start)) -ge "$ATTEMPT_MS" ]; then
+			PULL_ERROR="not finished within OIL_PULL_ATTEMPT_TIMEOUT_SECONDS=${OIL_PULL_ATTEMPT_TIMEOUT_SECONDS}s at \"${PULL_STAGE:-starting}\"; attempt ended"
+		elif [ $((OIL_NOW_MS - po_last_report)) -ge "$PROGRESS_MS" ]; then
+			po_last_report=$OIL_NOW_MS
+			oil_elapsed "$po_start"
+			oil_info "pulling $pw_name: ${PULL_PROGRESS:-$PULL_STAGE} (elapsed ${OIL_S}s)"
+		fi
+		if [ -n "$PULL_ERROR" ]; then
+			oil_stop_pid "$OIL_BG_PID" $((OIL_KILL_AFTER_SECONDS * 1000))
+			OIL_BG_PID=
+			return 1
+		fi
+	done
+	po_status=0
+	wait "$OIL_BG_PID" || po_status=$?
+	OIL_BG_PID=
+	[ "$po_status" -eq 0 ] && return 0
+	oil_cli_error "$WORK/pull.err"
+	PULL_ERROR=$OIL_CLI_ERROR
+	return 1
 }
 
 # `pull_with_retries NAME INSECURE`: bounded attempts, exponential backoff (doubling, capped).
@@ -146,43 +225,31 @@ pull_with_retries() {
 	pw_attempt=1
 	pw_backoff=$BACKOFF_MS
 	set -- ollama pull
-	[ "$pw_insecure" = true ] && set -- "$@" --insecure
+	[ "$pw_insecure" != true ] || set -- "$@" --insecure
 	set -- "$@" "$pw_name"
 	while :; do
 		oil_info "pulling $pw_name (attempt $pw_attempt of $OIL_PULL_RETRIES)"
-		pw_start=$(oil_now_ms)
-		pw_last_report=$pw_start
-		"$@" </dev/null >"$WORK/pull.out" 2>"$WORK/pull.err" &
-		pw_pid=$!
-		PULL_PID=$pw_pid
-		while oil_pid_running "$pw_pid"; do
-			sleep "$(oil_ms_to_s "$CHECK_MS")"
-			if [ $(($(oil_now_ms) - pw_last_report)) -ge "$PROGRESS_MS" ] && oil_pid_running "$pw_pid"; then
-				pw_last_report=$(oil_now_ms)
-				oil_info "pulling $pw_name: $(pull_progress "$WORK/pull.err") (elapsed $(elapsed "$pw_start")s)"
-			fi
-		done
-		wait "$pw_pid"
-		pw_status=$?
-		PULL_PID=
-		if [ "$pw_status" -eq 0 ]; then
-			oil_info "pulled $pw_name in $(elapsed "$pw_start")s"
+		oil_now_ms
+		pw_start=$OIL_NOW_MS
+		if pull_once "$@"; then
+			oil_elapsed "$pw_start"
+			oil_info "pulled $pw_name in ${OIL_S}s"
 			return 0
 		fi
-		pw_error=$(oil_cli_error "$WORK/pull.err")
 		if [ -n "$SERVER_PID" ] && ! oil_pid_running "$SERVER_PID"; then
-			oil_error "pull of $pw_name failed: $pw_error; ollama serve has exited"
+			oil_error "pull of $pw_name failed: $PULL_ERROR; ollama serve has exited"
 			print_server_log_tail
 			return 1
 		fi
 		if [ "$pw_attempt" -ge "$OIL_PULL_RETRIES" ]; then
-			oil_error "pull of $pw_name failed after $pw_attempt attempts; last error from the server: $pw_error"
+			oil_error "pull of $pw_name failed after $pw_attempt attempts; last error: $PULL_ERROR"
 			return 1
 		fi
-		oil_warn "pull of $pw_name failed (attempt $pw_attempt of $OIL_PULL_RETRIES): $pw_error; retrying in $(oil_ms_to_s "$pw_backoff")s"
-		sleep "$(oil_ms_to_s "$pw_backoff")"
+		oil_ms_to_s "$pw_backoff"
+		oil_warn "pull of $pw_name failed (attempt $pw_attempt of $OIL_PULL_RETRIES): $PULL_ERROR; retrying in ${OIL_S}s"
+		oil_sleep "$OIL_S"
 		pw_backoff=$((pw_backoff * 2))
-		[ "$pw_backoff" -gt "$BACKOFF_MAX_MS" ] && pw_backoff=$BACKOFF_MAX_MS
+		[ "$pw_backoff" -le "$BACKOFF_MAX_MS" ] || pw_backoff=$BACKOFF_MAX_MS
 		pw_attempt=$((pw_attempt + 1))
 	done
 }
@@ -190,10 +257,11 @@ pull_with_retries() {
 # `ollama rm` unloads the model, then deletes its manifest and unused blobs: bounded, but not by the
 # probes' short CLI timeout.
 remove_model() {
-	if timeout "$RM_TIMEOUT_SECONDS" ollama rm "$1" </dev/null >"$WORK/rm.out" 2>&1; then
+	if oil_wait_bounded "$RM_TIMEOUT_SECONDS" ollama rm "$1" </dev/null >"$WORK/rm.out" 2>&1; then
 		oil_info "removed $1 from the model store"
 	else
-		oil_error "could not remove $1: $(oil_cli_error "$WORK/rm.out")"
+		oil_cli_error "$WORK/rm.out"
+		oil_error "could not remove $1: $OIL_CLI_ERROR"
 	fi
 }
 
@@ -208,7 +276,8 @@ ensure_model() {
 			CACHE_HITS=$((CACHE_HITS + 1))
 			return 0
 		fi
-		case $(oil_digest_verdict "$em_have" "$em_expected") in
+		oil_digest_verdict "$em_have" "$em_expected"
+		case $OIL_VERDICT in
 		match)
 			oil_info "cache hit: $em_name is in the model store with the pinned digest $em_expected, not pulling"
 			CACHE_HITS=$((CACHE_HITS + 1))
@@ -229,7 +298,8 @@ ensure_model() {
 		oil_info "$em_name has digest ${em_have#* } (not pinned)"
 		return 0
 	fi
-	case $(oil_digest_verdict "$em_have" "$em_expected") in
+	oil_digest_verdict "$em_have" "$em_expected"
+	case $OIL_VERDICT in
 	match)
 		oil_info "$em_name matches the pinned digest $em_expected"
 		return 0
@@ -247,24 +317,30 @@ ensure_model() {
 create_derived() {
 	cd_name=$1
 	cd_modelfile=$2
-	cd_start=$(oil_now_ms)
+	oil_now_ms
+	cd_start=$OIL_NOW_MS
 	oil_info "creating $cd_name from $cd_modelfile"
 	# Bounded like a model load: a FROM that the server must fetch first can hang on the network.
-	timeout "$OIL_LOAD_TIMEOUT_SECONDS" ollama create "$cd_name" -f "$cd_modelfile" \
-		</dev/null >"$WORK/create.out" 2>&1
-	cd_status=$?
+	cd_status=0
+	oil_wait_bounded "$OIL_LOAD_TIMEOUT_SECONDS" ollama create "$cd_name" -f "$cd_modelfile" \
+		</dev/null >"$WORK/create.out" 2>&1 || cd_status=$?
 	if [ "$cd_status" -eq 0 ]; then
-		oil_info "created $cd_name in $(elapsed "$cd_start")s"
+		oil_elapsed "$cd_start"
+		oil_info "created $cd_name in ${OIL_S}s"
 		return 0
 	fi
-	if [ "$cd_status" -eq 124 ]; then
+	# 124: `timeout` ended it; 137: it ignored SIGTERM and was killed.
+	if [ "$cd_status" -eq 124 ] || [ "$cd_status" -eq 137 ]; then
 		oil_error "ollama create $cd_name did not finish within OIL_LOAD_TIMEOUT_SECONDS=${OIL_LOAD_TIMEOUT_SECONDS}s"
 		return 1
 	fi
-	oil_error "ollama create $cd_name failed: $(oil_cli_error "$WORK/create.out")"
+	oil_cli_error "$WORK/create.out"
+	oil_error "ollama create $cd_name failed: $OIL_CLI_ERROR"
 	return 1
 }
 
+OIL_PLAN_M=$(oil_plan_records M)
+OIL_PLAN_D=$(oil_plan_records D)
 start_server
 
 CACHE_HITS=0
@@ -276,7 +352,7 @@ while IFS="$OIL_TAB" read -r name display digest insecure _kind manifest <&3; do
 	TOTAL=$((TOTAL + 1))
 	ensure_model "$name" "$display" "$digest" "$insecure" "$manifest" || FAILED="$FAILED $name"
 done 3<<EOF
-$(oil_plan_records M)
+$OIL_PLAN_M
 EOF
 
 if [ -n "$FAILED" ]; then
@@ -290,7 +366,7 @@ while IFS="$OIL_TAB" read -r name _display modelfile _root _kind <&3; do
 	DERIVED=$((DERIVED + 1))
 	create_derived "$name" "$modelfile" || FAILED="$FAILED $name"
 done 3<<EOF
-$(oil_plan_records D)
+$OIL_PLAN_D
 EOF
 
 if [ -n "$FAILED" ]; then
@@ -298,6 +374,7 @@ if [ -n "$FAILED" ]; then
 	exit 1
 fi
 
-oil_info "all models ready on disk in $(elapsed "$STARTED_MS")s: $TOTAL pulled models ($CACHE_HITS cache hits, $PULLED downloaded), $DERIVED derived"
+oil_elapsed "$STARTED_MS"
+oil_info "all models ready on disk in ${OIL_S}s: $TOTAL pulled models ($CACHE_HITS cache hits, $PULLED downloaded), $DERIVED derived"
 stop_server
 exit 0

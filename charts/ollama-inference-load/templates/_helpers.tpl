@@ -168,6 +168,10 @@ OLLAMA_KEEP_ALIVE accepts plain seconds.
   value: {{ .Values.lifecycle.pullBackoffSeconds | int | quote }}
 - name: OIL_PULL_BACKOFF_MAX_SECONDS
   value: {{ .Values.lifecycle.pullBackoffMaxSeconds | int | quote }}
+- name: OIL_PULL_STALL_TIMEOUT_SECONDS
+  value: {{ .Values.lifecycle.pullStallTimeoutSeconds | int | quote }}
+- name: OIL_PULL_ATTEMPT_TIMEOUT_SECONDS
+  value: {{ .Values.lifecycle.pullAttemptTimeoutSeconds | int | quote }}
 - name: OIL_CLI_TIMEOUT_SECONDS
   value: {{ .Values.lifecycle.cliTimeoutSeconds | int | quote }}
 - name: OIL_LOAD_KEEPALIVE
