@@ -102,14 +102,18 @@ def load_document(path: Path, display: str, report: Report) -> Document | None:
     return parse_document(raw, path, display, report)
 
 
-def parse_document(raw: bytes, path: Path, display: str, report: Report) -> Document | None:
-    if len(raw) > MAX_FILE_BYTES:
+def parse_document(
+    raw: bytes, path: Path, display: str, report: Report, *, max_bytes: int = MAX_FILE_BYTES
+) -> Document | None:
+    """raw as a Document whose root is a mapping; None (and located problems) if it cannot be
+    used. The model lock is read with this too (with its own, larger, max_bytes)."""
+    if len(raw) > max_bytes:
         report.add(
             display,
             1,
             1,
             "$",
-            f"file is {len(raw)} bytes; catalog files are limited to {MAX_FILE_BYTES} bytes",
+            f"file is {len(raw)} bytes; catalog files are limited to {max_bytes} bytes",
         )
         return None
     try:
