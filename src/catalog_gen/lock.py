@@ -583,7 +583,7 @@ def run_lock(
         written = write_lock(lock_path, ModelLock(new_models))
     except OSError as error:
         err.write(f"catalog-gen lock: cannot write {shown}: {error.strerror or error}\n")
-        return 2
+        return 1  # the file system refused: the environment, not a bug
     for key in sorted(resolved):
         entry, previous = resolved[key], locked.get(key)
         if previous is None:
