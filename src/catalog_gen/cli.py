@@ -209,7 +209,7 @@ def main(
     try:
         return _run(arguments, out, err)
     except KeyboardInterrupt:
-        err.write("catalog-gen: interrupted; the previous outputs are as they were\n")
+        err.write("catalog-gen: interrupted; no output was left half-written\n")
         return EXIT_INTERRUPTED
     except (ChartContractError, UnsafeOutputError) as error:
         err.write(f"catalog-gen: {error}\n")

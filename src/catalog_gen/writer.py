@@ -98,6 +98,8 @@ def write_outputs(outputs: Sequence[Output], protected: Sequence[Path] = ()) -> 
     check_targets(outputs, protected)
     targets = [output.path for output in outputs]
     with _os_errors(targets[0]):
+        for output in outputs:  # before creating anything; again under the lock below
+            check_owned(output)
         for target in targets:
             target.parent.mkdir(parents=True, exist_ok=True)
         with locked(targets, exclusive=True):
