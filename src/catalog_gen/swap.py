@@ -74,7 +74,7 @@ def swap(steps: Sequence[Step]) -> None:
         try:
             _write_journals(steps)
         except OSError:
-            _remove_journals(steps)
+            _finish(steps)  # nothing was swapped: drop the journals and the staged copies
             raise
         try:
             for step in steps:

@@ -100,16 +100,32 @@ def write_outputs(outputs: Sequence[Output], protected: Sequence[Path] = ()) -> 
     with _os_errors(targets[0]):
         for output in outputs:  # before creating anything; again under the lock below
             check_owned(output)
-        for target in targets:
-            target.parent.mkdir(parents=True, exist_ok=True)
-        with locked(targets, exclusive=True):
-            recover(targets)
-            for target in targets:
-                _remove_leftovers(target)
-            for output in outputs:
-                check_owned(output)
-            steps = _stage_all(outputs)
-            swap(steps)
+        created = _make_parents(targets)
+        try:
+            with locked(targets, exclusive=True):
+                recover(targets)
+                for target in targets:
+                    _remove_leftovers(target)
+                for output in outputs:
+                    check_owned(output)
+                swap(_stage_all(outputs))
+        except BaseException:
+            for directory in reversed(created):  # a failed write leaves no new empty folders
+                if directory.is_dir() and not any(directory.iterdir()):
+                    directory.rmdir()
+            raise
+
+
+def _make_parents(targets: Sequence[Path]) -> list[Path]:
+    """Create the directories holding targets; the ones created, outermost first."""
+    created: list[Path] = []
+    for target in targets:
+        missing = [parent for parent in target.parent.parents if not parent.exists()]
+        for directory in [*reversed(missing), target.parent]:
+            if not directory.exists():
+                directory.mkdir()
+                created.append(directory)
+    return created
 
 
 def interrupted(targets: Sequence[Path]) -> list[Path]:
@@ -245,8 +261,8 @@ def _stage_all(outputs: Sequence[Output]) -> list[Step]:
     steps: list[Step] = []
     try:
         for output in outputs:
-            staging = _stage(output)
-            steps.append(Step(output.path, staging, _fresh_name(output.path, "old")))
+            backup = _fresh_name(output.path, "old")  # first: _stage cleans up after itself
+            steps.append(Step(output.path, _stage(output), backup))
     except BaseException:
         for step in steps:
             remove(step.staging)
