@@ -31,6 +31,7 @@ from catalog_gen.writer import (
     OutputError,
     TreeOutput,
     UnsafeOutputError,
+    check_targets,
     diff_tree,
     interrupted,
     locked,
@@ -297,7 +298,11 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     outputs.append(FileOutput(location, location_bytes))
     if command == "check":
         return _check(outputs, summary, err)
-    write_outputs(outputs, protected=[catalog, Path(arguments.chart)])
+    protected = [catalog, Path(arguments.chart)]
+    # deploy/ is reserved even when no environment writes there: nothing else may go inside it.
+    written = {output.path for output in outputs}
+    check_targets(outputs if deploy in written else [*outputs, TreeOutput(deploy, {})], protected)
+    write_outputs(outputs, protected=protected)
     err.write(
         f"catalog-gen: {summary}: wrote {len(tree)} files to {os.path.normpath(target)}, "
         f"{len(deploy_tree)} to {os.path.normpath(deploy)} and {os.path.normpath(location)}\n"
