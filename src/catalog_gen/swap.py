@@ -22,7 +22,7 @@ import shutil
 import signal
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,11 +155,13 @@ def _roll_back(steps: Sequence[Step]) -> None:
 
 
 def _finish(steps: Sequence[Step]) -> None:
-    """Remove the journals first (the swap is then settled), then the copies left over."""
+    """Remove the journals first (the swap is then settled), then the copies left over. Those
+    are leftovers only, removed by the next writer if the file system refuses now."""
     _remove_journals(steps)
     for step in steps:
-        remove(step.backup)
-        remove(step.staging)
+        for copy in (step.backup, step.staging):
+            with suppress(OSError):
+                remove(copy)
 
 
 def _remove_journals(steps: Sequence[Step]) -> None:
