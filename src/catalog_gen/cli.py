@@ -17,7 +17,6 @@ from catalog_gen import __version__
 from catalog_gen.chart_contract import ChartContract, ChartContractError
 from catalog_gen.chart_templates import ChartTemplateError
 from catalog_gen.emit import argocd, backstage, render_tree
-from catalog_gen.emit.values import GENERATED_MARKER
 from catalog_gen.loader import ENVIRONMENTS_DIR
 from catalog_gen.lock import Origin, WantedModel, load_lock, run_lock
 from catalog_gen.models import CatalogLeaf
@@ -25,19 +24,24 @@ from catalog_gen.plan import CatalogPlan, ModelLockFacts, plan_catalog
 from catalog_gen.problems import Report, json_path
 from catalog_gen.registry import RegistryConfig, credentials_from_env
 from catalog_gen.schema import SCHEMA_FILES, json_schema, schema_text
+from catalog_gen.swap import JournalError
 from catalog_gen.writer import (
     FileOutput,
     Output,
+    OutputBusyError,
+    OutputError,
     TreeOutput,
     UnsafeOutputError,
-    check_generated_file,
-    check_output_dir,
+    check_targets,
     diff_tree,
+    interrupted,
+    locked,
     write_outputs,
     write_tree,
 )
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 DEFAULT_CATALOG = "catalog"
 DEFAULT_OUT = "generated"
 DEFAULT_CHART = "charts/ollama-inference-load"
@@ -61,7 +65,8 @@ examples:
   catalog-gen lock                           pin every model's digest in catalog/models.lock.yaml
 
 problems print as  path:line:col: error: $.json.path: message
-exit status: 0 ok, 1 invalid catalog or stale output, 2 usage or internal error
+exit status: 0 ok, 1 invalid catalog, stale output or a file-system error (read-only,
+permission, full disk, outputs locked too long), 2 usage or internal error, 130 interrupted
 """
 
 
@@ -205,10 +210,20 @@ def main(
         return stop.code if isinstance(stop.code, int) else EXIT_USAGE
     try:
         return _run(arguments, out, err)
+    except KeyboardInterrupt:
+        err.write("catalog-gen: interrupted; no output was left half-written\n")
+        return EXIT_INTERRUPTED
     except (ChartContractError, ChartTemplateError, UnsafeOutputError) as error:
         err.write(f"catalog-gen: {error}\n")
         return EXIT_USAGE
-    except Exception as error:  # the report covers bad input; this is a bug or the machine
+    except (OutputError, OutputBusyError, JournalError) as error:
+        err.write(f"catalog-gen: {error}\n")
+        return EXIT_INVALID
+    except OSError as error:  # the machine refused: read-only, permissions, full disk
+        where = f" {error.filename}" if error.filename is not None else ""
+        err.write(f"catalog-gen: cannot access{where}: {error.strerror or error}\n")
+        return EXIT_INVALID
+    except Exception as error:  # the report covers bad input; this is a bug
         err.write(f"catalog-gen: internal error: {type(error).__name__}: {error}\n")
         if os.environ.get(DEBUG_ENV):
             traceback.print_exc(file=err)
@@ -277,39 +292,18 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     deploy_tree = argocd.deploy_files(planned)
     location = gitops_root / backstage.ROOT_LOCATION_PATH
     location_bytes = backstage.root_location_bytes()
-    if command == "check":
-        stale = False
-        for directory, expected in ((target, tree), (deploy, deploy_tree)):
-            display = os.path.normpath(directory)
-            difference = diff_tree(directory, expected, display)
-            if not difference.clean:
-                err.write(difference.summary(display))
-                stale = True
-        if not location.is_file() or location.read_bytes() != location_bytes:
-            err.write(f"{os.path.normpath(location)} is stale: run `catalog-gen render`\n")
-            stale = True
-        if stale:
-            return EXIT_INVALID
-        err.write(
-            f"catalog-gen: {summary}: {os.path.normpath(target)}, {os.path.normpath(deploy)} "
-            f"and {os.path.normpath(location)} are up to date\n"
-        )
-        return EXIT_OK
-    protected = [catalog, Path(arguments.chart)]
-    check_output_dir(target, protected)
-    check_output_dir(deploy, protected)
-    if _overlap(target, deploy):
-        raise UnsafeOutputError(
-            f"refusing to write {target} and {deploy}: one contains the other; choose --out "
-            "and --gitops-root apart"
-        )
-    check_generated_file(location, GENERATED_MARKER)
     outputs: list[Output] = [TreeOutput(target, tree)]
     # An environment without argocd has no files there: do not create an empty folder.
     if deploy_tree or deploy.exists():
         outputs.append(TreeOutput(deploy, deploy_tree))
     outputs.append(FileOutput(location, location_bytes))
-    write_outputs(outputs)
+    if command == "check":
+        return _check(outputs, summary, err)
+    protected = [catalog, Path(arguments.chart)]
+    # deploy/ is reserved even when no environment writes there: nothing else may go inside it.
+    written = {output.path for output in outputs}
+    check_targets(outputs if deploy in written else [*outputs, TreeOutput(deploy, {})], protected)
+    write_outputs(outputs, protected=protected)
     err.write(
         f"catalog-gen: {summary}: wrote {len(tree)} files to {os.path.normpath(target)}, "
         f"{len(deploy_tree)} to {os.path.normpath(deploy)} and {os.path.normpath(location)}\n"
@@ -317,9 +311,32 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
-def _overlap(first: Path, second: Path) -> bool:
-    one, other = first.resolve(), second.resolve()
-    return one == other or one.is_relative_to(other) or other.is_relative_to(one)
+def _check(outputs: Sequence[Output], summary: str, err: TextIO) -> int:
+    """Compare render's outputs with what is on disk, under the writers' lock (shared)."""
+    stale = False
+    targets = [output.path for output in outputs]
+    with locked(targets, exclusive=False):
+        for journal in interrupted(targets):
+            err.write(
+                f"{os.path.normpath(journal)}: a render was interrupted while replacing its "
+                "outputs: run `catalog-gen render` to complete it\n"
+            )
+            stale = True
+        for output in outputs:
+            display = os.path.normpath(output.path)
+            if isinstance(output, TreeOutput):
+                difference = diff_tree(output.path, output.files, display)
+                if not difference.clean:
+                    err.write(difference.summary(display))
+                    stale = True
+            elif not output.path.is_file() or output.path.read_bytes() != output.content:
+                err.write(f"{display} is stale: run `catalog-gen render`\n")
+                stale = True
+    if stale:
+        return EXIT_INVALID
+    shown = [os.path.normpath(target) for target in targets]
+    err.write(f"catalog-gen: {summary}: {', '.join(shown[:-1])} and {shown[-1]} are up to date\n")
+    return EXIT_OK
 
 
 def _backstage(
@@ -345,8 +362,7 @@ def _backstage(
         summary = difference.summary(display)
         err.write(summary.replace("catalog-gen render", "catalog-gen backstage"))
         return EXIT_INVALID
-    check_output_dir(target, [Path(arguments.catalog or DEFAULT_CATALOG), Path(arguments.chart)])
-    write_tree(target, files)
+    write_tree(target, files, [Path(arguments.catalog or DEFAULT_CATALOG), Path(arguments.chart)])
     err.write(f"catalog-gen: wrote {len(files)} files to {display}\n")
     return EXIT_OK
 
@@ -399,22 +415,20 @@ def _summary(planned: CatalogPlan) -> str:
 
 
 def _schema(directory: Path, *, check: bool, out: TextIO, err: TextIO) -> int:
-    stale: list[str] = []
+    stale: list[FileOutput] = []
     for file_name, model in sorted(SCHEMA_FILES.items()):
         path = directory / file_name
-        text = schema_text(model, file_name)
-        current = path.read_text(encoding="utf-8") if path.is_file() else None
-        if current == text:
-            continue
-        stale.append(str(path))
-        if not check:
-            directory.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8", newline="\n")
-            out.write(f"wrote {path}\n")
-    if check and stale:
-        for path_text in stale:
-            err.write(f"{path_text} is stale: run `catalog-gen schema`\n")
-        return EXIT_INVALID
+        content = schema_text(model, file_name).encode("utf-8")
+        if not path.is_file() or path.read_bytes() != content:
+            stale.append(FileOutput(path, content))
+    if check:
+        for output in stale:
+            err.write(f"{output.path} is stale: run `catalog-gen schema`\n")
+        return EXIT_INVALID if stale else EXIT_OK
+    if stale:
+        write_outputs(stale, protected=[Path(DEFAULT_CATALOG), Path(DEFAULT_CHART)])
+    for output in stale:
+        out.write(f"wrote {output.path}\n")
     return EXIT_OK
 
 

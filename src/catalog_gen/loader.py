@@ -9,9 +9,11 @@ deeply nested files, non-string keys.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import os
+import stat
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePath
+from pathlib import Path, PurePath, PurePosixPath
 from typing import Any
 
 import yaml
@@ -24,6 +26,7 @@ MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 64
 LEAF_SUFFIX = ".yaml"
 ENVIRONMENTS_DIR = "environments"
+LOCK_FILE = "models.lock.yaml"
 
 _FastLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TAG = "tag:yaml.org,2002:"
@@ -99,14 +102,18 @@ def load_document(path: Path, display: str, report: Report) -> Document | None:
     return parse_document(raw, path, display, report)
 
 
-def parse_document(raw: bytes, path: Path, display: str, report: Report) -> Document | None:
-    if len(raw) > MAX_FILE_BYTES:
+def parse_document(
+    raw: bytes, path: Path, display: str, report: Report, *, max_bytes: int = MAX_FILE_BYTES
+) -> Document | None:
+    """raw as a Document whose root is a mapping; None (and located problems) if it cannot be
+    used. The model lock is read with this too (with its own, larger, max_bytes)."""
+    if len(raw) > max_bytes:
         report.add(
             display,
             1,
             1,
             "$",
-            f"file is {len(raw)} bytes; catalog files are limited to {MAX_FILE_BYTES} bytes",
+            f"file is {len(raw)} bytes; catalog files are limited to {max_bytes} bytes",
         )
         return None
     try:
@@ -313,61 +320,125 @@ class CatalogFiles:
     leaves: list[Path]
 
 
+@dataclass(frozen=True)
+class _Found:
+    """A path under the catalog that may hold catalog data; reason is set when it cannot."""
+
+    relative: PurePosixPath
+    reason: str | None = None
+
+
+_LEAF_LAYOUT = "leaves are files <environment>/<namespace>/<serviceName>.yaml"
+_ENVIRONMENT_LAYOUT = "environment files are files environments/<environment>.yaml"
+# Directories below this depth (catalog/<env>/<namespace>/...) are searched only to report what
+# they hold; a symbolic link there is not followed (it could point anywhere, or at itself).
+_FOLLOW_LINKS_DEPTH = 2
+
+
 def discover(catalog: Path, display_root: str, report: Report) -> CatalogFiles:
     """Find `environments/<env>.yaml` and `<env>/<namespace>/<service>.yaml` under catalog.
 
-    Files at the catalog's top level (README, the model lock) are not leaves. A `.yml` leaf or a
-    YAML file at the wrong depth is reported rather than silently skipped.
+    Every path that looks like catalog data (a `.yaml`/`.yml` name, or a directory that cannot
+    be searched) is either read or reported: nothing that could be a leaf is skipped silently.
+    Files at the catalog's top level are not leaves (the model lock; other YAML files there are
+    reported); READMEs and other non-YAML files are ignored anywhere.
     """
     environments: dict[str, Path] = {}
     leaves: list[Path] = []
     if not catalog.is_dir():
         report.add(display_root, 0, 0, "$", "catalog directory not found")
         return CatalogFiles(environments, leaves)
-    env_dir = catalog / ENVIRONMENTS_DIR
-    for path in sorted(_files(env_dir)) if env_dir.is_dir() else []:
-        relative = path.relative_to(catalog)
-        if path.suffix.lower() not in (".yml", LEAF_SUFFIX):
-            continue
-        if not path.is_file():
-            what = "a directory" if path.is_dir() else "a broken symbolic link"
-            message = f"is {what}; environment files are files environments/<environment>.yaml"
-        elif path.suffix == LEAF_SUFFIX and len(relative.parts) == 2:
-            environments[path.stem] = path
-            continue
-        else:
-            message = "environment files live at environments/<environment>.yaml"
-        report.add(join_display(display_root, relative), 1, 1, "$", message)
-    for path in sorted(_files(catalog)):
-        relative = path.relative_to(catalog)
-        if len(relative.parts) == 1 or relative.parts[0] == ENVIRONMENTS_DIR:
-            continue
-        if path.suffix.lower() not in (".yml", LEAF_SUFFIX):
-            continue  # READMEs and other notes next to the leaves
-        if not path.is_file():
-            what = "a directory" if path.is_dir() else "a broken symbolic link"
-            message = f"is {what}; leaves are files <environment>/<namespace>/<serviceName>.yaml"
-        elif path.suffix != LEAF_SUFFIX:
-            message = f"catalog leaves use the .yaml extension; rename to {path.stem}.yaml"
+    for found in _catalog_paths(catalog):
+        relative = found.relative
+        reason = found.reason or _misplaced(catalog, relative)
+        if reason is not None:
+            report.add(join_display(display_root, relative), 1, 1, "$", reason)
+        elif relative.parts[0] == ENVIRONMENTS_DIR:
+            environments[relative.stem] = catalog.joinpath(*relative.parts)
         elif len(relative.parts) == 3:
-            leaves.append(path)
-            continue
-        else:
-            message = (
-                "leaves live at <environment>/<namespace>/<serviceName>.yaml "
-                "under the catalog directory"
-            )
-        report.add(join_display(display_root, relative), 1, 1, "$", message)
+            leaves.append(catalog.joinpath(*relative.parts))
     return CatalogFiles(environments, leaves)
 
 
-def _files(root: Path) -> Iterator[Path]:
-    """Files, and the paths that look like YAML files but are not (a directory, a broken link)."""
-    for path in root.rglob("*"):
-        if any(part.startswith(".") for part in path.relative_to(root).parts):
+def _misplaced(catalog: Path, relative: PurePosixPath) -> str | None:
+    """Why a YAML-named path is not read, or None when it is an environment file or a leaf
+    (the top-level lock is neither and reads as None too: plan.py loads it itself)."""
+    parts = relative.parts
+    if len(parts) == 1:
+        if parts[0] == LOCK_FILE:
+            return None
+        return f"not read: {_LEAF_LAYOUT}, {_ENVIRONMENT_LAYOUT}"
+    is_environment = parts[0] == ENVIRONMENTS_DIR
+    layout = _ENVIRONMENT_LAYOUT if is_environment else _LEAF_LAYOUT
+    hidden = [part for part in parts if part.startswith(".")]
+    if hidden:
+        return f"not read: {hidden[0]!r} starts with '.' (hidden); {layout}"
+    kind = _file_kind(catalog.joinpath(*parts))
+    if kind is not None:
+        return f"is {kind}; {layout}"
+    if relative.suffix != LEAF_SUFFIX:
+        what = "environment files" if is_environment else "catalog leaves"
+        return f"{what} use the .yaml extension; rename to {relative.stem}.yaml"
+    if is_environment:
+        return (
+            None if len(parts) == 2 else "environment files live at environments/<environment>.yaml"
+        )
+    if len(parts) != 3:
+        return (
+            "leaves live at <environment>/<namespace>/<serviceName>.yaml under the catalog "
+            "directory"
+        )
+    return None
+
+
+def _file_kind(path: Path) -> str | None:
+    """None for a regular file (or a link to one); else what it is, in words."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "a broken symbolic link" if path.is_symlink() else "gone (deleted while reading)"
+    except OSError as error:
+        return f"unreadable ({error.strerror or error})"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if not stat.S_ISREG(mode):
+        return "not a regular file"
+    return None
+
+
+def _catalog_paths(catalog: Path) -> list[_Found]:
+    """Every YAML-named entry below catalog, every directory that cannot be searched, and every
+    symbolic link to a directory that is not followed; sorted by path."""
+    found: list[_Found] = []
+    pending = [PurePosixPath()]
+    while pending:
+        relative = pending.pop()
+        try:
+            with os.scandir(catalog.joinpath(*relative.parts)) as scan:
+                entries = list(scan)
+        except OSError as error:
+            found.append(_Found(relative, f"directory cannot be read: {error.strerror or error}"))
             continue
-        if path.is_file() or path.suffix.lower() in (".yml", LEAF_SUFFIX):
-            yield path
+        for entry in entries:
+            child = relative / entry.name
+            if entry.name.lower().endswith((".yml", LEAF_SUFFIX)):
+                found.append(_Found(child))
+            if entry.name == ".git" or not _is_directory(entry):
+                continue
+            if entry.is_symlink() and len(child.parts) > _FOLLOW_LINKS_DEPTH:
+                found.append(
+                    _Found(child, f"not read: a symbolic link to a directory; {_LEAF_LAYOUT}")
+                )
+                continue
+            pending.append(child)
+    return sorted(found, key=lambda item: item.relative)
+
+
+def _is_directory(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
 
 
 def join_display(display_root: str, relative: PurePath) -> str:

@@ -12,6 +12,7 @@ atomic (temp file + rename), so a failed run leaves the previous lock byte for b
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import re
@@ -23,9 +24,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import yaml
-from yaml.constructor import SafeConstructor
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from catalog_gen.loader import parse_document
 from catalog_gen.problems import JsonPathPart, Problem, Report, Severity
 from catalog_gen.references import (
     DIGEST_PATTERN,
@@ -58,8 +58,6 @@ DEFAULT_CONCURRENCY = 4
 MAX_LOCK_BYTES = 8 * 1024 * 1024
 
 _DIGEST = re.compile(DIGEST_PATTERN)
-_CONSTRUCTOR = SafeConstructor()
-_LoaderClass: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -204,56 +202,6 @@ def write_lock(path: Path, lock: ModelLock) -> bool:
     return True
 
 
-class _RefusedError(Exception):
-    def __init__(self, node: Node, parts: Sequence[JsonPathPart], message: str) -> None:
-        super().__init__(message)
-        self.line = node.start_mark.line + 1
-        self.column = node.start_mark.column + 1
-        self.parts = tuple(parts)
-        self.message = message
-
-
-@dataclass
-class _Marked:
-    """Plain data plus the position of every value, keyed by its path."""
-
-    data: Any
-    marks: dict[tuple[JsonPathPart, ...], tuple[int, int]]
-    key_marks: dict[tuple[JsonPathPart, ...], tuple[int, int]] = field(default_factory=dict)
-
-    def at(self, parts: Sequence[JsonPathPart]) -> tuple[int, int]:
-        where = tuple(parts)
-        while where not in self.marks and where:
-            where = where[:-1]
-        return self.marks.get(where, (1, 1))
-
-
-def _build(
-    node: Node, parts: tuple[JsonPathPart, ...], marks: dict[Any, Any], key_marks: dict[Any, Any]
-) -> Any:
-    marks[parts] = (node.start_mark.line + 1, node.start_mark.column + 1)
-    if isinstance(node, MappingNode):
-        result: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
-                raise _RefusedError(key_node, parts, "keys must be strings")
-            key = str(key_node.value)
-            if key in result:
-                raise _RefusedError(key_node, (*parts, key), f"duplicate key {key!r}")
-            # An unknown key is reported at the key, not at its value.
-            key_marks[(*parts, key)] = (
-                key_node.start_mark.line + 1,
-                key_node.start_mark.column + 1,
-            )
-            result[key] = _build(value_node, (*parts, key), marks, key_marks)
-        return result
-    if isinstance(node, SequenceNode):
-        return [
-            _build(item, (*parts, index), marks, key_marks) for index, item in enumerate(node.value)
-        ]
-    return _CONSTRUCTOR.construct_object(node, deep=True)
-
-
 def load_lock(path: Path, report: Report, display: str | None = None) -> ModelLock | None:
     """The lock at path; None when the file does not exist (no problem) or cannot be used
     (problems added, each with its line and column)."""
@@ -278,35 +226,25 @@ def load_lock_models(path: Path, report: Report, display: str) -> Mapping[str, L
 
 
 def parse_lock(raw: bytes, report: Report, display: str) -> ModelLock | None:
-    hint = "regenerate it: delete the file and run `catalog-gen lock`"
-    try:
-        root = yaml.compose(raw.decode("utf-8"), Loader=_LoaderClass)
-        marked = _Marked(None, {})
-        if root is not None:
-            marked.data = _build(root, (), marked.marks, marked.key_marks)
-    except UnicodeDecodeError:
-        report.add(display, 1, 1, "$", "lock is not valid UTF-8", hint=hint)
-        return None
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        reason = " ".join(p for p in (error.context, error.problem) if p)
-        report.add(display, line, column, "$", f"invalid YAML: {reason}", hint=hint)
-        return None
-    except yaml.YAMLError as error:
-        report.add(display, 1, 1, "$", f"invalid YAML: {error}", hint=hint)
-        return None
-    except _RefusedError as refused:
-        report.add(display, refused.line, refused.column, list(refused.parts), refused.message)
+    """The lock in raw; None (and located problems) when it cannot be used. The YAML is read by
+    the same safe loader as the leaves: no aliases (refused before any expansion), no tags
+    beyond plain data, no duplicate keys, bounded nesting."""
+    yaml_report = Report()
+    marked = parse_document(raw, Path(display), display, yaml_report, max_bytes=MAX_LOCK_BYTES)
+    if marked is None:
+        hint = "regenerate it: delete the file and run `catalog-gen lock`"
+        report.extend(
+            dataclasses.replace(item, hint=item.hint or hint) for item in yaml_report.problems
+        )
         return None
     before = len(report.problems)
 
     def problem(parts: Sequence[JsonPathPart], message: str) -> None:
-        line, column = marked.at(parts)
+        line, column = marked.position(parts)
         report.add(display, line, column, list(parts), message)
 
     def unknown_key(parts: Sequence[JsonPathPart], message: str) -> None:
-        line, column = marked.key_marks.get(tuple(parts)) or marked.at(parts)
+        line, column = marked.key_position(parts)
         report.add(display, line, column, list(parts), message)
 
     data = marked.data
@@ -340,7 +278,7 @@ def parse_lock(raw: bytes, report: Report, display: str) -> ModelLock | None:
             problem(("models", index, "reference"), f"{locked.reference} is locked twice")
             continue
         models[locked.reference] = locked
-        lines[locked.reference] = marked.at(("models", index))[0]
+        lines[locked.reference] = marked.position(("models", index))[0]
     if len(report.problems) > before:
         return None
     return ModelLock(models, lines)
@@ -645,7 +583,7 @@ def run_lock(
         written = write_lock(lock_path, ModelLock(new_models))
     except OSError as error:
         err.write(f"catalog-gen lock: cannot write {shown}: {error.strerror or error}\n")
-        return 2
+        return 1  # the file system refused: the environment, not a bug
     for key in sorted(resolved):
         entry, previous = resolved[key], locked.get(key)
         if previous is None:

@@ -150,7 +150,11 @@ def test_discover_finds_leaves_and_environments_and_reports_misplaced_files(
     files = discover(tmp_path, "cat", report)
     assert files.environments == {"dev": tmp_path / "environments/dev.yaml"}
     assert files.leaves == [tmp_path / "dev/ml/a.yaml"]
-    assert [problem.path for problem in report.sorted()] == ["cat/dev/c.yaml", "cat/dev/ml/b.yml"]
+    assert [problem.path for problem in report.sorted()] == [
+        "cat/dev/c.yaml",
+        "cat/dev/ml/.hidden.yaml",
+        "cat/dev/ml/b.yml",
+    ]
 
 
 def test_discover_reports_what_looks_like_a_yaml_file_but_is_not_one(tmp_path: Path) -> None:

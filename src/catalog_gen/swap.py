@@ -1,0 +1,187 @@
+"""Swap staged outputs into place, all of them, and finish an interrupted swap on the next run.
+
+A swap moves N staged outputs into place, two renames each (the current version aside, the
+staged one in). Before the first rename a journal naming every step (target, staging path,
+backup path) is written beside every target (`.<name>.catalog-gen-journal`, each copy written
+to a temporary name, flushed, then renamed). A process killed between two renames (SIGKILL,
+power loss) leaves the journal; the next writer, holding the same lock, finds it and rolls the
+swap forward: every staged output was complete before the journal existed, so the result is
+exactly the render that was interrupted. `catalog-gen check` reports a journal it finds.
+
+A rename that fails (EXDEV, EACCES) rolls the swap back instead; only once every output is back
+are the journal and the staged copies removed, so a failure during the roll-back too still
+leaves a journal that completes the swap. SIGINT, SIGTERM and SIGHUP are held from the first
+journal write to the last removal: Ctrl-C lands before or after a swap, never inside one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+JOURNAL_SUFFIX = ".catalog-gen-journal"
+JOURNAL_VERSION = 1
+_HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+class JournalError(Exception):
+    """A journal that cannot be read: a person must look (it is never deleted unread)."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One output of a swap: staging becomes target; the previous target goes to backup."""
+
+    target: Path
+    staging: Path
+    backup: Path
+
+    def to_data(self) -> dict[str, str]:
+        return {
+            "target": str(self.target),
+            "staging": str(self.staging),
+            "backup": str(self.backup),
+        }
+
+
+def journal_path(target: Path) -> Path:
+    return target.parent / f".{target.name}{JOURNAL_SUFFIX}"
+
+
+def rename(source: Path, destination: Path) -> None:
+    """Every rename of a swap goes through here (one place for tests to interrupt)."""
+    os.rename(source, destination)
+
+
+def remove(path: Path) -> None:
+    """Remove a file, a link or a whole directory; gone already is fine."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        path.unlink()
+
+
+def swap(steps: Sequence[Step]) -> None:
+    """Move every staging into its target, all or (after a failed rename) none."""
+    with signals_held():
+        try:
+            _write_journals(steps)
+        except OSError:
+            _finish(steps)  # nothing was swapped: drop the journals and the staged copies
+            raise
+        try:
+            for step in steps:
+                _forward(step)
+        except OSError:
+            _roll_back(steps)  # raises on a second failure: the journal then stays
+            _finish(steps)
+            raise
+        _finish(steps)
+
+
+def recover(targets: Sequence[Path]) -> list[Path]:
+    """Complete every swap whose journal lies beside one of targets; the journals handled."""
+    handled: list[Path] = []
+    for journal in pending(targets):
+        if not journal.exists():  # another copy of a journal handled a moment ago
+            continue
+        steps = read_journal(journal)
+        with signals_held():
+            for step in steps:
+                _forward(step)
+            _finish(steps)
+        handled.append(journal)
+    return handled
+
+
+def pending(targets: Sequence[Path]) -> list[Path]:
+    """The journals of interrupted swaps beside targets."""
+    return [journal_path(target) for target in targets if journal_path(target).exists()]
+
+
+def read_journal(journal: Path) -> list[Step]:
+    try:
+        data = json.loads(journal.read_bytes())
+        if data.get("version") != JOURNAL_VERSION:
+            raise ValueError(f"version {data.get('version')!r}")
+        return [
+            Step(Path(item["target"]), Path(item["staging"]), Path(item["backup"]))
+            for item in data["steps"]
+        ]
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise JournalError(
+            f"{journal} records an interrupted render but cannot be read ({error}); compare "
+            "the outputs with `catalog-gen check`, then delete it"
+        ) from error
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM/SIGHUP until the block ends (they are delivered then)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _forward(step: Step) -> None:
+    """Bring one step to 'swapped', from whatever state a crash left it in."""
+    if os.path.lexists(step.staging):
+        if os.path.lexists(step.target):
+            rename(step.target, step.backup)
+        rename(step.staging, step.target)
+    elif not os.path.lexists(step.target) and os.path.lexists(step.backup):
+        rename(step.backup, step.target)  # the staged copy is lost: keep the previous output
+
+
+def _roll_back(steps: Sequence[Step]) -> None:
+    """Bring every step back to 'staged' (target the previous output, staging the new one)."""
+    for step in reversed(steps):
+        if not os.path.lexists(step.staging) and os.path.lexists(step.target):
+            rename(step.target, step.staging)
+        if os.path.lexists(step.backup) and not os.path.lexists(step.target):
+            rename(step.backup, step.target)
+
+
+def _finish(steps: Sequence[Step]) -> None:
+    """Remove the journals first (the swap is then settled), then the copies left over. Those
+    are leftovers only, removed by the next writer if the file system refuses now."""
+    _remove_journals(steps)
+    for step in steps:
+        for copy in (step.backup, step.staging):
+            with suppress(OSError):
+                remove(copy)
+
+
+def _remove_journals(steps: Sequence[Step]) -> None:
+    for step in steps:
+        journal = journal_path(step.target)
+        remove(journal.with_name(journal.name + ".tmp"))
+        remove(journal)
+
+
+def _write_journals(steps: Sequence[Step]) -> None:
+    body = json.dumps(
+        {"version": JOURNAL_VERSION, "steps": [step.to_data() for step in steps]}, indent=2
+    ).encode()
+    for step in steps:
+        journal = journal_path(step.target)
+        temporary = journal.with_name(journal.name + ".tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        try:
+            os.write(descriptor, body)
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        rename(temporary, journal)

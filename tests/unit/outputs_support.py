@@ -1,0 +1,88 @@
+"""Helpers for the tests of render's guarantees: a small catalog, a snapshot of every output,
+and catalog-gen run in a child process that a signal interrupts at a chosen step of the swap."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.unit.helpers import CHART, leaf, make_catalog
+
+# The child counts every rename and removal the swap makes and sends itself KILL_SIGNAL at the
+# KILL_AT-th one: deterministic, no sleeps, the real signal machinery.
+DRIVER = """
+import os, sys
+from catalog_gen import swap
+from catalog_gen.cli import main
+kill_at, signal_number = int(os.environ["KILL_AT"]), int(os.environ["KILL_SIGNAL"])
+count = 0
+def counted(real):
+    def step(*args):
+        global count
+        count += 1
+        if count == kill_at:
+            os.kill(os.getpid(), signal_number)
+        return real(*args)
+    return step
+swap.rename, swap.remove = counted(swap.rename), counted(swap.remove)
+if os.environ.get("KILL_ON_LOAD"):  # while planning: the first leaf read
+    from catalog_gen import plan
+    real_load = plan.load_document
+    def load(*args):
+        os.kill(os.getpid(), signal_number)
+        return real_load(*args)
+    plan.load_document = load
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def catalog_with_outputs(root: Path) -> None:
+    """A catalog, rendered once, then changed so the next render changes all three outputs."""
+    catalog = make_catalog(root, {"dev/ml/svc.yaml": leaf(), "dev/ml/gone.yaml": leaf(name="gone")})
+    assert render_in_child(root).returncode == 0
+    (catalog / "dev/ml/gone.yaml").unlink()
+    (catalog / "dev/ml/svc.yaml").write_text(leaf("model: phi:3.8b\n"))
+    (catalog / "dev/ml/new.yaml").write_text(leaf(name="new"))
+    location = root / "catalog-info.yaml"
+    location.write_bytes(location.read_bytes() + b"# previous\n")
+
+
+def outputs(root: Path) -> dict[str, bytes]:
+    """Every file of the three outputs and every dot-entry beside them (leftovers), by path."""
+    found: dict[str, bytes] = {}
+    for base in (root / "generated", root / "deploy"):
+        for path in sorted(base.rglob("*")) if base.exists() else []:
+            if path.is_file():
+                found[path.relative_to(root).as_posix()] = path.read_bytes()
+    for path in [root / "catalog-info.yaml"]:
+        if path.exists():
+            found[path.name] = path.read_bytes()
+    return found
+
+
+def leftovers(root: Path) -> list[str]:
+    return sorted(
+        path.relative_to(root).as_posix()
+        for directory in (root, root / "deploy")
+        if directory.exists()
+        for path in directory.iterdir()
+        if path.name.startswith(".")
+    )
+
+
+def render_in_child(
+    root: Path, *arguments: str, kill_at: int = 0, kill_signal: int = 9, on_load: bool = False
+) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "KILL_AT": str(kill_at), "KILL_SIGNAL": str(kill_signal)}
+    environment["KILL_ON_LOAD"] = "1" if on_load else ""
+    return subprocess.run(
+        [sys.executable, "-c", DRIVER, "render", "--chart", str(CHART), *arguments],
+        cwd=root,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

@@ -1,0 +1,80 @@
+"""The model lock is read by the leaves' safe loader: hostile YAML is refused, located, exit 1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from catalog_gen.lock import parse_lock
+from catalog_gen.problems import Report
+from tests.unit.helpers import leaf, make_catalog, run_cli
+
+ENTRY = (
+    "- reference: registry.ollama.ai/library/phi:latest\n"
+    "  registry: https://registry.ollama.ai\n"
+    f"  digest: {'ab' * 32}\n"
+    "  totalSize: 10\n"
+    "  modelSize: 9\n"
+    "  weightsSize: 9\n"
+)
+
+
+def alias_bomb(levels: int) -> str:
+    """Each level refers to the previous one ten times: 10**levels nodes once expanded."""
+    lines = ["version: 1", "a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for level in range(1, levels):
+        refs = ", ".join([f"*a{level - 1}"] * 10)
+        lines.append(f"a{level}: &a{level} [{refs}]")
+    lines.append(f"models: *a{levels - 1}")
+    return "\n".join(lines) + "\n"
+
+
+HOSTILE = {
+    "alias bomb": (alias_bomb(9), 3, "YAML anchors and aliases are not allowed"),
+    "one alias": (f"version: 1\nmodels: &m\n{ENTRY}other: *m\n", 9, "anchors and aliases"),
+    "deep nesting": ("version: 1\nmodels: " + "[" * 100 + "]" * 100 + "\n", 2, "nested deeper"),
+    "very deep nesting": ("version: 1\nmodels: " + "[" * 9000 + "]" * 9000 + "\n", 2, "nesting"),
+    "int tag on text": (
+        "version: !!int abc\nmodels: []\n",
+        1,
+        "tagged !!int but is not an integer",
+    ),
+    "python tag": ("version: 1\nmodels: !!python/object:os.system []\n", 2, "is not allowed"),
+    "custom tag": ("version: !custom 1\nmodels: []\n", 1, "is not allowed"),
+    "duplicate key": ("version: 1\nversion: 1\nmodels: []\n", 2, "duplicate key 'version'"),
+    "merge key": ("version: 1\nmodels:\n- <<: {a: 1}\n", 3, "merge keys"),
+    "binary": ("version: !!binary AAAA\nmodels: []\n", 1, "is not allowed"),
+    "several documents": ("version: 1\n---\nversion: 1\n", 2, "several YAML documents"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_lock_yaml_is_refused_with_its_location(case: str) -> None:
+    text, line, fragment = HOSTILE[case]
+    report = Report()
+    assert parse_lock(text.encode(), report, "catalog/models.lock.yaml") is None
+    [problem] = report.problems
+    assert problem.path == "catalog/models.lock.yaml"
+    assert problem.line == line, problem.format()
+    assert fragment in problem.message, problem.format()
+    assert "catalog-gen lock" in (problem.hint or "")
+
+
+@pytest.mark.parametrize("command", ["validate", "render", "check"])
+@pytest.mark.parametrize(
+    "case", ["alias bomb", "very deep nesting", "int tag on text", "duplicate key"]
+)
+def test_every_command_reading_the_lock_exits_1_with_the_located_problem(
+    tmp_path: Path, command: str, case: str
+) -> None:
+    root = tmp_path
+    catalog = make_catalog(root, {"dev/ml/svc.yaml": leaf()})
+    text, line, fragment = HOSTILE[case]
+    (catalog / "models.lock.yaml").write_text(text)
+    outcome = run_cli(root, command)
+    assert outcome.code == 1, outcome.stderr
+    assert f"catalog/models.lock.yaml:{line}:" in outcome.stdout
+    assert fragment in outcome.stdout
+    assert "internal error" not in outcome.stderr
+    assert not (root / "generated").exists()
