@@ -51,6 +51,7 @@ from tests.ollama_double.control import Control, State, control_from_env, state_
 from tests.ollama_double.endpoint import parse_host
 from tests.ollama_double.gotime import DurationError, keep_alive_seconds
 from tests.ollama_double.names import InvalidNameError, Name, parse_name
+from tests.ollama_double.registry import RegistryError, fetch_remote
 from tests.ollama_double.store import (
     MESSAGES_MEDIA_TYPE,
     PARAMS_MEDIA_TYPE,
@@ -217,6 +218,19 @@ class Double:
                 return remote_model(name.display, spec, revision), bool(spec.get("plain_http"))
         return None
 
+    def upstream(self, name: Name, insecure: bool) -> tuple[RemoteModel, bool]:
+        """The control file's fake registry, else a real one for a host with a port
+        (registry.py); anything else does not exist."""
+        found = self.remote(name)
+        if found is not None:
+            return found
+        if ":" in name.host:
+            try:
+                return fetch_remote(name, insecure), True
+            except RegistryError as error:
+                raise ApiError(500, str(error)) from error
+        raise ApiError(500, "pull model manifest: file does not exist")
+
     def details(self, model: LocalModel) -> dict[str, Any]:
         config_path = self.store.blob_path(str(model.manifest["config"]["digest"]))
         config = json.loads(config_path.read_text()) if config_path.is_file() else {}
@@ -259,10 +273,7 @@ class Double:
                 f'pull model manifest: Get "{url}": dial tcp: lookup {name.host}: i/o timeout'
             )
             raise ApiError(500, str(message))
-        found = self.remote(name)
-        if found is None:
-            raise ApiError(500, "pull model manifest: file does not exist")
-        remote, plain_http = found
+        remote, plain_http = self.upstream(name, insecure)
         if plain_http and not insecure:
             raise ApiError(
                 500,
