@@ -80,7 +80,11 @@ class Env:
 def start_server(binary: str, env: Env, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as handle:
         server = subprocess.Popen(
-            [binary, "serve"], env=env.environ, stdout=handle, stderr=handle, stdin=subprocess.DEVNULL
+            [binary, "serve"],
+            env=env.environ,
+            stdout=handle,
+            stderr=handle,
+            stdin=subprocess.DEVNULL,
         )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -157,6 +161,23 @@ def seed_registry(binary: str, gguf: Path, root: Path, registry: str) -> None:
         stop_server(server)
 
 
+def run_trial(
+    binary: str, env: Env, loaded: bool, log: Path
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Every step in order against `binary`; returns the records and the server's exit status
+    after SIGTERM (the clean stop)."""
+    records: list[dict[str, Any]] = []
+    server = None
+    try:
+        for phase, step in all_steps(loaded):
+            if phase != "no-server" and server is None:
+                server = start_server(binary, env, log)
+            records.append({"phase": phase, **run_step(binary, env, step)})
+    finally:
+        stop_status = stop_server(server) if server is not None else None
+    return records, stop_status
+
+
 def record(args: argparse.Namespace, root: Path) -> None:
     registry_process, registry = start_registry(root / "registry")
     down = f"127.0.0.1:{free_port()}"
@@ -164,14 +185,7 @@ def record(args: argparse.Namespace, root: Path) -> None:
         seed_registry(args.seed_ollama or args.ollama, args.gguf, root / "seed", registry.host)
         env = Env(root / "trial", registry.host, down)
         log = root / "serve.log"
-        records: list[dict[str, Any]] = []
-        server = None
-        for phase, step in all_steps(args.loaded):
-            if phase != "no-server" and server is None:
-                server = start_server(args.ollama, env, log)
-            records.append({"phase": phase, **run_step(args.ollama, env, step)})
-            print(f"{step['id']}: {records[-1].get('exit_code', records[-1].get('status'))}")
-        stop_status = stop_server(server) if server is not None else None
+        records, stop_status = run_trial(args.ollama, env, args.loaded, log)
     finally:
         registry_process.terminate()
         registry_process.wait()
@@ -182,7 +196,9 @@ def record(args: argparse.Namespace, root: Path) -> None:
     )
     lines = [env.placeholders(line) for line in log.read_text(errors="replace").splitlines()]
     (args.out / "server-log.json").write_text(
-        json.dumps({**head, "stop_exit_code": stop_status, "lines": lines}, indent=1, ensure_ascii=False)
+        json.dumps(
+            {**head, "stop_exit_code": stop_status, "lines": lines}, indent=1, ensure_ascii=False
+        )
         + "\n"
     )
 

@@ -19,7 +19,9 @@ from typing import Any
 
 MODEL = "{registry}/oil/tiny:1"
 DERIVED = "oil-derived:1"
-DERIVED_MODELFILE = 'FROM {registry}/oil/tiny:1\nSYSTEM """You answer in one word."""\nPARAMETER temperature 0\n'
+DERIVED_MODELFILE = (
+    'FROM {registry}/oil/tiny:1\nSYSTEM """You answer in one word."""\nPARAMETER temperature 0\n'
+)
 
 Step = dict[str, Any]
 
@@ -46,7 +48,11 @@ EMPTY_STORE: list[Step] = [
     {"id": "pull-tag-missing", "cli": ["pull", "--insecure", "{registry}/oil/tiny:404"]},
     {
         "id": "http-pull-missing-no-stream",
-        "http": ["POST", "/api/pull", {"model": "{registry}/oil/tiny:404", "insecure": True, "stream": False}],
+        "http": [
+            "POST",
+            "/api/pull",
+            {"model": "{registry}/oil/tiny:404", "insecure": True, "stream": False},
+        ],
     },
     {
         "id": "http-pull-missing-stream",
@@ -63,9 +69,17 @@ MODEL_STEPS: list[Step] = [
     {"id": "show-model", "cli": ["show", MODEL]},
     {"id": "show-model-lowercase-name", "cli": ["show", "{registry}/OIL/Tiny:1"]},
     {"id": "ps-not-loaded", "cli": ["ps"]},
-    {"id": "create-derived", "cli": ["create", DERIVED, "-f", "{dir}/Modelfile"], "files": {"Modelfile": DERIVED_MODELFILE}},
+    {
+        "id": "create-derived",
+        "cli": ["create", DERIVED, "-f", "{dir}/Modelfile"],
+        "files": {"Modelfile": DERIVED_MODELFILE},
+    },
     {"id": "create-missing-modelfile", "cli": ["create", "oil-x:1", "-f", "{dir}/absent"]},
-    {"id": "create-from-missing", "cli": ["create", "oil-y:1", "-f", "{dir}/Modelfile.bad"], "files": {"Modelfile.bad": "FROM oil/absent:9\n"}},
+    {
+        "id": "create-from-missing",
+        "cli": ["create", "oil-y:1", "-f", "{dir}/Modelfile.bad"],
+        "files": {"Modelfile.bad": "FROM oil/absent:9\n"},
+    },
     {"id": "list-two", "cli": ["list"]},
     {"id": "cp-model", "cli": ["cp", DERIVED, "oil-copy:1"]},
     {"id": "cp-missing", "cli": ["cp", "nope", "nope2"]},
@@ -78,17 +92,26 @@ LOADED_STEPS: list[Step] = [
     {"id": "run-load-forever", "cli": ["run", MODEL, "", "--keepalive=-1m"]},
     {"id": "ps-loaded-forever", "cli": ["ps"]},
     {"id": "http-ps-loaded", "http": ["GET", "/api/ps", None]},
-    {"id": "http-generate-load", "http": ["POST", "/api/generate", {"model": MODEL, "stream": False}]},
+    {
+        "id": "http-generate-load",
+        "http": ["POST", "/api/generate", {"model": MODEL, "stream": False}],
+    },
     {"id": "run-keepalive-no-unit", "cli": ["run", MODEL, "", "--keepalive=-1"]},
     {"id": "run-derived-load", "cli": ["run", DERIVED, "", "--keepalive=10m"]},
     {"id": "ps-derived-shares-runner", "cli": ["ps"]},
     {"id": "stop-loaded", "cli": ["stop", DERIVED]},
     {"id": "ps-after-stop", "cli": ["ps"]},
-    {"id": "http-generate-unload", "http": ["POST", "/api/generate", {"model": MODEL, "keep_alive": 0, "stream": False}]},
+    {
+        "id": "http-generate-unload",
+        "http": ["POST", "/api/generate", {"model": MODEL, "keep_alive": 0, "stream": False}],
+    },
     {"id": "http-embed-empty", "http": ["POST", "/api/embed", {"model": MODEL, "input": ""}]},
     {"id": "http-embed", "http": ["POST", "/api/embed", {"model": MODEL, "input": "ready"}]},
     {"id": "run-embed-prompt", "cli": ["run", MODEL, "ready", "--keepalive=-1m"]},
-    {"id": "http-generate-missing", "http": ["POST", "/api/generate", {"model": "nope", "stream": False}]},
+    {
+        "id": "http-generate-missing",
+        "http": ["POST", "/api/generate", {"model": "nope", "stream": False}],
+    },
     {"id": "rm-loaded", "cli": ["rm", DERIVED]},
     {"id": "ps-after-rm", "cli": ["ps"]},
 ]

@@ -201,32 +201,85 @@ class Client:
             response.sock.close()
 
 
+TERM_WIDTH = 80  # progress.defaultTermWidth: stderr is never a terminal in a pod
+
+
+def bar_line(message: str, current: int, total: int) -> str:
+    """progress/bar.go Bar.String() without a rate (the final frame, and the double's frames)."""
+    percent = 100.0 if total <= 0 else min(100.0, 100.0 * current / total)
+    pre = f"{message.strip()} {percent:3.0f}%"
+    total_text = human_bytes(total)
+    if current >= total:
+        suffix = " " * (6 - len(total_text)) + total_text + " " * 7
+    else:
+        current_text = human_bytes(current)
+        suffix = " " * (6 - len(current_text)) + current_text + "/"
+        suffix += " " * (6 - len(total_text)) + total_text
+    suffix += " " * 18
+    width = TERM_WIDTH - len(pre) - len(suffix) - 5
+    filled = int(width * percent / 100)
+    return pre + " \u2595" + "\u2588" * filled + " " * max(0, width - filled) + "\u258f " + suffix
+
+
 class Progress:
-    """ANSI progress on stderr, like the real CLI (hidden cursor, redrawn lines)."""
+    """progress/progress.go on stderr: a list of states (spinners, then one bar per layer)
+    redrawn in place; `stop()` stops the spinners, draws the final frame and a newline.
+    The handlers of pull and create (cmd/cmd.go): a response with a digest and completed > 0
+    gets a bar `pulling <12 hex>:`; any other response whose status changed gets a spinner."""
+
+    SPINNER = "\u280b"
 
     def __init__(self) -> None:
         self.out = sys.stderr
-        self.out.write("\033[?25l")
+        self.states: list[
+            list[Any]
+        ] = []  # ["spinner", message, stopped] | ["bar", msg, cur, total]
+        self.bars: dict[str, list[Any]] = {}
+        self.status = ""
+        self.pos = 0
+
+    def _stop_spinners(self) -> None:
+        for state in self.states:
+            if state[0] == "spinner":
+                state[2] = True
 
     def update(self, item: dict[str, Any]) -> None:
-        if item.get("digest") and item.get("total"):
-            total = int(item["total"])
+        digest = str(item.get("digest") or "")
+        if digest:
             completed = int(item.get("completed") or 0)
             if completed == 0:
                 return
-            percent = 100.0 * completed / total
-            bar = "█" * int(percent / 5)
-            text = (
-                f"{item['status']}: {percent:3.0f}% ▕{bar:<20}▏ "
-                f"{human_bytes(completed)}/{human_bytes(total)}"
-            )
-        else:
-            text = str(item.get("status", ""))
-        self.out.write(f"\033[2K\033[1G{text}\r")
+            self._stop_spinners()
+            bar = self.bars.get(digest)
+            if bar is None:
+                name = digest.removeprefix("sha256:").strip()[:12]
+                bar = ["bar", f"pulling {name}:", completed, int(item.get("total") or 0)]
+                self.bars[digest] = bar
+                self.states.append(bar)
+            bar[2] = min(completed, bar[3])
+        elif item.get("status") != self.status:
+            self._stop_spinners()
+            self.status = str(item.get("status", ""))
+            self.states.append(["spinner", self.status, False])
+        self.render()
+
+    def _line(self, state: list[Any]) -> str:
+        if state[0] == "bar":
+            return bar_line(state[1], state[2], state[3])
+        text = f"{state[1].strip()} " if state[1] else ""
+        return text if state[2] else text + self.SPINNER + " "
+
+    def render(self) -> None:
+        frame = "\033[?2026h\033[?25l" + "\033[A" * max(0, self.pos - 1) + "\033[1G"
+        frame += "\n".join(self._line(state) + "\033[K" for state in self.states)
+        self.pos = len(self.states)
+        self.out.write(frame + "\033[?25h\033[?2026l")
         self.out.flush()
 
     def stop(self) -> None:
-        self.out.write("\n\033[?25h")
+        self._stop_spinners()
+        self.render()
+        self.out.write("\n")
         self.out.flush()
 
 

@@ -1,0 +1,136 @@
+"""The double pinned to the real `ollama`: every step recorded from a real binary
+(tests/fixtures/ollama-real/<version>/steps.json, recorded by tests/field/record.py; how the
+binaries were built: docs/field-trial.md) is replayed against the double, in the same order, on
+the same kind of registry (Debian's docker-registry on loopback), and must give the same exit
+code, stdout and stderr (CLI) or status, content type and body (HTTP) after the narrow
+normalizations of tests/field/normalize.py, each explained there.
+
+The double's model is not the recorded GGUF: it is seeded into the registry with the same layer
+media types and the same config details (family, format, parameter size, quantization) as the
+recorded model, read from the recorded /api/tags answer.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+from tests.field.normalize import Normalizer
+from tests.field.record import Env, run_trial
+from tests.lock.local_registry import start_registry
+from tests.lock.seeding import RegistrySeeder
+from tests.ollama_double import install
+from tests.ollama_double.store import CONFIG_MEDIA_TYPE, MODEL_MEDIA_TYPE, weights_blob
+from tests.support.net import free_port
+
+FIXTURES = REPO_ROOT / "tests" / "fixtures" / "ollama-real"
+RECORDINGS = sorted(path.parent for path in FIXTURES.glob("*/steps.json"))
+
+pytestmark = [
+    pytest.mark.registry,
+    pytest.mark.skipif(
+        shutil.which("docker-registry") is None,
+        reason="docker-registry (Debian) not installed; `make bootstrap` installs it as root",
+    ),
+]
+
+
+def load(folder: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((folder / "steps.json").read_text())
+    return data
+
+
+def recorded_details(recording: dict[str, Any]) -> dict[str, Any]:
+    """The recorded model's details from the recorded /api/tags answer."""
+    for record in recording["records"]:
+        if record["id"] == "http-tags-one":
+            models = json.loads(record["body"])["models"]
+            return dict(models[0]["details"])
+    raise AssertionError("the recording has no http-tags-one step")
+
+
+def seed_double_model(host: str, port: int, details: dict[str, Any]) -> None:
+    weights = weights_blob("field-trial", 4096, "generate", str(details["family"]))
+    layer_bytes = b"".join(weights.chunks())
+    config = {
+        "model_format": details["format"],
+        "model_family": details["family"],
+        "model_families": details.get("families") or [details["family"]],
+        "model_type": details["parameter_size"],
+        "file_type": details["quantization_level"],
+        "architecture": "amd64",
+        "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [weights.digest]},
+    }
+    seeder = RegistrySeeder(host, port)
+    try:
+        config_bytes = json.dumps(config, separators=(",", ":")).encode()
+        config_digest = seeder.push_blob("oil/tiny", config_bytes)
+        layer_digest = seeder.push_blob("oil/tiny", layer_bytes)
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": CONFIG_MEDIA_TYPE,
+                "digest": config_digest,
+                "size": len(config_bytes),
+            },
+            "layers": [
+                {"mediaType": MODEL_MEDIA_TYPE, "digest": layer_digest, "size": len(layer_bytes)}
+            ],
+        }
+        seeder.push_manifest("oil/tiny", "1", json.dumps(manifest).encode())
+    finally:
+        seeder.close()
+
+
+@pytest.fixture(scope="module", params=RECORDINGS, ids=[path.name for path in RECORDINGS])
+def replay(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[dict[str, Any], dict[str, dict[str, Any]]]]:
+    recording = load(request.param)
+    root = tmp_path_factory.mktemp(f"contract-{request.param.name}")
+    process, registry = start_registry(root / "registry")
+    try:
+        seed_double_model("127.0.0.1", registry.port, recorded_details(recording))
+        env = Env(root / "trial", registry.host, f"127.0.0.1:{free_port()}")
+        binary = install(root / "bin")
+        loaded = any(record["phase"] == "loaded" for record in recording["records"])
+        records, _ = run_trial(str(binary), env, loaded, root / "serve.log")
+    finally:
+        process.terminate()
+        process.wait()
+    yield recording, {record["id"]: record for record in records}
+
+
+def test_every_recording_names_its_version_and_commit() -> None:
+    assert RECORDINGS, f"no recordings under {FIXTURES}"
+    for folder in RECORDINGS:
+        recording = load(folder)
+        assert recording["version"] == folder.name
+        assert len(recording["commit"]) == 40
+        assert int(recording["commit"], 16) >= 0
+
+
+def test_double_matches_the_real_binary(
+    replay: tuple[dict[str, Any], dict[str, dict[str, Any]]],
+) -> None:
+    recording, double = replay
+    real_norm, double_norm = Normalizer(), Normalizer()
+    mismatches = []
+    for record in recording["records"]:
+        expected = real_norm.record(record)
+        got = double_norm.record(double[record["id"]])
+        if expected != got:
+            mismatches.append(
+                f"--- {record['id']} ({recording['version']})\n"
+                f"real:   {json.dumps(expected, indent=1)}\n"
+                f"double: {json.dumps(got, indent=1)}"
+            )
+    assert not mismatches, "\n".join(mismatches)
