@@ -15,7 +15,11 @@ for byte (after the recorder's placeholders: registry address, folders, host).
 - Durations: `*_duration` fields of generate/embed answers, and the server log's latencies.
 - Sizes: the model's byte size (SIZE column, `size`, `size_vram`, progress bar totals): the
   double's weights are not the recorded GGUF.
-- Model-dependent numbers: the generated text (random weights) and the embedding values.
+- Row order of `ollama list`: models are listed newest first, but models written within the
+  same second come in either order (two recordings of 0.32.0 showed both), so the rows are
+  sorted before comparing.
+- Model-dependent numbers: the generated text (random weights), the embedding values and the
+  prompt's token count (`prompt_eval_count`: the recorded GGUF's tokenizer is not the double's).
 """
 
 from __future__ import annotations
@@ -103,6 +107,8 @@ class Normalizer:
             return f"<{'duration' if key.endswith('_duration') else 'size'}>"
         if key in ("response", "thinking") and value:
             return "<text>"
+        if key == "prompt_eval_count":
+            return "<count>"
         if isinstance(value, str):
             return self.text(value)
         return value
@@ -119,9 +125,15 @@ class Normalizer:
 
     def record(self, record: dict[str, Any]) -> dict[str, Any]:
         if "cli" in record:
+            stdout = screen(record["stdout"])
+            if record["cli"][0] in ("list", "ls") and "\n" in stdout:
+                # Sorted before digests get their labels, so labels follow names, not order.
+                header, *rows = stdout.split("\n")
+                stdout = "\n".join([header, *sorted(rows)])
+            stdout = self.text(stdout)
             return {
                 "exit_code": record["exit_code"],
-                "stdout": self.text(screen(record["stdout"])),
+                "stdout": stdout,
                 "stderr": self.text(screen(record["stderr"])),
             }
         return {

@@ -26,6 +26,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from tests.field.blob_redirect import BlobRedirect
 from tests.field.steps import MODEL, Step, all_steps
 from tests.lock.local_registry import start_registry
 from tests.support.net import free_port
@@ -36,7 +37,7 @@ CLI_TIMEOUT = 120
 class Env:
     """One server's world: HOME, OLLAMA_MODELS, OLLAMA_HOST, the work folder, the registry."""
 
-    def __init__(self, root: Path, registry: str, down: str) -> None:
+    def __init__(self, root: Path, registry: str, down: str, direct: str = "") -> None:
         self.root = root
         self.home = root / "home"
         self.models = root / "models"
@@ -46,6 +47,8 @@ class Env:
         self.host = f"127.0.0.1:{free_port()}"
         self.registry = registry
         self.down = down
+        self.direct = direct or registry
+        self.extra: dict[str, str] = {}  # more values to replace: {value: placeholder}
 
     @property
     def environ(self) -> dict[str, str]:
@@ -55,7 +58,9 @@ class Env:
 
     def expand(self, value: Any) -> Any:
         if isinstance(value, str):
-            return value.format(registry=self.registry, down=self.down, dir=self.dir)
+            return value.format(
+                registry=self.registry, down=self.down, dir=self.dir, direct=self.direct
+            )
         if isinstance(value, list):
             return [self.expand(item) for item in value]
         if isinstance(value, dict):
@@ -70,7 +75,9 @@ class Env:
             (str(self.home), "{home}"),
             (self.registry, "{registry}"),
             (self.down, "{down}"),
+            (self.direct, "{direct}"),
             (self.host, "{host}"),
+            *self.extra.items(),
         ]
         for value, name in sorted(pairs, key=lambda pair: -len(pair[0])):
             text = text.replace(value, name)
@@ -179,14 +186,18 @@ def run_trial(
 
 
 def record(args: argparse.Namespace, root: Path) -> None:
+    (root / "registry").mkdir()
     registry_process, registry = start_registry(root / "registry")
+    front = BlobRedirect(registry.port)
     down = f"127.0.0.1:{free_port()}"
     try:
         seed_registry(args.seed_ollama or args.ollama, args.gguf, root / "seed", registry.host)
-        env = Env(root / "trial", registry.host, down)
+        env = Env(root / "trial", front.host, down, registry.host)
+        env.extra[str(root / "seed")] = "{seed}"
         log = root / "serve.log"
         records, stop_status = run_trial(args.ollama, env, args.loaded, log)
     finally:
+        front.close()
         registry_process.terminate()
         registry_process.wait()
     head = {"version": args.version, "commit": args.commit, "binary": args.describe}

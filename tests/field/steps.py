@@ -8,8 +8,9 @@ starts, `model` steps after the pulls (the generation model is in the store), `l
 only with a runner that can load models (the v0.24.0 full build).
 
 Placeholders in arguments, bodies and recorded output: `{registry}` the loopback registry
-(host:port) holding the test model as `{registry}/oil/tiny:1`, `{down}` a loopback port where
-nothing listens, `{dir}` the work folder, `{models}` OLLAMA_MODELS, `{home}` HOME,
+(host:port) holding the test model as `{registry}/oil/tiny:1`, a docker-registry behind a front that
+redirects blob downloads (tests/field/blob_redirect.py), `{direct}` the same registry without
+the front, `{down}` a loopback port where nothing listens, `{dir}` the work folder, `{models}` OLLAMA_MODELS, `{home}` HOME,
 `{host}` OLLAMA_HOST.
 """
 
@@ -43,7 +44,7 @@ EMPTY_STORE: list[Step] = [
     {"id": "show-missing-tagged", "cli": ["show", "oil/nope:2"]},
     {"id": "http-show-missing", "http": ["POST", "/api/show", {"model": "nope"}]},
     {"id": "rm-missing", "cli": ["rm", "nope"]},
-    {"id": "pull-plain-http-without-insecure", "cli": ["pull", MODEL]},
+    {"id": "pull-plain-http-without-insecure", "cli": ["pull", "{direct}/oil/tiny:1"]},
     {"id": "pull-registry-down", "cli": ["pull", "--insecure", "{down}/oil/tiny:1"]},
     {"id": "pull-tag-missing", "cli": ["pull", "--insecure", "{registry}/oil/tiny:404"]},
     {
@@ -58,6 +59,11 @@ EMPTY_STORE: list[Step] = [
         "id": "http-pull-missing-stream",
         "http": ["POST", "/api/pull", {"model": "{registry}/oil/tiny:404", "insecure": True}],
     },
+    {
+        "id": "pull-registry-serves-blobs-itself",
+        "cli": ["pull", "--insecure", "{direct}/oil/tiny:1"],
+    },
+    {"id": "list-after-failed-pull", "cli": ["list"]},
     {"id": "pull-cold", "cli": ["pull", "--insecure", MODEL]},
 ]
 
@@ -74,11 +80,10 @@ MODEL_STEPS: list[Step] = [
         "cli": ["create", DERIVED, "-f", "{dir}/Modelfile"],
         "files": {"Modelfile": DERIVED_MODELFILE},
     },
-    {"id": "create-missing-modelfile", "cli": ["create", "oil-x:1", "-f", "{dir}/absent"]},
     {
-        "id": "create-from-missing",
+        "id": "create-from-unreachable",
         "cli": ["create", "oil-y:1", "-f", "{dir}/Modelfile.bad"],
-        "files": {"Modelfile.bad": "FROM oil/absent:9\n"},
+        "files": {"Modelfile.bad": "FROM {down}/oil/absent:9\n"},
     },
     {"id": "list-two", "cli": ["list"]},
     {"id": "cp-model", "cli": ["cp", DERIVED, "oil-copy:1"]},
@@ -86,6 +91,11 @@ MODEL_STEPS: list[Step] = [
     {"id": "rm-copy", "cli": ["rm", "oil-copy:1"]},
     {"id": "stop-not-loaded", "cli": ["stop", DERIVED]},
     {"id": "stop-missing", "cli": ["stop", "nope"]},
+    {
+        "id": "http-generate-missing",
+        "http": ["POST", "/api/generate", {"model": "nope", "stream": False}],
+    },
+    {"id": "http-embed-missing", "http": ["POST", "/api/embed", {"model": "nope", "input": "x"}]},
 ]
 
 LOADED_STEPS: list[Step] = [
@@ -107,11 +117,6 @@ LOADED_STEPS: list[Step] = [
     },
     {"id": "http-embed-empty", "http": ["POST", "/api/embed", {"model": MODEL, "input": ""}]},
     {"id": "http-embed", "http": ["POST", "/api/embed", {"model": MODEL, "input": "ready"}]},
-    {"id": "run-embed-prompt", "cli": ["run", MODEL, "ready", "--keepalive=-1m"]},
-    {
-        "id": "http-generate-missing",
-        "http": ["POST", "/api/generate", {"model": "nope", "stream": False}],
-    },
     {"id": "rm-loaded", "cli": ["rm", DERIVED]},
     {"id": "ps-after-rm", "cli": ["ps"]},
 ]

@@ -284,9 +284,15 @@ class Progress:
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:
+    """tablewriter v0.0.5 as cmd/cmd.go sets it up (no border, no header line, left aligned,
+    SetNoWhiteSpace, padding of four spaces): every cell is padded to its column's width and
+    followed by the padding, except the header's last cell, which gets one space."""
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = []
-    for row in [header, *rows]:
+    last = len(header) - 1
+    lines = [
+        "".join(c.ljust(widths[i]) + (" " if i == last else "    ") for i, c in enumerate(header))
+    ]
+    for row in rows:
         lines.append("".join(cell.ljust(widths[i]) + "    " for i, cell in enumerate(row)))
     return "\n".join(lines) + "\n"
 
@@ -375,6 +381,14 @@ def cmd_pull(client: Client, args: list[str]) -> int:
     return 0
 
 
+def show_section(header: str, rows: list[list[str]]) -> str:
+    """cmd.go showInfo's tableRender: `  <header>`, a borderless table whose first column is
+    empty (so every row starts with the four-space padding), then an empty line."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["".join(c.ljust(widths[i]) + "    " for i, c in enumerate(row)) for row in rows]
+    return f"  {header}\n" + "".join(line + "\n" for line in lines) + "\n"
+
+
 def cmd_show(client: Client, args: list[str]) -> int:
     args, modelfile = take_flag(args, "--modelfile", with_value=False)
     if len(args) != 1:
@@ -383,14 +397,22 @@ def cmd_show(client: Client, args: list[str]) -> int:
     if modelfile:
         sys.stdout.write(info["modelfile"])
         return 0
-    details = info["details"]
-    sys.stdout.write(
-        "  Model\n"
-        f"    architecture    {details['family']}\n"
-        f"    parameters      {details['parameter_size']}\n"
-        f"    quantization    {details['quantization_level']}\n\n"
-        "  Capabilities\n" + "".join(f"    {c}\n" for c in info["capabilities"]) + "\n"
-    )
+    details, model_info = info["details"], info.get("model_info") or {}
+    arch = str(model_info.get("general.architecture", ""))
+    rows = [["", "architecture", arch]] if arch else []
+    if details.get("parameter_size"):
+        rows.append(["", "parameters", str(details["parameter_size"])])
+    for key in ("context_length", "embedding_length"):
+        if f"{arch}.{key}" in model_info:
+            rows.append(["", key.replace("_", " "), str(model_info[f"{arch}.{key}"])])
+    rows.append(["", "quantization", str(details.get("quantization_level", ""))])
+    out = show_section("Model", rows)
+    if info.get("capabilities"):
+        out += show_section("Capabilities", [["", str(c)] for c in info["capabilities"]])
+    if info.get("parameters"):
+        params = [["", *line.split()] for line in str(info["parameters"]).splitlines() if line]
+        out += show_section("Parameters", params)
+    sys.stdout.write(out)
     return 0
 
 
@@ -516,6 +538,8 @@ def cmd_create(client: Client, args: list[str]) -> int:
         raise CliError("the Ollama double does not support FROM a file")
     request["model"] = args[0]
     progress = Progress()
+    # CreateHandler shows this spinner while it reads the Modelfile's files, before the request.
+    progress.update({"status": "gathering model components"})
     try:
         for item in client.stream("/api/create", request):
             progress.update(item)
@@ -542,6 +566,14 @@ def cmd_rm(client: Client, args: list[str]) -> int:
     return 0
 
 
+def cmd_cp(client: Client, args: list[str]) -> int:
+    if len(args) != 2:
+        raise CliError(f"accepts 2 arg(s), received {len(args)}")
+    client.call("POST", "/api/copy", {"source": args[0], "destination": args[1]})
+    sys.stdout.write(f"copied '{args[0]}' to '{args[1]}'\n")
+    return 0
+
+
 def cmd_stop(client: Client, args: list[str]) -> int:
     if len(args) != 1:
         raise CliError(f"accepts 1 arg(s), received {len(args)}")
@@ -564,6 +596,7 @@ COMMANDS: dict[str, Callable[[Client, list[str]], int]] = {
     "create": cmd_create,
     "rm": cmd_rm,
     "stop": cmd_stop,
+    "cp": cmd_cp,
 }
 
 
