@@ -15,7 +15,8 @@ for byte (after the recorder's placeholders: registry address, folders, host).
 - Durations: `*_duration` fields of generate/embed answers, and the server log's latencies.
 - Sizes: the model's byte size (SIZE column, `size`, `size_vram`, progress bar totals): the
   double's weights are not the recorded GGUF.
-- Row order of `ollama list`: models are listed newest first, but models written within the
+- Table padding of `list`/`ps`: trailing blanks after the last column (its width follows the
+  longest time text). Row order of `ollama list`: models are listed newest first, but models written within the
   same second come in either order (two recordings of 0.32.0 showed both), so the rows are
   sorted before comparing.
 - Model-dependent numbers: the generated text (random weights), the embedding values and the
@@ -78,6 +79,16 @@ def screen(text: str) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+def table(text: str, sort_rows: bool) -> str:
+    """A `list`/`ps` table: trailing blanks dropped (the last column, MODIFIED or UNTIL, is as
+    wide as its longest time text, which depends on the clock); `list` rows sorted (names
+    first, before digests get their labels, so labels follow names, not order)."""
+    lines = [line.rstrip() for line in text.split("\n")]
+    if sort_rows and len(lines) > 2:
+        lines = [lines[0], *sorted(line for line in lines[1:] if line), ""]
+    return "\n".join(lines)
+
+
 class Normalizer:
     """One per run (real or double): digest labels are numbered across the run's steps."""
 
@@ -125,11 +136,9 @@ class Normalizer:
 
     def record(self, record: dict[str, Any]) -> dict[str, Any]:
         if "cli" in record:
-            stdout = screen(record["stdout"])
-            if record["cli"][0] in ("list", "ls") and "\n" in stdout:
-                # Sorted before digests get their labels, so labels follow names, not order.
-                header, *rows = stdout.split("\n")
-                stdout = "\n".join([header, *sorted(rows)])
+            stdout = record["stdout"]  # no terminal codes on stdout: compared as written
+            if record["cli"][0] in ("list", "ls", "ps"):
+                stdout = table(stdout, sort_rows=record["cli"][0] != "ps")
             stdout = self.text(stdout)
             return {
                 "exit_code": record["exit_code"],
