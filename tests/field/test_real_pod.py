@@ -14,6 +14,8 @@ docs/field-trial.md says how the binaries were built and what these tests found.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -22,9 +24,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT, helm_binary
+from tests.field.blob_redirect import BlobRedirect
 from tests.field.pod import Pod, render, tools_missing
 from tests.field.record import seed_registry
-from tests.lock.local_registry import LocalRegistry, start_registry
+from tests.lock.local_registry import start_registry
 from tests.support.net import free_port
 
 BIN = os.environ.get("OLLAMA_FIELD_BIN", "")
@@ -45,23 +48,36 @@ pytestmark = [
 ]
 
 
+POD_ROOTS: list[Path] = []
+
+
+@pytest.fixture(autouse=True)
+def _remove_pod_roots() -> Iterator[None]:
+    yield
+    while POD_ROOTS:
+        shutil.rmtree(POD_ROOTS.pop(), ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BlobRedirect]:
+    """docker-registry holding the model, behind the blob-redirecting front Ollama needs."""
     root = tmp_path_factory.mktemp("registry")
     process, found = start_registry(root)
+    front = BlobRedirect(found.port)
     try:
         seed_registry(SEED_BIN, Path(GGUF), tmp_path_factory.mktemp("seed"), found.host)
-        yield found
+        yield front
     finally:
+        front.close()
         process.terminate()
         process.wait()
 
 
-def model(registry: LocalRegistry) -> str:
+def model(registry: BlobRedirect) -> str:
     return f"{registry.host}/oil/tiny:1"
 
 
-def manifest_digest(registry: LocalRegistry) -> str:
+def manifest_digest(registry: BlobRedirect) -> str:
     request = urllib.request.Request(
         f"http://{registry.host}/v2/oil/tiny/manifests/1",
         method="HEAD",
@@ -81,11 +97,16 @@ def make_pod(tmp_path: Path, name: str, digest: str = "", derived: bool = True) 
         values["derivedModels"] = [
             {"name": "oil-derived:1", "modelfile": DERIVED.format(model=name)}
         ]
+    tmp_path.mkdir(parents=True, exist_ok=True)
     docs = render(helm_binary("3.19.0"), CHART, values, tmp_path)
-    return Pod.from_manifests(docs, tmp_path / "pod", Path(BIN))
+    # pytest's folders are private to root; the pod's uid must reach its volumes.
+    root = Path(tempfile.mkdtemp(prefix="oil-pod-"))
+    root.chmod(0o755)
+    POD_ROOTS.append(root)
+    return Pod.from_manifests(docs, root / "pod", Path(BIN))
 
 
-def test_init_cold_then_warm_cache(tmp_path: Path, registry: LocalRegistry) -> None:
+def test_init_cold_then_warm_cache(tmp_path: Path, registry: BlobRedirect) -> None:
     pod = make_pod(tmp_path, model(registry))
     cold = pod.init()
     assert cold.returncode == 0, cold.stdout + cold.stderr
@@ -95,7 +116,7 @@ def test_init_cold_then_warm_cache(tmp_path: Path, registry: LocalRegistry) -> N
     assert "cache hit" in warm.stdout and "0 downloaded" in warm.stdout
 
 
-def test_init_pinned_digest_right_and_wrong(tmp_path: Path, registry: LocalRegistry) -> None:
+def test_init_pinned_digest_right_and_wrong(tmp_path: Path, registry: BlobRedirect) -> None:
     right = make_pod(tmp_path / "right", model(registry), manifest_digest(registry), derived=False)
     result = right.init()
     assert result.returncode == 0, result.stdout + result.stderr
@@ -116,7 +137,7 @@ def test_init_registry_down(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not LOADS, reason="OLLAMA_FIELD_LOADS=1 not set: the binary cannot load models")
-def test_probes_self_heal_helm_test_and_clean_stop(tmp_path: Path, registry: LocalRegistry) -> None:
+def test_probes_self_heal_helm_test_and_clean_stop(tmp_path: Path, registry: BlobRedirect) -> None:
     pod = make_pod(tmp_path, model(registry))
     assert pod.init().returncode == 0
     pod.start_server()
