@@ -141,6 +141,7 @@ class Pod:
             self.sandbox(command, env),
             capture_output=True,
             text=True,
+            errors="replace",  # a script may cut a model's UTF-8 answer mid-character
             timeout=timeout,
             check=False,
             stdin=subprocess.DEVNULL,
@@ -150,13 +151,13 @@ class Pod:
         return self.run(self.init_command, {**self.init_env, **overrides}, timeout)
 
     def start_server(self, **overrides: str) -> subprocess.Popen[bytes]:
-        log = (self.root / "serve.log").open("ab")
-        process = subprocess.Popen(
-            self.sandbox(self.server_command, {**self.server_env, **overrides}),
-            stdout=log,
-            stderr=log,
-            stdin=subprocess.DEVNULL,
-        )
+        with (self.root / "serve.log").open("ab") as log:
+            process = subprocess.Popen(
+                self.sandbox(self.server_command, {**self.server_env, **overrides}),
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+            )
         self.processes.append(process)
         deadline = time.monotonic() + 60
         while self.probe("livenessProbe").returncode != 0:
@@ -179,10 +180,15 @@ class Pod:
         return self.run(self.test_command, env, timeout)
 
     def stop(self) -> list[int]:
+        """SIGTERM to `ollama serve` itself, as the kubelet sends it to the container's PID 1
+        (bwrap, the sandbox's parent, does not forward signals); bwrap then exits with the
+        server's status."""
         codes = []
         for process in self.processes:
             if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
+                children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text()
+                for child in children.split():
+                    os.kill(int(child), signal.SIGTERM)
                 codes.append(process.wait(timeout=60))
         self.processes.clear()
         return codes
