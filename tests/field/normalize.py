@@ -16,8 +16,9 @@ for byte (after the recorder's placeholders: registry address, folders, host).
 - Sizes: the model's byte size (SIZE column, `size`, `size_vram`, progress bar totals): the
   double's weights are not the recorded GGUF.
 - Table padding of `list`/`ps`: trailing blanks after the last column (its width follows the
-  longest time text). Row order of `ollama list`: models are listed newest first, but models written within the
-  same second come in either order (two recordings of 0.32.0 showed both), so the rows are
+  longest time text). Row order of `ollama list`: models are listed newest first, but models
+  written within the same second come in either order (two recordings of 0.32.0 showed both),
+  so the rows are
   sorted before comparing.
 - Model-dependent numbers: the generated text (random weights), the embedding values and the
   prompt's token count (`prompt_eval_count`: the recorded GGUF's tokenizer is not the double's).
@@ -114,7 +115,7 @@ class Normalizer:
             return [self.data(v, key) for v in value]
         if key in _TIME_KEYS:
             return "<time>"
-        if key.endswith("_duration") or key in _SIZE_KEYS and isinstance(value, int):
+        if key.endswith("_duration") or (key in _SIZE_KEYS and isinstance(value, int)):
             return f"<{'duration' if key.endswith('_duration') else 'size'}>"
         if key in ("response", "thinking") and value:
             return "<text>"

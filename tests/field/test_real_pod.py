@@ -110,10 +110,12 @@ def test_init_cold_then_warm_cache(tmp_path: Path, registry: BlobRedirect) -> No
     pod = make_pod(tmp_path, model(registry))
     cold = pod.init()
     assert cold.returncode == 0, cold.stdout + cold.stderr
-    assert "1 downloaded" in cold.stdout and "created oil-derived:1" in cold.stdout
+    assert "1 downloaded" in cold.stdout
+    assert "created oil-derived:1" in cold.stdout
     warm = pod.init()
     assert warm.returncode == 0, warm.stdout + warm.stderr
-    assert "cache hit" in warm.stdout and "0 downloaded" in warm.stdout
+    assert "cache hit" in warm.stdout
+    assert "0 downloaded" in warm.stdout
 
 
 def test_init_pinned_digest_right_and_wrong(tmp_path: Path, registry: BlobRedirect) -> None:
@@ -124,7 +126,8 @@ def test_init_pinned_digest_right_and_wrong(tmp_path: Path, registry: BlobRedire
     wrong = make_pod(tmp_path / "wrong", model(registry), "0" * 64, derived=False)
     result = wrong.init()
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "digest mismatch" in result.stdout and "removed" in result.stdout
+    assert "digest mismatch" in result.stdout
+    assert "removed" in result.stdout
     assert not list((wrong.root / "models" / "manifests").rglob("1"))
 
 
@@ -144,7 +147,8 @@ def test_probes_self_heal_helm_test_and_clean_stop(tmp_path: Path, registry: Blo
     try:
         assert pod.probe("livenessProbe").returncode == 0
         first = pod.probe("readinessProbe")
-        assert first.returncode == 1 and "load started" in first.stdout, first.stdout
+        assert first.returncode == 1, first.stdout
+        assert "load started" in first.stdout
         wait_ready(pod)
         stopped = pod.cli("stop", "oil-derived:1")
         assert stopped.returncode == 0, stopped.stderr

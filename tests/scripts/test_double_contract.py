@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +115,7 @@ def seed_double_model(port: int, details: dict[str, Any]) -> None:
 @pytest.fixture(scope="module", params=RECORDINGS, ids=[path.name for path in RECORDINGS])
 def replay(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[dict[str, Any], dict[str, dict[str, Any]]]]:
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     recording = load(request.param)
     root = tmp_path_factory.mktemp(f"contract-{request.param.name}")
     (root / "registry").mkdir()
@@ -132,7 +131,7 @@ def replay(
         front.close()
         process.terminate()
         process.wait()
-    yield recording, {record["id"]: record for record in records}
+    return recording, {record["id"]: record for record in records}
 
 
 def without_details(answer: dict[str, Any]) -> dict[str, Any]:
