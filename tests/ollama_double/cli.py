@@ -1,7 +1,8 @@
 """The double's `ollama` executable: the subcommands the lifecycle scripts use.
 
 Facts reproduced (../shared/notes/ollama.md "CLI behaviour"; ollama/ollama cmd/cmd.go,
-cmd/start_default.go, api/client.go, progress/):
+cmd/start_default.go, api/client.go, progress/), pinned to recordings of the real binary by
+tests/scripts/test_double_contract.py (docs/field-trial.md):
 - Errors print `Error: <message>` on stderr and exit 1. Every command but `serve` first sends
   `HEAD /`; with no server that fails at once with "could not connect to ollama server, run
   'ollama serve' to start it" (no retry, no timeout of its own).
@@ -9,13 +10,16 @@ cmd/start_default.go, api/client.go, progress/):
   generate) that got an HTTP error prints `<code> <reason>: <error>`; an `{"error"}` line in an
   HTTP 200 stream prints the message alone.
 - `list`/`ps` print a tablewriter table without borders: header NAME ID SIZE MODIFIED
-  (ps: NAME ID SIZE PROCESSOR CONTEXT UNTIL), cells left-aligned and padded, columns separated
-  by four spaces (also after the last one); ID is the first 12 hex of the digest; an optional
+  (ps: NAME ID SIZE PROCESSOR CONTEXT UNTIL), cells left-aligned and padded, each followed by
+  four spaces, but the header's last cell by one; ID is the first 12 hex of the digest; an optional
   argument filters by name prefix. PROCESSOR is `100% CPU` when nothing is in VRAM; UNTIL is
   `Forever`, `N minutes from now`, or `Stopping...` once the expiry has passed.
 - `pull [--insecure] NAME` draws ANSI progress on stderr (spinners and bars, hidden cursor) and
   always contacts the server's /api/pull.
-- `show NAME` exits 1 with `Error: model 'NAME' not found` when absent.
+- `show NAME` exits 1 with `Error: model 'NAME:TAG' not found` when absent; otherwise prints
+  the Model table (architecture, parameters, context length, embedding length, quantization)
+  and Capabilities.
+- `cp SRC DST` prints `copied 'SRC' to 'DST'`.
 - `run NAME [PROMPT] [--keepalive D] [--insecure]`: reads stdin when it is not a terminal (and
   prepends it to the prompt), calls /api/show and pulls the model when that answers 404, then:
   embedding models need a non-empty prompt ("embedding models require input text") and print

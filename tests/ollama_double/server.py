@@ -1,7 +1,10 @@
 """The double's HTTP server: the endpoints the ollama CLI uses, with a real on-disk model store.
 
 Facts reproduced (../shared/notes/ollama.md "HTTP API" and "Server environment"; ollama/ollama
-server/routes.go, server/sched.go, server/images.go, api/client.go):
+server/routes.go, server/sched.go, server/images.go, api/client.go), pinned to recordings of the
+real binary by tests/scripts/test_double_contract.py (docs/field-trial.md):
+- Upstream: the control file's fake registry, else a real registry for a host with a port
+  (registry.py: blob downloads need a redirect, as Ollama's downloader requires).
 - `GET /` and `HEAD /` answer 200 "Ollama is running"; `GET /api/version`.
 - `GET /api/tags`: local models with `name`/`model` (display form), `digest` (64 hex, no prefix,
   sha256 of the manifest bytes), `size`, `modified_at`, `details`.
