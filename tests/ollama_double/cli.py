@@ -1,7 +1,8 @@
 """The double's `ollama` executable: the subcommands the lifecycle scripts use.
 
 Facts reproduced (../shared/notes/ollama.md "CLI behaviour"; ollama/ollama cmd/cmd.go,
-cmd/start_default.go, api/client.go, progress/):
+cmd/start_default.go, api/client.go, progress/), pinned to recordings of the real binary by
+tests/scripts/test_double_contract.py (docs/field-trial.md):
 - Errors print `Error: <message>` on stderr and exit 1. Every command but `serve` first sends
   `HEAD /`; with no server that fails at once with "could not connect to ollama server, run
   'ollama serve' to start it" (no retry, no timeout of its own).
@@ -9,13 +10,16 @@ cmd/start_default.go, api/client.go, progress/):
   generate) that got an HTTP error prints `<code> <reason>: <error>`; an `{"error"}` line in an
   HTTP 200 stream prints the message alone.
 - `list`/`ps` print a tablewriter table without borders: header NAME ID SIZE MODIFIED
-  (ps: NAME ID SIZE PROCESSOR CONTEXT UNTIL), cells left-aligned and padded, columns separated
-  by four spaces (also after the last one); ID is the first 12 hex of the digest; an optional
+  (ps: NAME ID SIZE PROCESSOR CONTEXT UNTIL), cells left-aligned and padded, each followed by
+  four spaces, but the header's last cell by one; ID is the first 12 hex of the digest; an optional
   argument filters by name prefix. PROCESSOR is `100% CPU` when nothing is in VRAM; UNTIL is
   `Forever`, `N minutes from now`, or `Stopping...` once the expiry has passed.
 - `pull [--insecure] NAME` draws ANSI progress on stderr (spinners and bars, hidden cursor) and
   always contacts the server's /api/pull.
-- `show NAME` exits 1 with `Error: model 'NAME' not found` when absent.
+- `show NAME` exits 1 with `Error: model 'NAME:TAG' not found` when absent; otherwise prints
+  the Model table (architecture, parameters, context length, embedding length, quantization)
+  and Capabilities.
+- `cp SRC DST` prints `copied 'SRC' to 'DST'`.
 - `run NAME [PROMPT] [--keepalive D] [--insecure]`: reads stdin when it is not a terminal (and
   prepends it to the prompt), calls /api/show and pulls the model when that answers 404, then:
   embedding models need a non-empty prompt ("embedding models require input text") and print
@@ -201,39 +205,98 @@ class Client:
             response.sock.close()
 
 
+TERM_WIDTH = 80  # progress.defaultTermWidth: stderr is never a terminal in a pod
+
+
+def bar_line(message: str, current: int, total: int) -> str:
+    """progress/bar.go Bar.String() without a rate (the final frame, and the double's frames)."""
+    percent = 100.0 if total <= 0 else min(100.0, 100.0 * current / total)
+    pre = f"{message.strip()} {percent:3.0f}%"
+    total_text = human_bytes(total)
+    if current >= total:
+        suffix = " " * (6 - len(total_text)) + total_text + " " * 7
+    else:
+        current_text = human_bytes(current)
+        suffix = " " * (6 - len(current_text)) + current_text + "/"
+        suffix += " " * (6 - len(total_text)) + total_text
+    suffix += " " * 18
+    width = TERM_WIDTH - len(pre) - len(suffix) - 5
+    filled = int(width * percent / 100)
+    return pre + " \u2595" + "\u2588" * filled + " " * max(0, width - filled) + "\u258f " + suffix
+
+
 class Progress:
-    """ANSI progress on stderr, like the real CLI (hidden cursor, redrawn lines)."""
+    """progress/progress.go on stderr: a list of states (spinners, then one bar per layer)
+    redrawn in place; `stop()` stops the spinners, draws the final frame and a newline.
+    The handlers of pull and create (cmd/cmd.go): a response with a digest and completed > 0
+    gets a bar `pulling <12 hex>:`; any other response whose status changed gets a spinner."""
+
+    SPINNER = "\u280b"
 
     def __init__(self) -> None:
         self.out = sys.stderr
-        self.out.write("\033[?25l")
+        self.states: list[
+            list[Any]
+        ] = []  # ["spinner", message, stopped] | ["bar", msg, cur, total]
+        self.bars: dict[str, list[Any]] = {}
+        self.status = ""
+        self.pos = 0
+
+    def _stop_spinners(self) -> None:
+        for state in self.states:
+            if state[0] == "spinner":
+                state[2] = True
 
     def update(self, item: dict[str, Any]) -> None:
-        if item.get("digest") and item.get("total"):
-            total = int(item["total"])
+        digest = str(item.get("digest") or "")
+        if digest:
             completed = int(item.get("completed") or 0)
             if completed == 0:
                 return
-            percent = 100.0 * completed / total
-            bar = "█" * int(percent / 5)
-            text = (
-                f"{item['status']}: {percent:3.0f}% ▕{bar:<20}▏ "
-                f"{human_bytes(completed)}/{human_bytes(total)}"
-            )
-        else:
-            text = str(item.get("status", ""))
-        self.out.write(f"\033[2K\033[1G{text}\r")
+            self._stop_spinners()
+            bar = self.bars.get(digest)
+            if bar is None:
+                name = digest.removeprefix("sha256:").strip()[:12]
+                bar = ["bar", f"pulling {name}:", completed, int(item.get("total") or 0)]
+                self.bars[digest] = bar
+                self.states.append(bar)
+            bar[2] = min(completed, bar[3])
+        elif item.get("status") != self.status:
+            self._stop_spinners()
+            self.status = str(item.get("status", ""))
+            self.states.append(["spinner", self.status, False])
+        self.render()
+
+    def _line(self, state: list[Any]) -> str:
+        if state[0] == "bar":
+            return bar_line(state[1], state[2], state[3])
+        text = f"{state[1].strip()} " if state[1] else ""
+        return text if state[2] else text + self.SPINNER + " "
+
+    def render(self) -> None:
+        frame = "\033[?2026h\033[?25l" + "\033[A" * max(0, self.pos - 1) + "\033[1G"
+        frame += "\n".join(self._line(state) + "\033[K" for state in self.states)
+        self.pos = len(self.states)
+        self.out.write(frame + "\033[?25h\033[?2026l")
         self.out.flush()
 
     def stop(self) -> None:
-        self.out.write("\n\033[?25h")
+        self._stop_spinners()
+        self.render()
+        self.out.write("\n")
         self.out.flush()
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:
+    """tablewriter v0.0.5 as cmd/cmd.go sets it up (no border, no header line, left aligned,
+    SetNoWhiteSpace, padding of four spaces): every cell is padded to its column's width and
+    followed by the padding, except the header's last cell, which gets one space."""
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = []
-    for row in [header, *rows]:
+    last = len(header) - 1
+    lines = [
+        "".join(c.ljust(widths[i]) + (" " if i == last else "    ") for i, c in enumerate(header))
+    ]
+    for row in rows:
         lines.append("".join(cell.ljust(widths[i]) + "    " for i, cell in enumerate(row)))
     return "\n".join(lines) + "\n"
 
@@ -322,6 +385,14 @@ def cmd_pull(client: Client, args: list[str]) -> int:
     return 0
 
 
+def show_section(header: str, rows: list[list[str]]) -> str:
+    """cmd.go showInfo's tableRender: `  <header>`, a borderless table whose first column is
+    empty (so every row starts with the four-space padding), then an empty line."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["".join(c.ljust(widths[i]) + "    " for i, c in enumerate(row)) for row in rows]
+    return f"  {header}\n" + "".join(line + "\n" for line in lines) + "\n"
+
+
 def cmd_show(client: Client, args: list[str]) -> int:
     args, modelfile = take_flag(args, "--modelfile", with_value=False)
     if len(args) != 1:
@@ -330,14 +401,22 @@ def cmd_show(client: Client, args: list[str]) -> int:
     if modelfile:
         sys.stdout.write(info["modelfile"])
         return 0
-    details = info["details"]
-    sys.stdout.write(
-        "  Model\n"
-        f"    architecture    {details['family']}\n"
-        f"    parameters      {details['parameter_size']}\n"
-        f"    quantization    {details['quantization_level']}\n\n"
-        "  Capabilities\n" + "".join(f"    {c}\n" for c in info["capabilities"]) + "\n"
-    )
+    details, model_info = info["details"], info.get("model_info") or {}
+    arch = str(model_info.get("general.architecture", ""))
+    rows = [["", "architecture", arch]] if arch else []
+    if details.get("parameter_size"):
+        rows.append(["", "parameters", str(details["parameter_size"])])
+    for key in ("context_length", "embedding_length"):
+        if f"{arch}.{key}" in model_info:
+            rows.append(["", key.replace("_", " "), str(model_info[f"{arch}.{key}"])])
+    rows.append(["", "quantization", str(details.get("quantization_level", ""))])
+    out = show_section("Model", rows)
+    if info.get("capabilities"):
+        out += show_section("Capabilities", [["", str(c)] for c in info["capabilities"]])
+    if info.get("parameters"):
+        params = [["", *line.split()] for line in str(info["parameters"]).splitlines() if line]
+        out += show_section("Parameters", params)
+    sys.stdout.write(out)
     return 0
 
 
@@ -463,6 +542,8 @@ def cmd_create(client: Client, args: list[str]) -> int:
         raise CliError("the Ollama double does not support FROM a file")
     request["model"] = args[0]
     progress = Progress()
+    # CreateHandler shows this spinner while it reads the Modelfile's files, before the request.
+    progress.update({"status": "gathering model components"})
     try:
         for item in client.stream("/api/create", request):
             progress.update(item)
@@ -489,6 +570,14 @@ def cmd_rm(client: Client, args: list[str]) -> int:
     return 0
 
 
+def cmd_cp(client: Client, args: list[str]) -> int:
+    if len(args) != 2:
+        raise CliError(f"accepts 2 arg(s), received {len(args)}")
+    client.call("POST", "/api/copy", {"source": args[0], "destination": args[1]})
+    sys.stdout.write(f"copied '{args[0]}' to '{args[1]}'\n")
+    return 0
+
+
 def cmd_stop(client: Client, args: list[str]) -> int:
     if len(args) != 1:
         raise CliError(f"accepts 1 arg(s), received {len(args)}")
@@ -511,6 +600,7 @@ COMMANDS: dict[str, Callable[[Client, list[str]], int]] = {
     "create": cmd_create,
     "rm": cmd_rm,
     "stop": cmd_stop,
+    "cp": cmd_cp,
 }
 
 

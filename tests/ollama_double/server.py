@@ -1,7 +1,10 @@
 """The double's HTTP server: the endpoints the ollama CLI uses, with a real on-disk model store.
 
 Facts reproduced (../shared/notes/ollama.md "HTTP API" and "Server environment"; ollama/ollama
-server/routes.go, server/sched.go, server/images.go, api/client.go):
+server/routes.go, server/sched.go, server/images.go, api/client.go), pinned to recordings of the
+real binary by tests/scripts/test_double_contract.py (docs/field-trial.md):
+- Upstream: the control file's fake registry, else a real registry for a host with a port
+  (registry.py: blob downloads need a redirect, as Ollama's downloader requires).
 - `GET /` and `HEAD /` answer 200 "Ollama is running"; `GET /api/version`.
 - `GET /api/tags`: local models with `name`/`model` (display form), `digest` (64 hex, no prefix,
   sha256 of the manifest bytes), `size`, `modified_at`, `details`.
@@ -51,8 +54,10 @@ from tests.ollama_double.control import Control, State, control_from_env, state_
 from tests.ollama_double.endpoint import parse_host
 from tests.ollama_double.gotime import DurationError, keep_alive_seconds
 from tests.ollama_double.names import InvalidNameError, Name, parse_name
+from tests.ollama_double.registry import RegistryError, fetch_remote
 from tests.ollama_double.store import (
     MESSAGES_MEDIA_TYPE,
+    MODEL_MEDIA_TYPE,
     PARAMS_MEDIA_TYPE,
     SYSTEM_MEDIA_TYPE,
     TEMPLATE_MEDIA_TYPE,
@@ -67,7 +72,6 @@ from tests.ollama_double.store import (
 
 VERSION = "0.0.0-double"
 DOWNLOAD_CHUNK = 64 * 1024
-EMBEDDING_DIMENSIONS = 8
 
 
 def log(message: str, level: str = "INFO") -> None:
@@ -95,6 +99,8 @@ class Runner:
     params: bytes
     kind: str
     size: int
+    details: dict[str, Any]
+    context_length: int
     loading: bool = True
     expires_at: float | None = None  # None = forever; a past time = Stopping...
     started: float = 0.0
@@ -138,7 +144,7 @@ class Scheduler:
                 if stopping:
                     self.cond.wait(0.05)
                     continue
-                if current.params == runner.params:
+                if load_options(current.params) == load_options(runner.params):
                     self._set_expiry(current, keep_alive)
                     return
                 log(f"reloading runner for {display}: options differ from {current.display}")
@@ -195,6 +201,25 @@ class Scheduler:
             )
 
 
+# api.Runner options (api/types.go): only these make the scheduler load a model again
+# (sched.go needsReload); sampling parameters such as temperature or stop do not, so a derived
+# model that changes only those shares its base's runner (recorded from 0.24.0).
+RUNNER_OPTIONS = frozenset(
+    ("num_ctx", "num_batch", "num_gpu", "main_gpu", "use_mmap", "num_thread", "numa", "low_vram")
+)
+DEFAULT_NUM_CTX = 4096  # the server's default context (0.32.0 log: default_num_ctx=4096)
+
+
+def load_options(params: bytes) -> dict[str, Any]:
+    try:
+        values = json.loads(params) if params else {}
+    except ValueError:
+        return {}
+    return (
+        {k: v for k, v in values.items() if k in RUNNER_OPTIONS} if isinstance(values, dict) else {}
+    )
+
+
 def iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
 
@@ -217,9 +242,27 @@ class Double:
                 return remote_model(name.display, spec, revision), bool(spec.get("plain_http"))
         return None
 
-    def details(self, model: LocalModel) -> dict[str, Any]:
+    def upstream(self, name: Name, insecure: bool) -> tuple[RemoteModel, bool]:
+        """The control file's fake registry, else a real one for a host with a port
+        (registry.py); anything else does not exist."""
+        found = self.remote(name)
+        if found is not None:
+            return found
+        if ":" in name.host:
+            try:
+                return fetch_remote(name, insecure), True
+            except RegistryError as error:
+                raise ApiError(500, str(error)) from error
+        raise ApiError(500, "pull model manifest: file does not exist")
+
+    def config(self, model: LocalModel) -> dict[str, Any]:
         config_path = self.store.blob_path(str(model.manifest["config"]["digest"]))
-        config = json.loads(config_path.read_text()) if config_path.is_file() else {}
+        data = json.loads(config_path.read_text()) if config_path.is_file() else {}
+        return data if isinstance(data, dict) else {}
+
+    def details(self, model: LocalModel) -> dict[str, Any]:
+        """/api/show and /api/ps details: from the config blob, as the creating server wrote it."""
+        config = self.config(model)
         return {
             "parent_model": "",
             "format": config.get("model_format", "gguf"),
@@ -228,6 +271,22 @@ class Double:
             "parameter_size": config.get("model_type", ""),
             "quantization_level": config.get("file_type", ""),
         }
+
+    def tag_details(self, model: LocalModel) -> dict[str, Any]:
+        """/api/tags details (0.32.0 model list cache): the config's, but the quantization and
+        lengths read from the weights (GGUF) and the parent from the weights layer's `from`."""
+        meta = self.store.meta(model)
+        layer = self.store.layer(model, MODEL_MEDIA_TYPE) or {}
+        return {
+            **self.details(model),
+            "parent_model": str(layer.get("from", "")),
+            "quantization_level": meta["file_type"],
+            "context_length": int(meta["context_length"]),
+            "embedding_length": int(meta["embedding_length"]),
+        }
+
+    def capabilities(self, model: LocalModel) -> list[str]:
+        return ["embedding"] if self.store.kind(model) == "embed" else ["completion"]
 
     def find(self, text: str) -> LocalModel:
         try:
@@ -260,10 +319,7 @@ class Double:
                 f'pull model manifest: Get "{url}": dial tcp: lookup {name.host}: i/o timeout'
             )
             raise ApiError(500, str(message))
-        found = self.remote(name)
-        if found is None:
-            raise ApiError(500, "pull model manifest: file does not exist")
-        remote, plain_http = found
+        remote, plain_http = self.upstream(name, insecure)
         if plain_http and not insecure:
             raise ApiError(
                 500,
@@ -305,7 +361,7 @@ class Double:
             started = time.time()
             last_emit = 0.0
             with partial.open("wb") as handle:
-                for chunk in blob.chunks():
+                for chunk in self._download(blob):
                     for offset in range(0, len(chunk), DOWNLOAD_CHUNK):
                         piece = chunk[offset : offset + DOWNLOAD_CHUNK]
                         if stall_at is not None and written >= stall_at:
@@ -350,6 +406,12 @@ class Double:
                 emit({"status": "removing unused layers"})
         emit({"status": "success"})
 
+    def _download(self, blob: Blob) -> Any:
+        try:
+            yield from blob.chunks()
+        except RegistryError as error:
+            raise ApiError(500, str(error)) from error
+
     # ---- models ------------------------------------------------------------------------
     def _stall(self, name: Name, alive: Any) -> None:
         """A registry that stops sending: nothing more until the client goes away (Ollama
@@ -368,6 +430,11 @@ class Double:
             params=self.store.read_layer(model, PARAMS_MEDIA_TYPE) or b"",
             kind=self.store.kind(model),
             size=model.size,
+            details=self.details(model),
+            context_length=min(
+                int(os.environ.get("OLLAMA_CONTEXT_LENGTH") or 0) or DEFAULT_NUM_CTX,
+                int(self.store.meta(model)["context_length"]),
+            ),
         )
 
     def keep_alive(self, body: dict[str, Any]) -> float:
@@ -456,10 +523,12 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(400, "request body must be a JSON object")
         return data
 
-    def send_json(self, status: int, payload: Any) -> None:
+    def send_json(
+        self, status: int, payload: Any, content_type: str = "application/json; charset=utf-8"
+    ) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -491,7 +560,8 @@ class Handler(BaseHTTPRequestHandler):
             try:
                 work(last.update)
             except ApiError as error:
-                self.send_json(error.status, {"error": error.message})
+                # Recorded from 0.32.0: this answer is `application/json` without a charset.
+                self.send_json(error.status, {"error": error.message}, "application/json")
                 return
             self.send_json(200, last)
             return
@@ -541,6 +611,7 @@ class Handler(BaseHTTPRequestHandler):
             "/api/generate": self.generate,
             "/api/embed": self.embed,
             "/api/create": self.create,
+            "/api/copy": self.copy,
         }
         self.dispatch(routes)
 
@@ -566,7 +637,8 @@ class Handler(BaseHTTPRequestHandler):
             "modified_at": iso(model.modified),
             "size": model.size,
             "digest": model.digest,
-            "details": self.double.details(model),
+            "details": self.double.tag_details(model),
+            "capabilities": self.double.capabilities(model),
         }
 
     def ps_row(self, runner: Runner) -> dict[str, Any]:
@@ -576,9 +648,10 @@ class Handler(BaseHTTPRequestHandler):
             "model": runner.display,
             "size": runner.size,
             "digest": runner.digest,
+            "details": runner.details,
             "expires_at": iso(expires),
             "size_vram": 0,
-            "context_length": 4096,
+            "context_length": runner.context_length,
         }
 
     def pull(self, body: dict[str, Any]) -> None:
@@ -591,7 +664,15 @@ class Handler(BaseHTTPRequestHandler):
         )
 
     def show(self, body: dict[str, Any]) -> None:
-        model = self.double.find(str(body.get("model") or body.get("name") or ""))
+        text = str(body.get("model") or body.get("name") or "")
+        try:
+            model = self.double.find(text)
+        except ApiError as error:
+            # routes.go ShowHandler names the model by DisplayShortest (`nope:latest`), where
+            # the delete handler repeats the request's spelling (`nope`).
+            if error.status != 404:
+                raise
+            raise ApiError(404, f"model '{parse_name(text).display}' not found") from error
         kind = self.double.store.kind(model)
         system = self.double.store.read_layer(model, SYSTEM_MEDIA_TYPE)
         weights = self.double.store.blob_path(self.double.store.weights_digest(model))
@@ -609,11 +690,21 @@ class Handler(BaseHTTPRequestHandler):
                     self.double.store.read_layer(model, TEMPLATE_MEDIA_TYPE) or b""
                 ).decode(),
                 "details": self.double.details(model),
-                "model_info": {"general.architecture": self.double.details(model)["family"]},
+                "model_info": self.model_info(model),
                 "capabilities": ["embedding"] if kind == "embed" else ["completion"],
                 "modified_at": iso(model.modified),
             },
         )
+
+    def model_info(self, model: LocalModel) -> dict[str, Any]:
+        """The GGUF keys `ollama show` prints (cmd.go showInfo), from the weights' metadata."""
+        meta = self.double.store.meta(model)
+        arch = meta.get("family", "")
+        return {
+            "general.architecture": arch,
+            f"{arch}.context_length": int(meta["context_length"]),
+            f"{arch}.embedding_length": int(meta["embedding_length"]),
+        }
 
     def _loaded(self, body: dict[str, Any], not_found: str) -> tuple[LocalModel, Runner, float]:
         text = str(body.get("model") or "")
@@ -621,7 +712,8 @@ class Handler(BaseHTTPRequestHandler):
             model = self.double.find(text)
         except ApiError as error:
             if error.status == 404:
-                raise ApiError(404, not_found.format(text)) from error
+                quoted = json.dumps(text) if "try pulling" in not_found else text
+                raise ApiError(404, not_found.format(quoted)) from error
             raise
         return model, self.double.runner_for(model), self.double.keep_alive(body)
 
@@ -640,7 +732,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def generate(self, body: dict[str, Any]) -> None:
         self.double.state.add("generate_requests")
-        model, runner, keep_alive = self._loaded(body, 'model "{}" not found, try pulling it first')
+        model, runner, keep_alive = self._loaded(body, "model '{}' not found")
         prompt = str(body.get("prompt") or "")
         if not prompt and keep_alive == 0:
             self.double.scheduler.unload(runner.weights)
@@ -686,18 +778,49 @@ class Handler(BaseHTTPRequestHandler):
 
     def embed(self, body: dict[str, Any]) -> None:
         self.double.state.add("embed_requests")
-        model, runner, keep_alive = self._loaded(body, "model '{}' not found")
+        # Recorded from 0.32.0: the embed handler says "try pulling it first" (quoted with %q),
+        # the generate handler does not.
+        model, runner, keep_alive = self._loaded(body, "model {} not found, try pulling it first")
         raw = body.get("input")
         inputs = [raw] if isinstance(raw, str) and raw else raw if isinstance(raw, list) else []
+        started = time.monotonic()
         self.double.scheduler.load(model, runner, keep_alive, self.client_alive)
+        dimensions = int(self.double.store.meta(model)["embedding_length"])
         vectors = []
         for text in inputs:
             seed = hashlib.sha256(str(text).encode()).digest()
-            vectors.append([round(b / 255.0 - 0.5, 6) for b in seed[:EMBEDDING_DIMENSIONS]])
-        self.send_json(200, {"model": body["model"], "embeddings": vectors})
+            vectors.append([round(seed[i % 32] / 255.0 - 0.5, 6) for i in range(dimensions)])
+        answer: dict[str, Any] = {"model": body["model"], "embeddings": vectors}
+        if inputs:
+            # EmbedHandler adds timings and the token count only when there was input.
+            took = int((time.monotonic() - started) * 1e9)
+            answer.update(
+                total_duration=took,
+                load_duration=took,
+                prompt_eval_count=sum(len(str(text).encode()) + 1 for text in inputs),
+            )
+        self.send_json(200, answer)
 
     def create(self, body: dict[str, Any]) -> None:
         self.streaming(body, lambda emit: self.double.create(body, emit))
+
+    def copy(self, body: dict[str, Any]) -> None:
+        """routes.go CopyHandler: 404 `model "x" not found` (quoted with %q)."""
+        source = str(body.get("source") or "")
+        try:
+            model = self.double.find(source)
+            target = parse_name(str(body.get("destination") or ""))
+        except ApiError as error:
+            if error.status == 404:
+                raise ApiError(404, f"model {json.dumps(source)} not found") from error
+            raise
+        except InvalidNameError as error:
+            raise ApiError(400, str(error)) from error
+        with self.double.store_lock:
+            self.double.store.write_manifest(target, model.path.read_bytes())
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def delete(self, body: dict[str, Any]) -> None:
         self.double.delete(str(body.get("model") or body.get("name") or ""))

@@ -54,8 +54,14 @@ class Blob:
     size: int
     data: bytes | None = None
     weights: tuple[str, int, str] | None = None  # (seed, size, header line)
+    url: str | None = None  # on a real registry: downloaded when pulled (registry.py)
 
     def chunks(self, start: int = 0) -> Iterator[bytes]:
+        if self.url is not None:
+            from tests.ollama_double.registry import download_blob  # registry imports store
+
+            yield download_blob(self.url)[start:]
+            return
         if self.data is not None:
             yield self.data[start:]
             return
@@ -85,8 +91,16 @@ def _weights_chunks(seed: str, size: int, header: str, start: int = 0) -> Iterat
 _WEIGHTS_DIGESTS: dict[tuple[str, int, str], str] = {}
 
 
-def weights_blob(seed: str, size: int, kind: str, family: str) -> Blob:
-    header = f"{_HEADER_PREFIX.decode()}kind={kind} family={family}\n"
+# GGUF metadata the double's weights carry, with the value a model gets when its spec names none
+# (general.file_type, <arch>.context_length, <arch>.embedding_length in a real GGUF).
+WEIGHTS_META_DEFAULTS = {"file_type": "Q4_0", "context_length": "4096", "embedding_length": "8"}
+
+
+def weights_blob(
+    seed: str, size: int, kind: str, family: str, meta: dict[str, str] | None = None
+) -> Blob:
+    fields = {"kind": kind, "family": family, **WEIGHTS_META_DEFAULTS, **(meta or {})}
+    header = _HEADER_PREFIX.decode() + " ".join(f"{k}={v}" for k, v in fields.items()) + "\n"
     key = (seed, size, header)
     if key not in _WEIGHTS_DIGESTS:
         digest = hashlib.sha256()
@@ -148,12 +162,14 @@ def remote_model(reference: str, spec: dict[str, Any], revision: int = 0) -> Rem
     kind = str(spec.get("kind", "generate"))
     family = str(spec.get("family", "bert" if kind == "embed" else "llama"))
     seed = f"{name.key}@{revision}"
-    layers = [weights_blob(seed, int(spec.get("size", 65536)), kind, family)]
+    meta = {k: str(spec[k]) for k in WEIGHTS_META_DEFAULTS if k in spec}
+    layers = [weights_blob(seed, int(spec.get("size", 65536)), kind, family, meta)]
     if kind == "generate":
         layers.append(small_blob(TEMPLATE_MEDIA_TYPE, b"{{ .System }}\n{{ .Prompt }}"))
         layers.append(small_blob(PARAMS_MEDIA_TYPE, b'{"stop":["<|end|>"]}'))
     config = config_blob(family, layers)
-    return RemoteModel(name, build_manifest(config, layers), (config, *layers))
+    # pullModel (server/images.go) fetches the layers, then the config.
+    return RemoteModel(name, build_manifest(config, layers), (*layers, config))
 
 
 @dataclass(frozen=True)
@@ -218,7 +234,9 @@ class ModelStore:
                     path=path,
                 )
             )
-        return found
+        # /api/tags lists the newest first (recorded from 0.32.0: a model created after another
+        # is listed above it).
+        return sorted(found, key=lambda model: -model.modified)
 
     def find(self, name: Name) -> LocalModel | None:
         """Case-insensitive, as the server's getExistingName."""
@@ -240,14 +258,22 @@ class ModelStore:
         path = self.blob_path(str(layer["digest"]))
         return path.read_bytes() if path.is_file() else None
 
+    def meta(self, model: LocalModel) -> dict[str, str]:
+        """The weights file's metadata (its header line), as a real server reads the GGUF's."""
+        layer = self.layer(model, MODEL_MEDIA_TYPE)
+        path = self.blob_path(str(layer["digest"])) if layer else None
+        if path is None or not path.is_file():
+            return {"kind": "generate", **WEIGHTS_META_DEFAULTS}
+        with path.open("rb") as handle:
+            head = handle.readline(400)
+        if not head.startswith(_HEADER_PREFIX):
+            return {"kind": "generate", **WEIGHTS_META_DEFAULTS}
+        pairs = head[len(_HEADER_PREFIX) :].decode(errors="replace").split()
+        return {**WEIGHTS_META_DEFAULTS, **dict(p.split("=", 1) for p in pairs if "=" in p)}
+
     def kind(self, model: LocalModel) -> str:
         """`embed` or `generate`, read from the weights file's header."""
-        layer = self.layer(model, MODEL_MEDIA_TYPE)
-        if layer is None:
-            return "generate"
-        with self.blob_path(str(layer["digest"])).open("rb") as handle:
-            head = handle.readline(200)
-        return "embed" if head.startswith(_HEADER_PREFIX + b"kind=embed") else "generate"
+        return "embed" if self.meta(model).get("kind") == "embed" else "generate"
 
     def weights_digest(self, model: LocalModel) -> str:
         layer = self.layer(model, MODEL_MEDIA_TYPE)

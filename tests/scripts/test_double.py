@@ -100,7 +100,7 @@ def test_show_run_and_ps_behave_like_the_cli(pod: Pod) -> None:
 
     missing = pod.cli("show", "phi")
     assert missing.returncode == 1
-    assert missing.stderr == "Error: model 'phi' not found\n"
+    assert missing.stderr == "Error: model 'phi:latest' not found\n"  # ShowHandler: full name
     assert pod.cli("run", "phi", "").returncode == 0, "run pulls a missing model, then loads it"
     assert pod.state()["pull_requests"] == 1
     embed = pod.cli("run", "all-minilm", "")
