@@ -125,6 +125,7 @@ def test_the_submitted_values_make_a_leaf_catalog_gen_accepts(
     submitted = session["submitted"]
     assert submitted is not None
     assert submitted["ingress"] == {
+        "administration": False,
         "enabled": True,
         "host": "form-svc.dev.inference.example.com",
     }
