@@ -246,13 +246,18 @@ def _leaves(errors: Iterable[jsonschema.ValidationError]) -> list[jsonschema.Val
     return found
 
 
+# An instance longer than this is described by its size instead of quoted in the message.
+_QUOTABLE = 80
+
+
 def _message(error: jsonschema.ValidationError) -> str:
     """jsonschema's message (only the size of a long list or text), with the chart's reason (the
     failing subschema's description)."""
     message = str(error.message)
-    if error.validator == "maxItems" and isinstance(error.instance, list):
+    too_long_to_quote = len(repr(error.instance)) > _QUOTABLE
+    if error.validator == "maxItems" and isinstance(error.instance, list) and too_long_to_quote:
         message = f"has {len(error.instance)} items, at most {error.validator_value} are allowed"
-    elif error.validator == "maxLength" and isinstance(error.instance, str):
+    elif error.validator == "maxLength" and isinstance(error.instance, str) and too_long_to_quote:
         message = (
             f"is {len(error.instance)} characters long, at most {error.validator_value} are allowed"
         )
@@ -290,12 +295,12 @@ def _place(
     if parts and set_by(from_leaf, parts):
         document.add(report, _deepest_present(document, parts), message, hint=hint, at_key=at_key)
         return
+    if origin is not None:  # the plan knows exactly which leaf node produced this value
+        document.add(report, origin, message, hint=hint)
+        return
     where = leaf_source(document, parts)
     if where:
         document.add(report, where, message, hint=hint)
-        return
-    if origin is not None:
-        document.add(report, origin, message, hint=hint)
         return
     document.add(
         report,

@@ -3,50 +3,70 @@ accepts: every number an int32 (derived ones included), the scripts ConfigMap be
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.chart.conftest import container, render
+from tests.chart.conftest import CHART, container, render
 from tests.support.kube import HelmError, select, validate_manifests
 
 INT32_MAX = 2**31 - 1
+SCHEMA = json.loads((CHART / "values.schema.json").read_text(encoding="utf-8"))
 CONFIGMAP_MAX_BYTES = 1024 * 1024  # data + binaryData values (core.MaxSecretSize)
 
+
+def maximum(*path: str) -> int:
+    """The schema's maximum for the value at path (the owner of every bound)."""
+    node = SCHEMA
+    for key in path:
+        node = node["properties"][key]
+    value = node["maximum"]
+    assert isinstance(value, int)
+    return value
+
+
+BUDGET_MAX = maximum("startup", "budgetSeconds")
+MARGIN_MAX = maximum("startup", "progressMarginSeconds")
+TIMEOUT_MAX = maximum("probes", "liveness", "timeoutSeconds")
 AT_THE_MAXIMA: dict[str, Any] = {
-    "startup": {"budgetSeconds": 1_000_000_000, "progressMarginSeconds": 1_000_000_000},
+    "startup": {"budgetSeconds": BUDGET_MAX, "progressMarginSeconds": MARGIN_MAX},
     "probes": {
-        "startup": {"periodSeconds": 1, "timeoutSeconds": INT32_MAX},
+        "startup": {"periodSeconds": 1, "timeoutSeconds": TIMEOUT_MAX},
         "readiness": {
-            "periodSeconds": INT32_MAX,
-            "timeoutSeconds": INT32_MAX,
-            "failureThreshold": INT32_MAX,
+            "periodSeconds": maximum("probes", "readiness", "periodSeconds"),
+            "timeoutSeconds": TIMEOUT_MAX,
+            "failureThreshold": maximum("probes", "readiness", "failureThreshold"),
         },
         "liveness": {
-            "periodSeconds": INT32_MAX,
-            "timeoutSeconds": INT32_MAX,
-            "failureThreshold": INT32_MAX,
+            "periodSeconds": maximum("probes", "liveness", "periodSeconds"),
+            "timeoutSeconds": TIMEOUT_MAX,
+            "failureThreshold": maximum("probes", "liveness", "failureThreshold"),
         },
     },
-    "podSecurityContext": {"runAsUser": INT32_MAX, "runAsGroup": INT32_MAX, "fsGroup": INT32_MAX},
+    "podSecurityContext": {
+        "runAsUser": maximum("podSecurityContext", "runAsUser"),
+        "runAsGroup": maximum("podSecurityContext", "runAsGroup"),
+        "fsGroup": maximum("podSecurityContext", "fsGroup"),
+    },
 }
 
 
 def test_numbers_at_the_schema_maxima_fit_int32_and_validate(helm: Path, tmp_path: Path) -> None:
     documents = render(helm, AT_THE_MAXIMA, tmp_path)
     deployment = select(documents, "Deployment")[0]
-    assert deployment["spec"]["progressDeadlineSeconds"] == 2_000_000_000
+    assert deployment["spec"]["progressDeadlineSeconds"] == BUDGET_MAX + MARGIN_MAX <= INT32_MAX
     probe = container(deployment, "ollama")["startupProbe"]
-    assert probe["failureThreshold"] == 1_000_000_000
+    assert probe["failureThreshold"] == BUDGET_MAX <= INT32_MAX
     assert validate_manifests([deployment], ("1.34",)) == []
 
 
 @pytest.mark.parametrize(
     ("values", "path"),
     [
-        ({"startup": {"budgetSeconds": 1_000_000_001}}, "/startup/budgetSeconds"),
-        ({"startup": {"progressMarginSeconds": 1_000_000_001}}, "/startup/progressMarginSeconds"),
+        ({"startup": {"budgetSeconds": BUDGET_MAX + 1}}, "/startup/budgetSeconds"),
+        ({"startup": {"progressMarginSeconds": MARGIN_MAX + 1}}, "/startup/progressMarginSeconds"),
         ({"probes": {"liveness": {"failureThreshold": INT32_MAX + 1}}}, "/probes/liveness"),
         ({"podSecurityContext": {"runAsUser": INT32_MAX + 1}}, "/podSecurityContext/runAsUser"),
         ({"models": [{"name": f"m{index}"} for index in range(101)]}, "/models"),

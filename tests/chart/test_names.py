@@ -48,7 +48,7 @@ CASES: list[tuple[str, dict[str, Any]]] = [
             "fullnameOverride": "h" * 60,
             "ingress": {
                 "enabled": True,
-                "hosts": [{"host": "a.b", "paths": [{"path": "/", "pathType": "Prefix"}]}],
+                "hosts": [{"host": "a.b"}],
             },
         },
     ),

@@ -231,6 +231,9 @@ class Double:
         self.state = state
         self.scheduler = Scheduler(control, state)
         self.store_lock = threading.Lock()
+        # Shutdown cancels every request's context in Ollama; a stalled pull sees it at once.
+        self.stopping = threading.Event()
+        self.stalls_in_flight = 0
 
     # ---- registry side ---------------------------------------------------------------
     def remote(self, name: Name) -> tuple[RemoteModel, bool] | None:
@@ -417,9 +420,15 @@ class Double:
         """A registry that stops sending: nothing more until the client goes away (Ollama
         cancels a pull whose request context ends)."""
         self.state.add("pull_stalls", item=name.display)
-        while alive is None or alive():
-            time.sleep(0.05)
-        self.state.add("pull_stalls_abandoned", item=name.display)
+        with self.store_lock:
+            self.stalls_in_flight += 1
+        try:
+            while (alive is None or alive()) and not self.stopping.wait(0.05):
+                pass
+            self.state.add("pull_stalls_abandoned", item=name.display)
+        finally:
+            with self.store_lock:
+                self.stalls_in_flight -= 1
         raise ApiError(499, "context canceled")
 
     def runner_for(self, model: LocalModel) -> Runner:
@@ -872,6 +881,10 @@ def serve(argv_env: dict[str, str] | None = None) -> int:
     worker.start()
     log(f"Listening on {host}:{port} (version {VERSION})")
     stop.wait()
+    Handler.double.stopping.set()
+    deadline = time.monotonic() + 2.0
+    while Handler.double.stalls_in_flight and time.monotonic() < deadline:
+        time.sleep(0.01)
     httpd.shutdown()
     httpd.server_close()
     log("server stopped")

@@ -68,7 +68,8 @@ def test_probe_answers_within_the_cli_timeout_while_a_load_holds_ps(pod: Pod) ->
 
     assert result.returncode == 1
     assert "did not answer within 0.5s" in result.stdout
-    assert time.monotonic() - begin < 2
+    # Well under the 4 s load, so the probe did not wait for it (slack for a loaded machine).
+    assert time.monotonic() - begin < 3
     assert pod.run("probe-live.sh", OIL_CLI_TIMEOUT_SECONDS="1").returncode == 0, (
         "liveness must not fail during a long load"
     )
