@@ -42,7 +42,8 @@ write_lock() {
 	lock_key "$1" || return 1
 	wl_started=
 	! oil_proc_stat "$2" || wl_started=$OIL_PROC_START
-	printf '%s %s\n' "$2" "$wl_started" >"$LOCK_FILE.tmp" && mv -f "$LOCK_FILE.tmp" "$LOCK_FILE"
+	# The probe and the loader it starts may write at the same instant: each its own temporary.
+	printf '%s %s\n' "$2" "$wl_started" >"$LOCK_FILE.tmp.$$" && mv -f "$LOCK_FILE.tmp.$$" "$LOCK_FILE"
 }
 
 # The pid of the running loader of a model into LOADER_PID; fails when none runs.
