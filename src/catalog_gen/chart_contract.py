@@ -17,6 +17,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from catalog_gen.fast_schema import Verdict, fast_validator
 from catalog_gen.loader import Document
 from catalog_gen.models import CatalogLeaf
 from catalog_gen.problems import Report
@@ -60,6 +61,7 @@ class ChartContract:
     schema: Mapping[str, Any]
     validator: Any
     per_key: bool
+    fast: Verdict | None = field(default=None, repr=False, compare=False)  # fast_schema.py
     _seen_valid: set[str] = field(default_factory=set, repr=False, compare=False)
 
     @classmethod
@@ -83,13 +85,15 @@ class ChartContract:
             ) from error
         validator = validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
         per_key = set(schema) <= _PER_KEY_KEYWORDS and validator.is_valid(defaults)
-        return cls(directory, defaults, schema, validator, per_key)
+        return cls(directory, defaults, schema, validator, per_key, fast_validator(schema))
 
     def effective(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """What helm validates and renders: the defaults coalesced with values."""
         return coalesce(self.defaults, values)
 
     def errors(self, effective: Mapping[str, Any]) -> list[jsonschema.ValidationError]:
+        if self.fast is not None and self.fast(effective):
+            return []  # python-jsonschema still judges, and words, everything else
         instance: Mapping[str, Any] = effective
         if self.per_key:
             changed = {
