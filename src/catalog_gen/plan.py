@@ -265,6 +265,7 @@ def plan_leaf(
     display: str,
     context: LeafContext,
     report: Report,
+    *,
     raw: bytes | None = None,
 ) -> ServicePlan | None:
     """One leaf file, loaded (from raw when given), checked and planned; None if it cannot be."""
