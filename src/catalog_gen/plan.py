@@ -519,7 +519,7 @@ def _lock_models(
     """
     planned: list[PlannedModel] = []
     pins: dict[str, LockedModel] = {}
-    whole_lock = ModelLock(dict(lock)) if lock is not None else None
+    whole_lock = ModelLock(lock) if lock is not None else None  # no copy: O(1) per service
     for model in models:
         canonical = model.reference.canonical
         if whole_lock is not None:
