@@ -9,9 +9,10 @@ a cold start each (no cache: `--no-cache`):
   * check-jsonschema              (the committed leaf schema, the same files: shape only)
 
 and, with the cache: render once to fill it, then render and check after a one-leaf edit
-(incremental). It prints leaves per second, the cost per leaf (ms/leaf: the same at every size
-when the time is linear), the ratio check-jsonschema / render from the same run (above 1: the
-whole render is that many times faster than check-jsonschema's shape validation alone) and each
+(incremental). It prints wall and CPU seconds (user + system of the process: on a busy machine
+the wall clock is mostly waiting), leaves per second, the CPU cost per leaf (the same at every
+size when the cost is linear), the ratio check-jsonschema / command from the same run (above 1:
+the command is that many times faster than check-jsonschema's shape validation alone) and each
 process's peak RSS.
 
 Shapes:
@@ -250,7 +251,8 @@ def synthesize(root: Path, shape: Shape, count: int) -> list[Path]:
 
 @dataclass(frozen=True)
 class Run:
-    seconds: float
+    seconds: float  # wall clock
+    cpu_seconds: float  # user + system of the process itself: what a busy machine distorts least
     peak_rss_mib: float
 
 
@@ -269,7 +271,7 @@ def timed(command: list[str], cwd: Path, *, expect: int = 0) -> Run:
                 f"{' '.join(command[:3])} exited {process.returncode}, not {expect}:\n"
                 f"{out.read().decode()[-2000:]}\n{err.read().decode()[-2000:]}"
             )
-    return Run(elapsed, usage.ru_maxrss / 1024)  # Linux: KiB
+    return Run(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)  # Linux: KiB
 
 
 def edit_one_leaf(path: Path) -> None:
@@ -322,6 +324,7 @@ def measure(
 def _median(samples: list[Run]) -> Run:
     return Run(
         statistics.median(run.seconds for run in samples),
+        statistics.median(run.cpu_seconds for run in samples),
         max(run.peak_rss_mib for run in samples),
     )
 
@@ -329,12 +332,15 @@ def _median(samples: list[Run]) -> Run:
 def report(shape_name: str, count: int, results: dict[str, Run]) -> None:
     baseline = results.get("check-jsonschema")
     for name, run in results.items():
-        ratio = f"{'-':>8}"
+        ratios = f"{'-':>8} {'-':>8}"
         if baseline is not None and name != "check-jsonschema":
-            ratio = f"{baseline.seconds / run.seconds:>7.1f}x"
+            ratios = (
+                f"{baseline.seconds / run.seconds:>7.1f}x "
+                f"{baseline.cpu_seconds / run.cpu_seconds:>7.1f}x"
+            )
         print(
-            f"{shape_name:<7} {count:>7} {name:<24} {run.seconds:>8.2f} "
-            f"{count / run.seconds:>9.0f} {1000 * run.seconds / count:>8.3f} {ratio} "
+            f"{shape_name:<7} {count:>7} {name:<24} {run.seconds:>8.2f} {run.cpu_seconds:>8.2f} "
+            f"{count / run.seconds:>9.0f} {1000 * run.cpu_seconds / count:>8.3f} {ratios} "
             f"{run.peak_rss_mib:>9.0f}",
             flush=True,
         )
@@ -361,8 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     arguments = parser.parse_args(argv)
     print(
-        f"{'shape':<7} {'leaves':>7} {'command':<24} {'seconds':>8} {'leaves/s':>9} "
-        f"{'ms/leaf':>8} {'cjs/this':>8} {'peak MiB':>9}"
+        f"{'shape':<7} {'leaves':>7} {'command':<24} {'wall s':>8} {'CPU s':>8} {'leaves/s':>9} "
+        f"{'CPU ms/leaf':>8} {'cjs/this':>8} {'(CPU)':>8} {'peak MiB':>9}"
     )
     for shape_name in arguments.shapes:
         for count in arguments.sizes:
@@ -376,7 +382,8 @@ def main(argv: list[str] | None = None) -> int:
             report(shape_name, count, results)
     print(
         "(each a separate process, cold start included; cold runs with --no-cache; render "
-        "includes validate; cjs/this: check-jsonschema's time over this command's)"
+        "includes validate; leaves/s from the wall clock; cjs/this: check-jsonschema's time "
+        "over this command's, wall and CPU (user + system))"
     )
     return 0
 
