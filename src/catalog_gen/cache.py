@@ -242,9 +242,24 @@ class _EntryUnpickler(pickle.Unpickler):
         return self._environment
 
     def find_class(self, module: str, name: str) -> Any:
-        if module.startswith("catalog_gen.") or (module, name) in _ALLOWED_GLOBALS:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"{module}.{name} is not a catalog-gen type")
+        """Only catalog-gen's own classes (never a function, never a dotted name) and a few
+        standard ones: a pack someone else wrote cannot make unpickling call anything else."""
+        found = _FOUND.get((module, name))
+        if found is not None:
+            return found
+        if (module, name) in _ALLOWED_GLOBALS:
+            found = super().find_class(module, name)
+        elif module.startswith("catalog_gen.") and "." not in name:
+            found = super().find_class(module, name)
+            if not isinstance(found, type) or found.__module__ != module:
+                raise pickle.UnpicklingError(f"{module}.{name} is not a catalog-gen class")
+        else:
+            raise pickle.UnpicklingError(f"{module}.{name} is not a catalog-gen type")
+        _FOUND[(module, name)] = found
+        return found
+
+
+_FOUND: dict[tuple[str, str], Any] = {}  # the allowed globals, resolved once per process
 
 
 def _dump_entry(entry: _Entry) -> bytes:

@@ -8,13 +8,16 @@ what they print and write with --no-cache. A corrupt or foreign cache never chan
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import pickle
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -24,8 +27,8 @@ from catalog_gen.cache import CACHE_DIR, PACK_PREFIX, PACK_SUFFIX, LeafCache
 from catalog_gen.chart_contract import ChartContract
 from catalog_gen.lock import LockedModel, ModelLock, load_lock, serialize_lock
 from catalog_gen.plan import ModelLockFacts, plan_catalog
-from catalog_gen.problems import Report
-from catalog_gen.writer import read_tree
+from catalog_gen.problems import Problem, Report
+from catalog_gen.writer import read_tree, write_tree
 from tests.unit.helpers import CHART, Outcome, run_cli, working_directory
 
 ENVIRONMENTS = ("dev", "prod")
@@ -291,3 +294,14 @@ def test_an_unwritable_cache_only_costs_speed(tmp_path: Path) -> None:
     cached = run_cli(tmp_path, "validate", chart=tmp_path / "chart")
     cold = run_cli(tmp_path, "validate", "--no-cache", chart=tmp_path / "chart")
     assert (cached.code, cached.stdout, cached.stderr) == (cold.code, cold.stdout, cold.stderr)
+
+
+def test_an_entry_can_only_unpickle_into_catalog_gen_classes() -> None:
+    for forbidden in (print, write_tree, os.system):
+        with pytest.raises(pickle.UnpicklingError):
+            cache._EntryUnpickler(io.BytesIO(pickle.dumps(forbidden)), None).load()
+    dotted = b"ccatalog_gen.writer\nos.system\n."  # GLOBAL catalog_gen.writer os.system
+    with pytest.raises(pickle.UnpicklingError):
+        cache._EntryUnpickler(io.BytesIO(dotted), None).load()
+    plain = Problem("leaf.yaml", 1, 1, "$", "message")
+    assert cache._EntryUnpickler(io.BytesIO(pickle.dumps(plain)), None).load() == plain
