@@ -281,9 +281,15 @@ def edit_one_leaf(path: Path) -> None:
 
 
 def measure(
-    shape: Shape, count: int, rounds: int, *, baseline: bool, incremental: bool
+    shape: Shape,
+    count: int,
+    rounds: int,
+    *,
+    baseline: bool,
+    incremental: bool,
+    where: str | None = None,
 ) -> dict[str, Run]:
-    with tempfile.TemporaryDirectory(prefix="catalog-gen-bench-") as directory:
+    with tempfile.TemporaryDirectory(prefix="catalog-gen-bench-", dir=where) as directory:
         root = Path(directory)
         paths = synthesize(root, shape, count)
         catalog_gen = [str(VENV_BIN / "catalog-gen")]
@@ -365,6 +371,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="time the one-leaf edits only up to N leaves",
     )
+    parser.add_argument(
+        "--dir",
+        default=None,
+        metavar="DIR",
+        help="where the catalogs are made and rendered (default: the system's temporary "
+        "folder; /dev/shm takes the disk out of the figures)",
+    )
     arguments = parser.parse_args(argv)
     print(
         f"{'shape':<7} {'leaves':>7} {'command':<24} {'wall s':>8} {'CPU s':>8} {'leaves/s':>9} "
@@ -378,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
                 arguments.rounds,
                 baseline=count <= arguments.baseline_up_to,
                 incremental=count <= arguments.incremental_up_to,
+                where=arguments.dir,
             )
             report(shape_name, count, results)
     print(
