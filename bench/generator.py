@@ -175,7 +175,10 @@ def multi_leaf(index: int) -> dict[str, Any]:
     data = dev_leaf(index // len(MULTI_ENVIRONMENTS), environment)
     if index % 2 or environment == "prod":
         data["model"] = "llama3.2:3b" if index % 3 else "mistral:7b"
-        data["container"]["resources"]["limits"]["memory"] = "12Gi"
+        data["container"]["resources"] = {
+            "requests": {"cpu": "1", "memory": "6Gi"},
+            "limits": {"cpu": "4", "memory": "12Gi"},
+        }
     return data
 
 
