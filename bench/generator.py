@@ -1,32 +1,49 @@
 #!/usr/bin/env python3
 """How fast catalog-gen validates and renders, next to check-jsonschema on the same leaves.
 
-Synthesizes catalogs of N leaves (default 10, 1,000 and 10,000: a mix of one-model and
-multi-model services, exposed or not, with resources, caches and derived models, a third of them
-sized from the model lock with resourcesPreset auto; every model pinned in a made-up lock), then
-times, as separate processes from a cold start each:
+Synthesizes catalogs of N leaves in one of several shapes, then times, as separate processes from
+a cold start each (no cache: `--no-cache`):
 
   * catalog-gen validate          (load, schema, rules, plan, chart-schema check)
   * catalog-gen render            (all of validate, plus every emitter and the atomic write)
   * check-jsonschema              (the committed leaf schema, the same files: shape only)
 
-and prints leaves per second and the ratio render / check-jsonschema from the same run (below 1
-means the whole validate+render is faster than check-jsonschema's validation alone). The
-per-leaf cost at each size shows whether the time is linear in the number of leaves.
+and, with the cache: render once to fill it, then render and check after a one-leaf edit
+(incremental). It prints wall and CPU seconds (user + system of the process: on a busy machine
+the wall clock is mostly waiting), leaves per second, the CPU cost per leaf (the same at every
+size when the cost is linear), the ratio check-jsonschema / command from the same run (above 1:
+the command is that many times faster than check-jsonschema's shape validation alone) and each
+process's peak RSS.
 
-    .venv/bin/python bench/generator.py [--sizes 10 1000 10000] [--rounds 1]
+Shapes:
+  dev     leaves shaped like the proof of concept's (catalog/dev/ml-workloads/ollama-phi.yaml),
+          one unpinned model each (a warning per leaf, the usual dev case), 1,000 services per
+          namespace, Argo CD and Backstage outputs
+  mixed   one- and multi-model services, derived models, caches, a third resourcesPreset auto,
+          every model pinned, 50 namespaces
+  multi   4 environments (one with requireLock), 1,000 services per namespace, half the models
+          pinned (warnings elsewhere)
+  errors  the dev shape with a mistake in every tenth leaf (requests above limits, unknown keys):
+          validate only, which must exit 1 (check-jsonschema too: an unknown key is a shape error)
+
+    .venv/bin/python bench/generator.py [--shapes dev mixed] [--sizes 1000 10000] [--rounds 1]
+        [--baseline-up-to 10000] [--incremental-up-to 10000]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -36,9 +53,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 CHART = REPO_ROOT / "charts" / "ollama-inference-load"
 LEAF_SCHEMA = REPO_ROOT / "schemas" / "catalog-leaf.schema.json"
-NAMESPACES = 50
+CACHE_DIR = ".catalog-gen-cache"
+DENSE = 1000  # services per namespace in the dense shapes
 
-ENVIRONMENT = {
+ENVIRONMENT: dict[str, Any] = {
     "environment": "bench",
     "lifecycle": "experimental",
     "routing": "gateway",
@@ -51,17 +69,26 @@ ENVIRONMENT = {
     },
     "downloadBandwidth": "100Mi",
 }
+ARGOCD: dict[str, Any] = {
+    "repoURL": "https://github.com/example-org/ollama-inference-load.git",
+    "targetRevision": "main",
+    "chart": {"path": "charts/ollama-inference-load"},
+    "syncPolicy": {"automated": True, "prune": True, "selfHeal": True},
+}
 # Made-up pins with the real models' sizes (this benchmark never talks to a registry).
 LOCK = {
     "registry.ollama.ai/library/phi:latest": ("e1", 1_602_461_536, "3B", "Q4_0"),
     "registry.ollama.ai/library/llama3.2:3b": ("e2", 2_019_377_376, "3.2B", "Q4_K_M"),
     "registry.ollama.ai/library/nomic-embed-text:latest": ("e3", 274_290_656, "137M", "F16"),
+    "registry.ollama.ai/library/mistral:7b": ("e4", 4_113_301_824, "7.2B", "Q4_0"),
 }
 
 
-def lock_text() -> str:
-    pins = {
-        reference: LockedModel(
+def lock_text(references: list[str]) -> str:
+    pins = {}
+    for reference in references:
+        byte, weights, parameters, quantization = LOCK[reference]
+        pins[reference] = LockedModel(
             reference=reference,
             registry="https://registry.ollama.ai",
             digest=byte * 32,
@@ -71,21 +98,41 @@ def lock_text() -> str:
             parameter_size=parameters,
             quantization=quantization,
         )
-        for reference, (byte, weights, parameters, quantization) in LOCK.items()
-    }
     return serialize_lock(ModelLock(pins))
 
 
-def leaf(index: int) -> dict[str, object]:
-    """A realistic leaf; every fourth has several models and a derived one."""
+def dev_leaf(index: int, environment: str = "bench") -> dict[str, Any]:
+    """The proof of concept's leaf, one per index, 1,000 per namespace."""
+    name = f"ollama-{index:06d}"
+    return {
+        "workloadType": "OLLAMA_INFERENCE_LOAD",
+        "serviceName": name,
+        "serviceCatalog": "ml-inference",
+        "namespace": f"ml-workloads-{index // DENSE:03d}",
+        "environment": environment,
+        "model": "phi:latest",
+        "gpu": {"count": 1},
+        "ingress": {"enabled": True, "host": f"{name}.{environment}.hypermedia.au"},
+        "container": {
+            "replicas": 1,
+            "resources": {
+                "requests": {"cpu": "500m", "memory": "2Gi"},
+                "limits": {"cpu": "2", "memory": "4Gi"},
+            },
+        },
+    }
+
+
+def mixed_leaf(index: int) -> dict[str, Any]:
+    """A realistic mix; every fourth has several models and a derived one."""
     name = f"svc-{index:05d}"
-    data: dict[str, object] = {
+    data: dict[str, Any] = {
         "workloadType": "OLLAMA_INFERENCE_LOAD",
         "serviceName": name,
         "serviceCatalog": "bench",
-        "namespace": f"team-{index % NAMESPACES:02d}",
+        "namespace": f"team-{index % 50:02d}",
         "environment": "bench",
-        "owner": f"group:team-{index % NAMESPACES:02d}",
+        "owner": f"group:team-{index % 50:02d}",
         "gpu": {"count": index % 2},
         "ingress": {"enabled": index % 3 != 0},
         "container": {
@@ -118,39 +165,143 @@ def leaf(index: int) -> dict[str, object]:
     return data
 
 
-def synthesize(root: Path, count: int) -> list[Path]:
+MULTI_ENVIRONMENTS = ("dev", "test", "staging", "prod")
+
+
+def multi_leaf(index: int) -> dict[str, Any]:
+    """Round-robin over four environments; pinned models (llama3.2, mistral) in half the leaves,
+    the unpinned phi elsewhere, except in prod, which requires the lock."""
+    environment = MULTI_ENVIRONMENTS[index % len(MULTI_ENVIRONMENTS)]
+    data = dev_leaf(index // len(MULTI_ENVIRONMENTS), environment)
+    if index % 2 or environment == "prod":
+        data["model"] = "llama3.2:3b" if index % 3 else "mistral:7b"
+        data["container"]["resources"] = {
+            "requests": {"cpu": "1", "memory": "6Gi"},
+            "limits": {"cpu": "4", "memory": "12Gi"},
+        }
+    return data
+
+
+def errors_leaf(index: int) -> dict[str, Any]:
+    data = dev_leaf(index)
+    if index % 10 == 3:
+        data["container"]["resources"]["requests"]["memory"] = "16Gi"  # above the limit
+    elif index % 10 == 7:
+        data["container"]["replica"] = 2  # unknown key
+    return data
+
+
+@dataclass(frozen=True)
+class Shape:
+    leaf: Callable[[int], dict[str, Any]]
+    environments: tuple[str, ...]
+    pinned: tuple[str, ...]
+    gitops: bool  # environments with argocd and an owner: app.json and catalog-info.yaml too
+    valid: bool
+
+
+SHAPES = {
+    "dev": Shape(dev_leaf, ("bench",), ("registry.ollama.ai/library/llama3.2:3b",), True, True),
+    "mixed": Shape(
+        mixed_leaf,
+        ("bench",),
+        tuple(reference for reference in LOCK if "mistral" not in reference),
+        False,
+        True,
+    ),
+    "multi": Shape(
+        multi_leaf,
+        MULTI_ENVIRONMENTS,
+        ("registry.ollama.ai/library/llama3.2:3b", "registry.ollama.ai/library/mistral:7b"),
+        True,
+        True,
+    ),
+    "errors": Shape(errors_leaf, ("bench",), (), True, False),
+}
+
+
+def environment_file(name: str, gitops: bool) -> dict[str, Any]:
+    data = {**ENVIRONMENT, "environment": name, "baseDomain": f"{name}.example.com"}
+    if gitops:
+        data["owner"] = "group:ml-platform"
+        data["argocd"] = ARGOCD
+    if name == "prod":
+        data["requireLock"] = True
+    return data
+
+
+def synthesize(root: Path, shape: Shape, count: int) -> list[Path]:
     catalog = root / "catalog"
     (catalog / "environments").mkdir(parents=True)
-    (catalog / "environments" / "bench.yaml").write_text(yaml.safe_dump(ENVIRONMENT))
-    (catalog / "models.lock.yaml").write_text(lock_text())
+    for name in shape.environments:
+        text = yaml.safe_dump(environment_file(name, shape.gitops))
+        (catalog / "environments" / f"{name}.yaml").write_text(text)
+    (catalog / "models.lock.yaml").write_text(lock_text(list(shape.pinned)))
     paths = []
     for index in range(count):
-        data = leaf(index)
-        path = catalog / "bench" / str(data["namespace"]) / f"{data['serviceName']}.yaml"
+        data = shape.leaf(index)
+        path = (
+            catalog
+            / str(data["environment"])
+            / str(data["namespace"])
+            / f"{data['serviceName']}.yaml"
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(yaml.safe_dump(data, sort_keys=False))
         paths.append(path)
     return paths
 
 
-def timed(command: list[str], cwd: Path) -> float:
-    start = time.perf_counter()
-    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - start
-    if result.returncode != 0 or "warning:" in result.stdout:
-        raise SystemExit(f"{' '.join(command[:3])} failed:\n{result.stdout}\n{result.stderr}")
-    return elapsed
+@dataclass(frozen=True)
+class Run:
+    seconds: float  # wall clock
+    cpu_seconds: float  # user + system of the process itself: what a busy machine distorts least
+    peak_rss_mib: float
 
 
-def measure(count: int, rounds: int) -> dict[str, float]:
-    with tempfile.TemporaryDirectory(prefix="catalog-gen-bench-") as directory:
+def timed(command: list[str], cwd: Path, *, expect: int = 0) -> Run:
+    """Run command; its wall time and its own peak resident set size (wait4's rusage)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if process.returncode != expect:
+            raise SystemExit(
+                f"{' '.join(command[:3])} exited {process.returncode}, not {expect}:\n"
+                f"{out.read().decode()[-2000:]}\n{err.read().decode()[-2000:]}"
+            )
+    return Run(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)  # Linux: KiB
+
+
+def edit_one_leaf(path: Path) -> None:
+    data = yaml.safe_load(path.read_text())
+    data["description"] = f"edited at {time.time_ns()}"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def measure(
+    shape: Shape,
+    count: int,
+    rounds: int,
+    *,
+    baseline: bool,
+    incremental: bool,
+    where: str | None = None,
+) -> dict[str, Run]:
+    with tempfile.TemporaryDirectory(prefix="catalog-gen-bench-", dir=where) as directory:
         root = Path(directory)
-        paths = synthesize(root, count)
+        paths = synthesize(root, shape, count)
         catalog_gen = [str(VENV_BIN / "catalog-gen")]
         chart = ["--catalog", "catalog", "--chart", str(CHART)]
-        commands = {
-            "validate": [*catalog_gen, "validate", *chart],
-            "render": [*catalog_gen, "render", *chart, "--out", "generated"],
+        render = [*catalog_gen, "render", *chart, "--out", "generated"]
+        expect = 0 if shape.valid else 1
+        cold = {
+            "validate": [*catalog_gen, "validate", "--no-cache", *chart],
+            "render": [*render, "--no-cache"],
             "check-jsonschema": [
                 str(VENV_BIN / "check-jsonschema"),
                 "--schemafile",
@@ -158,36 +309,99 @@ def measure(count: int, rounds: int) -> dict[str, float]:
                 *(str(path.relative_to(root)) for path in paths),
             ],
         }
-        times: dict[str, float] = {}
-        for name, command in commands.items():
+        results: dict[str, Run] = {}
+        for name, command in cold.items():
+            if (name == "render" and not shape.valid) or (
+                name == "check-jsonschema" and not baseline
+            ):
+                continue
             samples = []
             for _ in range(rounds):
-                samples.append(timed(command, root))
+                samples.append(timed(command, root, expect=expect))
                 shutil.rmtree(root / "generated", ignore_errors=True)
-            times[name] = statistics.median(samples)
-        return times
+            results[name] = _median(samples)
+        if shape.valid and incremental:
+            timed(render, root)  # fills the cache
+            edit_one_leaf(paths[len(paths) // 2])
+            results["render, 1 leaf edited"] = timed(render, root)
+            edit_one_leaf(paths[len(paths) // 3])
+            check = [*catalog_gen, "check", *chart, "--out", "generated"]
+            results["check, 1 leaf edited"] = timed(check, root, expect=1)
+        return results
+
+
+def _median(samples: list[Run]) -> Run:
+    return Run(
+        statistics.median(run.seconds for run in samples),
+        statistics.median(run.cpu_seconds for run in samples),
+        max(run.peak_rss_mib for run in samples),
+    )
+
+
+def report(shape_name: str, count: int, results: dict[str, Run]) -> None:
+    baseline = results.get("check-jsonschema")
+    for name, run in results.items():
+        ratios = f"{'-':>8} {'-':>8}"
+        if baseline is not None and name != "check-jsonschema":
+            ratios = (
+                f"{baseline.seconds / run.seconds:>7.1f}x "
+                f"{baseline.cpu_seconds / run.cpu_seconds:>7.1f}x"
+            )
+        print(
+            f"{shape_name:<7} {count:>7} {name:<24} {run.seconds:>8.2f} {run.cpu_seconds:>8.2f} "
+            f"{count / run.seconds:>9.0f} {1000 * run.cpu_seconds / count:>8.3f} {ratios} "
+            f"{run.peak_rss_mib:>9.0f}",
+            flush=True,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 1000, 10000])
+    parser.add_argument("--shapes", nargs="+", choices=sorted(SHAPES), default=["dev", "mixed"])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--rounds", type=int, default=1, help="median of this many runs")
-    arguments = parser.parse_args(argv)
-    header = (
-        f"{'leaves':>7} {'validate/s':>11} {'render/s':>9} {'check-jsonschema/s':>19} "
-        f"{'render ms/leaf':>15} {'render / cjs':>13}"
+    parser.add_argument(
+        "--baseline-up-to",
+        type=int,
+        default=10_000,
+        metavar="N",
+        help="run check-jsonschema only up to N leaves (it takes minutes at 50,000)",
     )
-    print(header)
-    for count in arguments.sizes:
-        times = measure(count, arguments.rounds)
-        ratio = times["render"] / times["check-jsonschema"]
-        print(
-            f"{count:>7} {count / times['validate']:>11.0f} {count / times['render']:>9.0f} "
-            f"{count / times['check-jsonschema']:>19.0f} "
-            f"{1000 * times['render'] / count:>15.2f} {ratio:>13.2f}",
-            flush=True,
-        )
-    print("(each a separate process, cold start included; render includes validate)")
+    parser.add_argument(
+        "--incremental-up-to",
+        type=int,
+        default=10_000,
+        metavar="N",
+        help="time the one-leaf edits only up to N leaves",
+    )
+    parser.add_argument(
+        "--dir",
+        default=None,
+        metavar="DIR",
+        help="where the catalogs are made and rendered (default: the system's temporary "
+        "folder; /dev/shm takes the disk out of the figures)",
+    )
+    arguments = parser.parse_args(argv)
+    print(
+        f"{'shape':<7} {'leaves':>7} {'command':<24} {'wall s':>8} {'CPU s':>8} {'leaves/s':>9} "
+        f"{'CPU ms/leaf':>8} {'cjs/this':>8} {'(CPU)':>8} {'peak MiB':>9}"
+    )
+    for shape_name in arguments.shapes:
+        for count in arguments.sizes:
+            results = measure(
+                SHAPES[shape_name],
+                count,
+                arguments.rounds,
+                baseline=count <= arguments.baseline_up_to,
+                incremental=count <= arguments.incremental_up_to,
+                where=arguments.dir,
+            )
+            report(shape_name, count, results)
+    print(
+        "(each a separate process, cold start included; cold runs with --no-cache; render "
+        "includes validate; leaves/s from the wall clock; cjs/this: check-jsonschema's time "
+        "over this command's, wall and CPU (user + system))"
+    )
     return 0
 
 

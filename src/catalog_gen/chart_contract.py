@@ -21,6 +21,7 @@ import jsonschema
 import yaml
 
 from catalog_gen.chart_templates import ChartTemplates
+from catalog_gen.fast_schema import Verdict, fast_validator
 from catalog_gen.loader import DataPath, Document
 from catalog_gen.models import CatalogLeaf
 from catalog_gen.problems import Report
@@ -83,6 +84,7 @@ class ChartContract:
     per_key: bool
     cross_validator: Any = None  # the schema's rules across top-level values (per_key only)
     templates: ChartTemplates | None = field(default=None, compare=False)  # _validate.tpl
+    fast: Verdict | None = field(default=None, repr=False, compare=False)  # fast_schema.py
     _seen_valid: set[str] = field(default_factory=set, repr=False, compare=False)
 
     @classmethod
@@ -117,9 +119,25 @@ class ChartContract:
             )
             cross = validator_class(cross_schema, format_checker=validator_class.FORMAT_CHECKER)
             return cls(
-                directory, defaults, schema, validator, per_key, cross, ChartTemplates(directory)
+                directory,
+                defaults,
+                schema,
+                validator,
+                per_key,
+                cross,
+                ChartTemplates(directory),
+                fast_validator(schema),
             )
-        return cls(directory, defaults, schema, validator, per_key, None, ChartTemplates(directory))
+        return cls(
+            directory,
+            defaults,
+            schema,
+            validator,
+            per_key,
+            None,
+            ChartTemplates(directory),
+            fast_validator(schema),
+        )
 
     def effective(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """What helm validates and renders: the defaults coalesced with values."""
@@ -127,6 +145,8 @@ class ChartContract:
 
     def errors(self, effective: Mapping[str, Any]) -> list[jsonschema.ValidationError]:
         """Every schema error of the effective values, sorted by the value's path."""
+        if self.fast is not None and self.fast(effective):
+            return []  # python-jsonschema still judges, and words, everything else
         found = self._errors(effective)
         if self.cross_validator is not None:
             found += list(self.cross_validator.iter_errors(effective))

@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import TextIO
 
 from catalog_gen import __version__
+from catalog_gen.cache import CACHE_DIR, LeafCache
+from catalog_gen.cache import default_directory as default_cache_directory
 from catalog_gen.chart_contract import ChartContract, ChartContractError
 from catalog_gen.chart_templates import ChartTemplateError
-from catalog_gen.emit import argocd, backstage, render_tree
+from catalog_gen.emit import SERVICE_EMITTERS, argocd, backstage, render_tree
 from catalog_gen.loader import ENVIRONMENTS_DIR
 from catalog_gen.lock import Origin, WantedModel, load_lock, run_lock
 from catalog_gen.models import CatalogLeaf
@@ -98,6 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="text",
         help="how problems are printed (default: text)",
     )
+    cached = _Parser(add_help=False)
+    cached.add_argument(
+        "--no-cache",
+        action="store_true",
+        help=f"plan every leaf afresh: neither read nor write {CACHE_DIR}/ (the cache of "
+        "unchanged leaves beside the catalog; the output is the same either way)",
+    )
     out = _Parser(add_help=False)
     out.add_argument(
         "--out",
@@ -124,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     validate = commands.add_parser(
         "validate",
-        parents=[common],
+        parents=[common, cached],
         help="check leaves and environments, write nothing",
         description="Check the catalog (or only FILEs) and print every problem.",
         epilog=EPILOG,
@@ -133,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("files", nargs="*", metavar="FILE", help="leaves to check")
     commands.add_parser(
         "render",
-        parents=[common, out],
+        parents=[common, cached, out],
         help="validate, then write the generated tree and the GitOps files",
         description="Validate, then write exactly three outputs and nothing else: the "
         f"generated tree (--out), GITOPS_ROOT/{argocd.DEPLOY_DIR}/ and "
@@ -145,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands.add_parser(
         "check",
-        parents=[common, out],
+        parents=[common, cached, out],
         help="exit 1 when the generated tree or the GitOps files are stale",
         description="Validate, then compare the three outputs of render (--out, "
         f"GITOPS_ROOT/{argocd.DEPLOY_DIR}/, GITOPS_ROOT/{backstage.ROOT_LOCATION_PATH}) with "
@@ -264,6 +273,9 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return _lock(
             arguments, catalog=catalog, display_root=display_root, chart=chart, out=out, err=err
         )
+    cache = None
+    if command in ("validate", "render", "check") and not arguments.no_cache:
+        cache = LeafCache(default_cache_directory(catalog), complete=not files)
     planned = plan_catalog(
         catalog,
         display_root,
@@ -271,9 +283,12 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         report,
         only=files or None,
         lock_loader=_load_lock,
+        cache=cache,
     )
     argocd.check_catalog(planned, report)
     if not report.ok:
+        if cache is not None:
+            cache.save()
         return _print_problems(report, arguments.format, out, err)
     if command == "backstage":
         return _backstage(planned, report, arguments, out, err)
@@ -283,9 +298,15 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(report.format_text())
     summary = _summary(planned)
     if command == "validate":
+        if cache is not None:
+            cache.save()
         err.write(f"catalog-gen: {summary}: valid\n")
         return EXIT_OK
-    tree = render_tree(planned)
+    if cache is None:
+        tree = render_tree(planned)
+    else:
+        tree = render_tree(planned, [cache.service_emitter(SERVICE_EMITTERS)])
+        cache.save()
     target = Path(arguments.out)
     gitops_root = Path(arguments.gitops_root) if arguments.gitops_root else catalog.parent
     deploy = gitops_root / argocd.DEPLOY_DIR

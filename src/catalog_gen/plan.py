@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Protocol
 
 from catalog_gen.chart_contract import (
     ChartContract,
@@ -43,6 +43,7 @@ from catalog_gen.loader import (
     discover,
     join_display,
     load_document,
+    parse_document,
 )
 from catalog_gen.lock import LockedModel, ModelLock, Origin, WantedModel, lock_problem
 from catalog_gen.models import (
@@ -176,6 +177,7 @@ def plan_catalog(
     only: Sequence[Path] | None = None,
     lock_loader: LockLoader | None = None,
     enforce_lock: bool = True,
+    cache: LeafPlanner | None = None,
 ) -> CatalogPlan:
     """Load and check the catalog; the plans of every leaf that passed (all if report.ok).
 
@@ -185,6 +187,8 @@ def plan_catalog(
     unpinned, with a warning); None plans without any lock (no digests, no sizing, no lock
     problems).
     enforce_lock: apply requireLock (off for `catalog-gen lock`, which creates the lock).
+    cache: reuses what each leaf gave before when nothing it depends on changed
+    (catalog_gen.cache); None plans every leaf.
     """
     catalog_name = catalog.resolve().name
     files = discover(catalog, display_root, report)
@@ -214,33 +218,24 @@ def plan_catalog(
     if only is not None:
         leaves, keep = _select(catalog, display_root, files, only, report)
 
+    context = LeafContext(
+        catalog,
+        catalog_name,
+        files.environments,
+        environments,
+        chart,
+        lock,
+        enforce_lock,
+        lock_display,
+    )
     plans: list[ServicePlan] = []
     for path in leaves:
         relative = PurePosixPath(path.relative_to(catalog).as_posix())
         display = join_display(display_root, relative)
-        document = load_document(path, display, report)
-        if document is None:
-            continue
-        # Every environment file counts: one with errors has them reported on itself.
-        check_leaf_path(document, relative, files.environments, report)
-        leaf = validate_document(CatalogLeaf, document, report)
-        if leaf is None:
-            check_invalid_leaf_parts(document, report)
-        environment = environments.get(relative.parts[0])
-        if leaf is None or environment is None:
-            continue
-        plan = plan_service(
-            document,
-            leaf,
-            environment,
-            relative=relative,
-            leaf_path=f"{catalog_name}/{relative}",
-            chart=chart,
-            lock=lock,
-            report=report,
-            enforce_lock=enforce_lock,
-            lock_display=lock_display,
-        )
+        if cache is None:
+            plan = plan_leaf(path, relative, display, context, report)
+        else:
+            plan = cache.plan_leaf(path, relative, display, context, report)
         if plan is not None:
             plans.append(plan)
     plans = check_chart_templates(plans, chart, report)
@@ -270,6 +265,71 @@ def check_chart_templates(
             place_chart_value(plan.document, from_leaf, parts, report, item.message)
             failed.add(id(plan))
     return [replace(plan, valid=False) if id(plan) in failed else plan for plan in plans]
+
+
+@dataclass(frozen=True)
+class LeafContext:
+    """What planning one leaf reads besides the leaf itself (the same for every leaf)."""
+
+    catalog: Path
+    catalog_name: str
+    environment_files: Mapping[str, Path]  # every environment file, valid or not
+    environments: Mapping[str, Environment]  # the valid ones
+    chart: ChartContract
+    lock: ModelLockFacts | None
+    enforce_lock: bool
+    lock_display: str = LOCK_FILE
+
+
+class LeafPlanner(Protocol):
+    """plan_leaf with memory (catalog_gen.cache.LeafCache): the same plan and problems."""
+
+    def plan_leaf(
+        self,
+        path: Path,
+        relative: PurePosixPath,
+        display: str,
+        context: LeafContext,
+        report: Report,
+    ) -> ServicePlan | None: ...
+
+
+def plan_leaf(
+    path: Path,
+    relative: PurePosixPath,
+    display: str,
+    context: LeafContext,
+    report: Report,
+    *,
+    raw: bytes | None = None,
+) -> ServicePlan | None:
+    """One leaf file, loaded (from raw when given), checked and planned; None if it cannot be."""
+    if raw is None:
+        document = load_document(path, display, report)
+    else:
+        document = parse_document(raw, path, display, report)
+    if document is None:
+        return None
+    # Every environment file counts: one with errors has them reported on itself.
+    check_leaf_path(document, relative, context.environment_files, report)
+    leaf = validate_document(CatalogLeaf, document, report)
+    if leaf is None:
+        check_invalid_leaf_parts(document, report)
+    environment = context.environments.get(relative.parts[0])
+    if leaf is None or environment is None:
+        return None
+    return plan_service(
+        document,
+        leaf,
+        environment,
+        relative=relative,
+        leaf_path=f"{context.catalog_name}/{relative}",
+        chart=context.chart,
+        lock=context.lock,
+        report=report,
+        enforce_lock=context.enforce_lock,
+        lock_display=context.lock_display,
+    )
 
 
 def _select(
@@ -540,7 +600,7 @@ def _value_origins(
 
 
 def _error_count(report: Report) -> int:
-    return sum(1 for problem in report.problems if problem.severity is Severity.ERROR)
+    return report.error_count
 
 
 def _lock_models(
@@ -561,7 +621,7 @@ def _lock_models(
     """
     planned: list[PlannedModel] = []
     pins: dict[str, LockedModel] = {}
-    whole_lock = ModelLock(dict(lock)) if lock is not None else None
+    whole_lock = ModelLock(lock) if lock is not None else None  # no copy: O(1) per service
     for model in models:
         canonical = model.reference.canonical
         if whole_lock is not None:

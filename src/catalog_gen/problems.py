@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+from typing import SupportsIndex, overload
 
 
 class Severity(StrEnum):
@@ -54,9 +55,83 @@ class Problem:
         return text
 
 
+class ProblemList(list[Problem]):
+    """A list of Problems that keeps count of its errors as it changes: `error_count` is O(1),
+    so a stage can ask "did I add an error?" once per service without rescanning the report."""
+
+    def __init__(self, problems: Iterable[Problem] = ()) -> None:
+        super().__init__(problems)
+        self.error_count = _count_errors(self)
+
+    def append(self, problem: Problem) -> None:
+        super().append(problem)
+        self.error_count += problem.severity is Severity.ERROR
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        added = list(problems)
+        super().extend(added)
+        self.error_count += _count_errors(added)
+
+    def __iadd__(self, problems: Iterable[Problem]) -> ProblemList:  # type: ignore[override, misc]
+        self.extend(problems)
+        return self
+
+    def insert(self, index: SupportsIndex, problem: Problem) -> None:
+        super().insert(index, problem)
+        self.error_count += problem.severity is Severity.ERROR
+
+    @overload
+    def __setitem__(self, index: SupportsIndex, value: Problem) -> None: ...
+    @overload
+    def __setitem__(self, index: slice, value: Iterable[Problem]) -> None: ...
+    def __setitem__(self, index: SupportsIndex | slice, value: object) -> None:
+        if isinstance(index, slice):
+            super().__setitem__(index, list(value))  # type: ignore[call-overload]
+            self.error_count = _count_errors(self)
+            return
+        assert isinstance(value, Problem)  # the overloads say so
+        replaced = self[index]
+        super().__setitem__(index, value)
+        self.error_count += (value.severity is Severity.ERROR) - (
+            replaced.severity is Severity.ERROR
+        )
+
+    def __delitem__(self, index: SupportsIndex | slice) -> None:
+        super().__delitem__(index)
+        self.error_count = _count_errors(self)
+
+    def pop(self, index: SupportsIndex = -1) -> Problem:
+        problem = super().pop(index)
+        self.error_count -= problem.severity is Severity.ERROR
+        return problem
+
+    def remove(self, problem: Problem) -> None:
+        super().remove(problem)
+        self.error_count -= problem.severity is Severity.ERROR
+
+    def clear(self) -> None:
+        super().clear()
+        self.error_count = 0
+
+
+def _count_errors(problems: Iterable[Problem]) -> int:
+    return sum(1 for problem in problems if problem.severity is Severity.ERROR)
+
+
 @dataclass
 class Report:
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=ProblemList)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.problems, ProblemList):
+            self.problems = ProblemList(self.problems)
+
+    @property
+    def error_count(self) -> int:
+        """How many errors the report holds, in O(1) (warnings do not count)."""
+        if not isinstance(self.problems, ProblemList):  # replaced by a plain list
+            self.problems = ProblemList(self.problems)
+        return self.problems.error_count
 
     def add(
         self,

@@ -34,7 +34,8 @@ def render_everything(
     shutil.copytree(catalog_source, catalog)
     monkeypatch.setitem(argocd.yaml_bytes.__kwdefaults__, "dumper", dumper)
     options = ["--catalog", str(catalog), "--chart", str(CHART_DIR)]
-    code, output = run("render", *options, "--out", str(root / "generated"))
+    # --no-cache: every file comes from this dumper, none from a cache.
+    code, output = run("render", *options, "--no-cache", "--out", str(root / "generated"))
     assert code == 0, output
     code, output = run("backstage", *options, "--out", str(root / "template"))
     assert code == 0, output

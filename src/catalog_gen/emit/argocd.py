@@ -431,6 +431,9 @@ def deploy_files(catalog: CatalogPlan) -> dict[PurePosixPath, bytes]:
     """deploy/argocd/ (paths relative to it): per environment with an argocd section its
     ApplicationSet, AppProject and bootstrap Application."""
     files: dict[PurePosixPath, bytes] = {}
+    by_environment: dict[str, list[ServicePlan]] = {}
+    for plan in catalog.plans:  # once: a scan per environment is quadratic in environments
+        by_environment.setdefault(plan.environment_name, []).append(plan)
     for name, environment in sorted(catalog.environments.items()):
         if environment.argocd is None or environment_problems(environment):
             continue
@@ -440,7 +443,7 @@ def deploy_files(catalog: CatalogPlan) -> dict[PurePosixPath, bytes]:
         if document is not None:
             source = f"{document.path.parent.parent.name}/{source}"
         services = sorted(
-            (argo_service(plan) for plan in catalog.plans if plan.environment_name == name),
+            (argo_service(plan) for plan in by_environment.get(name, [])),
             key=lambda service: service.app_json_path,
         )
         files[PurePosixPath(f"applicationset-{name}.yaml")] = yaml_bytes(

@@ -1,0 +1,381 @@
+"""Incremental render: what a leaf gave last time, reused when nothing it depends on changed.
+
+Planning a leaf (load, shape, rules, merge, chart schema, lock facts) and emitting its files
+depend only on the leaf's bytes, its environment file, the set of environment files, the model
+lock, the chart and catalog-gen itself. LeafCache keys each leaf's result by a sha256 of exactly
+those: the leaf's place and bytes, its environment file's bytes, the environment names, the lock
+file's bytes, every file of the chart directory (values.yaml, values.schema.json, templates:
+whatever the plan asks the chart), and catalog-gen's own code (every file of the package) with
+the versions of Python and of the libraries that shape the output. A hit gives back the leaf's
+problems, its ServicePlan and its emitted files; anything else is planned afresh. Cross-leaf rules
+(hosts, GPU budget, names) always run over every leaf's plan, cached or not.
+
+The cache is 256 pack files (by the key's first byte) in `.catalog-gen-cache/` beside the catalog
+(ignored by git); a pack is replaced atomically (a temporary file renamed over it), only when its
+entries changed, and checked on reading: a pack whose checksum or
+format does not match, or an entry that does not unpickle into catalog-gen's own types or names
+another key, is ignored and rebuilt, never trusted, so the cache can only make a run faster,
+never change its output (tests/unit/test_cache.py compares incremental and cold renders).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.metadata
+import io
+import os
+import pickle
+import sys
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+from catalog_gen import __version__
+from catalog_gen.plan import LeafContext, ServicePlan, plan_leaf
+from catalog_gen.problems import Problem, Report
+
+CACHE_DIR = ".catalog-gen-cache"
+PACK_PREFIX = "leaves-"  # leaves-<first two hex of the key>.pack: a one-leaf edit rewrites two
+PACK_SUFFIX = ".pack"
+_MAGIC = b"catalog-gen cache pack 1\n"
+_LIBRARIES = ("pydantic", "pydantic-core", "jsonschema", "jsonschema-rs", "pyyaml", "jinja2")
+# What an entry may unpickle into: catalog-gen's own types and the few standard ones they hold.
+_ALLOWED_GLOBALS = {
+    ("builtins", "set"),
+    ("builtins", "frozenset"),
+    ("builtins", "object"),
+    ("copyreg", "_reconstructor"),
+    ("pathlib", "PosixPath"),
+    ("pathlib", "PurePosixPath"),
+    ("pathlib", "WindowsPath"),
+    ("pathlib", "PureWindowsPath"),
+}
+
+ServiceEmitter = Callable[[ServicePlan], Mapping[str, bytes]]
+
+
+@dataclass
+class _Entry:
+    key: str
+    problems: tuple[Problem, ...]
+    plan: ServicePlan | None
+    files: dict[str, bytes] | None  # the service emitters' output, once something emitted it
+
+
+def default_directory(catalog: Path) -> Path:
+    """`.catalog-gen-cache/` at the repository root (the catalog directory's parent)."""
+    return catalog.resolve().parent / CACHE_DIR
+
+
+class LeafCache:
+    """plan_catalog's LeafPlanner: plan_leaf, remembered across runs (see the module doc)."""
+
+    def __init__(self, directory: Path, *, complete: bool = True) -> None:
+        """complete: this run sees the whole catalog, so entries it did not use are dropped
+        when saving (a `validate FILE...` run keeps them)."""
+        self.directory = directory
+        self.complete = complete
+        self._stored = _read_packs(directory)  # key -> entry bytes, as found
+        self._used: dict[str, _Entry] = {}  # key -> entry, this run's
+        self._changed: set[str] = set()  # keys whose entry this run created or completed
+        self._by_leaf_path: dict[str, str] = {}  # ServicePlan.leaf_path -> key
+        self._context: LeafContext | None = None
+        self._base = ""
+        self._environment_keys: dict[str, str] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def plan_leaf(
+        self,
+        path: Path,
+        relative: PurePosixPath,
+        display: str,
+        context: LeafContext,
+        report: Report,
+    ) -> ServicePlan | None:
+        try:
+            raw = path.read_bytes()
+        except OSError:  # plan_leaf reports it; nothing to remember
+            return plan_leaf(path, relative, display, context, report)
+        key = self._leaf_key(path, relative, display, context, raw)
+        environment = context.environments.get(relative.parts[0])
+        entry = self._used.get(key) or self._load(key, environment)
+        if entry is None:
+            self.misses += 1
+            own = Report()
+            plan = plan_leaf(path, relative, display, context, own, raw=raw)
+            entry = _Entry(key, tuple(own.problems), plan, None)
+            self._changed.add(key)
+        else:
+            self.hits += 1
+        self._used[key] = entry
+        report.extend(entry.problems)
+        if entry.plan is not None:
+            self._by_leaf_path[entry.plan.leaf_path] = key
+        return entry.plan
+
+    def service_emitter(self, emitters: Sequence[ServiceEmitter]) -> ServiceEmitter:
+        """One service emitter that gives what emitters give together, from the cache when the
+        plan came from a leaf this run planned or found."""
+
+        def emit(plan: ServicePlan) -> Mapping[str, bytes]:
+            entry = self._used.get(self._by_leaf_path.get(plan.leaf_path, ""))
+            if entry is not None and entry.plan is plan and entry.files is not None:
+                return entry.files
+            files = _emit_all(plan, emitters)
+            if entry is not None and entry.plan is plan:
+                entry.files = files
+                self._changed.add(entry.key)
+            return files
+
+        return emit
+
+    def save(self) -> None:
+        """Rewrite the packs whose entries changed; a failure to write only costs speed."""
+        kept = {} if self.complete else dict(self._stored)
+        for key in self._used:
+            kept[key] = _dump_entry(self._used[key]) if key in self._changed else self._stored[key]
+        shards = {key[:2] for key in set(kept) ^ set(self._stored)} | {
+            key[:2] for key in self._changed
+        }
+        by_shard: dict[str, dict[str, bytes]] = {shard: {} for shard in shards}
+        for key, blob in kept.items():
+            if key[:2] in by_shard:
+                by_shard[key[:2]][key] = blob
+        try:
+            for shard, entries in sorted(by_shard.items()):
+                _write_pack(self.directory / f"{PACK_PREFIX}{shard}{PACK_SUFFIX}", entries)
+        except OSError:
+            pass
+
+    # --- keys -------------------------------------------------------------------------------
+
+    def _leaf_key(
+        self,
+        path: Path,
+        relative: PurePosixPath,
+        display: str,
+        context: LeafContext,
+        raw: bytes,
+    ) -> str:
+        if context is not self._context:
+            self._context = context
+            self._base = _context_key(context)
+            self._environment_keys = {}
+        name = relative.parts[0]
+        if name not in self._environment_keys:
+            self._environment_keys[name] = _file_key(context.environment_files.get(name))
+        digest = hashlib.sha256()
+        for part in (self._base, self._environment_keys[name], str(path), str(relative), display):
+            digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
+        digest.update(raw)
+        return digest.hexdigest()
+
+    # --- entries ----------------------------------------------------------------------------
+
+    def _load(self, key: str, environment: Any) -> _Entry | None:
+        blob = self._stored.get(key)
+        if blob is None:
+            return None
+        try:
+            entry = _EntryUnpickler(io.BytesIO(blob), environment).load()
+        except Exception:  # corrupt or foreign: ignored, planned afresh
+            return None
+        if not isinstance(entry, _Entry) or entry.key != key or not _well_formed(entry):
+            return None
+        return entry
+
+
+def _well_formed(entry: _Entry) -> bool:
+    return (
+        isinstance(entry.problems, tuple)
+        and all(isinstance(problem, Problem) for problem in entry.problems)
+        and (entry.plan is None or isinstance(entry.plan, ServicePlan))
+        and (
+            entry.files is None
+            or (
+                isinstance(entry.files, dict)
+                and all(
+                    isinstance(name, str) and isinstance(content, bytes)
+                    for name, content in entry.files.items()
+                )
+            )
+        )
+    )
+
+
+def _emit_all(plan: ServicePlan, emitters: Sequence[ServiceEmitter]) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    for emitter in emitters:
+        for name, content in emitter(plan).items():
+            if name in files:
+                from catalog_gen.emit import EmitterConflictError  # noqa: PLC0415 - no cycle
+
+                raise EmitterConflictError(f"two emitters write {plan.relative_dir / name}")
+            files[name] = content
+    return files
+
+
+class _EntryPickler(pickle.Pickler):
+    """Environments are not stored with each entry: the leaf's key holds its environment
+    file, so the environment validated in this run is the one the entry was planned with."""
+
+    def persistent_id(self, obj: Any) -> Any:
+        from catalog_gen.models import Environment  # noqa: PLC0415
+
+        return "environment" if isinstance(obj, Environment) else None
+
+
+class _EntryUnpickler(pickle.Unpickler):
+    def __init__(self, file: io.BytesIO, environment: Any) -> None:
+        super().__init__(file)
+        self._environment = environment
+
+    def persistent_load(self, pid: Any) -> Any:
+        if pid != "environment" or self._environment is None:
+            raise pickle.UnpicklingError("an entry names an environment this run does not have")
+        return self._environment
+
+    def find_class(self, module: str, name: str) -> Any:
+        """Only catalog-gen's own classes (never a function, never a dotted name) and a few
+        standard ones: a pack someone else wrote cannot make unpickling call anything else."""
+        found = _FOUND.get((module, name))
+        if found is not None:
+            return found
+        if (module, name) in _ALLOWED_GLOBALS:
+            found = super().find_class(module, name)
+        elif module.startswith("catalog_gen.") and "." not in name:
+            found = super().find_class(module, name)
+            if not isinstance(found, type) or found.__module__ != module:
+                raise pickle.UnpicklingError(f"{module}.{name} is not a catalog-gen class")
+        else:
+            raise pickle.UnpicklingError(f"{module}.{name} is not a catalog-gen type")
+        _FOUND[(module, name)] = found
+        return found
+
+
+_FOUND: dict[tuple[str, str], Any] = {}  # the allowed globals, resolved once per process
+
+
+def _dump_entry(entry: _Entry) -> bytes:
+    buffer = io.BytesIO()
+    _EntryPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(entry)
+    return buffer.getvalue()
+
+
+# --- the pack -------------------------------------------------------------------------------
+
+
+class _PackUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError("a pack holds only a dict of bytes")
+
+
+def _read_packs(directory: Path) -> dict[str, bytes]:
+    """key -> entry bytes of every pack that is whole and of this format (others count empty)."""
+    stored: dict[str, bytes] = {}
+    try:
+        paths = sorted(directory.glob(f"{PACK_PREFIX}*{PACK_SUFFIX}"))
+    except OSError:
+        return stored
+    for path in paths:
+        shard = path.name[len(PACK_PREFIX) : -len(PACK_SUFFIX)]
+        stored.update((key, blob) for key, blob in _read_pack(path).items() if key[:2] == shard)
+    return stored
+
+
+def _read_pack(path: Path) -> dict[str, bytes]:
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return {}
+    header = len(_MAGIC) + 32
+    body = raw[header:]
+    if raw[: len(_MAGIC)] != _MAGIC or hashlib.sha256(body).digest() != raw[len(_MAGIC) : header]:
+        return {}
+    try:
+        pack = _PackUnpickler(io.BytesIO(body)).load()
+    except Exception:  # a checksum collision or a bug: start afresh
+        return {}
+    if not isinstance(pack, dict) or not all(
+        isinstance(key, str) and isinstance(blob, bytes) for key, blob in pack.items()
+    ):
+        return {}
+    return pack
+
+
+def _write_pack(path: Path, pack: Mapping[str, bytes]) -> None:
+    """Replace the pack atomically; an empty one is removed."""
+    if not pack:
+        path.unlink(missing_ok=True)
+        return
+    body = pickle.dumps(dict(sorted(pack.items())), protocol=pickle.HIGHEST_PROTOCOL)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(_MAGIC + hashlib.sha256(body).digest() + body)
+        os.replace(name, path)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+
+
+# --- fingerprints ---------------------------------------------------------------------------
+
+
+def _context_key(context: LeafContext) -> str:
+    """Everything every leaf's result depends on besides the leaf and its environment."""
+    digest = hashlib.sha256()
+    lock = _file_key(context.catalog / "models.lock.yaml") if context.lock is not None else "-"
+    for part in (
+        code_fingerprint(),
+        tree_fingerprint(context.chart.directory),
+        lock,
+        context.catalog_name,
+        context.lock_display,
+        repr(context.enforce_lock),
+        repr(sorted((name, str(path)) for name, path in context.environment_files.items())),
+        repr(sorted(context.environments)),
+    ):
+        digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
+    return digest.hexdigest()
+
+
+def _file_key(path: Path | None) -> str:
+    if path is None:
+        return "absent"
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as error:
+        return f"unreadable {error.errno}"
+
+
+def tree_fingerprint(directory: Path) -> str:
+    """sha256 over every file under directory (relative path and bytes)."""
+    digest = hashlib.sha256()
+    for path in sorted(directory.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            digest.update(path.relative_to(directory).as_posix().encode() + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """catalog-gen's own code and the versions of what shapes its output."""
+    digest = hashlib.sha256()
+    digest.update(f"{__version__}\0{sys.version}\0{yaml.__with_libyaml__}\0".encode())
+    for library in _LIBRARIES:
+        try:
+            version = importlib.metadata.version(library)
+        except importlib.metadata.PackageNotFoundError:
+            version = "absent"
+        digest.update(f"{library}={version}\0".encode())
+    digest.update(tree_fingerprint(Path(__file__).parent).encode())
+    return digest.hexdigest()

@@ -1,0 +1,307 @@
+"""The incremental render (catalog_gen.cache) gives exactly what a cold render gives.
+
+A randomized sequence of edits (leaves edited, added and deleted, environments changed, the
+lock pinned and unpinned, the chart's values.yaml and values.schema.json changed) is applied to
+one catalog; after each, render and validate with the cache must print and write byte for byte
+what they print and write with --no-cache. A corrupt or foreign cache never changes the output.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from catalog_gen import cache
+from catalog_gen.cache import CACHE_DIR, PACK_PREFIX, PACK_SUFFIX, LeafCache
+from catalog_gen.chart_contract import ChartContract
+from catalog_gen.lock import LockedModel, ModelLock, load_lock, serialize_lock
+from catalog_gen.plan import ModelLockFacts, plan_catalog
+from catalog_gen.problems import Problem, Report
+from catalog_gen.writer import read_tree, write_tree
+from tests.unit.helpers import CHART, Outcome, run_cli, working_directory
+
+ENVIRONMENTS = ("dev", "prod")
+MODELS = ("phi:latest", "llama3.2:3b", "nomic-embed-text")
+CANONICAL = {
+    "phi:latest": "registry.ollama.ai/library/phi:latest",
+    "llama3.2:3b": "registry.ollama.ai/library/llama3.2:3b",
+    "nomic-embed-text": "registry.ollama.ai/library/nomic-embed-text:latest",
+}
+
+
+def environment(name: str, variant: int) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "environment": name,
+        "owner": "group:ml-platform",
+        "baseDomain": f"{name}{variant % 2}.example.com",
+        "gateway": {"parentRef": {"name": "gw", "namespace": "gateway-system"}},
+        "gpu": {"types": [{"name": "l4", "memory": "24Gi"}], "defaultType": "l4"},
+        "defaults": {"resources": {"limits": {"memory": f"{8 + variant % 3}Gi"}}},
+        "argocd": {
+            "repoURL": "https://github.com/example-org/ollama-inference-load.git",
+            "chart": {"path": "charts/ollama-inference-load"},
+        },
+    }
+    if variant % 3 == 1:
+        data["gpu"]["budget"] = 2
+    if variant % 4 == 3:
+        data["requireLock"] = True
+    return data
+
+
+def leaf(env: str, namespace: str, name: str, variant: int) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "workloadType": "OLLAMA_INFERENCE_LOAD",
+        "serviceName": name,
+        "serviceCatalog": "ml-inference",
+        "namespace": namespace,
+        "environment": env,
+        "model": MODELS[variant % len(MODELS)],
+        "gpu": {"count": variant % 2},
+        "ingress": {"enabled": True, "host": f"h{variant % 4}.example.com"},
+        "container": {"replicas": 1 + variant % 2},
+    }
+    if variant % 5 == 4:
+        data["container"]["resources"] = {"requests": {"memory": "64Gi"}}  # above the limit
+    if variant % 7 == 6:
+        data["resourcesPreset"] = "auto"
+    return data
+
+
+def lock_text(pinned: set[str]) -> str:
+    pins = {
+        CANONICAL[model]: LockedModel(
+            reference=CANONICAL[model],
+            registry="https://registry.ollama.ai",
+            digest=f"{index + 1:x}" * 64,
+            total_size=2_000_000_000,
+            model_size=1_900_000_000,
+            weights_size=1_900_000_000,
+            parameter_size="3B",
+            quantization="Q4_0",
+        )
+        for index, model in enumerate(MODELS)
+        if model in pinned
+    }
+    return serialize_lock(ModelLock(pins))
+
+
+EDITS = st.one_of(
+    st.tuples(
+        st.just("leaf"),
+        st.sampled_from(ENVIRONMENTS),
+        st.sampled_from(("a", "b")),
+        st.sampled_from(("s1", "s2", "s3")),
+        st.integers(0, 41),
+    ),
+    st.tuples(
+        st.just("delete"),
+        st.sampled_from(ENVIRONMENTS),
+        st.sampled_from(("a", "b")),
+        st.sampled_from(("s1", "s2", "s3")),
+    ),
+    st.tuples(st.just("environment"), st.sampled_from(ENVIRONMENTS), st.integers(0, 11)),
+    st.tuples(st.just("drop-environment"), st.sampled_from(ENVIRONMENTS)),
+    st.tuples(st.just("lock"), st.sets(st.sampled_from(MODELS))),
+    st.tuples(st.just("values"), st.integers(1, 3)),
+    st.tuples(st.just("schema"), st.integers(1, 3)),
+)
+
+
+def apply(root: Path, edit: tuple[Any, ...]) -> None:
+    catalog = root / "catalog"
+    kind = edit[0]
+    if kind == "leaf":
+        _, env, namespace, name, variant = edit
+        write_yaml(catalog / env / namespace / f"{name}.yaml", leaf(env, namespace, name, variant))
+    elif kind == "delete":
+        _, env, namespace, name = edit
+        (catalog / env / namespace / f"{name}.yaml").unlink(missing_ok=True)
+    elif kind == "environment":
+        write_yaml(catalog / "environments" / f"{edit[1]}.yaml", environment(edit[1], edit[2]))
+    elif kind == "drop-environment":
+        (catalog / "environments" / f"{edit[1]}.yaml").unlink(missing_ok=True)
+    elif kind == "lock":
+        (catalog / "models.lock.yaml").write_text(lock_text(edit[1]), encoding="utf-8")
+    elif kind == "values":
+        values = root / "chart" / "values.yaml"
+        text = values.read_text(encoding="utf-8")
+        values.write_text(
+            text.replace("\nreplicaCount: ", f"\n# edited\nreplicaCount: {edit[1]} #"),
+            encoding="utf-8",
+        )
+    else:
+        schema_path = root / "chart" / "values.schema.json"
+        schema = json.loads(schema_path.read_text(encoding="utf-8"))
+        schema["properties"]["replicaCount"]["maximum"] = edit[1]
+        schema_path.write_text(json.dumps(schema, indent=2) + "\n", encoding="utf-8")
+
+
+def write_yaml(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+
+def start(root: Path) -> None:
+    shutil.copytree(CHART, root / "chart")
+    for name in ENVIRONMENTS:
+        apply(root, ("environment", name, 0))
+    apply(root, ("lock", {"llama3.2:3b"}))
+    apply(root, ("leaf", "dev", "a", "s1", 0))
+    apply(root, ("leaf", "prod", "b", "s2", 1))
+
+
+def both(root: Path, command: str) -> tuple[Outcome, Outcome]:
+    """command with the cache and without, each to its own outputs."""
+    outcomes = []
+    for flags, out in (([], "inc"), (["--no-cache"], "cold")):
+        options = ["--catalog", "catalog", *flags]
+        if command == "render":
+            options += ["--out", f"{out}/generated", "--gitops-root", out]
+        outcomes.append(run_cli(root, command, *options, chart=root / "chart"))
+    return outcomes[0], outcomes[1]
+
+
+def assert_same(root: Path) -> None:
+    for command in ("validate", "render"):
+        cached, cold = both(root, command)
+        assert (cached.code, cached.stdout) == (cold.code, cold.stdout), command
+        assert cached.stderr.replace("inc", "cold") == cold.stderr, command
+    assert read_tree(root / "inc") == read_tree(root / "cold")
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(st.lists(EDITS, min_size=1, max_size=6))
+def test_incremental_render_is_byte_identical_to_a_cold_render(
+    edits: list[tuple[Any, ...]],
+) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory)
+        start(root)
+        assert_same(root)
+        assert (root / CACHE_DIR).is_dir()
+        for edit in edits:
+            apply(root, edit)
+            assert_same(root)
+
+
+def test_a_second_render_reuses_every_leaf(tmp_path: Path) -> None:
+    start(tmp_path)
+    apply(tmp_path, ("leaf", "dev", "a", "s2", 2))
+    assert run_cli(tmp_path, "render", chart=tmp_path / "chart").code == 0
+    apply(tmp_path, ("leaf", "dev", "a", "s2", 3))
+    counted = LeafCache(tmp_path / CACHE_DIR)
+    outcome = run_with(tmp_path, counted)
+    assert outcome.code == 0
+    assert (counted.hits, counted.misses) == (2, 1)
+
+
+def run_with(root: Path, cache: LeafCache) -> Outcome:
+    """validate with this LeafCache (to look at its counters), as `catalog-gen validate`."""
+
+    def lock_loader(path: Path, report: Report, display: str) -> ModelLockFacts:
+        lock = load_lock(path, report, display)
+        return lock.models if lock is not None else {}
+
+    report = Report()
+    with working_directory(root):  # as run_cli runs it: the same keys
+        plan_catalog(
+            Path("catalog"),
+            "catalog",
+            ChartContract.load(Path("chart")),
+            report,
+            lock_loader=lock_loader,
+            cache=cache,
+        )
+    return Outcome(0 if report.ok else 1, report.format_text(), "")
+
+
+def packs(root: Path) -> list[Path]:
+    return sorted((root / CACHE_DIR).glob(f"{PACK_PREFIX}*{PACK_SUFFIX}"))
+
+
+def corrupt_by_flipping_a_byte(path: Path) -> None:
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    path.write_bytes(bytes(raw))
+
+
+def corrupt_by_truncating(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:40])
+
+
+def corrupt_with_garbage(path: Path) -> None:
+    path.write_bytes(b"\x00garbage" * 10)
+
+
+def corrupt_with_a_foreign_entry(path: Path) -> None:
+    """A well-formed pack whose entries are another key's, or an object no entry may hold."""
+    stored = cache._read_pack(path)
+    keys = sorted(stored)
+    evil = pickle.dumps(print)  # a global catalog-gen never stores: refused by the unpickler
+    swapped = {key: stored[keys[(index + 1) % len(keys)]] for index, key in enumerate(keys)}
+    swapped[keys[0]] = evil
+    cache._write_pack(path, swapped)
+
+
+def test_a_corrupt_or_foreign_cache_is_ignored_and_rebuilt(tmp_path: Path) -> None:
+    start(tmp_path)
+    for name in ("s2", "s3"):
+        apply(tmp_path, ("leaf", "dev", "a", name, 3))
+    assert_same(tmp_path)
+    for corrupt in (
+        corrupt_by_flipping_a_byte,
+        corrupt_by_truncating,
+        corrupt_with_garbage,
+        corrupt_with_a_foreign_entry,
+    ):
+        for path in packs(tmp_path):
+            corrupt(path)
+        assert_same(tmp_path)
+        rebuilt = LeafCache(tmp_path / CACHE_DIR)
+        run_with(tmp_path, rebuilt)
+        assert rebuilt.misses == 0, corrupt.__name__  # rebuilt by the run before
+
+
+def test_no_cache_neither_reads_nor_writes_it(tmp_path: Path) -> None:
+    start(tmp_path)
+    outcome = run_cli(tmp_path, "render", "--no-cache", chart=tmp_path / "chart")
+    assert outcome.code == 0, outcome.stderr
+    assert not (tmp_path / CACHE_DIR).exists()
+    outcome = run_cli(tmp_path, "validate", chart=tmp_path / "chart")
+    assert outcome.code == 0
+    assert packs(tmp_path)
+
+
+def test_an_unwritable_cache_only_costs_speed(tmp_path: Path) -> None:
+    start(tmp_path)
+    (tmp_path / CACHE_DIR).write_text("not a directory", encoding="utf-8")
+    cached = run_cli(tmp_path, "validate", chart=tmp_path / "chart")
+    cold = run_cli(tmp_path, "validate", "--no-cache", chart=tmp_path / "chart")
+    assert (cached.code, cached.stdout, cached.stderr) == (cold.code, cold.stdout, cold.stderr)
+
+
+def test_an_entry_can_only_unpickle_into_catalog_gen_classes() -> None:
+    for forbidden in (print, write_tree, os.system):
+        with pytest.raises(pickle.UnpicklingError):
+            cache._EntryUnpickler(io.BytesIO(pickle.dumps(forbidden)), None).load()
+    dotted = b"ccatalog_gen.writer\nos.system\n."  # GLOBAL catalog_gen.writer os.system
+    with pytest.raises(pickle.UnpicklingError):
+        cache._EntryUnpickler(io.BytesIO(dotted), None).load()
+    plain = Problem("leaf.yaml", 1, 1, "$", "message")
+    assert cache._EntryUnpickler(io.BytesIO(pickle.dumps(plain)), None).load() == plain
