@@ -16,18 +16,18 @@ from typing import TextIO
 from catalog_gen import __version__
 from catalog_gen.cache import CACHE_DIR, LeafCache
 from catalog_gen.cache import default_directory as default_cache_directory
-from catalog_gen.chart_contract import ChartContract, ChartContractError
-from catalog_gen.chart_templates import ChartTemplateError
+from catalog_gen.check.chart_contract import ChartContract, ChartContractError
+from catalog_gen.check.chart_templates import ChartTemplateError
 from catalog_gen.emit import SERVICE_EMITTERS, argocd, backstage, render_tree
-from catalog_gen.loader import ENVIRONMENTS_DIR
-from catalog_gen.lock import Origin, WantedModel, load_lock, run_lock
+from catalog_gen.emit.schema import SCHEMA_FILES, json_schema, schema_text
+from catalog_gen.load.document import ENVIRONMENTS_DIR
+from catalog_gen.lock.lockfile import Origin, WantedModel, load_lock, run_lock
+from catalog_gen.lock.registry import RegistryConfig, credentials_from_env
 from catalog_gen.models import CatalogLeaf
-from catalog_gen.plan import CatalogPlan, ModelLockFacts, plan_catalog
+from catalog_gen.plan.pipeline import CatalogPlan, ModelLockFacts, plan_catalog
 from catalog_gen.problems import Report, json_path
-from catalog_gen.registry import RegistryConfig, credentials_from_env
-from catalog_gen.schema import SCHEMA_FILES, json_schema, schema_text
-from catalog_gen.swap import JournalError
-from catalog_gen.writer import (
+from catalog_gen.write.swap import JournalError
+from catalog_gen.write.writer import (
     FileOutput,
     Output,
     OutputBusyError,

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from catalog_gen.chart_contract import ChartContract
-from catalog_gen.names import CHART_NAME, resource_names
+from catalog_gen.check.chart_contract import ChartContract
+from catalog_gen.check.names import CHART_NAME, resource_names
 from tests.chart.conftest import CHART, render
 from tests.support.kube import Document, HelmError
 

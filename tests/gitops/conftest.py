@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 import yaml
 
-from catalog_gen.chart_contract import ChartContract
+from catalog_gen.check.chart_contract import ChartContract
 from catalog_gen.emit import render_tree
 from catalog_gen.emit.argocd import deploy_files, emit_app_json
 from catalog_gen.emit.backstage import emit_catalog_info, root_location_bytes
 from catalog_gen.emit.values import emit_values
-from catalog_gen.plan import CatalogPlan, plan_catalog
+from catalog_gen.plan.pipeline import CatalogPlan, plan_catalog
 from catalog_gen.problems import Report
 from tests.conftest import REPO_ROOT
 

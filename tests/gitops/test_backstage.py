@@ -22,9 +22,9 @@ from catalog_gen.emit.backstage import (
     taken_hosts,
     template_tree,
 )
+from catalog_gen.emit.schema import json_schema
 from catalog_gen.models import CatalogLeaf
 from catalog_gen.problems import Report, Severity
-from catalog_gen.schema import json_schema
 from tests.gitops.conftest import FIXTURE_CATALOG, Rendered
 from tests.support import backstage as backstage_support
 from tests.support.backstage import schema_validator, validate_entities

@@ -15,7 +15,7 @@ from catalog_gen.cache import CACHE_DIR
 from catalog_gen.cli import main
 from catalog_gen.emit.argocd import DEPLOY_DIR, deploy_files
 from catalog_gen.emit.backstage import ROOT_LOCATION_PATH, root_location_bytes
-from catalog_gen.writer import read_tree
+from catalog_gen.write.writer import read_tree
 from tests.gitops.conftest import CHART_DIR, FIXTURE_CATALOG, Rendered
 
 

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from catalog_gen.emit import argocd
-from catalog_gen.writer import read_tree
+from catalog_gen.write.writer import read_tree
 from tests.conftest import REPO_ROOT
 from tests.gitops.conftest import CHART_DIR, FIXTURE_CATALOG
 from tests.gitops.test_cli import run

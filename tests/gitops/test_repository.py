@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from catalog_gen.chart_contract import ChartContract
+from catalog_gen.check.chart_contract import ChartContract
 from catalog_gen.cli import main
 from catalog_gen.emit.argocd import DEPLOY_DIR, deploy_files
 from catalog_gen.emit.backstage import (
@@ -18,9 +18,9 @@ from catalog_gen.emit.backstage import (
     root_location_bytes,
     template_tree,
 )
-from catalog_gen.plan import plan_catalog
+from catalog_gen.plan.pipeline import plan_catalog
 from catalog_gen.problems import Report
-from catalog_gen.writer import read_tree
+from catalog_gen.write.writer import read_tree
 from tests.conftest import REPO_ROOT
 from tests.support.backstage import validate_entities
 from tests.support.kube import validate_manifests

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from catalog_gen.lock import Origin, WantedModel, load_lock, run_lock
+from catalog_gen.lock.lockfile import Origin, WantedModel, load_lock, run_lock
+from catalog_gen.lock.registry import RegistryClient, RegistryConfig
 from catalog_gen.problems import Report
 from catalog_gen.references import parse_model_reference
-from catalog_gen.registry import RegistryClient, RegistryConfig
 from tests.lock.local_registry import LocalRegistry
 from tests.lock.seeding import TEMPLATE, RegistrySeeder, SeededModel
 

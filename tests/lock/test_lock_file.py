@@ -11,7 +11,7 @@ import pytest
 from yamllint import linter
 from yamllint.config import YamlLintConfig
 
-from catalog_gen.lock import (
+from catalog_gen.lock.lockfile import (
     GENERATED_HEADER,
     LockedModel,
     ModelLock,
@@ -26,9 +26,9 @@ from catalog_gen.lock import (
     serialize_lock,
     write_lock,
 )
+from catalog_gen.lock.registry import RegistryConfig
 from catalog_gen.problems import Report, Severity
 from catalog_gen.references import parse_model_reference
-from catalog_gen.registry import RegistryConfig
 
 PHI = LockedModel(
     reference="registry.ollama.ai/library/phi:latest",

@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
+from catalog_gen.lock.registry import RegistryClient, RegistryConfig, RegistryError
 from catalog_gen.references import ModelReference, parse_model_reference
-from catalog_gen.registry import RegistryClient, RegistryConfig, RegistryError
 from tests.lock.local_registry import LocalRegistry
 from tests.lock.seeding import LICENSE, PARAMS, PROJECTOR, TEMPLATE, RegistrySeeder
 

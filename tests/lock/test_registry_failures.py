@@ -9,8 +9,7 @@ import uuid
 
 import pytest
 
-from catalog_gen.references import parse_model_reference
-from catalog_gen.registry import (
+from catalog_gen.lock.registry import (
     Credentials,
     RegistryClient,
     RegistryConfig,
@@ -20,6 +19,7 @@ from catalog_gen.registry import (
     credentials_env_names,
     credentials_from_env,
 )
+from catalog_gen.references import parse_model_reference
 from tests.lock.local_registry import LocalRegistry
 from tests.lock.scripted_server import Reply, ScriptedServer
 from tests.lock.seeding import RegistrySeeder

@@ -25,8 +25,8 @@ from typing import Any
 
 import yaml
 
-from catalog_gen.chart_contract import ChartContract
-from catalog_gen.plan import plan_catalog
+from catalog_gen.check.chart_contract import ChartContract
+from catalog_gen.plan.pipeline import plan_catalog
 from catalog_gen.problems import Report, Severity
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ from tests.unit.helpers import CHART, leaf, make_catalog
 # KILL_AT-th one: deterministic, no sleeps, the real signal machinery.
 DRIVER = """
 import os, sys
-from catalog_gen import swap
+from catalog_gen.write import swap
 from catalog_gen.cli import main
 kill_at, signal_number = int(os.environ["KILL_AT"]), int(os.environ["KILL_SIGNAL"])
 count = 0
@@ -28,7 +28,7 @@ def counted(real):
     return step
 swap.rename, swap.remove = counted(swap.rename), counted(swap.remove)
 if os.environ.get("KILL_ON_LOAD"):  # while planning: the first leaf read
-    from catalog_gen import plan
+    from catalog_gen.plan import pipeline as plan
     real_load = plan.load_document
     def load(*args):
         os.kill(os.getpid(), signal_number)

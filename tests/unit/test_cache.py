@@ -24,11 +24,11 @@ from hypothesis import strategies as st
 
 from catalog_gen import cache
 from catalog_gen.cache import CACHE_DIR, PACK_PREFIX, PACK_SUFFIX, LeafCache
-from catalog_gen.chart_contract import ChartContract
-from catalog_gen.lock import LockedModel, ModelLock, load_lock, serialize_lock
-from catalog_gen.plan import ModelLockFacts, plan_catalog
+from catalog_gen.check.chart_contract import ChartContract
+from catalog_gen.lock.lockfile import LockedModel, ModelLock, load_lock, serialize_lock
+from catalog_gen.plan.pipeline import ModelLockFacts, plan_catalog
 from catalog_gen.problems import Problem, Report
-from catalog_gen.writer import read_tree, write_tree
+from catalog_gen.write.writer import read_tree, write_tree
 from tests.unit.helpers import CHART, Outcome, run_cli, working_directory
 
 ENVIRONMENTS = ("dev", "prod")
@@ -300,7 +300,7 @@ def test_an_entry_can_only_unpickle_into_catalog_gen_classes() -> None:
     for forbidden in (print, write_tree, os.system):
         with pytest.raises(pickle.UnpicklingError):
             cache._EntryUnpickler(io.BytesIO(pickle.dumps(forbidden)), None).load()
-    dotted = b"ccatalog_gen.writer\nos.system\n."  # GLOBAL catalog_gen.writer os.system
+    dotted = b"ccatalog_gen.writer\nos.system\n."  # GLOBAL catalog_gen.write.writer os.system
     with pytest.raises(pickle.UnpicklingError):
         cache._EntryUnpickler(io.BytesIO(dotted), None).load()
     plain = Problem("leaf.yaml", 1, 1, "$", "message")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from catalog_gen.cli import main
-from catalog_gen.lock import ModelLock, write_lock
+from catalog_gen.lock.lockfile import ModelLock, write_lock
 from tests.conftest import REPO_ROOT
 from tests.unit.helpers import leaf, make_catalog, pin, run_cli
 
@@ -218,12 +218,12 @@ def test_module_entry_point_runs(tmp_path: Path) -> None:
 
 
 def test_shipped_catalog_is_valid_and_generated_is_up_to_date() -> None:
-    from catalog_gen.chart_contract import ChartContract
+    from catalog_gen.check.chart_contract import ChartContract
     from catalog_gen.cli import _load_lock
     from catalog_gen.emit import render_tree
-    from catalog_gen.plan import plan_catalog
+    from catalog_gen.plan.pipeline import plan_catalog
     from catalog_gen.problems import Report
-    from catalog_gen.writer import diff_tree
+    from catalog_gen.write.writer import diff_tree
 
     report = Report()
     planned = plan_catalog(

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from catalog_gen.loader import discover
+from catalog_gen.load.document import discover
 from catalog_gen.problems import Report
 
 LEAF = "a: 1\n"

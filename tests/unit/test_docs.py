@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from catalog_gen.schema import SCHEMA_FILES, json_schema
+from catalog_gen.emit.schema import SCHEMA_FILES, json_schema
 from tests.conftest import REPO_ROOT
 
 DOC = REPO_ROOT / "docs" / "catalog-gen.md"

@@ -1,4 +1,4 @@
-"""jsonschema-rs only ever says "valid" where python-jsonschema agrees (catalog_gen.fast_schema).
+"""jsonschema-rs only ever says "valid" where python-jsonschema agrees (check/fast_schema.py).
 
 The fast verdict skips python-jsonschema for values it accepts, so it must never accept values
 python-jsonschema rejects: checked on the chart's CI scenarios and on random mutations of them
@@ -19,8 +19,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from catalog_gen.chart_contract import ChartContract
-from catalog_gen.fast_schema import fast_validator
+from catalog_gen.check.chart_contract import ChartContract
+from catalog_gen.check.fast_schema import fast_validator
 from tests.unit.helpers import CHART
 
 CONTRACT = ChartContract.load(CHART)

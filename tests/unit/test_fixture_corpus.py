@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from catalog_gen.emit.values import VALUES_FILE
-from catalog_gen.writer import read_tree
+from catalog_gen.write.writer import read_tree
 from tests.unit.helpers import FIXTURES, make_catalog, run_cli
 
 INVALID = sorted(path for path in (FIXTURES / "invalid").iterdir() if path.is_dir())

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from catalog_gen.loader import MAX_FILE_BYTES, Document, discover, parse_document
+from catalog_gen.load.document import MAX_FILE_BYTES, Document, discover, parse_document
 from catalog_gen.problems import Report
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from catalog_gen.lock import parse_lock
+from catalog_gen.lock.lockfile import parse_lock
 from catalog_gen.problems import Report
 from tests.unit.helpers import leaf, make_catalog, run_cli
 

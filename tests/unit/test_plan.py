@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from catalog_gen.chart_contract import ChartContract, coalesce
-from catalog_gen.lock import LockedModel
-from catalog_gen.plan import CatalogPlan, ServicePlan, overlay, plan_catalog
+from catalog_gen.check.chart_contract import ChartContract, coalesce
+from catalog_gen.lock.lockfile import LockedModel
+from catalog_gen.plan.pipeline import CatalogPlan, ServicePlan, overlay, plan_catalog
 from catalog_gen.problems import Report
 from tests.unit.helpers import CHART, leaf, make_catalog, pin
 
@@ -209,7 +209,7 @@ def test_coalesce_follows_helm_and_overlay_keeps_nulls() -> None:
 
 @pytest.mark.parametrize("missing", ["values.yaml", "values.schema.json"])
 def test_chart_contract_needs_both_files(tmp_path: Path, missing: str) -> None:
-    from catalog_gen.chart_contract import ChartContractError
+    from catalog_gen.check.chart_contract import ChartContractError
 
     for name in ("values.yaml", "values.schema.json"):
         if name != missing:

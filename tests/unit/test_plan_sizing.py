@@ -8,9 +8,9 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from catalog_gen.chart_contract import ChartContract
-from catalog_gen.lock import LockedModel
-from catalog_gen.plan import CatalogPlan, ServicePlan, plan_catalog
+from catalog_gen.check.chart_contract import ChartContract
+from catalog_gen.lock.lockfile import LockedModel
+from catalog_gen.plan.pipeline import CatalogPlan, ServicePlan, plan_catalog
 from catalog_gen.problems import Report
 from tests.unit.helpers import CHART, leaf, make_catalog, pin
 

@@ -12,7 +12,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from catalog_gen.writer import read_tree
+from catalog_gen.write.writer import read_tree
 from tests.unit.helpers import make_catalog, run_cli
 
 KEYS = [

@@ -10,9 +10,9 @@ import jsonschema
 import pytest
 import yaml
 
+from catalog_gen.check.shape import shape_errors
+from catalog_gen.emit.schema import SCHEMA_FILES, schema_text
 from catalog_gen.models import CatalogLeaf, Environment
-from catalog_gen.schema import SCHEMA_FILES, schema_text
-from catalog_gen.shape import shape_errors
 from tests.conftest import REPO_ROOT
 from tests.unit.helpers import FIXTURES
 

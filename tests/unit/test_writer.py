@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from catalog_gen import swap, writer
-from catalog_gen.writer import (
+from catalog_gen.write import swap, writer
+from catalog_gen.write.writer import (
     FileOutput,
     OutputError,
     TreeOutput,

@@ -27,9 +27,9 @@ from catalog_gen.emit.argocd import (
     destination_namespace,
     yaml_bytes,
 )
-from catalog_gen.loader import Document
+from catalog_gen.load.document import Document
 from catalog_gen.models import Environment
-from catalog_gen.plan import CatalogPlan, ServicePlan
+from catalog_gen.plan.pipeline import CatalogPlan, ServicePlan
 from catalog_gen.problems import Report, Severity
 
 COMPONENT_API_VERSION = "backstage.io/v1alpha1"

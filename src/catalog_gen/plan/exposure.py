@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from catalog_gen.fields import Routing
-from catalog_gen.loader import DataPath, Document
+from catalog_gen.load.document import DataPath, Document
 from catalog_gen.models import CatalogLeaf, Environment
 from catalog_gen.problems import Report
 

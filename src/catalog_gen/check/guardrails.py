@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from catalog_gen.loader import Document
+from catalog_gen.check.rules import quantity_text
+from catalog_gen.load.document import Document
 from catalog_gen.problems import Report
-from catalog_gen.rules import quantity_text
 from catalog_gen.sizing import parse_quantity
 
 

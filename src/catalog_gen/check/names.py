@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from catalog_gen.loader import DataPath
+from catalog_gen.load.document import DataPath
 
 CHART_NAME = "ollama-inference-load"  # Chart.yaml `name` (a test compares them)
 NAME_MAX = 63  # a Service name (DNS-1035 label) and every label value

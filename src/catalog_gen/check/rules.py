@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from catalog_gen.check.shape import did_you_mean
 from catalog_gen.fields import duration_range_problem
-from catalog_gen.loader import DataPath, Document
+from catalog_gen.load.document import DataPath, Document
 from catalog_gen.models import (
     MODEL_AND_MODELS,
     CatalogLeaf,
@@ -34,11 +35,10 @@ from catalog_gen.references import (
     ModelReference,
     parse_model_reference,
 )
-from catalog_gen.shape import did_you_mean
 from catalog_gen.sizing import parse_quantity
 
 if TYPE_CHECKING:
-    from catalog_gen.plan import ServicePlan
+    from catalog_gen.plan.pipeline import ServicePlan
 
 # Ollama's Modelfile PARAMETER names (api/types.go: Options and Runner).
 OLLAMA_PARAMETERS = (

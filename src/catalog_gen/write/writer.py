@@ -37,7 +37,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from catalog_gen.swap import JOURNAL_SUFFIX, Step, pending, recover, remove, swap
+from catalog_gen.write.swap import JOURNAL_SUFFIX, Step, pending, recover, remove, swap
 
 MAX_DIFF_LINES = 200
 # Every file catalog-gen writes carries this near its top (YAML comment, JSON key, $comment).

@@ -20,12 +20,12 @@ from typing import Any
 import jsonschema
 import yaml
 
-from catalog_gen.chart_templates import ChartTemplates
-from catalog_gen.fast_schema import Verdict, fast_validator
-from catalog_gen.loader import DataPath, Document
+from catalog_gen.check.chart_templates import ChartTemplates
+from catalog_gen.check.fast_schema import Verdict, fast_validator
+from catalog_gen.check.shape import did_you_mean
+from catalog_gen.load.document import DataPath, Document
 from catalog_gen.models import CatalogLeaf
 from catalog_gen.problems import Report
-from catalog_gen.shape import did_you_mean
 
 
 class ChartContractError(Exception):

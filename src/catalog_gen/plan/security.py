@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from catalog_gen.chart_contract import set_by
-from catalog_gen.exposure import Exposure
-from catalog_gen.loader import Document
+from catalog_gen.check.chart_contract import set_by
+from catalog_gen.load.document import Document
 from catalog_gen.models import CatalogLeaf, Environment
+from catalog_gen.plan.exposure import Exposure
 from catalog_gen.problems import Report, Severity
 
 PRODUCTION = "production"

@@ -21,42 +21,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
-from catalog_gen.chart_contract import (
+from catalog_gen.check.chart_contract import (
     ChartContract,
     place_chart_value,
     report_schema_errors,
     set_by,
 )
-from catalog_gen.exposure import Exposure, deployed_host_sources, exposure_values, resolve_exposure
-from catalog_gen.fit import (
-    AUTO_PRESET,
-    auto_values,
-    check_fit,
-    computed_startup_budget,
-    sizing_gpu_type,
-)
-from catalog_gen.guardrails import check_requests_within_limits
-from catalog_gen.loader import (
-    CatalogFiles,
-    DataPath,
-    Document,
-    discover,
-    join_display,
-    load_document,
-    parse_document,
-)
-from catalog_gen.lock import LockedModel, ModelLock, Origin, WantedModel, lock_problem
-from catalog_gen.models import (
-    CatalogLeaf,
-    Environment,
-    Resources,
-    ResourceValues,
-)
-from catalog_gen.names import ResourceName, resource_names
-from catalog_gen.problems import Report, Severity, json_path
-from catalog_gen.references import ModelReference
-from catalog_gen.registry import RegistryConfig
-from catalog_gen.rules import (
+from catalog_gen.check.guardrails import check_requests_within_limits
+from catalog_gen.check.names import ResourceName, resource_names
+from catalog_gen.check.rules import (
     LeafDerivedModel,
     LeafModel,
     check_across_leaves,
@@ -70,8 +43,44 @@ from catalog_gen.rules import (
     resolve_derived_models,
     resolve_models,
 )
-from catalog_gen.security import check_administration, check_environment_security, security_values
-from catalog_gen.shape import validate_document
+from catalog_gen.check.shape import validate_document
+from catalog_gen.load.document import (
+    CatalogFiles,
+    DataPath,
+    Document,
+    discover,
+    join_display,
+    load_document,
+    parse_document,
+)
+from catalog_gen.lock.lockfile import LockedModel, ModelLock, Origin, WantedModel, lock_problem
+from catalog_gen.lock.registry import RegistryConfig
+from catalog_gen.models import (
+    CatalogLeaf,
+    Environment,
+    Resources,
+    ResourceValues,
+)
+from catalog_gen.plan.exposure import (
+    Exposure,
+    deployed_host_sources,
+    exposure_values,
+    resolve_exposure,
+)
+from catalog_gen.plan.fit import (
+    AUTO_PRESET,
+    auto_values,
+    check_fit,
+    computed_startup_budget,
+    sizing_gpu_type,
+)
+from catalog_gen.plan.security import (
+    check_administration,
+    check_environment_security,
+    security_values,
+)
+from catalog_gen.problems import Report, Severity, json_path
+from catalog_gen.references import ModelReference
 
 LABEL_PREFIX = "catalog.ollama-inference-load.io"
 LOCK_FILE = "models.lock.yaml"

@@ -25,15 +25,8 @@ from typing import Any, TextIO
 
 import yaml
 
-from catalog_gen.loader import parse_document
-from catalog_gen.problems import JsonPathPart, Problem, Report, Severity
-from catalog_gen.references import (
-    DIGEST_PATTERN,
-    InvalidReferenceError,
-    ModelReference,
-    parse_model_reference,
-)
-from catalog_gen.registry import (
+from catalog_gen.load.document import parse_document
+from catalog_gen.lock.registry import (
     MODEL_MEDIA_TYPE,
     WEIGHT_MEDIA_TYPES,
     RegistryClient,
@@ -42,6 +35,13 @@ from catalog_gen.registry import (
     RemoteModel,
     credentials_from_env,
     registry_base_url,
+)
+from catalog_gen.problems import JsonPathPart, Problem, Report, Severity
+from catalog_gen.references import (
+    DIGEST_PATTERN,
+    InvalidReferenceError,
+    ModelReference,
+    parse_model_reference,
 )
 from catalog_gen.sizing import ModelSize, human_bytes
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from catalog_gen.fields import describe
-from catalog_gen.loader import DataPath, Document
+from catalog_gen.load.document import DataPath, Document
 from catalog_gen.models import MAPPING_TAG, NAME_TAG
 from catalog_gen.problems import JsonPathPart, Report
 

@@ -1,0 +1,1 @@
+"""Stage 5, write: the outputs replaced all or none (ownership proof, lock, journaled swap)."""
