@@ -36,7 +36,8 @@ from typing import Any
 import yaml
 
 from catalog_gen import __version__
-from catalog_gen.plan.pipeline import LeafContext, ServicePlan, plan_leaf
+from catalog_gen.plan.pipeline import LeafContext, plan_leaf
+from catalog_gen.plan.service_plan import ServicePlan
 from catalog_gen.problems import Problem, Report
 
 CACHE_DIR = ".catalog-gen-cache"

@@ -24,7 +24,8 @@ from catalog_gen.load.document import ENVIRONMENTS_DIR
 from catalog_gen.lock.lockfile import Origin, WantedModel, load_lock, run_lock
 from catalog_gen.lock.registry import RegistryConfig, credentials_from_env
 from catalog_gen.models import CatalogLeaf
-from catalog_gen.plan.pipeline import CatalogPlan, ModelLockFacts, plan_catalog
+from catalog_gen.plan.pipeline import CatalogPlan, plan_catalog
+from catalog_gen.plan.service_plan import ModelLockFacts
 from catalog_gen.problems import Report, json_path
 from catalog_gen.write.swap import JournalError
 from catalog_gen.write.writer import (

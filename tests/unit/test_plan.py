@@ -10,7 +10,9 @@ import pytest
 
 from catalog_gen.check.chart_contract import ChartContract, coalesce
 from catalog_gen.lock.lockfile import LockedModel
-from catalog_gen.plan.pipeline import CatalogPlan, ServicePlan, overlay, plan_catalog
+from catalog_gen.plan.merge import overlay
+from catalog_gen.plan.pipeline import CatalogPlan, plan_catalog
+from catalog_gen.plan.service_plan import ServicePlan
 from catalog_gen.problems import Report
 from tests.unit.helpers import CHART, leaf, make_catalog, pin
 

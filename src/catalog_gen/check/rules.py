@@ -38,7 +38,7 @@ from catalog_gen.references import (
 from catalog_gen.sizing import parse_quantity
 
 if TYPE_CHECKING:
-    from catalog_gen.plan.pipeline import ServicePlan
+    from catalog_gen.plan.service_plan import ServicePlan
 
 # Ollama's Modelfile PARAMETER names (api/types.go: Options and Runner).
 OLLAMA_PARAMETERS = (

@@ -14,7 +14,8 @@ from catalog_gen.emit.argocd import emit_app_json
 from catalog_gen.emit.backstage import emit_catalog_info
 from catalog_gen.emit.values import emit_values
 from catalog_gen.models import Environment
-from catalog_gen.plan.pipeline import CatalogPlan, ServicePlan
+from catalog_gen.plan.pipeline import CatalogPlan
+from catalog_gen.plan.service_plan import ServicePlan
 
 ServiceEmitter = Callable[[ServicePlan], Mapping[str, bytes]]
 EnvironmentEmitter = Callable[[Environment, Sequence[ServicePlan]], Mapping[str, bytes]]

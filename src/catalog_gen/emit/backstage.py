@@ -29,7 +29,8 @@ from catalog_gen.emit.argocd import (
 )
 from catalog_gen.load.document import Document
 from catalog_gen.models import Environment
-from catalog_gen.plan.pipeline import CatalogPlan, ServicePlan
+from catalog_gen.plan.pipeline import CatalogPlan
+from catalog_gen.plan.service_plan import ServicePlan
 from catalog_gen.problems import Report, Severity
 
 COMPONENT_API_VERSION = "backstage.io/v1alpha1"

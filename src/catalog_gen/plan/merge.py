@@ -1,0 +1,197 @@
+"""The merge: the chart values one service gets, as an explicit sequence of layers.
+
+Precedence, lowest first (docs/catalog-gen.md "Merge rules"); each layer is overlaid on the ones
+before it (mappings key by key, lists and scalars replaced whole, a null written as null):
+
+1. chart defaults: the chart's values.yaml, never written; helm coalesces them
+   (ChartContract.effective), and so does every rule that reads the effective values;
+2. environment defaults (`ENVIRONMENT_DEFAULTS`): `defaults.*`, with the environment's top-level
+   `storageClass` below `defaults.cache.storageClass`;
+3. lock sizing (`plan/service.py`, `apply_lock_sizing`): `resourcesPreset: auto` and the startup
+   budget computed from the model lock; computed after layer 6 but only for keys that neither the
+   leaf nor its chartValues set, so it ranks here;
+4. leaf (`LEAF`): the leaf's own fields (identity, models, replicas, resources, cache, ollama);
+5. environment settings (`ENVIRONMENT_SETTINGS`): what the leaf cannot set outside chartValues:
+   image registry, GPU resource name, routing (from the leaf and the environment together) and
+   security;
+6. the leaf's `chartValues`, last (`CHART_VALUES`).
+
+`CATALOG_LAYERS` is the sequence of layers 2, 4, 5 and 6 that `catalog_values` applies in order;
+`OWN_LAYERS` the same without chartValues (what a leaf whose chartValues break the chart schema
+still contributes to the cross-leaf rules).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from catalog_gen.check.rules import LeafDerivedModel, quantity_text
+from catalog_gen.models import CatalogLeaf, Environment, Resources, ResourceValues
+from catalog_gen.plan.exposure import Exposure, exposure_values
+from catalog_gen.plan.security import security_values
+from catalog_gen.plan.service_plan import PlannedModel
+
+LABEL_PREFIX = "catalog.ollama-inference-load.io"
+
+
+@dataclass(frozen=True)
+class MergeInputs:
+    """What the layers read: the checked leaf, its environment and what planning resolved."""
+
+    leaf: CatalogLeaf
+    environment: Environment
+    models: Sequence[PlannedModel]  # digests from the lock
+    derived: Sequence[LeafDerivedModel]
+    exposure: Exposure
+    gpu_count: int
+
+
+def overlay(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """override over base: maps merge, anything else (null too) replaces."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = overlay(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def environment_defaults(inputs: MergeInputs) -> dict[str, Any]:
+    """Layer 2: the environment's `defaults` (and its top-level storageClass below them)."""
+    environment = inputs.environment
+    defaults = environment.defaults
+    fallback = {"storageClass": environment.storage_class} if environment.storage_class else {}
+    values: dict[str, Any] = {"startup": {"budgetSeconds": defaults.startup.budget_seconds}}
+    if defaults.replicas is not None:
+        values["replicaCount"] = defaults.replicas
+    return values | _settings(
+        resources=_resources(defaults.resources),
+        cache=_merge_settings(defaults.cache, fallback),
+        ollama=_merge_settings(defaults.ollama, {}),
+    )
+
+
+def leaf_fields(inputs: MergeInputs) -> dict[str, Any]:
+    """Layer 4: the leaf's own fields."""
+    leaf = inputs.leaf
+    values: dict[str, Any] = {
+        "fullnameOverride": leaf.service_name,
+        "backstage": {"kubernetesId": leaf.service_name},
+        "commonLabels": {
+            f"{LABEL_PREFIX}/environment": inputs.environment.environment,
+            f"{LABEL_PREFIX}/service-catalog": leaf.service_catalog,
+        },
+        "models": [
+            {
+                "name": model.name,
+                "digest": model.digest,
+                "insecure": model.insecure,
+                "embedding": model.embedding,
+            }
+            for model in inputs.models
+        ],
+        "derivedModels": [
+            {"name": item.name.short, "modelfile": modelfile(item)} for item in inputs.derived
+        ],
+        "gpu": {"count": inputs.gpu_count},
+    }
+    container = leaf.container
+    if container is not None and container.replicas is not None:
+        values["replicaCount"] = container.replicas
+    return values | _settings(
+        resources=_resources(container.resources if container else None),
+        cache=_merge_settings(leaf.cache, {}),
+        ollama=_merge_settings(leaf.ollama, {}),
+    )
+
+
+def environment_settings(inputs: MergeInputs) -> dict[str, Any]:
+    """Layer 5: image registry, GPU resource name, routing and security."""
+    environment = inputs.environment
+    values: dict[str, Any] = {"gpu": {"resourceName": environment.gpu.resource_name}}
+    if environment.image_registry is not None:
+        values["global"] = {"imageRegistry": environment.image_registry}
+    values.update(exposure_values(inputs.exposure))
+    return overlay(values, security_values(inputs.leaf, environment, inputs.exposure))
+
+
+def chart_values(inputs: MergeInputs) -> dict[str, Any]:
+    """Layer 6: the leaf's chartValues, as written."""
+    return dict(inputs.leaf.chart_values or {})
+
+
+Layer = Callable[[MergeInputs], dict[str, Any]]
+
+ENVIRONMENT_DEFAULTS: Layer = environment_defaults
+LEAF: Layer = leaf_fields
+ENVIRONMENT_SETTINGS: Layer = environment_settings
+CHART_VALUES: Layer = chart_values
+
+# The values the catalog decides, lowest first (layer 1 is helm's, layer 3 the lock's).
+CATALOG_LAYERS: tuple[tuple[str, Layer], ...] = (
+    ("environment defaults", ENVIRONMENT_DEFAULTS),
+    ("leaf", LEAF),
+    ("environment settings", ENVIRONMENT_SETTINGS),
+    ("chartValues", CHART_VALUES),
+)
+OWN_LAYERS = CATALOG_LAYERS[:-1]
+
+
+def catalog_values(inputs: MergeInputs, layers: Sequence[tuple[str, Layer]]) -> dict[str, Any]:
+    """The layers overlaid in order (docs/interfaces.md section 1: what the catalog decides)."""
+    values: dict[str, Any] = {}
+    for _name, layer in layers:
+        values = overlay(values, layer(inputs))
+    return values
+
+
+def _settings(**groups: dict[str, Any]) -> dict[str, Any]:
+    """The groups that hold anything (an empty group is left out, not written as {})."""
+    return {key: group for key, group in groups.items() if group}
+
+
+def _merge_settings(settings: Any, fallback: Mapping[str, Any]) -> dict[str, Any]:
+    merged: dict[str, Any] = dict(fallback)
+    if settings is not None:
+        for key, value in settings.model_dump(by_alias=True, exclude_none=True).items():
+            merged[key] = quantity_text(value) if key == "size" else value
+    if "keepAlive" in merged:
+        merged["keepAlive"] = str(merged["keepAlive"])
+    return merged
+
+
+def _resources(resources: Resources | None) -> dict[str, Any]:
+    merged: dict[str, dict[str, str]] = {}
+    for side in ("requests", "limits"):
+        values: ResourceValues | None = getattr(resources, side, None) if resources else None
+        for name in ("cpu", "memory"):
+            quantity = getattr(values, name, None) if values else None
+            if quantity is not None:
+                merged.setdefault(side, {})[name] = quantity_text(quantity)
+    return dict(merged)
+
+
+def modelfile(item: LeafDerivedModel) -> str:
+    """Modelfile text: FROM, PARAMETERs sorted by name, SYSTEM, TEMPLATE."""
+    spec = item.spec
+    lines = [f"FROM {item.base}"]
+    for name in sorted(spec.parameters or {}):
+        value = (spec.parameters or {})[name]
+        for single in value if isinstance(value, list) else [value]:
+            lines.append(f"PARAMETER {name} {_parameter_text(single)}")
+    if spec.system is not None:
+        lines.append(f'SYSTEM """{spec.system}"""')
+    if spec.template is not None:
+        lines.append(f'TEMPLATE """{spec.template}"""')
+    return "\n".join(lines) + "\n"
+
+
+def _parameter_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return quantity_text(value) if isinstance(value, int | float) else str(value)
