@@ -47,7 +47,8 @@ from typing import Any
 
 import yaml
 
-from catalog_gen.lock.lockfile import LockedModel, ModelLock, serialize_lock
+from catalog_gen.lock.lockfile import serialize_lock
+from catalog_gen.lock.model import LockedModel, ModelLock
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent

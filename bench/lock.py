@@ -23,8 +23,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(REPO_ROOT / "src"))
 
-from catalog_gen.lock.lockfile import WantedModel, resolve_all  # noqa: E402
+from catalog_gen.lock.model import WantedModel  # noqa: E402
 from catalog_gen.lock.registry import RegistryClient, RegistryConfig  # noqa: E402
+from catalog_gen.lock.resolve import resolve_all  # noqa: E402
 from catalog_gen.references import parse_model_reference  # noqa: E402
 from tests.lock.local_registry import (  # noqa: E402
     RegistryNotInstalledError,

@@ -21,7 +21,9 @@ from catalog_gen.check.chart_templates import ChartTemplateError
 from catalog_gen.emit import SERVICE_EMITTERS, argocd, backstage, render_tree
 from catalog_gen.emit.schema import SCHEMA_FILES, json_schema, schema_text
 from catalog_gen.load.document import ENVIRONMENTS_DIR
-from catalog_gen.lock.lockfile import Origin, WantedModel, load_lock, run_lock
+from catalog_gen.lock.command import run_lock
+from catalog_gen.lock.lockfile import load_lock
+from catalog_gen.lock.model import Origin, WantedModel
 from catalog_gen.lock.registry import RegistryConfig, credentials_from_env
 from catalog_gen.models import CatalogLeaf
 from catalog_gen.plan.pipeline import CatalogPlan, plan_catalog

@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from catalog_gen.emit.values import VALUES_FILE
-from catalog_gen.lock.lockfile import LockedModel, ModelLock, write_lock
+from catalog_gen.lock.lockfile import write_lock
+from catalog_gen.lock.model import LockedModel, ModelLock
 from tests.conftest import REPO_ROOT
 from tests.support.kube import Document, helm_template, select, validate_manifests
 from tests.unit.helpers import CHART, FIXTURES, make_catalog, run_cli

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from catalog_gen.lock.lockfile import Origin, WantedModel, load_lock, run_lock
+from catalog_gen.lock.command import run_lock
+from catalog_gen.lock.lockfile import load_lock
+from catalog_gen.lock.model import Origin, WantedModel
 from catalog_gen.lock.registry import RegistryClient, RegistryConfig
 from catalog_gen.problems import Report
 from catalog_gen.references import parse_model_reference

@@ -11,22 +11,24 @@ import pytest
 from yamllint import linter
 from yamllint.config import YamlLintConfig
 
+from catalog_gen.lock.command import run_lock
 from catalog_gen.lock.lockfile import (
     GENERATED_HEADER,
+    load_lock,
+    parse_lock,
+    serialize_lock,
+    write_lock,
+)
+from catalog_gen.lock.model import (
     LockedModel,
     ModelLock,
     Origin,
     WantedModel,
     expected_digest,
-    load_lock,
     lock_problem,
-    parse_lock,
-    run_lock,
-    select_updates,
-    serialize_lock,
-    write_lock,
 )
 from catalog_gen.lock.registry import RegistryConfig
+from catalog_gen.lock.resolve import select_updates
 from catalog_gen.problems import Report, Severity
 from catalog_gen.references import parse_model_reference
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from catalog_gen.cli import main
-from catalog_gen.lock.lockfile import LockedModel
+from catalog_gen.lock.model import LockedModel
 from tests.conftest import REPO_ROOT
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "leaves"

@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 from catalog_gen import cache
 from catalog_gen.cache import CACHE_DIR, PACK_PREFIX, PACK_SUFFIX, LeafCache
 from catalog_gen.check.chart_contract import ChartContract
-from catalog_gen.lock.lockfile import LockedModel, ModelLock, load_lock, serialize_lock
+from catalog_gen.lock.lockfile import load_lock, serialize_lock
+from catalog_gen.lock.model import LockedModel, ModelLock
 from catalog_gen.plan.pipeline import plan_catalog
 from catalog_gen.plan.service_plan import ModelLockFacts
 from catalog_gen.problems import Problem, Report

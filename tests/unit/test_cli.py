@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from catalog_gen.cli import main
-from catalog_gen.lock.lockfile import ModelLock, write_lock
+from catalog_gen.lock.lockfile import write_lock
+from catalog_gen.lock.model import ModelLock
 from tests.conftest import REPO_ROOT
 from tests.unit.helpers import leaf, make_catalog, pin, run_cli
 

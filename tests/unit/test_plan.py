@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from catalog_gen.check.chart_contract import ChartContract, coalesce
-from catalog_gen.lock.lockfile import LockedModel
+from catalog_gen.lock.model import LockedModel
 from catalog_gen.plan.merge import overlay
 from catalog_gen.plan.pipeline import CatalogPlan, plan_catalog
 from catalog_gen.plan.service_plan import ServicePlan

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from catalog_gen.check.chart_contract import ChartContract
-from catalog_gen.lock.lockfile import LockedModel
+from catalog_gen.lock.model import LockedModel
 from catalog_gen.plan.pipeline import CatalogPlan, plan_catalog
 from catalog_gen.plan.service_plan import ServicePlan
 from catalog_gen.problems import Report

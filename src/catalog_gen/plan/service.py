@@ -35,7 +35,7 @@ from catalog_gen.check.rules import (
     resolve_models,
 )
 from catalog_gen.load.document import DataPath, Document
-from catalog_gen.lock.lockfile import LockedModel, ModelLock, Origin, WantedModel, lock_problem
+from catalog_gen.lock.model import LockedModel, ModelLock, Origin, WantedModel, lock_problem
 from catalog_gen.lock.registry import RegistryConfig
 from catalog_gen.models import CatalogLeaf, Environment
 from catalog_gen.plan.exposure import Exposure, deployed_host_sources, resolve_exposure

@@ -9,7 +9,7 @@ from typing import Any
 
 from catalog_gen.check.names import ResourceName
 from catalog_gen.load.document import DataPath, Document
-from catalog_gen.lock.lockfile import LockedModel
+from catalog_gen.lock.model import LockedModel
 from catalog_gen.models import CatalogLeaf, Environment
 from catalog_gen.plan.exposure import Exposure
 from catalog_gen.references import ModelReference
