@@ -109,7 +109,7 @@ def values_at(which: int) -> dict[str, Any]:
 
 def test_every_numeric_variable_the_chart_renders_is_bounded_here() -> None:
     rendered = {var for var, _ in SETTINGS.values()}
-    helpers = (CHART / "templates" / "_helpers.tpl").read_text()
+    helpers = "".join(path.read_text() for path in sorted((CHART / "templates").glob("_*.tpl")))
     helpers += (CHART / "templates" / "tests" / "test-models.yaml").read_text()
     named = set(re.findall(r"- name: (OIL_[A-Z_]+)", helpers))
     assert named - {"OIL_CONFIG_DIR", "OIL_LOAD_KEEPALIVE"} == rendered

@@ -29,3 +29,24 @@ Ingress pathType of an endpoint's Gateway API match type (Ingress cannot match m
 {{- define "oil.ingressPathType" -}}
 {{- ternary "Exact" "Prefix" (eq . "Exact") }}
 {{- end }}
+
+{{/*
+Capabilities: true when the cluster (or --api-versions) serves the API, or the user asserts it in
+assumeApiVersions. Call with (list $ "group/version" "Kind").
+*/}}
+{{- define "oil.hasApi" -}}
+{{- $root := index . 0 }}
+{{- $groupVersion := index . 1 }}
+{{- $kind := index . 2 }}
+{{- if or ($root.Capabilities.APIVersions.Has (printf "%s/%s" $groupVersion $kind)) (has $groupVersion $root.Values.assumeApiVersions) }}
+{{- "true" }}
+{{- end }}
+{{- end }}
+
+{{- define "oil.gatewayHostname" -}}
+{{- if .Values.gateway.tls.hostname }}
+{{- .Values.gateway.tls.hostname }}
+{{- else if .Values.httpRoute.hostnames }}
+{{- first .Values.httpRoute.hostnames }}
+{{- end }}
+{{- end }}

@@ -3,101 +3,11 @@ Every template ends with a trimming action ("-}}"): helm 4 keeps a template's tr
 and helm 3 drops it, and the two must render byte-for-byte alike (Argo CD 3.3/3.4 bundle helm 3,
 3.5 helm 4).
 */}}
-{{/* Where the lifecycle scripts and model lists are mounted (docs/interfaces.md section 2). */}}
-{{- define "oil.configDir" -}}
-/opt/ollama-inference-load
-{{- end }}
 
 {{/*
-Labels. Selector labels include the component so the Service, PDB and NetworkPolicy never select
-the helm test pod.
+The pod template shared by the Deployment and the StatefulSet, and the workload settings around
+it: update strategy, startup budget, mounts, resources, tolerations, spread.
 */}}
-{{- define "oil.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "oil.name" . | quote }}
-app.kubernetes.io/instance: {{ .Release.Name | quote }}
-app.kubernetes.io/component: inference
-{{- end }}
-
-{{/*
-Labels of every resource: the standard set, backstage.io/kubernetes-id and commonLabels (which
-cannot override the standard ones). Call with (list $ "component").
-*/}}
-{{- define "oil.labelsFor" -}}
-{{- $root := index . 0 }}
-{{- $labels := dict
-  "helm.sh/chart" (printf "%s-%s" $root.Chart.Name $root.Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-")
-  "app.kubernetes.io/name" (include "oil.name" $root)
-  "app.kubernetes.io/instance" $root.Release.Name
-  "app.kubernetes.io/version" (include "oil.imageTag" (list $root $root.Values.image) | trunc 63 | trimSuffix "-")
-  "app.kubernetes.io/managed-by" $root.Release.Service
-  "app.kubernetes.io/part-of" "ollama-inference-load"
-  "app.kubernetes.io/component" (index . 1)
-}}
-{{- if $root.Values.backstage.kubernetesId }}
-{{- $_ := set $labels "backstage.io/kubernetes-id" $root.Values.backstage.kubernetesId }}
-{{- end }}
-{{- toYaml (merge $labels $root.Values.commonLabels) }}
-{{- end }}
-
-{{- define "oil.labels" -}}
-{{- include "oil.labelsFor" (list . "inference") }}
-{{- end }}
-
-{{- define "oil.podLabels" -}}
-{{- $labels := include "oil.labels" . | fromYaml }}
-{{- toYaml (merge $labels .Values.podLabels) }}
-{{- end }}
-
-{{- define "oil.testLabels" -}}
-{{- include "oil.labelsFor" (list . "test") }}
-{{- end }}
-
-{{/*
-Images: registry/repository:tag@digest, global.imageRegistry replacing the registry.
-Call with (list $ .Values.image).
-*/}}
-{{- define "oil.imageTag" -}}
-{{- $root := index . 0 }}
-{{- $image := index . 1 }}
-{{- default $root.Chart.AppVersion $image.tag }}
-{{- end }}
-
-{{- define "oil.image" -}}
-{{- $root := index . 0 }}
-{{- $image := index . 1 }}
-{{- $registry := default $image.registry $root.Values.global.imageRegistry }}
-{{- $reference := printf "%s:%s" $image.repository (include "oil.imageTag" .) }}
-{{- if $registry }}
-{{- $reference = printf "%s/%s" $registry $reference }}
-{{- end }}
-{{- if $image.digest }}
-{{- $reference = printf "%s@%s" $reference $image.digest }}
-{{- end }}
-{{- $reference }}
-{{- end }}
-
-{{- define "oil.imagePullSecrets" -}}
-{{- $names := concat .Values.global.imagePullSecrets .Values.imagePullSecrets | uniq }}
-{{- if $names }}
-imagePullSecrets:
-{{- range $names }}
-  - name: {{ . | quote }}
-{{- end }}
-{{- end }}
-{{- end }}
-
-{{/*
-Capabilities: true when the cluster (or --api-versions) serves the API, or the user asserts it in
-assumeApiVersions. Call with (list $ "group/version" "Kind").
-*/}}
-{{- define "oil.hasApi" -}}
-{{- $root := index . 0 }}
-{{- $groupVersion := index . 1 }}
-{{- $kind := index . 2 }}
-{{- if or ($root.Capabilities.APIVersions.Has (printf "%s/%s" $groupVersion $kind)) (has $groupVersion $root.Values.assumeApiVersions) }}
-{{- "true" }}
-{{- end }}
-{{- end }}
 
 {{/*
 Cache. A volume is single-attach when it does not offer a many-node access mode.
@@ -116,14 +26,6 @@ Cache. A volume is single-attach when it does not offer a many-node access mode.
 {{- $type }}
 {{- end }}
 
-{{- define "oil.gatewayHostname" -}}
-{{- if .Values.gateway.tls.hostname }}
-{{- .Values.gateway.tls.hostname }}
-{{- else if .Values.httpRoute.hostnames }}
-{{- first .Values.httpRoute.hostnames }}
-{{- end }}
-{{- end }}
-
 {{/*
 Startup. failureThreshold = ceil(budget / period); the Deployment's progress deadline covers the
 pull (init container, before the startupProbe runs) and the load, plus scheduling.
@@ -135,89 +37,6 @@ pull (init container, before the startupProbe runs) and the load, plus schedulin
 
 {{- define "oil.progressDeadlineSeconds" -}}
 {{- add (int .Values.startup.budgetSeconds) (int .Values.startup.progressMarginSeconds) }}
-{{- end }}
-
-{{/*
-Keep-alive for the scripts' self-heal load: `ollama run --keepalive` needs a unit, Ollama's
-OLLAMA_KEEP_ALIVE accepts plain seconds.
-*/}}
-{{- define "oil.loadKeepAlive" -}}
-{{- $keepAlive := toString .Values.ollama.keepAlive }}
-{{- if regexMatch "^-?[0-9]+$" $keepAlive }}
-{{- printf "%ss" $keepAlive }}
-{{- else }}
-{{- $keepAlive }}
-{{- end }}
-{{- end }}
-
-{{/* Environment shared by every container that runs the ollama binary or a lifecycle script. */}}
-{{- define "oil.lifecycleEnv" -}}
-- name: HOME
-  value: {{ .Values.homeDir | quote }}
-- name: OLLAMA_MODELS
-  value: {{ .Values.cache.mountPath | quote }}
-- name: OIL_CONFIG_DIR
-  value: {{ include "oil.configDir" . | quote }}
-- name: OIL_POLL_INTERVAL_SECONDS
-  value: {{ .Values.lifecycle.pollIntervalSeconds | int | quote }}
-- name: OIL_SERVER_START_TIMEOUT_SECONDS
-  value: {{ .Values.lifecycle.serverStartTimeoutSeconds | int | quote }}
-- name: OIL_PULL_RETRIES
-  value: {{ .Values.lifecycle.pullRetries | int | quote }}
-- name: OIL_PULL_BACKOFF_SECONDS
-  value: {{ .Values.lifecycle.pullBackoffSeconds | int | quote }}
-- name: OIL_PULL_BACKOFF_MAX_SECONDS
-  value: {{ .Values.lifecycle.pullBackoffMaxSeconds | int | quote }}
-- name: OIL_PULL_STALL_TIMEOUT_SECONDS
-  value: {{ .Values.lifecycle.pullStallTimeoutSeconds | int | quote }}
-- name: OIL_PULL_ATTEMPT_TIMEOUT_SECONDS
-  value: {{ .Values.lifecycle.pullAttemptTimeoutSeconds | int | quote }}
-- name: OIL_CLI_TIMEOUT_SECONDS
-  value: {{ .Values.lifecycle.cliTimeoutSeconds | int | quote }}
-- name: OIL_LOAD_KEEPALIVE
-  value: {{ include "oil.loadKeepAlive" . | quote }}
-# A self-heal load in the readiness probe may take as long as a first start.
-- name: OIL_LOAD_TIMEOUT_SECONDS
-  value: {{ .Values.startup.budgetSeconds | int | quote }}
-{{- end }}
-
-{{/*
-OLLAMA_MAX_LOADED_MODELS: ollama.maxLoadedModels, or, when that is 0 and there are more models
-than Ollama's default of 3 loaded models, the number of models (a pod is ready only when every
-model is loaded; derived models share their FROM model's runner). Empty keeps Ollama's default.
-*/}}
-{{- define "oil.maxLoadedModels" -}}
-{{- $maxLoaded := int .Values.ollama.maxLoadedModels }}
-{{- if and (eq $maxLoaded 0) (gt (len .Values.models) 3) }}
-{{- $maxLoaded = len .Values.models }}
-{{- end }}
-{{- if gt $maxLoaded 0 }}
-{{- $maxLoaded }}
-{{- end }}
-{{- end }}
-
-{{/* Server settings (docs/interfaces.md section 1, `ollama`). */}}
-{{- define "oil.serverEnv" -}}
-- name: OLLAMA_HOST
-  value: {{ printf "0.0.0.0:%d" (int .Values.ollama.port) | quote }}
-- name: OLLAMA_KEEP_ALIVE
-  value: {{ toString .Values.ollama.keepAlive | quote }}
-- name: OLLAMA_NUM_PARALLEL
-  value: {{ .Values.ollama.numParallel | int | quote }}
-- name: OLLAMA_MAX_QUEUE
-  value: {{ .Values.ollama.maxQueue | int | quote }}
-{{- with include "oil.maxLoadedModels" . }}
-- name: OLLAMA_MAX_LOADED_MODELS
-  value: {{ . | quote }}
-{{- end }}
-{{- if .Values.ollama.contextLength }}
-- name: OLLAMA_CONTEXT_LENGTH
-  value: {{ .Values.ollama.contextLength | int | quote }}
-{{- end }}
-{{- if .Values.ollama.loadTimeout }}
-- name: OLLAMA_LOAD_TIMEOUT
-  value: {{ .Values.ollama.loadTimeout | quote }}
-{{- end }}
 {{- end }}
 
 {{- define "oil.commonMounts" -}}
@@ -413,43 +232,4 @@ spec:
     {{- with .Values.extraVolumes }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
-{{- end }}
-
-{{/*
-Data of the scripts ConfigMap: every file under files/ plus the model lists in the format of
-docs/interfaces.md section 2. The pod template's checksum is taken over this, so a script or
-model change rolls the pods.
-*/}}
-{{- define "oil.scriptsData" -}}
-{{- $data := dict }}
-{{- range $path, $_ := .Files.Glob "files/*" }}
-{{- $_ := set $data (base $path) ($.Files.Get $path) }}
-{{- end }}
-{{- $models := list "# name\tdigest-or-dash\tinsecure\tkind (generate/embed)" }}
-{{- range .Values.models }}
-{{- $models = append $models (printf "%s\t%s\t%t\t%s" .name (default "-" .digest) (default false .insecure) (ternary "embed" "generate" (default false .embedding))) }}
-{{- end }}
-{{- $_ := set $data "models.tsv" (printf "%s\n" (join "\n" $models)) }}
-{{- $derived := list "# name\tmodelfile" }}
-{{- range $index, $model := .Values.derivedModels }}
-{{- $file := printf "modelfile-%d" $index }}
-{{- $derived = append $derived (printf "%s\t%s" $model.name $file) }}
-{{- $_ := set $data $file $model.modelfile }}
-{{- end }}
-{{- $_ := set $data "derived.tsv" (printf "%s\n" (join "\n" $derived)) }}
-{{- toYaml $data }}
-{{- end }}
-
-{{/* PVC spec shared by the shared claim and the per-replica volumeClaimTemplate. */}}
-{{- define "oil.claimSpec" -}}
-accessModes:
-  {{- toYaml .Values.cache.accessModes | nindent 2 }}
-{{- if eq .Values.cache.storageClass "-" }}
-storageClassName: ""
-{{- else if .Values.cache.storageClass }}
-storageClassName: {{ .Values.cache.storageClass | quote }}
-{{- end }}
-resources:
-  requests:
-    storage: {{ .Values.cache.size | quote }}
 {{- end }}

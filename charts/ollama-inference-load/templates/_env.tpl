@@ -1,0 +1,84 @@
+{{/* Container environment: the lifecycle scripts' settings and the server's. */}}
+
+{{/*
+Keep-alive for the scripts' self-heal load: `ollama run --keepalive` needs a unit, Ollama's
+OLLAMA_KEEP_ALIVE accepts plain seconds.
+*/}}
+{{- define "oil.loadKeepAlive" -}}
+{{- $keepAlive := toString .Values.ollama.keepAlive }}
+{{- if regexMatch "^-?[0-9]+$" $keepAlive }}
+{{- printf "%ss" $keepAlive }}
+{{- else }}
+{{- $keepAlive }}
+{{- end }}
+{{- end }}
+
+{{/* Environment shared by every container that runs the ollama binary or a lifecycle script. */}}
+{{- define "oil.lifecycleEnv" -}}
+- name: HOME
+  value: {{ .Values.homeDir | quote }}
+- name: OLLAMA_MODELS
+  value: {{ .Values.cache.mountPath | quote }}
+- name: OIL_CONFIG_DIR
+  value: {{ include "oil.configDir" . | quote }}
+- name: OIL_POLL_INTERVAL_SECONDS
+  value: {{ .Values.lifecycle.pollIntervalSeconds | int | quote }}
+- name: OIL_SERVER_START_TIMEOUT_SECONDS
+  value: {{ .Values.lifecycle.serverStartTimeoutSeconds | int | quote }}
+- name: OIL_PULL_RETRIES
+  value: {{ .Values.lifecycle.pullRetries | int | quote }}
+- name: OIL_PULL_BACKOFF_SECONDS
+  value: {{ .Values.lifecycle.pullBackoffSeconds | int | quote }}
+- name: OIL_PULL_BACKOFF_MAX_SECONDS
+  value: {{ .Values.lifecycle.pullBackoffMaxSeconds | int | quote }}
+- name: OIL_PULL_STALL_TIMEOUT_SECONDS
+  value: {{ .Values.lifecycle.pullStallTimeoutSeconds | int | quote }}
+- name: OIL_PULL_ATTEMPT_TIMEOUT_SECONDS
+  value: {{ .Values.lifecycle.pullAttemptTimeoutSeconds | int | quote }}
+- name: OIL_CLI_TIMEOUT_SECONDS
+  value: {{ .Values.lifecycle.cliTimeoutSeconds | int | quote }}
+- name: OIL_LOAD_KEEPALIVE
+  value: {{ include "oil.loadKeepAlive" . | quote }}
+# A self-heal load in the readiness probe may take as long as a first start.
+- name: OIL_LOAD_TIMEOUT_SECONDS
+  value: {{ .Values.startup.budgetSeconds | int | quote }}
+{{- end }}
+
+{{/*
+OLLAMA_MAX_LOADED_MODELS: ollama.maxLoadedModels, or, when that is 0 and there are more models
+than Ollama's default of 3 loaded models, the number of models (a pod is ready only when every
+model is loaded; derived models share their FROM model's runner). Empty keeps Ollama's default.
+*/}}
+{{- define "oil.maxLoadedModels" -}}
+{{- $maxLoaded := int .Values.ollama.maxLoadedModels }}
+{{- if and (eq $maxLoaded 0) (gt (len .Values.models) 3) }}
+{{- $maxLoaded = len .Values.models }}
+{{- end }}
+{{- if gt $maxLoaded 0 }}
+{{- $maxLoaded }}
+{{- end }}
+{{- end }}
+
+{{/* Server settings (docs/interfaces.md section 1, `ollama`). */}}
+{{- define "oil.serverEnv" -}}
+- name: OLLAMA_HOST
+  value: {{ printf "0.0.0.0:%d" (int .Values.ollama.port) | quote }}
+- name: OLLAMA_KEEP_ALIVE
+  value: {{ toString .Values.ollama.keepAlive | quote }}
+- name: OLLAMA_NUM_PARALLEL
+  value: {{ .Values.ollama.numParallel | int | quote }}
+- name: OLLAMA_MAX_QUEUE
+  value: {{ .Values.ollama.maxQueue | int | quote }}
+{{- with include "oil.maxLoadedModels" . }}
+- name: OLLAMA_MAX_LOADED_MODELS
+  value: {{ . | quote }}
+{{- end }}
+{{- if .Values.ollama.contextLength }}
+- name: OLLAMA_CONTEXT_LENGTH
+  value: {{ .Values.ollama.contextLength | int | quote }}
+{{- end }}
+{{- if .Values.ollama.loadTimeout }}
+- name: OLLAMA_LOAD_TIMEOUT
+  value: {{ .Values.ollama.loadTimeout | quote }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,45 @@
+{{/* Labels: the selector, the common set, the pod's and the test pod's. */}}
+
+{{/*
+Labels. Selector labels include the component so the Service, PDB and NetworkPolicy never select
+the helm test pod.
+*/}}
+{{- define "oil.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "oil.name" . | quote }}
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
+app.kubernetes.io/component: inference
+{{- end }}
+
+{{/*
+Labels of every resource: the standard set, backstage.io/kubernetes-id and commonLabels (which
+cannot override the standard ones). Call with (list $ "component").
+*/}}
+{{- define "oil.labelsFor" -}}
+{{- $root := index . 0 }}
+{{- $labels := dict
+  "helm.sh/chart" (printf "%s-%s" $root.Chart.Name $root.Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-")
+  "app.kubernetes.io/name" (include "oil.name" $root)
+  "app.kubernetes.io/instance" $root.Release.Name
+  "app.kubernetes.io/version" (include "oil.imageTag" (list $root $root.Values.image) | trunc 63 | trimSuffix "-")
+  "app.kubernetes.io/managed-by" $root.Release.Service
+  "app.kubernetes.io/part-of" "ollama-inference-load"
+  "app.kubernetes.io/component" (index . 1)
+}}
+{{- if $root.Values.backstage.kubernetesId }}
+{{- $_ := set $labels "backstage.io/kubernetes-id" $root.Values.backstage.kubernetesId }}
+{{- end }}
+{{- toYaml (merge $labels $root.Values.commonLabels) }}
+{{- end }}
+
+{{- define "oil.labels" -}}
+{{- include "oil.labelsFor" (list . "inference") }}
+{{- end }}
+
+{{- define "oil.podLabels" -}}
+{{- $labels := include "oil.labels" . | fromYaml }}
+{{- toYaml (merge $labels .Values.podLabels) }}
+{{- end }}
+
+{{- define "oil.testLabels" -}}
+{{- include "oil.labelsFor" (list . "test") }}
+{{- end }}
