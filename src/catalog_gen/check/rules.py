@@ -1,4 +1,5 @@
-"""Rules beyond the shape: a leaf against its path, its environment and the other leaves.
+"""Rules beyond the shape: a leaf against its path and its environment (the rules across leaves,
+which read the plans, are plan/across.py).
 
 models.py checks what JSON Schema can say about one file; these rules need more context. They
 never raise: every finding becomes a Problem at the node it is about.
@@ -6,13 +7,10 @@ never raise: every finding becomes a Problem at the node it is about.
 
 from __future__ import annotations
 
-import json
 import math
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -36,9 +34,6 @@ from catalog_gen.references import (
     parse_model_reference,
 )
 from catalog_gen.sizing import parse_quantity
-
-if TYPE_CHECKING:
-    from catalog_gen.plan.service_plan import ServicePlan
 
 # Ollama's Modelfile PARAMETER names (api/types.go: Options and Runner).
 OLLAMA_PARAMETERS = (
@@ -503,122 +498,3 @@ def check_invalid_leaf_parts(document: Document, report: Report) -> None:
 
 
 # --- across leaves --------------------------------------------------------------------------------
-
-
-def check_across_leaves(
-    plans: Sequence[ServicePlan],
-    environment_documents: Mapping[str, Document],
-    report: Report,
-) -> None:
-    by_environment: dict[str, list[ServicePlan]] = defaultdict(list)
-    for plan in plans:
-        by_environment[plan.environment_name].append(plan)
-    for name, members in sorted(by_environment.items()):
-        ordered = sorted(members, key=lambda plan: plan.leaf_path)
-        _unique_service_names(ordered, report)
-        _unique_hosts(ordered, report)
-        _unique_resource_names(ordered, report)
-        _shared_claims(ordered, report)
-        document = environment_documents.get(name)
-        if document is not None:
-            _gpu_budget(ordered, document, report)
-
-
-def _unique_service_names(plans: Iterable[ServicePlan], report: Report) -> None:
-    first: dict[tuple[str, str], ServicePlan] = {}
-    for plan in plans:
-        key = (plan.namespace, plan.service_name)
-        if key in first:
-            plan.document.add(
-                report,
-                ("serviceName",),
-                f"service {plan.service_name!r} is already defined in namespace "
-                f"{plan.namespace!r} by {first[key].document.display}",
-            )
-        else:
-            first[key] = plan
-
-
-def _unique_hosts(plans: Iterable[ServicePlan], report: Report) -> None:
-    first: dict[str, ServicePlan] = {}
-    for plan in plans:
-        for host, source in plan.exposure.host_sources:
-            owner = first.get(host)
-            if owner is not None and owner is not plan:
-                plan.document.add(
-                    report,
-                    source,
-                    f"host {host!r} is already used by {owner.document.display} "
-                    f"(service {owner.namespace}/{owner.service_name}); hosts are unique per "
-                    "environment",
-                )
-            else:
-                first[host] = plan
-
-
-def _unique_resource_names(plans: Iterable[ServicePlan], report: Report) -> None:
-    """Two services of one namespace must not render a resource of the same kind and name (the
-    chart's names, catalog_gen/names.py): one error at each of the two leaves."""
-    owners: dict[tuple[str, str, str], list[tuple[ServicePlan, DataPath]]] = {}
-    clashes: dict[tuple[int, int], list[tuple[ServicePlan, DataPath, ServicePlan, str]]] = {}
-    for plan in plans:
-        for resource in plan.resource_names:
-            key = (plan.namespace, resource.kind, resource.name)
-            what = f"{resource.kind} {resource.name}"
-            for other, other_at in owners.get(key, []):
-                if other is plan or other.service_name == plan.service_name:
-                    continue  # one service; or a duplicate serviceName, reported on its own
-                pairs = ((plan, resource.source, other), (other, other_at, plan))
-                for here, at, there in pairs:
-                    clashes.setdefault((id(here), id(there)), []).append((here, at, there, what))
-            owners.setdefault(key, []).append((plan, resource.source))
-    for found in clashes.values():
-        here, source, there, _ = found[0]
-        here.document.add(
-            report,
-            source,
-            f"service {there.namespace}/{there.service_name} ({there.document.display}) renders "
-            f"resources of the same names: {', '.join(item[3] for item in found)}; the chart's "
-            "names must be unique in a namespace: rename one service (or its fullnameOverride)",
-        )
-
-
-def _shared_claims(plans: Iterable[ServicePlan], report: Report) -> None:
-    first: dict[tuple[str, str], ServicePlan] = {}
-    for plan in plans:
-        claim = plan.cache.get("existingClaim") or ""
-        modes = set(plan.cache.get("accessModes") or ())
-        if not claim or plan.cache.get("mode") != "sharedPVC" or not modes <= SINGLE_ATTACH_MODES:
-            continue
-        key = (plan.namespace, claim)
-        if key in first:
-            plan.document.add(
-                report,
-                ("cache", "existingClaim"),
-                f"claim {claim!r} (access modes {json.dumps(sorted(modes))}) is already used by "
-                f"{first[key].document.display}; a single-attach volume cannot serve two services",
-            )
-        else:
-            first[key] = plan
-
-
-def _gpu_budget(plans: Sequence[ServicePlan], document: Document, report: Report) -> None:
-    environment = plans[0].environment
-    budget = environment.gpu.budget
-    if budget is None:
-        return
-    usage = [(plan.gpu.count * plan.replicas, plan) for plan in plans]
-    total = sum(count for count, _ in usage)
-    if total <= budget:
-        return
-    largest = sorted(
-        ((count, plan) for count, plan in usage if count),
-        key=lambda item: (-item[0], item[1].leaf_path),
-    )[:5]
-    listing = ", ".join(f"{plan.namespace}/{plan.service_name} {count}" for count, plan in largest)
-    document.add(
-        report,
-        ("gpu", "budget"),
-        f"services of environment {environment.environment!r} request {total} GPUs "
-        f"(gpu.count x replicas), over the budget of {budget}; largest: {listing}",
-    )

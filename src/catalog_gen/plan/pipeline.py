@@ -9,7 +9,7 @@ writes nothing unless the report is clean):
 3. plan every leaf (`plan_leaf`: load, shape, path rules, then plan/service.py `plan_service`,
    which merges in the order plan/merge.py documents);
 4. the chart's template rules (check/chart_templates.py, through helm) on every plan at once;
-5. the cross-leaf rules (check/rules.py `check_across_leaves`) on every plan.
+5. the cross-leaf rules (plan/across.py `check_across_leaves`) on every plan.
 
 A ServicePlan (plan/service_plan.py) is what every emitter reads; emitters never look at the raw
 leaf.
@@ -24,7 +24,6 @@ from typing import Protocol
 
 from catalog_gen.check.chart_contract import ChartContract, place_chart_value
 from catalog_gen.check.rules import (
-    check_across_leaves,
     check_environment,
     check_environment_path,
     check_invalid_leaf_parts,
@@ -40,6 +39,7 @@ from catalog_gen.load.document import (
     parse_document,
 )
 from catalog_gen.models import CatalogLeaf, Environment
+from catalog_gen.plan.across import check_across_leaves
 from catalog_gen.plan.security import check_environment_security
 from catalog_gen.plan.service import LOCK_FILE, plan_service
 from catalog_gen.plan.service_plan import ModelLockFacts, ServicePlan
