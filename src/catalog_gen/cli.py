@@ -83,6 +83,23 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    common, cached, out = _shared_options()
+    parser = _Parser(
+        prog="catalog-gen",
+        description="Validate Ollama inference catalog leaves and render Helm values.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"catalog-gen {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_catalog_commands(commands, common, cached, out)
+    _add_file_commands(commands, common)
+    _add_lock_command(commands, common)
+    return parser
+
+
+def _shared_options() -> tuple[_Parser, _Parser, _Parser]:
+    """The option groups several commands share: the catalog's, the cache's, the outputs'."""
     common = _Parser(add_help=False)
     common.add_argument(
         "--catalog",
@@ -126,14 +143,16 @@ def build_parser() -> argparse.ArgumentParser:
         f"DIR/{backstage.ROOT_LOCATION_PATH} (Backstage Location) (default: the repository "
         "root, i.e. the catalog directory's parent)",
     )
-    parser = _Parser(
-        prog="catalog-gen",
-        description="Validate Ollama inference catalog leaves and render Helm values.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"catalog-gen {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    return common, cached, out
+
+
+def _add_catalog_commands(
+    commands: argparse._SubParsersAction[_Parser],
+    common: _Parser,
+    cached: _Parser,
+    out: _Parser,
+) -> None:
+    """validate, render and check."""
     validate = commands.add_parser(
         "validate",
         parents=[common, cached],
@@ -165,6 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+
+
+def _add_file_commands(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
+    """schema and backstage: files written from the models and the leaf schema."""
     schema = commands.add_parser(
         "schema",
         help="write the JSON schemas of leaves and environments",
@@ -191,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"template directory (default: {DEFAULT_TEMPLATE})",
     )
     template.add_argument("--check", action="store_true", help="exit 1 when it is stale")
+
+
+def _add_lock_command(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
     lock = commands.add_parser(
         "lock",
         parents=[common],
@@ -208,7 +234,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="re-resolve this model even if pinned (repeatable)",
     )
-    return parser
 
 
 def main(
@@ -256,20 +281,10 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     catalog_text = arguments.catalog or _catalog_of(files) or DEFAULT_CATALOG
     catalog = Path(catalog_text)
     display_root = os.path.normpath(catalog_text) if catalog_text else "."
-    if not catalog.is_dir():
-        what = "is not a directory" if catalog.exists() else "not found"
-        err.write(f"catalog-gen: catalog directory {catalog_text!r} {what} (see --catalog)\n")
+    usage = _usage_problem(catalog, catalog_text, files)
+    if usage is not None:
+        err.write(f"catalog-gen: {usage}\n")
         return EXIT_USAGE
-    for path in files:
-        if path.is_dir():
-            err.write(
-                f"catalog-gen: {path} is a directory: name leaf files, or no FILE to check the "
-                "whole catalog\n"
-            )
-            return EXIT_USAGE
-        if not path.is_file():
-            err.write(f"catalog-gen: {path}: no such file\n")
-            return EXIT_USAGE
     chart = ChartContract.load(Path(arguments.chart))
     report = Report()
     if command == "lock":
@@ -299,12 +314,36 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(report.format_json())
     elif report.problems:
         out.write(report.format_text())
-    summary = _summary(planned)
     if command == "validate":
         if cache is not None:
             cache.save()
-        err.write(f"catalog-gen: {summary}: valid\n")
+        err.write(f"catalog-gen: {_summary(planned)}: valid\n")
         return EXIT_OK
+    return _render(planned, cache, arguments, catalog, err)
+
+
+def _usage_problem(catalog: Path, catalog_text: str, files: Sequence[Path]) -> str | None:
+    """What is wrong with the catalog directory or the FILEs named, if anything."""
+    if not catalog.is_dir():
+        what = "is not a directory" if catalog.exists() else "not found"
+        return f"catalog directory {catalog_text!r} {what} (see --catalog)"
+    for path in files:
+        if path.is_dir():
+            return f"{path} is a directory: name leaf files, or no FILE to check the whole catalog"
+        if not path.is_file():
+            return f"{path}: no such file"
+    return None
+
+
+def _render(
+    planned: CatalogPlan,
+    cache: LeafCache | None,
+    arguments: argparse.Namespace,
+    catalog: Path,
+    err: TextIO,
+) -> int:
+    """render (write the three outputs) or check (compare them) for a clean catalog."""
+    summary = _summary(planned)
     if cache is None:
         tree = render_tree(planned)
     else:
@@ -321,7 +360,7 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if deploy_tree or deploy.exists():
         outputs.append(TreeOutput(deploy, deploy_tree))
     outputs.append(FileOutput(location, location_bytes))
-    if command == "check":
+    if arguments.command == "check":
         return _check(outputs, summary, err)
     protected = [catalog, Path(arguments.chart)]
     # deploy/ is reserved even when no environment writes there: nothing else may go inside it.

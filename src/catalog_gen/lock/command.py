@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -47,13 +48,9 @@ def run_lock(
     """
     shown = display or str(lock_path)
     # Usage first: a broken lock file must not hide a wrong command line (exit 2, not 1).
-    if check and update:
-        err.write("catalog-gen lock: --check and --update cannot be combined\n")
-        return 2
-    if offline and not check:
-        err.write(
-            "catalog-gen lock: --offline only goes with --check (pinning asks the registries)\n"
-        )
+    usage = _usage_problem(check=check, offline=offline, update=update)
+    if usage is not None:
+        err.write(f"catalog-gen lock: {usage}\n")
         return 2
     report = Report()
     lock = load_lock(lock_path, report, shown)
@@ -67,32 +64,55 @@ def run_lock(
         for name in unmatched:
             err.write(f"catalog-gen lock: --update {name}: no model in the catalog matches\n")
         return 2
+    run = _Run(client_factory, out, err, shown, concurrency, output_format)
     if check:
-        return _check(
-            lock_path=lock_path,
-            lock=lock,
-            unique=unique,
-            offline=offline,
-            client_factory=client_factory,
-            out=out,
-            err=err,
-            shown=shown,
-            concurrency=concurrency,
-            output_format=output_format,
-        )
+        return _check(lock_path, lock, unique, offline=offline, run=run)
+    return _pin(lock_path, lock, unique, selected, report, run=run)
 
+
+@dataclass(frozen=True)
+class _Run:
+    """How this run talks to the registries and where it prints."""
+
+    client_factory: Callable[[], RegistryClient]
+    out: TextIO
+    err: TextIO
+    shown: str  # the lock file as messages name it
+    concurrency: int
+    output_format: str
+
+
+def _usage_problem(*, check: bool, offline: bool, update: Sequence[str]) -> str | None:
+    if check and update:
+        return "--check and --update cannot be combined"
+    if offline and not check:
+        return "--offline only goes with --check (pinning asks the registries)"
+    return None
+
+
+def _pin(
+    lock_path: Path,
+    lock: ModelLock | None,
+    unique: Mapping[str, WantedModel],
+    selected: set[str],
+    report: Report,
+    *,
+    run: _Run,
+) -> int:
+    """Resolve what is missing, stale or selected; write the lock when every model resolved."""
+    shown, out, err = run.shown, run.out, run.err
     locked = dict(lock.models) if lock else {}
     stale = {s.reference for s in stale_entries(lock, unique.values())}
     targets = [item for key, item in unique.items() if key in stale or key in selected]
     resolved: dict[str, LockedModel] = {}
     if targets:
-        with client_factory() as client:
+        with run.client_factory() as client:
             resolved, problems = resolve_all(
-                targets, client, fallback_path=shown, concurrency=concurrency
+                targets, client, fallback_path=shown, concurrency=run.concurrency
             )
         if problems:
             report.extend(problems)
-            _write_problems(report, output_format, out, err)
+            _write_problems(report, run.output_format, out, err)
             err.write(f"{shown} left unchanged: {len(problems)} model(s) could not be resolved\n")
             return 1
     new_models = {key: resolved.get(key) or locked[key] for key in sorted(unique)}
@@ -101,6 +121,17 @@ def run_lock(
     except OSError as error:
         err.write(f"catalog-gen lock: cannot write {shown}: {error.strerror or error}\n")
         return 1  # the file system refused: the environment, not a bug
+    _print_changes(resolved, locked, unique, out)
+    out.write(f"{shown}: {len(new_models)} model(s), {'written' if written else 'unchanged'}\n")
+    return 0
+
+
+def _print_changes(
+    resolved: Mapping[str, LockedModel],
+    locked: Mapping[str, LockedModel],
+    unique: Mapping[str, WantedModel],
+    out: TextIO,
+) -> None:
     for key in sorted(resolved):
         entry, previous = resolved[key], locked.get(key)
         if previous is None:
@@ -112,23 +143,19 @@ def run_lock(
         out.write(f"{verb} {key} {entry.digest[:12]} {human_bytes(entry.total_size)}\n")
     for key in sorted(set(locked) - set(unique)):
         out.write(f"removed {key} (no longer in the catalog)\n")
-    out.write(f"{shown}: {len(new_models)} model(s), {'written' if written else 'unchanged'}\n")
-    return 0
 
 
 def _check(
-    *,
     lock_path: Path,
     lock: ModelLock | None,
     unique: Mapping[str, WantedModel],
+    *,
     offline: bool,
-    client_factory: Callable[[], RegistryClient],
-    out: TextIO,
-    err: TextIO,
-    shown: str,
-    concurrency: int,
-    output_format: str,
+    run: _Run,
 ) -> int:
+    """--check: change nothing; every way the lock differs from the catalog (and the
+    registries) is a problem."""
+    shown = run.shown
     report = Report()
     hint = "run `catalog-gen lock`"
     if lock is None:
@@ -154,38 +181,53 @@ def _check(
             hint=hint,
         )
     if not offline and lock is not None:
-        current = [item for key, item in unique.items() if key in lock.models]
-        with client_factory() as client:
-            resolved, problems = resolve_all(
-                current, client, fallback_path=shown, concurrency=concurrency
+        with run.client_factory() as client:
+            _compare_with_registries(
+                lock, unique, client, report, shown=shown, concurrency=run.concurrency
             )
-        report.extend(problems)
-        for key, entry in sorted(resolved.items()):
-            pinned = lock.models[key]
-            if entry.digest != pinned.digest:
-                report.add(
-                    shown,
-                    lines.get(key, 0),
-                    1,
-                    "$.models",
-                    f"{key}: the tag moved: locked {pinned.digest[:12]}, the registry now serves "
-                    f"{entry.digest[:12]}",
-                    hint=f"run `catalog-gen lock --update {key}`",
-                )
-            elif entry != pinned:
-                report.add(
-                    shown,
-                    lines.get(key, 0),
-                    1,
-                    "$.models",
-                    f"{key}: recorded sizes or facts differ from the registry's",
-                    hint=hint,
-                )
     if report.problems:
-        _write_problems(report, output_format, out, err)
+        _write_problems(report, run.output_format, run.out, run.err)
         return 1
-    out.write(f"{shown} is up to date ({len(unique)} model(s))\n")
+    run.out.write(f"{shown} is up to date ({len(unique)} model(s))\n")
     return 0
+
+
+def _compare_with_registries(
+    lock: ModelLock,
+    unique: Mapping[str, WantedModel],
+    client: RegistryClient,
+    report: Report,
+    *,
+    shown: str,
+    concurrency: int,
+) -> None:
+    """--check online: every pin against what its registry serves now."""
+    lines = lock.lines
+    hint = "run `catalog-gen lock`"
+    current = [item for key, item in unique.items() if key in lock.models]
+    resolved, problems = resolve_all(current, client, fallback_path=shown, concurrency=concurrency)
+    report.extend(problems)
+    for key, entry in sorted(resolved.items()):
+        pinned = lock.models[key]
+        if entry.digest != pinned.digest:
+            report.add(
+                shown,
+                lines.get(key, 0),
+                1,
+                "$.models",
+                f"{key}: the tag moved: locked {pinned.digest[:12]}, the registry now serves "
+                f"{entry.digest[:12]}",
+                hint=f"run `catalog-gen lock --update {key}`",
+            )
+        elif entry != pinned:
+            report.add(
+                shown,
+                lines.get(key, 0),
+                1,
+                "$.models",
+                f"{key}: recorded sizes or facts differ from the registry's",
+                hint=hint,
+            )
 
 
 def _write_problems(report: Report, output_format: str, out: TextIO, err: TextIO) -> None:

@@ -175,15 +175,14 @@ def _parse_entry(
     if not isinstance(entry, dict):
         problem(where, "each lock entry must be a mapping")
         return None
-    ok = True
+    failed: list[str] = []
 
     def fail(key: str, message: str) -> None:
-        nonlocal ok
-        ok = False
+        failed.append(key)
         problem((*where, key), message)
 
-    for key in sorted(set(entry) - set(_ENTRY_KEYS)):
-        ok = False
+    unknown = sorted(set(entry) - set(_ENTRY_KEYS))
+    for key in unknown:
         close = difflib.get_close_matches(key, _ENTRY_KEYS, n=1)
         unknown_key(
             (*where, key),
@@ -192,6 +191,36 @@ def _parse_entry(
     for key in _REQUIRED_KEYS:
         if key not in entry:
             fail(key, f"{key} is missing")
+    _check_identity(entry, fail)
+    sizes = _entry_sizes(entry, fail)
+    facts: dict[str, str | None] = {}
+    for key in ("parameterSize", "quantization", "family"):
+        value = entry.get(key)
+        if value is not None and not isinstance(value, str):
+            fail(key, f"{key} must be a string")
+        facts[key] = value if isinstance(value, str) else None
+    media_types = entry.get("mediaTypes", [])
+    if not isinstance(media_types, list) or not all(isinstance(m, str) for m in media_types):
+        fail("mediaTypes", "mediaTypes must be a list of strings")
+        media_types = []
+    if failed or unknown:
+        return None
+    return LockedModel(
+        reference=str(entry["reference"]),
+        registry=str(entry["registry"]),
+        digest=str(entry["digest"]),
+        total_size=sizes["totalSize"],
+        model_size=sizes["modelSize"],
+        weights_size=sizes["weightsSize"],
+        parameter_size=facts["parameterSize"],
+        quantization=facts["quantization"],
+        family=facts["family"],
+        media_types=tuple(media_types),
+    )
+
+
+def _check_identity(entry: Mapping[str, object], fail: Callable[[str, str], None]) -> None:
+    """reference (canonical), registry (http(s)://host) and digest (64 hex) of one entry."""
     reference = entry.get("reference")
     if "reference" in entry:
         try:
@@ -209,6 +238,9 @@ def _parse_entry(
     digest = entry.get("digest")
     if "digest" in entry and (not isinstance(digest, str) or not _DIGEST.match(digest)):
         fail("digest", f"digest {digest!r} is not 64 lowercase hex characters")
+
+
+def _entry_sizes(entry: Mapping[str, object], fail: Callable[[str, str], None]) -> dict[str, int]:
     sizes: dict[str, int] = {}
     for key in ("totalSize", "modelSize", "weightsSize"):
         value = entry.get(key)
@@ -217,27 +249,4 @@ def _parse_entry(
                 fail(key, f"{key} {value!r} is not a byte count")
             else:
                 sizes[key] = value
-    facts: dict[str, str | None] = {}
-    for key in ("parameterSize", "quantization", "family"):
-        value = entry.get(key)
-        if value is not None and not isinstance(value, str):
-            fail(key, f"{key} must be a string")
-        facts[key] = value if isinstance(value, str) else None
-    media_types = entry.get("mediaTypes", [])
-    if not isinstance(media_types, list) or not all(isinstance(m, str) for m in media_types):
-        fail("mediaTypes", "mediaTypes must be a list of strings")
-        media_types = []
-    if not ok:
-        return None
-    return LockedModel(
-        reference=str(reference),
-        registry=str(registry),
-        digest=str(digest),
-        total_size=sizes["totalSize"],
-        model_size=sizes["modelSize"],
-        weights_size=sizes["weightsSize"],
-        parameter_size=facts["parameterSize"],
-        quantization=facts["quantization"],
-        family=facts["family"],
-        media_types=tuple(media_types),
-    )
+    return sizes
