@@ -5,9 +5,8 @@ from these models; a test fails when the committed files are stale, and another 
 JSON schema and these models accept and reject the same fixtures. So every constraint here must
 be one JSON Schema can express too (patterns, bounds, enums, required keys); meaning that needs
 more than one field or more than one file (references resolve, requests <= limits, hosts unique)
-lives in rules.py and the plan stages (plan.py, fit.py, guardrails.py). The constrained scalars
-are in fields.py, the mapping of pydantic errors to Problems in shape.py, the schema files'
-writer in schema.py.
+lives in check/ and plan/. The constrained scalars are in fields.py, the mapping of pydantic
+errors to Problems in check/shape.py, the schema files' writer in emit/schema.py.
 
 YAML keys are camelCase (the proof of concept's leaf); Python attributes are snake_case.
 """

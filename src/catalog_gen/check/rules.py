@@ -59,7 +59,7 @@ OLLAMA_PARAMETERS = (
 )
 REPEATABLE_PARAMETERS = frozenset({"stop"})
 SINGLE_ATTACH_MODES = frozenset({"ReadWriteOnce", "ReadWriteOncePod"})
-# resourcesPreset values: "auto" sizes from the model lock (fit.py, docs/model-lock.md).
+# resourcesPreset values: "auto" sizes from the model lock (plan/fit.py, docs/model-lock.md).
 RESOURCE_PRESETS = ("auto",)
 
 
@@ -259,28 +259,7 @@ def resolve_derived_models(
         base = _resolve_base(spec.from_, default_registry, pulled, derived)
         if base is None:
             names = [*pulled.values(), *derived.values()]
-            choices = ", ".join(names) or "none"
-            later = _derived_index(spec.from_, leaf.derived_models or (), start=index)
-            if later == index:
-                reason = "a derived model cannot be built FROM itself"
-            elif later is not None:
-                reason = (
-                    f"derived model {spec.from_!r} is defined later (derivedModels[{later}]) "
-                    "and models are built in order: move it before this one"
-                )
-            else:
-                reason = (
-                    f"{spec.from_!r} is not a model of this service: FROM must name one of its "
-                    "models or an earlier derived model"
-                )
-            document.add(
-                report,
-                (*where, "from"),
-                f"{reason} (models it may name: {choices})",
-                hint=None
-                if later is not None
-                else did_you_mean(spec.from_, [name.removesuffix(":latest") for name in names]),
-            )
+            _report_unknown_base(document, leaf, index, names, report)
         _check_modelfile_parts(document, where, spec, report)
         if name is not None:
             derived[name.canonical] = name.short
@@ -288,6 +267,37 @@ def resolve_derived_models(
             if base is not None:
                 resolved.append(LeafDerivedModel(name, base, spec, where))
     return resolved
+
+
+def _report_unknown_base(
+    document: Document, leaf: CatalogLeaf, index: int, names: Sequence[str], report: Report
+) -> None:
+    """derivedModels[index].from names no model the service has (yet): say why, and what it may
+    name."""
+    specs = leaf.derived_models or ()
+    spec = specs[index]
+    choices = ", ".join(names) or "none"
+    later = _derived_index(spec.from_, specs, start=index)
+    if later == index:
+        reason = "a derived model cannot be built FROM itself"
+    elif later is not None:
+        reason = (
+            f"derived model {spec.from_!r} is defined later (derivedModels[{later}]) "
+            "and models are built in order: move it before this one"
+        )
+    else:
+        reason = (
+            f"{spec.from_!r} is not a model of this service: FROM must name one of its "
+            "models or an earlier derived model"
+        )
+    document.add(
+        report,
+        ("derivedModels", index, "from"),
+        f"{reason} (models it may name: {choices})",
+        hint=None
+        if later is not None
+        else did_you_mean(spec.from_, [name.removesuffix(":latest") for name in names]),
+    )
 
 
 def _derived_index(text: str, specs: Sequence[DerivedModel], *, start: int) -> int | None:

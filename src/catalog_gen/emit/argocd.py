@@ -315,37 +315,45 @@ def application_set(environment: Environment) -> dict[str, Any]:
             # Without pruning, deleting the ApplicationSet (or a leaf) must not delete workloads
             # either: the controller then leaves out the resources finalizer.
             "syncPolicy": {"preserveResourcesOnDeletion": not policy.prune},
-            "template": {
-                "metadata": {
-                    "name": "{{ .appName }}",
-                    "labels": {
-                        **_labels(name),
-                        f"{LABEL_PREFIX}/namespace": "{{ .namespace }}",
-                        f"{LABEL_PREFIX}/service": "{{ .service }}",
-                    },
-                },
-                "spec": {
-                    "project": project_name(environment),
-                    "sources": [
-                        _chart_source_template(argocd),
-                        {
-                            "repoURL": argocd.repo_url,
-                            "targetRevision": argocd.target_revision,
-                            "ref": "values",
-                        },
-                    ],
-                    "destination": {
-                        "server": argocd.destination_server,
-                        "namespace": "{{ .namespace }}",
-                    },
-                    # Shown on the Application page: where to look when something is wrong.
-                    "info": [
-                        {"name": "Catalog leaf", "value": "{{ .source }}"},
-                        {"name": "Helm values", "value": "{{ .valuesPath }}"},
-                    ],
-                    "syncPolicy": sync_policy,
-                },
+            "template": _application_template(environment, argocd, sync_policy),
+        },
+    }
+
+
+def _application_template(
+    environment: Environment, argocd: ArgoCd, sync_policy: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The Application each app.json becomes (Go template fields filled by the git generator)."""
+    name = environment.environment
+    return {
+        "metadata": {
+            "name": "{{ .appName }}",
+            "labels": {
+                **_labels(name),
+                f"{LABEL_PREFIX}/namespace": "{{ .namespace }}",
+                f"{LABEL_PREFIX}/service": "{{ .service }}",
             },
+        },
+        "spec": {
+            "project": project_name(environment),
+            "sources": [
+                _chart_source_template(argocd),
+                {
+                    "repoURL": argocd.repo_url,
+                    "targetRevision": argocd.target_revision,
+                    "ref": "values",
+                },
+            ],
+            "destination": {
+                "server": argocd.destination_server,
+                "namespace": "{{ .namespace }}",
+            },
+            # Shown on the Application page: where to look when something is wrong.
+            "info": [
+                {"name": "Catalog leaf", "value": "{{ .source }}"},
+                {"name": "Helm values", "value": "{{ .valuesPath }}"},
+            ],
+            "syncPolicy": sync_policy,
         },
     }
 

@@ -470,6 +470,41 @@ def template_entity(
     target_branch: str | None,
     taken: TakenHosts | None = None,
 ) -> dict[str, Any]:
+    return {
+        "apiVersion": TEMPLATE_API_VERSION,
+        "kind": "Template",
+        "metadata": {
+            "name": TEMPLATE_NAME,
+            "title": "Ollama inference service",
+            "description": (
+                "Add an Ollama inference service to the catalog: opens a pull request with "
+                "its catalog leaf; CI renders it and Argo CD deploys it."
+            ),
+            "tags": ["ollama", "llm-inference", "gitops"],
+            "annotations": {
+                "backstage.io/source-location": "url:" + repository.tree_url(TEMPLATE_DIR + "/")
+            },
+        },
+        "spec": {
+            "type": "service",
+            "parameters": form_parameters(leaf_schema, environments, taken),
+            "steps": _steps(repository, target_branch),
+            "output": {
+                "links": [
+                    {"title": "Pull request", "url": "${{ steps.publish.output.remoteUrl }}"},
+                    {
+                        "title": "Open in catalog",
+                        "icon": "catalog",
+                        "entityRef": "${{ steps.register.output.entityRef }}",
+                    },
+                ]
+            },
+        },
+    }
+
+
+def _steps(repository: Repository, target_branch: str | None) -> list[dict[str, Any]]:
+    """The template's steps: write the leaf, open the pull request, register the component."""
     leaf = "catalog/${{ parameters.environment }}/${{ parameters.namespace }}/"
     leaf += "${{ parameters.serviceName }}.yaml"
     generated = (
@@ -491,60 +526,30 @@ def template_entity(
     }
     if target_branch is not None:
         publish_input["targetBranchName"] = target_branch
-    return {
-        "apiVersion": TEMPLATE_API_VERSION,
-        "kind": "Template",
-        "metadata": {
-            "name": TEMPLATE_NAME,
-            "title": "Ollama inference service",
-            "description": (
-                "Add an Ollama inference service to the catalog: opens a pull request with "
-                "its catalog leaf; CI renders it and Argo CD deploys it."
-            ),
-            "tags": ["ollama", "llm-inference", "gitops"],
-            "annotations": {
-                "backstage.io/source-location": "url:" + repository.tree_url(TEMPLATE_DIR + "/")
+    return [
+        {
+            "id": "fetch",
+            "name": "Write the catalog leaf",
+            "action": "fetch:template",
+            "input": {
+                "url": "./skeleton",
+                "values": {key: f"${{{{ parameters.{key} }}}}" for key in _form_keys()},
             },
         },
-        "spec": {
-            "type": "service",
-            "parameters": form_parameters(leaf_schema, environments, taken),
-            "steps": [
-                {
-                    "id": "fetch",
-                    "name": "Write the catalog leaf",
-                    "action": "fetch:template",
-                    "input": {
-                        "url": "./skeleton",
-                        "values": {key: f"${{{{ parameters.{key} }}}}" for key in _form_keys()},
-                    },
-                },
-                {
-                    "id": "publish",
-                    "name": "Open a pull request",
-                    "action": "publish:github:pull-request",
-                    "input": publish_input,
-                },
-                {
-                    "id": "register",
-                    "name": "Register the component",
-                    "action": "catalog:register",
-                    # optional: the Component file exists once CI has rendered the merged leaf.
-                    "input": {"catalogInfoUrl": repository.blob_url(generated), "optional": True},
-                },
-            ],
-            "output": {
-                "links": [
-                    {"title": "Pull request", "url": "${{ steps.publish.output.remoteUrl }}"},
-                    {
-                        "title": "Open in catalog",
-                        "icon": "catalog",
-                        "entityRef": "${{ steps.register.output.entityRef }}",
-                    },
-                ]
-            },
+        {
+            "id": "publish",
+            "name": "Open a pull request",
+            "action": "publish:github:pull-request",
+            "input": publish_input,
         },
-    }
+        {
+            "id": "register",
+            "name": "Register the component",
+            "action": "catalog:register",
+            # optional: the Component file exists once CI has rendered the merged leaf.
+            "input": {"catalogInfoUrl": repository.blob_url(generated), "optional": True},
+        },
+    ]
 
 
 def template_files(

@@ -14,7 +14,7 @@ import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath, PurePosixPath
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -123,8 +123,27 @@ def parse_document(
         column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
         report.add(display, line, column, "$", "file is not valid UTF-8")
         return None
+    root = _compose_reported(text, display, report)
+    if root is False:
+        return None
+    if root is None:
+        report.add(display, 1, 1, "$", "file is empty; expected a mapping (key: value lines)")
+        return None
+    if not isinstance(root, MappingNode):
+        line, column = _position(root)
+        kind = "a list" if isinstance(root, SequenceNode) else "a single value"
+        report.add(display, line, column, "$", f"top level must be a mapping, not {kind}")
+        return None
+    document = Document(path=path, display=display, data=None)
+    if not _build_reported(root, text, document, report):
+        return None
+    return document
+
+
+def _compose_reported(text: str, display: str, report: Report) -> Node | Literal[False] | None:
+    """The YAML node tree of text (None when empty); False when it is not YAML (reported)."""
     try:
-        root = _compose(text)
+        return _compose(text)
     except yaml.reader.ReaderError:
         # libyaml gives a byte offset, the pure reader a character offset: find it ourselves.
         found = yaml.reader.Reader.NON_PRINTABLE.search(text)
@@ -140,7 +159,7 @@ def parse_document(
             f"invalid YAML: character U+{point:04X} is not allowed in a YAML file; write it as "
             f'the escape "\\u{point:04x}" inside a double-quoted string',
         )
-        return None
+        return False
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
@@ -151,19 +170,14 @@ def parse_document(
         if mark is not None and _char_at(text, mark.line, mark.column) == "\t":
             hint = "YAML does not allow tabs for indentation: use spaces"
         report.add(display, line, column, "$", f"invalid YAML: {problem}", hint=hint)
-        return None
+        return False
     except yaml.YAMLError as error:
         report.add(display, 1, 1, "$", f"invalid YAML: {error}")
-        return None
-    if root is None:
-        report.add(display, 1, 1, "$", "file is empty; expected a mapping (key: value lines)")
-        return None
-    if not isinstance(root, MappingNode):
-        line, column = _position(root)
-        kind = "a list" if isinstance(root, SequenceNode) else "a single value"
-        report.add(display, line, column, "$", f"top level must be a mapping, not {kind}")
-        return None
-    document = Document(path=path, display=display, data=None)
+        return False
+
+
+def _build_reported(root: MappingNode, text: str, document: Document, report: Report) -> bool:
+    """document.data from the mapping root; False when YAML beyond plain data is used (reported)."""
     try:
         document.data = _build(root, (), document, set(), 0)
     except _YamlRefusedError as refused:
@@ -171,7 +185,7 @@ def parse_document(
             alias_position = _first_alias(text)
             line, column = alias_position or refused.position
             report.add(
-                display,
+                document.display,
                 line,
                 column,
                 list(refused.parts),
@@ -179,9 +193,9 @@ def parse_document(
             )
         else:
             line, column = refused.position
-            report.add(display, line, column, list(refused.parts), refused.message)
-        return None
-    return document
+            report.add(document.display, line, column, list(refused.parts), refused.message)
+        return False
+    return True
 
 
 def _char_at(text: str, line: int, column: int) -> str:
@@ -362,7 +376,7 @@ def discover(catalog: Path, display_root: str, report: Report) -> CatalogFiles:
 
 def _misplaced(catalog: Path, relative: PurePosixPath) -> str | None:
     """Why a YAML-named path is not read, or None when it is an environment file or a leaf
-    (the top-level lock is neither and reads as None too: plan.py loads it itself)."""
+    (the top-level lock is neither and reads as None too: plan/pipeline.py loads it itself)."""
     parts = relative.parts
     if len(parts) == 1:
         if parts[0] == LOCK_FILE:

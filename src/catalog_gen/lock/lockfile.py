@@ -87,7 +87,7 @@ def load_lock(path: Path, report: Report, display: str | None = None) -> ModelLo
 
 
 def load_lock_models(path: Path, report: Report, display: str) -> Mapping[str, LockedModel] | None:
-    """load_lock as a mapping canonical reference -> pin (plan.py's LockLoader shape)."""
+    """load_lock as a mapping canonical reference -> pin (plan/pipeline.py's LockLoader shape)."""
     lock = load_lock(path, report, display)
     return lock.models if lock is not None else None
 

@@ -44,51 +44,14 @@ def resolve_exposure(
     )
     if leaf.ingress is None or not leaf.ingress.enabled:
         return disabled
-    host = leaf.ingress.host
-    sources: list[tuple[str, DataPath]] = []
-    if host is not None:
-        sources.append((host, ("ingress", "host")))
-    elif environment.base_domain is None:
-        document.add(
-            report,
-            ("ingress",),
-            f"ingress.host is required: environment {environment.environment!r} has no "
-            "baseDomain to derive <serviceName>.<baseDomain> from",
-        )
+    sources = _service_host(document, leaf, environment, report)
+    if sources is None:
         return disabled
-    else:
-        host = f"{leaf.service_name}.{environment.base_domain}"
-        if len(host) > 253:
-            document.add(
-                report,
-                ("ingress",),
-                f"the derived host {host!r} is longer than 253 characters: set ingress.host",
-            )
-            return disabled
-        sources.append((host, ("ingress",)))
     parent_ref: dict[str, str] | None = None
     if routing == "gateway":
-        override = leaf.gateway.parent_ref if leaf.gateway and leaf.gateway.parent_ref else None
-        base = environment.gateway.parent_ref if environment.gateway else None
-        merged: dict[str, str] = {}
-        for key, attribute in (
-            ("name", "name"),
-            ("namespace", "namespace"),
-            ("sectionName", "section_name"),
-        ):
-            value = getattr(override, attribute, None) or getattr(base, attribute, None)
-            if value:
-                merged[key] = value
-        if "name" not in merged or "namespace" not in merged:
-            document.add(
-                report,
-                ("ingress", "enabled"),
-                f"environment {environment.environment!r} routes through a Gateway but names "
-                "none: add gateway.parentRef to its environment file, or set "
-                "gateway.parentRef.name and .namespace in this leaf",
-            )
+        parent_ref = _parent_ref(document, leaf, environment, report)
+        if parent_ref is None:
             return disabled
-        parent_ref = merged
         for index, extra in enumerate(
             leaf.gateway.additional_hostnames or () if leaf.gateway else ()
         ):
@@ -108,6 +71,61 @@ def resolve_exposure(
         ingress_class=(ingress_settings.class_name or "") if ingress_settings else "",
         tls_secret_name=(ingress_settings.tls_secret_name or "") if ingress_settings else "",
     )
+
+
+def _service_host(
+    document: Document, leaf: CatalogLeaf, environment: Environment, report: Report
+) -> list[tuple[str, DataPath]] | None:
+    """[(host, where the leaf sets it)]: ingress.host, else <serviceName>.<baseDomain>; None
+    (a problem reported) without either."""
+    host = leaf.ingress.host if leaf.ingress else None
+    if host is not None:
+        return [(host, ("ingress", "host"))]
+    if environment.base_domain is None:
+        document.add(
+            report,
+            ("ingress",),
+            f"ingress.host is required: environment {environment.environment!r} has no "
+            "baseDomain to derive <serviceName>.<baseDomain> from",
+        )
+        return None
+    host = f"{leaf.service_name}.{environment.base_domain}"
+    if len(host) > 253:
+        document.add(
+            report,
+            ("ingress",),
+            f"the derived host {host!r} is longer than 253 characters: set ingress.host",
+        )
+        return None
+    return [(host, ("ingress",))]
+
+
+def _parent_ref(
+    document: Document, leaf: CatalogLeaf, environment: Environment, report: Report
+) -> dict[str, str] | None:
+    """The Gateway: the leaf's gateway.parentRef keys over the environment's; None (a problem
+    reported) without a name and a namespace."""
+    override = leaf.gateway.parent_ref if leaf.gateway and leaf.gateway.parent_ref else None
+    base = environment.gateway.parent_ref if environment.gateway else None
+    merged: dict[str, str] = {}
+    for key, attribute in (
+        ("name", "name"),
+        ("namespace", "namespace"),
+        ("sectionName", "section_name"),
+    ):
+        value = getattr(override, attribute, None) or getattr(base, attribute, None)
+        if value:
+            merged[key] = value
+    if "name" not in merged or "namespace" not in merged:
+        document.add(
+            report,
+            ("ingress", "enabled"),
+            f"environment {environment.environment!r} routes through a Gateway but names "
+            "none: add gateway.parentRef to its environment file, or set "
+            "gateway.parentRef.name and .namespace in this leaf",
+        )
+        return None
+    return merged
 
 
 def deployed_host_sources(

@@ -181,6 +181,17 @@ def check_fit(
         for size in sizes:
             for message in sizing.check_gpu_fit([size], gpu_type, gpu_count):
                 document.add(report, document.first_present([*gpu_at, sources[size.name]]), message)
+    _check_cache_size(document, report, sizes, cache, sources[largest.name])
+
+
+def _check_cache_size(
+    document: Document,
+    report: Report,
+    sizes: Sequence[sizing.ModelSize],
+    cache: Mapping[str, Any],
+    model_source: DataPath,
+) -> None:
+    """The cache holds every model's download (unless it is a claim the leaf brings)."""
     cache_size = cache.get("size")
     downloads = sum(item.download_bytes for item in sizes)
     if (
@@ -196,7 +207,7 @@ def check_fit(
                     ("chartValues", "cache", "size"),
                     ("cache",),
                     ("chartValues", "cache"),
-                    sources[largest.name],
+                    model_source,
                 ],
             ),
             f"cache.size {quantity_text(cache_size)} is less than the {human_bytes(downloads)} the "

@@ -82,22 +82,7 @@ def plan_catalog(
     """
     catalog_name = catalog.resolve().name
     files = discover(catalog, display_root, report)
-    environments: dict[str, Environment] = {}
-    environment_documents: dict[str, Document] = {}
-    for name, path in files.environments.items():
-        display = join_display(display_root, path.relative_to(catalog))
-        document = load_document(path, display, report)
-        if document is None:
-            continue
-        environment = validate_document(Environment, document, report)
-        if environment is None:
-            continue
-        check_environment_path(document, environment, report)
-        check_environment(document, environment, report)
-        check_environment_security(document, environment, report)
-        environments[name] = environment
-        environment_documents[name] = document
-
+    environments, environment_documents = _environments(catalog, display_root, files, report)
     lock: ModelLockFacts | None = None
     lock_display = join_display(display_root, PurePosixPath(LOCK_FILE))
     if lock_loader is not None:
@@ -118,16 +103,7 @@ def plan_catalog(
         enforce_lock,
         lock_display,
     )
-    plans: list[ServicePlan] = []
-    for path in leaves:
-        relative = PurePosixPath(path.relative_to(catalog).as_posix())
-        display = join_display(display_root, relative)
-        if cache is None:
-            plan = plan_leaf(path, relative, display, context, report)
-        else:
-            plan = cache.plan_leaf(path, relative, display, context, report)
-        if plan is not None:
-            plans.append(plan)
+    plans = _plan_leaves(leaves, display_root, context, report, cache)
     plans = check_chart_templates(plans, chart, report)
     # Leaves with errors of their own take part too, with what of them is valid.
     check_across_leaves(plans, environment_documents, report)
@@ -136,6 +112,49 @@ def plan_catalog(
         report.problems[:] = [problem for problem in report.problems if problem.path in keep]
     valid = tuple(plan for plan in plans if plan.valid)
     return CatalogPlan(valid, environments, environment_documents)
+
+
+def _environments(
+    catalog: Path, display_root: str, files: CatalogFiles, report: Report
+) -> tuple[dict[str, Environment], dict[str, Document]]:
+    """Stage 1: every environment file loaded and checked; the valid ones and their documents."""
+    environments: dict[str, Environment] = {}
+    environment_documents: dict[str, Document] = {}
+    for name, path in files.environments.items():
+        display = join_display(display_root, path.relative_to(catalog))
+        document = load_document(path, display, report)
+        if document is None:
+            continue
+        environment = validate_document(Environment, document, report)
+        if environment is None:
+            continue
+        check_environment_path(document, environment, report)
+        check_environment(document, environment, report)
+        check_environment_security(document, environment, report)
+        environments[name] = environment
+        environment_documents[name] = document
+    return environments, environment_documents
+
+
+def _plan_leaves(
+    leaves: Sequence[Path],
+    display_root: str,
+    context: LeafContext,
+    report: Report,
+    cache: LeafPlanner | None,
+) -> list[ServicePlan]:
+    """Stage 3: every leaf planned (through the cache when there is one)."""
+    plans: list[ServicePlan] = []
+    for path in leaves:
+        relative = PurePosixPath(path.relative_to(context.catalog).as_posix())
+        display = join_display(display_root, relative)
+        if cache is None:
+            plan = plan_leaf(path, relative, display, context, report)
+        else:
+            plan = cache.plan_leaf(path, relative, display, context, report)
+        if plan is not None:
+            plans.append(plan)
+    return plans
 
 
 def check_chart_templates(
