@@ -25,11 +25,17 @@ def test_every_named_test_file_and_test_exists() -> None:
 
 def test_every_swap_and_writer_symbol_it_names_exists() -> None:
     from catalog_gen import cli
-    from catalog_gen.load import document as loader
-    from catalog_gen.lock import lockfile as lock
+    from catalog_gen.load import document
+    from catalog_gen.lock import lockfile
     from catalog_gen.write import swap, writer
 
     text = DOC.read_text(encoding="utf-8")
-    modules = {"writer": writer, "swap": swap, "loader": loader, "lock": lock, "cli": cli}
-    for module, name in re.findall(r"`(writer|swap|loader|lock|cli)\.(?!py`)(\w+)`", text):
+    modules = {
+        "writer": writer,
+        "swap": swap,
+        "document": document,
+        "lockfile": lockfile,
+        "cli": cli,
+    }
+    for module, name in re.findall(r"`(writer|swap|document|lockfile|cli)\.(?!py`)(\w+)`", text):
         assert hasattr(modules[module], name), f"{module}.{name}"

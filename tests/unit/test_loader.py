@@ -1,4 +1,4 @@
-"""loader.py: plain data plus marks, and every YAML feature beyond plain data refused."""
+"""load/document.py: plain data plus marks, and every YAML feature beyond plain data refused."""
 
 from __future__ import annotations
 

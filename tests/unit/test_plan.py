@@ -1,4 +1,5 @@
-"""plan.py: how environment defaults, the leaf, the lock and chartValues combine."""
+"""plan/ (merge.py, service.py): how environment defaults, the leaf, the lock and chartValues
+combine."""
 
 from __future__ import annotations
 

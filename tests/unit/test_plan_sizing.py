@@ -1,4 +1,4 @@
-"""plan.py with a model lock: resourcesPreset auto, explicit values against the lock's facts,
+"""plan/ with a model lock: resourcesPreset auto, explicit values against the lock's facts,
 startup budgets and load groups. Every expected number is worked out by hand in the comments,
 from the formulas in docs/model-lock.md, so a change to sizing.py shows up here as a diff."""
 

@@ -1,4 +1,5 @@
-"""writer.py: the atomic swap, stale removal, the drift check and the refusal of foreign targets."""
+"""write/ (writer.py, swap.py): the atomic swap, stale removal, the drift check and the refusal
+of foreign targets."""
 
 from __future__ import annotations
 
