@@ -4,17 +4,26 @@ combine."""
 from __future__ import annotations
 
 import functools
+import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from catalog_gen.check.chart_contract import ChartContract, coalesce
 from catalog_gen.lock.model import LockedModel
-from catalog_gen.plan.merge import overlay
+from catalog_gen.plan.merge import (
+    CATALOG_LAYERS,
+    OWN_LAYERS,
+    MergeInputs,
+    catalog_values,
+    overlay,
+)
 from catalog_gen.plan.pipeline import CatalogPlan, plan_catalog
 from catalog_gen.plan.service_plan import ServicePlan
 from catalog_gen.problems import Report
+from tests.conftest import REPO_ROOT
 from tests.unit.helpers import CHART, leaf, make_catalog, pin
 
 
@@ -284,3 +293,29 @@ def test_max_loaded_models_is_left_to_the_chart(tmp_path: Path) -> None:
     assert "maxLoadedModels" not in only_plan(tmp_path / "a", four).chart_values.get("ollama", {})
     explicit = four + "ollama: {maxLoadedModels: 6}\n"
     assert only_plan(tmp_path / "c", explicit).chart_values["ollama"]["maxLoadedModels"] == 6
+
+
+def test_the_merge_layers_are_applied_in_the_documented_order() -> None:
+    """docs/catalog-gen.md "Merge rules" lists plan/merge.py's layers in the order it applies
+    them, with lock sizing (plan/service.py) between the environment defaults and the leaf."""
+    section = (REPO_ROOT / "docs" / "catalog-gen.md").read_text(encoding="utf-8")
+    section = section.split("## Merge rules", 1)[1].split("\n## ", 1)[0]
+    items = [item.replace("`", "") for item in re.findall(r"^\d\. (.+)$", section, re.M)]
+    named = [name for name, _ in CATALOG_LAYERS]
+    positions = [
+        next(index for index, item in enumerate(items) if item.startswith(name)) for name in named
+    ]
+    assert positions == sorted(positions), items
+    assert len(set(positions)) == len(named), items
+    sizing = next(index for index, item in enumerate(items) if item.startswith("lock sizing"))
+    assert positions[0] < sizing < positions[1]
+    assert [name for name, _ in OWN_LAYERS] == named[:-1]
+
+
+def test_catalog_values_let_each_layer_override_the_ones_before() -> None:
+    def layer(value: int) -> Callable[[MergeInputs], dict[str, Any]]:
+        return lambda _inputs: {"a": {"b": value, f"only{value}": value}, "list": [value]}
+
+    inputs = cast(MergeInputs, None)  # the layers here read nothing
+    merged = catalog_values(inputs, [("one", layer(1)), ("two", layer(2))])
+    assert merged == {"a": {"b": 2, "only1": 1, "only2": 2}, "list": [2]}

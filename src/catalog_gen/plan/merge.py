@@ -130,12 +130,13 @@ LEAF: Layer = leaf_fields
 ENVIRONMENT_SETTINGS: Layer = environment_settings
 CHART_VALUES: Layer = chart_values
 
-# The values the catalog decides, lowest first (layer 1 is helm's, layer 3 the lock's).
+# The values the catalog decides, lowest first (layer 1 is helm's, layer 3 the lock's); each name
+# begins its item in docs/catalog-gen.md "Merge rules" (a test holds them to it).
 CATALOG_LAYERS: tuple[tuple[str, Layer], ...] = (
     ("environment defaults", ENVIRONMENT_DEFAULTS),
-    ("leaf", LEAF),
+    ("the leaf's own fields", LEAF),
     ("environment settings", ENVIRONMENT_SETTINGS),
-    ("chartValues", CHART_VALUES),
+    ("the leaf's chartValues", CHART_VALUES),
 )
 OWN_LAYERS = CATALOG_LAYERS[:-1]
 
