@@ -319,7 +319,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             gpu_hours = result.gpu_seconds * gpus / 3600
             print(
                 f"{name:8} {len(trace):>8} {policy.name:14} {gpu_hours:>7.1f} "
-                f"{result.waited_over(arguments.wait_over):>11} {max(result.waits, default=0):>10.0f}"
+                f"{result.waited_over(arguments.wait_over):>11} "
+                f"{max(result.waits, default=0):>10.0f}"
             )
     return 0
 
