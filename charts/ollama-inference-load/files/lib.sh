@@ -303,7 +303,10 @@ function manifest_path(ref) {
 #   M name display digest insecure kind manifest-path      a model to pull (display = how
 #                                                          `ollama list`/`ps` print the name)
 #   D name display modelfile-path root-display kind        a model built with `ollama create`
-#   G root-display load-name load-kind insecure members    a load group: models sharing weights
+#   G root-display load-name load-kind insecure members keep-alive
+#                                                          a load group: models sharing weights;
+#                                                          keep-alive: the root model's last
+#                                                          models.tsv column ("-" = the default)
 #   E message                                              a configuration error
 #
 # Load groups exist because Ollama's scheduler keys loaded runners by the weights file
@@ -347,8 +350,9 @@ BEGIN {
 		if (line ~ /^[ \t]*(#|$)/) continue
 		n = split(line, f, "\t")
 		where = "models.tsv:" lineno ": "
-		if (n != 4) { error(where "expected 4 tab-separated fields (name, digest, insecure, kind), found " n); continue }
-		name = f[1]; digest = f[2]; insecure = f[3]; kind = f[4]
+		# The keep-alive column (the last) may be left out: "-", OIL_LOAD_KEEPALIVE.
+		if (n != 4 && n != 5) { error(where "expected 5 tab-separated fields (name, digest, insecure, kind, keep-alive), found " n); continue }
+		name = f[1]; digest = f[2]; insecure = f[3]; kind = f[4]; keepalive = (n == 5 ? f[5] : "-")
 		sub(/^sha256:/, "", digest)
 		if (!valid_name(name)) { error(where "\"" name "\" is not an Ollama model name"); continue }
 		if (digest != "-" && digest !~ /^[0-9a-f]+$/ || digest != "-" && length(digest) != 64) {
@@ -356,10 +360,11 @@ BEGIN {
 		}
 		if (insecure != "true" && insecure != "false") { error(where "insecure must be true or false, not \"" insecure "\""); continue }
 		if (kind != "generate" && kind != "embed") { error(where "kind must be generate or embed, not \"" kind "\""); continue }
+		if (keepalive != "-" && keepalive != "0" && keepalive !~ /^-?([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/) { error(where "keep-alive \"" keepalive "\" is neither \"-\" nor a Go duration with a unit"); continue }
 		d = display(name)
 		key = tolower(d)
 		if (key in model_kind) { error(where "\"" name "\" is listed twice (as " d ")"); continue }
-		model_kind[key] = kind; model_insecure[key] = insecure
+		model_kind[key] = kind; model_insecure[key] = insecure; model_keepalive[key] = keepalive
 		printf "M\t%s\t%s\t%s\t%s\t%s\t%s/manifests/%s/%s/%s/%s\n", name, d, digest, insecure, kind, models_dir, host, ns, model, tag
 		group_order[++groups] = key; group_display[key] = d
 	}
@@ -417,7 +422,8 @@ BEGIN {
 		load = (root in group_load) ? group_load[root] : group_display[root]
 		kind = (root in model_kind) ? model_kind[root] : "generate"
 		insecure = (root in model_insecure) ? model_insecure[root] : "false"
-		printf "G\t%s\t%s\t%s\t%s\t%s%s\n", group_display[root], load, kind, insecure, group_display[root], group_members[root]
+		keepalive = (root in model_keepalive) ? model_keepalive[root] : "-"
+		printf "G\t%s\t%s\t%s\t%s\t%s%s\t%s\n", group_display[root], load, kind, insecure, group_display[root], group_members[root], keepalive
 	}
 }'
 }

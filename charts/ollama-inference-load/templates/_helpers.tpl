@@ -142,7 +142,12 @@ Keep-alive for the scripts' self-heal load: `ollama run --keepalive` needs a uni
 OLLAMA_KEEP_ALIVE accepts plain seconds.
 */}}
 {{- define "oil.loadKeepAlive" -}}
-{{- $keepAlive := toString .Values.ollama.keepAlive }}
+{{- include "oil.keepAliveFlag" .Values.ollama.keepAlive }}
+{{- end }}
+
+{{/* A keep-alive (Go duration or plain seconds) as `--keepalive` takes it. */}}
+{{- define "oil.keepAliveFlag" -}}
+{{- $keepAlive := toString . }}
 {{- if regexMatch "^-?[0-9]+$" $keepAlive }}
 {{- printf "%ss" $keepAlive }}
 {{- else }}
@@ -425,9 +430,14 @@ model change rolls the pods.
 {{- range $path, $_ := .Files.Glob "files/*" }}
 {{- $_ := set $data (base $path) ($.Files.Get $path) }}
 {{- end }}
-{{- $models := list "# name\tdigest-or-dash\tinsecure\tkind (generate/embed)" }}
+{{- /* keep-alive is the last column (docs/interfaces.md section 2): "-" = OIL_LOAD_KEEPALIVE. */}}
+{{- $models := list "# name\tdigest-or-dash\tinsecure\tkind (generate/embed)\tkeep-alive (Go duration or -)" }}
 {{- range .Values.models }}
-{{- $models = append $models (printf "%s\t%s\t%t\t%s" .name (default "-" .digest) (default false .insecure) (ternary "embed" "generate" (default false .embedding))) }}
+{{- $keepAlive := "-" }}
+{{- if and (hasKey . "keepAlive") (ne (toString .keepAlive) "") }}
+{{- $keepAlive = include "oil.keepAliveFlag" .keepAlive }}
+{{- end }}
+{{- $models = append $models (printf "%s\t%s\t%t\t%s\t%s" .name (default "-" .digest) (default false .insecure) (ternary "embed" "generate" (default false .embedding)) $keepAlive) }}
 {{- end }}
 {{- $_ := set $data "models.tsv" (printf "%s\n" (join "\n" $models)) }}
 {{- $derived := list "# name\tmodelfile" }}

@@ -34,6 +34,25 @@ a probe killed by its own timeout reports nothing useful and, for liveness, rest
 {{- end }}
 {{- $names = append $names .name }}
 {{- end }}
+{{- $autoscaling := .Values.autoscaling }}
+{{- if and $autoscaling.enabled (lt (int $autoscaling.maxReplicas) (int $autoscaling.minReplicas)) }}
+{{- $messages = append $messages (dict "value" "autoscaling.maxReplicas" "message" (printf "autoscaling.maxReplicas is %d but autoscaling.minReplicas is %d: raise autoscaling.maxReplicas to at least %d or lower autoscaling.minReplicas" (int $autoscaling.maxReplicas) (int $autoscaling.minReplicas) (int $autoscaling.minReplicas))) }}
+{{- end }}
+{{- /* With keda-http and scale to zero, the route's timeouts grow by the cold start (budget +
+margin, templates/_autoscaling.tpl); a Gateway API duration holds at most 99999h. */}}
+{{- if and $autoscaling.enabled (eq $autoscaling.engine "keda-http") $autoscaling.scaleToZero.enabled }}
+{{- $coldStart := add (int64 .Values.startup.budgetSeconds) (int64 .Values.startup.progressMarginSeconds) }}
+{{- range $field := list "request" "backendRequest" }}
+{{- $ms := 0 }}
+{{- range $part := regexFindAll "[0-9]+(ms|h|m|s)" (toString (index $.Values.httpRoute.timeouts $field)) -1 }}
+{{- $unit := regexFind "(ms|h|m|s)$" $part }}
+{{- $ms = add $ms (mul (int64 (trimSuffix $unit $part)) (get (dict "ms" 1 "s" 1000 "m" 60000 "h" 3600000) $unit)) }}
+{{- end }}
+{{- if and (gt $ms 0) (gt (add $ms (mul $coldStart 1000)) (mul 99999 3600000)) }}
+{{- $messages = append $messages (dict "value" (printf "httpRoute.timeouts.%s" $field) "message" (printf "httpRoute.timeouts.%s plus the cold start (startup.budgetSeconds + startup.progressMarginSeconds = %ds), which autoscaling.scaleToZero adds behind the KEDA HTTP interceptor, exceeds the Gateway API's longest duration (99999h): lower startup.budgetSeconds or httpRoute.timeouts.%s" $field $coldStart $field)) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- toJson $messages }}
 {{- end }}
 
