@@ -177,6 +177,36 @@ def test_effective_replicas_from_chart_values_count_against_the_gpu_budget(
     )
 
 
+HAMI = "chartValues: {{replicaCount: {replicas}, gpu: {{resourceName: {name}{extra}}}}}\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "extra", "replicas", "over"),
+    [
+        ("nvidia.com/gpumem", ", extraResources: {nvidia.com/gpu: 1}", 4, None),
+        ("nvidia.com/gpumem", ", extraResources: {nvidia.com/gpu: 1}", 5, 5),
+        ("nvidia.com/gpumem", ', extraResources: {nvidia.com/gpu: "2"}', 3, 6),
+        ("nvidia.com/gpumem-percentage", "", 50, None),
+        ("nvidia.com/gpucores", ", extraResources: {nvidia.com/gpumem: 8000}", 50, None),
+        ("amd.com/gpu", "", 5, 40_000),
+    ],
+    ids=["hami-within", "hami-over", "hami-two-vgpus", "percent", "cores", "device"],
+)
+def test_gpu_budget_counts_devices_never_memory_or_cores(
+    tmp_path: Path, name: str, extra: str, replicas: int, over: int | None
+) -> None:
+    body = "model: phi\ngpu: {count: 8000}\n" + HAMI.format(
+        replicas=replicas, name=name, extra=extra
+    )
+    _, report = plan(tmp_path, {"dev/ml/svc.yaml": leaf(body)})
+    budget = [line for line in report.format_text().splitlines() if "$.gpu.budget" in line]
+    if over is None:
+        assert budget == []
+    else:
+        (line,) = budget
+        assert f"request {over} GPUs" in line
+
+
 def test_validate_files_keeps_only_their_problems_but_counts_their_neighbours(
     tmp_path: Path,
 ) -> None:
