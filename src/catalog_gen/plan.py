@@ -627,6 +627,7 @@ def _chart_values(
         ],
         "gpu": {"count": gpu.count, "resourceName": gpu.resource_name},
         "startup": {"budgetSeconds": defaults.startup.budget_seconds},
+        "costLabels": _cost_labels(leaf, environment),
     }
     if environment.image_registry is not None:
         values["global"] = {"imageRegistry": environment.image_registry}
@@ -654,6 +655,17 @@ def _chart_values(
         values["ollama"] = ollama
     values.update(exposure_values(exposure))
     return overlay(values, security_values(leaf, environment, exposure))
+
+
+def _cost_labels(leaf: CatalogLeaf, environment: Environment) -> dict[str, str]:
+    """The chart's cost allocation pod labels (docs/cost.md): the owner's entity name as team
+    (`group:default/ml-platform` -> `ml-platform`; none without an owner), the service catalog
+    and the environment."""
+    labels = {"service": leaf.service_catalog, "environment": environment.environment}
+    owner = leaf.owner or environment.owner
+    if owner:
+        labels["team"] = owner.rpartition(":")[2].rpartition("/")[2]
+    return labels
 
 
 def _merge_settings(lower: Any, upper: Any, fallback: Mapping[str, Any]) -> dict[str, Any]:

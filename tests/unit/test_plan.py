@@ -207,6 +207,30 @@ def test_gpu_budget_counts_devices_never_memory_or_cores(
         assert f"request {over} GPUs" in line
 
 
+@pytest.mark.parametrize(
+    ("owner", "team"),
+    [
+        ("owner: group:default/ml-platform\n", "ml-platform"),
+        ("owner: user:jane.doe\n", "jane.doe"),
+        ("owner: support-team\n", "support-team"),
+    ],
+)
+def test_cost_labels_name_the_owner_the_catalog_and_the_environment(
+    tmp_path: Path, owner: str, team: str
+) -> None:
+    service = only_plan(tmp_path, "model: phi\n" + owner)
+    assert service.chart_values["costLabels"] == {
+        "team": team,
+        "service": "ml-inference",
+        "environment": "dev",
+    }
+
+
+def test_cost_labels_without_an_owner_name_no_team(tmp_path: Path) -> None:
+    service = only_plan(tmp_path, "model: phi\n")
+    assert service.chart_values["costLabels"] == {"service": "ml-inference", "environment": "dev"}
+
+
 def test_validate_files_keeps_only_their_problems_but_counts_their_neighbours(
     tmp_path: Path,
 ) -> None:

@@ -43,8 +43,19 @@ cannot override the standard ones). Call with (list $ "component").
 {{- include "oil.labelsFor" (list . "inference") }}
 {{- end }}
 
+{{/* Prefix of the cost allocation labels (docs/cost.md): cost.ollama-inference-load.io/team... */}}
+{{- define "oil.costLabelPrefix" -}}
+cost.ollama-inference-load.io/
+{{- end }}
+
+{{/* Pod labels: the resource labels, podLabels, and the non-empty costLabels. */}}
 {{- define "oil.podLabels" -}}
 {{- $labels := include "oil.labels" . | fromYaml }}
+{{- range $key, $value := .Values.costLabels }}
+{{- if $value }}
+{{- $_ := set $labels (printf "%s%s" (include "oil.costLabelPrefix" $) $key) $value }}
+{{- end }}
+{{- end }}
 {{- toYaml (merge $labels .Values.podLabels) }}
 {{- end }}
 
