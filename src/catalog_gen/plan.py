@@ -691,9 +691,13 @@ def _merge_resources(lower: Resources | None, upper: Resources | None) -> dict[s
 
 
 def _modelfile(item: LeafDerivedModel) -> str:
-    """Modelfile text: FROM, PARAMETERs sorted by name, SYSTEM, TEMPLATE."""
+    """Modelfile text: FROM, ADAPTER, PARAMETERs sorted by name, SYSTEM, TEMPLATE, MESSAGEs in
+    order, LICENSE. Text goes in triple quotes, which Ollama reads across lines (rules.py refuses
+    text holding three double quotes)."""
     spec = item.spec
     lines = [f"FROM {item.base}"]
+    if spec.adapter is not None:
+        lines.append(f"ADAPTER {spec.adapter}")
     for name in sorted(spec.parameters or {}):
         value = (spec.parameters or {})[name]
         for single in value if isinstance(value, list) else [value]:
@@ -702,6 +706,10 @@ def _modelfile(item: LeafDerivedModel) -> str:
         lines.append(f'SYSTEM """{spec.system}"""')
     if spec.template is not None:
         lines.append(f'TEMPLATE """{spec.template}"""')
+    for message in spec.messages or ():
+        lines.append(f'MESSAGE {message.role} """{message.content}"""')
+    if spec.license is not None:
+        lines.append(f'LICENSE """{spec.license}"""')
     return "\n".join(lines) + "\n"
 
 
