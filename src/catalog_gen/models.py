@@ -31,6 +31,7 @@ from pydantic_core import PydanticCustomError
 
 from catalog_gen.fields import (
     AccessMode,
+    AdapterPath,
     BackstageName,
     CacheMode,
     Description,
@@ -194,6 +195,15 @@ ModelItem = Annotated[
 ]
 
 
+class ModelfileMessage(Strict):
+    """One MESSAGE of a Modelfile: an example conversation turn."""
+
+    role: Literal["system", "user", "assistant"]
+    """Who speaks: system, user or assistant."""
+    content: str
+    """What is said (may span lines)."""
+
+
 class DerivedModel(Strict):
     """A model built with `ollama create` from a Modelfile the generator writes."""
 
@@ -207,6 +217,13 @@ class DerivedModel(Strict):
     """TEMPLATE (Go template of the prompt)."""
     parameters: Opt[dict[str, ParameterValue]] = None
     """PARAMETER lines, e.g. {temperature: 0.2, num_ctx: 8192, stop: ["<|end|>"]}."""
+    adapter: Opt[AdapterPath] = None
+    """ADAPTER: a LoRA adapter (GGUF file or safetensors directory) already in the pod, as an
+    absolute path, e.g. /models/adapters/support-lora.gguf; never a URL."""
+    messages: Opt[Annotated[list[ModelfileMessage], Field(max_length=64)]] = None
+    """MESSAGE lines: example conversation turns, in order."""
+    license: Opt[str] = None
+    """LICENSE text of the derived model."""
 
 
 class LeafGpu(Strict):

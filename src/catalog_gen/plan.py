@@ -687,6 +687,7 @@ def _chart_values(
         ],
         "gpu": {"count": gpu.count, "resourceName": gpu.resource_name},
         "startup": {"budgetSeconds": defaults.startup.budget_seconds},
+        "costLabels": _cost_labels(leaf, environment),
     }
     if environment.image_registry is not None:
         values["global"] = {"imageRegistry": environment.image_registry}
@@ -716,6 +717,17 @@ def _chart_values(
     return overlay(values, security_values(leaf, environment, exposure))
 
 
+def _cost_labels(leaf: CatalogLeaf, environment: Environment) -> dict[str, str]:
+    """The chart's cost allocation pod labels (docs/cost.md): the owner's entity name as team
+    (`group:default/ml-platform` -> `ml-platform`; none without an owner), the service catalog
+    and the environment."""
+    labels = {"service": leaf.service_catalog, "environment": environment.environment}
+    owner = leaf.owner or environment.owner
+    if owner:
+        labels["team"] = owner.rpartition(":")[2].rpartition("/")[2]
+    return labels
+
+
 def _merge_settings(lower: Any, upper: Any, fallback: Mapping[str, Any]) -> dict[str, Any]:
     merged: dict[str, Any] = dict(fallback)
     for settings in (lower, upper):
@@ -739,9 +751,13 @@ def _merge_resources(lower: Resources | None, upper: Resources | None) -> dict[s
 
 
 def _modelfile(item: LeafDerivedModel) -> str:
-    """Modelfile text: FROM, PARAMETERs sorted by name, SYSTEM, TEMPLATE."""
+    """Modelfile text: FROM, ADAPTER, PARAMETERs sorted by name, SYSTEM, TEMPLATE, MESSAGEs in
+    order, LICENSE. Text goes in triple quotes, which Ollama reads across lines (rules.py refuses
+    text holding three double quotes)."""
     spec = item.spec
     lines = [f"FROM {item.base}"]
+    if spec.adapter is not None:
+        lines.append(f"ADAPTER {spec.adapter}")
     for name in sorted(spec.parameters or {}):
         value = (spec.parameters or {})[name]
         for single in value if isinstance(value, list) else [value]:
@@ -750,6 +766,10 @@ def _modelfile(item: LeafDerivedModel) -> str:
         lines.append(f'SYSTEM """{spec.system}"""')
     if spec.template is not None:
         lines.append(f'TEMPLATE """{spec.template}"""')
+    for message in spec.messages or ():
+        lines.append(f'MESSAGE {message.role} """{message.content}"""')
+    if spec.license is not None:
+        lines.append(f'LICENSE """{spec.license}"""')
     return "\n".join(lines) + "\n"
 
 

@@ -78,6 +78,14 @@ SCHEMA_RULES: list[tuple[dict[str, Any], list[str]]] = [
     ({"extraEnv": [{"name": "OLLAMA_HOST", "value": "0.0.0.0:11434"}]}, ["/extraEnv/0/name"]),
     ({"extraEnv": [{"name": "OIL_PULL_RETRIES", "value": "9"}]}, ["/extraEnv/0/name"]),
     ({"extraEnv": [{"name": "OLLAMA_KEEP_ALIVE", "value": "5m"}]}, ["/extraEnv/0/name"]),
+    (
+        {"derivedModels": [{"name": "x", "modelfile": "SYSTEM hi\nFROMAGE phi\n"}]},
+        ["/derivedModels/0/modelfile", "pattern"],
+    ),
+    (
+        {"derivedModels": [{"name": "x", "modelfile": "FROM phi\nSYSTEM \u0007hi\n"}]},
+        ["/derivedModels/0/modelfile", "pattern"],
+    ),
 ]
 
 # Rules only a template can decide (templates/_validate.tpl): the message names the value.

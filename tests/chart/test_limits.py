@@ -89,7 +89,8 @@ def test_the_largest_model_lists_keep_the_configmap_below_1_mib(helm: Path, tmp_
         ],
         # Four bytes per character: the most UTF-8 text a maxLength of 8192 allows.
         "derivedModels": [
-            {"name": f"d{index}", "modelfile": "\U0001f600" * 8192} for index in range(16)
+            {"name": f"d{index}", "modelfile": "FROM x\n" + "\U0001f600" * (8192 - 7)}
+            for index in range(16)
         ],
     }
     configmap = select(render(helm, values, tmp_path), "ConfigMap")[0]

@@ -28,7 +28,7 @@ cannot override the standard ones). Call with (list $ "component").
   "helm.sh/chart" (printf "%s-%s" $root.Chart.Name $root.Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-")
   "app.kubernetes.io/name" (include "oil.name" $root)
   "app.kubernetes.io/instance" $root.Release.Name
-  "app.kubernetes.io/version" (include "oil.imageTag" (list $root $root.Values.image) | trunc 63 | trimSuffix "-")
+  "app.kubernetes.io/version" (include "oil.serverImageTag" $root | trunc 63 | trimSuffix "-")
   "app.kubernetes.io/managed-by" $root.Release.Service
   "app.kubernetes.io/part-of" "ollama-inference-load"
   "app.kubernetes.io/component" (index . 1)
@@ -43,8 +43,19 @@ cannot override the standard ones). Call with (list $ "component").
 {{- include "oil.labelsFor" (list . "inference") }}
 {{- end }}
 
+{{/* Prefix of the cost allocation labels (docs/cost.md): cost.ollama-inference-load.io/team... */}}
+{{- define "oil.costLabelPrefix" -}}
+cost.ollama-inference-load.io/
+{{- end }}
+
+{{/* Pod labels: the resource labels, podLabels, and the non-empty costLabels. */}}
 {{- define "oil.podLabels" -}}
 {{- $labels := include "oil.labels" . | fromYaml }}
+{{- range $key, $value := .Values.costLabels }}
+{{- if $value }}
+{{- $_ := set $labels (printf "%s%s" (include "oil.costLabelPrefix" $) $key) $value }}
+{{- end }}
+{{- end }}
 {{- toYaml (merge $labels .Values.podLabels) }}
 {{- end }}
 
@@ -53,13 +64,21 @@ cannot override the standard ones). Call with (list $ "component").
 {{- end }}
 
 {{/*
-Images: registry/repository:tag@digest, global.imageRegistry replacing the registry.
-Call with (list $ .Values.image).
+Images: registry/repository:tag@digest, global.imageRegistry replacing the registry. An empty tag
+is the chart's appVersion, followed by "-" and the variant when one is given.
+Call with (list $ .Values.image) or (list $ .Values.image "variant").
 */}}
 {{- define "oil.imageTag" -}}
 {{- $root := index . 0 }}
 {{- $image := index . 1 }}
-{{- default $root.Chart.AppVersion $image.tag }}
+{{- $tag := $image.tag }}
+{{- if not $tag }}
+{{- $tag = $root.Chart.AppVersion }}
+{{- if and (gt (len .) 2) (index . 2) }}
+{{- $tag = printf "%s-%s" $tag (index . 2) }}
+{{- end }}
+{{- end }}
+{{- $tag }}
 {{- end }}
 
 {{- define "oil.image" -}}
@@ -74,6 +93,26 @@ Call with (list $ .Values.image).
 {{- $reference = printf "%s@%s" $reference $image.digest }}
 {{- end }}
 {{- $reference }}
+{{- end }}
+
+{{/*
+Ollama's image variant for the GPUs the pod requests: "rocm" for AMD GPUs (an `amd.com/`
+resource; Ollama publishes `ollama/ollama:<version>-rocm`, the plain tag carries CUDA only), else
+none. A CPU-only pod keeps the plain image.
+*/}}
+{{- define "oil.imageVariant" -}}
+{{- if and (gt (int .Values.gpu.count) 0) (hasPrefix "amd.com/" .Values.gpu.resourceName) }}
+{{- "rocm" }}
+{{- end }}
+{{- end }}
+
+{{/* The Ollama server's image (init container and server) and its tag. */}}
+{{- define "oil.serverImage" -}}
+{{- include "oil.image" (list . .Values.image (include "oil.imageVariant" .)) }}
+{{- end }}
+
+{{- define "oil.serverImageTag" -}}
+{{- include "oil.imageTag" (list . .Values.image (include "oil.imageVariant" .)) }}
 {{- end }}
 
 {{- define "oil.imagePullSecrets" -}}
@@ -106,14 +145,6 @@ Cache. A volume is single-attach when it does not offer a many-node access mode.
 {{- if not (or (has "ReadWriteMany" .Values.cache.accessModes) (has "ReadOnlyMany" .Values.cache.accessModes)) }}
 {{- "true" }}
 {{- end }}
-{{- end }}
-
-{{- define "oil.deploymentStrategy" -}}
-{{- $type := .Values.updateStrategy.type }}
-{{- if not $type }}
-{{- $type = ternary "Recreate" "RollingUpdate" (and (eq .Values.cache.mode "sharedPVC") (eq (include "oil.cacheSingleAttach" .) "true")) }}
-{{- end }}
-{{- $type }}
 {{- end }}
 
 {{- define "oil.gatewayHostname" -}}
@@ -327,7 +358,7 @@ spec:
   {{- end }}
   initContainers:
     - name: pull-models
-      image: {{ include "oil.image" (list . .Values.image) | quote }}
+      image: {{ include "oil.serverImage" . | quote }}
       imagePullPolicy: {{ .Values.image.pullPolicy | quote }}
       command: ["/bin/sh", {{ printf "%s/pull-models.sh" (include "oil.configDir" .) | quote }}]
       env:
@@ -350,7 +381,7 @@ spec:
         {{- end }}
   containers:
     - name: ollama
-      image: {{ include "oil.image" (list . .Values.image) | quote }}
+      image: {{ include "oil.serverImage" . | quote }}
       imagePullPolicy: {{ .Values.image.pullPolicy | quote }}
       command: ["/bin/ollama", "serve"]
       ports:

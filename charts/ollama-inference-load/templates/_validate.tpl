@@ -21,6 +21,17 @@ a probe killed by its own timeout reports nothing useful and, for liveness, rest
 {{- if and (gt $maxLoaded 0) (lt $maxLoaded (len .Values.models)) }}
 {{- $messages = append $messages (dict "value" "ollama.maxLoadedModels" "message" (printf "ollama.maxLoadedModels is %d but %d models are configured: they would evict each other and a pod is ready only when every model is loaded: raise ollama.maxLoadedModels to %d or leave it 0" $maxLoaded (len .Values.models) (len .Values.models))) }}
 {{- end }}
+{{- /* A rolling update must be able to start a pod (maxSurge) or stop one (maxUnavailable). With
+GPUs an empty maxSurge is what updateStrategy.gpuSurge spare GPUs hold (templates/_rollout.tpl). */}}
+{{- $rollout := .Values.updateStrategy }}
+{{- $zero := list "0" "0%" }}
+{{- $surge := toString $rollout.maxSurge }}
+{{- if and (eq $surge "") (gt (int .Values.gpu.count) 0) }}
+{{- $surge = toString (div (int $rollout.gpuSurge) (int .Values.gpu.count)) }}
+{{- end }}
+{{- if and (has (toString $rollout.maxUnavailable) $zero) (has $surge $zero) }}
+{{- $messages = append $messages (dict "value" "updateStrategy.maxUnavailable" "message" (printf "updateStrategy.maxUnavailable is 0 and maxSurge is 0 (gpu.count=%d, updateStrategy.gpuSurge=%d spare GPUs): a rolling update could neither start a new pod nor stop an old one. Leave updateStrategy.maxUnavailable empty (one pod at a time), or set updateStrategy.gpuSurge to at least gpu.count if the GPU pool has that many spare GPUs" (int .Values.gpu.count) (int $rollout.gpuSurge))) }}
+{{- end }}
 {{- $names := list }}
 {{- range .Values.models }}
 {{- if has .name $names }}
