@@ -101,7 +101,7 @@ TEMPLATE_RULES: list[tuple[dict[str, Any], list[str]]] = [
     ),
     (
         {"models": [{"name": "a"}, {"name": "b"}], "ollama": {"maxLoadedModels": 1}},
-        ["ollama.maxLoadedModels is 1 but 2 models", "raise ollama.maxLoadedModels to 2"],
+        ["ollama.maxLoadedModels is 1 but the models form 2 load groups", "to 2 or leave it 0"],
     ),
 ]
 GUARDRAILS = SCHEMA_RULES + TEMPLATE_RULES
