@@ -5,7 +5,6 @@ the chart's own ConfigMap."""
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
@@ -18,16 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.conftest import REPO_ROOT, helm_binary
 from tests.ollama_double import install
+from tests.support.chart_env import CHART, chart_config, chart_settings
 from tests.support.net import free_port
 
-CHART = REPO_ROOT / "charts" / "ollama-inference-load"
 FILES = CHART / "files"
-# What the chart writes into the scripts ConfigMap besides files/.
-CONFIG_FILES = re.compile(r"^(models\.tsv|derived\.tsv|groups\.tsv|modelfile-\d+)$")
 SCRIPTS = ("pull-models.sh", "probe-ready.sh", "probe-live.sh", "test-models.sh", "lib.sh")
 LOG_LINE = re.compile(
     r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (?P<script>[a-z-]+) (?P<level>\S+) "
@@ -46,49 +41,6 @@ def pid_alive(pid: int) -> bool:
 def log_time(line: str) -> float:
     stamp = line.split(" ", 1)[0]
     return time.mktime(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")) + float(stamp[19:23])
-
-
-@functools.cache
-def render_chart(values_json: str) -> tuple[dict[str, Any], ...]:
-    """`helm template` of the chart with these values (JSON), every document; cached."""
-    result = subprocess.run(
-        [str(helm_binary("3.19.0")), "template", "pod", str(CHART), "-f", "-"],
-        input=values_json,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return tuple(d for d in yaml.load_all(result.stdout, Loader=yaml.CSafeLoader) if d)
-
-
-def container_env(values: dict[str, Any]) -> dict[str, dict[str, str]]:
-    """The environment the chart gives each container (by name), literal values only."""
-    found: dict[str, dict[str, str]] = {}
-    for document in render_chart(json.dumps(values, sort_keys=True)):
-        if document["kind"] not in ("Deployment", "Pod"):
-            continue
-        spec = document["spec"].get("template", document)["spec"]
-        for item in [*spec.get("initContainers", []), *spec["containers"]]:
-            env = item.get("env", [])
-            found[item["name"]] = {e["name"]: e["value"] for e in env if "value" in e}
-    return found
-
-
-def chart_config(values: dict[str, Any]) -> dict[str, str]:
-    """The model lists, load groups and Modelfiles of the chart's scripts ConfigMap."""
-    for document in render_chart(json.dumps(values, sort_keys=True)):
-        if document["kind"] == "ConfigMap" and "models.tsv" in document["data"]:
-            return {k: v for k, v in document["data"].items() if CONFIG_FILES.match(k)}
-    raise AssertionError("the chart rendered no scripts ConfigMap")
-
-
-def chart_settings() -> dict[str, str]:
-    """Every OIL_* variable the chart sets with its default values (any container)."""
-    settings: dict[str, str] = {}
-    for env in container_env({}).values():
-        settings |= {k: v for k, v in env.items() if k.startswith("OIL_")}
-    return settings
 
 
 @dataclass

@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT
-from tests.scripts.conftest import CHART, FILES, Pod, container_env, render_chart
+from tests.scripts.conftest import FILES, Pod
+from tests.support.chart_env import CHART, container_env, render_chart
 
 SCRIPTS = ("pull-models.sh", "probe-ready.sh", "probe-live.sh", "test-models.sh")
 DOCS = REPO_ROOT / "docs" / "interfaces.md"

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import helm_binary
-from tests.scripts.conftest import CHART, FILES, Pod, chart_config, container_env, render_chart
+from tests.scripts.conftest import FILES, Pod
+from tests.support.chart_env import CHART, chart_config, container_env, render_chart
 
 
 def chart_displays(tmp_path: Path, names: list[str]) -> list[str]:
