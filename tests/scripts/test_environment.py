@@ -32,7 +32,7 @@ def required(script: str) -> list[str]:
     """The variables of the script's `oil_require` line (continuations joined)."""
     text = (FILES / script).read_text().replace("\\\n", " ")
     (line,) = re.findall(r"^oil_require (.+)$", text, re.MULTILINE)
-    return line.split()
+    return str(line).split()
 
 
 def read_settings(script: str) -> set[str]:
@@ -168,10 +168,11 @@ def test_docs_default_is_values_yaml_for_a_plain_value() -> None:
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     table = docs_table()
     checked = 0
-    for variable, (_used, _meaning, chart_value, default) in table.items():
-        (source, *rest) = sorted(chart_sources(variable)) or [None]
-        if source is None or rest:
+    for variable, (_used, _meaning, _chart_value, default) in table.items():
+        sources = sorted(chart_sources(variable))
+        if len(sources) != 1:
             continue
+        (source,) = sources
         node = values
         for part in source.split("."):
             node = node[part]
@@ -186,4 +187,3 @@ def test_lifecycle_values_map_to_distinct_variables() -> None:
     sources = {v: chart_sources(v) for v in docs_table()}
     used = {s for found in sources.values() for s in found}
     assert {f"lifecycle.{key}" for key in values["lifecycle"]} <= used
-

@@ -40,7 +40,10 @@ def chart_displays(tmp_path: Path, names: list[str]) -> list[str]:
 
 def script_displays(names: list[str]) -> list[str]:
     """lib.sh's awk `display` of each name."""
-    program = '. "$1"; awk -v default_registry="$OIL_DEFAULT_REGISTRY" "$OIL_AWK_NAMES"\'{ print display($0) }\''
+    program = (
+        '. "$1"; awk -v default_registry="$OIL_DEFAULT_REGISTRY" "$OIL_AWK_NAMES"'
+        "'{ print display($0) }'"
+    )
     result = subprocess.run(
         ["sh", "-c", program, "sh", str(FILES / "lib.sh")],
         input="\n".join(names) + "\n",
