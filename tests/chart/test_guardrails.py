@@ -150,7 +150,7 @@ def test_every_broken_rule_is_reported_in_one_run(helm: Path, tmp_path: Path) ->
     ):
         assert path in failure.value.stderr
     template_values = {
-        "models": [{"name": "a"}, {"name": "a"}],
+        "models": [{"name": "a"}, {"name": "a"}, {"name": "b"}],
         "ollama": {"maxLoadedModels": 1},
         "probes": {"startup": {"timeoutSeconds": 1}, "liveness": {"timeoutSeconds": 2}},
     }
