@@ -78,7 +78,6 @@ else:
 
 WORKLOAD_TYPE = "OLLAMA_INFERENCE_LOAD"
 DEFAULT_GPU_RESOURCE = "nvidia.com/gpu"
-DEFAULT_STARTUP_BUDGET_SECONDS = 900
 DEFAULT_ARGOCD_DESTINATION = "https://kubernetes.default.svc"
 DEFAULT_ARGOCD_NAMESPACE = "argocd"
 NAME_TAG, MAPPING_TAG = "<model name>", "<model mapping>"
@@ -460,8 +459,8 @@ class EnvironmentGpu(Strict):
 
 
 class StartupDefaults(Strict):
-    budget_seconds: Annotated[int, Field(ge=60, le=86400)] = DEFAULT_STARTUP_BUDGET_SECONDS
-    """Seconds a pod may take to pull and load its models before it counts as failed."""
+    budget_seconds: Opt[Annotated[int, Field(ge=60, le=86400)]] = None
+    """Seconds a pod may take to pull and load its models; default: the chart's budget."""
 
 
 class EnvironmentDefaults(Strict):

@@ -686,9 +686,10 @@ def _chart_values(
             {"name": item.name.short, "modelfile": _modelfile(item)} for item in derived
         ],
         "gpu": {"count": gpu.count, "resourceName": gpu.resource_name},
-        "startup": {"budgetSeconds": defaults.startup.budget_seconds},
         "costLabels": _cost_labels(leaf, environment),
     }
+    if defaults.startup.budget_seconds is not None:
+        values["startup"] = {"budgetSeconds": defaults.startup.budget_seconds}
     if environment.image_registry is not None:
         values["global"] = {"imageRegistry": environment.image_registry}
     replicas = leaf.container.replicas if leaf.container else None

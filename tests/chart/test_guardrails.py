@@ -109,7 +109,7 @@ TEMPLATE_RULES: list[tuple[dict[str, Any], list[str]]] = [
     ),
     (
         {"models": [{"name": "a"}, {"name": "b"}], "ollama": {"maxLoadedModels": 1}},
-        ["ollama.maxLoadedModels is 1 but 2 models", "raise ollama.maxLoadedModels to 2"],
+        ["ollama.maxLoadedModels is 1 but the models form 2 load groups", "to 2 or leave it 0"],
     ),
 ]
 GUARDRAILS = SCHEMA_RULES + TEMPLATE_RULES
@@ -158,7 +158,7 @@ def test_every_broken_rule_is_reported_in_one_run(helm: Path, tmp_path: Path) ->
     ):
         assert path in failure.value.stderr
     template_values = {
-        "models": [{"name": "a"}, {"name": "a"}],
+        "models": [{"name": "a"}, {"name": "a"}, {"name": "b"}],
         "ollama": {"maxLoadedModels": 1},
         "probes": {"startup": {"timeoutSeconds": 1}, "liveness": {"timeoutSeconds": 2}},
     }

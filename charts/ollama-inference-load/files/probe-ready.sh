@@ -23,6 +23,9 @@ OIL_SCRIPT=probe-ready
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
+oil_require OLLAMA_HOST OLLAMA_MODELS OIL_CONFIG_DIR OIL_CLI_TIMEOUT_SECONDS \
+	OIL_LOAD_TIMEOUT_SECONDS OIL_LOAD_KEEPALIVE OIL_STATE_DIR
+
 oil_seconds_setting OIL_CLI_TIMEOUT_SECONDS "$OIL_CLI_TIMEOUT_SECONDS"
 oil_seconds_setting OIL_LOAD_TIMEOUT_SECONDS "$OIL_LOAD_TIMEOUT_SECONDS"
 oil_settings_checked
@@ -48,8 +51,8 @@ write_lock() {
 	lock_key "$1" || return 1
 	wl_started=
 	! oil_proc_stat "$2" || wl_started=$OIL_PROC_START
-	# The probe and the loader it starts may write at the same instant: each its own temporary.
-	printf '%s %s\n' "$2" "$wl_started" >"$LOCK_FILE.tmp.$$" && mv -f "$LOCK_FILE.tmp.$$" "$LOCK_FILE"
+	# The probe and its loader may both write it at once: each through a file of its own.
+	printf '%s %s\n' "$2" "$wl_started" >"$LOCK_FILE.$$.tmp" && mv -f "$LOCK_FILE.$$.tmp" "$LOCK_FILE"
 }
 
 # The pid of the running loader of a model into LOADER_PID; fails when none runs.

@@ -9,6 +9,14 @@ and helm 3 drops it, and the two must render byte-for-byte alike (Argo CD 3.3/3.
 {{- end }}
 
 {{/*
+Where probe-ready.sh keeps its loaders' pid files and last results (OIL_STATE_DIR): under /tmp,
+the pod's emptyDir (oil.commonMounts), so it is writable and starts empty with the pod.
+*/}}
+{{- define "oil.stateDir" -}}
+/tmp/ollama-inference-load
+{{- end }}
+
+{{/*
 Labels. Selector labels include the component so the Service, PDB and NetworkPolicy never select
 the helm test pod.
 */}}
@@ -186,7 +194,11 @@ OLLAMA_KEEP_ALIVE accepts plain seconds.
 {{- end }}
 {{- end }}
 
-{{/* Environment shared by every container that runs the ollama binary or a lifecycle script. */}}
+{{/*
+Environment shared by every container that runs the ollama binary or a lifecycle script. The
+chart is the only owner of these settings: the scripts carry no defaults and refuse to start
+without a variable they read (docs/interfaces.md section 2; tests/scripts/test_environment.py).
+*/}}
 {{- define "oil.lifecycleEnv" -}}
 - name: HOME
   value: {{ .Values.homeDir | quote }}
@@ -198,12 +210,16 @@ OLLAMA_KEEP_ALIVE accepts plain seconds.
   value: {{ .Values.lifecycle.pollIntervalSeconds | int | quote }}
 - name: OIL_SERVER_START_TIMEOUT_SECONDS
   value: {{ .Values.lifecycle.serverStartTimeoutSeconds | int | quote }}
+- name: OIL_SERVER_STOP_TIMEOUT_SECONDS
+  value: {{ .Values.lifecycle.serverStopTimeoutSeconds | int | quote }}
 - name: OIL_PULL_RETRIES
   value: {{ .Values.lifecycle.pullRetries | int | quote }}
 - name: OIL_PULL_BACKOFF_SECONDS
   value: {{ .Values.lifecycle.pullBackoffSeconds | int | quote }}
 - name: OIL_PULL_BACKOFF_MAX_SECONDS
   value: {{ .Values.lifecycle.pullBackoffMaxSeconds | int | quote }}
+- name: OIL_PULL_PROGRESS_SECONDS
+  value: {{ .Values.lifecycle.pullProgressSeconds | int | quote }}
 - name: OIL_PULL_STALL_TIMEOUT_SECONDS
   value: {{ .Values.lifecycle.pullStallTimeoutSeconds | int | quote }}
 - name: OIL_PULL_ATTEMPT_TIMEOUT_SECONDS
@@ -215,17 +231,20 @@ OLLAMA_KEEP_ALIVE accepts plain seconds.
 # A self-heal load in the readiness probe may take as long as a first start.
 - name: OIL_LOAD_TIMEOUT_SECONDS
   value: {{ .Values.startup.budgetSeconds | int | quote }}
+- name: OIL_STATE_DIR
+  value: {{ include "oil.stateDir" . | quote }}
 {{- end }}
 
 {{/*
-OLLAMA_MAX_LOADED_MODELS: ollama.maxLoadedModels, or, when that is 0 and there are more models
-than Ollama's default of 3 loaded models, the number of models (a pod is ready only when every
-model is loaded; derived models share their FROM model's runner). Empty keeps Ollama's default.
+OLLAMA_MAX_LOADED_MODELS: ollama.maxLoadedModels, or, when that is 0 and there are more load
+groups than Ollama's default of 3 loaded models, the number of load groups (a pod is ready only
+when every group is loaded; oil.loadGroups). Empty keeps Ollama's default.
 */}}
 {{- define "oil.maxLoadedModels" -}}
 {{- $maxLoaded := int .Values.ollama.maxLoadedModels }}
-{{- if and (eq $maxLoaded 0) (gt (len .Values.models) 3) }}
-{{- $maxLoaded = len .Values.models }}
+{{- $groups := len (include "oil.loadGroups" . | fromJson).groups }}
+{{- if and (eq $maxLoaded 0) (gt $groups 3) }}
+{{- $maxLoaded = $groups }}
 {{- end }}
 {{- if gt $maxLoaded 0 }}
 {{- $maxLoaded }}
@@ -452,9 +471,9 @@ spec:
 {{- end }}
 
 {{/*
-Data of the scripts ConfigMap: every file under files/ plus the model lists in the format of
-docs/interfaces.md section 2. The pod template's checksum is taken over this, so a script or
-model change rolls the pods.
+Data of the scripts ConfigMap: every file under files/ plus the model lists and load groups
+(oil.loadGroups) in the format of docs/interfaces.md section 2. The pod template's checksum is
+taken over this, so a script or model change rolls the pods.
 */}}
 {{- define "oil.scriptsData" -}}
 {{- $data := dict }}
@@ -478,6 +497,11 @@ model change rolls the pods.
 {{- $_ := set $data $file $model.modelfile }}
 {{- end }}
 {{- $_ := set $data "derived.tsv" (printf "%s\n" (join "\n" $derived)) }}
+{{- $groups := list "# load\tkind\tinsecure\tmembers (comma-separated; the group is loaded when any member is)" }}
+{{- range (include "oil.loadGroups" . | fromJson).groups }}
+{{- $groups = append $groups (printf "%s\t%s\t%t\t%s" .load .kind .insecure (join "," .members)) }}
+{{- end }}
+{{- $_ := set $data "groups.tsv" (printf "%s\n" (join "\n" $groups)) }}
 {{- toYaml $data }}
 {{- end }}
 
