@@ -48,7 +48,7 @@ class Pod:
     root: Path
     env: dict[str, str]
     servers: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    model_rows: tuple[tuple[str, str, bool, str], ...] = ()
+    model_rows: tuple[tuple[str, str, bool, str] | tuple[str, str, bool, str, str], ...] = ()
     derived_rows: tuple[tuple[str, str], ...] = ()
 
     @property
@@ -68,8 +68,9 @@ class Pod:
         data: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {}
         return data
 
-    def models(self, *rows: tuple[str, str, bool, str]) -> None:
-        """Configures these models (name, digest or "", insecure, generate|embed), as the chart."""
+    def models(self, *rows: tuple[str, str, bool, str] | tuple[str, str, bool, str, str]) -> None:
+        """Configures these models (name, digest or "", insecure, generate|embed[, keep-alive or
+        "-" for none]), as the chart."""
         self.model_rows = rows
         self.write_config()
 
@@ -81,10 +82,7 @@ class Pod:
     def write_config(self) -> None:
         """models.tsv, derived.tsv, groups.tsv and the Modelfiles, as the chart renders them."""
         values = {
-            "models": [
-                {"name": n, "digest": d, "insecure": i, "embedding": k == "embed"}
-                for n, d, i, k in self.model_rows
-            ],
+            "models": [_model_values(*row) for row in self.model_rows],
             "derivedModels": [{"name": n, "modelfile": m} for n, m in self.derived_rows],
         }
         for stale in self.config_dir.glob("modelfile-*"):
@@ -195,3 +193,18 @@ def _stop_loaders(state_dir: Path) -> None:
         pid = lock.read_text().split(" ")[0].strip()  # "pid start-time"
         if pid.isdigit() and pid_alive(int(pid)):
             os.kill(int(pid), signal.SIGTERM)
+
+
+def _model_values(
+    name: str, digest: str, insecure: bool, kind: str, keep_alive: str = "-"
+) -> dict[str, Any]:
+    """One entry of the chart's models value."""
+    values: dict[str, Any] = {
+        "name": name,
+        "digest": digest,
+        "insecure": insecure,
+        "embedding": kind == "embed",
+    }
+    if keep_alive != "-":
+        values["keepAlive"] = keep_alive
+    return values

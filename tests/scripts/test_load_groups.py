@@ -143,7 +143,6 @@ def test_modelfile_problems_are_refused_at_render(tmp_path: Path) -> None:
         "derivedModels": [
             {"name": "a", "modelfile": "FROM b\n"},
             {"name": "b", "modelfile": "FROM a\n"},
-            {"name": "c", "modelfile": "SYSTEM no base\n"},
         ],
     }
     result = _helm(tmp_path, values)
@@ -151,10 +150,19 @@ def test_modelfile_problems_are_refused_at_render(tmp_path: Path) -> None:
     for message in (
         "the FROM chain of a loops",
         "the FROM chain of b loops",
-        "the modelfile of c has no FROM line",
         "models: PHI:latest is listed twice",
     ):
         assert message in result.stderr
+
+
+def test_a_modelfile_without_from_is_refused_by_the_schema(tmp_path: Path) -> None:
+    values = {
+        "models": [{"name": "phi"}],
+        "derivedModels": [{"name": "c", "modelfile": "SYSTEM x\n"}],
+    }
+    result = _helm(tmp_path, values)
+    assert result.returncode != 0
+    assert "/derivedModels/0/modelfile" in result.stderr
 
 
 def _helm(tmp_path: Path, values: dict[str, Any]) -> subprocess.CompletedProcess[str]:

@@ -152,9 +152,7 @@ def test_liveness_passes_when_the_server_answers(pod: Pod) -> None:
 def serve_with_keep_alive(pod: Pod, *models: tuple[str, dict[str, object], str]) -> None:
     """Like serve_with, with models.tsv's last column (keep-alive) written as the chart does."""
     pod.control(registry={name: spec for name, spec, _ in models})
-    rows = ["# name\tdigest\tinsecure\tkind\tkeep-alive"]
-    rows += [f"{name}\t-\tfalse\tgenerate\t{keep_alive}" for name, _, keep_alive in models]
-    (pod.config_dir / "models.tsv").write_text("\n".join(rows) + "\n")
+    pod.models(*[(name, "", False, "generate", keep_alive) for name, _, keep_alive in models])
     pod.start_server()
     for name, _, _ in models:
         assert pod.cli("pull", name).returncode == 0
