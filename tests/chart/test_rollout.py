@@ -49,9 +49,13 @@ def rollout_peak_pods(document: Document) -> tuple[int, int]:
     return replicas + surge, surge + unavailable
 
 
+CHART_DEFAULTS: dict[str, Any] = yaml.safe_load((CHART / "values.yaml").read_text(encoding="utf-8"))
+
+
 def gpus_per_pod(document: Document, values: dict[str, Any]) -> int:
     limits = container(document, "ollama")["resources"]["limits"]
-    return int(limits.get(values["gpu"]["resourceName"], 0))
+    resource = values["gpu"].get("resourceName", CHART_DEFAULTS["gpu"]["resourceName"])
+    return int(limits.get(resource, 0))
 
 
 def gpu_fit_problems(document: Document, values: dict[str, Any]) -> list[str]:
