@@ -73,7 +73,7 @@ def test_every_instruction_parses_as_written(tmp_path: Path) -> None:
 
 def test_pull_models_builds_the_derived_model(pod: Pod, tmp_path: Path) -> None:
     data = scripts_data(tmp_path, DERIVED)
-    for name in ("models.tsv", "derived.tsv", "modelfile-0"):
+    for name in ("models.tsv", "derived.tsv", "groups.tsv", "modelfile-0"):
         (pod.config_dir / name).write_text(data[name], encoding="utf-8")
     pod.control(registry={"phi": {"size": 150_000}})
 
