@@ -25,6 +25,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from tests.ollama_double import install  # noqa: E402 - needs the repository on sys.path
+from tests.support.chart_env import chart_config, chart_settings  # noqa: E402
 from tests.support.net import free_port  # noqa: E402
 
 FILES = REPO_ROOT / "charts" / "ollama-inference-load" / "files"
@@ -70,7 +71,8 @@ def main(argv: list[str]) -> int:
         install(bin_dir)
         config = root / "config"
         config.mkdir()
-        (config / "models.tsv").write_text(f"{MODEL}\t-\tfalse\tgenerate\n")
+        for name, text in chart_config({"models": [{"name": MODEL}]}).items():
+            (config / name).write_text(text)
         control = root / "control.json"
         control.write_text(
             json.dumps(
@@ -83,7 +85,7 @@ def main(argv: list[str]) -> int:
         )
         state = root / "state.json"
         (root / "tmp").mkdir()
-        base = {
+        base = chart_settings() | {
             "PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
             "HOME": str(root),
             "TMPDIR": str(root / "tmp"),
@@ -91,6 +93,7 @@ def main(argv: list[str]) -> int:
             "OLLAMA_DOUBLE_CONTROL": str(control),
             "OLLAMA_DOUBLE_STATE": str(state),
             "OIL_CONFIG_DIR": str(config),
+            "OIL_STATE_DIR": str(root / "tmp" / "ollama-inference-load"),
             "OIL_POLL_INTERVAL_SECONDS": "0.5",
             "POC_SLEEP": str(args.poc_sleep_s),
             "MODEL": MODEL,

@@ -40,10 +40,14 @@ def fingerprint(*paths: Path) -> str:
     return digest.hexdigest()
 
 
-def stamped(name: str, inputs: tuple[Path, ...], step: Callable[[], None]) -> None:
+def stamped(
+    name: str, inputs: tuple[Path, ...], step: Callable[[], None], product: Path | None = None
+) -> None:
+    """step() unless its stamp matches inputs and its product (if named) is still there: .tools
+    may be shared by several work trees, whose products are their own."""
     stamp = TOOLS / "stamps" / name
     wanted = fingerprint(*inputs)
-    if stamp.is_file() and stamp.read_text() == wanted:
+    if stamp.is_file() and stamp.read_text() == wanted and (product is None or product.exists()):
         return
     print(f"bootstrap: installing {name}", flush=True)
     step()
@@ -160,6 +164,7 @@ def main() -> int:
         "backstage-validators",
         (REPO_ROOT / "tools" / "backstage" / "package-lock.json",),
         install_backstage_validators,
+        product=REPO_ROOT / "tools" / "backstage" / "node_modules",
     )
     build_argocd_render()
     install_docker_registry()

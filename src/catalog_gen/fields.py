@@ -245,6 +245,20 @@ ModelName = Annotated[
 Url = Annotated[
     str, TextFormat(URL, "must be a URL such as https://github.com/org/repo.git", max_length=2048)
 ]
+# A Modelfile ADAPTER: Ollama's CLI reads it as a local file or directory. An absolute path inside
+# the pod (the model cache, or a volume the chart mounts with extraVolumes); never a URL, a
+# relative path (it would resolve in the read-only scripts folder), `~` or a `.`/`..` segment.
+ADAPTER_PATH = r"^(/[A-Za-z0-9_@+-][A-Za-z0-9_.@+-]*)+$"
+AdapterPath = Annotated[
+    str,
+    TextFormat(
+        ADAPTER_PATH,
+        "must be an absolute path in the pod (the model cache or a volume from "
+        "chartValues.extraVolumes), e.g. /models/adapters/support-lora.gguf: segments of letters, "
+        "digits and . _ @ + - not starting with '.'; a URL is never fetched",
+        max_length=1024,
+    ),
+]
 HttpsUrl = Annotated[
     str,
     TextFormat(HTTPS_URL, "must be an https:// URL", max_length=253),

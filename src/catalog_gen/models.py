@@ -30,6 +30,7 @@ from pydantic_core import PydanticCustomError
 
 from catalog_gen.fields import (
     AccessMode,
+    AdapterPath,
     BackstageName,
     CacheMode,
     Description,
@@ -76,7 +77,6 @@ else:
 
 WORKLOAD_TYPE = "OLLAMA_INFERENCE_LOAD"
 DEFAULT_GPU_RESOURCE = "nvidia.com/gpu"
-DEFAULT_STARTUP_BUDGET_SECONDS = 900
 DEFAULT_ARGOCD_DESTINATION = "https://kubernetes.default.svc"
 DEFAULT_ARGOCD_NAMESPACE = "argocd"
 NAME_TAG, MAPPING_TAG = "<model name>", "<model mapping>"
@@ -193,6 +193,15 @@ ModelItem = Annotated[
 ]
 
 
+class ModelfileMessage(Strict):
+    """One MESSAGE of a Modelfile: an example conversation turn."""
+
+    role: Literal["system", "user", "assistant"]
+    """Who speaks: system, user or assistant."""
+    content: str
+    """What is said (may span lines)."""
+
+
 class DerivedModel(Strict):
     """A model built with `ollama create` from a Modelfile the generator writes."""
 
@@ -206,6 +215,13 @@ class DerivedModel(Strict):
     """TEMPLATE (Go template of the prompt)."""
     parameters: Opt[dict[str, ParameterValue]] = None
     """PARAMETER lines, e.g. {temperature: 0.2, num_ctx: 8192, stop: ["<|end|>"]}."""
+    adapter: Opt[AdapterPath] = None
+    """ADAPTER: a LoRA adapter (GGUF file or safetensors directory) already in the pod, as an
+    absolute path, e.g. /models/adapters/support-lora.gguf; never a URL."""
+    messages: Opt[Annotated[list[ModelfileMessage], Field(max_length=64)]] = None
+    """MESSAGE lines: example conversation turns, in order."""
+    license: Opt[str] = None
+    """LICENSE text of the derived model."""
 
 
 class LeafGpu(Strict):
@@ -442,8 +458,8 @@ class EnvironmentGpu(Strict):
 
 
 class StartupDefaults(Strict):
-    budget_seconds: Annotated[int, Field(ge=60, le=86400)] = DEFAULT_STARTUP_BUDGET_SECONDS
-    """Seconds a pod may take to pull and load its models before it counts as failed."""
+    budget_seconds: Opt[Annotated[int, Field(ge=60, le=86400)]] = None
+    """Seconds a pod may take to pull and load its models; default: the chart's budget."""
 
 
 class EnvironmentDefaults(Strict):

@@ -78,6 +78,14 @@ SCHEMA_RULES: list[tuple[dict[str, Any], list[str]]] = [
     ({"extraEnv": [{"name": "OLLAMA_HOST", "value": "0.0.0.0:11434"}]}, ["/extraEnv/0/name"]),
     ({"extraEnv": [{"name": "OIL_PULL_RETRIES", "value": "9"}]}, ["/extraEnv/0/name"]),
     ({"extraEnv": [{"name": "OLLAMA_KEEP_ALIVE", "value": "5m"}]}, ["/extraEnv/0/name"]),
+    (
+        {"derivedModels": [{"name": "x", "modelfile": "SYSTEM hi\nFROMAGE phi\n"}]},
+        ["/derivedModels/0/modelfile", "pattern"],
+    ),
+    (
+        {"derivedModels": [{"name": "x", "modelfile": "FROM phi\nSYSTEM \u0007hi\n"}]},
+        ["/derivedModels/0/modelfile", "pattern"],
+    ),
 ]
 
 # Rules only a template can decide (templates/_validate.tpl): the message names the value.
@@ -101,7 +109,7 @@ TEMPLATE_RULES: list[tuple[dict[str, Any], list[str]]] = [
     ),
     (
         {"models": [{"name": "a"}, {"name": "b"}], "ollama": {"maxLoadedModels": 1}},
-        ["ollama.maxLoadedModels is 1 but 2 models", "raise ollama.maxLoadedModels to 2"],
+        ["ollama.maxLoadedModels is 1 but the models form 2 load groups", "to 2 or leave it 0"],
     ),
 ]
 GUARDRAILS = SCHEMA_RULES + TEMPLATE_RULES
@@ -150,7 +158,7 @@ def test_every_broken_rule_is_reported_in_one_run(helm: Path, tmp_path: Path) ->
     ):
         assert path in failure.value.stderr
     template_values = {
-        "models": [{"name": "a"}, {"name": "a"}],
+        "models": [{"name": "a"}, {"name": "a"}, {"name": "b"}],
         "ollama": {"maxLoadedModels": 1},
         "probes": {"startup": {"timeoutSeconds": 1}, "liveness": {"timeoutSeconds": 2}},
     }

@@ -82,16 +82,17 @@ def test_the_schema_refuses_inputs_past_the_bounds(
 
 def test_the_largest_model_lists_keep_the_configmap_below_1_mib(helm: Path, tmp_path: Path) -> None:
     name = "r" * 80 + ":" + "t" * 80
+    models = [f"{index:03d}{name[3:]}" for index in range(100)]
+    # A FROM line, then four bytes per character: the most UTF-8 text a maxLength of 8192 allows.
+    modelfiles = [f"FROM {models[index]}\n" for index in range(16)]
+    modelfiles = [m + "\U0001f600" * (8192 - len(m)) for m in modelfiles]
     values = {
-        "models": [
-            {"name": f"{index:03d}{name[3:]}", "digest": "a" * 64, "insecure": True}
-            for index in range(100)
-        ],
-        # Four bytes per character: the most UTF-8 text a maxLength of 8192 allows.
+        "models": [{"name": model, "digest": "a" * 64, "insecure": True} for model in models],
         "derivedModels": [
-            {"name": f"d{index}", "modelfile": "\U0001f600" * 8192} for index in range(16)
+            {"name": f"d{index}", "modelfile": text} for index, text in enumerate(modelfiles)
         ],
     }
     configmap = select(render(helm, values, tmp_path), "ConfigMap")[0]
     size = sum(len(text.encode()) for text in configmap["data"].values())
-    assert 16 * 8192 * 4 < size < CONFIGMAP_MAX_BYTES
+    assert sum(len(text.encode()) for text in modelfiles) < size < CONFIGMAP_MAX_BYTES
+    assert len(configmap["data"]["groups.tsv"].splitlines()) == 1 + 100

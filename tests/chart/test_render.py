@@ -29,6 +29,8 @@ def test_scenarios_cover_the_issue() -> None:
         "hardened",
         "multi-model",
         "airgapped",
+        "keda-http",
+        "keda-prometheus",
     }
 
 

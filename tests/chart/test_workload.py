@@ -343,7 +343,7 @@ def test_air_gapped_registry_digest_and_ca_bundle(helm: Path) -> None:
     (config_map,) = select(documents, "ConfigMap")
     assert config_map["data"]["models.tsv"].splitlines()[1:] == [
         "models.internal.example.com:5000/library/qwen2.5:0.5b\t"
-        "5a3c9f1a7b2d4e6f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7\ttrue\tgenerate"
+        "5a3c9f1a7b2d4e6f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7\ttrue\tgenerate\t-"
     ]
 
 
@@ -354,9 +354,9 @@ def test_model_lists_follow_the_interface(helm: Path) -> None:
     (config_map,) = select(render_scenario(helm, "multi-model"), "ConfigMap")
     data = config_map["data"]
     assert data["models.tsv"].splitlines() == [
-        "# name\tdigest-or-dash\tinsecure\tkind (generate/embed)",
-        "llama3.2:3b\ta80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72\tfalse\tgenerate",
-        "nomic-embed-text:latest\t-\tfalse\tembed",
+        "# name\tdigest-or-dash\tinsecure\tkind (generate/embed)\tkeep-alive (Go duration or -)",
+        "llama3.2:3b\ta80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72\tfalse\tgenerate\t-",
+        "nomic-embed-text:latest\t-\tfalse\tembed\t-",
     ]
     assert data["derived.tsv"].splitlines() == [
         "# name\tmodelfile",

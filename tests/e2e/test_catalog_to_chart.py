@@ -160,7 +160,7 @@ def test_locked_digests_reach_the_init_containers_model_list(tmp_path: Path, hel
         for line in config["data"]["models.tsv"].splitlines()
         if line and not line.startswith("#")
     ]
-    assert rows == [["phi:latest", "e1" * 32, "false", "generate"]]
+    assert rows == [["phi:latest", "e1" * 32, "false", "generate", "-"]]
     (deployment,) = select(documents, "Deployment")
     # The chart's defaults: 10 s startup period, 300 s progress margin.
     assert deployment["spec"]["progressDeadlineSeconds"] == 180 + 300

@@ -480,26 +480,35 @@ def parse_modelfile(text: str) -> dict[str, Any]:
         if not line or line.startswith("#"):
             continue
         command, _, value = line.partition(" ")
+        command = command.upper()
+        role = ""
+        if command == "MESSAGE":  # MESSAGE <role> <value>: the value is quoted like any other
+            role, _, value = value.strip().partition(" ")
+            if role not in ("system", "user", "assistant"):
+                raise CliError('message role must be one of "system", "user", or "assistant"')
         value = value.strip()
         if value.startswith('"""'):
+            # Ollama's parser ends the value where the text read so far ends with """.
             value = value[3:]
-            while '"""' not in value and index < len(lines):
+            while not value.rstrip().endswith('"""'):
+                if index >= len(lines):
+                    raise CliError("unexpected EOF")
                 value += "\n" + lines[index]
                 index += 1
-            value = value.split('"""', 1)[0]
+            value = value.rstrip()[:-3]
         elif len(value) >= 2 and value[0] == value[-1] == '"':
             value = value[1:-1]
-        command = command.upper()
         if command == "FROM":
             request["from"] = value
         elif command == "PARAMETER":
             key, _, raw = value.partition(" ")
             parameters[key] = _parameter_value(raw.strip())
-        elif command in ("SYSTEM", "TEMPLATE", "LICENSE"):
+        elif command in ("SYSTEM", "TEMPLATE"):
             request[command.lower()] = value
+        elif command == "LICENSE":  # several LICENSE lines make a list, as in Ollama
+            request.setdefault("license", []).append(value)
         elif command == "MESSAGE":
-            role, _, content = value.partition(" ")
-            messages.append({"role": role, "content": content})
+            messages.append({"role": role, "content": value})
         elif command == "ADAPTER":
             raise CliError("the Ollama double does not support ADAPTER")
         else:

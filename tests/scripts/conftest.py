@@ -1,5 +1,7 @@
 """A simulated pod for the lifecycle scripts: the very files the chart ships, run under `sh`
-(dash, as in the ollama/ollama image) with the Ollama double first on PATH."""
+(dash, as in the ollama/ollama image) with the Ollama double first on PATH, the environment the
+chart renders (paths and timings shortened for the double) and the model lists and load groups of
+the chart's own ConfigMap."""
 
 from __future__ import annotations
 
@@ -16,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO_ROOT
 from tests.ollama_double import install
+from tests.support.chart_env import CHART, chart_config, chart_settings
 from tests.support.net import free_port
 
-FILES = REPO_ROOT / "charts" / "ollama-inference-load" / "files"
+FILES = CHART / "files"
 SCRIPTS = ("pull-models.sh", "probe-ready.sh", "probe-live.sh", "test-models.sh", "lib.sh")
 LOG_LINE = re.compile(
     r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (?P<script>[a-z-]+) (?P<level>\S+) "
@@ -46,6 +48,8 @@ class Pod:
     root: Path
     env: dict[str, str]
     servers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    model_rows: tuple[tuple[str, str, bool, str] | tuple[str, str, bool, str, str], ...] = ()
+    derived_rows: tuple[tuple[str, str], ...] = ()
 
     @property
     def config_dir(self) -> Path:
@@ -64,17 +68,27 @@ class Pod:
         data: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {}
         return data
 
-    def models(self, *rows: tuple[str, str, bool, str]) -> None:
-        lines = ["# name\tdigest\tinsecure\tkind"]
-        lines += [f"{n}\t{d or '-'}\t{'true' if i else 'false'}\t{k}" for n, d, i, k in rows]
-        (self.config_dir / "models.tsv").write_text("\n".join(lines) + "\n")
+    def models(self, *rows: tuple[str, str, bool, str] | tuple[str, str, bool, str, str]) -> None:
+        """Configures these models (name, digest or "", insecure, generate|embed[, keep-alive or
+        "-" for none]), as the chart."""
+        self.model_rows = rows
+        self.write_config()
 
     def derived(self, *rows: tuple[str, str]) -> None:
-        lines = []
-        for index, (name, modelfile) in enumerate(rows):
-            (self.config_dir / f"modelfile-{index}").write_text(modelfile)
-            lines.append(f"{name}\tmodelfile-{index}")
-        (self.config_dir / "derived.tsv").write_text("\n".join(lines) + "\n")
+        """Configures these derived models (name, Modelfile text) as the chart does."""
+        self.derived_rows = rows
+        self.write_config()
+
+    def write_config(self) -> None:
+        """models.tsv, derived.tsv, groups.tsv and the Modelfiles, as the chart renders them."""
+        values = {
+            "models": [_model_values(*row) for row in self.model_rows],
+            "derivedModels": [{"name": n, "modelfile": m} for n, m in self.derived_rows],
+        }
+        for stale in self.config_dir.glob("modelfile-*"):
+            stale.unlink()
+        for name, text in chart_config(values).items():
+            (self.config_dir / name).write_text(text)
 
     def run(
         self, script: str, *args: str, timeout: float = 30, **env: str
@@ -142,7 +156,7 @@ def pod(tmp_path: Path) -> Iterator[Pod]:
     install(bin_dir)
     for folder in ("config", "models", "home", "tmp"):
         (tmp_path / folder).mkdir()
-    env = {
+    env = chart_settings() | {
         "PATH": f"{bin_dir}:/usr/bin:/bin",
         "HOME": str(tmp_path / "home"),
         "TMPDIR": str(tmp_path / "tmp"),
@@ -153,7 +167,8 @@ def pod(tmp_path: Path) -> Iterator[Pod]:
         "OLLAMA_DOUBLE_STATE": str(tmp_path / "state.json"),
         "OIL_CONFIG_DIR": str(tmp_path / "config"),
         "OIL_STATE_DIR": str(tmp_path / "tmp" / "ollama-inference-load"),
-        # Fault timings are fractions of a second so the folder stays fast.
+        # Fault timings are fractions of a second so the folder stays fast; the other settings
+        # are the chart's defaults.
         "OIL_POLL_INTERVAL_SECONDS": "0.1",
         "OIL_SERVER_START_TIMEOUT_SECONDS": "5",
         "OIL_SERVER_STOP_TIMEOUT_SECONDS": "5",
@@ -178,3 +193,18 @@ def _stop_loaders(state_dir: Path) -> None:
         pid = lock.read_text().split(" ")[0].strip()  # "pid start-time"
         if pid.isdigit() and pid_alive(int(pid)):
             os.kill(int(pid), signal.SIGTERM)
+
+
+def _model_values(
+    name: str, digest: str, insecure: bool, kind: str, keep_alive: str = "-"
+) -> dict[str, Any]:
+    """One entry of the chart's models value."""
+    values: dict[str, Any] = {
+        "name": name,
+        "digest": digest,
+        "insecure": insecure,
+        "embedding": kind == "embed",
+    }
+    if keep_alive != "-":
+        values["keepAlive"] = keep_alive
+    return values

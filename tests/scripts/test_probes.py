@@ -147,3 +147,65 @@ def test_liveness_passes_when_the_server_answers(pod: Pod) -> None:
     result = pod.run("probe-live.sh")
     assert result.returncode == 0
     assert result.stdout == ""
+
+
+def serve_with_keep_alive(pod: Pod, *models: tuple[str, dict[str, object], str]) -> None:
+    """Like serve_with, with models.tsv's last column (keep-alive) written as the chart does."""
+    pod.control(registry={name: spec for name, spec, _ in models})
+    pod.models(*[(name, "", False, "generate", keep_alive) for name, _, keep_alive in models])
+    pod.start_server()
+    for name, _, _ in models:
+        assert pod.cli("pull", name).returncode == 0
+
+
+def loaded_models(pod: Pod) -> str:
+    return pod.cli("ps").stdout
+
+
+def test_model_keep_alive_reaches_the_loader_and_the_model_is_then_on_demand(pod: Pod) -> None:
+    serve_with_keep_alive(pod, ("phi", PHI, "1s"), ("tinyllama", PHI, "-"))
+
+    assert not ready(pod)[0]  # first start: both loads are started
+    pod.wait_for(lambda: ready(pod)[0])
+    assert pod.state()["loads_completed"] == {"phi:latest": 1, "tinyllama:latest": 1}
+
+    # phi was loaded with its own keep-alive (1s) and expires; tinyllama with OIL_LOAD_KEEPALIVE
+    # (-1m, forever) stays. The probe lets phi go instead of loading it back.
+    pod.wait_for(lambda: "phi:latest" not in loaded_models(pod), timeout=15)
+    assert "tinyllama:latest" in loaded_models(pod)
+    is_ready, said = ready(pod)
+    assert is_ready, said
+    assert "phi:latest(on demand)" in said
+    time.sleep(0.5)
+    assert pod.state()["loads_completed"] == {"phi:latest": 1, "tinyllama:latest": 1}
+
+
+def test_model_without_own_keep_alive_is_loaded_back(pod: Pod) -> None:
+    # "-" (the chart's value when models[].keepAlive is empty): evicted, it is loaded again.
+    serve_with_keep_alive(pod, ("phi", PHI, "-"))
+    pod.wait_for(lambda: ready(pod)[0])
+    assert pod.cli("stop", "phi").returncode == 0
+    pod.wait_for(lambda: "phi:latest" not in loaded_models(pod))
+    is_ready, said = ready(pod)
+    assert not is_ready
+    assert "phi:latest: not loaded" in said
+    pod.wait_for(lambda: ready(pod)[0])
+    assert pod.state()["loads_completed"] == {"phi:latest": 2}
+
+
+def test_finite_keep_alive_model_is_not_on_demand_before_its_first_load(pod: Pod) -> None:
+    serve_with_keep_alive(pod, ("phi", PHI, "10m"))
+    is_ready, said = ready(pod)
+    assert not is_ready
+    assert "phi:latest: not loaded, load started" in said
+    pod.wait_for(lambda: ready(pod)[0])
+    assert "Forever" not in loaded_models(pod), loaded_models(pod)  # not OIL_LOAD_KEEPALIVE
+
+
+def test_bad_keep_alive_column_is_a_configuration_error(pod: Pod) -> None:
+    (pod.config_dir / "models.tsv").write_text("phi\t-\tfalse\tgenerate\t10\n")
+    pod.control(registry={"phi": PHI})
+    pod.start_server()
+    result = pod.run("probe-ready.sh", timeout=10)
+    assert result.returncode == 2
+    assert 'keep-alive "10" is neither "-" nor a Go duration with a unit' in result.stdout

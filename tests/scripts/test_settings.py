@@ -24,9 +24,14 @@ SETTINGS: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
         "OIL_SERVER_START_TIMEOUT_SECONDS",
         ("pull-models.sh",),
     ),
+    ("lifecycle", "serverStopTimeoutSeconds"): (
+        "OIL_SERVER_STOP_TIMEOUT_SECONDS",
+        ("pull-models.sh",),
+    ),
     ("lifecycle", "pullRetries"): ("OIL_PULL_RETRIES", ("pull-models.sh",)),
     ("lifecycle", "pullBackoffSeconds"): ("OIL_PULL_BACKOFF_SECONDS", ("pull-models.sh",)),
     ("lifecycle", "pullBackoffMaxSeconds"): ("OIL_PULL_BACKOFF_MAX_SECONDS", ("pull-models.sh",)),
+    ("lifecycle", "pullProgressSeconds"): ("OIL_PULL_PROGRESS_SECONDS", ("pull-models.sh",)),
     ("lifecycle", "pullStallTimeoutSeconds"): (
         "OIL_PULL_STALL_TIMEOUT_SECONDS",
         ("pull-models.sh",),
@@ -45,12 +50,7 @@ SETTINGS: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
     ),
     ("test", "timeoutSeconds"): ("OIL_TEST_TIMEOUT_SECONDS", ("test-models.sh",)),
 }
-# Variables the chart never sets (script defaults only), with the scripts that parse them.
-UNSET_BY_CHART = {
-    "OIL_SERVER_STOP_TIMEOUT_SECONDS": ("pull-models.sh",),
-    "OIL_PULL_PROGRESS_SECONDS": ("pull-models.sh",),
-}
-ALL = {var: scripts for var, scripts in SETTINGS.values()} | UNSET_BY_CHART
+ALL = dict(SETTINGS.values())
 
 
 def run_with(pod: Pod, script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -112,7 +112,7 @@ def test_every_numeric_variable_the_chart_renders_is_bounded_here() -> None:
     helpers = "".join(path.read_text() for path in sorted((CHART / "templates").glob("_*.tpl")))
     helpers += (CHART / "templates" / "tests" / "test-models.yaml").read_text()
     named = set(re.findall(r"- name: (OIL_[A-Z_]+)", helpers))
-    assert named - {"OIL_CONFIG_DIR", "OIL_LOAD_KEEPALIVE"} == rendered
+    assert named - {"OIL_CONFIG_DIR", "OIL_LOAD_KEEPALIVE", "OIL_STATE_DIR"} == rendered
 
 
 @pytest.mark.parametrize("which", [0, 1], ids=["minima", "maxima"])

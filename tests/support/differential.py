@@ -244,9 +244,20 @@ def _write_catalog(root: Path, cases: Sequence[Case]) -> Path:
     return catalog
 
 
+# The cluster's capabilities are the templates' to judge, not catalog-gen's (docs/interfaces.md
+# section 3): helm renders as on a cluster that serves every API a values rule can turn on.
+CLUSTER_APIS = (
+    "gateway.networking.k8s.io/v1/HTTPRoute",
+    "gateway.networking.k8s.io/v1beta1/ReferenceGrant",
+    "keda.sh/v1alpha1/ScaledObject",
+    "http.keda.sh/v1beta1/InterceptorRoute",
+)
+
+
 def renders(helm: Path, values: Path) -> bool:
     command = [str(helm), "template", "r", str(CHART), "--values", str(values)]
-    command += ["--api-versions", "gateway.networking.k8s.io/v1/HTTPRoute"]
+    for api in CLUSTER_APIS:
+        command += ["--api-versions", api]
     return subprocess.run(command, capture_output=True, check=False).returncode == 0
 
 

@@ -47,3 +47,9 @@ def test_shipped_scripts_pass_shellcheck() -> None:
     assert scripts
     result = run("shellcheck", "--shell=sh", *scripts)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_workflow_scripts_pass_shellcheck() -> None:
+    """tools/render_pr.sh is bash (its `# shellcheck shell=bash` overrides .shellcheckrc's sh)."""
+    result = run("shellcheck", str(REPO_ROOT / "tools" / "render_pr.sh"))
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -189,6 +189,60 @@ def test_effective_replicas_from_chart_values_count_against_the_gpu_budget(
     )
 
 
+HAMI = "chartValues: {{replicaCount: {replicas}, gpu: {{resourceName: {name}{extra}}}}}\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "extra", "replicas", "over"),
+    [
+        ("nvidia.com/gpumem", ", extraResources: {nvidia.com/gpu: 1}", 4, None),
+        ("nvidia.com/gpumem", ", extraResources: {nvidia.com/gpu: 1}", 5, 5),
+        ("nvidia.com/gpumem", ', extraResources: {nvidia.com/gpu: "2"}', 3, 6),
+        ("nvidia.com/gpumem-percentage", "", 50, None),
+        ("nvidia.com/gpucores", ", extraResources: {nvidia.com/gpumem: 8000}", 50, None),
+        ("amd.com/gpu", "", 5, 40_000),
+    ],
+    ids=["hami-within", "hami-over", "hami-two-vgpus", "percent", "cores", "device"],
+)
+def test_gpu_budget_counts_devices_never_memory_or_cores(
+    tmp_path: Path, name: str, extra: str, replicas: int, over: int | None
+) -> None:
+    body = "model: phi\ngpu: {count: 8000}\n" + HAMI.format(
+        replicas=replicas, name=name, extra=extra
+    )
+    _, report = plan(tmp_path, {"dev/ml/svc.yaml": leaf(body)})
+    budget = [line for line in report.format_text().splitlines() if "$.gpu.budget" in line]
+    if over is None:
+        assert budget == []
+    else:
+        (line,) = budget
+        assert f"request {over} GPUs" in line
+
+
+@pytest.mark.parametrize(
+    ("owner", "team"),
+    [
+        ("owner: group:default/ml-platform\n", "ml-platform"),
+        ("owner: user:jane.doe\n", "jane.doe"),
+        ("owner: support-team\n", "support-team"),
+    ],
+)
+def test_cost_labels_name_the_owner_the_catalog_and_the_environment(
+    tmp_path: Path, owner: str, team: str
+) -> None:
+    service = only_plan(tmp_path, "model: phi\n" + owner)
+    assert service.chart_values["costLabels"] == {
+        "team": team,
+        "service": "ml-inference",
+        "environment": "dev",
+    }
+
+
+def test_cost_labels_without_an_owner_name_no_team(tmp_path: Path) -> None:
+    service = only_plan(tmp_path, "model: phi\n")
+    assert service.chart_values["costLabels"] == {"service": "ml-inference", "environment": "dev"}
+
+
 def test_validate_files_keeps_only_their_problems_but_counts_their_neighbours(
     tmp_path: Path,
 ) -> None:

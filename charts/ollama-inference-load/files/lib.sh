@@ -9,27 +9,6 @@
 # awk (mawk) and the ollama CLI are used. Every CLI fact relied on here is in
 # the README, "What the scripts rely on".
 
-# Defaults: the same as docs/interfaces.md section 2. The chart sets all but
-# OIL_SERVER_STOP_TIMEOUT_SECONDS, OIL_PULL_PROGRESS_SECONDS and OIL_STATE_DIR, which keep these.
-: "${OLLAMA_HOST:=127.0.0.1:11434}"
-: "${OLLAMA_MODELS:=/models}"
-: "${OIL_CONFIG_DIR:=/opt/ollama-inference-load}"
-: "${OIL_POLL_INTERVAL_SECONDS:=2}"
-: "${OIL_SERVER_START_TIMEOUT_SECONDS:=120}"
-: "${OIL_SERVER_STOP_TIMEOUT_SECONDS:=30}"
-: "${OIL_PULL_RETRIES:=5}"
-: "${OIL_PULL_BACKOFF_SECONDS:=5}"
-: "${OIL_PULL_BACKOFF_MAX_SECONDS:=120}"
-: "${OIL_PULL_PROGRESS_SECONDS:=30}"
-: "${OIL_PULL_STALL_TIMEOUT_SECONDS:=300}"
-: "${OIL_PULL_ATTEMPT_TIMEOUT_SECONDS:=7200}"
-: "${OIL_CLI_TIMEOUT_SECONDS:=4}"
-: "${OIL_LOAD_KEEPALIVE:=-1m}"
-: "${OIL_LOAD_TIMEOUT_SECONDS:=1800}"
-: "${OIL_TEST_TIMEOUT_SECONDS:=300}"
-: "${OIL_STATE_DIR:=${TMPDIR:-/tmp}/ollama-inference-load}"
-export OLLAMA_HOST OLLAMA_MODELS
-
 OIL_TAB='	'
 # Ollama's default registry: `ollama list` and `ollama ps` drop it (and the `library` namespace)
 # from the names they print.
@@ -138,6 +117,21 @@ oil_count_setting() {
 
 oil_settings_checked() {
 	[ "$OIL_BAD_SETTINGS" -eq 0 ] || exit 2
+}
+
+# `oil_require NAME...`: each variable NAME is set and not empty, else every missing one is
+# named and the script exits 2. The scripts carry no defaults: the chart sets every variable
+# they read from its values.yaml, their one owner (docs/interfaces.md section 2). Each script
+# requires the variables it and the helpers it calls read (tests/scripts/test_environment.py).
+oil_require() {
+	oil_rq_missing=0
+	for oil_rq_name; do
+		eval "oil_rq_value=\${$oil_rq_name-}"
+		[ -z "$oil_rq_value" ] || continue
+		oil_error "configuration: $oil_rq_name is not set; the chart sets it (docs/interfaces.md section 2)"
+		oil_rq_missing=$((oil_rq_missing + 1))
+	done
+	[ "$oil_rq_missing" -eq 0 ] || exit 2
 }
 
 # `oil_timeout SECONDS COMMAND...`: COMMAND bounded; one that ignores SIGTERM is killed
@@ -298,19 +292,23 @@ function manifest_path(ref) {
 }
 '
 
-# Reads models.tsv and derived.tsv (docs/interfaces.md section 2) plus each derived model's
-# Modelfile and prints the plan, one record a line, tab separated:
+# Reads models.tsv, derived.tsv and groups.tsv (docs/interfaces.md section 2) and prints the
+# plan, one record a line, tab separated:
 #   M name display digest insecure kind manifest-path      a model to pull (display = how
 #                                                          `ollama list`/`ps` print the name)
 #   D name display modelfile-path root-display kind        a model built with `ollama create`
-#   G root-display load-name load-kind insecure members    a load group: models sharing weights
+#   G root-display load-name load-kind insecure members keep-alive
+#                                                          a load group: models sharing weights;
+#                                                          keep-alive: the root model's last
+#                                                          models.tsv column ("-" = the default)
 #   E message                                              a configuration error
 #
 # Load groups exist because Ollama's scheduler keys loaded runners by the weights file
 # (server/sched.go schedulerModelKey): a derived model and its FROM model share one runner, and
-# `ollama ps` shows only the name that loaded it. Requiring both names to be loaded would never
-# succeed, so a group is loaded when any member is, and a derived model is what gets loaded
-# (clients call it; its base answers through the same runner when the options match).
+# `ollama ps` shows only the name that loaded it, so a group is loaded when any member is. The
+# chart computes the groups (templates/_models.tpl, their one owner) and writes groups.tsv; this
+# only checks that every configured model is in exactly one group. A derived model's kind is its
+# group's.
 oil_plan() {
 	awk -F '\t' -v config_dir="$OIL_CONFIG_DIR" -v models_dir="$OLLAMA_MODELS" \
 		-v default_registry="$OIL_DEFAULT_REGISTRY" "$OIL_AWK_NAMES"'
@@ -336,9 +334,48 @@ function valid_name(ref,   n, p, last, c) {
 	return n < 3 || valid_part(p[1], "A-Za-z0-9_.:-", 350)
 }
 function error(msg) { printf "E\t%s\n", msg; errors++ }
+# groups.tsv: load<TAB>kind<TAB>insecure<TAB>members (comma-separated). Sets groups,
+# group_root[g], group_record[g] and member_group[key of a member].
+function read_groups(file,   line, lineno, n, f, where, m, members, i, key, bad, shown) {
+	if ((getline line < file) < 0) { error(file ": cannot read (the chart writes the load groups there)"); return }
+	close(file)
+	lineno = 0
+	while ((getline line < file) > 0) {
+		lineno++
+		if (line ~ /^[ \t]*(#|$)/) continue
+		n = split(line, f, "\t")
+		where = "groups.tsv:" lineno ": "
+		if (n != 4) { error(where "expected 4 tab-separated fields (load, kind, insecure, members), found " n); continue }
+		if (f[2] != "generate" && f[2] != "embed") { error(where "kind must be generate or embed, not \"" f[2] "\""); continue }
+		if (f[3] != "true" && f[3] != "false") { error(where "insecure must be true or false, not \"" f[3] "\""); continue }
+		m = split(f[4], members, ",")
+		bad = (m == 0)
+		if (bad) error(where "no members")
+		for (i = 1; i <= m; i++) if (!valid_name(members[i])) { error(where "member \"" members[i] "\" is not an Ollama model name"); bad = 1 }
+		if (bad) continue
+		if (!valid_name(f[1])) { error(where "\"" f[1] "\" is not an Ollama model name"); continue }
+		shown = ""
+		for (i = 1; i <= m; i++) {
+			key = name_key(members[i])
+			if (key in member_group) { error(where "\"" members[i] "\" is also in the group of line " group_line[member_group[key]]); bad = 1; continue }
+			member_group[key] = groups + 1
+			shown = shown (i > 1 ? "," : "") display(members[i])
+		}
+		if (bad) continue
+		key = name_key(f[1])
+		if (!(key in member_group) || member_group[key] != groups + 1) { error(where "load \"" f[1] "\" is not a member of its group"); continue }
+		groups++
+		group_line[groups] = lineno
+		group_root[groups] = display(members[1])
+		group_kind[groups] = f[2]
+		group_record[groups] = group_root[groups] "\t" display(f[1]) "\t" f[2] "\t" f[3] "\t" shown
+	}
+	close(file)
+}
 BEGIN {
 	models_file = config_dir "/models.tsv"
 	derived_file = config_dir "/derived.tsv"
+	read_groups(config_dir "/groups.tsv")
 	if ((getline line < models_file) < 0) { error(models_file ": cannot read"); exit }
 	close(models_file)
 	lineno = 0
@@ -347,8 +384,9 @@ BEGIN {
 		if (line ~ /^[ \t]*(#|$)/) continue
 		n = split(line, f, "\t")
 		where = "models.tsv:" lineno ": "
-		if (n != 4) { error(where "expected 4 tab-separated fields (name, digest, insecure, kind), found " n); continue }
-		name = f[1]; digest = f[2]; insecure = f[3]; kind = f[4]
+		# The keep-alive column (the last) may be left out: "-", OIL_LOAD_KEEPALIVE.
+		if (n != 4 && n != 5) { error(where "expected 5 tab-separated fields (name, digest, insecure, kind, keep-alive), found " n); continue }
+		name = f[1]; digest = f[2]; insecure = f[3]; kind = f[4]; keepalive = (n == 5 ? f[5] : "-")
 		sub(/^sha256:/, "", digest)
 		if (!valid_name(name)) { error(where "\"" name "\" is not an Ollama model name"); continue }
 		if (digest != "-" && digest !~ /^[0-9a-f]+$/ || digest != "-" && length(digest) != 64) {
@@ -356,15 +394,15 @@ BEGIN {
 		}
 		if (insecure != "true" && insecure != "false") { error(where "insecure must be true or false, not \"" insecure "\""); continue }
 		if (kind != "generate" && kind != "embed") { error(where "kind must be generate or embed, not \"" kind "\""); continue }
+		if (keepalive != "-" && keepalive != "0" && keepalive !~ /^-?([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/) { error(where "keep-alive \"" keepalive "\" is neither \"-\" nor a Go duration with a unit"); continue }
 		d = display(name)
 		key = tolower(d)
-		if (key in model_kind) { error(where "\"" name "\" is listed twice (as " d ")"); continue }
-		model_kind[key] = kind; model_insecure[key] = insecure
+		if (key in listed) { error(where "\"" name "\" is listed twice (as " d ")"); continue }
+		listed[key] = 1; model_keepalive[key] = keepalive
+		if (!(key in member_group)) { error(where "\"" name "\" is in no load group of groups.tsv"); continue }
 		printf "M\t%s\t%s\t%s\t%s\t%s\t%s/manifests/%s/%s/%s/%s\n", name, d, digest, insecure, kind, models_dir, host, ns, model, tag
-		group_order[++groups] = key; group_display[key] = d
 	}
 	close(models_file)
-	nderived = 0
 	if ((getline line < derived_file) >= 0) {
 		close(derived_file)
 		lineno = 0
@@ -377,47 +415,21 @@ BEGIN {
 			if (!valid_name(f[1])) { error(where "\"" f[1] "\" is not an Ollama model name"); continue }
 			if (f[2] !~ /^[A-Za-z0-9._-]+$/) { error(where "modelfile \"" f[2] "\" must be a file name in " config_dir); continue }
 			d = display(f[1]); key = tolower(d)
-			if ((key in model_kind) || (key in derived_from)) { error(where "\"" f[1] "\" is listed twice (as " d ")"); continue }
+			if (key in listed) { error(where "\"" f[1] "\" is listed twice (as " d ")"); continue }
+			listed[key] = 1
 			path = config_dir "/" f[2]
-			from = ""
-			while ((getline mline < path) > 0) {
-				if (mline ~ /^[ \t]*[Ff][Rr][Oo][Mm][ \t]/) {
-					from = mline
-					sub(/^[ \t]*[Ff][Rr][Oo][Mm][ \t]+/, "", from)
-					sub(/[ \t\r]+$/, "", from)
-					gsub(/^"|"$/, "", from)
-					break
-				}
-			}
+			if ((getline mline < path) < 0) { error(where path ": cannot read the Modelfile"); continue }
 			close(path)
-			if (from == "") { error(where path ": no FROM line (missing or unreadable Modelfile)"); continue }
-			# FROM a file or blob has weights of its own: the derived model is its own group.
-			if (from ~ /^[.\/~]/ || from ~ /@/) from_key = key
-			else from_key = tolower(display(from))
-			order[++nderived] = key; derived_name[key] = f[1]; derived_display[key] = d
-			derived_path[key] = path; derived_from[key] = from_key; derived_from_display[key] = (from_key == key ? d : display(from))
+			if (!(key in member_group)) { error(where "\"" f[1] "\" is in no load group of groups.tsv"); continue }
+			g = member_group[key]
+			printf "D\t%s\t%s\t%s\t%s\t%s\n", f[1], d, path, group_root[g], group_kind[g]
 		}
 		close(derived_file)
 	}
-	for (i = 1; i <= nderived; i++) {
-		key = order[i]; last = key; root = derived_from[key]; hops = 0
-		while ((root in derived_from) && derived_from[root] != root && hops <= nderived) { last = root; root = derived_from[root]; hops++ }
-		if (hops > nderived) { error("derived.tsv: " derived_name[key] ": FROM chain loops"); continue }
-		if (root in group_display) root_display = group_display[root]
-		else if (root in derived_display && derived_from[root] == root) root_display = derived_display[root]
-		else root_display = derived_from_display[last]
-		kind = (root in model_kind) ? model_kind[root] : "generate"
-		printf "D\t%s\t%s\t%s\t%s\t%s\n", derived_name[key], derived_display[key], derived_path[key], root_display, kind
-		if (!(root in group_display)) { group_order[++groups] = root; group_display[root] = root_display }
-		if (!(root in group_load)) { group_load[root] = derived_display[key] }
-		if (derived_display[key] != group_display[root]) group_members[root] = group_members[root] "," derived_display[key]
-	}
-	for (i = 1; i <= groups; i++) {
-		root = group_order[i]
-		load = (root in group_load) ? group_load[root] : group_display[root]
-		kind = (root in model_kind) ? model_kind[root] : "generate"
-		insecure = (root in model_insecure) ? model_insecure[root] : "false"
-		printf "G\t%s\t%s\t%s\t%s\t%s%s\n", group_display[root], load, kind, insecure, group_display[root], group_members[root]
+	# A group loads with the keep-alive of its root model ("-": OIL_LOAD_KEEPALIVE).
+	for (g = 1; g <= groups; g++) {
+		key = tolower(group_root[g])
+		printf "G\t%s\t%s\n", group_record[g], (key in model_keepalive) ? model_keepalive[key] : "-"
 	}
 }'
 }

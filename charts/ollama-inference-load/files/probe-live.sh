@@ -11,6 +11,8 @@ OIL_SCRIPT=probe-live
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
+oil_require OLLAMA_HOST OIL_CLI_TIMEOUT_SECONDS
+
 oil_seconds_setting OIL_CLI_TIMEOUT_SECONDS "$OIL_CLI_TIMEOUT_SECONDS"
 oil_settings_checked
 

@@ -8,14 +8,23 @@
 # Every CLI call is bounded by `timeout`, so the probe answers within OIL_CLI_TIMEOUT_SECONDS
 # plus a few milliseconds, whatever the server does.
 #
+# A model with a finite keep-alive of its own (models.tsv's last column, chart value
+# models[].keepAlive) is on demand once loaded: after a load of this pod succeeded, the probe lets
+# it expire (Ollama loads it again on the next request) instead of loading it back, so its memory
+# is free between uses. The first load still comes before the pod is first ready.
+#
 # Exit status: 0 ready, 1 not ready (the one output line says why), 2 bad configuration or a
 # failing tool (also not ready).
-# `probe-ready.sh --load NAME KIND INSECURE` is the detached loader itself (internal).
+# `probe-ready.sh --load NAME KIND INSECURE KEEPALIVE` is the detached loader itself (internal;
+# KEEPALIVE "-" uses OIL_LOAD_KEEPALIVE).
 
 set -eu
 OIL_SCRIPT=probe-ready
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
+
+oil_require OLLAMA_HOST OLLAMA_MODELS OIL_CONFIG_DIR OIL_CLI_TIMEOUT_SECONDS \
+	OIL_LOAD_TIMEOUT_SECONDS OIL_LOAD_KEEPALIVE OIL_STATE_DIR
 
 oil_seconds_setting OIL_CLI_TIMEOUT_SECONDS "$OIL_CLI_TIMEOUT_SECONDS"
 oil_seconds_setting OIL_LOAD_TIMEOUT_SECONDS "$OIL_LOAD_TIMEOUT_SECONDS"
@@ -42,8 +51,8 @@ write_lock() {
 	lock_key "$1" || return 1
 	wl_started=
 	! oil_proc_stat "$2" || wl_started=$OIL_PROC_START
-	# The probe and the loader it starts may write at the same instant: each its own temporary.
-	printf '%s %s\n' "$2" "$wl_started" >"$LOCK_FILE.tmp.$$" && mv -f "$LOCK_FILE.tmp.$$" "$LOCK_FILE"
+	# The probe and its loader may both write it at once: each through a file of its own.
+	printf '%s %s\n' "$2" "$wl_started" >"$LOCK_FILE.$$.tmp" && mv -f "$LOCK_FILE.$$.tmp" "$LOCK_FILE"
 }
 
 # The pid of the running loader of a model into LOADER_PID; fails when none runs.
@@ -75,7 +84,7 @@ last_load_outcome() {
 # `ollama run` refuses an empty prompt for embedding models, so they get a one-word input, which
 # goes through /api/embed and loads the model the same way. SIGTERM ends the load at once and
 # is recorded as its outcome.
-# `run_loader NAME KIND INSECURE`
+# `run_loader NAME KIND INSECURE KEEPALIVE`
 run_loader() {
 	load_name=$1
 	if ! mkdir -p "$OIL_STATE_DIR" || ! write_lock "$load_name" "$$"; then
@@ -84,7 +93,9 @@ run_loader() {
 	fi
 	load_prompt=
 	[ "$2" != embed ] || load_prompt=ready
-	oil_keepalive_flag_value "$OIL_LOAD_KEEPALIVE"
+	load_keepalive=$OIL_LOAD_KEEPALIVE
+	case ${4:--} in -) ;; *) load_keepalive=$4 ;; esac
+	oil_keepalive_flag_value "$load_keepalive"
 	set -- ollama run "$load_name" "$load_prompt" "--keepalive=$OIL_KEEPALIVE_FLAG"
 	[ "$3" != true ] || set -- "$@" --insecure
 	oil_now_ms
@@ -139,9 +150,9 @@ start_load() {
 	last_load_outcome "$1"
 	# A new session, so a probe timeout (which kills the probe's process group) spares it.
 	if command -v setsid >/dev/null 2>&1; then
-		setsid sh "$0" --load "$1" "$2" "$3" </dev/null >/dev/null 2>&1 &
+		setsid sh "$0" --load "$1" "$2" "$3" "$4" </dev/null >/dev/null 2>&1 &
 	else
-		sh "$0" --load "$1" "$2" "$3" </dev/null >/dev/null 2>&1 &
+		sh "$0" --load "$1" "$2" "$3" "$4" </dev/null >/dev/null 2>&1 &
 	fi
 	sl_pid=$!
 	# The loader rewrites the lock with its own pid; writing $! now already keeps the next probe
@@ -154,8 +165,18 @@ start_load() {
 	[ -z "$LAST_OUTCOME" ] || LOAD_NOTE="$LOAD_NOTE; previous attempt: $LAST_OUTCOME"
 }
 
+# True when a model with a finite keep-alive of its own was loaded by this pod's last load of it
+# (its lock key's log says so), so it may stay unloaded until a request needs it.
+# `on_demand NAME KEEPALIVE`
+on_demand() {
+	case $2 in - | -*) return 1 ;; esac
+	last_load_outcome "$1"
+	case $LAST_OUTCOME in "info loaded "*) return 0 ;; esac
+	return 1
+}
+
 if [ "${1:-}" = --load ]; then
-	run_loader "$2" "$3" "$4"
+	run_loader "$2" "$3" "$4" "${5:--}"
 fi
 
 oil_load_plan
@@ -191,7 +212,7 @@ fi
 
 ready_models=
 waiting=
-while IFS="$OIL_TAB" read -r root load_name kind insecure members <&3; do
+while IFS="$OIL_TAB" read -r root load_name kind insecure members keepalive <&3; do
 	[ -n "$root" ] || continue
 	state=absent
 	loaded_member=
@@ -218,9 +239,13 @@ while IFS="$OIL_TAB" read -r root load_name kind insecure members <&3; do
 		ready_models="$ready_models $loaded_member"
 		continue
 	fi
+	if [ "$state" = absent ] && on_demand "$load_name" "${keepalive:--}"; then
+		ready_models="$ready_models $load_name(on demand)"
+		continue
+	fi
 	note=
 	[ "$state" != stopping ] || note="being unloaded, "
-	start_load "$load_name" "$kind" "$insecure"
+	start_load "$load_name" "$kind" "$insecure" "${keepalive:--}"
 	waiting="$waiting; $load_name: not loaded, ${note}$LOAD_NOTE"
 done 3<<EOF
 $PLAN_G

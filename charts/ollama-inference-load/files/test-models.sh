@@ -12,6 +12,8 @@ OIL_SCRIPT=test-models
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
+oil_require OLLAMA_HOST OLLAMA_MODELS OIL_CONFIG_DIR OIL_CLI_TIMEOUT_SECONDS OIL_TEST_TIMEOUT_SECONDS
+
 oil_seconds_setting OIL_CLI_TIMEOUT_SECONDS "$OIL_CLI_TIMEOUT_SECONDS"
 oil_seconds_setting OIL_TEST_TIMEOUT_SECONDS "$OIL_TEST_TIMEOUT_SECONDS"
 oil_settings_checked

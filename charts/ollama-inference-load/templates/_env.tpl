@@ -5,7 +5,12 @@ Keep-alive for the scripts' self-heal load: `ollama run --keepalive` needs a uni
 OLLAMA_KEEP_ALIVE accepts plain seconds.
 */}}
 {{- define "oil.loadKeepAlive" -}}
-{{- $keepAlive := toString .Values.ollama.keepAlive }}
+{{- include "oil.keepAliveFlag" .Values.ollama.keepAlive }}
+{{- end }}
+
+{{/* A keep-alive (Go duration or plain seconds) as `--keepalive` takes it. */}}
+{{- define "oil.keepAliveFlag" -}}
+{{- $keepAlive := toString . }}
 {{- if regexMatch "^-?[0-9]+$" $keepAlive }}
 {{- printf "%ss" $keepAlive }}
 {{- else }}
@@ -13,7 +18,11 @@ OLLAMA_KEEP_ALIVE accepts plain seconds.
 {{- end }}
 {{- end }}
 
-{{/* Environment shared by every container that runs the ollama binary or a lifecycle script. */}}
+{{/*
+Environment shared by every container that runs the ollama binary or a lifecycle script. The
+chart is the only owner of these settings: the scripts carry no defaults and refuse to start
+without a variable they read (docs/interfaces.md section 2; tests/scripts/test_environment.py).
+*/}}
 {{- define "oil.lifecycleEnv" -}}
 - name: HOME
   value: {{ .Values.homeDir | quote }}
@@ -25,12 +34,16 @@ OLLAMA_KEEP_ALIVE accepts plain seconds.
   value: {{ .Values.lifecycle.pollIntervalSeconds | int | quote }}
 - name: OIL_SERVER_START_TIMEOUT_SECONDS
   value: {{ .Values.lifecycle.serverStartTimeoutSeconds | int | quote }}
+- name: OIL_SERVER_STOP_TIMEOUT_SECONDS
+  value: {{ .Values.lifecycle.serverStopTimeoutSeconds | int | quote }}
 - name: OIL_PULL_RETRIES
   value: {{ .Values.lifecycle.pullRetries | int | quote }}
 - name: OIL_PULL_BACKOFF_SECONDS
   value: {{ .Values.lifecycle.pullBackoffSeconds | int | quote }}
 - name: OIL_PULL_BACKOFF_MAX_SECONDS
   value: {{ .Values.lifecycle.pullBackoffMaxSeconds | int | quote }}
+- name: OIL_PULL_PROGRESS_SECONDS
+  value: {{ .Values.lifecycle.pullProgressSeconds | int | quote }}
 - name: OIL_PULL_STALL_TIMEOUT_SECONDS
   value: {{ .Values.lifecycle.pullStallTimeoutSeconds | int | quote }}
 - name: OIL_PULL_ATTEMPT_TIMEOUT_SECONDS
@@ -42,17 +55,20 @@ OLLAMA_KEEP_ALIVE accepts plain seconds.
 # A self-heal load in the readiness probe may take as long as a first start.
 - name: OIL_LOAD_TIMEOUT_SECONDS
   value: {{ .Values.startup.budgetSeconds | int | quote }}
+- name: OIL_STATE_DIR
+  value: {{ include "oil.stateDir" . | quote }}
 {{- end }}
 
 {{/*
-OLLAMA_MAX_LOADED_MODELS: ollama.maxLoadedModels, or, when that is 0 and there are more models
-than Ollama's default of 3 loaded models, the number of models (a pod is ready only when every
-model is loaded; derived models share their FROM model's runner). Empty keeps Ollama's default.
+OLLAMA_MAX_LOADED_MODELS: ollama.maxLoadedModels, or, when that is 0 and there are more load
+groups than Ollama's default of 3 loaded models, the number of load groups (a pod is ready only
+when every group is loaded; oil.loadGroups). Empty keeps Ollama's default.
 */}}
 {{- define "oil.maxLoadedModels" -}}
 {{- $maxLoaded := int .Values.ollama.maxLoadedModels }}
-{{- if and (eq $maxLoaded 0) (gt (len .Values.models) 3) }}
-{{- $maxLoaded = len .Values.models }}
+{{- $groups := len (include "oil.loadGroups" . | fromJson).groups }}
+{{- if and (eq $maxLoaded 0) (gt $groups 3) }}
+{{- $maxLoaded = $groups }}
 {{- end }}
 {{- if gt $maxLoaded 0 }}
 {{- $maxLoaded }}

@@ -20,7 +20,7 @@ cannot override the standard ones). Call with (list $ "component").
   "helm.sh/chart" (printf "%s-%s" $root.Chart.Name $root.Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-")
   "app.kubernetes.io/name" (include "oil.name" $root)
   "app.kubernetes.io/instance" $root.Release.Name
-  "app.kubernetes.io/version" (include "oil.imageTag" (list $root $root.Values.image) | trunc 63 | trimSuffix "-")
+  "app.kubernetes.io/version" (include "oil.serverImageTag" $root | trunc 63 | trimSuffix "-")
   "app.kubernetes.io/managed-by" $root.Release.Service
   "app.kubernetes.io/part-of" "ollama-inference-load"
   "app.kubernetes.io/component" (index . 1)
@@ -35,8 +35,19 @@ cannot override the standard ones). Call with (list $ "component").
 {{- include "oil.labelsFor" (list . "inference") }}
 {{- end }}
 
+{{/* Prefix of the cost allocation labels (docs/cost.md): cost.ollama-inference-load.io/team... */}}
+{{- define "oil.costLabelPrefix" -}}
+cost.ollama-inference-load.io/
+{{- end }}
+
+{{/* Pod labels: the resource labels, podLabels, and the non-empty costLabels. */}}
 {{- define "oil.podLabels" -}}
 {{- $labels := include "oil.labels" . | fromYaml }}
+{{- range $key, $value := .Values.costLabels }}
+{{- if $value }}
+{{- $_ := set $labels (printf "%s%s" (include "oil.costLabelPrefix" $) $key) $value }}
+{{- end }}
+{{- end }}
 {{- toYaml (merge $labels .Values.podLabels) }}
 {{- end }}
 

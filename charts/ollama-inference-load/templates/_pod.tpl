@@ -6,7 +6,8 @@ and helm 3 drops it, and the two must render byte-for-byte alike (Argo CD 3.3/3.
 
 {{/*
 The pod template shared by the Deployment and the StatefulSet, and the workload settings around
-it: update strategy, startup budget, mounts, resources, tolerations, spread.
+it: startup budget, mounts, resources, tolerations, spread (the update strategy is
+_rollout.tpl's).
 */}}
 
 {{/*
@@ -16,14 +17,6 @@ Cache. A volume is single-attach when it does not offer a many-node access mode.
 {{- if not (or (has "ReadWriteMany" .Values.cache.accessModes) (has "ReadOnlyMany" .Values.cache.accessModes)) }}
 {{- "true" }}
 {{- end }}
-{{- end }}
-
-{{- define "oil.deploymentStrategy" -}}
-{{- $type := .Values.updateStrategy.type }}
-{{- if not $type }}
-{{- $type = ternary "Recreate" "RollingUpdate" (and (eq .Values.cache.mode "sharedPVC") (eq (include "oil.cacheSingleAttach" .) "true")) }}
-{{- end }}
-{{- $type }}
 {{- end }}
 
 {{/*
@@ -141,7 +134,7 @@ spec:
   {{- end }}
   initContainers:
     - name: pull-models
-      image: {{ include "oil.image" (list . .Values.image) | quote }}
+      image: {{ include "oil.serverImage" . | quote }}
       imagePullPolicy: {{ .Values.image.pullPolicy | quote }}
       command: ["/bin/sh", {{ printf "%s/pull-models.sh" (include "oil.configDir" .) | quote }}]
       env:
@@ -164,7 +157,7 @@ spec:
         {{- end }}
   containers:
     - name: ollama
-      image: {{ include "oil.image" (list . .Values.image) | quote }}
+      image: {{ include "oil.serverImage" . | quote }}
       imagePullPolicy: {{ .Values.image.pullPolicy | quote }}
       command: ["/bin/ollama", "serve"]
       ports:

@@ -2,9 +2,9 @@
 Rules on values that values.schema.json cannot express: arithmetic across values and counts of
 list entries (docs/interfaces.md, "Who owns which rule"). Every other rule on values lives in the
 schema. "oil.validationMessages" checks .Values only (no .Capabilities, .Release or helpers from
-other files), so catalog-gen runs this very file through helm on its effective values; it returns
-a JSON list of {"value": the value to change, "message": why}. templates/validate.yaml fails with
-every message at once.
+other files than _models.tpl), so catalog-gen runs this very file and _models.tpl through helm on
+its effective values; it returns a JSON list of {"value": the value to change, "message": why}.
+templates/validate.yaml fails with every message at once.
 */}}
 {{- define "oil.validationMessages" -}}
 {{- $messages := list }}
@@ -17,22 +17,61 @@ a probe killed by its own timeout reports nothing useful and, for liveness, rest
 {{- $messages = append $messages (dict "value" (printf "probes.%s.timeoutSeconds" $probe) "message" (printf "probes.%s.timeoutSeconds is %d, but the probe script may wait lifecycle.cliTimeoutSeconds=%d for the ollama CLI and needs about 2s more: set probes.%s.timeoutSeconds to at least %d or lower lifecycle.cliTimeoutSeconds" $probe $timeout $cliTimeout $probe (add $cliTimeout 2))) }}
 {{- end }}
 {{- end }}
+{{- /* Load groups (models sharing weights load once): _models.tpl, their one owner. */}}
+{{- $loadGroups := include "oil.loadGroups" . | fromJson }}
+{{- $groups := len $loadGroups.groups }}
 {{- $maxLoaded := int .Values.ollama.maxLoadedModels }}
-{{- if and (gt $maxLoaded 0) (lt $maxLoaded (len .Values.models)) }}
-{{- $messages = append $messages (dict "value" "ollama.maxLoadedModels" "message" (printf "ollama.maxLoadedModels is %d but %d models are configured: they would evict each other and a pod is ready only when every model is loaded: raise ollama.maxLoadedModels to %d or leave it 0" $maxLoaded (len .Values.models) (len .Values.models))) }}
+{{- if and (gt $maxLoaded 0) (lt $maxLoaded $groups) }}
+{{- $messages = append $messages (dict "value" "ollama.maxLoadedModels" "message" (printf "ollama.maxLoadedModels is %d but the models form %d load groups (a derived model shares its FROM model's group): they would evict each other and a pod is ready only when every model is loaded: raise ollama.maxLoadedModels to %d or leave it 0" $maxLoaded $groups $groups)) }}
 {{- end }}
+{{- /* A rolling update must be able to start a pod (maxSurge) or stop one (maxUnavailable). With
+GPUs an empty maxSurge is what updateStrategy.gpuSurge spare GPUs hold (templates/_rollout.tpl). */}}
+{{- $rollout := .Values.updateStrategy }}
+{{- $zero := list "0" "0%" }}
+{{- $surge := toString $rollout.maxSurge }}
+{{- if and (eq $surge "") (gt (int .Values.gpu.count) 0) }}
+{{- $surge = toString (div (int $rollout.gpuSurge) (int .Values.gpu.count)) }}
+{{- end }}
+{{- if and (has (toString $rollout.maxUnavailable) $zero) (has $surge $zero) }}
+{{- $messages = append $messages (dict "value" "updateStrategy.maxUnavailable" "message" (printf "updateStrategy.maxUnavailable is 0 and maxSurge is 0 (gpu.count=%d, updateStrategy.gpuSurge=%d spare GPUs): a rolling update could neither start a new pod nor stop an old one. Leave updateStrategy.maxUnavailable empty (one pod at a time), or set updateStrategy.gpuSurge to at least gpu.count if the GPU pool has that many spare GPUs" (int .Values.gpu.count) (int $rollout.gpuSurge))) }}
+{{- end }}
+{{- range $loadGroups.problems }}
+{{- $messages = append $messages . }}
+{{- end }}
+{{- /* Names compare as Ollama resolves them: phi, PHI and phi:latest are one model. */}}
 {{- $names := list }}
 {{- range .Values.models }}
-{{- if has .name $names }}
+{{- $key := include "oil.modelDisplay" .name | lower }}
+{{- if has $key $names }}
 {{- $messages = append $messages (dict "value" "models" "message" (printf "models: %s is listed twice: remove the duplicate" .name)) }}
 {{- end }}
-{{- $names = append $names .name }}
+{{- $names = append $names $key }}
 {{- end }}
 {{- range .Values.derivedModels }}
-{{- if has .name $names }}
+{{- $key := include "oil.modelDisplay" .name | lower }}
+{{- if has $key $names }}
 {{- $messages = append $messages (dict "value" "derivedModels" "message" (printf "derivedModels: %s is defined twice (models and derivedModels share one name space): rename one" .name)) }}
 {{- end }}
-{{- $names = append $names .name }}
+{{- $names = append $names $key }}
+{{- end }}
+{{- $autoscaling := .Values.autoscaling }}
+{{- if and $autoscaling.enabled (lt (int $autoscaling.maxReplicas) (int $autoscaling.minReplicas)) }}
+{{- $messages = append $messages (dict "value" "autoscaling.maxReplicas" "message" (printf "autoscaling.maxReplicas is %d but autoscaling.minReplicas is %d: raise autoscaling.maxReplicas to at least %d or lower autoscaling.minReplicas" (int $autoscaling.maxReplicas) (int $autoscaling.minReplicas) (int $autoscaling.minReplicas))) }}
+{{- end }}
+{{- /* With keda-http and scale to zero, the route's timeouts grow by the cold start (budget +
+margin, templates/_autoscaling.tpl); a Gateway API duration holds at most 99999h. */}}
+{{- if and $autoscaling.enabled (eq $autoscaling.engine "keda-http") $autoscaling.scaleToZero.enabled }}
+{{- $coldStart := add (int64 .Values.startup.budgetSeconds) (int64 .Values.startup.progressMarginSeconds) }}
+{{- range $field := list "request" "backendRequest" }}
+{{- $ms := 0 }}
+{{- range $part := regexFindAll "[0-9]+(ms|h|m|s)" (toString (index $.Values.httpRoute.timeouts $field)) -1 }}
+{{- $unit := regexFind "(ms|h|m|s)$" $part }}
+{{- $ms = add $ms (mul (int64 (trimSuffix $unit $part)) (get (dict "ms" 1 "s" 1000 "m" 60000 "h" 3600000) $unit)) }}
+{{- end }}
+{{- if and (gt $ms 0) (gt (add $ms (mul $coldStart 1000)) (mul 99999 3600000)) }}
+{{- $messages = append $messages (dict "value" (printf "httpRoute.timeouts.%s" $field) "message" (printf "httpRoute.timeouts.%s plus the cold start (startup.budgetSeconds + startup.progressMarginSeconds = %ds), which autoscaling.scaleToZero adds behind the KEDA HTTP interceptor, exceeds the Gateway API's longest duration (99999h): lower startup.budgetSeconds or httpRoute.timeouts.%s" $field $coldStart $field)) }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- toJson $messages }}
 {{- end }}

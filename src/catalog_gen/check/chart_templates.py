@@ -3,9 +3,10 @@
 Some rules on values cannot be written in JSON schema (arithmetic across values, counts of list
 entries); the chart keeps them in `_validate.tpl`, whose "oil.validationMessages" reads .Values
 only and returns a JSON list of {"value", "message"}. catalog-gen does not copy them: it puts
-that very file into a throw-away driver chart whose one template calls it for every case of a
-list, so one `helm template` judges a whole catalog. Results are cached by the content hash of
-the effective values, so a value set is sent to helm once per process.
+that very file (and `_models.tpl`, whose load groups it counts) into a throw-away driver chart
+whose one template calls it for every case of a list, so one `helm template` judges a whole
+catalog. Results are cached by the content hash of the effective values, so a value set is sent
+to helm once per process.
 
 helm is found in $CATALOG_GEN_HELM, else the pinned `.tools/helm/3.19.0/helm` of the repository
 holding the chart or catalog-gen itself, else `helm` on PATH (docs/interfaces.md section 3).
@@ -26,6 +27,8 @@ from typing import Any
 
 HELM_ENV = "CATALOG_GEN_HELM"
 VALIDATE_TEMPLATE = "_validate.tpl"
+# Helpers _validate.tpl calls (load groups, model names), copied beside it.
+VALIDATE_HELPERS = ("_models.tpl",)
 PINNED_HELM = Path(".tools") / "helm" / "3.19.0" / "helm"
 # The cases travel as chart files read with fromJson (Go's JSON decoder is far faster than helm's
 # YAML reading of a values file), in chunks below helm's limit of 5 MiB per chart file; ranging
@@ -73,17 +76,18 @@ class ChartTemplates:
 
     def _run(self, cases: list[Mapping[str, Any]]) -> list[tuple[TemplateMessage, ...]]:
         helm = self.helm or find_helm(self.chart)
-        source = self.chart / "templates" / VALIDATE_TEMPLATE
         with tempfile.TemporaryDirectory(prefix="catalog-gen-validate-") as temporary:
             driver = Path(temporary) / "oil-validate"
             (driver / "templates").mkdir(parents=True)
             (driver / "Chart.yaml").write_text(
                 "apiVersion: v2\nname: oil-validate\nversion: 0.0.0\n", encoding="utf-8"
             )
-            try:
-                shutil.copyfile(source, driver / "templates" / VALIDATE_TEMPLATE)
-            except OSError as error:
-                raise ChartTemplateError(f"cannot read {source}: {error}") from error
+            for name in (VALIDATE_TEMPLATE, *VALIDATE_HELPERS):
+                source = self.chart / "templates" / name
+                try:
+                    shutil.copyfile(source, driver / "templates" / name)
+                except OSError as error:
+                    raise ChartTemplateError(f"cannot read {source}: {error}") from error
             (driver / "templates" / "cases.yaml").write_text(_DRIVER, encoding="utf-8")
             _write_chunks(driver / "cases", cases)
             command = [str(helm), "template", "validate", str(driver)]

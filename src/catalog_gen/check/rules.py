@@ -336,12 +336,18 @@ def _resolve_base(
 def _check_modelfile_parts(
     document: Document, where: DataPath, spec: DerivedModel, report: Report
 ) -> None:
-    for key, text in (("system", spec.system), ("template", spec.template)):
+    texts: list[tuple[DataPath, str | None]] = [
+        (("system",), spec.system),
+        (("template",), spec.template),
+        (("license",), spec.license),
+    ]
+    texts += [(("messages", i, "content"), m.content) for i, m in enumerate(spec.messages or ())]
+    for path, text in texts:
         if text is not None and '"""' in text:
             document.add(
                 report,
-                (*where, key),
-                f'{key} cannot contain """ (it closes the Modelfile\'s quoted block)',
+                (*where, *path),
+                f'{path[-1]} cannot contain """ (it closes the Modelfile\'s quoted block)',
             )
     for name, value in (spec.parameters or {}).items():
         if name not in OLLAMA_PARAMETERS:

@@ -54,6 +54,12 @@ NAMESPACED_RESOURCES: tuple[tuple[str, str], ...] = (
     ("gateway.envoyproxy.io", "SecurityPolicy"),
     ("gateway.networking.k8s.io", "Gateway"),
     ("gateway.networking.k8s.io", "HTTPRoute"),
+    # autoscaling (chart values): KEDA, the KEDA HTTP add-on, and the ReferenceGrant the chart
+    # puts in the add-on's namespace (a destination the project must also allow:
+    # docs/autoscaling.md).
+    ("gateway.networking.k8s.io", "ReferenceGrant"),
+    ("http.keda.sh", "InterceptorRoute"),
+    ("keda.sh", "ScaledObject"),
     ("networking.k8s.io", "Ingress"),
     ("networking.k8s.io", "NetworkPolicy"),
     ("policy", "PodDisruptionBudget"),

@@ -5,6 +5,7 @@ resource names, shared claims, the environment's GPU budget. They read what plan
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -12,6 +13,7 @@ from catalog_gen.check.rules import SINGLE_ATTACH_MODES
 from catalog_gen.load.document import DataPath, Document
 from catalog_gen.plan.service_plan import ServicePlan
 from catalog_gen.problems import Report
+from catalog_gen.sizing import parse_quantity
 
 
 def check_across_leaves(
@@ -111,12 +113,42 @@ def _shared_claims(plans: Iterable[ServicePlan], report: Report) -> None:
             first[key] = plan
 
 
+# HAMi's shares of a GPU (memory in MiB, memory percent, core percent): amounts, not devices. A
+# pod that asks for them holds the vGPUs it requests as nvidia.com/gpu (gpu.extraResources).
+GPU_SHARE_RESOURCES = frozenset(
+    {"nvidia.com/gpumem", "nvidia.com/gpumem-percentage", "nvidia.com/gpucores"}
+)
+GPU_SHARE_DEVICE_RESOURCE = "nvidia.com/gpu"
+
+
+def gpu_devices_per_pod(gpu: Mapping[str, object]) -> int:
+    """GPUs one pod holds, from the effective chart values' gpu: gpu.count of a device resource
+    (nvidia.com/gpu, amd.com/gpu, a MIG profile), never an amount of memory or cores; for those,
+    the nvidia.com/gpu of gpu.extraResources (0 when absent)."""
+    count = gpu.get("count")
+    if not isinstance(count, int) or count <= 0:
+        return 0
+    if gpu.get("resourceName") not in GPU_SHARE_RESOURCES:
+        return count
+    extra = gpu.get("extraResources")
+    devices = extra.get(GPU_SHARE_DEVICE_RESOURCE) if isinstance(extra, Mapping) else None
+    if not isinstance(devices, str | int | float) or isinstance(devices, bool):
+        return 0
+    try:
+        return math.ceil(parse_quantity(devices))
+    except ValueError:
+        return 0
+
+
 def _gpu_budget(plans: Sequence[ServicePlan], document: Document, report: Report) -> None:
     environment = plans[0].environment
     budget = environment.gpu.budget
     if budget is None:
         return
-    usage = [(plan.gpu.count * plan.replicas, plan) for plan in plans]
+    usage = [
+        (gpu_devices_per_pod(plan.effective.get("gpu") or {}) * plan.replicas, plan)
+        for plan in plans
+    ]
     total = sum(count for count, _ in usage)
     if total <= budget:
         return

@@ -10,7 +10,8 @@ before it (mappings key by key, lists and scalars replaced whole, a null written
 3. lock sizing (`plan/service.py`, `apply_lock_sizing`): `resourcesPreset: auto` and the startup
    budget computed from the model lock; computed after layer 6 but only for keys that neither the
    leaf nor its chartValues set, so it ranks here;
-4. leaf (`LEAF`): the leaf's own fields (identity, models, replicas, resources, cache, ollama);
+4. leaf (`LEAF`): the leaf's own fields (identity, models, replicas, resources, cache, ollama)
+   and the cost labels derived from its owner, service catalog and environment;
 5. environment settings (`ENVIRONMENT_SETTINGS`): what the leaf cannot set outside chartValues:
    image registry, GPU resource name, routing (from the leaf and the environment together) and
    security;
@@ -64,7 +65,9 @@ def environment_defaults(inputs: MergeInputs) -> dict[str, Any]:
     environment = inputs.environment
     defaults = environment.defaults
     fallback = {"storageClass": environment.storage_class} if environment.storage_class else {}
-    values: dict[str, Any] = {"startup": {"budgetSeconds": defaults.startup.budget_seconds}}
+    values: dict[str, Any] = {}
+    if defaults.startup.budget_seconds is not None:  # else the chart's default, never copied
+        values["startup"] = {"budgetSeconds": defaults.startup.budget_seconds}
     if defaults.replicas is not None:
         values["replicaCount"] = defaults.replicas
     return values | _settings(
@@ -97,6 +100,7 @@ def leaf_fields(inputs: MergeInputs) -> dict[str, Any]:
             {"name": item.name.short, "modelfile": modelfile(item)} for item in inputs.derived
         ],
         "gpu": {"count": inputs.gpu_count},
+        "costLabels": cost_labels(leaf, inputs.environment),
     }
     container = leaf.container
     if container is not None and container.replicas is not None:
@@ -106,6 +110,17 @@ def leaf_fields(inputs: MergeInputs) -> dict[str, Any]:
         cache=_merge_settings(leaf.cache, {}),
         ollama=_merge_settings(leaf.ollama, {}),
     )
+
+
+def cost_labels(leaf: CatalogLeaf, environment: Environment) -> dict[str, str]:
+    """The chart's cost allocation pod labels (docs/cost.md): the owner's entity name as team
+    (`group:default/ml-platform` -> `ml-platform`; none without an owner), the service catalog
+    and the environment."""
+    labels = {"service": leaf.service_catalog, "environment": environment.environment}
+    owner = leaf.owner or environment.owner
+    if owner:
+        labels["team"] = owner.rpartition(":")[2].rpartition("/")[2]
+    return labels
 
 
 def environment_settings(inputs: MergeInputs) -> dict[str, Any]:
@@ -176,9 +191,13 @@ def _resources(resources: Resources | None) -> dict[str, Any]:
 
 
 def modelfile(item: LeafDerivedModel) -> str:
-    """Modelfile text: FROM, PARAMETERs sorted by name, SYSTEM, TEMPLATE."""
+    """Modelfile text: FROM, ADAPTER, PARAMETERs sorted by name, SYSTEM, TEMPLATE, MESSAGEs in
+    order, LICENSE. Text goes in triple quotes, which Ollama reads across lines (check/rules.py
+    refuses text holding three double quotes)."""
     spec = item.spec
     lines = [f"FROM {item.base}"]
+    if spec.adapter is not None:
+        lines.append(f"ADAPTER {spec.adapter}")
     for name in sorted(spec.parameters or {}):
         value = (spec.parameters or {})[name]
         for single in value if isinstance(value, list) else [value]:
@@ -187,6 +206,10 @@ def modelfile(item: LeafDerivedModel) -> str:
         lines.append(f'SYSTEM """{spec.system}"""')
     if spec.template is not None:
         lines.append(f'TEMPLATE """{spec.template}"""')
+    for message in spec.messages or ():
+        lines.append(f'MESSAGE {message.role} """{message.content}"""')
+    if spec.license is not None:
+        lines.append(f'LICENSE """{spec.license}"""')
     return "\n".join(lines) + "\n"
 
 

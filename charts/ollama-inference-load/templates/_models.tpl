@@ -1,0 +1,145 @@
+{{/*
+Models. The one place that computes load groups (docs/interfaces.md, "Who owns which rule"):
+Ollama's scheduler keys loaded runners by the weights file (server/sched.go), so a derived model
+and its FROM model share one runner and `ollama ps` lists only the name that loaded it. The chart
+renders the groups into groups.tsv for the scripts (probe-ready.sh, test-models.sh), sets
+OLLAMA_MAX_LOADED_MODELS from their number (oil.maxLoadedModels) and checks
+ollama.maxLoadedModels against it (_validate.tpl). Like _validate.tpl this file reads .Values
+only and calls no helper of another file: catalog-gen copies both into its driver chart.
+*/}}
+
+{{/*
+An Ollama model reference in the form `ollama list` and `ollama ps` print it (types/model/name.go,
+DisplayShortest): the tag follows the last ":" after the last "/", then from the right model,
+namespace, host (a scheme dropped); defaults registry.ollama.ai, library, latest. The scripts read
+the CLI's tables with the same grammar (lib.sh, OIL_AWK_NAMES; tests/scripts/test_load_groups.py
+compares the two). Two references name one model when their displays are equal without case.
+*/}}
+{{- define "oil.modelDisplay" -}}
+{{- $parts := splitList "/" . }}
+{{- $model := last $parts }}
+{{- $tag := "" }}
+{{- if contains ":" $model }}
+{{- $tag = regexReplaceAll "^.*:" $model "" }}
+{{- $model = regexReplaceAll ":[^:]*$" $model "" }}
+{{- end }}
+{{- $count := len $parts }}
+{{- $namespace := "" }}
+{{- if ge $count 2 }}
+{{- $namespace = index $parts (sub $count 2) }}
+{{- end }}
+{{- $host := "" }}
+{{- if ge $count 3 }}
+{{- $host = join "/" (slice $parts 0 (sub $count 2)) }}
+{{- end }}
+{{- if contains "://" $host }}
+{{- $host = regexReplaceAll "^.*?://" $host "" }}
+{{- end }}
+{{- $host = default "registry.ollama.ai" $host }}
+{{- $namespace = default "library" $namespace }}
+{{- $tag = default "latest" $tag }}
+{{- if ne (lower $host) "registry.ollama.ai" }}
+{{- printf "%s/%s/%s:%s" $host $namespace $model $tag }}
+{{- else if ne (lower $namespace) "library" }}
+{{- printf "%s/%s:%s" $namespace $model $tag }}
+{{- else }}
+{{- printf "%s:%s" $model $tag }}
+{{- end }}
+{{- end }}
+
+{{/*
+What the first FROM line of a Modelfile names (the command is case-insensitive, surrounding
+quotes dropped); empty when there is none.
+*/}}
+{{- define "oil.modelfileFrom" -}}
+{{- $from := "" }}
+{{- $found := false }}
+{{- range splitList "\n" . }}
+{{- if and (not $found) (regexMatch "^[ \t]*[Ff][Rr][Oo][Mm][ \t]" .) }}
+{{- $found = true }}
+{{- $from = regexReplaceAll "[ \t\r]+$" (regexReplaceAll "^[ \t]*[Ff][Rr][Oo][Mm][ \t]+" . "") "" }}
+{{- $from = regexReplaceAll "^\"|\"$" $from "" }}
+{{- end }}
+{{- end }}
+{{- $from }}
+{{- end }}
+
+{{/*
+The load groups, as JSON {"groups": [...], "problems": [...]}. A group is {"load": the name to
+load, "kind": generate|embed, "insecure": bool, "members": display names, any of which loaded
+means the group is}. Every model of `models` roots a group, in order (a name listed twice,
+in any spelling, once). A derived model joins the group of the end of its FROM chain; FROM a file
+or blob (".", "/", "~" or "@") has weights of its own, so the derived model roots a group; FROM a
+model that is not configured roots a group named after it. A group loads its first derived model
+(what clients call), else its root, with the root model's kind and insecure flag. "problems" are
+{"value", "message"} for a Modelfile without FROM and a FROM chain that loops; those derived
+models join no group.
+*/}}
+{{- define "oil.loadGroups" -}}
+{{- $groups := dict }}
+{{- $order := list }}
+{{- range .Values.models }}
+{{- $display := include "oil.modelDisplay" .name }}
+{{- $key := lower $display }}
+{{- if not (hasKey $groups $key) }}
+{{- $_ := set $groups $key (dict "load" "" "root" $display "kind" (ternary "embed" "generate" (default false .embedding)) "insecure" (default false .insecure) "members" (list $display)) }}
+{{- $order = append $order $key }}
+{{- end }}
+{{- end }}
+{{- $derived := dict }}
+{{- $derivedOrder := list }}
+{{- $problems := list }}
+{{- range .Values.derivedModels }}
+{{- $display := include "oil.modelDisplay" .name }}
+{{- $key := lower $display }}
+{{- $from := include "oil.modelfileFrom" .modelfile }}
+{{- if not $from }}
+{{- $problems = append $problems (dict "value" "derivedModels" "message" (printf "derivedModels: the modelfile of %s has no FROM line: start it with FROM and the model it derives from" .name)) }}
+{{- else if not (hasKey $derived $key) }}
+{{- $entry := dict "display" $display "from" $key "fromDisplay" $display "name" .name }}
+{{- if not (or (regexMatch "^[./~]" $from) (contains "@" $from)) }}
+{{- $fromDisplay := include "oil.modelDisplay" $from }}
+{{- $_ := set $entry "from" (lower $fromDisplay) }}
+{{- $_ := set $entry "fromDisplay" $fromDisplay }}
+{{- end }}
+{{- $_ := set $derived $key $entry }}
+{{- $derivedOrder = append $derivedOrder $key }}
+{{- end }}
+{{- end }}
+{{- range $key := $derivedOrder }}
+{{- $entry := index $derived $key }}
+{{- $last := $key }}
+{{- $root := $entry.from }}
+{{- range until (len $derivedOrder) }}
+{{- if and (hasKey $derived $root) (ne (index $derived $root).from $root) }}
+{{- $last = $root }}
+{{- $root = (index $derived $root).from }}
+{{- end }}
+{{- end }}
+{{- if and (hasKey $derived $root) (ne (index $derived $root).from $root) }}
+{{- $problems = append $problems (dict "value" "derivedModels" "message" (printf "derivedModels: the FROM chain of %s loops: a derived model must come from a model or a file" $entry.name)) }}
+{{- else }}
+{{- if not (hasKey $groups $root) }}
+{{- $rootDisplay := (index $derived $last).fromDisplay }}
+{{- if hasKey $derived $root }}
+{{- $rootDisplay = (index $derived $root).display }}
+{{- end }}
+{{- $_ := set $groups $root (dict "load" "" "root" $rootDisplay "kind" "generate" "insecure" false "members" (list $rootDisplay)) }}
+{{- $order = append $order $root }}
+{{- end }}
+{{- $group := index $groups $root }}
+{{- if not $group.load }}
+{{- $_ := set $group "load" $entry.display }}
+{{- end }}
+{{- if ne $entry.display $group.root }}
+{{- $_ := set $group "members" (append $group.members $entry.display) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- $list := list }}
+{{- range $order }}
+{{- $group := index $groups . }}
+{{- $list = append $list (dict "load" (default $group.root $group.load) "kind" $group.kind "insecure" $group.insecure "members" $group.members) }}
+{{- end }}
+{{- toJson (dict "groups" $list "problems" $problems) }}
+{{- end }}
