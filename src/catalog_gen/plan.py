@@ -27,6 +27,7 @@ from catalog_gen.chart_contract import (
     report_schema_errors,
     set_by,
 )
+from catalog_gen.chart_templates import ChartTemplates, TemplateMessage
 from catalog_gen.exposure import Exposure, deployed_host_sources, exposure_values, resolve_exposure
 from catalog_gen.fit import (
     AUTO_PRESET,
@@ -238,7 +239,7 @@ def plan_catalog(
             plan = cache.plan_leaf(path, relative, display, context, report)
         if plan is not None:
             plans.append(plan)
-    plans = check_chart_templates(plans, chart, report)
+    plans = check_chart_templates(plans, chart, report, cache)
     # Leaves with errors of their own take part too, with what of them is valid.
     check_across_leaves(plans, environment_documents, report)
     if keep is not None:
@@ -249,14 +250,19 @@ def plan_catalog(
 
 
 def check_chart_templates(
-    plans: Sequence[ServicePlan], chart: ChartContract, report: Report
+    plans: Sequence[ServicePlan],
+    chart: ChartContract,
+    report: Report,
+    known: LeafPlanner | None = None,
 ) -> list[ServicePlan]:
     """The chart's template rules (_validate.tpl, through helm) on every valid plan's effective
-    values, in one batch; each message placed at the leaf line that set the value."""
+    values, in one batch; each message placed at the leaf line that set the value. known: a
+    LeafPlanner that remembers the answers for the plans it gave (helm then judges only the
+    others)."""
     if chart.templates is None:
         return list(plans)
     checked = [plan for plan in plans if plan.valid]
-    answers = chart.templates.messages([plan.effective for plan in checked])
+    answers = _template_answers(chart.templates, checked, known)
     failed: set[int] = set()
     for plan, messages in zip(checked, answers, strict=True):
         from_leaf = plan.leaf.chart_values or {}
@@ -265,6 +271,26 @@ def check_chart_templates(
             place_chart_value(plan.document, from_leaf, parts, report, item.message)
             failed.add(id(plan))
     return [replace(plan, valid=False) if id(plan) in failed else plan for plan in plans]
+
+
+def _template_answers(
+    templates: ChartTemplates, plans: Sequence[ServicePlan], known: LeafPlanner | None
+) -> list[tuple[TemplateMessage, ...]]:
+    """Each plan's template messages: remembered ones from known, the others from helm."""
+    answers = [None if known is None else known.template_messages(plan) for plan in plans]
+    asked = [index for index, answer in enumerate(answers) if answer is None]
+    fresh = templates.messages([plans[index].effective for index in asked])
+    found: list[tuple[TemplateMessage, ...]] = []
+    given = iter(fresh)
+    for plan, answer in zip(plans, answers, strict=True):
+        if answer is not None:
+            found.append(answer)
+            continue
+        asked_now = next(given)
+        if known is not None:
+            known.remember_template_messages(plan, asked_now)
+        found.append(asked_now)
+    return found
 
 
 @dataclass(frozen=True)
@@ -292,6 +318,14 @@ class LeafPlanner(Protocol):
         context: LeafContext,
         report: Report,
     ) -> ServicePlan | None: ...
+
+    def template_messages(self, plan: ServicePlan) -> tuple[TemplateMessage, ...] | None:
+        """The chart's template messages for a plan it gave, when it remembers them."""
+
+    def remember_template_messages(
+        self, plan: ServicePlan, messages: tuple[TemplateMessage, ...]
+    ) -> None:
+        """What helm answered for a plan it gave."""
 
 
 def plan_leaf(
