@@ -1,12 +1,14 @@
 """What the last render wrote into each output tree, so the next one need not read it again.
 
-For every file of a tree it wrote, render records a stamp: the file's device, inode, size and
-modification time (nanoseconds) as the file system reports them, and the sha256 of the bytes
-written. A later render or check trusts a file on disk to hold those bytes only while all four
-stat fields still match (a hand edit, a `git checkout` or a copy changes at least one), and reads
-the file otherwise. With matching stamps render hard-links the unchanged files into the new tree
-instead of writing them (files are never written in place: always a new file, then a rename),
-and `check` and the ownership proof skip reading them.
+For every file of a tree it wrote, render records a stamp: the file's device, inode, mode, size
+and modification time (nanoseconds) as the file system reports them, and the sha256 of the bytes
+written. A later render or check trusts a file on disk to hold those bytes only while all five
+stat fields still match (a hand edit, a `chmod`, a `git checkout` or a copy changes at least one),
+and reads the file otherwise. A change that keeps all five (bytes rewritten in place at the same
+size, then the modification time set back by hand) is not seen; `--no-cache` reads every file.
+With matching stamps render hard-links the unchanged files into the new tree instead of writing
+them (files are never written in place: always a new file, then a rename), and `check` and the
+ownership proof skip reading them.
 
 The record is one JSON file per output tree in the cache directory
 (`written-<sha256 of the tree's absolute path>.json`), replaced atomically after a successful
@@ -25,14 +27,16 @@ from pathlib import Path
 from typing import NamedTuple
 
 RECORD_PREFIX = "written-"
-RECORD_VERSION = 1
+RECORD_VERSION = 2
 
 
 class Stamp(NamedTuple):
-    """A file as render left it: where it is (device, inode), its size and mtime, its sha256."""
+    """A file as render left it: where it is (device, inode), its mode, size and mtime, and
+    the sha256 of its bytes."""
 
     device: int
     inode: int
+    mode: int
     size: int
     mtime_ns: int
     digest: str
@@ -42,13 +46,16 @@ class Stamp(NamedTuple):
         return (
             found.st_ino == self.inode
             and found.st_dev == self.device
+            and found.st_mode == self.mode
             and found.st_size == self.size
             and found.st_mtime_ns == self.mtime_ns
         )
 
 
 def stamp(found: os.stat_result, digest: str) -> Stamp:
-    return Stamp(found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns, digest)
+    return Stamp(
+        found.st_dev, found.st_ino, found.st_mode, found.st_size, found.st_mtime_ns, digest
+    )
 
 
 def digest_of(content: bytes) -> str:
@@ -124,7 +131,7 @@ def _well_formed(value: object) -> bool:
     return (
         isinstance(value, list)
         and len(value) == len(Stamp._fields)
-        and all(type(item) is int for item in value[:4])
-        and isinstance(value[4], str)
-        and len(value[4]) == 64  # a sha256 in hex
+        and all(type(item) is int for item in value[:-1])
+        and isinstance(value[-1], str)
+        and len(value[-1]) == 64  # a sha256 in hex
     )

@@ -8,14 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from catalog_gen.cache import CACHE_DIR
 from tests.conftest import REPO_ROOT
 from tests.unit.helpers import CHART, leaf, make_catalog, run_cli
 
 
 def tree(root: Path) -> dict[str, bytes | None]:
+    """Every entry under root but the cache (render may update it even when it refuses)."""
     return {
         path.relative_to(root).as_posix(): path.read_bytes() if path.is_file() else None
         for path in sorted(root.rglob("*"))
+        if CACHE_DIR not in path.relative_to(root).parts
     }
 
 
