@@ -36,6 +36,7 @@ from typing import Any
 import yaml
 
 from catalog_gen import __version__
+from catalog_gen.check.chart_templates import ChartTemplateError, TemplateMessage, find_helm
 from catalog_gen.plan.pipeline import LeafContext, plan_leaf
 from catalog_gen.plan.service_plan import ServicePlan
 from catalog_gen.problems import Problem, Report
@@ -66,6 +67,8 @@ class _Entry:
     problems: tuple[Problem, ...]
     plan: ServicePlan | None
     files: dict[str, bytes] | None  # the service emitters' output, once something emitted it
+    # The chart's template messages on the plan's effective values, with the helm that gave them.
+    templates: tuple[str, tuple[TemplateMessage, ...]] | None = None
 
 
 def default_directory(catalog: Path) -> Path:
@@ -88,6 +91,7 @@ class LeafCache:
         self._context: LeafContext | None = None
         self._base = ""
         self._environment_keys: dict[str, str] = {}
+        self._helm: str | None = None  # which helm judges the template rules (path, size, mtime)
         self.hits = 0
         self.misses = 0
 
@@ -136,6 +140,42 @@ class LeafCache:
 
         return emit
 
+    def template_messages(self, plan: ServicePlan) -> tuple[TemplateMessage, ...] | None:
+        """The chart's template messages for a plan this run gave, when the same helm gave
+        them (the chart itself is in the key)."""
+        entry = self._entry_of(plan)
+        if entry is None or entry.templates is None or entry.templates[0] != self._helm_identity():
+            return None
+        return entry.templates[1]
+
+    def remember_template_messages(
+        self, plan: ServicePlan, messages: tuple[TemplateMessage, ...]
+    ) -> None:
+        entry = self._entry_of(plan)
+        identity = self._helm_identity()
+        if entry is not None and identity:
+            entry.templates = (identity, messages)
+            self._changed.add(entry.key)
+
+    def _entry_of(self, plan: ServicePlan) -> _Entry | None:
+        entry = self._used.get(self._by_leaf_path.get(plan.leaf_path, ""))
+        return entry if entry is not None and entry.plan is plan else None
+
+    def _helm_identity(self) -> str:
+        """The helm binary that runs the template rules: path, size and modification time
+        ("" when there is none, and then nothing is remembered)."""
+        if self._helm is None:
+            self._helm = ""
+            templates = self._context.chart.templates if self._context is not None else None
+            if templates is not None:
+                try:
+                    helm = templates.helm or find_helm(templates.chart)
+                    found = helm.resolve().stat()
+                except (ChartTemplateError, OSError):
+                    return self._helm
+                self._helm = f"{helm.resolve()}\0{found.st_size}\0{found.st_mtime_ns}"
+        return self._helm
+
     def save(self) -> None:
         """Rewrite the packs whose entries changed; a failure to write only costs speed."""
         kept = {} if self.complete else dict(self._stored)
@@ -168,6 +208,7 @@ class LeafCache:
             self._context = context
             self._base = _context_key(context)
             self._environment_keys = {}
+            self._helm = None
         name = relative.parts[0]
         if name not in self._environment_keys:
             self._environment_keys[name] = _file_key(context.environment_files.get(name))
@@ -207,6 +248,17 @@ def _well_formed(entry: _Entry) -> bool:
                 )
             )
         )
+        and (entry.templates is None or _well_formed_templates(entry.templates))
+    )
+
+
+def _well_formed_templates(templates: Any) -> bool:
+    return (
+        isinstance(templates, tuple)
+        and len(templates) == 2
+        and isinstance(templates[0], str)
+        and isinstance(templates[1], tuple)
+        and all(isinstance(message, TemplateMessage) for message in templates[1])
     )
 
 

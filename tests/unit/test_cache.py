@@ -3,7 +3,9 @@
 A randomized sequence of edits (leaves edited, added and deleted, environments changed, the
 lock pinned and unpinned, the chart's values.yaml and values.schema.json changed) is applied to
 one catalog; after each, render and validate with the cache must print and write byte for byte
-what they print and write with --no-cache. A corrupt or foreign cache never changes the output.
+what they print and write with --no-cache (render with the cache hard-links the files it wrote
+before and still means, catalog_gen.write.written), and check with the cache must find it up to
+date. A corrupt or foreign cache never changes the output.
 """
 
 from __future__ import annotations
@@ -181,6 +183,10 @@ def assert_same(root: Path) -> None:
         assert (cached.code, cached.stdout) == (cold.code, cold.stdout), command
         assert cached.stderr.replace("inc", "cold") == cold.stderr, command
     assert read_tree(root / "inc") == read_tree(root / "cold")
+    # check with the cache trusts the stamps render recorded for inc: still up to date.
+    check = ["--catalog", "catalog", "--out", "inc/generated", "--gitops-root", "inc"]
+    if cached.code == 0:
+        assert run_cli(root, "check", *check, chart=root / "chart").code == 0
 
 
 @settings(

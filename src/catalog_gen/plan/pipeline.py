@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from catalog_gen.check.chart_contract import ChartContract, place_chart_value
+from catalog_gen.check.chart_templates import ChartTemplates, TemplateMessage
 from catalog_gen.check.rules import (
     check_environment,
     check_environment_path,
@@ -104,7 +105,7 @@ def plan_catalog(
         lock_display,
     )
     plans = _plan_leaves(leaves, display_root, context, report, cache)
-    plans = check_chart_templates(plans, chart, report)
+    plans = check_chart_templates(plans, chart, report, cache)
     # Leaves with errors of their own take part too, with what of them is valid.
     check_across_leaves(plans, environment_documents, report)
     if keep is not None:
@@ -158,14 +159,19 @@ def _plan_leaves(
 
 
 def check_chart_templates(
-    plans: Sequence[ServicePlan], chart: ChartContract, report: Report
+    plans: Sequence[ServicePlan],
+    chart: ChartContract,
+    report: Report,
+    known: LeafPlanner | None = None,
 ) -> list[ServicePlan]:
     """The chart's template rules (_validate.tpl, through helm) on every valid plan's effective
-    values, in one batch; each message placed at the leaf line that set the value."""
+    values, in one batch; each message placed at the leaf line that set the value. known: a
+    LeafPlanner that remembers the answers for the plans it gave (helm then judges only the
+    others)."""
     if chart.templates is None:
         return list(plans)
     checked = [plan for plan in plans if plan.valid]
-    answers = chart.templates.messages([plan.effective for plan in checked])
+    answers = _template_answers(chart.templates, checked, known)
     failed: set[int] = set()
     for plan, messages in zip(checked, answers, strict=True):
         from_leaf = plan.leaf.chart_values or {}
@@ -174,6 +180,26 @@ def check_chart_templates(
             place_chart_value(plan.document, from_leaf, parts, report, item.message)
             failed.add(id(plan))
     return [replace(plan, valid=False) if id(plan) in failed else plan for plan in plans]
+
+
+def _template_answers(
+    templates: ChartTemplates, plans: Sequence[ServicePlan], known: LeafPlanner | None
+) -> list[tuple[TemplateMessage, ...]]:
+    """Each plan's template messages: remembered ones from known, the others from helm."""
+    answers = [None if known is None else known.template_messages(plan) for plan in plans]
+    asked = [index for index, answer in enumerate(answers) if answer is None]
+    fresh = templates.messages([plans[index].effective for index in asked])
+    found: list[tuple[TemplateMessage, ...]] = []
+    given = iter(fresh)
+    for plan, answer in zip(plans, answers, strict=True):
+        if answer is not None:
+            found.append(answer)
+            continue
+        asked_now = next(given)
+        if known is not None:
+            known.remember_template_messages(plan, asked_now)
+        found.append(asked_now)
+    return found
 
 
 @dataclass(frozen=True)
@@ -201,6 +227,14 @@ class LeafPlanner(Protocol):
         context: LeafContext,
         report: Report,
     ) -> ServicePlan | None: ...
+
+    def template_messages(self, plan: ServicePlan) -> tuple[TemplateMessage, ...] | None:
+        """The chart's template messages for a plan it gave, when it remembers them."""
+
+    def remember_template_messages(
+        self, plan: ServicePlan, messages: tuple[TemplateMessage, ...]
+    ) -> None:
+        """What helm answered for a plan it gave."""
 
 
 def plan_leaf(

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from catalog_gen.write.swap import JOURNAL_SUFFIX, Step, pending, recover, remove, swap
+from catalog_gen.write.written import Stamp, WriteRecord, digest_of, stamp
 
 MAX_DIFF_LINES = 200
 # Every file catalog-gen writes carries this near its top (YAML comment, JSON key, $comment).
@@ -93,13 +94,18 @@ def write_tree(
     write_outputs([TreeOutput(out, files)], protected)
 
 
-def write_outputs(outputs: Sequence[Output], protected: Sequence[Path] = ()) -> None:
-    """Replace every output, all or none (see the module doc); protected: the sources."""
+def write_outputs(
+    outputs: Sequence[Output], protected: Sequence[Path] = (), record: WriteRecord | None = None
+) -> None:
+    """Replace every output, all or none (see the module doc); protected: the sources.
+    record: the stamps of what the last render wrote (written.py): files whose stamp still
+    matches are proven generated without reading them and, when unchanged, hard-linked into the
+    new tree instead of written; the stamps of the new trees are recorded after the swap."""
     check_targets(outputs, protected)
     targets = [output.path for output in outputs]
     with _os_errors(targets[0]):
         for output in outputs:  # before creating anything; again under the lock below
-            check_owned(output)
+            check_owned(output, record)
         created = _make_parents(targets)
         try:
             with locked(targets, exclusive=True):
@@ -107,8 +113,12 @@ def write_outputs(outputs: Sequence[Output], protected: Sequence[Path] = ()) -> 
                 for target in targets:
                     _remove_leftovers(target)
                 for output in outputs:
-                    check_owned(output)
-                swap(_stage_all(outputs))
+                    check_owned(output, record)
+                stamps: dict[Path, dict[str, Stamp]] = {}
+                swap(_stage_all(outputs, record, stamps))
+                if record is not None:
+                    for target, tree_stamps in stamps.items():
+                        record.save(target, tree_stamps)
         except BaseException:
             for directory in reversed(created):  # a failed write leaves no new empty folders
                 if directory.is_dir() and not any(directory.iterdir()):
@@ -168,8 +178,9 @@ def check_targets(outputs: Sequence[Output], protected: Sequence[Path]) -> None:
                 )
 
 
-def check_owned(output: Output) -> None:
-    """Refuse to replace a target unless every file in it was written by catalog-gen."""
+def check_owned(output: Output, record: WriteRecord | None = None) -> None:
+    """Refuse to replace a target unless every file in it was written by catalog-gen (a file
+    whose stamp in record still matches was, and is not read again)."""
     target = output.path
     if not os.path.lexists(target):
         return
@@ -182,7 +193,8 @@ def check_owned(output: Output) -> None:
     elif not target.is_dir():
         raise UnsafeOutputError(f"refusing to replace {target}: it is not a directory")
     else:
-        offenders = list(_foreign_entries(target))
+        stamps = record.stamps(target) if record is not None else {}
+        offenders = list(_foreign_entries(target, stamps))
     if offenders:
         shown = ", ".join(str(path) for path in offenders[:_SHOWN_OFFENDERS])
         more = len(offenders) - _SHOWN_OFFENDERS
@@ -194,17 +206,26 @@ def check_owned(output: Output) -> None:
         )
 
 
-def _foreign_entries(directory: Path) -> Iterator[Path]:
-    for root, directories, files in os.walk(directory, onerror=_raise):
-        for name in [*directories, *files]:
-            path = Path(root) / name
-            special = path.is_symlink() or not (path.is_dir() or path.is_file())
-            if special or (path.is_file() and not _is_generated(path)):
-                yield path
-
-
-def _raise(error: OSError) -> None:
-    raise error
+def _foreign_entries(
+    directory: Path, stamps: Mapping[str, Stamp], prefix: str = ""
+) -> Iterator[Path]:
+    """Links, special files and files without the marker, top-down (os.walk's order); a file
+    whose stamp matches is ours without reading it."""
+    with os.scandir(directory) as listing:
+        entries = list(listing)
+    folders = [entry for entry in entries if entry.is_dir(follow_symlinks=False)]
+    others = [entry for entry in entries if not entry.is_dir(follow_symlinks=False)]
+    for entry in others:
+        if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
+            yield Path(entry.path)
+            continue
+        known = stamps.get(prefix + entry.name)
+        if known is not None and known.matches(entry.stat(follow_symlinks=False)):
+            continue
+        if not _is_generated(Path(entry.path)):
+            yield Path(entry.path)
+    for entry in folders:
+        yield from _foreign_entries(Path(entry.path), stamps, f"{prefix}{entry.name}/")
 
 
 def _is_generated(path: Path) -> bool:
@@ -257,12 +278,20 @@ def _lock_timeout() -> float:
 # -- staging -------------------------------------------------------------------------------------
 
 
-def _stage_all(outputs: Sequence[Output]) -> list[Step]:
+def _stage_all(
+    outputs: Sequence[Output],
+    record: WriteRecord | None = None,
+    stamps: dict[Path, dict[str, Stamp]] | None = None,
+) -> list[Step]:
+    """Stage every output; stamps (when given) receives each tree's new stamps."""
     steps: list[Step] = []
     try:
         for output in outputs:
             backup = _fresh_name(output.path, "old")  # first: _stage cleans up after itself
-            steps.append(Step(output.path, _stage(output), backup))
+            tree_stamps: dict[str, Stamp] = {}
+            steps.append(Step(output.path, _stage(output, record, tree_stamps), backup))
+            if stamps is not None and isinstance(output, TreeOutput):
+                stamps[output.path] = tree_stamps
     except BaseException:
         for step in steps:
             remove(step.staging)
@@ -270,7 +299,9 @@ def _stage_all(outputs: Sequence[Output]) -> list[Step]:
     return steps
 
 
-def _stage(output: Output) -> Path:
+def _stage(
+    output: Output, record: WriteRecord | None = None, stamps: dict[str, Stamp] | None = None
+) -> Path:
     parent = output.path.parent
     prefix = f".{output.path.name}.tmp-"
     if isinstance(output, FileOutput):
@@ -283,10 +314,8 @@ def _stage(output: Output) -> Path:
         return staging
     staging = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
     try:
-        for relative, content in sorted(output.files.items()):
-            target = staging.joinpath(*relative.parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _write_file(target, content)
+        previous = record.stamps(output.path) if record is not None else {}
+        _fill(staging, output, previous, {} if stamps is None else stamps)
         # mkdtemp makes it 0700; the tree is meant to be committed and read by everyone.
         os.chmod(staging, 0o755)  # noqa: S103
     except BaseException:
@@ -295,12 +324,52 @@ def _stage(output: Output) -> Path:
     return staging
 
 
-def _write_file(path: Path, content: bytes) -> None:
+def _fill(
+    staging: Path, output: TreeOutput, previous: Mapping[str, Stamp], stamps: dict[str, Stamp]
+) -> None:
+    """Write output's files under staging; a file the previous tree holds with the same bytes
+    (its stamp still matches) is hard-linked instead. stamps receives every file's stamp."""
+    folders: set[str] = set()
+    root, current = str(staging), str(output.path)
+    for relative, content in sorted(output.files.items()):
+        name = relative.as_posix()
+        folder = os.path.dirname(name)
+        if folder and folder not in folders:
+            os.makedirs(os.path.join(root, folder), exist_ok=True)
+            folders.add(folder)
+        path = os.path.join(root, name)
+        digest = digest_of(content)
+        known = previous.get(name)
+        if known is not None and known.digest == digest:
+            linked = _link_unchanged(os.path.join(current, name), path, known)
+            if linked is not None:
+                stamps[name] = linked
+                continue
+        written = _write_file(Path(path), content)
+        if GENERATED.search(content[:HEAD_BYTES]) is not None:  # only ours may skip the proof
+            stamps[name] = stamp(written, digest)
+
+
+def _link_unchanged(existing: str, path: str, known: Stamp) -> Stamp | None:
+    """Hard-link existing to path when it is still the file stamped; None when it is not (or
+    the file system has no hard links): the caller writes the bytes."""
+    try:
+        if not known.matches(os.lstat(existing)):
+            return None
+        os.link(existing, path, follow_symlinks=False)
+    except OSError:
+        return None
+    return known
+
+
+def _write_file(path: Path, content: bytes) -> os.stat_result:
+    """Create path with content; what the file system says of it once written."""
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     try:
         view = memoryview(content)
         while view:
             view = view[os.write(descriptor, view) :]
+        return os.fstat(descriptor)
     finally:
         os.close(descriptor)
 
@@ -363,9 +432,15 @@ class TreeDiff:
         return "\n".join(lines) + "\n"
 
 
-def diff_tree(out: Path, files: Mapping[PurePosixPath, bytes], out_display: str) -> TreeDiff:
-    """What render would change in out, without touching it."""
-    actual = read_tree(out)
+def diff_tree(
+    out: Path,
+    files: Mapping[PurePosixPath, bytes],
+    out_display: str,
+    record: WriteRecord | None = None,
+) -> TreeDiff:
+    """What render would change in out, without touching it. record: files whose stamp still
+    matches and whose recorded sha256 is the expected one are not read (written.py)."""
+    actual = read_tree(out) if record is None else _read_changed(out, files, record.stamps(out))
     added = sorted(set(files) - set(actual))
     removed = sorted(set(actual) - set(files))
     changed = sorted(path for path in set(files) & set(actual) if files[path] != actual[path])
@@ -383,6 +458,46 @@ def diff_tree(out: Path, files: Mapping[PurePosixPath, bytes], out_display: str)
             )
         )
     return TreeDiff(added, removed, changed, diff)
+
+
+def _read_changed(
+    out: Path, files: Mapping[PurePosixPath, bytes], stamps: Mapping[str, Stamp]
+) -> dict[PurePosixPath, bytes]:
+    """read_tree(out), except that a file whose stamp matches and whose recorded bytes are the
+    expected ones is given as files has it, unread."""
+    actual: dict[PurePosixPath, bytes] = {}
+    for relative, found in _listing(out):
+        known = stamps.get(relative.as_posix())
+        expected = files.get(relative)
+        if (
+            known is not None
+            and expected is not None
+            and found is not None
+            and known.matches(found)
+            and known.digest == digest_of(expected)
+        ):
+            actual[relative] = expected
+        else:
+            actual[relative] = out.joinpath(*relative.parts).read_bytes()
+    return actual
+
+
+def _listing(
+    out: Path, prefix: PurePosixPath | None = None
+) -> Iterator[tuple[PurePosixPath, os.stat_result | None]]:
+    """The files read_tree reads (links to files too, links to folders not followed), each with
+    its own stat when it is a regular file (None for a link)."""
+    if not out.is_dir():
+        return
+    with os.scandir(out) as listing:
+        entries = list(listing)
+    for entry in entries:
+        relative = PurePosixPath(entry.name) if prefix is None else prefix / entry.name
+        if entry.is_dir(follow_symlinks=False):
+            yield from _listing(Path(entry.path), relative)
+        elif entry.is_file():
+            regular = entry.is_file(follow_symlinks=False)
+            yield relative, entry.stat(follow_symlinks=False) if regular else None
 
 
 def _lines(content: bytes) -> list[str]:
