@@ -1,5 +1,5 @@
 """The chart's resource names: within the limit of each kind, never colliding after a cut, the
-same as catalog_gen/names.py derives (drift test against helm 3 and helm 4), and refused where
+same as catalog_gen/check/names.py derives (drift test against helm 3 and helm 4), and refused where
 the chart cannot fix them."""
 
 from __future__ import annotations

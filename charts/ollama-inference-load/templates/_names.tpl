@@ -2,7 +2,7 @@
 Names. Every name the chart derives fits the limit of the kind that carries it, and two
 different full names never derive the same name: a name over its limit is cut and ends with "-"
 and 8 hex characters of the sha256 of the whole name (oil.boundedName). catalog-gen derives the
-same names with catalog_gen/names.py (tests/chart/test_names.py compares the two on helm's output)
+same names with catalog_gen/check/names.py (tests/chart/test_names.py compares the two on helm's output)
 to find collisions between the services of one namespace.
 */}}
 
