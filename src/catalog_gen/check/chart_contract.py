@@ -112,29 +112,22 @@ class ChartContract:
         per_key = set(schema) <= _PER_KEY_KEYWORDS | _CROSS_KEY_KEYWORDS and validator.is_valid(
             defaults
         )
+        cross = None
         if per_key and cross_schema:
+            # Rules across top-level values are checked on the whole effective values, the rest
+            # per top-level key (cheap when most keys keep the chart's defaults).
             cross_schema["definitions"] = schema.get("definitions", {})
             validator = validator_class(
                 per_key_schema, format_checker=validator_class.FORMAT_CHECKER
             )
             cross = validator_class(cross_schema, format_checker=validator_class.FORMAT_CHECKER)
-            return cls(
-                directory,
-                defaults,
-                schema,
-                validator,
-                per_key,
-                cross,
-                ChartTemplates(directory),
-                fast_validator(schema),
-            )
         return cls(
             directory,
             defaults,
             schema,
             validator,
             per_key,
-            None,
+            cross,
             ChartTemplates(directory),
             fast_validator(schema),
         )
