@@ -226,7 +226,7 @@ def report_schema_errors(
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
             known = chart.property_names(parts)
             for key in sorted(set(error.instance) - set(known)):
-                _place(
+                place_chart_value(
                     document,
                     from_leaf,
                     (*parts, key),
@@ -287,23 +287,11 @@ def place_chart_value(
     report: Report,
     message: str,
     *,
-    origins: Mapping[tuple[str | int, ...], DataPath] | None = None,
-) -> None:
-    """A problem with the chart value at parts, at the leaf line that set it."""
-    _place(document, from_leaf, parts, report, message, origins=origins)
-
-
-def _place(
-    document: Document,
-    from_leaf: Mapping[str, Any],
-    parts: Sequence[str | int],
-    report: Report,
-    message: str,
-    *,
     hint: str | None = None,
     at_key: bool = False,
     origins: Mapping[tuple[str | int, ...], DataPath] | None = None,
 ) -> None:
+    """A problem with the chart value at parts, at the leaf line that set it."""
     origin = _origin(tuple(parts), origins or {})
     if parts and set_by(from_leaf, parts):
         document.add(report, _deepest_present(document, parts), message, hint=hint, at_key=at_key)
