@@ -20,6 +20,7 @@ from catalog_gen.cache import CACHE_DIR, LeafCache
 from catalog_gen.cache import default_directory as default_cache_directory
 from catalog_gen.check.chart_contract import ChartContract, ChartContractError
 from catalog_gen.check.chart_templates import ChartTemplateError
+from catalog_gen.diff.command import DiffRequest, run_diff
 from catalog_gen.emit import SERVICE_EMITTERS, argocd, backstage, render_tree
 from catalog_gen.emit.schema import SCHEMA_FILES, json_schema, schema_text
 from catalog_gen.load.document import ENVIRONMENTS_DIR
@@ -71,6 +72,7 @@ examples:
   catalog-gen schema                         rewrite schemas/*.schema.json from the models
   catalog-gen backstage                      rewrite the Backstage template from the leaf schema
   catalog-gen lock                           pin every model's digest in catalog/models.lock.yaml
+  catalog-gen diff --base origin/main        the manifests that change against main, by service
 
 problems print as  path:line:col: error: $.json.path: message
 exit status: 0 ok, 1 invalid catalog, stale output or a file-system error (read-only,
@@ -98,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_catalog_commands(commands, common, cached, out)
     _add_file_commands(commands, common)
     _add_lock_command(commands, common)
+    _add_diff_command(commands)
     return parser
 
 
@@ -239,6 +242,33 @@ def _add_lock_command(commands: argparse._SubParsersAction[_Parser], common: _Pa
     )
 
 
+def _add_diff_command(commands: argparse._SubParsersAction[_Parser]) -> None:
+    diff = commands.add_parser(
+        "diff",
+        help="the Kubernetes manifests that change between a git revision and the work tree",
+        description="Plan the catalog at REF and in the work tree, render the chart of each side "
+        "(with helm, as Argo CD does) for every service whose leaf, environment, lock entries or "
+        "chart changed, and print the manifest diff by kind and name. Nothing is written; exit "
+        "0 whether or not anything differs.",
+    )
+    diff.add_argument("--base", required=True, metavar="REF", help="git revision to compare with")
+    diff.add_argument(
+        "--catalog",
+        default=DEFAULT_CATALOG,
+        metavar="DIR",
+        help=f"catalog directory (default: {DEFAULT_CATALOG})",
+    )
+    diff.add_argument(
+        "--chart", default=DEFAULT_CHART, metavar="DIR", help=f"chart (default: {DEFAULT_CHART})"
+    )
+    diff.add_argument(
+        "--format",
+        choices=("text", "markdown"),
+        default="text",
+        help="unified diffs (default), or a pull-request comment with GPU and memory deltas",
+    )
+
+
 def main(
     argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None
 ) -> int:
@@ -296,6 +326,15 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     command: str = arguments.command
     if command == "schema":
         return _schema(Path(arguments.out), check=arguments.check, out=out, err=err)
+    if command == "diff":
+        request = DiffRequest(
+            arguments.base,
+            Path(arguments.catalog),
+            Path(arguments.chart),
+            os.path.normpath(arguments.catalog),
+            arguments.format,
+        )
+        return run_diff(request, out=out, err=err)
     files = [Path(name) for name in getattr(arguments, "files", [])]
     catalog_text = arguments.catalog or _catalog_of(files) or DEFAULT_CATALOG
     catalog = Path(catalog_text)

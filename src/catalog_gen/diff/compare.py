@@ -1,0 +1,125 @@
+"""Which services a change touches, and what it does to their manifests, resource by resource.
+
+A service is rendered when its helm inputs differ between the sides (render.py ServiceInputs:
+values file, release, namespace, and the chart's files): a leaf, its environment, the lock
+entries it uses or the chart changed. It is reported when its manifests differ: added, removed,
+or changed (some resource added, removed or changed); re-rendered services whose manifests are
+identical are only counted.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from catalog_gen.diff.render import Footprint, Resource, ServiceInputs, chart_digest, render_all
+
+ADDED, REMOVED, CHANGED = "added", "removed", "changed"
+CONTEXT_LINES = 3
+
+
+@dataclass(frozen=True)
+class Side:
+    label: str  # how problems and headers name the side: REF, or "work tree"
+    chart: Path
+    services: Mapping[str, ServiceInputs]  # by <env>/<namespace>/<service>
+
+    def totals(self) -> dict[str, Footprint]:
+        """Per environment: GPUs and memory of all its services (render.py Footprint)."""
+        totals: dict[str, Footprint] = {}
+        for inputs in self.services.values():
+            total = totals.get(inputs.environment, Footprint(0, 0, 0))
+            one = inputs.footprint
+            totals[inputs.environment] = Footprint(
+                total.gpus + one.gpus,
+                total.memory_requests + one.memory_requests,
+                total.memory_limits + one.memory_limits,
+            )
+        return totals
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    title: str  # Kind/namespace/name
+    status: str
+    lines: tuple[str, ...]  # a unified diff, headers included
+
+
+@dataclass(frozen=True)
+class ServiceDiff:
+    key: str
+    environment: str
+    status: str
+    changes: tuple[ResourceChange, ...]
+
+    def counts(self) -> str:
+        found = [
+            f"{sum(change.status == status for change in self.changes)} {status}"
+            for status in (CHANGED, ADDED, REMOVED)
+        ]
+        return ", ".join(item for item in found if not item.startswith("0 "))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    base: Side
+    head: Side
+    services: tuple[ServiceDiff, ...]  # the services whose manifests differ, by key
+    rendered: tuple[str, ...]  # every service whose inputs differ (the ones helm rendered)
+
+
+def changed_services(base: Side, head: Side) -> list[str]:
+    """Keys of the services whose helm inputs differ (or that exist on one side only)."""
+    base_chart, head_chart = chart_digest(base.chart), chart_digest(head.chart)
+    keys = sorted(set(base.services) | set(head.services))
+    return [
+        key
+        for key in keys
+        if key not in base.services
+        or key not in head.services
+        or base.services[key].digest(base_chart) != head.services[key].digest(head_chart)
+    ]
+
+
+def compare(helm: Path, base: Side, head: Side) -> Comparison:
+    keys = changed_services(base, head)
+    before = render_all(
+        helm, base.chart, [base.services[k] for k in keys if k in base.services], base.label
+    )
+    after = render_all(
+        helm, head.chart, [head.services[k] for k in keys if k in head.services], head.label
+    )
+    services: list[ServiceDiff] = []
+    for key in keys:
+        changes = tuple(diff_resources(before.get(key, []), after.get(key, [])))
+        if not changes:
+            continue
+        status = ADDED if key not in before else REMOVED if key not in after else CHANGED
+        inputs = head.services.get(key) or base.services[key]
+        services.append(ServiceDiff(key, inputs.environment, status, changes))
+    return Comparison(base, head, tuple(services), tuple(keys))
+
+
+def diff_resources(
+    before: Sequence[Resource], after: Sequence[Resource]
+) -> Iterable[ResourceChange]:
+    """The resources that differ, by kind, namespace and name, each with its unified diff."""
+    old = {(r.kind, r.namespace, r.name): r for r in before}
+    new = {(r.kind, r.namespace, r.name): r for r in after}
+    for identity in sorted(set(old) | set(new)):
+        was, now = old.get(identity), new.get(identity)
+        if was is not None and now is not None and was.text == now.text:
+            continue
+        title = "/".join(identity)
+        status = ADDED if was is None else REMOVED if now is None else CHANGED
+        lines = difflib.unified_diff(
+            was.text.splitlines() if was else [],
+            now.text.splitlines() if now else [],
+            fromfile=f"a/{title}" if was else "/dev/null",
+            tofile=f"b/{title}" if now else "/dev/null",
+            n=CONTEXT_LINES,
+            lineterm="",
+        )
+        yield ResourceChange(title, status, tuple(lines))

@@ -1,0 +1,201 @@
+"""One service's helm inputs, and the chart rendered with them into resources.
+
+The inputs are what Argo CD hands helm for the service: the chart, the values file catalog-gen
+writes (emit/values.py, byte for byte), the release name (the service) and the destination
+namespace (emit/argocd.py). Their digest decides which services are rendered at all.
+
+Rendered resources are re-serialized with sorted keys and multi-line strings as literal blocks,
+so a diff shows what changes in the objects, not how a template happens to lay them out; nothing
+else is taken away (the chart's output has no timestamps or random parts).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from catalog_gen.emit.argocd import destination_namespace
+from catalog_gen.emit.values import emit_values
+from catalog_gen.plan.service_plan import ServicePlan
+from catalog_gen.sizing import quantity_bytes
+
+# The APIs a cluster with Gateway API and cert-manager serves, as Argo CD passes them to helm
+# (the chart renders HTTPRoute, Gateway and Certificate only where the cluster serves them).
+API_VERSIONS = (
+    "gateway.networking.k8s.io/v1/HTTPRoute",
+    "gateway.networking.k8s.io/v1/Gateway",
+    "cert-manager.io/v1/Certificate",
+)
+HELM_TIMEOUT_SECONDS = 300
+RENDER_WORKERS = 4
+
+
+class RenderError(Exception):
+    """helm refused a service's values on one side."""
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """What a service takes from its environment at most: replicas (maxReplicas under
+    autoscaling) times the GPUs and the Ollama container's memory of one replica."""
+
+    gpus: int
+    memory_requests: int  # bytes
+    memory_limits: int  # bytes
+
+
+@dataclass(frozen=True)
+class ServiceInputs:
+    key: str  # <env>/<namespace>/<service>
+    environment: str
+    release: str
+    namespace: str
+    values: bytes
+    footprint: Footprint
+
+    def digest(self, chart_digest: str) -> str:
+        hasher = hashlib.sha256()
+        for part in (chart_digest, self.release, self.namespace):
+            hasher.update(part.encode() + b"\0")
+        hasher.update(self.values)
+        return hasher.hexdigest()
+
+
+@dataclass(frozen=True)
+class Resource:
+    kind: str
+    namespace: str
+    name: str
+    text: str  # the object as canonical YAML
+
+    @property
+    def title(self) -> str:
+        return f"{self.kind}/{self.namespace}/{self.name}"
+
+
+def service_inputs(plan: ServicePlan) -> ServiceInputs:
+    return ServiceInputs(
+        key=plan.relative_dir.as_posix(),
+        environment=plan.environment_name,
+        release=plan.service_name,
+        namespace=destination_namespace(plan.environment, plan.namespace),
+        values=emit_values(plan)["values.yaml"],
+        footprint=footprint(plan),
+    )
+
+
+def footprint(plan: ServicePlan) -> Footprint:
+    autoscaling = plan.effective.get("autoscaling")
+    replicas = plan.replicas
+    if isinstance(autoscaling, Mapping) and autoscaling.get("enabled"):
+        replicas = int(autoscaling.get("maxReplicas", replicas))
+    return Footprint(
+        gpus=replicas * plan.gpu.count,
+        memory_requests=replicas * _memory(plan.resources, "requests"),
+        memory_limits=replicas * _memory(plan.resources, "limits"),
+    )
+
+
+def _memory(resources: Mapping[str, Any], which: str) -> int:
+    section = resources.get(which)
+    value = section.get("memory") if isinstance(section, Mapping) else None
+    return quantity_bytes(value) if isinstance(value, str | int | float) else 0
+
+
+def chart_digest(chart: Path) -> str:
+    """A digest of every file in the chart folder (names and contents)."""
+    hasher = hashlib.sha256()
+    for path in sorted(chart.rglob("*")):
+        if path.is_file():
+            hasher.update(path.relative_to(chart).as_posix().encode() + b"\0")
+            hasher.update(hashlib.sha256(path.read_bytes()).digest())
+    return hasher.hexdigest()
+
+
+def render_service(helm: Path, chart: Path, inputs: ServiceInputs) -> list[Resource]:
+    """`helm template` as Argo CD runs it for the service, split into resources."""
+    with tempfile.TemporaryDirectory(prefix="catalog-gen-diff-") as temporary:
+        values = Path(temporary) / "values.yaml"
+        values.write_bytes(inputs.values)
+        command = [str(helm), "template", inputs.release, str(chart)]
+        command += ["--namespace", inputs.namespace, "--values", str(values)]
+        for api_version in API_VERSIONS:
+            command += ["--api-versions", api_version]
+        result = subprocess.run(
+            command, capture_output=True, text=True, check=False, timeout=HELM_TIMEOUT_SECONDS
+        )
+    if result.returncode != 0:
+        raise RenderError(result.stderr.strip() or f"helm exited {result.returncode}")
+    return split_resources(result.stdout, inputs.namespace)
+
+
+def split_resources(manifests: str, namespace: str) -> list[Resource]:
+    """helm's output as resources sorted by kind, namespace and name (a repeated one numbered)."""
+    resources: list[Resource] = []
+    seen: dict[str, int] = {}
+    for document in yaml.safe_load_all(manifests):
+        if not isinstance(document, dict):
+            continue
+        metadata = document.get("metadata")
+        metadata = metadata if isinstance(metadata, dict) else {}
+        kind = str(document.get("kind", "?"))
+        name = str(metadata.get("name", "?"))
+        where = str(metadata.get("namespace") or namespace)
+        title = f"{kind}/{where}/{name}"
+        seen[title] = seen.get(title, 0) + 1
+        if seen[title] > 1:
+            name = f"{name}#{seen[title]}"
+        resources.append(Resource(kind, where, name, canonical_yaml(document)))
+    return sorted(
+        resources, key=lambda resource: (resource.kind, resource.namespace, resource.name)
+    )
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _string(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _string)
+
+
+def canonical_yaml(document: Mapping[str, Any]) -> str:
+    text: str = yaml.dump(
+        document,
+        Dumper=_Dumper,
+        sort_keys=True,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=1_000_000,
+    )
+    return text
+
+
+def render_all(
+    helm: Path, chart: Path, services: Sequence[ServiceInputs], label: str
+) -> dict[str, list[Resource]]:
+    """Every service rendered, by key; a few helm processes at once, the results in input order.
+    label names the side in a RenderError."""
+
+    def render(inputs: ServiceInputs) -> list[Resource]:
+        try:
+            return render_service(helm, chart, inputs)
+        except RenderError as error:
+            raise RenderError(f"{label}: helm cannot render {inputs.key}: {error}") from error
+
+    with ThreadPoolExecutor(max_workers=min(RENDER_WORKERS, os.cpu_count() or 1)) as pool:
+        rendered = list(pool.map(render, services))
+    return {inputs.key: resources for inputs, resources in zip(services, rendered, strict=True)}

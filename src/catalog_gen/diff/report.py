@@ -1,0 +1,153 @@
+"""A Comparison printed: unified diffs for a terminal, or a pull-request comment in Markdown.
+
+Both are deterministic: services by key, resources by kind, namespace and name, no times.
+The comment stays under GitHub's limit of 65,536 characters: the diffs that do not fit are cut,
+with a note saying how to see them in full.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+from catalog_gen.diff.compare import ADDED, CHANGED, REMOVED, Comparison, ServiceDiff
+from catalog_gen.diff.render import Footprint
+from catalog_gen.sizing import format_bytes
+
+MARKER = "<!-- catalog-gen diff -->"  # finds the comment to update (tools/diff_pr.sh)
+COMMENT_LIMIT = 65_536
+COMMENT_RESERVE = 1_000  # room for the notes that close a cut comment
+
+
+def summary(comparison: Comparison) -> str:
+    """One line: how many services differ, how, and how many were rendered."""
+    counts = [
+        f"{sum(service.status == status for service in comparison.services)} {status}"
+        for status in (ADDED, REMOVED, CHANGED)
+    ]
+    differ = len(comparison.services)
+    rendered = len(comparison.rendered)
+    return (
+        f"{differ} service{'s' if differ != 1 else ''} differ between {comparison.base.label} "
+        f"and the {comparison.head.label} ({', '.join(counts)}); {rendered} rendered on each "
+        "side where present"
+    )
+
+
+def text(comparison: Comparison) -> str:
+    """Per service a header line, then each resource's unified diff."""
+    out: list[str] = []
+    for service in comparison.services:
+        out.append(f"# {service.key}: {service.status} ({service.counts()})")
+        for change in service.changes:
+            out.extend(change.lines)
+        out.append("")
+    return "\n".join(out)
+
+
+def markdown(comparison: Comparison) -> str:
+    """The pull-request comment: a table per environment, then one <details> per service."""
+    head = [
+        MARKER,
+        f"### catalog-gen diff against `{comparison.base.label}`",
+        "",
+        summary(comparison) + ".",
+        "",
+        *_table(comparison),
+    ]
+    body = "\n".join(head) + "\n"
+    budget = COMMENT_LIMIT - COMMENT_RESERVE - len(body)
+    blocks = list(_details(service) for service in comparison.services)
+    shown: list[str] = []
+    for index, block in enumerate(blocks):
+        if len(block) > budget:
+            shown.append(_cut(comparison.services[index], budget))
+            left = len(blocks) - index - 1
+            shown.append(
+                f"\n**The comment is cut at GitHub's size limit**: {left} more "
+                f"service{'s' if left != 1 else ''} not shown. Run `catalog-gen diff --base "
+                f"{comparison.base.label}` for every diff in full.\n"
+            )
+            break
+        shown.append(block)
+        budget -= len(block)
+    return body + "".join(shown)
+
+
+def _table(comparison: Comparison) -> Iterator[str]:
+    before, after = comparison.base.totals(), comparison.head.totals()
+    environments = sorted(
+        {service.environment for service in comparison.services}
+        | {name for name in set(before) | set(after) if before.get(name) != after.get(name)}
+    )
+    if not environments:
+        yield "No manifest changes."
+        yield ""
+        return
+    yield "| environment | added | removed | changed | GPUs | memory requests | memory limits |"
+    yield "|---|---:|---:|---:|---|---|---|"
+    empty = Footprint(0, 0, 0)
+    for name in environments:
+        services = [s for s in comparison.services if s.environment == name]
+        old, new = before.get(name, empty), after.get(name, empty)
+        counts = [sum(s.status == status for s in services) for status in (ADDED, REMOVED, CHANGED)]
+        yield (
+            f"| {name} | {counts[0]} | {counts[1]} | {counts[2]} | "
+            f"{_delta(old.gpus, new.gpus, str)} | "
+            f"{_delta(old.memory_requests, new.memory_requests, format_bytes)} | "
+            f"{_delta(old.memory_limits, new.memory_limits, format_bytes)} |"
+        )
+    yield ""
+    yield (
+        "GPUs and memory: every service of the environment, replicas (`maxReplicas` under "
+        "autoscaling) times one replica's GPUs and Ollama container memory."
+    )
+    yield ""
+
+
+def _delta(old: int, new: int, show: Callable[[int], str]) -> str:
+    if old == new:
+        return f"{show(new)}"
+    sign = "+" if new > old else "-"
+    return f"{show(old)} → {show(new)} ({sign}{show(abs(new - old))})"
+
+
+def _details(service: ServiceDiff, lines: list[str] | None = None) -> str:
+    shown = lines if lines is not None else [line for c in service.changes for line in c.lines]
+    fence = "`" * max(3, _longest_backticks(shown) + 1)
+    return (
+        "\n".join(
+            [
+                "<details>",
+                f"<summary><b>{service.status}</b> <code>{service.key}</code>: "
+                f"{service.counts()}</summary>",
+                "",
+                f"{fence}diff",
+                *shown,
+                fence,
+                "",
+                "</details>",
+                "",
+            ]
+        )
+        + "\n"
+    )
+
+
+def _cut(service: ServiceDiff, budget: int) -> str:
+    """The service's block, its diff cut to fit budget characters (at least its header)."""
+    lines = [line for change in service.changes for line in change.lines]
+    kept: list[str] = []
+    used = len(_details(service, [])) + 40
+    for line in lines:
+        if used + len(line) + 1 > budget:
+            break
+        kept.append(line)
+        used += len(line) + 1
+    if len(kept) < len(lines):
+        kept.append(f"... {len(lines) - len(kept)} more lines cut")
+    return _details(service, kept)
+
+
+def _longest_backticks(lines: list[str]) -> int:
+    return max((len(run) for line in lines for run in re.findall(r"`+", line)), default=0)
