@@ -20,7 +20,7 @@ COMMENT_RESERVE = 1_000  # room for the notes that close a cut comment
 
 
 def summary(comparison: Comparison) -> str:
-    """One line: how many services differ, how, and how many were rendered."""
+    """One line: how many services differ, how, and how many helm rendered."""
     counts = [
         f"{sum(service.status == status for service in comparison.services)} {status}"
         for status in (ADDED, REMOVED, CHANGED)
@@ -28,9 +28,10 @@ def summary(comparison: Comparison) -> str:
     differ = len(comparison.services)
     rendered = len(comparison.rendered)
     return (
-        f"{differ} service{'s' if differ != 1 else ''} differ between {comparison.base.label} "
-        f"and the {comparison.head.label} ({', '.join(counts)}); {rendered} rendered on each "
-        "side where present"
+        f"{differ} service{' has' if differ == 1 else 's have'} manifest changes between "
+        f"{comparison.base.label} and the {comparison.head.label} ({', '.join(counts)}); "
+        f"{rendered} service{'' if rendered == 1 else 's'} rendered (inputs changed), "
+        f"{rendered - differ} of them to identical manifests"
     )
 
 

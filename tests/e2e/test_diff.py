@@ -1,0 +1,289 @@
+"""`catalog-gen diff --base REF` on scratch git repositories: exactly the services whose inputs
+changed are rendered (with the pinned helm, both sides), the manifest diff and the Markdown
+deltas are right, two runs print the same bytes, nothing is written in the repository, and a
+bad REF, a directory outside git or an invalid side give the documented exit codes."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from catalog_gen.cli import main
+from catalog_gen.diff import render
+from catalog_gen.diff.render import Resource, ServiceInputs
+from tests.conftest import REPO_ROOT, helm_binary
+
+FIXTURE = REPO_ROOT / "tests" / "fixtures" / "leaves" / "valid" / "sizing-from-lock" / "catalog"
+CHART = REPO_ROOT / "charts" / "ollama-inference-load"
+PHI = "dev/ml-workloads/ollama-phi"
+RAG = "dev/ml-workloads/rag"
+SMALL = "sized/chat/small"
+LARGE = "sized/chat/large"
+SMALL_DIGEST = "1" * 64
+
+
+def leaf(name: str, model: str, replicas: int, requests: str, limits: str) -> str:
+    return f"""\
+workloadType: OLLAMA_INFERENCE_LOAD
+serviceName: {name}
+serviceCatalog: ml-inference
+namespace: ml-workloads
+environment: dev
+model: "{model}"
+gpu: {{count: 1}}
+container:
+  replicas: {replicas}
+  resources:
+    requests: {{cpu: 500m, memory: {requests}}}
+    limits: {{cpu: "2", memory: {limits}}}
+"""
+
+
+def git(cwd: Path, *args: str) -> str:
+    result = subprocess.run(
+        ["git", "-c", "user.name=Dev", "-c", "user.email=dev@example.com", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+    rendered: list[tuple[str, str]]  # (side, service) of every helm run, sorted
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A committed catalog: two dev services (no lock entries), two sized ones (pinned)."""
+    root = tmp_path / "repo"
+    catalog = root / "catalog"
+    shutil.copytree(CHART, root / "charts" / "ollama-inference-load")
+    shutil.copytree(FIXTURE, catalog)
+    shutil.copy(REPO_ROOT / "catalog" / "environments" / "dev.yaml", catalog / "environments")
+    (catalog / "dev" / "ml-workloads").mkdir(parents=True)
+    write(root, PHI, leaf("ollama-phi", "phi:latest", 1, "2Gi", "4Gi"))
+    write(root, RAG, leaf("rag", "llama3.2:3b", 1, "1Gi", "2Gi"))
+    git(root, "init", "--quiet", "--initial-branch=main")
+    git(root, "add", "-A")
+    git(root, "commit", "--quiet", "-m", "base")
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("CATALOG_GEN_HELM", str(helm_binary("3.19.0")))
+    yield root
+
+
+def write(root: Path, service: str, text: str) -> None:
+    (root / "catalog" / f"{service}.yaml").write_text(text, encoding="utf-8")
+
+
+def diff(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    *args: str,
+) -> Run:
+    """catalog-gen diff in process, recording which services helm rendered on which side."""
+    rendered: list[tuple[str, str]] = []
+    real = render.render_service
+
+    def spy(helm: Path, chart: Path, inputs: ServiceInputs) -> list[Resource]:
+        work_tree = Path("charts/ollama-inference-load").resolve()
+        side = "work tree" if chart.resolve() == work_tree else "base"
+        rendered.append((side, inputs.key))
+        return real(helm, chart, inputs)
+
+    monkeypatch.setattr(render, "render_service", spy)
+    code = main(["diff", *args])
+    captured = capsys.readouterr()
+    return Run(code, captured.out, captured.err, sorted(rendered))
+
+
+def both(*services: str) -> list[tuple[str, str]]:
+    return sorted((side, service) for side in ("base", "work tree") for service in services)
+
+
+def test_a_leaf_change_renders_that_service_only(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(repo, PHI, leaf("ollama-phi", "phi:latest", 2, "2Gi", "4Gi"))
+    run = diff(monkeypatch, capsys, "--base", "main")
+    assert run.code == 0, run.err
+    assert run.rendered == both(PHI)
+    assert run.out.startswith(f"# {PHI}: changed (")
+    deployment = run.out.index("--- a/Deployment/ml-workloads/ollama-phi\n")
+    assert run.out.index("-  replicas: 1\n+  replicas: 2\n") > deployment
+    assert "--- /dev/null\n+++ b/PodDisruptionBudget/ml-workloads/ollama-phi\n" in run.out
+    assert RAG not in run.out
+    assert "1 service has manifest changes between main and the work tree" in run.err
+
+
+def test_markdown_counts_and_deltas_per_environment(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(repo, PHI, leaf("ollama-phi", "phi:latest", 2, "2Gi", "4Gi"))
+    run = diff(monkeypatch, capsys, "--base", "main", "--format", "markdown")
+    assert run.code == 0, run.err
+    assert run.out.startswith("<!-- catalog-gen diff -->\n")
+    # dev: 1 + 1 GPUs, 2Gi + 1Gi requested, 4Gi + 2Gi limits; phi doubles.
+    assert "| dev | 0 | 0 | 1 | 2 → 3 (+1) | 3Gi → 5Gi (+2Gi) | 6Gi → 10Gi (+4Gi) |" in run.out
+    assert "| sized |" not in run.out
+    assert f"<summary><b>changed</b> <code>{PHI}</code>" in run.out
+    assert "```diff\n--- a/Deployment/ml-workloads/ollama-phi" in run.out
+
+
+def test_added_and_removed_services(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / "catalog" / f"{RAG}.yaml").unlink()
+    write(repo, "dev/ml-workloads/new", leaf("new", "qwen2.5:0.5b", 1, "4Gi", "8Gi"))
+    run = diff(monkeypatch, capsys, "--base", "main")
+    assert run.code == 0, run.err
+    assert run.rendered == [("base", RAG), ("work tree", "dev/ml-workloads/new")]
+    assert "# dev/ml-workloads/new: added (" in run.out
+    assert "--- /dev/null\n+++ b/Deployment/ml-workloads/new\n" in run.out
+    assert f"# {RAG}: removed (" in run.out
+    assert "--- a/Deployment/ml-workloads/rag\n+++ /dev/null\n" in run.out
+    assert run.out.index("dev/ml-workloads/new:") < run.out.index(f"{RAG}:")  # sorted by key
+    markdown = diff(monkeypatch, capsys, "--base", "main", "--format", "markdown").out
+    assert "| dev | 1 | 1 | 0 | 2 | 3Gi → 6Gi (+3Gi) | 6Gi → 12Gi (+6Gi) |" in markdown
+
+
+def test_an_environment_change_renders_all_its_services(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    environment = repo / "catalog" / "environments" / "dev.yaml"
+    text = environment.read_text(encoding="utf-8")
+    assert "    numParallel: 1\n" in text
+    environment.write_text(text.replace("    numParallel: 1\n", "    numParallel: 3\n"))
+    run = diff(monkeypatch, capsys, "--base", "main")
+    assert run.code == 0, run.err
+    assert run.rendered == both(PHI, RAG)
+    assert f"# {PHI}: changed" in run.out and f"# {RAG}: changed" in run.out
+    assert "sized/" not in run.out
+
+
+def test_a_lock_change_renders_the_services_of_that_model_only(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lock = repo / "catalog" / "models.lock.yaml"
+    text = lock.read_text(encoding="utf-8")
+    assert text.count(SMALL_DIGEST) == 1
+    lock.write_text(text.replace(SMALL_DIGEST, "4" * 64), encoding="utf-8")
+    run = diff(monkeypatch, capsys, "--base", "main")
+    assert run.code == 0, run.err
+    assert run.rendered == both(SMALL)
+    assert f"# {SMALL}: changed" in run.out
+    assert SMALL_DIGEST in run.out and "4" * 64 in run.out
+
+
+def test_a_chart_change_renders_every_service(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chart = repo / "charts" / "ollama-inference-load" / "Chart.yaml"
+    text = chart.read_text(encoding="utf-8")
+    version = next(line for line in text.splitlines() if line.startswith("version:"))
+    chart.write_text(text.replace(version, "version: 99.0.0"), encoding="utf-8")
+    run = diff(monkeypatch, capsys, "--base", "main")
+    assert run.code == 0, run.err
+    assert run.rendered == both(PHI, RAG, LARGE, SMALL)
+    headers = [line for line in run.out.splitlines() if line.startswith("# ")]
+    assert [header.partition(" (")[0] for header in headers] == [
+        f"# {key}: changed" for key in (PHI, RAG, LARGE, SMALL)
+    ]
+    assert "+    helm.sh/chart: ollama-inference-load-99.0.0\n" in run.out
+
+
+def test_a_template_change_without_effect_reports_nothing(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = repo / "charts" / "ollama-inference-load" / "templates" / "service.yaml"
+    template.write_text("{{- /* reviewed */}}\n" + template.read_text(encoding="utf-8"))
+    run = diff(monkeypatch, capsys, "--base", "main", "--format", "markdown")
+    assert run.code == 0, run.err
+    assert run.rendered == both(PHI, RAG, LARGE, SMALL)
+    assert "No manifest changes." in run.out
+    assert "4 services rendered (inputs changed), 4 of them to identical manifests" in run.err
+
+
+def test_two_runs_print_the_same_bytes_and_write_nothing(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(repo, PHI, leaf("ollama-phi", "phi:latest", 3, "2Gi", "4Gi"))
+    (repo / "catalog" / f"{LARGE}.yaml").unlink()
+    before = git(repo, "status", "--porcelain", "--ignored", "--untracked-files=all")
+    for output_format in ("text", "markdown"):
+        first = diff(monkeypatch, capsys, "--base", "main", "--format", output_format)
+        second = diff(monkeypatch, capsys, "--base", "main", "--format", output_format)
+        assert first.code == second.code == 0
+        assert first.out == second.out and first.err == second.err
+        assert first.out
+    assert git(repo, "status", "--porcelain", "--ignored", "--untracked-files=all") == before
+
+
+def test_no_change_renders_nothing(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = diff(monkeypatch, capsys, "--base", "HEAD")
+    assert (run.code, run.out, run.rendered) == (0, "", [])
+
+
+def test_a_catalog_new_at_the_work_tree_is_all_added(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    git(repo, "rm", "--quiet", "-r", "--cached", "catalog")
+    git(repo, "commit", "--quiet", "-m", "chart only")
+    run = diff(monkeypatch, capsys, "--base", "HEAD")
+    assert run.code == 0, run.err
+    assert run.rendered == [("work tree", key) for key in sorted([PHI, RAG, LARGE, SMALL])]
+    assert run.out.count(": added (") == 4
+
+
+@pytest.mark.parametrize("ref", ["no-such-branch", "--all", "HEAD~5"])
+def test_a_bad_ref_is_a_usage_error(
+    ref: str, repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = diff(monkeypatch, capsys, f"--base={ref}")
+    assert run.code == 2
+    assert "names no commit" in run.err or "is not a git revision" in run.err
+    assert run.out == ""
+
+
+def test_outside_git_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copytree(FIXTURE, tmp_path / "catalog")
+    monkeypatch.chdir(tmp_path)
+    run = diff(monkeypatch, capsys, "--base", "main", "--chart", str(CHART))
+    assert run.code == 2
+    assert "is not inside a git work tree" in run.err
+
+
+def test_missing_base_option_is_a_usage_error(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert diff(monkeypatch, capsys).code == 2
+
+
+def test_an_invalid_side_exits_1_with_its_problems(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = leaf("ollama-phi", "phi:latest", 1, "2Gi", "4Gi").replace("replicas:", "replica:")
+    write(repo, PHI, broken)
+    run = diff(monkeypatch, capsys, "--base", "main")
+    assert run.code == 1
+    assert f"catalog/{PHI}.yaml:9:3: error: $.container.replica: unknown key" in run.out
+    assert run.rendered == []
+    git(repo, "commit", "--quiet", "-am", "broken")
+    write(repo, PHI, leaf("ollama-phi", "phi:latest", 1, "2Gi", "4Gi"))
+    run = diff(monkeypatch, capsys, "--base", "main")
+    assert run.code == 1
+    assert f"main:catalog/{PHI}.yaml:9:3: error: $.container.replica: unknown key" in run.out
