@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,7 +63,7 @@ class Run:
 
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A committed catalog: two dev services (no lock entries), two sized ones (pinned)."""
     root = tmp_path / "repo"
     catalog = root / "catalog"
@@ -79,7 +78,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     git(root, "commit", "--quiet", "-m", "base")
     monkeypatch.chdir(root)
     monkeypatch.setenv("CATALOG_GEN_HELM", str(helm_binary("3.19.0")))
-    yield root
+    return root
 
 
 def write(root: Path, service: str, text: str) -> None:
@@ -167,7 +166,8 @@ def test_an_environment_change_renders_all_its_services(
     run = diff(monkeypatch, capsys, "--base", "main")
     assert run.code == 0, run.err
     assert run.rendered == both(PHI, RAG)
-    assert f"# {PHI}: changed" in run.out and f"# {RAG}: changed" in run.out
+    assert f"# {PHI}: changed" in run.out
+    assert f"# {RAG}: changed" in run.out
     assert "sized/" not in run.out
 
 
@@ -182,7 +182,8 @@ def test_a_lock_change_renders_the_services_of_that_model_only(
     assert run.code == 0, run.err
     assert run.rendered == both(SMALL)
     assert f"# {SMALL}: changed" in run.out
-    assert SMALL_DIGEST in run.out and "4" * 64 in run.out
+    assert SMALL_DIGEST in run.out
+    assert "4" * 64 in run.out
 
 
 def test_a_chart_change_renders_every_service(
@@ -224,7 +225,8 @@ def test_two_runs_print_the_same_bytes_and_write_nothing(
         first = diff(monkeypatch, capsys, "--base", "main", "--format", output_format)
         second = diff(monkeypatch, capsys, "--base", "main", "--format", output_format)
         assert first.code == second.code == 0
-        assert first.out == second.out and first.err == second.err
+        assert first.out == second.out
+        assert first.err == second.err
         assert first.out
     assert git(repo, "status", "--porcelain", "--ignored", "--untracked-files=all") == before
 
