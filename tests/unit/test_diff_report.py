@@ -1,0 +1,151 @@
+"""diff/: resources split and diffed by kind, namespace and name; the footprint of a service;
+the pull-request comment's table, fences and size limit (no helm, no git)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
+
+from catalog_gen.diff.compare import (
+    ADDED,
+    CHANGED,
+    Comparison,
+    ResourceChange,
+    ServiceDiff,
+    Side,
+    diff_resources,
+)
+from catalog_gen.diff.render import Footprint, ServiceInputs, footprint, split_resources
+from catalog_gen.diff.report import COMMENT_LIMIT, markdown, text
+from catalog_gen.plan.service_plan import ServicePlan
+
+GI = 1024**3
+MANIFESTS = """\
+---
+# Source: chart/templates/service.yaml
+apiVersion: v1
+kind: Service
+metadata: {name: svc}
+spec: {ports: [{port: 80}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: svc, namespace: other}
+data: {script: "line one\\nline two\\n"}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: test}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: test}
+"""
+
+
+def test_resources_are_sorted_canonical_and_numbered_when_repeated() -> None:
+    resources = split_resources(MANIFESTS, "ns")
+    assert [r.title for r in resources] == [
+        "Deployment/other/svc",
+        "Pod/ns/test",
+        "Pod/ns/test#2",
+        "Service/ns/svc",
+    ]
+    assert resources[0].text.startswith("apiVersion: apps/v1\ndata:\n  script: |\n    line one\n")
+    assert "# Source" not in resources[3].text
+
+
+def test_only_differing_resources_are_diffed() -> None:
+    before = split_resources(MANIFESTS, "ns")
+    after = split_resources(MANIFESTS.replace("port: 80", "port: 8080"), "ns")
+    changes = list(diff_resources(before, after))
+    assert [(c.title, c.status) for c in changes] == [("Service/ns/svc", CHANGED)]
+    assert "-  - port: 80" in changes[0].lines
+    assert "+  - port: 8080" in changes[0].lines
+    assert list(diff_resources(before, before)) == []
+    added = list(diff_resources([], after[:1]))
+    assert added[0].status == ADDED
+    assert added[0].lines[:2] == ("--- /dev/null", "+++ b/Deployment/other/svc")
+
+
+def plan(replicas: int, gpus: int, autoscaling: dict[str, Any] | None) -> ServicePlan:
+    stand_in = SimpleNamespace(
+        replicas=replicas,
+        gpu=SimpleNamespace(count=gpus),
+        resources={"requests": {"memory": "1Gi"}, "limits": {"memory": "2Gi"}},
+        effective={"autoscaling": autoscaling} if autoscaling is not None else {},
+    )
+    return cast(ServicePlan, stand_in)
+
+
+def test_footprint_uses_max_replicas_under_autoscaling_only() -> None:
+    assert footprint(plan(3, 2, None)) == Footprint(6, 3 * GI, 6 * GI)
+    assert footprint(plan(3, 2, {"enabled": False, "maxReplicas": 5})) == Footprint(
+        6, 3 * GI, 6 * GI
+    )
+    assert footprint(plan(1, 2, {"enabled": True, "maxReplicas": 5})) == Footprint(
+        10, 5 * GI, 10 * GI
+    )
+
+
+def side(label: str, **services: Footprint) -> Side:
+    return Side(
+        label,
+        Path("chart"),
+        {
+            key: ServiceInputs(key, key.split("/")[0], "r", "ns", b"", value)
+            for key, value in services.items()
+        },
+    )
+
+
+def comparison(size: int, **after: Footprint) -> Comparison:
+    """prod/a changes (a diff of size lines of 100 characters); dev/b's totals stay."""
+    lines = ("--- a/X/ns/x", "+++ b/X/ns/x", *(("+" + "y" * 99) for _ in range(size)))
+    services = tuple(
+        ServiceDiff(f"prod/s{index}", "prod", CHANGED, (ResourceChange("X/ns/x", CHANGED, lines),))
+        for index in range(3)
+    )
+    base = side("main", **{"prod/s0": Footprint(1, GI, 2 * GI), "dev/b": Footprint(1, GI, GI)})
+    head = side("work tree", **after)
+    return Comparison(base, head, services, tuple(s.key for s in services))
+
+
+def test_markdown_table_shows_deltas_and_unchanged_totals() -> None:
+    result = comparison(
+        2, **{"prod/s0": Footprint(3, 3 * GI, GI // 2), "dev/b": Footprint(1, GI, GI)}
+    )
+    assert "| prod | 0 | 0 | 3 | 1 → 3 (+2) | 1Gi → 3Gi (+2Gi) | 2Gi → 512Mi (-1536Mi) |" in (
+        markdown(result)
+    )
+    assert "| dev |" not in markdown(result)
+
+
+def test_markdown_stays_under_the_comment_limit() -> None:
+    result = comparison(400, **{"prod/s0": Footprint(1, GI, 2 * GI), "dev/b": Footprint(1, GI, GI)})
+    full = text(result)
+    assert len(full) > COMMENT_LIMIT
+    comment = markdown(result)
+    assert len(comment) <= COMMENT_LIMIT
+    assert "more lines cut" in comment
+    assert "1 more service not shown" in comment
+    assert comment.count("<details>") == comment.count("</details>") == 2
+    assert comment.count("```diff") == 2
+
+
+def test_a_small_comment_is_whole_and_fences_outlast_backticks() -> None:
+    result = comparison(3, **{"prod/s0": Footprint(1, GI, 2 * GI), "dev/b": Footprint(1, GI, GI)})
+    comment = markdown(result)
+    assert "cut" not in comment
+    assert comment.count("<details>") == 3
+    fenced = Comparison(
+        result.base,
+        result.head,
+        tuple(
+            ServiceDiff(s.key, s.environment, s.status, (ResourceChange("X", CHANGED, ("+````",)),))
+            for s in result.services
+        ),
+        result.rendered,
+    )
+    assert "`````diff\n+````\n`````\n" in markdown(fenced)
