@@ -55,7 +55,7 @@ lint: bootstrap
 	$(VENV)/bin/mypy
 	$(VENV)/bin/yamllint --strict .
 	$(VENV)/bin/shellcheck --shell=sh charts/ollama-inference-load/files/*.sh
-	$(VENV)/bin/shellcheck tools/render_pr.sh
+	$(VENV)/bin/shellcheck tools/render_pr.sh tools/diff_pr.sh
 	$(VENV)/bin/actionlint
 	$(VENV)/bin/python tools/ct_lint.py
 	$(VENV)/bin/python tools/chart_docs.py --check
