@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from catalog_gen.diff.render import API_VERSIONS
 from tools.kube_validate import Document, HelmError, helm_template, validate_manifests
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -26,12 +27,6 @@ SHARED_ENV = "OLLAMA_LOAD_SHARED_DIR"
 DEFAULT_HELM = REPO_ROOT / ".tools" / "helm" / "3.19.0" / "helm"
 DEFAULT_CHART = REPO_ROOT / "charts" / "ollama-inference-load"
 DEFAULT_GENERATED = REPO_ROOT / "generated"
-# What a cluster with Gateway API and cert-manager serves (Argo CD passes the same).
-API_VERSIONS = (
-    "gateway.networking.k8s.io/v1/HTTPRoute",
-    "gateway.networking.k8s.io/v1/Gateway",
-    "cert-manager.io/v1/Certificate",
-)
 CUSTOM_RESOURCE_GROUPS = ("gateway.networking.k8s.io", "cert-manager.io")
 
 

@@ -30,6 +30,7 @@ from catalog_gen.sizing import quantity_bytes
 
 # The APIs a cluster with Gateway API and cert-manager serves, as Argo CD passes them to helm
 # (the chart renders HTTPRoute, Gateway and Certificate only where the cluster serves them).
+# The one list: tools/render_chart.py (`make run`) imports it.
 API_VERSIONS = (
     "gateway.networking.k8s.io/v1/HTTPRoute",
     "gateway.networking.k8s.io/v1/Gateway",
