@@ -70,10 +70,22 @@ def rollout_comment(
         why = (
             f"gpuSurge {surge}: environment {name} spares gpu.surge {surge} GPUs during a "
             f"rollout, fewer than a new pod needs ({count} x {resource}), so the chart stops an "
-            "old pod before its replacement starts (Recreate with one replica; "
+            f"old pod before its replacement starts ({_without_surge(effective)}; "
             "templates/_rollout.tpl)."
         )
     return {"updateStrategy": f"Rollout: {why}"}
+
+
+def _without_surge(effective: Mapping[str, Any]) -> str:
+    """How the chart rolls a GPU service that cannot surge, in words for the comment."""
+    if (effective.get("cache") or {}).get("mode") == "perReplica":
+        return "the StatefulSet replaces one pod at a time"
+    if (
+        not (effective.get("autoscaling") or {}).get("enabled")
+        and _rollout_replicas(effective) <= 1
+    ):
+        return "Recreate"
+    return "RollingUpdate with maxSurge 0, maxUnavailable 1"
 
 
 def surge_pods(max_surge: object, replicas: int) -> int:
