@@ -41,7 +41,7 @@ def dump_commented(data: Mapping[str, Any], comments: Mapping[str, str]) -> str:
     """dump_yaml's text with a comment above some top-level keys: each top-level key is dumped on
     its own, in the same sorted order, so the YAML is the same bytes; comments are `#` lines
     (the text's control characters become spaces), which no YAML reader takes as data."""
-    if not comments:
+    if not comments or not data:
         return dump_yaml(data)
     parts: list[str] = []
     for key in sorted(data):
