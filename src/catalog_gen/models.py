@@ -450,7 +450,12 @@ class EnvironmentGpu(Strict):
     resource_name: ResourceName = DEFAULT_GPU_RESOURCE
     """Extended resource requested per GPU: nvidia.com/gpu, amd.com/gpu, a MIG profile..."""
     budget: Opt[NonNegativeInt] = None
-    """Total GPUs (gpu.count x replicas over every service) the environment may request."""
+    """Total GPUs (gpu.count x replicas over every service, plus surge) the environment may
+    request."""
+    surge: NonNegativeInt = 0
+    """GPUs the pool keeps spare for rollouts (units of resourceName): a rollout may start new
+    pods on them before old ones stop. One allowance for the whole pool, counted once in the
+    budget; each service's rollout may use all of it (rollouts that meet wait in turn)."""
     types: Opt[list[GpuType]] = None
     """GPU models available, for sizing."""
     default_type: Opt[DnsLabel] = None

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from catalog_gen.emit.argocd import PURE_DUMPER, yaml_bytes
-from catalog_gen.emit.values import dump_yaml
+from catalog_gen.emit.values import COMMENT_WIDTH, dump_commented, dump_yaml
 from catalog_gen.emit.yamltext import plain_key
 from tests.support.kube import helm_template_text
 from tests.support.yaml11 import HOSTILE, hostile_text
@@ -86,3 +86,28 @@ def test_strings_are_quoted_and_modelfiles_are_literal_blocks() -> None:
     assert 'serviceName: "y"' in text
     assert 'catalog: "1e3"' in text
     assert "modelfile: |\n  FROM phi\n  SYSTEM hi\n" in text
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    document=_documents, comments=st.dictionaries(_keys, hostile_text, max_size=3), data=st.data()
+)
+def test_comments_above_top_level_keys_change_no_data(
+    document: dict[str, Any], comments: dict[str, str], data: st.DataObject
+) -> None:
+    """values.yaml's comments (emit/values.py dump_commented): the same bytes as dump_yaml once
+    the comment lines are taken out, each comment line at most COMMENT_WIDTH long, and nothing a
+    YAML reader takes as data (a hostile text cannot end the comment)."""
+    if document:
+        comments[data.draw(st.sampled_from(sorted(document)))] = "Rollout: why\nnext: 1 # x"
+    text = dump_commented(document, comments)
+    lines = text.splitlines(keepends=True)
+    assert "".join(line for line in lines if not line.startswith("#")) == dump_yaml(document)
+    assert all(len(line) <= COMMENT_WIDTH + 1 for line in lines if line.startswith("#"))
+    assert YAML(typ="safe", pure=True).load(io.StringIO(text)) == document
+
+
+def test_a_comment_sits_right_above_its_key() -> None:
+    text = dump_commented({"b": 1, "updateStrategy": {"gpuSurge": 0}}, {"updateStrategy": "why"})
+    assert text.endswith("# why\nupdateStrategy:\n  gpuSurge: 0\n")
+    assert dump_commented({"a": 1}, {}) == dump_yaml({"a": 1})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import textwrap
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,6 +34,29 @@ def dump_yaml(data: Mapping[str, Any]) -> str:
     return text
 
 
+COMMENT_WIDTH = 100
+
+
+def dump_commented(data: Mapping[str, Any], comments: Mapping[str, str]) -> str:
+    """dump_yaml's text with a comment above some top-level keys: each top-level key is dumped on
+    its own, in the same sorted order, so the YAML is the same bytes; comments are `#` lines
+    (the text's control characters become spaces), which no YAML reader takes as data."""
+    if not comments or not data:
+        return dump_yaml(data)
+    parts: list[str] = []
+    for key in sorted(data):
+        if key in comments:
+            parts.extend(f"# {line}\n" for line in comment_lines(comments[key]))
+        parts.append(dump_yaml({key: data[key]}))
+    return "".join(parts)
+
+
+def comment_lines(text: str) -> list[str]:
+    """text as comment lines of at most COMMENT_WIDTH characters (with `# `)."""
+    flat = "".join(" " if not char.isprintable() else char for char in text)
+    return textwrap.wrap(flat, COMMENT_WIDTH - 2, break_long_words=False, break_on_hyphens=False)
+
+
 @functools.cache
 def templates() -> jinja2.Environment:
     return jinja2.Environment(
@@ -55,7 +79,7 @@ def emit_values(plan: ServicePlan) -> dict[str, bytes]:
             environment=plan.environment_name,
             namespace=plan.namespace,
             service=plan.service_name,
-            body=dump_yaml(plan.chart_values),
+            body=dump_commented(plan.chart_values, plan.value_comments),
         )
     )
     return {VALUES_FILE: text.encode("utf-8")}

@@ -140,26 +140,39 @@ def gpu_devices_per_pod(gpu: Mapping[str, object]) -> int:
         return 0
 
 
+def steady_gpus(plan: ServicePlan) -> int:
+    """GPU devices a service holds when no rollout runs: per pod devices x replicas."""
+    return gpu_devices_per_pod(plan.effective.get("gpu") or {}) * plan.replicas
+
+
+def rollout_reserve(plans: Sequence[ServicePlan]) -> int:
+    """GPUs the environment keeps spare for rollouts (gpu.surge), once for the whole pool: each
+    service's rollout may use all of it, and rollouts that meet wait in turn (docs/catalog-gen.md
+    "Rollouts"). Nothing where no service holds a GPU."""
+    if not any(steady_gpus(plan) for plan in plans):
+        return 0
+    return plans[0].environment.gpu.surge
+
+
 def _gpu_budget(plans: Sequence[ServicePlan], document: Document, report: Report) -> None:
     environment = plans[0].environment
     budget = environment.gpu.budget
     if budget is None:
         return
-    usage = [
-        (gpu_devices_per_pod(plan.effective.get("gpu") or {}) * plan.replicas, plan)
-        for plan in plans
-    ]
-    total = sum(count for count, _ in usage)
-    if total <= budget:
+    usage = [(steady_gpus(plan), plan) for plan in plans]
+    steady = sum(count for count, _ in usage)
+    surge = rollout_reserve(plans)
+    if steady + surge <= budget:
         return
     largest = sorted(
         ((count, plan) for count, plan in usage if count),
         key=lambda item: (-item[0], item[1].leaf_path),
     )[:5]
     listing = ", ".join(f"{plan.namespace}/{plan.service_name} {count}" for count, plan in largest)
+    spare = f" plus gpu.surge {surge} spare for rollouts = {steady + surge}," if surge else ","
     document.add(
         report,
         ("gpu", "budget"),
-        f"services of environment {environment.environment!r} request {total} GPUs "
-        f"(gpu.count x replicas), over the budget of {budget}; largest: {listing}",
+        f"services of environment {environment.environment!r} request {steady} GPUs "
+        f"(gpu.count x replicas){spare} over the budget of {budget}; largest: {listing}",
     )

@@ -8,9 +8,11 @@
    chartValues), then the effective values (chart defaults coalesced by the chart contract)
    against the chart's schema;
 3. lock sizing (`apply_lock_sizing`): `resourcesPreset: auto` and the computed startup budget for
-   the keys the leaf and its chartValues leave unset; the schema again;
+   the keys the leaf and its chartValues leave unset; the environment's spare GPUs for rollouts
+   (`apply_rollout`, `updateStrategy.gpuSurge` of a GPU service); the schema again;
 4. the checks on the effective values (`_check_effective`): administration, requests <= limits,
-   the lock's facts against memory, GPUs and cache.
+   an explicit updateStrategy within the environment's gpu.surge, the lock's facts against
+   memory, GPUs and cache.
 
 A leaf whose effective values break the chart's schema stops after the step that found it: its
 plan (invalid) carries the values of its own fields (merge.OWN_LAYERS) for the cross-leaf rules.
@@ -53,6 +55,12 @@ from catalog_gen.plan.merge import (
     catalog_values,
     modelfile,
     overlay,
+)
+from catalog_gen.plan.rollout import (
+    GPU_SURGE,
+    check_rollout_fits,
+    rollout_comment,
+    rollout_values,
 )
 from catalog_gen.plan.security import check_administration
 from catalog_gen.plan.service_plan import (
@@ -131,6 +139,7 @@ def plan_service(
         return _own_plan(service)  # not even well-typed: nothing more to check
     sizes = _pinned_sizes(service)
     values = apply_lock_sizing(service, values, effective, sizes, report)
+    values = apply_rollout(service, values)
     effective = _schema_checked(service, values, origins, report)
     if report.error_count > schema_before:
         return _own_plan(service)
@@ -240,6 +249,15 @@ def apply_lock_sizing(
     return merged
 
 
+def apply_rollout(service: Service, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Step 3b (merge layer 5, environment settings): the environment's spare GPUs for rollouts
+    as `updateStrategy.gpuSurge` of a GPU service (on the GPUs after lock sizing), unless the
+    leaf's chartValues set it."""
+    if set_by(service.leaf.chart_values or {}, GPU_SURGE):
+        return dict(values)
+    return overlay(values, rollout_values(service.environment, service.chart.effective(values)))
+
+
 def _warn_unsized(service: Service, report: Report) -> None:
     """resourcesPreset auto with models the lock does not pin: the environment's sizes apply."""
     document = service.document
@@ -266,6 +284,7 @@ def _check_effective(
     document, environment = service.document, service.environment
     check_administration(document, service.leaf, environment, effective, report)
     check_requests_within_limits(document, report, resources=effective.get("resources", {}))
+    check_rollout_fits(document, service.leaf, environment, effective, report)
     check_fit(
         document,
         report,
@@ -329,6 +348,7 @@ def _service_plan(
         effective=effective,
         valid=valid,
         resource_names=resource_names(leaf.service_name, effective, leaf.chart_values or {}),
+        value_comments=rollout_comment(environment, effective, leaf),
     )
 
 

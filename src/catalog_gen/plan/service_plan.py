@@ -78,3 +78,6 @@ class ServicePlan:
     valid: bool = True
     # (kind, name) of every resource the chart renders (names.py), for the collision rule
     resource_names: tuple[ResourceName, ...] = ()
+    # top-level key of chart_values -> why the generator chose it: a comment above it in
+    # values.yaml (e.g. updateStrategy: the environment's spare GPUs for rollouts)
+    value_comments: Mapping[str, str] = field(default_factory=dict)
