@@ -115,12 +115,13 @@ def promote(
         raise ScaffoldUsageError(f"--from and --to both name {source_name!r}")
     source = find_source(catalog, source_name, service)
     target = LeafPlace(target_name, source.namespace, source.service)
-    document = load_document(source.path(catalog), source.display(catalog), report)
+    raw = source.path(catalog).read_bytes()
+    document = parse_document(raw, source.path(catalog), source.display(catalog), report)
     if document is None:
         return Scaffolded(None, b"", written=False)
     environments = (_environment(catalog, source_name), _environment(catalog, target_name))
     changes = adapted(document.data, *environments, target_name)
-    content = _spliced(document, changes)
+    content = _spliced(raw, document, changes)
     notes = tuple(change.describe() for change in changes)
     if refuse_existing(
         catalog,
@@ -220,10 +221,10 @@ def _warn_kept(
         )
 
 
-def _spliced(document: Document, changes: tuple[Change, ...]) -> bytes:
+def _spliced(raw: bytes, document: Document, changes: tuple[Change, ...]) -> bytes:
     """The source's text with each changed scalar replaced where it stands (a quoted scalar
     from the project's emitter); checked by parsing it again."""
-    text = document.path.read_bytes().decode("utf-8-sig")
+    text = raw.decode("utf-8-sig")
     root = yaml.compose(text, Loader=yaml.SafeLoader)
     spans = sorted(
         ((_node_at(root, change.where), change.new) for change in changes),
