@@ -78,7 +78,8 @@ def test_a_clean_promotion_writes_the_adapted_leaf_and_the_catalog_validates(
     # text.hypermedia.au is not under dev's baseDomain: kept, and said
     assert outcome.stdout == (
         "catalog/prod/ml-workloads/ollama-phi.yaml:9:32: warning: $.ingress.host: kept from "
-        "dev: it is a host outside dev's baseDomain; make sure it is right for 'prod'\n"
+        "dev: it is a host, and only hosts under dev's baseDomain move; make sure it is right "
+        "for 'prod'\n"
     )
     assert (tmp_path / PHI).read_text(encoding="utf-8") == source  # the source stays
     assert run_cli(tmp_path, "validate", "--no-cache").code == 0

@@ -207,7 +207,7 @@ def _warn_kept(
         hosts += [("gateway", "additionalHostnames", index) for index in range(count)]
     for where in hosts:
         if promoted.has(where) and where not in changed:
-            kept.append((where, f"is a host outside {source_name}'s baseDomain"))
+            kept.append((where, f"is a host, and only hosts under {source_name}'s baseDomain move"))
     for where, reason in kept:
         line, column = promoted.position(where)
         report.add(
