@@ -266,8 +266,9 @@ def _add_scaffold_commands(
     new.add_argument("place", metavar="ENV/NAMESPACE/SERVICE", help="where the leaf goes")
     new.add_argument("--model", required=True, metavar="M", help="the Ollama model to serve")
     new.add_argument("--gpus", type=int, metavar="N", help="GPUs per replica (0: CPU only)")
-    new.add_argument("--host", metavar="H", help="expose the service at this host")
-    new.add_argument(
+    exposure = new.add_mutually_exclusive_group()
+    exposure.add_argument("--host", metavar="H", help="expose the service at this host")
+    exposure.add_argument(
         "--expose", action="store_true", help="expose it at SERVICE.<the environment's baseDomain>"
     )
     new.add_argument("--owner", metavar="REF", help="Backstage owner (default: the environment's)")
