@@ -249,3 +249,15 @@ def test_new_needs_a_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert run_cli(tmp_path, "new", "dev/ml/svc").code == 2
     assert "the following arguments are required: --model" in capsys.readouterr().err
     assert leaf_files(catalog) == set()
+
+
+def test_new_problems_as_json(tmp_path: Path) -> None:
+    make_catalog(tmp_path)
+    outcome = run_cli(tmp_path, "new", "dev/ml/svc", "--model", "Bad!", "--format", "json", *OWNER)
+    assert outcome.code == 1
+    (problem,) = [item for item in json.loads(outcome.stdout) if item["severity"] == "error"]
+    assert (problem["path"], problem["line"], problem["json_path"]) == (
+        "catalog/dev/ml/svc.yaml",
+        10,
+        "$.model",
+    )
