@@ -32,6 +32,9 @@ from catalog_gen.models import CatalogLeaf
 from catalog_gen.plan.pipeline import CatalogPlan, plan_catalog
 from catalog_gen.plan.service_plan import ModelLockFacts
 from catalog_gen.problems import Report, json_path
+from catalog_gen.scaffold.leaf_file import CatalogAccess, ScaffoldUsageError
+from catalog_gen.scaffold.new import NewLeaf, new_leaf, parse_place
+from catalog_gen.scaffold.promote import promote
 from catalog_gen.write.swap import JournalError
 from catalog_gen.write.writer import (
     FileOutput,
@@ -73,6 +76,10 @@ examples:
   catalog-gen backstage                      rewrite the Backstage template from the leaf schema
   catalog-gen lock                           pin every model's digest in catalog/models.lock.yaml
   catalog-gen diff --base origin/main        the manifests that change against main, by service
+  catalog-gen new dev/ml/my-llm --model llama3.2:3b --gpus 1 --host my-llm.example.com
+                                             write a new leaf, checked with every rule first
+  catalog-gen promote ml/my-llm --from dev --to prod
+                                             copy a leaf into prod, adapted and checked there
 
 problems print as  path:line:col: error: $.json.path: message
 exit status: 0 ok, 1 invalid catalog, stale output or a file-system error (read-only,
@@ -101,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_file_commands(commands, common)
     _add_lock_command(commands, common)
     _add_diff_command(commands)
+    _add_scaffold_commands(commands, common, cached)
     return parser
 
 
@@ -269,6 +277,48 @@ def _add_diff_command(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
 
 
+def _add_scaffold_commands(
+    commands: argparse._SubParsersAction[_Parser], common: _Parser, cached: _Parser
+) -> None:
+    """new and promote: a leaf written for the user once the whole catalog accepts it."""
+    dry_run = _Parser(add_help=False)
+    dry_run.add_argument(
+        "--dry-run", action="store_true", help="print the leaf, check it, write nothing"
+    )
+    new = commands.add_parser(
+        "new",
+        parents=[common, cached, dry_run],
+        help="write a new leaf, checked with every rule first",
+        description="Write catalog/ENV/NAMESPACE/SERVICE.yaml with the given fields (the "
+        "environment's defaults do the rest) once the catalog with it passes every rule; "
+        "never overwrites a file.",
+    )
+    new.add_argument("place", metavar="ENV/NAMESPACE/SERVICE", help="where the leaf goes")
+    new.add_argument("--model", required=True, metavar="M", help="the Ollama model to serve")
+    new.add_argument("--gpus", type=int, metavar="N", help="GPUs per replica (0: CPU only)")
+    exposure = new.add_mutually_exclusive_group()
+    exposure.add_argument("--host", metavar="H", help="expose the service at this host")
+    exposure.add_argument(
+        "--expose", action="store_true", help="expose it at SERVICE.<the environment's baseDomain>"
+    )
+    new.add_argument("--owner", metavar="REF", help="Backstage owner (default: the environment's)")
+    new.add_argument(
+        "--service-catalog", metavar="NAME", help="Backstage system (default: NAMESPACE)"
+    )
+    new.add_argument("--description", metavar="TEXT", help="shown in Backstage")
+    promoted = commands.add_parser(
+        "promote",
+        parents=[common, cached, dry_run],
+        help="copy a leaf into another environment, adapted and checked there",
+        description="Write the leaf of SERVICE in --from into --to's tree, with its "
+        "environment-bound values adapted, once the catalog with it passes the target's rules; "
+        "never overwrites a file.",
+    )
+    promoted.add_argument("service", metavar="[NAMESPACE/]SERVICE", help="the leaf to promote")
+    promoted.add_argument("--from", dest="source", required=True, metavar="ENV")
+    promoted.add_argument("--to", dest="target", required=True, metavar="ENV")
+
+
 def main(
     argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None
 ) -> int:
@@ -284,7 +334,7 @@ def main(
     except KeyboardInterrupt:
         err.write("catalog-gen: interrupted; no output was left half-written\n")
         return EXIT_INTERRUPTED
-    except (ChartContractError, ChartTemplateError, UnsafeOutputError) as error:
+    except (ChartContractError, ChartTemplateError, UnsafeOutputError, ScaffoldUsageError) as error:
         err.write(f"catalog-gen: {error}\n")
         return EXIT_USAGE
     except (OutputError, OutputBusyError, JournalError) as error:
@@ -350,8 +400,15 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             arguments, catalog=catalog, display_root=display_root, chart=chart, out=out, err=err
         )
     cache = None
-    if command in ("validate", "render", "check") and not arguments.no_cache:
+    if command not in ("backstage", "lock") and not arguments.no_cache:
         cache = LeafCache(default_cache_directory(catalog), complete=not files)
+    if command in ("new", "promote"):
+        code = _scaffold(
+            arguments, CatalogAccess(catalog, display_root, chart, _load_lock, cache), out, err
+        )
+        if cache is not None:
+            cache.save()
+        return code
     planned = plan_catalog(
         catalog,
         display_root,
@@ -378,6 +435,53 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(f"catalog-gen: {_summary(planned)}: valid\n")
         return EXIT_OK
     return _render(planned, cache, arguments, catalog, err)
+
+
+def _scaffold(
+    arguments: argparse.Namespace, catalog: CatalogAccess, out: TextIO, err: TextIO
+) -> int:
+    """new or promote: the leaf written (0), or the problems that block it (1). With --dry-run
+    the leaf goes to stdout and the problems to stderr."""
+    report = Report()
+    if arguments.command == "new":
+        done = new_leaf(catalog, _new_request(arguments), report, dry_run=arguments.dry_run)
+    else:
+        done = promote(
+            catalog,
+            arguments.service,
+            arguments.source,
+            arguments.target,
+            report,
+            dry_run=arguments.dry_run,
+        )
+    for note in done.notes:
+        err.write(f"catalog-gen: {arguments.command}: {note}\n")
+    shown = out
+    if arguments.dry_run and done.content:
+        out.write(done.content.decode("utf-8"))
+        shown = err
+    if not report.ok or done.place is None:
+        return _print_problems(report, arguments.format, shown, err)
+    if arguments.format == "json":
+        shown.write(report.format_json())
+    elif report.problems:
+        shown.write(report.format_text())
+    what = "written" if done.written else "valid (--dry-run: nothing written)"
+    err.write(f"catalog-gen: {done.place.display(catalog)}: {what}\n")
+    return EXIT_OK
+
+
+def _new_request(arguments: argparse.Namespace) -> NewLeaf:
+    return NewLeaf(
+        parse_place(arguments.place),
+        arguments.model,
+        gpus=arguments.gpus,
+        host=arguments.host,
+        expose=arguments.expose,
+        owner=arguments.owner,
+        service_catalog=arguments.service_catalog,
+        description=arguments.description,
+    )
 
 
 def _usage_problem(catalog: Path, catalog_text: str, files: Sequence[Path]) -> str | None:

@@ -19,7 +19,7 @@ import pytest
 from tests.conftest import REPO_ROOT
 
 PACKAGE = REPO_ROOT / "src" / "catalog_gen"
-STAGES = ("", "load", "lock", "check", "plan", "emit", "write", "diff", "cache", "cli")
+STAGES = ("", "load", "lock", "check", "plan", "emit", "write", "diff", "cache", "scaffold", "cli")
 VOCABULARY = {"__init__", "problems", "models", "fields", "references", "sizing"}
 MAX_FUNCTION_LINES = 60
 

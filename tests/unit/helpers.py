@@ -58,7 +58,7 @@ def make_catalog(
 def run_cli(root: Path, *arguments: str, chart: Path = CHART) -> Outcome:
     """catalog-gen ARGUMENTS run in root, with --chart pointing at the repository's chart."""
     args: Sequence[str] = list(arguments)
-    if args and args[0] in ("validate", "render", "check", "lock"):
+    if args and args[0] in ("validate", "render", "check", "lock", "new", "promote"):
         args = [args[0], "--chart", str(chart), *args[1:]]
     out, err = io.StringIO(), io.StringIO()
     with working_directory(root):

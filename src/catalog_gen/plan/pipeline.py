@@ -69,6 +69,7 @@ def plan_catalog(
     lock_loader: LockLoader | None = None,
     enforce_lock: bool = True,
     cache: LeafPlanner | None = None,
+    unwritten: Mapping[Path, bytes] | None = None,
 ) -> CatalogPlan:
     """Load and check the catalog; the plans of every leaf that passed (all if report.ok).
 
@@ -80,9 +81,11 @@ def plan_catalog(
     enforce_lock: apply requireLock (off for `catalog-gen lock`, which creates the lock).
     cache: reuses what each leaf gave before when nothing it depends on changed
     (catalog_gen.cache); None plans every leaf.
+    unwritten: leaves not (yet) on disk, path under catalog -> bytes, planned as if they were
+    there (`new` and `promote` check a leaf before writing it); never cached.
     """
     catalog_name = catalog.resolve().name
-    files = discover(catalog, display_root, report)
+    files = _with_unwritten(discover(catalog, display_root, report), unwritten or {})
     environments, environment_documents = _environments(catalog, display_root, files, report)
     lock: ModelLockFacts | None = None
     lock_display = join_display(display_root, PurePosixPath(LOCK_FILE))
@@ -104,7 +107,7 @@ def plan_catalog(
         enforce_lock,
         lock_display,
     )
-    plans = _plan_leaves(leaves, display_root, context, report, cache)
+    plans = _plan_leaves(leaves, display_root, context, report, cache, unwritten=unwritten or {})
     plans = check_chart_templates(plans, chart, report, cache)
     # Leaves with errors of their own take part too, with what of them is valid.
     check_across_leaves(plans, environment_documents, report)
@@ -113,6 +116,14 @@ def plan_catalog(
         report.problems[:] = [problem for problem in report.problems if problem.path in keep]
     valid = tuple(plan for plan in plans if plan.valid)
     return CatalogPlan(valid, environments, environment_documents)
+
+
+def _with_unwritten(files: CatalogFiles, unwritten: Mapping[Path, bytes]) -> CatalogFiles:
+    """files with the unwritten leaves among its leaves (once each, sorted like discover's)."""
+    if not unwritten:
+        return files
+    leaves = sorted({*files.leaves, *unwritten})
+    return CatalogFiles(files.environments, leaves)
 
 
 def _environments(
@@ -143,13 +154,17 @@ def _plan_leaves(
     context: LeafContext,
     report: Report,
     cache: LeafPlanner | None,
+    *,
+    unwritten: Mapping[Path, bytes],
 ) -> list[ServicePlan]:
     """Stage 3: every leaf planned (through the cache when there is one)."""
     plans: list[ServicePlan] = []
     for path in leaves:
         relative = PurePosixPath(path.relative_to(context.catalog).as_posix())
         display = join_display(display_root, relative)
-        if cache is None:
+        if path in unwritten:
+            plan = plan_leaf(path, relative, display, context, report, raw=unwritten[path])
+        elif cache is None:
             plan = plan_leaf(path, relative, display, context, report)
         else:
             plan = cache.plan_leaf(path, relative, display, context, report)

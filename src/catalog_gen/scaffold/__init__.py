@@ -1,0 +1,1 @@
+"""Leaves written for the user: `catalog-gen new` and `promote`, checked in full first."""

@@ -1,0 +1,263 @@
+"""`catalog-gen new`: a minimal leaf with the modeline, checked with every rule before it is
+written; nothing is written when a rule refuses it or the file exists."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from catalog_gen.scaffold.leaf_file import MODELINE
+from tests.conftest import REPO_ROOT
+from tests.unit.helpers import leaf, make_catalog, run_cli
+
+LEAF_SCHEMA = REPO_ROOT / "schemas" / "catalog-leaf.schema.json"
+OWNER = ("--owner", "group:ml-platform")
+
+
+def leaf_files(catalog: Path) -> set[str]:
+    return {
+        path.relative_to(catalog).as_posix()
+        for path in catalog.rglob("*")
+        if path.is_file() and path.parent.name != "environments"
+    }
+
+
+def test_new_writes_a_minimal_leaf_that_validates(tmp_path: Path) -> None:
+    catalog = make_catalog(tmp_path)
+    outcome = run_cli(
+        tmp_path, "new", "dev/ml/chat", "--model", "phi:latest", "--gpus", "1",
+        "--host", "chat.dev.example.com", *OWNER,
+    )  # fmt: skip
+    assert outcome.code == 0, outcome.stdout + outcome.stderr
+    assert outcome.stderr.endswith("catalog-gen: catalog/dev/ml/chat.yaml: written\n")
+    text = (catalog / "dev/ml/chat.yaml").read_text(encoding="utf-8")
+    assert text.startswith(MODELINE)
+    assert MODELINE == "# yaml-language-server: $schema=../../../schemas/catalog-leaf.schema.json\n"
+    data = yaml.safe_load(text)
+    assert data == {
+        "workloadType": "OLLAMA_INFERENCE_LOAD",
+        "serviceName": "chat",
+        "serviceCatalog": "ml",
+        "namespace": "ml",
+        "environment": "dev",
+        "owner": "group:ml-platform",
+        "model": "phi:latest",
+        "gpu": {"count": 1},
+        "ingress": {"enabled": True, "host": "chat.dev.example.com"},
+    }
+    assert list(data) == ["workloadType", "serviceName", "serviceCatalog", "namespace",
+                          "environment", "owner", "model", "gpu", "ingress"]  # fmt: skip
+    jsonschema.validate(data, json.loads(LEAF_SCHEMA.read_text(encoding="utf-8")))
+    assert run_cli(tmp_path, "validate", "catalog/dev/ml/chat.yaml").code == 0
+    assert run_cli(tmp_path, "render", "--no-cache").code == 0
+
+
+def test_new_writes_only_what_was_given(tmp_path: Path) -> None:
+    catalog = make_catalog(tmp_path)
+    outcome = run_cli(
+        tmp_path, "new", "dev/team-a/cpu-only", "--model", "qwen2.5:0.5b", "--gpus", "0",
+        "--service-catalog", "search", *OWNER,
+    )  # fmt: skip
+    assert outcome.code == 0, outcome.stdout
+    data = yaml.safe_load((catalog / "dev/team-a/cpu-only.yaml").read_text(encoding="utf-8"))
+    assert data["gpu"] == {"count": 0}
+    assert data["serviceCatalog"] == "search"
+    assert set(data) & {"ingress", "container", "description", "owner"} == {"owner"}
+
+
+def test_new_expose_derives_the_host_from_the_base_domain(tmp_path: Path) -> None:
+    catalog = make_catalog(tmp_path)
+    outcome = run_cli(tmp_path, "new", "dev/ml/web", "--model", "phi", "--expose", *OWNER)
+    assert outcome.code == 0, outcome.stdout
+    data = yaml.safe_load((catalog / "dev/ml/web.yaml").read_text(encoding="utf-8"))
+    assert data["ingress"] == {"enabled": True}
+    assert run_cli(tmp_path, "render", "--no-cache").code == 0
+    values = yaml.safe_load((tmp_path / "generated/dev/ml/web/values.yaml").read_text())
+    assert values["httpRoute"]["hostnames"] == ["web.dev.example.com"]
+
+
+def test_new_host_in_an_ingress_environment_writes_an_ingress(tmp_path: Path) -> None:
+    catalog = make_catalog(tmp_path)
+    outcome = run_cli(
+        tmp_path, "new", "edge/ml/web", "--model", "phi", "--host", "web.edge.example.com", *OWNER
+    )
+    assert outcome.code == 0, outcome.stdout
+    assert (catalog / "edge/ml/web.yaml").is_file()
+    assert run_cli(tmp_path, "render", "--no-cache").code == 0
+    values = yaml.safe_load((tmp_path / "generated/edge/ml/web/values.yaml").read_text())
+    assert values["ingress"]["enabled"] is True
+    assert [host["host"] for host in values["ingress"]["hosts"]] == ["web.edge.example.com"]
+
+
+def test_new_refuses_an_existing_file(tmp_path: Path) -> None:
+    catalog = make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf()})
+    before = (catalog / "dev/ml/svc.yaml").read_bytes()
+    outcome = run_cli(tmp_path, "new", "dev/ml/svc", "--model", "phi", *OWNER)
+    assert outcome.code == 1
+    assert outcome.stdout == (
+        "catalog/dev/ml/svc.yaml:0:0: error: $: already exists; `catalog-gen new` never "
+        "overwrites a leaf: edit it instead\n"
+    )
+    assert (catalog / "dev/ml/svc.yaml").read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (
+            ("dev/ml/svc", "--model", "Bad_Model!"),
+            "catalog/dev/ml/svc.yaml:10:8: error: $.model: not a valid Ollama model name; "
+            "expected [registry/][namespace/]name[:tag] using letters, digits, '_', '-' and '.'\n",
+        ),
+        (
+            ("nowhere/ml/svc", "--model", "phi"),
+            "catalog/nowhere/ml/svc.yaml:8:14: error: $.environment: unknown environment "
+            "'nowhere': there is no environments/nowhere.yaml in the catalog (known: dev, edge, "
+            "locked)\n",
+        ),
+        (
+            ("dev/Team_A/svc", "--model", "phi"),
+            "catalog/dev/Team_A/svc.yaml:7:12: error: $.namespace: must be a DNS-1123 label: "
+            "lowercase letters, digits and '-', starting and ending with a letter or digit\n",
+        ),
+        (
+            ("dev/ml/9svc", "--model", "phi"),
+            "catalog/dev/ml/9svc.yaml:5:14: error: $.serviceName: must be a DNS-1035 label (it "
+            "names a Kubernetes Service and is the Helm release name, at most 53 characters): "
+            "lowercase letters, digits and '-', starting with a letter and ending with a letter "
+            "or digit\n",
+        ),
+        (
+            ("dev/ml/svc", "--model", "phi", "--gpus", "-1"),
+            "catalog/dev/ml/svc.yaml:12:10: error: $.gpu.count: must be at least 0 (got integer "
+            "-1)\n",
+        ),
+        (
+            ("dev/ml/svc", "--model", "phi", "--host", "10.0.0.1"),
+            "catalog/dev/ml/svc.yaml:13:9: error: $.ingress.host: must be a DNS name, not an IP "
+            "address\n",
+        ),
+        (
+            ("edge/ml/svc", "--model", "phi", "--expose"),
+            "catalog/edge/ml/svc.yaml:12:3: error: $.ingress: ingress.host is required: "
+            "environment 'edge' has no baseDomain to derive <serviceName>.<baseDomain> from\n",
+        ),
+    ],
+)
+def test_new_refuses_what_the_rules_refuse_and_writes_nothing(
+    tmp_path: Path, arguments: tuple[str, ...], expected: str
+) -> None:
+    catalog = make_catalog(tmp_path)
+    outcome = run_cli(tmp_path, "new", *arguments, *OWNER)
+    assert outcome.code == 1, outcome.stdout + outcome.stderr
+    errors = [line for line in outcome.stdout.splitlines(keepends=True) if ": error: " in line]
+    assert len(errors) == 1, outcome.stdout
+    assert errors[0] == expected
+    assert leaf_files(catalog) == set()
+    assert sorted(path.name for path in catalog.iterdir()) == ["environments"]
+
+
+def test_new_refuses_a_gpu_budget_overrun_at_the_environment(tmp_path: Path) -> None:
+    catalog = make_catalog(
+        tmp_path, {"dev/ml/big.yaml": leaf("model: phi\ngpu: {count: 3}\n", name="big")}
+    )
+    outcome = run_cli(tmp_path, "new", "dev/ml/svc", "--model", "phi", "--gpus", "2", *OWNER)
+    assert outcome.code == 1
+    assert [line for line in outcome.stdout.splitlines() if ": error: " in line] == [
+        "catalog/environments/dev.yaml:10:11: error: $.gpu.budget: services of environment "
+        "'dev' request 5 GPUs (gpu.count x replicas), over the budget of 4; largest: ml/big 3, "
+        "ml/svc 2"
+    ]
+    assert leaf_files(catalog) == {"dev/ml/big.yaml"}
+
+
+def test_new_refuses_a_host_another_service_routes(tmp_path: Path) -> None:
+    body = "model: phi\ningress: {enabled: true, host: chat.dev.example.com}\n"
+    catalog = make_catalog(tmp_path, {"dev/ml/other.yaml": leaf(body, name="other")})
+    outcome = run_cli(
+        tmp_path, "new", "dev/ml/svc", "--model", "phi", "--host", "chat.dev.example.com", *OWNER
+    )
+    assert outcome.code == 1
+    assert [line for line in outcome.stdout.splitlines() if ": error: " in line] == [
+        "catalog/dev/ml/svc.yaml:13:9: error: $.ingress.host: host 'chat.dev.example.com' is "
+        "already used by catalog/dev/ml/other.yaml (service ml/other); hosts are unique per "
+        "environment"
+    ]  # reported at both leaves; only the new leaf's problems are shown
+    assert leaf_files(catalog) == {"dev/ml/other.yaml"}
+
+
+def test_new_needs_an_owner_where_the_environment_names_none(tmp_path: Path) -> None:
+    catalog = make_catalog(tmp_path)
+    outcome = run_cli(tmp_path, "new", "dev/ml/svc", "--model", "phi")
+    assert outcome.code == 1
+    assert outcome.stdout.splitlines(keepends=True)[0] == (
+        "catalog/dev/ml/svc.yaml:4:1: error: $.owner: no owner: environment 'dev' names none "
+        "and a Backstage Component needs one (the form asks for it); pass --owner, e.g. "
+        "group:ml-platform\n"
+    )
+    assert leaf_files(catalog) == set()
+
+
+def test_new_takes_the_environment_owner_in_the_real_catalog(tmp_path: Path) -> None:
+    catalog = make_catalog(
+        tmp_path, overlay=REPO_ROOT / "catalog", environments=REPO_ROOT / "catalog/environments"
+    )
+    outcome = run_cli(tmp_path, "new", "dev/ml/svc", "--model", "phi", "--gpus", "1")
+    assert outcome.code == 0, outcome.stdout
+    assert "owner" not in yaml.safe_load((catalog / "dev/ml/svc.yaml").read_text())
+
+
+def test_new_dry_run_prints_the_leaf_and_writes_nothing(tmp_path: Path) -> None:
+    catalog = make_catalog(tmp_path)
+    outcome = run_cli(tmp_path, "new", "dev/ml/svc", "--model", "phi", "--dry-run", *OWNER)
+    assert outcome.code == 0
+    assert outcome.stdout.startswith(MODELINE)
+    assert yaml.safe_load(outcome.stdout)["model"] == "phi"
+    assert "nothing written" in outcome.stderr
+    assert leaf_files(catalog) == set()
+    blocked = run_cli(tmp_path, "new", "dev/ml/svc", "--model", "Bad!", "--dry-run", *OWNER)
+    assert blocked.code == 1
+    assert "error: $.model" in blocked.stderr
+    assert "error:" not in blocked.stdout
+
+
+@pytest.mark.parametrize(
+    ("place", "message"),
+    [
+        ("dev/svc", "'dev/svc' is not ENV/NAMESPACE/SERVICE (e.g. dev/ml/my-llm)"),
+        ("dev/ml/svc/extra", "'dev/ml/svc/extra' is not ENV/NAMESPACE/SERVICE"),
+        ("../ml/svc", "environment '..' is not a name"),
+        ("dev//svc", "namespace '' is not a name"),
+    ],
+)
+def test_new_place_that_is_no_path_is_a_usage_error(
+    tmp_path: Path, place: str, message: str
+) -> None:
+    catalog = make_catalog(tmp_path)
+    outcome = run_cli(tmp_path, "new", place, "--model", "phi", *OWNER)
+    assert outcome.code == 2
+    assert outcome.stderr.startswith(f"catalog-gen: {message}")
+    assert leaf_files(catalog) == set()
+
+
+def test_new_needs_a_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    catalog = make_catalog(tmp_path)
+    assert run_cli(tmp_path, "new", "dev/ml/svc").code == 2
+    assert "the following arguments are required: --model" in capsys.readouterr().err
+    assert leaf_files(catalog) == set()
+
+
+def test_new_problems_as_json(tmp_path: Path) -> None:
+    make_catalog(tmp_path)
+    outcome = run_cli(tmp_path, "new", "dev/ml/svc", "--model", "Bad!", "--format", "json", *OWNER)
+    assert outcome.code == 1
+    (problem,) = [item for item in json.loads(outcome.stdout) if item["severity"] == "error"]
+    assert (problem["path"], problem["line"], problem["json_path"]) == (
+        "catalog/dev/ml/svc.yaml",
+        10,
+        "$.model",
+    )

@@ -1,0 +1,246 @@
+"""`catalog-gen promote`: the leaf copied into the target environment with its environment-bound
+values adapted (and nothing else changed), checked with the target's rules on the whole catalog;
+blocked promotions print exactly what blocks them and write nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from catalog_gen.lock.lockfile import write_lock
+from catalog_gen.lock.model import ModelLock
+from catalog_gen.models import Environment
+from catalog_gen.scaffold.promote import Change, adapted
+from tests.conftest import REPO_ROOT
+from tests.unit.helpers import make_catalog, pin, run_cli
+
+MIRROR = "ollama-mirror.internal.example:5000"
+PHI = "catalog/dev/ml-workloads/ollama-phi.yaml"
+RAG = "catalog/dev/support-assistant/support-rag.yaml"
+PHI_REQUIRE_LOCK = (
+    "catalog/prod/ml-workloads/ollama-phi.yaml:7:8: error: $.model: model "
+    f"{MIRROR}/library/phi:latest is not pinned in catalog/models.lock.yaml, and environment "
+    "'prod' requires every model to be (requireLock: true) (run `catalog-gen lock`)"
+)
+
+
+def real_catalog(root: Path, files: dict[str, str] | None = None) -> Path:
+    """A copy of the repository's catalog (dev and prod environments, its dev leaves)."""
+    return make_catalog(
+        root, files, overlay=REPO_ROOT / "catalog", environments=REPO_ROOT / "catalog/environments"
+    )
+
+
+def pin_for_prod(catalog: Path, *names: str) -> None:
+    models = {}
+    for index, name in enumerate(names):
+        reference = f"{MIRROR}/library/{name}"
+        models[reference] = pin(reference, f"{index + 10}", registry=f"https://{MIRROR}")
+    write_lock(catalog / "models.lock.yaml", ModelLock(models))
+
+
+def errors(text: str) -> list[str]:
+    return [line for line in text.splitlines() if ": error: " in line]
+
+
+def leaf_text(name: str, namespace: str, body: str) -> str:
+    return (
+        f"workloadType: OLLAMA_INFERENCE_LOAD\nserviceName: {name}\nserviceCatalog: ml\n"
+        f"namespace: {namespace}\nenvironment: dev\nmodel: phi:latest\n{body}"
+    )
+
+
+def test_a_model_missing_from_the_prod_lock_blocks_the_promotion(tmp_path: Path) -> None:
+    catalog = real_catalog(tmp_path)
+    outcome = run_cli(tmp_path, "promote", "ollama-phi", "--from", "dev", "--to", "prod")
+    assert outcome.code == 1
+    assert errors(outcome.stdout) == [PHI_REQUIRE_LOCK]
+    assert "catalog-gen: 1 problem found" in outcome.stderr
+    assert not (catalog / "prod").exists()
+
+
+def test_a_clean_promotion_writes_the_adapted_leaf_and_the_catalog_validates(
+    tmp_path: Path,
+) -> None:
+    catalog = real_catalog(tmp_path)
+    pin_for_prod(catalog, "phi:latest")
+    outcome = run_cli(
+        tmp_path, "promote", "ml-workloads/ollama-phi", "--from", "dev", "--to", "prod"
+    )
+    assert outcome.code == 0, outcome.stdout
+    source = (tmp_path / PHI).read_text(encoding="utf-8")
+    expected = source.replace("\nenvironment: dev\n", '\nenvironment: "prod"\n')
+    assert expected != source
+    assert (catalog / "prod/ml-workloads/ollama-phi.yaml").read_text(encoding="utf-8") == expected
+    assert "catalog-gen: promote: $.environment: 'dev' -> 'prod'\n" in outcome.stderr
+    assert outcome.stderr.endswith("catalog/prod/ml-workloads/ollama-phi.yaml: written\n")
+    # text.hypermedia.au is not under dev's baseDomain: kept, and said
+    assert outcome.stdout == (
+        "catalog/prod/ml-workloads/ollama-phi.yaml:9:32: warning: $.ingress.host: kept from "
+        "dev: it is a host, and only hosts under dev's baseDomain move; make sure it is right "
+        "for 'prod'\n"
+    )
+    assert (tmp_path / PHI).read_text(encoding="utf-8") == source  # the source stays
+    assert run_cli(tmp_path, "validate", "--no-cache").code == 0
+
+
+def test_hosts_move_to_the_target_base_domain_and_comments_stay(tmp_path: Path) -> None:
+    catalog = real_catalog(tmp_path)
+    pin_for_prod(catalog, "llama3.2:3b", "nomic-embed-text:v1.5")
+    outcome = run_cli(tmp_path, "promote", "support-rag", "--from", "dev", "--to", "prod")
+    assert outcome.code == 0, outcome.stdout
+    source = (tmp_path / RAG).read_text(encoding="utf-8")
+    expected = source.replace("\nenvironment: dev\n", '\nenvironment: "prod"\n').replace(
+        "    - support-assistant.dev.inference.example.com\n",
+        '    - "support-assistant.inference.example.com"\n',
+    )
+    promoted = catalog / "prod/support-assistant/support-rag.yaml"
+    assert promoted.read_text(encoding="utf-8") == expected
+    assert expected.count("\n# ") == source.count("\n# ") > 0
+    assert (
+        "catalog-gen: promote: $.gateway.additionalHostnames[0]: "
+        "'support-assistant.dev.inference.example.com' -> "
+        "'support-assistant.inference.example.com'\n" in outcome.stderr
+    )
+    assert outcome.stdout == (
+        "catalog/prod/support-assistant/support-rag.yaml:40:17: warning: $.cache.storageClass: "
+        "kept from dev: it names a StorageClass of dev's cluster; make sure it is right for "
+        "'prod'\n"
+    )
+    assert run_cli(tmp_path, "validate", "--no-cache").code == 0
+
+
+def test_a_gpu_type_the_target_does_not_offer_blocks(tmp_path: Path) -> None:
+    catalog = real_catalog(
+        tmp_path, {"dev/ml/typed.yaml": leaf_text("typed", "ml", "gpu: {count: 1, type: l4}\n")}
+    )
+    pin_for_prod(catalog, "phi:latest")
+    outcome = run_cli(tmp_path, "promote", "typed", "--from", "dev", "--to", "prod")
+    assert outcome.code == 1
+    assert errors(outcome.stdout) == [
+        "catalog/prod/ml/typed.yaml:7:23: error: $.gpu.type: GPU type 'l4' is not offered by "
+        "environment 'prod' (gpu.types: a100-80gb, l40s) (did you mean 'l40s'?)"
+    ]
+    assert not (catalog / "prod").exists()
+
+
+def test_the_prod_gpu_budget_blocks(tmp_path: Path) -> None:
+    prod_leaf = leaf_text("resident", "ml", "gpu: {count: 4}\n").replace("dev", "prod")
+    catalog = real_catalog(
+        tmp_path,
+        {
+            "prod/ml/resident.yaml": prod_leaf,
+            "dev/ml/big.yaml": leaf_text("big", "ml", "gpu: {count: 5}\n"),
+        },
+    )
+    pin_for_prod(catalog, "phi:latest")
+    assert run_cli(tmp_path, "validate", "--no-cache").code == 0
+    outcome = run_cli(tmp_path, "promote", "big", "--from", "dev", "--to", "prod")
+    assert outcome.code == 1
+    # prod's defaults.replicas is 2: 5 x 2 + 4 x 2 GPUs
+    assert errors(outcome.stdout) == [
+        "catalog/environments/prod.yaml:22:11: error: $.gpu.budget: services of environment "
+        "'prod' request 18 GPUs (gpu.count x replicas), over the budget of 16; largest: "
+        "ml/big 10, ml/resident 8"
+    ]
+    assert not (catalog / "prod/ml/big.yaml").exists()
+
+
+def test_an_existing_target_is_never_overwritten(tmp_path: Path) -> None:
+    prod_leaf = (REPO_ROOT / PHI).read_text().replace("environment: dev", "environment: prod")
+    catalog = real_catalog(tmp_path, {"prod/ml-workloads/ollama-phi.yaml": prod_leaf})
+    outcome = run_cli(tmp_path, "promote", "ollama-phi", "--from", "dev", "--to", "prod")
+    assert outcome.code == 1
+    assert errors(outcome.stdout) == [
+        "catalog/prod/ml-workloads/ollama-phi.yaml:0:0: error: $: already exists; `catalog-gen "
+        "promote` never overwrites a leaf: edit it, or remove it and promote again"
+    ]
+    assert (catalog / "prod/ml-workloads/ollama-phi.yaml").read_text() == prod_leaf
+
+
+def test_an_ambiguous_service_lists_its_namespaces(tmp_path: Path) -> None:
+    catalog = real_catalog(
+        tmp_path, {"dev/other/ollama-phi.yaml": leaf_text("ollama-phi", "other", "")}
+    )
+    outcome = run_cli(tmp_path, "promote", "ollama-phi", "--from", "dev", "--to", "prod")
+    assert outcome.code == 2
+    assert outcome.stderr == (
+        "catalog-gen: service 'ollama-phi' is in several namespaces of 'dev': "
+        "ml-workloads/ollama-phi, other/ollama-phi; name one as NAMESPACE/SERVICE\n"
+    )
+    pin_for_prod(catalog, "phi:latest")
+    named = run_cli(tmp_path, "promote", "other/ollama-phi", "--from", "dev", "--to", "prod")
+    assert named.code == 0, named.stdout
+    assert (catalog / "prod/other/ollama-phi.yaml").is_file()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (("nope", "--from", "dev", "--to", "prod"),
+         "no service 'nope' in environment 'dev' (catalog/dev/*/nope.yaml)"),
+        (("ml/nope", "--from", "dev", "--to", "prod"), "catalog/dev/ml/nope.yaml: no such leaf"),
+        (("ollama-phi", "--from", "dev", "--to", "dev"), "--from and --to both name 'dev'"),
+        (("a/b/c", "--from", "dev", "--to", "prod"), "'a/b/c' is not SERVICE or NAMESPACE/SERVICE"),
+        (("ollama-phi", "--from", "dev", "--to", ".."), "environment '..' is not a name"),
+    ],
+)  # fmt: skip
+def test_arguments_that_name_no_leaf_are_usage_errors(
+    tmp_path: Path, arguments: tuple[str, ...], message: str
+) -> None:
+    catalog = real_catalog(tmp_path)
+    outcome = run_cli(tmp_path, "promote", *arguments)
+    assert outcome.code == 2
+    assert outcome.stderr == f"catalog-gen: {message}\n"
+    assert not (catalog / "prod").exists()
+
+
+def test_an_unknown_target_environment_is_reported_at_the_target(tmp_path: Path) -> None:
+    catalog = real_catalog(tmp_path)
+    outcome = run_cli(tmp_path, "promote", "ollama-phi", "--from", "dev", "--to", "staging")
+    assert outcome.code == 1
+    assert errors(outcome.stdout) == [
+        "catalog/staging/ml-workloads/ollama-phi.yaml:6:14: error: $.environment: unknown "
+        "environment 'staging': there is no environments/staging.yaml in the catalog (known: "
+        "dev, prod)"
+    ]
+    assert not (catalog / "staging").exists()
+
+
+def test_dry_run_prints_the_target_leaf_and_writes_nothing(tmp_path: Path) -> None:
+    catalog = real_catalog(tmp_path)
+    pin_for_prod(catalog, "phi:latest")
+    outcome = run_cli(
+        tmp_path, "promote", "ollama-phi", "--from", "dev", "--to", "prod", "--dry-run"
+    )
+    assert outcome.code == 0
+    assert 'environment: "prod"\n' in outcome.stdout
+    assert outcome.stdout.startswith("# yaml-language-server: $schema=")
+    assert not (catalog / "prod").exists()
+
+
+def test_adaptation_is_generic_over_the_leaf() -> None:
+    """Every string that is a host under the source's baseDomain moves, whatever key holds it
+    (a key a later leaf schema adds included); other strings stay."""
+    source = Environment.model_validate({"environment": "dev", "baseDomain": "dev.example.com"})
+    target = Environment.model_validate({"environment": "prod", "baseDomain": "example.org"})
+    data = {
+        "environment": "dev",
+        "description": "served at a.dev.example.com",
+        "ingress": {"enabled": True, "host": "a.dev.example.com"},
+        "gateway": {"additionalHostnames": ["*.b.dev.example.com", "c.other.com"]},
+        "chartValues": {"httpRoute": {"hostnames": ["dev.example.com", "notdev.example.com"]}},
+        "someFutureField": {"origin": "api.dev.example.com", "count": 3},
+    }
+    assert adapted(data, source, target, "prod") == (
+        Change(("environment",), "dev", "prod"),
+        Change(("ingress", "host"), "a.dev.example.com", "a.example.org"),
+        Change(("gateway", "additionalHostnames", 0), "*.b.dev.example.com", "*.b.example.org"),
+        Change(("chartValues", "httpRoute", "hostnames", 0), "dev.example.com", "example.org"),
+        Change(("someFutureField", "origin"), "api.dev.example.com", "api.example.org"),
+    )
+    without_domain = Environment.model_validate({"environment": "edge"})
+    assert adapted(data, source, without_domain, "edge") == (
+        Change(("environment",), "dev", "edge"),
+    )
