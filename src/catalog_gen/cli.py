@@ -372,19 +372,22 @@ def main_entry() -> None:
     sys.exit(main(sys.argv[1:]))
 
 
+def _diff_request(arguments: argparse.Namespace) -> DiffRequest:
+    return DiffRequest(
+        arguments.base,
+        Path(arguments.catalog),
+        Path(arguments.chart),
+        os.path.normpath(arguments.catalog),
+        arguments.format,
+    )
+
+
 def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     command: str = arguments.command
     if command == "schema":
         return _schema(Path(arguments.out), check=arguments.check, out=out, err=err)
     if command == "diff":
-        request = DiffRequest(
-            arguments.base,
-            Path(arguments.catalog),
-            Path(arguments.chart),
-            os.path.normpath(arguments.catalog),
-            arguments.format,
-        )
-        return run_diff(request, out=out, err=err)
+        return run_diff(_diff_request(arguments), out=out, err=err)
     files = [Path(name) for name in getattr(arguments, "files", [])]
     catalog_text = arguments.catalog or _catalog_of(files) or DEFAULT_CATALOG
     catalog = Path(catalog_text)
