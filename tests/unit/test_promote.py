@@ -141,7 +141,8 @@ def test_the_prod_gpu_budget_blocks(tmp_path: Path) -> None:
     # prod's defaults.replicas is 2: 5 x 2 + 4 x 2 GPUs
     assert errors(outcome.stdout) == [
         "catalog/environments/prod.yaml:22:11: error: $.gpu.budget: services of environment "
-        "'prod' request 18 GPUs (gpu.count x replicas), over the budget of 16; largest: "
+        "'prod' request 18 GPUs (gpu.count x replicas) plus gpu.surge 2 spare for rollouts = "
+        "20, over the budget of 16; largest: "
         "ml/big 10, ml/resident 8"
     ]
     assert not (catalog / "prod/ml/big.yaml").exists()
