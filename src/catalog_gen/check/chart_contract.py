@@ -63,6 +63,7 @@ LEAF_SOURCES: tuple[tuple[tuple[str, ...], tuple[tuple[str, ...], ...]], ...] = 
     (("ingress",), (("ingress",),)),
     (("httpRoute",), (("ingress",), ("gateway",))),
     (("startup",), (("resourcesPreset",),)),
+    (("autoscaling",), (("autoscaling",),)),
 )
 
 

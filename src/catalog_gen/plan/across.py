@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from catalog_gen.check.rules import SINGLE_ATTACH_MODES
 from catalog_gen.load.document import DataPath, Document
+from catalog_gen.plan.autoscaling import autoscaled, counted_replicas
 from catalog_gen.plan.service_plan import ServicePlan
 from catalog_gen.problems import Report
 from catalog_gen.sizing import parse_quantity
@@ -146,7 +147,10 @@ def _gpu_budget(plans: Sequence[ServicePlan], document: Document, report: Report
     if budget is None:
         return
     usage = [
-        (gpu_devices_per_pod(plan.effective.get("gpu") or {}) * plan.replicas, plan)
+        (
+            gpu_devices_per_pod(plan.effective.get("gpu") or {}) * counted_replicas(plan.effective),
+            plan,
+        )
         for plan in plans
     ]
     total = sum(count for count, _ in usage)
@@ -156,10 +160,15 @@ def _gpu_budget(plans: Sequence[ServicePlan], document: Document, report: Report
         ((count, plan) for count, plan in usage if count),
         key=lambda item: (-item[0], item[1].leaf_path),
     )[:5]
-    listing = ", ".join(f"{plan.namespace}/{plan.service_name} {count}" for count, plan in largest)
+    listing = ", ".join(
+        f"{plan.namespace}/{plan.service_name} {count}"
+        + (" (maxReplicas)" if autoscaled(plan.effective) else "")
+        for count, plan in largest
+    )
     document.add(
         report,
         ("gpu", "budget"),
         f"services of environment {environment.environment!r} request {total} GPUs "
-        f"(gpu.count x replicas), over the budget of {budget}; largest: {listing}",
+        f"(gpu.count x replicas, autoscaled services x autoscaling.maxReplicas), over the budget "
+        f"of {budget}; largest: {listing}",
     )

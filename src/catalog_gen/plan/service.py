@@ -38,6 +38,7 @@ from catalog_gen.load.document import DataPath, Document
 from catalog_gen.lock.model import LockedModel, ModelLock, Origin, WantedModel, lock_problem
 from catalog_gen.lock.registry import RegistryConfig
 from catalog_gen.models import CatalogLeaf, Environment
+from catalog_gen.plan.autoscaling import check_scale_to_zero
 from catalog_gen.plan.exposure import Exposure, deployed_host_sources, resolve_exposure
 from catalog_gen.plan.fit import (
     AUTO_PRESET,
@@ -265,6 +266,7 @@ def _check_effective(
     """Step 4: administration, requests <= limits, the lock's facts against the values."""
     document, environment = service.document, service.environment
     check_administration(document, service.leaf, environment, effective, report)
+    check_scale_to_zero(document, service.leaf, environment, effective, report)
     check_requests_within_limits(document, report, resources=effective.get("resources", {}))
     check_fit(
         document,
@@ -405,6 +407,7 @@ def _lock_models(
                 embedding=model.embedding,
                 insecure=model.insecure,
                 source=model.source,
+                keep_alive=model.keep_alive,
             )
         )
     return planned, pins
