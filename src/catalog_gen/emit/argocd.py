@@ -438,8 +438,7 @@ def app_project(environment: Environment, services: Iterable[ArgoService]) -> di
         "spec": {
             "description": (
                 f"Ollama inference services of environment {environment.environment} "
-                "(catalog-gen: the destinations are the namespaces of its catalog leaves and "
-                "the KEDA HTTP add-on's, where keda-http services write a ReferenceGrant)"
+                "(catalog-gen: its leaves' namespaces, and the KEDA HTTP add-on's for grants)"
             ),
             "sourceRepos": source_repositories(environment),
             "destinations": [
