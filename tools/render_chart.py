@@ -2,8 +2,9 @@
 
 Every rendered manifest is then validated strictly (tools/kube_validate.py): built-in kinds for
 Kubernetes 1.29-1.34 with unknown fields rejected, custom resources (HTTPRoute, Gateway,
-Certificate) against the real CRDs in $OLLAMA_LOAD_SHARED_DIR/crds (default ../shared/crds) when
-that folder exists; without it they are reported as not validated, never passed silently.
+ReferenceGrant, Certificate, ScaledObject, InterceptorRoute) against the real CRDs in
+$OLLAMA_LOAD_SHARED_DIR/crds (default ../shared/crds) when that folder exists; without it they
+are reported as not validated, never passed silently.
 
 Prints one line per service (the kinds rendered) and exits 1 when any render or validation fails,
 so a values file the chart refuses (a guardrail, a schema error) stops `make run` the way it would
@@ -26,13 +27,17 @@ SHARED_ENV = "OLLAMA_LOAD_SHARED_DIR"
 DEFAULT_HELM = REPO_ROOT / ".tools" / "helm" / "3.19.0" / "helm"
 DEFAULT_CHART = REPO_ROOT / "charts" / "ollama-inference-load"
 DEFAULT_GENERATED = REPO_ROOT / "generated"
-# What a cluster with Gateway API and cert-manager serves (Argo CD passes the same).
+# What a cluster with Gateway API, cert-manager, KEDA and the KEDA HTTP add-on serves (Argo CD
+# passes the cluster's own list).
 API_VERSIONS = (
     "gateway.networking.k8s.io/v1/HTTPRoute",
     "gateway.networking.k8s.io/v1/Gateway",
+    "gateway.networking.k8s.io/v1beta1/ReferenceGrant",
     "cert-manager.io/v1/Certificate",
+    "keda.sh/v1alpha1/ScaledObject",
+    "http.keda.sh/v1beta1/InterceptorRoute",
 )
-CUSTOM_RESOURCE_GROUPS = ("gateway.networking.k8s.io", "cert-manager.io")
+CUSTOM_RESOURCE_GROUPS = ("gateway.networking.k8s.io", "cert-manager.io", "keda.sh", "http.keda.sh")
 
 
 def crd_dir() -> Path | None:
