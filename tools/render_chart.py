@@ -2,8 +2,9 @@
 
 Every rendered manifest is then validated strictly (tools/kube_validate.py): built-in kinds for
 Kubernetes 1.29-1.34 with unknown fields rejected, custom resources (HTTPRoute, Gateway,
-Certificate) against the real CRDs in $OLLAMA_LOAD_SHARED_DIR/crds (default ../shared/crds) when
-that folder exists; without it they are reported as not validated, never passed silently.
+ReferenceGrant, Certificate, ScaledObject, InterceptorRoute) against the real CRDs in
+$OLLAMA_LOAD_SHARED_DIR/crds (default ../shared/crds) when that folder exists; without it they
+are reported as not validated, never passed silently.
 
 Prints one line per service (the kinds rendered) and exits 1 when any render or validation fails,
 so a values file the chart refuses (a guardrail, a schema error) stops `make run` the way it would
@@ -27,7 +28,7 @@ SHARED_ENV = "OLLAMA_LOAD_SHARED_DIR"
 DEFAULT_HELM = REPO_ROOT / ".tools" / "helm" / "3.19.0" / "helm"
 DEFAULT_CHART = REPO_ROOT / "charts" / "ollama-inference-load"
 DEFAULT_GENERATED = REPO_ROOT / "generated"
-CUSTOM_RESOURCE_GROUPS = ("gateway.networking.k8s.io", "cert-manager.io")
+CUSTOM_RESOURCE_GROUPS = ("gateway.networking.k8s.io", "cert-manager.io", "keda.sh", "http.keda.sh")
 
 
 def crd_dir() -> Path | None:

@@ -63,6 +63,7 @@ QUANTITY = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]+
 DURATION = r"^-?([0-9]+|([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+)$"
 URL = r"^(https?|ssh|git|oci)://[^\s]+$|^git@[^\s]+:[^\s]+$"
 HTTPS_URL = r"^https://[^\s]+$"
+HTTP_URL = r"^https?://[^\s]+$"
 IPV4_CIDR = r"^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$"
 STORAGE_CLASS = r"^(-|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)?$"
 # The chart's model-name pattern (no named groups, so editors' ECMA regex accept it too).
@@ -262,6 +263,10 @@ AdapterPath = Annotated[
 HttpsUrl = Annotated[
     str,
     TextFormat(HTTPS_URL, "must be an https:// URL", max_length=253),
+]
+HttpUrl = Annotated[
+    str,
+    TextFormat(HTTP_URL, "must be an http:// or https:// URL", max_length=2048),
 ]
 Ipv4Cidr = Annotated[
     str,

@@ -41,6 +41,7 @@ from catalog_gen.fields import (
     Host,
     HostOrWildcard,
     HttpsUrl,
+    HttpUrl,
     Ipv4Cidr,
     ModelHost,
     ModelName,
@@ -173,6 +174,10 @@ class ModelEntry(Strict):
     """Load it through the embed path (embedding models cannot generate)."""
     insecure: bool = False
     """Pull over plain HTTP (a registry without TLS)."""
+    keep_alive: Opt[Duration] = None
+    """How long this model stays loaded after its last request (as ollama.keepAlive); a finite
+    one makes it on demand once loaded (its memory is free between uses). Default:
+    ollama.keepAlive."""
 
 
 def _model_item_kind(value: object) -> str | None:
@@ -188,7 +193,9 @@ ModelItem = Annotated[
     Discriminator(
         _model_item_kind,
         custom_error_type="model_item",
-        custom_error_message="must be a model name or a mapping {name, embedding, insecure}",
+        custom_error_message=(
+            "must be a model name or a mapping {name, embedding, insecure, keepAlive}"
+        ),
     ),
 ]
 
@@ -270,6 +277,44 @@ class Container(Strict):
     """Requests and limits of the Ollama container (GPUs are set with gpu.count)."""
 
 
+class AutoscalingTarget(Strict):
+    """The per-replica load KEDA scales on: one key."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["concurrency"]}, {"required": ["requestRate"]}]}
+    )
+
+    concurrency: Opt[PositiveInt] = None
+    """Requests in flight per replica (default: ollama.numParallel)."""
+    request_rate: Opt[PositiveInt] = None
+    """Requests per second per replica."""
+
+    @model_validator(mode="after")
+    def _one_target(self) -> AutoscalingTarget:
+        if (self.concurrency is None) == (self.request_rate is None):
+            raise PydanticCustomError("autoscaling_target", "set either concurrency or requestRate")
+        return self
+
+
+class ScaleToZero(Strict):
+    after_idle: Opt[Annotated[str, Field(min_length=1, max_length=32)]] = None
+    """Idle time before the last replica goes, e.g. 30m, 1h30m or 90s (KEDA cooldownPeriod)."""
+
+
+class AutoscalingSettings(Strict):
+    """Request-driven autoscaling with KEDA (docs/autoscaling.md): in a leaf its presence turns
+    autoscaling on; in an environment's defaults it only supplies the values leaves leave out."""
+
+    min_replicas: Opt[PositiveInt] = None
+    """Replicas while the service is in use (chart default 1)."""
+    max_replicas: Opt[PositiveInt] = None
+    """Most replicas, at least minReplicas; each takes gpu.count GPUs of the budget."""
+    target: Opt[AutoscalingTarget] = None
+    """{concurrency: N} or {requestRate: N} per replica."""
+    scale_to_zero: Opt[ScaleToZero] = None
+    """In a leaf: go to zero replicas when idle (where the environment allows it)."""
+
+
 MODEL_AND_MODELS = "set either model (one model) or models (a list), not both"
 
 
@@ -315,6 +360,9 @@ class CatalogLeaf(Strict):
     """Model cache; keys override the environment's defaults.cache."""
     ollama: Opt[OllamaSettings] = None
     """Ollama server settings; keys override the environment's defaults.ollama."""
+    autoscaling: Opt[AutoscalingSettings] = None
+    """Scale with the requests (KEDA; the environment's autoscaling.engine): present = on; keys
+    override the environment's defaults.autoscaling."""
     chart_values: Opt[dict[str, Any]] = None
     """Escape hatch: chart values deep-merged last over the generated values (checked against
     the chart's values.schema.json)."""
@@ -482,6 +530,46 @@ class EnvironmentDefaults(Strict):
     """Ollama settings, merged key by key under the leaf's."""
     startup: StartupDefaults = Field(default_factory=StartupDefaults)
     """Startup budget."""
+    autoscaling: Opt[AutoscalingSettings] = None
+    """minReplicas, maxReplicas, target and scaleToZero.afterIdle of the leaves that autoscale
+    (a leaf's autoscaling block turns it on; these never do)."""
+
+
+class PrometheusEngine(Strict):
+    """keda-prometheus: the Prometheus server and the query of a service's load."""
+
+    server_address: Opt[HttpUrl] = None
+    """Prometheus server URL, e.g. http://prometheus-operated.monitoring:9090."""
+    query: Opt[Annotated[str, Field(min_length=1, max_length=4096)]] = None
+    """PromQL query template: ${namespace}, ${service}, ${route} and ${port} are replaced."""
+    authentication_ref: Opt[DnsSubdomain] = None
+    """TriggerAuthentication (in each service's namespace) for the Prometheus server."""
+    activation_threshold: Opt[Annotated[int | float, Field(ge=0)]] = None
+    """Active (out of zero) while the query returns more than this."""
+
+
+class KedaHttpEngine(Strict):
+    """keda-http: where the KEDA HTTP add-on runs (defaults: the add-on chart's names)."""
+
+    interceptor_service: Opt[DnsLabel] = None
+    """The interceptor proxy Service, the HTTPRoutes' backend."""
+    interceptor_namespace: Opt[DnsLabel] = None
+    """Namespace of the add-on; the ReferenceGrants go there (the AppProject allows it)."""
+    interceptor_port: Opt[Port] = None
+    """Port of the interceptor proxy Service."""
+
+
+class EnvironmentAutoscaling(Strict):
+    """The autoscaler of the environment's services (docs/autoscaling.md)."""
+
+    engine: Literal["keda-http", "keda-prometheus"]
+    """keda-http (KEDA HTTP add-on; needs routing gateway) or keda-prometheus."""
+    allow_scale_to_zero: bool = False
+    """Leaves may scale to zero when idle (autoscaling.scaleToZero)."""
+    prometheus: Opt[PrometheusEngine] = None
+    """keda-prometheus settings."""
+    keda_http: Opt[KedaHttpEngine] = None
+    """keda-http settings."""
 
 
 class ChartSource(Strict):
@@ -579,6 +667,8 @@ class Environment(Strict):
     """NetworkPolicy of every service."""
     authentication: Opt[EnvironmentAuthentication] = None
     """Authenticate every request at the gateway (routing: gateway, Envoy Gateway)."""
+    autoscaling: Opt[EnvironmentAutoscaling] = None
+    """Autoscaler of the services whose leaf has an autoscaling block."""
     download_bandwidth: Opt[Quantity] = None
     """Bytes per second a pod can pull models at, e.g. 50Mi (startup budgets)."""
     argocd: Opt[ArgoCd] = None

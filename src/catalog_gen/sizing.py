@@ -389,14 +389,30 @@ def check_explicit_resources(
     return problems
 
 
-def check_gpu_fit(models: Sequence[ModelSize], gpu: GpuType, count: int) -> list[str]:
-    """Each model's weights must fit in the GPU memory the service requests."""
+def gpu_memory(gpu: GpuType, count: int) -> tuple[int, str]:
+    """The GPU memory a pod requesting count units gets, in bytes, and how to say it."""
     if gpu.memory_unit_bytes:
         available = min(count * gpu.memory_unit_bytes, gpu.memory_bytes)
-        offered = f"{count} x {gpu.resource_name} ({human_bytes(available)} of {gpu.name} memory)"
-    else:
-        available = count * gpu.memory_bytes
-        offered = f"{count} x {gpu.name} ({human_bytes(gpu.memory_bytes)} each)"
+        return available, (
+            f"{count} x {gpu.resource_name} ({human_bytes(available)} of {gpu.name} memory)"
+        )
+    return count * gpu.memory_bytes, f"{count} x {gpu.name} ({human_bytes(gpu.memory_bytes)} each)"
+
+
+def models_fitting_at_once(models: Sequence[ModelSize], available_bytes: int) -> int:
+    """How many models are sure to fit in the GPU memory together: the most k for which the k
+    largest weights do (any k of them then fit too). The KV cache is not counted."""
+    total = 0
+    for count, size in enumerate(sorted((m.weights_bytes for m in models), reverse=True)):
+        total += size
+        if total > available_bytes:
+            return count
+    return len(models)
+
+
+def check_gpu_fit(models: Sequence[ModelSize], gpu: GpuType, count: int) -> list[str]:
+    """Each model's weights must fit in the GPU memory the service requests."""
+    available, offered = gpu_memory(gpu, count)
     return [
         f"model {m.name} ({human_bytes(m.weights_bytes)} of weights) cannot fit in {offered}"
         for m in models

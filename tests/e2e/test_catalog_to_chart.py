@@ -23,6 +23,10 @@ API_VERSIONS = (
     "gateway.networking.k8s.io/v1/HTTPRoute",
     "gateway.networking.k8s.io/v1/Gateway",
     "cert-manager.io/v1/Certificate",
+    # KEDA and its HTTP add-on, for the services that autoscale.
+    "keda.sh/v1alpha1/ScaledObject",
+    "http.keda.sh/v1beta1/InterceptorRoute",
+    "gateway.networking.k8s.io/v1beta1/ReferenceGrant",
 )
 KUBE_VERSIONS = ("1.29", "1.34")
 CATALOGS = {
@@ -110,6 +114,61 @@ def test_shipped_leaf_exposes_its_host_through_the_gateway(render_root: Path, he
     assert container["resources"]["limits"]["memory"] == "4Gi"
     (config,) = [item for item in select(documents, "ConfigMap") if "models.tsv" in item["data"]]
     assert "phi:latest\t" in config["data"]["models.tsv"]
+
+
+def _render(values: Path, service_dir: Path, helm: Path) -> list[Document]:
+    return helm_template(
+        helm,
+        CHART,
+        [values],
+        release=service_dir.parts[-1],
+        namespace=service_dir.parts[-2],
+        api_versions=API_VERSIONS,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "service", "engine_kinds"),
+    [
+        ("shipped", "dev/ml-workloads/ollama-phi", {"InterceptorRoute", "ReferenceGrant"}),
+        ("autoscaling-keda-http", "scale/ml/chat", {"InterceptorRoute", "ReferenceGrant"}),
+        ("autoscaling-keda-http", "scale/ml/steady", {"InterceptorRoute", "ReferenceGrant"}),
+        ("autoscaling-keda-prometheus", "metrics/ml/chat", set()),
+    ],
+)
+def test_an_autoscaled_leaf_renders_keda_resources_and_a_workload_without_replicas(
+    name: str, service: str, engine_kinds: set[str], render_root: Path, helm: Path
+) -> None:
+    documents = _render(services(name, render_root)[Path(service)], Path(service), helm)
+    (workload,) = select(documents, "Deployment") + select(documents, "StatefulSet")
+    assert "replicas" not in workload["spec"]
+    (scaled,) = select(documents, "ScaledObject")
+    assert scaled["spec"]["scaleTargetRef"]["name"] == workload["metadata"]["name"]
+    kinds = {document["kind"] for document in documents}
+    assert engine_kinds <= kinds
+    assert not ({"InterceptorRoute", "ReferenceGrant"} - engine_kinds) & kinds
+
+
+def test_leaf_autoscaling_values_reach_the_scaled_object(render_root: Path, helm: Path) -> None:
+    generated = services("autoscaling-keda-http", render_root)
+    chat = _render(generated[Path("scale/ml/chat")], Path("scale/ml/chat"), helm)
+    (scaled,) = select(chat, "ScaledObject")
+    spec = scaled["spec"]
+    # leaf maxReplicas 4 over the default's 3; minReplicas and afterIdle (45m) from the defaults
+    assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (1, 4)
+    assert (spec["idleReplicaCount"], spec["cooldownPeriod"]) == (0, 2700)
+    (route,) = select(chat, "InterceptorRoute")
+    assert route["spec"]["scalingMetric"] == {"requestRate": {"targetValue": 5}}
+    (grant,) = select(chat, "ReferenceGrant")
+    assert grant["metadata"]["namespace"] == "keda-addons"
+    steady = _render(generated[Path("scale/ml/steady")], Path("scale/ml/steady"), helm)
+    (scaled,) = select(steady, "ScaledObject")
+    assert "idleReplicaCount" not in scaled["spec"]  # no scaleToZero in the leaf
+    (route,) = select(steady, "InterceptorRoute")
+    assert route["spec"]["scalingMetric"] == {"concurrency": {"targetValue": 2}}
+    fixed = _render(generated[Path("scale/ml/fixed")], Path("scale/ml/fixed"), helm)
+    assert select(fixed, "Deployment")[0]["spec"]["replicas"] == 2
+    assert select(fixed, "ScaledObject") == []
 
 
 # A hand-written lock for the shipped catalog's models: the digests and sizes are made up (this

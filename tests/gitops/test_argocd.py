@@ -20,17 +20,23 @@ from catalog_gen.emit.argocd import (
     check_catalog,
 )
 from catalog_gen.problems import Report
-from tests.chart.conftest import SCENARIOS, render_scenario
+from tests.chart.conftest import API_VERSIONS, SCENARIOS, render_scenario
 from tests.conftest import helm_binary
-from tests.gitops.conftest import FIXTURE_CATALOG, Rendered, plan, render
+from tests.gitops.conftest import CHART_DIR, FIXTURE_CATALOG, Rendered, plan, render
 from tests.support.argocd import (
     RESOURCES_FINALIZER,
     git_repository,
     render_applications,
 )
-from tests.support.kube import validate_manifests
+from tests.support.kube import helm_template, validate_manifests
 
 ENVIRONMENTS_WITH_ARGOCD = ("dev", "prod", "staging")
+# What a cluster with KEDA and its HTTP add-on serves (helm --api-versions).
+KEDA_KINDS = (
+    "keda.sh/v1alpha1/ScaledObject",
+    "http.keda.sh/v1beta1/InterceptorRoute",
+    "gateway.networking.k8s.io/v1beta1/ReferenceGrant",
+)
 
 
 def application_set(rendered: Rendered, environment: str) -> dict[str, Any]:
@@ -266,8 +272,7 @@ def test_project_is_literal_in_the_application_set_and_matches_the_record(
 
 
 def test_projects_allow_exactly_the_sources_and_destinations_the_applications_use(
-    created: dict[str, dict[str, Any]],
-    rendered: Rendered,
+    created: dict[str, dict[str, Any]], rendered: Rendered, tmp_path: Path
 ) -> None:
     used: dict[str, tuple[set[str], set[tuple[str, str]]]] = {}
     for application in created.values():
@@ -280,7 +285,65 @@ def test_projects_allow_exactly_the_sources_and_destinations_the_applications_us
         repos, destinations = used[project["metadata"]["name"]]
         assert set(project["spec"]["sourceRepos"]) == repos
         allowed = {(item["server"], item["namespace"]) for item in project["spec"]["destinations"]}
-        assert allowed == destinations
+        assert allowed == destinations | written_elsewhere(rendered, environment, tmp_path)
+
+
+def written_elsewhere(rendered: Rendered, environment: str, tmp: Path) -> set[tuple[str, str]]:
+    """(server, namespace) of the resources helm renders from the environment's values outside
+    the Application's own namespace (the ReferenceGrant of keda-http autoscaling)."""
+    found: set[tuple[str, str]] = set()
+    helm = helm_binary("3.19.0")
+    for path, content in rendered.generated.items():
+        if path.parts[0] != environment or path.name != "values.yaml":
+            continue
+        release = str(yaml.safe_load(content)["fullnameOverride"])
+        values = tmp / f"{environment}-{path.parts[1]}-{release}.yaml"
+        values.write_bytes(content)
+        for document in helm_template(
+            helm,
+            CHART_DIR,
+            [values],
+            release=release,
+            namespace=path.parts[1],
+            api_versions=[*API_VERSIONS, *KEDA_KINDS],
+        ):
+            namespace = document.get("metadata", {}).get("namespace")
+            if namespace not in (None, path.parts[1]):
+                found.add(("https://kubernetes.default.svc", namespace))
+    return found
+
+
+def test_autoscaled_applications_ignore_the_replicas_keda_owns(
+    created: dict[str, dict[str, Any]],
+) -> None:
+    autoscaled = created["generated/dev/team-b/phi/app.json"]["spec"]
+    assert autoscaled["ignoreDifferences"] == [
+        {"group": "apps", "kind": "Deployment", "name": "phi", "jsonPointers": ["/spec/replicas"]}
+    ]
+    assert autoscaled["syncPolicy"]["syncOptions"] == [
+        "CreateNamespace=true",
+        "ServerSideApply=true",
+        "RespectIgnoreDifferences=true",
+    ]
+    # The patch replaces the options list only: the rest of the sync policy stays.
+    assert autoscaled["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
+    for path, application in created.items():
+        if path != "generated/dev/team-b/phi/app.json":
+            assert "ignoreDifferences" not in application["spec"], path
+            assert (
+                "RespectIgnoreDifferences=true"
+                not in (application["spec"]["syncPolicy"]["syncOptions"])
+            ), path
+
+
+def test_the_keda_http_add_on_namespace_is_a_destination_only_where_a_grant_goes(
+    rendered: Rendered,
+) -> None:
+    dev = {item["namespace"] for item in app_project(rendered, "dev")["spec"]["destinations"]}
+    assert "keda-addons" in dev
+    for environment in ("prod", "staging"):
+        project = app_project(rendered, environment)
+        assert "keda-addons" not in {item["namespace"] for item in project["spec"]["destinations"]}
 
 
 def test_namespace_prefix_applies_to_destinations(rendered: Rendered) -> None:

@@ -187,3 +187,54 @@ def test_finalizer_and_namespace_are_set_by_the_controller(
     created = applications[str(RECORD_PATH)]["metadata"]
     assert created["namespace"] == "argocd"
     assert created.get("finalizers") == finalizers
+
+
+# templatePatch: rendered with the same parameters, then a strategic merge patch of the
+# Application (Argo CD's types declare no merge keys: objects merge, lists and scalars replace).
+PATCH_SPEC = {
+    "project": "p",
+    "destination": {"server": "https://kubernetes.default.svc"},
+    "syncPolicy": {"automated": {"prune": True}, "syncOptions": ["CreateNamespace=true"]},
+}
+
+
+def patched(tmp_path: Path, shared_dir: Path, patch: str) -> tuple[dict[str, Any], list[Any]]:
+    appset = application_set({"name": "{{ .service }}"}, dict(PATCH_SPEC))
+    appset["spec"]["templatePatch"] = patch
+    applications, errors = run(tmp_path, shared_dir, appset)
+    return applications.get(str(RECORD_PATH), {}), errors
+
+
+def test_template_patch_merges_objects_and_replaces_lists(tmp_path: Path, shared_dir: Path) -> None:
+    patch = (
+        "{{- if .small }}\n"
+        "spec:\n"
+        "  ignoreDifferences: [{group: apps, kind: Deployment, name: '{{ .service }}'}]\n"
+        "  syncPolicy: {syncOptions: [RespectIgnoreDifferences=true]}\n"
+        "{{- end }}\n"
+    )
+    application, errors = patched(tmp_path, shared_dir, patch)
+    assert errors == []
+    spec = application["spec"]
+    assert spec["ignoreDifferences"] == [{"group": "apps", "kind": "Deployment", "name": "phi"}]
+    assert spec["syncPolicy"] == {
+        "automated": {"prune": True},
+        "syncOptions": ["RespectIgnoreDifferences=true"],
+    }
+    assert application["metadata"]["name"] == "phi"
+
+
+def test_a_template_patch_that_renders_empty_changes_nothing(
+    tmp_path: Path, shared_dir: Path
+) -> None:
+    application, errors = patched(
+        tmp_path, shared_dir, "{{- if .empty }}\nspec: {project: q}\n{{- end }}\n"
+    )
+    assert errors == []
+    assert application["spec"]["project"] == "p"
+    assert "ignoreDifferences" not in application["spec"]
+
+
+def test_a_template_patch_with_an_unknown_field_fails(tmp_path: Path, shared_dir: Path) -> None:
+    _, errors = patched(tmp_path, shared_dir, "spec: {ignoreDifference: []}\n")
+    assert 'unknown field "ignoreDifference"' in errors[0]["error"]

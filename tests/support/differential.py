@@ -53,6 +53,10 @@ LEAF_FIELDS: Mapping[tuple[str, ...], tuple[str, ...]] = {
     ("ollama", "maxLoadedModels"): ("ollama", "maxLoadedModels"),
     ("ollama", "numParallel"): ("ollama", "numParallel"),
     ("ollama", "contextLength"): ("ollama", "contextLength"),
+    # A leaf's autoscaling block turns autoscaling on (the environment's engine applies).
+    ("autoscaling", "minReplicas"): ("autoscaling", "minReplicas"),
+    ("autoscaling", "maxReplicas"): ("autoscaling", "maxReplicas"),
+    ("autoscaling", "scaleToZero", "afterIdle"): ("autoscaling", "scaleToZero", "afterIdle"),
 }
 
 Mutation = tuple[tuple[str, ...], Any]

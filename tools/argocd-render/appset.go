@@ -64,9 +64,6 @@ func loadApplicationSet(file string) (*applicationSet, error) {
 	if !appSet.Spec.GoTemplate {
 		return nil, fmt.Errorf("%s: only goTemplate: true is implemented", file)
 	}
-	if appSet.Spec.TemplatePatch != nil {
-		return nil, fmt.Errorf("%s: templatePatch is not implemented", file)
-	}
 	return &appSet, nil
 }
 

@@ -101,9 +101,9 @@ func renderFile(repo, file string, templateSchema schema, result *output) {
 	}
 }
 
-// renderApplication: RenderTemplateParams, then the controller's own settings: the resources
-// finalizer unless preserveResourcesOnDeletion or the template names finalizers, and the
-// ApplicationSet's namespace (applicationset/controllers/template/template.go).
+// renderApplication: RenderTemplateParams (with the resources finalizer unless
+// preserveResourcesOnDeletion or the template names finalizers), then the templatePatch
+// (patch.go), then the ApplicationSet's namespace (applicationset/controllers/template/template.go).
 func renderApplication(appSet *applicationSet, params map[string]any, templateSchema schema) (map[string]any, error) {
 	r, err := newRenderer(appSet.Spec.GoTemplateOptions, params)
 	if err != nil {
@@ -119,12 +119,22 @@ func renderApplication(appSet *applicationSet, params map[string]any, templateSc
 	if _, has := metadata["finalizers"]; !has && !preserve {
 		metadata["finalizers"] = []any{resourcesFinalizer}
 	}
+	application := map[string]any{"metadata": metadata, "spec": template["spec"]}
+	if appSet.Spec.TemplatePatch != nil {
+		if application, err = r.applyTemplatePatch(application, *appSet.Spec.TemplatePatch, templateSchema); err != nil {
+			return nil, err
+		}
+	}
+	metadata, _ = application["metadata"].(map[string]any)
+	if metadata == nil {
+		metadata = map[string]any{}
+	}
 	metadata["namespace"] = appSet.Metadata.Namespace
 	return map[string]any{
 		"apiVersion": "argoproj.io/v1alpha1",
 		"kind":       "Application",
 		"metadata":   metadata,
-		"spec":       template["spec"],
+		"spec":       application["spec"],
 	}, nil
 }
 

@@ -20,9 +20,32 @@ a probe killed by its own timeout reports nothing useful and, for liveness, rest
 {{- /* Load groups (models sharing weights load once): _models.tpl, their one owner. */}}
 {{- $loadGroups := include "oil.loadGroups" . | fromJson }}
 {{- $groups := len $loadGroups.groups }}
+{{- /* A group whose root model has a finite models[].keepAlive is on demand once loaded
+(probe-ready.sh): it may be evicted, and Ollama unloads the idle runner with the shortest keep-alive
+first (server/sched.go, negative = forever sorts last). So the limit must hold every resident group
+plus one slot for the on-demand ones. */}}
+{{- $keepAlives := dict }}
+{{- range .Values.models }}
+{{- if hasKey . "keepAlive" }}
+{{- $_ := set $keepAlives (include "oil.modelDisplay" .name | lower) (toString .keepAlive) }}
+{{- end }}
+{{- end }}
+{{- $onDemand := 0 }}
+{{- range $loadGroups.groups }}
+{{- $keepAlive := get $keepAlives (index .members 0 | toString | lower) }}
+{{- if and (ne $keepAlive "") (not (hasPrefix "-" $keepAlive)) }}
+{{- $onDemand = add1 $onDemand }}
+{{- end }}
+{{- end }}
+{{- $needed := sub $groups $onDemand }}
+{{- if gt $onDemand 0 }}
+{{- $needed = add1 $needed }}
+{{- end }}
 {{- $maxLoaded := int .Values.ollama.maxLoadedModels }}
-{{- if and (gt $maxLoaded 0) (lt $maxLoaded $groups) }}
+{{- if and (gt $maxLoaded 0) (lt $maxLoaded $needed) (eq $onDemand 0) }}
 {{- $messages = append $messages (dict "value" "ollama.maxLoadedModels" "message" (printf "ollama.maxLoadedModels is %d but the models form %d load groups (a derived model shares its FROM model's group): they would evict each other and a pod is ready only when every model is loaded: raise ollama.maxLoadedModels to %d or leave it 0" $maxLoaded $groups $groups)) }}
+{{- else if and (gt $maxLoaded 0) (lt $maxLoaded $needed) }}
+{{- $messages = append $messages (dict "value" "ollama.maxLoadedModels" "message" (printf "ollama.maxLoadedModels is %d but the models form %d load groups, %d of them resident (no finite models[].keepAlive of their own): the resident ones and one on-demand model must fit: raise ollama.maxLoadedModels to %d, or give more models a finite keepAlive" $maxLoaded $groups (sub $groups $onDemand) $needed)) }}
 {{- end }}
 {{- /* A rolling update must be able to start a pod (maxSurge) or stop one (maxUnavailable). With
 GPUs an empty maxSurge is what updateStrategy.gpuSurge spare GPUs hold (templates/_rollout.tpl). */}}

@@ -57,12 +57,15 @@ LEAF_SOURCES: tuple[tuple[tuple[str, ...], tuple[tuple[str, ...], ...]], ...] = 
     (("resources",), (("container", "resources"), ("container",))),
     (("gpu",), (("gpu",),)),
     (("cache",), (("cache",),)),
+    # The chart counts load groups from the models: a limit the leaf does not set is theirs.
+    (("ollama", "maxLoadedModels"), (("ollama", "maxLoadedModels"), ("models",), ("model",))),
     (("ollama",), (("ollama",),)),
     (("models",), (("models",), ("model",))),
     (("derivedModels",), (("derivedModels",),)),
     (("ingress",), (("ingress",),)),
     (("httpRoute",), (("ingress",), ("gateway",))),
     (("startup",), (("resourcesPreset",),)),
+    (("autoscaling",), (("autoscaling",),)),
 )
 
 

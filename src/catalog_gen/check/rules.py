@@ -22,7 +22,6 @@ from catalog_gen.models import (
     CatalogLeaf,
     DerivedModel,
     Environment,
-    OllamaSettings,
     Resources,
     ResourceValues,
 )
@@ -149,7 +148,21 @@ def check_environment(document: Document, environment: Environment, report: Repo
         )
     _check_preset(document, ("defaults", "resourcesPreset"), defaults.resources_preset, report)
     if defaults.ollama is not None:
-        _check_keep_alive(document, ("defaults", "ollama", "keepAlive"), defaults.ollama, report)
+        keep_alive = defaults.ollama.keep_alive
+        _check_keep_alive(document, ("defaults", "ollama", "keepAlive"), keep_alive, report)
+    autoscaling = environment.autoscaling
+    if (
+        autoscaling is not None
+        and autoscaling.engine == "keda-http"
+        and (environment.routing != "gateway")
+    ):
+        document.add(
+            report,
+            ("autoscaling", "engine"),
+            "autoscaling engine keda-http sends every request through the KEDA HTTP add-on's "
+            "interceptor, which an HTTPRoute reaches and an Ingress cannot (the chart refuses "
+            "it): use routing: gateway, or engine: keda-prometheus",
+        )
     argocd = environment.argocd
     if argocd is not None and argocd.chart.chart is not None:
         if argocd.chart.repo_url is None:
@@ -177,6 +190,7 @@ class LeafModel:
     embedding: bool
     insecure: bool
     source: DataPath
+    keep_alive: str | int | None = None  # models[].keepAlive; None: ollama.keepAlive applies
 
 
 def resolve_models(
@@ -185,17 +199,18 @@ def resolve_models(
     """The leaf's models, each parsed and normalized; invalid or repeated ones are reported."""
     registry = environment.model_registry
     default_registry = model_registry_host(environment)
-    entries: list[tuple[str, bool, bool, DataPath]] = []
+    entries: list[tuple[str, bool, bool, DataPath, str | int | None]] = []
     if leaf.model is not None:
-        entries.append((leaf.model, False, False, ("model",)))
+        entries.append((leaf.model, False, False, ("model",), None))
     for index, item in enumerate(leaf.models or ()):
         if isinstance(item, str):
-            entries.append((item, False, False, ("models", index)))
+            entries.append((item, False, False, ("models", index), None))
         else:
-            entries.append((item.name, item.embedding, item.insecure, ("models", index, "name")))
+            where = ("models", index, "name")
+            entries.append((item.name, item.embedding, item.insecure, where, item.keep_alive))
     resolved: list[LeafModel] = []
     seen: dict[str, str] = {}
-    for text, embedding, insecure, source in entries:
+    for text, embedding, insecure, source, keep_alive in entries:
         try:
             reference = parse_model_reference(text, default_registry=default_registry)
         except InvalidReferenceError as error:
@@ -213,7 +228,9 @@ def resolve_models(
         mirror_insecure = (
             registry is not None and registry.insecure and reference.registry == default_registry
         )
-        resolved.append(LeafModel(reference, embedding, insecure or mirror_insecure, source))
+        resolved.append(
+            LeafModel(reference, embedding, insecure or mirror_insecure, source, keep_alive)
+        )
     return resolved
 
 
@@ -390,7 +407,11 @@ def check_leaf(
             )
     _check_preset(document, ("resourcesPreset",), leaf.resources_preset, report)
     if leaf.ollama is not None:
-        _check_keep_alive(document, ("ollama", "keepAlive"), leaf.ollama, report)
+        _check_keep_alive(document, ("ollama", "keepAlive"), leaf.ollama.keep_alive, report)
+    for index, item in enumerate(leaf.models or ()):
+        if not isinstance(item, str):
+            _check_keep_alive(document, ("models", index, "keepAlive"), item.keep_alive, report)
+    _check_autoscaling(document, leaf, environment, report)
     if leaf.gateway is not None and environment.routing != "gateway":
         document.add(
             report,
@@ -414,10 +435,34 @@ def check_leaf(
         )
 
 
-def _check_keep_alive(
-    document: Document, where: DataPath, ollama: OllamaSettings, report: Report
+def _check_autoscaling(
+    document: Document, leaf: CatalogLeaf, environment: Environment, report: Report
 ) -> None:
-    problem = None if ollama.keep_alive is None else duration_range_problem(ollama.keep_alive)
+    """A leaf that autoscales needs its environment's autoscaler; its replicas are KEDA's."""
+    if leaf.autoscaling is None:
+        return
+    if environment.autoscaling is None:
+        document.add(
+            report,
+            ("autoscaling",),
+            f"environment {environment.environment!r} has no autoscaler: set autoscaling.engine "
+            f"(keda-http or keda-prometheus) in environments/{environment.environment}.yaml, "
+            "or remove the autoscaling block",
+            at_key=True,
+        )
+    if leaf.container is not None and leaf.container.replicas is not None:
+        document.add(
+            report,
+            ("container", "replicas"),
+            "container.replicas does not apply to a service that autoscales (KEDA owns the "
+            "replica count): remove it and set autoscaling.minReplicas and maxReplicas",
+        )
+
+
+def _check_keep_alive(
+    document: Document, where: DataPath, keep_alive: str | int | None, report: Report
+) -> None:
+    problem = None if keep_alive is None else duration_range_problem(keep_alive)
     if problem is not None:
         document.add(report, where, problem)
 

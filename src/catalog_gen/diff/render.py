@@ -28,13 +28,17 @@ from catalog_gen.emit.values import emit_values
 from catalog_gen.plan.service_plan import ServicePlan
 from catalog_gen.sizing import quantity_bytes
 
-# The APIs a cluster with Gateway API and cert-manager serves, as Argo CD passes them to helm
-# (the chart renders HTTPRoute, Gateway and Certificate only where the cluster serves them).
-# The one list: tools/render_chart.py (`make run`) imports it.
+# The APIs a cluster with Gateway API, cert-manager, KEDA and the KEDA HTTP add-on serves, as
+# Argo CD passes them to helm (the chart renders HTTPRoute, Gateway, Certificate and the
+# autoscaling resources only where the cluster serves them). The one list: tools/render_chart.py
+# (`make run`) imports it.
 API_VERSIONS = (
     "gateway.networking.k8s.io/v1/HTTPRoute",
     "gateway.networking.k8s.io/v1/Gateway",
+    "gateway.networking.k8s.io/v1beta1/ReferenceGrant",
     "cert-manager.io/v1/Certificate",
+    "keda.sh/v1alpha1/ScaledObject",
+    "http.keda.sh/v1beta1/InterceptorRoute",
 )
 HELM_TIMEOUT_SECONDS = 300
 RENDER_WORKERS = 4

@@ -24,6 +24,7 @@ import yaml
 
 from catalog_gen.emit.yamltext import quoting_dumper
 from catalog_gen.models import ArgoCd, ChartSource, Environment
+from catalog_gen.plan.autoscaling import autoscaled
 from catalog_gen.plan.pipeline import CatalogPlan
 from catalog_gen.plan.service_plan import ServicePlan
 from catalog_gen.problems import Report
@@ -64,6 +65,7 @@ NAMESPACED_RESOURCES: tuple[tuple[str, str], ...] = (
     ("networking.k8s.io", "NetworkPolicy"),
     ("policy", "PodDisruptionBudget"),
 )
+WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 # CreateNamespace=true makes Argo CD create the destination namespace: the only cluster kind.
 CLUSTER_RESOURCES: tuple[tuple[str, str], ...] = (("", "Namespace"),)
 
@@ -77,6 +79,11 @@ class ArgoService:
     destination_namespace: str  # where it runs: the namespace with the environment's prefix
     service: str
     leaf_path: str  # catalog/<env>/<namespace>/<service>.yaml, relative to the repository
+    workload: tuple[str, str] = ("Deployment", "")  # the chart's workload: kind, name
+    autoscaled: bool = False  # KEDA owns the workload's replicas (ignoreDifferences)
+    # Namespaces besides its own the service writes to: the KEDA HTTP add-on's, which holds the
+    # ReferenceGrant the chart renders (docs/autoscaling.md).
+    other_namespaces: tuple[str, ...] = ()
 
     @property
     def directory(self) -> str:
@@ -108,7 +115,25 @@ def argo_service(plan: ServicePlan) -> ArgoService:
         destination_namespace=destination_namespace(plan.environment, plan.namespace),
         service=plan.service_name,
         leaf_path=plan.leaf_path,
+        workload=next(
+            (item.kind, item.name) for item in plan.resource_names if item.kind in WORKLOAD_KINDS
+        ),
+        autoscaled=autoscaled(plan.effective),
+        other_namespaces=_other_namespaces(plan.effective),
     )
+
+
+def _other_namespaces(effective: Mapping[str, Any]) -> tuple[str, ...]:
+    """The KEDA HTTP add-on's namespace where the chart renders a ReferenceGrant there."""
+    autoscaling = effective.get("autoscaling") or {}
+    keda_http = autoscaling.get("kedaHttp") or {}
+    if (
+        autoscaled(effective)
+        and autoscaling.get("engine") == "keda-http"
+        and (keda_http.get("referenceGrant") or {}).get("create", True)
+    ):
+        return (str(keda_http["interceptorNamespace"]),)
+    return ()
 
 
 def bounded_name(name: str, limit: int = NAME_MAX) -> str:
@@ -204,6 +229,8 @@ def app_record(service: ArgoService, environment: Environment) -> dict[str, Any]
         "service": service.service,
         "source": service.leaf_path,
         "valuesPath": service.values_path,
+        "autoscaled": service.autoscaled,
+        "workload": {"kind": service.workload[0], "name": service.workload[1]},
     }
 
 
@@ -322,8 +349,32 @@ def application_set(environment: Environment) -> dict[str, Any]:
             # either: the controller then leaves out the resources finalizer.
             "syncPolicy": {"preserveResourcesOnDeletion": not policy.prune},
             "template": _application_template(environment, argocd, sync_policy),
+            "templatePatch": autoscaling_patch(),
         },
     }
+
+
+def autoscaling_patch() -> str:
+    """The ApplicationSet's templatePatch (Go template text, then a strategic merge patch of the
+    Application): where app.json says `autoscaled`, KEDA owns the workload's `/spec/replicas`,
+    so the Application ignores it and a sync keeps the live count (docs/autoscaling.md, "Argo
+    CD"). The YAML comes from the dumper; only the condition around it is template text."""
+    patch = {
+        "spec": {
+            "ignoreDifferences": [
+                {
+                    "group": "apps",
+                    "kind": "{{ .workload.kind }}",
+                    "name": "{{ .workload.name }}",
+                    "jsonPointers": ["/spec/replicas"],
+                }
+            ],
+            # A list is replaced whole by the patch: the environment's options, plus this one.
+            "syncPolicy": {"syncOptions": [*SYNC_OPTIONS, "RespectIgnoreDifferences=true"]},
+        }
+    }
+    body = yaml.dump(patch, Dumper=DUMPER, sort_keys=False, default_flow_style=False, width=_WIDTH)
+    return "{{- if .autoscaled }}\n" + body + "{{- end }}\n"
 
 
 def _application_template(
@@ -371,7 +422,9 @@ def source_repositories(environment: Environment) -> list[str]:
 
 def app_project(environment: Environment, services: Iterable[ArgoService]) -> dict[str, Any]:
     argocd = _argocd(environment)
-    namespaces = sorted({service.destination_namespace for service in services})
+    services = list(services)
+    namespaces = {service.destination_namespace for service in services}
+    others = [service.other_namespaces for service in services]
     return {
         "apiVersion": ARGOCD_API_VERSION,
         "kind": "AppProject",
@@ -385,12 +438,12 @@ def app_project(environment: Environment, services: Iterable[ArgoService]) -> di
         "spec": {
             "description": (
                 f"Ollama inference services of environment {environment.environment} "
-                "(catalog-gen: the destinations are the namespaces of its catalog leaves)"
+                "(catalog-gen: its leaves' namespaces, and the KEDA HTTP add-on's for grants)"
             ),
             "sourceRepos": source_repositories(environment),
             "destinations": [
                 {"server": argocd.destination_server, "namespace": namespace}
-                for namespace in namespaces
+                for namespace in sorted(set(namespaces).union(*others))
             ],
             "clusterResourceWhitelist": [
                 {"group": group, "kind": kind} for group, kind in CLUSTER_RESOURCES

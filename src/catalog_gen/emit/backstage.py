@@ -50,7 +50,8 @@ ENTITY_NAME = re.compile(r"^[A-Za-z0-9]+(?:[-_.][A-Za-z0-9]+)*$")
 ENTITY_NAME_MAX = 63
 
 # The form: pages of leaf keys, in order. Keys not offered here (models, derivedModels, cache,
-# ollama, container, gateway, chartValues) are edited in the leaf after the pull request.
+# ollama, container, gateway, autoscaling, chartValues) are edited in the leaf after the pull
+# request.
 FORM_PAGES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (
         "Service",

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from catalog_gen.check.rules import SINGLE_ATTACH_MODES
 from catalog_gen.load.document import DataPath, Document
+from catalog_gen.plan.autoscaling import autoscaled, counted_replicas
 from catalog_gen.plan.service_plan import ServicePlan
 from catalog_gen.problems import Report
 from catalog_gen.sizing import parse_quantity
@@ -141,8 +142,9 @@ def gpu_devices_per_pod(gpu: Mapping[str, object]) -> int:
 
 
 def steady_gpus(plan: ServicePlan) -> int:
-    """GPU devices a service holds when no rollout runs: per pod devices x replicas."""
-    return gpu_devices_per_pod(plan.effective.get("gpu") or {}) * plan.replicas
+    """GPU devices a service may hold when no rollout runs: per pod devices x replicas
+    (autoscaling.maxReplicas when KEDA owns the count)."""
+    return gpu_devices_per_pod(plan.effective.get("gpu") or {}) * counted_replicas(plan.effective)
 
 
 def rollout_reserve(plans: Sequence[ServicePlan]) -> int:
@@ -168,11 +170,16 @@ def _gpu_budget(plans: Sequence[ServicePlan], document: Document, report: Report
         ((count, plan) for count, plan in usage if count),
         key=lambda item: (-item[0], item[1].leaf_path),
     )[:5]
-    listing = ", ".join(f"{plan.namespace}/{plan.service_name} {count}" for count, plan in largest)
+    listing = ", ".join(
+        f"{plan.namespace}/{plan.service_name} {count}"
+        + (" (maxReplicas)" if autoscaled(plan.effective) else "")
+        for count, plan in largest
+    )
     spare = f" plus gpu.surge {surge} spare for rollouts = {steady + surge}," if surge else ","
     document.add(
         report,
         ("gpu", "budget"),
         f"services of environment {environment.environment!r} request {steady} GPUs "
-        f"(gpu.count x replicas){spare} over the budget of {budget}; largest: {listing}",
+        f"(gpu.count x replicas, autoscaled services x autoscaling.maxReplicas){spare} over the "
+        f"budget of {budget}; largest: {listing}",
     )

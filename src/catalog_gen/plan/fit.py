@@ -125,6 +125,32 @@ def auto_values(
     return patch
 
 
+def loaded_models_limit(
+    leaf: CatalogLeaf,
+    gpu_count: int,
+    sizes: Sequence[sizing.ModelSize],
+    gpu_type: sizing.GpuType | None,
+) -> tuple[int, str] | None:
+    """`ollama.maxLoadedModels` from VRAM fit, with why: where the service's models do not all
+    fit in its GPUs' memory at once, the number that surely does (the largest first). None where
+    they all fit, nothing is known, or the leaf or its chartValues set the limit themselves."""
+    explicit = leaf.ollama is not None and leaf.ollama.max_loaded_models is not None
+    if explicit or set_by(leaf.chart_values or {}, ("ollama", "maxLoadedModels")):
+        return None
+    if len(sizes) < 2 or gpu_type is None or gpu_count <= 0:
+        return None
+    available, offered = sizing.gpu_memory(gpu_type, gpu_count)
+    fits = sizing.models_fitting_at_once(sizes, available)
+    if fits == 0 or fits >= len(sizes):  # the largest alone does not fit: check_fit says so
+        return None
+    weights = sum(size.weights_bytes for size in sizes)
+    return fits, (
+        f"the weights of the {len(sizes)} models ({human_bytes(weights)}, model lock) do not all "
+        f"fit in {offered}; the {fits} largest do, so ollama.maxLoadedModels is {fits}: Ollama "
+        "unloads an idle model to load another, the one with the shortest keep-alive first"
+    )
+
+
 def computed_startup_budget(
     environment: Environment, sizes: Sequence[sizing.ModelSize]
 ) -> int | None:

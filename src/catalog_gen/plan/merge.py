@@ -10,11 +10,11 @@ before it (mappings key by key, lists and scalars replaced whole, a null written
 3. lock sizing (`plan/service.py`, `apply_lock_sizing`): `resourcesPreset: auto` and the startup
    budget computed from the model lock; computed after layer 6 but only for keys that neither the
    leaf nor its chartValues set, so it ranks here;
-4. leaf (`LEAF`): the leaf's own fields (identity, models, replicas, resources, cache, ollama)
-   and the cost labels derived from its owner, service catalog and environment;
+4. leaf (`LEAF`): the leaf's own fields (identity, models, replicas, resources, cache, ollama,
+   autoscaling) and the cost labels derived from its owner, service catalog and environment;
 5. environment settings (`ENVIRONMENT_SETTINGS`): what the leaf cannot set outside chartValues:
-   image registry, GPU resource name, routing (from the leaf and the environment together) and
-   security;
+   image registry, GPU resource name, routing (from the leaf and the environment together),
+   security and the autoscaling engine;
 6. the leaf's `chartValues`, last (`CHART_VALUES`).
 
 `CATALOG_LAYERS` is the sequence of layers 2, 4, 5 and 6 that `catalog_values` applies in order;
@@ -29,7 +29,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from catalog_gen.check.rules import LeafDerivedModel, quantity_text
-from catalog_gen.models import CatalogLeaf, Environment, Resources, ResourceValues
+from catalog_gen.models import (
+    AutoscalingSettings,
+    CatalogLeaf,
+    Environment,
+    Resources,
+    ResourceValues,
+)
 from catalog_gen.plan.exposure import Exposure, exposure_values
 from catalog_gen.plan.security import security_values
 from catalog_gen.plan.service_plan import PlannedModel
@@ -68,13 +74,38 @@ def environment_defaults(inputs: MergeInputs) -> dict[str, Any]:
     values: dict[str, Any] = {}
     if defaults.startup.budget_seconds is not None:  # else the chart's default, never copied
         values["startup"] = {"budgetSeconds": defaults.startup.budget_seconds}
-    if defaults.replicas is not None:
+    if defaults.replicas is not None and inputs.leaf.autoscaling is None:  # else KEDA's
         values["replicaCount"] = defaults.replicas
     return values | _settings(
         resources=_resources(defaults.resources),
         cache=_merge_settings(defaults.cache, fallback),
         ollama=_merge_settings(defaults.ollama, {}),
+        autoscaling=_autoscaling_defaults(inputs.leaf, defaults.autoscaling),
     )
+
+
+def _autoscaling_defaults(
+    leaf: CatalogLeaf, defaults: AutoscalingSettings | None
+) -> dict[str, Any]:
+    """The environment's defaults.autoscaling, for a leaf that autoscales only (they never turn
+    it on). A target is one key: the leaf's target replaces the default's, never merges with it."""
+    if leaf.autoscaling is None or defaults is None:
+        return {}
+    values = _autoscaling_values(defaults)
+    values.get("scaleToZero", {}).pop("enabled", None)  # only the leaf turns scale to zero on
+    if not values.get("scaleToZero"):
+        values.pop("scaleToZero", None)
+    if leaf.autoscaling.target is not None:
+        values.pop("target", None)
+    return values
+
+
+def _autoscaling_values(settings: AutoscalingSettings) -> dict[str, Any]:
+    """The chart's autoscaling keys of a leaf's (or the defaults') autoscaling block."""
+    values = settings.model_dump(by_alias=True, exclude_none=True)
+    if settings.scale_to_zero is not None:
+        values["scaleToZero"] = {"enabled": True, **values["scaleToZero"]}
+    return values
 
 
 def leaf_fields(inputs: MergeInputs) -> dict[str, Any]:
@@ -87,15 +118,7 @@ def leaf_fields(inputs: MergeInputs) -> dict[str, Any]:
             f"{LABEL_PREFIX}/environment": inputs.environment.environment,
             f"{LABEL_PREFIX}/service-catalog": leaf.service_catalog,
         },
-        "models": [
-            {
-                "name": model.name,
-                "digest": model.digest,
-                "insecure": model.insecure,
-                "embedding": model.embedding,
-            }
-            for model in inputs.models
-        ],
+        "models": [_model_values(model) for model in inputs.models],
         "derivedModels": [
             {"name": item.name.short, "modelfile": modelfile(item)} for item in inputs.derived
         ],
@@ -105,11 +128,25 @@ def leaf_fields(inputs: MergeInputs) -> dict[str, Any]:
     container = leaf.container
     if container is not None and container.replicas is not None:
         values["replicaCount"] = container.replicas
+    if leaf.autoscaling is not None:
+        values["autoscaling"] = {"enabled": True, **_autoscaling_values(leaf.autoscaling)}
     return values | _settings(
         resources=_resources(container.resources if container else None),
         cache=_merge_settings(leaf.cache, {}),
         ollama=_merge_settings(leaf.ollama, {}),
     )
+
+
+def _model_values(model: PlannedModel) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "name": model.name,
+        "digest": model.digest,
+        "insecure": model.insecure,
+        "embedding": model.embedding,
+    }
+    if model.keep_alive is not None:
+        values["keepAlive"] = str(model.keep_alive)
+    return values
 
 
 def cost_labels(leaf: CatalogLeaf, environment: Environment) -> dict[str, str]:
@@ -130,7 +167,22 @@ def environment_settings(inputs: MergeInputs) -> dict[str, Any]:
     if environment.image_registry is not None:
         values["global"] = {"imageRegistry": environment.image_registry}
     values.update(exposure_values(inputs.exposure))
+    engine = _autoscaling_engine(inputs.leaf, environment)
+    if engine:
+        values["autoscaling"] = engine
     return overlay(values, security_values(inputs.leaf, environment, inputs.exposure))
+
+
+def _autoscaling_engine(leaf: CatalogLeaf, environment: Environment) -> dict[str, Any]:
+    """The environment's autoscaler (engine and its settings) for a leaf that autoscales."""
+    settings = environment.autoscaling
+    if leaf.autoscaling is None or settings is None:
+        return {}
+    values: dict[str, Any] = {"engine": settings.engine}
+    for key, engine in (("prometheus", settings.prometheus), ("kedaHttp", settings.keda_http)):
+        if engine is not None:
+            values[key] = engine.model_dump(by_alias=True, exclude_none=True)
+    return values
 
 
 def chart_values(inputs: MergeInputs) -> dict[str, Any]:

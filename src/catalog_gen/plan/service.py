@@ -40,12 +40,14 @@ from catalog_gen.load.document import DataPath, Document
 from catalog_gen.lock.model import LockedModel, ModelLock, Origin, WantedModel, lock_problem
 from catalog_gen.lock.registry import RegistryConfig
 from catalog_gen.models import CatalogLeaf, Environment
+from catalog_gen.plan.autoscaling import check_scale_to_zero
 from catalog_gen.plan.exposure import Exposure, deployed_host_sources, resolve_exposure
 from catalog_gen.plan.fit import (
     AUTO_PRESET,
     auto_values,
     check_fit,
     computed_startup_budget,
+    loaded_models_limit,
     sizing_gpu_type,
 )
 from catalog_gen.plan.merge import (
@@ -243,6 +245,8 @@ def apply_lock_sizing(
         merged = overlay(merged, patch)
     elif preset == AUTO_PRESET and service.lock is not None and not service.require_lock:
         _warn_unsized(service, report)
+    if every_model_pinned:
+        merged = _loaded_models_limit(service, merged, effective, sizes, report)
     budget = computed_startup_budget(environment, sizes if every_model_pinned else [])
     if budget is not None and not set_by(leaf.chart_values or {}, ("startup", "budgetSeconds")):
         merged = overlay(merged, {"startup": {"budgetSeconds": budget}})
@@ -256,6 +260,37 @@ def apply_rollout(service: Service, values: Mapping[str, Any]) -> dict[str, Any]
     if set_by(service.leaf.chart_values or {}, GPU_SURGE):
         return dict(values)
     return overlay(values, rollout_values(service.environment, service.chart.effective(values)))
+
+
+def _loaded_models_limit(
+    service: Service,
+    values: dict[str, Any],
+    effective: Mapping[str, Any],
+    sizes: Sequence[ModelSize],
+    report: Report,
+) -> dict[str, Any]:
+    """Merge layer 3 too: ollama.maxLoadedModels from VRAM fit (plan/fit.py), with a warning at
+    the leaf's models that says why and what to do."""
+    gpu = overlay(effective.get("gpu") or {}, values.get("gpu") or {})
+    gpu_type = sizing_gpu_type(service.environment, service.gpu.type, str(gpu["resourceName"]))
+    found = loaded_models_limit(service.leaf, int(gpu.get("count", 0)), sizes, gpu_type)
+    if found is None:
+        return values
+    limit, reason = found
+    document = service.document
+    where = document.first_present([("models",), ("model",)])
+    line, column = document.position(where)
+    report.add(
+        document.display,
+        line,
+        column,
+        list(where),
+        reason,
+        severity=Severity.WARNING,
+        hint="give the models used rarely a finite models[].keepAlive (on demand), or set "
+        "ollama.maxLoadedModels yourself",
+    )
+    return overlay(values, {"ollama": {"maxLoadedModels": limit}})
 
 
 def _warn_unsized(service: Service, report: Report) -> None:
@@ -283,6 +318,7 @@ def _check_effective(
     """Step 4: administration, requests <= limits, the lock's facts against the values."""
     document, environment = service.document, service.environment
     check_administration(document, service.leaf, environment, effective, report)
+    check_scale_to_zero(document, service.leaf, environment, effective, report)
     check_requests_within_limits(document, report, resources=effective.get("resources", {}))
     check_rollout_fits(document, service.leaf, environment, effective, report)
     check_fit(
@@ -364,6 +400,9 @@ def _value_origins(
         ("models",): document.first_present([("models",), ("model",)]),
         ("derivedModels",): ("derivedModels",),
     }
+    if document.has(("autoscaling",)) and not document.has(("ingress",)):
+        # keda-http needs the HTTPRoute: a leaf that autoscales and is not exposed learns it here.
+        origins[("httpRoute", "enabled")] = ("autoscaling",)
     origins.update({("models", index): model.source for index, model in enumerate(models)})
     origins.update({("derivedModels", index): item.source for index, item in enumerate(derived)})
     if exposure.host_sources:
@@ -425,6 +464,7 @@ def _lock_models(
                 embedding=model.embedding,
                 insecure=model.insecure,
                 source=model.source,
+                keep_alive=model.keep_alive,
             )
         )
     return planned, pins

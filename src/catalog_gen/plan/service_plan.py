@@ -26,6 +26,7 @@ class PlannedModel:
     embedding: bool
     insecure: bool
     source: DataPath  # where the leaf names it
+    keep_alive: str | int | None = None  # models[].keepAlive (None: ollama.keepAlive)
 
 
 @dataclass(frozen=True)
