@@ -23,6 +23,13 @@ PHI_REQUIRE_LOCK = (
     f"{MIRROR}/library/phi:latest is not pinned in catalog/models.lock.yaml, and environment "
     "'prod' requires every model to be (requireLock: true) (run `catalog-gen lock`)"
 )
+PHI_SCALE_TO_ZERO = (
+    "catalog/prod/ml-workloads/ollama-phi.yaml:16:16: error: $.autoscaling.scaleToZero: "
+    "environment 'prod' does not allow scale to zero (environments/prod.yaml: "
+    "autoscaling.allowScaleToZero is false): the first request after an idle period would wait "
+    "for a cold start; keep autoscaling.minReplicas running (remove scaleToZero) or allow it in "
+    "the environment"
+)
 
 
 def real_catalog(root: Path, files: dict[str, str] | None = None) -> Path:
@@ -40,6 +47,14 @@ def pin_for_prod(catalog: Path, *names: str) -> None:
     write_lock(catalog / "models.lock.yaml", ModelLock(models))
 
 
+def always_on(leaf: Path) -> None:
+    """The dev leaf without its scale to zero (prod does not allow it): a promotable leaf."""
+    text = leaf.read_text(encoding="utf-8")
+    kept = text.replace("  scaleToZero: {afterIdle: 30m}\n", "")
+    assert kept != text
+    leaf.write_text(kept, encoding="utf-8")
+
+
 def errors(text: str) -> list[str]:
     return [line for line in text.splitlines() if ": error: " in line]
 
@@ -55,8 +70,9 @@ def test_a_model_missing_from_the_prod_lock_blocks_the_promotion(tmp_path: Path)
     catalog = real_catalog(tmp_path)
     outcome = run_cli(tmp_path, "promote", "ollama-phi", "--from", "dev", "--to", "prod")
     assert outcome.code == 1
-    assert errors(outcome.stdout) == [PHI_REQUIRE_LOCK]
-    assert "catalog-gen: 1 problem found" in outcome.stderr
+    # Both blockers in one pass: the lock, and dev's scale to zero that prod does not allow.
+    assert errors(outcome.stdout) == [PHI_REQUIRE_LOCK, PHI_SCALE_TO_ZERO]
+    assert "catalog-gen: 2 problems found" in outcome.stderr
     assert not (catalog / "prod").exists()
 
 
@@ -64,6 +80,7 @@ def test_a_clean_promotion_writes_the_adapted_leaf_and_the_catalog_validates(
     tmp_path: Path,
 ) -> None:
     catalog = real_catalog(tmp_path)
+    always_on(tmp_path / PHI)
     pin_for_prod(catalog, "phi:latest")
     outcome = run_cli(
         tmp_path, "promote", "ml-workloads/ollama-phi", "--from", "dev", "--to", "prod"
@@ -131,19 +148,19 @@ def test_the_prod_gpu_budget_blocks(tmp_path: Path) -> None:
         tmp_path,
         {
             "prod/ml/resident.yaml": prod_leaf,
-            "dev/ml/big.yaml": leaf_text("big", "ml", "gpu: {count: 5}\n"),
+            "dev/ml/big.yaml": leaf_text("big", "ml", "gpu: {count: 4}\n"),
         },
     )
     pin_for_prod(catalog, "phi:latest")
     assert run_cli(tmp_path, "validate", "--no-cache").code == 0
     outcome = run_cli(tmp_path, "promote", "big", "--from", "dev", "--to", "prod")
     assert outcome.code == 1
-    # prod's defaults.replicas is 2: 5 x 2 + 4 x 2 GPUs
+    # prod's defaults.replicas is 2: 4 x 2 + 4 x 2 GPUs, and prod spares 2 for rollouts
     assert errors(outcome.stdout) == [
         "catalog/environments/prod.yaml:22:11: error: $.gpu.budget: services of environment "
-        "'prod' request 18 GPUs (gpu.count x replicas) plus gpu.surge 2 spare for rollouts = "
-        "20, over the budget of 16; largest: "
-        "ml/big 10, ml/resident 8"
+        "'prod' request 16 GPUs (gpu.count x replicas) plus gpu.surge 2 spare for rollouts = "
+        "18, over the budget of 16; largest: "
+        "ml/big 8, ml/resident 8"
     ]
     assert not (catalog / "prod/ml/big.yaml").exists()
 
@@ -211,6 +228,7 @@ def test_an_unknown_target_environment_is_reported_at_the_target(tmp_path: Path)
 
 def test_dry_run_prints_the_target_leaf_and_writes_nothing(tmp_path: Path) -> None:
     catalog = real_catalog(tmp_path)
+    always_on(tmp_path / PHI)
     pin_for_prod(catalog, "phi:latest")
     outcome = run_cli(
         tmp_path, "promote", "ollama-phi", "--from", "dev", "--to", "prod", "--dry-run"

@@ -176,10 +176,12 @@ def _gpu_budget(plans: Sequence[ServicePlan], document: Document, report: Report
         for count, plan in largest
     )
     spare = f" plus gpu.surge {surge} spare for rollouts = {steady + surge}," if surge else ","
+    counted = "gpu.count x replicas"
+    if any(autoscaled(plan.effective) for plan in plans):
+        counted += ", autoscaled services x autoscaling.maxReplicas"
     document.add(
         report,
         ("gpu", "budget"),
         f"services of environment {environment.environment!r} request {steady} GPUs "
-        f"(gpu.count x replicas, autoscaled services x autoscaling.maxReplicas){spare} over the "
-        f"budget of {budget}; largest: {listing}",
+        f"({counted}){spare} over the budget of {budget}; largest: {listing}",
     )
