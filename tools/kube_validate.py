@@ -87,6 +87,9 @@ def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) 
 _UniqueKeyLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping
 )
+# A plain `=` resolves to YAML 1.1's "value" tag, which SafeLoader cannot construct; helm's
+# output holds it unquoted and Kubernetes reads it as the string "=".
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:value", yaml.SafeLoader.construct_yaml_str)
 
 
 def load_documents(text: str) -> list[Document]:

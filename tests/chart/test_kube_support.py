@@ -127,3 +127,8 @@ def test_duplicate_keys_in_rendered_yaml_are_rejected() -> None:
 
 def test_empty_documents_are_dropped() -> None:
     assert load_documents("---\n---\na: 1\n") == [{"a": 1}]
+
+
+def test_a_plain_equals_sign_in_rendered_yaml_is_the_string() -> None:
+    """helm writes `=` unquoted; PyYAML's SafeLoader alone cannot construct it (YAML 1.1 "value")."""
+    assert load_documents("data:\n  a: =\n  b: '='\n") == [{"data": {"a": "=", "b": "="}}]

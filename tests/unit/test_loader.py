@@ -46,6 +46,15 @@ def test_dates_stay_text_and_yaml_11_booleans_are_booleans() -> None:
     }
 
 
+def test_a_plain_equals_sign_is_text() -> None:
+    """PyYAML resolves a plain `=` to YAML 1.1's "value" tag; helm, Kubernetes and Backstage
+    read the text "=", and so must the catalog (it was refused as a tag nobody wrote)."""
+    document, report = parse("description: =\nlist: [=, '=']\n")
+    assert report.ok, report.format_text()
+    assert document is not None
+    assert document.data == {"description": "=", "list": ["=", "="]}
+
+
 def test_duplicate_key_points_at_the_second_and_names_the_first() -> None:
     _, report = parse("a: 1\nb:\n  c: 1\n  c: 2\n")
     assert only_problem(report) == (

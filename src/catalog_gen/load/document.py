@@ -30,7 +30,9 @@ LOCK_FILE = "models.lock.yaml"
 
 _FastLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TAG = "tag:yaml.org,2002:"
-_SCALAR_TAGS = {f"{_TAG}{name}" for name in ("str", "int", "float", "bool", "null", "timestamp")}
+_SCALAR_TAGS = {
+    f"{_TAG}{name}" for name in ("str", "int", "float", "bool", "null", "timestamp", "value")
+}
 _CONSTRUCTOR = SafeConstructor()
 
 Position = tuple[int, int]
@@ -278,8 +280,10 @@ def _scalar(node: ScalarNode, parts: DataPath) -> Any:
         raise _YamlRefusedError(
             _position(node), parts, f"YAML tag {tag!r} is not allowed; use plain values"
         )
-    if tag in (f"{_TAG}str", f"{_TAG}timestamp"):
-        # A date-like value stays the text the author wrote; no field wants a datetime.
+    if tag in (f"{_TAG}str", f"{_TAG}timestamp", f"{_TAG}value"):
+        # A date-like value stays the text the author wrote; no field wants a datetime. A plain
+        # `=` is YAML 1.1's "value" key (PyYAML resolves it so), text in YAML 1.2 and for every
+        # consumer here (helm, Kubernetes, Backstage).
         return node.value
     try:
         if tag == f"{_TAG}int":
