@@ -2,13 +2,17 @@
 
 Planning a leaf (load, shape, rules, merge, chart schema, lock facts) and emitting its files
 depend only on the leaf's bytes, its environment file, the set of environment files, the model
-lock, the chart and catalog-gen itself. LeafCache keys each leaf's result by a sha256 of exactly
-those: the leaf's place and bytes, its environment file's bytes, the environment names, the lock
-file's bytes, every file of the chart directory (values.yaml, values.schema.json, templates:
-whatever the plan asks the chart), and catalog-gen's own code (every file of the package) with
-the versions of Python and of the libraries that shape the output. A hit gives back the leaf's
-problems, its ServicePlan and its emitted files; anything else is planned afresh. Cross-leaf rules
-(hosts, GPU budget, names) always run over every leaf's plan, cached or not.
+lock entries it reads, the chart and catalog-gen itself. LeafCache keys each leaf's result by a
+sha256 of: the leaf's place and bytes, its environment file's bytes, the environment names, every
+file of the chart directory (values.yaml, values.schema.json, templates: whatever the plan asks
+the chart), and catalog-gen's own code (every file of the package) with the versions of Python and
+of the libraries that shape the output. The lock is not in the key: planning reads it through
+_LockReads, the entry keeps what each lock entry it asked for was (or "absent"), and a found entry
+counts only while the lock still says the same (so a lock edit replans only the services of the
+models it changed). The leaf's bytes are known by its stat when that is the one LeafIndex recorded
+(git's index: device, inode, size, mtime, ctime), unread. A hit gives back the leaf's problems,
+its ServicePlan and its emitted files; anything else is planned afresh. Cross-leaf rules (hosts,
+GPU budget, names) always run over every leaf's plan, cached or not.
 
 The cache is 256 pack files (by the key's first byte) in `.catalog-gen-cache/` beside the catalog
 (ignored by git); a pack is replaced atomically (a temporary file renamed over it), only when its

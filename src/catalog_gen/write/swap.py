@@ -7,6 +7,9 @@ to a temporary name, flushed, then renamed). A process killed between two rename
 power loss) leaves the journal; the next writer, holding the same lock, finds it and rolls the
 swap forward: every staged output was complete before the journal existed, so the result is
 exactly the render that was interrupted. `catalog-gen check` reports a journal it finds.
+A patch step (a tree of which only some files change) moves file by file instead: the previous
+version of each changed or removed file aside into the backup folder, the staged one in; each
+file moves at most once each way, so the roll-forward and the roll-back are repeatable.
 
 A rename that fails (EXDEV, EACCES) rolls the swap back instead; only once every output is back
 are the journal and the staged copies removed, so a failure during the roll-back too still

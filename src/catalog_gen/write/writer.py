@@ -17,8 +17,11 @@ render writes three outputs: the generated tree, the Argo CD tree and the root L
    links or special files in it. Anything else is refused (exit 2): catalog-gen never deletes
    what it did not write.
 4. Each output is built completely in a temporary sibling (`.<name>.tmp-*`); a failure there
-   removes the siblings and touches nothing else.
-5. The swap (swap.py): a journal, then two renames per output, all or none.
+   removes the siblings and touches nothing else. A tree that holds exactly the files the write
+   record stamps for it (written.py; every stamp matching, no other file) is staged as a patch
+   instead: only its new and changed files are written in the sibling, the rest stays in place.
+5. The swap (swap.py): a journal, then two renames per output (per changed file of a patched
+   tree, one per removed file), all or none.
 
 A file-system error anywhere (read-only, permission, full disk) is `OutputError` (exit 1), which
 names the path and the error; the previous outputs are then as they were.
@@ -371,9 +374,9 @@ def _stage_patch(
     listed for removal, the others left where they are (their stamps kept)."""
     staging = Path(tempfile.mkdtemp(prefix=f".{output.path.name}.tmp-", dir=output.path.parent))
     changed: list[str] = []
+    named = sorted((str(relative), relative, content) for relative, content in output.files.items())
     try:
-        for relative, content in sorted(output.files.items()):
-            name = relative.as_posix()
+        for name, relative, content in named:
             digest = digest_of(content)
             known = previous.get(name)
             if known is not None and known.digest == digest:
@@ -388,7 +391,7 @@ def _stage_patch(
     except BaseException:
         remove(staging)
         raise
-    wanted = {relative.as_posix() for relative in output.files}
+    wanted = {name for name, _, _ in named}
     removed = tuple(sorted(name for name in previous if name not in wanted))
     return Step(output.path, staging, backup, tuple(changed), removed)
 
