@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from catalog_gen.write import swap, writer
 from catalog_gen.write.writer import (
     FileOutput,
+    Output,
     OutputError,
     TreeOutput,
     UnsafeOutputError,
@@ -109,7 +110,7 @@ def test_a_failed_rename_while_patching_restores_every_previous_output(
 
     monkeypatch.setattr(swap, "rename", rename)
     added = PurePosixPath("prod/new/c/values.yaml")
-    new = [
+    new: list[Output] = [
         TreeOutput(tree, {A: MARK + b"new\n", added: MARK}),
         TreeOutput(deploy, {}),
         FileOutput(location, MARK + b"new\n"),
