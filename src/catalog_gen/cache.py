@@ -2,13 +2,17 @@
 
 Planning a leaf (load, shape, rules, merge, chart schema, lock facts) and emitting its files
 depend only on the leaf's bytes, its environment file, the set of environment files, the model
-lock, the chart and catalog-gen itself. LeafCache keys each leaf's result by a sha256 of exactly
-those: the leaf's place and bytes, its environment file's bytes, the environment names, the lock
-file's bytes, every file of the chart directory (values.yaml, values.schema.json, templates:
-whatever the plan asks the chart), and catalog-gen's own code (every file of the package) with
-the versions of Python and of the libraries that shape the output. A hit gives back the leaf's
-problems, its ServicePlan and its emitted files; anything else is planned afresh. Cross-leaf rules
-(hosts, GPU budget, names) always run over every leaf's plan, cached or not.
+lock entries it reads, the chart and catalog-gen itself. LeafCache keys each leaf's result by a
+sha256 of: the leaf's place and bytes, its environment file's bytes, the environment names, every
+file of the chart directory (values.yaml, values.schema.json, templates: whatever the plan asks
+the chart), and catalog-gen's own code (every file of the package) with the versions of Python and
+of the libraries that shape the output. The lock is not in the key: planning reads it through
+_LockReads, the entry keeps what each lock entry it asked for was (or "absent"), and a found entry
+counts only while the lock still says the same (so a lock edit replans only the services of the
+models it changed). The leaf's bytes are known by its stat when that is the one LeafIndex recorded
+(git's index: device, inode, size, mtime, ctime), unread. A hit gives back the leaf's problems,
+its ServicePlan and its emitted files; anything else is planned afresh. Cross-leaf rules (hosts,
+GPU budget, names) always run over every leaf's plan, cached or not.
 
 The cache is 256 pack files (by the key's first byte) in `.catalog-gen-cache/` beside the catalog
 (ignored by git); a pack is replaced atomically (a temporary file renamed over it), only when its
@@ -20,16 +24,19 @@ never change its output (tests/unit/test_cache.py compares incremental and cold 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib.metadata
 import io
+import json
 import os
 import pickle
 import sys
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -37,14 +44,23 @@ import yaml
 
 from catalog_gen import __version__
 from catalog_gen.check.chart_templates import ChartTemplateError, TemplateMessage, find_helm
+from catalog_gen.lock.model import LockedModel
 from catalog_gen.plan.pipeline import LeafContext, plan_leaf
-from catalog_gen.plan.service_plan import ServicePlan
+from catalog_gen.plan.service import LOCK_FILE
+from catalog_gen.plan.service_plan import ModelLockFacts, ServicePlan
 from catalog_gen.problems import Problem, Report
 
 CACHE_DIR = ".catalog-gen-cache"
 PACK_PREFIX = "leaves-"  # leaves-<first two hex of the key>.pack: a one-leaf edit rewrites two
 PACK_SUFFIX = ".pack"
 _MAGIC = b"catalog-gen cache pack 1\n"
+INDEX_FILE = "leaves-index.json"
+INDEX_VERSION = 1
+WHOLE_LOCK = "\0whole lock"
+# A leaf changed less than this before the run began may change again within the file system's
+# timestamp granularity without its stat changing (git's "racily clean" entries): it is read and
+# hashed on every run until it is older.
+RACY_SECONDS = 2.0
 _LIBRARIES = ("pydantic", "pydantic-core", "jsonschema", "jsonschema-rs", "pyyaml", "jinja2")
 # What an entry may unpickle into: catalog-gen's own types and the few standard ones they hold.
 _ALLOWED_GLOBALS = {
@@ -69,6 +85,9 @@ class _Entry:
     files: dict[str, bytes] | None  # the service emitters' output, once something emitted it
     # The chart's template messages on the plan's effective values, with the helm that gave them.
     templates: tuple[str, tuple[TemplateMessage, ...]] | None = None
+    # The lock entries planning read: (canonical reference, repr of the pin or "" when absent);
+    # or ((WHOLE_LOCK, sha256 of the lock file),) when it read the whole lock.
+    lock_reads: tuple[tuple[str, str], ...] = ()
 
 
 def default_directory(catalog: Path) -> Path:
@@ -92,6 +111,8 @@ class LeafCache:
         self._base = ""
         self._environment_keys: dict[str, str] = {}
         self._helm: str | None = None  # which helm judges the template rules (path, size, mtime)
+        self._lock_file: str | None = None  # sha256 of the lock file, once an entry needs it
+        self._index = LeafIndex(directory)
         self.hits = 0
         self.misses = 0
 
@@ -103,19 +124,27 @@ class LeafCache:
         context: LeafContext,
         report: Report,
     ) -> ServicePlan | None:
-        try:
-            raw = path.read_bytes()
-        except OSError:  # plan_leaf reports it; nothing to remember
-            return plan_leaf(path, relative, display, context, report)
-        key = self._leaf_key(path, relative, display, context, raw)
+        raw: bytes | None = None
+        digest = self._index.known(path)  # the leaf's sha256 by its stat, unread
+        if digest is None:
+            try:
+                raw = path.read_bytes()
+            except OSError:  # plan_leaf reports it; nothing to remember
+                return plan_leaf(path, relative, display, context, report)
+            digest = self._index.learn(path, raw)
+        key = self._leaf_key(path, relative, display, context, digest)
         environment = context.environments.get(relative.parts[0])
-        entry = self._used.get(key) or self._load(key, environment)
+        entry = self._used.get(key) or self._load(key, environment, context.lock)
         if entry is None:
-            self.misses += 1
-            own = Report()
-            plan = plan_leaf(path, relative, display, context, own, raw=raw)
-            entry = _Entry(key, tuple(own.problems), plan, None)
-            self._changed.add(key)
+            if raw is None:  # stat said unchanged, but nothing was kept for it: read it now
+                try:
+                    raw = path.read_bytes()
+                except OSError:
+                    return plan_leaf(path, relative, display, context, report)
+                key = self._leaf_key(path, relative, display, context, digest_of(raw))
+            entry = self._plan_afresh(
+                key, raw, path=path, relative=relative, display=display, context=context
+            )
         else:
             self.hits += 1
         self._used[key] = entry
@@ -123,6 +152,29 @@ class LeafCache:
         if entry.plan is not None:
             self._by_leaf_path[entry.plan.leaf_path] = key
         return entry.plan
+
+    def _plan_afresh(
+        self,
+        key: str,
+        raw: bytes,
+        *,
+        path: Path,
+        relative: PurePosixPath,
+        display: str,
+        context: LeafContext,
+    ) -> _Entry:
+        """plan_leaf on raw, recording which lock entries it read (the entry depends on those
+        only, not on the rest of the lock)."""
+        self.misses += 1
+        own = Report()
+        reads = None if context.lock is None else _LockReads(context.lock)
+        planned_with = context if reads is None else replace(context, lock=reads)
+        plan = plan_leaf(path, relative, display, planned_with, own, raw=raw)
+        entry = _Entry(key, tuple(own.problems), plan, None)
+        if reads is not None:
+            entry.lock_reads = reads.recorded(self._lock_digest(context))
+        self._changed.add(key)
+        return entry
 
     def service_emitter(self, emitters: Sequence[ServiceEmitter]) -> ServiceEmitter:
         """One service emitter that gives what emitters give together, from the cache when the
@@ -193,6 +245,7 @@ class LeafCache:
                 _write_pack(self.directory / f"{PACK_PREFIX}{shard}{PACK_SUFFIX}", entries)
         except OSError:
             pass
+        self._index.save(complete=self.complete)
 
     # --- keys -------------------------------------------------------------------------------
 
@@ -202,25 +255,38 @@ class LeafCache:
         relative: PurePosixPath,
         display: str,
         context: LeafContext,
-        raw: bytes,
+        leaf_digest: str,
     ) -> str:
         if context is not self._context:
             self._context = context
             self._base = _context_key(context)
             self._environment_keys = {}
             self._helm = None
+            self._lock_file = None
         name = relative.parts[0]
         if name not in self._environment_keys:
             self._environment_keys[name] = _file_key(context.environment_files.get(name))
         digest = hashlib.sha256()
-        for part in (self._base, self._environment_keys[name], str(path), str(relative), display):
+        for part in (
+            self._base,
+            self._environment_keys[name],
+            str(path),
+            str(relative),
+            display,
+            leaf_digest,
+        ):
             digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
-        digest.update(raw)
         return digest.hexdigest()
+
+    def _lock_digest(self, context: LeafContext) -> str:
+        """sha256 of the lock file, for entries that read the whole lock (read once per run)."""
+        if self._lock_file is None:
+            self._lock_file = _file_key(context.catalog / LOCK_FILE)
+        return self._lock_file
 
     # --- entries ----------------------------------------------------------------------------
 
-    def _load(self, key: str, environment: Any) -> _Entry | None:
+    def _load(self, key: str, environment: Any, lock: ModelLockFacts | None) -> _Entry | None:
         blob = self._stored.get(key)
         if blob is None:
             return None
@@ -230,7 +296,12 @@ class LeafCache:
             return None
         if not isinstance(entry, _Entry) or entry.key != key or not _well_formed(entry):
             return None
+        if not _lock_reads_hold(entry.lock_reads, lock, self._lock_digest_now):
+            return None
         return entry
+
+    def _lock_digest_now(self) -> str:
+        return "" if self._context is None else self._lock_digest(self._context)
 
 
 def _well_formed(entry: _Entry) -> bool:
@@ -249,6 +320,11 @@ def _well_formed(entry: _Entry) -> bool:
             )
         )
         and (entry.templates is None or _well_formed_templates(entry.templates))
+        and isinstance(entry.lock_reads, tuple)
+        and all(
+            isinstance(read, tuple) and len(read) == 2 and all(isinstance(x, str) for x in read)
+            for read in entry.lock_reads
+        )
     )
 
 
@@ -321,6 +397,143 @@ def _dump_entry(entry: _Entry) -> bytes:
     return buffer.getvalue()
 
 
+# --- the lock entries a leaf read ------------------------------------------------------------
+
+
+class _LockReads(Mapping[str, LockedModel]):
+    """The model lock, recording every entry planning asks for (and whether it looked at the
+    whole lock: iterating or counting it)."""
+
+    def __init__(self, lock: ModelLockFacts) -> None:
+        self._lock = lock
+        self._read: dict[str, str] = {}
+        self._whole = False
+
+    def __getitem__(self, canonical: str) -> LockedModel:
+        found = self._lock.get(canonical)
+        self._read[canonical] = "" if found is None else repr(found)
+        if found is None:
+            raise KeyError(canonical)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        self._whole = True
+        return iter(self._lock)
+
+    def __len__(self) -> int:
+        self._whole = True
+        return len(self._lock)
+
+    def recorded(self, lock_digest: str) -> tuple[tuple[str, str], ...]:
+        if self._whole:
+            return ((WHOLE_LOCK, lock_digest),)
+        return tuple(sorted(self._read.items()))
+
+
+def _lock_reads_hold(
+    reads: tuple[tuple[str, str], ...],
+    lock: ModelLockFacts | None,
+    lock_digest: Callable[[], str],
+) -> bool:
+    """The lock still answers every read as it did when the entry was planned."""
+    for canonical, seen in reads:
+        if canonical == WHOLE_LOCK:
+            if seen != lock_digest():
+                return False
+            continue
+        found = None if lock is None else lock.get(canonical)
+        if ("" if found is None else repr(found)) != seen:
+            return False
+    return True
+
+
+# --- leaves unchanged by their stat --------------------------------------------------------
+
+
+class LeafIndex:
+    """Each leaf's sha256 with the stat it had when read (device, inode, size, mtime and ctime
+    in nanoseconds), like git's index: a leaf whose stat still matches is not read again. ctime
+    cannot be set back by hand, so an edit that keeps the size and restores the mtime is seen.
+    Leaves changed within RACY_SECONDS before the run began are not trusted (read every time)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / INDEX_FILE
+        self._started = time.time_ns()
+        self._stored = _read_index(self.path)
+        self._now: dict[str, list[int | str]] = {}
+
+    def known(self, path: Path) -> str | None:
+        """The leaf's sha256 when its stat is the one recorded, else None (read it)."""
+        name = str(path)
+        found = self._stored.get(name)
+        if found is None:
+            return None
+        try:
+            now = _stat_of(path)
+        except OSError:
+            return None
+        if now != found[:-1]:
+            return None
+        self._now[name] = found
+        return str(found[-1])
+
+    def learn(self, path: Path, raw: bytes) -> str:
+        """raw's sha256, remembered with the leaf's stat when that is trustworthy: the same
+        after reading as now, and older than the racy window."""
+        digest = digest_of(raw)
+        try:
+            now = _stat_of(path)
+        except OSError:
+            return digest
+        racy = self._started - int(RACY_SECONDS * 1e9)
+        if max(int(now[3]), int(now[4])) < racy:
+            self._now[str(path)] = [*now, digest]
+        return digest
+
+    def save(self, *, complete: bool) -> None:
+        """Replace the index atomically; a failure to write only costs speed."""
+        leaves = dict(self._now) if complete else {**self._stored, **self._now}
+        if leaves == self._stored:
+            return
+        body = json.dumps(
+            {"version": INDEX_VERSION, "leaves": leaves}, separators=(",", ":"), sort_keys=True
+        ).encode()
+        with contextlib.suppress(OSError):
+            _replace_file(self.path, body)
+
+
+def _stat_of(path: Path) -> list[int | str]:
+    found = os.stat(path)
+    return [found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns, found.st_ctime_ns]
+
+
+def _read_index(path: Path) -> dict[str, list[int | str]]:
+    """The index as found; one that does not parse or is malformed counts as empty."""
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("version") != INDEX_VERSION:
+        return {}
+    leaves = data.get("leaves")
+    if not isinstance(leaves, dict):
+        return {}
+    for value in leaves.values():
+        if not (
+            isinstance(value, list)
+            and len(value) == 6
+            and all(type(item) is int for item in value[:5])
+            and isinstance(value[5], str)
+            and len(value[5]) == 64
+        ):
+            return {}
+    return leaves
+
+
+def digest_of(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
 # --- the pack -------------------------------------------------------------------------------
 
 
@@ -368,11 +581,16 @@ def _write_pack(path: Path, pack: Mapping[str, bytes]) -> None:
         path.unlink(missing_ok=True)
         return
     body = pickle.dumps(dict(sorted(pack.items())), protocol=pickle.HIGHEST_PROTOCOL)
+    _replace_file(path, _MAGIC + hashlib.sha256(body).digest() + body)
+
+
+def _replace_file(path: Path, content: bytes) -> None:
+    """Write content beside path, then rename it over path."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as file:
-            file.write(_MAGIC + hashlib.sha256(body).digest() + body)
+            file.write(content)
         os.replace(name, path)
     except BaseException:
         Path(name).unlink(missing_ok=True)
@@ -385,7 +603,8 @@ def _write_pack(path: Path, pack: Mapping[str, bytes]) -> None:
 def _context_key(context: LeafContext) -> str:
     """Everything every leaf's result depends on besides the leaf and its environment."""
     digest = hashlib.sha256()
-    lock = _file_key(context.catalog / "models.lock.yaml") if context.lock is not None else "-"
+    # Not the lock's bytes: each entry records the lock entries it read (_LockReads).
+    lock = "lock" if context.lock is not None else "-"
     for part in (
         code_fingerprint(),
         tree_fingerprint(context.chart.directory),

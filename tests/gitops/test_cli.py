@@ -136,7 +136,7 @@ def test_gitops_root_puts_the_gitops_files_there(tmp_path: Path, rendered: Rende
 
 @pytest.mark.parametrize(
     "failing",
-    [".generated.tmp-", ".argocd.tmp-", ".catalog-info.yaml.tmp-"],
+    [".generated.", ".argocd.", ".catalog-info.yaml."],
     ids=["generated", "deploy", "location"],
 )
 def test_a_failed_swap_of_any_output_keeps_every_previous_output(
@@ -148,12 +148,18 @@ def test_a_failed_swap_of_any_output_keeps_every_previous_output(
         (tmp_path / ROOT_LOCATION_PATH).read_bytes() + b"# previous\n"
     )
     shutil.rmtree(catalog / "sandbox")  # the next render would drop sandbox/ from generated/
+    # deploy/argocd/ would not change otherwise (generated/ is patched: only sandbox/ moves).
+    applicationset = sorted((tmp_path / "deploy").rglob("applicationset-*.yaml"))[0]
+    applicationset.write_bytes(applicationset.read_bytes() + b"# previous\n")
     before = snapshot(tmp_path)
     real_rename = os.rename
 
     def rename(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
-        if Path(source).name.startswith(failing):
-            raise OSError(28, "No space left on device", str(source))
+        # Any move into or out of the output's staged copy or backup: the whole output, or (a
+        # tree patched in place) one of its files.
+        for path in (Path(source), Path(target)):
+            if any(part.startswith((f"{failing}tmp-", f"{failing}old-")) for part in path.parts):
+                raise OSError(28, "No space left on device", str(path))
         real_rename(source, target)
 
     monkeypatch.setattr(os, "rename", rename)

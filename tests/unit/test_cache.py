@@ -198,7 +198,10 @@ def assert_same(root: Path) -> None:
 def test_incremental_render_is_byte_identical_to_a_cold_render(
     edits: list[tuple[Any, ...]],
 ) -> None:
-    with tempfile.TemporaryDirectory() as directory:
+    # Leaves count as changed only by their stat (no racy window: the edits here come a whole
+    # run apart), so the stat index is what decides, as it does for leaves older than it.
+    with tempfile.TemporaryDirectory() as directory, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cache, "RACY_SECONDS", 0.0)
         root = Path(directory)
         start(root)
         assert_same(root)
@@ -313,3 +316,57 @@ def test_an_entry_can_only_unpickle_into_catalog_gen_classes() -> None:
         cache._EntryUnpickler(io.BytesIO(dotted), None).load()
     plain = Problem("leaf.yaml", 1, 1, "$", "message")
     assert cache._EntryUnpickler(io.BytesIO(pickle.dumps(plain)), None).load() == plain
+
+
+def test_a_lock_edit_replans_only_the_leaves_whose_pins_changed(tmp_path: Path) -> None:
+    start(tmp_path)  # dev/a/s1 asks for phi:latest, prod/b/s2 for llama3.2:3b (pinned)
+    apply(tmp_path, ("leaf", "dev", "a", "s3", 2))  # nomic-embed-text
+    run_cli(tmp_path, "validate", chart=tmp_path / "chart")  # fills the cache
+    apply(tmp_path, ("lock", {"llama3.2:3b", "phi:latest"}))  # phi's pin added
+    counted = LeafCache(tmp_path / CACHE_DIR)
+    run_with(tmp_path, counted)
+    assert (counted.hits, counted.misses) == (2, 1)  # s1 (phi) only
+    assert_same(tmp_path)
+
+
+def test_a_leaf_whose_stat_is_unchanged_is_not_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cache, "RACY_SECONDS", 0.0)
+    start(tmp_path)
+    assert_same(tmp_path)
+    leaf_file = tmp_path / "catalog/dev/a/s1.yaml"
+    read: list[Path] = []
+    real = Path.read_bytes
+
+    def read_bytes(self: Path) -> bytes:
+        read.append(self)
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    counted = LeafCache(tmp_path / CACHE_DIR)
+    run_with(tmp_path, counted)
+    assert (counted.hits, counted.misses) == (2, 0)
+    leaves = [path for path in read if path.parent.name in ("a", "b")]
+    assert leaves == []  # no leaf read
+    monkeypatch.setattr(Path, "read_bytes", real)
+    # The same size and the modification time set back: the change time still tells.
+    text = leaf_file.read_text(encoding="utf-8")
+    before = leaf_file.stat()
+    edited = text.replace("h0.example.com", "h9.example.com")
+    assert edited != text
+    assert len(edited) == len(text)
+    leaf_file.write_text(edited, encoding="utf-8")
+    os.utime(leaf_file, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert_same(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "content", [b"not json", b'{"version": 1, "leaves": {"x": [1]}}', b'{"version": 9}']
+)
+def test_a_malformed_leaf_index_counts_as_empty(tmp_path: Path, content: bytes) -> None:
+    start(tmp_path)
+    assert_same(tmp_path)
+    (tmp_path / CACHE_DIR / cache.INDEX_FILE).write_bytes(content)
+    assert cache.LeafIndex(tmp_path / CACHE_DIR).known(tmp_path / "catalog/dev/a/s1.yaml") is None
+    assert_same(tmp_path)

@@ -171,3 +171,35 @@ def test_the_collector_is_paused_for_a_command_and_restored(
             gc.enable()
     assert seen == [False, False]
     assert os.path.isdir(tmp_path / CACHE_DIR)
+
+
+def leftover_names(out: Path) -> list[str]:
+    return sorted(path.name for path in out.parent.iterdir() if path.name.startswith("."))
+
+
+def test_a_tree_that_holds_exactly_its_record_is_patched_in_place(tmp_path: Path) -> None:
+    out = tmp_path / "generated"
+    gone = PurePosixPath("env/other/c/values.yaml")
+    render(out, {A: MARK + b"a: 1\n", B: MARK + b"b: 1\n", gone: MARK}, WriteRecord(tmp_path / "c"))
+    before = {A: inode(out / A), B: inode(out / B)}
+    new = PurePosixPath("env/new/d/values.yaml")
+    render(out, {A: MARK + b"a: 1\n", B: MARK + b"b: 2\n", new: MARK}, WriteRecord(tmp_path / "c"))
+    assert read_tree(out) == {A: MARK + b"a: 1\n", B: MARK + b"b: 2\n", new: MARK}
+    assert inode(out / A) == before[A]  # untouched, not even linked again
+    assert inode(out / B) != before[B]  # replaced by a new file, never written in place
+    assert not (out / "env/other").exists()  # the folders the removal emptied are gone
+    assert leftover_names(out) == []  # no staging, backup or journal left
+    stamps = WriteRecord(tmp_path / "c").stamps(out)
+    assert set(stamps) == {A.as_posix(), B.as_posix(), new.as_posix()}
+    assert diff_tree(out, read_tree(out), "generated", WriteRecord(tmp_path / "c")).clean
+
+
+def test_a_tree_that_differs_from_its_record_is_rebuilt_whole(tmp_path: Path) -> None:
+    out = tmp_path / "generated"
+    render(out, {A: MARK + b"a: 1\n", B: MARK + b"b: 1\n"}, WriteRecord(tmp_path / "c"))
+    (out / "env/ns/extra.yaml").write_bytes(MARK)  # marked, but not in the record
+    render(out, {A: MARK + b"a: 1\n", B: MARK + b"b: 1\n"}, WriteRecord(tmp_path / "c"))
+    assert read_tree(out) == {A: MARK + b"a: 1\n", B: MARK + b"b: 1\n"}  # exactly the files
+    (out / B).unlink()  # a recorded file missing
+    render(out, {A: MARK + b"a: 1\n", B: MARK + b"b: 1\n"}, WriteRecord(tmp_path / "c"))
+    assert read_tree(out) == {A: MARK + b"a: 1\n", B: MARK + b"b: 1\n"}

@@ -7,6 +7,9 @@ to a temporary name, flushed, then renamed). A process killed between two rename
 power loss) leaves the journal; the next writer, holding the same lock, finds it and rolls the
 swap forward: every staged output was complete before the journal existed, so the result is
 exactly the render that was interrupted. `catalog-gen check` reports a journal it finds.
+A patch step (a tree of which only some files change) moves file by file instead: the previous
+version of each changed or removed file aside into the backup folder, the staged one in; each
+file moves at most once each way, so the roll-forward and the roll-back are repeatable.
 
 A rename that fails (EXDEV, EACCES) rolls the swap back instead; only once every output is back
 are the journal and the staged copies removed, so a failure during the roll-back too still
@@ -25,9 +28,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 JOURNAL_SUFFIX = ".catalog-gen-journal"
-JOURNAL_VERSION = 1
+JOURNAL_VERSION = 2
+_READABLE_VERSIONS = (1, 2)  # version 1: whole-output steps only
 _HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
 
@@ -37,18 +42,29 @@ class JournalError(Exception):
 
 @dataclass(frozen=True)
 class Step:
-    """One output of a swap: staging becomes target; the previous target goes to backup."""
+    """One output of a swap: staging becomes target; the previous target goes to backup.
+
+    A patch step (changed is not None) replaces only some files of a target directory: each
+    name in changed moves from staging/<name> to target/<name> (the previous file, if any, to
+    backup/<name>), each name in removed from target/<name> to backup/<name>; the rest of the
+    target is not touched."""
 
     target: Path
     staging: Path
     backup: Path
+    changed: tuple[str, ...] | None = None
+    removed: tuple[str, ...] = ()
 
-    def to_data(self) -> dict[str, str]:
-        return {
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
             "target": str(self.target),
             "staging": str(self.staging),
             "backup": str(self.backup),
         }
+        if self.changed is not None:
+            data["changed"] = list(self.changed)
+            data["removed"] = list(self.removed)
+        return data
 
 
 def journal_path(target: Path) -> Path:
@@ -109,17 +125,35 @@ def pending(targets: Sequence[Path]) -> list[Path]:
 def read_journal(journal: Path) -> list[Step]:
     try:
         data = json.loads(journal.read_bytes())
-        if data.get("version") != JOURNAL_VERSION:
+        if data.get("version") not in _READABLE_VERSIONS:
             raise ValueError(f"version {data.get('version')!r}")
-        return [
-            Step(Path(item["target"]), Path(item["staging"]), Path(item["backup"]))
-            for item in data["steps"]
-        ]
+        return [_step_of(item) for item in data["steps"]]
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise JournalError(
             f"{journal} records an interrupted render but cannot be read ({error}); compare "
             "the outputs with `catalog-gen check`, then delete it"
         ) from error
+
+
+def _step_of(item: dict[str, Any]) -> Step:
+    changed = item.get("changed")
+    if changed is None:
+        return Step(Path(item["target"]), Path(item["staging"]), Path(item["backup"]))
+    names = [*changed, *item["removed"]]
+    if not all(isinstance(name, str) and _inside(name) for name in names):
+        raise ValueError("a patch step names a path outside its output")
+    return Step(
+        Path(item["target"]),
+        Path(item["staging"]),
+        Path(item["backup"]),
+        tuple(changed),
+        tuple(item["removed"]),
+    )
+
+
+def _inside(name: str) -> bool:
+    parts = name.split("/")
+    return bool(name) and not name.startswith("/") and ".." not in parts and "" not in parts
 
 
 @contextmanager
@@ -137,6 +171,9 @@ def signals_held() -> Iterator[None]:
 
 def _forward(step: Step) -> None:
     """Bring one step to 'swapped', from whatever state a crash left it in."""
+    if step.changed is not None:
+        _forward_patch(step, step.changed)
+        return
     if os.path.lexists(step.staging):
         if os.path.lexists(step.target):
             rename(step.target, step.backup)
@@ -145,9 +182,62 @@ def _forward(step: Step) -> None:
         rename(step.backup, step.target)  # the staged copy is lost: keep the previous output
 
 
+def _forward_patch(step: Step, changed: Sequence[str]) -> None:
+    """A patch step to 'swapped': every changed file in place (its previous one aside), every
+    removed file aside, then the folders the removals emptied removed. Each file moves at most
+    once each way, so running it again after a crash finishes it."""
+    for name in changed:
+        staged, current, aside = step.staging / name, step.target / name, step.backup / name
+        if not os.path.lexists(staged):
+            continue  # moved in already
+        if os.path.lexists(current) and not os.path.lexists(aside):
+            aside.parent.mkdir(parents=True, exist_ok=True)
+            rename(current, aside)
+        current.parent.mkdir(parents=True, exist_ok=True)
+        rename(staged, current)
+    for name in step.removed:
+        current, aside = step.target / name, step.backup / name
+        if os.path.lexists(current):
+            aside.parent.mkdir(parents=True, exist_ok=True)
+            rename(current, aside)
+    _prune(step.target, step.removed)
+
+
+def _roll_back_patch(step: Step, changed: Sequence[str]) -> None:
+    """A patch step back to 'staged': the new files back in staging, the previous ones (and
+    the removed ones) back in place, folders made only for new files removed."""
+    for name in step.removed:
+        current, aside = step.target / name, step.backup / name
+        if os.path.lexists(aside) and not os.path.lexists(current):
+            current.parent.mkdir(parents=True, exist_ok=True)
+            rename(aside, current)
+    for name in reversed(changed):
+        staged, current, aside = step.staging / name, step.target / name, step.backup / name
+        if not os.path.lexists(staged) and os.path.lexists(current):
+            rename(current, staged)
+        if os.path.lexists(aside) and not os.path.lexists(current):
+            rename(aside, current)
+    _prune(step.target, changed)
+
+
+def _prune(target: Path, names: Sequence[str]) -> None:
+    """Remove the folders under target that holding names made and that are now empty."""
+    for name in names:
+        folder = (target / name).parent
+        while folder != target and folder.is_relative_to(target):
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (or gone): its parents are not empty either
+                break
+            folder = folder.parent
+
+
 def _roll_back(steps: Sequence[Step]) -> None:
     """Bring every step back to 'staged' (target the previous output, staging the new one)."""
     for step in reversed(steps):
+        if step.changed is not None:
+            _roll_back_patch(step, step.changed)
+            continue
         if not os.path.lexists(step.staging) and os.path.lexists(step.target):
             rename(step.target, step.staging)
         if os.path.lexists(step.backup) and not os.path.lexists(step.target):
