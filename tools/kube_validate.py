@@ -87,9 +87,17 @@ def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) 
 _UniqueKeyLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping
 )
-# A plain `=` resolves to YAML 1.1's "value" tag, which SafeLoader cannot construct; helm's
-# output holds it unquoted and Kubernetes reads it as the string "=".
-_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:value", yaml.SafeLoader.construct_yaml_str)
+
+
+# A plain `=` or `<<` value resolves to YAML 1.1's "value" or "merge" tag, which SafeLoader
+# cannot construct there; helm's output holds them unquoted and Kubernetes reads the strings. (A
+# `<<` key is still a merge: construct_mapping flattens those before constructing values.)
+def _construct_text(loader: _UniqueKeyLoader, node: yaml.Node) -> str:
+    return str(loader.construct_scalar(node))  # type: ignore[arg-type]
+
+
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:value", _construct_text)
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:merge", _construct_text)
 
 
 def load_documents(text: str) -> list[Document]:

@@ -129,6 +129,12 @@ def test_empty_documents_are_dropped() -> None:
     assert load_documents("---\n---\na: 1\n") == [{"a": 1}]
 
 
-def test_a_plain_equals_sign_in_rendered_yaml_is_the_string() -> None:
-    """helm writes `=` unquoted; PyYAML's SafeLoader alone cannot construct it (YAML 1.1 "value")."""
-    assert load_documents("data:\n  a: =\n  b: '='\n") == [{"data": {"a": "=", "b": "="}}]
+def test_plain_equals_sign_and_merge_marker_values_are_strings() -> None:
+    """helm writes `=` and `<<` unquoted; SafeLoader cannot construct them (YAML 1.1)."""
+    text = "data:\n  a: =\n  b: '='\n  c: <<\n"
+    assert load_documents(text) == [{"data": {"a": "=", "b": "=", "c": "<<"}}]
+
+
+def test_a_merge_key_still_merges() -> None:
+    text = "base: &b {x: 1}\nderived:\n  <<: *b\n  y: 2\n"
+    assert load_documents(text)[0]["derived"] == {"x": 1, "y": 2}

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from catalog_gen.diff.render import API_VERSIONS
 from tests.conftest import REPO_ROOT
 from tests.support.kube import Document, helm_template, select
 from tests.unit.helpers import CHART, leaf, make_catalog, run_cli
@@ -86,8 +87,17 @@ def _render(helm: Path, folder: Path) -> list[Document]:
         [folder / "values.yaml"],
         release=folder.name,
         namespace="ml",
-        api_versions=("gateway.networking.k8s.io/v1/HTTPRoute",),
+        api_versions=API_VERSIONS,
     )
+
+
+def _strategy(helm: Path, root: Path) -> object:
+    """ollama-phi's Deployment strategy, rendered from the catalog under root."""
+    outcome = run_cli(root, "render", "--catalog", "catalog", "--out", "generated")
+    assert outcome.code == 0, outcome.stdout + outcome.stderr
+    poc = root / "generated" / "dev" / "ml-workloads" / "ollama-phi"
+    (deployment,) = select(_render(helm, poc), "Deployment")
+    return deployment["spec"]["strategy"]
 
 
 @pytest.mark.parametrize("service", sorted(CASES))
@@ -128,14 +138,37 @@ def _pdb_agrees(documents: list[Document], deployment: Document) -> None:
     assert budget["spec"]["maxUnavailable"] >= down
 
 
+# The issue's proof-of-concept leaf, word for word (the repository's ollama-phi has since gained
+# autoscaling): 1 replica x 1 GPU on dev, which spares no GPU for rollouts.
+PROOF_OF_CONCEPT = """\
+workloadType: OLLAMA_INFERENCE_LOAD
+serviceName: ollama-phi
+serviceCatalog: ml-inference
+namespace: ml-workloads
+environment: dev
+model: "phi:latest"
+gpu: {count: 1}
+ingress: {enabled: true, host: text.hypermedia.au}
+container:
+  replicas: 1
+  resources:
+    requests: {cpu: 500m, memory: 2Gi}
+    limits: {cpu: "2", memory: 4Gi}
+"""
+
+
 def test_the_proof_of_concept_leaf_is_recreated(tmp_path: Path, helm: Path) -> None:
     source = REPO_ROOT / "catalog"
     make_catalog(tmp_path, environments=source / "environments", overlay=source)
-    outcome = run_cli(tmp_path, "render", "--catalog", "catalog", "--out", "generated")
-    assert outcome.code == 0, outcome.stdout + outcome.stderr
-    poc = tmp_path / "generated" / "dev" / "ml-workloads" / "ollama-phi"
-    (deployment,) = select(_render(helm, poc), "Deployment")
-    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    autoscaled = _strategy(helm, tmp_path)
+    # KEDA owns the replica count, so no count is assumed: one pod stops, then its replacement.
+    assert autoscaled == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1},
+    }
+    leaf_path = tmp_path / "catalog" / "dev" / "ml-workloads" / "ollama-phi.yaml"
+    leaf_path.write_text(PROOF_OF_CONCEPT, encoding="utf-8")
+    assert _strategy(helm, tmp_path) == {"type": "Recreate"}
     rag = tmp_path / "generated" / "dev" / "support-assistant" / "support-rag"
     (deployment,) = select(_render(helm, rag), "Deployment")
     assert deployment["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 0, "maxUnavailable": 1}

@@ -46,13 +46,14 @@ def test_dates_stay_text_and_yaml_11_booleans_are_booleans() -> None:
     }
 
 
-def test_a_plain_equals_sign_is_text() -> None:
-    """PyYAML resolves a plain `=` to YAML 1.1's "value" tag; helm, Kubernetes and Backstage
-    read the text "=", and so must the catalog (it was refused as a tag nobody wrote)."""
-    document, report = parse("description: =\nlist: [=, '=']\n")
+def test_a_plain_equals_sign_or_merge_marker_value_is_text() -> None:
+    """PyYAML resolves a plain `=` or `<<` value to YAML 1.1's "value" or "merge" tag; helm,
+    Kubernetes and Backstage read the text, and so must the catalog (it was refused as a tag
+    nobody wrote). A `<<` key stays refused."""
+    document, report = parse("description: =\nlist: [=, '=', <<]\nother: <<\n")
     assert report.ok, report.format_text()
     assert document is not None
-    assert document.data == {"description": "=", "list": ["=", "="]}
+    assert document.data == {"description": "=", "list": ["=", "=", "<<"], "other": "<<"}
 
 
 def test_duplicate_key_points_at_the_second_and_names_the_first() -> None:

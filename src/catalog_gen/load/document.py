@@ -31,7 +31,8 @@ LOCK_FILE = "models.lock.yaml"
 _FastLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {
-    f"{_TAG}{name}" for name in ("str", "int", "float", "bool", "null", "timestamp", "value")
+    f"{_TAG}{name}"
+    for name in ("str", "int", "float", "bool", "null", "timestamp", "value", "merge")
 }
 _CONSTRUCTOR = SafeConstructor()
 
@@ -280,10 +281,11 @@ def _scalar(node: ScalarNode, parts: DataPath) -> Any:
         raise _YamlRefusedError(
             _position(node), parts, f"YAML tag {tag!r} is not allowed; use plain values"
         )
-    if tag in (f"{_TAG}str", f"{_TAG}timestamp", f"{_TAG}value"):
+    if tag in (f"{_TAG}str", f"{_TAG}timestamp", f"{_TAG}value", f"{_TAG}merge"):
         # A date-like value stays the text the author wrote; no field wants a datetime. A plain
-        # `=` is YAML 1.1's "value" key (PyYAML resolves it so), text in YAML 1.2 and for every
-        # consumer here (helm, Kubernetes, Backstage).
+        # `=` or `<<` as a value is YAML 1.1's "value" or "merge" key to PyYAML, but text in
+        # YAML 1.2 and for every consumer here (helm, Kubernetes, Backstage); `<<` as a key is
+        # refused in _key.
         return node.value
     try:
         if tag == f"{_TAG}int":
