@@ -29,7 +29,7 @@ def pyyaml_gitops(data: Any, dumper: type[yaml.SafeDumper]) -> str:
 
 # Text near the edges: ASCII with quotes, backslashes, '#', ': ', line breaks, spaces at the
 # ends, YAML words, and some characters beyond ASCII (those must give None).
-_ALPHABET = st.sampled_from(list("ab -:#\"\\'\n\t{}[]&*!|>%@`,?.0y") + ["é", "\x85", "☃"])
+_ALPHABET = st.sampled_from([*"ab -:#\"\\'\n\t{}[]&*!|>%@`,?.0y", "é", "\x85", "☃"])
 _IN_SHAPE = st.characters(min_codepoint=0x20, max_codepoint=0x7E, exclude_characters='"\\')
 _WORDS = st.sampled_from(["", "yes", "No", "null", "~", "1e3", "0x1f", "true", "on", "a" * 130])
 _LINES = st.lists(st.text(_IN_SHAPE, max_size=8), min_size=1, max_size=4).map("\n".join)

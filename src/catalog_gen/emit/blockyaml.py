@@ -31,7 +31,7 @@ _LITERAL = re.compile(r"[\x20-\x7e\n]*")
 _LITERAL_NOT = re.compile(r" \n| $|\n\n$")
 
 
-class _Outside(Exception):
+class _OutsideError(Exception):
     """The data is outside the shape this writer is proven equal to PyYAML on."""
 
 
@@ -40,78 +40,74 @@ def block_yaml(data: Any, *, sort_keys: bool) -> str | None:
     is outside the shape this writer handles."""
     if type(data) is not dict or not data:
         return None
-    lines: list[str] = []
+    writer = _Writer(sort_keys)
     try:
-        _mapping(data, 0, "", lines, sort_keys, set())
-    except _Outside:
+        writer.mapping(data, 0, "")
+    except _OutsideError:
         return None
-    return "".join(lines)
+    return "".join(writer.lines)
 
 
-def _mapping(
-    data: dict[Any, Any], indent: int, first: str, lines: list[str], sort_keys: bool, seen: set[int]
-) -> None:
-    """A non-empty mapping at indent; its first key follows first (a sequence's "- ")."""
-    _enter(data, indent, seen)
-    items = sorted(data.items()) if sort_keys else list(data.items())
-    prefix = first
-    for key, value in items:
-        if type(key) is not str:
-            raise _Outside
-        lines.append(f"{prefix}{_key(key)}:")
-        prefix = " " * indent
-        _value(value, indent, lines, sort_keys, seen, in_mapping=True)
+class _Writer:
+    def __init__(self, sort_keys: bool) -> None:
+        self.sort_keys = sort_keys
+        self.lines: list[str] = []
+        self.seen: set[int] = set()  # the dicts and lists written (PyYAML aliases a repeat)
 
+    def mapping(self, data: dict[Any, Any], indent: int, first: str) -> None:
+        """A non-empty mapping at indent; its first key follows first (a sequence's "- ")."""
+        self.enter(data, indent)
+        items = sorted(data.items()) if self.sort_keys else list(data.items())
+        prefix = first
+        for key, value in items:
+            if type(key) is not str:
+                raise _OutsideError
+            self.lines.append(f"{prefix}{_key(key)}:")
+            prefix = " " * indent
+            self.value(value, indent, in_mapping=True)
 
-def _sequence(
-    data: list[Any], indent: int, first: str, lines: list[str], sort_keys: bool, seen: set[int]
-) -> None:
-    """A non-empty sequence at indent (PyYAML does not indent one under a mapping key)."""
-    _enter(data, indent, seen)
-    prefix = first
-    for item in data:
-        if type(item) is list and item:
-            raise _Outside
-        lines.append(f"{prefix}-")
-        prefix = " " * indent
-        _value(item, indent, lines, sort_keys, seen, in_mapping=False)
+    def sequence(self, data: list[Any], indent: int, first: str) -> None:
+        """A non-empty sequence at indent (PyYAML does not indent one under a mapping key)."""
+        self.enter(data, indent)
+        prefix = first
+        for item in data:
+            if type(item) is list and item:
+                raise _OutsideError
+            self.lines.append(f"{prefix}-")
+            prefix = " " * indent
+            self.value(item, indent, in_mapping=False)
 
+    def enter(self, data: object, indent: int) -> None:
+        if id(data) in self.seen or indent > 2 * _DEEPEST:
+            raise _OutsideError
+        self.seen.add(id(data))
 
-def _enter(data: object, indent: int, seen: set[int]) -> None:
-    if id(data) in seen or indent > 2 * _DEEPEST:
-        raise _Outside
-    seen.add(id(data))
-
-
-def _value(
-    value: Any, indent: int, lines: list[str], sort_keys: bool, seen: set[int], *, in_mapping: bool
-) -> None:
-    """What follows a key's ':' or an item's '-' on its line, and the lines below it."""
-    kind = type(value)
-    if kind is dict and value:
-        if in_mapping:
-            lines.append("\n")
-            _mapping(value, indent + 2, " " * (indent + 2), lines, sort_keys, seen)
+    def value(self, value: Any, indent: int, *, in_mapping: bool) -> None:
+        """What follows a key's ':' or an item's '-' on its line, and the lines below it."""
+        kind = type(value)
+        if kind is dict and value:
+            if in_mapping:
+                self.lines.append("\n")
+                self.mapping(value, indent + 2, " " * (indent + 2))
+            else:
+                self.mapping(value, indent + 2, " ")
+        elif kind is list and value:
+            if not in_mapping:
+                raise _OutsideError
+            self.lines.append("\n")
+            self.sequence(value, indent, " " * indent)
+        elif kind is dict or kind is list:
+            self.enter(value, indent)  # empty, but PyYAML would still alias a repeat
+            self.lines.append(f" {_scalar(value)}\n")
+        elif kind is str and text_style(value) == "|":
+            self.lines.append(_literal(value, indent + 2))
         else:
-            _mapping(value, indent + 2, " ", lines, sort_keys, seen)
-    elif kind is list and value:
-        if in_mapping:
-            lines.append("\n")
-            _sequence(value, indent, " " * indent, lines, sort_keys, seen)
-        else:
-            raise _Outside
-    elif kind is dict or kind is list:
-        _enter(value, indent, seen)  # empty, but PyYAML would still alias it
-        lines.append(f" {_scalar(value)}\n")
-    elif kind is str and text_style(value) == "|":
-        lines.append(_literal(value, indent + 2))
-    else:
-        lines.append(f" {_scalar(value)}\n")
+            self.lines.append(f" {_scalar(value)}\n")
 
 
 def _key(key: str) -> str:
     if not key or len(key) > _LONGEST_KEY:
-        raise _Outside
+        raise _OutsideError
     return key if plain_key(key) else _quoted(key)
 
 
@@ -131,12 +127,12 @@ def _scalar(value: Any) -> str:
         return "{}"
     if kind is list:
         return "[]"
-    raise _Outside
+    raise _OutsideError
 
 
 def _quoted(text: str) -> str:
     if len(text) > _LONGEST or _QUOTABLE.fullmatch(text) is None:
-        raise _Outside
+        raise _OutsideError
     return f'"{text}"'
 
 
@@ -155,7 +151,7 @@ def _float(value: float) -> str:
 def _literal(text: str, indent: int) -> str:
     """A literal block scalar at indent (text has a line break and no leading white space)."""
     if _LITERAL.fullmatch(text) is None or _LITERAL_NOT.search(text) is not None:
-        raise _Outside
+        raise _OutsideError
     chomp = "" if text.endswith("\n") else "-"
     pad = " " * indent
     body = "".join(f"{pad}{line}\n" if line else "\n" for line in text.rstrip("\n").split("\n"))
