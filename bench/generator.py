@@ -5,7 +5,9 @@ Synthesizes catalogs of N leaves in one of several shapes, then times, as separa
 a cold start each (no cache: `--no-cache`):
 
   * catalog-gen validate          (load, schema, rules, plan, chart-schema check)
-  * catalog-gen render            (all of validate, plus every emitter and the atomic write)
+  * catalog-gen render            (all of validate, plus every emitter and the atomic write), in
+                                  as many processes as there are CPUs (the default --jobs)
+  * catalog-gen render --jobs 1   (the same in one process)
   * check-jsonschema              (the committed leaf schema, the same files: shape only)
 
 and, with the cache: render once to fill it, then render and check after a one-leaf edit
@@ -303,6 +305,7 @@ def measure(
         cold = {
             "validate": [*catalog_gen, "validate", "--no-cache", *chart],
             "render": [*render, "--no-cache"],
+            "render --jobs 1": [*render, "--no-cache", "--jobs", "1"],
             "check-jsonschema": [
                 str(VENV_BIN / "check-jsonschema"),
                 "--schemafile",
@@ -312,7 +315,7 @@ def measure(
         }
         results: dict[str, Run] = {}
         for name, command in cold.items():
-            if (name == "render" and not shape.valid) or (
+            if (name.startswith("render") and not shape.valid) or (
                 name == "check-jsonschema" and not baseline
             ):
                 continue

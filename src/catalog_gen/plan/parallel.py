@@ -18,6 +18,7 @@ import io
 import multiprocessing
 import os
 import pickle
+import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
@@ -57,13 +58,24 @@ def chunked_map(
     bounds = _bounds(len(items), processes * CHUNKS_PER_PROCESS)
     global _TASK  # noqa: PLW0603 - handed to the forked processes through their memory
     _TASK = (work, items, shared)
+    context = multiprocessing.get_context("fork")
+    pool = ProcessPoolExecutor(processes, mp_context=context, initializer=_ignore_interrupts)
     try:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(processes, mp_context=context) as pool:
-            packed = list(pool.map(_run_chunk, bounds))
+        packed = list(pool.map(_run_chunk, bounds))
+    except BaseException:
+        # Ctrl-C (or a chunk's error): the chunks not started are dropped, not waited for.
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
     finally:
         _TASK = None
+    pool.shutdown(wait=True)
     return [_unpack(blob, shared) for blob in packed]
+
+
+def _ignore_interrupts() -> None:
+    """In a forked process: Ctrl-C is the parent's to handle (one line, exit 130, cli.py); the
+    process ends after its chunk."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _bounds(count: int, chunks: int) -> list[tuple[int, int]]:
