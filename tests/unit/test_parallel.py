@@ -25,7 +25,7 @@ def test_chunks_concatenate_to_the_serial_result(count: int, jobs: int) -> None:
     results = chunked_map(doubled, items, jobs, least=1)
     assert [item for chunk in results for item in chunk] == doubled(items)
     processes = min(jobs, count)
-    assert len(results) == (1 if processes <= 1 else min(count, processes * 4))
+    assert len(results) == max(processes, 1)
 
 
 def test_chunks_run_in_other_processes_and_shared_objects_come_back_the_same() -> None:
@@ -39,6 +39,19 @@ def test_chunks_run_in_other_processes_and_shared_objects_come_back_the_same() -
     assert len(rows) == 12
     assert os.getpid() not in {pid for pid, _, _ in rows}
     assert all(first is shared[0] and second is shared[1] for _, first, second in rows)
+
+
+def failing(chunk: Sequence[int]) -> list[int]:
+    if 7 in chunk:
+        raise KeyError("seven")
+    return list(chunk)
+
+
+def test_an_exception_in_a_process_is_raised_again_here_and_no_process_is_left() -> None:
+    with pytest.raises(KeyError, match="seven"):
+        chunked_map(failing, list(range(12)), 3, least=1)
+    with pytest.raises(ChildProcessError):  # no forked process of this one is left to wait for
+        os.waitpid(-1, os.WNOHANG)
 
 
 def test_too_few_items_or_one_job_stay_in_this_process() -> None:

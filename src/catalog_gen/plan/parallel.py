@@ -1,7 +1,7 @@
 """Work over a list in forked processes, results in the list's order: what `--jobs N` runs.
 
 `chunked_map(work, items, jobs)` cuts items into contiguous chunks, runs `work(chunk)` for each
-in up to `jobs` processes forked from this one (they inherit everything already loaded: the
+in its own process of up to `jobs` forked from this one (they inherit everything already loaded: the
 chart contract, the environments, the plans; only the chunk bounds travel to them) and returns
 the results in chunk order, so that concatenating them gives exactly what `work(items)` gives
 (work must be a pure function of its chunk: problems go into the result, not into shared
@@ -9,28 +9,27 @@ state). Results travel back pickled; objects listed in `shared` (the environment
 their index and come back as the very same objects, so plans share them as serial ones do.
 
 Serial (one chunk, in this process) with jobs 1, with too few items to pay for the processes
-(fewer than `least` per process), or where the platform cannot fork.
+(fewer than `least` per process), or where the platform cannot fork. Each process gets one
+chunk, runs it at once, writes its result to its own pipe and exits (os.fork, not a pool: a
+process never waits for work, so none outlives a catalog-gen that is killed); an exception in
+a process is raised again in catalog-gen, and Ctrl-C there ends them all.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
-import multiprocessing
 import os
 import pickle
 import signal
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 LEAST_PER_PROCESS = 250
-CHUNKS_PER_PROCESS = 4  # smaller chunks even out processes a busy machine slows unequally
-
-# What the forked processes run: set by chunked_map just before it forks them.
-_TASK: tuple[Callable[[Sequence[Any]], Any], Sequence[Any], Sequence[object]] | None = None
+_OK, _FAILED = b"0", b"1"
 
 
 def default_jobs() -> int:
@@ -53,29 +52,69 @@ def chunked_map(
     least: the fewest items worth a process (default LEAST_PER_PROCESS)."""
     fewest = LEAST_PER_PROCESS if least is None else least
     processes = min(jobs, len(items) // max(fewest, 1))
-    if processes <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if processes <= 1 or not hasattr(os, "fork"):
         return [work(items)]
-    bounds = _bounds(len(items), processes * CHUNKS_PER_PROCESS)
-    global _TASK  # noqa: PLW0603 - handed to the forked processes through their memory
-    _TASK = (work, items, shared)
-    context = multiprocessing.get_context("fork")
-    pool = ProcessPoolExecutor(processes, mp_context=context, initializer=_ignore_interrupts)
+    children: list[tuple[int, int]] = []  # (pid, read end of its pipe), not yet collected
+    results: list[Result] = []
     try:
-        packed = list(pool.map(_run_chunk, bounds))
-    except BaseException:
-        # Ctrl-C (or a chunk's error): the chunks not started are dropped, not waited for.
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
+        for start, end in _bounds(len(items), processes):
+            children.append(_fork(work, items[start:end], shared))
+        while children:
+            results.append(_unpack(_collect(children), shared))
     finally:
-        _TASK = None
-    pool.shutdown(wait=True)
-    return [_unpack(blob, shared) for blob in packed]
+        _reap(children)
+    return results
 
 
-def _ignore_interrupts() -> None:
-    """In a forked process: Ctrl-C is the parent's to handle (one line, exit 130, cli.py); the
-    process ends after its chunk."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _fork(
+    work: Callable[[Sequence[Any]], Any], chunk: Sequence[Any], shared: Sequence[object]
+) -> tuple[int, int]:
+    """A process that runs work(chunk), writes its result (pickled) to a pipe and exits. It
+    never waits for anything but the pipe: if catalog-gen dies, it ends with its chunk."""
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid != 0:
+        os.close(writer)
+        return pid, reader
+    os.close(reader)  # pragma: no cover - runs in the forked process (coverage does not follow)
+    status = 1
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is catalog-gen's to report
+        try:
+            payload = _OK + _pack(work(chunk), shared)
+        except Exception as error:  # handed to catalog-gen, which raises it
+            payload = _FAILED + _pack_error(error)
+        with os.fdopen(writer, "wb") as pipe:
+            pipe.write(payload)
+        status = 0
+    finally:
+        os._exit(status)
+
+
+def _collect(children: list[tuple[int, int]]) -> bytes:
+    """What the first child wrote (it is then off the list: its pipe closed, it waited for);
+    its exception raised here when its work raised."""
+    pid, reader = children[0]
+    with os.fdopen(reader, "rb") as pipe:
+        children[0] = (pid, -1)
+        payload = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    del children[0]
+    if payload[:1] == _FAILED:
+        raise pickle.loads(payload[1:])  # noqa: S301 - written by a process forked here
+    if payload[:1] != _OK or os.waitstatus_to_exitcode(status) != 0:
+        raise ChildProcessError(f"a --jobs process ended without a result (status {status})")
+    return payload[1:]
+
+
+def _reap(children: Sequence[tuple[int, int]]) -> None:
+    """Children not collected (an error or Ctrl-C came first): ended and waited for."""
+    for pid, reader in children:
+        if reader >= 0:
+            os.close(reader)
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
 
 
 def _bounds(count: int, chunks: int) -> list[tuple[int, int]]:
@@ -91,16 +130,17 @@ def _bounds(count: int, chunks: int) -> list[tuple[int, int]]:
     return bounds
 
 
-def _run_chunk(bounds: tuple[int, int]) -> bytes:
-    """In a forked process: work on one chunk, its result pickled with shared objects named."""
-    if _TASK is None:  # pragma: no cover - only a process forked by chunked_map runs this
-        raise RuntimeError("chunked_map's task is missing in the worker")
-    work, items, shared = _TASK
-    start, end = bounds
-    result = work(items[start:end])
+def _pack(result: Any, shared: Sequence[object]) -> bytes:
     buffer = io.BytesIO()
     _SharedPickler(buffer, shared).dump(result)
     return buffer.getvalue()
+
+
+def _pack_error(error: Exception) -> bytes:
+    try:
+        return pickle.dumps(error, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # one that does not pickle: its words then
+        return pickle.dumps(RuntimeError(f"{type(error).__name__}: {error}"))
 
 
 def _unpack(blob: bytes, shared: Sequence[object]) -> Any:
