@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,11 @@ from catalog_gen.plan import parallel
 from catalog_gen.plan.parallel import chunked_map, default_jobs
 from catalog_gen.write.writer import read_tree
 from tests.unit.helpers import FIXTURES, make_catalog, run_cli
+
+
+@dataclass
+class Named:
+    name: str
 
 
 def doubled(chunk: Sequence[int]) -> list[int]:
@@ -29,7 +35,7 @@ def test_chunks_concatenate_to_the_serial_result(count: int, jobs: int) -> None:
 
 
 def test_chunks_run_in_other_processes_and_shared_objects_come_back_the_same() -> None:
-    shared = [{"environment": "dev"}, ["another"]]
+    shared = [Named("dev"), Named("prod")]
 
     def work(chunk: Sequence[int]) -> list[tuple[int, object, object]]:
         return [(os.getpid(), shared[0], shared[1]) for _ in chunk]
@@ -39,6 +45,11 @@ def test_chunks_run_in_other_processes_and_shared_objects_come_back_the_same() -
     assert len(rows) == 12
     assert os.getpid() not in {pid for pid, _, _ in rows}
     assert all(first is shared[0] and second is shared[1] for _, first, second in rows)
+    # Equal to a shared object is not enough: only the very objects travel as their index.
+    copies = chunked_map(
+        lambda chunk: [Named("dev") for _ in chunk], list(range(4)), 2, shared=shared, least=1
+    )
+    assert all(copy == shared[0] and copy is not shared[0] for chunk in copies for copy in chunk)
 
 
 def failing(chunk: Sequence[int]) -> list[int]:

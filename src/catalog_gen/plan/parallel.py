@@ -5,8 +5,10 @@ in its own process of up to `jobs` forked from this one (they inherit everything
 chart contract, the environments, the plans; only the chunk bounds travel to them) and returns
 the results in chunk order, so that concatenating them gives exactly what `work(items)` gives
 (work must be a pure function of its chunk: problems go into the result, not into shared
-state). Results travel back pickled; objects listed in `shared` (the environments) travel as
-their index and come back as the very same objects, so plans share them as serial ones do.
+state). Results travel back pickled; objects listed in `shared` (the environments; instances
+of classes, not of dict, list or other built-in types, which pickle ignores a dispatch table
+for) travel as their index and come back as the very same objects, so plans share them as
+serial ones do.
 
 Serial (one chunk, in this process) with jobs 1, with too few items to pay for the processes
 (fewer than `least` per process), or where the platform cannot fork. Each process gets one
@@ -18,6 +20,7 @@ a process is raised again in catalog-gen, and Ctrl-C there ends them all.
 from __future__ import annotations
 
 import contextlib
+import copyreg
 import io
 import os
 import pickle
@@ -144,24 +147,36 @@ def _pack_error(error: Exception) -> bytes:
 
 
 def _unpack(blob: bytes, shared: Sequence[object]) -> Any:
-    return _SharedUnpickler(io.BytesIO(blob), shared).load()
+    """What _pack wrote, in a process forked by this one: shared objects are these very ones."""
+    global _SHARED  # noqa: PLW0603 - read by _shared_object while this load runs
+    _SHARED = shared
+    try:
+        return pickle.loads(blob)  # noqa: S301 - written by a process forked here
+    finally:
+        _SHARED = ()
 
 
 class _SharedPickler(pickle.Pickler):
+    """Pickles a shared object as its index. By type (a dispatch table, looked up in C), not a
+    persistent_id: that would call Python for every object pickled (twice the cost)."""
+
     def __init__(self, file: io.BytesIO, shared: Sequence[object]) -> None:
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
-        self._index = {id(obj): index for index, obj in enumerate(shared)}
+        index = {id(obj): position for position, obj in enumerate(shared)}
 
-    def persistent_id(self, obj: Any) -> Any:
-        return self._index.get(id(obj))
+        def reduce(obj: Any) -> Any:
+            position = index.get(id(obj))
+            if position is None:
+                return obj.__reduce_ex__(pickle.HIGHEST_PROTOCOL)
+            return _shared_object, (position,)
+
+        self.dispatch_table = dict(copyreg.dispatch_table)
+        self.dispatch_table.update({type(obj): reduce for obj in shared})
 
 
-class _SharedUnpickler(pickle.Unpickler):
-    """Only ever reads what _SharedPickler wrote in a process this one forked."""
+# The shared objects of the chunked_map running now, for _shared_object while unpickling.
+_SHARED: Sequence[object] = ()
 
-    def __init__(self, file: io.BytesIO, shared: Sequence[object]) -> None:
-        super().__init__(file)
-        self._shared = shared
 
-    def persistent_load(self, pid: Any) -> Any:
-        return self._shared[pid]
+def _shared_object(position: int) -> object:
+    return _SHARED[position]
