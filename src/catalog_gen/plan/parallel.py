@@ -1,9 +1,9 @@
 """Work over a list in forked processes, results in the list's order: what `--jobs N` runs.
 
-`chunked_map(work, items, jobs)` cuts items into contiguous chunks, runs `work(chunk)` for each
-in its own process of up to `jobs` forked from this one (they inherit everything already loaded: the
-chart contract, the environments, the plans; only the chunk bounds travel to them) and returns
-the results in chunk order, so that concatenating them gives exactly what `work(items)` gives
+`chunked_map(work, items, jobs)` cuts items into up to `jobs` contiguous chunks, runs
+`work(chunk)` for each in its own process forked from this one (it inherits everything already
+loaded: the chart contract, the environments, the plans; nothing travels to it) and returns the
+results in chunk order, so that concatenating them gives exactly what `work(items)` gives
 (work must be a pure function of its chunk: problems go into the result, not into shared
 state). Results travel back pickled; objects listed in `shared` (the environments; instances
 of classes, not of dict, list or other built-in types, which pickle ignores a dispatch table
