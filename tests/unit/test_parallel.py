@@ -52,17 +52,22 @@ def test_chunks_run_in_other_processes_and_shared_objects_come_back_the_same() -
     assert all(copy == shared[0] and copy is not shared[0] for chunk in copies for copy in chunk)
 
 
-def failing(chunk: Sequence[int]) -> list[int]:
-    if 7 in chunk:
-        raise KeyError("seven")
-    return list(chunk)
+def test_an_exception_in_a_process_is_raised_again_here_and_no_process_is_left(
+    tmp_path: Path,
+) -> None:
+    def failing(chunk: Sequence[int]) -> list[int]:
+        (tmp_path / str(os.getpid())).touch()
+        if 11 in chunk:  # the last chunk: the others have run by the time it is read
+            raise KeyError("eleven")
+        return list(chunk)
 
-
-def test_an_exception_in_a_process_is_raised_again_here_and_no_process_is_left() -> None:
-    with pytest.raises(KeyError, match="seven"):
+    with pytest.raises(KeyError, match="eleven"):
         chunked_map(failing, list(range(12)), 3, least=1)
-    with pytest.raises(ChildProcessError):  # no forked process of this one is left to wait for
-        os.waitpid(-1, os.WNOHANG)
+    pids = [int(path.name) for path in tmp_path.iterdir()]
+    assert len(pids) == 3
+    for pid in pids:  # each waited for already: none is left running or unreaped
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
 
 
 def test_too_few_items_or_one_job_stay_in_this_process() -> None:
