@@ -29,6 +29,7 @@ from catalog_gen.lock.lockfile import load_lock
 from catalog_gen.lock.model import Origin, WantedModel
 from catalog_gen.lock.registry import RegistryConfig, credentials_from_env
 from catalog_gen.models import CatalogLeaf
+from catalog_gen.plan.parallel import default_jobs
 from catalog_gen.plan.pipeline import CatalogPlan, plan_catalog
 from catalog_gen.plan.service_plan import ModelLockFacts
 from catalog_gen.problems import Report, json_path
@@ -94,6 +95,16 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
+def _jobs(text: str) -> int:
+    try:
+        jobs = int(text)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of processes >= 1, got {text!r}")
+    return jobs
+
+
 def build_parser() -> argparse.ArgumentParser:
     common, cached, out = _shared_options()
     parser = _Parser(
@@ -140,6 +151,15 @@ def _shared_options() -> tuple[_Parser, _Parser, _Parser]:
         action="store_true",
         help=f"plan every leaf afresh: neither read nor write {CACHE_DIR}/ (the cache of "
         "unchanged leaves beside the catalog; the output is the same either way)",
+    )
+    cached.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=None,
+        metavar="N",
+        help="with --no-cache, plan and emit the leaves in N processes (default: the CPUs "
+        "this process may use; 1: in this process only); the output and the problems are the "
+        "same, in the same order, whatever N is",
     )
     out = _Parser(add_help=False)
     out.add_argument(
@@ -420,6 +440,7 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         only=files or None,
         lock_loader=_load_lock,
         cache=cache,
+        jobs=_jobs_of(arguments),
     )
     argocd.check_catalog(planned, report)
     if not report.ok:
@@ -487,6 +508,12 @@ def _new_request(arguments: argparse.Namespace) -> NewLeaf:
     )
 
 
+def _jobs_of(arguments: argparse.Namespace) -> int:
+    """--jobs, else the CPUs this process may use (plan/parallel.py)."""
+    jobs: int | None = getattr(arguments, "jobs", None)
+    return default_jobs() if jobs is None else jobs
+
+
 def _usage_problem(catalog: Path, catalog_text: str, files: Sequence[Path]) -> str | None:
     """What is wrong with the catalog directory or the FILEs named, if anything."""
     if not catalog.is_dir():
@@ -510,7 +537,7 @@ def _render(
     """render (write the three outputs) or check (compare them) for a clean catalog."""
     summary = _summary(planned)
     if cache is None:
-        tree = render_tree(planned)
+        tree = render_tree(planned, jobs=_jobs_of(arguments))
     else:
         tree = render_tree(planned, [cache.service_emitter(SERVICE_EMITTERS)])
         cache.save()

@@ -5,8 +5,8 @@ entries); the chart keeps them in `_validate.tpl`, whose "oil.validationMessages
 only and returns a JSON list of {"value", "message"}. catalog-gen does not copy them: it puts
 that very file (and `_models.tpl`, whose load groups it counts) into a throw-away driver chart
 whose one template calls it for every case of a list, so one `helm template` judges a whole
-catalog. Results are cached by the content hash of the effective values, so a value set is sent
-to helm once per process.
+catalog. Results are cached by the content hash of the effective values' canonical JSON (the
+very text helm reads), so a value set is sent to helm once per process.
 
 helm is found in $CATALOG_GEN_HELM, else the pinned `.tools/helm/3.19.0/helm` of the repository
 holding the chart or catalog-gen itself, else `helm` on PATH (docs/interfaces.md section 3).
@@ -64,17 +64,19 @@ class ChartTemplates:
 
     def messages(self, cases: Sequence[Mapping[str, Any]]) -> list[tuple[TemplateMessage, ...]]:
         """The template rules' messages for each effective value set, in order."""
-        keys = [_content_hash(case) for case in cases]
-        missing: dict[str, Mapping[str, Any]] = {}
-        for key, case in zip(keys, cases, strict=True):
+        texts = [_canonical_json(case) for case in cases]
+        keys = [hashlib.sha256(text.encode("utf-8")).hexdigest() for text in texts]
+        missing: dict[str, str] = {}
+        for key, text in zip(keys, texts, strict=True):
             if key not in self._cache:
-                missing.setdefault(key, case)
+                missing.setdefault(key, text)
         if missing:
             results = self._run(list(missing.values()))
             self._cache.update(zip(missing, results, strict=True))
         return [self._cache[key] for key in keys]
 
-    def _run(self, cases: list[Mapping[str, Any]]) -> list[tuple[TemplateMessage, ...]]:
+    def _run(self, cases: list[str]) -> list[tuple[TemplateMessage, ...]]:
+        """helm's answers for cases, each the JSON text of one effective value set."""
         helm = self.helm or find_helm(self.chart)
         with tempfile.TemporaryDirectory(prefix="catalog-gen-validate-") as temporary:
             driver = Path(temporary) / "oil-validate"
@@ -117,19 +119,20 @@ def find_helm(chart: Path) -> Path:
     return Path(found)
 
 
-def _write_chunks(folder: Path, cases: Sequence[Mapping[str, Any]]) -> None:
+def _write_chunks(folder: Path, cases: Sequence[str]) -> None:
+    """The cases (JSON texts) as {"cases": [...]} files, each below CHUNK_BYTES."""
     folder.mkdir()
-    chunks: list[list[Mapping[str, Any]]] = [[]]
+    chunks: list[list[str]] = [[]]
     size = 0
     for case in cases:
-        length = len(json.dumps(case, separators=(",", ":"), default=repr)) + 1
+        length = len(case) + 1
         if chunks[-1] and size + length > CHUNK_BYTES:
             chunks.append([])
             size = 0
         chunks[-1].append(case)
         size += length
     for index, chunk in enumerate(chunks):
-        body = json.dumps({"cases": chunk}, separators=(",", ":"), default=repr)
+        body = '{"cases":[' + ",".join(chunk) + "]}"
         (folder / f"{index:08d}.json").write_text(body, encoding="utf-8")
 
 
@@ -151,6 +154,6 @@ def _parse(stdout: str, expected: int) -> list[tuple[TemplateMessage, ...]]:
     ]
 
 
-def _content_hash(values: Mapping[str, Any]) -> str:
-    text = json.dumps(values, sort_keys=True, separators=(",", ":"), default=repr)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def _canonical_json(values: Mapping[str, Any]) -> str:
+    """One value set's JSON: what its cache key hashes and what helm reads (JSON, not YAML)."""
+    return json.dumps(values, sort_keys=True, separators=(",", ":"), default=repr)

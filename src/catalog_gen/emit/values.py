@@ -10,6 +10,7 @@ from typing import Any
 import jinja2
 import yaml
 
+from catalog_gen.emit.blockyaml import block_yaml
 from catalog_gen.emit.yamltext import quoting_dumper
 from catalog_gen.plan.service_plan import ServicePlan
 
@@ -21,7 +22,16 @@ _Dumper = quoting_dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper), "ValuesD
 
 
 def dump_yaml(data: Mapping[str, Any]) -> str:
-    """Deterministic YAML: keys sorted (list order kept), no flow style, no line folding."""
+    """Deterministic YAML: keys sorted (list order kept), no flow style, no line folding. The fast
+    writer (emit/blockyaml.py) when the data is in its shape: the same bytes."""
+    fast = block_yaml(data, sort_keys=True)
+    if fast is not None:
+        return fast
+    return dump_yaml_pyyaml(data)
+
+
+def dump_yaml_pyyaml(data: Mapping[str, Any]) -> str:
+    """dump_yaml through PyYAML (what the fast writer is proven equal to)."""
     text: str = yaml.dump(
         data,
         Dumper=_Dumper,

@@ -41,10 +41,11 @@ from catalog_gen.load.document import (
 )
 from catalog_gen.models import CatalogLeaf, Environment
 from catalog_gen.plan.across import check_across_leaves
+from catalog_gen.plan.parallel import chunked_map
 from catalog_gen.plan.security import check_environment_security
 from catalog_gen.plan.service import LOCK_FILE, plan_service
 from catalog_gen.plan.service_plan import ModelLockFacts, ServicePlan
-from catalog_gen.problems import Report
+from catalog_gen.problems import Problem, Report
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ def plan_catalog(
     enforce_lock: bool = True,
     cache: LeafPlanner | None = None,
     unwritten: Mapping[Path, bytes] | None = None,
+    jobs: int = 1,
 ) -> CatalogPlan:
     """Load and check the catalog; the plans of every leaf that passed (all if report.ok).
 
@@ -83,6 +85,8 @@ def plan_catalog(
     (catalog_gen.cache); None plans every leaf.
     unwritten: leaves not (yet) on disk, path under catalog -> bytes, planned as if they were
     there (`new` and `promote` check a leaf before writing it); never cached.
+    jobs: without a cache, plan the leaves in this many processes (plan/parallel.py); the plans
+    and problems are the same, in the same order, whatever jobs is.
     """
     catalog_name = catalog.resolve().name
     files = _with_unwritten(discover(catalog, display_root, report), unwritten or {})
@@ -107,7 +111,9 @@ def plan_catalog(
         enforce_lock,
         lock_display,
     )
-    plans = _plan_leaves(leaves, display_root, context, report, cache, unwritten=unwritten or {})
+    plans = _plan_leaves(
+        leaves, display_root, context, report, cache, unwritten=unwritten or {}, jobs=jobs
+    )
     plans = check_chart_templates(plans, chart, report, cache)
     # Leaves with errors of their own take part too, with what of them is valid.
     check_across_leaves(plans, environment_documents, report)
@@ -156,21 +162,50 @@ def _plan_leaves(
     cache: LeafPlanner | None,
     *,
     unwritten: Mapping[Path, bytes],
+    jobs: int = 1,
 ) -> list[ServicePlan]:
-    """Stage 3: every leaf planned (through the cache when there is one)."""
-    plans: list[ServicePlan] = []
-    for path in leaves:
-        relative = PurePosixPath(path.relative_to(context.catalog).as_posix())
-        display = join_display(display_root, relative)
-        if path in unwritten:
-            plan = plan_leaf(path, relative, display, context, report, raw=unwritten[path])
-        elif cache is None:
-            plan = plan_leaf(path, relative, display, context, report)
-        else:
-            plan = cache.plan_leaf(path, relative, display, context, report)
-        if plan is not None:
-            plans.append(plan)
-    return plans
+    """Stage 3: every leaf planned (through the cache when there is one; else in jobs forked
+    processes, plan/parallel.py, with the plans and problems in the leaves' order)."""
+    if cache is None:
+
+        def plan_chunk(chunk: Sequence[Path]) -> tuple[list[ServicePlan], list[Problem]]:
+            own = Report()
+            found = [
+                _plan_one(path, display_root, context, own, None, unwritten=unwritten)
+                for path in chunk
+            ]
+            return [plan for plan in found if plan is not None], list(own.problems)
+
+        plans: list[ServicePlan] = []
+        shared = list(context.environments.values())
+        for chunk_plans, problems in chunked_map(plan_chunk, leaves, jobs, shared=shared):
+            plans.extend(chunk_plans)
+            report.extend(problems)
+        return plans
+    found = [
+        _plan_one(path, display_root, context, report, cache, unwritten=unwritten)
+        for path in leaves
+    ]
+    return [plan for plan in found if plan is not None]
+
+
+def _plan_one(
+    path: Path,
+    display_root: str,
+    context: LeafContext,
+    report: Report,
+    cache: LeafPlanner | None,
+    *,
+    unwritten: Mapping[Path, bytes],
+) -> ServicePlan | None:
+    """One leaf: an unwritten one from its bytes (never cached), else through the cache."""
+    relative = PurePosixPath(path.relative_to(context.catalog).as_posix())
+    display = join_display(display_root, relative)
+    if path in unwritten:
+        return plan_leaf(path, relative, display, context, report, raw=unwritten[path])
+    if cache is None:
+        return plan_leaf(path, relative, display, context, report)
+    return cache.plan_leaf(path, relative, display, context, report)
 
 
 def check_chart_templates(

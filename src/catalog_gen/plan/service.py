@@ -140,11 +140,12 @@ def plan_service(
     if report.error_count > schema_before:
         return _own_plan(service)  # not even well-typed: nothing more to check
     sizes = _pinned_sizes(service)
-    values = apply_lock_sizing(service, values, effective, sizes, report)
-    values = apply_rollout(service, values)
-    effective = _schema_checked(service, values, origins, report)
-    if report.error_count > schema_before:
-        return _own_plan(service)
+    sized = apply_rollout(service, apply_lock_sizing(service, values, effective, sizes, report))
+    if sized != values:  # equal values have the same effective values, already checked
+        effective = _schema_checked(service, sized, origins, report)
+        if report.error_count > schema_before:
+            return _own_plan(service)
+    values = sized
     _check_effective(service, effective, sizes, report)
     preset = leaf.resources_preset or environment.defaults.resources_preset
     valid = report.error_count == before

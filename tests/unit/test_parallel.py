@@ -1,0 +1,121 @@
+"""--jobs: planning and emitting in forked processes gives what one process gives, in order."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from catalog_gen.plan import parallel
+from catalog_gen.plan.parallel import chunked_map, default_jobs
+from catalog_gen.write.writer import read_tree
+from tests.unit.helpers import FIXTURES, make_catalog, run_cli
+
+
+@dataclass
+class Named:
+    name: str
+
+
+def doubled(chunk: Sequence[int]) -> list[int]:
+    return [2 * item for item in chunk]
+
+
+@pytest.mark.parametrize("count", [0, 1, 5, 17, 100])
+@pytest.mark.parametrize("jobs", [1, 2, 3])
+def test_chunks_concatenate_to_the_serial_result(count: int, jobs: int) -> None:
+    items = list(range(count))
+    results = chunked_map(doubled, items, jobs, least=1)
+    assert [item for chunk in results for item in chunk] == doubled(items)
+    processes = min(jobs, count)
+    assert len(results) == max(processes, 1)
+
+
+def test_chunks_run_in_other_processes_and_shared_objects_come_back_the_same() -> None:
+    shared = [Named("dev"), Named("prod")]
+
+    def work(chunk: Sequence[int]) -> list[tuple[int, object, object]]:
+        return [(os.getpid(), shared[0], shared[1]) for _ in chunk]
+
+    results = chunked_map(work, list(range(12)), 3, shared=shared, least=1)
+    rows = [row for chunk in results for row in chunk]
+    assert len(rows) == 12
+    assert os.getpid() not in {pid for pid, _, _ in rows}
+    assert all(first is shared[0] and second is shared[1] for _, first, second in rows)
+    # Equal to a shared object is not enough: only the very objects travel as their index.
+    copies = chunked_map(
+        lambda chunk: [Named("dev") for _ in chunk], list(range(4)), 2, shared=shared, least=1
+    )
+    assert all(copy == shared[0] and copy is not shared[0] for chunk in copies for copy in chunk)
+
+
+def test_an_exception_in_a_process_is_raised_again_here_and_no_process_is_left(
+    tmp_path: Path,
+) -> None:
+    def failing(chunk: Sequence[int]) -> list[int]:
+        (tmp_path / str(os.getpid())).touch()
+        if 11 in chunk:  # the last chunk: the others have run by the time it is read
+            raise KeyError("eleven")
+        return list(chunk)
+
+    with pytest.raises(KeyError, match="eleven"):
+        chunked_map(failing, list(range(12)), 3, least=1)
+    pids = [int(path.name) for path in tmp_path.iterdir()]
+    assert len(pids) == 3
+    for pid in pids:  # each waited for already: none is left running or unreaped
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+
+
+def test_too_few_items_or_one_job_stay_in_this_process() -> None:
+    def work(chunk: Sequence[int]) -> list[int]:
+        return [os.getpid() for _ in chunk]
+
+    assert chunked_map(work, list(range(15)), 4, least=10) == [[os.getpid()] * 15]
+    assert chunked_map(work, list(range(50)), 1, least=1) == [[os.getpid()] * 50]
+    assert default_jobs() >= 1
+
+
+def outcome(tmp_path: Path, case: Path, command: str, jobs: str) -> tuple[object, ...]:
+    root = tmp_path / f"{command}-{jobs}"
+    make_catalog(root, overlay=case / "catalog")
+    extra = ["--out", "generated"] if command == "render" else []
+    result = run_cli(root, command, "--catalog", "catalog", "--no-cache", "--jobs", jobs, *extra)
+    tree = read_tree(root / "generated") if (root / "generated").is_dir() else {}
+    deploy = read_tree(root / "deploy") if (root / "deploy").is_dir() else {}
+    return result.code, result.stdout, result.stderr, tree, deploy
+
+
+CASES = [
+    FIXTURES / "valid" / "proof-of-concept",
+    FIXTURES / "valid" / "mirror-registry-and-derived-models",
+    FIXTURES / "invalid" / "several-mistakes-one-pass",
+    FIXTURES / "invalid" / "cross-leaf-duplicate-host",
+    FIXTURES / "invalid" / "cross-leaf-with-invalid-leaf",
+    FIXTURES / "invalid" / "environment-invalid-with-leaves",
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+@pytest.mark.parametrize("command", ["validate", "render"])
+def test_jobs_give_the_same_output_and_problems_in_the_same_order(
+    case: Path, command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(parallel, "LEAST_PER_PROCESS", 1)  # fork even for a few leaves
+    serial = outcome(tmp_path, case, command, "1")
+    forked = outcome(tmp_path, case, command, "3")
+    assert forked == serial
+    assert serial[0] in (0, 1)
+
+
+@pytest.mark.parametrize("jobs", ["0", "-2", "many"])
+def test_jobs_must_be_a_positive_number(
+    jobs: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_catalog(tmp_path)
+    result = run_cli(tmp_path, "validate", "--catalog", "catalog", "--jobs", jobs)
+    assert result.code == 2
+    assert "argument --jobs: expected a whole number of processes >= 1" in capsys.readouterr().err
