@@ -91,10 +91,8 @@ def plan_catalog(
     catalog_name = catalog.resolve().name
     files = _with_unwritten(discover(catalog, display_root, report), unwritten or {})
     environments, environment_documents = _environments(catalog, display_root, files, report)
-    lock: ModelLockFacts | None = None
     lock_display = join_display(display_root, PurePosixPath(LOCK_FILE))
-    if lock_loader is not None:
-        lock = lock_loader(catalog / LOCK_FILE, report, lock_display)
+    lock = None if lock_loader is None else lock_loader(catalog / LOCK_FILE, report, lock_display)
 
     leaves = files.leaves
     keep: set[str] | None = None
