@@ -99,7 +99,7 @@ def test_new_refuses_an_existing_file(tmp_path: Path) -> None:
     outcome = run_cli(tmp_path, "new", "dev/ml/svc", "--model", "phi", *OWNER)
     assert outcome.code == 1
     assert outcome.stdout == (
-        "catalog/dev/ml/svc.yaml:0:0: error: $: already exists; `catalog-gen new` never "
+        "catalog/dev/ml/svc.yaml:1:1: error: $: already exists; `catalog-gen new` never "
         "overwrites a leaf: edit it instead\n"
     )
     assert (catalog / "dev/ml/svc.yaml").read_bytes() == before

@@ -171,7 +171,7 @@ def test_an_existing_target_is_never_overwritten(tmp_path: Path) -> None:
     outcome = run_cli(tmp_path, "promote", "ollama-phi", "--from", "dev", "--to", "prod")
     assert outcome.code == 1
     assert errors(outcome.stdout) == [
-        "catalog/prod/ml-workloads/ollama-phi.yaml:0:0: error: $: already exists; `catalog-gen "
+        "catalog/prod/ml-workloads/ollama-phi.yaml:1:1: error: $: already exists; `catalog-gen "
         "promote` never overwrites a leaf: edit it, or remove it and promote again"
     ]
     assert (catalog / "prod/ml-workloads/ollama-phi.yaml").read_text() == prod_leaf

@@ -122,7 +122,7 @@ def refuse_existing(catalog: CatalogAccess, place: LeafPlace, report: Report, ad
     """True (and a problem) when place already holds a file, or anything else."""
     if not os.path.lexists(place.path(catalog)):
         return False
-    report.add(place.display(catalog), 0, 0, "$", f"already exists; {advice}")
+    report.add(place.display(catalog), 1, 1, "$", f"already exists; {advice}")
     return True
 
 
@@ -141,7 +141,7 @@ def write_leaf(catalog: CatalogAccess, place: LeafPlace, content: bytes, report:
         os.chmod(temporary, 0o666 & ~_umask())  # as open() would have created it
         os.link(temporary, target)  # fails if target exists: never overwrites
     except FileExistsError:
-        report.add(place.display(catalog), 0, 0, "$", "already exists (created meanwhile)")
+        report.add(place.display(catalog), 1, 1, "$", "already exists (created meanwhile)")
         return False
     finally:
         os.unlink(temporary)
