@@ -107,8 +107,9 @@ def write_outputs(
     check_targets(outputs, protected)
     targets = [output.path for output in outputs]
     with _os_errors(targets[0]):
-        for output in outputs:  # before creating anything; again under the lock below
-            check_owned(output, record)
+        # Ownership is proven once, under the lock (a refusal there removes the folders this
+        # call created): a walk before taking the lock would prove nothing the second one
+        # does not, at the cost of a stat per output file.
         created = _make_parents(targets)
         try:
             with locked(targets, exclusive=True):
