@@ -38,7 +38,7 @@ import pickle
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -57,6 +57,8 @@ from catalog_gen.problems import Problem, Report
 CACHE_DIR = ".catalog-gen-cache"
 PACK_PREFIX = "leaves-"  # leaves-<first two hex of the key>.pack: a one-leaf edit rewrites two
 PACK_SUFFIX = ".pack"
+# plans-<the same two hex>.pack: the entries' ServicePlans, read only when a plan is asked for
+PLAN_PACK_PREFIX = "plans-"
 _MAGIC = b"catalog-gen cache pack 1\n"
 INDEX_FILE = "leaves-index.json"
 INDEX_VERSION = 1
@@ -86,7 +88,9 @@ class _Entry:
     key: str
     problems: tuple[Problem, ...]
     facts: LeafFacts | None  # leaf_facts of the plan (None: the leaf gave no plan)
-    plan: bytes | None  # the ServicePlan, pickled on its own (_dump_plan): loaded when asked for
+    # The ServicePlan, pickled on its own (_dump_plan) and stored in the plans pack (None here
+    # then): unpickled only when asked for.
+    plan: bytes | None
     files: dict[str, bytes] | None  # the service emitters' output, once something emitted it
     # The chart's template messages on the plan's effective values, with the helm that gave them.
     templates: tuple[str, tuple[TemplateMessage, ...]] | None = None
@@ -109,6 +113,7 @@ class LeafCache:
         self.directory = directory
         self.complete = complete
         self._stored = _read_packs(directory)  # key -> entry bytes, as found
+        self._plan_packs: dict[str, dict[str, bytes]] = {}  # shard -> key -> plan, once read
         self._used: dict[str, _Entry] = {}  # key -> entry, this run's
         self._changed: set[str] = set()  # keys whose entry this run created or completed
         self._by_leaf_path: dict[str, str] = {}  # ServicePlan.leaf_path -> key
@@ -212,7 +217,8 @@ class LeafCache:
             path, relative, display, context = self._sources[service.leaf_path]
             entry = self._used[self._by_leaf_path[service.leaf_path]]
             environment = context.environments.get(relative.parts[0])
-            plan = _load_plan(entry.plan, environment, service.leaf_path)
+            blob = entry.plan if entry.plan is not None else self._stored_plan(entry.key)
+            plan = _load_plan(blob, environment, service.leaf_path)
             if plan is None:
                 plan = plan_leaf(path, relative, display, context, Report())
             if plan is None:
@@ -289,10 +295,32 @@ class LeafCache:
                 by_shard[key[:2]][key] = blob
         try:
             for shard, entries in sorted(by_shard.items()):
+                plans = self._plans_of(entries)  # first: it may read the shard's plans
                 _write_pack(self.directory / f"{PACK_PREFIX}{shard}{PACK_SUFFIX}", entries)
+                _write_pack(self.directory / f"{PLAN_PACK_PREFIX}{shard}{PACK_SUFFIX}", plans)
         except OSError:
             pass
         self._index.save(complete=self.complete)
+
+    def _plans_of(self, keys: Iterable[str]) -> dict[str, bytes]:
+        """The pickled plan of each entry that has one: this run's, else the stored one."""
+        plans: dict[str, bytes] = {}
+        for key in keys:
+            entry = self._used.get(key)
+            blob = entry.plan if entry is not None and entry.plan is not None else None
+            if blob is None and (entry is None or entry.facts is not None):
+                blob = self._stored_plan(key)
+            if blob is not None:
+                plans[key] = blob
+        return plans
+
+    def _stored_plan(self, key: str) -> bytes | None:
+        """An entry's plan as the plans pack of its shard holds it (the pack read once)."""
+        shard = key[:2]
+        if shard not in self._plan_packs:
+            path = self.directory / f"{PLAN_PACK_PREFIX}{shard}{PACK_SUFFIX}"
+            self._plan_packs[shard] = _read_pack(path)
+        return self._plan_packs[shard].get(key)
 
     # --- keys -------------------------------------------------------------------------------
 
@@ -356,8 +384,7 @@ def _well_formed(entry: _Entry) -> bool:
         isinstance(entry.problems, tuple)
         and all(isinstance(problem, Problem) for problem in entry.problems)
         and (entry.facts is None or isinstance(entry.facts, LeafFacts))
-        and (entry.plan is None or isinstance(entry.plan, bytes))
-        and (entry.facts is None) == (entry.plan is None)
+        and entry.plan is None  # stored in the plans pack, not in the entry
         and (
             entry.files is None
             or (
@@ -458,8 +485,9 @@ def _load_plan(blob: bytes | None, environment: Any, leaf_path: str) -> ServiceP
 
 
 def _dump_entry(entry: _Entry) -> bytes:
+    """The entry without its plan (that goes to the plans pack)."""
     buffer = io.BytesIO()
-    _EntryPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(entry)
+    _EntryPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(replace(entry, plan=None))
     return buffer.getvalue()
 
 
