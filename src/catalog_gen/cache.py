@@ -219,10 +219,12 @@ class LeafCache:
             environment = context.environments.get(relative.parts[0])
             blob = entry.plan if entry.plan is not None else self._stored_plan(entry.key)
             plan = _load_plan(blob, environment, service.leaf_path)
-            if plan is None:
+            if plan is None:  # stored plan lost or foreign: planned again, and kept
                 plan = plan_leaf(path, relative, display, context, Report())
-            if plan is None:
-                raise RuntimeError(f"{display} planned before, but not now")
+                if plan is None:
+                    raise RuntimeError(f"{display} planned before, but not now")
+                entry.plan = _dump_plan(plan)
+                self._changed.add(entry.key)
             self._plans[service.leaf_path] = plan
         return plan
 
