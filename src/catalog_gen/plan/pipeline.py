@@ -107,11 +107,7 @@ def plan_catalog(
     lock_display = join_display(display_root, PurePosixPath(LOCK_FILE))
     lock = None if lock_loader is None else lock_loader(catalog / LOCK_FILE, report, lock_display)
 
-    leaves = files.leaves
-    keep: set[str] | None = None
-    if only is not None:
-        leaves, keep = _select(catalog, display_root, files, only, report)
-
+    leaves, keep = _select(catalog, display_root, files, only, report)
     context = LeafContext(
         catalog,
         catalog_name,
@@ -388,12 +384,15 @@ def _select(
     catalog: Path,
     display_root: str,
     files: CatalogFiles,
-    only: Sequence[Path],
+    only: Sequence[Path] | None,
     report: Report,
-) -> tuple[list[Path], set[str]]:
+) -> tuple[Sequence[Path], set[str] | None]:
     """The leaves `validate FILE...` needs: the FILEs and the other leaves of their environments
     (for the cross-leaf rules), and the displays whose problems are kept. A FILE may also be an
-    environment file: its leaves are checked with it, since its cross-leaf rules need them."""
+    environment file: its leaves are checked with it, since its cross-leaf rules need them.
+    Without FILEs (only None): every leaf, and every problem kept (None)."""
+    if only is None:
+        return files.leaves, None
     by_real_path = {path.resolve(): path for path in files.leaves}
     environment_files = {path.resolve(): name for name, path in files.environments.items()}
     environments: set[str] = set()
