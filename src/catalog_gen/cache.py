@@ -17,12 +17,13 @@ every service's facts, cached or not. The full ServicePlan is kept in the entry 
 unpickled only when something asks for it (`plan_of`: an emitter of a leaf without cached files,
 a template message to place), so a one-leaf edit never unpickles the other leaves' plans.
 
-The cache is 256 pack files (by the key's first byte) in `.catalog-gen-cache/` beside the catalog
-(ignored by git); a pack is replaced atomically (a temporary file renamed over it), only when its
-entries changed, and checked on reading: a pack whose checksum or
-format does not match, or an entry that does not unpickle into catalog-gen's own types or names
-another key, is ignored and rebuilt, never trusted, so the cache can only make a run faster,
-never change its output (tests/unit/test_cache.py compares incremental and cold renders).
+The cache is 256 pack files of entries (by the key's first byte) and as many of the entries'
+plans, in `.catalog-gen-cache/` beside the catalog (ignored by git); a pack is replaced
+atomically (a temporary file renamed over it), only when its entries changed, and checked on
+reading: a pack whose checksum or format does not match, or an entry (or plan) that does not
+unpickle into catalog-gen's own types or names another key (leaf), is ignored and rebuilt, never
+trusted, so the cache can only make a run faster, never change its output
+(tests/unit/test_cache.py compares incremental and cold renders).
 """
 
 from __future__ import annotations
