@@ -11,15 +11,19 @@ _LockReads, the entry keeps what each lock entry it asked for was (or "absent"),
 counts only while the lock still says the same (so a lock edit replans only the services of the
 models it changed). The leaf's bytes are known by its stat when that is the one LeafIndex recorded
 (git's index: device, inode, size, mtime, ctime), unread. A hit gives back the leaf's problems,
-its ServicePlan and its emitted files; anything else is planned afresh. Cross-leaf rules (hosts,
-GPU budget, names) always run over every leaf's plan, cached or not.
+its LeafFacts (plan/across.py) and its emitted files; anything else is planned afresh. Cross-leaf
+rules (hosts, GPU budget, names), the Argo CD files and the list of output files always run over
+every service's facts, cached or not. The full ServicePlan is kept in the entry as its own pickle,
+unpickled only when something asks for it (`plan_of`: an emitter of a leaf without cached files,
+a template message to place), so a one-leaf edit never unpickles the other leaves' plans.
 
-The cache is 256 pack files (by the key's first byte) in `.catalog-gen-cache/` beside the catalog
-(ignored by git); a pack is replaced atomically (a temporary file renamed over it), only when its
-entries changed, and checked on reading: a pack whose checksum or
-format does not match, or an entry that does not unpickle into catalog-gen's own types or names
-another key, is ignored and rebuilt, never trusted, so the cache can only make a run faster,
-never change its output (tests/unit/test_cache.py compares incremental and cold renders).
+The cache is 256 pack files of entries (by the key's first byte) and as many of the entries'
+plans, in `.catalog-gen-cache/` beside the catalog (ignored by git); a pack is replaced
+atomically (a temporary file renamed over it), only when its entries changed, and checked on
+reading: a pack whose checksum or format does not match, or an entry (or plan) that does not
+unpickle into catalog-gen's own types or names another key (leaf), is ignored and rebuilt, never
+trusted, so the cache can only make a run faster, never change its output
+(tests/unit/test_cache.py compares incremental and cold renders).
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ import pickle
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -45,6 +49,7 @@ import yaml
 from catalog_gen import __version__
 from catalog_gen.check.chart_templates import ChartTemplateError, TemplateMessage, find_helm
 from catalog_gen.lock.model import LockedModel
+from catalog_gen.plan.across import LeafFacts, leaf_facts
 from catalog_gen.plan.pipeline import LeafContext, plan_leaf
 from catalog_gen.plan.service import LOCK_FILE
 from catalog_gen.plan.service_plan import ModelLockFacts, ServicePlan
@@ -53,6 +58,8 @@ from catalog_gen.problems import Problem, Report
 CACHE_DIR = ".catalog-gen-cache"
 PACK_PREFIX = "leaves-"  # leaves-<first two hex of the key>.pack: a one-leaf edit rewrites two
 PACK_SUFFIX = ".pack"
+# plans-<the same two hex>.pack: the entries' ServicePlans, read only when a plan is asked for
+PLAN_PACK_PREFIX = "plans-"
 _MAGIC = b"catalog-gen cache pack 1\n"
 INDEX_FILE = "leaves-index.json"
 INDEX_VERSION = 1
@@ -81,7 +88,10 @@ ServiceEmitter = Callable[[ServicePlan], Mapping[str, bytes]]
 class _Entry:
     key: str
     problems: tuple[Problem, ...]
-    plan: ServicePlan | None
+    facts: LeafFacts | None  # leaf_facts of the plan (None: the leaf gave no plan)
+    # The ServicePlan, pickled on its own (_dump_plan) and stored in the plans pack (None here
+    # then): unpickled only when asked for.
+    plan: bytes | None
     files: dict[str, bytes] | None  # the service emitters' output, once something emitted it
     # The chart's template messages on the plan's effective values, with the helm that gave them.
     templates: tuple[str, tuple[TemplateMessage, ...]] | None = None
@@ -104,9 +114,13 @@ class LeafCache:
         self.directory = directory
         self.complete = complete
         self._stored = _read_packs(directory)  # key -> entry bytes, as found
+        self._plan_packs: dict[str, dict[str, bytes]] = {}  # shard -> key -> plan, once read
         self._used: dict[str, _Entry] = {}  # key -> entry, this run's
         self._changed: set[str] = set()  # keys whose entry this run created or completed
         self._by_leaf_path: dict[str, str] = {}  # ServicePlan.leaf_path -> key
+        self._plans: dict[str, ServicePlan] = {}  # leaf_path -> plan, once planned or unpickled
+        # leaf_path -> what plan_leaf was given, to plan it again if its pickle fails to load
+        self._sources: dict[str, tuple[Path, PurePosixPath, str, LeafContext]] = {}
         self._context: LeafContext | None = None
         self._base = ""
         self._environment_keys: dict[str, str] = {}
@@ -123,14 +137,14 @@ class LeafCache:
         display: str,
         context: LeafContext,
         report: Report,
-    ) -> ServicePlan | None:
+    ) -> LeafFacts | None:
         raw: bytes | None = None
         digest = self._index.known(path)  # the leaf's sha256 by its stat, unread
         if digest is None:
             try:
                 raw = path.read_bytes()
             except OSError:  # plan_leaf reports it; nothing to remember
-                return plan_leaf(path, relative, display, context, report)
+                return self._uncached(path, relative, display, context, report)
             digest = self._index.learn(path, raw)
         key = self._leaf_key(path, relative, display, context, digest)
         environment = context.environments.get(relative.parts[0])
@@ -140,7 +154,7 @@ class LeafCache:
                 try:
                     raw = path.read_bytes()
                 except OSError:
-                    return plan_leaf(path, relative, display, context, report)
+                    return self._uncached(path, relative, display, context, report)
                 key = self._leaf_key(path, relative, display, context, digest_of(raw))
             entry = self._plan_afresh(
                 key, raw, path=path, relative=relative, display=display, context=context
@@ -149,9 +163,25 @@ class LeafCache:
             self.hits += 1
         self._used[key] = entry
         report.extend(entry.problems)
-        if entry.plan is not None:
-            self._by_leaf_path[entry.plan.leaf_path] = key
-        return entry.plan
+        if entry.facts is not None:
+            self._by_leaf_path[entry.facts.leaf_path] = key
+            self._sources[entry.facts.leaf_path] = (path, relative, display, context)
+        return entry.facts
+
+    def _uncached(
+        self,
+        path: Path,
+        relative: PurePosixPath,
+        display: str,
+        context: LeafContext,
+        report: Report,
+    ) -> LeafFacts | None:
+        """plan_leaf, remembering nothing across runs (the plan only for this run)."""
+        plan = plan_leaf(path, relative, display, context, report)
+        if plan is None:
+            return None
+        self._plans[plan.leaf_path] = plan
+        return leaf_facts(plan)
 
     def _plan_afresh(
         self,
@@ -170,48 +200,74 @@ class LeafCache:
         reads = None if context.lock is None else _LockReads(context.lock)
         planned_with = context if reads is None else replace(context, lock=reads)
         plan = plan_leaf(path, relative, display, planned_with, own, raw=raw)
-        entry = _Entry(key, tuple(own.problems), plan, None)
+        entry = _Entry(key, tuple(own.problems), None, None, None)
+        if plan is not None:
+            entry.facts = leaf_facts(plan)
+            entry.plan = _dump_plan(plan)
+            self._plans[plan.leaf_path] = plan
         if reads is not None:
             entry.lock_reads = reads.recorded(self._lock_digest(context))
         self._changed.add(key)
         return entry
 
-    def service_emitter(self, emitters: Sequence[ServiceEmitter]) -> ServiceEmitter:
-        """One service emitter that gives what emitters give together, from the cache when the
-        plan came from a leaf this run planned or found."""
+    def plan_of(self, service: LeafFacts) -> ServicePlan:
+        """The full plan of a service this run planned or found (unpickled once, when first
+        asked for; planned again in the unlikely case its pickle does not load)."""
+        plan = self._plans.get(service.leaf_path)
+        if plan is None:
+            path, relative, display, context = self._sources[service.leaf_path]
+            entry = self._used[self._by_leaf_path[service.leaf_path]]
+            environment = context.environments.get(relative.parts[0])
+            blob = entry.plan if entry.plan is not None else self._stored_plan(entry.key)
+            plan = _load_plan(blob, environment, service.leaf_path)
+            if plan is None:  # stored plan lost or foreign: planned again, and kept
+                plan = plan_leaf(path, relative, display, context, Report())
+                if plan is None:
+                    raise RuntimeError(f"{display} planned before, but not now")
+                entry.plan = _dump_plan(plan)
+                self._changed.add(entry.key)
+            self._plans[service.leaf_path] = plan
+        return plan
 
-        def emit(plan: ServicePlan) -> Mapping[str, bytes]:
-            entry = self._used.get(self._by_leaf_path.get(plan.leaf_path, ""))
-            if entry is not None and entry.plan is plan and entry.files is not None:
+    def files_for(
+        self, emitters: Sequence[ServiceEmitter], plan_of: Callable[[LeafFacts], ServicePlan]
+    ) -> Callable[[LeafFacts], Mapping[str, bytes]]:
+        """What emitters give together for a service: from the cache when the service came from
+        a leaf this run planned or found and its files were kept, else emitted from its plan
+        (plan_of) and kept."""
+
+        def files_of(service: LeafFacts) -> Mapping[str, bytes]:
+            entry = self._entry_of(service)
+            if entry is not None and entry.files is not None:
                 return entry.files
-            files = _emit_all(plan, emitters)
-            if entry is not None and entry.plan is plan:
+            files = _emit_all(plan_of(service), emitters)
+            if entry is not None:
                 entry.files = files
                 self._changed.add(entry.key)
             return files
 
-        return emit
+        return files_of
 
-    def template_messages(self, plan: ServicePlan) -> tuple[TemplateMessage, ...] | None:
-        """The chart's template messages for a plan this run gave, when the same helm gave
+    def template_messages(self, service: LeafFacts) -> tuple[TemplateMessage, ...] | None:
+        """The chart's template messages for a service this run gave, when the same helm gave
         them (the chart itself is in the key)."""
-        entry = self._entry_of(plan)
+        entry = self._entry_of(service)
         if entry is None or entry.templates is None or entry.templates[0] != self._helm_identity():
             return None
         return entry.templates[1]
 
     def remember_template_messages(
-        self, plan: ServicePlan, messages: tuple[TemplateMessage, ...]
+        self, service: LeafFacts, messages: tuple[TemplateMessage, ...]
     ) -> None:
-        entry = self._entry_of(plan)
+        entry = self._entry_of(service)
         identity = self._helm_identity()
         if entry is not None and identity:
             entry.templates = (identity, messages)
             self._changed.add(entry.key)
 
-    def _entry_of(self, plan: ServicePlan) -> _Entry | None:
-        entry = self._used.get(self._by_leaf_path.get(plan.leaf_path, ""))
-        return entry if entry is not None and entry.plan is plan else None
+    def _entry_of(self, service: LeafFacts) -> _Entry | None:
+        entry = self._used.get(self._by_leaf_path.get(service.leaf_path, ""))
+        return entry if entry is not None and entry.facts is service else None
 
     def _helm_identity(self) -> str:
         """The helm binary that runs the template rules: path, size and modification time
@@ -242,10 +298,32 @@ class LeafCache:
                 by_shard[key[:2]][key] = blob
         try:
             for shard, entries in sorted(by_shard.items()):
+                plans = self._plans_of(entries)  # first: it may read the shard's plans
                 _write_pack(self.directory / f"{PACK_PREFIX}{shard}{PACK_SUFFIX}", entries)
+                _write_pack(self.directory / f"{PLAN_PACK_PREFIX}{shard}{PACK_SUFFIX}", plans)
         except OSError:
             pass
         self._index.save(complete=self.complete)
+
+    def _plans_of(self, keys: Iterable[str]) -> dict[str, bytes]:
+        """The pickled plan of each entry that has one: this run's, else the stored one."""
+        plans: dict[str, bytes] = {}
+        for key in keys:
+            entry = self._used.get(key)
+            blob = entry.plan if entry is not None and entry.plan is not None else None
+            if blob is None and (entry is None or entry.facts is not None):
+                blob = self._stored_plan(key)
+            if blob is not None:
+                plans[key] = blob
+        return plans
+
+    def _stored_plan(self, key: str) -> bytes | None:
+        """An entry's plan as the plans pack of its shard holds it (the pack read once)."""
+        shard = key[:2]
+        if shard not in self._plan_packs:
+            path = self.directory / f"{PLAN_PACK_PREFIX}{shard}{PACK_SUFFIX}"
+            self._plan_packs[shard] = _read_pack(path)
+        return self._plan_packs[shard].get(key)
 
     # --- keys -------------------------------------------------------------------------------
 
@@ -308,7 +386,8 @@ def _well_formed(entry: _Entry) -> bool:
     return (
         isinstance(entry.problems, tuple)
         and all(isinstance(problem, Problem) for problem in entry.problems)
-        and (entry.plan is None or isinstance(entry.plan, ServicePlan))
+        and (entry.facts is None or isinstance(entry.facts, LeafFacts))
+        and entry.plan is None  # stored in the plans pack, not in the entry
         and (
             entry.files is None
             or (
@@ -391,9 +470,27 @@ class _EntryUnpickler(pickle.Unpickler):
 _FOUND: dict[tuple[str, str], Any] = {}  # the allowed globals, resolved once per process
 
 
-def _dump_entry(entry: _Entry) -> bytes:
+def _dump_plan(plan: ServicePlan) -> bytes:
     buffer = io.BytesIO()
-    _EntryPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(entry)
+    _EntryPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(plan)
+    return buffer.getvalue()
+
+
+def _load_plan(blob: bytes | None, environment: Any, leaf_path: str) -> ServicePlan | None:
+    """The plan an entry holds, or None when it does not load into a plan of that leaf."""
+    if blob is None:
+        return None
+    try:
+        plan = _EntryUnpickler(io.BytesIO(blob), environment).load()
+    except Exception:  # corrupt or foreign: planned afresh
+        return None
+    return plan if isinstance(plan, ServicePlan) and plan.leaf_path == leaf_path else None
+
+
+def _dump_entry(entry: _Entry) -> bytes:
+    """The entry without its plan (that goes to the plans pack)."""
+    buffer = io.BytesIO()
+    _EntryPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(replace(entry, plan=None))
     return buffer.getvalue()
 
 

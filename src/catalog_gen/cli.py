@@ -539,7 +539,7 @@ def _render(
     if cache is None:
         tree = render_tree(planned, jobs=_jobs_of(arguments))
     else:
-        tree = render_tree(planned, [cache.service_emitter(SERVICE_EMITTERS)])
+        tree = render_tree(planned, files_of=cache.files_for(SERVICE_EMITTERS, planned.plan_of))
         cache.save()
     target = Path(arguments.out)
     gitops_root = Path(arguments.gitops_root) if arguments.gitops_root else catalog.parent
@@ -665,7 +665,7 @@ def _print_problems(report: Report, output_format: str, out: TextIO, err: TextIO
 
 
 def _summary(planned: CatalogPlan) -> str:
-    services = len(planned.plans)
+    services = len(planned.services)
     environments = len(planned.environments)
     return (
         f"{services} service{'s' if services != 1 else ''} in {environments} "

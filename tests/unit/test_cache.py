@@ -29,8 +29,9 @@ from catalog_gen.cache import CACHE_DIR, PACK_PREFIX, PACK_SUFFIX, LeafCache
 from catalog_gen.check.chart_contract import ChartContract
 from catalog_gen.lock.lockfile import load_lock, serialize_lock
 from catalog_gen.lock.model import LockedModel, ModelLock
+from catalog_gen.plan.across import leaf_facts
 from catalog_gen.plan.pipeline import plan_catalog
-from catalog_gen.plan.service_plan import ModelLockFacts
+from catalog_gen.plan.service_plan import ModelLockFacts, ServicePlan
 from catalog_gen.problems import Problem, Report
 from catalog_gen.write.writer import read_tree, write_tree
 from tests.unit.helpers import CHART, Outcome, run_cli, working_directory
@@ -61,6 +62,13 @@ def environment(name: str, variant: int) -> dict[str, Any]:
         data["gpu"]["budget"] = 2
     if variant % 4 == 3:
         data["requireLock"] = True
+    if variant % 5 == 2:  # autoscaled leaves count maxReplicas, the Argo CD files change
+        data["autoscaling"] = {
+            "engine": "keda-http",
+            "kedaHttp": {"interceptorNamespace": "keda-addons", "interceptorPort": 8080},
+        }
+    if variant % 6 == 4:
+        data["argocd"]["namespacePrefix"] = f"{name}-"
     return data
 
 
@@ -80,6 +88,16 @@ def leaf(env: str, namespace: str, name: str, variant: int) -> dict[str, Any]:
         data["container"]["resources"] = {"requests": {"memory": "64Gi"}}  # above the limit
     if variant % 7 == 6:
         data["resourcesPreset"] = "auto"
+    if variant % 6 == 5:  # one single-attach claim shared by several services: a clash
+        data["cache"] = {
+            "mode": "sharedPVC",
+            "existingClaim": "models",
+            "accessModes": ["ReadWriteOnce"],
+        }
+        data["container"]["replicas"] = 1
+    if variant % 8 == 7:  # autoscaled (an error where the environment does not autoscale)
+        data["autoscaling"] = {"maxReplicas": 3, "target": {"requestRate": 5}}
+        del data["container"]["replicas"]  # KEDA owns the count
     return data
 
 
@@ -316,6 +334,49 @@ def test_an_entry_can_only_unpickle_into_catalog_gen_classes() -> None:
         cache._EntryUnpickler(io.BytesIO(dotted), None).load()
     plain = Problem("leaf.yaml", 1, 1, "$", "message")
     assert cache._EntryUnpickler(io.BytesIO(pickle.dumps(plain)), None).load() == plain
+
+
+def plans_with(root: Path, planner: LeafCache | None) -> tuple[ServicePlan, ...]:
+    """Every valid service's full plan, planned with planner (None: without a cache)."""
+
+    def lock_loader(path: Path, report: Report, display: str) -> ModelLockFacts:
+        lock = load_lock(path, report, display)
+        return lock.models if lock is not None else {}
+
+    with working_directory(root):
+        planned = plan_catalog(
+            Path("catalog"),
+            "catalog",
+            ChartContract.load(Path("chart")),
+            Report(),
+            lock_loader=lock_loader,
+            cache=planner,
+        )
+        return planned.plans
+
+
+def test_cached_facts_and_plans_are_those_of_a_fresh_plan(tmp_path: Path) -> None:
+    """The facts a cache hit gives are leaf_facts of the plan it gives, and that plan is the one
+    planning gives; with its plans pack corrupt the plan is planned again, never trusted."""
+    start(tmp_path)
+    apply(tmp_path, ("leaf", "dev", "b", "s3", 5))  # a claim
+    apply(tmp_path, ("environment", "dev", 2))  # autoscaling
+    apply(tmp_path, ("leaf", "dev", "a", "s2", 7))  # autoscaled
+    cold = plans_with(tmp_path, None)
+    assert len(cold) == 4
+    filling = LeafCache(tmp_path / CACHE_DIR)
+    assert plans_with(tmp_path, filling) == cold
+    filling.save()
+    for corrupt in (None, corrupt_by_flipping_a_byte, corrupt_with_a_foreign_entry):
+        for path in sorted((tmp_path / CACHE_DIR).glob(f"{cache.PLAN_PACK_PREFIX}*")):
+            if corrupt is not None:
+                corrupt(path)
+        counted = LeafCache(tmp_path / CACHE_DIR)
+        assert plans_with(tmp_path, counted) == cold
+        assert (counted.hits, counted.misses) == (4, 0)
+        facts = [counted._used[key].facts for key in sorted(counted._used)]
+        assert sorted(facts, key=repr) == sorted(map(leaf_facts, cold), key=repr)
+        counted.save()  # a plan planned again is stored again
 
 
 def test_a_lock_edit_replans_only_the_leaves_whose_pins_changed(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ import yaml
 from catalog_gen.emit.blockyaml import block_yaml
 from catalog_gen.emit.yamltext import quoting_dumper
 from catalog_gen.models import ArgoCd, ChartSource, Environment
-from catalog_gen.plan.autoscaling import autoscaled
+from catalog_gen.plan.across import LeafFacts, leaf_facts
 from catalog_gen.plan.pipeline import CatalogPlan
 from catalog_gen.plan.service_plan import ServicePlan
 from catalog_gen.problems import Report
@@ -109,32 +109,19 @@ def destination_namespace(environment: Environment, namespace: str) -> str:
     return (prefix or "") + namespace
 
 
-def argo_service(plan: ServicePlan) -> ArgoService:
+def argo_service(service: LeafFacts, environment: Environment) -> ArgoService:
     return ArgoService(
-        environment=plan.environment_name,
-        namespace=plan.namespace,
-        destination_namespace=destination_namespace(plan.environment, plan.namespace),
-        service=plan.service_name,
-        leaf_path=plan.leaf_path,
+        environment=service.environment_name,
+        namespace=service.namespace,
+        destination_namespace=destination_namespace(environment, service.namespace),
+        service=service.service_name,
+        leaf_path=service.leaf_path,
         workload=next(
-            (item.kind, item.name) for item in plan.resource_names if item.kind in WORKLOAD_KINDS
+            (item.kind, item.name) for item in service.resource_names if item.kind in WORKLOAD_KINDS
         ),
-        autoscaled=autoscaled(plan.effective),
-        other_namespaces=_other_namespaces(plan.effective),
+        autoscaled=service.autoscaled,
+        other_namespaces=service.other_namespaces,
     )
-
-
-def _other_namespaces(effective: Mapping[str, Any]) -> tuple[str, ...]:
-    """The KEDA HTTP add-on's namespace where the chart renders a ReferenceGrant there."""
-    autoscaling = effective.get("autoscaling") or {}
-    keda_http = autoscaling.get("kedaHttp") or {}
-    if (
-        autoscaled(effective)
-        and autoscaling.get("engine") == "keda-http"
-        and (keda_http.get("referenceGrant") or {}).get("create", True)
-    ):
-        return (str(keda_http["interceptorNamespace"]),)
-    return ()
 
 
 def bounded_name(name: str, limit: int = NAME_MAX) -> str:
@@ -501,16 +488,17 @@ def emit_app_json(plan: ServicePlan) -> dict[str, bytes]:
     """Service emitter: app.json in the service's folder (nothing without an argocd section)."""
     if plan.environment.argocd is None:
         return {}
-    return {APP_JSON: json_bytes(app_record(argo_service(plan), plan.environment))}
+    service = argo_service(leaf_facts(plan), plan.environment)
+    return {APP_JSON: json_bytes(app_record(service, plan.environment))}
 
 
 def deploy_files(catalog: CatalogPlan) -> dict[PurePosixPath, bytes]:
     """deploy/argocd/ (paths relative to it): per environment with an argocd section its
     ApplicationSet, AppProject and bootstrap Application."""
     files: dict[PurePosixPath, bytes] = {}
-    by_environment: dict[str, list[ServicePlan]] = {}
-    for plan in catalog.plans:  # once: a scan per environment is quadratic in environments
-        by_environment.setdefault(plan.environment_name, []).append(plan)
+    by_environment: dict[str, list[LeafFacts]] = {}
+    for service in catalog.services:  # once: a scan per environment is quadratic in environments
+        by_environment.setdefault(service.environment_name, []).append(service)
     for name, environment in sorted(catalog.environments.items()):
         if environment.argocd is None or environment_problems(environment):
             continue
@@ -520,7 +508,7 @@ def deploy_files(catalog: CatalogPlan) -> dict[PurePosixPath, bytes]:
         if document is not None:
             source = f"{document.path.parent.parent.name}/{source}"
         services = sorted(
-            (argo_service(plan) for plan in by_environment.get(name, [])),
+            (argo_service(service, environment) for service in by_environment.get(name, [])),
             key=lambda service: service.app_json_path,
         )
         files[PurePosixPath(f"applicationset-{name}.yaml")] = yaml_bytes(
@@ -565,10 +553,12 @@ def check_catalog(catalog: CatalogPlan, report: Report) -> None:
             continue
         for where, message in environment_problems(environment):
             document.add(report, where, message)
-    for plan in catalog.plans:
-        namespace = destination_namespace(plan.environment, plan.namespace)
+    for service in catalog.services:
+        namespace = destination_namespace(
+            catalog.environments[service.environment_name], service.namespace
+        )
         if len(namespace) > NAME_MAX:
-            plan.document.add(
+            service.add(
                 report,
                 ("namespace",),
                 f"with the environment's namespacePrefix the namespace is {namespace!r}, "
@@ -603,13 +593,14 @@ def _check_unique_names(catalog: CatalogPlan, report: Report) -> None:
         bootstrap = bounded_name(f"ollama-inference-load-{name}-bootstrap")
         applications[(environment.argocd.namespace, bootstrap)] = f"environment {name!r}"
     components: dict[str, str] = {}
-    for plan in sorted(catalog.plans, key=lambda item: item.leaf_path):
-        joined = application_name(plan.environment_name, plan.namespace, plan.service_name)
+    for service in sorted(catalog.services, key=lambda item: item.leaf_path):
+        joined = application_name(service.environment_name, service.namespace, service.service_name)
+        settings = catalog.environments[service.environment_name].argocd
         taken = components.get(joined)
-        if taken is None and plan.environment.argocd is not None:
-            taken = applications.get((plan.environment.argocd.namespace, joined))
+        if taken is None and settings is not None:
+            taken = applications.get((settings.namespace, joined))
         if taken is not None:
-            plan.document.add(
+            service.add(
                 report,
                 ("serviceName",),
                 f"its Argo CD Application and Backstage Component would be named {joined!r} "
@@ -617,6 +608,6 @@ def _check_unique_names(catalog: CatalogPlan, report: Report) -> None:
                 "service or its namespace",
             )
             continue
-        components[joined] = plan.document.display
-        if plan.environment.argocd is not None:
-            applications[(plan.environment.argocd.namespace, joined)] = plan.document.display
+        components[joined] = service.display
+        if settings is not None:
+            applications[(settings.namespace, joined)] = service.display

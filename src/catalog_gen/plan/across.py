@@ -1,6 +1,15 @@
-"""The rules across leaves, on the plans of one environment: unique service names, hosts and
+"""The rules across leaves, on the services of one environment: unique service names, hosts and
 resource names, shared claims, the environment's GPU budget. They read what planning derived
-(hosts, effective values, resource names), so they run after every leaf is planned."""
+(hosts, effective values, resource names), so they run after every leaf is planned.
+
+They read a LeafFacts per service, never its ServicePlan: the few facts they need, built from the
+plan by `leaf_facts` (their one owner), small enough that the incremental render keeps them
+beside each leaf's cached plan and loads them without unpickling the plan (catalog_gen/cache.py).
+To add a rule that needs a new fact: add the field to LeafFacts, fill it in `leaf_facts`, and if
+the rule reports at a leaf node not yet listed, add that node's path to `_reported_paths` (the
+facts keep the position of each, so the message lands where Document.add would put it). The
+cache's key includes catalog-gen's code, so cached facts of the old shape are never read.
+"""
 
 from __future__ import annotations
 
@@ -8,110 +17,186 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
+from catalog_gen.check.names import ResourceName
 from catalog_gen.check.rules import SINGLE_ATTACH_MODES
-from catalog_gen.load.document import DataPath, Document
+from catalog_gen.load.document import DataPath, Document, Position
+from catalog_gen.models import Environment
 from catalog_gen.plan.autoscaling import autoscaled, counted_replicas
 from catalog_gen.plan.service_plan import ServicePlan
-from catalog_gen.problems import Report
+from catalog_gen.problems import JsonPathPart, Report
 from catalog_gen.sizing import parse_quantity
 
 
+@dataclass(frozen=True)
+class LeafFacts:
+    """What the rules across leaves, the Argo CD files and the list of output files read of one
+    service (see the module doc for how to add one)."""
+
+    environment_name: str
+    namespace: str
+    service_name: str
+    leaf_path: str  # ServicePlan.leaf_path: names the service's plan
+    relative_dir: str  # ServicePlan.relative_dir as POSIX text
+    display: str  # the leaf's Document.display
+    host_sources: tuple[tuple[str, DataPath], ...]  # Exposure.host_sources
+    resource_names: tuple[ResourceName, ...]
+    single_attach_claim: tuple[str, tuple[str, ...]] | None  # sharedPVC claim, sorted modes
+    steady_gpus: int
+    autoscaled: bool
+    other_namespaces: tuple[str, ...]  # namespaces it writes to besides its own
+    positions: tuple[tuple[DataPath, Position], ...]  # where each reported node starts
+    valid: bool = True
+
+    def add(self, report: Report, parts: Sequence[JsonPathPart], message: str) -> None:
+        """Document.add at a node the facts know the position of."""
+        line, column = dict(self.positions)[tuple(parts)]
+        report.add(self.display, line, column, list(parts), message)
+
+
+def leaf_facts(plan: ServicePlan) -> LeafFacts:
+    """The facts of a plan (their one owner)."""
+    claim = plan.cache.get("existingClaim") or ""
+    modes = set(plan.cache.get("accessModes") or ())
+    single = claim and plan.cache.get("mode") == "sharedPVC" and modes <= SINGLE_ATTACH_MODES
+    reported = _reported_paths(plan)
+    return LeafFacts(
+        environment_name=plan.environment_name,
+        namespace=plan.namespace,
+        service_name=plan.service_name,
+        leaf_path=plan.leaf_path,
+        relative_dir=plan.relative_dir.as_posix(),
+        display=plan.document.display,
+        host_sources=tuple(plan.exposure.host_sources),
+        resource_names=tuple(plan.resource_names),
+        single_attach_claim=(str(claim), tuple(sorted(modes))) if single else None,
+        steady_gpus=steady_gpus(plan),
+        autoscaled=autoscaled(plan.effective),
+        other_namespaces=other_namespaces(plan.effective),
+        positions=tuple((path, plan.document.position(path)) for path in reported),
+        valid=plan.valid,
+    )
+
+
+def _reported_paths(plan: ServicePlan) -> list[DataPath]:
+    """Every leaf node a rule on LeafFacts may report at, once each."""
+    paths: list[DataPath] = [("serviceName",), ("namespace",), ("cache", "existingClaim")]
+    paths += [source for _, source in plan.exposure.host_sources]
+    paths += [resource.source for resource in plan.resource_names]
+    return list(dict.fromkeys(tuple(path) for path in paths))
+
+
+def other_namespaces(effective: Mapping[str, Any]) -> tuple[str, ...]:
+    """The KEDA HTTP add-on's namespace where the chart renders a ReferenceGrant there."""
+    autoscaling = effective.get("autoscaling") or {}
+    keda_http = autoscaling.get("kedaHttp") or {}
+    if (
+        autoscaled(effective)
+        and autoscaling.get("engine") == "keda-http"
+        and (keda_http.get("referenceGrant") or {}).get("create", True)
+    ):
+        return (str(keda_http["interceptorNamespace"]),)
+    return ()
+
+
 def check_across_leaves(
-    plans: Sequence[ServicePlan],
+    services: Sequence[LeafFacts],
+    environments: Mapping[str, Environment],
     environment_documents: Mapping[str, Document],
     report: Report,
 ) -> None:
-    by_environment: dict[str, list[ServicePlan]] = defaultdict(list)
-    for plan in plans:
-        by_environment[plan.environment_name].append(plan)
+    by_environment: dict[str, list[LeafFacts]] = defaultdict(list)
+    for service in services:
+        by_environment[service.environment_name].append(service)
     for name, members in sorted(by_environment.items()):
-        ordered = sorted(members, key=lambda plan: plan.leaf_path)
+        ordered = sorted(members, key=lambda service: service.leaf_path)
         _unique_service_names(ordered, report)
         _unique_hosts(ordered, report)
         _unique_resource_names(ordered, report)
         _shared_claims(ordered, report)
         document = environment_documents.get(name)
-        if document is not None:
-            _gpu_budget(ordered, document, report)
+        environment = environments.get(name)
+        if document is not None and environment is not None:
+            _gpu_budget(ordered, environment, document, report)
 
 
-def _unique_service_names(plans: Iterable[ServicePlan], report: Report) -> None:
-    first: dict[tuple[str, str], ServicePlan] = {}
-    for plan in plans:
-        key = (plan.namespace, plan.service_name)
+def _unique_service_names(services: Iterable[LeafFacts], report: Report) -> None:
+    first: dict[tuple[str, str], LeafFacts] = {}
+    for service in services:
+        key = (service.namespace, service.service_name)
         if key in first:
-            plan.document.add(
+            service.add(
                 report,
                 ("serviceName",),
-                f"service {plan.service_name!r} is already defined in namespace "
-                f"{plan.namespace!r} by {first[key].document.display}",
+                f"service {service.service_name!r} is already defined in namespace "
+                f"{service.namespace!r} by {first[key].display}",
             )
         else:
-            first[key] = plan
+            first[key] = service
 
 
-def _unique_hosts(plans: Iterable[ServicePlan], report: Report) -> None:
-    first: dict[str, ServicePlan] = {}
-    for plan in plans:
-        for host, source in plan.exposure.host_sources:
+def _unique_hosts(services: Iterable[LeafFacts], report: Report) -> None:
+    first: dict[str, LeafFacts] = {}
+    for service in services:
+        for host, source in service.host_sources:
             owner = first.get(host)
-            if owner is not None and owner is not plan:
-                plan.document.add(
+            if owner is not None and owner is not service:
+                service.add(
                     report,
                     source,
-                    f"host {host!r} is already used by {owner.document.display} "
+                    f"host {host!r} is already used by {owner.display} "
                     f"(service {owner.namespace}/{owner.service_name}); hosts are unique per "
                     "environment",
                 )
             else:
-                first[host] = plan
+                first[host] = service
 
 
-def _unique_resource_names(plans: Iterable[ServicePlan], report: Report) -> None:
+def _unique_resource_names(services: Iterable[LeafFacts], report: Report) -> None:
     """Two services of one namespace must not render a resource of the same kind and name (the
     chart's names, catalog_gen/names.py): one error at each of the two leaves."""
-    owners: dict[tuple[str, str, str], list[tuple[ServicePlan, DataPath]]] = {}
-    clashes: dict[tuple[int, int], list[tuple[ServicePlan, DataPath, ServicePlan, str]]] = {}
-    for plan in plans:
-        for resource in plan.resource_names:
-            key = (plan.namespace, resource.kind, resource.name)
+    owners: dict[tuple[str, str, str], list[tuple[LeafFacts, DataPath]]] = {}
+    clashes: dict[tuple[int, int], list[tuple[LeafFacts, DataPath, LeafFacts, str]]] = {}
+    for service in services:
+        for resource in service.resource_names:
+            key = (service.namespace, resource.kind, resource.name)
             what = f"{resource.kind} {resource.name}"
             for other, other_at in owners.get(key, []):
-                if other is plan or other.service_name == plan.service_name:
+                if other is service or other.service_name == service.service_name:
                     continue  # one service; or a duplicate serviceName, reported on its own
-                pairs = ((plan, resource.source, other), (other, other_at, plan))
+                pairs = ((service, resource.source, other), (other, other_at, service))
                 for here, at, there in pairs:
                     clashes.setdefault((id(here), id(there)), []).append((here, at, there, what))
-            owners.setdefault(key, []).append((plan, resource.source))
+            owners.setdefault(key, []).append((service, resource.source))
     for found in clashes.values():
         here, source, there, _ = found[0]
-        here.document.add(
+        here.add(
             report,
             source,
-            f"service {there.namespace}/{there.service_name} ({there.document.display}) renders "
+            f"service {there.namespace}/{there.service_name} ({there.display}) renders "
             f"resources of the same names: {', '.join(item[3] for item in found)}; the chart's "
             "names must be unique in a namespace: rename one service (or its fullnameOverride)",
         )
 
 
-def _shared_claims(plans: Iterable[ServicePlan], report: Report) -> None:
-    first: dict[tuple[str, str], ServicePlan] = {}
-    for plan in plans:
-        claim = plan.cache.get("existingClaim") or ""
-        modes = set(plan.cache.get("accessModes") or ())
-        if not claim or plan.cache.get("mode") != "sharedPVC" or not modes <= SINGLE_ATTACH_MODES:
+def _shared_claims(services: Iterable[LeafFacts], report: Report) -> None:
+    first: dict[tuple[str, str], LeafFacts] = {}
+    for service in services:
+        if service.single_attach_claim is None:
             continue
-        key = (plan.namespace, claim)
+        claim, modes = service.single_attach_claim
+        key = (service.namespace, claim)
         if key in first:
-            plan.document.add(
+            service.add(
                 report,
                 ("cache", "existingClaim"),
-                f"claim {claim!r} (access modes {json.dumps(sorted(modes))}) is already used by "
-                f"{first[key].document.display}; a single-attach volume cannot serve two services",
+                f"claim {claim!r} (access modes {json.dumps(list(modes))}) is already used by "
+                f"{first[key].display}; a single-attach volume cannot serve two services",
             )
         else:
-            first[key] = plan
+            first[key] = service
 
 
 # HAMi's shares of a GPU (memory in MiB, memory percent, core percent): amounts, not devices. A
@@ -147,37 +232,37 @@ def steady_gpus(plan: ServicePlan) -> int:
     return gpu_devices_per_pod(plan.effective.get("gpu") or {}) * counted_replicas(plan.effective)
 
 
-def rollout_reserve(plans: Sequence[ServicePlan]) -> int:
+def rollout_reserve(usage: Iterable[int], environment: Environment) -> int:
     """GPUs the environment keeps spare for rollouts (gpu.surge), once for the whole pool: each
     service's rollout may use all of it, and rollouts that meet wait in turn (docs/catalog-gen.md
-    "Rollouts"). Nothing where no service holds a GPU."""
-    if not any(steady_gpus(plan) for plan in plans):
+    "Rollouts"). Nothing where no service holds a GPU (usage: each service's steady_gpus)."""
+    if not any(usage):
         return 0
-    return plans[0].environment.gpu.surge
+    return environment.gpu.surge
 
 
-def _gpu_budget(plans: Sequence[ServicePlan], document: Document, report: Report) -> None:
-    environment = plans[0].environment
+def _gpu_budget(
+    services: Sequence[LeafFacts], environment: Environment, document: Document, report: Report
+) -> None:
     budget = environment.gpu.budget
     if budget is None:
         return
-    usage = [(steady_gpus(plan), plan) for plan in plans]
-    steady = sum(count for count, _ in usage)
-    surge = rollout_reserve(plans)
+    steady = sum(service.steady_gpus for service in services)
+    surge = rollout_reserve((service.steady_gpus for service in services), environment)
     if steady + surge <= budget:
         return
     largest = sorted(
-        ((count, plan) for count, plan in usage if count),
-        key=lambda item: (-item[0], item[1].leaf_path),
+        (service for service in services if service.steady_gpus),
+        key=lambda service: (-service.steady_gpus, service.leaf_path),
     )[:5]
     listing = ", ".join(
-        f"{plan.namespace}/{plan.service_name} {count}"
-        + (" (maxReplicas)" if autoscaled(plan.effective) else "")
-        for count, plan in largest
+        f"{service.namespace}/{service.service_name} {service.steady_gpus}"
+        + (" (maxReplicas)" if service.autoscaled else "")
+        for service in largest
     )
     spare = f" plus gpu.surge {surge} spare for rollouts = {steady + surge}," if surge else ","
     counted = "gpu.count x replicas"
-    if any(autoscaled(plan.effective) for plan in plans):
+    if any(service.autoscaled for service in services):
         counted += ", autoscaled services x autoscaling.maxReplicas"
     document.add(
         report,

@@ -9,16 +9,20 @@ writes nothing unless the report is clean):
 3. plan every leaf (`plan_leaf`: load, shape, path rules, then plan/service.py `plan_service`,
    which merges in the order plan/merge.py documents);
 4. the chart's template rules (check/chart_templates.py, through helm) on every plan at once;
-5. the cross-leaf rules (plan/across.py `check_across_leaves`) on every plan.
+5. the cross-leaf rules (plan/across.py `check_across_leaves`) on every service's LeafFacts.
 
-A ServicePlan (plan/service_plan.py) is what every emitter reads; emitters never look at the raw
-leaf.
+A ServicePlan (plan/service_plan.py) is what every service emitter reads; emitters never look at
+the raw leaf. What reads every service at once (the rules across leaves, the Argo CD files, the
+list of output files) reads its LeafFacts instead (plan/across.py): CatalogPlan.services. The full
+plans come from `plan_of` when asked for (`plans`), so an incremental render never loads the
+plans of the leaves that did not change (catalog_gen/cache.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
@@ -40,7 +44,7 @@ from catalog_gen.load.document import (
     parse_document,
 )
 from catalog_gen.models import CatalogLeaf, Environment
-from catalog_gen.plan.across import check_across_leaves
+from catalog_gen.plan.across import LeafFacts, check_across_leaves, leaf_facts
 from catalog_gen.plan.parallel import chunked_map
 from catalog_gen.plan.security import check_environment_security
 from catalog_gen.plan.service import LOCK_FILE, plan_service
@@ -50,9 +54,18 @@ from catalog_gen.problems import Problem, Report
 
 @dataclass(frozen=True)
 class CatalogPlan:
-    plans: tuple[ServicePlan, ...]
+    """The valid services (their facts, in the leaves' order), the valid environments, and the
+    full plan of a service on demand."""
+
+    services: tuple[LeafFacts, ...]
     environments: Mapping[str, Environment]
     environment_documents: Mapping[str, Document]
+    plan_of: Callable[[LeafFacts], ServicePlan] = field(repr=False, compare=False)
+
+    @cached_property
+    def plans(self) -> tuple[ServicePlan, ...]:
+        """Every valid service's full plan (loaded once, when first asked for)."""
+        return tuple(self.plan_of(service) for service in self.services)
 
 
 # --- the pipeline ---------------------------------------------------------------------------------
@@ -94,11 +107,7 @@ def plan_catalog(
     lock_display = join_display(display_root, PurePosixPath(LOCK_FILE))
     lock = None if lock_loader is None else lock_loader(catalog / LOCK_FILE, report, lock_display)
 
-    leaves = files.leaves
-    keep: set[str] | None = None
-    if only is not None:
-        leaves, keep = _select(catalog, display_root, files, only, report)
-
+    leaves, keep = _select(catalog, display_root, files, only, report)
     context = LeafContext(
         catalog,
         catalog_name,
@@ -109,17 +118,40 @@ def plan_catalog(
         enforce_lock,
         lock_display,
     )
-    plans = _plan_leaves(
-        leaves, display_root, context, report, cache, unwritten=unwritten or {}, jobs=jobs
+    plans = _Plans(cache)
+    services = _plan_leaves(
+        leaves, display_root, context, report, plans, unwritten=unwritten or {}, jobs=jobs
     )
-    plans = check_chart_templates(plans, chart, report, cache)
+    services = check_chart_templates(services, chart, report, plans, cache)
     # Leaves with errors of their own take part too, with what of them is valid.
-    check_across_leaves(plans, environment_documents, report)
+    check_across_leaves(services, environments, environment_documents, report)
     if keep is not None:
         keep |= {document.display for document in environment_documents.values()}
         report.problems[:] = [problem for problem in report.problems if problem.path in keep]
-    valid = tuple(plan for plan in plans if plan.valid)
-    return CatalogPlan(valid, environments, environment_documents)
+    valid = tuple(service for service in services if service.valid)
+    return CatalogPlan(valid, environments, environment_documents, plans)
+
+
+class _Plans:
+    """The full plan of each service: the ones planned in this process, else the cache's."""
+
+    def __init__(self, cache: LeafPlanner | None) -> None:
+        self.cache = cache
+        self.fresh: dict[str, ServicePlan] = {}
+
+    def keep(self, plan: ServicePlan | None) -> LeafFacts | None:
+        if plan is None:
+            return None
+        self.fresh[plan.leaf_path] = plan
+        return leaf_facts(plan)
+
+    def __call__(self, service: LeafFacts) -> ServicePlan:
+        plan = self.fresh.get(service.leaf_path)
+        if plan is not None:
+            return plan
+        if self.cache is None:
+            raise KeyError(f"no plan for {service.leaf_path}")
+        return self.cache.plan_of(service)
 
 
 def _with_unwritten(files: CatalogFiles, unwritten: Mapping[Path, bytes]) -> CatalogFiles:
@@ -157,34 +189,48 @@ def _plan_leaves(
     display_root: str,
     context: LeafContext,
     report: Report,
-    cache: LeafPlanner | None,
+    plans: _Plans,
     *,
     unwritten: Mapping[Path, bytes],
     jobs: int = 1,
-) -> list[ServicePlan]:
+) -> list[LeafFacts]:
     """Stage 3: every leaf planned (through the cache when there is one; else in jobs forked
     processes, plan/parallel.py, with the plans and problems in the leaves' order)."""
-    if cache is None:
+    if plans.cache is None:
 
         def plan_chunk(chunk: Sequence[Path]) -> tuple[list[ServicePlan], list[Problem]]:
             own = Report()
             found = [
-                _plan_one(path, display_root, context, own, None, unwritten=unwritten)
-                for path in chunk
+                _plan_fresh(path, display_root, context, own, unwritten=unwritten) for path in chunk
             ]
             return [plan for plan in found if plan is not None], list(own.problems)
 
-        plans: list[ServicePlan] = []
+        services: list[LeafFacts] = []
         shared = list(context.environments.values())
         for chunk_plans, problems in chunked_map(plan_chunk, leaves, jobs, shared=shared):
-            plans.extend(chunk_plans)
+            services.extend(leaf_facts(plan) for plan in chunk_plans)
+            plans.fresh.update((plan.leaf_path, plan) for plan in chunk_plans)
             report.extend(problems)
-        return plans
+        return services
     found = [
-        _plan_one(path, display_root, context, report, cache, unwritten=unwritten)
+        _plan_one(path, display_root, context, report, plans, unwritten=unwritten)
         for path in leaves
     ]
-    return [plan for plan in found if plan is not None]
+    return [service for service in found if service is not None]
+
+
+def _plan_fresh(
+    path: Path,
+    display_root: str,
+    context: LeafContext,
+    report: Report,
+    *,
+    unwritten: Mapping[Path, bytes],
+) -> ServicePlan | None:
+    """One leaf planned here: an unwritten one from its bytes, else from its file."""
+    relative = PurePosixPath(path.relative_to(context.catalog).as_posix())
+    display = join_display(display_root, relative)
+    return plan_leaf(path, relative, display, context, report, raw=unwritten.get(path))
 
 
 def _plan_one(
@@ -192,60 +238,67 @@ def _plan_one(
     display_root: str,
     context: LeafContext,
     report: Report,
-    cache: LeafPlanner | None,
+    plans: _Plans,
     *,
     unwritten: Mapping[Path, bytes],
-) -> ServicePlan | None:
-    """One leaf: an unwritten one from its bytes (never cached), else through the cache."""
+) -> LeafFacts | None:
+    """One leaf's facts: an unwritten one planned here (never cached), else through the cache."""
+    if path in unwritten or plans.cache is None:
+        return plans.keep(_plan_fresh(path, display_root, context, report, unwritten=unwritten))
     relative = PurePosixPath(path.relative_to(context.catalog).as_posix())
     display = join_display(display_root, relative)
-    if path in unwritten:
-        return plan_leaf(path, relative, display, context, report, raw=unwritten[path])
-    if cache is None:
-        return plan_leaf(path, relative, display, context, report)
-    return cache.plan_leaf(path, relative, display, context, report)
+    return plans.cache.plan_leaf(path, relative, display, context, report)
 
 
 def check_chart_templates(
-    plans: Sequence[ServicePlan],
+    services: Sequence[LeafFacts],
     chart: ChartContract,
     report: Report,
+    plan_of: Callable[[LeafFacts], ServicePlan],
     known: LeafPlanner | None = None,
-) -> list[ServicePlan]:
+) -> list[LeafFacts]:
     """The chart's template rules (_validate.tpl, through helm) on every valid plan's effective
     values, in one batch; each message placed at the leaf line that set the value. known: a
-    LeafPlanner that remembers the answers for the plans it gave (helm then judges only the
-    others)."""
+    LeafPlanner that remembers the answers for the services it gave (helm then judges only the
+    others, and their plans are not loaded)."""
     if chart.templates is None:
-        return list(plans)
-    checked = [plan for plan in plans if plan.valid]
-    answers = _template_answers(chart.templates, checked, known)
+        return list(services)
+    checked = [service for service in services if service.valid]
+    answers = _template_answers(chart.templates, checked, plan_of, known)
     failed: set[int] = set()
-    for plan, messages in zip(checked, answers, strict=True):
+    for service, messages in zip(checked, answers, strict=True):
+        if not messages:
+            continue
+        plan = plan_of(service)
         from_leaf = plan.leaf.chart_values or {}
         for item in messages:
             parts = tuple(item.value.split("."))
             place_chart_value(plan.document, from_leaf, parts, report, item.message)
-            failed.add(id(plan))
-    return [replace(plan, valid=False) if id(plan) in failed else plan for plan in plans]
+        failed.add(id(service))
+    return [
+        replace(service, valid=False) if id(service) in failed else service for service in services
+    ]
 
 
 def _template_answers(
-    templates: ChartTemplates, plans: Sequence[ServicePlan], known: LeafPlanner | None
+    templates: ChartTemplates,
+    services: Sequence[LeafFacts],
+    plan_of: Callable[[LeafFacts], ServicePlan],
+    known: LeafPlanner | None,
 ) -> list[tuple[TemplateMessage, ...]]:
-    """Each plan's template messages: remembered ones from known, the others from helm."""
-    answers = [None if known is None else known.template_messages(plan) for plan in plans]
+    """Each service's template messages: remembered ones from known, the others from helm."""
+    answers = [None if known is None else known.template_messages(service) for service in services]
     asked = [index for index, answer in enumerate(answers) if answer is None]
-    fresh = templates.messages([plans[index].effective for index in asked])
+    fresh = templates.messages([plan_of(services[index]).effective for index in asked])
     found: list[tuple[TemplateMessage, ...]] = []
     given = iter(fresh)
-    for plan, answer in zip(plans, answers, strict=True):
+    for service, answer in zip(services, answers, strict=True):
         if answer is not None:
             found.append(answer)
             continue
         asked_now = next(given)
         if known is not None:
-            known.remember_template_messages(plan, asked_now)
+            known.remember_template_messages(service, asked_now)
         found.append(asked_now)
     return found
 
@@ -265,7 +318,8 @@ class LeafContext:
 
 
 class LeafPlanner(Protocol):
-    """plan_leaf with memory (catalog_gen.cache.LeafCache): the same plan and problems."""
+    """plan_leaf with memory (catalog_gen.cache.LeafCache): the same problems, and the facts of
+    the same plan, whose full plan plan_of gives when asked."""
 
     def plan_leaf(
         self,
@@ -274,15 +328,18 @@ class LeafPlanner(Protocol):
         display: str,
         context: LeafContext,
         report: Report,
-    ) -> ServicePlan | None: ...
+    ) -> LeafFacts | None: ...
 
-    def template_messages(self, plan: ServicePlan) -> tuple[TemplateMessage, ...] | None:
-        """The chart's template messages for a plan it gave, when it remembers them."""
+    def plan_of(self, service: LeafFacts) -> ServicePlan:
+        """The full plan of a service it gave."""
+
+    def template_messages(self, service: LeafFacts) -> tuple[TemplateMessage, ...] | None:
+        """The chart's template messages for a service it gave, when it remembers them."""
 
     def remember_template_messages(
-        self, plan: ServicePlan, messages: tuple[TemplateMessage, ...]
+        self, service: LeafFacts, messages: tuple[TemplateMessage, ...]
     ) -> None:
-        """What helm answered for a plan it gave."""
+        """What helm answered for a service it gave."""
 
 
 def plan_leaf(
@@ -327,12 +384,15 @@ def _select(
     catalog: Path,
     display_root: str,
     files: CatalogFiles,
-    only: Sequence[Path],
+    only: Sequence[Path] | None,
     report: Report,
-) -> tuple[list[Path], set[str]]:
+) -> tuple[Sequence[Path], set[str] | None]:
     """The leaves `validate FILE...` needs: the FILEs and the other leaves of their environments
     (for the cross-leaf rules), and the displays whose problems are kept. A FILE may also be an
-    environment file: its leaves are checked with it, since its cross-leaf rules need them."""
+    environment file: its leaves are checked with it, since its cross-leaf rules need them.
+    Without FILEs (only None): every leaf, and every problem kept (None)."""
+    if only is None:
+        return files.leaves, None
     by_real_path = {path.resolve(): path for path in files.leaves}
     environment_files = {path.resolve(): name for name, path in files.environments.items()}
     environments: set[str] = set()

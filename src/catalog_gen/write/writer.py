@@ -107,8 +107,9 @@ def write_outputs(
     check_targets(outputs, protected)
     targets = [output.path for output in outputs]
     with _os_errors(targets[0]):
-        for output in outputs:  # before creating anything; again under the lock below
-            check_owned(output, record)
+        # Ownership is proven once, under the lock (a refusal there removes the folders this
+        # call created): a walk before taking the lock would prove nothing the second one
+        # does not, at the cost of a stat per output file.
         created = _make_parents(targets)
         try:
             with locked(targets, exclusive=True):
@@ -200,7 +201,7 @@ def check_owned(output: Output, record: WriteRecord | None = None) -> bool:
         raise UnsafeOutputError(f"refusing to replace {target}: it is not a directory")
     else:
         stamps = record.stamps(target) if record is not None else {}
-        offenders = list(_foreign_entries(target, stamps, tally))
+        offenders = [Path(found) for found in _foreign_entries(str(target), stamps, tally)]
     if offenders:
         shown = ", ".join(str(path) for path in offenders[:_SHOWN_OFFENDERS])
         more = len(offenders) - _SHOWN_OFFENDERS
@@ -214,18 +215,19 @@ def check_owned(output: Output, record: WriteRecord | None = None) -> bool:
 
 
 def _foreign_entries(
-    directory: Path, stamps: Mapping[str, Stamp], tally: list[int], prefix: str = ""
-) -> Iterator[Path]:
+    directory: str, stamps: Mapping[str, Stamp], tally: list[int], prefix: str = ""
+) -> Iterator[str]:
     """Links, special files and files without the marker, top-down (os.walk's order); a file
-    whose stamp matches is ours without reading it. tally counts the files whose stamp
-    matches, then the others."""
+    whose stamp matches is ours without reading it (one lstat, no read). tally counts the files
+    whose stamp matches, then the others. Paths as text: a Path per entry costs more than the
+    stat."""
     with os.scandir(directory) as listing:
         entries = list(listing)
     folders = [entry for entry in entries if entry.is_dir(follow_symlinks=False)]
     others = [entry for entry in entries if not entry.is_dir(follow_symlinks=False)]
     for entry in others:
         if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
-            yield Path(entry.path)
+            yield entry.path
             continue
         known = stamps.get(prefix + entry.name)
         if known is not None and known.matches(entry.stat(follow_symlinks=False)):
@@ -233,9 +235,9 @@ def _foreign_entries(
             continue
         tally[1] += 1
         if not _is_generated(Path(entry.path)):
-            yield Path(entry.path)
+            yield entry.path
     for entry in folders:
-        yield from _foreign_entries(Path(entry.path), stamps, tally, f"{prefix}{entry.name}/")
+        yield from _foreign_entries(entry.path, stamps, tally, f"{prefix}{entry.name}/")
 
 
 def _is_generated(path: Path) -> bool:
