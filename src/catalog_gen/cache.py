@@ -37,7 +37,6 @@ import json
 import os
 import pickle
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -54,6 +53,7 @@ from catalog_gen.plan.pipeline import LeafContext, plan_leaf
 from catalog_gen.plan.service import LOCK_FILE
 from catalog_gen.plan.service_plan import ModelLockFacts, ServicePlan
 from catalog_gen.problems import Problem, Report
+from catalog_gen.write.written import replace_file
 
 CACHE_DIR = ".catalog-gen-cache"
 PACK_PREFIX = "leaves-"  # leaves-<first two hex of the key>.pack: a one-leaf edit rewrites two
@@ -596,7 +596,7 @@ class LeafIndex:
             {"version": INDEX_VERSION, "leaves": leaves}, separators=(",", ":"), sort_keys=True
         ).encode()
         with contextlib.suppress(OSError):
-            _replace_file(self.path, body)
+            replace_file(self.path, body)
 
 
 def _stat_of(path: Path) -> list[int | str]:
@@ -678,20 +678,7 @@ def _write_pack(path: Path, pack: Mapping[str, bytes]) -> None:
         path.unlink(missing_ok=True)
         return
     body = pickle.dumps(dict(sorted(pack.items())), protocol=pickle.HIGHEST_PROTOCOL)
-    _replace_file(path, _MAGIC + hashlib.sha256(body).digest() + body)
-
-
-def _replace_file(path: Path, content: bytes) -> None:
-    """Write content beside path, then rename it over path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(content)
-        os.replace(name, path)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
+    replace_file(path, _MAGIC + hashlib.sha256(body).digest() + body)
 
 
 # --- fingerprints ---------------------------------------------------------------------------

@@ -18,6 +18,7 @@ malformed stamp counts as empty, which costs only speed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -88,23 +89,27 @@ class WriteRecord:
             },
             separators=(",", ":"),
         ).encode()
-        path = self._path(key)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle, name = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-            try:
-                with os.fdopen(handle, "wb") as file:
-                    file.write(body)
-                os.replace(name, path)
-            except BaseException:
-                Path(name).unlink(missing_ok=True)
-                raise
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):
+            replace_file(self._path(key), body)
 
     def _path(self, key: str) -> Path:
         name = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
         return self.directory / f"{RECORD_PREFIX}{name}.json"
+
+
+def replace_file(path: Path, content: bytes) -> None:
+    """Write content beside path, then rename it over path (readers see the old or the new
+    bytes, never part of them); no fsync: what uses it (this record, the cache) only costs speed
+    when lost."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(content)
+        os.replace(name, path)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
 
 
 def _read(path: Path, key: str) -> dict[str, Stamp]:
