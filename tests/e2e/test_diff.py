@@ -6,7 +6,6 @@ bad REF, a directory outside git or an invalid side give the documented exit cod
 from __future__ import annotations
 
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from catalog_gen.cli import main
 from catalog_gen.diff import render
 from catalog_gen.diff.render import Resource, ServiceInputs
 from tests.conftest import REPO_ROOT, helm_binary
+from tests.support.scratch_git import git
 
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "leaves" / "valid" / "sizing-from-lock" / "catalog"
 CHART = REPO_ROOT / "charts" / "ollama-inference-load"
@@ -41,17 +41,6 @@ container:
     requests: {{cpu: 500m, memory: {requests}}}
     limits: {{cpu: "2", memory: {limits}}}
 """
-
-
-def git(cwd: Path, *args: str) -> str:
-    result = subprocess.run(
-        ["git", "-c", "user.name=Dev", "-c", "user.email=dev@example.com", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout
 
 
 @dataclass

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT
+from tests.support.scratch_git import git
 
 SCRIPT = REPO_ROOT / "tools" / "render_pr.sh"
 WORKFLOW = REPO_ROOT / ".github" / "workflows" / "render-pr.yaml"
@@ -40,17 +41,6 @@ model: "qwen2.5:0.5b"
 gpu: {count: 1}
 ingress: {enabled: true, host: qwen.hypermedia.au}
 """
-
-
-def git(cwd: Path, *args: str) -> str:
-    result = subprocess.run(
-        ["git", "-c", "user.name=Dev", "-c", "user.email=dev@example.com", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout
 
 
 def catalog_gen(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
