@@ -32,3 +32,13 @@ def test_every_key_is_documented(file_name: str) -> None:
     schema = json_schema(SCHEMA_FILES[file_name], file_name)
     missing = sorted({key for key in _keys(schema) if key not in text})
     assert missing == [], f"{DOC.name} does not mention: {', '.join(missing)}"
+
+
+def test_the_readme_shows_the_proof_of_concept_leaf_the_fixture_holds() -> None:
+    """The README says the proof of concept's leaf is accepted unchanged and names the fixture
+    that proves it (tests/unit/test_fixture_corpus.py renders it): the two must stay the same."""
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    fixture = REPO_ROOT / "tests/fixtures/leaves/valid/proof-of-concept/catalog/dev/ml-workloads"
+    leaf = (fixture / "ollama-phi.yaml").read_text(encoding="utf-8")
+    body = "".join(line for line in leaf.splitlines(keepends=True) if not line.startswith("#"))
+    assert f"```yaml\n{body}```\n" in readme
