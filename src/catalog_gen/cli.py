@@ -22,6 +22,7 @@ from catalog_gen.check.chart_contract import ChartContract, ChartContractError
 from catalog_gen.check.chart_templates import ChartTemplateError
 from catalog_gen.diff.command import DiffRequest, run_diff
 from catalog_gen.emit import SERVICE_EMITTERS, argocd, backstage, render_tree
+from catalog_gen.emit.checks import check_planned
 from catalog_gen.emit.schema import SCHEMA_FILES, json_schema, schema_text
 from catalog_gen.load.document import ENVIRONMENTS_DIR
 from catalog_gen.lock.command import run_lock
@@ -442,7 +443,7 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         cache=cache,
         jobs=_jobs_of(arguments),
     )
-    argocd.check_catalog(planned, report)
+    check_planned(planned, report)
     if not report.ok:
         if cache is not None:
             cache.save()

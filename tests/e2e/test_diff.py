@@ -145,6 +145,24 @@ def test_added_and_removed_services(
     assert "| dev | 1 | 1 | 0 | 2 | 3Gi → 6Gi (+3Gi) | 6Gi → 12Gi (+6Gi) |" in markdown
 
 
+def test_a_service_left_without_owner_is_a_warning_of_the_work_tree(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    environment = repo / "catalog" / "environments" / "sized.yaml"
+    text = environment.read_text(encoding="utf-8")
+    assert "\nowner: group:ml-platform\n" in text
+    environment.write_text(text.replace("\nowner: group:ml-platform\n", "\n"))
+    run = diff(monkeypatch, capsys, "--base", "main")
+    assert run.code == 0, run.err
+    assert run.rendered == both(LARGE, SMALL)  # their cost label team goes
+    warned = [line for line in run.err.splitlines() if ": warning: $.owner: " in line]
+    assert [line.split(": warning: ")[0] for line in warned] == [
+        f"catalog/{LARGE}.yaml:3:1",  # where each mapping starts, below its comments
+        f"catalog/{SMALL}.yaml:2:1",
+    ]
+    assert all("not published to Backstage" in line for line in warned)
+
+
 def test_an_environment_change_renders_all_its_services(
     repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

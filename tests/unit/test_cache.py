@@ -69,6 +69,8 @@ def environment(name: str, variant: int) -> dict[str, Any]:
         }
     if variant % 6 == 4:
         data["argocd"]["namespacePrefix"] = f"{name}-"
+    if variant % 7 == 5:  # no owner: a warning at each leaf that names none
+        del data["owner"]
     return data
 
 
@@ -98,6 +100,8 @@ def leaf(env: str, namespace: str, name: str, variant: int) -> dict[str, Any]:
     if variant % 8 == 7:  # autoscaled (an error where the environment does not autoscale)
         data["autoscaling"] = {"maxReplicas": 3, "target": {"requestRate": 5}}
         del data["container"]["replicas"]  # KEDA owns the count
+    if variant % 9 == 8:
+        data["owner"] = "group:default/leaf-team"
     return data
 
 
@@ -238,6 +242,31 @@ def test_a_second_render_reuses_every_leaf(tmp_path: Path) -> None:
     outcome = run_with(tmp_path, counted)
     assert outcome.code == 0
     assert (counted.hits, counted.misses) == (2, 1)
+
+
+def test_a_cached_run_warns_of_a_missing_owner_without_loading_a_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start(tmp_path)
+    apply(tmp_path, ("environment", "dev", 5))  # dev names no owner
+    apply(tmp_path, ("leaf", "dev", "a", "s2", 17))  # a leaf that names its own
+    first = run_cli(tmp_path, "render", chart=tmp_path / "chart")
+    assert first.code == 0, first.stdout + first.stderr
+    warned = [line for line in first.stdout.splitlines() if "$.owner" in line]
+    assert [line.split(":", 1)[0] for line in warned] == ["catalog/dev/a/s1.yaml"]
+    loads: list[str] = []
+    real = cache._load_plan
+
+    def counted(blob: bytes | None, environment: Any, leaf_path: str) -> ServicePlan | None:
+        loads.append(leaf_path)
+        return real(blob, environment, leaf_path)
+
+    monkeypatch.setattr(cache, "_load_plan", counted)
+    for command in ("validate", "render", "check"):
+        again = run_cli(tmp_path, command, chart=tmp_path / "chart")
+        assert again.code == 0, again.stdout + again.stderr
+        assert [line for line in again.stdout.splitlines() if "$.owner" in line] == warned
+    assert loads == []  # every leaf from the cache, and no plan unpickled for the check
 
 
 def run_with(root: Path, cache: LeafCache) -> Outcome:

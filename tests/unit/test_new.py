@@ -192,6 +192,10 @@ def test_new_refuses_a_host_another_service_routes(tmp_path: Path) -> None:
 
 def test_new_needs_an_owner_where_the_environment_names_none(tmp_path: Path) -> None:
     catalog = make_catalog(tmp_path)
+    environment = catalog / "environments/dev.yaml"
+    text = environment.read_text(encoding="utf-8")
+    environment.write_text(text.replace("\nowner: group:ml-platform\n", "\n"), encoding="utf-8")
+    assert "owner:" not in environment.read_text(encoding="utf-8")
     outcome = run_cli(tmp_path, "new", "dev/ml/svc", "--model", "phi")
     assert outcome.code == 1
     assert outcome.stdout.splitlines(keepends=True)[0] == (

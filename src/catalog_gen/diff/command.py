@@ -27,7 +27,7 @@ from catalog_gen.diff.source import (
     repository_root,
     resolve_commit,
 )
-from catalog_gen.emit import argocd
+from catalog_gen.emit.checks import check_planned
 from catalog_gen.lock.lockfile import load_lock
 from catalog_gen.plan.pipeline import plan_catalog
 from catalog_gen.plan.service_plan import ModelLockFacts
@@ -108,7 +108,7 @@ def plan_side(catalog: Path, display_root: str, chart: Path, report: Report, lab
     planned = plan_catalog(
         catalog, display_root, ChartContract.load(chart), report, lock_loader=_load_lock
     )
-    argocd.check_catalog(planned, report)
+    check_planned(planned, report)
     services = {inputs.key: inputs for inputs in map(service_inputs, planned.plans)}
     return Side(label, chart, services)
 

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -188,15 +187,18 @@ def backstage_service(plan: ServicePlan) -> BackstageService:
     )
 
 
-def component_problem(service: BackstageService) -> str | None:
-    if service.owner is None:
+def component_problem(owner: str | None, entity_name: str) -> str | None:
+    """Why Backstage cannot show a service (its owner, as the plan resolved it, and its
+    BackstageService.entity_name), if it cannot: the one place that says what a Component
+    needs. The service still deploys; the CLI warns (check_catalog)."""
+    if owner is None:
         return (
             "no owner: the service is not published to Backstage (a Component needs an owner); "
             "set owner, e.g. group:ml-platform, in the leaf or for every service of the "
             "environment in its environment file"
         )
-    if not is_valid_entity_name(service.entity_name):
-        return f"Backstage cannot name the service {service.entity_name!r}"
+    if not is_valid_entity_name(entity_name):
+        return f"Backstage cannot name the service {entity_name!r}"
     return None
 
 
@@ -242,20 +244,24 @@ def component(service: BackstageService) -> dict[str, Any]:
 def emit_catalog_info(plan: ServicePlan) -> dict[str, bytes]:
     """Service emitter: catalog-info.yaml in the service's folder (none without an owner)."""
     service = backstage_service(plan)
-    if component_problem(service) is not None:
+    if component_problem(service.owner, service.entity_name) is not None:
         return {}
     return {COMPONENT_FILE: yaml_bytes([component(service)], service.leaf_path)}
 
 
 def check_catalog(catalog: CatalogPlan, report: Report) -> None:
-    """A service Backstage cannot show is a warning at its leaf (it still deploys)."""
-    for plan in catalog.plans:
-        problem = component_problem(backstage_service(plan))
+    """A service Backstage cannot show is a warning at its leaf (it still deploys): at the
+    leaf's owner, where it names none (placed as Document.add places a missing key), else at its
+    serviceName. Reads each service's LeafFacts, never its plan (an incremental render loads
+    none for this)."""
+    for service in catalog.services:
+        entity_name = application_name(
+            service.environment_name, service.namespace, service.service_name
+        )
+        problem = component_problem(service.owner, entity_name)
         if problem is not None:
-            plan.document.add(report, ("owner",) if plan.owner is None else (), problem)
-            report.problems[-1] = dataclasses.replace(
-                report.problems[-1], severity=Severity.WARNING
-            )
+            where = ("owner",) if service.owner is None else ("serviceName",)
+            service.add(report, where, problem, severity=Severity.WARNING)
 
 
 def root_location() -> dict[str, Any]:

@@ -26,14 +26,15 @@ from catalog_gen.load.document import DataPath, Document, Position
 from catalog_gen.models import Environment
 from catalog_gen.plan.autoscaling import autoscaled, counted_replicas
 from catalog_gen.plan.service_plan import ServicePlan
-from catalog_gen.problems import JsonPathPart, Report
+from catalog_gen.problems import JsonPathPart, Report, Severity
 from catalog_gen.sizing import parse_quantity
 
 
 @dataclass(frozen=True)
 class LeafFacts:
-    """What the rules across leaves, the Argo CD files and the list of output files read of one
-    service (see the module doc for how to add one)."""
+    """What the rules across leaves, the Argo CD files, the emit-stage checks
+    (catalog_gen/emit/checks.py) and the list of output files read of one service (see the
+    module doc for how to add one)."""
 
     environment_name: str
     namespace: str
@@ -47,13 +48,21 @@ class LeafFacts:
     steady_gpus: int
     autoscaled: bool
     other_namespaces: tuple[str, ...]  # namespaces it writes to besides its own
+    owner: str | None  # ServicePlan.owner: the leaf's, else the environment's (Backstage's)
     positions: tuple[tuple[DataPath, Position], ...]  # where each reported node starts
     valid: bool = True
 
-    def add(self, report: Report, parts: Sequence[JsonPathPart], message: str) -> None:
+    def add(
+        self,
+        report: Report,
+        parts: Sequence[JsonPathPart],
+        message: str,
+        *,
+        severity: Severity = Severity.ERROR,
+    ) -> None:
         """Document.add at a node the facts know the position of."""
         line, column = dict(self.positions)[tuple(parts)]
-        report.add(self.display, line, column, list(parts), message)
+        report.add(self.display, line, column, list(parts), message, severity=severity)
 
 
 def leaf_facts(plan: ServicePlan) -> LeafFacts:
@@ -75,6 +84,7 @@ def leaf_facts(plan: ServicePlan) -> LeafFacts:
         steady_gpus=steady_gpus(plan),
         autoscaled=autoscaled(plan.effective),
         other_namespaces=other_namespaces(plan.effective),
+        owner=plan.owner,
         positions=tuple((path, plan.document.position(path)) for path in reported),
         valid=plan.valid,
     )
@@ -83,6 +93,7 @@ def leaf_facts(plan: ServicePlan) -> LeafFacts:
 def _reported_paths(plan: ServicePlan) -> list[DataPath]:
     """Every leaf node a rule on LeafFacts may report at, once each."""
     paths: list[DataPath] = [("serviceName",), ("namespace",), ("cache", "existingClaim")]
+    paths.append(("owner",))  # where the leaf sets it, else (absent) the leaf's mapping
     paths += [source for _, source in plan.exposure.host_sources]
     paths += [resource.source for resource in plan.resource_names]
     return list(dict.fromkeys(tuple(path) for path in paths))

@@ -61,6 +61,9 @@ class CatalogPlan:
     environments: Mapping[str, Environment]
     environment_documents: Mapping[str, Document]
     plan_of: Callable[[LeafFacts], ServicePlan] = field(repr=False, compare=False)
+    # The files whose problems the command reports (`validate FILE...`: those FILEs, the lock
+    # and the environment files); None: every file. Later checks keep to them too.
+    kept: frozenset[str] | None = None
 
     @cached_property
     def plans(self) -> tuple[ServicePlan, ...]:
@@ -129,7 +132,8 @@ def plan_catalog(
         keep |= {document.display for document in environment_documents.values()}
         report.problems[:] = [problem for problem in report.problems if problem.path in keep]
     valid = tuple(service for service in services if service.valid)
-    return CatalogPlan(valid, environments, environment_documents, plans)
+    kept = None if keep is None else frozenset(keep)
+    return CatalogPlan(valid, environments, environment_documents, plans, kept)
 
 
 class _Plans:

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from catalog_gen.check.chart_contract import ChartContract
-from catalog_gen.emit import argocd
+from catalog_gen.emit.checks import check_planned
 from catalog_gen.emit.yamltext import quoting_dumper
 from catalog_gen.load.document import LOCK_FILE, Document, join_display, parse_document
 from catalog_gen.plan.pipeline import CatalogPlan, LeafPlanner, LockLoader, plan_catalog
@@ -110,7 +110,7 @@ def check_leaf(
         cache=catalog.cache,
         unwritten={place.path(catalog): content},
     )
-    argocd.check_catalog(planned, everything)
+    check_planned(planned, everything)
     keep = {display, join_display(catalog.display_root, PurePosixPath(LOCK_FILE))}
     keep |= {document.display for document in planned.environment_documents.values()}
     report.extend(problem for problem in everything.problems if problem.path in keep)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from catalog_gen.models import WORKLOAD_TYPE
-from catalog_gen.problems import Report
+from catalog_gen.problems import Report, Severity, json_path
 from catalog_gen.scaffold.leaf_file import (
     CatalogAccess,
     LeafPlace,
@@ -98,6 +98,7 @@ def new_leaf(
     if request.owner is None and environment is not None and environment.owner is None:
         where = ("owner",)
         line, column = document.position(where) if document is not None else (1, 1)
+        _drop_warnings_at(report, place.display(catalog), where)  # this error says it all
         report.add(
             place.display(catalog),
             line,
@@ -109,3 +110,18 @@ def new_leaf(
     if not report.ok or dry_run:
         return Scaffolded(place, content, written=False)
     return Scaffolded(place, content, write_leaf(catalog, place, content, report))
+
+
+def _drop_warnings_at(report: Report, display: str, where: tuple[str, ...]) -> None:
+    """Without the warnings at where in display: the form's demand of an owner, an error, takes
+    the place of the emit checks' warning that the service would not be published."""
+    at = json_path(where)
+    report.problems[:] = [
+        problem
+        for problem in report.problems
+        if not (
+            problem.severity is Severity.WARNING
+            and problem.path == display
+            and problem.json_path == at
+        )
+    ]
