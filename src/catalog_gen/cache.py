@@ -12,8 +12,9 @@ counts only while the lock still says the same (so a lock edit replans only the 
 models it changed). The leaf's bytes are known by its stat when that is the one LeafIndex recorded
 (git's index: device, inode, size, mtime, ctime), unread. A hit gives back the leaf's problems,
 its LeafFacts (plan/across.py) and its emitted files; anything else is planned afresh. Cross-leaf
-rules (hosts, GPU budget, names), the Argo CD files and the list of output files always run over
-every service's facts, cached or not. The full ServicePlan is kept in the entry as its own pickle,
+rules (hosts, GPU budget, names), the emit-stage checks (emit/checks.py: Argo CD, the Backstage
+owner warning), the Argo CD files and the list of output files always run over every service's
+facts, cached or not. The full ServicePlan is kept in the entry as its own pickle,
 unpickled only when something asks for it (`plan_of`: an emitter of a leaf without cached files,
 a template message to place), so a one-leaf edit never unpickles the other leaves' plans.
 
