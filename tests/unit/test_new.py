@@ -12,7 +12,7 @@ import yaml
 
 from catalog_gen.scaffold.leaf_file import MODELINE
 from tests.conftest import REPO_ROOT
-from tests.unit.helpers import leaf, make_catalog, run_cli
+from tests.unit.helpers import leaf, make_catalog, run_cli, without_owner
 
 LEAF_SCHEMA = REPO_ROOT / "schemas" / "catalog-leaf.schema.json"
 OWNER = ("--owner", "group:ml-platform")
@@ -192,10 +192,7 @@ def test_new_refuses_a_host_another_service_routes(tmp_path: Path) -> None:
 
 def test_new_needs_an_owner_where_the_environment_names_none(tmp_path: Path) -> None:
     catalog = make_catalog(tmp_path)
-    environment = catalog / "environments/dev.yaml"
-    text = environment.read_text(encoding="utf-8")
-    environment.write_text(text.replace("\nowner: group:ml-platform\n", "\n"), encoding="utf-8")
-    assert "owner:" not in environment.read_text(encoding="utf-8")
+    without_owner(catalog)
     outcome = run_cli(tmp_path, "new", "dev/ml/svc", "--model", "phi")
     assert outcome.code == 1
     assert outcome.stdout.splitlines(keepends=True)[0] == (

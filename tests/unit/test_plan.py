@@ -24,7 +24,7 @@ from catalog_gen.plan.pipeline import CatalogPlan, plan_catalog
 from catalog_gen.plan.service_plan import ServicePlan
 from catalog_gen.problems import Report
 from tests.conftest import REPO_ROOT
-from tests.unit.helpers import CHART, leaf, make_catalog, pin
+from tests.unit.helpers import CHART, leaf, make_catalog, pin, without_owner
 
 
 @functools.cache
@@ -239,7 +239,11 @@ def test_cost_labels_name_the_owner_the_catalog_and_the_environment(
 
 
 def test_cost_labels_without_an_owner_name_no_team(tmp_path: Path) -> None:
-    service = only_plan(tmp_path, "model: phi\n")
+    catalog = make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf("model: phi\n")})
+    without_owner(catalog)
+    report = Report()
+    (service,) = plan_catalog(catalog, "catalog", chart(), report).plans
+    assert report.ok, report.format_text()
     assert service.chart_values["costLabels"] == {"service": "ml-inference", "environment": "dev"}
 
 

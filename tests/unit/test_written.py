@@ -120,7 +120,8 @@ def test_render_and_check_keep_a_record_beside_the_cache_and_no_cache_none(tmp_p
     assert not list((tmp_path / CACHE_DIR).glob(f"{RECORD_PREFIX}*"))
     assert run_cli(tmp_path, "render").code == 0
     assert set(WriteRecord(tmp_path / CACHE_DIR).stamps(tmp_path / "generated")) == {
-        "dev/ml/svc/values.yaml"
+        "dev/ml/svc/catalog-info.yaml",
+        "dev/ml/svc/values.yaml",
     }
     assert run_cli(tmp_path, "check").code == 0
     values = tmp_path / "generated/dev/ml/svc/values.yaml"

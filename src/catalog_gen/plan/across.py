@@ -92,8 +92,12 @@ def leaf_facts(plan: ServicePlan) -> LeafFacts:
 
 def _reported_paths(plan: ServicePlan) -> list[DataPath]:
     """Every leaf node a rule on LeafFacts may report at, once each."""
-    paths: list[DataPath] = [("serviceName",), ("namespace",), ("cache", "existingClaim")]
-    paths.append(("owner",))  # where the leaf sets it, else (absent) the leaf's mapping
+    paths: list[DataPath] = [
+        ("serviceName",),
+        ("namespace",),
+        ("owner",),  # where the leaf sets it; absent: where the leaf's mapping starts
+        ("cache", "existingClaim"),
+    ]
     paths += [source for _, source in plan.exposure.host_sources]
     paths += [resource.source for resource in plan.resource_names]
     return list(dict.fromkeys(tuple(path) for path in paths))
