@@ -16,6 +16,7 @@ _DEEPEST, and any other type (tuples, subclasses).
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import Any
@@ -105,6 +106,7 @@ class _Writer:
             self.lines.append(f" {_scalar(value)}\n")
 
 
+@functools.lru_cache(maxsize=4096)  # the same keys come back in every document
 def _key(key: str) -> str:
     if not key or len(key) > _LONGEST_KEY:
         raise _OutsideError
@@ -130,6 +132,7 @@ def _scalar(value: Any) -> str:
     raise _OutsideError
 
 
+@functools.lru_cache(maxsize=4096)
 def _quoted(text: str) -> str:
     if len(text) > _LONGEST or _QUOTABLE.fullmatch(text) is None:
         raise _OutsideError

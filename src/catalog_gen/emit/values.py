@@ -61,10 +61,12 @@ def dump_commented(data: Mapping[str, Any], comments: Mapping[str, str]) -> str:
     return "".join(parts)
 
 
-def comment_lines(text: str) -> list[str]:
+@functools.lru_cache(maxsize=1024)  # the same notes come back for every service of a catalog
+def comment_lines(text: str) -> tuple[str, ...]:
     """text as comment lines of at most COMMENT_WIDTH characters (with `# `)."""
-    flat = "".join(" " if not char.isprintable() else char for char in text)
-    return textwrap.wrap(flat, COMMENT_WIDTH - 2, break_long_words=False, break_on_hyphens=False)
+    flat = text if text.isprintable() else "".join(c if c.isprintable() else " " for c in text)
+    lines = textwrap.wrap(flat, COMMENT_WIDTH - 2, break_long_words=False, break_on_hyphens=False)
+    return tuple(lines)
 
 
 @functools.cache
