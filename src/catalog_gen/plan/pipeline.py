@@ -6,9 +6,12 @@ writes nothing unless the report is clean):
 1. load and check every environment file (load/document.py, check/shape.py, check/rules.py,
    plan/security.py);
 2. read the model lock (lock/lockfile.py), when the command wants it;
-3. plan every leaf (`plan_leaf`: load, shape, path rules, then plan/service.py `plan_service`,
-   which merges in the order plan/merge.py documents);
-4. the chart's template rules (check/chart_templates.py, through helm) on every plan at once;
+3. plan every leaf (plan/leaf.py `plan_leaf`: load, shape, path rules, then plan/service.py
+   `plan_service`, which merges in the order plan/merge.py documents): through the cache, or
+   without it in chunks (plan/fresh.py) that also ask helm and emit;
+4. the chart's template rules (check/chart_templates.py, through helm) placed at the leaves:
+   helm's answers from the chunks, else asked now in one batch for every plan the cache has
+   no answer for;
 5. the cross-leaf rules (plan/across.py `check_across_leaves`) on every service's LeafFacts.
 
 A ServicePlan (plan/service_plan.py) is what every service emitter reads; emitters never look at
