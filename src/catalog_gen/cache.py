@@ -50,7 +50,7 @@ from catalog_gen import __version__
 from catalog_gen.check.chart_templates import ChartTemplateError, TemplateMessage, find_helm
 from catalog_gen.lock.model import LockedModel
 from catalog_gen.plan.across import LeafFacts, leaf_facts
-from catalog_gen.plan.pipeline import LeafContext, plan_leaf
+from catalog_gen.plan.leaf import LeafContext, plan_leaf
 from catalog_gen.plan.service import LOCK_FILE
 from catalog_gen.plan.service_plan import ModelLockFacts, ServicePlan
 from catalog_gen.problems import Problem, Report

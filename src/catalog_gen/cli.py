@@ -21,7 +21,7 @@ from catalog_gen.cache import default_directory as default_cache_directory
 from catalog_gen.check.chart_contract import ChartContract, ChartContractError
 from catalog_gen.check.chart_templates import ChartTemplateError
 from catalog_gen.diff.command import DiffRequest, run_diff
-from catalog_gen.emit import SERVICE_EMITTERS, argocd, backstage, render_tree
+from catalog_gen.emit import SERVICE_EMITTERS, argocd, backstage, emit_service, render_tree
 from catalog_gen.emit.checks import check_planned
 from catalog_gen.emit.schema import SCHEMA_FILES, json_schema, schema_text
 from catalog_gen.load.document import ENVIRONMENTS_DIR
@@ -442,6 +442,8 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         lock_loader=_load_lock,
         cache=cache,
         jobs=_jobs_of(arguments),
+        # render and check compare files: emitted where each leaf is planned (no cache)
+        emit=emit_service if command in ("render", "check") else None,
     )
     check_planned(planned, report)
     if not report.ok:
@@ -538,7 +540,7 @@ def _render(
     """render (write the three outputs) or check (compare them) for a clean catalog."""
     summary = _summary(planned)
     if cache is None:
-        tree = render_tree(planned, jobs=_jobs_of(arguments))
+        tree = render_tree(planned)
     else:
         tree = render_tree(planned, files_of=cache.files_for(SERVICE_EMITTERS, planned.plan_of))
         cache.save()

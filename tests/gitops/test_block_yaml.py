@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from catalog_gen.emit import argocd
 from catalog_gen.emit.blockyaml import block_yaml
-from catalog_gen.emit.values import dump_yaml, dump_yaml_pyyaml
+from catalog_gen.emit.values import comment_lines, dump_commented, dump_yaml, dump_yaml_pyyaml
 
 
 def pyyaml_gitops(data: Any, dumper: type[yaml.SafeDumper]) -> str:
@@ -93,6 +93,24 @@ def test_gitops_writer_matches_both_pyyaml_emitters_or_declines(document: dict[s
     if fast is not None:
         assert fast == pyyaml_gitops(document, argocd.PURE_DUMPER)
         assert fast == pyyaml_gitops(document, argocd.DUMPER)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(DOCUMENTS, st.data())
+def test_a_commented_document_is_its_keys_dumped_one_by_one_under_their_comments(
+    document: dict[str, Any], data: st.DataObject
+) -> None:
+    """dump_commented writes the whole document at once when it can: the same bytes as each
+    top-level key dumped through PyYAML on its own, under its comment lines."""
+    keys = data.draw(st.lists(st.sampled_from(sorted(document)), unique=True))
+    comments = {key: data.draw(st.text(_IN_SHAPE, min_size=1, max_size=250)) for key in keys}
+    comments["not a key of the document"] = "never written"
+    expected = "".join(
+        "".join(f"# {line}\n" for line in comment_lines(comments.get(key, "")))
+        + dump_yaml_pyyaml({key: document[key]})
+        for key in sorted(document)
+    )
+    assert dump_commented(document, comments) == expected
 
 
 def test_the_writer_handles_the_usual_shapes() -> None:

@@ -148,7 +148,8 @@ def test_helm_judges_only_the_leaves_the_cache_has_no_answer_for(
     assert run_cli(tmp_path, "render").code == 0
     assert run_cli(tmp_path, "render").code == 0
     assert run_cli(tmp_path, "render", "--no-cache").code == 0
-    assert asked == [2, 1, 2]
+    # svc and b differ only in names, which the template rules never read: one case for helm
+    assert asked == [1, 1, 2]
 
 
 def test_the_collector_is_paused_for_a_command_and_restored(

@@ -5,8 +5,15 @@ entries); the chart keeps them in `_validate.tpl`, whose "oil.validationMessages
 only and returns a JSON list of {"value", "message"}. catalog-gen does not copy them: it puts
 that very file (and `_models.tpl`, whose load groups it counts) into a throw-away driver chart
 whose one template calls it for every case of a list, so one `helm template` judges a whole
-catalog. Results are cached by the content hash of the effective values' canonical JSON (the
-very text helm reads), so a value set is sent to helm once per process.
+catalog.
+
+helm is sent only the part of each value set those files read. They reach values only through
+chains like `.Values.httpRoute.timeouts` (the header of _validate.tpl says so); `read_paths`
+collects the chains from the files' text, and each case keeps exactly the subtrees they end on,
+so services that differ only in what the rules never read (names, hosts, labels) are one case.
+Where the files reach values any other way (`.Values` alone, `index .Values "x"`, `tpl`, the
+root context in a variable), nothing is left out. Results are cached by the content hash of that
+part's canonical JSON (the very text helm reads), so a case is sent to helm once per process.
 
 helm is found in $CATALOG_GEN_HELM, else the pinned `.tools/helm/3.19.0/helm` of the repository
 holding the chart or catalog-gen itself, else `helm` on PATH (docs/interfaces.md section 3).
@@ -17,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -54,6 +62,49 @@ class TemplateMessage:
     message: str
 
 
+# What a case keeps of the values: {key: the part of its value to keep}; WHOLE keeps it all.
+ReadPaths = dict[str, "ReadPaths | None"]
+WHOLE = None
+_COMMENT = re.compile(r"\{\{-?\s*/\*.*?\*/\s*-?\}\}", re.DOTALL)
+_CHAIN = re.compile(r"\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
+# Ways to read values (or template text) without a `.Values.<key>` chain.
+_OTHER_WAYS = re.compile(r"Values(?!(?:\.[A-Za-z_][A-Za-z0-9_]*)+)|\btpl\b")
+
+
+def read_paths(texts: Sequence[str]) -> ReadPaths | None:
+    """The values the template texts read, as a tree of keys (None: they may read any value)."""
+    code = [_COMMENT.sub("", text) for text in texts]
+    if any(_OTHER_WAYS.search(_CHAIN.sub("", text)) for text in code):
+        return WHOLE
+    paths: ReadPaths = {}
+    for text in code:
+        for chain in _CHAIN.findall(text):
+            _add_path(paths, chain.split(".")[1:])
+    return paths
+
+
+def _add_path(paths: ReadPaths, keys: Sequence[str]) -> None:
+    node = paths
+    for index, key in enumerate(keys):
+        if key in node and node[key] is WHOLE:
+            return  # a shorter chain already keeps all of it
+        if index == len(keys) - 1:
+            node[key] = WHOLE
+            return
+        child = node.get(key)
+        if child is None:
+            child = node[key] = {}
+        node = child
+
+
+def project(values: Any, paths: ReadPaths | None) -> Any:
+    """What of values the read paths reach: the whole of what a chain ends on; a value that is
+    not a mapping where a chain goes on is kept whole (helm fails on it the same way)."""
+    if paths is WHOLE or type(values) is not dict:
+        return values
+    return {key: project(values[key], below) for key, below in paths.items() if key in values}
+
+
 @dataclass
 class ChartTemplates:
     """Runs the chart's `_validate.tpl` through helm, batched and cached."""
@@ -61,10 +112,13 @@ class ChartTemplates:
     chart: Path
     helm: Path | None = None
     _cache: dict[str, tuple[TemplateMessage, ...]] = field(default_factory=dict, repr=False)
+    _paths: ReadPaths | None = field(default=WHOLE, init=False, repr=False)
+    _paths_read: bool = field(default=False, init=False, repr=False)
 
     def messages(self, cases: Sequence[Mapping[str, Any]]) -> list[tuple[TemplateMessage, ...]]:
         """The template rules' messages for each effective value set, in order."""
-        texts = [_canonical_json(case) for case in cases]
+        paths = self.read_paths()
+        texts = [_canonical_json(project(case, paths)) for case in cases]
         keys = [hashlib.sha256(text.encode("utf-8")).hexdigest() for text in texts]
         missing: dict[str, str] = {}
         for key, text in zip(keys, texts, strict=True):
@@ -74,6 +128,20 @@ class ChartTemplates:
             results = self._run(list(missing.values()))
             self._cache.update(zip(missing, results, strict=True))
         return [self._cache[key] for key in keys]
+
+    def read_paths(self) -> ReadPaths | None:
+        """What the driver's template files read of the values (read_paths), read once."""
+        if not self._paths_read:
+            texts = []
+            for name in (VALIDATE_TEMPLATE, *VALIDATE_HELPERS):
+                source = self.chart / "templates" / name
+                try:
+                    texts.append(source.read_text(encoding="utf-8"))
+                except (OSError, UnicodeDecodeError) as error:
+                    raise ChartTemplateError(f"cannot read {source}: {error}") from error
+            self._paths = read_paths(texts)
+            self._paths_read = True
+        return self._paths
 
     def _run(self, cases: list[str]) -> list[tuple[TemplateMessage, ...]]:
         """helm's answers for cases, each the JSON text of one effective value set."""

@@ -7,7 +7,7 @@ without leaves). Add an emitter by appending it to SERVICE_EMITTERS or ENVIRONME
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import PurePosixPath
 
 from catalog_gen.emit.argocd import emit_app_json
@@ -15,7 +15,6 @@ from catalog_gen.emit.backstage import emit_catalog_info
 from catalog_gen.emit.values import emit_values
 from catalog_gen.models import Environment
 from catalog_gen.plan.across import LeafFacts
-from catalog_gen.plan.parallel import chunked_map
 from catalog_gen.plan.pipeline import CatalogPlan
 from catalog_gen.plan.service_plan import ServicePlan
 
@@ -30,18 +29,30 @@ class EmitterConflictError(Exception):
     """Two emitters produced the same path: a programming error, never a catalog problem."""
 
 
+def emit_service(
+    plan: ServicePlan, service_emitters: Sequence[ServiceEmitter] | None = None
+) -> dict[str, bytes]:
+    """What the service emitters (SERVICE_EMITTERS by default) give together for one plan:
+    {path under the service's folder: bytes}."""
+    files: dict[str, bytes] = {}
+    for emitter in SERVICE_EMITTERS if service_emitters is None else service_emitters:
+        for name, content in emitter(plan).items():
+            if name in files:
+                raise EmitterConflictError(f"two emitters write {plan.relative_dir / name}")
+            files[name] = content
+    return files
+
+
 def render_tree(
     catalog: CatalogPlan,
     service_emitters: Sequence[ServiceEmitter] | None = None,
     environment_emitters: Sequence[EnvironmentEmitter] | None = None,
     *,
-    jobs: int = 1,
     files_of: Callable[[LeafFacts], Mapping[str, bytes]] | None = None,
 ) -> dict[PurePosixPath, bytes]:
-    """Every generated file, keyed by its path under the output root. jobs: run the service
-    emitters in this many processes (plan/parallel.py); the files are the same, in the same
-    order. files_of: what the service emitters give for a service, when the caller knows it
-    without its plan (the cache: catalog_gen/cache.py); service_emitters is then not used."""
+    """Every generated file, keyed by its path under the output root. A service's files come
+    from files_of when given (the cache: catalog_gen/cache.py), else from what planning emitted
+    (CatalogPlan.emitted, the default emitters), else from its plan and service_emitters."""
     files: dict[PurePosixPath, bytes] = {}
 
     def add(path: PurePosixPath, content: bytes) -> None:
@@ -53,10 +64,8 @@ def render_tree(
 
     # In the order of the folders' path parts (PurePosixPath's order).
     services = sorted(catalog.services, key=lambda item: item.relative_dir.split("/"))
-    for service, service_files in zip(
-        services, _service_files(catalog, services, service_emitters, jobs, files_of), strict=True
-    ):
-        for name, content in service_files:
+    for service in services:
+        for name, content in _service_files(catalog, service, service_emitters, files_of).items():
             add(PurePosixPath(f"{service.relative_dir}/{name}"), content)
     emitters = ENVIRONMENT_EMITTERS if environment_emitters is None else environment_emitters
     by_environment: dict[str, list[LeafFacts]] = {name: [] for name in catalog.environments}
@@ -75,21 +84,14 @@ def render_tree(
 
 def _service_files(
     catalog: CatalogPlan,
-    services: Sequence[LeafFacts],
+    service: LeafFacts,
     service_emitters: Sequence[ServiceEmitter] | None,
-    jobs: int,
     files_of: Callable[[LeafFacts], Mapping[str, bytes]] | None,
-) -> Iterator[Iterable[tuple[str, bytes]]]:
-    """Each service's files, in the order of services."""
+) -> Mapping[str, bytes]:
     if files_of is not None:
-        return (files_of(service).items() for service in services)
-    chosen = SERVICE_EMITTERS if service_emitters is None else service_emitters
-
-    def emit_chunk(chunk: Sequence[ServicePlan]) -> list[list[tuple[str, bytes]]]:
-        return [
-            [(name, content) for emitter in chosen for name, content in emitter(plan).items()]
-            for plan in chunk
-        ]
-
-    plans = [catalog.plan_of(service) for service in services]
-    return (each for chunk in chunked_map(emit_chunk, plans, jobs) for each in chunk)
+        return files_of(service)
+    if service_emitters is None:
+        emitted = catalog.emitted(service)
+        if emitted is not None:
+            return emitted
+    return emit_service(catalog.plan_of(service), service_emitters)

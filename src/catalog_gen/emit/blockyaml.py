@@ -16,8 +16,10 @@ _DEEPEST, and any other type (tuples, subclasses).
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from catalog_gen.emit.yamltext import plain_key, text_style
@@ -35,12 +37,15 @@ class _OutsideError(Exception):
     """The data is outside the shape this writer is proven equal to PyYAML on."""
 
 
-def block_yaml(data: Any, *, sort_keys: bool) -> str | None:
+def block_yaml(
+    data: Any, *, sort_keys: bool, comments: Mapping[str, Sequence[str]] | None = None
+) -> str | None:
     """data as PyYAML writes it in block style (see the module docstring); None when the data
-    is outside the shape this writer handles."""
+    is outside the shape this writer handles. comments: lines (each with its `#` and line
+    break) written above some top-level keys."""
     if type(data) is not dict or not data:
         return None
-    writer = _Writer(sort_keys)
+    writer = _Writer(sort_keys, comments or {})
     try:
         writer.mapping(data, 0, "")
     except _OutsideError:
@@ -49,8 +54,9 @@ def block_yaml(data: Any, *, sort_keys: bool) -> str | None:
 
 
 class _Writer:
-    def __init__(self, sort_keys: bool) -> None:
+    def __init__(self, sort_keys: bool, comments: Mapping[str, Sequence[str]]) -> None:
         self.sort_keys = sort_keys
+        self.comments = comments
         self.lines: list[str] = []
         self.seen: set[int] = set()  # the dicts and lists written (PyYAML aliases a repeat)
 
@@ -62,6 +68,8 @@ class _Writer:
         for key, value in items:
             if type(key) is not str:
                 raise _OutsideError
+            if indent == 0 and key in self.comments:
+                self.lines.extend(self.comments[key])
             self.lines.append(f"{prefix}{_key(key)}:")
             prefix = " " * indent
             self.value(value, indent, in_mapping=True)
@@ -105,6 +113,7 @@ class _Writer:
             self.lines.append(f" {_scalar(value)}\n")
 
 
+@functools.lru_cache(maxsize=4096)  # the same keys come back in every document
 def _key(key: str) -> str:
     if not key or len(key) > _LONGEST_KEY:
         raise _OutsideError
@@ -130,6 +139,7 @@ def _scalar(value: Any) -> str:
     raise _OutsideError
 
 
+@functools.lru_cache(maxsize=4096)
 def _quoted(text: str) -> str:
     if len(text) > _LONGEST or _QUOTABLE.fullmatch(text) is None:
         raise _OutsideError

@@ -48,11 +48,16 @@ COMMENT_WIDTH = 100
 
 
 def dump_commented(data: Mapping[str, Any], comments: Mapping[str, str]) -> str:
-    """dump_yaml's text with a comment above some top-level keys: each top-level key is dumped on
-    its own, in the same sorted order, so the YAML is the same bytes; comments are `#` lines
-    (the text's control characters become spaces), which no YAML reader takes as data."""
+    """dump_yaml's text with a comment above some top-level keys: the bytes of each top-level key
+    dumped on its own, in sorted order (the fast writer writes them in one pass when it can);
+    comments are `#` lines (the text's control characters become spaces), which no YAML reader
+    takes as data."""
     if not comments or not data:
         return dump_yaml(data)
+    lines = {key: [f"# {line}\n" for line in comment_lines(text)] for key, text in comments.items()}
+    fast = block_yaml(data, sort_keys=True, comments=lines)
+    if fast is not None:
+        return fast
     parts: list[str] = []
     for key in sorted(data):
         if key in comments:
@@ -61,10 +66,12 @@ def dump_commented(data: Mapping[str, Any], comments: Mapping[str, str]) -> str:
     return "".join(parts)
 
 
-def comment_lines(text: str) -> list[str]:
+@functools.lru_cache(maxsize=1024)  # the same notes come back for every service of a catalog
+def comment_lines(text: str) -> tuple[str, ...]:
     """text as comment lines of at most COMMENT_WIDTH characters (with `# `)."""
-    flat = "".join(" " if not char.isprintable() else char for char in text)
-    return textwrap.wrap(flat, COMMENT_WIDTH - 2, break_long_words=False, break_on_hyphens=False)
+    flat = text if text.isprintable() else "".join(c if c.isprintable() else " " for c in text)
+    lines = textwrap.wrap(flat, COMMENT_WIDTH - 2, break_long_words=False, break_on_hyphens=False)
+    return tuple(lines)
 
 
 @functools.cache

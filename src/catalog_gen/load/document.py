@@ -28,7 +28,29 @@ LEAF_SUFFIX = ".yaml"
 ENVIRONMENTS_DIR = "environments"
 LOCK_FILE = "models.lock.yaml"
 
-_FastLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_RESOLVED_MOST = 65536  # scalar tags remembered (a plain scalar's tag depends on its text only)
+
+
+class _FastLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """The safe loader, with the tag of each scalar text remembered: the resolver's pattern
+    matching ran for every scalar of every leaf, and leaves repeat the same texts."""
+
+    _resolved: dict[tuple[Any, str, tuple[bool, bool]], str] = {}  # noqa: RUF012 - shared
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        if kind is not ScalarNode:
+            return str(super().resolve(kind, value, implicit))
+        key = (kind, value, implicit)
+        tag = self._resolved.get(key)
+        if tag is None:
+            tag = str(super().resolve(kind, value, implicit))
+            if len(self._resolved) >= _RESOLVED_MOST:
+                self._resolved.clear()
+            self._resolved[key] = tag
+        return tag
+
+
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {
     f"{_TAG}{name}"

@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from catalog_gen.check.chart_contract import is_mapping
 from catalog_gen.check.rules import LeafDerivedModel, quantity_text
 from catalog_gen.models import (
     AutoscalingSettings,
@@ -59,7 +60,7 @@ def overlay(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, A
     """override over base: maps merge, anything else (null too) replaces."""
     merged = dict(base)
     for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+        if is_mapping(value) and is_mapping(merged.get(key)):
             merged[key] = overlay(merged[key], value)
         else:
             merged[key] = value

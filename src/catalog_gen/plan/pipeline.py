@@ -6,9 +6,12 @@ writes nothing unless the report is clean):
 1. load and check every environment file (load/document.py, check/shape.py, check/rules.py,
    plan/security.py);
 2. read the model lock (lock/lockfile.py), when the command wants it;
-3. plan every leaf (`plan_leaf`: load, shape, path rules, then plan/service.py `plan_service`,
-   which merges in the order plan/merge.py documents);
-4. the chart's template rules (check/chart_templates.py, through helm) on every plan at once;
+3. plan every leaf (plan/leaf.py `plan_leaf`: load, shape, path rules, then plan/service.py
+   `plan_service`, which merges in the order plan/merge.py documents): through the cache, or
+   without it in chunks (plan/fresh.py) that also ask helm and emit;
+4. the chart's template rules (check/chart_templates.py, through helm) placed at the leaves:
+   helm's answers from the chunks, else asked now in one batch for every plan the cache has
+   no answer for;
 5. the cross-leaf rules (plan/across.py `check_across_leaves`) on every service's LeafFacts.
 
 A ServicePlan (plan/service_plan.py) is what every service emitter reads; emitters never look at
@@ -31,8 +34,6 @@ from catalog_gen.check.chart_templates import ChartTemplates, TemplateMessage
 from catalog_gen.check.rules import (
     check_environment,
     check_environment_path,
-    check_invalid_leaf_parts,
-    check_leaf_path,
 )
 from catalog_gen.check.shape import validate_document
 from catalog_gen.load.document import (
@@ -41,15 +42,21 @@ from catalog_gen.load.document import (
     discover,
     join_display,
     load_document,
-    parse_document,
 )
-from catalog_gen.models import CatalogLeaf, Environment
-from catalog_gen.plan.across import LeafFacts, check_across_leaves, leaf_facts
-from catalog_gen.plan.parallel import chunked_map
+from catalog_gen.models import Environment
+from catalog_gen.plan.across import LeafFacts, check_across_leaves
+from catalog_gen.plan.fresh import (
+    FreshPlans,
+    ServiceEmitter,
+    place,
+    plan_chunks,
+    plan_fresh_leaf,
+)
+from catalog_gen.plan.leaf import LeafContext
 from catalog_gen.plan.security import check_environment_security
-from catalog_gen.plan.service import LOCK_FILE, plan_service
+from catalog_gen.plan.service import LOCK_FILE
 from catalog_gen.plan.service_plan import ModelLockFacts, ServicePlan
-from catalog_gen.problems import Problem, Report
+from catalog_gen.problems import Report
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,10 @@ class CatalogPlan:
     # The files whose problems the command reports (`validate FILE...`: those FILEs, the lock
     # and the environment files); None: every file. Later checks keep to them too.
     kept: frozenset[str] | None = None
+    # The service emitters' files of a service, where planning ran them (plan_catalog's emit).
+    emitted: Callable[[LeafFacts], Mapping[str, bytes] | None] = field(
+        default=lambda _service: None, repr=False, compare=False
+    )
 
     @cached_property
     def plans(self) -> tuple[ServicePlan, ...]:
@@ -88,6 +99,7 @@ def plan_catalog(
     cache: LeafPlanner | None = None,
     unwritten: Mapping[Path, bytes] | None = None,
     jobs: int = 1,
+    emit: ServiceEmitter | None = None,
 ) -> CatalogPlan:
     """Load and check the catalog; the plans of every leaf that passed (all if report.ok).
 
@@ -101,8 +113,10 @@ def plan_catalog(
     (catalog_gen.cache); None plans every leaf.
     unwritten: leaves not (yet) on disk, path under catalog -> bytes, planned as if they were
     there (`new` and `promote` check a leaf before writing it); never cached.
-    jobs: without a cache, plan the leaves in this many processes (plan/parallel.py); the plans
+    jobs: without a cache, plan the leaves in this many processes (plan/fresh.py); the plans
     and problems are the same, in the same order, whatever jobs is.
+    emit: without a cache, the service emitters, run where each leaf is planned (their files
+    then come from CatalogPlan.emitted).
     """
     catalog_name = catalog.resolve().name
     files = _with_unwritten(discover(catalog, display_root, report), unwritten or {})
@@ -121,11 +135,9 @@ def plan_catalog(
         enforce_lock,
         lock_display,
     )
-    plans = _Plans(cache)
-    services = _plan_leaves(
-        leaves, display_root, context, report, plans, unwritten=unwritten or {}, jobs=jobs
-    )
-    services = check_chart_templates(services, chart, report, plans, cache)
+    plans = _Plans(cache, FreshPlans(context, display_root))
+    services = _plan_leaves(leaves, report, plans, unwritten=unwritten or {}, jobs=jobs, emit=emit)
+    services = check_chart_templates(services, chart, report, plans, plans.known())
     # Leaves with errors of their own take part too, with what of them is valid.
     check_across_leaves(services, environments, environment_documents, report)
     if keep is not None:
@@ -133,29 +145,31 @@ def plan_catalog(
         report.problems[:] = [problem for problem in report.problems if problem.path in keep]
     valid = tuple(service for service in services if service.valid)
     kept = None if keep is None else frozenset(keep)
-    return CatalogPlan(valid, environments, environment_documents, plans, kept)
+    return CatalogPlan(
+        valid, environments, environment_documents, plans, kept, plans.fresh.files_of
+    )
 
 
 class _Plans:
-    """The full plan of each service: the ones planned in this process, else the cache's."""
+    """The full plan of each service: the ones planned without the cache (plan/fresh.py), else
+    the cache's."""
 
-    def __init__(self, cache: LeafPlanner | None) -> None:
+    def __init__(self, cache: LeafPlanner | None, fresh: FreshPlans) -> None:
         self.cache = cache
-        self.fresh: dict[str, ServicePlan] = {}
-
-    def keep(self, plan: ServicePlan | None) -> LeafFacts | None:
-        if plan is None:
-            return None
-        self.fresh[plan.leaf_path] = plan
-        return leaf_facts(plan)
+        self.fresh = fresh
 
     def __call__(self, service: LeafFacts) -> ServicePlan:
-        plan = self.fresh.get(service.leaf_path)
+        plan = self.fresh.plan_of(service)
         if plan is not None:
             return plan
         if self.cache is None:
             raise KeyError(f"no plan for {service.leaf_path}")
         return self.cache.plan_of(service)
+
+    def known(self) -> TemplateMemory:
+        """Who remembers helm's answers: the cache when there is one (the leaves planned
+        without it, unwritten ones, are then asked again), else the chunks' answers."""
+        return self.fresh if self.cache is None else self.cache
 
 
 def _with_unwritten(files: CatalogFiles, unwritten: Mapping[Path, bytes]) -> CatalogFiles:
@@ -190,68 +204,28 @@ def _environments(
 
 def _plan_leaves(
     leaves: Sequence[Path],
-    display_root: str,
-    context: LeafContext,
     report: Report,
     plans: _Plans,
     *,
     unwritten: Mapping[Path, bytes],
-    jobs: int = 1,
+    jobs: int,
+    emit: ServiceEmitter | None,
 ) -> list[LeafFacts]:
-    """Stage 3: every leaf planned (through the cache when there is one; else in jobs forked
-    processes, plan/parallel.py, with the plans and problems in the leaves' order)."""
+    """Stage 3: every leaf planned: through the cache when there is one (an unwritten leaf
+    never is), else in jobs processes with helm's answers and the files (plan/fresh.py)."""
     if plans.cache is None:
-
-        def plan_chunk(chunk: Sequence[Path]) -> tuple[list[ServicePlan], list[Problem]]:
-            own = Report()
-            found = [
-                _plan_fresh(path, display_root, context, own, unwritten=unwritten) for path in chunk
-            ]
-            return [plan for plan in found if plan is not None], list(own.problems)
-
-        services: list[LeafFacts] = []
-        shared = list(context.environments.values())
-        for chunk_plans, problems in chunked_map(plan_chunk, leaves, jobs, shared=shared):
-            services.extend(leaf_facts(plan) for plan in chunk_plans)
-            plans.fresh.update((plan.leaf_path, plan) for plan in chunk_plans)
-            report.extend(problems)
-        return services
-    found = [
-        _plan_one(path, display_root, context, report, plans, unwritten=unwritten)
-        for path in leaves
-    ]
-    return [service for service in found if service is not None]
-
-
-def _plan_fresh(
-    path: Path,
-    display_root: str,
-    context: LeafContext,
-    report: Report,
-    *,
-    unwritten: Mapping[Path, bytes],
-) -> ServicePlan | None:
-    """One leaf planned here: an unwritten one from its bytes, else from its file."""
-    relative = PurePosixPath(path.relative_to(context.catalog).as_posix())
-    display = join_display(display_root, relative)
-    return plan_leaf(path, relative, display, context, report, raw=unwritten.get(path))
-
-
-def _plan_one(
-    path: Path,
-    display_root: str,
-    context: LeafContext,
-    report: Report,
-    plans: _Plans,
-    *,
-    unwritten: Mapping[Path, bytes],
-) -> LeafFacts | None:
-    """One leaf's facts: an unwritten one planned here (never cached), else through the cache."""
-    if path in unwritten or plans.cache is None:
-        return plans.keep(_plan_fresh(path, display_root, context, report, unwritten=unwritten))
-    relative = PurePosixPath(path.relative_to(context.catalog).as_posix())
-    display = join_display(display_root, relative)
-    return plans.cache.plan_leaf(path, relative, display, context, report)
+        return plan_chunks(leaves, plans.fresh, report, unwritten=unwritten, emit=emit, jobs=jobs)
+    found: list[LeafFacts] = []
+    for path in leaves:
+        if path in unwritten:
+            fresh = plan_fresh_leaf(path, plans.fresh, report, unwritten)
+            service = None if fresh is None else plans.fresh.keep(fresh)
+        else:
+            relative, display = place(path, plans.fresh.context, plans.fresh.display_root)
+            service = plans.cache.plan_leaf(path, relative, display, plans.fresh.context, report)
+        if service is not None:
+            found.append(service)
+    return found
 
 
 def check_chart_templates(
@@ -259,7 +233,7 @@ def check_chart_templates(
     chart: ChartContract,
     report: Report,
     plan_of: Callable[[LeafFacts], ServicePlan],
-    known: LeafPlanner | None = None,
+    known: TemplateMemory | None = None,
 ) -> list[LeafFacts]:
     """The chart's template rules (_validate.tpl, through helm) on every valid plan's effective
     values, in one batch; each message placed at the leaf line that set the value. known: a
@@ -288,7 +262,7 @@ def _template_answers(
     templates: ChartTemplates,
     services: Sequence[LeafFacts],
     plan_of: Callable[[LeafFacts], ServicePlan],
-    known: LeafPlanner | None,
+    known: TemplateMemory | None,
 ) -> list[tuple[TemplateMessage, ...]]:
     """Each service's template messages: remembered ones from known, the others from helm."""
     answers = [None if known is None else known.template_messages(service) for service in services]
@@ -307,21 +281,19 @@ def _template_answers(
     return found
 
 
-@dataclass(frozen=True)
-class LeafContext:
-    """What planning one leaf reads besides the leaf itself (the same for every leaf)."""
+class TemplateMemory(Protocol):
+    """Who remembers helm's answers to the chart's template rules for the services it gave."""
 
-    catalog: Path
-    catalog_name: str
-    environment_files: Mapping[str, Path]  # every environment file, valid or not
-    environments: Mapping[str, Environment]  # the valid ones
-    chart: ChartContract
-    lock: ModelLockFacts | None
-    enforce_lock: bool
-    lock_display: str = LOCK_FILE
+    def template_messages(self, service: LeafFacts) -> tuple[TemplateMessage, ...] | None:
+        """The chart's template messages for a service it gave, when it remembers them."""
+
+    def remember_template_messages(
+        self, service: LeafFacts, messages: tuple[TemplateMessage, ...]
+    ) -> None:
+        """What helm answered for a service it gave."""
 
 
-class LeafPlanner(Protocol):
+class LeafPlanner(TemplateMemory, Protocol):
     """plan_leaf with memory (catalog_gen.cache.LeafCache): the same problems, and the facts of
     the same plan, whose full plan plan_of gives when asked."""
 
@@ -336,52 +308,6 @@ class LeafPlanner(Protocol):
 
     def plan_of(self, service: LeafFacts) -> ServicePlan:
         """The full plan of a service it gave."""
-
-    def template_messages(self, service: LeafFacts) -> tuple[TemplateMessage, ...] | None:
-        """The chart's template messages for a service it gave, when it remembers them."""
-
-    def remember_template_messages(
-        self, service: LeafFacts, messages: tuple[TemplateMessage, ...]
-    ) -> None:
-        """What helm answered for a service it gave."""
-
-
-def plan_leaf(
-    path: Path,
-    relative: PurePosixPath,
-    display: str,
-    context: LeafContext,
-    report: Report,
-    *,
-    raw: bytes | None = None,
-) -> ServicePlan | None:
-    """One leaf file, loaded (from raw when given), checked and planned; None if it cannot be."""
-    if raw is None:
-        document = load_document(path, display, report)
-    else:
-        document = parse_document(raw, path, display, report)
-    if document is None:
-        return None
-    # Every environment file counts: one with errors has them reported on itself.
-    check_leaf_path(document, relative, context.environment_files, report)
-    leaf = validate_document(CatalogLeaf, document, report)
-    if leaf is None:
-        check_invalid_leaf_parts(document, report)
-    environment = context.environments.get(relative.parts[0])
-    if leaf is None or environment is None:
-        return None
-    return plan_service(
-        document,
-        leaf,
-        environment,
-        relative=relative,
-        leaf_path=f"{context.catalog_name}/{relative}",
-        chart=context.chart,
-        lock=context.lock,
-        report=report,
-        enforce_lock=context.enforce_lock,
-        lock_display=context.lock_display,
-    )
 
 
 def _select(

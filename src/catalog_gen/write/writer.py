@@ -349,8 +349,10 @@ def _fill(
     (its stamp still matches) is hard-linked instead. stamps receives every file's stamp."""
     folders: set[str] = set()
     root, current = str(staging), str(output.path)
-    for relative, content in sorted(output.files.items()):
-        name = relative.as_posix()
+    # Plain text, not paths, in this loop: it runs once per generated file.
+    for name, content in sorted(
+        (str(relative), content) for relative, content in output.files.items()
+    ):
         folder = os.path.dirname(name)
         if folder and folder not in folders:
             os.makedirs(os.path.join(root, folder), exist_ok=True)
@@ -363,7 +365,7 @@ def _fill(
             if linked is not None:
                 stamps[name] = linked
                 continue
-        written = _write_file(Path(path), content)
+        written = _write_file(path, content)
         if GENERATED.search(content[:HEAD_BYTES]) is not None:  # only ours may skip the proof
             stamps[name] = stamp(written, digest)
 
@@ -410,7 +412,7 @@ def _link_unchanged(existing: str, path: str, known: Stamp) -> Stamp | None:
     return known
 
 
-def _write_file(path: Path, content: bytes) -> os.stat_result:
+def _write_file(path: str | Path, content: bytes) -> os.stat_result:
     """Create path with content; what the file system says of it once written."""
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     try:

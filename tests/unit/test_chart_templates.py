@@ -1,0 +1,116 @@
+"""The chart's template rules through helm: only what _validate.tpl reads is sent
+(check/chart_templates.py read_paths/project), and that never changes an answer."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from catalog_gen.check.chart_contract import ChartContract
+from catalog_gen.check.chart_templates import (
+    WHOLE,
+    ChartTemplates,
+    ReadPaths,
+    project,
+    read_paths,
+)
+from catalog_gen.plan.pipeline import plan_catalog
+from catalog_gen.problems import Report
+from tests.chart.test_guardrails import TEMPLATE_RULES
+from tests.conftest import REPO_ROOT
+from tests.unit.helpers import CHART
+
+
+def test_chains_become_a_tree_of_the_keys_read() -> None:
+    paths = read_paths(["{{ .Values.a.b }} {{ $.Values.a.c }}", "{{ .Values.d }}{{ .Values.e.f }}"])
+    assert paths == {"a": {"b": WHOLE, "c": WHOLE}, "d": WHOLE, "e": {"f": WHOLE}}
+
+
+def test_a_shorter_chain_keeps_the_whole_subtree_in_any_order() -> None:
+    assert read_paths(["{{ .Values.a.b }}{{ .Values.a }}"]) == {"a": WHOLE}
+    assert read_paths(["{{ .Values.a }}{{ .Values.a.b }}"]) == {"a": WHOLE}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{{ toJson .Values }}",
+        '{{ index .Values "models" }}',
+        "{{ $v := .Values }}{{ $v.models }}",
+        '{{ get $.Values "gpu" }}',
+        "{{ tpl .Values.a.b . }}",
+        '{{ dig "Values" "gpu" . }}',
+    ],
+)
+def test_values_read_any_other_way_send_everything(text: str) -> None:
+    assert read_paths([f"{{{{ .Values.gpu.count }}}}{text}"]) is WHOLE
+
+
+def test_comments_are_not_code() -> None:
+    text = "{{/* reads .Values only, e.g. index .Values x */}}{{- /* tpl */ -}}{{ .Values.a }}"
+    assert read_paths([text]) == {"a": WHOLE}
+
+
+def test_project_keeps_what_the_chains_end_on() -> None:
+    values = {"a": {"b": [1], "c": 2, "x": 3}, "d": "text", "y": {"z": 1}}
+    paths: ReadPaths = {"a": {"b": WHOLE, "c": WHOLE}, "d": {"e": WHOLE}, "missing": WHOLE}
+    # d is not a mapping where the chain goes on: kept whole, so helm fails on it the same way
+    assert project(values, paths) == {"a": {"b": [1], "c": 2}, "d": "text"}
+    assert project(values, WHOLE) is values
+
+
+def test_the_chart_reads_only_chains() -> None:
+    """The driver's files reach values only through chains (else every case would be sent
+    whole, and services differing in names only would each cost helm a case)."""
+    paths = ChartTemplates(CHART).read_paths()
+    assert paths is not WHOLE
+    assert "fullnameOverride" not in paths
+    assert "models" in paths
+
+
+def _cases() -> list[dict[str, Any]]:
+    """Effective values: the shipped catalog's plans, each rule's failing values, and each of
+    those again with what the rules never read changed."""
+    chart = ChartContract.load(CHART)
+    report = Report()
+    planned = plan_catalog(REPO_ROOT / "catalog", "catalog", chart, report)
+    cases = [dict(plan.effective) for plan in planned.plans]
+    cases += [chart.effective(values) for values, _ in TEMPLATE_RULES]
+    renamed = []
+    for case in cases:
+        other = copy.deepcopy(case)
+        other["fullnameOverride"] = "another-name"
+        other.setdefault("httpRoute", {})["hostnames"] = ["elsewhere.example.com"]
+        renamed.append(other)
+    return cases + renamed
+
+
+def test_projected_cases_get_the_answers_whole_cases_get(tmp_path: Path) -> None:
+    cases = _cases()
+    whole = ChartTemplates(CHART)
+    whole._paths, whole._paths_read = WHOLE, True  # the reference: everything sent
+    projected = ChartTemplates(CHART).messages(cases)
+    assert projected == whole.messages(cases)
+    assert any(projected), "the cases must include failing ones"
+
+
+def test_services_differing_only_in_what_the_rules_never_read_are_one_case(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sent: list[int] = []
+    real = ChartTemplates._run
+
+    def counted(self: ChartTemplates, cases: list[str]) -> Any:
+        sent.append(len(cases))
+        return real(self, cases)
+
+    monkeypatch.setattr(ChartTemplates, "_run", counted)
+    chart = ChartContract.load(CHART)
+    first = chart.effective({"fullnameOverride": "a", "models": [{"name": "phi"}]})
+    second = chart.effective({"fullnameOverride": "b", "models": [{"name": "phi"}]})
+    third = chart.effective({"fullnameOverride": "b", "models": [{"name": "qwen"}]})
+    assert ChartTemplates(CHART).messages([first, second, third]) == [(), (), ()]
+    assert sent == [2]
