@@ -225,9 +225,15 @@ SHAPES = {
 
 
 def environment_file(name: str, gitops: bool) -> dict[str, Any]:
-    data = {**ENVIRONMENT, "environment": name, "baseDomain": f"{name}.example.com"}
+    # Every environment names an owner, as the shipped ones do (a service without one is a
+    # warning: the shapes' warnings stay the ones they are about).
+    data = {
+        **ENVIRONMENT,
+        "environment": name,
+        "baseDomain": f"{name}.example.com",
+        "owner": "group:ml-platform",
+    }
     if gitops:
-        data["owner"] = "group:ml-platform"
         data["argocd"] = ARGOCD
     if name == "prod":
         data["requireLock"] = True
