@@ -126,28 +126,31 @@ def plan_catalog(
 
     leaves, keep = _select(catalog, display_root, files, only, report)
     context = LeafContext(
-        catalog,
-        catalog_name,
-        files.environments,
-        environments,
-        chart,
-        lock,
-        enforce_lock,
-        lock_display,
+        catalog, catalog_name, files.environments, environments, chart, lock, enforce_lock
     )
+    context = replace(context, lock_display=lock_display)
     plans = _Plans(cache, FreshPlans(context, display_root))
     services = _plan_leaves(leaves, report, plans, unwritten=unwritten or {}, jobs=jobs, emit=emit)
     services = check_chart_templates(services, chart, report, plans, plans.known())
     # Leaves with errors of their own take part too, with what of them is valid.
     check_across_leaves(services, environments, environment_documents, report)
-    if keep is not None:
-        keep |= {document.display for document in environment_documents.values()}
-        report.problems[:] = [problem for problem in report.problems if problem.path in keep]
+    kept = _keep_problems(keep, environment_documents, report)
     valid = tuple(service for service in services if service.valid)
-    kept = None if keep is None else frozenset(keep)
     return CatalogPlan(
         valid, environments, environment_documents, plans, kept, plans.fresh.files_of
     )
+
+
+def _keep_problems(
+    keep: set[str] | None, environment_documents: Mapping[str, Document], report: Report
+) -> frozenset[str] | None:
+    """`validate FILE...`: only the problems of the files kept (and of the environment
+    files); the files kept, or None for every file."""
+    if keep is None:
+        return None
+    keep |= {document.display for document in environment_documents.values()}
+    report.problems[:] = [problem for problem in report.problems if problem.path in keep]
+    return frozenset(keep)
 
 
 class _Plans:
