@@ -138,6 +138,8 @@ class LeafCache:
         self._environment_keys: dict[str, str] = {}
         self._helm: str | None = None  # which helm judges the template rules (path, size, mtime)
         self._lock_file: str | None = None  # sha256 of the lock file, once an entry needs it
+        # The lock entries' answers (reference -> repr or ""), for the lock they came from.
+        self._lock_answers: tuple[ModelLockFacts | None, dict[str, str]] = (None, {})
         self._index = LeafIndex(directory)
         self.hits = 0
         self.misses = 0
@@ -455,7 +457,10 @@ class LeafCache:
         entry = self._stored.get(key)
         if type(entry) is not _Entry or entry.key != key or not _well_formed(entry):
             return None
-        if not _lock_reads_hold(entry.lock_reads, lock, self._lock_digest_now):
+        if self._lock_answers[0] is not lock:  # the lock of this run (held: its id stays its)
+            self._lock_answers = (lock, {})
+        answers = self._lock_answers[1]
+        if not _lock_reads_hold(entry.lock_reads, answers, lock, self._lock_digest_now):
             return None
         return entry
 
@@ -634,17 +639,22 @@ class _LockReads(Mapping[str, LockedModel]):
 
 def _lock_reads_hold(
     reads: tuple[tuple[str, str], ...],
+    answers: dict[str, str],
     lock: ModelLockFacts | None,
     lock_digest: Callable[[], str],
 ) -> bool:
-    """The lock still answers every read as it did when the entry was planned."""
+    """The lock still answers every read as it did when the entry was planned. answers: what
+    it answers this run, by reference (filled here: many leaves read the same entries)."""
     for canonical, seen in reads:
         if canonical == WHOLE_LOCK:
             if seen != lock_digest():
                 return False
             continue
-        found = None if lock is None else lock.get(canonical)
-        if ("" if found is None else repr(found)) != seen:
+        answer = answers.get(canonical)
+        if answer is None:
+            found = None if lock is None else lock.get(canonical)
+            answer = answers[canonical] = "" if found is None else repr(found)
+        if answer != seen:
             return False
     return True
 

@@ -346,6 +346,7 @@ class _Found:
 
     relative: str  # POSIX text, relative to the catalog
     reason: str | None = None
+    regular: bool = False  # a regular file, as its directory entry says (no stat needed)
 
 
 _LEAF_LAYOUT = "leaves are files <environment>/<namespace>/<serviceName>.yaml"
@@ -373,7 +374,7 @@ def discover(catalog: Path, display_root: str, report: Report) -> CatalogFiles:
     for found in _catalog_paths(root):
         relative = found.relative
         parts = relative.split("/")
-        reason = found.reason or _misplaced(root, parts)
+        reason = found.reason or _misplaced(root, parts, regular=found.regular)
         if reason is not None:
             report.add(join_display(display_root, PurePosixPath(relative)), 1, 1, "$", reason)
         elif parts[0] == ENVIRONMENTS_DIR:
@@ -383,7 +384,7 @@ def discover(catalog: Path, display_root: str, report: Report) -> CatalogFiles:
     return CatalogFiles(environments, leaves)
 
 
-def _misplaced(catalog: str, parts: list[str]) -> str | None:
+def _misplaced(catalog: str, parts: list[str], *, regular: bool = False) -> str | None:
     """Why a YAML-named path is not read, or None when it is an environment file or a leaf
     (the top-level lock is neither and reads as None too: plan/pipeline.py loads it itself)."""
     if len(parts) == 1:
@@ -395,7 +396,7 @@ def _misplaced(catalog: str, parts: list[str]) -> str | None:
     hidden = [part for part in parts if part.startswith(".")]
     if hidden:
         return f"not read: {hidden[0]!r} starts with '.' (hidden); {layout}"
-    kind = _file_kind(os.path.join(catalog, *parts))
+    kind = None if regular else _file_kind(os.path.join(catalog, *parts))
     if kind is not None:
         return f"is {kind}; {layout}"
     name = parts[-1]
@@ -447,7 +448,7 @@ def _catalog_paths(catalog: str) -> list[_Found]:
         for entry in entries:
             child = f"{relative}/{entry.name}" if relative else entry.name
             if entry.name.lower().endswith((".yml", LEAF_SUFFIX)):
-                found.append(_Found(child))
+                found.append(_Found(child, regular=_is_regular(entry)))
             if entry.name == ".git" or not _is_directory(entry):
                 continue
             if depth > _FOLLOW_LINKS_DEPTH and entry.is_symlink():
@@ -457,6 +458,14 @@ def _catalog_paths(catalog: str) -> list[_Found]:
                 continue
             pending.append(child)
     return sorted(found, key=lambda item: item.relative.split("/"))
+
+
+def _is_regular(entry: os.DirEntry[str]) -> bool:
+    """A regular file, not a link (the directory listing's type: no stat on Linux)."""
+    try:
+        return entry.is_file(follow_symlinks=False)
+    except OSError:
+        return False
 
 
 def _is_directory(entry: os.DirEntry[str]) -> bool:

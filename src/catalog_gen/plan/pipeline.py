@@ -245,7 +245,13 @@ def _plan_one(
     """One leaf's facts: an unwritten one planned here (never cached), else through the cache."""
     if path in unwritten or plans.cache is None:
         return plans.keep(_plan_fresh(path, display_root, context, report, unwritten=unwritten))
-    relative = PurePosixPath(path.relative_to(context.catalog).as_posix())
+    # As _plan_fresh names it, from the text when discover joined path to the catalog (no
+    # pathlib arithmetic per cached leaf: an incremental run does this for every leaf).
+    text, catalog = str(path), str(context.catalog)
+    if catalog != "." and text.startswith(f"{catalog}/"):
+        relative = PurePosixPath(text[len(catalog) + 1 :])
+    else:
+        relative = PurePosixPath(path.relative_to(context.catalog).as_posix())
     display = join_display(display_root, relative)
     return plans.cache.plan_leaf(path, relative, display, context, report)
 
