@@ -162,8 +162,8 @@ def apply(root: Path, edit: tuple[Any, ...]) -> None:
     elif kind == "damage-files":
         for path in (root / CACHE_DIR).glob(f"{cache.FILES_PACK_PREFIX}*"):
             damage_files(path)
-    elif kind == "hand-edit":
-        for path in sorted((root / "inc").rglob("*")):
+    elif kind == "hand-edit":  # both outputs alike: a render that fails leaves them as they are
+        for path in sorted([*(root / "inc").rglob("*"), *(root / "cold").rglob("*")]):
             if path.is_file():
                 path.write_bytes(path.read_bytes() + b"# edited by hand\n")
     elif kind == "lock":
