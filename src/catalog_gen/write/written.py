@@ -79,8 +79,11 @@ class WriteRecord:
         return self._trees[key]
 
     def save(self, tree: Path, stamps: Mapping[str, Stamp]) -> None:
-        """Record what was just written under tree; a failure to write only costs speed."""
+        """Record what was just written under tree; a failure to write only costs speed (a
+        record that says what the one read says already is not written again)."""
         key = os.path.abspath(tree)
+        if key in self._trees and self._trees[key] == stamps:
+            return
         self._trees[key] = dict(stamps)
         body = json.dumps(
             {
