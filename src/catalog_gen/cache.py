@@ -367,12 +367,14 @@ class LeafCache:
 
     def save(self) -> None:
         """Rewrite the packs whose entries changed; a failure to write only costs speed."""
-        kept: dict[str, Any] = {} if self.complete else dict(self._stored)
+        kept: dict[str, _Entry] = {}
+        if not self.complete:  # the entries of leaves this run did not see, when they are ones
+            kept = {key: entry for key, entry in self._stored.items() if type(entry) is _Entry}
         kept.update(self._used)
         shards = {key[:2] for key in set(kept) ^ set(self._stored)} | {
             key[:2] for key in self._changed
         }
-        by_shard: dict[str, dict[str, Any]] = {shard: {} for shard in shards}
+        by_shard: dict[str, dict[str, _Entry]] = {shard: {} for shard in shards}
         for key, entry in kept.items():
             if key[:2] in by_shard:
                 by_shard[key[:2]][key] = entry
@@ -389,10 +391,10 @@ class LeafCache:
             pass
         self._index.save(complete=self.complete)
 
-    def _kept_blobs(self, kind: str, entries: Mapping[str, Any]) -> dict[str, Any]:
+    def _kept_blobs(self, kind: str, entries: Mapping[str, _Entry]) -> dict[str, Any]:
         """What a plans or files pack keeps for these entries: this run's, else the stored."""
         kept: dict[str, Any] = {}
-        for key, entry in entries.items():
+        for key in entries:
             used = self._used.get(key)
             found: Any
             if kind == PLAN_PACK_PREFIX:
@@ -405,7 +407,7 @@ class LeafCache:
                 found = self._stored_blob(kind, key)
                 if kind == FILES_PACK_PREFIX and used is not None and used.files is not None:
                     found = found if _files_match(found, used.files) else None
-            if found is not None and isinstance(entry, _Entry):
+            if found is not None:
                 kept[key] = found
         return kept
 

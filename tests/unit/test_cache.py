@@ -348,6 +348,22 @@ def test_a_corrupt_or_foreign_cache_is_ignored_and_rebuilt(tmp_path: Path) -> No
         assert rebuilt.misses == 0, corrupt.__name__  # rebuilt by the run before
 
 
+def test_validating_some_files_keeps_only_entries_that_are_ones(tmp_path: Path) -> None:
+    """`validate FILE...` keeps the entries of the leaves it did not see; stored values that are
+    not entries (a pack with a valid checksum and plain values) are dropped, not stored again."""
+    start(tmp_path)
+    assert_same(tmp_path)
+    for path in packs(tmp_path):
+        cache._write_pack(path, dict.fromkeys(cache._read_pack(path, cache._entry_unpickler), 42))
+    leaf_file = "catalog/dev/a/s1.yaml"
+    cold = run_cli(tmp_path, "validate", "--no-cache", leaf_file, chart=tmp_path / "chart")
+    cached = run_cli(tmp_path, "validate", leaf_file, chart=tmp_path / "chart")
+    assert (cached.code, cached.stdout, cached.stderr) == (cold.code, cold.stdout, cold.stderr)
+    stored = [cache._read_pack(path, cache._entry_unpickler) for path in packs(tmp_path)]
+    assert all(type(entry) is cache._Entry for pack in stored for entry in pack.values())
+    assert_same(tmp_path)
+
+
 def test_corrupt_or_foreign_file_bytes_are_emitted_again(tmp_path: Path) -> None:
     """The emitted files' bytes live apart from their sha256 (files packs): bytes that are not
     the entry's are never written; the service's files are emitted again, and stored again."""
