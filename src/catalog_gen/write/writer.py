@@ -570,8 +570,7 @@ def _read_changed(
             and known.matches(found)
         ):
             continue
-        with open(os.path.join(root, name), "rb") as stream:
-            actual[name] = stream.read()
+        actual[name] = (out / name).read_bytes()  # only the files not known by their stamp
     return actual, listed
 
 
