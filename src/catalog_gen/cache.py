@@ -11,19 +11,23 @@ _LockReads, the entry keeps what each lock entry it asked for was (or "absent"),
 counts only while the lock still says the same (so a lock edit replans only the services of the
 models it changed). The leaf's bytes are known by its stat when that is the one LeafIndex recorded
 (git's index: device, inode, size, mtime, ctime), unread. A hit gives back the leaf's problems,
-its LeafFacts (plan/across.py) and its emitted files; anything else is planned afresh. Cross-leaf
-rules (hosts, GPU budget, names), the emit-stage checks (emit/checks.py: Argo CD, the Backstage
-owner warning), the Argo CD files and the list of output files always run over every service's
-facts, cached or not. The full ServicePlan is kept in the entry as its own pickle,
-unpickled only when something asks for it (`plan_of`: an emitter of a leaf without cached files,
-a template message to place), so a one-leaf edit never unpickles the other leaves' plans.
+its LeafFacts (plan/across.py), and the names and sha256 of its emitted files; anything else is
+planned afresh. Cross-leaf rules (hosts, GPU budget, names), the emit-stage checks
+(emit/checks.py: Argo CD, the Backstage owner warning), the Argo CD files and the list of output
+files always run over every service's facts, cached or not.
 
-The cache is 256 pack files of entries (by the key's first byte) and as many of the entries'
-plans, in `.catalog-gen-cache/` beside the catalog (ignored by git); a pack is replaced
-atomically (a temporary file renamed over it), only when its entries changed, and checked on
-reading: a pack whose checksum or format does not match, or an entry (or plan) that does not
-unpickle into catalog-gen's own types or names another key (leaf), is ignored and rebuilt, never
-trusted, so the cache can only make a run faster, never change its output
+Three kinds of pack, 256 of each (by the key's first byte), in `.catalog-gen-cache/` beside the
+catalog (ignored by git): `leaves-XX.pack` holds the entries (problems, facts, lock reads,
+template messages, the emitted files' names and sha256) as ONE pickle, so a run unpickles 256
+packs, not one pickle per leaf; `files-XX.pack` holds the emitted files' bytes, read only for a
+file the writer must write or compare (`tree`: the writer knows every other file by its sha256,
+write/writer.py KnownFiles); `plans-XX.pack` holds each entry's ServicePlan as its own pickle,
+unpickled only when something asks for it (`plan_of`). A one-leaf edit therefore loads no other
+plan and no other file's bytes. A pack is replaced atomically (a temporary file renamed over it),
+only when its entries changed, and checked on reading: a pack whose checksum or format does not
+match, an entry that does not unpickle into catalog-gen's own types, names another key or is
+malformed, a plan of another leaf, or stored bytes whose sha256 is not the entry's are ignored
+and rebuilt, never trusted, so the cache can only make a run faster, never change its output
 (tests/unit/test_cache.py compares incremental and cold renders).
 """
 
@@ -34,12 +38,14 @@ import functools
 import hashlib
 import importlib.metadata
 import io
+import itertools
 import json
 import os
 import pickle
+import re
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -48,12 +54,15 @@ import yaml
 
 from catalog_gen import __version__
 from catalog_gen.check.chart_templates import ChartTemplateError, TemplateMessage, find_helm
+from catalog_gen.emit import EmitterConflictError, render_tree
 from catalog_gen.lock.model import LockedModel
 from catalog_gen.plan.across import LeafFacts, leaf_facts
 from catalog_gen.plan.leaf import LeafContext, plan_leaf
+from catalog_gen.plan.pipeline import CatalogPlan
 from catalog_gen.plan.service import LOCK_FILE
 from catalog_gen.plan.service_plan import ModelLockFacts, ServicePlan
 from catalog_gen.problems import Problem, Report
+from catalog_gen.write.writer import KnownFiles
 from catalog_gen.write.written import replace_file
 
 CACHE_DIR = ".catalog-gen-cache"
@@ -61,7 +70,9 @@ PACK_PREFIX = "leaves-"  # leaves-<first two hex of the key>.pack: a one-leaf ed
 PACK_SUFFIX = ".pack"
 # plans-<the same two hex>.pack: the entries' ServicePlans, read only when a plan is asked for
 PLAN_PACK_PREFIX = "plans-"
-_MAGIC = b"catalog-gen cache pack 1\n"
+# files-<the same two hex>.pack: the bytes of the entries' emitted files, read only when written
+FILES_PACK_PREFIX = "files-"
+_MAGIC = b"catalog-gen cache pack 2\n"
 INDEX_FILE = "leaves-index.json"
 INDEX_VERSION = 1
 WHOLE_LOCK = "\0whole lock"
@@ -90,10 +101,11 @@ class _Entry:
     key: str
     problems: tuple[Problem, ...]
     facts: LeafFacts | None  # leaf_facts of the plan (None: the leaf gave no plan)
-    # The ServicePlan, pickled on its own (_dump_plan) and stored in the plans pack (None here
-    # then): unpickled only when asked for.
+    # The ServicePlan pickled (_dump_plan), this run's: stored in the plans pack, not here.
     plan: bytes | None
-    files: dict[str, bytes] | None  # the service emitters' output, once something emitted it
+    # The service emitters' files: name -> sha256 of the bytes, once something emitted them (the
+    # bytes are in the files pack, read only when the writer asks for them).
+    files: dict[str, str] | None
     # The chart's template messages on the plan's effective values, with the helm that gave them.
     templates: tuple[str, tuple[TemplateMessage, ...]] | None = None
     # The lock entries planning read: (canonical reference, repr of the pin or "" when absent);
@@ -114,10 +126,11 @@ class LeafCache:
         when saving (a `validate FILE...` run keeps them)."""
         self.directory = directory
         self.complete = complete
-        self._stored = _read_packs(directory)  # key -> entry bytes, as found
-        self._plan_packs: dict[str, dict[str, bytes]] = {}  # shard -> key -> plan, once read
+        self._stored = _read_entry_packs(directory)  # key -> entry as unpickled, unchecked
+        self._packs: dict[str, dict[str, dict[str, Any]]] = {}  # kind -> shard -> pack, once read
         self._used: dict[str, _Entry] = {}  # key -> entry, this run's
         self._changed: set[str] = set()  # keys whose entry this run created or completed
+        self._contents: dict[str, dict[str, bytes]] = {}  # key -> emitted bytes, once known
         self._by_leaf_path: dict[str, str] = {}  # ServicePlan.leaf_path -> key
         self._plans: dict[str, ServicePlan] = {}  # leaf_path -> plan, once planned or unpickled
         # leaf_path -> what plan_leaf was given, to plan it again if its pickle fails to load
@@ -127,6 +140,8 @@ class LeafCache:
         self._environment_keys: dict[str, str] = {}
         self._helm: str | None = None  # which helm judges the template rules (path, size, mtime)
         self._lock_file: str | None = None  # sha256 of the lock file, once an entry needs it
+        # The lock entries' answers (reference -> repr or ""), for the lock they came from.
+        self._lock_answers: tuple[ModelLockFacts | None, dict[str, str]] = (None, {})
         self._index = LeafIndex(directory)
         self.hits = 0
         self.misses = 0
@@ -140,23 +155,23 @@ class LeafCache:
         report: Report,
     ) -> LeafFacts | None:
         raw: bytes | None = None
-        digest = self._index.known(path)  # the leaf's sha256 by its stat, unread
+        name = str(path)
+        digest = self._index.known(name)  # the leaf's sha256 by its stat, unread
         if digest is None:
             try:
                 raw = path.read_bytes()
             except OSError:  # plan_leaf reports it; nothing to remember
                 return self._uncached(path, relative, display, context, report)
-            digest = self._index.learn(path, raw)
-        key = self._leaf_key(path, relative, display, context, digest)
-        environment = context.environments.get(relative.parts[0])
-        entry = self._used.get(key) or self._load(key, environment, context.lock)
+            digest = self._index.learn(name, raw)
+        key = self._leaf_key(name, relative, display, context, digest)
+        entry = self._used.get(key) or self._load(key, context.lock)
         if entry is None:
             if raw is None:  # stat said unchanged, but nothing was kept for it: read it now
                 try:
                     raw = path.read_bytes()
                 except OSError:
                     return self._uncached(path, relative, display, context, report)
-                key = self._leaf_key(path, relative, display, context, digest_of(raw))
+                key = self._leaf_key(name, relative, display, context, digest_of(raw))
             entry = self._plan_afresh(
                 key, raw, path=path, relative=relative, display=display, context=context
             )
@@ -219,7 +234,9 @@ class LeafCache:
             path, relative, display, context = self._sources[service.leaf_path]
             entry = self._used[self._by_leaf_path[service.leaf_path]]
             environment = context.environments.get(relative.parts[0])
-            blob = entry.plan if entry.plan is not None else self._stored_plan(entry.key)
+            blob = entry.plan
+            if blob is None:
+                blob = self._stored_blob(PLAN_PACK_PREFIX, entry.key)
             plan = _load_plan(blob, environment, service.leaf_path)
             if plan is None:  # stored plan lost or foreign: planned again, and kept
                 plan = plan_leaf(path, relative, display, context, Report())
@@ -230,24 +247,87 @@ class LeafCache:
             self._plans[service.leaf_path] = plan
         return plan
 
-    def files_for(
-        self, emitters: Sequence[ServiceEmitter], plan_of: Callable[[LeafFacts], ServicePlan]
-    ) -> Callable[[LeafFacts], Mapping[str, bytes]]:
-        """What emitters give together for a service: from the cache when the service came from
-        a leaf this run planned or found and its files were kept, else emitted from its plan
-        (plan_of) and kept."""
+    # --- emitted files ----------------------------------------------------------------------
 
-        def files_of(service: LeafFacts) -> Mapping[str, bytes]:
-            entry = self._entry_of(service)
-            if entry is not None and entry.files is not None:
-                return entry.files
-            files = _emit_all(plan_of(service), emitters)
-            if entry is not None:
-                entry.files = files
-                self._changed.add(entry.key)
+    def tree(self, catalog: CatalogPlan, emitters: Sequence[ServiceEmitter]) -> KnownFiles:
+        """render_tree's files (emit/__init__.py: each service's files in its folder, then the
+        environment emitters'), each known by its sha256: a service's from its entry (emitted,
+        and kept, when it has none), the environment emitters' from render_tree itself. The
+        bytes of a service's file are read (or emitted) only when the writer asks for them."""
+        digests: dict[str, str] = {}
+        owners: dict[str, LeafFacts] = {}
+        for service in catalog.services:
+            folder = f"{service.relative_dir}/"
+            for name, digest in self._digests_of(service, emitters, catalog.plan_of).items():
+                path = folder + name
+                if path in digests:
+                    raise EmitterConflictError(f"two emitters write {path}")
+                digests[path] = digest
+                owners[path] = service
+        fixed = {
+            relative.as_posix(): content
+            for relative, content in render_tree(catalog, files_of=_no_files).items()
+        }
+        for path, content in fixed.items():
+            if path in digests:
+                raise EmitterConflictError(f"two emitters write {path}")
+            digests[path] = digest_of(content)
+
+        def content_of(path: str) -> bytes:
+            if path in fixed:
+                return fixed[path]
+            service = owners[path]
+            files = self._contents_of(service, emitters, catalog.plan_of)
+            return files[path[len(service.relative_dir) + 1 :]]
+
+        return KnownFiles(digests, content_of)
+
+    def _digests_of(
+        self,
+        service: LeafFacts,
+        emitters: Sequence[ServiceEmitter],
+        plan_of: Callable[[LeafFacts], ServicePlan],
+    ) -> Mapping[str, str]:
+        """name -> sha256 of each file the emitters give for service (emitted when not kept)."""
+        entry = self._entry_of(service)
+        if entry is not None and entry.files is not None:
+            return entry.files
+        files = _emit_all(plan_of(service), emitters)
+        digests = {name: digest_of(content) for name, content in files.items()}
+        key = entry.key if entry is not None else f"\0{service.leaf_path}"  # not kept
+        self._contents[key] = files
+        if entry is not None:
+            entry.files = digests
+            self._changed.add(key)
+        return digests
+
+    def _contents_of(
+        self,
+        service: LeafFacts,
+        emitters: Sequence[ServiceEmitter],
+        plan_of: Callable[[LeafFacts], ServicePlan],
+    ) -> Mapping[str, bytes]:
+        """The bytes of a service's files: this run's, else the files pack's when they are the
+        entry's (every sha256 matching), else emitted again from its plan (and kept)."""
+        entry = self._entry_of(service)
+        key = entry.key if entry is not None else f"\0{service.leaf_path}"
+        files = self._contents.get(key)
+        if files is not None:
             return files
+        if entry is None or entry.files is None:  # _digests_of kept this run's files
+            raise KeyError(service.leaf_path)
+        stored = self._stored_blob(FILES_PACK_PREFIX, key)
+        if _files_match(stored, entry.files):
+            files = stored
+        else:  # lost or damaged: emitted again, and stored again
+            files = _emit_all(plan_of(service), emitters)
+            if {name: digest_of(content) for name, content in files.items()} != entry.files:
+                raise RuntimeError(f"{service.display}: its cache entry names other files")
+            self._changed.add(key)
+        self._contents[key] = files
+        return files
 
-        return files_of
+    # --- template messages ------------------------------------------------------------------
 
     def template_messages(self, service: LeafFacts) -> tuple[TemplateMessage, ...] | None:
         """The chart's template messages for a service this run gave, when the same helm gave
@@ -285,52 +365,69 @@ class LeafCache:
                 self._helm = f"{helm.resolve()}\0{found.st_size}\0{found.st_mtime_ns}"
         return self._helm
 
+    # --- saving -----------------------------------------------------------------------------
+
     def save(self) -> None:
         """Rewrite the packs whose entries changed; a failure to write only costs speed."""
-        kept = {} if self.complete else dict(self._stored)
-        for key in self._used:
-            kept[key] = _dump_entry(self._used[key]) if key in self._changed else self._stored[key]
+        kept: dict[str, _Entry] = {}
+        if not self.complete:  # the entries of leaves this run did not see, when they are ones
+            kept = {key: entry for key, entry in self._stored.items() if type(entry) is _Entry}
+        kept.update(self._used)
         shards = {key[:2] for key in set(kept) ^ set(self._stored)} | {
             key[:2] for key in self._changed
         }
-        by_shard: dict[str, dict[str, bytes]] = {shard: {} for shard in shards}
-        for key, blob in kept.items():
+        by_shard: dict[str, dict[str, _Entry]] = {shard: {} for shard in shards}
+        for key, entry in kept.items():
             if key[:2] in by_shard:
-                by_shard[key[:2]][key] = blob
+                by_shard[key[:2]][key] = entry
         try:
             for shard, entries in sorted(by_shard.items()):
-                plans = self._plans_of(entries)  # first: it may read the shard's plans
-                _write_pack(self.directory / f"{PACK_PREFIX}{shard}{PACK_SUFFIX}", entries)
+                # First: they may read the shard's stored plans and files.
+                plans = self._kept_blobs(PLAN_PACK_PREFIX, entries)
+                files = self._kept_blobs(FILES_PACK_PREFIX, entries)
+                stored = {key: replace(entry, plan=None) for key, entry in entries.items()}
+                _write_pack(self.directory / f"{PACK_PREFIX}{shard}{PACK_SUFFIX}", stored)
                 _write_pack(self.directory / f"{PLAN_PACK_PREFIX}{shard}{PACK_SUFFIX}", plans)
+                _write_pack(self.directory / f"{FILES_PACK_PREFIX}{shard}{PACK_SUFFIX}", files)
         except OSError:
             pass
         self._index.save(complete=self.complete)
 
-    def _plans_of(self, keys: Iterable[str]) -> dict[str, bytes]:
-        """The pickled plan of each entry that has one: this run's, else the stored one."""
-        plans: dict[str, bytes] = {}
-        for key in keys:
-            entry = self._used.get(key)
-            blob = entry.plan if entry is not None and entry.plan is not None else None
-            if blob is None and (entry is None or entry.facts is not None):
-                blob = self._stored_plan(key)
-            if blob is not None:
-                plans[key] = blob
-        return plans
+    def _kept_blobs(self, kind: str, entries: Mapping[str, _Entry]) -> dict[str, Any]:
+        """What a plans or files pack keeps for these entries: this run's, else the stored."""
+        kept: dict[str, Any] = {}
+        for key in entries:
+            used = self._used.get(key)
+            found: Any
+            if kind == PLAN_PACK_PREFIX:
+                found = used.plan if used is not None else None
+                wanted = used is None or used.facts is not None
+            else:
+                found = self._contents.get(key)
+                wanted = used is None or used.files is not None
+            if found is None and wanted:
+                found = self._stored_blob(kind, key)
+                if kind == FILES_PACK_PREFIX and used is not None and used.files is not None:
+                    found = found if _files_match(found, used.files) else None
+            if found is not None:
+                kept[key] = found
+        return kept
 
-    def _stored_plan(self, key: str) -> bytes | None:
-        """An entry's plan as the plans pack of its shard holds it (the pack read once)."""
+    def _stored_blob(self, kind: str, key: str) -> Any:
+        """What the plans or files pack of the key's shard holds for it (the pack read once)."""
+        packs = self._packs.setdefault(kind, {})
         shard = key[:2]
-        if shard not in self._plan_packs:
-            path = self.directory / f"{PLAN_PACK_PREFIX}{shard}{PACK_SUFFIX}"
-            self._plan_packs[shard] = _read_pack(path)
-        return self._plan_packs[shard].get(key)
+        if shard not in packs:
+            packs[shard] = _read_pack(
+                self.directory / f"{kind}{shard}{PACK_SUFFIX}", _PackUnpickler
+            )
+        return packs[shard].get(key)
 
     # --- keys -------------------------------------------------------------------------------
 
     def _leaf_key(
         self,
-        path: Path,
+        path: str,
         relative: PurePosixPath,
         display: str,
         context: LeafContext,
@@ -342,20 +439,13 @@ class LeafCache:
             self._environment_keys = {}
             self._helm = None
             self._lock_file = None
-        name = relative.parts[0]
-        if name not in self._environment_keys:
-            self._environment_keys[name] = _file_key(context.environment_files.get(name))
-        digest = hashlib.sha256()
-        for part in (
-            self._base,
-            self._environment_keys[name],
-            str(path),
-            str(relative),
-            display,
-            leaf_digest,
-        ):
-            digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
-        return digest.hexdigest()
+        environment = relative.parts[0]
+        if environment not in self._environment_keys:
+            key = _file_key(context.environment_files.get(environment))
+            self._environment_keys[environment] = key
+        parts = (self._base, self._environment_keys[environment], path, str(relative), display)
+        text = "\0".join((*parts, leaf_digest, ""))
+        return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
     def _lock_digest(self, context: LeafContext) -> str:
         """sha256 of the lock file, for entries that read the whole lock (read once per run)."""
@@ -365,17 +455,16 @@ class LeafCache:
 
     # --- entries ----------------------------------------------------------------------------
 
-    def _load(self, key: str, environment: Any, lock: ModelLockFacts | None) -> _Entry | None:
-        blob = self._stored.get(key)
-        if blob is None:
+    def _load(self, key: str, lock: ModelLockFacts | None) -> _Entry | None:
+        """The stored entry of key, when it is one (never trusted: checked here) and the lock
+        still answers its reads as it did."""
+        entry = self._stored.get(key)
+        if type(entry) is not _Entry or entry.key != key or not _well_formed(entry):
             return None
-        try:
-            entry = _EntryUnpickler(io.BytesIO(blob), environment).load()
-        except Exception:  # corrupt or foreign: ignored, planned afresh
-            return None
-        if not isinstance(entry, _Entry) or entry.key != key or not _well_formed(entry):
-            return None
-        if not _lock_reads_hold(entry.lock_reads, lock, self._lock_digest_now):
+        if self._lock_answers[0] is not lock:  # the lock of this run (held: its id stays its)
+            self._lock_answers = (lock, {})
+        answers = self._lock_answers[1]
+        if not _lock_reads_hold(entry.lock_reads, answers, lock, self._lock_digest_now):
             return None
         return entry
 
@@ -383,38 +472,67 @@ class LeafCache:
         return "" if self._context is None else self._lock_digest(self._context)
 
 
+def _no_files(service: LeafFacts) -> Mapping[str, bytes]:
+    """render_tree's files_of when only the environment emitters' files are wanted."""
+    return {}
+
+
 def _well_formed(entry: _Entry) -> bool:
+    """The entry holds what this code stores, nested types included (an entry is unpickled from
+    a file, so it is checked: with C-level maps, since every leaf's entry is checked each run)."""
+    problems, reads = entry.problems, entry.lock_reads
     return (
-        isinstance(entry.problems, tuple)
-        and all(isinstance(problem, Problem) for problem in entry.problems)
-        and (entry.facts is None or isinstance(entry.facts, LeafFacts))
+        type(problems) is tuple
+        and set(map(type, problems)) <= {Problem}
+        and (entry.facts is None or type(entry.facts) is LeafFacts)
         and entry.plan is None  # stored in the plans pack, not in the entry
-        and (
-            entry.files is None
-            or (
-                isinstance(entry.files, dict)
-                and all(
-                    isinstance(name, str) and isinstance(content, bytes)
-                    for name, content in entry.files.items()
-                )
-            )
-        )
+        and (entry.files is None or _well_formed_files(entry.files))
         and (entry.templates is None or _well_formed_templates(entry.templates))
-        and isinstance(entry.lock_reads, tuple)
+        and type(reads) is tuple
+        and set(map(type, reads)) <= {tuple}
+        and set(map(len, reads)) <= {2}
+        and set(map(type, itertools.chain.from_iterable(reads))) <= {str}
+    )
+
+
+def _well_formed_files(files: Any) -> bool:
+    """name -> sha256, every name a plain relative path (as an emitter may write it)."""
+    return (
+        type(files) is dict
+        and set(map(type, files)) <= {str}
+        and all(map(_PLAIN_RELATIVE.fullmatch, files))
+        and set(map(type, files.values())) <= {str}
+        and set(map(len, files.values())) <= {64}  # a sha256 in hex
+    )
+
+
+# A path below the folder it is written in: not absolute, no empty, `.` or `..` part.
+_PLAIN_RELATIVE = re.compile(r"(?!\.\.?(?:/|$))[^/]+(?:/(?!\.\.?(?:/|$))[^/]+)*")
+
+
+def _plain_relative(name: str) -> bool:
+    return _PLAIN_RELATIVE.fullmatch(name) is not None
+
+
+def _files_match(stored: Any, digests: Mapping[str, str]) -> bool:
+    """stored is a name -> bytes map of exactly these files, each with its sha256."""
+    return (
+        type(stored) is dict
+        and stored.keys() == digests.keys()
         and all(
-            isinstance(read, tuple) and len(read) == 2 and all(isinstance(x, str) for x in read)
-            for read in entry.lock_reads
+            type(content) is bytes and digest_of(content) == digests[name]
+            for name, content in stored.items()
         )
     )
 
 
 def _well_formed_templates(templates: Any) -> bool:
     return (
-        isinstance(templates, tuple)
+        type(templates) is tuple
         and len(templates) == 2
-        and isinstance(templates[0], str)
-        and isinstance(templates[1], tuple)
-        and all(isinstance(message, TemplateMessage) for message in templates[1])
+        and type(templates[0]) is str
+        and type(templates[1]) is tuple
+        and all(type(message) is TemplateMessage for message in templates[1])
     )
 
 
@@ -423,9 +541,11 @@ def _emit_all(plan: ServicePlan, emitters: Sequence[ServiceEmitter]) -> dict[str
     for emitter in emitters:
         for name, content in emitter(plan).items():
             if name in files:
-                from catalog_gen.emit import EmitterConflictError  # noqa: PLC0415 - no cycle
-
                 raise EmitterConflictError(f"two emitters write {plan.relative_dir / name}")
+            if not _plain_relative(name):
+                raise EmitterConflictError(
+                    f"emitter path {plan.relative_dir / name} leaves the output directory"
+                )
             files[name] = content
     return files
 
@@ -488,13 +608,6 @@ def _load_plan(blob: bytes | None, environment: Any, leaf_path: str) -> ServiceP
     return plan if isinstance(plan, ServicePlan) and plan.leaf_path == leaf_path else None
 
 
-def _dump_entry(entry: _Entry) -> bytes:
-    """The entry without its plan (that goes to the plans pack)."""
-    buffer = io.BytesIO()
-    _EntryPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(replace(entry, plan=None))
-    return buffer.getvalue()
-
-
 # --- the lock entries a leaf read ------------------------------------------------------------
 
 
@@ -530,17 +643,22 @@ class _LockReads(Mapping[str, LockedModel]):
 
 def _lock_reads_hold(
     reads: tuple[tuple[str, str], ...],
+    answers: dict[str, str],
     lock: ModelLockFacts | None,
     lock_digest: Callable[[], str],
 ) -> bool:
-    """The lock still answers every read as it did when the entry was planned."""
+    """The lock still answers every read as it did when the entry was planned. answers: what
+    it answers this run, by reference (filled here: many leaves read the same entries)."""
     for canonical, seen in reads:
         if canonical == WHOLE_LOCK:
             if seen != lock_digest():
                 return False
             continue
-        found = None if lock is None else lock.get(canonical)
-        if ("" if found is None else repr(found)) != seen:
+        answer = answers.get(canonical)
+        if answer is None:
+            found = None if lock is None else lock.get(canonical)
+            answer = answers[canonical] = "" if found is None else repr(found)
+        if answer != seen:
             return False
     return True
 
@@ -560,9 +678,9 @@ class LeafIndex:
         self._stored = _read_index(self.path)
         self._now: dict[str, list[int | str]] = {}
 
-    def known(self, path: Path) -> str | None:
+    def known(self, path: str | os.PathLike[str]) -> str | None:
         """The leaf's sha256 when its stat is the one recorded, else None (read it)."""
-        name = str(path)
+        name = os.fspath(path)
         found = self._stored.get(name)
         if found is None:
             return None
@@ -575,7 +693,7 @@ class LeafIndex:
         self._now[name] = found
         return str(found[-1])
 
-    def learn(self, path: Path, raw: bytes) -> str:
+    def learn(self, path: str | os.PathLike[str], raw: bytes) -> str:
         """raw's sha256, remembered with the leaf's stat when that is trustworthy: the same
         after reading as now, and older than the racy window."""
         digest = digest_of(raw)
@@ -585,7 +703,7 @@ class LeafIndex:
             return digest
         racy = self._started - int(RACY_SECONDS * 1e9)
         if max(int(now[3]), int(now[4])) < racy:
-            self._now[str(path)] = [*now, digest]
+            self._now[os.fspath(path)] = [*now, digest]
         return digest
 
     def save(self, *, complete: bool) -> None:
@@ -600,7 +718,7 @@ class LeafIndex:
             replace_file(self.path, body)
 
 
-def _stat_of(path: Path) -> list[int | str]:
+def _stat_of(path: str | os.PathLike[str]) -> list[int | str]:
     found = os.stat(path)
     return [found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns, found.st_ctime_ns]
 
@@ -636,24 +754,35 @@ def digest_of(raw: bytes) -> str:
 
 
 class _PackUnpickler(pickle.Unpickler):
+    """The plans and files packs: dicts of text and bytes only."""
+
     def find_class(self, module: str, name: str) -> Any:
-        raise pickle.UnpicklingError("a pack holds only a dict of bytes")
+        raise pickle.UnpicklingError("a pack holds only dicts of text and bytes")
 
 
-def _read_packs(directory: Path) -> dict[str, bytes]:
-    """key -> entry bytes of every pack that is whole and of this format (others count empty)."""
-    stored: dict[str, bytes] = {}
+def _read_entry_packs(directory: Path) -> dict[str, Any]:
+    """key -> entry (as unpickled: checked when used) of every entries pack that is whole and
+    of this format (others count empty): one unpickling per pack."""
+    stored: dict[str, Any] = {}
     try:
-        paths = sorted(directory.glob(f"{PACK_PREFIX}*{PACK_SUFFIX}"))
+        names = sorted(os.listdir(directory))
     except OSError:
         return stored
-    for path in paths:
-        shard = path.name[len(PACK_PREFIX) : -len(PACK_SUFFIX)]
-        stored.update((key, blob) for key, blob in _read_pack(path).items() if key[:2] == shard)
+    for name in names:
+        if not (name.startswith(PACK_PREFIX) and name.endswith(PACK_SUFFIX)):
+            continue
+        shard = name[len(PACK_PREFIX) : -len(PACK_SUFFIX)]
+        pack = _read_pack(directory / name, _entry_unpickler)
+        stored.update((key, entry) for key, entry in pack.items() if key[:2] == shard)
     return stored
 
 
-def _read_pack(path: Path) -> dict[str, bytes]:
+def _entry_unpickler(file: io.BytesIO) -> pickle.Unpickler:
+    return _EntryUnpickler(file, None)  # entries name no environment (plans do)
+
+
+def _read_pack(path: Path, unpickler: Callable[[io.BytesIO], pickle.Unpickler]) -> dict[str, Any]:
+    """The pack's dict of key -> value, when its checksum and format hold (else empty)."""
     try:
         raw = path.read_bytes()
     except OSError:
@@ -663,17 +792,15 @@ def _read_pack(path: Path) -> dict[str, bytes]:
     if raw[: len(_MAGIC)] != _MAGIC or hashlib.sha256(body).digest() != raw[len(_MAGIC) : header]:
         return {}
     try:
-        pack = _PackUnpickler(io.BytesIO(body)).load()
-    except Exception:  # a checksum collision or a bug: start afresh
+        pack = unpickler(io.BytesIO(body)).load()
+    except Exception:  # a checksum collision, a foreign pack or a bug: start afresh
         return {}
-    if not isinstance(pack, dict) or not all(
-        isinstance(key, str) and isinstance(blob, bytes) for key, blob in pack.items()
-    ):
+    if type(pack) is not dict or not all(type(key) is str for key in pack):
         return {}
     return pack
 
 
-def _write_pack(path: Path, pack: Mapping[str, bytes]) -> None:
+def _write_pack(path: Path, pack: Mapping[str, Any]) -> None:
     """Replace the pack atomically; an empty one is removed."""
     if not pack:
         path.unlink(missing_ok=True)

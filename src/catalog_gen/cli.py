@@ -10,9 +10,9 @@ import gc
 import os
 import sys
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TextIO
 
 from catalog_gen import __version__
@@ -537,13 +537,30 @@ def _render(
     catalog: Path,
     err: TextIO,
 ) -> int:
-    """render (write the three outputs) or check (compare them) for a clean catalog."""
-    summary = _summary(planned)
+    """render (write the three outputs) or check (compare them) for a clean catalog. With the
+    cache, the tree's files are known by their sha256 and only those written or compared are
+    read (or emitted): the cache is saved after the writer is done with it."""
     if cache is None:
-        tree = render_tree(planned)
-    else:
-        tree = render_tree(planned, files_of=cache.files_for(SERVICE_EMITTERS, planned.plan_of))
+        files = render_tree(planned)
+        return _render_tree(planned, files, None, arguments, catalog=catalog, err=err)
+    try:
+        tree = cache.tree(planned, SERVICE_EMITTERS)
+        return _render_tree(planned, tree, cache, arguments, catalog=catalog, err=err)
+    finally:
         cache.save()
+
+
+def _render_tree(
+    planned: CatalogPlan,
+    tree: Mapping[PurePosixPath, bytes],
+    cache: LeafCache | None,
+    arguments: argparse.Namespace,
+    *,
+    catalog: Path,
+    err: TextIO,
+) -> int:
+    """_render's outputs written, or compared (check)."""
+    summary = _summary(planned)
     target = Path(arguments.out)
     gitops_root = Path(arguments.gitops_root) if arguments.gitops_root else catalog.parent
     deploy = gitops_root / argocd.DEPLOY_DIR

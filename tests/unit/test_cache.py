@@ -10,6 +10,7 @@ date. A corrupt or foreign cache never changes the output.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -142,6 +143,10 @@ EDITS = st.one_of(
     st.tuples(st.just("lock"), st.sets(st.sampled_from(MODELS))),
     st.tuples(st.just("values"), st.integers(1, 3)),
     st.tuples(st.just("schema"), st.integers(1, 3)),
+    # The emitted files' bytes are stored apart from their sha256 (files packs): damaged there
+    # (with a valid checksum), or every output file edited by hand (so the writer asks for them).
+    st.tuples(st.just("damage-files")),
+    st.tuples(st.just("hand-edit")),
 )
 
 
@@ -158,6 +163,13 @@ def apply(root: Path, edit: tuple[Any, ...]) -> None:
         write_yaml(catalog / "environments" / f"{edit[1]}.yaml", environment(edit[1], edit[2]))
     elif kind == "drop-environment":
         (catalog / "environments" / f"{edit[1]}.yaml").unlink(missing_ok=True)
+    elif kind == "damage-files":
+        for path in (root / CACHE_DIR).glob(f"{cache.FILES_PACK_PREFIX}*"):
+            damage_files(path)
+    elif kind == "hand-edit":  # both outputs alike: a render that fails leaves them as they are
+        for path in sorted([*(root / "inc").rglob("*"), *(root / "cold").rglob("*")]):
+            if path.is_file():
+                path.write_bytes(path.read_bytes() + b"# edited by hand\n")
     elif kind == "lock":
         (catalog / "models.lock.yaml").write_text(lock_text(edit[1]), encoding="utf-8")
     elif kind == "values":
@@ -172,6 +184,18 @@ def apply(root: Path, edit: tuple[Any, ...]) -> None:
         schema = json.loads(schema_path.read_text(encoding="utf-8"))
         schema["properties"]["replicaCount"]["maximum"] = edit[1]
         schema_path.write_text(json.dumps(schema, indent=2) + "\n", encoding="utf-8")
+
+
+def damage_files(path: Path) -> None:
+    """A files pack whose checksum holds but whose bytes are not the entries' (nor each
+    other's: shifted by one key)."""
+    stored = cache._read_pack(path, cache._PackUnpickler)
+    keys = sorted(stored)
+    damaged = {key: stored[keys[(index + 1) % len(keys)]] for index, key in enumerate(keys)}
+    for files in damaged.values():
+        for name in files:
+            files[name] = b"damaged " + files[name]
+    cache._write_pack(path, damaged)
 
 
 def write_yaml(path: Path, data: dict[str, Any]) -> None:
@@ -289,8 +313,8 @@ def run_with(root: Path, cache: LeafCache) -> Outcome:
     return Outcome(0 if report.ok else 1, report.format_text(), "")
 
 
-def packs(root: Path) -> list[Path]:
-    return sorted((root / CACHE_DIR).glob(f"{PACK_PREFIX}*{PACK_SUFFIX}"))
+def packs(root: Path, prefix: str = PACK_PREFIX) -> list[Path]:
+    return sorted((root / CACHE_DIR).glob(f"{prefix}*{PACK_SUFFIX}"))
 
 
 def corrupt_by_flipping_a_byte(path: Path) -> None:
@@ -308,13 +332,35 @@ def corrupt_with_garbage(path: Path) -> None:
 
 
 def corrupt_with_a_foreign_entry(path: Path) -> None:
-    """A well-formed pack whose entries are another key's, or an object no entry may hold."""
-    stored = cache._read_pack(path)
+    """A pack with a valid checksum whose entries are another key's, and one malformed (an
+    entry, a plan or a file's bytes that no run stores there)."""
+    entries = path.name.startswith(PACK_PREFIX)
+    stored = cache._read_pack(path, cache._entry_unpickler if entries else cache._PackUnpickler)
     keys = sorted(stored)
-    evil = pickle.dumps(print)  # a global catalog-gen never stores: refused by the unpickler
     swapped = {key: stored[keys[(index + 1) % len(keys)]] for index, key in enumerate(keys)}
-    swapped[keys[0]] = evil
+    if entries:
+        swapped[keys[0]] = dataclasses.replace(stored[keys[0]], problems=["not a tuple"])
+    elif path.name.startswith(cache.PLAN_PACK_PREFIX):
+        swapped[keys[0]] = pickle.dumps(print)  # a global no plan holds: refused on loading
+    else:
+        swapped[keys[0]] = {"../../escaped": b"anything"}
     cache._write_pack(path, swapped)
+
+
+def corrupt_with_a_forbidden_global(path: Path) -> None:
+    """A pack with a valid checksum whose pickle names a function: refused whole."""
+    stored = cache._read_pack(path, cache._entry_unpickler)
+    stored |= cache._read_pack(path, cache._PackUnpickler)
+    cache._write_pack(path, dict.fromkeys(stored, print))
+
+
+CORRUPTIONS = (
+    corrupt_by_flipping_a_byte,
+    corrupt_by_truncating,
+    corrupt_with_garbage,
+    corrupt_with_a_foreign_entry,
+    corrupt_with_a_forbidden_global,
+)
 
 
 def test_a_corrupt_or_foreign_cache_is_ignored_and_rebuilt(tmp_path: Path) -> None:
@@ -322,18 +368,44 @@ def test_a_corrupt_or_foreign_cache_is_ignored_and_rebuilt(tmp_path: Path) -> No
     for name in ("s2", "s3"):
         apply(tmp_path, ("leaf", "dev", "a", name, 3))
     assert_same(tmp_path)
-    for corrupt in (
-        corrupt_by_flipping_a_byte,
-        corrupt_by_truncating,
-        corrupt_with_garbage,
-        corrupt_with_a_foreign_entry,
-    ):
+    for corrupt in CORRUPTIONS:
         for path in packs(tmp_path):
             corrupt(path)
         assert_same(tmp_path)
         rebuilt = LeafCache(tmp_path / CACHE_DIR)
         run_with(tmp_path, rebuilt)
         assert rebuilt.misses == 0, corrupt.__name__  # rebuilt by the run before
+
+
+def test_validating_some_files_keeps_only_entries_that_are_ones(tmp_path: Path) -> None:
+    """`validate FILE...` keeps the entries of the leaves it did not see; stored values that are
+    not entries (a pack with a valid checksum and plain values) are dropped, not stored again."""
+    start(tmp_path)
+    assert_same(tmp_path)
+    for path in packs(tmp_path):
+        cache._write_pack(path, dict.fromkeys(cache._read_pack(path, cache._entry_unpickler), 42))
+    leaf_file = "catalog/dev/a/s1.yaml"
+    cold = run_cli(tmp_path, "validate", "--no-cache", leaf_file, chart=tmp_path / "chart")
+    cached = run_cli(tmp_path, "validate", leaf_file, chart=tmp_path / "chart")
+    assert (cached.code, cached.stdout, cached.stderr) == (cold.code, cold.stdout, cold.stderr)
+    stored = [cache._read_pack(path, cache._entry_unpickler) for path in packs(tmp_path)]
+    assert all(type(entry) is cache._Entry for pack in stored for entry in pack.values())
+    assert_same(tmp_path)
+
+
+def test_corrupt_or_foreign_file_bytes_are_emitted_again(tmp_path: Path) -> None:
+    """The emitted files' bytes live apart from their sha256 (files packs): bytes that are not
+    the entry's are never written; the service's files are emitted again, and stored again."""
+    start(tmp_path)
+    apply(tmp_path, ("leaf", "dev", "a", "s2", 3))
+    assert_same(tmp_path)
+    for corrupt in (*CORRUPTIONS, damage_files, Path.unlink):
+        for path in packs(tmp_path, cache.FILES_PACK_PREFIX):
+            corrupt(path)
+        shutil.rmtree(tmp_path / "inc")  # every file is written, so its bytes are asked for
+        assert_same(tmp_path)
+        files = packs(tmp_path, cache.FILES_PACK_PREFIX)
+        assert len(files) == len(packs(tmp_path)), corrupt.__name__  # stored again
 
 
 def test_no_cache_neither_reads_nor_writes_it(tmp_path: Path) -> None:

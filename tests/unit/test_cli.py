@@ -192,6 +192,7 @@ def test_schema_check_and_write(tmp_path: Path) -> None:
 def test_internal_errors_exit_2_without_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import catalog_gen.cache
     import catalog_gen.cli
 
     make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf()})
@@ -199,11 +200,14 @@ def test_internal_errors_exit_2_without_traceback(
     def broken(*args: object, **kwargs: object) -> object:
         raise KeyError("boom")
 
+    # The tree of files: render_tree without the cache, the cache's tree with it.
     monkeypatch.setattr(catalog_gen.cli, "render_tree", broken)
-    outcome = run_cli(tmp_path, "render")
-    assert outcome.code == 2
-    assert "internal error: KeyError" in outcome.stderr
-    assert "Traceback" not in outcome.stderr
+    monkeypatch.setattr(catalog_gen.cache.LeafCache, "tree", broken)
+    for flags in (["--no-cache"], []):
+        outcome = run_cli(tmp_path, "render", *flags)
+        assert outcome.code == 2
+        assert "internal error: KeyError" in outcome.stderr
+        assert "Traceback" not in outcome.stderr
 
 
 def test_module_entry_point_runs(tmp_path: Path) -> None:

@@ -366,8 +366,9 @@ class CatalogFiles:
 class _Found:
     """A path under the catalog that may hold catalog data; reason is set when it cannot."""
 
-    relative: PurePosixPath
+    relative: str  # POSIX text, relative to the catalog
     reason: str | None = None
+    regular: bool = False  # a regular file, as its directory entry says (no stat needed)
 
 
 _LEAF_LAYOUT = "leaves are files <environment>/<namespace>/<serviceName>.yaml"
@@ -383,29 +384,31 @@ def discover(catalog: Path, display_root: str, report: Report) -> CatalogFiles:
     Every path that looks like catalog data (a `.yaml`/`.yml` name, or a directory that cannot
     be searched) is either read or reported: nothing that could be a leaf is skipped silently.
     Files at the catalog's top level are not leaves (the model lock; other YAML files there are
-    reported); READMEs and other non-YAML files are ignored anywhere.
+    reported); READMEs and other non-YAML files are ignored anywhere. Paths are text until a
+    file is kept (a walk over every leaf, on every run: no pathlib object per entry).
     """
     environments: dict[str, Path] = {}
     leaves: list[Path] = []
     if not catalog.is_dir():
         report.add(display_root, 0, 0, "$", "catalog directory not found")
         return CatalogFiles(environments, leaves)
-    for found in _catalog_paths(catalog):
+    root = os.fspath(catalog)
+    for found in _catalog_paths(root):
         relative = found.relative
-        reason = found.reason or _misplaced(catalog, relative)
+        parts = relative.split("/")
+        reason = found.reason or _misplaced(root, parts, regular=found.regular)
         if reason is not None:
-            report.add(join_display(display_root, relative), 1, 1, "$", reason)
-        elif relative.parts[0] == ENVIRONMENTS_DIR:
-            environments[relative.stem] = catalog.joinpath(*relative.parts)
-        elif len(relative.parts) == 3:
-            leaves.append(catalog.joinpath(*relative.parts))
+            report.add(join_display(display_root, PurePosixPath(relative)), 1, 1, "$", reason)
+        elif parts[0] == ENVIRONMENTS_DIR:
+            environments[parts[1][: -len(LEAF_SUFFIX)]] = catalog / relative
+        elif len(parts) == 3:
+            leaves.append(catalog / relative)
     return CatalogFiles(environments, leaves)
 
 
-def _misplaced(catalog: Path, relative: PurePosixPath) -> str | None:
+def _misplaced(catalog: str, parts: list[str], *, regular: bool = False) -> str | None:
     """Why a YAML-named path is not read, or None when it is an environment file or a leaf
     (the top-level lock is neither and reads as None too: plan/pipeline.py loads it itself)."""
-    parts = relative.parts
     if len(parts) == 1:
         if parts[0] == LOCK_FILE:
             return None
@@ -415,12 +418,13 @@ def _misplaced(catalog: Path, relative: PurePosixPath) -> str | None:
     hidden = [part for part in parts if part.startswith(".")]
     if hidden:
         return f"not read: {hidden[0]!r} starts with '.' (hidden); {layout}"
-    kind = _file_kind(catalog.joinpath(*parts))
+    kind = None if regular else _file_kind(os.path.join(catalog, *parts))
     if kind is not None:
         return f"is {kind}; {layout}"
-    if relative.suffix != LEAF_SUFFIX:
+    name = parts[-1]
+    if not name.endswith(LEAF_SUFFIX):
         what = "environment files" if is_environment else "catalog leaves"
-        return f"{what} use the .yaml extension; rename to {relative.stem}.yaml"
+        return f"{what} use the .yaml extension; rename to {PurePosixPath(name).stem}.yaml"
     if is_environment:
         return (
             None if len(parts) == 2 else "environment files live at environments/<environment>.yaml"
@@ -433,12 +437,12 @@ def _misplaced(catalog: Path, relative: PurePosixPath) -> str | None:
     return None
 
 
-def _file_kind(path: Path) -> str | None:
+def _file_kind(path: str) -> str | None:
     """None for a regular file (or a link to one); else what it is, in words."""
     try:
-        mode = path.stat().st_mode
+        mode = os.stat(path).st_mode
     except FileNotFoundError:
-        return "a broken symbolic link" if path.is_symlink() else "gone (deleted while reading)"
+        return "a broken symbolic link" if os.path.islink(path) else "gone (deleted while reading)"
     except OSError as error:
         return f"unreadable ({error.strerror or error})"
     if stat.S_ISDIR(mode):
@@ -448,32 +452,42 @@ def _file_kind(path: Path) -> str | None:
     return None
 
 
-def _catalog_paths(catalog: Path) -> list[_Found]:
+def _catalog_paths(catalog: str) -> list[_Found]:
     """Every YAML-named entry below catalog, every directory that cannot be searched, and every
-    symbolic link to a directory that is not followed; sorted by path."""
+    symbolic link to a directory that is not followed; sorted by path (as PurePosixPath sorts:
+    part by part)."""
     found: list[_Found] = []
-    pending = [PurePosixPath()]
+    pending = [""]
     while pending:
         relative = pending.pop()
         try:
-            with os.scandir(catalog.joinpath(*relative.parts)) as scan:
+            with os.scandir(os.path.join(catalog, relative) if relative else catalog) as scan:
                 entries = list(scan)
         except OSError as error:
             found.append(_Found(relative, f"directory cannot be read: {error.strerror or error}"))
             continue
+        depth = relative.count("/") + 2 if relative else 1  # the parts of a child's path
         for entry in entries:
-            child = relative / entry.name
+            child = f"{relative}/{entry.name}" if relative else entry.name
             if entry.name.lower().endswith((".yml", LEAF_SUFFIX)):
-                found.append(_Found(child))
+                found.append(_Found(child, regular=_is_regular(entry)))
             if entry.name == ".git" or not _is_directory(entry):
                 continue
-            if entry.is_symlink() and len(child.parts) > _FOLLOW_LINKS_DEPTH:
+            if depth > _FOLLOW_LINKS_DEPTH and entry.is_symlink():
                 found.append(
                     _Found(child, f"not read: a symbolic link to a directory; {_LEAF_LAYOUT}")
                 )
                 continue
             pending.append(child)
-    return sorted(found, key=lambda item: item.relative)
+    return sorted(found, key=lambda item: item.relative.split("/"))
+
+
+def _is_regular(entry: os.DirEntry[str]) -> bool:
+    """A regular file, not a link (the directory listing's type: no stat on Linux)."""
+    try:
+        return entry.is_file(follow_symlinks=False)
+    except OSError:
+        return False
 
 
 def _is_directory(entry: os.DirEntry[str]) -> bool:

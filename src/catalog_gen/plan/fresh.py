@@ -94,7 +94,13 @@ class FreshPlans:
 
 def place(path: Path, context: LeafContext, display_root: str) -> tuple[PurePosixPath, str]:
     """A leaf's path under the catalog and the path problems name it by."""
-    relative = PurePosixPath(path.relative_to(context.catalog).as_posix())
+    # From the text when discover joined path to the catalog: no pathlib arithmetic per leaf
+    # (an incremental run does this for every leaf of the catalog).
+    text, catalog = str(path), str(context.catalog)
+    if catalog != "." and text.startswith(f"{catalog}/"):
+        relative = PurePosixPath(text[len(catalog) + 1 :])
+    else:
+        relative = PurePosixPath(path.relative_to(context.catalog).as_posix())
     return relative, join_display(display_root, relative)
 
 

@@ -20,6 +20,8 @@ render writes three outputs: the generated tree, the Argo CD tree and the root L
    removes the siblings and touches nothing else. A tree that holds exactly the files the write
    record stamps for it (written.py; every stamp matching, no other file) is staged as a patch
    instead: only its new and changed files are written in the sibling, the rest stays in place.
+   A tree given as KnownFiles (every file's sha256 up front: the incremental render) has the
+   bytes of a file asked for only when that file is written (or, in `check`, compared).
 5. The swap (swap.py): a journal, then two renames per output (per changed file of a patched
    tree, one per removed file), all or none.
 
@@ -35,7 +37,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -88,6 +90,42 @@ class FileOutput:
 
 
 Output = TreeOutput | FileOutput
+
+
+class KnownFiles(Mapping[PurePosixPath, bytes]):
+    """A tree's files, named as POSIX text, each known by its sha256 before its bytes: the
+    writer asks content for a file only when it must write or compare it (the incremental
+    render knows every unchanged file by its sha256: catalog_gen/cache.py). As a Mapping it is
+    the same tree as a dict of the same files."""
+
+    def __init__(self, digests: Mapping[str, str], content: Callable[[str], bytes]) -> None:
+        self.digests = digests  # relative POSIX path -> sha256 of its bytes
+        self.content = content  # relative POSIX path -> its bytes
+
+    def __getitem__(self, relative: PurePosixPath) -> bytes:
+        name = relative.as_posix()
+        if name not in self.digests:
+            raise KeyError(relative)
+        return self.content(name)
+
+    def __iter__(self) -> Iterator[PurePosixPath]:
+        return (PurePosixPath(name) for name in self.digests)
+
+    def __len__(self) -> int:
+        return len(self.digests)
+
+
+def _digests(files: Mapping[PurePosixPath, bytes]) -> Mapping[str, str]:
+    """Each file's relative POSIX path -> sha256 (known, or computed from its bytes)."""
+    if isinstance(files, KnownFiles):
+        return files.digests
+    return {relative.as_posix(): digest_of(content) for relative, content in files.items()}
+
+
+def _content(files: Mapping[PurePosixPath, bytes], name: str) -> bytes:
+    if isinstance(files, KnownFiles):
+        return files.content(name)
+    return files[PurePosixPath(name)]
 
 
 def write_tree(
@@ -349,22 +387,19 @@ def _fill(
     (its stamp still matches) is hard-linked instead. stamps receives every file's stamp."""
     folders: set[str] = set()
     root, current = str(staging), str(output.path)
-    # Plain text, not paths, in this loop: it runs once per generated file.
-    for name, content in sorted(
-        (str(relative), content) for relative, content in output.files.items()
-    ):
+    for name, digest in sorted(_digests(output.files).items()):
         folder = os.path.dirname(name)
         if folder and folder not in folders:
             os.makedirs(os.path.join(root, folder), exist_ok=True)
             folders.add(folder)
         path = os.path.join(root, name)
-        digest = digest_of(content)
         known = previous.get(name)
         if known is not None and known.digest == digest:
             linked = _link_unchanged(os.path.join(current, name), path, known)
             if linked is not None:
                 stamps[name] = linked
                 continue
+        content = _content(output.files, name)
         written = _write_file(path, content)
         if GENERATED.search(content[:HEAD_BYTES]) is not None:  # only ours may skip the proof
             stamps[name] = stamp(written, digest)
@@ -378,26 +413,25 @@ def _stage_patch(
     listed for removal, the others left where they are (their stamps kept)."""
     staging = Path(tempfile.mkdtemp(prefix=f".{output.path.name}.tmp-", dir=output.path.parent))
     changed: list[str] = []
-    named = sorted((str(relative), relative, content) for relative, content in output.files.items())
+    digests = _digests(output.files)
     try:
-        for name, relative, content in named:
-            digest = digest_of(content)
+        for name, digest in digests.items():
             known = previous.get(name)
             if known is not None and known.digest == digest:
                 stamps[name] = known
                 continue
-            path = staging.joinpath(*relative.parts)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            written = _write_file(path, content)
+            path = os.path.join(staging, name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            content = _content(output.files, name)
+            written = _write_file(Path(path), content)
             if GENERATED.search(content[:HEAD_BYTES]) is not None:
                 stamps[name] = stamp(written, digest)
             changed.append(name)
     except BaseException:
         remove(staging)
         raise
-    wanted = {name for name, _, _ in named}
-    removed = tuple(sorted(name for name in previous if name not in wanted))
-    return Step(output.path, staging, backup, tuple(changed), removed)
+    removed = tuple(sorted(name for name in previous if name not in digests))
+    return Step(output.path, staging, backup, tuple(sorted(changed)), removed)
 
 
 def _link_unchanged(existing: str, path: str, known: Stamp) -> Stamp | None:
@@ -489,65 +523,70 @@ def diff_tree(
     record: WriteRecord | None = None,
 ) -> TreeDiff:
     """What render would change in out, without touching it. record: files whose stamp still
-    matches and whose recorded sha256 is the expected one are not read (written.py)."""
-    actual = read_tree(out) if record is None else _read_changed(out, files, record.stamps(out))
-    added = sorted(set(files) - set(actual))
-    removed = sorted(set(actual) - set(files))
-    changed = sorted(path for path in set(files) & set(actual) if files[path] != actual[path])
+    matches and whose recorded sha256 is the expected one are neither read nor compared (their
+    expected bytes are not even asked for: KnownFiles; written.py)."""
+    digests = _digests(files)
+    if record is None:
+        actual = {relative.as_posix(): content for relative, content in read_tree(out).items()}
+        listed = set(actual)
+    else:
+        actual, listed = _read_changed(out, digests, record.stamps(out))
+    added = sorted(PurePosixPath(name) for name in digests if name not in listed)
+    removed = sorted(PurePosixPath(name) for name in listed if name not in digests)
+    expected = {name: _content(files, name) for name in actual if name in digests}
+    changed = sorted(PurePosixPath(name) for name in expected if expected[name] != actual[name])
     diff: list[str] = []
     for path in [*changed, *added, *removed]:
-        before = _lines(actual.get(path, b""))
-        after = _lines(files.get(path, b""))
+        name = path.as_posix()
+        before = _lines(actual.get(name, b""))
+        after = _lines(_content(files, name) if name in digests else b"")
         diff.extend(
             line.rstrip("\n")
             for line in difflib.unified_diff(
                 before,
                 after,
-                fromfile=f"{out_display}/{path}" if path in actual else "/dev/null",
-                tofile=f"{out_display}/{path}" if path in files else "/dev/null",
+                fromfile=f"{out_display}/{path}" if name in listed else "/dev/null",
+                tofile=f"{out_display}/{path}" if name in digests else "/dev/null",
             )
         )
     return TreeDiff(added, removed, changed, diff)
 
 
 def _read_changed(
-    out: Path, files: Mapping[PurePosixPath, bytes], stamps: Mapping[str, Stamp]
-) -> dict[PurePosixPath, bytes]:
-    """read_tree(out), except that a file whose stamp matches and whose recorded bytes are the
-    expected ones is given as files has it, unread."""
-    actual: dict[PurePosixPath, bytes] = {}
-    for relative, found in _listing(out):
-        known = stamps.get(relative.as_posix())
-        expected = files.get(relative)
+    out: Path, digests: Mapping[str, str], stamps: Mapping[str, Stamp]
+) -> tuple[dict[str, bytes], set[str]]:
+    """The bytes of every file read_tree(out) reads, except those whose stamp matches and
+    whose recorded sha256 is the expected one (unread, and left out); and every file's name."""
+    actual: dict[str, bytes] = {}
+    listed: set[str] = set()
+    root = str(out)
+    for name, found in _listing(root):
+        listed.add(name)
+        known = stamps.get(name)
         if (
             known is not None
-            and expected is not None
             and found is not None
+            and known.digest == digests.get(name)
             and known.matches(found)
-            and known.digest == digest_of(expected)
         ):
-            actual[relative] = expected
-        else:
-            actual[relative] = out.joinpath(*relative.parts).read_bytes()
-    return actual
+            continue
+        actual[name] = (out / name).read_bytes()  # only the files not known by their stamp
+    return actual, listed
 
 
-def _listing(
-    out: Path, prefix: PurePosixPath | None = None
-) -> Iterator[tuple[PurePosixPath, os.stat_result | None]]:
-    """The files read_tree reads (links to files too, links to folders not followed), each with
-    its own stat when it is a regular file (None for a link)."""
-    if not out.is_dir():
+def _listing(directory: str, prefix: str = "") -> Iterator[tuple[str, os.stat_result | None]]:
+    """The files read_tree reads (links to files too, links to folders not followed), by
+    relative POSIX path, each with its own stat when it is a regular file (None for a link)."""
+    if not os.path.isdir(directory):
         return
-    with os.scandir(out) as listing:
+    with os.scandir(directory) as listing:
         entries = list(listing)
     for entry in entries:
-        relative = PurePosixPath(entry.name) if prefix is None else prefix / entry.name
         if entry.is_dir(follow_symlinks=False):
-            yield from _listing(Path(entry.path), relative)
+            yield from _listing(entry.path, f"{prefix}{entry.name}/")
         elif entry.is_file():
             regular = entry.is_file(follow_symlinks=False)
-            yield relative, entry.stat(follow_symlinks=False) if regular else None
+            yield prefix + entry.name, entry.stat(follow_symlinks=False) if regular else None
 
 
 def _lines(content: bytes) -> list[str]:
