@@ -441,7 +441,8 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         only=files or None,
         lock_loader=_load_lock,
         cache=cache,
-        jobs=_jobs_of(arguments),
+        # backstage reads every plan: one process keeps them (a forked one does not)
+        jobs=1 if command == "backstage" else _jobs_of(arguments),
         # render and check compare files: emitted where each leaf is planned (no cache)
         emit=emit_service if command in ("render", "check") else None,
     )

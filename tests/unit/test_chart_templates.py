@@ -43,10 +43,19 @@ def test_a_shorter_chain_keeps_the_whole_subtree_in_any_order() -> None:
         '{{ get $.Values "gpu" }}',
         "{{ tpl .Values.a.b . }}",
         '{{ dig "Values" "gpu" . }}',
+        "{{ toJson $ }}",
+        '{{ include "x" (list $) }}',
     ],
 )
 def test_values_read_any_other_way_send_everything(text: str) -> None:
     assert read_paths([f"{{{{ .Values.gpu.count }}}}{text}"]) is WHOLE
+
+
+def test_keys_are_go_template_field_names() -> None:
+    assert read_paths(["{{ .Values.aña.b_1 }}{{ .Values._x }}"]) == {
+        "aña": {"b_1": WHOLE},
+        "_x": WHOLE,
+    }
 
 
 def test_comments_are_not_code() -> None:

@@ -12,6 +12,7 @@ import pytest
 from catalog_gen.plan import parallel
 from catalog_gen.plan.parallel import chunked_map, default_jobs
 from catalog_gen.write.writer import read_tree
+from tests.conftest import REPO_ROOT
 from tests.unit.helpers import FIXTURES, make_catalog, run_cli
 
 
@@ -122,3 +123,43 @@ def test_jobs_must_be_a_positive_number(
     result = run_cli(tmp_path, "validate", "--catalog", "catalog", "--jobs", jobs)
     assert result.code == 2
     assert "argument --jobs: expected a whole number of processes >= 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("jobs", ["1", "3"])
+def test_a_catalog_an_emitter_cannot_write_is_reported_not_an_internal_error(
+    jobs: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Emitting where each leaf is planned (plan/fresh.py) meets catalogs the later rules will
+    refuse: an Argo CD chart without repoURL breaks the app.json emitter, but render must
+    report the problems validate reports (exit 1), as it does with the cache."""
+    monkeypatch.setattr(parallel, "LEAST_PER_PROCESS", 1)
+    shipped = REPO_ROOT / "catalog"
+    make_catalog(tmp_path, environments=shipped / "environments", overlay=shipped)
+    dev = tmp_path / "catalog" / "environments" / "dev.yaml"
+    dev.write_text(
+        dev.read_text().replace("    path: charts/ollama-inference-load", "    chart: oil"),
+        encoding="utf-8",
+    )
+    validate = run_cli(tmp_path, "validate", "--no-cache", "--jobs", jobs)
+    render = run_cli(tmp_path, "render", "--no-cache", "--jobs", jobs)
+    cached = run_cli(tmp_path, "render")
+    assert validate.code == render.code == cached.code == 1
+    assert "argocd.chart" in render.stdout
+    assert render.stdout == validate.stdout == cached.stdout
+    assert not (tmp_path / "generated").exists()
+
+
+class TwoPartError(Exception):
+    """Pickles (its message), but does not unpickle: its constructor wants two arguments."""
+
+    def __init__(self, first: str, second: str) -> None:
+        super().__init__(f"{first} {second}")
+
+
+def raises_two_part_error(chunk: Sequence[int]) -> list[int]:
+    raise TwoPartError("chunk", str(len(chunk)))
+
+
+def test_an_error_that_does_not_unpickle_is_reported_in_words() -> None:
+    with pytest.raises(RuntimeError, match="its error did not unpickle"):
+        chunked_map(raises_two_part_error, list(range(10)), 2, least=1)

@@ -5,8 +5,10 @@ schema. "oil.validationMessages" checks .Values only (no .Capabilities, .Release
 other files than _models.tpl), so catalog-gen runs this very file and _models.tpl through helm on
 its effective values; it returns a JSON list of {"value": the value to change, "message": why}.
 Reach values only through chains such as .Values.gpu.count: catalog-gen sends helm only the
-values those chains end on (check/chart_templates.py read_paths), and any other way in (.Values
-alone, index/get on .Values, tpl) makes it send every value of every service, which is slower.
+values those chains end on (check/chart_templates.py read_paths); .Values alone, index/get on
+.Values, tpl or a bare $ make it send every value of every service (slower), and the root
+context . must never be handed whole to anything that walks it (toJson ., $r := .): the text
+cannot show that, so catalog-gen would send too little.
 templates/validate.yaml fails with every message at once.
 */}}
 {{- define "oil.validationMessages" -}}

@@ -11,9 +11,13 @@ helm is sent only the part of each value set those files read. They reach values
 chains like `.Values.httpRoute.timeouts` (the header of _validate.tpl says so); `read_paths`
 collects the chains from the files' text, and each case keeps exactly the subtrees they end on,
 so services that differ only in what the rules never read (names, hosts, labels) are one case.
-Where the files reach values any other way (`.Values` alone, `index .Values "x"`, `tpl`, the
-root context in a variable), nothing is left out. Results are cached by the content hash of that
-part's canonical JSON (the very text helm reads), so a case is sent to helm once per process.
+Where the files reach values any other way that shows in the text (`.Values` alone, `index
+.Values "x"`, `tpl`, the root `$` passed whole), nothing is left out. What the text cannot show
+is the root context `.` handed whole to something that walks it (`toJson .`, `$r := .` then
+`$r.Values`), since a bare `.` is also each item of a `range`: the header of _validate.tpl
+forbids it, and tests/unit/test_chart_templates.py compares the answers with and without the
+projection. Results are cached by the content hash of that part's canonical JSON (the very
+text helm reads), so a case is sent to helm once per process.
 
 helm is found in $CATALOG_GEN_HELM, else the pinned `.tools/helm/3.19.0/helm` of the repository
 holding the chart or catalog-gen itself, else `helm` on PATH (docs/interfaces.md section 3).
@@ -66,16 +70,21 @@ class TemplateMessage:
 ReadPaths = dict[str, "ReadPaths | None"]
 WHOLE = None
 _COMMENT = re.compile(r"\{\{-?\s*/\*.*?\*/\s*-?\}\}", re.DOTALL)
-_CHAIN = re.compile(r"\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
+_KEY = r"\.[^\W\d]\w*"  # a Go template field name: a letter or _, then letters, digits or _
+_CHAIN = re.compile(rf"\$?\.Values((?:{_KEY})+)")
+_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"|`[^`]*`')
 # Ways to read values (or template text) without a `.Values.<key>` chain.
-_OTHER_WAYS = re.compile(r"Values(?!(?:\.[A-Za-z_][A-Za-z0-9_]*)+)|\btpl\b")
+_OTHER_WAYS = re.compile(rf"Values(?!(?:{_KEY})+)|\btpl\b")
+_BARE_ROOT = re.compile(r"\$(?![\w.])")  # the root `$` itself, outside strings
 
 
 def read_paths(texts: Sequence[str]) -> ReadPaths | None:
     """The values the template texts read, as a tree of keys (None: they may read any value)."""
     code = [_COMMENT.sub("", text) for text in texts]
-    if any(_OTHER_WAYS.search(_CHAIN.sub("", text)) for text in code):
-        return WHOLE
+    for text in code:
+        rest = _CHAIN.sub("", text)
+        if _OTHER_WAYS.search(rest) or _BARE_ROOT.search(_STRING.sub('""', rest)):
+            return WHOLE
     paths: ReadPaths = {}
     for text in code:
         for chain in _CHAIN.findall(text):

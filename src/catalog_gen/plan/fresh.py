@@ -11,8 +11,11 @@ plan of a leaf planned elsewhere (a template message to place at a leaf line, `l
 models), `FreshPlans.plan_of` plans it again here from the same bytes, which gives the same plan:
 planning is a pure function of the leaf's bytes and the LeafContext every process shares.
 
-Emitting in the chunk is safe because emitters read the plan only: the cross-leaf rules that run
-afterwards can make a service invalid (and then nothing is written), never change its files.
+Emitting in the chunk is safe because emitters read the plan only: the rules that run afterwards
+(across leaves, the emit-stage checks) can make the catalog invalid (and then nothing is
+written), never change a service's files. An emitter that fails in the chunk (on a catalog those
+rules will refuse) leaves the service without files; render_tree emits it again from its plan
+once the catalog is clean, where a real emitter error is raised as in one process.
 """
 
 from __future__ import annotations
@@ -123,8 +126,7 @@ def plan_chunks(
         _ask_helm(fresh, plans.context)
         if emit is not None:
             for leaf in fresh:
-                if leaf.facts.valid and leaf.plan is not None:
-                    leaf.files = emit(leaf.plan)
+                leaf.files = _emitted(leaf, emit)
         return fresh, list(own.problems)
 
     services: list[LeafFacts] = []
@@ -150,6 +152,19 @@ def plan_fresh_leaf(
     if plan is None:
         return None
     return FreshLeaf(path, raw, leaf_facts(plan), None, None, plan)
+
+
+def _emitted(leaf: FreshLeaf, emit: ServiceEmitter) -> Mapping[str, bytes] | None:
+    """The leaf's files, or None where emitting it fails: a catalog with problems elsewhere (an
+    environment's Argo CD settings, say) is reported as problems, not as an emitter's error;
+    render_tree emits a service without files again from its plan, and only for a clean
+    catalog, so a real emitter error is raised there as before."""
+    if not leaf.facts.valid or leaf.plan is None:
+        return None
+    try:
+        return emit(leaf.plan)
+    except Exception:  # emitted again, and raised, where the catalog is clean
+        return None
 
 
 def _ask_helm(fresh: Sequence[FreshLeaf], context: LeafContext) -> None:

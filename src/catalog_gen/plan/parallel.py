@@ -104,10 +104,22 @@ def _collect(children: list[tuple[int, int]]) -> bytes:
     _, status = os.waitpid(pid, 0)
     del children[0]
     if payload[:1] == _FAILED:
-        raise pickle.loads(payload[1:])  # noqa: S301 - written by a process forked here
+        raise _unpickled_error(payload[1:])
     if payload[:1] != _OK or os.waitstatus_to_exitcode(status) != 0:
         raise ChildProcessError(f"a --jobs process ended without a result (status {status})")
     return payload[1:]
+
+
+def _unpickled_error(blob: bytes) -> BaseException:
+    """The exception a child raised; its words when it does not unpickle (an exception whose
+    constructor takes other arguments than it keeps)."""
+    try:
+        error = pickle.loads(blob)  # noqa: S301 - written by a process forked here
+    except Exception as failure:  # any unpickling error: say what came
+        return RuntimeError(f"a --jobs process failed, and its error did not unpickle: {failure}")
+    if not isinstance(error, BaseException):
+        return RuntimeError(f"a --jobs process failed with {error!r}")
+    return error
 
 
 def _reap(children: Sequence[tuple[int, int]]) -> None:
