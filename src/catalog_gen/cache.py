@@ -42,7 +42,6 @@ import itertools
 import json
 import os
 import pickle
-import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -54,7 +53,7 @@ import yaml
 
 from catalog_gen import __version__
 from catalog_gen.check.chart_templates import ChartTemplateError, TemplateMessage, find_helm
-from catalog_gen.emit import EmitterConflictError, render_tree
+from catalog_gen.emit import EmitterConflictError, emit_service, plain_relative, render_tree
 from catalog_gen.lock.model import LockedModel
 from catalog_gen.plan.across import LeafFacts, leaf_facts
 from catalog_gen.plan.leaf import LeafContext, plan_leaf
@@ -292,7 +291,7 @@ class LeafCache:
         entry = self._entry_of(service)
         if entry is not None and entry.files is not None:
             return entry.files
-        files = _emit_all(plan_of(service), emitters)
+        files = emit_service(plan_of(service), emitters)
         digests = {name: digest_of(content) for name, content in files.items()}
         key = entry.key if entry is not None else f"\0{service.leaf_path}"  # not kept
         self._contents[key] = files
@@ -320,7 +319,7 @@ class LeafCache:
         if _files_match(stored, entry.files):
             files = stored
         else:  # lost or damaged: emitted again, and stored again
-            files = _emit_all(plan_of(service), emitters)
+            files = emit_service(plan_of(service), emitters)
             if {name: digest_of(content) for name, content in files.items()} != entry.files:
                 raise RuntimeError(f"{service.display}: its cache entry names other files")
             self._changed.add(key)
@@ -500,18 +499,13 @@ def _well_formed_files(files: Any) -> bool:
     return (
         type(files) is dict
         and set(map(type, files)) <= {str}
-        and all(map(_PLAIN_RELATIVE.fullmatch, files))
+        and all(map(plain_relative, files))
         and set(map(type, files.values())) <= {str}
         and set(map(len, files.values())) <= {64}  # a sha256 in hex
     )
 
 
 # A path below the folder it is written in: not absolute, no empty, `.` or `..` part.
-_PLAIN_RELATIVE = re.compile(r"(?!\.\.?(?:/|$))[^/]+(?:/(?!\.\.?(?:/|$))[^/]+)*")
-
-
-def _plain_relative(name: str) -> bool:
-    return _PLAIN_RELATIVE.fullmatch(name) is not None
 
 
 def _files_match(stored: Any, digests: Mapping[str, str]) -> bool:
@@ -534,20 +528,6 @@ def _well_formed_templates(templates: Any) -> bool:
         and type(templates[1]) is tuple
         and all(type(message) is TemplateMessage for message in templates[1])
     )
-
-
-def _emit_all(plan: ServicePlan, emitters: Sequence[ServiceEmitter]) -> dict[str, bytes]:
-    files: dict[str, bytes] = {}
-    for emitter in emitters:
-        for name, content in emitter(plan).items():
-            if name in files:
-                raise EmitterConflictError(f"two emitters write {plan.relative_dir / name}")
-            if not _plain_relative(name):
-                raise EmitterConflictError(
-                    f"emitter path {plan.relative_dir / name} leaves the output directory"
-                )
-            files[name] = content
-    return files
 
 
 class _EntryPickler(pickle.Pickler):

@@ -7,6 +7,7 @@ without leaves). Add an emitter by appending it to SERVICE_EMITTERS or ENVIRONME
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import PurePosixPath
 
@@ -29,6 +30,15 @@ class EmitterConflictError(Exception):
     """Two emitters produced the same path: a programming error, never a catalog problem."""
 
 
+# A relative POSIX path of plain segments: none empty, `.` or `..` (nothing outside the folder).
+_PLAIN_RELATIVE = re.compile(r"(?!\.\.?(?:/|$))[^/]+(?:/(?!\.\.?(?:/|$))[^/]+)*")
+
+
+def plain_relative(name: str) -> bool:
+    """Whether an emitted file's name stays inside its folder (and names one file one way)."""
+    return _PLAIN_RELATIVE.fullmatch(name) is not None
+
+
 def emit_service(
     plan: ServicePlan, service_emitters: Sequence[ServiceEmitter] | None = None
 ) -> dict[str, bytes]:
@@ -39,6 +49,10 @@ def emit_service(
         for name, content in emitter(plan).items():
             if name in files:
                 raise EmitterConflictError(f"two emitters write {plan.relative_dir / name}")
+            if not plain_relative(name):
+                raise EmitterConflictError(
+                    f"emitter path {plan.relative_dir / name} leaves the output directory"
+                )
             files[name] = content
     return files
 
