@@ -53,9 +53,15 @@ import yaml
 
 from catalog_gen import __version__
 from catalog_gen.check.chart_templates import ChartTemplateError, TemplateMessage, find_helm
-from catalog_gen.emit import EmitterConflictError, emit_service, plain_relative, render_tree
+from catalog_gen.emit import (
+    EmitterConflictError,
+    emit_service,
+    plain_relative,
+    render_tree,
+)
 from catalog_gen.lock.model import LockedModel
 from catalog_gen.plan.across import LeafFacts, leaf_facts
+from catalog_gen.plan.fresh import ServiceEmitter
 from catalog_gen.plan.leaf import LeafContext, plan_leaf
 from catalog_gen.plan.pipeline import CatalogPlan
 from catalog_gen.plan.service import LOCK_FILE
@@ -91,8 +97,6 @@ _ALLOWED_GLOBALS = {
     ("pathlib", "WindowsPath"),
     ("pathlib", "PureWindowsPath"),
 }
-
-ServiceEmitter = Callable[[ServicePlan], Mapping[str, bytes]]
 
 
 @dataclass

@@ -16,10 +16,10 @@ from catalog_gen.emit.backstage import emit_catalog_info
 from catalog_gen.emit.values import emit_values
 from catalog_gen.models import Environment
 from catalog_gen.plan.across import LeafFacts
+from catalog_gen.plan.fresh import ServiceEmitter
 from catalog_gen.plan.pipeline import CatalogPlan
 from catalog_gen.plan.service_plan import ServicePlan
 
-ServiceEmitter = Callable[[ServicePlan], Mapping[str, bytes]]
 EnvironmentEmitter = Callable[[Environment, Sequence[ServicePlan]], Mapping[str, bytes]]
 
 SERVICE_EMITTERS: list[ServiceEmitter] = [emit_values, emit_app_json, emit_catalog_info]
@@ -70,7 +70,7 @@ def render_tree(
     files: dict[PurePosixPath, bytes] = {}
 
     def add(path: PurePosixPath, content: bytes) -> None:
-        if path.is_absolute() or ".." in path.parts:
+        if not plain_relative(path.as_posix()):
             raise EmitterConflictError(f"emitter path {path} leaves the output directory")
         if path in files:
             raise EmitterConflictError(f"two emitters write {path}")

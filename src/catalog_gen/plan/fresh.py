@@ -33,6 +33,7 @@ from catalog_gen.plan.parallel import chunked_map
 from catalog_gen.plan.service_plan import ServicePlan
 from catalog_gen.problems import Problem, Report
 
+# What a service emitter is (emit/__init__.py lists them; the plan stage only runs them).
 ServiceEmitter = Callable[[ServicePlan], Mapping[str, bytes]]
 
 
