@@ -51,18 +51,24 @@ def dump_commented(data: Mapping[str, Any], comments: Mapping[str, str]) -> str:
     """dump_yaml's text with a comment above some top-level keys: the bytes of each top-level key
     dumped on its own, in sorted order (the fast writer writes them in one pass when it can);
     comments are `#` lines (the text's control characters become spaces), which no YAML reader
-    takes as data."""
+    takes as data. Where the keys dumped one by one are not the bytes of the whole (a key YAML
+    writes as an open-ended block, which ends its document with `...`), there are no comments:
+    a `...` between two keys would end the document there."""
     if not comments or not data:
         return dump_yaml(data)
     lines = {key: [f"# {line}\n" for line in comment_lines(text)] for key, text in comments.items()}
     fast = block_yaml(data, sort_keys=True, comments=lines)
     if fast is not None:
         return fast
+    keys = sorted(data)
+    dumped = [dump_yaml({key: data[key]}) for key in keys]
+    whole = dump_yaml(data)
+    if "".join(dumped) != whole:
+        return whole
     parts: list[str] = []
-    for key in sorted(data):
-        if key in comments:
-            parts.extend(f"# {line}\n" for line in comment_lines(comments[key]))
-        parts.append(dump_yaml({key: data[key]}))
+    for key, text in zip(keys, dumped, strict=True):
+        parts.extend(lines.get(key, ()))
+        parts.append(text)
     return "".join(parts)
 
 
