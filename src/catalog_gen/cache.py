@@ -36,7 +36,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import importlib.metadata
 import io
 import itertools
 import json
@@ -267,10 +266,7 @@ class LeafCache:
                     raise EmitterConflictError(f"two emitters write {path}")
                 digests[path] = digest
                 owners[path] = service
-        fixed = {
-            relative.as_posix(): content
-            for relative, content in render_tree(catalog, files_of=_no_files).items()
-        }
+        fixed = render_tree(catalog, files_of=_no_files)
         for path, content in fixed.items():
             if path in digests:
                 raise EmitterConflictError(f"two emitters write {path}")
@@ -837,6 +833,8 @@ def tree_fingerprint(directory: Path) -> str:
 @functools.cache
 def code_fingerprint() -> str:
     """catalog-gen's own code and the versions of what shapes its output."""
+    import importlib.metadata  # noqa: PLC0415 - 40 ms, spent only where the cache is used
+
     digest = hashlib.sha256()
     digest.update(f"{__version__}\0{sys.version}\0{yaml.__with_libyaml__}\0".encode())
     for library in _LIBRARIES:

@@ -40,6 +40,7 @@ from catalog_gen.scaffold.promote import promote
 from catalog_gen.write.swap import JournalError
 from catalog_gen.write.writer import (
     FileOutput,
+    KnownFiles,
     Output,
     OutputBusyError,
     OutputError,
@@ -542,7 +543,7 @@ def _render(
     cache, the tree's files are known by their sha256 and only those written or compared are
     read (or emitted): the cache is saved after the writer is done with it."""
     if cache is None:
-        files = render_tree(planned)
+        files = KnownFiles.of(render_tree(planned))
         return _render_tree(planned, files, None, arguments, catalog=catalog, err=err)
     try:
         tree = cache.tree(planned, SERVICE_EMITTERS)

@@ -56,11 +56,12 @@ class Rendered:
 def render(catalog_dir: Path) -> Rendered:
     catalog, report = plan(catalog_dir)
     assert report.ok, report.format_text()
-    generated = render_tree(
+    tree = render_tree(
         catalog,
         service_emitters=[emit_values, emit_app_json, emit_catalog_info],
         environment_emitters=[],
     )
+    generated = {PurePosixPath(name): content for name, content in tree.items()}
     return Rendered(catalog, report, generated, deploy_files(catalog), root_location_bytes())
 
 

@@ -1,8 +1,9 @@
 """Work over a list in forked processes, results in the list's order: what `--jobs N` runs.
 
 `chunked_map(work, items, jobs)` cuts items into up to `jobs` contiguous chunks, runs
-`work(chunk)` for each in its own process forked from this one (it inherits everything already
-loaded: the chart contract, the environments, the plans; nothing travels to it) and returns the
+`work(chunk)` for the first here and for each other in a process forked from this one (it
+inherits everything already loaded: the chart contract, the environments, the plans; nothing
+travels to it) and returns the
 results in chunk order, so that concatenating them gives exactly what `work(items)` gives
 (work must be a pure function of its chunk: problems go into the result, not into shared
 state). Results travel back pickled; objects listed in `shared` (the environments; instances
@@ -11,10 +12,11 @@ for) travel as their index and come back as the very same objects, so plans shar
 serial ones do.
 
 Serial (one chunk, in this process) with jobs 1, with too few items to pay for the processes
-(fewer than `least` per process), or where the platform cannot fork. Each process gets one
-chunk, runs it at once, writes its result to its own pipe and exits (os.fork, not a pool: a
-process never waits for work, so none outlives a catalog-gen that is killed); an exception in
-a process is raised again in catalog-gen, and Ctrl-C there ends them all.
+(fewer than `least` per process), or where the platform cannot fork. Otherwise catalog-gen runs
+the first chunk itself, and each other chunk runs in a process of its own, which runs it at once,
+writes its result to its own pipe and exits (os.fork, not a pool: a process never waits for
+work, so none outlives a catalog-gen that is killed); an exception in a process is raised again
+in catalog-gen, and Ctrl-C there ends them all.
 """
 
 from __future__ import annotations
@@ -58,10 +60,12 @@ def chunked_map(
     if processes <= 1 or not hasattr(os, "fork"):
         return [work(items)]
     children: list[tuple[int, int]] = []  # (pid, read end of its pipe), not yet collected
-    results: list[Result] = []
+    (start, end), *others = _bounds(len(items), processes)
     try:
-        for start, end in _bounds(len(items), processes):
-            children.append(_fork(work, items[start:end], shared))
+        for other_start, other_end in others:
+            children.append(_fork(work, items[other_start:other_end], shared))
+        # The first chunk is this process's: its result is neither pickled nor unpickled.
+        results = [work(items[start:end])]
         while children:
             results.append(_unpack(_collect(children), shared))
     finally:

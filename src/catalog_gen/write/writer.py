@@ -102,6 +102,12 @@ class KnownFiles(Mapping[PurePosixPath, bytes]):
         self.digests = digests  # relative POSIX path -> sha256 of its bytes
         self.content = content  # relative POSIX path -> its bytes
 
+    @classmethod
+    def of(cls, files: Mapping[str, bytes]) -> KnownFiles:
+        """The tree of files named by relative POSIX path (render_tree's): each sha256
+        computed here, no path object made."""
+        return cls({name: digest_of(content) for name, content in files.items()}, files.__getitem__)
+
     def __getitem__(self, relative: PurePosixPath) -> bytes:
         name = relative.as_posix()
         if name not in self.digests:
