@@ -6,7 +6,9 @@ chunk, so two chunks run two helms at once), and, when the command writes or com
 the service emitters. What comes back to catalog-gen is a `FreshLeaf` per planned leaf: its
 LeafFacts, the bytes it was planned from, helm's answer and the emitted files. The plan itself
 stays in the process that made it: a forked process does not send it back (unpickling 10,000
-plans cost catalog-gen more than planning them in parallel saved). When catalog-gen asks for the
+plans cost catalog-gen more than planning them in parallel saved), and a leaf whose files were
+emitted keeps none (its plan is wanted again only for a template message to place, and 10,000
+plans held to the end cost 150 MiB). When catalog-gen asks for the
 plan of a leaf planned elsewhere (a template message to place at a leaf line, `lock`'s list of
 models), `FreshPlans.plan_of` plans it again here from the same bytes, which gives the same plan:
 planning is a pure function of the leaf's bytes and the LeafContext every process shares.
@@ -128,6 +130,8 @@ def plan_chunks(
         if emit is not None:
             for leaf in fresh:
                 leaf.files = _emitted(leaf, emit)
+                if leaf.files is not None:  # its plan is rarely wanted again: planned anew then
+                    leaf.plan = None
         return fresh, list(own.problems)
 
     services: list[LeafFacts] = []
