@@ -581,7 +581,7 @@ def _render_tree(
     # deploy/ is reserved even when no environment writes there: nothing else may go inside it.
     written = {output.path for output in outputs}
     check_targets(outputs if deploy in written else [*outputs, TreeOutput(deploy, {})], protected)
-    write_outputs(outputs, protected=protected, record=record)
+    write_outputs(outputs, protected=protected, record=record, jobs=_jobs_of(arguments))
     err.write(
         f"catalog-gen: {summary}: wrote {len(tree)} files to {os.path.normpath(target)}, "
         f"{len(deploy_tree)} to {os.path.normpath(deploy)} and {os.path.normpath(location)}\n"

@@ -4,6 +4,7 @@ without being read, as long as nobody touched them since. Anything touched is re
 
 from __future__ import annotations
 
+import errno
 import gc
 import os
 from collections.abc import Mapping
@@ -14,8 +15,10 @@ import pytest
 from catalog_gen import cli
 from catalog_gen.cache import CACHE_DIR
 from catalog_gen.check.chart_templates import ChartTemplates
+from catalog_gen.write import writer
 from catalog_gen.write.writer import (
     KnownFiles,
+    OutputError,
     TreeOutput,
     UnsafeOutputError,
     diff_tree,
@@ -269,3 +272,52 @@ def test_known_files_see_what_was_done_to_the_tree_by_hand(tmp_path: Path, touch
     render(out, again.known(), WriteRecord(tmp_path / "c"))
     assert read_tree(out) == files
     assert again.asked == [A.as_posix()]  # B is linked, unread
+
+
+def many_files(count: int) -> dict[PurePosixPath, bytes]:
+    """count files in folders that several writing processes share (the chunks cut across
+    them), some without the generated marker (no stamp for those)."""
+    return {
+        PurePosixPath(f"env/ns-{index % 3}/svc-{index // 4}/file-{index}.yaml"): (
+            (MARK if index % 5 else b"") + f"n: {index}\n".encode()
+        )
+        for index in range(count)
+    }
+
+
+def test_files_written_by_several_processes_make_the_same_tree_and_stamps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer, "_LEAST_WRITES_PER_PROCESS", 5)
+    files = many_files(40)
+    serial, parallel = WriteRecord(tmp_path / "r1"), WriteRecord(tmp_path / "r3")
+    write_outputs([TreeOutput(tmp_path / "one", files)], record=serial, jobs=1)
+    write_outputs([TreeOutput(tmp_path / "three", files)], record=parallel, jobs=3)
+    assert read_tree(tmp_path / "three") == read_tree(tmp_path / "one") == files
+    stamps = parallel.stamps(tmp_path / "three")
+    assert sorted(stamps) == sorted(serial.stamps(tmp_path / "one"))
+    assert len(stamps) == 32  # the files without the marker are not stamped
+    for name, found in stamps.items():
+        assert found.matches(os.lstat(tmp_path / "three" / name))
+        assert found.digest == digest_of(files[PurePosixPath(name)])
+
+
+def test_a_write_failing_in_another_process_leaves_the_previous_tree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "generated"
+    render(out, {A: MARK + b"old\n"}, None)
+    monkeypatch.setattr(writer, "_LEAST_WRITES_PER_PROCESS", 5)
+    real_open, here = os.open, os.getpid()
+
+    def full_elsewhere(path: str, flags: int, mode: int = 0o777, **options: int) -> int:
+        if os.getpid() != here and str(path).endswith(".yaml"):  # a forked writer only
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return real_open(path, flags, mode, **options)
+
+    monkeypatch.setattr(os, "open", full_elsewhere)
+    with pytest.raises(OutputError, match="No space left on device"):
+        write_outputs([TreeOutput(out, many_files(40))], jobs=3)
+    monkeypatch.undo()
+    assert read_tree(out) == {A: MARK + b"old\n"}
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["generated"]

@@ -42,6 +42,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from catalog_gen.plan.parallel import chunked_map
 from catalog_gen.write.swap import JOURNAL_SUFFIX, Step, pending, recover, remove, swap
 from catalog_gen.write.written import Stamp, WriteRecord, digest_of, stamp
 
@@ -142,12 +143,18 @@ def write_tree(
 
 
 def write_outputs(
-    outputs: Sequence[Output], protected: Sequence[Path] = (), record: WriteRecord | None = None
+    outputs: Sequence[Output],
+    protected: Sequence[Path] = (),
+    record: WriteRecord | None = None,
+    *,
+    jobs: int = 1,
 ) -> None:
     """Replace every output, all or none (see the module doc); protected: the sources.
     record: the stamps of what the last render wrote (written.py): files whose stamp still
     matches are proven generated without reading them and, when unchanged, hard-linked into the
-    new tree instead of written; the stamps of the new trees are recorded after the swap."""
+    new tree instead of written; the stamps of the new trees are recorded after the swap.
+    jobs: how many processes may write a tree's files (they are written under the lock, in
+    the staging folder, as one process writes them)."""
     check_targets(outputs, protected)
     targets = [output.path for output in outputs]
     with _os_errors(targets[0]):
@@ -163,7 +170,7 @@ def write_outputs(
                 # Trees that hold exactly what the record says are patched, not rebuilt.
                 exact = {output.path for output in outputs if check_owned(output, record)}
                 stamps: dict[Path, dict[str, Stamp]] = {}
-                swap(_stage_all(outputs, record, stamps, exact))
+                swap(_stage_all(outputs, record, stamps, exact, jobs))
                 if record is not None:
                     for target, tree_stamps in stamps.items():
                         record.save(target, tree_stamps)
@@ -339,6 +346,7 @@ def _stage_all(
     record: WriteRecord | None = None,
     stamps: dict[Path, dict[str, Stamp]] | None = None,
     exact: Collection[Path] = (),
+    jobs: int = 1,
 ) -> list[Step]:
     """Stage every output; stamps (when given) receives each tree's new stamps. A tree in
     exact (it holds exactly the files record stamps) is staged as a patch: only its changed
@@ -351,7 +359,7 @@ def _stage_all(
             if record is not None and isinstance(output, TreeOutput) and output.path in exact:
                 steps.append(_stage_patch(output, record.stamps(output.path), tree_stamps, backup))
             else:
-                steps.append(Step(output.path, _stage(output, record, tree_stamps), backup))
+                steps.append(Step(output.path, _stage(output, record, tree_stamps, jobs), backup))
             if stamps is not None and isinstance(output, TreeOutput):
                 stamps[output.path] = tree_stamps
     except BaseException:
@@ -362,7 +370,10 @@ def _stage_all(
 
 
 def _stage(
-    output: Output, record: WriteRecord | None = None, stamps: dict[str, Stamp] | None = None
+    output: Output,
+    record: WriteRecord | None = None,
+    stamps: dict[str, Stamp] | None = None,
+    jobs: int = 1,
 ) -> Path:
     parent = output.path.parent
     prefix = f".{output.path.name}.tmp-"
@@ -377,7 +388,7 @@ def _stage(
     staging = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
     try:
         previous = record.stamps(output.path) if record is not None else {}
-        _fill(staging, output, previous, {} if stamps is None else stamps)
+        _fill(staging, output, previous, {} if stamps is None else stamps, jobs)
         # mkdtemp makes it 0700; the tree is meant to be committed and read by everyone.
         os.chmod(staging, 0o755)  # noqa: S103
     except BaseException:
@@ -387,28 +398,57 @@ def _stage(
 
 
 def _fill(
-    staging: Path, output: TreeOutput, previous: Mapping[str, Stamp], stamps: dict[str, Stamp]
+    staging: Path,
+    output: TreeOutput,
+    previous: Mapping[str, Stamp],
+    stamps: dict[str, Stamp],
+    jobs: int = 1,
 ) -> None:
     """Write output's files under staging; a file the previous tree holds with the same bytes
-    (its stamp still matches) is hard-linked instead. stamps receives every file's stamp."""
-    folders: set[str] = set()
+    (its stamp still matches) is hard-linked instead. stamps receives every file's stamp.
+    The files to write are written by up to jobs processes (their bytes taken here first: a
+    KnownFiles' content may do work whose effects must stay in this process)."""
     root, current = str(staging), str(output.path)
+    to_write: list[tuple[str, str, bytes]] = []  # (name, sha256, bytes)
+    folders: set[str] = set()
     for name, digest in sorted(_digests(output.files).items()):
-        folder = os.path.dirname(name)
-        if folder and folder not in folders:
-            os.makedirs(os.path.join(root, folder), exist_ok=True)
-            folders.add(folder)
-        path = os.path.join(root, name)
         known = previous.get(name)
         if known is not None and known.digest == digest:
+            path = os.path.join(root, name)
+            if (folder := os.path.dirname(path)) not in folders:
+                os.makedirs(folder, exist_ok=True)
+                folders.add(folder)
             linked = _link_unchanged(os.path.join(current, name), path, known)
             if linked is not None:
                 stamps[name] = linked
                 continue
-        content = _content(output.files, name)
-        written = _write_file(path, content)
-        if GENERATED.search(content[:HEAD_BYTES]) is not None:  # only ours may skip the proof
-            stamps[name] = stamp(written, digest)
+        to_write.append((name, digest, _content(output.files, name)))
+
+    def write(files: Sequence[tuple[str, str, bytes]]) -> list[tuple[str, Stamp]]:
+        return _write_files(root, files)
+
+    for written in chunked_map(write, to_write, jobs, least=_LEAST_WRITES_PER_PROCESS):
+        stamps.update(written)
+
+
+# Fewer files than this per process are written faster by one (a fork costs about 10 ms).
+_LEAST_WRITES_PER_PROCESS = 2000
+
+
+def _write_files(root: str, files: Sequence[tuple[str, str, bytes]]) -> list[tuple[str, Stamp]]:
+    """Each (name, sha256, bytes) written under root (its folders made); the stamps of the ones
+    that carry the generated marker (only ours may skip the ownership proof later)."""
+    folders: set[str] = set()
+    stamps: list[tuple[str, Stamp]] = []
+    for name, digest, content in files:
+        folder = os.path.dirname(name)
+        if folder and folder not in folders:  # another process may make it too: exist_ok
+            os.makedirs(os.path.join(root, folder), exist_ok=True)
+            folders.add(folder)
+        written = _write_file(os.path.join(root, name), content)
+        if GENERATED.search(content[:HEAD_BYTES]) is not None:
+            stamps.append((name, stamp(written, digest)))
+    return stamps
 
 
 def _stage_patch(
