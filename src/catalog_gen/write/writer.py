@@ -21,7 +21,9 @@ render writes three outputs: the generated tree, the Argo CD tree and the root L
    record stamps for it (written.py; every stamp matching, no other file) is staged as a patch
    instead: only its new and changed files are written in the sibling, the rest stays in place.
    A tree given as KnownFiles (every file's sha256 up front: the incremental render) has the
-   bytes of a file asked for only when that file is written (or, in `check`, compared).
+   bytes of a file asked for only when that file is written (or, in `check`, compared). The
+   files of a big tree are written by up to `--jobs` processes (plan/parallel.py), still under
+   the lock and into the same sibling; an error in one is raised here, as in one process.
 5. The swap (swap.py): a journal, then two renames per output (per changed file of a patched
    tree, one per removed file), all or none.
 
