@@ -87,6 +87,14 @@ def check_maintainers(chart: Path, findings: Findings) -> None:
             findings.add(chart / "Chart.yaml", f"maintainers[{index}]: a name is required")
 
 
+def target_ref(repo: Path, remote: str, branch: str) -> str:
+    """What ct compares with: the remote's branch (present in any clone, whatever branch is
+    checked out), else the local branch of that name (a repository without the remote)."""
+    remote_branch = f"{remote}/{branch}"
+    found = git("rev-parse", "--verify", "--quiet", f"refs/remotes/{remote_branch}", cwd=repo)
+    return remote_branch if found.returncode == 0 else branch
+
+
 def check_version_bump(chart: Path, repo: Path, target_branch: str, findings: Findings) -> None:
     base = git("merge-base", target_branch, "HEAD", cwd=repo)
     if base.returncode != 0:
@@ -139,7 +147,9 @@ def lint(repo: Path, config_file: Path, helm_dir: Path, target_branch: str | Non
     findings = Findings()
     schema_file = repo / config.get("chart-yaml-schema", "chart_schema.yaml")
     lint_conf = repo / config.get("lint-conf", "lintconf.yaml")
-    branch = target_branch or config.get("target-branch", "main")
+    branch = target_branch or target_ref(
+        repo, config.get("remote", "origin"), config.get("target-branch", "main")
+    )
     for chart_dir in config.get("chart-dirs", ["charts"]):
         for chart_yaml in sorted((repo / chart_dir).glob("*/Chart.yaml")):
             chart = chart_yaml.parent

@@ -82,3 +82,17 @@ def test_helm_lint_failure_is_reported(scratch_repo: Path) -> None:
     ci.mkdir(exist_ok=True)
     (ci / "broken-values.yaml").write_text("replicaCount: not-a-number\n")
     assert any("lint --strict (broken-values.yaml) failed" in line for line in lint(scratch_repo))
+
+
+def test_a_clone_on_another_branch_compares_with_the_remotes_target_branch(
+    scratch_repo: Path, tmp_path: Path
+) -> None:
+    """As ct does: origin/main, which a clone has whatever branch it checked out (a clone made
+    with -b has no local main)."""
+    git(scratch_repo, "branch", "feature")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "-b", "feature", str(scratch_repo), str(clone))
+    assert lint(clone) == []
+    values = clone / CHART / "values.yaml"
+    values.write_text(values.read_text() + "\n")
+    assert any("chart changed since origin/main" in line for line in lint(clone))
