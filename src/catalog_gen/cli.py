@@ -455,10 +455,7 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return _print_problems(report, arguments.format, out, err)
     if command == "backstage":
         return _backstage(planned, report, arguments, out, err)
-    if arguments.format == "json":
-        out.write(report.format_json())
-    elif report.problems:
-        out.write(report.format_text())
+    _print_warnings(report, arguments.format, out)
     if command == "validate":
         if cache is not None:
             cache.save()
@@ -634,6 +631,7 @@ def _backstage(
     )
     if files is None:
         return _print_problems(report, arguments.format, out, err)
+    _print_warnings(report, arguments.format, out)
     target = Path(arguments.out)
     display = os.path.normpath(arguments.out)
     if arguments.check:
@@ -675,6 +673,14 @@ def _load_lock(path: Path, report: Report, display: str) -> ModelLockFacts:
     every model is reported unpinned."""
     lock = load_lock(path, report, display)
     return lock.models if lock is not None else {}
+
+
+def _print_warnings(report: Report, output_format: str, out: TextIO) -> None:
+    """The problems of a clean report (warnings), before what the command does with it."""
+    if output_format == "json":
+        out.write(report.format_json())
+    elif report.problems:
+        out.write(report.format_text())
 
 
 def _print_problems(report: Report, output_format: str, out: TextIO, err: TextIO) -> int:

@@ -73,7 +73,7 @@ def without_owner(catalog: Path, environment: str = "dev") -> None:
 def run_cli(root: Path, *arguments: str, chart: Path = CHART) -> Outcome:
     """catalog-gen ARGUMENTS run in root, with --chart pointing at the repository's chart."""
     args: Sequence[str] = list(arguments)
-    if args and args[0] in ("validate", "render", "check", "lock", "new", "promote"):
+    if args and args[0] in ("validate", "render", "check", "lock", "new", "promote", "backstage"):
         args = [args[0], "--chart", str(chart), *args[1:]]
     out, err = io.StringIO(), io.StringIO()
     with working_directory(root):

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from tests.conftest import REPO_ROOT
-from tests.unit.helpers import FIXTURES, make_catalog, run_cli
+from tests.unit.helpers import FIXTURES, leaf, make_catalog, run_cli
 
 FIXTURE = FIXTURES / "valid" / "backstage-owner" / "catalog"
 UNOWNED = "catalog/sandbox/ml/unowned.yaml"
@@ -65,6 +65,21 @@ def test_render_and_check_warn_and_only_the_owned_service_gets_a_component(
     )
     assert components == ["owned"]
     assert (tmp_path / "generated/sandbox/ml/unowned/values.yaml").is_file()  # still deployed
+
+
+def test_backstage_warns_too(tmp_path: Path) -> None:
+    """Its form needs an environment with argocd.repoURL: the shipped dev one, without owner."""
+    catalog = make_catalog(
+        tmp_path, {"dev/ml/svc.yaml": leaf()}, environments=REPO_ROOT / "catalog/environments"
+    )
+    dev = catalog / "environments" / "dev.yaml"
+    dev.write_text(dev.read_text().replace("owner: group:ml-platform\n", ""), encoding="utf-8")
+    outcome = run_cli(tmp_path, "backstage", "--out", "template")
+    assert outcome.code == 0, outcome.stdout + outcome.stderr
+    assert [line.split(": warning:")[0] for line in owner_lines(outcome.stdout)] == [
+        "catalog/dev/ml/svc.yaml:1:1"
+    ]
+    assert "wrote" in outcome.stderr
 
 
 def test_a_cached_render_still_warns(tmp_path: Path) -> None:
