@@ -117,7 +117,7 @@ def test_no_comment_where_a_key_would_end_the_document() -> None:
     """A key YAML writes as a kept block (`? |+`) ends its own dump with `...`: written between
     two keys it would end the document there, so such a mapping gets no comments (found by the
     property test above)."""
-    document = {"y": [], "0\n\n": []}
+    document: dict[str, Any] = {"y": [], "0\n\n": []}
     text = dump_commented(document, {"y": "why"})
     assert text == dump_yaml(document)
     assert YAML(typ="safe", pure=True).load(io.StringIO(text)) == document
