@@ -93,15 +93,12 @@ def _values_template() -> jinja2.Template:
 
 
 def emit_values(plan: ServicePlan) -> dict[str, bytes]:
-    text = (
-        _values_template()
-        .render(
-            marker=GENERATED_MARKER,
-            source=plan.leaf_path,
-            environment=plan.environment_name,
-            namespace=plan.namespace,
-            service=plan.service_name,
-            body=dump_commented(plan.chart_values, plan.value_comments),
-        )
+    text = _values_template().render(
+        marker=GENERATED_MARKER,
+        source=plan.leaf_path,
+        environment=plan.environment_name,
+        namespace=plan.namespace,
+        service=plan.service_name,
+        body=dump_commented(plan.chart_values, plan.value_comments),
     )
     return {VALUES_FILE: text.encode("utf-8")}
