@@ -16,9 +16,12 @@ from catalog_gen.emit.argocd import (
     GENERATED_MARKER,
     NAMESPACED_RESOURCES,
     application_name,
+    argo_service,
     bounded_name,
     check_catalog,
+    plan_argo_service,
 )
+from catalog_gen.plan.across import leaf_facts
 from catalog_gen.problems import Report
 from tests.chart.conftest import API_VERSIONS, SCENARIOS, render_scenario
 from tests.conftest import helm_binary
@@ -109,6 +112,16 @@ def test_app_json_names_the_leaf_and_the_values_it_came_from(rendered: Rendered)
         assert record["environment"] == environment
         assert record["service"] == service
         assert record["appName"] == application_name(environment, namespace, service)
+
+
+def test_app_json_reads_the_same_facts_of_the_plan_as_the_applicationset(
+    rendered: Rendered,
+) -> None:
+    plans = rendered.catalog.plans
+    assert any(service.effective.get("autoscaling", {}).get("enabled") for service in plans)
+    for service in plans:
+        expected = argo_service(leaf_facts(service), service.environment)
+        assert plan_argo_service(service, service.environment) == expected
 
 
 def test_rendering_twice_gives_identical_bytes(rendered: Rendered) -> None:

@@ -3,7 +3,10 @@
 The fast verdict skips python-jsonschema for values it accepts, so it must never accept values
 python-jsonschema rejects: checked on the chart's CI scenarios and on random mutations of them
 (wrong types, out-of-range numbers, bad patterns, unknown keys, nulls), and the problems the
-chart-schema check reports must stay the same with and without it.
+chart-schema check reports must stay the same with and without it. The chart's verdict judges
+only the top-level values that are not the defaults' very objects (per_key_verdict): mutations
+that keep the other top-level values shared with the defaults check that it says what
+jsonschema-rs says on the whole values.
 """
 
 from __future__ import annotations
@@ -14,16 +17,22 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from catalog_gen.check.chart_contract import ChartContract
-from catalog_gen.check.fast_schema import fast_validator
+from catalog_gen.check.fast_schema import fast_validator, per_key_verdict
 from tests.unit.helpers import CHART
 
 CONTRACT = ChartContract.load(CHART)
+# The whole schema, allOf included (CONTRACT.validator judges per top-level key only).
+PYTHON = jsonschema.Draft7Validator(
+    CONTRACT.schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER
+)
+WHOLE_RS = fast_validator(CONTRACT.schema)
 SCENARIOS = sorted((CHART / "ci").glob("*-values.yaml"))
 
 
@@ -38,9 +47,19 @@ def test_the_chart_schema_compiles_for_the_fast_verdict() -> None:
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda path: path.name)
 def test_the_fast_verdict_accepts_every_valid_scenario(scenario: Path) -> None:
     values = effective(scenario)
-    assert CONTRACT.validator.is_valid(values)
+    assert PYTHON.is_valid(values)
     assert CONTRACT.fast is not None
     assert CONTRACT.fast(values)
+
+
+def test_the_chart_verdict_judges_per_top_level_key() -> None:
+    assert CONTRACT.per_key  # the case per_key_verdict serves
+    assert CONTRACT.fast is not None
+    assert WHOLE_RS is not None
+    defaults = CONTRACT.effective({})
+    assert CONTRACT.fast(defaults)
+    assert not CONTRACT.fast({**defaults, "replicaCount": "two"})
+    assert not CONTRACT.fast({**defaults, "unknownKey": 1})
 
 
 def paths(node: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
@@ -92,7 +111,48 @@ def test_the_fast_verdict_never_accepts_what_python_jsonschema_rejects(
     values = mutate(effective(scenario), where, replacement, unknown)
     assert CONTRACT.fast is not None
     if CONTRACT.fast(values):
-        assert CONTRACT.validator.is_valid(values), values
+        assert PYTHON.is_valid(values), values
+
+
+def mutate_shared(
+    values: dict[str, Any], where: int, replacement: Any, unknown: bool
+) -> dict[str, Any]:
+    """mutate, inside one top-level value only: the others stay the defaults' very objects."""
+    candidates = list(paths(values))[1:]
+    target = candidates[where % len(candidates)]
+    mutated = dict(values)
+    if len(target) == 1:
+        mutated[f"{target[0]}Typo" if unknown else target[0]] = replacement
+        return mutated
+    top = copy.deepcopy(values[target[0]])
+    mutated[target[0]] = top
+    parent: Any = top
+    for part in target[1:-1]:
+        parent = parent[part]
+    if unknown and isinstance(parent, dict):
+        parent[f"{target[-1]}Typo"] = replacement
+    else:
+        parent[target[-1]] = replacement
+    return mutated
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(SCENARIOS),
+    st.integers(0, 10_000),
+    REPLACEMENTS,
+    st.booleans(),
+)
+def test_the_per_key_verdict_says_what_the_whole_verdict_says(
+    scenario: Path, where: int, replacement: Any, unknown: bool
+) -> None:
+    values = mutate_shared(effective(scenario), where, replacement, unknown)
+    assert CONTRACT.fast is not None
+    assert WHOLE_RS is not None
+    verdict = CONTRACT.fast(values)
+    assert verdict == WHOLE_RS(values), values
+    if verdict:
+        assert PYTHON.is_valid(values), values
 
 
 @settings(max_examples=60, deadline=None)
@@ -119,3 +179,30 @@ def test_values_that_are_not_json_go_to_python_jsonschema() -> None:
     assert verdict is not None
     assert not verdict({1: "a non-string key"})
     assert verdict({"a": 1})
+
+
+PER_KEY = {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "string"}}}
+CROSS = {"allOf": [{"if": {"properties": {"a": {"const": 1}}}, "then": {"required": ["c"]}}]}
+
+
+def test_the_per_key_verdict_skips_only_the_defaults_own_values() -> None:
+    defaults = {"a": 2, "b": "x"}
+    verdict = per_key_verdict(PER_KEY, None, defaults)
+    assert verdict is not None
+    assert verdict({**defaults, "c": None})
+    assert not verdict({**defaults, "b": 3})  # a changed value is judged
+    assert not verdict({"a": 2, "b": 3})
+    assert not verdict(["not", "an", "object"])
+
+
+def test_the_per_key_verdict_judges_the_rules_across_values_on_the_whole_values() -> None:
+    defaults = {"a": 1, "b": "x"}  # a=1 is the default: the cross rule still applies
+    verdict = per_key_verdict(PER_KEY, CROSS, defaults)
+    assert verdict is not None
+    assert not verdict(dict(defaults))
+    assert verdict({**defaults, "c": 0})
+
+
+def test_a_per_key_schema_jsonschema_rs_cannot_compile_gives_no_verdict() -> None:
+    assert per_key_verdict({"type": 12}, None, {}) is None
+    assert per_key_verdict(PER_KEY, {"allOf": 3}, {}) is None

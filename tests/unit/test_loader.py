@@ -73,6 +73,27 @@ def test_billion_laughs_is_refused_without_expanding() -> None:
     assert only_problem(report).startswith("leaf.yaml:2:8: error: $.b[0]: YAML anchors and aliases")
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: &x {k: 1}\nb: *x\n",
+        "a: [&x 1, *x]\n",
+        "a: !!str &x 1\nb: *x\n",
+        "&x a: 1\nb: *x\n",  # a key's node, as a value
+        "&x a: 1\n*x : 2\n",  # and as a key
+    ],
+)
+def test_every_alias_is_refused_wherever_its_anchor_is(text: str) -> None:
+    _, report = parse(text)
+    assert "YAML anchors and aliases are not allowed" in only_problem(report)
+
+
+def test_an_alias_without_an_anchor_is_not_yaml() -> None:
+    # The walk remembers nodes only where the text holds an anchor ('&'): an alias needs one.
+    _, report = parse("a: 1\nb: *a\n")
+    assert "invalid YAML" in only_problem(report)
+
+
 def test_unused_anchor_is_harmless() -> None:
     document, report = parse("a: &x 1\n")
     assert report.ok

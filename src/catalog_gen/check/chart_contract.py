@@ -21,7 +21,7 @@ import jsonschema
 import yaml
 
 from catalog_gen.check.chart_templates import ChartTemplates
-from catalog_gen.check.fast_schema import Verdict, fast_validator
+from catalog_gen.check.fast_schema import Verdict, fast_validator, per_key_verdict
 from catalog_gen.check.shape import did_you_mean
 from catalog_gen.load.document import DataPath, Document
 from catalog_gen.models import CatalogLeaf
@@ -116,6 +116,9 @@ class ChartContract:
             defaults
         )
         cross = None
+        fast = fast_validator(schema)
+        if per_key:
+            fast = _per_key_fast(schema, per_key_schema, cross_schema, defaults) or fast
         if per_key and cross_schema:
             # Rules across top-level values are checked on the whole effective values, the rest
             # per top-level key (cheap when most keys keep the chart's defaults).
@@ -132,7 +135,7 @@ class ChartContract:
             per_key,
             cross,
             ChartTemplates(directory),
-            fast_validator(schema),
+            fast,
         )
 
     def effective(self, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -191,6 +194,21 @@ class ChartContract:
                 target = target.get(part, {})
             node = target
         return node if isinstance(node, dict) else {}
+
+
+def _per_key_fast(
+    schema: Mapping[str, Any],
+    per_key_schema: Mapping[str, Any],
+    cross_schema: Mapping[str, Any],
+    defaults: Mapping[str, Any],
+) -> Verdict | None:
+    """The fast verdict that judges only the top-level values not left at the defaults' (which
+    python-jsonschema found valid) and the schema's rules across values on all of them."""
+    cross = None
+    if cross_schema:
+        kept = ("$schema", "$id", "definitions", "$defs")
+        cross = {**{key: schema[key] for key in kept if key in schema}, **cross_schema}
+    return per_key_verdict(per_key_schema, cross, defaults)
 
 
 def coalesce(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,12 @@ timestamp) goes to python-jsonschema, which decides and writes every message and
 problems read exactly as before. A test checks that jsonschema-rs never accepts what
 python-jsonschema rejects on the chart's scenarios and on mutated values
 (tests/unit/test_fast_schema.py).
+
+`per_key_verdict` makes it cheaper still where ChartContract validates per top-level key (the
+schema's top-level keywords judge each top-level value on its own, and the chart's defaults are
+valid): only the top-level values that are not the defaults' very objects go through the per-key
+schema (a value coalesce left at its default is shared, not copied, and was judged valid with the
+defaults), and the rules across top-level values (root `allOf`) see the whole effective values.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import Any
 import jsonschema_rs
 
 Verdict = Callable[[Any], bool]
+_ABSENT = object()  # no value of any instance
 
 
 def fast_validator(schema: Mapping[str, Any]) -> Verdict | None:
@@ -32,5 +39,31 @@ def fast_validator(schema: Mapping[str, Any]) -> Verdict | None:
             return bool(validator.is_valid(instance))
         except (ValueError, TypeError, OverflowError):  # not JSON data: let python decide
             return False
+
+    return is_valid
+
+
+def per_key_verdict(
+    per_key_schema: Mapping[str, Any],
+    cross_schema: Mapping[str, Any] | None,
+    defaults: Mapping[str, Any],
+) -> Verdict | None:
+    """is_valid for the effective values (defaults coalesced with values) of a schema split in
+    two: per_key_schema, whose top-level keywords judge each top-level value on its own, and
+    cross_schema (None: none), the rules across top-level values. The caller promises that the
+    defaults are valid against both; a top-level value that is the defaults' very object is then
+    not judged again. None when jsonschema-rs cannot compile either part."""
+    per_key = fast_validator(per_key_schema)
+    cross = fast_validator(cross_schema) if cross_schema is not None else None
+    if per_key is None or (cross_schema is not None and cross is None):
+        return None
+
+    def is_valid(instance: Any) -> bool:
+        if type(instance) is not dict:
+            return per_key(instance) and (cross is None or cross(instance))
+        changed = {
+            key: value for key, value in instance.items() if value is not defaults.get(key, _ABSENT)
+        }
+        return per_key(changed) and (cross is None or cross(instance))
 
     return is_valid

@@ -22,10 +22,13 @@ from typing import Any
 
 import yaml
 
+from catalog_gen.check.names import ResourceName
 from catalog_gen.emit.blockyaml import block_yaml
+from catalog_gen.emit.jsontext import indented_json
 from catalog_gen.emit.yamltext import quoting_dumper
 from catalog_gen.models import ArgoCd, ChartSource, Environment
-from catalog_gen.plan.across import LeafFacts, leaf_facts
+from catalog_gen.plan.across import LeafFacts, other_namespaces
+from catalog_gen.plan.autoscaling import autoscaled
 from catalog_gen.plan.pipeline import CatalogPlan
 from catalog_gen.plan.service_plan import ServicePlan
 from catalog_gen.problems import Report
@@ -110,17 +113,48 @@ def destination_namespace(environment: Environment, namespace: str) -> str:
 
 
 def argo_service(service: LeafFacts, environment: Environment) -> ArgoService:
-    return ArgoService(
-        environment=service.environment_name,
-        namespace=service.namespace,
-        destination_namespace=destination_namespace(environment, service.namespace),
-        service=service.service_name,
-        leaf_path=service.leaf_path,
-        workload=next(
-            (item.kind, item.name) for item in service.resource_names if item.kind in WORKLOAD_KINDS
-        ),
+    return _argo_service(
+        environment,
+        (service.environment_name, service.namespace, service.service_name, service.leaf_path),
+        service.resource_names,
         autoscaled=service.autoscaled,
         other_namespaces=service.other_namespaces,
+    )
+
+
+def plan_argo_service(plan: ServicePlan, environment: Environment) -> ArgoService:
+    """argo_service(leaf_facts(plan), environment), from the few facts it reads (app.json is
+    emitted for every service: the other facts, with their leaf positions, cost more than the
+    file; tests/gitops/test_argocd.py holds the two equal)."""
+    return _argo_service(
+        environment,
+        (plan.environment_name, plan.namespace, plan.service_name, plan.leaf_path),
+        plan.resource_names,
+        autoscaled=autoscaled(plan.effective),
+        other_namespaces=other_namespaces(plan.effective),
+    )
+
+
+def _argo_service(
+    environment: Environment,
+    names: tuple[str, str, str, str],  # environment, namespace, service, leaf path
+    resource_names: Iterable[ResourceName],
+    *,
+    autoscaled: bool,
+    other_namespaces: tuple[str, ...],
+) -> ArgoService:
+    environment_name, namespace, service, leaf_path = names
+    return ArgoService(
+        environment=environment_name,
+        namespace=namespace,
+        destination_namespace=destination_namespace(environment, namespace),
+        service=service,
+        leaf_path=leaf_path,
+        workload=next(
+            (item.kind, item.name) for item in resource_names if item.kind in WORKLOAD_KINDS
+        ),
+        autoscaled=autoscaled,
+        other_namespaces=other_namespaces,
     )
 
 
@@ -223,7 +257,11 @@ def app_record(service: ArgoService, environment: Environment) -> dict[str, Any]
 
 
 def json_bytes(data: Any) -> bytes:
-    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    """data as JSON, keys sorted, indented by 2 (the fast writer's text when it takes data)."""
+    text = indented_json(data)
+    if text is None:
+        text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False)
+    return (text + "\n").encode()
 
 
 def make_dumper(base: type[yaml.SafeDumper]) -> type[yaml.SafeDumper]:
@@ -488,7 +526,7 @@ def emit_app_json(plan: ServicePlan) -> dict[str, bytes]:
     """Service emitter: app.json in the service's folder (nothing without an argocd section)."""
     if plan.environment.argocd is None:
         return {}
-    service = argo_service(leaf_facts(plan), plan.environment)
+    service = plan_argo_service(plan, plan.environment)
     return {APP_JSON: json_bytes(app_record(service, plan.environment))}
 
 

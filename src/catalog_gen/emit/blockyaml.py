@@ -54,6 +54,9 @@ def block_yaml(
 
 
 class _Writer:
+    """The lines of one document. A key or an item and a scalar after it are one line (one
+    string); the hot loops are inlined, since every service's values go through them."""
+
     def __init__(self, sort_keys: bool, comments: Mapping[str, Sequence[str]]) -> None:
         self.sort_keys = sort_keys
         self.comments = comments
@@ -64,53 +67,62 @@ class _Writer:
         """A non-empty mapping at indent; its first key follows first (a sequence's "- ")."""
         self.enter(data, indent)
         items = sorted(data.items()) if self.sort_keys else list(data.items())
+        comments = self.comments if indent == 0 else None
+        pad = " " * indent
         prefix = first
         for key, value in items:
             if type(key) is not str:
                 raise _OutsideError
-            if indent == 0 and key in self.comments:
-                self.lines.extend(self.comments[key])
-            self.lines.append(f"{prefix}{_key(key)}:")
-            prefix = " " * indent
-            self.value(value, indent, in_mapping=True)
+            if comments and key in comments:
+                self.lines.extend(comments[key])
+            if type(value) is str and "\n" not in value:  # most lines: one quoted text
+                self.lines.append(f"{prefix}{_key(key)}: {_quoted(value)}\n")
+            else:
+                self.value(f"{prefix}{_key(key)}:", value, indent, in_mapping=True)
+            prefix = pad
 
     def sequence(self, data: list[Any], indent: int, first: str) -> None:
         """A non-empty sequence at indent (PyYAML does not indent one under a mapping key)."""
         self.enter(data, indent)
+        pad = " " * indent
         prefix = first
         for item in data:
             if type(item) is list and item:
                 raise _OutsideError
-            self.lines.append(f"{prefix}-")
-            prefix = " " * indent
-            self.value(item, indent, in_mapping=False)
+            self.value(f"{prefix}-", item, indent, in_mapping=False)
+            prefix = pad
 
     def enter(self, data: object, indent: int) -> None:
         if id(data) in self.seen or indent > 2 * _DEEPEST:
             raise _OutsideError
         self.seen.add(id(data))
 
-    def value(self, value: Any, indent: int, *, in_mapping: bool) -> None:
-        """What follows a key's ':' or an item's '-' on its line, and the lines below it."""
+    def value(self, head: str, value: Any, indent: int, *, in_mapping: bool) -> None:
+        """head (a key and its ':', or an item's '-'), what follows it on its line, and the
+        lines below it."""
         kind = type(value)
-        if kind is dict and value:
+        if kind is str:
+            if "\n" in value and text_style(value) == "|":
+                self.lines.append(head + _literal(value, indent + 2))
+            else:
+                self.lines.append(f"{head} {_quoted(value)}\n")
+        elif kind is dict and value:
             if in_mapping:
-                self.lines.append("\n")
+                self.lines.append(head + "\n")
                 self.mapping(value, indent + 2, " " * (indent + 2))
             else:
+                self.lines.append(head)
                 self.mapping(value, indent + 2, " ")
         elif kind is list and value:
             if not in_mapping:
                 raise _OutsideError
-            self.lines.append("\n")
+            self.lines.append(head + "\n")
             self.sequence(value, indent, " " * indent)
         elif kind is dict or kind is list:
             self.enter(value, indent)  # empty, but PyYAML would still alias a repeat
-            self.lines.append(f" {_scalar(value)}\n")
-        elif kind is str and text_style(value) == "|":
-            self.lines.append(_literal(value, indent + 2))
+            self.lines.append(f"{head} {_scalar(value)}\n")
         else:
-            self.lines.append(f" {_scalar(value)}\n")
+            self.lines.append(f"{head} {_scalar(value)}\n")
 
 
 @functools.lru_cache(maxsize=4096)  # the same keys come back in every document

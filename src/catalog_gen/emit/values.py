@@ -92,17 +92,19 @@ def templates() -> jinja2.Environment:
     )
 
 
+@functools.cache
+def _values_template() -> jinja2.Template:
+    """values.yaml.j2, loaded once (get_template would stat the file for every service)."""
+    return templates().get_template("values.yaml.j2")
+
+
 def emit_values(plan: ServicePlan) -> dict[str, bytes]:
-    text = (
-        templates()
-        .get_template("values.yaml.j2")
-        .render(
-            marker=GENERATED_MARKER,
-            source=plan.leaf_path,
-            environment=plan.environment_name,
-            namespace=plan.namespace,
-            service=plan.service_name,
-            body=dump_commented(plan.chart_values, plan.value_comments),
-        )
+    text = _values_template().render(
+        marker=GENERATED_MARKER,
+        source=plan.leaf_path,
+        environment=plan.environment_name,
+        namespace=plan.namespace,
+        service=plan.service_name,
+        body=dump_commented(plan.chart_values, plan.value_comments),
     )
     return {VALUES_FILE: text.encode("utf-8")}

@@ -36,19 +36,20 @@ class _FastLoader(_BaseLoader):  # type: ignore[misc,valid-type]
     """The safe loader, with the tag of each scalar text remembered: the resolver's pattern
     matching ran for every scalar of every leaf, and leaves repeat the same texts."""
 
-    _resolved: dict[tuple[Any, str, tuple[bool, bool]], str] = {}  # noqa: RUF012 - shared
-
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
         if kind is not ScalarNode:
             return str(super().resolve(kind, value, implicit))
-        key = (kind, value, implicit)
-        tag = self._resolved.get(key)
+        key = (value, implicit)
+        tag = _RESOLVED.get(key)
         if tag is None:
             tag = str(super().resolve(kind, value, implicit))
-            if len(self._resolved) >= _RESOLVED_MOST:
-                self._resolved.clear()
-            self._resolved[key] = tag
+            if len(_RESOLVED) >= _RESOLVED_MOST:
+                _RESOLVED.clear()
+            _RESOLVED[key] = tag
         return tag
+
+
+_RESOLVED: dict[tuple[str, tuple[bool, bool]], str] = {}  # scalar text, implicit -> its tag
 
 
 _TAG = "tag:yaml.org,2002:"
@@ -56,6 +57,9 @@ _SCALAR_TAGS = {
     f"{_TAG}{name}"
     for name in ("str", "int", "float", "bool", "null", "timestamp", "value", "merge")
 }
+_STR, _INT, _FLOAT, _BOOL = (f"{_TAG}{name}" for name in ("str", "int", "float", "bool"))
+_MERGE, _SEQ, _MAP = f"{_TAG}merge", f"{_TAG}seq", f"{_TAG}map"
+_AS_TEXT = frozenset({_STR, f"{_TAG}timestamp", f"{_TAG}value", _MERGE})
 _CONSTRUCTOR = SafeConstructor()
 
 Position = tuple[int, int]
@@ -204,7 +208,10 @@ def _compose_reported(text: str, display: str, report: Report) -> Node | Literal
 def _build_reported(root: MappingNode, text: str, document: Document, report: Report) -> bool:
     """document.data from the mapping root; False when YAML beyond plain data is used (reported)."""
     try:
-        document.data = _build(root, (), document, set(), 0)
+        # An alias needs an anchor, and an anchor the '&' indicator: without one, no node can
+        # come twice and the walk need not remember the nodes it saw.
+        seen: set[int] | None = set() if "&" in text else None
+        document.data = _build(root, (), document, seen, 0)
     except _YamlRefusedError as refused:
         if refused.message == "alias":
             alias_position = _first_alias(text)
@@ -241,11 +248,14 @@ def _position(node: Node) -> Position:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def _build(node: Node, parts: DataPath, document: Document, seen: set[int], depth: int) -> Any:
+def _build(
+    node: Node, parts: DataPath, document: Document, seen: set[int] | None, depth: int
+) -> Any:
     # Aliases compose to the very same node object twice; a tree has no shared nodes.
-    if id(node) in seen:
-        raise _YamlRefusedError(_position(node), parts, "alias")
-    seen.add(id(node))
+    if seen is not None:
+        if id(node) in seen:
+            raise _YamlRefusedError(_position(node), parts, "alias")
+        seen.add(id(node))
     if depth > MAX_DEPTH:
         raise _YamlRefusedError(
             _position(node), parts, f"nested deeper than {MAX_DEPTH} levels; not a catalog file"
@@ -254,16 +264,20 @@ def _build(node: Node, parts: DataPath, document: Document, seen: set[int], dept
     if isinstance(node, ScalarNode):
         return _scalar(node, parts)
     if isinstance(node, SequenceNode):
-        _require_tag(node, f"{_TAG}seq", parts)
+        _require_tag(node, _SEQ, parts)
         return [
             _build(item, (*parts, index), document, seen, depth + 1)
             for index, item in enumerate(node.value)
         ]
     if isinstance(node, MappingNode):
-        _require_tag(node, f"{_TAG}map", parts)
+        _require_tag(node, _MAP, parts)
         mapping: dict[str, Any] = {}
         key_lines: dict[str, int] = {}
         for key_node, value_node in node.value:
+            if seen is not None:  # a key is a node too: an alias may name it
+                if id(key_node) in seen:
+                    raise _YamlRefusedError(_position(key_node), parts, "alias")
+                seen.add(id(key_node))
             key = _key(key_node, parts)
             child = (*parts, key)
             if key in mapping:
@@ -281,11 +295,11 @@ def _build(node: Node, parts: DataPath, document: Document, seen: set[int], dept
 
 
 def _key(node: Node, parts: DataPath) -> str:
-    if node.tag == f"{_TAG}merge":
+    if node.tag == _MERGE:
         raise _YamlRefusedError(
             _position(node), parts, "YAML merge keys (<<) are not allowed; write the keys out"
         )
-    if not isinstance(node, ScalarNode) or node.tag != f"{_TAG}str":
+    if not isinstance(node, ScalarNode) or node.tag != _STR:
         shown = node.value if isinstance(node, ScalarNode) else "a collection"
         raise _YamlRefusedError(
             _position(node),
@@ -303,18 +317,18 @@ def _scalar(node: ScalarNode, parts: DataPath) -> Any:
         raise _YamlRefusedError(
             _position(node), parts, f"YAML tag {tag!r} is not allowed; use plain values"
         )
-    if tag in (f"{_TAG}str", f"{_TAG}timestamp", f"{_TAG}value", f"{_TAG}merge"):
+    if tag in _AS_TEXT:
         # A date-like value stays the text the author wrote; no field wants a datetime. A plain
         # `=` or `<<` as a value is YAML 1.1's "value" or "merge" key to PyYAML, but text in
         # YAML 1.2 and for every consumer here (helm, Kubernetes, Backstage); `<<` as a key is
         # refused in _key.
         return node.value
     try:
-        if tag == f"{_TAG}int":
+        if tag == _INT:
             return _CONSTRUCTOR.construct_yaml_int(node)
-        if tag == f"{_TAG}float":
+        if tag == _FLOAT:
             return _CONSTRUCTOR.construct_yaml_float(node)
-        if tag == f"{_TAG}bool":
+        if tag == _BOOL:
             return _CONSTRUCTOR.construct_yaml_bool(node)
     except (ValueError, KeyError) as error:
         # Only an explicit tag (!!int 'abc') gets here: implicit tags come from matching text.
