@@ -496,13 +496,22 @@ def _well_formed(entry: _Entry) -> bool:
 
 def _well_formed_files(files: Any) -> bool:
     """name -> sha256, every name a plain relative path (as an emitter may write it)."""
-    return (
+    if not (
         type(files) is dict
         and set(map(type, files)) <= {str}
-        and all(map(plain_relative, files))
         and set(map(type, files.values())) <= {str}
         and set(map(len, files.values())) <= {64}  # a sha256 in hex
-    )
+    ):
+        return False
+    if files.keys() <= _PLAIN_NAMES:  # every entry names the same few files: checked once
+        return True
+    if not all(map(plain_relative, files)):
+        return False
+    _PLAIN_NAMES.update(files)
+    return True
+
+
+_PLAIN_NAMES: set[str] = set()  # names plain_relative accepted, in this process
 
 
 # A path below the folder it is written in: not absolute, no empty, `.` or `..` part.

@@ -156,7 +156,8 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        """No error (counted, not sorted: a report may hold a warning per leaf)."""
+        return self.error_count == 0
 
     def sorted(self) -> list[Problem]:
         return sorted(set(self.problems), key=_sort_key)

@@ -532,3 +532,14 @@ def test_a_malformed_leaf_index_counts_as_empty(tmp_path: Path, content: bytes) 
     (tmp_path / CACHE_DIR / cache.INDEX_FILE).write_bytes(content)
     assert cache.LeafIndex(tmp_path / CACHE_DIR).known(tmp_path / "catalog/dev/a/s1.yaml") is None
     assert_same(tmp_path)
+
+
+def test_an_entry_naming_a_file_outside_its_folder_is_malformed() -> None:
+    """Names once accepted are not checked again, so one checked earlier in the process
+    never lets another through."""
+    digest = "0" * 64
+    assert cache._well_formed_files({"values.yaml": digest, "sub/app.json": digest})
+    for name in ("../escaped", "/etc/passwd", "a/./b", "a//b", ""):
+        assert not cache._well_formed_files({"values.yaml": digest, name: digest})
+    assert not cache._well_formed_files({"values.yaml": "short"})
+    assert not cache._well_formed_files({"values.yaml": 1})

@@ -454,11 +454,10 @@ def source_repositories(environment: Environment) -> list[str]:
     return sorted({argocd.repo_url, chart_record(argocd)["repoURL"]})
 
 
-def app_project(environment: Environment, services: Iterable[ArgoService]) -> dict[str, Any]:
+def app_project(environment: Environment, namespaces: Iterable[str]) -> dict[str, Any]:
+    """The environment's AppProject; namespaces: every namespace its services write to (their
+    destination namespaces and the other namespaces they write to)."""
     argocd = _argocd(environment)
-    services = list(services)
-    namespaces = {service.destination_namespace for service in services}
-    others = [service.other_namespaces for service in services]
     return {
         "apiVersion": ARGOCD_API_VERSION,
         "kind": "AppProject",
@@ -477,7 +476,7 @@ def app_project(environment: Environment, services: Iterable[ArgoService]) -> di
             "sourceRepos": source_repositories(environment),
             "destinations": [
                 {"server": argocd.destination_server, "namespace": namespace}
-                for namespace in sorted(set(namespaces).union(*others))
+                for namespace in sorted(set(namespaces))
             ],
             "clusterResourceWhitelist": [
                 {"group": group, "kind": kind} for group, kind in CLUSTER_RESOURCES
@@ -534,9 +533,17 @@ def deploy_files(catalog: CatalogPlan) -> dict[PurePosixPath, bytes]:
     """deploy/argocd/ (paths relative to it): per environment with an argocd section its
     ApplicationSet, AppProject and bootstrap Application."""
     files: dict[PurePosixPath, bytes] = {}
-    by_environment: dict[str, list[LeafFacts]] = {}
-    for service in catalog.services:  # once: a scan per environment is quadratic in environments
-        by_environment.setdefault(service.environment_name, []).append(service)
+    # What the AppProjects read of the services: the distinct (environment, namespace) pairs,
+    # gathered in one pass (the services of a namespace need nothing more each).
+    leaf_namespaces: dict[str, set[str]] = {}
+    for owner, namespace in {
+        (service.environment_name, service.namespace) for service in catalog.services
+    }:
+        leaf_namespaces.setdefault(owner, set()).add(namespace)
+    others: dict[str, set[str]] = {}
+    for service in catalog.services:
+        if service.other_namespaces:
+            others.setdefault(service.environment_name, set()).update(service.other_namespaces)
     for name, environment in sorted(catalog.environments.items()):
         if environment.argocd is None or environment_problems(environment):
             continue
@@ -545,15 +552,16 @@ def deploy_files(catalog: CatalogPlan) -> dict[PurePosixPath, bytes]:
         source = f"environments/{name}.yaml"
         if document is not None:
             source = f"{document.path.parent.parent.name}/{source}"
-        services = sorted(
-            (argo_service(service, environment) for service in by_environment.get(name, [])),
-            key=lambda service: service.app_json_path,
-        )
+        namespaces = {
+            destination_namespace(environment, namespace)
+            for namespace in leaf_namespaces.get(name, ())
+        }
+        namespaces.update(others.get(name, ()))
         files[PurePosixPath(f"applicationset-{name}.yaml")] = yaml_bytes(
             [application_set(environment)], source
         )
         files[PurePosixPath(f"appproject-{name}.yaml")] = yaml_bytes(
-            [app_project(environment, services)], source
+            [app_project(environment, namespaces)], source
         )
         files[PurePosixPath(f"bootstrap-{name}.yaml")] = yaml_bytes(
             [bootstrap_application(environment)], source

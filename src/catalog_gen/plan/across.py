@@ -13,8 +13,10 @@ cache's key includes catalog-gen's code, so cached facts of the old shape are ne
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+import operator
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -126,15 +128,44 @@ def check_across_leaves(
     for service in services:
         by_environment[service.environment_name].append(service)
     for name, members in sorted(by_environment.items()):
-        ordered = sorted(members, key=lambda service: service.leaf_path)
-        _unique_service_names(ordered, report)
-        _unique_hosts(ordered, report)
-        _unique_resource_names(ordered, report)
-        _shared_claims(ordered, report)
+        ordered = sorted(members, key=_LEAF_PATH)
+        # Each rule reports only where two services share a key: when no key repeats (the
+        # usual case, found with C-level set operations), its walk is skipped. The walks
+        # themselves are the rules; these only prove that they would find nothing.
+        if _repeats(zip(map(_NAMESPACE, ordered), map(_SERVICE_NAME, ordered), strict=True)):
+            _unique_service_names(ordered, report)
+        if _repeats(map(_FIRST, itertools.chain.from_iterable(map(_HOST_SOURCES, ordered)))):
+            _unique_hosts(ordered, report)
+        if _repeats(_resource_keys(ordered)):
+            _unique_resource_names(ordered, report)
+        claimed = [service for service in ordered if service.single_attach_claim is not None]
+        _shared_claims(claimed, report)
         document = environment_documents.get(name)
         environment = environments.get(name)
         if document is not None and environment is not None:
             _gpu_budget(ordered, environment, document, report)
+
+
+_LEAF_PATH = operator.attrgetter("leaf_path")
+_NAMESPACE = operator.attrgetter("namespace")
+_SERVICE_NAME = operator.attrgetter("service_name")
+_HOST_SOURCES = operator.attrgetter("host_sources")
+_FIRST = operator.itemgetter(0)
+
+
+def _repeats(keys: Iterable[object]) -> bool:
+    """Whether a key occurs more than once."""
+    listed = list(keys)
+    return len(set(listed)) != len(listed)
+
+
+def _resource_keys(services: Iterable[LeafFacts]) -> list[tuple[str, str, str]]:
+    """(namespace, kind, name) of every resource of every service."""
+    return [
+        (service.namespace, resource.kind, resource.name)
+        for service in services
+        for resource in service.resource_names
+    ]
 
 
 def _unique_service_names(services: Iterable[LeafFacts], report: Report) -> None:

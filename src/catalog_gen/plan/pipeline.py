@@ -220,7 +220,7 @@ def _plan_leaves(
         return plan_chunks(leaves, plans.fresh, report, unwritten=unwritten, emit=emit, jobs=jobs)
     found: list[LeafFacts] = []
     for path in leaves:
-        if path in unwritten:
+        if unwritten and path in unwritten:  # hashing a Path costs: only when some are
             fresh = plan_fresh_leaf(path, plans.fresh, report, unwritten)
             service = None if fresh is None else plans.fresh.keep(fresh)
         else:

@@ -10,10 +10,12 @@ With matching stamps render hard-links the unchanged files into the new tree ins
 them (files are never written in place: always a new file, then a rename), and `check` and the
 ownership proof skip reading them.
 
-The record is one JSON file per output tree in the cache directory
-(`written-<sha256 of the tree's absolute path>.json`), replaced atomically after a successful
-swap. It is read with suspicion: a record that does not parse, names another tree or holds a
-malformed stamp counts as empty, which costs only speed.
+The record is one file per output tree in the cache directory
+(`written-<sha256 of the tree's absolute path>.record`), replaced atomically after a successful
+swap: a pickle of plain lists only (the names, then one list per stamp field: a column each, so
+reading it builds no object per file but the stamps themselves), read by an unpickler that
+refuses every global. It is read with suspicion: a record that does not unpickle, names another
+tree or holds a malformed stamp counts as empty, which costs only speed.
 """
 
 from __future__ import annotations
@@ -21,15 +23,17 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import json
+import io
 import os
+import pickle
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
 RECORD_PREFIX = "written-"
-RECORD_VERSION = 2
+RECORD_VERSION = 3
+RECORD_SUFFIX = ".record"
 
 
 class Stamp(NamedTuple):
@@ -85,20 +89,17 @@ class WriteRecord:
         if key in self._trees and self._trees[key] == stamps:
             return
         self._trees[key] = dict(stamps)
-        body = json.dumps(
-            {
-                "version": RECORD_VERSION,
-                "tree": key,
-                "files": {name: list(value) for name, value in sorted(stamps.items())},
-            },
-            separators=(",", ":"),
-        ).encode()
+        columns = [list(column) for column in zip(*stamps.values(), strict=True)]
+        if not columns:
+            columns = [[] for _ in Stamp._fields]
+        record = (RECORD_VERSION, key, list(stamps), *columns)
+        body = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
         with contextlib.suppress(OSError):
             replace_file(self._path(key), body)
 
     def _path(self, key: str) -> Path:
         name = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
-        return self.directory / f"{RECORD_PREFIX}{name}.json"
+        return self.directory / f"{RECORD_PREFIX}{name}{RECORD_SUFFIX}"
 
 
 def replace_file(path: Path, content: bytes) -> None:
@@ -116,33 +117,42 @@ def replace_file(path: Path, content: bytes) -> None:
         raise
 
 
+class _PlainUnpickler(pickle.Unpickler):
+    """Lists, tuples, text and integers only: a record names no class or function."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError("a write record holds only lists of text and integers")
+
+
 def _read(path: Path, key: str) -> dict[str, Stamp]:
     try:
-        data = json.loads(path.read_bytes())
-    except (OSError, ValueError):
+        data = _PlainUnpickler(io.BytesIO(path.read_bytes())).load()
+    except Exception:  # unreadable, not a pickle, or not one of plain values: empty
         return {}
     if (
-        not isinstance(data, dict)
-        or data.get("version") != RECORD_VERSION
-        or data.get("tree") != key
-        or not isinstance(data.get("files"), dict)
+        type(data) is not tuple
+        or len(data) != 3 + len(Stamp._fields)
+        or data[0] != RECORD_VERSION
+        or data[1] != key
     ):
         return {}
-    files: dict[str, Any] = data["files"]
-    values = list(files.values())
-    if not _well_formed(values):
+    names, columns = data[2], list(data[3:])
+    if not _well_formed(names, columns):
         return {}
-    # tuple.__new__ straight from each list: a stamp per output file, no Python call per stamp.
-    made: Iterator[Stamp] = map(functools.partial(tuple.__new__, Stamp), values)
-    return dict(zip(files, made, strict=True))
+    # tuple.__new__ straight from the columns: a stamp per output file, no Python call per stamp.
+    made: Iterator[Stamp] = map(functools.partial(tuple.__new__, Stamp), zip(*columns, strict=True))
+    return dict(zip(names, made, strict=True))
 
 
-def _well_formed(values: list[Any]) -> bool:
-    """Every value a stamp: five integers and a sha256 in hex (checked a column at a time, with
-    C-level maps: a record holds a stamp per output file)."""
-    if not set(map(type, values)) <= {list} or not set(map(len, values)) <= {len(Stamp._fields)}:
+def _well_formed(names: Any, columns: list[Any]) -> bool:
+    """The names text, every column a list as long, five of integers and one of sha256s in hex
+    (checked a column at a time, with C-level maps: a record holds a stamp per output file)."""
+    if type(names) is not list or not set(map(type, names)) <= {str}:
         return False
-    columns = list(zip(*values, strict=True))
+    if {type(column) for column in columns} != {list} or {len(column) for column in columns} != {
+        len(names)
+    }:
+        return False
     return all(set(map(type, column)) <= {int} for column in columns[:-1]) and (
-        not columns or (set(map(type, columns[-1])) <= {str} and set(map(len, columns[-1])) <= {64})
+        set(map(type, columns[-1])) <= {str} and set(map(len, columns[-1])) <= {64}
     )
