@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import functools
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
@@ -286,6 +288,39 @@ def test_chart_contract_needs_both_files(tmp_path: Path, missing: str) -> None:
             (tmp_path / name).write_text((CHART / name).read_text())
     with pytest.raises(ChartContractError, match="cannot read the chart"):
         ChartContract.load(tmp_path)
+
+
+def test_a_chart_schema_that_is_not_a_json_schema_is_refused_in_words(tmp_path: Path) -> None:
+    import json
+
+    from catalog_gen.check.chart_contract import ChartContractError
+
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    schema["properties"]["replicaCount"]["minimum"] = "one"
+    (tmp_path / "values.schema.json").write_text(json.dumps(schema))
+    (tmp_path / "values.yaml").write_text((CHART / "values.yaml").read_text())
+    with pytest.raises(ChartContractError, match="is not a valid JSON schema: 'one' is not of"):
+        ChartContract.load(tmp_path)
+
+
+def test_python_jsonschema_is_loaded_only_for_the_words_of_an_invalid_verdict() -> None:
+    """Its import and schema check cost every run a tenth of a second: valid values never
+    need it (jsonschema-rs judges), errors do (it words them)."""
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from catalog_gen.check.chart_contract import ChartContract\n"
+        f"contract = ChartContract.load(Path({str(CHART)!r}))\n"
+        "assert contract.errors(contract.effective({'replicaCount': 2})) == []\n"
+        "assert 'jsonschema' not in sys.modules\n"
+        "errors = contract.errors(contract.effective({'replicaCount': -1}))\n"
+        "assert [error.validator for error in errors] == ['minimum'], errors\n"
+        "assert 'jsonschema' in sys.modules\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
 
 
 def test_chart_contract_checks_changed_values_even_after_caching(tmp_path: Path) -> None:

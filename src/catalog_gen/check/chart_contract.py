@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import yaml
 
 from catalog_gen.check.chart_templates import ChartTemplates
@@ -26,6 +26,9 @@ from catalog_gen.check.shape import did_you_mean
 from catalog_gen.load.document import DataPath, Document
 from catalog_gen.models import CatalogLeaf
 from catalog_gen.problems import Report
+
+if TYPE_CHECKING:  # python-jsonschema is imported when a verdict needs its words (0.1 s)
+    import jsonschema
 
 
 class ChartContractError(Exception):
@@ -77,15 +80,15 @@ class ChartContract:
     made cheap for thousands of services: when the schema constrains top-level keys only one by
     one and the defaults are valid, a top-level value left at its default (the very same object,
     since coalesce shares untouched subtrees) needs no check, and a value already seen valid
-    (models, resources... repeat across services) is not checked again.
+    (models, resources... repeat across services) is not checked again. jsonschema-rs gives the
+    verdicts (fast_schema.py); python-jsonschema, which words the errors, is loaded only when
+    a verdict is "invalid" (or jsonschema-rs cannot compile the schema).
     """
 
     directory: Path
     defaults: Mapping[str, Any]
     schema: Mapping[str, Any]
-    validator: Any
     per_key: bool
-    cross_validator: Any = None  # the schema's rules across top-level values (per_key only)
     templates: ChartTemplates | None = field(default=None, compare=False)  # _validate.tpl
     fast: Verdict | None = field(default=None, repr=False, compare=False)  # fast_schema.py
     _seen_valid: set[str] = field(default_factory=set, repr=False, compare=False)
@@ -102,41 +105,33 @@ class ChartContract:
             ) from error
         if not isinstance(defaults, dict) or not isinstance(schema, dict):
             raise ChartContractError(f"{directory}: values.yaml or values.schema.json is empty")
-        validator_class = jsonschema.validators.validator_for(schema)
-        try:
-            validator_class.check_schema(schema)
-        except jsonschema.SchemaError as error:
-            raise ChartContractError(
-                f"{directory}/values.schema.json is not a valid JSON schema: {error.message}"
-            ) from error
-        validator = validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
-        per_key_schema = {key: value for key, value in schema.items() if key != "allOf"}
-        cross_schema = {key: value for key, value in schema.items() if key in _CROSS_KEY_KEYWORDS}
-        per_key = set(schema) <= _PER_KEY_KEYWORDS | _CROSS_KEY_KEYWORDS and validator.is_valid(
-            defaults
-        )
-        cross = None
-        fast = fast_validator(schema)
+        # jsonschema-rs checks the schema against its metaschema as it compiles it; where it
+        # cannot, python-jsonschema says why (or judges alone, when the schema is valid).
+        whole = fast_validator(schema)
+        judge = whole or _python_validator(directory, schema).is_valid
+        per_key = set(schema) <= _PER_KEY_KEYWORDS | _CROSS_KEY_KEYWORDS and bool(judge(defaults))
+        fast = whole
         if per_key:
-            fast = _per_key_fast(schema, per_key_schema, cross_schema, defaults) or fast
-        if per_key and cross_schema:
-            # Rules across top-level values are checked on the whole effective values, the rest
-            # per top-level key (cheap when most keys keep the chart's defaults).
-            cross_schema["definitions"] = schema.get("definitions", {})
-            validator = validator_class(
-                per_key_schema, format_checker=validator_class.FORMAT_CHECKER
-            )
-            cross = validator_class(cross_schema, format_checker=validator_class.FORMAT_CHECKER)
-        return cls(
-            directory,
-            defaults,
-            schema,
-            validator,
-            per_key,
-            cross,
-            ChartTemplates(directory),
-            fast,
-        )
+            fast = _per_key_fast(schema, *_split(schema), defaults) or fast
+        return cls(directory, defaults, schema, per_key, ChartTemplates(directory), fast)
+
+    @cached_property
+    def validator(self) -> Any:
+        """python-jsonschema's validator: of the whole schema, or of its per-key part."""
+        per_key_part = _split(self.schema)[0]
+        schema = per_key_part if self.per_key and "allOf" in self.schema else dict(self.schema)
+        return _python_validator(self.directory, schema)
+
+    @cached_property
+    def cross_validator(self) -> Any:
+        """python-jsonschema's validator of the rules across top-level values (per_key only)."""
+        cross_schema = _split(self.schema)[1]
+        if not self.per_key or not cross_schema:
+            return None
+        # Rules across top-level values are checked on the whole effective values, the rest
+        # per top-level key (cheap when most keys keep the chart's defaults).
+        cross_schema["definitions"] = self.schema.get("definitions", {})
+        return _python_validator(self.directory, cross_schema)
 
     def effective(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """What helm validates and renders: the defaults coalesced with values."""
@@ -203,12 +198,36 @@ def _per_key_fast(
     defaults: Mapping[str, Any],
 ) -> Verdict | None:
     """The fast verdict that judges only the top-level values not left at the defaults' (which
-    python-jsonschema found valid) and the schema's rules across values on all of them."""
+    jsonschema-rs found valid; it never accepts what python-jsonschema rejects:
+    tests/unit/test_fast_schema.py) and the schema's rules across values on all of them."""
     cross = None
     if cross_schema:
         kept = ("$schema", "$id", "definitions", "$defs")
         cross = {**{key: schema[key] for key in kept if key in schema}, **cross_schema}
     return per_key_verdict(per_key_schema, cross, defaults)
+
+
+def _split(schema: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The schema's per-key part (all but the root allOf) and its rules across top-level values
+    (the root allOf alone); new dicts (the caller may add to them)."""
+    per_key = {key: value for key, value in schema.items() if key not in _CROSS_KEY_KEYWORDS}
+    cross = {key: value for key, value in schema.items() if key in _CROSS_KEY_KEYWORDS}
+    return per_key, cross
+
+
+def _python_validator(directory: Path, schema: dict[str, Any]) -> Any:
+    """python-jsonschema's validator of schema (formats checked); ChartContractError when the
+    schema is not a valid JSON schema."""
+    import jsonschema  # noqa: PLC0415 - only where a verdict needs python-jsonschema's words
+
+    validator_class = jsonschema.validators.validator_for(schema)
+    try:
+        validator_class.check_schema(schema)
+    except jsonschema.SchemaError as error:
+        raise ChartContractError(
+            f"{directory}/values.schema.json is not a valid JSON schema: {error.message}"
+        ) from error
+    return validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
 
 
 def coalesce(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
