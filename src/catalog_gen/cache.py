@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import importlib.metadata
 import io
 import itertools
 import json
@@ -842,8 +843,6 @@ def tree_fingerprint(directory: Path) -> str:
 @functools.cache
 def code_fingerprint() -> str:
     """catalog-gen's own code and the versions of what shapes its output."""
-    import importlib.metadata  # noqa: PLC0415 - 40 ms, spent only where the cache is used
-
     digest = hashlib.sha256()
     digest.update(f"{__version__}\0{sys.version}\0{yaml.__with_libyaml__}\0".encode())
     for library in _LIBRARIES:
