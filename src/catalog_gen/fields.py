@@ -61,9 +61,12 @@ RESOURCE_NAME = (
 )
 QUANTITY = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]+)?$"
 DURATION = r"^-?([0-9]+|([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+)$"
-URL = r"^(https?|ssh|git|oci)://[^\s]+$|^git@[^\s]+:[^\s]+$"
-HTTPS_URL = r"^https://[^\s]+$"
-HTTP_URL = r"^https?://[^\s]+$"
+# Whitespace spelled out: `\s` means more to Python's re than to ECMA 262 (editors, Backstage)
+# or to Go (helm); a class written out reads the same to all of them.
+_NO_SPACE = r"[^\t\n\v\f\r ]"
+URL = rf"^(https?|ssh|git|oci)://{_NO_SPACE}+$|^git@{_NO_SPACE}+:{_NO_SPACE}+$"
+HTTPS_URL = rf"^https://{_NO_SPACE}+$"
+HTTP_URL = rf"^https?://{_NO_SPACE}+$"
 IPV4_CIDR = r"^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$"
 STORAGE_CLASS = r"^(-|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)?$"
 # The chart's model-name pattern (no named groups, so editors' ECMA regex accept it too).

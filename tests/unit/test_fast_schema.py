@@ -24,7 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from catalog_gen.check.chart_contract import ChartContract
-from catalog_gen.check.fast_schema import fast_validator, per_key_verdict
+from catalog_gen.check.fast_schema import dialect_escapes, fast_validator, per_key_verdict
 from tests.unit.helpers import CHART
 
 CONTRACT = ChartContract.load(CHART)
@@ -78,6 +78,8 @@ REPLACEMENTS = st.one_of(
     st.integers(-(2**40), 2**40),
     st.floats(allow_nan=False, allow_infinity=False),
     st.text(max_size=12),
+    # Texts with what regex dialects read differently (`\s` in ECMA 262 and in Python's re).
+    st.sampled_from(["http://a\x1cb", "https://a\x85b", "https://a\u00a0b", "http://a\x0bb"]),
     st.sampled_from(["", "-", "1Gi", "500m", "abc\n", "UPPER", "a" * 70, "10s", "*.x.io"]),
     st.lists(st.text(max_size=4), max_size=2),
     st.dictionaries(st.text(max_size=6), st.integers(), max_size=2),
@@ -206,3 +208,27 @@ def test_the_per_key_verdict_judges_the_rules_across_values_on_the_whole_values(
 def test_a_per_key_schema_jsonschema_rs_cannot_compile_gives_no_verdict() -> None:
     assert per_key_verdict({"type": 12}, None, {}) is None
     assert per_key_verdict(PER_KEY, {"allOf": 3}, {}) is None
+
+
+def test_the_chart_patterns_spell_out_their_classes() -> None:
+    """No `\\s`, `\\d`, `\\w`, `\\b` (read otherwise by ECMA 262, Python's re and Go's
+    regexp): the fast verdict would step aside for the whole chart."""
+    assert dialect_escapes(CONTRACT.schema) == []
+
+
+def test_a_schema_whose_patterns_read_otherwise_gets_no_fast_verdict(tmp_path: Path) -> None:
+    """U+001C is whitespace to Python's re, not to ECMA 262: with `[^\\s]`, jsonschema-rs
+    would accept what python-jsonschema rejects, so python-jsonschema judges alone."""
+    import json
+
+    schema = copy.deepcopy(dict(CONTRACT.schema))
+    prometheus = schema["properties"]["autoscaling"]["properties"]["prometheus"]
+    prometheus["properties"]["serverAddress"]["pattern"] = "^$|^https?://[^\\s]+$"
+    assert fast_validator(schema) is None
+    (tmp_path / "values.schema.json").write_text(json.dumps(schema))
+    (tmp_path / "values.yaml").write_text((CHART / "values.yaml").read_text())
+    contract = ChartContract.load(tmp_path)
+    assert contract.fast is None
+    address = {"autoscaling": {"prometheus": {"serverAddress": "http://prom\x1cx"}}}
+    errors = contract.errors(contract.effective(address))
+    assert [error.validator for error in errors] == ["pattern"]

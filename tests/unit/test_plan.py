@@ -303,6 +303,39 @@ def test_a_chart_schema_that_is_not_a_json_schema_is_refused_in_words(tmp_path: 
         ChartContract.load(tmp_path)
 
 
+def test_a_chart_pattern_pythons_re_cannot_compile_is_refused_at_load(tmp_path: Path) -> None:
+    """jsonschema-rs compiles `\\p{L}`; python-jsonschema (loaded only for an invalid verdict)
+    would refuse the schema: refused before any leaf, in its words."""
+    import json
+
+    from catalog_gen.check.chart_contract import ChartContractError
+
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    schema["properties"]["replicaCount"]["pattern"] = "^\\p{L}+$"
+    (tmp_path / "values.schema.json").write_text(json.dumps(schema))
+    (tmp_path / "values.yaml").write_text((CHART / "values.yaml").read_text())
+    with pytest.raises(ChartContractError, match="is not a 'regex'"):
+        ChartContract.load(tmp_path)
+
+
+def test_rules_across_values_are_judged_in_the_schemas_own_draft(tmp_path: Path) -> None:
+    """The root allOf is judged apart, with the schema's $schema: a draft-07 keyword (items as a
+    list) in it is not read as draft 2020-12, where it is not a valid schema."""
+    import json
+
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    schema["allOf"].append({"items": [{}], "properties": {"replicaCount": {"maximum": 3}}})
+    (tmp_path / "values.schema.json").write_text(json.dumps(schema))
+    (tmp_path / "values.yaml").write_text((CHART / "values.yaml").read_text())
+    contract = ChartContract.load(tmp_path)
+    assert contract.per_key
+    assert type(contract.cross_validator) is type(contract.validator)
+    errors = contract.errors(contract.effective({"replicaCount": 5}))
+    assert [(error.validator, error.message) for error in errors] == [
+        ("maximum", "5 is greater than the maximum of 3")
+    ]
+
+
 def test_python_jsonschema_is_loaded_only_for_the_words_of_an_invalid_verdict() -> None:
     """Its import and schema check cost every run a tenth of a second: valid values never
     need it (jsonschema-rs judges), errors do (it words them)."""

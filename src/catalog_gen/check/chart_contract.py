@@ -12,6 +12,7 @@ decide run through helm (chart_templates.py).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -105,14 +106,17 @@ class ChartContract:
             ) from error
         if not isinstance(defaults, dict) or not isinstance(schema, dict):
             raise ChartContractError(f"{directory}: values.yaml or values.schema.json is empty")
-        # jsonschema-rs checks the schema against its metaschema as it compiles it; where it
-        # cannot, python-jsonschema says why (or judges alone, when the schema is valid).
+        # jsonschema-rs checks the schema against its metaschema as it compiles it, and its
+        # patterns are compiled by Python's re here (what python-jsonschema's check adds);
+        # where jsonschema-rs cannot compile it, python-jsonschema says why (or judges alone).
         whole = fast_validator(schema)
+        if whole is not None:
+            _check_patterns(directory, schema)
         judge = whole or _python_validator(directory, schema).is_valid
         per_key = set(schema) <= _PER_KEY_KEYWORDS | _CROSS_KEY_KEYWORDS and bool(judge(defaults))
         fast = whole
         if per_key:
-            fast = _per_key_fast(schema, *_split(schema), defaults) or fast
+            fast = per_key_verdict(*_split(schema), defaults) or fast
         return cls(directory, defaults, schema, per_key, ChartTemplates(directory), fast)
 
     @cached_property
@@ -126,11 +130,10 @@ class ChartContract:
     def cross_validator(self) -> Any:
         """python-jsonschema's validator of the rules across top-level values (per_key only)."""
         cross_schema = _split(self.schema)[1]
-        if not self.per_key or not cross_schema:
+        if not self.per_key or cross_schema is None:
             return None
         # Rules across top-level values are checked on the whole effective values, the rest
         # per top-level key (cheap when most keys keep the chart's defaults).
-        cross_schema["definitions"] = self.schema.get("definitions", {})
         return _python_validator(self.directory, cross_schema)
 
     def effective(self, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -191,28 +194,40 @@ class ChartContract:
         return node if isinstance(node, dict) else {}
 
 
-def _per_key_fast(
-    schema: Mapping[str, Any],
-    per_key_schema: Mapping[str, Any],
-    cross_schema: Mapping[str, Any],
-    defaults: Mapping[str, Any],
-) -> Verdict | None:
-    """The fast verdict that judges only the top-level values not left at the defaults' (which
-    jsonschema-rs found valid; it never accepts what python-jsonschema rejects:
-    tests/unit/test_fast_schema.py) and the schema's rules across values on all of them."""
-    cross = None
-    if cross_schema:
-        kept = ("$schema", "$id", "definitions", "$defs")
-        cross = {**{key: schema[key] for key in kept if key in schema}, **cross_schema}
-    return per_key_verdict(per_key_schema, cross, defaults)
-
-
-def _split(schema: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _split(schema: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The schema's per-key part (all but the root allOf) and its rules across top-level values
-    (the root allOf alone); new dicts (the caller may add to them)."""
+    (the root allOf with what its references and its draft need; None without a root allOf).
+    The defaults, found valid against the whole schema, are valid against both."""
     per_key = {key: value for key, value in schema.items() if key not in _CROSS_KEY_KEYWORDS}
-    cross = {key: value for key, value in schema.items() if key in _CROSS_KEY_KEYWORDS}
-    return per_key, cross
+    if not any(key in schema for key in _CROSS_KEY_KEYWORDS):
+        return per_key, None
+    kept = ("$schema", "$id", "definitions", "$defs", *sorted(_CROSS_KEY_KEYWORDS))
+    return per_key, {key: schema[key] for key in kept if key in schema}
+
+
+def _check_patterns(directory: Path, node: Any) -> None:
+    """Every `pattern` and `patternProperties` key of the schema compiled by Python's re, as
+    python-jsonschema's schema check does (it is loaded only for an invalid verdict): a
+    pattern jsonschema-rs takes but re does not is refused here, before any leaf."""
+    if isinstance(node, list):
+        for item in node:
+            _check_patterns(directory, item)
+        return
+    if not isinstance(node, dict):
+        return
+    patterns = [node["pattern"]] if isinstance(node.get("pattern"), str) else []
+    properties = node.get("patternProperties")
+    patterns += list(properties) if isinstance(properties, dict) else []
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise ChartContractError(
+                f"{directory}/values.schema.json is not a valid JSON schema: {pattern!r} is "
+                f"not a 'regex' ({error})"
+            ) from error
+    for value in node.values():
+        _check_patterns(directory, value)
 
 
 def _python_validator(directory: Path, schema: dict[str, Any]) -> Any:

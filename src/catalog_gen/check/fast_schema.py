@@ -1,4 +1,4 @@
-"""A fast "valid" verdict for JSON Schema, with python-jsonschema keeping the last word.
+r"""A fast "valid" verdict for JSON Schema, with python-jsonschema keeping the last word.
 
 python-jsonschema takes about 5 ms to validate one service's effective chart values against the
 chart's values.schema.json; jsonschema-rs (Rust, the same Draft 7 semantics) about 10 us. It is
@@ -6,7 +6,11 @@ used only to say "valid": a document it does not accept (or cannot take, such as
 timestamp) goes to python-jsonschema, which decides and writes every message and location, so
 problems read exactly as before. A test checks that jsonschema-rs never accepts what
 python-jsonschema rejects on the chart's scenarios and on mutated values
-(tests/unit/test_fast_schema.py).
+(tests/unit/test_fast_schema.py). The two read a pattern's class escapes differently (`\s`,
+`\d`, `\w`, `\b` are ECMA 262's in jsonschema-rs, Unicode-wide in Python's re: `\s` takes
+U+001C there, not in ECMA 262, nor in helm's Go regexp): a schema whose patterns use them (but
+for `[\s\S]`, any character in all three) gets no fast verdict, python-jsonschema judges it
+alone. The chart's own patterns spell such classes out (a test keeps them so).
 
 `per_key_verdict` makes it cheaper still where ChartContract validates per top-level key (the
 schema's top-level keywords judge each top-level value on its own, and the chart's defaults are
@@ -17,6 +21,7 @@ defaults), and the rules across top-level values (root `allOf`) see the whole ef
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -27,8 +32,11 @@ _ABSENT = object()  # no value of any instance
 
 
 def fast_validator(schema: Mapping[str, Any]) -> Verdict | None:
-    """is_valid for schema, or None when jsonschema-rs cannot compile it (the caller then uses
-    python-jsonschema alone). Formats are checked, so it is never laxer there."""
+    """is_valid for schema, or None when jsonschema-rs cannot compile it or reads one of its
+    patterns otherwise than Python's re (the caller then uses python-jsonschema alone).
+    Formats are checked, so it is never laxer there."""
+    if dialect_escapes(schema):
+        return None
     try:
         validator = jsonschema_rs.validator_for(dict(schema), validate_formats=True)
     except (ValueError, jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError):
@@ -67,3 +75,22 @@ def per_key_verdict(
         return per_key(changed) and (cross is None or cross(instance))
 
     return is_valid
+
+
+# A class escape ECMA 262 and Python's re read differently, unless it is in `[\s\S]` (anything).
+_DIALECT_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\[sSdDwWbB]")
+_ANYTHING = "[\\s\\S]"
+
+
+def dialect_escapes(node: Any) -> list[str]:
+    """The patterns (`pattern` values, `patternProperties` keys) of a schema that use a class
+    escape ECMA 262 and Python's re read differently."""
+    if isinstance(node, list):
+        return [found for item in node for found in dialect_escapes(item)]
+    if not isinstance(node, dict):
+        return []
+    patterns = [node["pattern"]] if isinstance(node.get("pattern"), str) else []
+    properties = node.get("patternProperties")
+    patterns += list(properties) if isinstance(properties, dict) else []
+    found = [p for p in patterns if _DIALECT_ESCAPE.search(p.replace(_ANYTHING, ""))]
+    return found + [item for value in node.values() for item in dialect_escapes(value)]
