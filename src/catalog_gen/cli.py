@@ -159,10 +159,10 @@ def _shared_options() -> tuple[_Parser, _Parser, _Parser]:
         type=_jobs,
         default=None,
         metavar="N",
-        help="with --no-cache, plan and emit the leaves in N processes, and write a big "
-        "tree's files in N processes (default: the CPUs this process may use; 1: in this "
-        "process only); the output and the problems are the same, in the same order, "
-        "whatever N is",
+        help="plan and emit the leaves in N processes (with --no-cache), and write a tree "
+        "of 4,000 or more new files in N processes (render, with or without the cache) "
+        "(default: the CPUs this process may use; 1: in this process only); the output and "
+        "the problems are the same, in the same order, whatever N is",
     )
     out = _Parser(add_help=False)
     out.add_argument(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from catalog_gen.plan import parallel
-from catalog_gen.plan.parallel import chunked_map, default_jobs
+from catalog_gen.plan.parallel import JobsProcessError, chunked_map, default_jobs
 from catalog_gen.write.writer import read_tree
 from tests.conftest import REPO_ROOT
 from tests.unit.helpers import FIXTURES, make_catalog, run_cli
@@ -168,3 +169,16 @@ def raises_two_part_error(chunk: Sequence[int]) -> list[int]:
 def test_an_error_that_does_not_unpickle_is_reported_in_words() -> None:
     with pytest.raises(RuntimeError, match="its error did not unpickle"):
         chunked_map(raises_two_part_error, list(range(10)), 2, least=1)
+
+
+def killed_unless_first(chunk: Sequence[int]) -> list[int]:
+    if chunk[0] != 0:  # the first chunk runs here
+        os.kill(os.getpid(), signal.SIGKILL)
+    return list(chunk)
+
+
+def test_a_process_killed_before_its_result_is_no_file_system_error() -> None:
+    """Not a ChildProcessError (an OSError: the writer would report it as the disk's fault)."""
+    with pytest.raises(JobsProcessError, match="ended by signal 9") as raised:
+        chunked_map(killed_unless_first, list(range(10)), 2, least=1)
+    assert not isinstance(raised.value, OSError)

@@ -368,3 +368,26 @@ def test_a_write_failing_in_another_process_leaves_the_previous_tree(
     monkeypatch.undo()
     assert read_tree(out) == {A: MARK + b"old\n"}
     assert sorted(path.name for path in tmp_path.iterdir()) == ["generated"]
+
+
+def test_one_process_asks_each_files_bytes_as_it_writes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tree read from the cache is not held whole: each file's bytes are asked for right
+    before it is written (the bytes are gathered first only to hand them to other processes)."""
+    events: list[str] = []
+    names = [f"env/ns/svc-{index}/values.yaml" for index in range(5)]
+    real_write = writer._write_file
+
+    def content(name: str) -> bytes:
+        events.append(f"ask {name}")
+        return MARK + name.encode()
+
+    def write(path: str | Path, data: bytes) -> os.stat_result:
+        events.append(f"write {os.path.relpath(path, tmp_path).split(os.sep, 1)[1]}")
+        return real_write(path, data)
+
+    monkeypatch.setattr(writer, "_write_file", write)
+    tree = KnownFiles({name: digest_of(MARK + name.encode()) for name in names}, content)
+    write_outputs([TreeOutput(tmp_path / "out", tree)], jobs=4)
+    assert events == [event for name in names for event in (f"ask {name}", f"write {name}")]

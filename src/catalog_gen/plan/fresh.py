@@ -8,7 +8,8 @@ LeafFacts, the bytes it was planned from, helm's answer and the emitted files. T
 stays in the process that made it: a forked process does not send it back (unpickling 10,000
 plans cost catalog-gen more than planning them in parallel saved), and a leaf whose files were
 emitted keeps none (its plan is wanted again only for a template message to place, and 10,000
-plans held to the end cost 150 MiB). When catalog-gen asks for the
+plans held to the end cost 150 MiB; an environment emitter, which reads every plan, would then
+plan every leaf again in one process: none exists today). When catalog-gen asks for the
 plan of a leaf planned elsewhere (a template message to place at a leaf line, `lock`'s list of
 models), `FreshPlans.plan_of` plans it again here from the same bytes, which gives the same plan:
 planning is a pure function of the leaf's bytes and the LeafContext every process shares.

@@ -110,8 +110,20 @@ def _collect(children: list[tuple[int, int]]) -> bytes:
     if payload[:1] == _FAILED:
         raise _unpickled_error(payload[1:])
     if payload[:1] != _OK or os.waitstatus_to_exitcode(status) != 0:
-        raise ChildProcessError(f"a --jobs process ended without a result (status {status})")
+        raise JobsProcessError(_ended(status))
     return payload[1:]
+
+
+class JobsProcessError(RuntimeError):
+    """A --jobs process ended without a result (killed, or out of memory): not a file-system
+    error (ChildProcessError is an OSError, which the writer reports as one)."""
+
+
+def _ended(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"a --jobs process was ended by signal {os.WTERMSIG(status)} before its result"
+    code = os.waitstatus_to_exitcode(status)
+    return f"a --jobs process ended without a result (exit status {code})"
 
 
 def _unpickled_error(blob: bytes) -> BaseException:

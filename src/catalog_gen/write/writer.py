@@ -39,7 +39,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -408,10 +408,12 @@ def _fill(
 ) -> None:
     """Write output's files under staging; a file the previous tree holds with the same bytes
     (its stamp still matches) is hard-linked instead. stamps receives every file's stamp.
-    The files to write are written by up to jobs processes (their bytes taken here first: a
-    KnownFiles' content may do work whose effects must stay in this process)."""
+    Enough files to write are written by up to jobs processes, their bytes taken here first (a
+    KnownFiles' content may do work whose effects must stay in this process); fewer, here,
+    each file's bytes asked for as it is written (a tree read from the cache is not held
+    whole)."""
     root, current = str(staging), str(output.path)
-    to_write: list[tuple[str, str, bytes]] = []  # (name, sha256, bytes)
+    to_write: list[tuple[str, str]] = []  # (name, sha256)
     folders: set[str] = set()
     for name, digest in sorted(_digests(output.files).items()):
         known = previous.get(name)
@@ -424,12 +426,17 @@ def _fill(
             if linked is not None:
                 stamps[name] = linked
                 continue
-        to_write.append((name, digest, _content(output.files, name)))
+        to_write.append((name, digest))
+    if jobs < 2 or len(to_write) < 2 * _LEAST_WRITES_PER_PROCESS:
+        lazily = ((name, digest, _content(output.files, name)) for name, digest in to_write)
+        stamps.update(_write_files(root, lazily))
+        return
+    files = [(name, digest, _content(output.files, name)) for name, digest in to_write]
 
-    def write(files: Sequence[tuple[str, str, bytes]]) -> list[tuple[str, Stamp]]:
-        return _write_files(root, files)
+    def write(chunk: Sequence[tuple[str, str, bytes]]) -> list[tuple[str, Stamp]]:
+        return _write_files(root, chunk)
 
-    for written in chunked_map(write, to_write, jobs, least=_LEAST_WRITES_PER_PROCESS):
+    for written in chunked_map(write, files, jobs, least=_LEAST_WRITES_PER_PROCESS):
         stamps.update(written)
 
 
@@ -437,7 +444,7 @@ def _fill(
 _LEAST_WRITES_PER_PROCESS = 2000
 
 
-def _write_files(root: str, files: Sequence[tuple[str, str, bytes]]) -> list[tuple[str, Stamp]]:
+def _write_files(root: str, files: Iterable[tuple[str, str, bytes]]) -> list[tuple[str, Stamp]]:
     """Each (name, sha256, bytes) written under root (its folders made); the stamps of the ones
     that carry the generated marker (only ours may skip the ownership proof later)."""
     folders: set[str] = set()
