@@ -51,9 +51,10 @@ def dump_commented(data: Mapping[str, Any], comments: Mapping[str, str]) -> str:
     """dump_yaml's text with a comment above some top-level keys: the bytes of each top-level key
     dumped on its own, in sorted order (the fast writer writes them in one pass when it can);
     comments are `#` lines (the text's control characters become spaces), which no YAML reader
-    takes as data. Where the keys dumped one by one are not the bytes of the whole (a key YAML
-    writes as an open-ended block, which ends its document with `...`), there are no comments:
-    a `...` between two keys would end the document there."""
+    takes as data. A key YAML writes as an open-ended block (a kept `|+` text) ends its own dump
+    with `...`, which between two keys would end the document: it goes where the whole
+    document's dump has it (at the end, or nowhere when a later key closed the block); where
+    the keys still are not the whole's bytes, no comments."""
     if not comments or not data:
         return dump_yaml(data)
     lines = {key: [f"# {line}\n" for line in comment_lines(text)] for key, text in comments.items()}
@@ -61,15 +62,21 @@ def dump_commented(data: Mapping[str, Any], comments: Mapping[str, str]) -> str:
     if fast is not None:
         return fast
     keys = sorted(data)
-    dumped = [dump_yaml({key: data[key]}) for key in keys]
+    bodies = [_without_document_end(dump_yaml({key: data[key]})) for key in keys]
     whole = dump_yaml(data)
-    if "".join(dumped) != whole:
+    end = whole.removeprefix("".join(bodies))
+    if end not in ("", "...\n"):
         return whole
     parts: list[str] = []
-    for key, text in zip(keys, dumped, strict=True):
+    for key, body in zip(keys, bodies, strict=True):
         parts.extend(lines.get(key, ()))
-        parts.append(text)
-    return "".join(parts)
+        parts.append(body)
+    return "".join(parts) + end
+
+
+def _without_document_end(text: str) -> str:
+    """text without the `...` line YAML ends a document with after an open-ended block."""
+    return text[: -len("...\n")] if text.endswith("\n...\n") else text
 
 
 @functools.lru_cache(maxsize=1024)  # the same notes come back for every service of a catalog
