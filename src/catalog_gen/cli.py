@@ -30,7 +30,7 @@ from catalog_gen.lock.lockfile import load_lock
 from catalog_gen.lock.model import Origin, WantedModel
 from catalog_gen.lock.registry import RegistryConfig, credentials_from_env
 from catalog_gen.models import CatalogLeaf
-from catalog_gen.plan.parallel import default_jobs
+from catalog_gen.plan.parallel import JobsProcessError, default_jobs
 from catalog_gen.plan.pipeline import CatalogPlan, plan_catalog
 from catalog_gen.plan.service_plan import ModelLockFacts
 from catalog_gen.problems import Report, json_path
@@ -360,8 +360,8 @@ def main(
     except (ChartContractError, ChartTemplateError, UnsafeOutputError, ScaffoldUsageError) as error:
         err.write(f"catalog-gen: {error}\n")
         return EXIT_USAGE
-    except (OutputError, OutputBusyError, JournalError) as error:
-        err.write(f"catalog-gen: {error}\n")
+    except (OutputError, OutputBusyError, JournalError, JobsProcessError) as error:
+        err.write(f"catalog-gen: {error}\n")  # the disk's or the machine's doing (a kill, OOM)
         return EXIT_INVALID
     except OSError as error:  # the machine refused: read-only, permissions, full disk
         where = f" {error.filename}" if error.filename is not None else ""

@@ -210,6 +210,26 @@ def test_internal_errors_exit_2_without_traceback(
         assert "Traceback" not in outcome.stderr
 
 
+def test_a_killed_jobs_process_is_reported_in_one_line_as_the_machines_doing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A --jobs process killed (the OOM killer, say) is neither a bug nor the disk's fault."""
+    import catalog_gen.cli
+    from catalog_gen.plan.parallel import JobsProcessError
+
+    make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf()})
+
+    def killed(*args: object, **kwargs: object) -> object:
+        raise JobsProcessError("a --jobs process was ended by signal 9 before its result")
+
+    monkeypatch.setattr(catalog_gen.cli, "plan_catalog", killed)
+    outcome = run_cli(tmp_path, "render", "--no-cache")
+    assert outcome.code == 1
+    assert outcome.stderr == (
+        "catalog-gen: a --jobs process was ended by signal 9 before its result\n"
+    )
+
+
 def test_module_entry_point_runs(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "catalog_gen", "--version"],
