@@ -391,3 +391,14 @@ def test_one_process_asks_each_files_bytes_as_it_writes_it(
     tree = KnownFiles({name: digest_of(MARK + name.encode()) for name in names}, content)
     write_outputs([TreeOutput(tmp_path / "out", tree)], jobs=4)
     assert events == [event for name in names for event in (f"ask {name}", f"write {name}")]
+
+
+def test_saving_a_record_removes_the_json_one_earlier_versions_kept(tmp_path: Path) -> None:
+    record = WriteRecord(tmp_path / "cache")
+    render(tmp_path / "out", {A: MARK + b"a\n"}, record)
+    (saved,) = (tmp_path / "cache").glob(f"{RECORD_PREFIX}*")
+    old = saved.with_suffix(".json")
+    old.write_text("{}")
+    render(tmp_path / "out", {A: MARK + b"b\n"}, WriteRecord(tmp_path / "cache"))
+    assert not old.exists()
+    assert sorted(path.name for path in (tmp_path / "cache").iterdir()) == [saved.name]

@@ -96,6 +96,8 @@ class WriteRecord:
         body = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
         with contextlib.suppress(OSError):
             replace_file(self._path(key), body)
+            # The JSON record earlier catalog-gens kept for this tree: never read now.
+            self._path(key).with_suffix(".json").unlink(missing_ok=True)
 
     def _path(self, key: str) -> Path:
         name = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
