@@ -182,3 +182,18 @@ def test_a_process_killed_before_its_result_is_no_file_system_error() -> None:
     with pytest.raises(JobsProcessError, match="ended by signal 9") as raised:
         chunked_map(killed_unless_first, list(range(10)), 2, least=1)
     assert not isinstance(raised.value, OSError)
+
+
+def test_an_exception_in_the_first_chunk_here_ends_the_other_processes(tmp_path: Path) -> None:
+    def failing_here(chunk: Sequence[int]) -> list[int]:
+        (tmp_path / str(os.getpid())).touch()
+        if chunk[0] == 0:  # the first chunk: this process's own
+            raise KeyError("zero")
+        return list(chunk)
+
+    with pytest.raises(KeyError, match="zero"):
+        chunked_map(failing_here, list(range(12)), 3, least=1)
+    for path in tmp_path.iterdir():  # each ended and waited for: none left running or unreaped
+        if int(path.name) != os.getpid():
+            with pytest.raises(ChildProcessError):
+                os.waitpid(int(path.name), os.WNOHANG)
