@@ -294,7 +294,7 @@ class LeafCache:
             return entry.files
         files = emit_service(plan_of(service), emitters)
         digests = {name: digest_of(content) for name, content in files.items()}
-        key = entry.key if entry is not None else f"\0{service.leaf_path}"  # not kept
+        key = _contents_key(entry, service)
         self._contents[key] = files
         if entry is not None:
             entry.files = digests
@@ -310,7 +310,7 @@ class LeafCache:
         """The bytes of a service's files: this run's, else the files pack's when they are the
         entry's (every sha256 matching), else emitted again from its plan (and kept)."""
         entry = self._entry_of(service)
-        key = entry.key if entry is not None else f"\0{service.leaf_path}"
+        key = _contents_key(entry, service)
         files = self._contents.get(key)
         if files is not None:
             return files
@@ -472,6 +472,12 @@ class LeafCache:
         return "" if self._context is None else self._lock_digest(self._context)
 
 
+def _contents_key(entry: _Entry | None, service: LeafFacts) -> str:
+    """Where this run keeps a service's emitted bytes: its entry's key, or (a service the cache
+    does not keep, an unwritten leaf's) its leaf path, which no entry key can be."""
+    return entry.key if entry is not None else f"\0{service.leaf_path}"
+
+
 def _no_files(service: LeafFacts) -> Mapping[str, bytes]:
     """render_tree's files_of when only the environment emitters' files are wanted."""
     return {}
@@ -513,9 +519,6 @@ def _well_formed_files(files: Any) -> bool:
 
 
 _PLAIN_NAMES: set[str] = set()  # names plain_relative accepted, in this process
-
-
-# A path below the folder it is written in: not absolute, no empty, `.` or `..` part.
 
 
 def _files_match(stored: Any, digests: Mapping[str, str]) -> bool:

@@ -455,7 +455,7 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return _print_problems(report, arguments.format, out, err)
     if command == "backstage":
         return _backstage(planned, report, arguments, out, err)
-    _print_warnings(report, arguments.format, out)
+    _print_report(report, arguments.format, out)
     if command == "validate":
         if cache is not None:
             cache.save()
@@ -631,7 +631,7 @@ def _backstage(
     )
     if files is None:
         return _print_problems(report, arguments.format, out, err)
-    _print_warnings(report, arguments.format, out)
+    _print_report(report, arguments.format, out)
     target = Path(arguments.out)
     display = os.path.normpath(arguments.out)
     if arguments.check:
@@ -675,8 +675,8 @@ def _load_lock(path: Path, report: Report, display: str) -> ModelLockFacts:
     return lock.models if lock is not None else {}
 
 
-def _print_warnings(report: Report, output_format: str, out: TextIO) -> None:
-    """The problems of a clean report (warnings), before what the command does with it."""
+def _print_report(report: Report, output_format: str, out: TextIO) -> None:
+    """The report's problems (of a clean report: its warnings), text or JSON."""
     if output_format == "json":
         out.write(report.format_json())
     elif report.problems:
@@ -684,10 +684,8 @@ def _print_warnings(report: Report, output_format: str, out: TextIO) -> None:
 
 
 def _print_problems(report: Report, output_format: str, out: TextIO, err: TextIO) -> int:
-    if output_format == "json":
-        out.write(report.format_json())
-    else:
-        out.write(report.format_text())
+    """The problems of a report with errors, and how many errors: exit 1."""
+    _print_report(report, output_format, out)
     count = len(report.errors)
     err.write(f"catalog-gen: {count} problem{'s' if count != 1 else ''} found\n")
     return EXIT_INVALID

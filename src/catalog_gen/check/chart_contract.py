@@ -22,7 +22,12 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from catalog_gen.check.chart_templates import ChartTemplates
-from catalog_gen.check.fast_schema import Verdict, fast_validator, per_key_verdict
+from catalog_gen.check.fast_schema import (
+    Verdict,
+    fast_validator,
+    per_key_verdict,
+    schema_patterns,
+)
 from catalog_gen.check.shape import did_you_mean
 from catalog_gen.load.document import DataPath, Document
 from catalog_gen.models import CatalogLeaf
@@ -205,20 +210,11 @@ def _split(schema: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | 
     return per_key, {key: schema[key] for key in kept if key in schema}
 
 
-def _check_patterns(directory: Path, node: Any) -> None:
-    """Every `pattern` and `patternProperties` key of the schema compiled by Python's re, as
-    python-jsonschema's schema check does (it is loaded only for an invalid verdict): a
-    pattern jsonschema-rs takes but re does not is refused here, before any leaf."""
-    if isinstance(node, list):
-        for item in node:
-            _check_patterns(directory, item)
-        return
-    if not isinstance(node, dict):
-        return
-    patterns = [node["pattern"]] if isinstance(node.get("pattern"), str) else []
-    properties = node.get("patternProperties")
-    patterns += list(properties) if isinstance(properties, dict) else []
-    for pattern in patterns:
+def _check_patterns(directory: Path, schema: Mapping[str, Any]) -> None:
+    """Every pattern of the schema compiled by Python's re, as python-jsonschema's schema
+    check does (it is loaded only for an invalid verdict): a pattern jsonschema-rs takes but re
+    does not is refused here, before any leaf."""
+    for pattern in schema_patterns(schema):
         try:
             re.compile(pattern)
         except re.error as error:
@@ -226,8 +222,6 @@ def _check_patterns(directory: Path, node: Any) -> None:
                 f"{directory}/values.schema.json is not a valid JSON schema: {pattern!r} is "
                 f"not a 'regex' ({error})"
             ) from error
-    for value in node.values():
-        _check_patterns(directory, value)
 
 
 def _python_validator(directory: Path, schema: dict[str, Any]) -> Any:

@@ -22,7 +22,7 @@ defaults), and the rules across top-level values (root `allOf`) see the whole ef
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import jsonschema_rs
@@ -82,15 +82,29 @@ _DIALECT_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\[sSdDwWbB]")
 _ANYTHING = "[\\s\\S]"
 
 
-def dialect_escapes(node: Any) -> list[str]:
-    """The patterns (`pattern` values, `patternProperties` keys) of a schema that use a class
-    escape ECMA 262 and Python's re read differently."""
+def dialect_escapes(schema: Any) -> list[str]:
+    """The patterns of a schema that use a class escape ECMA 262 and Python's re read
+    differently."""
+    return [
+        pattern
+        for pattern in schema_patterns(schema)
+        if _DIALECT_ESCAPE.search(pattern.replace(_ANYTHING, ""))
+    ]
+
+
+def schema_patterns(node: Any) -> Iterator[str]:
+    """Every regular expression of a schema: its `pattern` values and `patternProperties`
+    keys, at any depth."""
     if isinstance(node, list):
-        return [found for item in node for found in dialect_escapes(item)]
+        for item in node:
+            yield from schema_patterns(item)
+        return
     if not isinstance(node, dict):
-        return []
-    patterns = [node["pattern"]] if isinstance(node.get("pattern"), str) else []
+        return
+    if isinstance(node.get("pattern"), str):
+        yield node["pattern"]
     properties = node.get("patternProperties")
-    patterns += list(properties) if isinstance(properties, dict) else []
-    found = [p for p in patterns if _DIALECT_ESCAPE.search(p.replace(_ANYTHING, ""))]
-    return found + [item for value in node.values() for item in dialect_escapes(value)]
+    if isinstance(properties, dict):
+        yield from properties
+    for value in node.values():
+        yield from schema_patterns(value)

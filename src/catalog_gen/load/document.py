@@ -251,11 +251,8 @@ def _position(node: Node) -> Position:
 def _build(
     node: Node, parts: DataPath, document: Document, seen: set[int] | None, depth: int
 ) -> Any:
-    # Aliases compose to the very same node object twice; a tree has no shared nodes.
     if seen is not None:
-        if id(node) in seen:
-            raise _YamlRefusedError(_position(node), parts, "alias")
-        seen.add(id(node))
+        _seen_once(node, parts, seen)
     if depth > MAX_DEPTH:
         raise _YamlRefusedError(
             _position(node), parts, f"nested deeper than {MAX_DEPTH} levels; not a catalog file"
@@ -275,9 +272,7 @@ def _build(
         key_lines: dict[str, int] = {}
         for key_node, value_node in node.value:
             if seen is not None:  # a key is a node too: an alias may name it
-                if id(key_node) in seen:
-                    raise _YamlRefusedError(_position(key_node), parts, "alias")
-                seen.add(id(key_node))
+                _seen_once(key_node, parts, seen)
             key = _key(key_node, parts)
             child = (*parts, key)
             if key in mapping:
@@ -292,6 +287,14 @@ def _build(
             mapping[key] = _build(value_node, child, document, seen, depth + 1)
         return mapping
     raise _YamlRefusedError(_position(node), parts, "unsupported YAML node")  # pragma: no cover
+
+
+def _seen_once(node: Node, parts: DataPath, seen: set[int]) -> None:
+    """Refuses an alias: it composes to the very same node object twice (a tree has no shared
+    nodes)."""
+    if id(node) in seen:
+        raise _YamlRefusedError(_position(node), parts, "alias")
+    seen.add(id(node))
 
 
 def _key(node: Node, parts: DataPath) -> str:

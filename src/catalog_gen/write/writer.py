@@ -467,26 +467,22 @@ def _stage_patch(
     bytes differ (or are new) written under a staging folder, the files no longer wanted
     listed for removal, the others left where they are (their stamps kept)."""
     staging = Path(tempfile.mkdtemp(prefix=f".{output.path.name}.tmp-", dir=output.path.parent))
-    changed: list[str] = []
+    changed: list[tuple[str, str]] = []  # (name, sha256)
     digests = _digests(output.files)
+    for name, digest in digests.items():
+        known = previous.get(name)
+        if known is not None and known.digest == digest:
+            stamps[name] = known
+        else:
+            changed.append((name, digest))
     try:
-        for name, digest in digests.items():
-            known = previous.get(name)
-            if known is not None and known.digest == digest:
-                stamps[name] = known
-                continue
-            path = os.path.join(staging, name)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            content = _content(output.files, name)
-            written = _write_file(Path(path), content)
-            if GENERATED.search(content[:HEAD_BYTES]) is not None:
-                stamps[name] = stamp(written, digest)
-            changed.append(name)
+        files = ((name, digest, _content(output.files, name)) for name, digest in changed)
+        stamps.update(_write_files(str(staging), files))
     except BaseException:
         remove(staging)
         raise
     removed = tuple(sorted(name for name in previous if name not in digests))
-    return Step(output.path, staging, backup, tuple(sorted(changed)), removed)
+    return Step(output.path, staging, backup, tuple(sorted(name for name, _ in changed)), removed)
 
 
 def _link_unchanged(existing: str, path: str, known: Stamp) -> Stamp | None:
