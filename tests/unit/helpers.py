@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from catalog_gen.cli import main
 from catalog_gen.lock.model import LockedModel
@@ -17,6 +19,19 @@ from tests.conftest import REPO_ROOT
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "leaves"
 FIXTURE_ENVIRONMENTS = FIXTURES / "environments"
 CHART = REPO_ROOT / "charts" / "ollama-inference-load"
+
+
+def chart_schema() -> dict[str, Any]:
+    """The chart's values.schema.json, to change for a test."""
+    schema: dict[str, Any] = json.loads((CHART / "values.schema.json").read_text())
+    return schema
+
+
+def chart_with_schema(directory: Path, schema: dict[str, Any]) -> Path:
+    """directory as a chart for ChartContract.load: schema beside the chart's values.yaml."""
+    (directory / "values.schema.json").write_text(json.dumps(schema))
+    (directory / "values.yaml").write_text((CHART / "values.yaml").read_text())
+    return directory
 
 
 @dataclass(frozen=True)

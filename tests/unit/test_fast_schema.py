@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from catalog_gen.check.chart_contract import ChartContract
 from catalog_gen.check.fast_schema import dialect_escapes, fast_validator, per_key_verdict
-from tests.unit.helpers import CHART
+from tests.unit.helpers import CHART, chart_schema, chart_with_schema
 
 CONTRACT = ChartContract.load(CHART)
 # The whole schema, allOf included (CONTRACT.validator judges per top-level key only).
@@ -86,17 +86,26 @@ REPLACEMENTS = st.one_of(
 )
 
 
-def mutate(values: dict[str, Any], where: int, replacement: Any, unknown: bool) -> dict[str, Any]:
-    mutated = copy.deepcopy(values)
-    candidates = list(paths(mutated))[1:]
-    target = candidates[where % len(candidates)]
-    parent: Any = mutated
+def target_of(values: dict[str, Any], where: int) -> tuple[Any, ...]:
+    """The path of one value below the root of values (where picks it)."""
+    candidates = list(paths(values))[1:]
+    return candidates[where % len(candidates)]
+
+
+def replace_at(root: Any, target: tuple[Any, ...], replacement: Any, unknown: bool) -> None:
+    """The value at target replaced in place; with unknown, a key beside it (`<key>Typo`)."""
+    parent: Any = root
     for part in target[:-1]:
         parent = parent[part]
     if unknown and isinstance(parent, dict):
         parent[f"{target[-1]}Typo"] = replacement
     else:
         parent[target[-1]] = replacement
+
+
+def mutate(values: dict[str, Any], where: int, replacement: Any, unknown: bool) -> dict[str, Any]:
+    mutated = copy.deepcopy(values)
+    replace_at(mutated, target_of(mutated, where), replacement, unknown)
     return mutated
 
 
@@ -120,21 +129,11 @@ def mutate_shared(
     values: dict[str, Any], where: int, replacement: Any, unknown: bool
 ) -> dict[str, Any]:
     """mutate, inside one top-level value only: the others stay the defaults' very objects."""
-    candidates = list(paths(values))[1:]
-    target = candidates[where % len(candidates)]
+    target = target_of(values, where)
     mutated = dict(values)
-    if len(target) == 1:
-        mutated[f"{target[0]}Typo" if unknown else target[0]] = replacement
-        return mutated
-    top = copy.deepcopy(values[target[0]])
-    mutated[target[0]] = top
-    parent: Any = top
-    for part in target[1:-1]:
-        parent = parent[part]
-    if unknown and isinstance(parent, dict):
-        parent[f"{target[-1]}Typo"] = replacement
-    else:
-        parent[target[-1]] = replacement
+    if len(target) > 1:
+        mutated[target[0]] = copy.deepcopy(values[target[0]])
+    replace_at(mutated, target, replacement, unknown)
     return mutated
 
 
@@ -219,15 +218,11 @@ def test_the_chart_patterns_spell_out_their_classes() -> None:
 def test_a_schema_whose_patterns_read_otherwise_gets_no_fast_verdict(tmp_path: Path) -> None:
     """U+001C is whitespace to Python's re, not to ECMA 262: with `[^\\s]`, jsonschema-rs
     would accept what python-jsonschema rejects, so python-jsonschema judges alone."""
-    import json
-
-    schema = copy.deepcopy(dict(CONTRACT.schema))
+    schema = chart_schema()
     prometheus = schema["properties"]["autoscaling"]["properties"]["prometheus"]
     prometheus["properties"]["serverAddress"]["pattern"] = "^$|^https?://[^\\s]+$"
     assert fast_validator(schema) is None
-    (tmp_path / "values.schema.json").write_text(json.dumps(schema))
-    (tmp_path / "values.yaml").write_text((CHART / "values.yaml").read_text())
-    contract = ChartContract.load(tmp_path)
+    contract = ChartContract.load(chart_with_schema(tmp_path, schema))
     assert contract.fast is None
     address = {"autoscaling": {"prometheus": {"serverAddress": "http://prom\x1cx"}}}
     errors = contract.errors(contract.effective(address))

@@ -26,7 +26,15 @@ from catalog_gen.plan.pipeline import CatalogPlan, plan_catalog
 from catalog_gen.plan.service_plan import ServicePlan
 from catalog_gen.problems import Report
 from tests.conftest import REPO_ROOT
-from tests.unit.helpers import CHART, leaf, make_catalog, pin, without_owner
+from tests.unit.helpers import (
+    CHART,
+    chart_schema,
+    chart_with_schema,
+    leaf,
+    make_catalog,
+    pin,
+    without_owner,
+)
 
 
 @functools.cache
@@ -291,43 +299,31 @@ def test_chart_contract_needs_both_files(tmp_path: Path, missing: str) -> None:
 
 
 def test_a_chart_schema_that_is_not_a_json_schema_is_refused_in_words(tmp_path: Path) -> None:
-    import json
-
     from catalog_gen.check.chart_contract import ChartContractError
 
-    schema = json.loads((CHART / "values.schema.json").read_text())
+    schema = chart_schema()
     schema["properties"]["replicaCount"]["minimum"] = "one"
-    (tmp_path / "values.schema.json").write_text(json.dumps(schema))
-    (tmp_path / "values.yaml").write_text((CHART / "values.yaml").read_text())
     with pytest.raises(ChartContractError, match="is not a valid JSON schema: 'one' is not of"):
-        ChartContract.load(tmp_path)
+        ChartContract.load(chart_with_schema(tmp_path, schema))
 
 
 def test_a_chart_pattern_pythons_re_cannot_compile_is_refused_at_load(tmp_path: Path) -> None:
     """jsonschema-rs compiles `\\p{L}`; python-jsonschema (loaded only for an invalid verdict)
     would refuse the schema: refused before any leaf, in its words."""
-    import json
-
     from catalog_gen.check.chart_contract import ChartContractError
 
-    schema = json.loads((CHART / "values.schema.json").read_text())
+    schema = chart_schema()
     schema["properties"]["replicaCount"]["pattern"] = "^\\p{L}+$"
-    (tmp_path / "values.schema.json").write_text(json.dumps(schema))
-    (tmp_path / "values.yaml").write_text((CHART / "values.yaml").read_text())
     with pytest.raises(ChartContractError, match="is not a 'regex'"):
-        ChartContract.load(tmp_path)
+        ChartContract.load(chart_with_schema(tmp_path, schema))
 
 
 def test_rules_across_values_are_judged_in_the_schemas_own_draft(tmp_path: Path) -> None:
     """The root allOf is judged apart, with the schema's $schema: a draft-07 keyword (items as a
     list) in it is not read as draft 2020-12, where it is not a valid schema."""
-    import json
-
-    schema = json.loads((CHART / "values.schema.json").read_text())
+    schema = chart_schema()
     schema["allOf"].append({"items": [{}], "properties": {"replicaCount": {"maximum": 3}}})
-    (tmp_path / "values.schema.json").write_text(json.dumps(schema))
-    (tmp_path / "values.yaml").write_text((CHART / "values.yaml").read_text())
-    contract = ChartContract.load(tmp_path)
+    contract = ChartContract.load(chart_with_schema(tmp_path, schema))
     assert contract.per_key
     assert type(contract.cross_validator) is type(contract.validator)
     errors = contract.errors(contract.effective({"replicaCount": 5}))
@@ -372,13 +368,9 @@ def test_chart_contract_checks_changed_values_even_after_caching(tmp_path: Path)
 def test_chart_contract_falls_back_to_whole_validation_for_cross_key_schemas(
     tmp_path: Path,
 ) -> None:
-    import json
-
-    schema = json.loads((CHART / "values.schema.json").read_text())
+    schema = chart_schema()
     schema["required"] = ["mustExist"]
-    (tmp_path / "values.schema.json").write_text(json.dumps(schema))
-    (tmp_path / "values.yaml").write_text((CHART / "values.yaml").read_text())
-    contract = ChartContract.load(tmp_path)
+    contract = ChartContract.load(chart_with_schema(tmp_path, schema))
     assert not contract.per_key
     assert [error.validator for error in contract.errors(contract.effective({}))] == ["required"]
 
