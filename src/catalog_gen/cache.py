@@ -7,28 +7,35 @@ sha256 of: the leaf's place and bytes, its environment file's bytes, the environ
 file of the chart directory (values.yaml, values.schema.json, templates: whatever the plan asks
 the chart), and catalog-gen's own code (every file of the package) with the versions of Python and
 of the libraries that shape the output. The lock is not in the key: planning reads it through
-_LockReads, the entry keeps what each lock entry it asked for was (or "absent"), and a found entry
-counts only while the lock still says the same (so a lock edit replans only the services of the
-models it changed). The leaf's bytes are known by its stat when that is the one LeafIndex recorded
-(git's index: device, inode, size, mtime, ctime), unread. A hit gives back the leaf's problems,
-its LeafFacts (plan/across.py), and the names and sha256 of its emitted files; anything else is
-planned afresh. Cross-leaf rules (hosts, GPU budget, names), the emit-stage checks
-(emit/checks.py: Argo CD, the Backstage owner warning), the Argo CD files and the list of output
-files always run over every service's facts, cached or not.
+plan/fresh.py's LockReads, the entry keeps what each lock entry it asked for was (or "absent"),
+and a found entry counts only while the lock still says the same (so a lock edit replans only the
+services of the models it changed). The leaf's bytes are known by its stat when that is the one
+LeafIndex recorded (git's index: device, inode, size, mtime, ctime), unread.
 
-Three kinds of pack, 256 of each (by the key's first byte), in `.catalog-gen-cache/` beside the
+A hit gives back the leaf's problems, its LeafFacts (plan/across.py), and the names and sha256
+of its emitted files. An entry counts only when it holds what the command needs: the emitted
+files for `render` and `check` (an entry `validate` made has none), and helm's answers to the
+chart's template rules, from the same helm. The other leaves (a cold cache, an edited
+environment file or chart: all of them) are planned afresh as without the cache, in `--jobs`
+processes (plan/fresh.py), and their entries made from what that gave. No plan is stored: the
+plan of a cached leaf, when asked for (a template message to place on it), is planned again
+from the leaf, which gives the same plan (pickling every plan cost more than planning it).
+Cross-leaf rules (hosts, GPU budget, names), the emit-stage checks (emit/checks.py: Argo CD, the
+Backstage owner warning), the Argo CD files and the list of output files always run over every
+service's facts, cached or not.
+
+Two kinds of pack, 256 of each (by the key's first byte), in `.catalog-gen-cache/` beside the
 catalog (ignored by git): `leaves-XX.pack` holds the entries (problems, facts, lock reads,
 template messages, the emitted files' names and sha256) as ONE pickle, so a run unpickles 256
 packs, not one pickle per leaf; `files-XX.pack` holds the emitted files' bytes, read only for a
 file the writer must write or compare (`tree`: the writer knows every other file by its sha256,
-write/writer.py KnownFiles); `plans-XX.pack` holds each entry's ServicePlan as its own pickle,
-unpickled only when something asks for it (`plan_of`). A one-leaf edit therefore loads no other
-plan and no other file's bytes. A pack is replaced atomically (a temporary file renamed over it),
-only when its entries changed, and checked on reading: a pack whose checksum or format does not
-match, an entry that does not unpickle into catalog-gen's own types, names another key or is
-malformed, a plan of another leaf, or stored bytes whose sha256 is not the entry's are ignored
-and rebuilt, never trusted, so the cache can only make a run faster, never change its output
-(tests/unit/test_cache.py compares incremental and cold renders).
+write/writer.py KnownFiles). A one-leaf edit therefore loads no other file's bytes. A pack is
+replaced atomically (a temporary file renamed over it), only when its entries changed, and
+checked on reading: a pack whose checksum or format does not match, an entry that does not
+unpickle into catalog-gen's own types, names another key or is malformed, or stored bytes whose
+sha256 is not the entry's are ignored and rebuilt, never trusted, so the cache can only make a
+run faster, never change its output (tests/unit/test_cache.py compares incremental and cold
+renders).
 """
 
 from __future__ import annotations
@@ -44,8 +51,8 @@ import os
 import pickle
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -59,11 +66,10 @@ from catalog_gen.emit import (
     plain_relative,
     render_tree,
 )
-from catalog_gen.lock.model import LockedModel
 from catalog_gen.plan.across import LeafFacts, leaf_facts
-from catalog_gen.plan.fresh import ServiceEmitter
+from catalog_gen.plan.fresh import FreshLeaf, ServiceEmitter
 from catalog_gen.plan.leaf import LeafContext, plan_leaf
-from catalog_gen.plan.pipeline import CatalogPlan
+from catalog_gen.plan.pipeline import CatalogPlan, Remembered
 from catalog_gen.plan.service import LOCK_FILE
 from catalog_gen.plan.service_plan import ModelLockFacts, ServicePlan
 from catalog_gen.problems import Problem, Report
@@ -73,11 +79,11 @@ from catalog_gen.write.written import replace_file
 CACHE_DIR = ".catalog-gen-cache"
 PACK_PREFIX = "leaves-"  # leaves-<first two hex of the key>.pack: a one-leaf edit rewrites two
 PACK_SUFFIX = ".pack"
-# plans-<the same two hex>.pack: the entries' ServicePlans, read only when a plan is asked for
-PLAN_PACK_PREFIX = "plans-"
+# plans-<hex>.pack: where an earlier catalog-gen kept pickled plans (removed when saving)
+OLD_PLAN_PACK_PREFIX = "plans-"
 # files-<the same two hex>.pack: the bytes of the entries' emitted files, read only when written
 FILES_PACK_PREFIX = "files-"
-_MAGIC = b"catalog-gen cache pack 2\n"
+_MAGIC = b"catalog-gen cache pack 3\n"
 INDEX_FILE = "leaves-index.json"
 INDEX_VERSION = 1
 WHOLE_LOCK = "\0whole lock"
@@ -99,13 +105,16 @@ _ALLOWED_GLOBALS = {
 }
 
 
+# What plan_leaf is given for a leaf: its path, its path under the catalog, its display path
+# and the run's LeafContext.
+_Source = tuple[Path, PurePosixPath, str, LeafContext]
+
+
 @dataclass
 class _Entry:
     key: str
     problems: tuple[Problem, ...]
     facts: LeafFacts | None  # leaf_facts of the plan (None: the leaf gave no plan)
-    # The ServicePlan pickled (_dump_plan), this run's: stored in the plans pack, not here.
-    plan: bytes | None
     # The service emitters' files: name -> sha256 of the bytes, once something emitted them (the
     # bytes are in the files pack, read only when the writer asks for them).
     files: dict[str, str] | None
@@ -130,14 +139,15 @@ class LeafCache:
         self.directory = directory
         self.complete = complete
         self._stored = _read_entry_packs(directory)  # key -> entry as unpickled, unchecked
-        self._packs: dict[str, dict[str, dict[str, Any]]] = {}  # kind -> shard -> pack, once read
+        self._packs: dict[str, dict[str, Any]] = {}  # shard -> its files pack, once read
         self._used: dict[str, _Entry] = {}  # key -> entry, this run's
         self._changed: set[str] = set()  # keys whose entry this run created or completed
         self._contents: dict[str, dict[str, bytes]] = {}  # key -> emitted bytes, once known
         self._by_leaf_path: dict[str, str] = {}  # ServicePlan.leaf_path -> key
-        self._plans: dict[str, ServicePlan] = {}  # leaf_path -> plan, once planned or unpickled
-        # leaf_path -> what plan_leaf was given, to plan it again if its pickle fails to load
-        self._sources: dict[str, tuple[Path, PurePosixPath, str, LeafContext]] = {}
+        self._plans: dict[str, ServicePlan] = {}  # leaf_path -> plan, once planned again
+        self._sources: dict[str, _Source] = {}  # leaf_path -> what plan_leaf is given for it
+        # str(path) -> (key, source) of the leaves look_up missed, until learn
+        self._pending: dict[str, tuple[str, _Source]] = {}
         self._context: LeafContext | None = None
         self._base = ""
         self._environment_keys: dict[str, str] = {}
@@ -149,104 +159,88 @@ class LeafCache:
         self.hits = 0
         self.misses = 0
 
-    def plan_leaf(
+    def look_up(
         self,
         path: Path,
         relative: PurePosixPath,
         display: str,
         context: LeafContext,
-        report: Report,
-    ) -> LeafFacts | None:
+        with_files: bool,
+    ) -> Remembered | bytes | None:
+        """What the leaf gave, when an entry holds it and all this command needs (with_files:
+        its emitted files); else the leaf's bytes, to plan it afresh (None: it cannot be
+        read, and plan_leaf reports why; nothing is kept for it)."""
         raw: bytes | None = None
         name = str(path)
         digest = self._index.known(name)  # the leaf's sha256 by its stat, unread
         if digest is None:
             try:
                 raw = path.read_bytes()
-            except OSError:  # plan_leaf reports it; nothing to remember
-                return self._uncached(path, relative, display, context, report)
+            except OSError:
+                return None
             digest = self._index.learn(name, raw)
         key = self._leaf_key(name, relative, display, context, digest)
         entry = self._used.get(key) or self._load(key, context.lock)
-        if entry is None:
-            if raw is None:  # stat said unchanged, but nothing was kept for it: read it now
-                try:
-                    raw = path.read_bytes()
-                except OSError:
-                    return self._uncached(path, relative, display, context, report)
-                key = self._leaf_key(name, relative, display, context, digest_of(raw))
-            entry = self._plan_afresh(
-                key, raw, path=path, relative=relative, display=display, context=context
-            )
-        else:
+        if entry is not None and self._holds_all(entry, with_files):
             self.hits += 1
-        self._used[key] = entry
-        report.extend(entry.problems)
-        if entry.facts is not None:
-            self._by_leaf_path[entry.facts.leaf_path] = key
-            self._sources[entry.facts.leaf_path] = (path, relative, display, context)
-        return entry.facts
+            self._use(entry, (path, relative, display, context))
+            return Remembered(entry.problems, entry.facts)
+        if raw is None:  # stat said unchanged, but nothing was kept for it: read it now
+            try:
+                raw = path.read_bytes()
+            except OSError:
+                return None
+            key = self._leaf_key(name, relative, display, context, digest_of(raw))
+        self._pending[name] = (key, (path, relative, display, context))
+        return raw
 
-    def _uncached(
-        self,
-        path: Path,
-        relative: PurePosixPath,
-        display: str,
-        context: LeafContext,
-        report: Report,
-    ) -> LeafFacts | None:
-        """plan_leaf, remembering nothing across runs (the plan only for this run)."""
-        plan = plan_leaf(path, relative, display, context, report)
-        if plan is None:
-            return None
-        self._plans[plan.leaf_path] = plan
-        return leaf_facts(plan)
-
-    def _plan_afresh(
-        self,
-        key: str,
-        raw: bytes,
-        *,
-        path: Path,
-        relative: PurePosixPath,
-        display: str,
-        context: LeafContext,
-    ) -> _Entry:
-        """plan_leaf on raw, recording which lock entries it read (the entry depends on those
-        only, not on the rest of the lock)."""
+    def learn(self, leaf: FreshLeaf) -> None:
+        """The entry of a leaf look_up missed, from what planning it afresh gave."""
+        pending = self._pending.pop(str(leaf.path), None)
+        if pending is None:  # not looked up (unwritten) or unreadable: not kept
+            return
+        key, source = pending
         self.misses += 1
-        own = Report()
-        reads = None if context.lock is None else _LockReads(context.lock)
-        planned_with = context if reads is None else replace(context, lock=reads)
-        plan = plan_leaf(path, relative, display, planned_with, own, raw=raw)
-        entry = _Entry(key, tuple(own.problems), None, None, None)
-        if plan is not None:
-            entry.facts = leaf_facts(plan)
-            entry.plan = _dump_plan(plan)
-            self._plans[plan.leaf_path] = plan
-        if reads is not None:
-            entry.lock_reads = reads.recorded(self._lock_digest(context))
+        entry = _Entry(key, leaf.problems, leaf.facts, None)
+        if leaf.files is not None:
+            entry.files = {name: digest_of(content) for name, content in leaf.files.items()}
+            self._contents[key] = dict(leaf.files)
+        identity = self._helm_identity()
+        if leaf.templates is not None and identity:
+            entry.templates = (identity, leaf.templates)
+        if source[3].lock is not None:
+            whole = ((WHOLE_LOCK, self._lock_digest(source[3])),)
+            entry.lock_reads = whole if leaf.whole_lock else leaf.lock_reads
         self._changed.add(key)
-        return entry
+        self._use(entry, source)
+
+    def _use(self, entry: _Entry, source: _Source) -> None:
+        self._used[entry.key] = entry
+        if entry.facts is not None:
+            self._by_leaf_path[entry.facts.leaf_path] = entry.key
+            self._sources[entry.facts.leaf_path] = source
+
+    def _holds_all(self, entry: _Entry, with_files: bool) -> bool:
+        """The entry holds what this run needs of it: a valid service's files (with_files) and
+        helm's answers to the chart's template rules (when it has some, from this helm)."""
+        if entry.facts is None or not entry.facts.valid:
+            return True
+        if with_files and entry.files is None:
+            return False
+        identity = self._helm_identity()
+        if not identity or self._context is None or self._context.chart.templates is None:
+            return True
+        return entry.templates is not None and entry.templates[0] == identity
 
     def plan_of(self, service: LeafFacts) -> ServicePlan:
-        """The full plan of a service this run planned or found (unpickled once, when first
-        asked for; planned again in the unlikely case its pickle does not load)."""
+        """The full plan of a service this run found in the cache: planned again from its
+        leaf (no plan is stored), once, when first asked for."""
         plan = self._plans.get(service.leaf_path)
         if plan is None:
             path, relative, display, context = self._sources[service.leaf_path]
-            entry = self._used[self._by_leaf_path[service.leaf_path]]
-            environment = context.environments.get(relative.parts[0])
-            blob = entry.plan
-            if blob is None:
-                blob = self._stored_blob(PLAN_PACK_PREFIX, entry.key)
-            plan = _load_plan(blob, environment, service.leaf_path)
-            if plan is None:  # stored plan lost or foreign: planned again, and kept
-                plan = plan_leaf(path, relative, display, context, Report())
-                if plan is None:
-                    raise RuntimeError(f"{display} planned before, but not now")
-                entry.plan = _dump_plan(plan)
-                self._changed.add(entry.key)
+            plan = plan_leaf(path, relative, display, context, Report())
+            if plan is None or leaf_facts(plan) != service:
+                raise RuntimeError(f"{display} changed while catalog-gen read it: run it again")
             self._plans[service.leaf_path] = plan
         return plan
 
@@ -316,7 +310,7 @@ class LeafCache:
             return files
         if entry is None or entry.files is None:  # _digests_of kept this run's files
             raise KeyError(service.leaf_path)
-        stored = self._stored_blob(FILES_PACK_PREFIX, key)
+        stored = self._stored_files(key)
         if _files_match(stored, entry.files):
             files = stored
         else:  # lost or damaged: emitted again, and stored again
@@ -382,46 +376,37 @@ class LeafCache:
                 by_shard[key[:2]][key] = entry
         try:
             for shard, entries in sorted(by_shard.items()):
-                # First: they may read the shard's stored plans and files.
-                plans = self._kept_blobs(PLAN_PACK_PREFIX, entries)
-                files = self._kept_blobs(FILES_PACK_PREFIX, entries)
-                stored = {key: replace(entry, plan=None) for key, entry in entries.items()}
-                _write_pack(self.directory / f"{PACK_PREFIX}{shard}{PACK_SUFFIX}", stored)
-                _write_pack(self.directory / f"{PLAN_PACK_PREFIX}{shard}{PACK_SUFFIX}", plans)
+                files = self._kept_files(entries)  # first: it may read the shard's stored bytes
+                _write_pack(self.directory / f"{PACK_PREFIX}{shard}{PACK_SUFFIX}", entries)
                 _write_pack(self.directory / f"{FILES_PACK_PREFIX}{shard}{PACK_SUFFIX}", files)
+            for old in self.directory.glob(f"{OLD_PLAN_PACK_PREFIX}*{PACK_SUFFIX}"):
+                old.unlink()
         except OSError:
             pass
         self._index.save(complete=self.complete)
 
-    def _kept_blobs(self, kind: str, entries: Mapping[str, _Entry]) -> dict[str, Any]:
-        """What a plans or files pack keeps for these entries: this run's, else the stored."""
+    def _kept_files(self, entries: Mapping[str, _Entry]) -> dict[str, Any]:
+        """What a files pack keeps for these entries: this run's bytes, else the stored ones
+        (when they are still the entry's)."""
         kept: dict[str, Any] = {}
         for key in entries:
             used = self._used.get(key)
-            found: Any
-            if kind == PLAN_PACK_PREFIX:
-                found = used.plan if used is not None else None
-                wanted = used is None or used.facts is not None
-            else:
-                found = self._contents.get(key)
-                wanted = used is None or used.files is not None
-            if found is None and wanted:
-                found = self._stored_blob(kind, key)
-                if kind == FILES_PACK_PREFIX and used is not None and used.files is not None:
+            found: Any = self._contents.get(key)
+            if found is None and (used is None or used.files is not None):
+                found = self._stored_files(key)
+                if used is not None and used.files is not None:
                     found = found if _files_match(found, used.files) else None
             if found is not None:
                 kept[key] = found
         return kept
 
-    def _stored_blob(self, kind: str, key: str) -> Any:
-        """What the plans or files pack of the key's shard holds for it (the pack read once)."""
-        packs = self._packs.setdefault(kind, {})
+    def _stored_files(self, key: str) -> Any:
+        """What the files pack of the key's shard holds for it (the pack read once)."""
         shard = key[:2]
-        if shard not in packs:
-            packs[shard] = _read_pack(
-                self.directory / f"{kind}{shard}{PACK_SUFFIX}", _PackUnpickler
-            )
-        return packs[shard].get(key)
+        if shard not in self._packs:
+            path = self.directory / f"{FILES_PACK_PREFIX}{shard}{PACK_SUFFIX}"
+            self._packs[shard] = _read_pack(path, _PackUnpickler)
+        return self._packs[shard].get(key)
 
     # --- keys -------------------------------------------------------------------------------
 
@@ -491,7 +476,6 @@ def _well_formed(entry: _Entry) -> bool:
         type(problems) is tuple
         and set(map(type, problems)) <= {Problem}
         and (entry.facts is None or type(entry.facts) is LeafFacts)
-        and entry.plan is None  # stored in the plans pack, not in the entry
         and (entry.files is None or _well_formed_files(entry.files))
         and (entry.templates is None or _well_formed_templates(entry.templates))
         and type(reads) is tuple
@@ -543,26 +527,7 @@ def _well_formed_templates(templates: Any) -> bool:
     )
 
 
-class _EntryPickler(pickle.Pickler):
-    """Environments are not stored with each entry: the leaf's key holds its environment
-    file, so the environment validated in this run is the one the entry was planned with."""
-
-    def persistent_id(self, obj: Any) -> Any:
-        from catalog_gen.models import Environment  # noqa: PLC0415
-
-        return "environment" if isinstance(obj, Environment) else None
-
-
 class _EntryUnpickler(pickle.Unpickler):
-    def __init__(self, file: io.BytesIO, environment: Any) -> None:
-        super().__init__(file)
-        self._environment = environment
-
-    def persistent_load(self, pid: Any) -> Any:
-        if pid != "environment" or self._environment is None:
-            raise pickle.UnpicklingError("an entry names an environment this run does not have")
-        return self._environment
-
     def find_class(self, module: str, name: str) -> Any:
         """Only catalog-gen's own classes (never a function, never a dotted name) and a few
         standard ones: a pack someone else wrote cannot make unpickling call anything else."""
@@ -584,54 +549,7 @@ class _EntryUnpickler(pickle.Unpickler):
 _FOUND: dict[tuple[str, str], Any] = {}  # the allowed globals, resolved once per process
 
 
-def _dump_plan(plan: ServicePlan) -> bytes:
-    buffer = io.BytesIO()
-    _EntryPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(plan)
-    return buffer.getvalue()
-
-
-def _load_plan(blob: bytes | None, environment: Any, leaf_path: str) -> ServicePlan | None:
-    """The plan an entry holds, or None when it does not load into a plan of that leaf."""
-    if blob is None:
-        return None
-    try:
-        plan = _EntryUnpickler(io.BytesIO(blob), environment).load()
-    except Exception:  # corrupt or foreign: planned afresh
-        return None
-    return plan if isinstance(plan, ServicePlan) and plan.leaf_path == leaf_path else None
-
-
 # --- the lock entries a leaf read ------------------------------------------------------------
-
-
-class _LockReads(Mapping[str, LockedModel]):
-    """The model lock, recording every entry planning asks for (and whether it looked at the
-    whole lock: iterating or counting it)."""
-
-    def __init__(self, lock: ModelLockFacts) -> None:
-        self._lock = lock
-        self._read: dict[str, str] = {}
-        self._whole = False
-
-    def __getitem__(self, canonical: str) -> LockedModel:
-        found = self._lock.get(canonical)
-        self._read[canonical] = "" if found is None else repr(found)
-        if found is None:
-            raise KeyError(canonical)
-        return found
-
-    def __iter__(self) -> Iterator[str]:
-        self._whole = True
-        return iter(self._lock)
-
-    def __len__(self) -> int:
-        self._whole = True
-        return len(self._lock)
-
-    def recorded(self, lock_digest: str) -> tuple[tuple[str, str], ...]:
-        if self._whole:
-            return ((WHOLE_LOCK, lock_digest),)
-        return tuple(sorted(self._read.items()))
 
 
 def _lock_reads_hold(
@@ -747,7 +665,7 @@ def digest_of(raw: bytes) -> str:
 
 
 class _PackUnpickler(pickle.Unpickler):
-    """The plans and files packs: dicts of text and bytes only."""
+    """The files packs: dicts of text and bytes only."""
 
     def find_class(self, module: str, name: str) -> Any:
         raise pickle.UnpicklingError("a pack holds only dicts of text and bytes")
@@ -771,7 +689,7 @@ def _read_entry_packs(directory: Path) -> dict[str, Any]:
 
 
 def _entry_unpickler(file: io.BytesIO) -> pickle.Unpickler:
-    return _EntryUnpickler(file, None)  # entries name no environment (plans do)
+    return _EntryUnpickler(file)
 
 
 def _read_pack(path: Path, unpickler: Callable[[io.BytesIO], pickle.Unpickler]) -> dict[str, Any]:
@@ -808,7 +726,7 @@ def _write_pack(path: Path, pack: Mapping[str, Any]) -> None:
 def _context_key(context: LeafContext) -> str:
     """Everything every leaf's result depends on besides the leaf and its environment."""
     digest = hashlib.sha256()
-    # Not the lock's bytes: each entry records the lock entries it read (_LockReads).
+    # Not the lock's bytes: each entry records the lock entries it read (fresh.LockReads).
     lock = "lock" if context.lock is not None else "-"
     for part in (
         code_fingerprint(),

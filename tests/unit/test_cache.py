@@ -30,8 +30,10 @@ from catalog_gen.cache import CACHE_DIR, PACK_PREFIX, PACK_SUFFIX, LeafCache
 from catalog_gen.check.chart_contract import ChartContract
 from catalog_gen.lock.lockfile import load_lock, serialize_lock
 from catalog_gen.lock.model import LockedModel, ModelLock
+from catalog_gen.plan import fresh
 from catalog_gen.plan.across import leaf_facts
-from catalog_gen.plan.pipeline import plan_catalog
+from catalog_gen.plan.leaf import plan_leaf
+from catalog_gen.plan.pipeline import CatalogPlan, plan_catalog
 from catalog_gen.plan.service_plan import ModelLockFacts, ServicePlan
 from catalog_gen.problems import Problem, Report
 from catalog_gen.write.writer import read_tree, write_tree
@@ -268,7 +270,7 @@ def test_a_second_render_reuses_every_leaf(tmp_path: Path) -> None:
     assert (counted.hits, counted.misses) == (2, 1)
 
 
-def test_a_cached_run_warns_of_a_missing_owner_without_loading_a_plan(
+def test_a_cached_run_warns_of_a_missing_owner_without_planning_a_leaf(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     start(tmp_path)
@@ -278,19 +280,20 @@ def test_a_cached_run_warns_of_a_missing_owner_without_loading_a_plan(
     assert first.code == 0, first.stdout + first.stderr
     warned = [line for line in first.stdout.splitlines() if "$.owner" in line]
     assert [line.split(":", 1)[0] for line in warned] == ["catalog/dev/a/s1.yaml"]
-    loads: list[str] = []
-    real = cache._load_plan
+    planned: list[str] = []
+    real = plan_leaf
 
-    def counted(blob: bytes | None, environment: Any, leaf_path: str) -> ServicePlan | None:
-        loads.append(leaf_path)
-        return real(blob, environment, leaf_path)
+    def counted(path: Path, *arguments: Any, **options: Any) -> ServicePlan | None:
+        planned.append(str(path))
+        return real(path, *arguments, **options)
 
-    monkeypatch.setattr(cache, "_load_plan", counted)
+    monkeypatch.setattr(cache, "plan_leaf", counted)
+    monkeypatch.setattr(fresh, "plan_leaf", counted)
     for command in ("validate", "render", "check"):
         again = run_cli(tmp_path, command, chart=tmp_path / "chart")
         assert again.code == 0, again.stdout + again.stderr
         assert [line for line in again.stdout.splitlines() if "$.owner" in line] == warned
-    assert loads == []  # every leaf from the cache, and no plan unpickled for the check
+    assert planned == []  # every leaf from the cache, and no plan planned again for the check
 
 
 def run_with(root: Path, cache: LeafCache) -> Outcome:
@@ -333,15 +336,13 @@ def corrupt_with_garbage(path: Path) -> None:
 
 def corrupt_with_a_foreign_entry(path: Path) -> None:
     """A pack with a valid checksum whose entries are another key's, and one malformed (an
-    entry, a plan or a file's bytes that no run stores there)."""
+    entry or a file's bytes that no run stores there)."""
     entries = path.name.startswith(PACK_PREFIX)
     stored = cache._read_pack(path, cache._entry_unpickler if entries else cache._PackUnpickler)
     keys = sorted(stored)
     swapped = {key: stored[keys[(index + 1) % len(keys)]] for index, key in enumerate(keys)}
     if entries:
         swapped[keys[0]] = dataclasses.replace(stored[keys[0]], problems=["not a tuple"])
-    elif path.name.startswith(cache.PLAN_PACK_PREFIX):
-        swapped[keys[0]] = pickle.dumps(print)  # a global no plan holds: refused on loading
     else:
         swapped[keys[0]] = {"../../escaped": b"anything"}
     cache._write_pack(path, swapped)
@@ -429,23 +430,24 @@ def test_an_unwritable_cache_only_costs_speed(tmp_path: Path) -> None:
 def test_an_entry_can_only_unpickle_into_catalog_gen_classes() -> None:
     for forbidden in (print, write_tree, os.system):
         with pytest.raises(pickle.UnpicklingError):
-            cache._EntryUnpickler(io.BytesIO(pickle.dumps(forbidden)), None).load()
+            cache._EntryUnpickler(io.BytesIO(pickle.dumps(forbidden))).load()
     dotted = b"ccatalog_gen.writer\nos.system\n."  # GLOBAL catalog_gen.write.writer os.system
     with pytest.raises(pickle.UnpicklingError):
-        cache._EntryUnpickler(io.BytesIO(dotted), None).load()
+        cache._EntryUnpickler(io.BytesIO(dotted)).load()
     plain = Problem("leaf.yaml", 1, 1, "$", "message")
-    assert cache._EntryUnpickler(io.BytesIO(pickle.dumps(plain)), None).load() == plain
+    assert cache._EntryUnpickler(io.BytesIO(pickle.dumps(plain))).load() == plain
 
 
-def plans_with(root: Path, planner: LeafCache | None) -> tuple[ServicePlan, ...]:
-    """Every valid service's full plan, planned with planner (None: without a cache)."""
+def catalog_with(root: Path, planner: LeafCache | None) -> CatalogPlan:
+    """The catalog planned with planner (None: without a cache), as `validate` plans it (run
+    from root: its plans are planned when first asked for, from there too)."""
 
     def lock_loader(path: Path, report: Report, display: str) -> ModelLockFacts:
         lock = load_lock(path, report, display)
         return lock.models if lock is not None else {}
 
     with working_directory(root):
-        planned = plan_catalog(
+        return plan_catalog(
             Path("catalog"),
             "catalog",
             ChartContract.load(Path("chart")),
@@ -453,12 +455,18 @@ def plans_with(root: Path, planner: LeafCache | None) -> tuple[ServicePlan, ...]
             lock_loader=lock_loader,
             cache=planner,
         )
+
+
+def plans_with(root: Path, planner: LeafCache | None) -> tuple[ServicePlan, ...]:
+    """Every valid service's full plan, planned with planner (None: without a cache)."""
+    planned = catalog_with(root, planner)
+    with working_directory(root):
         return planned.plans
 
 
 def test_cached_facts_and_plans_are_those_of_a_fresh_plan(tmp_path: Path) -> None:
-    """The facts a cache hit gives are leaf_facts of the plan it gives, and that plan is the one
-    planning gives; with its plans pack corrupt the plan is planned again, never trusted."""
+    """The facts a cache hit gives are leaf_facts of the plan planning gives, and the plan it
+    gives when asked (planned again from the leaf: no plan is stored) is that plan."""
     start(tmp_path)
     apply(tmp_path, ("leaf", "dev", "b", "s3", 5))  # a claim
     apply(tmp_path, ("environment", "dev", 2))  # autoscaling
@@ -468,16 +476,27 @@ def test_cached_facts_and_plans_are_those_of_a_fresh_plan(tmp_path: Path) -> Non
     filling = LeafCache(tmp_path / CACHE_DIR)
     assert plans_with(tmp_path, filling) == cold
     filling.save()
-    for corrupt in (None, corrupt_by_flipping_a_byte, corrupt_with_a_foreign_entry):
-        for path in sorted((tmp_path / CACHE_DIR).glob(f"{cache.PLAN_PACK_PREFIX}*")):
-            if corrupt is not None:
-                corrupt(path)
-        counted = LeafCache(tmp_path / CACHE_DIR)
-        assert plans_with(tmp_path, counted) == cold
-        assert (counted.hits, counted.misses) == (4, 0)
-        facts = [counted._used[key].facts for key in sorted(counted._used)]
-        assert sorted(facts, key=repr) == sorted(map(leaf_facts, cold), key=repr)
-        counted.save()  # a plan planned again is stored again
+    counted = LeafCache(tmp_path / CACHE_DIR)
+    assert plans_with(tmp_path, counted) == cold
+    assert (counted.hits, counted.misses) == (4, 0)
+    facts = [counted._used[key].facts for key in sorted(counted._used)]
+    assert sorted(facts, key=repr) == sorted(map(leaf_facts, cold), key=repr)
+
+
+def test_a_leaf_edited_during_a_run_is_not_planned_into_its_cached_facts(tmp_path: Path) -> None:
+    """The plan of a cached leaf is planned again from the file when asked for: a file that
+    changed since the cache gave its facts fails loudly, never mixes two versions."""
+    start(tmp_path)
+    filling = LeafCache(tmp_path / CACHE_DIR)
+    plans_with(tmp_path, filling)
+    filling.save()
+    found = LeafCache(tmp_path / CACHE_DIR)
+    planned = catalog_with(tmp_path, found)
+    assert found.misses == 0
+    assert "catalog/dev/a/s1.yaml" in {service.leaf_path for service in planned.services}
+    apply(tmp_path, ("delete", "dev", "a", "s1"))
+    with working_directory(tmp_path), pytest.raises(RuntimeError, match="changed while"):
+        planned.plans  # noqa: B018 - the property plans every service
 
 
 def test_a_lock_edit_replans_only_the_leaves_whose_pins_changed(tmp_path: Path) -> None:

@@ -84,11 +84,14 @@ def test_too_few_items_or_one_job_stay_in_this_process() -> None:
     assert default_jobs() >= 1
 
 
-def outcome(tmp_path: Path, case: Path, command: str, jobs: str) -> tuple[object, ...]:
-    root = tmp_path / f"{command}-{jobs}"
-    make_catalog(root, overlay=case / "catalog")
+def outcome(tmp_path: Path, case: Path, command: str, jobs: str, *flags: str) -> tuple[object, ...]:
+    """command run with --jobs jobs (and flags) on a copy of case made once per jobs and flags
+    (run again, it finds what the run before left: its cache, its outputs)."""
+    root = tmp_path / "-".join((command, jobs, *flags))
+    if not root.exists():
+        make_catalog(root, overlay=case / "catalog")
     extra = ["--out", "generated"] if command == "render" else []
-    result = run_cli(root, command, "--catalog", "catalog", "--no-cache", "--jobs", jobs, *extra)
+    result = run_cli(root, command, "--catalog", "catalog", "--jobs", jobs, *flags, *extra)
     tree = read_tree(root / "generated") if (root / "generated").is_dir() else {}
     deploy = read_tree(root / "deploy") if (root / "deploy").is_dir() else {}
     return result.code, result.stdout, result.stderr, tree, deploy
@@ -113,10 +116,14 @@ def test_jobs_give_the_same_output_and_problems_in_the_same_order(
     case: Path, command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(parallel, "LEAST_PER_PROCESS", 1)  # fork even for a few leaves
-    serial = outcome(tmp_path, case, command, "1")
-    forked = outcome(tmp_path, case, command, "3")
+    serial = outcome(tmp_path, case, command, "1", "--no-cache")
+    forked = outcome(tmp_path, case, command, "3", "--no-cache")
     assert forked == serial
     assert serial[0] in (0, 1)
+    # A cold cache: every leaf planned afresh in the processes, then kept; the warm run after
+    # it takes every leaf from the cache.
+    assert outcome(tmp_path, case, command, "3") == serial
+    assert outcome(tmp_path, case, command, "3") == serial
 
 
 @pytest.mark.parametrize("jobs", ["0", "-2", "many"])

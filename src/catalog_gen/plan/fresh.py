@@ -1,18 +1,22 @@
-"""Planning leaves without the cache, in chunks that may run in forked processes (`--jobs`).
+"""Planning leaves afresh, in chunks that may run in forked processes (`--jobs`).
 
-A chunk does everything per leaf that needs the leaf's plan: plan it (`plan_leaf`), ask helm for
-the chart's template rules on the effective values of its valid plans (one `helm template` per
-chunk, so two chunks run two helms at once), and, when the command writes or compares files, run
-the service emitters. What comes back to catalog-gen is a `FreshLeaf` per planned leaf: its
-LeafFacts, the bytes it was planned from, helm's answer and the emitted files. The plan itself
-stays in the process that made it: a forked process does not send it back (unpickling 10,000
-plans cost catalog-gen more than planning them in parallel saved), and a leaf whose files were
-emitted keeps none (its plan is wanted again only for a template message to place, and 10,000
-plans held to the end cost 150 MiB; an environment emitter, which reads every plan, would then
-plan every leaf again in one process: none exists today). When catalog-gen asks for the
-plan of a leaf planned elsewhere (a template message to place at a leaf line, `lock`'s list of
-models), `FreshPlans.plan_of` plans it again here from the same bytes, which gives the same plan:
-planning is a pure function of the leaf's bytes and the LeafContext every process shares.
+Every leaf the cache has no result for is planned here: every leaf without the cache
+(`--no-cache`), else the cache's misses (a cold cache, an edited environment or chart: all of
+them). A chunk does everything per leaf that needs the leaf's plan: plan it (`plan_leaf`), ask
+helm for the chart's template rules on the effective values of its valid plans (one `helm
+template` per chunk, so two chunks run two helms at once), and, when the command writes or
+compares files, run the service emitters. What comes back to catalog-gen is a `FreshLeaf` per
+leaf: its problems, its LeafFacts (None when it gave no plan), the bytes it was planned from,
+the model lock entries it read (what the cache keys an entry's validity on), helm's answer and
+the emitted files. The plan itself stays in the process that made it: a forked process does not
+send it back (unpickling 10,000 plans cost catalog-gen more than planning them in parallel
+saved), and a leaf whose files were emitted keeps none (its plan is wanted again only for a
+template message to place, and 10,000 plans held to the end cost 150 MiB; an environment
+emitter, which reads every plan, would then plan every leaf again in one process: none exists
+today). When catalog-gen asks for the plan of a leaf planned elsewhere (a template message to
+place at a leaf line, `lock`'s list of models), `FreshPlans.plan_of` plans it again here from
+the same bytes, which gives the same plan: planning is a pure function of the leaf's bytes and
+the LeafContext every process shares.
 
 Emitting in the chunk is safe because emitters read the plan only: the rules that run afterwards
 (across leaves, the emit-stage checks) can make the catalog invalid (and then nothing is
@@ -23,17 +27,18 @@ once the catalog is clean, where a real emitter error is raised as in one proces
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from catalog_gen.check.chart_templates import TemplateMessage
 from catalog_gen.load.document import join_display
+from catalog_gen.lock.model import LockedModel
 from catalog_gen.plan.across import LeafFacts, leaf_facts
 from catalog_gen.plan.leaf import LeafContext, plan_leaf
 from catalog_gen.plan.parallel import chunked_map
-from catalog_gen.plan.service_plan import ServicePlan
+from catalog_gen.plan.service_plan import ModelLockFacts, ServicePlan
 from catalog_gen.problems import Problem, Report
 
 # What a service emitter is (emit/__init__.py lists them; the plan stage only runs them).
@@ -46,10 +51,15 @@ class FreshLeaf:
 
     path: Path
     raw: bytes | None  # what was planned (None: the file could not be read; no plan then)
-    facts: LeafFacts
-    templates: tuple[TemplateMessage, ...] | None  # helm's answer (None: not asked)
-    files: Mapping[str, bytes] | None  # the service emitters' output (None: not emitted)
-    plan: ServicePlan | None  # only in the process that planned it (never pickled)
+    problems: tuple[Problem, ...]
+    facts: LeafFacts | None  # None: the leaf gave no plan
+    # The lock entries planning asked for: (canonical reference, repr of the pin or "" when
+    # absent), sorted; whole_lock: it read the whole lock (iterated or counted it).
+    lock_reads: tuple[tuple[str, str], ...]
+    whole_lock: bool
+    templates: tuple[TemplateMessage, ...] | None = None  # helm's answer (None: not asked)
+    files: Mapping[str, bytes] | None = None  # the service emitters' output (None: not emitted)
+    plan: ServicePlan | None = None  # only in the process that planned it (never pickled)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -67,6 +77,9 @@ class FreshPlans:
         self.leaves: dict[str, FreshLeaf] = {}
 
     def keep(self, leaf: FreshLeaf) -> LeafFacts:
+        """leaf's facts, remembered (a leaf that gave a plan)."""
+        if leaf.facts is None:
+            raise ValueError(f"{leaf.path} gave no plan")
         self.leaves[leaf.facts.leaf_path] = leaf
         return leaf.facts
 
@@ -112,52 +125,76 @@ def place(path: Path, context: LeafContext, display_root: str) -> tuple[PurePosi
 
 
 def plan_chunks(
-    leaves: Sequence[Path],
+    leaves: Sequence[tuple[Path, bytes | None]],
     plans: FreshPlans,
-    report: Report,
     *,
-    unwritten: Mapping[Path, bytes],
     emit: ServiceEmitter | None,
     jobs: int,
-) -> list[LeafFacts]:
-    """Every leaf planned (with helm's answers and, with emit, its files), in jobs processes;
-    the facts and problems in the leaves' order, whatever jobs is."""
+) -> list[FreshLeaf]:
+    """Every leaf (its path, and its bytes when already read) planned, with helm's answers
+    and, with emit, its files, in jobs processes; one FreshLeaf per leaf, in the leaves' order,
+    whatever jobs is."""
 
-    def chunk_work(chunk: Sequence[Path]) -> tuple[list[FreshLeaf], list[Problem]]:
-        own = Report()
-        found = [plan_fresh_leaf(path, plans, own, unwritten) for path in chunk]
-        fresh = [leaf for leaf in found if leaf is not None]
+    def chunk_work(chunk: Sequence[tuple[Path, bytes | None]]) -> list[FreshLeaf]:
+        fresh = [plan_fresh_leaf(path, raw, plans) for path, raw in chunk]
         _ask_helm(fresh, plans.context)
         if emit is not None:
             for leaf in fresh:
                 leaf.files = _emitted(leaf, emit)
                 if leaf.files is not None:  # its plan is rarely wanted again: planned anew then
                     leaf.plan = None
-        return fresh, list(own.problems)
+        return fresh
 
-    services: list[LeafFacts] = []
     shared = list(plans.context.environments.values())
-    for fresh, problems in chunked_map(chunk_work, leaves, jobs, shared=shared):
-        services.extend(plans.keep(leaf) for leaf in fresh)
-        report.extend(problems)
-    return services
+    found: list[FreshLeaf] = []
+    for chunk in chunked_map(chunk_work, leaves, jobs, shared=shared):
+        found.extend(chunk)
+    return found
 
 
-def plan_fresh_leaf(
-    path: Path, plans: FreshPlans, report: Report, unwritten: Mapping[Path, bytes]
-) -> FreshLeaf | None:
-    """One leaf planned here, from its unwritten bytes or its file."""
+def plan_fresh_leaf(path: Path, raw: bytes | None, plans: FreshPlans) -> FreshLeaf:
+    """One leaf planned here, from raw when given, else from its file."""
     relative, display = place(path, plans.context, plans.display_root)
-    raw = unwritten.get(path)
     if raw is None:
         try:
             raw = path.read_bytes()
         except OSError:  # plan_leaf reads it again and reports why it cannot
             raw = None
-    plan = plan_leaf(path, relative, display, plans.context, report, raw=raw)
-    if plan is None:
-        return None
-    return FreshLeaf(path, raw, leaf_facts(plan), None, None, plan)
+    own = Report()
+    context = plans.context
+    reads = None if context.lock is None else LockReads(context.lock)
+    if reads is not None:
+        context = replace(context, lock=reads)
+    plan = plan_leaf(path, relative, display, context, own, raw=raw)
+    facts = None if plan is None else leaf_facts(plan)
+    recorded = () if reads is None else tuple(sorted(reads.read.items()))
+    whole = reads is not None and reads.whole
+    return FreshLeaf(path, raw, tuple(own.problems), facts, recorded, whole, plan=plan)
+
+
+class LockReads(Mapping[str, LockedModel]):
+    """The model lock, recording every entry planning asks for (and whether it looked at the
+    whole lock: iterating or counting it): what a cached result depends on of the lock."""
+
+    def __init__(self, lock: ModelLockFacts) -> None:
+        self._lock = lock
+        self.read: dict[str, str] = {}  # canonical reference -> repr of the pin, "" if absent
+        self.whole = False
+
+    def __getitem__(self, canonical: str) -> LockedModel:
+        found = self._lock.get(canonical)
+        self.read[canonical] = "" if found is None else repr(found)
+        if found is None:
+            raise KeyError(canonical)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        self.whole = True
+        return iter(self._lock)
+
+    def __len__(self) -> int:
+        self.whole = True
+        return len(self._lock)
 
 
 def _emitted(leaf: FreshLeaf, emit: ServiceEmitter) -> Mapping[str, bytes] | None:
@@ -165,7 +202,7 @@ def _emitted(leaf: FreshLeaf, emit: ServiceEmitter) -> Mapping[str, bytes] | Non
     environment's Argo CD settings, say) is reported as problems, not as an emitter's error;
     render_tree emits a service without files again from its plan, and only for a clean
     catalog, so a real emitter error is raised there as before."""
-    if not leaf.facts.valid or leaf.plan is None:
+    if leaf.facts is None or not leaf.facts.valid or leaf.plan is None:
         return None
     try:
         return emit(leaf.plan)
@@ -176,9 +213,13 @@ def _emitted(leaf: FreshLeaf, emit: ServiceEmitter) -> Mapping[str, bytes] | Non
 def _ask_helm(fresh: Sequence[FreshLeaf], context: LeafContext) -> None:
     """helm's answers for the valid plans of a chunk, in one `helm template`."""
     templates = context.chart.templates
-    asked = [leaf for leaf in fresh if leaf.facts.valid and leaf.plan is not None]
+    asked = [
+        (leaf, leaf.plan)
+        for leaf in fresh
+        if leaf.facts is not None and leaf.facts.valid and leaf.plan is not None
+    ]
     if templates is None or not asked:
         return
-    answers = templates.messages([leaf.plan.effective for leaf in asked if leaf.plan is not None])
-    for leaf, answer in zip(asked, answers, strict=True):
+    answers = templates.messages([plan.effective for _, plan in asked])
+    for (leaf, _), answer in zip(asked, answers, strict=True):
         leaf.templates = answer

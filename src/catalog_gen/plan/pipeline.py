@@ -7,11 +7,11 @@ writes nothing unless the report is clean):
    plan/security.py);
 2. read the model lock (lock/lockfile.py), when the command wants it;
 3. plan every leaf (plan/leaf.py `plan_leaf`: load, shape, path rules, then plan/service.py
-   `plan_service`, which merges in the order plan/merge.py documents): through the cache, or
-   without it in chunks (plan/fresh.py) that also ask helm and emit;
+   `plan_service`, which merges in the order plan/merge.py documents): what the cache
+   remembers is taken from it, every other leaf planned in chunks (plan/fresh.py, in `--jobs`
+   processes) that also ask helm and emit;
 4. the chart's template rules (check/chart_templates.py, through helm) placed at the leaves:
-   helm's answers from the chunks, else asked now in one batch for every plan the cache has
-   no answer for;
+   helm's answers from the chunks or the cache, else asked now in one batch;
 5. the cross-leaf rules (plan/across.py `check_across_leaves`) on every service's LeafFacts.
 
 A ServicePlan (plan/service_plan.py) is what every service emitter reads; emitters never look at
@@ -45,18 +45,12 @@ from catalog_gen.load.document import (
 )
 from catalog_gen.models import Environment
 from catalog_gen.plan.across import LeafFacts, check_across_leaves
-from catalog_gen.plan.fresh import (
-    FreshPlans,
-    ServiceEmitter,
-    place,
-    plan_chunks,
-    plan_fresh_leaf,
-)
+from catalog_gen.plan.fresh import FreshLeaf, FreshPlans, ServiceEmitter, place, plan_chunks
 from catalog_gen.plan.leaf import LeafContext
 from catalog_gen.plan.security import check_environment_security
 from catalog_gen.plan.service import LOCK_FILE
 from catalog_gen.plan.service_plan import ModelLockFacts, ServicePlan
-from catalog_gen.problems import Report
+from catalog_gen.problems import Problem, Report
 
 
 @dataclass(frozen=True)
@@ -110,13 +104,13 @@ def plan_catalog(
     problems).
     enforce_lock: apply requireLock (off for `catalog-gen lock`, which creates the lock).
     cache: reuses what each leaf gave before when nothing it depends on changed
-    (catalog_gen.cache); None plans every leaf.
+    (catalog_gen.cache); the other leaves are planned as without it. None plans every leaf.
     unwritten: leaves not (yet) on disk, path under catalog -> bytes, planned as if they were
     there (`new` and `promote` check a leaf before writing it); never cached.
-    jobs: without a cache, plan the leaves in this many processes (plan/fresh.py); the plans
-    and problems are the same, in the same order, whatever jobs is.
-    emit: without a cache, the service emitters, run where each leaf is planned (their files
-    then come from CatalogPlan.emitted).
+    jobs: plan the leaves the cache does not give in this many processes (plan/fresh.py); the
+    plans and problems are the same, in the same order, whatever jobs is.
+    emit: the service emitters, run where each leaf is planned (their files then come from
+    CatalogPlan.emitted, or the cache).
     """
     catalog_name = catalog.resolve().name
     files = _with_unwritten(discover(catalog, display_root, report), unwritten or {})
@@ -131,7 +125,7 @@ def plan_catalog(
     context = replace(context, lock_display=lock_display)
     plans = _Plans(cache, FreshPlans(context, display_root))
     services = _plan_leaves(leaves, report, plans, unwritten=unwritten or {}, jobs=jobs, emit=emit)
-    services = check_chart_templates(services, chart, report, plans, plans.known())
+    services = check_chart_templates(services, chart, report, plans, plans)
     # Leaves with errors of their own take part too, with what of them is valid.
     check_across_leaves(services, environments, environment_documents, report)
     kept = _keep_problems(keep, environment_documents, report)
@@ -154,8 +148,8 @@ def _keep_problems(
 
 
 class _Plans:
-    """The full plan of each service: the ones planned without the cache (plan/fresh.py), else
-    the cache's."""
+    """The full plan of each service, and helm's answers for it: the leaves planned afresh
+    (plan/fresh.py) first, else the cache's."""
 
     def __init__(self, cache: LeafPlanner | None, fresh: FreshPlans) -> None:
         self.cache = cache
@@ -169,10 +163,18 @@ class _Plans:
             raise KeyError(f"no plan for {service.leaf_path}")
         return self.cache.plan_of(service)
 
-    def known(self) -> TemplateMemory:
-        """Who remembers helm's answers: the cache when there is one (the leaves planned
-        without it, unwritten ones, are then asked again), else the chunks' answers."""
-        return self.fresh if self.cache is None else self.cache
+    def template_messages(self, service: LeafFacts) -> tuple[TemplateMessage, ...] | None:
+        answer = self.fresh.template_messages(service)
+        if answer is None and self.cache is not None:
+            answer = self.cache.template_messages(service)
+        return answer
+
+    def remember_template_messages(
+        self, service: LeafFacts, messages: tuple[TemplateMessage, ...]
+    ) -> None:
+        self.fresh.remember_template_messages(service, messages)
+        if self.cache is not None:
+            self.cache.remember_template_messages(service, messages)
 
 
 def _with_unwritten(files: CatalogFiles, unwritten: Mapping[Path, bytes]) -> CatalogFiles:
@@ -214,21 +216,49 @@ def _plan_leaves(
     jobs: int,
     emit: ServiceEmitter | None,
 ) -> list[LeafFacts]:
-    """Stage 3: every leaf planned: through the cache when there is one (an unwritten leaf
-    never is), else in jobs processes with helm's answers and the files (plan/fresh.py)."""
-    if plans.cache is None:
-        return plan_chunks(leaves, plans.fresh, report, unwritten=unwritten, emit=emit, jobs=jobs)
-    found: list[LeafFacts] = []
+    """Stage 3: every leaf planned, its problems reported in the leaves' order: what the cache
+    remembers (for this command: with files when it emits) taken from it, the others (an
+    unwritten leaf always) planned in jobs processes with helm's answers and their files
+    (plan/fresh.py), and remembered."""
+    cache = plans.cache
+    remembered: list[Remembered | None] = []  # per leaf: the cache's, or None (planned afresh)
+    afresh: list[tuple[Path, bytes | None]] = []
     for path in leaves:
+        found: Remembered | bytes | None = None
         if unwritten and path in unwritten:  # hashing a Path costs: only when some are
-            fresh = plan_fresh_leaf(path, plans.fresh, report, unwritten)
-            service = None if fresh is None else plans.fresh.keep(fresh)
-        else:
+            found = unwritten[path]
+        elif cache is not None:
             relative, display = place(path, plans.fresh.context, plans.fresh.display_root)
-            service = plans.cache.plan_leaf(path, relative, display, plans.fresh.context, report)
-        if service is not None:
-            found.append(service)
-    return found
+            found = cache.look_up(path, relative, display, plans.fresh.context, emit is not None)
+        if isinstance(found, Remembered):
+            remembered.append(found)
+        else:
+            remembered.append(None)
+            afresh.append((path, found))
+    planned = iter(plan_chunks(afresh, plans.fresh, emit=emit, jobs=jobs))
+    services: list[LeafFacts] = []
+    for cached in remembered:
+        found = cached if cached is not None else _fresh(next(planned), plans)
+        report.extend(found.problems)
+        if found.facts is not None:
+            services.append(found.facts)
+    return services
+
+
+def _fresh(leaf: FreshLeaf, plans: _Plans) -> Remembered:
+    """A leaf planned afresh, kept for this run (and by the cache, when it looked it up)."""
+    if plans.cache is not None:
+        plans.cache.learn(leaf)
+    facts = None if leaf.facts is None else plans.fresh.keep(leaf)
+    return Remembered(leaf.problems, facts)
+
+
+@dataclass(frozen=True)
+class Remembered:
+    """What the cache gives for a leaf: its problems and its facts (None: it gave no plan)."""
+
+    problems: tuple[Problem, ...]
+    facts: LeafFacts | None
 
 
 def check_chart_templates(
@@ -239,9 +269,9 @@ def check_chart_templates(
     known: TemplateMemory | None = None,
 ) -> list[LeafFacts]:
     """The chart's template rules (_validate.tpl, through helm) on every valid plan's effective
-    values, in one batch; each message placed at the leaf line that set the value. known: a
-    LeafPlanner that remembers the answers for the services it gave (helm then judges only the
-    others, and their plans are not loaded)."""
+    values, in one batch; each message placed at the leaf line that set the value. known: who
+    remembers the answers for some services (the chunks that planned them, the cache): helm
+    then judges only the others, and their plans are not planned again."""
     if chart.templates is None:
         return list(services)
     checked = [service for service in services if service.valid]
@@ -297,17 +327,23 @@ class TemplateMemory(Protocol):
 
 
 class LeafPlanner(TemplateMemory, Protocol):
-    """plan_leaf with memory (catalog_gen.cache.LeafCache): the same problems, and the facts of
-    the same plan, whose full plan plan_of gives when asked."""
+    """What each leaf gave before, remembered across runs (catalog_gen.cache.LeafCache): the
+    same problems and the facts of the same plan, whose full plan plan_of gives when asked."""
 
-    def plan_leaf(
+    def look_up(
         self,
         path: Path,
         relative: PurePosixPath,
         display: str,
         context: LeafContext,
-        report: Report,
-    ) -> LeafFacts | None: ...
+        with_files: bool,
+    ) -> Remembered | bytes | None:
+        """What the leaf gave, when remembered (with its emitted files when with_files, and
+        helm's answers when the chart has template rules); else the leaf's bytes when they
+        were read (None: read them to plan it)."""
+
+    def learn(self, leaf: FreshLeaf) -> None:
+        """What planning a leaf it looked up gave (a leaf it did not look up is not kept)."""
 
     def plan_of(self, service: LeafFacts) -> ServicePlan:
         """The full plan of a service it gave."""
