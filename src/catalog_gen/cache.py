@@ -69,6 +69,7 @@ from catalog_gen.emit import (
 from catalog_gen.plan.across import LeafFacts, leaf_facts
 from catalog_gen.plan.fresh import FreshLeaf, ServiceEmitter
 from catalog_gen.plan.leaf import LeafContext, plan_leaf
+from catalog_gen.plan.parallel import JobsProcessError, chunked_map
 from catalog_gen.plan.pipeline import CatalogPlan, Remembered
 from catalog_gen.plan.service import LOCK_FILE
 from catalog_gen.plan.service_plan import ModelLockFacts, ServicePlan
@@ -91,6 +92,8 @@ WHOLE_LOCK = "\0whole lock"
 # timestamp granularity without its stat changing (git's "racily clean" entries): it is read and
 # hashed on every run until it is older.
 RACY_SECONDS = 2.0
+# Fewer changed entries than this are saved faster by one process (a fork costs about 10 ms).
+_LEAST_CHANGES_SHARED = 2000
 _LIBRARIES = ("pydantic", "pydantic-core", "jsonschema", "jsonschema-rs", "pyyaml", "jinja2")
 # What an entry may unpickle into: catalog-gen's own types and the few standard ones they hold.
 _ALLOWED_GLOBALS = {
@@ -133,11 +136,13 @@ def default_directory(catalog: Path) -> Path:
 class LeafCache:
     """plan_catalog's LeafPlanner: plan_leaf, remembered across runs (see the module doc)."""
 
-    def __init__(self, directory: Path, *, complete: bool = True) -> None:
+    def __init__(self, directory: Path, *, complete: bool = True, jobs: int = 1) -> None:
         """complete: this run sees the whole catalog, so entries it did not use are dropped
-        when saving (a `validate FILE...` run keeps them)."""
+        when saving (a `validate FILE...` run keeps them). jobs: how many processes may write
+        the packs when many changed."""
         self.directory = directory
         self.complete = complete
+        self.jobs = jobs
         self._stored = _read_entry_packs(directory)  # key -> entry as unpickled, unchecked
         self._packs: dict[str, dict[str, Any]] = {}  # shard -> its files pack, once read
         self._used: dict[str, _Entry] = {}  # key -> entry, this run's
@@ -146,8 +151,9 @@ class LeafCache:
         self._by_leaf_path: dict[str, str] = {}  # ServicePlan.leaf_path -> key
         self._plans: dict[str, ServicePlan] = {}  # leaf_path -> plan, once planned again
         self._sources: dict[str, _Source] = {}  # leaf_path -> what plan_leaf is given for it
-        # str(path) -> (key, source) of the leaves look_up missed, until learn
-        self._pending: dict[str, tuple[str, _Source]] = {}
+        # str(path) -> (key, source) of the leaves look_up missed, until learn (key None: the
+        # leaf was not read, the cache being empty)
+        self._pending: dict[str, tuple[str | None, _Source]] = {}
         self._context: LeafContext | None = None
         self._base = ""
         self._environment_keys: dict[str, str] = {}
@@ -172,6 +178,9 @@ class LeafCache:
         read, and plan_leaf reports why; nothing is kept for it)."""
         raw: bytes | None = None
         name = str(path)
+        if not self._stored and not self._used:  # nothing to find: the planning process reads it
+            self._pending[name] = (None, (path, relative, display, context))
+            return None
         digest = self._index.known(name)  # the leaf's sha256 by its stat, unread
         if digest is None:
             try:
@@ -200,6 +209,12 @@ class LeafCache:
         if pending is None:  # not looked up (unwritten) or unreadable: not kept
             return
         key, source = pending
+        if key is None:  # not read here: keyed by the bytes it was planned from
+            if leaf.raw is None:
+                return
+            path, relative, display, context = source
+            digest = self._index.learn(str(path), leaf.raw)
+            key = self._leaf_key(str(path), relative, display, context, digest)
         self.misses += 1
         entry = _Entry(key, leaf.problems, leaf.facts, None)
         if leaf.files is not None:
@@ -374,16 +389,21 @@ class LeafCache:
         for key, entry in kept.items():
             if key[:2] in by_shard:
                 by_shard[key[:2]][key] = entry
+        # Pickling 10,000 entries and their files takes a third of a second: shared out.
+        jobs = self.jobs if len(self._changed) >= _LEAST_CHANGES_SHARED else 1
         try:
-            for shard, entries in sorted(by_shard.items()):
-                files = self._kept_files(entries)  # first: it may read the shard's stored bytes
-                _write_pack(self.directory / f"{PACK_PREFIX}{shard}{PACK_SUFFIX}", entries)
-                _write_pack(self.directory / f"{FILES_PACK_PREFIX}{shard}{PACK_SUFFIX}", files)
+            chunked_map(self._write_shards, sorted(by_shard.items()), jobs, least=1)
             for old in self.directory.glob(f"{OLD_PLAN_PACK_PREFIX}*{PACK_SUFFIX}"):
                 old.unlink()
-        except OSError:
+        except (OSError, JobsProcessError):
             pass
         self._index.save(complete=self.complete)
+
+    def _write_shards(self, shards: Sequence[tuple[str, dict[str, _Entry]]]) -> None:
+        for shard, entries in shards:
+            files = self._kept_files(entries)  # first: it may read the shard's stored bytes
+            _write_pack(self.directory / f"{PACK_PREFIX}{shard}{PACK_SUFFIX}", entries)
+            _write_pack(self.directory / f"{FILES_PACK_PREFIX}{shard}{PACK_SUFFIX}", files)
 
     def _kept_files(self, entries: Mapping[str, _Entry]) -> dict[str, Any]:
         """What a files pack keeps for these entries: this run's bytes, else the stored ones

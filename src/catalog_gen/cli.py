@@ -427,7 +427,9 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
     cache = None
     if command not in ("backstage", "lock") and not arguments.no_cache:
-        cache = LeafCache(default_cache_directory(catalog), complete=not files)
+        cache = LeafCache(
+            default_cache_directory(catalog), complete=not files, jobs=_jobs_of(arguments)
+        )
     if command in ("new", "promote"):
         code = _scaffold(
             arguments, CatalogAccess(catalog, display_root, chart, _load_lock, cache), out, err

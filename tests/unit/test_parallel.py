@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from catalog_gen import cache
 from catalog_gen.plan import parallel
 from catalog_gen.plan.parallel import JobsProcessError, chunked_map, default_jobs
 from catalog_gen.write.writer import read_tree
@@ -120,9 +121,12 @@ def test_jobs_give_the_same_output_and_problems_in_the_same_order(
     forked = outcome(tmp_path, case, command, "3", "--no-cache")
     assert forked == serial
     assert serial[0] in (0, 1)
-    # A cold cache: every leaf planned afresh in the processes, then kept; the warm run after
-    # it takes every leaf from the cache.
+    # A cold cache: every leaf planned afresh in the processes, then kept (the packs written by
+    # the processes too); the warm run after it takes every leaf from the cache.
+    monkeypatch.setattr(cache, "_LEAST_CHANGES_SHARED", 1)
     assert outcome(tmp_path, case, command, "3") == serial
+    packs = sorted(tmp_path.glob(f"*/{cache.CACHE_DIR}/{cache.PACK_PREFIX}*"))
+    assert packs
     assert outcome(tmp_path, case, command, "3") == serial
 
 
