@@ -134,7 +134,8 @@ def default_directory(catalog: Path) -> Path:
 
 
 class LeafCache:
-    """plan_catalog's LeafPlanner: plan_leaf, remembered across runs (see the module doc)."""
+    """plan_catalog's LeafPlanner: what each leaf gave, remembered across runs (see the module
+    doc)."""
 
     def __init__(self, directory: Path, *, complete: bool = True, jobs: int = 1) -> None:
         """complete: this run sees the whole catalog, so entries it did not use are dropped
@@ -150,7 +151,9 @@ class LeafCache:
         self._contents: dict[str, dict[str, bytes]] = {}  # key -> emitted bytes, once known
         self._by_leaf_path: dict[str, str] = {}  # ServicePlan.leaf_path -> key
         self._plans: dict[str, ServicePlan] = {}  # leaf_path -> plan, once planned again
-        self._sources: dict[str, _Source] = {}  # leaf_path -> what plan_leaf is given for it
+        # leaf_path -> what plan_leaf is given for it, and the sha256 of the bytes it gave the
+        # entry from (its plan, planned again, must come from those very bytes)
+        self._sources: dict[str, tuple[_Source, str]] = {}
         # str(path) -> (key, source) of the leaves look_up missed, until learn (key None: the
         # leaf was not read, the cache being empty)
         self._pending: dict[str, tuple[str | None, _Source]] = {}
@@ -174,8 +177,9 @@ class LeafCache:
         with_files: bool,
     ) -> Remembered | bytes | None:
         """What the leaf gave, when an entry holds it and all this command needs (with_files:
-        its emitted files); else the leaf's bytes, to plan it afresh (None: it cannot be
-        read, and plan_leaf reports why; nothing is kept for it)."""
+        its emitted files); else the leaf's bytes, to plan it afresh: None when the planning
+        process is to read them (the cache is empty), or when they cannot be read (plan_leaf
+        then reports why, and nothing is kept for it)."""
         raw: bytes | None = None
         name = str(path)
         if not self._stored and not self._used:  # nothing to find: the planning process reads it
@@ -192,7 +196,7 @@ class LeafCache:
         entry = self._used.get(key) or self._load(key, context.lock)
         if entry is not None and self._holds_all(entry, with_files):
             self.hits += 1
-            self._use(entry, (path, relative, display, context))
+            self._use(entry, (path, relative, display, context), digest)
             return Remembered(entry.problems, entry.facts)
         if raw is None:  # stat said unchanged, but nothing was kept for it: read it now
             try:
@@ -209,12 +213,14 @@ class LeafCache:
         if pending is None:  # not looked up (unwritten) or unreadable: not kept
             return
         key, source = pending
+        if leaf.raw is None:  # unreadable where it was planned: nothing to keep
+            return
         if key is None:  # not read here: keyed by the bytes it was planned from
-            if leaf.raw is None:
-                return
             path, relative, display, context = source
             digest = self._index.learn(str(path), leaf.raw)
             key = self._leaf_key(str(path), relative, display, context, digest)
+        else:
+            digest = digest_of(leaf.raw)
         self.misses += 1
         entry = _Entry(key, leaf.problems, leaf.facts, None)
         if leaf.files is not None:
@@ -227,13 +233,13 @@ class LeafCache:
             whole = ((WHOLE_LOCK, self._lock_digest(source[3])),)
             entry.lock_reads = whole if leaf.whole_lock else leaf.lock_reads
         self._changed.add(key)
-        self._use(entry, source)
+        self._use(entry, source, digest)
 
-    def _use(self, entry: _Entry, source: _Source) -> None:
+    def _use(self, entry: _Entry, source: _Source, digest: str) -> None:
         self._used[entry.key] = entry
         if entry.facts is not None:
             self._by_leaf_path[entry.facts.leaf_path] = entry.key
-            self._sources[entry.facts.leaf_path] = source
+            self._sources[entry.facts.leaf_path] = (source, digest)
 
     def _holds_all(self, entry: _Entry, with_files: bool) -> bool:
         """The entry holds what this run needs of it: a valid service's files (with_files) and
@@ -252,10 +258,16 @@ class LeafCache:
         leaf (no plan is stored), once, when first asked for."""
         plan = self._plans.get(service.leaf_path)
         if plan is None:
-            path, relative, display, context = self._sources[service.leaf_path]
-            plan = plan_leaf(path, relative, display, context, Report())
-            if plan is None or leaf_facts(plan) != service:
+            (path, relative, display, context), digest = self._sources[service.leaf_path]
+            try:
+                raw: bytes | None = path.read_bytes()
+            except OSError:
+                raw = None
+            if raw is None or digest_of(raw) != digest:
                 raise RuntimeError(f"{display} changed while catalog-gen read it: run it again")
+            plan = plan_leaf(path, relative, display, context, Report(), raw=raw)
+            if plan is None or leaf_facts(plan) != service:
+                raise RuntimeError(f"{display} planned again gave another plan")
             self._plans[service.leaf_path] = plan
         return plan
 

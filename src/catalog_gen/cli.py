@@ -159,8 +159,8 @@ def _shared_options() -> tuple[_Parser, _Parser, _Parser]:
         type=_jobs,
         default=None,
         metavar="N",
-        help="plan and emit the leaves in N processes (with --no-cache), and write a tree "
-        "of 4,000 or more new files in N processes (render, with or without the cache) "
+        help="plan and emit the leaves the cache does not give (all with --no-cache) in N "
+        "processes, and write a tree of 4,000 or more new files in N processes (render) "
         "(default: the CPUs this process may use; 1: in this process only); the output and "
         "the problems are the same, in the same order, whatever N is",
     )
@@ -447,7 +447,7 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         cache=cache,
         # backstage reads every plan: one process keeps them (a forked one does not)
         jobs=1 if command == "backstage" else _jobs_of(arguments),
-        # render and check compare files: emitted where each leaf is planned (no cache)
+        # render and check compare files: emitted where each leaf is planned afresh
         emit=emit_service if command in ("render", "check") else None,
     )
     check_planned(planned, report)

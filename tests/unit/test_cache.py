@@ -483,9 +483,14 @@ def test_cached_facts_and_plans_are_those_of_a_fresh_plan(tmp_path: Path) -> Non
     assert sorted(facts, key=repr) == sorted(map(leaf_facts, cold), key=repr)
 
 
-def test_a_leaf_edited_during_a_run_is_not_planned_into_its_cached_facts(tmp_path: Path) -> None:
-    """The plan of a cached leaf is planned again from the file when asked for: a file that
-    changed since the cache gave its facts fails loudly, never mixes two versions."""
+@pytest.mark.parametrize("edit", ["delete", "comment"])
+def test_a_leaf_edited_during_a_run_is_not_planned_into_its_cached_facts(
+    tmp_path: Path, edit: str
+) -> None:
+    """The plan of a cached leaf is planned again from its file when asked for: a file whose
+    bytes changed since the cache gave its problems and facts fails loudly, even when the
+    change leaves the facts as they were (a comment: the plan's positions could still move),
+    never mixes two versions."""
     start(tmp_path)
     filling = LeafCache(tmp_path / CACHE_DIR)
     plans_with(tmp_path, filling)
@@ -494,7 +499,11 @@ def test_a_leaf_edited_during_a_run_is_not_planned_into_its_cached_facts(tmp_pat
     planned = catalog_with(tmp_path, found)
     assert found.misses == 0
     assert "catalog/dev/a/s1.yaml" in {service.leaf_path for service in planned.services}
-    apply(tmp_path, ("delete", "dev", "a", "s1"))
+    leaf_file = tmp_path / "catalog" / "dev" / "a" / "s1.yaml"
+    if edit == "delete":
+        leaf_file.unlink()
+    else:
+        leaf_file.write_bytes(b"# a comment\n" + leaf_file.read_bytes())
     with working_directory(tmp_path), pytest.raises(RuntimeError, match="changed while"):
         planned.plans  # noqa: B018 - the property plans every service
 
