@@ -60,6 +60,7 @@ import yaml
 
 from catalog_gen import __version__
 from catalog_gen.check.chart_templates import ChartTemplateError, TemplateMessage, find_helm
+from catalog_gen.digests import digest_of
 from catalog_gen.emit import (
     EmitterConflictError,
     emit_service,
@@ -637,8 +638,9 @@ class LeafIndex:
         return str(found[-1])
 
     def learn(self, path: str | os.PathLike[str], raw: bytes) -> str:
-        """raw's sha256, remembered with the leaf's stat when that is trustworthy: the same
-        after reading as now, and older than the racy window."""
+        """raw's sha256, remembered with the leaf's stat when that is trustworthy: taken after
+        reading, and older than the racy window (so an edit since the run began is never
+        recorded)."""
         digest = digest_of(raw)
         try:
             now = _stat_of(path)
@@ -687,10 +689,6 @@ def _read_index(path: Path) -> dict[str, list[int | str]]:
         ):
             return {}
     return leaves
-
-
-def digest_of(raw: bytes) -> str:
-    return hashlib.sha256(raw).hexdigest()
 
 
 # --- the pack -------------------------------------------------------------------------------

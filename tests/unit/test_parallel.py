@@ -29,12 +29,17 @@ def doubled(chunk: Sequence[int]) -> list[int]:
 
 @pytest.mark.parametrize("count", [0, 1, 5, 17, 100])
 @pytest.mark.parametrize("jobs", [1, 2, 3])
-def test_chunks_concatenate_to_the_serial_result(count: int, jobs: int) -> None:
+@pytest.mark.parametrize("first_share", [1.0, 1.1, 4.0])
+def test_chunks_concatenate_to_the_serial_result(count: int, jobs: int, first_share: float) -> None:
     items = list(range(count))
-    results = chunked_map(doubled, items, jobs, least=1)
+    results = chunked_map(doubled, items, jobs, least=1, first_share=first_share)
     assert [item for chunk in results for item in chunk] == doubled(items)
     processes = min(jobs, count)
     assert len(results) == max(processes, 1)
+    assert all(results) or count == 0  # no process is forked for nothing
+    if processes > 1:  # catalog-gen's own chunk is first_share times the others' (about)
+        assert len(results[0]) >= max(map(len, results[1:])) or first_share == 1
+        assert len(results[0]) > max(map(len, results[1:])) or first_share < 4 or count < 17
 
 
 def test_the_first_chunk_runs_here_the_others_in_processes_and_shared_objects_come_back() -> None:

@@ -17,6 +17,7 @@ import pytest
 from catalog_gen import cli
 from catalog_gen.cache import CACHE_DIR
 from catalog_gen.check.chart_templates import ChartTemplates
+from catalog_gen.digests import digest_of
 from catalog_gen.write import writer
 from catalog_gen.write.writer import (
     KnownFiles,
@@ -32,7 +33,6 @@ from catalog_gen.write.written import (
     RECORD_SUFFIX,
     RECORD_VERSION,
     WriteRecord,
-    digest_of,
 )
 from tests.unit.helpers import leaf, make_catalog, run_cli
 

@@ -44,6 +44,11 @@ from catalog_gen.problems import Problem, Report
 # What a service emitter is (emit/__init__.py lists them; the plan stage only runs them).
 ServiceEmitter = Callable[[ServicePlan], Mapping[str, bytes]]
 
+# catalog-gen plans a larger chunk than each other process, which then pickles what it planned:
+# with equal chunks catalog-gen waited 1.4 s for the other's result at 50,000 `dev` leaves (0.3 s
+# with this share; no difference measured at 10,000).
+_FIRST_SHARE = 1.1
+
 
 @dataclass
 class FreshLeaf:
@@ -147,7 +152,7 @@ def plan_chunks(
 
     shared = list(plans.context.environments.values())
     found: list[FreshLeaf] = []
-    for chunk in chunked_map(chunk_work, leaves, jobs, shared=shared):
+    for chunk in chunked_map(chunk_work, leaves, jobs, shared=shared, first_share=_FIRST_SHARE):
         found.extend(chunk)
     return found
 

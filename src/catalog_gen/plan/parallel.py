@@ -52,15 +52,18 @@ def chunked_map(
     *,
     shared: Sequence[object] = (),
     least: int | None = None,
+    first_share: float = 1.0,
 ) -> list[Result]:
     """[work(chunk) for each contiguous chunk of items], in order (see the module docstring).
-    least: the fewest items worth a process (default LEAST_PER_PROCESS)."""
+    least: the fewest items worth a process (default LEAST_PER_PROCESS). first_share: the
+    first chunk's size (catalog-gen's own) over each other's: above 1 where pickling a
+    result costs the other processes enough that they would end last."""
     fewest = LEAST_PER_PROCESS if least is None else least
     processes = min(jobs, len(items) // max(fewest, 1))
     if processes <= 1 or not hasattr(os, "fork"):
         return [work(items)]
     children: list[tuple[int, int]] = []  # (pid, read end of its pipe), not yet collected
-    (start, end), *others = _bounds(len(items), processes)
+    (start, end), *others = _bounds(len(items), processes, first_share)
     try:
         for other_start, other_end in others:
             children.append(_fork(work, items[other_start:other_end], shared))
@@ -148,13 +151,17 @@ def _reap(children: Sequence[tuple[int, int]]) -> None:
             os.waitpid(pid, 0)
 
 
-def _bounds(count: int, chunks: int) -> list[tuple[int, int]]:
-    """chunks contiguous (start, end) ranges covering range(count), none empty."""
+def _bounds(count: int, chunks: int, first_share: float = 1.0) -> list[tuple[int, int]]:
+    """chunks contiguous (start, end) ranges covering range(count), none empty; the first
+    first_share times as long as each other (as near as whole items allow)."""
     chunks = max(1, min(chunks, count))
-    size, extra = divmod(count, chunks)
-    bounds: list[tuple[int, int]] = []
-    start = 0
-    for index in range(chunks):
+    first = min(
+        count - (chunks - 1), max(1, round(count * first_share / (first_share + chunks - 1)))
+    )
+    bounds = [(0, first)]
+    size, extra = divmod(count - first, chunks - 1) if chunks > 1 else (0, 0)
+    start = first
+    for index in range(chunks - 1):
         end = start + size + (1 if index < extra else 0)
         bounds.append((start, end))
         start = end

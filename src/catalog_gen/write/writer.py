@@ -44,9 +44,10 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from catalog_gen.digests import digest_of
 from catalog_gen.plan.parallel import chunked_map
 from catalog_gen.write.swap import JOURNAL_SUFFIX, Step, pending, recover, remove, swap
-from catalog_gen.write.written import Stamp, WriteRecord, digest_of, stamp
+from catalog_gen.write.written import Stamp, WriteRecord, stamp
 
 MAX_DIFF_LINES = 200
 # Every file catalog-gen writes carries this near its top (YAML comment, JSON key, $comment).

@@ -64,10 +64,6 @@ def stamp(found: os.stat_result, digest: str) -> Stamp:
     )
 
 
-def digest_of(content: bytes) -> str:
-    return hashlib.sha256(content).hexdigest()
-
-
 class WriteRecord:
     """The stamps of the files render last wrote, per output tree, kept in directory."""
 
