@@ -33,6 +33,7 @@ from catalog_gen.lock.model import LockedModel, ModelLock
 from catalog_gen.plan import fresh
 from catalog_gen.plan.across import leaf_facts
 from catalog_gen.plan.leaf import plan_leaf
+from catalog_gen.plan.parallel import chunked_map
 from catalog_gen.plan.pipeline import CatalogPlan, plan_catalog
 from catalog_gen.plan.service_plan import ModelLockFacts, ServicePlan
 from catalog_gen.problems import Problem, Report
@@ -279,7 +280,7 @@ def test_the_caches_misses_are_planned_where_no_cache_plans_them(
     start(tmp_path)
     apply(tmp_path, ("leaf", "dev", "a", "s2", 2))
     chunked: list[int] = []
-    real = fresh.chunked_map
+    real = chunked_map
 
     def counted(work: Any, items: Any, jobs: int, **options: Any) -> Any:
         chunked.append(len(items))
