@@ -93,6 +93,9 @@ WHOLE_LOCK = "\0whole lock"
 # timestamp granularity without its stat changing (git's "racily clean" entries): it is read and
 # hashed on every run until it is older.
 RACY_SECONDS = 2.0
+# A pack's temporary file older than this has no live writer (writing one takes well under a
+# second): it is a killed writer's, and removed.
+_STALE_SECONDS = 600.0
 # Fewer changed entries than this are saved faster by one process (a fork costs about 10 ms).
 _LEAST_CHANGES_SHARED = 2000
 _LIBRARIES = ("pydantic", "pydantic-core", "jsonschema", "jsonschema-rs", "pyyaml", "jinja2")
@@ -405,9 +408,8 @@ class LeafCache:
         # Pickling 10,000 entries and their files takes a third of a second: shared out.
         jobs = self.jobs if len(self._changed) >= _LEAST_CHANGES_SHARED else 1
         try:
+            _remove_stale(self.directory)
             chunked_map(self._write_shards, sorted(by_shard.items()), jobs, least=1)
-            for old in self.directory.glob(f"{OLD_PLAN_PACK_PREFIX}*{PACK_SUFFIX}"):
-                old.unlink()
         except (OSError, JobsProcessError):
             pass
         self._index.save(complete=self.complete)
@@ -739,6 +741,21 @@ def _read_pack(path: Path, unpickler: Callable[[io.BytesIO], pickle.Unpickler]) 
     if type(pack) is not dict or not all(type(key) is str for key in pack):
         return {}
     return pack
+
+
+def _remove_stale(directory: Path) -> None:
+    """What earlier catalog-gens left: plans packs (no plan is stored any more) and the
+    temporary file of a pack whose writer was killed before renaming it (a --jobs process is
+    ended with SIGKILL when catalog-gen fails or is interrupted), once it is old enough that no
+    live writer can still be on it."""
+    oldest = time.time() - _STALE_SECONDS
+    for old in directory.glob(f"{OLD_PLAN_PACK_PREFIX}*{PACK_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            old.unlink()
+    for temporary in directory.glob(f".*{PACK_SUFFIX}.tmp-*"):
+        with contextlib.suppress(OSError):
+            if temporary.lstat().st_mtime < oldest:
+                temporary.unlink()
 
 
 def _write_pack(path: Path, pack: Mapping[str, Any]) -> None:

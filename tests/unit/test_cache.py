@@ -17,6 +17,7 @@ import os
 import pickle
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -595,3 +596,24 @@ def test_an_entry_naming_a_file_outside_its_folder_is_malformed() -> None:
         assert not cache._well_formed_files({"values.yaml": digest, name: digest})
     assert not cache._well_formed_files({"values.yaml": "short"})
     assert not cache._well_formed_files({"values.yaml": 1})
+
+
+def test_what_earlier_runs_left_in_the_cache_folder_is_removed(tmp_path: Path) -> None:
+    """A plans pack (earlier catalog-gens pickled every plan) and the temporary file of a pack
+    whose writer was killed are removed when the cache is saved; a temporary file young enough
+    to have a live writer is left to it."""
+    start(tmp_path)
+    assert_same(tmp_path)
+    folder = tmp_path / CACHE_DIR
+    plans = folder / f"{cache.OLD_PLAN_PACK_PREFIX}00{PACK_SUFFIX}"
+    killed = folder / f".{PACK_PREFIX}00{PACK_SUFFIX}.tmp-killed"
+    live = folder / f".{cache.FILES_PACK_PREFIX}00{PACK_SUFFIX}.tmp-live"
+    for path in (plans, killed, live):
+        path.write_bytes(b"left behind")
+    an_hour_ago = time.time() - 3600
+    os.utime(killed, (an_hour_ago, an_hour_ago))
+    apply(tmp_path, ("leaf", "dev", "a", "s2", 3))  # a change: the cache is saved
+    assert_same(tmp_path)
+    assert not plans.exists()
+    assert not killed.exists()
+    assert live.exists()
