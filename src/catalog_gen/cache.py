@@ -112,9 +112,9 @@ _ALLOWED_GLOBALS = {
 }
 
 
-# What plan_leaf is given for a leaf: its path, its path under the catalog, its display path
-# and the run's LeafContext.
-_Source = tuple[Path, PurePosixPath, str, LeafContext]
+# What plan_leaf is given for a leaf: its path, its path under the catalog (POSIX text), its
+# display path and the run's LeafContext.
+_Source = tuple[Path, str, str, LeafContext]
 
 
 @dataclass
@@ -165,6 +165,8 @@ class LeafCache:
         self._base = ""
         self._environment_keys: dict[str, str] = {}
         self._helm: str | None = None  # which helm judges the template rules (path, size, mtime)
+        # the helm whose answers an entry must hold ("": none needed, the chart has no rules)
+        self._answers_from: str | None = None
         self._lock_file: str | None = None  # sha256 of the lock file, once an entry needs it
         # The lock entries' answers (reference -> repr or ""), for the lock they came from.
         self._lock_answers: tuple[ModelLockFacts | None, dict[str, str]] = (None, {})
@@ -175,7 +177,7 @@ class LeafCache:
     def look_up(
         self,
         path: Path,
-        relative: PurePosixPath,
+        relative: str,
         display: str,
         context: LeafContext,
         with_files: bool,
@@ -201,7 +203,7 @@ class LeafCache:
         if entry is not None and self._holds_all(entry, with_files):
             self.hits += 1
             self._use(entry, (path, relative, display, context), digest)
-            return Remembered(entry.problems, entry.facts)
+            return entry
         if raw is None:  # stat said unchanged, but nothing was kept for it: read it now
             try:
                 raw = path.read_bytes()
@@ -248,21 +250,24 @@ class LeafCache:
     def _holds_all(self, entry: _Entry, with_files: bool) -> bool:
         """The entry holds what this run needs of it: a valid service's files (with_files) and
         helm's answers to the chart's template rules (when it has some, from this helm)."""
-        if entry.facts is None or not entry.facts.valid:
+        facts = entry.facts
+        if facts is None or not facts.valid:
             return True
         if with_files and entry.files is None:
             return False
-        identity = self._helm_identity()
-        if not identity or self._context is None or self._context.chart.templates is None:
-            return True
-        return entry.templates is not None and entry.templates[0] == identity
+        if self._answers_from is None:
+            templates = self._context.chart.templates if self._context is not None else None
+            self._answers_from = "" if templates is None else self._helm_identity()
+        answers = entry.templates
+        return not self._answers_from or (answers is not None and answers[0] == self._answers_from)
 
     def plan_of(self, service: LeafFacts) -> ServicePlan:
         """The full plan of a service this run found in the cache: planned again from its
         leaf (no plan is stored), once, when first asked for."""
         plan = self._plans.get(service.leaf_path)
         if plan is None:
-            (path, relative, display, context), digest = self._sources[service.leaf_path]
+            (path, relative_text, display, context), digest = self._sources[service.leaf_path]
+            relative = PurePosixPath(relative_text)
             try:
                 raw: bytes | None = path.read_bytes()
             except OSError:
@@ -448,7 +453,7 @@ class LeafCache:
     def _leaf_key(
         self,
         path: str,
-        relative: PurePosixPath,
+        relative: str,
         display: str,
         context: LeafContext,
         leaf_digest: str,
@@ -458,12 +463,13 @@ class LeafCache:
             self._base = _context_key(context)
             self._environment_keys = {}
             self._helm = None
+            self._answers_from = None
             self._lock_file = None
-        environment = relative.parts[0]
+        environment = relative.split("/", 1)[0]
         if environment not in self._environment_keys:
             key = _file_key(context.environment_files.get(environment))
             self._environment_keys[environment] = key
-        parts = (self._base, self._environment_keys[environment], path, str(relative), display)
+        parts = (self._base, self._environment_keys[environment], path, relative, display)
         text = "\0".join((*parts, leaf_digest, ""))
         return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 

@@ -514,8 +514,10 @@ def _is_directory(entry: os.DirEntry[str]) -> bool:
         return False
 
 
-def join_display(display_root: str, relative: PurePath) -> str:
-    """A path as the user would type it: the catalog argument joined with the relative path."""
+def join_display(display_root: str, relative: PurePath | str) -> str:
+    """A path as the user would type it: the catalog argument joined with the relative path
+    (a path, or its POSIX text)."""
+    text = relative if isinstance(relative, str) else relative.as_posix()
     if display_root in ("", "."):
-        return relative.as_posix()
-    return f"{display_root.rstrip('/')}/{relative.as_posix()}"
+        return text
+    return f"{display_root.rstrip('/')}/{text}"

@@ -119,13 +119,18 @@ class FreshPlans:
 
 def place(path: Path, context: LeafContext, display_root: str) -> tuple[PurePosixPath, str]:
     """A leaf's path under the catalog and the path problems name it by."""
-    # From the text when discover joined path to the catalog: no pathlib arithmetic per leaf
-    # (an incremental run does this for every leaf of the catalog).
+    relative, display = place_text(path, context, display_root)
+    return PurePosixPath(relative), display
+
+
+def place_text(path: Path, context: LeafContext, display_root: str) -> tuple[str, str]:
+    """place's, the first as POSIX text: no path object per leaf (an incremental run places
+    every leaf of the catalog, and builds a path only for the leaves it plans)."""
     text, catalog = str(path), str(context.catalog)
     if catalog != "." and text.startswith(f"{catalog}/"):
-        relative = PurePosixPath(text[len(catalog) + 1 :])
+        relative = text[len(catalog) + 1 :]
     else:
-        relative = PurePosixPath(path.relative_to(context.catalog).as_posix())
+        relative = path.relative_to(context.catalog).as_posix()
     return relative, join_display(display_root, relative)
 
 

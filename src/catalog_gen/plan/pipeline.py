@@ -45,7 +45,7 @@ from catalog_gen.load.document import (
 )
 from catalog_gen.models import Environment
 from catalog_gen.plan.across import LeafFacts, check_across_leaves
-from catalog_gen.plan.fresh import FreshLeaf, FreshPlans, ServiceEmitter, place, plan_chunks
+from catalog_gen.plan.fresh import FreshLeaf, FreshPlans, ServiceEmitter, place_text, plan_chunks
 from catalog_gen.plan.leaf import LeafContext
 from catalog_gen.plan.security import check_environment_security
 from catalog_gen.plan.service import LOCK_FILE
@@ -228,13 +228,13 @@ def _plan_leaves(
         if unwritten and path in unwritten:  # hashing a Path costs: only when some are
             found = unwritten[path]
         elif cache is not None:
-            relative, display = place(path, plans.fresh.context, plans.fresh.display_root)
+            relative, display = place_text(path, plans.fresh.context, plans.fresh.display_root)
             found = cache.look_up(path, relative, display, plans.fresh.context, emit is not None)
-        if isinstance(found, Remembered):
-            remembered.append(found)
-        else:
+        if found is None or isinstance(found, bytes):
             remembered.append(None)
             afresh.append((path, found))
+        else:
+            remembered.append(found)
     planned = iter(plan_chunks(afresh, plans.fresh, emit=emit, jobs=jobs))
     services: list[LeafFacts] = []
     for cached in remembered:
@@ -245,20 +245,24 @@ def _plan_leaves(
     return services
 
 
-def _fresh(leaf: FreshLeaf, plans: _Plans) -> Remembered:
+def _fresh(leaf: FreshLeaf, plans: _Plans) -> FreshLeaf:
     """A leaf planned afresh, kept for this run (and by the cache, when it looked it up)."""
     if plans.cache is not None:
         plans.cache.learn(leaf)
-    facts = None if leaf.facts is None else plans.fresh.keep(leaf)
-    return Remembered(leaf.problems, facts)
+    if leaf.facts is not None:
+        plans.fresh.keep(leaf)
+    return leaf
 
 
-@dataclass(frozen=True)
-class Remembered:
-    """What the cache gives for a leaf: its problems and its facts (None: it gave no plan)."""
+class Remembered(Protocol):
+    """What the cache gives for a leaf (its entry): its problems and its facts (None: it gave
+    no plan)."""
 
-    problems: tuple[Problem, ...]
-    facts: LeafFacts | None
+    @property
+    def problems(self) -> tuple[Problem, ...]: ...
+
+    @property
+    def facts(self) -> LeafFacts | None: ...
 
 
 def check_chart_templates(
@@ -333,7 +337,7 @@ class LeafPlanner(TemplateMemory, Protocol):
     def look_up(
         self,
         path: Path,
-        relative: PurePosixPath,
+        relative: str,
         display: str,
         context: LeafContext,
         with_files: bool,
