@@ -392,7 +392,18 @@ def _collector_paused() -> Iterator[None]:
 
 
 def main_entry() -> None:
-    sys.exit(main(sys.argv[1:]))
+    # The command's objects die with the process: neither the cyclic collector (paused for the
+    # command, _collector_paused) nor the interpreter's finalization walks them again at exit
+    # (5 % of a render after a one-leaf edit at 10,000 leaves). Nothing else needs the exit:
+    # files are closed, --jobs processes reaped, temporary folders removed by then.
+    gc.disable()
+    code = main(sys.argv[1:])
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # a closed pipe: exit the usual way, which reports it as Python does
+        sys.exit(code)
+    os._exit(code)
 
 
 def _diff_request(arguments: argparse.Namespace) -> DiffRequest:

@@ -13,7 +13,7 @@ from catalog_gen.cli import main
 from catalog_gen.lock.lockfile import write_lock
 from catalog_gen.lock.model import ModelLock
 from tests.conftest import REPO_ROOT
-from tests.unit.helpers import leaf, make_catalog, pin, run_cli
+from tests.unit.helpers import CHART, leaf, make_catalog, pin, run_cli
 
 
 def test_help_shows_examples(capsys: pytest.CaptureFixture[str]) -> None:
@@ -240,6 +240,33 @@ def test_module_entry_point_runs(tmp_path: Path) -> None:
     )
     assert result.returncode == 0
     assert result.stdout.startswith("catalog-gen ")
+
+
+@pytest.mark.parametrize("broken", [False, True])
+def test_the_command_ends_with_its_whole_output_and_exit_status(
+    tmp_path: Path, broken: bool
+) -> None:
+    """The console command ends with os._exit (cli.main_entry: nothing is freed object by
+    object): its output, block-buffered into a file, is still whole, and its status kept."""
+    files = {f"dev/ml/svc{index}.yaml": leaf(name=f"svc{index}") for index in range(40)}
+    if broken:
+        files["dev/ml/svc0.yaml"] = leaf("model: phi:latest\nreplicas: many\n", name="svc0")
+    make_catalog(tmp_path, files)
+    out, err = tmp_path / "out.json", tmp_path / "err.txt"
+    command = [sys.executable, "-m", "catalog_gen", "validate", "--chart", str(CHART)]
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        code = subprocess.run(
+            [*command, "--format", "json"],
+            stdout=stdout,
+            stderr=stderr,
+            check=False,
+            cwd=tmp_path,
+        ).returncode
+    problems = json.loads(out.read_text(encoding="utf-8"))
+    assert code == (1 if broken else 0), err.read_text(encoding="utf-8")
+    unpinned = [problem for problem in problems if "not pinned" in problem["message"]]
+    assert len(unpinned) == (39 if broken else 40)  # the broken leaf gets no further
+    assert err.read_text(encoding="utf-8").endswith("\n")
 
 
 def test_shipped_catalog_is_valid_and_generated_is_up_to_date() -> None:
