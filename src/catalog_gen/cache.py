@@ -67,14 +67,14 @@ from catalog_gen.emit import (
     plain_relative,
     render_tree,
 )
-from catalog_gen.plan.across import LeafFacts, leaf_facts
-from catalog_gen.plan.fresh import FreshLeaf, ServiceEmitter
-from catalog_gen.plan.leaf import LeafContext, plan_leaf
+from catalog_gen.plan.across import LeafFacts
+from catalog_gen.plan.fresh import FreshLeaf, ServiceEmitter, plan_again
+from catalog_gen.plan.leaf import LeafContext
 from catalog_gen.plan.parallel import JobsProcessError, chunked_map
 from catalog_gen.plan.pipeline import CatalogPlan, Remembered
 from catalog_gen.plan.service import LOCK_FILE
 from catalog_gen.plan.service_plan import ModelLockFacts, ServicePlan
-from catalog_gen.problems import Problem, Report
+from catalog_gen.problems import Problem
 from catalog_gen.write.writer import KnownFiles
 from catalog_gen.write.written import replace_file
 
@@ -158,15 +158,13 @@ class LeafCache:
         # leaf_path -> what plan_leaf is given for it, and the sha256 of the bytes it gave the
         # entry from (its plan, planned again, must come from those very bytes)
         self._sources: dict[str, tuple[_Source, str]] = {}
-        # str(path) -> (key, source) of the leaves look_up missed, until learn (key None: the
-        # leaf was not read, the cache being empty)
-        self._pending: dict[str, tuple[str | None, _Source]] = {}
+        # str(path) -> (key, sha256 of the bytes, source) of the leaves look_up missed, until
+        # learn (key and sha256 None: the leaf was not read, the cache being empty)
+        self._pending: dict[str, tuple[str | None, str | None, _Source]] = {}
         self._context: LeafContext | None = None
         self._base = ""
         self._environment_keys: dict[str, str] = {}
         self._helm: str | None = None  # which helm judges the template rules (path, size, mtime)
-        # the helm whose answers an entry must hold ("": none needed, the chart has no rules)
-        self._answers_from: str | None = None
         self._lock_file: str | None = None  # sha256 of the lock file, once an entry needs it
         # The lock entries' answers (reference -> repr or ""), for the lock they came from.
         self._lock_answers: tuple[ModelLockFacts | None, dict[str, str]] = (None, {})
@@ -189,7 +187,7 @@ class LeafCache:
         raw: bytes | None = None
         name = str(path)
         if not self._stored and not self._used:  # nothing to find: the planning process reads it
-            self._pending[name] = (None, (path, relative, display, context))
+            self._pending[name] = (None, None, (path, relative, display, context))
             return None
         digest = self._index.known(name)  # the leaf's sha256 by its stat, unread
         if digest is None:
@@ -209,8 +207,9 @@ class LeafCache:
                 raw = path.read_bytes()
             except OSError:
                 return None
-            key = self._leaf_key(name, relative, display, context, digest_of(raw))
-        self._pending[name] = (key, (path, relative, display, context))
+            digest = digest_of(raw)
+            key = self._leaf_key(name, relative, display, context, digest)
+        self._pending[name] = (key, digest, (path, relative, display, context))
         return raw
 
     def learn(self, leaf: FreshLeaf) -> None:
@@ -218,15 +217,13 @@ class LeafCache:
         pending = self._pending.pop(str(leaf.path), None)
         if pending is None:  # not looked up (unwritten) or unreadable: not kept
             return
-        key, source = pending
+        key, digest, source = pending
         if leaf.raw is None:  # unreadable where it was planned: nothing to keep
             return
-        if key is None:  # not read here: keyed by the bytes it was planned from
+        if key is None or digest is None:  # not read here: keyed by the bytes it was planned from
             path, relative, display, context = source
             digest = self._index.learn(str(path), leaf.raw)
             key = self._leaf_key(str(path), relative, display, context, digest)
-        else:
-            digest = digest_of(leaf.raw)
         self.misses += 1
         entry = _Entry(key, leaf.problems, leaf.facts, None)
         if leaf.files is not None:
@@ -255,28 +252,25 @@ class LeafCache:
             return True
         if with_files and entry.files is None:
             return False
-        if self._answers_from is None:
-            templates = self._context.chart.templates if self._context is not None else None
-            self._answers_from = "" if templates is None else self._helm_identity()
+        identity = self._helm_identity()  # "" when the chart has no template rules
         answers = entry.templates
-        return not self._answers_from or (answers is not None and answers[0] == self._answers_from)
+        return not identity or (answers is not None and answers[0] == identity)
 
     def plan_of(self, service: LeafFacts) -> ServicePlan:
         """The full plan of a service this run found in the cache: planned again from its
         leaf (no plan is stored), once, when first asked for."""
         plan = self._plans.get(service.leaf_path)
         if plan is None:
-            (path, relative_text, display, context), digest = self._sources[service.leaf_path]
-            relative = PurePosixPath(relative_text)
+            (path, relative, display, context), digest = self._sources[service.leaf_path]
             try:
                 raw: bytes | None = path.read_bytes()
             except OSError:
                 raw = None
             if raw is None or digest_of(raw) != digest:
                 raise RuntimeError(f"{display} changed while catalog-gen read it: run it again")
-            plan = plan_leaf(path, relative, display, context, Report(), raw=raw)
-            if plan is None or leaf_facts(plan) != service:
-                raise RuntimeError(f"{display} planned again gave another plan")
+            plan = plan_again(
+                path, PurePosixPath(relative), display, context, raw=raw, facts=service
+            )
             self._plans[service.leaf_path] = plan
         return plan
 
@@ -463,7 +457,6 @@ class LeafCache:
             self._base = _context_key(context)
             self._environment_keys = {}
             self._helm = None
-            self._answers_from = None
             self._lock_file = None
         environment = relative.split("/", 1)[0]
         if environment not in self._environment_keys:

@@ -93,12 +93,11 @@ class FreshPlans:
         leaf = self.leaves.get(service.leaf_path)
         if leaf is None:
             return None
-        if leaf.plan is None:
+        if leaf.plan is None and leaf.facts is not None:  # kept leaves all have facts
             relative, display = place(leaf.path, self.context, self.display_root)
-            plan = plan_leaf(leaf.path, relative, display, self.context, Report(), raw=leaf.raw)
-            if plan is None or leaf_facts(plan) != leaf.facts:
-                raise RuntimeError(f"{display} planned again gave another plan")
-            leaf.plan = plan
+            leaf.plan = plan_again(
+                leaf.path, relative, display, self.context, raw=leaf.raw, facts=leaf.facts
+            )
         return leaf.plan
 
     def template_messages(self, service: LeafFacts) -> tuple[TemplateMessage, ...] | None:
@@ -115,6 +114,23 @@ class FreshPlans:
     def files_of(self, service: LeafFacts) -> Mapping[str, bytes] | None:
         leaf = self.leaves.get(service.leaf_path)
         return None if leaf is None else leaf.files
+
+
+def plan_again(
+    path: Path,
+    relative: PurePosixPath,
+    display: str,
+    context: LeafContext,
+    *,
+    raw: bytes | None,
+    facts: LeafFacts,
+) -> ServicePlan:
+    """The plan of a leaf whose facts are known, planned again from the bytes it was planned
+    from; an error if it does not give those facts (planning is a pure function of them)."""
+    plan = plan_leaf(path, relative, display, context, Report(), raw=raw)
+    if plan is None or leaf_facts(plan) != facts:
+        raise RuntimeError(f"{display} planned again gave another plan")
+    return plan
 
 
 def place(path: Path, context: LeafContext, display_root: str) -> tuple[PurePosixPath, str]:
