@@ -103,6 +103,10 @@ def replace_at(root: Any, target: tuple[Any, ...], replacement: Any, unknown: bo
         parent[target[-1]] = replacement
 
 
+# (scenario, where, replacement, unknown): the arguments of mutate and mutate_shared
+MUTATIONS = (st.sampled_from(SCENARIOS), st.integers(0, 10_000), REPLACEMENTS, st.booleans())
+
+
 def mutate(values: dict[str, Any], where: int, replacement: Any, unknown: bool) -> dict[str, Any]:
     mutated = copy.deepcopy(values)
     replace_at(mutated, target_of(mutated, where), replacement, unknown)
@@ -110,12 +114,7 @@ def mutate(values: dict[str, Any], where: int, replacement: Any, unknown: bool) 
 
 
 @settings(max_examples=300, deadline=None)
-@given(
-    st.sampled_from(SCENARIOS),
-    st.integers(0, 10_000),
-    REPLACEMENTS,
-    st.booleans(),
-)
+@given(*MUTATIONS)
 def test_the_fast_verdict_never_accepts_what_python_jsonschema_rejects(
     scenario: Path, where: int, replacement: Any, unknown: bool
 ) -> None:
@@ -138,12 +137,7 @@ def mutate_shared(
 
 
 @settings(max_examples=300, deadline=None)
-@given(
-    st.sampled_from(SCENARIOS),
-    st.integers(0, 10_000),
-    REPLACEMENTS,
-    st.booleans(),
-)
+@given(*MUTATIONS)
 def test_the_per_key_verdict_says_what_the_whole_verdict_says(
     scenario: Path, where: int, replacement: Any, unknown: bool
 ) -> None:
