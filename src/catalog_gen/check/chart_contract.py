@@ -248,21 +248,24 @@ def coalesce(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, 
     for key, value in override.items():
         if value is None:
             merged.pop(key, None)
-        elif is_mapping(value) and is_mapping(merged.get(key)):
-            merged[key] = coalesce(merged[key], value)
+        elif type(value) in NOT_MAPPINGS:  # most values: no call at all
+            merged[key] = value
+        elif is_mapping(value) and is_mapping(current := merged.get(key)):
+            merged[key] = coalesce(current, value)
         else:
             merged[key] = value
     return merged
 
 
-_NOT_MAPPINGS = frozenset({str, int, float, bool, list, type(None)})
+# The types of plain values, never mappings (a set lookup, not a call, for each value).
+NOT_MAPPINGS = frozenset({str, int, float, bool, list, type(None)})
 
 
 def is_mapping(value: object) -> bool:
     """isinstance(value, Mapping), without the ABC's Python-level check for plain values (the
     merges call it for every value of every service)."""
     kind = type(value)
-    return kind is dict or (kind not in _NOT_MAPPINGS and isinstance(value, Mapping))
+    return kind is dict or (kind not in NOT_MAPPINGS and isinstance(value, Mapping))
 
 
 def report_schema_errors(

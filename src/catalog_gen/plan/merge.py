@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from catalog_gen.check.chart_contract import is_mapping
+from catalog_gen.check.chart_contract import NOT_MAPPINGS, is_mapping
 from catalog_gen.check.rules import LeafDerivedModel, quantity_text
 from catalog_gen.models import (
     AutoscalingSettings,
@@ -60,8 +60,10 @@ def overlay(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, A
     """override over base: maps merge, anything else (null too) replaces."""
     merged = dict(base)
     for key, value in override.items():
-        if is_mapping(value) and is_mapping(merged.get(key)):
-            merged[key] = overlay(merged[key], value)
+        if type(value) in NOT_MAPPINGS:  # most values: no call at all
+            merged[key] = value
+        elif is_mapping(value) and is_mapping(current := merged.get(key)):
+            merged[key] = overlay(current, value)
         else:
             merged[key] = value
     return merged

@@ -140,7 +140,9 @@ def plan_service(
     if report.error_count > schema_before:
         return _own_plan(service)  # not even well-typed: nothing more to check
     sizes = _pinned_sizes(service)
-    sized = apply_rollout(service, apply_lock_sizing(service, values, effective, sizes, report))
+    lock_sized = apply_lock_sizing(service, values, effective, sizes, report)
+    # Unchanged by the lock (no pin, or nothing to size): its effective values are known.
+    sized = apply_rollout(service, lock_sized, effective if lock_sized == values else None)
     if sized != values:  # equal values have the same effective values, already checked
         effective = _schema_checked(service, sized, origins, report)
         if report.error_count > schema_before:
@@ -254,13 +256,17 @@ def apply_lock_sizing(
     return merged
 
 
-def apply_rollout(service: Service, values: Mapping[str, Any]) -> dict[str, Any]:
+def apply_rollout(
+    service: Service, values: Mapping[str, Any], effective: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Step 3b (merge layer 5, environment settings): the environment's spare GPUs for rollouts
     as `updateStrategy.gpuSurge` of a GPU service (on the GPUs after lock sizing), unless the
-    leaf's chartValues set it."""
+    leaf's chartValues set it. effective: values' effective values, when already known."""
     if set_by(service.leaf.chart_values or {}, GPU_SURGE):
         return dict(values)
-    return overlay(values, rollout_values(service.environment, service.chart.effective(values)))
+    if effective is None:
+        effective = service.chart.effective(values)
+    return overlay(values, rollout_values(service.environment, effective))
 
 
 def _loaded_models_limit(
