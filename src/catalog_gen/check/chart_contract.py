@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import yaml
 
@@ -261,7 +261,7 @@ def coalesce(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, 
 NOT_MAPPINGS = frozenset({str, int, float, bool, list, type(None)})
 
 
-def is_mapping(value: object) -> bool:
+def is_mapping(value: object) -> TypeGuard[Mapping[str, Any]]:
     """isinstance(value, Mapping), without the ABC's Python-level check for plain values (the
     merges call it for every value of every service)."""
     kind = type(value)
