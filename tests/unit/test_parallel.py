@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,66 +28,105 @@ def doubled(chunk: Sequence[int]) -> list[int]:
     return [2 * item for item in chunk]
 
 
-@pytest.mark.parametrize("count", [0, 1, 5, 17, 100])
+@pytest.mark.parametrize("count", [0, 1, 5, 17, 100, 1000])
 @pytest.mark.parametrize("jobs", [1, 2, 3])
-@pytest.mark.parametrize("first_share", [1.0, 1.1, 4.0])
-def test_chunks_concatenate_to_the_serial_result(count: int, jobs: int, first_share: float) -> None:
+def test_chunks_concatenate_to_the_serial_result(count: int, jobs: int) -> None:
     items = list(range(count))
-    results = chunked_map(doubled, items, jobs, least=1, first_share=first_share)
+    mapped = chunked_map(doubled, items, jobs, least=1)
+    results = mapped[0]
     assert [item for chunk in results for item in chunk] == doubled(items)
-    processes = min(jobs, count)
-    assert len(results) == max(processes, 1)
-    assert all(results) or count == 0  # no process is forked for nothing
-    if processes > 1:  # catalog-gen's own chunk is first_share times the others' (about)
-        assert len(results[0]) >= max(map(len, results[1:])) or first_share == 1
-        assert len(results[0]) > max(map(len, results[1:])) or first_share < 4 or count < 17
+    assert all(results) or count == 0  # no chunk is empty
+    assert not mapped[1]  # nothing finished: no finish given
+    if min(jobs, count) > 1:  # many more chunks than processes: they end close together
+        assert len(results) == min(count, jobs * parallel.CHUNKS_PER_PROCESS)
+    else:
+        assert results == [doubled(items)]
 
 
-def test_the_first_chunk_runs_here_the_others_in_processes_and_shared_objects_come_back() -> None:
+def test_chunks_run_in_every_process_and_shared_objects_come_back() -> None:
     shared = [Named("dev"), Named("prod")]
 
     def work(chunk: Sequence[int]) -> list[tuple[int, object, object]]:
+        time.sleep(0.005)  # long enough that every process takes some chunks
         return [(os.getpid(), shared[0], shared[1]) for _ in chunk]
 
-    results = chunked_map(work, list(range(12)), 3, shared=shared, least=1)
+    results, _ = chunked_map(work, list(range(300)), 3, shared=shared, least=1)
     rows = [row for chunk in results for row in chunk]
-    assert len(rows) == 12
-    pids = [{pid for pid, _, _ in chunk} for chunk in results]
-    assert pids[0] == {os.getpid()}
-    assert len(pids[1] | pids[2]) == 2
-    assert os.getpid() not in pids[1] | pids[2]
+    assert len(rows) == 300
+    pids = {pid for pid, _, _ in rows}
+    assert os.getpid() in pids
+    assert len(pids) == 3
     assert all(first is shared[0] and second is shared[1] for _, first, second in rows)
     # Equal to a shared object is not enough: only the very objects travel as their index.
-    copies = chunked_map(
+    copies, _ = chunked_map(
         lambda chunk: [Named("dev") for _ in chunk], list(range(4)), 2, shared=shared, least=1
     )
     assert all(copy == shared[0] and copy is not shared[0] for chunk in copies for copy in chunk)
 
 
+def test_a_slow_process_takes_fewer_chunks() -> None:
+    """The chunks go to whichever process is free: one that is slowed down (a busy machine)
+    does not hold the others up with a fixed share."""
+    here = os.getpid()
+
+    def work(chunk: Sequence[int]) -> list[int]:
+        time.sleep(0.002 if os.getpid() == here else 0.02)
+        return [os.getpid() for _ in chunk]
+
+    results, _ = chunked_map(work, list(range(64)), 2, least=1)
+    pids = [chunk[0] for chunk in results]
+    assert pids.count(here) > 2 * (len(pids) - pids.count(here))
+
+
+def test_finish_runs_once_in_each_process_that_ran_a_chunk() -> None:
+    seen: list[int] = []  # each process's own copy
+
+    def work(chunk: Sequence[int]) -> list[int]:
+        time.sleep(0.002)
+        seen.extend(chunk)
+        return list(chunk)
+
+    def finish() -> tuple[int, list[int]]:
+        return os.getpid(), list(seen)
+
+    results, finished = chunked_map(work, list(range(200)), 3, least=1, finish=finish)
+    assert [item for chunk in results for item in chunk] == list(range(200))
+    assert len({pid for pid, _ in finished}) == len(finished) == 3
+    assert sorted(item for _, items in finished for item in items) == list(range(200))
+    seen.clear()
+    serial, finished_here = chunked_map(work, list(range(5)), 1, finish=finish)
+    assert serial == [[0, 1, 2, 3, 4]]
+    assert finished_here == [(os.getpid(), [0, 1, 2, 3, 4])]
+
+
 def test_an_exception_in_a_process_is_raised_again_here_and_no_process_is_left(
     tmp_path: Path,
 ) -> None:
+    here = os.getpid()
+
     def failing(chunk: Sequence[int]) -> list[int]:
         (tmp_path / str(os.getpid())).touch()
-        if 11 in chunk:  # the last chunk: the others have run by the time it is read
-            raise KeyError("eleven")
+        if os.getpid() != here:
+            raise KeyError("elsewhere")
+        time.sleep(0.01)  # the other processes take chunks meanwhile
         return list(chunk)
 
-    with pytest.raises(KeyError, match="eleven"):
-        chunked_map(failing, list(range(12)), 3, least=1)
+    with pytest.raises(KeyError, match="elsewhere"):
+        chunked_map(failing, list(range(60)), 3, least=1)
     pids = [int(path.name) for path in tmp_path.iterdir()]
     assert len(pids) == 3
     for pid in pids:  # each waited for already: none is left running or unreaped
-        with pytest.raises(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
+        if pid != here:
+            with pytest.raises(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
 
 
 def test_too_few_items_or_one_job_stay_in_this_process() -> None:
     def work(chunk: Sequence[int]) -> list[int]:
         return [os.getpid() for _ in chunk]
 
-    assert chunked_map(work, list(range(15)), 4, least=10) == [[os.getpid()] * 15]
-    assert chunked_map(work, list(range(50)), 1, least=1) == [[os.getpid()] * 50]
+    assert chunked_map(work, list(range(15)), 4, least=10)[0] == [[os.getpid()] * 15]
+    assert chunked_map(work, list(range(50)), 1, least=1)[0] == [[os.getpid()] * 50]
     assert default_jobs() >= 1
 
 
@@ -176,39 +216,47 @@ class TwoPartError(Exception):
         super().__init__(f"{first} {second}")
 
 
-def raises_two_part_error(chunk: Sequence[int]) -> list[int]:
-    if chunk[0] == 0:  # the first chunk runs here, where nothing is pickled
-        return list(chunk)
-    raise TwoPartError("chunk", str(len(chunk)))
-
-
 def test_an_error_that_does_not_unpickle_is_reported_in_words() -> None:
+    here = os.getpid()
+
+    def raises_two_part_error(chunk: Sequence[int]) -> list[int]:
+        if os.getpid() == here:  # nothing is pickled here
+            time.sleep(0.01)
+            return list(chunk)
+        raise TwoPartError("chunk", str(len(chunk)))
+
     with pytest.raises(RuntimeError, match="its error did not unpickle"):
-        chunked_map(raises_two_part_error, list(range(10)), 2, least=1)
-
-
-def killed_unless_first(chunk: Sequence[int]) -> list[int]:
-    if chunk[0] != 0:  # the first chunk runs here
-        os.kill(os.getpid(), signal.SIGKILL)
-    return list(chunk)
+        chunked_map(raises_two_part_error, list(range(60)), 2, least=1)
 
 
 def test_a_process_killed_before_its_result_is_no_file_system_error() -> None:
     """Not a ChildProcessError (an OSError: the writer would report it as the disk's fault)."""
+    here = os.getpid()
+
+    def killed_unless_here(chunk: Sequence[int]) -> list[int]:
+        if os.getpid() != here:
+            os.kill(os.getpid(), signal.SIGKILL)
+        time.sleep(0.01)
+        return list(chunk)
+
     with pytest.raises(JobsProcessError, match="ended by signal 9") as raised:
-        chunked_map(killed_unless_first, list(range(10)), 2, least=1)
+        chunked_map(killed_unless_here, list(range(60)), 2, least=1)
     assert not isinstance(raised.value, OSError)
 
 
-def test_an_exception_in_the_first_chunk_here_ends_the_other_processes(tmp_path: Path) -> None:
+def test_an_exception_here_ends_the_other_processes(tmp_path: Path) -> None:
+    here = os.getpid()
+
     def failing_here(chunk: Sequence[int]) -> list[int]:
         (tmp_path / str(os.getpid())).touch()
-        if chunk[0] == 0:  # the first chunk: this process's own
-            raise KeyError("zero")
+        if os.getpid() == here:
+            time.sleep(0.01)  # the others take chunks meanwhile
+            raise KeyError("here")
+        time.sleep(0.01)
         return list(chunk)
 
-    with pytest.raises(KeyError, match="zero"):
-        chunked_map(failing_here, list(range(12)), 3, least=1)
+    with pytest.raises(KeyError, match="here"):
+        chunked_map(failing_here, list(range(60)), 3, least=1)
     for path in tmp_path.iterdir():  # each ended and waited for: none left running or unreaped
         if int(path.name) != os.getpid():
             with pytest.raises(ChildProcessError):

@@ -128,8 +128,15 @@ class ChartTemplates:
         """The template rules' messages for each effective value set, in order."""
         if not cases:  # every answer known already (the planning processes asked helm)
             return []
-        paths = self.read_paths()
-        texts = [_canonical_json(project(case, paths)) for case in cases]
+        return self.answers([self.case_text(case) for case in cases])
+
+    def case_text(self, effective: Mapping[str, Any]) -> str:
+        """What helm is given of one effective value set: the JSON of what the rules read."""
+        return _canonical_json(project(effective, self.read_paths()))
+
+    def answers(self, texts: Sequence[str]) -> list[tuple[TemplateMessage, ...]]:
+        """The template rules' messages for each case_text, in order; helm asked once, for
+        the texts it has not answered yet."""
         keys = [hashlib.sha256(text.encode("utf-8")).hexdigest() for text in texts]
         missing: dict[str, str] = {}
         for key, text in zip(keys, texts, strict=True):

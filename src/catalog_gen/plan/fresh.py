@@ -2,10 +2,11 @@
 
 Every leaf the cache has no result for is planned here: every leaf without the cache
 (`--no-cache`), else the cache's misses (a cold cache, an edited environment or chart: all of
-them). A chunk does everything per leaf that needs the leaf's plan: plan it (`plan_leaf`), ask
-helm for the chart's template rules on the effective values of its valid plans (one `helm
-template` per chunk, so two chunks run two helms at once), and, when the command writes or
-compares files, run the service emitters. What comes back to catalog-gen is a `FreshLeaf` per
+them). A chunk does everything per leaf that needs the leaf's plan: plan it (`plan_leaf`), keep
+what helm is to judge of its effective values (the chart's template rules), and, when the
+command writes or compares files, run the service emitters; once a process has no chunk left,
+it asks helm for all the valid plans it made (one `helm template` per process, so two
+processes run two helms at once). What comes back to catalog-gen is a `FreshLeaf` per
 leaf: its problems, its LeafFacts (None when it gave no plan), the bytes it was planned from,
 the model lock entries it read (what the cache keys an entry's validity on), helm's answer and
 the emitted files. The plan itself stays in the process that made it: a forked process does not
@@ -43,11 +44,6 @@ from catalog_gen.problems import Problem, Report
 
 # What a service emitter is (emit/__init__.py lists them; the plan stage only runs them).
 ServiceEmitter = Callable[[ServicePlan], Mapping[str, bytes]]
-
-# catalog-gen plans a larger chunk than each other process, which then pickles what it planned:
-# with equal chunks catalog-gen waited 1.4 s for the other's result at 50,000 `dev` leaves (0.3 s
-# with this share; no difference measured at 10,000).
-_FIRST_SHARE = 1.1
 
 
 @dataclass
@@ -161,21 +157,36 @@ def plan_chunks(
     and, with emit, its files, in jobs processes; one FreshLeaf per leaf, in the leaves' order,
     whatever jobs is."""
 
+    templates = plans.context.chart.templates
+    # What each process asks helm once its chunks are done: (leaf path, helm's case text) of
+    # every valid plan it made (the list is the process's own: a forked process has a copy).
+    asked: list[tuple[str, str]] = []
+
     def chunk_work(chunk: Sequence[tuple[Path, bytes | None]]) -> list[FreshLeaf]:
         fresh = [plan_fresh_leaf(path, raw, plans) for path, raw in chunk]
-        _ask_helm(fresh, plans.context)
-        if emit is not None:
-            for leaf in fresh:
+        for leaf in fresh:
+            if templates is not None and leaf.plan is not None and _valid(leaf):
+                asked.append((str(leaf.path), templates.case_text(leaf.plan.effective)))
+            if emit is not None:
                 leaf.files = _emitted(leaf, emit)
                 if leaf.files is not None:  # its plan is rarely wanted again: planned anew then
                     leaf.plan = None
         return fresh
 
+    def ask_helm() -> dict[str, tuple[TemplateMessage, ...]]:
+        """helm's answers for the valid plans this process made, in one `helm template`."""
+        if templates is None or not asked:
+            return {}
+        paths, texts = zip(*asked, strict=True)
+        return dict(zip(paths, templates.answers(texts), strict=True))
+
     shared = list(plans.context.environments.values())
-    found: list[FreshLeaf] = []
-    for chunk in chunked_map(chunk_work, leaves, jobs, shared=shared, first_share=_FIRST_SHARE):
-        found.extend(chunk)
-    return found
+    chunks, answers = chunked_map(chunk_work, leaves, jobs, shared=shared, finish=ask_helm)
+    answered = {path: messages for found in answers for path, messages in found.items()}
+    fresh = [leaf for chunk in chunks for leaf in chunk]
+    for leaf in fresh:
+        leaf.templates = answered.get(str(leaf.path))
+    return fresh
 
 
 def plan_fresh_leaf(path: Path, raw: bytes | None, plans: FreshPlans) -> FreshLeaf:
@@ -228,7 +239,7 @@ def _emitted(leaf: FreshLeaf, emit: ServiceEmitter) -> Mapping[str, bytes] | Non
     environment's Argo CD settings, say) is reported as problems, not as an emitter's error;
     render_tree emits a service without files again from its plan, and only for a clean
     catalog, so a real emitter error is raised there as before."""
-    if leaf.facts is None or not leaf.facts.valid or leaf.plan is None:
+    if not _valid(leaf) or leaf.plan is None:
         return None
     try:
         return emit(leaf.plan)
@@ -236,16 +247,6 @@ def _emitted(leaf: FreshLeaf, emit: ServiceEmitter) -> Mapping[str, bytes] | Non
         return None
 
 
-def _ask_helm(fresh: Sequence[FreshLeaf], context: LeafContext) -> None:
-    """helm's answers for the valid plans of a chunk, in one `helm template`."""
-    templates = context.chart.templates
-    asked = [
-        (leaf, leaf.plan)
-        for leaf in fresh
-        if leaf.facts is not None and leaf.facts.valid and leaf.plan is not None
-    ]
-    if templates is None or not asked:
-        return
-    answers = templates.messages([plan.effective for _, plan in asked])
-    for (leaf, _), answer in zip(asked, answers, strict=True):
-        leaf.templates = answer
+def _valid(leaf: FreshLeaf) -> bool:
+    """The leaf gave a plan without errors: helm judges it, the emitters write it."""
+    return leaf.facts is not None and leaf.facts.valid

@@ -437,7 +437,7 @@ def _fill(
     def write(chunk: Sequence[tuple[str, str, bytes]]) -> list[tuple[str, Stamp]]:
         return _write_files(root, chunk)
 
-    for written in chunked_map(write, files, jobs, least=_LEAST_WRITES_PER_PROCESS):
+    for written in chunked_map(write, files, jobs, least=_LEAST_WRITES_PER_PROCESS)[0]:
         stamps.update(written)
 
 
