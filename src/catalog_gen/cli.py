@@ -587,7 +587,7 @@ def _render_tree(
     outputs.append(FileOutput(location, location_bytes))
     record = None if cache is None else WriteRecord(cache.directory)
     if arguments.command == "check":
-        return _check(outputs, summary, err, record)
+        return _check(outputs, summary, err, record, jobs=_jobs_of(arguments))
     protected = [catalog, Path(arguments.chart)]
     # deploy/ is reserved even when no environment writes there: nothing else may go inside it.
     written = {output.path for output in outputs}
@@ -601,7 +601,12 @@ def _render_tree(
 
 
 def _check(
-    outputs: Sequence[Output], summary: str, err: TextIO, record: WriteRecord | None = None
+    outputs: Sequence[Output],
+    summary: str,
+    err: TextIO,
+    record: WriteRecord | None = None,
+    *,
+    jobs: int = 1,
 ) -> int:
     """Compare render's outputs with what is on disk, under the writers' lock (shared); files
     render last wrote and nobody touched since are not read (record, write/written.py)."""
@@ -617,7 +622,7 @@ def _check(
         for output in outputs:
             display = os.path.normpath(output.path)
             if isinstance(output, TreeOutput):
-                difference = diff_tree(output.path, output.files, display, record)
+                difference = diff_tree(output.path, output.files, display, record, jobs)
                 if not difference.clean:
                     err.write(difference.summary(display))
                     stale = True
