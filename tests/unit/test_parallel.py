@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +31,18 @@ def doubled(chunk: Sequence[int]) -> list[int]:
     return [2 * item for item in chunk]
 
 
+def meet(folder: Path, count: int) -> None:
+    """Each process's first call waits (10 s at most) until count processes have called it:
+    every process then holds a chunk, however busy the machine."""
+    mark = folder / str(os.getpid())
+    if mark.exists():
+        return
+    mark.touch()
+    deadline = time.monotonic() + 10
+    while len(list(folder.iterdir())) < count and time.monotonic() < deadline:
+        time.sleep(0.001)
+
+
 @pytest.mark.parametrize("count", [0, 1, 5, 17, 100, 1000])
 @pytest.mark.parametrize("jobs", [1, 2, 3])
 def test_chunks_concatenate_to_the_serial_result(count: int, jobs: int) -> None:
@@ -43,11 +58,11 @@ def test_chunks_concatenate_to_the_serial_result(count: int, jobs: int) -> None:
         assert results == [doubled(items)]
 
 
-def test_chunks_run_in_every_process_and_shared_objects_come_back() -> None:
+def test_chunks_run_in_every_process_and_shared_objects_come_back(tmp_path: Path) -> None:
     shared = [Named("dev"), Named("prod")]
 
     def work(chunk: Sequence[int]) -> list[tuple[int, object, object]]:
-        time.sleep(0.005)  # long enough that every process takes some chunks
+        meet(tmp_path, 3)
         return [(os.getpid(), shared[0], shared[1]) for _ in chunk]
 
     results, _ = chunked_map(work, list(range(300)), 3, shared=shared, least=1)
@@ -78,11 +93,11 @@ def test_a_slow_process_takes_fewer_chunks() -> None:
     assert pids.count(here) > 2 * (len(pids) - pids.count(here))
 
 
-def test_finish_runs_once_in_each_process_that_ran_a_chunk() -> None:
+def test_finish_runs_once_in_each_process_that_ran_a_chunk(tmp_path: Path) -> None:
     seen: list[int] = []  # each process's own copy
 
     def work(chunk: Sequence[int]) -> list[int]:
-        time.sleep(0.002)
+        meet(tmp_path, 3)
         seen.extend(chunk)
         return list(chunk)
 
@@ -105,10 +120,9 @@ def test_an_exception_in_a_process_is_raised_again_here_and_no_process_is_left(
     here = os.getpid()
 
     def failing(chunk: Sequence[int]) -> list[int]:
-        (tmp_path / str(os.getpid())).touch()
+        meet(tmp_path, 3)
         if os.getpid() != here:
             raise KeyError("elsewhere")
-        time.sleep(0.01)  # the other processes take chunks meanwhile
         return list(chunk)
 
     with pytest.raises(KeyError, match="elsewhere"):
@@ -119,6 +133,27 @@ def test_an_exception_in_a_process_is_raised_again_here_and_no_process_is_left(
         if pid != here:
             with pytest.raises(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_the_first_failing_chunk_is_raised_as_one_process_raises_it(
+    tmp_path: Path, attempt: int
+) -> None:
+    """Every chunk fails: whichever process fails first, the error raised is the first
+    chunk's, as in one process."""
+
+    def failing(chunk: Sequence[int]) -> list[int]:
+        meet(tmp_path, 3)  # chunks 0, 1 and 2 are held, one by each process
+        raise KeyError(chunk[0])
+
+    def failing_alone(chunk: Sequence[int]) -> list[int]:
+        raise KeyError(chunk[0])
+
+    with pytest.raises(KeyError) as one:
+        chunked_map(failing_alone, list(range(90)), 1, least=1)
+    with pytest.raises(KeyError) as three:
+        chunked_map(failing, list(range(90)), 3, least=1)
+    assert one.value.args == three.value.args == (0,)
 
 
 def test_too_few_items_or_one_job_stay_in_this_process() -> None:
@@ -216,12 +251,12 @@ class TwoPartError(Exception):
         super().__init__(f"{first} {second}")
 
 
-def test_an_error_that_does_not_unpickle_is_reported_in_words() -> None:
+def test_an_error_that_does_not_unpickle_is_reported_in_words(tmp_path: Path) -> None:
     here = os.getpid()
 
     def raises_two_part_error(chunk: Sequence[int]) -> list[int]:
+        meet(tmp_path, 2)
         if os.getpid() == here:  # nothing is pickled here
-            time.sleep(0.01)
             return list(chunk)
         raise TwoPartError("chunk", str(len(chunk)))
 
@@ -229,14 +264,31 @@ def test_an_error_that_does_not_unpickle_is_reported_in_words() -> None:
         chunked_map(raises_two_part_error, list(range(60)), 2, least=1)
 
 
+def test_a_result_that_does_not_unpickle_is_an_error_not_a_lost_process() -> None:
+    blob = parallel._pack((parallel._CHUNK, 0, TwoPartError("a", "b")), ())
+    payload = parallel._LENGTH.pack(len(blob)) + blob
+    with pytest.raises(RuntimeError, match="result did not unpickle: TypeError"):
+        parallel._frames(payload, ())
+
+
+def test_a_frame_cut_short_ends_what_came_whole() -> None:
+    frames = [(parallel._CHUNK, 0, b"x" * 100_000), (parallel._ENDED,)]
+    blobs = [parallel._pack(frame, ()) for frame in frames]
+    payload = b"".join(parallel._LENGTH.pack(len(blob)) + blob for blob in blobs)
+    assert parallel._frames(payload, ()) == (frames, True)
+    assert parallel._frames(payload[:-3], ()) == (frames[:1], False)
+    assert parallel._frames(payload[:50_000], ()) == ([], False)
+
+
 def test_a_process_killed_before_its_result_is_no_file_system_error() -> None:
     """Not a ChildProcessError (an OSError: the writer would report it as the disk's fault)."""
     here = os.getpid()
+    folder = Path(tempfile.mkdtemp())
 
     def killed_unless_here(chunk: Sequence[int]) -> list[int]:
+        meet(folder, 2)
         if os.getpid() != here:
             os.kill(os.getpid(), signal.SIGKILL)
-        time.sleep(0.01)
         return list(chunk)
 
     with pytest.raises(JobsProcessError, match="ended by signal 9") as raised:
@@ -248,9 +300,8 @@ def test_an_exception_here_ends_the_other_processes(tmp_path: Path) -> None:
     here = os.getpid()
 
     def failing_here(chunk: Sequence[int]) -> list[int]:
-        (tmp_path / str(os.getpid())).touch()
+        meet(tmp_path, 3)
         if os.getpid() == here:
-            time.sleep(0.01)  # the others take chunks meanwhile
             raise KeyError("here")
         time.sleep(0.01)
         return list(chunk)
@@ -261,3 +312,41 @@ def test_an_exception_here_ends_the_other_processes(tmp_path: Path) -> None:
         if int(path.name) != os.getpid():
             with pytest.raises(ChildProcessError):
                 os.waitpid(int(path.name), os.WNOHANG)
+
+
+ORPHANS = """
+import os, sys, time
+from catalog_gen.plan.parallel import chunked_map
+
+def work(chunk):
+    with open(os.path.join(sys.argv[1], str(os.getpid())), "a") as mark:
+        mark.write("x")
+    time.sleep(0.05)
+    return list(chunk)
+
+chunked_map(work, list(range(96)), 3, least=1)
+"""
+
+
+def test_the_processes_stop_when_catalog_gen_is_killed(tmp_path: Path) -> None:
+    """A killed catalog-gen (SIGKILL, out of memory) leaves no process working on: each ends
+    with its chunk, instead of running the rest (and holding the writers' lock meanwhile)."""
+    script = tmp_path / "orphans.py"
+    script.write_text(ORPHANS)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    main = subprocess.Popen([sys.executable, str(script), str(marks)])
+    deadline = time.monotonic() + 10
+    while len(list(marks.iterdir())) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    main.kill()
+    main.wait()
+    workers = [int(path.name) for path in marks.iterdir() if int(path.name) != main.pid]
+    assert len(workers) == 2
+    time.sleep(0.5)  # a chunk takes 0.05 s; the 90-odd left would take 2 s more
+    done = {path.name: path.read_text() for path in marks.iterdir()}
+    time.sleep(0.3)
+    assert {path.name: path.read_text() for path in marks.iterdir()} == done
+    for pid in workers:
+        state = Path(f"/proc/{pid}/stat")
+        assert not state.exists() or state.read_text().split(")")[-1].split()[0] in {"Z", "X"}

@@ -117,3 +117,15 @@ def test_listed_in_parts_names_every_file_and_reads_what_its_stamp_does_not_prov
 
 def test_a_missing_tree_lists_nothing(tmp_path: Path) -> None:
     assert listed(str(tmp_path / "absent"), {}, {}, 2) == walk.Listed()
+
+
+@pytest.mark.usefixtures("few_folders_per_process")
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_an_empty_or_shallow_tree_is_walked_whole(tmp_path: Path, jobs: int) -> None:
+    assert ownership(str(tmp_path), {}, is_marked, jobs) == walk.Ownership()
+    (tmp_path / "one" / "two").mkdir(parents=True)
+    (tmp_path / "one" / "two" / "a.yaml").write_bytes(MARKED)
+    (tmp_path / "one" / "b.txt").write_text("foreign\n")
+    found = ownership(str(tmp_path), {}, is_marked, jobs)
+    assert found == walk.Ownership([str(tmp_path / "one" / "b.txt")], 0, 1)
+    assert sorted(listed(str(tmp_path), {}, {}, jobs).names) == ["one/b.txt", "one/two/a.yaml"]

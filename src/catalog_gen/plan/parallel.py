@@ -11,7 +11,8 @@ for the slower one at 10,000 leaves. The results come back in chunk order, so co
 them gives exactly what `work(items)` gives (work must be a pure function of its chunk:
 problems go into the result, not into shared state).
 
-A process sends each chunk's result as soon as it has it, pickled, on its own pipe, which a
+A process sends each chunk's result as soon as it has it, pickled (its length first, so that a
+frame cut short by a kill is told from one that does not unpickle), on its own pipe, which a
 thread here drains while this process works on its own chunks (a pipe holds 64 KiB: the
 process would otherwise stop at every chunk until this one read it); they are unpickled here
 once this process is done. Objects listed in `shared` (the environments; instances of classes,
@@ -25,9 +26,12 @@ process for the leaves that process planned, not once per chunk (helm's start co
 
 Serial (one chunk, in this process) with jobs 1, with too few items to pay for the processes
 (fewer than `least` per process), or where the platform cannot fork. A process never waits for
-work (os.fork, not a pool): it ends when no chunk is left, so none outlives a catalog-gen that
-is killed; an exception in a process is raised again in catalog-gen, and Ctrl-C there ends
-them all.
+work (os.fork, not a pool): it ends when no chunk is left, and stops taking chunks once
+catalog-gen is gone (killed, out of memory), so none goes on working for no one, holding the
+writers' lock. An exception in a chunk is raised again in catalog-gen: the rest of the chunks
+are taken off the pipe, every process ends its chunk, and the error of the first chunk that
+failed is raised, the one a single process would have raised. Ctrl-C in catalog-gen ends them
+all (it is held off while a process is forked, so that each is known, ended and waited for).
 """
 
 from __future__ import annotations
@@ -41,9 +45,9 @@ import pickle
 import signal
 import struct
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -54,7 +58,10 @@ LEAST_PER_PROCESS = 250
 CHUNKS_PER_PROCESS = 32
 _TICKET = struct.Struct("=I")  # a chunk number on the tickets pipe
 _MOST_CHUNKS = 1024  # their numbers (4 KiB) fit any pipe before a process reads one
-_PIPE_BYTES = 1 << 20  # asked for each result pipe (Linux; the kernel may give less)
+# Asked for each result pipe (Linux; the kernel may give less): 256 KiB, since every pipe counts
+# against the user's share of pipe memory.
+_PIPE_BYTES = 1 << 18
+_LENGTH = struct.Struct("=Q")  # before each frame on a result pipe
 _CHUNK, _FINISHED, _FAILED, _ENDED = "chunk", "finished", "failed", "ended"
 
 
@@ -77,30 +84,36 @@ def chunked_map(
 ) -> tuple[list[Result], list[Any]]:
     """[work(chunk) for each contiguous chunk of items], in order, and what finish returned in
     each process that ran a chunk (see the module docstring). least: the fewest items worth a
-    process (default LEAST_PER_PROCESS)."""
+    process (default LEAST_PER_PROCESS). When chunks fail, the error of the first of them is
+    raised, as one process running them in order would raise it."""
     fewest = LEAST_PER_PROCESS if least is None else least
     processes = min(jobs, len(items) // max(fewest, 1))
     if processes <= 1 or not hasattr(os, "fork"):
         whole = [work(items)]
         return whole, ([] if finish is None else [finish()])
     bounds = _bounds(len(items), min(processes * CHUNKS_PER_PROCESS, _MOST_CHUNKS))
-    job = _Job(work, items, bounds, _tickets_pipe(len(bounds)), shared, finish)
+    job = _Job(work, items, bounds, _tickets_pipe(len(bounds)), shared, finish, os.getpid())
     children: list[_Child] = []
     results: dict[int, Any] = {}
     extras: list[Any] = []
+    failures: list[tuple[int, BaseException]] = []
     try:
         for _ in range(processes - 1):
-            children.append(_fork(job))
+            _fork(job, children)
         for child in children:  # threads only once every process is forked
             child.start_draining()
-        results.update(job.chunks())
-        if finish is not None and results:
+        failures += _run_here(job, results)
+        if finish is not None and results and not failures:
             extras.append(finish())
         for child in children:
-            _collect(child, shared, results, extras)
+            if failures:  # no process starts another chunk: the first failure is known soon
+                _take_the_rest(job.tickets)
+            failures += _collect(child, shared, results, extras)
     finally:
         os.close(job.tickets)
         _reap(children)
+    if failures:
+        raise min(failures, key=lambda failure: failure[0])[1]
     if sorted(results) != list(range(len(bounds))):  # pragma: no cover - a chunk got lost
         raise JobsProcessError("a --jobs process ended without all its results")
     return [results[index] for index in range(len(bounds))], extras
@@ -109,6 +122,23 @@ def chunked_map(
 class JobsProcessError(RuntimeError):
     """A --jobs process ended without a result (killed, or out of memory): not a file-system
     error (ChildProcessError is an OSError, which the writer reports as one)."""
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One chunked_map, as every process runs it."""
+
+    work: Callable[[Sequence[Any]], Any]
+    items: Sequence[Any]
+    bounds: Sequence[tuple[int, int]]
+    tickets: int  # the read end of the pipe of chunk numbers
+    shared: Sequence[object]
+    finish: Callable[[], Any] | None
+    parent: int  # catalog-gen's pid: a process whose parent is another stops
+
+    def run(self, index: int) -> Any:
+        start, end = self.bounds[index]
+        return self.work(self.items[start:end])
 
 
 class _Child:
@@ -157,46 +187,67 @@ def _tickets_pipe(count: int) -> int:
     return reader
 
 
-def _taken(tickets: int) -> Iterator[int]:
-    """The chunk numbers this process takes, until none is left."""
-    while len(ticket := os.read(tickets, _TICKET.size)) == _TICKET.size:
+def _taken(job: _Job) -> Iterator[int]:
+    """The chunk numbers this process takes, in order, until none is left."""
+    while ticket := os.read(job.tickets, _TICKET.size):
+        # Linux and the BSDs hand each read of a pipe to one reader whole; POSIX does not
+        # promise it, so a number read in part stops the run instead of shifting the others.
+        if len(ticket) != _TICKET.size or _TICKET.unpack(ticket)[0] >= len(job.bounds):
+            raise JobsProcessError("a chunk number was read in part: --jobs 1 runs without")
         yield _TICKET.unpack(ticket)[0]
 
 
-@dataclass(frozen=True)
-class _Job:
-    """One chunked_map, as every process runs it."""
-
-    work: Callable[[Sequence[Any]], Any]
-    items: Sequence[Any]
-    bounds: Sequence[tuple[int, int]]
-    tickets: int  # the read end of the pipe of chunk numbers
-    shared: Sequence[object]
-    finish: Callable[[], Any] | None
-
-    def chunks(self) -> Iterator[tuple[int, Any]]:
-        """(number, result) of each chunk this process takes, until none is left."""
-        for index in _taken(self.tickets):
-            start, end = self.bounds[index]
-            yield index, self.work(self.items[start:end])
+def _take_the_rest(tickets: int) -> None:
+    while os.read(tickets, _TICKET.size * _MOST_CHUNKS):
+        pass
 
 
-def _fork(job: _Job) -> _Child:
-    """A process that runs the chunks it takes, writes each result (pickled) to its pipe, then
-    what finish gives, and exits. It never waits for anything but the pipe: if catalog-gen
-    dies, it ends with its chunk."""
+def _run_here(job: _Job, results: dict[int, Any]) -> list[tuple[int, BaseException]]:
+    """The chunks this process takes, run here; the first that fails ends the loop (as it
+    ends every process's: the rest of the chunks are taken off the pipe)."""
+    for index in _taken(job):
+        try:
+            results[index] = job.run(index)
+        except Exception as error:
+            _take_the_rest(job.tickets)
+            return [(index, error)]
+    return []
+
+
+def _fork(job: _Job, children: list[_Child]) -> None:
+    """A process that runs the chunks it takes, sends each result (pickled) on its pipe as soon
+    as it has it, then what finish gives, and exits; listed in children. It never waits for
+    anything but the pipe, and stops taking chunks once catalog-gen is gone. Ctrl-C is held off
+    until it is listed (so that it is ended and waited for) and, in it, ignored."""
     reader, writer = os.pipe()
     if hasattr(fcntl, "F_SETPIPE_SZ"):  # Linux: fewer, larger reads for the thread here
         with contextlib.suppress(OSError):
             fcntl.fcntl(writer, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
-    pid = os.fork()
-    if pid != 0:
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the forked process (coverage does not follow)
+            _child_main(job, [reader, *(child.reader for child in children)], writer, held)
+        children.append(_Child(pid, reader))
+        reader = -1
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
         os.close(writer)
-        return _Child(pid, reader)
-    os.close(reader)  # pragma: no cover - runs in the forked process (coverage does not follow)
+        if reader >= 0:  # the fork failed
+            os.close(reader)
+
+
+def _child_main(
+    job: _Job, readers: Sequence[int], writer: int, held: Iterable[int]
+) -> NoReturn:  # pragma: no cover - the forked process
+    """The forked process's life. It closes the read ends it inherited (its own, the earlier
+    processes'), so that its writes fail once catalog-gen is gone."""
     status = 1
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is catalog-gen's to report
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        for reader in readers:
+            os.close(reader)
         with os.fdopen(writer, "wb") as pipe:
             _serve(pipe, job)
         status = 0
@@ -205,37 +256,50 @@ def _fork(job: _Job) -> _Child:
 
 
 def _serve(pipe: io.BufferedWriter, job: _Job) -> None:  # pragma: no cover - forked process
+    index = len(job.bounds)  # a failure outside the chunks counts after all of them
     ran = False
     try:
-        for index, result in job.chunks():
-            pipe.write(_pack((_CHUNK, index, result), job.shared))
+        for index in _taken(job):
+            if os.getppid() != job.parent:  # catalog-gen is gone: no one reads this
+                return
+            _send(pipe, (_CHUNK, index, job.run(index)), job.shared)
             ran = True
+        index = len(job.bounds)
         if job.finish is not None and ran:
-            pipe.write(_pack((_FINISHED, job.finish()), job.shared))
+            _send(pipe, (_FINISHED, job.finish()), job.shared)
     except Exception as error:  # handed to catalog-gen, which raises it
-        pipe.write(_pack((_FAILED, _pack_error(error)), ()))
-    pipe.write(_pack((_ENDED,), ()))
+        _send(pipe, (_FAILED, index, _pack_error(error)), ())
+    _send(pipe, (_ENDED,), ())
+
+
+def _send(pipe: io.BufferedWriter, frame: Any, shared: Sequence[object]) -> None:
+    """A frame, its length first, flushed: catalog-gen has it at once (and a write to a pipe
+    no one reads any more fails)."""
+    body = _pack(frame, shared)
+    pipe.write(_LENGTH.pack(len(body)) + body)
+    pipe.flush()
 
 
 def _collect(
     child: _Child, shared: Sequence[object], results: dict[int, Any], extras: list[Any]
-) -> None:
-    """What the child wrote, once it ended (then waited for); its exception raised here when its
-    work raised."""
+) -> list[tuple[int, BaseException]]:
+    """What the child sent, once it ended (then waited for): its results and what finish gave
+    kept, its failures (chunk number, exception) returned."""
     payload = child.payload()
     _, status = os.waitpid(child.pid, 0)
     child.pid = -1
-    frames = _unpack_all(payload, shared)
-    for frame in frames:
-        if frame[0] == _FAILED:
-            raise _unpickled_error(frame[1])
-    if not frames or frames[-1] != (_ENDED,) or os.waitstatus_to_exitcode(status) != 0:
+    frames, whole = _frames(payload, shared)
+    failures = [(frame[1], _unpickled_error(frame[2])) for frame in frames if frame[0] == _FAILED]
+    if failures:
+        return failures
+    if not whole or frames[-1:] != [(_ENDED,)] or os.waitstatus_to_exitcode(status) != 0:
         raise JobsProcessError(_ended(status))
     for frame in frames:
         if frame[0] == _CHUNK:
             results[frame[1]] = frame[2]
         elif frame[0] == _FINISHED:
             extras.append(frame[1])
+    return []
 
 
 def _ended(status: int) -> str:
@@ -294,22 +358,29 @@ def _pack_error(error: Exception) -> bytes:
         return pickle.dumps(RuntimeError(f"{type(error).__name__}: {error}"))
 
 
-def _unpack_all(payload: bytes, shared: Sequence[object]) -> list[Any]:
-    """Every frame _pack wrote, in a process forked by this one: shared objects are these very
-    ones. A frame cut short (the process was killed while writing it) ends the list."""
+def _frames(payload: bytes, shared: Sequence[object]) -> tuple[list[Any], bool]:
+    """The frames _send wrote, unpickled in a process forked by this one (shared objects are
+    these very ones), and whether the last is whole (else the process was killed while writing
+    it). A frame that is whole but does not unpickle is an error."""
     global _SHARED  # noqa: PLW0603 - read by _shared_object while this load runs
     _SHARED = shared
     frames: list[Any] = []
-    stream = io.BytesIO(payload)
+    offset = 0
     try:
-        while stream.tell() < len(payload):
+        while offset + _LENGTH.size <= len(payload):
+            (length,) = _LENGTH.unpack_from(payload, offset)
+            start, offset = offset + _LENGTH.size, offset + _LENGTH.size + length
+            if offset > len(payload):
+                return frames, False
             try:
-                frames.append(pickle.load(stream))  # noqa: S301 - written by a process forked here
-            except Exception:  # cut short: what came before it is what the process sent
-                break
+                frames.append(pickle.loads(payload[start:offset]))  # noqa: S301 - forked here
+            except Exception as error:
+                raise RuntimeError(
+                    f"a --jobs process's result did not unpickle: {type(error).__name__}: {error}"
+                ) from error
     finally:
         _SHARED = ()
-    return frames
+    return frames, offset == len(payload)
 
 
 class _SharedPickler(pickle.Pickler):
