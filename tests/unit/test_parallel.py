@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -350,3 +351,47 @@ def test_the_processes_stop_when_catalog_gen_is_killed(tmp_path: Path) -> None:
     for pid in workers:
         state = Path(f"/proc/{pid}/stat")
         assert not state.exists() or state.read_text().split(")")[-1].split()[0] in {"Z", "X"}
+
+
+def open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc (Linux)")
+def test_no_descriptor_thread_or_process_is_left_whatever_happens(tmp_path: Path) -> None:
+    here = os.getpid()
+    before = (open_descriptors(), threading.active_count())
+
+    def fine(chunk: Sequence[int]) -> list[int]:
+        return list(chunk)
+
+    def failing_elsewhere(chunk: Sequence[int]) -> list[int]:
+        meet(tmp_path / "elsewhere", 3)
+        if os.getpid() != here:
+            raise KeyError("elsewhere")
+        return list(chunk)
+
+    def failing_here(chunk: Sequence[int]) -> list[int]:
+        meet(tmp_path / "here", 3)
+        if os.getpid() == here:
+            raise KeyError("here")
+        return list(chunk)
+
+    def killed_elsewhere(chunk: Sequence[int]) -> list[int]:
+        meet(tmp_path / "killed", 3)
+        if os.getpid() != here:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return list(chunk)
+
+    for folder in ("elsewhere", "here", "killed"):
+        (tmp_path / folder).mkdir()
+    chunked_map(fine, list(range(200)), 3, least=1)
+    with pytest.raises(KeyError):
+        chunked_map(failing_elsewhere, list(range(200)), 3, least=1)
+    with pytest.raises(KeyError):
+        chunked_map(failing_here, list(range(200)), 3, least=1)
+    with pytest.raises(JobsProcessError):
+        chunked_map(killed_elsewhere, list(range(200)), 3, least=1)
+    assert (open_descriptors(), threading.active_count()) == before
+    with pytest.raises(ChildProcessError):  # every process forked here was waited for
+        os.waitpid(-1, os.WNOHANG)
