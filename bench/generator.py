@@ -346,17 +346,20 @@ def measure(
                 *(str(path.relative_to(root)) for path in paths),
             ],
         }
-        results: dict[str, Run] = {}
-        for name, command in cold.items():
-            if (name.startswith("render") and not shape.valid) or (
-                name == "check-jsonschema" and not baseline
-            ):
-                continue
-            samples = []
-            for _ in range(rounds):
-                samples.append(timed(command, root, expect=expect))
+        wanted = {
+            name: command
+            for name, command in cold.items()
+            if not (name.startswith("render") and not shape.valid)
+            and not (name == "check-jsonschema" and not baseline)
+        }
+        # Rounds interleaved (each command once per round): a machine that slows down during
+        # the run slows every command of a round alike, so the ratios drift less.
+        samples: dict[str, list[Run]] = {name: [] for name in wanted}
+        for _ in range(rounds):
+            for name, command in wanted.items():
+                samples[name].append(timed(command, root, expect=expect))
                 shutil.rmtree(root / "generated", ignore_errors=True)
-            results[name] = _median(samples)
+        results: dict[str, Run] = {name: _median(runs) for name, runs in samples.items()}
         if shape.valid and incremental:
             results["render, empty cache"] = timed(render, root)  # fills it
             edit_one_leaf(paths[len(paths) // 2])
@@ -403,7 +406,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--shapes", nargs="+", choices=sorted(SHAPES), default=["dev", "mixed"])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
-    parser.add_argument("--rounds", type=int, default=1, help="median of this many runs")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="median of this many runs (commands interleaved)"
+    )
     parser.add_argument(
         "--baseline-up-to",
         type=int,

@@ -357,10 +357,24 @@ def open_descriptors() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
+def children() -> set[int]:
+    """This process's children, running or not waited for (other tests may leave some)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # ended meanwhile
+                continue
+            if int(fields[1]) == os.getpid():
+                found.add(int(entry.name))
+    return found
+
+
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc (Linux)")
 def test_no_descriptor_thread_or_process_is_left_whatever_happens(tmp_path: Path) -> None:
     here = os.getpid()
-    before = (open_descriptors(), threading.active_count())
+    descriptors, threads, processes = open_descriptors(), threading.active_count(), children()
 
     def fine(chunk: Sequence[int]) -> list[int]:
         return list(chunk)
@@ -392,6 +406,8 @@ def test_no_descriptor_thread_or_process_is_left_whatever_happens(tmp_path: Path
         chunked_map(failing_here, list(range(200)), 3, least=1)
     with pytest.raises(JobsProcessError):
         chunked_map(killed_elsewhere, list(range(200)), 3, least=1)
-    assert (open_descriptors(), threading.active_count()) == before
-    with pytest.raises(ChildProcessError):  # every process forked here was waited for
-        os.waitpid(-1, os.WNOHANG)
+    # None more than before (what other tests left may end meanwhile): every process forked
+    # here was waited for, running or not.
+    assert open_descriptors() <= descriptors
+    assert threading.active_count() <= threads
+    assert children() <= processes
