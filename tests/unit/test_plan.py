@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from catalog_gen.check.chart_contract import ChartContract, coalesce
+from catalog_gen.check.chart_contract import ChartContract, coalesce, coalesce_again
 from catalog_gen.lock.model import LockedModel
 from catalog_gen.plan.merge import (
     CATALOG_LAYERS,
@@ -285,6 +287,53 @@ def test_coalesce_follows_helm_and_overlay_keeps_nulls() -> None:
     }
     assert overlay(base, {"a": {"b": None}}) == {"a": {"b": None, "c": 2}, "d": [1, 2], "e": 3}
     assert base == {"a": {"b": 1, "c": 2}, "d": [1, 2], "e": 3}
+
+
+KEYS = st.sampled_from(["a", "b", "c", "d", "e"])
+SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.sampled_from(["x", ""]))
+VALUES = st.recursive(
+    SCALARS | st.lists(st.integers(0, 2), max_size=2),
+    lambda inner: st.dictionaries(KEYS, inner, max_size=3),
+    max_leaves=8,
+)
+MAPPINGS = st.dictionaries(KEYS, VALUES, max_size=5)
+
+
+@settings(max_examples=300, deadline=None)
+@given(base=MAPPINGS, before=MAPPINGS, changes=MAPPINGS, keep=st.sets(KEYS))
+def test_coalesce_again_is_coalesce_key_order_included(
+    base: dict[str, Any], before: dict[str, Any], changes: dict[str, Any], keep: set[str]
+) -> None:
+    """Values a little different from values already coalesced (some top-level values the
+    very same objects, others replaced, added, nulled or reordered) coalesce as coalesce does,
+    and in the same key order, at every level."""
+    override = {key: value for key, value in before.items() if key in keep}
+    override.update(changes)
+    again = coalesce_again(base, override, before, coalesce(base, before))
+    fresh = coalesce(base, override)
+    assert repr(again) == repr(fresh)  # repr: key order at every level, and 1 is not True
+
+
+def test_coalesce_again_reuses_what_did_not_change() -> None:
+    base = {"a": {"x": 1}, "b": {"y": 2}}
+    before = {"a": {"x": 3}, "b": {"z": 4}}
+    merged = coalesce(base, before)
+    again = coalesce_again(base, {**before, "b": {"z": 5}, "c": 6}, before, merged)
+    assert again["a"] is merged["a"]  # not coalesced again
+    assert again == {"a": {"x": 3}, "b": {"y": 2, "z": 5}, "c": 6}
+
+
+def test_a_value_known_valid_is_not_judged_again_by_the_fast_verdict() -> None:
+    contract = ChartContract.load(CHART)
+    assert contract.fast is not None
+    valid = contract.effective({"replicaCount": 2})
+    invalid = {**valid, "replicaCount": "two"}
+    assert contract.fast(valid)
+    assert not contract.fast(invalid)
+    assert not contract.fast(invalid, valid)  # a changed value is judged
+    # The very object of a valid instance is taken as valid (it is not judged again): only
+    # ever given values found valid, which is what plan_service gives.
+    assert contract.fast(valid, valid)
 
 
 @pytest.mark.parametrize("missing", ["values.yaml", "values.schema.json"])

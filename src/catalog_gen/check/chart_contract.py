@@ -141,13 +141,21 @@ class ChartContract:
         # per top-level key (cheap when most keys keep the chart's defaults).
         return _python_validator(self.directory, cross_schema)
 
-    def effective(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        """What helm validates and renders: the defaults coalesced with values."""
+    def effective(self, values: Mapping[str, Any], before: Known | None = None) -> dict[str, Any]:
+        """What helm validates and renders: the defaults coalesced with values. before: values
+        a little different and their effective values (a top-level value that is the very
+        object it was there is not coalesced again)."""
+        if before is not None:
+            return coalesce_again(self.defaults, values, *before)
         return coalesce(self.defaults, values)
 
-    def errors(self, effective: Mapping[str, Any]) -> list[jsonschema.ValidationError]:
-        """Every schema error of the effective values, sorted by the value's path."""
-        if self.fast is not None and self.fast(effective):
+    def errors(
+        self, effective: Mapping[str, Any], known_valid: Mapping[str, Any] | None = None
+    ) -> list[jsonschema.ValidationError]:
+        """Every schema error of the effective values, sorted by the value's path. known_valid:
+        effective values found valid (a top-level value that is the very object it was there
+        is not judged again by the fast verdict)."""
+        if self.fast is not None and self.fast(effective, known_valid):
             return []  # python-jsonschema still judges, and words, everything else
         found = self._errors(effective)
         if self.cross_validator is not None:
@@ -250,11 +258,49 @@ def coalesce(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, 
             merged.pop(key, None)
         elif type(value) in NOT_MAPPINGS:  # most values: no call at all
             merged[key] = value
-        elif is_mapping(value) and is_mapping(current := merged.get(key)):
-            merged[key] = coalesce(current, value)
         else:
-            merged[key] = value
+            merged[key] = _coalesced(merged.get(key), value)
     return merged
+
+
+def _coalesced(current: Any, value: Any) -> Any:
+    """One key's value after coalesce (value not null)."""
+    if type(value) in NOT_MAPPINGS:
+        return value
+    if is_mapping(value) and is_mapping(current):
+        return coalesce(current, value)
+    return value
+
+
+# Values and their effective values, known (ChartContract.effective, errors).
+Known = tuple[Mapping[str, Any], Mapping[str, Any]]
+
+
+def coalesce_again(
+    base: Mapping[str, Any],
+    override: Mapping[str, Any],
+    before: Mapping[str, Any],
+    before_merged: Mapping[str, Any],
+) -> dict[str, Any]:
+    """coalesce(base, override), given before_merged = coalesce(base, before): a top-level
+    value of override that is the very object it was in before keeps before_merged's value
+    (the same, computed once). Where override has before's keys in before's order, then new
+    ones (as overlay leaves them), and no null came or went; else coalesce itself (the result's
+    order would differ)."""
+    if list(override)[: len(before)] != list(before):
+        return coalesce(base, override)
+    merged = dict(before_merged)
+    for key, value in override.items():
+        previous = before.get(key, _NEW)
+        if value is previous:
+            continue
+        if value is None or previous is None:
+            return coalesce(base, override)
+        merged[key] = _coalesced(base.get(key), value)
+    return merged
+
+
+_NEW = object()  # a key before did not have
 
 
 # The types of plain values, never mappings (a set lookup, not a call, for each value).
@@ -276,6 +322,7 @@ def report_schema_errors(
     report: Report,
     *,
     origins: Mapping[tuple[str | int, ...], DataPath] | None = None,
+    known_valid: Mapping[str, Any] | None = None,
 ) -> None:
     """Schema errors of the chart's values.schema.json, placed in the leaf where possible.
 
@@ -283,7 +330,7 @@ def report_schema_errors(
     errors in values chartValues did not set (e.g. a bound on models placed on the leaf's models).
     """
     from_leaf = leaf.chart_values or {}
-    for error in _leaves(chart.errors(effective)):
+    for error in _leaves(chart.errors(effective, known_valid)):
         parts = tuple(error.absolute_path)
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
             known = chart.property_names(parts)

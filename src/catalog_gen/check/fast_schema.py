@@ -22,12 +22,20 @@ defaults), and the rules across top-level values (root `allOf`) see the whole ef
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
 
 import jsonschema_rs
 
-Verdict = Callable[[Any], bool]
+
+class Verdict(Protocol):
+    """is_valid(instance, known_valid): known_valid, when given, is an instance found valid
+    whose top-level values, where they are the very objects of instance's, need no judging
+    again."""
+
+    def __call__(self, instance: Any, known_valid: Any = None) -> bool: ...
+
+
 _ABSENT = object()  # no value of any instance
 
 
@@ -42,7 +50,7 @@ def fast_validator(schema: Mapping[str, Any]) -> Verdict | None:
     except (ValueError, jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError):
         return None
 
-    def is_valid(instance: Any) -> bool:
+    def is_valid(instance: Any, known_valid: Any = None) -> bool:
         try:
             return bool(validator.is_valid(instance))
         except (ValueError, TypeError, OverflowError):  # not JSON data: let python decide
@@ -57,20 +65,25 @@ def per_key_verdict(
     defaults: Mapping[str, Any],
 ) -> Verdict | None:
     """is_valid for the effective values (defaults coalesced with values) of a schema split in
-    two: per_key_schema, whose top-level keywords judge each top-level value on its own, and
-    cross_schema (None: none), the rules across top-level values. The caller promises that the
-    defaults are valid against both; a top-level value that is the defaults' very object is then
-    not judged again. None when jsonschema-rs cannot compile either part."""
+        two: per_key_schema, whose top-level keywords judge each top-level value on its own, and
+        cross_schema (None: none), the rules across top-level values. The caller promises that the
+        defaults are valid against both; a top-level value that is the defaults' very object is then
+        not judged again, nor one that is the very object it was in known_valid (an instance this
+    verdict, or python-jsonschema, found valid: each of its top-level values is valid under the
+    per-key schema). None when jsonschema-rs cannot compile either part."""
     per_key = fast_validator(per_key_schema)
     cross = fast_validator(cross_schema) if cross_schema is not None else None
     if per_key is None or (cross_schema is not None and cross is None):
         return None
 
-    def is_valid(instance: Any) -> bool:
+    def is_valid(instance: Any, known_valid: Any = None) -> bool:
         if type(instance) is not dict:
             return per_key(instance) and (cross is None or cross(instance))
+        known = known_valid if type(known_valid) is dict else {}
         changed = {
-            key: value for key, value in instance.items() if value is not defaults.get(key, _ABSENT)
+            key: value
+            for key, value in instance.items()
+            if value is not defaults.get(key, _ABSENT) and value is not known.get(key, _ABSENT)
         }
         return per_key(changed) and (cross is None or cross(instance))
 

@@ -25,7 +25,12 @@ from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import Any
 
-from catalog_gen.check.chart_contract import ChartContract, report_schema_errors, set_by
+from catalog_gen.check.chart_contract import (
+    ChartContract,
+    Known,
+    report_schema_errors,
+    set_by,
+)
 from catalog_gen.check.guardrails import check_requests_within_limits
 from catalog_gen.check.names import resource_names
 from catalog_gen.check.rules import (
@@ -144,7 +149,9 @@ def plan_service(
     # Unchanged by the lock (no pin, or nothing to size): its effective values are known.
     sized = apply_rollout(service, lock_sized, effective if lock_sized == values else None)
     if sized != values:  # equal values have the same effective values, already checked
-        effective = _schema_checked(service, sized, origins, report)
+        # The values' effective values, found valid: what the rollout and the lock left alone
+        # is neither coalesced nor judged again.
+        effective = _schema_checked(service, sized, origins, report, before=(values, effective))
         if report.error_count > schema_before:
             return _own_plan(service)
     values = sized
@@ -209,11 +216,19 @@ def _schema_checked(
     values: Mapping[str, Any],
     origins: Mapping[tuple[str | int, ...], DataPath],
     report: Report,
+    before: Known | None = None,
 ) -> dict[str, Any]:
-    """The effective values (chart defaults coalesced), their chart-schema errors reported."""
-    effective = service.chart.effective(values)
+    """The effective values (chart defaults coalesced), their chart-schema errors reported.
+    before: other values and their effective values, found valid."""
+    effective = service.chart.effective(values, before)
     report_schema_errors(
-        service.document, service.leaf, service.chart, effective, report, origins=origins
+        service.document,
+        service.leaf,
+        service.chart,
+        effective,
+        report,
+        origins=origins,
+        known_valid=None if before is None else before[1],
     )
     return effective
 
