@@ -65,10 +65,10 @@ def per_key_verdict(
     defaults: Mapping[str, Any],
 ) -> Verdict | None:
     """is_valid for the effective values (defaults coalesced with values) of a schema split in
-        two: per_key_schema, whose top-level keywords judge each top-level value on its own, and
-        cross_schema (None: none), the rules across top-level values. The caller promises that the
-        defaults are valid against both; a top-level value that is the defaults' very object is then
-        not judged again, nor one that is the very object it was in known_valid (an instance this
+    two: per_key_schema, whose top-level keywords judge each top-level value on its own, and
+    cross_schema (None: none), the rules across top-level values. The caller promises that the
+    defaults are valid against both; a top-level value that is the defaults' very object is then
+    not judged again, nor one that is the very object it was in known_valid (an instance this
     verdict, or python-jsonschema, found valid: each of its top-level values is valid under the
     per-key schema). None when jsonschema-rs cannot compile either part."""
     per_key = fast_validator(per_key_schema)

@@ -192,9 +192,10 @@ def _taken(job: _Job) -> Iterator[int]:
     while ticket := os.read(job.tickets, _TICKET.size):
         # Linux and the BSDs hand each read of a pipe to one reader whole; POSIX does not
         # promise it, so a number read in part stops the run instead of shifting the others.
-        if len(ticket) != _TICKET.size or _TICKET.unpack(ticket)[0] >= len(job.bounds):
+        index = _TICKET.unpack(ticket)[0] if len(ticket) == _TICKET.size else len(job.bounds)
+        if index >= len(job.bounds):
             raise JobsProcessError("a chunk number was read in part: --jobs 1 runs without")
-        yield _TICKET.unpack(ticket)[0]
+        yield index
 
 
 def _take_the_rest(tickets: int) -> None:
@@ -203,13 +204,12 @@ def _take_the_rest(tickets: int) -> None:
 
 
 def _run_here(job: _Job, results: dict[int, Any]) -> list[tuple[int, BaseException]]:
-    """The chunks this process takes, run here; the first that fails ends the loop (as it
-    ends every process's: the rest of the chunks are taken off the pipe)."""
+    """The chunks this process takes, run here, until one fails (chunked_map then takes the
+    rest off the pipe, which ends every process's loop)."""
     for index in _taken(job):
         try:
             results[index] = job.run(index)
         except Exception as error:
-            _take_the_rest(job.tickets)
             return [(index, error)]
     return []
 

@@ -60,6 +60,20 @@ def _parts(directory: str, prefix: str, depth: int) -> Iterator[tuple[str, str, 
         yield from _parts(entry.path, f"{prefix}{entry.name}/", depth + 1)
 
 
+def _files(directory: str, prefix: str, deep: bool) -> Iterator[tuple[os.DirEntry[str], str]]:
+    """Every entry but the folders of directory, each with its path under the tree's root, then
+    (deep) those of each subfolder: os.walk's order."""
+    with os.scandir(directory) as listing:
+        entries = list(listing)
+    folders = [entry for entry in entries if entry.is_dir(follow_symlinks=False)]
+    for entry in entries:
+        if not entry.is_dir(follow_symlinks=False):
+            yield entry, prefix + entry.name
+    if deep:
+        for entry in folders:
+            yield from _files(entry.path, f"{prefix}{entry.name}/", deep)
+
+
 # -- render: is every file ours? ----------------------------------------------------------------
 
 
@@ -83,7 +97,17 @@ def ownership(
 
     def walk(directory: str, prefix: str, deep: bool) -> Ownership:
         found = Ownership()
-        _walk_ownership(directory, prefix, deep, stamps=stamps, is_ours=is_ours, found=found)
+        for entry, name in _files(directory, prefix, deep):
+            if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
+                found.foreign.append(entry.path)
+            elif (known := stamps.get(name)) is not None and known.matches(
+                entry.stat(follow_symlinks=False)
+            ):
+                found.stamped += 1
+            elif is_ours(entry.path):
+                found.marked += 1
+            else:
+                found.foreign.append(entry.path)
         return found
 
     total = Ownership()
@@ -92,37 +116,6 @@ def ownership(
         total.stamped += part.stamped
         total.marked += part.marked
     return total
-
-
-def _walk_ownership(
-    directory: str,
-    prefix: str,
-    deep: bool,
-    *,
-    stamps: Mapping[str, Stamp],
-    is_ours: Callable[[str], bool],
-    found: Ownership,
-) -> None:
-    with os.scandir(directory) as listing:
-        entries = list(listing)
-    folders = [entry for entry in entries if entry.is_dir(follow_symlinks=False)]
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
-            continue
-        if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
-            found.foreign.append(entry.path)
-            continue
-        known = stamps.get(prefix + entry.name)
-        if known is not None and known.matches(entry.stat(follow_symlinks=False)):
-            found.stamped += 1
-        elif is_ours(entry.path):
-            found.marked += 1
-        else:
-            found.foreign.append(entry.path)
-    if deep:
-        for entry in folders:
-            below = f"{prefix}{entry.name}/"
-            _walk_ownership(entry.path, below, deep, stamps=stamps, is_ours=is_ours, found=found)
 
 
 # -- check: which files must be read? ---------------------------------------------------------
@@ -144,34 +137,9 @@ def listed(root: str, digests: Mapping[str, str], stamps: Mapping[str, Stamp], j
 
     def walk(directory: str, prefix: str, deep: bool) -> Listed:
         found = Listed()
-        _listed(directory, prefix, deep, digests=digests, stamps=stamps, found=found)
-        return found
-
-    total = Listed()
-    for part in walk_in_parts(root, walk, jobs):
-        total.names += part.names
-        total.unknown += part.unknown
-    return total
-
-
-def _listed(
-    directory: str,
-    prefix: str,
-    deep: bool,
-    *,
-    digests: Mapping[str, str],
-    stamps: Mapping[str, Stamp],
-    found: Listed,
-) -> None:
-    with os.scandir(directory) as listing:
-        entries = list(listing)
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
-            if deep:
-                below = f"{prefix}{entry.name}/"
-                _listed(entry.path, below, deep, digests=digests, stamps=stamps, found=found)
-        elif entry.is_file():
-            name = prefix + entry.name
+        for entry, name in _files(directory, prefix, deep):
+            if not entry.is_file():  # a special file, a link to a folder or to nothing
+                continue
             found.names.append(name)
             known = stamps.get(name)
             if (
@@ -181,3 +149,10 @@ def _listed(
                 or not known.matches(entry.stat(follow_symlinks=False))
             ):
                 found.unknown.append(name)
+        return found
+
+    total = Listed()
+    for part in walk_in_parts(root, walk, jobs):
+        total.names += part.names
+        total.unknown += part.unknown
+    return total

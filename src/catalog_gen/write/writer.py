@@ -256,7 +256,7 @@ def check_owned(output: Output, record: WriteRecord | None = None, jobs: int = 1
         raise UnsafeOutputError(f"refusing to replace {target}: it is not a directory")
     else:
         stamps = record.stamps(target) if record is not None else {}
-        found = ownership(str(target), stamps, _is_generated_file, jobs)
+        found = ownership(str(target), stamps, _is_generated, jobs)
         offenders = [Path(path) for path in found.foreign]
         exact = bool(stamps) and found.stamped == len(stamps) and not found.marked
     if offenders:
@@ -271,11 +271,7 @@ def check_owned(output: Output, record: WriteRecord | None = None, jobs: int = 1
     return exact
 
 
-def _is_generated(path: Path) -> bool:
-    return _is_generated_file(os.fspath(path))
-
-
-def _is_generated_file(path: str) -> bool:
+def _is_generated(path: str | os.PathLike[str]) -> bool:
     with open(path, "rb") as stream:
         return GENERATED.search(stream.read(HEAD_BYTES)) is not None
 
