@@ -20,9 +20,13 @@ environment file or chart: all of them) are planned afresh as without the cache,
 processes (plan/fresh.py), and their entries made from what that gave. No plan is stored: the
 plan of a cached leaf, when asked for (a template message to place on it), is planned again
 from the leaf, which gives the same plan (pickling every plan cost more than planning it).
-Cross-leaf rules (hosts, GPU budget, names), the emit-stage checks (emit/checks.py: Argo CD, the
-Backstage owner warning), the Argo CD files and the list of output files always run over every
-service's facts, cached or not.
+The Argo CD files and the list of output files are made from every service's facts, cached or
+not, each run. So are the cross-leaf rules (hosts, GPU budget, names) and the emit-stage checks
+(emit/checks.py: Argo CD, the Backstage owner warning), unless `rules.pack` holds what they found
+for the very same facts: each entry keeps a sha256 of its facts as pickled (taken where the leaf
+was planned), and what the rules found is kept with a key over those of every service, in order,
+the bytes of every environment file and the context's key (plan/pipeline.py run_rules). An edit
+that changes no service's facts (most edits: resources, models, descriptions) reuses it.
 
 Two kinds of pack, 256 of each (by the key's first byte), in `.catalog-gen-cache/` beside the
 catalog (ignored by git): `leaves-XX.pack` holds the entries (problems, facts, lock reads,
@@ -87,6 +91,10 @@ OLD_PLAN_PACK_PREFIX = "plans-"
 FILES_PACK_PREFIX = "files-"
 _MAGIC = b"catalog-gen cache pack 3\n"
 INDEX_FILE = "leaves-index.json"
+# What the rules across services (plan/pipeline.py run_rules) found last, with the key they
+# found it for: one pack, read once a run asks for it.
+RULES_FILE = "rules.pack"
+_RULES_FORMAT = "rules 1"
 INDEX_VERSION = 1
 WHOLE_LOCK = "\0whole lock"
 # A leaf changed less than this before the run began may change again within the file system's
@@ -130,6 +138,7 @@ class _Entry:
     # The lock entries planning read: (canonical reference, repr of the pin or "" when absent);
     # or ((WHOLE_LOCK, sha256 of the lock file),) when it read the whole lock.
     lock_reads: tuple[tuple[str, str], ...] = ()
+    facts_digest: str | None = None  # plan/across.py facts_digest of facts (None: no facts)
 
 
 def default_directory(catalog: Path) -> Path:
@@ -169,6 +178,9 @@ class LeafCache:
         # The lock entries' answers (reference -> repr or ""), for the lock they came from.
         self._lock_answers: tuple[ModelLockFacts | None, dict[str, str]] = (None, {})
         self._index = LeafIndex(directory)
+        # rules -> (key, problems) of what the rules across services found, once read
+        self._rules: dict[str, tuple[str, tuple[Problem, ...]]] | None = None
+        self._rules_changed = False
         self.hits = 0
         self.misses = 0
 
@@ -225,7 +237,7 @@ class LeafCache:
             digest = self._index.learn(str(path), leaf.raw)
             key = self._leaf_key(str(path), relative, display, context, digest)
         self.misses += 1
-        entry = _Entry(key, leaf.problems, leaf.facts, None)
+        entry = _Entry(key, leaf.problems, leaf.facts, None, facts_digest=leaf.facts_digest)
         if leaf.files is not None:
             entry.files = {name: digest_of(content) for name, content in leaf.files.items()}
             self._contents[key] = dict(leaf.files)
@@ -389,6 +401,44 @@ class LeafCache:
                 self._helm = f"{helm.resolve()}\0{found.st_size}\0{found.st_mtime_ns}"
         return self._helm
 
+    # --- the rules across services ----------------------------------------------------------
+
+    def rules_key(self, rules: str, services: Sequence[LeafFacts]) -> str | None:
+        """What the rules over every service depend on: catalog-gen and the chart (the context's
+        key), the bytes of every environment file and each service's facts (their digest), in
+        order. None when a service is not one this run's cache gave or learned (an unwritten
+        leaf, a service the template rules made invalid): the rules then just run."""
+        context = self._context
+        if context is None:
+            return None
+        digests: list[str] = []
+        used, keys = self._used, self._by_leaf_path  # _entry_of's, inlined: every service's
+        for service in services:
+            entry = used.get(keys.get(service.leaf_path, ""))
+            if entry is None or entry.facts is not service or entry.facts_digest is None:
+                return None
+            digests.append(entry.facts_digest)
+        environments = [
+            f"{name}\0{self._environment_key(name)}" for name in sorted(context.environment_files)
+        ]
+        text = "\0".join((_RULES_FORMAT, rules, self._base, *environments, *digests))
+        return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+    def rules_problems(self, rules: str, key: str) -> tuple[Problem, ...] | None:
+        """What the rules found when they last ran, if that was for key."""
+        found = self._remembered_rules().get(rules)
+        return found[1] if found is not None and found[0] == key else None
+
+    def remember_rules_problems(self, rules: str, key: str, problems: tuple[Problem, ...]) -> None:
+        self._remembered_rules()[rules] = (key, problems)
+        self._rules_changed = True
+
+    def _remembered_rules(self) -> dict[str, tuple[str, tuple[Problem, ...]]]:
+        if self._rules is None:
+            pack = _read_pack(self.directory / RULES_FILE, _entry_unpickler)
+            self._rules = {rules: found for rules, found in pack.items() if _rules_found(found)}
+        return self._rules
+
     # --- saving -----------------------------------------------------------------------------
 
     def save(self) -> None:
@@ -409,6 +459,8 @@ class LeafCache:
         try:
             _remove_stale(self.directory)
             chunked_map(self._write_shards, sorted(by_shard.items()), jobs, least=1)
+            if self._rules_changed and self._rules is not None:
+                _write_pack(self.directory / RULES_FILE, self._rules)
         except (OSError, JobsProcessError):
             pass
         self._index.save(complete=self.complete)
@@ -458,13 +510,18 @@ class LeafCache:
             self._environment_keys = {}
             self._helm = None
             self._lock_file = None
-        environment = relative.split("/", 1)[0]
-        if environment not in self._environment_keys:
-            key = _file_key(context.environment_files.get(environment))
-            self._environment_keys[environment] = key
-        parts = (self._base, self._environment_keys[environment], path, relative, display)
+        environment = self._environment_key(relative.split("/", 1)[0])
+        parts = (self._base, environment, path, relative, display)
         text = "\0".join((*parts, leaf_digest, ""))
         return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+    def _environment_key(self, environment: str) -> str:
+        """sha256 of the environment's file (read once per run; "absent" without one)."""
+        key = self._environment_keys.get(environment)
+        if key is None:
+            files = self._context.environment_files if self._context is not None else {}
+            key = self._environment_keys[environment] = _file_key(files.get(environment))
+        return key
 
     def _lock_digest(self, context: LeafContext) -> str:
         """sha256 of the lock file, for entries that read the whole lock (read once per run)."""
@@ -516,6 +573,18 @@ def _well_formed(entry: _Entry) -> bool:
         and set(map(type, reads)) <= {tuple}
         and set(map(len, reads)) <= {2}
         and set(map(type, itertools.chain.from_iterable(reads))) <= {str}
+        and (entry.facts_digest is None or type(entry.facts_digest) is str)
+    )
+
+
+def _rules_found(found: Any) -> bool:
+    """A rules pack's value: (key, problems)."""
+    return (
+        type(found) is tuple
+        and len(found) == 2
+        and type(found[0]) is str
+        and type(found[1]) is tuple
+        and set(map(type, found[1])) <= {Problem}
     )
 
 

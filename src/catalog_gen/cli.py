@@ -461,7 +461,7 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         # render and check compare files: emitted where each leaf is planned afresh
         emit=emit_service if command in ("render", "check") else None,
     )
-    check_planned(planned, report)
+    check_planned(planned, report, cache)
     if not report.ok:
         if cache is not None:
             cache.save()

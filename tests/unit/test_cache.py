@@ -18,6 +18,7 @@ import pickle
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +30,11 @@ from hypothesis import strategies as st
 from catalog_gen import cache
 from catalog_gen.cache import CACHE_DIR, PACK_PREFIX, PACK_SUFFIX, LeafCache
 from catalog_gen.check.chart_contract import ChartContract
+from catalog_gen.emit import argocd
 from catalog_gen.lock.lockfile import load_lock, serialize_lock
 from catalog_gen.lock.model import LockedModel, ModelLock
-from catalog_gen.plan import fresh
-from catalog_gen.plan.across import leaf_facts
+from catalog_gen.plan import fresh, pipeline
+from catalog_gen.plan.across import check_across_leaves, leaf_facts
 from catalog_gen.plan.leaf import plan_leaf
 from catalog_gen.plan.parallel import chunked_map
 from catalog_gen.plan.pipeline import CatalogPlan, plan_catalog
@@ -320,6 +322,57 @@ def test_a_cached_run_warns_of_a_missing_owner_without_planning_a_leaf(
     assert planned == []  # every leaf from the cache, and no plan planned again for the check
 
 
+def test_the_rules_across_services_run_again_only_when_a_services_facts_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the rules across leaves and the emit-stage checks found is reused after an edit that
+    changes no service's facts (a description); an edit that does (a host another service
+    has) runs them again, and the clash is reported as without the cache."""
+    start(tmp_path)
+    apply(tmp_path, ("leaf", "dev", "a", "s2", 1))
+    assert run_cli(tmp_path, "render", chart=tmp_path / "chart").code == 0
+    ran: list[str] = []
+    real_across, real_argocd = check_across_leaves, argocd.check_catalog
+
+    def across(*arguments: Any) -> None:
+        ran.append("across leaves")
+        real_across(*arguments)
+
+    def argocd_checks(*arguments: Any) -> None:
+        ran.append("emit checks")
+        real_argocd(*arguments)
+
+    monkeypatch.setattr(pipeline, "check_across_leaves", across)
+    monkeypatch.setattr(argocd, "check_catalog", argocd_checks)
+    edited = tmp_path / "catalog" / "dev" / "a" / "s2.yaml"
+    data = yaml.safe_load(edited.read_text(encoding="utf-8"))
+    write_yaml(edited, {**data, "description": "edited"})
+    for command in ("validate", "render", "check"):
+        outcome = run_cli(tmp_path, command, chart=tmp_path / "chart")
+        assert outcome.code == 0, outcome.stdout + outcome.stderr
+    assert ran == []
+    apply(tmp_path, ("leaf", "dev", "a", "s2", 8))  # s1's host: a clash
+    cached = run_cli(tmp_path, "validate", chart=tmp_path / "chart")
+    assert ran == ["across leaves", "emit checks"]
+    cold = run_cli(tmp_path, "validate", "--no-cache", chart=tmp_path / "chart")
+    assert (cached.code, cached.stdout) == (cold.code, cold.stdout) == (1, cold.stdout)
+    assert "h0.example.com" in cached.stdout
+    assert_same(tmp_path)
+
+
+def test_remembered_rules_problems_are_only_those_of_their_key(tmp_path: Path) -> None:
+    """A rules pack whose problems are another key's (a catalog the rules judged otherwise) is
+    not used for this one."""
+    start(tmp_path)
+    apply(tmp_path, ("leaf", "dev", "a", "s2", 8))  # a clash
+    assert_same(tmp_path)
+    clashing = (tmp_path / CACHE_DIR / cache.RULES_FILE).read_bytes()
+    apply(tmp_path, ("leaf", "dev", "a", "s2", 1))  # none
+    assert_same(tmp_path)
+    (tmp_path / CACHE_DIR / cache.RULES_FILE).write_bytes(clashing)
+    assert_same(tmp_path)
+
+
 def run_with(root: Path, cache: LeafCache) -> Outcome:
     """validate with this LeafCache (to look at its counters), as `catalog-gen validate`."""
 
@@ -386,6 +439,50 @@ CORRUPTIONS = (
     corrupt_with_a_foreign_entry,
     corrupt_with_a_forbidden_global,
 )
+
+
+def test_the_rules_across_services_run_again_when_an_environment_file_changes(
+    tmp_path: Path,
+) -> None:
+    """A GPU budget added to an environment changes no service's facts, but what the rules
+    find: they run again (an environment file's bytes are in the key)."""
+    start(tmp_path)
+    apply(tmp_path, ("leaf", "dev", "a", "s1", 1))  # 2 GPUs
+    apply(tmp_path, ("leaf", "dev", "a", "s2", 3))  # 2 more
+    assert_same(tmp_path)
+    apply(tmp_path, ("environment", "dev", 4))  # a budget of 2
+    cached = run_cli(tmp_path, "validate", chart=tmp_path / "chart")
+    assert cached.code == 1
+    assert "budget" in cached.stdout
+    assert_same(tmp_path)
+
+
+def corrupt_with_a_malformed_finding(path: Path) -> None:
+    """A rules pack with a valid checksum whose values are not (key, problems)."""
+    stored = cache._read_pack(path, cache._entry_unpickler)
+    cache._write_pack(path, {rules: (key, ["not a problem"]) for rules, (key, _) in stored.items()})
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        corrupt_by_flipping_a_byte,
+        corrupt_by_truncating,
+        corrupt_with_garbage,
+        corrupt_with_a_forbidden_global,
+        corrupt_with_a_malformed_finding,
+    ],
+)
+def test_a_corrupt_or_foreign_rules_pack_is_ignored(
+    tmp_path: Path, corrupt: Callable[[Path], None]
+) -> None:
+    start(tmp_path)
+    apply(tmp_path, ("leaf", "dev", "a", "s2", 8))  # a clash: the rules found something
+    assert_same(tmp_path)
+    rules = tmp_path / CACHE_DIR / cache.RULES_FILE
+    assert rules.is_file()
+    corrupt(rules)
+    assert_same(tmp_path)
 
 
 def test_a_corrupt_or_foreign_cache_is_ignored_and_rebuilt(tmp_path: Path) -> None:

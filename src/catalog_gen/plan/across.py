@@ -13,10 +13,12 @@ cache's key includes catalog-gen's code, so cached facts of the old shape are ne
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import math
 import operator
+import pickle
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -90,6 +92,12 @@ def leaf_facts(plan: ServicePlan) -> LeafFacts:
         positions=tuple((path, plan.document.position(path)) for path in reported),
         valid=plan.valid,
     )
+
+
+def facts_digest(facts: LeafFacts) -> str:
+    """sha256 of facts as pickled: what the cache keys the rules' problems on (equal facts may
+    pickle apart, sharing objects differently: then the rules only run again)."""
+    return hashlib.sha256(pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL)).hexdigest()
 
 
 def _reported_paths(plan: ServicePlan) -> list[DataPath]:

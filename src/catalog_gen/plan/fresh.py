@@ -36,7 +36,7 @@ from typing import Any
 from catalog_gen.check.chart_templates import TemplateMessage
 from catalog_gen.load.document import join_display
 from catalog_gen.lock.model import LockedModel
-from catalog_gen.plan.across import LeafFacts, leaf_facts
+from catalog_gen.plan.across import LeafFacts, facts_digest, leaf_facts
 from catalog_gen.plan.leaf import LeafContext, plan_leaf
 from catalog_gen.plan.parallel import chunked_map
 from catalog_gen.plan.service_plan import ModelLockFacts, ServicePlan
@@ -61,6 +61,8 @@ class FreshLeaf:
     templates: tuple[TemplateMessage, ...] | None = None  # helm's answer (None: not asked)
     files: Mapping[str, bytes] | None = None  # the service emitters' output (None: not emitted)
     plan: ServicePlan | None = None  # only in the process that planned it (never pickled)
+    # plan/across.py facts_digest of facts, taken where it was planned (when the cache is on)
+    facts_digest: str | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -72,9 +74,12 @@ class FreshPlans:
     """The leaves planned by plan_chunks, by their leaf_path: their plans (planned again here
     when they were planned in another process), helm's answers and the emitted files."""
 
-    def __init__(self, context: LeafContext, display_root: str) -> None:
+    def __init__(self, context: LeafContext, display_root: str, *, digest: bool = False) -> None:
+        """digest: each FreshLeaf carries its facts' digest (the cache keys the rules across
+        leaves on them), taken in the process that planned it."""
         self.context = context
         self.display_root = display_root
+        self.digest = digest
         self.leaves: dict[str, FreshLeaf] = {}
 
     def keep(self, leaf: FreshLeaf) -> LeafFacts:
@@ -206,7 +211,10 @@ def plan_fresh_leaf(path: Path, raw: bytes | None, plans: FreshPlans) -> FreshLe
     facts = None if plan is None else leaf_facts(plan)
     recorded = () if reads is None else tuple(sorted(reads.read.items()))
     whole = reads is not None and reads.whole
-    return FreshLeaf(path, raw, tuple(own.problems), facts, recorded, whole, plan=plan)
+    leaf = FreshLeaf(path, raw, tuple(own.problems), facts, recorded, whole, plan=plan)
+    if facts is not None and plans.digest:
+        leaf.facts_digest = facts_digest(facts)
+    return leaf
 
 
 class LockReads(Mapping[str, LockedModel]):

@@ -12,7 +12,9 @@ writes nothing unless the report is clean):
    processes) that also ask helm and emit;
 4. the chart's template rules (check/chart_templates.py, through helm) placed at the leaves:
    helm's answers from the chunks or the cache, else asked now in one batch;
-5. the cross-leaf rules (plan/across.py `check_across_leaves`) on every service's LeafFacts.
+5. the cross-leaf rules (plan/across.py `check_across_leaves`) on every service's LeafFacts
+   (with the cache, their problems are reused while every service's facts are the ones they
+   last ran on: `run_rules`).
 
 A ServicePlan (plan/service_plan.py) is what every service emitter reads; emitters never look at
 the raw leaf. What reads every service at once (the rules across leaves, the Argo CD files, the
@@ -123,11 +125,15 @@ def plan_catalog(
         catalog, catalog_name, files.environments, environments, chart, lock, enforce_lock
     )
     context = replace(context, lock_display=lock_display)
-    plans = _Plans(cache, FreshPlans(context, display_root))
+    plans = _Plans(cache, FreshPlans(context, display_root, digest=cache is not None))
     services = _plan_leaves(leaves, report, plans, unwritten=unwritten or {}, jobs=jobs, emit=emit)
     services = check_chart_templates(services, chart, report, plans, plans)
-    # Leaves with errors of their own take part too, with what of them is valid.
-    check_across_leaves(services, environments, environment_documents, report)
+
+    def across(found: Report) -> None:
+        # Leaves with errors of their own take part too, with what of them is valid.
+        check_across_leaves(services, environments, environment_documents, found)
+
+    run_rules("across leaves", services, across, report, cache)
     kept = _keep_problems(keep, environment_documents, report)
     valid = tuple(service for service in services if service.valid)
     return CatalogPlan(
@@ -330,7 +336,41 @@ class TemplateMemory(Protocol):
         """What helm answered for a service it gave."""
 
 
-class LeafPlanner(TemplateMemory, Protocol):
+def run_rules(
+    rules: str,
+    services: Sequence[LeafFacts],
+    run: Callable[[Report], None],
+    report: Report,
+    memory: RulesMemory | None,
+) -> None:
+    """Add to report the problems run finds (rules over every service's facts and the
+    environments); with memory, the problems they found last time, unless a service's facts or
+    an environment file changed since (run is then run, and remembered)."""
+    key = None if memory is None else memory.rules_key(rules, services)
+    found = None if memory is None or key is None else memory.rules_problems(rules, key)
+    if found is None:
+        fresh = Report()
+        run(fresh)
+        found = tuple(fresh.problems)
+        if memory is not None and key is not None:
+            memory.remember_rules_problems(rules, key, found)
+    report.extend(found)
+
+
+class RulesMemory(Protocol):
+    """Who remembers what rules across services found, keyed by every service's facts."""
+
+    def rules_key(self, rules: str, services: Sequence[LeafFacts]) -> str | None:
+        """What the rules' problems depend on (None: not known for every service)."""
+
+    def rules_problems(self, rules: str, key: str) -> tuple[Problem, ...] | None:
+        """The problems the rules found last time, when that was for key."""
+
+    def remember_rules_problems(self, rules: str, key: str, problems: tuple[Problem, ...]) -> None:
+        """What the rules found for key."""
+
+
+class LeafPlanner(TemplateMemory, RulesMemory, Protocol):
     """What each leaf gave before, remembered across runs (catalog_gen.cache.LeafCache): the
     same problems and the facts of the same plan, whose full plan plan_of gives when asked."""
 
