@@ -13,7 +13,10 @@ services of the models it changed). The leaf's bytes are known by its stat when 
 LeafIndex recorded (git's index: device, inode, size, mtime, ctime), unread.
 
 A hit gives back the leaf's problems, its LeafFacts (plan/across.py), and the names and sha256
-of its emitted files. An entry counts only when it holds what the command needs: the emitted
+of its emitted files. helm's answers to the chart's template rules are kept by the sha256 of the
+text helm judged (check/chart_templates.py case_key): the leaves planned afresh ask helm only for
+texts that neither this run's entries nor their own entries from before their edit hold.
+An entry counts only when it holds what the command needs: the emitted
 files for `render` and `check` (an entry `validate` made has none), and helm's answers to the
 chart's template rules, from the same helm. The other leaves (a cold cache, an edited
 environment file or chart: all of them) are planned afresh as without the cache, in `--jobs`
@@ -139,6 +142,9 @@ class _Entry:
     # or ((WHOLE_LOCK, sha256 of the lock file),) when it read the whole lock.
     lock_reads: tuple[tuple[str, str], ...] = ()
     facts_digest: str | None = None  # plan/across.py facts_digest of facts (None: no facts)
+    # check/chart_templates.py case_key of what helm judged of the plan: the text templates
+    # answers (None: judged elsewhere, or not at all)
+    case_key: str | None = None
 
 
 def default_directory(catalog: Path) -> Path:
@@ -178,6 +184,9 @@ class LeafCache:
         # The lock entries' answers (reference -> repr or ""), for the lock they came from.
         self._lock_answers: tuple[ModelLockFacts | None, dict[str, str]] = (None, {})
         self._index = LeafIndex(directory)
+        # What the leaves this run missed gave before their edit (found by the sha256 the index
+        # recorded for them): helm's answers for their case texts are still good.
+        self._before: list[_Entry] = []
         # rules -> (key, problems) of what the rules across services found, once read
         self._rules: dict[str, tuple[str, tuple[Problem, ...]]] | None = None
         self._rules_changed = False
@@ -214,6 +223,7 @@ class LeafCache:
             self.hits += 1
             self._use(entry, (path, relative, display, context), digest)
             return entry
+        self._remember_before(name, relative, display, context, digest)
         if raw is None:  # stat said unchanged, but nothing was kept for it: read it now
             try:
                 raw = path.read_bytes()
@@ -223,6 +233,30 @@ class LeafCache:
             key = self._leaf_key(name, relative, display, context, digest)
         self._pending[name] = (key, digest, (path, relative, display, context))
         return raw
+
+    def _remember_before(
+        self, name: str, relative: str, display: str, context: LeafContext, digest: str
+    ) -> None:
+        """The entry the leaf had with the bytes the index recorded for it, if they differ."""
+        before = self._index.recorded(name)
+        if before is None or before == digest:
+            return
+        key = self._leaf_key(name, relative, display, context, before)
+        entry = self._stored.get(key)
+        if type(entry) is _Entry and entry.key == key and _well_formed(entry):
+            self._before.append(entry)
+
+    def known_template_answers(self) -> dict[str, tuple[TemplateMessage, ...]]:
+        """What helm answered, by case_key, for the entries this run gave and those the missed
+        leaves had before (made under this chart and catalog-gen: their keys say so), where
+        this same helm answered: planning the missed leaves asks helm only for new texts."""
+        identity = self._helm_identity()
+        known: dict[str, tuple[TemplateMessage, ...]] = {}
+        for entry in itertools.chain(self._before, self._used.values()) if identity else ():
+            answer = entry.templates
+            if entry.case_key is not None and answer is not None and answer[0] == identity:
+                known[entry.case_key] = answer[1]
+        return known
 
     def learn(self, leaf: FreshLeaf) -> None:
         """The entry of a leaf look_up missed, from what planning it afresh gave."""
@@ -238,6 +272,7 @@ class LeafCache:
             key = self._leaf_key(str(path), relative, display, context, digest)
         self.misses += 1
         entry = _Entry(key, leaf.problems, leaf.facts, None, facts_digest=leaf.facts_digest)
+        entry.case_key = leaf.case_key
         if leaf.files is not None:
             entry.files = {name: digest_of(content) for name, content in leaf.files.items()}
             self._contents[key] = dict(leaf.files)
@@ -574,6 +609,7 @@ def _well_formed(entry: _Entry) -> bool:
         and set(map(len, reads)) <= {2}
         and set(map(type, itertools.chain.from_iterable(reads))) <= {str}
         and (entry.facts_digest is None or type(entry.facts_digest) is str)
+        and (entry.case_key is None or type(entry.case_key) is str)
     )
 
 
@@ -707,18 +743,24 @@ class LeafIndex:
         self._now[name] = found
         return str(found[-1])
 
+    def recorded(self, path: str) -> str | None:
+        """The sha256 the index recorded for the leaf, whatever its stat is now."""
+        found = self._stored.get(path)
+        return None if found is None else str(found[-1])
+
     def learn(self, path: str | os.PathLike[str], raw: bytes) -> str:
         """raw's sha256, remembered with the leaf's stat when that is trustworthy: taken after
         reading, and older than the racy window (so an edit since the run began is never
-        recorded)."""
+        recorded); else with a stat no file has (never known: read again next time), for
+        `recorded`."""
         digest = digest_of(raw)
         try:
             now = _stat_of(path)
         except OSError:
             return digest
         racy = self._started - int(RACY_SECONDS * 1e9)
-        if max(int(now[3]), int(now[4])) < racy:
-            self._now[os.fspath(path)] = [*now, digest]
+        trusted = max(int(now[3]), int(now[4])) < racy
+        self._now[os.fspath(path)] = [*(now if trusted else _NO_STAT), digest]
         return digest
 
     def save(self, *, complete: bool) -> None:
@@ -731,6 +773,9 @@ class LeafIndex:
         ).encode()
         with contextlib.suppress(OSError):
             replace_file(self.path, body)
+
+
+_NO_STAT = [-1, -1, -1, -1, -1]  # what the index records for a leaf read within the racy window
 
 
 def _stat_of(path: str | os.PathLike[str]) -> list[int | str]:

@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from catalog_gen import cache
 from catalog_gen.cache import CACHE_DIR, PACK_PREFIX, PACK_SUFFIX, LeafCache
 from catalog_gen.check.chart_contract import ChartContract
+from catalog_gen.check.chart_templates import ChartTemplates
 from catalog_gen.emit import argocd
 from catalog_gen.lock.lockfile import load_lock, serialize_lock
 from catalog_gen.lock.model import LockedModel, ModelLock
@@ -439,6 +440,58 @@ CORRUPTIONS = (
     corrupt_with_a_foreign_entry,
     corrupt_with_a_forbidden_global,
 )
+
+
+def test_helm_judges_only_case_texts_it_has_not_answered_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A leaf edit that leaves what the chart's template rules read as it was (a description)
+    takes helm's answer from the entry the leaf had; one that changes it (a GPU count) asks
+    helm. Both give what a cold run gives."""
+    start(tmp_path)
+    assert_same(tmp_path)
+    asked: list[int] = []
+    real = ChartTemplates._run
+
+    def counted(self: ChartTemplates, cases: list[str]) -> Any:
+        asked.append(len(cases))
+        return real(self, cases)
+
+    monkeypatch.setattr(ChartTemplates, "_run", counted)
+    edited = tmp_path / "catalog" / "dev" / "a" / "s1.yaml"
+    write_yaml(edited, {**yaml.safe_load(edited.read_text(encoding="utf-8")), "description": "x"})
+    outcome = run_cli(tmp_path, "render", chart=tmp_path / "chart")
+    assert outcome.code == 0, outcome.stdout + outcome.stderr
+    assert asked == []
+    apply(tmp_path, ("leaf", "dev", "b", "s3", 1))  # what prod's s2 sends helm: answered
+    assert run_cli(tmp_path, "render", chart=tmp_path / "chart").code == 0
+    assert asked == []
+    assert_same(tmp_path)
+    apply(tmp_path, ("leaf", "dev", "a", "s1", 3))  # one GPU, where no service has one on phi
+    asked.clear()
+    outcome = run_cli(tmp_path, "render", chart=tmp_path / "chart")
+    assert outcome.code == 0, outcome.stdout + outcome.stderr
+    assert asked == [1]
+    assert_same(tmp_path)
+
+
+def test_an_edit_of_the_charts_template_rules_asks_helm_again(tmp_path: Path) -> None:
+    """helm's answers are kept for the chart that gave them: a rule added to _validate.tpl
+    judges every service again, cached or not."""
+    start(tmp_path)
+    assert_same(tmp_path)
+    rules = tmp_path / "chart" / "templates" / "_validate.tpl"
+    text = rules.read_text(encoding="utf-8")
+    rule = (
+        '{{- if gt (int .Values.gpu.count) 0 }}{{- $messages = append $messages (dict "value" '
+        '"gpu.count" "message" "no GPU for this test") }}{{- end }}\n'
+    )
+    anchor = "{{- $messages := list }}\n"
+    rules.write_text(text.replace(anchor, anchor + rule, 1), encoding="utf-8")
+    cached = run_cli(tmp_path, "validate", chart=tmp_path / "chart")
+    assert cached.code == 1
+    assert "no GPU for this test" in cached.stdout
+    assert_same(tmp_path)
 
 
 def test_the_rules_across_services_run_again_when_an_environment_file_changes(

@@ -137,7 +137,7 @@ class ChartTemplates:
     def answers(self, texts: Sequence[str]) -> list[tuple[TemplateMessage, ...]]:
         """The template rules' messages for each case_text, in order; helm asked once, for
         the texts it has not answered yet."""
-        keys = [hashlib.sha256(text.encode("utf-8")).hexdigest() for text in texts]
+        keys = [case_key(text) for text in texts]
         missing: dict[str, str] = {}
         for key, text in zip(keys, texts, strict=True):
             if key not in self._cache:
@@ -146,6 +146,11 @@ class ChartTemplates:
             results = self._run(list(missing.values()))
             self._cache.update(zip(missing, results, strict=True))
         return [self._cache[key] for key in keys]
+
+    def remember(self, answered: Mapping[str, tuple[TemplateMessage, ...]]) -> None:
+        """What this chart's template rules answered before, by case_key, as this helm answered
+        it (the cache's: catalog_gen/cache.py): those texts are not asked again."""
+        self._cache.update(answered)
 
     def read_paths(self) -> ReadPaths | None:
         """What the driver's template files read of the values (read_paths), read once."""
@@ -238,6 +243,11 @@ def _parse(stdout: str, expected: int) -> list[tuple[TemplateMessage, ...]]:
         tuple(TemplateMessage(str(item["value"]), str(item["message"])) for item in messages)
         for messages in results
     ]
+
+
+def case_key(text: str) -> str:
+    """What a case_text's answer is known by: its sha256."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _canonical_json(values: Mapping[str, Any]) -> str:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from catalog_gen.check.chart_templates import TemplateMessage
+from catalog_gen.check.chart_templates import TemplateMessage, case_key
 from catalog_gen.load.document import join_display
 from catalog_gen.lock.model import LockedModel
 from catalog_gen.plan.across import LeafFacts, facts_digest, leaf_facts
@@ -61,8 +61,10 @@ class FreshLeaf:
     templates: tuple[TemplateMessage, ...] | None = None  # helm's answer (None: not asked)
     files: Mapping[str, bytes] | None = None  # the service emitters' output (None: not emitted)
     plan: ServicePlan | None = None  # only in the process that planned it (never pickled)
-    # plan/across.py facts_digest of facts, taken where it was planned (when the cache is on)
+    # With the cache: plan/across.py facts_digest of facts, and the case_key of what helm
+    # judged of it (None: not judged), taken where it was planned.
     facts_digest: str | None = None
+    case_key: str | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -75,8 +77,8 @@ class FreshPlans:
     when they were planned in another process), helm's answers and the emitted files."""
 
     def __init__(self, context: LeafContext, display_root: str, *, digest: bool = False) -> None:
-        """digest: each FreshLeaf carries its facts' digest (the cache keys the rules across
-        leaves on them), taken in the process that planned it."""
+        """digest: each FreshLeaf carries what the cache keys on (its facts' digest, its case
+        key), taken in the process that planned it."""
         self.context = context
         self.display_root = display_root
         self.digest = digest
@@ -171,7 +173,10 @@ def plan_chunks(
         fresh = [plan_fresh_leaf(path, raw, plans) for path, raw in chunk]
         for leaf in fresh:
             if templates is not None and leaf.plan is not None and _valid(leaf):
-                asked.append((str(leaf.path), templates.case_text(leaf.plan.effective)))
+                text = templates.case_text(leaf.plan.effective)
+                asked.append((str(leaf.path), text))
+                if plans.digest:
+                    leaf.case_key = case_key(text)
             if emit is not None:
                 leaf.files = _emitted(leaf, emit)
                 if leaf.files is not None:  # its plan is rarely wanted again: planned anew then

@@ -241,6 +241,9 @@ def _plan_leaves(
             afresh.append((path, found))
         else:
             remembered.append(found)
+    templates = plans.fresh.context.chart.templates
+    if cache is not None and afresh and templates is not None:
+        templates.remember(cache.known_template_answers())
     planned = iter(plan_chunks(afresh, plans.fresh, emit=emit, jobs=jobs))
     services: list[LeafFacts] = []
     for cached in remembered:
@@ -391,6 +394,10 @@ class LeafPlanner(TemplateMemory, RulesMemory, Protocol):
 
     def plan_of(self, service: LeafFacts) -> ServicePlan:
         """The full plan of a service it gave."""
+
+    def known_template_answers(self) -> Mapping[str, tuple[TemplateMessage, ...]]:
+        """helm's answers it holds, by check/chart_templates.py case_key, for this chart and
+        helm: the leaves planned afresh ask helm only for other texts."""
 
 
 def _select(
