@@ -11,7 +11,7 @@ import os
 import sys
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path, PurePosixPath
 from typing import TextIO
 
@@ -40,6 +40,7 @@ from catalog_gen.scaffold.promote import promote
 from catalog_gen.write.swap import JournalError
 from catalog_gen.write.writer import (
     FileOutput,
+    HeldOutputs,
     KnownFiles,
     Output,
     OutputBusyError,
@@ -436,45 +437,66 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return _lock(
             arguments, catalog=catalog, display_root=display_root, chart=chart, out=out, err=err
         )
-    cache = None
-    if command not in ("backstage", "lock") and not arguments.no_cache:
-        cache = LeafCache(
-            default_cache_directory(catalog), complete=not files, jobs=_jobs_of(arguments)
+    caching = command != "backstage" and not arguments.no_cache
+    # render walks its output tree while the cache is read and the catalog planned
+    held = _hold_outputs(arguments, catalog) if command == "render" and caching else None
+    with held if held is not None else nullcontext():
+        directory = default_cache_directory(catalog)
+        cache = (
+            LeafCache(directory, complete=not files, jobs=_jobs_of(arguments)) if caching else None
         )
-    if command in ("new", "promote"):
-        code = _scaffold(
-            arguments, CatalogAccess(catalog, display_root, chart, _load_lock, cache), out, err
+        if command in ("new", "promote"):
+            code = _scaffold(
+                arguments, CatalogAccess(catalog, display_root, chart, _load_lock, cache), out, err
+            )
+            if cache is not None:
+                cache.save()
+            return code
+        planned = plan_catalog(
+            catalog,
+            display_root,
+            chart,
+            report,
+            only=files or None,
+            lock_loader=_load_lock,
+            cache=cache,
+            # backstage reads every plan: one process keeps them (a forked one does not)
+            jobs=1 if command == "backstage" else _jobs_of(arguments),
+            # render and check compare files: emitted where each leaf is planned afresh
+            emit=emit_service if command in ("render", "check") else None,
         )
-        if cache is not None:
-            cache.save()
-        return code
-    planned = plan_catalog(
-        catalog,
-        display_root,
-        chart,
-        report,
-        only=files or None,
-        lock_loader=_load_lock,
-        cache=cache,
-        # backstage reads every plan: one process keeps them (a forked one does not)
-        jobs=1 if command == "backstage" else _jobs_of(arguments),
-        # render and check compare files: emitted where each leaf is planned afresh
-        emit=emit_service if command in ("render", "check") else None,
-    )
+        return _finish(
+            planned, report, cache, arguments, catalog=catalog, out=out, err=err, held=held
+        )
+
+
+def _finish(
+    planned: CatalogPlan,
+    report: Report,
+    cache: LeafCache | None,
+    arguments: argparse.Namespace,
+    *,
+    catalog: Path,
+    out: TextIO,
+    err: TextIO,
+    held: HeldOutputs | None,
+) -> int:
+    """What a planning command does with the plan: the emit-stage checks, the problems, and
+    then backstage's, validate's, render's or check's work."""
     check_planned(planned, report, cache)
     if not report.ok:
         if cache is not None:
             cache.save()
         return _print_problems(report, arguments.format, out, err)
-    if command == "backstage":
+    if arguments.command == "backstage":
         return _backstage(planned, report, arguments, out, err)
     _print_report(report, arguments.format, out)
-    if command == "validate":
+    if arguments.command == "validate":
         if cache is not None:
             cache.save()
         err.write(f"catalog-gen: {_summary(planned)}: valid\n")
         return EXIT_OK
-    return _render(planned, cache, arguments, catalog, err)
+    return _render(planned, cache, arguments, catalog, err, held=held)
 
 
 def _scaffold(
@@ -543,12 +565,42 @@ def _usage_problem(catalog: Path, catalog_text: str, files: Sequence[Path]) -> s
     return None
 
 
+def _hold_outputs(arguments: argparse.Namespace, catalog: Path) -> HeldOutputs | None:
+    """render with the cache and --jobs: the writers' locks taken now if free, and the walk of
+    the generated tree started, so that it runs while the catalog is planned (write/writer.py
+    HeldOutputs). Targets the writer would refuse are left to refuse after planning."""
+    if _jobs_of(arguments) < 2:
+        return None
+    target, deploy, location = _targets(arguments, catalog)
+    outputs: list[Output] = [TreeOutput(target, {}), FileOutput(location, b"")]
+    if deploy.exists():
+        outputs.append(TreeOutput(deploy, {}))
+    try:
+        check_targets(outputs, [catalog, Path(arguments.chart)])
+    except UnsafeOutputError:
+        return None
+    targets = [output.path for output in outputs]
+    return HeldOutputs.take(targets, target, WriteRecord(default_cache_directory(catalog)))
+
+
+def _targets(arguments: argparse.Namespace, catalog: Path) -> tuple[Path, Path, Path]:
+    """The generated tree, the Argo CD folder and the root Location file."""
+    gitops_root = Path(arguments.gitops_root) if arguments.gitops_root else catalog.parent
+    return (
+        Path(arguments.out),
+        gitops_root / argocd.DEPLOY_DIR,
+        gitops_root / backstage.ROOT_LOCATION_PATH,
+    )
+
+
 def _render(
     planned: CatalogPlan,
     cache: LeafCache | None,
     arguments: argparse.Namespace,
     catalog: Path,
     err: TextIO,
+    *,
+    held: HeldOutputs | None = None,
 ) -> int:
     """render (write the three outputs) or check (compare them) for a clean catalog. With the
     cache, the tree's files are known by their sha256 and only those written or compared are
@@ -558,7 +610,7 @@ def _render(
         return _render_tree(planned, files, None, arguments, catalog=catalog, err=err)
     try:
         tree = cache.tree(planned, SERVICE_EMITTERS)
-        return _render_tree(planned, tree, cache, arguments, catalog=catalog, err=err)
+        return _render_tree(planned, tree, cache, arguments, catalog=catalog, err=err, held=held)
     finally:
         cache.save()
 
@@ -571,28 +623,28 @@ def _render_tree(
     *,
     catalog: Path,
     err: TextIO,
+    held: HeldOutputs | None = None,
 ) -> int:
     """_render's outputs written, or compared (check)."""
     summary = _summary(planned)
-    target = Path(arguments.out)
-    gitops_root = Path(arguments.gitops_root) if arguments.gitops_root else catalog.parent
-    deploy = gitops_root / argocd.DEPLOY_DIR
+    target, deploy, location = _targets(arguments, catalog)
     deploy_tree = argocd.deploy_files(planned)
-    location = gitops_root / backstage.ROOT_LOCATION_PATH
     location_bytes = backstage.root_location_bytes()
     outputs: list[Output] = [TreeOutput(target, tree)]
     # An environment without argocd has no files there: do not create an empty folder.
     if deploy_tree or deploy.exists():
         outputs.append(TreeOutput(deploy, deploy_tree))
     outputs.append(FileOutput(location, location_bytes))
-    record = None if cache is None else WriteRecord(cache.directory)
+    record = held.record if held is not None else None
+    if record is None and cache is not None:
+        record = WriteRecord(cache.directory)
     if arguments.command == "check":
         return _check(outputs, summary, err, record, jobs=_jobs_of(arguments))
     protected = [catalog, Path(arguments.chart)]
     # deploy/ is reserved even when no environment writes there: nothing else may go inside it.
     written = {output.path for output in outputs}
     check_targets(outputs if deploy in written else [*outputs, TreeOutput(deploy, {})], protected)
-    write_outputs(outputs, protected=protected, record=record, jobs=_jobs_of(arguments))
+    write_outputs(outputs, protected=protected, record=record, jobs=_jobs_of(arguments), held=held)
     err.write(
         f"catalog-gen: {summary}: wrote {len(tree)} files to {os.path.normpath(target)}, "
         f"{len(deploy_tree)} to {os.path.normpath(deploy)} and {os.path.normpath(location)}\n"

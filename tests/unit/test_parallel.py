@@ -411,3 +411,37 @@ def test_no_descriptor_thread_or_process_is_left_whatever_happens(tmp_path: Path
     assert open_descriptors() <= descriptors
     assert threading.active_count() <= threads
     assert children() <= processes
+
+
+def test_background_work_comes_back_or_raises_here() -> None:
+    assert parallel.Background(lambda: ("walked", os.getpid())).result()[0] == "walked"
+    assert parallel.Background(os.getpid).result() != os.getpid()
+
+    def failing() -> None:
+        raise KeyError("in the background")
+
+    with pytest.raises(KeyError, match="in the background"):
+        parallel.Background(failing).result()
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc (Linux)")
+def test_a_background_process_stopped_or_killed_leaves_nothing(tmp_path: Path) -> None:
+    descriptors, processes = open_descriptors(), children()
+    started = tmp_path / "started"
+
+    def forever() -> None:
+        started.touch()
+        time.sleep(60)
+
+    running = parallel.Background(forever)
+    while not started.exists():
+        time.sleep(0.01)
+    running.stop()
+    running.stop()  # once is enough; twice does nothing
+    with pytest.raises(JobsProcessError):
+        running.result()
+    killed = parallel.Background(lambda: os.kill(os.getpid(), signal.SIGKILL))
+    with pytest.raises(JobsProcessError, match="signal 9"):
+        killed.result()
+    assert open_descriptors() <= descriptors
+    assert children() <= processes

@@ -32,6 +32,10 @@ writers' lock. An exception in a chunk is raised again in catalog-gen: the rest 
 are taken off the pipe, every process ends its chunk, and the error of the first chunk that
 failed is raised, the one a single process would have raised. Ctrl-C in catalog-gen ends them
 all (it is held off while a process is forked, so that each is known, ended and waited for).
+
+`Background(work)` runs one callable in a process forked at once and hands back what it
+returned when asked (`result`), or ends it (`stop`): render walks the output tree that way
+while it plans (write/writer.py HeldOutputs).
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ import struct
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn, TypeVar
+from typing import Any, Generic, NoReturn, TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -117,6 +121,78 @@ def chunked_map(
     if sorted(results) != list(range(len(bounds))):  # pragma: no cover - a chunk got lost
         raise JobsProcessError("a --jobs process ended without all its results")
     return [results[index] for index in range(len(bounds))], extras
+
+
+class Background(Generic[Result]):
+    """work() run in a process forked now, while this one goes on; `result` waits for it. What
+    write/writer.py's HeldOutputs walks the output tree with while catalog-gen plans. Ctrl-C is
+    held off while forking and ignored in the process (catalog-gen reports it and ends it)."""
+
+    def __init__(self, work: Callable[[], Result]) -> None:
+        reader, writer = os.pipe()
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the forked process
+                _background_main(work, reader, writer, held)
+        except BaseException:
+            os.close(reader)
+            raise
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+            os.close(writer)
+        self._pid, self._reader = pid, reader
+
+    def result(self) -> Result:
+        """What work returned, its exception raised here (JobsProcessError when the process
+        ended without either); the process waited for."""
+        if self._pid < 0:
+            raise JobsProcessError("the background process was stopped")
+        received = []
+        with contextlib.suppress(OSError):
+            while block := os.read(self._reader, _PIPE_BYTES):
+                received.append(block)
+        _, status = os.waitpid(self._pid, 0)
+        self._pid = -1
+        self.stop()
+        frames, whole = _frames(b"".join(received), ())
+        if frames and frames[0][0] == _FAILED:
+            raise _unpickled_error(frames[0][2])
+        if not whole or [frame[0] for frame in frames] != [_CHUNK, _ENDED]:
+            raise JobsProcessError(_ended(status))
+        result: Result = frames[0][2]
+        return result
+
+    def stop(self) -> None:
+        """The process ended (if it still runs) and waited for; the pipe closed."""
+        if self._pid > 0:
+            with contextlib.suppress(ProcessLookupError, ChildProcessError):
+                os.kill(self._pid, signal.SIGKILL)
+                os.waitpid(self._pid, 0)
+            self._pid = -1
+        if self._reader >= 0:
+            os.close(self._reader)
+            self._reader = -1
+
+
+def _background_main(
+    work: Callable[[], Any], reader: int, writer: int, held: Iterable[int]
+) -> NoReturn:  # pragma: no cover - the forked process
+    status = 1
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        os.close(reader)
+        with os.fdopen(writer, "wb") as pipe:
+            try:
+                frame: tuple[Any, ...] = (_CHUNK, 0, work())
+            except Exception as error:  # handed to catalog-gen, which raises it
+                frame = (_FAILED, 0, _pack_error(error))
+            _send(pipe, frame, ())
+            _send(pipe, (_ENDED,), ())
+        status = 0
+    finally:
+        os._exit(status)
 
 
 class JobsProcessError(RuntimeError):
