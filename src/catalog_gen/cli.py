@@ -438,8 +438,9 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             arguments, catalog=catalog, display_root=display_root, chart=chart, out=out, err=err
         )
     caching = command != "backstage" and not arguments.no_cache
-    # render walks its output tree while the cache is read and the catalog planned
-    held = _hold_outputs(arguments, catalog) if command == "render" and caching else None
+    # render and check walk the output tree while the cache is read and the catalog planned
+    outputs_walked = command in ("render", "check") and caching
+    held = _hold_outputs(arguments, catalog) if outputs_walked else None
     with held if held is not None else nullcontext():
         directory = default_cache_directory(catalog)
         cache = (
@@ -566,21 +567,25 @@ def _usage_problem(catalog: Path, catalog_text: str, files: Sequence[Path]) -> s
 
 
 def _hold_outputs(arguments: argparse.Namespace, catalog: Path) -> HeldOutputs | None:
-    """render with the cache and --jobs: the writers' locks taken now if free, and the walk of
-    the generated tree started, so that it runs while the catalog is planned (write/writer.py
-    HeldOutputs). Targets the writer would refuse are left to refuse after planning."""
+    """render and check with the cache and --jobs: the writers' locks taken now if free
+    (check's shared), and the walk of the generated tree started, so that it runs while the
+    catalog is planned (write/writer.py HeldOutputs). Targets the writer would refuse are left
+    to refuse after planning."""
     if _jobs_of(arguments) < 2:
         return None
     target, deploy, location = _targets(arguments, catalog)
     outputs: list[Output] = [TreeOutput(target, {}), FileOutput(location, b"")]
     if deploy.exists():
         outputs.append(TreeOutput(deploy, {}))
+    render = arguments.command == "render"
     try:
-        check_targets(outputs, [catalog, Path(arguments.chart)])
+        if render:
+            check_targets(outputs, [catalog, Path(arguments.chart)])
     except UnsafeOutputError:
         return None
     targets = [output.path for output in outputs]
-    return HeldOutputs.take(targets, target, WriteRecord(default_cache_directory(catalog)))
+    record = WriteRecord(default_cache_directory(catalog))
+    return HeldOutputs.take(targets, target, record, exclusive=render)
 
 
 def _targets(arguments: argparse.Namespace, catalog: Path) -> tuple[Path, Path, Path]:
@@ -639,7 +644,7 @@ def _render_tree(
     if record is None and cache is not None:
         record = WriteRecord(cache.directory)
     if arguments.command == "check":
-        return _check(outputs, summary, err, record, jobs=_jobs_of(arguments))
+        return _check(outputs, summary, err, record, jobs=_jobs_of(arguments), held=held)
     protected = [catalog, Path(arguments.chart)]
     # deploy/ is reserved even when no environment writes there: nothing else may go inside it.
     written = {output.path for output in outputs}
@@ -659,12 +664,17 @@ def _check(
     record: WriteRecord | None = None,
     *,
     jobs: int = 1,
+    held: HeldOutputs | None = None,
 ) -> int:
-    """Compare render's outputs with what is on disk, under the writers' lock (shared); files
-    render last wrote and nobody touched since are not read (record, write/written.py)."""
+    """Compare render's outputs with what is on disk, under the writers' lock (shared: held
+    since before planning, when it covers every target); files render last wrote and nobody
+    touched since are not read (record, write/written.py)."""
     stale = False
     targets = [output.path for output in outputs]
-    with locked(targets, exclusive=False):
+    if held is not None and not held.covers(targets):
+        held.close()
+        held = None
+    with locked(targets, exclusive=False) if held is None else nullcontext():
         for journal in interrupted(targets):
             err.write(
                 f"{os.path.normpath(journal)}: a render was interrupted while replacing its "
@@ -674,7 +684,7 @@ def _check(
         for output in outputs:
             display = os.path.normpath(output.path)
             if isinstance(output, TreeOutput):
-                difference = diff_tree(output.path, output.files, display, record, jobs)
+                difference = diff_tree(output.path, output.files, display, record, jobs, held=held)
                 if not difference.clean:
                     err.write(difference.summary(display))
                     stale = True

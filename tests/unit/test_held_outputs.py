@@ -1,6 +1,7 @@
-"""render with the cache and --jobs takes the writers' locks before it plans, when they are
-free, and walks the generated tree in another process meanwhile (write/writer.py HeldOutputs):
-the same outputs, the same refusals, and nothing held or left running once it is done."""
+"""render and check with the cache and --jobs take the writers' locks before they plan, when
+they are free, and walk the generated tree in another process meanwhile (write/writer.py
+HeldOutputs): the same outputs and verdicts, the same refusals, and nothing held or left running
+once they are done."""
 
 from __future__ import annotations
 
@@ -85,10 +86,10 @@ def test_a_busy_lock_is_not_waited_for_before_planning(tmp_path: Path) -> None:
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         record = WriteRecord(root / ".catalog-gen-cache")
-        assert HeldOutputs.take(targets, root / "generated", record) is None
+        assert HeldOutputs.take(targets, root / "generated", record, exclusive=True) is None
     finally:
         os.close(descriptor)
-    held = HeldOutputs.take(targets, root / "generated", record)
+    held = HeldOutputs.take(targets, root / "generated", record, exclusive=True)
     assert held is not None
     with held:
         assert held.covers(targets)
@@ -108,3 +109,28 @@ def test_an_output_folder_made_after_the_locks_were_taken_is_locked_then(
     assert (root / "deploy" / "argocd").is_dir()
     assert outputs(root) == cold(tmp_path, root)
     assert leftovers(root) == []
+
+
+def test_check_walks_the_tree_in_another_process_and_finds_what_one_process_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "held"
+    rendered(root)
+    walkers = tmp_path / "walkers"
+    walkers.mkdir()
+    real = walk.seen
+
+    def noted(*arguments: Any) -> walk.Seen:
+        (walkers / str(os.getpid())).touch()
+        return real(*arguments)
+
+    monkeypatch.setattr(writer, "seen", noted)
+    assert run_cli(root, "check", "--jobs", "2").code == 0
+    walked = [int(path.name) for path in walkers.iterdir()]
+    assert len(walked) == 1
+    assert walked != [os.getpid()]
+    edited = next((root / "generated").rglob("values.yaml"))
+    edited.write_bytes(edited.read_bytes() + b"# by hand\n")
+    held, alone = run_cli(root, "check", "--jobs", "2"), run_cli(root, "check", "--jobs", "1")
+    assert (held.code, held.stderr) == (alone.code, alone.stderr) == (1, alone.stderr)
+    assert "by hand" in held.stderr

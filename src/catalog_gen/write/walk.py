@@ -122,6 +122,15 @@ def ownership(
 
 
 @dataclass
+class Seen:
+    """The files of a tree as read_tree reads them (links to files too), and those of them whose
+    stamp does not prove them unchanged (none, a link, another stat)."""
+
+    names: list[str] = field(default_factory=list)
+    unproven: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Listed:
     """The files of a tree as read_tree reads them (links to files too), and those of them that
     must be read to compare them: all but those whose stamp matches with the expected sha256."""
@@ -130,13 +139,13 @@ class Listed:
     unknown: list[str] = field(default_factory=list)
 
 
-def listed(root: str, digests: Mapping[str, str], stamps: Mapping[str, Stamp], jobs: int) -> Listed:
-    """The tree at root's files (empty when it is no folder), and which of them to read."""
+def seen(root: str, stamps: Mapping[str, Stamp], jobs: int) -> Seen:
+    """The tree at root's files (none when it is no folder), with a stat of each."""
     if not os.path.isdir(root):
-        return Listed()
+        return Seen()
 
-    def walk(directory: str, prefix: str, deep: bool) -> Listed:
-        found = Listed()
+    def walk(directory: str, prefix: str, deep: bool) -> Seen:
+        found = Seen()
         for entry, name in _files(directory, prefix, deep):
             if not entry.is_file():  # a special file, a link to a folder or to nothing
                 continue
@@ -145,14 +154,32 @@ def listed(root: str, digests: Mapping[str, str], stamps: Mapping[str, Stamp], j
             if (
                 known is None
                 or not entry.is_file(follow_symlinks=False)
-                or known.digest != digests.get(name)
                 or not known.matches(entry.stat(follow_symlinks=False))
             ):
-                found.unknown.append(name)
+                found.unproven.append(name)
         return found
 
-    total = Listed()
+    total = Seen()
     for part in walk_in_parts(root, walk, jobs):
         total.names += part.names
-        total.unknown += part.unknown
+        total.unproven += part.unproven
     return total
+
+
+def listed(
+    root: str,
+    digests: Mapping[str, str],
+    stamps: Mapping[str, Stamp],
+    jobs: int,
+    found: Seen | None = None,
+) -> Listed:
+    """The tree at root's files (empty when it is no folder), and which of them to read: those
+    whose stamp proves nothing, or whose recorded sha256 is not the expected one. found: the
+    tree seen already (with these stamps)."""
+    if found is None:
+        found = seen(root, stamps, jobs)
+    unproven = set(found.unproven)
+    unknown = [
+        name for name in found.names if name in unproven or stamps[name].digest != digests.get(name)
+    ]
+    return Listed(found.names, unknown)

@@ -39,7 +39,8 @@ after planning as above), interrupted swaps completed and leftovers removed, the
 `write_outputs` then takes the walk's result instead of walking, under the same locks; a run that
 ends before writing (an invalid catalog, an error) ends the walk and lets the locks go. It is
 taken only after the targets pass step 1, and only when the folder holding each exists (no
-folder is made before planning).
+folder is made before planning). `check` holds the locks shared the same way, and its walk
+(`walk.seen`: the files and their stats) runs while it plans; `diff_tree` takes it.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ from pathlib import Path, PurePosixPath
 from catalog_gen.digests import digest_of
 from catalog_gen.plan.parallel import Background, chunked_map
 from catalog_gen.write.swap import JOURNAL_SUFFIX, Step, pending, recover, remove, swap
-from catalog_gen.write.walk import Ownership, listed, ownership
+from catalog_gen.write.walk import Ownership, Seen, listed, ownership, seen
 from catalog_gen.write.written import Stamp, WriteRecord, stamp
 
 MAX_DIFF_LINES = 200
@@ -282,7 +283,7 @@ def check_owned(
         raise UnsafeOutputError(f"refusing to replace {target}: it is not a directory")
     else:
         stamps = record.stamps(target) if record is not None else {}
-        found = held.walked(target, record) if held is not None else None
+        found = held.ownership(target, record) if held is not None else None
         if found is None:
             found = ownership(str(target), stamps, _is_generated, jobs)
         offenders = [Path(path) for path in found.foreign]
@@ -300,39 +301,46 @@ def check_owned(
 
 
 class HeldOutputs:
-    """The writers' locks on render's targets, taken before planning, with the ownership walk of
-    one tree started in another process (see the module doc). A context manager: leaving it ends
-    the walk if nobody took its result, and lets the locks go."""
+    """The writers' locks on the targets, taken before planning, with a walk of one tree started
+    in another process (see the module doc): render's (exclusive, after completing interrupted
+    swaps: the ownership walk) or check's (shared: the files and their stats). A context
+    manager: leaving it ends the walk if nobody took its result, and lets the locks go."""
 
     def __init__(self, locks: ExitStack, directories: set[str], tree: Path) -> None:
         self._locks = locks
         self._directories = directories
         self._tree = tree
-        self._walk: Background[Ownership] | None = None
+        self._walk: Background[Ownership | Seen] | None = None
         self.record: WriteRecord | None = None  # the stamps the walk compares (render's record)
 
     @classmethod
     def take(
-        cls, targets: Sequence[Path], tree: Path, record: WriteRecord | None
+        cls, targets: Sequence[Path], tree: Path, record: WriteRecord | None, *, exclusive: bool
     ) -> HeldOutputs | None:
         """Held, with tree (one of targets, an existing folder) being walked with record's
         stamps; None when a folder holding a target is missing, another catalog-gen holds a
-        lock, or a step fails (write_outputs then does it all after planning, as without)."""
+        lock, or a step fails (the writer, or check, then does it all after planning)."""
         if tree.is_symlink() or not tree.is_dir():
             return None
         directories = {os.path.abspath(target.parent) for target in targets}
         locks = ExitStack()
+        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
         try:
             for directory in sorted(directories):
                 descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
                 locks.callback(os.close, descriptor)
-                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            recover(targets)
-            for target in targets:
-                _remove_leftovers(target)
+                fcntl.flock(descriptor, mode | fcntl.LOCK_NB)
+            if exclusive:
+                recover(targets)
+                for target in targets:
+                    _remove_leftovers(target)
             held = cls(locks, directories, tree)
             stamps = record.stamps(tree) if record is not None else {}
-            held._walk = Background(lambda: ownership(str(tree), stamps, _is_generated, 1))
+            root = str(tree)
+            if exclusive:
+                held._walk = Background(lambda: ownership(root, stamps, _is_generated, 1))
+            else:
+                held._walk = Background(lambda: seen(root, stamps, 1))
             held.record = record
         except (OSError, ValueError):  # busy (BlockingIOError), missing, or a bad journal
             locks.close()
@@ -343,8 +351,17 @@ class HeldOutputs:
         """Whether the locks held are those of every target's folder."""
         return {os.path.abspath(target.parent) for target in targets} <= self._directories
 
-    def walked(self, tree: Path, record: WriteRecord | None) -> Ownership | None:
-        """The walk's result, when it was of tree with this record's stamps (taken once)."""
+    def ownership(self, tree: Path, record: WriteRecord | None) -> Ownership | None:
+        """render's walk of tree, when it was with this record's stamps (taken once)."""
+        found = self._walked(tree, record)
+        return found if isinstance(found, Ownership) else None
+
+    def seen(self, tree: Path, record: WriteRecord | None) -> Seen | None:
+        """check's walk of tree, when it was with this record's stamps (taken once)."""
+        found = self._walked(tree, record)
+        return found if isinstance(found, Seen) else None
+
+    def _walked(self, tree: Path, record: WriteRecord | None) -> Ownership | Seen | None:
         if tree != self._tree or self._walk is None:
             return None
         walk, self._walk = self._walk, None
@@ -646,17 +663,21 @@ def diff_tree(
     out_display: str,
     record: WriteRecord | None = None,
     jobs: int = 1,
+    *,
+    held: HeldOutputs | None = None,
 ) -> TreeDiff:
     """What render would change in out, without touching it. record: files whose stamp still
     matches and whose recorded sha256 is the expected one are neither read nor compared (their
     expected bytes are not even asked for: KnownFiles; written.py). jobs: how many processes
-    may walk a big tree (write/walk.py)."""
+    may walk a big tree (write/walk.py). held: where a walk of it started before planning,
+    with the same record, is found."""
     digests = _digests(files)
     if record is None:
         actual = {relative.as_posix(): content for relative, content in read_tree(out).items()}
         names = set(actual)
     else:
-        found = listed(str(out), digests, record.stamps(out), jobs)
+        walked = held.seen(out, record) if held is not None else None
+        found = listed(str(out), digests, record.stamps(out), jobs, walked)
         actual = {name: (out / name).read_bytes() for name in found.unknown}
         names = set(found.names)
     added = sorted(PurePosixPath(name) for name in digests if name not in names)
