@@ -438,9 +438,8 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             arguments, catalog=catalog, display_root=display_root, chart=chart, out=out, err=err
         )
     caching = command != "backstage" and not arguments.no_cache
-    # render and check walk the output tree while the cache is read and the catalog planned
-    outputs_walked = command in ("render", "check") and caching
-    held = _hold_outputs(arguments, catalog) if outputs_walked else None
+    # check walks the output tree while the cache is read and the catalog planned
+    held = _hold_outputs(arguments, catalog) if command == "check" and caching else None
     with held if held is not None else nullcontext():
         directory = default_cache_directory(catalog)
         cache = (
@@ -567,25 +566,14 @@ def _usage_problem(catalog: Path, catalog_text: str, files: Sequence[Path]) -> s
 
 
 def _hold_outputs(arguments: argparse.Namespace, catalog: Path) -> HeldOutputs | None:
-    """render and check with the cache and --jobs: the writers' locks taken now if free
-    (check's shared), and the walk of the generated tree started, so that it runs while the
-    catalog is planned (write/writer.py HeldOutputs). Targets the writer would refuse are left
-    to refuse after planning."""
+    """check with the cache and --jobs: the writers' locks taken now (shared) if free, and the
+    walk of the generated tree started, so that it runs while the catalog is planned
+    (write/writer.py HeldOutputs)."""
     if _jobs_of(arguments) < 2:
         return None
     target, deploy, location = _targets(arguments, catalog)
-    outputs: list[Output] = [TreeOutput(target, {}), FileOutput(location, b"")]
-    if deploy.exists():
-        outputs.append(TreeOutput(deploy, {}))
-    render = arguments.command == "render"
-    try:
-        if render:
-            check_targets(outputs, [catalog, Path(arguments.chart)])
-    except UnsafeOutputError:
-        return None
-    targets = [output.path for output in outputs]
-    record = WriteRecord(default_cache_directory(catalog))
-    return HeldOutputs.take(targets, target, record, exclusive=render)
+    targets = [target, location, *([deploy] if deploy.exists() else [])]
+    return HeldOutputs.take(targets, target, WriteRecord(default_cache_directory(catalog)))
 
 
 def _targets(arguments: argparse.Namespace, catalog: Path) -> tuple[Path, Path, Path]:
@@ -649,7 +637,7 @@ def _render_tree(
     # deploy/ is reserved even when no environment writes there: nothing else may go inside it.
     written = {output.path for output in outputs}
     check_targets(outputs if deploy in written else [*outputs, TreeOutput(deploy, {})], protected)
-    write_outputs(outputs, protected=protected, record=record, jobs=_jobs_of(arguments), held=held)
+    write_outputs(outputs, protected=protected, record=record, jobs=_jobs_of(arguments))
     err.write(
         f"catalog-gen: {summary}: wrote {len(tree)} files to {os.path.normpath(target)}, "
         f"{len(deploy_tree)} to {os.path.normpath(deploy)} and {os.path.normpath(location)}\n"

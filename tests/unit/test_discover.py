@@ -118,9 +118,18 @@ def test_a_directory_that_cannot_be_listed_is_reported(
     }
 
 
+# Not ".git": what a .git directory holds is skipped on purpose (the next test).
 _NAME = st.text(alphabet=string.ascii_lowercase + ".-_", min_size=1, max_size=6).filter(
-    lambda name: name not in (".", "..")
+    lambda name: name not in (".", "..", ".git")
 )
+
+
+def test_what_a_git_directory_holds_is_neither_read_nor_reported(tmp_path: Path) -> None:
+    make(tmp_path, "environments/dev.yaml", "dev/ml/ok.yaml", ".git/x.yaml", "dev/.git/y.yaml")
+    report = Report()
+    files = discover(tmp_path, "cat", report)
+    assert files.leaves == [tmp_path / "dev/ml/ok.yaml"]
+    assert problems(report) == {}
 
 
 @settings(

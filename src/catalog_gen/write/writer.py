@@ -10,8 +10,8 @@ render writes three outputs: the generated tree, the Argo CD tree and the root L
 2. One writer at a time: an exclusive `flock` on the directory holding each target (no lock file
    is created), taken in path order with a bounded wait (`CATALOG_GEN_LOCK_TIMEOUT` seconds,
    default 120; `OutputBusyError`, exit 1). `catalog-gen check` takes the same locks shared.
-   `render` with the cache and `--jobs` takes them before it plans when they are free at once
-   (`HeldOutputs`, below), and then holds them until it has written.
+   `check` with the cache and `--jobs` takes them (shared) before it plans when they are free
+   at once (`HeldOutputs`, below).
 3. Under the lock: an interrupted swap found beside a target is completed (swap.py), leftovers
    of crashed runs (`.<name>.tmp-*`, `.<name>.old-*`) are removed, and then ownership is proven:
    an existing target must be a real directory (or file) whose every file carries the generated
@@ -32,20 +32,19 @@ render writes three outputs: the generated tree, the Argo CD tree and the root L
 A file-system error anywhere (read-only, permission, full disk) is `OutputError` (exit 1), which
 names the path and the error; the previous outputs are then as they were.
 
-`HeldOutputs` does steps 2 and 3 before render plans the catalog, so that the ownership walk of
-the generated tree (a stat per file: 0.2 s at 10,000 services) runs in another process while
-this one plans: the locks taken without waiting (busy: render goes on without it, and waits
-after planning as above), interrupted swaps completed and leftovers removed, the walk started.
-`write_outputs` then takes the walk's result instead of walking, under the same locks; a run that
-ends before writing (an invalid catalog, an error) ends the walk and lets the locks go. It is
-taken only after the targets pass step 1, and only when the folder holding each exists (no
-folder is made before planning). `check` holds the locks shared the same way, and its walk
-(`walk.seen`: the files and their stats) runs while it plans; `diff_tree` takes it.
+`HeldOutputs` is `check`'s: the writers' locks taken shared before it plans (without waiting:
+busy, check goes on without it and waits after planning), and its walk of the generated tree
+(`walk.seen`: the files and their stats, 0.2 s at 10,000 services) started in another process,
+so that it runs while check plans; `diff_tree` takes the result, under the same locks, and reads
+the files whose stamp proves nothing. So check judges the tree as it was when it began (no
+render can change it meanwhile; a file removed by hand since counts as missing). render does not
+do this: its proof that it wrote every file it replaces must be taken right before it writes,
+not seconds before (a file added by hand while it plans would be deleted), and walking again to
+prove that nothing changed since costs what the walk costs.
 """
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import fcntl
 import os
@@ -59,8 +58,16 @@ from pathlib import Path, PurePosixPath
 
 from catalog_gen.digests import digest_of
 from catalog_gen.plan.parallel import Background, chunked_map
-from catalog_gen.write.swap import JOURNAL_SUFFIX, Step, pending, recover, remove, swap
-from catalog_gen.write.walk import Ownership, Seen, listed, ownership, seen
+from catalog_gen.write.swap import (
+    JOURNAL_SUFFIX,
+    Step,
+    pending,
+    recover,
+    remove,
+    signals_held,
+    swap,
+)
+from catalog_gen.write.walk import Seen, listed, ownership, seen
 from catalog_gen.write.written import Stamp, WriteRecord, stamp
 
 MAX_DIFF_LINES = 200
@@ -165,35 +172,27 @@ def write_outputs(
     record: WriteRecord | None = None,
     *,
     jobs: int = 1,
-    held: HeldOutputs | None = None,
 ) -> None:
     """Replace every output, all or none (see the module doc); protected: the sources.
     record: the stamps of what the last render wrote (written.py): files whose stamp still
     matches are proven generated without reading them and, when unchanged, hard-linked into the
     new tree instead of written; the stamps of the new trees are recorded after the swap.
     jobs: how many processes may write a tree's files (they are written under the lock, in
-    the staging folder, as one process writes them). held: the locks taken before planning,
-    with the walk of a tree under way (used when they cover every target)."""
+    the staging folder, as one process writes them)."""
     check_targets(outputs, protected)
     targets = [output.path for output in outputs]
-    if held is not None and not held.covers(targets):
-        held.close()
-        held = None
     with _os_errors(targets[0]):
         # Ownership is proven once, under the lock (a refusal there removes the folders this
-        # call created): a walk before taking the lock would prove nothing the second one
-        # does not, at the cost of a stat per output file.
-        created = _make_parents(targets) if held is None else []
+        # call created), right before writing: a walk before taking the lock, or before
+        # planning, would prove nothing about the tree as it is replaced.
+        created = _make_parents(targets)
         try:
-            with locked(targets, exclusive=True) if held is None else contextlib.nullcontext():
-                if held is None:
-                    recover(targets)
-                    for target in targets:
-                        _remove_leftovers(target)
+            with locked(targets, exclusive=True):
+                recover(targets)
+                for target in targets:
+                    _remove_leftovers(target)
                 # Trees that hold exactly what the record says are patched, not rebuilt.
-                exact = {
-                    output.path for output in outputs if check_owned(output, record, jobs, held)
-                }
+                exact = {output.path for output in outputs if check_owned(output, record, jobs)}
                 stamps: dict[Path, dict[str, Stamp]] = {}
                 swap(_stage_all(outputs, record, stamps, exact, jobs))
                 if record is not None:
@@ -258,17 +257,11 @@ def check_targets(outputs: Sequence[Output], protected: Sequence[Path]) -> None:
                 )
 
 
-def check_owned(
-    output: Output,
-    record: WriteRecord | None = None,
-    jobs: int = 1,
-    held: HeldOutputs | None = None,
-) -> bool:
+def check_owned(output: Output, record: WriteRecord | None = None, jobs: int = 1) -> bool:
     """Refuse to replace a target unless every file in it was written by catalog-gen (a file
     whose stamp in record still matches was, and is not read again). True when the target is a
     tree that holds exactly the files record stamps for it, every stamp matching. jobs: how
-    many processes may walk a big tree (write/walk.py). held: where a walk of it started before
-    planning, with the same record, is found."""
+    many processes may walk a big tree (write/walk.py)."""
     target = output.path
     if not os.path.lexists(target):
         return False
@@ -283,9 +276,7 @@ def check_owned(
         raise UnsafeOutputError(f"refusing to replace {target}: it is not a directory")
     else:
         stamps = record.stamps(target) if record is not None else {}
-        found = held.ownership(target, record) if held is not None else None
-        if found is None:
-            found = ownership(str(target), stamps, _is_generated, jobs)
+        found = ownership(str(target), stamps, _is_generated, jobs)
         offenders = [Path(path) for path in found.foreign]
         exact = bool(stamps) and found.stamped == len(stamps) and not found.marked
     if offenders:
@@ -301,74 +292,57 @@ def check_owned(
 
 
 class HeldOutputs:
-    """The writers' locks on the targets, taken before planning, with a walk of one tree started
-    in another process (see the module doc): render's (exclusive, after completing interrupted
-    swaps: the ownership walk) or check's (shared: the files and their stats). A context
-    manager: leaving it ends the walk if nobody took its result, and lets the locks go."""
+    """check's locks on the targets (shared), taken before planning, with its walk of one tree
+    started in another process (see the module doc). A context manager: leaving it ends the walk
+    if nobody took its result, and lets the locks go."""
 
     def __init__(self, locks: ExitStack, directories: set[str], tree: Path) -> None:
         self._locks = locks
         self._directories = directories
         self._tree = tree
-        self._walk: Background[Ownership | Seen] | None = None
-        self.record: WriteRecord | None = None  # the stamps the walk compares (render's record)
+        self._walk: Background[Seen] | None = None
+        self.record: WriteRecord | None = None  # the stamps the walk compares
 
     @classmethod
-    def take(
-        cls, targets: Sequence[Path], tree: Path, record: WriteRecord | None, *, exclusive: bool
-    ) -> HeldOutputs | None:
+    def take(cls, targets: Sequence[Path], tree: Path, record: WriteRecord) -> HeldOutputs | None:
         """Held, with tree (one of targets, an existing folder) being walked with record's
-        stamps; None when a folder holding a target is missing, another catalog-gen holds a
-        lock, or a step fails (the writer, or check, then does it all after planning)."""
+        stamps; None when a folder holding a target is missing or a writer holds a lock (check
+        then takes the locks after planning, as without)."""
         if tree.is_symlink() or not tree.is_dir():
             return None
         directories = {os.path.abspath(target.parent) for target in targets}
-        locks = ExitStack()
-        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+        held = cls(ExitStack(), directories, tree)
         try:
             for directory in sorted(directories):
                 descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-                locks.callback(os.close, descriptor)
-                fcntl.flock(descriptor, mode | fcntl.LOCK_NB)
-            if exclusive:
-                recover(targets)
-                for target in targets:
-                    _remove_leftovers(target)
-            held = cls(locks, directories, tree)
-            stamps = record.stamps(tree) if record is not None else {}
+                held._locks.callback(os.close, descriptor)
+                fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            stamps = record.stamps(tree)
             root = str(tree)
-            if exclusive:
-                held._walk = Background(lambda: ownership(root, stamps, _is_generated, 1))
-            else:
-                held._walk = Background(lambda: seen(root, stamps, 1))
             held.record = record
-        except (OSError, ValueError):  # busy (BlockingIOError), missing, or a bad journal
-            locks.close()
+            with signals_held():  # the walk is known here before a Ctrl-C can end this
+                held._walk = Background(lambda: seen(root, stamps, 1))
+        except OSError:  # busy (BlockingIOError), or missing
+            held.close()
             return None
+        except BaseException:
+            held.close()
+            raise
         return held
 
     def covers(self, targets: Sequence[Path]) -> bool:
         """Whether the locks held are those of every target's folder."""
         return {os.path.abspath(target.parent) for target in targets} <= self._directories
 
-    def ownership(self, tree: Path, record: WriteRecord | None) -> Ownership | None:
-        """render's walk of tree, when it was with this record's stamps (taken once)."""
-        found = self._walked(tree, record)
-        return found if isinstance(found, Ownership) else None
-
     def seen(self, tree: Path, record: WriteRecord | None) -> Seen | None:
-        """check's walk of tree, when it was with this record's stamps (taken once)."""
-        found = self._walked(tree, record)
-        return found if isinstance(found, Seen) else None
-
-    def _walked(self, tree: Path, record: WriteRecord | None) -> Ownership | Seen | None:
+        """The walk's result, when it was of tree with this record's stamps (taken once)."""
         if tree != self._tree or self._walk is None:
             return None
         walk, self._walk = self._walk, None
-        if record is not self.record:  # stamps other than those it compared
-            walk.stop()
-            return None
-        return walk.result()
+        try:
+            return walk.result() if record is self.record else None
+        finally:
+            walk.stop()  # ended already, unless result was interrupted
 
     def close(self) -> None:
         if self._walk is not None:
@@ -678,8 +652,13 @@ def diff_tree(
     else:
         walked = held.seen(out, record) if held is not None else None
         found = listed(str(out), digests, record.stamps(out), jobs, walked)
-        actual = {name: (out / name).read_bytes() for name in found.unknown}
         names = set(found.names)
+        actual = {}
+        for name in found.unknown:
+            try:
+                actual[name] = (out / name).read_bytes()
+            except FileNotFoundError:  # removed by hand since the walk: missing, as it is
+                names.discard(name)
     added = sorted(PurePosixPath(name) for name in digests if name not in names)
     removed = sorted(PurePosixPath(name) for name in names if name not in digests)
     expected = {name: _content(files, name) for name in actual if name in digests}
