@@ -34,7 +34,7 @@ failed is raised, the one a single process would have raised. Ctrl-C in catalog-
 all (it is held off while a process is forked, so that each is known, ended and waited for).
 
 `Background(work)` runs one callable in a process forked at once and hands back what it
-returned when asked (`result`), or ends it (`stop`): render walks the output tree that way
+returned when asked (`result`), or ends it (`stop`): check walks the output tree that way
 while it plans (write/writer.py HeldOutputs).
 """
 
@@ -125,8 +125,10 @@ def chunked_map(
 
 class Background(Generic[Result]):
     """work() run in a process forked now, while this one goes on; `result` waits for it. What
-    write/writer.py's HeldOutputs walks the output tree with while catalog-gen plans. Ctrl-C is
-    held off while forking and ignored in the process (catalog-gen reports it and ends it)."""
+    write/writer.py's HeldOutputs walks the output tree with while check plans. Ctrl-C is held
+    off while forking and ignored in the process (catalog-gen reports it and ends it); hold it
+    off around the creation too (swap.signals_held) when the process must never be left
+    running."""
 
     def __init__(self, work: Callable[[], Result]) -> None:
         reader, writer = os.pipe()
