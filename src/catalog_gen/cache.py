@@ -58,7 +58,7 @@ import os
 import pickle
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -184,9 +184,6 @@ class LeafCache:
         # The lock entries' answers (reference -> repr or ""), for the lock they came from.
         self._lock_answers: tuple[ModelLockFacts | None, dict[str, str]] = (None, {})
         self._index = LeafIndex(directory)
-        # What the leaves this run missed gave before their edit (found by the sha256 the index
-        # recorded for them): helm's answers for their case texts are still good.
-        self._before: list[_Entry] = []
         # rules -> (key, problems) of what the rules across services found, once read
         self._rules: dict[str, tuple[str, tuple[Problem, ...]]] | None = None
         self._rules_changed = False
@@ -223,7 +220,6 @@ class LeafCache:
             self.hits += 1
             self._use(entry, (path, relative, display, context), digest)
             return entry
-        self._remember_before(name, relative, display, context, digest)
         if raw is None:  # stat said unchanged, but nothing was kept for it: read it now
             try:
                 raw = path.read_bytes()
@@ -234,29 +230,29 @@ class LeafCache:
         self._pending[name] = (key, digest, (path, relative, display, context))
         return raw
 
-    def _remember_before(
-        self, name: str, relative: str, display: str, context: LeafContext, digest: str
-    ) -> None:
-        """The entry the leaf had with the bytes the index recorded for it, if they differ."""
-        before = self._index.recorded(name)
-        if before is None or before == digest:
-            return
-        key = self._leaf_key(name, relative, display, context, before)
-        entry = self._stored.get(key)
-        if type(entry) is _Entry and entry.key == key and _well_formed(entry):
-            self._before.append(entry)
-
     def known_template_answers(self) -> dict[str, tuple[TemplateMessage, ...]]:
         """What helm answered, by case_key, for the entries this run gave and those the missed
         leaves had before (made under this chart and catalog-gen: their keys say so), where
         this same helm answered: planning the missed leaves asks helm only for new texts."""
         identity = self._helm_identity()
         known: dict[str, tuple[TemplateMessage, ...]] = {}
-        for entry in itertools.chain(self._before, self._used.values()) if identity else ():
+        for entry in itertools.chain(self._before(), self._used.values()) if identity else ():
             answer = entry.templates
             if entry.case_key is not None and answer is not None and answer[0] == identity:
                 known[entry.case_key] = answer[1]
         return known
+
+    def _before(self) -> Iterator[_Entry]:
+        """The entries the leaves this run missed had with the bytes the index recorded for
+        them, where those differ from the bytes they have now."""
+        for name, (_, digest, (_, relative, display, context)) in self._pending.items():
+            before = self._index.recorded(name)
+            if digest is None or before is None or before == digest:
+                continue
+            key = self._leaf_key(name, relative, display, context, before)
+            entry = self._stored.get(key)
+            if type(entry) is _Entry and entry.key == key and _well_formed(entry):
+                yield entry
 
     def learn(self, leaf: FreshLeaf) -> None:
         """The entry of a leaf look_up missed, from what planning it afresh gave."""
@@ -271,8 +267,14 @@ class LeafCache:
             digest = self._index.learn(str(path), leaf.raw)
             key = self._leaf_key(str(path), relative, display, context, digest)
         self.misses += 1
-        entry = _Entry(key, leaf.problems, leaf.facts, None, facts_digest=leaf.facts_digest)
-        entry.case_key = leaf.case_key
+        entry = _Entry(
+            key,
+            leaf.problems,
+            leaf.facts,
+            None,
+            facts_digest=leaf.facts_digest,
+            case_key=leaf.case_key,
+        )
         if leaf.files is not None:
             entry.files = {name: digest_of(content) for name, content in leaf.files.items()}
             self._contents[key] = dict(leaf.files)
@@ -471,7 +473,11 @@ class LeafCache:
     def _remembered_rules(self) -> dict[str, tuple[str, tuple[Problem, ...]]]:
         if self._rules is None:
             pack = _read_pack(self.directory / RULES_FILE, _entry_unpickler)
-            self._rules = {rules: found for rules, found in pack.items() if _rules_found(found)}
+            self._rules = {
+                rules: found
+                for rules, found in pack.items()
+                if _named_items(found, Problem)  # (key, problems)
+            }
         return self._rules
 
     # --- saving -----------------------------------------------------------------------------
@@ -603,7 +609,7 @@ def _well_formed(entry: _Entry) -> bool:
         and set(map(type, problems)) <= {Problem}
         and (entry.facts is None or type(entry.facts) is LeafFacts)
         and (entry.files is None or _well_formed_files(entry.files))
-        and (entry.templates is None or _well_formed_templates(entry.templates))
+        and (entry.templates is None or _named_items(entry.templates, TemplateMessage))
         and type(reads) is tuple
         and set(map(type, reads)) <= {tuple}
         and set(map(len, reads)) <= {2}
@@ -613,14 +619,15 @@ def _well_formed(entry: _Entry) -> bool:
     )
 
 
-def _rules_found(found: Any) -> bool:
-    """A rules pack's value: (key, problems)."""
+def _named_items(value: Any, kind: type) -> bool:
+    """value is (text, tuple of kind): an entry's template answers (the helm they came from,
+    the messages), a rules pack's value (its key, the problems)."""
     return (
-        type(found) is tuple
-        and len(found) == 2
-        and type(found[0]) is str
-        and type(found[1]) is tuple
-        and set(map(type, found[1])) <= {Problem}
+        type(value) is tuple
+        and len(value) == 2
+        and type(value[0]) is str
+        and type(value[1]) is tuple
+        and set(map(type, value[1])) <= {kind}
     )
 
 
@@ -653,16 +660,6 @@ def _files_match(stored: Any, digests: Mapping[str, str]) -> bool:
             type(content) is bytes and digest_of(content) == digests[name]
             for name, content in stored.items()
         )
-    )
-
-
-def _well_formed_templates(templates: Any) -> bool:
-    return (
-        type(templates) is tuple
-        and len(templates) == 2
-        and type(templates[0]) is str
-        and type(templates[1]) is tuple
-        and all(type(message) is TemplateMessage for message in templates[1])
     )
 
 

@@ -438,10 +438,10 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             arguments, catalog=catalog, display_root=display_root, chart=chart, out=out, err=err
         )
     caching = command != "backstage" and not arguments.no_cache
+    directory = default_cache_directory(catalog)
     # check walks the output tree while the cache is read and the catalog planned
-    held = _hold_outputs(arguments, catalog) if command == "check" and caching else None
+    held = _hold_outputs(arguments, catalog, directory) if command == "check" and caching else None
     with held if held is not None else nullcontext():
-        directory = default_cache_directory(catalog)
         cache = (
             LeafCache(directory, complete=not files, jobs=_jobs_of(arguments)) if caching else None
         )
@@ -565,7 +565,9 @@ def _usage_problem(catalog: Path, catalog_text: str, files: Sequence[Path]) -> s
     return None
 
 
-def _hold_outputs(arguments: argparse.Namespace, catalog: Path) -> HeldOutputs | None:
+def _hold_outputs(
+    arguments: argparse.Namespace, catalog: Path, cache_directory: Path
+) -> HeldOutputs | None:
     """check with the cache and --jobs: the writers' locks taken now (shared) if free, and the
     walk of the generated tree started, so that it runs while the catalog is planned
     (write/writer.py HeldOutputs)."""
@@ -573,7 +575,7 @@ def _hold_outputs(arguments: argparse.Namespace, catalog: Path) -> HeldOutputs |
         return None
     target, deploy, location = _targets(arguments, catalog)
     targets = [target, location, *([deploy] if deploy.exists() else [])]
-    return HeldOutputs.take(targets, target, WriteRecord(default_cache_directory(catalog)))
+    return HeldOutputs.take(targets, target, WriteRecord(cache_directory))
 
 
 def _targets(arguments: argparse.Namespace, catalog: Path) -> tuple[Path, Path, Path]:
@@ -628,9 +630,9 @@ def _render_tree(
     if deploy_tree or deploy.exists():
         outputs.append(TreeOutput(deploy, deploy_tree))
     outputs.append(FileOutput(location, location_bytes))
-    record = held.record if held is not None else None
-    if record is None and cache is not None:
-        record = WriteRecord(cache.directory)
+    record = None if cache is None else WriteRecord(cache.directory)
+    if held is not None:  # the record its walk compared
+        record = held.record
     if arguments.command == "check":
         return _check(outputs, summary, err, record, jobs=_jobs_of(arguments), held=held)
     protected = [catalog, Path(arguments.chart)]

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from catalog_gen.check.chart_templates import ChartTemplates, TemplateMessage
 from catalog_gen.cli import main
 from catalog_gen.lock.model import LockedModel
 from tests.conftest import REPO_ROOT
@@ -83,6 +86,20 @@ def without_owner(catalog: Path, environment: str = "dev") -> None:
     text = path.read_text(encoding="utf-8")
     assert FIXTURE_OWNER in text, path
     path.write_text(text.replace(FIXTURE_OWNER, ""), encoding="utf-8")
+
+
+def helm_runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many cases each `helm template` of the chart's template rules is given, from now on
+    (the list grows as helm runs)."""
+    sent: list[int] = []
+    real = ChartTemplates._run
+
+    def counted(self: ChartTemplates, cases: list[str]) -> list[tuple[TemplateMessage, ...]]:
+        sent.append(len(cases))
+        return real(self, cases)
+
+    monkeypatch.setattr(ChartTemplates, "_run", counted)
+    return sent
 
 
 def run_cli(root: Path, *arguments: str, chart: Path = CHART) -> Outcome:

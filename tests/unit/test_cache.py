@@ -30,7 +30,6 @@ from hypothesis import strategies as st
 from catalog_gen import cache
 from catalog_gen.cache import CACHE_DIR, PACK_PREFIX, PACK_SUFFIX, LeafCache
 from catalog_gen.check.chart_contract import ChartContract
-from catalog_gen.check.chart_templates import ChartTemplates
 from catalog_gen.emit import argocd
 from catalog_gen.lock.lockfile import load_lock, serialize_lock
 from catalog_gen.lock.model import LockedModel, ModelLock
@@ -42,7 +41,7 @@ from catalog_gen.plan.pipeline import CatalogPlan, plan_catalog
 from catalog_gen.plan.service_plan import ModelLockFacts, ServicePlan
 from catalog_gen.problems import Problem, Report
 from catalog_gen.write.writer import read_tree, write_tree
-from tests.unit.helpers import CHART, Outcome, run_cli, working_directory
+from tests.unit.helpers import CHART, Outcome, helm_runs, run_cli, working_directory
 
 ENVIRONMENTS = ("dev", "prod")
 MODELS = ("phi:latest", "llama3.2:3b", "nomic-embed-text")
@@ -450,14 +449,7 @@ def test_helm_judges_only_case_texts_it_has_not_answered_before(
     helm. Both give what a cold run gives."""
     start(tmp_path)
     assert_same(tmp_path)
-    asked: list[int] = []
-    real = ChartTemplates._run
-
-    def counted(self: ChartTemplates, cases: list[str]) -> Any:
-        asked.append(len(cases))
-        return real(self, cases)
-
-    monkeypatch.setattr(ChartTemplates, "_run", counted)
+    asked = helm_runs(monkeypatch)
     edited = tmp_path / "catalog" / "dev" / "a" / "s1.yaml"
     write_yaml(edited, {**yaml.safe_load(edited.read_text(encoding="utf-8")), "description": "x"})
     outcome = run_cli(tmp_path, "render", chart=tmp_path / "chart")

@@ -21,7 +21,7 @@ from catalog_gen.plan.pipeline import plan_catalog
 from catalog_gen.problems import Report
 from tests.chart.test_guardrails import TEMPLATE_RULES
 from tests.conftest import REPO_ROOT
-from tests.unit.helpers import CHART
+from tests.unit.helpers import CHART, helm_runs
 
 
 def test_chains_become_a_tree_of_the_keys_read() -> None:
@@ -109,14 +109,7 @@ def test_projected_cases_get_the_answers_whole_cases_get(tmp_path: Path) -> None
 def test_services_differing_only_in_what_the_rules_never_read_are_one_case(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    sent: list[int] = []
-    real = ChartTemplates._run
-
-    def counted(self: ChartTemplates, cases: list[str]) -> Any:
-        sent.append(len(cases))
-        return real(self, cases)
-
-    monkeypatch.setattr(ChartTemplates, "_run", counted)
+    sent = helm_runs(monkeypatch)
     chart = ChartContract.load(CHART)
     first = chart.effective({"fullnameOverride": "a", "models": [{"name": "phi"}]})
     second = chart.effective({"fullnameOverride": "b", "models": [{"name": "phi"}]})

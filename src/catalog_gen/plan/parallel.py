@@ -125,76 +125,40 @@ def chunked_map(
 
 class Background(Generic[Result]):
     """work() run in a process forked now, while this one goes on; `result` waits for it. What
-    write/writer.py's HeldOutputs walks the output tree with while check plans. Ctrl-C is held
-    off while forking and ignored in the process (catalog-gen reports it and ends it); hold it
-    off around the creation too (swap.signals_held) when the process must never be left
-    running."""
+    write/writer.py's HeldOutputs walks the output tree with while check plans. It is a
+    chunked_map process with one chunk that this process does not take: forked, run, ended and
+    collected the same way (Ctrl-C held off while forking and ignored in it; hold it off around
+    the creation too, swap.signals_held, when the process must never be left running)."""
 
     def __init__(self, work: Callable[[], Result]) -> None:
-        reader, writer = os.pipe()
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        def run(_: Sequence[None]) -> Result:
+            return work()
+
+        job = _Job(run, (None,), ((0, 1),), _tickets_pipe(1), (), None, os.getpid())
+        children: list[_Child] = []
         try:
-            pid = os.fork()
-            if pid == 0:  # pragma: no cover - the forked process
-                _background_main(work, reader, writer, held)
-        except BaseException:
-            os.close(reader)
-            raise
+            _fork(job, children)
         finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
-            os.close(writer)
-        self._pid, self._reader = pid, reader
+            os.close(job.tickets)
+        self._child = children[0]
 
     def result(self) -> Result:
         """What work returned, its exception raised here (JobsProcessError when the process
         ended without either); the process waited for."""
-        if self._pid < 0:
+        child = self._child
+        if child.pid < 0:
             raise JobsProcessError("the background process was stopped")
-        received = []
-        with contextlib.suppress(OSError):
-            while block := os.read(self._reader, _PIPE_BYTES):
-                received.append(block)
-        _, status = os.waitpid(self._pid, 0)
-        self._pid = -1
-        self.stop()
-        frames, whole = _frames(b"".join(received), ())
-        if frames and frames[0][0] == _FAILED:
-            raise _unpickled_error(frames[0][2])
-        if not whole or [frame[0] for frame in frames] != [_CHUNK, _ENDED]:
-            raise JobsProcessError(_ended(status))
-        result: Result = frames[0][2]
-        return result
+        child.drain()  # here: no thread may run while other processes are forked
+        results: dict[int, Any] = {}
+        failures = _collect(child, (), results, [])
+        if failures:
+            raise failures[0][1]
+        found: Result = results[0]
+        return found
 
     def stop(self) -> None:
         """The process ended (if it still runs) and waited for; the pipe closed."""
-        if self._pid > 0:
-            with contextlib.suppress(ProcessLookupError, ChildProcessError):
-                os.kill(self._pid, signal.SIGKILL)
-                os.waitpid(self._pid, 0)
-            self._pid = -1
-        if self._reader >= 0:
-            os.close(self._reader)
-            self._reader = -1
-
-
-def _background_main(
-    work: Callable[[], Any], reader: int, writer: int, held: Iterable[int]
-) -> NoReturn:  # pragma: no cover - the forked process
-    status = 1
-    try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
-        os.close(reader)
-        with os.fdopen(writer, "wb") as pipe:
-            try:
-                frame: tuple[Any, ...] = (_CHUNK, 0, work())
-            except Exception as error:  # handed to catalog-gen, which raises it
-                frame = (_FAILED, 0, _pack_error(error))
-            _send(pipe, frame, ())
-            _send(pipe, (_ENDED,), ())
-        status = 0
-    finally:
-        os._exit(status)
+        _reap([self._child])
 
 
 class JobsProcessError(RuntimeError):
@@ -230,10 +194,11 @@ class _Child:
         self._thread: threading.Thread | None = None
 
     def start_draining(self) -> None:
-        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread = threading.Thread(target=self.drain, daemon=True)
         self._thread.start()
 
-    def _drain(self) -> None:
+    def drain(self) -> None:
+        """Read what it writes until it ends (a thread here does, or Background.result)."""
         with contextlib.suppress(OSError):
             while block := os.read(self.reader, _PIPE_BYTES):
                 self.received.append(block)
@@ -406,6 +371,7 @@ def _reap(children: Sequence[_Child]) -> None:
             with contextlib.suppress(ProcessLookupError, ChildProcessError):
                 os.kill(child.pid, signal.SIGKILL)
                 os.waitpid(child.pid, 0)
+            child.pid = -1
         child.close()
 
 

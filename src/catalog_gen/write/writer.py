@@ -296,12 +296,12 @@ class HeldOutputs:
     started in another process (see the module doc). A context manager: leaving it ends the walk
     if nobody took its result, and lets the locks go."""
 
-    def __init__(self, locks: ExitStack, directories: set[str], tree: Path) -> None:
-        self._locks = locks
+    def __init__(self, directories: set[str], tree: Path, record: WriteRecord) -> None:
+        self._locks = ExitStack()
         self._directories = directories
         self._tree = tree
         self._walk: Background[Seen] | None = None
-        self.record: WriteRecord | None = None  # the stamps the walk compares
+        self.record = record  # the stamps the walk compares
 
     @classmethod
     def take(cls, targets: Sequence[Path], tree: Path, record: WriteRecord) -> HeldOutputs | None:
@@ -311,7 +311,7 @@ class HeldOutputs:
         if tree.is_symlink() or not tree.is_dir():
             return None
         directories = {os.path.abspath(target.parent) for target in targets}
-        held = cls(ExitStack(), directories, tree)
+        held = cls(directories, tree, record)
         try:
             for directory in sorted(directories):
                 descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -319,7 +319,6 @@ class HeldOutputs:
                 fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
             stamps = record.stamps(tree)
             root = str(tree)
-            held.record = record
             with signals_held():  # the walk is known here before a Ctrl-C can end this
                 held._walk = Background(lambda: seen(root, stamps, 1))
         except OSError:  # busy (BlockingIOError), or missing
