@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -267,6 +268,24 @@ def test_the_command_ends_with_its_whole_output_and_exit_status(
     unpinned = [problem for problem in problems if "not pinned" in problem["message"]]
     assert len(unpinned) == (39 if broken else 40)  # the broken leaf gets no further
     assert err.read_text(encoding="utf-8").endswith("\n")
+
+
+def test_the_command_hands_its_large_objects_to_keep_alive(tmp_path: Path) -> None:
+    """main_entry ends the process with the command's objects unfreed: main hands them over
+    (the plan, the cache and the report), and the output is the same as without."""
+    from catalog_gen.cache import LeafCache
+    from catalog_gen.plan.pipeline import CatalogPlan
+    from catalog_gen.problems import Report
+    from tests.unit.helpers import working_directory
+
+    make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf()})
+    kept: list[object] = []
+    out, err = io.StringIO(), io.StringIO()
+    with working_directory(tmp_path):
+        code = main(["render", "--chart", str(CHART)], stdout=out, stderr=err, keep_alive=kept)
+    assert code == 0, err.getvalue()
+    assert {type(found) for found in kept} == {CatalogPlan, LeafCache, Report}
+    assert run_cli(tmp_path, "check").code == 0
 
 
 def test_shipped_catalog_is_valid_and_generated_is_up_to_date() -> None:
