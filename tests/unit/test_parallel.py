@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import pickle
+import random
 import signal
 import subprocess
 import sys
@@ -267,18 +270,50 @@ def test_an_error_that_does_not_unpickle_is_reported_in_words(tmp_path: Path) ->
 
 def test_a_result_that_does_not_unpickle_is_an_error_not_a_lost_process() -> None:
     blob = parallel._pack((parallel._CHUNK, 0, TwoPartError("a", "b")), ())
-    payload = parallel._LENGTH.pack(len(blob)) + blob
-    with pytest.raises(RuntimeError, match="result did not unpickle: TypeError"):
-        parallel._frames(payload, ())
+    received = parallel._Frames(())
+    received.take(parallel._LENGTH.pack(len(blob)) + blob)
+    assert received.frames == []
+    assert received.error is not None
+    assert "result did not unpickle: TypeError" in str(received.error)
+
+
+def _received(payload: bytes, cuts: Sequence[int]) -> parallel._Frames:
+    """payload taken in the blocks the cuts make (as reads of a pipe may give it)."""
+    received = parallel._Frames(())
+    for start, end in itertools.pairwise([0, *sorted(cuts), len(payload)]):
+        received.take(payload[start:end])
+    return received
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_frames_are_the_same_however_the_pipe_cuts_them(seed: int) -> None:
+    frames = [(parallel._CHUNK, 0, b"x" * 100_000), (parallel._CHUNK, 1, [1]), (parallel._ENDED,)]
+    blobs = [parallel._pack(frame, ()) for frame in frames]
+    payload = b"".join(parallel._LENGTH.pack(len(blob)) + blob for blob in blobs)
+    chosen = random.Random(seed)
+    cuts = chosen.sample(range(1, len(payload)), chosen.randrange(0, 12))
+    received = _received(payload, cuts)
+    assert (received.frames, received.whole, received.error) == (frames, True, None)
 
 
 def test_a_frame_cut_short_ends_what_came_whole() -> None:
     frames = [(parallel._CHUNK, 0, b"x" * 100_000), (parallel._ENDED,)]
     blobs = [parallel._pack(frame, ()) for frame in frames]
     payload = b"".join(parallel._LENGTH.pack(len(blob)) + blob for blob in blobs)
-    assert parallel._frames(payload, ()) == (frames, True)
-    assert parallel._frames(payload[:-3], ()) == (frames[:1], False)
-    assert parallel._frames(payload[:50_000], ()) == ([], False)
+    for cut, whole in ((payload[:-3], frames[:1]), (payload[:50_000], [])):
+        received = _received(cut, [len(cut) // 3])
+        assert (received.frames, received.whole) == (whole, False)
+
+
+def test_a_shared_object_comes_back_as_the_very_one() -> None:
+    shared = [Named("a"), Named("b")]
+    blob = parallel._pack((parallel._CHUNK, 0, [shared[1], shared[0], shared[1]]), shared)
+    received = parallel._Frames(shared)
+    received.take(parallel._LENGTH.pack(len(blob)) + blob)
+    found = received.frames[0][2]
+    assert [id(item) for item in found] == [id(shared[1]), id(shared[0]), id(shared[1])]
+    with pytest.raises(RuntimeError, match="without its chunked_map"):  # only with the objects
+        pickle.loads(blob)
 
 
 def test_a_process_killed_before_its_result_is_no_file_system_error() -> None:

@@ -14,10 +14,11 @@ problems go into the result, not into shared state).
 A process sends each chunk's result as soon as it has it, pickled (its length first, so that a
 frame cut short by a kill is told from one that does not unpickle), on its own pipe, which a
 thread here drains while this process works on its own chunks (a pipe holds 64 KiB: the
-process would otherwise stop at every chunk until this one read it); they are unpickled here
-once this process is done. Objects listed in `shared` (the environments; instances of classes,
-not of dict, list or other built-in types, which pickle ignores a dispatch table for) travel as
-their index and come back as the very same objects, so plans share them as serial ones do.
+process would otherwise stop at every chunk until this one read it), unpickling each frame as
+soon as it is whole, so that little is left to unpickle once this process is done. Objects
+listed in `shared` (the environments; instances of classes, not of dict, list or other built-in
+types, which pickle ignores a dispatch table for) travel as their index and come back as the
+very same objects, so plans share them as serial ones do.
 
 `finish`, when given, runs in each process (this one too) after its last chunk, and what it
 returns comes back too, one per process that ran a chunk: plan/fresh.py asks helm once per
@@ -112,7 +113,7 @@ def chunked_map(
         for child in children:
             if failures:  # no process starts another chunk: the first failure is known soon
                 _take_the_rest(job.tickets)
-            failures += _collect(child, shared, results, extras)
+            failures += _collect(child, results, extras)
     finally:
         os.close(job.tickets)
         _reap(children)
@@ -150,7 +151,7 @@ class Background(Generic[Result]):
             raise JobsProcessError("the background process was stopped")
         child.drain()  # here: no thread may run while other processes are forked
         results: dict[int, Any] = {}
-        failures = _collect(child, (), results, [])
+        failures = _collect(child, results, [])
         if failures:
             raise failures[0][1]
         found: Result = results[0]
@@ -184,13 +185,13 @@ class _Job:
 
 
 class _Child:
-    """A forked process: its pid, the read end of its result pipe and what a thread here has
-    read of it so far."""
+    """A forked process: its pid, the read end of its result pipe and the frames a thread here
+    has read of it so far."""
 
-    def __init__(self, pid: int, reader: int) -> None:
+    def __init__(self, pid: int, reader: int, shared: Sequence[object]) -> None:
         self.pid = pid
         self.reader = reader
-        self.received: list[bytes] = []
+        self.received = _Frames(shared)
         self._thread: threading.Thread | None = None
 
     def start_draining(self) -> None:
@@ -201,12 +202,7 @@ class _Child:
         """Read what it writes until it ends (a thread here does, or Background.result)."""
         with contextlib.suppress(OSError):
             while block := os.read(self.reader, _PIPE_BYTES):
-                self.received.append(block)
-
-    def payload(self) -> bytes:
-        """Everything it wrote, once it ended (its pipe closed); the pipe then closed here."""
-        self.close()
-        return b"".join(self.received)
+                self.received.take(block)
 
     def close(self) -> None:
         """Once the process has ended (its end of the pipe closed, so the thread stops): the
@@ -217,6 +213,41 @@ class _Child:
         if self.reader >= 0:
             os.close(self.reader)
             self.reader = -1
+
+
+class _Frames:
+    """The frames _send wrote, unpickled as soon as each is whole: by the thread that drains the
+    pipe, while this process plans its own chunks, not after them (a tenth of a second of a
+    cold render at 10,000 leaves). Objects in shared come back as these very ones."""
+
+    def __init__(self, shared: Sequence[object]) -> None:
+        self.shared = shared
+        self.frames: list[Any] = []
+        self.unread = bytearray()  # what came of a frame not yet whole
+        self.error: RuntimeError | None = None  # a whole frame that did not unpickle
+
+    def take(self, block: bytes) -> None:
+        self.unread += block
+        offset = 0
+        while self.error is None and offset + _LENGTH.size <= len(self.unread):
+            (length,) = _LENGTH.unpack_from(self.unread, offset)
+            start, end = offset + _LENGTH.size, offset + _LENGTH.size + length
+            if end > len(self.unread):
+                break
+            try:
+                self.frames.append(_SharedUnpickler(self.unread[start:end], self.shared).load())
+            except Exception as error:
+                self.error = RuntimeError(
+                    f"a --jobs process's result did not unpickle: {type(error).__name__}: {error}"
+                )
+                self.error.__cause__ = error
+            offset = end
+        del self.unread[:offset]
+
+    @property
+    def whole(self) -> bool:
+        """No frame was cut short (else its process was killed while writing it)."""
+        return not self.unread
 
 
 def _tickets_pipe(count: int) -> int:
@@ -271,7 +302,7 @@ def _fork(job: _Job, children: list[_Child]) -> None:
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the forked process (coverage does not follow)
             _child_main(job, [reader, *(child.reader for child in children)], writer, held)
-        children.append(_Child(pid, reader))
+        children.append(_Child(pid, reader, job.shared))
         reader = -1
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
@@ -324,18 +355,21 @@ def _send(pipe: io.BufferedWriter, frame: Any, shared: Sequence[object]) -> None
 
 
 def _collect(
-    child: _Child, shared: Sequence[object], results: dict[int, Any], extras: list[Any]
+    child: _Child, results: dict[int, Any], extras: list[Any]
 ) -> list[tuple[int, BaseException]]:
     """What the child sent, once it ended (then waited for): its results and what finish gave
     kept, its failures (chunk number, exception) returned."""
-    payload = child.payload()
+    child.close()
     _, status = os.waitpid(child.pid, 0)
     child.pid = -1
-    frames, whole = _frames(payload, shared)
+    received = child.received
+    if received.error is not None:
+        raise received.error
+    frames = received.frames
     failures = [(frame[1], _unpickled_error(frame[2])) for frame in frames if frame[0] == _FAILED]
     if failures:
         return failures
-    if not whole or frames[-1:] != [(_ENDED,)] or os.waitstatus_to_exitcode(status) != 0:
+    if not received.whole or frames[-1:] != [(_ENDED,)] or os.waitstatus_to_exitcode(status):
         raise JobsProcessError(_ended(status))
     for frame in frames:
         if frame[0] == _CHUNK:
@@ -402,31 +436,6 @@ def _pack_error(error: Exception) -> bytes:
         return pickle.dumps(RuntimeError(f"{type(error).__name__}: {error}"))
 
 
-def _frames(payload: bytes, shared: Sequence[object]) -> tuple[list[Any], bool]:
-    """The frames _send wrote, unpickled in a process forked by this one (shared objects are
-    these very ones), and whether the last is whole (else the process was killed while writing
-    it). A frame that is whole but does not unpickle is an error."""
-    global _SHARED  # noqa: PLW0603 - read by _shared_object while this load runs
-    _SHARED = shared
-    frames: list[Any] = []
-    offset = 0
-    try:
-        while offset + _LENGTH.size <= len(payload):
-            (length,) = _LENGTH.unpack_from(payload, offset)
-            start, offset = offset + _LENGTH.size, offset + _LENGTH.size + length
-            if offset > len(payload):
-                return frames, False
-            try:
-                frames.append(pickle.loads(payload[start:offset]))  # noqa: S301 - forked here
-            except Exception as error:
-                raise RuntimeError(
-                    f"a --jobs process's result did not unpickle: {type(error).__name__}: {error}"
-                ) from error
-    finally:
-        _SHARED = ()
-    return frames, offset == len(payload)
-
-
 class _SharedPickler(pickle.Pickler):
     """Pickles a shared object as its index. By type (a dispatch table, looked up in C), not a
     persistent_id: that would call Python for every object pickled (twice the cost)."""
@@ -445,9 +454,19 @@ class _SharedPickler(pickle.Pickler):
         self.dispatch_table.update({type(obj): reduce for obj in shared})
 
 
-# The shared objects of the chunked_map running now, for _shared_object while unpickling.
-_SHARED: Sequence[object] = ()
+class _SharedUnpickler(pickle.Unpickler):
+    """Gives back a shared object (pickled as _shared_object and its index) as the very one."""
+
+    def __init__(self, data: bytes | bytearray, shared: Sequence[object]) -> None:
+        super().__init__(io.BytesIO(data))
+        self._shared = shared
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == __name__ and name == _shared_object.__name__:
+            return self._shared.__getitem__
+        return super().find_class(module, name)
 
 
-def _shared_object(position: int) -> object:
-    return _SHARED[position]
+def _shared_object(position: int) -> NoReturn:
+    """What a shared object is pickled as; only _SharedUnpickler gives it back."""
+    raise RuntimeError(f"shared object {position} unpickled without its chunked_map")
