@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+import sys
+import types
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 import yaml
+from pydantic import BaseModel, Field
 
+from catalog_gen import models
 from catalog_gen.check.shape import shape_errors
-from catalog_gen.emit.schema import SCHEMA_FILES, schema_text
+from catalog_gen.emit import schema
+from catalog_gen.emit.schema import SCHEMA_FILES, json_schema, schema_text
+from catalog_gen.fields import Quantity
 from catalog_gen.models import CatalogLeaf, Environment
 from tests.conftest import REPO_ROOT
 from tests.unit.helpers import FIXTURES
@@ -90,3 +96,46 @@ def test_shipped_leaves_carry_the_schema_modeline() -> None:
         assert first.startswith("# yaml-language-server: $schema="), path
         target = (path.parent / first.split("$schema=", 1)[1]).resolve()
         assert target.is_file(), f"{path}: modeline points at {target}"
+
+
+@pytest.mark.parametrize("file_name", sorted(SCHEMA_FILES))
+def test_descriptions_are_the_docstrings_pydantic_itself_reads(
+    file_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """emit/schema.py reads the field docstrings itself (pydantic's use_attribute_docstrings
+    would cost every start): models.py run again, as a module of its own, with pydantic reading
+    them gives the same schema."""
+    source = Path(models.__file__).read_text(encoding="utf-8")
+    setting = "        protected_namespaces=(),\n"
+    assert source.count(setting) == 1
+    twin_file = tmp_path / "models_read_by_pydantic.py"  # pydantic finds the classes' source
+    twin_file.write_text(source.replace(setting, f"{setting}use_attribute_docstrings=True,\n"))
+    twin = types.ModuleType("catalog_gen._models_read_by_pydantic")
+    twin.__file__ = str(twin_file)
+    monkeypatch.setitem(sys.modules, twin.__name__, twin)
+    exec(compile(twin_file.read_text(), twin.__file__, "exec"), twin.__dict__)
+    assert twin.OllamaSettings.model_fields["num_parallel"].description  # it did read them
+    model = SCHEMA_FILES[file_name]
+    by_pydantic = getattr(twin, model.__name__).model_json_schema(by_alias=True, mode="validation")
+    ours = json_schema(model, file_name)
+    assert ours == {**ours, **schema._clean(by_pydantic)}
+
+
+def test_a_docstring_describes_its_field_unless_the_field_says_otherwise() -> None:
+    class Sample(BaseModel):
+        plain: int = 0
+        """Plain's words."""
+        typed: Quantity | None = None
+        """Typed's words, not its type's."""
+        explicit: int = Field(default=0, description="Its own.")
+        """Not these."""
+        undocumented: int = 0
+
+    properties = json_schema(Sample, "sample.json")["properties"]
+    described = {name: found.get("description") for name, found in properties.items()}
+    assert described == {
+        "plain": "Plain's words.",
+        "typed": "Typed's words, not its type's.",
+        "explicit": "Its own.",
+        "undocumented": None,
+    }

@@ -1,16 +1,22 @@
 """The JSON schemas of leaves and environments, generated from the pydantic models.
 
 `catalog-gen schema` writes them to schemas/; editors, check-jsonschema and the Backstage
-template read them, so they must say what models.py says.
+template read them, so they must say what models.py says. A field's description is the
+docstring written under it in models.py (PEP 257's attribute docstrings), read from the source
+here, only when a schema is written, rather than by pydantic whenever catalog-gen starts.
 """
 
 from __future__ import annotations
 
+import ast
+import inspect
 import json
+import textwrap
 from typing import Any
 
 from pydantic import BaseModel
 
+from catalog_gen import models
 from catalog_gen.models import CatalogLeaf, Environment
 
 SCHEMA_BASE_URL = "https://ollama-inference-load.example/schemas/"
@@ -22,6 +28,7 @@ SCHEMA_FILES: dict[str, type[BaseModel]] = {
 
 def json_schema(model: type[BaseModel], file_name: str) -> dict[str, Any]:
     generated = model.model_json_schema(by_alias=True, mode="validation")
+    _describe_fields(generated, model)
     cleaned = _clean(generated)
     assert isinstance(cleaned, dict)
     return {
@@ -58,3 +65,43 @@ def _clean(node: Any, *, in_properties: bool = False) -> Any:
     if isinstance(node, list):
         return [_clean(item) for item in node]
     return node
+
+
+def _describe_fields(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """Each property of the schema's models (the root's and every $defs entry named after a
+    model of models.py) described by its field's docstring, unless the field has a description
+    of its own."""
+    described: list[tuple[dict[str, Any], type[BaseModel]]] = [(schema, model)]
+    for name, definition in schema.get("$defs", {}).items():
+        found = getattr(models, name, None)
+        if isinstance(found, type) and issubclass(found, BaseModel):
+            described.append((definition, found))
+    for definition, model_class in described:
+        docstrings = field_docstrings(model_class)
+        properties = definition.get("properties", {})
+        for name, field in model_class.model_fields.items():
+            text = docstrings.get(name)
+            wanted = properties.get(field.alias or name)
+            if text is not None and field.description is None and isinstance(wanted, dict):
+                wanted["description"] = text  # over its type's, as pydantic's would be
+
+
+def field_docstrings(model: type[BaseModel]) -> dict[str, str]:
+    """field name -> the string literal right below its annotated assignment in the class body,
+    cleaned as inspect.cleandoc cleans a docstring; a base class's first, the class's own last."""
+    found: dict[str, str] = {}
+    for owner in reversed(model.__mro__):
+        if not issubclass(owner, BaseModel) or owner is BaseModel:
+            continue
+        body = ast.parse(textwrap.dedent(inspect.getsource(owner))).body[0]
+        assert isinstance(body, ast.ClassDef)
+        for statement, following in zip(body.body, body.body[1:], strict=False):
+            if (
+                isinstance(statement, ast.AnnAssign)
+                and isinstance(statement.target, ast.Name)
+                and isinstance(following, ast.Expr)
+                and isinstance(following.value, ast.Constant)
+                and isinstance(following.value.value, str)
+            ):
+                found[statement.target.id] = inspect.cleandoc(following.value.value)
+    return found
