@@ -118,7 +118,9 @@ def test_descriptions_are_the_docstrings_pydantic_itself_reads(
     model = SCHEMA_FILES[file_name]
     by_pydantic = getattr(twin, model.__name__).model_json_schema(by_alias=True, mode="validation")
     ours = json_schema(model, file_name)
-    assert ours == {**ours, **schema._clean(by_pydantic)}
+    header = {"$schema", "$id", "$comment"}
+    ours_in_order = json.dumps({key: value for key, value in ours.items() if key not in header})
+    assert ours_in_order == json.dumps(schema._clean(by_pydantic))  # the Backstage form's order
 
 
 def test_a_docstring_describes_its_field_unless_the_field_says_otherwise() -> None:

@@ -15,6 +15,7 @@ import textwrap
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema
 
 from catalog_gen import models
 from catalog_gen.models import CatalogLeaf, Environment
@@ -29,7 +30,9 @@ SCHEMA_FILES: dict[str, type[BaseModel]] = {
 def json_schema(model: type[BaseModel], file_name: str) -> dict[str, Any]:
     generated = model.model_json_schema(by_alias=True, mode="validation")
     _describe_fields(generated, model)
-    cleaned = _clean(generated)
+    # In the order pydantic gives its keys, as if it had put the descriptions there itself (the
+    # Backstage template keeps the order).
+    cleaned = _clean(GenerateJsonSchema(by_alias=True).sort(generated))
     assert isinstance(cleaned, dict)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
