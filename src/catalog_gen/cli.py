@@ -461,7 +461,7 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO, keep_alive: li
             if cache is not None:
                 cache.save()
             return code
-        keep_alive.append(cache)
+        keep_alive += (cache, held)
         planned = plan_catalog(
             catalog,
             display_root,
