@@ -602,44 +602,46 @@ def _no_files(service: LeafFacts) -> Mapping[str, bytes]:
 
 def _well_formed(entry: _Entry) -> bool:
     """The entry holds what this code stores, nested types included (an entry is unpickled from
-    a file, so it is checked: with C-level maps, since every leaf's entry is checked each run)."""
-    problems, reads = entry.problems, entry.lock_reads
+    a file, so it is checked; every leaf's entry is, each run: the loops run over a few items
+    each, which plain loops walk faster than sets of their types are built)."""
+    problems, reads, facts = entry.problems, entry.lock_reads, entry.facts
+    if type(problems) is not tuple or type(reads) is not tuple:
+        return False
+    for problem in problems:
+        if type(problem) is not Problem:
+            return False
+    for read in reads:
+        if type(read) is not tuple or len(read) != 2:
+            return False
+        if type(read[0]) is not str or type(read[1]) is not str:
+            return False
+    digest, case = entry.facts_digest, entry.case_key
     return (
-        type(problems) is tuple
-        and set(map(type, problems)) <= {Problem}
-        and (entry.facts is None or type(entry.facts) is LeafFacts)
+        (facts is None or type(facts) is LeafFacts)
         and (entry.files is None or _well_formed_files(entry.files))
         and (entry.templates is None or _named_items(entry.templates, TemplateMessage))
-        and type(reads) is tuple
-        and set(map(type, reads)) <= {tuple}
-        and set(map(len, reads)) <= {2}
-        and set(map(type, itertools.chain.from_iterable(reads))) <= {str}
-        and (entry.facts_digest is None or type(entry.facts_digest) is str)
-        and (entry.case_key is None or type(entry.case_key) is str)
+        and (digest is None or type(digest) is str)
+        and (case is None or type(case) is str)
     )
 
 
 def _named_items(value: Any, kind: type) -> bool:
     """value is (text, tuple of kind): an entry's template answers (the helm they came from,
     the messages), a rules pack's value (its key, the problems)."""
-    return (
-        type(value) is tuple
-        and len(value) == 2
-        and type(value[0]) is str
-        and type(value[1]) is tuple
-        and set(map(type, value[1])) <= {kind}
-    )
+    if type(value) is not tuple or len(value) != 2:
+        return False
+    if type(value[0]) is not str or type(value[1]) is not tuple:
+        return False
+    return all(type(item) is kind for item in value[1])
 
 
 def _well_formed_files(files: Any) -> bool:
     """name -> sha256, every name a plain relative path (as an emitter may write it)."""
-    if not (
-        type(files) is dict
-        and set(map(type, files)) <= {str}
-        and set(map(type, files.values())) <= {str}
-        and set(map(len, files.values())) <= {64}  # a sha256 in hex
-    ):
+    if type(files) is not dict:
         return False
+    for name, digest in files.items():
+        if type(name) is not str or type(digest) is not str or len(digest) != 64:
+            return False  # a sha256 in hex
     if files.keys() <= _PLAIN_NAMES:  # every entry names the same few files: checked once
         return True
     if not all(map(plain_relative, files)):

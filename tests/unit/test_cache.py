@@ -739,6 +739,33 @@ def test_an_entry_naming_a_file_outside_its_folder_is_malformed() -> None:
     assert not cache._well_formed_files({"values.yaml": 1})
 
 
+MALFORMED = {
+    "problems": ["a list"],
+    "problems ": ("not a problem",),
+    "lock_reads": [("a", "b")],
+    "lock_reads ": (("one",),),
+    "lock_reads  ": (("a", 1),),
+    "lock_reads   ": ("ab",),
+    "facts": {"not": "facts"},
+    "files": {"values.yaml": b"0" * 64},
+    "templates": ("helm", ["not a tuple"]),
+    "templates ": ("helm", ("not a message",)),
+    "templates  ": ("helm",),
+    "facts_digest": b"bytes",
+    "case_key": 1,
+}
+
+
+@pytest.mark.parametrize("broken", sorted(MALFORMED))
+def test_an_entry_with_one_field_of_another_shape_is_malformed(tmp_path: Path, broken: str) -> None:
+    start(tmp_path)
+    assert_same(tmp_path)
+    entries = cache._read_entry_packs(tmp_path / CACHE_DIR).values()
+    good = next(entry for entry in entries if entry.facts is not None and entry.lock_reads)
+    assert cache._well_formed(good)
+    assert not cache._well_formed(dataclasses.replace(good, **{broken.strip(): MALFORMED[broken]}))
+
+
 def test_what_earlier_runs_left_in_the_cache_folder_is_removed(tmp_path: Path) -> None:
     """A plans pack (earlier catalog-gens pickled every plan) and the temporary file of a pack
     whose writer was killed are removed when the cache is saved; a temporary file young enough

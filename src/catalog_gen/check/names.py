@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from catalog_gen.load.document import DataPath
 
@@ -22,8 +21,11 @@ STATEFULSET_NAME_MAX = 52
 HASH_LENGTH = 8
 
 
-@dataclass(frozen=True)
-class ResourceName:
+class ResourceName(NamedTuple):
+    """A resource the chart renders for a service. A named tuple, not a dataclass: every
+    service's facts hold several, and the cache unpickles them for every leaf of a run (a
+    tuple's unpickling costs half a dataclass instance's)."""
+
     kind: str
     name: str
     source: DataPath  # the leaf node that decides the name
