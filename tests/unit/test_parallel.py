@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -275,6 +276,33 @@ def test_a_result_that_does_not_unpickle_is_an_error_not_a_lost_process() -> Non
     assert received.frames == []
     assert received.error is not None
     assert "result did not unpickle: TypeError" in str(received.error)
+
+
+class WordlessError(Exception):
+    def __str__(self) -> str:
+        raise ValueError("no words")
+
+
+def raise_wordless_error() -> None:
+    raise WordlessError
+
+
+class UnpicklesIntoAnError:
+    def __reduce__(self) -> tuple[Any, tuple[()]]:
+        return raise_wordless_error, ()
+
+
+def test_a_frame_whose_error_has_no_words_is_still_an_error_and_the_rest_is_dropped() -> None:
+    """What a frame raises while it unpickles is kept as the error, whatever it is; what comes
+    after it is read and dropped (the process must be able to end)."""
+    blob = parallel._pack((parallel._CHUNK, 0, UnpicklesIntoAnError()), ())
+    received = parallel._Frames(())
+    received.take(parallel._LENGTH.pack(len(blob)) + blob)
+    received.take(b"x" * 1000)
+    assert received.frames == []
+    assert received.unread == bytearray()
+    assert received.error is not None
+    assert "did not unpickle: WordlessError: <" in str(received.error)
 
 
 def _received(payload: bytes, cuts: Sequence[int]) -> parallel._Frames:

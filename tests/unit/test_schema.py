@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from catalog_gen import models
 from catalog_gen.check.shape import shape_errors
@@ -123,21 +123,43 @@ def test_descriptions_are_the_docstrings_pydantic_itself_reads(
     assert ours_in_order == json.dumps(schema._clean(by_pydantic))  # the Backstage form's order
 
 
-def test_a_docstring_describes_its_field_unless_the_field_says_otherwise() -> None:
-    class Sample(BaseModel):
+def _sample(config: ConfigDict) -> type[BaseModel]:
+    class Base(BaseModel):
+        model_config = config
+        kept: int = 0
+        """Base's words for kept."""
+        redeclared: int = 0
+        """Base's words for redeclared."""
+
+    class Sample(Base):
+        model_config = config
         plain: int = 0
         """Plain's words."""
         typed: Quantity | None = None
         """Typed's words, not its type's."""
         explicit: int = Field(default=0, description="Its own.")
         """Not these."""
+        extra: int = Field(default=0, json_schema_extra={"description": "Its extra's."})
+        """Not these either."""
+        redeclared: int = 1
         undocumented: int = 0
 
-    properties = json_schema(Sample, "sample.json")["properties"]
-    described = {name: found.get("description") for name, found in properties.items()}
+    return Sample
+
+
+def test_a_docstring_describes_its_field_as_pydantic_would() -> None:
+    """Inherited, redeclared, typed, explicitly described fields: described as pydantic's own
+    use_attribute_docstrings describes them."""
+    ours = json_schema(_sample(ConfigDict()), "sample.json")["properties"]
+    theirs = _sample(ConfigDict(use_attribute_docstrings=True)).model_json_schema()["properties"]
+    described = {name: found.get("description") for name, found in ours.items()}
+    assert described == {name: found.get("description") for name, found in theirs.items()}
     assert described == {
+        "kept": "Base's words for kept.",
+        "redeclared": None,
         "plain": "Plain's words.",
         "typed": "Typed's words, not its type's.",
         "explicit": "Its own.",
+        "extra": "Its extra's.",
         "undocumented": None,
     }

@@ -9,15 +9,16 @@ here, only when a schema is written, rather than by pydantic whenever catalog-ge
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import json
+import sys
 import textwrap
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema
 
-from catalog_gen import models
 from catalog_gen.models import CatalogLeaf, Environment
 
 SCHEMA_BASE_URL = "https://ollama-inference-load.example/schemas/"
@@ -72,11 +73,12 @@ def _clean(node: Any, *, in_properties: bool = False) -> Any:
 
 def _describe_fields(schema: dict[str, Any], model: type[BaseModel]) -> None:
     """Each property of the schema's models (the root's and every $defs entry named after a
-    model of models.py) described by its field's docstring, unless the field has a description
-    of its own."""
+    model of the root's module) described by its field's docstring, unless the field has a
+    description of its own (its description, or one in its json_schema_extra)."""
+    module = sys.modules[model.__module__]
     described: list[tuple[dict[str, Any], type[BaseModel]]] = [(schema, model)]
     for name, definition in schema.get("$defs", {}).items():
-        found = getattr(models, name, None)
+        found = getattr(module, name, None)
         if isinstance(found, type) and issubclass(found, BaseModel):
             described.append((definition, found))
     for definition, model_class in described:
@@ -85,26 +87,66 @@ def _describe_fields(schema: dict[str, Any], model: type[BaseModel]) -> None:
         for name, field in model_class.model_fields.items():
             text = docstrings.get(name)
             wanted = properties.get(field.alias or name)
-            if text is not None and field.description is None and isinstance(wanted, dict):
+            extra = field.json_schema_extra
+            own = field.description is not None or (
+                isinstance(extra, dict) and "description" in extra
+            )
+            if text is not None and not own and isinstance(wanted, dict):
                 wanted["description"] = text  # over its type's, as pydantic's would be
 
 
 def field_docstrings(model: type[BaseModel]) -> dict[str, str]:
-    """field name -> the string literal right below its annotated assignment in the class body,
-    cleaned as inspect.cleandoc cleans a docstring; a base class's first, the class's own last."""
-    found: dict[str, str] = {}
-    for owner in reversed(model.__mro__):
+    """field name -> the string literal right below its annotated assignment in the body of the
+    class that declares it last (the model or the nearest base that does), cleaned as
+    inspect.cleandoc cleans a docstring; nothing for a field declared there without one, or
+    when the source cannot be read."""
+    found: dict[str, str | None] = {}
+    for owner in model.__mro__:
         if not issubclass(owner, BaseModel) or owner is BaseModel:
             continue
-        body = ast.parse(textwrap.dedent(inspect.getsource(owner))).body[0]
-        assert isinstance(body, ast.ClassDef)
-        for statement, following in zip(body.body, body.body[1:], strict=False):
-            if (
-                isinstance(statement, ast.AnnAssign)
-                and isinstance(statement.target, ast.Name)
-                and isinstance(following, ast.Expr)
-                and isinstance(following.value, ast.Constant)
-                and isinstance(following.value.value, str)
-            ):
-                found[statement.target.id] = inspect.cleandoc(following.value.value)
-    return found
+        for name, text in _attribute_docstrings(owner).items():
+            found.setdefault(name, text)
+    return {name: text for name, text in found.items() if text is not None}
+
+
+def _attribute_docstrings(owner: type) -> dict[str, str | None]:
+    """Each annotated name of owner's body, with the string literal right below it (or None)."""
+    body = _class_body(owner)
+    declared: dict[str, str | None] = {}
+    for statement, following in zip(body, [*body[1:], None], strict=True):
+        if not (isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)):
+            continue
+        text = None
+        if (
+            isinstance(following, ast.Expr)
+            and isinstance(following.value, ast.Constant)
+            and isinstance(following.value.value, str)
+        ):
+            text = inspect.cleandoc(following.value.value)
+        declared[statement.target.id] = text
+    return declared
+
+
+def _class_body(owner: type) -> list[ast.stmt]:
+    """The statements of owner's class body: from its module's source, parsed once, when it is
+    defined at the top of it; else from its own source; none when there is no source."""
+    found = _top_level_classes(owner.__module__).get(owner.__qualname__)
+    if found is not None:
+        return found.body
+    try:
+        parsed = ast.parse(textwrap.dedent(inspect.getsource(owner)))
+    except (OSError, TypeError, SyntaxError):
+        return []
+    first = parsed.body[0] if parsed.body else None
+    return first.body if isinstance(first, ast.ClassDef) else []
+
+
+@functools.cache
+def _top_level_classes(module_name: str) -> dict[str, ast.ClassDef]:
+    """The classes defined at the top of a module's source, by name (none without a source)."""
+    try:
+        source = inspect.getsource(sys.modules[module_name])
+    except (KeyError, OSError, TypeError):
+        return {}
+    tree = ast.parse(source)
+    return {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}

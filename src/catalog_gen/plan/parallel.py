@@ -227,27 +227,46 @@ class _Frames:
         self.error: RuntimeError | None = None  # a whole frame that did not unpickle
 
     def take(self, block: bytes) -> None:
+        """The frames block completes, unpickled. After a failure what comes is dropped: the
+        pipe is still drained, so that its process can end."""
+        if self.error is not None:
+            return
+        try:
+            self._unpickle_whole_frames(block)
+        except Exception as error:  # a frame that does not unpickle, or no memory for one
+            self.error = _did_not_unpickle(error)
+            self.unread.clear()
+
+    def _unpickle_whole_frames(self, block: bytes) -> None:
         self.unread += block
         offset = 0
-        while self.error is None and offset + _LENGTH.size <= len(self.unread):
-            (length,) = _LENGTH.unpack_from(self.unread, offset)
-            start, end = offset + _LENGTH.size, offset + _LENGTH.size + length
-            if end > len(self.unread):
-                break
-            try:
+        try:
+            while offset + _LENGTH.size <= len(self.unread):
+                (length,) = _LENGTH.unpack_from(self.unread, offset)
+                start, end = offset + _LENGTH.size, offset + _LENGTH.size + length
+                if end > len(self.unread):
+                    break
                 self.frames.append(_SharedUnpickler(self.unread[start:end], self.shared).load())
-            except Exception as error:
-                self.error = RuntimeError(
-                    f"a --jobs process's result did not unpickle: {type(error).__name__}: {error}"
-                )
-                self.error.__cause__ = error
-            offset = end
-        del self.unread[:offset]
+                offset = end
+        finally:
+            del self.unread[:offset]
 
     @property
     def whole(self) -> bool:
         """No frame was cut short (else its process was killed while writing it)."""
         return not self.unread
+
+
+def _did_not_unpickle(error: Exception) -> RuntimeError:
+    try:
+        words = str(error)
+    except Exception:  # an exception whose words fail too
+        words = object.__repr__(error)
+    failure = RuntimeError(
+        f"a --jobs process's result did not unpickle: {type(error).__name__}: {words}"
+    )
+    failure.__cause__ = error
+    return failure
 
 
 def _tickets_pipe(count: int) -> int:
