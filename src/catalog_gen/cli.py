@@ -351,9 +351,9 @@ def main(
     keep_alive: list[object] | None = None,
 ) -> int:
     """Run one command; its exit status. keep_alive: a list the command's large objects (the
-    catalog's plan, the cache, the report) are put in, for a caller that ends the process
-    without freeing them (main_entry): freeing 10,000 leaves' objects one by one as the
-    command returns costs 7 % of a render after a one-leaf edit."""
+    catalog's plan, the cache, the report, check's walk of its outputs) are put in, for a
+    caller that ends the process without freeing them (main_entry): freeing 10,000 leaves'
+    objects one by one as the command returns costs 7 % of a render after a one-leaf edit."""
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     try:
