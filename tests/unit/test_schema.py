@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from catalog_gen import models
 from catalog_gen.check.shape import shape_errors
@@ -163,3 +163,12 @@ def test_a_docstring_describes_its_field_as_pydantic_would() -> None:
         "extra": "Its extra's.",
         "undocumented": None,
     }
+
+
+def test_a_model_without_source_gets_no_field_descriptions() -> None:
+    """A model whose source cannot be read (made at run time, or installed as bytecode only)
+    is described by its types alone, as pydantic's own option leaves it."""
+    made = create_model("Made", size=(Quantity, "1Gi"))
+    assert schema.field_docstrings(made) == {}
+    described = json_schema(made, "made.json")["properties"]["size"].get("description")
+    assert described == made.model_json_schema()["properties"]["size"].get("description")

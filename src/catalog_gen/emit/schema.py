@@ -113,7 +113,7 @@ def _attribute_docstrings(owner: type) -> dict[str, str | None]:
     """Each annotated name of owner's body, with the string literal right below it (or None)."""
     body = _class_body(owner)
     declared: dict[str, str | None] = {}
-    for statement, following in zip(body, [*body[1:], None], strict=True):
+    for statement, following in zip(body, [*body[1:], None], strict=False):
         if not (isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)):
             continue
         text = None
