@@ -249,9 +249,8 @@ class LeafCache:
             before = self._index.recorded(name)
             if digest is None or before is None or before == digest:
                 continue
-            key = self._leaf_key(name, relative, display, context, before)
-            entry = self._stored.get(key)
-            if type(entry) is _Entry and entry.key == key and _well_formed(entry):
+            entry = self._checked(self._leaf_key(name, relative, display, context, before))
+            if entry is not None:
                 yield entry
 
     def learn(self, leaf: FreshLeaf) -> None:
@@ -575,13 +574,20 @@ class LeafCache:
     def _load(self, key: str, lock: ModelLockFacts | None) -> _Entry | None:
         """The stored entry of key, when it is one (never trusted: checked here) and the lock
         still answers its reads as it did."""
-        entry = self._stored.get(key)
-        if type(entry) is not _Entry or entry.key != key or not _well_formed(entry):
+        entry = self._checked(key)
+        if entry is None:
             return None
         if self._lock_answers[0] is not lock:  # the lock of this run (held: its id stays its)
             self._lock_answers = (lock, {})
         answers = self._lock_answers[1]
         if not _lock_reads_hold(entry.lock_reads, answers, lock, self._lock_digest_now):
+            return None
+        return entry
+
+    def _checked(self, key: str) -> _Entry | None:
+        """The stored entry of key, when it is one of this code's, under its own key."""
+        entry = self._stored.get(key)
+        if type(entry) is not _Entry or entry.key != key or not _well_formed(entry):
             return None
         return entry
 

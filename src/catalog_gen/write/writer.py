@@ -310,13 +310,11 @@ class HeldOutputs:
         then takes the locks after planning, as without)."""
         if tree.is_symlink() or not tree.is_dir():
             return None
-        directories = {os.path.abspath(target.parent) for target in targets}
+        directories = _lock_directories(targets)
         held = cls(directories, tree, record)
         try:
             for directory in sorted(directories):
-                descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-                held._locks.callback(os.close, descriptor)
-                fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                fcntl.flock(_opened(held._locks, directory), fcntl.LOCK_SH | fcntl.LOCK_NB)
             stamps = record.stamps(tree)
             root = str(tree)
             with signals_held():  # the walk is known here before a Ctrl-C can end this
@@ -331,7 +329,7 @@ class HeldOutputs:
 
     def covers(self, targets: Sequence[Path]) -> bool:
         """Whether the locks held are those of every target's folder."""
-        return {os.path.abspath(target.parent) for target in targets} <= self._directories
+        return _lock_directories(targets) <= self._directories
 
     def seen(self, tree: Path, record: WriteRecord | None) -> Seen | None:
         """The walk's result, when it was of tree with this record's stamps (taken once)."""
@@ -367,16 +365,25 @@ def _is_generated(path: str | os.PathLike[str]) -> bool:
 @contextmanager
 def locked(targets: Sequence[Path], *, exclusive: bool) -> Iterator[None]:
     """flock the directory holding each target (shared for readers), in path order."""
-    directories = sorted({os.path.abspath(target.parent) for target in targets})
     deadline = time.monotonic() + _lock_timeout()
     with ExitStack() as stack:
-        for directory in directories:
+        for directory in sorted(_lock_directories(targets)):
             if not exclusive and not os.path.isdir(directory):
                 continue  # nothing there to read consistently
-            descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-            stack.callback(os.close, descriptor)
-            _acquire(descriptor, directory, exclusive, deadline)
+            _acquire(_opened(stack, directory), directory, exclusive, deadline)
         yield
+
+
+def _lock_directories(targets: Sequence[Path]) -> set[str]:
+    """The folders whose flock guards the targets: those holding them."""
+    return {os.path.abspath(target.parent) for target in targets}
+
+
+def _opened(stack: ExitStack, directory: str) -> int:
+    """A descriptor of directory to flock, closed (its lock let go) when stack closes."""
+    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    stack.callback(os.close, descriptor)
+    return descriptor
 
 
 def _acquire(descriptor: int, directory: str, exclusive: bool, deadline: float) -> None:
