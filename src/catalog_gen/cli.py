@@ -9,18 +9,16 @@ import argparse
 import gc
 import os
 import sys
-import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path, PurePosixPath
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from catalog_gen import __version__
 from catalog_gen.cache import CACHE_DIR, LeafCache
 from catalog_gen.cache import default_directory as default_cache_directory
 from catalog_gen.check.chart_contract import ChartContract, ChartContractError
 from catalog_gen.check.chart_templates import ChartTemplateError
-from catalog_gen.diff.command import DiffRequest, run_diff
 from catalog_gen.emit import SERVICE_EMITTERS, argocd, backstage, emit_service, render_tree
 from catalog_gen.emit.checks import check_planned
 from catalog_gen.emit.schema import SCHEMA_FILES, json_schema, schema_text
@@ -55,6 +53,11 @@ from catalog_gen.write.writer import (
     write_tree,
 )
 from catalog_gen.write.written import WriteRecord
+
+if TYPE_CHECKING:
+    # Imported by the command that needs it: every command pays for the imports at the top
+    # (editors run `validate FILE` on each save), and diff's cost 9 ms.
+    from catalog_gen.diff.command import DiffRequest
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
@@ -379,6 +382,8 @@ def main(
     except Exception as error:  # the report covers bad input; this is a bug
         err.write(f"catalog-gen: internal error: {type(error).__name__}: {error}\n")
         if os.environ.get(DEBUG_ENV):
+            import traceback  # noqa: PLC0415 - only for a bug, and only on request
+
             traceback.print_exc(file=err)
         else:
             err.write(f"(set {DEBUG_ENV}=1 for the traceback, and please report it)\n")
@@ -417,6 +422,8 @@ def main_entry() -> None:
 
 
 def _diff_request(arguments: argparse.Namespace) -> DiffRequest:
+    from catalog_gen.diff.command import DiffRequest  # noqa: PLC0415 - see TYPE_CHECKING
+
     return DiffRequest(
         arguments.base,
         Path(arguments.catalog),
@@ -431,6 +438,8 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO, keep_alive: li
     if command == "schema":
         return _schema(Path(arguments.out), check=arguments.check, out=out, err=err)
     if command == "diff":
+        from catalog_gen.diff.command import run_diff  # noqa: PLC0415 - see TYPE_CHECKING
+
         return run_diff(_diff_request(arguments), out=out, err=err)
     files = [Path(name) for name in getattr(arguments, "files", [])]
     catalog_text = arguments.catalog or _catalog_of(files) or DEFAULT_CATALOG

@@ -347,3 +347,22 @@ def test_lock_check_prints_its_problems_as_json_on_request(tmp_path: Path) -> No
         for p in problems
     ]
     assert "".join(line + "\n" for line in as_text) == text.stderr
+
+
+def test_the_commands_load_the_registry_client_and_diff_only_when_they_run() -> None:
+    """Every command pays for what the command line imports (an editor runs `validate FILE` on
+    each save): the HTTP client only `lock` uses and what only `diff` uses are imported by
+    them, where they run."""
+    script = (
+        "import sys\n"
+        "import catalog_gen.cli\n"
+        "late = {'http.client', 'ssl', 'catalog_gen.diff.command'}\n"
+        "assert not late & set(sys.modules), sorted(late & set(sys.modules))\n"
+        "from catalog_gen.lock.registry import RegistryClient\n"
+        "RegistryClient().close()\n"
+        "assert 'ssl' in sys.modules\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
