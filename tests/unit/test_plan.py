@@ -24,7 +24,7 @@ from catalog_gen.plan.merge import (
     catalog_values,
     overlay,
 )
-from catalog_gen.plan.pipeline import CatalogPlan, plan_catalog
+from catalog_gen.plan.pipeline import CatalogPlan, _real_paths, plan_catalog
 from catalog_gen.plan.service_plan import ServicePlan
 from catalog_gen.problems import Report
 from tests.conftest import REPO_ROOT
@@ -486,3 +486,39 @@ def test_catalog_values_let_each_layer_override_the_ones_before() -> None:
     inputs = cast(MergeInputs, None)  # the layers here read nothing
     merged = catalog_values(inputs, [("one", layer(1)), ("two", layer(2))])
     assert merged == {"a": {"b": 2, "only1": 1, "only2": 2}, "list": [2]}
+
+
+def test_real_paths_are_what_resolving_each_path_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`validate FILE` finds a FILE's leaf by real path: resolved a folder at a time, each path
+    must still resolve as Path.resolve() does, through links to leaves and to folders, dangling
+    links, `..`, relative and absolute paths (discover lists no looping link)."""
+    (tmp_path / "shared" / "ml").mkdir(parents=True)
+    (tmp_path / "shared" / "ml" / "a.yaml").write_text("a")
+    (tmp_path / "shared" / "b.yaml").write_text("b")
+    dev = tmp_path / "dev"
+    dev.mkdir()
+    (dev / "linked").symlink_to(tmp_path / "shared" / "ml", target_is_directory=True)
+    (dev / "plain").mkdir()
+    (dev / "plain" / "c.yaml").write_text("c")
+    (dev / "plain" / "b.yaml").symlink_to(tmp_path / "shared" / "b.yaml")
+    (dev / "plain" / "relative.yaml").symlink_to(Path("..") / "linked" / "a.yaml")
+    (dev / "plain" / "dangling.yaml").symlink_to(tmp_path / "missing.yaml")
+    (tmp_path / "qa").symlink_to(dev, target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    names = [
+        "dev/linked/a.yaml",
+        "qa/linked/a.yaml",
+        "dev/plain/c.yaml",
+        "qa/plain/c.yaml",
+        "dev/plain/b.yaml",
+        "dev/plain/relative.yaml",
+        "dev/plain/dangling.yaml",
+        "dev/plain/../linked/a.yaml",
+        "dev/plain/../plain/./c.yaml",
+        "c.yaml",
+        "missing/x.yaml",
+    ]
+    paths = [Path(name) for name in names] + [tmp_path / name for name in names]
+    assert _real_paths(paths) == [str(path.resolve()) for path in paths]

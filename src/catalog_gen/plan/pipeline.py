@@ -25,6 +25,7 @@ plans of the leaves that did not change (catalog_gen/cache.py).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -413,7 +414,7 @@ def _select(
     Without FILEs (only None): every leaf, and every problem kept (None)."""
     if only is None:
         return files.leaves, None
-    by_real_path = {path.resolve(): path for path in files.leaves}
+    by_real_path = dict(zip(_real_paths(files.leaves), files.leaves, strict=True))
     environment_files = {path.resolve(): name for name, path in files.environments.items()}
     environments: set[str] = set()
     keep: set[str] = set()
@@ -422,7 +423,7 @@ def _select(
         if real in environment_files:
             environments.add(environment_files[real])
             continue
-        if real not in by_real_path:
+        if str(real) not in by_real_path:
             report.add(
                 str(path),
                 1,
@@ -434,9 +435,28 @@ def _select(
             keep.add(str(path))
             continue
         # The leaf's place in the catalog, not its target's (it may be a symbolic link).
-        relative = by_real_path[real].relative_to(catalog)
+        relative = by_real_path[str(real)].relative_to(catalog)
         environments.add(relative.parts[0])
         keep.add(join_display(display_root, PurePosixPath(relative.as_posix())))
     keep.add(join_display(display_root, PurePosixPath(LOCK_FILE)))
     selected = [path for path in files.leaves if path.relative_to(catalog).parts[0] in environments]
     return selected, keep
+
+
+def _real_paths(paths: Sequence[Path]) -> list[str]:
+    """str(path.resolve()) of each path, each folder resolved once: a path that is not a
+    symbolic link resolves to its folder's real path and its name (resolving every leaf, a look
+    at each part of its path, cost `validate FILE` a quarter of a second at 10,000 leaves)."""
+    folders: dict[str, str] = {}
+    real = []
+    for path in paths:
+        text = os.fspath(path)
+        folder, name = os.path.split(text)
+        if name in ("", ".", "..") or os.path.islink(text):
+            real.append(os.path.realpath(text))
+            continue
+        found = folders.get(folder)
+        if found is None:
+            found = folders[folder] = os.path.realpath(folder)
+        real.append(os.path.join(found, name))
+    return real
