@@ -20,6 +20,8 @@ Control file (`OLLAMA_DOUBLE_CONTROL`), every key optional:
 | `load_delay_s` | a model load takes this long |
 | `evict_after_s` | a finished load expires after this many seconds (overrides keep-alive) |
 | `unload_delay_s` | an expired model shows `Stopping...` in `ollama ps` this long before it goes |
+| `ps_delay_s` | `GET /api/ps` answers only after this many seconds (a server too busy to answer) |
+| `ps_lists_loading` | `ollama ps` lists a model from the start of its load (Ollama before 0.30.0) |
 
 State file (`OLLAMA_DOUBLE_STATE`) counters: `server_pid`, `server_starts`, `pull_requests`,
 `pull_attempts` {display: n}, `pull_insecure` {display: n}, `manifest_requests`,

@@ -16,11 +16,13 @@ real binary by tests/scripts/test_double_contract.py (docs/field-trial.md):
   under another letter case writes to the stored spelling (routes.go getExistingName).
 - `POST /api/show` 404 `model 'x' not found` when absent; `capabilities` says `completion` or
   `embedding`.
-- `GET /api/ps`: loaded models. The scheduler keys runners by the weights file
+- `GET /api/ps`: loaded models, answered at once. The scheduler keys runners by the weights file
   (sched.go schedulerModelKey), so models sharing weights share one runner and `ps` shows the
-  name that loaded it; a runner is listed from the start of its load, but `ps` waits for its lock
-  until the load finishes (the "slow while a load is in progress" of the notes); `expires_at`
-  in the past means `Stopping...`.
+  name that loaded it. 0.32.0 lists a runner only once its model is loaded (since 0.30.0 the
+  llama-server runner's Load waits for the weights, llm/llama_server.go, before sched.go adds it
+  to `loaded`); before 0.30.0 (0.24.0: sched.go load) it is listed from the start of its load,
+  with `expires_at` now plus its keep-alive: the control key `ps_lists_loading` plays that older
+  server. `expires_at` in the past means `Stopping...`.
 - `POST /api/generate` with an empty prompt only loads the model (`done_reason: "load"`); with
   keep_alive 0 and an empty prompt it unloads (`done_reason: "unload"`); an embedding model
   answers 400 `"x" does not support generate`; a missing one 404
@@ -29,14 +31,20 @@ real binary by tests/scripts/test_double_contract.py (docs/field-trial.md):
 - `POST /api/embed` loads the model; empty input returns no embeddings.
 - `POST /api/create` {model, from, system, parameters, template, messages}: a new manifest
   sharing the FROM model's weights (pulled first when absent); `DELETE /api/delete` {model}.
-- Keep-alive: the request's `keep_alive`, else `OLLAMA_KEEP_ALIVE` (default 5m); negative means
-  forever, 0 unloads at once. `OLLAMA_MAX_LOADED_MODELS` (default 3) evicts the oldest runner.
+- Keep-alive: the request's `keep_alive`, else `OLLAMA_KEEP_ALIVE` (default 5m) for a new
+  runner; a request without one leaves a loaded runner's keep-alive as it was (sched.go
+  useLoadedRunner). Negative means forever, 0 unloads at once.
+- Loads run one at a time (sched.go processPending loads synchronously): a request for another
+  model waits for the load in progress. `OLLAMA_MAX_LOADED_MODELS` (default 3) evicts the idle
+  runner with the shortest keep-alive first, then by weights path (sched.go findRunnerToUnload,
+  ByDurationAndName: forever sorts last).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import select
 import signal
@@ -104,6 +112,7 @@ class Runner:
     loading: bool = True
     expires_at: float | None = None  # None = forever; a past time = Stopping...
     started: float = 0.0
+    session: float = 0.0  # its keep-alive in seconds (sched.go sessionDuration); < 0 = forever
 
 
 class Scheduler:
@@ -112,6 +121,7 @@ class Scheduler:
         self.state = state
         self.cond = threading.Condition()
         self.runners: dict[str, Runner] = {}
+        self.loading = threading.Lock()  # one load at a time
         self.default_keep_alive = keep_alive_seconds(os.environ.get("OLLAMA_KEEP_ALIVE"), 300.0)
         self.max_loaded = int(os.environ.get("OLLAMA_MAX_LOADED_MODELS") or 3) or 3
 
@@ -125,10 +135,21 @@ class Scheduler:
                 log(f"unloaded {runner.display}")
                 del self.runners[key]
 
-    def load(self, model: LocalModel, runner: Runner, keep_alive: float, alive: Any) -> None:
-        """Loads (or reuses) the runner for the model's weights; `alive()` False aborts."""
+    def load(self, model: LocalModel, runner: Runner, keep_alive: float | None, alive: Any) -> None:
+        """Loads (or reuses) the runner for the model's weights; `alive()` False aborts.
+        keep_alive None: the request carried none."""
         display = runner.display
         self.state.add("load_requests", item=display)
+        while not self.loading.acquire(timeout=0.05):  # another model's load is in progress
+            if not alive():
+                raise ClientGoneError
+        try:
+            self._load(runner, keep_alive, alive)
+        finally:
+            self.loading.release()
+
+    def _load(self, runner: Runner, keep_alive: float | None, alive: Any) -> None:
+        display = runner.display
         with self.cond:
             while True:
                 self._expire(time.time())
@@ -145,17 +166,19 @@ class Scheduler:
                     self.cond.wait(0.05)
                     continue
                 if load_options(current.params) == load_options(runner.params):
-                    self._set_expiry(current, keep_alive)
+                    if keep_alive is not None:
+                        current.session = keep_alive
+                    self._set_expiry(current, current.session)
                     return
                 log(f"reloading runner for {display}: options differ from {current.display}")
                 del self.runners[runner.weights]
                 break
-            loaded = [r for r in self.runners.values() if not r.loading]
+            loaded = sorted((r for r in self.runners.values() if not r.loading), key=_unload_order)
             while len(self.runners) >= self.max_loaded and loaded:
-                oldest = min(loaded, key=lambda r: r.started)
-                log(f"evicting {oldest.display}: OLLAMA_MAX_LOADED_MODELS={self.max_loaded}")
-                del self.runners[oldest.weights]
-                loaded.remove(oldest)
+                first = loaded.pop(0)
+                log(f"evicting {first.display}: OLLAMA_MAX_LOADED_MODELS={self.max_loaded}")
+                del self.runners[first.weights]
+            runner.session = self.default_keep_alive if keep_alive is None else keep_alive
             runner.started = time.time()
             self.runners[runner.weights] = runner
             log(f"loading {display}")
@@ -172,7 +195,7 @@ class Scheduler:
         with self.cond:
             runner.loading = False
             evict_after = self.control.number("evict_after_s")
-            self._set_expiry(runner, keep_alive if evict_after is None else evict_after)
+            self._set_expiry(runner, runner.session if evict_after is None else evict_after)
             self.cond.notify_all()
         self.state.add("loads_completed", item=display)
         log(f"loaded {display}")
@@ -190,15 +213,26 @@ class Scheduler:
         with self.cond:
             self.runners.pop(weights, None)
 
-    def snapshot(self) -> list[Runner]:
+    def snapshot(self) -> list[tuple[Runner, float | None]]:
+        """What `ps` lists: each runner and its expiry (None: forever), the latest first. A
+        loading runner only when the control file plays a server before 0.30.0, its expiry then
+        now plus its keep-alive (routes.go PsHandler: the scheduler has not set one yet)."""
+        lists_loading = bool(self.control.read().get("ps_lists_loading"))
+        now = time.time()
         with self.cond:
-            while any(r.loading for r in self.runners.values()):
-                self.cond.wait(0.05)
-            self._expire(time.time())
-            return sorted(
-                self.runners.values(),
-                key=lambda r: -(r.expires_at if r.expires_at is not None else 1e18),
-            )
+            self._expire(now)
+            listed = [
+                (r, (None if r.session < 0 else now + r.session) if r.loading else r.expires_at)
+                for r in self.runners.values()
+                if lists_loading or not r.loading
+            ]
+        return sorted(listed, key=lambda item: -(item[1] if item[1] is not None else 1e18))
+
+
+def _unload_order(runner: Runner) -> tuple[float, str]:
+    """sched.go ByDurationAndName: the shortest keep-alive first (forever is the longest), then
+    the weights path (the same order as their digests)."""
+    return (math.inf if runner.session < 0 else runner.session), runner.weights
 
 
 # api.Runner options (api/types.go): only these make the scheduler load a model again
@@ -446,7 +480,10 @@ class Double:
             ),
         )
 
-    def keep_alive(self, body: dict[str, Any]) -> float:
+    def keep_alive(self, body: dict[str, Any]) -> float | None:
+        """The request's keep_alive in seconds; None when it carries none."""
+        if body.get("keep_alive") is None:
+            return None
         try:
             return keep_alive_seconds(body.get("keep_alive"), self.scheduler.default_keep_alive)
         except DurationError as error:
@@ -605,9 +642,9 @@ class Handler(BaseHTTPRequestHandler):
             elif self.path == "/api/tags":
                 self.send_json(200, {"models": [self.tag(m) for m in self.double.store.models()]})
             elif self.path == "/api/ps":
-                self.send_json(
-                    200, {"models": [self.ps_row(r) for r in self.double.scheduler.snapshot()]}
-                )
+                time.sleep(self.double.control.number("ps_delay_s") or 0.0)
+                listed = self.double.scheduler.snapshot()
+                self.send_json(200, {"models": [self.ps_row(r, at) for r, at in listed]})
             else:
                 self.send_json(404, {"error": "404 page not found"})
         except (BrokenPipeError, ConnectionResetError):
@@ -650,8 +687,8 @@ class Handler(BaseHTTPRequestHandler):
             "capabilities": self.double.capabilities(model),
         }
 
-    def ps_row(self, runner: Runner) -> dict[str, Any]:
-        expires = runner.expires_at if runner.expires_at is not None else time.time() + 1e10
+    def ps_row(self, runner: Runner, expires_at: float | None) -> dict[str, Any]:
+        expires = expires_at if expires_at is not None else time.time() + 1e10
         return {
             "name": runner.display,
             "model": runner.display,
@@ -715,7 +752,9 @@ class Handler(BaseHTTPRequestHandler):
             f"{arch}.embedding_length": int(meta["embedding_length"]),
         }
 
-    def _loaded(self, body: dict[str, Any], not_found: str) -> tuple[LocalModel, Runner, float]:
+    def _loaded(
+        self, body: dict[str, Any], not_found: str
+    ) -> tuple[LocalModel, Runner, float | None]:
         text = str(body.get("model") or "")
         try:
             model = self.double.find(text)

@@ -2,8 +2,8 @@
 # livenessProbe of the server container: alive when the server answers, nothing more.
 #
 # `ollama list` is used because it fails when the server does not answer (`ollama -v` exits 0
-# even then) and, unlike `ollama ps`, it is not held up while a model loads: a long load must not
-# get the container restarted. Bounded by `timeout`.
+# even then) and says nothing of the models' state: a long load must not get the container
+# restarted. Bounded by `timeout`.
 # Exit status: 0 the server answered, 1 it did not, 2 bad configuration.
 
 set -eu

@@ -2,6 +2,12 @@
 # startupProbe and readinessProbe of the server container: ready only when every configured
 # model is loaded in memory (`ollama ps`), not merely on disk.
 #
+# `ollama ps` answers at once. Ollama 0.30.0 and later list a model only once it is loaded; earlier
+# versions list it from the start of its load (server/sched.go adds the runner before waiting for
+# it), so a model this pod's own load is still loading does not count as loaded, whatever `ps`
+# says. (A load a client's request started on such an older server cannot be told from a
+# loaded model: docs/lifecycle.md.)
+#
 # A model that is not loaded (first start, eviction, a crashed runner) gets a load started in the
 # background, detached from this probe, so the pod heals itself; readiness stays false until the
 # load has completed. At most one load per model runs at a time (a pid file in $OIL_STATE_DIR).
@@ -80,6 +86,9 @@ last_load_outcome() {
 
 # The detached loader. `ollama run` needs the request to stay open until the model is loaded
 # (the server aborts a load whose client went away), so this process lives as long as the load.
+# `ollama run` pulls a model that is not in the store, by its tag: that would bypass the pinned
+# digest pull-models.sh verified, so the loader first asks `ollama show` and loads only a model
+# the store holds (one removed since is pulled again, and verified, by restarting the pod).
 # Generation models load with an empty prompt (/api/generate answers done_reason "load");
 # `ollama run` refuses an empty prompt for embedding models, so they get a one-word input, which
 # goes through /api/embed and loads the model the same way. SIGTERM ends the load at once and
@@ -103,8 +112,15 @@ run_loader() {
 	trap 'loader_done 143' TERM
 	trap 'loader_done 130' INT
 	load_status=0
-	oil_wait_bounded "$OIL_LOAD_TIMEOUT_SECONDS" "$@" </dev/null >/dev/null 2>"$LOAD_LOG.err" ||
-		load_status=$?
+	load_missing=
+	oil_wait_bounded "$OIL_CLI_TIMEOUT_SECONDS" ollama show "$load_name" \
+		</dev/null >/dev/null 2>"$LOAD_LOG.err" || load_status=$?
+	if [ "$load_status" -ne 0 ] && grep -q "not found" "$LOAD_LOG.err" 2>/dev/null; then
+		load_missing=true
+	elif [ "$load_status" -eq 0 ]; then
+		oil_wait_bounded "$OIL_LOAD_TIMEOUT_SECONDS" "$@" </dev/null >/dev/null 2>"$LOAD_LOG.err" ||
+			load_status=$?
+	fi
 	loader_done 0
 }
 
@@ -115,6 +131,9 @@ loader_done() {
 	oil_elapsed "$load_start"
 	if [ "$1" -ne 0 ]; then
 		oil_error "loading $load_name was interrupted by a signal after ${OIL_S}s" >"$LOAD_LOG"
+	elif [ -n "${load_missing:-}" ]; then
+		oil_error "not loading $load_name: it is not in the model store any more (removed?), and" \
+			"loading it would pull it by its tag, unverified: restart the pod to pull it again" >"$LOAD_LOG"
 	elif [ "$load_status" -eq 0 ]; then
 		oil_info "loaded $load_name in ${OIL_S}s" >"$LOAD_LOG"
 	else
@@ -194,9 +213,7 @@ ps_status=0
 ps_output=$(oil_timeout "$OIL_CLI_TIMEOUT_SECONDS" ollama ps </dev/null 2>&1) || ps_status=$?
 if [ "$ps_status" -ne 0 ]; then
 	if [ "$ps_status" -eq 124 ] || [ "$ps_status" -eq 137 ]; then
-		# The server holds `ollama ps` while a model loads (server/sched.go), so this is the
-		# usual answer during a load.
-		reason="ollama ps did not answer within ${OIL_CLI_TIMEOUT_SECONDS}s (a model load in progress?)"
+		reason="ollama ps did not answer within ${OIL_CLI_TIMEOUT_SECONDS}s (the server is overloaded or stuck)"
 	else
 		oil_last_line "$ps_output"
 		reason="ollama ps failed: $OIL_LAST_LINE"
@@ -236,6 +253,13 @@ while IFS="$OIL_TAB" read -r root load_name kind insecure members keepalive <&3;
 		esac
 	done
 	if [ "$state" = loaded ]; then
+		case "$OIL_NL$LOADING_BEFORE_PS$OIL_NL" in
+		*"$OIL_NL$load_name$OIL_NL"*)
+			# Listed, but this pod's load of it had not ended when ps answered (see the top).
+			waiting="$waiting; $load_name: listed by ollama ps, but its load had not finished"
+			continue
+			;;
+		esac
 		ready_models="$ready_models $loaded_member"
 		continue
 	fi
