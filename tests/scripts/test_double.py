@@ -7,6 +7,8 @@ import hashlib
 import http.client
 import json
 import re
+import subprocess
+import time
 
 import pytest
 
@@ -126,3 +128,58 @@ def test_rm_deletes_manifest_and_unused_blobs(pod: Pod) -> None:
     assert result.stdout == "deleted 'phi'\n"
     assert not list((pod.models_dir / "blobs").iterdir())
     assert pod.cli("rm", "phi").stderr == "Error: model 'phi' not found\n"
+
+
+def _until(pod: Pod, name: str) -> str:
+    """The UNTIL column of a model in `ollama ps` ("" when not listed)."""
+    for row in pod.cli("ps").stdout.splitlines()[1:]:
+        if row.startswith(f"{name} "):
+            return re.split(r" {2,}", row.strip())[-1]
+    return ""
+
+
+def test_a_request_without_keep_alive_leaves_a_loaded_models_alone(pod: Pod) -> None:
+    """sched.go useLoadedRunner changes a runner's keep-alive only when the request has one
+    (`ollama run` without --keepalive sends none): an on-demand model stays on demand."""
+    pod.control(registry={"phi": PHI})
+    pod.start_server()
+    assert pod.cli("run", "phi", "", "--keepalive=-1m").returncode == 0
+    assert _until(pod, "phi:latest") == "Forever"
+
+    assert pod.cli("run", "phi", "hello").returncode == 0
+    assert _until(pod, "phi:latest") == "Forever"
+    assert pod.cli("run", "phi", "", "--keepalive=10m").returncode == 0
+    assert _until(pod, "phi:latest") not in ("", "Forever")
+
+
+def test_eviction_takes_the_idle_model_with_the_shortest_keep_alive(pod: Pod) -> None:
+    """sched.go findRunnerToUnload (ByDurationAndName), not the oldest: forever sorts last."""
+    pod.env["OLLAMA_MAX_LOADED_MODELS"] = "2"
+    pod.control(registry={"phi": PHI, "tiny": PHI, "other": PHI})
+    pod.start_server()
+    assert pod.cli("run", "phi", "", "--keepalive=-1m").returncode == 0
+    assert pod.cli("run", "tiny", "", "--keepalive=5m").returncode == 0
+
+    assert pod.cli("run", "other", "", "--keepalive=10m").returncode == 0
+
+    listed = pod.cli("ps").stdout
+    assert "phi:latest" in listed, "the oldest, resident model was evicted"
+    assert "tiny:latest" not in listed
+
+
+def test_loads_of_different_models_run_one_at_a_time(pod: Pod) -> None:
+    """sched.go processPending loads synchronously: a second model's load waits for the first."""
+    pod.control(registry={"phi": PHI, "tiny": PHI}, load_delay_s=1.0)
+    pod.start_server()
+    assert pod.cli("pull", "phi").returncode == 0
+    assert pod.cli("pull", "tiny").returncode == 0
+
+    begin = time.monotonic()
+    loads = [
+        subprocess.Popen(["ollama", "run", name, ""], env=pod.env, stdin=subprocess.DEVNULL)
+        for name in ("phi", "tiny")
+    ]
+    assert [load.wait(timeout=30) for load in loads] == [0, 0]
+
+    # In parallel they would take about 1 s; one after the other, at least 2 s.
+    assert time.monotonic() - begin >= 1.9
