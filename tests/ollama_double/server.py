@@ -30,7 +30,8 @@ real binary by tests/scripts/test_double_contract.py (docs/field-trial.md):
   is aborted.
 - `POST /api/embed` loads the model; empty input returns no embeddings.
 - `POST /api/create` {model, from, system, parameters, template, messages}: a new manifest
-  sharing the FROM model's weights (pulled first when absent); `DELETE /api/delete` {model}.
+  sharing the FROM model's weights (pulled first when absent), its parameters the request's over
+  the FROM model's (create.go setParameters); `DELETE /api/delete` {model}.
 - Keep-alive: the request's `keep_alive`, else `OLLAMA_KEEP_ALIVE` (default 5m) for a new
   runner; a request without one leaves a loaded runner's keep-alive as it was (sched.go
   useLoadedRunner). Negative means forever, 0 unloads at once.
@@ -252,6 +253,22 @@ def load_options(params: bytes) -> dict[str, Any]:
     return (
         {k: v for k, v in values.items() if k in RUNNER_OPTIONS} if isinstance(values, dict) else {}
     )
+
+
+def go_json(value: Any) -> str:
+    """What Go's json.Encoder writes for value: compact, map keys sorted, <, >, & and the line
+    and paragraph separators escaped, other text as UTF-8, and a newline."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    escapes = {
+        "<": "\\u003c",
+        ">": "\\u003e",
+        "&": "\\u0026",
+        "\u2028": "\\u2028",
+        "\u2029": "\\u2029",
+    }
+    for character, escape in escapes.items():
+        text = text.replace(character, escape)
+    return text + "\n"
 
 
 def iso(timestamp: float) -> str:
@@ -511,8 +528,9 @@ class Double:
             SYSTEM_MEDIA_TYPE: body.get("system"),
             TEMPLATE_MEDIA_TYPE: body.get("template"),
         }
-        if body.get("parameters"):
-            replaced[PARAMS_MEDIA_TYPE] = json.dumps(body["parameters"], sort_keys=True)
+        parameters = self._merged_parameters(base, body.get("parameters"))
+        if parameters:
+            replaced[PARAMS_MEDIA_TYPE] = go_json(parameters)
         if body.get("messages"):
             replaced[MESSAGES_MEDIA_TYPE] = json.dumps(body["messages"])
         layers = []
@@ -532,6 +550,18 @@ class Double:
         with self.store_lock:
             self.store.write_manifest(name, build_manifest(config, layers))
         emit({"status": "success"})
+
+    def _merged_parameters(self, base: LocalModel, parameters: Any) -> dict[str, Any]:
+        """create.go setParameters: the request's parameters over the FROM model's (a key the
+        Modelfile does not set keeps the base's value)."""
+        merged = dict(parameters) if isinstance(parameters, dict) else {}
+        try:
+            existing = json.loads(self.store.read_layer(base, PARAMS_MEDIA_TYPE) or b"{}")
+        except ValueError:
+            existing = {}
+        for key, value in (existing if isinstance(existing, dict) else {}).items():
+            merged.setdefault(key, value)
+        return merged
 
     def _existing_blob(self, layer: dict[str, Any]) -> Blob:
         return Blob(str(layer["mediaType"]), str(layer["digest"]), int(layer["size"]))

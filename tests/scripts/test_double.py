@@ -183,3 +183,20 @@ def test_loads_of_different_models_run_one_at_a_time(pod: Pod) -> None:
 
     # In parallel they would take about 1 s; one after the other, at least 2 s.
     assert time.monotonic() - begin >= 1.9
+
+
+def test_create_keeps_the_from_models_parameters_the_modelfile_does_not_set(pod: Pod) -> None:
+    """create.go setParameters: the request's parameters over the base's, written by Go's
+    json.Encoder (compact, keys sorted, `<` escaped, a newline)."""
+    pod.control(registry={"phi": PHI})
+    pod.start_server()
+    modelfile = pod.root / "Modelfile"
+    modelfile.write_text("FROM phi\nPARAMETER temperature 0.5\n")
+    assert pod.cli("create", "warm-phi", "-f", str(modelfile)).returncode == 0
+
+    manifest = json.loads(
+        (pod.models_dir / "manifests/registry.ollama.ai/library/warm-phi/latest").read_text()
+    )
+    (params,) = [layer for layer in manifest["layers"] if layer["mediaType"].endswith(".params")]
+    blob = (pod.models_dir / "blobs" / params["digest"].replace(":", "-")).read_bytes()
+    assert blob == b'{"stop":["\\u003c|end|\\u003e"],"temperature":0.5}\n'
