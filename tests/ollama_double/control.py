@@ -16,6 +16,7 @@ Control file (`OLLAMA_DOUBLE_CONTROL`), every key optional:
 | `disk_full_after_bytes` | a pull fails with ENOSPC after writing this many bytes |
 | `pull_stalls` | `{reference: K}`: the first K pulls stall (`-1` = all) until the client leaves |
 | `pull_stall_after_bytes` | where a stalled pull stops (default 0: before the first blob byte) |
+| `verify_delay_s` | "verifying sha256 digest" takes this long (a large model on a slow volume) |
 | `bandwidth_bytes_per_s` | download rate of blob bytes |
 | `load_delay_s` | a model load takes this long |
 | `evict_after_s` | a finished load expires after this many seconds (overrides keep-alive) |

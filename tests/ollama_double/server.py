@@ -9,7 +9,8 @@ real binary by tests/scripts/test_double_contract.py (docs/field-trial.md):
 - `GET /api/tags`: local models with `name`/`model` (display form), `digest` (64 hex, no prefix,
   sha256 of the manifest bytes), `size`, `modified_at`, `details`.
 - `POST /api/pull` streams NDJSON: "pulling manifest", "pulling <digest>" with total/completed,
-  "verifying sha256 digest", "writing manifest", "success". Errors are `{"error": ...}` lines
+  "verifying sha256 digest" (only the blobs this pull downloaded; one that fails is removed),
+  "writing manifest", "success". Errors are `{"error": ...}` lines
   with HTTP 200 once streaming began; with `"stream": false` an error is HTTP 500. Blobs already
   in the store are not downloaded again, but the manifest is always fetched from the registry.
   `"insecure": true` is what lets a plain-http registry work. A pull of a model already stored
@@ -388,6 +389,7 @@ class Double:
         if stalls.get(name.key, 0) < 0 or attempt <= stalls.get(name.key, 0):
             stall_at = int(control.get("pull_stall_after_bytes") or 0)
         written = 0
+        cached: set[str] = set()
         for blob in remote.blobs:
             emit(
                 {
@@ -398,6 +400,7 @@ class Double:
                 }
             )
             if self.store.has_blob(blob):
+                cached.add(blob.digest)
                 emit(
                     {
                         "status": f"pulling {blob.digest[7:19]}",
@@ -442,15 +445,7 @@ class Double:
                             )
             partial.replace(self.store.blob_path(blob.digest))
         emit({"status": "verifying sha256 digest"})
-        for blob in remote.blobs:
-            digest = hashlib.sha256()
-            with self.store.blob_path(blob.digest).open("rb") as handle:
-                while piece := handle.read(1 << 20):
-                    digest.update(piece)
-            if "sha256:" + digest.hexdigest() != blob.digest:
-                raise ApiError(
-                    500, f"digest mismatch, file must be downloaded again: {blob.digest}"
-                )
+        self._verify([blob for blob in remote.blobs if blob.digest not in cached], alive)
         emit({"status": "writing manifest"})
         with self.store_lock:
             previous = self.store.find(name)
@@ -459,6 +454,27 @@ class Double:
             if previous is not None and previous.digest != remote.digest:
                 emit({"status": "removing unused layers"})
         emit({"status": "success"})
+
+    def _verify(self, blobs: list[Blob], alive: Any) -> None:
+        """images.go PullModel: the blobs this pull downloaded (a cached one is trusted
+        unread), each removed when its sha256 is not its digest. verify_delay_s plays a large
+        model on a slow volume; a client gone meanwhile ends the pull, the blobs unverified."""
+        deadline = time.time() + (self.control.number("verify_delay_s") or 0.0)
+        while time.time() < deadline:
+            if alive is not None and not alive():
+                raise ClientGoneError
+            time.sleep(min(0.05, max(0.0, deadline - time.time())))
+        for blob in blobs:
+            path = self.store.blob_path(blob.digest)
+            digest = hashlib.sha256()
+            with path.open("rb") as handle:
+                while piece := handle.read(1 << 20):
+                    digest.update(piece)
+            if "sha256:" + digest.hexdigest() != blob.digest:
+                path.unlink()
+                raise ApiError(
+                    500, f"digest mismatch, file must be downloaded again: {blob.digest}"
+                )
 
     def _download(self, blob: Blob) -> Any:
         try:

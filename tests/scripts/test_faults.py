@@ -46,6 +46,20 @@ def test_pull_that_always_stalls_fails_within_the_bound(pod: Pod) -> None:
     assert_server_gone(pod)
 
 
+def test_a_long_digest_verification_is_not_a_stall(pod: Pod) -> None:
+    """Ollama shows nothing while it verifies what it downloaded; ended there, the blobs stay
+    unverified and the next attempt trusts them as cached: the verification must run to its
+    end (the attempt timeout still bounds it)."""
+    pod.control(registry={"phi": PHI}, verify_delay_s=2.0)
+    pod.models(("phi", "", False, "generate"))
+
+    result = pod.run("pull-models.sh", OIL_PULL_STALL_TIMEOUT_SECONDS="0.5")
+
+    assert result.returncode == 0, result.stdout
+    assert pod.state()["pull_attempts"] == {"phi:latest": 1}
+    assert not lines_with(result.stdout, "no progress for")
+
+
 def test_slow_pull_is_ended_by_the_attempt_timeout(pod: Pod) -> None:
     # Progress all the time, but far too slowly for the per-attempt bound.
     pod.control(registry={"phi": {"size": 2_000_000}}, bandwidth_bytes_per_s=100_000)

@@ -180,6 +180,9 @@ progress_mark() {
 # `pull_once COMMAND...`: one pull attempt. It is ended (and fails) when it makes no progress
 # for OIL_PULL_STALL_TIMEOUT_SECONDS or runs longer than OIL_PULL_ATTEMPT_TIMEOUT_SECONDS; the
 # server cancels a pull whose client went away, and the next attempt resumes the partial blobs.
+# "verifying sha256 digest" is never a stall: Ollama reads every blob it downloaded and shows
+# nothing meanwhile (minutes for a large model on a slow volume), and a pull ended there leaves
+# those blobs unverified, which the next pull trusts as cached (server/images.go PullModel).
 # Sets PULL_ERROR when it fails.
 pull_once() {
 	"$@" </dev/null >"$WORK/pull.out" 2>"$WORK/pull.err" &
@@ -196,7 +199,7 @@ pull_once() {
 		oil_pid_running "$OIL_BG_PID" || break
 		progress_mark
 		oil_now_ms
-		if [ "$PROGRESS_MARK" != "$po_mark" ]; then
+		if [ "$PROGRESS_MARK" != "$po_mark" ] || [ "$PULL_STAGE" = "verifying sha256 digest" ]; then
 			po_mark=$PROGRESS_MARK
 			po_last_move=$OIL_NOW_MS
 		fi
