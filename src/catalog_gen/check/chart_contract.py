@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 import yaml
 
 from catalog_gen.check.chart_templates import ChartTemplates
+from catalog_gen.check.ecma_pattern import compiled, with_ecma_patterns
 from catalog_gen.check.fast_schema import (
     Verdict,
     fast_validator,
@@ -229,7 +230,7 @@ def _check_patterns(directory: Path, schema: Mapping[str, Any]) -> None:
     does not is refused here, before any leaf."""
     for pattern in schema_patterns(schema):
         try:
-            re.compile(pattern)
+            compiled(pattern)
         except re.error as error:
             raise ChartContractError(
                 f"{directory}/values.schema.json is not a valid JSON schema: {pattern!r} is "
@@ -242,7 +243,7 @@ def _python_validator(directory: Path, schema: dict[str, Any]) -> Any:
     schema is not a valid JSON schema."""
     import jsonschema  # noqa: PLC0415 - only where a verdict needs python-jsonschema's words
 
-    validator_class = jsonschema.validators.validator_for(schema)
+    validator_class = with_ecma_patterns(jsonschema.validators.validator_for(schema))
     try:
         validator_class.check_schema(schema)
     except jsonschema.SchemaError as error:
