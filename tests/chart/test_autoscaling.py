@@ -117,7 +117,7 @@ def test_keda_http_resources_agree(helm: Path, tmp_path: Path, shared_dir: Path)
 
 def test_keda_http_without_scale_to_zero_keeps_route_timeouts(helm: Path, tmp_path: Path) -> None:
     values = keda_http(minReplicas=2, maxReplicas=5, target={"requestRate": 3})
-    values["httpRoute"]["timeouts"] = {"request": "10m", "backendRequest": "1h2m3s4ms"}
+    values["httpRoute"]["timeouts"] = {"request": "2h", "backendRequest": "1h2m3s4ms"}
     values["autoscaling"]["kedaHttp"] = {
         "interceptorNamespace": "addons",
         "scalerAddress": "scaler.addons:9091",
@@ -135,7 +135,7 @@ def test_keda_http_without_scale_to_zero_keeps_route_timeouts(helm: Path, tmp_pa
         "requestRate": {"targetValue": 3, "window": "2m", "granularity": "5s"}
     }
     for rule in one(documents, "HTTPRoute")["spec"]["rules"]:
-        assert rule["timeouts"] == {"request": "10m", "backendRequest": "1h2m3s4ms"}
+        assert rule["timeouts"] == {"request": "2h", "backendRequest": "1h2m3s4ms"}
         assert rule["backendRefs"][0]["namespace"] == "addons"
     policy = render(
         helm,

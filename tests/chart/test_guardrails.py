@@ -78,6 +78,7 @@ SCHEMA_RULES: list[tuple[dict[str, Any], list[str]]] = [
     ({"extraEnv": [{"name": "OLLAMA_HOST", "value": "0.0.0.0:11434"}]}, ["/extraEnv/0/name"]),
     ({"extraEnv": [{"name": "OIL_PULL_RETRIES", "value": "9"}]}, ["/extraEnv/0/name"]),
     ({"extraEnv": [{"name": "OLLAMA_KEEP_ALIVE", "value": "5m"}]}, ["/extraEnv/0/name"]),
+    ({"extraEnv": [{"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"}]}, ["/extraEnv/0/name"]),
     (
         {"derivedModels": [{"name": "x", "modelfile": "SYSTEM hi\nFROMAGE phi\n"}]},
         ["/derivedModels/0/modelfile", "pattern"],
@@ -110,6 +111,19 @@ TEMPLATE_RULES: list[tuple[dict[str, Any], list[str]]] = [
     (
         {"models": [{"name": "a"}, {"name": "b"}], "ollama": {"maxLoadedModels": 1}},
         ["ollama.maxLoadedModels is 1 but the models form 2 load groups", "to 2 or leave it 0"],
+    ),
+    (
+        {
+            "httpRoute": {
+                "enabled": True,
+                "parentRefs": [{"name": "gw"}],
+                "timeouts": {"request": "60s", "backendRequest": "1m1ms"},
+            }
+        },
+        [
+            "httpRoute.timeouts.backendRequest is 1m1ms but httpRoute.timeouts.request is 60s",
+            "at most 60s",
+        ],
     ),
 ]
 GUARDRAILS = SCHEMA_RULES + TEMPLATE_RULES

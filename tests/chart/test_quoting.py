@@ -4,6 +4,7 @@ schema allows and come back unchanged from helm 3 and helm 4."""
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from tests.chart.conftest import container, render
-from tests.support.kube import Document, select
+from tests.chart.conftest import CHART, container, render
+from tests.support.kube import Document, select, validate_manifests
 from tests.support.yaml11 import LABEL_HOSTILE, hostile_text, one_line_text
 
 _paths = one_line_text.map(lambda text: "/" + text)
@@ -95,3 +96,90 @@ def test_names_that_yaml_1_1_reads_as_booleans_stay_strings(helm: Path, name: st
     assert (
         select(documents, "Deployment")[0]["spec"]["template"]["spec"]["serviceAccountName"] == name
     )
+
+
+# Valid Kubernetes names, hostnames and header names that YAML reads as a number, a boolean or
+# null when written plain; a full name must start with a letter.
+_SCALAR_NAMES = ["12345", "1e3", "0x1f", "true", "null", "on"]
+
+
+@pytest.mark.parametrize("name", _SCALAR_NAMES)
+def test_user_names_in_custom_resources_stay_strings_the_crds_accept(
+    helm: Path, shared_dir: Path, name: str
+) -> None:
+    fullname = name if name[0].isalpha() else "yes"
+    security = ["gateway.networking.k8s.io/v1", "gateway.envoyproxy.io/v1alpha1"]
+    shared_gateway = {
+        "fullnameOverride": fullname,
+        "assumeApiVersions": security,
+        "httpRoute": {
+            "enabled": True,
+            "parentRefs": [{"name": name, "namespace": name, "sectionName": name}],
+            "hostnames": [name],
+            "authentication": {
+                "type": "apiKey",
+                "apiKey": {"secretName": name, "forwardClientIDHeader": name},
+            },
+        },
+    }
+    own_gateway = {
+        "fullnameOverride": fullname,
+        "assumeApiVersions": security,
+        "gateway": {"enabled": True, "className": name, "http": {"enabled": True}},
+        "httpRoute": {
+            "enabled": True,
+            "hostnames": [name],
+            "authentication": {"type": "jwt", "jwt": {"jwksUri": "https://a.example/jwks"}},
+        },
+    }
+    with tempfile.TemporaryDirectory() as directory:
+        shared = render(helm, shared_gateway, Path(directory), namespace=name)
+        own = render(helm, own_gateway, Path(directory), namespace=name)
+    for documents in (shared, own):
+        assert validate_manifests(documents, ("1.34",), shared_dir / "crds") == []
+        for document in documents:
+            assert document["metadata"]["namespace"] == name
+    route = select(shared, "HTTPRoute")[0]["spec"]
+    assert route["parentRefs"] == [{"name": name, "namespace": name, "sectionName": name}]
+    assert route["hostnames"] == [name]
+    assert {ref["name"] for rule in route["rules"] for ref in rule["backendRefs"]} == {fullname}
+    policy = select(shared, "SecurityPolicy")[0]
+    assert policy["metadata"]["name"] == fullname
+    assert policy["spec"]["targetRefs"][0]["name"] == fullname
+    api_key = policy["spec"]["apiKeyAuth"]
+    assert api_key["credentialRefs"][0]["name"] == name
+    assert api_key["forwardClientIDHeader"] == name
+    own_route = select(own, "HTTPRoute")[0]["spec"]
+    assert {ref["name"] for ref in own_route["parentRefs"]} == {fullname}
+    (provider,) = select(own, "SecurityPolicy")[0]["spec"]["jwt"]["providers"]
+    assert provider["name"] == fullname
+
+
+# Output actions the chart may write plain: numbers only (a replica count, derived seconds).
+_NUMBER_ACTIONS = {
+    "{{ . }}",  # replicas: oil.fixedReplicas, an int
+    '{{ include "oil.progressDeadlineSeconds" . }}',
+    '{{ include "oil.startupFailureThreshold" . }}',
+    '{{ include "oil.durationSeconds" $autoscaling.scaleToZero.afterIdle }}',
+}
+# A YAML value written by one output action: `key: {{ ... }}` or `- {{ ... }}`.
+_SCALAR_ACTION = re.compile(r"^\s*(?:- )?(?:[\w./-]+: |- )(\{\{[^-/].*?\}\})\s*$")
+_WRITES_YAML_SAFELY = re.compile(r"\|\s*(?:quote|toYaml|toJson|int|int64)\b|\bnindent\b")
+
+
+def test_every_scalar_the_templates_interpolate_is_quoted() -> None:
+    """A name such as 12345 or true is valid for Kubernetes but not a string unless quoted: every
+    `key: {{ ... }}` writes a quoted string, or a number it makes itself."""
+    plain = []
+    for template in sorted((CHART / "templates").rglob("*")):
+        if template.suffix not in {".yaml", ".tpl"}:
+            continue
+        for number, line in enumerate(template.read_text().splitlines(), 1):
+            found = _SCALAR_ACTION.match(line)
+            if found is None:
+                continue
+            action = found.group(1)
+            if _WRITES_YAML_SAFELY.search(action) or action in _NUMBER_ACTIONS:
+                continue
+            plain.append(f"{template.relative_to(CHART)}:{number}: {line.strip()}")
+    assert plain == []

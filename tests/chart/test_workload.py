@@ -11,7 +11,15 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.chart.conftest import CHART, container, env, pod_spec, render, render_scenario
+from tests.chart.conftest import (
+    CHART,
+    SCENARIOS,
+    container,
+    env,
+    pod_spec,
+    render,
+    render_scenario,
+)
 from tests.support.kube import Document, select
 
 CONFIG_DIR = "/opt/ollama-inference-load"
@@ -164,6 +172,51 @@ def test_cpu_only_requests_no_gpu(helm: Path) -> None:
     limits = container(deployment, "ollama")["resources"]["limits"]
     assert not any("gpu" in name for name in limits)
     assert "tolerations" not in pod_spec(deployment)
+
+
+def _containers(document: Document) -> list[dict[str, Any]]:
+    spec = document["spec"] if document["kind"] == "Pod" else pod_spec(document)
+    return [*spec.get("initContainers", []), *spec["containers"]]
+
+
+def _requests_a_device(container_spec: dict[str, Any]) -> bool:
+    resources = container_spec.get("resources", {})
+    names = [*resources.get("limits", {}), *resources.get("requests", {})]
+    return any("/" in name for name in names)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_containers_that_request_no_gpu_see_none(helm: Path, scenario: str) -> None:
+    # The Ollama image sets NVIDIA_VISIBLE_DEVICES=all: under the NVIDIA runtime a container the
+    # device plugin gave no GPU would see every GPU of the node. The device plugin sets it where
+    # a container requests GPUs.
+    documents = render_scenario(helm, scenario)
+    checked: set[str] = set()
+    for document in select(documents, "Deployment") + select(documents, "StatefulSet"):
+        checked.add(document["kind"])
+        for item in _containers(document):
+            visible = env(item).get("NVIDIA_VISIBLE_DEVICES")
+            assert visible == (None if _requests_a_device(item) else "void"), item["name"]
+    (test_pod,) = select(documents, "Pod")
+    assert env(container(test_pod, "test-models"))["NVIDIA_VISIBLE_DEVICES"] == "void"
+    assert checked
+
+
+def test_only_the_gpu_server_is_left_to_the_device_plugin(helm: Path, tmp_path: Path) -> None:
+    gpu = workload(render_scenario(helm, "gpu"))
+    assert env(container(gpu, "pull-models"))["NVIDIA_VISIBLE_DEVICES"] == "void"
+    assert "NVIDIA_VISIBLE_DEVICES" not in env(container(gpu, "ollama"))
+    cpu = workload(render(helm))
+    for name in ("pull-models", "ollama"):
+        assert env(container(cpu, name))["NVIDIA_VISIBLE_DEVICES"] == "void"
+    # A device asked for outside gpu.*: the device plugin owns the variable there too.
+    values = {
+        "resources": {"limits": {"memory": "8Gi", "nvidia.com/gpu": 1}},
+        "pull": {"resources": {"limits": {"example.com/fpga": 1}}},
+    }
+    explicit = workload(render(helm, values, tmp_path))
+    for name in ("pull-models", "ollama"):
+        assert "NVIDIA_VISIBLE_DEVICES" not in env(container(explicit, name))
 
 
 # --- probes and startup budget -----------------------------------------------------------------

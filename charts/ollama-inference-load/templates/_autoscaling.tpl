@@ -40,18 +40,9 @@ startup.*, the idle time from autoscaling.scaleToZero.afterIdle.
 {{- $seconds }}
 {{- end }}
 
-{{/* Milliseconds of a Gateway API duration (1 to 4 parts of h, m, s or ms). */}}
-{{- define "oil.gatewayDurationMs" -}}
-{{- $total := 0 }}
-{{- range $part := regexFindAll "[0-9]+(ms|h|m|s)" (toString .) -1 }}
-{{- $unit := regexFind "(ms|h|m|s)$" $part }}
-{{- $number := int64 (trimSuffix $unit $part) }}
-{{- $total = add $total (mul $number (get (dict "ms" 1 "s" 1000 "m" 60000 "h" 3600000) $unit)) }}
-{{- end }}
-{{- $total }}
-{{- end }}
-
-{{/* A number of milliseconds as a Gateway API duration ("1h2m3s4ms", zero parts left out). */}}
+{{/* A number of milliseconds as a Gateway API duration ("1h2m3s4ms", zero parts left out). The
+reverse, "oil.gatewayDurationMs", lives in _validate.tpl: its rules need it, and catalog-gen runs
+that file without this one. */}}
 {{- define "oil.gatewayDuration" -}}
 {{- $ms := int64 . }}
 {{- $text := "" }}
@@ -77,13 +68,16 @@ timeouts grow by as much when the service scales to zero.
 {{- end }}
 
 {{/* A route timeout (Gateway API duration) plus the cold start when the interceptor may hold the
-request at zero replicas; the value unchanged otherwise. Call with (list $ "600s"). */}}
+request at zero replicas; the value unchanged otherwise. A zero timeout ("0s") means none (the
+Gateway API's meaning) and stays zero: there is no deadline to extend, and a cold start added to
+it would turn "no timeout" into a short one (and a longer backendRequest into one the CRD
+refuses). Call with (list $ "600s"). */}}
 {{- define "oil.routeTimeout" -}}
 {{- $root := index . 0 }}
 {{- $timeout := index . 1 }}
-{{- if and $timeout (include "oil.kedaHttp" $root) $root.Values.autoscaling.scaleToZero.enabled }}
-{{- $ms := add (include "oil.gatewayDurationMs" $timeout | int64) (mul (include "oil.coldStartSeconds" $root | int64) 1000) }}
-{{- include "oil.gatewayDuration" $ms }}
+{{- $ms := include "oil.gatewayDurationMs" $timeout | int64 }}
+{{- if and (gt $ms 0) (include "oil.kedaHttp" $root) $root.Values.autoscaling.scaleToZero.enabled }}
+{{- include "oil.gatewayDuration" (add $ms (mul (include "oil.coldStartSeconds" $root | int64) 1000)) }}
 {{- else }}
 {{- $timeout }}
 {{- end }}

@@ -75,6 +75,33 @@ when every group is loaded; oil.loadGroups). Empty keeps Ollama's default.
 {{- end }}
 {{- end }}
 
+{{/*
+GPU isolation of a container that requests no GPU. Ollama's image sets NVIDIA_VISIBLE_DEVICES=all
+(its Dockerfile), and under the NVIDIA container runtime (runtimeClassName: nvidia, or the node's
+default runtime) a container that requests no GPU from the device plugin keeps that value and so
+sees every GPU of the node, those the device plugin gave to other pods included. `void` makes the
+runtime behave as runc: no GPU and no driver library (`none` would still mount the driver's
+libraries and tools; NVIDIA Container Toolkit, "GPU Enumeration"). Nothing for a container whose
+resources name an extended resource (vendor/name, e.g. nvidia.com/gpu or HAMi's): the device
+plugin sets the variable there, and this one would hide the GPUs it allocated. extraEnv cannot set
+the variable (values.schema.json). Call with the container's resources (requests, limits).
+*/}}
+{{- define "oil.gpuIsolationEnv" -}}
+{{- $resources := default (dict) . }}
+{{- $devices := false }}
+{{- range $kind := list "requests" "limits" }}
+{{- range $name, $_ := default (dict) (get $resources $kind) }}
+{{- if contains "/" $name }}
+{{- $devices = true }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if not $devices -}}
+- name: NVIDIA_VISIBLE_DEVICES
+  value: "void"
+{{- end }}
+{{- end }}
+
 {{/* Server settings (docs/interfaces.md section 1, `ollama`). */}}
 {{- define "oil.serverEnv" -}}
 - name: OLLAMA_HOST

@@ -35,6 +35,18 @@ cannot override the standard ones). Call with (list $ "component").
 {{- include "oil.labelsFor" (list . "inference") }}
 {{- end }}
 
+{{/*
+Labels of the StatefulSet's volumeClaimTemplates: the selector labels only. Kubernetes forbids
+any change to a StatefulSet's volumeClaimTemplates, so a label there that changes with the chart
+version (helm.sh/chart), the image tag (app.kubernetes.io/version), commonLabels or
+backstage.kubernetesId would make every such upgrade (helm upgrade, an Argo CD sync) fail. The
+selector labels are themselves immutable (spec.selector), so anything that changes them could not
+be upgraded anyway; the controller copies them onto each claim too.
+*/}}
+{{- define "oil.claimTemplateLabels" -}}
+{{- include "oil.selectorLabels" . }}
+{{- end }}
+
 {{/* Prefix of the cost allocation labels (docs/cost.md): cost.ollama-inference-load.io/team... */}}
 {{- define "oil.costLabelPrefix" -}}
 cost.ollama-inference-load.io/

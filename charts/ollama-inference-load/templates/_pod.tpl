@@ -141,6 +141,10 @@ spec:
         - name: OLLAMA_HOST
           value: {{ printf "127.0.0.1:%d" (int .Values.ollama.port) | quote }}
         {{- include "oil.lifecycleEnv" . | nindent 8 }}
+        {{- /* The pull needs no GPU: it must not see the node's (oil.gpuIsolationEnv). */}}
+        {{- with include "oil.gpuIsolationEnv" .Values.pull.resources }}
+        {{- . | nindent 8 }}
+        {{- end }}
         {{- with .Values.extraEnv }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -167,6 +171,10 @@ spec:
       env:
         {{- include "oil.serverEnv" . | nindent 8 }}
         {{- include "oil.lifecycleEnv" . | nindent 8 }}
+        {{- /* A CPU-only server (gpu.count 0) must not see the node's GPUs either. */}}
+        {{- with include "oil.gpuIsolationEnv" (include "oil.resources" . | fromYaml) }}
+        {{- . | nindent 8 }}
+        {{- end }}
         {{- with .Values.extraEnv }}
         {{- toYaml . | nindent 8 }}
         {{- end }}

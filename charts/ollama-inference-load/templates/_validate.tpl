@@ -91,17 +91,42 @@ margin, templates/_autoscaling.tpl); a Gateway API duration holds at most 99999h
 {{- if and $autoscaling.enabled (eq $autoscaling.engine "keda-http") $autoscaling.scaleToZero.enabled }}
 {{- $coldStart := add (int64 .Values.startup.budgetSeconds) (int64 .Values.startup.progressMarginSeconds) }}
 {{- range $field := list "request" "backendRequest" }}
-{{- $ms := 0 }}
-{{- range $part := regexFindAll "[0-9]+(ms|h|m|s)" (toString (index $.Values.httpRoute.timeouts $field)) -1 }}
-{{- $unit := regexFind "(ms|h|m|s)$" $part }}
-{{- $ms = add $ms (mul (int64 (trimSuffix $unit $part)) (get (dict "ms" 1 "s" 1000 "m" 60000 "h" 3600000) $unit)) }}
-{{- end }}
+{{- $ms := include "oil.gatewayDurationMs" (index $.Values.httpRoute.timeouts $field) | int64 }}
 {{- if and (gt $ms 0) (gt (add $ms (mul $coldStart 1000)) (mul 99999 3600000)) }}
 {{- $messages = append $messages (dict "value" (printf "httpRoute.timeouts.%s" $field) "message" (printf "httpRoute.timeouts.%s plus the cold start (startup.budgetSeconds + startup.progressMarginSeconds = %ds), which autoscaling.scaleToZero adds behind the KEDA HTTP interceptor, exceeds the Gateway API's longest duration (99999h): lower startup.budgetSeconds or httpRoute.timeouts.%s" $field $coldStart $field)) }}
 {{- end }}
 {{- end }}
 {{- end }}
+{{- /* The Gateway API's HTTPRoute CRD refuses a backendRequest timeout longer than the request
+timeout, unless request is zero, which means no timeout (its rule: !(has(self.request) &&
+has(self.backendRequest) && duration(self.request) != duration('0s') &&
+duration(self.backendRequest) > duration(self.request))); an empty value leaves the field out.
+Behind the KEDA HTTP interceptor both grow by the same cold start and a zero one stays zero
+(oil.routeTimeout), so comparing the values compares what the route renders. */}}
+{{- $timeouts := .Values.httpRoute.timeouts }}
+{{- if and .Values.httpRoute.enabled $timeouts.request $timeouts.backendRequest }}
+{{- $requestMs := include "oil.gatewayDurationMs" $timeouts.request | int64 }}
+{{- $backendMs := include "oil.gatewayDurationMs" $timeouts.backendRequest | int64 }}
+{{- if and (gt $requestMs 0) (gt $backendMs $requestMs) }}
+{{- $messages = append $messages (dict "value" "httpRoute.timeouts.backendRequest" "message" (printf "httpRoute.timeouts.backendRequest is %s but httpRoute.timeouts.request is %s: the Gateway API refuses an HTTPRoute whose backendRequest timeout is longer than its request timeout (a request timeout of 0s, none, allows any). Lower httpRoute.timeouts.backendRequest to at most %s, raise httpRoute.timeouts.request, or leave httpRoute.timeouts.backendRequest empty" $timeouts.backendRequest $timeouts.request $timeouts.request)) }}
+{{- end }}
+{{- end }}
 {{- toJson $messages }}
+{{- end }}
+
+{{/*
+Milliseconds of a Gateway API duration (1 to 4 parts of h, m, s or ms, ^([0-9]{1,5}(h|m|s|ms)){1,4}$
+as the schema and the CRDs check it; empty is 0). Here, not in _autoscaling.tpl (which uses it
+too), because catalog-gen runs this file's rules on their own.
+*/}}
+{{- define "oil.gatewayDurationMs" -}}
+{{- $total := 0 }}
+{{- range $part := regexFindAll "[0-9]+(ms|h|m|s)" (toString .) -1 }}
+{{- $unit := regexFind "(ms|h|m|s)$" $part }}
+{{- $number := int64 (trimSuffix $unit $part) }}
+{{- $total = add $total (mul $number (get (dict "ms" 1 "s" 1000 "m" 60000 "h" 3600000) $unit)) }}
+{{- end }}
+{{- $total }}
 {{- end }}
 
 {{/* Fails with every message of "oil.validationMessages" and "oil.nameMessages", one a line. */}}

@@ -1,0 +1,101 @@
+"""Upgrades Kubernetes would refuse: a StatefulSet's volumeClaimTemplates and a workload's selector
+cannot change, so neither may follow what changes between upgrades of one release (chart
+version, appVersion, image tag, commonLabels, Backstage id, pod and cost labels)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+from tests.chart.conftest import (
+    CHART,
+    NAMESPACE,
+    RELEASE,
+    render,
+    render_scenario,
+    scenario_file,
+)
+from tests.support.kube import Document, helm_template_text, load_documents, select
+
+STATEFULSET = "templates/statefulset.yaml"
+# What an upgrade may change, all at once, on top of the per-replica scenario.
+CHANGED: dict[str, Any] = {
+    "image": {"tag": "0.99.1"},
+    "commonLabels": {"team": "other", "example.com/added": "x"},
+    "backstage": {"kubernetesId": "another-id"},
+    "podLabels": {"rollout": "2"},
+    "costLabels": {"team": "finance"},
+}
+
+
+def _bumped_chart(tmp_path: Path) -> Path:
+    """A copy of the chart with another version and appVersion (a chart upgrade)."""
+    chart = tmp_path / "chart"
+    shutil.copytree(CHART, chart)
+    metadata = chart / "Chart.yaml"
+    text = metadata.read_text()
+    text, versions = re.subn(r"(?m)^version: .*$", "version: 99.1.0", text)
+    text, app_versions = re.subn(r"(?m)^appVersion: .*$", 'appVersion: "0.99.0"', text)
+    assert (versions, app_versions) == (1, 1)
+    metadata.write_text(text)
+    return chart
+
+
+def _statefulset_text(helm: Path, chart: Path, values: list[Path]) -> str:
+    return helm_template_text(
+        helm,
+        chart,
+        [scenario_file("per-replica"), *values],
+        release=RELEASE,
+        namespace=NAMESPACE,
+        extra_args=["--show-only", STATEFULSET],
+    )
+
+
+def _claim_templates_text(text: str) -> str:
+    """The volumeClaimTemplates block of the StatefulSet, as helm wrote it."""
+    start = text.index("\n  volumeClaimTemplates:\n")
+    end = text.find("\n---", start)
+    return text[start : end if end >= 0 else len(text)]
+
+
+def test_claim_templates_are_byte_identical_across_upgrades(helm: Path, tmp_path: Path) -> None:
+    changed_values = tmp_path / "changed.yaml"
+    changed_values.write_text(json.dumps(CHANGED))
+    before = _statefulset_text(helm, CHART, [])
+    after = _statefulset_text(helm, _bumped_chart(tmp_path), [changed_values])
+    (old,) = load_documents(before)
+    (new,) = load_documents(after)
+    # The upgrade does change the StatefulSet's own labels and its pods' (allowed)...
+    assert old["metadata"]["labels"] != new["metadata"]["labels"]
+    assert new["metadata"]["labels"]["helm.sh/chart"] == "ollama-inference-load-99.1.0"
+    assert new["metadata"]["labels"]["app.kubernetes.io/version"] == "0.99.1"
+    old_pod, new_pod = (item["spec"]["template"]["metadata"]["labels"] for item in (old, new))
+    assert old_pod != new_pod
+    # ...never the claim templates or the selector (refused by the API server).
+    assert _claim_templates_text(before) == _claim_templates_text(after)
+    assert old["spec"]["volumeClaimTemplates"] == new["spec"]["volumeClaimTemplates"]
+    assert old["spec"]["selector"] == new["spec"]["selector"]
+
+
+def _claim_labels(statefulset: Document) -> dict[str, str]:
+    (claim,) = statefulset["spec"]["volumeClaimTemplates"]
+    labels: dict[str, str] = claim["metadata"]["labels"]
+    return labels
+
+
+def test_claim_templates_carry_the_selector_labels_only(helm: Path, tmp_path: Path) -> None:
+    for documents in (
+        render_scenario(helm, "per-replica"),
+        render(helm, {"cache": {"mode": "perReplica"}, **CHANGED}, tmp_path),
+    ):
+        (statefulset,) = select(documents, "StatefulSet")
+        assert _claim_labels(statefulset) == statefulset["spec"]["selector"]["matchLabels"]
+        assert _claim_labels(statefulset) == {
+            "app.kubernetes.io/name": "ollama-inference-load",
+            "app.kubernetes.io/instance": RELEASE,
+            "app.kubernetes.io/component": "inference",
+        }
