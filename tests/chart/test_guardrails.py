@@ -79,6 +79,10 @@ SCHEMA_RULES: list[tuple[dict[str, Any], list[str]]] = [
     ({"extraEnv": [{"name": "OIL_PULL_RETRIES", "value": "9"}]}, ["/extraEnv/0/name"]),
     ({"extraEnv": [{"name": "OLLAMA_KEEP_ALIVE", "value": "5m"}]}, ["/extraEnv/0/name"]),
     ({"extraEnv": [{"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"}]}, ["/extraEnv/0/name"]),
+    ({"ollama": {"keepAlive": "0s"}}, ["/ollama/keepAlive", "not"]),
+    ({"ollama": {"keepAlive": 0}}, ["/ollama/keepAlive", "not"]),
+    ({"models": [{"name": "phi", "keepAlive": "0m0s"}]}, ["/models/0/keepAlive", "not"]),
+    ({"models": [{"name": "phi", "keepAlive": "-0.0h"}]}, ["/models/0/keepAlive", "not"]),
     (
         {"derivedModels": [{"name": "x", "modelfile": "SYSTEM hi\nFROMAGE phi\n"}]},
         ["/derivedModels/0/modelfile", "pattern"],

@@ -35,6 +35,7 @@ from tests.unit.helpers import (
     leaf,
     make_catalog,
     pin,
+    run_cli,
     without_owner,
 )
 
@@ -522,3 +523,24 @@ def test_real_paths_are_what_resolving_each_path_gives(
     ]
     paths = [Path(name) for name in names] + [tmp_path / name for name in names]
     assert _real_paths(paths) == [str(path.resolve()) for path in paths]
+
+
+def test_a_zero_keep_alive_is_refused_at_the_leaf_line(tmp_path: Path) -> None:
+    """Ollama takes a load with a zero keep-alive as an unload: the chart's schema refuses it,
+    globally and per model, and catalog-gen says so at the line that set it."""
+    make_catalog(
+        tmp_path,
+        {
+            "dev/ml/svc.yaml": leaf(
+                "models:\n  - {name: phi, keepAlive: 0}\nollama: {keepAlive: 0s}\n"
+            )
+        },
+    )
+    outcome = run_cli(tmp_path, "validate", "--no-cache")
+    assert outcome.code == 1, outcome.stderr
+    errors = [line for line in outcome.stdout.splitlines() if ": error: " in line]
+    assert [line.split(": error: ")[1].split(": '")[0] for line in errors] == [
+        "$.models[0].name: chart value models[0].keepAlive",  # the model entry's line
+        "$.ollama.keepAlive: chart value ollama.keepAlive",
+    ]
+    assert all("not zero" in line for line in errors)
