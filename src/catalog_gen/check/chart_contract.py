@@ -57,8 +57,9 @@ _PER_KEY_KEYWORDS = frozenset(
         "$defs",
     }
 )
-# Keywords that hold rules across top-level values: checked on the whole effective values.
-_CROSS_KEY_KEYWORDS = frozenset({"allOf"})
+# Keywords that hold rules across top-level values: checked on the whole effective values
+# (`required`: the top-level values a chartValues null must not delete).
+_CROSS_KEY_KEYWORDS = frozenset({"allOf", "required"})
 
 # libyaml's, where PyYAML has it: the same data as the pure-Python one, which took 20 ms of every
 # command's start to read the chart's commented values.yaml.
@@ -352,6 +353,8 @@ def report_schema_errors(
                     origins=origins,
                 )
             continue
+        if error.validator == "required" and _report_deleted(document, from_leaf, error, report):
+            continue
         place_chart_value(
             document,
             from_leaf,
@@ -360,6 +363,44 @@ def report_schema_errors(
             f"chart value {_dotted(parts) or '(root)'}: {_message(error)}",
             origins=origins,
         )
+
+
+def _report_deleted(
+    document: Document,
+    from_leaf: Mapping[str, Any],
+    error: jsonschema.ValidationError,
+    report: Report,
+) -> bool:
+    """A required value the leaf's chartValues deleted (null), reported at its key; False when
+    it was not a null of the leaf's that took it away."""
+    parts = tuple(error.absolute_path)
+    required: Any = error.validator_value
+    if not isinstance(required, list) or not isinstance(error.instance, dict):
+        return False
+    missing = [key for key in required if key not in error.instance]
+    deleted = [key for key in missing if _nulled(from_leaf, (*parts, key))]
+    for key in deleted:
+        place_chart_value(
+            document,
+            from_leaf,
+            (*parts, key),
+            report,
+            f"chart value {_dotted((*parts, key))} cannot be deleted: a null in chartValues "
+            "removes the chart's default, and the chart's templates need a value here (set "
+            "one, or leave the key out to keep the default)",
+            at_key=True,
+        )
+    return bool(deleted) and deleted == missing
+
+
+def _nulled(chart_values: Mapping[str, Any], parts: Sequence[str | int]) -> bool:
+    """Whether chartValues sets the value at parts to null."""
+    current: Any = chart_values
+    for part in parts:
+        if not isinstance(current, Mapping) or part not in current:
+            return False
+        current = current[part]
+    return current is None
 
 
 def _leaves(errors: Iterable[jsonschema.ValidationError]) -> list[jsonschema.ValidationError]:
