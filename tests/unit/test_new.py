@@ -184,10 +184,46 @@ def test_new_refuses_a_host_another_service_routes(tmp_path: Path) -> None:
     assert outcome.code == 1
     assert [line for line in outcome.stdout.splitlines() if ": error: " in line] == [
         "catalog/dev/ml/svc.yaml:13:9: error: $.ingress.host: host 'chat.dev.example.com' is "
-        "already used by catalog/dev/ml/other.yaml (service ml/other); hosts are unique per "
+        "also used by catalog/dev/ml/other.yaml (service ml/other); hosts are unique per "
         "environment"
     ]  # reported at both leaves; only the new leaf's problems are shown
     assert leaf_files(catalog) == {"dev/ml/other.yaml"}
+
+
+def test_new_refuses_a_host_a_leaf_sorting_after_it_routes(tmp_path: Path) -> None:
+    # The clash is the same whichever leaf sorts first: the new leaf is refused either way.
+    body = "model: phi\ningress: {enabled: true, host: chat.example.com}\n"
+    catalog = make_catalog(tmp_path, {"dev/ml/b.yaml": leaf(body, name="b")})
+    outcome = run_cli(
+        tmp_path, "new", "dev/ml/a", "--model", "phi", "--gpus", "0", "--host",
+        "chat.example.com", *OWNER,
+    )  # fmt: skip
+    assert outcome.code == 1, outcome.stdout + outcome.stderr
+    assert [line for line in outcome.stdout.splitlines() if ": error: " in line] == [
+        "catalog/dev/ml/a.yaml:15:9: error: $.ingress.host: host 'chat.example.com' is also "
+        "used by catalog/dev/ml/b.yaml (service ml/b); hosts are unique per environment"
+    ]
+    assert leaf_files(catalog) == {"dev/ml/b.yaml"}
+    assert run_cli(tmp_path, "validate", "--no-cache").code == 0
+
+
+def test_new_refuses_an_argocd_name_a_leaf_sorting_after_it_takes(tmp_path: Path) -> None:
+    # qa-a/b/chat and qa/a-b/chat both join to qa-a-b-chat; qa-a/b/chat sorts first.
+    case = REPO_ROOT / "tests/fixtures/leaves/invalid/argocd-names-collide/catalog"
+    catalog = make_catalog(tmp_path, overlay=case)
+    (catalog / "qa-a/b/chat.yaml").unlink()
+    project = catalog / "environments/qa-a.yaml"  # that fixture's other mistake, set apart
+    project.write_text(project.read_text().replace("ml-inference", "qa-a-project"))
+    assert run_cli(tmp_path, "validate", "--no-cache").code == 0
+    outcome = run_cli(tmp_path, "new", "qa-a/b/chat", "--model", "phi", *OWNER)
+    assert outcome.code == 1, outcome.stdout + outcome.stderr
+    assert [line for line in outcome.stdout.splitlines() if ": error: " in line] == [
+        "catalog/qa-a/b/chat.yaml:5:14: error: $.serviceName: its Argo CD Application and "
+        "Backstage Component would be named 'qa-a-b-chat' (<environment>-<namespace>-"
+        "<serviceName>), like those of catalog/qa/a-b/chat.yaml: rename the service or its "
+        "namespace"
+    ]
+    assert not (catalog / "qa-a/b/chat.yaml").exists()
 
 
 def test_new_needs_an_owner_where_the_environment_names_none(tmp_path: Path) -> None:

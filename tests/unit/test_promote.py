@@ -165,6 +165,24 @@ def test_the_prod_gpu_budget_blocks(tmp_path: Path) -> None:
     assert not (catalog / "prod/ml/big.yaml").exists()
 
 
+def test_a_host_a_target_leaf_sorting_after_it_routes_blocks(tmp_path: Path) -> None:
+    # The host is outside dev's baseDomain, so it is kept; prod's ml/b routes it already.
+    body = "ingress: {enabled: true, host: chat.example.com}\n"
+    prod_leaf = leaf_text("b", "ml", body).replace("dev", "prod")
+    catalog = real_catalog(
+        tmp_path, {"dev/ml/a.yaml": leaf_text("a", "ml", body), "prod/ml/b.yaml": prod_leaf}
+    )
+    pin_for_prod(catalog, "phi:latest")
+    assert run_cli(tmp_path, "validate", "--no-cache").code == 0
+    outcome = run_cli(tmp_path, "promote", "ml/a", "--from", "dev", "--to", "prod")
+    assert outcome.code == 1, outcome.stdout + outcome.stderr
+    assert errors(outcome.stdout) == [
+        "catalog/prod/ml/a.yaml:7:32: error: $.ingress.host: host 'chat.example.com' is also "
+        "used by catalog/prod/ml/b.yaml (service ml/b); hosts are unique per environment"
+    ]
+    assert not (catalog / "prod/ml/a.yaml").exists()
+
+
 def test_an_existing_target_is_never_overwritten(tmp_path: Path) -> None:
     prod_leaf = (REPO_ROOT / PHI).read_text().replace("environment: dev", "environment: prod")
     catalog = real_catalog(tmp_path, {"prod/ml-workloads/ollama-phi.yaml": prod_leaf})

@@ -145,6 +145,37 @@ def test_registry_cidrs_and_the_mirror_port_limit_egress(tmp_path: Path) -> None
     assert "$.networkPolicy.registryCIDRs[0]: must be an IPv4 CIDR with no host bits" in stdout
 
 
+def test_a_model_on_a_port_the_network_policy_does_not_allow_is_a_warning_at_it(
+    tmp_path: Path,
+) -> None:
+    models = (
+        "models:\n  - phi\n  - registry.example.com:5000/team/coder\n"
+        "  - {name: plain.example.com/team/chat, insecure: true}\n"
+    )
+    files = {"environments/dev.yaml": _environment("dev", ""), "dev/ml/svc.yaml": leaf(models)}
+    code, stdout, values = _render(tmp_path, files)
+    assert code == 0, stdout  # a warning, as for the environment's modelRegistry
+    assert values["networkPolicy"]["registry"] == {"ports": [443]}
+    assert [line for line in stdout.splitlines() if "NetworkPolicy" in line] == [
+        "catalog/dev/ml/svc.yaml:8:5: warning: $.models[1]: model "
+        "registry.example.com:5000/team/coder:latest is pulled from registry.example.com:5000 on "
+        "port 5000, which the NetworkPolicy does not let pods reach (its registry ports: 443), "
+        "so it cannot be pulled: add 5000 to networkPolicy.registryPorts in "
+        "environments/dev.yaml",
+        "catalog/dev/ml/svc.yaml:9:12: warning: $.models[2].name: model "
+        "plain.example.com/team/chat:latest is pulled from plain.example.com on port 80, which "
+        "the NetworkPolicy does not let pods reach (its registry ports: 443), so it cannot be "
+        "pulled: add 80 to networkPolicy.registryPorts in environments/dev.yaml",
+    ]
+    # Every port allowed (by the environment, or by the leaf's chartValues): no warning.
+    ports = _environment("dev", "networkPolicy: {registryPorts: [443, 5000, 80]}\n")
+    code, stdout, _ = _render(tmp_path, {**files, "environments/dev.yaml": ports})
+    assert (code, [line for line in stdout.splitlines() if "NetworkPolicy" in line]) == (0, [])
+    chart_ports = models + "chartValues: {networkPolicy: {registry: {ports: [443, 5000, 80]}}}\n"
+    code, stdout, _ = _render(tmp_path, {**files, "dev/ml/svc.yaml": leaf(chart_ports)})
+    assert (code, [line for line in stdout.splitlines() if "NetworkPolicy" in line]) == (0, [])
+
+
 def test_authentication_reaches_the_route_of_exposed_services(tmp_path: Path) -> None:
     jwt = _environment(
         "dev",

@@ -14,6 +14,7 @@ from pathlib import PurePosixPath
 
 from pydantic import ValidationError
 
+from catalog_gen.check.chart_contract import LEAF_SOURCES
 from catalog_gen.check.shape import did_you_mean
 from catalog_gen.fields import duration_range_problem
 from catalog_gen.load.document import DataPath, Document
@@ -467,11 +468,19 @@ def _check_keep_alive(
         document.add(report, where, problem)
 
 
-def check_finite_numbers(
-    document: Document, where: DataPath, value: object, report: Report
-) -> bool:
-    """Whether value holds no NaN or infinity: Helm turns values into JSON, which has neither
-    (`.nan` fails the whole render in Argo CD), and no chart value means them."""
+# Helm reads values as JSON numbers, 64-bit floats, whatever the YAML says (helm 3.19.0 and
+# 4.3.1 alike): an integer is held exactly up to 2^53 in size, larger ones are rounded
+# (123456789012345678 renders 123456789012345680), and the chart's `int` turns 2^63 - 1 (which
+# rounds to 2^63) and anything larger into -9223372036854775808, while toYaml writes -2^63 as
+# -9.223372036854776e+18; the API server refuses both (tests/chart/test_helm_numbers.py).
+HELM_EXACT_INTEGER = 2**53
+
+
+def check_helm_numbers(document: Document, where: DataPath, value: object, report: Report) -> bool:
+    """Report every number in value that Helm cannot hold: NaN and infinity (values become JSON,
+    which has neither; `.nan` fails the whole render in Argo CD, and no chart value means them)
+    and integers beyond +-2^53 (HELM_EXACT_INTEGER). Whether value holds no NaN or infinity: the
+    later checks compare numbers, which NaN defeats; a large integer does not stop them."""
     if isinstance(value, float) and not math.isfinite(value):
         document.add(
             report,
@@ -480,14 +489,56 @@ def check_finite_numbers(
             "infinity): use a finite number",
         )
         return False
+    if isinstance(value, int) and abs(value) > HELM_EXACT_INTEGER:
+        document.add(report, where, _integer_problem(value))
     finite = True
     if isinstance(value, Mapping):
         for key, item in value.items():
-            finite = check_finite_numbers(document, (*where, key), item, report) and finite
+            finite = check_helm_numbers(document, (*where, key), item, report) and finite
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            finite = check_finite_numbers(document, (*where, index), item, report) and finite
+            finite = check_helm_numbers(document, (*where, index), item, report) and finite
     return finite
+
+
+def _integer_problem(value: int) -> str:
+    """Why Helm cannot hold an integer beyond +-2^53."""
+    bound = HELM_EXACT_INTEGER
+    return (
+        f"{value} is an integer Helm cannot hold: Helm reads values as 64-bit floats, exact "
+        f"only between -{bound} and {bound} (2^53); a larger integer is rounded, and from 2^63 "
+        "on the chart turns it into -9223372036854775808, which the API server refuses: use "
+        f"an integer between -{bound} and {bound}"
+    )
+
+
+# Chart values only the leaf's own fields may set (which fields: chart_contract.LEAF_SOURCES).
+# Their rules read those fields, not the effective values: references and duplicates, the model
+# lock and requireLock (resolve_models, lock/model.py), derived models' FROM, names and
+# Modelfiles (resolve_derived_models). From chartValues they would deploy models no rule has
+# seen. The other chart values a leaf field sets are judged on the effective values (resources,
+# gpu, cache, ollama, hosts, replicas, startup, autoscaling), so chartValues may set those.
+LEAF_ONLY_VALUES = ("models", "derivedModels")
+
+
+def check_leaf_only_values(document: Document, chart_values: object, report: Report) -> set[str]:
+    """The keys of chartValues that only leaf fields may set (LEAF_ONLY_VALUES), each an error at
+    its key naming the field to use instead."""
+    if not isinstance(chart_values, Mapping):
+        return set()
+    refused = {key for key in LEAF_ONLY_VALUES if key in chart_values}
+    sources = dict(LEAF_SOURCES)
+    for key in sorted(refused):
+        fields = " or ".join(sorted(".".join(path) for path in sources[(key,)]))
+        document.add(
+            report,
+            ("chartValues", key),
+            f"chartValues cannot set {key}: the leaf's {fields} set it, where the model rules "
+            "(references, the model lock and requireLock, derived models) apply; set "
+            f"{fields} instead and remove this key",
+            at_key=True,
+        )
+    return refused
 
 
 def _check_preset(document: Document, where: DataPath, preset: str | None, report: Report) -> None:
@@ -539,13 +590,15 @@ def check_requests_within_limits(
 
 def check_invalid_leaf_parts(document: Document, report: Report) -> None:
     """Rules that still apply to a leaf whose shape is wrong elsewhere, so that one run reports
-    them together with the shape errors instead of one fix at a time: `model` with `models`, and
-    requests above limits when `container.resources` is well-formed on its own."""
+    them together with the shape errors instead of one fix at a time: `model` with `models`,
+    chartValues keys only leaf fields may set, and requests above limits when
+    `container.resources` is well-formed on its own."""
     data = document.data
     if not isinstance(data, Mapping):
         return
     if "model" in data and "models" in data:
         document.add(report, ("models",), MODEL_AND_MODELS, at_key=True)
+    check_leaf_only_values(document, data.get("chartValues"), report)
     container = data.get("container")
     if not isinstance(container, Mapping) or "resources" not in container:
         return

@@ -638,22 +638,31 @@ def _check_unique_names(catalog: CatalogPlan, report: Report) -> None:
             projects[key] = name
         bootstrap = bounded_name(f"ollama-inference-load-{name}-bootstrap")
         applications[(environment.argocd.namespace, bootstrap)] = f"environment {name!r}"
-    components: dict[str, str] = {}
+    _check_unique_services(catalog, applications, report)
+
+
+def _check_unique_services(
+    catalog: CatalogPlan, bootstraps: Mapping[tuple[str, str], str], report: Report
+) -> None:
+    """Services whose joined name is another's (one Backstage catalog holds every Component),
+    or a bootstrap Application's in the same Argo CD namespace: an error at each such service,
+    naming the others (a clash is symmetric: `new` and `promote` see it whichever leaf they
+    write)."""
+    named: dict[str, list[LeafFacts]] = {}
     for service in sorted(catalog.services, key=lambda item: item.leaf_path):
         joined = application_name(service.environment_name, service.namespace, service.service_name)
-        settings = catalog.environments[service.environment_name].argocd
-        taken = components.get(joined)
-        if taken is None and settings is not None:
-            taken = applications.get((settings.namespace, joined))
-        if taken is not None:
-            service.add(
-                report,
-                ("serviceName",),
-                f"its Argo CD Application and Backstage Component would be named {joined!r} "
-                f"(<environment>-<namespace>-<serviceName>), like those of {taken}: rename the "
-                "service or its namespace",
-            )
-            continue
-        components[joined] = service.display
-        if settings is not None:
-            applications[(settings.namespace, joined)] = service.display
+        named.setdefault(joined, []).append(service)
+    for joined, services in named.items():
+        for service in services:
+            settings = catalog.environments[service.environment_name].argocd
+            taken = [other.display for other in services if other is not service]
+            if settings is not None and (settings.namespace, joined) in bootstraps:
+                taken.insert(0, bootstraps[(settings.namespace, joined)])
+            if taken:
+                service.add(
+                    report,
+                    ("serviceName",),
+                    f"its Argo CD Application and Backstage Component would be named {joined!r} "
+                    f"(<environment>-<namespace>-<serviceName>), like those of "
+                    f"{', '.join(taken)}: rename the service or its namespace",
+                )

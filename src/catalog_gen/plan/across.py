@@ -20,7 +20,7 @@ import math
 import operator
 import pickle
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,36 +176,56 @@ def _resource_keys(services: Iterable[LeafFacts]) -> list[tuple[str, str, str]]:
     ]
 
 
+def _clashes(
+    uses: Iterable[tuple[Hashable, LeafFacts, DataPath]],
+) -> Iterator[tuple[Hashable, LeafFacts, DataPath, list[LeafFacts]]]:
+    """Each use of a key (key, service, where the service's leaf sets it) that other services
+    use too, with those others in the leaves' order. A clash is symmetric, so it is reported at
+    every service involved: `validate FILE`, `new` and `promote`, which keep the problems of one
+    leaf, see it whichever leaf they name. A service using a key twice clashes with no one."""
+    users: dict[Hashable, dict[int, tuple[LeafFacts, list[DataPath]]]] = defaultdict(dict)
+    for key, service, source in uses:
+        users[key].setdefault(id(service), (service, []))[1].append(source)
+    for key, by_service in users.items():
+        if len(by_service) < 2:
+            continue
+        involved = [service for service, _ in by_service.values()]
+        for service, sources in by_service.values():
+            others = [other for other in involved if other is not service]
+            for source in sources:
+                yield key, service, source, others
+
+
 def _unique_service_names(services: Iterable[LeafFacts], report: Report) -> None:
-    first: dict[tuple[str, str], LeafFacts] = {}
-    for service in services:
-        key = (service.namespace, service.service_name)
-        if key in first:
-            service.add(
-                report,
-                ("serviceName",),
-                f"service {service.service_name!r} is already defined in namespace "
-                f"{service.namespace!r} by {first[key].display}",
-            )
-        else:
-            first[key] = service
+    uses = (
+        ((service.namespace, service.service_name), service, ("serviceName",))
+        for service in services
+    )
+    for _, service, source, others in _clashes(uses):
+        service.add(
+            report,
+            source,
+            f"service {service.service_name!r} is also defined in namespace "
+            f"{service.namespace!r} by {', '.join(other.display for other in others)}; a "
+            "service is defined once per namespace",
+        )
 
 
 def _unique_hosts(services: Iterable[LeafFacts], report: Report) -> None:
-    first: dict[str, LeafFacts] = {}
-    for service in services:
-        for host, source in service.host_sources:
-            owner = first.get(host)
-            if owner is not None and owner is not service:
-                service.add(
-                    report,
-                    source,
-                    f"host {host!r} is already used by {owner.display} "
-                    f"(service {owner.namespace}/{owner.service_name}); hosts are unique per "
-                    "environment",
-                )
-            else:
-                first[host] = service
+    uses = (
+        (host, service, source) for service in services for host, source in service.host_sources
+    )
+    for host, service, source, others in _clashes(uses):
+        users = ", ".join(
+            f"{other.display} (service {other.namespace}/{other.service_name})" for other in others
+        )
+        # A host the leaf does not name is the one it derives (plan/exposure.py), at ingress.
+        derived = " (<serviceName>.<baseDomain>)" if source == ("ingress",) else ""
+        service.add(
+            report,
+            source,
+            f"host {host!r}{derived} is also used by {users}; hosts are unique per environment",
+        )
 
 
 def _unique_resource_names(services: Iterable[LeafFacts], report: Report) -> None:
@@ -236,21 +256,20 @@ def _unique_resource_names(services: Iterable[LeafFacts], report: Report) -> Non
 
 
 def _shared_claims(services: Iterable[LeafFacts], report: Report) -> None:
-    first: dict[tuple[str, str], LeafFacts] = {}
-    for service in services:
-        if service.single_attach_claim is None:
-            continue
-        claim, modes = service.single_attach_claim
-        key = (service.namespace, claim)
-        if key in first:
-            service.add(
-                report,
-                ("cache", "existingClaim"),
-                f"claim {claim!r} (access modes {json.dumps(list(modes))}) is already used by "
-                f"{first[key].display}; a single-attach volume cannot serve two services",
-            )
-        else:
-            first[key] = service
+    uses = (
+        ((service.namespace, service.single_attach_claim[0]), service, ("cache", "existingClaim"))
+        for service in services
+        if service.single_attach_claim is not None
+    )
+    for _, service, source, others in _clashes(uses):
+        claim, modes = service.single_attach_claim or ("", ())
+        service.add(
+            report,
+            source,
+            f"claim {claim!r} (access modes {json.dumps(list(modes))}) is also used by "
+            f"{', '.join(other.display for other in others)}; a single-attach volume cannot "
+            "serve two services",
+        )
 
 
 # HAMi's shares of a GPU (memory in MiB, memory percent, core percent): amounts, not devices. A

@@ -8,18 +8,20 @@ administration endpoints only where the environment allows it (not in production
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from catalog_gen.check.chart_contract import set_by
 from catalog_gen.load.document import Document
 from catalog_gen.models import CatalogLeaf, Environment
 from catalog_gen.plan.exposure import Exposure
+from catalog_gen.plan.service_plan import PlannedModel
 from catalog_gen.problems import Report, Severity
 
 PRODUCTION = "production"
 NAMESPACE_LABEL = "kubernetes.io/metadata.name"
 DEFAULT_REGISTRY_PORT = 443
+INSECURE_REGISTRY_PORT = 80
 
 
 def administration_allowed(environment: Environment) -> bool:
@@ -48,9 +50,18 @@ def registry_ports(environment: Environment) -> list[int]:
     if settings is not None and settings.registry_ports:
         return list(settings.registry_ports)
     registry = environment.model_registry
-    if registry is not None and ":" in registry.host:
-        return [int(registry.host.rsplit(":", 1)[1])]
-    return [80] if registry is not None and registry.insecure else [DEFAULT_REGISTRY_PORT]
+    if registry is None:
+        return [DEFAULT_REGISTRY_PORT]
+    return [pull_port(registry.host, insecure=registry.insecure)]
+
+
+def pull_port(host: str, *, insecure: bool) -> int:
+    """The TCP port Ollama pulls from a registry host on: the host's own port, else 80 over
+    plain HTTP (insecure), else 443."""
+    _, colon, port = host.rpartition(":")
+    if colon and port.isdigit():
+        return int(port)
+    return INSECURE_REGISTRY_PORT if insecure else DEFAULT_REGISTRY_PORT
 
 
 def security_values(
@@ -139,6 +150,39 @@ def check_environment_security(
             f"the NetworkPolicy lets pods reach only public addresses, so a mirror "
             f"{registry.host!r} on a private address cannot be pulled from: declare it in "
             "networkPolicy.registryCIDRs (that also keeps the pods off the internet)",
+            severity=Severity.WARNING,
+        )
+
+
+def check_model_egress(
+    document: Document,
+    environment: Environment,
+    models: Sequence[PlannedModel],
+    effective: Mapping[str, Any],
+    report: Report,
+) -> None:
+    """A warning at each model the service's NetworkPolicy (on the effective values) cannot
+    reach: pulled on a port its registry egress does not allow (the environment's modelRegistry
+    gets its own warning, check_environment_security)."""
+    policy = effective.get("networkPolicy") or {}
+    if not policy.get("enabled"):
+        return
+    ports = list((policy.get("registry") or {}).get("ports") or ())
+    allowed = ", ".join(str(port) for port in ports) or "none"
+    for model in models:
+        port = pull_port(model.reference.registry, insecure=model.insecure)
+        if port in ports:
+            continue
+        line, column = document.position(model.source)
+        report.add(
+            document.display,
+            line,
+            column,
+            list(model.source),
+            f"model {model.name} is pulled from {model.reference.registry} on port {port}, "
+            f"which the NetworkPolicy does not let pods reach (its registry ports: {allowed}), "
+            f"so it cannot be pulled: add {port} to networkPolicy.registryPorts in "
+            f"environments/{environment.environment}.yaml",
             severity=Severity.WARNING,
         )
 

@@ -36,8 +36,9 @@ from catalog_gen.check.names import resource_names
 from catalog_gen.check.rules import (
     LeafDerivedModel,
     LeafModel,
-    check_finite_numbers,
+    check_helm_numbers,
     check_leaf,
+    check_leaf_only_values,
     resolve_derived_models,
     resolve_models,
 )
@@ -69,7 +70,7 @@ from catalog_gen.plan.rollout import (
     rollout_comment,
     rollout_values,
 )
-from catalog_gen.plan.security import check_administration
+from catalog_gen.plan.security import check_administration, check_model_egress
 from catalog_gen.plan.service_plan import (
     ModelLockFacts,
     PlannedDerivedModel,
@@ -124,6 +125,7 @@ def plan_service(
 ) -> ServicePlan | None:
     """The steps of the module docstring; None when the leaf cannot be planned at all."""
     before = report.error_count
+    leaf = _without_leaf_only_values(document, leaf, report)
     service = _resolve(
         document,
         leaf,
@@ -136,7 +138,7 @@ def plan_service(
         lock_display=lock_display,
         report=report,
     )
-    if not check_finite_numbers(document, ("chartValues",), leaf.chart_values, report):
+    if not check_helm_numbers(document, ("chartValues",), leaf.chart_values, report):
         return None  # NaN compares false with everything: no later check could hold
     origins = _value_origins(document, service.models, service.derived, service.exposure)
     schema_before = report.error_count
@@ -159,6 +161,16 @@ def plan_service(
     preset = leaf.resources_preset or environment.defaults.resources_preset
     valid = report.error_count == before
     return _service_plan(service, values, effective, valid=valid, preset=preset)
+
+
+def _without_leaf_only_values(document: Document, leaf: CatalogLeaf, report: Report) -> CatalogLeaf:
+    """The leaf without the chartValues keys only its own fields may set (each an error), so
+    that the rest of it is judged in the same pass."""
+    refused = check_leaf_only_values(document, leaf.chart_values, report)
+    if not refused:
+        return leaf
+    kept = {key: value for key, value in (leaf.chart_values or {}).items() if key not in refused}
+    return leaf.model_copy(update={"chart_values": kept})
 
 
 def _resolve(
@@ -337,9 +349,11 @@ def _warn_unsized(service: Service, report: Report) -> None:
 def _check_effective(
     service: Service, effective: Mapping[str, Any], sizes: Sequence[ModelSize], report: Report
 ) -> None:
-    """Step 4: administration, requests <= limits, the lock's facts against the values."""
+    """Step 4: administration, the models' egress, requests <= limits, the lock's facts
+    against the values."""
     document, environment = service.document, service.environment
     check_administration(document, service.leaf, environment, effective, report)
+    check_model_egress(document, environment, service.models, effective, report)
     check_scale_to_zero(document, service.leaf, environment, effective, report)
     check_requests_within_limits(document, report, resources=effective.get("resources", {}))
     check_rollout_fits(document, service.leaf, environment, effective, report)

@@ -1,0 +1,80 @@
+"""The rules across leaves (plan/across.py): a clash between leaves is symmetric, so it is an
+error at every leaf involved, each naming the others; `validate FILE`, which keeps one leaf's
+problems, then sees it whichever of the leaves it names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.unit.helpers import leaf, make_catalog, run_cli
+
+HOST = "model: phi\ningress: {enabled: true, host: chat.example.com}\n"
+CLAIM = "model: phi\ncache: {mode: sharedPVC, existingClaim: models}\n"
+
+
+def _errors(stdout: str) -> list[str]:
+    return [line for line in stdout.splitlines() if ": error: " in line]
+
+
+def test_a_host_three_services_route_is_an_error_at_each_naming_the_others(
+    tmp_path: Path,
+) -> None:
+    make_catalog(
+        tmp_path,
+        {f"dev/ml/{name}.yaml": leaf(HOST, name=name) for name in ("a", "b", "c")},
+    )
+    outcome = run_cli(tmp_path, "validate", "--no-cache")
+    assert outcome.code == 1
+    assert _errors(outcome.stdout) == [
+        f"catalog/dev/ml/{name}.yaml:7:32: error: $.ingress.host: host 'chat.example.com' is "
+        f"also used by catalog/dev/ml/{one}.yaml (service ml/{one}), catalog/dev/ml/{two}.yaml "
+        f"(service ml/{two}); hosts are unique per environment"
+        for name, one, two in (("a", "b", "c"), ("b", "a", "c"), ("c", "a", "b"))
+    ]
+
+
+def test_validate_file_reports_a_host_clash_at_the_leaf_that_sorts_first(tmp_path: Path) -> None:
+    make_catalog(
+        tmp_path, {"dev/ml/a.yaml": leaf(HOST, name="a"), "dev/ml/b.yaml": leaf(HOST, name="b")}
+    )
+    outcome = run_cli(tmp_path, "validate", "--no-cache", "catalog/dev/ml/a.yaml")
+    assert outcome.code == 1
+    assert _errors(outcome.stdout) == [
+        "catalog/dev/ml/a.yaml:7:32: error: $.ingress.host: host 'chat.example.com' is also "
+        "used by catalog/dev/ml/b.yaml (service ml/b); hosts are unique per environment"
+    ]
+
+
+def test_validate_file_reports_a_shared_claim_at_the_leaf_that_sorts_first(
+    tmp_path: Path,
+) -> None:
+    make_catalog(
+        tmp_path,
+        {"dev/ml/a.yaml": leaf(CLAIM, name="a"), "dev/ml/b.yaml": leaf(CLAIM, name="b")},
+    )
+    outcome = run_cli(tmp_path, "validate", "--no-cache", "catalog/dev/ml/a.yaml")
+    assert outcome.code == 1
+    assert _errors(outcome.stdout) == [
+        "catalog/dev/ml/a.yaml:7:41: error: $.cache.existingClaim: claim 'models' (access modes "
+        '["ReadWriteOnce"]) is also used by catalog/dev/ml/b.yaml; a single-attach volume '
+        "cannot serve two services"
+    ]
+
+
+def test_a_service_defined_twice_in_a_namespace_is_an_error_at_both_leaves(
+    tmp_path: Path,
+) -> None:
+    # a.yaml names itself b (a path error of its own): both leaves define ml/b.
+    make_catalog(
+        tmp_path,
+        {"dev/ml/a.yaml": leaf(name="b"), "dev/ml/b.yaml": leaf(name="b")},
+    )
+    outcome = run_cli(tmp_path, "validate", "--no-cache")
+    assert outcome.code == 1
+    clashes = [line for line in _errors(outcome.stdout) if "also defined" in line]
+    assert clashes == [
+        "catalog/dev/ml/a.yaml:2:14: error: $.serviceName: service 'b' is also defined in "
+        "namespace 'ml' by catalog/dev/ml/b.yaml; a service is defined once per namespace",
+        "catalog/dev/ml/b.yaml:2:14: error: $.serviceName: service 'b' is also defined in "
+        "namespace 'ml' by catalog/dev/ml/a.yaml; a service is defined once per namespace",
+    ]

@@ -1,0 +1,64 @@
+"""What a leaf's chartValues cannot set: the chart values only its own model fields set
+(check/rules.py LEAF_ONLY_VALUES), whose rules (the lock and requireLock included) never see
+chartValues. Numbers Helm cannot hold are tests/chart/test_helm_numbers.py and the fixtures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from catalog_gen.lock.lockfile import write_lock
+from catalog_gen.lock.model import ModelLock
+from tests.unit.helpers import leaf, make_catalog, pin, run_cli
+
+MIRROR_PHI = "mirror.internal.example:5000/library/phi:latest"
+
+
+def _errors(stdout: str) -> list[str]:
+    return [line for line in stdout.splitlines() if ": error: " in line]
+
+
+@pytest.mark.parametrize(
+    "chart_values",
+    [
+        '{models: [{name: "evil.example.com/x/unpinned:latest", digest: ""}]}',
+        "{models: []}",
+        "{models: null}",
+    ],
+)
+def test_chart_values_cannot_replace_the_pinned_models(tmp_path: Path, chart_values: str) -> None:
+    # Environment `locked` requires every model pinned; phi is: only chartValues is wrong.
+    body = f"model: phi\nchartValues: {chart_values}\n"
+    catalog = make_catalog(tmp_path, {"locked/ml/svc.yaml": leaf(body, environment="locked")})
+    lock = {MIRROR_PHI: pin(MIRROR_PHI, "ab", registry="http://mirror.internal.example:5000")}
+    write_lock(catalog / "models.lock.yaml", ModelLock(lock))
+    outcome = run_cli(tmp_path, "render", "--no-cache", "--out", "generated")
+    assert outcome.code == 1, outcome.stdout + outcome.stderr
+    assert _errors(outcome.stdout) == [
+        "catalog/locked/ml/svc.yaml:7:15: error: $.chartValues.models: chartValues cannot set "
+        "models: the leaf's model or models set it, where the model rules (references, the "
+        "model lock and requireLock, derived models) apply; set model or models instead and "
+        "remove this key"
+    ]
+    assert not (tmp_path / "generated").exists()
+
+
+def test_chart_values_derived_models_are_refused_beside_the_leafs_shape_errors(
+    tmp_path: Path,
+) -> None:
+    body = (
+        "model: phi\ncolour: red\nchartValues:\n"
+        "  derivedModels: [{name: evil, modelfile: FROM phi}]\n"
+    )
+    make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf(body)})
+    outcome = run_cli(tmp_path, "validate", "--no-cache")
+    assert outcome.code == 1
+    errors = _errors(outcome.stdout)
+    assert errors[0].startswith("catalog/dev/ml/svc.yaml:7:1: error: $.colour: unknown key")
+    assert errors[1:] == [
+        "catalog/dev/ml/svc.yaml:9:3: error: $.chartValues.derivedModels: chartValues cannot "
+        "set derivedModels: the leaf's derivedModels set it, where the model rules "
+        "(references, the model lock and requireLock, derived models) apply; set derivedModels "
+        "instead and remove this key"
+    ]
