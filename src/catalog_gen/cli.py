@@ -14,7 +14,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, TextIO
 
-from catalog_gen import __version__
+from catalog_gen import EXIT_INTERRUPTED, INTERRUPTED, __version__
 from catalog_gen.cache import CACHE_DIR, LeafCache
 from catalog_gen.cache import default_directory as default_cache_directory
 from catalog_gen.check.chart_contract import ChartContract, ChartContractError
@@ -49,6 +49,7 @@ from catalog_gen.write.writer import (
     diff_tree,
     interrupted,
     locked,
+    target_refusal,
     write_outputs,
     write_tree,
 )
@@ -60,7 +61,6 @@ if TYPE_CHECKING:
     from catalog_gen.diff.command import DiffRequest
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 DEFAULT_CATALOG = "catalog"
 DEFAULT_OUT = "generated"
 DEFAULT_CHART = "charts/ollama-inference-load"
@@ -367,7 +367,7 @@ def main(
         with _collector_paused():
             return _run(arguments, out, err, keep_alive if keep_alive is not None else [])
     except KeyboardInterrupt:
-        err.write("catalog-gen: interrupted; no output was left half-written\n")
+        err.write(INTERRUPTED)
         return EXIT_INTERRUPTED
     except (ChartContractError, ChartTemplateError, UnsafeOutputError, ScaffoldUsageError) as error:
         err.write(f"catalog-gen: {error}\n")
@@ -693,7 +693,10 @@ def _check(
             stale = True
         for output in outputs:
             display = os.path.normpath(output.path)
-            if isinstance(output, TreeOutput):
+            if (refusal := target_refusal(output)) is not None:
+                err.write(_refused(display, refusal, "render"))
+                stale = True
+            elif isinstance(output, TreeOutput):
                 difference = diff_tree(output.path, output.files, display, record, jobs, held=held)
                 if not difference.clean:
                     err.write(difference.summary(display))
@@ -706,6 +709,14 @@ def _check(
     shown = [os.path.normpath(target) for target in targets]
     err.write(f"catalog-gen: {summary}: {', '.join(shown[:-1])} and {shown[-1]} are up to date\n")
     return EXIT_OK
+
+
+def _refused(display: str, refusal: str, command: str) -> str:
+    """check's line for a target that `catalog-gen command` refuses to replace as it is."""
+    return (
+        f"{display}: {refusal}; `catalog-gen {command}` refuses to replace it until it is moved "
+        "away\n"
+    )
 
 
 def _backstage(
@@ -725,6 +736,9 @@ def _backstage(
     target = Path(arguments.out)
     display = os.path.normpath(arguments.out)
     if arguments.check:
+        if (refusal := target_refusal(TreeOutput(target, files))) is not None:
+            err.write(_refused(display, refusal, "backstage"))
+            return EXIT_INVALID
         difference = diff_tree(target, files, display)
         if difference.clean:
             err.write(f"catalog-gen: {display} is up to date\n")

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
+from catalog_gen import EXIT_INTERRUPTED, INTERRUPTED
 from catalog_gen.cli import main
 from catalog_gen.lock.lockfile import write_lock
 from catalog_gen.lock.model import ModelLock
@@ -241,6 +244,83 @@ def test_module_entry_point_runs(tmp_path: Path) -> None:
     )
     assert result.returncode == 0
     assert result.stdout.startswith("catalog-gen ")
+
+
+# sitecustomize for a child Python: a real Ctrl-C (SIGINT) as the named module is first imported,
+# raised in code run by exec (as in a dataclass being made: CPython then remembers it as unhandled
+# and, at the exit of `python -m`, kills itself with SIGINT unless the process ends by os._exit).
+INTERRUPT_AT = """\
+import os, signal, sys
+
+
+class Interrupt:
+    def find_spec(self, name, path=None, target=None):
+        if name == os.environ["CATALOG_GEN_TEST_INTERRUPT_AT"]:
+            sys.meta_path.remove(self)
+            exec("os.kill(os.getpid(), signal.SIGINT)\\nfor _ in range(10 ** 6): pass\\n")
+        return None
+
+
+sys.meta_path.insert(0, Interrupt())
+"""
+
+
+def console_script(directory: Path) -> Path:
+    """The `catalog-gen` console script as an installer writes it from pyproject.toml."""
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    module, function = project["project"]["scripts"]["catalog-gen"].split(":")
+    path = directory / "catalog-gen"
+    path.write_text(
+        f"import sys\nfrom {module} import {function}\n"
+        f"if __name__ == '__main__':\n    sys.exit({function}())\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.mark.parametrize("entry", ["module", "console-script"])
+@pytest.mark.parametrize("module", ["catalog_gen.cli", "catalog_gen.plan.pipeline", "yaml"])
+def test_a_ctrl_c_while_the_command_line_is_imported_ends_as_during_a_command(
+    tmp_path: Path, entry: str, module: str
+) -> None:
+    """Importing the command line is most of a short command's time: a Ctrl-C then prints the
+    interrupted line and exits 130, through either entry point, never a traceback."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(INTERRUPT_AT, encoding="utf-8")
+    command = (
+        [sys.executable, "-m", "catalog_gen"]
+        if entry == "module"
+        else [sys.executable, str(console_script(tmp_path))]
+    )
+    paths = [str(hook), *filter(None, [os.environ.get("PYTHONPATH")])]
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(paths),
+        "CATALOG_GEN_TEST_INTERRUPT_AT": module,
+    }
+    result = subprocess.run(
+        [*command, "validate"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env=environment,
+    )
+    assert (result.returncode, result.stderr) == (EXIT_INTERRUPTED, INTERRUPTED)
+
+
+def test_the_entry_point_imports_nothing_before_it_can_catch_a_ctrl_c() -> None:
+    script = (
+        "import sys\n"
+        "before = set(sys.modules)\n"
+        "import catalog_gen.__main__\n"
+        "print(sorted(set(sys.modules) - before))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert result.stdout == "['catalog_gen', 'catalog_gen.__main__']\n"
 
 
 @pytest.mark.parametrize("broken", [False, True])

@@ -97,17 +97,19 @@ def test_listed_in_parts_names_every_file_and_reads_what_its_stamp_does_not_prov
     digests: Mapping[str, str] = {name: known.digest for name, known in stamps.items()}
     digests = {**digests, "prod/b/svc-01/app.json": digest_of(b"another")}  # expected to change
     found = listed(str(tmp_path), digests, stamps, jobs)
-    files = [
-        name
-        for path, name in one_walk(str(tmp_path))
-        if os.path.isfile(path)  # read_tree's files: links to files too, no FIFO
-    ]
+    files: list[str] = []
+    foreign: list[str] = []
+    for path, name in one_walk(str(tmp_path)):
+        regular = os.path.isfile(path) and not os.path.islink(path)
+        (files if regular else foreign).append(name)  # links and the FIFO: render refuses them
     assert sorted(found.names) == sorted(files)
+    assert found.foreign == foreign  # in one walk's order
+    assert "dev/a/pipe" in foreign
+    assert "dev/a/svc-00/link" in foreign
     unknown = {
         name
         for name in files
         if name not in stamps
-        or os.path.islink(tmp_path / name)
         or digests.get(name) != stamps[name].digest
         or not stamps[name].matches(os.lstat(tmp_path / name))
     }

@@ -22,6 +22,7 @@ from catalog_gen.write.writer import (
     check_targets,
     diff_tree,
     read_tree,
+    target_refusal,
     write_outputs,
     write_tree,
 )
@@ -213,26 +214,33 @@ def foreign_cases(out: Path) -> dict[str, Path]:
     return {"hand-written file": out / "dev/README.md", "edited header": out / "dev/x.yaml"}
 
 
-@pytest.mark.parametrize(
-    "make",
-    [
-        "hand-written file",
-        "file without the marker at its top",
-        "symbolic link",
-        "fifo",
-        "target is a symbolic link",
-        "target is a file",
-    ],
-)
-def test_a_target_holding_anything_catalog_gen_did_not_write_is_refused(
-    tmp_path: Path, make: str
-) -> None:
-    out = tmp_path / "generated"
-    write_tree(out, {A: MARK + b"a: 1\n"})
+FOREIGN = [
+    "hand-written file",
+    "file without the marker at its top",
+    "a generated file edited without its marker",
+    "symbolic link",
+    "fifo",
+    "target is a symbolic link",
+    "target is a file",
+]
+
+
+def make_foreign(tmp_path: Path, out: Path, make: str) -> str | None:
+    """Put something catalog-gen did not write into the tree out (rendered with A): its path
+    under out, or None when the target itself is the foreign thing."""
+    relative = {
+        "hand-written file": "dev/NOTES.md",
+        "file without the marker at its top": "dev/late.yaml",
+        "a generated file edited without its marker": str(A),
+        "symbolic link": "dev/link",
+        "fifo": "dev/pipe",
+    }.get(make)
     if make == "hand-written file":
         (out / "dev" / "NOTES.md").write_text("my notes\n")
     elif make == "file without the marker at its top":
         (out / "dev" / "late.yaml").write_bytes(b"#" * 600 + b"\n" + MARK)
+    elif make == "a generated file edited without its marker":
+        (out / A).write_bytes(b"a: 1\n")
     elif make == "symbolic link":
         (out / "dev" / "link").symlink_to(tmp_path)
     elif make == "fifo":
@@ -244,10 +252,65 @@ def test_a_target_holding_anything_catalog_gen_did_not_write_is_refused(
     else:
         out.rename(tmp_path / "moved")
         out.write_bytes(MARK)
+    return relative
+
+
+@pytest.mark.parametrize("make", FOREIGN)
+def test_a_target_holding_anything_catalog_gen_did_not_write_is_refused(
+    tmp_path: Path, make: str
+) -> None:
+    out = tmp_path / "generated"
+    write_tree(out, {A: MARK + b"a: 1\n"})
+    make_foreign(tmp_path, out, make)
     before = sorted((str(path), path.is_symlink()) for path in tmp_path.rglob("*"))
     with pytest.raises(UnsafeOutputError, match=f"refusing to replace {out}"):
         write_tree(out, {A: MARK + b"a: 2\n"})
     assert sorted((str(path), path.is_symlink()) for path in tmp_path.rglob("*")) == before
+
+
+@pytest.mark.parametrize("recorded", [False, True], ids=["read", "recorded"])
+@pytest.mark.parametrize("make", FOREIGN)
+def test_check_names_what_render_refuses_to_replace_never_as_removed(
+    tmp_path: Path, make: str, recorded: bool
+) -> None:
+    """check tells what render would do: a file render refuses to replace is neither removed
+    nor changed but named as not written by catalog-gen, with what to do about it."""
+    out = tmp_path / "generated"
+    files = {A: MARK + b"a: 1\n"}
+    record = WriteRecord(tmp_path / "cache") if recorded else None
+    write_outputs([TreeOutput(out, files)], record=record)
+    foreign = make_foreign(tmp_path, out, make)
+    refusal = target_refusal(TreeOutput(out, files))
+    if foreign is None:  # the target itself: check reports it as render does, unwalked
+        assert refusal in ("it is a symbolic link", "it is not a directory")
+    else:
+        assert refusal is None
+        difference = diff_tree(out, files, "generated", record)
+        assert difference.foreign == [PurePosixPath(foreign)]
+        assert (difference.added, difference.removed, difference.changed) == ([], [], [])
+        assert not difference.clean
+        summary = difference.summary("generated")
+        assert f"\n  not written by catalog-gen: generated/{foreign}\n" in summary
+        assert "removed:" not in summary
+        assert summary.endswith(
+            "`catalog-gen render` refuses to replace generated while it holds files catalog-gen "
+            f"did not write ({writer.MARKED}): move them away, then run `catalog-gen render` and "
+            "commit the result\n"
+        )
+    with pytest.raises(UnsafeOutputError, match=f"refusing to replace {out}"):
+        write_outputs([TreeOutput(out, {A: MARK + b"a: 2\n"})], record=record)
+
+
+def test_a_file_target_without_the_marker_is_what_render_refuses_and_check_reports(
+    tmp_path: Path,
+) -> None:
+    location = tmp_path / "catalog-info.yaml"
+    location.write_text("apiVersion: backstage.io/v1alpha1\n")
+    assert target_refusal(FileOutput(location, MARK)) == (
+        f"catalog-gen did not write {location} ({writer.MARKED})"
+    )
+    location.write_bytes(MARK + b"old\n")
+    assert target_refusal(FileOutput(location, MARK)) is None
 
 
 def test_a_file_target_catalog_gen_did_not_write_is_refused(tmp_path: Path) -> None:
@@ -301,6 +364,8 @@ def test_a_target_is_replaced_only_when_every_file_in_it_carries_the_marker(
             continue
         written[PurePosixPath(relative)] = header + b"x: 1\n"
     ours = all(writer.GENERATED.search(content[:512]) for content in written.values())
+    # check agrees with render: what it lists as not written by catalog-gen is what render refuses
+    assert (diff_tree(out, {A: MARK}, "generated").foreign == []) == ours
     if ours:
         write_tree(out, {A: MARK})
         assert read_tree(out) == {A: MARK}

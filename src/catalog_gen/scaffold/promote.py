@@ -17,6 +17,7 @@ run on the whole catalog with the promoted leaf in place (scaffold/leaf_file.py)
 
 from __future__ import annotations
 
+import codecs
 import copy
 import re
 from collections.abc import Iterator
@@ -52,6 +53,9 @@ from catalog_gen.scaffold.leaf_file import (
 )
 
 _HOST = re.compile(WILDCARD_HOSTNAME)
+# What follows a block scalar's indicators on its header line (`>-  # note`): spaces, a comment.
+_HEADER_REST = re.compile(r" *(?:#.*)?\Z")
+_LINE_BREAK = re.compile(r"[\r\n]")
 _Dumper = quoting_dumper(yaml.SafeDumper, "PromotedScalarDumper")
 # Leaf keys that name something of one environment's cluster: kept as they are, with a warning.
 ENVIRONMENT_BOUND: dict[DataPath, str] = {
@@ -121,7 +125,7 @@ def promote(
         return Scaffolded(None, b"", written=False)
     environments = (_environment(catalog, source_name), _environment(catalog, target_name))
     changes = adapted(document.data, *environments, target_name)
-    content = _spliced(raw, document, changes)
+    content = spliced(raw, document, changes)
     notes = tuple(change.describe() for change in changes)
     if refuse_existing(
         catalog,
@@ -221,20 +225,19 @@ def _warn_kept(
         )
 
 
-def _spliced(raw: bytes, document: Document, changes: tuple[Change, ...]) -> bytes:
+def spliced(raw: bytes, document: Document, changes: tuple[Change, ...]) -> bytes:
     """The source's text with each changed scalar replaced where it stands (a quoted scalar
-    from the project's emitter); checked by parsing it again."""
+    from the project's emitter), every other byte kept; checked by parsing it again."""
     text = raw.decode("utf-8-sig")
+    bom = codecs.BOM_UTF8 if raw.startswith(codecs.BOM_UTF8) else b""
     root = yaml.compose(text, Loader=yaml.SafeLoader)
     spans = sorted(
-        ((_node_at(root, change.where), change.new) for change in changes),
-        key=lambda item: item[0].start_mark.index,
+        (_replacement(text, _node_at(root, change.where), change.new) for change in changes),
         reverse=True,
     )
-    for node, value in spans:
-        start, end = node.start_mark.index, node.end_mark.index
-        text = text[:start] + _scalar_text(value) + text[end:]
-    content = text.encode("utf-8")
+    for start, end, replacement in spans:
+        text = text[:start] + replacement + text[end:]
+    content = bom + text.encode("utf-8")
     expected = copy.deepcopy(document.data)
     for change in changes:
         _set(expected, change.where, change.new)
@@ -242,6 +245,24 @@ def _spliced(raw: bytes, document: Document, changes: tuple[Change, ...]) -> byt
     if again is None or again.data != expected:
         raise RuntimeError(f"promoting {document.display} changed more than {len(changes)} values")
     return content
+
+
+def _replacement(text: str, node: ScalarNode, value: str) -> tuple[int, int, str]:
+    """Where node stands in text (start, end) and the text to put there: value as a quoted
+    scalar. A block scalar's (`|`, `>`) marks also cover the rest of its header line (spaces, a
+    comment) and the line breaks (and blank lines) after its last line: those stay, around the
+    new scalar, which takes the header's place."""
+    start, end = node.start_mark.index, node.end_mark.index
+    new = _scalar_text(value)
+    if node.style not in ("|", ">"):
+        return start, end, new
+    span = text[start:end]
+    header = _LINE_BREAK.split(span, maxsplit=1)[0]
+    rest = _HEADER_REST.search(header)
+    body = span[len(header) :]
+    breaks = body[len(body.rstrip(" \r\n")) :]
+    kept = (rest.group() if rest is not None else "") + breaks
+    return start, end, new + kept
 
 
 def _node_at(node: Node | None, where: DataPath) -> ScalarNode:

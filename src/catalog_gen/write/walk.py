@@ -77,6 +77,12 @@ def _files(directory: str, prefix: str, deep: bool) -> Iterator[tuple[os.DirEntr
 # -- render: is every file ours? ----------------------------------------------------------------
 
 
+def plain_file(entry: os.DirEntry[str]) -> bool:
+    """Whether entry may be catalog-gen's: a regular file, not a link (it writes nothing else);
+    render refuses a tree holding anything else, and check reports it (seen below)."""
+    return entry.is_file(follow_symlinks=False)
+
+
 @dataclass
 class Ownership:
     """What a walk found of a tree render is to replace: the entries catalog-gen did not write
@@ -98,7 +104,7 @@ def ownership(
     def walk(directory: str, prefix: str, deep: bool) -> Ownership:
         found = Ownership()
         for entry, name in _files(directory, prefix, deep):
-            if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
+            if not plain_file(entry):
                 found.foreign.append(entry.path)
             elif (known := stamps.get(name)) is not None and known.matches(
                 entry.stat(follow_symlinks=False)
@@ -123,39 +129,38 @@ def ownership(
 
 @dataclass
 class Seen:
-    """The files of a tree as read_tree reads them (links to files too), and those of them whose
-    stamp does not prove them unchanged (none, a link, another stat)."""
+    """The regular files of a tree, those of them whose stamp does not prove them unchanged
+    (none, another stat), and the other entries (links, special files: not plain_file)."""
 
     names: list[str] = field(default_factory=list)
     unproven: list[str] = field(default_factory=list)
+    foreign: list[str] = field(default_factory=list)
 
 
 @dataclass
 class Listed:
-    """The files of a tree as read_tree reads them (links to files too), and those of them that
-    must be read to compare them: all but those whose stamp matches with the expected sha256."""
+    """The regular files of a tree, those of them that must be read to compare them (all but
+    those whose stamp matches with the expected sha256), and the other entries (Seen)."""
 
     names: list[str] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
+    foreign: list[str] = field(default_factory=list)
 
 
 def seen(root: str, stamps: Mapping[str, Stamp], jobs: int) -> Seen:
-    """The tree at root's files (none when it is no folder), with a stat of each."""
+    """The tree at root's entries (none when it is no folder), with a stat of each file."""
     if not os.path.isdir(root):
         return Seen()
 
     def walk(directory: str, prefix: str, deep: bool) -> Seen:
         found = Seen()
         for entry, name in _files(directory, prefix, deep):
-            if not entry.is_file():  # a special file, a link to a folder or to nothing
+            if not plain_file(entry):
+                found.foreign.append(name)
                 continue
             found.names.append(name)
             known = stamps.get(name)
-            if (
-                known is None
-                or not entry.is_file(follow_symlinks=False)
-                or not known.matches(entry.stat(follow_symlinks=False))
-            ):
+            if known is None or not known.matches(entry.stat(follow_symlinks=False)):
                 found.unproven.append(name)
         return found
 
@@ -163,6 +168,7 @@ def seen(root: str, stamps: Mapping[str, Stamp], jobs: int) -> Seen:
     for part in walk_in_parts(root, walk, jobs):
         total.names += part.names
         total.unproven += part.unproven
+        total.foreign += part.foreign
     return total
 
 
@@ -173,13 +179,13 @@ def listed(
     jobs: int,
     found: Seen | None = None,
 ) -> Listed:
-    """The tree at root's files (empty when it is no folder), and which of them to read: those
-    whose stamp proves nothing, or whose recorded sha256 is not the expected one. found: the
-    tree seen already (with these stamps)."""
+    """The tree at root's entries (none when it is no folder), and which of its files to read:
+    those whose stamp proves nothing, or whose recorded sha256 is not the expected one. found:
+    the tree seen already (with these stamps)."""
     if found is None:
         found = seen(root, stamps, jobs)
     unproven = set(found.unproven)
     unknown = [
         name for name in found.names if name in unproven or stamps[name].digest != digests.get(name)
     ]
-    return Listed(found.names, unknown)
+    return Listed(found.names, unknown, found.foreign)
