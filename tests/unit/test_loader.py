@@ -34,8 +34,12 @@ def test_values_and_marks_are_one_based_for_values_and_keys() -> None:
     assert document.position(("b", 1, "missing")) == (5, 5)
 
 
-def test_dates_stay_text_and_yaml_11_booleans_are_booleans() -> None:
-    document, _ = parse("when: 2024-01-31\nflag: yes\nnum: 0x10\nratio: 1.5\nnothing: ~\n")
+def test_dates_stay_text_and_plain_scalars_read_as_both_yaml_versions_read_them() -> None:
+    document, report = parse(
+        "when: 2024-01-31\nflag: true\nnum: 0x10\nratio: 1.5\nnothing: ~\nmemory: 2Gi\n"
+        "quoted: 'yes'\n"
+    )
+    assert report.ok, report.format_text()
     assert document is not None
     assert document.data == {
         "when": "2024-01-31",
@@ -43,7 +47,38 @@ def test_dates_stay_text_and_yaml_11_booleans_are_booleans() -> None:
         "num": 16,
         "ratio": 1.5,
         "nothing": None,
+        "memory": "2Gi",
+        "quoted": "yes",
     }
+
+
+@pytest.mark.parametrize(
+    ("value", "readings"),
+    [
+        ("yes", "'yes' is true in YAML 1.1, which catalog-gen reads, but a text in YAML 1.2"),
+        ("Off", "'Off' is false in YAML 1.1, which catalog-gen reads, but a text in YAML 1.2"),
+        ("010", "'010' is the integer 8 in YAML 1.1, which catalog-gen reads, but the integer 10"),
+        ("08", "'08' is a text in YAML 1.1, which catalog-gen reads, but the integer 8"),
+        ("1:20", "'1:20' is the integer 80 in YAML 1.1, which catalog-gen reads, but a text"),
+        ("1_000", "'1_000' is the integer 1000 in YAML 1.1, which catalog-gen reads, but a text"),
+        ("0b11", "'0b11' is the integer 3 in YAML 1.1, which catalog-gen reads, but a text"),
+        ("-0x1F", "'-0x1F' is the integer -31 in YAML 1.1, which catalog-gen reads, but a text"),
+        ("0o17", "'0o17' is a text in YAML 1.1, which catalog-gen reads, but the integer 15"),
+        ("1e3", "'1e3' is a text in YAML 1.1, which catalog-gen reads, but the number 1000.0"),
+        ("1_0.5", "'1_0.5' is the number 10.5 in YAML 1.1, which catalog-gen reads, but a text"),
+    ],
+)
+def test_a_plain_scalar_the_yaml_versions_read_apart_is_refused_with_both_readings(
+    value: str, readings: str
+) -> None:
+    """catalog-gen reads YAML 1.1; editors check leaves against the JSON schema with YAML 1.2:
+    a value meaning two things is refused where it is, naming both (load/yaml12.py)."""
+    document, report = parse(f"container:\n  replicas: {value}\n")
+    assert document is None
+    assert only_problem(report).startswith(
+        f"leaf.yaml:2:13: error: $.container.replicas: {readings}"
+    )
+    assert "or quote it for the text" in only_problem(report)
 
 
 def test_a_plain_equals_sign_or_merge_marker_value_is_text() -> None:
@@ -207,4 +242,19 @@ def test_discover_reports_what_looks_like_a_yaml_file_but_is_not_one(tmp_path: P
         "rename to upper.yaml\n"
         "cat/environments/qa.yaml:1:1: error: $: is a directory; environment files are files "
         "environments/<environment>.yaml\n"
+    )
+
+
+def test_yaml_is_read_as_pyyaml_defines_it_whatever_else_is_loaded() -> None:
+    """yamllint adds `0o` octals to PyYAML's shared resolver when it is imported: catalog-gen,
+    run in the same process (tests, a pre-commit hook), still reads YAML 1.1 as PyYAML does."""
+    import yaml
+    import yamllint.rules.quoted_strings  # noqa: F401 - imported for its side effect
+
+    assert yaml.safe_load("a: 0o17\n") == {"a": 15}, "yamllint no longer changes PyYAML"
+    document, report = parse("a: 0o17\nb: '0o17'\n")
+    assert document is None
+    assert only_problem(report).startswith(
+        "leaf.yaml:1:4: error: $.a: '0o17' is a text in YAML 1.1, which catalog-gen reads, but "
+        "the integer 15 in YAML 1.2"
     )

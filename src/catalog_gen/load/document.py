@@ -9,6 +9,7 @@ deeply nested files, non-string keys.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import stat
 from collections.abc import Iterable, Sequence
@@ -20,6 +21,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from catalog_gen.load.yaml12 import second_reading
 from catalog_gen.problems import JsonPathPart, Report
 
 MAX_FILE_BYTES = 1024 * 1024
@@ -32,9 +34,27 @@ _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoade
 _RESOLVED_MOST = 65536  # scalar tags remembered (a plain scalar's tag depends on its text only)
 
 
+def _pristine_resolver() -> Any:
+    """PyYAML's resolver class as its module defines it, from a fresh copy of that module: its
+    implicit resolvers are a class attribute every loader shares, which any library loaded in
+    the same process may add to (yamllint, imported, reads `0o17` as an integer everywhere), and
+    catalog-gen must read YAML 1.1 as PyYAML defines it, whatever else was loaded."""
+    spec = importlib.util.find_spec("yaml.resolver")
+    if spec is None or spec.loader is None:  # pragma: no cover - PyYAML is imported above
+        raise ImportError("yaml.resolver cannot be loaded again")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.Resolver
+
+
+_PristineResolver = _pristine_resolver()
+
+
 class _FastLoader(_BaseLoader):  # type: ignore[misc,valid-type]
     """The safe loader, with the tag of each scalar text remembered: the resolver's pattern
     matching ran for every scalar of every leaf, and leaves repeat the same texts."""
+
+    yaml_implicit_resolvers = _PristineResolver.yaml_implicit_resolvers
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
         if kind is not ScalarNode:
@@ -50,6 +70,7 @@ class _FastLoader(_BaseLoader):  # type: ignore[misc,valid-type]
 
 
 _RESOLVED: dict[tuple[str, tuple[bool, bool]], str] = {}  # scalar text, implicit -> its tag
+_RESOLVER: Any = _PristineResolver()  # the loaders' resolver, for a tag not resolved yet
 
 
 _TAG = "tag:yaml.org,2002:"
@@ -315,6 +336,26 @@ def _key(node: Node, parts: DataPath) -> str:
 
 
 def _scalar(node: ScalarNode, parts: DataPath) -> Any:
+    value = _scalar_value(node, parts)
+    # Plain (style "" from libyaml, None from PyYAML's own parser) and untagged: its type is
+    # what its text says, which the two YAML versions may read apart (`!!str 1` is text to both).
+    if not node.style and node.tag == _implicit_tag(node.value):
+        reading = second_reading(node.value, value)
+        if reading is not None:
+            raise _YamlRefusedError(_position(node), parts, reading)
+    return value
+
+
+def _implicit_tag(text: str) -> str:
+    """The tag YAML 1.1 resolves a plain, untagged scalar's text to."""
+    key = (text, (True, False))
+    tag = _RESOLVED.get(key)
+    if tag is None:
+        tag = str(_RESOLVER.resolve(ScalarNode, text, (True, False)))
+    return tag
+
+
+def _scalar_value(node: ScalarNode, parts: DataPath) -> Any:
     tag = node.tag
     if tag not in _SCALAR_TAGS:
         raise _YamlRefusedError(

@@ -1,0 +1,94 @@
+"""Plain scalars that YAML 1.1 and YAML 1.2 read differently.
+
+catalog-gen reads YAML 1.1 (PyYAML), as helm does; editors check a leaf against the published
+JSON schema with YAML 1.2 readers (the YAML language server), and so do other tools a team may
+point at the catalog. `enabled: yes` is true to the first and the text "yes" to the second,
+`replicas: 010` is 8 and 10, `1:20` is 80 and a text, `1_000` is 1000 and a text, `1e3` is a
+text and 1000.0. A leaf that means two things is refused (load/document.py) with both readings,
+so its author writes the one meant; quoted text means the same to both.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+# YAML 1.2's core schema (yaml.org/spec/1.2.2, 10.3.2): what a plain scalar resolves to there.
+_NULLS = frozenset({"~", "null", "Null", "NULL", ""})
+_TRUE = frozenset({"true", "True", "TRUE"})
+_FALSE = frozenset({"false", "False", "FALSE"})
+_INT = re.compile(r"[-+]?[0-9]+")
+_OCTAL = re.compile(r"0o[0-7]+")
+_HEX = re.compile(r"0x[0-9a-fA-F]+")
+_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
+_INFINITY = re.compile(r"([-+]?)\.(?:inf|Inf|INF)")
+_NAN = frozenset({".nan", ".NaN", ".NAN"})
+# A plain text YAML 1.1 keeps as text can be something else in 1.2 only if it starts so.
+_NUMBER_START = frozenset("0123456789+-.")
+_YAML11_ONLY_BOOLEANS = frozenset(
+    {"yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF"}
+)
+
+
+def second_reading(text: str, value: Any) -> str | None:
+    """Why the plain scalar text, which YAML 1.1 reads as value, is ambiguous; None when YAML
+    1.2 reads it alike."""
+    if isinstance(value, str) and text[:1] not in _NUMBER_START:
+        return None  # a text in 1.1 that is no number, boolean or null in 1.2 either
+    if isinstance(value, bool) and text not in _YAML11_ONLY_BOOLEANS:
+        return None
+    other = yaml12_value(text)
+    if type(other) is type(value) and (other == value or _both_nan(other, value)):
+        return None
+    return (
+        f"{text!r} is {_described(value)} in YAML 1.1, which catalog-gen reads, but "
+        f"{_described(other)} in YAML 1.2 (editors checking the leaf against its JSON schema): "
+        f"write {_written(value, text)} for {_described(value)}, or quote it for the text"
+    )
+
+
+def yaml12_value(text: str) -> Any:
+    """What YAML 1.2's core schema reads the plain scalar text as."""
+    if text in _NULLS:
+        return None
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    if _INT.fullmatch(text):
+        return int(text)
+    if _OCTAL.fullmatch(text) or _HEX.fullmatch(text):
+        return int(text, 0)
+    if _FLOAT.fullmatch(text):
+        return float(text)
+    if infinity := _INFINITY.fullmatch(text):
+        return -math.inf if infinity.group(1) == "-" else math.inf
+    if text in _NAN:
+        return math.nan
+    return text
+
+
+def _both_nan(first: Any, second: Any) -> bool:
+    return (
+        isinstance(first, float)
+        and isinstance(second, float)
+        and math.isnan(first)
+        and math.isnan(second)
+    )
+
+
+def _described(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"the integer {value}"
+    if isinstance(value, float):
+        return f"the number {value!r}"
+    return "a text"
+
+
+def _written(value: Any, text: str) -> str:
+    if isinstance(value, str):
+        return f'"{text}"'
+    return _described(value).removeprefix("the integer ").removeprefix("the number ")
