@@ -130,6 +130,17 @@ TEMPLATE_RULES: list[tuple[dict[str, Any], list[str]]] = [
         ],
     ),
 ]
+TEMPLATE_RULES.append(
+    (
+        {
+            "models": [{"name": "phi"}],
+            "derivedModels": [
+                {"name": "x", "modelfile": "FROM phi\nSYSTEM \u65e5\u3000\u00a0a\u200db\u2028c\n"}
+            ],
+        },
+        ['derivedModels[0] (x): its modelfile holds "\\u3000", "\\u00a0", "\\u200d", "\\u2028"'],
+    )
+)
 GUARDRAILS = SCHEMA_RULES + TEMPLATE_RULES
 
 
@@ -285,3 +296,16 @@ def test_custom_resources_need_their_api_or_an_explicit_assumption(
     groups = sorted({api.rsplit("/", 1)[0] for api in needed})
     assumed = render(helm, {**values, "assumeApiVersions": groups}, tmp_path, api_versions=())
     assert select(assumed, kind)
+
+
+def test_a_modelfile_in_any_script_with_symbols_and_tabs_renders(
+    helm: Path, tmp_path: Path
+) -> None:
+    """Printable text of any script, marks, symbols (emoji), tabs and newlines reach Ollama's
+    Modelfile parser whole: only what it drops is refused."""
+    system = "\u65e5\u672c\u8a9e \u00e9\u0301 \U0001f999 \u00bd\tr\u00e9sum\u00e9\nline 2"
+    values = {
+        "models": [{"name": "phi"}],
+        "derivedModels": [{"name": "x", "modelfile": f'FROM phi\nSYSTEM """{system}"""\n'}],
+    }
+    assert render(helm, values, tmp_path)

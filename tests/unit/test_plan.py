@@ -544,3 +544,26 @@ def test_a_zero_keep_alive_is_refused_at_the_leaf_line(tmp_path: Path) -> None:
         "$.ollama.keepAlive: chart value ollama.keepAlive",
     ]
     assert all("not zero" in line for line in errors)
+
+
+def test_modelfile_text_ollamas_parser_would_drop_is_refused_at_the_derived_model(
+    tmp_path: Path,
+) -> None:
+    """Ollama's Modelfile parser keeps printable characters only (the chart's _validate.tpl):
+    a no-break space in a leaf's system prompt would vanish from the model."""
+    make_catalog(
+        tmp_path,
+        {
+            "dev/ml/svc.yaml": leaf(
+                "model: phi\nderivedModels:\n  - name: terse\n    from: phi\n"
+                '    system: "a\\u00a0b"\n'
+            )
+        },
+    )
+    outcome = run_cli(tmp_path, "validate", "--no-cache")
+    assert outcome.code == 1, outcome.stderr
+    (error,) = [line for line in outcome.stdout.splitlines() if ": error: " in line]
+    assert error.startswith(
+        "catalog/dev/ml/svc.yaml:8:3: error: $.derivedModels: derivedModels[0] (terse:latest): "
+        'its modelfile holds "\\u00a0", which Ollama\'s Modelfile parser drops silently'
+    )

@@ -82,6 +82,21 @@ GPUs an empty maxSurge is what updateStrategy.gpuSurge spare GPUs hold (template
 {{- end }}
 {{- $names = append $names $key }}
 {{- end }}
+{{- /* Ollama's Modelfile parser keeps only printable characters (parser/parser.go: strconv.IsPrint:
+letters, marks, numbers, punctuation, symbols and the ASCII space), plus the newlines and tabs
+inside a value; it drops any other silently (a no-break or ideographic space, a zero-width
+joiner, a C1 control), so the model would not get the text written. The C0 controls are the
+schema's (values.schema.json derivedModels[].modelfile). %q shows each as Go escapes it. */}}
+{{- range $index, $derived := .Values.derivedModels }}
+{{- $dropped := regexFindAll "[^\\p{L}\\p{M}\\p{N}\\p{P}\\p{S} \\t\\n\\r\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]" (toString $derived.modelfile) -1 | uniq }}
+{{- if $dropped }}
+{{- $shown := list }}
+{{- range $dropped }}
+{{- $shown = append $shown (printf "%q" .) }}
+{{- end }}
+{{- $messages = append $messages (dict "value" "derivedModels" "message" (printf "derivedModels[%d] (%s): its modelfile holds %s, which Ollama's Modelfile parser drops silently (it keeps printable characters, newlines and tabs only), so the model would not get the text written: use a plain space, or remove it" $index $derived.name (join ", " $shown))) }}
+{{- end }}
+{{- end }}
 {{- $autoscaling := .Values.autoscaling }}
 {{- if and $autoscaling.enabled (lt (int $autoscaling.maxReplicas) (int $autoscaling.minReplicas)) }}
 {{- $messages = append $messages (dict "value" "autoscaling.maxReplicas" "message" (printf "autoscaling.maxReplicas is %d but autoscaling.minReplicas is %d: raise autoscaling.maxReplicas to at least %d or lower autoscaling.minReplicas" (int $autoscaling.maxReplicas) (int $autoscaling.minReplicas) (int $autoscaling.minReplicas))) }}
