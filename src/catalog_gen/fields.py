@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
@@ -280,7 +281,18 @@ Ipv4Cidr = Annotated[
         extra_check=_cidr_problem,
     ),
 ]
-Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+def whole_number(value: object) -> object:
+    """A number with no fraction (1.0) as the integer it is: JSON Schema's `integer`, which the
+    published leaf schema says and editors check, takes it, and strict validation would not."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
+WHOLE_NUMBER = BeforeValidator(whole_number)  # in every integer field: 1 or 1.0
+Port = Annotated[int, Field(ge=1, le=65535), WHOLE_NUMBER]
 StorageClassName = Annotated[
     str,
     TextFormat(
@@ -440,7 +452,7 @@ ParameterValue = Annotated[
 # Kubernetes carries replicas and counts as int32; a larger number passes YAML and the chart's
 # schema but fails at the API server, after Argo CD has synced.
 INT32_MAX = 2**31 - 1
-NonNegativeInt = Annotated[int, Field(ge=0, le=INT32_MAX)]
+NonNegativeInt = Annotated[int, Field(ge=0, le=INT32_MAX), WHOLE_NUMBER]
 
 
 def unique_items(items: list[T]) -> list[T]:
@@ -450,7 +462,7 @@ def unique_items(items: list[T]) -> list[T]:
     return items
 
 
-PositiveInt = Annotated[int, Field(ge=1, le=INT32_MAX)]
+PositiveInt = Annotated[int, Field(ge=1, le=INT32_MAX), WHOLE_NUMBER]
 
 CacheMode = Literal["emptyDir", "sharedPVC", "perReplica"]
 AccessMode = Literal["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany", "ReadWriteOncePod"]

@@ -29,6 +29,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from catalog_gen.fields import (
+    WHOLE_NUMBER,
     AccessMode,
     AdapterPath,
     BackstageName,
@@ -513,7 +514,7 @@ class EnvironmentGpu(Strict):
 
 
 class StartupDefaults(Strict):
-    budget_seconds: Opt[Annotated[int, Field(ge=60, le=86400)]] = None
+    budget_seconds: Opt[Annotated[int, Field(ge=60, le=86400), WHOLE_NUMBER]] = None
     """Seconds a pod may take to pull and load its models; default: the chart's budget."""
 
 

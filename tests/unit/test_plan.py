@@ -567,3 +567,14 @@ def test_modelfile_text_ollamas_parser_would_drop_is_refused_at_the_derived_mode
         "catalog/dev/ml/svc.yaml:8:3: error: $.derivedModels: derivedModels[0] (terse:latest): "
         'its modelfile holds "\\u00a0", which Ollama\'s Modelfile parser drops silently'
     )
+
+
+def test_a_whole_number_written_with_a_fraction_is_the_integer(tmp_path: Path) -> None:
+    """JSON Schema's `integer`, which the published leaf schema says and editors check, takes
+    1.0: so does catalog-gen, and the chart gets the integer; 1.5 stays an error."""
+    service = only_plan(tmp_path, "model: phi\ngpu: {count: 1.0}\ncontainer: {replicas: 2.0}\n")
+    assert (service.chart_values["gpu"]["count"], service.chart_values["replicaCount"]) == (1, 2)
+    assert type(service.chart_values["replicaCount"]) is int
+    half = {"dev/ml/svc.yaml": leaf("model: phi\ngpu: {count: 1.5}\n")}
+    _, report = plan(tmp_path / "half", half)
+    assert [problem.json_path for problem in report.errors] == ["$.gpu.count"]
