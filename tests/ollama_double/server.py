@@ -664,6 +664,16 @@ class Handler(BaseHTTPRequestHandler):
             log(f"request failed: {error.message}", "ERROR")
             self.emit({"error": error.message})
 
+    def not_found(self) -> None:
+        """gin's own answer to a path no route takes (Ollama sets no NoRoute handler)."""
+        data = b"404 page not found"
+        self.send_response(404)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
     # ---- routes ------------------------------------------------------------------------
     def do_HEAD(self) -> None:
         if self.path == "/":
@@ -672,7 +682,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "17")
             self.end_headers()
             return
-        self.send_json(404, {"error": "404 page not found"})
+        self.not_found()
 
     def do_GET(self) -> None:
         try:
@@ -692,7 +702,7 @@ class Handler(BaseHTTPRequestHandler):
                 listed = self.double.scheduler.snapshot()
                 self.send_json(200, {"models": [self.ps_row(r, at) for r, at in listed]})
             else:
-                self.send_json(404, {"error": "404 page not found"})
+                self.not_found()
         except (BrokenPipeError, ConnectionResetError):
             pass
 
@@ -714,7 +724,7 @@ class Handler(BaseHTTPRequestHandler):
         route = routes.get(self.path)
         try:
             if route is None:
-                self.send_json(404, {"error": "404 page not found"})
+                self.not_found()
                 return
             route(self.body())
         except ApiError as error:

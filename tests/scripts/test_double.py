@@ -200,3 +200,17 @@ def test_create_keeps_the_from_models_parameters_the_modelfile_does_not_set(pod:
     (params,) = [layer for layer in manifest["layers"] if layer["mediaType"].endswith(".params")]
     blob = (pod.models_dir / "blobs" / params["digest"].replace(":", "-")).read_bytes()
     assert blob == b'{"stop":["\\u003c|end|\\u003e"],"temperature":0.5}\n'
+
+
+def test_a_path_no_route_takes_gets_gins_plain_404(pod: Pod) -> None:
+    """Ollama sets no NoRoute handler: gin answers a text 404, not a JSON error."""
+    pod.start_server()
+    host, port = pod.env["OLLAMA_HOST"].split(":")
+    answers = []
+    for method, path in (("GET", "/api/nothing"), ("POST", "/api/nothing"), ("DELETE", "/x")):
+        connection = http.client.HTTPConnection(host, int(port))
+        connection.request(method, path, "{}")
+        response = connection.getresponse()
+        answers.append((response.status, response.getheader("Content-Type"), response.read()))
+        connection.close()
+    assert answers == [(404, "text/plain", b"404 page not found")] * 3
