@@ -684,7 +684,8 @@ def diff_tree(
     files without the marker: check_owned) is foreign, neither compared nor removed."""
     digests = _digests(files)
     names, actual, foreign = _on_disk(out, digests, record, jobs, held)
-    added = sorted(PurePosixPath(name) for name in digests if name not in names | foreign)
+    present = names | foreign
+    added = sorted(PurePosixPath(name) for name in digests if name not in present)
     removed = sorted(PurePosixPath(name) for name in names - foreign if name not in digests)
     expected = {name: _content(files, name) for name in actual if name in digests}
     changed = sorted(
