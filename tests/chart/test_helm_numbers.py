@@ -60,3 +60,22 @@ def test_catalog_gen_accepts_an_integer_exactly_when_helm_renders_it_unchanged(
     rendered = _rendered(helm, value, tmp_path)
     unchanged = all(type(item) is int and item == value for item in rendered)
     assert _accepted(value) == unchanged, rendered
+
+
+@pytest.mark.parametrize("text", ["1.0e+19", "-1.0e+19", "9.1e+15", "1.5e+300"])
+def test_a_whole_number_written_as_a_float_is_bounded_as_an_integer(
+    helm: Path, tmp_path: Path, text: str
+) -> None:
+    """JSON Schema's integer and the chart's `int` take 1.0e+19 as the integer it is: helm wraps
+    it to -2^63 like the integer written out, and catalog-gen refuses both alike."""
+    value = float(text)
+    report = Report()
+    raw = f"chartValues: {{terminationGracePeriodSeconds: {text}}}\n".encode()
+    document = parse_document(raw, Path("svc.yaml"), "svc.yaml", report)
+    assert document is not None
+    check_helm_numbers(document, ("chartValues",), document.data["chartValues"], report)
+    assert [problem.message.split(" is an integer")[0] for problem in report.errors] == [
+        repr(value)
+    ]
+    if value > 2**63:
+        assert _rendered(helm, value, tmp_path)[1] == -(2**63)  # type: ignore[arg-type]

@@ -64,7 +64,12 @@ def test_dates_stay_text_and_plain_scalars_read_as_both_yaml_versions_read_them(
         ("0b11", "'0b11' is the integer 3 in YAML 1.1, which catalog-gen reads, but a text"),
         ("-0x1F", "'-0x1F' is the integer -31 in YAML 1.1, which catalog-gen reads, but a text"),
         ("0o17", "'0o17' is a text in YAML 1.1, which catalog-gen reads, but the integer 15"),
-        ("1e3", "'1e3' is a text in YAML 1.1, which catalog-gen reads, but the number 1000.0"),
+        (
+            "1e3",
+            "'1e3' is a text in YAML 1.1, which catalog-gen reads, but the number 1000.0 in YAML "
+            '1.2 (editors checking the leaf against its JSON schema): quote it ("1e3") for the '
+            "text, or write 1000.0 for the number 1000.0",
+        ),
         ("1_0.5", "'1_0.5' is the number 10.5 in YAML 1.1, which catalog-gen reads, but a text"),
     ],
 )
@@ -78,7 +83,7 @@ def test_a_plain_scalar_the_yaml_versions_read_apart_is_refused_with_both_readin
     assert only_problem(report).startswith(
         f"leaf.yaml:2:13: error: $.container.replicas: {readings}"
     )
-    assert "or quote it for the text" in only_problem(report)
+    assert "quote it" in only_problem(report)
 
 
 def test_a_plain_equals_sign_or_merge_marker_value_is_text() -> None:
@@ -257,4 +262,14 @@ def test_yaml_is_read_as_pyyaml_defines_it_whatever_else_is_loaded() -> None:
     assert only_problem(report).startswith(
         "leaf.yaml:1:4: error: $.a: '0o17' is a text in YAML 1.1, which catalog-gen reads, but "
         "the integer 15 in YAML 1.2"
+    )
+
+
+def test_a_mapping_key_the_yaml_versions_read_apart_is_refused() -> None:
+    """`1e3:` is the key "1e3" to YAML 1.1 and the number 1000.0 to YAML 1.2."""
+    document, report = parse("labels:\n  1e3: x\n  '0o17': y\n")
+    assert document is None
+    assert only_problem(report).startswith(
+        "leaf.yaml:2:3: error: $.labels: '1e3' is a text in YAML 1.1, which catalog-gen reads, "
+        "but the number 1000.0 in YAML 1.2"
     )

@@ -52,7 +52,10 @@ def _texts() -> list[str]:
     return sorted(
         text
         for text in texts
-        if text.strip() == text and text[:1] not in "-:?#!&*'\"[]{}>|%@`" and " #" not in text
+        if text.strip() == text
+        and text[:1] not in ":?#!&*'\"[]{}>|%@`"
+        and " #" not in text
+        and not (text[:1] == "-" and text[1:2] in ("", " "))  # a sequence entry, not a scalar
     )
 
 

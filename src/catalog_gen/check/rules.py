@@ -489,7 +489,9 @@ def check_helm_numbers(document: Document, where: DataPath, value: object, repor
             "infinity): use a finite number",
         )
         return False
-    if isinstance(value, int) and abs(value) > HELM_EXACT_INTEGER:
+    # A float that large is a whole number too (1.0e+19): JSON Schema's integer, and the chart's
+    # `int`, take it as one.
+    if isinstance(value, int | float) and abs(value) > HELM_EXACT_INTEGER:
         document.add(report, where, _integer_problem(value))
     finite = True
     if isinstance(value, Mapping):
@@ -501,11 +503,11 @@ def check_helm_numbers(document: Document, where: DataPath, value: object, repor
     return finite
 
 
-def _integer_problem(value: int) -> str:
+def _integer_problem(value: float) -> str:
     """Why Helm cannot hold an integer beyond +-2^53."""
     bound = HELM_EXACT_INTEGER
     return (
-        f"{value} is an integer Helm cannot hold: Helm reads values as 64-bit floats, exact "
+        f"{value!r} is an integer Helm cannot hold: Helm reads values as 64-bit floats, exact "
         f"only between -{bound} and {bound} (2^53); a larger integer is rounded, and from 2^63 "
         "on the chart turns it into -9223372036854775808, which the API server refuses: use "
         f"an integer between -{bound} and {bound}"

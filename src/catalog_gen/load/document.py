@@ -71,6 +71,9 @@ class _FastLoader(_BaseLoader):  # type: ignore[misc,valid-type]
 
 _RESOLVED: dict[tuple[str, tuple[bool, bool]], str] = {}  # scalar text, implicit -> its tag
 _RESOLVER: Any = _PristineResolver()  # the loaders' resolver, for a tag not resolved yet
+_PLAIN = (True, False)  # the resolver's `implicit` for a plain scalar without a tag
+_READINGS: dict[str, str | None] = {}  # plain text -> why YAML 1.1 and 1.2 read it apart
+_UNSEEN = "\0unseen"  # no verdict kept yet (a verdict is None or a message, never this)
 
 
 _TAG = "tag:yaml.org,2002:"
@@ -280,6 +283,9 @@ def _build(
         )
     document.value_marks[parts] = _position(node)
     if isinstance(node, ScalarNode):
+        # Inline, not a call: this runs for every value (_refuse_two_readings says why).
+        if not node.style and _READINGS.get(node.value, _UNSEEN) is not None:
+            _refuse_two_readings(node, parts)
         return _scalar(node, parts)
     if isinstance(node, SequenceNode):
         _require_tag(node, _SEQ, parts)
@@ -295,6 +301,8 @@ def _build(
             if seen is not None:  # a key is a node too: an alias may name it
                 _seen_once(key_node, parts, seen)
             key = _key(key_node, parts)
+            if not key_node.style and _READINGS.get(key, _UNSEEN) is not None:
+                _refuse_two_readings(key_node, parts)
             child = (*parts, key)
             if key in mapping:
                 raise _YamlRefusedError(
@@ -335,27 +343,40 @@ def _key(node: Node, parts: DataPath) -> str:
     return value
 
 
-def _scalar(node: ScalarNode, parts: DataPath) -> Any:
-    value = _scalar_value(node, parts)
-    # Plain (style "" from libyaml, None from PyYAML's own parser) and untagged: its type is
-    # what its text says, which the two YAML versions may read apart (`!!str 1` is text to both).
-    if not node.style and node.tag == _implicit_tag(node.value):
-        reading = second_reading(node.value, value)
-        if reading is not None:
-            raise _YamlRefusedError(_position(node), parts, reading)
-    return value
+def _refuse_two_readings(node: ScalarNode, parts: DataPath) -> None:
+    """A plain (style "" from libyaml, None from PyYAML's own parser), untagged scalar whose text
+    YAML 1.1 and 1.2 read apart is refused (`!!str 1` is text to both). The verdict is kept per
+    text (_build looks it up first: a catalog repeats its texts, and every value and key is
+    checked)."""
+    text: str = node.value
+    reading = _READINGS.get(text, _UNSEEN)
+    if reading is _UNSEEN:
+        if len(_READINGS) >= _RESOLVED_MOST:
+            _READINGS.clear()
+        reading = _READINGS[text] = _reading_of(text)
+    if reading is not None and node.tag == _implicit_tag(text):
+        raise _YamlRefusedError(_position(node), parts, str(reading))
+
+
+def _reading_of(text: str) -> str | None:
+    """second_reading of a plain scalar's text, read as YAML 1.1 reads it untagged."""
+    node = ScalarNode(_implicit_tag(text), text)
+    try:
+        value = _scalar(node, ())
+    except _YamlRefusedError:  # a tag no value may have: refused as such where it is used
+        return None
+    return second_reading(text, value)
 
 
 def _implicit_tag(text: str) -> str:
     """The tag YAML 1.1 resolves a plain, untagged scalar's text to."""
-    key = (text, (True, False))
-    tag = _RESOLVED.get(key)
+    tag = _RESOLVED.get((text, _PLAIN))
     if tag is None:
-        tag = str(_RESOLVER.resolve(ScalarNode, text, (True, False)))
+        tag = str(_RESOLVER.resolve(ScalarNode, text, _PLAIN))
     return tag
 
 
-def _scalar_value(node: ScalarNode, parts: DataPath) -> Any:
+def _scalar(node: ScalarNode, parts: DataPath) -> Any:
     tag = node.tag
     if tag not in _SCALAR_TAGS:
         raise _YamlRefusedError(

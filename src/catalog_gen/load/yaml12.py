@@ -41,11 +41,16 @@ def second_reading(text: str, value: Any) -> str | None:
     other = yaml12_value(text)
     if type(other) is type(value) and (other == value or _both_nan(other, value)):
         return None
-    return (
+    readings = (
         f"{text!r} is {_described(value)} in YAML 1.1, which catalog-gen reads, but "
-        f"{_described(other)} in YAML 1.2 (editors checking the leaf against its JSON schema): "
-        f"write {_written(value, text)} for {_described(value)}, or quote it for the text"
+        f"{_described(other)} in YAML 1.2 (editors checking the leaf against its JSON schema)"
     )
+    if isinstance(value, str):
+        return (
+            f'{readings}: quote it ("{text}") for the text, or write {_written(other)} for '
+            f"{_described(other)}"
+        )
+    return f"{readings}: write {_written(value)} for {_described(value)}, or quote it for the text"
 
 
 def yaml12_value(text: str) -> Any:
@@ -88,7 +93,6 @@ def _described(value: Any) -> str:
     return "a text"
 
 
-def _written(value: Any, text: str) -> str:
-    if isinstance(value, str):
-        return f'"{text}"'
+def _written(value: Any) -> str:
+    """How to write a value that is no text so that both versions read it so."""
     return _described(value).removeprefix("the integer ").removeprefix("the number ")
