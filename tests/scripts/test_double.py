@@ -214,3 +214,27 @@ def test_a_path_no_route_takes_gets_gins_plain_404(pod: Pod) -> None:
         answers.append((response.status, response.getheader("Content-Type"), response.read()))
         connection.close()
     assert answers == [(404, "text/plain", b"404 page not found")] * 3
+
+
+def test_a_pull_whose_client_leaves_during_the_digest_check_finishes_it_but_no_manifest(
+    pod: Pod,
+) -> None:
+    """images.go PullModel's verify loop does not watch the request: the blobs are checked to
+    the end (one that fails is removed), but the pull then blocks on its progress channel and
+    writes no manifest."""
+    pod.control(registry={"phi": PHI}, verify_delay_s=1.5)
+    pod.start_server()
+    puller = subprocess.Popen(
+        ["ollama", "pull", "phi"], env=pod.env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    pod.wait_for(lambda: pod.state().get("bytes_downloaded", 0) >= PHI["size"])
+    weights = max((pod.models_dir / "blobs").iterdir(), key=lambda blob: blob.stat().st_size)
+    time.sleep(0.3)  # inside the 1.5 s check
+    puller.kill()
+    puller.communicate(timeout=10)
+    weights.write_bytes(b"x" * weights.stat().st_size)  # damaged before the check reaches it
+
+    pod.wait_for(lambda: not weights.exists(), timeout=10)
+    assert "phi" not in pod.cli("list").stdout, "a manifest was written for a gone client"
+    assert pod.cli("pull", "phi").returncode == 0
+    assert pod.state()["bytes_downloaded"] >= 2 * PHI["size"], "the weights were not fetched again"

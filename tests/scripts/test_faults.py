@@ -213,3 +213,28 @@ def test_loader_records_its_own_pid_and_start_time(pod: Pod) -> None:
     (log,) = state_dir.glob("load-*.log")
     assert "interrupted by a signal" in log.read_text()
     assert not pid_alive(int(pid))
+
+
+def test_a_loader_whose_store_check_fails_says_so_not_that_the_load_failed(pod: Pod) -> None:
+    """The loader asks `ollama show` before it loads (it never pulls); when that check cannot
+    answer (here no server), its outcome names the check, not a load that never ran."""
+    pod.models(("phi", "", False, "generate"))
+    state_dir = Path(pod.env["OIL_STATE_DIR"])
+
+    loader = subprocess.run(
+        ["sh", str(FILES / "probe-ready.sh"), "--load", "phi:latest", "generate", "false"],
+        env=pod.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+    assert loader.returncode == 0, loader.stderr
+    (log,) = state_dir.glob("load-*.log")
+    outcome = log.read_text()
+    assert "error not loading phi:latest: ollama show, which checks it is in the model store" in (
+        outcome
+    )
+    assert "could not connect to ollama server" in outcome
+    assert "loading phi:latest failed" not in outcome

@@ -112,12 +112,13 @@ run_loader() {
 	trap 'loader_done 143' TERM
 	trap 'loader_done 130' INT
 	load_status=0
-	load_missing=
+	load_step=show
 	oil_wait_bounded "$OIL_CLI_TIMEOUT_SECONDS" ollama show "$load_name" \
 		</dev/null >/dev/null 2>"$LOAD_LOG.err" || load_status=$?
 	if [ "$load_status" -ne 0 ] && grep -q "not found" "$LOAD_LOG.err" 2>/dev/null; then
-		load_missing=true
+		load_step=missing
 	elif [ "$load_status" -eq 0 ]; then
+		load_step=run
 		oil_wait_bounded "$OIL_LOAD_TIMEOUT_SECONDS" "$@" </dev/null >/dev/null 2>"$LOAD_LOG.err" ||
 			load_status=$?
 	fi
@@ -131,9 +132,14 @@ loader_done() {
 	oil_elapsed "$load_start"
 	if [ "$1" -ne 0 ]; then
 		oil_error "loading $load_name was interrupted by a signal after ${OIL_S}s" >"$LOAD_LOG"
-	elif [ -n "${load_missing:-}" ]; then
+	elif [ "${load_step:-}" = missing ]; then
 		oil_error "not loading $load_name: it is not in the model store any more (removed?), and" \
 			"loading it would pull it by its tag, unverified: restart the pod to pull it again" >"$LOAD_LOG"
+	elif [ "${load_step:-}" = show ]; then
+		oil_cli_error "$LOAD_LOG.err"
+		oil_error "not loading $load_name: ollama show, which checks it is in the model store," \
+			"failed (exit $load_status; 124: no answer within ${OIL_CLI_TIMEOUT_SECONDS}s):" \
+			"$OIL_CLI_ERROR" >"$LOAD_LOG"
 	elif [ "$load_status" -eq 0 ]; then
 		oil_info "loaded $load_name in ${OIL_S}s" >"$LOAD_LOG"
 	else
@@ -201,13 +207,18 @@ fi
 oil_load_plan
 PLAN_G=$(oil_plan_records G)
 
+# The loads of this pod running now: none without a lock file (the steady state, every model
+# loaded: no subshell per load group on every probe).
 LOADING_BEFORE_PS=
-while IFS="$OIL_TAB" read -r _root load_name _rest; do
-	[ -n "$load_name" ] || continue
-	! running_loader "$load_name" || LOADING_BEFORE_PS="$LOADING_BEFORE_PS$load_name$OIL_NL"
-done <<EOF
+set -- "$OIL_STATE_DIR"/load-*.pid
+if [ -e "$1" ]; then
+	while IFS="$OIL_TAB" read -r _root load_name _rest; do
+		[ -n "$load_name" ] || continue
+		! running_loader "$load_name" || LOADING_BEFORE_PS="$LOADING_BEFORE_PS$load_name$OIL_NL"
+	done <<EOF
 $PLAN_G
 EOF
+fi
 
 ps_status=0
 ps_output=$(oil_timeout "$OIL_CLI_TIMEOUT_SECONDS" ollama ps </dev/null 2>&1) || ps_status=$?

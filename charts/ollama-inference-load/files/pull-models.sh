@@ -181,8 +181,9 @@ progress_mark() {
 # for OIL_PULL_STALL_TIMEOUT_SECONDS or runs longer than OIL_PULL_ATTEMPT_TIMEOUT_SECONDS; the
 # server cancels a pull whose client went away, and the next attempt resumes the partial blobs.
 # "verifying sha256 digest" is never a stall: Ollama reads every blob it downloaded and shows
-# nothing meanwhile (minutes for a large model on a slow volume), and a pull ended there leaves
-# those blobs unverified, which the next pull trusts as cached (server/images.go PullModel).
+# nothing meanwhile (minutes for a large model on a slow volume); a pull ended there goes on
+# checking in the server, while the next attempt trusts those blobs as cached, checked or not
+# (server/images.go PullModel).
 # Sets PULL_ERROR when it fails.
 pull_once() {
 	"$@" </dev/null >"$WORK/pull.out" 2>"$WORK/pull.err" &
