@@ -13,7 +13,7 @@ import pytest
 
 from tests.chart.conftest import render
 from tests.support.kube import HelmError
-from tests.unit.helpers import leaf, make_catalog, run_cli
+from tests.unit.helpers import error_lines, leaf, make_catalog, run_cli
 
 NEEDED = [
     "assumeApiVersions",
@@ -100,7 +100,7 @@ def test_catalog_gen_reports_a_deleted_value_at_the_null(tmp_path: Path) -> None
     )
     outcome = run_cli(tmp_path, "validate", "--no-cache")
     assert outcome.code == 1, outcome.stderr
-    errors = [line for line in outcome.stdout.splitlines() if ": error: " in line]
+    errors = error_lines(outcome.stdout)
     assert [line.split(": error: ")[0] for line in errors] == [
         "catalog/dev/ml/svc.yaml:8:3",
         "catalog/dev/ml/svc.yaml:9:19",

@@ -6,6 +6,8 @@ import io
 import json
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -120,6 +122,19 @@ serviceCatalog: ml-inference
 namespace: {namespace}
 environment: {environment}
 """
+
+
+def run_python(script: str) -> subprocess.CompletedProcess[str]:
+    """script run by a fresh interpreter (what a module imports shows only in a new process);
+    its output as text, its failure left to the caller to assert."""
+    return subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+
+
+def error_lines(text: str) -> list[str]:
+    """The error lines of a command's problems (warnings left out)."""
+    return [line for line in text.splitlines() if ": error: " in line]
 
 
 def leaf(

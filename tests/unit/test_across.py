@@ -6,14 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.unit.helpers import leaf, make_catalog, run_cli
+from tests.unit.helpers import error_lines, leaf, make_catalog, run_cli
 
 HOST = "model: phi\ningress: {enabled: true, host: chat.example.com}\n"
 CLAIM = "model: phi\ncache: {mode: sharedPVC, existingClaim: models}\n"
-
-
-def _errors(stdout: str) -> list[str]:
-    return [line for line in stdout.splitlines() if ": error: " in line]
 
 
 def test_a_host_three_services_route_is_an_error_at_each_naming_the_others(
@@ -25,7 +21,7 @@ def test_a_host_three_services_route_is_an_error_at_each_naming_the_others(
     )
     outcome = run_cli(tmp_path, "validate", "--no-cache")
     assert outcome.code == 1
-    assert _errors(outcome.stdout) == [
+    assert error_lines(outcome.stdout) == [
         f"catalog/dev/ml/{name}.yaml:7:32: error: $.ingress.host: host 'chat.example.com' is "
         f"also used by catalog/dev/ml/{one}.yaml (service ml/{one}), catalog/dev/ml/{two}.yaml "
         f"(service ml/{two}); hosts are unique per environment"
@@ -39,7 +35,7 @@ def test_validate_file_reports_a_host_clash_at_the_leaf_that_sorts_first(tmp_pat
     )
     outcome = run_cli(tmp_path, "validate", "--no-cache", "catalog/dev/ml/a.yaml")
     assert outcome.code == 1
-    assert _errors(outcome.stdout) == [
+    assert error_lines(outcome.stdout) == [
         "catalog/dev/ml/a.yaml:7:32: error: $.ingress.host: host 'chat.example.com' is also "
         "used by catalog/dev/ml/b.yaml (service ml/b); hosts are unique per environment"
     ]
@@ -54,7 +50,7 @@ def test_validate_file_reports_a_shared_claim_at_the_leaf_that_sorts_first(
     )
     outcome = run_cli(tmp_path, "validate", "--no-cache", "catalog/dev/ml/a.yaml")
     assert outcome.code == 1
-    assert _errors(outcome.stdout) == [
+    assert error_lines(outcome.stdout) == [
         "catalog/dev/ml/a.yaml:7:41: error: $.cache.existingClaim: claim 'models' (access modes "
         '["ReadWriteOnce"]) is also used by catalog/dev/ml/b.yaml; a single-attach volume '
         "cannot serve two services"
@@ -71,7 +67,7 @@ def test_a_service_defined_twice_in_a_namespace_is_an_error_at_both_leaves(
     )
     outcome = run_cli(tmp_path, "validate", "--no-cache")
     assert outcome.code == 1
-    clashes = [line for line in _errors(outcome.stdout) if "also defined" in line]
+    clashes = [line for line in error_lines(outcome.stdout) if "also defined" in line]
     assert clashes == [
         "catalog/dev/ml/a.yaml:2:14: error: $.serviceName: service 'b' is also defined in "
         "namespace 'ml' by catalog/dev/ml/b.yaml; a service is defined once per namespace",

@@ -10,13 +10,9 @@ import pytest
 
 from catalog_gen.lock.lockfile import write_lock
 from catalog_gen.lock.model import ModelLock
-from tests.unit.helpers import leaf, make_catalog, pin, run_cli
+from tests.unit.helpers import error_lines, leaf, make_catalog, pin, run_cli
 
 MIRROR_PHI = "mirror.internal.example:5000/library/phi:latest"
-
-
-def _errors(stdout: str) -> list[str]:
-    return [line for line in stdout.splitlines() if ": error: " in line]
 
 
 @pytest.mark.parametrize(
@@ -35,7 +31,7 @@ def test_chart_values_cannot_replace_the_pinned_models(tmp_path: Path, chart_val
     write_lock(catalog / "models.lock.yaml", ModelLock(lock))
     outcome = run_cli(tmp_path, "render", "--no-cache", "--out", "generated")
     assert outcome.code == 1, outcome.stdout + outcome.stderr
-    assert _errors(outcome.stdout) == [
+    assert error_lines(outcome.stdout) == [
         "catalog/locked/ml/svc.yaml:7:15: error: $.chartValues.models: chartValues cannot set "
         "models: the leaf's model or models set it, where the model rules (references, the "
         "model lock and requireLock, derived models) apply; set model or models instead and "
@@ -54,7 +50,7 @@ def test_chart_values_derived_models_are_refused_beside_the_leafs_shape_errors(
     make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf(body)})
     outcome = run_cli(tmp_path, "validate", "--no-cache")
     assert outcome.code == 1
-    errors = _errors(outcome.stdout)
+    errors = error_lines(outcome.stdout)
     assert errors[0].startswith("catalog/dev/ml/svc.yaml:7:1: error: $.colour: unknown key")
     assert errors[1:] == [
         "catalog/dev/ml/svc.yaml:9:3: error: $.chartValues.derivedModels: chartValues cannot "

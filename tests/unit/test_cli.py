@@ -17,7 +17,7 @@ from catalog_gen.cli import main
 from catalog_gen.lock.lockfile import write_lock
 from catalog_gen.lock.model import ModelLock
 from tests.conftest import REPO_ROOT
-from tests.unit.helpers import CHART, leaf, make_catalog, pin, run_cli
+from tests.unit.helpers import CHART, error_lines, leaf, make_catalog, pin, run_cli, run_python
 
 
 def test_help_shows_examples(capsys: pytest.CaptureFixture[str]) -> None:
@@ -70,7 +70,7 @@ def test_invalid_catalog_writes_nothing_and_keeps_the_old_tree(tmp_path: Path) -
     (catalog / "dev/ml/other.yaml").write_text(leaf(name="other"))
     outcome = run_cli(tmp_path, "render")
     assert outcome.code == 1
-    errors = [line for line in outcome.stdout.splitlines() if ": error: " in line]
+    errors = error_lines(outcome.stdout)
     assert len(errors) == 1
     assert errors[0].startswith("catalog/dev/ml/svc.yaml:7:1: error: $.colour:")
     assert (tmp_path / "generated/dev/ml/svc/values.yaml").read_bytes() == before
@@ -317,9 +317,8 @@ def test_the_entry_point_imports_nothing_before_it_can_catch_a_ctrl_c() -> None:
         "import catalog_gen.__main__\n"
         "print(sorted(set(sys.modules) - before))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True
-    )
+    result = run_python(script)
+    assert result.returncode == 0, result.stderr
     assert result.stdout == "['catalog_gen', 'catalog_gen.__main__']\n"
 
 
@@ -442,7 +441,5 @@ def test_the_commands_load_the_registry_client_and_diff_only_when_they_run() -> 
         "RegistryClient().close()\n"
         "assert 'ssl' in sys.modules\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=False
-    )
+    result = run_python(script)
     assert result.returncode == 0, result.stderr

@@ -5,11 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.unit.helpers import leaf, make_catalog, run_cli
-
-
-def _errors(outcome_stdout: str) -> list[str]:
-    return [line for line in outcome_stdout.splitlines() if ": error: " in line]
+from tests.unit.helpers import error_lines, leaf, make_catalog, run_cli
 
 
 def test_service_name_over_the_helm_release_limit_is_an_error(tmp_path: Path) -> None:
@@ -17,7 +13,7 @@ def test_service_name_over_the_helm_release_limit_is_an_error(tmp_path: Path) ->
     make_catalog(tmp_path, {f"dev/ml/{long_name}.yaml": leaf(name=long_name)})
     outcome = run_cli(tmp_path, "validate")
     assert outcome.code == 1
-    errors = _errors(outcome.stdout)
+    errors = error_lines(outcome.stdout)
     assert any("$.serviceName" in line and "at most 53" in line for line in errors), errors
 
 
@@ -40,7 +36,7 @@ def test_a_service_named_like_anothers_headless_service_is_an_error_at_both(
     )
     outcome = run_cli(tmp_path, "validate")
     assert outcome.code == 1
-    errors = _errors(outcome.stdout)
+    errors = error_lines(outcome.stdout)
     assert len(errors) == 2, errors
     first, second = sorted(errors)
     assert first.startswith("catalog/dev/ml/svc-headless.yaml:2:")
@@ -62,7 +58,7 @@ def test_two_services_with_one_full_name_are_an_error_at_the_override(tmp_path: 
         },
     )
     outcome = run_cli(tmp_path, "validate")
-    errors = _errors(outcome.stdout)
+    errors = error_lines(outcome.stdout)
     assert outcome.code == 1
     assert any(
         line.startswith("catalog/dev/ml/two.yaml:7:") and "$.chartValues.fullnameOverride" in line
@@ -103,7 +99,7 @@ def test_more_models_than_the_chart_accepts_is_located_at_the_leaf_models(
     make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf(f"models:\n{models}")})
     outcome = run_cli(tmp_path, "validate")
     assert outcome.code == 1
-    errors = _errors(outcome.stdout)
+    errors = error_lines(outcome.stdout)
     assert errors == [
         "catalog/dev/ml/svc.yaml:7:3: error: $.models: chart value models: has 101 items, at "
         "most 100 are allowed"
@@ -114,7 +110,7 @@ def test_as_many_models_as_the_chart_accepts_is_valid(tmp_path: Path) -> None:
     models = "".join(f"  - m{index}:latest\n" for index in range(100))
     make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf(f"models:\n{models}")})
     outcome = run_cli(tmp_path, "validate")
-    assert _errors(outcome.stdout) == []
+    assert error_lines(outcome.stdout) == []
 
 
 def test_a_derived_model_over_the_modelfile_bound_is_located_at_that_model(
@@ -126,7 +122,7 @@ def test_a_derived_model_over_the_modelfile_bound_is_located_at_that_model(
     )
     make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf(body)})
     outcome = run_cli(tmp_path, "validate")
-    errors = _errors(outcome.stdout)
+    errors = error_lines(outcome.stdout)
     assert len(errors) == 1, errors
     assert errors[0].startswith("catalog/dev/ml/svc.yaml:9:")
     assert (
@@ -140,7 +136,7 @@ def test_more_hostnames_than_an_httproute_accepts_is_located_at_the_leaf(tmp_pat
     body = f"model: phi\ningress: {{enabled: true}}\ngateway: {{additionalHostnames: [{hosts}]}}\n"
     make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf(body)})
     outcome = run_cli(tmp_path, "validate")
-    errors = _errors(outcome.stdout)
+    errors = error_lines(outcome.stdout)
     assert len(errors) == 1, errors
     assert "$.gateway.additionalHostnames" in errors[0]
     assert "httpRoute.hostnames: has 17 items, at most 16" in errors[0]

@@ -12,7 +12,7 @@ import yaml
 
 from catalog_gen.scaffold.leaf_file import MODELINE
 from tests.conftest import REPO_ROOT
-from tests.unit.helpers import leaf, make_catalog, run_cli, without_owner
+from tests.unit.helpers import error_lines, leaf, make_catalog, run_cli, without_owner
 
 LEAF_SCHEMA = REPO_ROOT / "schemas" / "catalog-leaf.schema.json"
 OWNER = ("--owner", "group:ml-platform")
@@ -167,7 +167,7 @@ def test_new_refuses_a_gpu_budget_overrun_at_the_environment(tmp_path: Path) -> 
     )
     outcome = run_cli(tmp_path, "new", "dev/ml/svc", "--model", "phi", "--gpus", "2", *OWNER)
     assert outcome.code == 1
-    assert [line for line in outcome.stdout.splitlines() if ": error: " in line] == [
+    assert error_lines(outcome.stdout) == [
         "catalog/environments/dev.yaml:10:11: error: $.gpu.budget: services of environment "
         "'dev' request 5 GPUs (gpu.count x replicas), over the budget of 4; largest: ml/big 3, "
         "ml/svc 2"
@@ -182,7 +182,7 @@ def test_new_refuses_a_host_another_service_routes(tmp_path: Path) -> None:
         tmp_path, "new", "dev/ml/svc", "--model", "phi", "--host", "chat.dev.example.com", *OWNER
     )
     assert outcome.code == 1
-    assert [line for line in outcome.stdout.splitlines() if ": error: " in line] == [
+    assert error_lines(outcome.stdout) == [
         "catalog/dev/ml/svc.yaml:13:9: error: $.ingress.host: host 'chat.dev.example.com' is "
         "also used by catalog/dev/ml/other.yaml (service ml/other); hosts are unique per "
         "environment"
@@ -199,7 +199,7 @@ def test_new_refuses_a_host_a_leaf_sorting_after_it_routes(tmp_path: Path) -> No
         "chat.example.com", *OWNER,
     )  # fmt: skip
     assert outcome.code == 1, outcome.stdout + outcome.stderr
-    assert [line for line in outcome.stdout.splitlines() if ": error: " in line] == [
+    assert error_lines(outcome.stdout) == [
         "catalog/dev/ml/a.yaml:15:9: error: $.ingress.host: host 'chat.example.com' is also "
         "used by catalog/dev/ml/b.yaml (service ml/b); hosts are unique per environment"
     ]
@@ -217,7 +217,7 @@ def test_new_refuses_an_argocd_name_a_leaf_sorting_after_it_takes(tmp_path: Path
     assert run_cli(tmp_path, "validate", "--no-cache").code == 0
     outcome = run_cli(tmp_path, "new", "qa-a/b/chat", "--model", "phi", *OWNER)
     assert outcome.code == 1, outcome.stdout + outcome.stderr
-    assert [line for line in outcome.stdout.splitlines() if ": error: " in line] == [
+    assert error_lines(outcome.stdout) == [
         "catalog/qa-a/b/chat.yaml:5:14: error: $.serviceName: its Argo CD Application and "
         "Backstage Component would be named 'qa-a-b-chat' (<environment>-<namespace>-"
         "<serviceName>), like those of catalog/qa/a-b/chat.yaml: rename the service or its "

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import functools
 import re
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
@@ -32,10 +30,12 @@ from tests.unit.helpers import (
     CHART,
     chart_schema,
     chart_with_schema,
+    error_lines,
     leaf,
     make_catalog,
     pin,
     run_cli,
+    run_python,
     without_owner,
 )
 
@@ -396,9 +396,7 @@ def test_python_jsonschema_is_loaded_only_for_the_words_of_an_invalid_verdict() 
         "assert [error.validator for error in errors] == ['minimum'], errors\n"
         "assert 'jsonschema' in sys.modules\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=False
-    )
+    result = run_python(script)
     assert result.returncode == 0, result.stderr
 
 
@@ -538,7 +536,7 @@ def test_a_zero_keep_alive_is_refused_at_the_leaf_line(tmp_path: Path) -> None:
     )
     outcome = run_cli(tmp_path, "validate", "--no-cache")
     assert outcome.code == 1, outcome.stderr
-    errors = [line for line in outcome.stdout.splitlines() if ": error: " in line]
+    errors = error_lines(outcome.stdout)
     assert [line.split(": error: ")[1].split(": '")[0] for line in errors] == [
         "$.models[0].name: chart value models[0].keepAlive",  # the model entry's line
         "$.ollama.keepAlive: chart value ollama.keepAlive",
@@ -562,7 +560,7 @@ def test_modelfile_text_ollamas_parser_would_drop_is_refused_at_the_derived_mode
     )
     outcome = run_cli(tmp_path, "validate", "--no-cache")
     assert outcome.code == 1, outcome.stderr
-    (error,) = [line for line in outcome.stdout.splitlines() if ": error: " in line]
+    (error,) = error_lines(outcome.stdout)
     assert error.startswith(
         "catalog/dev/ml/svc.yaml:8:3: error: $.derivedModels: derivedModels[0] (terse:latest): "
         'its modelfile holds "\\u00a0", which Ollama\'s Modelfile parser drops silently'

@@ -13,7 +13,7 @@ from catalog_gen.lock.model import ModelLock
 from catalog_gen.models import Environment
 from catalog_gen.scaffold.promote import Change, adapted
 from tests.conftest import REPO_ROOT
-from tests.unit.helpers import make_catalog, pin, run_cli
+from tests.unit.helpers import error_lines, make_catalog, pin, run_cli
 
 MIRROR = "ollama-mirror.internal.example:5000"
 PHI = "catalog/dev/ml-workloads/ollama-phi.yaml"
@@ -55,10 +55,6 @@ def always_on(leaf: Path) -> None:
     leaf.write_text(kept, encoding="utf-8")
 
 
-def errors(text: str) -> list[str]:
-    return [line for line in text.splitlines() if ": error: " in line]
-
-
 def leaf_text(name: str, namespace: str, body: str) -> str:
     return (
         f"workloadType: OLLAMA_INFERENCE_LOAD\nserviceName: {name}\nserviceCatalog: ml\n"
@@ -71,7 +67,7 @@ def test_a_model_missing_from_the_prod_lock_blocks_the_promotion(tmp_path: Path)
     outcome = run_cli(tmp_path, "promote", "ollama-phi", "--from", "dev", "--to", "prod")
     assert outcome.code == 1
     # Both blockers in one pass: the lock, and dev's scale to zero that prod does not allow.
-    assert errors(outcome.stdout) == [PHI_REQUIRE_LOCK, PHI_SCALE_TO_ZERO]
+    assert error_lines(outcome.stdout) == [PHI_REQUIRE_LOCK, PHI_SCALE_TO_ZERO]
     assert "catalog-gen: 2 problems found" in outcome.stderr
     assert not (catalog / "prod").exists()
 
@@ -135,7 +131,7 @@ def test_a_gpu_type_the_target_does_not_offer_blocks(tmp_path: Path) -> None:
     pin_for_prod(catalog, "phi:latest")
     outcome = run_cli(tmp_path, "promote", "typed", "--from", "dev", "--to", "prod")
     assert outcome.code == 1
-    assert errors(outcome.stdout) == [
+    assert error_lines(outcome.stdout) == [
         "catalog/prod/ml/typed.yaml:7:23: error: $.gpu.type: GPU type 'l4' is not offered by "
         "environment 'prod' (gpu.types: a100-80gb, l40s) (did you mean 'l40s'?)"
     ]
@@ -156,7 +152,7 @@ def test_the_prod_gpu_budget_blocks(tmp_path: Path) -> None:
     outcome = run_cli(tmp_path, "promote", "big", "--from", "dev", "--to", "prod")
     assert outcome.code == 1
     # prod's defaults.replicas is 2: 4 x 2 + 4 x 2 GPUs, and prod spares 2 for rollouts
-    assert errors(outcome.stdout) == [
+    assert error_lines(outcome.stdout) == [
         "catalog/environments/prod.yaml:22:11: error: $.gpu.budget: services of environment "
         "'prod' request 16 GPUs (gpu.count x replicas) plus gpu.surge 2 spare for rollouts = "
         "18, over the budget of 16; largest: "
@@ -176,7 +172,7 @@ def test_a_host_a_target_leaf_sorting_after_it_routes_blocks(tmp_path: Path) -> 
     assert run_cli(tmp_path, "validate", "--no-cache").code == 0
     outcome = run_cli(tmp_path, "promote", "ml/a", "--from", "dev", "--to", "prod")
     assert outcome.code == 1, outcome.stdout + outcome.stderr
-    assert errors(outcome.stdout) == [
+    assert error_lines(outcome.stdout) == [
         "catalog/prod/ml/a.yaml:7:32: error: $.ingress.host: host 'chat.example.com' is also "
         "used by catalog/prod/ml/b.yaml (service ml/b); hosts are unique per environment"
     ]
@@ -188,7 +184,7 @@ def test_an_existing_target_is_never_overwritten(tmp_path: Path) -> None:
     catalog = real_catalog(tmp_path, {"prod/ml-workloads/ollama-phi.yaml": prod_leaf})
     outcome = run_cli(tmp_path, "promote", "ollama-phi", "--from", "dev", "--to", "prod")
     assert outcome.code == 1
-    assert errors(outcome.stdout) == [
+    assert error_lines(outcome.stdout) == [
         "catalog/prod/ml-workloads/ollama-phi.yaml:1:1: error: $: already exists; `catalog-gen "
         "promote` never overwrites a leaf: edit it, or remove it and promote again"
     ]
@@ -236,7 +232,7 @@ def test_an_unknown_target_environment_is_reported_at_the_target(tmp_path: Path)
     catalog = real_catalog(tmp_path)
     outcome = run_cli(tmp_path, "promote", "ollama-phi", "--from", "dev", "--to", "staging")
     assert outcome.code == 1
-    assert errors(outcome.stdout) == [
+    assert error_lines(outcome.stdout) == [
         "catalog/staging/ml-workloads/ollama-phi.yaml:6:14: error: $.environment: unknown "
         "environment 'staging': there is no environments/staging.yaml in the catalog (known: "
         "dev, prod)"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.helpers import leaf, make_catalog, run_cli
+from tests.unit.helpers import error_lines, leaf, make_catalog, run_cli
 
 ROUTED = "model: phi\ningress: {enabled: true}\n"
 MESSAGE = (
@@ -17,10 +17,6 @@ MESSAGE = (
     "but httpRoute.timeouts.request is {}: the Gateway API refuses an HTTPRoute whose "
     "backendRequest timeout is longer than its request timeout"
 )
-
-
-def _errors(stdout: str) -> list[str]:
-    return [line for line in stdout.splitlines() if ": error: " in line]
 
 
 def test_a_backend_request_longer_than_the_request_is_an_error_where_the_leaf_sets_it(
@@ -40,7 +36,7 @@ def test_a_backend_request_longer_than_the_request_is_an_error_where_the_leaf_se
     )
     outcome = run_cli(tmp_path, "validate")
     assert outcome.code == 1
-    first, second = _errors(outcome.stdout)
+    first, second = error_lines(outcome.stdout)
     assert first.startswith("catalog/dev/ml/alone.yaml:8:54: error: ")
     assert MESSAGE.format("20m", "600s") in first
     assert second.startswith("catalog/dev/ml/both.yaml:12:23: error: ")
@@ -63,4 +59,4 @@ def test_timeouts_the_crd_accepts_are_valid(tmp_path: Path, body: str) -> None:
     make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf(body)})
     outcome = run_cli(tmp_path, "validate")
     assert outcome.code == 0, outcome.stdout
-    assert _errors(outcome.stdout) == []
+    assert error_lines(outcome.stdout) == []
