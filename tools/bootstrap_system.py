@@ -6,8 +6,9 @@
 - Backstage's own code (npm) in tools/backstage/node_modules, from its package-lock: the entity
   validators, the scaffolder's fetch:template action, nunjucks, react-jsonschema-form, esbuild and
   playwright-core.
-- tools/argocd-render (Go, modules pinned by its go.sum, from the Go module proxy), built into
-  tools/argocd-render/bin/ with a stamp of its sources' sha256 that the tests check.
+- tools/argocd-render and tools/apiserver-validate (Go, modules pinned by their go.sum, from the
+  Go module proxy), each built into its bin/ with a stamp of its sources' sha256 that the tests
+  check.
 - Debian's chromium for the Backstage form tests, through apt-get when root (elsewhere the tests
   fail with the install command).
 - Debian's docker-registry (a real OCI distribution server for the lock tests), through apt-get,
@@ -92,37 +93,53 @@ def install_backstage_validators() -> None:
     )
 
 
-ARGOCD_RENDER_DIR = REPO_ROOT / "tools" / "argocd-render"
-ARGOCD_RENDER = ARGOCD_RENDER_DIR / "bin" / "argocd-render"
+class GoTool:
+    """A Go program under tools/<name>/ (modules pinned by its go.sum, from the Go module proxy),
+    built into tools/<name>/bin/<name> with a stamp of its sources' sha256 that the tests check;
+    why: what needs it, for the message when Go is missing."""
 
+    def __init__(self, name: str, why: str) -> None:
+        self.name = name
+        self.why = why
+        self.directory = REPO_ROOT / "tools" / name
+        self.binary = self.directory / "bin" / name
+        self.stamp = self.binary.with_name(f"{name}.sha256")
 
-def argocd_render_digest() -> str:
-    """sha256 over the helper's go.mod, go.sum and Go files (the tests compare the stamp)."""
-    digest = hashlib.sha256()
-    sources = [*ARGOCD_RENDER_DIR.glob("*.go"), ARGOCD_RENDER_DIR / "go.mod"]
-    for path in sorted([*sources, ARGOCD_RENDER_DIR / "go.sum"]):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
+    def digest(self) -> str:
+        """sha256 over the tool's go.mod, go.sum and Go files."""
+        digest = hashlib.sha256()
+        sources = [*self.directory.glob("*.go"), self.directory / "go.mod"]
+        for path in sorted([*sources, self.directory / "go.sum"]):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        return digest.hexdigest()
 
-
-def build_argocd_render() -> None:
-    stamp = ARGOCD_RENDER.with_name("argocd-render.sha256")
-    wanted = argocd_render_digest()
-    if ARGOCD_RENDER.is_file() and stamp.is_file() and stamp.read_text().strip() == wanted:
-        return
-    go = shutil.which("go")
-    if go is None:
-        print(
-            "bootstrap: go not found; install Go 1.26 (https://go.dev/dl/) to build "
-            "tools/argocd-render, which the Argo CD tests need",
-            file=sys.stderr,
+    def is_current(self) -> bool:
+        """Built, from the sources as they are now."""
+        stamp = self.stamp
+        return (
+            self.binary.is_file() and stamp.is_file() and stamp.read_text().strip() == self.digest()
         )
-        return
-    print("bootstrap: building tools/argocd-render", flush=True)
-    env = {**os.environ, "GOFLAGS": "-mod=readonly", "CGO_ENABLED": "0"}
-    run([go, "mod", "download"], cwd=ARGOCD_RENDER_DIR, env=env)
-    run([go, "build", "-trimpath", "-o", str(ARGOCD_RENDER), "."], cwd=ARGOCD_RENDER_DIR, env=env)
-    stamp.write_text(wanted + "\n")
+
+    def build(self) -> None:
+        if self.is_current():
+            return
+        go = shutil.which("go")
+        if go is None:
+            print(
+                f"bootstrap: go not found; install Go 1.26 (https://go.dev/dl/) to build "
+                f"tools/{self.name}, which {self.why}",
+                file=sys.stderr,
+            )
+            return
+        print(f"bootstrap: building tools/{self.name}", flush=True)
+        env = {**os.environ, "GOFLAGS": "-mod=readonly", "CGO_ENABLED": "0"}
+        run([go, "mod", "download"], cwd=self.directory, env=env)
+        run([go, "build", "-trimpath", "-o", str(self.binary), "."], cwd=self.directory, env=env)
+        self.stamp.write_text(self.digest() + "\n")
+
+
+ARGOCD_RENDER = GoTool("argocd-render", "the Argo CD tests need")
+APISERVER_VALIDATE = GoTool("apiserver-validate", "the API server validation tests need")
 
 
 def install_chromium() -> None:
@@ -166,7 +183,8 @@ def main() -> int:
         install_backstage_validators,
         product=REPO_ROOT / "tools" / "backstage" / "node_modules",
     )
-    build_argocd_render()
+    ARGOCD_RENDER.build()
+    APISERVER_VALIDATE.build()
     install_docker_registry()
     install_chromium()
     return 0

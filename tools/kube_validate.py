@@ -39,6 +39,7 @@ import copy
 import functools
 import json
 import subprocess
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
@@ -47,6 +48,8 @@ from typing import Any
 import jsonschema
 import yaml
 from referencing import Registry, Resource
+
+from tools.bootstrap_system import APISERVER_VALIDATE
 
 KUBE_VERSIONS: tuple[str, ...] = ("1.29", "1.30", "1.31", "1.32", "1.33", "1.34")
 _DEFINITIONS_URI = "https://kubernetes.io/api/_definitions.json"
@@ -346,3 +349,48 @@ def validate_manifests(
                 continue
             problems += [_format(where, error) for error in _errors(builtin, document)]
     return problems
+
+
+# -- the API server's own validation (tools/apiserver-validate) -------------------------------
+
+APISERVER_KUBE_VERSION = "1.34.4"  # the k8s.io/kubernetes the Go tool is built from
+
+
+class ApiServerToolError(RuntimeError):
+    """tools/apiserver-validate is missing, older than its sources, or failed to run."""
+
+
+def apiserver_errors(manifests: Sequence[str], namespace: str = "default") -> list[list[str]]:
+    """For each manifests text (helm template's output), the API server's refusals of its
+    built-in documents, one "Kind/name: field: message" each (see tools/apiserver-validate/
+    main.go): the registry strategy's PrepareForCreate and validation, after defaulting, as a
+    create runs them. Custom resources are left to validate_manifests (their CRDs). Every text
+    is validated by one run of the tool."""
+    if not APISERVER_VALIDATE.binary.is_file() or not APISERVER_VALIDATE.is_current():
+        raise ApiServerToolError(
+            f"{APISERVER_VALIDATE.binary} is missing or older than its sources: run `make "
+            "bootstrap` (needs Go 1.26 and the Go module proxy)"
+        )
+    if not manifests:
+        return []
+    with tempfile.TemporaryDirectory(prefix="apiserver-validate-") as directory:
+        files = []
+        for index, text in enumerate(manifests):
+            path = Path(directory) / f"{index}.yaml"
+            path.write_text(text, encoding="utf-8")
+            files.append(str(path))
+        found = subprocess.run(
+            [str(APISERVER_VALIDATE.binary), "-namespace", namespace, *files],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if found.returncode not in (0, 1):
+        raise ApiServerToolError(f"apiserver-validate exited {found.returncode}: {found.stderr}")
+    errors: list[list[str]] = [[] for _ in manifests]
+    for line in found.stdout.splitlines():
+        result = json.loads(line)
+        index = int(Path(result["file"]).stem)
+        where = f"{result['kind']}/{result['name']}"
+        errors[index] += [f"{where}: {error}" for error in result["errors"]]
+    return errors

@@ -20,20 +20,18 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO_ROOT
-from tools.bootstrap_system import argocd_render_digest
+from tools.bootstrap_system import ARGOCD_RENDER
 
-RENDERER = REPO_ROOT / "tools" / "argocd-render" / "bin" / "argocd-render"
+RENDERER = ARGOCD_RENDER.binary
 RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
 
 
 def renderer() -> Path:
-    stamp = RENDERER.with_name("argocd-render.sha256")
     if not RENDERER.is_file():
         pytest.fail(
             f"{RENDERER} missing: run `make bootstrap` (needs Go 1.26 and the Go module proxy)"
         )
-    if not stamp.is_file() or stamp.read_text().strip() != argocd_render_digest():
+    if not ARGOCD_RENDER.is_current():
         pytest.fail(f"{RENDERER} is older than its sources: run `make bootstrap`")
     return RENDERER
 
