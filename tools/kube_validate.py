@@ -353,9 +353,6 @@ def validate_manifests(
 
 # -- the API server's own validation (tools/apiserver-validate) -------------------------------
 
-APISERVER_KUBE_VERSION = "1.34.4"  # the k8s.io/kubernetes the Go tool is built from
-
-
 class ApiServerToolError(RuntimeError):
     """tools/apiserver-validate is missing, older than its sources, or failed to run."""
 

@@ -1,7 +1,8 @@
 """`make run`, second half: `helm template` the chart with every generated values file.
 
 Every rendered manifest is then validated strictly (tools/kube_validate.py): built-in kinds for
-Kubernetes 1.29-1.34 with unknown fields rejected, custom resources (HTTPRoute, Gateway,
+Kubernetes 1.29-1.34 with unknown fields rejected and by the API server's own create validation
+(tools/apiserver-validate, Kubernetes 1.34), custom resources (HTTPRoute, Gateway,
 ReferenceGrant, Certificate, ScaledObject, InterceptorRoute) against the real CRDs in
 $OLLAMA_LOAD_SHARED_DIR/crds (default ../shared/crds) when that folder exists; without it they
 are reported as not validated, never passed silently.
@@ -21,7 +22,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from catalog_gen.diff.render import API_VERSIONS
-from tools.kube_validate import Document, HelmError, helm_template, validate_manifests
+from tools.kube_validate import (
+    Document,
+    HelmError,
+    apiserver_errors,
+    helm_template_text,
+    load_documents,
+    validate_manifests,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_ENV = "OLLAMA_LOAD_SHARED_DIR"
@@ -48,14 +56,16 @@ def render(
     """(ok, summary) for one service: kinds rendered, or helm's or the validator's errors."""
     _environment, namespace, service = service_dir.parts[-3:]
     try:
-        documents = helm_template(
+        text = helm_template_text(
             helm, chart, [values], release=service, namespace=namespace, api_versions=API_VERSIONS
         )
     except HelmError as error:
         return False, error.stderr.strip() or str(error)
+    documents = load_documents(text)
     unchecked = [] if crds else [d for d in documents if is_custom_resource(d)]
     checked = [d for d in documents if d not in unchecked]
     problems = validate_manifests(checked, crd_dir=crds)
+    problems += apiserver_errors([text], namespace)[0]
     if problems:
         return False, "invalid manifests:\n    " + "\n    ".join(problems)
     kinds = Counter(str(document.get("kind", "?")) for document in documents)
@@ -91,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         failures += not ok
     print(
         f"{len(values_files) - failures}/{len(values_files)} services render with the chart "
-        "into valid manifests (Kubernetes 1.29-1.34, strict)"
+        "into valid manifests (Kubernetes 1.29-1.34, strict; the API server's validation, 1.34)"
     )
     return 1 if failures else 0
 

@@ -1,7 +1,8 @@
 """catalog-gen against helm: the cases, and who accepts which (tests/e2e and bench/differential.py).
 
 The invariant (docs/interfaces.md, "Who owns which rule"): when catalog-gen accepts a leaf, helm
-renders its values. Cases are drawn, seeded, from the chart's own values.yaml and
+renders its values, and the API server's own validation (tools/apiserver-validate) accepts what
+helm rendered. Cases are drawn, seeded, from the chart's own values.yaml and
 values.schema.json: every integer at its boundaries, every enum value, every boolean, access-mode
 lists, extraEnv entries naming each variable the chart sets (read from a default render), and
 combinations of two or three. Each case goes into the proof of concept's leaf as `chartValues`,
@@ -28,6 +29,7 @@ import yaml
 from catalog_gen.check.chart_contract import ChartContract
 from catalog_gen.plan.pipeline import plan_catalog
 from catalog_gen.problems import Report, Severity
+from tools.kube_validate import apiserver_errors
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART = REPO_ROOT / "charts" / "ollama-inference-load"
@@ -90,17 +92,24 @@ class Case:
 
 @dataclass
 class Verdicts:
-    """Who accepted each case: catalog-gen, and each helm on the values catalog-gen wrote."""
+    """Who accepted each case: catalog-gen, each helm on the values catalog-gen wrote, and the
+    API server's own validation (tools/apiserver-validate) on what the first helm rendered."""
 
     generator: list[bool] = field(default_factory=list)
     helm: dict[str, list[bool | None]] = field(default_factory=dict)  # None: not rendered
+    # The API server's refusals of each rendered case ([] accepted; None: not rendered).
+    apiserver: list[list[str] | None] = field(default_factory=list)
 
     def disagreements(self) -> list[int]:
-        """Cases catalog-gen accepted and a helm refused."""
+        """Cases catalog-gen accepted and a helm, or the API server, refused."""
         return [
             index
             for index, accepted in enumerate(self.generator)
-            if accepted and any(verdicts[index] is False for verdicts in self.helm.values())
+            if accepted
+            and (
+                any(verdicts[index] is False for verdicts in self.helm.values())
+                or bool(self.apiserver[index])
+            )
         ]
 
 
@@ -220,18 +229,26 @@ def judge(cases: Sequence[Case], helms: Mapping[str, Path], workers: int = 2) ->
                 values_files[index] = root / f"values-{index}.yaml"
                 values_files[index].write_text(yaml.safe_dump(dict(plan.chart_values)))
         verdicts = Verdicts(generator=[index in values_files for index in range(len(cases))])
+        texts: dict[int, str] = {}
         for version, helm in helms.items():
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 rendered = dict(
                     zip(
                         values_files,
                         pool.map(
-                            lambda path, helm=helm: renders(helm, path), values_files.values()
+                            lambda path, helm=helm: rendering(helm, path), values_files.values()
                         ),
                         strict=True,
                     )
                 )
-            verdicts.helm[version] = [rendered.get(index) for index in range(len(cases))]
+            verdicts.helm[version] = [
+                None if index not in rendered else rendered[index] is not None
+                for index in range(len(cases))
+            ]
+            if not texts:
+                texts = {index: text for index, text in rendered.items() if text is not None}
+        refusals = dict(zip(texts, apiserver_errors(list(texts.values())), strict=True))
+        verdicts.apiserver = [refusals.get(index) for index in range(len(cases))]
     return verdicts
 
 
@@ -258,11 +275,17 @@ CLUSTER_APIS = (
 )
 
 
-def renders(helm: Path, values: Path) -> bool:
+def rendering(helm: Path, values: Path) -> str | None:
+    """helm template's output for values; None when helm refuses them."""
     command = [str(helm), "template", "r", str(CHART), "--values", str(values)]
     for api in CLUSTER_APIS:
         command += ["--api-versions", api]
-    return subprocess.run(command, capture_output=True, check=False).returncode == 0
+    found = subprocess.run(command, capture_output=True, text=True, check=False)
+    return found.stdout if found.returncode == 0 else None
+
+
+def renders(helm: Path, values: Path) -> bool:
+    return rendering(helm, values) is not None
 
 
 def helm_paths() -> dict[str, Path]:

@@ -20,6 +20,12 @@ PHI_KINDS = (
 )
 
 
+SUMMARY = (
+    "services render with the chart into valid manifests (Kubernetes 1.29-1.34, strict; the API "
+    "server's validation, 1.34)"
+)
+
+
 def arguments(generated: Path, *extra: str) -> list[str]:
     return ["--generated", str(generated), "--helm", str(helm_binary("3.19.0")), *extra]
 
@@ -41,7 +47,7 @@ def test_validated_summary_per_service_with_the_crds(
     assert render_chart.main(arguments(tmp_path)) == 0
     assert capsys.readouterr().out.splitlines() == [
         f"ok   dev/ml-workloads/ollama-phi: {PHI_KINDS}",
-        "1/1 services render with the chart into valid manifests (Kubernetes 1.29-1.34, strict)",
+        f"1/1 {SUMMARY}",
     ]
 
 
@@ -70,9 +76,7 @@ def test_a_values_file_the_chart_refuses_fails(
     output = capsys.readouterr().out
     assert "FAIL dev/ml/broken: " in output
     assert "replicaCount" in output
-    assert output.endswith(
-        "1/2 services render with the chart into valid manifests (Kubernetes 1.29-1.34, strict)\n"
-    )
+    assert output.endswith(f"1/2 {SUMMARY}\n")
 
 
 def test_an_invalid_manifest_fails_validation(
@@ -94,3 +98,25 @@ def test_an_invalid_manifest_fails_validation(
     output = capsys.readouterr().out
     assert "FAIL dev/ml/svc: invalid manifests:" in output
     assert "replicas" in output
+
+
+def test_a_manifest_only_the_api_server_refuses_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every field known and well typed (the OpenAPI schemas pass it), but a Service port name
+    that is no DNS label: kube-apiserver's own validation refuses it."""
+    chart = tmp_path / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: broken\nversion: 0.1.0\n")
+    (chart / "templates" / "service.yaml").write_text(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: x\n"
+        "spec:\n  ports: [{name: Web_Port, port: 80}]\n"
+    )
+    generated = tmp_path / "generated"
+    values = generated / "dev/ml/svc/values.yaml"
+    values.parent.mkdir(parents=True)
+    values.write_text("{}\n")
+    assert render_chart.main(arguments(generated, "--chart", str(chart))) == 1
+    output = capsys.readouterr().out
+    assert "FAIL dev/ml/svc: invalid manifests:" in output
+    assert "Service/x: spec.ports[0].name: Invalid value" in output
