@@ -353,6 +353,7 @@ def validate_manifests(
 
 # -- the API server's own validation (tools/apiserver-validate) -------------------------------
 
+
 class ApiServerToolError(RuntimeError):
     """tools/apiserver-validate is missing, older than its sources, or failed to run."""
 
