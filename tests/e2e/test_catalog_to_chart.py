@@ -1,4 +1,5 @@
-"""End to end: catalog -> catalog-gen render -> helm template (helm 3 and 4) -> strict validation.
+"""End to end: catalog -> catalog-gen render -> helm template (helm 3 and 4) -> strict validation
+(the OpenAPI schemas and CRDs, and the API server's own create validation).
 
 Covers the shipped catalog and every valid fixture catalog (Gateway and Ingress routing, a model
 mirror with a lock, derived models, shared and per-replica caches, chartValues).
@@ -16,7 +17,15 @@ from catalog_gen.emit.values import VALUES_FILE
 from catalog_gen.lock.lockfile import write_lock
 from catalog_gen.lock.model import LockedModel, ModelLock
 from tests.conftest import REPO_ROOT
-from tests.support.kube import Document, helm_template, select, validate_manifests
+from tests.support.kube import (
+    Document,
+    apiserver_errors,
+    helm_template,
+    helm_template_text,
+    load_documents,
+    select,
+    validate_manifests,
+)
 from tests.unit.helpers import CHART, FIXTURES, make_catalog, run_cli
 
 API_VERSIONS = (
@@ -66,9 +75,10 @@ def test_every_generated_values_file_renders_valid_manifests(
 ) -> None:
     generated = services(name, render_root)
     assert generated, f"catalog {name} rendered no services"
+    texts: dict[Path, str] = {}
     for service_dir, values in generated.items():
         _environment, namespace, service = service_dir.parts
-        documents = helm_template(
+        texts[service_dir] = helm_template_text(
             helm,
             CHART,
             [values],
@@ -76,9 +86,13 @@ def test_every_generated_values_file_renders_valid_manifests(
             namespace=namespace,
             api_versions=API_VERSIONS,
         )
+        documents = load_documents(texts[service_dir])
         problems = validate_manifests(documents, KUBE_VERSIONS, shared_dir / "crds")
         assert problems == [], f"{service_dir}: " + "\n".join(problems)
         _check_service(service_dir, documents)
+    # The API server's own create validation (tools/apiserver-validate), in each namespace.
+    for service_dir, text in texts.items():
+        assert apiserver_errors([text], service_dir.parts[1]) == [[]], service_dir
 
 
 def _check_service(service_dir: Path, documents: list[Document]) -> None:

@@ -20,7 +20,7 @@ cannot override the standard ones). Call with (list $ "component").
   "helm.sh/chart" (printf "%s-%s" $root.Chart.Name $root.Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-")
   "app.kubernetes.io/name" (include "oil.name" $root)
   "app.kubernetes.io/instance" $root.Release.Name
-  "app.kubernetes.io/version" (include "oil.serverImageTag" $root | trunc 63 | trimSuffix "-")
+  "app.kubernetes.io/version" (include "oil.versionLabel" $root)
   "app.kubernetes.io/managed-by" $root.Release.Service
   "app.kubernetes.io/part-of" "ollama-inference-load"
   "app.kubernetes.io/component" (index . 1)
@@ -65,4 +65,13 @@ cost.ollama-inference-load.io/
 
 {{- define "oil.testLabels" -}}
 {{- include "oil.labelsFor" (list . "test") }}
+{{- end }}
+
+{{/*
+The image tag as a label value: a tag may start with `_` and end in `.`, `_` or `-` (and is cut
+to 63 characters, which may end it so), a label value must start and end with a letter or digit
+(the API server refuses the resource otherwise).
+*/}}
+{{- define "oil.versionLabel" -}}
+{{- regexReplaceAll "^[^A-Za-z0-9]+|[^A-Za-z0-9]+$" (include "oil.serverImageTag" . | trunc 63) "" }}
 {{- end }}

@@ -33,13 +33,14 @@ pull (init container, before the startupProbe runs) and the load, plus schedulin
 {{- end }}
 
 {{- define "oil.commonMounts" -}}
+{{- $mounts := include "oil.chartMounts" . | fromJson }}
 - name: scripts
-  mountPath: {{ include "oil.configDir" . | quote }}
+  mountPath: {{ $mounts.scripts | quote }}
   readOnly: true
 - name: home
-  mountPath: {{ .Values.homeDir | quote }}
+  mountPath: {{ $mounts.home | quote }}
 - name: tmp
-  mountPath: /tmp
+  mountPath: {{ $mounts.tmp | quote }}
 {{- end }}
 
 {{- define "oil.resources" -}}
@@ -98,6 +99,7 @@ metadata:
   labels:
     {{- include "oil.podLabels" . | nindent 4 }}
   annotations:
+    {{- /* podAnnotations cannot replace the checksum: the schema refuses the key */}}
     checksum/scripts: {{ include "oil.scriptsData" . | sha256sum | quote }}
     {{- with .Values.podAnnotations }}
     {{- toYaml . | nindent 4 }}

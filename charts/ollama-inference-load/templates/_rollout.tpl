@@ -18,7 +18,8 @@ left out and nothing may assume a count). Every rule on the replica count asks t
 
 {{/* "true" when an intOrPercent value is zero (0 or "0%"). */}}
 {{- define "oil.isZero" -}}
-{{- if has (toString .) (list "0" "0%") }}
+{{- /* 0, 00, 0%, 00%: Kubernetes reads each as zero */}}
+{{- if regexMatch "^0+%?$" (toString .) }}
 {{- "true" }}
 {{- end }}
 {{- end }}

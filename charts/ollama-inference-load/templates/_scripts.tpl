@@ -1,8 +1,3 @@
-{{/* Where the lifecycle scripts and model lists are mounted (docs/interfaces.md section 2). */}}
-{{- define "oil.configDir" -}}
-/opt/ollama-inference-load
-{{- end }}
-
 {{/*
 Where probe-ready.sh keeps its loaders' pid files and last results (OIL_STATE_DIR): under /tmp,
 the pod's emptyDir (oil.commonMounts), so it is writable and starts empty with the pod.

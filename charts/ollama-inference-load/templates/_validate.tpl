@@ -2,8 +2,8 @@
 Rules on values that values.schema.json cannot express: arithmetic across values and counts of
 list entries (docs/interfaces.md, "Who owns which rule"). Every other rule on values lives in the
 schema. "oil.validationMessages" checks .Values only (no .Capabilities, .Release or helpers from
-other files than _models.tpl), so catalog-gen runs this very file and _models.tpl through helm on
-its effective values; it returns a JSON list of {"value": the value to change, "message": why}.
+other files than _models.tpl and _mounts.tpl), so catalog-gen runs this very file and those two
+through helm on its effective values; it returns a JSON list of {"value": the value to change, "message": why}.
 Reach values only through chains such as .Values.gpu.count: catalog-gen sends helm only the
 values those chains end on (check/chart_templates.py read_paths); .Values alone, index/get on
 .Values, tpl or a bare $ make it send every value of every service (slower), and the root
@@ -55,12 +55,12 @@ plus one slot for the on-demand ones. */}}
 {{- /* A rolling update must be able to start a pod (maxSurge) or stop one (maxUnavailable). With
 GPUs an empty maxSurge is what updateStrategy.gpuSurge spare GPUs hold (templates/_rollout.tpl). */}}
 {{- $rollout := .Values.updateStrategy }}
-{{- $zero := list "0" "0%" }}
+{{- $zero := "^0+%?$" }}
 {{- $surge := toString $rollout.maxSurge }}
 {{- if and (eq $surge "") (gt (int .Values.gpu.count) 0) }}
 {{- $surge = toString (div (int $rollout.gpuSurge) (int .Values.gpu.count)) }}
 {{- end }}
-{{- if and (has (toString $rollout.maxUnavailable) $zero) (has $surge $zero) }}
+{{- if and (regexMatch $zero (toString $rollout.maxUnavailable)) (regexMatch $zero $surge) }}
 {{- $messages = append $messages (dict "value" "updateStrategy.maxUnavailable" "message" (printf "updateStrategy.maxUnavailable is 0 and maxSurge is 0 (gpu.count=%d, updateStrategy.gpuSurge=%d spare GPUs): a rolling update could neither start a new pod nor stop an old one. Leave updateStrategy.maxUnavailable empty (one pod at a time), or set updateStrategy.gpuSurge to at least gpu.count if the GPU pool has that many spare GPUs" (int .Values.gpu.count) (int $rollout.gpuSurge))) }}
 {{- end }}
 {{- range $loadGroups.problems }}
@@ -131,6 +131,40 @@ Behind the KEDA HTTP interceptor both grow by the same cold start and a zero one
 {{- if and (gt $requestMs 0) (gt $backendMs $requestMs) }}
 {{- $messages = append $messages (dict "value" "httpRoute.timeouts.backendRequest" "message" (printf "httpRoute.timeouts.backendRequest is %s but httpRoute.timeouts.request is %s: the Gateway API refuses an HTTPRoute whose backendRequest timeout is longer than its request timeout (a request timeout of 0s, none, allows any). Lower httpRoute.timeouts.backendRequest to at most %s, raise httpRoute.timeouts.request, or leave httpRoute.timeouts.backendRequest empty" $timeouts.backendRequest $timeouts.request $timeouts.request)) }}
 {{- end }}
+{{- end }}
+{{- /* The API server refuses a pod whose volumes share a name, whose mounts name a volume it does
+not have, or whose container mounts two volumes at one path (every container here mounts the
+chart's volumes, _mounts.tpl, and extraVolumeMounts). */}}
+{{- $chartMounts := include "oil.chartMounts" . | fromJson }}
+{{- $volumes := keys $chartMounts | sortAlpha }}
+{{- range $index, $volume := .Values.extraVolumes }}
+{{- if has $volume.name $volumes }}
+{{- $what := ternary "the chart's own volume" "an earlier extra volume" (hasKey $chartMounts $volume.name) }}
+{{- $messages = append $messages (dict "value" "extraVolumes" "message" (printf "extraVolumes[%d] is named %q, the name of %s (the chart's are %s): a pod's volumes need unique names, rename it" $index $volume.name $what (keys $chartMounts | sortAlpha | join ", "))) }}
+{{- end }}
+{{- $volumes = append $volumes $volume.name }}
+{{- end }}
+{{- $paths := dict }}
+{{- range $name := keys $chartMounts | sortAlpha }}
+{{- $_ := set $paths (get $chartMounts $name) (printf "the chart's %s volume" $name) }}
+{{- end }}
+{{- range $index, $mount := .Values.extraVolumeMounts }}
+{{- if not (has $mount.name $volumes) }}
+{{- $messages = append $messages (dict "value" "extraVolumeMounts" "message" (printf "extraVolumeMounts[%d] mounts volume %q, which the pod does not have: add it to extraVolumes, or mount one of %s" $index $mount.name (join ", " $volumes))) }}
+{{- end }}
+{{- if hasKey $paths $mount.mountPath }}
+{{- $messages = append $messages (dict "value" "extraVolumeMounts" "message" (printf "extraVolumeMounts[%d] mounts at %s, where %s is mounted already: a container mounts one volume at a path, choose another mountPath" $index $mount.mountPath (get $paths $mount.mountPath))) }}
+{{- end }}
+{{- $_ := set $paths $mount.mountPath (printf "extraVolumeMounts[%d]" $index) }}
+{{- end }}
+{{- $seen := dict }}
+{{- range $name := keys $chartMounts | sortAlpha }}
+{{- $path := get $chartMounts $name }}
+{{- if hasKey $seen $path }}
+{{- $value := ternary "cache.mountPath" "homeDir" (has "models" (list $name (get $seen $path))) }}
+{{- $messages = append $messages (dict "value" $value "message" (printf "the chart's %s and %s volumes would both be mounted at %s: set homeDir and cache.mountPath apart from each other, from /tmp and from %s" (get $seen $path) $name $path (get $chartMounts "scripts"))) }}
+{{- end }}
+{{- $_ := set $seen $path $name }}
 {{- end }}
 {{- toJson $messages }}
 {{- end }}

@@ -3,7 +3,8 @@
 Some rules on values cannot be written in JSON schema (arithmetic across values, counts of list
 entries); the chart keeps them in `_validate.tpl`, whose "oil.validationMessages" reads .Values
 only and returns a JSON list of {"value", "message"}. catalog-gen does not copy them: it puts
-that very file (and `_models.tpl`, whose load groups it counts) into a throw-away driver chart
+that very file (and `_models.tpl`, whose load groups it counts, and `_mounts.tpl`, the chart's own
+volumes) into a throw-away driver chart
 whose one template calls it for every case of a list, so one `helm template` judges a whole
 catalog.
 
@@ -39,8 +40,8 @@ from typing import Any
 
 HELM_ENV = "CATALOG_GEN_HELM"
 VALIDATE_TEMPLATE = "_validate.tpl"
-# Helpers _validate.tpl calls (load groups, model names), copied beside it.
-VALIDATE_HELPERS = ("_models.tpl",)
+# Helpers _validate.tpl calls (load groups, model names; the chart's own volumes), copied beside it.
+VALIDATE_HELPERS = ("_models.tpl", "_mounts.tpl")
 PINNED_HELM = Path(".tools") / "helm" / "3.19.0" / "helm"
 # The cases travel as chart files read with fromJson (Go's JSON decoder is far faster than helm's
 # YAML reading of a values file), in chunks below helm's limit of 5 MiB per chart file; ranging

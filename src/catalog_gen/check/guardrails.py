@@ -1,44 +1,131 @@
-"""A rule of the Kubernetes API server the chart cannot see: requests above limits.
+"""A rule of the Kubernetes API server the chart cannot see: each container's requests against
+its limits.
 
 The chart renders such a pod and the API server refuses it, so catalog-gen is stricter than the
-chart here, on purpose (docs/interfaces.md, "Who owns which rule"). Every rule the chart has on
-its values lives in the chart (values.schema.json, templates/_validate.tpl) and is not copied.
+chart here, on purpose (docs/interfaces.md, "Who owns which rule"): JSON schema cannot compare
+quantities. Every container the chart renders is judged on its effective values (the chart's
+defaults coalesced with the leaf's, so a leaf that lowers a limit under a default request is
+caught): the server (`resources`, with the GPUs the chart adds to its limits: `server_resources`
+assembles them as the chart's `oil.resources` does, and a test holds the two equal), the
+`pull-models` init container (`pull.resources`) and the `helm test` pod (`test.resources`). What
+the API server checks (ValidateResourceRequirements): a request no larger than its limit; an
+extended resource (a name with a `/`: a GPU) or hugepages is not overcommitted, so its request
+needs a limit and equals it. Every other rule on values lives in the chart (values.schema.json,
+templates/_validate.tpl) and is not copied.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from catalog_gen.check.rules import quantity_text
-from catalog_gen.load.document import Document
+from catalog_gen.load.document import DataPath, Document
 from catalog_gen.problems import Report
 from catalog_gen.sizing import parse_quantity
 
+# Each container's resources in the chart values (named in messages, but the server's), and the
+# leaf fields that may set them.
+_CONTAINERS: tuple[tuple[str | None, tuple[str, ...], tuple[DataPath, ...]], ...] = (
+    (None, ("resources",), (("container", "resources"),)),
+    ("the pull-models init container", ("pull", "resources"), ()),
+    ("the helm test pod", ("test", "resources"), ()),
+)
+
+
+def server_resources(effective: Mapping[str, Any]) -> dict[str, Any]:
+    """The server container's resources as the chart renders them (`oil.resources` in
+    templates/_pod.tpl): `resources`, with the limits `gpu_limits` gives set over its own."""
+    resources = dict(effective.get("resources") or {})
+    from_gpu = gpu_limits(effective)
+    if from_gpu:
+        resources["limits"] = {**(resources.get("limits") or {}), **from_gpu}
+    return resources
+
+
+def gpu_limits(effective: Mapping[str, Any]) -> dict[str, Any]:
+    """The limits the chart sets on the server from the gpu values: `gpu.count` of
+    `gpu.resourceName`, then each of `gpu.extraResources`, when gpu.count is above zero."""
+    gpu = effective.get("gpu") or {}
+    if int(gpu.get("count") or 0) <= 0:
+        return {}
+    return {str(gpu["resourceName"]): int(gpu["count"]), **(gpu.get("extraResources") or {})}
+
 
 def check_requests_within_limits(
-    document: Document, report: Report, *, resources: Mapping[str, Any]
+    document: Document, report: Report, *, effective: Mapping[str, Any]
 ) -> None:
-    """requests.cpu/memory above limits.cpu/memory, placed on the leaf key that set them."""
+    """Each container's requests against its limits, placed on the leaf key that set the
+    request (else the limit, else the container's resources, else the leaf's start)."""
+    for container, path, leaf_paths in _CONTAINERS:
+        server = container is None
+        resources = server_resources(effective) if server else _at(effective, path)
+        from_gpu = gpu_limits(effective) if server else {}
+        for resource, why in _refusals(resources):
+            by_gpu = resource in from_gpu
+            where = document.first_present(_candidates(path, leaf_paths, resource, by_gpu=by_gpu))
+            prefix = "" if server else f"{'.'.join(path)} ({container}): "
+            message = f"{prefix}{why}{_GPU_SET.format(resource) if by_gpu else ''}"
+            document.add(report, where, f"{message}; Kubernetes rejects such a pod{_origin(where)}")
+
+
+_GPU_SET = " (the gpu values set limits.{})"
+
+
+def _origin(where: DataPath) -> str:
+    """Where the values came from, when no key of the leaf set them."""
+    if where:
+        return ""
+    return " (both come from the environment's or the chart's defaults: set them in the leaf)"
+
+
+def _refusals(resources: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(resource, why) for each request the API server refuses against the limits."""
     requests = resources.get("requests") or {}
     limits = resources.get("limits") or {}
-    for resource in ("cpu", "memory"):
-        request, limit = requests.get(resource), limits.get(resource)
-        if request is None or limit is None:
-            continue
-        if parse_quantity(request) > parse_quantity(limit):
-            where = document.first_present(
-                [
-                    ("chartValues", "resources", "requests", resource),
-                    ("container", "resources", "requests", resource),
-                    ("chartValues", "resources", "limits", resource),
-                    ("container", "resources", "limits", resource),
-                    ("container", "resources"),
-                ],
-            )
-            document.add(
-                report,
-                where,
-                f"requests.{resource} {quantity_text(request)} is more than limits.{resource} "
-                f"{quantity_text(limit)}; Kubernetes rejects such a pod",
-            )
+    for resource in sorted(requests):
+        why = _refusal(resource, requests[resource], limits.get(resource))
+        if why is not None:
+            yield resource, why
+
+
+def _refusal(resource: str, request: Any, limit: Any) -> str | None:
+    """Why the API server refuses request against limit (None when it does not): an extended
+    resource (a name with a `/`) or hugepages cannot be overcommitted."""
+    exact = "/" in resource or resource.startswith("hugepages-")
+    asked = f"requests.{resource} {quantity_text(request)}"
+    exactly = f"{resource} cannot be overcommitted"
+    if limit is None:
+        if not exact:
+            return None
+        return f"{asked} has no limit, and {exactly}: set limits.{resource} to the same"
+    limited = f"limits.{resource} {quantity_text(limit)}"
+    if exact and parse_quantity(request) != parse_quantity(limit):
+        return f"{asked} differs from {limited}, and {exactly}: make them equal"
+    if parse_quantity(request) > parse_quantity(limit):
+        return f"{asked} is more than {limited}"
+    return None
+
+
+def _candidates(
+    path: Sequence[str], leaf_paths: Sequence[DataPath], resource: str, *, by_gpu: bool
+) -> list[DataPath]:
+    """Where a leaf may have set the request or the limit, most precise first (by_gpu: the
+    chart may have set the server's limit from the gpu values)."""
+    chart_values = ("chartValues", *path)
+    found: list[DataPath] = []
+    for side in ("requests", "limits"):
+        found.append((*chart_values, side, resource))
+        found += [(*leaf, side, resource) for leaf in leaf_paths]
+    if by_gpu:
+        extra = ("chartValues", "gpu", "extraResources")
+        found += [(*extra, resource), extra, ("chartValues", "gpu"), ("gpu",)]
+    found += [chart_values, *leaf_paths]
+    return found
+
+
+def _at(values: Mapping[str, Any], path: Sequence[str]) -> Mapping[str, Any]:
+    node: Any = values
+    for key in path:
+        node = node.get(key) if isinstance(node, Mapping) else None
+    return node if isinstance(node, Mapping) else {}

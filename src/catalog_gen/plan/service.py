@@ -355,7 +355,7 @@ def _check_effective(
     check_administration(document, service.leaf, environment, effective, report)
     check_model_egress(document, environment, service.models, effective, report)
     check_scale_to_zero(document, service.leaf, environment, effective, report)
-    check_requests_within_limits(document, report, resources=effective.get("resources", {}))
+    check_requests_within_limits(document, report, effective=effective)
     check_rollout_fits(document, service.leaf, environment, effective, report)
     check_fit(
         document,

@@ -1,0 +1,434 @@
+"""What the API server refuses, the chart refuses first, with words a user can act on.
+
+Each case was found by rendering values the chart accepted through kube-apiserver 1.34's own
+create validation (tools/apiserver-validate). A schema rule is held to that evidence here: with
+helm's schema check switched off (`--skip-schema-validation`) the same values render and the API
+server refuses the manifests, so the schema refuses nothing the cluster would take. The rules of
+`templates/_validate.tpl` run in every render; those cases assert helm's message. Each family
+has a valid twin that renders and that the API server accepts.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.chart.conftest import API_VERSIONS, CHART, NAMESPACE, RELEASE
+from tests.conftest import HELM_VERSIONS, helm_binary
+from tests.support.kube import HelmError, apiserver_errors, helm_template_text
+
+MODELS: dict[str, Any] = {"models": [{"name": "phi:latest"}]}
+VOLUME: dict[str, Any] = {"extraVolumes": [{"name": "ca", "emptyDir": {}}]}
+
+# (id, values, what helm's schema error names, what the API server's error names)
+SCHEMA_CASES: list[tuple[str, dict[str, Any], str, str]] = [
+    (
+        "seccomp-localhost-without-profile",
+        {"securityContext": {"seccompProfile": {"type": "Localhost"}}},
+        "/securityContext/seccompProfile",
+        "seccompProfile.localhostProfile: Required value",
+    ),
+    (
+        "pod-seccomp-profile-with-another-type",
+        {"podSecurityContext": {"seccompProfile": {"type": "Unconfined", "localhostProfile": "x"}}},
+        "/podSecurityContext/seccompProfile",
+        "can only be set when seccomp type is Localhost",
+    ),
+    (
+        "seccomp-profile-climbing-out",
+        {
+            "securityContext": {
+                "seccompProfile": {"type": "Localhost", "localhostProfile": "a/../../x.json"}
+            }
+        },
+        "/securityContext/seccompProfile/localhostProfile",
+        "must not contain '..'",
+    ),
+    (
+        "apparmor-localhost-padded",
+        {
+            "podSecurityContext": {
+                "appArmorProfile": {"type": "Localhost", "localhostProfile": " p"}
+            }
+        },
+        "/podSecurityContext/appArmorProfile/localhostProfile",
+        "must not be padded with whitespace",
+    ),
+    (
+        "privileged-without-privilege-escalation",
+        {"securityContext": {"privileged": True}},
+        "/securityContext/allowPrivilegeEscalation",
+        "cannot set `allowPrivilegeEscalation` to false and `privileged` to true",
+    ),
+    (
+        "cap-sys-admin-without-privilege-escalation",
+        {"securityContext": {"capabilities": {"drop": ["ALL"], "add": ["CAP_SYS_ADMIN"]}}},
+        "/securityContext/allowPrivilegeEscalation",
+        "`capabilities.Add` CAP_SYS_ADMIN",
+    ),
+    (
+        "proc-mount-unmasked",
+        {"securityContext": {"procMount": "Unmasked"}},
+        "/securityContext/procMount",
+        "`hostUsers` must be false to use `Unmasked`",
+    ),
+    (
+        "sysctl-name",
+        {"podSecurityContext": {"sysctls": [{"name": "KERNEL.SHM", "value": "1"}]}},
+        "/podSecurityContext/sysctls/0/name",
+        "sysctls[0].name: Invalid value",
+    ),
+    (
+        "selinux-change-policy-mount-option",
+        {"podSecurityContext": {"seLinuxChangePolicy": "MountOption"}},
+        "/podSecurityContext/seLinuxChangePolicy",
+        'Unsupported value: "MountOption"',
+    ),
+    (
+        "pod-annotation-replacing-the-checksum",
+        {"podAnnotations": {"checksum/scripts": "x"}},
+        "/podAnnotations",
+        'key "checksum/scripts" already set in map',
+    ),
+    (
+        "toleration-exists-with-a-value",
+        {"tolerations": [{"key": "a", "operator": "Exists", "value": "b"}]},
+        "/tolerations/0/value",
+        "value must be empty when `operator` is 'Exists'",
+    ),
+    (
+        "toleration-without-key-equal",
+        {"tolerations": [{"operator": "Equal", "value": "b"}]},
+        "/tolerations/0/operator",
+        "operator must be Exists when `key` is empty",
+    ),
+    (
+        "toleration-seconds-without-no-execute",
+        {"tolerations": [{"key": "a", "operator": "Exists", "tolerationSeconds": 5}]},
+        "/tolerations/0",
+        "effect must be 'NoExecute' when `tolerationSeconds` is set",
+    ),
+    (
+        "spread-min-domains-schedule-anyway",
+        {
+            "topologySpreadConstraints": [
+                {
+                    "maxSkew": 1,
+                    "topologyKey": "zone",
+                    "whenUnsatisfiable": "ScheduleAnyway",
+                    "minDomains": 2,
+                }
+            ]
+        },
+        "/topologySpreadConstraints/0/whenUnsatisfiable",
+        "can only use minDomains if whenUnsatisfiable=DoNotSchedule",
+    ),
+    (
+        "selector-in-without-values",
+        {
+            "topologySpreadConstraints": [
+                {
+                    "maxSkew": 1,
+                    "topologyKey": "zone",
+                    "whenUnsatisfiable": "DoNotSchedule",
+                    "labelSelector": {"matchExpressions": [{"key": "app", "operator": "In"}]},
+                }
+            ]
+        },
+        "/topologySpreadConstraints/0/labelSelector/matchExpressions/0",
+        "values: Required value",
+    ),
+    (
+        "network-policy-address-without-prefix",
+        {"networkPolicy": {"enabled": True, "ingressFrom": [{"ipBlock": {"cidr": "10.0.0.1"}}]}},
+        "/networkPolicy/ingressFrom/0/ipBlock/cidr",
+        "must be a valid CIDR value",
+    ),
+    (
+        "network-policy-ip-block-and-selector",
+        {
+            "networkPolicy": {
+                "enabled": True,
+                "ingressFrom": [{"ipBlock": {"cidr": "10.0.0.0/8"}, "podSelector": {}}],
+            }
+        },
+        "/networkPolicy/ingressFrom/0",
+        "may not specify both ipBlock and another peer",
+    ),
+    (
+        "max-unavailable-over-100-percent",
+        {"updateStrategy": {"type": "RollingUpdate", "maxUnavailable": "101%"}},
+        "/updateStrategy/maxUnavailable",
+        "must not be greater than 100%",
+    ),
+    (
+        "disruption-budget-over-100-percent",
+        {"replicaCount": 2, "podDisruptionBudget": {"enabled": True, "maxUnavailable": "150%"}},
+        "/podDisruptionBudget/maxUnavailable",
+        "must not be greater than 100%",
+    ),
+    (
+        "ingress-host-an-ip-address",
+        {"ingress": {"enabled": True, "hosts": [{"host": "10.1.2.3"}]}},
+        "/ingress/hosts/0/host",
+        "must be a DNS name, not an IP address",
+    ),
+    (
+        "ingress-tls-host-upper-case",
+        {
+            "ingress": {
+                "enabled": True,
+                "hosts": [{"host": "a.example.com"}],
+                "tls": [{"secretName": "s", "hosts": ["A.example.com"]}],
+            }
+        },
+        "/ingress/tls/0/hosts/0",
+        "a lowercase RFC 1123 subdomain",
+    ),
+    (
+        "cache-of-zero-bytes",
+        {"cache": {"mode": "sharedPVC", "size": "0"}},
+        "/cache/size",
+        "must be greater than zero",
+    ),
+    (
+        "read-write-once-pod-with-another-mode",
+        {"cache": {"mode": "sharedPVC", "accessModes": ["ReadWriteOncePod", "ReadWriteOnce"]}},
+        "/cache/accessModes",
+        "may not use ReadWriteOncePod with other access modes",
+    ),
+    (
+        "env-value-and-value-from",
+        {
+            "extraEnv": [
+                {
+                    "name": "POD",
+                    "value": "a",
+                    "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}},
+                }
+            ]
+        },
+        "/extraEnv/0/value",
+        "may not be specified when `value` is not empty",
+    ),
+    (
+        "env-value-from-unknown-field-path",
+        {"extraEnv": [{"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "spec.bogus"}}}]},
+        "/extraEnv/0/valueFrom/fieldRef/fieldPath",
+        "field label not supported",
+    ),
+    (
+        "gpu-fraction",
+        {"gpu": {"count": 1, "extraResources": {"nvidia.com/gpumem": "500m"}}},
+        "/gpu/extraResources/nvidia.com~1gpumem",
+        "must be an integer",
+    ),
+    (
+        "resource-not-for-containers",
+        {"resources": {"requests": {"storage": "1Gi"}}},
+        "storage",
+        "must be a standard resource for containers",
+    ),
+    (
+        "mount-sub-path-climbing-out",
+        {**VOLUME, "extraVolumeMounts": [{"name": "ca", "mountPath": "/ca", "subPath": "../up"}]},
+        "/extraVolumeMounts/0/subPath",
+        "must not contain '..'",
+    ),
+    (
+        "mount-bidirectional-unprivileged",
+        {
+            **VOLUME,
+            "extraVolumeMounts": [
+                {"name": "ca", "mountPath": "/ca", "mountPropagation": "Bidirectional"}
+            ],
+        },
+        "/securityContext/privileged",
+        "Bidirectional mount propagation is available only to privileged containers",
+    ),
+    (
+        "mount-recursive-read-only-writable",
+        {
+            **VOLUME,
+            "extraVolumeMounts": [
+                {"name": "ca", "mountPath": "/ca", "recursiveReadOnly": "Enabled"}
+            ],
+        },
+        "/extraVolumeMounts/0",
+        "may only be specified when readOnly is true",
+    ),
+]
+
+# (id, values, what helm's message says): rules of templates/_validate.tpl.
+TEMPLATE_CASES: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "extra-volume-named-like-the-chart's",
+        {"extraVolumes": [{"name": "models", "emptyDir": {}}]},
+        'extraVolumes[0] is named "models", the name of the chart\'s own volume',
+    ),
+    (
+        "two-extra-volumes-of-one-name",
+        {"extraVolumes": [{"name": "ca", "emptyDir": {}}, {"name": "ca", "emptyDir": {}}]},
+        'extraVolumes[1] is named "ca", the name of an earlier extra volume',
+    ),
+    (
+        "mount-of-a-missing-volume",
+        {"extraVolumeMounts": [{"name": "nosuch", "mountPath": "/x"}]},
+        'extraVolumeMounts[0] mounts volume "nosuch", which the pod does not have',
+    ),
+    (
+        "mount-over-a-chart-mount",
+        {**VOLUME, "extraVolumeMounts": [{"name": "ca", "mountPath": "/tmp"}]},
+        "extraVolumeMounts[0] mounts at /tmp, where the chart's tmp volume is mounted already",
+    ),
+    (
+        "home-on-the-model-cache",
+        {"homeDir": "/models"},
+        "the chart's home and models volumes would both be mounted at /models",
+    ),
+    (
+        "rollout-with-zero-written-twice",
+        {"updateStrategy": {"type": "RollingUpdate", "maxSurge": "0%", "maxUnavailable": "00%"}},
+        "updateStrategy.maxUnavailable is 0 and maxSurge is 0",
+    ),
+]
+
+# Values close to the cases above that the chart renders and the API server accepts.
+VALID_TWINS: list[tuple[str, dict[str, Any]]] = [
+    (
+        "seccomp-localhost-with-profile",
+        {
+            "securityContext": {
+                "seccompProfile": {"type": "Localhost", "localhostProfile": "p.json"}
+            }
+        },
+    ),
+    (
+        "privileged-with-privilege-escalation",
+        {"securityContext": {"privileged": True, "allowPrivilegeEscalation": True}},
+    ),
+    (
+        "sysctl",
+        {
+            "podSecurityContext": {
+                "sysctls": [{"name": "net.ipv4.ping_group_range", "value": "0 1"}]
+            }
+        },
+    ),
+    ("pod-annotation", {"podAnnotations": {"example.com/team": "ml"}}),
+    (
+        "tolerations",
+        {
+            "tolerations": [
+                {"key": "a", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 5},
+                {"operator": "Exists"},
+            ]
+        },
+    ),
+    (
+        "network-policy-peers",
+        {
+            "networkPolicy": {
+                "enabled": True,
+                "ingressFrom": [
+                    {"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.1.0.0/16"]}},
+                    {"ipBlock": {"cidr": "fd00::/8"}},
+                    {"podSelector": {"matchExpressions": [{"key": "app", "operator": "Exists"}]}},
+                ],
+            }
+        },
+    ),
+    (
+        "rollout-percentages",
+        {"updateStrategy": {"type": "RollingUpdate", "maxUnavailable": "100%"}},
+    ),
+    ("image-tag-ending-in-a-dot", {"image": {"tag": "0.32.0."}}),
+    ("ingress-wildcard", {"ingress": {"enabled": True, "hosts": [{"host": "*.example.com"}]}}),
+    (
+        "env-from-a-secret",
+        {"extraEnv": [{"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]},
+    ),
+    ("gpu-extra-resource", {"gpu": {"count": 1, "extraResources": {"nvidia.com/gpumem": 2}}}),
+    (
+        "extra-volume-mounted-read-only",
+        {
+            **VOLUME,
+            "extraVolumeMounts": [
+                {
+                    "name": "ca",
+                    "mountPath": "/ca",
+                    "readOnly": True,
+                    "recursiveReadOnly": "Enabled",
+                },
+                {"name": "models", "mountPath": "/also-models", "subPath": "blobs"},
+            ],
+        },
+    ),
+]
+
+
+def _values_file(tmp_path: Path, values: dict[str, Any]) -> Path:
+    path = tmp_path / "values.json"
+    path.write_text(json.dumps({**MODELS, **values}), encoding="utf-8")
+    return path
+
+
+def _render(version: str, values_file: Path, *extra: str) -> str:
+    return helm_template_text(
+        helm_binary(version),
+        CHART,
+        [values_file],
+        release=RELEASE,
+        namespace=NAMESPACE,
+        api_versions=API_VERSIONS,
+        extra_args=extra,
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "schema_path", "server_says"),
+    [case[1:] for case in SCHEMA_CASES],
+    ids=[case[0] for case in SCHEMA_CASES],
+)
+def test_the_schema_refuses_what_the_api_server_refuses(
+    tmp_path: Path, values: dict[str, Any], schema_path: str, server_says: str
+) -> None:
+    values_file = _values_file(tmp_path, values)
+    for version in HELM_VERSIONS:
+        with pytest.raises(HelmError) as refused:
+            _render(version, values_file)
+        assert "values don't meet the specifications of the schema" in refused.value.stderr
+        assert schema_path in refused.value.stderr, refused.value.stderr
+    unchecked = _render(HELM_VERSIONS[0], values_file, "--skip-schema-validation")
+    [errors] = apiserver_errors([unchecked], NAMESPACE)
+    assert any(server_says in error for error in errors), errors
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [case[1:] for case in TEMPLATE_CASES],
+    ids=[case[0] for case in TEMPLATE_CASES],
+)
+def test_the_template_rules_refuse_what_the_api_server_refuses(
+    tmp_path: Path, values: dict[str, Any], message: str
+) -> None:
+    values_file = _values_file(tmp_path, values)
+    for version in HELM_VERSIONS:
+        with pytest.raises(HelmError) as refused:
+            _render(version, values_file)
+        assert message in refused.value.stderr, refused.value.stderr
+
+
+def test_the_valid_twins_render_and_the_api_server_accepts_them(tmp_path: Path) -> None:
+    texts = []
+    for name, values in VALID_TWINS:
+        folder = tmp_path / name
+        folder.mkdir()
+        texts.append(_render(HELM_VERSIONS[0], _values_file(folder, values)))
+    errors = apiserver_errors(texts, NAMESPACE)
+    assert dict(zip([name for name, _ in VALID_TWINS], errors, strict=True)) == {
+        name: [] for name, _ in VALID_TWINS
+    }

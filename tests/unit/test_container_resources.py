@@ -1,0 +1,122 @@
+"""Requests against limits in every container the chart renders (check/guardrails.py): the
+server (with the GPUs the chart adds to its limits), the pull-models init container and the helm
+test pod, on the effective values, so a leaf that lowers a limit under one of the chart's
+default requests is refused by catalog-gen as the API server refuses its pod. And the server's
+resources as catalog-gen assembles them, held equal to what the chart renders."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from catalog_gen.check.chart_contract import ChartContract
+from catalog_gen.check.guardrails import server_resources
+from tests.chart.conftest import CHART, container, render
+from tests.conftest import helm_binary
+from tests.support.kube import apiserver_errors, helm_template_text
+from tests.unit.helpers import error_lines, leaf, make_catalog, run_cli
+
+REFUSED = [
+    (
+        "chartValues: {pull: {resources: {limits: {cpu: 200m}}}}\n",
+        "catalog/dev/ml/svc.yaml:7:48: error: $.chartValues.pull.resources.limits.cpu: "
+        "pull.resources (the pull-models init container): requests.cpu 250m is more than "
+        "limits.cpu 200m; Kubernetes rejects such a pod",
+    ),
+    (
+        "chartValues: {test: {resources: {limits: {memory: 100Mi}}}}\n",
+        "catalog/dev/ml/svc.yaml:7:51: error: $.chartValues.test.resources.limits.memory: "
+        "test.resources (the helm test pod): requests.memory 128Mi is more than limits.memory "
+        "100Mi; Kubernetes rejects such a pod",
+    ),
+    (
+        "gpu: {count: 1}\nchartValues: {gpu: {extraResources: {memory: 1Gi}}}\n",
+        "catalog/dev/ml/svc.yaml:8:46: error: $.chartValues.gpu.extraResources.memory: "
+        "requests.memory 2Gi is more than limits.memory 1Gi (the gpu values set "
+        "limits.memory); Kubernetes rejects such a pod",
+    ),
+    (
+        "gpu: {count: 2}\nchartValues: {resources: {requests: {nvidia.com/gpu: 1}}}\n",
+        "catalog/dev/ml/svc.yaml:8:54: error: "
+        '$.chartValues.resources.requests["nvidia.com/gpu"]: '
+        "requests.nvidia.com/gpu 1 differs from limits.nvidia.com/gpu 2, and nvidia.com/gpu "
+        "cannot be overcommitted: make them equal (the gpu values set limits.nvidia.com/gpu); "
+        "Kubernetes rejects such a pod",
+    ),
+    (
+        "chartValues: {resources: {requests: {example.com/fpga: 1}}}\n",
+        "catalog/dev/ml/svc.yaml:7:56: error: "
+        '$.chartValues.resources.requests["example.com/fpga"]: '
+        "requests.example.com/fpga 1 has no limit, and example.com/fpga cannot be overcommitted: "
+        "set limits.example.com/fpga to the same; Kubernetes rejects such a pod",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "expected"), REFUSED)
+def test_every_container_is_judged_on_its_effective_resources(
+    tmp_path: Path, body: str, expected: str
+) -> None:
+    make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf(f"model: phi:latest\n{body}")})
+    outcome = run_cli(tmp_path, "validate", "--no-cache")
+    assert outcome.code == 1, outcome.stdout + outcome.stderr
+    assert error_lines(outcome.stdout) == [expected]
+
+
+def test_what_catalog_gen_refuses_here_the_api_server_refuses(tmp_path: Path) -> None:
+    """The same values as chart values, rendered by helm (which does not compare quantities)
+    and refused by the API server's own validation."""
+    texts = []
+    cases: list[dict[str, Any]] = [
+        {"pull": {"resources": {"limits": {"cpu": "200m"}}}},
+        {"test": {"resources": {"limits": {"memory": "100Mi"}}}},
+        {"gpu": {"count": 1, "extraResources": {"memory": "1Gi"}}},
+        {"gpu": {"count": 2}, "resources": {"requests": {"nvidia.com/gpu": 1}}},
+        {"resources": {"requests": {"example.com/fpga": 1}}},
+    ]
+    for index, values in enumerate(cases):
+        path = tmp_path / f"{index}.json"
+        path.write_text(json.dumps({"models": [{"name": "phi:latest"}], **values}))
+        texts.append(helm_template_text(helm_binary("3.19.0"), CHART, [path]))
+    assert all(errors for errors in apiserver_errors(texts))
+
+
+def test_gpus_requested_as_their_limits_are_valid(tmp_path: Path) -> None:
+    body = "gpu: {count: 2}\nchartValues: {resources: {requests: {nvidia.com/gpu: 2}}}\n"
+    make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf(f"model: phi:latest\n{body}")})
+    outcome = run_cli(tmp_path, "validate", "--no-cache")
+    assert outcome.code == 0, outcome.stdout + outcome.stderr
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {},
+        {"gpu": {"count": 2, "resourceName": "amd.com/gpu"}},
+        {"gpu": {"count": 1, "extraResources": {"memory": "12Gi", "nvidia.com/gpumem": 8}}},
+        {"gpu": {"count": 0, "extraResources": {"memory": "1Gi"}}},
+        {"resources": {"limits": {"nvidia.com/gpu": 3}}, "gpu": {"count": 1}},
+    ],
+)
+def test_server_resources_are_what_the_chart_renders(
+    tmp_path: Path, values: dict[str, Any]
+) -> None:
+    contract = ChartContract.load(CHART)
+    effective = contract.effective({"models": [{"name": "phi:latest"}], **values})
+    documents = render(
+        helm_binary("3.19.0"), {"models": [{"name": "phi:latest"}], **values}, tmp_path
+    )
+    [deployment] = [document for document in documents if document["kind"] == "Deployment"]
+    rendered = container(deployment, "ollama")["resources"]
+    assert _quantities(server_resources(effective)) == _quantities(rendered)
+
+
+def _quantities(resources: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """Quantities as text: helm writes 2 where the values hold the integer 2."""
+    return {
+        side: {name: str(value) for name, value in quantities.items()}
+        for side, quantities in resources.items()
+    }
