@@ -4,9 +4,11 @@
 Draws N cases (tests/support/differential.py: the chart's own defaults and schema at their
 boundaries, every enum, boolean, access-mode list and extraEnv name the chart sets, and
 combinations of two or three), judges them with catalog-gen in one run, renders the values of
-every accepted case with helm 3.19 and 4.3, and renders every refused case's values as given
+every accepted case with helm 3.19 and 4.3 (and what helm 3.19 rendered through the API server's
+own create validation, tools/apiserver-validate), and renders every refused case's values as given
 (chartValues over the chart defaults, without the catalog) to show where catalog-gen is stricter
-than the chart. A disagreement is a case catalog-gen accepts and a helm refuses: it must be 0.
+than the chart. A disagreement is a case catalog-gen accepts and a helm, or the API server,
+refuses: it must be 0.
 
     .venv/bin/python bench/differential.py [--cases 2000] [--seed 14] [--workers 2]
 """
@@ -53,6 +55,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"helm {version} on the accepted values: {accepted - refused} render, {refused} refuse"
         )
+    judged = [errors for errors in verdicts.apiserver if errors is not None]
+    refused_by_server = sum(1 for errors in judged if errors)
+    print(
+        f"the API server's own validation (tools/apiserver-validate) on what helm 3.19 rendered: "
+        f"{len(judged) - refused_by_server} accept, {refused_by_server} refuse"
+    )
     helm = helms["3.19.0"]
     stricter = 0
     refused_cases = [
@@ -72,9 +80,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "requests within limits)"
     )
     disagreements = verdicts.disagreements()
-    print(f"disagreements (catalog-gen accepts, helm refuses): {len(disagreements)}")
+    print(
+        f"disagreements (catalog-gen accepts, helm or the API server refuses): {len(disagreements)}"
+    )
     for index in disagreements[:10]:
-        print(f"  case {index}: {cases[index].mutations}")
+        refusals = verdicts.apiserver[index] or []
+        print(f"  case {index}: {cases[index].mutations} {refusals[:2]}")
     return 1 if disagreements else 0
 
 

@@ -233,6 +233,12 @@ SCHEMA_CASES: list[tuple[str, dict[str, Any], str, str]] = [
         "must be a standard resource for containers",
     ),
     (
+        "gpu-named-like-a-quota",
+        {"gpu": {"count": 1, "resourceName": "requests.example.com/gpu"}},
+        "/gpu/resourceName",
+        "doesn't follow extended resource name standard",
+    ),
+    (
         "mount-sub-path-climbing-out",
         {**VOLUME, "extraVolumeMounts": [{"name": "ca", "mountPath": "/ca", "subPath": "../up"}]},
         "/extraVolumeMounts/0/subPath",
@@ -288,6 +294,29 @@ TEMPLATE_CASES: list[tuple[str, dict[str, Any], str]] = [
         "home-on-the-model-cache",
         {"homeDir": "/models"},
         "the chart's home and models volumes would both be mounted at /models",
+    ),
+    (
+        "a-sysctl-set-twice",
+        {
+            "podSecurityContext": {
+                "sysctls": [
+                    {"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"},
+                    {"name": "net.ipv4.ip_unprivileged_port_start", "value": "80"},
+                ]
+            }
+        },
+        "podSecurityContext.sysctls[1] sets net.ipv4.ip_unprivileged_port_start again",
+    ),
+    (
+        "two-spread-constraints-of-one-key",
+        {
+            "topologySpreadConstraints": [
+                {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule"},
+                {"maxSkew": 2, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule"},
+            ]
+        },
+        "topologySpreadConstraints[1] repeats topologyKey and whenUnsatisfiable (zone, "
+        "DoNotSchedule)",
     ),
     (
         "rollout-with-zero-written-twice",

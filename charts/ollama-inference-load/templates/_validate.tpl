@@ -135,6 +135,23 @@ Behind the KEDA HTTP interceptor both grow by the same cold start and a zero one
 {{- /* The API server refuses a pod whose volumes share a name, whose mounts name a volume it does
 not have, or whose container mounts two volumes at one path (every container here mounts the
 chart's volumes, _mounts.tpl, and extraVolumeMounts). */}}
+{{- /* The API server refuses a sysctl named twice, and two spread constraints with one topologyKey
+and whenUnsatisfiable. */}}
+{{- $sysctls := list }}
+{{- range $index, $sysctl := .Values.podSecurityContext.sysctls }}
+{{- if has $sysctl.name $sysctls }}
+{{- $messages = append $messages (dict "value" "podSecurityContext.sysctls" "message" (printf "podSecurityContext.sysctls[%d] sets %s again: a pod sets each sysctl once, remove one" $index $sysctl.name)) }}
+{{- end }}
+{{- $sysctls = append $sysctls $sysctl.name }}
+{{- end }}
+{{- $spreads := list }}
+{{- range $index, $spread := .Values.topologySpreadConstraints }}
+{{- $key := printf "%s, %s" $spread.topologyKey $spread.whenUnsatisfiable }}
+{{- if has $key $spreads }}
+{{- $messages = append $messages (dict "value" "topologySpreadConstraints" "message" (printf "topologySpreadConstraints[%d] repeats topologyKey and whenUnsatisfiable (%s) of an earlier one: the API server allows one constraint per pair, merge them" $index $key)) }}
+{{- end }}
+{{- $spreads = append $spreads $key }}
+{{- end }}
 {{- $chartMounts := include "oil.chartMounts" . | fromJson }}
 {{- $volumes := keys $chartMounts | sortAlpha }}
 {{- range $index, $volume := .Values.extraVolumes }}
