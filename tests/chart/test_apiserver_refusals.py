@@ -142,6 +142,68 @@ SCHEMA_CASES: list[tuple[str, dict[str, Any], str, str]] = [
         "values: Required value",
     ),
     (
+        "affinity-misspelled",
+        {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecutionn": {}}}},
+        "/affinity/nodeAffinity",
+        "unknown field",
+    ),
+    (
+        "node-affinity-without-terms",
+        {
+            "affinity": {
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": []}
+                }
+            }
+        },
+        "nodeSelectorTerms",
+        "must have at least one node selector term",
+    ),
+    (
+        "node-affinity-in-without-values",
+        {
+            "affinity": {
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {
+                        "nodeSelectorTerms": [
+                            {"matchExpressions": [{"key": "gpu", "operator": "In"}]}
+                        ]
+                    }
+                }
+            }
+        },
+        "matchExpressions/0",
+        "must be specified when `operator` is 'In' or 'NotIn'",
+    ),
+    (
+        "pod-anti-affinity-without-topology-key",
+        {
+            "affinity": {
+                "podAntiAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": [
+                        {"labelSelector": {"matchLabels": {"app": "ollama"}}}
+                    ]
+                }
+            }
+        },
+        "missing property 'topologyKey'",
+        "topologyKey: Required value",
+    ),
+    (
+        "preferred-affinity-of-weight-zero",
+        {
+            "affinity": {
+                "podAntiAffinity": {
+                    "preferredDuringSchedulingIgnoredDuringExecution": [
+                        {"weight": 0, "podAffinityTerm": {"topologyKey": "zone"}}
+                    ]
+                }
+            }
+        },
+        "/weight",
+        "must be in the range 1-100",
+    ),
+    (
         "network-policy-address-without-prefix",
         {"networkPolicy": {"enabled": True, "ingressFrom": [{"ipBlock": {"cidr": "10.0.0.1"}}]}},
         "/networkPolicy/ingressFrom/0/ipBlock/cidr",
@@ -348,6 +410,61 @@ VALID_TWINS: list[tuple[str, dict[str, Any]]] = [
         },
     ),
     ("pod-annotation", {"podAnnotations": {"example.com/team": "ml"}}),
+    (
+        "affinity",
+        {
+            "affinity": {
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {
+                        "nodeSelectorTerms": [
+                            {
+                                "matchExpressions": [
+                                    {
+                                        "key": "nvidia.com/gpu.product",
+                                        "operator": "In",
+                                        "values": ["NVIDIA-L4"],
+                                    },
+                                    {
+                                        "key": "nvidia.com/gpu.memory",
+                                        "operator": "Gt",
+                                        "values": ["20000"],
+                                    },
+                                ]
+                            }
+                        ]
+                    },
+                    "preferredDuringSchedulingIgnoredDuringExecution": [
+                        {
+                            "weight": 10,
+                            "preference": {
+                                "matchFields": [
+                                    {
+                                        "key": "metadata.name",
+                                        "operator": "NotIn",
+                                        "values": ["node-1"],
+                                    }
+                                ]
+                            },
+                        }
+                    ],
+                },
+                "podAntiAffinity": {
+                    "preferredDuringSchedulingIgnoredDuringExecution": [
+                        {
+                            "weight": 100,
+                            "podAffinityTerm": {
+                                "topologyKey": "kubernetes.io/hostname",
+                                "labelSelector": {
+                                    "matchLabels": {"app.kubernetes.io/name": "ollama"}
+                                },
+                                "namespaces": ["ns"],
+                            },
+                        }
+                    ]
+                },
+            }
+        },
+    ),
     (
         "tolerations",
         {

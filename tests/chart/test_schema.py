@@ -170,9 +170,6 @@ def test_every_object_is_closed_except_kubernetes_pass_throughs() -> None:
     # passed through verbatim, which the API server validates (tests/chart/test_apiserver.py
     # runs its own validation on every scenario; the schema closes what it refused there).
     assert sorted(_open_objects(SCHEMA, "#")) == [
-        "#/properties/affinity/properties/nodeAffinity",
-        "#/properties/affinity/properties/podAffinity",
-        "#/properties/affinity/properties/podAntiAffinity",
         "#/properties/extraVolumes/items",
         "#/properties/global",
     ]
