@@ -25,7 +25,8 @@ set_values, extra_args) -> list[dict]``
       found in any YAML file under ``crd_dir``, with every object closed (``additionalProperties:
       false``) unless the schema says ``x-kubernetes-preserve-unknown-fields``, ``nullable``
       honoured, and ``metadata`` validated with the Kubernetes ObjectMeta schema instead of the
-      CRD's partial one. CEL rules (``x-kubernetes-validations``) are not evaluated;
+      CRD's partial one. CEL rules (``x-kubernetes-validations``) are not evaluated here:
+      ``apiserver_errors`` with ``crd_dir`` runs them, with the API server's own code;
     * a kind that neither knows is an error: nothing passes unvalidated.
 
 Schemas are loaded once per process (``functools.cache``) and validated in-process with the
@@ -358,12 +359,16 @@ class ApiServerToolError(RuntimeError):
     """tools/apiserver-validate is missing, older than its sources, or failed to run."""
 
 
-def apiserver_errors(manifests: Sequence[str], namespace: str = "default") -> list[list[str]]:
+def apiserver_errors(
+    manifests: Sequence[str], namespace: str = "default", crd_dir: Path | None = None
+) -> list[list[str]]:
     """For each manifests text (helm template's output), the API server's refusals of its
-    built-in documents, one "Kind/name: field: message" each (see tools/apiserver-validate/
-    main.go): the registry strategy's PrepareForCreate and validation, after defaulting, as a
-    create runs them. Custom resources are left to validate_manifests (their CRDs). Every text
-    is validated by one run of the tool."""
+    documents, one "Kind/name: field: message" each (see tools/apiserver-validate/main.go):
+    a built-in kind's registry strategy (PrepareForCreate and validation, after defaulting), as
+    a create runs it; with crd_dir, a custom resource as the apiextensions handler creates it
+    from the CRDs there (unknown fields, the schema, the CEL rules), and a kind neither built in
+    nor defined there is an error. Without crd_dir custom resources are left to
+    validate_manifests. Every text is validated by one run of the tool."""
     if not APISERVER_VALIDATE.binary.is_file() or not APISERVER_VALIDATE.is_current():
         raise ApiServerToolError(
             f"{APISERVER_VALIDATE.binary} is missing or older than its sources: run `make "
@@ -377,8 +382,9 @@ def apiserver_errors(manifests: Sequence[str], namespace: str = "default") -> li
             path = Path(directory) / f"{index}.yaml"
             path.write_text(text, encoding="utf-8")
             files.append(str(path))
+        crds = [] if crd_dir is None else ["-crds", str(crd_dir)]
         found = subprocess.run(
-            [str(APISERVER_VALIDATE.binary), "-namespace", namespace, *files],
+            [str(APISERVER_VALIDATE.binary), "-namespace", namespace, *crds, *files],
             capture_output=True,
             text=True,
             check=False,
@@ -391,4 +397,8 @@ def apiserver_errors(manifests: Sequence[str], namespace: str = "default") -> li
         index = int(Path(result["file"]).stem)
         where = f"{result['kind']}/{result['name']}"
         errors[index] += [f"{where}: {error}" for error in result["errors"]]
+        if result["result"] == "unknown-kind" and crd_dir is not None:
+            errors[index].append(
+                f"{where}: unknown kind {result['apiVersion']}: no CRD under {crd_dir}"
+            )
     return errors

@@ -65,7 +65,7 @@ def render(
     unchecked = [] if crds else [d for d in documents if is_custom_resource(d)]
     checked = [d for d in documents if d not in unchecked]
     problems = validate_manifests(checked, crd_dir=crds)
-    problems += apiserver_errors([text], namespace)[0]
+    problems += apiserver_errors([text], namespace, crds)[0]
     if problems:
         return False, "invalid manifests:\n    " + "\n    ".join(problems)
     kinds = Counter(str(document.get("kind", "?")) for document in documents)

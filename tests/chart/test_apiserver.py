@@ -1,9 +1,12 @@
 """Every ci/ scenario through the API server's own create validation (tools/apiserver-validate:
-kube-apiserver 1.34's registry strategies, after defaulting), which checks what the OpenAPI
-schemas of test_manifests.py cannot: name, label and port formats, probe and security-context
-rules, selectors against templates. And the tool itself, against manifests a server refuses."""
+kube-apiserver 1.34's registry strategies, after defaulting; custom resources from their CRDs,
+CEL rules included), which checks what the OpenAPI schemas of test_manifests.py cannot: name,
+label and port formats, probe and security-context rules, selectors against templates, the CRDs'
+x-kubernetes-validations. And the tool itself, against manifests a server refuses."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -12,13 +15,13 @@ from tests.conftest import HELM_VERSIONS, helm_binary
 from tests.support.kube import apiserver_errors
 
 
-def test_every_scenario_passes_the_api_servers_validation_on_both_helms() -> None:
+def test_every_scenario_passes_the_api_servers_validation_on_both_helms(shared_dir: Path) -> None:
     texts = {
         (version, scenario): render_scenario_text(helm_binary(version), scenario)
         for version in HELM_VERSIONS
         for scenario in SCENARIOS
     }
-    errors = apiserver_errors(list(texts.values()), NAMESPACE)
+    errors = apiserver_errors(list(texts.values()), NAMESPACE, shared_dir / "crds")
     assert dict(zip(texts, errors, strict=True)) == {key: [] for key in texts}
 
 
@@ -80,4 +83,35 @@ def test_custom_resources_are_left_to_their_crds_and_an_unknown_field_is_refused
     assert apiserver_errors([route, unknown], NAMESPACE) == [
         [],
         ['Deployment/d: strict decoding error: unknown field "spec.replica"'],
+    ]
+
+
+ROUTE = """\
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r}
+spec:
+  parentRefs: [{name: gw}]
+  rules:
+    - backendRefs: [{name: svc, port: 80}]
+      timeouts: {request: 20s, backendRequest: 10s}
+"""
+
+
+def test_custom_resources_are_created_from_their_crds_with_the_cel_rules(shared_dir: Path) -> None:
+    crds = shared_dir / "crds"
+    longer = ROUTE.replace("backendRequest: 10s", "backendRequest: 30s")
+    unknown_field = ROUTE.replace("  parentRefs:", "  parentRef: x\n  parentRefs:")
+    unknown_kind = "apiVersion: example.com/v1\nkind: Thing\nmetadata: {name: t}\n"
+    assert apiserver_errors([ROUTE, longer, unknown_field, unknown_kind], NAMESPACE, crds) == [
+        [],
+        [
+            'HTTPRoute/r: spec.rules[0].timeouts: Invalid value: "object": backendRequest '
+            "timeout cannot be longer than request timeout"
+        ],
+        [
+            "HTTPRoute/r: spec.parentRef: unknown field (the API server refuses it under strict "
+            "field validation, else drops it)"
+        ],
+        [f"Thing/t: unknown kind example.com/v1: no CRD under {crds}"],
     ]

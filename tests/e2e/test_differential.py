@@ -7,6 +7,8 @@ differential.py); bench/differential.py runs thousands and prints the counts.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.conftest import helm_binary
 from tests.support.differential import HELMS, Case, chart_env_names, draw_cases, judge
 
@@ -23,6 +25,16 @@ def test_no_leaf_catalog_gen_accepts_is_refused_by_helm_or_the_api_server() -> N
     assert verdicts.disagreements() == []
     # The sample exercises both sides: it is not all accepted, nor all refused.
     assert 0 < sum(verdicts.generator) < SAMPLE
+
+
+def test_the_accepted_cases_custom_resources_pass_their_crds(shared_dir: Path) -> None:
+    """The same sample, the custom resources (HTTPRoute, ReferenceGrant, ...) created from the
+    real CRDs by the API server's apiextensions code, their CEL rules included."""
+    helms = {version: helm_binary(version) for version in HELMS}
+    cases = draw_cases(chart_env_names(helms["3.19.0"]), SAMPLE, SEED)
+    verdicts = judge(cases, {"3.19.0": helms["3.19.0"]}, crd_dir=shared_dir / "crds")
+    assert verdicts.disagreements() == []
+    assert any(errors == [] for errors in verdicts.apiserver)
 
 
 def test_the_issues_three_cases_are_refused_by_catalog_gen() -> None:

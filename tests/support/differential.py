@@ -212,8 +212,15 @@ def draw_cases(env_names: Sequence[str], count: int, seed: int) -> list[Case]:
     return cases
 
 
-def judge(cases: Sequence[Case], helms: Mapping[str, Path], workers: int = 2) -> Verdicts:
-    """catalog-gen on all cases at once, then each helm on every accepted case's values."""
+def judge(
+    cases: Sequence[Case],
+    helms: Mapping[str, Path],
+    workers: int = 2,
+    crd_dir: Path | None = None,
+) -> Verdicts:
+    """catalog-gen on all cases at once, then each helm on every accepted case's values, and the
+    API server's validation on what the first helm rendered (with crd_dir: the custom resources
+    too, from the CRDs there)."""
     with tempfile.TemporaryDirectory(prefix="differential-") as temporary:
         root = Path(temporary)
         catalog = _write_catalog(root, cases)
@@ -247,7 +254,8 @@ def judge(cases: Sequence[Case], helms: Mapping[str, Path], workers: int = 2) ->
             ]
             if not texts:
                 texts = {index: text for index, text in rendered.items() if text is not None}
-        refusals = dict(zip(texts, apiserver_errors(list(texts.values())), strict=True))
+        judged = apiserver_errors(list(texts.values()), crd_dir=crd_dir)
+        refusals = dict(zip(texts, judged, strict=True))
         verdicts.apiserver = [refusals.get(index) for index in range(len(cases))]
     return verdicts
 

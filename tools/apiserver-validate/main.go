@@ -5,14 +5,14 @@
 // checks what only the server's Go code checks: name and label formats, port names, probe and
 // security-context rules, selector and template agreement.
 //
-//	apiserver-validate [-namespace NS] FILE...   (FILE "-": standard input)
+//	apiserver-validate [-namespace NS] [-crds DIR] FILE...   (FILE "-": standard input)
 //
 // Each FILE holds YAML documents (helm template's output). One JSON object per document goes to
 // standard output: {"file", "index", "apiVersion", "kind", "name", "result", "errors"}, result
-// "valid", "invalid", or "not-built-in" for a kind the API server only serves through a
-// CustomResourceDefinition (validated against the CRD elsewhere). Exit status 0 when every
-// built-in document is valid, 1 when one is not, 2 when a file cannot be read or a document is
-// not an object at all.
+// "valid", "invalid", or "unknown-kind" for a kind that is neither built in nor served by a
+// CustomResourceDefinition under DIR (crds.go: custom resources are created as the apiextensions
+// handler creates them, CEL rules included). Exit status 0 when every known document is valid,
+// 1 when one is not, 2 when a file cannot be read or a document is not an object at all.
 package main
 
 import (
@@ -55,19 +55,26 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	flags := flag.NewFlagSet("apiserver-validate", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	namespace := flags.String("namespace", "default", "namespace of documents that name none")
+	crdDir := flags.String("crds", "", "folder of CustomResourceDefinition YAML files")
 	if err := flags.Parse(args); err != nil {
 		return 2
 	}
 	if flags.NArg() == 0 {
-		fmt.Fprintln(stderr, "usage: apiserver-validate [-namespace NS] FILE...")
+		fmt.Fprintln(stderr, "usage: apiserver-validate [-namespace NS] [-crds DIR] FILE...")
 		return 2
 	}
+	kinds, err := customKinds(*crdDir)
+	if err != nil {
+		fmt.Fprintf(stderr, "apiserver-validate: %v\n", err)
+		return 2
+	}
+	target := cluster{namespace: *namespace, kinds: kinds}
 	// kube-apiserver's --allow-privileged is true on kubeadm, EKS, GKE and AKS clusters.
 	capabilities.Initialize(capabilities.Capabilities{AllowPrivileged: true})
 	encoder := json.NewEncoder(stdout)
 	status := 0
 	for _, name := range flags.Args() {
-		results, err := validateFile(name, stdin, *namespace)
+		results, err := target.validateFile(name, stdin)
 		if err != nil {
 			fmt.Fprintf(stderr, "apiserver-validate: %s: %v\n", name, err)
 			return 2
@@ -85,7 +92,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return status
 }
 
-func validateFile(name string, stdin io.Reader, namespace string) ([]Result, error) {
+// cluster: what the documents are created in.
+type cluster struct {
+	namespace string // of documents that name none
+	kinds     map[schema.GroupVersionKind]customKind
+}
+
+func (target cluster) validateFile(name string, stdin io.Reader) ([]Result, error) {
 	var input io.Reader = stdin
 	if name != "-" {
 		file, err := os.Open(name)
@@ -108,7 +121,7 @@ func validateFile(name string, stdin io.Reader, namespace string) ([]Result, err
 		if isEmpty(document) {
 			continue
 		}
-		result, err := validateDocument(document, namespace)
+		result, err := target.validateDocument(document)
 		if err != nil {
 			return nil, fmt.Errorf("document %d: %w", index, err)
 		}
@@ -127,7 +140,7 @@ func isEmpty(document []byte) bool {
 	return value == nil
 }
 
-func validateDocument(document []byte, namespace string) (Result, error) {
+func (target cluster) validateDocument(document []byte) (Result, error) {
 	var header struct {
 		APIVersion string `json:"apiVersion"`
 		Kind       string `json:"kind"`
@@ -140,8 +153,18 @@ func validateDocument(document []byte, namespace string) (Result, error) {
 	}
 	result := Result{APIVersion: header.APIVersion, Kind: header.Kind, Name: header.Metadata.Name}
 	result.Errors = []string{}
-	if !legacyscheme.Scheme.Recognizes(gvkOf(header.APIVersion, header.Kind)) {
-		result.Result = "not-built-in"
+	gvk := gvkOf(header.APIVersion, header.Kind)
+	if !legacyscheme.Scheme.Recognizes(gvk) {
+		kind, served := target.kinds[gvk]
+		if !served {
+			result.Result = "unknown-kind"
+			return result, nil
+		}
+		errors, err := createCustom(kind, document, target.namespace)
+		if err != nil {
+			return Result{}, err
+		}
+		result.Errors, result.Result = errors, verdict(errors)
 		return result, nil
 	}
 	object, _, err := strictDecoder.Decode(document, nil, nil)
@@ -156,13 +179,19 @@ func validateDocument(document []byte, namespace string) (Result, error) {
 		result.Result, result.Errors = "invalid", []string{err.Error()}
 		return result, nil
 	}
-	result.Errors = create(internal, namespace)
-	result.Result = "valid"
-	if len(result.Errors) > 0 {
-		result.Result = "invalid"
-	}
+	result.Errors = create(internal, target.namespace)
+	result.Result = verdict(result.Errors)
 	return result, nil
 }
+
+func verdict(errors []string) string {
+	if len(errors) > 0 {
+		return "invalid"
+	}
+	return "valid"
+}
+
+func newBufferedReader(input io.Reader) *bufio.Reader { return bufio.NewReader(input) }
 
 func gvkOf(apiVersion, kind string) schema.GroupVersionKind {
 	return schema.FromAPIVersionAndKind(apiVersion, kind)
