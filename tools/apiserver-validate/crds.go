@@ -7,6 +7,7 @@ package main
 // object meta, the OpenAPI schema, list types, and the x-kubernetes-validations (CEL) rules.
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -68,7 +69,7 @@ func addCustomKinds(file string, kinds map[schema.GroupVersionKind]customKind) e
 		return err
 	}
 	defer opened.Close()
-	reader := utilyaml.NewYAMLReader(newBufferedReader(opened))
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(opened))
 	for {
 		document, err := reader.Read()
 		if err == io.EOF {

@@ -191,8 +191,6 @@ func verdict(errors []string) string {
 	return "valid"
 }
 
-func newBufferedReader(input io.Reader) *bufio.Reader { return bufio.NewReader(input) }
-
 func gvkOf(apiVersion, kind string) schema.GroupVersionKind {
 	return schema.FromAPIVersionAndKind(apiVersion, kind)
 }
