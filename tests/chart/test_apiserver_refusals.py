@@ -283,12 +283,6 @@ SCHEMA_CASES: list[tuple[str, dict[str, Any], str, str]] = [
         "field label not supported",
     ),
     (
-        "gpu-fraction",
-        {"gpu": {"count": 1, "extraResources": {"nvidia.com/gpumem": "500m"}}},
-        "/gpu/extraResources/nvidia.com~1gpumem",
-        "must be an integer",
-    ),
-    (
         "resource-not-for-containers",
         {"resources": {"requests": {"storage": "1Gi"}}},
         "storage",
@@ -316,6 +310,56 @@ SCHEMA_CASES: list[tuple[str, dict[str, Any], str, str]] = [
         },
         "/securityContext/privileged",
         "Bidirectional mount propagation is available only to privileged containers",
+    ),
+    (
+        "cidr-not-ipv6",
+        {"networkPolicy": {"enabled": True, "ingressFrom": [{"ipBlock": {"cidr": ":::/64"}}]}},
+        "/networkPolicy/ingressFrom/0/ipBlock/cidr",
+        "must be a valid CIDR value",
+    ),
+    (
+        "env-divisor-for-cpu",
+        {
+            "extraEnv": [
+                {
+                    "name": "CPU",
+                    "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu", "divisor": "2"}},
+                }
+            ]
+        },
+        "/extraEnv/0/valueFrom/resourceFieldRef/divisor",
+        "only divisor's values 1m and 1 are supported with the cpu resource",
+    ),
+    (
+        "required-node-affinity-value",
+        {
+            "affinity": {
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {
+                        "nodeSelectorTerms": [
+                            {
+                                "matchExpressions": [
+                                    {"key": "zone", "operator": "In", "values": ["a b"]}
+                                ]
+                            }
+                        ]
+                    }
+                }
+            }
+        },
+        "values/0",
+        "a valid label must be",
+    ),
+    (
+        "mount-recursive-read-only-if-possible-writable",
+        {
+            **VOLUME,
+            "extraVolumeMounts": [
+                {"name": "ca", "mountPath": "/ca", "recursiveReadOnly": "IfPossible"}
+            ],
+        },
+        "/extraVolumeMounts/0",
+        "may only be specified when readOnly is true",
     ),
     (
         "mount-recursive-read-only-writable",
@@ -387,8 +431,71 @@ TEMPLATE_CASES: list[tuple[str, dict[str, Any], str]] = [
     ),
 ]
 
-# Values close to the cases above that the chart renders and the API server accepts.
+# Values close to the cases above that the chart renders and the API server accepts (among them
+# what a reviewer found the first rules refused though the cluster takes it: never stricter).
+LONG_KEY = "a" * 240 + ".io/" + "b" * 20  # a qualified name: prefix <= 253, name <= 63
 VALID_TWINS: list[tuple[str, dict[str, Any]]] = [
+    (
+        "cidrs-with-leading-zeros-and-ipv6",
+        {
+            "networkPolicy": {
+                "enabled": True,
+                "ingressFrom": [
+                    {"ipBlock": {"cidr": "010.0.0.0/08"}},
+                    {"ipBlock": {"cidr": "fd00::/08", "except": ["fd00:1::/32"]}},
+                    {"ipBlock": {"cidr": "::ffff:10.0.0.0/104"}},
+                ],
+            }
+        },
+    ),
+    (
+        "extended-resources-written-as-quantities",
+        {
+            "resources": {
+                "limits": {"example.com/foo": "1e3", "kubernetes.io/foo": "0.5"},
+                "requests": {"example.com/foo": "1k"},
+            }
+        },
+    ),
+    ("long-qualified-keys", {"podAnnotations": {LONG_KEY: "x"}, "commonLabels": {LONG_KEY: "x"}}),
+    ("upper-case-annotation-prefix", {"podAnnotations": {"Example.com/x": "y"}}),
+    (
+        "empty-seccomp-profile",
+        {"securityContext": {"seccompProfile": {"type": "Localhost", "localhostProfile": ""}}},
+    ),
+    (
+        "env-sources",
+        {
+            "extraEnv": [
+                {
+                    "name": "A",
+                    "valueFrom": {"fieldRef": {"apiVersion": "", "fieldPath": "metadata.name"}},
+                },
+                {
+                    "name": "B",
+                    "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['example.com/x']"}},
+                },
+                {
+                    "name": "C",
+                    "valueFrom": {"resourceFieldRef": {"resource": "limits.hugepages-2Mi"}},
+                },
+                {
+                    "name": "D",
+                    "valueFrom": {
+                        "resourceFieldRef": {"resource": "limits.memory", "divisor": "1Mi"}
+                    },
+                },
+            ]
+        },
+    ),
+    ("host-like-no-ip-address", {"ingress": {"enabled": True, "hosts": [{"host": "999.1.1.1"}]}}),
+    ("empty-dir-of-zero-bytes", {"cache": {"mode": "emptyDir", "size": "0"}}),
+    ("signed-cache-size", {"cache": {"mode": "emptyDir", "size": "+1Gi"}}),
+    (
+        "windows-user-name",
+        {"securityContext": {"windowsOptions": {"runAsUserName": "ContainerUser"}}},
+    ),
+    ("gpu-name-without-dot", {"gpu": {"count": 1, "resourceName": "example/gpu"}}),
     (
         "seccomp-localhost-with-profile",
         {

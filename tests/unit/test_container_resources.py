@@ -47,6 +47,13 @@ REFUSED = [
         "Kubernetes rejects such a pod",
     ),
     (
+        "gpu: {count: 1}\nchartValues: {gpu: {extraResources: {nvidia.com/gpumem: 500m}}}\n",
+        "catalog/dev/ml/svc.yaml:8:57: error: "
+        '$.chartValues.gpu.extraResources["nvidia.com/gpumem"]: limits.nvidia.com/gpumem 500m '
+        "is no whole number, and nvidia.com/gpumem is counted in whole units (the gpu values "
+        "set limits.nvidia.com/gpumem); Kubernetes rejects such a pod",
+    ),
+    (
         "chartValues: {resources: {requests: {example.com/fpga: 1}}}\n",
         "catalog/dev/ml/svc.yaml:7:56: error: "
         '$.chartValues.resources.requests["example.com/fpga"]: '
@@ -76,6 +83,7 @@ def test_what_catalog_gen_refuses_here_the_api_server_refuses(tmp_path: Path) ->
         {"gpu": {"count": 1, "extraResources": {"memory": "1Gi"}}},
         {"gpu": {"count": 2}, "resources": {"requests": {"nvidia.com/gpu": 1}}},
         {"resources": {"requests": {"example.com/fpga": 1}}},
+        {"gpu": {"count": 1, "extraResources": {"nvidia.com/gpumem": "500m"}}},
     ]
     for index, values in enumerate(cases):
         path = tmp_path / f"{index}.json"

@@ -9,9 +9,9 @@ caught): the server (`resources`, with the GPUs the chart adds to its limits: `s
 assembles them as the chart's `oil.resources` does, and a test holds the two equal), the
 `pull-models` init container (`pull.resources`) and the `helm test` pod (`test.resources`). What
 the API server checks (ValidateResourceRequirements): a request no larger than its limit; an
-extended resource (a name with a `/`: a GPU) or hugepages is not overcommitted, so its request
-needs a limit and equals it. Every other rule on values lives in the chart (values.schema.json,
-templates/_validate.tpl) and is not copied.
+extended resource (a name with a prefix outside kubernetes.io: a GPU) is a whole number, and it
+or hugepages is not overcommitted, so its request needs a limit and equals it. Every other rule
+on values lives in the chart (values.schema.json, templates/_validate.tpl) and is not copied.
 """
 
 from __future__ import annotations
@@ -80,19 +80,35 @@ def _origin(where: DataPath) -> str:
 
 
 def _refusals(resources: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-    """(resource, why) for each request the API server refuses against the limits."""
+    """(resource, why) for each request or limit the API server refuses."""
     requests = resources.get("requests") or {}
     limits = resources.get("limits") or {}
+    for side, quantities in (("requests", requests), ("limits", limits)):
+        for resource in sorted(quantities):
+            if _extended(resource) and parse_quantity(quantities[resource]) % 1:
+                shown = quantity_text(quantities[resource])
+                yield (
+                    resource,
+                    (
+                        f"{side}.{resource} {shown} is no whole number, and {resource} is counted "
+                        "in whole units"
+                    ),
+                )
     for resource in sorted(requests):
         why = _refusal(resource, requests[resource], limits.get(resource))
         if why is not None:
             yield resource, why
 
 
+def _extended(resource: str) -> bool:
+    """An extended resource (a GPU): a name with a prefix outside kubernetes.io."""
+    return "/" in resource and "kubernetes.io/" not in resource
+
+
 def _refusal(resource: str, request: Any, limit: Any) -> str | None:
     """Why the API server refuses request against limit (None when it does not): an extended
-    resource (a name with a `/`) or hugepages cannot be overcommitted."""
-    exact = "/" in resource or resource.startswith("hugepages-")
+    resource or hugepages cannot be overcommitted."""
+    exact = _extended(resource) or resource.startswith("hugepages-")
     asked = f"requests.{resource} {quantity_text(request)}"
     exactly = f"{resource} cannot be overcommitted"
     if limit is None:
