@@ -143,9 +143,11 @@ oil_timeout() {
 }
 
 # `oil_sleep SECONDS`: a sleep that a trapped signal interrupts at once. The shell runs a trap
-# only after a foreground command ends, but `wait` returns as soon as a signal arrives.
+# only after a foreground command ends, but `wait` returns as soon as a signal arrives. A signal
+# between the fork and OIL_SLEEP_PID=$! leaves the sleep to run out on its own: it holds none of
+# the script's output, so nothing reading the log waits for it.
 oil_sleep() {
-	sleep "$1" &
+	sleep "$1" >/dev/null 2>&1 &
 	OIL_SLEEP_PID=$!
 	wait "$OIL_SLEEP_PID" || :
 	OIL_SLEEP_PID=
