@@ -455,10 +455,11 @@ class JwtAuthentication(Strict):
     audiences: Opt[
         Annotated[
             list[Annotated[str, Field(min_length=1, max_length=253)]],
-            Field(min_length=1),
+            Field(min_length=1, max_length=8),
         ]
     ] = None
-    """Audiences (aud), one of which a token must carry; default not checked."""
+    """Audiences (aud), one of which a token must carry (at most 8: the SecurityPolicy CRD's
+    limit); default not checked."""
 
 
 class EnvironmentAuthentication(Strict):

@@ -425,6 +425,19 @@ TEMPLATE_CASES: list[tuple[str, dict[str, Any], str]] = [
         "DoNotSchedule)",
     ),
     (
+        "one-route-parent-twice",
+        {
+            "httpRoute": {
+                "enabled": True,
+                "parentRefs": [
+                    {"name": "gw", "namespace": "gateway-system", "sectionName": "https"},
+                    {"name": "gw", "namespace": "gateway-system"},
+                ],
+            }
+        },
+        "httpRoute.parentRefs names the parent gateway-system/gw 2 times",
+    ),
+    (
         "rollout-with-zero-written-twice",
         {"updateStrategy": {"type": "RollingUpdate", "maxSurge": "0%", "maxUnavailable": "00%"}},
         "updateStrategy.maxUnavailable is 0 and maxSurge is 0",
@@ -496,6 +509,19 @@ VALID_TWINS: list[tuple[str, dict[str, Any]]] = [
         {"securityContext": {"windowsOptions": {"runAsUserName": "ContainerUser"}}},
     ),
     ("gpu-name-without-dot", {"gpu": {"count": 1, "resourceName": "example/gpu"}}),
+    ("quantity-exponent-of-three-digits", {"cache": {"mode": "sharedPVC", "size": "1e999"}}),
+    (
+        "one-route-parent-per-listener",
+        {
+            "httpRoute": {
+                "enabled": True,
+                "parentRefs": [
+                    {"name": "gw", "namespace": "gateway-system", "sectionName": "https"},
+                    {"name": "gw", "namespace": "gateway-system", "sectionName": "http"},
+                ],
+            }
+        },
+    ),
     (
         "seccomp-localhost-with-profile",
         {
@@ -685,3 +711,18 @@ def test_the_valid_twins_render_and_the_api_server_accepts_them(tmp_path: Path) 
     assert dict(zip([name for name, _ in VALID_TWINS], errors, strict=True)) == {
         name: [] for name, _ in VALID_TWINS
     }
+
+
+def test_a_quantity_exponent_of_four_digits_is_the_one_rule_stricter_than_the_cluster(
+    tmp_path: Path,
+) -> None:
+    """The API server takes 1e1000 bytes, but its parser (and catalog-gen's exact arithmetic)
+    spins on an exponent like 1e1000000000: quantities keep exponents to three digits, 10^999,
+    far past any resource a cluster holds. The one place the chart is stricter on purpose."""
+    values_file = _values_file(tmp_path, {"cache": {"mode": "sharedPVC", "size": "1e1000"}})
+    for version in HELM_VERSIONS:
+        with pytest.raises(HelmError) as refused:
+            _render(version, values_file)
+        assert "/cache/size" in refused.value.stderr
+    unchecked = _render(HELM_VERSIONS[0], values_file, "--skip-schema-validation")
+    assert apiserver_errors([unchecked], NAMESPACE) == [[]]

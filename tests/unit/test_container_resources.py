@@ -128,3 +128,13 @@ def _quantities(resources: dict[str, Any]) -> dict[str, dict[str, str]]:
         side: {name: str(value) for name, value in quantities.items()}
         for side, quantities in resources.items()
     }
+
+
+def test_a_quantity_with_a_huge_exponent_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    body = 'chartValues: {pull: {resources: {limits: {cpu: "1e9999999999"}}}}\n'
+    make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf(f"model: phi:latest\n{body}")})
+    outcome = run_cli(tmp_path, "validate", "--no-cache")
+    assert outcome.code == 1, outcome.stdout + outcome.stderr
+    [line] = error_lines(outcome.stdout)
+    assert "$.chartValues.pull.resources.limits.cpu" in line
+    assert "internal error" not in outcome.stderr

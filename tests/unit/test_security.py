@@ -212,3 +212,18 @@ def test_authentication_needs_gateway_routing_and_one_method(tmp_path: Path) -> 
     code, stdout, _ = _render(tmp_path, {"environments/dev.yaml": both})
     assert code == 1
     assert "set either apiKey or jwt" in stdout
+
+
+def test_at_most_eight_jwt_audiences_as_the_security_policy_crd_allows(tmp_path: Path) -> None:
+    audiences = ", ".join(f"aud{index}" for index in range(9))
+    jwt = _environment(
+        "dev",
+        "authentication:\n  jwt: {jwksUri: 'https://id.example.com/jwks', "
+        f"audiences: [{audiences}]}}\n",
+    )
+    exposed = "model: phi:latest\ningress: {enabled: true}\n"
+    code, stdout, _ = _render(
+        tmp_path, {"environments/dev.yaml": jwt, "dev/ml/svc.yaml": leaf(exposed)}
+    )
+    assert code == 1, stdout
+    assert "$.authentication.jwt.audiences" in stdout

@@ -152,6 +152,19 @@ and whenUnsatisfiable. */}}
 {{- end }}
 {{- $spreads = append $spreads $key }}
 {{- end }}
+{{- /* The HTTPRoute CRD (a CEL rule) refuses two parentRefs to one parent unless each names its
+own sectionName. */}}
+{{- $parents := dict }}
+{{- range $index, $parent := .Values.httpRoute.parentRefs }}
+{{- $key := printf "%s/%s" ($parent.namespace | default "") $parent.name }}
+{{- $_ := set $parents $key (append (get $parents $key | default list) (toString ($parent.sectionName | default ""))) }}
+{{- end }}
+{{- range $key := keys $parents | sortAlpha }}
+{{- $sections := get $parents $key }}
+{{- if and (gt (len $sections) 1) (or (has "" $sections) (ne (len $sections) (len (uniq $sections)))) }}
+{{- $messages = append $messages (dict "value" "httpRoute.parentRefs" "message" (printf "httpRoute.parentRefs names the parent %s %d times: the Gateway API refuses that unless each names a different sectionName (a listener); name one sectionName each, or keep one" $key (len $sections))) }}
+{{- end }}
+{{- end }}
 {{- $chartMounts := include "oil.chartMounts" . | fromJson }}
 {{- $volumes := keys $chartMounts | sortAlpha }}
 {{- range $index, $volume := .Values.extraVolumes }}

@@ -83,6 +83,8 @@ def _refusals(resources: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     """(resource, why) for each request or limit the API server refuses."""
     requests = resources.get("requests") or {}
     limits = resources.get("limits") or {}
+    if not _quantities(requests) or not _quantities(limits):
+        return  # the schema reports what is no quantity
     for side, quantities in (("requests", requests), ("limits", limits)):
         for resource in sorted(quantities):
             if _extended(resource) and parse_quantity(quantities[resource]) % 1:
@@ -98,6 +100,16 @@ def _refusals(resources: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
         why = _refusal(resource, requests[resource], limits.get(resource))
         if why is not None:
             yield resource, why
+
+
+def _quantities(quantities: Mapping[str, Any]) -> bool:
+    """Every value is a quantity catalog-gen can read."""
+    try:
+        for value in quantities.values():
+            parse_quantity(value)
+    except (ValueError, TypeError, ArithmeticError):
+        return False
+    return True
 
 
 def _extended(resource: str) -> bool:
