@@ -16,13 +16,17 @@ on values lives in the chart (values.schema.json, templates/_validate.tpl) and i
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from catalog_gen.check.rules import quantity_text
 from catalog_gen.load.document import DataPath, Document
 from catalog_gen.problems import Report
-from catalog_gen.sizing import parse_quantity
+from catalog_gen.sizing import parse_quantity as _parse
+
+# Every leaf repeats the chart's and its environment's quantities: each text is parsed once.
+_parsed = functools.lru_cache(maxsize=4096, typed=True)(_parse)
 
 # Each container's resources in the chart values (named in messages, but the server's), and the
 # leaf fields that may set them.
@@ -87,7 +91,7 @@ def _refusals(resources: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
         return  # the schema reports what is no quantity
     for side, quantities in (("requests", requests), ("limits", limits)):
         for resource in sorted(quantities):
-            if _extended(resource) and parse_quantity(quantities[resource]) % 1:
+            if _extended(resource) and _parsed(quantities[resource]) % 1:
                 shown = quantity_text(quantities[resource])
                 yield (
                     resource,
@@ -106,7 +110,7 @@ def _quantities(quantities: Mapping[str, Any]) -> bool:
     """Every value is a quantity catalog-gen can read."""
     try:
         for value in quantities.values():
-            parse_quantity(value)
+            _parsed(value)
     except (ValueError, TypeError, ArithmeticError):
         return False
     return True
@@ -121,18 +125,25 @@ def _refusal(resource: str, request: Any, limit: Any) -> str | None:
     """Why the API server refuses request against limit (None when it does not): an extended
     resource or hugepages cannot be overcommitted."""
     exact = _extended(resource) or resource.startswith("hugepages-")
-    asked = f"requests.{resource} {quantity_text(request)}"
-    exactly = f"{resource} cannot be overcommitted"
     if limit is None:
         if not exact:
             return None
-        return f"{asked} has no limit, and {exactly}: set limits.{resource} to the same"
-    limited = f"limits.{resource} {quantity_text(limit)}"
-    if exact and parse_quantity(request) != parse_quantity(limit):
-        return f"{asked} differs from {limited}, and {exactly}: make them equal"
-    if parse_quantity(request) > parse_quantity(limit):
-        return f"{asked} is more than {limited}"
-    return None
+        why = f"has no limit, and {_EXACT.format(resource)}: set limits.{resource} to the same"
+    elif exact and _parsed(request) != _parsed(limit):
+        limited = _shown("limits", resource, limit)
+        why = f"differs from {limited}, and {_EXACT.format(resource)}: make them equal"
+    elif _parsed(request) > _parsed(limit):
+        why = f"is more than {_shown('limits', resource, limit)}"
+    else:
+        return None
+    return f"{_shown('requests', resource, request)} {why}"
+
+
+_EXACT = "{} cannot be overcommitted"
+
+
+def _shown(side: str, resource: str, quantity: Any) -> str:
+    return f"{side}.{resource} {quantity_text(quantity)}"
 
 
 def _candidates(
