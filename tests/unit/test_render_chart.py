@@ -30,6 +30,22 @@ def arguments(generated: Path, *extra: str) -> list[str]:
     return ["--generated", str(generated), "--helm", str(helm_binary("3.19.0")), *extra]
 
 
+def _service_chart(tmp_path: Path, spec: str) -> list[str]:
+    """render_chart's arguments for a chart of one Service with spec (YAML lines under spec:)
+    and one service's (empty) values file."""
+    chart = tmp_path / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: broken\nversion: 0.1.0\n")
+    (chart / "templates" / "service.yaml").write_text(
+        f"apiVersion: v1\nkind: Service\nmetadata:\n  name: x\nspec:\n  {spec}"
+    )
+    generated = tmp_path / "generated"
+    values = generated / "dev/ml/svc/values.yaml"
+    values.parent.mkdir(parents=True)
+    values.write_text("{}\n")
+    return arguments(generated, "--chart", str(chart))
+
+
 def copy_phi(generated: Path) -> None:
     target = generated / "dev/ml-workloads/ollama-phi/values.yaml"
     target.parent.mkdir(parents=True)
@@ -83,18 +99,8 @@ def test_an_invalid_manifest_fails_validation(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A chart that renders a field Kubernetes does not know: helm is happy, the check is not."""
-    chart = tmp_path / "chart"
-    (chart / "templates").mkdir(parents=True)
-    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: broken\nversion: 0.1.0\n")
-    (chart / "templates" / "service.yaml").write_text(
-        "apiVersion: v1\nkind: Service\nmetadata:\n  name: x\n"
-        "spec:\n  ports: [{port: 80}]\n  replicas: 3\n"
-    )
-    generated = tmp_path / "generated"
-    values = generated / "dev/ml/svc/values.yaml"
-    values.parent.mkdir(parents=True)
-    values.write_text("{}\n")
-    assert render_chart.main(arguments(generated, "--chart", str(chart))) == 1
+    spec = "ports: [{port: 80}]\n  replicas: 3\n"
+    assert render_chart.main(_service_chart(tmp_path, spec)) == 1
     output = capsys.readouterr().out
     assert "FAIL dev/ml/svc: invalid manifests:" in output
     assert "replicas" in output
@@ -105,18 +111,8 @@ def test_a_manifest_only_the_api_server_refuses_fails(
 ) -> None:
     """Every field known and well typed (the OpenAPI schemas pass it), but a Service port name
     that is no DNS label: kube-apiserver's own validation refuses it."""
-    chart = tmp_path / "chart"
-    (chart / "templates").mkdir(parents=True)
-    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: broken\nversion: 0.1.0\n")
-    (chart / "templates" / "service.yaml").write_text(
-        "apiVersion: v1\nkind: Service\nmetadata:\n  name: x\n"
-        "spec:\n  ports: [{name: Web_Port, port: 80}]\n"
-    )
-    generated = tmp_path / "generated"
-    values = generated / "dev/ml/svc/values.yaml"
-    values.parent.mkdir(parents=True)
-    values.write_text("{}\n")
-    assert render_chart.main(arguments(generated, "--chart", str(chart))) == 1
+    spec = "ports: [{name: Web_Port, port: 80}]\n"
+    assert render_chart.main(_service_chart(tmp_path, spec)) == 1
     output = capsys.readouterr().out
     assert "FAIL dev/ml/svc: invalid manifests:" in output
     assert "Service/x: spec.ports[0].name: Invalid value" in output

@@ -153,7 +153,7 @@ func (target cluster) validateDocument(document []byte) (Result, error) {
 	}
 	result := Result{APIVersion: header.APIVersion, Kind: header.Kind, Name: header.Metadata.Name}
 	result.Errors = []string{}
-	gvk := gvkOf(header.APIVersion, header.Kind)
+	gvk := schema.FromAPIVersionAndKind(header.APIVersion, header.Kind)
 	if !legacyscheme.Scheme.Recognizes(gvk) {
 		kind, served := target.kinds[gvk]
 		if !served {
@@ -189,8 +189,4 @@ func verdict(errors []string) string {
 		return "invalid"
 	}
 	return "valid"
-}
-
-func gvkOf(apiVersion, kind string) schema.GroupVersionKind {
-	return schema.FromAPIVersionAndKind(apiVersion, kind)
 }

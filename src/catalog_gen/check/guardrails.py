@@ -40,11 +40,14 @@ _CONTAINERS: tuple[tuple[str | None, tuple[str, ...], tuple[DataPath, ...]], ...
 def server_resources(effective: Mapping[str, Any]) -> dict[str, Any]:
     """The server container's resources as the chart renders them (`oil.resources` in
     templates/_pod.tpl): `resources`, with the limits `gpu_limits` gives set over its own."""
-    resources = dict(effective.get("resources") or {})
-    from_gpu = gpu_limits(effective)
-    if from_gpu:
-        resources["limits"] = {**(resources.get("limits") or {}), **from_gpu}
-    return resources
+    return _with_limits(effective.get("resources") or {}, gpu_limits(effective))
+
+
+def _with_limits(resources: Mapping[str, Any], limits: Mapping[str, Any]) -> dict[str, Any]:
+    found = dict(resources)
+    if limits:
+        found["limits"] = {**(resources.get("limits") or {}), **limits}
+    return found
 
 
 def gpu_limits(effective: Mapping[str, Any]) -> dict[str, Any]:
@@ -63,8 +66,8 @@ def check_requests_within_limits(
     request (else the limit, else the container's resources, else the leaf's start)."""
     for container, path, leaf_paths in _CONTAINERS:
         server = container is None
-        resources = server_resources(effective) if server else _at(effective, path)
         from_gpu = gpu_limits(effective) if server else {}
+        resources = _with_limits(_at(effective, path), from_gpu)
         for resource, why in _refusals(resources):
             by_gpu = resource in from_gpu
             where = document.first_present(_candidates(path, leaf_paths, resource, by_gpu=by_gpu))
