@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 from pathlib import Path
+from typing import Any
 
 from tests.chart.conftest import CHART, RELEASE, SCENARIOS, render, render_scenario
 from tests.support.kube import Document, select
@@ -214,18 +215,32 @@ def test_notes_explain_access_and_pull(helm: Path, tmp_path: Path) -> None:
     (chart / "templates" / "_notes.tpl").write_text(
         '{{- define "oil.notes" -}}\n' + notes + "\n{{- end }}\n"
     )
-    values = {
-        "httpRoute": {
-            "enabled": True,
-            "parentRefs": [{"name": "gw"}],
-            "hostnames": ["chat.example.com"],
-        },
-        "models": [{"name": "phi"}],
+    route: dict[str, Any] = {
+        "enabled": True,
+        "parentRefs": [{"name": "gw"}],
+        "hostnames": ["chat.example.com"],
     }
+    values: dict[str, Any] = {"httpRoute": route, "models": [{"name": "phi"}]}
     (rendered,) = select(render(helm, values, tmp_path, chart=chart), "ConfigMap", "notes")
     text = rendered["data"]["notes"]
     assert "-c pull-models" in text
-    assert "http://chat.example.com/" in text
+    # A shared gateway's listener may serve either scheme: the notes name it, never guess.
+    assert "chat.example.com  (HTTPRoute release-ollama-inference-load on ollama/gw: " in text
+    assert "http://chat.example.com" not in text
     assert "port-forward service/release-ollama-inference-load 11434:11434" in text
     assert "helm test release" in text
     assert "phi" in text
+    assert "NetworkPolicy admits only" not in text
+
+    values["gateway"] = {
+        "enabled": True,
+        "className": "eg",
+        "tls": {"enabled": False},
+        "http": {"enabled": True},
+    }
+    values["networkPolicy"] = {"enabled": True, "ingressFrom": [{"namespaceSelector": {}}]}
+    route["parentRefs"] = []
+    (rendered,) = select(render(helm, values, tmp_path, chart=chart), "ConfigMap", "notes")
+    text = rendered["data"]["notes"]
+    assert "http://chat.example.com/  (HTTPRoute release-ollama-inference-load)" in text
+    assert "NetworkPolicy admits only networkPolicy.ingressFrom" in text

@@ -163,6 +163,16 @@ def test_every_bad_setting_is_reported_in_one_run(pod: Pod) -> None:
     assert "OIL_POLL_INTERVAL_SECONDS=1000" in result.stdout
 
 
+@pytest.mark.parametrize("script", ["pull-models.sh", "test-models.sh"])
+def test_bad_settings_and_bad_model_lines_are_reported_in_one_run(pod: Pod, script: str) -> None:
+    (pod.config_dir / "models.tsv").write_text("bad name!\t-1s\n")
+    result = pod.run(script, OIL_CLI_TIMEOUT_SECONDS="0")
+    assert result.returncode == 2
+    assert "OIL_CLI_TIMEOUT_SECONDS=0 is not a number of seconds" in result.stdout
+    assert "configuration: models.tsv:1: expected 5 tab-separated fields" in result.stdout
+    assert "server_pid" not in pod.state(), "something started despite a bad setting"
+
+
 def test_largest_accepted_values_do_not_overflow() -> None:
     script = (
         f'. "{FILES / "lib.sh"}"; oil_seconds_setting X 604800; oil_ms_to_s "$OIL_MS"; '

@@ -7,6 +7,10 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
 from catalog_gen.diff.compare import (
     ADDED,
     CHANGED,
@@ -16,7 +20,13 @@ from catalog_gen.diff.compare import (
     Side,
     diff_resources,
 )
-from catalog_gen.diff.render import Footprint, ServiceInputs, footprint, split_resources
+from catalog_gen.diff.render import (
+    Footprint,
+    ServiceInputs,
+    canonical_yaml,
+    footprint,
+    split_resources,
+)
 from catalog_gen.diff.report import COMMENT_LIMIT, markdown, text
 from catalog_gen.plan.service_plan import ServicePlan
 
@@ -67,6 +77,34 @@ def test_only_differing_resources_are_diffed() -> None:
     added = list(diff_resources([], after[:1]))
     assert added[0].status == ADDED
     assert added[0].lines[:2] == ("--- /dev/null", "+++ b/Deployment/other/svc")
+
+
+TABBED = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: scripts}
+data:
+  models.tsv: "phi:latest\\t-1s\\nllama3:8b\\t5m\\n"
+  pull-models.sh: "#!/bin/sh\\nif true; then\\n\\techo one\\nfi\\n"
+"""
+
+
+def test_text_with_tabs_is_a_literal_block_so_a_one_word_change_is_one_line() -> None:
+    # The chart's scripts and model lists hold tabs; PyYAML alone quotes such text as one line.
+    before = split_resources(TABBED, "ns")
+    assert "  models.tsv: |\n    phi:latest\t-1s\n    llama3:8b\t5m\n" in before[0].text
+    after = split_resources(TABBED.replace("echo one", "echo two"), "ns")
+    (change,) = diff_resources(before, after)
+    changed = [line for line in change.lines if line[:1] in "+-" and line[:3] not in "+++---"]
+    assert changed == ["-    \techo one", "+    \techo two"]
+
+
+@given(st.text(alphabet=st.sampled_from("ab \t\n:#|-'\""), max_size=30))
+def test_canonical_text_reads_back_as_the_same_strings(text: str) -> None:
+    assert yaml.safe_load(canonical_yaml({"data": {"k": text}, "list": [text]})) == {
+        "data": {"k": text},
+        "list": [text],
+    }
 
 
 def plan(replicas: int, gpus: int, autoscaling: dict[str, Any] | None) -> ServicePlan:

@@ -50,6 +50,8 @@ ATTEMPT_MS=$OIL_MS
 oil_seconds_setting OIL_CLI_TIMEOUT_SECONDS "$OIL_CLI_TIMEOUT_SECONDS"
 oil_seconds_setting OIL_LOAD_TIMEOUT_SECONDS "$OIL_LOAD_TIMEOUT_SECONDS"
 oil_count_setting OIL_PULL_RETRIES "$OIL_PULL_RETRIES"
+# The model lists are read before a bad setting exits, so one run reports both.
+oil_load_plan
 oil_settings_checked
 RM_TIMEOUT_SECONDS=60
 # A running pull is checked at least every second so a finished one is noticed quickly.
@@ -57,8 +59,6 @@ CHECK_MS=$POLL_MS
 [ "$CHECK_MS" -le 1000 ] || CHECK_MS=1000
 oil_ms_to_s "$CHECK_MS"
 CHECK_S=$OIL_S
-
-oil_load_plan
 
 SERVER_PID=
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/oil-pull.XXXXXX") || {

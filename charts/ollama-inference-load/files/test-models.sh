@@ -16,8 +16,8 @@ oil_require OLLAMA_HOST OLLAMA_MODELS OIL_CONFIG_DIR OIL_CLI_TIMEOUT_SECONDS OIL
 
 oil_seconds_setting OIL_CLI_TIMEOUT_SECONDS "$OIL_CLI_TIMEOUT_SECONDS"
 oil_seconds_setting OIL_TEST_TIMEOUT_SECONDS "$OIL_TEST_TIMEOUT_SECONDS"
-oil_settings_checked
 oil_load_plan
+oil_settings_checked
 
 PROMPT="Reply with exactly one word: ready"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/oil-test.XXXXXX") || exit 1

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.emitter import ScalarAnalysis
 
 from catalog_gen.emit.argocd import destination_namespace
 from catalog_gen.emit.values import emit_values
@@ -166,7 +167,15 @@ def split_resources(manifests: str, namespace: str) -> list[Resource]:
 
 
 class _Dumper(yaml.SafeDumper):
-    pass
+    def analyze_scalar(self, scalar: str) -> ScalarAnalysis:
+        """PyYAML's analysis, except that a tab does not forbid a literal block: the chart's
+        scripts and model lists hold tabs, and as one quoted line a one-word change in them
+        was a diff line of 15,000 characters. A tab is content in a literal block (YAML 1.1
+        and 1.2 allow it after the indentation), so the block reads back as the same text."""
+        analysis = super().analyze_scalar(scalar)
+        if "\t" in scalar and not analysis.allow_block:
+            analysis.allow_block = super().analyze_scalar(scalar.replace("\t", "x")).allow_block
+        return analysis
 
 
 def _string(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
