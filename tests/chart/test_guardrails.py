@@ -101,6 +101,16 @@ TEMPLATE_RULES: list[tuple[dict[str, Any], list[str]]] = [
     ),
     ({"models": [{"name": "phi"}, {"name": "phi"}]}, ["models: phi is listed twice"]),
     (
+        {
+            "models": [
+                {"name": "llama3.2", "digest": "a" * 64},
+                {"name": "other", "digest": "b" * 64},
+                {"name": "llama3.2:3b", "digest": "a" * 64},
+            ]
+        },
+        ["models: llama3.2 and llama3.2:3b are pinned to one digest", "List it once"],
+    ),
+    (
         {"probes": {"readiness": {"timeoutSeconds": 4}}},
         ["probes.readiness.timeoutSeconds is 4", "lifecycle.cliTimeoutSeconds=4", "at least 6"],
     ),

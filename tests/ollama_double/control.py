@@ -19,6 +19,7 @@ Control file (`OLLAMA_DOUBLE_CONTROL`), every key optional:
 | `verify_delay_s` | "verifying sha256 digest" takes this long (a large model on a slow volume) |
 | `bandwidth_bytes_per_s` | download rate of blob bytes |
 | `load_delay_s` | a model load takes this long |
+| `generate_delay_s` | a generation (a prompt to `/api/generate`) takes this long |
 | `evict_after_s` | a finished load expires after this many seconds (overrides keep-alive) |
 | `unload_delay_s` | an expired model shows `Stopping...` in `ollama ps` this long before it goes |
 | `ps_delay_s` | `GET /api/ps` answers only after this many seconds (a server too busy to answer) |

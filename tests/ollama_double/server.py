@@ -35,7 +35,11 @@ real binary by tests/scripts/test_double_contract.py (docs/field-trial.md):
   the FROM model's (create.go setParameters); `DELETE /api/delete` {model}.
 - Keep-alive: the request's `keep_alive`, else `OLLAMA_KEEP_ALIVE` (default 5m) for a new
   runner; a request without one leaves a loaded runner's keep-alive as it was (sched.go
-  useLoadedRunner). Negative means forever, 0 unloads at once.
+  useLoadedRunner). Negative means forever, 0 unloads at once. A runner in use never expires:
+  a request stops its timer without moving its expiry, which is set to now plus the keep-alive
+  only when the last request using it ends (sched.go finishedReqCh), so a runner kept busy past
+  its expiry is listed `Stopping...` while it serves (the control key `generate_delay_s` makes a
+  generation last).
 - Loads run one at a time (sched.go processPending loads synchronously): a request for another
   model waits for the load in progress. `OLLAMA_MAX_LOADED_MODELS` (default 3) evicts the idle
   runner with the shortest keep-alive first, then by weights path (sched.go findRunnerToUnload,
@@ -113,6 +117,7 @@ class Runner:
     context_length: int
     loading: bool = True
     expires_at: float | None = None  # None = forever; a past time = Stopping...
+    in_use: int = 0  # requests using it (sched.go refCount): it does not expire meanwhile
     started: float = 0.0
     session: float = 0.0  # its keep-alive in seconds (sched.go sessionDuration); < 0 = forever
 
@@ -133,24 +138,29 @@ class Scheduler:
     def _expire(self, now: float) -> None:
         delay = self._unload_delay()
         for key, runner in list(self.runners.items()):
+            if runner.in_use > 0:  # sched.go: an expiry with a positive refCount is retried
+                continue
             if runner.expires_at is not None and now >= runner.expires_at + delay:
                 log(f"unloaded {runner.display}")
                 del self.runners[key]
 
-    def load(self, model: LocalModel, runner: Runner, keep_alive: float | None, alive: Any) -> None:
-        """Loads (or reuses) the runner for the model's weights; `alive()` False aborts.
-        keep_alive None: the request carried none."""
+    def load(
+        self, model: LocalModel, runner: Runner, keep_alive: float | None, alive: Any
+    ) -> Runner:
+        """Loads (or reuses) the runner for the model's weights, for a request that gives it back
+        with `release` when it ends; `alive()` False aborts. keep_alive None: the request
+        carried none."""
         display = runner.display
         self.state.add("load_requests", item=display)
         while not self.loading.acquire(timeout=0.05):  # another model's load is in progress
             if not alive():
                 raise ClientGoneError
         try:
-            self._load(runner, keep_alive, alive)
+            return self._load(runner, keep_alive, alive)
         finally:
             self.loading.release()
 
-    def _load(self, runner: Runner, keep_alive: float | None, alive: Any) -> None:
+    def _load(self, runner: Runner, keep_alive: float | None, alive: Any) -> Runner:
         display = runner.display
         with self.cond:
             while True:
@@ -163,15 +173,15 @@ class Scheduler:
                     if not alive():
                         raise ClientGoneError
                     continue
-                stopping = current.expires_at is not None and time.time() >= current.expires_at
-                if stopping:
+                expired = current.expires_at is not None and time.time() >= current.expires_at
+                if expired and current.in_use == 0:  # being unloaded: wait until it is gone
                     self.cond.wait(0.05)
                     continue
                 if load_options(current.params) == load_options(runner.params):
                     if keep_alive is not None:
                         current.session = keep_alive
-                    self._set_expiry(current, current.session)
-                    return
+                    current.in_use += 1  # useLoadedRunner: the timer stops, the expiry stays
+                    return current
                 log(f"reloading runner for {display}: options differ from {current.display}")
                 del self.runners[runner.weights]
                 break
@@ -196,14 +206,28 @@ class Scheduler:
             time.sleep(min(0.02, max(0.0, deadline - time.time())))
         with self.cond:
             runner.loading = False
-            evict_after = self.control.number("evict_after_s")
-            self._set_expiry(runner, runner.session if evict_after is None else evict_after)
+            self._set_expiry(runner, self._keep_alive(runner))
+            runner.in_use += 1  # the request that loaded it uses it
             self.cond.notify_all()
         self.state.add("loads_completed", item=display)
         log(f"loaded {display}")
+        return runner
+
+    def _keep_alive(self, runner: Runner) -> float:
+        """The runner's keep-alive, unless the control key `evict_after_s` overrides it."""
+        evict_after = self.control.number("evict_after_s")
+        return runner.session if evict_after is None else evict_after
 
     def _set_expiry(self, runner: Runner, keep_alive: float) -> None:
         runner.expires_at = None if keep_alive < 0 else time.time() + keep_alive
+
+    def release(self, runner: Runner) -> None:
+        """A request that load gave the runner to has ended: the last one sets its expiry."""
+        with self.cond:
+            runner.in_use = max(0, runner.in_use - 1)
+            if runner.in_use == 0 and self.runners.get(runner.weights) is runner:
+                self._set_expiry(runner, self._keep_alive(runner))
+            self.cond.notify_all()
 
     def unload(self, weights: str) -> None:
         with self.cond:
@@ -845,10 +869,21 @@ class Handler(BaseHTTPRequestHandler):
             return
         if runner.kind == "embed":
             raise ApiError(400, f'"{body["model"]}" does not support generate')
-        self.double.scheduler.load(model, runner, keep_alive, self.client_alive)
+        used = self.double.scheduler.load(model, runner, keep_alive, self.client_alive)
+        try:
+            self._answer(body, prompt)
+        finally:
+            self.double.scheduler.release(used)
+
+    def _answer(self, body: dict[str, Any], prompt: str) -> None:
+        """What generate answers once the model is loaded: after `generate_delay_s` when there
+        is a prompt (a long generation; the client may leave meanwhile)."""
         if not prompt:
             self._send_done(body, "load")
             return
+        deadline = time.time() + (self.double.control.number("generate_delay_s") or 0.0)
+        while time.time() < deadline and self.client_alive():
+            time.sleep(0.02)
         words = ["Ready", "."]
         if body.get("stream", True) is False:
             self.send_json(
@@ -889,7 +924,8 @@ class Handler(BaseHTTPRequestHandler):
         raw = body.get("input")
         inputs = [raw] if isinstance(raw, str) and raw else raw if isinstance(raw, list) else []
         started = time.monotonic()
-        self.double.scheduler.load(model, runner, keep_alive, self.client_alive)
+        used = self.double.scheduler.load(model, runner, keep_alive, self.client_alive)
+        self.double.scheduler.release(used)  # the vectors are computed at once
         dimensions = int(self.double.store.meta(model)["embedding_length"])
         vectors = []
         for text in inputs:

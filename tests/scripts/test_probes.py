@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
+
+import pytest
 
 from tests.scripts.conftest import Pod
 
@@ -122,17 +125,51 @@ def test_embedding_model_is_loaded_through_embed(pod: Pod) -> None:
     assert "generate_requests" not in state
 
 
-def test_model_being_unloaded_is_not_ready(pod: Pod) -> None:
-    serve_with(pod, ("phi", PHI, "generate"), unload_delay_s=30)
+def test_model_being_unloaded_counts_until_it_is_gone_then_is_loaded_back(pod: Pod) -> None:
+    # `Stopping...` cannot tell an unload from a busy model (next test): the probe waits for it
+    # to go, then loads it back.
+    serve_with(pod, ("phi", PHI, "generate"), unload_delay_s=2)
     ready(pod)
     pod.wait_for(lambda: ready(pod)[0])
 
     assert pod.cli("stop", "phi").returncode == 0
     assert "Stopping..." in pod.cli("ps").stdout
+    assert ready(pod)[0]
+    assert pod.state()["load_requests"] == {"phi:latest": 1}
 
+    pod.wait_for(lambda: "phi:latest" not in loaded_models(pod))
     is_ready, said = ready(pod)
     assert not is_ready
-    assert "phi:latest: not loaded, being unloaded" in said
+    assert "phi:latest: not loaded, load started" in said
+    pod.wait_for(lambda: ready(pod)[0])
+    assert pod.state()["loads_completed"] == {"phi:latest": 2}
+
+
+@pytest.mark.parametrize("keep_alive", ["1s", "-"])
+def test_model_busy_past_its_keep_alive_stays_ready(pod: Pod, keep_alive: str) -> None:
+    # Ollama moves a runner's expiry only when its last request ends (sched.go): a generation
+    # longer than the keep-alive is listed `Stopping...` while it serves. "-": a client's own
+    # keep_alive shortened a resident model's.
+    serve_with_keep_alive(pod, ("phi", PHI, keep_alive))
+    pod.wait_for(lambda: ready(pod)[0])
+    # A quick request sets the expiry (2s from its end); a long one starts before it passes.
+    assert pod.cli("run", "--keepalive", "2s", "phi", "hi").returncode == 0
+    pod.control(registry={"phi": PHI}, generate_delay_s=5)
+    client = subprocess.Popen(
+        ["ollama", "run", "--keepalive", "2s", "phi", "a long answer"],
+        env=pod.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        pod.wait_for(lambda: "Stopping..." in loaded_models(pod), timeout=4)
+        is_ready, said = ready(pod)
+        assert is_ready, said
+        assert "loaded: phi:latest" in said
+        assert client.poll() is None, "the generation ended before the probe ran"
+    finally:
+        client.wait(timeout=15)
+    assert pod.state()["loads_completed"] == {"phi:latest": 1}
 
 
 def test_derived_model_and_its_base_count_as_one_runner(pod: Pod) -> None:

@@ -331,3 +331,27 @@ def test_sigterm_during_a_pull_stops_the_server_and_exits(pod: Pod) -> None:
     assert any(re.search(r"pulling phi: pulling [0-9a-f]{12}: +\d+%", p) for p in progress), output
     assert_server_gone(pod)
     assert not list(Path(pod.env["TMPDIR"]).iterdir())
+
+
+def test_one_manifest_under_two_names_fails_with_the_reason(pod: Pod) -> None:
+    # Aliases (llama3.2:latest and llama3.2:3b) share one runner, and `ollama ps` lists one name:
+    # the readiness probe would wait forever for the other, so the pull refuses them.
+    pod.control(registry={"phi": PHI, "tinyllama": {"size": 90_000}})
+    pod.start_server()
+    assert pod.cli("pull", "phi").returncode == 0
+    assert pod.cli("cp", "phi", "phi:alias").returncode == 0
+    pod.stop_servers()
+    pod.models(
+        ("phi", "", False, "generate"),
+        ("tinyllama", "", False, "generate"),
+        ("phi:alias", "", False, "generate"),
+    )
+
+    result = pod.run("pull-models.sh")
+
+    assert result.returncode == 1, result.stdout
+    (line,) = lines_with(result.stdout, "under two names")
+    assert "phi and phi:alias are one model (ID " in line
+    assert "list it once" in line
+    assert "not ready: failed models: phi:alias" in result.stdout
+    assert_server_gone(pod)

@@ -254,13 +254,15 @@ while IFS="$OIL_TAB" read -r root load_name kind insecure members keepalive <&3;
 	for member; do
 		# Members are display names already (oil_plan), so their key is their lower case.
 		member_key=$(printf '%s' "$member" | tr '[:upper:]' '[:lower:]') || exit 2
+		# `Stopping...` (past its keep-alive) is still loaded: Ollama moves the expiry only when
+		# the last request ends, so a model kept busy longer than its keep-alive is listed so
+		# while it serves. One being unloaded is gone at a later probe, which then loads it.
 		case "$OIL_NL$ps_states$OIL_NL" in
-		*"$OIL_NL$member_key${OIL_TAB}loaded$OIL_NL"*)
+		*"$OIL_NL$member_key${OIL_TAB}loaded$OIL_NL"* | *"$OIL_NL$member_key${OIL_TAB}stopping$OIL_NL"*)
 			state=loaded
 			loaded_member=$member
 			break
 			;;
-		*"$OIL_NL$member_key${OIL_TAB}stopping$OIL_NL"*) state=stopping ;;
 		esac
 	done
 	if [ "$state" = loaded ]; then
@@ -274,14 +276,12 @@ while IFS="$OIL_TAB" read -r root load_name kind insecure members keepalive <&3;
 		ready_models="$ready_models $loaded_member"
 		continue
 	fi
-	if [ "$state" = absent ] && on_demand "$load_name" "${keepalive:--}"; then
+	if on_demand "$load_name" "${keepalive:--}"; then
 		ready_models="$ready_models $load_name(on demand)"
 		continue
 	fi
-	note=
-	[ "$state" != stopping ] || note="being unloaded, "
 	start_load "$load_name" "$kind" "$insecure" "${keepalive:--}"
-	waiting="$waiting; $load_name: not loaded, ${note}$LOAD_NOTE"
+	waiting="$waiting; $load_name: not loaded, $LOAD_NOTE"
 done 3<<EOF
 $PLAN_G
 EOF

@@ -324,6 +324,25 @@ ensure_model() {
 	return 1
 }
 
+# Two configured names of one manifest (llama3.2:latest and llama3.2:3b) are one set of weights:
+# Ollama runs one runner for both (server/sched.go keys runners by the weights file) and `ollama
+# ps` lists only the name that loaded it, so the readiness probe, which waits for every name,
+# would never pass. Found here, where the digests are known, it fails the pod with the reason.
+# The manifests are compared by their first 12 hex (`ollama list`'s ID), the digest the server
+# gives for every model. `note_model_id NAME DIGEST-TEXT` (oil_local_digest's "full|id HEX")
+note_model_id() {
+	nm_id=${2#* }
+	nm_id=$(printf '%.12s' "$nm_id") || return 1
+	while IFS="$OIL_TAB" read -r nm_seen_id nm_seen_name; do
+		[ "$nm_seen_id" = "$nm_id" ] || continue
+		oil_error "$nm_seen_name and $1 are one model (ID $nm_id) under two names: Ollama loads it once and ollama ps lists only one name, so the pod would never be Ready: list it once"
+		return 1
+	done <<EOF
+$SEEN_IDS
+EOF
+	SEEN_IDS="$SEEN_IDS$nm_id$OIL_TAB$1$OIL_NL"
+}
+
 create_derived() {
 	cd_name=$1
 	cd_modelfile=$2
@@ -357,10 +376,15 @@ CACHE_HITS=0
 PULLED=0
 FAILED=
 TOTAL=0
+SEEN_IDS=
 while IFS="$OIL_TAB" read -r name display digest insecure _kind manifest <&3; do
 	[ -n "$name" ] || continue
 	TOTAL=$((TOTAL + 1))
-	ensure_model "$name" "$display" "$digest" "$insecure" "$manifest" || FAILED="$FAILED $name"
+	if ensure_model "$name" "$display" "$digest" "$insecure" "$manifest"; then
+		note_model_id "$name" "$em_have" || FAILED="$FAILED $name"
+	else
+		FAILED="$FAILED $name"
+	fi
 done 3<<EOF
 $OIL_PLAN_M
 EOF

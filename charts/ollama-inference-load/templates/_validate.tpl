@@ -75,6 +75,19 @@ GPUs an empty maxSurge is what updateStrategy.gpuSurge spare GPUs hold (template
 {{- end }}
 {{- $names = append $names $key }}
 {{- end }}
+{{- /* One manifest under two names (llama3.2:latest and llama3.2:3b) is one set of weights:
+Ollama runs one runner for it (server/sched.go keys runners by the weights file) and `ollama ps`
+lists only the name that loaded it, so readiness, which waits for every name, would never hold.
+pull-models.sh refuses the same for unpinned models, once they are on disk. */}}
+{{- $pinned := dict }}
+{{- range .Values.models }}
+{{- $digest := toString (.digest | default "") }}
+{{- if and $digest (hasKey $pinned $digest) }}
+{{- $messages = append $messages (dict "value" "models" "message" (printf "models: %s and %s are pinned to one digest (%s), so they are one model under two names: Ollama loads it once and ollama ps lists one name, so the pod would never be Ready. List it once" (get $pinned $digest) .name $digest)) }}
+{{- else if $digest }}
+{{- $_ := set $pinned $digest .name }}
+{{- end }}
+{{- end }}
 {{- range .Values.derivedModels }}
 {{- $key := include "oil.modelDisplay" .name | lower }}
 {{- if has $key $names }}
