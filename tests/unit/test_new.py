@@ -298,3 +298,38 @@ def test_new_problems_as_json(tmp_path: Path) -> None:
         10,
         "$.model",
     )
+
+
+def broken_environment(catalog: Path) -> None:
+    """dev.yaml with a misspelled key: invalid, so none of dev's rules can run."""
+    path = catalog / "environments" / "dev.yaml"
+    path.write_text(path.read_text() + "baseDomian: typo.example.com\n")
+
+
+ENVIRONMENT_TYPO = (
+    "catalog/environments/dev.yaml:{line}:1: error: $.baseDomian: unknown key 'baseDomian' "
+    "(did you mean 'baseDomain'?)"
+)
+
+
+def test_new_into_an_invalid_environment_reports_it_and_writes_nothing(tmp_path: Path) -> None:
+    catalog = make_catalog(tmp_path)
+    broken_environment(catalog)
+    line = len((catalog / "environments" / "dev.yaml").read_text().splitlines())
+    outcome = run_cli(tmp_path, "new", "dev/ml/svc", "--model", "phi", *OWNER)
+    assert outcome.code == 1, outcome.stdout + outcome.stderr
+    assert error_lines(outcome.stdout) == [ENVIRONMENT_TYPO.format(line=line)]
+    assert leaf_files(catalog) == set()
+
+
+@pytest.mark.parametrize("target", ["catalog/environments/dev.yaml", "catalog/dev/ml/svc.yaml"])
+def test_validate_file_reports_an_invalid_environment(tmp_path: Path, target: str) -> None:
+    # Its problems are the leaf's too: with it invalid, none of the environment's rules ran.
+    catalog = make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf()})
+    broken_environment(catalog)
+    line = len((catalog / "environments" / "dev.yaml").read_text().splitlines())
+    whole = run_cli(tmp_path, "validate", "--no-cache")
+    one = run_cli(tmp_path, "validate", "--no-cache", target)
+    assert whole.code == one.code == 1
+    assert error_lines(one.stdout) == error_lines(whole.stdout)
+    assert error_lines(one.stdout) == [ENVIRONMENT_TYPO.format(line=line)]

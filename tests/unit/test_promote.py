@@ -72,6 +72,25 @@ def test_a_model_missing_from_the_prod_lock_blocks_the_promotion(tmp_path: Path)
     assert not (catalog / "prod").exists()
 
 
+def test_an_invalid_target_environment_blocks_the_promotion(tmp_path: Path) -> None:
+    # Invalid, prod's rules (requireLock, no scale to zero) cannot run: the promotion must not
+    # pass for want of them.
+    catalog = real_catalog(tmp_path)
+    prod = catalog / "environments" / "prod.yaml"
+    text = prod.read_text(encoding="utf-8")
+    prod.write_text(text + "bogusKey: 1\n", encoding="utf-8")
+    outcome = run_cli(
+        tmp_path, "promote", "ml-workloads/ollama-phi", "--from", "dev", "--to", "prod"
+    )
+    assert outcome.code == 1, outcome.stdout + outcome.stderr
+    line = len(text.splitlines()) + 1
+    (error,) = error_lines(outcome.stdout)
+    assert error.startswith(
+        f"catalog/environments/prod.yaml:{line}:1: error: $.bogusKey: unknown key 'bogusKey'"
+    )
+    assert not (catalog / "prod").exists()
+
+
 def test_a_clean_promotion_writes_the_adapted_leaf_and_the_catalog_validates(
     tmp_path: Path,
 ) -> None:

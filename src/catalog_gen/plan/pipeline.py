@@ -72,6 +72,9 @@ class CatalogPlan:
     emitted: Callable[[LeafFacts], Mapping[str, bytes] | None] = field(
         default=lambda _service: None, repr=False, compare=False
     )
+    # The display path of every environment file found, valid or not: a command that reports on
+    # some files only keeps their problems too (an invalid one switches its rules off).
+    environment_displays: tuple[str, ...] = ()
 
     @cached_property
     def plans(self) -> tuple[ServicePlan, ...]:
@@ -135,21 +138,32 @@ def plan_catalog(
         check_across_leaves(services, environments, environment_documents, found)
 
     run_rules("across leaves", services, across, report, cache)
-    kept = _keep_problems(keep, environment_documents, report)
+    environment_displays = tuple(
+        join_display(display_root, path.relative_to(catalog))
+        for path in files.environments.values()
+    )
+    kept = _keep_problems(keep, environment_displays, report)
     valid = tuple(service for service in services if service.valid)
     return CatalogPlan(
-        valid, environments, environment_documents, plans, kept, plans.fresh.files_of
+        valid,
+        environments,
+        environment_documents,
+        plans,
+        kept,
+        plans.fresh.files_of,
+        environment_displays,
     )
 
 
 def _keep_problems(
-    keep: set[str] | None, environment_documents: Mapping[str, Document], report: Report
+    keep: set[str] | None, environment_displays: Sequence[str], report: Report
 ) -> frozenset[str] | None:
-    """`validate FILE...`: only the problems of the files kept (and of the environment
-    files); the files kept, or None for every file."""
+    """`validate FILE...`: only the problems of the files kept (and of every environment file,
+    valid or not: an invalid one switches its environment's rules off, which is a problem of
+    every leaf in it); the files kept, or None for every file."""
     if keep is None:
         return None
-    keep |= {document.display for document in environment_documents.values()}
+    keep |= set(environment_displays)
     report.problems[:] = [problem for problem in report.problems if problem.path in keep]
     return frozenset(keep)
 

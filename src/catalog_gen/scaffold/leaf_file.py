@@ -112,7 +112,7 @@ def check_leaf(
     )
     check_planned(planned, everything)
     keep = {display, join_display(catalog.display_root, PurePosixPath(LOCK_FILE))}
-    keep |= {document.display for document in planned.environment_documents.values()}
+    keep |= set(planned.environment_displays)
     report.extend(problem for problem in everything.problems if problem.path in keep)
     document = parse_document(content, place.path(catalog), display, Report())
     return planned, document
