@@ -96,7 +96,19 @@ last_load_outcome() {
 # `run_loader NAME KIND INSECURE KEEPALIVE`
 run_loader() {
 	load_name=$1
-	if ! mkdir -p "$OIL_STATE_DIR" || ! write_lock "$load_name" "$$"; then
+	load_status=0
+	oil_now_ms
+	load_start=$OIL_NOW_MS
+	# The traps come before the lock: a signal once it is written must remove it (loader_done
+	# removes only a lock of its own, so one before is harmless).
+	if ! lock_key "$load_name" || ! mkdir -p "$OIL_STATE_DIR"; then
+		oil_error "loader of $load_name: cannot write its lock in $OIL_STATE_DIR" >&2
+		exit 2
+	fi
+	trap 'loader_done 143' TERM
+	trap 'loader_done 130' INT
+	if ! write_lock "$load_name" "$$"; then
+		trap - INT TERM
 		oil_error "loader of $load_name: cannot write its lock in $OIL_STATE_DIR" >&2
 		exit 2
 	fi
@@ -107,11 +119,6 @@ run_loader() {
 	oil_keepalive_flag_value "$load_keepalive"
 	set -- ollama run "$load_name" "$load_prompt" "--keepalive=$OIL_KEEPALIVE_FLAG"
 	[ "$3" != true ] || set -- "$@" --insecure
-	oil_now_ms
-	load_start=$OIL_NOW_MS
-	trap 'loader_done 143' TERM
-	trap 'loader_done 130' INT
-	load_status=0
 	load_step=show
 	oil_wait_bounded "$OIL_CLI_TIMEOUT_SECONDS" ollama show "$load_name" \
 		</dev/null >/dev/null 2>"$LOAD_LOG.err" || load_status=$?
