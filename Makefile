@@ -47,7 +47,7 @@ run: bootstrap
 	$(VENV)/bin/python -m tools.render_chart
 
 test: bootstrap
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n auto --dist worksteal
 
 lint: bootstrap
 	$(VENV)/bin/ruff check .

@@ -87,7 +87,10 @@ def test_the_largest_model_lists_keep_the_configmap_below_1_mib(helm: Path, tmp_
     modelfiles = [f"FROM {models[index]}\n" for index in range(16)]
     modelfiles = [m + "\U0001f600" * (8192 - len(m)) for m in modelfiles]
     values = {
-        "models": [{"name": model, "digest": "a" * 64, "insecure": True} for model in models],
+        "models": [
+            {"name": model, "digest": f"{index:064x}", "insecure": True}
+            for index, model in enumerate(models)
+        ],
         "derivedModels": [
             {"name": f"d{index}", "modelfile": text} for index, text in enumerate(modelfiles)
         ],

@@ -131,7 +131,7 @@ class Pod:
         for server in self.servers:
             if server.poll() is None:
                 server.send_signal(signal.SIGTERM)
-                server.wait(timeout=10)
+                server.wait(timeout=30)  # a loaded machine (pytest -n) is slow to stop it
         self.servers.clear()
 
     def wait_for(

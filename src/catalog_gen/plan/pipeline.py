@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
@@ -133,25 +133,21 @@ def plan_catalog(
     services = _plan_leaves(leaves, report, plans, unwritten=unwritten or {}, jobs=jobs, emit=emit)
     services = check_chart_templates(services, chart, report, plans, plans)
 
-    def across(found: Report) -> None:
-        # Leaves with errors of their own take part too, with what of them is valid.
-        check_across_leaves(services, environments, environment_documents, found)
-
+    # Leaves with errors of their own take part too, with what of them is valid.
+    across = partial(check_across_leaves, services, environments, environment_documents)
     run_rules("across leaves", services, across, report, cache)
-    environment_displays = tuple(
-        join_display(display_root, path.relative_to(catalog))
-        for path in files.environments.values()
-    )
-    kept = _keep_problems(keep, environment_displays, report)
+    displays = _environment_displays(catalog, display_root, files)
+    kept = _keep_problems(keep, displays, report)
     valid = tuple(service for service in services if service.valid)
     return CatalogPlan(
-        valid,
-        environments,
-        environment_documents,
-        plans,
-        kept,
-        plans.fresh.files_of,
-        environment_displays,
+        valid, environments, environment_documents, plans, kept, plans.fresh.files_of, displays
+    )
+
+
+def _environment_displays(catalog: Path, display_root: str, files: CatalogFiles) -> tuple[str, ...]:
+    return tuple(
+        join_display(display_root, path.relative_to(catalog))
+        for path in files.environments.values()
     )
 
 
