@@ -42,7 +42,7 @@ import sys
 import time
 from datetime import datetime
 
-from tests.ollama_double.endpoint import parse_host
+from tests.ollama_double.endpoint import parse_host, proxy_for
 from tests.ollama_double.gotime import DurationError, human_bytes, human_time, parse_go_duration
 
 TYPE_CHECKING = False
@@ -151,18 +151,27 @@ class Response:
 
 class Client:
     def __init__(self) -> None:
+        # OLLAMA_HOST as given (envconfig.Host, not ConnectableHost): 0.0.0.0 reaches the local
+        # server directly, but Go's proxy settings see 0.0.0.0, not a loopback address.
         host, port = parse_host(os.environ.get("OLLAMA_HOST"))
+        self.proxy = proxy_for(host, port, os.environ)
         self.host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
         self.port = port
+        self.target = (self.host, self.port) if self.proxy is None else self.proxy
+        # Through a proxy the request line names the whole URL (as Go's transport writes it).
+        self.prefix = "" if self.proxy is None else f"http://{host}:{port}"
 
     def _send(self, method: str, path: str, body: dict[str, Any] | None) -> Response:
         payload = json.dumps(body).encode() if body is not None else b""
-        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nConnection: close\r\n"
+        head = (
+            f"{method} {self.prefix}{path} HTTP/1.1\r\n"
+            f"Host: {self.host}:{self.port}\r\nConnection: close\r\n"
+        )
         if body is not None:
             head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
         sock = _socket.socket()
         try:
-            sock.connect((self.host, self.port))
+            sock.connect(self.target)
             sock.sendall(head.encode() + b"\r\n" + payload)
             return Response(sock)
         except OSError as error:

@@ -6,12 +6,18 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
+import os
 import re
+import shutil
 import subprocess
 import time
+import urllib.parse
+from pathlib import Path
 
 import pytest
 
+from tests.conftest import REPO_ROOT
+from tests.ollama_double.endpoint import parse_host, proxy_for
 from tests.ollama_double.gotime import DurationError, parse_go_duration
 from tests.ollama_double.names import InvalidNameError, parse_name
 from tests.scripts.conftest import Pod
@@ -238,3 +244,65 @@ def test_a_pull_whose_client_leaves_during_the_digest_check_finishes_it_but_no_m
     assert "phi" not in pod.cli("list").stdout, "a manifest was written for a gone client"
     assert pod.cli("pull", "phi").returncode == 0
     assert pod.state()["bytes_downloaded"] >= 2 * PHI["size"], "the weights were not fetched again"
+
+
+GO_PROXY = REPO_ROOT / "tests" / "ollama_double" / "goproxy" / "main.go"
+PROXY_TARGETS = [
+    "http://0.0.0.0:11434",
+    "http://127.0.0.1:11434",
+    "http://localhost:11434",
+    "http://[::]:11434",
+    "http://[::1]:11434",
+    "http://ollama.ml.svc:11434",
+    "http://ollama:11434",
+    "http://a.b.example.com:80",
+    "http://10.1.2.3:11434",
+]
+
+
+@pytest.fixture(scope="module")
+def go_proxy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Go's own proxy choice (goproxy/main.go), built once."""
+    go = shutil.which("go")
+    assert go is not None, "Go 1.26 is a toolchain of every machine (make bootstrap needs it)"
+    binary = tmp_path_factory.mktemp("goproxy") / "goproxy"
+    subprocess.run(
+        [go, "build", "-o", str(binary), str(GO_PROXY)],
+        check=True,
+        env={**os.environ, "CGO_ENABLED": "0", "GO111MODULE": "off"},
+        capture_output=True,
+    )
+    return binary
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"HTTP_PROXY": "http://proxy.corp:3128"},
+        {"http_proxy": "proxy.corp:3128"},
+        {"HTTP_PROXY": "http://user:secret@proxy.corp"},
+        {"HTTP_PROXY": "http://proxy.corp:3128", "NO_PROXY": "0.0.0.0"},
+        {"HTTP_PROXY": "http://proxy.corp:3128", "NO_PROXY": "0.0.0.0:1,ollama:11434"},
+        {"HTTP_PROXY": "http://proxy.corp:3128", "no_proxy": ".svc, example.com"},
+        {"HTTP_PROXY": "http://proxy.corp:3128", "NO_PROXY": "*.example.com,10.0.0.0/8"},
+        {"HTTP_PROXY": "http://proxy.corp:3128", "NO_PROXY": "*"},
+        {"HTTP_PROXY": "http://[fd00::1]:3128", "NO_PROXY": "::/0"},
+        {"NO_PROXY": "localhost"},
+    ],
+)
+def test_the_double_picks_the_proxy_go_picks(go_proxy: Path, environ: dict[str, str]) -> None:
+    clean = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    go = subprocess.run(
+        [str(go_proxy), *PROXY_TARGETS],
+        env={**clean, **environ},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    for target, expected in zip(PROXY_TARGETS, go, strict=True):
+        found = proxy_for(*parse_host(target), environ)
+        if expected == "direct":
+            assert found is None, target
+            continue
+        wanted = urllib.parse.urlsplit("//" + expected)
+        assert found == (wanted.hostname, wanted.port or 80), target

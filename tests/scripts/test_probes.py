@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from tests.scripts.conftest import Pod
+from tests.scripts.conftest import FILES, Pod
+from tests.support.net import free_port
 
 PHI: dict[str, object] = {"size": 50_000}
 EMBED: dict[str, object] = {"size": 30_000, "kind": "embed"}
@@ -280,3 +281,28 @@ def test_bad_keep_alive_column_is_a_configuration_error(pod: Pod) -> None:
     result = pod.run("probe-ready.sh", timeout=10)
     assert result.returncode == 2
     assert 'keep-alive "10" is neither "-" nor a Go duration with a unit' in result.stdout
+
+
+def test_the_probes_reach_the_server_when_an_http_proxy_is_set(pod: Pod) -> None:
+    # The server container's OLLAMA_HOST is its bind address; with HTTP_PROXY from extraEnv the
+    # CLI (like Go's, which bypasses loopback only) would ask the proxy: the probes dial loopback.
+    serve_with(pod, ("phi", PHI, "generate"))
+    pod.wait_for(lambda: ready(pod)[0])
+    port = pod.env["OLLAMA_HOST"].rsplit(":", 1)[1]
+    container = {
+        "OLLAMA_HOST": f"0.0.0.0:{port}",
+        "HTTP_PROXY": f"http://127.0.0.1:{free_port()}",  # nothing listens: a refused proxy
+        "NO_PROXY": "localhost,127.0.0.1,.svc,.cluster.local",
+    }
+    assert pod.cli("ps", **container).returncode == 1, "the double ignored the proxy"
+
+    for script in ("probe-ready.sh", "probe-live.sh"):
+        result = subprocess.run(
+            ["sh", str(FILES / script)],
+            env={**pod.env, **container},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr

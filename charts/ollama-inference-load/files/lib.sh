@@ -119,6 +119,24 @@ oil_settings_checked() {
 	[ "$OIL_BAD_SETTINGS" -eq 0 ] || exit 2
 }
 
+# `oil_connectable_host`: OLLAMA_HOST as a client should dial it. The server container's
+# OLLAMA_HOST is the server's bind address (0.0.0.0:PORT); the ollama CLI dials it as given
+# (api.ClientFromEnvironment reads envconfig.Host), and Go's proxy settings bypass only
+# localhost and loopback addresses, so an HTTP_PROXY from extraEnv would take every probe's
+# request to the proxy. The unspecified address becomes loopback, as Ollama's own
+# envconfig.ConnectableHost does for its other clients.
+oil_connectable_host() {
+	case $OLLAMA_HOST in
+	0.0.0.0 | 0.0.0.0:* | http://0.0.0.0 | http://0.0.0.0[:/]*)
+		OLLAMA_HOST=$(printf '%s' "$OLLAMA_HOST" | sed 's|0\.0\.0\.0|127.0.0.1|') || exit 2
+		;;
+	"[::]" | "[::]:"* | "http://[::]" | "http://[::]"[:/]*)
+		OLLAMA_HOST=$(printf '%s' "$OLLAMA_HOST" | sed 's|\[::\]|[::1]|') || exit 2
+		;;
+	esac
+	export OLLAMA_HOST
+}
+
 # `oil_require NAME...`: each variable NAME is set and not empty, else every missing one is
 # named and the script exits 2. The scripts carry no defaults: the chart sets every variable
 # they read from its values.yaml, their one owner (docs/interfaces.md section 2). Each script

@@ -12,6 +12,7 @@ OIL_SCRIPT=probe-live
 . "$(dirname "$0")/lib.sh"
 
 oil_require OLLAMA_HOST OIL_CLI_TIMEOUT_SECONDS
+oil_connectable_host
 
 oil_seconds_setting OIL_CLI_TIMEOUT_SECONDS "$OIL_CLI_TIMEOUT_SECONDS"
 oil_settings_checked
