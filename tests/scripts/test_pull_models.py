@@ -355,3 +355,38 @@ def test_one_manifest_under_two_names_fails_with_the_reason(pod: Pod) -> None:
     assert "list it once" in line
     assert "not ready: failed models: phi:alias" in result.stdout
     assert_server_gone(pod)
+
+
+def local_digest_with(tmp_path: Path, cli: str) -> subprocess.CompletedProcess[str]:
+    """lib.sh oil_local_digest with an `ollama` that runs cli (a shell body)."""
+    bin_dir = tmp_path / "fake-bin"
+    bin_dir.mkdir()
+    (bin_dir / "ollama").write_text(f"#!/bin/sh\n{cli}\n")
+    (bin_dir / "ollama").chmod(0o755)
+    script = f'. "{FILES / "lib.sh"}"; oil_local_digest phi:latest /nowhere'
+    return subprocess.run(
+        ["sh", "-c", script],
+        env={
+            "PATH": f"{bin_dir}:/usr/bin:/bin",
+            "OIL_SCRIPT": "pull-models",
+            "OIL_CLI_TIMEOUT_SECONDS": "0.3",
+            "OLLAMA_MODELS": str(tmp_path),
+        },
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_a_list_that_does_not_answer_is_named_as_a_timeout(tmp_path: Path) -> None:
+    result = local_digest_with(tmp_path, "exec sleep 10")
+    assert result.returncode == 1
+    assert "ollama list did not answer within OIL_CLI_TIMEOUT_SECONDS=0.3s" in result.stderr
+    assert "lifecycle.cliTimeoutSeconds" in result.stderr
+
+
+def test_a_list_that_fails_says_how(tmp_path: Path) -> None:
+    result = local_digest_with(tmp_path, 'echo "Error: something broke" >&2; exit 1')
+    assert result.returncode == 1
+    assert "ollama list failed (exit 1): Error: something broke" in result.stderr

@@ -527,9 +527,16 @@ oil_ps_states() {
 # configured one, and is trusted only when its hash starts with the listed ID.
 # `oil_local_digest NAME PLANNED-MANIFEST-PATH`
 oil_local_digest() {
-	if ! oil_ld_list=$(oil_timeout "$OIL_CLI_TIMEOUT_SECONDS" ollama list </dev/null 2>&1); then
+	oil_ld_status=0
+	oil_ld_list=$(oil_timeout "$OIL_CLI_TIMEOUT_SECONDS" ollama list </dev/null 2>&1) ||
+		oil_ld_status=$?
+	if [ "$oil_ld_status" -eq 124 ] || [ "$oil_ld_status" -eq 137 ]; then
+		oil_error "ollama list did not answer within OIL_CLI_TIMEOUT_SECONDS=${OIL_CLI_TIMEOUT_SECONDS}s (chart value lifecycle.cliTimeoutSeconds; a model store on slow storage may need more)" >&2
+		return 1
+	fi
+	if [ "$oil_ld_status" -ne 0 ]; then
 		oil_last_line "$oil_ld_list"
-		oil_error "ollama list failed: $OIL_LAST_LINE" >&2
+		oil_error "ollama list failed (exit $oil_ld_status): $OIL_LAST_LINE" >&2
 		return 1
 	fi
 	if ! oil_ld_row=$(printf '%s\n' "$oil_ld_list" | oil_list_find "$1"); then
