@@ -91,6 +91,15 @@ _FALLBACK_BITS_PER_WEIGHT = 4.5  # the smallest common default (Q4_0) gives the 
 # -- quantities ----------------------------------------------------------------------------------
 
 
+def quantity_text(value: str | int | float) -> str:
+    """The quantity as chart values carry it: a string, numbers written without float noise."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value) if isinstance(value, int) else repr(value)
+
+
 def parse_quantity(value: str | int | float) -> Decimal:
     """A Kubernetes resource quantity (``500m``, ``2``, ``4Gi``, ``1.5G``, ``1e3``) as a number."""
     if isinstance(value, bool):

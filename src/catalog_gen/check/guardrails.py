@@ -20,10 +20,10 @@ import functools
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from catalog_gen.check.rules import quantity_text
 from catalog_gen.load.document import DataPath, Document
 from catalog_gen.problems import Report
 from catalog_gen.sizing import parse_quantity as _parse
+from catalog_gen.sizing import quantity_text
 
 # Every leaf repeats the chart's and its environment's quantities: each text is parsed once.
 _parsed = functools.lru_cache(maxsize=4096, typed=True)(_parse)

@@ -15,6 +15,12 @@ from pathlib import PurePosixPath
 from pydantic import ValidationError
 
 from catalog_gen.check.chart_contract import LEAF_SOURCES
+from catalog_gen.check.modelfile_parameters import (
+    PARAMETER_KINDS,
+    REPEATABLE,
+    parameter_refusal,
+    parameter_text,
+)
 from catalog_gen.check.shape import did_you_mean
 from catalog_gen.fields import duration_range_problem
 from catalog_gen.load.document import DataPath, Document
@@ -33,43 +39,11 @@ from catalog_gen.references import (
     ModelReference,
     parse_model_reference,
 )
-from catalog_gen.sizing import parse_quantity
+from catalog_gen.sizing import parse_quantity, quantity_text
 
-# Ollama's Modelfile PARAMETER names (api/types.go: Options and Runner).
-OLLAMA_PARAMETERS = (
-    "frequency_penalty",
-    "main_gpu",
-    "min_p",
-    "num_batch",
-    "num_ctx",
-    "num_gpu",
-    "num_keep",
-    "num_predict",
-    "num_thread",
-    "presence_penalty",
-    "repeat_last_n",
-    "repeat_penalty",
-    "seed",
-    "stop",
-    "temperature",
-    "top_k",
-    "top_p",
-    "typical_p",
-    "use_mmap",
-)
-REPEATABLE_PARAMETERS = frozenset({"stop"})
 SINGLE_ATTACH_MODES = frozenset({"ReadWriteOnce", "ReadWriteOncePod"})
 # resourcesPreset values: "auto" sizes from the model lock (plan/fit.py, docs/model-lock.md).
 RESOURCE_PRESETS = ("auto",)
-
-
-def quantity_text(value: str | int | float) -> str:
-    """The quantity as chart values carry it: a string, numbers written without float noise."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value) if isinstance(value, int) else repr(value)
 
 
 # --- path rules -----------------------------------------------------------------------------------
@@ -368,28 +342,35 @@ def _check_modelfile_parts(
                 f'{path[-1]} cannot contain """ (it closes the Modelfile\'s quoted block)',
             )
     for name, value in (spec.parameters or {}).items():
-        if name not in OLLAMA_PARAMETERS:
+        _check_parameter(document, (*where, "parameters", name), name, value, report)
+
+
+def _check_parameter(
+    document: Document, where: DataPath, name: str, value: object, report: Report
+) -> None:
+    """A PARAMETER's name, how many values it takes, and each value's text and type."""
+    if name not in PARAMETER_KINDS:
+        names = sorted(PARAMETER_KINDS)
+        hint = did_you_mean(name, names)
+        document.add(report, where, f"unknown Ollama parameter {name!r}", at_key=True, hint=hint)
+        return
+    if isinstance(value, list) and name not in REPEATABLE:
+        document.add(
+            report, where, f"parameter {name!r} takes one value, not a list (only stop repeats)"
+        )
+        return
+    for single in value if isinstance(value, list) else [value]:
+        if isinstance(single, str) and ("\n" in single or '"' in single):
             document.add(
                 report,
-                (*where, "parameters", name),
-                f"unknown Ollama parameter {name!r}",
-                at_key=True,
-                hint=did_you_mean(name, OLLAMA_PARAMETERS),
+                where,
+                f"parameter {name!r} must be a single line without '\"' "
+                "(a Modelfile PARAMETER value is one quoted word)",
             )
-        elif isinstance(value, list) and name not in REPEATABLE_PARAMETERS:
-            document.add(
-                report,
-                (*where, "parameters", name),
-                f"parameter {name!r} takes one value, not a list (only stop repeats)",
-            )
-        for single in value if isinstance(value, list) else [value]:
-            if isinstance(single, str) and ("\n" in single or '"' in single):
-                document.add(
-                    report,
-                    (*where, "parameters", name),
-                    f"parameter {name!r} must be a single line without '\"' "
-                    "(a Modelfile PARAMETER value is one quoted word)",
-                )
+            continue
+        refusal = parameter_refusal(name, parameter_text(single))
+        if refusal is not None:
+            document.add(report, where, refusal)
 
 
 def check_leaf(

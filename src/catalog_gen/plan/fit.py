@@ -13,11 +13,11 @@ from typing import Any
 
 from catalog_gen import sizing
 from catalog_gen.check.chart_contract import set_by
-from catalog_gen.check.rules import LeafDerivedModel, quantity_text
+from catalog_gen.check.rules import LeafDerivedModel
 from catalog_gen.load.document import DataPath, Document
 from catalog_gen.models import CatalogLeaf, Environment
 from catalog_gen.problems import Report
-from catalog_gen.sizing import human_bytes, quantity_bytes
+from catalog_gen.sizing import human_bytes, quantity_bytes, quantity_text
 
 # Ollama loads at most this many models at once unless OLLAMA_MAX_LOADED_MODELS says otherwise
 # (envconfig: 3 per GPU, 3 on CPU).

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from catalog_gen.check.chart_contract import NOT_MAPPINGS, is_mapping
-from catalog_gen.check.rules import LeafDerivedModel, quantity_text
+from catalog_gen.check.modelfile_parameters import parameter_text
+from catalog_gen.check.rules import LeafDerivedModel
 from catalog_gen.models import (
     AutoscalingSettings,
     CatalogLeaf,
@@ -40,6 +41,7 @@ from catalog_gen.models import (
 from catalog_gen.plan.exposure import Exposure, exposure_values
 from catalog_gen.plan.security import security_values
 from catalog_gen.plan.service_plan import PlannedModel
+from catalog_gen.sizing import quantity_text
 
 LABEL_PREFIX = "catalog.ollama-inference-load.io"
 
@@ -269,8 +271,5 @@ def modelfile(item: LeafDerivedModel) -> str:
 
 
 def _parameter_text(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f'"{value}"'
-    return quantity_text(value) if isinstance(value, int | float) else str(value)
+    text = parameter_text(value)
+    return f'"{text}"' if isinstance(value, str) else text
