@@ -118,6 +118,31 @@ def test_validate_a_file_outside_the_catalog(tmp_path: Path) -> None:
     assert outcome.stdout.startswith("loose.yaml:1:1: error: $: not a leaf of the catalog catalog")
 
 
+@pytest.mark.parametrize("misplaced", ["dev/svc.yaml", "dev/ml/svc.yml", "dev/ml/deep/svc.yaml"])
+def test_validate_a_misplaced_file_says_what_the_whole_catalog_says(
+    tmp_path: Path, misplaced: str
+) -> None:
+    make_catalog(tmp_path, {misplaced: leaf()})
+    whole = run_cli(tmp_path, "validate", "--no-cache")
+    one = run_cli(tmp_path, "validate", "--no-cache", f"catalog/{misplaced}")
+    assert whole.code == one.code == 1
+    assert one.stdout == whole.stdout
+    assert one.stdout.count(f"catalog/{misplaced}:") == 1
+
+
+def test_validate_the_lock_checks_the_lock(tmp_path: Path) -> None:
+    catalog = make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf()})
+    (catalog / "models.lock.yaml").write_text("version: 1\nmodels: []\n")
+    assert run_cli(tmp_path, "validate", "--no-cache", "catalog/models.lock.yaml").code == 0
+    (catalog / "models.lock.yaml").write_text("version: 7\nmodels: []\n")
+    whole = run_cli(tmp_path, "validate", "--no-cache")
+    one = run_cli(tmp_path, "validate", "--no-cache", "catalog/models.lock.yaml")
+    assert whole.code == one.code == 1
+    lock_lines = [line for line in whole.stdout.splitlines() if "models.lock.yaml:" in line[:25]]
+    assert one.stdout.splitlines() == lock_lines
+    assert one.stdout.startswith("catalog/models.lock.yaml:1:")
+
+
 def test_validate_a_file_outside_any_catalog_never_scans_above_it(tmp_path: Path) -> None:
     # Three levels up from /tmp/.../loose.yaml is near the file-system root: it used to become
     # the catalog (an internal error on /proc). Without environments/ there, the default holds.

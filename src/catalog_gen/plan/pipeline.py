@@ -433,16 +433,10 @@ def _select(
         if real in environment_files:
             environments.add(environment_files[real])
             continue
+        if real == (catalog / LOCK_FILE).resolve():
+            continue  # the lock's problems are kept whatever the FILEs (below)
         if str(real) not in by_real_path:
-            report.add(
-                str(path),
-                1,
-                1,
-                "$",
-                f"not a leaf of the catalog {display_root}: leaves live at "
-                f"{display_root}/<environment>/<namespace>/<serviceName>.yaml",
-            )
-            keep.add(str(path))
+            keep.add(_not_a_leaf(catalog, display_root, path, report))
             continue
         # The leaf's place in the catalog, not its target's (it may be a symbolic link).
         relative = by_real_path[str(real)].relative_to(catalog)
@@ -451,6 +445,28 @@ def _select(
     keep.add(join_display(display_root, PurePosixPath(LOCK_FILE)))
     selected = [path for path in files.leaves if path.relative_to(catalog).parts[0] in environments]
     return selected, keep
+
+
+def _not_a_leaf(catalog: Path, display_root: str, path: Path, report: Report) -> str:
+    """Report a FILE that is no leaf (unless discover has, as a file misplaced in the catalog:
+    once, as a whole-catalog run says it); the display whose problems are kept."""
+    try:
+        inside = PurePosixPath(path.resolve().relative_to(catalog.resolve()).as_posix())
+    except ValueError:
+        inside = None
+    if inside is not None:
+        display = join_display(display_root, inside)
+        if any(problem.path == display for problem in report.problems):
+            return display
+    report.add(
+        str(path),
+        1,
+        1,
+        "$",
+        f"not a leaf of the catalog {display_root}: leaves live at "
+        f"{display_root}/<environment>/<namespace>/<serviceName>.yaml",
+    )
+    return str(path)
 
 
 def _real_paths(paths: Sequence[Path]) -> list[str]:
