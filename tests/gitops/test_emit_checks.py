@@ -121,3 +121,37 @@ def test_only_the_files_the_command_reports_on_are_kept(tmp_path: Path) -> None:
     assert {service.service_name for service in planned.services} == {"tiny", "other"}
     check_planned(planned, report)
     assert [problem.path for problem in report.problems] == ["catalog/sandbox/play/tiny.yaml"]
+
+
+def test_two_environments_deploying_one_release_into_one_namespace_are_refused(
+    tmp_path: Path,
+) -> None:
+    # dev and staging both deploy to the default cluster without a prefix: the same service
+    # name in the same namespace is one Helm release that two Applications would own.
+    catalog = copied(tmp_path)
+    twin = catalog / "staging/team-a/phi.yaml"
+    text = (catalog / "dev/team-a/phi.yaml").read_text()
+    twin.write_text(
+        text.replace("environment: dev", "environment: staging").replace(
+            "ingress:\n  enabled: true\n", ""
+        )
+    )
+    planned, report = plan(catalog)
+    check_planned(without_plans(planned), report)
+    clashes = [p for p in report.problems if "would fight over its objects" in p.message]
+    assert {(p.path, p.json_path) for p in clashes} == {
+        ("catalog/dev/team-a/phi.yaml", "$.serviceName"),
+        ("catalog/staging/team-a/phi.yaml", "$.serviceName"),
+    }
+    assert "also deployed by catalog/staging/team-a/phi.yaml (environment 'staging')" in (
+        next(p.message for p in clashes if p.path == "catalog/dev/team-a/phi.yaml")
+    )
+
+    # A prefix of its own (or another cluster) keeps them apart.
+    environment = catalog / "environments/staging.yaml"
+    data = yaml.safe_load(environment.read_text())
+    data["argocd"]["namespacePrefix"] = "staging-"
+    environment.write_text(yaml.safe_dump(data))
+    planned, report = plan(catalog)
+    check_planned(without_plans(planned), report)
+    assert not [p for p in report.problems if "would fight over its objects" in p.message]

@@ -611,6 +611,39 @@ def check_catalog(catalog: CatalogPlan, report: Report) -> None:
                 f"longer than {NAME_MAX} characters",
             )
     _check_unique_names(catalog, report)
+    _check_shared_releases(catalog, report)
+
+
+def _check_shared_releases(catalog: CatalogPlan, report: Report) -> None:
+    """Services of two environments that Argo CD would deploy as one release (the service
+    name) into one namespace of one cluster: their Applications would fight over every object
+    (self-heal against self-heal), and deleting either (prune, a removed leaf) deletes the
+    other's. An error at each, naming the others."""
+    releases: dict[tuple[str, str, str], list[LeafFacts]] = {}
+    for service in sorted(catalog.services, key=lambda item: item.leaf_path):
+        environment = catalog.environments[service.environment_name]
+        if environment.argocd is None:  # no Application: nothing Argo CD deploys
+            continue
+        server = str(environment.argocd.destination_server).rstrip("/")
+        namespace = destination_namespace(environment, service.namespace)
+        releases.setdefault((server, namespace, service.service_name), []).append(service)
+    for (server, namespace, release), services in releases.items():
+        for service in services:
+            others = [
+                f"{other.display} (environment {other.environment_name!r})"
+                for other in services
+                if other is not service
+            ]
+            if others:
+                service.add(
+                    report,
+                    ("serviceName",),
+                    f"release {release!r} in namespace {namespace!r} of cluster {server} is "
+                    f"also deployed by {', '.join(others)}: their Argo CD Applications would "
+                    "fight over its objects, and deleting one would delete the other's. Give "
+                    "the environments their own argocd.namespacePrefix or destinationServer, "
+                    "or rename the service",
+                )
 
 
 def _check_unique_names(catalog: CatalogPlan, report: Report) -> None:
