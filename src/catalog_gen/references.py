@@ -91,12 +91,26 @@ def parse_model_reference(text: str, default_registry: str = DEFAULT_REGISTRY) -
                 f"(e.g. {registry}/library/{match.group('name')})"
             )
         registry, namespace = None, registry
+    if registry is not None and ":" in registry:
+        _check_port(registry)
     return ModelReference(
         registry=(registry or default_registry).lower(),
         namespace=namespace or DEFAULT_NAMESPACE,
         name=match.group("name"),
         tag=match.group("tag") or DEFAULT_TAG,
     )
+
+
+def _check_port(host: str) -> None:
+    """host:port with one port of 1 to 65535: what the grammar lets through otherwise
+    (127.0.0.1:99999, a:5000:1) no registry client can dial (Go's dialer refuses it too, so the
+    pull would fail in the pod): stricter than the chart's pattern, on purpose."""
+    _, _, port = host.rpartition(":")
+    if host.count(":") != 1 or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise InvalidReferenceError(
+            f"registry {host!r} is not host:port with a port from 1 to 65535; no client can "
+            "reach it"
+        )
 
 
 def _looks_like_host(part: str) -> bool:

@@ -105,7 +105,11 @@ def test_missing_tag_is_a_404_message_with_the_url(registry: LocalRegistry) -> N
     assert "check the model name and tag" in message
 
 
-def test_oci_manifest_is_accepted(registry: LocalRegistry, seeder: RegistrySeeder) -> None:
+def test_an_oci_manifest_ollama_cannot_pull_is_refused(
+    registry: LocalRegistry, seeder: RegistrySeeder
+) -> None:
+    # Ollama 0.32.0 asks for Docker v2 manifests only: Distribution refuses it an OCI manifest,
+    # so the lock must not pin one (it did, asking for both).
     repository = unique_repository()
     weights = seeder.push_blob(repository, b"oci weights")
     config = seeder.push_blob(repository, b'{"model_family":"gemma"}')
@@ -130,10 +134,10 @@ def test_oci_manifest_is_accepted(registry: LocalRegistry, seeder: RegistrySeede
     seeder.push_manifest(
         repository, "oci", manifest, media_type="application/vnd.oci.image.manifest.v1+json"
     )
-    with RegistryClient() as client:
-        remote = client.resolve(reference(registry, repository, "oci"), INSECURE)
-    assert remote.digest == hashlib.sha256(manifest).hexdigest()
-    assert remote.facts.family == "gemma"
+    with RegistryClient() as client, pytest.raises(RegistryError) as refused:
+        client.resolve(reference(registry, repository, "oci"), INSECURE)
+    assert "the tag holds an OCI manifest, which Ollama 0.32.0 cannot pull" in str(refused.value)
+    assert "MANIFEST_UNKNOWN: OCI manifest found" in str(refused.value)
 
 
 def test_https_against_a_plain_http_registry_fails_with_a_clear_error(

@@ -9,7 +9,9 @@ import uuid
 
 import pytest
 
+from catalog_gen.lock.model import WantedModel
 from catalog_gen.lock.registry import (
+    DOCKER_MANIFEST_V2,
     Credentials,
     RegistryClient,
     RegistryConfig,
@@ -19,6 +21,8 @@ from catalog_gen.lock.registry import (
     credentials_env_names,
     credentials_from_env,
 )
+from catalog_gen.lock.resolve import resolve_all
+from catalog_gen.problems import Severity
 from catalog_gen.references import parse_model_reference
 from tests.lock.local_registry import LocalRegistry
 from tests.lock.scripted_server import Reply, ScriptedServer
@@ -280,6 +284,26 @@ def test_token_auth_in_front_of_the_real_registry(
 
 
 @pytest.mark.registry
+def test_an_expired_token_is_fetched_again(
+    registry: LocalRegistry, seeder: RegistrySeeder, gateway: ScriptedServer
+) -> None:
+    # Tokens expire (Distribution's after 60 s by default) and one run can outlive one: the
+    # cached token refused, a new one is fetched, as Ollama does on every 401.
+    repository = f"library/t{uuid.uuid4().hex[:8]}"
+    seeded = seeder.push_model(repository, "1b", weights=b"t" * 100)
+    gate = gateway.enable_token_auth()
+    reference = parse_model_reference(f"{gateway.host}/{repository}:1b")
+
+    with make_client(Sleeps()) as client:
+        assert client.resolve(reference, INSECURE).digest == seeded.digest
+        gate.issued.clear()  # every token issued so far expires
+        assert client.resolve(reference, INSECURE).digest == seeded.digest
+
+    assert len(gate.issued) == 1  # the one issued after the expiry
+    assert len(gateway.requests_to("/token")) == 2
+
+
+@pytest.mark.registry
 def test_token_auth_with_basic_credentials(
     registry: LocalRegistry, seeder: RegistrySeeder, gateway: ScriptedServer
 ) -> None:
@@ -347,4 +371,27 @@ def test_401_after_the_token_names_the_credential_variables(scripted: ScriptedSe
     user_var, _ = credentials_env_names(scripted.host)
     assert "HTTP 401" in str(raised.value)
     assert user_var in str(raised.value)
-    assert len(scripted.requests_to("/token")) == 1
+    # A token refused once is fetched again (it may have expired), then the 401 is an error.
+    assert len(scripted.requests_to("/token")) == 2
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply(307, b"", {"Location": "http://127.0.0.1:99999/elsewhere"}),
+        Reply(200, b"[" * 200_000, {"Content-Type": DOCKER_MANIFEST_V2}),
+        Reply(200, b"{}", {"Docker-Content-Digest": "shake_128:abcd"}),
+    ],
+    ids=["redirect-to-port-99999", "json-nested-200000-deep", "shake-digest"],
+)
+def test_an_unreadable_answer_is_that_models_problem(
+    scripted: ScriptedServer, reply: Reply
+) -> None:
+    # Never an internal error that drops every other model's result (they crashed catalog-gen).
+    scripted.route(MANIFEST_PATH, reply)
+    wanted = WantedModel(parse_model_reference(f"{scripted.host}/library/phi"), INSECURE)
+    with make_client(Sleeps(), attempts=1) as client:
+        locked, problems = resolve_all([wanted], client)
+    assert locked == {}
+    (problem,) = problems
+    assert problem.severity == Severity.ERROR

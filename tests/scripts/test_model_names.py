@@ -30,6 +30,18 @@ LEAF_NAME = TypeAdapter(ModelName)
 GENERATOR_ONLY_RULE = re.compile(r"^localhost/[^/]*$")
 
 
+def generator_only_refusal(name: str) -> bool:
+    """What the generator refuses beyond the chart's grammar, on purpose: `localhost/x` (Ollama
+    reads it as namespace/name) and a registry whose port no client can dial."""
+    if GENERATOR_ONLY_RULE.match(name):
+        return True
+    parts = name.split("/")
+    if len(parts) != 3 or ":" not in parts[0]:
+        return False
+    port = parts[0].rpartition(":")[2]
+    return parts[0].count(":") != 1 or not port.isdigit() or not 1 <= int(port) <= 65535
+
+
 def chart_accepts(name: str) -> bool:
     verdicts = {
         len(name) <= spec["maxLength"] and re.fullmatch(spec["pattern"], name) is not None
@@ -108,7 +120,7 @@ def test_chart_scripts_and_generator_agree_on_every_name(tmp_path: Path, names: 
         assert script_verdict == chart_verdict, (
             f"{name!r}: chart {chart_verdict}, scripts {script_verdict}"
         )
-        expected = chart_verdict and not GENERATOR_ONLY_RULE.match(name)
+        expected = chart_verdict and not generator_only_refusal(name)
         assert generator_accepts(name) == expected, f"{name!r}: chart {chart_verdict}"
 
 
@@ -137,6 +149,17 @@ def test_the_grammar_on_known_names(tmp_path: Path, name: str, accepted: bool) -
     assert chart_accepts(name) is accepted
     assert scripts_accept(tmp_path, [name]) == [accepted]
     assert generator_accepts(name) is accepted
+
+
+@pytest.mark.parametrize(
+    "name", ["h:99999/ns/m", "h:0/ns/m", "h:5000:1/ns/m", "h:/ns/m", "127.0.0.1:65536/library/phi"]
+)
+def test_a_registry_port_no_client_can_dial_is_the_generators_refusal(name: str) -> None:
+    assert chart_accepts(name)  # the chart's grammar lets it through
+    assert not generator_accepts(name)
+    with pytest.raises(InvalidReferenceError, match="port from 1 to 65535"):
+        parse_model_reference(name)
+    assert generator_accepts("h:65535/ns/m")
 
 
 def test_generator_refuses_a_namespace_that_looks_like_a_registry() -> None:

@@ -42,7 +42,11 @@ from catalog_gen.references import ModelReference
 
 DOCKER_MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 OCI_MANIFEST_V1 = "application/vnd.oci.image.manifest.v1+json"
-MANIFEST_ACCEPT = f"{DOCKER_MANIFEST_V2}, {OCI_MANIFEST_V1}"
+# Exactly what Ollama 0.32.0 asks for (server/images.go pullModelManifest): a registry that holds
+# only an OCI manifest refuses Ollama's pull (Distribution: 404 "OCI manifest found, but accept
+# header does not support OCI manifests"), so the lock must not pin it either. An OCI manifest
+# served anyway (a registry that ignores Accept) is what Ollama gets too, and is read.
+MANIFEST_ACCEPT = DOCKER_MANIFEST_V2
 _MANIFEST_LISTS = frozenset(
     {
         "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -317,8 +321,9 @@ class RegistryClient:
         """GET with auth challenges and redirects handled; any non-200 becomes a RegistryError."""
         origin = _origin(url)
         authorization: str | None = None
-        challenged = False
-        for _ in range(_MAX_REDIRECTS + 1):
+        challenges = 0  # a second one after a cached token: it expired, fetch a new one
+        redirects = 0
+        while True:
             headers = {"Accept": accept, "User-Agent": USER_AGENT}
             # Credentials go only to the registry itself, never to a redirect target (blob
             # storage such as S3 or a CDN rejects them, and must not see them).
@@ -328,19 +333,26 @@ class RegistryClient:
             if response.status == 200:
                 return response
             if response.status in {301, 302, 303, 307, 308} and "location" in response.headers:
+                redirects += 1
+                if redirects > _MAX_REDIRECTS:
+                    raise RegistryError(
+                        f"more than {_MAX_REDIRECTS} redirects fetching the {what} at {url}"
+                    )
                 url = urllib.parse.urljoin(url, response.headers["location"])
                 continue
-            if response.status == 401 and not challenged and _origin(url) == origin:
-                challenged = True
-                authorization = self._answer_challenge(response, config)
+            if response.status == 401 and challenges < 2 and _origin(url) == origin:
+                challenges += 1
+                authorization = self._answer_challenge(response, config, fresh=challenges > 1)
                 continue
             message = _status_message(response, what)
             if response.status == 401:
                 message += "; " + _needs_credentials(url)
             raise RegistryError(message)
-        raise RegistryError(f"more than {_MAX_REDIRECTS} redirects fetching the {what} at {url}")
 
-    def _answer_challenge(self, response: _Response, config: RegistryConfig) -> str:
+    def _answer_challenge(
+        self, response: _Response, config: RegistryConfig, *, fresh: bool = False
+    ) -> str:
+        """The Authorization header a 401's challenge asks for (fresh: not a cached token)."""
         header = response.headers.get("www-authenticate", "")
         scheme, _, rest = header.strip().partition(" ")
         params = {
@@ -357,14 +369,18 @@ class RegistryClient:
                 f"WWW-Authenticate challenge ({header or 'none'})"
             )
         return "Bearer " + self._token(
-            params["realm"], params.get("service", ""), params.get("scope", ""), config
+            params["realm"], params.get("service", ""), params.get("scope", ""), config, fresh
         )
 
-    def _token(self, realm: str, service: str, scope: str, config: RegistryConfig) -> str:
+    def _token(
+        self, realm: str, service: str, scope: str, config: RegistryConfig, fresh: bool = False
+    ) -> str:
+        """A token for scope, cached for the run; fresh: the cached one was refused (tokens
+        expire, Distribution's after 60 s by default), so a new one is fetched."""
         username = config.credentials.username if config.credentials else ""
         key = (realm, service, scope, username)
         with self._tokens_lock:
-            cached = self._tokens.get(key)
+            cached = None if fresh else self._tokens.get(key)
         if cached is not None:
             return cached
         parsed = urllib.parse.urlsplit(realm)
@@ -553,6 +569,11 @@ def _status_message(response: _Response, what: str) -> str:
         "registry server error" if response.status >= 500 else "unexpected answer"
     )
     detail = _registry_error_detail(response.body)
+    if response.status == 404 and what == "manifest" and "OCI manifest" in detail:
+        hint = (
+            "the tag holds an OCI manifest, which Ollama 0.32.0 cannot pull (it asks for "
+            f"{DOCKER_MANIFEST_V2} only): push the model with `ollama push`"
+        )
     text = f"fetching the {what} failed: {hint} (HTTP {response.status} from {response.url})"
     return f"{text}: {detail}" if detail else text
 
@@ -565,7 +586,7 @@ def _verify_manifest_digest(response: _Response) -> str:
         if algorithm != "sha256":
             expected = (
                 hashlib.new(algorithm, response.body).hexdigest()
-                if algorithm in hashlib.algorithms_available and algorithm
+                if algorithm in hashlib.algorithms_guaranteed and not algorithm.startswith("shake")
                 else None
             )
             if expected != value:

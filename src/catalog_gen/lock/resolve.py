@@ -65,6 +65,12 @@ def resolve_all(
             return LockedModel.from_remote(client.resolve(item.reference, item.registry))
         except RegistryError as error:
             return _problem(item, fallback_path, str(error))
+        except (ValueError, RecursionError) as error:
+            # What a registry sends is read by urllib and json, which raise these on answers no
+            # registry should give (a redirect to port 99999, JSON nested 200,000 deep): that
+            # model's problem, never an internal error that drops every other model's result.
+            reason = f"the registry's answer cannot be read: {type(error).__name__}: {error}"
+            return _problem(item, fallback_path, reason)
 
     resolved: dict[str, LockedModel] = {}
     if items:
