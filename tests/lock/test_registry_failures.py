@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 
+from catalog_gen.lock import registry as registry_module
 from catalog_gen.lock.model import WantedModel
 from catalog_gen.lock.registry import (
     DOCKER_MANIFEST_V2,
@@ -395,3 +396,28 @@ def test_an_unreadable_answer_is_that_models_problem(
     assert locked == {}
     (problem,) = problems
     assert problem.severity == Severity.ERROR
+
+
+class _Downgrading(RegistryClient):
+    """A secure registry that redirects every request to plain http (no TLS server needed:
+    the transport is replaced, the client's own redirect handling is what is tested)."""
+
+    def __init__(self) -> None:
+        super().__init__(retry=RetryPolicy(attempts=1), sleep=Sleeps())
+        self.asked: list[str] = []
+
+    def _send_with_retries(  # type: ignore[override]
+        self, url: str, headers: object, max_body: int, what: str
+    ) -> object:
+        self.asked.append(url)
+        return registry_module._Response(
+            307, {"location": url.replace("https://", "http://", 1)}, b"", url
+        )
+
+
+def test_a_secure_registry_redirecting_to_plain_http_is_refused() -> None:
+    # The pin is what pull-models trusts later: bytes fetched in the clear could be anyone's.
+    client = _Downgrading()
+    with client, pytest.raises(RegistryError, match="which is not https"):
+        client.resolve(parse_model_reference("registry.example.com/library/phi"), RegistryConfig())
+    assert client.asked == ["https://registry.example.com/v2/library/phi/manifests/latest"]

@@ -338,7 +338,16 @@ class RegistryClient:
                     raise RegistryError(
                         f"more than {_MAX_REDIRECTS} redirects fetching the {what} at {url}"
                     )
-                url = urllib.parse.urljoin(url, response.headers["location"])
+                target = urllib.parse.urljoin(url, response.headers["location"])
+                if url.startswith("https:") and not target.startswith("https:"):
+                    # The pin is what pull-models trusts later: bytes fetched in the clear could
+                    # be anyone's (a plain-http token realm is refused for the same reason).
+                    raise RegistryError(
+                        f"the registry redirected the {what} from {url} to {target}, which is "
+                        "not https: refusing to pin bytes fetched over an unencrypted "
+                        "connection (mark the registry insecure if it is meant to be plain http)"
+                    )
+                url = target
                 continue
             if response.status == 401 and challenges < 2 and _origin(url) == origin:
                 challenges += 1
