@@ -18,6 +18,7 @@ from catalog_gen.plan.service_plan import ServicePlan
 from catalog_gen.problems import Report, Severity
 from tests.gitops.conftest import CHART_DIR, FIXTURE_CATALOG, Rendered, plan
 
+DEFAULT_SERVER = "https://kubernetes.default.svc"
 NO_OWNER = (
     "no owner: the service is not published to Backstage (a Component needs an owner); set "
     "owner, e.g. group:ml-platform, in the leaf or for every service of the environment in its "
@@ -123,35 +124,84 @@ def test_only_the_files_the_command_reports_on_are_kept(tmp_path: Path) -> None:
     assert [problem.path for problem in report.problems] == ["catalog/sandbox/play/tiny.yaml"]
 
 
+def set_argocd(catalog: Path, environment: str, **values: str) -> None:
+    path = catalog / f"environments/{environment}.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["argocd"].update(values)
+    path.write_text(yaml.safe_dump(data))
+
+
+def clashes(catalog: Path) -> set[tuple[str, str]]:
+    planned, report = plan(catalog)
+    check_planned(without_plans(planned), report)
+    found = [p for p in report.problems if "would fight over its objects" in p.message]
+    return {(p.path, p.message) for p in found}
+
+
 def test_two_environments_deploying_one_release_into_one_namespace_are_refused(
     tmp_path: Path,
 ) -> None:
-    # dev and staging both deploy to the default cluster without a prefix: the same service
-    # name in the same namespace is one Helm release that two Applications would own.
+    # dev and staging both deploy to one named cluster without a prefix: the same service name
+    # in the same namespace is one Helm release that two Applications would own.
     catalog = copied(tmp_path)
-    twin = catalog / "staging/team-a/phi.yaml"
     text = (catalog / "dev/team-a/phi.yaml").read_text()
-    twin.write_text(
-        text.replace("environment: dev", "environment: staging").replace(
-            "ingress:\n  enabled: true\n", ""
-        )
+    twin = text.replace("environment: dev", "environment: staging")
+    (catalog / "staging/team-a/phi.yaml").write_text(
+        twin.replace("ingress:\n  enabled: true\n", "")
     )
-    planned, report = plan(catalog)
-    check_planned(without_plans(planned), report)
-    clashes = [p for p in report.problems if "would fight over its objects" in p.message]
-    assert {(p.path, p.json_path) for p in clashes} == {
-        ("catalog/dev/team-a/phi.yaml", "$.serviceName"),
-        ("catalog/staging/team-a/phi.yaml", "$.serviceName"),
+    for environment in ("dev", "staging"):
+        set_argocd(catalog, environment, destinationServer="https://gpu.example.com:6443")
+    found = clashes(catalog)
+    assert {path for path, _ in found} == {
+        "catalog/dev/team-a/phi.yaml",
+        "catalog/staging/team-a/phi.yaml",
     }
-    assert "also deployed by catalog/staging/team-a/phi.yaml (environment 'staging')" in (
-        next(p.message for p in clashes if p.path == "catalog/dev/team-a/phi.yaml")
+    assert any(
+        "also deployed by catalog/staging/team-a/phi.yaml (environment 'staging')" in message
+        for _, message in found
     )
 
-    # A prefix of its own (or another cluster) keeps them apart.
-    environment = catalog / "environments/staging.yaml"
-    data = yaml.safe_load(environment.read_text())
-    data["argocd"]["namespacePrefix"] = "staging-"
-    environment.write_text(yaml.safe_dump(data))
+    set_argocd(catalog, "staging", namespacePrefix="staging-")  # a namespace of its own
+    assert clashes(catalog) == set()
+
+
+def test_the_in_cluster_address_is_each_argo_cds_own_cluster(tmp_path: Path) -> None:
+    # One Argo CD per environment's cluster, each deploying to its own in-cluster address: the
+    # same release and namespace in two environments is then no clash (dev and prod here).
+    catalog = copied(tmp_path)
+    text = (catalog / "dev/team-a/phi.yaml").read_text()
+    twin = text.replace("environment: dev", "environment: staging")
+    (catalog / "staging/team-a/phi.yaml").write_text(
+        twin.replace("ingress:\n  enabled: true\n", "")
+    )
+    for environment in ("dev", "staging"):
+        set_argocd(catalog, environment, destinationServer=DEFAULT_SERVER)
+    assert clashes(catalog) == set()
+
+
+def test_kubernetes_and_argo_cd_namespaces_are_refused(tmp_path: Path) -> None:
+    catalog = copied(tmp_path)
+    text = (catalog / "dev/team-a/phi.yaml").read_text()
+    for namespace, name in (("kube-system", "svc-a"), ("argocd", "argocd-server")):
+        leaf = catalog / "dev" / namespace / f"{name}.yaml"
+        leaf.parent.mkdir()
+        leaf.write_text(
+            text.replace("namespace: team-a", f"namespace: {namespace}")
+            .replace("serviceName: phi", f"serviceName: {name}")
+            .replace("ingress:\n  enabled: true\n", "")
+        )
     planned, report = plan(catalog)
     check_planned(without_plans(planned), report)
-    assert not [p for p in report.problems if "would fight over its objects" in p.message]
+    refused = {
+        (p.path, p.message.split(":")[0]) for p in report.problems if p.json_path == "$.namespace"
+    }
+    assert refused == {
+        (
+            "catalog/dev/kube-system/svc-a.yaml",
+            "namespace 'kube-system' belongs to Kubernetes itself",
+        ),
+        (
+            "catalog/dev/argocd/argocd-server.yaml",
+            "namespace 'argocd' is Argo CD's own (argocd.namespace)",
+        ),
+    }

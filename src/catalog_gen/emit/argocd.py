@@ -26,7 +26,7 @@ from catalog_gen.check.names import ResourceName
 from catalog_gen.emit.blockyaml import block_yaml
 from catalog_gen.emit.jsontext import indented_json
 from catalog_gen.emit.yamltext import quoting_dumper
-from catalog_gen.models import ArgoCd, ChartSource, Environment
+from catalog_gen.models import DEFAULT_ARGOCD_DESTINATION, ArgoCd, ChartSource, Environment
 from catalog_gen.plan.across import LeafFacts, other_namespaces
 from catalog_gen.plan.autoscaling import autoscaled
 from catalog_gen.plan.pipeline import CatalogPlan
@@ -600,9 +600,8 @@ def check_catalog(catalog: CatalogPlan, report: Report) -> None:
         for where, message in environment_problems(environment):
             document.add(report, where, message)
     for service in catalog.services:
-        namespace = destination_namespace(
-            catalog.environments[service.environment_name], service.namespace
-        )
+        environment = catalog.environments[service.environment_name]
+        namespace = destination_namespace(environment, service.namespace)
         if len(namespace) > NAME_MAX:
             service.add(
                 report,
@@ -610,21 +609,50 @@ def check_catalog(catalog: CatalogPlan, report: Report) -> None:
                 f"with the environment's namespacePrefix the namespace is {namespace!r}, "
                 f"longer than {NAME_MAX} characters",
             )
+        reserved = _reserved_namespace(environment, namespace)
+        if reserved:
+            service.add(report, ("namespace",), reserved)
     _check_unique_names(catalog, report)
     _check_shared_releases(catalog, report)
+
+
+# Namespaces of the cluster itself: the AppProject would list one (it copies the leaves'
+# namespaces), and a service there can replace a system object of the same name.
+SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
+
+
+def _reserved_namespace(environment: Environment, namespace: str) -> str | None:
+    """Why a service may not run in namespace: Kubernetes' own, or Argo CD's (a service named
+    argocd-server there would replace Argo CD's own server); None when it may."""
+    if namespace in SYSTEM_NAMESPACES or namespace.startswith("kube-"):
+        return (
+            f"namespace {namespace!r} belongs to Kubernetes itself: the environment's AppProject "
+            "would let Argo CD deploy into it; choose a namespace of your own"
+        )
+    argocd = environment.argocd
+    if argocd is not None and namespace == argocd.namespace:
+        return (
+            f"namespace {namespace!r} is Argo CD's own (argocd.namespace): a service there could "
+            "replace Argo CD's objects; choose a namespace of your own"
+        )
+    return None
 
 
 def _check_shared_releases(catalog: CatalogPlan, report: Report) -> None:
     """Services of two environments that Argo CD would deploy as one release (the service
     name) into one namespace of one cluster: their Applications would fight over every object
     (self-heal against self-heal), and deleting either (prune, a removed leaf) deletes the
-    other's. An error at each, naming the others."""
+    other's. An error at each, naming the others. Only where the destination names a cluster:
+    the in-cluster address is each Argo CD's own cluster, and environments synced by Argo CDs
+    of their own (one per cluster) share it without sharing a cluster (docs/operations.md)."""
     releases: dict[tuple[str, str, str], list[LeafFacts]] = {}
     for service in sorted(catalog.services, key=lambda item: item.leaf_path):
         environment = catalog.environments[service.environment_name]
         if environment.argocd is None:  # no Application: nothing Argo CD deploys
             continue
         server = str(environment.argocd.destination_server).rstrip("/")
+        if server == str(DEFAULT_ARGOCD_DESTINATION).rstrip("/"):
+            continue
         namespace = destination_namespace(environment, service.namespace)
         releases.setdefault((server, namespace, service.service_name), []).append(service)
     for (server, namespace, release), services in releases.items():
