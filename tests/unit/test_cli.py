@@ -453,6 +453,19 @@ def test_lock_check_prints_its_problems_as_json_on_request(tmp_path: Path) -> No
     assert "".join(line + "\n" for line in as_text) == text.stderr
 
 
+def test_a_clean_lock_check_prints_only_json_on_stdout(tmp_path: Path) -> None:
+    # Tools parse stdout: the human "is up to date" line goes to stderr with --format json.
+    catalog = make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf()})
+    reference = "registry.ollama.ai/library/phi:latest"
+    write_lock(catalog / "models.lock.yaml", ModelLock({reference: pin(reference, "ab")}))
+    outcome = run_cli(tmp_path, "lock", "--check", "--offline", "--format", "json")
+    assert outcome.code == 0, outcome.stdout + outcome.stderr
+    assert json.loads(outcome.stdout) == []
+    assert "catalog/models.lock.yaml is up to date (1 model(s))" in outcome.stderr
+    text = run_cli(tmp_path, "lock", "--check", "--offline")
+    assert text.stdout == "catalog/models.lock.yaml is up to date (1 model(s))\n"
+
+
 def test_the_commands_load_the_registry_client_and_diff_only_when_they_run() -> None:
     """Every command pays for what the command line imports (an editor runs `validate FILE` on
     each save): the HTTP client only `lock` uses and what only `diff` uses are imported by

@@ -81,6 +81,17 @@ class _Run:
     concurrency: int
     output_format: str
 
+    @property
+    def notes(self) -> TextIO:
+        """Where the human lines go: stdout, except with --format json, whose stdout holds the
+        JSON problems alone (what tools parse)."""
+        return self.err if self.output_format == "json" else self.out
+
+    def done(self, report: Report) -> None:
+        """A successful run's JSON: its problems (warnings, or none) on stdout."""
+        if self.output_format == "json":
+            self.out.write(report.format_json())
+
 
 def _usage_problem(*, check: bool, offline: bool, update: Sequence[str]) -> str | None:
     if check and update:
@@ -121,8 +132,10 @@ def _pin(
     except OSError as error:
         err.write(f"catalog-gen lock: cannot write {shown}: {error.strerror or error}\n")
         return 1  # the file system refused: the environment, not a bug
-    _print_changes(resolved, locked, unique, out)
-    out.write(f"{shown}: {len(new_models)} model(s), {'written' if written else 'unchanged'}\n")
+    _print_changes(resolved, locked, unique, run.notes)
+    summary = f"{shown}: {len(new_models)} model(s), {'written' if written else 'unchanged'}\n"
+    run.notes.write(summary)
+    run.done(report)
     return 0
 
 
@@ -188,7 +201,8 @@ def _check(
     if report.problems:
         _write_problems(report, run.output_format, run.out, run.err)
         return 1
-    run.out.write(f"{shown} is up to date ({len(unique)} model(s))\n")
+    run.notes.write(f"{shown} is up to date ({len(unique)} model(s))\n")
+    run.done(report)
     return 0
 
 
