@@ -222,6 +222,18 @@ def test_check_fails_when_the_registry_scheme_changed(catalog: Catalog) -> None:
     assert f"locked from http://{catalog.registry.host}" in outcome.err
 
 
+def test_a_scheme_change_is_one_problem_online_too(catalog: Catalog) -> None:
+    # The pin's registry differs, nothing else: no second "sizes or facts differ" problem.
+    catalog.push("phi")
+    assert catalog.lock(catalog.wanted("phi")).code == 0
+    text = catalog.lock_path.read_text()
+    catalog.lock_path.write_text(text.replace("http://", "https://"))
+    outcome = catalog.lock(catalog.wanted("phi"), check=True)
+    assert outcome.code == 1
+    assert f"locked from https://{catalog.registry.host}" in outcome.err
+    assert "recorded sizes or facts differ" not in outcome.err
+
+
 def test_update_refreshes_only_the_named_model(catalog: Catalog) -> None:
     catalog.push("phi")
     llama = catalog.push("llama3", "8b")

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -233,7 +233,8 @@ def _compare_with_registries(
                 f"{entry.digest[:12]}",
                 hint=f"run `catalog-gen lock --update {key}`",
             )
-        elif entry != pinned:
+        elif replace(entry, registry=pinned.registry) != pinned:
+            # (a registry reached over another scheme is its own problem: stale_entries)
             report.add(
                 shown,
                 lines.get(key, 0),
