@@ -432,6 +432,11 @@ def test_the_shipped_catalog_without_a_lock_warns_and_lock_check_names_every_mod
     assert "the lock does not exist" in outcome.stderr
     for model in ("phi:latest", "llama3.2:3b", "nomic-embed-text:v1.5"):
         assert f"registry.ollama.ai/library/{model}: not in the lock" in outcome.stderr
+    # Each at the leaf line that names it (where `validate` warns), not at the absent lock.
+    assert (
+        "catalog/dev/ml-workloads/ollama-phi.yaml:7:8: error: $.model: "
+        "registry.ollama.ai/library/phi:latest: not in the lock"
+    ) in outcome.stderr
 
 
 def test_lock_check_prints_its_problems_as_json_on_request(tmp_path: Path) -> None:

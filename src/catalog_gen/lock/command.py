@@ -176,14 +176,12 @@ def _check(
     lines = lock.lines if lock else {}
     for stale in stale_entries(lock, unique.values()):
         line = lines.get(stale.reference, 0)
-        report.add(
-            shown,
-            line,
-            1 if line else 0,
-            "$.models",
-            f"{stale.reference}: {stale.reason}",
-            hint=hint,
-        )
+        origin = unique[stale.reference].origin if stale.reference in unique else None
+        if not line and origin is not None:  # not in the lock: at the leaf line that names it
+            where = (origin.path, origin.line, origin.column, origin.json_path)
+        else:
+            where = (shown, line, 1 if line else 0, "$.models")
+        report.add(*where, f"{stale.reference}: {stale.reason}", hint=hint)
     if lock is not None and lock_path.read_bytes() != serialize_lock(lock).encode("utf-8"):
         report.add(
             shown,
