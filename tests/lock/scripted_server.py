@@ -23,7 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class Reply:
     status: int = 200
     body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
+    # A list sends the header once per value, in order (a repeated header).
+    headers: dict[str, str | list[str]] = field(default_factory=dict)
     delay: float = 0.0
 
 
@@ -127,8 +128,9 @@ class ScriptedServer:
             time.sleep(reply.delay)
         try:
             handler.send_response(reply.status)
-            for name, value in reply.headers.items():
-                handler.send_header(name, value)
+            for name, values in reply.headers.items():
+                for value in values if isinstance(values, list) else [values]:
+                    handler.send_header(name, value)
             handler.send_header("Content-Length", str(len(reply.body)))
             handler.end_headers()
             handler.wfile.write(reply.body)
@@ -171,7 +173,7 @@ class ScriptedServer:
             connection.request("GET", handler.path, headers=headers)
             response = connection.getresponse()
             body = response.read()
-            passed = {
+            passed: dict[str, str | list[str]] = {
                 name: value
                 for name, value in response.getheaders()
                 if name.lower() in {"content-type", "docker-content-digest", "location"}

@@ -421,3 +421,19 @@ def test_a_secure_registry_redirecting_to_plain_http_is_refused() -> None:
     with client, pytest.raises(RegistryError, match="which is not https"):
         client.resolve(parse_model_reference("registry.example.com/library/phi"), RegistryConfig())
     assert client.asked == ["https://registry.example.com/v2/library/phi/manifests/latest"]
+
+
+def test_the_first_of_two_challenges_is_answered_as_go_reads_it(scripted: ScriptedServer) -> None:
+    # Go's Header.Get (Ollama's client) reads the first WWW-Authenticate: Bearer here, which
+    # needs no credentials; the Basic one after it would.
+    scripted.enable_token_auth()
+    bearer = (
+        f'Bearer realm="{scripted.url}/token",service="scripted-registry",'
+        'scope="repository:library/phi:pull"'
+    )
+    scripted.route(
+        MANIFEST_PATH, Reply(401, b"", {"WWW-Authenticate": [bearer, 'Basic realm="registry"']})
+    )
+    with make_client(Sleeps()) as client, pytest.raises(RegistryError):
+        resolve(scripted, client)
+    assert scripted.requests_to("/token"), "the Basic challenge was answered instead"

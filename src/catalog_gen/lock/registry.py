@@ -503,7 +503,9 @@ class RegistryClient:
             if len(body) > max_body:
                 connection.close()
                 raise RegistryError(f"response from {url} is larger than {max_body} bytes")
-            response_headers = {name.lower(): value for name, value in raw.getheaders()}
+            response_headers: dict[str, str] = {}
+            for name, value in raw.getheaders():  # the first of a repeated header, as Go's Get
+                response_headers.setdefault(name.lower(), value)
             if raw.will_close:
                 connection.close()
             else:
