@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
+import threading
+import time
 import uuid
 
 import pytest
@@ -437,3 +440,33 @@ def test_the_first_of_two_challenges_is_answered_as_go_reads_it(scripted: Script
     with make_client(Sleeps()) as client, pytest.raises(RegistryError):
         resolve(scripted, client)
     assert scripted.requests_to("/token"), "the Basic challenge was answered instead"
+
+
+def test_an_answer_trickling_in_is_bounded_by_twice_the_timeout() -> None:
+    # One byte just inside each read timeout would otherwise hold a worker for hours.
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+            while not stop.wait(0.3):
+                try:
+                    connection.sendall(b"{")
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    host = f"127.0.0.1:{listener.getsockname()[1]}"
+    started = time.monotonic()
+    try:
+        client = make_client(Sleeps(), attempts=1, timeout=1.0)
+        with client, pytest.raises(RegistryError, match=r"no answer from 127\.0\.0\.1"):
+            client.resolve(parse_model_reference(f"{host}/library/phi"), INSECURE)
+    finally:
+        stop.set()
+        listener.close()
+    assert time.monotonic() - started < 4.0

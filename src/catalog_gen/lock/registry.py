@@ -467,7 +467,7 @@ class RegistryClient:
             try:
                 connection.request("GET", target, headers=dict(headers))
                 raw = connection.getresponse()
-                body = raw.read(max_body + 1)
+                body = _read_within(raw, max_body, time.monotonic() + 2 * self.timeout)
                 if len(body) <= max_body and not raw.isclosed():
                     body += raw.read()  # the end of a chunked body, so the connection is reusable
             except (
@@ -512,6 +512,22 @@ class RegistryClient:
                 self._pool.give_back(key, connection)
             return _Response(raw.status, response_headers, body, url)
         raise _TransientError(f"connection to {key[1]}:{port} keeps dropping")
+
+
+def _read_within(raw: http.client.HTTPResponse, limit: int, deadline: float) -> bytes:
+    """Up to limit + 1 bytes of the body (one past the limit says it is too large), piece by
+    piece: each read is bounded by the socket timeout, the whole by deadline (twice the
+    timeout), so a server sending a byte just inside each timeout cannot hold a worker for hours
+    (TimeoutError, retried like no answer)."""
+    body = bytearray()
+    while len(body) <= limit:
+        piece = raw.read1(min(65536, limit + 1 - len(body)))
+        if not piece:
+            break
+        body += piece
+        if time.monotonic() > deadline:
+            raise TimeoutError
+    return bytes(body)
 
 
 def registry_base_url(host: str, *, insecure: bool) -> str:
