@@ -20,6 +20,7 @@ from catalog_gen.emit.backstage import (
     is_valid_entity_name,
     parse_repository,
     taken_hosts,
+    taken_services,
     template_tree,
 )
 from catalog_gen.emit.schema import json_schema
@@ -338,3 +339,33 @@ def test_the_form_refuses_a_host_routed_in_the_same_environment_only(rendered: R
     for rule in exposure["allOf"]:
         for refusal in rule["then"]["properties"]["ingress"]["properties"]["host"]["allOf"]:
             assert refusal["errorMessage"].startswith(refusal["not"]["const"] + " is already")
+
+
+def test_the_form_refuses_a_service_the_environment_and_namespace_have(rendered: Rendered) -> None:
+    # The skeleton would write over the leaf (`catalog-gen new` refuses to).
+    page = template(rendered)["spec"]["parameters"][0]
+    taken = taken_services(rendered.catalog.plans)
+    environment, services = next(iter(taken.items()))
+    namespace, service = services[0]
+    validator = jsonschema.Draft7Validator(page)
+    existing = {"environment": environment, "namespace": namespace, "serviceName": service}
+    refusals = [
+        error.validator_value
+        for error in validator.iter_errors(existing)
+        for error in [error, *(error.context or [])]
+        if error.validator == "not"
+    ]
+    assert {"const": service} in refusals
+    for elsewhere in ({"namespace": "another"}, {"serviceName": "another"}):
+        assert not [
+            e for e in validator.iter_errors({**existing, **elsewhere}) if e.validator == "not"
+        ]
+
+
+def test_an_untouched_page_sends_no_object_the_leaf_would_refuse(rendered: Rendered) -> None:
+    # The form fills defaults in: a nested default (ingress.administration: false) made an
+    # untouched Exposure page send ingress without its required `enabled`.
+    for page in template(rendered)["spec"]["parameters"]:
+        for name, field in page["properties"].items():
+            for sub, spec in field.get("properties", {}).items():
+                assert "default" not in spec, f"{name}.{sub}"

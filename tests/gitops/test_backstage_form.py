@@ -124,8 +124,7 @@ def test_the_submitted_values_make_a_leaf_catalog_gen_accepts(
 ) -> None:
     submitted = session["submitted"]
     assert submitted is not None
-    assert submitted["ingress"] == {
-        "administration": False,
+    assert submitted["ingress"] == {  # no administration: the form fills in no nested default
         "enabled": True,
         "host": "form-svc.dev.inference.example.com",
     }

@@ -333,9 +333,14 @@ def _form_field(
         # The form creates every object, even one left empty; asking for its required keys then
         # would force them. The skeleton leaves out an object with no keys set, and a partly set
         # one reaches `catalog-gen validate` in CI, which names the missing key.
+        # Nor their defaults: the form fills a default in, so an untouched page would send an
+        # object holding only it (ingress: {administration: false}) and lack its required key.
         field.pop("required", None)
         field["properties"] = {
-            name: {"title": sub.get("title", _humanize(name)), **sub}
+            name: {
+                "title": sub.get("title", _humanize(name)),
+                **{k: v for k, v in sub.items() if k != "default"},
+            }
             for name, sub in field.get("properties", {}).items()
         }
     field.update(_UI.get(key, {}))
@@ -354,6 +359,48 @@ def taken_hosts(plans: Iterable[ServicePlan]) -> dict[str, list[tuple[str, str]]
         for host, _ in plan.exposure.host_sources:
             hosts.setdefault(host, f"{plan.namespace}/{plan.service_name}")
     return {name: sorted(hosts.items()) for name, hosts in sorted(taken.items()) if hosts}
+
+
+TakenServices = Mapping[str, Sequence[tuple[str, str]]]  # environment: (namespace, service)
+
+
+def taken_services(plans: Iterable[ServicePlan]) -> dict[str, list[tuple[str, str]]]:
+    """Per environment, the (namespace, service) of every leaf it has: the skeleton would write
+    over such a leaf (`catalog-gen new` refuses to)."""
+    taken: dict[str, set[tuple[str, str]]] = {}
+    for plan in plans:
+        taken.setdefault(plan.environment_name, set()).add((plan.namespace, plan.service_name))
+    return {name: sorted(services) for name, services in sorted(taken.items())}
+
+
+def _taken_service_rules(taken: TakenServices) -> list[dict[str, Any]]:
+    """JSON Schema that refuses a service the chosen environment and namespace have already (if
+    both match, the name must differ), with the message Backstage's form shows."""
+    rules: list[dict[str, Any]] = []
+    for environment, services in sorted(taken.items()):
+        for namespace, service in services:
+            rules.append(
+                {
+                    "if": {
+                        "properties": {
+                            "environment": {"const": environment},
+                            "namespace": {"const": namespace},
+                        },
+                        "required": ["environment", "namespace"],
+                    },
+                    "then": {
+                        "properties": {
+                            "serviceName": {
+                                "not": {"const": service},
+                                "errorMessage": f"{namespace}/{service} already exists in "
+                                f"{environment}: edit its leaf instead (the form never replaces "
+                                "one)",
+                            }
+                        }
+                    },
+                }
+            )
+    return rules
 
 
 def _taken_host_rules(taken: TakenHosts) -> list[dict[str, Any]]:
@@ -383,9 +430,13 @@ def _taken_host_rules(taken: TakenHosts) -> list[dict[str, Any]]:
 
 
 def form_parameters(
-    leaf_schema: Mapping[str, Any], environments: Sequence[str], taken: TakenHosts | None = None
+    leaf_schema: Mapping[str, Any],
+    environments: Sequence[str],
+    taken: TakenHosts | None = None,
+    services: TakenServices | None = None,
 ) -> list[dict[str, Any]]:
-    """The Template's parameter pages, from the leaf schema (and the hosts already taken)."""
+    """The Template's parameter pages, from the leaf schema (and the hosts and services the
+    catalog has already)."""
     definitions = leaf_schema.get("$defs", {})
     properties = _inline(leaf_schema.get("properties", {}), definitions)
     required = set(leaf_schema.get("required", [])) | set(FORM_REQUIRED)
@@ -412,6 +463,8 @@ def form_parameters(
         )
         if "ingress" in keys and taken:
             pages[-1]["allOf"] = _taken_host_rules(taken)
+        if "serviceName" in keys and services:
+            pages[-1]["allOf"] = _taken_service_rules(services)
     return pages
 
 
@@ -475,7 +528,9 @@ def template_entity(
     environments: Sequence[str],
     repository: Repository,
     target_branch: str | None,
+    *,
     taken: TakenHosts | None = None,
+    services: TakenServices | None = None,
 ) -> dict[str, Any]:
     return {
         "apiVersion": TEMPLATE_API_VERSION,
@@ -494,7 +549,7 @@ def template_entity(
         },
         "spec": {
             "type": "service",
-            "parameters": form_parameters(leaf_schema, environments, taken),
+            "parameters": form_parameters(leaf_schema, environments, taken, services),
             "steps": _steps(repository, target_branch),
             "output": {
                 "links": [
@@ -564,10 +619,14 @@ def template_files(
     environments: Sequence[str],
     repository: Repository,
     target_branch: str | None,
+    *,
     taken: TakenHosts | None = None,
+    services: TakenServices | None = None,
 ) -> dict[PurePosixPath, bytes]:
     """The files of backstage/templates/ollama-inference-load/ (paths relative to it)."""
-    entity = template_entity(leaf_schema, environments, repository, target_branch, taken)
+    entity = template_entity(
+        leaf_schema, environments, repository, target_branch, taken=taken, services=services
+    )
     return {
         PurePosixPath("template.yaml"): yaml_bytes([entity], "schemas/catalog-leaf.schema.json"),
         PurePosixPath(SKELETON_LEAF_PATH): skeleton_text(leaf_schema).encode(),
@@ -585,7 +644,8 @@ def template_tree(
 
     The form offers every environment; pull requests go to the one repository the environments
     deploy from (their argocd.repoURL), to their common targetRevision when it is a branch. The
-    form refuses the hosts the catalog's services (plans) already route in each environment.
+    form refuses the hosts the catalog's services (plans) already route in each environment, and
+    the services each environment and namespace already have.
     """
     repositories: list[tuple[str, Repository]] = []
     for name, environment in sorted(environments.items()):
@@ -615,7 +675,12 @@ def template_tree(
         return None
     try:
         return template_files(
-            leaf_schema, sorted(environments), repository, branch, taken_hosts(plans)
+            leaf_schema,
+            sorted(environments),
+            repository,
+            branch,
+            taken=taken_hosts(plans),
+            services=taken_services(plans),
         )
     except TemplateSchemaError as error:
         report.add("schemas/catalog-leaf.schema.json", 0, 0, (), str(error))
