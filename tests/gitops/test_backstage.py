@@ -369,3 +369,14 @@ def test_an_untouched_page_sends_no_object_the_leaf_would_refuse(rendered: Rende
         for name, field in page["properties"].items():
             for sub, spec in field.get("properties", {}).items():
                 assert "default" not in spec, f"{name}.{sub}"
+
+
+def test_the_form_refuses_kube_namespaces_and_unknown_presets(rendered: Rendered) -> None:
+    # What catalog-gen refuses past the leaf schema, refused before a pull request is opened.
+    pages = template(rendered)["spec"]["parameters"]
+    namespace = jsonschema.Draft7Validator(pages[0]["properties"]["namespace"])
+    assert list(namespace.iter_errors("kube-system"))
+    assert not list(namespace.iter_errors("ml-workloads"))
+    preset = jsonschema.Draft7Validator(pages[1]["properties"]["resourcesPreset"])
+    assert list(preset.iter_errors("large"))
+    assert not list(preset.iter_errors("auto"))

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
+from catalog_gen.check.rules import RESOURCE_PRESETS
 from catalog_gen.emit.argocd import (
     GENERATED_DIR,
     GENERATED_MARKER,
@@ -74,6 +75,13 @@ _UI: dict[str, dict[str, Any]] = {
         "ui:options": {"catalogFilter": {"kind": ["Group", "User"]}},
     },
     "description": {"ui:widget": "textarea", "ui:options": {"rows": 3}},
+    # What catalog-gen refuses that the leaf schema lets through, refused in the form already:
+    # the namespaces of Kubernetes itself (emit/argocd.py) and presets that do not exist.
+    "namespace": {
+        "not": {"pattern": "^kube-"},
+        "errorMessage": {"not": "kube-* namespaces belong to Kubernetes itself"},
+    },
+    "resourcesPreset": {"enum": list(RESOURCE_PRESETS)},
 }
 
 
