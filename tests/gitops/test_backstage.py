@@ -380,3 +380,12 @@ def test_the_form_refuses_kube_namespaces_and_unknown_presets(rendered: Rendered
     preset = jsonschema.Draft7Validator(pages[1]["properties"]["resourcesPreset"])
     assert list(preset.iter_errors("large"))
     assert not list(preset.iter_errors("auto"))
+
+
+def test_the_form_refuses_characters_its_dump_would_write_raw(rendered: Rendered) -> None:
+    # DEL and C1 controls reach the leaf unescaped, which YAML refuses (NEL: read apart).
+    field = template(rendered)["spec"]["parameters"][0]["properties"]["description"]
+    validator = jsonschema.Draft7Validator(field)
+    for text in ("a\x7fb", "a\x85b", "a\x9fb"):
+        assert list(validator.iter_errors(text)), repr(text)
+    assert not list(validator.iter_errors('Tabs\tquotes "x", #hash, é and 中文\nlines'))

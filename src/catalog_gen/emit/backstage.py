@@ -74,7 +74,14 @@ _UI: dict[str, dict[str, Any]] = {
         "ui:field": "OwnerPicker",
         "ui:options": {"catalogFilter": {"kind": ["Group", "User"]}},
     },
-    "description": {"ui:widget": "textarea", "ui:options": {"rows": 3}},
+    # Nunjucks' dump writes DEL and the C1 controls raw, which YAML refuses in a file (and
+    # YAML 1.1 and 1.2 read NEL, U+0085, apart): the form refuses them.
+    "description": {
+        "ui:widget": "textarea",
+        "ui:options": {"rows": 3},
+        "not": {"pattern": "[\\u007f-\\u009f]"},
+        "errorMessage": {"not": "no DEL or C1 control characters"},
+    },
     # What catalog-gen refuses that the leaf schema lets through, refused in the form already:
     # the namespaces of Kubernetes itself (emit/argocd.py) and presets that do not exist.
     "namespace": {
