@@ -503,15 +503,22 @@ class RegistryClient:
             if len(body) > max_body:
                 connection.close()
                 raise RegistryError(f"response from {url} is larger than {max_body} bytes")
-            response_headers: dict[str, str] = {}
-            for name, value in raw.getheaders():  # the first of a repeated header, as Go's Get
-                response_headers.setdefault(name.lower(), value)
+            response_headers = _first_headers(raw)
             if raw.will_close:
                 connection.close()
             else:
                 self._pool.give_back(key, connection)
             return _Response(raw.status, response_headers, body, url)
         raise _TransientError(f"connection to {key[1]}:{port} keeps dropping")
+
+
+def _first_headers(raw: http.client.HTTPResponse) -> dict[str, str]:
+    """Headers by lower-cased name, the first of a repeated one (as Go's Header.Get reads them:
+    two WWW-Authenticate challenges, Ollama's client answers the first)."""
+    headers: dict[str, str] = {}
+    for name, value in raw.getheaders():
+        headers.setdefault(name.lower(), value)
+    return headers
 
 
 def _read_within(raw: http.client.HTTPResponse, limit: int, deadline: float) -> bytes:
