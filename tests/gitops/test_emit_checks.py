@@ -138,17 +138,23 @@ def clashes(catalog: Path) -> set[tuple[str, str]]:
     return {(p.path, p.message) for p in found}
 
 
-def test_two_environments_deploying_one_release_into_one_namespace_are_refused(
-    tmp_path: Path,
-) -> None:
-    # dev and staging both deploy to one named cluster without a prefix: the same service name
-    # in the same namespace is one Helm release that two Applications would own.
+def with_staging_twin(tmp_path: Path) -> Path:
+    """The fixture catalog with dev's team-a/phi also in staging (same namespace and name)."""
     catalog = copied(tmp_path)
     text = (catalog / "dev/team-a/phi.yaml").read_text()
     twin = text.replace("environment: dev", "environment: staging")
     (catalog / "staging/team-a/phi.yaml").write_text(
         twin.replace("ingress:\n  enabled: true\n", "")
     )
+    return catalog
+
+
+def test_two_environments_deploying_one_release_into_one_namespace_are_refused(
+    tmp_path: Path,
+) -> None:
+    # dev and staging both deploy to one named cluster without a prefix: the same service name
+    # in the same namespace is one Helm release that two Applications would own.
+    catalog = with_staging_twin(tmp_path)
     for environment in ("dev", "staging"):
         set_argocd(catalog, environment, destinationServer="https://gpu.example.com:6443")
     found = clashes(catalog)
@@ -167,13 +173,8 @@ def test_two_environments_deploying_one_release_into_one_namespace_are_refused(
 
 def test_the_in_cluster_address_is_each_argo_cds_own_cluster(tmp_path: Path) -> None:
     # One Argo CD per environment's cluster, each deploying to its own in-cluster address: the
-    # same release and namespace in two environments is then no clash (dev and prod here).
-    catalog = copied(tmp_path)
-    text = (catalog / "dev/team-a/phi.yaml").read_text()
-    twin = text.replace("environment: dev", "environment: staging")
-    (catalog / "staging/team-a/phi.yaml").write_text(
-        twin.replace("ingress:\n  enabled: true\n", "")
-    )
+    # same release and namespace in two environments is then no clash.
+    catalog = with_staging_twin(tmp_path)
     for environment in ("dev", "staging"):
         set_argocd(catalog, environment, destinationServer=DEFAULT_SERVER)
     assert clashes(catalog) == set()

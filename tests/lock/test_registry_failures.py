@@ -27,9 +27,9 @@ from catalog_gen.lock.registry import (
 )
 from catalog_gen.lock.resolve import resolve_all
 from catalog_gen.problems import Severity
-from catalog_gen.references import parse_model_reference
+from catalog_gen.references import ModelReference, parse_model_reference
 from tests.lock.local_registry import LocalRegistry
-from tests.lock.scripted_server import Reply, ScriptedServer
+from tests.lock.scripted_server import Reply, ScriptedServer, TokenGate
 from tests.lock.seeding import RegistrySeeder
 
 INSECURE = RegistryConfig(insecure=True)
@@ -266,20 +266,29 @@ def test_config_blob_redirect_is_followed_without_credentials(scripted: Scripted
         storage.stop()
 
 
-@pytest.mark.registry
-def test_token_auth_in_front_of_the_real_registry(
-    registry: LocalRegistry, seeder: RegistrySeeder, gateway: ScriptedServer
-) -> None:
+def behind_a_token_gate(
+    seeder: RegistrySeeder, gateway: ScriptedServer
+) -> tuple[str, ModelReference, str, TokenGate]:
+    """A model in the real registry, reached through the gateway's token auth: its repository,
+    its reference there, its digest and the gate."""
     repository = f"library/t{uuid.uuid4().hex[:8]}"
     seeded = seeder.push_model(repository, "1b", weights=b"t" * 100)
     gate = gateway.enable_token_auth()
     reference = parse_model_reference(f"{gateway.host}/{repository}:1b")
+    return repository, reference, seeded.digest, gate
+
+
+@pytest.mark.registry
+def test_token_auth_in_front_of_the_real_registry(
+    registry: LocalRegistry, seeder: RegistrySeeder, gateway: ScriptedServer
+) -> None:
+    repository, reference, digest, gate = behind_a_token_gate(seeder, gateway)
 
     with make_client(Sleeps()) as client:
         first = client.resolve(reference, INSECURE)
         second = client.resolve(reference, INSECURE)
 
-    assert first.digest == second.digest == seeded.digest
+    assert first.digest == second.digest == digest
     token_requests = gateway.requests_to("/token")
     assert len(token_requests) == 1  # cached per scope
     assert token_requests[0].query["scope"] == [f"repository:{repository}:pull"]
@@ -293,15 +302,12 @@ def test_an_expired_token_is_fetched_again(
 ) -> None:
     # Tokens expire (Distribution's after 60 s by default) and one run can outlive one: the
     # cached token refused, a new one is fetched, as Ollama does on every 401.
-    repository = f"library/t{uuid.uuid4().hex[:8]}"
-    seeded = seeder.push_model(repository, "1b", weights=b"t" * 100)
-    gate = gateway.enable_token_auth()
-    reference = parse_model_reference(f"{gateway.host}/{repository}:1b")
+    _, reference, digest, gate = behind_a_token_gate(seeder, gateway)
 
     with make_client(Sleeps()) as client:
-        assert client.resolve(reference, INSECURE).digest == seeded.digest
+        assert client.resolve(reference, INSECURE).digest == digest
         gate.issued.clear()  # every token issued so far expires
-        assert client.resolve(reference, INSECURE).digest == seeded.digest
+        assert client.resolve(reference, INSECURE).digest == digest
 
     assert len(gate.issued) == 1  # the one issued after the expiry
     assert len(gateway.requests_to("/token")) == 2

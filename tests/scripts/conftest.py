@@ -29,6 +29,19 @@ LOG_LINE = re.compile(
 )
 
 
+def run_with(pod: Pod, script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A lifecycle script with these variables over the pod's (Pod.run takes them as keywords,
+    which cannot hold names decided at run time)."""
+    return subprocess.run(
+        ["sh", str(FILES / script)],
+        env={**pod.env, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def pid_alive(pid: int) -> bool:
     """Alive and not a zombie."""
     try:

@@ -8,7 +8,6 @@ import http.client
 import json
 import os
 import re
-import shutil
 import subprocess
 import time
 import urllib.parse
@@ -21,6 +20,7 @@ from tests.ollama_double.endpoint import parse_host, proxy_for
 from tests.ollama_double.gotime import DurationError, parse_go_duration
 from tests.ollama_double.names import InvalidNameError, parse_name
 from tests.scripts.conftest import Pod
+from tests.support.go_oracle import build_go_program
 
 PHI = {"size": 20_000}
 EMBED = {"size": 20_000, "kind": "embed"}
@@ -263,16 +263,7 @@ PROXY_TARGETS = [
 @pytest.fixture(scope="module")
 def go_proxy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Go's own proxy choice (goproxy/main.go), built once."""
-    go = shutil.which("go")
-    assert go is not None, "Go 1.26 is a toolchain of every machine (make bootstrap needs it)"
-    binary = tmp_path_factory.mktemp("goproxy") / "goproxy"
-    subprocess.run(
-        [go, "build", "-o", str(binary), str(GO_PROXY)],
-        check=True,
-        env={**os.environ, "CGO_ENABLED": "0", "GO111MODULE": "off"},
-        capture_output=True,
-    )
-    return binary
+    return build_go_program(GO_PROXY, tmp_path_factory.mktemp("goproxy"))
 
 
 @pytest.mark.parametrize(

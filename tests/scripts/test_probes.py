@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.scripts.conftest import FILES, Pod
+from tests.scripts.conftest import Pod, run_with
 from tests.support.net import free_port
 
 PHI: dict[str, object] = {"size": 50_000}
@@ -297,12 +297,5 @@ def test_the_probes_reach_the_server_when_an_http_proxy_is_set(pod: Pod) -> None
     assert pod.cli("ps", **container).returncode == 1, "the double ignored the proxy"
 
     for script in ("probe-ready.sh", "probe-live.sh"):
-        result = subprocess.run(
-            ["sh", str(FILES / script)],
-            env={**pod.env, **container},
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
+        result = run_with(pod, script, container)
         assert result.returncode == 0, result.stdout + result.stderr

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT, helm_binary
-from tests.scripts.conftest import FILES, Pod
+from tests.scripts.conftest import FILES, Pod, run_with
 
 CHART = REPO_ROOT / "charts" / "ollama-inference-load"
 # Chart value -> the variable it becomes, and the scripts that parse it.
@@ -51,17 +51,6 @@ SETTINGS: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
     ("test", "timeoutSeconds"): ("OIL_TEST_TIMEOUT_SECONDS", ("test-models.sh",)),
 }
 ALL = dict(SETTINGS.values())
-
-
-def run_with(pod: Pod, script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["sh", str(FILES / script)],
-        env={**pod.env, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def schema() -> dict[str, Any]:

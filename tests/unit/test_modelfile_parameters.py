@@ -4,8 +4,6 @@ written."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from catalog_gen.check.modelfile_parameters import (
     parameter_refusal,
     parameter_text,
 )
+from tests.support.go_oracle import build_go_program
 from tests.unit.helpers import error_lines, leaf, make_catalog, run_cli
 
 GO_PARSE = Path(__file__).parent / "goparse" / "main.go"
@@ -85,12 +84,7 @@ TRICKY = [
 
 @pytest.fixture(scope="module")
 def go_parse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    go = shutil.which("go")
-    assert go is not None, "Go 1.26 is a toolchain of every machine (make bootstrap needs it)"
-    binary = tmp_path_factory.mktemp("goparse") / "goparse"
-    env = {**os.environ, "CGO_ENABLED": "0", "GO111MODULE": "off"}
-    subprocess.run([go, "build", "-o", str(binary), str(GO_PARSE)], check=True, env=env)
-    return binary
+    return build_go_program(GO_PARSE, tmp_path_factory.mktemp("goparse"))
 
 
 def go_accepts(binary: Path, cases: list[tuple[str, str]]) -> list[bool]:

@@ -250,7 +250,6 @@ ready_models=
 waiting=
 while IFS="$OIL_TAB" read -r root load_name kind insecure members keepalive <&3; do
 	[ -n "$root" ] || continue
-	state=absent
 	loaded_member=
 	set -f
 	old_ifs=$IFS
@@ -267,13 +266,12 @@ while IFS="$OIL_TAB" read -r root load_name kind insecure members keepalive <&3;
 		# while it serves. One being unloaded is gone at a later probe, which then loads it.
 		case "$OIL_NL$ps_states$OIL_NL" in
 		*"$OIL_NL$member_key${OIL_TAB}loaded$OIL_NL"* | *"$OIL_NL$member_key${OIL_TAB}stopping$OIL_NL"*)
-			state=loaded
 			loaded_member=$member
 			break
 			;;
 		esac
 	done
-	if [ "$state" = loaded ]; then
+	if [ -n "$loaded_member" ]; then
 		case "$OIL_NL$LOADING_BEFORE_PS$OIL_NL" in
 		*"$OIL_NL$load_name$OIL_NL"*)
 			# Listed, but this pod's load of it had not ended when ps answered (see the top).

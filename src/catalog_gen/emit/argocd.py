@@ -616,15 +616,16 @@ def check_catalog(catalog: CatalogPlan, report: Report) -> None:
     _check_shared_releases(catalog, report)
 
 
-# Namespaces of the cluster itself: the AppProject would list one (it copies the leaves'
-# namespaces), and a service there can replace a system object of the same name.
-SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
+# Namespaces of the cluster itself (kube-system, kube-public, kube-node-lease: Kubernetes
+# reserves the prefix): the AppProject would list one (it copies the leaves' namespaces), and a
+# service there can replace a system object of the same name. The Backstage form refuses it too.
+SYSTEM_NAMESPACE_PREFIX = "kube-"
 
 
 def _reserved_namespace(environment: Environment, namespace: str) -> str | None:
     """Why a service may not run in namespace: Kubernetes' own, or Argo CD's (a service named
     argocd-server there would replace Argo CD's own server); None when it may."""
-    if namespace in SYSTEM_NAMESPACES or namespace.startswith("kube-"):
+    if namespace.startswith(SYSTEM_NAMESPACE_PREFIX):
         return (
             f"namespace {namespace!r} belongs to Kubernetes itself: the environment's AppProject "
             "would let Argo CD deploy into it; choose a namespace of your own"
@@ -651,7 +652,7 @@ def _check_shared_releases(catalog: CatalogPlan, report: Report) -> None:
         if environment.argocd is None:  # no Application: nothing Argo CD deploys
             continue
         server = str(environment.argocd.destination_server).rstrip("/")
-        if server == str(DEFAULT_ARGOCD_DESTINATION).rstrip("/"):
+        if server == DEFAULT_ARGOCD_DESTINATION.rstrip("/"):
             continue
         namespace = destination_namespace(environment, service.namespace)
         releases.setdefault((server, namespace, service.service_name), []).append(service)

@@ -23,6 +23,7 @@ from catalog_gen.check.rules import RESOURCE_PRESETS
 from catalog_gen.emit.argocd import (
     GENERATED_DIR,
     GENERATED_MARKER,
+    SYSTEM_NAMESPACE_PREFIX,
     application_name,
     destination_namespace,
     yaml_bytes,
@@ -85,8 +86,10 @@ _UI: dict[str, dict[str, Any]] = {
     # What catalog-gen refuses that the leaf schema lets through, refused in the form already:
     # the namespaces of Kubernetes itself (emit/argocd.py) and presets that do not exist.
     "namespace": {
-        "not": {"pattern": "^kube-"},
-        "errorMessage": {"not": "kube-* namespaces belong to Kubernetes itself"},
+        "not": {"pattern": f"^{SYSTEM_NAMESPACE_PREFIX}"},
+        "errorMessage": {
+            "not": f"{SYSTEM_NAMESPACE_PREFIX}* namespaces belong to Kubernetes itself"
+        },
     },
     "resourcesPreset": {"enum": list(RESOURCE_PRESETS)},
 }
