@@ -105,6 +105,9 @@ def test_validate_single_file_uses_its_catalog_and_the_path_as_typed(tmp_path: P
     outcome = run_cli(tmp_path, "validate", "./catalog/dev/ml/svc.yaml")
     assert outcome.code == 1
     assert outcome.stdout == (
+        "catalog/dev/ml/svc.yaml:6:8: warning: $.model: model phi:latest is not pinned in "
+        "catalog/models.lock.yaml: it deploys unpinned (digest \"\") (run `catalog-gen lock`; "
+        "required where requireLock: true)\n"
         "catalog/dev/ml/svc.yaml:7:13: error: $.container.replica: unknown key 'replica' "
         "(did you mean 'replicas'?)\n"
     )
@@ -186,7 +189,7 @@ def test_validate_a_symlinked_leaf_and_a_directory(tmp_path: Path) -> None:
     (catalog / "dev" / "ml" / "svc.yaml").symlink_to(tmp_path / "shared.yaml")
     outcome = run_cli(tmp_path, "validate", "catalog/dev/ml/svc.yaml")
     assert outcome.code == 1, outcome.stderr
-    assert outcome.stdout.startswith("catalog/dev/ml/svc.yaml:7:1: error: $.bogus: unknown key")
+    assert "\ncatalog/dev/ml/svc.yaml:7:1: error: $.bogus: unknown key" in outcome.stdout
     outcome = run_cli(tmp_path, "validate", "catalog/dev")
     assert (outcome.code, outcome.stdout) == (2, "")
     assert "catalog/dev is a directory: name leaf files" in outcome.stderr
@@ -355,7 +358,7 @@ def test_the_command_ends_with_its_whole_output_and_exit_status(
     object): its output, block-buffered into a file, is still whole, and its status kept."""
     files = {f"dev/ml/svc{index}.yaml": leaf(name=f"svc{index}") for index in range(40)}
     if broken:
-        files["dev/ml/svc0.yaml"] = leaf("model: phi:latest\nreplicas: many\n", name="svc0")
+        files["dev/ml/svc0.yaml"] = leaf("model: phi:latest\ngpu: {count: many}\n", name="svc0")
     make_catalog(tmp_path, files)
     out, err = tmp_path / "out.json", tmp_path / "err.txt"
     command = [sys.executable, "-m", "catalog_gen", "validate", "--chart", str(CHART)]
