@@ -106,7 +106,7 @@ def test_validate_single_file_uses_its_catalog_and_the_path_as_typed(tmp_path: P
     assert outcome.code == 1
     assert outcome.stdout == (
         "catalog/dev/ml/svc.yaml:6:8: warning: $.model: model phi:latest is not pinned in "
-        "catalog/models.lock.yaml: it deploys unpinned (digest \"\") (run `catalog-gen lock`; "
+        'catalog/models.lock.yaml: it deploys unpinned (digest "") (run `catalog-gen lock`; '
         "required where requireLock: true)\n"
         "catalog/dev/ml/svc.yaml:7:13: error: $.container.replica: unknown key 'replica' "
         "(did you mean 'replicas'?)\n"

@@ -33,11 +33,14 @@ def test_unknown_keys_alone_are_reported_and_the_rest_is_the_model() -> None:
     ]
     assert held is False
     assert model is not None
-    assert model.gpu is not None and model.gpu.count == 1
+    assert model.gpu is not None
+    assert model.gpu.count == 1
     assert pruned.data["models"][0] == {"name": "phi", "keepAlive": "5m"}
-    assert "bogus" not in pruned.data and "tpye" not in pruned.data["gpu"]
+    assert "bogus" not in pruned.data
+    assert "tpye" not in pruned.data["gpu"]
     # The document read from the file is left as it was (its problems point into it).
-    assert document.data["bogus"] == 1 and document.data["models"][0]["colour"] == "red"
+    assert document.data["bogus"] == 1
+    assert document.data["models"][0]["colour"] == "red"
     assert pruned.value_marks is document.value_marks
 
 
@@ -54,5 +57,7 @@ def test_a_well_shaped_leaf_is_its_model_and_its_own_document() -> None:
     report = Report()
     document = _document("model: phi\n", report)
     model, same, held = validate_past_unknown_keys(CatalogLeaf, document, report)
-    assert model is not None and held is True and same is document
+    assert model is not None
+    assert held is True
+    assert same is document
     assert report.problems == []
