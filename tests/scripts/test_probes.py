@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 import time
 
@@ -190,16 +192,69 @@ def test_derived_model_and_its_base_count_as_one_runner(pod: Pod) -> None:
     assert ready(pod)[0]
 
 
-def test_failed_self_heal_is_reported_by_the_next_probe(pod: Pod) -> None:
+def test_failed_self_heal_is_tried_again_only_after_a_growing_backoff(pod: Pod) -> None:
     serve_with(pod)
     pod.models(("gone:1b", "", False, "generate"))  # configured, but neither on disk nor upstream
+    state = pod.root / "tmp" / "ollama-inference-load"
 
-    assert not ready(pod)[0]
-    pod.wait_for(lambda: not list((pod.root / "tmp" / "ollama-inference-load").glob("*.pid")))
+    def loader_ended() -> bool:
+        return not list(state.glob("*.pid"))
+
+    def failed_after(seconds_ago: float, count: int) -> None:
+        (failed_file,) = state.glob("*.failed")
+        ended = int((time.time() - seconds_ago) * 1000)
+        failed_file.write_text(f"{count} {ended}\n")
+
+    assert "gone:1b: not loaded, load started" in ready(pod)[1]  # the first load: at once
+    pod.wait_for(loader_ended)
     is_ready, said = ready(pod)
-
     assert not is_ready
-    assert "previous attempt: error not loading gone:1b: it is not in the model store" in said
+    assert re.search(r"next attempt in (9|10)s, after 1 failed load\(s\) in a row", said), said
+    assert "last attempt: error not loading gone:1b: it is not in the model store" in said
+    assert loader_ended(), "a load was started within the backoff"
+
+    failed_after(11, 1)  # the backoff is over: loaded again, and its failure doubles the wait
+    assert "load started (pid " in ready(pod)[1]
+    pod.wait_for(loader_ended)
+    (failed_file,) = state.glob("*.failed")
+    assert failed_file.read_text().split()[0] == "2"
+    assert re.search(r"next attempt in (19|20)s, after 2 failed", ready(pod)[1])
+
+    failed_after(0, 9)  # the wait doubles up to five minutes, no further
+    assert "next attempt in 300s, after 9 failed" in ready(pod)[1]
+
+    # Once the model can load, the next attempt after the backoff loads it, and the count goes.
+    pod.control(registry={"gone:1b": PHI})
+    assert pod.cli("pull", "gone:1b").returncode == 0
+    failed_after(301, 9)
+    pod.wait_for(lambda: ready(pod)[0])
+    assert not list(state.glob("*.failed"))
+
+
+def test_a_404_that_is_not_ollamas_model_not_found_is_not_taken_for_a_removed_model(
+    pod: Pod,
+) -> None:
+    """`ollama show` failing with a proxy's (or a wrong path's) "404 page not found" says
+    nothing about the model store: reported as show's failure, not as a removed model."""
+    serve_with(pod, ("phi", PHI, "generate"))
+    wrapper = pod.root / "wrapped-bin"
+    wrapper.mkdir()
+    real = shutil.which("ollama", path=pod.env["PATH"])
+    (wrapper / "ollama").write_text(
+        '#!/bin/sh\n[ "$1" = show ] && { echo "Error: 404 page not found" >&2; exit 1; }\n'
+        f'exec "{real}" "$@"\n'
+    )
+    (wrapper / "ollama").chmod(0o755)
+    path = f"{wrapper}:{pod.env['PATH']}"
+    state = pod.root / "tmp" / "ollama-inference-load"
+
+    assert pod.run("probe-ready.sh", PATH=path).returncode == 1
+    pod.wait_for(lambda: not list(state.glob("*.pid")))
+    (log,) = state.glob("*.log")
+    outcome = log.read_text()
+    assert "ollama show, which checks it is in the model store, failed" in outcome, outcome
+    assert "Error: 404 page not found" in outcome
+    assert "not in the model store any more" not in outcome
 
 
 def test_probes_fail_when_the_server_is_down(pod: Pod) -> None:

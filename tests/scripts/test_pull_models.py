@@ -144,6 +144,29 @@ def test_permanent_pull_failure_exits_non_zero_naming_the_model(pod: Pod) -> Non
     assert_server_gone(pod)
 
 
+def test_a_registry_answer_over_several_lines_is_quoted_whole_on_one_line(pod: Pod) -> None:
+    """Ollama quotes a registry's error body as it came (server/images.go
+    makeRequestWithRetry): registry.ollama.ai's 412 gives its reason on the lines after
+    `Error: pull model manifest: 412:`, which the log must keep."""
+    pod.control(
+        registry={"phi": PHI},
+        pull_failures={"phi": -1},
+        pull_error="pull model manifest: 412: \n\nThe model you are attempting to pull requires "
+        "a newer version of Ollama.\n\nPlease download the latest version at:\n\n"
+        "\thttps://ollama.com/download\n",
+    )
+    pod.models(("phi", "", False, "generate"))
+
+    result = pod.run("pull-models.sh", OIL_PULL_RETRIES="1")
+
+    assert result.returncode == 1
+    (final,) = lines_with(result.stdout, "failed after 1 attempts")
+    assert final.endswith(
+        "Error: pull model manifest: 412: The model you are attempting to pull requires a newer "
+        "version of Ollama. Please download the latest version at: https://ollama.com/download"
+    ), final
+
+
 def test_disk_full_during_pull_fails_with_the_servers_error(pod: Pod) -> None:
     pod.control(registry={"phi": {"size": 400_000}}, disk_full_after_bytes=100_000)
     pod.models(("phi", "", False, "generate"))

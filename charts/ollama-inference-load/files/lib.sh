@@ -253,17 +253,30 @@ oil_proc_stat() {
 	OIL_PROC_START=$1
 }
 
-# The last `Error: ...` line the ollama CLI wrote to FILE (stderr also carries ANSI progress,
-# which is stripped), else the last non-empty line, into OIL_CLI_ERROR. Used to quote the
-# server's own error in our logs.
+# The last `Error: ...` the ollama CLI wrote to FILE, with the lines after it joined on (a
+# registry's answer is quoted whole, newlines and all: a 412's reason is on the lines after
+# "Error: pull model manifest: 412:"), else the last non-empty line, into OIL_CLI_ERROR, on one
+# line of at most 600 characters. stderr also carries ANSI progress, which is stripped. Used to
+# quote the server's own error in our logs.
 oil_cli_error() {
 	oil_ce_text=$(tr '\r' '\n' <"$1" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g' | tr -d '\000-\010\013-\037') ||
 		oil_ce_text=
-	oil_ce_line=$(printf '%s\n' "$oil_ce_text" | grep 'Error: ' | tail -n 1 | sed 's/^.*\(Error: \)/\1/') ||
-		oil_ce_line=
-	if [ -z "$oil_ce_line" ]; then
-		oil_ce_line=$(printf '%s\n' "$oil_ce_text" | grep -v '^[[:space:]]*$' | tail -n 1) || oil_ce_line=
-	fi
+	oil_ce_line=$(printf '%s\n' "$oil_ce_text" | awk '
+		{ gsub(/[ \t]+/, " "); sub(/^ /, ""); sub(/ $/, "") }
+		$0 == "" { next }
+		{ last = $0 }
+		index($0, "Error: ") {
+			rest = $0
+			while ((at = index(rest, "Error: ")) > 0) { found = substr(rest, at); rest = substr(rest, at + 7) }
+			error = found
+			next
+		}
+		error != "" { error = error " " $0 }
+		END {
+			text = error != "" ? error : last
+			if (length(text) > 600) text = substr(text, 1, 597) "..."
+			print text
+		}') || oil_ce_line=
 	OIL_CLI_ERROR=${oil_ce_line:-no error output}
 }
 

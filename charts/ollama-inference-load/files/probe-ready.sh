@@ -8,9 +8,14 @@
 # says. (A load a client's request started on such an older server cannot be told from a
 # loaded model: docs/lifecycle.md.)
 #
-# A model that is not loaded (first start, eviction, a crashed runner) gets a load started in the
+# A model that is not loaded (first start, eviction) gets a load started in the
 # background, detached from this probe, so the pod heals itself; readiness stays false until the
 # load has completed. At most one load per model runs at a time (a pid file in $OIL_STATE_DIR).
+# A load that fails is started again only after a backoff (LOAD_BACKOFF_FIRST_SECONDS, doubled
+# after each failure in a row, at most LOAD_BACKOFF_MAX_SECONDS): a model that cannot load (too
+# big for the GPU, a broken file) is not loaded into memory again on every probe. A crashed runner
+# is not seen: Ollama 0.32.0 lists it in `ollama ps` until a request finds it dead and reloads it
+# (server/sched.go needsReload).
 # Every CLI call is bounded by `timeout`, so the probe answers within OIL_CLI_TIMEOUT_SECONDS
 # plus a few milliseconds, whatever the server does.
 #
@@ -39,6 +44,12 @@ oil_settings_checked
 
 # Every function is defined before the first command that may call one (the loader below too).
 
+# The wait before loading a model again after its last load failed, doubled after each failure
+# in a row (10 s, 20 s, ... 5 min): the probe period is shorter, and a failed load of a big model
+# has held its memory for as long as it took.
+LOAD_BACKOFF_FIRST_SECONDS=10
+LOAD_BACKOFF_MAX_SECONDS=300
+
 # The file name key of a model's lock and log: the first 16 hex of the sha256 of its lower case.
 lock_key() {
 	lk_lower=$(printf '%s' "$1" | tr '[:upper:]' '[:lower:]') || return 1
@@ -48,6 +59,45 @@ lock_key() {
 	[ "${#LOCK_KEY}" -eq 16 ] || return 1
 	LOCK_FILE=$OIL_STATE_DIR/load-$LOCK_KEY.pid
 	LOAD_LOG=$OIL_STATE_DIR/load-$LOCK_KEY.log
+	# "<failures in a row> <when the last one ended, ms since the epoch>"; absent after a success
+	FAILED_FILE=$OIL_STATE_DIR/load-$LOCK_KEY.failed
+}
+
+# Counts one more failed load of the model whose loader this is (or forgets them all after a
+# successful load). `record_failures SUCCEEDED` (true or false)
+record_failures() {
+	if [ "$1" = true ]; then
+		rm -f "$FAILED_FILE"
+		return 0
+	fi
+	read -r rf_count _ 2>/dev/null <"$FAILED_FILE" || rf_count=0
+	case $rf_count in '' | *[!0-9]*) rf_count=0 ;; esac
+	oil_now_ms
+	printf '%s %s\n' "$((rf_count + 1))" "$OIL_NOW_MS" >"$FAILED_FILE.$$.tmp" &&
+		mv -f "$FAILED_FILE.$$.tmp" "$FAILED_FILE"
+}
+
+# True while the model's last load failed too recently to start another: sets BACKOFF_NOTE.
+# `in_backoff NAME`
+in_backoff() {
+	BACKOFF_NOTE=
+	lock_key "$1" || return 1
+	read -r ib_count ib_ended 2>/dev/null <"$FAILED_FILE" || return 1
+	case $ib_count$ib_ended in '' | *[!0-9]*) return 1 ;; esac
+	[ "$ib_count" -gt 0 ] || return 1
+	ib_wait=$LOAD_BACKOFF_FIRST_SECONDS
+	ib_doubled=1
+	while [ "$ib_doubled" -lt "$ib_count" ] && [ "$ib_wait" -lt "$LOAD_BACKOFF_MAX_SECONDS" ]; do
+		ib_wait=$((ib_wait * 2))
+		ib_doubled=$((ib_doubled + 1))
+	done
+	[ "$ib_wait" -le "$LOAD_BACKOFF_MAX_SECONDS" ] || ib_wait=$LOAD_BACKOFF_MAX_SECONDS
+	oil_now_ms
+	ib_left_ms=$((ib_ended + ib_wait * 1000 - OIL_NOW_MS))
+	[ "$ib_left_ms" -gt 0 ] || return 1
+	# A clock set back past the failure would make the wait longer than the backoff: cap it.
+	[ "$ib_left_ms" -le $((ib_wait * 1000)) ] || ib_left_ms=$((ib_wait * 1000))
+	BACKOFF_NOTE="next attempt in $(((ib_left_ms + 999) / 1000))s, after $ib_count failed load(s) in a row"
 }
 
 # The lock of a model's loader holds "pid start-time": the start time (from /proc) tells our
@@ -123,7 +173,9 @@ run_loader() {
 	load_step=show
 	oil_wait_bounded "$OIL_CLI_TIMEOUT_SECONDS" ollama show "$load_name" \
 		</dev/null >/dev/null 2>"$LOAD_LOG.err" || load_status=$?
-	if [ "$load_status" -ne 0 ] && grep -q "not found" "$LOAD_LOG.err" 2>/dev/null; then
+	# Ollama's own words for a model the store lacks (server/routes.go ShowHandler), not any
+	# "not found": a proxy's "404 page not found" is no proof the model is gone.
+	if [ "$load_status" -ne 0 ] && grep -q "Error: model '.*' not found" "$LOAD_LOG.err" 2>/dev/null; then
 		load_step=missing
 	elif [ "$load_status" -eq 0 ]; then
 		load_step=run
@@ -155,6 +207,12 @@ loader_done() {
 		oil_error "loading $load_name failed after ${OIL_S}s (exit $load_status): $OIL_CLI_ERROR" >"$LOAD_LOG"
 	fi
 	rm -f "$LOAD_LOG.err"
+	# Not being able to count it only loses the backoff: the lock below must still go.
+	if [ "$1" -eq 0 ] && [ "${load_step:-}" = run ] && [ "$load_status" -eq 0 ]; then
+		record_failures true || true
+	else
+		record_failures false || true
+	fi
 	if read -r ld_pid _ 2>/dev/null <"$LOCK_FILE" && [ "$ld_pid" = "$$" ]; then
 		rm -f "$LOCK_FILE"
 	fi
@@ -181,6 +239,10 @@ start_load() {
 		return 0
 	fi
 	last_load_outcome "$1"
+	if in_backoff "$1"; then
+		LOAD_NOTE="$BACKOFF_NOTE; last attempt: $LAST_OUTCOME"
+		return 0
+	fi
 	# A new session, so a probe timeout (which kills the probe's process group) spares it.
 	if command -v setsid >/dev/null 2>&1; then
 		setsid sh "$0" --load "$1" "$2" "$3" "$4" </dev/null >/dev/null 2>&1 &

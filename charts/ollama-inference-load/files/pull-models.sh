@@ -186,6 +186,8 @@ progress_mark() {
 # (server/images.go PullModel).
 # Sets PULL_ERROR when it fails.
 pull_once() {
+	# Made before the fork: progress_mark reads it before the pull may have opened it.
+	: >"$WORK/pull.err"
 	"$@" </dev/null >"$WORK/pull.out" 2>"$WORK/pull.err" &
 	OIL_BG_PID=$!
 	oil_now_ms
