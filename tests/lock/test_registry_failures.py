@@ -337,7 +337,13 @@ def test_token_auth_with_basic_credentials(
 def test_plain_http_token_realm_is_refused_for_a_secure_registry() -> None:
     client = RegistryClient()
     with pytest.raises(RegistryError, match="plain http"):
-        client._token("http://auth.example/token", "svc", "repository:a/b:pull", RegistryConfig())
+        client._token(
+            "http://auth.example/token",
+            "svc",
+            "repository:a/b:pull",
+            RegistryConfig(),
+            registry="https://registry.example",
+        )
 
 
 def test_401_without_challenge_is_an_error(scripted: ScriptedServer) -> None:
@@ -476,3 +482,94 @@ def test_an_answer_trickling_in_is_bounded_by_twice_the_timeout() -> None:
         stop.set()
         listener.close()
     assert time.monotonic() - started < 4.0
+
+
+def _with_credentials(server: ScriptedServer, user: str = "robot") -> RegistryConfig:
+    user_var, password_var = credentials_env_names(server.host)
+    credentials = credentials_from_env(server.host, {user_var: user, password_var: "wrong"})
+    return RegistryConfig(insecure=True, credentials=credentials)
+
+
+def test_a_refused_password_is_sent_once_and_named_as_refused(scripted: ScriptedServer) -> None:
+    # Distribution's htpasswd auth: sending the same password again cannot help, and some
+    # registries lock an account after a few failures.
+    scripted.route(MANIFEST_PATH, Reply(401, b"", {"WWW-Authenticate": 'Basic realm="r"'}))
+    with make_client(Sleeps()) as client, pytest.raises(RegistryError) as raised:
+        resolve(scripted, client, _with_credentials(scripted))
+    user_var, password_var = credentials_env_names(scripted.host)
+    assert f"the registry refused the credentials in {user_var} and {password_var}" in str(
+        raised.value
+    )
+    assert "requires credentials: set" not in str(raised.value)
+    assert [seen.headers.get("authorization", "")[:5] for seen in scripted.seen] == ["", "Basic"]
+
+
+def test_credentials_without_pull_access_are_named_so(scripted: ScriptedServer) -> None:
+    # Distribution's token auth: the user is known, the token has no pull right on the scope.
+    scripted.enable_token_auth()
+    challenge = (
+        f'Bearer realm="{scripted.url}/token",service="scripted-registry",'
+        'scope="repository:library/phi:pull",error="insufficient_scope"'
+    )
+    scripted.route(MANIFEST_PATH, Reply(401, b"", {"WWW-Authenticate": challenge}))
+    with make_client(Sleeps()) as client, pytest.raises(RegistryError) as raised:
+        resolve(scripted, client, _with_credentials(scripted))
+    user_var, _ = credentials_env_names(scripted.host)
+    assert (
+        f"the credentials in {user_var} may not pull repository:library/phi:pull "
+        "(insufficient_scope)" in str(raised.value)
+    )
+
+
+@pytest.mark.parametrize("credentials", [False, True])
+def test_a_token_service_on_another_host_names_the_registrys_variables(
+    scripted: ScriptedServer, credentials: bool
+) -> None:
+    # The realm names localhost, the model 127.0.0.1: the credentials the lock reads are the
+    # registry's (its host), so those are the ones to name.
+    scripted.enable_token_auth(basic=("robot", "s3cret"))
+    port = scripted.host.rsplit(":", 1)[1]
+    challenge = (
+        f'Bearer realm="http://localhost:{port}/token",service="scripted-registry",'
+        'scope="repository:library/phi:pull"'
+    )
+    scripted.route(MANIFEST_PATH, Reply(401, b"", {"WWW-Authenticate": challenge}))
+    config = _with_credentials(scripted) if credentials else INSECURE
+    with make_client(Sleeps()) as client, pytest.raises(RegistryError) as raised:
+        resolve(scripted, client, config)
+    user_var, password_var = credentials_env_names(scripted.host)
+    message = str(raised.value)
+    assert user_var in message
+    assert password_var in message
+    assert credentials_env_names(f"localhost:{port}")[0] not in message
+    if credentials:
+        assert f"refused the credentials in {user_var} and {password_var} (HTTP 401)" in message
+    else:
+        assert f"the registry at {scripted.host} requires credentials" in message
+
+
+def test_an_oci_index_distribution_will_not_serve_gets_the_oci_hint(
+    scripted: ScriptedServer,
+) -> None:
+    # Distribution 2.8's answer to a Docker-only Accept for a tag holding an OCI index.
+    body = (
+        b'{"errors":[{"code":"MANIFEST_UNKNOWN","message":"OCI index found, but accept header '
+        b'does not support OCI indexes"}]}'
+    )
+    scripted.route(MANIFEST_PATH, Reply(404, body))
+    with make_client(Sleeps()) as client, pytest.raises(RegistryError) as raised:
+        resolve(scripted, client)
+    assert "the tag holds an OCI index, which Ollama 0.32.0 cannot pull" in str(raised.value)
+    assert "check the model name and tag" not in str(raised.value)
+
+
+def test_a_registry_errors_detail_is_quoted(scripted: ScriptedServer) -> None:
+    # Distribution v3: which tag is unknown, or what its storage driver said, is in "detail".
+    body = (
+        b'{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown",'
+        b'"detail":"unknown tag=latest"}]}'
+    )
+    scripted.route(MANIFEST_PATH, Reply(404, body))
+    with make_client(Sleeps()) as client, pytest.raises(RegistryError) as raised:
+        resolve(scripted, client)
+    assert str(raised.value).endswith(": MANIFEST_UNKNOWN: manifest unknown (unknown tag=latest)")

@@ -320,7 +320,7 @@ class RegistryClient:
     ) -> _Response:
         """GET with auth challenges and redirects handled; any non-200 becomes a RegistryError."""
         origin = _origin(url)
-        authorization: str | None = None
+        authorization = ""
         challenges = 0  # a second one after a cached token: it expired, fetch a new one
         redirects = 0
         while True:
@@ -349,13 +349,16 @@ class RegistryClient:
                     )
                 url = target
                 continue
-            if response.status == 401 and challenges < 2 and _origin(url) == origin:
+            # A second challenge only after a token (it may have expired since it was cached):
+            # a password the registry refused is refused again, and some lock accounts out.
+            retry = challenges == 0 or (challenges == 1 and authorization.startswith("Bearer "))
+            if response.status == 401 and retry and _origin(url) == origin:
                 challenges += 1
                 authorization = self._answer_challenge(response, config, fresh=challenges > 1)
                 continue
             message = _status_message(response, what)
             if response.status == 401:
-                message += "; " + _needs_credentials(url)
+                message += "; " + _credentials_verdict(url, config, response)
             raise RegistryError(message)
 
     def _answer_challenge(
@@ -363,11 +366,7 @@ class RegistryClient:
     ) -> str:
         """The Authorization header a 401's challenge asks for (fresh: not a cached token)."""
         header = response.headers.get("www-authenticate", "")
-        scheme, _, rest = header.strip().partition(" ")
-        params = {
-            m.group(1).lower(): (m.group(2) if m.group(2) is not None else m.group(3))
-            for m in _CHALLENGE_PARAM.finditer(rest)
-        }
+        scheme, params = _challenge(header)
         if scheme.lower() == "basic":
             if config.credentials is None:
                 raise RegistryError(_needs_credentials(response.url))
@@ -378,14 +377,27 @@ class RegistryClient:
                 f"WWW-Authenticate challenge ({header or 'none'})"
             )
         return "Bearer " + self._token(
-            params["realm"], params.get("service", ""), params.get("scope", ""), config, fresh
+            params["realm"],
+            params.get("service", ""),
+            params.get("scope", ""),
+            config,
+            registry=response.url,
+            fresh=fresh,
         )
 
     def _token(
-        self, realm: str, service: str, scope: str, config: RegistryConfig, fresh: bool = False
+        self,
+        realm: str,
+        service: str,
+        scope: str,
+        config: RegistryConfig,
+        *,
+        registry: str,
+        fresh: bool = False,
     ) -> str:
-        """A token for scope, cached for the run; fresh: the cached one was refused (tokens
-        expire, Distribution's after 60 s by default), so a new one is fetched."""
+        """A token for scope from realm, for the registry at the URL registry, cached for the
+        run; fresh: the cached one was refused (tokens expire, Distribution's after 60 s by
+        default), so a new one is fetched."""
         username = config.credentials.username if config.credentials else ""
         key = (realm, service, scope, username)
         with self._tokens_lock:
@@ -412,9 +424,17 @@ class RegistryClient:
             headers["Authorization"] = _basic(config.credentials)
         response = self._send_with_retries(url, headers, MAX_TOKEN_BYTES, "token")
         if response.status == 401:
+            # The credentials are the registry's (its host names them), whatever host the
+            # token service has.
+            if config.credentials is None:
+                raise RegistryError(
+                    f"token service {realm} refused the request (HTTP 401); "
+                    + _needs_credentials(registry)
+                )
+            user_var, password_var = credentials_env_names(urllib.parse.urlsplit(registry).netloc)
             raise RegistryError(
-                f"token service {realm} refused the request (HTTP 401); "
-                + _needs_credentials(realm)
+                f"token service {realm} refused the credentials in {user_var} and "
+                f"{password_var} (HTTP 401)"
             )
         if response.status != 200:
             raise RegistryError(_status_message(response, "token"))
@@ -551,6 +571,30 @@ def _basic(credentials: Credentials) -> str:
     return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
+def _challenge(header: str) -> tuple[str, dict[str, str]]:
+    """A WWW-Authenticate challenge's scheme and its parameters (names in lower case)."""
+    scheme, _, rest = header.strip().partition(" ")
+    params = {
+        m.group(1).lower(): (m.group(2) if m.group(2) is not None else m.group(3))
+        for m in _CHALLENGE_PARAM.finditer(rest)
+    }
+    return scheme, params
+
+
+def _credentials_verdict(url: str, config: RegistryConfig, response: _Response) -> str:
+    """What a 401 that ends the request says of the credentials: none were set (name the
+    variables), they were refused, or they may not pull this repository (the challenge's
+    error="insufficient_scope")."""
+    if config.credentials is None:
+        return _needs_credentials(url)
+    user_var, password_var = credentials_env_names(urllib.parse.urlsplit(url).netloc)
+    _, params = _challenge(response.headers.get("www-authenticate", ""))
+    if params.get("error") == "insufficient_scope":
+        scope = params.get("scope") or "this repository"
+        return f"the credentials in {user_var} may not pull {scope} (insufficient_scope)"
+    return f"the registry refused the credentials in {user_var} and {password_var}"
+
+
 def _needs_credentials(where: str) -> str:
     host = urllib.parse.urlsplit(where).netloc
     user_var, password_var = credentials_env_names(host)
@@ -585,9 +629,18 @@ def _registry_error_detail(body: bytes) -> str:
     parts = []
     for item in document["errors"]:
         if isinstance(item, dict):
-            code, message = item.get("code"), item.get("message")
-            parts.append(": ".join(str(p) for p in (code, message) if p))
+            code, message, detail = item.get("code"), item.get("message"), item.get("detail")
+            part = ": ".join(str(p) for p in (code, message) if p)
+            # The detail says which: "unknown tag=missing", the storage driver's own error.
+            if detail and isinstance(detail, (str, int, float, dict, list)):
+                shown = detail if isinstance(detail, str) else json.dumps(detail, sort_keys=True)
+                part = f"{part} ({_shortened(shown)})" if part else _shortened(shown)
+            parts.append(part)
     return "; ".join(p for p in parts if p)
+
+
+def _shortened(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 _STATUS_HINTS = {
@@ -603,9 +656,11 @@ def _status_message(response: _Response, what: str) -> str:
         "registry server error" if response.status >= 500 else "unexpected answer"
     )
     detail = _registry_error_detail(response.body)
-    if response.status == 404 and what == "manifest" and "OCI manifest" in detail:
+    # Distribution's words for a tag whose manifest (or index) our Accept does not take.
+    oci = next((kind for kind in ("OCI manifest", "OCI index") if kind in detail), None)
+    if response.status == 404 and what == "manifest" and oci is not None:
         hint = (
-            "the tag holds an OCI manifest, which Ollama 0.32.0 cannot pull (it asks for "
+            f"the tag holds an {oci}, which Ollama 0.32.0 cannot pull (it asks for "
             f"{DOCKER_MANIFEST_V2} only): push the model with `ollama push`"
         )
     text = f"fetching the {what} failed: {hint} (HTTP {response.status} from {response.url})"
