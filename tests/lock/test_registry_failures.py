@@ -573,3 +573,41 @@ def test_a_registry_errors_detail_is_quoted(scripted: ScriptedServer) -> None:
     with make_client(Sleeps()) as client, pytest.raises(RegistryError) as raised:
         resolve(scripted, client)
     assert str(raised.value).endswith(": MANIFEST_UNKNOWN: manifest unknown (unknown tag=latest)")
+
+
+class _BlobsOverPlainHttp(RegistryClient):
+    """A secure registry whose blob storage is plain http (an S3-compatible store behind it):
+    the manifest over https, the config blob redirected to http (transport replaced)."""
+
+    def __init__(self, config_bytes: bytes) -> None:
+        super().__init__(retry=RetryPolicy(attempts=1), sleep=Sleeps())
+        self.config_bytes = config_bytes
+
+    def _send_with_retries(  # type: ignore[override]
+        self, url: str, headers: object, max_body: int, what: str
+    ) -> object:
+        if what == "manifest":
+            body = manifest()
+            digest = "sha256:" + hashlib.sha256(body).hexdigest()
+            return registry_module._Response(
+                200,
+                {"docker-content-digest": digest, "content-type": DOCKER_MANIFEST_V2},
+                body,
+                url,
+            )
+        if url.startswith("https://"):
+            return registry_module._Response(307, {"location": "http://blobs.example/c"}, b"", url)
+        return registry_module._Response(200, {}, self.config_bytes, url)
+
+
+def test_a_blob_redirected_to_plain_http_is_read_and_checked_by_its_digest() -> None:
+    # The config's bytes are checked against the digest the https manifest gave, so plain http
+    # cannot change what is pinned (the manifest itself must stay on https: the test above).
+    reference = parse_model_reference("registry.example.com/library/phi")
+    with _BlobsOverPlainHttp(CONFIG_BYTES) as client:
+        assert client.resolve(reference, RegistryConfig()).config.digest == CONFIG_DIGEST
+    with (
+        _BlobsOverPlainHttp(CONFIG_BYTES + b" ") as client,
+        pytest.raises(RegistryError, match="does not match its digest"),
+    ):
+        client.resolve(reference, RegistryConfig())

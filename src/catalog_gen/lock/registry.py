@@ -306,7 +306,9 @@ class RegistryClient:
                 f"Ollama model config ({MAX_CONFIG_BYTES} bytes at most)"
             )
         url = f"{base}/v2/{repository}/blobs/{config_layer.digest}"
-        response = self._get(url, config, accept="*/*", max_body=MAX_CONFIG_BYTES, what="config")
+        response = self._get(
+            url, config, accept="*/*", max_body=MAX_CONFIG_BYTES, what="config", by_digest=True
+        )
         actual = "sha256:" + hashlib.sha256(response.body).hexdigest()
         if actual != config_layer.digest:
             raise RegistryError(
@@ -316,9 +318,18 @@ class RegistryClient:
         return parse_config_facts(response.body)
 
     def _get(
-        self, url: str, config: RegistryConfig, *, accept: str, max_body: int, what: str
+        self,
+        url: str,
+        config: RegistryConfig,
+        *,
+        accept: str,
+        max_body: int,
+        what: str,
+        by_digest: bool = False,
     ) -> _Response:
-        """GET with auth challenges and redirects handled; any non-200 becomes a RegistryError."""
+        """GET with auth challenges and redirects handled; any non-200 becomes a RegistryError.
+        by_digest: the caller checks the bytes against a digest it already trusts (a blob), so
+        a redirect from https to plain http cannot change what is pinned."""
         origin = _origin(url)
         authorization = ""
         challenges = 0  # a second one after a cached token: it expired, fetch a new one
@@ -339,7 +350,7 @@ class RegistryClient:
                         f"more than {_MAX_REDIRECTS} redirects fetching the {what} at {url}"
                     )
                 target = urllib.parse.urljoin(url, response.headers["location"])
-                if url.startswith("https:") and not target.startswith("https:"):
+                if url.startswith("https:") and not target.startswith("https:") and not by_digest:
                     # The pin is what pull-models trusts later: bytes fetched in the clear could
                     # be anyone's (a plain-http token realm is refused for the same reason).
                     raise RegistryError(
