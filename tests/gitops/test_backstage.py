@@ -4,7 +4,8 @@ Backstage's own validators (node, one process for the whole batch) and its JSON 
 from __future__ import annotations
 
 import dataclasses
-from pathlib import PurePosixPath
+import subprocess
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import jsonschema
@@ -26,9 +27,11 @@ from catalog_gen.emit.backstage import (
 from catalog_gen.emit.schema import json_schema
 from catalog_gen.models import CatalogLeaf
 from catalog_gen.problems import Report, Severity
+from tests.conftest import helm_binary
 from tests.gitops.conftest import FIXTURE_CATALOG, Rendered
 from tests.support import backstage as backstage_support
 from tests.support.backstage import schema_validator, validate_entities
+from tests.unit.helpers import CHART, leaf, make_catalog, run_cli
 
 LEAF_SCHEMA = json_schema(CatalogLeaf, "catalog-leaf.schema.json")
 
@@ -189,6 +192,7 @@ def test_a_service_outside_argo_cd_has_no_argo_or_source_links(rendered: Rendere
     assert set(entity["metadata"]["annotations"]) == {
         "backstage.io/kubernetes-id",
         "backstage.io/kubernetes-namespace",
+        "backstage.io/kubernetes-label-selector",
     }
 
 
@@ -385,3 +389,61 @@ def test_the_form_refuses_characters_its_dump_would_write_raw(rendered: Rendered
     for text in ("a\x7fb", "a\x85b", "a\x9fb"):
         assert list(validator.iter_errors(text)), repr(text)
     assert not list(validator.iter_errors('Tabs\tquotes "x", #hash, é and 中文\nlines'))
+
+
+def test_a_service_in_two_environments_shows_each_component_only_its_own_resources(
+    tmp_path: Path,
+) -> None:
+    """Backstage's Kubernetes backend lists what the Component's label selector selects in every
+    cluster it knows (KubernetesFanOutHandler: backstage.io/kubernetes-label-selector, else
+    backstage.io/kubernetes-id=<id>): the same service in two environments, judged on the
+    labels helm really renders from each generated values.yaml."""
+    make_catalog(
+        tmp_path,
+        {
+            "dev/ml/svc.yaml": leaf(environment="dev"),
+            "edge/ml/svc.yaml": leaf(environment="edge"),
+        },
+    )
+    assert run_cli(tmp_path, "render", "--out", "generated").code == 0
+    rendered: dict[str, list[dict[str, str]]] = {}  # environment -> labels of each resource
+    selectors: dict[str, str] = {}
+    for environment in ("dev", "edge"):
+        folder = tmp_path / "generated" / environment / "ml" / "svc"
+        component = yaml.safe_load((folder / "catalog-info.yaml").read_text())
+        annotations = component["metadata"]["annotations"]
+        selectors[environment] = annotations["backstage.io/kubernetes-label-selector"]
+        assert annotations["backstage.io/kubernetes-id"] == "svc"
+        manifests = subprocess.run(
+            [
+                str(helm_binary("3.19.0")),
+                "template",
+                "svc",
+                str(CHART),
+                "--namespace",
+                "ml",
+                "--values",
+                str(folder / "values.yaml"),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        rendered[environment] = [
+            document["metadata"].get("labels") or {}
+            for document in yaml.safe_load_all(manifests)
+            if document
+        ]
+
+    def selects(selector: str, labels: dict[str, str]) -> bool:
+        return all(
+            labels.get(key) == value
+            for key, _, value in (term.partition("=") for term in selector.split(","))
+        )
+
+    for environment, other in (("dev", "edge"), ("edge", "dev")):
+        own = [
+            labels for labels in rendered[environment] if selects(selectors[environment], labels)
+        ]
+        assert any(labels.get("app.kubernetes.io/component") == "inference" for labels in own)
+        assert not any(selects(selectors[environment], labels) for labels in rendered[other])

@@ -29,6 +29,7 @@ from catalog_gen.emit.yamltext import quoting_dumper
 from catalog_gen.models import DEFAULT_ARGOCD_DESTINATION, ArgoCd, ChartSource, Environment
 from catalog_gen.plan.across import LeafFacts, other_namespaces
 from catalog_gen.plan.autoscaling import autoscaled
+from catalog_gen.plan.merge import LABEL_PREFIX
 from catalog_gen.plan.pipeline import CatalogPlan
 from catalog_gen.plan.service_plan import ServicePlan
 from catalog_gen.problems import Report
@@ -39,7 +40,6 @@ DEPLOY_DIR = "deploy/argocd"
 APP_JSON = "app.json"
 LOCAL_CLUSTER = "https://kubernetes.default.svc"
 ARGOCD_API_VERSION = "argoproj.io/v1alpha1"
-LABEL_PREFIX = "catalog.ollama-inference-load.io"
 NAME_MAX = 63  # Argo CD puts the Application name in a label (resource tracking): <= 63
 SYNC_OPTIONS = ("CreateNamespace=true", "ServerSideApply=true")
 # Transient failures (a CRD not installed yet, an API server hiccup) are retried, not fatal.

@@ -30,6 +30,7 @@ from catalog_gen.emit.argocd import (
 )
 from catalog_gen.load.document import Document
 from catalog_gen.models import Environment
+from catalog_gen.plan.merge import ENVIRONMENT_LABEL, LABEL_PREFIX
 from catalog_gen.plan.pipeline import CatalogPlan
 from catalog_gen.plan.service_plan import ServicePlan
 from catalog_gen.problems import Report, Severity
@@ -45,7 +46,6 @@ SKELETON_LEAF_PATH = (
 )
 ROOT_LOCATION_PATH = "catalog-info.yaml"
 COMPONENT_FILE = "catalog-info.yaml"
-LABEL_PREFIX = "catalog.ollama-inference-load.io"
 # Backstage's own name rule (FieldFormatEntityPolicy): [a-zA-Z0-9] runs joined by one of -_.
 ENTITY_NAME = re.compile(r"^[A-Za-z0-9]+(?:[-_.][A-Za-z0-9]+)*$")
 ENTITY_NAME_MAX = 63
@@ -164,6 +164,9 @@ class BackstageService:
     description: str | None
     lifecycle: str
     kubernetes_id: str  # the backstage.io/kubernetes-id label value the chart puts on resources
+    # The Kubernetes tab's label selector: the kubernetes-id and, where the resources carry it,
+    # the environment label, so a service several environments deploy shows each its own pods.
+    label_selector: str
     repository: Repository | None  # None: an environment without argocd (no links, no app)
 
     @property
@@ -190,6 +193,11 @@ def backstage_service(plan: ServicePlan) -> BackstageService:
         backstage_values.get("kubernetesId"), str
     ):
         kubernetes_id = backstage_values["kubernetesId"]
+    selector = f"backstage.io/kubernetes-id={kubernetes_id}"
+    labels = plan.chart_values.get("commonLabels")
+    environment_label = labels.get(ENVIRONMENT_LABEL) if isinstance(labels, Mapping) else None
+    if isinstance(environment_label, str) and environment_label:
+        selector += f",{ENVIRONMENT_LABEL}={environment_label}"
     return BackstageService(
         environment=plan.environment_name,
         namespace=plan.namespace,
@@ -201,6 +209,7 @@ def backstage_service(plan: ServicePlan) -> BackstageService:
         description=plan.description,
         lifecycle=plan.environment.lifecycle,
         kubernetes_id=kubernetes_id,
+        label_selector=selector,
         repository=environment_repository(plan.environment),
     )
 
@@ -224,6 +233,9 @@ def component(service: BackstageService) -> dict[str, Any]:
     annotations = {
         "backstage.io/kubernetes-id": service.kubernetes_id,
         "backstage.io/kubernetes-namespace": service.destination_namespace,
+        # Backstage's Kubernetes backend takes this over kubernetes-id (KubernetesFanOutHandler:
+        # the selector, else kubernetes-id=<id>), in every cluster it knows.
+        "backstage.io/kubernetes-label-selector": service.label_selector,
     }
     if service.repository is not None:
         leaf_directory = service.leaf_path.rsplit("/", 1)[0] + "/"

@@ -43,7 +43,10 @@ from catalog_gen.plan.security import security_values
 from catalog_gen.plan.service_plan import PlannedModel
 from catalog_gen.sizing import quantity_text
 
+# The prefix of the labels catalog-gen puts on every resource (commonLabels), Argo CD
+# Application and Backstage Component: one owner, read by emit/argocd.py and emit/backstage.py.
 LABEL_PREFIX = "catalog.ollama-inference-load.io"
+ENVIRONMENT_LABEL = f"{LABEL_PREFIX}/environment"
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,7 @@ def leaf_fields(inputs: MergeInputs) -> dict[str, Any]:
         "fullnameOverride": leaf.service_name,
         "backstage": {"kubernetesId": leaf.service_name},
         "commonLabels": {
-            f"{LABEL_PREFIX}/environment": inputs.environment.environment,
+            ENVIRONMENT_LABEL: inputs.environment.environment,
             f"{LABEL_PREFIX}/service-catalog": leaf.service_catalog,
         },
         "models": [_model_values(model) for model in inputs.models],
