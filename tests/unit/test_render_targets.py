@@ -38,6 +38,27 @@ def repository(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.mark.parametrize("gitops_root", ["afile", "afile/sub"])
+def test_a_target_that_cannot_be_made_leaves_no_folder_made_for_another(
+    repository: Path, gitops_root: str
+) -> None:
+    # --out's new parents are made first; --gitops-root's then fails on a file in its way.
+    (repository / "afile").write_text("not a folder\n")
+    before = tree(repository)
+    outcome = run_cli(
+        repository,
+        "render",
+        "--out",
+        "new1/new2/gen",
+        "--gitops-root",
+        gitops_root,
+        chart=repository / "chart",
+    )
+    assert outcome.code == 1, outcome.stderr
+    assert "cannot write afile" in outcome.stderr
+    assert tree(repository) == before
+
+
 @pytest.mark.parametrize(
     ("options", "named"),
     [

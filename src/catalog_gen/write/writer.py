@@ -186,8 +186,9 @@ def write_outputs(
         # Ownership is proven once, under the lock (a refusal there removes the folders this
         # call created), right before writing: a walk before taking the lock, or before
         # planning, would prove nothing about the tree as it is replaced.
-        created = _make_parents(targets)
+        created: list[Path] = []
         try:
+            _make_parents(targets, created)
             with locked(targets, exclusive=True):
                 recover(targets)
                 for target in targets:
@@ -206,16 +207,15 @@ def write_outputs(
             raise
 
 
-def _make_parents(targets: Sequence[Path]) -> list[Path]:
-    """Create the directories holding targets; the ones created, outermost first."""
-    created: list[Path] = []
+def _make_parents(targets: Sequence[Path], created: list[Path]) -> None:
+    """Create the directories holding targets; created receives each one as it is made,
+    outermost first (so a failure halfway leaves the caller the ones to remove)."""
     for target in targets:
         missing = [parent for parent in target.parent.parents if not parent.exists()]
         for directory in [*reversed(missing), target.parent]:
             if not directory.exists():
                 directory.mkdir()
                 created.append(directory)
-    return created
 
 
 def interrupted(targets: Sequence[Path]) -> list[Path]:
