@@ -79,7 +79,7 @@ def test_a_plain_scalar_the_yaml_versions_read_apart_is_refused_with_both_readin
     """catalog-gen reads YAML 1.1; editors check leaves against the JSON schema with YAML 1.2:
     a value meaning two things is refused where it is, naming both (load/yaml12.py)."""
     document, report = parse(f"container:\n  replicas: {value}\n")
-    assert document is None
+    assert document is not None  # YAML 1.1's value kept: the later stages judge the rest
     assert only_problem(report).startswith(
         f"leaf.yaml:2:13: error: $.container.replicas: {readings}"
     )
@@ -110,7 +110,14 @@ def test_billion_laughs_is_refused_without_expanding() -> None:
         previous = chr(ord(level) - 1)
         bomb += f"{level}: &{level} [" + ", ".join([f"*{previous}"] * 9) + "]\n"
     _, report = parse(bomb)
-    assert only_problem(report).startswith("leaf.yaml:2:8: error: $.b[0]: YAML anchors and aliases")
+    # Every alias reported where it stands, none expanded (9 levels of 9 would be 9**9 items).
+    assert len(report.problems) == 9 * 9
+    assert (
+        report.problems[0]
+        .format()
+        .startswith("leaf.yaml:2:8: error: $.b[0]: YAML anchors and aliases")
+    )
+    assert report.problems[-1].format().startswith("leaf.yaml:10:")
 
 
 @pytest.mark.parametrize(
@@ -258,7 +265,8 @@ def test_yaml_is_read_as_pyyaml_defines_it_whatever_else_is_loaded() -> None:
 
     assert yaml.safe_load("a: 0o17\n") == {"a": 15}, "yamllint no longer changes PyYAML"
     document, report = parse("a: 0o17\nb: '0o17'\n")
-    assert document is None
+    assert document is not None
+    assert document.data == {"a": "0o17", "b": "0o17"}  # YAML 1.1's reading, kept
     assert only_problem(report).startswith(
         "leaf.yaml:1:4: error: $.a: '0o17' is a text in YAML 1.1, which catalog-gen reads, but "
         "the integer 15 in YAML 1.2"
@@ -268,8 +276,52 @@ def test_yaml_is_read_as_pyyaml_defines_it_whatever_else_is_loaded() -> None:
 def test_a_mapping_key_the_yaml_versions_read_apart_is_refused() -> None:
     """`1e3:` is the key "1e3" to YAML 1.1 and the number 1000.0 to YAML 1.2."""
     document, report = parse("labels:\n  1e3: x\n  '0o17': y\n")
-    assert document is None
+    assert document is not None
     assert only_problem(report).startswith(
         "leaf.yaml:2:3: error: $.labels: '1e3' is a text in YAML 1.1, which catalog-gen reads, "
         "but the number 1000.0 in YAML 1.2"
     )
+
+
+def test_a_number_the_versions_read_as_two_numbers_offers_both() -> None:
+    # An editor (YAML 1.2) shows 10 replicas; catalog-gen (YAML 1.1) reads 8.
+    _, report = parse("replicas: 010\n")
+    assert only_problem(report).endswith(
+        ": write 8 for the integer 8 or 10 for the integer 10, or quote it for the text"
+    )
+
+
+def test_every_refusal_of_a_file_is_reported_in_one_run() -> None:
+    document, report = parse(
+        "a: 1\na: 2\nb: &x 1\nc: *x\nd: !!binary aGk=\ne: [1, *x]\nf: 1\nf: 3\n"
+    )
+    assert document is None  # an alias or a tag leaves no data to judge
+    assert [problem.format()[:30] for problem in report.problems] == [
+        "leaf.yaml:2:1: error: $.a: dup",
+        "leaf.yaml:4:4: error: $.c: YAM",
+        "leaf.yaml:5:4: error: $.d: YAM",
+        "leaf.yaml:6:8: error: $.e[1]: ",
+        "leaf.yaml:8:1: error: $.f: dup",
+    ]
+
+
+def test_values_read_apart_and_duplicate_keys_leave_the_rest_to_judge() -> None:
+    # What YAML 1.1 reads is kept (the first of duplicates, as the error says), so the later
+    # stages judge the file in the same run.
+    document, report = parse("enabled: yes\nx: 1\nx: 2\nreplicas: 010\n")
+    assert document is not None
+    assert document.data == {"enabled": True, "x": 1, "replicas": 8}
+    assert [(problem.line, problem.json_path) for problem in report.problems] == [
+        (1, "$.enabled"),
+        (3, "$.x"),
+        (4, "$.replicas"),
+    ]
+
+
+@pytest.mark.parametrize("point", ["\u2028", "\u2029", "\u0085"])
+def test_a_yaml_11_line_break_editors_do_not_show_is_refused(point: str) -> None:
+    # After '#', YAML 1.1 ends the comment there: a value hidden from every reviewer is read.
+    document, report = parse(f"a: 1\n# two replicas need more GPUs{point}  b: 2\nc: 'x{point}y'\n")
+    assert document is None
+    assert [(problem.line, problem.column) for problem in report.problems] == [(2, 30), (3, 6)]
+    assert f"character U+{ord(point):04X}" in report.problems[0].message

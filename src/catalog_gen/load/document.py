@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -138,11 +139,16 @@ class Document:
 
 
 class _YamlRefusedError(Exception):
-    def __init__(self, position: Position, parts: DataPath, message: str) -> None:
+    def __init__(
+        self, position: Position, parts: DataPath, message: str, *, stops: bool = True
+    ) -> None:
         super().__init__(message)
         self.position = position
         self.parts = parts
         self.message = message
+        # False: the data built without it is what YAML 1.1 (PyYAML, helm) reads, so the later
+        # stages may judge the file too (a value two YAML versions read apart, a duplicate key).
+        self.stops = stops
 
 
 def load_document(path: Path, display: str, report: Report) -> Document | None:
@@ -176,6 +182,8 @@ def parse_document(
         column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
         report.add(display, line, column, "$", "file is not valid UTF-8")
         return None
+    if _one_one_breaks_reported(text, display, report):
+        return None
     root = _compose_reported(text, display, report)
     if root is False:
         return None
@@ -191,6 +199,35 @@ def parse_document(
     if not _build_reported(root, text, document, report):
         return None
     return document
+
+
+# Line breaks to YAML 1.1 (PyYAML) and not to YAML 1.2, editors, diffs or `grep -n`: after a
+# `#` they end the comment, so a value hidden in what every reviewer sees as a comment is read.
+_ONE_ONE_BREAKS = re.compile("[\u0085\u2028\u2029]")
+_BREAK_NAMES = {"\u0085": "NEXT LINE", "\u2028": "LINE SEPARATOR", "\u2029": "PARAGRAPH SEPARATOR"}
+
+
+def _one_one_breaks_reported(text: str, display: str, report: Report) -> bool:
+    """Every U+0085, U+2028 and U+2029 of text reported (at the line and column an editor
+    shows); True when there was one."""
+    found = False
+    for match in _ONE_ONE_BREAKS.finditer(text):
+        found = True
+        offset = match.start()
+        line = text.count("\n", 0, offset) + 1
+        column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+        point = ord(match.group())
+        report.add(
+            display,
+            line,
+            column,
+            "$",
+            f"character U+{point:04X} ({_BREAK_NAMES[match.group()]}) ends a line for YAML 1.1 "
+            "(catalog-gen's reading) but not for YAML 1.2, editors or a diff, so what follows "
+            "it would be read as on a line of its own; remove it, or write it as the escape "
+            f'"\\u{point:04x}" inside a double-quoted string',
+        )
+    return found
 
 
 def _compose_reported(text: str, display: str, report: Report) -> Node | Literal[False] | None:
@@ -230,28 +267,25 @@ def _compose_reported(text: str, display: str, report: Report) -> Node | Literal
 
 
 def _build_reported(root: MappingNode, text: str, document: Document, report: Report) -> bool:
-    """document.data from the mapping root; False when YAML beyond plain data is used (reported)."""
+    """document.data from the mapping root, every use of YAML beyond plain data reported; False
+    when one of them leaves no data the later stages may judge."""
+    # An alias needs an anchor, and an anchor the '&' indicator: without one, no node can come
+    # twice and the walk need not remember the nodes it saw.
+    walk = _Walk(document, set() if "&" in text else None)
+    refusals = walk.refusals
     try:
-        # An alias needs an anchor, and an anchor the '&' indicator: without one, no node can
-        # come twice and the walk need not remember the nodes it saw.
-        seen: set[int] | None = set() if "&" in text else None
-        document.data = _build(root, (), document, seen, 0)
-    except _YamlRefusedError as refused:
-        if refused.message == "alias":
-            alias_position = _first_alias(text)
-            line, column = alias_position or refused.position
-            report.add(
-                document.display,
-                line,
-                column,
-                list(refused.parts),
-                "YAML anchors and aliases are not allowed; write the value out in full",
-            )
-        else:
-            line, column = refused.position
-            report.add(document.display, line, column, list(refused.parts), refused.message)
-        return False
-    return True
+        document.data = _build(root, (), walk, 0)
+    except _YamlRefusedError as too_deep:
+        refusals.append(too_deep)
+    aliases = iter(_alias_positions(text) if any(r.message == "alias" for r in refusals) else ())
+    for refused in refusals:
+        line, column = refused.position
+        message = refused.message
+        if message == "alias":
+            line, column = next(aliases, refused.position)
+            message = "YAML anchors and aliases are not allowed; write the value out in full"
+        report.add(document.display, line, column, list(refused.parts), message)
+    return not any(refused.stops for refused in refusals)
 
 
 def _char_at(text: str, line: int, column: int) -> str:
@@ -272,58 +306,85 @@ def _position(node: Node) -> Position:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def _build(
-    node: Node, parts: DataPath, document: Document, seen: set[int] | None, depth: int
-) -> Any:
-    if seen is not None:
-        _seen_once(node, parts, seen)
+@dataclass
+class _Walk:
+    """What _build carries down the tree: the document's marks, the nodes seen (None: the text
+    has no anchor, so no node can come twice) and the refusals found so far."""
+
+    document: Document
+    seen: set[int] | None
+    refusals: list[_YamlRefusedError] = field(default_factory=list)
+
+
+def _build(node: Node, parts: DataPath, walk: _Walk, depth: int) -> Any:
+    """The value of node; what YAML beyond plain data it uses goes to walk.refusals, and the
+    walk goes on (only a depth past MAX_DEPTH is raised), so one run reports every such use."""
+    if walk.seen is not None and _seen_before(node, walk.seen):
+        # Not walked again: an alias may name a tree that grows exponentially with each use.
+        walk.refusals.append(_YamlRefusedError(_position(node), parts, "alias"))
+        return None
     if depth > MAX_DEPTH:
         raise _YamlRefusedError(
             _position(node), parts, f"nested deeper than {MAX_DEPTH} levels; not a catalog file"
         )
-    document.value_marks[parts] = _position(node)
+    walk.document.value_marks[parts] = _position(node)
     if isinstance(node, ScalarNode):
-        # Inline, not a call: this runs for every value (_refuse_two_readings says why).
+        # Inline, not a call: this runs for every value (_two_readings says why).
         if not node.style and _READINGS.get(node.value, _UNSEEN) is not None:
-            _refuse_two_readings(node, parts)
-        return _scalar(node, parts)
+            _two_readings(node, parts, walk.refusals)
+        try:
+            return _scalar(node, parts)
+        except _YamlRefusedError as refused:
+            walk.refusals.append(refused)
+            return node.value
     if isinstance(node, SequenceNode):
-        _require_tag(node, _SEQ, parts)
+        _require_tag(node, _SEQ, parts, walk.refusals)
         return [
-            _build(item, (*parts, index), document, seen, depth + 1)
-            for index, item in enumerate(node.value)
+            _build(item, (*parts, index), walk, depth + 1) for index, item in enumerate(node.value)
         ]
     if isinstance(node, MappingNode):
-        _require_tag(node, _MAP, parts)
-        mapping: dict[str, Any] = {}
-        key_lines: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            if seen is not None:  # a key is a node too: an alias may name it
-                _seen_once(key_node, parts, seen)
-            key = _key(key_node, parts)
-            if not key_node.style and _READINGS.get(key, _UNSEEN) is not None:
-                _refuse_two_readings(key_node, parts)
-            child = (*parts, key)
-            if key in mapping:
-                raise _YamlRefusedError(
-                    _position(key_node),
-                    child,
-                    f"duplicate key {key!r} (first defined on line {key_lines[key]}); "
-                    "YAML keeps only one of them, so say it once",
-                )
-            key_lines[key] = key_node.start_mark.line + 1
-            document.key_marks[child] = _position(key_node)
-            mapping[key] = _build(value_node, child, document, seen, depth + 1)
-        return mapping
+        _require_tag(node, _MAP, parts, walk.refusals)
+        return _build_mapping(node, parts, walk, depth)
     raise _YamlRefusedError(_position(node), parts, "unsupported YAML node")  # pragma: no cover
 
 
-def _seen_once(node: Node, parts: DataPath, seen: set[int]) -> None:
-    """Refuses an alias: it composes to the very same node object twice (a tree has no shared
-    nodes)."""
+def _build_mapping(node: MappingNode, parts: DataPath, walk: _Walk, depth: int) -> dict[str, Any]:
+    """_build's mapping: an entry whose key is refused is left out; of a duplicate key, the
+    first is kept (the one the error points back to)."""
+    mapping: dict[str, Any] = {}
+    key_lines: dict[str, int] = {}
+    refusals = walk.refusals
+    for key_node, value_node in node.value:
+        if walk.seen is not None and _seen_before(key_node, walk.seen):  # a key is a node too
+            refusals.append(_YamlRefusedError(_position(key_node), parts, "alias"))
+            continue
+        try:
+            key = _key(key_node, parts)
+        except _YamlRefusedError as refused:
+            refusals.append(refused)
+            continue
+        if not key_node.style and _READINGS.get(key, _UNSEEN) is not None:
+            _two_readings(key_node, parts, refusals)
+        child = (*parts, key)
+        if key in mapping:
+            message = (
+                f"duplicate key {key!r} (first defined on line {key_lines[key]}); "
+                "YAML keeps only one of them, so say it once"
+            )
+            refusals.append(_YamlRefusedError(_position(key_node), child, message, stops=False))
+            continue
+        key_lines[key] = key_node.start_mark.line + 1
+        walk.document.key_marks[child] = _position(key_node)
+        mapping[key] = _build(value_node, child, walk, depth + 1)
+    return mapping
+
+
+def _seen_before(node: Node, seen: set[int]) -> bool:
+    """An alias composes to the very same node object twice (a tree has no shared nodes)."""
     if id(node) in seen:
-        raise _YamlRefusedError(_position(node), parts, "alias")
+        return True
     seen.add(id(node))
+    return False
 
 
 def _key(node: Node, parts: DataPath) -> str:
@@ -343,11 +404,11 @@ def _key(node: Node, parts: DataPath) -> str:
     return value
 
 
-def _refuse_two_readings(node: ScalarNode, parts: DataPath) -> None:
+def _two_readings(node: ScalarNode, parts: DataPath, refusals: list[_YamlRefusedError]) -> None:
     """A plain (style "" from libyaml, None from PyYAML's own parser), untagged scalar whose text
-    YAML 1.1 and 1.2 read apart is refused (`!!str 1` is text to both). The verdict is kept per
-    text (_build looks it up first: a catalog repeats its texts, and every value and key is
-    checked)."""
+    YAML 1.1 and 1.2 read apart is refused (`!!str 1` is text to both); its YAML 1.1 value is
+    kept for the later stages. The verdict is kept per text (_build looks it up first: a catalog
+    repeats its texts, and every value and key is checked)."""
     text: str = node.value
     reading = _READINGS.get(text, _UNSEEN)
     if reading is _UNSEEN:
@@ -355,7 +416,7 @@ def _refuse_two_readings(node: ScalarNode, parts: DataPath) -> None:
             _READINGS.clear()
         reading = _READINGS[text] = _reading_of(text)
     if reading is not None and node.tag == _implicit_tag(text):
-        raise _YamlRefusedError(_position(node), parts, str(reading))
+        refusals.append(_YamlRefusedError(_position(node), parts, str(reading), stops=False))
 
 
 def _reading_of(text: str) -> str | None:
@@ -405,11 +466,10 @@ def _scalar(node: ScalarNode, parts: DataPath) -> Any:
     return None
 
 
-def _require_tag(node: Node, tag: str, parts: DataPath) -> None:
+def _require_tag(node: Node, tag: str, parts: DataPath, refusals: list[_YamlRefusedError]) -> None:
     if node.tag != tag:
-        raise _YamlRefusedError(
-            _position(node), parts, f"YAML tag {node.tag!r} is not allowed; use plain values"
-        )
+        message = f"YAML tag {node.tag!r} is not allowed; use plain values"
+        refusals.append(_YamlRefusedError(_position(node), parts, message))
 
 
 def _kind_of_tag(tag: str) -> str:
@@ -421,16 +481,17 @@ def _kind_of_tag(tag: str) -> str:
     }.get(tag, "a non-string value")
 
 
-def _first_alias(text: str) -> Position | None:
-    """Exact position of the first alias; only called on the rare refused file."""
+def _alias_positions(text: str) -> list[Position]:
+    """Exact position of every alias, in the text's order; only called on a refused file."""
+    found: list[Position] = []
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             mark = event.start_mark
             if isinstance(event, yaml.AliasEvent) and mark is not None:
-                return mark.line + 1, mark.column + 1
+                found.append((mark.line + 1, mark.column + 1))
     except yaml.YAMLError:  # pragma: no cover - the same text composed fine a moment ago
-        return None
-    return None  # pragma: no cover
+        return found
+    return found
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,15 @@ def second_reading(text: str, value: Any) -> str | None:
             f'{readings}: quote it ("{text}") for the text, or write {_written(other)} for '
             f"{_described(other)}"
         )
-    return f"{readings}: write {_written(value)} for {_described(value)}, or quote it for the text"
+    if isinstance(other, str):
+        return (
+            f"{readings}: write {_written(value)} for {_described(value)}, or quote it for the text"
+        )
+    # Both are values (010: 8 or 10): the editor shows the second, so both are offered.
+    return (
+        f"{readings}: write {_written(value)} for {_described(value)} or {_written(other)} for "
+        f"{_described(other)}, or quote it for the text"
+    )
 
 
 def yaml12_value(text: str) -> Any:

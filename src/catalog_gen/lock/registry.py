@@ -423,30 +423,13 @@ class RegistryClient:
                 f"token realm {realm} is plain http but the registry is not marked insecure; "
                 "refusing to fetch a token over an unencrypted connection"
             )
-        query = urllib.parse.parse_qsl(parsed.query)
-        if service:
-            query.append(("service", service))
-        query.extend(("scope", part) for part in scope.split() if part)
-        url = urllib.parse.urlunsplit(
-            (parsed.scheme, parsed.netloc, parsed.path or "/", urllib.parse.urlencode(query), "")
-        )
+        url = _token_url(parsed, service, scope)
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         if config.credentials is not None:
             headers["Authorization"] = _basic(config.credentials)
         response = self._send_with_retries(url, headers, MAX_TOKEN_BYTES, "token")
         if response.status == 401:
-            # The credentials are the registry's (its host names them), whatever host the
-            # token service has.
-            if config.credentials is None:
-                raise RegistryError(
-                    f"token service {realm} refused the request (HTTP 401); "
-                    + _needs_credentials(registry)
-                )
-            user_var, password_var = credentials_env_names(urllib.parse.urlsplit(registry).netloc)
-            raise RegistryError(
-                f"token service {realm} refused the credentials in {user_var} and "
-                f"{password_var} (HTTP 401)"
-            )
+            raise _token_refused(realm, registry, config)
         if response.status != 200:
             raise RegistryError(_status_message(response, "token"))
         try:
@@ -580,6 +563,30 @@ def _origin(url: str) -> tuple[str, str]:
 def _basic(credentials: Credentials) -> str:
     raw = f"{credentials.username}:{credentials.password}".encode()
     return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+def _token_url(realm: urllib.parse.SplitResult, service: str, scope: str) -> str:
+    """The realm's URL asking for a token of scope (each scope word its own parameter)."""
+    query = urllib.parse.parse_qsl(realm.query)
+    if service:
+        query.append(("service", service))
+    query.extend(("scope", part) for part in scope.split() if part)
+    return urllib.parse.urlunsplit(
+        (realm.scheme, realm.netloc, realm.path or "/", urllib.parse.urlencode(query), "")
+    )
+
+
+def _token_refused(realm: str, registry: str, config: RegistryConfig) -> RegistryError:
+    """A token service's 401: the credentials named are the registry's (its host names the
+    variables the lock reads), whatever host the token service has."""
+    if config.credentials is None:
+        return RegistryError(
+            f"token service {realm} refused the request (HTTP 401); " + _needs_credentials(registry)
+        )
+    user_var, password_var = credentials_env_names(urllib.parse.urlsplit(registry).netloc)
+    return RegistryError(
+        f"token service {realm} refused the credentials in {user_var} and {password_var} (HTTP 401)"
+    )
 
 
 def _challenge(header: str) -> tuple[str, dict[str, str]]:
