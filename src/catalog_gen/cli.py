@@ -25,7 +25,7 @@ from catalog_gen.emit.schema import SCHEMA_FILES, json_schema, schema_text
 from catalog_gen.load.document import ENVIRONMENTS_DIR
 from catalog_gen.lock.command import run_lock
 from catalog_gen.lock.lockfile import load_lock
-from catalog_gen.lock.model import Origin, WantedModel
+from catalog_gen.lock.model import REQUIRE_LOCK_HINT, Origin, WantedModel
 from catalog_gen.lock.registry import RegistryConfig, credentials_from_env
 from catalog_gen.models import CatalogLeaf
 from catalog_gen.plan.parallel import JobsProcessError, default_jobs
@@ -543,7 +543,10 @@ def _scaffold(
         out.write(done.content.decode("utf-8"))
         shown = err
     if not report.ok or done.place is None:
-        return _print_problems(report, arguments.format, shown, err)
+        code = _print_problems(report, arguments.format, shown, err)
+        if any(problem.hint == REQUIRE_LOCK_HINT for problem in report.problems):
+            err.write(UNWRITTEN_LEAF_PIN.format(command=arguments.command))
+        return code
     if arguments.format == "json":
         shown.write(report.format_json())
     elif report.problems:
@@ -551,6 +554,16 @@ def _scaffold(
     what = "written" if done.written else "valid (--dry-run: nothing written)"
     err.write(f"catalog-gen: {done.place.display(catalog)}: {what}\n")
     return EXIT_OK
+
+
+# `catalog-gen lock` pins the models of the leaves in the catalog, so the model of a leaf that
+# requireLock keeps from being written has no pin yet: the steps that give it one.
+UNWRITTEN_LEAF_PIN = (
+    "catalog-gen: {command}: `catalog-gen lock` pins only the models of leaves already in the "
+    "catalog: write this leaf with --dry-run into a file, move it into its place, run "
+    "`catalog-gen lock` (which does not apply requireLock), then `catalog-gen validate` "
+    "(docs/lifecycle.md)\n"
+)
 
 
 def _new_request(arguments: argparse.Namespace) -> NewLeaf:

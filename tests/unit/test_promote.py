@@ -72,6 +72,26 @@ def test_a_model_missing_from_the_prod_lock_blocks_the_promotion(tmp_path: Path)
     assert not (catalog / "prod").exists()
 
 
+def test_a_model_prod_has_not_pinned_is_promoted_by_the_documented_steps(tmp_path: Path) -> None:
+    """docs/lifecycle.md: `lock` pins only the models of leaves in the catalog, so the leaf is
+    written through a file of its own, then its model pinned (played here by writing the pin
+    `catalog-gen lock` would write), then validated."""
+    catalog = real_catalog(tmp_path)
+    always_on(tmp_path / PHI)
+    arguments = ("promote", "ml-workloads/ollama-phi", "--from", "dev", "--to", "prod")
+    blocked = run_cli(tmp_path, *arguments, "--dry-run")
+    assert blocked.code == 1
+    assert error_lines(blocked.stderr) == [PHI_REQUIRE_LOCK]
+    assert "`catalog-gen lock` pins only the models of leaves already in the catalog" in (
+        blocked.stderr
+    )
+    target = catalog / "prod/ml-workloads/ollama-phi.yaml"
+    target.parent.mkdir(parents=True)
+    target.write_text(blocked.stdout, encoding="utf-8")
+    pin_for_prod(catalog, "phi:latest")
+    assert run_cli(tmp_path, "validate", "--no-cache").code == 0
+
+
 def test_an_invalid_target_environment_blocks_the_promotion(tmp_path: Path) -> None:
     # Invalid, prod's rules (requireLock, no scale to zero) cannot run: the promotion must not
     # pass for want of them.

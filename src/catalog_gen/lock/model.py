@@ -140,6 +140,11 @@ def expected_digest(lock: ModelLock | None, reference: ModelReference) -> str:
     return entry.digest if entry else ""
 
 
+# The hint of an unpinned model where requireLock holds: `new` and `promote` add how to pin the
+# model of a leaf that is not written yet (cli.py).
+REQUIRE_LOCK_HINT = "run `catalog-gen lock`"
+
+
 def lock_problem(
     lock: ModelLock | None,
     wanted: WantedModel,
@@ -174,5 +179,5 @@ def lock_problem(
         origin.json_path,
         message,
         Severity.ERROR if require_lock else Severity.WARNING,
-        "run `catalog-gen lock`" + ("" if require_lock else "; required where requireLock: true"),
+        REQUIRE_LOCK_HINT + ("" if require_lock else "; required where requireLock: true"),
     )
