@@ -86,14 +86,26 @@ def test_a_plain_scalar_the_yaml_versions_read_apart_is_refused_with_both_readin
     assert "quote it" in only_problem(report)
 
 
-def test_a_plain_equals_sign_or_merge_marker_value_is_text() -> None:
-    """PyYAML resolves a plain `=` or `<<` value to YAML 1.1's "value" or "merge" tag; helm,
-    Kubernetes and Backstage read the text, and so must the catalog (it was refused as a tag
-    nobody wrote). A `<<` key stays refused."""
+def test_a_plain_equals_sign_or_merge_marker_value_is_refused_and_quoted_is_text() -> None:
+    """PyYAML and ruamel.yaml (check-jsonschema) resolve a plain `=` or `<<` value to YAML 1.1's
+    "value" or "merge" tag (ruamel cannot build it), YAML 1.2 to the text: read apart, so
+    refused (the text kept for the later stages); quoted, it is text to all. A `<<` key stays
+    refused, and so do the tags written out."""
     document, report = parse("description: =\nlist: [=, '=', <<]\nother: <<\n")
-    assert report.ok, report.format_text()
     assert document is not None
     assert document.data == {"description": "=", "list": ["=", "=", "<<"], "other": "<<"}
+    assert [(problem.line, problem.column) for problem in report.problems] == [
+        (1, 14),
+        (2, 8),
+        (2, 16),
+        (3, 8),
+    ]
+    assert "quote it" in report.problems[0].message
+    _, report = parse("a: !!value x\nb: !!merge y\n")
+    assert [problem.message[:30] for problem in report.problems] == [
+        "YAML tag 'tag:yaml.org,2002:va",
+        "YAML tag 'tag:yaml.org,2002:me",
+    ]
 
 
 def test_duplicate_key_points_at_the_second_and_names_the_first() -> None:

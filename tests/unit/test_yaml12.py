@@ -9,6 +9,7 @@ import math
 import random
 import shutil
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -105,3 +106,34 @@ def test_the_yaml_12_reading_is_the_yaml_packages() -> None:
 )
 def test_what_both_versions_read_alike_is_not_ambiguous(text: str, value: Any) -> None:
     assert second_reading(text, value) is None
+
+
+def test_what_catalog_gen_reads_without_a_word_check_jsonschema_reads_alike() -> None:
+    """check-jsonschema (ruamel.yaml, timestamps kept as text) reads `1_0e5` as a number and
+    cannot read a plain `=`: a leaf catalog-gen accepts must read the same to it, so every text
+    it reads otherwise is refused (here through catalog-gen's own loader, on every text above)."""
+    from check_jsonschema.parsers.yaml import construct_yaml_implementation
+
+    from catalog_gen.load.document import parse_document
+    from catalog_gen.problems import Report
+
+    checker = construct_yaml_implementation()
+    silent_disagreements = []
+    for text in [*_texts(), "=", "<<", "1_0e5", "1.5_e3", "0_8", ".5_0"]:
+        report = Report()
+        document = parse_document(f"x: {text}\n".encode(), Path("x.yaml"), "x.yaml", report)
+        if document is None or report.problems:
+            continue  # refused, or said: the author is told to write what is meant
+        try:
+            theirs = checker.load(f"x: {text}\n")["x"]
+        except Exception:
+            silent_disagreements.append((text, document.data["x"], "unreadable"))
+            continue
+        ours = document.data["x"]
+        if type(ours) is not type(theirs) or not (ours == theirs or _both_nan(ours, theirs)):
+            silent_disagreements.append((text, ours, theirs))
+    assert silent_disagreements == []
+
+
+def _both_nan(first: Any, second: Any) -> bool:
+    return isinstance(first, float) and math.isnan(first) and math.isnan(second)

@@ -85,6 +85,7 @@ _SCALAR_TAGS = {
 _STR, _INT, _FLOAT, _BOOL = (f"{_TAG}{name}" for name in ("str", "int", "float", "bool"))
 _MERGE, _SEQ, _MAP = f"{_TAG}merge", f"{_TAG}seq", f"{_TAG}map"
 _AS_TEXT = frozenset({_STR, f"{_TAG}timestamp", f"{_TAG}value", _MERGE})
+_INDICATOR_TAGS = frozenset({f"{_TAG}value", _MERGE})
 _CONSTRUCTOR = SafeConstructor()
 
 Position = tuple[int, int]
@@ -443,11 +444,14 @@ def _scalar(node: ScalarNode, parts: DataPath) -> Any:
         raise _YamlRefusedError(
             _position(node), parts, f"YAML tag {tag!r} is not allowed; use plain values"
         )
+    if tag in _INDICATOR_TAGS and node.value not in ("=", "<<"):
+        # `!!value x`: ruamel.yaml (check-jsonschema) cannot build it. A plain `=` or `<<` is
+        # refused as read apart (load/yaml12.py); `<<` as a key in _key.
+        raise _YamlRefusedError(
+            _position(node), parts, f"YAML tag {tag!r} is not allowed; use plain values"
+        )
     if tag in _AS_TEXT:
-        # A date-like value stays the text the author wrote; no field wants a datetime. A plain
-        # `=` or `<<` as a value is YAML 1.1's "value" or "merge" key to PyYAML, but text in
-        # YAML 1.2 and for every consumer here (helm, Kubernetes, Backstage); `<<` as a key is
-        # refused in _key.
+        # A date-like value stays the text the author wrote; no field wants a datetime.
         return node.value
     try:
         if tag == _INT:

@@ -31,15 +31,44 @@ _YAML11_ONLY_BOOLEANS = frozenset(
 )
 
 
+# ruamel.yaml's YAML 1.2 numbers (ruamel/yaml/resolver.py), wider than the core schema's (an
+# underscore, a signed 0o octal): check-jsonschema reads leaves with it, so `1_0e5` and `+0o7`
+# are numbers there and text to YAML 1.1 and 1.2.
+_RUAMEL_NUMBER = re.compile(
+    r"[-+]?0b[0-1_]+|[-+]?0o?[0-7_]+|[-+]?[0-9_]+|[-+]?0x[0-9a-fA-F_]+"
+    r"|[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+"
+    r"|[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?"
+)
+# Plain scalars YAML 1.1 resolves to an indicator tag (PyYAML and ruamel.yaml alike: ruamel then
+# cannot build the value, so check-jsonschema refuses the file), which are text in YAML 1.2.
+_INDICATORS = {"=": "value", "<<": "merge"}
+
+
 def second_reading(text: str, value: Any) -> str | None:
     """Why the plain scalar text, which YAML 1.1 reads as value, is ambiguous; None when YAML
-    1.2 reads it alike."""
+    1.2 (and ruamel.yaml, check-jsonschema's reader) reads it alike."""
+    if text in _INDICATORS:
+        return (
+            f"{text!r} is YAML 1.1's {_INDICATORS[text]} indicator (ruamel.yaml, which "
+            "check-jsonschema reads with, cannot read the file) but a text in YAML 1.2: quote "
+            f'it ("{text}") for the text'
+        )
+    if "\t" in text:
+        return (
+            f"{text!r} holds a tab: YAML allows it in an unquoted value, but ruamel.yaml, which "
+            "check-jsonschema reads with, cannot read the file: quote the value"
+        )
     if isinstance(value, str) and text[:1] not in _NUMBER_START:
         return None  # a text in 1.1 that is no number, boolean or null in 1.2 either
     if isinstance(value, bool) and text not in _YAML11_ONLY_BOOLEANS:
         return None
     other = yaml12_value(text)
     if type(other) is type(value) and (other == value or _both_nan(other, value)):
+        if isinstance(value, str) and _RUAMEL_NUMBER.fullmatch(text):
+            return (
+                f"{text!r} is a text in YAML 1.1 and 1.2 but a number to ruamel.yaml, which "
+                f'check-jsonschema reads with: quote it ("{text}") for the text'
+            )
         return None
     readings = (
         f"{text!r} is {_described(value)} in YAML 1.1, which catalog-gen reads, but "
