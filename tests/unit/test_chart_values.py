@@ -58,3 +58,23 @@ def test_chart_values_derived_models_are_refused_beside_the_leafs_shape_errors(
         "(references, the model lock and requireLock, derived models) apply; set derivedModels "
         "instead and remove this key"
     ]
+
+
+def test_a_map_key_the_chart_refuses_is_reported_at_that_key(tmp_path: Path) -> None:
+    # The chart judges annotation and selector keys (propertyNames): the error's path stops at
+    # the map, so the key itself is where the problem is.
+    body = (
+        "model: phi:latest\nchartValues:\n  podAnnotations:\n    good.example.com/x: '1'\n"
+        "    bad key: '3'\n  nodeSelector:\n    ok: x\n    '': y\n"
+    )
+    make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf(body)})
+    outcome = run_cli(tmp_path, "validate")
+    assert outcome.code == 1
+    assert [
+        line.split(": error: ")[0] + " " + line.split(": ")[2][:40]
+        for line in error_lines(outcome.stdout)
+    ] == [
+        'catalog/dev/ml/svc.yaml:10:5 $.chartValues.podAnnotations["bad key"]',
+        'catalog/dev/ml/svc.yaml:13:5 $.chartValues.nodeSelector[""]',
+    ]
+    assert "chart value podAnnotations: key 'bad key' does not match" in outcome.stdout

@@ -355,6 +355,19 @@ def report_schema_errors(
             continue
         if error.validator == "required" and _report_deleted(document, from_leaf, error, report):
             continue
+        if "propertyNames" in error.absolute_schema_path and isinstance(error.instance, str):
+            # The key is what is judged: at the key, which names it (the path stops at its map).
+            key_parts = (*parts, error.instance)
+            place_chart_value(
+                document,
+                from_leaf,
+                key_parts,
+                report,
+                f"chart value {_dotted(parts)}: key {_message(error)}",
+                at_key=True,
+                origins=origins,
+            )
+            continue
         place_chart_value(
             document,
             from_leaf,
