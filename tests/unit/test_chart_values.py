@@ -10,6 +10,7 @@ import pytest
 
 from catalog_gen.lock.lockfile import write_lock
 from catalog_gen.lock.model import ModelLock
+from tests.conftest import REPO_ROOT
 from tests.unit.helpers import error_lines, leaf, make_catalog, pin, run_cli
 
 MIRROR_PHI = "mirror.internal.example:5000/library/phi:latest"
@@ -78,3 +79,30 @@ def test_a_map_key_the_chart_refuses_is_reported_at_that_key(tmp_path: Path) -> 
         'catalog/dev/ml/svc.yaml:13:5 $.chartValues.nodeSelector[""]',
     ]
     assert "chart value podAnnotations: key 'bad key' does not match" in outcome.stdout
+
+
+def test_a_bad_default_under_a_mapping_the_leaf_writes_says_where_it_comes_from(
+    tmp_path: Path,
+) -> None:
+    # The leaf writes `scaleToZero: {}`; afterIdle comes from the environment's defaults, so the
+    # leaf line alone would send its author looking for 'auto' in the leaf.
+    catalog = make_catalog(
+        tmp_path, overlay=REPO_ROOT / "catalog", environments=REPO_ROOT / "catalog/environments"
+    )
+    leaf_path = catalog / "dev/ml-workloads/ollama-phi.yaml"
+    text = leaf_path.read_text(encoding="utf-8")
+    leaf_path.write_text(text.replace("scaleToZero: {afterIdle: 30m}", "scaleToZero: {}"))
+    environment = catalog / "environments/dev.yaml"
+    text = environment.read_text(encoding="utf-8")
+    assert "scaleToZero: {afterIdle: 30m}" in text
+    environment.write_text(
+        text.replace("scaleToZero: {afterIdle: 30m}", "scaleToZero: {afterIdle: auto}")
+    )
+    outcome = run_cli(tmp_path, "validate", "--no-cache")
+    (error,) = error_lines(outcome.stdout)
+    assert error.startswith("catalog/dev/ml-workloads/ollama-phi.yaml:16:16: error: ")
+    assert "'auto' does not match" in error
+    assert error.endswith(
+        "(the value comes from the environment's defaults or the chart's; setting it here "
+        "overrides them)"
+    )

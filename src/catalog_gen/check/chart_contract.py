@@ -468,7 +468,12 @@ def place_chart_value(
     if origin is not None:  # the plan knows exactly which leaf node produced this value
         document.add(report, origin, message, hint=hint)
         return
-    where = leaf_source(document, parts)
+    where, whole = leaf_source(document, parts)
+    if where and not whole:  # the leaf holds a mapping above the value, not the value
+        message += (
+            " (the value comes from the environment's defaults or the chart's; setting it here "
+            "overrides them)"
+        )
     if where:
         document.add(report, where, message, hint=hint)
         return
@@ -489,9 +494,12 @@ def _deepest_present(document: Document, parts: Sequence[str | int]) -> tuple[st
     return ("chartValues",)
 
 
-def leaf_source(document: Document, parts: Sequence[str | int]) -> tuple[str | int, ...]:
-    """The leaf field a chart value comes from (LEAF_SOURCES), as deep as the leaf has it; ()
-    when the leaf sets none (the environment's defaults or the chart's apply)."""
+def leaf_source(
+    document: Document, parts: Sequence[str | int]
+) -> tuple[tuple[str | int, ...], bool]:
+    """The leaf field a chart value comes from (LEAF_SOURCES), as deep as the leaf has it, and
+    whether that is the value itself (not a mapping above it); () when the leaf sets none (the
+    environment's defaults or the chart's apply)."""
     for chart_path, leaf_paths in LEAF_SOURCES:
         if tuple(parts[: len(chart_path)]) != chart_path:
             continue
@@ -500,8 +508,8 @@ def leaf_source(document: Document, parts: Sequence[str | int]) -> tuple[str | i
             for end in range(len(rest), -1, -1):
                 candidate = (*leaf_path, *rest[:end])
                 if document.has(candidate):
-                    return candidate
-    return ()
+                    return candidate, end == len(rest)
+    return (), False
 
 
 def _origin(
