@@ -116,3 +116,18 @@ def test_services_differing_only_in_what_the_rules_never_read_are_one_case(
     third = chart.effective({"fullnameOverride": "b", "models": [{"name": "qwen"}]})
     assert ChartTemplates(CHART).messages([first, second, third]) == [(), (), ()]
     assert sent == [2]
+
+
+@pytest.mark.parametrize("configured", ["/nonexistent/helm", "."])
+def test_a_helm_setting_that_names_no_program_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, configured: str
+) -> None:
+    # Exit 2 (what the environment asks of catalog-gen), as with no helm at all, not 1 (which
+    # says the catalog is invalid).
+    from tests.unit.helpers import leaf, make_catalog, run_cli
+
+    make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf()})
+    monkeypatch.setenv("CATALOG_GEN_HELM", configured)
+    outcome = run_cli(tmp_path, "validate", "--no-cache")
+    assert outcome.code == 2, outcome.stdout + outcome.stderr
+    assert f"CATALOG_GEN_HELM={configured} is not an executable file" in outcome.stderr

@@ -67,7 +67,7 @@ def test_dates_stay_text_and_plain_scalars_read_as_both_yaml_versions_read_them(
         (
             "1e3",
             "'1e3' is a text in YAML 1.1, which catalog-gen reads, but the number 1000.0 in YAML "
-            '1.2 (editors checking the leaf against its JSON schema): quote it ("1e3") for the '
+            '1.2 (editors checking the file against its JSON schema): quote it ("1e3") for the '
             "text, or write 1000.0 for the number 1000.0",
         ),
         ("1_0.5", "'1_0.5' is the number 10.5 in YAML 1.1, which catalog-gen reads, but a text"),

@@ -61,3 +61,12 @@ def test_a_well_shaped_leaf_is_its_model_and_its_own_document() -> None:
     assert held is True
     assert same is document
     assert report.problems == []
+
+
+def test_a_key_written_one_level_too_high_is_pointed_down_not_to_a_lookalike() -> None:
+    # `resources` at the top is container.resources, not a typo of resourcesPreset.
+    report = Report()
+    document = _document("model: phi\nresources: {}\n", report)
+    validate_past_unknown_keys(CatalogLeaf, document, report)
+    (problem,) = report.problems
+    assert problem.hint == "it belongs one level down: container.resources"

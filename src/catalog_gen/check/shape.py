@@ -81,9 +81,8 @@ def _report_error(model: type[BaseModel], document: Document, report: Report, de
     if kind == "extra_forbidden":
         key = str(parts[-1])
         known = allowed_keys(model, parts[:-1])
-        document.add(
-            report, parts, f"unknown key {key!r}", at_key=True, hint=_unknown_key_hint(key, known)
-        )
+        hint = _elsewhere_hint(model, key, parts[:-1]) or _unknown_key_hint(key, known)
+        document.add(report, parts, f"unknown key {key!r}", at_key=True, hint=hint)
         return
     if kind == "missing":
         key = str(parts[-1])
@@ -203,6 +202,18 @@ def did_you_mean(word: str, choices: Sequence[str]) -> str | None:
         if word.lower() in lowered:
             matches = [lowered[word.lower()]]
     return f"did you mean {matches[0]!r}?" if matches else None
+
+
+def _elsewhere_hint(model: type[BaseModel], key: str, parent: Sequence[JsonPathPart]) -> str | None:
+    """ "it belongs under container (container.resources)" when the key, as written, is a key of
+    a mapping one level below parent (a misplaced key is likelier than a typo of another)."""
+    found = []
+    for child in allowed_keys(model, parent):
+        if key in allowed_keys(model, [*parent, child]):
+            found.append(".".join(str(part) for part in (*parent, child, key)))
+    if len(found) != 1:
+        return None
+    return f"it belongs one level down: {found[0]}"
 
 
 def _unknown_key_hint(key: str, known: Sequence[str]) -> str | None:

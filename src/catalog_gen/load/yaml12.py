@@ -72,7 +72,7 @@ def second_reading(text: str, value: Any) -> str | None:
         return None
     readings = (
         f"{text!r} is {_described(value)} in YAML 1.1, which catalog-gen reads, but "
-        f"{_described(other)} in YAML 1.2 (editors checking the leaf against its JSON schema)"
+        f"{_described(other)} in YAML 1.2 (editors checking the file against its JSON schema)"
     )
     if isinstance(value, str):
         return (
