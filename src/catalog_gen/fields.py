@@ -431,10 +431,20 @@ def _parameter_value(value: object) -> object:
         and all(scalar(item) and not isinstance(item, bool) for item in value)
     ):
         return value
+    if isinstance(value, list) and value:  # the list is allowed: say which item is not
+        index, item = next(
+            (index, item)
+            for index, item in enumerate(value)
+            if not scalar(item) or isinstance(item, bool)
+        )
+        raise PydanticCustomError(
+            "parameter_value",
+            f"item {index} must be a string or a finite number (got {describe(item)})",
+        )
     raise PydanticCustomError(
         "parameter_value",
-        "must be a string, number or boolean, or a list of strings/numbers "
-        f"(got {describe(value)})",
+        "must be a string, number or boolean, or a non-empty list of strings/numbers "
+        f"(got {'an empty list' if value == [] else describe(value)})",
     )
 
 

@@ -155,3 +155,29 @@ def test_values_ollama_cannot_parse_are_refused_at_their_line(tmp_path: Path) ->
         "catalog/dev/ml/svc.yaml:13:17: error: $.derivedModels[0].parameters.use_mmap: parameter "
         "'use_mmap' must be true or false: `ollama create` refuses 'yes' (invalid bool value)",
     ]
+
+
+@pytest.mark.parametrize(
+    ("stop", "message"),
+    [
+        ("['<|end|>', .nan]", "item 1 must be a string or a finite number (got number nan)"),
+        ("[{a: 1}]", "item 0 must be a string or a finite number (got a mapping)"),
+        (
+            "[]",
+            "must be a string, number or boolean, or a non-empty list of strings/numbers "
+            "(got an empty list)",
+        ),
+    ],
+)
+def test_a_parameter_list_names_its_item_that_is_not_allowed(
+    tmp_path: Path, stop: str, message: str
+) -> None:
+    # A list is allowed: "(got a list)" sent its author looking for the wrong mistake.
+    body = (
+        "model: phi:latest\nderivedModels:\n  - name: d:v1\n    from: phi:latest\n"
+        f"    parameters:\n      stop: {stop}\n"
+    )
+    make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf(body)})
+    outcome = run_cli(tmp_path, "validate", "--no-cache")
+    (error,) = error_lines(outcome.stdout)
+    assert error.endswith(f"$.derivedModels[0].parameters.stop: {message}"), error
