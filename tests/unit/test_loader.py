@@ -253,6 +253,8 @@ def test_discover_reports_what_looks_like_a_yaml_file_but_is_not_one(tmp_path: P
     (tmp_path / "dev" / "ml" / "broken.yaml").symlink_to(tmp_path / "missing.yaml")
     (tmp_path / "dev" / "ml" / "upper.YAML").write_text("a: 1\n")
     (tmp_path / "dev" / "ml" / "notes.md").write_text("# notes\n")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "dev" / "ml" / "linked.yaml").symlink_to(tmp_path / "elsewhere")  # once, not twice
     report = Report()
     files = discover(tmp_path, "cat", report)
     assert files.environments == {}
@@ -261,6 +263,8 @@ def test_discover_reports_what_looks_like_a_yaml_file_but_is_not_one(tmp_path: P
         "cat/dev/ml/broken.yaml:1:1: error: $: is a broken symbolic link; leaves are files "
         "<environment>/<namespace>/<serviceName>.yaml\n"
         "cat/dev/ml/dir.yaml:1:1: error: $: is a directory; leaves are files "
+        "<environment>/<namespace>/<serviceName>.yaml\n"
+        "cat/dev/ml/linked.yaml:1:1: error: $: is a directory; leaves are files "
         "<environment>/<namespace>/<serviceName>.yaml\n"
         "cat/dev/ml/upper.YAML:1:1: error: $: catalog leaves use the .yaml extension; "
         "rename to upper.yaml\n"

@@ -613,11 +613,14 @@ def _catalog_paths(catalog: str) -> list[_Found]:
         depth = relative.count("/") + 2 if relative else 1  # the parts of a child's path
         for entry in entries:
             child = f"{relative}/{entry.name}" if relative else entry.name
-            if entry.name.lower().endswith((".yml", LEAF_SUFFIX)):
+            named_yaml = entry.name.lower().endswith((".yml", LEAF_SUFFIX))
+            if named_yaml:
                 found.append(_Found(child, regular=_is_regular(entry)))
             if entry.name == ".git" or not _is_directory(entry):
                 continue
             if depth > _FOLLOW_LINKS_DEPTH and entry.is_symlink():
+                if named_yaml:  # reported above as a YAML name that is no file: once is enough
+                    continue
                 found.append(
                     _Found(child, f"not read: a symbolic link to a directory; {_LEAF_LAYOUT}")
                 )
