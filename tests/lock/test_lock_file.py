@@ -131,8 +131,8 @@ def test_duplicate_key_is_reported_with_its_position() -> None:
     text = f"version: 1\nmodels:\n{VALID_ENTRY}  totalSize: 11\n"
     assert problems_of(text) == [
         "models.lock.yaml:9:3: error: $.models[0].totalSize: duplicate key 'totalSize' (first "
-        "defined on line 6); YAML keeps only one of them, so say it once (regenerate it: delete "
-        "the file and run `catalog-gen lock`)"
+        "defined on line 6); YAML keeps only the last of them, so say it once (regenerate it: "
+        "delete the file and run `catalog-gen lock`)"
     ]
 
 

@@ -266,6 +266,31 @@ def test_config_blob_redirect_is_followed_without_credentials(scripted: Scripted
         storage.stop()
 
 
+def test_a_redirect_target_wanting_credentials_is_not_called_a_refusal_of_ours(
+    scripted: ScriptedServer,
+) -> None:
+    # Blob storage answering 401: the registry's credentials were never sent there (on
+    # purpose), so neither "refused" nor the storage host's variables (the lock never reads
+    # them) would be true.
+    storage = ScriptedServer().start()
+    try:
+        storage.route("/blob", Reply(401, b"", {"WWW-Authenticate": 'Basic realm="s3"'}))
+        serve_model(scripted)
+        scripted.route(
+            f"/v2/library/phi/blobs/{CONFIG_DIGEST}",
+            Reply(307, b"", {"Location": f"{storage.url}/blob?sig=1"}),
+        )
+        config = RegistryConfig(insecure=True, credentials=Credentials("u", "p"))
+        with make_client(Sleeps()) as client, pytest.raises(RegistryError) as raised:
+            resolve(scripted, client, config)
+        message = str(raised.value)
+        assert f"the registry redirected the config to {storage.host}, which wants" in message
+        assert "refused" not in message
+        assert credentials_env_names(storage.host)[0] not in message
+    finally:
+        storage.stop()
+
+
 def behind_a_token_gate(
     seeder: RegistrySeeder, gateway: ScriptedServer
 ) -> tuple[str, ModelReference, str, TokenGate]:
@@ -611,3 +636,26 @@ def test_a_blob_redirected_to_plain_http_is_read_and_checked_by_its_digest() -> 
         pytest.raises(RegistryError, match="does not match its digest"),
     ):
         client.resolve(reference, RegistryConfig())
+
+
+def test_a_registry_errors_words_cannot_break_the_line_or_color_the_terminal(
+    scripted: ScriptedServer,
+) -> None:
+    body = json.dumps(
+        {
+            "errors": [
+                {
+                    "code": "MANIFEST_UNKNOWN",
+                    "message": "gone\n::error::forged",
+                    "detail": "tag=x\u001b[31m",
+                }
+            ]
+        }
+    ).encode()
+    scripted.route(MANIFEST_PATH, Reply(404, body))
+    with make_client(Sleeps()) as client, pytest.raises(RegistryError) as raised:
+        resolve(scripted, client)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "\x1b" not in message
+    assert message.endswith("MANIFEST_UNKNOWN: gone\\n::error::forged (tag=x\\x1b[31m)")

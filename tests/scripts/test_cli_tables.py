@@ -207,3 +207,15 @@ def test_local_digest_takes_a_full_id_as_is(tmp_path: Path) -> None:
 def test_digest_verdict(tmp_path: Path, have: str, expected: str, verdict: str) -> None:
     found = lib(tmp_path, "oil_digest_verdict", have, expected, result_variable="OIL_VERDICT")
     assert found == verdict + "\n"
+
+
+@pytest.mark.parametrize("text", ["é" * 400, "a" * 700, "Error: " + "漢" * 300])
+def test_a_long_cli_error_is_cut_whole_characters_to_600_bytes(tmp_path: Path, text: str) -> None:
+    (tmp_path / "err.txt").write_text(f"progress\nError: {text}\n", encoding="utf-8")
+    shown = lib(
+        tmp_path, "oil_cli_error", str(tmp_path / "err.txt"), result_variable="OIL_CLI_ERROR"
+    )
+    raw = shown.rstrip("\n").encode("utf-8")  # the output decoded as UTF-8: whole characters
+    assert len(raw) <= 600
+    assert shown.startswith("Error: ")
+    assert shown.rstrip("\n").endswith("...")

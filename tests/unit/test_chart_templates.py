@@ -131,3 +131,18 @@ def test_a_helm_setting_that_names_no_program_is_a_usage_error(
     outcome = run_cli(tmp_path, "validate", "--no-cache")
     assert outcome.code == 2, outcome.stdout + outcome.stderr
     assert f"CATALOG_GEN_HELM={configured} is not an executable file" in outcome.stderr
+
+
+def test_a_helm_setting_that_is_a_bare_name_is_found_on_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from catalog_gen.check.chart_templates import find_helm
+    from tests.conftest import helm_binary
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "helm").symlink_to(helm_binary("3.19.0"))
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    monkeypatch.setenv("CATALOG_GEN_HELM", "helm")
+    monkeypatch.chdir(tmp_path)  # no ./helm here: PATH's is the one that runs
+    assert find_helm(CHART) == bin_dir / "helm"

@@ -54,8 +54,8 @@ def test_hostile_lock_yaml_is_refused_with_its_location(case: str) -> None:
     text, line, fragment = HOSTILE[case]
     report = Report()
     assert parse_lock(text.encode(), report, "catalog/models.lock.yaml") is None
-    problem = report.problems[0]  # the bomb's every alias is reported, each where it stands
-    assert len(report.problems) == (9 * 9 if case == "alias bomb" else 1)
+    problem = report.problems[0]  # the bomb: its first 20 aliases, each where it stands
+    assert len(report.problems) == (20 if case == "alias bomb" else 1)
     assert problem.path == "catalog/models.lock.yaml"
     assert problem.line == line, problem.format()
     assert fragment in problem.message, problem.format()

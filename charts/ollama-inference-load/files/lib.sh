@@ -256,8 +256,9 @@ oil_proc_stat() {
 # The last `Error: ...` the ollama CLI wrote to FILE, with the lines after it joined on (a
 # registry's answer is quoted whole, newlines and all: a 412's reason is on the lines after
 # "Error: pull model manifest: 412:"), else the last non-empty line, into OIL_CLI_ERROR, on one
-# line of at most 600 characters. stderr also carries ANSI progress, which is stripped. Used to
-# quote the server's own error in our logs.
+# line of at most 600 bytes (mawk counts bytes: a cut never splits a UTF-8 character, whose
+# bytes go whole). stderr also carries ANSI progress, which is stripped. Used to quote the
+# server's own error in our logs.
 oil_cli_error() {
 	oil_ce_text=$(tr '\r' '\n' <"$1" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g' | tr -d '\000-\010\013-\037') ||
 		oil_ce_text=
@@ -274,7 +275,11 @@ oil_cli_error() {
 		error != "" { error = error " " $0 }
 		END {
 			text = error != "" ? error : last
-			if (length(text) > 600) text = substr(text, 1, 597) "..."
+			if (length(text) > 600) {
+				text = substr(text, 1, 597)
+				sub(/[\300-\367][\200-\277]*$/, "", text)
+				text = text "..."
+			}
 			print text
 		}') || oil_ce_line=
 	OIL_CLI_ERROR=${oil_ce_line:-no error output}

@@ -95,8 +95,9 @@ in_backoff() {
 	oil_now_ms
 	ib_left_ms=$((ib_ended + ib_wait * 1000 - OIL_NOW_MS))
 	[ "$ib_left_ms" -gt 0 ] || return 1
-	# A clock set back past the failure would make the wait longer than the backoff: cap it.
-	[ "$ib_left_ms" -le $((ib_wait * 1000)) ] || ib_left_ms=$((ib_wait * 1000))
+	# More left than the whole wait: the clock was set back past the failure, whose time then
+	# says nothing; the wait is over rather than as long as the clock went back.
+	[ "$ib_left_ms" -le $((ib_wait * 1000)) ] || return 1
 	BACKOFF_NOTE="next attempt in $(((ib_left_ms + 999) / 1000))s, after $ib_count failed load(s) in a row"
 }
 
@@ -277,6 +278,12 @@ fi
 oil_load_plan
 PLAN_G=$(oil_plan_records G)
 
+# Failed loads counted for the backoff: none without such a file (the steady state). A model seen
+# loaded (whoever loaded it) clears its count, so a later failure waits as a first one.
+set -- "$OIL_STATE_DIR"/load-*.failed
+FAILURES_COUNTED=
+[ ! -e "$1" ] || FAILURES_COUNTED=yes
+
 # The loads of this pod running now: none without a lock file (the steady state, every model
 # loaded: no subshell per load group on every probe).
 LOADING_BEFORE_PS=
@@ -342,6 +349,9 @@ while IFS="$OIL_TAB" read -r root load_name kind insecure members keepalive <&3;
 			;;
 		esac
 		ready_models="$ready_models $loaded_member"
+		if [ -n "$FAILURES_COUNTED" ] && lock_key "$load_name"; then
+			rm -f "$FAILED_FILE"
+		fi
 		continue
 	fi
 	if on_demand "$load_name" "${keepalive:--}"; then

@@ -197,12 +197,15 @@ def find_helm(chart: Path) -> Path:
     """$CATALOG_GEN_HELM, else the pinned helm of the repository holding the chart, else PATH."""
     configured = os.environ.get(HELM_ENV)
     if configured:
-        if not os.access(configured, os.X_OK) or os.path.isdir(configured):
+        # As the shell finds it: a bare name on PATH, a path with a '/' as it is (the very file
+        # that then runs).
+        found = shutil.which(configured)
+        if found is None:
             raise ChartTemplateError(
                 f"{HELM_ENV}={configured} is not an executable file: point it at a helm binary, "
                 "or unset it to use the repository's pinned helm"
             )
-        return Path(configured)
+        return Path(found)
     # The repository holding the chart, else the one catalog-gen runs from (a checkout).
     for parent in [*chart.resolve().parents, *Path(__file__).resolve().parents]:
         if (parent / PINNED_HELM).is_file():

@@ -59,7 +59,10 @@ def validate_past_unknown_keys(
         del container[key]
     try:
         pruned = model.model_validate(data)
-    except ValidationError:  # an unknown key was not all: the problems are reported already
+    except ValidationError:
+        # Without its unknown keys the leaf breaks a rule of the model's own (a `target` whose
+        # only key was a typo is empty): a consequence of the typo, not reported; the leaf stops
+        # with its unknown keys, as before.
         return None, document, False
     return pruned, dataclasses.replace(document, data=data), False
 

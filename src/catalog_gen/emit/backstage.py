@@ -251,7 +251,7 @@ def component(service: BackstageService) -> dict[str, Any]:
     if service.description:
         metadata["description"] = service.description
     metadata["labels"] = {
-        f"{LABEL_PREFIX}/environment": service.environment,
+        ENVIRONMENT_LABEL: service.environment,
         f"{LABEL_PREFIX}/namespace": service.namespace,
         f"{LABEL_PREFIX}/service": service.service,
     }

@@ -278,15 +278,25 @@ def _build_reported(root: MappingNode, text: str, document: Document, report: Re
         document.data = _build(root, (), walk, 0)
     except _YamlRefusedError as too_deep:
         refusals.append(too_deep)
-    aliases = iter(_alias_positions(text) if any(r.message == "alias" for r in refusals) else ())
+    alias_count = sum(refused.message == "alias" for refused in refusals)
+    aliases = iter(_alias_positions(text, min(alias_count, _MOST_ALIASES_SHOWN)))
+    shown = 0
     for refused in refusals:
         line, column = refused.position
         message = refused.message
         if message == "alias":
+            shown += 1
+            if shown > _MOST_ALIASES_SHOWN:
+                continue
             line, column = next(aliases, refused.position)
             message = "YAML anchors and aliases are not allowed; write the value out in full"
+            if shown == _MOST_ALIASES_SHOWN and alias_count > shown:
+                message += f" (and {alias_count - shown} more aliases in this file)"
         report.add(document.display, line, column, list(refused.parts), message)
     return not any(refused.stops for refused in refusals)
+
+
+_MOST_ALIASES_SHOWN = 20  # a file of aliases gets this many problems, the last counting the rest
 
 
 def _char_at(text: str, line: int, column: int) -> str:
@@ -350,8 +360,8 @@ def _build(node: Node, parts: DataPath, walk: _Walk, depth: int) -> Any:
 
 
 def _build_mapping(node: MappingNode, parts: DataPath, walk: _Walk, depth: int) -> dict[str, Any]:
-    """_build's mapping: an entry whose key is refused is left out; of a duplicate key, the
-    first is kept (the one the error points back to)."""
+    """_build's mapping: an entry whose key is refused is left out; of a duplicate key, the last
+    is kept, as PyYAML and helm keep it (both are walked, so what either holds is reported)."""
     mapping: dict[str, Any] = {}
     key_lines: dict[str, int] = {}
     refusals = walk.refusals
@@ -370,14 +380,23 @@ def _build_mapping(node: MappingNode, parts: DataPath, walk: _Walk, depth: int) 
         if key in mapping:
             message = (
                 f"duplicate key {key!r} (first defined on line {key_lines[key]}); "
-                "YAML keeps only one of them, so say it once"
+                "YAML keeps only the last of them, so say it once"
             )
             refusals.append(_YamlRefusedError(_position(key_node), child, message, stops=False))
-            continue
-        key_lines[key] = key_node.start_mark.line + 1
+            _forget_marks(walk.document, child)  # the first one's: its keys are not the data's
+        else:
+            key_lines[key] = key_node.start_mark.line + 1
         walk.document.key_marks[child] = _position(key_node)
         mapping[key] = _build(value_node, child, walk, depth + 1)
     return mapping
+
+
+def _forget_marks(document: Document, parts: DataPath) -> None:
+    """Drop the marks at and below parts (a duplicate key's first value, replaced)."""
+    depth = len(parts)
+    for marks in (document.value_marks, document.key_marks):
+        for stale in [path for path in marks if path[:depth] == parts]:
+            del marks[stale]
 
 
 def _seen_before(node: Node, seen: set[int]) -> bool:
@@ -422,12 +441,15 @@ def _two_readings(node: ScalarNode, parts: DataPath, refusals: list[_YamlRefused
 
 def _reading_of(text: str) -> str | None:
     """second_reading of a plain scalar's text, read as YAML 1.1 reads it untagged."""
-    node = ScalarNode(_implicit_tag(text), text)
+    node = ScalarNode(_implicit_tag(text), text, start_mark=_NOWHERE)
     try:
         value = _scalar(node, ())
-    except _YamlRefusedError:  # a tag no value may have: refused as such where it is used
+    except _YamlRefusedError:  # no value: refused as such where it is used (_build)
         return None
     return second_reading(text, value)
+
+
+_NOWHERE = yaml.Mark("", 0, 0, 0, None, 0)  # the mark of a node made here, not read
 
 
 def _implicit_tag(text: str) -> str:
@@ -461,13 +483,21 @@ def _scalar(node: ScalarNode, parts: DataPath) -> Any:
         if tag == _BOOL:
             return _CONSTRUCTOR.construct_yaml_bool(node)
     except (ValueError, KeyError) as error:
-        # Only an explicit tag (!!int 'abc') gets here: implicit tags come from matching text.
-        raise _YamlRefusedError(
-            _position(node),
-            parts,
-            f"{node.value!r} is tagged !!{tag.removeprefix(_TAG)} but is not {_kind_of_tag(tag)}",
-        ) from error
+        # An explicit tag (!!int 'abc'), a text YAML 1.1's pattern takes for a number that is
+        # none (`0x_`), or a number Python will not build (thousands of digits).
+        shown = node.value if len(node.value) <= _SHOWN_TEXT else node.value[:_SHOWN_TEXT] + "..."
+        kind = _kind_of_tag(tag)
+        message = (
+            f"{shown!r} is tagged !!{tag.removeprefix(_TAG)} but is not {kind}"
+            if node.style or tag != _implicit_tag(node.value)
+            else f"{shown!r} reads as {kind} in YAML 1.1 but is not one that can be read: "
+            "quote it for the text"
+        )
+        raise _YamlRefusedError(_position(node), parts, message) from error
     return None
+
+
+_SHOWN_TEXT = 80  # the most of a refused value a message quotes
 
 
 def _require_tag(node: Node, tag: str, parts: DataPath, refusals: list[_YamlRefusedError]) -> None:
@@ -485,14 +515,19 @@ def _kind_of_tag(tag: str) -> str:
     }.get(tag, "a non-string value")
 
 
-def _alias_positions(text: str) -> list[Position]:
-    """Exact position of every alias, in the text's order; only called on a refused file."""
+def _alias_positions(text: str, wanted: int) -> list[Position]:
+    """Exact position of the first `wanted` aliases, in the text's order (parsed only that far:
+    the pure-Python parser takes seconds over a big file)."""
     found: list[Position] = []
+    if wanted <= 0:
+        return found
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             mark = event.start_mark
             if isinstance(event, yaml.AliasEvent) and mark is not None:
                 found.append((mark.line + 1, mark.column + 1))
+                if len(found) == wanted:
+                    return found
     except yaml.YAMLError:  # pragma: no cover - the same text composed fine a moment ago
         return found
     return found

@@ -47,15 +47,16 @@ _INDICATORS = {"=": "value", "<<": "merge"}
 def second_reading(text: str, value: Any) -> str | None:
     """Why the plain scalar text, which YAML 1.1 reads as value, is ambiguous; None when YAML
     1.2 (and ruamel.yaml, check-jsonschema's reader) reads it alike."""
+    shown = text if len(text) <= _SHOWN_TEXT else text[:_SHOWN_TEXT] + "..."
     if text in _INDICATORS:
         return (
-            f"{text!r} is YAML 1.1's {_INDICATORS[text]} indicator (ruamel.yaml, which "
+            f"{shown!r} is YAML 1.1's {_INDICATORS[text]} indicator (ruamel.yaml, which "
             "check-jsonschema reads with, cannot read the file) but a text in YAML 1.2: quote "
-            f'it ("{text}") for the text'
+            f'it ("{shown}") for the text'
         )
     if "\t" in text:
         return (
-            f"{text!r} holds a tab: YAML allows it in an unquoted value, but ruamel.yaml, which "
+            f"{shown!r} holds a tab: YAML allows it in an unquoted value, but ruamel.yaml, which "
             "check-jsonschema reads with, cannot read the file: quote the value"
         )
     if isinstance(value, str) and text[:1] not in _NUMBER_START:
@@ -66,17 +67,17 @@ def second_reading(text: str, value: Any) -> str | None:
     if type(other) is type(value) and (other == value or _both_nan(other, value)):
         if isinstance(value, str) and _RUAMEL_NUMBER.fullmatch(text):
             return (
-                f"{text!r} is a text in YAML 1.1 and 1.2 but a number to ruamel.yaml, which "
-                f'check-jsonschema reads with: quote it ("{text}") for the text'
+                f"{shown!r} is a text in YAML 1.1 and 1.2 but a number to ruamel.yaml, which "
+                f'check-jsonschema reads with: quote it ("{shown}") for the text'
             )
         return None
     readings = (
-        f"{text!r} is {_described(value)} in YAML 1.1, which catalog-gen reads, but "
+        f"{shown!r} is {_described(value)} in YAML 1.1, which catalog-gen reads, but "
         f"{_described(other)} in YAML 1.2 (editors checking the file against its JSON schema)"
     )
     if isinstance(value, str):
         return (
-            f'{readings}: quote it ("{text}") for the text, or write {_written(other)} for '
+            f'{readings}: quote it ("{shown}") for the text, or write {_written(other)} for '
             f"{_described(other)}"
         )
     if isinstance(other, str):
@@ -118,12 +119,18 @@ def _both_nan(first: Any, second: Any) -> bool:
     )
 
 
+_SHOWN_TEXT = 80  # the most of a text a message quotes
+_LONGEST_SHOWN_BITS = 300  # about 90 digits: longer integers are described by their length
+
+
 def _described(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
+        if value.bit_length() > _LONGEST_SHOWN_BITS:  # Python will not print past 4,300 digits
+            return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
         return f"the integer {value}"
     if isinstance(value, float):
         return f"the number {value!r}"

@@ -368,8 +368,13 @@ class RegistryClient:
                 authorization = self._answer_challenge(response, config, fresh=challenges > 1)
                 continue
             message = _status_message(response, what)
-            if response.status == 401:
+            if response.status == 401 and _origin(url) == origin:
                 message += "; " + _credentials_verdict(url, config, response)
+            elif response.status == 401:  # a redirect target: it never gets the credentials
+                message += (
+                    f"; the registry redirected the {what} to {_origin(url)[1]}, which wants "
+                    "credentials; catalog-gen sends the registry's only to the registry itself"
+                )
             raise RegistryError(message)
 
     def _answer_challenge(
@@ -654,11 +659,19 @@ def _registry_error_detail(body: bytes) -> str:
                 shown = detail if isinstance(detail, str) else json.dumps(detail, sort_keys=True)
                 part = f"{part} ({_shortened(shown)})" if part else _shortened(shown)
             parts.append(part)
-    return "; ".join(p for p in parts if p)
+    return _printable("; ".join(p for p in parts if p))
 
 
 def _shortened(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _printable(text: str) -> str:
+    """A registry's words as one line of plain text: a line break, an ANSI escape or a CI
+    workflow command it sends is shown escaped, not acted on by a terminal or a log reader."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in text)
 
 
 _STATUS_HINTS = {
