@@ -341,7 +341,17 @@ def test_cold_start_past_the_longest_gateway_duration_is_refused(
 
 
 @pytest.mark.parametrize(
-    ("keep_alive", "column"), [(None, "-"), ("", "-"), ("10m", "10m"), (300, "300s"), ("-1", "-1s")]
+    ("keep_alive", "column"),
+    [
+        (None, "-"),
+        ("", "-"),
+        ("10m", "10m"),
+        (300, "300s"),
+        ("-1", "-1s"),
+        # helm reads a values file's numbers as float64, which toString writes as 2.592e+06
+        (2_592_000, "2592000s"),
+        (-1_000_000, "-1000000s"),
+    ],
 )
 def test_model_keep_alive_is_the_last_models_tsv_column(
     helm: Path, tmp_path: Path, keep_alive: Any, column: str
@@ -354,3 +364,20 @@ def test_model_keep_alive_is_the_last_models_tsv_column(
     header, row = config["data"]["models.tsv"].splitlines()
     assert header.split("\t")[-1].startswith("keep-alive")
     assert row.split("\t") == ["phi:latest", "-", "false", "generate", column]
+
+
+@pytest.mark.parametrize("keep_alive", [1_000_000, -1_000_000, 2_592_000])
+def test_a_keep_alive_of_a_million_seconds_or_more_stays_a_whole_number(
+    helm: Path, tmp_path: Path, keep_alive: int
+) -> None:
+    """From a values file helm holds the number as float64: written `1e+06`, Ollama's
+    OLLAMA_KEEP_ALIVE reads neither an integer nor a duration and falls back to 5 minutes."""
+    documents = render(helm, {"ollama": {"keepAlive": keep_alive}}, tmp_path)
+    (deployment,) = select(documents, "Deployment")
+    env = {
+        item["name"]: item.get("value")
+        for container in deployment["spec"]["template"]["spec"]["containers"]
+        for item in container.get("env", [])
+    }
+    assert env["OLLAMA_KEEP_ALIVE"] == str(keep_alive)
+    assert env["OIL_LOAD_KEEPALIVE"] == f"{keep_alive}s"

@@ -8,9 +8,22 @@ OLLAMA_KEEP_ALIVE accepts plain seconds.
 {{- include "oil.keepAliveFlag" .Values.ollama.keepAlive }}
 {{- end }}
 
+{{/*
+A keep-alive as text: a duration as written, a number of seconds as a whole number. A number
+from a values file is a float64 to helm, which toString writes as 1e+06 from a million on: text
+neither Ollama's OLLAMA_KEEP_ALIVE (which then falls back to 5m) nor `--keepalive` reads.
+*/}}
+{{- define "oil.keepAliveText" -}}
+{{- if or (kindIs "float64" .) (kindIs "int64" .) (kindIs "int" .) }}
+{{- printf "%d" (int64 .) }}
+{{- else }}
+{{- toString . }}
+{{- end }}
+{{- end }}
+
 {{/* A keep-alive (Go duration or plain seconds) as `--keepalive` takes it. */}}
 {{- define "oil.keepAliveFlag" -}}
-{{- $keepAlive := toString . }}
+{{- $keepAlive := include "oil.keepAliveText" . }}
 {{- if regexMatch "^-?[0-9]+$" $keepAlive }}
 {{- printf "%ss" $keepAlive }}
 {{- else }}
@@ -107,7 +120,7 @@ the variable (values.schema.json). Call with the container's resources (requests
 - name: OLLAMA_HOST
   value: {{ printf "0.0.0.0:%d" (int .Values.ollama.port) | quote }}
 - name: OLLAMA_KEEP_ALIVE
-  value: {{ toString .Values.ollama.keepAlive | quote }}
+  value: {{ include "oil.keepAliveText" .Values.ollama.keepAlive | quote }}
 - name: OLLAMA_NUM_PARALLEL
   value: {{ .Values.ollama.numParallel | int | quote }}
 - name: OLLAMA_MAX_QUEUE
