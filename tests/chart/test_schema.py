@@ -233,3 +233,50 @@ def test_bad_values_fail_naming_the_key(
 def test_scenario_files_exist_for_every_scenario() -> None:
     for scenario in SCENARIOS:
         assert scenario_file(scenario).is_file()
+
+
+@pytest.mark.parametrize(
+    ("values", "missing"),
+    [
+        ({"podSecurityContext": None}, "at '': missing property 'podSecurityContext'"),
+        ({"securityContext": None}, "at '': missing property 'securityContext'"),
+        ({"homeDir": None}, "at '': missing property 'homeDir'"),
+        ({"replicaCount": None}, "at '': missing property 'replicaCount'"),
+        (
+            {"terminationGracePeriodSeconds": None},
+            "missing property 'terminationGracePeriodSeconds'",
+        ),
+        (
+            {"autoscaling": {"enabled": True, "engine": None}},
+            "at '/autoscaling': missing property 'engine'",
+        ),
+        (
+            {"autoscaling": {"minReplicas": None}},
+            "at '/autoscaling': missing property 'minReplicas'",
+        ),
+        ({"autoscaling": {"pollingInterval": None}}, "missing property 'pollingInterval'"),
+        (
+            {"autoscaling": {"kedaHttp": {"interceptorPort": None}}},
+            "at '/autoscaling/kedaHttp': missing property 'interceptorPort'",
+        ),
+        (
+            {"autoscaling": {"kedaHttp": {"interceptorNamespace": None}}},
+            "missing property 'interceptorNamespace'",
+        ),
+        ({"gateway": {"tls": {"port": None}}}, "at '/gateway/tls': missing property 'port'"),
+        ({"gateway": {"http": {"port": None}}}, "at '/gateway/http': missing property 'port'"),
+        ({"podDisruptionBudget": {"maxUnavailable": None}}, "missing property 'maxUnavailable'"),
+        ({"test": {"timeoutSeconds": None}}, "at '/test': missing property 'timeoutSeconds'"),
+    ],
+)
+def test_a_default_the_templates_need_cannot_be_deleted_with_null(
+    helm: Path, tmp_path: Path, values: dict[str, Any], missing: str
+) -> None:
+    """helm deletes a key set to null before it checks the schema: without `required`, the
+    templates then crashed on a nil pointer or rendered 0 (replicas: 0, pollingInterval: 0, a
+    Gateway listener on port 0). Now the schema names the key, and catalog-gen, which judges the
+    same schema, refuses the same null in chartValues."""
+    with pytest.raises(HelmError) as failure:
+        render(helm, values, tmp_path)
+    assert "values don't meet the specifications of the schema" in failure.value.stderr
+    assert missing in failure.value.stderr
