@@ -280,3 +280,25 @@ def test_a_default_the_templates_need_cannot_be_deleted_with_null(
         render(helm, values, tmp_path)
     assert "values don't meet the specifications of the schema" in failure.value.stderr
     assert missing in failure.value.stderr
+
+
+def test_every_integer_has_a_maximum_helm_renders_exactly() -> None:
+    """helm holds a values file's numbers as float64: past 2**53 they lose digits, and past
+    int64 they rendered as -9223372036854775808 or failed the API server's decoding. A
+    quantity's integer form (bytes) is exempt: the API server reads any size it writes."""
+    unbounded: list[str] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            kind = node.get("type")
+            kinds = kind if isinstance(kind, list) else [kind]
+            if "integer" in kinds and "maximum" not in node and path != "/definitions/quantity":
+                unbounded.append(path)
+            for key, value in node.items():
+                walk(value, f"{path}/{key}")
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, f"{path}/{index}")
+
+    walk(SCHEMA, "")
+    assert unbounded == []
