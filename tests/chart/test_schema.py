@@ -302,3 +302,14 @@ def test_every_integer_has_a_maximum_helm_renders_exactly() -> None:
 
     walk(SCHEMA, "")
     assert unbounded == []
+
+
+@pytest.mark.parametrize("field", ["runAsUserName", "gmsaCredentialSpec", "gmsaCredentialSpecName"])
+@pytest.mark.parametrize("where", ["podSecurityContext", "securityContext"])
+def test_an_empty_windows_option_is_refused_by_the_schema(
+    helm: Path, tmp_path: Path, where: str, field: str
+) -> None:
+    # The API server refuses it ("cannot be an empty string") after Argo CD has synced.
+    with pytest.raises(HelmError) as failure:
+        render(helm, {where: {"windowsOptions": {field: ""}}}, tmp_path)
+    assert f"at '/{where}/windowsOptions/{field}': minLength" in failure.value.stderr
