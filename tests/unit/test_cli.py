@@ -105,9 +105,6 @@ def test_validate_single_file_uses_its_catalog_and_the_path_as_typed(tmp_path: P
     outcome = run_cli(tmp_path, "validate", "./catalog/dev/ml/svc.yaml")
     assert outcome.code == 1
     assert outcome.stdout == (
-        "catalog/dev/ml/svc.yaml:6:8: warning: $.model: model phi:latest is not pinned in "
-        'catalog/models.lock.yaml: it deploys unpinned (digest "") (run `catalog-gen lock`; '
-        "required where requireLock: true)\n"
         "catalog/dev/ml/svc.yaml:7:13: error: $.container.replica: unknown key 'replica' "
         "(did you mean 'replicas'?)\n"
     )
@@ -189,7 +186,7 @@ def test_validate_a_symlinked_leaf_and_a_directory(tmp_path: Path) -> None:
     (catalog / "dev" / "ml" / "svc.yaml").symlink_to(tmp_path / "shared.yaml")
     outcome = run_cli(tmp_path, "validate", "catalog/dev/ml/svc.yaml")
     assert outcome.code == 1, outcome.stderr
-    assert "\ncatalog/dev/ml/svc.yaml:7:1: error: $.bogus: unknown key" in outcome.stdout
+    assert outcome.stdout.startswith("catalog/dev/ml/svc.yaml:7:1: error: $.bogus: unknown key")
     outcome = run_cli(tmp_path, "validate", "catalog/dev")
     assert (outcome.code, outcome.stdout) == (2, "")
     assert "catalog/dev is a directory: name leaf files" in outcome.stderr

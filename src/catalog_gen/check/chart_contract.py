@@ -67,6 +67,10 @@ _SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoad
 
 # Where a chart value comes from in a leaf, longest chart path first: the leaf fields that map
 # to chart values (docs/interfaces.md section 1). A value set in chartValues is placed there.
+# Helm reads values as 64-bit floats: integers are exact only within +-2**53 (check/rules.py
+# check_helm_numbers refuses the others in chartValues, their one owner).
+HELM_EXACT_INTEGER = 2**53
+
 LEAF_SOURCES: tuple[tuple[tuple[str, ...], tuple[tuple[str, ...], ...]], ...] = (
     (("replicaCount",), (("container", "replicas"), ("container",))),
     (("resources",), (("container", "resources"), ("container",))),
@@ -355,6 +359,8 @@ def report_schema_errors(
             continue
         if error.validator == "required" and _report_deleted(document, from_leaf, error, report):
             continue
+        if _helm_cannot_hold(error.instance) and set_by(from_leaf, parts):
+            continue  # check_helm_numbers said so at the leaf already: one problem, not two
         if "propertyNames" in error.absolute_schema_path and isinstance(error.instance, str):
             # The key is what is judged: at the key, which names it (the path stops at its map).
             key_parts = (*parts, error.instance)
@@ -520,6 +526,14 @@ def _origin(
         if parts[:end] in origins:
             return origins[parts[:end]]
     return None
+
+
+def _helm_cannot_hold(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and abs(value) > HELM_EXACT_INTEGER
+    )
 
 
 def set_by(chart_values: Mapping[str, Any], parts: Sequence[str | int]) -> bool:

@@ -14,7 +14,7 @@ from pathlib import PurePosixPath
 
 from pydantic import ValidationError
 
-from catalog_gen.check.chart_contract import LEAF_SOURCES
+from catalog_gen.check.chart_contract import HELM_EXACT_INTEGER, LEAF_SOURCES
 from catalog_gen.check.modelfile_parameters import (
     PARAMETER_KINDS,
     REPEATABLE,
@@ -454,7 +454,6 @@ def _check_keep_alive(
 # (123456789012345678 renders 123456789012345680), and the chart's `int` turns 2^63 - 1 (which
 # rounds to 2^63) and anything larger into -9223372036854775808, while toYaml writes -2^63 as
 # -9.223372036854776e+18; the API server refuses both (tests/chart/test_helm_numbers.py).
-HELM_EXACT_INTEGER = 2**53
 
 
 def check_helm_numbers(document: Document, where: DataPath, value: object, report: Report) -> bool:

@@ -6,8 +6,6 @@ in YAML's words (via fields.describe) and "did you mean" hints for unknown keys.
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import difflib
 import types
 import typing
@@ -32,39 +30,6 @@ def validate_document(model: type[ModelT], document: Document, report: Report) -
         for detail in error.errors(include_url=False):
             _report_error(model, document, report, detail)
         return None
-
-
-def validate_past_unknown_keys(
-    model: type[ModelT], document: Document, report: Report
-) -> tuple[ModelT | None, Document, bool]:
-    """validate_document, and when every shape problem is an unknown key (each reported), the
-    model of the document without those keys, with that document: nothing reads a key the
-    model does not know, so its absence changes nothing else, and the later stages can report
-    their problems in the same run instead of after the typo is fixed. (model, document,
-    whether the shape held); model None when another shape problem stops the leaf."""
-    try:
-        return model.model_validate(document.data), document, True
-    except ValidationError as error:
-        details = error.errors(include_url=False)
-    for detail in details:
-        _report_error(model, document, report, detail)
-    if any(detail["type"] != "extra_forbidden" for detail in details):
-        return None, document, False
-    data = copy.deepcopy(document.data)
-    for detail in details:
-        *parents, key = _data_path(document.data, detail["loc"])
-        container = data
-        for part in parents:
-            container = container[part]
-        del container[key]
-    try:
-        pruned = model.model_validate(data)
-    except ValidationError:
-        # Without its unknown keys the leaf breaks a rule of the model's own (a `target` whose
-        # only key was a typo is empty): a consequence of the typo, not reported; the leaf stops
-        # with its unknown keys, as before.
-        return None, document, False
-    return pruned, dataclasses.replace(document, data=data), False
 
 
 def shape_errors(model: type[BaseModel], data: object) -> list[str]:

@@ -13,6 +13,7 @@ import importlib.util
 import os
 import re
 import stat
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath, PurePosixPath
@@ -141,15 +142,14 @@ class Document:
 
 class _YamlRefusedError(Exception):
     def __init__(
-        self, position: Position, parts: DataPath, message: str, *, stops: bool = True
+        self, position: Position, parts: DataPath, message: str, *, repeated: str = ""
     ) -> None:
         super().__init__(message)
         self.position = position
         self.parts = parts
         self.message = message
-        # False: the data built without it is what YAML 1.1 (PyYAML, helm) reads, so the later
-        # stages may judge the file too (a value two YAML versions read apart, a duplicate key).
-        self.stops = stops
+        # What a file may hold thousands of (aliases, duplicate keys): reported 20 at most.
+        self.repeated = repeated
 
 
 def load_document(path: Path, display: str, report: Report) -> Document | None:
@@ -268,8 +268,8 @@ def _compose_reported(text: str, display: str, report: Report) -> Node | Literal
 
 
 def _build_reported(root: MappingNode, text: str, document: Document, report: Report) -> bool:
-    """document.data from the mapping root, every use of YAML beyond plain data reported; False
-    when one of them leaves no data the later stages may judge."""
+    """document.data from the mapping root, every use of YAML beyond plain data reported (all of
+    them, in one run); False when there was one: the file is judged no further."""
     # An alias needs an anchor, and an anchor the '&' indicator: without one, no node can come
     # twice and the walk need not remember the nodes it saw.
     walk = _Walk(document, set() if "&" in text else None)
@@ -279,24 +279,31 @@ def _build_reported(root: MappingNode, text: str, document: Document, report: Re
     except _YamlRefusedError as too_deep:
         refusals.append(too_deep)
     alias_count = sum(refused.message == "alias" for refused in refusals)
-    aliases = iter(_alias_positions(text, min(alias_count, _MOST_ALIASES_SHOWN)))
-    shown = 0
+    aliases = iter(_alias_positions(text, min(alias_count, _MOST_SHOWN)))
+    counts = Counter(refused.repeated for refused in refusals if refused.repeated)
+    shown: Counter[str] = Counter()
     for refused in refusals:
         line, column = refused.position
         message = refused.message
-        if message == "alias":
-            shown += 1
-            if shown > _MOST_ALIASES_SHOWN:
+        if refused.repeated:
+            shown[refused.repeated] += 1
+            if shown[refused.repeated] > _MOST_SHOWN:
                 continue
-            line, column = next(aliases, refused.position)
-            message = "YAML anchors and aliases are not allowed; write the value out in full"
-            if shown == _MOST_ALIASES_SHOWN and alias_count > shown:
-                message += f" (and {alias_count - shown} more aliases in this file)"
+            if message == "alias":
+                line, column = next(aliases, refused.position)
+                message = "YAML anchors and aliases are not allowed; write the value out in full"
+            more = counts[refused.repeated] - shown[refused.repeated]
+            if shown[refused.repeated] == _MOST_SHOWN and more:
+                message += f" (and {more} more {refused.repeated} in this file)"
         report.add(document.display, line, column, list(refused.parts), message)
-    return not any(refused.stops for refused in refusals)
+    # The data of a file YAML reads otherwise than its author may have meant (a value two
+    # versions read apart, the one of two duplicate keys that wins) is not judged further:
+    # what a later stage would say of it could be false about what was meant.
+    return not refusals
 
 
-_MOST_ALIASES_SHOWN = 20  # a file of aliases gets this many problems, the last counting the rest
+# A file of aliases or duplicate keys gets this many problems of each, the last counting the rest.
+_MOST_SHOWN = 20
 
 
 def _char_at(text: str, line: int, column: int) -> str:
@@ -332,7 +339,7 @@ def _build(node: Node, parts: DataPath, walk: _Walk, depth: int) -> Any:
     walk goes on (only a depth past MAX_DEPTH is raised), so one run reports every such use."""
     if walk.seen is not None and _seen_before(node, walk.seen):
         # Not walked again: an alias may name a tree that grows exponentially with each use.
-        walk.refusals.append(_YamlRefusedError(_position(node), parts, "alias"))
+        walk.refusals.append(_YamlRefusedError(_position(node), parts, "alias", repeated="aliases"))
         return None
     if depth > MAX_DEPTH:
         raise _YamlRefusedError(
@@ -367,36 +374,31 @@ def _build_mapping(node: MappingNode, parts: DataPath, walk: _Walk, depth: int) 
     refusals = walk.refusals
     for key_node, value_node in node.value:
         if walk.seen is not None and _seen_before(key_node, walk.seen):  # a key is a node too
-            refusals.append(_YamlRefusedError(_position(key_node), parts, "alias"))
+            refusals.append(
+                _YamlRefusedError(_position(key_node), parts, "alias", repeated="aliases")
+            )
             continue
         try:
             key = _key(key_node, parts)
         except _YamlRefusedError as refused:
             refusals.append(refused)
             continue
-        if not key_node.style and _READINGS.get(key, _UNSEEN) is not None:
-            _two_readings(key_node, parts, refusals)
         child = (*parts, key)
+        if not key_node.style and _READINGS.get(key, _UNSEEN) is not None:
+            _two_readings(key_node, child, refusals)
         if key in mapping:
             message = (
                 f"duplicate key {key!r} (first defined on line {key_lines[key]}); "
                 "YAML keeps only the last of them, so say it once"
             )
-            refusals.append(_YamlRefusedError(_position(key_node), child, message, stops=False))
-            _forget_marks(walk.document, child)  # the first one's: its keys are not the data's
+            refusals.append(
+                _YamlRefusedError(_position(key_node), child, message, repeated="duplicate keys")
+            )
         else:
             key_lines[key] = key_node.start_mark.line + 1
         walk.document.key_marks[child] = _position(key_node)
         mapping[key] = _build(value_node, child, walk, depth + 1)
     return mapping
-
-
-def _forget_marks(document: Document, parts: DataPath) -> None:
-    """Drop the marks at and below parts (a duplicate key's first value, replaced)."""
-    depth = len(parts)
-    for marks in (document.value_marks, document.key_marks):
-        for stale in [path for path in marks if path[:depth] == parts]:
-            del marks[stale]
 
 
 def _seen_before(node: Node, seen: set[int]) -> bool:
@@ -436,7 +438,7 @@ def _two_readings(node: ScalarNode, parts: DataPath, refusals: list[_YamlRefused
             _READINGS.clear()
         reading = _READINGS[text] = _reading_of(text)
     if reading is not None and node.tag == _implicit_tag(text):
-        refusals.append(_YamlRefusedError(_position(node), parts, str(reading), stops=False))
+        refusals.append(_YamlRefusedError(_position(node), parts, str(reading)))
 
 
 def _reading_of(text: str) -> str | None:

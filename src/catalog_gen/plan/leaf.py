@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 
 from catalog_gen.check.chart_contract import ChartContract
 from catalog_gen.check.rules import check_invalid_leaf_parts, check_leaf_path
-from catalog_gen.check.shape import validate_past_unknown_keys
+from catalog_gen.check.shape import validate_document
 from catalog_gen.load.document import load_document, parse_document
 from catalog_gen.models import CatalogLeaf, Environment
 from catalog_gen.plan.service import LOCK_FILE, plan_service
@@ -53,17 +53,17 @@ def plan_leaf(
         return None
     # Every environment file counts: one with errors has them reported on itself.
     check_leaf_path(document, relative, context.environment_files, report)
-    # A leaf whose only shape problems are unknown keys is planned without them, so that the
-    # later stages (the chart's schema and template rules, the rules across leaves) report its
-    # other problems in this run too; its unknown keys are errors, so nothing is written.
-    leaf, checked, _ = validate_past_unknown_keys(CatalogLeaf, document, report)
+    # A leaf with shape problems is not planned: without the key its author misspelt, the later
+    # stages would judge a default the author did not write (a derived host clashing with
+    # another leaf's, a GPU budget over in the environment file), which would be false.
+    leaf = validate_document(CatalogLeaf, document, report)
     if leaf is None:
         check_invalid_leaf_parts(document, report)
     environment = context.environments.get(relative.parts[0])
     if leaf is None or environment is None:
         return None
     return plan_service(
-        checked,
+        document,
         leaf,
         environment,
         relative=relative,
