@@ -212,6 +212,8 @@ def _one_one_breaks_reported(text: str, display: str, report: Report) -> bool:
     """Every U+0085, U+2028 and U+2029 of text reported (at the line and column an editor
     shows); True when there was one."""
     found = False
+    if text.isascii():  # most catalog files: none of them can be there
+        return found
     for match in _ONE_ONE_BREAKS.finditer(text):
         found = True
         offset = match.start()
@@ -278,6 +280,8 @@ def _build_reported(root: MappingNode, text: str, document: Document, report: Re
         document.data = _build(root, (), walk, 0)
     except _YamlRefusedError as too_deep:
         refusals.append(too_deep)
+    if not refusals:  # every leaf of a clean catalog: nothing to count
+        return True
     alias_count = sum(refused.message == "alias" for refused in refusals)
     aliases = iter(_alias_positions(text, min(alias_count, _MOST_SHOWN)))
     counts = Counter(refused.repeated for refused in refusals if refused.repeated)
@@ -332,12 +336,18 @@ class _Walk:
     document: Document
     seen: set[int] | None
     refusals: list[_YamlRefusedError] = field(default_factory=list)
+    # The document's marks, reached once here rather than through it for every node.
+    value_marks: dict[DataPath, Position] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.value_marks = self.document.value_marks
 
 
 def _build(node: Node, parts: DataPath, walk: _Walk, depth: int) -> Any:
     """The value of node; what YAML beyond plain data it uses goes to walk.refusals, and the
     walk goes on (only a depth past MAX_DEPTH is raised), so one run reports every such use."""
-    if walk.seen is not None and _seen_before(node, walk.seen):
+    seen = walk.seen
+    if seen is not None and _seen_before(node, seen):
         # Not walked again: an alias may name a tree that grows exponentially with each use.
         walk.refusals.append(_YamlRefusedError(_position(node), parts, "alias", repeated="aliases"))
         return None
@@ -345,7 +355,7 @@ def _build(node: Node, parts: DataPath, walk: _Walk, depth: int) -> Any:
         raise _YamlRefusedError(
             _position(node), parts, f"nested deeper than {MAX_DEPTH} levels; not a catalog file"
         )
-    walk.document.value_marks[parts] = _position(node)
+    walk.value_marks[parts] = _position(node)
     if isinstance(node, ScalarNode):
         # Inline, not a call: this runs for every value (_two_readings says why).
         if not node.style and _READINGS.get(node.value, _UNSEEN) is not None:
@@ -464,6 +474,8 @@ def _implicit_tag(text: str) -> str:
 
 def _scalar(node: ScalarNode, parts: DataPath) -> Any:
     tag = node.tag
+    if tag == _STR:  # most values: first, and nothing more to check
+        return node.value
     if tag not in _SCALAR_TAGS:
         raise _YamlRefusedError(
             _position(node), parts, f"YAML tag {tag!r} is not allowed; use plain values"
