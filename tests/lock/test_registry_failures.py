@@ -9,6 +9,8 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -242,15 +244,25 @@ def test_config_blob_content_is_verified(scripted: ScriptedServer) -> None:
     assert "does not match its digest" in str(raised.value)
 
 
-def test_config_blob_redirect_is_followed_without_credentials(scripted: ScriptedServer) -> None:
+@contextmanager
+def config_in_blob_storage(scripted: ScriptedServer, stored: Reply) -> Iterator[ScriptedServer]:
+    """The registry serves the model and redirects its config blob to another server (blob
+    storage such as S3), which answers stored."""
     storage = ScriptedServer().start()
     try:
-        storage.route("/blob", Reply(200, CONFIG_BYTES))
+        storage.route("/blob", stored)
         serve_model(scripted)
         scripted.route(
             f"/v2/library/phi/blobs/{CONFIG_DIGEST}",
             Reply(307, b"", {"Location": f"{storage.url}/blob?sig=1"}),
         )
+        yield storage
+    finally:
+        storage.stop()
+
+
+def test_config_blob_redirect_is_followed_without_credentials(scripted: ScriptedServer) -> None:
+    with config_in_blob_storage(scripted, Reply(200, CONFIG_BYTES)) as storage:
         config = RegistryConfig(insecure=True, credentials=Credentials("u", "p"))
         scripted.route(
             MANIFEST_PATH,
@@ -262,8 +274,6 @@ def test_config_blob_redirect_is_followed_without_credentials(scripted: Scripted
         assert remote.facts.family == "phi2"
         assert storage.requests_to("/blob")[0].headers.get("authorization") is None
         assert scripted.requests_to(MANIFEST_PATH)[1].headers["authorization"].startswith("Basic")
-    finally:
-        storage.stop()
 
 
 def test_a_redirect_target_wanting_credentials_is_not_called_a_refusal_of_ours(
@@ -272,14 +282,8 @@ def test_a_redirect_target_wanting_credentials_is_not_called_a_refusal_of_ours(
     # Blob storage answering 401: the registry's credentials were never sent there (on
     # purpose), so neither "refused" nor the storage host's variables (the lock never reads
     # them) would be true.
-    storage = ScriptedServer().start()
-    try:
-        storage.route("/blob", Reply(401, b"", {"WWW-Authenticate": 'Basic realm="s3"'}))
-        serve_model(scripted)
-        scripted.route(
-            f"/v2/library/phi/blobs/{CONFIG_DIGEST}",
-            Reply(307, b"", {"Location": f"{storage.url}/blob?sig=1"}),
-        )
+    wants = Reply(401, b"", {"WWW-Authenticate": 'Basic realm="s3"'})
+    with config_in_blob_storage(scripted, wants) as storage:
         config = RegistryConfig(insecure=True, credentials=Credentials("u", "p"))
         with make_client(Sleeps()) as client, pytest.raises(RegistryError) as raised:
             resolve(scripted, client, config)
@@ -287,8 +291,6 @@ def test_a_redirect_target_wanting_credentials_is_not_called_a_refusal_of_ours(
         assert f"the registry redirected the config to {storage.host}, which wants" in message
         assert "refused" not in message
         assert credentials_env_names(storage.host)[0] not in message
-    finally:
-        storage.stop()
 
 
 def behind_a_token_gate(

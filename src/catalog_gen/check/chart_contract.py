@@ -65,12 +65,16 @@ _CROSS_KEY_KEYWORDS = frozenset({"allOf", "required"})
 # command's start to read the chart's commented values.yaml.
 _SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-# Where a chart value comes from in a leaf, longest chart path first: the leaf fields that map
-# to chart values (docs/interfaces.md section 1). A value set in chartValues is placed there.
-# Helm reads values as 64-bit floats: integers are exact only within +-2**53 (check/rules.py
-# check_helm_numbers refuses the others in chartValues, their one owner).
+# Helm reads values as JSON numbers, 64-bit floats, whatever the YAML says (helm 3.19.0 and
+# 4.3.1 alike): an integer is held exactly up to 2^53 in size, larger ones are rounded
+# (123456789012345678 renders 123456789012345680), and the chart's `int` turns 2^63 - 1 (which
+# rounds to 2^63) and anything larger into -9223372036854775808, while toYaml writes -2^63 as
+# -9.223372036854776e+18; the API server refuses both (tests/chart/test_helm_numbers.py).
+# check/rules.py check_helm_numbers refuses the others in chartValues, their one owner.
 HELM_EXACT_INTEGER = 2**53
 
+# Where a chart value comes from in a leaf, longest chart path first: the leaf fields that map
+# to chart values (docs/interfaces.md section 1). A value set in chartValues is placed there.
 LEAF_SOURCES: tuple[tuple[tuple[str, ...], tuple[tuple[str, ...], ...]], ...] = (
     (("replicaCount",), (("container", "replicas"), ("container",))),
     (("resources",), (("container", "resources"), ("container",))),
@@ -359,7 +363,7 @@ def report_schema_errors(
             continue
         if error.validator == "required" and _report_deleted(document, from_leaf, error, report):
             continue
-        if _helm_cannot_hold(error.instance) and set_by(from_leaf, parts):
+        if helm_cannot_hold(error.instance) and set_by(from_leaf, parts):
             continue  # check_helm_numbers said so at the leaf already: one problem, not two
         if "propertyNames" in error.absolute_schema_path and isinstance(error.instance, str):
             # The key is what is judged: at the key, which names it (the path stops at its map).
@@ -528,7 +532,9 @@ def _origin(
     return None
 
 
-def _helm_cannot_hold(value: object) -> bool:
+def helm_cannot_hold(value: object) -> TypeGuard[int | float]:
+    """A number helm would not render back as written: an integer (or a float as large) beyond
+    +-2^53."""
     return (
         isinstance(value, int | float)
         and not isinstance(value, bool)

@@ -14,7 +14,7 @@ from pathlib import PurePosixPath
 
 from pydantic import ValidationError
 
-from catalog_gen.check.chart_contract import HELM_EXACT_INTEGER, LEAF_SOURCES
+from catalog_gen.check.chart_contract import HELM_EXACT_INTEGER, LEAF_SOURCES, helm_cannot_hold
 from catalog_gen.check.modelfile_parameters import (
     PARAMETER_KINDS,
     REPEATABLE,
@@ -449,13 +449,6 @@ def _check_keep_alive(
         document.add(report, where, problem)
 
 
-# Helm reads values as JSON numbers, 64-bit floats, whatever the YAML says (helm 3.19.0 and
-# 4.3.1 alike): an integer is held exactly up to 2^53 in size, larger ones are rounded
-# (123456789012345678 renders 123456789012345680), and the chart's `int` turns 2^63 - 1 (which
-# rounds to 2^63) and anything larger into -9223372036854775808, while toYaml writes -2^63 as
-# -9.223372036854776e+18; the API server refuses both (tests/chart/test_helm_numbers.py).
-
-
 def check_helm_numbers(document: Document, where: DataPath, value: object, report: Report) -> bool:
     """Report every number in value that Helm cannot hold: NaN and infinity (values become JSON,
     which has neither; `.nan` fails the whole render in Argo CD, and no chart value means them)
@@ -471,7 +464,7 @@ def check_helm_numbers(document: Document, where: DataPath, value: object, repor
         return False
     # A float that large is a whole number too (1.0e+19): JSON Schema's integer, and the chart's
     # `int`, take it as one.
-    if isinstance(value, int | float) and abs(value) > HELM_EXACT_INTEGER:
+    if helm_cannot_hold(value):
         document.add(report, where, _integer_problem(value))
     finite = True
     if isinstance(value, Mapping):

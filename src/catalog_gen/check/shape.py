@@ -173,8 +173,8 @@ def did_you_mean(word: str, choices: Sequence[str]) -> str | None:
 
 
 def _elsewhere_hint(model: type[BaseModel], key: str, parent: Sequence[JsonPathPart]) -> str | None:
-    """ "it belongs under container (container.resources)" when the key, as written, is a key of
-    a mapping one level below parent (a misplaced key is likelier than a typo of another)."""
+    """ "it belongs one level down: container.resources" when the key, as written, is a key of
+    exactly one mapping one level below parent (a misplaced key is likelier than a typo)."""
     found = []
     for child in allowed_keys(model, parent):
         if key in allowed_keys(model, [*parent, child]):

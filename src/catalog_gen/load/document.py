@@ -23,7 +23,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from catalog_gen.load.yaml12 import second_reading
+from catalog_gen.load.yaml12 import quoted_part, second_reading
 from catalog_gen.problems import JsonPathPart, Report
 
 MAX_FILE_BYTES = 1024 * 1024
@@ -303,7 +303,7 @@ def _build_reported(root: MappingNode, text: str, document: Document, report: Re
     # The data of a file YAML reads otherwise than its author may have meant (a value two
     # versions read apart, the one of two duplicate keys that wins) is not judged further:
     # what a later stage would say of it could be false about what was meant.
-    return not refusals
+    return False
 
 
 # A file of aliases or duplicate keys gets this many problems of each, the last counting the rest.
@@ -377,8 +377,8 @@ def _build(node: Node, parts: DataPath, walk: _Walk, depth: int) -> Any:
 
 
 def _build_mapping(node: MappingNode, parts: DataPath, walk: _Walk, depth: int) -> dict[str, Any]:
-    """_build's mapping: an entry whose key is refused is left out; of a duplicate key, the last
-    is kept, as PyYAML and helm keep it (both are walked, so what either holds is reported)."""
+    """_build's mapping: an entry whose key is refused is left out; both values of a duplicate
+    key are walked, so what either holds is reported."""
     mapping: dict[str, Any] = {}
     key_lines: dict[str, int] = {}
     refusals = walk.refusals
@@ -438,9 +438,9 @@ def _key(node: Node, parts: DataPath) -> str:
 
 def _two_readings(node: ScalarNode, parts: DataPath, refusals: list[_YamlRefusedError]) -> None:
     """A plain (style "" from libyaml, None from PyYAML's own parser), untagged scalar whose text
-    YAML 1.1 and 1.2 read apart is refused (`!!str 1` is text to both); its YAML 1.1 value is
-    kept for the later stages. The verdict is kept per text (_build looks it up first: a catalog
-    repeats its texts, and every value and key is checked)."""
+    YAML 1.1 and 1.2 read apart is refused (`!!str 1` is text to both). The verdict is kept per
+    text (_build looks it up first: a catalog repeats its texts, and every value and key is
+    checked)."""
     text: str = node.value
     reading = _READINGS.get(text, _UNSEEN)
     if reading is _UNSEEN:
@@ -499,7 +499,7 @@ def _scalar(node: ScalarNode, parts: DataPath) -> Any:
     except (ValueError, KeyError) as error:
         # An explicit tag (!!int 'abc'), a text YAML 1.1's pattern takes for a number that is
         # none (`0x_`), or a number Python will not build (thousands of digits).
-        shown = node.value if len(node.value) <= _SHOWN_TEXT else node.value[:_SHOWN_TEXT] + "..."
+        shown = quoted_part(node.value)
         kind = _kind_of_tag(tag)
         message = (
             f"{shown!r} is tagged !!{tag.removeprefix(_TAG)} but is not {kind}"
@@ -509,9 +509,6 @@ def _scalar(node: ScalarNode, parts: DataPath) -> Any:
         )
         raise _YamlRefusedError(_position(node), parts, message) from error
     return None
-
-
-_SHOWN_TEXT = 80  # the most of a refused value a message quotes
 
 
 def _require_tag(node: Node, tag: str, parts: DataPath, refusals: list[_YamlRefusedError]) -> None:

@@ -47,7 +47,7 @@ _INDICATORS = {"=": "value", "<<": "merge"}
 def second_reading(text: str, value: Any) -> str | None:
     """Why the plain scalar text, which YAML 1.1 reads as value, is ambiguous; None when YAML
     1.2 (and ruamel.yaml, check-jsonschema's reader) reads it alike."""
-    shown = text if len(text) <= _SHOWN_TEXT else text[:_SHOWN_TEXT] + "..."
+    shown = quoted_part(text)
     if text in _INDICATORS:
         return (
             f"{shown!r} is YAML 1.1's {_INDICATORS[text]} indicator (ruamel.yaml, which "
@@ -120,6 +120,13 @@ def _both_nan(first: Any, second: Any) -> bool:
 
 
 _SHOWN_TEXT = 80  # the most of a text a message quotes
+
+
+def quoted_part(text: str) -> str:
+    """text as a message quotes it: its first 80 characters (a refused value may be 1 MiB)."""
+    return text if len(text) <= _SHOWN_TEXT else text[:_SHOWN_TEXT] + "..."
+
+
 _LONGEST_SHOWN_BITS = 300  # about 90 digits: longer integers are described by their length
 
 

@@ -98,9 +98,7 @@ def parse_lock(raw: bytes, report: Report, display: str) -> ModelLock | None:
     beyond plain data, no duplicate keys, bounded nesting."""
     yaml_report = Report()
     marked = parse_document(raw, Path(display), display, yaml_report, max_bytes=MAX_LOCK_BYTES)
-    # The lock is what pulls trust: a duplicate key or a value YAML versions read apart, which a
-    # leaf is judged past, leaves it unused.
-    if marked is None or yaml_report.problems:
+    if marked is None:
         hint = "regenerate it: delete the file and run `catalog-gen lock`"
         report.extend(
             dataclasses.replace(item, hint=item.hint or hint) for item in yaml_report.problems

@@ -120,9 +120,8 @@ def promote(
     source = find_source(catalog, source_name, service)
     target = LeafPlace(target_name, source.namespace, source.service)
     raw = source.path(catalog).read_bytes()
-    before = report.error_count
     document = parse_document(raw, source.path(catalog), source.display(catalog), report)
-    if document is None or report.error_count > before:  # not copied with a YAML problem
+    if document is None:
         return Scaffolded(None, b"", written=False)
     environments = (_environment(catalog, source_name), _environment(catalog, target_name))
     changes = adapted(document.data, *environments, target_name)
