@@ -86,20 +86,22 @@ def plain_file(entry: os.DirEntry[str]) -> bool:
 @dataclass
 class Ownership:
     """What a walk found of a tree render is to replace: the entries catalog-gen did not write
-    (links, special files, files without its marker), and how many files a matching stamp
-    proved its (unread) or their first line did (read)."""
+    (links, special files, files without its marker), and the stamp of every file it did (from
+    the record when that still matches, unread; else as read), by relative POSIX path."""
 
     foreign: list[str] = field(default_factory=list)
-    stamped: int = 0
-    marked: int = 0
+    proven: dict[str, Stamp] = field(default_factory=dict)
 
 
 def ownership(
-    root: str, stamps: Mapping[str, Stamp], is_ours: Callable[[str], bool], jobs: int
+    root: str,
+    stamps: Mapping[str, Stamp],
+    read_ours: Callable[[str], Stamp | None],
+    jobs: int,
 ) -> Ownership:
     """The tree at root walked (one lstat per file): a file whose stamp matches is ours
-    unread, any other regular file if is_ours (its first bytes) says so; foreign entries in a
-    walk's order (os.walk's: a folder's files, then its subfolders)."""
+    unread, any other regular file if read_ours (which reads it) gives its stamp; foreign
+    entries in a walk's order (os.walk's: a folder's files, then its subfolders)."""
 
     def walk(directory: str, prefix: str, deep: bool) -> Ownership:
         found = Ownership()
@@ -109,9 +111,9 @@ def ownership(
             elif (known := stamps.get(name)) is not None and known.matches(
                 entry.stat(follow_symlinks=False)
             ):
-                found.stamped += 1
-            elif is_ours(entry.path):
-                found.marked += 1
+                found.proven[name] = known
+            elif (read := read_ours(entry.path)) is not None:
+                found.proven[name] = read
             else:
                 found.foreign.append(entry.path)
         return found
@@ -119,8 +121,7 @@ def ownership(
     total = Ownership()
     for part in walk_in_parts(root, walk, jobs):
         total.foreign += part.foreign
-        total.stamped += part.stamped
-        total.marked += part.marked
+        total.proven.update(part.proven)
     return total
 
 

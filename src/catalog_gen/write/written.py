@@ -6,9 +6,8 @@ written. A later render or check trusts a file on disk to hold those bytes only 
 stat fields still match (a hand edit, a `chmod`, a `git checkout` or a copy changes at least one),
 and reads the file otherwise. A change that keeps all five (bytes rewritten in place at the same
 size, then the modification time set back by hand) is not seen; `--no-cache` reads every file.
-With matching stamps render hard-links the unchanged files into the new tree instead of writing
-them (files are never written in place: always a new file, then a rename), and `check` and the
-ownership proof skip reading them.
+With matching stamps `check` and render's ownership proof skip reading the files (files are never
+written in place: always a new file, then a rename; render leaves unchanged files where they are).
 
 The record is one file per output tree in the cache directory
 (`written-<sha256 of the tree's absolute path>.record`), replaced atomically after a successful
