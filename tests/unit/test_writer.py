@@ -70,9 +70,9 @@ def test_a_failed_rename_restores_every_previous_output(
     calls = 0
     real_rename = swap.rename
 
-    def rename(source: Path, destination: Path) -> None:
+    def rename(source: str | Path, destination: str | Path) -> None:
         nonlocal calls
-        if not source.name.endswith(".tmp"):  # journal writes are not counted
+        if not os.fspath(source).endswith(".tmp"):  # journal writes are not counted
             calls += 1
             if calls == failing:
                 raise OSError(errno.EXDEV, os.strerror(errno.EXDEV), str(source))
@@ -100,15 +100,22 @@ def test_a_failed_rename_while_patching_restores_every_previous_output(
     base = tmp_path / "outputs"
     base.mkdir()
     tree, deploy, location = base / "generated", base / "argocd", base / "info.yaml"
-    old = [TreeOutput(tree, {A: MARK + b"old\n"}), TreeOutput(deploy, {B: MARK + b"old\n"})]
+    # Most files stay, so both trees are patched (past half moving, a tree is rebuilt whole).
+    kept = {PurePosixPath(f"prod/kept/s{index}/values.yaml"): MARK for index in range(4)}
+    old = [
+        TreeOutput(tree, {A: MARK + b"old\n", **kept}),
+        TreeOutput(deploy, {B: MARK + b"old\n", **kept}),
+    ]
     record = record_in(tmp_path) if recorded else None
     write_outputs([*old, FileOutput(location, MARK + b"old\n")], record=record)
+    kept_file = tree / next(iter(kept))
+    kept_inode = kept_file.stat().st_ino
     calls = 0
     real_rename = swap.rename
 
-    def rename(source: Path, destination: Path) -> None:
+    def rename(source: str | Path, destination: str | Path) -> None:
         nonlocal calls
-        if not source.name.endswith(".tmp"):  # journal writes are not counted
+        if not os.fspath(source).endswith(".tmp"):  # journal writes are not counted
             calls += 1
             if calls == failing:
                 raise OSError(errno.EXDEV, os.strerror(errno.EXDEV), str(source))
@@ -117,22 +124,24 @@ def test_a_failed_rename_while_patching_restores_every_previous_output(
     monkeypatch.setattr(swap, "rename", rename)
     added = PurePosixPath("prod/new/c/values.yaml")
     new: list[Output] = [
-        TreeOutput(tree, {A: MARK + b"new\n", added: MARK}),
-        TreeOutput(deploy, {}),
+        TreeOutput(tree, {A: MARK + b"new\n", added: MARK, **kept}),
+        TreeOutput(deploy, kept),
         FileOutput(location, MARK + b"new\n"),
     ]
     with pytest.raises(OutputError, match="cross-device"):
         write_outputs(new, record=record_in(tmp_path) if recorded else None)
     monkeypatch.undo()
     assert calls >= failing
-    assert read_tree(tree) == {A: MARK + b"old\n"}
-    assert not (tree / "prod").exists()
-    assert read_tree(deploy) == {B: MARK + b"old\n"}
+    assert read_tree(tree) == {A: MARK + b"old\n", **kept}
+    assert not (tree / "prod" / "new").exists()
+    assert read_tree(deploy) == {B: MARK + b"old\n", **kept}
     assert location.read_bytes() == MARK + b"old\n"
     assert sorted(path.name for path in base.iterdir()) == ["argocd", "generated", "info.yaml"]
     record = record_in(tmp_path) if recorded else None
     write_outputs(new, record=record)  # and the next render goes through
-    assert read_tree(tree) == {A: MARK + b"new\n", added: MARK}
+    assert read_tree(tree) == {A: MARK + b"new\n", added: MARK, **kept}
+    assert read_tree(deploy) == kept
+    assert kept_file.stat().st_ino == kept_inode  # patched: an unchanged file never moved
 
 
 def record_in(tmp_path: Path) -> WriteRecord:

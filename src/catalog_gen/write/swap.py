@@ -71,7 +71,7 @@ def journal_path(target: Path) -> Path:
     return target.parent / f".{target.name}{JOURNAL_SUFFIX}"
 
 
-def rename(source: Path, destination: Path) -> None:
+def rename(source: str | Path, destination: str | Path) -> None:
     """Every rename of a swap goes through here (one place for tests to interrupt)."""
     os.rename(source, destination)
 
@@ -185,22 +185,34 @@ def _forward(step: Step) -> None:
 def _forward_patch(step: Step, changed: Sequence[str]) -> None:
     """A patch step to 'swapped': every changed file in place (its previous one aside), every
     removed file aside, then the folders the removals emptied removed. Each file moves at most
-    once each way, so running it again after a crash finishes it."""
+    once each way, so running it again after a crash finishes it. Paths are text and each
+    folder is made once: this runs for every changed file (all of them after a chart bump)."""
+    staging, target, backup = str(step.staging), str(step.target), str(step.backup)
+    made: set[str] = set()
     for name in changed:
-        staged, current, aside = step.staging / name, step.target / name, step.backup / name
+        staged = os.path.join(staging, name)
         if not os.path.lexists(staged):
             continue  # moved in already
+        current, aside = os.path.join(target, name), os.path.join(backup, name)
         if os.path.lexists(current) and not os.path.lexists(aside):
-            aside.parent.mkdir(parents=True, exist_ok=True)
+            _folder_of(aside, made)
             rename(current, aside)
-        current.parent.mkdir(parents=True, exist_ok=True)
+        _folder_of(current, made)
         rename(staged, current)
     for name in step.removed:
-        current, aside = step.target / name, step.backup / name
+        current, aside = os.path.join(target, name), os.path.join(backup, name)
         if os.path.lexists(current):
-            aside.parent.mkdir(parents=True, exist_ok=True)
+            _folder_of(aside, made)
             rename(current, aside)
     _prune(step.target, step.removed)
+
+
+def _folder_of(path: str, made: set[str]) -> None:
+    """Make the folder holding path (and its parents) unless made holds it already."""
+    folder = os.path.dirname(path)
+    if folder not in made:
+        os.makedirs(folder, exist_ok=True)
+        made.add(folder)
 
 
 def _roll_back_patch(step: Step, changed: Sequence[str]) -> None:

@@ -389,14 +389,19 @@ def _is_generated(path: str | os.PathLike[str]) -> bool:
 
 def _stamp_if_ours(path: str) -> Stamp | None:
     """The stamp of the file at path as read now (the sha256 of its bytes), when it is
-    catalog-gen's; None when not. A file bigger than any catalog-gen writes gets no sha256
-    (""), so it is never taken for unchanged."""
-    with open(path, "rb") as stream:
-        found = os.fstat(stream.fileno())
-        if found.st_size > _MOST_READ_WHOLE:
-            return stamp(found, "") if generated(stream.read(HEAD_BYTES)) else None
-        content = stream.read()
-    return stamp(found, digest_of(content)) if generated(content[:HEAD_BYTES]) else None
+    catalog-gen's; None when not. A file bigger than any catalog-gen writes, or whose size
+    changed while it was read, gets no sha256 (""), so it is never taken for unchanged.
+    (os calls, not open(): this runs for every file of a tree without a record.)"""
+    descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        found = os.fstat(descriptor)
+        content = os.read(descriptor, min(found.st_size, _MOST_READ_WHOLE) + 1)
+    finally:
+        os.close(descriptor)
+    if not generated(content):  # its first HEAD_BYTES
+        return None
+    whole = len(content) == found.st_size
+    return stamp(found, digest_of(content) if whole else "")
 
 
 # Above any file catalog-gen writes (a leaf is at most 1 MiB): read no more of a bigger file.
@@ -464,15 +469,19 @@ def _stage_all(
     jobs: int = 1,
 ) -> list[Step]:
     """Stage every output; stamps (when given) receives each tree's new stamps. A tree whose
-    files there are proven (check_owned) is staged as a patch: only its changed files."""
+    files there are proven (check_owned) is staged as a patch, only its changed files, unless
+    most of them change (_stage_patch)."""
     steps: list[Step] = []
     try:
         for output in outputs:
             backup = _fresh_name(output.path, "old")  # first: _stage cleans up after itself
             tree_stamps: dict[str, Stamp] = {}
             there = proven.get(output.path)
+            patch = None
             if isinstance(output, TreeOutput) and there is not None:
-                steps.append(_stage_patch(output, there, tree_stamps, backup, jobs))
+                patch = _stage_patch(output, there, tree_stamps, backup, jobs)
+            if patch is not None:
+                steps.append(patch)
             else:
                 steps.append(Step(output.path, _stage(output, tree_stamps, jobs), backup))
             if stamps is not None and isinstance(output, TreeOutput):
@@ -561,26 +570,33 @@ def _stage_patch(
     stamps: dict[str, Stamp],
     backup: Path,
     jobs: int = 1,
-) -> Step:
+) -> Step | None:
     """A patch step for a tree that holds exactly the files previous stamps: the files whose
     bytes or mode differ (or are new) written under a staging folder, the files no longer
-    wanted listed for removal, the others left where they are (their stamps kept)."""
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.path.name}.tmp-", dir=output.path.parent))
+    wanted listed for removal, the others left where they are (their stamps kept into stamps).
+    None when more than half of the files would move (a chart bump changes every values
+    file): a file patched moves twice and is checked three times in this process, so
+    writing the whole tree in the --jobs processes and renaming it costs less then."""
     changed: list[tuple[str, str]] = []  # (name, sha256)
+    kept: dict[str, Stamp] = {}
     digests = _digests(output.files)
     mode = _written_mode()
     for name, digest in digests.items():
         known = previous.get(name)
         if known is not None and known.digest == digest and known.mode == mode:
-            stamps[name] = known
+            kept[name] = known
         else:
             changed.append((name, digest))
+    removed = tuple(sorted(name for name in previous if name not in digests))
+    if 2 * (len(changed) + len(removed)) > len(digests) + len(removed):
+        return None
+    stamps.update(kept)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output.path.name}.tmp-", dir=output.path.parent))
     try:
         stamps.update(_write_all(staging, output.files, changed, jobs))
     except BaseException:
         remove(staging)
         raise
-    removed = tuple(sorted(name for name in previous if name not in digests))
     return Step(output.path, staging, backup, tuple(sorted(name for name, _ in changed)), removed)
 
 
