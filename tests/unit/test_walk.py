@@ -87,12 +87,12 @@ def test_ownership_in_parts_is_one_walks_in_its_order(tmp_path: Path, jobs: int)
         else:
             expected_foreign.append(path)
     assert found.foreign == expected_foreign
-    assert found.proven == proven
+    assert found.proven(stamps) == proven
     assert len(found.foreign) > 10  # the tree has every kind
-    were_read = {name for name, known in found.proven.items() if known.digest == READ}
-    assert len(were_read) > 5
-    # the stale one is read, not trusted
-    assert len(found.proven) - len(were_read) == len(stamps) - 1
+    assert len(found.read) > 5
+    assert all(known.digest == READ for known in found.read.values())
+    assert len(found.stamped) == len(stamps) - 1  # the stale one is read, not trusted
+    assert "dev/a/svc-03/values.yaml" in found.read
 
 
 @pytest.mark.usefixtures("few_folders_per_process")
@@ -138,5 +138,7 @@ def test_an_empty_or_shallow_tree_is_walked_whole(tmp_path: Path, jobs: int) -> 
     found = ownership(str(tmp_path), {}, read_marked, jobs)
     marked = read_marked(str(tmp_path / "one" / "two" / "a.yaml"))
     assert marked is not None
-    assert found == walk.Ownership([str(tmp_path / "one" / "b.txt")], {"one/two/a.yaml": marked})
+    assert found == walk.Ownership(
+        [str(tmp_path / "one" / "b.txt")], [], {"one/two/a.yaml": marked}
+    )
     assert sorted(listed(str(tmp_path), {}, {}, jobs).names) == ["one/b.txt", "one/two/a.yaml"]

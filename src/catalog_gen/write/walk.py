@@ -86,11 +86,19 @@ def plain_file(entry: os.DirEntry[str]) -> bool:
 @dataclass
 class Ownership:
     """What a walk found of a tree render is to replace: the entries catalog-gen did not write
-    (links, special files, files without its marker), and the stamp of every file it did (from
-    the record when that still matches, unread; else as read), by relative POSIX path."""
+    (links, special files, files without its marker), the files its record's stamp proves
+    (unread: their names only, which cost less to send back from a --jobs process than their
+    stamps) and the stamps of those proven by reading them, by relative POSIX path."""
 
     foreign: list[str] = field(default_factory=list)
-    proven: dict[str, Stamp] = field(default_factory=dict)
+    stamped: list[str] = field(default_factory=list)
+    read: dict[str, Stamp] = field(default_factory=dict)
+
+    def proven(self, stamps: Mapping[str, Stamp]) -> dict[str, Stamp]:
+        """The stamp of every file of the tree catalog-gen wrote (stamps: the walk's)."""
+        if len(self.stamped) == len(stamps):  # every recorded file there, its stamp matching
+            return {**stamps, **self.read}
+        return {**{name: stamps[name] for name in self.stamped}, **self.read}
 
 
 def ownership(
@@ -111,9 +119,9 @@ def ownership(
             elif (known := stamps.get(name)) is not None and known.matches(
                 entry.stat(follow_symlinks=False)
             ):
-                found.proven[name] = known
+                found.stamped.append(name)
             elif (read := read_ours(entry.path)) is not None:
-                found.proven[name] = read
+                found.read[name] = read
             else:
                 found.foreign.append(entry.path)
         return found
@@ -121,7 +129,8 @@ def ownership(
     total = Ownership()
     for part in walk_in_parts(root, walk, jobs):
         total.foreign += part.foreign
-        total.proven.update(part.proven)
+        total.stamped += part.stamped
+        total.read.update(part.read)
     return total
 
 

@@ -287,7 +287,7 @@ def check_owned(
             f"refusing to replace {target}: {not_written(found.foreign)}; move them away, or "
             "choose another output directory"
         )
-    return found.proven
+    return found.proven(stamps)
 
 
 def target_refusal(output: Output) -> str | None:
