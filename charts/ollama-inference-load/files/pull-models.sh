@@ -149,7 +149,11 @@ start_server() {
 		fi
 		oil_ms_to_s "$waited"
 		oil_info "waiting for ollama serve on $OLLAMA_HOST: poll $poll, elapsed ${OIL_S}s of ${OIL_SERVER_START_TIMEOUT_SECONDS}s"
-		oil_ms_to_s "$POLL_MS"
+		# The last wait ends at the deadline: an interval longer than what is left (60 s against
+		# a 5 s timeout) would otherwise stretch the bound by up to a whole interval.
+		nap=$((START_TIMEOUT_MS - waited))
+		[ "$nap" -le "$POLL_MS" ] || nap=$POLL_MS
+		oil_ms_to_s "$nap"
 		oil_sleep "$OIL_S"
 	done
 }
