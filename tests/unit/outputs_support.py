@@ -39,9 +39,13 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def catalog_with_outputs(root: Path) -> None:
-    """A catalog, rendered once, then changed so the next render changes all three outputs."""
-    catalog = make_catalog(root, {"dev/ml/svc.yaml": leaf(), "dev/ml/gone.yaml": leaf(name="gone")})
+def catalog_with_outputs(root: Path, kept: int = 0) -> None:
+    """A catalog, rendered once, then changed so the next render changes all three outputs.
+    kept: services the change leaves alone (with enough, the generated tree is patched rather
+    than rebuilt whole: write/writer.py _stage_patch)."""
+    leaves = {"dev/ml/svc.yaml": leaf(), "dev/ml/gone.yaml": leaf(name="gone")}
+    leaves |= {f"dev/ml/kept-{index}.yaml": leaf(name=f"kept-{index}") for index in range(kept)}
+    catalog = make_catalog(root, leaves)
     assert render_in_child(root).returncode == 0
     (catalog / "dev/ml/gone.yaml").unlink()
     (catalog / "dev/ml/svc.yaml").write_text(leaf("model: phi:3.8b\n"))

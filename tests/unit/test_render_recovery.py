@@ -7,6 +7,8 @@ import shutil
 import signal
 from pathlib import Path
 
+import pytest
+
 from tests.unit.helpers import run_cli
 from tests.unit.outputs_support import (
     catalog_with_outputs,
@@ -25,17 +27,31 @@ def single_render(tmp_path: Path, template: Path) -> dict[str, bytes]:
     return outputs(fresh)
 
 
-def test_a_render_killed_at_any_step_is_completed_by_the_next_one(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("kept", "arguments"),
+    [(0, ()), (6, ()), (6, ("--no-cache",))],
+    ids=["rebuilt-whole", "patched", "patched-without-a-record"],
+)
+def test_a_render_killed_at_any_step_is_completed_by_the_next_one(
+    tmp_path: Path, kept: int, arguments: tuple[str, ...]
+) -> None:
     template = tmp_path / "template"
-    catalog_with_outputs(template)
+    catalog_with_outputs(template, kept)
     before = outputs(template)
     expected = single_render(tmp_path, template)
     assert expected != before
+    unchanged = template / "generated" / "dev" / "ml" / "kept-0" / "values.yaml"
+    if kept:  # the path the parameters name is the one taken: a kept file stays where it was
+        probe = tmp_path / "probe"
+        shutil.copytree(template, probe)
+        inode = (probe / unchanged.relative_to(template)).stat().st_ino
+        assert render_in_child(probe, *arguments).returncode == 0
+        assert (probe / unchanged.relative_to(template)).stat().st_ino == inode
     step = 0
     for step in range(1, MAX_STEPS):
         root = tmp_path / f"kill-{step}"
         shutil.copytree(template, root)
-        killed = render_in_child(root, kill_at=step)
+        killed = render_in_child(root, *arguments, kill_at=step)
         if killed.returncode == 0:
             break  # the render made fewer steps than this: every step has been tried
         assert killed.returncode == -signal.SIGKILL, killed.stderr
