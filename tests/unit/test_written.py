@@ -84,6 +84,21 @@ def test_without_a_record_every_file_is_read_and_only_what_differs_written(
     assert {(out / name).stat().st_mode for name in files} == {mode}
 
 
+def test_files_of_another_umask_are_written_again_with_this_ones(tmp_path: Path) -> None:
+    out = tmp_path / "generated"
+    files = {A: MARK + b"a: 1\n", **KEPT}
+    previous = os.umask(0o022)
+    try:
+        render(out, files, None)
+        assert {(out / name).stat().st_mode & 0o777 for name in files} == {0o644}
+        os.umask(0o077)
+        render(out, files, WriteRecord(tmp_path / "c"))
+    finally:
+        os.umask(previous)
+    assert read_tree(out) == files
+    assert {(out / name).stat().st_mode & 0o777 for name in files} == {0o600}
+
+
 def test_a_file_too_big_to_be_ours_unchanged_is_proven_by_its_marker_and_written_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

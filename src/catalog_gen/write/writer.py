@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import difflib
 import fcntl
-import functools
 import os
 import re
 import stat
@@ -600,13 +599,25 @@ def _stage_patch(
     return Step(output.path, staging, backup, tuple(sorted(name for name, _ in changed)), removed)
 
 
-@functools.cache
 def _written_mode() -> int:
     """The mode of a file _write_file creates (0644 less the umask): a file of ours whose mode
-    is another (a `chmod` since) is written again, as a whole new tree would be."""
-    umask = os.umask(0o022)  # read by setting it (before Python 3.13): put back at once
+    is another (a `chmod` since, another umask) is written again, as a whole new tree would be."""
+    return stat.S_IFREG | (0o644 & ~_umask())
+
+
+def _umask() -> int:
+    """This process's umask: read from /proc on Linux (which leaves it alone), else by setting
+    it and putting it back at once (Python has no getter before 3.13)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, UnicodeDecodeError):
+        pass
+    umask = os.umask(0o022)
     os.umask(umask)
-    return stat.S_IFREG | (0o644 & ~umask)
+    return umask
 
 
 def _write_file(path: str | Path, content: bytes) -> os.stat_result:
