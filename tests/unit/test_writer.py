@@ -90,6 +90,40 @@ def test_a_failed_rename_restores_every_previous_output(
     assert sorted(path.name for path in tmp_path.iterdir()) == ["info.yaml"]
 
 
+@pytest.mark.parametrize("failing", [1, 2, 3, 4, 5, 6])
+def test_a_failed_rename_while_rebuilding_trees_there_restores_every_previous_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: int
+) -> None:
+    """Trees there already, most of whose files change, are rebuilt whole (two renames each:
+    the previous tree aside, the new one in); the file too."""
+    tree, deploy, location = tmp_path / "generated", tmp_path / "argocd", tmp_path / "info.yaml"
+    old = [TreeOutput(tree, {A: MARK + b"old\n"}), TreeOutput(deploy, {B: MARK + b"old\n"})]
+    write_outputs([*old, FileOutput(location, MARK + b"old\n")])
+    before = (tree / A).stat().st_ino
+    calls = 0
+    real_rename = swap.rename
+
+    def rename(source: str | Path, destination: str | Path) -> None:
+        nonlocal calls
+        if not os.fspath(source).endswith(".tmp"):  # journal writes are not counted
+            calls += 1
+            if calls == failing:
+                raise OSError(errno.EXDEV, os.strerror(errno.EXDEV), str(source))
+        real_rename(source, destination)
+
+    monkeypatch.setattr(swap, "rename", rename)
+    new = [TreeOutput(tree, {A: MARK + b"new\n"}), TreeOutput(deploy, {B: MARK + b"new\n"})]
+    with pytest.raises(OutputError, match="cross-device"):
+        write_outputs([*new, FileOutput(location, MARK + b"new\n")])
+    monkeypatch.undo()
+    assert calls >= failing
+    assert read_tree(tree) == {A: MARK + b"old\n"}
+    assert (tree / A).stat().st_ino == before  # the previous tree itself, put back
+    assert read_tree(deploy) == {B: MARK + b"old\n"}
+    assert location.read_bytes() == MARK + b"old\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["argocd", "generated", "info.yaml"]
+
+
 @pytest.mark.parametrize("recorded", [True, False])
 @pytest.mark.parametrize("failing", [1, 2, 3, 4, 5, 6])
 def test_a_failed_rename_while_patching_restores_every_previous_output(

@@ -84,6 +84,38 @@ def test_without_a_record_every_file_is_read_and_only_what_differs_written(
     assert {(out / name).stat().st_mode for name in files} == {mode}
 
 
+@pytest.mark.parametrize("recorded", [True, False])
+def test_an_empty_folder_in_a_tree_is_gone_after_a_render(tmp_path: Path, recorded: bool) -> None:
+    """A patch leaves what it does not touch: a tree holding an empty folder is rebuilt whole."""
+    out = tmp_path / "generated"
+    files = {A: MARK + b"a: 1\n", **KEPT}
+    render(out, files, WriteRecord(tmp_path / "c"))
+    (out / "env" / "left" / "behind").mkdir(parents=True)
+    render(out, files, WriteRecord(tmp_path / "c") if recorded else None)
+    assert read_tree(out) == files
+    assert not (out / "env" / "left").exists()
+
+
+@pytest.mark.parametrize("recorded", [True, False])
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [("env/ns/a", "env/ns/a/values.yaml"), ("env/ns/a/values.yaml", "env/ns/a")],
+    ids=["file-to-folder", "folder-to-file"],
+)
+def test_a_file_and_a_folder_may_trade_places_in_a_patch(
+    tmp_path: Path, recorded: bool, before: str, after: str
+) -> None:
+    """The removed files go aside before the changed ones come in (and come back after them in
+    a roll-back), so one may stand where the other's folder goes."""
+    out = tmp_path / "generated"
+    render(out, {PurePosixPath(before): MARK, **KEPT}, WriteRecord(tmp_path / "c"))
+    kept_inode = inode(out / next(iter(KEPT)))
+    files = {PurePosixPath(after): MARK + b"new\n", **KEPT}
+    render(out, files, WriteRecord(tmp_path / "c") if recorded else None)
+    assert read_tree(out) == files
+    assert inode(out / next(iter(KEPT))) == kept_inode  # patched
+
+
 def test_files_of_another_umask_are_written_again_with_this_ones(tmp_path: Path) -> None:
     out = tmp_path / "generated"
     files = {A: MARK + b"a: 1\n", **KEPT}

@@ -183,12 +183,19 @@ def _forward(step: Step) -> None:
 
 
 def _forward_patch(step: Step, changed: Sequence[str]) -> None:
-    """A patch step to 'swapped': every changed file in place (its previous one aside), every
-    removed file aside, then the folders the removals emptied removed. Each file moves at most
-    once each way, so running it again after a crash finishes it. Paths are text and each
-    folder is made once: this runs for every changed file (all of them after a chart bump)."""
+    """A patch step to 'swapped': every removed file aside and the folders that emptied
+    removed (first: a removed file may stand where a new file's folder goes, or the reverse),
+    then every changed file in place (its previous one aside). Each file moves at most once
+    each way, so running it again after a crash finishes it. Paths are text and each folder is
+    made once: this runs for every changed file."""
     staging, target, backup = str(step.staging), str(step.target), str(step.backup)
     made: set[str] = set()
+    for name in step.removed:
+        current, aside = os.path.join(target, name), os.path.join(backup, name)
+        if os.path.lexists(current) and not os.path.lexists(aside):
+            _folder_of(aside, made)
+            rename(current, aside)
+    _prune(step.target, step.removed)
     for name in changed:
         staged = os.path.join(staging, name)
         if not os.path.lexists(staged):
@@ -199,12 +206,6 @@ def _forward_patch(step: Step, changed: Sequence[str]) -> None:
             rename(current, aside)
         _folder_of(current, made)
         rename(staged, current)
-    for name in step.removed:
-        current, aside = os.path.join(target, name), os.path.join(backup, name)
-        if os.path.lexists(current):
-            _folder_of(aside, made)
-            rename(current, aside)
-    _prune(step.target, step.removed)
 
 
 def _folder_of(path: str, made: set[str]) -> None:
@@ -216,13 +217,9 @@ def _folder_of(path: str, made: set[str]) -> None:
 
 
 def _roll_back_patch(step: Step, changed: Sequence[str]) -> None:
-    """A patch step back to 'staged': the new files back in staging, the previous ones (and
-    the removed ones) back in place, folders made only for new files removed."""
-    for name in step.removed:
-        current, aside = step.target / name, step.backup / name
-        if os.path.lexists(aside) and not os.path.lexists(current):
-            current.parent.mkdir(parents=True, exist_ok=True)
-            rename(aside, current)
+    """A patch step back to 'staged', _forward_patch undone in reverse: the new files back in
+    staging and the previous ones in place, folders made only for new files removed, then
+    the removed files back in place."""
     for name in reversed(changed):
         staged, current, aside = step.staging / name, step.target / name, step.backup / name
         if not os.path.lexists(staged) and os.path.lexists(current):
@@ -230,6 +227,11 @@ def _roll_back_patch(step: Step, changed: Sequence[str]) -> None:
         if os.path.lexists(aside) and not os.path.lexists(current):
             rename(aside, current)
     _prune(step.target, changed)
+    for name in step.removed:
+        current, aside = step.target / name, step.backup / name
+        if os.path.lexists(aside) and not os.path.lexists(current):
+            current.parent.mkdir(parents=True, exist_ok=True)
+            rename(aside, current)
 
 
 def _prune(target: Path, names: Sequence[str]) -> None:

@@ -60,18 +60,23 @@ def _parts(directory: str, prefix: str, depth: int) -> Iterator[tuple[str, str, 
         yield from _parts(entry.path, f"{prefix}{entry.name}/", depth + 1)
 
 
-def _files(directory: str, prefix: str, deep: bool) -> Iterator[tuple[os.DirEntry[str], str]]:
+def _files(
+    directory: str, prefix: str, deep: bool, empty: list[str] | None = None
+) -> Iterator[tuple[os.DirEntry[str], str]]:
     """Every entry but the folders of directory, each with its path under the tree's root, then
-    (deep) those of each subfolder: os.walk's order."""
+    (deep) those of each subfolder: os.walk's order. empty (when given) receives the folders
+    walked that hold nothing at all."""
     with os.scandir(directory) as listing:
         entries = list(listing)
+    if not entries and empty is not None:
+        empty.append(directory)
     folders = [entry for entry in entries if entry.is_dir(follow_symlinks=False)]
     for entry in entries:
         if not entry.is_dir(follow_symlinks=False):
             yield entry, prefix + entry.name
     if deep:
         for entry in folders:
-            yield from _files(entry.path, f"{prefix}{entry.name}/", deep)
+            yield from _files(entry.path, f"{prefix}{entry.name}/", deep, empty)
 
 
 # -- render: is every file ours? ----------------------------------------------------------------
@@ -93,6 +98,7 @@ class Ownership:
     foreign: list[str] = field(default_factory=list)
     stamped: list[str] = field(default_factory=list)
     read: dict[str, Stamp] = field(default_factory=dict)
+    empty: list[str] = field(default_factory=list)  # folders holding nothing (the root aside)
 
     def proven(self, stamps: Mapping[str, Stamp]) -> dict[str, Stamp]:
         """The stamp of every file of the tree catalog-gen wrote (stamps: the walk's)."""
@@ -113,7 +119,7 @@ def ownership(
 
     def walk(directory: str, prefix: str, deep: bool) -> Ownership:
         found = Ownership()
-        for entry, name in _files(directory, prefix, deep):
+        for entry, name in _files(directory, prefix, deep, found.empty):
             if not plain_file(entry):
                 found.foreign.append(entry.path)
             elif (known := stamps.get(name)) is not None and known.matches(
@@ -131,6 +137,8 @@ def ownership(
         total.foreign += part.foreign
         total.stamped += part.stamped
         total.read.update(part.read)
+        total.empty += part.empty
+    total.empty = [folder for folder in total.empty if folder != root]
     return total
 
 

@@ -50,9 +50,9 @@ from __future__ import annotations
 
 import difflib
 import fcntl
+import itertools
 import os
 import re
-import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -268,7 +268,8 @@ def check_owned(
     """Refuse to replace a target unless every file in it was written by catalog-gen (a file
     whose stamp in record still matches was, and is not read again; any other is read whole).
     The stamp of every file of the tree there (relative POSIX path -> stamp, the sha256 of
-    its bytes known: it is patched), or None when there is none (or the target is a file).
+    its bytes known: it is patched), or None when there is none, the target is a file or the
+    tree holds an empty folder (it is rebuilt whole).
     jobs: how many processes may walk a big tree (write/walk.py)."""
     target = output.path
     reason = target_refusal(output)
@@ -286,7 +287,24 @@ def check_owned(
             f"refusing to replace {target}: {not_written(found.foreign)}; move them away, or "
             "choose another output directory"
         )
+    if _left_empty(found.empty, str(target), output.files):
+        return None  # a patch would leave them: rebuilt whole, the tree is exactly its files
     return found.proven(stamps)
+
+
+def _left_empty(empty: list[str], root: str, files: Mapping[PurePosixPath, bytes]) -> bool:
+    """Whether a folder of empty (paths under root) would still be empty after the render:
+    one that will hold a file (its own deleted by hand) is not."""
+    if not empty:
+        return False
+    filled = {
+        folder
+        for name in _digests(files)
+        for folder in itertools.accumulate(
+            name.split("/")[:-1], lambda above, part: f"{above}/{part}"
+        )
+    }
+    return any(os.path.relpath(folder, root) not in filled for folder in empty)
 
 
 def target_refusal(output: Output) -> str | None:
@@ -576,22 +594,23 @@ def _stage_patch(
     None when more than half of the files would move (a chart bump changes every values
     file): a file patched moves twice and is checked three times in this process, so
     writing the whole tree in the --jobs processes and renaming it costs less then."""
-    changed: list[tuple[str, str]] = []  # (name, sha256)
-    kept: dict[str, Stamp] = {}
-    digests = _digests(output.files)
-    mode = _written_mode()
-    for name, digest in digests.items():
-        known = previous.get(name)
-        if known is not None and known.digest == digest and known.mode == mode:
-            kept[name] = known
-        else:
-            changed.append((name, digest))
-    removed = tuple(sorted(name for name in previous if name not in digests))
-    if 2 * (len(changed) + len(removed)) > len(digests) + len(removed):
-        return None
-    stamps.update(kept)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.path.name}.tmp-", dir=output.path.parent))
     try:
+        mode = _created_mode(staging)
+        changed: list[tuple[str, str]] = []  # (name, sha256)
+        kept: dict[str, Stamp] = {}
+        digests = _digests(output.files)
+        for name, digest in digests.items():
+            known = previous.get(name)
+            if known is not None and known.digest == digest and known.mode == mode:
+                kept[name] = known
+            else:
+                changed.append((name, digest))
+        removed = tuple(sorted(name for name in previous if name not in digests))
+        if 2 * (len(changed) + len(removed)) > len(digests) + len(removed):
+            remove(staging)
+            return None
+        stamps.update(kept)
         stamps.update(_write_all(staging, output.files, changed, jobs))
     except BaseException:
         remove(staging)
@@ -599,25 +618,16 @@ def _stage_patch(
     return Step(output.path, staging, backup, tuple(sorted(name for name, _ in changed)), removed)
 
 
-def _written_mode() -> int:
-    """The mode of a file _write_file creates (0644 less the umask): a file of ours whose mode
-    is another (a `chmod` since, another umask) is written again, as a whole new tree would be."""
-    return stat.S_IFREG | (0o644 & ~_umask())
-
-
-def _umask() -> int:
-    """This process's umask: read from /proc on Linux (which leaves it alone), else by setting
-    it and putting it back at once (Python has no getter before 3.13)."""
+def _created_mode(folder: Path) -> int:
+    """The mode _write_file gives a file it creates in folder, found by creating one: 0644 less
+    the umask, or what a default ACL there makes of it. A file of ours whose mode is another (a
+    `chmod` since, another umask) is written again, as a whole new tree would be; a computed
+    mode would have every file of a tree under a default ACL written again on every render."""
+    probe = folder / ".mode"
     try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, UnicodeDecodeError):
-        pass
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return umask
+        return _write_file(probe, b"").st_mode
+    finally:
+        probe.unlink(missing_ok=True)
 
 
 def _write_file(path: str | Path, content: bytes) -> os.stat_result:
