@@ -157,6 +157,26 @@ def test_a_file_edited_in_place_is_written_again_not_linked(tmp_path: Path) -> N
     assert read_tree(out) == {A: MARK + b"a: 1\n"}
 
 
+@pytest.mark.parametrize("recorded", [True, False])
+def test_check_reports_a_file_made_executable_which_render_writes_again(
+    tmp_path: Path, recorded: bool
+) -> None:
+    """git records the executable bit: check must not call a tree clean that render changes."""
+    out = tmp_path / "generated"
+    files = {A: MARK + b"a: 1\n", **KEPT}
+    render(out, files, WriteRecord(tmp_path / "c"))
+    (out / A).chmod(0o755)
+    record = WriteRecord(tmp_path / "c") if recorded else None
+    difference = diff_tree(out, files, "generated", record)
+    assert difference.changed == [A]
+    assert difference.diff == [f"mode of generated/{A}: executable; render writes it without"]
+    render(out, files, record)
+    assert (out / A).stat().st_mode & 0o111 == 0
+    assert diff_tree(
+        out, files, "generated", WriteRecord(tmp_path / "c") if recorded else None
+    ).clean
+
+
 def test_check_reads_what_was_touched_and_trusts_only_untouched_stamps(tmp_path: Path) -> None:
     record = WriteRecord(tmp_path / "cache")
     out = tmp_path / "generated"

@@ -726,7 +726,7 @@ def diff_tree(
     with the same record, is found. What render would refuse to replace (links, special files,
     files without the marker: check_owned) is foreign, neither compared nor removed."""
     digests = _digests(files)
-    names, actual, foreign = _on_disk(out, digests, record, jobs, held)
+    names, actual, foreign, executable = _on_disk(out, digests, record, jobs, held)
     present = names | foreign
     added = sorted(PurePosixPath(name) for name in digests if name not in present)
     removed = sorted(PurePosixPath(name) for name in names - foreign if name not in digests)
@@ -734,11 +734,13 @@ def diff_tree(
     changed = sorted(
         PurePosixPath(name)
         for name in expected
-        if name not in foreign and expected[name] != actual[name]
+        if name not in foreign and (expected[name] != actual[name] or name in executable)
     )
     diff: list[str] = []
     for path in [*changed, *added, *removed]:
         name = path.as_posix()
+        if name in executable and name in expected:  # git records it; render writes 0644
+            diff.append(f"mode of {out_display}/{path}: executable; render writes it without")
         before = _lines(actual.get(name, b""))
         after = _lines(_content(files, name) if name in digests else b"")
         diff.extend(
@@ -759,24 +761,36 @@ def _on_disk(
     record: WriteRecord | None,
     jobs: int,
     held: HeldOutputs | None,
-) -> tuple[set[str], dict[str, bytes], set[str]]:
+) -> tuple[set[str], dict[str, bytes], set[str], set[str]]:
     """out's regular files, the bytes of those that must be compared (without a record: all),
-    and the entries render would refuse to replace: links, special files, and the files read
-    that lack the marker (a file whose stamp matches is render's, as check_owned counts it)."""
+    the entries render would refuse to replace (links, special files, and the files read that
+    lack the marker: a file whose stamp matches is render's, as check_owned counts it), and
+    the files read that someone made executable (a `chmod` changes the stamp, so such a file
+    is always read): render writes them again without, and git records the bit."""
     walked = held.seen(out, record) if held is not None else None
     found = listed(str(out), digests, record.stamps(out) if record else {}, jobs, walked)
     names = set(found.names)
     actual: dict[str, bytes] = {}
+    executable: set[str] = set()
     for name in found.unknown:
         try:
-            actual[name] = (out / name).read_bytes()
+            actual[name], mode = _read_with_mode(out / name)
         except FileNotFoundError:  # removed by hand since the walk: missing, as it is
             names.discard(name)
+            continue
+        if mode & 0o111:
+            executable.add(name)
     foreign = {
         *found.foreign,
         *(name for name, content in actual.items() if not generated(content)),
     }
-    return names, actual, foreign
+    return names, actual, foreign, executable
+
+
+def _read_with_mode(path: Path) -> tuple[bytes, int]:
+    """A file's bytes and its mode, from one open."""
+    with open(path, "rb") as stream:
+        return stream.read(), os.fstat(stream.fileno()).st_mode
 
 
 def _lines(content: bytes) -> list[str]:
