@@ -6,6 +6,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -169,3 +170,10 @@ def pin(
         parameter_size=parameter_size,
         quantization=quantization,
     )
+
+
+def default_sigint() -> None:
+    """preexec_fn for a child that must see a Ctrl-C: one started from a background job (`cmd &`
+    in a script) inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler,
+    so the tests of Ctrl-C would test nothing there."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from catalog_gen.cache import CACHE_DIR
-from tests.unit.helpers import CHART, leaf, make_catalog
+from tests.unit.helpers import CHART, default_sigint, leaf, make_catalog
 
 # The child counts every rename and removal the swap makes and sends itself KILL_SIGNAL at the
 # KILL_AT-th one: deterministic, no sleeps, the real signal machinery.
@@ -91,4 +91,5 @@ def render_in_child(
         text=True,
         timeout=120,
         check=False,
+        preexec_fn=default_sigint,
     )

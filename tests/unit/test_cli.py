@@ -17,7 +17,16 @@ from catalog_gen.cli import main
 from catalog_gen.lock.lockfile import write_lock
 from catalog_gen.lock.model import ModelLock
 from tests.conftest import REPO_ROOT
-from tests.unit.helpers import CHART, error_lines, leaf, make_catalog, pin, run_cli, run_python
+from tests.unit.helpers import (
+    CHART,
+    default_sigint,
+    error_lines,
+    leaf,
+    make_catalog,
+    pin,
+    run_cli,
+    run_python,
+)
 
 
 def test_help_shows_examples(capsys: pytest.CaptureFixture[str]) -> None:
@@ -331,6 +340,7 @@ def test_a_ctrl_c_while_the_command_line_is_imported_ends_as_during_a_command(
         check=False,
         cwd=tmp_path,
         env=environment,
+        preexec_fn=default_sigint,
     )
     assert (result.returncode, result.stderr) == (EXIT_INTERRUPTED, INTERRUPTED)
 

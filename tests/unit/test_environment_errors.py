@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from catalog_gen.write import writer
 from tests.conftest import REPO_ROOT
 from tests.unit.helpers import CHART, leaf, make_catalog, run_cli
 from tests.unit.outputs_support import leftovers, outputs
@@ -110,15 +111,15 @@ def test_an_unreadable_output_is_reported_by_check_with_its_path(
     make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf()})
     assert run_cli(tmp_path, "render").code == 0
     values = tmp_path / "generated/dev/ml/svc/values.yaml"
-    real_read = Path.read_bytes
+    real_read = writer._read_with_mode
 
-    def read_bytes(self: Path) -> bytes:
-        if self.name == "values.yaml" and "generated" in self.parts:  # not the chart's
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
-        return real_read(self)
+    def read(path: Path) -> tuple[bytes, int]:
+        if path.name == "values.yaml" and "generated" in path.parts:  # not the chart's
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_read(path)
 
     values.chmod(0o200)  # what makes it unreadable (root reads it anyway: hence the patch)
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(writer, "_read_with_mode", read)
     outcome = run_cli(tmp_path, "check")
     monkeypatch.undo()
     assert outcome.code == 1
