@@ -55,15 +55,17 @@ def catalog_with_outputs(root: Path, kept: int = 0) -> None:
 
 
 def outputs(root: Path) -> dict[str, bytes]:
-    """Every file of the three outputs and every dot-entry beside them (leftovers), by path."""
+    """Every file and folder of the three outputs, by path and mode (a folder's bytes: none), so
+    that a patch that left a mode or an empty folder behind differs from a fresh render."""
     found: dict[str, bytes] = {}
     for base in (root / "generated", root / "deploy"):
-        for path in sorted(base.rglob("*")) if base.exists() else []:
-            if path.is_file():
-                found[path.relative_to(root).as_posix()] = path.read_bytes()
+        for path in sorted([base, *base.rglob("*")]) if base.exists() else []:
+            mode = path.lstat().st_mode
+            name = f"{path.relative_to(root).as_posix()} {mode:o}"
+            found[name] = path.read_bytes() if path.is_file() else b""
     for path in [root / "catalog-info.yaml"]:
         if path.exists():
-            found[path.name] = path.read_bytes()
+            found[f"{path.name} {path.lstat().st_mode:o}"] = path.read_bytes()
     return found
 
 
