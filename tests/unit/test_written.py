@@ -8,6 +8,7 @@ import errno
 import gc
 import os
 import pickle
+import time
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -469,10 +470,17 @@ def test_a_write_failing_in_another_process_leaves_the_previous_tree(
     render(out, {A: MARK + b"old\n"}, None)
     monkeypatch.setattr(writer, "_LEAST_WRITES_PER_PROCESS", 5)
     real_open, here = os.open, os.getpid()
+    tried = tmp_path / "a forked writer tried"  # outside the outputs' folder: not a leftover
 
     def full_elsewhere(path: str, flags: int, mode: int = 0o777, **options: int) -> int:
-        if os.getpid() != here and str(path).endswith(".yaml"):  # a forked writer only
+        if str(path).endswith(".yaml") and os.getpid() != here:  # a forked writer only
+            tried.touch()
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        if str(path).endswith(".yaml") and ".tmp-" in str(path):  # its own writes (not the
+            # ownership walk's reads) wait until a forked writer took a chunk
+            deadline = time.monotonic() + 60
+            while not tried.exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
         return real_open(path, flags, mode, **options)
 
     monkeypatch.setattr(os, "open", full_elsewhere)
@@ -480,7 +488,7 @@ def test_a_write_failing_in_another_process_leaves_the_previous_tree(
         write_outputs([TreeOutput(out, many_files(40))], jobs=3)
     monkeypatch.undo()
     assert read_tree(out) == {A: MARK + b"old\n"}
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["generated"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == [tried.name, "generated"]
 
 
 def test_one_process_asks_each_files_bytes_as_it_writes_it(
