@@ -45,6 +45,7 @@ from catalog_gen.write.writer import (
     OutputError,
     TreeOutput,
     UnsafeOutputError,
+    Written,
     check_targets,
     diff_tree,
     interrupted,
@@ -672,12 +673,20 @@ def _render_tree(
     # deploy/ is reserved even when no environment writes there: nothing else may go inside it.
     written = {output.path for output in outputs}
     check_targets(outputs if deploy in written else [*outputs, TreeOutput(deploy, {})], protected)
-    write_outputs(outputs, protected=protected, record=record, jobs=_jobs_of(arguments))
-    err.write(
-        f"catalog-gen: {summary}: wrote {len(tree)} files to {os.path.normpath(target)}, "
-        f"{len(deploy_tree)} to {os.path.normpath(deploy)} and {os.path.normpath(location)}\n"
-    )
+    changes = write_outputs(outputs, protected=protected, record=record, jobs=_jobs_of(arguments))
+    counts = [
+        f"{os.path.normpath(output.path)}: {_written_text(changes[output.path], len(output.files))}"
+        for output in outputs
+        if isinstance(output, TreeOutput)
+    ]
+    err.write(f"catalog-gen: {summary}: {'; '.join(counts)}; wrote {os.path.normpath(location)}\n")
     return EXIT_OK
+
+
+def _written_text(written: Written, total: int) -> str:
+    """What render changed in a tree of total files: it leaves unchanged files where they are."""
+    text = f"{written.files} of {total} file{'' if total == 1 else 's'} written"
+    return f"{text}, {written.removed} removed" if written.removed else text
 
 
 def _check(

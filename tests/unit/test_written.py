@@ -8,6 +8,7 @@ import errno
 import gc
 import os
 import pickle
+import re
 import time
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
@@ -24,6 +25,7 @@ from catalog_gen.write.writer import (
     OutputError,
     TreeOutput,
     UnsafeOutputError,
+    Written,
     diff_tree,
     read_tree,
     write_outputs,
@@ -115,6 +117,34 @@ def test_a_file_and_a_folder_may_trade_places_in_a_patch(
     render(out, files, WriteRecord(tmp_path / "c") if recorded else None)
     assert read_tree(out) == files
     assert inode(out / next(iter(KEPT))) == kept_inode  # patched
+
+
+def test_what_was_written_and_removed_is_counted(tmp_path: Path) -> None:
+    out = tmp_path / "generated"
+    first = {A: MARK + b"a: 1\n", B: MARK + b"b: 1\n", **KEPT}
+    assert write_outputs([TreeOutput(out, first)]) == {out: Written(len(first), 0)}
+    patched = {A: MARK + b"a: 2\n", **KEPT}  # B removed
+    assert write_outputs([TreeOutput(out, patched)]) == {out: Written(1, 1)}
+    rebuilt = {EDITED: MARK}  # most of it gone: rebuilt whole
+    assert write_outputs([TreeOutput(out, rebuilt)]) == {out: Written(1, len(patched))}
+    assert read_tree(out) == rebuilt
+
+
+def test_render_says_how_many_files_it_wrote(tmp_path: Path) -> None:
+    """render leaves unchanged files where they are: its summary must not claim it wrote them."""
+    leaves = {"dev/ml/a.yaml": leaf(name="a"), "dev/ml/b.yaml": leaf(name="b")}
+    catalog = make_catalog(tmp_path, leaves)
+    counted = re.compile(r"generated: (\d+) of (\d+) files written")
+    first = counted.search(run_cli(tmp_path, "render", "--no-cache").stderr)
+    assert first is not None
+    assert first[1] == first[2] != "0"
+    again = counted.search(run_cli(tmp_path, "render", "--no-cache").stderr)
+    assert again is not None
+    assert (again[1], again[2]) == ("0", first[2])
+    (catalog / "dev/ml/b.yaml").write_text(leaf("model: phi:3.8b\n", name="b"))
+    edited = counted.search(run_cli(tmp_path, "render", "--no-cache").stderr)
+    assert edited is not None
+    assert 0 < int(edited[1]) < int(first[2])
 
 
 def test_files_of_another_umask_are_written_again_with_this_ones(tmp_path: Path) -> None:

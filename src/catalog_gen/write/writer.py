@@ -59,6 +59,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 
 from catalog_gen.digests import digest_of
 from catalog_gen.plan.parallel import Background, chunked_map
@@ -171,19 +172,28 @@ def write_tree(
     write_outputs([TreeOutput(out, files)], protected)
 
 
+@dataclass(frozen=True)
+class Written:
+    """What a render changed in one output: files written (new or changed) and removed."""
+
+    files: int
+    removed: int
+
+
 def write_outputs(
     outputs: Sequence[Output],
     protected: Sequence[Path] = (),
     record: WriteRecord | None = None,
     *,
     jobs: int = 1,
-) -> None:
+) -> dict[Path, Written]:
     """Replace every output, all or none (see the module doc); protected: the sources.
     record: the stamps of what the last render wrote (written.py): files whose stamp still
     matches are proven generated without reading them (the others are read whole); the stamps
     of the new trees are recorded after the swap.
     jobs: how many processes may write a tree's files (they are written under the lock, in
-    the staging folder, as one process writes them)."""
+    the staging folder, as one process writes them). What was written and removed, by target
+    (a patched tree: only its changed files)."""
     check_targets(outputs, protected)
     targets = [output.path for output in outputs]
     with _os_errors(targets[0]):
@@ -198,17 +208,35 @@ def write_outputs(
                 for target in targets:
                     _remove_leftovers(target)
                 # A tree there already is patched, not rebuilt: every file of it is known.
-                proven = {output.path: check_owned(output, record, jobs) for output in outputs}
+                there = {output.path: check_owned(output, record, jobs) for output in outputs}
+                proven = {
+                    path: None if owned is None or not owned.patchable else owned.stamps
+                    for path, owned in there.items()
+                }
                 stamps: dict[Path, dict[str, Stamp]] = {}
-                swap(_stage_all(outputs, proven, stamps, jobs))
+                steps = _stage_all(outputs, proven, stamps, jobs)
+                swap(steps)
                 if record is not None:
                     for target, tree_stamps in stamps.items():
                         record.save(target, tree_stamps)
+                return {
+                    output.path: _written(output, step, there[output.path])
+                    for output, step in zip(outputs, steps, strict=True)
+                }
         except BaseException:
             for directory in reversed(created):  # a failed write leaves no new empty folders
                 if directory.is_dir() and not any(directory.iterdir()):
                     directory.rmdir()
             raise
+
+
+def _written(output: Output, step: Step, there: Owned | None) -> Written:
+    if step.changed is not None:  # patched
+        return Written(len(step.changed), len(step.removed))
+    if isinstance(output, FileOutput):
+        return Written(1, 0)
+    new = _digests(output.files)
+    return Written(len(new), sum(name not in new for name in there.stamps) if there else 0)
 
 
 def _make_parents(targets: Sequence[Path], created: list[Path]) -> None:
@@ -262,14 +290,20 @@ def check_targets(outputs: Sequence[Output], protected: Sequence[Path]) -> None:
                 )
 
 
-def check_owned(
-    output: Output, record: WriteRecord | None = None, jobs: int = 1
-) -> dict[str, Stamp] | None:
+class Owned(NamedTuple):
+    """A tree there, proven catalog-gen's: the stamp of every file of it (relative POSIX path
+    -> stamp, the sha256 of its bytes known), and whether a patch can make it exactly the new
+    tree (not when it holds an empty folder no new file fills: a patch leaves what it does
+    not touch, so it is rebuilt whole)."""
+
+    stamps: dict[str, Stamp]
+    patchable: bool
+
+
+def check_owned(output: Output, record: WriteRecord | None = None, jobs: int = 1) -> Owned | None:
     """Refuse to replace a target unless every file in it was written by catalog-gen (a file
     whose stamp in record still matches was, and is not read again; any other is read whole).
-    The stamp of every file of the tree there (relative POSIX path -> stamp, the sha256 of
-    its bytes known: it is patched), or None when there is none, the target is a file or the
-    tree holds an empty folder (it is rebuilt whole).
+    What is there (Owned), or None when there is no tree (nothing, or the target is a file).
     jobs: how many processes may walk a big tree (write/walk.py)."""
     target = output.path
     reason = target_refusal(output)
@@ -287,9 +321,7 @@ def check_owned(
             f"refusing to replace {target}: {not_written(found.foreign)}; move them away, or "
             "choose another output directory"
         )
-    if _left_empty(found.empty, str(target), output.files):
-        return None  # a patch would leave them: rebuilt whole, the tree is exactly its files
-    return found.proven(stamps)
+    return Owned(found.proven(stamps), not _left_empty(found.empty, str(target), output.files))
 
 
 def _left_empty(empty: list[str], root: str, files: Mapping[PurePosixPath, bytes]) -> bool:
