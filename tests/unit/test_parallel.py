@@ -24,7 +24,7 @@ from catalog_gen.plan import parallel
 from catalog_gen.plan.parallel import JobsProcessError, chunked_map, default_jobs
 from catalog_gen.write.writer import read_tree
 from tests.conftest import REPO_ROOT
-from tests.unit.helpers import FIXTURES, make_catalog, run_cli
+from tests.unit.helpers import FIXTURES, make_catalog, run_cli, written_aside
 
 
 @dataclass
@@ -180,7 +180,7 @@ def outcome(tmp_path: Path, case: Path, command: str, jobs: str, *flags: str) ->
     result = run_cli(root, command, "--catalog", "catalog", "--jobs", jobs, *flags, *extra)
     tree = read_tree(root / "generated") if (root / "generated").is_dir() else {}
     deploy = read_tree(root / "deploy") if (root / "deploy").is_dir() else {}
-    return result.code, result.stdout, result.stderr, tree, deploy
+    return result.code, result.stdout, written_aside(result.stderr), tree, deploy
 
 
 CASES = [
