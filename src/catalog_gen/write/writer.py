@@ -209,34 +209,18 @@ def write_outputs(
                     _remove_leftovers(target)
                 # A tree there already is patched, not rebuilt: every file of it is known.
                 there = {output.path: check_owned(output, record, jobs) for output in outputs}
-                proven = {
-                    path: None if owned is None or not owned.patchable else owned.stamps
-                    for path, owned in there.items()
-                }
                 stamps: dict[Path, dict[str, Stamp]] = {}
-                steps = _stage_all(outputs, proven, stamps, jobs)
-                swap(steps)
+                written: dict[Path, Written] = {}
+                swap(_stage_all(outputs, there, stamps, written, jobs))
                 if record is not None:
                     for target, tree_stamps in stamps.items():
                         record.save(target, tree_stamps)
-                return {
-                    output.path: _written(output, step, there[output.path])
-                    for output, step in zip(outputs, steps, strict=True)
-                }
+                return written
         except BaseException:
             for directory in reversed(created):  # a failed write leaves no new empty folders
                 if directory.is_dir() and not any(directory.iterdir()):
                     directory.rmdir()
             raise
-
-
-def _written(output: Output, step: Step, there: Owned | None) -> Written:
-    if step.changed is not None:  # patched
-        return Written(len(step.changed), len(step.removed))
-    if isinstance(output, FileOutput):
-        return Written(1, 0)
-    new = _digests(output.files)
-    return Written(len(new), sum(name not in new for name in there.stamps) if there else 0)
 
 
 def _make_parents(targets: Sequence[Path], created: list[Path]) -> None:
@@ -329,9 +313,11 @@ def _left_empty(empty: list[str], root: str, files: Mapping[PurePosixPath, bytes
     one that will hold a file (its own deleted by hand) is not."""
     if not empty:
         return False
+    # The names only: _digests would hash every file of a tree given as bytes.
+    names = files.digests if isinstance(files, KnownFiles) else (p.as_posix() for p in files)
     filled = {
         folder
-        for name in _digests(files)
+        for name in names
         for folder in itertools.accumulate(
             name.split("/")[:-1], lambda above, part: f"{above}/{part}"
         )
@@ -513,28 +499,26 @@ def _lock_timeout() -> float:
 
 def _stage_all(
     outputs: Sequence[Output],
-    proven: Mapping[Path, Mapping[str, Stamp] | None],
-    stamps: dict[Path, dict[str, Stamp]] | None = None,
+    there: Mapping[Path, Owned | None],
+    stamps: dict[Path, dict[str, Stamp]],
+    written: dict[Path, Written],
     jobs: int = 1,
 ) -> list[Step]:
-    """Stage every output; stamps (when given) receives each tree's new stamps. A tree whose
-    files there are proven (check_owned) is staged as a patch, only its changed files, unless
-    most of them change (_stage_patch)."""
+    """Stage every output (there: check_owned's); stamps receives each tree's new stamps and
+    written what each output's step writes and removes."""
     steps: list[Step] = []
     try:
         for output in outputs:
-            backup = _fresh_name(output.path, "old")  # first: _stage cleans up after itself
-            tree_stamps: dict[str, Stamp] = {}
-            there = proven.get(output.path)
-            patch = None
-            if isinstance(output, TreeOutput) and there is not None:
-                patch = _stage_patch(output, there, tree_stamps, backup, jobs)
-            if patch is not None:
-                steps.append(patch)
-            else:
-                steps.append(Step(output.path, _stage(output, tree_stamps, jobs), backup))
-            if stamps is not None and isinstance(output, TreeOutput):
-                stamps[output.path] = tree_stamps
+            backup = _fresh_name(output.path, "old")  # first: the stagings clean up after them
+            if isinstance(output, FileOutput):
+                steps.append(Step(output.path, _stage_file(output), backup))
+                written[output.path] = Written(1, 0)
+                continue
+            stamps[output.path] = {}
+            step, written[output.path] = _stage_tree(
+                output, there.get(output.path), stamps[output.path], backup, jobs
+            )
+            steps.append(step)
     except BaseException:
         for step in steps:
             remove(step.staging)
@@ -542,23 +526,40 @@ def _stage_all(
     return steps
 
 
-def _stage(output: Output, stamps: dict[str, Stamp] | None = None, jobs: int = 1) -> Path:
-    """A complete copy of output beside its target (a tree: every file written)."""
-    parent = output.path.parent
-    prefix = f".{output.path.name}.tmp-"
-    if isinstance(output, FileOutput):
-        staging = _fresh_name(output.path, "tmp")
-        try:
-            _write_file(staging, output.content)
-        except BaseException:
-            remove(staging)
-            raise
-        return staging
-    staging = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+def _stage_tree(
+    output: TreeOutput, owned: Owned | None, stamps: dict[str, Stamp], backup: Path, jobs: int
+) -> tuple[Step, Written]:
+    """A tree there (owned) staged as a patch, only its changed files, unless most of them
+    change or it cannot be patched (_stage_patch, Owned); else staged whole. Its files' sha256
+    taken once for both."""
+    digests = _digests(output.files)
+    if owned is not None and owned.patchable:
+        patch = _stage_patch(output, digests, owned.stamps, stamps, backup, jobs=jobs)
+        if patch is not None:
+            return patch, Written(len(patch.changed or ()), len(patch.removed))
+    previous = owned.stamps if owned is not None else {}
+    step = Step(output.path, _stage_whole(output, digests, stamps, jobs), backup)
+    return step, Written(len(digests), sum(name not in digests for name in previous))
+
+
+def _stage_file(output: FileOutput) -> Path:
+    """output's content beside its target."""
+    staging = _fresh_name(output.path, "tmp")
     try:
-        written = _write_all(staging, output.files, sorted(_digests(output.files).items()), jobs)
-        if stamps is not None:
-            stamps.update(written)
+        _write_file(staging, output.content)
+    except BaseException:
+        remove(staging)
+        raise
+    return staging
+
+
+def _stage_whole(
+    output: TreeOutput, digests: Mapping[str, str], stamps: dict[str, Stamp], jobs: int = 1
+) -> Path:
+    """A complete copy of the tree beside its target (digests: its files' sha256)."""
+    staging = Path(tempfile.mkdtemp(prefix=f".{output.path.name}.tmp-", dir=output.path.parent))
+    try:
+        stamps.update(_write_all(staging, output.files, sorted(digests.items()), jobs))
         # mkdtemp makes it 0700; the tree is meant to be committed and read by everyone.
         os.chmod(staging, 0o755)  # noqa: S103
     except BaseException:
@@ -615,9 +616,11 @@ def _write_files(root: str, files: Iterable[tuple[str, str, bytes]]) -> list[tup
 
 def _stage_patch(
     output: TreeOutput,
+    digests: Mapping[str, str],
     previous: Mapping[str, Stamp],
     stamps: dict[str, Stamp],
     backup: Path,
+    *,
     jobs: int = 1,
 ) -> Step | None:
     """A patch step for a tree that holds exactly the files previous stamps: the files whose
@@ -631,7 +634,6 @@ def _stage_patch(
         mode = _created_mode(staging)
         changed: list[tuple[str, str]] = []  # (name, sha256)
         kept: dict[str, Stamp] = {}
-        digests = _digests(output.files)
         for name, digest in digests.items():
             known = previous.get(name)
             if known is not None and known.digest == digest and known.mode == mode:
