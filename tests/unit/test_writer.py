@@ -59,6 +59,21 @@ def test_a_failed_write_leaves_the_previous_tree_intact(
     assert sorted(path.name for path in tmp_path.iterdir()) == ["generated"]
 
 
+class FailingRename:
+    """swap.rename, failing (EXDEV) at its failing-th call; journal writes are not counted."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, failing: int) -> None:
+        self.calls, self.failing, self.real = 0, failing, swap.rename
+        monkeypatch.setattr(swap, "rename", self)
+
+    def __call__(self, source: str | Path, destination: str | Path) -> None:
+        if not os.fspath(source).endswith(".tmp"):
+            self.calls += 1
+            if self.calls == self.failing:
+                raise OSError(errno.EXDEV, os.strerror(errno.EXDEV), str(source))
+        self.real(source, destination)
+
+
 @pytest.mark.parametrize("failing", [1, 2, 3, 4])
 def test_a_failed_rename_restores_every_previous_output(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: int
@@ -67,23 +82,12 @@ def test_a_failed_rename_restores_every_previous_output(
     file (the previous one aside, the new one in); a tree there already is patched (below)."""
     tree, deploy, location = tmp_path / "generated", tmp_path / "argocd", tmp_path / "info.yaml"
     write_outputs([FileOutput(location, MARK + b"old\n")])
-    calls = 0
-    real_rename = swap.rename
-
-    def rename(source: str | Path, destination: str | Path) -> None:
-        nonlocal calls
-        if not os.fspath(source).endswith(".tmp"):  # journal writes are not counted
-            calls += 1
-            if calls == failing:
-                raise OSError(errno.EXDEV, os.strerror(errno.EXDEV), str(source))
-        real_rename(source, destination)
-
-    monkeypatch.setattr(swap, "rename", rename)
+    renames = FailingRename(monkeypatch, failing)
     new = [TreeOutput(tree, {A: MARK + b"new\n"}), TreeOutput(deploy, {B: MARK + b"new\n"})]
     with pytest.raises(OutputError, match="cross-device"):
         write_outputs([*new, FileOutput(location, MARK + b"new\n")])
     monkeypatch.undo()
-    assert calls >= failing
+    assert renames.calls >= failing
     assert not tree.exists()
     assert not deploy.exists()
     assert location.read_bytes() == MARK + b"old\n"
@@ -100,23 +104,12 @@ def test_a_failed_rename_while_rebuilding_trees_there_restores_every_previous_ou
     old = [TreeOutput(tree, {A: MARK + b"old\n"}), TreeOutput(deploy, {B: MARK + b"old\n"})]
     write_outputs([*old, FileOutput(location, MARK + b"old\n")])
     before = (tree / A).stat().st_ino
-    calls = 0
-    real_rename = swap.rename
-
-    def rename(source: str | Path, destination: str | Path) -> None:
-        nonlocal calls
-        if not os.fspath(source).endswith(".tmp"):  # journal writes are not counted
-            calls += 1
-            if calls == failing:
-                raise OSError(errno.EXDEV, os.strerror(errno.EXDEV), str(source))
-        real_rename(source, destination)
-
-    monkeypatch.setattr(swap, "rename", rename)
+    renames = FailingRename(monkeypatch, failing)
     new = [TreeOutput(tree, {A: MARK + b"new\n"}), TreeOutput(deploy, {B: MARK + b"new\n"})]
     with pytest.raises(OutputError, match="cross-device"):
         write_outputs([*new, FileOutput(location, MARK + b"new\n")])
     monkeypatch.undo()
-    assert calls >= failing
+    assert renames.calls >= failing
     assert read_tree(tree) == {A: MARK + b"old\n"}
     assert (tree / A).stat().st_ino == before  # the previous tree itself, put back
     assert read_tree(deploy) == {B: MARK + b"old\n"}
@@ -144,18 +137,7 @@ def test_a_failed_rename_while_patching_restores_every_previous_output(
     write_outputs([*old, FileOutput(location, MARK + b"old\n")], record=record)
     kept_file = tree / next(iter(kept))
     kept_inode = kept_file.stat().st_ino
-    calls = 0
-    real_rename = swap.rename
-
-    def rename(source: str | Path, destination: str | Path) -> None:
-        nonlocal calls
-        if not os.fspath(source).endswith(".tmp"):  # journal writes are not counted
-            calls += 1
-            if calls == failing:
-                raise OSError(errno.EXDEV, os.strerror(errno.EXDEV), str(source))
-        real_rename(source, destination)
-
-    monkeypatch.setattr(swap, "rename", rename)
+    renames = FailingRename(monkeypatch, failing)
     added = PurePosixPath("prod/new/c/values.yaml")
     new: list[Output] = [
         TreeOutput(tree, {A: MARK + b"new\n", added: MARK, **kept}),
@@ -165,7 +147,7 @@ def test_a_failed_rename_while_patching_restores_every_previous_output(
     with pytest.raises(OutputError, match="cross-device"):
         write_outputs(new, record=record_in(tmp_path) if recorded else None)
     monkeypatch.undo()
-    assert calls >= failing
+    assert renames.calls >= failing
     assert read_tree(tree) == {A: MARK + b"old\n", **kept}
     assert not (tree / "prod" / "new").exists()
     assert read_tree(deploy) == {B: MARK + b"old\n", **kept}
