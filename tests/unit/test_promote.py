@@ -130,8 +130,8 @@ def test_a_clean_promotion_writes_the_adapted_leaf_and_the_catalog_validates(
     # text.hypermedia.au is not under dev's baseDomain: kept, and said
     assert outcome.stdout == (
         "catalog/prod/ml-workloads/ollama-phi.yaml:9:32: warning: $.ingress.host: kept from "
-        "dev: it is a host, and only hosts under dev's baseDomain move; make sure it is right "
-        "for 'prod'\n"
+        "dev: it is a host, and only hosts under dev's baseDomain (dev.inference.example.com) "
+        "move; make sure it is right for 'prod'\n"
     )
     assert (tmp_path / PHI).read_text(encoding="utf-8") == source  # the source stays
     assert run_cli(tmp_path, "validate", "--no-cache").code == 0
@@ -255,6 +255,11 @@ def test_an_ambiguous_service_lists_its_namespaces(tmp_path: Path) -> None:
         (("ollama-phi", "--from", "dev", "--to", "dev"), "--from and --to both name 'dev'"),
         (("a/b/c", "--from", "dev", "--to", "prod"), "'a/b/c' is not SERVICE or NAMESPACE/SERVICE"),
         (("ollama-phi", "--from", "dev", "--to", ".."), "environment '..' is not a name"),
+        # SERVICE is a name, not a pattern: these match existing leaves as globs
+        (("ollama-ph[i]", "--from", "dev", "--to", "prod"),
+         "no service 'ollama-ph[i]' in environment 'dev' (catalog/dev/*/ollama-ph[i].yaml)"),
+        (("*", "--from", "dev", "--to", "prod"),
+         "no service '*' in environment 'dev' (catalog/dev/*/*.yaml)"),
     ],
 )  # fmt: skip
 def test_arguments_that_name_no_leaf_are_usage_errors(
@@ -316,3 +321,31 @@ def test_adaptation_is_generic_over_the_leaf() -> None:
     assert adapted(data, source, without_domain, "edge") == (
         Change(("environment",), "dev", "edge"),
     )
+
+
+@pytest.mark.parametrize(
+    ("base_domain", "reason"),
+    [
+        (None, "staging sets no baseDomain to move it under"),
+        ("dev.inference.example.com",
+         "dev and staging share the baseDomain dev.inference.example.com"),
+    ],
+)  # fmt: skip
+def test_a_host_kept_says_why_it_was_not_moved(
+    tmp_path: Path, base_domain: str | None, reason: str
+) -> None:
+    """A host under dev's baseDomain stays when the target has none or the same one: the
+    warning names that, not "only hosts under dev's baseDomain move"."""
+    catalog = real_catalog(tmp_path)
+    text = (catalog / "environments/dev.yaml").read_text(encoding="utf-8")
+    staging = text.replace("environment: dev\n", "environment: staging\n")
+    staging = staging.replace(
+        "baseDomain: dev.inference.example.com\n",
+        "" if base_domain is None else f"baseDomain: {base_domain}\n",
+    )
+    assert staging.count("staging") == 1
+    (catalog / "environments/staging.yaml").write_text(staging, encoding="utf-8")
+    outcome = run_cli(tmp_path, "promote", "support-rag", "--from", "dev", "--to", "staging")
+    kept = [line for line in outcome.stdout.splitlines() if "additionalHostnames[0]" in line]
+    assert kept, outcome.stdout
+    assert f"kept from dev: it is a host, and {reason}; make sure" in kept[0]

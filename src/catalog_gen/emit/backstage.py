@@ -75,13 +75,18 @@ _UI: dict[str, dict[str, Any]] = {
         "ui:field": "OwnerPicker",
         "ui:options": {"catalogFilter": {"kind": ["Group", "User"]}},
     },
-    # Nunjucks' dump writes DEL and the C1 controls raw, which YAML refuses in a file (and
-    # YAML 1.1 and 1.2 read NEL, U+0085, apart): the form refuses them.
+    # Nunjucks' dump (JSON.stringify) writes DEL, the C1 controls, U+2028, U+2029, U+FFFE and
+    # U+FFFF raw, which the leaf's YAML refuses in a file (YAML 1.1 and 1.2 read NEL, LS and
+    # PS apart: load/document.py), and a lone surrogate as an escape YAML refuses: the form
+    # refuses them (tests/gitops/test_new_form.py derives the set from catalog-gen's loader).
     "description": {
         "ui:widget": "textarea",
         "ui:options": {"rows": 3},
-        "not": {"pattern": "[\\u007f-\\u009f]"},
-        "errorMessage": {"not": "no DEL or C1 control characters"},
+        "not": {"pattern": "[\\u007f-\\u009f\\u2028\\u2029\\ud800-\\udfff\\ufffe\\uffff]"},
+        "errorMessage": {
+            "not": "no DEL, C1 control, line or paragraph separator, surrogate or noncharacter "
+            "U+FFFE/U+FFFF"
+        },
     },
     # What catalog-gen refuses that the leaf schema lets through, refused in the form already:
     # the namespaces of Kubernetes itself (emit/argocd.py) and presets that do not exist.

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import copy
+import glob
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -90,7 +91,10 @@ def find_source(catalog: CatalogAccess, source: str, service: str) -> LeafPlace:
         if not place.path(catalog).is_file():
             raise ScaffoldUsageError(f"{place.display(catalog)}: no such leaf")
         return place
-    found = sorted(path.parent.name for path in root.glob(f"*/{name}.yaml") if path.is_file())
+    # The name as it is, not a pattern: `*` or `[i]` in SERVICE match no other leaf.
+    found = sorted(
+        path.parent.name for path in root.glob(f"*/{glob.escape(name)}.yaml") if path.is_file()
+    )
     if not found:
         shown = join_display(catalog.display_root, Path(environment, "*", f"{name}.yaml"))
         raise ScaffoldUsageError(f"no service {name!r} in environment {environment!r} ({shown})")
@@ -136,7 +140,7 @@ def promote(
         return Scaffolded(target, content, written=False, notes=notes)
     _, promoted = check_leaf(catalog, target, content, report)
     if promoted is not None:
-        _warn_kept(promoted, changes, source_name, report)
+        _warn_kept(promoted, changes, (source_name, target_name), environments, report)
     if not report.ok or dry_run:
         return Scaffolded(target, content, written=False, notes=notes)
     written = write_leaf(catalog, target, content, report)
@@ -195,9 +199,15 @@ def _moved_host(value: str, old: str, new: str) -> str | None:
 
 
 def _warn_kept(
-    promoted: Document, changes: tuple[Change, ...], source_name: str, report: Report
+    promoted: Document,
+    changes: tuple[Change, ...],
+    names: tuple[str, str],
+    environments: tuple[Environment | None, Environment | None],
+    report: Report,
 ) -> None:
-    """Warnings for the environment-bound values kept as they were."""
+    """Warnings for the environment-bound values kept as they were (names and environments:
+    the source's and the target's)."""
+    source_name = names[0]
     changed = {change.where for change in changes}
     kept: list[tuple[DataPath, str]] = [
         (where, reason.format(source=source_name))
@@ -209,9 +219,10 @@ def _warn_kept(
     if isinstance(additional, dict) and isinstance(additional.get("additionalHostnames"), list):
         count = len(additional["additionalHostnames"])
         hosts += [("gateway", "additionalHostnames", index) for index in range(count)]
+    why_host = _why_host_kept(names, environments)
     for where in hosts:
         if promoted.has(where) and where not in changed:
-            kept.append((where, f"is a host, and only hosts under {source_name}'s baseDomain move"))
+            kept.append((where, why_host))
     for where, reason in kept:
         line, column = promoted.position(where)
         report.add(
@@ -223,6 +234,25 @@ def _warn_kept(
             f"{promoted.data.get('environment')!r}",
             severity=Severity.WARNING,
         )
+
+
+def _why_host_kept(
+    names: tuple[str, str], environments: tuple[Environment | None, Environment | None]
+) -> str:
+    """Why promote moved no host here: adapted moves only hosts under the source's baseDomain,
+    and only when both environments set one and they differ."""
+    (source_name, target_name), (source, target) = names, environments
+    old = source.base_domain if source is not None else None
+    new = target.base_domain if target is not None else None
+    if source is not None and old is None:
+        return f"is a host, and {source_name} sets no baseDomain to move hosts from"
+    if target is not None and new is None:
+        return f"is a host, and {target_name} sets no baseDomain to move it under"
+    if old is not None and old == new:
+        return f"is a host, and {source_name} and {target_name} share the baseDomain {old}"
+    if old is None:  # the source environment is missing or invalid (reported)
+        return f"is a host, and only hosts under {source_name}'s baseDomain move"
+    return f"is a host, and only hosts under {source_name}'s baseDomain ({old}) move"
 
 
 def spliced(raw: bytes, document: Document, changes: tuple[Change, ...]) -> bytes:
