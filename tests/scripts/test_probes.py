@@ -320,6 +320,44 @@ def test_model_keep_alive_reaches_the_loader_and_the_model_is_then_on_demand(pod
     assert pod.state()["loads_completed"] == {"phi:latest": 1, "tinyllama:latest": 1}
 
 
+def test_model_on_demand_removed_from_the_store_is_not_ready(pod: Pod) -> None:
+    # A model on demand is ready unloaded only while it is stored: removed (a client of the
+    # open administration API, `ollama rm`, another pod on a shared cache), its next request
+    # gets Ollama's 404, so the pod must not take traffic for it.
+    serve_with_keep_alive(pod, ("phi", PHI, "1s"))
+    pod.wait_for(lambda: ready(pod)[0])
+    pod.wait_for(lambda: "phi:latest" not in loaded_models(pod), timeout=15)
+    assert "phi:latest(on demand)" in ready(pod)[1]
+    assert pod.cli("rm", "phi").returncode == 0
+    is_ready, said = ready(pod)
+    assert not is_ready
+    assert (
+        "phi:latest: on demand, but phi:latest is not in the model store any more (removed?); "
+        "a request for it would fail: restart the pod to pull or create it again"
+    ) in said
+    assert pod.state()["loads_completed"] == {"phi:latest": 1}  # not loaded (pulled) back
+
+
+def test_model_on_demand_is_not_ready_when_the_store_cannot_be_listed(pod: Pod) -> None:
+    serve_with_keep_alive(pod, ("phi", PHI, "1s"))
+    pod.wait_for(lambda: ready(pod)[0])
+    pod.wait_for(lambda: "phi:latest" not in loaded_models(pod), timeout=15)
+    wrapper = pod.root / "wrapped-bin"
+    wrapper.mkdir()
+    real = shutil.which("ollama", path=pod.env["PATH"])
+    (wrapper / "ollama").write_text(
+        '#!/bin/sh\n[ "$1" = list ] && { echo "Error: something went wrong" >&2; exit 1; }\n'
+        f'exec "{real}" "$@"\n'
+    )
+    (wrapper / "ollama").chmod(0o755)
+    result = pod.run("probe-ready.sh", PATH=f"{wrapper}:{pod.env['PATH']}")
+    assert result.returncode == 1
+    assert (
+        "phi:latest: on demand, but whether it is still stored is unknown: ollama list failed: "
+        "Error: something went wrong"
+    ) in result.stdout
+
+
 def test_model_without_own_keep_alive_is_loaded_back(pod: Pod) -> None:
     # "-" (the chart's value when models[].keepAlive is empty): evicted, it is loaded again.
     serve_with_keep_alive(pod, ("phi", PHI, "-"))

@@ -524,6 +524,12 @@ name_key($name_col) == name_key(want) {
 }'
 }
 
+# Reads `ollama list` output on stdin and prints the name key of every model listed.
+oil_list_keys() {
+	awk -v models_dir="$OLLAMA_MODELS" -v default_registry="$OIL_DEFAULT_REGISTRY" \
+		"$OIL_AWK_NAMES$OIL_AWK_TABLE"'{ print name_key($name_col) }'
+}
+
 # Reads `ollama ps` output on stdin and prints "name-key<TAB>loaded|stopping" per listed model.
 # UNTIL `Stopping...` means the runner's expiry has passed: it is being unloaded, or requests
 # have kept it busy since (Ollama sets the expiry when the last request ends, sched.go).

@@ -271,6 +271,54 @@ on_demand() {
 	return 1
 }
 
+# The name keys of the models in the store, from one `ollama list` per probe, read only when a
+# model on demand is not loaded: such a model is ready only while it is still stored (a client of
+# the open administration API, an operator's `ollama rm` or another pod on a shared cache may
+# remove it, and its next request would get a 404). STORED_ERROR says why the list failed.
+STORED_KEYS=
+STORED_ERROR=
+STORED_READ=
+read_stored() {
+	[ -z "$STORED_READ" ] || return 0
+	STORED_READ=yes
+	rs_status=0
+	rs_output=$(oil_timeout "$OIL_CLI_TIMEOUT_SECONDS" ollama list </dev/null 2>&1) || rs_status=$?
+	if [ "$rs_status" -eq 124 ] || [ "$rs_status" -eq 137 ]; then
+		STORED_ERROR="ollama list did not answer within ${OIL_CLI_TIMEOUT_SECONDS}s"
+	elif [ "$rs_status" -ne 0 ]; then
+		oil_last_line "$rs_output"
+		STORED_ERROR="ollama list failed: $OIL_LAST_LINE"
+	elif ! STORED_KEYS=$(printf '%s\n' "$rs_output" | oil_list_keys); then
+		STORED_ERROR="reading the output of ollama list failed (awk exited non-zero)"
+	fi
+}
+
+# `unstored MEMBERS` (comma separated display names): UNSTORED gets the first member the store
+# lacks (STORED_ERROR set instead when the store could not be listed); true when one is missing.
+unstored() {
+	UNSTORED=
+	read_stored
+	[ -z "$STORED_ERROR" ] || return 0
+	set -f
+	us_ifs=$IFS
+	IFS=,
+	# shellcheck disable=SC2086 # split on the commas on purpose (names hold none)
+	set -- $1
+	IFS=$us_ifs
+	set +f
+	for us_member; do
+		us_key=$(printf '%s' "$us_member" | tr '[:upper:]' '[:lower:]') || exit 2
+		case "$OIL_NL$STORED_KEYS$OIL_NL" in
+		*"$OIL_NL$us_key$OIL_NL"*) ;;
+		*)
+			UNSTORED=$us_member
+			return 0
+			;;
+		esac
+	done
+	return 1
+}
+
 if [ "${1:-}" = --load ]; then
 	run_loader "$2" "$3" "$4" "${5:--}"
 fi
@@ -355,7 +403,13 @@ while IFS="$OIL_TAB" read -r root load_name kind insecure members keepalive <&3;
 		continue
 	fi
 	if on_demand "$load_name" "${keepalive:--}"; then
-		ready_models="$ready_models $load_name(on demand)"
+		if ! unstored "$members"; then
+			ready_models="$ready_models $load_name(on demand)"
+		elif [ -n "$STORED_ERROR" ]; then
+			waiting="$waiting; $load_name: on demand, but whether it is still stored is unknown: $STORED_ERROR"
+		else
+			waiting="$waiting; $load_name: on demand, but $UNSTORED is not in the model store any more (removed?); a request for it would fail: restart the pod to pull or create it again"
+		fi
 		continue
 	fi
 	start_load "$load_name" "$kind" "$insecure" "${keepalive:--}"
