@@ -53,7 +53,12 @@ def test_default_cache_is_a_size_limited_empty_dir(helm: Path) -> None:
 def test_shared_pvc_is_created_and_mounted_by_both_containers(helm: Path) -> None:
     documents = render_scenario(helm, "shared-pvc")
     (claim,) = select(documents, "PersistentVolumeClaim")
-    assert claim["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+    # Kept by helm and by Argo CD alike: Argo CD reads helm's keep as Delete=false only, and
+    # prunes the claim when the release stops rendering it (another cache mode, a new name).
+    assert claim["metadata"]["annotations"] == {
+        "helm.sh/resource-policy": "keep",
+        "argocd.argoproj.io/sync-options": "Prune=false,Delete=false",
+    }
     assert claim["spec"] == {
         "accessModes": ["ReadWriteOnce"],
         "storageClassName": "fast-ssd",

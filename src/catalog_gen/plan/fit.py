@@ -14,6 +14,7 @@ from typing import Any
 from catalog_gen import sizing
 from catalog_gen.check.chart_contract import set_by
 from catalog_gen.check.rules import LeafDerivedModel
+from catalog_gen.fields import EPHEMERAL_CACHE
 from catalog_gen.load.document import DataPath, Document
 from catalog_gen.models import CatalogLeaf, Environment
 from catalog_gen.problems import Report
@@ -120,7 +121,12 @@ def auto_values(
         patch["resources"] = memory
     if preset.gpu is not None and not explicit(("gpu", "count"), leaf.gpu):
         patch["gpu"] = {"count": preset.gpu.count}
-    if not explicit(("cache", "size"), leaf.cache.size if leaf.cache else None):
+    # Only an emptyDir's size follows the lock: a claim's cannot change in place (a StatefulSet's
+    # volumeClaimTemplates are immutable and a PVC never shrinks), so a lock update resizing
+    # one would leave every sync failing; its size is the leaf's or the environment's, and
+    # _check_cache_size refuses one the downloads outgrow.
+    ephemeral = effective.get("cache", {}).get("mode", EPHEMERAL_CACHE) == EPHEMERAL_CACHE
+    if ephemeral and not explicit(("cache", "size"), leaf.cache.size if leaf.cache else None):
         patch["cache"] = {"size": preset.cache_size}
     return patch
 
