@@ -178,6 +178,38 @@ def test_an_environment_change_renders_all_its_services(
     assert "sized/" not in run.out
 
 
+@pytest.mark.parametrize("output_format", ["text", "markdown"])
+def test_an_argocd_change_is_reported_though_no_manifest_changes(
+    repo: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    output_format: str,
+) -> None:
+    """Another cluster or revision for an environment changes no service's manifests but where
+    and what every service of it deploys: the Argo CD files' diff says so."""
+    environment = repo / "catalog" / "environments" / "dev.yaml"
+    text = environment.read_text(encoding="utf-8")
+    moved = text.replace(
+        "destinationServer: https://kubernetes.default.svc",
+        "destinationServer: https://other-cluster.example.com",
+    ).replace("  targetRevision: main\n", "  targetRevision: v2\n")
+    assert moved.count("other-cluster") == 1
+    assert "targetRevision: v2" in moved
+    environment.write_text(moved, encoding="utf-8")
+    run = diff(monkeypatch, capsys, "--base", "main", "--format", output_format)
+    assert run.code == 0, run.err
+    assert run.rendered == []  # no helm input changed
+    assert run.err.endswith("of them to identical manifests; 3 Argo CD files differ\n"), run.err
+    assert '-        server: "https://kubernetes.default.svc"' in run.out
+    assert '+        server: "https://other-cluster.example.com"' in run.out
+    assert "--- a/deploy/argocd/applicationset-dev.yaml" in run.out
+    if output_format == "markdown":
+        assert "No service manifest changes; the Argo CD files below differ" in run.out
+        assert "<summary><b>changed</b> <code>deploy/argocd</code>: 3 changed</summary>" in run.out
+    else:
+        assert run.out.startswith("# deploy/argocd: changed (3 changed)\n")
+
+
 def test_a_lock_change_renders_the_services_of_that_model_only(
     repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

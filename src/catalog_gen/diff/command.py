@@ -27,6 +27,7 @@ from catalog_gen.diff.source import (
     repository_root,
     resolve_commit,
 )
+from catalog_gen.emit import argocd
 from catalog_gen.emit.checks import check_planned
 from catalog_gen.lock.lockfile import load_lock
 from catalog_gen.plan.pipeline import plan_catalog
@@ -110,7 +111,7 @@ def plan_side(catalog: Path, display_root: str, chart: Path, report: Report, lab
     )
     check_planned(planned, report)
     services = {inputs.key: inputs for inputs in map(service_inputs, planned.plans)}
-    return Side(label, chart, services)
+    return Side(label, chart, services, argocd.deploy_files(planned))
 
 
 def _load_lock(path: Path, report: Report, display: str) -> ModelLockFacts:

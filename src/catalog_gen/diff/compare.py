@@ -4,17 +4,20 @@ A service is rendered when its helm inputs differ between the sides (render.py S
 values file, release, namespace, and the chart's files): a leaf, its environment, the lock
 entries it uses or the chart changed. It is reported when its manifests differ: added, removed,
 or changed (some resource added, removed or changed); re-rendered services whose manifests are
-identical are only counted.
+identical are only counted. The Argo CD files render writes (deploy/argocd/: where each
+environment deploys, from which revision, with which sync policy) are compared too, file by
+file: an environment's `argocd` edit changes no manifest but every service's deployment.
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 
 from catalog_gen.diff.render import Footprint, Resource, ServiceInputs, chart_digest, render_all
+from catalog_gen.emit.argocd import DEPLOY_DIR
 
 ADDED, REMOVED, CHANGED = "added", "removed", "changed"
 CONTEXT_LINES = 3
@@ -25,6 +28,8 @@ class Side:
     label: str  # how problems and headers name the side: REF, or "work tree"
     chart: Path
     services: Mapping[str, ServiceInputs]  # by <env>/<namespace>/<service>
+    # The Argo CD files render writes (emit/argocd.py deploy_files), by path under DEPLOY_DIR.
+    deploy: Mapping[PurePosixPath, bytes] = field(default_factory=dict)
 
     def totals(self) -> dict[str, Footprint]:
         """Per environment: GPUs and memory of all its services (render.py Footprint)."""
@@ -68,6 +73,7 @@ class Comparison:
     head: Side
     services: tuple[ServiceDiff, ...]  # the services whose manifests differ, by key
     rendered: tuple[str, ...]  # every service whose inputs differ (the ones helm rendered)
+    deploy: tuple[ResourceChange, ...] = ()  # the Argo CD files that differ, by path
 
 
 def changed_services(base: Side, head: Side) -> list[str]:
@@ -99,7 +105,29 @@ def compare(helm: Path, base: Side, head: Side) -> Comparison:
         status = ADDED if key not in before else REMOVED if key not in after else CHANGED
         inputs = head.services.get(key) or base.services[key]
         services.append(ServiceDiff(key, inputs.environment, status, changes))
-    return Comparison(base, head, tuple(services), tuple(keys))
+    deploy = tuple(diff_files(base.deploy, head.deploy))
+    return Comparison(base, head, tuple(services), tuple(keys), deploy)
+
+
+def diff_files(
+    before: Mapping[PurePosixPath, bytes], after: Mapping[PurePosixPath, bytes]
+) -> Iterable[ResourceChange]:
+    """The Argo CD files that differ, by path under DEPLOY_DIR, each with its unified diff."""
+    for path in sorted(set(before) | set(after)):
+        was, now = before.get(path), after.get(path)
+        if was == now:
+            continue
+        title = f"{DEPLOY_DIR}/{path}"
+        status = ADDED if was is None else REMOVED if now is None else CHANGED
+        lines = difflib.unified_diff(
+            was.decode("utf-8").splitlines() if was is not None else [],
+            now.decode("utf-8").splitlines() if now is not None else [],
+            fromfile=f"a/{title}" if was is not None else "/dev/null",
+            tofile=f"b/{title}" if now is not None else "/dev/null",
+            n=CONTEXT_LINES,
+            lineterm="",
+        )
+        yield ResourceChange(title, status, tuple(lines))
 
 
 def diff_resources(

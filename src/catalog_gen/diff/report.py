@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 
 from catalog_gen.diff.compare import ADDED, CHANGED, REMOVED, Comparison, ServiceDiff
 from catalog_gen.diff.render import Footprint
+from catalog_gen.emit.argocd import DEPLOY_DIR
 from catalog_gen.sizing import format_bytes
 
 MARKER = "<!-- catalog-gen diff -->"  # finds the comment to update (tools/diff_pr.sh)
@@ -27,18 +28,26 @@ def summary(comparison: Comparison) -> str:
     ]
     differ = len(comparison.services)
     rendered = len(comparison.rendered)
+    files = len(comparison.deploy)
+    deploy = f"; {files} Argo CD file{'' if files == 1 else 's'} differ" if files else ""
     return (
         f"{differ} service{' has' if differ == 1 else 's have'} manifest changes between "
         f"{comparison.base.label} and the {comparison.head.label} ({', '.join(counts)}); "
         f"{rendered} service{'' if rendered == 1 else 's'} rendered (inputs changed), "
-        f"{rendered - differ} of them to identical manifests"
+        f"{rendered - differ} of them to identical manifests{deploy}"
     )
+
+
+def _blocks(comparison: Comparison) -> list[ServiceDiff]:
+    """What the diff shows, in order: the Argo CD files (as one block), then each service."""
+    deploy = [ServiceDiff(DEPLOY_DIR, "", CHANGED, comparison.deploy)] if comparison.deploy else []
+    return [*deploy, *comparison.services]
 
 
 def text(comparison: Comparison) -> str:
     """Per service a header line, then each resource's unified diff."""
     out: list[str] = []
-    for service in comparison.services:
+    for service in _blocks(comparison):
         out.append(f"# {service.key}: {service.status} ({service.counts()})")
         for change in service.changes:
             out.extend(change.lines)
@@ -58,11 +67,12 @@ def markdown(comparison: Comparison) -> str:
     ]
     body = "\n".join(head) + "\n"
     budget = COMMENT_LIMIT - COMMENT_RESERVE - len(body)
-    blocks = list(_details(service) for service in comparison.services)
+    shown_blocks = _blocks(comparison)
+    blocks = list(_details(service) for service in shown_blocks)
     shown: list[str] = []
     for index, block in enumerate(blocks):
         if len(block) > budget:
-            shown.append(_cut(comparison.services[index], budget))
+            shown.append(_cut(shown_blocks[index], budget))
             left = len(blocks) - index - 1
             shown.append(
                 f"\n**The comment is cut at GitHub's size limit**: {left} more "
@@ -82,7 +92,14 @@ def _table(comparison: Comparison) -> Iterator[str]:
         | {name for name in set(before) | set(after) if before.get(name) != after.get(name)}
     )
     if not environments:
-        yield "No manifest changes."
+        yield (
+            "No manifest changes."
+            if not comparison.deploy
+            else (
+                "No service manifest changes; the Argo CD files below differ (where and how each "
+                "environment deploys)."
+            )
+        )
         yield ""
         return
     yield "| environment | added | removed | changed | GPUs | memory requests | memory limits |"
