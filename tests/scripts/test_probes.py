@@ -358,6 +358,28 @@ def test_model_on_demand_is_not_ready_when_the_store_cannot_be_listed(pod: Pod) 
     ) in result.stdout
 
 
+def test_models_that_evict_each_other_are_not_reloaded_every_probe(pod: Pod) -> None:
+    # Two groups whose runners do not fit together (OLLAMA_MAX_LOADED_MODELS=1 stands in for
+    # GPU memory: Ollama 0.32.0 evicts an idle runner to fit a new one, whatever its
+    # keep-alive). Each load succeeds and pushes the other out; the probe says so, and from the
+    # second such load in a row waits as after a failed load, instead of a multi-GB reload (and
+    # eviction of the other) every probe period.
+    pod.env["OLLAMA_MAX_LOADED_MODELS"] = "1"
+    serve_with(
+        pod, ("phi", PHI, "generate"), ("tinyllama", {"size": 40_000}, "generate"),
+        load_delay_s=0.3,
+    )  # fmt: skip
+    said = []
+    for _ in range(12):
+        said.append(ready(pod)[1])
+        time.sleep(1)
+    loads = sum(pod.state()["load_requests"].values())
+    assert loads <= 6, (loads, said)  # 13 without the backoff
+    gone = "went unlisted by ollama ps within 300s: evicted by a model it does not fit beside"
+    assert any(gone in line for line in said), said
+    assert any("next attempt in " in line and gone in line for line in said), said
+
+
 def test_model_without_own_keep_alive_is_loaded_back(pod: Pod) -> None:
     # "-" (the chart's value when models[].keepAlive is empty): evicted, it is loaded again.
     serve_with_keep_alive(pod, ("phi", PHI, "-"))

@@ -49,6 +49,12 @@ oil_settings_checked
 # has held its memory for as long as it took.
 LOAD_BACKOFF_FIRST_SECONDS=10
 LOAD_BACKOFF_MAX_SECONDS=300
+# A model this pod loaded that ollama ps no longer lists this soon after was pushed out (models
+# that do not fit together evict each other, whatever their keep-alive) or is listed under
+# another model sharing its weights (one runner, one name): loading it again would push the other
+# out in turn. The first time it is loaded again at once (an eviction heals itself); from the
+# second in a row, after the backoff above. A model that stayed listed this long clears the count.
+LOAD_STAY_SECONDS=300
 
 # The file name key of a model's lock and log: the first 16 hex of the sha256 of its lower case.
 lock_key() {
@@ -61,6 +67,11 @@ lock_key() {
 	LOAD_LOG=$OIL_STATE_DIR/load-$LOCK_KEY.log
 	# "<failures in a row> <when the last one ended, ms since the epoch>"; absent after a success
 	FAILED_FILE=$OIL_STATE_DIR/load-$LOCK_KEY.failed
+	# "<when this pod's last successful load of it ended, ms>"; taken (removed) when the model is
+	# found unlisted soon after (gone_after_load)
+	LOADED_FILE=$OIL_STATE_DIR/load-$LOCK_KEY.loaded
+	# "<loads in a row that did not stay listed> <when the last was found gone, ms>"
+	GONE_FILE=$OIL_STATE_DIR/load-$LOCK_KEY.gone
 }
 
 # Counts one more failed load of the model whose loader this is (or forgets them all after a
@@ -85,20 +96,63 @@ in_backoff() {
 	read -r ib_count ib_ended 2>/dev/null <"$FAILED_FILE" || return 1
 	case $ib_count$ib_ended in '' | *[!0-9]*) return 1 ;; esac
 	[ "$ib_count" -gt 0 ] || return 1
-	ib_wait=$LOAD_BACKOFF_FIRST_SECONDS
-	ib_doubled=1
-	while [ "$ib_doubled" -lt "$ib_count" ] && [ "$ib_wait" -lt "$LOAD_BACKOFF_MAX_SECONDS" ]; do
-		ib_wait=$((ib_wait * 2))
-		ib_doubled=$((ib_doubled + 1))
-	done
-	[ "$ib_wait" -le "$LOAD_BACKOFF_MAX_SECONDS" ] || ib_wait=$LOAD_BACKOFF_MAX_SECONDS
+	backoff_left "$ib_count" "$ib_ended" || return 1
+	BACKOFF_NOTE="next attempt in ${BACKOFF_LEFT}s, after $ib_count failed load(s) in a row"
+}
+
+# Counts a load of this pod that succeeded less than LOAD_STAY_SECONDS ago (LOADED_FILE, taken
+# here so each load counts once) of a model ps does not list now; true while the next load waits
+# (from the second such load in a row, as after failures). Sets GONE_NOTE (empty: none counted).
+# `gone_after_load NAME`
+gone_after_load() {
+	GONE_NOTE=
+	lock_key "$1" || return 1
 	oil_now_ms
-	ib_left_ms=$((ib_ended + ib_wait * 1000 - OIL_NOW_MS))
-	[ "$ib_left_ms" -gt 0 ] || return 1
-	# More left than the whole wait: the clock was set back past the failure, whose time then
+	if read -r ga_loaded 2>/dev/null <"$LOADED_FILE"; then
+		rm -f "$LOADED_FILE"
+		case $ga_loaded in '' | *[!0-9]*) ga_loaded=0 ;; esac
+		if [ $((OIL_NOW_MS - ga_loaded)) -lt $((LOAD_STAY_SECONDS * 1000)) ]; then
+			read -r ga_count _ 2>/dev/null <"$GONE_FILE" || ga_count=0
+			case $ga_count in '' | *[!0-9]*) ga_count=0 ;; esac
+			printf '%s %s\n' "$((ga_count + 1))" "$OIL_NOW_MS" >"$GONE_FILE.$$.tmp" &&
+				mv -f "$GONE_FILE.$$.tmp" "$GONE_FILE"
+		fi
+	fi
+	read -r ga_count ga_noticed 2>/dev/null <"$GONE_FILE" || return 1
+	case $ga_count$ga_noticed in '' | *[!0-9]*) return 1 ;; esac
+	[ "$ga_count" -gt 0 ] || return 1
+	GONE_NOTE="its last $ga_count load(s) in a row went unlisted by ollama ps within ${LOAD_STAY_SECONDS}s: evicted by a model it does not fit beside (GPU memory, ollama.maxLoadedModels), or listed under another model that shares its weights"
+	[ "$ga_count" -ge 2 ] || return 1
+	backoff_left "$((ga_count - 1))" "$ga_noticed" || return 1
+	GONE_NOTE="next attempt in ${BACKOFF_LEFT}s; $GONE_NOTE"
+}
+
+# True when this pod's last successful load (FILE: LOADED_FILE) is LOAD_STAY_SECONDS old, or
+# unknown (taken, or another client loaded the model). `stayed FILE`
+stayed() {
+	read -r st_loaded 2>/dev/null <"$1" || return 0
+	case $st_loaded in '' | *[!0-9]*) return 0 ;; esac
+	oil_now_ms
+	[ $((OIL_NOW_MS - st_loaded)) -ge $((LOAD_STAY_SECONDS * 1000)) ]
+}
+
+# The seconds left (BACKOFF_LEFT) of the wait after COUNT bad outcomes in a row, the last at
+# ENDED (ms); fails when the wait is over. `backoff_left COUNT ENDED`
+backoff_left() {
+	bl_wait=$LOAD_BACKOFF_FIRST_SECONDS
+	bl_doubled=1
+	while [ "$bl_doubled" -lt "$1" ] && [ "$bl_wait" -lt "$LOAD_BACKOFF_MAX_SECONDS" ]; do
+		bl_wait=$((bl_wait * 2))
+		bl_doubled=$((bl_doubled + 1))
+	done
+	[ "$bl_wait" -le "$LOAD_BACKOFF_MAX_SECONDS" ] || bl_wait=$LOAD_BACKOFF_MAX_SECONDS
+	oil_now_ms
+	bl_left_ms=$(($2 + bl_wait * 1000 - OIL_NOW_MS))
+	[ "$bl_left_ms" -gt 0 ] || return 1
+	# More left than the whole wait: the clock was set back past the outcome, whose time then
 	# says nothing; the wait is over rather than as long as the clock went back.
-	[ "$ib_left_ms" -le $((ib_wait * 1000)) ] || return 1
-	BACKOFF_NOTE="next attempt in $(((ib_left_ms + 999) / 1000))s, after $ib_count failed load(s) in a row"
+	[ "$bl_left_ms" -le $((bl_wait * 1000)) ] || return 1
+	BACKOFF_LEFT=$(((bl_left_ms + 999) / 1000))
 }
 
 # The lock of a model's loader holds "pid start-time": the start time (from /proc) tells our
@@ -211,6 +265,8 @@ loader_done() {
 	# Not being able to count it only loses the backoff: the lock below must still go.
 	if [ "$1" -eq 0 ] && [ "${load_step:-}" = run ] && [ "$load_status" -eq 0 ]; then
 		record_failures true || true
+		oil_now_ms
+		{ printf '%s\n' "$OIL_NOW_MS" >"$LOADED_FILE.$$.tmp" && mv -f "$LOADED_FILE.$$.tmp" "$LOADED_FILE"; } || true
 	else
 		record_failures false || true
 	fi
@@ -240,6 +296,10 @@ start_load() {
 		return 0
 	fi
 	last_load_outcome "$1"
+	if gone_after_load "$1"; then
+		LOAD_NOTE=$GONE_NOTE
+		return 0
+	fi
 	if in_backoff "$1"; then
 		LOAD_NOTE="$BACKOFF_NOTE; last attempt: $LAST_OUTCOME"
 		return 0
@@ -258,7 +318,11 @@ start_load() {
 		return 0
 	fi
 	LOAD_NOTE="load started (pid $sl_pid)"
-	[ -z "$LAST_OUTCOME" ] || LOAD_NOTE="$LOAD_NOTE; previous attempt: $LAST_OUTCOME"
+	if [ -n "$GONE_NOTE" ]; then
+		LOAD_NOTE="$LOAD_NOTE; $GONE_NOTE"
+	elif [ -n "$LAST_OUTCOME" ]; then
+		LOAD_NOTE="$LOAD_NOTE; previous attempt: $LAST_OUTCOME"
+	fi
 }
 
 # True when a model with a finite keep-alive of its own was loaded by this pod's last load of it
@@ -331,6 +395,11 @@ PLAN_G=$(oil_plan_records G)
 set -- "$OIL_STATE_DIR"/load-*.failed
 FAILURES_COUNTED=
 [ ! -e "$1" ] || FAILURES_COUNTED=yes
+# Loads that went unlisted soon after (gone_after_load), likewise: a model seen listed clears
+# its count once it has stayed LOAD_STAY_SECONDS past this pod's last load of it.
+set -- "$OIL_STATE_DIR"/load-*.gone
+GONE_COUNTED=
+[ ! -e "$1" ] || GONE_COUNTED=yes
 
 # The loads of this pod running now: none without a lock file (the steady state, every model
 # loaded: no subshell per load group on every probe).
@@ -399,6 +468,9 @@ while IFS="$OIL_TAB" read -r root load_name kind insecure members keepalive <&3;
 		ready_models="$ready_models $loaded_member"
 		if [ -n "$FAILURES_COUNTED" ] && lock_key "$load_name"; then
 			rm -f "$FAILED_FILE"
+		fi
+		if [ -n "$GONE_COUNTED" ] && lock_key "$load_name" && [ -e "$GONE_FILE" ] && stayed "$LOADED_FILE"; then
+			rm -f "$GONE_FILE"
 		fi
 		continue
 	fi
