@@ -121,14 +121,19 @@ def auto_values(
         patch["resources"] = memory
     if preset.gpu is not None and not explicit(("gpu", "count"), leaf.gpu):
         patch["gpu"] = {"count": preset.gpu.count}
-    # Only an emptyDir's size follows the lock: a claim's cannot change in place (a StatefulSet's
-    # volumeClaimTemplates are immutable and a PVC never shrinks), so a lock update resizing
-    # one would leave every sync failing; its size is the leaf's or the environment's, and
-    # _check_cache_size refuses one the downloads outgrow.
-    ephemeral = effective.get("cache", {}).get("mode", EPHEMERAL_CACHE) == EPHEMERAL_CACHE
-    if ephemeral and not explicit(("cache", "size"), leaf.cache.size if leaf.cache else None):
+    if _sizes_cache(effective) and not explicit(
+        ("cache", "size"), leaf.cache.size if leaf.cache else None
+    ):
         patch["cache"] = {"size": preset.cache_size}
     return patch
+
+
+def _sizes_cache(effective: Mapping[str, Any]) -> bool:
+    """Whether auto sizes the cache: an emptyDir only. A claim's size cannot change in place (a
+    StatefulSet's volumeClaimTemplates are immutable and a PVC never shrinks), so a lock update
+    resizing one would leave every sync failing; its size is the leaf's or the environment's,
+    and _check_cache_size refuses one the downloads outgrow."""
+    return bool(effective.get("cache", {}).get("mode", EPHEMERAL_CACHE) == EPHEMERAL_CACHE)
 
 
 def loaded_models_limit(
