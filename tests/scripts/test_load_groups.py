@@ -98,6 +98,7 @@ MIXED = {
         {"name": "phi"},
         {"name": "registry.ollama.ai/library/nomic-embed-text:v1.5", "embedding": True},
         {"name": "host:5000/team/m:q4", "insecure": True},
+        {"name": "Library/Llama3"},
     ],
     "derivedModels": [
         {"name": "terse-phi", "modelfile": '# note\n  from "PHI:latest"\nSYSTEM hi\n'},
@@ -116,11 +117,11 @@ def test_the_chart_groups_models_that_share_weights() -> None:
         "terse-phi:latest\tgenerate\tfalse\tphi:latest,terse-phi:latest,terser:latest",
         "emb2:latest\tembed\tfalse\tnomic-embed-text:v1.5,emb2:latest",
         "m2:latest\tgenerate\ttrue\thost:5000/team/m:q4,m2:latest",
-        "gguf:latest\tgenerate\tfalse\tgguf:latest,gguf2:latest",
         "other:latest\tgenerate\tfalse\tLlama3:latest,other:latest",
+        "gguf:latest\tgenerate\tfalse\tgguf:latest,gguf2:latest",
     ]
     server = container_env(MIXED)["ollama"]
-    assert server["OLLAMA_MAX_LOADED_MODELS"] == "5"  # 3 models, but 5 runners
+    assert server["OLLAMA_MAX_LOADED_MODELS"] == "5"  # 4 models, but 5 runners
 
 
 def test_models_without_derived_ones_are_one_group_each() -> None:
@@ -153,6 +154,32 @@ def test_modelfile_problems_are_refused_at_render(tmp_path: Path) -> None:
         "models: PHI:latest is listed twice",
     ):
         assert message in result.stderr
+
+
+def test_a_from_chain_ending_at_a_model_not_configured_is_refused(tmp_path: Path) -> None:
+    # ollama create would pull it itself: unpinned, unverified, without the entry's insecure
+    # flag, and not counted by pull-models' summary.
+    values = {
+        "models": [{"name": "phi"}],
+        "derivedModels": [
+            {"name": "terse", "modelfile": "FROM llama3\nSYSTEM hi\n"},
+            {"name": "terser", "modelfile": "FROM terse\n"},
+            {"name": "fine", "modelfile": "FROM phi\n"},
+            {"name": "weights", "modelfile": "FROM /models/x.gguf\n"},
+        ],
+    }
+    result = _helm(tmp_path, values)
+    assert result.returncode != 0
+    for name in ("terse", "terser"):
+        assert (
+            f"derivedModels: the FROM chain of {name} ends at llama3:latest, which is neither in "
+            "models nor a derivedModels entry: ollama create would pull it itself, unpinned and "
+            "unverified; add it to models (with its digest where models are pinned)"
+        ) in result.stderr
+    assert "chain of fine" not in result.stderr
+    assert "chain of weights" not in result.stderr
+    configured = {**values, "models": [{"name": "phi"}, {"name": "llama3"}]}
+    assert render_chart(json.dumps(configured))
 
 
 def test_a_modelfile_without_from_is_refused_by_the_schema(tmp_path: Path) -> None:

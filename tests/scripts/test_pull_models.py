@@ -300,9 +300,14 @@ def test_insecure_registry_is_pulled_with_insecure(pod: Pod) -> None:
 
 
 def test_create_that_hangs_is_bounded_by_the_load_timeout(pod: Pod) -> None:
-    # FROM names a model the server must fetch first, over a registry that crawls.
+    # FROM names a model the server must fetch first, over a registry that crawls. The chart
+    # refuses a FROM that `models` does not list (ollama create would pull it unpinned); the
+    # scripts still bound a create whatever their configuration says: models.tsv written here
+    # without it, as a configuration made by other means could be.
     pod.control(registry={"big": {"size": 2_000_000}}, bandwidth_bytes_per_s=100_000)
+    pod.models(("big", "", False, "generate"))
     pod.derived(("bot", "FROM big\nSYSTEM hi\n"))
+    (pod.config_dir / "models.tsv").write_text("# none: bot's FROM is not configured\n")
 
     result = pod.run("pull-models.sh", OIL_LOAD_TIMEOUT_SECONDS="0.5")
 

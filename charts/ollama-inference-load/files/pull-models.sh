@@ -161,10 +161,13 @@ start_server() {
 # The CLI's progress as plain text, from the ANSI it drew in FILE (carriage returns, escapes):
 # PULL_PROGRESS gets the latest "pulling <layer>: NN%" bar (for the progress lines) and
 # PULL_STAGE the latest stage or bar ("pulling manifest", "verifying sha256 digest", ...).
+# Only its last 64 KiB: the CLI redraws every state (one line per layer) ten times a second
+# whether or not anything moved, so the file grows by megabytes an hour, and the last frame is
+# all that is read.
 read_pull_progress() {
 	PULL_PROGRESS=
 	PULL_STAGE=
-	tr '\r' '\n' <"$1" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g' >"$WORK/pull.plain" || return 0
+	tail -c 65536 "$1" | tr '\r' '\n' | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g' >"$WORK/pull.plain" || return 0
 	PULL_PROGRESS=$(grep -o 'pulling [0-9a-f]*: *[0-9]*%[^▕]*' "$WORK/pull.plain" | tail -n 1 | sed 's/  */ /g') ||
 		PULL_PROGRESS=
 	PULL_STAGE=$(grep -oE 'pulling [0-9a-f]+: *[0-9]+%|pulling manifest|verifying sha256 digest|writing manifest|removing [a-z ]*layers|success' "$WORK/pull.plain" | tail -n 1) ||

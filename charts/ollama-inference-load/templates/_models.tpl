@@ -69,11 +69,11 @@ The load groups, as JSON {"groups": [...], "problems": [...]}. A group is {"load
 load, "kind": generate|embed, "insecure": bool, "members": display names, any of which loaded
 means the group is}. Every model of `models` roots a group, in order (a name listed twice,
 in any spelling, once). A derived model joins the group of the end of its FROM chain; FROM a file
-or blob (".", "/", "~" or "@") has weights of its own, so the derived model roots a group; FROM a
-model that is not configured roots a group named after it. A group loads its first derived model
-(what clients call), else its root, with the root model's kind and insecure flag. "problems" are
-{"value", "message"} for a Modelfile without FROM and a FROM chain that loops; those derived
-models join no group.
+or blob (".", "/", "~" or "@") has weights of its own, so the derived model roots a group. A group
+loads its first derived model (what clients call), else its root, with the root model's kind and
+insecure flag. "problems" are {"value", "message"} for a Modelfile without FROM, a FROM chain that
+loops and one that ends at a model `models` does not list (`ollama create` would pull it itself,
+unpinned, unverified, and without the entry's insecure flag); those derived models join no group.
 */}}
 {{- define "oil.loadGroups" -}}
 {{- $groups := dict }}
@@ -118,6 +118,8 @@ models join no group.
 {{- end }}
 {{- if and (hasKey $derived $root) (ne (index $derived $root).from $root) }}
 {{- $problems = append $problems (dict "value" "derivedModels" "message" (printf "derivedModels: the FROM chain of %s loops: a derived model must come from a model or a file" $entry.name)) }}
+{{- else if not (or (hasKey $groups $root) (hasKey $derived $root)) }}
+{{- $problems = append $problems (dict "value" "derivedModels" "message" (printf "derivedModels: the FROM chain of %s ends at %s, which is neither in models nor a derivedModels entry: ollama create would pull it itself, unpinned and unverified; add it to models (with its digest where models are pinned)" $entry.name (index $derived $last).fromDisplay)) }}
 {{- else }}
 {{- if not (hasKey $groups $root) }}
 {{- $rootDisplay := (index $derived $last).fromDisplay }}
