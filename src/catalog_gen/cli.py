@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import shlex
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
@@ -668,7 +669,15 @@ def _render_tree(
     if held is not None:  # the record its walk compared
         record = held.record
     if arguments.command == "check":
-        return _check(outputs, summary, err, record, jobs=_jobs_of(arguments), held=held)
+        return _check(
+            outputs,
+            summary,
+            err,
+            record,
+            jobs=_jobs_of(arguments),
+            held=held,
+            command=_writing_command(arguments, "render", DEFAULT_OUT),
+        )
     protected = [catalog, Path(arguments.chart)]
     # deploy/ is reserved even when no environment writes there: nothing else may go inside it.
     written = {output.path for output in outputs}
@@ -697,6 +706,7 @@ def _check(
     *,
     jobs: int = 1,
     held: HeldOutputs | None = None,
+    command: str = "catalog-gen render",
 ) -> int:
     """Compare render's outputs with what is on disk, under the writers' lock (shared: held
     since before planning, when it covers every target); files render last wrote and nobody
@@ -710,7 +720,7 @@ def _check(
         for journal in interrupted(targets):
             err.write(
                 f"{os.path.normpath(journal)}: a render was interrupted while replacing its "
-                "outputs: run `catalog-gen render` to complete it\n"
+                f"outputs: run `{command}` to complete it\n"
             )
             stale = True
         for output in outputs:
@@ -721,16 +731,32 @@ def _check(
             elif isinstance(output, TreeOutput):
                 difference = diff_tree(output.path, output.files, display, record, jobs, held=held)
                 if not difference.clean:
-                    err.write(difference.summary(display))
+                    err.write(difference.summary(display, command=command))
                     stale = True
             elif not output.path.is_file() or output.path.read_bytes() != output.content:
-                err.write(f"{display} is stale: run `catalog-gen render`\n")
+                err.write(f"{display} is stale: run `{command}`\n")
                 stale = True
     if stale:
         return EXIT_INVALID
     shown = [os.path.normpath(target) for target in targets]
     err.write(f"catalog-gen: {summary}: {', '.join(shown[:-1])} and {shown[-1]} are up to date\n")
     return EXIT_OK
+
+
+def _writing_command(arguments: argparse.Namespace, command: str, default_out: str) -> str:
+    """The command that writes what check (or backstage --check) compared, with the options
+    this run was given that place or shape it (a hint that leaves out --out writes elsewhere)."""
+    words = ["catalog-gen", command]
+    given = [
+        ("--catalog", arguments.catalog, None),
+        ("--chart", arguments.chart, DEFAULT_CHART),
+        ("--out", arguments.out, default_out),
+        ("--gitops-root", getattr(arguments, "gitops_root", None), None),
+    ]
+    for option, value, default in given:
+        if value is not None and value != default:
+            words += [option, shlex.quote(str(value))]
+    return " ".join(words)
 
 
 def _refused(display: str, refusal: str, command: str) -> str:
@@ -765,8 +791,11 @@ def _backstage(
         if difference.clean:
             err.write(f"catalog-gen: {display} is up to date\n")
             return EXIT_OK
-        summary = difference.summary(display)
-        err.write(summary.replace("catalog-gen render", "catalog-gen backstage"))
+        err.write(
+            difference.summary(
+                display, command=_writing_command(arguments, "backstage", DEFAULT_TEMPLATE)
+            )
+        )
         return EXIT_INVALID
     write_tree(target, files, [Path(arguments.catalog or DEFAULT_CATALOG), Path(arguments.chart)])
     err.write(f"catalog-gen: wrote {len(files)} files to {display}\n")

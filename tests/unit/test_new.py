@@ -141,6 +141,12 @@ def test_new_refuses_an_existing_file(tmp_path: Path) -> None:
             "catalog/dev/ml/svc.yaml:13:9: error: $.ingress.host: must be a DNS name, not an IP "
             "address\n",
         ),
+        (  # given empty, not replaced by the namespace
+            ("dev/ml/svc", "--model", "phi", "--service-catalog", ""),
+            "catalog/dev/ml/svc.yaml:6:17: error: $.serviceCatalog: must be a Backstage entity "
+            "name: letters, digits, '-', '_' and '.', starting and ending with a letter or "
+            "digit\n",
+        ),
         (
             ("edge/ml/svc", "--model", "phi", "--expose"),
             "catalog/edge/ml/svc.yaml:12:3: error: $.ingress: ingress.host is required: "

@@ -65,7 +65,10 @@ def leaf_data(request: NewLeaf) -> dict[str, Any]:
     data: dict[str, Any] = {
         "workloadType": WORKLOAD_TYPE,
         "serviceName": place.service,
-        "serviceCatalog": request.service_catalog or place.namespace,
+        # Given empty, it stays empty, and the leaf's rules say why (not the namespace instead).
+        "serviceCatalog": (
+            place.namespace if request.service_catalog is None else request.service_catalog
+        ),
         "namespace": place.namespace,
         "environment": place.environment,
     }

@@ -723,8 +723,11 @@ class TreeDiff:
     def clean(self) -> bool:
         return not (self.added or self.removed or self.changed or self.foreign)
 
-    def summary(self, out_display: str, limit: int = MAX_DIFF_LINES) -> str:
-        lines = [f"{out_display} is not what `catalog-gen render` would write:"]
+    def summary(
+        self, out_display: str, limit: int = MAX_DIFF_LINES, command: str = "catalog-gen render"
+    ) -> str:
+        """What differs, and the command (as the user would type it) that writes the tree."""
+        lines = [f"{out_display} is not what `{command}` would write:"]
         lines += [f"  added:   {out_display}/{path}" for path in self.added]
         lines += [f"  removed: {out_display}/{path}" for path in self.removed]
         lines += [f"  changed: {out_display}/{path}" for path in self.changed]
@@ -735,12 +738,12 @@ class TreeDiff:
             lines.append(f"... {len(self.diff) - limit} more diff lines")
         if self.foreign:
             lines.append(
-                f"`catalog-gen render` refuses to replace {out_display} while it holds files "
+                f"`{command}` refuses to replace {out_display} while it holds files "
                 f"catalog-gen did not write ({MARKED}): move them away, then run "
-                "`catalog-gen render` and commit the result"
+                f"`{command}` and commit the result"
             )
         else:
-            lines.append("run `catalog-gen render` and commit the result")
+            lines.append(f"run `{command}` and commit the result")
         return "\n".join(lines) + "\n"
 
 
