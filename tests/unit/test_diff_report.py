@@ -187,3 +187,49 @@ def test_a_small_comment_is_whole_and_fences_outlast_backticks() -> None:
         result.rendered,
     )
     assert "`````diff\n+````\n`````\n" in markdown(fenced)
+
+
+def test_an_added_resource_shows_its_first_lines_in_the_comment_and_whole_in_text() -> None:
+    """An added service's scripts ConfigMap (the chart's ~1,500 lines of scripts) no longer
+    fills the comment before its Deployment: added and removed resources show their first
+    lines there, changed ones their hunks whole; the text diff keeps everything."""
+    long = ("--- /dev/null", "+++ b/ConfigMap/ns/s-scripts", *(f"+line {n}" for n in range(1500)))
+    short = ("--- /dev/null", "+++ b/Deployment/ns/s", "+kind: Deployment")
+    changes = (
+        ResourceChange("ConfigMap/ns/s-scripts", ADDED, long),
+        ResourceChange("Deployment/ns/s", ADDED, short),
+    )
+    base = side("main")
+    head = side("work tree", **{"dev/s": Footprint(1, GI, GI)})
+    result = Comparison(base, head, (ServiceDiff("dev/s", "dev", ADDED, changes),), ("dev/s",))
+    comment = markdown(result)
+    assert "+line 57\n" in comment
+    assert "+line 58\n" not in comment  # 2 header lines + 58 added lines shown
+    assert (
+        "... 1442 more lines of added ConfigMap/ns/s-scripts: `catalog-gen diff --base main` "
+        "shows it whole\n"
+    ) in comment
+    assert "+kind: Deployment\n" in comment
+    assert "cut at GitHub's size limit" not in comment
+    assert "+line 1499\n" in text(result)
+
+
+def test_a_comment_cut_in_its_last_service_counts_no_services_left() -> None:
+    comment = markdown(comparison(400, **{"prod/s0": Footprint(1, GI, 2 * GI)}))
+    head_only = Comparison(
+        side("main"),
+        side("work tree"),
+        (
+            ServiceDiff(
+                "prod/s0",
+                "prod",
+                CHANGED,
+                (ResourceChange("X/ns/x", CHANGED, tuple(f"+{'y' * 99}" for _ in range(1000))),),
+            ),
+        ),
+        ("prod/s0",),
+    )
+    cut = markdown(head_only)
+    assert "**The comment is cut at GitHub's size limit**. Run `catalog-gen diff" in cut
+    assert "0 more services" not in cut
+    assert "1 more service not shown" in comment

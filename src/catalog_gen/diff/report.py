@@ -67,17 +67,19 @@ def markdown(comparison: Comparison) -> str:
     ]
     body = "\n".join(head) + "\n"
     budget = COMMENT_LIMIT - COMMENT_RESERVE - len(body)
+    label = comparison.base.label
     shown_blocks = _blocks(comparison)
-    blocks = list(_details(service) for service in shown_blocks)
+    diffs = [_comment_lines(service, label) for service in shown_blocks]
+    blocks = [_details(service, lines) for service, lines in zip(shown_blocks, diffs, strict=True)]
     shown: list[str] = []
     for index, block in enumerate(blocks):
         if len(block) > budget:
-            shown.append(_cut(shown_blocks[index], budget))
+            shown.append(_cut(shown_blocks[index], diffs[index], budget))
             left = len(blocks) - index - 1
+            more = f": {left} more service{'s' if left != 1 else ''} not shown" if left else ""
             shown.append(
-                f"\n**The comment is cut at GitHub's size limit**: {left} more "
-                f"service{'s' if left != 1 else ''} not shown. Run `catalog-gen diff --base "
-                f"{comparison.base.label}` for every diff in full.\n"
+                f"\n**The comment is cut at GitHub's size limit**{more}. Run `catalog-gen diff "
+                f"--base {label}` for every diff in full.\n"
             )
             break
         shown.append(block)
@@ -130,8 +132,31 @@ def _delta(old: int, new: int, show: Callable[[int], str]) -> str:
     return f"{show(old)} → {show(new)} ({sign}{show(abs(new - old))})"
 
 
-def _details(service: ServiceDiff, lines: list[str] | None = None) -> str:
-    shown = lines if lines is not None else [line for c in service.changes for line in c.lines]
+# An added or removed resource is shown in a comment by its first lines: the whole object is
+# the text diff's, and an added service's scripts ConfigMap (the chart's own scripts, about
+# 1,500 lines) would otherwise fill the comment before its Deployment and routes.
+WHOLE_RESOURCE_LINES = 60
+
+
+def _comment_lines(service: ServiceDiff, label: str) -> list[str]:
+    """The service's diff for the comment: changed resources whole, added and removed ones by
+    their first WHOLE_RESOURCE_LINES lines (label: the base, for the note)."""
+    lines: list[str] = []
+    for change in service.changes:
+        if change.status == CHANGED or len(change.lines) <= WHOLE_RESOURCE_LINES:
+            lines += change.lines
+            continue
+        lines += change.lines[:WHOLE_RESOURCE_LINES]
+        left = len(change.lines) - WHOLE_RESOURCE_LINES
+        lines.append(
+            f"... {left} more lines of {change.status} {change.title}: `catalog-gen diff "
+            f"--base {label}` shows it whole"
+        )
+    return lines
+
+
+def _details(service: ServiceDiff, lines: list[str]) -> str:
+    shown = lines
     fence = "`" * max(3, _longest_backticks(shown) + 1)
     return (
         "\n".join(
@@ -152,9 +177,9 @@ def _details(service: ServiceDiff, lines: list[str] | None = None) -> str:
     )
 
 
-def _cut(service: ServiceDiff, budget: int) -> str:
-    """The service's block, its diff cut to fit budget characters (at least its header)."""
-    lines = [line for change in service.changes for line in change.lines]
+def _cut(service: ServiceDiff, lines: list[str], budget: int) -> str:
+    """The service's block, its diff (lines) cut to fit budget characters (at least its
+    header)."""
     kept: list[str] = []
     used = len(_details(service, [])) + 40
     for line in lines:
