@@ -243,5 +243,9 @@ def test_a_claims_size_does_not_follow_the_lock(tmp_path: Path, mode: str) -> No
 def test_downloads_outgrowing_a_claim_are_an_error_not_a_resize(tmp_path: Path, mode: str) -> None:
     big = pin(SMALL, "12", weights=8 * GiB, total=8 * GiB + MiB, parameter_size="8.0B")
     _, report = plan(tmp_path, f"model: example/small:8b\ncache: {{mode: {mode}}}\n", {SMALL: big})
-    assert not report.ok
-    assert "cache.size 5Gi is less than the" in report.format_text()
+    assert report.format_text() == (
+        "catalog/sized/ml/svc.yaml:7:8: error: $.cache: cache.size 5Gi is less than the 8.0GiB "
+        "the service's models download (model lock): the pull runs out of space (set cache.size "
+        "to at least 8.0GiB: resourcesPreset auto never sizes a claim, which cannot change in "
+        "place; resize one already created as the chart README says)\n"
+    )

@@ -249,6 +249,13 @@ def _check_cache_size(
             ),
             f"cache.size {quantity_text(cache_size)} is less than the {human_bytes(downloads)} the "
             "service's models download (model lock): the pull runs out of space",
+            hint=None
+            if _sizes_cache({"cache": cache})
+            else (
+                f"set cache.size to at least {human_bytes(downloads)}: resourcesPreset auto never "
+                "sizes a claim, which cannot change in place; resize one already created as "
+                "the chart README says"
+            ),
         )
 
 
