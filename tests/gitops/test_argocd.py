@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from catalog_gen.emit import argocd
 from catalog_gen.emit.argocd import (
     CLUSTER_RESOURCES,
     GENERATED_MARKER,
@@ -387,6 +388,22 @@ def test_bootstrap_syncs_only_its_environment_files_and_never_prunes(rendered: R
             f"{{appproject-{environment}.yaml,applicationset-{environment}.yaml}}"
         )
         assert bootstrap["spec"]["syncPolicy"]["automated"]["prune"] is False
+        assert bootstrap["spec"]["syncPolicy"]["syncOptions"] == ["ServerSideApply=true"]
+
+
+def test_an_appproject_of_thousands_of_namespaces_is_applied_server_side(
+    rendered: Rendered,
+) -> None:
+    """A client-side apply keeps the object in kubectl's last-applied annotation, which the
+    API server caps at 262,144 bytes: an AppProject with a destination per namespace outgrows
+    it at a few thousand namespaces (4,000 of 12 characters here), so the bootstrap
+    Application that syncs it applies server-side, where no such annotation is kept."""
+    environment = rendered.catalog.environments["dev"]
+    namespaces = [f"team-{index:07d}" for index in range(4000)]
+    project = argocd.app_project(environment, namespaces)
+    assert len(json.dumps(project, separators=(",", ":"))) > 262_144
+    syncs = argocd.bootstrap_application(environment)["spec"]["syncPolicy"]["syncOptions"]
+    assert "ServerSideApply=true" in syncs
 
 
 # --- names ------------------------------------------------------------------------------------

@@ -515,8 +515,14 @@ def bootstrap_application(environment: Environment) -> dict[str, Any]:
             },
             "destination": {"server": LOCAL_CLUSTER, "namespace": argocd.namespace},
             # Never prune here: removing this file's targets by mistake must not delete the
-            # ApplicationSet and, through it, every service.
-            "syncPolicy": {"automated": {"prune": False, "selfHeal": True}},
+            # ApplicationSet and, through it, every service. Applied server-side: a client-side
+            # apply keeps the whole object in an annotation the API server caps at 256 KiB,
+            # which the AppProject (a destination per namespace) outgrows at a few thousand
+            # namespaces, and it then stops widening.
+            "syncPolicy": {
+                "automated": {"prune": False, "selfHeal": True},
+                "syncOptions": ["ServerSideApply=true"],
+            },
         },
     }
 
