@@ -201,10 +201,30 @@ def test_root_location_finds_every_component_and_the_template(rendered: Rendered
     assert location["kind"] == "Location"
     assert location["spec"]["targets"] == [
         "./generated/*/*/*/catalog-info.yaml",
-        f"./backstage/templates/{TEMPLATE_NAME}/template.yaml",
+        f"./backstage/templates/{TEMPLATE_NAME}/location.yaml",
     ]
     for path in components(rendered):
         assert PurePosixPath(path).match("generated/*/*/*/catalog-info.yaml")
+
+
+# What Backstage allows without catalog.rules (CatalogRulesEnforcer.defaultRules); create-app's
+# app-config adds System and Resource. Neither allows Template.
+DEFAULT_ALLOWED_KINDS = {"Component", "API", "Location"}
+
+
+def test_the_root_location_emits_only_kinds_backstage_allows_by_default(rendered: Rendered) -> None:
+    """Backstage checks every entity one Location's targets emit against catalog.rules and
+    drops them all at the first kind not allowed (DefaultCatalogProcessingOrchestrator): the
+    Template, which default rules refuse, comes through a Location of its own, so refusing it
+    leaves every Component registered."""
+    emitted = [entity["kind"] for entity in components(rendered).values()]
+    files = template_files(rendered)
+    nested = yaml.safe_load(files[PurePosixPath("location.yaml")])
+    emitted.append(nested["kind"])
+    assert set(emitted) <= DEFAULT_ALLOWED_KINDS, set(emitted)
+    assert nested["spec"]["targets"] == ["./template.yaml"]
+    template = yaml.safe_load(files[PurePosixPath("template.yaml")])
+    assert template["kind"] == "Template"
 
 
 @pytest.mark.parametrize(

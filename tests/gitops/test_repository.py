@@ -78,7 +78,10 @@ def test_backstage_check_command_reports_drift(tmp_path: Path) -> None:
     arguments = ["backstage", "--check", "--catalog", str(REPO_ROOT / "catalog")]
     arguments += ["--chart", str(CHART), "--out", str(stale)]
     assert main(arguments, stdout=out, stderr=err) == 1
-    assert "run `catalog-gen backstage`" in err.getvalue()
+    assert err.getvalue().endswith(
+        f"run `catalog-gen backstage --catalog {REPO_ROOT / 'catalog'} --chart {CHART} --out "
+        f"{stale}` and commit the result\n"
+    )
     assert (stale / "template.yaml").read_text() == "stale: true\n"
 
 

@@ -40,6 +40,11 @@ TEMPLATE_API_VERSION = "scaffolder.backstage.io/v1beta3"
 TEMPLATE_NAME = "ollama-inference-load"
 TEMPLATE_DIR = f"backstage/templates/{TEMPLATE_NAME}"
 TEMPLATE_PATH = f"{TEMPLATE_DIR}/template.yaml"
+# A Location of its own for the Template: Backstage checks every entity one Location's targets
+# emit against catalog.rules and drops them all at the first kind not allowed, and neither its
+# default rules nor create-app's allow Template, so beside the Components it would lose them all.
+TEMPLATE_LOCATION_FILE = "location.yaml"
+TEMPLATE_LOCATION_PATH = f"{TEMPLATE_DIR}/{TEMPLATE_LOCATION_FILE}"
 SKELETON_LEAF_PATH = (
     "skeleton/catalog/${{ values.environment }}/${{ values.namespace }}/"
     "${{ values.serviceName }}.yaml"
@@ -310,13 +315,28 @@ def root_location() -> dict[str, Any]:
         },
         # No spec.type: targets resolve relative to wherever this file was registered from (a
         # url in production, a file in a local Backstage). Globs need a SCM integration that can
-        # search (GitHub, GitLab, Bitbucket, Azure DevOps, Gerrit) or the file reader.
+        # search (GitHub, GitLab, Bitbucket, Azure DevOps, Gerrit) or the file reader. The
+        # Template comes through a Location of its own (TEMPLATE_LOCATION_FILE).
         "spec": {
             "targets": [
                 f"./{GENERATED_DIR}/*/*/*/{COMPONENT_FILE}",
-                f"./{TEMPLATE_PATH}",
+                f"./{TEMPLATE_LOCATION_PATH}",
             ]
         },
+    }
+
+
+def template_location() -> dict[str, Any]:
+    """The Location of the scaffolder Template alone (see TEMPLATE_LOCATION_FILE)."""
+    return {
+        "apiVersion": COMPONENT_API_VERSION,
+        "kind": "Location",
+        "metadata": {
+            "name": f"{TEMPLATE_NAME}-template",
+            "description": "The template that adds an Ollama inference service; where "
+            "catalog.rules do not allow Template, this Location alone is refused",
+        },
+        "spec": {"targets": ["./template.yaml"]},
     }
 
 
@@ -664,6 +684,9 @@ def template_files(
     )
     return {
         PurePosixPath("template.yaml"): yaml_bytes([entity], "schemas/catalog-leaf.schema.json"),
+        PurePosixPath(TEMPLATE_LOCATION_FILE): yaml_bytes(
+            [template_location()], "src/catalog_gen/emit/backstage.py"
+        ),
         PurePosixPath(SKELETON_LEAF_PATH): skeleton_text(leaf_schema).encode(),
     }
 
