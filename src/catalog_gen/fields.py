@@ -477,8 +477,6 @@ def unique_items(items: list[T]) -> list[T]:
 PositiveInt = Annotated[int, Field(ge=1, le=INT32_MAX), WHOLE_NUMBER]
 
 CacheMode = Literal["emptyDir", "sharedPVC", "perReplica"]
-# The one mode whose volume goes with the pod: its size may change from one render to the next.
-EPHEMERAL_CACHE: CacheMode = "emptyDir"
 AccessMode = Literal["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany", "ReadWriteOncePod"]
 Routing = Literal["gateway", "ingress"]
 

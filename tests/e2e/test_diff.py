@@ -225,6 +225,35 @@ def test_a_lock_change_renders_the_services_of_that_model_only(
     assert "4" * 64 in run.out
 
 
+def test_a_claim_a_lock_update_resizes_is_marked_as_refused_in_place(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """resourcesPreset auto sizes the cache from the lock: a new revision of a larger model
+    changes a perReplica service's volumeClaimTemplates, which the API server refuses on the
+    StatefulSet that exists; the diff says so, not only the lines that changed."""
+    small = repo / "catalog" / f"{SMALL}.yaml"
+    small.write_text(small.read_text(encoding="utf-8") + "cache: {mode: perReplica}\n")
+    git(repo, "commit", "--quiet", "-am", "small on a claim per replica")
+    lock = repo / "catalog" / "models.lock.yaml"
+    text = lock.read_text(encoding="utf-8")
+    bigger = text.replace(SMALL_DIGEST, "4" * 64).replace(
+        "  totalSize: 4296015872\n", "  totalSize: 6443499520\n"
+    )
+    assert bigger.count("6443499520") == 1
+    lock.write_text(bigger, encoding="utf-8")
+    for output_format in ("text", "markdown"):
+        run = diff(monkeypatch, capsys, "--base", "main", "--format", output_format)
+        assert run.code == 0, run.err
+        refusal = (
+            "StatefulSet/chat/small: its volumeClaimTemplates change, which Kubernetes refuses "
+            "on an existing StatefulSet (the sync fails): delete it with --cascade=orphan, "
+            "resize or delete its claims, then sync"
+        )
+        marker = "! " if output_format == "text" else "> ⚠️ "
+        assert f"{marker}{refusal}\n" in run.out, run.out[:2000]
+        assert "1 service has changes the cluster refuses in place (marked !)" in run.err
+
+
 def test_a_chart_change_renders_every_service(
     repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

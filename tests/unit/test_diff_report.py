@@ -7,6 +7,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
+import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
@@ -19,9 +20,11 @@ from catalog_gen.diff.compare import (
     ServiceDiff,
     Side,
     diff_resources,
+    refused_in_place,
 )
 from catalog_gen.diff.render import (
     Footprint,
+    Resource,
     ServiceInputs,
     canonical_yaml,
     footprint,
@@ -233,3 +236,30 @@ def test_a_comment_cut_in_its_last_service_counts_no_services_left() -> None:
     assert "**The comment is cut at GitHub's size limit**. Run `catalog-gen diff" in cut
     assert "0 more services" not in cut
     assert "1 more service not shown" in comment
+
+
+def _claim(size: str, storage_class: str = "fast") -> Resource:
+    spec = {
+        "accessModes": ["ReadWriteOnce"],
+        "storageClassName": storage_class,
+        "resources": {"requests": {"storage": size}},
+    }
+    document = {"kind": "PersistentVolumeClaim", "metadata": {"name": "m"}, "spec": spec}
+    return Resource("PersistentVolumeClaim", "ns", "m", canonical_yaml(document))
+
+
+@pytest.mark.parametrize(
+    ("after", "said"),
+    [
+        (_claim("5Gi"), ["its size shrinks, which Kubernetes refuses (a claim never shrinks)"]),
+        (_claim("20Gi"), ["its size grows, which Kubernetes allows only where the StorageClass "
+                          "sets allowVolumeExpansion: true"]),
+        (_claim("10Gi", "slow"), ["its storageClassName changes, which Kubernetes refuses on an "
+                                  "existing claim"]),
+        (_claim("10Gi"), []),
+    ],
+)  # fmt: skip
+def test_claim_changes_the_api_server_refuses_are_named(after: Resource, said: list[str]) -> None:
+    found = list(refused_in_place([_claim("10Gi")], [after]))
+    assert found == [f"PersistentVolumeClaim/ns/m: {line}" for line in said]
+    assert list(refused_in_place([], [after])) == []  # a claim created: nothing to refuse

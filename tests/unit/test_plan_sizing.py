@@ -8,8 +8,6 @@ import functools
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from catalog_gen.check.chart_contract import ChartContract
 from catalog_gen.lock.model import LockedModel
 from catalog_gen.plan.pipeline import CatalogPlan, plan_catalog
@@ -226,26 +224,3 @@ def test_derived_models_share_their_base_models_load_slot(tmp_path: Path) -> Non
         "  - {name: b, from: a, system: two}\n"
     )
     only(tmp_path, body, {SMALL: SMALL_PIN})
-
-
-@pytest.mark.parametrize("mode", ["sharedPVC", "perReplica"])
-def test_a_claims_size_does_not_follow_the_lock(tmp_path: Path, mode: str) -> None:
-    """A claim cannot be resized in place (a StatefulSet's volumeClaimTemplates are immutable,
-    a PVC never shrinks): auto sizes memory and GPUs but leaves cache.size as the environment
-    sets it, so a lock update never makes a sync the cluster refuses."""
-    body = f"model: example/small:8b\ncache: {{mode: {mode}}}\n"
-    service = only(tmp_path, body, {SMALL: SMALL_PIN})
-    assert service.chart_values["cache"]["size"] == "5Gi"  # the environment's, not 10Gi
-    assert service.chart_values["resources"]["limits"] == {"memory": "7936Mi"}  # auto still
-
-
-@pytest.mark.parametrize("mode", ["sharedPVC", "perReplica"])
-def test_downloads_outgrowing_a_claim_are_an_error_not_a_resize(tmp_path: Path, mode: str) -> None:
-    big = pin(SMALL, "12", weights=8 * GiB, total=8 * GiB + MiB, parameter_size="8.0B")
-    _, report = plan(tmp_path, f"model: example/small:8b\ncache: {{mode: {mode}}}\n", {SMALL: big})
-    assert report.format_text() == (
-        "catalog/sized/ml/svc.yaml:7:8: error: $.cache: cache.size 5Gi is less than the 8.0GiB "
-        "the service's models download (model lock): the pull runs out of space (set cache.size "
-        "to at least 8.0GiB: resourcesPreset auto never sizes a claim, which cannot change in "
-        "place; resize one already created as the chart README says)\n"
-    )

@@ -15,9 +15,13 @@ import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
 
 from catalog_gen.diff.render import Footprint, Resource, ServiceInputs, chart_digest, render_all
 from catalog_gen.emit.argocd import DEPLOY_DIR
+from catalog_gen.sizing import quantity_bytes
 
 ADDED, REMOVED, CHANGED = "added", "removed", "changed"
 CONTEXT_LINES = 3
@@ -58,6 +62,8 @@ class ServiceDiff:
     environment: str
     status: str
     changes: tuple[ResourceChange, ...]
+    # Changes the API server refuses on an object that exists (refused_in_place), one line each.
+    refused: tuple[str, ...] = ()
 
     def counts(self) -> str:
         found = [
@@ -104,7 +110,8 @@ def compare(helm: Path, base: Side, head: Side) -> Comparison:
             continue
         status = ADDED if key not in before else REMOVED if key not in after else CHANGED
         inputs = head.services.get(key) or base.services[key]
-        services.append(ServiceDiff(key, inputs.environment, status, changes))
+        refused = tuple(refused_in_place(before.get(key, []), after.get(key, [])))
+        services.append(ServiceDiff(key, inputs.environment, status, changes, refused))
     deploy = tuple(diff_files(base.deploy, head.deploy))
     return Comparison(base, head, tuple(services), tuple(keys), deploy)
 
@@ -151,3 +158,50 @@ def diff_resources(
             lineterm="",
         )
         yield ResourceChange(title, status, tuple(lines))
+
+
+def refused_in_place(before: Sequence[Resource], after: Sequence[Resource]) -> Iterable[str]:
+    """What the API server refuses to change on the objects that exist (its update validation):
+    a StatefulSet's volumeClaimTemplates, and a PersistentVolumeClaim's class, access modes or a
+    smaller size (a larger one only where its StorageClass allows expansion)."""
+    old = {(r.kind, r.namespace, r.name): r for r in before}
+    for resource in after:
+        was = old.get((resource.kind, resource.namespace, resource.name))
+        if was is None or was.text == resource.text:
+            continue
+        if resource.kind == "StatefulSet":
+            if _spec(was).get("volumeClaimTemplates") != _spec(resource).get(
+                "volumeClaimTemplates"
+            ):
+                yield (
+                    f"{resource.title}: its volumeClaimTemplates change, which Kubernetes "
+                    "refuses on an existing StatefulSet (the sync fails): delete it with "
+                    "--cascade=orphan, resize or delete its claims, then sync"
+                )
+        elif resource.kind == "PersistentVolumeClaim":
+            yield from _claim_refusals(resource.title, _spec(was), _spec(resource))
+
+
+def _claim_refusals(title: str, was: dict[str, Any], now: dict[str, Any]) -> Iterable[str]:
+    for key in ("storageClassName", "accessModes"):
+        if was.get(key) != now.get(key):
+            yield f"{title}: its {key} changes, which Kubernetes refuses on an existing claim"
+    sizes = [quantity_bytes(_storage(spec)) for spec in (was, now)]
+    if sizes[1] < sizes[0]:
+        yield f"{title}: its size shrinks, which Kubernetes refuses (a claim never shrinks)"
+    elif sizes[1] > sizes[0]:
+        yield (
+            f"{title}: its size grows, which Kubernetes allows only where the StorageClass sets "
+            "allowVolumeExpansion: true"
+        )
+
+
+def _spec(resource: Resource) -> dict[str, Any]:
+    document = yaml.safe_load(resource.text)
+    spec = document.get("spec") if isinstance(document, dict) else None
+    return spec if isinstance(spec, dict) else {}
+
+
+def _storage(spec: Mapping[str, Any]) -> str:
+    requests = (spec.get("resources") or {}).get("requests") or {}
+    return str(requests.get("storage", "0"))

@@ -29,7 +29,13 @@ def summary(comparison: Comparison) -> str:
     differ = len(comparison.services)
     rendered = len(comparison.rendered)
     files = len(comparison.deploy)
-    deploy = f"; {files} Argo CD file{'' if files == 1 else 's'} differ" if files else ""
+    deploy = f"; {files} Argo CD file{' differs' if files == 1 else 's differ'}" if files else ""
+    refused = sum(bool(service.refused) for service in comparison.services)
+    if refused:
+        deploy += (
+            f"; {refused} service{' has' if refused == 1 else 's have'} changes the cluster "
+            "refuses in place (marked !)"
+        )
     return (
         f"{differ} service{' has' if differ == 1 else 's have'} manifest changes between "
         f"{comparison.base.label} and the {comparison.head.label} ({', '.join(counts)}); "
@@ -49,6 +55,7 @@ def text(comparison: Comparison) -> str:
     out: list[str] = []
     for service in _blocks(comparison):
         out.append(f"# {service.key}: {service.status} ({service.counts()})")
+        out.extend(f"! {line}" for line in service.refused)
         for change in service.changes:
             out.extend(change.lines)
         out.append("")
@@ -162,9 +169,11 @@ def _details(service: ServiceDiff, lines: list[str]) -> str:
         "\n".join(
             [
                 "<details>",
-                f"<summary><b>{service.status}</b> <code>{service.key}</code>: "
-                f"{service.counts()}</summary>",
+                f"<summary>{'⚠️ ' if service.refused else ''}<b>{service.status}</b> "
+                f"<code>{service.key}</code>: {service.counts()}</summary>",
                 "",
+                *(f"> ⚠️ {line}" for line in service.refused),
+                *([""] if service.refused else []),
                 f"{fence}diff",
                 *shown,
                 fence,

@@ -14,7 +14,6 @@ from typing import Any
 from catalog_gen import sizing
 from catalog_gen.check.chart_contract import set_by
 from catalog_gen.check.rules import LeafDerivedModel
-from catalog_gen.fields import EPHEMERAL_CACHE
 from catalog_gen.load.document import DataPath, Document
 from catalog_gen.models import CatalogLeaf, Environment
 from catalog_gen.problems import Report
@@ -121,19 +120,9 @@ def auto_values(
         patch["resources"] = memory
     if preset.gpu is not None and not explicit(("gpu", "count"), leaf.gpu):
         patch["gpu"] = {"count": preset.gpu.count}
-    if _sizes_cache(effective) and not explicit(
-        ("cache", "size"), leaf.cache.size if leaf.cache else None
-    ):
+    if not explicit(("cache", "size"), leaf.cache.size if leaf.cache else None):
         patch["cache"] = {"size": preset.cache_size}
     return patch
-
-
-def _sizes_cache(effective: Mapping[str, Any]) -> bool:
-    """Whether auto sizes the cache: an emptyDir only. A claim's size cannot change in place (a
-    StatefulSet's volumeClaimTemplates are immutable and a PVC never shrinks), so a lock update
-    resizing one would leave every sync failing; its size is the leaf's or the environment's,
-    and _check_cache_size refuses one the downloads outgrow."""
-    return bool(effective.get("cache", {}).get("mode", EPHEMERAL_CACHE) == EPHEMERAL_CACHE)
 
 
 def loaded_models_limit(
@@ -249,13 +238,6 @@ def _check_cache_size(
             ),
             f"cache.size {quantity_text(cache_size)} is less than the {human_bytes(downloads)} the "
             "service's models download (model lock): the pull runs out of space",
-            hint=None
-            if _sizes_cache({"cache": cache})
-            else (
-                f"set cache.size to at least {human_bytes(downloads)}: resourcesPreset auto never "
-                "sizes a claim, which cannot change in place; resize one already created as "
-                "the chart README says"
-            ),
         )
 
 
