@@ -178,6 +178,15 @@ def test_a_from_chain_ending_at_a_model_not_configured_is_refused(tmp_path: Path
         ) in result.stderr
     assert "chain of fine" not in result.stderr
     assert "chain of weights" not in result.stderr
+    # A FROM naming the derived model itself is no file of its own weights: refused too.
+    itself = {"models": [{"name": "phi"}], "derivedModels": [
+        {"name": "llama3", "modelfile": "FROM Llama3:latest\nSYSTEM hi\n"}]}  # fmt: skip
+    result = _helm(tmp_path, itself)
+    assert result.returncode != 0
+    assert (
+        "derivedModels: llama3 is built FROM itself: ollama create would pull Llama3:latest from "
+        "its registry, unpinned and unverified, and build over it; name the model it derives from"
+    ) in result.stderr
     configured = {**values, "models": [{"name": "phi"}, {"name": "llama3"}]}
     assert render_chart(json.dumps(configured))
 

@@ -16,8 +16,8 @@ PHI: dict[str, object] = {"size": 50_000}
 EMBED: dict[str, object] = {"size": 30_000, "kind": "embed"}
 
 
-def ready(pod: Pod) -> tuple[bool, str]:
-    result = pod.run("probe-ready.sh", timeout=10)
+def ready(pod: Pod, **env: str) -> tuple[bool, str]:
+    result = pod.run("probe-ready.sh", timeout=10, **env)
     assert result.returncode in (0, 1), result.stdout + result.stderr
     return result.returncode == 0, result.stdout.strip()
 
@@ -375,9 +375,54 @@ def test_models_that_evict_each_other_are_not_reloaded_every_probe(pod: Pod) -> 
         time.sleep(1)
     loads = sum(pod.state()["load_requests"].values())
     assert loads <= 6, (loads, said)  # 13 without the backoff
-    gone = "went unlisted by ollama ps within 300s: evicted by a model it does not fit beside"
+    gone = (
+        "went unlisted by ollama ps within 300s, each once another load of this pod ended: "
+        "evicted by a model it does not fit beside"
+    )
     assert any(gone in line for line in said), said
     assert any("next attempt in " in line and gone in line for line in said), said
+
+
+def test_a_model_its_keep_alive_unloads_is_loaded_back_at_once_every_time(pod: Pod) -> None:
+    # A finite keep-alive for every load (OIL_LOAD_KEEPALIVE, from ollama.keepAlive): the model
+    # goes within the 5 minutes, but no load of this pod pushed it out, so it is no churn: loaded
+    # again at once each time, and said so.
+    serve_with(pod, ("phi", PHI, "generate"))
+    said = []
+    for _ in range(3):
+        pod.wait_for(lambda: ready(pod, OIL_LOAD_KEEPALIVE="1s")[0])
+        pod.wait_for(lambda: "phi:latest" not in loaded_models(pod), timeout=15)
+        said.append(ready(pod, OIL_LOAD_KEEPALIVE="1s")[1])
+    assert all("load started" in line for line in said), said
+    assert not any("next attempt in" in line for line in said), said
+    assert "no load ended since: unloaded by its keep-alive, a client or an operator" in said[-1]
+    assert pod.state()["loads_completed"] == {"phi:latest": 3}
+
+
+def test_the_probes_cli_calls_share_one_cli_timeout(pod: Pod) -> None:
+    # ollama ps, then ollama list (a model on demand is unloaded), each slowed: together they
+    # stay within OIL_CLI_TIMEOUT_SECONDS, which the probe's own timeout is checked against.
+    serve_with_keep_alive(pod, ("phi", PHI, "1s"))
+    pod.wait_for(lambda: ready(pod)[0])
+    pod.wait_for(lambda: "phi:latest" not in loaded_models(pod), timeout=15)
+    wrapper = pod.root / "slow-bin"
+    wrapper.mkdir()
+    real = shutil.which("ollama", path=pod.env["PATH"])
+    (wrapper / "ollama").write_text(
+        f'#!/bin/sh\ncase $1 in ps | list) sleep 1.5 ;; esac\nexec "{real}" "$@"\n'
+    )
+    (wrapper / "ollama").chmod(0o755)
+    begin = time.monotonic()
+    result = pod.run(
+        "probe-ready.sh", PATH=f"{wrapper}:{pod.env['PATH']}", OIL_CLI_TIMEOUT_SECONDS="2"
+    )
+    elapsed = time.monotonic() - begin
+    assert result.returncode == 1
+    assert "whether it is still stored is unknown: ollama list did not answer within the " in (
+        result.stdout
+    )
+    assert "s ollama ps left of OIL_CLI_TIMEOUT_SECONDS=2s" in result.stdout
+    assert elapsed < 2 + 1.5, elapsed  # 3 s and more when each call had the whole timeout
 
 
 def test_model_without_own_keep_alive_is_loaded_back(pod: Pod) -> None:

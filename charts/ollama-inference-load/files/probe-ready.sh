@@ -16,8 +16,9 @@
 # big for the GPU, a broken file) is not loaded into memory again on every probe. A crashed runner
 # is not seen: Ollama 0.32.0 lists it in `ollama ps` until a request finds it dead and reloads it
 # (server/sched.go needsReload).
-# Every CLI call is bounded by `timeout`, so the probe answers within OIL_CLI_TIMEOUT_SECONDS
-# plus a few milliseconds, whatever the server does.
+# Its CLI calls (`ollama ps`, and `ollama list` while a model on demand is unloaded) are bounded
+# by `timeout` and share one OIL_CLI_TIMEOUT_SECONDS, so the probe answers within it plus a few
+# milliseconds, whatever the server does.
 #
 # A model with a finite keep-alive of its own (models.tsv's last column, chart value
 # models[].keepAlive) is on demand once loaded: after a load of this pod succeeded, the probe lets
@@ -39,6 +40,9 @@ oil_require OLLAMA_HOST OLLAMA_MODELS OIL_CONFIG_DIR OIL_CLI_TIMEOUT_SECONDS \
 oil_connectable_host
 
 oil_seconds_setting OIL_CLI_TIMEOUT_SECONDS "$OIL_CLI_TIMEOUT_SECONDS"
+# The probe's CLI calls share one OIL_CLI_TIMEOUT_SECONDS (`ollama ps`, then `ollama list` when a
+# model on demand is unloaded): the probe's own timeout is checked against one (_validate.tpl).
+CLI_BUDGET_MS=$OIL_MS
 oil_seconds_setting OIL_LOAD_TIMEOUT_SECONDS "$OIL_LOAD_TIMEOUT_SECONDS"
 oil_settings_checked
 
@@ -49,11 +53,13 @@ oil_settings_checked
 # has held its memory for as long as it took.
 LOAD_BACKOFF_FIRST_SECONDS=10
 LOAD_BACKOFF_MAX_SECONDS=300
-# A model this pod loaded that ollama ps no longer lists this soon after was pushed out (models
-# that do not fit together evict each other, whatever their keep-alive) or is listed under
-# another model sharing its weights (one runner, one name): loading it again would push the other
-# out in turn. The first time it is loaded again at once (an eviction heals itself); from the
-# second in a row, after the backoff above. A model that stayed listed this long clears the count.
+# A model this pod loaded that ollama ps no longer lists this soon after, once another of this
+# pod's loads has ended since, was pushed out by it (models that do not fit together evict each
+# other, whatever their keep-alive): loading it again would push the other out in turn. The
+# first time it is loaded again at once (an eviction heals itself); from the second in a row,
+# after the backoff above. A model gone with no load after it (its keep-alive ran out, a client
+# or an operator unloaded it) is loaded again at once, said so, and not counted. A model that
+# stayed listed this long clears the count.
 LOAD_STAY_SECONDS=300
 
 # The file name key of a model's lock and log: the first 16 hex of the sha256 of its lower case.
@@ -111,7 +117,12 @@ gone_after_load() {
 	if read -r ga_loaded 2>/dev/null <"$LOADED_FILE"; then
 		rm -f "$LOADED_FILE"
 		case $ga_loaded in '' | *[!0-9]*) ga_loaded=0 ;; esac
-		if [ $((OIL_NOW_MS - ga_loaded)) -lt $((LOAD_STAY_SECONDS * 1000)) ]; then
+		ga_ago=$(((OIL_NOW_MS - ga_loaded) / 1000))
+		if [ "$ga_ago" -ge "$LOAD_STAY_SECONDS" ]; then
+			:
+		elif ! loaded_since "$ga_loaded"; then
+			GONE_NOTE="this pod loaded it ${ga_ago}s ago and no load ended since: unloaded by its keep-alive, a client or an operator, or listed under another model that shares its weights"
+		else
 			read -r ga_count _ 2>/dev/null <"$GONE_FILE" || ga_count=0
 			case $ga_count in '' | *[!0-9]*) ga_count=0 ;; esac
 			printf '%s %s\n' "$((ga_count + 1))" "$OIL_NOW_MS" >"$GONE_FILE.$$.tmp" &&
@@ -121,10 +132,21 @@ gone_after_load() {
 	read -r ga_count ga_noticed 2>/dev/null <"$GONE_FILE" || return 1
 	case $ga_count$ga_noticed in '' | *[!0-9]*) return 1 ;; esac
 	[ "$ga_count" -gt 0 ] || return 1
-	GONE_NOTE="its last $ga_count load(s) in a row went unlisted by ollama ps within ${LOAD_STAY_SECONDS}s: evicted by a model it does not fit beside (GPU memory, ollama.maxLoadedModels), or listed under another model that shares its weights"
+	GONE_NOTE="its last $ga_count load(s) in a row went unlisted by ollama ps within ${LOAD_STAY_SECONDS}s, each once another load of this pod ended: evicted by a model it does not fit beside (GPU memory, ollama.maxLoadedModels)"
 	[ "$ga_count" -ge 2 ] || return 1
 	backoff_left "$((ga_count - 1))" "$ga_noticed" || return 1
 	GONE_NOTE="next attempt in ${BACKOFF_LEFT}s; $GONE_NOTE"
+}
+
+# True when a load of this pod ended after TIME (ms): another model's LOADED_FILE is newer.
+# `loaded_since TIME`
+loaded_since() {
+	for ls_file in "$OIL_STATE_DIR"/load-*.loaded; do
+		read -r ls_loaded 2>/dev/null <"$ls_file" || continue
+		case $ls_loaded in '' | *[!0-9]*) continue ;; esac
+		[ "$ls_loaded" -le "$1" ] || return 0
+	done
+	return 1
 }
 
 # True when this pod's last successful load (FILE: LOADED_FILE) is LOAD_STAY_SECONDS old, or
@@ -345,10 +367,17 @@ STORED_READ=
 read_stored() {
 	[ -z "$STORED_READ" ] || return 0
 	STORED_READ=yes
+	oil_now_ms
+	rs_left_ms=$((CLI_BUDGET_MS - (OIL_NOW_MS - PS_STARTED_MS)))
+	if [ "$rs_left_ms" -lt 200 ]; then
+		STORED_ERROR="ollama ps used the probe's ${OIL_CLI_TIMEOUT_SECONDS}s for the CLI (OIL_CLI_TIMEOUT_SECONDS), none is left for ollama list"
+		return 0
+	fi
+	oil_ms_to_s "$rs_left_ms"
 	rs_status=0
-	rs_output=$(oil_timeout "$OIL_CLI_TIMEOUT_SECONDS" ollama list </dev/null 2>&1) || rs_status=$?
+	rs_output=$(oil_timeout "$OIL_S" ollama list </dev/null 2>&1) || rs_status=$?
 	if [ "$rs_status" -eq 124 ] || [ "$rs_status" -eq 137 ]; then
-		STORED_ERROR="ollama list did not answer within ${OIL_CLI_TIMEOUT_SECONDS}s"
+		STORED_ERROR="ollama list did not answer within the ${OIL_S}s ollama ps left of OIL_CLI_TIMEOUT_SECONDS=${OIL_CLI_TIMEOUT_SECONDS}s"
 	elif [ "$rs_status" -ne 0 ]; then
 		oil_last_line "$rs_output"
 		STORED_ERROR="ollama list failed: $OIL_LAST_LINE"
@@ -415,6 +444,8 @@ EOF
 fi
 
 ps_status=0
+oil_now_ms
+PS_STARTED_MS=$OIL_NOW_MS
 ps_output=$(oil_timeout "$OIL_CLI_TIMEOUT_SECONDS" ollama ps </dev/null 2>&1) || ps_status=$?
 if [ "$ps_status" -ne 0 ]; then
 	if [ "$ps_status" -eq 124 ] || [ "$ps_status" -eq 137 ]; then

@@ -97,13 +97,20 @@ unpinned, unverified, and without the entry's insecure flag); those derived mode
 {{- $problems = append $problems (dict "value" "derivedModels" "message" (printf "derivedModels: the modelfile of %s has no FROM line: start it with FROM and the model it derives from" .name)) }}
 {{- else if not (hasKey $derived $key) }}
 {{- $entry := dict "display" $display "from" $key "fromDisplay" $display "name" .name }}
+{{- $self := false }}
 {{- if not (or (regexMatch "^[./~]" $from) (contains "@" $from)) }}
 {{- $fromDisplay := include "oil.modelDisplay" $from }}
+{{- $self = eq (lower $fromDisplay) $key }}
 {{- $_ := set $entry "from" (lower $fromDisplay) }}
 {{- $_ := set $entry "fromDisplay" $fromDisplay }}
 {{- end }}
+{{- if $self }}
+{{- /* A file root points at itself too ("from" is its own key): a model name must not. */}}
+{{- $problems = append $problems (dict "value" "derivedModels" "message" (printf "derivedModels: %s is built FROM itself: ollama create would pull %s from its registry, unpinned and unverified, and build over it; name the model it derives from" .name $entry.fromDisplay)) }}
+{{- else }}
 {{- $_ := set $derived $key $entry }}
 {{- $derivedOrder = append $derivedOrder $key }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- range $key := $derivedOrder }}
