@@ -605,9 +605,18 @@ def check_catalog(catalog: CatalogPlan, report: Report) -> None:
             continue
         for where, message in environment_problems(environment):
             document.add(report, where, message)
+    add_ons = _add_on_namespaces(catalog)
     for service in catalog.services:
         environment = catalog.environments[service.environment_name]
         namespace = destination_namespace(environment, service.namespace)
+        if namespace in add_ons.get(service.environment_name, ()):
+            service.add(
+                report,
+                ("namespace",),
+                f"namespace {namespace!r} is the KEDA HTTP add-on's (autoscaling.kedaHttp."
+                "interceptorNamespace): a service there could replace the interceptor every "
+                "autoscaled route goes through; choose a namespace of your own",
+            )
         if len(namespace) > NAME_MAX:
             service.add(
                 report,
@@ -620,6 +629,21 @@ def check_catalog(catalog: CatalogPlan, report: Report) -> None:
             service.add(report, ("namespace",), reserved)
     _check_unique_names(catalog, report)
     _check_shared_releases(catalog, report)
+
+
+def _add_on_namespaces(catalog: CatalogPlan) -> dict[str, set[str]]:
+    """Per environment, the namespaces of the add-ons its services write to (the KEDA HTTP
+    add-on's, where their ReferenceGrants go; the chart's default unless the environment names
+    it), and the one the environment names itself."""
+    found: dict[str, set[str]] = {}
+    for service in catalog.services:
+        found.setdefault(service.environment_name, set()).update(service.other_namespaces)
+    for name, environment in catalog.environments.items():
+        autoscaling = environment.autoscaling
+        keda_http = autoscaling.keda_http if autoscaling is not None else None
+        if keda_http is not None and keda_http.interceptor_namespace:
+            found.setdefault(name, set()).add(keda_http.interceptor_namespace)
+    return found
 
 
 # Namespaces of the cluster itself (kube-system, kube-public, kube-node-lease: Kubernetes
