@@ -411,8 +411,17 @@ def test_the_form_refuses_characters_its_dump_would_write_raw(rendered: Rendered
     assert not list(validator.iter_errors('Tabs\tquotes "x", #hash, é and 中文\nlines'))
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "model: phi:latest\n",
+        # The chart then labels nothing with backstage.io/kubernetes-id: selected by release.
+        'model: phi:latest\nchartValues: {backstage: {kubernetesId: ""}}\n',
+    ],
+    ids=["kubernetes-id", "no-kubernetes-id"],
+)
 def test_a_service_in_two_environments_shows_each_component_only_its_own_resources(
-    tmp_path: Path,
+    tmp_path: Path, body: str
 ) -> None:
     """Backstage's Kubernetes backend lists what the Component's label selector selects in every
     cluster it knows (KubernetesFanOutHandler: backstage.io/kubernetes-label-selector, else
@@ -421,8 +430,8 @@ def test_a_service_in_two_environments_shows_each_component_only_its_own_resourc
     make_catalog(
         tmp_path,
         {
-            "dev/ml/svc.yaml": leaf(environment="dev"),
-            "edge/ml/svc.yaml": leaf(environment="edge"),
+            "dev/ml/svc.yaml": leaf(body, environment="dev"),
+            "edge/ml/svc.yaml": leaf(body, environment="edge"),
         },
     )
     assert run_cli(tmp_path, "render", "--out", "generated").code == 0

@@ -204,6 +204,9 @@ def backstage_service(plan: ServicePlan) -> BackstageService:
     ):
         kubernetes_id = backstage_values["kubernetesId"]
     selector = f"backstage.io/kubernetes-id={kubernetes_id}"
+    if not kubernetes_id:  # the chart then puts no such label: select by the release instead
+        kubernetes_id = plan.service_name
+        selector = f"app.kubernetes.io/instance={plan.service_name}"
     labels = plan.chart_values.get("commonLabels")
     environment_label = labels.get(ENVIRONMENT_LABEL) if isinstance(labels, Mapping) else None
     if isinstance(environment_label, str) and environment_label:
