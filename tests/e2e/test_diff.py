@@ -251,7 +251,7 @@ def test_a_claim_a_lock_update_resizes_is_marked_as_refused_in_place(
         )
         marker = "! " if output_format == "text" else "> ⚠️ "
         assert f"{marker}{refusal}\n" in run.out, run.out[:2000]
-        assert "1 service has changes the cluster refuses in place (marked !)" in run.err
+        assert "1 service has changes the cluster refuses in place (marked in the diff)" in run.err
 
 
 def test_a_chart_change_renders_every_service(

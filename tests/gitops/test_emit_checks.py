@@ -206,3 +206,40 @@ def test_kubernetes_and_argo_cd_namespaces_are_refused(tmp_path: Path) -> None:
             "namespace 'argocd' is Argo CD's own (argocd.namespace)",
         ),
     }
+
+
+def test_the_keda_http_add_ons_namespace_is_refused_only_where_keda_http_scales(
+    tmp_path: Path,
+) -> None:
+    """A service in the add-on's namespace, named as its interceptor Service, would replace it
+    for every autoscaled route; an environment scaling with keda-prometheus has no such add-on
+    (its kedaHttp block is unused) and keeps the namespace open."""
+    catalog = copied(tmp_path)
+    environment = catalog / "environments/dev.yaml"
+    namespace = yaml.safe_load(environment.read_text())["autoscaling"]["kedaHttp"][
+        "interceptorNamespace"
+    ]
+    text = (catalog / "dev/team-a/phi.yaml").read_text()
+    leaf = catalog / "dev" / namespace / "keda-add-ons-http-interceptor-proxy.yaml"
+    leaf.parent.mkdir()
+    leaf.write_text(
+        text.replace("namespace: team-a", f"namespace: {namespace}")
+        .replace("serviceName: phi", "serviceName: keda-add-ons-http-interceptor-proxy")
+        .replace("ingress:\n  enabled: true\n", "")
+    )
+
+    def refused() -> list[str]:
+        planned, report = plan(catalog)
+        check_planned(without_plans(planned), report)
+        return [p.message for p in report.problems if p.json_path == "$.namespace"]
+
+    assert refused() == [
+        f"namespace {namespace!r} is the KEDA HTTP add-on's (autoscaling.kedaHttp."
+        "interceptorNamespace): a service there could replace the interceptor every autoscaled "
+        "route goes through; choose a namespace of your own"
+    ]
+    data = yaml.safe_load(environment.read_text())
+    data["autoscaling"]["engine"] = "keda-prometheus"
+    data["autoscaling"]["prometheus"] = {"serverAddress": "http://prometheus.monitoring:9090"}
+    environment.write_text(yaml.safe_dump(data))
+    assert refused() == []

@@ -263,3 +263,30 @@ def test_claim_changes_the_api_server_refuses_are_named(after: Resource, said: l
     found = list(refused_in_place([_claim("10Gi")], [after]))
     assert found == [f"PersistentVolumeClaim/ns/m: {line}" for line in said]
     assert list(refused_in_place([], [after])) == []  # a claim created: nothing to refuse
+
+
+def _stateful_set(size: str) -> Resource:
+    template = {
+        "metadata": {"name": "models"},
+        "spec": {"resources": {"requests": {"storage": size}}},
+    }
+    document = {"kind": "StatefulSet", "metadata": {"name": "s"}, "spec": {
+        "replicas": 1, "volumeClaimTemplates": [template]}}  # fmt: skip
+    return Resource("StatefulSet", "ns", "s", canonical_yaml(document))
+
+
+def test_a_size_spelled_otherwise_is_no_refused_change() -> None:
+    # The API server compares quantities by value: 10Gi and 10240Mi are one size.
+    assert list(refused_in_place([_stateful_set("10Gi")], [_stateful_set("10240Mi")])) == []
+    assert list(refused_in_place([_stateful_set("10Gi")], [_stateful_set("12Gi")]))
+
+
+def test_a_class_named_where_none_was_may_be_the_clusters_default() -> None:
+    was = _claim("10Gi")
+    document = yaml.safe_load(was.text)
+    del document["spec"]["storageClassName"]
+    unset = Resource("PersistentVolumeClaim", "ns", "m", canonical_yaml(document))
+    assert list(refused_in_place([unset], [_claim("10Gi")])) == [
+        "PersistentVolumeClaim/ns/m: its storageClassName is set now, which Kubernetes refuses "
+        "on an existing claim unless it names the default class the cluster gave it"
+    ]

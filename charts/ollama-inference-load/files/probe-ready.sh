@@ -54,7 +54,7 @@ oil_settings_checked
 LOAD_BACKOFF_FIRST_SECONDS=10
 LOAD_BACKOFF_MAX_SECONDS=300
 # A model this pod loaded that ollama ps no longer lists this soon after, once another of this
-# pod's loads has ended since, was pushed out by it (models that do not fit together evict each
+# pod's loads has ended since or is running (Ollama evicts as a load starts), was pushed out by it (models that do not fit together evict each
 # other, whatever their keep-alive): loading it again would push the other out in turn. The
 # first time it is loaded again at once (an eviction heals itself); from the second in a row,
 # after the backoff above. A model gone with no load after it (its keep-alive ran out, a client
@@ -120,7 +120,7 @@ gone_after_load() {
 		ga_ago=$(((OIL_NOW_MS - ga_loaded) / 1000))
 		if [ "$ga_ago" -ge "$LOAD_STAY_SECONDS" ]; then
 			:
-		elif ! loaded_since "$ga_loaded"; then
+		elif ! loaded_since "$ga_loaded" && ! other_loading "$1"; then
 			GONE_NOTE="this pod loaded it ${ga_ago}s ago and no load ended since: unloaded by its keep-alive, a client or an operator, or listed under another model that shares its weights"
 		else
 			read -r ga_count _ 2>/dev/null <"$GONE_FILE" || ga_count=0
@@ -132,10 +132,20 @@ gone_after_load() {
 	read -r ga_count ga_noticed 2>/dev/null <"$GONE_FILE" || return 1
 	case $ga_count$ga_noticed in '' | *[!0-9]*) return 1 ;; esac
 	[ "$ga_count" -gt 0 ] || return 1
-	GONE_NOTE="its last $ga_count load(s) in a row went unlisted by ollama ps within ${LOAD_STAY_SECONDS}s, each once another load of this pod ended: evicted by a model it does not fit beside (GPU memory, ollama.maxLoadedModels)"
+	GONE_NOTE="its last $ga_count load(s) in a row went unlisted by ollama ps within ${LOAD_STAY_SECONDS}s, each once another load of this pod ran: evicted by a model it does not fit beside (GPU memory, ollama.maxLoadedModels)"
 	[ "$ga_count" -ge 2 ] || return 1
 	backoff_left "$((ga_count - 1))" "$ga_noticed" || return 1
 	GONE_NOTE="next attempt in ${BACKOFF_LEFT}s; $GONE_NOTE"
+}
+
+# True when a load of this pod of another model was running when ps answered (Ollama evicts to
+# make room when a load starts, so a slow load is seen evicting before it ends).
+# `other_loading NAME`
+other_loading() {
+	case "$OIL_NL$LOADING_BEFORE_PS" in
+	"$OIL_NL" | "$OIL_NL$1$OIL_NL") return 1 ;;
+	esac
+	return 0
 }
 
 # True when a load of this pod ended after TIME (ms): another model's LOADED_FILE is newer.
@@ -369,6 +379,8 @@ read_stored() {
 	STORED_READ=yes
 	oil_now_ms
 	rs_left_ms=$((CLI_BUDGET_MS - (OIL_NOW_MS - PS_STARTED_MS)))
+	# A clock set back since ps started gives no more than the whole budget.
+	[ "$rs_left_ms" -le "$CLI_BUDGET_MS" ] || rs_left_ms=$CLI_BUDGET_MS
 	if [ "$rs_left_ms" -lt 200 ]; then
 		STORED_ERROR="ollama ps used the probe's ${OIL_CLI_TIMEOUT_SECONDS}s for the CLI (OIL_CLI_TIMEOUT_SECONDS), none is left for ollama list"
 		return 0

@@ -170,9 +170,7 @@ def refused_in_place(before: Sequence[Resource], after: Sequence[Resource]) -> I
         if was is None or was.text == resource.text:
             continue
         if resource.kind == "StatefulSet":
-            if _spec(was).get("volumeClaimTemplates") != _spec(resource).get(
-                "volumeClaimTemplates"
-            ):
+            if _claim_templates(was) != _claim_templates(resource):
                 yield (
                     f"{resource.title}: its volumeClaimTemplates change, which Kubernetes "
                     "refuses on an existing StatefulSet (the sync fails): delete it with "
@@ -182,10 +180,34 @@ def refused_in_place(before: Sequence[Resource], after: Sequence[Resource]) -> I
             yield from _claim_refusals(resource.title, _spec(was), _spec(resource))
 
 
+def _claim_templates(resource: Resource) -> list[Any]:
+    """A StatefulSet's volumeClaimTemplates with each size in bytes: the API server compares
+    quantities by value (10Gi and 10240Mi are one size)."""
+    templates = _spec(resource).get("volumeClaimTemplates")
+    found: list[Any] = []
+    for template in templates if isinstance(templates, list) else []:
+        if not isinstance(template, dict):
+            found.append(template)
+            continue
+        spec = dict(template.get("spec") or {})
+        spec["resources"] = quantity_bytes(_storage(spec))
+        found.append({**template, "spec": spec})
+    return found
+
+
 def _claim_refusals(title: str, was: dict[str, Any], now: dict[str, Any]) -> Iterable[str]:
-    for key in ("storageClassName", "accessModes"):
-        if was.get(key) != now.get(key):
-            yield f"{title}: its {key} changes, which Kubernetes refuses on an existing claim"
+    if "storageClassName" not in was and "storageClassName" in now:
+        # The cluster wrote its default class into the claim that exists: that name passes.
+        yield (
+            f"{title}: its storageClassName is set now, which Kubernetes refuses on an existing "
+            "claim unless it names the default class the cluster gave it"
+        )
+    elif was.get("storageClassName") != now.get("storageClassName"):
+        yield (
+            f"{title}: its storageClassName changes, which Kubernetes refuses on an existing claim"
+        )
+    if was.get("accessModes") != now.get("accessModes"):
+        yield f"{title}: its accessModes changes, which Kubernetes refuses on an existing claim"
     sizes = [quantity_bytes(_storage(spec)) for spec in (was, now)]
     if sizes[1] < sizes[0]:
         yield f"{title}: its size shrinks, which Kubernetes refuses (a claim never shrinks)"

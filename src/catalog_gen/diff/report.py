@@ -34,7 +34,7 @@ def summary(comparison: Comparison) -> str:
     if refused:
         deploy += (
             f"; {refused} service{' has' if refused == 1 else 's have'} changes the cluster "
-            "refuses in place (marked !)"
+            "refuses in place (marked in the diff)"
         )
     return (
         f"{differ} service{' has' if differ == 1 else 's have'} manifest changes between "
@@ -70,6 +70,7 @@ def markdown(comparison: Comparison) -> str:
         "",
         summary(comparison) + ".",
         "",
+        *_refused_list(comparison),
         *_table(comparison),
     ]
     body = "\n".join(head) + "\n"
@@ -92,6 +93,16 @@ def markdown(comparison: Comparison) -> str:
         shown.append(block)
         budget -= len(block)
     return body + "".join(shown)
+
+
+def _refused_list(comparison: Comparison) -> Iterator[str]:
+    """The services with changes the cluster refuses in place, named at the top of the comment
+    (their blocks may be cut at the size limit)."""
+    for service in comparison.services:
+        for line in service.refused:
+            yield f"- ⚠️ `{service.key}`: {line}"
+    if any(service.refused for service in comparison.services):
+        yield ""
 
 
 def _table(comparison: Comparison) -> Iterator[str]:

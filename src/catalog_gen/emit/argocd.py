@@ -640,8 +640,9 @@ def _add_on_namespaces(catalog: CatalogPlan) -> dict[str, set[str]]:
         found.setdefault(service.environment_name, set()).update(service.other_namespaces)
     for name, environment in catalog.environments.items():
         autoscaling = environment.autoscaling
+        uses_keda_http = autoscaling is not None and autoscaling.engine == "keda-http"
         keda_http = autoscaling.keda_http if autoscaling is not None else None
-        if keda_http is not None and keda_http.interceptor_namespace:
+        if uses_keda_http and keda_http is not None and keda_http.interceptor_namespace:
             found.setdefault(name, set()).add(keda_http.interceptor_namespace)
     return found
 
