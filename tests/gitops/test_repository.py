@@ -97,5 +97,8 @@ def test_committed_backstage_entities_pass_backstage_validation() -> None:
     entities = {
         "template": yaml.safe_load((REPO_ROOT / TEMPLATE_DIR / "template.yaml").read_text()),
         "location": yaml.safe_load((REPO_ROOT / ROOT_LOCATION_PATH).read_text()),
+        "template location": yaml.safe_load(
+            (REPO_ROOT / TEMPLATE_DIR / "location.yaml").read_text()
+        ),
     }
-    assert validate_entities(entities) == {"template": [], "location": []}
+    assert validate_entities(entities) == {name: [] for name in entities}
