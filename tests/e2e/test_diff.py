@@ -203,11 +203,19 @@ def test_an_argocd_change_is_reported_though_no_manifest_changes(
     assert '-        server: "https://kubernetes.default.svc"' in run.out
     assert '+        server: "https://other-cluster.example.com"' in run.out
     assert "--- a/deploy/argocd/applicationset-dev.yaml" in run.out
+    # The revision moved the bootstrap Application too, which does not sync itself.
+    by_hand = (
+        "deploy/argocd/bootstrap-dev.yaml: the bootstrap Application does not sync itself: "
+        "apply it again by hand (kubectl apply -f deploy/argocd/bootstrap-dev.yaml)\n"
+    )
     if output_format == "markdown":
         assert "No service manifest changes; the Argo CD files below differ" in run.out
-        assert "<summary><b>changed</b> <code>deploy/argocd</code>: 3 changed</summary>" in run.out
+        assert (
+            "<summary>⚠️ <b>changed</b> <code>deploy/argocd</code>: 3 changed</summary>"
+        ) in run.out
+        assert f"> ⚠️ {by_hand}" in run.out
     else:
-        assert run.out.startswith("# deploy/argocd: changed (3 changed)\n")
+        assert run.out.startswith(f"# deploy/argocd: changed (3 changed)\n! {by_hand}")
 
 
 def test_a_lock_change_renders_the_services_of_that_model_only(

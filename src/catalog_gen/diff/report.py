@@ -46,8 +46,17 @@ def summary(comparison: Comparison) -> str:
 
 def _blocks(comparison: Comparison) -> list[ServiceDiff]:
     """What the diff shows, in order: the Argo CD files (as one block), then each service."""
-    deploy = [ServiceDiff(DEPLOY_DIR, "", CHANGED, comparison.deploy)] if comparison.deploy else []
-    return [*deploy, *comparison.services]
+    if not comparison.deploy:
+        return list(comparison.services)
+    # The bootstrap Application syncs the AppProject and the ApplicationSet, not itself.
+    by_hand = tuple(
+        f"{change.title}: the bootstrap Application does not sync itself: apply it again by "
+        f"hand (kubectl apply -f {change.title})"
+        for change in comparison.deploy
+        if change.status != REMOVED and change.title.rsplit("/", 1)[-1].startswith("bootstrap-")
+    )
+    deploy = ServiceDiff(DEPLOY_DIR, "", CHANGED, comparison.deploy, by_hand)
+    return [deploy, *comparison.services]
 
 
 def text(comparison: Comparison) -> str:
