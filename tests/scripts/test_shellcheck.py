@@ -33,6 +33,19 @@ def test_shellcheck_finds_nothing(script: str) -> None:
     assert result.stdout == ""
 
 
+@pytest.mark.parametrize("script", ["tools/render_pr.sh", "tools/diff_pr.sh"])
+def test_shellcheck_finds_nothing_in_the_pull_request_scripts(script: str) -> None:
+    """The CI's bash scripts, as `make lint` checks them, so CI does too."""
+    result = subprocess.run(
+        [str(SHELLCHECK), "--severity=style", script],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_dash_parses_it(script: str) -> None:
     dash = shutil.which("dash")

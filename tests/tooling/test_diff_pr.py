@@ -27,22 +27,34 @@ def stub(path: Path, body: str) -> Path:
 
 
 def run(
-    tmp_path: Path, *, existing: str = "", head_repo: str = "org/repo", diff_exit: int = 0
+    tmp_path: Path,
+    *,
+    existing: str = "",
+    head_repo: str = "org/repo",
+    diff_exit: int = 0,
+    diff_stdout: str | None = None,
+    diff_stderr: str = "",
+    gh_fails: str = "",
 ) -> tuple[subprocess.CompletedProcess[str], list[str], str]:
-    """The script; what gh was asked (one line per call) and the job summary."""
+    """The script; what gh was asked (one line per call) and the job summary. gh_fails: a
+    pattern of the calls gh fails (after logging them); every body it is sent is kept."""
     log = tmp_path / "gh.log"
     output = COMMENT if diff_exit == 0 else "catalog/dev/ml/a.yaml:1:1: error: $: bad\n"
+    if diff_stdout is not None:
+        output = diff_stdout
     catalog_gen = stub(
         tmp_path / "catalog-gen",
         f'echo "$*" > {tmp_path / "catalog-gen.args"}\n'
-        f'cat <<"END"\n{output}END\nexit {diff_exit}\n',
+        f'cat <<"END"\n{output}END\nprintf "%s" "{diff_stderr}" >&2\nexit {diff_exit}\n',
     )
     gh = stub(
         tmp_path / "gh",
         f'echo "$*" >> {log}\n'
         'for arg in "$@"; do case "$arg" in body=@*) cp "${arg#body=@}" '
-        f"{tmp_path / 'posted.md'};; esac; done\n"
-        f'if [[ "$*" == *--jq* ]]; then printf "%s" "{existing}"; fi\n',
+        f'{tmp_path / "posted.md"}; cat "${{arg#body=@}}" >> {tmp_path / "bodies.md"};; '
+        "esac; done\n"
+        + (f'if [[ "$*" == {gh_fails} ]]; then exit 1; fi\n' if gh_fails else "")
+        + f'if [[ "$*" == *--jq* ]]; then printf "%s" "{existing}"; fi\n',
     )
     summary = tmp_path / "summary.md"
     environment = {
@@ -125,3 +137,45 @@ def test_the_workflow_job_runs_the_script_with_write_access_to_pull_requests() -
     step = job["steps"][-1]
     assert step["run"] == "tools/diff_pr.sh"
     assert set(step["env"]) == {"GH_TOKEN", "BASE_REF", "BASE_REPO", "HEAD_REPO", "PR_NUMBER"}
+
+
+def test_only_the_bots_marked_comment_is_updated(tmp_path: Path) -> None:
+    # A comment anyone else starts with the marker is not the one to update (the bot may not).
+    _, calls, _ = run(tmp_path)
+    assert '.user.login == "github-actions[bot]"' in calls[0]
+
+
+def test_a_service_helm_cannot_render_is_posted_with_helms_words(tmp_path: Path) -> None:
+    # catalog-gen diff writes helm's error on stderr, exit 1, nothing on stdout.
+    error = "catalog-gen: helm template failed for dev/ml/a: parse error in deployment.yaml"
+    result, _, _ = run(tmp_path, diff_exit=1, diff_stdout="", diff_stderr=error)
+    assert result.returncode == 1
+    posted = (tmp_path / "posted.md").read_text(encoding="utf-8")
+    assert f"```text\n{error}```\n" in posted
+
+
+def test_a_huge_problem_list_is_cut_below_githubs_limit(tmp_path: Path) -> None:
+    problems = "catalog/dev/ml/a.yaml:1:1: error: $: bad\n" * 3000  # about 130,000 bytes
+    result, _, _ = run(tmp_path, diff_exit=1, diff_stdout=problems)
+    assert result.returncode == 1
+    posted = (tmp_path / "posted.md").read_text(encoding="utf-8")
+    assert len(posted) < 65_536
+    assert posted.endswith("Cut at 60000 bytes: the job log has them all.\n")
+
+
+def test_comments_that_cannot_be_listed_get_no_second_comment(tmp_path: Path) -> None:
+    result, calls, summary = run(tmp_path, gh_fails="*--jq*")
+    assert result.returncode == 0
+    assert len(calls) == 1  # the listing only: no POST beside a comment it could not see
+    assert "could not be listed" in result.stdout
+    assert summary == COMMENT
+
+
+def test_a_comment_too_big_to_post_is_replaced_by_a_pointer_to_the_run(tmp_path: Path) -> None:
+    # An older diff must not stand as this one's: the comment says where this one is.
+    result, calls, _ = run(tmp_path, existing="111", gh_fails="*--method*PATCH*" + "*body=@*")
+    assert result.returncode == 0
+    assert len(calls) == 3  # list, the diff (refused), the pointer (refused too here)
+    bodies = (tmp_path / "bodies.md").read_text(encoding="utf-8")
+    assert "This diff could not be posted here; it is in the summary of " in bodies
+    assert "could not be written" in result.stdout

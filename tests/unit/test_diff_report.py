@@ -290,3 +290,20 @@ def test_a_class_named_where_none_was_may_be_the_clusters_default() -> None:
         "PersistentVolumeClaim/ns/m: its storageClassName is set now, which Kubernetes refuses "
         "on an existing claim unless it names the default class the cluster gave it"
     ]
+
+
+def test_many_refused_changes_leave_the_comment_under_the_limit() -> None:
+    """An environment's defaults.cache edit refuses every perReplica service at once: the list
+    at the top is capped, and the comment stays within GitHub's limit."""
+    line = (
+        "StatefulSet/ns/s: its volumeClaimTemplates change, which Kubernetes refuses " + "x" * 150
+    )
+    changes = (ResourceChange("StatefulSet/ns/s", CHANGED, ("-a", "+b")),)
+    services = tuple(
+        ServiceDiff(f"prod/ns/s{index:03d}", "prod", CHANGED, changes, (line,))
+        for index in range(400)
+    )
+    result = Comparison(side("main"), side("work tree"), services, tuple(s.key for s in services))
+    comment = markdown(result)
+    assert len(comment) <= COMMENT_LIMIT
+    assert "- ... and 380 more, each marked in its service's diff\n" in comment

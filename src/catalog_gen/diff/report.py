@@ -104,13 +104,25 @@ def markdown(comparison: Comparison) -> str:
     return body + "".join(shown)
 
 
+# Refused changes named at the top of the comment, at most (an environment's defaults.cache
+# edit refuses every perReplica service of it at once: the list must leave room for the diff).
+MOST_REFUSED_LISTED = 20
+
+
 def _refused_list(comparison: Comparison) -> Iterator[str]:
-    """The services with changes the cluster refuses in place, named at the top of the comment
-    (their blocks may be cut at the size limit)."""
-    for service in comparison.services:
-        for line in service.refused:
-            yield f"- ⚠️ `{service.key}`: {line}"
-    if any(service.refused for service in comparison.services):
+    """The changes the cluster refuses in place, named at the top of the comment (their
+    services' blocks may be cut at the size limit)."""
+    lines = [
+        f"- ⚠️ `{service.key}`: {line}"
+        for service in comparison.services
+        for line in service.refused
+    ]
+    yield from lines[:MOST_REFUSED_LISTED]
+    if len(lines) > MOST_REFUSED_LISTED:
+        yield (
+            f"- ... and {len(lines) - MOST_REFUSED_LISTED} more, each marked in its service's diff"
+        )
+    if lines:
         yield ""
 
 
