@@ -71,6 +71,9 @@ def test_keda_http_resources_agree(helm: Path, tmp_path: Path, shared_dir: Path)
     }
     assert (scaled["minReplicaCount"], scaled["maxReplicaCount"]) == (1, 2)
     assert (scaled["idleReplicaCount"], scaled["cooldownPeriod"]) == (0, 5400)
+    # Not to zero before the first pod had its cold start and one idle period (KEDA's default 0
+    # scaled a ScaledObject that never saw a request to zero at once): 900 + 300 + 5400.
+    assert scaled["initialCooldownPeriod"] == 6600
     (trigger,) = scaled["triggers"]
     assert trigger == {
         "type": "external-push",
@@ -381,3 +384,48 @@ def test_a_keep_alive_of_a_million_seconds_or_more_stays_a_whole_number(
     }
     assert env["OLLAMA_KEEP_ALIVE"] == str(keep_alive)
     assert env["OIL_LOAD_KEEPALIVE"] == f"{keep_alive}s"
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (  # the add-on divides by whole seconds: under one crashes its scaler
+            {"requestRate": {"granularity": "500ms"}},
+            "'500ms' does not match pattern",
+        ),
+        ({"requestRate": {"granularity": "1.5s"}}, "'1.5s' does not match pattern"),
+        (
+            {"requestRate": {"window": "10s", "granularity": "20s"}},
+            "autoscaling.kedaHttp.requestRate.window is 10s and granularity 20s: the window must "
+            "hold at least one and at most 3600 granularities",
+        ),
+        (  # a counter per granularity of each route: 8760h at 1s is 31 million
+            {"requestRate": {"window": "8760h"}},
+            "autoscaling.kedaHttp.requestRate.window is 8760h and granularity 1s",
+        ),
+    ],
+)
+def test_request_rate_buckets_the_add_on_can_count(
+    helm: Path, tmp_path: Path, values: dict[str, Any], message: str
+) -> None:
+    chart_values = keda_http(target={"requestRate": 2})
+    chart_values["autoscaling"]["kedaHttp"] = values
+    with pytest.raises(HelmError) as failure:
+        render(helm, chart_values, tmp_path)
+    assert message in failure.value.stderr
+    chart_values["autoscaling"]["kedaHttp"] = {"requestRate": {"window": "1h", "granularity": "1s"}}
+    assert render(helm, chart_values, tmp_path)
+
+
+def test_keda_http_needs_its_clients_to_go_through_the_interceptor(
+    helm: Path, tmp_path: Path
+) -> None:
+    for service_type in ("LoadBalancer", "NodePort"):
+        values = {**keda_http(), "service": {"type": service_type}}
+        with pytest.raises(HelmError) as failure:
+            render(helm, values, tmp_path)
+        assert (
+            f"service.type is {service_type}, but with autoscaling.engine=keda-http requests "
+            "must go through the interceptor"
+        ) in failure.value.stderr
+    render(helm, {"service": {"type": "LoadBalancer"}}, tmp_path)  # without autoscaling

@@ -7,8 +7,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
+import yaml
+
 from tests.chart.conftest import CHART, RELEASE, SCENARIOS, render, render_scenario
-from tests.support.kube import Document, select
+from tests.support.kube import Document, HelmError, select
 
 STANDARD_LABELS = {
     "app.kubernetes.io/name",
@@ -244,3 +247,25 @@ def test_notes_explain_access_and_pull(helm: Path, tmp_path: Path) -> None:
     text = rendered["data"]["notes"]
     assert "http://chat.example.com/  (HTTPRoute release-ollama-inference-load)" in text
     assert "NetworkPolicy admits only networkPolicy.ingressFrom" in text
+
+
+def test_the_charts_own_gateway_refuses_hostnames_its_listener_does_not_match(
+    helm: Path, tmp_path: Path
+) -> None:
+    """The chart's Gateway listens for one hostname (gateway.tls.hostname, else the first route
+    hostname); Gateway API ignores route hostnames a listener does not match, so a second one
+    would get no traffic and no certificate. A wildcard listener covering them all is fine."""
+    values = yaml.safe_load((CHART / "ci" / "httproute-gateway-tls-values.yaml").read_text())
+    values["httpRoute"]["hostnames"] = ["chat.example.com", "api.example.com"]
+    with pytest.raises(HelmError) as failure:
+        render(helm, values, tmp_path)
+    assert (
+        "httpRoute.hostnames has api.example.com, but the chart's Gateway (gateway.enabled) "
+        "listens for chat.example.com only"
+    ) in failure.value.stderr
+    values["gateway"]["tls"]["hostname"] = "*.example.com"
+    gateway = select(render(helm, values, tmp_path), "Gateway")[0]
+    assert {listener["hostname"] for listener in gateway["spec"]["listeners"]} == {"*.example.com"}
+    values["httpRoute"]["hostnames"].append("example.com")  # a wildcard matches no apex
+    with pytest.raises(HelmError):
+        render(helm, values, tmp_path)

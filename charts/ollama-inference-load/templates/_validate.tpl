@@ -209,6 +209,35 @@ own sectionName. */}}
 {{- end }}
 {{- $_ := set $seen $path $name }}
 {{- end }}
+{{- /* The KEDA HTTP add-on counts requests in window / granularity buckets of whole seconds
+(pkg/queue/bucketing.go): the schema keeps both whole; here the window holds at least one bucket
+and at most 3600 (each route's buckets are the scaler's memory). Empty: its 1m and 1s. */}}
+{{- $window := .Values.autoscaling.kedaHttp.requestRate.window | default "1m" }}
+{{- $granularity := .Values.autoscaling.kedaHttp.requestRate.granularity | default "1s" }}
+{{- $windowMs := include "oil.gatewayDurationMs" $window | int64 }}
+{{- $granularityMs := include "oil.gatewayDurationMs" $granularity | int64 }}
+{{- if and (gt $granularityMs 0) (or (lt $windowMs $granularityMs) (gt (div $windowMs $granularityMs) 3600)) }}
+{{- $messages = append $messages (dict "value" "autoscaling.kedaHttp.requestRate.window" "message" (printf "autoscaling.kedaHttp.requestRate.window is %s and granularity %s: the window must hold at least one and at most 3600 granularities (the add-on keeps a counter per granularity of each route)" $window $granularity)) }}
+{{- end }}
+{{- /* Clients of a LoadBalancer or NodePort Service skip the interceptor, so KEDA sees no request
+and scales the service to zero while it is in use (an Ingress is refused for the same reason). */}}
+{{- if and .Values.autoscaling.enabled (eq .Values.autoscaling.engine "keda-http") (ne .Values.service.type "ClusterIP") }}
+{{- $messages = append $messages (dict "value" "service.type" "message" (printf "service.type is %s, but with autoscaling.engine=keda-http requests must go through the interceptor (the HTTPRoute), or KEDA counts none and scales the service to zero while it is in use: use ClusterIP" .Values.service.type)) }}
+{{- end }}
+{{- /* The chart's own Gateway listens for one hostname (gateway.tls.hostname, else the first
+httpRoute hostname): Gateway API ignores a route hostname its listener does not match. */}}
+{{- if .Values.gateway.enabled }}
+{{- $listener := .Values.gateway.tls.hostname | default (first (.Values.httpRoute.hostnames | default (list ""))) }}
+{{- range $hostname := .Values.httpRoute.hostnames }}
+{{- $matches := eq $hostname $listener }}
+{{- if and (not $matches) (hasPrefix "*." $listener) }}
+{{- $matches = and (hasSuffix (trimPrefix "*" $listener) $hostname) (not (hasPrefix "*." $hostname)) }}
+{{- end }}
+{{- if and $listener (not $matches) }}
+{{- $messages = append $messages (dict "value" "httpRoute.hostnames" "message" (printf "httpRoute.hostnames has %s, but the chart's Gateway (gateway.enabled) listens for %s only: Gateway API ignores a route hostname its listener does not match, so it would get no traffic and no certificate; list one hostname, set gateway.tls.hostname to a wildcard covering them, or attach to a shared Gateway (httpRoute.parentRefs)" $hostname $listener)) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- toJson $messages }}
 {{- end }}
 
