@@ -431,6 +431,7 @@ def cmd_show(client: Client, args: list[str]) -> int:
 
 def cmd_run(client: Client, args: list[str]) -> int:
     args, keepalive = take_flag(args, "--keepalive", with_value=True)
+    args, _hide_thinking = take_flag(args, "--hidethinking", with_value=False)
     args, insecure = take_flag(args, "--insecure", with_value=False)
     if not args:
         raise CliError("requires at least 1 arg(s), only received 0")

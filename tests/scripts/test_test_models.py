@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+
+import pytest
+
 from tests.scripts.conftest import Pod
 
 PHI = {"size": 40_000}
@@ -52,3 +56,38 @@ def test_unreachable_service_fails_every_model(pod: Pod) -> None:
     result = pod.run("test-models.sh")
     assert result.returncode == 1
     assert "could not connect to ollama server" in result.stdout
+
+
+# What Ollama 0.32.0's `ollama run` prints (cmd/cmd.go generate: stdout not a terminal, thinking
+# turned on by itself for a model with the "thinking" capability) for a model that reasons but
+# answers nothing: "Thinking...", the reasoning, maybe "...done thinking.", blank lines; exit 0.
+# With --hidethinking the reasoning is not printed. The double has no thinking models: a wrapper
+# in front of its CLI prints what the real one does.
+THINKING_ONLY = {
+    "reasoning only": "Thinking...\\nThe user wants one word. I should answer ready\\n\\n\\n",
+    "a blank answer": "Thinking...\\nOkay, one word.\\n...done thinking.\\n\\n\\n\\n\\n",
+}
+
+
+@pytest.mark.parametrize("printed", THINKING_ONLY.values(), ids=THINKING_ONLY.keys())
+def test_a_thinking_model_that_answers_nothing_fails(pod: Pod, printed: str) -> None:
+    pod.control(registry={"qwen3": PHI})
+    pod.models(("qwen3", "", False, "generate"))
+    pod.start_server()
+    assert pod.cli("pull", "qwen3").returncode == 0
+    wrapper = pod.root / "thinking-bin"
+    wrapper.mkdir()
+    real = shutil.which("ollama", path=pod.env["PATH"])
+    (wrapper / "ollama").write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = run ]; then\n'
+        "  case \" $* \" in *' --hidethinking '*) printf '\\n\\n' ;; *) printf "
+        f"'{printed}' ;; esac\n"
+        "  exit 0\n"
+        "fi\n"
+        f'exec "{real}" "$@"\n'
+    )
+    (wrapper / "ollama").chmod(0o755)
+    result = pod.run("test-models.sh", PATH=f"{wrapper}:{pod.env['PATH']}")
+    assert result.returncode == 1, result.stdout
+    assert "qwen3:latest: empty answer" in result.stdout or "qwen3: empty answer" in result.stdout

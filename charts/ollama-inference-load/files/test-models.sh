@@ -45,12 +45,15 @@ check_model() {
 		oil_log FAIL "$1: not available on $OLLAMA_HOST: $OIL_CLI_ERROR"
 		return 1
 	fi
+	# A thinking model's reasoning is not its answer: Ollama 0.32.0 turns thinking on by itself
+	# for a model that can think and prints the reasoning to stdout, exit 0 even when no answer
+	# follows; --hidethinking prints the answer alone.
 	if [ "$2" = embed ]; then
 		set -- "$1" "$2" ready
 	else
-		set -- "$1" "$2" "$PROMPT"
+		set -- "$1" "$2" "$PROMPT" --hidethinking
 	fi
-	if ! oil_wait_bounded "$OIL_TEST_TIMEOUT_SECONDS" ollama run "$1" "$3" </dev/null >"$OUT" 2>"$ERR"; then
+	if ! oil_wait_bounded "$OIL_TEST_TIMEOUT_SECONDS" ollama run ${4:+"$4"} "$1" "$3" </dev/null >"$OUT" 2>"$ERR"; then
 		oil_cli_error "$ERR"
 		oil_log FAIL "$1: ollama run failed: $OIL_CLI_ERROR"
 		return 1
@@ -70,7 +73,7 @@ check_model() {
 		oil_log FAIL "$1: expected an embedding vector, got: $cm_head"
 		return 1
 	fi
-	# Thinking models print their reasoning first; the answer is the last non-empty line.
+	# The answer's last non-empty line (the reasoning stays hidden, above).
 	cm_word=$(printf '%s\n' "$cm_answer" | grep -v '^[[:space:]]*$' | tail -n 1 | cut -c1-80) || cm_word=
 	if [ -z "$cm_word" ]; then
 		oil_log FAIL "$1: empty answer after ${cm_took}s"

@@ -3,8 +3,9 @@
 Standard library only (http.client), so the generator gains no runtime dependency. What it does,
 and why:
 
-* ``GET /v2/<namespace>/<name>/manifests/<tag>`` with the Docker v2 manifest Accept header (what
-  Ollama's own pull sends, server/images.go pullModelManifest) plus the OCI manifest type.
+* ``GET /v2/<namespace>/<name>/manifests/<tag>`` with the Docker v2 manifest Accept header
+  alone (what Ollama's own pull sends, server/images.go pullModelManifest: a registry that varies
+  by Accept serves the lock what it serves the pod).
 * The digest is the sha256 of the exact manifest bytes: that is what Ollama stores and reports in
   ``/api/tags``. A ``Docker-Content-Digest`` header that disagrees is an error, not a warning.
 * Token auth: a 401 with ``WWW-Authenticate: Bearer realm=...,service=...,scope=...`` is answered by
