@@ -91,3 +91,15 @@ def test_a_thinking_model_that_answers_nothing_fails(pod: Pod, printed: str) -> 
     result = pod.run("test-models.sh", PATH=f"{wrapper}:{pod.env['PATH']}")
     assert result.returncode == 1, result.stdout
     assert "qwen3:latest: empty answer" in result.stdout or "qwen3: empty answer" in result.stdout
+
+
+def test_a_model_on_demand_is_run_with_its_own_keep_alive(pod: Pod) -> None:
+    # Run with the server's keep-alive (forever, the chart's default), the helm test would keep
+    # a model on demand loaded for good and crowd the runners the pod is sized for.
+    pod.control(registry={"phi": PHI})
+    pod.models(("phi", "", False, "generate", "1s"))
+    pod.start_server()
+    assert pod.cli("pull", "phi").returncode == 0
+    result = pod.run("test-models.sh")
+    assert result.returncode == 0, result.stdout + result.stderr
+    pod.wait_for(lambda: "phi:latest" not in pod.cli("ps").stdout, timeout=15)

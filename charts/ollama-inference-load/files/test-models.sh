@@ -36,52 +36,82 @@ trap on_exit EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
 
+# The keep-alive of NAME's load group into KEEPALIVE ("-": the server's): a model on demand is
+# run with its own, as its loader runs it, or this request would keep it loaded for the
+# server's default (forever) and crowd the models the pod sizes its loaded runners for.
+# `keepalive_of NAME`
+keepalive_of() {
+	KEEPALIVE=-
+	ko_key=$(printf '%s' "$1" | tr '[:upper:]' '[:lower:]') || exit 2
+	while IFS="$OIL_TAB" read -r _root _load _kind _insecure ko_members ko_keepalive; do
+		ko_members=$(printf '%s' "$ko_members" | tr '[:upper:]' '[:lower:]') || exit 2
+		case ",$ko_members," in
+		*",$ko_key,"*)
+			KEEPALIVE=${ko_keepalive:--}
+			return 0
+			;;
+		esac
+	done <<GROUPS
+$PLAN_G
+GROUPS
+}
+
 # `check_model NAME KIND`
 check_model() {
+	cm_name=$1
+	cm_kind=$2
 	oil_now_ms
 	cm_start=$OIL_NOW_MS
-	if ! oil_wait_bounded "$OIL_CLI_TIMEOUT_SECONDS" ollama show "$1" </dev/null >/dev/null 2>"$ERR"; then
+	if ! oil_wait_bounded "$OIL_CLI_TIMEOUT_SECONDS" ollama show "$cm_name" </dev/null >/dev/null 2>"$ERR"; then
 		oil_cli_error "$ERR"
-		oil_log FAIL "$1: not available on $OLLAMA_HOST: $OIL_CLI_ERROR"
+		oil_log FAIL "$cm_name: not available on $OLLAMA_HOST: $OIL_CLI_ERROR"
 		return 1
 	fi
+	set -- ollama run
 	# A thinking model's reasoning is not its answer: Ollama 0.32.0 turns thinking on by itself
 	# for a model that can think and prints the reasoning to stdout, exit 0 even when no answer
 	# follows; --hidethinking prints the answer alone.
-	if [ "$2" = embed ]; then
-		set -- "$1" "$2" ready
-	else
-		set -- "$1" "$2" "$PROMPT" --hidethinking
+	[ "$cm_kind" = embed ] || set -- "$@" --hidethinking
+	keepalive_of "$cm_name"
+	if [ "$KEEPALIVE" != - ]; then
+		oil_keepalive_flag_value "$KEEPALIVE"
+		set -- "$@" "--keepalive=$OIL_KEEPALIVE_FLAG"
 	fi
-	if ! oil_wait_bounded "$OIL_TEST_TIMEOUT_SECONDS" ollama run ${4:+"$4"} "$1" "$3" </dev/null >"$OUT" 2>"$ERR"; then
+	if [ "$cm_kind" = embed ]; then
+		set -- "$@" "$cm_name" ready
+	else
+		set -- "$@" "$cm_name" "$PROMPT"
+	fi
+	if ! oil_wait_bounded "$OIL_TEST_TIMEOUT_SECONDS" "$@" </dev/null >"$OUT" 2>"$ERR"; then
 		oil_cli_error "$ERR"
-		oil_log FAIL "$1: ollama run failed: $OIL_CLI_ERROR"
+		oil_log FAIL "$cm_name: ollama run failed: $OIL_CLI_ERROR"
 		return 1
 	fi
 	cm_answer=$(cat "$OUT") || return 1
 	oil_elapsed "$cm_start"
 	cm_took=$OIL_S
-	if [ "$2" = embed ]; then
+	if [ "$cm_kind" = embed ]; then
 		case $cm_answer in
 		\[*\]*)
 			cm_dims=$(printf '%s' "$cm_answer" | tr ',' '\n' | grep -c .) || return 1
-			oil_log PASS "$1: embedding of $cm_dims dimensions in ${cm_took}s"
+			oil_log PASS "$cm_name: embedding of $cm_dims dimensions in ${cm_took}s"
 			return 0
 			;;
 		esac
 		cm_head=$(printf '%s' "$cm_answer" | head -c 200) || cm_head=
-		oil_log FAIL "$1: expected an embedding vector, got: $cm_head"
+		oil_log FAIL "$cm_name: expected an embedding vector, got: $cm_head"
 		return 1
 	fi
 	# The answer's last non-empty line (the reasoning stays hidden, above).
 	cm_word=$(printf '%s\n' "$cm_answer" | grep -v '^[[:space:]]*$' | tail -n 1 | cut -c1-80) || cm_word=
 	if [ -z "$cm_word" ]; then
-		oil_log FAIL "$1: empty answer after ${cm_took}s"
+		oil_log FAIL "$cm_name: empty answer after ${cm_took}s"
 		return 1
 	fi
-	oil_log PASS "$1: answered \"$cm_word\" in ${cm_took}s"
+	oil_log PASS "$cm_name: answered \"$cm_word\" in ${cm_took}s"
 }
 
+PLAN_G=$(oil_plan_records G)
 PLAN_M=$(oil_plan_records M | cut -f1,2,5)
 PLAN_D=$(oil_plan_records D | cut -f1,2,5)
 failed=0
