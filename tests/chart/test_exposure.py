@@ -231,9 +231,12 @@ def test_notes_explain_access_and_pull(helm: Path, tmp_path: Path) -> None:
     assert "chat.example.com  (HTTPRoute release-ollama-inference-load on ollama/gw: " in text
     assert "http://chat.example.com" not in text
     assert "port-forward service/release-ollama-inference-load 11434:11434" in text
-    assert "helm test release" in text
+    # One model: its answer (test.timeoutSeconds 300) and show (cliTimeoutSeconds 4) plus 60 s:
+    # helm's own 5m default would end a slow test first.
+    assert "helm test release -n ollama --logs --timeout 364s" in text
     assert "phi" in text
     assert "NetworkPolicy admits only" not in text
+    assert "no NetworkPolicy: every pod in the cluster can reach it" in text
 
     values["gateway"] = {
         "enabled": True,
