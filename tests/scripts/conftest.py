@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -125,6 +126,16 @@ class Pod:
             check=False,
             stdin=subprocess.DEVNULL,
         )
+
+    def wrapped_cli(self, before: str) -> str:
+        """A PATH whose `ollama` runs the shell text before first, then the double's CLI (a
+        test's stand-in for what the real CLI or a server does that the double does not)."""
+        real = shutil.which("ollama", path=self.env["PATH"])
+        folder = self.root / "wrapped-bin"
+        folder.mkdir(exist_ok=True)
+        (folder / "ollama").write_text(f'#!/bin/sh\n{before}exec "{real}" "$@"\n')
+        (folder / "ollama").chmod(0o755)
+        return f"{folder}:{self.env['PATH']}"
 
     def start_server(self) -> subprocess.Popen[bytes]:
         """`ollama serve` as the main container runs it; waits until it answers."""

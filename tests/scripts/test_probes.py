@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import time
 
@@ -250,15 +249,7 @@ def test_a_404_that_is_not_ollamas_model_not_found_is_not_taken_for_a_removed_mo
     """`ollama show` failing with a proxy's (or a wrong path's) "404 page not found" says
     nothing about the model store: reported as show's failure, not as a removed model."""
     serve_with(pod, ("phi", PHI, "generate"))
-    wrapper = pod.root / "wrapped-bin"
-    wrapper.mkdir()
-    real = shutil.which("ollama", path=pod.env["PATH"])
-    (wrapper / "ollama").write_text(
-        '#!/bin/sh\n[ "$1" = show ] && { echo "Error: 404 page not found" >&2; exit 1; }\n'
-        f'exec "{real}" "$@"\n'
-    )
-    (wrapper / "ollama").chmod(0o755)
-    path = f"{wrapper}:{pod.env['PATH']}"
+    path = pod.wrapped_cli('[ "$1" = show ] && { echo "Error: 404 page not found" >&2; exit 1; }\n')
     state = pod.root / "tmp" / "ollama-inference-load"
 
     assert pod.run("probe-ready.sh", PATH=path).returncode == 1
@@ -342,15 +333,10 @@ def test_model_on_demand_is_not_ready_when_the_store_cannot_be_listed(pod: Pod) 
     serve_with_keep_alive(pod, ("phi", PHI, "1s"))
     pod.wait_for(lambda: ready(pod)[0])
     pod.wait_for(lambda: "phi:latest" not in loaded_models(pod), timeout=15)
-    wrapper = pod.root / "wrapped-bin"
-    wrapper.mkdir()
-    real = shutil.which("ollama", path=pod.env["PATH"])
-    (wrapper / "ollama").write_text(
-        '#!/bin/sh\n[ "$1" = list ] && { echo "Error: something went wrong" >&2; exit 1; }\n'
-        f'exec "{real}" "$@"\n'
+    path = pod.wrapped_cli(
+        '[ "$1" = list ] && { echo "Error: something went wrong" >&2; exit 1; }\n'
     )
-    (wrapper / "ollama").chmod(0o755)
-    result = pod.run("probe-ready.sh", PATH=f"{wrapper}:{pod.env['PATH']}")
+    result = pod.run("probe-ready.sh", PATH=path)
     assert result.returncode == 1
     assert (
         "phi:latest: on demand, but whether it is still stored is unknown: ollama list failed: "
@@ -414,17 +400,9 @@ def test_the_probes_cli_calls_share_one_cli_timeout(pod: Pod) -> None:
     serve_with_keep_alive(pod, ("phi", PHI, "1s"))
     pod.wait_for(lambda: ready(pod)[0])
     pod.wait_for(lambda: "phi:latest" not in loaded_models(pod), timeout=15)
-    wrapper = pod.root / "slow-bin"
-    wrapper.mkdir()
-    real = shutil.which("ollama", path=pod.env["PATH"])
-    (wrapper / "ollama").write_text(
-        f'#!/bin/sh\ncase $1 in ps | list) sleep 1.5 ;; esac\nexec "{real}" "$@"\n'
-    )
-    (wrapper / "ollama").chmod(0o755)
+    path = pod.wrapped_cli("case $1 in ps | list) sleep 1.5 ;; esac\n")
     begin = time.monotonic()
-    result = pod.run(
-        "probe-ready.sh", PATH=f"{wrapper}:{pod.env['PATH']}", OIL_CLI_TIMEOUT_SECONDS="2"
-    )
+    result = pod.run("probe-ready.sh", PATH=path, OIL_CLI_TIMEOUT_SECONDS="2")
     elapsed = time.monotonic() - begin
     assert result.returncode == 1
     assert "whether it is still stored is unknown: ollama list did not answer within the " in (

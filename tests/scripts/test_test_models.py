@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from tests.scripts.conftest import Pod
@@ -75,20 +73,14 @@ def test_a_thinking_model_that_answers_nothing_fails(pod: Pod, printed: str) -> 
     pod.models(("qwen3", "", False, "generate"))
     pod.start_server()
     assert pod.cli("pull", "qwen3").returncode == 0
-    wrapper = pod.root / "thinking-bin"
-    wrapper.mkdir()
-    real = shutil.which("ollama", path=pod.env["PATH"])
-    (wrapper / "ollama").write_text(
-        "#!/bin/sh\n"
+    path = pod.wrapped_cli(
         'if [ "$1" = run ]; then\n'
         "  case \" $* \" in *' --hidethinking '*) printf '\\n\\n' ;; *) printf "
         f"'{printed}' ;; esac\n"
         "  exit 0\n"
         "fi\n"
-        f'exec "{real}" "$@"\n'
     )
-    (wrapper / "ollama").chmod(0o755)
-    result = pod.run("test-models.sh", PATH=f"{wrapper}:{pod.env['PATH']}")
+    result = pod.run("test-models.sh", PATH=path)
     assert result.returncode == 1, result.stdout
     assert "qwen3:latest: empty answer" in result.stdout or "qwen3: empty answer" in result.stdout
 
