@@ -74,6 +74,21 @@ class FailingRename:
         self.real(source, destination)
 
 
+def write_failing(
+    monkeypatch: pytest.MonkeyPatch,
+    failing: int,
+    outputs: list[Output],
+    record: WriteRecord | None = None,
+) -> None:
+    """outputs written while the failing-th rename fails (EXDEV): the error is raised, the real
+    rename is put back, and at least that many renames were made."""
+    renames = FailingRename(monkeypatch, failing)
+    with pytest.raises(OutputError, match="cross-device"):
+        write_outputs(outputs, record=record)
+    monkeypatch.undo()
+    assert renames.calls >= failing
+
+
 @pytest.mark.parametrize("failing", [1, 2, 3, 4])
 def test_a_failed_rename_restores_every_previous_output(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: int
@@ -82,12 +97,12 @@ def test_a_failed_rename_restores_every_previous_output(
     file (the previous one aside, the new one in); a tree there already is patched (below)."""
     tree, deploy, location = tmp_path / "generated", tmp_path / "argocd", tmp_path / "info.yaml"
     write_outputs([FileOutput(location, MARK + b"old\n")])
-    renames = FailingRename(monkeypatch, failing)
-    new = [TreeOutput(tree, {A: MARK + b"new\n"}), TreeOutput(deploy, {B: MARK + b"new\n"})]
-    with pytest.raises(OutputError, match="cross-device"):
-        write_outputs([*new, FileOutput(location, MARK + b"new\n")])
-    monkeypatch.undo()
-    assert renames.calls >= failing
+    new: list[Output] = [
+        TreeOutput(tree, {A: MARK + b"new\n"}),
+        TreeOutput(deploy, {B: MARK + b"new\n"}),
+        FileOutput(location, MARK + b"new\n"),
+    ]
+    write_failing(monkeypatch, failing, new)
     assert not tree.exists()
     assert not deploy.exists()
     assert location.read_bytes() == MARK + b"old\n"
@@ -104,12 +119,12 @@ def test_a_failed_rename_while_rebuilding_trees_there_restores_every_previous_ou
     old = [TreeOutput(tree, {A: MARK + b"old\n"}), TreeOutput(deploy, {B: MARK + b"old\n"})]
     write_outputs([*old, FileOutput(location, MARK + b"old\n")])
     before = (tree / A).stat().st_ino
-    renames = FailingRename(monkeypatch, failing)
-    new = [TreeOutput(tree, {A: MARK + b"new\n"}), TreeOutput(deploy, {B: MARK + b"new\n"})]
-    with pytest.raises(OutputError, match="cross-device"):
-        write_outputs([*new, FileOutput(location, MARK + b"new\n")])
-    monkeypatch.undo()
-    assert renames.calls >= failing
+    new: list[Output] = [
+        TreeOutput(tree, {A: MARK + b"new\n"}),
+        TreeOutput(deploy, {B: MARK + b"new\n"}),
+        FileOutput(location, MARK + b"new\n"),
+    ]
+    write_failing(monkeypatch, failing, new)
     assert read_tree(tree) == {A: MARK + b"old\n"}
     assert (tree / A).stat().st_ino == before  # the previous tree itself, put back
     assert read_tree(deploy) == {B: MARK + b"old\n"}
@@ -137,17 +152,13 @@ def test_a_failed_rename_while_patching_restores_every_previous_output(
     write_outputs([*old, FileOutput(location, MARK + b"old\n")], record=record)
     kept_file = tree / next(iter(kept))
     kept_inode = kept_file.stat().st_ino
-    renames = FailingRename(monkeypatch, failing)
     added = PurePosixPath("prod/new/c/values.yaml")
     new: list[Output] = [
         TreeOutput(tree, {A: MARK + b"new\n", added: MARK, **kept}),
         TreeOutput(deploy, kept),
         FileOutput(location, MARK + b"new\n"),
     ]
-    with pytest.raises(OutputError, match="cross-device"):
-        write_outputs(new, record=record_in(tmp_path) if recorded else None)
-    monkeypatch.undo()
-    assert renames.calls >= failing
+    write_failing(monkeypatch, failing, new, record_in(tmp_path) if recorded else None)
     assert read_tree(tree) == {A: MARK + b"old\n", **kept}
     assert not (tree / "prod" / "new").exists()
     assert read_tree(deploy) == {B: MARK + b"old\n", **kept}
