@@ -124,17 +124,11 @@ def diff_files(
         was, now = before.get(path), after.get(path)
         if was == now:
             continue
-        title = f"{DEPLOY_DIR}/{path}"
-        status = ADDED if was is None else REMOVED if now is None else CHANGED
-        lines = difflib.unified_diff(
-            was.decode("utf-8").splitlines() if was is not None else [],
-            now.decode("utf-8").splitlines() if now is not None else [],
-            fromfile=f"a/{title}" if was is not None else "/dev/null",
-            tofile=f"b/{title}" if now is not None else "/dev/null",
-            n=CONTEXT_LINES,
-            lineterm="",
+        yield _change(
+            f"{DEPLOY_DIR}/{path}",
+            was.decode("utf-8") if was is not None else None,
+            now.decode("utf-8") if now is not None else None,
         )
-        yield ResourceChange(title, status, tuple(lines))
 
 
 def diff_resources(
@@ -147,17 +141,25 @@ def diff_resources(
         was, now = old.get(identity), new.get(identity)
         if was is not None and now is not None and was.text == now.text:
             continue
-        title = "/".join(identity)
-        status = ADDED if was is None else REMOVED if now is None else CHANGED
-        lines = difflib.unified_diff(
-            was.text.splitlines() if was else [],
-            now.text.splitlines() if now else [],
-            fromfile=f"a/{title}" if was else "/dev/null",
-            tofile=f"b/{title}" if now else "/dev/null",
-            n=CONTEXT_LINES,
-            lineterm="",
+        yield _change(
+            "/".join(identity),
+            was.text if was is not None else None,
+            now.text if now is not None else None,
         )
-        yield ResourceChange(title, status, tuple(lines))
+
+
+def _change(title: str, was: str | None, now: str | None) -> ResourceChange:
+    """was -> now (None: absent on that side) as a ResourceChange with its unified diff."""
+    status = ADDED if was is None else REMOVED if now is None else CHANGED
+    lines = difflib.unified_diff(
+        was.splitlines() if was is not None else [],
+        now.splitlines() if now is not None else [],
+        fromfile=f"a/{title}" if was is not None else "/dev/null",
+        tofile=f"b/{title}" if now is not None else "/dev/null",
+        n=CONTEXT_LINES,
+        lineterm="",
+    )
+    return ResourceChange(title, status, tuple(lines))
 
 
 def refused_in_place(before: Sequence[Resource], after: Sequence[Resource]) -> Iterable[str]:
