@@ -151,6 +151,18 @@ TEMPLATE_RULES.append(
         ['derivedModels[0] (x): its modelfile holds "\\u3000", "\\u00a0", "\\u200d", "\\u2028"'],
     )
 )
+TEMPLATE_RULES.append(
+    (
+        {
+            "httpRoute": {"enabled": True, "hostnames": ["chat.example.com", "api.example.com"]},
+            "gateway": {"enabled": True, "className": "eg"},
+        },
+        [
+            "httpRoute.hostnames has api.example.com, but the chart's Gateway (gateway.enabled) "
+            "listens for chat.example.com only"
+        ],
+    )
+)
 GUARDRAILS = SCHEMA_RULES + TEMPLATE_RULES
 
 

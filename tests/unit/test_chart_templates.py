@@ -1,5 +1,5 @@
 """The chart's template rules through helm: only what _validate.tpl reads is sent
-(check/chart_templates.py read_paths/project), and that never changes an answer."""
+(check/chart_templates.py read_paths/case_reads/project), and that never changes an answer."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ import pytest
 from catalog_gen.check.chart_contract import ChartContract
 from catalog_gen.check.chart_templates import (
     WHOLE,
+    CaseReads,
     ChartTemplates,
     ReadPaths,
+    case_reads,
     project,
     read_paths,
 )
@@ -74,10 +76,71 @@ def test_project_keeps_what_the_chains_end_on() -> None:
 def test_the_chart_reads_only_chains() -> None:
     """The driver's files reach values only through chains (else every case would be sent
     whole, and services differing in names only would each cost helm a case)."""
-    paths = ChartTemplates(CHART).read_paths()
+    paths = ChartTemplates(CHART).case_reads().always
     assert paths is not WHOLE
     assert "fullnameOverride" not in paths
     assert "models" in paths
+
+
+GUARDED = """
+{{- define "x" }}
+{{- if .Values.g.on }}{{ .Values.a }}{{ if and .Values.h $.Values.i }}{{ .Values.b.c }}{{ end }}
+{{- else if .Values.j }}{{ .Values.k }}{{ end }}
+{{- range .Values.items }}{{ if .Values.l }}{{ $.Values.m }}{{ end }}{{ end }}
+{{- if not .Values.n }}{{ .Values.o }}{{ end }}
+{{- end }}
+"""
+
+
+def test_chains_read_only_under_an_if_are_apart_with_their_guards() -> None:
+    reads = case_reads([GUARDED])
+    # The tests themselves, an else branch, a guard inside range (`.` is an item there) or
+    # any condition but chains and `and` of chains are read always.
+    always = {"g": {"on": WHOLE}, "j": WHOLE, "k": WHOLE, "items": WHOLE, "l": WHOLE}
+    assert reads.always == {**always, "m": WHOLE, "n": WHOLE, "o": WHOLE}
+    assert reads.guarded == (
+        ((("g", "on"),), (("a",), ("h",), ("i",))),
+        ((("g", "on"), ("h",), ("i",)), (("b", "c"),)),
+    )
+
+
+def test_guarded_chains_are_sent_only_where_every_guard_is_truthy_as_go_reads_it() -> None:
+    reads = case_reads([GUARDED])
+    values = {"g": {"on": True}, "a": 1, "h": [0], "i": "x", "b": {"c": 2, "d": 3}, "k": 4}
+    assert project(values, reads.paths_for(values)) == {
+        "g": {"on": True},
+        "a": 1,
+        "h": [0],
+        "i": "x",
+        "b": {"c": 2},
+        "k": 4,
+    }
+    falsy_values: list[Any] = [False, 0, 0.0, "", [], {}, None]
+    for falsy in falsy_values:
+        off = {**values, "g": {"on": falsy}}
+        assert project(off, reads.paths_for(off)) == {"g": {"on": falsy}, "k": 4}
+    # A value that is not a mapping where a guard's chain goes on: sent as if it held.
+    odd = {**values, "g": "on"}
+    assert project(odd, reads.paths_for(odd))["a"] == 1
+    assert "b" not in project({**values, "i": ""}, reads.paths_for({**values, "i": ""})), (
+        "`and` needs every chain truthy"
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{{ if .Values.g }}{{ .Values.a }}",  # never ended
+        "{{ .Values.a }}{{ end }}",  # an end too many
+        '{{ if eq "}}" .Values.g }}{{ .Values.a }}{{ end }}',  # a `}}` in a string
+        '{{ if .Values.g }}{{ "}}{{ end }}" }}{{ .Values.a }}{{ end }}',  # an end in a string
+    ],
+)
+def test_a_structure_not_followed_reads_every_chain_always(text: str) -> None:
+    reads = case_reads([text])
+    assert reads == CaseReads(read_paths([text]))
+    assert reads.always is not WHOLE
+    assert "a" in reads.always
 
 
 def _cases() -> list[dict[str, Any]]:
@@ -100,7 +163,7 @@ def _cases() -> list[dict[str, Any]]:
 def test_projected_cases_get_the_answers_whole_cases_get(tmp_path: Path) -> None:
     cases = _cases()
     whole = ChartTemplates(CHART)
-    whole._paths, whole._paths_read = WHOLE, True  # the reference: everything sent
+    whole._reads = CaseReads(WHOLE)  # the reference: everything sent
     projected = ChartTemplates(CHART).messages(cases)
     assert projected == whole.messages(cases)
     assert any(projected), "the cases must include failing ones"
@@ -116,6 +179,34 @@ def test_services_differing_only_in_what_the_rules_never_read_are_one_case(
     third = chart.effective({"fullnameOverride": "b", "models": [{"name": "qwen"}]})
     assert ChartTemplates(CHART).messages([first, second, third]) == [(), (), ()]
     assert sent == [2]
+
+
+def test_services_differing_only_in_hosts_are_one_case_without_the_charts_gateway(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The hostnames rule reads every service's hosts, but only under gateway.enabled: without
+    it, a catalog of services with a host each must not cost helm a case per service."""
+    sent = helm_runs(monkeypatch)
+    chart = ChartContract.load(CHART)
+
+    def effective(host: str, gateway: bool) -> dict[str, Any]:
+        return chart.effective(
+            {
+                "models": [{"name": "phi"}],
+                "httpRoute": {"enabled": True, "hostnames": [host, f"api.{host}"]},
+                "gateway": {"enabled": gateway},
+            }
+        )
+
+    templates = ChartTemplates(CHART)
+    assert templates.messages([effective("a.example.com", False)] * 2) == [(), ()]
+    assert templates.messages([effective("b.example.com", False)]) == [()]
+    assert sent == [1]
+    both = [effective("a.example.com", True), effective("b.example.com", True)]
+    answers = templates.messages(both)
+    assert sent == [1, 2]
+    assert all("listens for a.example.com only" not in item.message for item in answers[1])
+    assert any("listens for b.example.com only" in item.message for item in answers[1])
 
 
 @pytest.mark.parametrize("configured", ["/nonexistent/helm", "."])

@@ -5,7 +5,10 @@ schema. "oil.validationMessages" checks .Values only (no .Capabilities, .Release
 other files than _models.tpl and _mounts.tpl), so catalog-gen runs this very file and those two
 through helm on its effective values; it returns a JSON list of {"value": the value to change, "message": why}.
 Reach values only through chains such as .Values.gpu.count: catalog-gen sends helm only the
-values those chains end on (check/chart_templates.py read_paths); .Values alone, index/get on
+values those chains end on (check/chart_templates.py read_paths), and a chain read only inside
+`if .Values.x` (or `if and` of chains) only for values where x holds: keep a rule that reads
+per-service values (hostnames) inside the `if` that enables it, or every service becomes a case
+of its own and helm judges each one (chart 0.3.16 to 0.3.19 did). .Values alone, index/get on
 .Values, tpl or a bare $ make it send every value of every service (slower), and the root
 context . must never be handed whole to anything that walks it (toJson ., $r := .): the text
 cannot show that, so catalog-gen would send too little.
