@@ -237,3 +237,23 @@ def test_a_helm_setting_that_is_a_bare_name_is_found_on_path(
     monkeypatch.setenv("CATALOG_GEN_HELM", "helm")
     monkeypatch.chdir(tmp_path)  # no ./helm here: PATH's is the one that runs
     assert find_helm(CHART) == bin_dir / "helm"
+
+
+def test_the_benchmarks_dev_leaves_are_one_case_whatever_their_names_and_hosts(
+    tmp_path: Path,
+) -> None:
+    """Issue 13's catalog (bench/generator.py `dev`: the proof of concept's leaf, a name, a
+    namespace and a host each) must cost helm one case, not one per service: a rule that reads
+    a per-service value outside the `if` that enables it (chart 0.3.16's hostnames rule) made
+    a cold render of 10,000 leaves 40 % slower, and no test saw it."""
+    from bench.generator import SHAPES, synthesize
+
+    synthesize(tmp_path, SHAPES["dev"], 30)
+    chart = ChartContract.load(CHART)
+    report = Report()
+    planned = plan_catalog(tmp_path / "catalog", "catalog", chart, report)
+    assert report.ok, report.format_text()
+    assert chart.templates is not None
+    texts = {chart.templates.case_text(plan.effective) for plan in planned.plans}
+    assert len(planned.plans) == 30
+    assert len(texts) == 1
