@@ -31,8 +31,9 @@ real binary by tests/scripts/test_double_contract.py (docs/field-trial.md):
   is aborted.
 - `POST /api/embed` loads the model; empty input returns no embeddings.
 - `POST /api/create` {model, from, system, parameters, template, messages}: a new manifest
-  sharing the FROM model's weights (pulled first when absent), its parameters the request's over
-  the FROM model's (create.go setParameters); `DELETE /api/delete` {model}.
+  sharing the FROM model's weights (found by its exact spelling, as model.go parseFromModel opens
+  the manifest file, else pulled under that spelling, never insecure), its parameters the
+  request's over the FROM model's (create.go setParameters); `DELETE /api/delete` {model}.
 - Keep-alive: the request's `keep_alive`, else `OLLAMA_KEEP_ALIVE` (default 5m) for a new
   runner; a request without one leaves a loaded runner's keep-alive as it was (sched.go
   useLoadedRunner). Negative means forever, 0 unloads at once. A runner in use never expires:
@@ -377,9 +378,13 @@ class Double:
             raise ApiError(404, f"model '{text}' not found")
         return model
 
-    def pull(self, text: str, insecure: bool, emit: Any, alive: Any = None) -> None:
+    def pull(
+        self, text: str, insecure: bool, emit: Any, alive: Any = None, *, as_spelled: bool = False
+    ) -> None:
         """Streams pull progress through emit(dict); raises ApiError (message) on failure.
-        `alive()` says whether the client is still connected (a stalled pull waits for it)."""
+        `alive()` says whether the client is still connected (a stalled pull waits for it).
+        as_spelled: write the manifest under text's own spelling (create's pull of a FROM model,
+        images.go PullModel, skips the handler's getExistingName)."""
         try:
             name = parse_name(text)
         except InvalidNameError as error:
@@ -476,7 +481,7 @@ class Double:
             raise ClientGoneError
         emit({"status": "writing manifest"})
         with self.store_lock:
-            previous = self.store.find(name)
+            previous = self.store.find_exact(name) if as_spelled else self.store.find(name)
             # getExistingName: a model already stored keeps its stored spelling.
             self.store.write_manifest(previous.name if previous else name, remote.manifest)
             if previous is not None and previous.digest != remote.digest:
@@ -560,10 +565,13 @@ class Double:
             base_name = parse_name(source)
         except InvalidNameError as error:
             raise ApiError(400, str(error)) from error
-        base = self.store.find(base_name)
+        # server/model.go parseFromModel: the FROM model's manifest by its exact spelling, else
+        # a pull of that spelling with default registry options (no insecure: CreateRequest
+        # has no such field), written under it.
+        base = self.store.find_exact(base_name)
         if base is None:
-            self.pull(source, bool(body.get("insecure")), emit)
-            base = self.store.find(base_name)
+            self.pull(source, False, emit, as_spelled=True)
+            base = self.store.find_exact(base_name)
             assert base is not None
         replaced = {
             SYSTEM_MEDIA_TYPE: body.get("system"),

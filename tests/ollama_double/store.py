@@ -245,6 +245,13 @@ class ModelStore:
                 return model
         return None
 
+    def find_exact(self, name: Name) -> LocalModel | None:
+        """By exact spelling, as manifest.ParseNamedManifest opens its file (create's FROM)."""
+        for model in self.models():
+            if model.name.path_parts == name.path_parts:
+                return model
+        return None
+
     def layer(self, model: LocalModel, media_type: str) -> dict[str, Any] | None:
         for layer in model.manifest["layers"]:
             if layer["mediaType"] == media_type:

@@ -208,6 +208,28 @@ def test_create_keeps_the_from_models_parameters_the_modelfile_does_not_set(pod:
     assert blob == b'{"stop":["\\u003c|end|\\u003e"],"temperature":0.5}\n'
 
 
+def test_create_finds_its_from_model_by_exact_spelling_and_pulls_another_spelling(
+    pod: Pod,
+) -> None:
+    """model.go parseFromModel opens the FROM model's manifest file (case-sensitive on Linux)
+    and pulls it when absent, under that spelling; show ignores case (recorded with 0.32.0's
+    binary by the sixteenth round's review: `create` FROM R/oil/Base:1 after pulling
+    R/oil/base:1 pulled again)."""
+    pod.control(registry={"phi": PHI})
+    pod.start_server()
+    assert pod.cli("pull", "phi").returncode == 0
+    modelfile = pod.root / "Modelfile"
+    modelfile.write_text("FROM Phi\nSYSTEM hi\n")
+    before = pod.state()["manifest_requests"]
+    assert pod.cli("create", "terse", "-f", str(modelfile)).returncode == 0
+    assert pod.state()["manifest_requests"] == before + 1
+    manifests = pod.models_dir / "manifests/registry.ollama.ai/library"
+    assert sorted(path.name for path in manifests.iterdir()) == ["Phi", "phi", "terse"]
+    modelfile.write_text("FROM phi\nSYSTEM hi\n")
+    assert pod.cli("create", "terse2", "-f", str(modelfile)).returncode == 0
+    assert pod.state()["manifest_requests"] == before + 1
+
+
 def test_a_path_no_route_takes_gets_gins_plain_404(pod: Pod) -> None:
     """Ollama sets no NoRoute handler: gin answers a text 404, not a JSON error."""
     pod.start_server()

@@ -101,7 +101,7 @@ MIXED = {
         {"name": "Library/Llama3"},
     ],
     "derivedModels": [
-        {"name": "terse-phi", "modelfile": '# note\n  from "PHI:latest"\nSYSTEM hi\n'},
+        {"name": "terse-phi", "modelfile": '# note\n  from "phi:latest"\nSYSTEM hi\n'},
         {"name": "terser", "modelfile": "FROM terse-phi\n"},
         {"name": "gguf", "modelfile": "FROM ./weights.gguf\n"},
         {"name": "gguf2", "modelfile": "FROM gguf\n"},
@@ -128,6 +128,43 @@ def test_models_without_derived_ones_are_one_group_each() -> None:
     values = {"models": [{"name": n} for n in ("a", "b", "c")]}
     assert groups(values) == [f"{n}:latest\tgenerate\tfalse\t{n}:latest" for n in "abc"]
     assert "OLLAMA_MAX_LOADED_MODELS" not in container_env(values)["ollama"]
+
+
+def test_a_from_spelled_otherwise_than_its_model_is_refused(tmp_path: Path) -> None:
+    """`ollama create` opens the FROM model's manifest by its exact spelling (model.go
+    parseFromModel, case-sensitive on Linux) while show and run ignore case: FROM Phi with
+    models [phi] would pull Phi again, unpinned and unverified (or fail against a private
+    registry: create's pull is never insecure). The same name with its defaults written out is
+    the same manifest."""
+    for spelled in ("PHI:latest", "Registry.ollama.ai/library/phi", "library/Phi"):
+        values = {
+            "models": [{"name": "phi"}],
+            "derivedModels": [{"name": "terse", "modelfile": f"FROM {spelled}\nSYSTEM hi\n"}],
+        }
+        result = _helm(tmp_path, values)
+        assert result.returncode != 0, spelled
+        assert (
+            f"derivedModels: the modelfile of terse says FROM {spelled}, which is phi spelled "
+            "otherwise: ollama create finds a FROM model by its exact spelling"
+        ) in result.stderr
+    for spelled in ("phi", "phi:latest", "registry.ollama.ai/library/phi:latest"):
+        values = {
+            "models": [{"name": "phi"}],
+            "derivedModels": [{"name": "terse", "modelfile": f"FROM {spelled}\n"}],
+        }
+        assert _helm(tmp_path, values).returncode == 0, spelled
+    # A derived model FROM another derived model: that one's own spelling.
+    values = {
+        "models": [{"name": "phi"}],
+        "derivedModels": [
+            {"name": "Terse", "modelfile": "FROM phi\n"},
+            {"name": "terser", "modelfile": "FROM terse\n"},
+        ],
+    }
+    result = _helm(tmp_path, values)
+    assert "the modelfile of terser says FROM terse, which is Terse spelled otherwise" in (
+        result.stderr
+    )
 
 
 def test_max_loaded_models_below_the_groups_is_refused(tmp_path: Path) -> None:

@@ -16,6 +16,30 @@ the CLI's tables with the same grammar (lib.sh, OIL_AWK_NAMES; tests/scripts/tes
 compares the two). Two references name one model when their displays are equal without case.
 */}}
 {{- define "oil.modelDisplay" -}}
+{{- $name := include "oil.modelParts" . | fromJson }}
+{{- if ne (lower $name.host) "registry.ollama.ai" }}
+{{- printf "%s/%s/%s:%s" $name.host $name.namespace $name.model $name.tag }}
+{{- else if ne (lower $name.namespace) "library" }}
+{{- printf "%s/%s:%s" $name.namespace $name.model $name.tag }}
+{{- else }}
+{{- printf "%s:%s" $name.model $name.tag }}
+{{- end }}
+{{- end }}
+
+{{/*
+Where Ollama stores a reference's manifest (types/model/name.go Filepath: host/namespace/model/tag,
+defaults filled, letter case kept). `ollama create` looks a FROM model up there, by exact
+spelling (server/model.go parseFromModel), while show and run ignore case.
+*/}}
+{{- define "oil.modelPath" -}}
+{{- $name := include "oil.modelParts" . | fromJson }}
+{{- printf "%s/%s/%s/%s" $name.host $name.namespace $name.model $name.tag }}
+{{- end }}
+
+{{/*
+A reference's parts as JSON {"host", "namespace", "model", "tag"}, defaults filled, case kept.
+*/}}
+{{- define "oil.modelParts" -}}
 {{- $parts := splitList "/" . }}
 {{- $model := last $parts }}
 {{- $tag := "" }}
@@ -38,13 +62,7 @@ compares the two). Two references name one model when their displays are equal w
 {{- $host = default "registry.ollama.ai" $host }}
 {{- $namespace = default "library" $namespace }}
 {{- $tag = default "latest" $tag }}
-{{- if ne (lower $host) "registry.ollama.ai" }}
-{{- printf "%s/%s/%s:%s" $host $namespace $model $tag }}
-{{- else if ne (lower $namespace) "library" }}
-{{- printf "%s/%s:%s" $namespace $model $tag }}
-{{- else }}
-{{- printf "%s:%s" $model $tag }}
-{{- end }}
+{{- toJson (dict "host" $host "namespace" $namespace "model" $model "tag" $tag) }}
 {{- end }}
 
 {{/*
@@ -82,9 +100,12 @@ unpinned, unverified, and without the entry's insecure flag); those derived mode
 {{- $display := include "oil.modelDisplay" .name }}
 {{- $key := lower $display }}
 {{- if not (hasKey $groups $key) }}
-{{- $_ := set $groups $key (dict "load" "" "root" $display "kind" (ternary "embed" "generate" (default false .embedding)) "insecure" (default false .insecure) "members" (list $display)) }}
+{{- $_ := set $groups $key (dict "load" "" "root" $display "kind" (ternary "embed" "generate" (default false .embedding)) "insecure" (default false .insecure) "members" (list $display) "names" (list) "paths" (list)) }}
 {{- $order = append $order $key }}
 {{- end }}
+{{- $group := index $groups $key }}
+{{- $_ := set $group "names" (append $group.names .name) }}
+{{- $_ := set $group "paths" (append $group.paths (include "oil.modelPath" .name)) }}
 {{- end }}
 {{- $derived := dict }}
 {{- $derivedOrder := list }}
@@ -96,13 +117,14 @@ unpinned, unverified, and without the entry's insecure flag); those derived mode
 {{- if not $from }}
 {{- $problems = append $problems (dict "value" "derivedModels" "message" (printf "derivedModels: the modelfile of %s has no FROM line: start it with FROM and the model it derives from" .name)) }}
 {{- else if not (hasKey $derived $key) }}
-{{- $entry := dict "display" $display "from" $key "fromDisplay" $display "name" .name }}
+{{- $entry := dict "display" $display "from" $key "fromDisplay" $display "name" .name "path" (include "oil.modelPath" .name) "fromText" $from "fromPath" "" }}
 {{- $self := false }}
 {{- if not (or (regexMatch "^[./~]" $from) (contains "@" $from)) }}
 {{- $fromDisplay := include "oil.modelDisplay" $from }}
 {{- $self = eq (lower $fromDisplay) $key }}
 {{- $_ := set $entry "from" (lower $fromDisplay) }}
 {{- $_ := set $entry "fromDisplay" $fromDisplay }}
+{{- $_ := set $entry "fromPath" (include "oil.modelPath" $from) }}
 {{- end }}
 {{- if $self }}
 {{- /* A file root points at itself too ("from" is its own key): a model name must not. */}}
@@ -115,6 +137,21 @@ unpinned, unverified, and without the entry's insecure flag); those derived mode
 {{- end }}
 {{- range $key := $derivedOrder }}
 {{- $entry := index $derived $key }}
+{{- /* The spellings the FROM model is stored under: those models lists it by, or the derived
+model's own name. */}}
+{{- $names := list }}
+{{- $paths := list }}
+{{- if hasKey $derived $entry.from }}
+{{- $names = append $names (index $derived $entry.from).name }}
+{{- $paths = append $paths (index $derived $entry.from).path }}
+{{- end }}
+{{- if and (hasKey $groups $entry.from) (index $groups $entry.from).paths }}
+{{- $names = concat $names (index $groups $entry.from).names }}
+{{- $paths = concat $paths (index $groups $entry.from).paths }}
+{{- end }}
+{{- if and $entry.fromPath $paths (not (has $entry.fromPath $paths)) }}
+{{- $problems = append $problems (dict "value" "derivedModels" "message" (printf "derivedModels: the modelfile of %s says FROM %s, which is %s spelled otherwise: ollama create finds a FROM model by its exact spelling (show and run ignore case), so it would pull %s from its registry itself, unpinned and unverified, or fail; write FROM %s" $entry.name $entry.fromText (first $names) $entry.fromText (first $names))) }}
+{{- end }}
 {{- $last := $key }}
 {{- $root := $entry.from }}
 {{- range until (len $derivedOrder) }}
