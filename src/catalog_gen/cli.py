@@ -27,7 +27,7 @@ from catalog_gen.load.document import ENVIRONMENTS_DIR
 from catalog_gen.lock.command import run_lock
 from catalog_gen.lock.lockfile import load_lock
 from catalog_gen.lock.model import REQUIRE_LOCK_HINT, Origin, WantedModel
-from catalog_gen.lock.registry import RegistryConfig, credentials_from_env
+from catalog_gen.lock.registry import RegistryConfig
 from catalog_gen.models import CatalogLeaf
 from catalog_gen.plan.parallel import JobsProcessError, default_jobs
 from catalog_gen.plan.pipeline import CatalogPlan, plan_catalog
@@ -894,10 +894,7 @@ def _lock(
             wanted.append(
                 WantedModel(
                     reference=model.reference,
-                    registry=RegistryConfig(
-                        insecure=model.insecure,
-                        credentials=credentials_from_env(model.reference.registry),
-                    ),
+                    registry=RegistryConfig(insecure=model.insecure),
                     origin=Origin(plan.document.display, line, column, json_path(model.source)),
                 )
             )

@@ -73,6 +73,21 @@ def test_round_trip_keeps_every_field() -> None:
     assert parsed.get(NUMERIC.reference) == NUMERIC
 
 
+@pytest.mark.parametrize(
+    "text", ["1e3", "1E5", "+1e3", "-.5e3", "0o17", "1_000", "0x1F", "1:20", "yes", "~", "a\tb"]
+)
+def test_a_registry_fact_any_yaml_reads_otherwise_is_written_so_it_reads_back(text: str) -> None:
+    # The facts come from the registry's config blob (model_type, file_type, model_family): a
+    # `1e3` written plain (YAML 1.1 text, YAML 1.2 number) made every later run refuse the lock
+    # it had just written, and `catalog-gen lock` wrote the same file again.
+    odd = replace(PHI, parameter_size=text, quantization=text, family=text)
+    report = Report()
+    parsed = parse_lock(serialize_lock(ModelLock({PHI.reference: odd})).encode(), report, "l")
+    assert report.problems == []
+    assert parsed is not None
+    assert parsed.get(PHI.reference) == odd
+
+
 def test_written_lock_passes_the_repository_yamllint(repo_root: Path) -> None:
     config = YamlLintConfig(file=str(repo_root / ".yamllint.yaml"))
     text = serialize_lock(ModelLock({PHI.reference: PHI, NUMERIC.reference: NUMERIC}))
@@ -273,23 +288,10 @@ def test_update_name_matching_nothing_is_returned() -> None:
     )
 
 
-def test_catalog_models_take_credentials_from_the_environment() -> None:
+def test_catalog_models_keep_their_insecure_flag() -> None:
     reference = parse_model_reference("registry.example.com:5000/team/embed:v1")
-    environ = {
-        "CATALOG_GEN_REGISTRY_REGISTRY_EXAMPLE_COM_5000_USERNAME": "robot",
-        "CATALOG_GEN_REGISTRY_REGISTRY_EXAMPLE_COM_5000_PASSWORD": "s3cret",
-    }
-    item = WantedModel.from_catalog(reference, insecure=True, environ=environ)
-    assert item.registry.insecure is True
-    assert item.registry.credentials is not None
-    assert (item.registry.credentials.username, item.registry.credentials.password) == (
-        "robot",
-        "s3cret",
-    )
-    assert "s3cret" not in repr(item)
-    assert (
-        WantedModel.from_catalog(reference, insecure=False, environ={}).registry.credentials is None
-    )
+    assert WantedModel.from_catalog(reference, insecure=True).registry.insecure is True
+    assert WantedModel.from_catalog(reference, insecure=False).registry.insecure is False
 
 
 def test_locked_model_gives_sizing_its_facts() -> None:

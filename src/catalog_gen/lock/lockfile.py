@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from catalog_gen.load.document import parse_document
+from catalog_gen.load.yaml12 import second_reading
 from catalog_gen.lock.model import LOCK_VERSION, LockedModel, ModelLock
 from catalog_gen.problems import JsonPathPart, Report
 from catalog_gen.references import (
@@ -34,14 +35,33 @@ MAX_LOCK_BYTES = 8 * 1024 * 1024
 _DIGEST = re.compile(DIGEST_PATTERN)
 
 
+class _LockDumper(yaml.SafeDumper):
+    """PyYAML quotes a text only where YAML 1.1 would read it otherwise; the lock is read back
+    by the leaves' loader, which refuses a plain value YAML 1.2 reads otherwise (load/yaml12.py):
+    such a text (a registry config's `model_type: 1e3`) is double-quoted too."""
+
+
+def _represent_text(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    style = '"' if second_reading(text, text) is not None else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+_LockDumper.add_representer(str, _represent_text)
+
+
 def serialize_lock(lock: ModelLock) -> str:
     """Deterministic text: header, version, entries sorted by canonical reference."""
     document = {
         "version": LOCK_VERSION,
         "models": [lock.models[key].to_data() for key in sorted(lock.models)],
     }
-    body = yaml.safe_dump(
-        document, sort_keys=False, default_flow_style=False, allow_unicode=False, width=4096
+    body = yaml.dump(
+        document,
+        Dumper=_LockDumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=False,
+        width=4096,
     )
     return GENERATED_HEADER + body
 

@@ -19,7 +19,6 @@ from catalog_gen.lock.registry import (
     WEIGHT_MEDIA_TYPES,
     RegistryConfig,
     RemoteModel,
-    credentials_from_env,
     registry_base_url,
 )
 from catalog_gen.problems import Problem, Severity
@@ -127,11 +126,9 @@ class WantedModel:
         *,
         insecure: bool,
         origin: Origin | None = None,
-        environ: Mapping[str, str] | None = None,
     ) -> WantedModel:
-        """A catalog model, with registry credentials from CATALOG_GEN_REGISTRY_<HOST>_*."""
-        credentials = credentials_from_env(reference.registry, environ)
-        return cls(reference, RegistryConfig(insecure=insecure, credentials=credentials), origin)
+        """A catalog model (the registry it names is reached anonymously, as Ollama pulls)."""
+        return cls(reference, RegistryConfig(insecure=insecure), origin)
 
 
 def expected_digest(lock: ModelLock | None, reference: ModelReference) -> str:

@@ -8,9 +8,13 @@ and why:
   by Accept serves the lock what it serves the pod).
 * The digest is the sha256 of the exact manifest bytes: that is what Ollama stores and reports in
   ``/api/tags``. A ``Docker-Content-Digest`` header that disagrees is an error, not a warning.
-* Token auth: a 401 with ``WWW-Authenticate: Bearer realm=...,service=...,scope=...`` is answered by
-  fetching a token from the realm (anonymously, or with basic credentials) and retrying once.
-  Tokens are cached per realm, service and scope for the life of the client.
+* Token auth as Ollama 0.32.0's pull does it (server/auth.go getAuthorizationToken), so that
+  what the lock pins is what the pods can pull: a 401 with ``WWW-Authenticate: Bearer
+  realm=...,service=...,scope=...`` is answered by fetching a token anonymously from the realm
+  (redirects followed) and retrying once. What Ollama's pull cannot do is an error, not a pin:
+  a realm on another host (or port) than the registry's, a token answer without ``token``
+  (``access_token`` alone), a Basic challenge, a registry or token service that wants
+  credentials (Ollama sends none). Tokens are cached per realm, service and scope.
 * Connections are kept alive per (scheme, host, port) and shared by a bounded worker pool.
 * Transient failures (connection errors, timeouts, 429, 500, 502, 503, 504) are retried on a
   deterministic exponential schedule; ``Retry-After`` on 429/503 is honoured up to a cap.
@@ -21,16 +25,14 @@ and why:
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
-import os
 import re
 import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -100,7 +102,10 @@ _RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 _DIGEST = re.compile(r"^sha256:([0-9a-f]{64})$")
 _CHALLENGE_PARAM = re.compile(r'([A-Za-z_]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))')
 USER_AGENT = "catalog-gen (ollama-inference-load)"
-CREDENTIALS_ENV_PREFIX = "CATALOG_GEN_REGISTRY_"
+# Why a registry Ollama cannot pull from anonymously is an error: what the lock pins must be what
+# the pods' `ollama pull` can fetch, and Ollama 0.32.0 sends no credentials (api/types.go marks
+# PullRequest's Username and Password "Deprecated: ignored").
+_ANONYMOUS = "Ollama's pull sends no credentials, so the pods could not pull it either"
 
 
 class RegistryError(Exception):
@@ -108,33 +113,10 @@ class RegistryError(Exception):
 
 
 @dataclass(frozen=True)
-class Credentials:
-    username: str
-    password: str = field(repr=False)
-
-
-@dataclass(frozen=True)
 class RegistryConfig:
     """How to reach the registry a reference names (the host comes from the reference)."""
 
     insecure: bool = False  # plain http, as Ollama's `pull --insecure`
-    credentials: Credentials | None = None
-
-
-def credentials_env_names(host: str) -> tuple[str, str]:
-    """registry.example.com:5000 -> CATALOG_GEN_REGISTRY_REGISTRY_EXAMPLE_COM_5000_USERNAME, ..."""
-    stem = CREDENTIALS_ENV_PREFIX + re.sub(r"[^A-Za-z0-9]", "_", host).upper()
-    return f"{stem}_USERNAME", f"{stem}_PASSWORD"
-
-
-def credentials_from_env(host: str, environ: Mapping[str, str] | None = None) -> Credentials | None:
-    """Basic credentials for a registry host from the environment, never from the catalog."""
-    env = os.environ if environ is None else environ
-    user_var, password_var = credentials_env_names(host)
-    username = env.get(user_var, "")
-    if not username:
-        return None
-    return Credentials(username, env.get(password_var, ""))
 
 
 @dataclass(frozen=True)
@@ -268,7 +250,7 @@ class RegistryClient:
         self._pool = _ConnectionPool(
             timeout, reuse_connections, ssl_context or ssl.create_default_context()
         )
-        self._tokens: dict[tuple[str, str, str, str], str] = {}
+        self._tokens: dict[tuple[str, str, str], str] = {}
         self._tokens_lock = threading.Lock()
 
     def __enter__(self) -> RegistryClient:
@@ -337,7 +319,7 @@ class RegistryClient:
         redirects = 0
         while True:
             headers = {"Accept": accept, "User-Agent": USER_AGENT}
-            # Credentials go only to the registry itself, never to a redirect target (blob
+            # The token goes only to the registry itself, never to a redirect target (blob
             # storage such as S3 or a CDN rejects them, and must not see them).
             if authorization and _origin(url) == origin:
                 headers["Authorization"] = authorization
@@ -370,28 +352,28 @@ class RegistryClient:
                 continue
             message = _status_message(response, what)
             if response.status == 401 and _origin(url) == origin:
-                message += "; " + _credentials_verdict(url, config, response)
-            elif response.status == 401:  # a redirect target: it never gets the credentials
+                message += "; " + _anonymous_verdict(response)
+            elif response.status == 401:  # a redirect target: it never gets the token
                 message += (
                     f"; the registry redirected the {what} to {_origin(url)[1]}, which wants "
-                    "credentials; catalog-gen sends the registry's only to the registry itself"
+                    "credentials; the registry's token goes only to the registry itself"
                 )
             raise RegistryError(message)
 
     def _answer_challenge(
         self, response: _Response, config: RegistryConfig, *, fresh: bool = False
     ) -> str:
-        """The Authorization header a 401's challenge asks for (fresh: not a cached token)."""
+        """The Authorization header a 401's Bearer challenge asks for (fresh: not a cached
+        token); any other challenge is one Ollama's pull cannot answer."""
         header = response.headers.get("www-authenticate", "")
         scheme, params = _challenge(header)
-        if scheme.lower() == "basic":
-            if config.credentials is None:
-                raise RegistryError(_needs_credentials(response.url))
-            return _basic(config.credentials)
         if scheme.lower() != "bearer" or not params.get("realm"):
+            host = urllib.parse.urlsplit(response.url).netloc
             raise RegistryError(
-                f"the registry answered 401 at {response.url} without a usable "
-                f"WWW-Authenticate challenge ({header or 'none'})"
+                f"the registry at {host} answered 401 at {response.url} with "
+                f"{header or 'no WWW-Authenticate challenge'}: Ollama's pull answers only a "
+                f"Bearer token challenge, and {_ANONYMOUS}; serve the models from a registry "
+                "that allows anonymous pulls"
             )
         return "Bearer " + self._token(
             params["realm"],
@@ -412,11 +394,10 @@ class RegistryClient:
         registry: str,
         fresh: bool = False,
     ) -> str:
-        """A token for scope from realm, for the registry at the URL registry, cached for the
-        run; fresh: the cached one was refused (tokens expire, Distribution's after 60 s by
-        default), so a new one is fetched."""
-        username = config.credentials.username if config.credentials else ""
-        key = (realm, service, scope, username)
+        """An anonymous token for scope from realm, for the registry at the URL registry, cached
+        for the run; fresh: the cached one was refused (tokens expire, Distribution's after 60 s
+        by default), so a new one is fetched."""
+        key = (realm, service, scope)
         with self._tokens_lock:
             cached = None if fresh else self._tokens.get(key)
         if cached is not None:
@@ -424,32 +405,58 @@ class RegistryClient:
         parsed = urllib.parse.urlsplit(realm)
         if parsed.scheme not in {"http", "https"} or not parsed.hostname:
             raise RegistryError(f"token realm {realm!r} is not an http(s) URL")
-        if parsed.scheme == "http" and not config.insecure:
+        host = urllib.parse.urlsplit(registry).netloc
+        if parsed.netloc.rpartition("@")[2] != host:
             raise RegistryError(
-                f"token realm {realm} is plain http but the registry is not marked insecure; "
-                "refusing to fetch a token over an unencrypted connection"
+                f"the registry at {host} hands out tokens from {realm}, on another host: "
+                "Ollama's pull refuses a token realm whose host (and port) is not the "
+                "registry's (server/auth.go: realm host does not match original host), so the "
+                "pods could not pull from it; serve the models from a registry that answers "
+                "its own token requests, or allows anonymous pulls"
             )
-        url = _token_url(parsed, service, scope)
-        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
-        if config.credentials is not None:
-            headers["Authorization"] = _basic(config.credentials)
-        response = self._send_with_retries(url, headers, MAX_TOKEN_BYTES, "token")
+        response = self._token_response(_token_url(parsed, service, scope), config, realm)
         if response.status == 401:
-            raise _token_refused(realm, registry, config)
+            raise RegistryError(
+                f"token service {realm} refused an anonymous token (HTTP 401): {_ANONYMOUS}"
+            )
         if response.status != 200:
             raise RegistryError(_status_message(response, "token"))
         try:
             document = json.loads(response.body)
         except ValueError as error:
             raise RegistryError(f"token service {realm} answered with invalid JSON") from error
-        token = None
-        if isinstance(document, dict):
-            token = document.get("token") or document.get("access_token")
+        token = document.get("token") if isinstance(document, dict) else None
         if not isinstance(token, str) or not token:
-            raise RegistryError(f"token service {realm} answered without a token")
+            also = isinstance(document, dict) and document.get("access_token")
+            raise RegistryError(
+                f"token service {realm} answered without a `token`"
+                + (
+                    " (with an `access_token` only, which Ollama's pull does not read: it would "
+                    "pull without a token and be refused)"
+                    if also
+                    else ""
+                )
+            )
         with self._tokens_lock:
             self._tokens[key] = token
         return token
+
+    def _token_response(self, url: str, config: RegistryConfig, realm: str) -> _Response:
+        """The token service's answer, its redirects followed (as Go's client follows them);
+        a token is never fetched over plain http from a registry that is not insecure."""
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        for _ in range(_MAX_REDIRECTS + 1):
+            if url.startswith("http:") and not config.insecure:
+                raise RegistryError(
+                    f"token realm {realm} leads to {url}, plain http, but the registry is not "
+                    "marked insecure; refusing to fetch a token over an unencrypted connection"
+                )
+            response = self._send_with_retries(url, headers, MAX_TOKEN_BYTES, "token")
+            location = response.headers.get("location")
+            if response.status not in {301, 302, 303, 307, 308} or not location:
+                return response
+            url = urllib.parse.urljoin(url, location)
+        raise RegistryError(f"more than {_MAX_REDIRECTS} redirects fetching a token from {realm}")
 
     def _send_with_retries(
         self, url: str, headers: Mapping[str, str], max_body: int, what: str
@@ -566,11 +573,6 @@ def _origin(url: str) -> tuple[str, str]:
     return parsed.scheme, parsed.netloc
 
 
-def _basic(credentials: Credentials) -> str:
-    raw = f"{credentials.username}:{credentials.password}".encode()
-    return "Basic " + base64.b64encode(raw).decode("ascii")
-
-
 def _token_url(realm: urllib.parse.SplitResult, service: str, scope: str) -> str:
     """The realm's URL asking for a token of scope (each scope word its own parameter)."""
     query = urllib.parse.parse_qsl(realm.query)
@@ -579,19 +581,6 @@ def _token_url(realm: urllib.parse.SplitResult, service: str, scope: str) -> str
     query.extend(("scope", part) for part in scope.split() if part)
     return urllib.parse.urlunsplit(
         (realm.scheme, realm.netloc, realm.path or "/", urllib.parse.urlencode(query), "")
-    )
-
-
-def _token_refused(realm: str, registry: str, config: RegistryConfig) -> RegistryError:
-    """A token service's 401: the credentials named are the registry's (its host names the
-    variables the lock reads), whatever host the token service has."""
-    if config.credentials is None:
-        return RegistryError(
-            f"token service {realm} refused the request (HTTP 401); " + _needs_credentials(registry)
-        )
-    user_var, password_var = credentials_env_names(urllib.parse.urlsplit(registry).netloc)
-    return RegistryError(
-        f"token service {realm} refused the credentials in {user_var} and {password_var} (HTTP 401)"
     )
 
 
@@ -605,24 +594,17 @@ def _challenge(header: str) -> tuple[str, dict[str, str]]:
     return scheme, params
 
 
-def _credentials_verdict(url: str, config: RegistryConfig, response: _Response) -> str:
-    """What a 401 that ends the request says of the credentials: none were set (name the
-    variables), they were refused, or they may not pull this repository (the challenge's
-    error="insufficient_scope")."""
-    if config.credentials is None:
-        return _needs_credentials(url)
-    user_var, password_var = credentials_env_names(urllib.parse.urlsplit(url).netloc)
+def _anonymous_verdict(response: _Response) -> str:
+    """What a 401 that ends the request says: the registry wants more than an anonymous token
+    (an insufficient_scope challenge also comes for a repository that does not exist)."""
     _, params = _challenge(response.headers.get("www-authenticate", ""))
     if params.get("error") == "insufficient_scope":
         scope = params.get("scope") or "this repository"
-        return f"the credentials in {user_var} may not pull {scope} (insufficient_scope)"
-    return f"the registry refused the credentials in {user_var} and {password_var}"
-
-
-def _needs_credentials(where: str) -> str:
-    host = urllib.parse.urlsplit(where).netloc
-    user_var, password_var = credentials_env_names(host)
-    return f"the registry at {host} requires credentials: set {user_var} and {password_var}"
+        return (
+            f"an anonymous token may not pull {scope} (insufficient_scope; some registries "
+            f"answer so for a repository that does not exist): {_ANONYMOUS}"
+        )
+    return f"the registry wants credentials: {_ANONYMOUS}"
 
 
 def _retry_after(response: _Response) -> float | None:
