@@ -288,6 +288,17 @@ def test_one_host_both_secure_and_insecure_is_an_error(catalog: Catalog) -> None
     assert "must be either insecure or not everywhere" in outcome.err
 
 
+def test_two_models_of_one_host_one_secure_one_insecure_is_an_error(catalog: Catalog) -> None:
+    # The host is the unit (docs/model-lock.md): mirror:5000/phi over http and mirror:5000/qwen
+    # over https were both pinned, each over its own scheme.
+    catalog.push("phi")
+    catalog.push("qwen")
+    wanted = catalog.wanted("phi") + catalog.wanted("qwen", insecure=False)
+    outcome = catalog.lock(wanted, client_factory=NoNetwork)
+    assert outcome.code == 1
+    assert "must be either insecure or not everywhere" in outcome.err
+
+
 def test_corrupt_lock_is_an_error_not_overwritten(catalog: Catalog) -> None:
     catalog.lock_path.parent.mkdir(parents=True)
     catalog.lock_path.write_text("version: 1\nmodels: {\n")

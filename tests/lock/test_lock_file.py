@@ -281,11 +281,13 @@ def test_update_names_are_read_like_catalog_references(name: str) -> None:
     assert (selected, unmatched) == (expected, [])
 
 
-def test_update_name_matching_nothing_is_returned() -> None:
-    assert select_updates(["phi:9b", "Not A Name"], [wanted("phi")]) == (
-        set(),
-        ["phi:9b", "Not A Name"],
-    )
+def test_update_name_matching_nothing_is_returned_with_why() -> None:
+    selected, unmatched = select_updates(["phi:9b", "Not A Name"], [wanted("phi")])
+    assert selected == set()
+    assert [name for name, _ in unmatched] == ["phi:9b", "Not A Name"]
+    assert unmatched[0][1] == "no model in the catalog matches"
+    # Not "matches nothing": the name cannot be read at all, and the reader says why.
+    assert unmatched[1][1].startswith("not a model reference: ")
 
 
 def test_catalog_models_keep_their_insecure_flag() -> None:

@@ -61,8 +61,8 @@ def run_lock(
         return 1
     selected, unmatched = select_updates(update, unique.values())
     if unmatched:
-        for name in unmatched:
-            err.write(f"catalog-gen lock: --update {name}: no model in the catalog matches\n")
+        for name, why in unmatched:
+            err.write(f"catalog-gen lock: --update {name}: {why}\n")
         return 2
     run = _Run(client_factory, out, err, shown, concurrency, output_format)
     if check:

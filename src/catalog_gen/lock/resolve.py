@@ -30,12 +30,15 @@ def _problem(wanted: WantedModel, fallback_path: str, message: str) -> Problem:
 def unique_wanted(
     wanted: Iterable[WantedModel], fallback_path: str
 ) -> tuple[dict[str, WantedModel], list[Problem]]:
-    """One WantedModel per canonical reference (the first named wins); conflicting registry
-    settings for the same reference are an error at the later mention."""
+    """One WantedModel per canonical reference (the first named wins); a registry host reached
+    over plain http for one model and https for another (the same or any other model of that
+    host) is an error at the later mention."""
     unique: dict[str, WantedModel] = {}
+    by_host: dict[str, WantedModel] = {}
     problems: list[Problem] = []
     for item in wanted:
-        first = unique.setdefault(item.reference.canonical, item)
+        unique.setdefault(item.reference.canonical, item)
+        first = by_host.setdefault(item.reference.registry, item)
         if first.registry.insecure != item.registry.insecure:
             where = first.origin.path if first.origin else fallback_path
             problems.append(
@@ -113,8 +116,9 @@ def stale_entries(lock: ModelLock | None, wanted: Iterable[WantedModel]) -> list
 
 def select_updates(
     names: Sequence[str], wanted: Iterable[WantedModel]
-) -> tuple[set[str], list[str]]:
-    """Canonical references matching each --update NAME, and the names matching nothing.
+) -> tuple[set[str], list[tuple[str, str]]]:
+    """Canonical references matching each --update NAME, and each name matching nothing with
+    why (no model of the catalog, or not a reference at all).
 
     NAME is read like a catalog reference (with each model's own default registry): `phi`,
     `phi:latest`, `library/phi:latest` and the canonical form all name the same model; a NAME
@@ -122,14 +126,16 @@ def select_updates(
     """
     unique = {item.reference.canonical: item.reference for item in wanted}
     selected: set[str] = set()
-    unmatched: list[str] = []
+    unmatched: list[tuple[str, str]] = []
     for name in names:
         matched = False
+        why = "no model in the catalog matches"
         has_tag = ":" in name.rsplit("/", 1)[-1]
         for canonical, reference in unique.items():
             try:
                 candidate = parse_model_reference(name, default_registry=reference.registry)
-            except InvalidReferenceError:
+            except InvalidReferenceError as error:
+                why = f"not a model reference: {error}"
                 break
             same_model = (candidate.registry, candidate.namespace, candidate.name) == (
                 reference.registry,
@@ -140,5 +146,5 @@ def select_updates(
                 selected.add(canonical)
                 matched = True
         if not matched:
-            unmatched.append(name)
+            unmatched.append((name, why))
     return selected, unmatched
