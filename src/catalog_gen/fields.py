@@ -52,8 +52,14 @@ BACKSTAGE_REF = (
     r"^([A-Za-z][-A-Za-z0-9]*:)?([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?"
     r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
 )
+# An image registry as container runtimes read one (distribution/reference v0.6.0: a first part
+# with no dot or port, localhost aside, is a Docker Hub account, so `mirror` would pull
+# docker.io/mirror/ollama/ollama; path components as its grammar has them; a port 1-65535).
+_PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+_DOMAIN_LABEL = r"[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?"
 REGISTRY_HOST = (
-    r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]([-._a-z0-9/]*[a-z0-9])?)?$"
+    rf"^(localhost(:{_PORT})?|{_DOMAIN_LABEL}(\.{_DOMAIN_LABEL})+(:{_PORT})?"
+    rf"|{_DOMAIN_LABEL}:{_PORT})(/[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*)*$"
 )
 MODEL_HOST = r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?$"
 RESOURCE_NAME = (
@@ -220,7 +226,9 @@ RegistryHost = Annotated[
     str,
     TextFormat(
         REGISTRY_HOST,
-        "must be a registry host with an optional port and path, e.g. registry.example.com:5000",
+        "must be a registry host (a name with a dot or a port, or localhost: container "
+        "runtimes read a bare word as a Docker Hub account) with an optional port (1-65535) and "
+        "path, e.g. registry.example.com:5000",
         max_length=253,
     ),
 ]

@@ -52,6 +52,16 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
     ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy"),
     ({"fullnameOverride": "Bad Name"}, "/fullnameOverride"),
     ({"global": {"imageRegistry": 5}}, "/global/imageRegistry"),
+    # A bare word is a Docker Hub account to container runtimes (distribution/reference):
+    # `mirror` would pull docker.io/mirror/ollama/ollama. Path parts and ports as its grammar has
+    # them, or the runtime refuses the image name (InvalidImageName).
+    ({"global": {"imageRegistry": "mirror"}}, "/global/imageRegistry"),
+    ({"global": {"imageRegistry": "registry.example/.."}}, "/global/imageRegistry"),
+    ({"global": {"imageRegistry": "registry.example/-x/_y"}}, "/global/imageRegistry"),
+    ({"global": {"imageRegistry": "registry.example:99999"}}, "/global/imageRegistry"),
+    ({"global": {"imageRegistry": "registry.example:0"}}, "/global/imageRegistry"),
+    ({"global": {"imageRegistry": "a..b"}}, "/global/imageRegistry"),
+    ({"image": {"registry": "mirror"}}, "/image/registry"),
     ({"commonLabels": {"env": 3}}, "/commonLabels/env"),
     ({"httpRoute": {"hostnames": ["Bad_Host"]}}, "/httpRoute/hostnames/0"),
     ({"httpRoute": {"timeouts": {"request": "10 minutes"}}}, "/httpRoute/timeouts/request"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.unit.helpers import leaf, make_catalog, run_cli
@@ -227,3 +228,32 @@ def test_at_most_eight_jwt_audiences_as_the_security_policy_crd_allows(tmp_path:
     )
     assert code == 1, stdout
     assert "$.authentication.jwt.audiences" in stdout
+
+
+@pytest.mark.parametrize(
+    ("registry", "accepted"),
+    [
+        ("mirror", False),  # docker.io/mirror/ollama/ollama to a container runtime
+        ("registry.example/..", False),
+        ("registry.example:99999", False),
+        ("mirror.internal:5000", True),
+        ("localhost:5000", True),
+        ("mirror:5000", True),
+        ("registry.example.com/team/sub_path", True),
+    ],
+)
+def test_an_image_registry_must_be_one_to_container_runtimes(
+    tmp_path: Path, registry: str, accepted: bool
+) -> None:
+    """An environment's imageRegistry replaces every image's registry: a bare word would pull
+    from a Docker Hub account of that name (distribution/reference reads a first part with no
+    dot or port, localhost aside, so), an air-gapped cluster's mirror never asked."""
+    catalog = make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf()})
+    environment = catalog / "environments" / "dev.yaml"
+    environment.write_text(environment.read_text() + f"imageRegistry: {registry}\n")
+    outcome = run_cli(tmp_path, "validate", "--no-cache")
+    assert (outcome.code == 0) is accepted, outcome.stdout + outcome.stderr
+    if not accepted:
+        assert "$.imageRegistry: must be a registry host (a name with a dot or a port" in (
+            outcome.stdout
+        )
