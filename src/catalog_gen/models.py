@@ -22,6 +22,7 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -105,8 +106,11 @@ class Strict(BaseModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _reject_null(cls, value: object) -> object:
+    def _reject_null(cls, value: object, info: ValidationInfo) -> object:
         if value is None:
+            field = cls.model_fields.get(info.field_name or "")
+            if field is not None and field.is_required():  # no default to fall back to
+                raise PydanticCustomError("null_value", "must not be null: give it a value")
             raise PydanticCustomError(
                 "null_value", "must not be null: remove the key to use the default"
             )
@@ -319,6 +323,7 @@ class AutoscalingSettings(Strict):
 
 
 MODEL_AND_MODELS = "set either model (one model) or models (a list), not both"
+NO_MODEL = "missing required key 'model' (or 'models' for several models)"
 
 
 class CatalogLeaf(Strict):
@@ -375,9 +380,7 @@ class CatalogLeaf(Strict):
         if self.model is not None and self.models is not None:
             raise PydanticCustomError("model_and_models", MODEL_AND_MODELS, {"key": "models"})
         if self.model is None and self.models is None:
-            raise PydanticCustomError(
-                "no_model", "missing required key 'model' (or 'models' for several models)"
-            )
+            raise PydanticCustomError("no_model", NO_MODEL)
         return self
 
 

@@ -205,6 +205,13 @@ def test_unknown_version_is_refused() -> None:
     ]
 
 
+def test_a_lock_without_version_says_the_key_is_missing() -> None:
+    (problem,) = problems_of("models: []\n")
+    assert "$.version: missing required key 'version'; this catalog-gen reads version 1" in (
+        problem
+    )
+
+
 def test_the_same_reference_twice_is_an_error() -> None:
     text = f"version: 1\nmodels:\n{VALID_ENTRY}{VALID_ENTRY}"
     assert problems_of(text) == [

@@ -74,3 +74,26 @@ def test_a_service_defined_twice_in_a_namespace_is_an_error_at_both_leaves(
         "catalog/dev/ml/b.yaml:2:14: error: $.serviceName: service 'b' is also defined in "
         "namespace 'ml' by catalog/dev/ml/a.yaml; a service is defined once per namespace",
     ]
+
+
+def test_a_route_without_hostnames_on_the_shared_gateway_is_an_error(tmp_path: Path) -> None:
+    """Gateway API: an HTTPRoute without hostnames matches every host of its listener that no
+    other route claims, so `chartValues.httpRoute.hostnames: []` took the other services'
+    traffic and escaped the uniqueness rule (found by a differential review: both helms and
+    the API server accept it). The chart's own Gateway serves its service alone."""
+    body = HOST + "chartValues:\n  httpRoute:\n    hostnames: []\n"
+    make_catalog(tmp_path, {"dev/ml/a.yaml": leaf(body, name="a")})
+    outcome = run_cli(tmp_path, "validate", "--no-cache")
+    assert outcome.code == 1
+    assert error_lines(outcome.stdout) == [
+        "catalog/dev/ml/a.yaml:10:16: error: $.chartValues.httpRoute.hostnames: the HTTPRoute "
+        "has no hostnames: on a shared Gateway it would take every host of the listener that no "
+        "other route claims (other services' traffic); list this service's hosts, or leave "
+        "httpRoute.hostnames to the leaf's ingress keys"
+    ]
+    own = HOST + (
+        "chartValues:\n  httpRoute:\n    hostnames: []\n  gateway: {enabled: true, className: eg}\n"
+    )
+    (tmp_path / "catalog/dev/ml/a.yaml").write_text(leaf(own, name="a"))
+    outcome = run_cli(tmp_path, "validate", "--no-cache")
+    assert outcome.code == 0, outcome.stdout

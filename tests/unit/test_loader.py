@@ -171,6 +171,15 @@ def test_unused_anchor_is_harmless() -> None:
         ("a: 1\n---\nb: 2\n", "leaf.yaml:2:1: error: $: invalid YAML: file holds several"),
         ("a: [1\n", "leaf.yaml:2:1: error: $: invalid YAML:"),
         (b"a: \xff\n", "leaf.yaml:1:4: error: $: file is not valid UTF-8"),
+        # In characters, as every other column (a byte offset said 8 here), a BOM not counted.
+        (
+            "a: 1\nb: \u00e9\u00e9".encode() + b"\xff\n",
+            "leaf.yaml:2:6: error: $: file is not valid UTF-8",
+        ),
+        (
+            "\ufeffb: \u00e9".encode() + b"\xff\n",
+            "leaf.yaml:1:5: error: $: file is not valid UTF-8",
+        ),
         # Explicit scalar tags on text that is not of that type (was an internal error).
         (
             "a:\n  b: !!int 'abc'\n",

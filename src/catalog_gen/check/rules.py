@@ -26,6 +26,7 @@ from catalog_gen.fields import duration_range_problem
 from catalog_gen.load.document import DataPath, Document
 from catalog_gen.models import (
     MODEL_AND_MODELS,
+    NO_MODEL,
     CatalogLeaf,
     DerivedModel,
     Environment,
@@ -82,14 +83,17 @@ def check_leaf_path(
         )
 
 
-def check_environment_path(document: Document, environment: Environment, report: Report) -> None:
-    if environment.environment != document.path.stem:
-        document.add(
-            report,
-            ("environment",),
-            f"environment {environment.environment!r} does not match the file name "
-            f"{document.path.name!r}",
-        )
+def check_environment_path(document: Document, environment: Environment, report: Report) -> bool:
+    """Whether the environment's name is its file's (an error where not)."""
+    if environment.environment == document.path.stem:
+        return True
+    document.add(
+        report,
+        ("environment",),
+        f"environment {environment.environment!r} does not match the file name "
+        f"{document.path.name!r}",
+    )
+    return False
 
 
 # --- one environment ------------------------------------------------------------------------------
@@ -573,6 +577,8 @@ def check_invalid_leaf_parts(document: Document, report: Report) -> None:
         return
     if "model" in data and "models" in data:
         document.add(report, ("models",), MODEL_AND_MODELS, at_key=True)
+    if "model" not in data and "models" not in data:
+        document.add(report, (), NO_MODEL)
     check_leaf_only_values(document, data.get("chartValues"), report)
     container = data.get("container")
     if not isinstance(container, Mapping) or "resources" not in container:

@@ -179,8 +179,12 @@ def parse_document(
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        line = raw.count(b"\n", 0, error.start) + 1
-        column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
+        # error.object: what was decoded, after a BOM (which the YAML reader does not see
+        # either); the column in characters, as every other column.
+        body = bytes(error.object)
+        line = body.count(b"\n", 0, error.start) + 1
+        start = body.rfind(b"\n", 0, error.start) + 1
+        column = len(body[start : error.start].decode("utf-8")) + 1
         report.add(display, line, column, "$", "file is not valid UTF-8")
         return None
     if _one_one_breaks_reported(text, display, report):

@@ -143,11 +143,12 @@ def parse_lock(raw: bytes, report: Report, display: str) -> ModelLock | None:
             [key], f"unknown key {key!r}; a version {LOCK_VERSION} lock has version and models"
         )
     if data.get("version") != LOCK_VERSION:
-        problem(
-            ["version"],
-            f"lock version is {data.get('version')!r}; this catalog-gen reads version "
-            f"{LOCK_VERSION}",
+        found = (
+            "missing required key 'version'"
+            if "version" not in data
+            else f"lock version is {data['version']!r}"
         )
+        problem(["version"], f"{found}; this catalog-gen reads version {LOCK_VERSION}")
         return None
     entries = data.get("models")
     if entries is None:

@@ -152,6 +152,28 @@ def deployed_host_sources(
     return tuple(sources)
 
 
+def check_catch_all_route(document: Document, effective: Mapping[str, Any], report: Report) -> None:
+    """An HTTPRoute without hostnames on a Gateway the catalog's services share takes every host
+    of its listener that no other route claims (Gateway API: a route without hostnames matches
+    them all), so one leaf's `chartValues: {httpRoute: {hostnames: []}}` would serve every other
+    service's traffic and escape the rule that hosts are unique per environment. The chart's own
+    Gateway (gateway.enabled) serves this service alone: a route without hostnames is its own."""
+    route = effective.get("httpRoute") or {}
+    own_gateway = (effective.get("gateway") or {}).get("enabled")
+    if not route.get("enabled") or route.get("hostnames") or own_gateway:
+        return
+    where = document.first_present(
+        [("chartValues", "httpRoute", "hostnames"), ("chartValues", "httpRoute"), ("ingress",)]
+    )
+    document.add(
+        report,
+        where,
+        "the HTTPRoute has no hostnames: on a shared Gateway it would take every host of the "
+        "listener that no other route claims (other services' traffic); list this service's "
+        "hosts, or leave httpRoute.hostnames to the leaf's ingress keys",
+    )
+
+
 def exposure_values(exposure: Exposure) -> dict[str, Any]:
     if not exposure.enabled:
         return {"httpRoute": {"enabled": False}, "ingress": {"enabled": False}}

@@ -216,9 +216,13 @@ def _environments(
         environment = validate_document(Environment, document, report)
         if environment is None:
             continue
-        check_environment_path(document, environment, report)
+        # Misnamed, it is not used: its leaves would be planned under another environment's
+        # name (a name no file has crashed the Argo CD checks).
+        named = check_environment_path(document, environment, report)
         check_environment(document, environment, report)
         check_environment_security(document, environment, report)
+        if not named:
+            continue
         environments[name] = environment
         environment_documents[name] = document
     return environments, environment_documents

@@ -47,7 +47,12 @@ from catalog_gen.lock.model import LockedModel, ModelLock, Origin, WantedModel, 
 from catalog_gen.lock.registry import RegistryConfig
 from catalog_gen.models import CatalogLeaf, Environment
 from catalog_gen.plan.autoscaling import check_scale_to_zero
-from catalog_gen.plan.exposure import Exposure, deployed_host_sources, resolve_exposure
+from catalog_gen.plan.exposure import (
+    Exposure,
+    check_catch_all_route,
+    deployed_host_sources,
+    resolve_exposure,
+)
 from catalog_gen.plan.fit import (
     AUTO_PRESET,
     auto_values,
@@ -355,6 +360,7 @@ def _check_effective(
     check_administration(document, service.leaf, environment, effective, report)
     check_model_egress(document, environment, service.models, effective, report)
     check_scale_to_zero(document, service.leaf, environment, effective, report)
+    check_catch_all_route(document, effective, report)
     check_requests_within_limits(document, report, effective=effective)
     check_rollout_fits(document, service.leaf, environment, effective, report)
     check_fit(
