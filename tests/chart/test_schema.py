@@ -45,6 +45,11 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
     # Ollama reads a unitless keep-alive as whole seconds and silently uses 5m for "1.5".
     ({"ollama": {"keepAlive": "1.5"}}, "/ollama/keepAlive"),
     ({"ollama": {"keepalive": "5m"}}, "additional properties 'keepalive' not allowed"),
+    # Under a nanosecond Go's ParseDuration reads as 0 (it truncates each part): Ollama would
+    # unload at once, what "not zero" refuses.
+    ({"ollama": {"keepAlive": "0.9ns"}}, "/ollama/keepAlive"),
+    ({"ollama": {"keepAlive": "0.0000000001s"}}, "/ollama/keepAlive"),
+    ({"models": [{"name": "phi", "keepAlive": "0.0009us"}]}, "/models/0/keepAlive"),
     ({"image": {"digest": "abc"}}, "/image/digest"),
     ({"image": {"digest": "xsha256:" + "a" * 64}}, "/image/digest"),
     ({"image": {"tag": "1.0 beta"}}, "/image/tag"),
