@@ -374,6 +374,18 @@ def test_plain_http_token_realm_is_refused_for_a_secure_registry() -> None:
         )
 
 
+def test_an_insecure_registry_that_serves_https_gets_a_hint(scripted: ScriptedServer) -> None:
+    # What Go's TLS server answers a plain-http request (docker-registry with TLS, run by the
+    # sixteenth round's review): text, not a registry error body.
+    body = b"Client sent an HTTP request to an HTTPS server.\n"
+    scripted.route(MANIFEST_PATH, Reply(400, body, {"Content-Type": "text/plain"}))
+    with make_client(Sleeps()) as client, pytest.raises(RegistryError) as raised:
+        resolve(scripted, client)
+    assert "the registry serves https, but the model is reached over plain http" in str(
+        raised.value
+    )
+
+
 def test_401_without_challenge_is_an_error(scripted: ScriptedServer) -> None:
     scripted.route(MANIFEST_PATH, Reply(401, b""))
     with make_client(Sleeps()) as client, pytest.raises(RegistryError, match="WWW-Authenticate"):

@@ -78,7 +78,7 @@ def check_leaf_path(
         document.add(
             report,
             ("environment",),
-            f"unknown environment {environment_dir!r}: there is no "
+            f"unknown environment {environment_dir!r}: catalog-gen found no "
             f"environments/{environment_dir}.yaml in the catalog (known: {known})",
         )
 

@@ -677,6 +677,12 @@ def _status_message(response: _Response, what: str) -> str:
             f"the tag holds an {oci}, which Ollama 0.32.0 cannot pull (it asks for "
             f"{DOCKER_MANIFEST_V2} only): push the model with `ollama push`"
         )
+    if response.status == 400 and b"HTTP request to an HTTPS server" in response.body[:200]:
+        # Go's server answers a plain-http request on a TLS port so, in plain text.
+        hint = (
+            "the registry serves https, but the model is reached over plain http (marked "
+            "insecure): drop `insecure` for this host"
+        )
     text = f"fetching the {what} failed: {hint} (HTTP {response.status} from {response.url})"
     return f"{text}: {detail}" if detail else text
 
