@@ -116,8 +116,8 @@ def test_new_refuses_an_existing_file(tmp_path: Path) -> None:
         (
             ("nowhere/ml/svc", "--model", "phi"),
             "catalog/nowhere/ml/svc.yaml:8:14: error: $.environment: unknown environment "
-            "'nowhere': catalog-gen found no environments/nowhere.yaml in the catalog (known: dev, edge, "
-            "locked)\n",
+            "'nowhere': catalog-gen found no environments/nowhere.yaml in the catalog (known: "
+            "dev, edge, locked)\n",
         ),
         (
             ("dev/Team_A/svc", "--model", "phi"),

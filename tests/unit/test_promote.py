@@ -278,8 +278,8 @@ def test_an_unknown_target_environment_is_reported_at_the_target(tmp_path: Path)
     assert outcome.code == 1
     assert error_lines(outcome.stdout) == [
         "catalog/staging/ml-workloads/ollama-phi.yaml:6:14: error: $.environment: unknown "
-        "environment 'staging': catalog-gen found no environments/staging.yaml in the catalog (known: "
-        "dev, prod)"
+        "environment 'staging': catalog-gen found no environments/staging.yaml in the catalog "
+        "(known: dev, prod)"
     ]
     assert not (catalog / "staging").exists()
 
