@@ -132,3 +132,21 @@ def test_promote_into_an_environment_without_owner_warns(tmp_path: Path) -> None
     assert outcome.code == 0, outcome.stdout + outcome.stderr
     assert owner_lines(outcome.stdout) == [f"catalog/sandbox/ml/chat.yaml:2:1: {NO_OWNER}"]
     assert (catalog / "sandbox/ml/chat.yaml").is_file()
+
+
+def test_an_owner_too_long_for_the_cost_label_is_reported_at_the_leafs_owner(
+    tmp_path: Path,
+) -> None:
+    """The chart's cost label team is the owner's name: a leaf's owner too long for a label was
+    reported at the leaf's first line, saying the value came from the environment or the
+    chart (a differential review)."""
+    name = "a" * 64
+    make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf(f"model: phi\nowner: group:{name}\n")})
+    outcome = run_cli(tmp_path, "validate", "--no-cache")
+    assert outcome.code == 1
+    (line,) = [line for line in outcome.stdout.splitlines() if ": error: " in line]
+    assert line.startswith(
+        "catalog/dev/ml/svc.yaml:7:8: error: $.owner: chart value costLabels.team: "
+        f"'{name}' is too long"
+    )
+    assert "comes from the environment" not in line

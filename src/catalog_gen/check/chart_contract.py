@@ -89,6 +89,9 @@ LEAF_SOURCES: tuple[tuple[tuple[str, ...], tuple[tuple[str, ...], ...]], ...] = 
     (("httpRoute",), (("ingress",), ("gateway",))),
     (("startup",), (("resourcesPreset",),)),
     (("autoscaling",), (("autoscaling",),)),
+    # plan/merge.py cost_labels: the team is the owner's name, the service the catalog's.
+    (("costLabels", "team"), (("owner",),)),
+    (("costLabels", "service"), (("serviceCatalog",),)),
 )
 
 
