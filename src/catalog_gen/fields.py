@@ -61,7 +61,8 @@ REGISTRY_HOST = (
     rf"^(localhost(:{_PORT})?|{_DOMAIN_LABEL}(\.{_DOMAIN_LABEL})+(:{_PORT})?"
     rf"|{_DOMAIN_LABEL}:{_PORT})(/[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*)*$"
 )
-MODEL_HOST = r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?$"
+# A model registry: a host and an optional port 1-65535 (Ollama's name grammar, a port it can dial).
+MODEL_HOST = rf"^{_DOMAIN_LABEL}(\.{_DOMAIN_LABEL})*(:{_PORT})?$"
 RESOURCE_NAME = (
     r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
     r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"

@@ -257,3 +257,20 @@ def test_an_image_registry_must_be_one_to_container_runtimes(
         assert "$.imageRegistry: must be a registry host (a name with a dot or a port" in (
             outcome.stdout
         )
+
+
+@pytest.mark.parametrize("host", ["mirror.example:99999", "mirror.example:0", "a..b"])
+def test_a_model_registry_port_no_client_can_dial_is_refused_at_the_environment(
+    tmp_path: Path, host: str
+) -> None:
+    """Refused by the chart at every leaf before (as networkPolicy.registry.ports[0], a value no
+    leaf sets), now at the environment file's own line."""
+    catalog = make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf()})
+    environment = catalog / "environments" / "dev.yaml"
+    environment.write_text(environment.read_text() + f"modelRegistry: {{host: '{host}'}}\n")
+    outcome = run_cli(tmp_path, "validate", "--no-cache")
+    assert outcome.code == 1
+    errors = [line for line in outcome.stdout.splitlines() if ": error: " in line]
+    assert errors
+    assert all(line.startswith("catalog/environments/dev.yaml:") for line in errors), errors
+    assert any("$.modelRegistry.host: must be a registry host" in line for line in errors)
