@@ -166,7 +166,9 @@ class OllamaSettings(Strict):
     keep_alive: Opt[Duration] = None
     """OLLAMA_KEEP_ALIVE: how long a model stays loaded; negative = forever (readiness needs it)."""
     max_loaded_models: Opt[NonNegativeInt] = None
-    """OLLAMA_MAX_LOADED_MODELS: 0 keeps Ollama's default; at least the number of models."""
+    """OLLAMA_MAX_LOADED_MODELS: 0 keeps Ollama's default; else at least the number of load
+    groups (a derived model shares its FROM model's), or where some models are on demand (a finite
+    models[].keepAlive), the resident groups plus one."""
 
 
 # --- leaf -----------------------------------------------------------------------------------------
