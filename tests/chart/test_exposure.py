@@ -250,6 +250,22 @@ def test_notes_explain_access_and_pull(helm: Path, tmp_path: Path) -> None:
     text = rendered["data"]["notes"]
     assert "http://chat.example.com/  (HTTPRoute release-ollama-inference-load)" in text
     assert "NetworkPolicy admits only networkPolicy.ingressFrom" in text
+    assert "the Ingress is not authenticated" not in text
+
+    # The authentication covers the HTTPRoute only: an Ingress beside it is open (a review found
+    # the notes saying "Every request ... needs credentials" next to it, nothing else).
+    values["httpRoute"] = {
+        **route,
+        "parentRefs": [{"name": "gw"}],
+        "authentication": {"type": "apiKey", "apiKey": {"secretName": "keys"}},
+    }
+    values["ingress"] = {"enabled": True, "hosts": [{"host": "open.example.com"}]}
+    values["gateway"] = {"enabled": False}
+    values["assumeApiVersions"] = ["gateway.envoyproxy.io/v1alpha1"]
+    (rendered,) = select(render(helm, values, tmp_path, chart=chart), "ConfigMap", "notes")
+    text = rendered["data"]["notes"]
+    assert "Every request through the HTTPRoute needs credentials (apiKey)." in text
+    assert "WARNING: the Ingress is not authenticated" in text
 
 
 def test_the_charts_own_gateway_refuses_hostnames_its_listener_does_not_match(
@@ -272,3 +288,27 @@ def test_the_charts_own_gateway_refuses_hostnames_its_listener_does_not_match(
     values["httpRoute"]["hostnames"].append("example.com")  # a wildcard matches no apex
     with pytest.raises(HelmError):
         render(helm, values, tmp_path)
+
+
+def test_a_spread_constraints_own_label_selector_is_kept_as_written(
+    helm: Path, tmp_path: Path
+) -> None:
+    """An entry without labelSelector gets the pods' selector; one with its own keeps it (a
+    merge added the release's labels, narrowing a spread across a team's pods to this release:
+    a review found it)."""
+    spread = {"maxSkew": 1, "whenUnsatisfiable": "ScheduleAnyway"}
+    values = {
+        "models": [{"name": "phi"}],
+        "topologySpreadConstraints": [
+            {
+                **spread,
+                "topologyKey": "kubernetes.io/hostname",
+                "labelSelector": {"matchLabels": {"gpu-tenant": "team-a"}},
+            },
+            {**spread, "topologyKey": "topology.kubernetes.io/zone"},
+        ],
+    }
+    (deployment,) = select(render(helm, values, tmp_path), "Deployment")
+    own, default = deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    assert own["labelSelector"] == {"matchLabels": {"gpu-tenant": "team-a"}}
+    assert default["labelSelector"]["matchLabels"]["app.kubernetes.io/instance"] == RELEASE

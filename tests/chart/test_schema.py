@@ -50,6 +50,9 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
     ({"ollama": {"keepAlive": "0.9ns"}}, "/ollama/keepAlive"),
     ({"ollama": {"keepAlive": "0.0000000001s"}}, "/ollama/keepAlive"),
     ({"models": [{"name": "phi", "keepAlive": "0.0009us"}]}, "/models/0/keepAlive"),
+    # A minute and an hour are no powers of ten of a nanosecond: below 1/60e9 and 1/3.6e12.
+    ({"ollama": {"keepAlive": "0.000000000016m"}}, "/ollama/keepAlive"),
+    ({"ollama": {"keepAlive": "0.00000000000027h"}}, "/ollama/keepAlive"),
     ({"image": {"digest": "abc"}}, "/image/digest"),
     ({"image": {"digest": "xsha256:" + "a" * 64}}, "/image/digest"),
     ({"image": {"tag": "1.0 beta"}}, "/image/tag"),
@@ -67,6 +70,28 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
     ({"global": {"imageRegistry": "registry.example:0"}}, "/global/imageRegistry"),
     ({"global": {"imageRegistry": "a..b"}}, "/global/imageRegistry"),
     ({"image": {"registry": "mirror"}}, "/image/registry"),
+    ({"image": {"repository": "ollama._x/ollama"}}, "/image/repository"),
+    ({"test": {"image": {"repository": "a..b/c"}}}, "/test/image/repository"),
+    # The chart's labels win a merge: these keys would be dropped silently.
+    ({"commonLabels": {"app.kubernetes.io/part-of": "mine"}}, "/commonLabels"),
+    ({"podLabels": {"app.kubernetes.io/component": "llm"}}, "/podLabels"),
+    # Authentication is the HTTPRoute's SecurityPolicy: without the route it did nothing.
+    (
+        {"httpRoute": {"authentication": {"type": "apiKey", "apiKey": {"secretName": "k"}}}},
+        "/httpRoute/enabled",
+    ),
+    # The chart's own Gateway with parentRefs elsewhere: a Gateway no route attaches to.
+    (
+        {
+            "gateway": {"enabled": True, "className": "eg"},
+            "httpRoute": {
+                "enabled": True,
+                "hostnames": ["a.example.com"],
+                "parentRefs": [{"name": "other", "namespace": "gw"}],
+            },
+        },
+        "/httpRoute/parentRefs",
+    ),
     ({"commonLabels": {"env": 3}}, "/commonLabels/env"),
     ({"httpRoute": {"hostnames": ["Bad_Host"]}}, "/httpRoute/hostnames/0"),
     ({"httpRoute": {"timeouts": {"request": "10 minutes"}}}, "/httpRoute/timeouts/request"),

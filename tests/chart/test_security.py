@@ -67,11 +67,16 @@ def test_an_invalid_policy_fails_the_crd_schema(helm: Path, shared_dir: Path) ->
     assert validate_manifests([policy], crd_dir=shared_dir / "crds")
 
 
-def test_no_policy_without_authentication_or_without_a_route(helm: Path, tmp_path: Path) -> None:
+def test_no_policy_without_authentication_and_no_authentication_without_a_route(
+    helm: Path, tmp_path: Path
+) -> None:
     assert select(render_scenario(helm, "hardened"), "SecurityPolicy") == []
+    # The policy targets the HTTPRoute: without it the authentication did nothing, silently,
+    # while the release notes said every request needed credentials.
     values = _values("jwt")
     values["httpRoute"]["enabled"] = False
-    assert select(render(helm, values, tmp_path), "SecurityPolicy") == []
+    with pytest.raises(HelmError, match="/httpRoute/enabled"):
+        render(helm, values, tmp_path)
 
 
 def test_policy_needs_envoy_gateway(helm: Path, tmp_path: Path) -> None:

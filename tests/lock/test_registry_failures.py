@@ -525,6 +525,18 @@ def test_a_basic_challenge_is_refused_as_ollama_cannot_answer_it(scripted: Scrip
     assert [seen.headers.get("authorization", "") for seen in scripted.seen] == [""]
 
 
+def test_an_unquoted_realm_is_refused_as_ollama_misreads_it(scripted: ScriptedServer) -> None:
+    # server/images.go getValue skips one character after `realm=` (the quote it expects) and
+    # reads to the next quote: `ttp://...` is no URL it can fetch.
+    scripted.enable_token_auth()
+    challenge = f"Bearer realm={scripted.url}/token,service=scripted-registry,scope=x"
+    scripted.route(MANIFEST_PATH, Reply(401, b"", {"WWW-Authenticate": challenge}))
+    with make_client(Sleeps()) as client, pytest.raises(RegistryError) as raised:
+        resolve(scripted, client)
+    assert "with an unquoted realm" in str(raised.value)
+    assert scripted.requests_to("/token") == []
+
+
 def test_an_anonymous_token_without_pull_access_is_named_so(scripted: ScriptedServer) -> None:
     # Distribution's token auth: the anonymous token has no pull right on the scope (Harbor and
     # Docker Hub answer so for a repository that does not exist, too).

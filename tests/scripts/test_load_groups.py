@@ -153,6 +153,15 @@ def test_a_from_spelled_otherwise_than_its_model_is_refused(tmp_path: Path) -> N
             "derivedModels": [{"name": "terse", "modelfile": f"FROM {spelled}\n"}],
         }
         assert _helm(tmp_path, values).returncode == 0, spelled
+    # Ollama's parser keeps the last FROM line: a first one spelled right does not hide it.
+    values = {
+        "models": [{"name": "phi"}],
+        "derivedModels": [{"name": "terse", "modelfile": "FROM phi\nFROM Phi\n"}],
+    }
+    assert (
+        "the modelfile of terse says FROM Phi, which is phi spelled"
+        in _helm(tmp_path, values).stderr
+    )
     # A derived model FROM another derived model: that one's own spelling.
     values = {
         "models": [{"name": "phi"}],

@@ -92,7 +92,8 @@ def test_a_route_without_hostnames_on_the_shared_gateway_is_an_error(tmp_path: P
         "httpRoute.hostnames to the leaf's ingress keys"
     ]
     own = HOST + (
-        "chartValues:\n  httpRoute:\n    hostnames: []\n  gateway: {enabled: true, className: eg}\n"
+        "chartValues:\n  httpRoute:\n    hostnames: []\n    parentRefs: []\n"
+        "  gateway: {enabled: true, className: eg}\n"
     )
     (tmp_path / "catalog/dev/ml/a.yaml").write_text(leaf(own, name="a"))
     outcome = run_cli(tmp_path, "validate", "--no-cache")

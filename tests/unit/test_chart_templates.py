@@ -132,8 +132,7 @@ def test_guarded_chains_are_sent_only_where_every_guard_is_truthy_as_go_reads_it
     [
         "{{ if .Values.g }}{{ .Values.a }}",  # never ended
         "{{ .Values.a }}{{ end }}",  # an end too many
-        '{{ if eq "}}" .Values.g }}{{ .Values.a }}{{ end }}',  # a `}}` in a string
-        '{{ if .Values.g }}{{ "}}{{ end }}" }}{{ .Values.a }}{{ end }}',  # an end in a string
+        '{{ if eq "}}" .Values.g }}{{ .Values.a }}{{ end }}',  # a `}}` in a string: no guard
     ],
 )
 def test_a_structure_not_followed_reads_every_chain_always(text: str) -> None:
@@ -141,6 +140,38 @@ def test_a_structure_not_followed_reads_every_chain_always(text: str) -> None:
     assert reads == CaseReads(read_paths([text]))
     assert reads.always is not WHOLE
     assert "a" in reads.always
+
+
+@pytest.mark.parametrize("text", ['{{ .Values.a }}{{ "never closed }}', "{{/* never closed }}"])
+def test_an_action_or_comment_never_closed_sends_everything(text: str) -> None:
+    assert read_paths([text]) is WHOLE
+    assert case_reads([text]) == CaseReads(WHOLE)
+
+
+def test_strings_and_comments_are_read_as_gos_lexer_reads_them() -> None:
+    """An action ends at the first `}}` outside a string (a review hid a balanced `if` and
+    `end` in two strings, and a `{{/*` ... `*/}}` pair, which the comment pattern took for a
+    comment around real code)."""
+    hidden = (
+        '{{- $s := printf "}}{{ if .Values.gateway.enabled }}" }}'
+        "{{- if .Values.service.type }}{{ .Values.fullnameOverride }}{{ end }}"
+        '{{- $s = printf "}}{{ end }}" }}'
+    )
+    reads = case_reads([hidden])
+    assert reads.guarded == (((("service", "type"),), (("fullnameOverride",),)),)
+    in_strings = '{{ $s := "{{/*" }}{{ .Values.fullnameOverride }}{{ $s = "*/}}" }}'
+    assert read_paths([in_strings]) == {"fullnameOverride": WHOLE}
+    ended = '{{ if .Values.g }}{{ "}}{{ end }}" }}{{ .Values.a }}{{ end }}'
+    assert case_reads([ended]).guarded == (((("g",),), (("a",),)),)
+
+
+def test_a_define_or_block_body_is_not_guarded_by_an_if_around_it() -> None:
+    """A block's body is a template that `include` may run anywhere: the `if` around where it
+    is defined does not guard what it reads."""
+    text = '{{ if .Values.g }}{{ block "b" . }}{{ .Values.x }}{{ end }}{{ end }}'
+    reads = case_reads([text])
+    assert reads.always == {"g": WHOLE, "x": WHOLE}
+    assert reads.guarded == ()
 
 
 def _cases() -> list[dict[str, Any]]:

@@ -66,15 +66,14 @@ A reference's parts as JSON {"host", "namespace", "model", "tag"}, defaults fill
 {{- end }}
 
 {{/*
-What the first FROM line of a Modelfile names (the command is case-insensitive, surrounding
-quotes dropped); empty when there is none.
+What the FROM line of a Modelfile names (the command is case-insensitive, surrounding quotes
+dropped): the last one, as Ollama's parser keeps it (parser/parser.go CreateRequest sets From
+for every FROM line); empty when there is none.
 */}}
 {{- define "oil.modelfileFrom" -}}
 {{- $from := "" }}
-{{- $found := false }}
 {{- range splitList "\n" . }}
-{{- if and (not $found) (regexMatch "^[ \t]*[Ff][Rr][Oo][Mm][ \t]" .) }}
-{{- $found = true }}
+{{- if regexMatch "^[ \t]*[Ff][Rr][Oo][Mm][ \t]" . }}
 {{- $from = regexReplaceAll "[ \t\r]+$" (regexReplaceAll "^[ \t]*[Ff][Rr][Oo][Mm][ \t]+" . "") "" }}
 {{- $from = regexReplaceAll "^\"|\"$" $from "" }}
 {{- end }}

@@ -82,7 +82,9 @@ tolerations:
 {{- $selector := dict "matchLabels" (include "oil.selectorLabels" . | fromYaml) }}
 {{- $constraints := list }}
 {{- range .Values.topologySpreadConstraints }}
-{{- $constraints = append $constraints (merge (dict) . (dict "labelSelector" $selector)) }}
+{{- /* The pods' selector only where the entry has none: merge would add the release's labels
+to a selector of its own (a spread across a team's pods narrowed to this release). */}}
+{{- $constraints = append $constraints (merge (dict) . (dict "labelSelector" (default $selector .labelSelector))) }}
 {{- end }}
 {{- if $constraints }}
 topologySpreadConstraints:

@@ -10,8 +10,10 @@ values those chains end on (check/chart_templates.py read_paths), and a chain re
 per-service values (hostnames) inside the `if` that enables it, or every service becomes a case
 of its own and helm judges each one (chart 0.3.16 to 0.3.19 did). .Values alone, index/get on
 .Values, tpl or a bare $ make it send every value of every service (slower), and the root
-context . must never be handed whole to anything that walks it (toJson ., $r := .): the text
-cannot show that, so catalog-gen would send too little.
+context . must never be handed whole to anything that walks it (toJson ., $r := .), and values
+must never be changed (set, unset or merge on a map reached through .Values: an `if` on a value
+set that way reads what catalog-gen left out): the text cannot show that, so catalog-gen would
+send too little.
 templates/validate.yaml fails with every message at once.
 */}}
 {{- define "oil.validationMessages" -}}

@@ -77,7 +77,6 @@ class TemplateMessage:
 # What a case keeps of the values: {key: the part of its value to keep}; WHOLE keeps it all.
 ReadPaths = dict[str, "ReadPaths | None"]
 WHOLE = None
-_COMMENT = re.compile(r"\{\{-?\s*/\*.*?\*/\s*-?\}\}", re.DOTALL)
 _KEY = r"\.[^\W\d]\w*"  # a Go template field name: a letter or _, then letters, digits or _
 _CHAIN = re.compile(rf"\$?\.Values((?:{_KEY})+)")
 _STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"|`[^`]*`')
@@ -88,7 +87,10 @@ _BARE_ROOT = re.compile(r"\$(?![\w.])")  # the root `$` itself, outside strings
 
 def read_paths(texts: Sequence[str]) -> ReadPaths | None:
     """The values the template texts read, as a tree of keys (None: they may read any value)."""
-    code = [_COMMENT.sub("", text) for text in texts]
+    scanned = [_scan(text) for text in texts]
+    if any(found is None for found in scanned):  # an action or comment never closed
+        return WHOLE
+    code = [found[0] for found in scanned if found is not None]
     for text in code:
         rest = _CHAIN.sub("", text)
         if _OTHER_WAYS.search(rest) or _BARE_ROOT.search(_STRING.sub('""', rest)):
@@ -104,9 +106,13 @@ def read_paths(texts: Sequence[str]) -> ReadPaths | None:
 # chains read then).
 Chain = tuple[str, ...]
 Guarded = tuple[tuple[Chain, ...], tuple[Chain, ...]]
-_ACTION = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}", re.DOTALL)
+GuardedRead = tuple[tuple[Chain, ...], Chain]  # a chain read, with the guards around it
+_QUOTES = "\"`'"  # Go template string, raw string and rune literals
+_OPENING = re.compile(r"(?:-(?=\s))?\s*")  # after `{{`: a trim marker, then spaces
+_COMMENT_END = re.compile(r"\*/\s*(?:-\s*)?\}\}")  # `*/`, then a trim marker, then `}}`
 _OPENERS = frozenset({"if", "range", "with", "define", "block"})
 _REBINDS_DOT = frozenset({"range", "with"})  # inside them `.Values` is not the values' root
+_TEMPLATES = frozenset({"define", "block"})  # a body that may run anywhere: no guard outside it
 _ONE_CHAIN = re.compile(rf"\$?\.Values((?:{_KEY})+)")
 
 
@@ -144,7 +150,8 @@ def case_reads(texts: Sequence[str]) -> CaseReads:
     always: ReadPaths = {}
     guarded: dict[tuple[Chain, ...], list[Chain]] = {}
     for text in texts:
-        reads = _guarded_reads(_COMMENT.sub("", text))
+        scanned = _scan(text)
+        reads = None if scanned is None else _guarded_reads(*scanned)
         if reads is None:  # a structure not followed: every chain is read always
             return CaseReads(every)
         for guards, chain in reads:
@@ -155,19 +162,69 @@ def case_reads(texts: Sequence[str]) -> CaseReads:
     return CaseReads(always, tuple((guards, tuple(chains)) for guards, chains in guarded.items()))
 
 
-def _guarded_reads(code: str) -> list[tuple[tuple[Chain, ...], Chain]] | None:
+def _scan(text: str) -> tuple[str, list[str]] | None:
+    """text without its comments, and the inside of each of its actions, read as Go's lexer
+    reads them: an action ends at the first `}}` outside a string, raw string or rune literal
+    (a `}}` or `{{/*` inside one is text); None when an action or comment is never closed."""
+    code: list[str] = []
+    actions: list[str] = []
+    at = 0
+    while (start := text.find("{{", at)) >= 0:
+        inside = _OPENING.match(text, start + 2)
+        assert inside is not None  # the pattern matches the empty string
+        if text.startswith("/*", inside.end()):
+            comment = _COMMENT_END.search(text, inside.end() + 2)
+            if comment is None:
+                return None
+            code.append(text[at:start])
+            at = comment.end()
+            continue
+        end = _action_end(text, start + 2)
+        if end is None:
+            return None
+        actions.append(text[start + 2 : end].strip().removeprefix("-").removesuffix("-").strip())
+        code.append(text[at : end + 2])
+        at = end + 2
+    code.append(text[at:])
+    return "".join(code), actions
+
+
+def _action_end(text: str, at: int) -> int | None:
+    """Where the action whose inside starts at `at` ends (its `}}`), strings skipped."""
+    quote = ""
+    index = at
+    while index < len(text):
+        char = text[index]
+        if quote:
+            if char == "\\" and quote != "`":
+                index += 2
+                continue
+            if char == quote:
+                quote = ""
+        elif char in _QUOTES:
+            quote = char
+        elif text.startswith("}}", index):
+            return index
+        index += 1
+    return None
+
+
+def _guarded_reads(code: str, actions: Sequence[str]) -> list[GuardedRead] | None:
     """Each chain the code reads, with the guards of the `if` blocks around it (their
-    then-branches); None when the actions do not nest (or hide a chain from this scan)."""
+    then-branches; a define or block body starts without: it may run anywhere); None when the
+    actions do not nest (or a chain stands outside them)."""
     frames: list[tuple[str, tuple[Chain, ...]]] = []  # per open block: its word, its guards
-    reads: list[tuple[tuple[Chain, ...], Chain]] = []
-    for action in _ACTION.findall(code):
+    reads: list[GuardedRead] = []
+    for action in actions:
         words = action.split()
         word = words[0] if words else ""
         if word in ("else", "end") and not frames:
             return None
         if word == "else":  # an else branch (and its `else if` test) runs where the guard fails
             frames[-1] = (frames[-1][0], ())
-        guards = tuple(guard for _, own in frames for guard in own)
+        guards: tuple[Chain, ...] = ()
+        for kind, own in frames:
+            guards = () if kind in _TEMPLATES else guards + own
         reads += [(guards, tuple(chain.split(".")[1:])) for chain in _CHAIN.findall(action)]
         if word in _OPENERS:
             rebound = any(kind in _REBINDS_DOT for kind, _ in frames)

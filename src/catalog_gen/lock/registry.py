@@ -367,6 +367,14 @@ class RegistryClient:
         token); any other challenge is one Ollama's pull cannot answer."""
         header = response.headers.get("www-authenticate", "")
         scheme, params = _challenge(header)
+        if scheme.lower() == "bearer" and params.get("realm") and 'realm="' not in header:
+            # Ollama reads the realm after `realm="` up to the next quote (server/images.go
+            # getValue): an unquoted realm becomes a URL it cannot fetch.
+            raise RegistryError(
+                f"the registry answered 401 at {response.url} with an unquoted realm "
+                f"({header}): Ollama's pull reads the realm only between quotes, so the pods "
+                "could not fetch a token from it"
+            )
         if scheme.lower() != "bearer" or not params.get("realm"):
             host = urllib.parse.urlsplit(response.url).netloc
             raise RegistryError(
