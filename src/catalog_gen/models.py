@@ -581,6 +581,23 @@ class EnvironmentAutoscaling(Strict):
     """keda-http settings."""
 
 
+# Argo CD matches an AppProject's destinations and sourceRepos as globs (gobwas/glob): one of
+# these in a cluster or repository URL (an IPv6 host's brackets) never matches itself, so the
+# project would allow no Application of the environment.
+_GLOB_CHARACTERS = frozenset("[]{}*?")
+
+
+def _no_glob(value: str | None) -> str | None:
+    if value is not None and _GLOB_CHARACTERS & set(value):
+        raise PydanticCustomError(
+            "argocd_glob",
+            "must not hold [ ] { } * or ?: Argo CD matches the AppProject's destinations and "
+            "sourceRepos as globs, so the URL would never match itself (use a DNS name for an "
+            "IPv6 address)",
+        )
+    return value
+
+
 class ChartSource(Strict):
     """Where Argo CD takes the chart from: a path in a git repository or a Helm/OCI chart."""
 
@@ -596,6 +613,8 @@ class ChartSource(Strict):
     """Chart name in a Helm or OCI repository."""
     version: Opt[str] = None
     """Chart version (Helm/OCI) or git revision (path; default argocd.targetRevision)."""
+
+    _repo_url_no_glob = field_validator("repo_url")(_no_glob)
 
     @model_validator(mode="after")
     def _one_source(self) -> ChartSource:
@@ -636,6 +655,8 @@ class ArgoCd(Strict):
     """The chart to deploy."""
     sync_policy: SyncPolicy = Field(default_factory=SyncPolicy)
     """Automated sync, prune and self-heal."""
+
+    _urls_no_glob = field_validator("repo_url", "destination_server")(_no_glob)
 
 
 class Environment(Strict):

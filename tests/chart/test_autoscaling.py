@@ -110,6 +110,9 @@ def test_keda_http_resources_agree(helm: Path, tmp_path: Path, shared_dir: Path)
 
     grant = one(documents, "ReferenceGrant")
     assert grant["metadata"]["namespace"] == "keda"
+    # Namespace and full name joined by a dot, which neither holds: x + y-chat and x-y + chat
+    # were one `x-y-chat` with a dash (a review found two Applications sharing it).
+    assert grant["metadata"]["name"] == f"{NAMESPACE}.chat"
     assert grant["spec"] == {
         "from": [
             {"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "namespace": NAMESPACE}

@@ -447,6 +447,10 @@ def _catalog_with(tmp_path: Path, environment: str, replacement: dict[str, Any])
             "version",
         ),
         ({"namespacePrefix": "Prod_"}, "$.argocd.namespacePrefix", "DNS label"),
+        # Argo CD matches the project's destinations and sourceRepos as globs: brackets never
+        # match themselves (a review ran gobwas/glob, which Argo CD pins).
+        ({"destinationServer": "https://[fd00::1]:6443"}, "$.argocd.destinationServer", "glob"),
+        ({"repoURL": "https://git.example.com/{team}/gitops"}, "$.argocd.repoURL", "glob"),
     ],
 )
 def test_environment_problems_are_reported_at_their_key(
@@ -461,6 +465,21 @@ def test_environment_problems_are_reported_at_their_key(
     }
     assert any(message in problem.message for problem in report.errors)
     assert all(problem.line > 0 for problem in report.errors)
+
+
+def test_a_destination_server_is_written_without_a_trailing_slash(tmp_path: Path) -> None:
+    """Argo CD looks the cluster up with the slash trimmed and matches the AppProject's
+    destinations as globs against that: `https://host:6443/` there allowed no Application."""
+    catalog, report = plan(
+        _catalog_with(tmp_path, "dev", {"destinationServer": "https://edge.example:6443/"})
+    )
+    check_catalog(catalog, report)
+    assert report.errors == []
+    environment = catalog.environments["dev"]
+    project = argocd.app_project(environment, ["team-a"])
+    assert project["spec"]["destinations"][0]["server"] == "https://edge.example:6443"
+    assert environment.argocd is not None
+    assert argocd.destination_server(environment.argocd) == "https://edge.example:6443"
 
 
 def test_a_prefix_that_makes_a_namespace_too_long_is_reported_at_the_leaf(tmp_path: Path) -> None:

@@ -100,9 +100,11 @@ x-ollama-inference-load-route
 {{- end }}
 
 {{/* The ReferenceGrant's name in the interceptor's namespace: one per release namespace and
-service, so two releases never share (or delete) one. */}}
+service, so two releases never share (or delete) one. A dot joins them: neither a namespace nor
+a full name holds one, while a dash made x + y-chat and x-y + chat one name (two Argo CD
+Applications then fought over one grant, each leaving the other's route without it). */}}
 {{- define "oil.referenceGrantName" -}}
-{{- include "oil.boundedName" (list (printf "%s-%s" .Release.Namespace (include "oil.fullname" .)) 63) }}
+{{- printf "%s.%s" .Release.Namespace (include "oil.fullname" .) }}
 {{- end }}
 
 {{/* Prometheus query with its placeholders replaced. */}}

@@ -436,7 +436,7 @@ def _application_template(
                 },
             ],
             "destination": {
-                "server": argocd.destination_server,
+                "server": destination_server(argocd),
                 "namespace": "{{ .namespace }}",
             },
             # Shown on the Application page: where to look when something is wrong.
@@ -452,6 +452,13 @@ def _application_template(
 def source_repositories(environment: Environment) -> list[str]:
     argocd = _argocd(environment)
     return sorted({argocd.repo_url, chart_record(argocd)["repoURL"]})
+
+
+def destination_server(argocd: ArgoCd) -> str:
+    """The cluster's API URL as Argo CD stores and compares it: without a trailing slash (it
+    trims one when it looks the cluster up, then matches the AppProject's destinations as
+    globs against that, so `https://host:6443/` there allowed no Application at all)."""
+    return str(argocd.destination_server).rstrip("/")
 
 
 def app_project(environment: Environment, namespaces: Iterable[str]) -> dict[str, Any]:
@@ -475,7 +482,7 @@ def app_project(environment: Environment, namespaces: Iterable[str]) -> dict[str
             ),
             "sourceRepos": source_repositories(environment),
             "destinations": [
-                {"server": argocd.destination_server, "namespace": namespace}
+                {"server": destination_server(argocd), "namespace": namespace}
                 for namespace in sorted(set(namespaces))
             ],
             "clusterResourceWhitelist": [
@@ -682,7 +689,7 @@ def _check_shared_releases(catalog: CatalogPlan, report: Report) -> None:
         environment = catalog.environments[service.environment_name]
         if environment.argocd is None:  # no Application: nothing Argo CD deploys
             continue
-        server = str(environment.argocd.destination_server).rstrip("/")
+        server = destination_server(environment.argocd)
         if server == DEFAULT_ARGOCD_DESTINATION.rstrip("/"):
             continue
         namespace = destination_namespace(environment, service.namespace)
