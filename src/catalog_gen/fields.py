@@ -69,7 +69,8 @@ RESOURCE_NAME = (
 )
 # An exponent of at most three digits: Kubernetes reads 1e999 at once, while 1e1000000000 kept its
 # parser (and catalog-gen's Decimal) busy or out of range.
-QUANTITY = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]{1,3})?$"
+# A leading `+` as Kubernetes (and the chart's schema) reads one; no `-`: no resource is negative.
+QUANTITY = r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]{1,3})?$"
 DURATION = r"^-?([0-9]+|([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+)$"
 # Whitespace spelled out: `\s` means more to Python's re than to ECMA 262 (editors, Backstage)
 # or to Go (helm); a class written out reads the same to all of them.

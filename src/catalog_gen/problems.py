@@ -52,7 +52,14 @@ class Problem:
         text += self.message
         if self.hint:
             text += f" ({self.hint})"
-        return text
+        # One problem, one line: a file name holding a line break (or another control
+        # character) would otherwise split it, or forge a line of its own.
+        return text if text.isprintable() else _escaped(text)
+
+
+def _escaped(text: str) -> str:
+    """text with each character that is not printable as Python escapes it (`\\n`, `\\x1b`)."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 class ProblemList(list[Problem]):

@@ -138,3 +138,17 @@ def test_a_quantity_with_a_huge_exponent_is_a_problem_not_a_crash(tmp_path: Path
     [line] = error_lines(outcome.stdout)
     assert "$.chartValues.pull.resources.limits.cpu" in line
     assert "internal error" not in outcome.stderr
+
+
+def test_a_quantity_with_a_leading_plus_is_one_as_kubernetes_reads_it(tmp_path: Path) -> None:
+    """`+1Gi` is a Kubernetes quantity (and the chart's schema takes it): the leaf refused it
+    while the same value through chartValues passed (a differential review)."""
+    body = (
+        "model: phi\ncontainer:\n  resources:\n    requests: {cpu: '+500m', memory: '+1Gi'}\n"
+        "    limits: {cpu: '+2', memory: '+4Gi'}\n"
+    )
+    make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf(body)})
+    outcome = run_cli(tmp_path, "render", "--no-cache")
+    assert outcome.code == 0, outcome.stdout + outcome.stderr
+    values = (tmp_path / "generated/dev/ml/svc/values.yaml").read_text()
+    assert 'memory: "+4Gi"' in values

@@ -48,3 +48,16 @@ def test_a_report_made_from_a_plain_list_counts_it() -> None:
     report.problems = [problem(), problem()]
     assert report.error_count == 2
     assert not report.ok
+
+
+def test_a_problem_is_one_line_whatever_its_file_name_holds() -> None:
+    """A file named `x\\nDEV: error: forged line x.yaml` split its problems over two lines, the
+    second looking like a problem of its own (an error-reporting review)."""
+    problem = Problem("catalog/dev/ml/x\nDEV: error: forged.yaml", 3, 14, "$.serviceName", "m")
+    assert (
+        problem.format()
+        == "catalog/dev/ml/x\\nDEV: error: forged.yaml:3:14: error: $.serviceName: m"
+    )
+    assert Problem("catalog/dev/ml/é.yaml", 1, 1, "$", "ü").format() == (
+        "catalog/dev/ml/é.yaml:1:1: error: $: ü"
+    )
