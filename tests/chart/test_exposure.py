@@ -306,9 +306,12 @@ def test_a_spread_constraints_own_label_selector_is_kept_as_written(
                 "labelSelector": {"matchLabels": {"gpu-tenant": "team-a"}},
             },
             {**spread, "topologyKey": "topology.kubernetes.io/zone"},
+            # An empty selector is one of its own too: every pod of the namespace.
+            {**spread, "topologyKey": "kubernetes.io/arch", "labelSelector": {}},
         ],
     }
     (deployment,) = select(render(helm, values, tmp_path), "Deployment")
-    own, default = deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    own, default, empty = deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
     assert own["labelSelector"] == {"matchLabels": {"gpu-tenant": "team-a"}}
     assert default["labelSelector"]["matchLabels"]["app.kubernetes.io/instance"] == RELEASE
+    assert empty["labelSelector"] == {}

@@ -83,8 +83,9 @@ tolerations:
 {{- $constraints := list }}
 {{- range .Values.topologySpreadConstraints }}
 {{- /* The pods' selector only where the entry has none: merge would add the release's labels
-to a selector of its own (a spread across a team's pods narrowed to this release). */}}
-{{- $constraints = append $constraints (merge (dict) . (dict "labelSelector" (default $selector .labelSelector))) }}
+to a selector of its own (a spread across a team's pods narrowed to this release); an empty
+one, {}, is the entry's own too (every pod of the namespace). */}}
+{{- $constraints = append $constraints (merge (dict) . (dict "labelSelector" (ternary .labelSelector $selector (kindIs "map" .labelSelector)))) }}
 {{- end }}
 {{- if $constraints }}
 topologySpreadConstraints:
