@@ -54,12 +54,15 @@ class Problem:
             text += f" ({self.hint})"
         # One problem, one line: a file name holding a line break (or another control
         # character) would otherwise split it, or forge a line of its own.
-        return text if text.isprintable() else _escaped(text)
+        return printable(text)
 
 
-def _escaped(text: str) -> str:
-    """text with each character that is not printable as Python escapes it (`\\n`, `\\x1b`)."""
-    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+def printable(text: str) -> str:
+    """text as one line of plain text: each character that is not printable (a line break, an
+    ANSI escape) shown as its escape, not acted on by a terminal or a log reader."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in text)
 
 
 class ProblemList(list[Problem]):

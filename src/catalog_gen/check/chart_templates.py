@@ -18,8 +18,9 @@ Gateway reads every service's hosts, but only with `gateway.enabled`, so service
 stay one case (each was a case of its own in chart 0.3.16 to 0.3.19: a cold render of 10,000
 `dev` leaves spent 2.5 s of CPU in helm). Where the files reach values any other way that shows
 in the text (`.Values` alone, `index .Values "x"`, `tpl`, the root `$` passed whole), nothing is
-left out; a block structure this module does not follow (an `end` too many, a `}}` in a string)
-makes every chain read always. What the text cannot show
+left out. The texts are read as Go's lexer reads them (an action ends at the first `}}` outside
+a string, so strings and comments hide nothing); a block structure this module does not follow
+(an `end` too many, an action never closed) makes every chain read always. What the text cannot show
 is the root context `.` handed whole to something that walks it (`toJson .`, `$r := .` then
 `$r.Values`), since a bare `.` is also each item of a `range`: the header of _validate.tpl
 forbids it, and tests/unit/test_chart_templates.py compares the answers with and without the
@@ -87,10 +88,23 @@ _BARE_ROOT = re.compile(r"\$(?![\w.])")  # the root `$` itself, outside strings
 
 def read_paths(texts: Sequence[str]) -> ReadPaths | None:
     """The values the template texts read, as a tree of keys (None: they may read any value)."""
-    scanned = [_scan(text) for text in texts]
-    if any(found is None for found in scanned):  # an action or comment never closed
-        return WHOLE
-    code = [found[0] for found in scanned if found is not None]
+    scanned = _scan_all(texts)
+    return WHOLE if scanned is None else _paths_read([code for code, _ in scanned])
+
+
+def _scan_all(texts: Sequence[str]) -> list[tuple[str, list[str]]] | None:
+    """_scan of each text; None when one of them has an action or comment never closed."""
+    scanned = []
+    for text in texts:
+        found = _scan(text)
+        if found is None:
+            return None
+        scanned.append(found)
+    return scanned
+
+
+def _paths_read(code: Sequence[str]) -> ReadPaths | None:
+    """read_paths of texts without their comments."""
     for text in code:
         rest = _CHAIN.sub("", text)
         if _OTHER_WAYS.search(rest) or _BARE_ROOT.search(_STRING.sub('""', rest)):
@@ -113,7 +127,6 @@ _COMMENT_END = re.compile(r"\*/\s*(?:-\s*)?\}\}")  # `*/`, then a trim marker, t
 _OPENERS = frozenset({"if", "range", "with", "define", "block"})
 _REBINDS_DOT = frozenset({"range", "with"})  # inside them `.Values` is not the values' root
 _TEMPLATES = frozenset({"define", "block"})  # a body that may run anywhere: no guard outside it
-_ONE_CHAIN = re.compile(rf"\$?\.Values((?:{_KEY})+)")
 
 
 @dataclass(frozen=True)
@@ -144,14 +157,14 @@ class CaseReads:
 
 def case_reads(texts: Sequence[str]) -> CaseReads:
     """read_paths, with the chains read only under an `if` guard apart (CaseReads)."""
-    every = read_paths(texts)
-    if every is WHOLE:
+    scanned = _scan_all(texts)
+    every = WHOLE if scanned is None else _paths_read([code for code, _ in scanned])
+    if scanned is None or every is WHOLE:
         return CaseReads(WHOLE)
     always: ReadPaths = {}
     guarded: dict[tuple[Chain, ...], list[Chain]] = {}
-    for text in texts:
-        scanned = _scan(text)
-        reads = None if scanned is None else _guarded_reads(*scanned)
+    for code, actions in scanned:
+        reads = _guarded_reads(code, actions)
         if reads is None:  # a structure not followed: every chain is read always
             return CaseReads(every)
         for guards, chain in reads:
@@ -246,7 +259,7 @@ def _guards(words: Sequence[str]) -> tuple[Chain, ...]:
         return ()
     chains = []
     for term in terms:
-        match = _ONE_CHAIN.fullmatch(term)
+        match = _CHAIN.fullmatch(term)
         if match is None:
             return ()
         chains.append(tuple(match.group(1).split(".")[1:]))

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     import http.client
     import ssl
 
+from catalog_gen.problems import printable
 from catalog_gen.references import ModelReference
 
 DOCKER_MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
@@ -99,6 +100,7 @@ MAX_CONFIG_BYTES = 4 * 1024 * 1024
 MAX_TOKEN_BYTES = 1024 * 1024
 _MAX_REDIRECTS = 5
 _RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+_REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
 _DIGEST = re.compile(r"^sha256:([0-9a-f]{64})$")
 _CHALLENGE_PARAM = re.compile(r'([A-Za-z_]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))')
 USER_AGENT = "catalog-gen (ollama-inference-load)"
@@ -326,7 +328,7 @@ class RegistryClient:
             response = self._send_with_retries(url, headers, max_body, what)
             if response.status == 200:
                 return response
-            if response.status in {301, 302, 303, 307, 308} and "location" in response.headers:
+            if response.status in _REDIRECT_STATUS and "location" in response.headers:
                 redirects += 1
                 if redirects > _MAX_REDIRECTS:
                     raise RegistryError(
@@ -461,7 +463,7 @@ class RegistryClient:
                 )
             response = self._send_with_retries(url, headers, MAX_TOKEN_BYTES, "token")
             location = response.headers.get("location")
-            if response.status not in {301, 302, 303, 307, 308} or not location:
+            if response.status not in _REDIRECT_STATUS or not location:
                 return response
             url = urllib.parse.urljoin(url, location)
         raise RegistryError(f"more than {_MAX_REDIRECTS} redirects fetching a token from {realm}")
@@ -650,19 +652,11 @@ def _registry_error_detail(body: bytes) -> str:
                 shown = detail if isinstance(detail, str) else json.dumps(detail, sort_keys=True)
                 part = f"{part} ({_shortened(shown)})" if part else _shortened(shown)
             parts.append(part)
-    return _printable("; ".join(p for p in parts if p))
+    return printable("; ".join(p for p in parts if p))
 
 
 def _shortened(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _printable(text: str) -> str:
-    """A registry's words as one line of plain text: a line break, an ANSI escape or a CI
-    workflow command it sends is shown escaped, not acted on by a terminal or a log reader."""
-    if text.isprintable():
-        return text
-    return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in text)
 
 
 _STATUS_HINTS = {
