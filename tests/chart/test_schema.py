@@ -11,6 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
+from catalog_gen.fields import REGISTRY_HOST
 from tests.chart.conftest import CHART, SCENARIOS, render, scenario_file
 from tests.support.kube import HelmError, select
 
@@ -353,3 +354,12 @@ def test_an_empty_windows_option_is_refused_by_the_schema(
     with pytest.raises(HelmError) as failure:
         render(helm, {where: {"windowsOptions": {field: ""}}}, tmp_path)
     assert f"at '/{where}/windowsOptions/{field}': minLength" in failure.value.stderr
+
+
+def test_the_image_registry_pattern_is_catalog_gens_environment_pattern() -> None:
+    """One grammar of an image registry (distribution/reference's): the environment's
+    imageRegistry (catalog_gen/fields.py) becomes global.imageRegistry, so the chart's pattern
+    must be the same one, plus the empty default."""
+    chart = f"^$|{REGISTRY_HOST}"
+    assert SCHEMA["properties"]["global"]["properties"]["imageRegistry"]["pattern"] == chart
+    assert SCHEMA["definitions"]["image"]["properties"]["registry"]["pattern"] == chart
