@@ -10,6 +10,7 @@ Control file (`OLLAMA_DOUBLE_CONTROL`), every key optional:
 | `registry` | `{reference: {size, kind (generate/embed), family, plain_http}}`: upstream |
 | `start_delay_s` | `ollama serve` binds its port only after this many seconds |
 | `never_start` | `ollama serve` runs but never binds its port |
+| `tags_error` | `GET /api/tags` answers 500 with this error (a store the server cannot read) |
 | `pull_failures` | `{reference: K}`: the first K pulls of that model fail; `-1` = all fail |
 | `pull_error` | message of those failures (default: a registry i/o timeout, as Go prints it) |
 | `republished` | `[reference]`: the registry serves another revision (another digest) |

@@ -55,6 +55,8 @@ def _get(host: str, path: str, accept: str | None = None) -> bytes:
         connection.close()
     if answer.status == 404:
         raise RegistryError("file does not exist")
+    if answer.status >= 400:  # makeRequestWithRetry: "%d: %s", the status and the body as sent
+        raise RegistryError(f"{answer.status}: {data.decode(errors='replace')}")
     if answer.status != 200:
         raise RegistryError(f"{answer.status} {answer.reason}")
     return data

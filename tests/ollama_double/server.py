@@ -50,6 +50,7 @@ real binary by tests/scripts/test_double_contract.py (docs/field-trial.md):
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import math
 import os
@@ -76,6 +77,7 @@ from tests.ollama_double.store import (
     PARAMS_MEDIA_TYPE,
     SYSTEM_MEDIA_TYPE,
     TEMPLATE_MEDIA_TYPE,
+    TENSOR_MEDIA_TYPE,
     Blob,
     LocalModel,
     ModelStore,
@@ -419,25 +421,35 @@ class Double:
             stall_at = int(control.get("pull_stall_after_bytes") or 0)
         written = 0
         cached: set[str] = set()
-        for blob in remote.blobs:
+        tensors = any(blob.media_type == TENSOR_MEDIA_TYPE for blob in remote.blobs)
+        done_before = 0  # the bytes of the blobs before this one (one bar for all: tensors)
+
+        def progress(blob: Blob, completed: int) -> None:
+            if tensors:  # images.go pullWithTransfer: one bar named "model"
+                emit(
+                    {
+                        "status": "pulling model",
+                        "digest": "sha256:model",
+                        "total": remote.size,
+                        "completed": done_before + completed,
+                    }
+                )
+                return
             emit(
                 {
                     "status": f"pulling {blob.digest[7:19]}",
                     "digest": blob.digest,
                     "total": blob.size,
-                    "completed": 0,
+                    "completed": completed,
                 }
             )
+
+        for blob in remote.blobs:
+            progress(blob, 0)
             if self.store.has_blob(blob):
                 cached.add(blob.digest)
-                emit(
-                    {
-                        "status": f"pulling {blob.digest[7:19]}",
-                        "digest": blob.digest,
-                        "total": blob.size,
-                        "completed": blob.size,
-                    }
-                )
+                progress(blob, blob.size)
+                done_before += blob.size
                 continue
             self.store.blobs.mkdir(parents=True, exist_ok=True)
             partial = self.store.blob_path(blob.digest).with_name(
@@ -454,7 +466,12 @@ class Double:
                             self._stall(name, alive)
                         if budget is not None and written + len(piece) > int(budget):
                             raise ApiError(500, f"write {partial}: no space left on device")
-                        handle.write(piece)
+                        try:
+                            handle.write(piece)
+                        except OSError as error:  # a full volume, as Go words it
+                            reason = os.strerror(error.errno or 0)
+                            reason = reason[:1].lower() + reason[1:]
+                            raise ApiError(500, f"write {partial}: {reason}") from error
                         written += len(piece)
                         completed += len(piece)
                         self.state.add("bytes_downloaded", len(piece))
@@ -464,16 +481,11 @@ class Double:
                                 time.sleep(ahead)
                         if time.time() - last_emit > 0.1 or completed == blob.size:
                             last_emit = time.time()
-                            emit(
-                                {
-                                    "status": f"pulling {blob.digest[7:19]}",
-                                    "digest": blob.digest,
-                                    "total": blob.size,
-                                    "completed": completed,
-                                }
-                            )
+                            progress(blob, completed)
             partial.replace(self.store.blob_path(blob.digest))
-        emit({"status": "verifying sha256 digest"})
+            done_before += blob.size
+        if not tensors:  # x/transfer checks each blob as it downloads it, with no stage of its own
+            emit({"status": "verifying sha256 digest"})
         self._verify([blob for blob in remote.blobs if blob.digest not in cached])
         if alive is not None and not alive():
             # PullHandler's progress channel has no reader left: the pull blocks on sending
@@ -484,7 +496,7 @@ class Double:
             previous = self.store.find_exact(name) if as_spelled else self.store.find(name)
             # getExistingName: a model already stored keeps its stored spelling.
             self.store.write_manifest(previous.name if previous else name, remote.manifest)
-            if previous is not None and previous.digest != remote.digest:
+            if previous is not None and previous.digest != remote.digest and not tensors:
                 emit({"status": "removing unused layers"})
         emit({"status": "success"})
 
@@ -511,6 +523,11 @@ class Double:
             yield from blob.chunks()
         except RegistryError as error:
             raise ApiError(500, str(error)) from error
+        except (http.client.IncompleteRead, ConnectionError) as error:
+            # download.go retries a cut stream (resuming its parts) and then gives up so
+            # (recorded from 0.32.0 against a registry that cut every blob short); the double
+            # gives up at once.
+            raise ApiError(500, "max retries exceeded: unexpected EOF") from error
 
     # ---- models ------------------------------------------------------------------------
     def _stall(self, name: Name, alive: Any) -> None:
@@ -696,6 +713,14 @@ class Handler(BaseHTTPRequestHandler):
         except ApiError as error:
             log(f"request failed: {error.message}", "ERROR")
             self.emit({"error": error.message})
+        except (BrokenPipeError, ConnectionResetError, ClientGoneError):
+            raise
+        except Exception as error:
+            # Never a stream that just ends: Ollama ends every failed stream with an error line,
+            # and a client reading one that ends without it succeeds (a double's bug would pass
+            # for a successful pull).
+            log(f"double failed: {type(error).__name__}: {error}", "ERROR")
+            self.emit({"error": f"the double failed: {type(error).__name__}: {error}"})
 
     def not_found(self) -> None:
         """gin's own answer to a path no route takes (Ollama sets no NoRoute handler)."""
@@ -729,7 +754,12 @@ class Handler(BaseHTTPRequestHandler):
             elif self.path == "/api/version":
                 self.send_json(200, {"version": VERSION})
             elif self.path == "/api/tags":
-                self.send_json(200, {"models": [self.tag(m) for m in self.double.store.models()]})
+                failure = self.double.control.read().get("tags_error")
+                if failure:
+                    self.send_json(500, {"error": str(failure)})
+                else:
+                    models = [self.tag(m) for m in self.double.store.models()]
+                    self.send_json(200, {"models": models})
             elif self.path == "/api/ps":
                 time.sleep(self.double.control.number("ps_delay_s") or 0.0)
                 listed = self.double.scheduler.snapshot()
@@ -808,6 +838,12 @@ class Handler(BaseHTTPRequestHandler):
             if error.status != 404:
                 raise
             raise ApiError(404, f"model '{parse_name(text).display}' not found") from error
+        if self.double.store.missing_blobs(model):
+            # GetModelInfo opens the manifest's blobs (the config, the weights' GGUF header, the
+            # template...): a missing one is os.ErrNotExist, which ShowHandler answers as an
+            # absent model. `ollama list` reads manifests only and still lists it (recorded
+            # from 0.32.0 by the seventeenth round's review).
+            raise ApiError(404, f"model '{model.name.display}' not found")
         kind = self.double.store.kind(model)
         system = self.double.store.read_layer(model, SYSTEM_MEDIA_TYPE)
         weights = self.double.store.blob_path(self.double.store.weights_digest(model))

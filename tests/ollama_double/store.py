@@ -24,7 +24,7 @@ import json
 import os
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,9 @@ TEMPLATE_MEDIA_TYPE = "application/vnd.ollama.image.template"
 PARAMS_MEDIA_TYPE = "application/vnd.ollama.image.params"
 SYSTEM_MEDIA_TYPE = "application/vnd.ollama.image.system"
 MESSAGES_MEDIA_TYPE = "application/vnd.ollama.image.messages"
+# Safetensors models' weights, one layer per tensor file: images.go PullModel pulls a manifest
+# holding one through x/transfer (pullWithTransfer), with one progress bar for all of them.
+TENSOR_MEDIA_TYPE = "application/vnd.ollama.image.tensor"
 CHUNK = 1 << 20
 _HEADER_PREFIX = b"GGUF-double "
 
@@ -164,6 +167,8 @@ def remote_model(reference: str, spec: dict[str, Any], revision: int = 0) -> Rem
     seed = f"{name.key}@{revision}"
     meta = {k: str(spec[k]) for k in WEIGHTS_META_DEFAULTS if k in spec}
     layers = [weights_blob(seed, int(spec.get("size", 65536)), kind, family, meta)]
+    if spec.get("tensor"):
+        layers = [replace(layers[0], media_type=TENSOR_MEDIA_TYPE)]
     if kind == "generate":
         layers.append(small_blob(TEMPLATE_MEDIA_TYPE, b"{{ .System }}\n{{ .Prompt }}"))
         layers.append(small_blob(PARAMS_MEDIA_TYPE, b'{"stop":["<|end|>"]}'))
@@ -251,6 +256,15 @@ class ModelStore:
             if model.name.path_parts == name.path_parts:
                 return model
         return None
+
+    def missing_blobs(self, model: LocalModel) -> list[str]:
+        """The digests of the model's config and layers that have no blob file."""
+        layers = [model.manifest["config"], *model.manifest["layers"]]
+        return [
+            str(layer["digest"])
+            for layer in layers
+            if not self.blob_path(str(layer["digest"])).is_file()
+        ]
 
     def layer(self, model: LocalModel, media_type: str) -> dict[str, Any] | None:
         for layer in model.manifest["layers"]:

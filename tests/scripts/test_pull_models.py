@@ -97,6 +97,23 @@ def test_server_that_never_starts_fails_within_timeout_plus_one_attempt(
     assert_server_gone(pod)
 
 
+def test_server_answering_every_poll_with_an_error_is_quoted_when_the_wait_ends(
+    pod: Pod,
+) -> None:
+    failure = "open /models/manifests: permission denied"
+    pod.control(tags_error=failure)
+    pod.models(("phi", "", False, "generate"))
+
+    result = pod.run(
+        "pull-models.sh", OIL_SERVER_START_TIMEOUT_SECONDS="1", OIL_CLI_TIMEOUT_SECONDS="2"
+    )
+
+    assert result.returncode == 1
+    gave_up = lines_with(result.stdout, "did not answer on")[0]
+    assert f"the last poll (ollama list) said: Error: {failure}" in gave_up, result.stdout
+    assert_server_gone(pod)
+
+
 def test_server_that_exits_at_once_fails_fast_with_its_log(pod: Pod) -> None:
     pod.models(("phi", "", False, "generate"))
     host, port = pod.env["OLLAMA_HOST"].split(":")
@@ -266,6 +283,51 @@ def test_warm_cache_pulls_zero_bytes_and_never_contacts_the_registry(pod: Pod) -
     assert "(2 cache hits, 0 downloaded)" in warm.stdout
 
 
+def test_cached_model_missing_a_blob_is_pulled_again_not_a_cache_hit(pod: Pod) -> None:
+    # `ollama list` lists a model from its manifest alone; a store that lost the weights blob
+    # (a partial restore) used to be a cache hit that no restart could make loadable.
+    pinned = remote_digest("phi", PHI)
+    pod.control(registry={"phi": PHI})
+    pod.models(("phi", pinned, False, "generate"))
+    assert pod.run("pull-models.sh").returncode == 0
+    blobs = sorted((pod.models_dir / "blobs").iterdir(), key=lambda blob: -blob.stat().st_size)
+    weights = blobs[0]
+    weights.unlink()
+
+    result = pod.run("pull-models.sh")
+
+    assert result.returncode == 0, result.stdout
+    assert not lines_with(result.stdout, "cache hit:"), result.stdout
+    reason = lines_with(result.stdout, "the server cannot open it")
+    assert reason, result.stdout
+    assert "model 'phi:latest' not found" in reason[0]
+    assert lines_with(result.stdout, "matches the pinned digest")
+    assert weights.is_file()
+    assert pod.state()["pull_attempts"] == {"phi:latest": 2}
+
+
+def test_mismatch_with_the_copy_already_stored_leaves_it_for_other_pods(pod: Pod) -> None:
+    # A shared claim: pods on the old pin serve the stored copy. A pod with a new pin whose
+    # registry still serves the old copy fails, and must not delete the others' model.
+    stored = remote_digest("phi", PHI, revision=0)
+    pod.control(registry={"phi": PHI})
+    pod.models(("phi", stored, False, "generate"))
+    assert pod.run("pull-models.sh").returncode == 0
+    pod.models(("phi", remote_digest("phi", PHI, revision=1), False, "generate"))
+
+    result = pod.run("pull-models.sh")
+
+    assert result.returncode == 1, result.stdout
+    mismatch = lines_with(result.stdout, "digest mismatch for phi")
+    assert mismatch, result.stdout
+    assert "left there" in mismatch[0]
+    assert not lines_with(result.stdout, "removed phi")
+    pod.models(("phi", stored, False, "generate"))
+    again = pod.run("pull-models.sh")
+    assert again.returncode == 0, again.stdout
+    assert lines_with(again.stdout, "cache hit: phi is in the model store with the pinned digest")
+
+
 def test_cached_model_with_another_digest_is_pulled_again(pod: Pod) -> None:
     pod.control(registry={"phi": PHI})
     pod.models(("phi", "", False, "generate"))
@@ -369,6 +431,22 @@ def test_sigterm_during_a_pull_stops_the_server_and_exits(pod: Pod) -> None:
     assert any(re.search(r"pulling phi: pulling [0-9a-f]{12}: +\d+%", p) for p in progress), output
     assert_server_gone(pod)
     assert not list(Path(pod.env["TMPDIR"]).iterdir())
+
+
+def test_a_model_of_tensor_layers_logs_its_one_progress_bar(pod: Pod) -> None:
+    # Ollama pulls safetensors models through x/transfer: one bar, `pulling model:`, not one
+    # per layer digest; the progress lines used to repeat "pulling manifest" all along.
+    pod.control(registry={"phi": {"size": 600_000, "tensor": True}}, bandwidth_bytes_per_s=400_000)
+    pod.models(("phi", "", False, "generate"))
+
+    result = pod.run("pull-models.sh", OIL_PULL_PROGRESS_SECONDS="0.3")
+
+    assert result.returncode == 0, result.stdout
+    progress = lines_with(result.stdout, "pulling phi: pulling ")
+    assert any(re.search(r"pulling phi: pulling model: +\d+%", line) for line in progress), (
+        result.stdout
+    )
+    assert not lines_with(result.stdout, "pulling phi: pulling manifest (elapsed"), result.stdout
 
 
 def test_one_manifest_under_two_names_fails_with_the_reason(pod: Pod) -> None:

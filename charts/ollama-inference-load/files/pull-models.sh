@@ -109,8 +109,10 @@ trap on_exit EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
 
+# The last poll's output is kept for the timeout message: a server that answers every poll with
+# an error (a model store it cannot read) looks like one that does not answer, but for it.
 server_answers() {
-	oil_wait_bounded "$OIL_CLI_TIMEOUT_SECONDS" ollama list </dev/null >/dev/null 2>&1
+	oil_wait_bounded "$OIL_CLI_TIMEOUT_SECONDS" ollama list </dev/null >"$WORK/poll.out" 2>&1
 }
 
 start_server() {
@@ -143,7 +145,8 @@ start_server() {
 		oil_now_ms
 		waited=$((OIL_NOW_MS - wait_start))
 		if [ "$waited" -ge "$START_TIMEOUT_MS" ]; then
-			oil_error "ollama serve did not answer on $OLLAMA_HOST within ${OIL_SERVER_START_TIMEOUT_SECONDS}s ($poll polls)"
+			oil_cli_error "$WORK/poll.out"
+			oil_error "ollama serve did not answer on $OLLAMA_HOST within ${OIL_SERVER_START_TIMEOUT_SECONDS}s ($poll polls); the last poll (ollama list) said: $OIL_CLI_ERROR"
 			print_server_log_tail
 			exit 1
 		fi
@@ -159,7 +162,9 @@ start_server() {
 }
 
 # The CLI's progress as plain text, from the ANSI it drew in FILE (carriage returns, escapes):
-# PULL_PROGRESS gets the latest "pulling <layer>: NN%" bar (for the progress lines) and
+# PULL_PROGRESS gets the latest "pulling <layer>: NN%" bar, <layer> the first 12 hex of its
+# digest, or "model" for a model of tensor layers (one bar for all: cmd.go names a bar by its
+# digest, which images.go pullWithTransfer sends as "sha256:model"), for the progress lines, and
 # PULL_STAGE the latest stage or bar ("pulling manifest", "verifying sha256 digest", ...).
 # Only its last 64 KiB: the CLI redraws every state (one line per layer) ten times a second
 # whether or not anything moved, so the file grows by megabytes an hour, and the last frame is
@@ -168,9 +173,9 @@ read_pull_progress() {
 	PULL_PROGRESS=
 	PULL_STAGE=
 	tail -c 65536 "$1" | tr '\r' '\n' | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g' >"$WORK/pull.plain" || return 0
-	PULL_PROGRESS=$(grep -o 'pulling [0-9a-f]*: *[0-9]*%[^▕]*' "$WORK/pull.plain" | tail -n 1 | sed 's/  */ /g') ||
+	PULL_PROGRESS=$(grep -o 'pulling [0-9A-Za-z]*: *[0-9]*%[^▕]*' "$WORK/pull.plain" | tail -n 1 | sed 's/  */ /g') ||
 		PULL_PROGRESS=
-	PULL_STAGE=$(grep -oE 'pulling [0-9a-f]+: *[0-9]+%|pulling manifest|verifying sha256 digest|writing manifest|removing [a-z ]*layers|success' "$WORK/pull.plain" | tail -n 1) ||
+	PULL_STAGE=$(grep -oE 'pulling [0-9A-Za-z]+: *[0-9]+%|pulling manifest|verifying sha256 digest|writing manifest|removing [a-z ]*layers|success' "$WORK/pull.plain" | tail -n 1) ||
 		PULL_STAGE=
 }
 
@@ -186,7 +191,10 @@ progress_mark() {
 
 # `pull_once COMMAND...`: one pull attempt. It is ended (and fails) when it makes no progress
 # for OIL_PULL_STALL_TIMEOUT_SECONDS or runs longer than OIL_PULL_ATTEMPT_TIMEOUT_SECONDS; the
-# server cancels a pull whose client went away, and the next attempt resumes the partial blobs.
+# server cancels a pull whose client went away, and the next attempt resumes the partial blobs
+# (one that starts while the cancelled download still sleeps between its own retries, up to 32 s
+# in download.go and deaf to the cancel, joins it and fails at once with "context canceled", seen
+# with 0.32.0: one more attempt spent, not a stuck pull).
 # "verifying sha256 digest" is never a stall: Ollama reads every blob it downloaded and shows
 # nothing meanwhile (minutes for a large model on a slow volume); a pull ended there goes on
 # checking in the server, while the next attempt trusts those blobs as cached, checked or not
@@ -284,6 +292,20 @@ remove_model() {
 	fi
 }
 
+# `ollama list` lists a model from its manifest alone (server/model_list_cache.go), while showing
+# or loading it opens its blobs: a store that lost a blob (a partial restore, a hand clean-up)
+# lists a model no pod can load, and a cache hit on it would keep the pod unready through every
+# restart. `ollama show` opens them as a load does (404 "model 'x' not found" when one is
+# missing); a model it cannot open is pulled again, which fetches only the missing blobs.
+model_opens() {
+	if oil_wait_bounded "$OIL_CLI_TIMEOUT_SECONDS" ollama show "$1" </dev/null >"$WORK/show.out" 2>&1; then
+		return 0
+	fi
+	oil_cli_error "$WORK/show.out"
+	oil_info "$1 is listed in the model store, but the server cannot open it ($OIL_CLI_ERROR): pulling again"
+	return 1
+}
+
 # `ensure_model NAME DISPLAY DIGEST INSECURE MANIFEST`
 ensure_model() {
 	em_name=$1
@@ -291,21 +313,27 @@ ensure_model() {
 	em_have=$(oil_local_digest "$em_name" "$5") || return 1
 	if [ -n "$em_have" ]; then
 		if [ "$em_expected" = - ]; then
-			oil_info "cache hit: $em_name is in the model store (${em_have#* }; no digest pinned), not pulling"
-			CACHE_HITS=$((CACHE_HITS + 1))
-			return 0
+			if model_opens "$em_name"; then
+				oil_info "cache hit: $em_name is in the model store (${em_have#* }; no digest pinned), not pulling"
+				CACHE_HITS=$((CACHE_HITS + 1))
+				return 0
+			fi
+		else
+			oil_digest_verdict "$em_have" "$em_expected"
+			case $OIL_VERDICT in
+			match)
+				if model_opens "$em_name"; then
+					oil_info "cache hit: $em_name is in the model store with the pinned digest $em_expected, not pulling"
+					CACHE_HITS=$((CACHE_HITS + 1))
+					return 0
+				fi
+				;;
+			mismatch) oil_info "$em_name is in the model store with digest ${em_have#* }, not the pinned $em_expected: pulling again" ;;
+			*) oil_info "$em_name is in the model store, but only its ID ${em_have#id } is known, not all 64 hex of the pinned $em_expected: pulling again" ;;
+			esac
 		fi
-		oil_digest_verdict "$em_have" "$em_expected"
-		case $OIL_VERDICT in
-		match)
-			oil_info "cache hit: $em_name is in the model store with the pinned digest $em_expected, not pulling"
-			CACHE_HITS=$((CACHE_HITS + 1))
-			return 0
-			;;
-		mismatch) oil_info "$em_name is in the model store with digest ${em_have#* }, not the pinned $em_expected: pulling again" ;;
-		*) oil_info "$em_name is in the model store, but only its ID ${em_have#id } is known, not all 64 hex of the pinned $em_expected: pulling again" ;;
-		esac
 	fi
+	em_before=$em_have
 	pull_with_retries "$em_name" "$4" || return 1
 	PULLED=$((PULLED + 1))
 	em_have=$(oil_local_digest "$em_name" "$5") || return 1
@@ -324,6 +352,12 @@ ensure_model() {
 		return 0
 		;;
 	mismatch)
+		if [ "$em_have" = "$em_before" ]; then
+			# The pull left the store's copy as it was: pods on another pin (a shared claim, the
+			# pods of the previous rollout) may be serving it, so it stays; this pod fails.
+			oil_error "digest mismatch for $em_name: expected $em_expected, the registry serves ${em_have#* }, the copy already in the model store; left there (other pods sharing this store may serve it), this pod does not serve it"
+			return 1
+		fi
 		oil_error "digest mismatch for $em_name: expected $em_expected, the registry served ${em_have#* }; removing it so it is never served"
 		remove_model "$em_name"
 		return 1
