@@ -363,7 +363,8 @@ def test_the_form_refuses_a_host_routed_in_the_same_environment_only(rendered: R
     # browser test checks the message Backstage's form shows).
     assert {"const": host} in not_refusals(validator, refused)
     assert list(validator.iter_errors({**refused, "environment": other})) == []
-    assert list(validator.iter_errors({**refused, "ingress": {"host": "new.example.com"}})) == []
+    fresh = {"enabled": True, "host": "new.example.com"}
+    assert list(validator.iter_errors({**refused, "ingress": fresh})) == []
     for rule in exposure["allOf"]:
         for refusal in rule["then"]["properties"]["ingress"]["properties"]["host"]["allOf"]:
             assert refusal["errorMessage"].startswith(refusal["not"]["const"] + " is already")
@@ -389,6 +390,25 @@ def test_an_untouched_page_sends_no_object_the_leaf_would_refuse(rendered: Rende
         for name, field in page["properties"].items():
             for sub, spec in field.get("properties", {}).items():
                 assert "default" not in spec, f"{name}.{sub}"
+
+
+def test_a_partly_set_page_is_refused_an_untouched_one_is_not(rendered: Rendered) -> None:
+    # A GPU type without a count, or a host without Enabled, made a leaf CI refused (the
+    # objects' required keys are left out so that an untouched page stays valid).
+    pages = template(rendered)["spec"]["parameters"]
+    model = jsonschema.Draft7Validator(pages[1]["properties"]["gpu"])
+    exposure = jsonschema.Draft7Validator(pages[2])
+    assert [e.validator for e in model.iter_errors({"type": "l4"})] == ["dependencies"]
+    assert not list(model.iter_errors({"type": "l4", "count": 1}))
+    assert not list(model.iter_errors({"count": 0}))
+    for partial in ({"host": "a.example.com"}, {"administration": True}):
+        errors = list(exposure.iter_errors({"ingress": partial}))
+        assert [error.validator for error in errors] == ["dependencies"], partial
+    assert not list(exposure.iter_errors({"ingress": {"enabled": True, "host": "a.example.com"}}))
+    assert not list(exposure.iter_errors({}))
+    assert pages[2]["properties"]["ingress"]["errorMessage"] == {
+        "dependencies": "set Enabled too: the other fields here need it"
+    }
 
 
 def test_the_form_refuses_kube_namespaces_and_unknown_presets(rendered: Rendered) -> None:

@@ -46,8 +46,10 @@ STEPS: list[dict[str, Any]] = [
     {"fill": {"#root_model": "qwen2.5:0.5b", "#root_gpu_count": "0"}},
     {"next": True},
     {"title": "exposure"},
-    {"check": "#root_ingress_enabled"},
     {"fill": {"#root_ingress_host": TAKEN_HOST}},
+    {"next": True},
+    {"errors": "host without enabled"},
+    {"check": "#root_ingress_enabled"},
     {"next": True},
     {"errors": "taken host"},
     {"screenshot": "taken-host"},
@@ -112,6 +114,12 @@ def test_a_host_the_catalog_routes_is_shown_with_its_owner(session: dict[str, An
     errors = session["errors"]["taken host"]
     assert any(f"{TAKEN_HOST} is already routed by ml-workloads/ollama-phi" in e for e in errors)
     assert session["submitted"] is not None  # the corrected host passes
+
+
+def test_a_host_without_enabled_is_refused_with_what_to_set(session: dict[str, Any]) -> None:
+    # The leaf would lack ingress.enabled, which catalog-gen requires.
+    errors = session["errors"]["host without enabled"]
+    assert any("set Enabled too" in error for error in errors), errors
 
 
 def test_screenshots_are_saved(session: dict[str, Any]) -> None:

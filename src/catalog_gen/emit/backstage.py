@@ -389,11 +389,12 @@ def _form_field(
         field["enum"] = list(environments)
     if field.get("type") == "object":
         # The form creates every object, even one left empty; asking for its required keys then
-        # would force them. The skeleton leaves out an object with no keys set, and a partly set
-        # one reaches `catalog-gen validate` in CI, which names the missing key.
+        # would force them: the skeleton leaves out an object with no keys set. A partly set one
+        # (a GPU type without a count) is refused by dependencies instead: any other key needs
+        # the required ones.
         # Nor their defaults: the form fills a default in, so an untouched page would send an
         # object holding only it (ingress: {administration: false}) and lack its required key.
-        field.pop("required", None)
+        required = list(field.pop("required", None) or ())
         field["properties"] = {
             name: {
                 "title": sub.get("title", _humanize(name)),
@@ -401,8 +402,22 @@ def _form_field(
             }
             for name, sub in field.get("properties", {}).items()
         }
+        field.update(_required_with_any(field["properties"], required))
     field.update(_UI.get(key, {}))
     return field
+
+
+def _required_with_any(properties: Mapping[str, Any], required: Sequence[str]) -> dict[str, Any]:
+    """Draft-07 dependencies: setting any key of an object needs its required keys, with the
+    message the form shows (ajv-errors)."""
+    others = [name for name in properties if name not in required]
+    if not required or not others:
+        return {}
+    needed = " and ".join(properties[name]["title"] for name in required)
+    return {
+        "dependencies": {name: list(required) for name in others},
+        "errorMessage": {"dependencies": f"set {needed} too: the other fields here need it"},
+    }
 
 
 TakenHosts = Mapping[str, Sequence[tuple[str, str]]]  # environment: (host, "namespace/service")
