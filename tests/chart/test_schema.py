@@ -192,6 +192,30 @@ def test_every_pattern_is_anchored_at_both_ends() -> None:
     assert unanchored == []
 
 
+def _refused_patterns(node: Any, path: str, inside_not: bool = False) -> list[str]:
+    """The paths of schemas with a pattern and no string type, under a `not`."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        if inside_not and "pattern" in node and node.get("type") != "string":
+            found.append(path)
+        for key, value in node.items():
+            found += _refused_patterns(value, f"{path}/{key}", inside_not or key == "not")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _refused_patterns(value, f"{path}/{index}", inside_not)
+    return found
+
+
+def test_a_pattern_under_not_is_typed_so_a_non_string_is_not_refused_by_it() -> None:
+    # A pattern passes any non-string, so `not: {pattern}` refused extraEnv `name: 1` twice: its
+    # type, and falsely as a name the chart sets itself (helm and catalog-gen alike).
+    assert _refused_patterns(SCHEMA, "#") == []
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())
+    values = _coalesce(defaults, {"extraEnv": [{"name": 1, "value": "x"}]})
+    errors = list(jsonschema.Draft7Validator(SCHEMA).iter_errors(values))
+    assert [error.validator for error in errors] == ["type"], [e.message for e in errors]
+
+
 def _open_objects(node: Any, path: str) -> list[str]:
     found: list[str] = []
     if isinstance(node, dict):

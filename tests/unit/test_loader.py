@@ -169,7 +169,34 @@ def test_unused_anchor_is_harmless() -> None:
         ("just text\n", "leaf.yaml:1:1: error: $: top level must be a mapping, not a single value"),
         ("", "leaf.yaml:1:1: error: $: file is empty"),
         ("a: 1\n---\nb: 2\n", "leaf.yaml:2:1: error: $: invalid YAML: file holds several"),
-        ("a: [1\n", "leaf.yaml:2:1: error: $: invalid YAML:"),
+        # Left open: reported where it opens, with where the parser stopped (it gives up at the
+        # end of the file or lines later, where nothing is wrong).
+        (
+            "a: [1\n",
+            "leaf.yaml:1:4: error: $: invalid YAML: while parsing a flow sequence did not find "
+            "expected ',' or ']' (it starts here; the parser stopped at the end of the file)",
+        ),
+        (
+            "a: 1\nb: {c: 1\nd: 2\n",
+            "leaf.yaml:2:4: error: $: invalid YAML: while parsing a flow mapping did not find "
+            "expected ',' or '}' (it starts here; the parser stopped at line 3, column 2)",
+        ),
+        (
+            'a: 1\nb: "abc\nc: 2\nd: 3\n',
+            "leaf.yaml:2:4: error: $: invalid YAML: while scanning a quoted scalar found "
+            "unexpected end of stream (it starts here; the parser stopped at the end of the file)",
+        ),
+        (
+            "a: 1\nb\nc: 2\n",
+            "leaf.yaml:2:1: error: $: invalid YAML: while scanning a simple key could not find "
+            "expected ':' (it starts here; the parser stopped at line 3, column 1)",
+        ),
+        (
+            "a: 1\n" + "k" * 1100 + ": 1\n",
+            "leaf.yaml:2:1: error: $: invalid YAML: while scanning a simple key could not find "
+            "expected ':' (it starts here; the parser stopped at line 2, column 1101) (a key "
+            "without quotes is at most 1024 characters: quote it)",
+        ),
         (b"a: \xff\n", "leaf.yaml:1:4: error: $: file is not valid UTF-8"),
         # In characters, as every other column (a byte offset said 8 here), a BOM not counted.
         (

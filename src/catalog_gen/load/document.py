@@ -258,19 +258,48 @@ def _compose_reported(text: str, display: str, report: Report) -> Node | Literal
         )
         return False
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
+        mark, problem, hint = _yaml_error_place(error, text)
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        problem = " ".join(part for part in (error.context, error.problem) if part)
-        if "expected a single document" in problem:
-            problem = "file holds several YAML documents; a catalog file is exactly one mapping"
-        hint = None
-        if mark is not None and _char_at(text, mark.line, mark.column) == "\t":
+        if mark is not None and hint is None and _char_at(text, mark.line, mark.column) == "\t":
             hint = "YAML does not allow tabs for indentation: use spaces"
         report.add(display, line, column, "$", f"invalid YAML: {problem}", hint=hint)
         return False
     except yaml.YAMLError as error:
         report.add(display, 1, 1, "$", f"invalid YAML: {error}")
         return False
+
+
+# What the parser was reading when it gave up, where that started is the place to fix: a quote,
+# bracket or brace left open (it gives up at the end of the file, or lines later), a key without
+# its ':' (it gives up on the next line).
+_OPENED_CONTEXTS = (
+    "while scanning a quoted scalar",
+    "while parsing a flow mapping",
+    "while parsing a flow sequence",
+    "while scanning a simple key",
+)
+_LONGEST_IMPLICIT_KEY = 1024  # YAML 1.2 7.4.2: an implicit key is at most 1024 characters
+
+
+def _yaml_error_place(
+    error: yaml.MarkedYAMLError, text: str
+) -> tuple[yaml.Mark | None, str, str | None]:
+    """Where to report a YAML error, its message and a hint."""
+    problem = " ".join(part for part in (error.context, error.problem) if part)
+    if "expected a single document" in problem:
+        problem = "file holds several YAML documents; a catalog file is exactly one mapping"
+    opened, stopped = error.context_mark, error.problem_mark
+    hint = None
+    long_key = stopped is not None and stopped.column > _LONGEST_IMPLICIT_KEY
+    if long_key and stopped is not None and _char_at(text, stopped.line, stopped.column) == ":":
+        hint = f"a key without quotes is at most {_LONGEST_IMPLICIT_KEY} characters: quote it"
+    if opened is None or stopped is None or not (error.context or "").startswith(_OPENED_CONTEXTS):
+        return stopped or opened, problem, hint
+    if stopped.index >= len(text.rstrip("\0")):
+        where = "the end of the file"
+    else:
+        where = f"line {stopped.line + 1}, column {stopped.column + 1}"
+    return opened, f"{problem} (it starts here; the parser stopped at {where})", hint
 
 
 def _build_reported(root: MappingNode, text: str, document: Document, report: Report) -> bool:
