@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,9 @@ def render_scenario(helm: Path, scenario: str) -> list[Document]:
     return load_documents(render_scenario_text(helm, scenario))
 
 
+_UNYAML = re.compile("[\x7f-\x9f\ufffe\uffff]")
+
+
 def render(
     helm: Path,
     values: dict[str, Any] | None = None,
@@ -60,8 +64,11 @@ def render(
             raise ValueError("values need a tmp_path to be written to")
         values_file = tmp_path / f"values-{len(list(tmp_path.glob('values-*.yaml')))}.yaml"
         # JSON, which every YAML reader reads alike (PyYAML would write `n` plain: helm's YAML
-        # 1.1 reads a boolean).
-        values_file.write_text(json.dumps(values, ensure_ascii=False), encoding="utf-8")
+        # 1.1 reads a boolean); the characters a YAML file cannot hold raw as escapes.
+        text = _UNYAML.sub(
+            lambda found: f"\\u{ord(found[0]):04x}", json.dumps(values, ensure_ascii=False)
+        )
+        values_file.write_text(text, encoding="utf-8")
         values_files.append(values_file)
     kwargs.setdefault("release", RELEASE)
     kwargs.setdefault("namespace", NAMESPACE)

@@ -295,6 +295,49 @@ def test_bad_values_fail_naming_the_key(
     assert expected in failure.value.stderr
 
 
+# helm's toYaml swallows its marshal error and writes nothing (helm pkg/engine/funcs.go): a DEL,
+# C1 control or U+FFFE/U+FFFF anywhere in a block, which the YAML it goes through cannot hold,
+# dropped the pod's whole securityContext or environment with no error.
+UNYAML = ["\x7f", "\x85", "\x9f", "\ufffe", "\uffff"]
+
+
+@pytest.mark.parametrize("char", UNYAML, ids=[f"U+{ord(c):04X}" for c in UNYAML])
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"podAnnotations": {"note": "a{}b"}}, "/podAnnotations/note"),
+        ({"podAnnotations": {"a{}b": "1"}}, "/podAnnotations"),
+        ({"extraEnv": [{"name": "BANNER", "value": "x{}y"}]}, "/extraEnv/0/value"),
+        (
+            {
+                "podSecurityContext": {
+                    "sysctls": [{"name": "net.ipv4.ping_group_range", "value": "0{}1"}]
+                }
+            },
+            "/podSecurityContext/sysctls/0/value",
+        ),
+    ],
+    ids=["annotation", "annotation-key", "env", "sysctl"],
+)
+def test_a_character_yaml_cannot_hold_is_refused_anywhere(
+    helm: Path, tmp_path: Path, char: str, values: dict[str, Any], expected: str
+) -> None:
+    filled = json.loads(json.dumps(values).replace("{}", json.dumps(char)[1:-1]))
+    with pytest.raises(HelmError) as failure:
+        render(helm, filled, tmp_path)
+    assert expected in failure.value.stderr
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())
+    errors = list(jsonschema.Draft7Validator(SCHEMA).iter_errors(_coalesce(defaults, filled)))
+    assert errors
+
+
+def test_text_yaml_holds_is_not_refused(helm: Path, tmp_path: Path) -> None:
+    text = "tab\tline\nNBSP\u00a0 \u00e9 \u4e2d \U0001f600 \ufffd \ufeff"
+    documents = render(helm, {"podAnnotations": {"note": text}}, tmp_path)
+    (deployment,) = select(documents, "Deployment")
+    assert deployment["spec"]["template"]["metadata"]["annotations"]["note"] == text
+
+
 def test_scenario_files_exist_for_every_scenario() -> None:
     for scenario in SCENARIOS:
         assert scenario_file(scenario).is_file()

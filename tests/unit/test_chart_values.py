@@ -81,6 +81,24 @@ def test_a_map_key_the_chart_refuses_is_reported_at_that_key(tmp_path: Path) -> 
     assert "chart value podAnnotations: key 'bad key' does not match" in outcome.stdout
 
 
+def test_a_character_yaml_cannot_hold_is_refused_where_the_leaf_writes_it(tmp_path: Path) -> None:
+    # helm's toYaml would have dropped the pod's whole securityContext or environment, silently.
+    body = (
+        'model: phi:latest\nchartValues:\n  extraEnv:\n    - {name: A, value: "x\\x7fy"}\n'
+        "  podSecurityContext:\n    sysctls:\n"
+        '      - {name: net.ipv4.ping_group_range, value: "0\\u0085 1"}\n'
+    )
+    make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf(body)})
+    outcome = run_cli(tmp_path, "validate")
+    assert outcome.code == 1
+    lines = error_lines(outcome.stdout)
+    assert [line.split(": error: ")[1].split(":")[0] for line in lines] == [
+        "$.chartValues.extraEnv[0].value",
+        "$.chartValues.podSecurityContext.sysctls[0].value",
+    ]
+    assert all("helm's toYaml drops the whole block" in line for line in lines)
+
+
 def test_a_bad_default_under_a_mapping_the_leaf_writes_says_where_it_comes_from(
     tmp_path: Path,
 ) -> None:
