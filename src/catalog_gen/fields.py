@@ -63,9 +63,12 @@ REGISTRY_HOST = (
 )
 # A model registry: a host and an optional port 1-65535 (Ollama's name grammar, a port it can dial).
 MODEL_HOST = rf"^{_DOMAIN_LABEL}(\.{_DOMAIN_LABEL})*(:{_PORT})?$"
+# An extended resource: a prefix is required (the API server calls a bare name a standard
+# resource, and refuses one it does not know in a container), the name at most 63 characters.
+# The chart's gpu.resourceName pattern is this one (a test holds them together).
 RESOURCE_NAME = (
-    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
-    r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
 )
 # An exponent of at most three digits: Kubernetes reads 1e999 at once, while 1e1000000000 kept its
 # parser (and catalog-gen's Decimal) busy or out of range.

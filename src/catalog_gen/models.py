@@ -553,7 +553,7 @@ class PrometheusEngine(Strict):
     """PromQL query template: ${namespace}, ${service}, ${route} and ${port} are replaced."""
     authentication_ref: Opt[DnsSubdomain] = None
     """TriggerAuthentication (in each service's namespace) for the Prometheus server."""
-    activation_threshold: Opt[Annotated[int | float, Field(ge=0)]] = None
+    activation_threshold: Opt[Annotated[int, Field(ge=0)] | Annotated[float, Field(ge=0)]] = None
     """Active (out of zero) while the query returns more than this."""
 
 

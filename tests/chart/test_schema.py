@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-from catalog_gen.fields import REGISTRY_HOST
+from catalog_gen.fields import REGISTRY_HOST, RESOURCE_NAME
 from tests.chart.conftest import CHART, SCENARIOS, render, scenario_file
 from tests.support.kube import HelmError, select
 
@@ -139,6 +139,14 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
     ({"assumeApiVersions": ["gateway.networking.k8s.io/v1/HTTPRoute"]}, "/assumeApiVersions/0"),
     ({"service": {"port": 70000}}, "/service/port"),
     ({"updateStrategy": {"type": "OnDelete"}}, "/updateStrategy/type"),
+    # A key's prefix is a DNS subdomain of at most 253 characters (apimachinery IsQualifiedName):
+    # the API server refused every object the chart labels.
+    ({"commonLabels": {"a" * 254 + "/k": "v"}}, "/commonLabels"),
+    ({"podAnnotations": {"a" * 254 + "/k": "v"}}, "/podAnnotations"),
+    ({"nodeSelector": {"a" * 254 + "/k": "v"}}, "invalid propertyName"),
+    ({"tolerations": [{"key": "a" * 254 + "/k", "operator": "Exists"}]}, "/tolerations/0/key"),
+    ({"gpu": {"resourceName": "a" * 254 + "/gpu"}}, "/gpu/resourceName"),
+    ({"gpu": {"extraResources": {"a" * 254 + "/x": 1}}}, "invalid propertyName"),
 ]
 
 
@@ -295,6 +303,13 @@ def test_bad_values_fail_naming_the_key(
     assert expected in failure.value.stderr
 
 
+def test_a_key_prefix_of_253_characters_renders(helm: Path, tmp_path: Path) -> None:
+    key = "a" * 253 + "/k"
+    values = {"commonLabels": {key: "v"}, "nodeSelector": {key: "v"}, "podAnnotations": {key: "v"}}
+    (deployment,) = select(render(helm, values, tmp_path), "Deployment")
+    assert deployment["spec"]["template"]["spec"]["nodeSelector"] == {key: "v"}
+
+
 # helm's toYaml swallows its marshal error and writes nothing (helm pkg/engine/funcs.go): a DEL,
 # C1 control or U+FFFE/U+FFFF anywhere in a block, which the YAML it goes through cannot hold,
 # dropped the pod's whole securityContext or environment with no error.
@@ -421,6 +436,13 @@ def test_an_empty_windows_option_is_refused_by_the_schema(
     with pytest.raises(HelmError) as failure:
         render(helm, {where: {"windowsOptions": {field: ""}}}, tmp_path)
     assert f"at '/{where}/windowsOptions/{field}': minLength" in failure.value.stderr
+
+
+def test_the_gpu_resource_pattern_is_catalog_gens_environment_pattern() -> None:
+    # The environment's gpu.resourceName becomes gpu.resourceName: a bare `gpu` passed the
+    # environment file and was refused by the chart at every leaf.
+    chart = SCHEMA["properties"]["gpu"]["properties"]["resourceName"]["pattern"]
+    assert chart == RESOURCE_NAME
 
 
 def test_the_image_registry_pattern_is_catalog_gens_environment_pattern() -> None:
