@@ -290,6 +290,51 @@ def test_the_charts_own_gateway_refuses_hostnames_its_listener_does_not_match(
         render(helm, values, tmp_path)
 
 
+def _intersect(listener: str, route: str) -> bool:
+    """The HTTPRoute CRD's hostnames description: equal, or a `*.` label on either side read as
+    a suffix match (its examples: a listener's test.example.com takes a route's *.example.com; a
+    listener's *.example.com takes *.example.com, test.example.com, foo.test.example.com, not
+    example.com nor test.example.net)."""
+    if listener == route:
+        return True
+    if listener.startswith("*.") and route.endswith(listener[1:]):
+        return True
+    return route.startswith("*.") and listener.endswith(route[1:])
+
+
+@pytest.mark.parametrize(
+    ("listener", "route"),
+    [
+        ("test.example.com", "*.example.com"),
+        ("test.example.com", "test.example.com"),
+        ("test.example.com", "other.example.com"),
+        ("test.example.com", "*.test.example.com"),
+        ("foo.test.example.com", "*.example.com"),
+        ("*.example.com", "*.example.com"),
+        ("*.example.com", "foo.test.example.com"),
+        ("*.example.com", "*.test.example.com"),
+        ("*.test.example.com", "*.example.com"),
+        ("*.example.com", "example.com"),
+        ("*.example.com", "test.example.net"),
+        ("*.example.com", "*.example.net"),
+    ],
+)
+def test_the_own_gateway_takes_exactly_the_route_hostnames_gateway_api_attaches(
+    helm: Path, tmp_path: Path, listener: str, route: str
+) -> None:
+    # A route's *.example.com was refused for a listener's a.example.com, which Gateway API
+    # attaches (a review found it).
+    values = yaml.safe_load((CHART / "ci" / "httproute-gateway-tls-values.yaml").read_text())
+    values["gateway"]["tls"]["hostname"] = listener
+    values["httpRoute"]["hostnames"] = [route]
+    if _intersect(listener, route):
+        assert select(render(helm, values, tmp_path), "HTTPRoute")
+    else:
+        with pytest.raises(HelmError) as failure:
+            render(helm, values, tmp_path)
+        assert f"httpRoute.hostnames has {route}, but the chart's Gateway" in failure.value.stderr
+
+
 def test_a_spread_constraints_own_label_selector_is_kept_as_written(
     helm: Path, tmp_path: Path
 ) -> None:

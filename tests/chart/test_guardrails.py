@@ -331,3 +331,36 @@ def test_a_modelfile_in_any_script_with_symbols_and_tabs_renders(
         "derivedModels": [{"name": "x", "modelfile": f'FROM phi\nSYSTEM """{system}"""\n'}],
     }
     assert render(helm, values, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            {
+                "extraVolumes": [{"name": "a", "emptyDir": {}}],
+                "extraVolumeMounts": [{"name": "a", "mountPath": "/models/"}],
+            },
+            "extraVolumeMounts[0] mounts at /models/, where the chart's models volume",
+        ),
+        (
+            {
+                "extraVolumes": [{"name": "a", "emptyDir": {}}],
+                "extraVolumeMounts": [{"name": "a", "mountPath": "//tmp/."}],
+            },
+            "extraVolumeMounts[0] mounts at //tmp/., where the chart's tmp volume",
+        ),
+        (
+            {"homeDir": "/data", "cache": {"mountPath": "/data/"}},
+            "volumes would both be mounted at /data",
+        ),
+    ],
+    ids=["trailing-slash", "double-slash-dot", "home-and-cache"],
+)
+def test_mount_paths_are_compared_as_the_runtime_mounts_them(
+    helm: Path, tmp_path: Path, values: dict[str, Any], message: str
+) -> None:
+    # The API server compares mount paths as text and let two volumes meet at one directory.
+    with pytest.raises(HelmError) as failure:
+        render(helm, {"models": [{"name": "phi"}], **values}, tmp_path)
+    assert message in failure.value.stderr

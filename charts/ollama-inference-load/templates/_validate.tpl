@@ -192,22 +192,24 @@ own sectionName. */}}
 {{- end }}
 {{- $volumes = append $volumes $volume.name }}
 {{- end }}
+{{- /* Paths compared as the runtime mounts them (path.Clean): /models/, //models and /models/.
+are /models, where the API server, comparing text, lets two volumes meet. */}}
 {{- $paths := dict }}
 {{- range $name := keys $chartMounts | sortAlpha }}
-{{- $_ := set $paths (get $chartMounts $name) (printf "the chart's %s volume" $name) }}
+{{- $_ := set $paths (clean (get $chartMounts $name)) (printf "the chart's %s volume" $name) }}
 {{- end }}
 {{- range $index, $mount := .Values.extraVolumeMounts }}
 {{- if not (has $mount.name $volumes) }}
 {{- $messages = append $messages (dict "value" "extraVolumeMounts" "message" (printf "extraVolumeMounts[%d] mounts volume %q, which the pod does not have: add it to extraVolumes, or mount one of %s" $index $mount.name (join ", " $volumes))) }}
 {{- end }}
-{{- if hasKey $paths $mount.mountPath }}
-{{- $messages = append $messages (dict "value" "extraVolumeMounts" "message" (printf "extraVolumeMounts[%d] mounts at %s, where %s is mounted already: a container mounts one volume at a path, choose another mountPath" $index $mount.mountPath (get $paths $mount.mountPath))) }}
+{{- if hasKey $paths (clean $mount.mountPath) }}
+{{- $messages = append $messages (dict "value" "extraVolumeMounts" "message" (printf "extraVolumeMounts[%d] mounts at %s, where %s is mounted already: a container mounts one volume at a path, choose another mountPath" $index $mount.mountPath (get $paths (clean $mount.mountPath)))) }}
 {{- end }}
-{{- $_ := set $paths $mount.mountPath (printf "extraVolumeMounts[%d]" $index) }}
+{{- $_ := set $paths (clean $mount.mountPath) (printf "extraVolumeMounts[%d]" $index) }}
 {{- end }}
 {{- $seen := dict }}
 {{- range $name := keys $chartMounts | sortAlpha }}
-{{- $path := get $chartMounts $name }}
+{{- $path := clean (get $chartMounts $name) }}
 {{- if hasKey $seen $path }}
 {{- $value := ternary "cache.mountPath" "homeDir" (has "models" (list $name (get $seen $path))) }}
 {{- $messages = append $messages (dict "value" $value "message" (printf "the chart's %s and %s volumes would both be mounted at %s: set homeDir and cache.mountPath apart from each other, from /tmp and from %s" (get $seen $path) $name $path (get $chartMounts "scripts"))) }}
@@ -230,13 +232,18 @@ and scales the service to zero while it is in use (an Ingress is refused for the
 {{- $messages = append $messages (dict "value" "service.type" "message" (printf "service.type is %s, but with autoscaling.engine=keda-http requests must go through the interceptor (the HTTPRoute), or KEDA counts none and scales the service to zero while it is in use: use ClusterIP" .Values.service.type)) }}
 {{- end }}
 {{- /* The chart's own Gateway listens for one hostname (gateway.tls.hostname, else the first
-httpRoute hostname): Gateway API ignores a route hostname its listener does not match. */}}
+httpRoute hostname): Gateway API ignores a route hostname that does not intersect it (the
+HTTPRoute CRD's hostnames: equal, or a `*.` label on either side read as a suffix match, so a
+route's *.example.com takes a listener's a.example.com, and the other way round). */}}
 {{- if .Values.gateway.enabled }}
 {{- $listener := .Values.gateway.tls.hostname | default (first (.Values.httpRoute.hostnames | default (list ""))) }}
 {{- range $hostname := .Values.httpRoute.hostnames }}
 {{- $matches := eq $hostname $listener }}
 {{- if and (not $matches) (hasPrefix "*." $listener) }}
-{{- $matches = and (hasSuffix (trimPrefix "*" $listener) $hostname) (not (hasPrefix "*." $hostname)) }}
+{{- $matches = hasSuffix (trimPrefix "*" $listener) $hostname }}
+{{- end }}
+{{- if and (not $matches) (hasPrefix "*." $hostname) }}
+{{- $matches = hasSuffix (trimPrefix "*" $hostname) $listener }}
 {{- end }}
 {{- if and $listener (not $matches) }}
 {{- $messages = append $messages (dict "value" "httpRoute.hostnames" "message" (printf "httpRoute.hostnames has %s, but the chart's Gateway (gateway.enabled) listens for %s only: Gateway API ignores a route hostname its listener does not match, so it would get no traffic and no certificate; list one hostname, set gateway.tls.hostname to a wildcard covering them, or attach to a shared Gateway (httpRoute.parentRefs)" $hostname $listener)) }}
