@@ -917,13 +917,36 @@ def _file_key(path: Path | None) -> str:
 
 
 def tree_fingerprint(directory: Path) -> str:
-    """sha256 over every file under directory (relative path and bytes)."""
+    """sha256 over every file under directory (relative path and bytes), through links to
+    folders as helm reads a chart (a chart whose templates/ is a link had its rules left out,
+    so an edited rule kept the old answers), each folder once; any name, UTF-8 or not."""
     digest = hashlib.sha256()
-    for path in sorted(directory.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-            digest.update(path.relative_to(directory).as_posix().encode() + b"\0")
+    for relative, path in _files_under(directory):
+        digest.update(relative.encode("utf-8", "surrogateescape") + b"\0")
+        try:
             digest.update(hashlib.sha256(path.read_bytes()).digest())
+        except OSError as error:  # the run that reads it reports it; here it only keys
+            digest.update(f"unreadable {error.errno}".encode())
     return digest.hexdigest()
+
+
+def _files_under(directory: Path) -> list[tuple[str, Path]]:
+    """(relative POSIX path, path) of every file under directory, links followed, sorted; not
+    Python's bytecode."""
+    found: list[tuple[str, Path]] = []
+    seen: set[tuple[int, int]] = set()
+    for folder, folders, files in os.walk(directory, followlinks=True):
+        status = os.stat(folder)
+        if (status.st_dev, status.st_ino) in seen:  # a link back up: walked already
+            folders.clear()
+            continue
+        seen.add((status.st_dev, status.st_ino))
+        folders[:] = [name for name in folders if name != "__pycache__"]
+        for name in files:
+            path = Path(folder, name)
+            if not name.endswith(".pyc") and path.is_file():
+                found.append((path.relative_to(directory).as_posix(), path))
+    return sorted(found)
 
 
 @functools.cache

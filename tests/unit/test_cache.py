@@ -41,6 +41,7 @@ from catalog_gen.plan.pipeline import CatalogPlan, plan_catalog
 from catalog_gen.plan.service_plan import ModelLockFacts, ServicePlan
 from catalog_gen.problems import Problem, Report
 from catalog_gen.write.writer import read_tree, write_tree
+from catalog_gen.write.written import WriteRecord
 from tests.unit.helpers import (
     CHART,
     Outcome,
@@ -491,6 +492,64 @@ def test_an_edit_of_the_charts_template_rules_asks_helm_again(tmp_path: Path) ->
     assert cached.code == 1
     assert "no GPU for this test" in cached.stdout
     assert_same(tmp_path)
+
+
+def test_a_rule_in_a_linked_chart_folder_is_in_the_key(tmp_path: Path) -> None:
+    # A chart whose templates/ is a link to a folder: the key walked no link, so an edited rule
+    # there kept helm's old answers (cached check said up to date; --no-cache refused).
+    start(tmp_path)
+    shutil.move(tmp_path / "chart" / "templates", tmp_path / "shared-templates")
+    (tmp_path / "chart" / "templates").symlink_to(tmp_path / "shared-templates")
+    assert_same(tmp_path)
+    rules = tmp_path / "shared-templates" / "_validate.tpl"
+    rule = (
+        '{{- $messages = append $messages (dict "value" "gpu.count" "message" '
+        '"a rule behind a link") }}\n'
+    )
+    anchor = "{{- $messages := list }}\n"
+    rules.write_text(rules.read_text().replace(anchor, anchor + rule, 1), encoding="utf-8")
+    cached = run_cli(tmp_path, "validate", chart=tmp_path / "chart")
+    assert "a rule behind a link" in cached.stdout
+    assert_same(tmp_path)
+
+
+def test_a_chart_file_named_in_no_utf_8_is_keyed_not_a_crash(tmp_path: Path) -> None:
+    start(tmp_path)
+    (tmp_path / "chart" / "ci" / os.fsdecode(b"\xff.txt")).write_text("x", encoding="utf-8")
+    assert_same(tmp_path)
+
+
+def test_a_generated_file_rewritten_in_place_with_its_mtime_set_back_is_seen(
+    tmp_path: Path,
+) -> None:
+    # The write record's stamp had no ctime: bytes changed at the same size with the mtime
+    # restored were trusted, and neither check nor render saw them.
+    start(tmp_path)
+    assert run_cli(tmp_path, "render", chart=tmp_path / "chart").code == 0
+    target = next((tmp_path / "generated").rglob("values.yaml"))
+    before = target.stat()
+    data = bytearray(target.read_bytes())
+    data[-2:-1] = b"#" if data[-2:-1] != b"#" else b"!"
+    target.write_bytes(bytes(data))
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert target.stat().st_size == before.st_size
+    assert run_cli(tmp_path, "check", chart=tmp_path / "chart").code == 1
+    assert run_cli(tmp_path, "render", chart=tmp_path / "chart").code == 0
+    assert run_cli(tmp_path, "check", "--no-cache", chart=tmp_path / "chart").code == 0
+
+
+def test_a_patched_file_is_stamped_where_it_was_moved(tmp_path: Path) -> None:
+    # A rename changes a file's ctime: the stamps taken in the staging folder would make the
+    # next run read every file the last one patched.
+    start(tmp_path)
+    assert run_cli(tmp_path, "render", chart=tmp_path / "chart").code == 0
+    apply(tmp_path, ("leaf", "dev", "a", "s1", 1))
+    assert run_cli(tmp_path, "render", chart=tmp_path / "chart").code == 0
+    record = WriteRecord(tmp_path / CACHE_DIR)
+    stamps = record.stamps(tmp_path / "generated")
+    assert stamps
+    for name, taken in stamps.items():
+        assert taken.matches(os.lstat(tmp_path / "generated" / name)), name
 
 
 def test_the_rules_across_services_run_again_when_an_environment_file_changes(

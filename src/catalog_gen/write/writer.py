@@ -56,7 +56,7 @@ import re
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
@@ -211,8 +211,10 @@ def write_outputs(
                 there = {output.path: check_owned(output, record, jobs) for output in outputs}
                 stamps: dict[Path, dict[str, Stamp]] = {}
                 written: dict[Path, Written] = {}
-                swap(_stage_all(outputs, there, stamps, written, jobs))
+                steps = _stage_all(outputs, there, stamps, written, jobs)
+                swap(steps)
                 if record is not None:
+                    _stamp_moved(steps, stamps)
                     for target, tree_stamps in stamps.items():
                         record.save(target, tree_stamps)
                 return written
@@ -650,6 +652,20 @@ def _stage_patch(
         remove(staging)
         raise
     return Step(output.path, staging, backup, tuple(sorted(name for name, _ in changed)), removed)
+
+
+def _stamp_moved(steps: Sequence[Step], stamps: dict[Path, dict[str, Stamp]]) -> None:
+    """The stamps of a patch step's changed files taken again where they now are: a rename
+    changes a file's ctime, so the stamps taken in the staging folder would not match."""
+    for step in steps:
+        tree = stamps.get(step.target)
+        if tree is None or not step.changed:
+            continue
+        for name in step.changed:
+            taken = tree.get(name)
+            if taken is not None:
+                with suppress(OSError):  # gone since: the next run reads it
+                    tree[name] = stamp(os.lstat(step.target / name), taken.digest)
 
 
 def _created_mode(folder: Path) -> int:

@@ -1,11 +1,13 @@
 """What the last render wrote into each output tree, so the next one need not read it again.
 
-For every file of a tree it wrote, render records a stamp: the file's device, inode, mode, size
-and modification time (nanoseconds) as the file system reports them, and the sha256 of the bytes
-written. A later render or check trusts a file on disk to hold those bytes only while all five
-stat fields still match (a hand edit, a `chmod`, a `git checkout` or a copy changes at least one),
-and reads the file otherwise. A change that keeps all five (bytes rewritten in place at the same
-size, then the modification time set back by hand) is not seen; `--no-cache` reads every file.
+For every file of a tree it wrote, render records a stamp: the file's device, inode, mode, size,
+modification and change times (nanoseconds) as the file system reports them, and the sha256 of
+the bytes written. A later render or check trusts a file on disk to hold those bytes only while
+all six stat fields still match (a hand edit, a `chmod`, a `git checkout` or a copy changes at
+least one), and reads the file otherwise. The change time cannot be set back by hand: bytes
+rewritten in place at the same size with the modification time set back are seen (git's index
+keeps it for the same reason). A file moved into place after its stamp was taken (a patched
+tree's changed files) is stamped again once moved.
 With matching stamps `check` and render's ownership proof skip reading the files (files are never
 written in place: always a new file, then a rename; render leaves unchanged files where they are).
 
@@ -31,19 +33,20 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 RECORD_PREFIX = "written-"
-RECORD_VERSION = 3
+RECORD_VERSION = 4
 RECORD_SUFFIX = ".record"
 
 
 class Stamp(NamedTuple):
-    """A file as render left it: where it is (device, inode), its mode, size and mtime, and
-    the sha256 of its bytes."""
+    """A file as render left it: where it is (device, inode), its mode, size, mtime and ctime,
+    and the sha256 of its bytes."""
 
     device: int
     inode: int
     mode: int
     size: int
     mtime_ns: int
+    ctime_ns: int
     digest: str
 
     def matches(self, found: os.stat_result) -> bool:
@@ -54,12 +57,19 @@ class Stamp(NamedTuple):
             and found.st_mode == self.mode
             and found.st_size == self.size
             and found.st_mtime_ns == self.mtime_ns
+            and found.st_ctime_ns == self.ctime_ns
         )
 
 
 def stamp(found: os.stat_result, digest: str) -> Stamp:
     return Stamp(
-        found.st_dev, found.st_ino, found.st_mode, found.st_size, found.st_mtime_ns, digest
+        found.st_dev,
+        found.st_ino,
+        found.st_mode,
+        found.st_size,
+        found.st_mtime_ns,
+        found.st_ctime_ns,
+        digest,
     )
 
 
@@ -142,7 +152,7 @@ def _read(path: Path, key: str) -> dict[str, Stamp]:
 
 
 def _well_formed(names: Any, columns: list[Any]) -> bool:
-    """The names text, every column a list as long, five of integers and one of sha256s in hex
+    """The names text, every column a list as long, six of integers and one of sha256s in hex
     (checked a column at a time, with C-level maps: a record holds a stamp per output file)."""
     if type(names) is not list or not set(map(type, names)) <= {str}:
         return False
