@@ -145,7 +145,8 @@ def _shared_options() -> tuple[_Parser, _Parser, _Parser]:
         "--chart",
         default=DEFAULT_CHART,
         metavar="DIR",
-        help=f"chart whose values.schema.json the values must satisfy (default: {DEFAULT_CHART})",
+        help=f"chart whose values.schema.json the values must satisfy (default: {DEFAULT_CHART}, "
+        "else the one beside the catalog directory)",
     )
     common.add_argument(
         "--format",
@@ -451,6 +452,7 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO, keep_alive: li
     if usage is not None:
         err.write(f"catalog-gen: {usage}\n")
         return EXIT_USAGE
+    arguments.chart = _chart_of(arguments.chart, catalog)
     chart = ChartContract.load(Path(arguments.chart))
     report = Report()
     if command == "lock":
@@ -585,6 +587,15 @@ def _jobs_of(arguments: argparse.Namespace) -> int:
     """--jobs, else the CPUs this process may use (plan/parallel.py)."""
     jobs: int | None = getattr(arguments, "jobs", None)
     return default_jobs() if jobs is None else jobs
+
+
+def _chart_of(chart: str, catalog: Path) -> str:
+    """--chart; its default is found from the working directory, else beside the catalog
+    directory (an editor that runs `validate FILE` in the leaf's folder)."""
+    if chart != DEFAULT_CHART or Path(chart).is_dir():
+        return chart
+    beside = catalog.resolve().parent / DEFAULT_CHART
+    return os.path.relpath(beside) if beside.is_dir() else chart
 
 
 def _usage_problem(catalog: Path, catalog_text: str, files: Sequence[Path]) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -26,6 +27,7 @@ from tests.unit.helpers import (
     pin,
     run_cli,
     run_python,
+    working_directory,
 )
 
 
@@ -56,6 +58,20 @@ def test_missing_chart_is_a_usage_error_without_traceback(tmp_path: Path) -> Non
     assert outcome.code == 2
     assert "cannot read the chart" in outcome.stderr
     assert "Traceback" not in outcome.stderr
+
+
+def test_validate_file_finds_the_chart_beside_the_catalog_from_the_leafs_folder(
+    tmp_path: Path,
+) -> None:
+    # An editor runs `validate FILE` in the leaf's folder: the catalog was found from the FILE,
+    # the chart's default only in the working directory (exit 2).
+    make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf("model: phi:latest\n")})
+    shutil.copytree(CHART, tmp_path / "charts" / "ollama-inference-load")
+    out, err = io.StringIO(), io.StringIO()
+    with working_directory(tmp_path / "catalog" / "dev" / "ml"):
+        code = main(["validate", "svc.yaml"], stdout=out, stderr=err)
+    assert code == 0, err.getvalue()
+    assert "valid" in err.getvalue()
 
 
 def test_render_then_check_is_clean_and_drift_is_reported(tmp_path: Path) -> None:
