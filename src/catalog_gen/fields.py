@@ -378,9 +378,14 @@ _DURATION_UNIT_NANOSECONDS = {
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)")
 
 
-def duration_range_problem(value: str | int) -> str | None:
-    """Why a duration Go cannot hold is refused; None when it fits. The JSON schema bounds the
-    integer form; the text form is checked by rules.py (no JSON Schema keyword can sum units)."""
+KEEP_ALIVE_DEFAULT = "unload models after 5m; use -1 to keep models loaded"
+
+
+def duration_range_problem(value: str | int, instead: str = KEEP_ALIVE_DEFAULT) -> str | None:
+    """Why a duration Go cannot hold is refused; None when it fits. instead: what Ollama does
+    then (envconfig falls back to its default when time.ParseDuration fails). The JSON schema
+    bounds the integer form; the text form is checked by rules.py (no JSON Schema keyword can
+    sum units)."""
     text = str(value).lstrip("-")
     if text.isdigit():
         nanoseconds = int(text) * 10**9
@@ -393,7 +398,7 @@ def duration_range_problem(value: str | int) -> str | None:
         return None
     return (
         f"{value!r} is longer than Go's longest duration (about 292 years): Ollama would "
-        "ignore it and unload models after 5m; use -1 to keep models loaded"
+        f"ignore it and {instead}"
     )
 
 

@@ -124,3 +124,24 @@ def test_a_bad_default_under_a_mapping_the_leaf_writes_says_where_it_comes_from(
         "(the value comes from the environment's defaults or the chart's; setting it here "
         "overrides them)"
     )
+
+
+def test_a_chart_value_duration_go_cannot_hold_is_refused_where_it_is(tmp_path: Path) -> None:
+    # Ollama's envconfig falls back to its default (5m) when time.ParseDuration fails: the
+    # chart's schema bounds only the integer form, so a load timeout of 2562048h reached the pod.
+    body = (
+        "model: phi:latest\nchartValues:\n  ollama:\n    loadTimeout: 2562048h\n"
+        "    keepAlive: 100000000000s\n"
+    )
+    make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf(body)})
+    outcome = run_cli(tmp_path, "validate")
+    assert outcome.code == 1
+    lines = error_lines(outcome.stdout)
+    assert [line.split(": error: ")[1].split(":")[0] for line in lines] == [
+        "$.chartValues.ollama.loadTimeout",
+        "$.chartValues.ollama.keepAlive",
+    ]
+    assert "end a model load that stalls after 5m" in lines[0]
+    fits = "model: phi:latest\nchartValues:\n  ollama:\n    loadTimeout: 2562047h\n"
+    make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf(fits)})
+    assert run_cli(tmp_path, "validate").code == 0

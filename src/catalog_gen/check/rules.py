@@ -22,7 +22,7 @@ from catalog_gen.check.modelfile_parameters import (
     parameter_text,
 )
 from catalog_gen.check.shape import did_you_mean
-from catalog_gen.fields import duration_range_problem
+from catalog_gen.fields import KEEP_ALIVE_DEFAULT, duration_range_problem
 from catalog_gen.load.document import DataPath, Document
 from catalog_gen.models import (
     MODEL_AND_MODELS,
@@ -451,6 +451,27 @@ def _check_keep_alive(
     problem = None if keep_alive is None else duration_range_problem(keep_alive)
     if problem is not None:
         document.add(report, where, problem)
+
+
+# chartValues Ollama reads as Go durations that no leaf field sets (the leaf's ollama.keepAlive
+# and models[].keepAlive are checked as fields): what Ollama does with one Go cannot hold.
+_CHART_VALUE_DURATIONS = {
+    ("ollama", "keepAlive"): KEEP_ALIVE_DEFAULT,
+    ("ollama", "loadTimeout"): "end a model load that stalls after 5m; use 0s to wait forever",
+}
+
+
+def check_chart_value_durations(document: Document, chart_values: object, report: Report) -> None:
+    """A duration past Go's range in chartValues, refused at its place (Ollama would silently
+    take its default; the chart's schema can bound only the integer form)."""
+    for path, instead in _CHART_VALUE_DURATIONS.items():
+        value: object = chart_values
+        for key in path:
+            value = value.get(key) if isinstance(value, Mapping) else None
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            problem = duration_range_problem(value, instead)
+            if problem is not None:
+                document.add(report, ("chartValues", *path), problem)
 
 
 def check_helm_numbers(document: Document, where: DataPath, value: object, report: Report) -> bool:

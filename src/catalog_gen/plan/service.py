@@ -36,6 +36,7 @@ from catalog_gen.check.names import resource_names
 from catalog_gen.check.rules import (
     LeafDerivedModel,
     LeafModel,
+    check_chart_value_durations,
     check_helm_numbers,
     check_leaf,
     check_leaf_only_values,
@@ -145,6 +146,7 @@ def plan_service(
     )
     if not check_helm_numbers(document, ("chartValues",), leaf.chart_values, report):
         return None  # NaN compares false with everything: no later check could hold
+    check_chart_value_durations(document, leaf.chart_values, report)
     origins = _value_origins(document, service.models, service.derived, service.exposure)
     schema_before = report.error_count
     values = catalog_values(service.merge_inputs, CATALOG_LAYERS)
