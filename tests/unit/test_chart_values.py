@@ -145,3 +145,30 @@ def test_a_chart_value_duration_go_cannot_hold_is_refused_where_it_is(tmp_path: 
     fits = "model: phi:latest\nchartValues:\n  ollama:\n    loadTimeout: 2562047h\n"
     make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf(fits)})
     assert run_cli(tmp_path, "validate").code == 0
+
+
+@pytest.mark.parametrize(
+    ("chart_values", "where"),
+    [
+        # A rule between homeDir and cache.mountPath blamed cache.mountPath, which the leaf left
+        # to the defaults: placed at the top of the file with a false note.
+        ("  homeDir: /models\n", "catalog/dev/ml/svc.yaml:8:12: error: $.chartValues.homeDir:"),
+        # The schema's rule judges the block by a key the leaf does not set.
+        (
+            "  securityContext:\n    capabilities:\n      add: [CAP_SYS_ADMIN]\n",
+            "catalog/dev/ml/svc.yaml:9:5: error: $.chartValues.securityContext:",
+        ),
+    ],
+    ids=["template-rule-between-values", "schema-rule-on-the-block"],
+)
+def test_a_chart_rule_is_placed_where_the_leaf_sets_what_it_judges(
+    tmp_path: Path, chart_values: str, where: str
+) -> None:
+    make_catalog(
+        tmp_path, {"dev/ml/svc.yaml": leaf(f"model: phi:latest\nchartValues:\n{chart_values}")}
+    )
+    outcome = run_cli(tmp_path, "validate")
+    assert outcome.code == 1
+    (line,) = error_lines(outcome.stdout)
+    assert line.startswith(where), line
+    assert "the value comes from" not in line

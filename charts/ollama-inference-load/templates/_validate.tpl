@@ -211,7 +211,9 @@ are /models, where the API server, comparing text, lets two volumes meet. */}}
 {{- range $name := keys $chartMounts | sortAlpha }}
 {{- $path := clean (get $chartMounts $name) }}
 {{- if hasKey $seen $path }}
-{{- $value := ternary "cache.mountPath" "homeDir" (has "models" (list $name (get $seen $path))) }}
+{{- /* catalog-gen places the message at whichever of the values named the leaf sets */}}
+{{- $owners := dict "home" "homeDir" "models" "cache.mountPath" }}
+{{- $value := list (get $owners (get $seen $path)) (get $owners $name) | compact | join " " }}
 {{- $messages = append $messages (dict "value" $value "message" (printf "the chart's %s and %s volumes would both be mounted at %s: set homeDir and cache.mountPath apart from each other, from /tmp and from %s" (get $seen $path) $name $path (get $chartMounts "scripts"))) }}
 {{- end }}
 {{- $_ := set $seen $path $name }}

@@ -71,7 +71,9 @@ class ChartTemplateError(Exception):
 
 @dataclass(frozen=True)
 class TemplateMessage:
-    value: str  # the chart value to change, dotted (probes.liveness.timeoutSeconds)
+    # the chart value to change, dotted (probes.liveness.timeoutSeconds); several, space-separated,
+    # where a rule is between values (the message goes where the leaf sets one)
+    value: str
     message: str
 
 
