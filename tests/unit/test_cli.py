@@ -140,7 +140,7 @@ def test_validate_a_file_outside_the_catalog(tmp_path: Path) -> None:
     (tmp_path / "loose.yaml").write_text(leaf())
     outcome = run_cli(tmp_path, "validate", "--catalog", "catalog", "loose.yaml")
     assert outcome.code == 1
-    assert outcome.stdout.startswith("loose.yaml:1:1: error: $: not a leaf of the catalog catalog")
+    assert outcome.stdout.startswith("loose.yaml:1:1: error: $: not a leaf of the catalog in catalog/:")
 
 
 @pytest.mark.parametrize("misplaced", ["dev/svc.yaml", "dev/ml/svc.yml", "dev/ml/deep/svc.yaml"])
@@ -176,7 +176,7 @@ def test_validate_a_file_outside_any_catalog_never_scans_above_it(tmp_path: Path
     outcome = run_cli(tmp_path, "validate", str(tmp_path / "loose.yaml"))
     assert outcome.code == 1, outcome.stderr
     assert outcome.stdout == (
-        f"{tmp_path / 'loose.yaml'}:1:1: error: $: not a leaf of the catalog catalog: leaves "
+        f"{tmp_path / 'loose.yaml'}:1:1: error: $: not a leaf of the catalog in catalog/: leaves "
         "live at catalog/<environment>/<namespace>/<serviceName>.yaml\n"
     )
     (tmp_path / "elsewhere").mkdir()

@@ -420,3 +420,25 @@ def test_the_lock_refuses_a_number_it_cannot_read_instead_of_failing() -> None:
     report = Report()
     assert parse_lock(b"version: 0x_\nmodels: []\n", report, "models.lock.yaml") is None
     assert [problem.line for problem in report.problems] == [1]
+
+
+def test_every_character_yaml_refuses_is_reported_in_one_pass() -> None:
+    # A NEL was reported alone, then the control character only once it was gone.
+    _, report = parse("a: 1\nb: x\x01y\nc: z\x85w\nd: \x02\n")
+    assert [(p.line, p.column, p.message[:30]) for p in report.problems] == [
+        (3, 5, "character U+0085 (NEXT LINE) e"),
+        (2, 5, "invalid YAML: character U+0001"),
+        (4, 4, "invalid YAML: character U+0002"),
+    ]
+
+
+@pytest.mark.parametrize("text", ["---\n", "---\n...\n", "--- \n# only a comment\n"])
+def test_a_document_with_nothing_in_it_is_an_empty_file(text: str) -> None:
+    _, report = parse(text)
+    assert only_problem(report).startswith("leaf.yaml:1:1: error: $: file is empty")
+
+
+def test_a_binary_file_shows_its_first_characters_and_counts_the_rest() -> None:
+    _, report = parse("a: " + "\x01" * 50 + "\n")
+    assert len(report.problems) == 21
+    assert report.problems[-1].message == "invalid YAML: 30 more such characters"

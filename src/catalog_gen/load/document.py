@@ -188,11 +188,13 @@ def parse_document(
         report.add(display, line, column, "$", "file is not valid UTF-8")
         return None
     if _one_one_breaks_reported(text, display, report):
+        _non_printables_reported(text, display, report)  # every problem of the file, at once
         return None
     root = _compose_reported(text, display, report)
     if root is False:
         return None
-    if root is None:
+    if root is None or (isinstance(root, ScalarNode) and root.value == "" and not root.style):
+        # No document, or one with nothing in it (`---` alone, a `...`)
         report.add(display, 1, 1, "$", "file is empty; expected a mapping (key: value lines)")
         return None
     if not isinstance(root, MappingNode):
@@ -237,17 +239,19 @@ def _one_one_breaks_reported(text: str, display: str, report: Report) -> bool:
     return found
 
 
-def _compose_reported(text: str, display: str, report: Report) -> Node | Literal[False] | None:
-    """The YAML node tree of text (None when empty); False when it is not YAML (reported)."""
-    try:
-        return _compose(text)
-    except yaml.reader.ReaderError:
-        # libyaml gives a byte offset, the pure reader a character offset: find it ourselves.
-        found = yaml.reader.Reader.NON_PRINTABLE.search(text)
-        offset = found.start() if found else 0
+def _non_printables_reported(text: str, display: str, report: Report) -> bool:
+    """Every character YAML does not allow in a file, reported where an editor shows it (libyaml
+    gives a byte offset of the first only, the pure reader a character offset); whether there
+    was one."""
+    found = 0
+    for match in yaml.reader.Reader.NON_PRINTABLE.finditer(text):
+        found += 1
+        if found > _MOST_CHARACTERS_SHOWN:  # a binary file: the first few say what it is
+            continue
+        offset = match.start()
         line = text.count("\n", 0, offset) + 1
         column = offset - (text.rfind("\n", 0, offset) + 1) + 1
-        point = ord(text[offset]) if found else 0
+        point = ord(match.group())
         report.add(
             display,
             line,
@@ -256,6 +260,22 @@ def _compose_reported(text: str, display: str, report: Report) -> Node | Literal
             f"invalid YAML: character U+{point:04X} is not allowed in a YAML file; write it as "
             f'the escape "\\u{point:04x}" inside a double-quoted string',
         )
+    if found > _MOST_CHARACTERS_SHOWN:
+        more = found - _MOST_CHARACTERS_SHOWN
+        report.add(display, 1, 1, "$", f"invalid YAML: {more} more such characters")
+    return found > 0
+
+
+_MOST_CHARACTERS_SHOWN = 20
+
+
+def _compose_reported(text: str, display: str, report: Report) -> Node | Literal[False] | None:
+    """The YAML node tree of text (None when empty); False when it is not YAML (reported)."""
+    try:
+        return _compose(text)
+    except yaml.reader.ReaderError:
+        if not _non_printables_reported(text, display, report):
+            report.add(display, 1, 1, "$", "invalid YAML: a character YAML does not allow")
         return False
     except yaml.MarkedYAMLError as error:
         mark, problem, hint = _yaml_error_place(error, text)

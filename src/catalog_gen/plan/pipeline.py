@@ -484,7 +484,7 @@ def _not_a_leaf(catalog: Path, display_root: str, path: Path, report: Report) ->
         1,
         1,
         "$",
-        f"not a leaf of the catalog {display_root}: leaves live at "
+        f"not a leaf of the catalog in {display_root}/: leaves live at "
         f"{display_root}/<environment>/<namespace>/<serviceName>.yaml",
     )
     return str(path)
