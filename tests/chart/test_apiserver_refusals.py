@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from catalog_gen.check.guardrails import ip_block_refusals
 from tests.chart.conftest import API_VERSIONS, CHART, NAMESPACE, RELEASE
 from tests.conftest import HELM_VERSIONS, helm_binary
 from tests.support.kube import HelmError, apiserver_errors, helm_template_text
@@ -726,3 +727,38 @@ def test_a_quantity_exponent_of_four_digits_is_the_one_rule_stricter_than_the_cl
         assert "/cache/size" in refused.value.stderr
     unchecked = _render(HELM_VERSIONS[0], values_file, "--skip-schema-validation")
     assert apiserver_errors([unchecked], NAMESPACE) == [[]]
+
+
+# (cidr, except): catalog-gen's own ipBlock rule (check/guardrails.py), which no schema or sprig
+# function can compute, held to the API server's ValidateIPBlock on the chart's NetworkPolicy.
+IP_BLOCKS = [
+    ("10.0.0.0/8", "10.1.0.0/16"),
+    ("10.0.0.0/8", "192.168.0.0/16"),
+    ("10.0.0.0/8", "10.0.0.0/8"),
+    ("10.0.0.0/8", "10.0.0.0/7"),
+    ("10.0.0.0/8", "fd00::/8"),
+    ("10.1.2.3/8", "10.200.0.0/16"),
+    ("0.0.0.0/0", "169.254.0.0/16"),
+    ("fd00::/8", "fd00:1::/32"),
+    ("fd00::/8", "fe80::/10"),
+    ("fd00::/8", "10.0.0.0/8"),
+    ("2001:db8::/32", "2001:db8::/32"),
+]
+
+
+def test_catalog_gens_ip_block_rule_is_the_api_servers(tmp_path: Path) -> None:
+    texts, verdicts = [], []
+    for index, (cidr, excluded) in enumerate(IP_BLOCKS):
+        peers = [{"ipBlock": {"cidr": cidr, "except": [excluded]}}]
+        values = {"networkPolicy": {"enabled": True, "registry": {"peers": peers}}}
+        folder = tmp_path / str(index)
+        folder.mkdir()
+        texts.append(_render(HELM_VERSIONS[0], _values_file(folder, values)))
+        verdicts.append(bool(list(ip_block_refusals(values))))
+    refused = [
+        any("must be a strict subset of `cidr`" in error for error in errors)
+        for errors in apiserver_errors(texts, NAMESPACE)
+    ]
+    assert dict(zip(IP_BLOCKS, verdicts, strict=True)) == dict(zip(IP_BLOCKS, refused, strict=True))
+    assert any(refused)
+    assert not all(refused)

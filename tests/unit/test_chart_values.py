@@ -172,3 +172,19 @@ def test_a_chart_rule_is_placed_where_the_leaf_sets_what_it_judges(
     (line,) = error_lines(outcome.stdout)
     assert line.startswith(where), line
     assert "the value comes from" not in line
+
+
+def test_an_ip_block_except_outside_its_cidr_is_refused_where_the_leaf_writes_it(
+    tmp_path: Path,
+) -> None:
+    # The API server refuses the NetworkPolicy; the chart cannot compute CIDRs.
+    body = (
+        "model: phi:latest\ningress: {enabled: true}\nchartValues:\n  networkPolicy:\n"
+        "    registry:\n      peers:\n"
+        "        - ipBlock: {cidr: 10.0.0.0/8, except: [10.1.0.0/16, 192.168.0.0/16]}\n"
+    )
+    make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf(body)})
+    outcome = run_cli(tmp_path, "validate")
+    assert outcome.code == 1
+    (line,) = error_lines(outcome.stdout)
+    assert "$.chartValues.networkPolicy.registry.peers[0].ipBlock.except[1]: ipBlock except" in line

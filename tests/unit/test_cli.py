@@ -140,7 +140,9 @@ def test_validate_a_file_outside_the_catalog(tmp_path: Path) -> None:
     (tmp_path / "loose.yaml").write_text(leaf())
     outcome = run_cli(tmp_path, "validate", "--catalog", "catalog", "loose.yaml")
     assert outcome.code == 1
-    assert outcome.stdout.startswith("loose.yaml:1:1: error: $: not a leaf of the catalog in catalog/:")
+    assert outcome.stdout.startswith(
+        "loose.yaml:1:1: error: $: not a leaf of the catalog in catalog/:"
+    )
 
 
 @pytest.mark.parametrize("misplaced", ["dev/svc.yaml", "dev/ml/svc.yml", "dev/ml/deep/svc.yaml"])

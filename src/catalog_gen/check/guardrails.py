@@ -1,5 +1,5 @@
-"""A rule of the Kubernetes API server the chart cannot see: each container's requests against
-its limits.
+"""Rules of the Kubernetes API server the chart cannot see: each container's requests against
+its limits, and each NetworkPolicy ipBlock's `except` inside its `cidr`.
 
 The chart renders such a pod and the API server refuses it, so catalog-gen is stricter than the
 chart here, on purpose (docs/interfaces.md, "Who owns which rule"): JSON schema cannot compare
@@ -12,11 +12,15 @@ the API server checks (ValidateResourceRequirements): a request no larger than i
 extended resource (a name with a prefix outside kubernetes.io: a GPU) is a whole number, and it
 or hugepages is not overcommitted, so its request needs a limit and equals it. Every other rule
 on values lives in the chart (values.schema.json, templates/_validate.tpl) and is not copied.
+An ipBlock's `except` must be a strict subset of its `cidr` (ValidateIPBlock: the cidr contains
+the except's address and has a shorter prefix), which no JSON schema or sprig function can
+compute; `tests/chart/test_apiserver_refusals.py` holds this check to the API server's code.
 """
 
 from __future__ import annotations
 
 import functools
+import ipaddress
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -171,3 +175,51 @@ def _at(values: Mapping[str, Any], path: Sequence[str]) -> Mapping[str, Any]:
     for key in path:
         node = node.get(key) if isinstance(node, Mapping) else None
     return node if isinstance(node, Mapping) else {}
+
+
+# The NetworkPolicy's peer lists in the chart values.
+_PEER_LISTS = (
+    ("networkPolicy", "ingressFrom"),
+    ("networkPolicy", "dns", "peers"),
+    ("networkPolicy", "registry", "peers"),
+)
+
+
+def ip_block_refusals(effective: Mapping[str, Any]) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """(chart value path, why) of each ipBlock `except` the API server refuses, where the
+    chart renders its NetworkPolicy."""
+    policy = effective.get("networkPolicy")
+    if not isinstance(policy, Mapping) or policy.get("enabled") is not True:
+        return
+    for path in _PEER_LISTS:
+        peers = _at_list(effective, path)
+        for index, peer in enumerate(peers):
+            block = peer.get("ipBlock") if isinstance(peer, Mapping) else None
+            if not isinstance(block, Mapping):
+                continue
+            for position, excluded in enumerate(block.get("except") or ()):
+                why = _except_refusal(block.get("cidr"), excluded)
+                if why is not None:
+                    yield (*path, index, "ipBlock", "except", position), why
+
+
+def _except_refusal(cidr: object, excluded: object) -> str | None:
+    try:
+        whole = ipaddress.ip_network(str(cidr), strict=False)
+        part = ipaddress.ip_network(str(excluded), strict=False)
+    except ValueError:
+        return None  # the schema refuses a malformed one
+    longer = part.version == whole.version and part.prefixlen > whole.prefixlen
+    if longer and part.network_address in whole:
+        return None
+    return (
+        f"ipBlock except {excluded} is not a strict subset of its cidr {cidr} (inside it, with a "
+        "longer prefix): the API server refuses the NetworkPolicy"
+    )
+
+
+def _at_list(values: Mapping[str, Any], path: Sequence[str]) -> Sequence[Any]:
+    found: Any = values
+    for key in path:
+        found = found.get(key) if isinstance(found, Mapping) else None
+    return found if isinstance(found, list) else []

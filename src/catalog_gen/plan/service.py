@@ -28,10 +28,11 @@ from typing import Any
 from catalog_gen.check.chart_contract import (
     ChartContract,
     Known,
+    place_chart_value,
     report_schema_errors,
     set_by,
 )
-from catalog_gen.check.guardrails import check_requests_within_limits
+from catalog_gen.check.guardrails import check_requests_within_limits, ip_block_refusals
 from catalog_gen.check.names import resource_names
 from catalog_gen.check.rules import (
     LeafDerivedModel,
@@ -364,6 +365,8 @@ def _check_effective(
     check_scale_to_zero(document, service.leaf, environment, effective, report)
     check_catch_all_route(document, effective, report)
     check_requests_within_limits(document, report, effective=effective)
+    for parts, why in ip_block_refusals(effective):
+        place_chart_value(document, service.leaf.chart_values or {}, parts, report, why)
     check_rollout_fits(document, service.leaf, environment, effective, report)
     check_fit(
         document,
