@@ -335,6 +335,38 @@ def test_the_own_gateway_takes_exactly_the_route_hostnames_gateway_api_attaches(
         assert f"httpRoute.hostnames has {route}, but the chart's Gateway" in failure.value.stderr
 
 
+@pytest.mark.parametrize(
+    ("duration", "renew_before", "refused"),
+    [
+        ("2160h", "360h", None),
+        ("1h", "", None),
+        ("1.5h", "1h29m59.5s", None),
+        ("59m59s", "", "cert-manager refuses a certificate shorter than 1h"),
+        ("30m", "10m", "cert-manager refuses a certificate shorter than 1h"),
+        ("", "4m59s", "cert-manager refuses one under 5m"),
+        ("", "299999999us", "cert-manager refuses one under 5m"),
+        ("", "2160h", "not less than the certificate's duration (2160h, cert-manager's default)"),
+        ("2h", "2h", "not less than the certificate's duration (2h)"),
+        ("2h", "120m0.5s", "not less than the certificate's duration (2h)"),
+        ("", "2159h59m", None),
+    ],
+)
+def test_a_certificate_cert_managers_webhook_refuses_is_refused_first(
+    helm: Path, tmp_path: Path, duration: str, renew_before: str, refused: str | None
+) -> None:
+    # ValidateDuration: at least MinimumCertificateDuration (1h), a renewBefore of at least
+    # MinimumRenewBefore (5m) and under the duration (its default 90 days); the webhook's
+    # refusal failed Argo CD's sync (a review found it).
+    values = yaml.safe_load((CHART / "ci" / "httproute-gateway-tls-values.yaml").read_text())
+    values["gateway"]["tls"]["certificate"].update(duration=duration, renewBefore=renew_before)
+    if refused is None:
+        assert select(render(helm, values, tmp_path), "Certificate")
+        return
+    with pytest.raises(HelmError) as failure:
+        render(helm, values, tmp_path)
+    assert refused in failure.value.stderr
+
+
 def test_a_spread_constraints_own_label_selector_is_kept_as_written(
     helm: Path, tmp_path: Path
 ) -> None:

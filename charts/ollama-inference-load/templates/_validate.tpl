@@ -252,6 +252,26 @@ route's *.example.com takes a listener's a.example.com, and the other way round)
 {{- end }}
 {{- end }}
 {{- end }}
+{{- /* cert-manager's webhook refuses a Certificate whose duration is under 1h, whose renewBefore
+is under 5m, or whose renewBefore is not under its duration (its default 90 days):
+ValidateDuration, MinimumCertificateDuration and MinimumRenewBefore; Argo CD's sync then fails. */}}
+{{- if and .Values.gateway.enabled .Values.gateway.tls.enabled .Values.gateway.tls.certificate.enabled }}
+{{- $durationMs := 7776000000.0 }}
+{{- if .Values.gateway.tls.certificate.duration }}
+{{- $durationMs = include "oil.goDurationMs" .Values.gateway.tls.certificate.duration | float64 }}
+{{- if lt $durationMs 3600000.0 }}
+{{- $messages = append $messages (dict "value" "gateway.tls.certificate.duration" "message" (printf "gateway.tls.certificate.duration is %s: cert-manager refuses a certificate shorter than 1h" .Values.gateway.tls.certificate.duration)) }}
+{{- end }}
+{{- end }}
+{{- if .Values.gateway.tls.certificate.renewBefore }}
+{{- $renewMs := include "oil.goDurationMs" .Values.gateway.tls.certificate.renewBefore | float64 }}
+{{- if lt $renewMs 300000.0 }}
+{{- $messages = append $messages (dict "value" "gateway.tls.certificate.renewBefore" "message" (printf "gateway.tls.certificate.renewBefore is %s: cert-manager refuses one under 5m" .Values.gateway.tls.certificate.renewBefore)) }}
+{{- else if ge $renewMs $durationMs }}
+{{- $messages = append $messages (dict "value" "gateway.tls.certificate.renewBefore" "message" (printf "gateway.tls.certificate.renewBefore is %s, not less than the certificate's duration (%s): cert-manager refuses it; lower it or lengthen gateway.tls.certificate.duration" .Values.gateway.tls.certificate.renewBefore (.Values.gateway.tls.certificate.duration | default "2160h, cert-manager's default"))) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- toJson $messages }}
 {{- end }}
 
@@ -266,6 +286,20 @@ too), because catalog-gen runs this file's rules on their own.
 {{- $unit := regexFind "(ms|h|m|s)$" $part }}
 {{- $number := int64 (trimSuffix $unit $part) }}
 {{- $total = add $total (mul $number (get (dict "ms" 1 "s" 1000 "m" 60000 "h" 3600000) $unit)) }}
+{{- end }}
+{{- $total }}
+{{- end }}
+
+{{/*
+Milliseconds of a Go duration (time.ParseDuration's units, fractions allowed: 1.5h, 90m, 300ms),
+as a float: the schema keeps the text to ^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$.
+*/}}
+{{- define "oil.goDurationMs" -}}
+{{- $total := 0.0 }}
+{{- $units := dict "ns" 0.000001 "us" 0.001 "µs" 0.001 "ms" 1.0 "s" 1000.0 "m" 60000.0 "h" 3600000.0 }}
+{{- range $part := regexFindAll "[0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h)" (toString .) -1 }}
+{{- $unit := regexFind "(ns|us|µs|ms|s|m|h)$" $part }}
+{{- $total = addf $total (mulf (float64 (trimSuffix $unit $part)) (get $units $unit)) }}
 {{- end }}
 {{- $total }}
 {{- end }}
