@@ -183,7 +183,7 @@ def test_names_fit_in_63_characters(helm: Path, tmp_path: Path) -> None:
     assert len(statefulset["spec"]["serviceName"]) <= 63
     # Cut to leave room for the suffix, with a hash of the whole name (no collision after a cut).
     digest = hashlib.sha256(long_name.encode()).hexdigest()[:8]
-    assert ("ConfigMap", f"{'a' * 46}-{digest}-scripts") in names
+    assert ("Service", f"{'a' * 45}-{digest}-headless") in names
     (certificate,) = select(documents, "Certificate")
     assert len(certificate["spec"]["secretName"]) <= 63
 

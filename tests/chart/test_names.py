@@ -4,6 +4,7 @@ the chart cannot fix them."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,13 @@ CASES: list[tuple[str, dict[str, Any]]] = [
 
 
 def _names(documents: list[Document]) -> set[tuple[str, str]]:
-    names = {(str(doc["kind"]), str(doc["metadata"]["name"])) for doc in documents}
+    """(kind, name) of every rendered object but the scripts ConfigMap, whose name carries a
+    hash of its content (test_the_scripts_configmap_is_named_by_its_content)."""
+    names = {
+        (str(doc["kind"]), str(doc["metadata"]["name"]))
+        for doc in documents
+        if not (doc["kind"] == "ConfigMap" and "-scripts-" in str(doc["metadata"]["name"]))
+    }
     for doc in documents:
         if doc["kind"] == "Certificate":
             names.add(("Secret", str(doc["spec"]["secretName"])))
@@ -96,7 +103,7 @@ def test_long_names_that_share_a_prefix_derive_different_names(helm: Path, tmp_p
             helm, {"fullnameOverride": "x" * 62 + "b", "cache": {"mode": "perReplica"}}, tmp_path
         )
     )
-    assert len(one) == len(two) == 6
+    assert len(one) == len(two) == 5  # the scripts ConfigMap aside (named by its content)
     assert not one & two
 
 
@@ -106,7 +113,31 @@ def test_a_short_name_is_kept_as_it_is(helm: Path, tmp_path: Path) -> None:
     )
     assert ("StatefulSet", "svc") in names
     assert ("Service", "svc-headless") in names
-    assert ("ConfigMap", "svc-scripts") in names
+    assert ("Service", "svc") in names
+
+
+def test_the_scripts_configmap_is_named_by_its_content(helm: Path, tmp_path: Path) -> None:
+    # Running pods read the ConfigMap they started with: a model added to a fixed-name one
+    # reached the old pods' probes, which found it missing and held every old pod unready.
+    def scripts(values: dict[str, Any]) -> tuple[str, str]:
+        documents = render(helm, {"fullnameOverride": "svc", **values}, tmp_path)
+        (configmap,) = [doc for doc in documents if doc["kind"] == "ConfigMap"]
+        (deployment,) = [doc for doc in documents if doc["kind"] == "Deployment"]
+        volumes = deployment["spec"]["template"]["spec"]["volumes"]
+        (mounted,) = [v["configMap"]["name"] for v in volumes if "configMap" in v]
+        return str(configmap["metadata"]["name"]), str(mounted)
+
+    one_name, one_mounted = scripts({"models": [{"name": "phi"}]})
+    two_name, two_mounted = scripts({"models": [{"name": "phi"}, {"name": "qwen2.5:0.5b"}]})
+    assert re.fullmatch(r"svc-scripts-[0-9a-f]{10}", one_name)
+    assert one_name == one_mounted
+    assert two_name == two_mounted
+    assert one_name != two_name
+    assert scripts({"models": [{"name": "phi"}]})[0] == one_name  # the same content, the same name
+    long = "x" * 63
+    documents = render(helm, {"fullnameOverride": long, "models": [{"name": "phi"}]}, tmp_path)
+    (configmap,) = [doc for doc in documents if doc["kind"] == "ConfigMap"]
+    assert len(configmap["metadata"]["name"]) <= 63
 
 
 @pytest.mark.parametrize("release", ["my.release", "1release"])

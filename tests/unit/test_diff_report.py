@@ -281,6 +281,27 @@ def test_a_size_spelled_otherwise_is_no_refused_change() -> None:
     assert list(refused_in_place([_stateful_set("10Gi")], [_stateful_set("12Gi")]))
 
 
+def test_a_claim_the_change_deletes_is_marked_with_its_models() -> None:
+    # Leaving sharedPVC deletes the claim; keepOnUninstall set in the same change keeps nothing.
+    (line,) = refused_in_place([_claim("10Gi")], [])
+    assert line.startswith("PersistentVolumeClaim/ns/m: the change deletes this claim")
+    assert "set it and sync before this change" in line
+
+
+def _deployment(name: str) -> Resource:
+    selector = {"matchLabels": {"app.kubernetes.io/name": name}}
+    document = {"kind": "Deployment", "metadata": {"name": "d"}, "spec": {"selector": selector}}
+    return Resource("Deployment", "ns", "d", canonical_yaml(document))
+
+
+def test_a_workload_selector_change_is_marked() -> None:
+    # nameOverride: the API server refuses the Deployment and applies the Service, which then
+    # selects no pod (a review found the outage unmarked).
+    (line,) = refused_in_place([_deployment("a")], [_deployment("b")])
+    assert line.startswith("Deployment/ns/d: its selector changes")
+    assert list(refused_in_place([_deployment("a")], [_deployment("a")])) == []
+
+
 def test_a_class_named_where_none_was_may_be_the_clusters_default() -> None:
     was = _claim("10Gi")
     document = yaml.safe_load(was.text)

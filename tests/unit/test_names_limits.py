@@ -65,7 +65,7 @@ def test_two_services_with_one_full_name_are_an_error_at_the_override(tmp_path: 
         for line in errors
     ), errors
     assert any(line.startswith("catalog/dev/ml/one.yaml:2:") for line in errors), errors
-    assert all("Deployment one" in line and "ConfigMap one-scripts" in line for line in errors)
+    assert all("Deployment one" in line and "Service one" in line for line in errors)
 
 
 def test_same_names_in_different_namespaces_do_not_collide(tmp_path: Path) -> None:

@@ -55,8 +55,15 @@ to 10 characters, FNV-32 in decimal) and statefulset.kubernetes.io/pod-name "<na
 {{- include "oil.suffixedName" (list . "headless") }}
 {{- end }}
 
+{{/*
+The scripts ConfigMap is named by its content: a mounted ConfigMap's files change under the
+running pods when it changes (the kubelet updates the volume), so pods rolled out before a model
+was added read the new model list, find the model missing from their store and stay unready
+until replaced: a whole service down during a rollout. Each content gets its own ConfigMap, and
+a pod reads the one it started with for life (the previous one is pruned; pods keep its files).
+*/}}
 {{- define "oil.scriptsConfigMapName" -}}
-{{- include "oil.suffixedName" (list . "scripts") }}
+{{- include "oil.suffixedName" (list . (printf "scripts-%s" (include "oil.scriptsData" . | sha256sum | trunc 10))) }}
 {{- end }}
 
 {{- define "oil.testPodName" -}}

@@ -56,7 +56,10 @@ def suffixed(full: str, suffix: str) -> str:
 def resource_names(
     release: str, values: Mapping[str, Any], chart_values: Mapping[str, Any]
 ) -> tuple[ResourceName, ...]:
-    """Every (kind, name) the chart renders for these effective values (helm test pod included)."""
+    """Every (kind, name) the chart renders for these effective values (helm test pod included),
+    but the scripts ConfigMap: its name ends in a hash of its content (`<fullname>-scripts-<10
+    hex>`, oil.scriptsConfigMapName), which only helm computes; it shares the Service's full
+    name, so two services whose ConfigMaps would meet have Services that meet first."""
     full = fullname(release, values)
     by_full: DataPath = (
         ("chartValues", "fullnameOverride")
@@ -65,7 +68,6 @@ def resource_names(
     )
     names = [
         ResourceName("Service", full, by_full),
-        ResourceName("ConfigMap", suffixed(full, "scripts"), by_full),
         ResourceName("Pod", suffixed(full, "test"), by_full),
     ]
     cache = values.get("cache") or {}

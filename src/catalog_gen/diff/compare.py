@@ -62,7 +62,8 @@ class ServiceDiff:
     environment: str
     status: str
     changes: tuple[ResourceChange, ...]
-    # Changes the API server refuses on an object that exists (refused_in_place), one line each.
+    # Changes the API server refuses on an object that exists, and claims deleted with their
+    # models (refused_in_place), one line each.
     refused: tuple[str, ...] = ()
 
     def counts(self) -> str:
@@ -164,13 +165,23 @@ def _change(title: str, was: str | None, now: str | None) -> ResourceChange:
 
 def refused_in_place(before: Sequence[Resource], after: Sequence[Resource]) -> Iterable[str]:
     """What the API server refuses to change on the objects that exist (its update validation):
-    a StatefulSet's volumeClaimTemplates, and a PersistentVolumeClaim's class, access modes or a
-    smaller size (a larger one only where its StorageClass allows expansion)."""
+    a StatefulSet's volumeClaimTemplates, a Deployment's or StatefulSet's selector, and a
+    PersistentVolumeClaim's class, access modes or a smaller size (a larger one only where its
+    StorageClass allows expansion); and a claim the change deletes, with its models."""
     old = {(r.kind, r.namespace, r.name): r for r in before}
+    new = {(r.kind, r.namespace, r.name) for r in after}
     for resource in after:
         was = old.get((resource.kind, resource.namespace, resource.name))
         if was is None or was.text == resource.text:
             continue
+        workload = resource.kind in ("Deployment", "StatefulSet")
+        if workload and _spec(was).get("selector") != _spec(resource).get("selector"):
+            yield (
+                f"{resource.title}: its selector changes (nameOverride, fullnameOverride), "
+                "which Kubernetes refuses on an existing workload while the Service and "
+                "NetworkPolicy change: the Service selects no pod and the policy none. Delete "
+                "the workload first, or keep the name"
+            )
         if resource.kind == "StatefulSet":
             if _claim_templates(was) != _claim_templates(resource):
                 yield (
@@ -180,6 +191,13 @@ def refused_in_place(before: Sequence[Resource], after: Sequence[Resource]) -> I
                 )
         elif resource.kind == "PersistentVolumeClaim":
             yield from _claim_refusals(resource.title, _spec(was), _spec(resource))
+    for key, was in old.items():
+        if was.kind == "PersistentVolumeClaim" and key not in new:
+            yield (
+                f"{was.title}: the change deletes this claim and the models on it (helm; Argo CD "
+                "where it prunes), unless the claim in the cluster already carries "
+                "cache.keepOnUninstall: true (set it and sync before this change)"
+            )
 
 
 def _claim_templates(resource: Resource) -> list[Any]:
