@@ -337,9 +337,16 @@ class Double:
                 raise ApiError(500, str(error)) from error
         raise ApiError(500, "pull model manifest: file does not exist")
 
-    def config(self, model: LocalModel) -> dict[str, Any]:
+    def config(self, model: LocalModel, *, strict: bool = False) -> dict[str, Any]:
+        """The config blob's data; strict (show, which GetModel answers: it decodes the config
+        with encoding/json) fails with a 500 on one that is not JSON, else it reads as empty."""
         config_path = self.store.blob_path(str(model.manifest["config"]["digest"]))
-        data = json.loads(config_path.read_text()) if config_path.is_file() else {}
+        try:
+            data = json.loads(config_path.read_text()) if config_path.is_file() else {}
+        except ValueError as error:
+            if strict:
+                raise ApiError(500, f"invalid character in the model's config: {error}") from error
+            data = {}
         return data if isinstance(data, dict) else {}
 
     def details(self, model: LocalModel) -> dict[str, Any]:
@@ -844,6 +851,7 @@ class Handler(BaseHTTPRequestHandler):
             # absent model. `ollama list` reads manifests only and still lists it (recorded
             # from 0.32.0 by the seventeenth round's review).
             raise ApiError(404, f"model '{model.name.display}' not found")
+        self.double.config(model, strict=True)
         kind = self.double.store.kind(model)
         system = self.double.store.read_layer(model, SYSTEM_MEDIA_TYPE)
         weights = self.double.store.blob_path(self.double.store.weights_digest(model))

@@ -40,6 +40,20 @@ MESSAGES_MEDIA_TYPE = "application/vnd.ollama.image.messages"
 # Safetensors models' weights, one layer per tensor file: images.go PullModel pulls a manifest
 # holding one through x/transfer (pullWithTransfer), with one progress bar for all of them.
 TENSOR_MEDIA_TYPE = "application/vnd.ollama.image.tensor"
+LICENSE_MEDIA_TYPE = "application/vnd.ollama.image.license"
+PROMPT_MEDIA_TYPE = "application/vnd.ollama.image.prompt"
+# The layers GetModel (server/images.go) reads for `ollama show`.
+SHOW_OPENS = frozenset(
+    {
+        MODEL_MEDIA_TYPE,
+        TEMPLATE_MEDIA_TYPE,
+        PROMPT_MEDIA_TYPE,
+        SYSTEM_MEDIA_TYPE,
+        PARAMS_MEDIA_TYPE,
+        MESSAGES_MEDIA_TYPE,
+        LICENSE_MEDIA_TYPE,
+    }
+)
 CHUNK = 1 << 20
 _HEADER_PREFIX = b"GGUF-double "
 
@@ -258,11 +272,16 @@ class ModelStore:
         return None
 
     def missing_blobs(self, model: LocalModel) -> list[str]:
-        """The digests of the model's config and layers that have no blob file."""
-        layers = [model.manifest["config"], *model.manifest["layers"]]
+        """The digests of the blobs `ollama show` opens that have no file: the config and the
+        layers GetModel reads (images.go: the weights, template, system, params, messages,
+        license), not tensor, adapter, draft or projector layers (recorded from 0.32.0 by the
+        seventeenth round's review: a missing tensor blob still shows)."""
+        opened = [model.manifest["config"]] + [
+            layer for layer in model.manifest["layers"] if layer["mediaType"] in SHOW_OPENS
+        ]
         return [
             str(layer["digest"])
-            for layer in layers
+            for layer in opened
             if not self.blob_path(str(layer["digest"])).is_file()
         ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import socket
@@ -298,12 +299,47 @@ def test_cached_model_missing_a_blob_is_pulled_again_not_a_cache_hit(pod: Pod) -
 
     assert result.returncode == 0, result.stdout
     assert not lines_with(result.stdout, "cache hit:"), result.stdout
-    reason = lines_with(result.stdout, "the server cannot open it")
-    assert reason, result.stdout
-    assert "model 'phi:latest' not found" in reason[0]
+    assert lines_with(result.stdout, f"phi: blob sha256:{weights.name[7:]}: missing"), result.stdout
+    assert lines_with(result.stdout, "phi is listed in the model store, but not whole")
     assert lines_with(result.stdout, "matches the pinned digest")
     assert weights.is_file()
     assert pod.state()["pull_attempts"] == {"phi:latest": 2}
+
+
+def test_a_cut_blob_is_removed_and_pulled_again(pod: Pod) -> None:
+    # Ollama takes any blob file as downloaded: a cut one (a full disk, a partial restore)
+    # survived every pull, and the pod started on a model it could never load.
+    pod.control(registry={"phi": PHI})
+    pod.models(("phi", remote_digest("phi", PHI), False, "generate"))
+    assert pod.run("pull-models.sh").returncode == 0
+    weights = max((pod.models_dir / "blobs").iterdir(), key=lambda blob: blob.stat().st_size)
+    whole = weights.stat().st_size
+    with weights.open("r+b") as handle:
+        handle.truncate(100)
+
+    result = pod.run("pull-models.sh")
+
+    assert result.returncode == 0, result.stdout
+    assert lines_with(result.stdout, f"100 bytes, not {whole}"), result.stdout
+    assert weights.stat().st_size == whole
+    assert lines_with(result.stdout, "(0 cache hits, 1 downloaded)"), result.stdout
+
+
+def test_a_model_still_unloadable_after_its_pull_fails_the_pod(pod: Pod) -> None:
+    # Same size, other bytes: the pull trusts the file; the server cannot open the model.
+    pod.control(registry={"phi": PHI})
+    pod.models(("phi", remote_digest("phi", PHI), False, "generate"))
+    assert pod.run("pull-models.sh").returncode == 0
+    manifest = pod.models_dir / "manifests" / "registry.ollama.ai" / "library" / "phi" / "latest"
+    digest = json.loads(manifest.read_text())["config"]["digest"]
+    config = pod.models_dir / "blobs" / digest.replace(":", "-")
+    size = config.stat().st_size
+    config.write_bytes(b"{" + b"x" * (size - 1))  # same size, not JSON: no size check sees it
+
+    result = pod.run("pull-models.sh")
+
+    assert result.returncode == 1, result.stdout
+    assert lines_with(result.stdout, "still not loadable after pulling it again"), result.stdout
 
 
 def test_mismatch_with_the_copy_already_stored_leaves_it_for_other_pods(pod: Pod) -> None:
@@ -447,6 +483,24 @@ def test_a_model_of_tensor_layers_logs_its_one_progress_bar(pod: Pod) -> None:
         result.stdout
     )
     assert not lines_with(result.stdout, "pulling phi: pulling manifest (elapsed"), result.stdout
+
+
+def test_a_missing_tensor_blob_is_seen_though_show_does_not_open_it(pod: Pod) -> None:
+    # `ollama show` never opens tensor layers (routes.go GetModelInfo): the size check does.
+    pod.control(registry={"phi": {"size": 60_000, "tensor": True}})
+    pod.models(("phi", "", False, "generate"))
+    assert pod.run("pull-models.sh").returncode == 0
+    tensors = max((pod.models_dir / "blobs").iterdir(), key=lambda blob: blob.stat().st_size)
+    tensors.unlink()
+    pod.start_server()
+    assert pod.cli("show", "phi").returncode == 0  # as 0.32.0 answers
+    pod.stop_servers()
+
+    result = pod.run("pull-models.sh")
+
+    assert result.returncode == 0, result.stdout
+    assert lines_with(result.stdout, "missing"), result.stdout
+    assert tensors.is_file()
 
 
 def test_one_manifest_under_two_names_fails_with_the_reason(pod: Pod) -> None:

@@ -543,6 +543,44 @@ oil_ps_states() {
 }'
 }
 
+# `oil_manifest_with HEX`: the manifest file of the model store whose sha256 starts with HEX
+# (a model's digest is its manifest's; `ollama list` shows the first 12 hex), whatever spelling
+# the server stored it under; nothing when none.
+oil_manifest_with() {
+	find "$OLLAMA_MODELS/manifests" -type f -exec sha256sum {} + 2>/dev/null |
+		awk -v hex="$1" 'index($1, hex) == 1 { sub(/^[0-9a-f]+ [ *]/, ""); print; exit }'
+}
+
+# `oil_blob_problems MANIFEST`: each blob the manifest names that the model store lacks or holds
+# at another size than the manifest says, one "sha256:HEX: why" a line (nothing when all are
+# whole). Ollama lists a model from its manifest alone and takes any blob file there as
+# downloaded (server/download.go), so a lost or cut blob stays so through every pull until the
+# file goes. Each layer object's digest and size are read from its own braces.
+oil_blob_problems() {
+	tr '{}' '[\n*]' <"$1" | awk '
+		match($0, /"digest"[ \t]*:[ \t]*"sha256:[0-9a-f]+"/) {
+			digest = substr($0, RSTART, RLENGTH)
+			sub(/.*sha256:/, "", digest)
+			sub(/"$/, "", digest)
+			size = "-"
+			if (match($0, /"size"[ \t]*:[ \t]*[0-9]+/)) {
+				size = substr($0, RSTART, RLENGTH)
+				sub(/.*:[ \t]*/, "", size)
+			}
+			print digest "\t" size
+		}' | while IFS="$OIL_TAB" read -r oil_bp_hex oil_bp_size; do
+		oil_bp_file="$OLLAMA_MODELS/blobs/sha256-$oil_bp_hex"
+		if [ ! -f "$oil_bp_file" ]; then
+			printf 'sha256:%s: missing\n' "$oil_bp_hex"
+		elif [ "$oil_bp_size" != - ]; then
+			oil_bp_have=$(wc -c <"$oil_bp_file") || oil_bp_have=-1
+			oil_bp_have=$((oil_bp_have + 0))
+			[ "$oil_bp_have" -eq "$oil_bp_size" ] ||
+				printf 'sha256:%s: %s bytes, not %s\n' "$oil_bp_hex" "$oil_bp_have" "$oil_bp_size"
+		fi
+	done
+}
+
 # The digest of a listed model: "full <64 hex>", or "id <hex>" when only the server's ID column
 # (the first 12 hex) is known; nothing when the model is not listed.
 # The server's digest is the sha256 of the manifest file's bytes (manifest/manifest.go), which is

@@ -5,13 +5,15 @@
 #   1. start `ollama serve` in the background on $OLLAMA_HOST (loopback) with the model store;
 #   2. poll it (`ollama list`) until it answers, or give up after the start timeout with the
 #      server's own log tail;
-#   3. for each model of models.tsv: a cache hit (present, and matching the pinned digest when
-#      one is pinned) skips the download without contacting the registry; otherwise pull with
+#   3. for each model of models.tsv: a cache hit (present and whole: every blob at its size and
+#      `ollama show` opening it; matching the pinned digest when one is pinned) skips the
+#      download without contacting the registry; otherwise pull with
 #      bounded retries and exponential backoff, logging a progress summary instead of ANSI bars;
 #      an attempt that makes no progress for OIL_PULL_STALL_TIMEOUT_SECONDS, or runs longer than
 #      OIL_PULL_ATTEMPT_TIMEOUT_SECONDS, is ended and counts as a failed attempt;
-#   4. when a digest is pinned, compare it with the pulled manifest's digest; on a mismatch
-#      remove the model (a bad copy is never served) and fail with both digests;
+#   4. when a digest is pinned, compare it with the pulled manifest's digest; on a mismatch fail
+#      with both digests, removing the copy this pull brought (a copy the store held before is
+#      left to the pods sharing the store);
 #   5. build the derived models of derived.tsv with `ollama create` (same input, same model),
 #      each bounded by OIL_LOAD_TIMEOUT_SECONDS;
 #   6. stop the server (SIGTERM, waited for) and exit 0.
@@ -292,17 +294,46 @@ remove_model() {
 	fi
 }
 
-# `ollama list` lists a model from its manifest alone (server/model_list_cache.go), while showing
-# or loading it opens its blobs: a store that lost a blob (a partial restore, a hand clean-up)
-# lists a model no pod can load, and a cache hit on it would keep the pod unready through every
-# restart. `ollama show` opens them as a load does (404 "model 'x' not found" when one is
-# missing); a model it cannot open is pulled again, which fetches only the missing blobs.
-model_opens() {
+# `model_whole NAME DIGEST-TEXT`: whether a listed model can be loaded. `ollama list` lists a
+# model from its manifest alone (server/model_list_cache.go): a store that lost or cut a blob (a
+# partial restore, a full disk, a hand clean-up) lists a model no pod can load, and a cache hit
+# on it would keep the pod unready through every restart. Every blob of the manifest must be
+# there at its size (a cut one is removed here: a pull takes any blob file as downloaded), and
+# `ollama show` must open the model as a load does (it reads the config, the weights' header and
+# the small layers; not tensor, adapter or draft layers, which the size check covers).
+model_whole() {
+	mw_manifest=$(oil_manifest_with "${2#* }")
+	if [ -n "$mw_manifest" ]; then
+		mw_problems=$(oil_blob_problems "$mw_manifest")
+		if [ -n "$mw_problems" ]; then
+			printf '%s\n' "$mw_problems" | while IFS= read -r mw_problem; do
+				oil_info "$1: blob ${mw_problem}"
+				case $mw_problem in
+				*bytes,*)
+					mw_hex=${mw_problem#sha256:}
+					rm -f "$OLLAMA_MODELS/blobs/sha256-${mw_hex%%:*}"
+					;;
+				esac
+			done
+			oil_info "$1 is listed in the model store, but not whole"
+			return 1
+		fi
+	fi
 	if oil_wait_bounded "$OIL_CLI_TIMEOUT_SECONDS" ollama show "$1" </dev/null >"$WORK/show.out" 2>&1; then
 		return 0
 	fi
 	oil_cli_error "$WORK/show.out"
-	oil_info "$1 is listed in the model store, but the server cannot open it ($OIL_CLI_ERROR): pulling again"
+	oil_info "$1 is listed in the model store, but the server cannot open it: $OIL_CLI_ERROR"
+	return 1
+}
+
+# `still_whole NAME DIGEST-TEXT BEFORE`: after a pull of a model the store held already (BEFORE
+# not empty), whether it is whole now: a damaged blob the size check cannot see (same size, other
+# bytes) survives the pull, which trusts the file, and the pod must not start on it.
+still_whole() {
+	[ -n "$3" ] || return 0
+	model_whole "$1" "$2" && return 0
+	oil_error "$1: still not loadable after pulling it again: a blob in the model store is damaged; remove the model (ollama rm $1) or the store's volume, then restart the pod"
 	return 1
 }
 
@@ -313,7 +344,7 @@ ensure_model() {
 	em_have=$(oil_local_digest "$em_name" "$5") || return 1
 	if [ -n "$em_have" ]; then
 		if [ "$em_expected" = - ]; then
-			if model_opens "$em_name"; then
+			if model_whole "$em_name" "$em_have"; then
 				oil_info "cache hit: $em_name is in the model store (${em_have#* }; no digest pinned), not pulling"
 				CACHE_HITS=$((CACHE_HITS + 1))
 				return 0
@@ -322,7 +353,7 @@ ensure_model() {
 			oil_digest_verdict "$em_have" "$em_expected"
 			case $OIL_VERDICT in
 			match)
-				if model_opens "$em_name"; then
+				if model_whole "$em_name" "$em_have"; then
 					oil_info "cache hit: $em_name is in the model store with the pinned digest $em_expected, not pulling"
 					CACHE_HITS=$((CACHE_HITS + 1))
 					return 0
@@ -343,13 +374,15 @@ ensure_model() {
 	fi
 	if [ "$em_expected" = - ]; then
 		oil_info "$em_name has digest ${em_have#* } (not pinned)"
-		return 0
+		still_whole "$em_name" "$em_have" "$em_before"
+		return
 	fi
 	oil_digest_verdict "$em_have" "$em_expected"
 	case $OIL_VERDICT in
 	match)
 		oil_info "$em_name matches the pinned digest $em_expected"
-		return 0
+		still_whole "$em_name" "$em_have" "$em_before"
+		return
 		;;
 	mismatch)
 		if [ "$em_have" = "$em_before" ]; then
