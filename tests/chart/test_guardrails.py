@@ -3,12 +3,14 @@ names the value to change."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.chart.conftest import container, env, render
+from tests.chart.conftest import CHART, container, env, render
 from tests.support.kube import HelmError, select
 
 # Rules values.schema.json owns: helm reports each at the value to change (the schema's
@@ -364,3 +366,26 @@ def test_mount_paths_are_compared_as_the_runtime_mounts_them(
     with pytest.raises(HelmError) as failure:
         render(helm, {"models": [{"name": "phi"}], **values}, tmp_path)
     assert message in failure.value.stderr
+
+
+def test_every_value_a_template_rule_blames_is_a_chart_value() -> None:
+    """catalog-gen places a rule's message at the first value it names that the leaf sets
+    (several where the rule is between values): each must be a value of the chart's schema."""
+    schema = json.loads((CHART / "values.schema.json").read_text())
+
+    def resolved(node: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in node:
+            node = schema["definitions"][node["$ref"].rsplit("/", 1)[1]]
+        return node
+
+    text = (CHART / "templates" / "_validate.tpl").read_text()
+    named = re.findall(r'\(dict "value" (?:\(printf )?"([^"]+)"', text)
+    assert len(named) > 15
+    for values in named:
+        for value in values.split():
+            node = schema
+            filled = value.replace("probes.%s", "probes.liveness").replace("%s", "request")
+            for part in filled.split("."):
+                properties = resolved(node).get("properties", {})
+                assert part in properties, (values, value)
+                node = properties[part]

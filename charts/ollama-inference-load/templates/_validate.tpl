@@ -24,7 +24,7 @@ a probe killed by its own timeout reports nothing useful and, for liveness, rest
 {{- range $probe := list "startup" "readiness" "liveness" }}
 {{- $timeout := int (index $.Values.probes $probe).timeoutSeconds }}
 {{- if lt $timeout (add $cliTimeout 2) }}
-{{- $messages = append $messages (dict "value" (printf "probes.%s.timeoutSeconds" $probe) "message" (printf "probes.%s.timeoutSeconds is %d, but the probe script may wait lifecycle.cliTimeoutSeconds=%d for the ollama CLI and needs about 2s more: set probes.%s.timeoutSeconds to at least %d or lower lifecycle.cliTimeoutSeconds" $probe $timeout $cliTimeout $probe (add $cliTimeout 2))) }}
+{{- $messages = append $messages (dict "value" (printf "probes.%s.timeoutSeconds lifecycle.cliTimeoutSeconds" $probe) "message" (printf "probes.%s.timeoutSeconds is %d, but the probe script may wait lifecycle.cliTimeoutSeconds=%d for the ollama CLI and needs about 2s more: set probes.%s.timeoutSeconds to at least %d or lower lifecycle.cliTimeoutSeconds" $probe $timeout $cliTimeout $probe (add $cliTimeout 2))) }}
 {{- end }}
 {{- end }}
 {{- /* Load groups (models sharing weights load once): _models.tpl, their one owner. */}}
@@ -53,9 +53,9 @@ plus one slot for the on-demand ones. */}}
 {{- end }}
 {{- $maxLoaded := int .Values.ollama.maxLoadedModels }}
 {{- if and (gt $maxLoaded 0) (lt $maxLoaded $needed) (eq $onDemand 0) }}
-{{- $messages = append $messages (dict "value" "ollama.maxLoadedModels" "message" (printf "ollama.maxLoadedModels is %d but the models form %d load groups (a derived model shares its FROM model's group): they would evict each other and a pod is ready only when every model is loaded: raise ollama.maxLoadedModels to %d or leave it 0" $maxLoaded $groups $groups)) }}
+{{- $messages = append $messages (dict "value" "ollama.maxLoadedModels models" "message" (printf "ollama.maxLoadedModels is %d but the models form %d load groups (a derived model shares its FROM model's group): they would evict each other and a pod is ready only when every model is loaded: raise ollama.maxLoadedModels to %d or leave it 0" $maxLoaded $groups $groups)) }}
 {{- else if and (gt $maxLoaded 0) (lt $maxLoaded $needed) }}
-{{- $messages = append $messages (dict "value" "ollama.maxLoadedModels" "message" (printf "ollama.maxLoadedModels is %d but the models form %d load groups, %d of them resident (no finite models[].keepAlive of their own): the resident ones and one on-demand model must fit: raise ollama.maxLoadedModels to %d, or give more models a finite keepAlive" $maxLoaded $groups (sub $groups $onDemand) $needed)) }}
+{{- $messages = append $messages (dict "value" "ollama.maxLoadedModels models" "message" (printf "ollama.maxLoadedModels is %d but the models form %d load groups, %d of them resident (no finite models[].keepAlive of their own): the resident ones and one on-demand model must fit: raise ollama.maxLoadedModels to %d, or give more models a finite keepAlive" $maxLoaded $groups (sub $groups $onDemand) $needed)) }}
 {{- end }}
 {{- /* A rolling update must be able to start a pod (maxSurge) or stop one (maxUnavailable). With
 GPUs an empty maxSurge is what updateStrategy.gpuSurge spare GPUs hold (templates/_rollout.tpl). */}}
@@ -66,7 +66,7 @@ GPUs an empty maxSurge is what updateStrategy.gpuSurge spare GPUs hold (template
 {{- $surge = toString (div (int $rollout.gpuSurge) (int .Values.gpu.count)) }}
 {{- end }}
 {{- if and (regexMatch $zero (toString $rollout.maxUnavailable)) (regexMatch $zero $surge) }}
-{{- $messages = append $messages (dict "value" "updateStrategy.maxUnavailable" "message" (printf "updateStrategy.maxUnavailable is 0 and maxSurge is 0 (gpu.count=%d, updateStrategy.gpuSurge=%d spare GPUs): a rolling update could neither start a new pod nor stop an old one. Leave updateStrategy.maxUnavailable empty (one pod at a time), or set updateStrategy.gpuSurge to at least gpu.count if the GPU pool has that many spare GPUs" (int .Values.gpu.count) (int $rollout.gpuSurge))) }}
+{{- $messages = append $messages (dict "value" "updateStrategy.maxUnavailable updateStrategy.maxSurge" "message" (printf "updateStrategy.maxUnavailable is 0 and maxSurge is 0 (gpu.count=%d, updateStrategy.gpuSurge=%d spare GPUs): a rolling update could neither start a new pod nor stop an old one. Leave updateStrategy.maxUnavailable empty (one pod at a time), or set updateStrategy.gpuSurge to at least gpu.count if the GPU pool has that many spare GPUs" (int .Values.gpu.count) (int $rollout.gpuSurge))) }}
 {{- end }}
 {{- range $loadGroups.problems }}
 {{- $messages = append $messages . }}
@@ -123,7 +123,7 @@ catalog-gen's checks) a compilation per derived model. */}}
 {{- end }}
 {{- $autoscaling := .Values.autoscaling }}
 {{- if and $autoscaling.enabled (lt (int $autoscaling.maxReplicas) (int $autoscaling.minReplicas)) }}
-{{- $messages = append $messages (dict "value" "autoscaling.maxReplicas" "message" (printf "autoscaling.maxReplicas is %d but autoscaling.minReplicas is %d: raise autoscaling.maxReplicas to at least %d or lower autoscaling.minReplicas" (int $autoscaling.maxReplicas) (int $autoscaling.minReplicas) (int $autoscaling.minReplicas))) }}
+{{- $messages = append $messages (dict "value" "autoscaling.maxReplicas autoscaling.minReplicas" "message" (printf "autoscaling.maxReplicas is %d but autoscaling.minReplicas is %d: raise autoscaling.maxReplicas to at least %d or lower autoscaling.minReplicas" (int $autoscaling.maxReplicas) (int $autoscaling.minReplicas) (int $autoscaling.minReplicas))) }}
 {{- end }}
 {{- /* With keda-http and scale to zero, the route's timeouts grow by the cold start (budget +
 margin, templates/_autoscaling.tpl); a Gateway API duration holds at most 99999h. */}}
@@ -132,7 +132,7 @@ margin, templates/_autoscaling.tpl); a Gateway API duration holds at most 99999h
 {{- range $field := list "request" "backendRequest" }}
 {{- $ms := include "oil.gatewayDurationMs" (index $.Values.httpRoute.timeouts $field) | int64 }}
 {{- if and (gt $ms 0) (gt (add $ms (mul $coldStart 1000)) (mul 99999 3600000)) }}
-{{- $messages = append $messages (dict "value" (printf "httpRoute.timeouts.%s" $field) "message" (printf "httpRoute.timeouts.%s plus the cold start (startup.budgetSeconds + startup.progressMarginSeconds = %ds), which autoscaling.scaleToZero adds behind the KEDA HTTP interceptor, exceeds the Gateway API's longest duration (99999h): lower startup.budgetSeconds or httpRoute.timeouts.%s" $field $coldStart $field)) }}
+{{- $messages = append $messages (dict "value" (printf "httpRoute.timeouts.%s startup.budgetSeconds" $field) "message" (printf "httpRoute.timeouts.%s plus the cold start (startup.budgetSeconds + startup.progressMarginSeconds = %ds), which autoscaling.scaleToZero adds behind the KEDA HTTP interceptor, exceeds the Gateway API's longest duration (99999h): lower startup.budgetSeconds or httpRoute.timeouts.%s" $field $coldStart $field)) }}
 {{- end }}
 {{- end }}
 {{- end }}
@@ -147,7 +147,7 @@ Behind the KEDA HTTP interceptor both grow by the same cold start and a zero one
 {{- $requestMs := include "oil.gatewayDurationMs" $timeouts.request | int64 }}
 {{- $backendMs := include "oil.gatewayDurationMs" $timeouts.backendRequest | int64 }}
 {{- if and (gt $requestMs 0) (gt $backendMs $requestMs) }}
-{{- $messages = append $messages (dict "value" "httpRoute.timeouts.backendRequest" "message" (printf "httpRoute.timeouts.backendRequest is %s but httpRoute.timeouts.request is %s: the Gateway API refuses an HTTPRoute whose backendRequest timeout is longer than its request timeout (a request timeout of 0s, none, allows any). Lower httpRoute.timeouts.backendRequest to at most %s, raise httpRoute.timeouts.request, or leave httpRoute.timeouts.backendRequest empty" $timeouts.backendRequest $timeouts.request $timeouts.request)) }}
+{{- $messages = append $messages (dict "value" "httpRoute.timeouts.backendRequest httpRoute.timeouts.request" "message" (printf "httpRoute.timeouts.backendRequest is %s but httpRoute.timeouts.request is %s: the Gateway API refuses an HTTPRoute whose backendRequest timeout is longer than its request timeout (a request timeout of 0s, none, allows any). Lower httpRoute.timeouts.backendRequest to at most %s, raise httpRoute.timeouts.request, or leave httpRoute.timeouts.backendRequest empty" $timeouts.backendRequest $timeouts.request $timeouts.request)) }}
 {{- end }}
 {{- end }}
 {{- /* The API server refuses a pod whose volumes share a name, whose mounts name a volume it does
@@ -226,7 +226,7 @@ and at most 3600 (each route's buckets are the scaler's memory). Empty: its 1m a
 {{- $windowMs := include "oil.gatewayDurationMs" $window | int64 }}
 {{- $granularityMs := include "oil.gatewayDurationMs" $granularity | int64 }}
 {{- if and (gt $granularityMs 0) (or (lt $windowMs $granularityMs) (gt (div $windowMs $granularityMs) 3600)) }}
-{{- $messages = append $messages (dict "value" "autoscaling.kedaHttp.requestRate.window" "message" (printf "autoscaling.kedaHttp.requestRate.window is %s and granularity %s: the window must hold at least one and at most 3600 granularities (the add-on keeps a counter per granularity of each route)" $window $granularity)) }}
+{{- $messages = append $messages (dict "value" "autoscaling.kedaHttp.requestRate.window autoscaling.kedaHttp.requestRate.granularity" "message" (printf "autoscaling.kedaHttp.requestRate.window is %s and granularity %s: the window must hold at least one and at most 3600 granularities (the add-on keeps a counter per granularity of each route)" $window $granularity)) }}
 {{- end }}
 {{- /* Clients of a LoadBalancer or NodePort Service skip the interceptor, so KEDA sees no request
 and scales the service to zero while it is in use (an Ingress is refused for the same reason). */}}
@@ -248,7 +248,7 @@ route's *.example.com takes a listener's a.example.com, and the other way round)
 {{- $matches = hasSuffix (trimPrefix "*" $hostname) $listener }}
 {{- end }}
 {{- if and $listener (not $matches) }}
-{{- $messages = append $messages (dict "value" "httpRoute.hostnames" "message" (printf "httpRoute.hostnames has %s, but the chart's Gateway (gateway.enabled) listens for %s only: Gateway API ignores a route hostname its listener does not match, so it would get no traffic and no certificate; list one hostname, set gateway.tls.hostname to a wildcard covering them, or attach to a shared Gateway (httpRoute.parentRefs)" $hostname $listener)) }}
+{{- $messages = append $messages (dict "value" "httpRoute.hostnames gateway.tls.hostname" "message" (printf "httpRoute.hostnames has %s, but the chart's Gateway (gateway.enabled) listens for %s only: Gateway API ignores a route hostname its listener does not match, so it would get no traffic and no certificate; list one hostname, set gateway.tls.hostname to a wildcard covering them, or attach to a shared Gateway (httpRoute.parentRefs)" $hostname $listener)) }}
 {{- end }}
 {{- end }}
 {{- end }}
@@ -268,7 +268,7 @@ ValidateDuration, MinimumCertificateDuration and MinimumRenewBefore; Argo CD's s
 {{- if lt $renewMs 300000.0 }}
 {{- $messages = append $messages (dict "value" "gateway.tls.certificate.renewBefore" "message" (printf "gateway.tls.certificate.renewBefore is %s: cert-manager refuses one under 5m" .Values.gateway.tls.certificate.renewBefore)) }}
 {{- else if ge $renewMs $durationMs }}
-{{- $messages = append $messages (dict "value" "gateway.tls.certificate.renewBefore" "message" (printf "gateway.tls.certificate.renewBefore is %s, not less than the certificate's duration (%s): cert-manager refuses it; lower it or lengthen gateway.tls.certificate.duration" .Values.gateway.tls.certificate.renewBefore (.Values.gateway.tls.certificate.duration | default "2160h, cert-manager's default"))) }}
+{{- $messages = append $messages (dict "value" "gateway.tls.certificate.renewBefore gateway.tls.certificate.duration" "message" (printf "gateway.tls.certificate.renewBefore is %s, not less than the certificate's duration (%s): cert-manager refuses it; lower it or lengthen gateway.tls.certificate.duration" .Values.gateway.tls.certificate.renewBefore (.Values.gateway.tls.certificate.duration | default "2160h, cert-manager's default"))) }}
 {{- end }}
 {{- end }}
 {{- end }}

@@ -482,11 +482,11 @@ def place_chart_value(
         document.add(report, origin, message, hint=hint)
         return
     where, whole = leaf_source(document, parts)
-    if not where and parts and document.has(("chartValues", parts[0])):
-        # The leaf's chartValues sets something of this value's block (a rule on the block
+    if not where and len(parts) > 1 and document.has(("chartValues", *parts[:-1])):
+        # The leaf's chartValues sets the mapping that holds this value (a rule on the mapping
         # blames a key the leaf left to the defaults: capabilities.add judged with
         # allowPrivilegeEscalation): there, not at the top of the file.
-        document.add(report, _deepest_present(document, parts), message, hint=hint)
+        document.add(report, ("chartValues", *parts[:-1]), message, hint=hint)
         return
     if where and not whole:  # the leaf holds a mapping above the value, not the value
         message += (
