@@ -143,7 +143,6 @@ def _shared_options() -> tuple[_Parser, _Parser, _Parser]:
     )
     common.add_argument(
         "--chart",
-        default=DEFAULT_CHART,
         metavar="DIR",
         help=f"chart whose values.schema.json the values must satisfy (default: {DEFAULT_CHART}, "
         "else the one beside the catalog directory)",
@@ -296,9 +295,7 @@ def _add_diff_command(commands: argparse._SubParsersAction[_Parser]) -> None:
         metavar="DIR",
         help=f"catalog directory (default: {DEFAULT_CATALOG})",
     )
-    diff.add_argument(
-        "--chart", default=DEFAULT_CHART, metavar="DIR", help=f"chart (default: {DEFAULT_CHART})"
-    )
+    diff.add_argument("--chart", metavar="DIR", help=f"chart (default: {DEFAULT_CHART})")
     diff.add_argument(
         "--format",
         choices=("text", "markdown"),
@@ -430,7 +427,7 @@ def _diff_request(arguments: argparse.Namespace) -> DiffRequest:
     return DiffRequest(
         arguments.base,
         Path(arguments.catalog),
-        Path(arguments.chart),
+        Path(arguments.chart or DEFAULT_CHART),
         os.path.normpath(arguments.catalog),
         arguments.format,
     )
@@ -589,13 +586,13 @@ def _jobs_of(arguments: argparse.Namespace) -> int:
     return default_jobs() if jobs is None else jobs
 
 
-def _chart_of(chart: str, catalog: Path) -> str:
-    """--chart; its default is found from the working directory, else beside the catalog
+def _chart_of(chart: str | None, catalog: Path) -> str:
+    """--chart; without it, DEFAULT_CHART from the working directory, else beside the catalog
     directory (an editor that runs `validate FILE` in the leaf's folder)."""
-    if chart != DEFAULT_CHART or Path(chart).is_dir():
-        return chart
+    if chart is not None or Path(DEFAULT_CHART).is_dir():
+        return chart or DEFAULT_CHART
     beside = catalog.resolve().parent / DEFAULT_CHART
-    return os.path.relpath(beside) if beside.is_dir() else chart
+    return os.path.relpath(beside) if beside.is_dir() else DEFAULT_CHART
 
 
 def _usage_problem(catalog: Path, catalog_text: str, files: Sequence[Path]) -> str | None:

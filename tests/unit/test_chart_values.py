@@ -188,3 +188,13 @@ def test_an_ip_block_except_outside_its_cidr_is_refused_where_the_leaf_writes_it
     assert outcome.code == 1
     (line,) = error_lines(outcome.stdout)
     assert "$.chartValues.networkPolicy.registry.peers[0].ipBlock.except[1]: ipBlock except" in line
+
+
+def test_seconds_past_gos_range_are_said_to_wrap_not_to_be_ignored(tmp_path: Path) -> None:
+    # envconfig parses digits with ParseInt and multiplies by time.Second: 18446744074 wraps to
+    # 290ms (the message said Ollama would ignore it).
+    body = 'model: phi:latest\nchartValues:\n  ollama:\n    keepAlive: "18446744074"\n'
+    make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf(body)})
+    outcome = run_cli(tmp_path, "validate")
+    (line,) = error_lines(outcome.stdout)
+    assert "wraps around" in line

@@ -72,6 +72,10 @@ def test_validate_file_finds_the_chart_beside_the_catalog_from_the_leafs_folder(
         code = main(["validate", "svc.yaml"], stdout=out, stderr=err)
     assert code == 0, err.getvalue()
     assert "valid" in err.getvalue()
+    # Given, --chart means the working directory's, even spelled like the default.
+    with working_directory(tmp_path / "catalog" / "dev" / "ml"):
+        code = main(["validate", "--chart", "charts/ollama-inference-load", "svc.yaml"])
+    assert code == 2
 
 
 def test_render_then_check_is_clean_and_drift_is_reported(tmp_path: Path) -> None:

@@ -442,3 +442,16 @@ def test_a_binary_file_shows_its_first_characters_and_counts_the_rest() -> None:
     _, report = parse("a: " + "\x01" * 50 + "\n")
     assert len(report.problems) == 21
     assert report.problems[-1].message == "invalid YAML: 30 more such characters"
+
+
+def test_a_closer_too_many_is_reported_where_it_is_not_at_the_opener() -> None:
+    # Not left open: an extra `}` in a sequence; the opener is lines above and not at fault.
+    _, report = parse("a:\n  x: [\n    1,\n    {b: 1}}\n  ]\n")
+    assert only_problem(report).startswith("leaf.yaml:4:11: error: $: invalid YAML:")
+    assert "it starts here" not in only_problem(report)
+
+
+def test_a_long_value_holding_a_colon_gets_no_long_key_hint() -> None:
+    _, report = parse("description: " + "x" * 1100 + ": tail\n")
+    assert only_problem(report).startswith("leaf.yaml:1:1114: error: $: invalid YAML:")
+    assert "quote it" not in only_problem(report)

@@ -309,17 +309,33 @@ def _yaml_error_place(
     if "expected a single document" in problem:
         problem = "file holds several YAML documents; a catalog file is exactly one mapping"
     opened, stopped = error.context_mark, error.problem_mark
-    hint = None
-    long_key = stopped is not None and stopped.column > _LONGEST_IMPLICIT_KEY
-    if long_key and stopped is not None and _char_at(text, stopped.line, stopped.column) == ":":
-        hint = f"a key without quotes is at most {_LONGEST_IMPLICIT_KEY} characters: quote it"
+    hint = _long_key_hint(text, stopped)
     if opened is None or stopped is None or not (error.context or "").startswith(_OPENED_CONTEXTS):
         return stopped or opened, problem, hint
-    if stopped.index >= len(text.rstrip("\0")):
-        where = "the end of the file"
-    else:
-        where = f"line {stopped.line + 1}, column {stopped.column + 1}"
+    at_end = stopped.index >= len(text.rstrip("\0"))
+    found = "" if at_end else _char_at(text, stopped.line, stopped.column)
+    if found and found in _CLOSERS:
+        return stopped, problem, hint  # a closer too many or of the wrong kind: there
+    where = f"line {stopped.line + 1}, column {stopped.column + 1}"
+    where = "the end of the file" if at_end else where
     return opened, f"{problem} (it starts here; the parser stopped at {where})", hint
+
+
+_CLOSERS = "}]"
+
+
+def _long_key_hint(text: str, stopped: yaml.Mark | None) -> str | None:
+    """The implicit-key limit, where the parser stopped past it at a ':' with no key before it
+    on the line (a long value holding ': ' is not a long key)."""
+    if stopped is None or stopped.column <= _LONGEST_IMPLICIT_KEY:
+        return None
+    line = text.split("\n")[stopped.line] if stopped.line < text.count("\n") + 1 else ""
+    if line[stopped.column : stopped.column + 1] != ":":
+        return None
+    before = line[: stopped.column]
+    if re.search(r":(\s|$)", before):  # a key already ends before: this ':' is in a value
+        return None
+    return f"a key without quotes is at most {_LONGEST_IMPLICIT_KEY} characters: quote it"
 
 
 def _build_reported(root: MappingNode, text: str, document: Document, report: Report) -> bool:
