@@ -226,14 +226,40 @@ class ChartContract:
 
 
 def _split(schema: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The schema's per-key part (all but the root allOf) and its rules across top-level values
-    (the root allOf with what its references and its draft need; None without a root allOf).
-    The defaults, found valid against the whole schema, are valid against both."""
+    """The schema's per-key part (all but the root allOf, and the root allOf's rules that judge
+    each top-level value on its own) and its rules across top-level values (the rest of the
+    root allOf with what its references and its draft need; None without any). The defaults,
+    found valid against the whole schema, are valid against both."""
     per_key = {key: value for key, value in schema.items() if key not in _CROSS_KEY_KEYWORDS}
-    if not any(key in schema for key in _CROSS_KEY_KEYWORDS):
+    rules = schema.get("allOf")
+    each = [rule for rule in rules if _judges_each_value(schema, rule)] if rules else []
+    if each:  # a rule on every value and key (yamlText): only the values a leaf changed
+        per_key["allOf"] = each
+    cross = {**schema, "allOf": [rule for rule in rules or () if rule not in each]}
+    if not cross["allOf"]:
+        del cross["allOf"]
+    if not any(key in cross for key in _CROSS_KEY_KEYWORDS):
         return per_key, None
     kept = ("$schema", "$id", "definitions", "$defs", *sorted(_CROSS_KEY_KEYWORDS))
-    return per_key, {key: schema[key] for key in kept if key in schema}
+    return per_key, {key: cross[key] for key in kept if key in cross}
+
+
+# Keywords of a schema that says nothing of an object but through its members, one at a time.
+_MEMBERWISE = frozenset(
+    {"description", "pattern", "items", "additionalProperties", "propertyNames"}
+)
+
+
+def _judges_each_value(schema: Mapping[str, Any], rule: Any) -> bool:
+    """rule (a root allOf entry) is a reference to a definition that judges an object member
+    by member (yamlText): on the root, each top-level value and key on its own."""
+    if not isinstance(rule, Mapping) or set(rule) != {"$ref"}:
+        return False
+    reference = str(rule["$ref"])
+    if not reference.startswith("#/definitions/"):
+        return False
+    found = (schema.get("definitions") or {}).get(reference.removeprefix("#/definitions/"))
+    return isinstance(found, Mapping) and set(found) <= _MEMBERWISE
 
 
 def _check_patterns(directory: Path, schema: Mapping[str, Any]) -> None:
