@@ -198,15 +198,16 @@ def ip_block_refusals(effective: Mapping[str, Any]) -> Iterator[tuple[tuple[str 
             if not isinstance(block, Mapping):
                 continue
             for position, excluded in enumerate(block.get("except") or ()):
-                why = _except_refusal(block.get("cidr"), excluded)
+                why = _except_refusal(str(block.get("cidr")), str(excluded))
                 if why is not None:
                     yield (*path, index, "ipBlock", "except", position), why
 
 
-def _except_refusal(cidr: object, excluded: object) -> str | None:
+@functools.lru_cache(maxsize=1024)  # every leaf repeats its environment's peers
+def _except_refusal(cidr: str, excluded: str) -> str | None:
     try:
-        whole = ipaddress.ip_network(str(cidr), strict=False)
-        part = ipaddress.ip_network(str(excluded), strict=False)
+        whole = ipaddress.ip_network(cidr, strict=False)
+        part = ipaddress.ip_network(excluded, strict=False)
     except ValueError:
         return None  # the schema refuses a malformed one
     longer = part.version == whole.version and part.prefixlen > whole.prefixlen
