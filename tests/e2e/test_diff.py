@@ -259,7 +259,29 @@ def test_a_claim_a_lock_update_resizes_is_marked_as_refused_in_place(
         )
         marker = "! " if output_format == "text" else "> ⚠️ "
         assert f"{marker}{refusal}\n" in run.out, run.out[:2000]
-        assert "1 service has changes the cluster refuses in place (marked in the diff)" in run.err
+        assert "1 service has changes the cluster refuses in place, or that delete" in run.err
+
+
+def test_an_object_left_running_where_argo_cd_does_not_prune_is_marked(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Where argocd.syncPolicy.prune is off (prod as shipped), an object the chart stops
+    rendering stays in the cluster: the comment said removed (a Deployment replaced by a
+    StatefulSet keeps its GPUs)."""
+    environment = repo / "catalog" / "environments" / "dev.yaml"
+    text = environment.read_text(encoding="utf-8")
+    assert "    prune: true\n" in text
+    environment.write_text(text.replace("    prune: true\n", "    prune: false\n"), "utf-8")
+    git(repo, "commit", "--quiet", "-am", "dev does not prune")
+    phi = repo / "catalog" / f"{PHI}.yaml"
+    phi.write_text(phi.read_text(encoding="utf-8") + "cache: {mode: perReplica}\n", "utf-8")
+    run = diff(monkeypatch, capsys, "--base", "main")
+    assert run.code == 0, run.err
+    assert (
+        "! Deployment/ml-workloads/ollama-phi: no longer rendered, but Argo CD does not prune in "
+        "dev (argocd.syncPolicy.prune: false): it stays in the cluster, running, until deleted "
+        "by hand\n"
+    ) in run.out
 
 
 def test_a_chart_change_renders_every_service(

@@ -62,8 +62,9 @@ class ServiceDiff:
     environment: str
     status: str
     changes: tuple[ResourceChange, ...]
-    # Changes the API server refuses on an object that exists, and claims deleted with their
-    # models (refused_in_place), one line each.
+    # Changes the API server refuses on an object that exists, claims deleted with their
+    # models (refused_in_place), and objects left running where Argo CD does not prune, one
+    # line each.
     refused: tuple[str, ...] = ()
 
     def counts(self) -> str:
@@ -112,6 +113,8 @@ def compare(helm: Path, base: Side, head: Side) -> Comparison:
         status = ADDED if key not in before else REMOVED if key not in after else CHANGED
         inputs = head.services.get(key) or base.services[key]
         refused = tuple(refused_in_place(before.get(key, []), after.get(key, [])))
+        if key in head.services and not inputs.prunes:
+            refused += tuple(_left_running(changes, inputs.environment))
         services.append(ServiceDiff(key, inputs.environment, status, changes, refused))
     deploy = tuple(diff_files(base.deploy, head.deploy))
     return Comparison(base, head, tuple(services), tuple(keys), deploy)
@@ -197,6 +200,17 @@ def refused_in_place(before: Sequence[Resource], after: Sequence[Resource]) -> I
                 f"{was.title}: the change deletes this claim and the models on it (helm; Argo CD "
                 "where it prunes), unless the claim in the cluster already carries "
                 "cache.keepOnUninstall: true (set it and sync before this change)"
+            )
+
+
+def _left_running(changes: Sequence[ResourceChange], environment: str) -> Iterable[str]:
+    """The objects a change stops rendering where Argo CD does not prune: they stay."""
+    for change in changes:
+        if change.status == REMOVED:
+            yield (
+                f"{change.title}: no longer rendered, but Argo CD does not prune in "
+                f"{environment} (argocd.syncPolicy.prune: false): it stays in the cluster, "
+                "running, until deleted by hand"
             )
 
 

@@ -67,6 +67,9 @@ class ServiceInputs:
     namespace: str
     values: bytes
     footprint: Footprint
+    # Whether an object the chart stops rendering is deleted: helm deletes it, Argo CD only
+    # where the environment's argocd.syncPolicy.prune is on.
+    prunes: bool = True
 
     def digest(self, chart_digest: str) -> str:
         hasher = hashlib.sha256()
@@ -96,6 +99,7 @@ def service_inputs(plan: ServicePlan) -> ServiceInputs:
         namespace=destination_namespace(plan.environment, plan.namespace),
         values=emit_values(plan)["values.yaml"],
         footprint=footprint(plan),
+        prunes=plan.environment.argocd is None or plan.environment.argocd.sync_policy.prune,
     )
 
 

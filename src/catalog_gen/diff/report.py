@@ -34,7 +34,8 @@ def summary(comparison: Comparison) -> str:
     if refused:
         deploy += (
             f"; {refused} service{' has' if refused == 1 else 's have'} changes the cluster "
-            "refuses in place (marked in the diff)"
+            "refuses in place, or that delete a claim or leave an object running (marked in the "
+            "diff)"
         )
     return (
         f"{differ} service{' has' if differ == 1 else 's have'} manifest changes between "
@@ -110,8 +111,8 @@ MOST_REFUSED_LISTED = 20
 
 
 def _refused_list(comparison: Comparison) -> Iterator[str]:
-    """The changes the cluster refuses in place, named at the top of the comment (their
-    services' blocks may be cut at the size limit)."""
+    """The marked changes (refused in place, a claim deleted, an object left running), named at
+    the top of the comment (their services' blocks may be cut at the size limit)."""
     lines = [
         f"- ⚠️ `{service.key}`: {line}"
         for service in comparison.services
