@@ -387,23 +387,24 @@ def duration_range_problem(value: str | int, instead: str = KEEP_ALIVE_DEFAULT) 
     bounds the integer form; the text form is checked by rules.py (no JSON Schema keyword can
     sum units)."""
     text = str(value).lstrip("-")
-    seconds = int(text) if text.isdigit() else None
-    if seconds is not None and seconds <= GO_DURATION_MAX_NANOSECONDS:  # ParseInt reads it
+    if text.isdigit():  # seconds: envconfig's strconv.ParseInt, then times time.Second
+        seconds = int(text)
         if seconds * 10**9 <= GO_DURATION_MAX_NANOSECONDS:
             return None
-        # envconfig multiplies the seconds by time.Second, which overflows silently:
-        # 18446744074 seconds wrap around to 290ms.
-        return (
-            f"{value!r} is more seconds than Go's duration holds (at most "
-            f"{GO_DURATION_MAX_NANOSECONDS // 10**9}): Ollama's seconds-to-duration product wraps "
-            "around to an arbitrary duration; use -1 to keep models loaded"
+        if seconds <= GO_DURATION_MAX_NANOSECONDS:  # ParseInt reads it; the product overflows
+            # silently: 18446744074 seconds wrap around to 290ms.
+            return (
+                f"{value!r} is more seconds than Go's duration holds (at most "
+                f"{GO_DURATION_MAX_NANOSECONDS // 10**9}): Ollama's seconds-to-duration product "
+                "wraps around to an arbitrary duration; use -1 to keep models loaded"
+            )
+    else:
+        nanoseconds = sum(
+            int(Decimal(number) * _DURATION_UNIT_NANOSECONDS[unit])
+            for number, unit in _DURATION_PART.findall(text)
         )
-    nanoseconds = sum(
-        int(Decimal(number) * _DURATION_UNIT_NANOSECONDS[unit])
-        for number, unit in _DURATION_PART.findall(text)
-    )
-    if seconds is None and nanoseconds <= GO_DURATION_MAX_NANOSECONDS:
-        return None
+        if nanoseconds <= GO_DURATION_MAX_NANOSECONDS:
+            return None
     return (
         f"{value!r} is longer than Go's longest duration (about 292 years): Ollama would "
         f"ignore it and {instead}"

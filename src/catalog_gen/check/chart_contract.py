@@ -488,6 +488,16 @@ def _message(error: jsonschema.ValidationError) -> str:
     return f"{message}: {description}" if description else message
 
 
+def blamed_value(document: Document, from_leaf: Mapping[str, Any], values: str) -> tuple[str, ...]:
+    """The value a template message is placed at: of the values it names (space-separated,
+    dotted: a rule between two values names both), the first the leaf sets, else the first."""
+    named = [tuple(value.split(".")) for value in values.split()] or [()]
+    for parts in named:
+        if set_by(from_leaf, parts) or leaf_source(document, parts)[0]:
+            return parts
+    return named[0]
+
+
 def place_chart_value(
     document: Document,
     from_leaf: Mapping[str, Any],

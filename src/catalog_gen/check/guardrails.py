@@ -170,10 +170,17 @@ def _candidates(
     return found
 
 
-def _at(values: Mapping[str, Any], path: Sequence[str]) -> Mapping[str, Any]:
-    node: Any = values
+def value_at(values: object, path: Sequence[str]) -> object:
+    """The value at path in nested mappings; None where a key is missing or a step is no
+    mapping."""
+    node = values
     for key in path:
         node = node.get(key) if isinstance(node, Mapping) else None
+    return node
+
+
+def _at(values: Mapping[str, Any], path: Sequence[str]) -> Mapping[str, Any]:
+    node = value_at(values, path)
     return node if isinstance(node, Mapping) else {}
 
 
@@ -188,12 +195,11 @@ _PEER_LISTS = (
 def ip_block_refusals(effective: Mapping[str, Any]) -> Iterator[tuple[tuple[str | int, ...], str]]:
     """(chart value path, why) of each ipBlock `except` the API server refuses, where the
     chart renders its NetworkPolicy."""
-    policy = effective.get("networkPolicy")
-    if not isinstance(policy, Mapping) or policy.get("enabled") is not True:
+    if value_at(effective, ("networkPolicy", "enabled")) is not True:
         return
     for path in _PEER_LISTS:
-        peers = _at_list(effective, path)
-        for index, peer in enumerate(peers):
+        peers = value_at(effective, path)
+        for index, peer in enumerate(peers if isinstance(peers, list) else ()):
             block = peer.get("ipBlock") if isinstance(peer, Mapping) else None
             if not isinstance(block, Mapping):
                 continue
@@ -217,10 +223,3 @@ def _except_refusal(cidr: str, excluded: str) -> str | None:
         f"ipBlock except {excluded} is not a strict subset of its cidr {cidr} (inside it, with a "
         "longer prefix): the API server refuses the NetworkPolicy"
     )
-
-
-def _at_list(values: Mapping[str, Any], path: Sequence[str]) -> Sequence[Any]:
-    found: Any = values
-    for key in path:
-        found = found.get(key) if isinstance(found, Mapping) else None
-    return found if isinstance(found, list) else []

@@ -15,6 +15,7 @@ from pathlib import PurePosixPath
 from pydantic import ValidationError
 
 from catalog_gen.check.chart_contract import HELM_EXACT_INTEGER, LEAF_SOURCES, helm_cannot_hold
+from catalog_gen.check.guardrails import value_at
 from catalog_gen.check.modelfile_parameters import (
     PARAMETER_KINDS,
     REPEATABLE,
@@ -465,9 +466,7 @@ def check_chart_value_durations(document: Document, chart_values: object, report
     """A duration past Go's range in chartValues, refused at its place (Ollama would silently
     take its default; the chart's schema can bound only the integer form)."""
     for path, instead in _CHART_VALUE_DURATIONS.items():
-        value: object = chart_values
-        for key in path:
-            value = value.get(key) if isinstance(value, Mapping) else None
+        value = value_at(chart_values, path)
         if isinstance(value, str | int) and not isinstance(value, bool):
             problem = duration_range_problem(value, instead)
             if problem is not None:

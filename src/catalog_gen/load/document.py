@@ -329,11 +329,10 @@ def _long_key_hint(text: str, stopped: yaml.Mark | None) -> str | None:
     on the line (a long value holding ': ' is not a long key)."""
     if stopped is None or stopped.column <= _LONGEST_IMPLICIT_KEY:
         return None
-    line = text.split("\n")[stopped.line] if stopped.line < text.count("\n") + 1 else ""
+    line = _line_at(text, stopped.line)
     if line[stopped.column : stopped.column + 1] != ":":
         return None
-    before = line[: stopped.column]
-    if re.search(r":(\s|$)", before):  # a key already ends before: this ':' is in a value
+    if re.search(r":(\s|$)", line[: stopped.column]):  # a key ends before: this ':' is a value's
         return None
     return f"a key without quotes is at most {_LONGEST_IMPLICIT_KEY} characters: quote it"
 
@@ -379,9 +378,13 @@ def _build_reported(root: MappingNode, text: str, document: Document, report: Re
 _MOST_SHOWN = 20
 
 
-def _char_at(text: str, line: int, column: int) -> str:
+def _line_at(text: str, line: int) -> str:
     lines = text.split("\n")
-    return lines[line][column : column + 1] if line < len(lines) else ""
+    return lines[line] if line < len(lines) else ""
+
+
+def _char_at(text: str, line: int, column: int) -> str:
+    return _line_at(text, line)[column : column + 1]
 
 
 def _compose(text: str) -> Node | None:

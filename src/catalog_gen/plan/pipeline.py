@@ -32,12 +32,7 @@ from functools import cached_property, partial
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-from catalog_gen.check.chart_contract import (
-    ChartContract,
-    leaf_source,
-    place_chart_value,
-    set_by,
-)
+from catalog_gen.check.chart_contract import ChartContract, blamed_value, place_chart_value
 from catalog_gen.check.chart_templates import ChartTemplates, TemplateMessage
 from catalog_gen.check.rules import (
     check_environment,
@@ -294,18 +289,6 @@ class Remembered(Protocol):
     def facts(self) -> LeafFacts | None: ...
 
 
-def _blamed_value(
-    document: Document, from_leaf: Mapping[str, object], values: str
-) -> tuple[str, ...]:
-    """The value a template message is placed at: of the values it names (space-separated,
-    dotted: a rule between two values names both), the first the leaf sets, else the first."""
-    named = [tuple(value.split(".")) for value in values.split()] or [()]
-    for parts in named:
-        if set_by(from_leaf, parts) or leaf_source(document, parts)[0]:
-            return parts
-    return named[0]
-
-
 def check_chart_templates(
     services: Sequence[LeafFacts],
     chart: ChartContract,
@@ -328,7 +311,7 @@ def check_chart_templates(
         plan = plan_of(service)
         from_leaf = plan.leaf.chart_values or {}
         for item in messages:
-            parts = _blamed_value(plan.document, from_leaf, item.value)
+            parts = blamed_value(plan.document, from_leaf, item.value)
             place_chart_value(plan.document, from_leaf, parts, report, item.message)
         failed.add(id(service))
     return [
