@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.chart.conftest import CHART, RELEASE, SCENARIOS, render, render_scenario
+from tests.chart.conftest import CHART, RELEASE, SCENARIOS, render, render_scenario, scenario_file
 from tests.support.kube import Document, HelmError, select
 
 STANDARD_LABELS = {
@@ -274,7 +274,7 @@ def test_the_charts_own_gateway_refuses_hostnames_its_listener_does_not_match(
     """The chart's Gateway listens for one hostname (gateway.tls.hostname, else the first route
     hostname); Gateway API ignores route hostnames a listener does not match, so a second one
     would get no traffic and no certificate. A wildcard listener covering them all is fine."""
-    values = yaml.safe_load((CHART / "ci" / "httproute-gateway-tls-values.yaml").read_text())
+    values = yaml.safe_load(scenario_file("httproute-gateway-tls").read_text())
     values["httpRoute"]["hostnames"] = ["chat.example.com", "api.example.com"]
     with pytest.raises(HelmError) as failure:
         render(helm, values, tmp_path)
@@ -324,7 +324,7 @@ def test_the_own_gateway_takes_exactly_the_route_hostnames_gateway_api_attaches(
 ) -> None:
     # A route's *.example.com was refused for a listener's a.example.com, which Gateway API
     # attaches (a review found it).
-    values = yaml.safe_load((CHART / "ci" / "httproute-gateway-tls-values.yaml").read_text())
+    values = yaml.safe_load(scenario_file("httproute-gateway-tls").read_text())
     values["gateway"]["tls"]["hostname"] = listener
     values["httpRoute"]["hostnames"] = [route]
     if _intersect(listener, route):
@@ -357,7 +357,7 @@ def test_a_certificate_cert_managers_webhook_refuses_is_refused_first(
     # ValidateDuration: at least MinimumCertificateDuration (1h), a renewBefore of at least
     # MinimumRenewBefore (5m) and under the duration (its default 90 days); the webhook's
     # refusal failed Argo CD's sync (a review found it).
-    values = yaml.safe_load((CHART / "ci" / "httproute-gateway-tls-values.yaml").read_text())
+    values = yaml.safe_load(scenario_file("httproute-gateway-tls").read_text())
     values["gateway"]["tls"]["certificate"].update(duration=duration, renewBefore=renew_before)
     if refused is None:
         assert select(render(helm, values, tmp_path), "Certificate")

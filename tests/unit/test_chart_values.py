@@ -16,6 +16,18 @@ from tests.unit.helpers import error_lines, leaf, make_catalog, pin, run_cli
 MIRROR_PHI = "mirror.internal.example:5000/library/phi:latest"
 
 
+def refused(tmp_path: Path, body: str) -> list[str]:
+    """The error lines `validate` gives for one dev leaf of body (it must exit 1)."""
+    make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf(body)})
+    outcome = run_cli(tmp_path, "validate")
+    assert outcome.code == 1, outcome.stdout
+    return error_lines(outcome.stdout)
+
+
+def json_paths(lines: list[str]) -> list[str]:
+    return [line.split(": error: ")[1].split(":")[0] for line in lines]
+
+
 @pytest.mark.parametrize(
     "chart_values",
     [
@@ -88,11 +100,8 @@ def test_a_character_yaml_cannot_hold_is_refused_where_the_leaf_writes_it(tmp_pa
         "  podSecurityContext:\n    sysctls:\n"
         '      - {name: net.ipv4.ping_group_range, value: "0\\u0085 1"}\n'
     )
-    make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf(body)})
-    outcome = run_cli(tmp_path, "validate")
-    assert outcome.code == 1
-    lines = error_lines(outcome.stdout)
-    assert [line.split(": error: ")[1].split(":")[0] for line in lines] == [
+    lines = refused(tmp_path, body)
+    assert json_paths(lines) == [
         "$.chartValues.extraEnv[0].value",
         "$.chartValues.podSecurityContext.sysctls[0].value",
     ]
@@ -133,11 +142,8 @@ def test_a_chart_value_duration_go_cannot_hold_is_refused_where_it_is(tmp_path: 
         "model: phi:latest\nchartValues:\n  ollama:\n    loadTimeout: 2562048h\n"
         "    keepAlive: 100000000000s\n"
     )
-    make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf(body)})
-    outcome = run_cli(tmp_path, "validate")
-    assert outcome.code == 1
-    lines = error_lines(outcome.stdout)
-    assert [line.split(": error: ")[1].split(":")[0] for line in lines] == [
+    lines = refused(tmp_path, body)
+    assert json_paths(lines) == [
         "$.chartValues.ollama.loadTimeout",
         "$.chartValues.ollama.keepAlive",
     ]
@@ -164,12 +170,7 @@ def test_a_chart_value_duration_go_cannot_hold_is_refused_where_it_is(tmp_path: 
 def test_a_chart_rule_is_placed_where_the_leaf_sets_what_it_judges(
     tmp_path: Path, chart_values: str, where: str
 ) -> None:
-    make_catalog(
-        tmp_path, {"dev/ml/svc.yaml": leaf(f"model: phi:latest\nchartValues:\n{chart_values}")}
-    )
-    outcome = run_cli(tmp_path, "validate")
-    assert outcome.code == 1
-    (line,) = error_lines(outcome.stdout)
+    (line,) = refused(tmp_path, f"model: phi:latest\nchartValues:\n{chart_values}")
     assert line.startswith(where), line
     assert "the value comes from" not in line
 
@@ -183,10 +184,7 @@ def test_an_ip_block_except_outside_its_cidr_is_refused_where_the_leaf_writes_it
         "    registry:\n      peers:\n"
         "        - ipBlock: {cidr: 10.0.0.0/8, except: [10.1.0.0/16, 192.168.0.0/16]}\n"
     )
-    make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf(body)})
-    outcome = run_cli(tmp_path, "validate")
-    assert outcome.code == 1
-    (line,) = error_lines(outcome.stdout)
+    (line,) = refused(tmp_path, body)
     assert "$.chartValues.networkPolicy.registry.peers[0].ipBlock.except[1]: ipBlock except" in line
 
 
@@ -194,7 +192,5 @@ def test_seconds_past_gos_range_are_said_to_wrap_not_to_be_ignored(tmp_path: Pat
     # envconfig parses digits with ParseInt and multiplies by time.Second: 18446744074 wraps to
     # 290ms (the message said Ollama would ignore it).
     body = 'model: phi:latest\nchartValues:\n  ollama:\n    keepAlive: "18446744074"\n'
-    make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf(body)})
-    outcome = run_cli(tmp_path, "validate")
-    (line,) = error_lines(outcome.stdout)
+    (line,) = refused(tmp_path, body)
     assert "wraps around" in line
