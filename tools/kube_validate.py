@@ -360,7 +360,10 @@ class ApiServerToolError(RuntimeError):
 
 
 def apiserver_errors(
-    manifests: Sequence[str], namespace: str = "default", crd_dir: Path | None = None
+    manifests: Sequence[str],
+    namespace: str = "default",
+    crd_dir: Path | None = None,
+    pod_security: str | None = None,
 ) -> list[list[str]]:
     """For each manifests text (helm template's output), the API server's refusals of its
     documents, one "Kind/name: field: message" each (see tools/apiserver-validate/main.go):
@@ -368,7 +371,12 @@ def apiserver_errors(
     a create runs it; with crd_dir, a custom resource as the apiextensions handler creates it
     from the CRDs there (unknown fields, the schema, the CEL rules), and a kind neither built in
     nor defined there is an error. Without crd_dir custom resources are left to
-    validate_manifests. Every text is validated by one run of the tool."""
+    validate_manifests. With pod_security ("restricted", "baseline", or with a version:
+    "restricted:v1.34"), as in a namespace labelled pod-security.kubernetes.io/enforce with it:
+    a Pod, and the pod template of a Deployment, StatefulSet, Job or other workload, is also
+    evaluated by Pod Security admission (k8s.io/pod-security-admission), one
+    'Kind/name: pod security "restricted:latest": reason (detail)' per check it fails. Every
+    text is validated by one run of the tool."""
     if not APISERVER_VALIDATE.is_current():
         raise ApiServerToolError(
             f"{APISERVER_VALIDATE.binary} is missing or older than its sources: run `make "
@@ -383,8 +391,9 @@ def apiserver_errors(
             path.write_text(text, encoding="utf-8")
             files.append(str(path))
         crds = [] if crd_dir is None else ["-crds", str(crd_dir)]
+        standard = [] if pod_security is None else ["-pod-security", pod_security]
         found = subprocess.run(
-            [str(APISERVER_VALIDATE.binary), "-namespace", namespace, *crds, *files],
+            [str(APISERVER_VALIDATE.binary), "-namespace", namespace, *crds, *standard, *files],
             capture_output=True,
             text=True,
             check=False,

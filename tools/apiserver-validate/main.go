@@ -5,14 +5,21 @@
 // checks what only the server's Go code checks: name and label formats, port names, probe and
 // security-context rules, selector and template agreement.
 //
-//	apiserver-validate [-namespace NS] [-crds DIR] FILE...   (FILE "-": standard input)
+//	apiserver-validate [-namespace NS] [-crds DIR] [-pod-security LEVEL[:VERSION]] FILE...
+//	(FILE "-": standard input)
 //
 // Each FILE holds YAML documents (helm template's output). One JSON object per document goes to
 // standard output: {"file", "index", "apiVersion", "kind", "name", "result", "errors"}, result
 // "valid", "invalid", or "unknown-kind" for a kind that is neither built in nor served by a
 // CustomResourceDefinition under DIR (crds.go: custom resources are created as the apiextensions
-// handler creates them, CEL rules included). Exit status 0 when every known document is valid,
-// 1 when one is not, 2 when a file cannot be read or a document is not an object at all.
+// handler creates them, CEL rules included). With -pod-security (restricted, baseline, or with a
+// version such as restricted:v1.34; the level a namespace's pod-security.kubernetes.io/enforce
+// label names), a Pod and the pod template of a Deployment, StatefulSet, DaemonSet, ReplicaSet,
+// Job, CronJob, ReplicationController or PodTemplate are also evaluated by Pod Security admission
+// (k8s.io/pod-security-admission v0.34.4, podsecurity.go): each check they fail is one more error,
+// `pod security "restricted:latest": REASON (DETAIL)` in the library's words. Exit status 0 when
+// every known document is valid, 1 when one is not, 2 when a file cannot be read, a document is
+// not an object at all, or the flags are wrong.
 package main
 
 import (
@@ -56,11 +63,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	flags.SetOutput(stderr)
 	namespace := flags.String("namespace", "default", "namespace of documents that name none")
 	crdDir := flags.String("crds", "", "folder of CustomResourceDefinition YAML files")
+	standard := flags.String(
+		"pod-security", "", "Pod Security level[:version] that pods must meet (restricted, baseline)",
+	)
 	if err := flags.Parse(args); err != nil {
 		return 2
 	}
 	if flags.NArg() == 0 {
-		fmt.Fprintln(stderr, "usage: apiserver-validate [-namespace NS] [-crds DIR] FILE...")
+		fmt.Fprintln(stderr, "usage: apiserver-validate [-namespace NS] [-crds DIR] "+
+			"[-pod-security LEVEL[:VERSION]] FILE...")
 		return 2
 	}
 	kinds, err := customKinds(*crdDir)
@@ -69,6 +80,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	target := cluster{namespace: *namespace, kinds: kinds}
+	if *standard != "" {
+		if target.podSecurity, err = newPodSecurity(*standard); err != nil {
+			fmt.Fprintf(stderr, "apiserver-validate: %v\n", err)
+			return 2
+		}
+	}
 	// kube-apiserver's --allow-privileged is true on kubeadm, EKS, GKE and AKS clusters.
 	capabilities.Initialize(capabilities.Capabilities{AllowPrivileged: true})
 	encoder := json.NewEncoder(stdout)
@@ -94,8 +111,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // cluster: what the documents are created in.
 type cluster struct {
-	namespace string // of documents that name none
-	kinds     map[schema.GroupVersionKind]customKind
+	namespace   string // of documents that name none
+	kinds       map[schema.GroupVersionKind]customKind
+	podSecurity *podSecurity // nil: the namespace enforces no Pod Security level
 }
 
 func (target cluster) validateFile(name string, stdin io.Reader) ([]Result, error) {
@@ -180,6 +198,15 @@ func (target cluster) validateDocument(document []byte) (Result, error) {
 		return result, nil
 	}
 	result.Errors = create(internal, target.namespace)
+	// The API server runs validating admission, PodSecurity among it, after the strategy; both
+	// are reported so that one run names everything a create would refuse.
+	if target.podSecurity != nil {
+		violations, err := target.podSecurity.violations(internal)
+		if err != nil {
+			return Result{}, err
+		}
+		result.Errors = append(result.Errors, violations...)
+	}
 	result.Result = verdict(result.Errors)
 	return result, nil
 }

@@ -13,18 +13,26 @@ import (
 	_ "k8s.io/kubernetes/pkg/apis/apps/install"
 	"k8s.io/kubernetes/pkg/apis/autoscaling"
 	_ "k8s.io/kubernetes/pkg/apis/autoscaling/install"
+	"k8s.io/kubernetes/pkg/apis/batch"
+	_ "k8s.io/kubernetes/pkg/apis/batch/install"
 	"k8s.io/kubernetes/pkg/apis/core"
 	_ "k8s.io/kubernetes/pkg/apis/core/install"
 	"k8s.io/kubernetes/pkg/apis/networking"
 	_ "k8s.io/kubernetes/pkg/apis/networking/install"
 	"k8s.io/kubernetes/pkg/apis/policy"
 	_ "k8s.io/kubernetes/pkg/apis/policy/install"
+	"k8s.io/kubernetes/pkg/registry/apps/daemonset"
 	"k8s.io/kubernetes/pkg/registry/apps/deployment"
+	"k8s.io/kubernetes/pkg/registry/apps/replicaset"
 	"k8s.io/kubernetes/pkg/registry/apps/statefulset"
 	"k8s.io/kubernetes/pkg/registry/autoscaling/horizontalpodautoscaler"
+	"k8s.io/kubernetes/pkg/registry/batch/cronjob"
+	"k8s.io/kubernetes/pkg/registry/batch/job"
 	"k8s.io/kubernetes/pkg/registry/core/configmap"
 	"k8s.io/kubernetes/pkg/registry/core/persistentvolumeclaim"
 	"k8s.io/kubernetes/pkg/registry/core/pod"
+	"k8s.io/kubernetes/pkg/registry/core/podtemplate"
+	"k8s.io/kubernetes/pkg/registry/core/replicationcontroller"
 	"k8s.io/kubernetes/pkg/registry/core/secret"
 	"k8s.io/kubernetes/pkg/registry/core/service"
 	"k8s.io/kubernetes/pkg/registry/core/serviceaccount"
@@ -36,18 +44,30 @@ import (
 // strategyOf: the create strategy the API server's storage for the object's kind runs.
 func strategyOf(object runtime.Object) (rest.RESTCreateStrategy, error) {
 	switch object := object.(type) {
+	case *apps.DaemonSet:
+		return daemonset.Strategy, nil
 	case *apps.Deployment:
 		return deployment.Strategy, nil
+	case *apps.ReplicaSet:
+		return replicaset.Strategy, nil
 	case *apps.StatefulSet:
 		return statefulset.Strategy, nil
 	case *autoscaling.HorizontalPodAutoscaler:
 		return horizontalpodautoscaler.Strategy, nil
+	case *batch.CronJob:
+		return cronjob.Strategy, nil
+	case *batch.Job:
+		return job.Strategy, nil
 	case *core.ConfigMap:
 		return configmap.Strategy, nil
 	case *core.PersistentVolumeClaim:
 		return persistentvolumeclaim.Strategy, nil
 	case *core.Pod:
 		return pod.Strategy, nil
+	case *core.PodTemplate:
+		return podtemplate.Strategy, nil
+	case *core.ReplicationController:
+		return replicationcontroller.Strategy, nil
 	case *core.Secret:
 		return secret.Strategy, nil
 	case *core.Service:
