@@ -1,6 +1,6 @@
 """catalog-gen: the command line.
 
-Exit 0 ok, 1 invalid input (or stale output), 2 usage or internal error.
+Exit 0 ok, 1 invalid input (or stale output), 2 usage, an unsafe output target or internal error.
 """
 
 from __future__ import annotations
@@ -92,7 +92,8 @@ examples:
 
 problems print as  path:line:col: error: $.json.path: message
 exit status: 0 ok, 1 invalid catalog, stale output or a file-system error (read-only,
-permission, full disk, outputs locked too long), 2 usage or internal error, 130 interrupted
+permission, full disk, outputs locked too long), 2 usage, an output target holding what
+catalog-gen did not write, or internal error, 130 interrupted
 """
 
 
@@ -204,7 +205,9 @@ def _add_catalog_commands(
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    validate.add_argument("files", nargs="*", metavar="FILE", help="leaves to check")
+    validate.add_argument(
+        "files", nargs="*", metavar="FILE", help="leaf or environment files to check"
+    )
     commands.add_parser(
         "render",
         parents=[common, cached, out],
@@ -342,8 +345,12 @@ def _add_scaffold_commands(
         "never overwrites a file.",
     )
     promoted.add_argument("service", metavar="[NAMESPACE/]SERVICE", help="the leaf to promote")
-    promoted.add_argument("--from", dest="source", required=True, metavar="ENV")
-    promoted.add_argument("--to", dest="target", required=True, metavar="ENV")
+    promoted.add_argument(
+        "--from", dest="source", required=True, metavar="ENV", help="the environment it is in"
+    )
+    promoted.add_argument(
+        "--to", dest="target", required=True, metavar="ENV", help="the environment to copy it to"
+    )
 
 
 def main(

@@ -31,15 +31,17 @@ CHANGED: dict[str, Any] = {
 }
 
 
-def _bumped_chart(tmp_path: Path) -> Path:
-    """A copy of the chart with another version and appVersion (a chart upgrade)."""
+def _bumped_chart(tmp_path: Path, *, app_version: bool = True) -> Path:
+    """A copy of the chart with another version and (app_version) appVersion: a chart upgrade."""
     chart = tmp_path / "chart"
     shutil.copytree(CHART, chart)
     metadata = chart / "Chart.yaml"
     text = metadata.read_text()
     text, versions = re.subn(r"(?m)^version: .*$", "version: 99.1.0", text)
-    text, app_versions = re.subn(r"(?m)^appVersion: .*$", 'appVersion: "0.99.0"', text)
-    assert (versions, app_versions) == (1, 1)
+    if app_version:
+        text, app_versions = re.subn(r"(?m)^appVersion: .*$", 'appVersion: "0.99.0"', text)
+        assert app_versions == 1
+    assert versions == 1
     metadata.write_text(text)
     return chart
 
@@ -99,3 +101,20 @@ def test_claim_templates_carry_the_selector_labels_only(helm: Path, tmp_path: Pa
             "app.kubernetes.io/instance": RELEASE,
             "app.kubernetes.io/component": "inference",
         }
+
+
+def test_a_chart_release_that_changes_nothing_the_pods_run_does_not_roll_them(
+    helm: Path, tmp_path: Path
+) -> None:
+    """Only the chart's version changes: the workload's own labels say so, its pod template is
+    byte-identical, so neither helm nor Argo CD restarts a pod (a GPU server on Recreate would be
+    down meanwhile, and pull every model again into an emptyDir cache)."""
+    before, after = (
+        helm_template_text(helm, chart, release=RELEASE, namespace=NAMESPACE)
+        for chart in (CHART, _bumped_chart(tmp_path, app_version=False))
+    )
+    old, new = (select(load_documents(text), "Deployment")[0] for text in (before, after))
+    assert new["metadata"]["labels"]["helm.sh/chart"] == "ollama-inference-load-99.1.0"
+    assert old["metadata"]["labels"] != new["metadata"]["labels"]
+    assert "helm.sh/chart" not in new["spec"]["template"]["metadata"]["labels"]
+    assert old["spec"]["template"] == new["spec"]["template"]

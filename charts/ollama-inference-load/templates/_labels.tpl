@@ -55,6 +55,10 @@ cost.ollama-inference-load.io/
 {{/* Pod labels: the resource labels, podLabels, and the non-empty costLabels. */}}
 {{- define "oil.podLabels" -}}
 {{- $labels := include "oil.labels" . | fromYaml }}
+{{- /* Not helm.sh/chart: any pod-template change rolls the pods (with Recreate, an outage; with
+an emptyDir cache, every model pulled again), and a chart release that changes nothing the pods
+run must not. It stays on the workload itself. */}}
+{{- $_ := unset $labels "helm.sh/chart" }}
 {{- range $key, $value := .Values.costLabels }}
 {{- if $value }}
 {{- $_ := set $labels (printf "%s%s" (include "oil.costLabelPrefix" $) $key) $value }}
