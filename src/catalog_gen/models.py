@@ -507,8 +507,9 @@ class EnvironmentGpu(Strict):
     resource_name: ResourceName = DEFAULT_GPU_RESOURCE
     """Extended resource requested per GPU: nvidia.com/gpu, amd.com/gpu, a MIG profile..."""
     budget: Opt[NonNegativeInt] = None
-    """Total GPUs (gpu.count x replicas over every service, plus surge) the environment may
-    request."""
+    """Total GPUs the environment may request: each service's GPUs per pod (gpu.count, or more
+    where its chartValues give the model-pull init container or gpu.extraResources GPU devices)
+    x replicas, over every service, plus surge."""
     surge: NonNegativeInt = 0
     """GPUs the pool keeps spare for rollouts (units of resourceName): a rollout may start new
     pods on them before old ones stop. One allowance for the whole pool, counted once in the

@@ -130,8 +130,8 @@ def test_a_bad_default_under_a_mapping_the_leaf_writes_says_where_it_comes_from(
     assert error.startswith("catalog/dev/ml-workloads/ollama-phi.yaml:16:16: error: ")
     assert "'auto' does not match" in error
     assert error.endswith(
-        "(the value comes from the environment's defaults or the chart's; setting it here "
-        "overrides them)"
+        "(the value comes from the environment (its defaults or settings) or the chart's "
+        "defaults; setting it here overrides them)"
     )
 
 
@@ -184,7 +184,9 @@ def test_an_ip_block_except_outside_its_cidr_is_refused_where_the_leaf_writes_it
         "    registry:\n      peers:\n"
         "        - ipBlock: {cidr: 10.0.0.0/8, except: [10.1.0.0/16, 192.168.0.0/16]}\n"
     )
-    (line,) = refused(tmp_path, body)
+    # (Where the environment makes the NetworkPolicy, its peers are the environment's too.)
+    enforced, line = refused(tmp_path, body)
+    assert "$.chartValues.networkPolicy.registry.peers: chartValues cannot change" in enforced
     assert "$.chartValues.networkPolicy.registry.peers[0].ipBlock.except[1]: ipBlock except" in line
 
 

@@ -205,7 +205,7 @@ def test_validate_an_environment_file_checks_it_with_its_leaves(tmp_path: Path) 
     # (their unpinned-model warnings).
     assert outcome.stdout == (
         "catalog/environments/dev.yaml:10:11: error: $.gpu.budget: services of environment "
-        "'dev' request 5 GPUs (gpu.count x replicas), over the budget of 4; largest: ml/a 3, "
+        "'dev' request 5 GPUs (GPUs per pod x replicas), over the budget of 4; largest: ml/a 3, "
         "ml/b 2\n"
     )
 

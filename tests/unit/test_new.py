@@ -175,7 +175,7 @@ def test_new_refuses_a_gpu_budget_overrun_at_the_environment(tmp_path: Path) -> 
     assert outcome.code == 1
     assert error_lines(outcome.stdout) == [
         "catalog/environments/dev.yaml:10:11: error: $.gpu.budget: services of environment "
-        "'dev' request 5 GPUs (gpu.count x replicas), over the budget of 4; largest: ml/big 3, "
+        "'dev' request 5 GPUs (GPUs per pod x replicas), over the budget of 4; largest: ml/big 3, "
         "ml/svc 2"
     ]
     assert leaf_files(catalog) == {"dev/ml/big.yaml"}

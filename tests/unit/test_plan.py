@@ -576,3 +576,34 @@ def test_a_whole_number_written_with_a_fraction_is_the_integer(tmp_path: Path) -
     half = {"dev/ml/svc.yaml": leaf("model: phi\ngpu: {count: 1.5}\n")}
     _, report = plan(tmp_path / "half", half)
     assert [problem.json_path for problem in report.errors] == ["$.gpu.count"]
+
+
+@pytest.mark.parametrize(
+    ("chart_values", "over"),
+    [
+        # The model-pull init container: the pod is scheduled for the larger of the two.
+        ('pull: {resources: {requests: {nvidia.com/gpu: "3"}, limits: {nvidia.com/gpu: "3"}}}', 6),
+        ('pull: {resources: {limits: {amd.com/gpu: "1"}}}', None),
+        # Other GPU devices beside gpu.count, MIG slices included.
+        ('gpu: {extraResources: {amd.com/gpu: "2"}}', 6),
+        ('gpu: {extraResources: {nvidia.com/mig-3g.40gb: "1"}}', None),
+        ('gpu: {extraResources: {nvidia.com/mig-3g.40gb: "2"}}', 6),
+        # Not a GPU: no device counted.
+        ('gpu: {extraResources: {rdma/hca_shared_devices_a: "4"}}', None),
+    ],
+    ids=["pull-over", "pull-within", "extra-amd", "mig-within", "mig-over", "not-a-gpu"],
+)
+def test_gpu_budget_counts_the_gpus_chart_values_add_to_a_pod(
+    tmp_path: Path, chart_values: str, over: int | None
+) -> None:
+    """A leaf's chartValues cannot hold GPUs the budget does not see: two replicas of one GPU
+    each fit the budget of 4 until the pod asks for more elsewhere."""
+    body = "model: phi\ngpu: {count: 1}\ncontainer: {replicas: 2}\n"
+    body += f"chartValues: {{{chart_values}}}\n"
+    _, report = plan(tmp_path, {"dev/ml/svc.yaml": leaf(body)})
+    budget = [line for line in report.format_text().splitlines() if "$.gpu.budget" in line]
+    if over is None:
+        assert budget == [], report.format_text()
+    else:
+        (line,) = budget
+        assert f"request {over} GPUs (GPUs per pod x replicas)" in line

@@ -193,7 +193,7 @@ def test_the_prod_gpu_budget_blocks(tmp_path: Path) -> None:
     # prod's defaults.replicas is 2: 4 x 2 + 4 x 2 GPUs, and prod spares 2 for rollouts
     assert error_lines(outcome.stdout) == [
         "catalog/environments/prod.yaml:22:11: error: $.gpu.budget: services of environment "
-        "'prod' request 16 GPUs (gpu.count x replicas) plus gpu.surge 2 spare for rollouts = "
+        "'prod' request 16 GPUs (GPUs per pod x replicas) plus gpu.surge 2 spare for rollouts = "
         "18, over the budget of 16; largest: "
         "ml/big 8, ml/resident 8"
     ]

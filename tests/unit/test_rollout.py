@@ -190,8 +190,8 @@ def test_percentages_round_up_like_kubernetes(value: int | str, replicas: int, p
             "gpu: {count: 2}\ncontainer: {replicas: 2}\n",
             1,
             4,
-            "request 4 GPUs (gpu.count x replicas) plus gpu.surge 1 spare for rollouts = 5, over "
-            "the budget of 4; largest: ml/svc 4",
+            "request 4 GPUs (GPUs per pod x replicas) plus gpu.surge 1 spare for rollouts = 5, "
+            "over the budget of 4; largest: ml/svc 4",
         ),
         ("gpu: {count: 2}\ncontainer: {replicas: 2}\n", 2, 6, None),
         ("gpu: {count: 0}\n", 5, 4, None),
@@ -205,7 +205,7 @@ def test_percentages_round_up_like_kubernetes(value: int | str, replicas: int, p
             "gpu: {count: 1}\ncontainer: {replicas: 5}\n",
             0,
             4,
-            "request 5 GPUs (gpu.count x replicas), over the budget of 4; largest: ml/svc 5",
+            "request 5 GPUs (GPUs per pod x replicas), over the budget of 4; largest: ml/svc 5",
         ),
     ],
     ids=["no-surge", "surge-over", "surge-within", "cpu-only", "hami-shares", "steady-over"],

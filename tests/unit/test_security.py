@@ -274,3 +274,166 @@ def test_a_model_registry_port_no_client_can_dial_is_refused_at_the_environment(
     assert errors
     assert all(line.startswith("catalog/environments/dev.yaml:") for line in errors), errors
     assert any("$.modelRegistry.host: must be a registry host" in line for line in errors)
+
+
+def _errors(tmp_path: Path, files: dict[str, str]) -> list[str]:
+    """validate's error lines (warnings left out)."""
+    make_catalog(tmp_path, files)
+    outcome = run_cli(tmp_path, "validate", "--catalog", "catalog")
+    errors = [line for line in outcome.stdout.splitlines() if ": error: " in line]
+    assert (outcome.code == 1) == bool(errors), outcome.stdout + outcome.stderr
+    return errors
+
+
+EXPOSED_ONLY = "model: phi:latest\ningress: {enabled: true}\n"
+AUTHENTICATED = _environment(
+    "dev",
+    "authentication:\n  apiKey: {secretName: inference-api-keys}\nimageRegistry: mirror.example\n",
+)
+
+
+@pytest.mark.parametrize(
+    ("chart_values", "where", "decided_by"),
+    [
+        (
+            "httpRoute: {authentication: {type: none}}",
+            "$.chartValues.httpRoute.authentication: chartValues cannot change "
+            "httpRoute.authentication",
+            "(authentication in environments/dev.yaml)",
+        ),
+        (
+            "networkPolicy: {enabled: false}",
+            "$.chartValues.networkPolicy.enabled: chartValues cannot change networkPolicy.enabled",
+            "(networkPolicy in environments/dev.yaml)",
+        ),
+        (
+            "networkPolicy: {ingressFrom: [{namespaceSelector: {}}]}",
+            "$.chartValues.networkPolicy.ingressFrom: chartValues cannot change "
+            "networkPolicy.ingressFrom",
+            "(networkPolicy in environments/dev.yaml)",
+        ),
+        (
+            "networkPolicy: {registry: {peers: [{ipBlock: {cidr: 0.0.0.0/0}}]}}",
+            "$.chartValues.networkPolicy.registry.peers: chartValues cannot change "
+            "networkPolicy.registry.peers",
+            "(networkPolicy in environments/dev.yaml)",
+        ),
+        (
+            "global: {imageRegistry: docker.io}",
+            "$.chartValues.global.imageRegistry: chartValues cannot change global.imageRegistry",
+            "(imageRegistry in environments/dev.yaml)",
+        ),
+        (
+            "autoscaling: {engine: keda-prometheus}",
+            "$.chartValues.autoscaling.engine: chartValues cannot change autoscaling.engine",
+            "(autoscaling.engine in environments/dev.yaml)",
+        ),
+        (
+            "autoscaling: {kedaHttp: {interceptorNamespace: kube-system}}",
+            "$.chartValues.autoscaling.kedaHttp.interceptorNamespace: chartValues cannot change "
+            "autoscaling.kedaHttp.interceptorNamespace",
+            "(autoscaling.kedaHttp (else the add-on's defaults) in environments/dev.yaml)",
+        ),
+    ],
+)
+def test_chart_values_cannot_change_what_the_environment_decides(
+    tmp_path: Path, chart_values: str, where: str, decided_by: str
+) -> None:
+    """The escape hatch reaches every chart value, but not the ones the environment decides for
+    all its services: an authenticated gateway, a NetworkPolicy, an air-gapped registry, the KEDA
+    HTTP add-on's namespace (the AppProject would allow it, the route would send traffic there)."""
+    body = EXPOSED_ONLY + f"chartValues:\n  {chart_values}\n"
+    errors = _errors(
+        tmp_path, {"environments/dev.yaml": AUTHENTICATED, "dev/ml/svc.yaml": leaf(body)}
+    )
+    assert len(errors) == 1, errors
+    assert where in errors[0]
+    assert f"environment 'dev' decides it for every service {decided_by}" in errors[0]
+
+
+def test_chart_values_may_repeat_what_the_environment_decides_and_open_registry_ports(
+    tmp_path: Path,
+) -> None:
+    same = (
+        "chartValues:\n  global: {imageRegistry: mirror.example}\n"
+        "  httpRoute: {authentication: {type: apiKey, apiKey: {secretName: inference-api-keys}}}\n"
+        "  networkPolicy: {enabled: true, registry: {ports: [443, 5000]}}\n"
+    )
+    files = {"environments/dev.yaml": AUTHENTICATED, "dev/ml/svc.yaml": leaf(EXPOSED_ONLY + same)}
+    assert _errors(tmp_path, files) == []
+
+
+@pytest.mark.parametrize(
+    ("environment", "chart_values", "message"),
+    [
+        (
+            _environment("dev", "", lifecycle="production"),
+            "service: {type: LoadBalancer}",
+            "$.chartValues.service.type: service.type LoadBalancer reaches every Ollama endpoint, "
+            "administration included, from outside the cluster, past the gateway: environment "
+            "'dev' refuses administration;",
+        ),
+        (
+            AUTHENTICATED,
+            "service: {type: NodePort}",
+            "$.chartValues.service.type: service.type NodePort reaches every Ollama endpoint, "
+            "administration included, from outside the cluster, past the gateway: environment "
+            "'dev' authenticates every request at the gateway;",
+        ),
+        (
+            AUTHENTICATED,
+            "ingress: {enabled: true, className: nginx, hosts: [{host: b.dev.example.com}]}",
+            "$.chartValues.ingress.enabled: an Ingress would reach the service without the "
+            "gateway's authentication",
+        ),
+    ],
+)
+def test_chart_values_cannot_expose_the_server_past_the_gateway(
+    tmp_path: Path, environment: str, chart_values: str, message: str
+) -> None:
+    body = EXPOSED_ONLY + f"chartValues:\n  {chart_values}\n"
+    errors = _errors(
+        tmp_path, {"environments/dev.yaml": environment, "dev/ml/svc.yaml": leaf(body)}
+    )
+    assert len(errors) == 1, errors
+    assert message in errors[0]
+
+
+def test_a_load_balancer_is_the_leafs_choice_where_nothing_is_refused(tmp_path: Path) -> None:
+    body = EXPOSED_ONLY + "chartValues:\n  service: {type: LoadBalancer}\n"
+    assert _errors(tmp_path, {"dev/ml/svc.yaml": leaf(body)}) == []
+
+
+@pytest.mark.parametrize(
+    ("chart_values", "own"),
+    [
+        ("httpRoute: {hostnames: ['*.dev.example.com']}", "none"),
+        ("httpRoute: {hostnames: [svc.dev.example.com, '*.example.com']}", "svc.dev.example.com"),
+    ],
+)
+def test_a_wildcard_host_is_refused_like_a_route_without_hostnames(
+    tmp_path: Path, chart_values: str, own: str
+) -> None:
+    body = EXPOSED_ONLY + f"chartValues:\n  {chart_values}\n"
+    errors = _errors(tmp_path, {"dev/ml/svc.yaml": leaf(body)})
+    assert len(errors) == 1, errors
+    assert "$.chartValues.httpRoute.hostnames[" in errors[0]
+    assert (
+        "is a wildcard over other services' names: it would take every host under it" in (errors[0])
+    )
+    assert errors[0].endswith(f"under one of this service's own hosts ({own})")
+
+
+def test_a_wildcard_under_the_services_own_host_is_its_own(tmp_path: Path) -> None:
+    own = "chartValues:\n  httpRoute: {hostnames: [svc.dev.example.com, '*.svc.dev.example.com']}\n"
+    additional = "gateway: {additionalHostnames: ['*.svc.dev.example.com']}\n"
+    assert _errors(tmp_path, {"dev/ml/svc.yaml": leaf(EXPOSED_ONLY + own)}) == []
+    assert _errors(tmp_path, {"dev/ml/svc.yaml": leaf(EXPOSED_ONLY + additional)}) == []
+
+
+def test_a_wildcard_over_other_services_is_refused_in_additional_hostnames_too(
+    tmp_path: Path,
+) -> None:
+    body = EXPOSED_ONLY + "gateway: {additionalHostnames: ['*.dev.example.com']}\n"
+    (error,) = _errors(tmp_path, {"dev/ml/svc.yaml": leaf(body)})
+    assert "$.gateway.additionalHostnames[0]: host '*.dev.example.com' is a wildcard over" in error

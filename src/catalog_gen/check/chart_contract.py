@@ -526,8 +526,8 @@ def place_chart_value(
         return
     if where and not whole:  # the leaf holds a mapping above the value, not the value
         message += (
-            " (the value comes from the environment's defaults or the chart's; setting it here "
-            "overrides them)"
+            " (the value comes from the environment (its defaults or settings) or the chart's "
+            "defaults; setting it here overrides them)"
         )
     if where:
         document.add(report, where, message, hint=hint)
@@ -535,8 +535,8 @@ def place_chart_value(
     document.add(
         report,
         (),
-        f"{message} (the value comes from the environment's defaults or the chart's: set it in "
-        "the leaf or its chartValues)",
+        f"{message} (the value comes from the environment (its defaults or settings) or the "
+        "chart's defaults: set it in the leaf or its chartValues)",
         hint=hint,
     )
 

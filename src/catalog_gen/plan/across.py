@@ -299,10 +299,56 @@ def gpu_devices_per_pod(gpu: Mapping[str, object]) -> int:
         return 0
 
 
+# Whole GPUs (or MIG slices of one) besides the environment's gpu.resourceName, by the resource
+# names their device plugins advertise: a leaf's chartValues may ask for them in the model-pull
+# init container (pull.resources) or in gpu.extraResources, and the budget counts them too.
+GPU_DEVICE_RESOURCES = frozenset(
+    {"nvidia.com/gpu", "amd.com/gpu", "gpu.intel.com/i915", "gpu.intel.com/xe"}
+)
+GPU_DEVICE_PREFIXES = ("nvidia.com/mig-",)
+
+
+def pod_gpu_devices(effective: Mapping[str, Any]) -> int:
+    """GPU devices one server pod holds: its server container's (gpu_devices_per_pod, plus the
+    other GPU devices of gpu.extraResources) or its model-pull init container's, whichever is
+    more (the scheduler reserves the larger of a pod's largest init container and the sum of its
+    containers)."""
+    gpu = effective.get("gpu") or {}
+    counted = gpu.get("resourceName")
+    if counted in GPU_SHARE_RESOURCES:
+        counted = GPU_SHARE_DEVICE_RESOURCE  # HAMi's vGPUs: gpu_devices_per_pod counts them
+    server = gpu_devices_per_pod(gpu) + _gpu_devices(gpu.get("extraResources"), skip=counted)
+    pull = (effective.get("pull") or {}).get("resources") or {}
+    return max(
+        server,
+        _gpu_devices(pull.get("requests"), skip=None),
+        _gpu_devices(pull.get("limits"), skip=None),
+    )
+
+
+def _gpu_devices(resources: object, *, skip: object) -> int:
+    """The GPU devices a container's resource list names (GPU_DEVICE_RESOURCES, MIG slices),
+    but skip (counted elsewhere)."""
+    if not isinstance(resources, Mapping):
+        return 0
+    total = 0
+    for name, amount in resources.items():
+        if name == skip or not isinstance(name, str):
+            continue
+        if name not in GPU_DEVICE_RESOURCES and not name.startswith(GPU_DEVICE_PREFIXES):
+            continue
+        if isinstance(amount, str | int | float) and not isinstance(amount, bool):
+            try:
+                total += math.ceil(parse_quantity(amount))
+            except ValueError:
+                continue  # the chart schema refuses it
+    return total
+
+
 def steady_gpus(plan: ServicePlan) -> int:
     """GPU devices a service may hold when no rollout runs: per pod devices x replicas
     (autoscaling.maxReplicas when KEDA owns the count)."""
-    return gpu_devices_per_pod(plan.effective.get("gpu") or {}) * counted_replicas(plan.effective)
+    return pod_gpu_devices(plan.effective) * counted_replicas(plan.effective)
 
 
 def rollout_reserve(usage: Iterable[int], environment: Environment) -> int:
@@ -334,7 +380,7 @@ def _gpu_budget(
         for service in largest
     )
     spare = f" plus gpu.surge {surge} spare for rollouts = {steady + surge}," if surge else ","
-    counted = "gpu.count x replicas"
+    counted = "GPUs per pod x replicas"
     if any(service.autoscaled for service in services):
         counted += ", autoscaled services x autoscaling.maxReplicas"
     document.add(

@@ -174,6 +174,33 @@ def check_catch_all_route(document: Document, effective: Mapping[str, Any], repo
     )
 
 
+def check_wildcard_hosts(
+    document: Document, exposure: Exposure, effective: Mapping[str, Any], report: Report
+) -> None:
+    """A wildcard host (gateway.additionalHostnames, or chartValues) only under one of the
+    service's own hosts (`*.chat.example.com` beside `chat.example.com`): `*.example.com` would
+    take every host under it that no other route claims, other services' traffic (a service
+    removed, a typo), past the rule that hosts are unique per environment. The chart's own
+    Gateway serves this service alone."""
+    if (effective.get("gateway") or {}).get("enabled"):
+        return
+    sources = deployed_host_sources(exposure, effective)
+    own = [host for host, _ in sources if not host.startswith("*")]
+    for host, where in sources:
+        if not host.startswith("*."):
+            continue
+        under = host[2:]
+        if any(under == name or under.endswith(f".{name}") for name in own):
+            continue
+        document.add(
+            report,
+            document.first_present([where, where[:2], ("ingress",)]),
+            f"host {host!r} is a wildcard over other services' names: it would take every host "
+            "under it that no other route claims (other services' traffic); a wildcard goes "
+            f"under one of this service's own hosts ({', '.join(own) or 'none'})",
+        )
+
+
 def exposure_values(exposure: Exposure) -> dict[str, Any]:
     if not exposure.enabled:
         return {"httpRoute": {"enabled": False}, "ingress": {"enabled": False}}

@@ -18,7 +18,7 @@ from catalog_gen.check.chart_contract import place_chart_value, set_by
 from catalog_gen.check.rules import SINGLE_ATTACH_MODES
 from catalog_gen.load.document import Document
 from catalog_gen.models import CatalogLeaf, Environment
-from catalog_gen.plan.across import GPU_SHARE_RESOURCES, gpu_devices_per_pod
+from catalog_gen.plan.across import GPU_SHARE_RESOURCES, pod_gpu_devices
 from catalog_gen.problems import Report
 
 GPU_SURGE = ("updateStrategy", "gpuSurge")
@@ -109,7 +109,7 @@ def check_rollout_fits(
     """An explicit chartValues.updateStrategy (maxSurge, or gpuSurge) must not need more GPUs
     during a rollout than the environment's gpu.surge; the problem shows the numbers."""
     chart_values = leaf.chart_values or {}
-    devices = gpu_devices_per_pod(effective.get("gpu") or {})
+    devices = pod_gpu_devices(effective)
     if devices == 0 or not _rolls_by_surge(effective):
         return
     surge, name = environment.gpu.surge, environment.environment

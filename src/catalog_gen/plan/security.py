@@ -2,16 +2,22 @@
 
 The chart owns what its values mean (which endpoints `exposure.administration` routes, how the
 NetworkPolicy and the SecurityPolicy look); this module decides those values from the
-environment's settings and enforces the environment's own rule: leaves may route Ollama's
-administration endpoints only where the environment allows it (not in production by default).
+environment's settings and enforces the environment's own rules: leaves may route Ollama's
+administration endpoints only where the environment allows it (not in production by default),
+and a leaf's chartValues (the escape hatch to every other chart value) cannot change what the
+environment decides for all its services: its authentication, its NetworkPolicy (but for more
+registry ports), its image registry, its autoscaler and the KEDA HTTP add-on's namespace and
+Service; nor expose the
+server past the gateway where administration is refused or requests are authenticated.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from catalog_gen.check.chart_contract import set_by
+from catalog_gen.check.chart_contract import place_chart_value, set_by
+from catalog_gen.check.guardrails import value_at
 from catalog_gen.load.document import Document
 from catalog_gen.models import CatalogLeaf, Environment
 from catalog_gen.plan.exposure import Exposure
@@ -215,3 +221,98 @@ def check_administration(
         f"endpoints ({reason}): operators reach them with kubectl port-forward "
         "(docs/security.md)",
     )
+
+
+# A chart value's path, and the environment key that decides it.
+Enforced = tuple[tuple[str, ...], str]
+
+
+def enforced_values(environment: Environment, exposure: Exposure) -> list[Enforced]:
+    """The chart values the environment decides for every service of it, each with the
+    environment key that decides it: a leaf's chartValues may not change them
+    (check_environment_enforced). Its NetworkPolicy's registry ports are not among them: a leaf
+    may open another port to the same registry peers."""
+    enforced: list[Enforced] = [
+        (("autoscaling", "kedaHttp", key), "autoscaling.kedaHttp (else the add-on's defaults)")
+        for key in ("interceptorNamespace", "interceptorService", "interceptorPort")
+    ]
+    enforced.append((("autoscaling", "engine"), "autoscaling.engine"))
+    if environment.authentication is not None:
+        enforced.append((("httpRoute", "authentication"), "authentication"))
+    if environment.image_registry is not None:
+        enforced.append((("global", "imageRegistry"), "imageRegistry"))
+    if _network_policy_values(environment, exposure) is not None:
+        enforced += [
+            (("networkPolicy", *path), "networkPolicy")
+            for path in (("enabled",), ("ingressFrom",), ("dns",), ("registry", "peers"))
+        ]
+    return enforced
+
+
+def check_environment_enforced(
+    document: Document,
+    leaf: CatalogLeaf,
+    environment: Environment,
+    exposure: Exposure,
+    *,
+    effective: Mapping[str, Any],
+    without_chart_values: Callable[[], Mapping[str, Any]],
+    report: Report,
+) -> None:
+    """Each enforced value (enforced_values) the leaf's chartValues changed, an error at the
+    chartValues key. without_chart_values: the effective values the leaf would have without its
+    chartValues (asked only when chartValues touches an enforced value)."""
+    chart_values = leaf.chart_values or {}
+    touched = [
+        (path, source)
+        for path, source in enforced_values(environment, exposure)
+        if chart_values and set_by(chart_values, path)
+    ]
+    if not touched:
+        return
+    before = without_chart_values()
+    for path, source in touched:
+        if value_at(effective, path) == value_at(before, path):
+            continue  # written as the environment has it: harmless
+        place_chart_value(
+            document,
+            chart_values,
+            path,
+            report,
+            f"chartValues cannot change {'.'.join(path)}: environment "
+            f"{environment.environment!r} decides it for every service ({source} in "
+            f"environments/{environment.environment}.yaml); change it there, or remove this key",
+            at_key=True,
+        )
+
+
+def check_exposure_bypass(
+    document: Document, environment: Environment, effective: Mapping[str, Any], report: Report
+) -> None:
+    """A Service of type LoadBalancer or NodePort, or an Ingress beside the authenticated
+    HTTPRoute (chartValues alone can write either), where the environment refuses
+    administration or authenticates requests: both reach every Ollama endpoint, administration
+    included, without the gateway's route or its authentication."""
+    refused = [] if administration_allowed(environment) else ["refuses administration"]
+    if environment.authentication is not None:
+        refused.append("authenticates every request at the gateway")
+    if not refused:
+        return
+    why = f"environment {environment.environment!r} {' and '.join(refused)}"
+    kind = (effective.get("service") or {}).get("type")
+    if kind not in (None, "ClusterIP"):
+        document.add(
+            report,
+            document.first_present([("chartValues", "service", "type"), ("chartValues",)]),
+            f"service.type {kind} reaches every Ollama endpoint, administration included, from "
+            f"outside the cluster, past the gateway: {why}; keep ClusterIP and expose the "
+            "service with the leaf's ingress keys",
+        )
+    ingress = effective.get("ingress") or {}
+    if environment.authentication is not None and ingress.get("enabled"):
+        document.add(
+            report,
+            document.first_present([("chartValues", "ingress", "enabled"), ("chartValues",)]),
+            f"an Ingress would reach the service without the gateway's authentication: {why}; "
+            "expose the service with the leaf's ingress keys (an authenticated HTTPRoute)",
+        )

@@ -52,6 +52,7 @@ from catalog_gen.plan.autoscaling import check_scale_to_zero
 from catalog_gen.plan.exposure import (
     Exposure,
     check_catch_all_route,
+    check_wildcard_hosts,
     deployed_host_sources,
     resolve_exposure,
 )
@@ -77,7 +78,12 @@ from catalog_gen.plan.rollout import (
     rollout_comment,
     rollout_values,
 )
-from catalog_gen.plan.security import check_administration, check_model_egress
+from catalog_gen.plan.security import (
+    check_administration,
+    check_environment_enforced,
+    check_exposure_bypass,
+    check_model_egress,
+)
 from catalog_gen.plan.service_plan import (
     ModelLockFacts,
     PlannedDerivedModel,
@@ -361,9 +367,22 @@ def _check_effective(
     against the values."""
     document, environment = service.document, service.environment
     check_administration(document, service.leaf, environment, effective, report)
+    check_environment_enforced(
+        document,
+        service.leaf,
+        environment,
+        service.exposure,
+        effective=effective,
+        without_chart_values=lambda: service.chart.effective(
+            catalog_values(service.merge_inputs, OWN_LAYERS)
+        ),
+        report=report,
+    )
+    check_exposure_bypass(document, environment, effective, report)
     check_model_egress(document, environment, service.models, effective, report)
     check_scale_to_zero(document, service.leaf, environment, effective, report)
     check_catch_all_route(document, effective, report)
+    check_wildcard_hosts(document, service.exposure, effective, report)
     check_requests_within_limits(document, report, effective=effective)
     for parts, why in ip_block_refusals(effective):
         place_chart_value(document, service.leaf.chart_values or {}, parts, report, why)
