@@ -185,6 +185,8 @@ def check_wildcard_hosts(
     if (effective.get("gateway") or {}).get("enabled"):
         return
     sources = deployed_host_sources(exposure, effective)
+    if not any(host.startswith("*") for host, _ in sources):  # most services
+        return
     own = [host for host, _ in sources if not host.startswith("*")]
     for host, where in sources:
         if not host.startswith("*."):

@@ -262,11 +262,13 @@ def check_environment_enforced(
     """Each enforced value (enforced_values) the leaf's chartValues changed, an error at the
     chartValues key. without_chart_values: the effective values the leaf would have without its
     chartValues (asked only when chartValues touches an enforced value)."""
-    chart_values = leaf.chart_values or {}
+    chart_values = leaf.chart_values
+    if not chart_values:  # most leaves
+        return
     touched = [
         (path, source)
         for path, source in enforced_values(environment, exposure)
-        if chart_values and set_by(chart_values, path)
+        if set_by(chart_values, path)
     ]
     if not touched:
         return
