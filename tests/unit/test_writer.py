@@ -4,8 +4,11 @@ of foreign targets."""
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import string
+import threading
+import time
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -16,6 +19,7 @@ from catalog_gen.write import swap, writer
 from catalog_gen.write.writer import (
     FileOutput,
     Output,
+    OutputBusyError,
     OutputError,
     TreeOutput,
     UnsafeOutputError,
@@ -180,8 +184,14 @@ def test_leftovers_of_a_crashed_run_are_cleaned(tmp_path: Path) -> None:
     (tmp_path / ".generated.old-def").mkdir()
     (tmp_path / ".generated.catalog-gen-journal.tmp").write_text("{")
     (tmp_path / ".unrelated").mkdir()
+    # Another output's leftovers, and a user's files of the same shape, are not this output's.
+    others = [".env.old-2024", ".notes.tmp-draft", ".generated-old.tmp-x", ".deploy.old-abc"]
+    for name in others:
+        (tmp_path / name).write_text("keep")
     write_tree(tmp_path / "generated", {A: MARK})
-    assert sorted(path.name for path in tmp_path.iterdir()) == [".unrelated", "generated"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+        [".unrelated", "generated", *others]
+    )
 
 
 def test_diff_lists_added_removed_and_changed_files_with_a_bounded_diff(tmp_path: Path) -> None:
@@ -201,6 +211,20 @@ def test_diff_lists_added_removed_and_changed_files_with_a_bounded_diff(tmp_path
     assert "+x: 2" in "\n".join(difference.diff)
     assert "more diff lines" in text
     assert diff_tree(out, read_tree(out), "generated").clean
+
+
+def test_the_home_directory_is_refused_as_a_target_from_anywhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--out ~` from outside it: nothing of the user's home is ever replaced, even one that
+    holds no file catalog-gen would refuse (empty here)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UnsafeOutputError, match=f"refusing to write {home}: choose a dedicated"):
+        write_tree(home, {A: MARK})
+    assert list(home.iterdir()) == []
 
 
 @pytest.mark.parametrize(
@@ -415,3 +439,38 @@ def test_a_target_is_replaced_only_when_every_file_in_it_carries_the_marker(
         with pytest.raises(UnsafeOutputError):
             write_tree(out, {A: MARK})
         assert read_tree(out) == written
+
+
+@pytest.mark.parametrize("timeout", ["0", "0.3"])
+def test_a_held_output_lock_is_waited_for_only_as_long_as_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, timeout: str
+) -> None:
+    """Another catalog-gen holding the outputs' lock (a flock on the folder holding them) is
+    waited for CATALOG_GEN_LOCK_TIMEOUT seconds, then render gives up saying so, without
+    touching the outputs; 0 gives up at once. (In a thread: a wait without bound fails the
+    test instead of hanging it.)"""
+    monkeypatch.setenv(writer.LOCK_TIMEOUT_ENV, timeout)
+    outcome: list[BaseException | float] = []
+
+    def render_while_held() -> None:
+        started = time.monotonic()
+        try:
+            write_tree(tmp_path / "generated", {A: MARK})
+        except OutputBusyError as error:
+            outcome.extend([error, time.monotonic() - started])
+
+    holder = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        thread = threading.Thread(target=render_while_held, daemon=True)
+        thread.start()
+        thread.join(float(timeout) + 5)
+        assert not thread.is_alive(), "render waited past CATALOG_GEN_LOCK_TIMEOUT"
+    finally:
+        os.close(holder)
+    error, waited = outcome
+    assert f"gave up waiting after {timeout} s" in str(error)
+    assert isinstance(waited, float)
+    assert waited >= float(timeout)
+    assert not (tmp_path / "generated").exists()
+    write_tree(tmp_path / "generated", {A: MARK})  # the lock let go: written
