@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from catalog_gen import cache
 from catalog_gen.cache import CACHE_DIR, PACK_PREFIX, PACK_SUFFIX, LeafCache
 from catalog_gen.check.chart_contract import ChartContract
+from catalog_gen.digests import digest_of
 from catalog_gen.emit import argocd
 from catalog_gen.lock.lockfile import load_lock, serialize_lock
 from catalog_gen.lock.model import LockedModel, ModelLock
@@ -411,6 +412,14 @@ def corrupt_by_flipping_a_byte(path: Path) -> None:
     path.write_bytes(bytes(raw))
 
 
+def corrupt_a_text_that_still_unpickles(path: Path) -> None:
+    """One leaf's path, in every place the pack holds it, spelled as another leaf's: a pickle
+    that loads, entries of the right types under their own keys; only the checksum tells."""
+    raw = path.read_bytes()
+    header = len(cache._MAGIC) + 32
+    path.write_bytes(raw[:header] + raw[header:].replace(b"dev/a/s1.yaml", b"dev/a/s9.yaml"))
+
+
 def corrupt_by_truncating(path: Path) -> None:
     path.write_bytes(path.read_bytes()[:40])
 
@@ -442,6 +451,7 @@ def corrupt_with_a_forbidden_global(path: Path) -> None:
 
 CORRUPTIONS = (
     corrupt_by_flipping_a_byte,
+    corrupt_a_text_that_still_unpickles,
     corrupt_by_truncating,
     corrupt_with_garbage,
     corrupt_with_a_foreign_entry,
@@ -851,3 +861,25 @@ def test_what_earlier_runs_left_in_the_cache_folder_is_removed(tmp_path: Path) -
     assert not plans.exists()
     assert not killed.exists()
     assert live.exists()
+
+
+def test_a_leaf_changed_within_the_racy_window_is_read_again_not_trusted(tmp_path: Path) -> None:
+    """A leaf whose mtime or ctime is within RACY_SECONDS of the run's start could change again
+    in the same timestamp tick without its stat changing (a coarse file system): git's racily
+    clean entries. The index keeps its digest for `recorded`, never its stat, so the next run
+    reads it; once older, its stat is trusted."""
+    leaf_file = tmp_path / "leaf.yaml"
+    leaf_file.write_bytes(b"a: 1\n")
+    fresh = cache.LeafIndex(tmp_path / CACHE_DIR)
+    fresh.learn(leaf_file, leaf_file.read_bytes())
+    fresh.save(complete=True)
+    after = cache.LeafIndex(tmp_path / CACHE_DIR)
+    assert after.known(leaf_file) is None
+    assert after.recorded(str(leaf_file)) == digest_of(b"a: 1\n")
+    # The same file, its mtime and ctime before the window (ctime cannot be set back: the
+    # index's start is moved forward instead).
+    later = cache.LeafIndex(tmp_path / CACHE_DIR)
+    later._started += int((cache.RACY_SECONDS + 1) * 1e9)
+    later.learn(leaf_file, leaf_file.read_bytes())
+    later.save(complete=True)
+    assert cache.LeafIndex(tmp_path / CACHE_DIR).known(leaf_file) == digest_of(b"a: 1\n")
