@@ -590,8 +590,28 @@ def test_a_whole_number_written_with_a_fraction_is_the_integer(tmp_path: Path) -
         ('gpu: {extraResources: {nvidia.com/mig-3g.40gb: "2"}}', 6),
         # Not a GPU: no device counted.
         ('gpu: {extraResources: {rdma/hca_shared_devices_a: "4"}}', None),
+        # The server's own resources, as the chart passes them through (gpu.count 0 below).
+        ('gpu: {count: 0}, resources: {limits: {nvidia.com/gpu: "4"}}', 8),
+        ('resources: {limits: {amd.com/gpu: "2"}}', 6),
+        # extraResources under the counted name replaces gpu.count in the chart.
+        ('gpu: {extraResources: {nvidia.com/gpu: "3"}}', 6),
+        ('gpu: {extraResources: {nvidia.com/gpu.shared: "2"}}', 6),
+        # The chart adds extraResources only with gpu.count above 0.
+        ('gpu: {count: 0, extraResources: {amd.com/gpu: "4"}}', None),
     ],
-    ids=["pull-over", "pull-within", "extra-amd", "mig-within", "mig-over", "not-a-gpu"],
+    ids=[
+        "pull-over",
+        "pull-within",
+        "extra-amd",
+        "mig-within",
+        "mig-over",
+        "not-a-gpu",
+        "resources-without-count",
+        "resources-beside-count",
+        "extra-replaces-count",
+        "time-sliced",
+        "extra-without-count",
+    ],
 )
 def test_gpu_budget_counts_the_gpus_chart_values_add_to_a_pod(
     tmp_path: Path, chart_values: str, over: int | None

@@ -407,8 +407,10 @@ def test_a_load_balancer_is_the_leafs_choice_where_nothing_is_refused(tmp_path: 
 @pytest.mark.parametrize(
     ("chart_values", "own"),
     [
-        ("httpRoute: {hostnames: ['*.dev.example.com']}", "none"),
+        ("httpRoute: {hostnames: ['*.dev.example.com']}", "svc.dev.example.com"),
         ("httpRoute: {hostnames: [svc.dev.example.com, '*.example.com']}", "svc.dev.example.com"),
+        # A name chartValues adds is not the service's own: no wildcard goes under it.
+        ("httpRoute: {hostnames: [example.com, '*.example.com']}", "svc.dev.example.com"),
     ],
 )
 def test_a_wildcard_host_is_refused_like_a_route_without_hostnames(
@@ -437,3 +439,37 @@ def test_a_wildcard_over_other_services_is_refused_in_additional_hostnames_too(
     body = EXPOSED_ONLY + "gateway: {additionalHostnames: ['*.dev.example.com']}\n"
     (error,) = _errors(tmp_path, {"dev/ml/svc.yaml": leaf(body)})
     assert "$.gateway.additionalHostnames[0]: host '*.dev.example.com' is a wildcard over" in error
+
+
+def test_a_wildcard_ingress_host_is_refused_beside_the_charts_own_gateway(tmp_path: Path) -> None:
+    """The chart's own Gateway serves this service alone, an Ingress host does not."""
+    body = EXPOSED_ONLY + (
+        "chartValues:\n"
+        "  gateway: {enabled: true, className: eg, tls: {hostname: svc.dev.example.com}}\n"
+        "  httpRoute: {parentRefs: []}\n"
+        "  ingress: {enabled: true, className: nginx, hosts: [{host: '*.example.com'}]}\n"
+    )
+    errors = _errors(tmp_path, {"dev/ml/svc.yaml": leaf(body)})
+    assert [error.split(": error: ")[1].split(":")[0] for error in errors] == [
+        "$.chartValues.ingress.hosts[0].host"
+    ]
+
+
+def test_a_route_chart_values_turn_on_carries_the_environments_authentication(
+    tmp_path: Path,
+) -> None:
+    """A leaf its ingress keys leave unexposed, its HTTPRoute turned on by chartValues: without
+    the environment's authentication it is refused; with it (written out), accepted."""
+    route = (
+        "model: phi:latest\n"
+        "chartValues:\n  httpRoute:\n    enabled: true\n    hostnames: [svc.dev.example.com]\n"
+        "    parentRefs: [{name: gw, namespace: gateway-system}]\n"
+    )
+    files = {"environments/dev.yaml": AUTHENTICATED, "dev/ml/svc.yaml": leaf(route)}
+    (error,) = _errors(tmp_path, files)
+    assert "$.chartValues.httpRoute.enabled: the HTTPRoute would have no authentication: " in error
+    authenticated = route + (
+        "    authentication: {type: apiKey, apiKey: {secretName: inference-api-keys}}\n"
+    )
+    files["dev/ml/svc.yaml"] = leaf(authenticated)
+    assert _errors(tmp_path, files) == []

@@ -277,72 +277,62 @@ def _shared_claims(services: Iterable[LeafFacts], report: Report) -> None:
 GPU_SHARE_RESOURCES = frozenset(
     {"nvidia.com/gpumem", "nvidia.com/gpumem-percentage", "nvidia.com/gpucores"}
 )
-GPU_SHARE_DEVICE_RESOURCE = "nvidia.com/gpu"
 
 
-def gpu_devices_per_pod(gpu: Mapping[str, object]) -> int:
-    """GPUs one pod holds, from the effective chart values' gpu: gpu.count of a device resource
-    (nvidia.com/gpu, amd.com/gpu, a MIG profile), never an amount of memory or cores; for those,
-    the nvidia.com/gpu of gpu.extraResources (0 when absent)."""
-    count = gpu.get("count")
-    if not isinstance(count, int) or count <= 0:
-        return 0
-    if gpu.get("resourceName") not in GPU_SHARE_RESOURCES:
-        return count
-    extra = gpu.get("extraResources")
-    devices = extra.get(GPU_SHARE_DEVICE_RESOURCE) if isinstance(extra, Mapping) else None
-    if not isinstance(devices, str | int | float) or isinstance(devices, bool):
-        return 0
-    try:
-        return math.ceil(parse_quantity(devices))
-    except ValueError:
-        return 0
-
-
-# Whole GPUs (or MIG slices of one) besides the environment's gpu.resourceName, by the resource
-# names their device plugins advertise: a leaf's chartValues may ask for them in the model-pull
-# init container (pull.resources) or in gpu.extraResources, and the budget counts them too.
-GPU_DEVICE_RESOURCES = frozenset(
-    {"nvidia.com/gpu", "amd.com/gpu", "gpu.intel.com/i915", "gpu.intel.com/xe"}
-)
-GPU_DEVICE_PREFIXES = ("nvidia.com/mig-",)
+# Whole GPUs (or slices of one: MIG, time-sliced `.shared`) by the resource names their device
+# plugins advertise, besides the environment's gpu.resourceName: a leaf's chartValues may ask for
+# them in the server's resources, gpu.extraResources or the model-pull init container, and the
+# budget counts them too. HAMi's shares (GPU_SHARE_RESOURCES) are amounts, never devices.
+GPU_DEVICE_RESOURCES = frozenset({"nvidia.com/gpu", "nvidia.com/gpu.shared", "amd.com/gpu"})
+GPU_DEVICE_PREFIXES = ("nvidia.com/mig-", "gpu.intel.com/")
 
 
 def pod_gpu_devices(effective: Mapping[str, Any]) -> int:
-    """GPU devices one server pod holds: its server container's (gpu_devices_per_pod, plus the
-    other GPU devices of gpu.extraResources) or its model-pull init container's, whichever is
-    more (the scheduler reserves the larger of a pod's largest init container and the sum of its
-    containers)."""
+    """GPU devices one server pod holds: its server container's (its limits as the chart builds
+    them, oil.resources: `resources`, then gpu.resourceName set to gpu.count and
+    gpu.extraResources over it, both only with gpu.count > 0) or its model-pull init
+    container's, whichever is more (the scheduler reserves the larger of a pod's largest init
+    container and the sum of its containers). The `helm test` pod runs only during helm test."""
     gpu = effective.get("gpu") or {}
-    counted = gpu.get("resourceName")
-    if counted in GPU_SHARE_RESOURCES:
-        counted = GPU_SHARE_DEVICE_RESOURCE  # HAMi's vGPUs: gpu_devices_per_pod counts them
-    server = gpu_devices_per_pod(gpu) + _gpu_devices(gpu.get("extraResources"), skip=counted)
+    resources = effective.get("resources") or {}
+    limits = dict(_mapping(resources.get("limits")))
+    count = gpu.get("count")
+    if isinstance(count, int) and count > 0:
+        limits[gpu.get("resourceName")] = count
+        limits.update(_mapping(gpu.get("extraResources")))
+    device = gpu.get("resourceName")
+    server = _gpu_devices(device, limits, _mapping(resources.get("requests")))
     pull = (effective.get("pull") or {}).get("resources") or {}
-    return max(
-        server,
-        _gpu_devices(pull.get("requests"), skip=None),
-        _gpu_devices(pull.get("limits"), skip=None),
-    )
+    init = _gpu_devices(device, _mapping(pull.get("limits")), _mapping(pull.get("requests")))
+    return max(server, init)
 
 
-def _gpu_devices(resources: object, *, skip: object) -> int:
-    """The GPU devices a container's resource list names (GPU_DEVICE_RESOURCES, MIG slices),
-    but skip (counted elsewhere)."""
-    if not isinstance(resources, Mapping):
-        return 0
-    total = 0
-    for name, amount in resources.items():
-        if name == skip or not isinstance(name, str):
-            continue
-        if name not in GPU_DEVICE_RESOURCES and not name.startswith(GPU_DEVICE_PREFIXES):
-            continue
-        if isinstance(amount, str | int | float) and not isinstance(amount, bool):
-            try:
-                total += math.ceil(parse_quantity(amount))
-            except ValueError:
-                continue  # the chart schema refuses it
-    return total
+def _mapping(value: object) -> Mapping[Any, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _gpu_devices(device: object, *lists: Mapping[Any, Any]) -> int:
+    """The GPU devices one container holds: for each GPU device resource its resource lists
+    name (device: the environment's gpu.resourceName, a device unless a HAMi share), the larger
+    of its amounts."""
+    amounts: dict[str, int] = {}
+    for resources in lists:
+        for name, amount in resources.items():
+            if not _is_gpu_device(name, device):
+                continue
+            if isinstance(amount, str | int | float) and not isinstance(amount, bool):
+                try:
+                    found = math.ceil(parse_quantity(amount))
+                except ValueError:
+                    continue  # the chart schema refuses it
+                amounts[name] = max(amounts.get(name, 0), found)
+    return sum(amounts.values())
+
+
+def _is_gpu_device(name: object, device: object) -> bool:
+    if not isinstance(name, str) or name in GPU_SHARE_RESOURCES:
+        return False
+    return name == device or name in GPU_DEVICE_RESOURCES or name.startswith(GPU_DEVICE_PREFIXES)
 
 
 def steady_gpus(plan: ServicePlan) -> int:

@@ -178,25 +178,37 @@ def check_wildcard_hosts(
     document: Document, exposure: Exposure, effective: Mapping[str, Any], report: Report
 ) -> None:
     """A wildcard host (gateway.additionalHostnames, or chartValues) only under one of the
-    service's own hosts (`*.chat.example.com` beside `chat.example.com`): `*.example.com` would
-    take every host under it that no other route claims, other services' traffic (a service
-    removed, a typo), past the rule that hosts are unique per environment. The chart's own
-    Gateway serves this service alone."""
-    if (effective.get("gateway") or {}).get("enabled"):
+    service's own hosts, those its leaf keys give (`*.chat.example.com` beside
+    `chat.example.com`): `*.example.com` would take every host under it that no other route
+    claims, other services' traffic (a service removed, a typo), past the rule that hosts are
+    unique per environment. A route on the chart's own Gateway serves this service alone; an
+    Ingress host shares the controller whatever Gateway the chart renders."""
+    route = effective.get("httpRoute") or {}
+    ingress = effective.get("ingress") or {}
+    hosts: list[tuple[object, DataPath]] = []
+    if route.get("enabled") and not (effective.get("gateway") or {}).get("enabled"):
+        hosts += [
+            (host, ("chartValues", "httpRoute", "hostnames", index))
+            for index, host in enumerate(route.get("hostnames") or ())
+        ]
+    if ingress.get("enabled"):
+        hosts += [
+            (rule.get("host"), ("chartValues", "ingress", "hosts", index, "host"))
+            for index, rule in enumerate(ingress.get("hosts") or ())
+            if isinstance(rule, Mapping)
+        ]
+    wildcards = [(host, where) for host, where in hosts if str(host).startswith("*")]
+    if not wildcards:  # most services
         return
-    sources = deployed_host_sources(exposure, effective)
-    if not any(host.startswith("*") for host, _ in sources):  # most services
-        return
-    own = [host for host, _ in sources if not host.startswith("*")]
-    for host, where in sources:
-        if not host.startswith("*."):
-            continue
-        under = host[2:]
-        if any(under == name or under.endswith(f".{name}") for name in own):
+    own = [host for host in exposure.hosts if not host.startswith("*")]
+    from_leaf = dict(exposure.host_sources)
+    for host, where in wildcards:
+        under = str(host)[2:] if str(host).startswith("*.") else ""
+        if under and any(under == name or under.endswith(f".{name}") for name in own):
             continue
         document.add(
             report,
-            document.first_present([where, where[:2], ("ingress",)]),
+            document.first_present([from_leaf.get(str(host), where), where[:2], ("ingress",)]),
             f"host {host!r} is a wildcard over other services' names: it would take every host "
             "under it that no other route claims (other services' traffic); a wildcard goes "
             f"under one of this service's own hosts ({', '.join(own) or 'none'})",

@@ -231,14 +231,18 @@ def enforced_values(environment: Environment, exposure: Exposure) -> list[Enforc
     """The chart values the environment decides for every service of it, each with the
     environment key that decides it: a leaf's chartValues may not change them
     (check_environment_enforced). Its NetworkPolicy's registry ports are not among them: a leaf
-    may open another port to the same registry peers."""
+    may open another port to the same registry peers. Its authentication is judged on every
+    route the service has (check_route_authentication)."""
     enforced: list[Enforced] = [
         (("autoscaling", "kedaHttp", key), "autoscaling.kedaHttp (else the add-on's defaults)")
-        for key in ("interceptorNamespace", "interceptorService", "interceptorPort")
+        for key in (
+            "interceptorNamespace",
+            "interceptorService",
+            "interceptorPort",
+            "scalerAddress",
+        )
     ]
     enforced.append((("autoscaling", "engine"), "autoscaling.engine"))
-    if environment.authentication is not None:
-        enforced.append((("httpRoute", "authentication"), "authentication"))
     if environment.image_registry is not None:
         enforced.append((("global", "imageRegistry"), "imageRegistry"))
     if _network_policy_values(environment, exposure) is not None:
@@ -286,6 +290,51 @@ def check_environment_enforced(
             f"environments/{environment.environment}.yaml); change it there, or remove this key",
             at_key=True,
         )
+
+
+def check_route_authentication(
+    document: Document,
+    leaf: CatalogLeaf,
+    environment: Environment,
+    effective: Mapping[str, Any],
+    report: Report,
+) -> None:
+    """Where the environment authenticates requests, the service's HTTPRoute carries that
+    authentication, whoever turned the route on: the leaf's ingress keys, or its chartValues
+    (httpRoute.enabled on a leaf its ingress keys leave unexposed would otherwise get none)."""
+    expected = _authentication_values(environment)
+    route = effective.get("httpRoute") or {}
+    if expected is None or not route.get("enabled"):
+        return
+    if _holds(route.get("authentication"), expected):
+        return
+    name = environment.environment
+    decided = f"environment {name!r} decides it for every service (authentication in "
+    decided += f"environments/{name}.yaml)"
+    chart_values = leaf.chart_values or {}
+    if set_by(chart_values, ("httpRoute", "authentication")):
+        message = f"chartValues cannot change httpRoute.authentication: {decided}; change it "
+        message += "there, or remove this key"
+        place_chart_value(
+            document, chart_values, ("httpRoute", "authentication"), report, message, at_key=True
+        )
+        return
+    document.add(
+        report,
+        document.first_present([("chartValues", "httpRoute", "enabled"), ("chartValues",)]),
+        f"the HTTPRoute would have no authentication: {decided}; expose the service with the "
+        "leaf's ingress keys, which give its route the environment's authentication",
+    )
+
+
+def _holds(actual: object, expected: object) -> bool:
+    """actual has every value of expected (mappings key by key; the chart's defaults of the
+    keys expected leaves out may be beside them)."""
+    if isinstance(expected, Mapping):
+        return isinstance(actual, Mapping) and all(
+            _holds(actual.get(key), value) for key, value in expected.items()
+        )
+    return actual == expected
 
 
 def check_exposure_bypass(

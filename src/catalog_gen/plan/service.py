@@ -83,6 +83,7 @@ from catalog_gen.plan.security import (
     check_environment_enforced,
     check_exposure_bypass,
     check_model_egress,
+    check_route_authentication,
 )
 from catalog_gen.plan.service_plan import (
     ModelLockFacts,
@@ -378,6 +379,7 @@ def _check_effective(
         ),
         report=report,
     )
+    check_route_authentication(document, service.leaf, environment, effective, report)
     check_exposure_bypass(document, environment, effective, report)
     check_model_egress(document, environment, service.models, effective, report)
     check_scale_to_zero(document, service.leaf, environment, effective, report)
