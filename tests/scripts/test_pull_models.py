@@ -306,21 +306,25 @@ def test_cached_model_missing_a_blob_is_pulled_again_not_a_cache_hit(pod: Pod) -
     assert pod.state()["pull_attempts"] == {"phi:latest": 2}
 
 
-def test_a_cut_blob_is_removed_and_pulled_again(pod: Pod) -> None:
+@pytest.mark.parametrize("change", ["cut", "grown"])
+def test_a_blob_not_at_its_manifest_size_is_removed_and_pulled_again(pod: Pod, change: str) -> None:
     # Ollama takes any blob file as downloaded: a cut one (a full disk, a partial restore)
-    # survived every pull, and the pod started on a model it could never load.
+    # survived every pull, and the pod started on a model it could never load. A grown one
+    # (bytes appended by a bad restore or a copy tool) is no more the layer: only the manifest's
+    # size is.
     pod.control(registry={"phi": PHI})
     pod.models(("phi", remote_digest("phi", PHI), False, "generate"))
     assert pod.run("pull-models.sh").returncode == 0
     weights = max((pod.models_dir / "blobs").iterdir(), key=lambda blob: blob.stat().st_size)
     whole = weights.stat().st_size
     with weights.open("r+b") as handle:
-        handle.truncate(100)
+        handle.truncate(100 if change == "cut" else whole + 100)
+    now = weights.stat().st_size
 
     result = pod.run("pull-models.sh")
 
     assert result.returncode == 0, result.stdout
-    assert lines_with(result.stdout, f"100 bytes, not {whole}"), result.stdout
+    assert lines_with(result.stdout, f"{now} bytes, not {whole}"), result.stdout
     assert weights.stat().st_size == whole
     assert lines_with(result.stdout, "(0 cache hits, 1 downloaded)"), result.stdout
 
