@@ -412,9 +412,12 @@ def test_the_probes_cli_calls_share_one_cli_timeout(pod: Pod) -> None:
     assert elapsed < 2 + 1.5, elapsed  # 3 s and more when each call had the whole timeout
 
 
-def test_model_without_own_keep_alive_is_loaded_back(pod: Pod) -> None:
-    # "-" (the chart's value when models[].keepAlive is empty): evicted, it is loaded again.
-    serve_with_keep_alive(pod, ("phi", PHI, "-"))
+@pytest.mark.parametrize("keep_alive", ["-", "-1", "-5m"])
+def test_model_without_own_keep_alive_is_loaded_back(pod: Pod, keep_alive: str) -> None:
+    # "-" (the chart's value when models[].keepAlive is empty), or a negative keep-alive (kept
+    # forever, as the chart counts it among the models always loaded): evicted, it is loaded
+    # again, never left "on demand".
+    serve_with_keep_alive(pod, ("phi", PHI, keep_alive))
     pod.wait_for(lambda: ready(pod)[0])
     assert pod.cli("stop", "phi").returncode == 0
     pod.wait_for(lambda: "phi:latest" not in loaded_models(pod))
