@@ -406,6 +406,14 @@ def test_a_keep_alive_of_a_million_seconds_or_more_stays_a_whole_number(
             {"requestRate": {"window": "8760h"}},
             "autoscaling.kedaHttp.requestRate.window is 8760h and granularity 1s",
         ),
+        (  # one past the bound: 3601 granularities
+            {"requestRate": {"window": "3601s", "granularity": "1s"}},
+            "autoscaling.kedaHttp.requestRate.window is 3601s and granularity 1s",
+        ),
+        (
+            {"requestRate": {"window": "2h", "granularity": "1s"}},
+            "autoscaling.kedaHttp.requestRate.window is 2h and granularity 1s",
+        ),
     ],
 )
 def test_request_rate_buckets_the_add_on_can_count(
