@@ -43,6 +43,7 @@ from catalog_gen.plan.service_plan import ModelLockFacts, ServicePlan
 from catalog_gen.problems import Problem, Report
 from catalog_gen.write.writer import read_tree, write_tree
 from catalog_gen.write.written import WriteRecord
+from tests.conftest import REPO_ROOT
 from tests.unit.helpers import (
     CHART,
     Outcome,
@@ -883,3 +884,21 @@ def test_a_leaf_changed_within_the_racy_window_is_read_again_not_trusted(tmp_pat
     later.learn(leaf_file, leaf_file.read_bytes())
     later.save(complete=True)
     assert cache.LeafIndex(tmp_path / CACHE_DIR).known(leaf_file) == digest_of(b"a: 1\n")
+
+
+def test_another_helm_judges_the_template_rules_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """helm's answers are kept with the helm that gave them (path, size, mtime): after a switch
+    (helm 3 to 4, CATALOG_GEN_HELM) nothing answered by the other is reused."""
+    start(tmp_path)
+    assert_same(tmp_path)
+    asked = helm_runs(monkeypatch)
+    assert run_cli(tmp_path, "render", chart=tmp_path / "chart").code == 0
+    assert asked == []  # the same helm: every answer kept
+    other = tmp_path / "other-helm"
+    shutil.copy2(REPO_ROOT / ".tools" / "helm" / "4.3.1" / "helm", other)
+    monkeypatch.setenv("CATALOG_GEN_HELM", str(other))
+    outcome = run_cli(tmp_path, "render", chart=tmp_path / "chart")
+    assert outcome.code == 0, outcome.stdout + outcome.stderr
+    assert asked != []
