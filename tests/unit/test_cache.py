@@ -902,3 +902,19 @@ def test_another_helm_judges_the_template_rules_again(
     outcome = run_cli(tmp_path, "render", chart=tmp_path / "chart")
     assert outcome.code == 0, outcome.stdout + outcome.stderr
     assert asked != []
+
+
+def test_an_entry_filed_under_another_leafs_key_is_not_taken(tmp_path: Path) -> None:
+    """Packs whose checksums hold and whose entries are well formed, each entry filed under
+    another leaf's key: taken as found, a leaf would get another leaf's problems and files."""
+    start(tmp_path)
+    for name in ("s2", "s3"):
+        apply(tmp_path, ("leaf", "dev", "a", name, 3))
+    assert_same(tmp_path)
+    stored = {path: cache._read_pack(path, cache._entry_unpickler) for path in packs(tmp_path)}
+    keys = sorted(key for pack in stored.values() for key in pack)
+    entries = {key: entry for pack in stored.values() for key, entry in pack.items()}
+    assert len(keys) > 1
+    for path, pack in stored.items():
+        cache._write_pack(path, {key: entries[keys[keys.index(key) - 1]] for key in pack})
+    assert_same(tmp_path)

@@ -97,6 +97,13 @@ def test_an_empty_folder_in_a_tree_is_gone_after_a_render(tmp_path: Path, record
     render(out, files, WriteRecord(tmp_path / "c") if recorded else None)
     assert read_tree(out) == files
     assert not (out / "env" / "left").exists()
+    # Two empty folders, one of which the render fills: the other must go all the same.
+    (out / "env" / "left" / "behind").mkdir(parents=True)
+    (out / "env" / "filled").mkdir()
+    filled = {**files, PurePosixPath("env/filled/values.yaml"): MARK}
+    render(out, filled, WriteRecord(tmp_path / "c") if recorded else None)
+    assert read_tree(out) == filled
+    assert not (out / "env" / "left").exists()
 
 
 @pytest.mark.parametrize("recorded", [True, False])
