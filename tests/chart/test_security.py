@@ -113,3 +113,31 @@ def test_declared_registry_cidrs_replace_the_internet(helm: Path) -> None:
     registry = policy["spec"]["egress"][1]
     assert registry["to"] == [{"ipBlock": {"cidr": "10.20.0.0/16"}}]
     assert registry["ports"] == [{"port": 5000, "protocol": "TCP"}]
+
+
+@pytest.mark.parametrize(
+    ("mount_path", "volume"),
+    [
+        ("/opt/ollama-inference-load/models.tsv", "scripts volume (/opt/ollama-inference-load)"),
+        ("/opt/ollama-inference-load/lib.sh", "scripts volume (/opt/ollama-inference-load)"),
+        ("/models/manifests/registry.ollama.ai", "models volume (/models)"),
+        ("/models//blobs/", "models volume (/models)"),
+    ],
+)
+def test_an_extra_mount_inside_the_scripts_or_the_model_store_is_refused(
+    helm: Path, tmp_path: Path, mount_path: str, volume: str
+) -> None:
+    """A file mounted over the scripts' model list would deploy models no pin or lock rule has
+    seen (and over a script, run code of its own in the init container); one inside the model
+    store puts files there the pull takes as downloaded."""
+    values = {
+        "extraVolumes": [{"name": "mine", "configMap": {"name": "mine"}}],
+        "extraVolumeMounts": [{"name": "mine", "mountPath": mount_path, "subPath": "x"}],
+    }
+    with pytest.raises(HelmError) as refused:
+        render(helm, values, tmp_path)
+    assert f"extraVolumeMounts[0] mounts at {mount_path}, inside the chart's {volume}" in (
+        refused.value.stderr
+    )
+    values["extraVolumeMounts"][0]["mountPath"] = "/opt/ollama-inference-load-extra/x"
+    assert render(helm, values, tmp_path)  # beside it, not inside: allowed

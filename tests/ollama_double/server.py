@@ -84,6 +84,7 @@ from tests.ollama_double.store import (
     RemoteModel,
     build_manifest,
     config_blob,
+    layer_digests,
     remote_model,
 )
 
@@ -517,8 +518,13 @@ class Double:
             previous = self.store.find_exact(name) if as_spelled else self.store.find(name)
             # getExistingName: a model already stored keeps its stored spelling.
             self.store.write_manifest(previous.name if previous else name, remote.manifest)
-            if previous is not None and previous.digest != remote.digest and not tensors:
+            # PullModel's deleteMap: the previous manifest's blobs the new one does not name,
+            # removed unless another manifest names them (not on the tensor path).
+            unused = set() if previous is None else layer_digests(previous.manifest)
+            unused -= {blob.digest for blob in remote.blobs}
+            if unused and not tensors:
                 emit({"status": "removing unused layers"})
+                self.store.prune(unused)
         emit({"status": "success"})
 
     def _verify(self, blobs: list[Blob]) -> None:

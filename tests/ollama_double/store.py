@@ -319,6 +319,12 @@ class ModelStore:
         layer = self.layer(model, MODEL_MEDIA_TYPE)
         return str(layer["digest"]) if layer else model.digest
 
+    def prune(self, digests: set[str]) -> None:
+        """deleteUnusedLayers (images.go): the blobs of digests no stored manifest names."""
+        in_use = {digest for other in self.models() for digest in layer_digests(other.manifest)}
+        for digest in digests - in_use:
+            self.blob_path(digest).unlink(missing_ok=True)
+
     def delete(self, model: LocalModel) -> None:
         model.path.unlink()
         for parent in model.path.parents:
@@ -336,6 +342,11 @@ class ModelStore:
             digest = str(layer["digest"])
             if digest not in in_use:
                 self.blob_path(digest).unlink(missing_ok=True)
+
+
+def layer_digests(manifest: dict[str, Any]) -> set[str]:
+    """The config's and the layers' digests of a manifest."""
+    return {str(layer["digest"]) for layer in [manifest["config"], *manifest["layers"]]}
 
 
 def atomic_write_json(path: Path, data: dict[str, Any]) -> None:

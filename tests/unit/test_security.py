@@ -473,3 +473,16 @@ def test_a_route_chart_values_turn_on_carries_the_environments_authentication(
     )
     files["dev/ml/svc.yaml"] = leaf(authenticated)
     assert _errors(tmp_path, files) == []
+
+
+def test_a_leaf_cannot_mount_its_own_model_list_over_the_charts(tmp_path: Path) -> None:
+    """requireLock and the model rules read the leaf's models; a file mounted over the scripts'
+    models.tsv would deploy others (the chart's rule, placed at the leaf's key)."""
+    body = "model: phi:latest\nchartValues:\n" + (
+        "  extraVolumes: [{name: mine, configMap: {name: my-models}}]\n"
+        "  extraVolumeMounts:\n"
+        "    - {name: mine, mountPath: /opt/ollama-inference-load/models.tsv, subPath: m}\n"
+    )
+    (error,) = _errors(tmp_path, {"dev/ml/svc.yaml": leaf(body)})
+    assert "$.chartValues.extraVolumeMounts" in error
+    assert "inside the chart's scripts volume" in error

@@ -12,8 +12,10 @@
 #      an attempt that makes no progress for OIL_PULL_STALL_TIMEOUT_SECONDS, or runs longer than
 #      OIL_PULL_ATTEMPT_TIMEOUT_SECONDS, is ended and counts as a failed attempt;
 #   4. when a digest is pinned, compare it with the pulled manifest's digest; on a mismatch fail
-#      with both digests, removing the copy this pull brought (a copy the store held before is
-#      left to the pods sharing the store);
+#      with both digests, removing the copy this pull brought (a copy the store held before,
+#      and the pull left as it was, is left to the pods sharing the store; a pull of a tag that
+#      moved upstream replaces it, Ollama keeping one copy per tag). The pin covers the
+#      manifest: blob bytes are checked by Ollama when it downloads them, a stored blob by size;
 #   5. build the derived models of derived.tsv with `ollama create` (same input, same model),
 #      each bounded by OIL_LOAD_TIMEOUT_SECONDS;
 #   6. stop the server (SIGTERM, waited for) and exit 0.
@@ -300,7 +302,10 @@ remove_model() {
 # on it would keep the pod unready through every restart. Every blob of the manifest must be
 # there at its size (a cut one is removed here: a pull takes any blob file as downloaded), and
 # `ollama show` must open the model as a load does (it reads the config, the weights' header and
-# the small layers; not tensor, adapter or draft layers, which the size check covers).
+# the small layers; not tensor, adapter or draft layers, which the size check covers). Status 2:
+# `ollama show` did not answer in time, so whether the copy is whole is unknown; a pull over it
+# could replace the copy pods sharing the store serve (a tag that moved upstream), so the pod
+# fails instead and its next start asks again.
 model_whole() {
 	mw_manifest=$(oil_manifest_with "${2#* }")
 	if [ -n "$mw_manifest" ]; then
@@ -319,21 +324,34 @@ model_whole() {
 			return 1
 		fi
 	fi
-	if oil_wait_bounded "$OIL_CLI_TIMEOUT_SECONDS" ollama show "$1" </dev/null >"$WORK/show.out" 2>&1; then
-		return 0
+	mw_status=0
+	oil_wait_bounded "$OIL_CLI_TIMEOUT_SECONDS" ollama show "$1" </dev/null >"$WORK/show.out" 2>&1 ||
+		mw_status=$?
+	[ "$mw_status" -ne 0 ] || return 0
+	if [ "$mw_status" -eq 124 ] || [ "$mw_status" -eq 137 ]; then
+		oil_error "$1: ollama show did not answer within ${OIL_CLI_TIMEOUT_SECONDS}s, so whether the copy in the model store is whole is unknown; not pulling over it (pods sharing the store may serve it): the pod's next start asks again"
+		return 2
 	fi
 	oil_cli_error "$WORK/show.out"
 	oil_info "$1 is listed in the model store, but the server cannot open it: $OIL_CLI_ERROR"
 	return 1
 }
 
-# `still_whole NAME DIGEST-TEXT BEFORE`: after a pull of a model the store held already (BEFORE
-# not empty), whether it is whole now: a damaged blob the size check cannot see (same size, other
-# bytes) survives the pull, which trusts the file, and the pod must not start on it.
+# `still_whole NAME DIGEST-TEXT BEFORE`: after a pull, whether the model is whole: a blob file the
+# store held already (BEFORE not empty: the model's own; else another model's, or one left by
+# hand) is taken as downloaded whatever its bytes, and the pod must not start on a damaged one.
 still_whole() {
-	[ -n "$3" ] || return 0
-	model_whole "$1" "$2" && return 0
-	oil_error "$1: still not loadable after pulling it again: a blob in the model store is damaged; remove the model (ollama rm $1) or the store's volume, then restart the pod"
+	sw_status=0
+	model_whole "$1" "$2" || sw_status=$?
+	case $sw_status in
+	0) return 0 ;;
+	2) return 1 ;;
+	esac
+	if [ -n "$3" ]; then
+		oil_error "$1: still not loadable after pulling it again: a blob in the model store is damaged; remove the model (ollama rm $1) or the store's volume, then restart the pod"
+	else
+		oil_error "$1: not loadable after its pull: a blob file the model store held already, which the pull took as downloaded, is damaged (one cut short was removed: the pod's next start pulls it); else remove the model (ollama rm $1) or the store's volume, then restart the pod"
+	fi
 	return 1
 }
 
@@ -344,20 +362,26 @@ ensure_model() {
 	em_have=$(oil_local_digest "$em_name" "$5") || return 1
 	if [ -n "$em_have" ]; then
 		if [ "$em_expected" = - ]; then
-			if model_whole "$em_name" "$em_have"; then
+			em_whole=0
+			model_whole "$em_name" "$em_have" || em_whole=$?
+			if [ "$em_whole" -eq 0 ]; then
 				oil_info "cache hit: $em_name is in the model store (${em_have#* }; no digest pinned), not pulling"
 				CACHE_HITS=$((CACHE_HITS + 1))
 				return 0
 			fi
+			[ "$em_whole" -ne 2 ] || return 1
 		else
 			oil_digest_verdict "$em_have" "$em_expected"
 			case $OIL_VERDICT in
 			match)
-				if model_whole "$em_name" "$em_have"; then
+				em_whole=0
+				model_whole "$em_name" "$em_have" || em_whole=$?
+				if [ "$em_whole" -eq 0 ]; then
 					oil_info "cache hit: $em_name is in the model store with the pinned digest $em_expected, not pulling"
 					CACHE_HITS=$((CACHE_HITS + 1))
 					return 0
 				fi
+				[ "$em_whole" -ne 2 ] || return 1
 				;;
 			mismatch) oil_info "$em_name is in the model store with digest ${em_have#* }, not the pinned $em_expected: pulling again" ;;
 			*) oil_info "$em_name is in the model store, but only its ID ${em_have#id } is known, not all 64 hex of the pinned $em_expected: pulling again" ;;
@@ -391,7 +415,11 @@ ensure_model() {
 			oil_error "digest mismatch for $em_name: expected $em_expected, the registry serves ${em_have#* }, the copy already in the model store; left there (other pods sharing this store may serve it), this pod does not serve it"
 			return 1
 		fi
-		oil_error "digest mismatch for $em_name: expected $em_expected, the registry served ${em_have#* }; removing it so it is never served"
+		case $em_have in
+		id\ *) em_served="the server lists ID ${em_have#id } for it (its manifest file is not that: see the warning above)" ;;
+		*) em_served="the registry served ${em_have#* }" ;;
+		esac
+		oil_error "digest mismatch for $em_name: expected $em_expected, $em_served; removing it so it is never served"
 		remove_model "$em_name"
 		return 1
 		;;

@@ -205,6 +205,15 @@ are /models, where the API server, comparing text, lets two volumes meet. */}}
 {{- if hasKey $paths (clean $mount.mountPath) }}
 {{- $messages = append $messages (dict "value" "extraVolumeMounts" "message" (printf "extraVolumeMounts[%d] mounts at %s, where %s is mounted already: a container mounts one volume at a path, choose another mountPath" $index $mount.mountPath (get $paths (clean $mount.mountPath)))) }}
 {{- end }}
+{{- /* A mount inside the scripts volume replaces what the init container and the probes run
+and read (a models list of the mount's own, unpinned); one inside the model store puts files
+there that the pull takes as downloaded. */}}
+{{- range $name := list "scripts" "models" }}
+{{- $inside := clean (get $chartMounts $name) }}
+{{- if hasPrefix (printf "%s/" (trimSuffix "/" $inside)) (clean $mount.mountPath) }}
+{{- $messages = append $messages (dict "value" "extraVolumeMounts" "message" (printf "extraVolumeMounts[%d] mounts at %s, inside the chart's %s volume (%s): it would replace what the chart puts there (the scripts and model lists the init container and the probes run and read, or the model store's files); choose a mountPath outside it" $index $mount.mountPath $name $inside)) }}
+{{- end }}
+{{- end }}
 {{- $_ := set $paths (clean $mount.mountPath) (printf "extraVolumeMounts[%d]" $index) }}
 {{- end }}
 {{- $seen := dict }}
