@@ -320,12 +320,16 @@ def _gpu_devices(device: object, *lists: Mapping[Any, Any]) -> int:
         for name, amount in resources.items():
             if not _is_gpu_device(name, device):
                 continue
-            if isinstance(amount, str | int | float) and not isinstance(amount, bool):
+            if type(amount) is int:  # gpu.count, as the chart sets it: most services
+                found = amount
+            elif isinstance(amount, str | float):
                 try:
                     found = math.ceil(parse_quantity(amount))
                 except ValueError:
                     continue  # the chart schema refuses it
-                amounts[name] = max(amounts.get(name, 0), found)
+            else:
+                continue
+            amounts[name] = max(amounts.get(name, 0), found)
     return sum(amounts.values())
 
 

@@ -109,8 +109,11 @@ def check_rollout_fits(
     """An explicit chartValues.updateStrategy (maxSurge, or gpuSurge) must not need more GPUs
     during a rollout than the environment's gpu.surge; the problem shows the numbers."""
     chart_values = leaf.chart_values or {}
+    explicit = set_by(chart_values, MAX_SURGE) or set_by(chart_values, GPU_SURGE)
+    if not explicit or not _rolls_by_surge(effective):  # most leaves: catalog-gen's strategy
+        return
     devices = pod_gpu_devices(effective)
-    if devices == 0 or not _rolls_by_surge(effective):
+    if devices == 0:
         return
     surge, name = environment.gpu.surge, environment.environment
     strategy = effective.get("updateStrategy") or {}
