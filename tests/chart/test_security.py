@@ -130,7 +130,7 @@ def test_an_extra_mount_inside_the_scripts_or_the_model_store_is_refused(
     """A file mounted over the scripts' model list would deploy models no pin or lock rule has
     seen (and over a script, run code of its own in the init container); one inside the model
     store puts files there the pull takes as downloaded."""
-    values = {
+    values: dict[str, Any] = {
         "extraVolumes": [{"name": "mine", "configMap": {"name": "mine"}}],
         "extraVolumeMounts": [{"name": "mine", "mountPath": mount_path, "subPath": "x"}],
     }
