@@ -141,3 +141,23 @@ def test_an_extra_mount_inside_the_scripts_or_the_model_store_is_refused(
     )
     values["extraVolumeMounts"][0]["mountPath"] = "/opt/ollama-inference-load-extra/x"
     assert render(helm, values, tmp_path)  # beside it, not inside: allowed
+
+
+@pytest.mark.parametrize(
+    ("values", "owner"),
+    [
+        ({"cache": {"mountPath": "/opt/ollama-inference-load/store"}}, "cache.mountPath"),
+        ({"cache": {"mountPath": "/opt"}}, "cache.mountPath"),
+        ({"cache": {"mountPath": "/"}}, "cache.mountPath"),
+        ({"homeDir": "/opt/ollama-inference-load/home"}, "homeDir"),
+    ],
+)
+def test_the_charts_own_volumes_are_never_nested_with_its_scripts(
+    helm: Path, tmp_path: Path, values: dict[str, Any], owner: str
+) -> None:
+    with pytest.raises(HelmError) as refused:
+        render(helm, values, tmp_path)
+    assert "and its scripts volume (/opt/ollama-inference-load) would be mounted one inside" in (
+        refused.value.stderr
+    )
+    assert f"set {owner} apart from /opt/ollama-inference-load" in refused.value.stderr

@@ -567,27 +567,6 @@ def test_a_list_that_fails_says_how(tmp_path: Path) -> None:
     assert "ollama list failed (exit 1): Error: something broke" in result.stderr
 
 
-def test_a_show_that_does_not_answer_fails_the_pod_and_keeps_the_stored_copy(pod: Pod) -> None:
-    # The upstream tag moved since the store got its copy: a pull would replace the one copy
-    # of the tag (Ollama keeps one per tag) that pods sharing the store are pinned to. A show
-    # that does not answer in time (a slow volume) says nothing against that copy.
-    stored = remote_digest("phi", PHI, revision=0)
-    pod.control(registry={"phi": PHI})
-    pod.models(("phi", stored, False, "generate"))
-    assert pod.run("pull-models.sh").returncode == 0
-    pod.control(registry={"phi": PHI}, republished=["phi"])
-    slow = pod.wrapped_cli("case $1 in show) sleep 5 ;; esac\n")
-
-    result = pod.run("pull-models.sh", PATH=slow, OIL_CLI_TIMEOUT_SECONDS="1")
-
-    assert result.returncode == 1, result.stdout
-    assert lines_with(result.stdout, "phi: ollama show did not answer within 1s"), result.stdout
-    assert pod.state()["manifest_requests"] == 1  # the first pull's only: not pulled again
-    again = pod.run("pull-models.sh")
-    assert again.returncode == 0, again.stdout
-    assert lines_with(again.stdout, "cache hit: phi is in the model store with the pinned digest")
-
-
 def test_a_damaged_blob_the_store_held_before_a_first_pull_fails_the_pod_once(pod: Pod) -> None:
     # A blob file under the pinned layer's name before the model was ever pulled (another
     # model's, a restore): the pull takes it as downloaded whatever its size. The pod fails
@@ -604,8 +583,25 @@ def test_a_damaged_blob_the_store_held_before_a_first_pull_fails_the_pod_once(po
     result = pod.run("pull-models.sh")
 
     assert result.returncode == 1, result.stdout
-    assert lines_with(result.stdout, "phi: not loadable after its pull"), result.stdout
+    assert lines_with(result.stdout, "phi: not whole after its pull"), result.stdout
     assert not weights.exists()
     again = pod.run("pull-models.sh")
     assert again.returncode == 0, again.stdout
     assert weights.read_bytes() == whole
+
+
+def test_a_slow_show_does_not_fail_a_healthy_pod(pod: Pod) -> None:
+    # A large model on a slow volume: the first `ollama show` of a server takes longer than the
+    # CLI timeout (the server finishes it and keeps the answer). The pod must still start: once
+    # the store's copy is known (pulled again, shown again), and on a first pull, where only the
+    # blobs' sizes are checked.
+    pod.control(registry={"phi": PHI})
+    pod.models(("phi", remote_digest("phi", PHI), False, "generate"))
+    mark = pod.root / "shown-once"
+    once = f'[ -e "{mark}" ] || {{ touch "{mark}"; sleep 3; }}'
+    slow = pod.wrapped_cli(f"case $1 in show) {once} ;; esac\n")
+    first = pod.run("pull-models.sh", PATH=slow, OIL_CLI_TIMEOUT_SECONDS="1")
+    assert first.returncode == 0, first.stdout
+    mark.unlink(missing_ok=True)
+    again = pod.run("pull-models.sh", PATH=slow, OIL_CLI_TIMEOUT_SECONDS="1")
+    assert again.returncode == 0, again.stdout

@@ -296,62 +296,60 @@ remove_model() {
 	fi
 }
 
+# `blobs_whole NAME DIGEST-TEXT`: whether every blob of the model's manifest is in the store at
+# the size the manifest says; a cut or grown one is removed (a pull takes any blob file as
+# downloaded, whatever its size) and said so.
+blobs_whole() {
+	bw_manifest=$(oil_manifest_with "${2#* }")
+	[ -n "$bw_manifest" ] || return 0
+	bw_problems=$(oil_blob_problems "$bw_manifest")
+	[ -n "$bw_problems" ] || return 0
+	printf '%s\n' "$bw_problems" | while IFS= read -r bw_problem; do
+		oil_info "$1: blob ${bw_problem}"
+		case $bw_problem in
+		*bytes,*)
+			bw_hex=${bw_problem#sha256:}
+			rm -f "$OLLAMA_MODELS/blobs/sha256-${bw_hex%%:*}"
+			;;
+		esac
+	done
+	return 1
+}
+
 # `model_whole NAME DIGEST-TEXT`: whether a listed model can be loaded. `ollama list` lists a
 # model from its manifest alone (server/model_list_cache.go): a store that lost or cut a blob (a
 # partial restore, a full disk, a hand clean-up) lists a model no pod can load, and a cache hit
 # on it would keep the pod unready through every restart. Every blob of the manifest must be
-# there at its size (a cut one is removed here: a pull takes any blob file as downloaded), and
-# `ollama show` must open the model as a load does (it reads the config, the weights' header and
-# the small layers; not tensor, adapter or draft layers, which the size check covers). Status 2:
-# `ollama show` did not answer in time, so whether the copy is whole is unknown; a pull over it
-# could replace the copy pods sharing the store serve (a tag that moved upstream), so the pod
-# fails instead and its next start asks again.
+# there at its size (blobs_whole), and `ollama show` must open the model as a load does (it
+# reads the config, the weights' header and the small layers; not tensor, adapter or draft
+# layers, which the size check covers).
 model_whole() {
-	mw_manifest=$(oil_manifest_with "${2#* }")
-	if [ -n "$mw_manifest" ]; then
-		mw_problems=$(oil_blob_problems "$mw_manifest")
-		if [ -n "$mw_problems" ]; then
-			printf '%s\n' "$mw_problems" | while IFS= read -r mw_problem; do
-				oil_info "$1: blob ${mw_problem}"
-				case $mw_problem in
-				*bytes,*)
-					mw_hex=${mw_problem#sha256:}
-					rm -f "$OLLAMA_MODELS/blobs/sha256-${mw_hex%%:*}"
-					;;
-				esac
-			done
-			oil_info "$1 is listed in the model store, but not whole"
-			return 1
-		fi
+	if ! blobs_whole "$1" "$2"; then
+		oil_info "$1 is listed in the model store, but not whole"
+		return 1
 	fi
-	mw_status=0
-	oil_wait_bounded "$OIL_CLI_TIMEOUT_SECONDS" ollama show "$1" </dev/null >"$WORK/show.out" 2>&1 ||
-		mw_status=$?
-	[ "$mw_status" -ne 0 ] || return 0
-	if [ "$mw_status" -eq 124 ] || [ "$mw_status" -eq 137 ]; then
-		oil_error "$1: ollama show did not answer within ${OIL_CLI_TIMEOUT_SECONDS}s, so whether the copy in the model store is whole is unknown; not pulling over it (pods sharing the store may serve it): the pod's next start asks again"
-		return 2
+	if oil_wait_bounded "$OIL_CLI_TIMEOUT_SECONDS" ollama show "$1" </dev/null >"$WORK/show.out" 2>&1; then
+		return 0
 	fi
 	oil_cli_error "$WORK/show.out"
 	oil_info "$1 is listed in the model store, but the server cannot open it: $OIL_CLI_ERROR"
 	return 1
 }
 
-# `still_whole NAME DIGEST-TEXT BEFORE`: after a pull, whether the model is whole: a blob file the
-# store held already (BEFORE not empty: the model's own; else another model's, or one left by
-# hand) is taken as downloaded whatever its bytes, and the pod must not start on a damaged one.
+# `still_whole NAME DIGEST-TEXT BEFORE`: after a pull, whether the model is whole. The pull takes
+# any blob file the store held already as downloaded: after a pull of a model the store held
+# (BEFORE not empty), a damaged blob the size check cannot see (same size, other bytes) survives
+# it, and `ollama show` is asked too; after a first pull, a blob file the store held for another
+# reason (another model's, left by hand) is checked by its size only (a first pull's `show` of a
+# large model on a slow volume may take longer than the CLI timeout, and fail a healthy pod).
 still_whole() {
-	sw_status=0
-	model_whole "$1" "$2" || sw_status=$?
-	case $sw_status in
-	0) return 0 ;;
-	2) return 1 ;;
-	esac
-	if [ -n "$3" ]; then
-		oil_error "$1: still not loadable after pulling it again: a blob in the model store is damaged; remove the model (ollama rm $1) or the store's volume, then restart the pod"
-	else
-		oil_error "$1: not loadable after its pull: a blob file the model store held already, which the pull took as downloaded, is damaged (one cut short was removed: the pod's next start pulls it); else remove the model (ollama rm $1) or the store's volume, then restart the pod"
+	if [ -z "$3" ]; then
+		blobs_whole "$1" "$2" && return 0
+		oil_error "$1: not whole after its pull: a blob file the model store held already was taken as downloaded; the cut one was removed, so the pod's next start pulls it"
+		return 1
 	fi
+	model_whole "$1" "$2" && return 0
+	oil_error "$1: still not loadable after pulling it again: a blob in the model store is damaged; remove the model (ollama rm $1) or the store's volume, then restart the pod"
 	return 1
 }
 
@@ -362,26 +360,20 @@ ensure_model() {
 	em_have=$(oil_local_digest "$em_name" "$5") || return 1
 	if [ -n "$em_have" ]; then
 		if [ "$em_expected" = - ]; then
-			em_whole=0
-			model_whole "$em_name" "$em_have" || em_whole=$?
-			if [ "$em_whole" -eq 0 ]; then
+			if model_whole "$em_name" "$em_have"; then
 				oil_info "cache hit: $em_name is in the model store (${em_have#* }; no digest pinned), not pulling"
 				CACHE_HITS=$((CACHE_HITS + 1))
 				return 0
 			fi
-			[ "$em_whole" -ne 2 ] || return 1
 		else
 			oil_digest_verdict "$em_have" "$em_expected"
 			case $OIL_VERDICT in
 			match)
-				em_whole=0
-				model_whole "$em_name" "$em_have" || em_whole=$?
-				if [ "$em_whole" -eq 0 ]; then
+				if model_whole "$em_name" "$em_have"; then
 					oil_info "cache hit: $em_name is in the model store with the pinned digest $em_expected, not pulling"
 					CACHE_HITS=$((CACHE_HITS + 1))
 					return 0
 				fi
-				[ "$em_whole" -ne 2 ] || return 1
 				;;
 			mismatch) oil_info "$em_name is in the model store with digest ${em_have#* }, not the pinned $em_expected: pulling again" ;;
 			*) oil_info "$em_name is in the model store, but only its ID ${em_have#id } is known, not all 64 hex of the pinned $em_expected: pulling again" ;;

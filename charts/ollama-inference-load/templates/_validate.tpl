@@ -208,13 +208,22 @@ are /models, where the API server, comparing text, lets two volumes meet. */}}
 {{- /* A mount inside the scripts volume replaces what the init container and the probes run
 and read (a models list of the mount's own, unpinned); one inside the model store puts files
 there that the pull takes as downloaded. */}}
+{{- $what := dict "scripts" "the scripts and model lists the init container and the probes run and read" "models" "the model store's files, which a pull takes as downloaded" }}
 {{- range $name := list "scripts" "models" }}
 {{- $inside := clean (get $chartMounts $name) }}
 {{- if hasPrefix (printf "%s/" (trimSuffix "/" $inside)) (clean $mount.mountPath) }}
-{{- $messages = append $messages (dict "value" "extraVolumeMounts" "message" (printf "extraVolumeMounts[%d] mounts at %s, inside the chart's %s volume (%s): it would replace what the chart puts there (the scripts and model lists the init container and the probes run and read, or the model store's files); choose a mountPath outside it" $index $mount.mountPath $name $inside)) }}
+{{- $messages = append $messages (dict "value" "extraVolumeMounts" "message" (printf "extraVolumeMounts[%d] mounts at %s, inside the chart's %s volume (%s): it would replace %s; choose a mountPath outside it" $index $mount.mountPath $name $inside (get $what $name))) }}
 {{- end }}
 {{- end }}
 {{- $_ := set $paths (clean $mount.mountPath) (printf "extraVolumeMounts[%d]" $index) }}
+{{- end }}
+{{- $scripts := clean (get $chartMounts "scripts") }}
+{{- $owners := dict "home" "homeDir" "models" "cache.mountPath" }}
+{{- range $name := list "home" "models" }}
+{{- $path := clean (get $chartMounts $name) }}
+{{- if or (hasPrefix (printf "%s/" (trimSuffix "/" $scripts)) $path) (hasPrefix (printf "%s/" (trimSuffix "/" $path)) $scripts) }}
+{{- $messages = append $messages (dict "value" (get $owners $name) "message" (printf "the chart's %s volume (%s) and its scripts volume (%s) would be mounted one inside the other (the scripts replaced, or the store's files mixed with them): set %s apart from %s" $name $path $scripts (get $owners $name) $scripts)) }}
+{{- end }}
 {{- end }}
 {{- $seen := dict }}
 {{- range $name := keys $chartMounts | sortAlpha }}
