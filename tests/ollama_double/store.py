@@ -333,15 +333,7 @@ class ModelStore:
             if any(parent.iterdir()):
                 break
             parent.rmdir()
-        in_use = {
-            str(layer["digest"])
-            for other in self.models()
-            for layer in [other.manifest["config"], *other.manifest["layers"]]
-        }
-        for layer in [model.manifest["config"], *model.manifest["layers"]]:
-            digest = str(layer["digest"])
-            if digest not in in_use:
-                self.blob_path(digest).unlink(missing_ok=True)
+        self.prune(layer_digests(model.manifest))
 
 
 def layer_digests(manifest: dict[str, Any]) -> set[str]:

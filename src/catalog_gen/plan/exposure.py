@@ -134,22 +134,32 @@ def deployed_host_sources(
     """The hosts the chart will actually route, for the uniqueness rule across leaves: the
     leaf's own, unless chartValues replaced them, plus those chartValues added (an HTTPRoute
     hostname or an Ingress host set there would otherwise escape the rule)."""
-    deployed: list[tuple[str, DataPath]] = []
-    route = effective.get("httpRoute") or {}
-    if route.get("enabled"):
-        for index, host in enumerate(route.get("hostnames") or ()):
-            deployed.append((host, ("chartValues", "httpRoute", "hostnames", index)))
-    ingress = effective.get("ingress") or {}
-    if ingress.get("enabled"):
-        for index, rule in enumerate(ingress.get("hosts") or ()):
-            if isinstance(rule, Mapping) and rule.get("host"):
-                deployed.append((rule["host"], ("chartValues", "ingress", "hosts", index, "host")))
     from_leaf = dict(exposure.host_sources)
     sources: list[tuple[str, DataPath]] = []
-    for host, source in deployed:
+    for host, source in _routed_hosts(effective, routes=True):
         if isinstance(host, str) and host not in (name for name, _ in sources):
             sources.append((host, from_leaf.get(host, source)))
     return tuple(sources)
+
+
+def _routed_hosts(effective: Mapping[str, Any], *, routes: bool) -> list[tuple[object, DataPath]]:
+    """The hosts of the HTTPRoute (with routes) and of the Ingress, as the effective values
+    enable them, each with the chartValues path that would set it."""
+    hosts: list[tuple[object, DataPath]] = []
+    route = effective.get("httpRoute") or {}
+    if routes and route.get("enabled"):
+        hosts += [
+            (host, ("chartValues", "httpRoute", "hostnames", index))
+            for index, host in enumerate(route.get("hostnames") or ())
+        ]
+    ingress = effective.get("ingress") or {}
+    if ingress.get("enabled"):
+        hosts += [
+            (rule["host"], ("chartValues", "ingress", "hosts", index, "host"))
+            for index, rule in enumerate(ingress.get("hosts") or ())
+            if isinstance(rule, Mapping) and rule.get("host")
+        ]
+    return hosts
 
 
 def check_catch_all_route(document: Document, effective: Mapping[str, Any], report: Report) -> None:
@@ -183,20 +193,8 @@ def check_wildcard_hosts(
     claims, other services' traffic (a service removed, a typo), past the rule that hosts are
     unique per environment. A route on the chart's own Gateway serves this service alone; an
     Ingress host shares the controller whatever Gateway the chart renders."""
-    route = effective.get("httpRoute") or {}
-    ingress = effective.get("ingress") or {}
-    hosts: list[tuple[object, DataPath]] = []
-    if route.get("enabled") and not (effective.get("gateway") or {}).get("enabled"):
-        hosts += [
-            (host, ("chartValues", "httpRoute", "hostnames", index))
-            for index, host in enumerate(route.get("hostnames") or ())
-        ]
-    if ingress.get("enabled"):
-        hosts += [
-            (rule.get("host"), ("chartValues", "ingress", "hosts", index, "host"))
-            for index, rule in enumerate(ingress.get("hosts") or ())
-            if isinstance(rule, Mapping)
-        ]
+    own_gateway = bool((effective.get("gateway") or {}).get("enabled"))
+    hosts = _routed_hosts(effective, routes=not own_gateway)
     wildcards = [(host, where) for host, where in hosts if str(host).startswith("*")]
     if not wildcards:  # most services
         return

@@ -7,8 +7,8 @@ administration endpoints only where the environment allows it (not in production
 and a leaf's chartValues (the escape hatch to every other chart value) cannot change what the
 environment decides for all its services: its authentication, its NetworkPolicy (but for more
 registry ports), its image registry, its autoscaler and the KEDA HTTP add-on's namespace and
-Service; nor expose the
-server past the gateway where administration is refused or requests are authenticated.
+Service; nor expose the server past the gateway where administration is refused or requests are
+authenticated.
 """
 
 from __future__ import annotations
@@ -280,16 +280,36 @@ def check_environment_enforced(
     for path, source in touched:
         if value_at(effective, path) == value_at(before, path):
             continue  # written as the environment has it: harmless
-        place_chart_value(
-            document,
-            chart_values,
-            path,
-            report,
-            f"chartValues cannot change {'.'.join(path)}: environment "
-            f"{environment.environment!r} decides it for every service ({source} in "
-            f"environments/{environment.environment}.yaml); change it there, or remove this key",
-            at_key=True,
-        )
+        _refuse_change(document, chart_values, path, environment, source=source, report=report)
+
+
+def _refuse_change(
+    document: Document,
+    chart_values: Mapping[str, Any],
+    path: tuple[str, ...],
+    environment: Environment,
+    *,
+    source: str,
+    report: Report,
+) -> None:
+    """An error at the chartValues key that changed what the environment decides."""
+    name = environment.environment
+    place_chart_value(
+        document,
+        chart_values,
+        path,
+        report,
+        f"chartValues cannot change {'.'.join(path)}: {_decided(name, source)}; change it "
+        "there, or remove this key",
+        at_key=True,
+    )
+
+
+def _decided(environment: str, source: str) -> str:
+    return (
+        f"environment {environment!r} decides it for every service ({source} in "
+        f"environments/{environment}.yaml)"
+    )
 
 
 def check_route_authentication(
@@ -308,21 +328,18 @@ def check_route_authentication(
         return
     if _holds(route.get("authentication"), expected):
         return
-    name = environment.environment
-    decided = f"environment {name!r} decides it for every service (authentication in "
-    decided += f"environments/{name}.yaml)"
     chart_values = leaf.chart_values or {}
-    if set_by(chart_values, ("httpRoute", "authentication")):
-        message = f"chartValues cannot change httpRoute.authentication: {decided}; change it "
-        message += "there, or remove this key"
-        place_chart_value(
-            document, chart_values, ("httpRoute", "authentication"), report, message, at_key=True
+    path = ("httpRoute", "authentication")
+    if set_by(chart_values, path):
+        _refuse_change(
+            document, chart_values, path, environment, source="authentication", report=report
         )
         return
     document.add(
         report,
         document.first_present([("chartValues", "httpRoute", "enabled"), ("chartValues",)]),
-        f"the HTTPRoute would have no authentication: {decided}; expose the service with the "
+        f"the HTTPRoute would have no authentication: "
+        f"{_decided(environment.environment, 'authentication')}; expose the service with the "
         "leaf's ingress keys, which give its route the environment's authentication",
     )
 
