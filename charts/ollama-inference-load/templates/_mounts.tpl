@@ -19,3 +19,9 @@ file beside _validate.tpl, check/chart_templates.py).
   "tmp" "/tmp"
   | toJson }}
 {{- end }}
+
+{{/* "true" when path lies inside folder, both compared as the runtime mounts them (path.Clean),
+else "". Call with (list folder path). */}}
+{{- define "oil.inside" -}}
+{{- if hasPrefix (printf "%s/" (trimSuffix "/" (clean (index . 0)))) (clean (index . 1)) }}true{{ end }}
+{{- end }}

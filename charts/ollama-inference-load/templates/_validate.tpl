@@ -211,7 +211,7 @@ there that the pull takes as downloaded. */}}
 {{- $what := dict "scripts" "the scripts and model lists the init container and the probes run and read" "models" "the model store's files, which a pull takes as downloaded" }}
 {{- range $name := list "scripts" "models" }}
 {{- $inside := clean (get $chartMounts $name) }}
-{{- if hasPrefix (printf "%s/" (trimSuffix "/" $inside)) (clean $mount.mountPath) }}
+{{- if include "oil.inside" (list $inside $mount.mountPath) }}
 {{- $messages = append $messages (dict "value" "extraVolumeMounts" "message" (printf "extraVolumeMounts[%d] mounts at %s, inside the chart's %s volume (%s): it would replace %s; choose a mountPath outside it" $index $mount.mountPath $name $inside (get $what $name))) }}
 {{- end }}
 {{- end }}
@@ -221,7 +221,7 @@ there that the pull takes as downloaded. */}}
 {{- $owners := dict "home" "homeDir" "models" "cache.mountPath" }}
 {{- range $name := list "home" "models" }}
 {{- $path := clean (get $chartMounts $name) }}
-{{- if or (hasPrefix (printf "%s/" (trimSuffix "/" $scripts)) $path) (hasPrefix (printf "%s/" (trimSuffix "/" $path)) $scripts) }}
+{{- if or (include "oil.inside" (list $scripts $path)) (include "oil.inside" (list $path $scripts)) }}
 {{- $messages = append $messages (dict "value" (get $owners $name) "message" (printf "the chart's %s volume (%s) and its scripts volume (%s) would be mounted one inside the other (the scripts replaced, or the store's files mixed with them): set %s apart from %s" $name $path $scripts (get $owners $name) $scripts)) }}
 {{- end }}
 {{- end }}
