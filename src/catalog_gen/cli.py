@@ -25,13 +25,12 @@ from catalog_gen.emit.checks import check_planned
 from catalog_gen.emit.schema import SCHEMA_FILES, json_schema, schema_text
 from catalog_gen.load.document import ENVIRONMENTS_DIR
 from catalog_gen.lock.command import run_lock
-from catalog_gen.lock.lockfile import load_lock
+from catalog_gen.lock.lockfile import load_lock_models
 from catalog_gen.lock.model import REQUIRE_LOCK_HINT, Origin, WantedModel
 from catalog_gen.lock.registry import RegistryConfig
 from catalog_gen.models import CatalogLeaf
 from catalog_gen.plan.parallel import JobsProcessError, default_jobs
 from catalog_gen.plan.pipeline import CatalogPlan, plan_catalog
-from catalog_gen.plan.service_plan import ModelLockFacts
 from catalog_gen.problems import Report, json_path
 from catalog_gen.scaffold.leaf_file import CatalogAccess, ScaffoldUsageError
 from catalog_gen.scaffold.new import NewLeaf, new_leaf, parse_place
@@ -473,7 +472,10 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO, keep_alive: li
         )
         if command in ("new", "promote"):
             code = _scaffold(
-                arguments, CatalogAccess(catalog, display_root, chart, _load_lock, cache), out, err
+                arguments,
+                CatalogAccess(catalog, display_root, chart, load_lock_models, cache),
+                out,
+                err,
             )
             if cache is not None:
                 cache.save()
@@ -485,7 +487,7 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO, keep_alive: li
             chart,
             report,
             only=files or None,
-            lock_loader=_load_lock,
+            lock_loader=load_lock_models,
             cache=cache,
             # backstage reads every plan: one process keeps them (a forked one does not)
             jobs=1 if command == "backstage" else _jobs_of(arguments),
@@ -836,13 +838,6 @@ def _catalog_of(files: Sequence[Path]) -> str | None:
         return None
     root = roots.pop()
     return root if (Path(root) / ENVIRONMENTS_DIR).is_dir() else None
-
-
-def _load_lock(path: Path, report: Report, display: str) -> ModelLockFacts:
-    """The pins; none when the file is absent (or unreadable, which the report then holds), so
-    every model is reported unpinned."""
-    lock = load_lock(path, report, display)
-    return lock.models if lock is not None else {}
 
 
 def _print_report(report: Report, output_format: str, out: TextIO) -> None:

@@ -29,9 +29,8 @@ from catalog_gen.diff.source import (
 )
 from catalog_gen.emit import argocd
 from catalog_gen.emit.checks import check_planned
-from catalog_gen.lock.lockfile import load_lock
+from catalog_gen.lock.lockfile import load_lock_models
 from catalog_gen.plan.pipeline import plan_catalog
-from catalog_gen.plan.service_plan import ModelLockFacts
 from catalog_gen.problems import Report, Severity
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -107,16 +106,11 @@ def _base_side(
 def plan_side(catalog: Path, display_root: str, chart: Path, report: Report, label: str) -> Side:
     """One side planned as `catalog-gen render` plans it (no cache: nothing is written)."""
     planned = plan_catalog(
-        catalog, display_root, ChartContract.load(chart), report, lock_loader=_load_lock
+        catalog, display_root, ChartContract.load(chart), report, lock_loader=load_lock_models
     )
     check_planned(planned, report)
     services = {inputs.key: inputs for inputs in map(service_inputs, planned.plans)}
     return Side(label, chart, services, argocd.deploy_files(planned))
-
-
-def _load_lock(path: Path, report: Report, display: str) -> ModelLockFacts:
-    lock = load_lock(path, report, display)
-    return lock.models if lock is not None else {}
 
 
 def _invalid(head: Report, base: Report, out: TextIO, err: TextIO) -> int:

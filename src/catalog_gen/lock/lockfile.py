@@ -107,9 +107,16 @@ def load_lock(path: Path, report: Report, display: str | None = None) -> ModelLo
 
 
 def load_lock_models(path: Path, report: Report, display: str) -> Mapping[str, LockedModel] | None:
-    """load_lock as a mapping canonical reference -> pin (plan/pipeline.py's LockLoader shape)."""
+    """The pins planning reads (plan/pipeline.py's LockLoader): canonical reference -> pin; none
+    ({}) when the file is absent, so every model is reported unpinned; None when the lock cannot
+    be used (its problems are in report): planning then judges no model against it, since "not
+    pinned, run `catalog-gen lock`" at every leaf would be false (the model may be listed) and
+    `lock` refuses a lock it cannot read; the lock's own errors say what to fix."""
+    before = len(report.problems)
     lock = load_lock(path, report, display)
-    return lock.models if lock is not None else None
+    if lock is not None:
+        return lock.models
+    return None if len(report.problems) > before else {}
 
 
 def parse_lock(raw: bytes, report: Report, display: str) -> ModelLock | None:
