@@ -12,7 +12,9 @@ a cold start each (no cache: `--no-cache`):
 
 and, with the cache: render with it empty (a first run: every leaf planned as without it, then
 kept), then render and check after a one-leaf edit (incremental), at every size (their CPU over
-the cold render's is printed too: near-constant means that ratio falls as the catalog grows). It
+the cold render's is printed too: near-constant means that ratio falls as the catalog grows), and
+the "stat floor" (bench/stat_floor.py: start-up and a stat of every leaf and output file, what
+such a render cannot avoid while it proves every output file its own). It
 prints wall and CPU seconds (user + system of the process: on a busy machine the wall clock is
 mostly waiting), leaves per second, the CPU cost per leaf (the same at every size when the cost
 is linear), the ratio check-jsonschema / command from the same run (above 1: the command is that
@@ -58,6 +60,7 @@ VENV_BIN = Path(sys.executable).parent
 CHART = REPO_ROOT / "charts" / "ollama-inference-load"
 LEAF_SCHEMA = REPO_ROOT / "schemas" / "catalog-leaf.schema.json"
 CACHE_DIR = ".catalog-gen-cache"
+STAT_FLOOR = Path(__file__).resolve().parent / "stat_floor.py"
 DENSE = 1000  # services per namespace in the dense shapes
 
 ENVIRONMENT: dict[str, Any] = {
@@ -364,6 +367,11 @@ def measure(
             results["render, empty cache"] = timed(render, root)  # fills it
             edit_one_leaf(paths[len(paths) // 2])
             results["render, 1 leaf edited"] = timed(render, root)
+            # What that render cannot avoid (start-up, a stat per leaf and per output file):
+            # it can only be as constant as this.
+            results["stat floor"] = timed(
+                [sys.executable, str(STAT_FLOOR), "catalog", "generated"], root
+            )
             edit_one_leaf(paths[len(paths) // 3])
             check = [*catalog_gen, "check", *chart, "--out", "generated"]
             results["check, 1 leaf edited"] = timed(check, root, expect=1)
@@ -395,7 +403,8 @@ def report(shape_name: str, count: int, results: dict[str, Run]) -> None:
             f"{run.peak_rss_mib:>9.0f}"
             + (
                 f" {run.cpu_seconds / cold.cpu_seconds:>6.1%} of a cold render's CPU"
-                if cold is not None and name.startswith(("render, nothing", "render, 1", "check,"))
+                if cold is not None
+                and name.startswith(("render, nothing", "render, 1", "check,", "stat floor"))
                 else ""
             ),
             flush=True,

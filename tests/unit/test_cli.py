@@ -426,8 +426,8 @@ def test_the_command_hands_its_large_objects_to_keep_alive(tmp_path: Path) -> No
 
 def test_shipped_catalog_is_valid_and_generated_is_up_to_date() -> None:
     from catalog_gen.check.chart_contract import ChartContract
-    from catalog_gen.lock.lockfile import load_lock_models
     from catalog_gen.emit import render_tree
+    from catalog_gen.lock.lockfile import load_lock_models
     from catalog_gen.plan.pipeline import plan_catalog
     from catalog_gen.problems import Report
     from catalog_gen.write.writer import KnownFiles, diff_tree
