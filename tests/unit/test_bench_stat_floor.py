@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.unit.helpers import REPO_ROOT, leaf, make_catalog, run_cli
+from tests.conftest import REPO_ROOT
+from tests.unit.helpers import leaf, make_catalog, run_cli
 
 
 def test_the_floor_stats_every_leaf_and_every_output_file(tmp_path: Path) -> None:
