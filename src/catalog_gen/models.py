@@ -691,6 +691,9 @@ class Environment(Strict):
     """Defaults for every leaf."""
     require_lock: bool = False
     """Every model must be pinned in catalog/models.lock.yaml (production)."""
+    verify_model_blobs: bool = False
+    """Hash every blob of every model at each pod start (chart lifecycle.verifyBlobs): a blob
+    replaced at its size on a persistent model store is pulled again, never served."""
     allow_administration: Opt[bool] = None
     """Leaves may route Ollama's administration endpoints (ingress.administration or chartValues
     exposure.administration). Default: false when lifecycle is production, else true."""

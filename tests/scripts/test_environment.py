@@ -8,6 +8,7 @@ docs/interfaces.md section 2 says what the chart renders."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 
@@ -182,8 +183,9 @@ def test_docs_default_is_values_yaml_for_a_plain_value() -> None:
         node = values
         for part in source.split("."):
             node = node[part]
-        if isinstance(node, int):
-            assert default == f"`{node}`", f"{variable}: values.yaml {source} is {node}"
+        if isinstance(node, int):  # bool too: written as values.yaml writes it
+            shown = json.dumps(node)
+            assert default == f"`{shown}`", f"{variable}: values.yaml {source} is {shown}"
             checked += 1
     assert checked >= 10
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.scripts.conftest import FILES, LOG_LINE, Pod, log_time, pid_alive, remote_digest
+from tests.support.chart_env import container_env
 
 PHI = {"size": 150_000}
 EMBED = {"size": 60_000, "kind": "embed"}
@@ -330,6 +331,70 @@ def test_a_blob_not_at_its_manifest_size_is_removed_and_pulled_again(pod: Pod, c
     assert lines_with(result.stdout, "(0 cache hits, 1 downloaded)"), result.stdout
 
 
+def _replace_weights_at_their_size(pod: Pod) -> tuple[Path, bytes]:
+    """The largest blob (the weights) rewritten with other bytes at the same size, as a tampered
+    or rotted persistent store holds it; its path and its whole bytes."""
+    weights = max((pod.models_dir / "blobs").iterdir(), key=lambda blob: blob.stat().st_size)
+    whole = weights.read_bytes()
+    weights.write_bytes(bytes(byte ^ 0xFF for byte in whole))
+    return weights, whole
+
+
+def test_a_blob_replaced_at_its_size_is_a_cache_hit_unless_blobs_are_verified(pod: Pod) -> None:
+    # Ollama hashes a blob only when it downloads it; the size check cannot see other bytes at
+    # the same size. lifecycle.verifyBlobs hashes every blob at each start: the replaced one is
+    # removed and pulled again, its bytes restored.
+    pod.control(registry={"phi": PHI})
+    pod.models(("phi", remote_digest("phi", PHI), False, "generate"))
+    assert pod.run("pull-models.sh").returncode == 0
+    weights, whole = _replace_weights_at_their_size(pod)
+
+    trusted = pod.run("pull-models.sh", OIL_VERIFY_BLOBS="false")
+    assert trusted.returncode == 0, trusted.stdout
+    assert lines_with(trusted.stdout, "(1 cache hits, 0 downloaded)"), trusted.stdout
+    assert weights.read_bytes() != whole
+
+    verified = pod.run("pull-models.sh", OIL_VERIFY_BLOBS="true")
+
+    assert verified.returncode == 0, verified.stdout
+    hex_name = weights.name.removeprefix("sha256-")
+    assert lines_with(verified.stdout, f"phi: blob sha256:{hex_name}: its bytes hash to sha256:")
+    assert lines_with(verified.stdout, "phi: hashed its blobs in "), verified.stdout
+    assert lines_with(verified.stdout, "(0 cache hits, 1 downloaded)"), verified.stdout
+    assert weights.read_bytes() == whole
+    again = pod.run("pull-models.sh", OIL_VERIFY_BLOBS="true")
+    assert lines_with(again.stdout, "(1 cache hits, 0 downloaded)"), again.stdout
+
+
+def test_a_replaced_blob_the_store_held_before_a_first_pull_fails_the_pod_once(pod: Pod) -> None:
+    # A pull takes a blob file already there as downloaded: with verifyBlobs the pod fails once
+    # saying so, the file is removed, and the next start downloads the real bytes.
+    pod.control(registry={"phi": PHI})
+    pod.models(("phi", remote_digest("phi", PHI), False, "generate"))
+    assert pod.run("pull-models.sh").returncode == 0
+    weights, whole = _replace_weights_at_their_size(pod)
+    replaced = weights.read_bytes()
+    shutil.rmtree(pod.models_dir)
+    weights.parent.mkdir(parents=True)
+    weights.write_bytes(replaced)
+
+    result = pod.run("pull-models.sh", OIL_VERIFY_BLOBS="true")
+
+    assert result.returncode == 1, result.stdout
+    assert lines_with(result.stdout, "phi: not whole after its pull"), result.stdout
+    assert lines_with(result.stdout, "not to its name"), result.stdout
+    assert not weights.exists()
+    again = pod.run("pull-models.sh", OIL_VERIFY_BLOBS="true")
+    assert again.returncode == 0, again.stdout
+    assert weights.read_bytes() == whole
+
+
+def test_verify_blobs_must_be_true_or_false(pod: Pod) -> None:
+    result = pod.run("pull-models.sh", OIL_VERIFY_BLOBS="yes")
+    assert result.returncode == 2
+    assert "OIL_VERIFY_BLOBS=yes is not true or false" in result.stdout
+
+
 def test_a_model_still_unloadable_after_its_pull_fails_the_pod(pod: Pod) -> None:
     # Same size, other bytes: the pull trusts the file; the server cannot open the model.
     pod.control(registry={"phi": PHI})
@@ -605,3 +670,11 @@ def test_a_slow_show_does_not_fail_a_healthy_pod(pod: Pod) -> None:
     mark.unlink(missing_ok=True)
     again = pod.run("pull-models.sh", PATH=slow, OIL_CLI_TIMEOUT_SECONDS="1")
     assert again.returncode == 0, again.stdout
+
+
+@pytest.mark.parametrize("verify", [True, False])
+def test_the_chart_gives_the_init_container_verify_blobs_as_the_script_reads_it(
+    verify: bool,
+) -> None:
+    env = container_env({"lifecycle": {"verifyBlobs": verify}})
+    assert env["pull-models"]["OIL_VERIFY_BLOBS"] == ("true" if verify else "false")

@@ -288,7 +288,8 @@ def _errors(tmp_path: Path, files: dict[str, str]) -> list[str]:
 EXPOSED_ONLY = "model: phi:latest\ningress: {enabled: true}\n"
 AUTHENTICATED = _environment(
     "dev",
-    "authentication:\n  apiKey: {secretName: inference-api-keys}\nimageRegistry: mirror.example\n",
+    "authentication:\n  apiKey: {secretName: inference-api-keys}\nimageRegistry: mirror.example\n"
+    "verifyModelBlobs: true\n",
 )
 
 
@@ -324,6 +325,11 @@ AUTHENTICATED = _environment(
             "(imageRegistry in environments/dev.yaml)",
         ),
         (
+            "lifecycle: {verifyBlobs: false}",
+            "$.chartValues.lifecycle.verifyBlobs: chartValues cannot change lifecycle.verifyBlobs",
+            "(verifyModelBlobs in environments/dev.yaml)",
+        ),
+        (
             "autoscaling: {engine: keda-prometheus}",
             "$.chartValues.autoscaling.engine: chartValues cannot change autoscaling.engine",
             "(autoscaling.engine in environments/dev.yaml)",
@@ -356,6 +362,7 @@ def test_chart_values_may_repeat_what_the_environment_decides_and_open_registry_
 ) -> None:
     same = (
         "chartValues:\n  global: {imageRegistry: mirror.example}\n"
+        "  lifecycle: {verifyBlobs: true}\n"
         "  httpRoute: {authentication: {type: apiKey, apiKey: {secretName: inference-api-keys}}}\n"
         "  networkPolicy: {enabled: true, registry: {ports: [443, 5000]}}\n"
     )
@@ -486,3 +493,19 @@ def test_a_leaf_cannot_mount_its_own_model_list_over_the_charts(tmp_path: Path) 
     (error,) = _errors(tmp_path, {"dev/ml/svc.yaml": leaf(body)})
     assert "$.chartValues.extraVolumeMounts" in error
     assert "inside the chart's scripts volume" in error
+
+
+def test_verify_model_blobs_reaches_every_services_values(tmp_path: Path) -> None:
+    """verifyModelBlobs is the environment's: every service's values carry the chart's
+    lifecycle.verifyBlobs; without it nothing is written (the chart's false applies)."""
+    files = {
+        "environments/dev.yaml": AUTHENTICATED,
+        "dev/ml/svc.yaml": leaf(EXPOSED_ONLY),
+        "edge/ml/other.yaml": leaf("model: phi:latest\n", name="other", environment="edge"),
+    }
+    make_catalog(tmp_path, files)
+    assert run_cli(tmp_path, "render", "--catalog", "catalog", "--out", "generated").code == 0
+    verified = yaml.safe_load((tmp_path / "generated/dev/ml/svc/values.yaml").read_text())
+    plain = yaml.safe_load((tmp_path / "generated/edge/ml/other/values.yaml").read_text())
+    assert verified["lifecycle"] == {"verifyBlobs": True}
+    assert "lifecycle" not in plain

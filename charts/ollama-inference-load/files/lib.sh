@@ -115,6 +115,15 @@ oil_count_setting() {
 	OIL_BAD_SETTINGS=$((OIL_BAD_SETTINGS + 1))
 }
 
+# `oil_bool_setting NAME VALUE`: VALUE (of the variable NAME) is true or false.
+oil_bool_setting() {
+	case $2 in
+	true | false) return 0 ;;
+	esac
+	oil_error "$1=$2 is not true or false"
+	OIL_BAD_SETTINGS=$((OIL_BAD_SETTINGS + 1))
+}
+
 oil_settings_checked() {
 	[ "$OIL_BAD_SETTINGS" -eq 0 ] || exit 2
 }
@@ -551,10 +560,11 @@ oil_manifest_with() {
 		awk -v hex="$1" 'index($1, hex) == 1 { sub(/^[0-9a-f]+ [ *]/, ""); print; exit }'
 }
 
-# `oil_blob_problems MANIFEST`: each blob the manifest names that the model store lacks or holds
-# at another size than the manifest says, one "sha256:HEX: why" a line (nothing when all are
-# whole). Ollama lists a model from its manifest alone and takes any blob file there as
-# downloaded (server/download.go), so a lost or cut blob stays so through every pull until the
+# `oil_blob_problems MANIFEST`: each blob the manifest names that the model store lacks, holds
+# at another size than the manifest says or, with OIL_VERIFY_BLOBS true, holds bytes whose sha256 is
+# not the one naming it, one "sha256:HEX: why" a line (nothing when all are whole). Ollama lists
+# a model from its manifest alone and takes any blob file there as downloaded
+# (server/download.go), so a lost, cut or replaced blob stays so through every pull until the
 # file goes. Each layer object's digest and size are read from its own braces.
 oil_blob_problems() {
 	tr '{}' '[\n*]' <"$1" | awk '
@@ -572,12 +582,24 @@ oil_blob_problems() {
 		oil_bp_file="$OLLAMA_MODELS/blobs/sha256-$oil_bp_hex"
 		if [ ! -f "$oil_bp_file" ]; then
 			printf 'sha256:%s: missing\n' "$oil_bp_hex"
-		elif [ "$oil_bp_size" != - ]; then
+			continue
+		fi
+		if [ "$oil_bp_size" != - ]; then
 			oil_bp_have=$(wc -c <"$oil_bp_file") || oil_bp_have=-1
 			oil_bp_have=$((oil_bp_have + 0))
-			[ "$oil_bp_have" -eq "$oil_bp_size" ] ||
+			if [ "$oil_bp_have" -ne "$oil_bp_size" ]; then
 				printf 'sha256:%s: %s bytes, not %s\n' "$oil_bp_hex" "$oil_bp_have" "$oil_bp_size"
+				continue
+			fi
 		fi
+		[ "$OIL_VERIFY_BLOBS" = true ] || continue
+		if ! oil_bp_sum=$(sha256sum <"$oil_bp_file"); then
+			printf 'sha256:%s: cannot be read to hash it\n' "$oil_bp_hex"
+			continue
+		fi
+		oil_bp_sum=${oil_bp_sum%% *}
+		[ "$oil_bp_sum" = "$oil_bp_hex" ] ||
+			printf 'sha256:%s: its bytes hash to sha256:%s, not to its name\n' "$oil_bp_hex" "$oil_bp_sum"
 	done
 }
 

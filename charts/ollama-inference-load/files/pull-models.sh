@@ -15,7 +15,8 @@
 #      with both digests, removing the copy this pull brought (a copy the store held before,
 #      and the pull left as it was, is left to the pods sharing the store; a pull of a tag that
 #      moved upstream replaces it, Ollama keeping one copy per tag). The pin covers the
-#      manifest: blob bytes are checked by Ollama when it downloads them, a stored blob by size;
+#      manifest: blob bytes are checked by Ollama when it downloads them, a stored blob by size
+#      (and by its sha256 at every start with OIL_VERIFY_BLOBS=true);
 #   5. build the derived models of derived.tsv with `ollama create` (same input, same model),
 #      each bounded by OIL_LOAD_TIMEOUT_SECONDS;
 #   6. stop the server (SIGTERM, waited for) and exit 0.
@@ -33,7 +34,7 @@ oil_require OLLAMA_HOST OLLAMA_MODELS OIL_CONFIG_DIR OIL_POLL_INTERVAL_SECONDS \
 	OIL_SERVER_START_TIMEOUT_SECONDS OIL_SERVER_STOP_TIMEOUT_SECONDS OIL_PULL_RETRIES \
 	OIL_PULL_BACKOFF_SECONDS OIL_PULL_BACKOFF_MAX_SECONDS OIL_PULL_PROGRESS_SECONDS \
 	OIL_PULL_STALL_TIMEOUT_SECONDS OIL_PULL_ATTEMPT_TIMEOUT_SECONDS OIL_CLI_TIMEOUT_SECONDS \
-	OIL_LOAD_TIMEOUT_SECONDS
+	OIL_LOAD_TIMEOUT_SECONDS OIL_VERIFY_BLOBS
 
 oil_seconds_setting OIL_POLL_INTERVAL_SECONDS "$OIL_POLL_INTERVAL_SECONDS"
 POLL_MS=$OIL_MS
@@ -54,6 +55,7 @@ ATTEMPT_MS=$OIL_MS
 oil_seconds_setting OIL_CLI_TIMEOUT_SECONDS "$OIL_CLI_TIMEOUT_SECONDS"
 oil_seconds_setting OIL_LOAD_TIMEOUT_SECONDS "$OIL_LOAD_TIMEOUT_SECONDS"
 oil_count_setting OIL_PULL_RETRIES "$OIL_PULL_RETRIES"
+oil_bool_setting OIL_VERIFY_BLOBS "$OIL_VERIFY_BLOBS"
 # The model lists are read before a bad setting exits, so one run reports both.
 oil_load_plan
 oil_settings_checked
@@ -297,17 +299,24 @@ remove_model() {
 }
 
 # `blobs_whole NAME DIGEST-TEXT`: whether every blob of the model's manifest is in the store at
-# the size the manifest says; a cut or grown one is removed (a pull takes any blob file as
-# downloaded, whatever its size) and said so.
+# the size the manifest says (and, with OIL_VERIFY_BLOBS=true, with bytes whose sha256 is its
+# name); a cut, grown or replaced one is removed (a pull takes any blob file as downloaded,
+# whatever its bytes) and said so.
 blobs_whole() {
 	bw_manifest=$(oil_manifest_with "${2#* }")
 	[ -n "$bw_manifest" ] || return 0
+	oil_now_ms
+	bw_started=$OIL_NOW_MS
 	bw_problems=$(oil_blob_problems "$bw_manifest")
+	if [ "$OIL_VERIFY_BLOBS" = true ]; then
+		oil_elapsed "$bw_started"
+		oil_info "$1: hashed its blobs in ${OIL_S}s (lifecycle.verifyBlobs)"
+	fi
 	[ -n "$bw_problems" ] || return 0
 	printf '%s\n' "$bw_problems" | while IFS= read -r bw_problem; do
 		oil_info "$1: blob ${bw_problem}"
 		case $bw_problem in
-		*bytes,*)
+		*bytes,* | *"not to its name")
 			bw_hex=${bw_problem#sha256:}
 			rm -f "$OLLAMA_MODELS/blobs/sha256-${bw_hex%%:*}"
 			;;
@@ -345,7 +354,7 @@ model_whole() {
 still_whole() {
 	if [ -z "$3" ]; then
 		blobs_whole "$1" "$2" && return 0
-		oil_error "$1: not whole after its pull: a blob file the model store held already was taken as downloaded; the cut one was removed, so the pod's next start pulls it"
+		oil_error "$1: not whole after its pull: a blob file the model store held already was taken as downloaded; the damaged one was removed, so the pod's next start pulls it"
 		return 1
 	fi
 	model_whole "$1" "$2" && return 0

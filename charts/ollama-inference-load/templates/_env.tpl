@@ -63,6 +63,8 @@ without a variable they read (docs/interfaces.md section 2; tests/scripts/test_e
   value: {{ .Values.lifecycle.pullAttemptTimeoutSeconds | int | quote }}
 - name: OIL_CLI_TIMEOUT_SECONDS
   value: {{ .Values.lifecycle.cliTimeoutSeconds | int | quote }}
+- name: OIL_VERIFY_BLOBS
+  value: {{ ternary "true" "false" .Values.lifecycle.verifyBlobs | quote }}
 - name: OIL_LOAD_KEEPALIVE
   value: {{ include "oil.loadKeepAlive" . | quote }}
 # A self-heal load in the readiness probe may take as long as a first start.

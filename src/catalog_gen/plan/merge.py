@@ -169,11 +169,13 @@ def cost_labels(leaf: CatalogLeaf, environment: Environment) -> dict[str, str]:
 
 
 def environment_settings(inputs: MergeInputs) -> dict[str, Any]:
-    """Layer 5: image registry, GPU resource name, routing and security."""
+    """Layer 5: image registry, GPU resource name, blob hashing, routing and security."""
     environment = inputs.environment
     values: dict[str, Any] = {"gpu": {"resourceName": environment.gpu.resource_name}}
     if environment.image_registry is not None:
         values["global"] = {"imageRegistry": environment.image_registry}
+    if environment.verify_model_blobs:
+        values["lifecycle"] = {"verifyBlobs": True}
     values.update(exposure_values(inputs.exposure))
     engine = _autoscaling_engine(inputs.leaf, environment)
     if engine:

@@ -245,6 +245,8 @@ def enforced_values(environment: Environment, exposure: Exposure) -> list[Enforc
     enforced.append((("autoscaling", "engine"), "autoscaling.engine"))
     if environment.image_registry is not None:
         enforced.append((("global", "imageRegistry"), "imageRegistry"))
+    if environment.verify_model_blobs:
+        enforced.append((("lifecycle", "verifyBlobs"), "verifyModelBlobs"))
     if _network_policy_values(environment, exposure) is not None:
         enforced += [
             (("networkPolicy", *path), "networkPolicy")
