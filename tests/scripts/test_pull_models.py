@@ -672,6 +672,56 @@ def test_a_slow_show_does_not_fail_a_healthy_pod(pod: Pod) -> None:
     assert again.returncode == 0, again.stdout
 
 
+@pytest.mark.parametrize(
+    "registry",
+    [{"republished": ["phi"]}, {"pull_failures": {"phi": -1}}],
+    ids=["tag-moved-upstream", "registry-down"],
+)
+def test_a_slow_show_of_a_verified_copy_is_waited_for_never_pulled_over(
+    pod: Pod, registry: dict[str, object]
+) -> None:
+    # A warm restart whose first `show` outlasts the CLI timeout (a large model, a slow volume)
+    # used to pull again: with a tag moved upstream the pull replaced the pinned copy and the
+    # mismatch then removed it (every later start failed: Ollama cannot pull by digest); with
+    # the registry down, a whole copy failed the pod. Slow is waited for, bounded as a load.
+    pod.control(registry={"phi": PHI})
+    pod.models(("phi", remote_digest("phi", PHI), False, "generate"))
+    assert pod.run("pull-models.sh").returncode == 0
+    attempts = pod.state()["pull_attempts"]
+    pod.control(registry={"phi": PHI}, **registry)
+    mark = pod.root / "shown-once"
+    once = f'[ -e "{mark}" ] || {{ touch "{mark}"; sleep 3; }}'
+    slow = pod.wrapped_cli(f"case $1 in show) {once} ;; esac\n")
+
+    result = pod.run("pull-models.sh", PATH=slow, OIL_CLI_TIMEOUT_SECONDS="1")
+
+    assert result.returncode == 0, result.stdout
+    assert lines_with(result.stdout, "phi: ollama show did not answer within"), result.stdout
+    assert lines_with(result.stdout, "cache hit: phi"), result.stdout
+    assert pod.state()["pull_attempts"] == attempts
+
+
+def test_a_show_that_never_answers_fails_the_pod_without_pulling_over_the_copy(pod: Pod) -> None:
+    pod.control(registry={"phi": PHI})
+    pod.models(("phi", remote_digest("phi", PHI), False, "generate"))
+    assert pod.run("pull-models.sh").returncode == 0
+    attempts = pod.state()["pull_attempts"]
+    manifests = sorted(path for path in pod.models_dir.rglob("*") if path.is_file())
+    hung = pod.wrapped_cli("case $1 in show) sleep 30 ;; esac\n")
+
+    result = pod.run(
+        "pull-models.sh", PATH=hung, OIL_CLI_TIMEOUT_SECONDS="0.5", OIL_LOAD_TIMEOUT_SECONDS="1"
+    )
+
+    assert result.returncode == 1, result.stdout
+    assert lines_with(
+        result.stdout, "phi: ollama show did not answer within OIL_LOAD_TIMEOUT_SECONDS=1s"
+    ), result.stdout
+    assert lines_with(result.stdout, "not pulling over it"), result.stdout
+    assert pod.state()["pull_attempts"] == attempts
+    assert sorted(path for path in pod.models_dir.rglob("*") if path.is_file()) == manifests
+
+
 @pytest.mark.parametrize("verify", [True, False])
 def test_the_chart_gives_the_init_container_verify_blobs_as_the_script_reads_it(
     verify: bool,

@@ -331,15 +331,32 @@ blobs_whole() {
 # on it would keep the pod unready through every restart. Every blob of the manifest must be
 # there at its size (blobs_whole), and `ollama show` must open the model as a load does (it
 # reads the config, the weights' header and the small layers; not tensor, adapter or draft
-# layers, which the size check covers).
+# layers, which the size check covers). Returns 1 when it is not whole (pull it again), and 2
+# when the server did not answer `show` within OIL_LOAD_TIMEOUT_SECONDS: nothing says the copy is
+# damaged, and a pull could replace the copy pods sharing the store are pinned to (a tag that
+# moved upstream), so the pod fails instead.
 model_whole() {
 	if ! blobs_whole "$1" "$2"; then
 		oil_info "$1 is listed in the model store, but not whole"
 		return 1
 	fi
-	if oil_wait_bounded "$OIL_CLI_TIMEOUT_SECONDS" ollama show "$1" </dev/null >"$WORK/show.out" 2>&1; then
-		return 0
+	mw_status=0
+	oil_wait_bounded "$OIL_CLI_TIMEOUT_SECONDS" ollama show "$1" </dev/null >"$WORK/show.out" 2>&1 ||
+		mw_status=$?
+	if [ "$mw_status" -eq 124 ] || [ "$mw_status" -eq 137 ]; then
+		# A large model's first `show` after the server starts reads its headers from the volume
+		# (Ollama keeps the answer in the running server only): on slow storage that outlasts the
+		# CLI timeout, and the server goes on. Slow is not damaged: wait for it, bounded as a load.
+		oil_info "$1: ollama show did not answer within OIL_CLI_TIMEOUT_SECONDS=${OIL_CLI_TIMEOUT_SECONDS}s (a large model on a slow volume?); waiting up to OIL_LOAD_TIMEOUT_SECONDS=${OIL_LOAD_TIMEOUT_SECONDS}s"
+		mw_status=0
+		oil_wait_bounded "$OIL_LOAD_TIMEOUT_SECONDS" ollama show "$1" </dev/null >"$WORK/show.out" 2>&1 ||
+			mw_status=$?
+		if [ "$mw_status" -eq 124 ] || [ "$mw_status" -eq 137 ]; then
+			oil_error "$1: ollama show did not answer within OIL_LOAD_TIMEOUT_SECONDS=${OIL_LOAD_TIMEOUT_SECONDS}s (chart value startup.budgetSeconds): the server cannot open the model store's copy in time; not pulling over it (pods sharing this store may serve it): check the volume's speed and the server log"
+			return 2
+		fi
 	fi
+	[ "$mw_status" -ne 0 ] || return 0
 	oil_cli_error "$WORK/show.out"
 	oil_info "$1 is listed in the model store, but the server cannot open it: $OIL_CLI_ERROR"
 	return 1
@@ -357,7 +374,12 @@ still_whole() {
 		oil_error "$1: not whole after its pull: a blob file the model store held already was taken as downloaded; the damaged one was removed, so the pod's next start pulls it"
 		return 1
 	fi
-	model_whole "$1" "$2" && return 0
+	sw_status=0
+	model_whole "$1" "$2" || sw_status=$?
+	case $sw_status in
+	0) return 0 ;;
+	2) return 1 ;; # said why
+	esac
 	oil_error "$1: still not loadable after pulling it again: a blob in the model store is damaged; remove the model (ollama rm $1) or the store's volume, then restart the pod"
 	return 1
 }
@@ -369,20 +391,30 @@ ensure_model() {
 	em_have=$(oil_local_digest "$em_name" "$5") || return 1
 	if [ -n "$em_have" ]; then
 		if [ "$em_expected" = - ]; then
-			if model_whole "$em_name" "$em_have"; then
+			em_whole=0
+			model_whole "$em_name" "$em_have" || em_whole=$?
+			case $em_whole in
+			0)
 				oil_info "cache hit: $em_name is in the model store (${em_have#* }; no digest pinned), not pulling"
 				CACHE_HITS=$((CACHE_HITS + 1))
 				return 0
-			fi
+				;;
+			2) return 1 ;;
+			esac
 		else
 			oil_digest_verdict "$em_have" "$em_expected"
 			case $OIL_VERDICT in
 			match)
-				if model_whole "$em_name" "$em_have"; then
+				em_whole=0
+				model_whole "$em_name" "$em_have" || em_whole=$?
+				case $em_whole in
+				0)
 					oil_info "cache hit: $em_name is in the model store with the pinned digest $em_expected, not pulling"
 					CACHE_HITS=$((CACHE_HITS + 1))
 					return 0
-				fi
+					;;
+				2) return 1 ;;
+				esac
 				;;
 			mismatch) oil_info "$em_name is in the model store with digest ${em_have#* }, not the pinned $em_expected: pulling again" ;;
 			*) oil_info "$em_name is in the model store, but only its ID ${em_have#id } is known, not all 64 hex of the pinned $em_expected: pulling again" ;;
