@@ -6,6 +6,9 @@ tests/scripts/test_double_contract.py (docs/field-trial.md):
 - Errors print `Error: <message>` on stderr and exit 1. Every command but `serve` first sends
   `HEAD /`; with no server that fails at once with "could not connect to ollama server, run
   'ollama serve' to start it" (no retry, no timeout of its own).
+- An answer cut before its end (a chunked stream without its last chunk, a body shorter than
+  its Content-Length: a server that died mid-answer) prints `Error: unexpected EOF`, exit 1
+  (recorded: tests/fixtures/ollama-real/0.32.0/cut-answers.json).
 - Error text: a non-streamed call prints the server's `error`; a streamed call (pull, create,
   generate) that got an HTTP error prints `<code> <reason>: <error>`; an `{"error"}` line in an
   HTTP 200 stream prints the message alone.
@@ -113,18 +116,28 @@ class Response:
         return piece
 
     def chunks(self) -> Iterator[bytes]:
+        """The body's pieces; a body cut before its end (a chunked stream without its last,
+        empty chunk, or fewer bytes than Content-Length: a server that died mid-answer) raises
+        "unexpected EOF" as Go's readers do (net/http/internal/chunked.go, io.ReadFull), which
+        the real CLI prints and exits 1 on."""
         if self.chunked:
             while True:
-                size = int(self._line().split(b";")[0].strip() or b"0", 16)
+                line = self._line()
+                if not line.endswith(b"\n"):
+                    raise CliError("unexpected EOF")
+                size = int(line.split(b";")[0].strip() or b"0", 16)
                 if size == 0:
                     return
-                yield self._take(size)
+                piece = self._take(size)
+                if len(piece) < size:
+                    raise CliError("unexpected EOF")
+                yield piece
                 self._take(2)
         elif self.remaining is not None:
             while self.remaining > 0:
                 piece = self._take(min(self.remaining, 65536))
                 if not piece:
-                    return
+                    raise CliError("unexpected EOF")
                 self.remaining -= len(piece)
                 yield piece
         else:

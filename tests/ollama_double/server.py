@@ -668,6 +668,7 @@ class Double:
 
 
 class Handler(BaseHTTPRequestHandler):
+    chunked = False  # this response's stream is chunked (start_stream)
     server_version = "ollama-double"
     double: Double
 
@@ -703,13 +704,29 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def start_stream(self) -> None:
+        """An NDJSON stream as Go's server sends one to an HTTP/1.1 client: chunked, so the
+        client tells a stream that ended (the last, empty chunk: end_stream) from one a dying
+        server cut ("unexpected EOF", which the real CLI exits 1 on). Closed after: the handler
+        speaks HTTP/1.0 elsewhere."""
+        self.chunked = self.request_version == "HTTP/1.1"
+        if self.chunked:
+            self.protocol_version = "HTTP/1.1"
         self.send_response(200)
         self.send_header("Content-Type", "application/x-ndjson")
+        if self.chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("Connection", "close")
         self.end_headers()
 
     def emit(self, payload: dict[str, Any]) -> None:
-        self.wfile.write(json.dumps(payload).encode() + b"\n")
+        line = json.dumps(payload).encode() + b"\n"
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line) if self.chunked else line)
         self.wfile.flush()
+
+    def end_stream(self) -> None:
+        if self.chunked:
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
 
     def client_alive(self) -> bool:
         readable, _, _ = select.select([self.connection], [], [], 0)
@@ -748,6 +765,7 @@ class Handler(BaseHTTPRequestHandler):
             # for a successful pull).
             log(f"double failed: {type(error).__name__}: {error}", "ERROR")
             self.emit({"error": f"the double failed: {type(error).__name__}: {error}"})
+        self.end_stream()
 
     def not_found(self) -> None:
         """gin's own answer to a path no route takes (Ollama sets no NoRoute handler)."""
@@ -987,6 +1005,7 @@ class Handler(BaseHTTPRequestHandler):
                 "done_reason": "stop",
             }
         )
+        self.end_stream()
 
     def embed(self, body: dict[str, Any]) -> None:
         self.double.state.add("embed_requests")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
@@ -728,3 +729,26 @@ def test_the_chart_gives_the_init_container_verify_blobs_as_the_script_reads_it(
 ) -> None:
     env = container_env({"lifecycle": {"verifyBlobs": verify}})
     assert env["pull-models"]["OIL_VERIFY_BLOBS"] == ("true" if verify else "false")
+
+
+def test_a_server_that_dies_mid_pull_fails_the_pod_with_its_log(pod: Pod) -> None:
+    # The CLI prints "Error: unexpected EOF" for a stream cut before its end (recorded from the
+    # real 0.32.0, test_double_cut_answers.py): the pull failed, and the server is gone, so the
+    # script stops retrying and shows the server's last log lines.
+    pod.control(registry={"phi": PHI}, pull_stalls={"phi": -1}, pull_stall_after_bytes=50_000)
+    pod.models(("phi", "", False, "generate"))
+    running = subprocess.Popen(
+        ["sh", str(FILES / "pull-models.sh")],
+        env={**pod.env, "OIL_PULL_STALL_TIMEOUT_SECONDS": "30"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    pod.wait_for(lambda: pod.state().get("pull_stalls", {}).get("phi:latest", 0) >= 1, timeout=20)
+    os.kill(int(pod.state()["server_pid"]), signal.SIGKILL)
+    output, _ = running.communicate(timeout=60)
+
+    assert running.returncode == 1, output
+    assert lines_with(output, "pull of phi failed: Error: unexpected EOF; ollama serve has exited")
+    assert lines_with(output, "last lines of the ollama server log:"), output
+    assert not lines_with(output, "pulled phi in"), output
