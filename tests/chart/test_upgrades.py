@@ -118,3 +118,29 @@ def test_a_chart_release_that_changes_nothing_the_pods_run_does_not_roll_them(
     assert old["metadata"]["labels"] != new["metadata"]["labels"]
     assert "helm.sh/chart" not in new["spec"]["template"]["metadata"]["labels"]
     assert old["spec"]["template"] == new["spec"]["template"]
+
+
+def test_an_upgrade_keeps_the_scripts_configmap_the_previous_pods_mount(
+    helm: Path, tmp_path: Path
+) -> None:
+    """A new model list gives the pods a new scripts ConfigMap (named by its content); the one
+    the previous revision's pods mount must survive the upgrade (helm) and the sync (Argo CD),
+    or a pod of that revision (a rollout undone, an eviction during a stuck rollout) never
+    starts: the kubelet refuses a pod whose ConfigMap is gone."""
+    names = []
+    for models in ([{"name": "phi:latest"}], [{"name": "phi:latest"}, {"name": "tinyllama"}]):
+        documents = render(helm, {"models": models}, tmp_path)
+        (config_map,) = select(documents, "ConfigMap")
+        names.append(config_map["metadata"]["name"])
+        (workload,) = select(documents, "Deployment")
+        volumes = workload["spec"]["template"]["spec"]["volumes"]
+        assert {
+            "name": "scripts",
+            "configMap": {"name": names[-1], "defaultMode": 0o444},
+        } in volumes
+        assert config_map["metadata"]["annotations"] == {
+            "helm.sh/resource-policy": "keep",
+            "argocd.argoproj.io/sync-options": "Prune=false",
+            "argocd.argoproj.io/compare-options": "IgnoreExtraneous",
+        }
+    assert names[0] != names[1]

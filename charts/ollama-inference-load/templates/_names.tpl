@@ -60,7 +60,8 @@ The scripts ConfigMap is named by its content: a mounted ConfigMap's files chang
 running pods when it changes (the kubelet updates the volume), so pods rolled out before a model
 was added read the new model list, find the model missing from their store and stay unready
 until replaced: a whole service down during a rollout. Each content gets its own ConfigMap, and
-a pod reads the one it started with for life (the previous one is pruned; pods keep its files).
+a pod reads the one it started with for life. The previous ones are kept (configmap-scripts.yaml
+says why): a pod of an earlier revision may still have to be started.
 */}}
 {{- define "oil.scriptsConfigMapName" -}}
 {{- include "oil.suffixedName" (list . (printf "scripts-%s" (include "oil.scriptsData" . | sha256sum | trunc 10))) }}
