@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import helm_binary
+from tests.conftest import REPO_ROOT, helm_binary
 from tests.scripts.conftest import FILES, Pod
 from tests.support.chart_env import CHART, chart_config, container_env, render_chart
 
@@ -122,6 +122,56 @@ def test_the_chart_groups_models_that_share_weights() -> None:
     ]
     server = container_env(MIXED)["ollama"]
     assert server["OLLAMA_MAX_LOADED_MODELS"] == "5"  # 4 models, but 5 runners
+
+
+MODELFILE_FROM = REPO_ROOT / "tests" / "fixtures" / "ollama-real" / "0.32.0" / "modelfile-from.json"
+
+
+def chart_froms(tmp_path: Path, modelfiles: list[str]) -> list[str]:
+    """oil.modelfileFrom of each Modelfile, from the chart's own _models.tpl in a driver chart."""
+    driver = tmp_path / "driver"
+    (driver / "templates").mkdir(parents=True)
+    (driver / "Chart.yaml").write_text("apiVersion: v2\nname: driver\nversion: 0.0.0\n")
+    shutil.copyfile(CHART / "templates" / "_models.tpl", driver / "templates" / "_models.tpl")
+    (driver / "templates" / "out.yaml").write_text(
+        '{{- range .Values.files }}\n# @ {{ include "oil.modelfileFrom" . | toJson }}\n{{- end }}\n'
+    )
+    result = subprocess.run(
+        [str(helm_binary("3.19.0")), "template", "d", str(driver), "-f", "-"],
+        input=json.dumps({"files": modelfiles}),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [json.loads(line[4:]) for line in result.stdout.splitlines() if line.startswith("# @ ")]
+
+
+def test_the_chart_finds_the_from_ollamas_parser_finds(tmp_path: Path) -> None:
+    """A line of a quoted SYSTEM, TEMPLATE or MESSAGE text that starts with "From" is text to
+    Ollama's parser (a value runs on over line ends while its quotes are open): the chart took
+    it for the FROM, refused valid leaves and put derived models in the wrong load group. The
+    answers are Ollama 0.32.0's own parser's, recorded (tests/fixtures/ollama-real/0.32.0)."""
+    cases = json.loads(MODELFILE_FROM.read_text())["cases"]
+    found = chart_froms(tmp_path, [case["modelfile"] for case in cases])
+    assert [(case["modelfile"], got) for case, got in zip(cases, found, strict=True)] == [
+        (case["modelfile"], case["from"]) for case in cases
+    ]
+
+
+def test_a_from_line_inside_a_message_does_not_move_the_derived_model() -> None:
+    values = {
+        "models": [{"name": "llama3.2:3b"}, {"name": "phi"}],
+        "derivedModels": [
+            {
+                "name": "mine",
+                "modelfile": 'FROM llama3.2:3b\nMESSAGE user """Summarize:\nFrom phi\nBye"""\n',
+            }
+        ],
+    }
+    assert groups(values) == [
+        "mine:latest\tgenerate\tfalse\tllama3.2:3b,mine:latest",
+        "phi:latest\tgenerate\tfalse\tphi:latest",
+    ]
 
 
 def test_models_without_derived_ones_are_one_group_each() -> None:

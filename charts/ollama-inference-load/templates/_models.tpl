@@ -66,16 +66,43 @@ A reference's parts as JSON {"host", "namespace", "model", "tag"}, defaults fill
 {{- end }}
 
 {{/*
-What the FROM line of a Modelfile names (the command is case-insensitive, surrounding quotes
-dropped): the last one, as Ollama's parser keeps it (parser/parser.go CreateRequest sets From
-for every FROM line); empty when there is none.
+What the FROM command of a Modelfile names: the last one, as Ollama's parser keeps it
+(parser/parser.go: CreateRequest sets From for every FROM), unquoted as it unquotes; empty when
+there is none. Read as that parser reads (ParseFile, parseRuneForState, unquote): a command is
+a word at the start of a line (leading blanks skipped, `#` a comment), then its value (for
+PARAMETER and MESSAGE, after a second word), which runs on over line ends for as long as it opens
+with `"""` and does not yet end with `"""`, or opens with one `"` and does not yet end with `"`.
+So "From the excerpts below" inside a quoted SYSTEM or MESSAGE text is text, not a FROM.
 */}}
 {{- define "oil.modelfileFrom" -}}
 {{- $from := "" }}
-{{- range splitList "\n" . }}
-{{- if regexMatch "^[ \t]*[Ff][Rr][Oo][Mm][ \t]" . }}
-{{- $from = regexReplaceAll "[ \t\r]+$" (regexReplaceAll "^[ \t]*[Ff][Rr][Oo][Mm][ \t]+" . "") "" }}
-{{- $from = regexReplaceAll "^\"|\"$" $from "" }}
+{{- $command := "" }}
+{{- $value := "" }}
+{{- $open := false }}
+{{- /* A lone CR ends a line too; a CRLF stays in a value that runs over it, as it stays there. */}}
+{{- range splitList "\n" (regexReplaceAll "\r([^\n]|$)" . "\n${1}") }}
+{{- if $open }}
+{{- $value = printf "%s\n%s" $value . }}
+{{- else }}
+{{- $line := regexReplaceAll "^[ \t]+" . "" }}
+{{- $command = "" }}
+{{- $value = "" }}
+{{- if and $line (not (hasPrefix "#" $line)) }}
+{{- $command = lower (regexFind "^[A-Za-z]*" $line) }}
+{{- $words := ternary "^[A-Za-z]+[ \t]+[A-Za-z0-9_]+[ \t]" "^[A-Za-z]+[ \t]" (has $command (list "parameter" "message")) }}
+{{- $value = ternary (regexReplaceAll $words $line "") "" (regexMatch $words $line) }}
+{{- end }}
+{{- end }}
+{{- $text := trim $value }}
+{{- $triple := hasPrefix "\"\"\"" $text }}
+{{- $open = or (and $triple (not (and (ge (len $text) 6) (hasSuffix "\"\"\"" $text)))) (and (not $triple) (hasPrefix "\"" $text) (not (and (ge (len $text) 2) (hasSuffix "\"" $text)))) }}
+{{- if and (not $open) (eq $command "from") }}
+{{- $from = $text }}
+{{- if $triple }}
+{{- $from = trimSuffix "\"\"\"" (trimPrefix "\"\"\"" $from) }}
+{{- else if hasPrefix "\"" $from }}
+{{- $from = trimSuffix "\"" (trimPrefix "\"" $from) }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- $from }}
