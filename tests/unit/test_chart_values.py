@@ -196,3 +196,40 @@ def test_seconds_past_gos_range_are_said_to_wrap_not_to_be_ignored(tmp_path: Pat
     body = 'model: phi:latest\nchartValues:\n  ollama:\n    keepAlive: "18446744074"\n'
     (line,) = refused(tmp_path, body)
     assert "wraps around" in line
+
+
+@pytest.mark.parametrize(
+    ("chart_values", "message"),
+    [
+        (
+            "podAnnotations: {example.com/a: null}",
+            'error: $.chartValues.podAnnotations["example.com/a"]: chart value '
+            "podAnnotations.example.com/a: null is not of type 'string'",
+        ),
+        (
+            "affinity: {nodeAffinity: null}",
+            "error: $.chartValues.affinity.nodeAffinity: chart value affinity.nodeAffinity: "
+            "null is not of type 'object'",
+        ),
+        ("unknownKey: null", "error: $.chartValues.unknownKey: unknown chart value 'unknownKey'"),
+    ],
+)
+def test_a_null_the_charts_defaults_lack_is_judged_as_helm_judges_it(
+    tmp_path: Path, chart_values: str, message: str
+) -> None:
+    """helm deletes a null only where the chart's defaults have the key (chartutil coalesce walks
+    the defaults' keys); anywhere else the null stays, and the schema refuses it: catalog-gen
+    deleted every null, so it accepted values helm and Argo CD cannot render."""
+    lines = refused(tmp_path, f"model: phi:latest\nchartValues:\n  {chart_values}\n")
+    assert len(lines) == 1, lines
+    assert message in lines[0]
+
+
+def test_a_null_over_a_default_still_removes_it(tmp_path: Path) -> None:
+    # values.yaml has podAnnotations: {}: a null there deletes the default, as helm does, and the
+    # chart renders without it.
+    make_catalog(
+        tmp_path,
+        {"dev/ml/svc.yaml": leaf("model: phi:latest\nchartValues:\n  podAnnotations: null\n")},
+    )
+    assert run_cli(tmp_path, "validate").code == 0

@@ -186,7 +186,7 @@ class ChartContract:
             changed = {
                 key: value
                 for key, value in effective.items()
-                if value is not self.defaults.get(key)
+                if value is not self.defaults.get(key, _NEW)  # a null the defaults lack counts
             }
             fingerprints = {
                 key: json.dumps([key, value], sort_keys=True, default=repr)
@@ -292,14 +292,20 @@ def _python_validator(directory: Path, schema: dict[str, Any]) -> Any:
 
 
 def coalesce(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Helm's merge of user values over chart defaults: maps merge, null deletes, else replace.
+    """Helm's merge of user values over chart defaults: maps merge, null deletes a key the
+    defaults have, else replace. A null where the defaults have no such key stays, as helm
+    leaves it (chartutil coalesceValues and coalesceTablesFullKey walk the defaults' keys), for
+    the schema to judge: `podAnnotations: {a: null}` is refused by helm, so it is here too.
 
     Untouched subtrees are shared with base, not copied: callers must not mutate the result.
     """
     merged = dict(base)
     for key, value in override.items():
         if value is None:
-            merged.pop(key, None)
+            if key in merged:
+                del merged[key]
+            else:
+                merged[key] = None
         elif type(value) in NOT_MAPPINGS:  # most values: no call at all
             merged[key] = value
         else:
@@ -484,6 +490,9 @@ def _message(error: jsonschema.ValidationError) -> str:
         )
     elif error.validator == "not":
         message = f"{error.instance!r} is not allowed"
+    elif error.validator == "type" and error.instance is None:
+        # A null the defaults lack stays for the schema (coalesce): said as YAML says it.
+        message = message.replace("None is not", "null is not", 1)
     description = error.schema.get("description") if isinstance(error.schema, Mapping) else None
     return f"{message}: {description}" if description else message
 
