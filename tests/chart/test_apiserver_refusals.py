@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from catalog_gen.check.guardrails import ip_block_refusals
+from catalog_gen.check.guardrails import hugepages_refusal, ip_block_refusals
 from tests.chart.conftest import API_VERSIONS, CHART, NAMESPACE, RELEASE
 from tests.conftest import HELM_VERSIONS, helm_binary
 from tests.support.kube import HelmError, apiserver_errors, helm_template_text
@@ -760,5 +760,50 @@ def test_catalog_gens_ip_block_rule_is_the_api_servers(tmp_path: Path) -> None:
         for errors in apiserver_errors(texts, NAMESPACE)
     ]
     assert dict(zip(IP_BLOCKS, verdicts, strict=True)) == dict(zip(IP_BLOCKS, refused, strict=True))
+    assert any(refused)
+    assert not all(refused)
+
+
+# (resource, quantity): catalog-gen's hugepages page-size rule (check/guardrails.py), which the
+# chart cannot compute, held to the API server's IsHugePageResourceValueDivisible on the server
+# container, each quantity as its request and its limit. A quantity counts in whole bytes rounded
+# up (Quantity.Value()); 0 is a multiple of every page size; a page size is positive and whole.
+HUGEPAGES: list[tuple[str, str | int]] = [
+    ("hugepages-2Mi", "4Mi"),
+    ("hugepages-2Mi", "2Mi"),
+    ("hugepages-2Mi", "1Mi"),
+    ("hugepages-2Mi", "3Mi"),
+    ("hugepages-2Mi", "0"),
+    ("hugepages-2Mi", 0),
+    ("hugepages-2Mi", 4194304),
+    ("hugepages-2Mi", "2097152.5"),
+    ("hugepages-2Mi", "2097151.5"),
+    ("hugepages-2Mi", "4096Ki"),
+    ("hugepages-2Mi", "1Gi"),
+    ("hugepages-2Mi", "4e6"),
+    ("hugepages-1Gi", "2Gi"),
+    ("hugepages-1Gi", "1536Mi"),
+    ("hugepages-1Gi", "1G"),
+    ("hugepages-2M", "4M"),
+    ("hugepages-2M", "2Mi"),
+    ("hugepages-1500m", "3"),
+    ("hugepages-0", "0"),
+]
+
+
+def test_catalog_gens_hugepages_rule_is_the_api_servers(tmp_path: Path) -> None:
+    texts, verdicts = [], []
+    for index, (resource, quantity) in enumerate(HUGEPAGES):
+        quantities = {resource: quantity}
+        values = {"resources": {"requests": quantities, "limits": quantities}}
+        folder = tmp_path / str(index)
+        folder.mkdir()
+        texts.append(_render(HELM_VERSIONS[0], _values_file(folder, values)))
+        verdicts.append(hugepages_refusal(resource, quantity) is not None)
+    refused = [
+        any("is not positive integer multiple of" in error for error in errors)
+        for errors in apiserver_errors(texts, NAMESPACE)
+    ]
+    assert dict(zip(HUGEPAGES, verdicts, strict=True)) == dict(zip(HUGEPAGES, refused, strict=True))
     assert any(refused)
     assert not all(refused)

@@ -10,8 +10,12 @@ assembles them as the chart's `oil.resources` does, and a test holds the two equ
 `pull-models` init container (`pull.resources`) and the `helm test` pod (`test.resources`). What
 the API server checks (ValidateResourceRequirements): a request no larger than its limit; an
 extended resource (a name with a prefix outside kubernetes.io: a GPU) is a whole number, and it
-or hugepages is not overcommitted, so its request needs a limit and equals it. Every other rule
-on values lives in the chart (values.schema.json, templates/_validate.tpl) and is not copied.
+or hugepages is not overcommitted, so its request needs a limit and equals it; a hugepages
+request or limit is a whole number of pages (IsHugePageResourceValueDivisible: the quantity, in
+whole bytes rounded up, a multiple of the page size its name ends with: hugepages-2Mi is counted
+in pages of 2Mi; 0 is a multiple; `tests/chart/test_apiserver_refusals.py` holds it to the API
+server's code). Every other rule on values lives in the chart
+(values.schema.json, templates/_validate.tpl) and is not copied.
 An ipBlock's `except` must be a strict subset of its `cidr` (ValidateIPBlock: the cidr contains
 the except's address and has a shorter prefix), which no JSON schema or sprig function can
 compute; `tests/chart/test_apiserver_refusals.py` holds this check to the API server's code.
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -72,9 +77,10 @@ def check_requests_within_limits(
         server = container is None
         from_gpu = gpu_limits(effective) if server else {}
         resources = _with_limits(_at(effective, path), from_gpu)
-        for resource, why in _refusals(resources):
+        for resource, why, side in _refusals(resources):
             by_gpu = resource in from_gpu
-            where = document.first_present(_candidates(path, leaf_paths, resource, by_gpu=by_gpu))
+            candidates = _candidates(path, leaf_paths, resource, side=side, by_gpu=by_gpu)
+            where = document.first_present(candidates)
             prefix = "" if server else f"{'.'.join(path)} ({container}): "
             message = f"{prefix}{why}{_GPU_SET.format(resource) if by_gpu else ''}"
             document.add(report, where, f"{message}; Kubernetes rejects such a pod{_origin(where)}")
@@ -90,8 +96,9 @@ def _origin(where: DataPath) -> str:
     return " (both come from the environment's or the chart's defaults: set them in the leaf)"
 
 
-def _refusals(resources: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-    """(resource, why) for each request or limit the API server refuses."""
+def _refusals(resources: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
+    """(resource, why, side) for each request or limit the API server refuses, side being
+    where it is wrong (requests or limits)."""
     requests = resources.get("requests") or {}
     limits = resources.get("limits") or {}
     if not _quantities(requests) or not _quantities(limits):
@@ -106,11 +113,15 @@ def _refusals(resources: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
                         f"{side}.{resource} {shown} is no whole number, and {resource} is counted "
                         "in whole units"
                     ),
+                    side,
                 )
+            why = hugepages_refusal(resource, quantities[resource])
+            if why is not None:
+                yield resource, f"{side}.{resource} {why}", side
     for resource in sorted(requests):
         why = _refusal(resource, requests[resource], limits.get(resource))
         if why is not None:
-            yield resource, why
+            yield resource, why, "requests"
 
 
 def _quantities(quantities: Mapping[str, Any]) -> bool:
@@ -128,10 +139,40 @@ def _extended(resource: str) -> bool:
     return "/" in resource and "kubernetes.io/" not in resource
 
 
+_HUGEPAGES = "hugepages-"
+
+
+def hugepages_refusal(resource: str, quantity: Any) -> str | None:
+    """Why the API server refuses quantity of a hugepages resource (None when it does not, or
+    when resource is no hugepages): a whole number of pages, as IsHugePageResourceValueDivisible
+    (k8s.io/kubernetes pkg/apis/core/helper) computes it. The page size is the name's suffix as
+    a quantity, positive and whole (its milli-value, rounded up, a multiple of 1000); the
+    quantity and the page size count in whole bytes, rounded up, as Quantity.Value() does."""
+    if not resource.startswith(_HUGEPAGES):
+        return None
+    shown = quantity_text(quantity)
+    size = resource.removeprefix(_HUGEPAGES)
+    try:
+        page = _parsed(size)
+    except (ValueError, TypeError, ArithmeticError):
+        page = None
+    if page is None or page <= 0 or math.ceil(page * 1000) % 1000:
+        return f"{shown} cannot be set: {resource} names no page size of whole bytes ({size})"
+    amount = _parsed(quantity)
+    if amount < 0:
+        return None  # the schema refuses a negative quantity
+    if math.ceil(amount) % math.ceil(page):
+        return (
+            f"{shown} is no whole number of pages, and {resource} is counted in pages of "
+            f"{size}: make it a multiple of {size}"
+        )
+    return None
+
+
 def _refusal(resource: str, request: Any, limit: Any) -> str | None:
     """Why the API server refuses request against limit (None when it does not): an extended
     resource or hugepages cannot be overcommitted."""
-    exact = _extended(resource) or resource.startswith("hugepages-")
+    exact = _extended(resource) or resource.startswith(_HUGEPAGES)
     if limit is None:
         if not exact:
             return None
@@ -154,17 +195,25 @@ def _shown(side: str, resource: str, quantity: Any) -> str:
 
 
 def _candidates(
-    path: Sequence[str], leaf_paths: Sequence[DataPath], resource: str, *, by_gpu: bool
+    path: Sequence[str],
+    leaf_paths: Sequence[DataPath],
+    resource: str,
+    *,
+    side: str,
+    by_gpu: bool,
 ) -> list[DataPath]:
-    """Where a leaf may have set the request or the limit, most precise first (by_gpu: the
-    chart may have set the server's limit from the gpu values)."""
+    """Where a leaf may have set the request or the limit, most precise first: the side that
+    is wrong (requests or limits) before the other (by_gpu: the chart may have set the server's
+    limit from the gpu values, over the leaf's own limit)."""
     chart_values = ("chartValues", *path)
+    extra = ("chartValues", "gpu", "extraResources")
     found: list[DataPath] = []
-    for side in ("requests", "limits"):
-        found.append((*chart_values, side, resource))
-        found += [(*leaf, side, resource) for leaf in leaf_paths]
+    if by_gpu and side == "limits":
+        found.append((*extra, resource))
+    for each in sorted(("requests", "limits"), key=lambda each: each != side):
+        found.append((*chart_values, each, resource))
+        found += [(*leaf, each, resource) for leaf in leaf_paths]
     if by_gpu:
-        extra = ("chartValues", "gpu", "extraResources")
         found += [(*extra, resource), extra, ("chartValues", "gpu"), ("gpu",)]
     found += [chart_values, *leaf_paths]
     return found
