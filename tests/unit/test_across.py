@@ -57,6 +57,48 @@ def test_validate_file_reports_a_shared_claim_at_the_leaf_that_sorts_first(
     ]
 
 
+def test_a_claim_the_chart_creates_for_another_service_is_an_error_at_both_leaves(
+    tmp_path: Path,
+) -> None:
+    """An existingClaim naming the claim the chart creates for another service of the
+    namespace (<fullname>-models, check/names.py) passed: the creating release owns it, so
+    removing that service deleted the other's store. An error at the creator's cache.mode and
+    the user's cache.existingClaim, whatever the access modes; `validate FILE` sees it at
+    either leaf. Another namespace's claim of that name is another claim."""
+    shared = "  accessModes: [ReadWriteMany]\n"
+    creator = "model: phi\ncache:\n  mode: sharedPVC\n" + shared
+    creator += "chartValues: {fullnameOverride: store}\n"
+    user = "model: phi\ncache:\n  mode: sharedPVC\n  existingClaim: store-models\n" + shared
+    make_catalog(
+        tmp_path,
+        {
+            "dev/ml/a.yaml": leaf(creator, name="a"),
+            "dev/ml/b.yaml": leaf(user, name="b"),
+            "dev/other/c.yaml": leaf(user, name="c", namespace="other"),
+        },
+    )
+    at_a = (
+        "catalog/dev/ml/a.yaml:8:9: error: $.cache.mode: claim 'store-models', which the chart "
+        "creates for this service, is also used by catalog/dev/ml/b.yaml (cache.existingClaim); "
+        "a created claim belongs to its service's release (removing the service, renaming it "
+        "or changing its cache deletes it with the models): the other service needs a claim of "
+        "its own"
+    )
+    at_b = (
+        "catalog/dev/ml/b.yaml:9:18: error: $.cache.existingClaim: claim 'store-models' is the "
+        "one the chart creates for service ml/a (catalog/dev/ml/a.yaml); its release owns the "
+        "claim and deletes it with the models when that service is removed, renamed or changes "
+        "its cache: use a claim no service creates"
+    )
+    outcome = run_cli(tmp_path, "validate", "--no-cache")
+    assert outcome.code == 1
+    assert error_lines(outcome.stdout) == [at_a, at_b]
+    for path, line in (("catalog/dev/ml/a.yaml", at_a), ("catalog/dev/ml/b.yaml", at_b)):
+        outcome = run_cli(tmp_path, "validate", "--no-cache", path)
+        assert outcome.code == 1
+        assert error_lines(outcome.stdout) == [line]
+
+
 def test_a_service_defined_twice_in_a_namespace_is_an_error_at_both_leaves(
     tmp_path: Path,
 ) -> None:

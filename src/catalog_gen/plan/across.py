@@ -48,7 +48,7 @@ class LeafFacts:
     display: str  # the leaf's Document.display
     host_sources: tuple[tuple[str, DataPath], ...]  # Exposure.host_sources
     resource_names: tuple[ResourceName, ...]
-    single_attach_claim: tuple[str, tuple[str, ...]] | None  # sharedPVC claim, sorted modes
+    existing_claim: tuple[str, tuple[str, ...]] | None  # sharedPVC existingClaim, sorted modes
     steady_gpus: int
     autoscaled: bool
     other_namespaces: tuple[str, ...]  # namespaces it writes to besides its own
@@ -72,8 +72,8 @@ class LeafFacts:
 def leaf_facts(plan: ServicePlan) -> LeafFacts:
     """The facts of a plan (their one owner)."""
     claim = plan.cache.get("existingClaim") or ""
-    modes = set(plan.cache.get("accessModes") or ())
-    single = claim and plan.cache.get("mode") == "sharedPVC" and modes <= SINGLE_ATTACH_MODES
+    modes = tuple(sorted(set(plan.cache.get("accessModes") or ())))
+    existing = (str(claim), modes) if claim and plan.cache.get("mode") == "sharedPVC" else None
     reported = _reported_paths(plan)
     return LeafFacts(
         environment_name=plan.environment_name,
@@ -84,7 +84,7 @@ def leaf_facts(plan: ServicePlan) -> LeafFacts:
         display=plan.document.display,
         host_sources=tuple(plan.exposure.host_sources),
         resource_names=tuple(plan.resource_names),
-        single_attach_claim=(str(claim), tuple(sorted(modes))) if single else None,
+        existing_claim=existing,
         steady_gpus=steady_gpus(plan),
         autoscaled=autoscaled(plan.effective),
         other_namespaces=other_namespaces(plan.effective),
@@ -106,6 +106,7 @@ def _reported_paths(plan: ServicePlan) -> list[DataPath]:
         ("serviceName",),
         ("namespace",),
         ("owner",),  # where the leaf sets it; absent: where the leaf's mapping starts
+        ("cache", "mode"),  # a created claim another service mounts: the mode creates it
         ("cache", "existingClaim"),
     ]
     paths += [source for _, source in plan.exposure.host_sources]
@@ -146,8 +147,10 @@ def check_across_leaves(
             _unique_hosts(ordered, report)
         if _repeats(_resource_keys(ordered)):
             _unique_resource_names(ordered, report)
-        claimed = [service for service in ordered if service.single_attach_claim is not None]
-        _shared_claims(claimed, report)
+        claimed = [service for service in ordered if service.existing_claim is not None]
+        if claimed:
+            _shared_claims(claimed, report)
+            _created_claims_mounted(ordered, claimed, report)
         document = environment_documents.get(name)
         environment = environments.get(name)
         if document is not None and environment is not None:
@@ -256,13 +259,15 @@ def _unique_resource_names(services: Iterable[LeafFacts], report: Report) -> Non
 
 
 def _shared_claims(services: Iterable[LeafFacts], report: Report) -> None:
+    """Two services of one namespace must not mount one single-attach existingClaim."""
     uses = (
-        ((service.namespace, service.single_attach_claim[0]), service, ("cache", "existingClaim"))
+        ((service.namespace, service.existing_claim[0]), service, ("cache", "existingClaim"))
         for service in services
-        if service.single_attach_claim is not None
+        if service.existing_claim is not None
+        and set(service.existing_claim[1]) <= SINGLE_ATTACH_MODES
     )
     for _, service, source, others in _clashes(uses):
-        claim, modes = service.single_attach_claim or ("", ())
+        claim, modes = service.existing_claim or ("", ())
         service.add(
             report,
             source,
@@ -270,6 +275,48 @@ def _shared_claims(services: Iterable[LeafFacts], report: Report) -> None:
             f"{', '.join(other.display for other in others)}; a single-attach volume cannot "
             "serve two services",
         )
+
+
+def _created_claims_mounted(
+    services: Iterable[LeafFacts], claimed: Iterable[LeafFacts], report: Report
+) -> None:
+    """A service's existingClaim must not name the claim the chart creates for another service
+    of its namespace (its PersistentVolumeClaim among the chart's names, check/names.py),
+    whatever the access modes: that service's release owns the claim, and removing the service,
+    renaming it or changing its cache deletes it with the models. An error at both leaves: the
+    user's cache.existingClaim, the creator's cache.mode (sharedPVC without an existingClaim
+    creates the claim)."""
+    users: dict[tuple[str, str], list[LeafFacts]] = defaultdict(list)
+    for service in claimed:
+        if service.existing_claim is not None:
+            users[(service.namespace, service.existing_claim[0])].append(service)
+    for creator in services:
+        for resource in creator.resource_names:
+            key = (creator.namespace, resource.name)
+            if resource.kind != "PersistentVolumeClaim" or key not in users:
+                continue
+            # One service's name twice is reported on its own (_unique_service_names).
+            mounting = [user for user in users[key] if user.service_name != creator.service_name]
+            if not mounting:
+                continue
+            creator.add(
+                report,
+                ("cache", "mode"),
+                f"claim {resource.name!r}, which the chart creates for this service, is also "
+                f"used by {', '.join(user.display for user in mounting)} (cache.existingClaim); "
+                "a created claim belongs to its service's release (removing the service, "
+                "renaming it or changing its cache deletes it with the models): the other "
+                "service needs a claim of its own",
+            )
+            for user in mounting:
+                user.add(
+                    report,
+                    ("cache", "existingClaim"),
+                    f"claim {resource.name!r} is the one the chart creates for service "
+                    f"{creator.namespace}/{creator.service_name} ({creator.display}); its "
+                    "release owns the claim and deletes it with the models when that service "
+                    "is removed, renamed or changes its cache: use a claim no service creates",
+                )
 
 
 # HAMi's shares of a GPU (memory in MiB, memory percent, core percent): amounts, not devices. A
