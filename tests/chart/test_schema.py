@@ -452,3 +452,54 @@ def test_the_image_registry_pattern_is_catalog_gens_environment_pattern() -> Non
     chart = f"^$|{REGISTRY_HOST}"
     assert SCHEMA["properties"]["global"]["properties"]["imageRegistry"]["pattern"] == chart
     assert SCHEMA["definitions"]["image"]["properties"]["registry"]["pattern"] == chart
+
+
+def _deletable(node: Any, schema: Any, parts: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """The values.yaml keys a null may delete (helm deletes a null over a default): those the
+    schema does not require of their parent, at any depth of the defaults' mappings."""
+    while isinstance(schema, dict) and "$ref" in schema:
+        schema = SCHEMA["definitions"][schema["$ref"].rsplit("/", 1)[1]]
+    if not isinstance(node, dict) or not isinstance(schema, dict):
+        return []
+    required = set(schema.get("required", ()))
+    found: list[tuple[str, ...]] = []
+    for key, value in node.items():
+        if key not in required:
+            found.append((*parts, key))
+        found += _deletable(value, schema.get("properties", {}).get(key, {}), (*parts, key))
+    return found
+
+
+DEFAULTS = yaml.safe_load((CHART / "values.yaml").read_text())
+DELETABLE = _deletable(DEFAULTS, SCHEMA, ())
+
+
+def _nulls(node: Any, where: str) -> list[str]:
+    if node is None:
+        return [where]
+    if isinstance(node, dict):
+        return [found for key, value in node.items() for found in _nulls(value, f"{where}.{key}")]
+    if isinstance(node, list):
+        return [
+            found for index, item in enumerate(node) for found in _nulls(item, f"{where}[{index}]")
+        ]
+    return []
+
+
+@pytest.mark.parametrize("parts", DELETABLE, ids=[".".join(parts) for parts in DELETABLE])
+def test_a_default_a_null_may_delete_leaves_no_null_in_the_manifests(
+    helm: Path, tmp_path: Path, parts: tuple[str, ...]
+) -> None:
+    """A null in the values deletes the chart's default (helm's coalesce); where the schema lets
+    it, the templates must render without the key. updateStrategy, gpu.tolerationKey and the
+    pull and test containers' resources rendered `maxSurge: null` (which the API server reads
+    as 25%: a GPU rollout then waits for a GPU the pool lacks), `key: null` or `resources:
+    null`, past every rule; those are required now."""
+    values: Any = None
+    for part in reversed(parts):
+        values = {part: values}
+    values = {**values, "models": [{"name": "phi"}]} if parts[0] != "models" else values
+    if parts[0] != "gpu":
+        values["gpu"] = {"count": 1}
+    documents = render(helm, values, tmp_path)
+    assert [found for document in documents for found in _nulls(document, document["kind"])] == []

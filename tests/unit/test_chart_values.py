@@ -233,3 +233,23 @@ def test_a_null_over_a_default_still_removes_it(tmp_path: Path) -> None:
         {"dev/ml/svc.yaml": leaf("model: phi:latest\nchartValues:\n  podAnnotations: null\n")},
     )
     assert run_cli(tmp_path, "validate").code == 0
+
+
+@pytest.mark.parametrize(
+    ("chart_values", "where"),
+    [
+        ("updateStrategy: null", "$.chartValues.updateStrategy"),
+        ("updateStrategy: {maxSurge: null}", "$.chartValues.updateStrategy.maxSurge"),
+        ("gpu: {tolerationKey: null}", "$.chartValues.gpu.tolerationKey"),
+    ],
+)
+def test_a_null_cannot_delete_what_the_rollout_and_gpu_rules_read(
+    tmp_path: Path, chart_values: str, where: str
+) -> None:
+    """Deleted, the chart rendered `maxSurge: null` (the API server reads 25%: one more GPU pod
+    than the environment spares) past the rollout rule, or a toleration without a key."""
+    lines = refused(
+        tmp_path, f"model: phi:latest\ngpu: {{count: 1}}\nchartValues:\n  {chart_values}\n"
+    )
+    assert [line.split(": error: ")[1].split(": ")[0] for line in lines] == [where]
+    assert "cannot be deleted" in lines[0]
