@@ -102,6 +102,8 @@ def test_sigterm_during_the_backoff_sleep_exits_at_once(pod: Pod) -> None:
     assert script.returncode == 143, "".join(output) + rest
     # Well inside terminationGracePeriodSeconds: the trap runs at once, then the server stops.
     assert took < 5, f"exited {took:.1f}s after SIGTERM"
+    # Said first: a log that ends without a reason reads as a hang or a crash at 3 a.m.
+    assert lines_with(rest, "received SIGTERM (the pod is being stopped): stopping")
     assert lines_with(rest, "stopping ollama serve")
     assert_server_gone(pod)
     assert not list(Path(pod.env["TMPDIR"]).iterdir()), "temporary files left behind"

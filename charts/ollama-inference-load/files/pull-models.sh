@@ -112,8 +112,9 @@ on_exit() {
 	exit "$exit_status"
 }
 trap on_exit EXIT
-trap 'exit 143' TERM
-trap 'exit 130' INT
+# Said, so a log that ends here is not read as a hang or a crash: the kubelet stops the pod.
+trap 'oil_warn "received SIGTERM (the pod is being stopped): stopping"; exit 143' TERM
+trap 'oil_warn "received SIGINT: stopping"; exit 130' INT
 
 # The last poll's output is kept for the timeout message: a server that answers every poll with
 # an error (a model store it cannot read) looks like one that does not answer, but for it.
@@ -274,6 +275,13 @@ pull_with_retries() {
 			print_server_log_tail
 			return 1
 		fi
+		case $PULL_ERROR in
+		*"pull model manifest: file does not exist"*)
+			# Ollama's words for a registry that answered 404 for the manifest: no retry brings it.
+			oil_error "pull of $pw_name failed: $PULL_ERROR: the registry has no such model or tag (it answered 404); check the name and tag, and the registry it is pulled from; not retrying"
+			return 1
+			;;
+		esac
 		if [ "$pw_attempt" -ge "$OIL_PULL_RETRIES" ]; then
 			oil_error "pull of $pw_name failed after $pw_attempt attempts; last error: $PULL_ERROR"
 			return 1
@@ -452,7 +460,7 @@ ensure_model() {
 		id\ *) em_served="the server lists ID ${em_have#id } for it (its manifest file is not that: see the warning above)" ;;
 		*) em_served="the registry served ${em_have#* }" ;;
 		esac
-		oil_error "digest mismatch for $em_name: expected $em_expected, $em_served; removing it so it is never served"
+		oil_error "digest mismatch for $em_name: expected $em_expected, $em_served; removing it so it is never served. The tag moved since it was pinned (Ollama pulls tags, not digests): review the new revision, then pin it (catalog-gen lock --update $em_name)"
 		remove_model "$em_name"
 		return 1
 		;;
