@@ -66,6 +66,12 @@ class ModelReference:
         return f"{self.namespace}/{self.name}"
 
 
+def name_key(reference: ModelReference) -> str:
+    """What Ollama compares a name by (types/model/name.go EqualFold: every part ignoring case):
+    `phi`, `PHI` and `Library/Phi:Latest` are one model to it."""
+    return reference.canonical.lower()
+
+
 def parse_model_reference(text: str, default_registry: str = DEFAULT_REGISTRY) -> ModelReference:
     """Parse and normalize a reference; raises InvalidReferenceError with a reason."""
     if "@" in text:

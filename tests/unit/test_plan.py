@@ -544,11 +544,12 @@ def test_a_zero_keep_alive_is_refused_at_the_leaf_line(tmp_path: Path) -> None:
     assert all("not zero" in line for line in errors)
 
 
-def test_modelfile_text_ollamas_parser_would_drop_is_refused_at_the_derived_model(
+def test_modelfile_text_ollamas_parser_would_drop_is_refused_at_the_field(
     tmp_path: Path,
 ) -> None:
     """Ollama's Modelfile parser keeps printable characters only (the chart's _validate.tpl):
-    a no-break space in a leaf's system prompt would vanish from the model."""
+    a no-break space in a leaf's system prompt would vanish from the model. catalog-gen says so
+    at the system prompt, not at the derived models (the chart sees only the whole Modelfile)."""
     make_catalog(
         tmp_path,
         {
@@ -562,8 +563,8 @@ def test_modelfile_text_ollamas_parser_would_drop_is_refused_at_the_derived_mode
     assert outcome.code == 1, outcome.stderr
     (error,) = error_lines(outcome.stdout)
     assert error.startswith(
-        "catalog/dev/ml/svc.yaml:8:3: error: $.derivedModels: derivedModels[0] (terse:latest): "
-        'its modelfile holds "\\u00a0", which Ollama\'s Modelfile parser drops silently'
+        "catalog/dev/ml/svc.yaml:10:13: error: $.derivedModels[0].system: "
+        'system holds "\\u00a0", which Ollama\'s Modelfile parser drops silently'
     )
 
 

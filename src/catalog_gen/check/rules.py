@@ -22,6 +22,7 @@ from catalog_gen.check.modelfile_parameters import (
     parameter_refusal,
     parameter_text,
 )
+from catalog_gen.check.modelfile_text import dropped_refusal
 from catalog_gen.check.shape import did_you_mean
 from catalog_gen.fields import KEEP_ALIVE_DEFAULT, duration_range_problem
 from catalog_gen.load.document import DataPath, Document
@@ -39,6 +40,7 @@ from catalog_gen.references import (
     DEFAULT_REGISTRY,
     InvalidReferenceError,
     ModelReference,
+    name_key,
     parse_model_reference,
 )
 from catalog_gen.sizing import parse_quantity, quantity_text
@@ -196,15 +198,15 @@ def resolve_models(
         except InvalidReferenceError as error:
             document.add(report, source, str(error))
             continue
-        if reference.canonical in seen:
+        key = name_key(reference)
+        if key in seen:
             document.add(
                 report,
                 source,
-                f"model {text!r} is listed twice (also as {seen[reference.canonical]!r}); "
-                "remove the duplicate",
+                f"model {text!r} is listed twice (also as {seen[key]!r}); remove the duplicate",
             )
             continue
-        seen[reference.canonical] = text
+        seen[key] = text
         mirror_insecure = (
             registry is not None and registry.insecure and reference.registry == default_registry
         )
@@ -232,9 +234,10 @@ def resolve_derived_models(
     """Derived models whose FROM names one of models or an earlier derived model."""
     default_registry = model_registry_host(environment)
     pulled = {model.reference.canonical: model.reference.short for model in models}
-    taken = set(pulled.values())
     # A derived model lives only in the local store: its name normalizes against the public
-    # default, and it may not shadow a pulled model's name (the chart refuses that too).
+    # default, and it may not shadow a pulled model's name (the chart refuses that too), nor an
+    # earlier derived model's, compared as Ollama compares names (ignoring case).
+    taken = {name_key(parse_model_reference(short)) for short in pulled.values()}
     derived: dict[str, str] = {}
     resolved: list[LeafDerivedModel] = []
     for index, spec in enumerate(leaf.derived_models or ()):
@@ -245,7 +248,7 @@ def resolve_derived_models(
         except InvalidReferenceError as error:
             document.add(report, (*where, "name"), str(error))
             name = None
-        if name is not None and (name.short in taken or name.canonical in derived):
+        if name is not None and name_key(name) in taken:
             document.add(
                 report,
                 (*where, "name"),
@@ -257,11 +260,13 @@ def resolve_derived_models(
         if base is None:
             names = [*pulled.values(), *derived.values()]
             _report_unknown_base(document, leaf, index, names, report)
-        _check_modelfile_parts(document, where, spec, report)
+        # A Modelfile refused here is not written: the chart's rules on it (its characters)
+        # would only say again, at the whole derived model, what was said at the field.
+        written = _check_modelfile_parts(document, where, spec, report)
         if name is not None:
             derived[name.canonical] = name.short
-            taken.add(name.short)
-            if base is not None:
+            taken.add(name_key(name))
+            if base is not None and written:
                 resolved.append(LeafDerivedModel(name, base, spec, where))
     return resolved
 
@@ -332,7 +337,10 @@ def _resolve_base(
 
 def _check_modelfile_parts(
     document: Document, where: DataPath, spec: DerivedModel, report: Report
-) -> None:
+) -> bool:
+    """The fields a derived model's Modelfile is written from (plan/merge.py modelfile), each
+    judged at its own node: False when one would not reach the model as the leaf says."""
+    before = report.error_count
     texts: list[tuple[DataPath, str | None]] = [
         (("system",), spec.system),
         (("template",), spec.template),
@@ -340,7 +348,13 @@ def _check_modelfile_parts(
     ]
     texts += [(("messages", i, "content"), m.content) for i, m in enumerate(spec.messages or ())]
     for path, text in texts:
-        if text is not None and '"""' in text:
+        if text is None:
+            continue
+        # The chart's rule on the whole Modelfile (check/modelfile_text.py), at the field.
+        refusal = dropped_refusal(str(path[-1]), text)
+        if refusal is not None:
+            document.add(report, (*where, *path), refusal)
+        if '"""' in text:
             document.add(
                 report,
                 (*where, *path),
@@ -348,12 +362,14 @@ def _check_modelfile_parts(
             )
     for name, value in (spec.parameters or {}).items():
         _check_parameter(document, (*where, "parameters", name), name, value, report)
+    return report.error_count == before
 
 
 def _check_parameter(
     document: Document, where: DataPath, name: str, value: object, report: Report
 ) -> None:
-    """A PARAMETER's name, how many values it takes, and each value's text and type."""
+    """A PARAMETER's name, how many values it takes, and each value's text and type, each value
+    judged at its own node (stop[1])."""
     if name not in PARAMETER_KINDS:
         names = sorted(PARAMETER_KINDS)
         hint = did_you_mean(name, names)
@@ -364,18 +380,20 @@ def _check_parameter(
             report, where, f"parameter {name!r} takes one value, not a list (only stop repeats)"
         )
         return
-    for single in value if isinstance(value, list) else [value]:
-        if isinstance(single, str) and ("\n" in single or '"' in single):
-            document.add(
-                report,
-                where,
+    values = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+    for index, single in values:
+        at = where if index is None else (*where, index)
+        text = parameter_text(single)
+        refusal = dropped_refusal(f"parameter {name!r}", text)
+        if refusal is None and isinstance(single, str) and ("\n" in single or '"' in single):
+            refusal = (
                 f"parameter {name!r} must be a single line without '\"' "
-                "(a Modelfile PARAMETER value is one quoted word)",
+                "(a Modelfile PARAMETER value is one quoted word)"
             )
-            continue
-        refusal = parameter_refusal(name, parameter_text(single))
+        if refusal is None:
+            refusal = parameter_refusal(name, text)
         if refusal is not None:
-            document.add(report, where, refusal)
+            document.add(report, at, refusal)
 
 
 def check_leaf(
