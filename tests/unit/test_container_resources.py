@@ -95,6 +95,9 @@ def test_what_catalog_gen_refuses_here_the_api_server_refuses(tmp_path: Path) ->
             }
         },
     ]
+    # Hugepages alone (cpu and memory deleted with a null): "HugePages require cpu or memory".
+    alone = {"hugepages-2Mi": "4Mi", "cpu": None, "memory": None}
+    cases.append({"pull": {"resources": {"requests": alone, "limits": alone}}})
     for index, values in enumerate(cases):
         path = tmp_path / f"{index}.json"
         path.write_text(json.dumps({"models": [{"name": "phi:latest"}], **values}))
@@ -229,3 +232,18 @@ def test_a_quantity_with_a_leading_plus_is_one_as_kubernetes_reads_it(tmp_path: 
     assert outcome.code == 0, outcome.stdout + outcome.stderr
     values = (tmp_path / "generated/dev/ml/svc/values.yaml").read_text()
     assert 'memory: "+4Gi"' in values
+
+
+def test_hugepages_alone_in_a_container_are_refused(tmp_path: Path) -> None:
+    """The API server refuses a container with hugepages and neither cpu nor memory in its
+    requests or limits; deleting pull's cpu and memory defaults with a null got there."""
+    quantities = "{hugepages-2Mi: 4Mi, cpu: null, memory: null}"
+    body = (
+        f"chartValues:\n  pull: {{resources: {{requests: {quantities}, limits: {quantities}}}}}\n"
+    )
+    make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf(f"model: phi:latest\n{body}")})
+    outcome = run_cli(tmp_path, "validate", "--no-cache")
+    assert outcome.code == 1, outcome.stdout
+    (line,) = error_lines(outcome.stdout)
+    assert "$.chartValues.pull.resources.requests.hugepages-2Mi: pull.resources" in line
+    assert "needs a cpu or memory request or limit in the same container" in line

@@ -122,6 +122,25 @@ def _refusals(resources: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
         why = _refusal(resource, requests[resource], limits.get(resource))
         if why is not None:
             yield resource, why, "requests"
+    yield from _hugepages_alone(requests, limits)
+
+
+def _hugepages_alone(
+    requests: Mapping[str, Any], limits: Mapping[str, Any]
+) -> Iterator[tuple[str, str, str]]:
+    """Hugepages in a container with neither cpu nor memory in its requests or limits, which
+    validateResourceRequirements refuses ("HugePages require cpu or memory")."""
+    named = {*requests, *limits}
+    pages = sorted(name for name in named if name.startswith(_HUGEPAGES))
+    if not pages or named & {"cpu", "memory"}:
+        return
+    side = "requests" if pages[0] in requests else "limits"
+    yield (
+        pages[0],
+        f"{side}.{pages[0]} needs a cpu or memory request or limit in the same container "
+        "(hugepages alone are refused)",
+        side,
+    )
 
 
 def _quantities(quantities: Mapping[str, Any]) -> bool:
