@@ -19,6 +19,7 @@ import json
 import math
 import operator
 import pickle
+import re
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -316,6 +317,50 @@ def _created_claims_mounted(
                     f"{creator.namespace}/{creator.service_name} ({creator.display}); its "
                     "release owns the claim and deletes it with the models when that service "
                     "is removed, renamed or changes its cache: use a claim no service creates",
+                )
+    _replica_claims_mounted(services, users, report)
+
+
+# A claim of a StatefulSet's volumeClaimTemplate (templates/statefulset.yaml, named `models`):
+# models-<StatefulSet>-<ordinal>.
+_REPLICA_CLAIM = re.compile(r"models-(.+)-[0-9]+")
+
+
+def _replica_claims_mounted(
+    services: Iterable[LeafFacts],
+    users: Mapping[tuple[str, str], list[LeafFacts]],
+    report: Report,
+) -> None:
+    """A service's existingClaim must not name a claim of another service's per-replica
+    StatefulSet (models-<StatefulSet>-<ordinal>): that replica's pod mounts it already, a
+    single-attach volume then stops one of the two pods (Multi-Attach), and two servers would
+    write one model store. An error at both leaves."""
+    by_statefulset: dict[tuple[str, str], list[tuple[str, LeafFacts]]] = defaultdict(list)
+    for (namespace, claim), claim_users in users.items():
+        found = _REPLICA_CLAIM.fullmatch(claim)
+        if found is not None:
+            for user in claim_users:
+                by_statefulset[(namespace, found[1])].append((claim, user))
+    for creator in services:
+        for resource in creator.resource_names:
+            if resource.kind != "StatefulSet":
+                continue
+            for claim, user in by_statefulset.get((creator.namespace, resource.name), ()):
+                if user.service_name == creator.service_name:
+                    continue
+                creator.add(
+                    report,
+                    ("cache", "mode"),
+                    f"claim {claim!r} of this service's per-replica StatefulSet is also used by "
+                    f"{user.display} (cache.existingClaim): its replica's pod mounts it, so "
+                    "the other service needs a claim of its own",
+                )
+                user.add(
+                    report,
+                    ("cache", "existingClaim"),
+                    f"claim {claim!r} belongs to a replica of the per-replica StatefulSet of "
+                    f"service {creator.namespace}/{creator.service_name} ({creator.display}), "
+                    "whose pod mounts it: use a claim no service creates",
                 )
 
 
