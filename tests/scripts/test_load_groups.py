@@ -128,13 +128,14 @@ MODELFILE_FROM = REPO_ROOT / "tests" / "fixtures" / "ollama-real" / "0.32.0" / "
 
 
 def chart_froms(tmp_path: Path, modelfiles: list[str]) -> list[str]:
-    """oil.modelfileFrom of each Modelfile, from the chart's own _models.tpl in a driver chart."""
+    """oil.modelfileParse of each Modelfile (its FROM, and whether it ends inside a quoted
+    value: "" then), from the chart's own _models.tpl in a driver chart."""
     driver = tmp_path / "driver"
     (driver / "templates").mkdir(parents=True)
     (driver / "Chart.yaml").write_text("apiVersion: v2\nname: driver\nversion: 0.0.0\n")
     shutil.copyfile(CHART / "templates" / "_models.tpl", driver / "templates" / "_models.tpl")
     (driver / "templates" / "out.yaml").write_text(
-        '{{- range .Values.files }}\n# @ {{ include "oil.modelfileFrom" . | toJson }}\n{{- end }}\n'
+        '{{- range .Values.files }}\n# @ {{ include "oil.modelfileParse" . }}\n{{- end }}\n'
     )
     result = subprocess.run(
         [str(helm_binary("3.19.0")), "template", "d", str(driver), "-f", "-"],
@@ -146,16 +147,36 @@ def chart_froms(tmp_path: Path, modelfiles: list[str]) -> list[str]:
     return [json.loads(line[4:]) for line in result.stdout.splitlines() if line.startswith("# @ ")]
 
 
-def test_the_chart_finds_the_from_ollamas_parser_finds(tmp_path: Path) -> None:
+def test_the_chart_reads_a_modelfile_as_ollamas_parser_reads_it(tmp_path: Path) -> None:
     """A line of a quoted SYSTEM, TEMPLATE or MESSAGE text that starts with "From" is text to
     Ollama's parser (a value runs on over line ends while its quotes are open): the chart took
-    it for the FROM, refused valid leaves and put derived models in the wrong load group. The
-    answers are Ollama 0.32.0's own parser's, recorded (tests/fixtures/ollama-real/0.32.0)."""
+    it for the FROM, refused valid leaves and put derived models in the wrong load group. A text
+    that ends inside a quoted value is refused by the parser ("unexpected EOF"): the chart says
+    so. The answers are Ollama 0.32.0's own parser's, recorded (tests/fixtures/ollama-real)."""
     cases = json.loads(MODELFILE_FROM.read_text())["cases"]
     found = chart_froms(tmp_path, [case["modelfile"] for case in cases])
-    assert [(case["modelfile"], got) for case, got in zip(cases, found, strict=True)] == [
-        (case["modelfile"], case["from"]) for case in cases
+    # Where the parser refuses the text, only that the chart sees it as unterminated counts.
+    answers = [
+        {"unterminated": got["unterminated"]} if "error" in case else got
+        for case, got in zip(cases, found, strict=True)
     ]
+    wanted = [
+        {"unterminated": True} if "error" in case else {"from": case["from"], "unterminated": False}
+        for case in cases
+    ]
+    assert [(case["modelfile"], answer) for case, answer in zip(cases, answers, strict=True)] == [
+        (case["modelfile"], want) for case, want in zip(cases, wanted, strict=True)
+    ]
+    assert all(case["error"] == "unexpected EOF" for case in cases if "error" in case)
+
+
+def test_a_modelfile_ending_inside_a_quote_is_refused(tmp_path: Path) -> None:
+    values = {
+        "models": [{"name": "phi"}],
+        "derivedModels": [{"name": "mine", "modelfile": 'FROM phi\nSYSTEM "unterminated\n'}],
+    }
+    with pytest.raises(RuntimeError, match="ends inside a quoted value"):
+        render_chart(json.dumps(values))
 
 
 def test_a_from_line_inside_a_message_does_not_move_the_derived_model() -> None:

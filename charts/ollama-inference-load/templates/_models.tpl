@@ -66,15 +66,16 @@ A reference's parts as JSON {"host", "namespace", "model", "tag"}, defaults fill
 {{- end }}
 
 {{/*
-What the FROM command of a Modelfile names: the last one, as Ollama's parser keeps it
-(parser/parser.go: CreateRequest sets From for every FROM), unquoted as it unquotes; empty when
-there is none. Read as that parser reads (ParseFile, parseRuneForState, unquote): a command is
+A Modelfile as Ollama's parser reads it, as JSON {"from", "unterminated"}: what its FROM command
+names, the last one, as that parser keeps it (parser/parser.go: CreateRequest sets From for
+every FROM), unquoted as it unquotes, empty when there is none; and whether the text ends inside
+a quoted value (the parser then fails: "unexpected EOF"). Read as that parser reads (ParseFile, parseRuneForState, unquote): a command is
 a word at the start of a line (leading blanks skipped, `#` a comment), then its value (for
 PARAMETER and MESSAGE, after a second word), which runs on over line ends for as long as it opens
 with `"""` and does not yet end with `"""`, or opens with one `"` and does not yet end with `"`.
 So "From the excerpts below" inside a quoted SYSTEM or MESSAGE text is text, not a FROM.
 */}}
-{{- define "oil.modelfileFrom" -}}
+{{- define "oil.modelfileParse" -}}
 {{- $from := "" }}
 {{- $command := "" }}
 {{- $value := "" }}
@@ -105,7 +106,7 @@ So "From the excerpts below" inside a quoted SYSTEM or MESSAGE text is text, not
 {{- end }}
 {{- end }}
 {{- end }}
-{{- $from }}
+{{- toJson (dict "from" $from "unterminated" $open) }}
 {{- end }}
 
 {{/*
@@ -139,8 +140,11 @@ unpinned, unverified, and without the entry's insecure flag); those derived mode
 {{- range .Values.derivedModels }}
 {{- $display := include "oil.modelDisplay" .name }}
 {{- $key := lower $display }}
-{{- $from := include "oil.modelfileFrom" .modelfile }}
-{{- if not $from }}
+{{- $parsed := include "oil.modelfileParse" .modelfile | fromJson }}
+{{- $from := $parsed.from }}
+{{- if $parsed.unterminated }}
+{{- $problems = append $problems (dict "value" "derivedModels" "message" (printf "derivedModels: the modelfile of %s ends inside a quoted value (a \" or \"\"\" never closed): Ollama's parser refuses it (unexpected EOF), so ollama create would fail at every start; close the quote" .name)) }}
+{{- else if not $from }}
 {{- $problems = append $problems (dict "value" "derivedModels" "message" (printf "derivedModels: the modelfile of %s has no FROM line: start it with FROM and the model it derives from" .name)) }}
 {{- else if not (hasKey $derived $key) }}
 {{- $entry := dict "display" $display "from" $key "fromDisplay" $display "name" .name "path" (include "oil.modelPath" .name) "fromText" $from "fromPath" "" }}
