@@ -5,14 +5,16 @@ the C0 controls and DEL in values.schema.json, every other one in templates/_val
 regexp). catalog-gen judges a leaf's Modelfile fields with the same characters first
 (check/modelfile_text.py), so that the error is at the field; these tests hold the two to each
 other: the texts catalog-gen keeps are the chart's, and, run by helm's own Go regexp on every
-Unicode code point, the chart finds exactly the characters catalog-gen refuses (less those
-Python's older Unicode database leaves unassigned, which catalog-gen refuses and the chart keeps).
+Unicode code point, the chart finds exactly the characters catalog-gen refuses (plus those
+Python's older Unicode database does not know, which catalog-gen leaves to the chart), and the
+chart's template itself, its ASCII fast path included, refuses what catalog-gen refuses.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 import sys
 import unicodedata
@@ -25,6 +27,7 @@ from catalog_gen.check.modelfile_text import (
     go_quoted,
 )
 from tests.chart.conftest import CHART
+from tests.conftest import helm_binary
 
 # Every code point a UTF-8 text can hold (no surrogates), in order.
 EVERY_CHARACTER = "".join(chr(point) for point in range(0x110000) if not 0xD800 <= point < 0xE000)
@@ -77,11 +80,12 @@ def test_the_chart_finds_exactly_the_characters_catalog_gen_refuses(
     by_chart = found["template"] + found["schema"]
     assert len(set(by_chart)) == len(by_chart)  # the two rules share no character
     refused = dropped(EVERY_CHARACTER)
-    # Characters assigned since Python's Unicode database (unassigned to it): catalog-gen refuses
-    # them, Go's newer tables may keep them. Nothing else may differ, either way.
-    only_catalog_gen = set(refused) - set(by_chart)
-    assert {unicodedata.category(char) for char in only_catalog_gen} <= {"Cn"}, sys.version
-    assert not set(by_chart) - set(refused)
+    # Code points Python's Unicode database does not know (Cn to it) are left to the chart, whose
+    # newer Go tables decide (U+1FAE8, Unicode 15, is a symbol Ollama keeps): catalog-gen refuses
+    # nothing the chart keeps, and leaves the chart only such code points.
+    assert not set(refused) - set(by_chart)
+    left_to_the_chart = set(by_chart) - set(refused)
+    assert {unicodedata.category(char) for char in left_to_the_chart} <= {"Cn"}, sys.version
     # Some of every kind the rule is about, so that neither side can refuse nothing.
     for char in "\x00\x01\x1f\x7f\x85\xa0\u2028\u200d\u3000\ufeff\ue000\U0010fffd":
         assert char in refused, go_quoted(char)
@@ -105,3 +109,50 @@ def test_catalog_gen_shows_a_character_as_the_chart_does() -> None:
         '"\\ufeff"',
         '"\\U000e0001"',
     ]
+
+
+# Characters around the template's ASCII fast path and the kinds the rule is about.
+_SAMPLE = [chr(point) for point in range(0x80, 0x100)] + list(
+    "\u2028\u200d\u3000\ufeff\ue000\u4e2d\u0301\U0001f600"
+)
+
+
+def test_the_charts_own_template_refuses_what_catalog_gen_refuses(tmp_path: Path) -> None:
+    """The rule as the chart runs it (_validate.tpl, its fast path for printable ASCII first),
+    not only its class: a derived model per character, 16 a render (the schema's bound)."""
+    refused_by_chart: set[str] = set()
+    for start in range(0, len(_SAMPLE), 16):
+        chunk = _SAMPLE[start : start + 16]
+        values = {
+            "models": [{"name": "phi"}],
+            "derivedModels": [
+                {"name": f"m{index}", "modelfile": f'FROM phi\nSYSTEM """a{char}b"""\n'}
+                for index, char in enumerate(chunk)
+            ],
+        }
+        path = tmp_path / f"{start}.json"
+        # Raw UTF-8 (a JSON escape of an astral character is a surrogate pair, which YAML
+        # refuses), but an escape for what a YAML file cannot hold raw (C1 controls).
+        text = re.sub(
+            "[\x7f-\x9f\ufffe\uffff]",
+            lambda found: f"\\u{ord(found[0]):04x}",
+            json.dumps(values, ensure_ascii=False),
+        )
+        path.write_text(text, encoding="utf-8")
+        result = subprocess.run(
+            [str(helm_binary("3.19.0")), "template", "r", str(CHART), "-f", str(path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        # The template names derivedModels[N] (mN); the schema (C1 controls: characters a YAML
+        # file cannot hold, the chart's yamlText rule) names /derivedModels/N/modelfile.
+        named = {
+            int(by_template or by_schema)
+            for by_template, by_schema in re.findall(
+                r"derivedModels\[(\d+)\] \(m\d+\)|/derivedModels/(\d+)/modelfile", result.stderr
+            )
+        }
+        assert (result.returncode == 0) == (not named), result.stderr[-500:]
+        refused_by_chart |= {chunk[index] for index in named}
+    assert refused_by_chart == {char for char in _SAMPLE if dropped(char)}

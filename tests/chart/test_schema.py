@@ -12,8 +12,17 @@ import pytest
 import yaml
 
 from catalog_gen.fields import REGISTRY_HOST, RESOURCE_NAME
-from tests.chart.conftest import CHART, SCENARIOS, render, scenario_file
-from tests.support.kube import HelmError, select
+from tests.chart.conftest import (
+    API_VERSIONS,
+    CHART,
+    NAMESPACE,
+    RELEASE,
+    SCENARIOS,
+    render,
+    scenario_file,
+)
+from tests.conftest import helm_binary
+from tests.support.kube import HelmError, helm_template, select
 
 SCHEMA = json.loads((CHART / "values.schema.json").read_text())
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -486,20 +495,53 @@ def _nulls(node: Any, where: str) -> list[str]:
     return []
 
 
-@pytest.mark.parametrize("parts", DELETABLE, ids=[".".join(parts) for parts in DELETABLE])
+# Where a null is swept: the defaults, and a scenario with the Gateway, its TLS Certificate and
+# the HTTPRoute on (templates a key deleted there may reach only with those on).
+SWEEP_BASES = ("", "httproute-gateway-tls")
+# helm refused the values (the schema, or _validate.tpl's message list): what a deletion may do.
+_REFUSED = ("values don't meet the specifications of the schema", "chart value(s) to change:")
+
+
+@pytest.mark.parametrize(
+    ("base", "parts"),
+    [(base, parts) for base in SWEEP_BASES for parts in DELETABLE],
+    ids=[f"{base or 'defaults'}:{'.'.join(parts)}" for base in SWEEP_BASES for parts in DELETABLE],
+)
 def test_a_default_a_null_may_delete_leaves_no_null_in_the_manifests(
-    helm: Path, tmp_path: Path, parts: tuple[str, ...]
+    tmp_path: Path, base: str, parts: tuple[str, ...]
 ) -> None:
     """A null in the values deletes the chart's default (helm's coalesce); where the schema lets
-    it, the templates must render without the key. updateStrategy, gpu.tolerationKey and the
-    pull and test containers' resources rendered `maxSurge: null` (which the API server reads
-    as 25%: a GPU rollout then waits for a GPU the pool lacks), `key: null` or `resources:
-    null`, past every rule; those are required now."""
+    it, the templates must render without the key, or refuse the values, never crash or render a
+    null. updateStrategy, gpu.tolerationKey, the pull and test containers' resources, the
+    Gateway's className and the Certificate's issuerRef kind and group rendered a null (the API
+    server reads `maxSurge: null` as 25%, refuses a Gateway without a class, and cert-manager
+    looks for an Issuer where a ClusterIssuer was meant) past every rule; those are required now.
+    One helm: the coalesce is the same in both (test_render.py holds their renders equal)."""
     values: Any = None
     for part in reversed(parts):
         values = {part: values}
-    values = {**values, "models": [{"name": "phi"}]} if parts[0] != "models" else values
-    if parts[0] != "gpu":
-        values["gpu"] = {"count": 1}
-    documents = render(helm, values, tmp_path)
+    if not base:
+        values.setdefault("models", [{"name": "phi"}])
+        values.setdefault("gpu", {"count": 1})
+    deleting = tmp_path / "null.json"
+    deleting.write_text(json.dumps(values))
+    documents = _rendered_unless_refused([scenario_file(base), deleting] if base else [deleting])
     assert [found for document in documents for found in _nulls(document, document["kind"])] == []
+
+
+def _rendered_unless_refused(files: list[Path]) -> list[Any]:
+    """helm 3.19's documents for these values files; none when helm refuses the values (the
+    schema, or _validate.tpl's list): any other failure (a template's nil pointer) is raised."""
+    try:
+        return helm_template(
+            helm_binary("3.19.0"),
+            CHART,
+            files,
+            release=RELEASE,
+            namespace=NAMESPACE,
+            api_versions=API_VERSIONS,
+        )
+    except HelmError as error:
+        if any(marker in str(error) for marker in _REFUSED):
+            return []
+        raise

@@ -127,9 +127,9 @@ def test_the_chart_groups_models_that_share_weights() -> None:
 MODELFILE_FROM = REPO_ROOT / "tests" / "fixtures" / "ollama-real" / "0.32.0" / "modelfile-from.json"
 
 
-def chart_froms(tmp_path: Path, modelfiles: list[str]) -> list[str]:
-    """oil.modelfileParse of each Modelfile (its FROM, and whether it ends inside a quoted
-    value: "" then), from the chart's own _models.tpl in a driver chart."""
+def chart_parses(tmp_path: Path, modelfiles: list[str]) -> list[dict[str, Any]]:
+    """oil.modelfileParse of each Modelfile ({"from", "unterminated"}: its FROM, and whether it
+    ends inside a quoted value), from the chart's own _models.tpl in a driver chart."""
     driver = tmp_path / "driver"
     (driver / "templates").mkdir(parents=True)
     (driver / "Chart.yaml").write_text("apiVersion: v2\nname: driver\nversion: 0.0.0\n")
@@ -154,7 +154,7 @@ def test_the_chart_reads_a_modelfile_as_ollamas_parser_reads_it(tmp_path: Path) 
     that ends inside a quoted value is refused by the parser ("unexpected EOF"): the chart says
     so. The answers are Ollama 0.32.0's own parser's, recorded (tests/fixtures/ollama-real)."""
     cases = json.loads(MODELFILE_FROM.read_text())["cases"]
-    found = chart_froms(tmp_path, [case["modelfile"] for case in cases])
+    found = chart_parses(tmp_path, [case["modelfile"] for case in cases])
     # Where the parser refuses the text, only that the chart sees it as unterminated counts.
     answers = [
         {"unterminated": got["unterminated"]} if "error" in case else got

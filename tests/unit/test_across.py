@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.unit.helpers import error_lines, leaf, make_catalog, run_cli
 
 HOST = "model: phi\ningress: {enabled: true, host: chat.example.com}\n"
@@ -55,6 +57,43 @@ def test_validate_file_reports_a_shared_claim_at_the_leaf_that_sorts_first(
         '["ReadWriteOnce"]) is also used by catalog/dev/ml/b.yaml; a single-attach volume '
         "cannot serve two services"
     ]
+
+
+@pytest.mark.parametrize(
+    ("claim", "clash"),
+    [
+        ("models-zz-3", True),  # the StatefulSet is named by the fullnameOverride, not the leaf
+        ("models-zz-0", True),
+        ("models-zz-007", False),  # the controller writes the ordinal as %d: never zero-padded
+        ("models-store-0", False),  # the service's own name: not its StatefulSet's
+        ("models-zz-x", False),
+    ],
+)
+def test_a_per_replica_claim_of_another_service_is_an_error_at_both_leaves(
+    tmp_path: Path, claim: str, clash: bool
+) -> None:
+    """models-<StatefulSet>-<ordinal> of another service's per-replica cache: its replica's pod
+    mounts it already (Multi-Attach; two servers on one model store)."""
+    replicas = "model: phi\ncache: {mode: perReplica}\nchartValues: {fullnameOverride: zz}\n"
+    user = f"model: phi\ncache: {{mode: sharedPVC, existingClaim: {claim}}}\n"
+    make_catalog(
+        tmp_path,
+        {"dev/ml/store.yaml": leaf(replicas, name="store"), "dev/ml/b.yaml": leaf(user, name="b")},
+    )
+    outcome = run_cli(tmp_path, "validate", "--no-cache")
+    errors = error_lines(outcome.stdout)
+    if not clash:
+        assert (outcome.code, errors) == (0, []), outcome.stdout
+        return
+    assert outcome.code == 1
+    assert [line.split(": error: ")[0] for line in errors] == [
+        "catalog/dev/ml/b.yaml:7:41",
+        "catalog/dev/ml/store.yaml:7:15",
+    ]
+    assert (
+        f"claim '{claim}' belongs to a replica of the per-replica StatefulSet of service ml/store"
+        in errors[0]
+    )
 
 
 def test_a_claim_the_chart_creates_for_another_service_is_an_error_at_both_leaves(

@@ -322,8 +322,8 @@ def _created_claims_mounted(
 
 
 # A claim of a StatefulSet's volumeClaimTemplate (templates/statefulset.yaml, named `models`):
-# models-<StatefulSet>-<ordinal>.
-_REPLICA_CLAIM = re.compile(r"models-(.+)-[0-9]+")
+# models-<StatefulSet>-<ordinal>, the ordinal written as %d (no leading zero).
+_REPLICA_CLAIM = re.compile(r"models-(.+)-(?:0|[1-9][0-9]*)")
 
 
 def _replica_claims_mounted(
