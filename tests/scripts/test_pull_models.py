@@ -64,13 +64,15 @@ def test_late_server_is_waited_for_and_every_poll_is_logged(pod: Pod) -> None:
 
     assert result.returncode == 0, result.stdout + result.stderr
     waits = lines_with(result.stdout, "waiting for ollama serve")
-    answered = re.search(r"ollama serve answered after \S+s \((\d+) polls\)", result.stdout)
+    answered = re.search(r"ollama serve answered after (\S+)s \((\d+) polls\)", result.stdout)
     assert answered, result.stdout
-    assert len(waits) == int(answered[1]) - 1 >= 1, "every failed poll is logged"
+    assert len(waits) == int(answered[2]) - 1 >= 1, "every failed poll is logged"
     elapsed = [float(m) for m in re.findall(r"elapsed (\d+\.\d+)s of 5s", "\n".join(waits))]
     assert len(elapsed) == len(waits)
     assert elapsed == sorted(elapsed)
-    assert elapsed[-1] >= 0.8 - 0.1
+    # Waited through the delay: the server cannot answer before it binds, 0.8 s after it started
+    # (a bound a busy machine only moves up; when the last failed poll ran depends on the load).
+    assert float(answered[1]) >= 0.8 - 0.05
     assert_server_gone(pod)
 
 
