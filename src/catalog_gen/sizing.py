@@ -434,6 +434,7 @@ class StartupBudget:
     seconds: int  # clamped; what the chart turns into probe thresholds and progressDeadlineSeconds
     pull_seconds: float
     load_seconds: float
+    hash_seconds: float = 0.0  # lifecycle.verifyBlobs: every blob read once more, at load speed
 
 
 def startup_budget(
@@ -444,16 +445,21 @@ def startup_budget(
     margin_seconds: int = STARTUP_MARGIN_SECONDS,
     minimum_seconds: int = MIN_STARTUP_SECONDS,
     maximum_seconds: int = MAX_STARTUP_SECONDS,
+    verify_blobs: bool = False,
 ) -> StartupBudget:
     """Time for a cold pod: pull every model (the init container pulls them one after another),
-    load them, plus a margin; clamped so small models fail fast and big ones get their time."""
+    hash every blob when verify_blobs (lifecycle.verifyBlobs reads each one after its pull), load
+    them, plus a margin; clamped so small models fail fast and big ones get their time."""
     if bandwidth_bytes_per_second <= 0 or load_bytes_per_second <= 0:
         raise ValueError("bandwidth must be positive")
-    pull = sum(m.download_bytes for m in models) / bandwidth_bytes_per_second
+    downloaded = sum(m.download_bytes for m in models)
+    pull = downloaded / bandwidth_bytes_per_second
+    hashed = downloaded / load_bytes_per_second if verify_blobs else 0.0
     load = sum(m.weights_bytes for m in models) / load_bytes_per_second
-    seconds = math.ceil(pull + load + margin_seconds)
+    seconds = math.ceil(pull + hashed + load + margin_seconds)
     return StartupBudget(
         seconds=min(max(seconds, minimum_seconds), maximum_seconds),
         pull_seconds=pull,
         load_seconds=load,
+        hash_seconds=hashed,
     )

@@ -204,6 +204,13 @@ def test_startup_budget_scales_with_download_size() -> None:
     assert (budget.pull_seconds, budget.load_seconds, budget.seconds) == (102.4, 51.2, 274)
 
 
+def test_startup_budget_reads_every_blob_once_more_when_blobs_are_verified() -> None:
+    model = ModelSize("m", 10 * GiB, 10 * GiB)
+    budget = startup_budget([model], bandwidth_bytes_per_second=100 * MiB, verify_blobs=True)
+    # + the hashing: 10 GiB / 200 MiB/s = 51.2 s (lifecycle.verifyBlobs reads each blob again)
+    assert (budget.hash_seconds, budget.seconds) == (51.2, 325)
+
+
 def test_startup_budget_is_clamped() -> None:
     tiny = ModelSize("tiny", 100 * MiB, 100 * MiB)
     huge = ModelSize("huge", 1024 * GiB, 1024 * GiB)

@@ -168,6 +168,10 @@ def test_a_slow_link_gives_a_big_model_its_time(tmp_path: Path) -> None:
     service = only(tmp_path, body, lock, extra="downloadBandwidth: 10Mi\n")
     # 40 GiB / 10 MiB/s = 4096 s pull + 40 GiB / 200 MiB/s = 204.8 s load + 120 = 4420.8 -> 4421.
     assert service.chart_values["startup"] == {"budgetSeconds": 4421}
+    # Blobs hashed at each start (lifecycle.verifyBlobs): 40 GiB read once more, 204.8 s.
+    verified = body + "chartValues: {lifecycle: {verifyBlobs: true}}\n"
+    service = only(tmp_path / "verified", verified, lock, extra="downloadBandwidth: 10Mi\n")
+    assert service.chart_values["startup"] == {"budgetSeconds": 4626}
 
 
 def test_auto_without_every_model_pinned_warns_and_keeps_the_environment_values(

@@ -152,16 +152,19 @@ def loaded_models_limit(
 
 
 def computed_startup_budget(
-    environment: Environment, sizes: Sequence[sizing.ModelSize]
+    environment: Environment, sizes: Sequence[sizing.ModelSize], *, verify_blobs: bool = False
 ) -> int | None:
-    """Seconds from the download and load sizes and the environment's bandwidth; None (the
-    environment's defaults.startup.budgetSeconds applies) without both."""
+    """Seconds from the download and load sizes and the environment's bandwidth (and the blobs'
+    hashing, with lifecycle.verifyBlobs); None (the environment's defaults.startup.budgetSeconds
+    applies) without both."""
     if not sizes or environment.download_bandwidth is None:
         return None
     bandwidth = quantity_bytes(environment.download_bandwidth)
     if bandwidth <= 0:
         return None
-    return sizing.startup_budget(sizes, bandwidth_bytes_per_second=bandwidth).seconds
+    return sizing.startup_budget(
+        sizes, bandwidth_bytes_per_second=bandwidth, verify_blobs=verify_blobs
+    ).seconds
 
 
 def check_fit(

@@ -292,7 +292,10 @@ def apply_lock_sizing(
         _warn_unsized(service, report)
     if every_model_pinned:
         merged = _loaded_models_limit(service, merged, effective, sizes, report)
-    budget = computed_startup_budget(environment, sizes if every_model_pinned else [])
+    verify_blobs = (effective.get("lifecycle") or {}).get("verifyBlobs") is True
+    budget = computed_startup_budget(
+        environment, sizes if every_model_pinned else [], verify_blobs=verify_blobs
+    )
     if budget is not None and not set_by(leaf.chart_values or {}, ("startup", "budgetSeconds")):
         merged = overlay(merged, {"startup": {"budgetSeconds": budget}})
     return merged
