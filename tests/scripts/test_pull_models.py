@@ -758,3 +758,45 @@ def test_a_server_that_dies_mid_pull_fails_the_pod_with_its_log(pod: Pod) -> Non
     assert lines_with(output, "pull of phi failed: Error: unexpected EOF; ollama serve has exited")
     assert lines_with(output, "last lines of the ollama server log:"), output
     assert not lines_with(output, "pulled phi in"), output
+
+
+def test_a_derived_models_layer_replaced_at_its_size_is_written_again_when_verified(
+    pod: Pod,
+) -> None:
+    # `ollama create` keeps a layer file the store holds (manifest/layer.go NewLayer): a SYSTEM
+    # layer replaced at its size on a persistent store was served whatever verifyBlobs said.
+    pod.control(registry={"phi": PHI})
+    pod.models(("phi", remote_digest("phi", PHI), False, "generate"))
+    pod.derived(("terse-phi", 'FROM phi\nSYSTEM """Be terse."""\n'))
+    assert pod.run("pull-models.sh").returncode == 0
+    (system,) = [
+        blob for blob in (pod.models_dir / "blobs").iterdir() if blob.read_bytes() == b"Be terse."
+    ]
+    system.write_bytes(b"Be rude!!")
+
+    kept = pod.run("pull-models.sh", OIL_VERIFY_BLOBS="false")
+    assert kept.returncode == 0, kept.stdout
+    assert system.read_bytes() == b"Be rude!!"
+
+    # A sha256sum that logs the size of what it hashes: the weights must be read once.
+    counting = pod.root / "counting-bin"
+    counting.mkdir()
+    sizes = pod.root / "hashed-sizes"
+    (counting / "sha256sum").write_text(
+        '#!/bin/sh\n[ "$#" -eq 0 ] || exec /usr/bin/sha256sum "$@"\n'  # files named: not a blob
+        f't=$(mktemp)\ncat >"$t"\nwc -c <"$t" >>"{sizes}"\n'
+        '/usr/bin/sha256sum <"$t"\nstatus=$?\nrm -f "$t"\nexit $status\n'
+    )
+    (counting / "sha256sum").chmod(0o755)
+    path = f"{pod.env['PATH'].split(':', 1)[0]}:{counting}:/usr/bin:/bin"
+
+    result = pod.run("pull-models.sh", OIL_VERIFY_BLOBS="true", PATH=path)
+
+    assert result.returncode == 0, result.stdout
+    hex_name = system.name.removeprefix("sha256-")
+    assert lines_with(result.stdout, f"terse-phi: blob sha256:{hex_name}: its bytes hash to")
+    assert lines_with(result.stdout, "terse-phi: creating it again to write the removed blob")
+    assert system.read_bytes() == b"Be terse."
+    weights = max((pod.models_dir / "blobs").iterdir(), key=lambda blob: blob.stat().st_size)
+    read = [int(line) for line in sizes.read_text().split()]
+    assert read.count(weights.stat().st_size) == 1, read  # phi's, not again for terse-phi

@@ -593,13 +593,20 @@ oil_blob_problems() {
 			fi
 		fi
 		[ "$OIL_VERIFY_BLOBS" = true ] || continue
+		# Hashed whole already in this run (OIL_HASHED, when the caller keeps that list).
+		if [ -n "${OIL_HASHED-}" ] && grep -qx "$oil_bp_hex" "$OIL_HASHED" 2>/dev/null; then
+			continue
+		fi
 		if ! oil_bp_sum=$(sha256sum <"$oil_bp_file"); then
 			printf 'sha256:%s: cannot be read to hash it\n' "$oil_bp_hex"
 			continue
 		fi
 		oil_bp_sum=${oil_bp_sum%% *}
-		[ "$oil_bp_sum" = "$oil_bp_hex" ] ||
+		if [ "$oil_bp_sum" != "$oil_bp_hex" ]; then
 			printf 'sha256:%s: its bytes hash to sha256:%s, not to its name\n' "$oil_bp_hex" "$oil_bp_sum"
+		elif [ -n "${OIL_HASHED-}" ]; then
+			printf '%s\n' "$oil_bp_hex" >>"$OIL_HASHED"
+		fi
 	done
 }
 

@@ -72,6 +72,10 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/oil-pull.XXXXXX") || {
 	exit 1
 }
 SERVER_LOG=$WORK/serve.log
+# The blobs hashed whole in this start (lib.sh oil_blob_problems): a derived model's check does
+# not read its base model's weights a second time.
+OIL_HASHED=$WORK/hashed
+: >"$OIL_HASHED"
 oil_now_ms
 STARTED_MS=$OIL_NOW_MS
 
@@ -488,6 +492,19 @@ EOF
 	SEEN_IDS="$SEEN_IDS$nm_id$OIL_TAB$1$OIL_NL"
 }
 
+# `derived_whole NAME`: whether every blob of a derived model hashes to its name (with
+# OIL_VERIFY_BLOBS=true). `ollama create` keeps a layer file the store holds already ("using
+# existing layer", manifest/layer.go NewLayer), so a SYSTEM, TEMPLATE, PARAMETER, MESSAGE or
+# adapter layer replaced at its size on a persistent store survives every create; blobs_whole
+# removes it, and creating the model again writes it from the Modelfile. Blobs hashed earlier in
+# this start (the model it derives from) are not read again (OIL_HASHED).
+derived_whole() {
+	dw_have=$(oil_local_digest "$1" "") || return 1
+	[ -n "$dw_have" ] || return 0
+	blobs_whole "$1" "$dw_have"
+}
+
+# `create_derived NAME MODELFILE [again]`
 create_derived() {
 	cd_name=$1
 	cd_modelfile=$2
@@ -501,7 +518,15 @@ create_derived() {
 	if [ "$cd_status" -eq 0 ]; then
 		oil_elapsed "$cd_start"
 		oil_info "created $cd_name in ${OIL_S}s"
-		return 0
+		[ "$OIL_VERIFY_BLOBS" = true ] || return 0
+		derived_whole "$cd_name" && return 0
+		if [ -z "${3-}" ]; then
+			oil_info "$cd_name: creating it again to write the removed blob from its Modelfile"
+			create_derived "$cd_name" "$cd_modelfile" again
+			return
+		fi
+		oil_error "$cd_name: a blob is still damaged after creating it again"
+		return 1
 	fi
 	# 124: `timeout` ended it; 137: it ignored SIGTERM and was killed.
 	if [ "$cd_status" -eq 124 ] || [ "$cd_status" -eq 137 ]; then
