@@ -267,6 +267,10 @@ def test_digest_mismatch_fails_prints_both_digests_and_removes_the_model(pod: Po
     assert mismatch
     assert pinned in mismatch[0]
     assert served in mismatch[0]
+    # What to do next, for a catalog and for the chart alone.
+    assert "the tag moved since it was pinned" in mismatch[0]
+    assert "catalog-gen lock --update phi" in mismatch[0]
+    assert "models[].digest" in mismatch[0]
     assert lines_with(result.stdout, "removed phi from the model store")
     assert not (pod.models_dir / "manifests" / "registry.ollama.ai" / "library" / "phi").exists()
     assert not list((pod.models_dir / "blobs").iterdir()), "the bad copy's blobs were kept"

@@ -462,9 +462,9 @@ ensure_model() {
 		fi
 		case $em_have in
 		id\ *) em_served="the server lists ID ${em_have#id } for it (its manifest file is not that: see the warning above)" ;;
-		*) em_served="the registry served ${em_have#* }" ;;
+		*) em_served="the registry served ${em_have#* }; the tag moved since it was pinned (Ollama pulls tags, not digests): review the new revision, then pin it (catalog-gen lock --update $em_name; with the chart alone, models[].digest)" ;;
 		esac
-		oil_error "digest mismatch for $em_name: expected $em_expected, $em_served; removing it so it is never served. The tag moved since it was pinned (Ollama pulls tags, not digests): review the new revision, then pin it (catalog-gen lock --update $em_name)"
+		oil_error "digest mismatch for $em_name: expected $em_expected, $em_served; removing it so it is never served"
 		remove_model "$em_name"
 		return 1
 		;;
