@@ -284,6 +284,24 @@ def test_an_object_left_running_where_argo_cd_does_not_prune_is_marked(
     ) in run.out
 
 
+def test_the_kept_scripts_configmap_is_not_marked_left_running(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The scripts ConfigMap is named by its content and says Prune=false itself (the pods of
+    the previous revision still mount it): where the environment does not prune, its rename is
+    the chart's design, not an object left behind by surprise, so it is not marked."""
+    environment = repo / "catalog" / "environments" / "dev.yaml"
+    text = environment.read_text(encoding="utf-8")
+    environment.write_text(text.replace("    prune: true\n", "    prune: false\n"), "utf-8")
+    git(repo, "commit", "--quiet", "-am", "dev does not prune")
+    script = repo / "charts" / "ollama-inference-load" / "files" / "lib.sh"
+    script.write_text(script.read_text(encoding="utf-8") + "# a new line: a new ConfigMap\n")
+    run = diff(monkeypatch, capsys, "--base", "main")
+    assert run.code == 0, run.err
+    assert "-    argocd.argoproj.io/sync-options: Prune=false" in run.out  # it was renamed
+    assert not [line for line in run.out.splitlines() if line.startswith("! ConfigMap/")]
+
+
 def test_a_chart_change_renders_every_service(
     repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

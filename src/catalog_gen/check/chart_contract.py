@@ -545,7 +545,8 @@ def place_chart_value(
         report,
         (),
         f"{message} (the value comes from the environment (its defaults or settings) or the "
-        "chart's defaults: set it in the leaf or its chartValues)",
+        "chart's defaults, not from this leaf: change it in the environment's file, or in the "
+        "leaf's chartValues where the environment lets a leaf set it)",
         hint=hint,
     )
 

@@ -114,7 +114,7 @@ def compare(helm: Path, base: Side, head: Side) -> Comparison:
         inputs = head.services.get(key) or base.services[key]
         refused = tuple(refused_in_place(before.get(key, []), after.get(key, [])))
         if key in head.services and not inputs.prunes:
-            refused += tuple(_left_running(changes, inputs.environment))
+            refused += tuple(_left_running(changes, before.get(key, []), inputs.environment))
         services.append(ServiceDiff(key, inputs.environment, status, changes, refused))
     deploy = tuple(diff_files(base.deploy, head.deploy))
     return Comparison(base, head, tuple(services), tuple(keys), deploy)
@@ -203,15 +203,29 @@ def refused_in_place(before: Sequence[Resource], after: Sequence[Resource]) -> I
             )
 
 
-def _left_running(changes: Sequence[ResourceChange], environment: str) -> Iterable[str]:
-    """The objects a change stops rendering where Argo CD does not prune: they stay."""
+def _left_running(
+    changes: Sequence[ResourceChange], before: Sequence[Resource], environment: str
+) -> Iterable[str]:
+    """The objects a change stops rendering where Argo CD does not prune: they stay. Not one that
+    says Prune=false itself (the scripts ConfigMap, kept on purpose in every environment for the
+    pods of the previous revision): that it stays is the chart's design, not a surprise."""
+    kept = {resource.title for resource in before if _never_pruned(resource)}
     for change in changes:
-        if change.status == REMOVED:
+        if change.status == REMOVED and change.title not in kept:
             yield (
                 f"{change.title}: no longer rendered, but Argo CD does not prune in "
                 f"{environment} (argocd.syncPolicy.prune: false): it stays in the cluster, "
                 "running, until deleted by hand"
             )
+
+
+def _never_pruned(resource: Resource) -> bool:
+    """The object carries Argo CD's resource-level `Prune=false` sync option."""
+    document = yaml.safe_load(resource.text)
+    metadata = document.get("metadata") if isinstance(document, dict) else None
+    annotations = (metadata.get("annotations") if isinstance(metadata, dict) else None) or {}
+    options = str(annotations.get("argocd.argoproj.io/sync-options", ""))
+    return "Prune=false" in (option.strip() for option in options.split(","))
 
 
 def _claim_templates(resource: Resource) -> list[Any]:
