@@ -746,19 +746,30 @@ IP_BLOCKS = [
 ]
 
 
-def test_catalog_gens_ip_block_rule_is_the_api_servers(tmp_path: Path) -> None:
-    texts, verdicts = [], []
-    for index, (cidr, excluded) in enumerate(IP_BLOCKS):
-        peers = [{"ipBlock": {"cidr": cidr, "except": [excluded]}}]
-        values = {"networkPolicy": {"enabled": True, "registry": {"peers": peers}}}
+def _refused_by_the_api_server(
+    tmp_path: Path, cases: list[dict[str, Any]], error: str
+) -> list[bool]:
+    """For each case's values, rendered, whether the API server's validation gives an error
+    holding error (one validation run for all of them)."""
+    texts = []
+    for index, values in enumerate(cases):
         folder = tmp_path / str(index)
         folder.mkdir()
         texts.append(_render(HELM_VERSIONS[0], _values_file(folder, values)))
-        verdicts.append(bool(list(ip_block_refusals(values))))
-    refused = [
-        any("must be a strict subset of `cidr`" in error for error in errors)
-        for errors in apiserver_errors(texts, NAMESPACE)
+    return [
+        any(error in found for found in errors) for errors in apiserver_errors(texts, NAMESPACE)
     ]
+
+
+def test_catalog_gens_ip_block_rule_is_the_api_servers(tmp_path: Path) -> None:
+    cases: list[dict[str, Any]] = [
+        {"networkPolicy": {"enabled": True, "registry": {"peers": [peer]}}}
+        for peer in (
+            {"ipBlock": {"cidr": cidr, "except": [excluded]}} for cidr, excluded in IP_BLOCKS
+        )
+    ]
+    verdicts = [bool(list(ip_block_refusals(values))) for values in cases]
+    refused = _refused_by_the_api_server(tmp_path, cases, "must be a strict subset of `cidr`")
     assert dict(zip(IP_BLOCKS, verdicts, strict=True)) == dict(zip(IP_BLOCKS, refused, strict=True))
     assert any(refused)
     assert not all(refused)
@@ -792,18 +803,14 @@ HUGEPAGES: list[tuple[str, str | int]] = [
 
 
 def test_catalog_gens_hugepages_rule_is_the_api_servers(tmp_path: Path) -> None:
-    texts, verdicts = [], []
-    for index, (resource, quantity) in enumerate(HUGEPAGES):
-        quantities = {resource: quantity}
-        values = {"resources": {"requests": quantities, "limits": quantities}}
-        folder = tmp_path / str(index)
-        folder.mkdir()
-        texts.append(_render(HELM_VERSIONS[0], _values_file(folder, values)))
-        verdicts.append(hugepages_refusal(resource, quantity) is not None)
-    refused = [
-        any("is not positive integer multiple of" in error for error in errors)
-        for errors in apiserver_errors(texts, NAMESPACE)
+    cases: list[dict[str, Any]] = [
+        {"resources": {"requests": {resource: quantity}, "limits": {resource: quantity}}}
+        for resource, quantity in HUGEPAGES
     ]
+    verdicts = [
+        hugepages_refusal(resource, quantity) is not None for resource, quantity in HUGEPAGES
+    ]
+    refused = _refused_by_the_api_server(tmp_path, cases, "is not positive integer multiple of")
     assert dict(zip(HUGEPAGES, verdicts, strict=True)) == dict(zip(HUGEPAGES, refused, strict=True))
     assert any(refused)
     assert not all(refused)

@@ -19,23 +19,29 @@ from tests.scripts.conftest import FILES, Pod
 from tests.support.chart_env import CHART, chart_config, container_env, render_chart
 
 
-def chart_displays(tmp_path: Path, names: list[str]) -> list[str]:
-    """oil.modelDisplay of each name, from the chart's own _models.tpl in a driver chart."""
+def models_helper(tmp_path: Path, helper: str, items: list[str]) -> list[str]:
+    """What _models.tpl's helper gives for each item (one line each), from the chart's own
+    _models.tpl in a driver chart."""
     driver = tmp_path / "driver"
     (driver / "templates").mkdir(parents=True)
     (driver / "Chart.yaml").write_text("apiVersion: v2\nname: driver\nversion: 0.0.0\n")
     shutil.copyfile(CHART / "templates" / "_models.tpl", driver / "templates" / "_models.tpl")
     (driver / "templates" / "out.yaml").write_text(
-        '{{- range .Values.names }}\n# @ {{ include "oil.modelDisplay" . }}\n{{- end }}\n'
+        f'{{{{- range .Values.items }}}}\n# @ {{{{ include "{helper}" . }}}}\n{{{{- end }}}}\n'
     )
     result = subprocess.run(
         [str(helm_binary("3.19.0")), "template", "d", str(driver), "-f", "-"],
-        input=json.dumps({"names": names}),
+        input=json.dumps({"items": items}),
         capture_output=True,
         text=True,
         check=True,
     )
     return [line[4:] for line in result.stdout.splitlines() if line.startswith("# @ ")]
+
+
+def chart_displays(tmp_path: Path, names: list[str]) -> list[str]:
+    """oil.modelDisplay of each name."""
+    return models_helper(tmp_path, "oil.modelDisplay", names)
 
 
 def script_displays(names: list[str]) -> list[str]:
@@ -129,22 +135,8 @@ MODELFILE_FROM = REPO_ROOT / "tests" / "fixtures" / "ollama-real" / "0.32.0" / "
 
 def chart_parses(tmp_path: Path, modelfiles: list[str]) -> list[dict[str, Any]]:
     """oil.modelfileParse of each Modelfile ({"from", "unterminated"}: its FROM, and whether it
-    ends inside a quoted value), from the chart's own _models.tpl in a driver chart."""
-    driver = tmp_path / "driver"
-    (driver / "templates").mkdir(parents=True)
-    (driver / "Chart.yaml").write_text("apiVersion: v2\nname: driver\nversion: 0.0.0\n")
-    shutil.copyfile(CHART / "templates" / "_models.tpl", driver / "templates" / "_models.tpl")
-    (driver / "templates" / "out.yaml").write_text(
-        '{{- range .Values.files }}\n# @ {{ include "oil.modelfileParse" . }}\n{{- end }}\n'
-    )
-    result = subprocess.run(
-        [str(helm_binary("3.19.0")), "template", "d", str(driver), "-f", "-"],
-        input=json.dumps({"files": modelfiles}),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return [json.loads(line[4:]) for line in result.stdout.splitlines() if line.startswith("# @ ")]
+    ends inside a quoted value)."""
+    return [json.loads(line) for line in models_helper(tmp_path, "oil.modelfileParse", modelfiles)]
 
 
 def test_the_chart_reads_a_modelfile_as_ollamas_parser_reads_it(tmp_path: Path) -> None:
