@@ -98,6 +98,7 @@ INDEX_FILE = "leaves-index.json"
 # found it for: one pack, read once a run asks for it.
 RULES_FILE = "rules.pack"
 _RULES_FORMAT = "rules 1"
+_RUN_FORMAT = "run 1"
 INDEX_VERSION = 1
 WHOLE_LOCK = "\0whole lock"
 # A leaf changed less than this before the run began may change again within the file system's
@@ -147,6 +148,20 @@ class _Entry:
     case_key: str | None = None
 
 
+@dataclass(frozen=True)
+class LeafRecord:
+    """What a run's snapshot keeps of each leaf (catalog_gen/snapshot.py): its entry's key,
+    problems, facts' digest and files, with the bytes it was planned from (their sha256)."""
+
+    path: str  # str() of the leaf's path, as discover found it
+    digest: str  # sha256 of the leaf's bytes
+    key: str  # its entry's key (the files pack keeps its files' bytes under it)
+    problems: tuple[Problem, ...]
+    facts_digest: str
+    relative_dir: str  # the service's folder in the output tree
+    files: dict[str, str]  # name under relative_dir -> sha256 of its bytes
+
+
 def default_directory(catalog: Path) -> Path:
     """`.catalog-gen-cache/` at the repository root (the catalog directory's parent)."""
     return catalog.resolve().parent / CACHE_DIR
@@ -163,7 +178,7 @@ class LeafCache:
         self.directory = directory
         self.complete = complete
         self.jobs = jobs
-        self._stored = _read_entry_packs(directory)  # key -> entry as unpickled, unchecked
+        self._stored = _StoredEntries(directory)  # key -> entry as unpickled, unchecked
         self._packs: dict[str, dict[str, Any]] = {}  # shard -> its files pack, once read
         self._used: dict[str, _Entry] = {}  # key -> entry, this run's
         self._changed: set[str] = set()  # keys whose entry this run created or completed
@@ -204,7 +219,7 @@ class LeafCache:
         then reports why, and nothing is kept for it)."""
         raw: bytes | None = None
         name = str(path)
-        if not self._stored and not self._used:  # nothing to find: the planning process reads it
+        if not self._stored.any and not self._used:  # nothing to find: the planning process reads
             self._pending[name] = (None, None, (path, relative, display, context))
             return None
         digest = self._index.known(name)  # the leaf's sha256 by its stat, unread
@@ -321,6 +336,61 @@ class LeafCache:
             )
             self._plans[service.leaf_path] = plan
         return plan
+
+    # --- what a snapshot of the run keeps (catalog_gen/snapshot.py) -------------------------
+
+    def leaf_digest(self, path: Path) -> str | None:
+        """sha256 of a leaf's bytes: known by its stat (unread), else read (None: unreadable)."""
+        name = str(path)
+        digest = self._index.known(name)
+        if digest is None:
+            try:
+                digest = self._index.learn(name, path.read_bytes())
+            except OSError:
+                return None
+        return digest
+
+    def record_of(self, service: LeafFacts) -> LeafRecord | None:
+        """What this run's entry of a valid service holds, with the bytes it was planned from:
+        None unless it has its facts' digest, its files and helm's (empty) answer."""
+        entry = self._entry_of(service)
+        source = self._sources.get(service.leaf_path)
+        if entry is None or source is None or entry.facts_digest is None or entry.files is None:
+            return None
+        identity = self._helm_identity()
+        if identity and entry.templates != (identity, ()):
+            return None
+        (path, _, _, _), digest = source
+        return LeafRecord(
+            str(path),
+            digest,
+            entry.key,
+            entry.problems,
+            entry.facts_digest,
+            service.relative_dir,
+            dict(entry.files),
+        )
+
+    def files_of_record(
+        self, record: LeafRecord, emit_again: Callable[[], Mapping[str, bytes]]
+    ) -> Mapping[str, bytes]:
+        """The bytes of a record's files: this run's, else the files pack's when they are the
+        record's (every sha256 matching), else emit_again's (checked against the record)."""
+        known = self._contents.get(record.key)
+        if known is not None:
+            return known
+        stored = self._stored_files(record.key)
+        files: Mapping[str, bytes] = stored if _files_match(stored, record.files) else emit_again()
+        if {name: digest_of(content) for name, content in files.items()} != record.files:
+            raise RuntimeError(f"{record.path}: its cache entry names other files")
+        self._contents[record.key] = dict(files)
+        if files is not stored:  # lost or damaged: stored again
+            self._changed.add(record.key)
+        return files
+
+    def keep_unseen(self) -> None:
+        """This run looked at some leaves' entries only: saving keeps the others."""
+        self.complete = False
 
     # --- emitted files ----------------------------------------------------------------------
 
@@ -454,11 +524,24 @@ class LeafCache:
             if entry is None or entry.facts is not service or entry.facts_digest is None:
                 return None
             digests.append(entry.facts_digest)
+        return self._rules_key_of(context, rules, digests)
+
+    def _rules_key_of(self, context: LeafContext, rules: str, digests: Sequence[str]) -> str:
+        self._use_context(context)
         environments = [
             f"{name}\0{self._environment_key(name)}" for name in sorted(context.environment_files)
         ]
         text = "\0".join((_RULES_FORMAT, rules, self._base, *environments, *digests))
         return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+    def rules_problems_of(
+        self, rules: str, facts_digests: Sequence[str]
+    ) -> tuple[Problem, ...] | None:
+        """What the rules found when they last ran on services with these facts, in this
+        order (their facts_digest), if they ran on them last (with this run's context)."""
+        if self._context is None:
+            return None
+        return self.rules_problems(rules, self._rules_key_of(self._context, rules, facts_digests))
 
     def rules_problems(self, rules: str, key: str) -> tuple[Problem, ...] | None:
         """What the rules found when they last ran, if that was for key."""
@@ -483,17 +566,7 @@ class LeafCache:
 
     def save(self) -> None:
         """Rewrite the packs whose entries changed; a failure to write only costs speed."""
-        kept: dict[str, _Entry] = {}
-        if not self.complete:  # the entries of leaves this run did not see, when they are ones
-            kept = {key: entry for key, entry in self._stored.items() if type(entry) is _Entry}
-        kept.update(self._used)
-        shards = {key[:2] for key in set(kept) ^ set(self._stored)} | {
-            key[:2] for key in self._changed
-        }
-        by_shard: dict[str, dict[str, _Entry]] = {shard: {} for shard in shards}
-        for key, entry in kept.items():
-            if key[:2] in by_shard:
-                by_shard[key[:2]][key] = entry
+        by_shard = self._shards_to_write()
         # Pickling 10,000 entries and their files takes a third of a second: shared out.
         jobs = self.jobs if len(self._changed) >= _LEAST_CHANGES_SHARED else 1
         try:
@@ -504,6 +577,27 @@ class LeafCache:
         except (OSError, JobsProcessError):
             pass
         self._index.save(complete=self.complete)
+
+    def _shards_to_write(self) -> dict[str, dict[str, _Entry]]:
+        """The entries of each pack that changed: a run that saw the whole catalog keeps only
+        the entries it used; another keeps the stored ones too, and reads only the packs
+        whose entries it added or changed."""
+        changed = {key[:2] for key in self._changed}
+        by_shard: dict[str, dict[str, _Entry]] = {}
+        if self.complete:
+            stored = self._stored.everything()
+            shards = {key[:2] for key in set(self._used) ^ set(stored)} | changed
+            by_shard = {shard: {} for shard in shards}
+        else:
+            shards = {key[:2] for key in self._used if key not in self._stored.shard(key[:2])}
+            shards |= self._stored.holding_other_values()
+            for shard in shards | changed:  # the entries of leaves this run did not see, kept
+                pack = self._stored.shard(shard).items()
+                by_shard[shard] = {key: entry for key, entry in pack if type(entry) is _Entry}
+        for key, entry in self._used.items():
+            if key[:2] in by_shard:
+                by_shard[key[:2]][key] = entry
+        return by_shard
 
     def _write_shards(self, shards: Sequence[tuple[str, dict[str, _Entry]]]) -> None:
         for shard, entries in shards:
@@ -544,16 +638,43 @@ class LeafCache:
         context: LeafContext,
         leaf_digest: str,
     ) -> str:
+        self._use_context(context)
+        environment = self._environment_key(relative.split("/", 1)[0])
+        parts = (self._base, environment, path, relative, display)
+        text = "\0".join((*parts, leaf_digest, ""))
+        return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+    def _use_context(self, context: LeafContext) -> None:
+        """Key what follows by context (its keys computed once per context)."""
         if context is not self._context:
             self._context = context
             self._base = _context_key(context)
             self._environment_keys = {}
             self._helm = None
             self._lock_file = None
-        environment = self._environment_key(relative.split("/", 1)[0])
-        parts = (self._base, environment, path, relative, display)
-        text = "\0".join((*parts, leaf_digest, ""))
-        return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+    def last_run_key(self, display_root: str) -> str | None:
+        """run_key of the context this run planned with (None: it planned nothing)."""
+        return None if self._context is None else self.run_key(self._context, display_root)
+
+    def run_key(self, context: LeafContext, display_root: str) -> str:
+        """What every leaf's result and the rules across leaves depend on besides the leaves
+        themselves: the context's key, every environment file, the helm that answers the
+        template rules, the whole lock file and where the catalog is (the paths problems
+        name): catalog_gen/snapshot.py reuses a run whose key this is."""
+        self._use_context(context)
+        parts = [
+            _RUN_FORMAT,
+            self._base,
+            self._helm_identity(),
+            self._lock_digest(context),
+            display_root,
+            str(context.catalog),
+        ]
+        parts += [
+            f"{name}\0{self._environment_key(name)}" for name in sorted(context.environment_files)
+        ]
+        return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
 
     def _environment_key(self, environment: str) -> str:
         """sha256 of the environment's file (read once per run; "absent" without one)."""
@@ -821,21 +942,75 @@ class _PackUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError("a pack holds only dicts of text and bytes")
 
 
-def _read_entry_packs(directory: Path) -> dict[str, Any]:
-    """key -> entry (as unpickled: checked when used) of every entries pack that is whole and
-    of this format (others count empty): one unpickling per pack."""
-    stored: dict[str, Any] = {}
-    try:
-        names = sorted(os.listdir(directory))
-    except OSError:
+class _StoredEntries:
+    """key -> entry (as unpickled: checked when used) of the entries packs that are whole and
+    of this format (others count empty), each pack read (one unpickling) when an entry of its
+    shard is first asked for: a run that reuses the last run's plan (catalog_gen/snapshot.py)
+    reads only the packs of the leaves it plans."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            names = []
+        self._present = {
+            name[len(PACK_PREFIX) : -len(PACK_SUFFIX)]
+            for name in names
+            if name.startswith(PACK_PREFIX) and name.endswith(PACK_SUFFIX)
+        }
+        self._read: dict[str, dict[str, Any]] = {}
+
+    @property
+    def any(self) -> bool:
+        """Some pack is there (it may still hold nothing usable)."""
+        return bool(self._present)
+
+    def get(self, key: str) -> Any:
+        return self.shard(key[:2]).get(key)
+
+    def shard(self, shard: str) -> dict[str, Any]:
+        """The entries of one pack (the keys of its shard only)."""
+        found = self._read.get(shard)
+        if found is None:
+            found = {}
+            if shard in self._present:
+                path = self.directory / f"{PACK_PREFIX}{shard}{PACK_SUFFIX}"
+                pack = _read_pack(path, _entry_unpickler)
+                found = {key: entry for key, entry in pack.items() if key[:2] == shard}
+            self._read[shard] = found
+        return found
+
+    def holding_other_values(self) -> set[str]:
+        """The shards read so far that hold something else than entries (dropped on saving)."""
+        return {
+            shard
+            for shard, entries in self._read.items()
+            if any(type(entry) is not _Entry for entry in entries.values())
+        }
+
+    def everything(self) -> dict[str, Any]:
+        """Every pack's entries."""
+        stored: dict[str, Any] = {}
+        for shard in sorted(self._present):
+            stored.update(self.shard(shard))
         return stored
-    for name in names:
-        if not (name.startswith(PACK_PREFIX) and name.endswith(PACK_SUFFIX)):
-            continue
-        shard = name[len(PACK_PREFIX) : -len(PACK_SUFFIX)]
-        pack = _read_pack(directory / name, _entry_unpickler)
-        stored.update((key, entry) for key, entry in pack.items() if key[:2] == shard)
-    return stored
+
+
+def read_pack_of_entries(path: Path) -> dict[str, Any]:
+    """A pack that holds catalog-gen's own types (as the entries packs do), when whole."""
+    return _read_pack(path, _entry_unpickler)
+
+
+def write_pack(path: Path, pack: Mapping[str, Any]) -> None:
+    """Replace a pack atomically (its folder made); an empty one is removed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_pack(path, pack)
+
+
+def well_formed_files(files: Any) -> bool:
+    """name -> sha256, every name a plain relative path (as an emitter may write it)."""
+    return _well_formed_files(files)
 
 
 def _entry_unpickler(file: io.BytesIO) -> pickle.Unpickler:

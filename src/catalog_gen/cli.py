@@ -12,10 +12,11 @@ import shlex
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, TextIO
 
-from catalog_gen import EXIT_INTERRUPTED, INTERRUPTED, __version__
+from catalog_gen import EXIT_INTERRUPTED, INTERRUPTED, __version__, snapshot
 from catalog_gen.cache import CACHE_DIR, LeafCache
 from catalog_gen.cache import default_directory as default_cache_directory
 from catalog_gen.check.chart_contract import ChartContract, ChartContractError
@@ -471,16 +472,15 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO, keep_alive: li
             LeafCache(directory, complete=not files, jobs=_jobs_of(arguments)) if caching else None
         )
         if command in ("new", "promote"):
-            code = _scaffold(
-                arguments,
-                CatalogAccess(catalog, display_root, chart, load_lock_models, cache),
-                out,
-                err,
-            )
-            if cache is not None:
-                cache.save()
-            return code
+            access = CatalogAccess(catalog, display_root, chart, load_lock_models, cache)
+            return _scaffold_saved(arguments, access, cache, out, err)
         keep_alive += (cache, held)
+        reused = _reused(arguments, catalog, display_root, chart, cache, whole=not files)
+        if reused is not None and cache is not None:
+            keep_alive.append(reused)
+            return _render_reused(
+                reused, cache, arguments, catalog=catalog, out=out, err=err, held=held
+            )
         planned = plan_catalog(
             catalog,
             display_root,
@@ -495,9 +495,18 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO, keep_alive: li
             emit=emit_service if command in ("render", "check") else None,
         )
         keep_alive += (planned, report)
-        return _finish(
-            planned, report, cache, arguments, catalog=catalog, out=out, err=err, held=held
-        )
+        where = _Where(catalog, display_root, out, err)
+        return _finish(planned, report, cache, arguments, where, held=held)
+
+
+@dataclass(frozen=True)
+class _Where:
+    """Where a planning command reads the catalog from and writes what it says."""
+
+    catalog: Path
+    display_root: str
+    out: TextIO
+    err: TextIO
 
 
 def _finish(
@@ -505,14 +514,13 @@ def _finish(
     report: Report,
     cache: LeafCache | None,
     arguments: argparse.Namespace,
+    where: _Where,
     *,
-    catalog: Path,
-    out: TextIO,
-    err: TextIO,
     held: HeldOutputs | None,
 ) -> int:
     """What a planning command does with the plan: the emit-stage checks, the problems, and
     then backstage's, validate's, render's or check's work."""
+    catalog, display_root, out, err = where.catalog, where.display_root, where.out, where.err
     check_planned(planned, report, cache)
     if not report.ok:
         if cache is not None:
@@ -526,7 +534,65 @@ def _finish(
             cache.save()
         err.write(f"catalog-gen: {_summary(planned)}: valid\n")
         return EXIT_OK
-    return _render(planned, cache, arguments, catalog, err, held=held)
+    return _render(planned, cache, arguments, catalog, err, display_root=display_root, held=held)
+
+
+def _reused(
+    arguments: argparse.Namespace,
+    catalog: Path,
+    display_root: str,
+    chart: ChartContract,
+    cache: LeafCache | None,
+    *,
+    whole: bool,
+) -> snapshot.Reused | None:
+    """render's or check's outputs from the last clean run, when they can be had so (a run
+    over the whole catalog with the cache: snapshot.py)."""
+    if cache is None or arguments.command not in ("render", "check") or not whole:
+        return None
+    return snapshot.reuse(catalog, display_root, chart, cache, lock_loader=load_lock_models)
+
+
+def _render_reused(
+    reused: snapshot.Reused,
+    cache: LeafCache,
+    arguments: argparse.Namespace,
+    *,
+    catalog: Path,
+    out: TextIO,
+    err: TextIO,
+    held: HeldOutputs | None,
+) -> int:
+    """render or check from the last clean run and the leaves edited since (snapshot.py)."""
+    _print_report(reused.report, arguments.format, out)
+    try:
+        return _render_tree(
+            reused.summary,
+            reused.tree,
+            reused.deploy,
+            cache,
+            arguments,
+            catalog=catalog,
+            err=err,
+            held=held,
+        )
+    finally:
+        reused.keep()
+        cache.save()
+
+
+def _scaffold_saved(
+    arguments: argparse.Namespace,
+    catalog: CatalogAccess,
+    cache: LeafCache | None,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    """_scaffold, and the cache saved after it."""
+    code = _scaffold(arguments, catalog, out, err)
+    if cache is not None:
+        cache.save()
+    return code
 
 
 def _scaffold(
@@ -647,24 +713,32 @@ def _render(
     catalog: Path,
     err: TextIO,
     *,
+    display_root: str,
     held: HeldOutputs | None = None,
 ) -> int:
     """render (write the three outputs) or check (compare them) for a clean catalog. With the
     cache, the tree's files are known by their sha256 and only those written or compared are
-    read (or emitted): the cache is saved after the writer is done with it."""
+    read (or emitted): the cache is saved after the writer is done with it, with the run's
+    snapshot (snapshot.py) when it planned the whole catalog."""
+    summary, deploy = _summary(planned), argocd.deploy_files(planned)
     if cache is None:
         files = KnownFiles.of(render_tree(planned))
-        return _render_tree(planned, files, None, arguments, catalog=catalog, err=err)
+        return _render_tree(summary, files, deploy, None, arguments, catalog=catalog, err=err)
     try:
         tree = cache.tree(planned, SERVICE_EMITTERS)
-        return _render_tree(planned, tree, cache, arguments, catalog=catalog, err=err, held=held)
+        if cache.complete:
+            snapshot.keep(cache, planned, display_root, deploy, summary)
+        return _render_tree(
+            summary, tree, deploy, cache, arguments, catalog=catalog, err=err, held=held
+        )
     finally:
         cache.save()
 
 
 def _render_tree(
-    planned: CatalogPlan,
+    summary: str,
     tree: Mapping[PurePosixPath, bytes],
+    deploy_tree: Mapping[PurePosixPath, bytes],
     cache: LeafCache | None,
     arguments: argparse.Namespace,
     *,
@@ -672,10 +746,9 @@ def _render_tree(
     err: TextIO,
     held: HeldOutputs | None = None,
 ) -> int:
-    """_render's outputs written, or compared (check)."""
-    summary = _summary(planned)
+    """_render's outputs written, or compared (check): the tree, deploy/argocd/ and the root
+    Location."""
     target, deploy, location = _targets(arguments, catalog)
-    deploy_tree = argocd.deploy_files(planned)
     location_bytes = backstage.root_location_bytes()
     outputs: list[Output] = [TreeOutput(target, tree)]
     # An environment without argocd has no files there: do not create an empty folder.

@@ -3,9 +3,9 @@ no function longer than a screen.
 
 Stages, lowest first (README "Map of the code"): the vocabulary every stage shares (the top-level
 modules problems, models, fields, references, sizing, digests) < load < lock < check < plan < emit
-< write < diff < cache < cli. A module may import its own stage and the stages below it, never
-one above; nothing imports the CLI. Every import counts: module level, inside functions and under
-TYPE_CHECKING alike.
+< write < diff < cache < snapshot < scaffold < cli. A module may import its own stage and the
+stages below it, never one above; nothing imports the CLI. Every import counts: module level,
+inside functions and under TYPE_CHECKING alike.
 """
 
 from __future__ import annotations
@@ -19,7 +19,20 @@ import pytest
 from tests.conftest import REPO_ROOT
 
 PACKAGE = REPO_ROOT / "src" / "catalog_gen"
-STAGES = ("", "load", "lock", "check", "plan", "emit", "write", "diff", "cache", "scaffold", "cli")
+STAGES = (
+    "",
+    "load",
+    "lock",
+    "check",
+    "plan",
+    "emit",
+    "write",
+    "diff",
+    "cache",
+    "snapshot",
+    "scaffold",
+    "cli",
+)
 VOCABULARY = {"__init__", "problems", "models", "fields", "references", "sizing", "digests"}
 MAX_FUNCTION_LINES = 60
 

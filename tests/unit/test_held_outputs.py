@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from catalog_gen import cli
+from catalog_gen import cli, snapshot
 from catalog_gen.plan.pipeline import CatalogPlan, plan_catalog
 from catalog_gen.write import walk, writer
 from catalog_gen.write.writer import HeldOutputs
@@ -36,14 +36,26 @@ def rendered(root: Path, environments: Path = FIXTURE_ENVIRONMENTS) -> Path:
 
 
 def while_planning(monkeypatch: pytest.MonkeyPatch, act: Callable[[], None]) -> None:
-    """act runs once the command has begun, before it plans (after check took its locks)."""
-    real = plan_catalog
+    """act runs once the command has begun, before it plans (after check took its locks):
+    before it reuses the last run (snapshot.py), or plans the catalog, whichever comes first."""
+    real, real_reuse = plan_catalog, snapshot.reuse
+    done: list[bool] = []
+
+    def once() -> None:
+        if not done:
+            done.append(True)
+            act()
 
     def planned(*arguments: Any, **options: Any) -> CatalogPlan:
-        act()
+        once()
         return real(*arguments, **options)
 
+    def reused(*arguments: Any, **options: Any) -> snapshot.Reused | None:
+        once()
+        return real_reuse(*arguments, **options)
+
     monkeypatch.setattr(cli, "plan_catalog", planned)
+    monkeypatch.setattr(snapshot, "reuse", reused)
 
 
 def unlocked(root: Path) -> bool:

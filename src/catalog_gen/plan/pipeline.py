@@ -118,17 +118,18 @@ def plan_catalog(
     emit: the service emitters, run where each leaf is planned (their files then come from
     CatalogPlan.emitted, or the cache).
     """
-    catalog_name = catalog.resolve().name
-    files = _with_unwritten(discover(catalog, display_root, report), unwritten or {})
-    environments, environment_documents = _environments(catalog, display_root, files, report)
-    lock_display = join_display(display_root, PurePosixPath(LOCK_FILE))
-    lock = None if lock_loader is None else lock_loader(catalog / LOCK_FILE, report, lock_display)
-
-    leaves, keep = _select(catalog, display_root, files, only, report)
-    context = LeafContext(
-        catalog, catalog_name, files.environments, environments, chart, lock, enforce_lock
+    inputs = load_inputs(
+        catalog,
+        display_root,
+        chart,
+        report,
+        lock_loader=lock_loader,
+        enforce_lock=enforce_lock,
+        unwritten=unwritten,
     )
-    context = replace(context, lock_display=lock_display)
+    files, context = inputs.files, inputs.context
+    environments, environment_documents = context.environments, inputs.environment_documents
+    leaves, keep = _select(catalog, display_root, files, only, report)
     plans = _Plans(cache, FreshPlans(context, display_root, digest=cache is not None))
     services = _plan_leaves(leaves, report, plans, unwritten=unwritten or {}, jobs=jobs, emit=emit)
     services = check_chart_templates(services, chart, report, plans, plans)
@@ -142,6 +143,38 @@ def plan_catalog(
     return CatalogPlan(
         valid, environments, environment_documents, plans, kept, plans.fresh.files_of, displays
     )
+
+
+@dataclass(frozen=True)
+class CatalogInputs:
+    """What every leaf is planned with (stages 1 and 2): the catalog's files, and its valid
+    environments and model lock in the LeafContext."""
+
+    files: CatalogFiles
+    environment_documents: Mapping[str, Document]
+    context: LeafContext
+
+
+def load_inputs(
+    catalog: Path,
+    display_root: str,
+    chart: ChartContract,
+    report: Report,
+    *,
+    lock_loader: LockLoader | None,
+    enforce_lock: bool = True,
+    unwritten: Mapping[Path, bytes] | None = None,
+) -> CatalogInputs:
+    """Stages 1 and 2 of plan_catalog (its arguments say what each is)."""
+    catalog_name = catalog.resolve().name
+    files = _with_unwritten(discover(catalog, display_root, report), unwritten or {})
+    environments, environment_documents = _environments(catalog, display_root, files, report)
+    lock_display = join_display(display_root, PurePosixPath(LOCK_FILE))
+    lock = None if lock_loader is None else lock_loader(catalog / LOCK_FILE, report, lock_display)
+    context = LeafContext(
+        catalog, catalog_name, files.environments, environments, chart, lock, enforce_lock
+    )
+    return CatalogInputs(files, environment_documents, replace(context, lock_display=lock_display))
 
 
 def _environment_displays(catalog: Path, display_root: str, files: CatalogFiles) -> tuple[str, ...]:
@@ -267,6 +300,23 @@ def _plan_leaves(
         if found.facts is not None:
             services.append(found.facts)
     return services
+
+
+def plan_edited_leaves(
+    leaves: Sequence[Path],
+    context: LeafContext,
+    display_root: str,
+    report: Report,
+    *,
+    cache: LeafPlanner,
+    emit: ServiceEmitter,
+) -> list[LeafFacts]:
+    """Some leaves planned as plan_catalog plans them (stages 3 and 4), in this process, with
+    their files: the leaves an edit changed, where the last run's plan of the catalog holds
+    every other (catalog_gen/snapshot.py)."""
+    plans = _Plans(cache, FreshPlans(context, display_root, digest=True))
+    services = _plan_leaves(leaves, report, plans, unwritten={}, jobs=1, emit=emit)
+    return check_chart_templates(services, context.chart, report, plans, plans)
 
 
 def _fresh(leaf: FreshLeaf, plans: _Plans) -> FreshLeaf:
