@@ -300,6 +300,13 @@ def _add_diff_command(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
     diff.add_argument("--chart", metavar="DIR", help=f"chart (default: {DEFAULT_CHART})")
     diff.add_argument(
+        "--out",
+        metavar="DIR",
+        help=f"generated tree render writes (default: {DEFAULT_OUT}): a service's values file "
+        "in it at REF, which Argo CD deploys, is the base side; the base catalog planned where "
+        "REF has none",
+    )
+    diff.add_argument(
         "--format",
         choices=("text", "markdown"),
         default="text",
@@ -437,6 +444,7 @@ def _diff_request(arguments: argparse.Namespace) -> DiffRequest:
         Path(arguments.chart or DEFAULT_CHART),
         os.path.normpath(arguments.catalog),
         arguments.format,
+        Path(arguments.out) if arguments.out else None,
     )
 
 

@@ -5,6 +5,7 @@ bad REF, a directory outside git or an invalid side give the documented exit cod
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -300,6 +301,97 @@ def test_the_kept_scripts_configmap_is_not_marked_left_running(
     assert run.code == 0, run.err
     assert "-    argocd.argoproj.io/sync-options: Prune=false" in run.out  # it was renamed
     assert not [line for line in run.out.splitlines() if line.startswith("! ConfigMap/")]
+
+
+def commit_rendered(
+    repo: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    edits: dict[str, tuple[str, str]],
+    *,
+    out: str = "generated",
+) -> None:
+    """render into out, edit some services' values files (service: (pattern, replacement), one
+    match each), and commit it all: a base whose committed values are not what this catalog-gen
+    plans."""
+    assert main(["render", "--no-cache", "--out", out]) == 0, capsys.readouterr().err
+    for service, (pattern, replacement) in edits.items():
+        values = repo / out / service / "values.yaml"
+        text, count = re.subn(pattern, replacement, values.read_text(encoding="utf-8"))
+        assert count == 1, text
+        values.write_text(text, encoding="utf-8")
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", "rendered")
+    capsys.readouterr()
+
+
+def test_the_base_is_its_committed_values_where_they_differ_from_the_plan(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Argo CD deploys the base's committed values files: an older catalog-gen that wrote a
+    larger cache than this one plans shrinks the claims, which the API server refuses. Planned
+    afresh, the base matched the work tree, and the diff showed nothing."""
+    write(
+        repo, PHI, leaf("ollama-phi", "phi:latest", 1, "2Gi", "4Gi") + "cache: {mode: sharedPVC}\n"
+    )
+    small = repo / "catalog" / f"{SMALL}.yaml"
+    small.write_text(small.read_text(encoding="utf-8") + "cache: {mode: perReplica}\n")
+    size = r'(?m)^(cache:\n(?:  .*\n)*?  size: )"[^"]*"$'  # the cache's size, whatever it is
+    commit_rendered(
+        repo, monkeypatch, capsys, {PHI: (size, r'\1"30Gi"'), SMALL: (size, r'\1"40Gi"')}
+    )
+    for output_format in ("text", "markdown"):
+        run = diff(monkeypatch, capsys, "--base", "main", "--format", output_format)
+        assert run.code == 0, run.err
+        assert run.rendered == both(PHI, SMALL)
+        marker = "! " if output_format == "text" else "> ⚠️ "
+        assert (
+            f"{marker}PersistentVolumeClaim/ml-workloads/ollama-phi-models: its size shrinks, "
+            "which Kubernetes refuses (a claim never shrinks)\n"
+        ) in run.out
+        assert f"{marker}StatefulSet/chat/small: its volumeClaimTemplates change" in run.out
+        assert "-      storage: 30Gi\n+      storage: 20Gi\n" in run.out
+        source = (
+            "base: committed generated/ values (4 services, 2 of them unlike this catalog-gen's "
+            "plan of main: written by an older catalog-gen or by hand), planned (0 services)"
+        )
+        assert f"catalog-gen: {source}\n" in run.err
+        assert (source + ".\n" in run.out) == (output_format == "markdown")
+        assert "2 services have changes the cluster refuses in place" in run.err
+
+
+def test_a_service_without_committed_values_is_planned(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A base that lacks a service's values file (new there, or generated/ not committed for
+    it) falls back to the plan; a committed file the plan agrees with renders nothing."""
+    commit_rendered(repo, monkeypatch, capsys, {})
+    git(repo, "rm", "--quiet", "-r", f"generated/{RAG}")
+    git(repo, "commit", "--quiet", "-m", "rag's values not committed")
+    run = diff(monkeypatch, capsys, "--base", "main")
+    assert (run.code, run.out, run.rendered) == (0, "", [])
+    assert (
+        "catalog-gen: base: committed generated/ values (3 services), planned (1 service: no "
+        "values file at main)\n"
+    ) in run.err
+
+
+def test_the_footprint_of_committed_values_is_theirs(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The GPU and memory totals of the base count what it deploys: the committed file's
+    requests (3Gi), not the plan's (2Gi)."""
+    requests = r'(?m)^(  requests:\n(?:    .*\n)*?    memory: )"2Gi"$'
+    commit_rendered(repo, monkeypatch, capsys, {PHI: (requests, r'\1"3Gi"')}, out="elsewhere")
+    run = diff(monkeypatch, capsys, "--base", "main", "--format", "markdown", "--out", "elsewhere")
+    assert run.code == 0, run.err
+    assert run.rendered == both(PHI)
+    assert "| dev | 0 | 0 | 1 | 2 | 4Gi → 3Gi (-1Gi) | 6Gi |" in run.out
+    assert "base: committed elsewhere/ values (4 services, 1 of them unlike" in run.out
+    # Without --out, generated/: not in this commit, so every service is planned.
+    run = diff(monkeypatch, capsys, "--base", "main")
+    assert (run.code, run.out, run.rendered) == (0, "", [])
+    assert "base:" not in run.err
 
 
 def test_a_chart_change_renders_every_service(

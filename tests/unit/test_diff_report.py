@@ -27,6 +27,7 @@ from catalog_gen.diff.render import (
     Resource,
     ServiceInputs,
     canonical_yaml,
+    effective_footprint,
     footprint,
     split_resources,
 )
@@ -111,13 +112,15 @@ def test_canonical_text_reads_back_as_the_same_strings(text: str) -> None:
 
 
 def plan(replicas: int, gpus: int, autoscaling: dict[str, Any] | None) -> ServicePlan:
-    stand_in = SimpleNamespace(
-        replicas=replicas,
-        gpu=SimpleNamespace(count=gpus),
-        resources={"requests": {"memory": "1Gi"}, "limits": {"memory": "2Gi"}},
-        effective={"autoscaling": autoscaling} if autoscaling is not None else {},
-    )
-    return cast(ServicePlan, stand_in)
+    """A plan as footprint reads it: its effective chart values (defaults coalesced)."""
+    effective: dict[str, Any] = {
+        "replicaCount": replicas,
+        "gpu": {"count": gpus},
+        "resources": {"requests": {"memory": "1Gi"}, "limits": {"memory": "2Gi"}},
+    }
+    if autoscaling is not None:
+        effective["autoscaling"] = autoscaling
+    return cast(ServicePlan, SimpleNamespace(effective=effective))
 
 
 def test_footprint_uses_max_replicas_under_autoscaling_only() -> None:
@@ -128,6 +131,12 @@ def test_footprint_uses_max_replicas_under_autoscaling_only() -> None:
     assert footprint(plan(1, 2, {"enabled": True, "maxReplicas": 5})) == Footprint(
         10, 5 * GI, 10 * GI
     )
+
+
+def test_footprint_of_values_without_gpu_or_resources_is_zero() -> None:
+    """A committed values file coalesced with an older chart's defaults may lack them."""
+    assert effective_footprint({"replicaCount": 2}) == Footprint(0, 0, 0)
+    assert effective_footprint({"gpu": "one", "resources": []}) == Footprint(0, 0, 0)
 
 
 def side(label: str, **services: Footprint) -> Side:

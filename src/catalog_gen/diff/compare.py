@@ -28,12 +28,25 @@ CONTEXT_LINES = 3
 
 
 @dataclass(frozen=True)
+class Committed:
+    """The base's services whose values are the commit's generated values file (what Argo CD
+    deploys) rather than the plan's, and those of them whose file differs from the plan's (a
+    value an older catalog-gen wrote differently, or a file edited by hand)."""
+
+    folder: str  # the generated tree, relative to the top of the work tree
+    services: frozenset[str]
+    unlike_plan: frozenset[str]
+
+
+@dataclass(frozen=True)
 class Side:
     label: str  # how problems and headers name the side: REF, or "work tree"
     chart: Path
     services: Mapping[str, ServiceInputs]  # by <env>/<namespace>/<service>
     # The Argo CD files render writes (emit/argocd.py deploy_files), by path under DEPLOY_DIR.
     deploy: Mapping[PurePosixPath, bytes] = field(default_factory=dict)
+    # Where the base's values were read from the commit's generated tree (None: all planned).
+    committed: Committed | None = None
 
     def totals(self) -> dict[str, Footprint]:
         """Per environment: GPUs and memory of all its services (render.py Footprint)."""

@@ -1,8 +1,9 @@
 """One service's helm inputs, and the chart rendered with them into resources.
 
 The inputs are what Argo CD hands helm for the service: the chart, the values file catalog-gen
-writes (emit/values.py, byte for byte), the release name (the service) and the destination
-namespace (emit/argocd.py). Their digest decides which services are rendered at all.
+writes (emit/values.py, byte for byte; on the base side the committed one where there is one:
+command.py), the release name (the service) and the destination namespace (emit/argocd.py).
+Their digest decides which services are rendered at all.
 
 Rendered resources are re-serialized with sorted keys and multi-line strings as literal blocks,
 so a diff shows what changes in the objects, not how a template happens to lay them out; nothing
@@ -104,14 +105,24 @@ def service_inputs(plan: ServicePlan) -> ServiceInputs:
 
 
 def footprint(plan: ServicePlan) -> Footprint:
-    autoscaling = plan.effective.get("autoscaling")
-    replicas = plan.replicas
+    return effective_footprint(plan.effective)
+
+
+def effective_footprint(effective: Mapping[str, Any]) -> Footprint:
+    """The footprint of the chart values helm renders (the defaults coalesced with a values
+    file): what a plan's replicas, gpu and resources are made of (plan/service.py)."""
+    autoscaling = effective.get("autoscaling")
+    replicas = int(effective.get("replicaCount", 1))
     if isinstance(autoscaling, Mapping) and autoscaling.get("enabled"):
         replicas = int(autoscaling.get("maxReplicas", replicas))
+    gpu = effective.get("gpu")
+    gpus = int(gpu.get("count", 0)) if isinstance(gpu, Mapping) else 0
+    resources = effective.get("resources")
+    resources = resources if isinstance(resources, Mapping) else {}
     return Footprint(
-        gpus=replicas * plan.gpu.count,
-        memory_requests=replicas * _memory(plan.resources, "requests"),
-        memory_limits=replicas * _memory(plan.resources, "limits"),
+        gpus=replicas * gpus,
+        memory_requests=replicas * _memory(resources, "requests"),
+        memory_limits=replicas * _memory(resources, "limits"),
     )
 
 

@@ -45,6 +45,28 @@ def summary(comparison: Comparison) -> str:
     )
 
 
+def base_source(comparison: Comparison) -> str | None:
+    """One line: where the base side's values came from, when any came from the commit's
+    generated tree (else every service was planned, as in a repository without one)."""
+    base = comparison.base
+    if base.committed is None:
+        return None
+    read, planned = len(base.committed.services), len(base.services) - len(base.committed.services)
+    unlike = len(base.committed.unlike_plan)
+    differ = (
+        f", {unlike} of them unlike this catalog-gen's plan of {base.label}: written by an "
+        "older catalog-gen or by hand"
+        if unlike
+        else ""
+    )
+    why = f": no values file at {base.label}" if planned else ""
+    return (
+        f"base: committed {base.committed.folder}/ values ({read} "
+        f"service{'' if read == 1 else 's'}{differ}), planned ({planned} "
+        f"service{'' if planned == 1 else 's'}{why})"
+    )
+
+
 def _blocks(comparison: Comparison) -> list[ServiceDiff]:
     """What the diff shows, in order: the Argo CD files (as one block), then each service."""
     if not comparison.deploy:
@@ -80,6 +102,7 @@ def markdown(comparison: Comparison) -> str:
         "",
         summary(comparison) + ".",
         "",
+        *([f"{source}.", ""] if (source := base_source(comparison)) else []),
         *_refused_list(comparison),
         *_table(comparison),
     ]

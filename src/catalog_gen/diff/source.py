@@ -1,7 +1,8 @@
-"""The base side of a diff: files of a git commit, read with git's plumbing into a folder.
+"""The base side of a diff: files of a git commit, read with git's plumbing.
 
 Nothing is checked out and nothing is written in the repository: `git ls-tree` lists the blobs
-under a path at the commit, `git cat-file --batch` streams them into a temporary folder.
+under a path at the commit, `git cat-file --batch` streams them into a temporary folder (the
+catalog and the chart) or into memory (the committed values files).
 """
 
 from __future__ import annotations
@@ -60,8 +61,8 @@ def relative_to_root(root: Path, path: Path) -> PurePosixPath:
     return PurePosixPath(relative.as_posix())
 
 
-def extract(root: Path, commit: str, path: PurePosixPath, target: Path) -> bool:
-    """Write the files under path at commit into target/path; False when path is not there."""
+def _entries(root: Path, commit: str, path: PurePosixPath) -> list[tuple[str, str, PurePosixPath]]:
+    """(mode, blob id, path) of every file under path at commit."""
     listing = _git(root, "ls-tree", "-r", "-z", "--full-tree", commit, "--", str(path))
     entries: list[tuple[str, str, PurePosixPath]] = []
     for record in listing.split(b"\0"):
@@ -71,6 +72,30 @@ def extract(root: Path, commit: str, path: PurePosixPath, target: Path) -> bool:
         mode, kind, object_id = meta.split()
         if kind == "blob":  # submodules (commit) have no files here
             entries.append((mode, object_id, PurePosixPath(name)))
+    return entries
+
+
+def read_named(
+    root: Path, commit: str, folder: PurePosixPath, name: str
+) -> dict[PurePosixPath, bytes]:
+    """The regular files called name under folder at commit, by their folder relative to
+    folder (generated/dev/ns/svc/values.yaml: dev/ns/svc); empty when folder is not there.
+    A symbolic link is left out: git stores its target, not the content a reader would see."""
+    entries = [
+        (object_id, file_name)
+        for mode, object_id, file_name in _entries(root, commit, folder)
+        if file_name.name == name and mode in ("100644", "100755")
+    ]
+    contents = _blobs(root, [object_id for object_id, _ in entries])
+    return {
+        file_name.parent.relative_to(folder): content
+        for (_, file_name), content in zip(entries, contents, strict=True)
+    }
+
+
+def extract(root: Path, commit: str, path: PurePosixPath, target: Path) -> bool:
+    """Write the files under path at commit into target/path; False when path is not there."""
+    entries = _entries(root, commit, path)
     if not entries:
         return False
     contents = _blobs(root, [object_id for _, object_id, _ in entries])
@@ -88,6 +113,8 @@ def extract(root: Path, commit: str, path: PurePosixPath, target: Path) -> bool:
 
 def _blobs(root: Path, object_ids: list[str]) -> list[bytes]:
     """The contents of the blobs, in order, from one `git cat-file --batch`."""
+    if not object_ids:
+        return []
     output = _git(root, "cat-file", "--batch", stdin="".join(f"{o}\n" for o in object_ids).encode())
     contents: list[bytes] = []
     position = 0
