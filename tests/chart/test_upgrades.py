@@ -144,3 +144,23 @@ def test_an_upgrade_keeps_the_scripts_configmap_the_previous_pods_mount(
             "argocd.argoproj.io/compare-options": "IgnoreExtraneous",
         }
     assert names[0] != names[1]
+
+
+def test_the_readme_command_for_an_upgrade_from_047_annotates_what_the_chart_writes(
+    helm: Path, tmp_path: Path
+) -> None:
+    """Charts up to 0.3.47 wrote the scripts ConfigMap without the keep annotations, and helm and
+    Argo CD judge the live object: the README's command, run before the first upgrade, must
+    select that ConfigMap by a label the chart puts on it and give it the chart's annotations."""
+    readme = (CHART / "README.md").read_text(encoding="utf-8")
+    found = re.search(
+        r"kubectl -n NAMESPACE annotate configmap -l (\S+)=RELEASE \\\n((?:.*\\\n)*.*)\n", readme
+    )
+    assert found, "the README has no annotate command for an upgrade from 0.3.47"
+    label, arguments = found.group(1), found.group(2).replace("\\\n", " ").split()
+    (config_map,) = select(
+        render(helm, {"models": [{"name": "phi:latest"}]}, tmp_path), "ConfigMap"
+    )
+    assert config_map["metadata"]["labels"][label] == RELEASE
+    annotations = dict(argument.split("=", 1) for argument in arguments)
+    assert annotations == config_map["metadata"]["annotations"]
