@@ -33,8 +33,10 @@ that changes no service's facts (most edits: resources, models, descriptions) re
 
 Two kinds of pack, 256 of each (by the key's first byte), in `.catalog-gen-cache/` beside the
 catalog (ignored by git): `leaves-XX.pack` holds the entries (problems, facts, lock reads,
-template messages, the emitted files' names and sha256) as ONE pickle, so a run unpickles 256
-packs, not one pickle per leaf; `files-XX.pack` holds the emitted files' bytes, read only for a
+template messages, the emitted files' names and sha256) as ONE pickle, read when one of its
+entries is first asked for: a run that plans every leaf unpickles 256 packs, not one pickle per
+leaf, and one that reuses the last run (catalog_gen/snapshot.py) those of the leaves it plans
+only; `files-XX.pack` holds the emitted files' bytes, read only for a
 file the writer must write or compare (`tree`: the writer knows every other file by its sha256,
 write/writer.py KnownFiles). A one-leaf edit therefore loads no other file's bytes. A pack is
 replaced atomically (a temporary file renamed over it), only when its entries changed, and
