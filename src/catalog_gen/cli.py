@@ -815,10 +815,12 @@ def _check(
         held.close()
         held = None
     with locked(targets, exclusive=False) if held is None else nullcontext():
-        for journal in interrupted(targets):
+        for journal, problem in interrupted(targets):
             err.write(
-                f"{os.path.normpath(journal)}: a render was interrupted while replacing its "
-                f"outputs: run `{command}` to complete it\n"
+                f"catalog-gen: {problem}\n"
+                if problem is not None
+                else f"{os.path.normpath(journal)}: a render was interrupted while replacing "
+                f"its outputs: run `{command}` to complete it\n"
             )
             stale = True
         for output in outputs:

@@ -3,13 +3,14 @@ completes it, `check` reports it meanwhile, Ctrl-C exits 130 with one line and n
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 from pathlib import Path
 
 import pytest
 
-from tests.unit.helpers import run_cli
+from tests.unit.helpers import leaf, make_catalog, run_cli
 from tests.unit.outputs_support import (
     catalog_with_outputs,
     leftovers,
@@ -86,3 +87,29 @@ def test_ctrl_c_exits_130_with_one_line_and_no_half_written_output(tmp_path: Pat
         # A signal that arrives during the swap is held until the swap is done.
         assert outputs(root) == (before if on_load else expected)
         assert leftovers(root) == []
+
+
+def test_a_journal_catalog_gen_did_not_write_is_refused_by_render_and_by_check(
+    tmp_path: Path,
+) -> None:
+    """The reviewer's: a journal beside another output (here catalog-info.yaml) naming the
+    catalog as generated's old copy. render moved generated aside, the catalog in its place,
+    and deleted it; check told the user to run render to complete it."""
+    make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf()})
+    assert run_cli(tmp_path, "render").code == 0
+    before = outputs(tmp_path)
+    journal = tmp_path / ".catalog-info.yaml.catalog-gen-journal"
+    step = {"target": "generated", "staging": "nothing-here", "backup": "catalog"}
+    journal.write_text(json.dumps({"version": 2, "steps": [step]}))
+    for command in ("render", "check"):
+        result = run_cli(tmp_path, command)
+        assert result.code == 1, result.stderr
+        assert (
+            "catalog-gen: .catalog-info.yaml.catalog-gen-journal is not a journal catalog-gen "
+            "wrote for this output"
+        ) in result.stderr
+        assert "inspect it and remove it by hand" in result.stderr
+        assert "complete it" not in result.stderr
+        assert (tmp_path / "catalog" / "dev" / "ml" / "svc.yaml").is_file()
+        assert outputs(tmp_path) == before
+        assert journal.exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import json
 import os
 import string
 import threading
@@ -474,3 +475,22 @@ def test_a_held_output_lock_is_waited_for_only_as_long_as_asked(
     assert waited >= float(timeout)
     assert not (tmp_path / "generated").exists()
     write_tree(tmp_path / "generated", {A: MARK})  # the lock let go: written
+
+
+def test_an_interrupted_swap_is_completed_only_over_a_target_proven_catalog_gens(
+    tmp_path: Path,
+) -> None:
+    """A journal as the writer writes one still replaces its target: a file added by hand
+    there since stops it (the swap would delete it with the old copy), and nothing moves."""
+    out = tmp_path / "generated"
+    write_tree(out, {A: MARK + b"old\n"})
+    (out / "notes.txt").write_text("mine")
+    staging = tmp_path / ".generated.tmp-x"
+    (staging / "dev").mkdir(parents=True)
+    step = swap.Step(out, staging, tmp_path / ".generated.old-x")
+    swap.journal_path(out).write_text(json.dumps({"version": 2, "steps": [step.to_data()]}))
+    with pytest.raises(UnsafeOutputError, match=r"catalog-gen did not write .*notes\.txt"):
+        write_tree(out, {A: MARK + b"new\n"})
+    assert (out / "notes.txt").read_text() == "mine"
+    assert swap.journal_path(out).exists()
+    assert staging.is_dir()

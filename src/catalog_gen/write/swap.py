@@ -7,6 +7,11 @@ to a temporary name, flushed, then renamed). A process killed between two rename
 power loss) leaves the journal; the next writer, holding the same lock, finds it and rolls the
 swap forward: every staged output was complete before the journal existed, so the result is
 exactly the render that was interrupted. `catalog-gen check` reports a journal it finds.
+A journal is trusted only as the writer writes it (read_journal): every step's target one of
+this run's targets, one of them the journal's own, each step's staging and backup copies
+siblings of their target named as the writer names them (`.<name>.tmp-*`, `.<name>.old-*`),
+with no symbolic link on the way; any other journal moves nothing (JournalError): a person
+must look at it, since replaying it could delete what catalog-gen never wrote.
 A patch step (a tree of which only some files change) moves file by file instead: the previous
 version of each changed or removed file aside into the backup folder, the staged one in; each
 file moves at most once each way, so the roll-forward and the roll-back are repeatable.
@@ -21,10 +26,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
+import stat
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +44,8 @@ _HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
 
 class JournalError(Exception):
-    """A journal that cannot be read: a person must look (it is never deleted unread)."""
+    """A journal that cannot be read or trusted: a person must look (nothing it names is
+    moved, and it is never deleted)."""
 
 
 @dataclass(frozen=True)
@@ -102,13 +110,18 @@ def swap(steps: Sequence[Step]) -> None:
         _finish(steps)
 
 
-def recover(targets: Sequence[Path]) -> list[Path]:
-    """Complete every swap whose journal lies beside one of targets; the journals handled."""
+def recover(targets: Sequence[Path], prove: Callable[[], object] = lambda: None) -> list[Path]:
+    """Complete every swap whose journal lies beside one of targets; the journals handled.
+    Every journal is read and trusted (read_journal) before anything moves; prove runs then,
+    before the first move, when there is one (render proves the targets its own: a swap
+    replaces them)."""
+    found = [(journal, read_journal(journal, targets)) for journal in pending(targets)]
+    if found:
+        prove()
     handled: list[Path] = []
-    for journal in pending(targets):
-        if not journal.exists():  # another copy of a journal handled a moment ago
+    for journal, steps in found:
+        if not os.path.lexists(journal):  # another copy of a journal handled a moment ago
             continue
-        steps = read_journal(journal)
         with signals_held():
             for step in steps:
                 _forward(step)
@@ -119,20 +132,94 @@ def recover(targets: Sequence[Path]) -> list[Path]:
 
 def pending(targets: Sequence[Path]) -> list[Path]:
     """The journals of interrupted swaps beside targets."""
-    return [journal_path(target) for target in targets if journal_path(target).exists()]
+    return [journal_path(target) for target in targets if os.path.lexists(journal_path(target))]
 
 
-def read_journal(journal: Path) -> list[Step]:
+def journal_problem(journal: Path, targets: Sequence[Path]) -> str | None:
+    """Why render would refuse journal (beside one of targets) rather than complete its swap;
+    None when it would complete it."""
+    try:
+        read_journal(journal, targets)
+    except JournalError as error:
+        return str(error)
+    return None
+
+
+def read_journal(journal: Path, targets: Sequence[Path]) -> list[Step]:
+    """The steps of journal, which lies beside one of targets (this run's outputs), once the
+    journal is proven to be one the writer wrote for them (_untrusted)."""
+    if not stat.S_ISREG(os.lstat(journal).st_mode):
+        raise JournalError(_not_ours(journal, "it is not a regular file"))
     try:
         data = json.loads(journal.read_bytes())
         if data.get("version") not in _READABLE_VERSIONS:
             raise ValueError(f"version {data.get('version')!r}")
-        return [_step_of(item) for item in data["steps"]]
+        steps = [_step_of(item) for item in data["steps"]]
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise JournalError(
             f"{journal} records an interrupted render but cannot be read ({error}); compare "
             "the outputs with `catalog-gen check`, then delete it"
         ) from error
+    reason = _untrusted(journal, steps, targets)
+    if reason is not None:
+        raise JournalError(_not_ours(journal, reason))
+    return steps
+
+
+def _not_ours(journal: Path, reason: str) -> str:
+    return (
+        f"{journal} is not a journal catalog-gen wrote for this output ({reason}); nothing it "
+        "names was moved: inspect it and remove it by hand"
+    )
+
+
+def _untrusted(journal: Path, steps: Sequence[Step], targets: Sequence[Path]) -> str | None:
+    """Why steps are not a swap the writer journals beside journal for targets; None when
+    they are. Paths are compared with the links in their folders resolved; the last part of
+    each must be no link (a swap renames it, and removes what it held)."""
+    ours = {_real(target) for target in targets}
+    if not steps or _real(journal) not in {_real(journal_path(step.target)) for step in steps}:
+        return "none of its steps is the output it lies beside"
+    for step in steps:
+        if _real(step.target) not in ours:
+            return f"it names {step.target}, which is not an output of this render"
+        for copy, kind in ((step.target, ""), (step.staging, "tmp"), (step.backup, "old")):
+            if kind and not _copy_of(step.target, copy, kind):
+                return f"{copy} is not a name catalog-gen gives a copy of {step.target}"
+            if os.path.islink(copy):
+                return f"{copy} is a symbolic link"
+        linked = _linked_folder(step)
+        if linked is not None:
+            return f"{linked} is a symbolic link"
+    return None
+
+
+def _real(path: Path) -> Path:
+    """path with the links of its folder resolved (its last part as it is)."""
+    return Path(os.path.realpath(path.parent)) / path.name
+
+
+def _copy_of(target: Path, copy: Path, kind: str) -> bool:
+    """Whether copy is a sibling of target named as the writer names one (tempfile's)."""
+    name = re.escape(f".{target.name}.{kind}-")
+    return _real(copy).parent == _real(target).parent and (
+        re.fullmatch(f"{name}[A-Za-z0-9_]+", copy.name) is not None
+    )
+
+
+def _linked_folder(step: Step) -> Path | None:
+    """A folder a patch step's names go through, under its target or copies, that is a link
+    (a rename through it would move a file from outside, or into it); None when none is."""
+    checked: set[Path] = set()
+    for name in [*(step.changed or ()), *step.removed]:
+        for root in (step.target, step.staging, step.backup):
+            folder = (root / name).parent
+            while folder != root and folder not in checked:
+                checked.add(folder)
+                if os.path.islink(folder):
+                    return folder
+                folder = folder.parent
+    return None
 
 
 def _step_of(item: dict[str, Any]) -> Step:
