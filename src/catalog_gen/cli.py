@@ -44,6 +44,7 @@ from catalog_gen.write.writer import (
     Output,
     OutputBusyError,
     OutputError,
+    ReadOnlyOutputError,
     TreeOutput,
     UnsafeOutputError,
     Written,
@@ -386,7 +387,13 @@ def main(
     except (ChartContractError, ChartTemplateError, UnsafeOutputError, ScaffoldUsageError) as error:
         err.write(f"catalog-gen: {error}\n")
         return EXIT_USAGE
-    except (OutputError, OutputBusyError, JournalError, JobsProcessError) as error:
+    except (
+        OutputError,
+        OutputBusyError,
+        ReadOnlyOutputError,
+        JournalError,
+        JobsProcessError,
+    ) as error:
         err.write(f"catalog-gen: {error}\n")  # the disk's or the machine's doing (a kill, OOM)
         return EXIT_INVALID
     except OSError as error:  # the machine refused: read-only, permissions, full disk

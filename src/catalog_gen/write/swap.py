@@ -30,6 +30,7 @@ import re
 import shutil
 import signal
 import stat
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -85,11 +86,45 @@ def rename(source: str | Path, destination: str | Path) -> None:
 
 
 def remove(path: Path) -> None:
-    """Remove a file, a link or a whole directory; gone already is fine."""
+    """Remove a file, a link or a whole directory of catalog-gen's own (a staged copy, a
+    previous version set aside, a leftover of either); gone already is fine. A folder in it
+    someone made read-only (`chmod -R a-w` of an output, then moved aside by a render) is made
+    writable and the removal tried again: only inside path, never path's own folder. An error
+    names the full path refused (rmtree's names only the entry, relative to its folder)."""
     if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
+        retry = _retry_writable(str(path))
+        if sys.version_info >= (3, 12):
+            shutil.rmtree(path, onexc=retry)
+        else:
+            shutil.rmtree(path, onerror=lambda function, name, info: retry(function, name, info[1]))
     elif os.path.lexists(path):
         path.unlink()
+
+
+def _retry_writable(root: str) -> Callable[[Callable[..., object], str, BaseException], None]:
+    """rmtree's error handler for the tree at root: an entry its folder's mode keeps from
+    being removed is removed once that folder (inside root) is made writable; any other
+    error is raised naming the full path."""
+
+    def retry(function: Callable[..., object], name: str, error: BaseException) -> None:
+        if isinstance(error, FileNotFoundError):
+            return  # gone already
+        name = os.fspath(name)  # root itself comes as given: a Path
+        folder = os.path.dirname(name)
+        inside = folder == root or folder.startswith(root + os.sep)
+        if isinstance(error, PermissionError) and inside and function in (os.unlink, os.rmdir):
+            try:
+                os.chmod(folder, stat.S_IMODE(os.lstat(folder).st_mode) | stat.S_IRWXU)
+                function(name)
+            except OSError as again:
+                error = again
+            else:
+                return
+        if not isinstance(error, OSError):
+            raise error
+        raise OSError(error.errno, error.strerror, name) from error
+
+    return retry
 
 
 def swap(steps: Sequence[Step]) -> None:

@@ -12,6 +12,7 @@ their entries, do not change meanwhile: both run under the writers' lock (write/
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -61,11 +62,18 @@ def _parts(directory: str, prefix: str, depth: int) -> Iterator[tuple[str, str, 
 
 
 def _files(
-    directory: str, prefix: str, deep: bool, empty: list[str] | None = None
+    directory: str,
+    prefix: str,
+    deep: bool,
+    empty: list[str] | None = None,
+    locked: list[str] | None = None,
 ) -> Iterator[tuple[os.DirEntry[str], str]]:
     """Every entry but the folders of directory, each with its path under the tree's root, then
     (deep) those of each subfolder: os.walk's order. empty (when given) receives the folders
-    walked that hold nothing at all."""
+    walked that hold nothing at all, locked (when given) those without their owner's write
+    permission."""
+    if locked is not None and not os.lstat(directory).st_mode & stat.S_IWUSR:
+        locked.append(directory)
     with os.scandir(directory) as listing:
         entries = list(listing)
     if not entries and empty is not None:
@@ -76,7 +84,7 @@ def _files(
             yield entry, prefix + entry.name
     if deep:
         for entry in folders:
-            yield from _files(entry.path, f"{prefix}{entry.name}/", deep, empty)
+            yield from _files(entry.path, f"{prefix}{entry.name}/", deep, empty, locked)
 
 
 # -- render: is every file ours? ----------------------------------------------------------------
@@ -99,6 +107,7 @@ class Ownership:
     stamped: list[str] = field(default_factory=list)
     read: dict[str, Stamp] = field(default_factory=dict)
     empty: list[str] = field(default_factory=list)  # folders holding nothing (the root aside)
+    locked: list[str] = field(default_factory=list)  # folders without their owner's write bit
 
     def proven(self, stamps: Mapping[str, Stamp]) -> dict[str, Stamp]:
         """The stamp of every file of the tree catalog-gen wrote (stamps: the walk's)."""
@@ -113,13 +122,13 @@ def ownership(
     read_ours: Callable[[str], Stamp | None],
     jobs: int,
 ) -> Ownership:
-    """The tree at root walked (one lstat per file): a file whose stamp matches is ours
+    """The tree at root walked (one lstat per file and folder): a file whose stamp matches is ours
     unread, any other regular file if read_ours (which reads it) gives its stamp; foreign
     entries in a walk's order (os.walk's: a folder's files, then its subfolders)."""
 
     def walk(directory: str, prefix: str, deep: bool) -> Ownership:
         found = Ownership()
-        for entry, name in _files(directory, prefix, deep, found.empty):
+        for entry, name in _files(directory, prefix, deep, found.empty, found.locked):
             if not plain_file(entry):
                 found.foreign.append(entry.path)
             elif (known := stamps.get(name)) is not None and known.matches(
@@ -138,6 +147,7 @@ def ownership(
         total.stamped += part.stamped
         total.read.update(part.read)
         total.empty += part.empty
+        total.locked += part.locked
     total.empty = [folder for folder in total.empty if folder != root]
     return total
 
