@@ -497,3 +497,43 @@ def test_an_invalid_side_exits_1_with_its_problems(
     run = diff(monkeypatch, capsys, "--base", "main")
     assert run.code == 1
     assert f"main:catalog/{PHI}.yaml:9:3: error: $.container.replica: unknown key" in run.out
+
+
+def test_a_committed_link_out_of_the_catalog_is_refused_on_the_base_side(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """git keeps a link as a link and the base side is extracted as one: a link out of the
+    catalog (to a file of the machine running diff) is refused there as in the work tree."""
+    secret = repo.parent / "credential"
+    secret.write_text("serviceName: SECRET_TOKEN\n")
+    link = repo / "catalog" / "dev" / "ml-workloads" / "x.yaml"
+    link.symlink_to(secret)
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", "link")
+    run = diff(monkeypatch, capsys, "--base", "main")
+    assert run.code == 1
+    refusal = (
+        "catalog/dev/ml-workloads/x.yaml:1:1: error: $: not read: a symbolic link to a file "
+        "outside the catalog directory; "
+    )
+    errors = [line for line in run.out.splitlines() if ": error: " in line]
+    assert [line.split("; ")[0] + "; " for line in errors] == [refusal, f"main:{refusal}"]
+    assert "SECRET_TOKEN" not in run.out + run.err
+    assert run.rendered == []
+
+
+def test_a_committed_link_inside_the_catalog_is_read_on_the_base_side(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A relative link to a file of the catalog stays a leaf on both sides."""
+    phi = repo / "catalog" / f"{PHI}.yaml"
+    (repo / "catalog" / "phi.txt").write_text(phi.read_text())
+    phi.unlink()
+    phi.symlink_to(Path("..") / ".." / "phi.txt")
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", "link")
+    (repo / "catalog" / "phi.txt").write_text(leaf("ollama-phi", "phi:latest", 2, "2Gi", "4Gi"))
+    run = diff(monkeypatch, capsys, "--base", "main")
+    assert run.code == 0, run.out
+    assert run.rendered == both(PHI)
+    assert "-  replicas: 1\n+  replicas: 2\n" in run.out

@@ -47,6 +47,63 @@ def test_a_symlinked_namespace_or_environment_directory_is_read(tmp_path: Path) 
     ]
 
 
+def test_a_link_out_of_the_catalog_is_reported_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file, or an environment or namespace directory, whose link resolves outside the
+    catalog is reported at its own place and never opened (its content could be anything on
+    the machine: a credential quoted in an error, or rendered); links inside still count."""
+    catalog = tmp_path / "catalog"
+    make(catalog, "environments/dev.yaml", "dev/ml/ok.yaml", "dev/ml/real.txt")
+    make(tmp_path, "outside/svc.yaml", "outside/ns/svc.yaml")
+    namespace = catalog / "dev" / "ml"
+    (namespace / "out.yaml").symlink_to(tmp_path / "outside" / "svc.yaml")
+    (namespace / "dots.yaml").symlink_to(Path("..") / ".." / ".." / "outside" / "svc.yaml")
+    (namespace / "in.yaml").symlink_to("real.txt")  # inside: read as the leaf it is
+    (catalog / "environments" / "qa.yaml").symlink_to(tmp_path / "outside" / "svc.yaml")
+    (catalog / "dev" / "linked").symlink_to(tmp_path / "outside" / "ns")
+    (catalog / "prod").symlink_to(tmp_path / "outside")
+    opened: list[str] = []
+    real_scandir = os.scandir
+
+    def scandir(path: str | os.PathLike[str]) -> Iterator[os.DirEntry[str]]:
+        opened.append(os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    report = Report()
+    files = discover(catalog, "cat", report)
+    assert files.leaves == [namespace / "in.yaml", namespace / "ok.yaml"]
+    assert list(files.environments) == ["dev"]
+    outside_file = "not read: a symbolic link to a file outside the catalog directory; "
+    outside_directory = "not read: a symbolic link to a directory outside the catalog directory; "
+    found = problems(report)
+    assert {path: message.split("; ")[0] + "; " for path, message in found.items()} == {
+        "cat/dev/ml/out.yaml": outside_file,
+        "cat/dev/ml/dots.yaml": outside_file,
+        "cat/environments/qa.yaml": outside_file,
+        "cat/dev/linked": outside_directory,
+        "cat/prod": outside_directory,
+    }
+    assert all((problem.line, problem.column) == (1, 1) for problem in report.problems)
+    assert not [path for path in opened if "outside" in os.path.realpath(path)]
+
+
+def test_a_catalog_reached_through_a_link_keeps_its_links_inside(tmp_path: Path) -> None:
+    """Inside is judged on real paths: a catalog named through a link still reads its own
+    linked leaves, and a link to the catalog's real place is inside it."""
+    make(tmp_path / "real", "environments/dev.yaml", "dev/ml/ok.yaml")
+    (tmp_path / "named").symlink_to(tmp_path / "real")
+    (tmp_path / "real" / "dev" / "ml" / "again.yaml").symlink_to(
+        tmp_path / "real" / "dev" / "ml" / "ok.yaml"
+    )
+    report = Report()
+    files = discover(tmp_path / "named", "cat", report)
+    assert report.ok, report.format_text()
+    namespace = tmp_path / "named" / "dev" / "ml"
+    assert files.leaves == [namespace / "again.yaml", namespace / "ok.yaml"]
+
+
 @pytest.mark.parametrize(
     ("relative", "reason"),
     [

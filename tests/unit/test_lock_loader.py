@@ -79,3 +79,25 @@ def test_every_command_reading_the_lock_exits_1_with_the_located_problem(
     assert fragment in outcome.stdout
     assert "internal error" not in outcome.stderr
     assert not (root / "generated").exists()
+
+
+@pytest.mark.parametrize("command", ["validate", "render", "check", "lock"])
+def test_a_lock_linking_out_of_the_catalog_is_not_read(tmp_path: Path, command: str) -> None:
+    """As a leaf linking out (load/document.py): a lock whose link leaves the catalog is
+    refused at its own place, its target never read nor quoted; `lock` writes no lock over it."""
+    catalog = make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf()})
+    secret = tmp_path / "credential"
+    secret.write_text('{"auths": {"SECRET_TOKEN": 1}}\n')
+    (catalog / "models.lock.yaml").symlink_to(secret)
+    arguments = ["--check", "--offline"] if command == "lock" else []
+    outcome = run_cli(tmp_path, command, *arguments)
+    assert outcome.code == 1, outcome.stderr
+    # `lock` writes its problems on stderr, the other commands on stdout.
+    assert (outcome.stderr if command == "lock" else outcome.stdout).startswith(
+        "catalog/models.lock.yaml:1:1: error: $: not read: a symbolic link to a file outside "
+        "the catalog directory; catalog files are read only inside the catalog: move what it "
+        "links to into the catalog (a link to a place inside the catalog is followed)\n"
+    )
+    assert "SECRET_TOKEN" not in outcome.stdout + outcome.stderr
+    assert (catalog / "models.lock.yaml").is_symlink()
+    assert not (tmp_path / "generated").exists()

@@ -655,10 +655,11 @@ def discover(catalog: Path, display_root: str, report: Report) -> CatalogFiles:
         report.add(display_root, 0, 0, "$", "catalog directory not found")
         return CatalogFiles(environments, leaves)
     root = os.fspath(catalog)
-    for found in _catalog_paths(root):
+    real_root = os.path.realpath(root)
+    for found in _catalog_paths(root, real_root):
         relative = found.relative
         parts = relative.split("/")
-        reason = found.reason or _misplaced(root, parts, regular=found.regular)
+        reason = found.reason or _misplaced(root, real_root, parts, regular=found.regular)
         if reason is not None:
             report.add(join_display(display_root, PurePosixPath(relative)), 1, 1, "$", reason)
         elif parts[0] == ENVIRONMENTS_DIR:
@@ -668,7 +669,7 @@ def discover(catalog: Path, display_root: str, report: Report) -> CatalogFiles:
     return CatalogFiles(environments, leaves)
 
 
-def _misplaced(catalog: str, parts: list[str], *, regular: bool = False) -> str | None:
+def _misplaced(catalog: str, real_root: str, parts: list[str], *, regular: bool) -> str | None:
     """Why a YAML-named path is not read, or None when it is an environment file or a leaf
     (the top-level lock is neither and reads as None too: plan/pipeline.py loads it itself)."""
     if len(parts) == 1:
@@ -680,7 +681,9 @@ def _misplaced(catalog: str, parts: list[str], *, regular: bool = False) -> str 
     hidden = [part for part in parts if part.startswith(".")]
     if hidden:
         return f"not read: {hidden[0]!r} starts with '.' (hidden); {layout}"
-    kind = None if regular else _file_kind(os.path.join(catalog, *parts))
+    kind = None if regular else _file_kind(os.path.join(catalog, *parts), real_root)
+    if kind == OUTSIDE_FILE:
+        return f"not read: {kind}; {OUTSIDE_WHY}"
     if kind is not None:
         return f"is {kind}; {layout}"
     name = parts[-1]
@@ -699,8 +702,25 @@ def _misplaced(catalog: str, parts: list[str], *, regular: bool = False) -> str 
     return None
 
 
-def _file_kind(path: str) -> str | None:
-    """None for a regular file (or a link to one); else what it is, in words."""
+# A link may point anywhere: what the catalog renders (and what its errors quote) must come from
+# the catalog's own files, which git holds, not from a file elsewhere on the machine running it.
+OUTSIDE_FILE = "a symbolic link to a file outside the catalog directory"
+_OUTSIDE_DIRECTORY = "a symbolic link to a directory outside the catalog directory"
+OUTSIDE_WHY = (
+    "catalog files are read only inside the catalog: move what it links to into the catalog "
+    "(a link to a place inside the catalog is followed)"
+)
+
+
+def resolves_outside(path: str, real_root: str) -> bool:
+    """Whether path's real path (every link followed) is outside real_root (a real path)."""
+    real = os.path.realpath(path)
+    return real != real_root and not real.startswith(os.path.join(real_root, ""))
+
+
+def _file_kind(path: str, real_root: str) -> str | None:
+    """None for a regular file, or a link to one inside real_root (the catalog's real path);
+    else what it is, in words (OUTSIDE_FILE for a link to a regular file outside it)."""
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
@@ -711,13 +731,16 @@ def _file_kind(path: str) -> str | None:
         return "a directory"
     if not stat.S_ISREG(mode):
         return "not a regular file"
+    if resolves_outside(path, real_root):
+        return OUTSIDE_FILE
     return None
 
 
-def _catalog_paths(catalog: str) -> list[_Found]:
+def _catalog_paths(catalog: str, real_root: str) -> list[_Found]:
     """Every YAML-named entry below catalog, every directory that cannot be searched, and every
-    symbolic link to a directory that is not followed; sorted by path (as PurePosixPath sorts:
-    part by part)."""
+    symbolic link to a directory that is not followed (deeper than a namespace, or resolving
+    outside real_root: catalog's real path); sorted by path (as PurePosixPath sorts: part by
+    part)."""
     found: list[_Found] = []
     pending = [""]
     while pending:
@@ -736,15 +759,28 @@ def _catalog_paths(catalog: str) -> list[_Found]:
                 found.append(_Found(child, regular=_is_regular(entry)))
             if entry.name == ".git" or not _is_directory(entry):
                 continue
-            if depth > _FOLLOW_LINKS_DEPTH and entry.is_symlink():
-                if named_yaml:  # reported above as a YAML name that is no file: once is enough
-                    continue
-                found.append(
-                    _Found(child, f"not read: a symbolic link to a directory; {_LEAF_LAYOUT}")
-                )
+            refused = _link_refused(catalog, child, entry, depth, real_root)
+            if refused is not None:
+                if not named_yaml:  # else reported above as a YAML name that is no file
+                    found.append(_Found(child, refused))
                 continue
             pending.append(child)
     return sorted(found, key=lambda item: item.relative.split("/"))
+
+
+def _link_refused(
+    catalog: str, child: str, entry: os.DirEntry[str], depth: int, real_root: str
+) -> str | None:
+    """Why the directory entry (a directory) is not searched, or None: a symbolic link is
+    followed only as an environment or namespace directory inside the catalog (a directory
+    that is no link lies inside it whenever its parent does)."""
+    if not entry.is_symlink():
+        return None
+    if depth > _FOLLOW_LINKS_DEPTH:
+        return f"not read: a symbolic link to a directory; {_LEAF_LAYOUT}"
+    if resolves_outside(os.path.join(catalog, child), real_root):
+        return f"not read: {_OUTSIDE_DIRECTORY}; {OUTSIDE_WHY}"
+    return None
 
 
 def _is_regular(entry: os.DirEntry[str]) -> bool:

@@ -14,7 +14,12 @@ from pathlib import Path
 
 import yaml
 
-from catalog_gen.load.document import parse_document
+from catalog_gen.load.document import (
+    OUTSIDE_FILE,
+    OUTSIDE_WHY,
+    parse_document,
+    resolves_outside,
+)
 from catalog_gen.load.yaml12 import second_reading
 from catalog_gen.lock.model import LOCK_VERSION, LockedModel, ModelLock
 from catalog_gen.problems import JsonPathPart, Report
@@ -93,6 +98,10 @@ def load_lock(path: Path, report: Report, display: str | None = None) -> ModelLo
     """The lock at path; None when the file does not exist (no problem) or cannot be used
     (problems added, each with its line and column)."""
     shown = display or str(path)
+    if path.is_symlink() and resolves_outside(os.fspath(path), os.path.realpath(path.parent)):
+        # As a leaf linking out of the catalog (load/document.py): not read, never quoted.
+        report.add(shown, 1, 1, "$", f"not read: {OUTSIDE_FILE}; {OUTSIDE_WHY}")
+        return None
     try:
         raw = path.read_bytes()
     except FileNotFoundError:

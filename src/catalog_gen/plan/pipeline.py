@@ -503,12 +503,17 @@ def _select(
 
 def _not_a_leaf(catalog: Path, display_root: str, path: Path, report: Report) -> str:
     """Report a FILE that is no leaf (unless discover has, as a file misplaced in the catalog:
-    once, as a whole-catalog run says it); the display whose problems are kept."""
-    try:
-        inside = PurePosixPath(path.resolve().relative_to(catalog.resolve()).as_posix())
-    except ValueError:
-        inside = None
-    if inside is not None:
+    once, as a whole-catalog run says it); the display whose problems are kept. The FILE is
+    looked for where it is named as well as where it resolves: a link out of the catalog is
+    reported by discover at its own place."""
+    for named, root in (
+        (Path(os.path.abspath(path)), Path(os.path.abspath(catalog))),
+        (path.resolve(), catalog.resolve()),
+    ):
+        try:
+            inside = PurePosixPath(named.relative_to(root).as_posix())
+        except ValueError:
+            continue
         display = join_display(display_root, inside)
         if any(problem.path == display for problem in report.problems):
             return display
