@@ -180,6 +180,63 @@ def test_every_bad_field_is_reported_in_one_pass() -> None:
     ]
 
 
+def sized_entry(total: object, model: object, weights: object) -> str:
+    return (
+        VALID_ENTRY.replace("totalSize: 10", f"totalSize: {total}")
+        .replace("modelSize: 10", f"modelSize: {model}")
+        .replace("weightsSize: 10", f"weightsSize: {weights}")
+    )
+
+
+@pytest.mark.parametrize(
+    ("sizes", "expected"),
+    [
+        (
+            (1000, 10, 99999999999999999999999999),
+            [
+                "models.lock.yaml:8:16: error: $.models[0].weightsSize: weightsSize "
+                f"99999999999999999999999999 is more than {2**50} bytes (1 PiB): no model",
+            ],
+        ),
+        (
+            (2**50 + 1, 10, 10),
+            [
+                "models.lock.yaml:6:14: error: $.models[0].totalSize: totalSize "
+                f"{2**50 + 1} is more than {2**50} bytes (1 PiB): no model",
+            ],
+        ),
+        (
+            (1000, 10, 2000),
+            [
+                "models.lock.yaml:8:16: error: $.models[0].weightsSize: weightsSize 2000 is more "
+                "than totalSize 1000: the weights are part of what a pull downloads",
+            ],
+        ),
+        (
+            (1000, 20, 10),
+            [
+                "models.lock.yaml:7:14: error: $.models[0].modelSize: modelSize 20 is more than "
+                "weightsSize 10: the model layers are part of the weights",
+            ],
+        ),
+    ],
+)
+def test_a_size_no_manifest_gives_is_refused_at_its_line(
+    sizes: tuple[int, int, int], expected: list[str]
+) -> None:
+    """Sizes as `lock` computes them from a manifest's layers: at most 1 PiB, and
+    modelSize <= weightsSize <= totalSize (a hand edit that breaks it would size a service's
+    memory from it, or fail at the leaf instead of here)."""
+    assert problems_of(f"version: 1\nmodels:\n{sized_entry(*sizes)}") == expected
+
+
+def test_the_largest_sizes_in_order_are_read() -> None:
+    text = f"version: 1\nmodels:\n{sized_entry(2**50, 2**50, 2**50)}"
+    lock = parse_lock(text.encode(), Report(), "models.lock.yaml")
+    assert lock is not None
+    assert lock.models[PHI.reference].total_size == 2**50
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

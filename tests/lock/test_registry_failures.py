@@ -183,6 +183,34 @@ def test_connection_refused_is_a_clear_error() -> None:
             "no model weights layer",
         ),
         (
+            manifest(
+                [
+                    {
+                        "mediaType": "application/vnd.ollama.image.model",
+                        "digest": WEIGHTS_DIGEST,
+                        "size": 2**50 + 1,
+                    }
+                ]
+            ),
+            f"layers[0].size {2**50 + 1} is more than {2**50} bytes (1 PiB)",
+        ),
+        (  # each layer under the bound, the lock's totalSize over it
+            manifest(
+                [
+                    {
+                        "mediaType": media_type,
+                        "digest": WEIGHTS_DIGEST,
+                        "size": 2**49 + 1,
+                    }
+                    for media_type in (
+                        "application/vnd.ollama.image.model",
+                        "application/vnd.ollama.image.projector",
+                    )
+                ]
+            ),
+            f"layers total {2**50 + 2} bytes, more than {2**50} (1 PiB)",
+        ),
+        (
             json.dumps(
                 {
                     "schemaVersion": 2,

@@ -101,3 +101,23 @@ def test_a_lock_linking_out_of_the_catalog_is_not_read(tmp_path: Path, command: 
     assert "SECRET_TOKEN" not in outcome.stdout + outcome.stderr
     assert (catalog / "models.lock.yaml").is_symlink()
     assert not (tmp_path / "generated").exists()
+
+
+def test_a_lock_size_out_of_bounds_fails_at_the_lock_not_in_the_outputs(tmp_path: Path) -> None:
+    """A weightsSize no registry gives (above 1 PiB, above its own totalSize) once rendered a
+    CPU leaf's memory as 93132257461547854Gi; it is the lock's error now, at its line."""
+    catalog = make_catalog(
+        tmp_path, {"dev/ml/svc.yaml": leaf("model: phi:latest\nresourcesPreset: auto\n")}
+    )
+    oversized = ENTRY.replace("totalSize: 10", "totalSize: 1000").replace(
+        "weightsSize: 9", "weightsSize: 99999999999999999999999999"
+    )
+    (catalog / "models.lock.yaml").write_text(f"version: 1\nmodels:\n{oversized}")
+    outcome = run_cli(tmp_path, "render")
+    assert outcome.code == 1, outcome.stderr
+    assert outcome.stdout.startswith(
+        "catalog/models.lock.yaml:8:16: error: $.models[0].weightsSize: weightsSize "
+        "99999999999999999999999999 is more than 1125899906842624 bytes (1 PiB): no model\n"
+    )
+    assert "Gi" not in outcome.stdout
+    assert not (tmp_path / "generated").exists()

@@ -22,6 +22,7 @@ from catalog_gen.load.document import (
 )
 from catalog_gen.load.yaml12 import second_reading
 from catalog_gen.lock.model import LOCK_VERSION, LockedModel, ModelLock
+from catalog_gen.lock.registry import MAX_MODEL_BYTES
 from catalog_gen.problems import JsonPathPart, Report
 from catalog_gen.references import (
     DIGEST_PATTERN,
@@ -278,12 +279,28 @@ def _check_identity(entry: Mapping[str, object], fail: Callable[[str, str], None
 
 
 def _entry_sizes(entry: Mapping[str, object], fail: Callable[[str, str], None]) -> dict[str, int]:
+    """The three sizes, each a byte count of at most MAX_MODEL_BYTES, and as `lock` computes
+    them from the manifest's layers (LockedModel.from_remote): the model layers are among the
+    weights, the weights among all layers, so modelSize <= weightsSize <= totalSize. A size
+    out of that order or bound is a hand edit or a damaged file: reported at its line, not at
+    the leaf whose sizing would use it."""
     sizes: dict[str, int] = {}
     for key in ("totalSize", "modelSize", "weightsSize"):
         value = entry.get(key)
         if key in entry:
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 fail(key, f"{key} {value!r} is not a byte count")
+            elif value > MAX_MODEL_BYTES:
+                fail(key, f"{key} {value} is more than {MAX_MODEL_BYTES} bytes (1 PiB): no model")
             else:
                 sizes[key] = value
+    for part, whole, why in _SIZE_ORDER:
+        if part in sizes and whole in sizes and sizes[part] > sizes[whole]:
+            fail(part, f"{part} {sizes[part]} is more than {whole} {sizes[whole]}: {why}")
     return sizes
+
+
+_SIZE_ORDER = (
+    ("modelSize", "weightsSize", "the model layers are part of the weights"),
+    ("weightsSize", "totalSize", "the weights are part of what a pull downloads"),
+)

@@ -96,6 +96,12 @@ CONFIG_MEDIA_TYPES = frozenset(
 # The distribution spec lets registries refuse manifests over 4 MiB; configs are a few hundred
 # bytes. Anything bigger is not an Ollama model and is not read into memory.
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+# The most bytes a model (all its layers together) may have: 1 PiB. The largest published models
+# are about 2**40 bytes (a 671B-parameter model at 16 bits: 1.3 TB), so a thousand times that is
+# no model but a damaged manifest or lock; sizing turns these bytes into memory requests and
+# volume sizes, and a value of 2**53 or more would no longer be exact as a JSON number (Helm's
+# values, Go's float64).
+MAX_MODEL_BYTES = 2**50
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
 MAX_TOKEN_BYTES = 1024 * 1024
 _MAX_REDIRECTS = 5
@@ -761,6 +767,9 @@ def parse_manifest(
             errors.append(
                 "manifest has no model weights layer (application/vnd.ollama.image.model)"
             )
+        total = sum(layer.size for layer in layers)
+        if total > MAX_MODEL_BYTES:  # the lock's totalSize: a lock that could not be read back
+            errors.append(f"layers total {total} bytes, more than {MAX_MODEL_BYTES} (1 PiB)")
     if errors or config is None:
         raise RegistryError("malformed manifest: " + "; ".join(errors))
     return config, tuple(layers)
@@ -778,6 +787,8 @@ def _parse_descriptor(raw: object, where: str, errors: list[str]) -> Layer | Non
         problems.append(f"{where}.digest {digest!r} is not sha256:<64 hex>")
     if isinstance(size, bool) or not isinstance(size, int) or size < 0:
         problems.append(f"{where}.size {size!r} is not a byte count")
+    elif size > MAX_MODEL_BYTES:
+        problems.append(f"{where}.size {size} is more than {MAX_MODEL_BYTES} bytes (1 PiB)")
     errors.extend(problems)
     if problems or not isinstance(media_type, str) or not isinstance(digest, str):
         return None
