@@ -287,6 +287,33 @@ def test_new_place_that_is_no_path_is_a_usage_error(
     assert leaf_files(catalog) == set()
 
 
+# What Python makes of a command-line argument that is not UTF-8 (os.fsdecode: surrogateescape).
+NOT_UTF8 = b"ph\xffi".decode("utf-8", "surrogateescape")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "option"),
+    [
+        (("dev/ml/svc", "--model", NOT_UTF8), "--model"),
+        (("dev/ml/svc", "--model", "phi", "--description", NOT_UTF8), "--description"),
+        (("dev/ml/svc", "--model", "phi", "--owner", NOT_UTF8), "--owner"),
+        (("dev/ml/svc", "--model", "phi", "--host", NOT_UTF8), "--host"),
+        (("dev/ml/svc", "--model", "phi", "--service-catalog", NOT_UTF8), "--service-catalog"),
+        ((f"dev/ml/{NOT_UTF8}", "--model", "phi"), "ENV/NAMESPACE/SERVICE"),
+    ],
+)
+def test_new_an_argument_that_is_not_utf8_is_a_usage_error(
+    tmp_path: Path, arguments: tuple[str, ...], option: str
+) -> None:
+    """Named as the option it came in, not as a YAML escape error in a leaf never written."""
+    catalog = make_catalog(tmp_path)
+    outcome = run_cli(tmp_path, "new", *arguments, "--dry-run")
+    assert (outcome.code, outcome.stdout) == (2, "")
+    shown = "dev/ml/ph\\xffi" if option.startswith("ENV") else "ph\\xffi"
+    assert outcome.stderr == f"catalog-gen: {option} '{shown}' is not valid UTF-8\n"
+    assert leaf_files(catalog) == set()
+
+
 def test_new_needs_a_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     catalog = make_catalog(tmp_path)
     assert run_cli(tmp_path, "new", "dev/ml/svc").code == 2

@@ -230,6 +230,28 @@ def test_an_existing_target_is_never_overwritten(tmp_path: Path) -> None:
     assert (catalog / "prod/ml-workloads/ollama-phi.yaml").read_text() == prod_leaf
 
 
+@pytest.mark.parametrize(
+    ("arguments", "option"),
+    [
+        (("ollama-ph\udcffi", "--from", "dev", "--to", "prod"), "[NAMESPACE/]SERVICE"),
+        (("ollama-phi", "--from", "d\udcffev", "--to", "prod"), "--from"),
+        (("ollama-phi", "--from", "dev", "--to", "pr\udcffod"), "--to"),
+    ],
+)
+def test_an_argument_that_is_not_utf8_is_a_usage_error(
+    tmp_path: Path, arguments: tuple[str, ...], option: str
+) -> None:
+    """An undecodable byte (a lone surrogate once Python decodes the argument) is named as the
+    option it came in; --to once ended in an internal error."""
+    real_catalog(tmp_path)
+    outcome = run_cli(tmp_path, "promote", *arguments, "--dry-run")
+    assert (outcome.code, outcome.stdout) == (2, "")
+    assert outcome.stderr.startswith(f"catalog-gen: {option} '")
+    assert "\\xff" in outcome.stderr
+    assert outcome.stderr.endswith(" is not valid UTF-8\n")
+    assert not (tmp_path / "catalog" / "prod" / "ml-workloads" / "ollama-phi.yaml").exists()
+
+
 def test_an_ambiguous_service_lists_its_namespaces(tmp_path: Path) -> None:
     catalog = real_catalog(
         tmp_path, {"dev/other/ollama-phi.yaml": leaf_text("ollama-phi", "other", "")}

@@ -84,6 +84,19 @@ def path_part(text: str, what: str) -> str:
     return text
 
 
+def utf8_argument(what: str, text: str | None) -> None:
+    """ScaffoldUsageError when text holds bytes that are not UTF-8: Python hands them over as
+    lone surrogates (surrogateescape), which the leaf's YAML would write as escapes no reader
+    takes, so the error would otherwise name the leaf, a file the user never wrote."""
+    if text is None:
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise ScaffoldUsageError(f"{what} '{shown}' is not valid UTF-8") from None
+
+
 def leaf_bytes(data: dict[str, Any], comments: str = "") -> bytes:
     """A leaf as YAML: the modeline, comments (whole lines), then data in its key order, every
     string quoted (emit/yamltext.py)."""

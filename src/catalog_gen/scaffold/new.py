@@ -23,6 +23,7 @@ from catalog_gen.scaffold.leaf_file import (
     leaf_bytes,
     path_part,
     refuse_existing,
+    utf8_argument,
     write_leaf,
 )
 
@@ -45,9 +46,20 @@ class NewLeaf:
     service_catalog: str | None = None
     description: str | None = None
 
+    def __post_init__(self) -> None:
+        for option, text in (
+            ("--model", self.model),
+            ("--host", self.host),
+            ("--owner", self.owner),
+            ("--service-catalog", self.service_catalog),
+            ("--description", self.description),
+        ):
+            utf8_argument(option, text)
+
 
 def parse_place(text: str) -> LeafPlace:
     """ENV/NAMESPACE/SERVICE; ScaffoldUsageError unless it is three names."""
+    utf8_argument("ENV/NAMESPACE/SERVICE", text)
     parts = text.split("/")
     if len(parts) != 3:
         raise ScaffoldUsageError(f"{text!r} is not ENV/NAMESPACE/SERVICE (e.g. dev/ml/my-llm)")

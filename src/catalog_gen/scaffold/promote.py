@@ -50,6 +50,7 @@ from catalog_gen.scaffold.leaf_file import (
     check_leaf,
     path_part,
     refuse_existing,
+    utf8_argument,
     write_leaf,
 )
 
@@ -118,6 +119,12 @@ def promote(
 ) -> Scaffolded:
     """The promoted leaf, checked with the target's rules and written when clean (place None
     when the source cannot be read: report says why); notes: the values adapted."""
+    for option, text in (
+        ("[NAMESPACE/]SERVICE", service),
+        ("--from", source_name),
+        ("--to", target_name),
+    ):
+        utf8_argument(option, text)
     path_part(target_name, "environment")
     if source_name == target_name:
         raise ScaffoldUsageError(f"--from and --to both name {source_name!r}")
