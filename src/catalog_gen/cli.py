@@ -693,8 +693,8 @@ def _usage_problem(catalog: Path, catalog_text: str, files: Sequence[Path]) -> s
     for path in files:
         if path.is_dir():
             return f"{path} is a directory: name leaf files, or no FILE to check the whole catalog"
-        if not path.is_file():
-            return f"{path}: no such file"
+        if not path.is_file():  # a device or FIFO (/dev/zero) is there, but no leaf
+            return f"{path} is not a regular file" if path.exists() else f"{path}: no such file"
     return None
 
 

@@ -223,6 +223,18 @@ def test_validate_a_symlinked_leaf_and_a_directory(tmp_path: Path) -> None:
     assert "catalog/dev is a directory: name leaf files" in outcome.stderr
 
 
+def test_validate_a_file_that_is_no_regular_file_says_so(tmp_path: Path) -> None:
+    """A device or a FIFO is there (it is no missing file) but is no leaf; usage, exit 2."""
+    make_catalog(tmp_path)
+    os.mkfifo(tmp_path / "fifo.yaml")
+    for named in ("/dev/zero", "fifo.yaml"):
+        outcome = run_cli(tmp_path, "validate", named)
+        assert (outcome.code, outcome.stdout) == (2, ""), named
+        assert outcome.stderr == f"catalog-gen: {named} is not a regular file\n"
+    outcome = run_cli(tmp_path, "validate", "missing.yaml")
+    assert outcome.stderr == "catalog-gen: missing.yaml: no such file\n"
+
+
 @pytest.mark.parametrize(
     "command",
     ["validate", "validate FILE", "validate ABSOLUTE", "validate OTHER", "render", "check"],
