@@ -13,7 +13,9 @@ folder and files' sha256; in 256 `snapshot-XX.pack` by the leaf path's crc32, so
 rewrites one), and in `snapshot.pack` the problems of the rules across leaves and of the
 emit-stage checks, the deploy/ files, the summary and the number of records, all under cache.py
 `run_key` (catalog-gen and the chart, every environment file, the helm, the whole lock file,
-where the catalog is): a shard under another key, or missing, makes the records fewer.
+where the catalog is) and with a generation drawn for each snapshot that every shard carries: a
+shard under another key, of another generation (a run killed between writing its shards and its
+head, two runs writing at once) or missing makes the snapshot unusable.
 
 `reuse` takes it when the run key is the same and the leaves are the same files: the leaves
 whose bytes changed (known by their stat, as the cache knows them) are planned as plan_catalog
@@ -32,6 +34,7 @@ counts as absent.
 from __future__ import annotations
 
 import contextlib
+import secrets
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -80,6 +83,10 @@ class _Snapshot:
     # What the rules across leaves and the emit-stage checks found (on these leaves' facts).
     across: tuple[Problem, ...]
     leaves: int  # how many records the shards hold
+    # Drawn at random for each snapshot and carried by each of its shards: a shard of another
+    # snapshot under the same key (a run killed between its shards and this pack, or two runs
+    # writing at once) makes the snapshot unusable, never mixed with this one.
+    generation: str
 
 
 @dataclass
@@ -94,11 +101,12 @@ class Reused:
     _run_key: str = field(repr=False)
     _records: dict[str, LeafRecord] = field(repr=False)
     _edited: set[str] = field(repr=False)  # the leaves planned again
+    _generation: str = field(repr=False)
 
     def keep(self) -> None:
         """The edited leaves' records kept for the next run (their shards rewritten)."""
         shards = {_shard_of(name) for name in self._edited}
-        _write_shards(self._directory, self._run_key, self._records, shards)
+        _write_shards(self._directory, self._run_key, self._records, shards, self._generation)
 
 
 def keep(
@@ -128,9 +136,10 @@ def keep(
             return
         across += found
     deploy_text = {path.as_posix(): content for path, content in deploy.items()}
-    head = _Snapshot(deploy_text, summary, tuple(across), len(leaves))
+    generation = secrets.token_hex(16)
+    head = _Snapshot(deploy_text, summary, tuple(across), len(leaves), generation)
     with contextlib.suppress(OSError):  # only speed is lost
-        _write_shards(cache.directory, run_key, leaves, range(_SHARDS))
+        _write_shards(cache.directory, run_key, leaves, range(_SHARDS), generation)
         write_pack(cache.directory / SNAPSHOT_FILE, {run_key: head})
 
 
@@ -155,7 +164,7 @@ def reuse(
     context = inputs.context
     if not report.ok or cache.run_key(context, display_root) != run_key:
         return None
-    kept = _read_shards(cache.directory, run_key)
+    kept = _read_shards(cache.directory, run_key, snapshot.generation)
     if kept is None or len(kept) != snapshot.leaves:
         return None
     edited = _edited(inputs.files.leaves, kept, cache)
@@ -177,7 +186,15 @@ def reuse(
     tree = _tree(records, context, display_root, cache)
     deploy = {PurePosixPath(path): content for path, content in snapshot.deploy.items()}
     return Reused(
-        report, snapshot.summary, tree, deploy, cache.directory, run_key, records, edited_names
+        report,
+        snapshot.summary,
+        tree,
+        deploy,
+        cache.directory,
+        run_key,
+        records,
+        edited_names,
+        snapshot.generation,
     )
 
 
@@ -284,7 +301,11 @@ def _shard_path(directory: Path, shard: int) -> Path:
 
 
 def _write_shards(
-    directory: Path, run_key: str, records: Mapping[str, LeafRecord], shards: Iterable[int]
+    directory: Path,
+    run_key: str,
+    records: Mapping[str, LeafRecord],
+    shards: Iterable[int],
+    generation: str,
 ) -> None:
     """Rewrite these shards with the records that fall in them (an empty one is removed)."""
     wanted = set(shards)
@@ -295,17 +316,20 @@ def _write_shards(
             by_shard[shard][name] = record
     with contextlib.suppress(OSError):  # only speed is lost
         for shard, held in sorted(by_shard.items()):
-            write_pack(_shard_path(directory, shard), {run_key: held} if held else {})
+            write_pack(_shard_path(directory, shard), {run_key: (generation, held)} if held else {})
 
 
-def _read_shards(directory: Path, run_key: str) -> dict[str, LeafRecord] | None:
+def _read_shards(directory: Path, run_key: str, generation: str) -> dict[str, LeafRecord] | None:
     """Every shard's records, when each shard there is this run key's and well-formed."""
     records: dict[str, LeafRecord] = {}
     for shard in range(_SHARDS):
         path = _shard_path(directory, shard)
         if not path.exists():
             continue
-        found = read_pack_of_entries(path).get(run_key)
+        stored = read_pack_of_entries(path).get(run_key)
+        if type(stored) is not tuple or len(stored) != 2 or stored[0] != generation:
+            return None
+        found = stored[1]
         if type(found) is not dict:
             return None
         for name, record in found.items():
@@ -321,6 +345,8 @@ def _well_formed(snapshot: Any) -> bool:
     if type(snapshot) is not _Snapshot or type(snapshot.summary) is not str:
         return False
     if type(snapshot.leaves) is not int or type(snapshot.deploy) is not dict:
+        return False
+    if type(snapshot.generation) is not str or not snapshot.generation:
         return False
     if type(snapshot.across) is not tuple or not all(
         type(problem) is Problem for problem in snapshot.across

@@ -130,7 +130,7 @@ def stale(path: Path) -> None:
 def shard(root: Path) -> Path:
     """The records' shard of the leaf edit_leaf edits."""
     for path in sorted((root / CACHE_DIR).glob(f"{snapshot.SHARD_PREFIX}*.pack")):
-        (records,) = cache.read_pack_of_entries(path).values()
+        ((_, records),) = cache.read_pack_of_entries(path).values()
         if any(name.endswith(str(LEAF)) for name in records):
             return path
     raise AssertionError("no shard holds the leaf")
@@ -138,10 +138,10 @@ def shard(root: Path) -> Path:
 
 def spoil_a_record(path: Path) -> None:
     """A record whose files are not sha256 (in the shard of the leaf edited)."""
-    ((key, records),) = cache.read_pack_of_entries(path).items()
+    ((key, (generation, records)),) = cache.read_pack_of_entries(path).items()
     name, record = next(iter(records.items()))
     records[name] = type(record)(**{**vars(record), "files": {"values.yaml": "not a sha256"}})
-    cache.write_pack(path, {key: records})
+    cache.write_pack(path, {key: (generation, records)})
 
 
 @pytest.mark.parametrize(
@@ -207,3 +207,23 @@ def test_output_files_edited_by_hand_and_lost_cached_bytes_are_written_again(
     assert reused == [False, True, True]
     assert list((tmp_path / CACHE_DIR).glob(f"{cache.FILES_PACK_PREFIX}*"))  # stored again
     assert_same(tmp_path)
+
+
+def test_a_snapshot_cut_between_its_shards_and_its_head_is_not_used(
+    tmp_path: Path, reused: list[bool]
+) -> None:
+    """A run whose facts changed writes the snapshot's shards, then its head: killed between
+    the two (or with another run writing at once), the shards hold the new records under the
+    same key while the head still holds the old run's Argo CD files and rules' problems. Each
+    snapshot's shards carry its generation, so the mix is never used: the stale AppProject
+    (without the KEDA add-on's namespace the autoscaled leaf now needs) is not written."""
+    start(tmp_path)
+    apply(tmp_path, ("environment", "dev", 2))  # dev autoscales with the KEDA HTTP add-on
+    render_both(tmp_path)
+    head = tmp_path / CACHE_DIR / snapshot.SNAPSHOT_FILE
+    before = head.read_bytes()
+    apply(tmp_path, ("leaf", "dev", "a", "s1", 7))  # autoscaled: writes to keda-addons too
+    render_both(tmp_path)  # other facts: planned whole, a new snapshot kept
+    head.write_bytes(before)  # as if killed after the shards, before the head
+    render_both(tmp_path)
+    assert reused == [False, False, False]
