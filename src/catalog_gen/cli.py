@@ -288,9 +288,10 @@ def _add_diff_command(commands: argparse._SubParsersAction[_Parser]) -> None:
         "diff",
         help="the Kubernetes manifests that change between a git revision and the work tree",
         description="Plan the catalog at REF and in the work tree, render the chart of each side "
-        "(with helm, as Argo CD does) for every service whose leaf, environment, lock entries or "
-        "chart changed, and print the manifest diff by kind and name. Nothing is written; exit "
-        "0 whether or not anything differs.",
+        "(with helm, as Argo CD does) for every service whose values, release, namespace or "
+        "chart differ between the sides (the base's values are REF's committed values file "
+        "where it has one: what Argo CD deploys), and print the manifest diff by kind and name. "
+        "Nothing is written; exit 0 whether or not anything differs.",
     )
     diff.add_argument("--base", required=True, metavar="REF", help="git revision to compare with")
     diff.add_argument(

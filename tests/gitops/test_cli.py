@@ -47,6 +47,20 @@ def test_render_writes_the_gitops_files_at_the_catalogs_parent(
     assert code == 0, output
 
 
+def test_the_gitops_files_are_the_same_bytes_from_inside_the_catalog(
+    tmp_path: Path, rendered: Rendered, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--catalog .` from inside the catalog writes what `--catalog catalog` writes from its
+    parent: the Argo CD files name their environment file from the catalog's own folder (they
+    said `# Source: /environments/dev.yaml`, and diff reported every one changed)."""
+    catalog, _ = repository(tmp_path)
+    monkeypatch.chdir(catalog)
+    options = ["--catalog", ".", "--chart", str(CHART_DIR), "--gitops-root", str(tmp_path)]
+    code, output = run("render", *options, "--out", str(tmp_path / "generated"))
+    assert code == 0, output
+    assert read_tree(tmp_path / DEPLOY_DIR) == deploy_files(rendered.catalog)
+
+
 def test_check_reports_stale_and_missing_gitops_files(tmp_path: Path) -> None:
     _, options = repository(tmp_path)
     assert run("render", *options)[0] == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import time
 
@@ -241,6 +242,34 @@ def test_failed_self_heal_is_tried_again_only_after_a_growing_backoff(pod: Pod) 
     (state / failed_name).write_text(f"3 {int(time.time() * 1000)}\n")
     assert ready(pod)[0]
     assert not list(state.glob("*.failed"))
+
+
+def test_a_loader_that_ends_before_the_probe_writes_its_lock_leaves_no_lock(pod: Pod) -> None:
+    """The probe writes the loader's lock after starting it (so that the next probe starts no
+    second load); a loader that fails at once, on a busy node, may end and remove its lock before
+    that write lands: the probe's lock then named a dead loader until the next probe. Here the
+    probe's own lock write (not the loader's) is held back until the loader has ended."""
+    serve_with(pod, ("phi", PHI, "generate"))
+    path = pod.wrapped_cli('[ "$1" = show ] && { echo "Error: 404 page not found" >&2; exit 1; }\n')
+    state = pod.root / "tmp" / "ollama-inference-load"
+    folder = pod.root / "slow-mv"
+    folder.mkdir()
+    real = shutil.which("mv", path=pod.env["PATH"])
+    # The loader runs as `probe-ready.sh --load ...`: only the probe's mv of a lock waits, until
+    # the loader has written its outcome and removed its own lock.
+    (folder / "mv").write_text(
+        "#!/bin/sh\n"
+        'case "$*" in *.pid) tr "\\000" " " </proc/$PPID/cmdline | grep -q -- --load || '
+        f'until grep -qs "ollama show" "{state}"/*.log && ! ls "{state}"/*.pid >/dev/null 2>&1; '
+        "do sleep 0.05; done ;; esac\n"
+        f'exec "{real}" "$@"\n'
+    )
+    (folder / "mv").chmod(0o755)
+
+    assert pod.run("probe-ready.sh", PATH=f"{folder}:{path}").returncode == 1
+    (log,) = state.glob("*.log")
+    assert "ollama show, which checks it is in the model store, failed" in log.read_text()
+    pod.wait_for(lambda: not list(state.glob("*.pid")))
 
 
 def test_a_404_that_is_not_ollamas_model_not_found_is_not_taken_for_a_removed_model(

@@ -349,6 +349,12 @@ start_load() {
 		LOAD_NOTE="load started (pid $sl_pid), but its lock in $OIL_STATE_DIR cannot be written"
 		return 0
 	fi
+	# A loader that failed at once (on a busy node, before this write landed) removed its own
+	# lock already: this one would name a dead loader until the next probe.
+	if ! oil_pid_running "$sl_pid" && read -r sl_locked _ 2>/dev/null <"$LOCK_FILE" &&
+		[ "$sl_locked" = "$sl_pid" ]; then
+		rm -f "$LOCK_FILE"
+	fi
 	LOAD_NOTE="load started (pid $sl_pid)"
 	if [ -n "$GONE_NOTE" ]; then
 		LOAD_NOTE="$LOAD_NOTE; $GONE_NOTE"

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
@@ -561,10 +562,12 @@ def deploy_files(catalog: CatalogPlan) -> dict[PurePosixPath, bytes]:
         if environment.argocd is None or environment_problems(environment):
             continue
         document = catalog.environment_documents.get(name)
-        # Named from the catalog directory, as leaf_path is: the same bytes whatever the cwd.
+        # Named from the catalog directory, as leaf_path is (its resolved name): the same bytes
+        # whatever the cwd, `--catalog .` from inside it too.
         source = f"environments/{name}.yaml"
         if document is not None:
-            source = f"{document.path.parent.parent.name}/{source}"
+            folder = Path(os.path.abspath(document.path)).parent.parent.resolve()
+            source = f"{folder.name}/{source}"
         namespaces = {
             destination_namespace(environment, namespace)
             for namespace in leaf_namespaces.get(name, ())
