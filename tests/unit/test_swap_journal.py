@@ -203,3 +203,75 @@ def test_a_journal_of_a_relative_target_is_trusted_where_its_folder_is_reached_b
     ]
     assert (target / "values.yaml").read_text() == "staged"
     assert not journal.exists()
+
+
+def _planted_link(tmp_path: Path) -> tuple[Path, Path, list[dict[str, Any]]]:
+    """A review's journal: a first patch step moves a staged link to a folder outside the
+    repository into the output, a second renames and removes files through it."""
+    target = tmp_path / "generated"
+    target.mkdir()
+    (target / "values.yaml").write_text("previous")
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "secret").write_text("precious")
+    (victim / "bashrc").write_text("export SAFE=1\n")
+    first, second = tmp_path / ".generated.tmp-aaa", tmp_path / ".generated.tmp-ccc"
+    first.mkdir()
+    (first / "a").symlink_to(victim)
+    (second / "a").mkdir(parents=True)
+    (second / "a" / "bashrc").write_text("echo PWNED\n")
+    steps = [
+        {
+            **_step(target),
+            "staging": str(first),
+            "backup": str(tmp_path / ".generated.old-bbb"),
+            "changed": ["a"],
+            "removed": [],
+        },
+        {
+            **_step(target),
+            "staging": str(second),
+            "backup": str(tmp_path / ".generated.old-ddd"),
+            "changed": ["a/bashrc"],
+            "removed": ["a/secret"],
+        },
+    ]
+    return target, victim, steps
+
+
+def test_a_journal_whose_staged_copy_holds_a_link_moves_nothing(tmp_path: Path) -> None:
+    """The writer never stages a link; a staged link moved into the output would let a later
+    step rename and remove files wherever it points (a review's data loss)."""
+    target, victim, steps = _planted_link(tmp_path)
+    journal = _journal(target, steps)
+    with pytest.raises(swap.JournalError, match="not a journal catalog-gen wrote"):
+        swap.recover([target])
+    assert (victim / "secret").read_text() == "precious"
+    assert (victim / "bashrc").read_text() == "export SAFE=1\n"
+    assert (target / "values.yaml").read_text() == "previous"
+    assert journal.exists()
+
+
+def test_journals_that_are_not_copies_of_one_swap_move_nothing(tmp_path: Path) -> None:
+    """The writer writes one body beside every output; two journals that differ (each step
+    naming its own output once) are not one swap: nothing moves."""
+    target = _tree_with_copies(tmp_path)
+    deploy = tmp_path / "deploy"
+    deploy.mkdir()
+    (deploy / "app.yaml").write_text("previous")
+    (tmp_path / ".deploy.tmp-x").mkdir()
+    (tmp_path / ".deploy.tmp-x" / "app.yaml").write_text("staged")
+    _journal(target, [_step(target)])
+    _journal(deploy, [_step(deploy), _step(target)])
+    with pytest.raises(swap.JournalError, match="not a journal catalog-gen wrote"):
+        swap.recover([target, deploy])
+    assert (target / "values.yaml").read_text() == "previous"
+    assert (deploy / "app.yaml").read_text() == "previous"
+
+
+def test_a_journal_naming_one_output_in_two_steps_moves_nothing(tmp_path: Path) -> None:
+    target = _tree_with_copies(tmp_path)
+    _journal(target, [_step(target), _step(target)])
+    with pytest.raises(swap.JournalError, match="not a journal catalog-gen wrote"):
+        swap.recover([target])
+    assert (target / "values.yaml").read_text() == "previous"

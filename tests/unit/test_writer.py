@@ -195,6 +195,19 @@ def test_leftovers_of_a_crashed_run_are_cleaned(tmp_path: Path) -> None:
     )
 
 
+def test_an_output_named_with_glob_characters_removes_only_its_own_leftovers(
+    tmp_path: Path,
+) -> None:
+    """`--out 'g[x]'`: the leftovers are looked for by that very name, not as a pattern that
+    also names a user's `.gx.old-mine` (a review saw it removed, with the files in it)."""
+    (tmp_path / ".gx.old-mine").mkdir()
+    (tmp_path / ".gx.old-mine" / "notes.txt").write_text("user data")
+    (tmp_path / ".g[x].old-abc").mkdir()
+    write_tree(tmp_path / "g[x]", {A: MARK})
+    assert (tmp_path / ".gx.old-mine" / "notes.txt").read_text() == "user data"
+    assert not (tmp_path / ".g[x].old-abc").exists()
+
+
 def test_diff_lists_added_removed_and_changed_files_with_a_bounded_diff(tmp_path: Path) -> None:
     out = tmp_path / "generated"
     write_tree(out, {A: MARK + b"x: 1\n", B: MARK + b"gone\n"})

@@ -151,6 +151,9 @@ def recover(targets: Sequence[Path], prove: Callable[[], object] = lambda: None)
     before the first move, when there is one (render proves the targets its own: a swap
     replaces them)."""
     found = [(journal, read_journal(journal, targets)) for journal in pending(targets)]
+    for journal, steps in found[1:]:  # the writer writes one body beside every output
+        if steps != found[0][1]:
+            raise JournalError(_not_ours(journal, f"it is not the swap {found[0][0]} records"))
     if found:
         prove()
     handled: list[Path] = []
@@ -215,6 +218,8 @@ def _untrusted(journal: Path, steps: Sequence[Step], targets: Sequence[Path]) ->
     ours = {_real(target) for target in targets}
     if not steps or _real(journal) not in {_real(journal_path(step.target)) for step in steps}:
         return "none of its steps is the output it lies beside"
+    if len({_real(step.target) for step in steps}) != len(steps):
+        return "it names one output in two steps"
     for step in steps:
         if _real(step.target) not in ours:
             return f"it names {step.target}, which is not an output of this render"
@@ -226,6 +231,31 @@ def _untrusted(journal: Path, steps: Sequence[Step], targets: Sequence[Path]) ->
         linked = _linked_folder(step)
         if linked is not None:
             return f"{linked} is a symbolic link"
+        for copy in (step.staging, step.backup):
+            foreign = _foreign_entry(copy)
+            if foreign is not None:  # moved into the output, a link would lead later renames out
+                return f"{foreign} is a symbolic link or no regular file (the writer copies none)"
+    return None
+
+
+def _foreign_entry(root: Path) -> str | None:
+    """An entry under a copy of an output (its staged or backed-up files, when it is there)
+    that is neither a folder nor a regular file; None when there is none."""
+    if not os.path.isdir(root) or os.path.islink(root):
+        return None
+    pending = [str(root)]
+    while pending:
+        folder = pending.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = list(listing)
+        except OSError:  # what cannot be listed cannot be proven the writer's
+            return folder
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                pending.append(entry.path)
+            elif entry.is_symlink() or not entry.is_file(follow_symlinks=False):
+                return entry.path
     return None
 
 

@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import difflib
 import fcntl
+import glob
 import itertools
 import os
 import re
@@ -757,9 +758,10 @@ def _fresh_name(target: Path, kind: str) -> Path:
 def _remove_leftovers(target: Path) -> None:
     """Remove the copies an earlier render left beside target (killed, or refused their
     removal); one that cannot be removed is named, with how to remove it by hand."""
+    name = glob.escape(target.name)  # `--out 'g[x]'` names that very folder, not a pattern
     leftovers = [
-        *target.parent.glob(f".{target.name}.tmp-*"),
-        *target.parent.glob(f".{target.name}.old-*"),
+        *target.parent.glob(f".{name}.tmp-*"),
+        *target.parent.glob(f".{name}.old-*"),
         target.parent / f".{target.name}{JOURNAL_SUFFIX}.tmp",
     ]
     for leftover in leftovers:
