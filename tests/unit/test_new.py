@@ -366,3 +366,19 @@ def test_validate_file_reports_an_invalid_environment(tmp_path: Path, target: st
     assert whole.code == one.code == 1
     assert error_lines(one.stdout) == error_lines(whole.stdout)
     assert error_lines(one.stdout) == [ENVIRONMENT_TYPO.format(line=line)]
+
+
+def test_new_writes_nothing_through_a_namespace_linking_outside_the_catalog(
+    tmp_path: Path,
+) -> None:
+    """A namespace folder that links outside the catalog is not read (load/document.py): new
+    wrote the leaf there and said "written" (a review)."""
+    catalog = make_catalog(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (catalog / "dev").mkdir(exist_ok=True)
+    (catalog / "dev" / "nsout").symlink_to(outside)
+    outcome = run_cli(tmp_path, "new", "dev/nsout/svc", "--model", "phi:latest", *OWNER)
+    assert outcome.code == 1, outcome.stderr
+    assert "written" not in outcome.stderr
+    assert list(outside.iterdir()) == []

@@ -371,3 +371,22 @@ def test_a_host_kept_says_why_it_was_not_moved(
     kept = [line for line in outcome.stdout.splitlines() if "additionalHostnames[0]" in line]
     assert kept, outcome.stdout
     assert f"kept from dev: it is a host, and {reason}; make sure" in kept[0]
+
+
+def test_a_source_leaf_linking_outside_the_catalog_is_not_read(tmp_path: Path) -> None:
+    """The catalog reads no file outside it (load/document.py); promote did, and printed, or
+    wrote into the catalog, what the link pointed at (a review)."""
+    catalog = real_catalog(tmp_path)
+    outside = tmp_path / "outside.yaml"
+    text = (catalog / "dev/ml-workloads/ollama-phi.yaml").read_text(encoding="utf-8")
+    outside.write_text(
+        text.replace("ollama-phi", "leak") + 'description: "TOPSECRET"\n', encoding="utf-8"
+    )
+    (catalog / "dev/ml-workloads/leak.yaml").symlink_to(outside)
+    outcome = run_cli(tmp_path, "promote", "leak", "--from", "dev", "--to", "prod", "--dry-run")
+    assert outcome.code == 1
+    assert "TOPSECRET" not in outcome.stdout + outcome.stderr
+    assert "catalog/dev/ml-workloads/leak.yaml:1:1: error: $: not read: a symbolic link" in (
+        outcome.stdout + outcome.stderr
+    )
+    assert not (catalog / "prod/ml-workloads/leak.yaml").exists()

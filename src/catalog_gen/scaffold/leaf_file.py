@@ -21,7 +21,14 @@ import yaml
 from catalog_gen.check.chart_contract import ChartContract
 from catalog_gen.emit.checks import check_planned
 from catalog_gen.emit.yamltext import quoting_dumper
-from catalog_gen.load.document import LOCK_FILE, Document, join_display, parse_document
+from catalog_gen.load.document import (
+    LOCK_FILE,
+    OUTSIDE_WHY,
+    Document,
+    join_display,
+    parse_document,
+    resolves_outside,
+)
 from catalog_gen.plan.pipeline import CatalogPlan, LeafPlanner, LockLoader, plan_catalog
 from catalog_gen.problems import Report
 
@@ -142,6 +149,15 @@ def refuse_existing(catalog: CatalogAccess, place: LeafPlace, report: Report, ad
 def write_leaf(catalog: CatalogAccess, place: LeafPlace, content: bytes, report: Report) -> bool:
     """content written at place, whole, unless place exists by then (a problem): True if written."""
     target = place.path(catalog)
+    if resolves_outside(str(target.parent), os.path.realpath(catalog.path)):
+        report.add(
+            place.display(catalog),
+            1,
+            1,
+            "$",
+            f"not written: its folder links outside the catalog directory; {OUTSIDE_WHY}",
+        )
+        return False
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(
         prefix=f".{target.name}.", suffix=".tmp", dir=target.parent

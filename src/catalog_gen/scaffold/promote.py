@@ -20,6 +20,7 @@ from __future__ import annotations
 import codecs
 import copy
 import glob
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,11 +35,14 @@ from catalog_gen.emit.yamltext import quoting_dumper
 from catalog_gen.fields import WILDCARD_HOSTNAME
 from catalog_gen.load.document import (
     ENVIRONMENTS_DIR,
+    OUTSIDE_FILE,
+    OUTSIDE_WHY,
     DataPath,
     Document,
     join_display,
     load_document,
     parse_document,
+    resolves_outside,
 )
 from catalog_gen.models import Environment
 from catalog_gen.problems import Report, Severity, json_path
@@ -130,6 +134,9 @@ def promote(
         raise ScaffoldUsageError(f"--from and --to both name {source_name!r}")
     source = find_source(catalog, source_name, service)
     target = LeafPlace(target_name, source.namespace, source.service)
+    if resolves_outside(str(source.path(catalog)), os.path.realpath(catalog.path)):
+        report.add(source.display(catalog), 1, 1, "$", f"not read: {OUTSIDE_FILE}; {OUTSIDE_WHY}")
+        return Scaffolded(None, b"", written=False)
     raw = source.path(catalog).read_bytes()
     document = parse_document(raw, source.path(catalog), source.display(catalog), report)
     if document is None:
@@ -158,8 +165,8 @@ def _environment(catalog: CatalogAccess, name: str) -> Environment | None:
     """The environment's settings, or None when it is missing or invalid (the check of the
     promoted leaf reports that)."""
     path = catalog.path / ENVIRONMENTS_DIR / f"{name}.yaml"
-    if not path.is_file():
-        return None
+    if not path.is_file() or resolves_outside(str(path), os.path.realpath(catalog.path)):
+        return None  # the catalog reads no file outside it: the check reports that one
     scratch = Report()
     document = load_document(path, str(path), scratch)
     return None if document is None else validate_document(Environment, document, scratch)
