@@ -31,7 +31,7 @@ from catalog_gen.lock.model import REQUIRE_LOCK_HINT, Origin, WantedModel
 from catalog_gen.lock.registry import RegistryConfig
 from catalog_gen.models import CatalogLeaf
 from catalog_gen.plan.parallel import JobsProcessError, default_jobs
-from catalog_gen.plan.pipeline import CatalogPlan, plan_catalog
+from catalog_gen.plan.pipeline import CatalogInputs, CatalogPlan, load_inputs, plan_catalog
 from catalog_gen.problems import Report, json_path
 from catalog_gen.scaffold.leaf_file import CatalogAccess, ScaffoldUsageError
 from catalog_gen.scaffold.new import NewLeaf, new_leaf, parse_place
@@ -491,12 +491,13 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO, keep_alive: li
             access = CatalogAccess(catalog, display_root, chart, load_lock_models, cache)
             return _scaffold_saved(arguments, access, cache, out, err)
         keep_alive += (cache, held)
-        reused = _reused(arguments, catalog, display_root, chart, cache, whole=not files)
-        if reused is not None and cache is not None:
-            keep_alive.append(reused)
-            return _render_reused(
-                reused, cache, arguments, catalog=catalog, out=out, err=err, held=held
-            )
+        where = _Where(catalog, display_root, out, err)
+        inputs = _inputs_to_reuse(arguments, where, chart, report, cache=cache, files=files)
+        if inputs is not None and cache is not None:
+            reused = snapshot.reuse(inputs, display_root, cache, report)
+            if reused is not None:
+                keep_alive.append(reused)
+                return _render_reused(reused, report, cache, arguments, where, held=held)
         planned = plan_catalog(
             catalog,
             display_root,
@@ -509,9 +510,9 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO, keep_alive: li
             jobs=1 if command == "backstage" else _jobs_of(arguments),
             # render and check compare files: emitted where each leaf is planned afresh
             emit=emit_service if command in ("render", "check") else None,
+            inputs=inputs,
         )
         keep_alive += (planned, report)
-        where = _Where(catalog, display_root, out, err)
         return _finish(planned, report, cache, arguments, where, held=held)
 
 
@@ -553,34 +554,36 @@ def _finish(
     return _render(planned, cache, arguments, catalog, err, display_root=display_root, held=held)
 
 
-def _reused(
+def _inputs_to_reuse(
     arguments: argparse.Namespace,
-    catalog: Path,
-    display_root: str,
+    where: _Where,
     chart: ChartContract,
-    cache: LeafCache | None,
+    report: Report,
     *,
-    whole: bool,
-) -> snapshot.Reused | None:
-    """render's or check's outputs from the last clean run, when they can be had so (a run
-    over the whole catalog with the cache: snapshot.py)."""
-    if cache is None or arguments.command not in ("render", "check") or not whole:
+    cache: LeafCache | None,
+    files: Sequence[Path],
+) -> CatalogInputs | None:
+    """Stages 1 and 2 of planning (plan/pipeline.py load_inputs), their problems in report,
+    for a run that may reuse the last one (render or check of the whole catalog with the
+    cache: snapshot.py); plan_catalog takes them as they are when it does not."""
+    if cache is None or arguments.command not in ("render", "check") or files:
         return None
-    return snapshot.reuse(catalog, display_root, chart, cache, lock_loader=load_lock_models)
+    return load_inputs(
+        where.catalog, where.display_root, chart, report, lock_loader=load_lock_models
+    )
 
 
 def _render_reused(
     reused: snapshot.Reused,
+    report: Report,
     cache: LeafCache,
     arguments: argparse.Namespace,
+    where: _Where,
     *,
-    catalog: Path,
-    out: TextIO,
-    err: TextIO,
     held: HeldOutputs | None,
 ) -> int:
     """render or check from the last clean run and the leaves edited since (snapshot.py)."""
-    _print_report(reused.report, arguments.format, out)
+    _print_report(report, arguments.format, where.out)
     try:
         return _render_tree(
             reused.summary,
@@ -588,8 +591,8 @@ def _render_reused(
             reused.deploy,
             cache,
             arguments,
-            catalog=catalog,
-            err=err,
+            catalog=where.catalog,
+            err=where.err,
             held=held,
         )
     finally:

@@ -48,17 +48,11 @@ from catalog_gen.cache import (
     well_formed_files,
     write_pack,
 )
-from catalog_gen.check.chart_contract import ChartContract
 from catalog_gen.digests import digest_of
 from catalog_gen.emit import ENVIRONMENT_EMITTERS, EmitterConflictError, emit_service
 from catalog_gen.plan.fresh import place
 from catalog_gen.plan.leaf import LeafContext, plan_leaf
-from catalog_gen.plan.pipeline import (
-    CatalogPlan,
-    LockLoader,
-    load_inputs,
-    plan_edited_leaves,
-)
+from catalog_gen.plan.pipeline import CatalogInputs, CatalogPlan, plan_edited_leaves
 from catalog_gen.problems import Problem, Report
 from catalog_gen.write.writer import KnownFiles
 
@@ -93,7 +87,6 @@ class _Snapshot:
 class Reused:
     """A run's outputs, from the snapshot and the edited leaves."""
 
-    report: Report
     summary: str
     tree: KnownFiles
     deploy: dict[PurePosixPath, bytes]
@@ -144,25 +137,17 @@ def keep(
 
 
 def reuse(
-    catalog: Path,
-    display_root: str,
-    chart: ChartContract,
-    cache: LeafCache,
-    *,
-    lock_loader: LockLoader,
+    inputs: CatalogInputs, display_root: str, cache: LeafCache, report: Report
 ) -> Reused | None:
     """render's and check's outputs from the last clean run and the leaves edited since (see
-    the module doc); None when they cannot be had so."""
-    found = read_pack_of_entries(cache.directory / SNAPSHOT_FILE)
-    if len(found) != 1 or ENVIRONMENT_EMITTERS:
+    the module doc), their problems added to report (which holds those of inputs: stages 1
+    and 2 of plan_catalog, which then takes inputs as they are when this gives None)."""
+    pack = read_pack_of_entries(cache.directory / SNAPSHOT_FILE)
+    if len(pack) != 1 or ENVIRONMENT_EMITTERS or not report.ok:
         return None
-    run_key, snapshot = next(iter(found.items()))
-    if not _well_formed(snapshot):
-        return None
-    report = Report()
-    inputs = load_inputs(catalog, display_root, chart, report, lock_loader=lock_loader)
+    run_key, snapshot = next(iter(pack.items()))
     context = inputs.context
-    if not report.ok or cache.run_key(context, display_root) != run_key:
+    if not _well_formed(snapshot) or cache.run_key(context, display_root) != run_key:
         return None
     kept = _read_shards(cache.directory, run_key, snapshot.generation)
     if kept is None or len(kept) != snapshot.leaves:
@@ -170,23 +155,24 @@ def reuse(
     edited = _edited(inputs.files.leaves, kept, cache)
     if edited is None:
         return None
+    found = Report()  # the report's only once the last run is taken
     records = _replanned(
-        edited, kept, context=context, display_root=display_root, report=report, cache=cache
+        edited, kept, context=context, display_root=display_root, report=found, cache=cache
     )
     if records is None:
         return None
-    report.extend(snapshot.across)
+    found.extend(snapshot.across)
     edited_names = {str(path) for path in edited}
     for name, record in records.items():
         if name not in edited_names:  # the edited ones' problems are in the report already
-            report.extend(record.problems)
-    if not report.ok:
+            found.extend(record.problems)
+    if not found.ok:
         return None
+    report.extend(found.problems)
     cache.keep_unseen()
     tree = _tree(records, context, display_root, cache)
     deploy = {PurePosixPath(path): content for path, content in snapshot.deploy.items()}
     return Reused(
-        report,
         snapshot.summary,
         tree,
         deploy,

@@ -100,6 +100,7 @@ def plan_catalog(
     unwritten: Mapping[Path, bytes] | None = None,
     jobs: int = 1,
     emit: ServiceEmitter | None = None,
+    inputs: CatalogInputs | None = None,
 ) -> CatalogPlan:
     """Load and check the catalog; the plans of every leaf that passed (all if report.ok).
 
@@ -117,16 +118,19 @@ def plan_catalog(
     plans and problems are the same, in the same order, whatever jobs is.
     emit: the service emitters, run where each leaf is planned (their files then come from
     CatalogPlan.emitted, or the cache).
+    inputs: stages 1 and 2 as load_inputs gave them for these arguments, their problems in
+    report already (the caller that tried the last run first: catalog_gen/snapshot.py).
     """
-    inputs = load_inputs(
-        catalog,
-        display_root,
-        chart,
-        report,
-        lock_loader=lock_loader,
-        enforce_lock=enforce_lock,
-        unwritten=unwritten,
-    )
+    if inputs is None:
+        inputs = load_inputs(
+            catalog,
+            display_root,
+            chart,
+            report,
+            lock_loader=lock_loader,
+            enforce_lock=enforce_lock,
+            unwritten=unwritten,
+        )
     files, context = inputs.files, inputs.context
     environments, environment_documents = context.environments, inputs.environment_documents
     leaves, keep = _select(catalog, display_root, files, only, report)
