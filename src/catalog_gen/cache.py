@@ -530,9 +530,7 @@ class LeafCache:
 
     def _rules_key_of(self, context: LeafContext, rules: str, digests: Sequence[str]) -> str:
         self._use_context(context)
-        environments = [
-            f"{name}\0{self._environment_key(name)}" for name in sorted(context.environment_files)
-        ]
+        environments = self._environment_parts(context)
         text = "\0".join((_RULES_FORMAT, rules, self._base, *environments, *digests))
         return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
@@ -673,10 +671,14 @@ class LeafCache:
             display_root,
             str(context.catalog),
         ]
-        parts += [
+        parts += self._environment_parts(context)
+        return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
+
+    def _environment_parts(self, context: LeafContext) -> list[str]:
+        """Every environment file's name with its sha256, by name."""
+        return [
             f"{name}\0{self._environment_key(name)}" for name in sorted(context.environment_files)
         ]
-        return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
 
     def _environment_key(self, environment: str) -> str:
         """sha256 of the environment's file (read once per run; "absent" without one)."""
@@ -747,7 +749,7 @@ def _well_formed(entry: _Entry) -> bool:
     digest, case = entry.facts_digest, entry.case_key
     return (
         (facts is None or type(facts) is LeafFacts)
-        and (entry.files is None or _well_formed_files(entry.files))
+        and (entry.files is None or well_formed_files(entry.files))
         and (entry.templates is None or _named_items(entry.templates, TemplateMessage))
         and (digest is None or type(digest) is str)
         and (case is None or type(case) is str)
@@ -764,7 +766,7 @@ def _named_items(value: Any, kind: type) -> bool:
     return all(type(item) is kind for item in value[1])
 
 
-def _well_formed_files(files: Any) -> bool:
+def well_formed_files(files: Any) -> bool:
     """name -> sha256, every name a plain relative path (as an emitter may write it)."""
     if type(files) is not dict:
         return False
@@ -1008,11 +1010,6 @@ def write_pack(path: Path, pack: Mapping[str, Any]) -> None:
     """Replace a pack atomically (its folder made); an empty one is removed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     _write_pack(path, pack)
-
-
-def well_formed_files(files: Any) -> bool:
-    """name -> sha256, every name a plain relative path (as an emitter may write it)."""
-    return _well_formed_files(files)
 
 
 def _entry_unpickler(file: io.BytesIO) -> pickle.Unpickler:

@@ -819,11 +819,11 @@ def test_an_entry_naming_a_file_outside_its_folder_is_malformed() -> None:
     """Names once accepted are not checked again, so one checked earlier in the process
     never lets another through."""
     digest = "0" * 64
-    assert cache._well_formed_files({"values.yaml": digest, "sub/app.json": digest})
+    assert cache.well_formed_files({"values.yaml": digest, "sub/app.json": digest})
     for name in ("../escaped", "/etc/passwd", "a/./b", "a//b", ""):
-        assert not cache._well_formed_files({"values.yaml": digest, name: digest})
-    assert not cache._well_formed_files({"values.yaml": "short"})
-    assert not cache._well_formed_files({"values.yaml": 1})
+        assert not cache.well_formed_files({"values.yaml": digest, name: digest})
+    assert not cache.well_formed_files({"values.yaml": "short"})
+    assert not cache.well_formed_files({"values.yaml": 1})
 
 
 MALFORMED = {
