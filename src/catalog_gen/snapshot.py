@@ -37,9 +37,9 @@ import contextlib
 import secrets
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeGuard
 
 from catalog_gen.cache import (
     LeafCache,
@@ -145,9 +145,12 @@ def reuse(
     pack = read_pack_of_entries(cache.directory / SNAPSHOT_FILE)
     if len(pack) != 1 or ENVIRONMENT_EMITTERS or not report.ok:
         return None
-    run_key, snapshot = next(iter(pack.items()))
     context = inputs.context
-    if not _well_formed(snapshot) or cache.run_key(context, display_root) != run_key:
+    # Looked up by this run's key: a head another catalog-gen wrote (its code's key) may hold
+    # a snapshot of another layout, never read as one of this code's.
+    run_key = cache.run_key(context, display_root)
+    snapshot = pack.get(run_key)
+    if not _well_formed(snapshot):
         return None
     kept = _read_shards(cache.directory, run_key, snapshot.generation)
     if kept is None or len(kept) != snapshot.leaves:
@@ -325,10 +328,18 @@ def _read_shards(directory: Path, run_key: str, generation: str) -> dict[str, Le
     return records
 
 
-def _well_formed(snapshot: Any) -> bool:
+# The fields of what is unpickled, as this code defines them: an object pickled by a
+# catalog-gen whose class had other fields is not this code's (reading a missing one raises).
+_SNAPSHOT_FIELDS = {item.name for item in fields(_Snapshot)}
+_RECORD_FIELDS = {item.name for item in fields(LeafRecord)}
+
+
+def _well_formed(snapshot: Any) -> TypeGuard[_Snapshot]:
     """The snapshot holds what this code keeps (it is unpickled from a file, so it is checked:
     the restricted unpickler lets only catalog-gen's own types through)."""
-    if type(snapshot) is not _Snapshot or type(snapshot.summary) is not str:
+    if type(snapshot) is not _Snapshot or vars(snapshot).keys() != _SNAPSHOT_FIELDS:
+        return False
+    if type(snapshot.summary) is not str:
         return False
     if type(snapshot.leaves) is not int or type(snapshot.deploy) is not dict:
         return False
@@ -344,7 +355,9 @@ def _well_formed(snapshot: Any) -> bool:
 
 
 def _well_formed_record(name: Any, record: Any) -> bool:
-    if type(record) is not LeafRecord or name != record.path:
+    if type(record) is not LeafRecord or vars(record).keys() != _RECORD_FIELDS:
+        return False
+    if name != record.path:
         return False
     texts = (record.path, record.digest, record.key, record.facts_digest, record.relative_dir)
     if any(type(text) is not str for text in texts) or type(record.problems) is not tuple:

@@ -127,6 +127,31 @@ def stale(path: Path) -> None:
     cache.write_pack(path, {"a key": pickle.loads(pickle.dumps({"not": "a snapshot"}))})
 
 
+def _without_a_field(kept: Any, field: str) -> Any:
+    """kept as an earlier catalog-gen may have pickled it: its class then lacked a field."""
+    older = object.__new__(type(kept))
+    older.__dict__.update({name: value for name, value in vars(kept).items() if name != field})
+    return older
+
+
+def older_head(path: Path) -> None:
+    """An earlier catalog-gen's head (its code's key; its snapshot had no generation)."""
+    ((_, kept),) = cache.read_pack_of_entries(path).items()
+    cache.write_pack(path, {"an earlier code's key": _without_a_field(kept, "generation")})
+
+
+def older_head_same_key(path: Path) -> None:
+    ((key, kept),) = cache.read_pack_of_entries(path).items()
+    cache.write_pack(path, {key: _without_a_field(kept, "generation")})
+
+
+def older_record(path: Path) -> None:
+    ((key, (generation, records)),) = cache.read_pack_of_entries(path).items()
+    name, record = next(iter(records.items()))
+    records[name] = _without_a_field(record, "relative_dir")
+    cache.write_pack(path, {key: (generation, records)})
+
+
 def shard(root: Path) -> Path:
     """The records' shard of the leaf edit_leaf edits."""
     for path in sorted((root / CACHE_DIR).glob(f"{snapshot.SHARD_PREFIX}*.pack")):
@@ -150,10 +175,13 @@ def spoil_a_record(path: Path) -> None:
         (damage, "head"),
         (malformed, "head"),
         (stale, "head"),
+        (older_head, "head"),
+        (older_head_same_key, "head"),
         (Path.unlink, "head"),
         (damage, "shard"),
         (stale, "shard"),
         (spoil_a_record, "shard"),
+        (older_record, "shard"),
         (Path.unlink, "shard"),
     ],
 )
