@@ -17,6 +17,15 @@ swap: a pickle of plain lists only (the names, then one list per stamp field: a 
 reading it builds no object per file but the stamps themselves), read by an unpickler that
 refuses every global. It is read with suspicion: a record that does not unpickle, names another
 tree or holds a malformed stamp counts as empty, which costs only speed.
+
+A render that changed few files of a big tree (a one-leaf edit: 3 of 30,000) does not rewrite
+the record: it writes what differs from it (the changed stamps and the names removed) beside it
+(`written-<...>.changes`, the same format with a list of removed names), which later reads lay
+over it, until the changes are many and the record is rewritten whole (the changes file then
+removed). A stamp is a true observation whichever file it comes from: it says what a file held
+while its inode, size and times stay those, and catalog-gen trusts it only while they do. A
+changes file left over another record (a run killed between writing a record and removing the
+changes) can therefore only make a file be read again, never trusted wrongly.
 """
 
 from __future__ import annotations
@@ -35,6 +44,10 @@ from typing import Any, NamedTuple
 RECORD_PREFIX = "written-"
 RECORD_VERSION = 4
 RECORD_SUFFIX = ".record"
+CHANGES_SUFFIX = ".changes"
+# A record is rewritten whole once its changes would name more stamps than this, or more
+# than an eighth of the tree's (then they save little).
+_MOST_CHANGES = 1024
 
 
 class Stamp(NamedTuple):
@@ -79,34 +92,62 @@ class WriteRecord:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._trees: dict[str, dict[str, Stamp]] = {}
+        self._whole: dict[str, dict[str, Stamp]] = {}  # the record file's own stamps, per tree
 
     def stamps(self, tree: Path) -> Mapping[str, Stamp]:
         """relative POSIX path -> stamp, for the files last written under tree (maybe none)."""
         key = os.path.abspath(tree)
         if key not in self._trees:
-            self._trees[key] = _read(self._path(key), key)
+            whole = self._whole[key] = _read(self._path(key), key)
+            changes = _read_changes(self._path(key).with_suffix(CHANGES_SUFFIX), key)
+            self._trees[key] = whole if changes is None else _changed(whole, *changes)
         return self._trees[key]
 
     def save(self, tree: Path, stamps: Mapping[str, Stamp]) -> None:
-        """Record what was just written under tree; a failure to write only costs speed (a
+        """Record what was just written under tree: what differs from the record file beside
+        it while that is little, else the record whole; a failure to write only costs speed (a
         record that says what the one read says already is not written again)."""
         key = os.path.abspath(tree)
-        if key in self._trees and self._trees[key] == stamps:
+        if self.stamps(tree) == stamps:
             return
         self._trees[key] = dict(stamps)
-        columns = [list(column) for column in zip(*stamps.values(), strict=True)]
-        if not columns:
-            columns = [[] for _ in Stamp._fields]
-        record = (RECORD_VERSION, key, list(stamps), *columns)
-        body = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
+        whole = self._whole[key]
+        changed = {name: found for name, found in stamps.items() if whole.get(name) != found}
+        removed = sorted(whole.keys() - stamps.keys())
+        path = self._path(key)
         with contextlib.suppress(OSError):
-            replace_file(self._path(key), body)
-            # The JSON record earlier catalog-gens kept for this tree: never read now.
-            self._path(key).with_suffix(".json").unlink(missing_ok=True)
+            if len(changed) + len(removed) > min(_MOST_CHANGES, len(stamps) // 8):
+                replace_file(path, _pickled(key, stamps))
+                self._whole[key] = dict(stamps)
+                path.with_suffix(CHANGES_SUFFIX).unlink(missing_ok=True)
+                # The JSON record earlier catalog-gens kept for this tree: never read now.
+                path.with_suffix(".json").unlink(missing_ok=True)
+            else:
+                replace_file(path.with_suffix(CHANGES_SUFFIX), _pickled(key, changed, removed))
 
     def _path(self, key: str) -> Path:
         name = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
         return self.directory / f"{RECORD_PREFIX}{name}{RECORD_SUFFIX}"
+
+
+def _pickled(key: str, stamps: Mapping[str, Stamp], removed: list[str] | None = None) -> bytes:
+    """A record (removed None) or a changes file (removed: the names no longer there)."""
+    columns = [list(column) for column in zip(*stamps.values(), strict=True)]
+    if not columns:
+        columns = [[] for _ in Stamp._fields]
+    record = (RECORD_VERSION, key, list(stamps), *columns)
+    if removed is not None:
+        record = (*record, removed)
+    return pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _changed(
+    whole: Mapping[str, Stamp], changed: Mapping[str, Stamp], removed: list[str]
+) -> dict[str, Stamp]:
+    stamps = {**whole, **changed}
+    for name in removed:
+        stamps.pop(name, None)
+    return stamps
 
 
 def replace_file(path: Path, content: bytes) -> None:
@@ -132,20 +173,39 @@ class _PlainUnpickler(pickle.Unpickler):
 
 
 def _read(path: Path, key: str) -> dict[str, Stamp]:
+    data = _read_plain(path, key, 3 + len(Stamp._fields))
+    return {} if data is None else _stamps(data) or {}
+
+
+def _read_changes(path: Path, key: str) -> tuple[dict[str, Stamp], list[str]] | None:
+    """A changes file's stamps and removed names; None when there is none, or a malformed one."""
+    data = _read_plain(path, key, 4 + len(Stamp._fields))
+    if data is None:
+        return None
+    removed = data[-1]
+    changed = _stamps(data[:-1])
+    if changed is None or type(removed) is not list or not set(map(type, removed)) <= {str}:
+        return None
+    return changed, removed
+
+
+def _read_plain(path: Path, key: str, size: int) -> tuple[Any, ...] | None:
+    """The tuple of plain values a record or changes file of this version and tree holds."""
     try:
         data = _PlainUnpickler(io.BytesIO(path.read_bytes())).load()
-    except Exception:  # unreadable, not a pickle, or not one of plain values: empty
-        return {}
-    if (
-        type(data) is not tuple
-        or len(data) != 3 + len(Stamp._fields)
-        or data[0] != RECORD_VERSION
-        or data[1] != key
-    ):
-        return {}
+    except Exception:  # unreadable, not a pickle, or not one of plain values: none
+        return None
+    if type(data) is not tuple or len(data) != size:
+        return None
+    if data[0] != RECORD_VERSION or data[1] != key:
+        return None
+    return data
+
+
+def _stamps(data: tuple[Any, ...]) -> dict[str, Stamp] | None:
     names, columns = data[2], list(data[3:])
     if not _well_formed(names, columns):
-        return {}
+        return None
     # tuple.__new__ straight from the columns: a stamp per output file, no Python call per stamp.
     made: Iterator[Stamp] = map(functools.partial(tuple.__new__, Stamp), zip(*columns, strict=True))
     return dict(zip(names, made, strict=True))
