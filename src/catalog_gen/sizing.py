@@ -15,6 +15,7 @@ Pure functions, no I/O. The formulas and their sources are in docs/model-lock.md
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -102,10 +103,17 @@ def quantity_text(value: str | int | float) -> str:
 
 def parse_quantity(value: str | int | float) -> Decimal:
     """A Kubernetes resource quantity (``500m``, ``2``, ``4Gi``, ``1.5G``, ``1e3``) as a number."""
+    if type(value) is str:  # every leaf repeats its environment's and the chart's texts
+        return _parse_text(value)
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a quantity")
     if isinstance(value, int | float):
         return Decimal(str(value))
+    return _parse_text.__wrapped__(value)  # a str subclass, or no quantity (maybe unhashable)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_text(value: str) -> Decimal:
     match = _QUANTITY.match(value.strip()) if isinstance(value, str) else None
     if match is None:
         raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. 512Mi, 4Gi, 1.5G, 500m)")

@@ -322,6 +322,25 @@ def test_yaml_is_read_as_pyyaml_defines_it_whatever_else_is_loaded() -> None:
     )
 
 
+def test_path_resolvers_another_library_adds_to_pyyaml_change_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A path resolver added to PyYAML's shared resolver (yaml.add_path_resolver) would tag
+    the nodes it names for every loader (`a: '1'` an integer): catalog-gen's loader has none
+    of its own, so a quoted text stays text."""
+    import yaml.resolver
+
+    resolver = yaml.resolver.Resolver  # what PyYAML's loaders, the C ones too, resolve with
+    monkeypatch.setattr(resolver, "yaml_path_resolvers", dict(resolver.yaml_path_resolvers))
+    resolver.add_path_resolver("tag:yaml.org,2002:int", [(yaml.MappingNode, "a")], yaml.ScalarNode)
+    loaded = yaml.load("a: '1'\n", Loader=yaml.CSafeLoader)
+    assert loaded == {"a": 1}, "the path resolver took"
+    document, report = parse("a: '1'\nb: x\nc: [1, 'y']\nd: {e: true, a: '2'}\n")
+    assert report.problems == []
+    assert document is not None
+    assert document.data == {"a": "1", "b": "x", "c": [1, "y"], "d": {"e": True, "a": "2"}}
+
+
 def test_a_mapping_key_the_yaml_versions_read_apart_is_refused() -> None:
     """`1e3:` is the key "1e3" to YAML 1.1 and the number 1000.0 to YAML 1.2."""
     document, report = parse("labels:\n  1e3: x\n  '0o17': y\n")

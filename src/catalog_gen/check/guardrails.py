@@ -31,11 +31,7 @@ from typing import Any
 
 from catalog_gen.load.document import DataPath, Document
 from catalog_gen.problems import Report
-from catalog_gen.sizing import parse_quantity as _parse
-from catalog_gen.sizing import quantity_text
-
-# Every leaf repeats the chart's and its environment's quantities: each text is parsed once.
-_parsed = functools.lru_cache(maxsize=4096, typed=True)(_parse)
+from catalog_gen.sizing import parse_quantity, quantity_text
 
 # Each container's resources in the chart values (named in messages, but the server's), and the
 # leaf fields that may set them.
@@ -105,7 +101,7 @@ def _refusals(resources: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
         return  # the schema reports what is no quantity
     for side, quantities in (("requests", requests), ("limits", limits)):
         for resource in sorted(quantities):
-            if _extended(resource) and _parsed(quantities[resource]) % 1:
+            if _extended(resource) and parse_quantity(quantities[resource]) % 1:
                 shown = quantity_text(quantities[resource])
                 yield (
                     resource,
@@ -147,7 +143,7 @@ def _quantities(quantities: Mapping[str, Any]) -> bool:
     """Every value is a quantity catalog-gen can read."""
     try:
         for value in quantities.values():
-            _parsed(value)
+            parse_quantity(value)
     except (ValueError, TypeError, ArithmeticError):
         return False
     return True
@@ -172,12 +168,12 @@ def hugepages_refusal(resource: str, quantity: Any) -> str | None:
     shown = quantity_text(quantity)
     size = resource.removeprefix(_HUGEPAGES)
     try:
-        page = _parsed(size)
+        page = parse_quantity(size)
     except (ValueError, TypeError, ArithmeticError):
         page = None
     if page is None or page <= 0 or math.ceil(page * 1000) % 1000:
         return f"{shown} cannot be set: {resource} names no page size of whole bytes ({size})"
-    amount = _parsed(quantity)
+    amount = parse_quantity(quantity)
     if amount < 0:
         return None  # the schema refuses a negative quantity
     if math.ceil(amount) % math.ceil(page):
@@ -196,10 +192,10 @@ def _refusal(resource: str, request: Any, limit: Any) -> str | None:
         if not exact:
             return None
         why = f"has no limit, and {_EXACT.format(resource)}: set limits.{resource} to the same"
-    elif exact and _parsed(request) != _parsed(limit):
+    elif exact and parse_quantity(request) != parse_quantity(limit):
         limited = _shown("limits", resource, limit)
         why = f"differs from {limited}, and {_EXACT.format(resource)}: make them equal"
-    elif _parsed(request) > _parsed(limit):
+    elif parse_quantity(request) > parse_quantity(limit):
         why = f"is more than {_shown('limits', resource, limit)}"
     else:
         return None

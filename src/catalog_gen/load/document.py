@@ -10,6 +10,7 @@ deeply nested files, non-string keys.
 from __future__ import annotations
 
 import importlib.util
+import operator
 import os
 import re
 import stat
@@ -17,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath, PurePosixPath
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -53,25 +54,33 @@ _PristineResolver = _pristine_resolver()
 
 
 class _FastLoader(_BaseLoader):  # type: ignore[misc,valid-type]
-    """The safe loader, with the tag of each scalar text remembered: the resolver's pattern
-    matching ran for every scalar of every leaf, and leaves repeat the same texts."""
+    """The safe loader with PyYAML's own implicit resolvers and no path resolvers (whatever
+    another library added to the ones its loaders share), cheap where the composer calls it
+    for every node of every leaf: a plain scalar's tag is remembered per text (the resolver's
+    pattern matching ran for each, and leaves repeat the same texts), and descending and
+    ascending the path resolvers, which do nothing without any, are C functions that do
+    nothing (a Python call each, twice per node)."""
 
     yaml_implicit_resolvers = _PristineResolver.yaml_implicit_resolvers
+    yaml_path_resolvers: ClassVar[dict[Any, str]] = {}
+    descend_resolver = staticmethod(operator.is_)  # called with (parent, index)
+    ascend_resolver = staticmethod(tuple)  # called with nothing
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        if kind is not ScalarNode:
-            return str(super().resolve(kind, value, implicit))
-        key = (value, implicit)
-        tag = _RESOLVED.get(key)
+        if kind is not ScalarNode:  # without path resolvers: the default tags
+            return _MAP if kind is MappingNode else _SEQ
+        if not implicit[0]:  # a quoted or block scalar without a tag: text
+            return _STR
+        tag = _RESOLVED.get(value)
         if tag is None:
             tag = str(super().resolve(kind, value, implicit))
             if len(_RESOLVED) >= _RESOLVED_MOST:
                 _RESOLVED.clear()
-            _RESOLVED[key] = tag
+            _RESOLVED[value] = tag
         return tag
 
 
-_RESOLVED: dict[tuple[str, tuple[bool, bool]], str] = {}  # scalar text, implicit -> its tag
+_RESOLVED: dict[str, str] = {}  # a plain scalar's text -> its tag
 _RESOLVER: Any = _PristineResolver()  # the loaders' resolver, for a tag not resolved yet
 _PLAIN = (True, False)  # the resolver's `implicit` for a plain scalar without a tag
 _READINGS: dict[str, str | None] = {}  # plain text -> why YAML 1.1 and 1.2 read it apart
@@ -427,7 +436,8 @@ def _build(node: Node, parts: DataPath, walk: _Walk, depth: int) -> Any:
         raise _YamlRefusedError(
             _position(node), parts, f"nested deeper than {MAX_DEPTH} levels; not a catalog file"
         )
-    walk.value_marks[parts] = _position(node)
+    mark = node.start_mark  # _position, inline: this runs for every value
+    walk.value_marks[parts] = (mark.line + 1, mark.column + 1)
     if isinstance(node, ScalarNode):
         # Inline, not a call: this runs for every value (_two_readings says why).
         if not node.style and _READINGS.get(node.value, _UNSEEN) is not None:
@@ -468,17 +478,16 @@ def _build_mapping(node: MappingNode, parts: DataPath, walk: _Walk, depth: int) 
         child = (*parts, key)
         if not key_node.style and _READINGS.get(key, _UNSEEN) is not None:
             _two_readings(key_node, child, refusals)
+        position = _position(key_node)
         if key in mapping:
             message = (
                 f"duplicate key {key!r} (first defined on line {key_lines[key]}); "
                 "YAML keeps only the last of them, so say it once"
             )
-            refusals.append(
-                _YamlRefusedError(_position(key_node), child, message, repeated="duplicate keys")
-            )
+            refusals.append(_YamlRefusedError(position, child, message, repeated="duplicate keys"))
         else:
-            key_lines[key] = key_node.start_mark.line + 1
-        walk.document.key_marks[child] = _position(key_node)
+            key_lines[key] = position[0]
+        walk.document.key_marks[child] = position
         mapping[key] = _build(value_node, child, walk, depth + 1)
     return mapping
 
@@ -538,7 +547,7 @@ _NOWHERE = yaml.Mark("", 0, 0, 0, None, 0)  # the mark of a node made here, not 
 
 def _implicit_tag(text: str) -> str:
     """The tag YAML 1.1 resolves a plain, untagged scalar's text to."""
-    tag = _RESOLVED.get((text, _PLAIN))
+    tag = _RESOLVED.get(text)
     if tag is None:
         tag = str(_RESOLVER.resolve(ScalarNode, text, _PLAIN))
     return tag
