@@ -923,7 +923,8 @@ def _catalog_of(files: Sequence[Path]) -> str | None:
     roots = {
         os.path.normpath(
             path.parent / ".."
-            if path.parent.name == ENVIRONMENTS_DIR
+            # the folder's own name, also for a file named from inside it (`dev.yaml`)
+            if Path(os.path.abspath(path)).parent.name == ENVIRONMENTS_DIR
             else path.parent / ".." / ".."
         )
         for path in files

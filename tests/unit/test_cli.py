@@ -208,6 +208,14 @@ def test_validate_an_environment_file_checks_it_with_its_leaves(tmp_path: Path) 
         "'dev' request 5 GPUs (GPUs per pod x replicas), over the budget of 4; largest: ml/a 3, "
         "ml/b 2\n"
     )
+    # Named from inside environments/ (an editor there), the file finds the same catalog.
+    shutil.copytree(CHART, tmp_path / "charts" / "ollama-inference-load")
+    out, err = io.StringIO(), io.StringIO()
+    with working_directory(tmp_path / "catalog" / "environments"):
+        chart = "../../charts/ollama-inference-load"
+        code = main(["validate", "--chart", chart, "dev.yaml"], stdout=out, stderr=err)
+    assert code == 1, err.getvalue()
+    assert out.getvalue().startswith("../environments/dev.yaml:10:11: error: $.gpu.budget:")
 
 
 def test_validate_a_symlinked_leaf_and_a_directory(tmp_path: Path) -> None:
