@@ -1037,14 +1037,16 @@ def _read_pack(path: Path, unpickler: Callable[[io.BytesIO], pickle.Unpickler]) 
 
 def _remove_stale(directory: Path) -> None:
     """What earlier catalog-gens left: plans packs (no plan is stored any more) and the
-    temporary file of a pack whose writer was killed before renaming it (a --jobs process is
-    ended with SIGKILL when catalog-gen fails or is interrupted), once it is old enough that no
-    live writer can still be on it."""
+    temporary file of a pack, record or index whose writer was killed before renaming it (a
+    --jobs process is ended with SIGKILL when catalog-gen fails or is interrupted), once it is
+    old enough that no live writer can still be on it."""
     oldest = time.time() - _STALE_SECONDS
     for old in directory.glob(f"{OLD_PLAN_PACK_PREFIX}*{PACK_SUFFIX}"):
         with contextlib.suppress(OSError):
             old.unlink()
-    for temporary in directory.glob(f".*{PACK_SUFFIX}.tmp-*"):
+    # Every file catalog-gen replaces here (packs, the stat index, write records and their
+    # changes) is written as `.<name>.tmp-*` first (written.replace_file).
+    for temporary in directory.glob(".*.tmp-*"):
         with contextlib.suppress(OSError):
             if temporary.lstat().st_mtime < oldest:
                 temporary.unlink()

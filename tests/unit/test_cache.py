@@ -862,15 +862,19 @@ def test_what_earlier_runs_left_in_the_cache_folder_is_removed(tmp_path: Path) -
     folder = tmp_path / CACHE_DIR
     plans = folder / f"{cache.OLD_PLAN_PACK_PREFIX}00{PACK_SUFFIX}"
     killed = folder / f".{PACK_PREFIX}00{PACK_SUFFIX}.tmp-killed"
+    record = next(folder.glob("written-*.record"))
+    killed_record = folder / f".{record.name}.tmp-killed"  # written.replace_file's name
     live = folder / f".{cache.FILES_PACK_PREFIX}00{PACK_SUFFIX}.tmp-live"
-    for path in (plans, killed, live):
+    for path in (plans, killed, killed_record, live):
         path.write_bytes(b"left behind")
     an_hour_ago = time.time() - 3600
-    os.utime(killed, (an_hour_ago, an_hour_ago))
+    for path in (killed, killed_record):
+        os.utime(path, (an_hour_ago, an_hour_ago))
     apply(tmp_path, ("leaf", "dev", "a", "s2", 3))  # a change: the cache is saved
     assert_same(tmp_path)
     assert not plans.exists()
     assert not killed.exists()
+    assert not killed_record.exists()
     assert live.exists()
 
 
