@@ -85,7 +85,7 @@ from catalog_gen.plan.service import LOCK_FILE
 from catalog_gen.plan.service_plan import ModelLockFacts, ServicePlan
 from catalog_gen.problems import Problem
 from catalog_gen.write.writer import KnownFiles
-from catalog_gen.write.written import replace_file
+from catalog_gen.write.written import TEMPORARY_FILES, replace_file
 
 CACHE_DIR = ".catalog-gen-cache"
 PACK_PREFIX = "leaves-"  # leaves-<first two hex of the key>.pack: a one-leaf edit rewrites two
@@ -1045,8 +1045,8 @@ def _remove_stale(directory: Path) -> None:
         with contextlib.suppress(OSError):
             old.unlink()
     # Every file catalog-gen replaces here (packs, the stat index, write records and their
-    # changes) is written as `.<name>.tmp-*` first (written.replace_file).
-    for temporary in directory.glob(".*.tmp-*"):
+    # changes) is written by written.replace_file.
+    for temporary in directory.glob(TEMPORARY_FILES):
         with contextlib.suppress(OSError):
             if temporary.lstat().st_mtime < oldest:
                 temporary.unlink()

@@ -24,6 +24,7 @@ journal write to the last removal: Ctrl-C lands before or after a swap, never in
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -223,7 +224,7 @@ def _untrusted(journal: Path, steps: Sequence[Step], targets: Sequence[Path]) ->
     for step in steps:
         if _real(step.target) not in ours:
             return f"it names {step.target}, which is not an output of this render"
-        for copy, kind in ((step.target, ""), (step.staging, "tmp"), (step.backup, "old")):
+        for copy, kind in ((step.target, ""), (step.staging, STAGED), (step.backup, SET_ASIDE)):
             if kind and not _copy_of(step.target, copy, kind):
                 return f"{copy} is not a name catalog-gen gives a copy of {step.target}"
             if os.path.islink(copy):
@@ -264,9 +265,25 @@ def _real(path: Path) -> Path:
     return Path(os.path.realpath(path.parent)) / path.name
 
 
+# The copies of an output the writer makes beside it: `.<name>.tmp-<random>` (staged) and
+# `.<name>.old-<random>` (set aside), the random part tempfile's. Made (writer.py), found as
+# leftovers (writer.py) and trusted in a journal (here) by these alone.
+STAGED, SET_ASIDE = "tmp", "old"
+
+
+def copy_prefix(target: Path, kind: str) -> str:
+    """The name of a copy of target, up to its random part (tempfile's prefix)."""
+    return f".{target.name}.{kind}-"
+
+
+def copies_pattern(target: Path, kind: str) -> str:
+    """A glob of target's copies of that kind (target's name taken literally)."""
+    return f"{glob.escape(copy_prefix(target, kind))}*"
+
+
 def _copy_of(target: Path, copy: Path, kind: str) -> bool:
     """Whether copy is a sibling of target named as the writer names one (tempfile's)."""
-    name = re.escape(f".{target.name}.{kind}-")
+    name = re.escape(copy_prefix(target, kind))
     return _real(copy).parent == _real(target).parent and (
         re.fullmatch(f"{name}[A-Za-z0-9_]+", copy.name) is not None
     )

@@ -56,7 +56,6 @@ from __future__ import annotations
 
 import difflib
 import fcntl
-import glob
 import itertools
 import os
 import re
@@ -73,7 +72,11 @@ from catalog_gen.digests import digest_of
 from catalog_gen.plan.parallel import Background, chunked_map
 from catalog_gen.write.swap import (
     JOURNAL_SUFFIX,
+    SET_ASIDE,
+    STAGED,
     Step,
+    copies_pattern,
+    copy_prefix,
     journal_problem,
     pending,
     recover,
@@ -567,7 +570,7 @@ def _stage_all(
     steps: list[Step] = []
     try:
         for output in outputs:
-            backup = _fresh_name(output.path, "old")  # first: the stagings clean up after them
+            backup = _fresh_name(output.path, SET_ASIDE)  # first: the stagings clean up after them
             if isinstance(output, FileOutput):
                 steps.append(Step(output.path, _stage_file(output), backup))
                 written[output.path] = Written(1, 0)
@@ -602,7 +605,7 @@ def _stage_tree(
 
 def _stage_file(output: FileOutput) -> Path:
     """output's content beside its target."""
-    staging = _fresh_name(output.path, "tmp")
+    staging = _fresh_name(output.path, STAGED)
     try:
         _write_file(staging, output.content)
     except BaseException:
@@ -615,7 +618,7 @@ def _stage_whole(
     output: TreeOutput, digests: Mapping[str, str], stamps: dict[str, Stamp], jobs: int = 1
 ) -> Path:
     """A complete copy of the tree beside its target (digests: its files' sha256)."""
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.path.name}.tmp-", dir=output.path.parent))
+    staging = _fresh_folder(output.path, STAGED)
     try:
         stamps.update(_write_all(staging, output.files, sorted(digests.items()), jobs))
         # mkdtemp makes it 0700; the tree is meant to be committed and read by everyone.
@@ -687,7 +690,7 @@ def _stage_patch(
     None when more than half of the files would move (a chart bump changes every values
     file): a file patched moves twice and is checked three times in this process, so
     writing the whole tree in the --jobs processes and renaming it costs less then."""
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.path.name}.tmp-", dir=output.path.parent))
+    staging = _fresh_folder(output.path, STAGED)
     try:
         mode = _created_mode(staging)
         changed: list[tuple[str, str]] = []  # (name, sha256)
@@ -748,9 +751,15 @@ def _write_file(path: str | Path, content: bytes) -> os.stat_result:
         os.close(descriptor)
 
 
+def _fresh_folder(target: Path, kind: str) -> Path:
+    """A new empty folder beside target, named as swap.py names its copies of that kind (ours:
+    leftovers are removed by the next run)."""
+    return Path(tempfile.mkdtemp(prefix=copy_prefix(target, kind), dir=target.parent))
+
+
 def _fresh_name(target: Path, kind: str) -> Path:
-    """An unused sibling name `.<name>.<kind>-*` (ours: leftovers are removed by the next run)."""
-    placeholder = Path(tempfile.mkdtemp(prefix=f".{target.name}.{kind}-", dir=target.parent))
+    """An unused sibling name for a copy of target of that kind."""
+    placeholder = _fresh_folder(target, kind)
     placeholder.rmdir()
     return placeholder
 
@@ -758,10 +767,9 @@ def _fresh_name(target: Path, kind: str) -> Path:
 def _remove_leftovers(target: Path) -> None:
     """Remove the copies an earlier render left beside target (killed, or refused their
     removal); one that cannot be removed is named, with how to remove it by hand."""
-    name = glob.escape(target.name)  # `--out 'g[x]'` names that very folder, not a pattern
     leftovers = [
-        *target.parent.glob(f".{name}.tmp-*"),
-        *target.parent.glob(f".{name}.old-*"),
+        *target.parent.glob(copies_pattern(target, STAGED)),  # `--out 'g[x]'`: that very name
+        *target.parent.glob(copies_pattern(target, SET_ASIDE)),
         target.parent / f".{target.name}{JOURNAL_SUFFIX}.tmp",
     ]
     for leftover in leftovers:

@@ -150,12 +150,17 @@ def _changed(
     return stamps
 
 
+_TEMPORARY = ".tmp-"  # replace_file writes `.<name>.tmp-<random>` first
+# Every temporary file replace_file makes in a folder, whatever it replaces.
+TEMPORARY_FILES = f".*{_TEMPORARY}*"
+
+
 def replace_file(path: Path, content: bytes) -> None:
     """Write content beside path, then rename it over path (readers see the old or the new
     bytes, never part of them); no fsync: what uses it (this record, the cache) only costs speed
     when lost."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}{_TEMPORARY}", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(content)
