@@ -131,6 +131,14 @@ _ALLOWED_GLOBALS = {
 _Source = tuple[Path, str, str, LeafContext]
 
 
+class LeafChangedError(Exception):
+    """A leaf changed on disk while catalog-gen used what it read of it (an editor saved it
+    during the run): nothing is written, and the next run reads it anew."""
+
+    def __init__(self, display: str) -> None:
+        super().__init__(f"{display} changed while catalog-gen read it: run it again")
+
+
 @dataclass
 class _Entry:
     key: str
@@ -332,7 +340,7 @@ class LeafCache:
             except OSError:
                 raw = None
             if raw is None or digest_of(raw) != digest:
-                raise RuntimeError(f"{display} changed while catalog-gen read it: run it again")
+                raise LeafChangedError(display)
             plan = plan_again(
                 path, PurePosixPath(relative), display, context, raw=raw, facts=service
             )

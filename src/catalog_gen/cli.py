@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, TextIO
 
 from catalog_gen import EXIT_INTERRUPTED, INTERRUPTED, __version__, snapshot
-from catalog_gen.cache import CACHE_DIR, LeafCache
+from catalog_gen.cache import CACHE_DIR, LeafCache, LeafChangedError
 from catalog_gen.cache import default_directory as default_cache_directory
 from catalog_gen.check.chart_contract import ChartContract, ChartContractError
 from catalog_gen.check.chart_templates import ChartTemplateError
@@ -394,6 +394,7 @@ def main(
         ReadOnlyOutputError,
         JournalError,
         JobsProcessError,
+        LeafChangedError,
     ) as error:
         err.write(f"catalog-gen: {error}\n")  # the disk's or the machine's doing (a kill, OOM)
         return EXIT_INVALID

@@ -43,6 +43,7 @@ from typing import Any, TypeGuard
 
 from catalog_gen.cache import (
     LeafCache,
+    LeafChangedError,
     LeafRecord,
     read_pack_of_entries,
     well_formed_files,
@@ -274,7 +275,7 @@ def _emitted_again(record: LeafRecord, context: LeafContext, display_root: str) 
     except OSError:
         raw = None
     if raw is None or digest_of(raw) != record.digest:
-        raise RuntimeError(f"{display} changed while catalog-gen read it: run it again")
+        raise LeafChangedError(display)
     plan = plan_leaf(path, relative, display, context, Report(), raw=raw)
     if plan is None:
         raise RuntimeError(f"{display} planned again gave no plan")

@@ -255,3 +255,37 @@ def test_a_snapshot_cut_between_its_shards_and_its_head_is_not_used(
     head.write_bytes(before)  # as if killed after the shards, before the head
     render_both(tmp_path)
     assert reused == [False, False, False]
+
+
+def test_a_leaf_saved_while_the_run_reads_it_again_is_reported_not_a_bug(
+    tmp_path: Path, reused: list[bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last run's files of a leaf are emitted again from its file when their bytes are
+    gone: an editor that saved the leaf in between makes the run stop with what happened
+    (exit 1), not an internal error asking for a bug report; the next run takes the edit."""
+    start(tmp_path)
+    render_both(tmp_path)
+    for pack in (tmp_path / CACHE_DIR).glob(f"{cache.FILES_PACK_PREFIX}*"):
+        pack.unlink()
+    (tmp_path / "inc/generated/dev/a/s1/values.yaml").unlink()
+    taken = snapshot.reuse
+
+    def saved_meanwhile(*arguments: Any, **options: Any) -> snapshot.Reused | None:
+        found = taken(*arguments, **options)
+        with (tmp_path / LEAF).open("a", encoding="utf-8") as leaf:
+            leaf.write("# saved by an editor\n")
+        return found
+
+    monkeypatch.setattr(snapshot, "reuse", saved_meanwhile)
+    cached, _ = both(tmp_path, "render")
+    assert reused == [False, True]  # the first run kept its run, this one took it
+    assert cached.code == 1, cached.stderr
+    assert cached.stderr.endswith(
+        f"catalog-gen: {LEAF.as_posix()} changed while catalog-gen read it: run it again\n"
+    )
+    assert "internal error" not in cached.stderr
+    monkeypatch.setattr(snapshot, "reuse", taken)
+    cached, cold = both(tmp_path, "render")  # inc's deleted file is written again: 1 of 6
+    assert (cached.code, cached.stdout) == (cold.code, cold.stdout)
+    assert cached.code == 0, cached.stderr
+    assert read_tree(tmp_path / "inc") == read_tree(tmp_path / "cold")
