@@ -85,7 +85,7 @@ from catalog_gen.plan.service import LOCK_FILE
 from catalog_gen.plan.service_plan import ModelLockFacts, ServicePlan
 from catalog_gen.problems import Problem
 from catalog_gen.write.writer import KnownFiles
-from catalog_gen.write.written import TEMPORARY_FILES, replace_file
+from catalog_gen.write.written import TEMPORARY_FILES, remove_file, replace_file
 
 CACHE_DIR = ".catalog-gen-cache"
 PACK_PREFIX = "leaves-"  # leaves-<first two hex of the key>.pack: a one-leaf edit rewrites two
@@ -1063,7 +1063,7 @@ def _remove_stale(directory: Path) -> None:
 def _write_pack(path: Path, pack: Mapping[str, Any]) -> None:
     """Replace the pack atomically; an empty one is removed."""
     if not pack:
-        path.unlink(missing_ok=True)
+        remove_file(path)
         return
     body = pickle.dumps(dict(sorted(pack.items())), protocol=pickle.HIGHEST_PROTOCOL)
     replace_file(path, _MAGIC + hashlib.sha256(body).digest() + body)

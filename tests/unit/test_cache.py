@@ -757,7 +757,7 @@ def test_a_leaf_edited_during_a_run_is_not_planned_into_its_cached_facts(
         leaf_file.unlink()
     else:
         leaf_file.write_bytes(b"# a comment\n" + leaf_file.read_bytes())
-    with working_directory(tmp_path), pytest.raises(RuntimeError, match="changed while"):
+    with working_directory(tmp_path), pytest.raises(cache.LeafChangedError, match="changed while"):
         planned.plans  # noqa: B018 - the property plans every service
 
 

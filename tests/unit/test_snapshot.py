@@ -289,3 +289,22 @@ def test_a_leaf_saved_while_the_run_reads_it_again_is_reported_not_a_bug(
     assert (cached.code, cached.stdout) == (cold.code, cold.stdout)
     assert cached.code == 0, cached.stderr
     assert read_tree(tmp_path / "inc") == read_tree(tmp_path / "cold")
+
+
+@pytest.mark.parametrize("name", [snapshot.SNAPSHOT_FILE, f"{snapshot.SHARD_PREFIX}00.pack"])
+def test_a_folder_where_the_snapshot_goes_is_replaced_by_the_next_clean_run(
+    tmp_path: Path, reused: list[bool], name: str
+) -> None:
+    """A folder in the cache where a pack is kept made every later run plan the whole catalog
+    (the pack could never be written again)."""
+    start(tmp_path)
+    render_both(tmp_path)
+    pack = tmp_path / CACHE_DIR / name
+    pack.unlink(missing_ok=True)
+    (pack / "inside").mkdir(parents=True)
+    edit_leaf(tmp_path, description="edited")
+    render_both(tmp_path)  # not the last run: it keeps its own, over the folder
+    assert not pack.is_dir()  # a file, or none (a shard no leaf falls in)
+    edit_leaf(tmp_path, description="edited again")
+    render_both(tmp_path)
+    assert reused[-1]

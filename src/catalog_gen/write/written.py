@@ -36,6 +36,7 @@ import hashlib
 import io
 import os
 import pickle
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -155,16 +156,29 @@ _TEMPORARY = ".tmp-"  # replace_file writes `.<name>.tmp-<random>` first
 TEMPORARY_FILES = f".*{_TEMPORARY}*"
 
 
+def remove_file(path: Path) -> None:
+    """Remove one of catalog-gen's own files (the cache folder's), or a folder in its place."""
+    try:
+        path.unlink(missing_ok=True)
+    except IsADirectoryError:
+        shutil.rmtree(path)
+
+
 def replace_file(path: Path, content: bytes) -> None:
     """Write content beside path, then rename it over path (readers see the old or the new
     bytes, never part of them); no fsync: what uses it (this record, the cache) only costs speed
-    when lost."""
+    when lost. Only for catalog-gen's own files (the cache folder): a folder at path is
+    removed (else nothing could ever be kept there again)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(prefix=f".{path.name}{_TEMPORARY}", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(content)
-        os.replace(name, path)
+        try:
+            os.replace(name, path)
+        except IsADirectoryError:
+            shutil.rmtree(path)
+            os.replace(name, path)
     except BaseException:
         Path(name).unlink(missing_ok=True)
         raise
