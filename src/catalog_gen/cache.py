@@ -137,6 +137,11 @@ class LeafChangedError(Exception):
 
     def __init__(self, display: str) -> None:
         super().__init__(f"{display} changed while catalog-gen read it: run it again")
+        self.display = display
+
+    def __reduce__(self) -> tuple[type[LeafChangedError], tuple[str]]:
+        """As a --jobs process hands it over: made again from the leaf's name."""
+        return type(self), (self.display,)
 
 
 @dataclass

@@ -284,6 +284,9 @@ def test_a_leaf_saved_while_the_run_reads_it_again_is_reported_not_a_bug(
         f"catalog-gen: {LEAF.as_posix()} changed while catalog-gen read it: run it again\n"
     )
     assert "internal error" not in cached.stderr
+    # The same words when a --jobs process hands it over (pickled).
+    error = cache.LeafChangedError(LEAF.as_posix())
+    assert str(pickle.loads(pickle.dumps(error))) == str(error)
     monkeypatch.setattr(snapshot, "reuse", taken)
     cached, cold = both(tmp_path, "render")  # inc's deleted file is written again: 1 of 6
     assert (cached.code, cached.stdout) == (cold.code, cold.stdout)
