@@ -2,8 +2,8 @@
 
 Every rendered manifest is then validated strictly (tools/kube_validate.py): built-in kinds for
 Kubernetes 1.29-1.34 with unknown fields rejected and by the API server's own create validation
-(tools/apiserver-validate, Kubernetes 1.34), custom resources (HTTPRoute, Gateway,
-ReferenceGrant, Certificate, ScaledObject, InterceptorRoute) against the real CRDs in
+(tools/apiserver-validate, Kubernetes 1.34), custom resources (the APIs the chart's templates
+ask the cluster for: catalog_gen.diff.render.chart_api_versions) against the real CRDs in
 $OLLAMA_LOAD_SHARED_DIR/crds (default ../shared/crds) when that folder exists; without it they
 are reported as not validated, never passed silently.
 
@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from catalog_gen.diff.render import API_VERSIONS
+from catalog_gen.diff.render import chart_api_versions
 from tools.kube_validate import (
     Document,
     HelmError,
@@ -36,7 +36,6 @@ SHARED_ENV = "OLLAMA_LOAD_SHARED_DIR"
 DEFAULT_HELM = REPO_ROOT / ".tools" / "helm" / "3.19.0" / "helm"
 DEFAULT_CHART = REPO_ROOT / "charts" / "ollama-inference-load"
 DEFAULT_GENERATED = REPO_ROOT / "generated"
-CUSTOM_RESOURCE_GROUPS = ("gateway.networking.k8s.io", "cert-manager.io", "keda.sh", "http.keda.sh")
 
 
 def crd_dir() -> Path | None:
@@ -45,9 +44,9 @@ def crd_dir() -> Path | None:
     return crds if crds.is_dir() else None
 
 
-def is_custom_resource(document: Document) -> bool:
+def is_custom_resource(document: Document, chart: Path) -> bool:
     group = str(document.get("apiVersion", "")).rpartition("/")[0]
-    return group in CUSTOM_RESOURCE_GROUPS
+    return group in {api.split("/")[0] for api in chart_api_versions(chart)}
 
 
 def render(
@@ -57,12 +56,17 @@ def render(
     _environment, namespace, service = service_dir.parts[-3:]
     try:
         text = helm_template_text(
-            helm, chart, [values], release=service, namespace=namespace, api_versions=API_VERSIONS
+            helm,
+            chart,
+            [values],
+            release=service,
+            namespace=namespace,
+            api_versions=chart_api_versions(chart),
         )
     except HelmError as error:
         return False, error.stderr.strip() or str(error)
     documents = load_documents(text)
-    unchecked = [] if crds else [d for d in documents if is_custom_resource(d)]
+    unchecked = [] if crds else [d for d in documents if is_custom_resource(d, chart)]
     checked = [d for d in documents if d not in unchecked]
     problems = validate_manifests(checked, crd_dir=crds)
     problems += apiserver_errors([text], namespace, crds)[0]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from catalog_gen.diff.render import API_VERSIONS
+from catalog_gen.diff.render import chart_api_versions
 from tests.conftest import REPO_ROOT
 from tests.support.kube import Document, helm_template, select
 from tests.unit.helpers import CHART, leaf, make_catalog, run_cli
@@ -87,7 +87,7 @@ def _render(helm: Path, folder: Path) -> list[Document]:
         [folder / "values.yaml"],
         release=folder.name,
         namespace="ml",
-        api_versions=API_VERSIONS,
+        api_versions=chart_api_versions(CHART),
     )
 
 

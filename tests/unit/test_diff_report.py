@@ -27,12 +27,14 @@ from catalog_gen.diff.render import (
     Resource,
     ServiceInputs,
     canonical_yaml,
+    chart_api_versions,
     effective_footprint,
     footprint,
     split_resources,
 )
 from catalog_gen.diff.report import COMMENT_LIMIT, markdown, text
 from catalog_gen.plan.service_plan import ServicePlan
+from tests.unit.helpers import CHART
 
 GI = 1024**3
 MANIFESTS = """\
@@ -337,3 +339,22 @@ def test_many_refused_changes_leave_the_comment_under_the_limit() -> None:
     comment = markdown(result)
     assert len(comment) <= COMMENT_LIMIT
     assert "- ... and 380 more, each marked in its service's diff\n" in comment
+
+
+def test_the_apis_helm_is_told_of_are_the_ones_the_charts_templates_ask_for(
+    tmp_path: Path,
+) -> None:
+    """Read from the templates (their one owner), every call read: one the pattern cannot read
+    is an error, never an API left out."""
+    found = chart_api_versions(CHART)
+    templates = "".join(path.read_text() for path in (CHART / "templates").glob("*.yaml"))
+    assert len(found) == 7
+    for api in found:
+        group_version, _, kind = api.rpartition("/")
+        assert f'"{group_version}" "{kind}"' in templates, api
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "x.yaml").write_text(
+        '{{- if not (include "oil.hasApi" (list $ "example.com/v1" "Thing")) }}{{ end }}\n'
+    )
+    with pytest.raises(ValueError, match="an API check this reader cannot read"):
+        chart_api_versions(tmp_path)

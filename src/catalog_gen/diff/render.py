@@ -12,8 +12,10 @@ else is taken away (the chart's output has no timestamps or random parts).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
+import re
 import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -30,18 +32,30 @@ from catalog_gen.emit.values import emit_values
 from catalog_gen.plan.service_plan import ServicePlan
 from catalog_gen.sizing import quantity_bytes
 
-# The APIs a cluster with Gateway API, cert-manager, KEDA and the KEDA HTTP add-on serves, as
-# Argo CD passes them to helm (the chart renders HTTPRoute, Gateway, Certificate and the
-# autoscaling resources only where the cluster serves them). The one list: tools/render_chart.py
-# (`make run`) imports it.
-API_VERSIONS = (
-    "gateway.networking.k8s.io/v1/HTTPRoute",
-    "gateway.networking.k8s.io/v1/Gateway",
-    "gateway.networking.k8s.io/v1beta1/ReferenceGrant",
-    "cert-manager.io/v1/Certificate",
-    "keda.sh/v1alpha1/ScaledObject",
-    "http.keda.sh/v1beta1/InterceptorRoute",
-)
+# How a template of the chart asks whether the cluster serves an API (templates/_routes.tpl
+# oil.hasApi, templates/_autoscaling.tpl oil.requireApi): `(list . "<group/version>" "<Kind>")`.
+_API_ASKED = re.compile(r'include "oil\.(?:hasApi|requireApi)" \(list \. "([^"]+)" "([^"]+)"')
+_API_CALL = re.compile(r'include "oil\.(?:hasApi|requireApi)"')
+
+
+@functools.cache  # the chart does not change during a run: read once, not per service
+def chart_api_versions(chart: Path) -> tuple[str, ...]:
+    """Every custom API the chart's resource templates render only where the cluster serves it
+    (HTTPRoute, Gateway, SecurityPolicy, Certificate, the autoscaling resources), as Argo CD
+    passes them to helm on a cluster that serves them all: read from the templates, their one
+    owner (`diff` and `make run` render as that cluster would; a list kept here missed Envoy
+    Gateway's SecurityPolicy, and every service of an environment with authentication failed
+    to render). A call the pattern does not read is an error, not an API left out."""
+    found: set[str] = set()
+    for template in sorted((chart / "templates").glob("*.yaml")):
+        text = template.read_text(encoding="utf-8")
+        asked = _API_ASKED.findall(text)
+        if len(asked) != len(_API_CALL.findall(text)):
+            raise ValueError(f"{template}: an API check this reader cannot read")
+        found.update(f"{group_version}/{kind}" for group_version, kind in asked)
+    return tuple(sorted(found))
+
+
 HELM_TIMEOUT_SECONDS = 300
 RENDER_WORKERS = 4
 
@@ -149,7 +163,7 @@ def render_service(helm: Path, chart: Path, inputs: ServiceInputs) -> list[Resou
         values.write_bytes(inputs.values)
         command = [str(helm), "template", inputs.release, str(chart)]
         command += ["--namespace", inputs.namespace, "--values", str(values)]
-        for api_version in API_VERSIONS:
+        for api_version in chart_api_versions(chart):
             command += ["--api-versions", api_version]
         result = subprocess.run(
             command, capture_output=True, text=True, check=False, timeout=HELM_TIMEOUT_SECONDS
