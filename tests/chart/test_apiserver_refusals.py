@@ -27,6 +27,18 @@ VOLUME: dict[str, Any] = {"extraVolumes": [{"name": "ca", "emptyDir": {}}]}
 # (id, values, what helm's schema error names, what the API server's error names)
 SCHEMA_CASES: list[tuple[str, dict[str, Any], str, str]] = [
     (
+        "volume-with-two-sources",
+        {"extraVolumes": [{"name": "ca", "emptyDir": {}, "secret": {"secretName": "ca"}}]},
+        "/extraVolumes/0",
+        "may not specify more than 1 volume type",
+    ),
+    (
+        "volume-with-a-misspelt-source",
+        {"extraVolumes": [{"name": "ca", "configmap": {"name": "ca"}}]},
+        "/extraVolumes/0",
+        'unknown field "spec.template.spec.volumes[4].configmap"',
+    ),
+    (
         "seccomp-localhost-without-profile",
         {"securityContext": {"seccompProfile": {"type": "Localhost"}}},
         "/securityContext/seccompProfile",
@@ -449,6 +461,9 @@ TEMPLATE_CASES: list[tuple[str, dict[str, Any], str]] = [
 # what a reviewer found the first rules refused though the cluster takes it: never stricter).
 LONG_KEY = "a" * 240 + ".io/" + "b" * 20  # a qualified name: prefix <= 253, name <= 63
 VALID_TWINS: list[tuple[str, dict[str, Any]]] = [
+    # A volume without a source is an emptyDir to the API server (its defaulting): the schema
+    # refuses a second source or a misspelt one, never this.
+    ("volume-without-a-source", {"extraVolumes": [{"name": "scratch"}]}),
     (
         "cidrs-with-leading-zeros-and-ipv6",
         {

@@ -23,6 +23,8 @@ from tests.chart.conftest import (
 )
 from tests.conftest import helm_binary
 from tests.support.kube import HelmError, helm_template, select
+from tools.kube_validate import KUBE_VERSIONS
+from tools.kube_validate import _schema_dir as schema_dir
 
 SCHEMA = json.loads((CHART / "values.schema.json").read_text())
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -251,10 +253,29 @@ def test_every_object_is_closed_except_kubernetes_pass_throughs() -> None:
     # Open on purpose: `global` is shared with parent charts; the others are Kubernetes types
     # passed through verbatim, which the API server validates (tests/chart/test_apiserver.py
     # runs its own validation on every scenario; the schema closes what it refused there).
-    assert sorted(_open_objects(SCHEMA, "#")) == [
-        "#/properties/extraVolumes/items",
-        "#/properties/global",
-    ]
+    sources = VOLUME["properties"].keys() - {"name"}
+    assert sorted(_open_objects(SCHEMA, "#")) == sorted(
+        [*(f"{VOLUME_PATH}/properties/{source}" for source in sources), "#/properties/global"]
+    )
+
+
+VOLUME_PATH = "#/properties/extraVolumes/items"
+VOLUME = SCHEMA["properties"]["extraVolumes"]["items"]
+
+
+def test_an_extra_volume_names_the_volume_sources_of_every_supported_kubernetes() -> None:
+    """The sources an `extraVolumes` item may hold (one at most, the API server's rule) are the
+    Volume's of the Kubernetes versions the chart supports, from their own schemas
+    (kubernetes-validate): a typo, or a second source, is refused by helm and catalog-gen
+    before the API server refuses it at apply."""
+    known: set[str] = set()
+    for version in KUBE_VERSIONS:
+        volume = json.loads((schema_dir(version) / "volume-v1.json").read_text(encoding="utf-8"))
+        known |= volume["properties"].keys()
+    assert VOLUME["properties"].keys() == known
+    assert "minProperties" not in VOLUME  # a name alone: an emptyDir (the API server's default)
+    assert VOLUME["maxProperties"] == 2  # a name and a source
+    assert VOLUME["additionalProperties"] is False
 
 
 def _coalesce(defaults: Any, override: Any) -> Any:
