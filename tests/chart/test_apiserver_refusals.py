@@ -464,6 +464,7 @@ VALID_TWINS: list[tuple[str, dict[str, Any]]] = [
     # A volume without a source is an emptyDir to the API server (its defaulting): the schema
     # refuses a second source or a misspelt one, never this.
     ("volume-without-a-source", {"extraVolumes": [{"name": "scratch"}]}),
+    ("volume-with-a-null-source", {"extraVolumes": [{"name": "scratch", "configMap": None}]}),
     (
         "cidrs-with-leading-zeros-and-ipv6",
         {

@@ -238,7 +238,9 @@ def test_a_pattern_under_not_is_typed_so_a_non_string_is_not_refused_by_it() -> 
 def _open_objects(node: Any, path: str) -> list[str]:
     found: list[str] = []
     if isinstance(node, dict):
-        open_object = node.get("type") == "object" and node.get("additionalProperties") is not False
+        kinds = node.get("type")
+        an_object = kinds == "object" or (isinstance(kinds, list) and "object" in kinds)
+        open_object = an_object and node.get("additionalProperties") is not False
         if open_object and ("properties" in node or "additionalProperties" not in node):
             found.append(path)
         for key, value in node.items():

@@ -12,6 +12,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from catalog_gen.check.chart_contract import ChartContractError
 from catalog_gen.diff.compare import (
     ADDED,
     CHANGED,
@@ -352,9 +353,13 @@ def test_the_apis_helm_is_told_of_are_the_ones_the_charts_templates_ask_for(
     for api in found:
         group_version, _, kind = api.rpartition("/")
         assert f'"{group_version}" "{kind}"' in templates, api
-    (tmp_path / "templates").mkdir()
-    (tmp_path / "templates" / "x.yaml").write_text(
+    (tmp_path / "templates" / "tests").mkdir(parents=True)
+    (tmp_path / "templates" / "tests" / "x.yaml").write_text(
         '{{- if not (include "oil.hasApi" (list $ "example.com/v1" "Thing")) }}{{ end }}\n'
     )
-    with pytest.raises(ValueError, match="an API check this reader cannot read"):
-        chart_api_versions(tmp_path)
+    assert chart_api_versions(tmp_path) == ("example.com/v1/Thing",)  # `$` is `.` there
+    (tmp_path / "templates" / "y.yaml").write_text(
+        '{{- if not (include "oil.hasApi" (list $root "example.com/v1" "Other")) }}{{ end }}\n'
+    )
+    with pytest.raises(ChartContractError, match="an API check catalog-gen cannot read"):
+        chart_api_versions.__wrapped__(tmp_path)

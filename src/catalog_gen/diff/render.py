@@ -27,14 +27,16 @@ from typing import Any
 import yaml
 from yaml.emitter import ScalarAnalysis
 
+from catalog_gen.check.chart_contract import ChartContractError
 from catalog_gen.emit.argocd import destination_namespace
 from catalog_gen.emit.values import emit_values
 from catalog_gen.plan.service_plan import ServicePlan
 from catalog_gen.sizing import quantity_bytes
 
-# How a template of the chart asks whether the cluster serves an API (templates/_routes.tpl
-# oil.hasApi, templates/_autoscaling.tpl oil.requireApi): `(list . "<group/version>" "<Kind>")`.
-_API_ASKED = re.compile(r'include "oil\.(?:hasApi|requireApi)" \(list \. "([^"]+)" "([^"]+)"')
+# How a resource template of the chart asks whether the cluster serves an API
+# (templates/_routes.tpl oil.hasApi, templates/_autoscaling.tpl oil.requireApi):
+# `(list . "<group/version>" "<Kind>")`, `$` for `.` alike.
+_API_ASKED = re.compile(r'include "oil\.(?:hasApi|requireApi)" \(list [.$] "([^"]+)" "([^"]+)"')
 _API_CALL = re.compile(r'include "oil\.(?:hasApi|requireApi)"')
 
 
@@ -47,11 +49,14 @@ def chart_api_versions(chart: Path) -> tuple[str, ...]:
     Gateway's SecurityPolicy, and every service of an environment with authentication failed
     to render). A call the pattern does not read is an error, not an API left out."""
     found: set[str] = set()
-    for template in sorted((chart / "templates").glob("*.yaml")):
+    for template in sorted((chart / "templates").rglob("*.yaml")):
         text = template.read_text(encoding="utf-8")
         asked = _API_ASKED.findall(text)
         if len(asked) != len(_API_CALL.findall(text)):
-            raise ValueError(f"{template}: an API check this reader cannot read")
+            raise ChartContractError(
+                f"{template}: an API check catalog-gen cannot read (it reads "
+                '`include "oil.hasApi" (list . "<group/version>" "<Kind>")`)'
+            )
         found.update(f"{group_version}/{kind}" for group_version, kind in asked)
     return tuple(sorted(found))
 
