@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from catalog_gen.check.chart_contract import ChartContract
+from catalog_gen.diff.render import chart_api_versions
 from catalog_gen.plan.pipeline import plan_catalog
 from catalog_gen.problems import Report, Severity
 from tools.kube_validate import apiserver_errors
@@ -275,12 +276,7 @@ def _write_catalog(root: Path, cases: Sequence[Case]) -> Path:
 
 # The cluster's capabilities are the templates' to judge, not catalog-gen's (docs/interfaces.md
 # section 3): helm renders as on a cluster that serves every API a values rule can turn on.
-CLUSTER_APIS = (
-    "gateway.networking.k8s.io/v1/HTTPRoute",
-    "gateway.networking.k8s.io/v1beta1/ReferenceGrant",
-    "keda.sh/v1alpha1/ScaledObject",
-    "http.keda.sh/v1beta1/InterceptorRoute",
-)
+CLUSTER_APIS = chart_api_versions(CHART)
 
 
 def rendering(helm: Path, values: Path) -> str | None:
