@@ -382,3 +382,25 @@ def test_new_writes_nothing_through_a_namespace_linking_outside_the_catalog(
     assert outcome.code == 1, outcome.stderr
     assert "written" not in outcome.stderr
     assert list(outside.iterdir()) == []
+
+
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]])
+def test_new_refuses_a_namespace_linking_to_another_folder_of_the_catalog(
+    tmp_path: Path, dry_run: list[str]
+) -> None:
+    """edge/shared -> ../dev/shared: the leaf was planned as an edge leaf and said written, and
+    the next validate read it as a dev leaf whose environment is not its folder's (review)."""
+    catalog = make_catalog(tmp_path)
+    (catalog / "dev" / "shared").mkdir(parents=True)
+    (catalog / "edge").mkdir(exist_ok=True)
+    (catalog / "edge" / "shared").symlink_to(Path("..") / "dev" / "shared")
+    arguments = ["new", "edge/shared/svc", "--model", "phi:latest", *OWNER, *dry_run]
+    outcome = run_cli(tmp_path, *arguments)
+    assert outcome.code == 1, outcome.stderr
+    assert (
+        "catalog/edge/shared/svc.yaml:1:1: error: $: not written: its folder is a link to "
+        "dev/shared in the catalog, where it would be read as a leaf of that folder, not of "
+        "edge/shared"
+    ) in outcome.stdout + outcome.stderr  # --dry-run: the leaf on stdout, problems apart
+    assert list((catalog / "dev" / "shared").iterdir()) == []
+    assert run_cli(tmp_path, "validate", "--no-cache").code == 0

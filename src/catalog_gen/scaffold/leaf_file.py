@@ -134,8 +134,27 @@ def check_leaf(
     keep = {display, join_display(catalog.display_root, PurePosixPath(LOCK_FILE))}
     keep |= set(planned.environment_displays)
     report.extend(problem for problem in everything.problems if problem.path in keep)
+    elsewhere = folder_elsewhere(catalog, place)
+    if elsewhere is not None:
+        report.add(display, 1, 1, "$", elsewhere)
     document = parse_document(content, place.path(catalog), display, Report())
     return planned, document
+
+
+def folder_elsewhere(catalog: CatalogAccess, place: LeafPlace) -> str | None:
+    """Why a leaf cannot be written at place when its folder is a link to another folder of the
+    catalog (qa/shared -> ../dev/shared): the leaf was planned where it was asked for, and would
+    be read where it lands, as another environment's or namespace's leaf."""
+    real_root = os.path.realpath(catalog.path)
+    real = os.path.realpath(place.path(catalog).parent)
+    expected = os.path.join(real_root, place.environment, place.namespace)
+    if real == expected or resolves_outside(real, real_root):
+        return None  # outside: write_leaf refuses it (resolves_outside)
+    landed = PurePosixPath(os.path.relpath(real, real_root))
+    return (
+        f"not written: its folder is a link to {landed.as_posix()} in the catalog, where it "
+        f"would be read as a leaf of that folder, not of {place.environment}/{place.namespace}"
+    )
 
 
 def refuse_existing(catalog: CatalogAccess, place: LeafPlace, report: Report, advice: str) -> bool:
@@ -157,6 +176,10 @@ def write_leaf(catalog: CatalogAccess, place: LeafPlace, content: bytes, report:
             "$",
             f"not written: its folder links outside the catalog directory; {OUTSIDE_WHY}",
         )
+        return False
+    elsewhere = folder_elsewhere(catalog, place)
+    if elsewhere is not None:
+        report.add(place.display(catalog), 1, 1, "$", elsewhere)
         return False
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(
