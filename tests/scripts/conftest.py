@@ -144,6 +144,8 @@ class Pod:
                 ["ollama", "serve"], env=self.env, stdout=log, stderr=log, stdin=subprocess.DEVNULL
             )
         self.servers.append(server)
+        # The probe's "PID 1 of the container" (probe-ready.sh): this server.
+        self.env["OIL_SERVER_PID"] = str(server.pid)
         deadline = time.monotonic() + 10
         while self.cli("list").returncode != 0:
             assert server.poll() is None, (self.root / "serve.log").read_text()
@@ -191,6 +193,8 @@ def pod(tmp_path: Path) -> Iterator[Pod]:
         "OLLAMA_DOUBLE_STATE": str(tmp_path / "state.json"),
         "OIL_CONFIG_DIR": str(tmp_path / "config"),
         "OIL_STATE_DIR": str(tmp_path / "tmp" / "ollama-inference-load"),
+        # PID 1 until a server starts (start_server names it): the probe's server identity.
+        "OIL_SERVER_PID": "1",
         # Fault timings are fractions of a second so the folder stays fast; the other settings
         # are the chart's defaults.
         "OIL_POLL_INTERVAL_SECONDS": "0.1",

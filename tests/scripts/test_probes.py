@@ -491,3 +491,44 @@ def test_the_probes_reach_the_server_when_an_http_proxy_is_set(pod: Pod) -> None
     for script in ("probe-ready.sh", "probe-live.sh"):
         result = run_with(pod, script, container)
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _ready_after_a_restart(pod: Pod) -> list[str]:
+    """The server's container restarted (the pod's /tmp, and this probe's state, survive it):
+    what the probe said until ready."""
+    pod.stop_servers()
+    pod.start_server()
+    said: list[str] = []
+
+    def answered() -> bool:
+        is_ready, text = ready(pod)
+        said.append(text)
+        return is_ready
+
+    pod.wait_for(answered, timeout=30, interval=0.2)
+    return said
+
+
+def test_a_restarted_server_is_not_taken_for_evictions_and_loads_its_models_again(
+    pod: Pod,
+) -> None:
+    """State the probe kept of the server before a restart of its container described evictions
+    that never happened ("evicted by a model it does not fit beside"), held a reload back by a
+    growing backoff after a second restart, and took a model on demand as loaded without a load
+    (review). It now belongs to one server (its start time): a new server starts afresh."""
+    serve_with(pod, ("phi", PHI, "generate"), ("tinyllama", {"size": 40_000}, "generate"))
+    pod.wait_for(lambda: ready(pod)[0])
+    for _ in range(2):
+        said = _ready_after_a_restart(pod)
+        assert not any("evicted" in text or "unloaded by" in text for text in said), said
+        assert not any("next attempt" in text for text in said), said
+        assert "load started" in said[0], said
+
+
+def test_a_model_on_demand_loads_again_after_a_restart(pod: Pod) -> None:
+    serve_with_keep_alive(pod, ("phi", PHI, "1s"))
+    pod.wait_for(lambda: ready(pod)[0])
+    assert pod.state()["loads_completed"] == {"phi:latest": 1}
+    said = _ready_after_a_restart(pod)
+    assert "(on demand)" not in said[0], said
+    assert pod.state()["loads_completed"] == {"phi:latest": 2}  # loaded on the new server too

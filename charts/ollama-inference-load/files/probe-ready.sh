@@ -25,6 +25,14 @@
 # it expire (Ollama loads it again on the next request) instead of loading it back, so its memory
 # is free between uses. The first load still comes before the pod is first ready.
 #
+# What this pod's loads left in $OIL_STATE_DIR (loads that ended, went unlisted, their logs)
+# describes one server: the folder is on the pod's /tmp volume and outlives a restart of the
+# container (a liveness failure, an OOM kill), whose new server has loaded nothing. The state
+# carries the start time of the server, OIL_SERVER_PID (the chart's 1: `ollama serve` is the
+# container's entrypoint; the tests name the double's): another server's state is dropped, so
+# a restart reads as nothing loaded yet, not as evictions, and a model on demand loads again.
+# Failed loads are kept: their backoff spans restarts.
+#
 # Exit status: 0 ready, 1 not ready (the one output line says why), 2 bad configuration or a
 # failing tool (also not ready).
 # `probe-ready.sh --load NAME KIND INSECURE KEEPALIVE` is the detached loader itself (internal;
@@ -36,7 +44,7 @@ OIL_SCRIPT=probe-ready
 . "$(dirname "$0")/lib.sh"
 
 oil_require OLLAMA_HOST OLLAMA_MODELS OIL_CONFIG_DIR OIL_CLI_TIMEOUT_SECONDS \
-	OIL_LOAD_TIMEOUT_SECONDS OIL_LOAD_KEEPALIVE OIL_STATE_DIR
+	OIL_LOAD_TIMEOUT_SECONDS OIL_LOAD_KEEPALIVE OIL_STATE_DIR OIL_SERVER_PID
 oil_connectable_host
 
 oil_seconds_setting OIL_CLI_TIMEOUT_SECONDS "$OIL_CLI_TIMEOUT_SECONDS"
@@ -44,6 +52,12 @@ oil_seconds_setting OIL_CLI_TIMEOUT_SECONDS "$OIL_CLI_TIMEOUT_SECONDS"
 # model on demand is unloaded): the probe's own timeout is checked against one (_validate.tpl).
 CLI_BUDGET_MS=$OIL_MS
 oil_seconds_setting OIL_LOAD_TIMEOUT_SECONDS "$OIL_LOAD_TIMEOUT_SECONDS"
+case $OIL_SERVER_PID in
+'' | *[!0-9]*)
+	oil_error "OIL_SERVER_PID=$OIL_SERVER_PID is not a process id"
+	OIL_BAD_SETTINGS=$((OIL_BAD_SETTINGS + 1))
+	;;
+esac
 oil_settings_checked
 
 # Every function is defined before the first command that may call one (the loader below too).
@@ -430,9 +444,23 @@ unstored() {
 	return 1
 }
 
+# The state of another server (see the top) dropped, this one's start time kept; nothing done
+# where /proc cannot say (no state is dropped on a guess).
+forget_other_server() {
+	oil_proc_stat "$OIL_SERVER_PID" || return 0
+	fs_kept=
+	IFS= read -r fs_kept 2>/dev/null <"$OIL_STATE_DIR/server" || true
+	[ "$fs_kept" != "$OIL_PROC_START" ] || return 0
+	rm -f "$OIL_STATE_DIR"/load-*.loaded "$OIL_STATE_DIR"/load-*.gone "$OIL_STATE_DIR"/load-*.log
+	{ mkdir -p "$OIL_STATE_DIR" && printf '%s\n' "$OIL_PROC_START" >"$OIL_STATE_DIR/server"; } \
+		2>/dev/null || true
+}
+
 if [ "${1:-}" = --load ]; then
 	run_loader "$2" "$3" "$4" "${5:--}"
 fi
+
+forget_other_server
 
 oil_load_plan
 PLAN_G=$(oil_plan_records G)

@@ -72,6 +72,10 @@ without a variable they read (docs/interfaces.md section 2; tests/scripts/test_e
   value: {{ .Values.startup.budgetSeconds | int | quote }}
 - name: OIL_STATE_DIR
   value: {{ include "oil.stateDir" . | quote }}
+# The server whose start time the probe's state carries: `ollama serve` is the server
+# container's entrypoint, its PID 1 (the pod shares no process namespace).
+- name: OIL_SERVER_PID
+  value: "1"
 {{- end }}
 
 {{/*
