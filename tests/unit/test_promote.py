@@ -373,6 +373,20 @@ def test_a_host_kept_says_why_it_was_not_moved(
     assert f"kept from dev: it is a host, and {reason}; make sure" in kept[0]
 
 
+def test_a_host_kept_for_a_missing_target_environment_says_so(tmp_path: Path) -> None:
+    """A host under dev's baseDomain is kept when the target has no environment file: the
+    warning said "only hosts under dev's baseDomain move", which it is (review)."""
+    real_catalog(tmp_path)
+    outcome = run_cli(tmp_path, "promote", "support-rag", "--from", "dev", "--to", "nope")
+    assert outcome.code == 1  # the missing environment is an error of its own
+    kept = [line for line in outcome.stdout.splitlines() if "additionalHostnames[0]" in line]
+    assert kept, outcome.stdout
+    assert (
+        "kept from dev: it is a host, and nope has no valid environment file to move it under"
+        in kept[0]
+    )
+
+
 def test_a_source_leaf_linking_outside_the_catalog_is_not_read(tmp_path: Path) -> None:
     """The catalog reads no file outside it (load/document.py); promote did, and printed, or
     wrote into the catalog, what the link pointed at (a review)."""

@@ -264,6 +264,8 @@ def _why_host_kept(
         return f"is a host, and {target_name} sets no baseDomain to move it under"
     if old is not None and old == new:
         return f"is a host, and {source_name} and {target_name} share the baseDomain {old}"
+    if target is None and old is not None:  # the target environment is missing or invalid
+        return f"is a host, and {target_name} has no valid environment file to move it under"
     if old is None:  # the source environment is missing or invalid (reported)
         return f"is a host, and only hosts under {source_name}'s baseDomain move"
     return f"is a host, and only hosts under {source_name}'s baseDomain ({old}) move"
