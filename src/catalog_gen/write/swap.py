@@ -81,6 +81,13 @@ def journal_path(target: Path) -> Path:
     return target.parent / f".{target.name}{JOURNAL_SUFFIX}"
 
 
+def journal_temporary(target: Path) -> Path:
+    """Where target's journal is written before it is renamed into place (a leftover of a
+    writer killed in between is removed by the next one)."""
+    journal = journal_path(target)
+    return journal.with_name(journal.name + ".tmp")
+
+
 def rename(source: str | Path, destination: str | Path) -> None:
     """Every rename of a swap goes through here (one place for tests to interrupt)."""
     os.rename(source, destination)
@@ -439,9 +446,8 @@ def _finish(steps: Sequence[Step]) -> None:
 
 def _remove_journals(steps: Sequence[Step]) -> None:
     for step in steps:
-        journal = journal_path(step.target)
-        remove(journal.with_name(journal.name + ".tmp"))
-        remove(journal)
+        remove(journal_temporary(step.target))
+        remove(journal_path(step.target))
 
 
 def _write_journals(steps: Sequence[Step]) -> None:
@@ -449,8 +455,7 @@ def _write_journals(steps: Sequence[Step]) -> None:
         {"version": JOURNAL_VERSION, "steps": [step.to_data() for step in steps]}, indent=2
     ).encode()
     for step in steps:
-        journal = journal_path(step.target)
-        temporary = journal.with_name(journal.name + ".tmp")
+        journal, temporary = journal_path(step.target), journal_temporary(step.target)
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
         try:
             os.write(descriptor, body)

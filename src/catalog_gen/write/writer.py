@@ -71,13 +71,13 @@ from typing import NamedTuple
 from catalog_gen.digests import digest_of
 from catalog_gen.plan.parallel import Background, chunked_map
 from catalog_gen.write.swap import (
-    JOURNAL_SUFFIX,
     SET_ASIDE,
     STAGED,
     Step,
     copies_pattern,
     copy_prefix,
     journal_problem,
+    journal_temporary,
     pending,
     recover,
     remove,
@@ -770,7 +770,7 @@ def _remove_leftovers(target: Path) -> None:
     leftovers = [
         *target.parent.glob(copies_pattern(target, STAGED)),  # `--out 'g[x]'`: that very name
         *target.parent.glob(copies_pattern(target, SET_ASIDE)),
-        target.parent / f".{target.name}{JOURNAL_SUFFIX}.tmp",
+        journal_temporary(target),
     ]
     for leftover in leftovers:
         try:

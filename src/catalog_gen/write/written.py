@@ -120,9 +120,9 @@ class WriteRecord:
             if len(changed) + len(removed) > min(_MOST_CHANGES, len(stamps) // 8):
                 replace_file(path, _pickled(key, stamps))
                 self._whole[key] = dict(stamps)
-                path.with_suffix(CHANGES_SUFFIX).unlink(missing_ok=True)
+                remove_file(path.with_suffix(CHANGES_SUFFIX))
                 # The JSON record earlier catalog-gens kept for this tree: never read now.
-                path.with_suffix(".json").unlink(missing_ok=True)
+                remove_file(path.with_suffix(".json"))
             else:
                 replace_file(path.with_suffix(CHANGES_SUFFIX), _pickled(key, changed, removed))
 
@@ -177,7 +177,7 @@ def replace_file(path: Path, content: bytes) -> None:
         try:
             os.replace(name, path)
         except IsADirectoryError:
-            shutil.rmtree(path)
+            remove_file(path)
             os.replace(name, path)
     except BaseException:
         Path(name).unlink(missing_ok=True)
