@@ -92,11 +92,40 @@ def _origin(where: DataPath) -> str:
     return " (both come from the environment's or the chart's defaults: set them in the leaf)"
 
 
-def _refusals(resources: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
+def _refusals(resources: Mapping[str, Any]) -> tuple[tuple[str, str, str], ...]:
     """(resource, why, side) for each request or limit the API server refuses, side being
-    where it is wrong (requests or limits)."""
+    where it is wrong (requests or limits). Judged once per distinct requests and limits: most
+    leaves share their environment's."""
     requests = resources.get("requests") or {}
     limits = resources.get("limits") or {}
+    try:
+        return _judged(_typed_items(requests), _typed_items(limits))
+    except TypeError:  # a value that cannot be a key (the schema refuses such a quantity)
+        return tuple(_judge(requests, limits))
+
+
+_TypedItems = tuple[tuple[str, type, Any], ...]
+
+
+def _typed_items(quantities: Mapping[str, Any]) -> _TypedItems:
+    """The quantities as a key: with each value's type, since 1, 1.0 and True are equal keys
+    that read differently."""
+    return tuple((name, type(value), value) for name, value in quantities.items())
+
+
+@functools.lru_cache(maxsize=1024)
+def _judged(requests: _TypedItems, limits: _TypedItems) -> tuple[tuple[str, str, str], ...]:
+    return tuple(
+        _judge(
+            {name: value for name, _, value in requests},
+            {name: value for name, _, value in limits},
+        )
+    )
+
+
+def _judge(
+    requests: Mapping[str, Any], limits: Mapping[str, Any]
+) -> Iterator[tuple[str, str, str]]:
     if not _quantities(requests) or not _quantities(limits):
         return  # the schema reports what is no quantity
     for side, quantities in (("requests", requests), ("limits", limits)):
