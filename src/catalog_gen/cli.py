@@ -798,7 +798,9 @@ def _render_tree(
         for output in outputs
         if isinstance(output, TreeOutput)
     ]
-    err.write(f"catalog-gen: {summary}: {'; '.join(counts)}; wrote {os.path.normpath(location)}\n")
+    location_text = "wrote {}" if changes[location].files else "{} up to date"
+    counts.append(location_text.format(os.path.normpath(location)))
+    err.write(f"catalog-gen: {summary}: {'; '.join(counts)}\n")
     return EXIT_OK
 
 

@@ -155,6 +155,29 @@ def test_render_says_how_many_files_it_wrote(tmp_path: Path) -> None:
     assert 0 < int(edited[1]) < int(first[2])
 
 
+def test_render_leaves_the_root_location_alone_when_it_holds_what_it_would_write(
+    tmp_path: Path,
+) -> None:
+    """The root catalog-info.yaml is written only when its bytes or mode differ, and the
+    summary says which (it said "wrote" on every run, and replaced the file each time)."""
+    make_catalog(tmp_path, {"dev/ml/a.yaml": leaf(name="a")})
+    location = tmp_path / "catalog-info.yaml"
+    assert "; wrote catalog-info.yaml" in run_cli(tmp_path, "render").stderr
+    before = location.stat()
+    assert "; catalog-info.yaml up to date" in run_cli(tmp_path, "render").stderr
+    assert (location.stat().st_ino, location.stat().st_mtime_ns) == (
+        before.st_ino,
+        before.st_mtime_ns,
+    )
+    location.chmod(0o640)
+    assert "; wrote catalog-info.yaml" in run_cli(tmp_path, "render").stderr
+    assert location.stat().st_mode == before.st_mode
+    location.write_bytes(location.read_bytes() + b"# edited\n")
+    assert "; wrote catalog-info.yaml" in run_cli(tmp_path, "render").stderr
+    assert b"# edited" not in location.read_bytes()
+    assert not [name for name in os.listdir(tmp_path) if name.startswith(".catalog-info")]
+
+
 def test_files_of_another_umask_are_written_again_with_this_ones(tmp_path: Path) -> None:
     out = tmp_path / "generated"
     files = {A: MARK + b"a: 1\n", **KEPT}

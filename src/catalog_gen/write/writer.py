@@ -572,7 +572,12 @@ def _stage_all(
         for output in outputs:
             backup = _fresh_name(output.path, SET_ASIDE)  # first: the stagings clean up after them
             if isinstance(output, FileOutput):
-                steps.append(Step(output.path, _stage_file(output), backup))
+                staging, mode = _stage_file(output)
+                if _holds(output, mode):  # left alone, as a patch leaves a tree's unchanged files
+                    remove(staging)
+                    written[output.path] = Written(0, 0)
+                    continue
+                steps.append(Step(output.path, staging, backup))
                 written[output.path] = Written(1, 0)
                 continue
             stamps[output.path] = {}
@@ -603,15 +608,26 @@ def _stage_tree(
     return step, Written(len(digests), sum(name not in digests for name in previous))
 
 
-def _stage_file(output: FileOutput) -> Path:
-    """output's content beside its target."""
+def _holds(output: FileOutput, mode: int) -> bool:
+    """The target is a regular file of that mode (the one writing it gives) with exactly
+    output's content."""
+    try:
+        if os.lstat(output.path).st_mode != mode:
+            return False
+        with open(output.path, "rb") as there:
+            return there.read(len(output.content) + 1) == output.content
+    except FileNotFoundError:
+        return False
+
+
+def _stage_file(output: FileOutput) -> tuple[Path, int]:
+    """output's content beside its target, and the mode it was written with."""
     staging = _fresh_name(output.path, STAGED)
     try:
-        _write_file(staging, output.content)
+        return staging, _write_file(staging, output.content).st_mode
     except BaseException:
         remove(staging)
         raise
-    return staging
 
 
 def _stage_whole(
