@@ -21,7 +21,6 @@ from pathlib import Path
 
 import catalog_gen.cli  # noqa: F401  (every module a render imports: start-up is part of the floor)
 from catalog_gen.cache import default_directory
-from catalog_gen.plan.parallel import default_jobs
 from catalog_gen.write import walk, writer
 from catalog_gen.write.written import WriteRecord
 
@@ -38,7 +37,7 @@ def main(argv: list[str]) -> int:
     statted = time.perf_counter()
     stamps = WriteRecord(default_directory(catalog)).stamps(tree)
     read = time.perf_counter()
-    owned = walk.ownership(str(tree), stamps, writer._stamp_if_ours, default_jobs())
+    owned = walk.ownership(str(tree), stamps, writer._stamp_if_ours)
     walked = time.perf_counter()
     print(
         f"{leaves} catalog files, {len(owned.stamped) + len(owned.read)} output files: "

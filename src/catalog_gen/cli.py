@@ -843,7 +843,7 @@ def _check(
                 err.write(_refused(display, refusal, "render"))
                 stale = True
             elif isinstance(output, TreeOutput):
-                difference = diff_tree(output.path, output.files, display, record, jobs, held=held)
+                difference = diff_tree(output.path, output.files, display, record, held=held)
                 if not difference.clean:
                     err.write(difference.summary(display, command=command))
                     stale = True

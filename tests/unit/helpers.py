@@ -181,10 +181,11 @@ def default_sigint() -> None:
 
 
 _WRITTEN = re.compile(r"\b\d+ of (\d+) (files?) written(?:, \d+ removed)?")
+_LOCATION = re.compile(r"; (?:wrote (\S+)|(\S+) up to date)$", re.MULTILINE)
 
 
 def written_aside(summary: str) -> str:
     """render's summary without how many files it wrote and removed ("3 of 9 files written" ->
-    "9 files"): that depends on what the outputs held before, not on the catalog, so two runs
-    that must agree on the rest may differ there."""
-    return _WRITTEN.sub(r"\1 \2", summary)
+    "9 files") or whether it wrote the root location: that depends on what the outputs held
+    before, not on the catalog, so two runs that must agree on the rest may differ there."""
+    return _LOCATION.sub(r"; \1\2", _WRITTEN.sub(r"\1 \2", summary))

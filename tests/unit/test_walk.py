@@ -1,13 +1,11 @@
-"""write/walk.py: a tree walked in parts, in several processes, gives what one walk gives, in
-the same order."""
+"""write/walk.py: the ownership proof and check's listing give what a reference walk gives (every
+kind of entry, at every depth), in os.walk's order."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-
-import pytest
 
 from catalog_gen.digests import digest_of
 from catalog_gen.write import walk
@@ -66,16 +64,9 @@ def one_walk(directory: str, prefix: str = "") -> Iterator[tuple[str, str]]:
             yield from one_walk(entry.path, f"{prefix}{entry.name}/")
 
 
-@pytest.fixture
-def few_folders_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(walk, "_LEAST_FOLDERS_PER_PROCESS", 5)
-
-
-@pytest.mark.usefixtures("few_folders_per_process")
-@pytest.mark.parametrize("jobs", [1, 2, 3])
-def test_ownership_in_parts_is_one_walks_in_its_order(tmp_path: Path, jobs: int) -> None:
+def test_ownership_is_one_walks_in_its_order(tmp_path: Path) -> None:
     stamps = make_tree(tmp_path)
-    found = ownership(str(tmp_path), stamps, read_marked, jobs)
+    found = ownership(str(tmp_path), stamps, read_marked)
     expected_foreign = []
     proven: dict[str, Stamp] = {}
     for path, name in one_walk(str(tmp_path)):
@@ -95,15 +86,11 @@ def test_ownership_in_parts_is_one_walks_in_its_order(tmp_path: Path, jobs: int)
     assert "dev/a/svc-03/values.yaml" in found.read
 
 
-@pytest.mark.usefixtures("few_folders_per_process")
-@pytest.mark.parametrize("jobs", [1, 2, 3])
-def test_listed_in_parts_names_every_file_and_reads_what_its_stamp_does_not_prove(
-    tmp_path: Path, jobs: int
-) -> None:
+def test_listed_names_every_file_and_reads_what_its_stamp_does_not_prove(tmp_path: Path) -> None:
     stamps = make_tree(tmp_path)
     digests: Mapping[str, str] = {name: known.digest for name, known in stamps.items()}
     digests = {**digests, "prod/b/svc-01/app.json": digest_of(b"another")}  # expected to change
-    found = listed(str(tmp_path), digests, stamps, jobs)
+    found = listed(str(tmp_path), digests, stamps)
     files: list[str] = []
     foreign: list[str] = []
     for path, name in one_walk(str(tmp_path)):
@@ -125,20 +112,18 @@ def test_listed_in_parts_names_every_file_and_reads_what_its_stamp_does_not_prov
 
 
 def test_a_missing_tree_lists_nothing(tmp_path: Path) -> None:
-    assert listed(str(tmp_path / "absent"), {}, {}, 2) == walk.Listed()
+    assert listed(str(tmp_path / "absent"), {}, {}) == walk.Listed()
 
 
-@pytest.mark.usefixtures("few_folders_per_process")
-@pytest.mark.parametrize("jobs", [1, 2])
-def test_an_empty_or_shallow_tree_is_walked_whole(tmp_path: Path, jobs: int) -> None:
-    assert ownership(str(tmp_path), {}, read_marked, jobs) == walk.Ownership()
+def test_an_empty_or_shallow_tree_is_walked_whole(tmp_path: Path) -> None:
+    assert ownership(str(tmp_path), {}, read_marked) == walk.Ownership()
     (tmp_path / "one" / "two").mkdir(parents=True)
     (tmp_path / "one" / "two" / "a.yaml").write_bytes(MARKED)
     (tmp_path / "one" / "b.txt").write_text("foreign\n")
-    found = ownership(str(tmp_path), {}, read_marked, jobs)
+    found = ownership(str(tmp_path), {}, read_marked)
     marked = read_marked(str(tmp_path / "one" / "two" / "a.yaml"))
     assert marked is not None
     assert found == walk.Ownership(
         [str(tmp_path / "one" / "b.txt")], [], {"one/two/a.yaml": marked}
     )
-    assert sorted(listed(str(tmp_path), {}, {}, jobs).names) == ["one/b.txt", "one/two/a.yaml"]
+    assert sorted(listed(str(tmp_path), {}, {}).names) == ["one/b.txt", "one/two/a.yaml"]

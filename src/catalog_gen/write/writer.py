@@ -225,11 +225,11 @@ def write_outputs(
             _make_parents(targets, created)
             with locked(targets, exclusive=True):
                 # A journal's swap replaces the targets: they are proven catalog-gen's first.
-                recover(targets, lambda: _proven(outputs, record, jobs))
+                recover(targets, lambda: _proven(outputs, record))
                 for target in targets:
                     _remove_leftovers(target)
                 # A tree there already is patched, not rebuilt: every file of it is known.
-                there = _proven(outputs, record, jobs)
+                there = _proven(outputs, record)
                 stamps: dict[Path, dict[str, Stamp]] = {}
                 written: dict[Path, Written] = {}
                 steps = _stage_all(outputs, there, stamps, written, jobs)
@@ -246,15 +246,13 @@ def write_outputs(
             raise
 
 
-def _proven(
-    outputs: Sequence[Output], record: WriteRecord | None, jobs: int
-) -> dict[Path, Owned | None]:
+def _proven(outputs: Sequence[Output], record: WriteRecord | None) -> dict[Path, Owned | None]:
     """check_owned of every output, by target; a file the system refuses to let it read is
     named as one it cannot read."""
     found: dict[Path, Owned | None] = {}
     for output in outputs:
         with _os_errors(output.path, "read"):
-            found[output.path] = check_owned(output, record, jobs)
+            found[output.path] = check_owned(output, record)
     return found
 
 
@@ -320,11 +318,10 @@ class Owned(NamedTuple):
     patchable: bool
 
 
-def check_owned(output: Output, record: WriteRecord | None = None, jobs: int = 1) -> Owned | None:
+def check_owned(output: Output, record: WriteRecord | None = None) -> Owned | None:
     """Refuse to replace a target unless every file in it was written by catalog-gen (a file
     whose stamp in record still matches was, and is not read again; any other is read whole).
-    What is there (Owned), or None when there is no tree (nothing, or the target is a file).
-    jobs: how many processes may walk a big tree (write/walk.py)."""
+    What is there (Owned), or None when there is no tree (nothing, or the target is a file)."""
     target = output.path
     reason = target_refusal(output)
     if reason is not None:
@@ -338,7 +335,7 @@ def check_owned(output: Output, record: WriteRecord | None = None, jobs: int = 1
         _refuse_read_only(target, [str(target)] if _read_only(os.lstat(target).st_mode) else [])
         return None
     stamps = record.stamps(target) if record is not None else {}
-    found = ownership(str(target), stamps, _stamp_if_ours, jobs)
+    found = ownership(str(target), stamps, _stamp_if_ours)
     if found.foreign:
         raise UnsafeOutputError(
             f"refusing to replace {target}: {not_written(found.foreign)}; move them away, or "
@@ -436,7 +433,7 @@ class HeldOutputs:
             stamps = record.stamps(tree)
             root = str(tree)
             with signals_held():  # the walk is known here before a Ctrl-C can end this
-                held._walk = Background(lambda: seen(root, stamps, 1))
+                held._walk = Background(lambda: seen(root, stamps))
         except OSError:  # busy (BlockingIOError), or missing
             held.close()
             return None
@@ -865,18 +862,17 @@ def diff_tree(
     files: Mapping[PurePosixPath, bytes],
     out_display: str,
     record: WriteRecord | None = None,
-    jobs: int = 1,
     *,
     held: HeldOutputs | None = None,
 ) -> TreeDiff:
     """What render would change in out, without touching it. record: files whose stamp still
     matches and whose recorded sha256 is the expected one are neither read nor compared (their
-    expected bytes are not even asked for: KnownFiles; written.py). jobs: how many processes
-    may walk a big tree (write/walk.py). held: where a walk of it started before planning,
-    with the same record, is found. What render would refuse to replace (links, special files,
-    files without the marker: check_owned) is foreign, neither compared nor removed."""
+    expected bytes are not even asked for: KnownFiles; written.py). held: where a walk of it
+    started before planning, with the same record, is found. What render would refuse to
+    replace (links, special files, files without the marker: check_owned) is foreign, neither
+    compared nor removed."""
     digests = _digests(files)
-    names, actual, foreign, executable = _on_disk(out, digests, record, jobs, held)
+    names, actual, foreign, executable = _on_disk(out, digests, record, held)
     present = names | foreign
     added = sorted(PurePosixPath(name) for name in digests if name not in present)
     removed = sorted(PurePosixPath(name) for name in names - foreign if name not in digests)
@@ -909,7 +905,6 @@ def _on_disk(
     out: Path,
     digests: Mapping[str, str],
     record: WriteRecord | None,
-    jobs: int,
     held: HeldOutputs | None,
 ) -> tuple[set[str], dict[str, bytes], set[str], set[str]]:
     """out's regular files, the bytes of those that must be compared (without a record: all),
@@ -918,7 +913,7 @@ def _on_disk(
     the files read that someone made executable (a `chmod` changes the stamp, so such a file
     is always read): render writes them again without, and git records the bit."""
     walked = held.seen(out, record) if held is not None else None
-    found = listed(str(out), digests, record.stamps(out) if record else {}, jobs, walked)
+    found = listed(str(out), digests, record.stamps(out) if record else {}, walked)
     names = set(found.names)
     actual: dict[str, bytes] = {}
     executable: set[str] = set()
