@@ -80,6 +80,15 @@ DURATION = r"^-?([0-9]+|([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+)$"
 _NO_SPACE = r"[^\t\n\v\f\r ]"
 URL = rf"^(https?|ssh|git|oci)://{_NO_SPACE}+$|^git@{_NO_SPACE}+:{_NO_SPACE}+$"
 HTTPS_URL = rf"^https://{_NO_SPACE}+$"
+# A name git accepts for a branch, tag or other ref, or a commit (`git check-ref-format
+# --allow-onelevel`'s rules; tests/unit/test_fields.py holds the two together): no control
+# characters, space, ~ ^ : ? * [ or backslash; no '..', '@{' or '//'; no part starting with '.'
+# or ending with '.lock'; not starting with '/', ending with '/' or '.', nor '@' alone), and not
+# starting with '-', which git's commands read as an option (as `git branch` refuses it).
+GIT_REVISION = (
+    r"^(?!@$)(?![./-])(?!.*(?:\.\.|@\{|//|/\.|\.lock/|\.lock$|/$|\.$))"
+    r"[^\x00-\x20\x7f~^:?*\[\\]+$"
+)
 HTTP_URL = rf"^https?://{_NO_SPACE}+$"
 IPV4_CIDR = r"^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$"
 STORAGE_CLASS = r"^(-|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)?$"
@@ -260,6 +269,16 @@ ModelName = Annotated[
         "not a valid Ollama model name",
         max_length=MODEL_NAME_MAX_LENGTH,
         extra_check=_model_reference_problem,
+    ),
+]
+GitRevision = Annotated[
+    str,
+    TextFormat(
+        GIT_REVISION,
+        "must be a branch, tag or commit git can name: no spaces, control characters, "
+        "~ ^ : ? * [ or \\, no '..', '@{' or '//', no part starting with '.' or ending with "
+        "'.lock', not starting with '-' or ending with '/' or '.'",
+        max_length=255,
     ),
 ]
 Url = Annotated[

@@ -40,6 +40,7 @@ from catalog_gen.fields import (
     DnsSubdomain,
     Duration,
     EntityRef,
+    GitRevision,
     Host,
     HostOrWildcard,
     HttpsUrl,
@@ -641,7 +642,7 @@ class ArgoCd(Strict):
 
     repo_url: Url = Field(alias="repoURL")
     """Git repository holding generated/."""
-    target_revision: str = "HEAD"
+    target_revision: GitRevision = "HEAD"
     """Branch, tag or commit Argo CD follows."""
     project: Opt[DnsSubdomain] = None
     """AppProject of the environment's Applications; default ollama-inference-load-<environment>."""

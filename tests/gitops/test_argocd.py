@@ -253,7 +253,7 @@ def test_a_record_missing_a_field_fails_like_argo_cd_would(
 ) -> None:
     files = repository_files(rendered)
     path, record = next(iter(rendered.app_records().items()))
-    fields = ("appName", "namespace", "service", "valuesPath", "source", "chart")
+    fields = ("appName", "namespace", "service", "valuesPath", "source", "chart", "values")
     for field in fields:
         incomplete = {key: value for key, value in record.items() if key != field}
         files[PurePosixPath(path).with_name(f"missing-{field}") / "app.json"] = json.dumps(
@@ -267,6 +267,29 @@ def test_a_record_missing_a_field_fails_like_argo_cd_would(
         failed = str(PurePosixPath(path).with_name(f"missing-{field}") / "app.json")
         assert f'map has no entry for key "{field}"' in failures.pop(failed)
     assert failures == {}
+
+
+@pytest.mark.parametrize("revision", ["main-{{", "main-{{.service}}", "release/{{x}}"])
+def test_a_revision_holding_template_text_reaches_the_applications_as_written(
+    shared_dir: Path, tmp_path: Path, revision: str
+) -> None:
+    """git accepts `{{` in a branch name, and the ApplicationSet reads its template as Go
+    template text: the revision comes from app.json's data (review: written into the template,
+    `main-{{` stopped every Application of the environment and `main-{{.service}}` followed
+    another branch per service)."""
+    rendered = render(_catalog_with(tmp_path / "catalog-src", "dev", {"targetRevision": revision}))
+    repository = git_repository(tmp_path / "repo", repository_files(rendered))
+    result = render_applications(repository, application_set_files(repository), shared_dir / "crds")
+    assert (result.exit_code, result.errors) == (0, [])
+    dev = {
+        path: application
+        for path, application in result.applications.items()
+        if path.startswith("generated/dev/")
+    }
+    assert dev
+    for application in dev.values():
+        values = application["spec"]["sources"][1]
+        assert (values["ref"], values["targetRevision"]) == ("values", revision)
 
 
 def test_project_is_literal_in_the_application_set_and_matches_the_record(

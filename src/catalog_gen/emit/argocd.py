@@ -251,6 +251,7 @@ def app_record(service: ArgoService, environment: Environment) -> dict[str, Any]
         "project": project_name(environment),
         "service": service.service,
         "source": service.leaf_path,
+        "values": {"repoURL": argocd.repo_url, "targetRevision": argocd.target_revision},
         "valuesPath": service.values_path,
         "autoscaled": service.autoscaled,
         "workload": {"kind": service.workload[0], "name": service.workload[1]},
@@ -430,9 +431,12 @@ def _application_template(
             "project": project_name(environment),
             "sources": [
                 _chart_source_template(argocd),
+                # From app.json's data, never written into the template: the ApplicationSet
+                # reads its template as Go template text, and a revision git accepts may hold
+                # `{{` (review: `main-{{` stopped every Application of the environment).
                 {
-                    "repoURL": argocd.repo_url,
-                    "targetRevision": argocd.target_revision,
+                    "repoURL": "{{ .values.repoURL }}",
+                    "targetRevision": "{{ .values.targetRevision }}",
                     "ref": "values",
                 },
             ],
