@@ -469,6 +469,11 @@ def _catalog_with(tmp_path: Path, environment: str, replacement: dict[str, Any])
             "$.argocd.chart",
             "version",
         ),
+        (
+            {"chart": {"chart": "ollama-inference-load", "version": "0.3.59"}},
+            "$.argocd.chart",
+            "repoURL",
+        ),
         ({"namespacePrefix": "Prod_"}, "$.argocd.namespacePrefix", "DNS label"),
         # Argo CD matches the project's destinations and sourceRepos as globs: brackets never
         # match themselves (a review ran gobwas/glob, which Argo CD pins).
@@ -479,13 +484,13 @@ def _catalog_with(tmp_path: Path, environment: str, replacement: dict[str, Any])
 def test_environment_problems_are_reported_at_their_key(
     tmp_path: Path, replacement: dict[str, Any], where: str, message: str
 ) -> None:
-    # The environment model may catch some of these first; either way, one error at the key.
+    # The environment model may catch some of these first; either way, one error at the key
+    # (review: an incomplete chart source was reported twice, in two wordings).
     catalog, report = plan(_catalog_with(tmp_path, "dev", replacement))
     check_catalog(catalog, report)
-    assert report.errors
-    assert {(problem.path, problem.json_path) for problem in report.errors} == {
+    assert [(problem.path, problem.json_path) for problem in report.errors] == [
         ("catalog/environments/dev.yaml", where)
-    }
+    ]
     assert any(message in problem.message for problem in report.errors)
     assert all(problem.line > 0 for problem in report.errors)
 

@@ -563,7 +563,7 @@ def deploy_files(catalog: CatalogPlan) -> dict[PurePosixPath, bytes]:
         if service.other_namespaces:
             others.setdefault(service.environment_name, set()).update(service.other_namespaces)
     for name, environment in sorted(catalog.environments.items()):
-        if environment.argocd is None or environment_problems(environment):
+        if environment.argocd is None or cannot_deploy(environment):
             continue
         document = catalog.environment_documents.get(name)
         # Named from the catalog directory, as leaf_path is (its resolved name): the same bytes
@@ -591,14 +591,12 @@ def deploy_files(catalog: CatalogPlan) -> dict[PurePosixPath, bytes]:
 
 def environment_problems(environment: Environment) -> list[tuple[tuple[str, ...], str]]:
     """(path in the environment file, message) for each reason its Argo CD files cannot be
-    written."""
+    written that this module reports (an incomplete chart source is check/rules.py's to
+    report: `cannot_deploy` counts it too)."""
     problems: list[tuple[tuple[str, ...], str]] = []
     project = project_problem(environment)
     if project is not None:
         problems.append((("argocd", "project"), project))
-    chart = chart_problem(environment)
-    if chart is not None:
-        problems.append((("argocd", "chart"), chart))
     prefix = environment.argocd.namespace_prefix if environment.argocd is not None else None
     if prefix and not re.fullmatch(r"[a-z0-9]([-a-z0-9]*)?", prefix):
         problems.append(
@@ -609,6 +607,12 @@ def environment_problems(environment: Environment) -> list[tuple[tuple[str, ...]
             )
         )
     return problems
+
+
+def cannot_deploy(environment: Environment) -> bool:
+    """Whether the environment's Argo CD files cannot be written (each reason reported once:
+    here, or by check/rules.py check_environment for the chart source)."""
+    return bool(environment_problems(environment)) or chart_problem(environment) is not None
 
 
 def check_catalog(catalog: CatalogPlan, report: Report) -> None:
