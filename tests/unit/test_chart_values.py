@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from catalog_gen.check.chart_contract import leaf_fields_of
 from catalog_gen.lock.lockfile import write_lock
 from catalog_gen.lock.model import ModelLock
 from tests.conftest import REPO_ROOT
@@ -253,3 +254,23 @@ def test_a_null_cannot_delete_what_the_rollout_and_gpu_rules_read(
     )
     assert [line.split(": error: ")[1].split(": ")[0] for line in lines] == [where]
     assert "cannot be deleted" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("chart_value", "leaf_fields"),
+    [
+        (("httpRoute", "enabled"), [("ingress", "enabled")]),
+        (("replicaCount",), [("container", "replicas")]),
+        (("resources", "limits", "cpu"), [("container", "resources", "limits", "cpu")]),
+        (("costLabels", "team"), [("owner",)]),
+        (("models", 0, "name"), [("models", 0, "name")]),
+        (("httpRoute", "parentRefs"), [("ingress",), ("gateway",)]),  # no field: the nearest
+        (("podAnnotations",), []),  # chartValues' alone
+    ],
+)
+def test_the_leaf_field_of_a_chart_value_is_read_from_the_leaf_schema(
+    chart_value: tuple[str | int, ...], leaf_fields: list[tuple[str | int, ...]]
+) -> None:
+    """What a chart rule's message names in the chart's terms, said in the leaf's (review:
+    keda-http's `set httpRoute.enabled=true` for a leaf whose fix is ingress.enabled)."""
+    assert leaf_fields_of(chart_value) == leaf_fields

@@ -11,6 +11,7 @@ decide run through helm (chart_templates.py).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -490,6 +491,8 @@ def _message(error: jsonschema.ValidationError) -> str:
         )
     elif error.validator == "not":
         message = f"{error.instance!r} is not allowed"
+    elif error.validator == "const":  # as YAML and JSON spell it (true, not Python's True)
+        message = f"{json.dumps(error.validator_value)} was expected"
     elif error.validator == "type" and error.instance is None:
         # A null the defaults lack stays for the schema (coalesce): said as YAML says it.
         message = message.replace("None is not", "null is not", 1)
@@ -523,6 +526,7 @@ def place_chart_value(
     if parts and set_by(from_leaf, parts):
         document.add(report, _deepest_present(document, parts), message, hint=hint, at_key=at_key)
         return
+    hint = hint or _leaf_field_hint(document, parts)
     if origin is not None:  # the plan knows exactly which leaf node produced this value
         document.add(report, origin, message, hint=hint)
         return
@@ -549,6 +553,69 @@ def place_chart_value(
         "leaf's chartValues where the environment lets a leaf set it)",
         hint=hint,
     )
+
+
+def _leaf_field_hint(document: Document, parts: Sequence[str | int]) -> str | None:
+    """Which leaf field sets a chart value the leaf's own fields set (LEAF_SOURCES), where the
+    leaf has none of them: the chart's words name its values (review: keda-http's `set
+    httpRoute.enabled=true` sent leaf authors to chartValues, where the HTTPRoute then lacked
+    its parentRefs, not to ingress.enabled)."""
+    fields = leaf_fields_of(tuple(parts))
+    if not fields or any(document.has(field) or field == tuple(parts) for field in fields):
+        return None  # the leaf has it, or it is spelt as the chart spells it: nothing to add
+    named = " or ".join(_dotted(field) for field in fields)
+    return f"a leaf sets {_dotted(parts)} with its {named}"
+
+
+def leaf_fields_of(parts: tuple[str | int, ...]) -> list[tuple[str | int, ...]]:
+    """The leaf fields LEAF_SOURCES says set the chart value at parts, each as deep as the leaf
+    schema goes along the value's path; those that reach the value itself, if any."""
+    for chart_path, leaf_paths in LEAF_SOURCES:
+        if parts[: len(chart_path)] != chart_path:
+            continue
+        rest = parts[len(chart_path) :]
+        reached = [_schema_depth((*leaf_path, *rest), len(leaf_path)) for leaf_path in leaf_paths]
+        whole = [found for found, exact in reached if exact]
+        found = whole or [found for found, _ in reached]
+        # The most precise: a field that is the start of another found is left out.
+        return [
+            field
+            for field in found
+            if not any(other[: len(field)] == field and other != field for other in found)
+        ]
+    return []
+
+
+def _schema_depth(path: tuple[str | int, ...], least: int) -> tuple[tuple[str | int, ...], bool]:
+    """The longest prefix of path (at least least parts) the leaf schema has, and whether that
+    is path itself."""
+    node: Any = _leaf_schema()
+    for depth, part in enumerate(path):
+        node = _schema_child(node, part)
+        if node is None:
+            return path[: max(depth, least)], False
+    return path, True
+
+
+def _schema_child(node: Any, part: str | int, depth: int = 0) -> Any:
+    """The subschema of node's property (or item, for an index) part, through $ref and each
+    branch of an anyOf or oneOf (an optional field, a model named or described); None without
+    one."""
+    if not isinstance(node, dict) or depth > 8:
+        return None
+    if "$ref" in node:
+        definitions = _leaf_schema().get("$defs", {})
+        return _schema_child(definitions.get(str(node["$ref"]).rsplit("/", 1)[-1]), part, depth + 1)
+    for branch in [*node.get("anyOf", ()), *node.get("oneOf", ())]:
+        if (found := _schema_child(branch, part, depth + 1)) is not None:
+            return found
+    child = node.get("items") if isinstance(part, int) else node.get("properties", {}).get(part)
+    return child if isinstance(child, dict) else None
+
+
+@functools.cache
+def _leaf_schema() -> dict[str, Any]:
+    return CatalogLeaf.model_json_schema(by_alias=True)
 
 
 def _deepest_present(document: Document, parts: Sequence[str | int]) -> tuple[str | int, ...]:
