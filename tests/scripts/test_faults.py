@@ -240,3 +240,24 @@ def test_a_loader_whose_store_check_fails_says_so_not_that_the_load_failed(pod: 
     )
     assert "could not connect to ollama server" in outcome
     assert "loading phi:latest failed" not in outcome
+
+
+def test_a_pull_killed_by_a_signal_is_told_by_its_status_not_by_its_progress_bar(
+    pod: Pod,
+) -> None:
+    """A CLI that dies without an `Error:` line (killed, a Go panic) leaves a progress frame as
+    its last line: the log said the pull failed with "pulling ab3b...: 38% ..." (review)."""
+    pod.control(registry={"phi": PHI})
+    pod.models(("phi", "", False, "generate"))
+    killed_once = pod.root / "killed-once"
+    frame = "pulling 0123456789ab: 38% |#### | 57 KB/150 KB"
+    path = pod.wrapped_cli(
+        f'if [ "$1" = pull ] && [ ! -e "{killed_once}" ]; then : >"{killed_once}";'
+        f" printf '\\r%s' '{frame}' >&2; kill -9 $$; fi\n"
+    )
+
+    result = pod.run("pull-models.sh", PATH=path)
+
+    assert result.returncode == 0, result.stdout
+    (warned,) = lines_with(result.stdout, "failed (attempt 1 of 3)")
+    assert f'exited with status 137 (killed by signal 9) at "{frame}"' in warned

@@ -267,11 +267,13 @@ oil_proc_stat() {
 # "Error: pull model manifest: 412:"), else the last non-empty line, into OIL_CLI_ERROR, on one
 # line of at most 600 bytes (mawk counts bytes: a cut never splits a UTF-8 character, whose
 # bytes go whole). stderr also carries ANSI progress, which is stripped. Used to quote the
-# server's own error in our logs.
+# server's own error in our logs. `oil_cli_error FILE STATUS`: a CLI that wrote no `Error:` line
+# (killed by a signal, a Go panic) is told by its exit status, its last line (a progress frame,
+# for a pull) quoted after it as where it was, not as why it failed.
 oil_cli_error() {
 	oil_ce_text=$(tr '\r' '\n' <"$1" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g' | tr -d '\000-\010\013-\037') ||
 		oil_ce_text=
-	oil_ce_line=$(printf '%s\n' "$oil_ce_text" | awk '
+	oil_ce_line=$(printf '%s\n' "$oil_ce_text" | awk -v status="${2:-}" '
 		{ gsub(/[ \t]+/, " "); sub(/^ /, ""); sub(/ $/, "") }
 		$0 == "" { next }
 		{ last = $0 }
@@ -284,6 +286,11 @@ oil_cli_error() {
 		error != "" { error = error " " $0 }
 		END {
 			text = error != "" ? error : last
+			if (error == "" && status != "") {
+				why = "exited with status " status
+				if (status > 128 && status < 160) why = why " (killed by signal " status - 128 ")"
+				text = last == "" ? why ", with no error output" : why " at \"" last "\""
+			}
 			if (length(text) > 600) {
 				text = substr(text, 1, 597)
 				sub(/[\300-\367][\200-\277]*$/, "", text)

@@ -304,7 +304,7 @@ loader_done() {
 	elif [ "$load_status" -eq 0 ]; then
 		oil_info "loaded $load_name in ${OIL_S}s" >"$LOAD_LOG"
 	else
-		oil_cli_error "$LOAD_LOG.err"
+		oil_cli_error "$LOAD_LOG.err" "$load_status"
 		oil_error "loading $load_name failed after ${OIL_S}s (exit $load_status): $OIL_CLI_ERROR" >"$LOAD_LOG"
 	fi
 	rm -f "$LOAD_LOG.err"

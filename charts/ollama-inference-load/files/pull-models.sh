@@ -251,7 +251,7 @@ pull_once() {
 	wait "$OIL_BG_PID" || po_status=$?
 	OIL_BG_PID=
 	[ "$po_status" -eq 0 ] && return 0
-	oil_cli_error "$WORK/pull.err"
+	oil_cli_error "$WORK/pull.err" "$po_status"
 	PULL_ERROR=$OIL_CLI_ERROR
 	return 1
 }
@@ -533,7 +533,7 @@ create_derived() {
 		oil_error "ollama create $cd_name did not finish within OIL_LOAD_TIMEOUT_SECONDS=${OIL_LOAD_TIMEOUT_SECONDS}s"
 		return 1
 	fi
-	oil_cli_error "$WORK/create.out"
+	oil_cli_error "$WORK/create.out" "$cd_status"
 	oil_error "ollama create $cd_name failed: $OIL_CLI_ERROR"
 	return 1
 }
