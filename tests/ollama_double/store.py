@@ -4,7 +4,8 @@ Facts reproduced (../shared/notes/ollama.md "Model store layout and registry pro
 "HTTP API"; ollama/ollama manifest/manifest.go, manifest/paths.go, server/images.go):
 - Store: `$OLLAMA_MODELS/manifests/<host>/<namespace>/<model>/<tag>` holds the manifest exactly
   as the registry sent it (`os.WriteFile(fp, manifestData)`), and `$OLLAMA_MODELS/blobs/
-  sha256-<hex>` the layers; a download is written to `sha256-<hex>-partial` first.
+  sha256-<hex>` the layers; a download is written to `sha256-<hex>-partial` first (a later pull
+  resumes it).
 - A model's digest (`/api/tags` `digest`, `ollama list` ID) is the sha256 of the manifest file's
   bytes, so it equals the registry's manifest digest; its size is the sum of the layer sizes and
   the config size.

@@ -261,3 +261,20 @@ def test_a_pull_killed_by_a_signal_is_told_by_its_status_not_by_its_progress_bar
     assert result.returncode == 0, result.stdout
     (warned,) = lines_with(result.stdout, "failed (attempt 1 of 3)")
     assert f'exited with status 137 (killed by signal 9) at "{frame}"' in warned
+
+
+def test_a_retried_pull_resumes_what_the_last_attempt_downloaded(pod: Pod) -> None:
+    """As 0.32.0 does (a review recorded 25%, 50%, 75% over stalled attempts): attempts that
+    each stall part way still add up to the whole model, every byte downloaded once."""
+    pod.control(registry={"phi": PHI}, pull_stalls={"phi": -1}, pull_stall_after_bytes=60_000)
+    pod.models(("phi", "", False, "generate"))
+
+    result = pod.run("pull-models.sh", OIL_PULL_RETRIES="3", OIL_PULL_STALL_TIMEOUT_SECONDS="0.5")
+
+    assert result.returncode == 0, result.stdout
+    assert len(lines_with(result.stdout, "no progress for 0.5s")) == 2
+    assert lines_with(result.stdout, "pulled phi in")
+    state = pod.state()
+    assert state["pull_attempts"] == {"phi:latest": 3}
+    weights = PHI["size"]
+    assert weights <= state["bytes_downloaded"] < weights + 10_000  # the small layers aside
