@@ -784,7 +784,6 @@ def _render_tree(
             summary,
             err,
             record,
-            jobs=_jobs_of(arguments),
             held=held,
             command=_writing_command(arguments, "render", DEFAULT_OUT),
         )
@@ -816,7 +815,6 @@ def _check(
     err: TextIO,
     record: WriteRecord | None = None,
     *,
-    jobs: int = 1,
     held: HeldOutputs | None = None,
     command: str = "catalog-gen render",
 ) -> int:
