@@ -26,9 +26,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.field.blob_redirect import BlobRedirect
 from tests.field.steps import MODEL, Step, all_steps
 from tests.lock.local_registry import start_registry
+from tests.support.blob_redirect import BlobRedirect
 from tests.support.net import free_port
 
 CLI_TIMEOUT = 120

@@ -9,7 +9,7 @@ only with a runner that can load models (the v0.24.0 full build).
 
 Placeholders in arguments, bodies and recorded output: `{registry}` the loopback registry
 (host:port) holding the test model as `{registry}/oil/tiny:1`, a docker-registry behind a front that
-redirects blob downloads (tests/field/blob_redirect.py), `{direct}` the same registry without
+redirects blob downloads (tests/support/blob_redirect.py), `{direct}` the same registry without
 the front, `{down}` a loopback port where nothing listens, `{dir}` the work folder, `{models}`
 OLLAMA_MODELS, `{home}` HOME, `{host}` OLLAMA_HOST, `{seed}` the store of the server that created
 and pushed the model.

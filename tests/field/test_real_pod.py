@@ -24,10 +24,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT, helm_binary
-from tests.field.blob_redirect import BlobRedirect
 from tests.field.pod import Pod, render, tools_missing
 from tests.field.record import seed_registry
 from tests.lock.local_registry import start_registry
+from tests.support.blob_redirect import BlobRedirect
 from tests.support.net import free_port
 
 BIN = os.environ.get("OLLAMA_FIELD_BIN", "")

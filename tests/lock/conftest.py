@@ -1,5 +1,6 @@
-"""Fixtures for the lock tests: a real docker-registry on the loopback address (session-wide),
-a seeder that pushes Ollama-style models into it, and scripted servers for failure cases."""
+"""Fixtures for the lock tests: a real docker-registry on the loopback address (session-wide)
+behind a front that redirects blob downloads as Ollama's pull needs, a seeder that pushes
+Ollama-style models into it, and scripted servers for failure cases."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from tests.lock.local_registry import (
     LocalRegistry,
     RegistryNotInstalledError,
     RegistryStartError,
+    redirecting,
     start_registry,
 )
 from tests.lock.scripted_server import ScriptedServer
@@ -28,9 +30,11 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry
         pytest.skip(str(error))
     except RegistryStartError as error:
         pytest.fail(str(error))
+    front, through_front = redirecting(local)
     try:
-        yield local
+        yield through_front
     finally:
+        front.close()
         process.terminate()
         process.wait(timeout=10)
 

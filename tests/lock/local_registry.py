@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from tests.support.blob_redirect import BlobRedirect
 from tests.support.net import free_port
 
 REGISTRY_BINARY = "docker-registry"
@@ -23,7 +24,7 @@ REGISTRY_BINARY = "docker-registry"
 @dataclass(frozen=True)
 class LocalRegistry:
     host: str  # 127.0.0.1:PORT, the registry part of a model reference
-    port: int
+    port: int  # the registry's own port: pushes go there
 
 
 class RegistryNotInstalledError(RuntimeError):
@@ -72,3 +73,11 @@ def start_registry(storage: Path) -> tuple[subprocess.Popen[bytes], LocalRegistr
             time.sleep(0.05)
     process.terminate()
     raise RegistryStartError("docker-registry did not answer on /v2/ within 20s")
+
+
+def redirecting(local: LocalRegistry) -> tuple[BlobRedirect, LocalRegistry]:
+    """A front that redirects blob downloads to the registry (tests/support/blob_redirect.py),
+    and the registry as model references name it through the front: Ollama pulls from no
+    registry that serves blobs itself, so `catalog-gen lock` pins from none either."""
+    front = BlobRedirect(local.port)
+    return front, LocalRegistry(front.host, local.port)

@@ -50,6 +50,9 @@ class TokenGate:
         return Reply(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}', {"WWW-Authenticate": value})
 
 
+CDN_PREFIX = "/cdn"  # where route_blob serves a blob's bytes
+
+
 class ScriptedServer:
     def __init__(self, upstream: tuple[str, int] | None = None) -> None:
         self.routes: dict[str, list[Reply | Callable[[Seen], Reply]]] = {}
@@ -99,6 +102,17 @@ class ScriptedServer:
     def route(self, path: str, *replies: Reply | Callable[[Seen], Reply]) -> None:
         with self._lock:
             self.routes[path] = list(replies)
+
+    def route_blob(self, path: str, *replies: Reply | Callable[[Seen], Reply]) -> None:
+        """A blob as Ollama's pull needs it served: path redirects (307) to this server under
+        another host name (localhost), where replies answer: blob storage on a CDN."""
+        self.route(path, Reply(307, b"", {"Location": f"{self.cdn_url}{CDN_PREFIX}{path}"}))
+        self.route(CDN_PREFIX + path, *replies)
+
+    @property
+    def cdn_url(self) -> str:
+        """This server under another host name than url's."""
+        return f"http://localhost:{self._server.server_address[1]}"
 
     def requests_to(self, path: str) -> list[Seen]:
         return [seen for seen in self.seen if seen.path == path]
@@ -167,6 +181,11 @@ class ScriptedServer:
 
     def _forward(self, handler: BaseHTTPRequestHandler) -> Reply:
         assert self.upstream is not None
+        if "/blobs/sha256:" in handler.path:
+            # A redirect to another host name for the blob, as Ollama's pull needs
+            # (tests/support/blob_redirect.py); the token stays here.
+            where = f"http://localhost:{self.upstream[1]}{handler.path}"
+            return Reply(307, b"", {"Location": where})
         connection = http.client.HTTPConnection(*self.upstream, timeout=10)
         try:
             headers = {"Accept": handler.headers.get("Accept", "*/*")}

@@ -149,3 +149,24 @@ def test_https_against_a_plain_http_registry_fails_with_a_clear_error(
         client.resolve(reference(registry, "library/any", "latest"), RegistryConfig())
     assert f"TLS handshake with {registry.host} failed" in str(raised.value)
     assert "mark it insecure" in str(raised.value)
+
+
+def test_a_registry_serving_blobs_itself_is_refused_as_ollama_cannot_pull_from_it(
+    registry: LocalRegistry, seeder: RegistrySeeder
+) -> None:
+    """Docker Distribution on a filesystem answers a blob GET with the bytes (200): Ollama
+    0.32.0's pull then fails every download with `http: no Location header in response`
+    (ollama/ollama#7244; recorded in tests/fixtures/ollama-real/), so nothing is pinned from it
+    (review: the lock pinned such models, and every pod failed)."""
+    repository = unique_repository()
+    seeder.push_model(repository, "3b", weights=b"\x02" * 4096)
+    direct = LocalRegistry(f"127.0.0.1:{registry.port}", registry.port)  # no redirecting front
+
+    with RegistryClient() as client, pytest.raises(RegistryError) as raised:
+        client.resolve(reference(direct, repository, "3b"), INSECURE)
+
+    message = str(raised.value)
+    assert "serves the config blob at http://127.0.0.1:" in message
+    assert "'http: no Location header in response' (ollama/ollama#7244)" in message
+    with RegistryClient() as client:  # the same model through a redirecting front: pinned
+        assert client.resolve(reference(registry, repository, "3b"), INSECURE).digest

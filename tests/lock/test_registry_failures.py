@@ -28,7 +28,7 @@ from catalog_gen.lock.resolve import resolve_all
 from catalog_gen.problems import Severity
 from catalog_gen.references import ModelReference, parse_model_reference
 from tests.lock.local_registry import LocalRegistry
-from tests.lock.scripted_server import Reply, ScriptedServer, TokenGate
+from tests.lock.scripted_server import CDN_PREFIX, Reply, ScriptedServer, TokenGate
 from tests.lock.seeding import RegistrySeeder
 
 INSECURE = RegistryConfig(insecure=True)
@@ -63,7 +63,7 @@ def manifest(layers: list[dict[str, object]] | None = None) -> bytes:
 def serve_model(server: ScriptedServer, body: bytes | None = None) -> bytes:
     body = body or manifest()
     server.route(MANIFEST_PATH, Reply(200, body))
-    server.route(f"/v2/library/phi/blobs/{CONFIG_DIGEST}", Reply(200, CONFIG_BYTES))
+    server.route_blob(f"/v2/library/phi/blobs/{CONFIG_DIGEST}", Reply(200, CONFIG_BYTES))
     return body
 
 
@@ -98,7 +98,7 @@ def test_429_with_retry_after_is_honoured_then_succeeds(scripted: ScriptedServer
         Reply(429, b"slow down", {"Retry-After": "120"}),
         Reply(200, body),
     )
-    scripted.route(f"/v2/library/phi/blobs/{CONFIG_DIGEST}", Reply(200, CONFIG_BYTES))
+    scripted.route_blob(f"/v2/library/phi/blobs/{CONFIG_DIGEST}", Reply(200, CONFIG_BYTES))
     sleeps = Sleeps()
     with make_client(sleeps) as client:
         remote = resolve(scripted, client)
@@ -120,7 +120,7 @@ def test_5xx_retries_exhausted_is_an_error_with_the_status(scripted: ScriptedSer
 def test_a_5xx_then_success_recovers(scripted: ScriptedServer) -> None:
     body = manifest()
     scripted.route(MANIFEST_PATH, Reply(500, b""), Reply(200, body))
-    scripted.route(f"/v2/library/phi/blobs/{CONFIG_DIGEST}", Reply(200, CONFIG_BYTES))
+    scripted.route_blob(f"/v2/library/phi/blobs/{CONFIG_DIGEST}", Reply(200, CONFIG_BYTES))
     sleeps = Sleeps()
     with make_client(sleeps) as client:
         assert resolve(scripted, client).facts.parameter_size == "2.7B"
@@ -263,7 +263,7 @@ def test_docker_content_digest_mismatch_is_an_error(scripted: ScriptedServer) ->
 
 def test_config_blob_content_is_verified(scripted: ScriptedServer) -> None:
     serve_model(scripted)
-    scripted.route(f"/v2/library/phi/blobs/{CONFIG_DIGEST}", Reply(200, b'{"tampered":1}'))
+    scripted.route_blob(f"/v2/library/phi/blobs/{CONFIG_DIGEST}", Reply(200, b'{"tampered":1}'))
     with make_client(Sleeps()) as client, pytest.raises(RegistryError) as raised:
         resolve(scripted, client)
     assert "does not match its digest" in str(raised.value)
@@ -279,7 +279,7 @@ def config_in_blob_storage(scripted: ScriptedServer, stored: Reply) -> Iterator[
         serve_model(scripted)
         scripted.route(
             f"/v2/library/phi/blobs/{CONFIG_DIGEST}",
-            Reply(307, b"", {"Location": f"{storage.url}/blob?sig=1"}),
+            Reply(307, b"", {"Location": f"{storage.cdn_url}/blob?sig=1"}),
         )
         yield storage
     finally:
@@ -319,7 +319,9 @@ def test_a_redirect_target_wanting_credentials_is_not_called_a_refusal_of_ours(
         with make_client(Sleeps()) as client, pytest.raises(RegistryError) as raised:
             resolve(scripted, client)
         message = str(raised.value)
-        assert f"the registry redirected the config to {storage.host}, which wants" in message
+        assert (
+            f"the registry redirected the config to {storage.cdn_url[7:]}, which wants" in message
+        )
         assert "refused" not in message
 
 
@@ -425,8 +427,8 @@ def test_connections_are_reused(scripted: ScriptedServer) -> None:
     with make_client(Sleeps()) as client:
         for _ in range(3):
             resolve(scripted, client)
-    assert len(scripted.seen) == 6
-    assert scripted.connections == 1
+    assert len(scripted.seen) == 9  # manifest, config blob, and its bytes on the "CDN"
+    assert scripted.connections == 2  # one per host name
 
 
 def test_without_reuse_every_request_opens_a_connection(scripted: ScriptedServer) -> None:
@@ -434,7 +436,7 @@ def test_without_reuse_every_request_opens_a_connection(scripted: ScriptedServer
     with RegistryClient(reuse_connections=False) as client:
         for _ in range(2):
             resolve(scripted, client)
-    assert scripted.connections == 4
+    assert scripted.connections == 6
 
 
 def test_401_after_the_token_says_ollama_could_not_pull_it_either(
@@ -713,3 +715,53 @@ def test_a_registry_errors_words_cannot_break_the_line_or_color_the_terminal(
     assert "\n" not in message
     assert "\x1b" not in message
     assert message.endswith("MANIFEST_UNKNOWN: gone\\n::error::forged (tag=x\\x1b[31m)")
+
+
+# --- blobs as Ollama's pull fetches them (server/download.go blobDownload.run) ---------------
+
+CONFIG_PATH = f"/v2/library/phi/blobs/{CONFIG_DIGEST}"
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 308])
+def test_a_blob_redirected_to_another_host_otherwise_than_307_is_refused(
+    scripted: ScriptedServer, status: int
+) -> None:
+    scripted.route(MANIFEST_PATH, Reply(200, manifest()))
+    scripted.route(CONFIG_PATH, Reply(status, b"", {"Location": f"{scripted.cdn_url}/blob"}))
+    scripted.route("/blob", Reply(200, CONFIG_BYTES))
+    with make_client(Sleeps()) as client, pytest.raises(RegistryError) as raised:
+        resolve(scripted, client)
+    assert f"to another host with {status}" in str(raised.value)
+    assert f"'unexpected status code {status}'" in str(raised.value)
+
+
+def test_redirects_within_the_registrys_host_name_are_followed_first(
+    scripted: ScriptedServer,
+) -> None:
+    # Go compares host names without ports: another port of 127.0.0.1 is the same host to it.
+    other_port = ScriptedServer().start()
+    try:
+        other_port.route_blob(CONFIG_PATH, Reply(200, CONFIG_BYTES))
+        scripted.route(MANIFEST_PATH, Reply(200, manifest()))
+        scripted.route(CONFIG_PATH, Reply(302, b"", {"Location": f"{other_port.url}{CONFIG_PATH}"}))
+        with make_client(Sleeps()) as client:
+            assert resolve(scripted, client).facts.family == "phi2"
+        assert other_port.requests_to(CDN_PREFIX + CONFIG_PATH)
+    finally:
+        other_port.stop()
+
+
+def test_a_blob_served_directly_is_refused_unless_the_model_is_of_tensor_layers(
+    scripted: ScriptedServer,
+) -> None:
+    """Ollama fetches a model of tensor layers through x/transfer (images.go pullWithTransfer),
+    not blobDownload: the redirect rule is blobDownload's."""
+    scripted.route(CONFIG_PATH, Reply(200, CONFIG_BYTES))
+    scripted.route(MANIFEST_PATH, Reply(200, manifest()))
+    with make_client(Sleeps()) as client, pytest.raises(RegistryError) as raised:
+        resolve(scripted, client)
+    assert "no Location header in response" in str(raised.value)
+    tensor = {"mediaType": "application/vnd.ollama.image.tensor", "digest": WEIGHTS_DIGEST}
+    scripted.route(MANIFEST_PATH, Reply(200, manifest([{**tensor, "size": 1_000}])))
+    with make_client(Sleeps()) as client:
+        assert resolve(scripted, client).facts.family == "phi2"

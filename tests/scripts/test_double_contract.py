@@ -22,13 +22,13 @@ import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT
-from tests.field.blob_redirect import BlobRedirect
 from tests.field.normalize import Normalizer
 from tests.field.record import Env, run_trial
 from tests.lock.local_registry import start_registry
 from tests.lock.seeding import RegistrySeeder
 from tests.ollama_double import install
 from tests.ollama_double.store import CONFIG_MEDIA_TYPE, MODEL_MEDIA_TYPE, weights_blob
+from tests.support.blob_redirect import BlobRedirect
 from tests.support.net import free_port
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "ollama-real"

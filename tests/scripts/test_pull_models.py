@@ -804,3 +804,25 @@ def test_a_derived_models_layer_replaced_at_its_size_is_written_again_when_verif
     weights = max((pod.models_dir / "blobs").iterdir(), key=lambda blob: blob.stat().st_size)
     read = [int(line) for line in sizes.read_text().split()]
     assert read.count(weights.stat().st_size) == 1, read  # phi's, not again for terse-phi
+
+
+@pytest.mark.parametrize(
+    "error", ["http: no Location header in response", "unexpected status code 302"]
+)
+def test_a_registry_ollama_cannot_download_blobs_from_is_said_so_at_once(
+    pod: Pod, error: str
+) -> None:
+    # server/download.go's words for a registry serving a blob itself, or redirecting it to
+    # another host otherwise than with a 307 (ollama/ollama#7244; recorded from 0.32.0): every
+    # attempt fails the same, so it is not retried (review: 5 attempts and no reason given).
+    pod.control(registry={"phi": PHI}, pull_failures={"phi": -1}, pull_error=error)
+    pod.models(("phi", "", False, "generate"))
+
+    result = pod.run("pull-models.sh", OIL_PULL_RETRIES="3")
+
+    assert result.returncode == 1
+    (final,) = lines_with(result.stdout, "pull of phi failed")
+    assert error in final
+    assert "ollama/ollama#7244" in final
+    assert "not retrying" in final
+    assert pod.state()["pull_attempts"] == {"phi:latest": 1}

@@ -285,6 +285,12 @@ pull_with_retries() {
 			oil_error "pull of $pw_name failed: $PULL_ERROR: the registry has no such model or tag (it answered 404); check the name and tag, and the registry it is pulled from; not retrying"
 			return 1
 			;;
+		*"http: no Location header in response"* | *"unexpected status code 30"[0-9]*)
+			# server/download.go: the registry served a blob itself, or redirected it to another
+			# host otherwise than with a 307 (ollama/ollama#7244): every attempt fails the same.
+			oil_error "pull of $pw_name failed: $PULL_ERROR: Ollama downloads a blob only through a 307 redirect to another host name, and this registry serves it itself or redirects otherwise (ollama/ollama#7244); serve the models from a registry that redirects blob downloads (catalog-gen lock refuses to pin from one that does not); not retrying"
+			return 1
+			;;
 		esac
 		if [ "$pw_attempt" -ge "$OIL_PULL_RETRIES" ]; then
 			oil_error "pull of $pw_name failed after $pw_attempt attempts; last error: $PULL_ERROR"

@@ -83,8 +83,9 @@ OLLAMA_LAYER_MEDIA_TYPES = WEIGHT_MEDIA_TYPES | frozenset(
     }
 )
 MODEL_MEDIA_TYPE = "application/vnd.ollama.image.model"
+TENSOR_MEDIA_TYPE = "application/vnd.ollama.image.tensor"
 # A runnable model has GGUF weights ("model") or safetensors tensors ("tensor").
-_RUNNABLE_MEDIA_TYPES = frozenset({MODEL_MEDIA_TYPE, "application/vnd.ollama.image.tensor"})
+_RUNNABLE_MEDIA_TYPES = frozenset({MODEL_MEDIA_TYPE, TENSOR_MEDIA_TYPE})
 CONFIG_MEDIA_TYPES = frozenset(
     {
         "application/vnd.docker.container.image.v1+json",
@@ -283,14 +284,24 @@ class RegistryClient:
         )
         digest = _verify_manifest_digest(response)
         manifest_config, layers = parse_manifest(response.body, response.headers)
-        facts = self._read_config(base, repository, manifest_config, config)
+        # server/images.go hasTensorLayers: the exact media type, no parameters.
+        tensors = any(layer.media_type == TENSOR_MEDIA_TYPE for layer in layers)
+        facts = self._read_config(base, repository, manifest_config, config, tensors=tensors)
         return RemoteModel(reference, base, digest, manifest_config, layers, facts)
 
     # -- internals ------------------------------------------------------------------------------
 
     def _read_config(
-        self, base: str, repository: str, config_layer: Layer, config: RegistryConfig
+        self,
+        base: str,
+        repository: str,
+        config_layer: Layer,
+        config: RegistryConfig,
+        *,
+        tensors: bool = False,
     ) -> ModelConfigFacts:
+        """The config blob's facts, fetched as Ollama's pull fetches a blob (tensors: a model of
+        tensor layers, which Ollama fetches through x/transfer, without blobDownload's rule)."""
         if config_layer.size > MAX_CONFIG_BYTES:
             raise RegistryError(
                 f"config blob {config_layer.digest} is {config_layer.size} bytes, more than an "
@@ -298,7 +309,13 @@ class RegistryClient:
             )
         url = f"{base}/v2/{repository}/blobs/{config_layer.digest}"
         response = self._get(
-            url, config, accept="*/*", max_body=MAX_CONFIG_BYTES, what="config", by_digest=True
+            url,
+            config,
+            accept="*/*",
+            max_body=MAX_CONFIG_BYTES,
+            what="config",
+            by_digest=True,
+            ollama_blob=not tensors,
         )
         actual = "sha256:" + hashlib.sha256(response.body).hexdigest()
         if actual != config_layer.digest:
@@ -317,14 +334,16 @@ class RegistryClient:
         max_body: int,
         what: str,
         by_digest: bool = False,
+        ollama_blob: bool = False,
     ) -> _Response:
         """GET with auth challenges and redirects handled; any non-200 becomes a RegistryError.
         by_digest: the caller checks the bytes against a digest it already trusts (a blob), so
-        a redirect from https to plain http cannot change what is pinned."""
+        a redirect from https to plain http cannot change what is pinned. ollama_blob: the
+        redirects Ollama's blob downloader needs (_Hops)."""
         origin = _origin(url)
         authorization = ""
         challenges = 0  # a second one after a cached token: it expired, fetch a new one
-        redirects = 0
+        hops = _Hops(url, what, ollama_blob)
         while True:
             headers = {"Accept": accept, "User-Agent": USER_AGENT}
             # The token goes only to the registry itself, never to a redirect target (blob
@@ -333,14 +352,12 @@ class RegistryClient:
                 headers["Authorization"] = authorization
             response = self._send_with_retries(url, headers, max_body, what)
             if response.status == 200:
-                return response
+                if (onward := hops.served(url, response)) is None:
+                    return response
+                url = onward
+                continue
             if response.status in _REDIRECT_STATUS and "location" in response.headers:
-                redirects += 1
-                if redirects > _MAX_REDIRECTS:
-                    raise RegistryError(
-                        f"more than {_MAX_REDIRECTS} redirects fetching the {what} at {url}"
-                    )
-                target = urllib.parse.urljoin(url, response.headers["location"])
+                target = hops.redirected(url, response)
                 if url.startswith("https:") and not target.startswith("https:") and not by_digest:
                     # The pin is what pull-models trusts later: bytes fetched in the clear could
                     # be anyone's (a plain-http token realm is refused for the same reason).
@@ -582,6 +599,73 @@ def _read_within(raw: http.client.HTTPResponse, limit: int, deadline: float) -> 
 
 def registry_base_url(host: str, *, insecure: bool) -> str:
     return f"{'http' if insecure else 'https'}://{host}"
+
+
+class _Hops:
+    """The redirects of one GET. With ollama_blob, Ollama 0.32.0's blob downloader's
+    (server/download.go blobDownload.run): redirects within the registry's host name are
+    followed; the first to another host name must be a 307 (`unexpected status code N`
+    otherwise); and the registry must redirect: a blob it serves itself with 200 and no
+    Location fails every pull with `http: no Location header in response` (ollama/ollama#7244;
+    Docker Distribution on a filesystem does that). The lock refuses what the pods' pull
+    would fail on, rather than pin it."""
+
+    def __init__(self, url: str, what: str, ollama_blob: bool) -> None:
+        self.what = what
+        self.host = _go_hostname(url)
+        self.pending = ollama_blob  # the redirect to another host name not seen yet
+        self.count = 0
+
+    def redirected(self, url: str, response: _Response) -> str:
+        """Where a redirect answer sends the GET next."""
+        self.count += 1
+        if self.count > _MAX_REDIRECTS:
+            raise RegistryError(
+                f"more than {_MAX_REDIRECTS} redirects fetching the {self.what} at {url}"
+            )
+        target = urllib.parse.urljoin(url, response.headers["location"])
+        if self.pending and _go_hostname(target) != self.host:
+            if response.status != 307:
+                raise RegistryError(
+                    f"the registry redirected the {self.what} blob at {url} to another host "
+                    f"with {response.status}: Ollama's pull follows a redirect to another host "
+                    f"only as a 307 and fails with 'unexpected status code {response.status}' "
+                    f"(server/download.go); {_REDIRECTING_REGISTRY}"
+                )
+            self.pending = False
+        return target
+
+    def served(self, url: str, response: _Response) -> str | None:
+        """None when a 200 answer is the blob; else where Ollama goes for it (Location)."""
+        if not self.pending:
+            return None
+        location = response.headers.get("location")
+        if not location:
+            raise RegistryError(
+                f"the registry serves the {self.what} blob at {url} itself (200) instead of "
+                "redirecting it to another host: Ollama's pull downloads a blob only through "
+                "such a redirect (307), as registry.ollama.ai redirects to its CDN, and fails "
+                "here with 'http: no Location header in response' (ollama/ollama#7244); "
+                + _REDIRECTING_REGISTRY
+            )
+        self.pending = False
+        return urllib.parse.urljoin(url, location)
+
+
+_REDIRECTING_REGISTRY = (
+    "serve the models from a registry that redirects blob downloads (Docker Distribution with a "
+    "cloud storage driver and redirects on, or a front that answers blob GETs with a 307)"
+)
+
+
+def _go_hostname(url: str) -> str:
+    """Go's URL.Hostname(): the host without its port or an IPv6 literal's brackets, its case
+    kept (Ollama compares host names so)."""
+    host = urllib.parse.urlsplit(url).netloc.rpartition("@")[2]
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host[1:]
+    name, colon, port = host.rpartition(":")
+    return name if colon and port.isdigit() else host
 
 
 def _origin(url: str) -> tuple[str, str]:
