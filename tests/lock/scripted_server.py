@@ -26,6 +26,9 @@ class Reply:
     # A list sends the header once per value, in order (a repeated header).
     headers: dict[str, str | list[str]] = field(default_factory=dict)
     delay: float = 0.0
+    # Bytes the Content-Length promises beyond the body, never sent: the connection is closed
+    # after the body (an answer cut short).
+    missing: int = 0
 
 
 @dataclass(frozen=True)
@@ -145,9 +148,12 @@ class ScriptedServer:
             for name, values in reply.headers.items():
                 for value in values if isinstance(values, list) else [values]:
                     handler.send_header(name, value)
-            handler.send_header("Content-Length", str(len(reply.body)))
+            handler.send_header("Content-Length", str(len(reply.body) + reply.missing))
             handler.end_headers()
             handler.wfile.write(reply.body)
+            if reply.missing:
+                handler.wfile.flush()
+                handler.close_connection = True
         except (BrokenPipeError, ConnectionResetError):
             return
 
