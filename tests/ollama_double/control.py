@@ -7,7 +7,7 @@ Control file (`OLLAMA_DOUBLE_CONTROL`), every key optional:
 
 | key | effect |
 |---|---|
-| `registry` | `{reference: {size, kind (generate/embed), family, plain_http}}`: upstream |
+| `registry` | `{reference: {size, kind, family, plain_http, tensor, manifest_ends_at}}`: upstream |
 | `start_delay_s` | `ollama serve` binds its port only after this many seconds |
 | `never_start` | `ollama serve` runs but never binds its port |
 | `tags_error` | `GET /api/tags` answers 500 with this error (a store the server cannot read) |
@@ -25,6 +25,9 @@ Control file (`OLLAMA_DOUBLE_CONTROL`), every key optional:
 | `unload_delay_s` | an expired model shows `Stopping...` in `ollama ps` this long before it goes |
 | `ps_delay_s` | `GET /api/ps` answers only after this many seconds (a server too busy to answer) |
 | `ps_lists_loading` | `ollama ps` lists a model from the start of its load (Ollama before 0.30.0) |
+
+A registry entry's `manifest_ends_at` pads the manifest's JSON to end at that byte, a line break
+after it (what Ollama lists then: store.py `listed_digest`).
 
 State file (`OLLAMA_DOUBLE_STATE`) counters: `server_pid`, `server_starts`, `pull_requests`,
 `pull_attempts` {display: n}, `pull_insecure` {display: n}, `manifest_requests`,

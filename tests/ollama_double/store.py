@@ -7,8 +7,10 @@ Facts reproduced (../shared/notes/ollama.md "Model store layout and registry pro
   sha256-<hex>` the layers; a download is written to `sha256-<hex>-partial` first (a later pull
   resumes it).
 - A model's digest (`/api/tags` `digest`, `ollama list` ID) is the sha256 of the manifest file's
-  bytes, so it equals the registry's manifest digest; its size is the sum of the layer sizes and
-  the config size.
+  bytes as Go's json.Decoder reads them (`listed_digest`), so it equals the registry's manifest
+  digest unless the file goes on past the decoder's last read (a JSON value ending exactly at
+  512, 1,536, 3,584... bytes, a line break after it: recorded from 0.32.0 by a review); its
+  size is the sum of the layer sizes and the config size.
 - Manifests are Docker v2 (`application/vnd.docker.distribution.manifest.v2+json`), config
   `application/vnd.docker.container.image.v1+json`, layers `application/vnd.ollama.image.model`,
   `.template`, `.params`, `.system`, ...
@@ -188,8 +190,36 @@ def remote_model(reference: str, spec: dict[str, Any], revision: int = 0) -> Rem
         layers.append(small_blob(TEMPLATE_MEDIA_TYPE, b"{{ .System }}\n{{ .Prompt }}"))
         layers.append(small_blob(PARAMS_MEDIA_TYPE, b'{"stop":["<|end|>"]}'))
     config = config_blob(family, layers)
+    manifest = build_manifest(config, layers)
+    if spec.get("manifest_ends_at"):
+        manifest = _ending_at(manifest, int(spec["manifest_ends_at"]))
     # pullModel (server/images.go) fetches the layers, then the config.
-    return RemoteModel(name, build_manifest(config, layers), (*layers, config))
+    return RemoteModel(name, manifest, (*layers, config))
+
+
+def _ending_at(manifest: bytes, end: int) -> bytes:
+    """The manifest's JSON padded with spaces to end at byte end, a line break after it (as
+    Go's json.Encoder, which `ollama create` writes manifests with, ends a document)."""
+    assert len(manifest) <= end
+    assert manifest.endswith(b"}")
+    return manifest[:-1] + b" " * (end - len(manifest)) + b"}\n"
+
+
+def listed_digest(data: bytes) -> str:
+    """A stored manifest's digest as Ollama lists it (manifest/manifest.go ParseNamedManifest):
+    the sha256 of what json.Decoder read of the file through a TeeReader. The decoder reads
+    512 bytes, then fills a buffer grown to 2 x its size + 512 (1,536, 3,584...) until it holds
+    the whole JSON value: bytes after the value in the last read are hashed, bytes beyond it
+    are not (a value ending exactly at a read's end leaves a trailing line break unhashed), so
+    this is the sha256 of the whole file only when the file ends within that last read."""
+    text = data.decode("utf-8")
+    start = len(text) - len(text.lstrip(" \t\r\n"))
+    _, end = json.JSONDecoder().raw_decode(text, start)
+    value_end = len(text[:end].encode())
+    read = 512
+    while read < value_end:
+        read = 2 * read + 512
+    return hashlib.sha256(data[:read]).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -247,7 +277,7 @@ class ModelStore:
             found.append(
                 LocalModel(
                     name=Name(host, namespace, model, tag),
-                    digest=hashlib.sha256(data).hexdigest(),
+                    digest=listed_digest(data),
                     size=sum(int(layer["size"]) for layer in layers),
                     modified=path.stat().st_mtime,
                     manifest=manifest,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.ollama_double.store import remote_model
 from tests.scripts.conftest import FILES, LOG_LINE, Pod, log_time, pid_alive, remote_digest
 from tests.support.chart_env import container_env
 
@@ -237,6 +239,29 @@ def test_pinned_digest_is_verified_on_the_whole_manifest(pod: Pod) -> None:
 
     assert result.returncode == 0, result.stdout
     assert lines_with(result.stdout, f"phi:latest matches the pinned digest {pinned}")
+
+
+def test_a_manifest_ollama_lists_under_a_shorter_read_still_matches_its_pin(pod: Pod) -> None:
+    """Ollama lists a manifest by the sha256 of what its JSON decoder read: a value ending at
+    1,536 bytes with a line break after it is listed under another digest than the registry's
+    (recorded from 0.32.0 by a review): the pod removed the model it had just pulled, on every
+    start, though its bytes were the pinned ones."""
+    spec = {**PHI, "manifest_ends_at": 1536}
+    pod.control(registry={"phi": spec})
+    pinned = remote_digest("phi", spec)
+    pod.models(("phi:latest", pinned, False, "generate"))
+
+    result = pod.run("pull-models.sh")
+
+    assert result.returncode == 0, result.stdout
+    assert lines_with(result.stdout, f"phi:latest matches the pinned digest {pinned}")
+    assert not lines_with(result.stdout, "is not what the server lists")
+    pod.start_server()
+    listed = pod.cli("list").stdout
+    pod.stop_servers()
+    manifest = remote_model("phi", spec).manifest
+    assert hashlib.sha256(manifest[:1536]).hexdigest()[:12] in listed  # as 0.32.0 lists it
+    assert pinned[:12] not in listed
 
 
 def test_pinned_model_stored_under_another_spelling_is_a_verified_cache_hit(pod: Pod) -> None:

@@ -668,10 +668,30 @@ EOF
 			return 0
 			;;
 		esac
+		if oil_read_by_go "$oil_ld_manifest" "$oil_ld_id"; then
+			printf 'full %s\n' "$oil_ld_full"
+			return 0
+		fi
 		oil_warn "$1: manifest file $oil_ld_manifest (sha256 $oil_ld_full) is not what the server lists as $oil_ld_listed (ID $oil_ld_id)" >&2
 	done
 	oil_warn "$1: no manifest file matching the server's ID $oil_ld_id (looked for $oil_ld_path and $2): only the ID is known" >&2
 	printf 'id %s\n' "${oil_ld_id:-unknown}"
+}
+
+# `oil_read_by_go FILE ID`: whether the server's ID of a manifest file is the sha256 of the first
+# bytes of it Go's json.Decoder read (manifest/manifest.go ParseNamedManifest hashes what the
+# decoder reads: 512 bytes, then up to 1,536, 3,584... until it holds the whole JSON value). A
+# file going on past that read (a value ending exactly at one, a line break after it) is listed
+# under another digest than its sha256, the registry's: it is still the pinned manifest.
+oil_read_by_go() {
+	oil_rg_size=$(wc -c <"$1") || return 1
+	oil_rg_read=512
+	while [ "$oil_rg_read" -lt "$oil_rg_size" ]; do
+		oil_rg_sum=$(head -c "$oil_rg_read" "$1" | sha256sum) || return 1
+		case ${oil_rg_sum%% *} in "$2"*) return 0 ;; esac
+		oil_rg_read=$((oil_rg_read * 2 + 512))
+	done
+	return 1
 }
 
 # `oil_digest_verdict HAVE EXPECTED` sets OIL_VERDICT to match, mismatch or unverifiable: a
