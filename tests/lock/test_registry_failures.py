@@ -785,3 +785,15 @@ def test_an_answer_cut_before_its_content_length_is_retried_not_pinned(
     with make_client(Sleeps(), attempts=2) as client, pytest.raises(RegistryError) as raised:
         resolve(scripted, client)
     assert f"was cut short ({len(whole) - 1} bytes of {len(whole)} announced" in str(raised.value)
+
+
+def test_a_missing_config_blob_is_not_blamed_on_the_name_and_tag(scripted: ScriptedServer) -> None:
+    # The manifest was found, so the name and tag are right (review: "check the model name and
+    # tag" sent users looking in the wrong place).
+    scripted.route(MANIFEST_PATH, Reply(200, manifest()))
+    scripted.route_blob(CONFIG_PATH, Reply(404, b'{"errors":[{"code":"BLOB_UNKNOWN"}]}'))
+    with make_client(Sleeps()) as client, pytest.raises(RegistryError) as raised:
+        resolve(scripted, client)
+    message = str(raised.value)
+    assert "the manifest names a config blob the registry does not have" in message
+    assert "check the model name and tag" not in message

@@ -780,6 +780,12 @@ def _status_message(response: _Response, what: str) -> str:
             f"the tag holds an {oci}, which Ollama 0.32.0 cannot pull (it asks for "
             f"{DOCKER_MANIFEST_V2} only): push the model with `ollama push`"
         )
+    if response.status == 404 and what != "manifest":
+        # The manifest was found: its name and tag are right, the registry lacks this blob.
+        hint = (
+            f"the manifest names a {what} blob the registry does not have (a push cut short, "
+            "or a blob removed by garbage collection): push the model again"
+        )
     if response.status == 400 and b"HTTP request to an HTTPS server" in response.body[:200]:
         # Go's server answers a plain-http request on a TLS port so, in plain text.
         hint = (
