@@ -19,7 +19,7 @@ import pytest
 from catalog_gen import cli
 from catalog_gen.cache import CACHE_DIR
 from catalog_gen.digests import digest_of
-from catalog_gen.write import writer
+from catalog_gen.write import writer, written
 from catalog_gen.write.writer import (
     KnownFiles,
     OutputError,
@@ -669,3 +669,23 @@ def test_a_malformed_changes_file_leaves_the_record_as_it_is(tmp_path: Path, con
     recorded = _recorded_truly(cache, out)
     _record_path(cache).with_suffix(CHANGES_SUFFIX).write_bytes(content(os.path.abspath(out)))
     assert WriteRecord(cache).stamps(out) == recorded
+
+
+def _stat_at(found: os.stat_result, mtime_ns: int, ctime_ns: int) -> os.stat_result:
+    return os.stat_result(tuple(found), {"st_mtime_ns": mtime_ns, "st_ctime_ns": ctime_ns})
+
+
+def test_a_stamp_a_same_second_rewrite_could_hide_behind_is_not_trusted(tmp_path: Path) -> None:
+    """On a file system of whole seconds, a file rewritten in place (cp, many editors) within
+    the second render stamped it keeps its stat (review: `check` said up to date, render kept
+    the edit): the stamp never matches, so the next run reads the file."""
+    path = tmp_path / "values.yaml"
+    path.write_bytes(MARK)
+    found = os.lstat(path)
+    now_s = time.time_ns() // 1_000_000_000 * 1_000_000_000
+    coarse = _stat_at(found, now_s, now_s)
+    assert not written.stamp(coarse, "d").matches(coarse)
+    fine = _stat_at(found, now_s + 123, now_s + 456)  # a nanosecond file system: seen in times
+    assert written.stamp(fine, "d").matches(fine)
+    old = _stat_at(found, now_s - 10 * 1_000_000_000, now_s - 10 * 1_000_000_000)
+    assert written.stamp(old, "d").matches(old)

@@ -8,8 +8,11 @@ least one), and reads the file otherwise. The change time cannot be set back by 
 rewritten in place at the same size with the modification time set back are seen (git's index
 keeps it for the same reason). A file moved into place after its stamp was taken (a patched
 tree's changed files) is stamped again once moved.
-With matching stamps `check` and render's ownership proof skip reading the files (files are never
-written in place: always a new file, then a rename; render leaves unchanged files where they are).
+On a file system that keeps whole seconds, a file rewritten in place within the second it was
+stamped keeps its stat: such a stamp is not trusted (RACY_SECONDS), and the file is read once
+more by the next run. With matching stamps `check` and render's ownership proof skip reading
+the files (files are never written in place: always a new file, then a rename; render leaves
+unchanged files where they are).
 
 The record is one file per output tree in the cache directory
 (`written-<sha256 of the tree's absolute path>.record`), replaced atomically after a successful
@@ -38,6 +41,7 @@ import os
 import pickle
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -75,16 +79,33 @@ class Stamp(NamedTuple):
         )
 
 
+# A file stamped within this many seconds of its last change, on a file system that keeps whole
+# seconds (its mtime and ctime both whole), may be rewritten in place in the same second with no
+# change to its stat (git's "racily clean" entries; ext4 with 128-byte inodes, ext3, FAT, HFS+,
+# some NFS): its stamp takes an inode no file has, so the next run reads it (and stamps it again,
+# older by then). Nanosecond file systems see such an edit in the times and are not affected.
+RACY_SECONDS = 2
+_SECOND_NS = 1_000_000_000
+NO_INODE = -1
+
+
 def stamp(found: os.stat_result, digest: str) -> Stamp:
     return Stamp(
         found.st_dev,
-        found.st_ino,
+        NO_INODE if _racy(found) else found.st_ino,
         found.st_mode,
         found.st_size,
         found.st_mtime_ns,
         found.st_ctime_ns,
         digest,
     )
+
+
+def _racy(found: os.stat_result) -> bool:
+    """Whether found may hide a same-second rewrite (RACY_SECONDS)."""
+    if found.st_mtime_ns % _SECOND_NS or found.st_ctime_ns % _SECOND_NS:
+        return False
+    return max(found.st_mtime_ns, found.st_ctime_ns) > time.time_ns() - RACY_SECONDS * _SECOND_NS
 
 
 class WriteRecord:
