@@ -76,6 +76,7 @@ from catalog_gen.emit import (
     plain_relative,
     render_tree,
 )
+from catalog_gen.load.document import ENVIRONMENTS_DIR
 from catalog_gen.plan.across import LeafFacts
 from catalog_gen.plan.fresh import FreshLeaf, ServiceEmitter, plan_again
 from catalog_gen.plan.leaf import LeafContext
@@ -186,11 +187,20 @@ class LeafCache:
     """plan_catalog's LeafPlanner: what each leaf gave, remembered across runs (see the module
     doc)."""
 
-    def __init__(self, directory: Path, *, complete: bool = True, jobs: int = 1) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        complete: bool = True,
+        jobs: int = 1,
+        watch: InputsWatch | None = None,
+    ) -> None:
         """complete: this run sees the whole catalog, so entries it did not use are dropped
         when saving (a `validate FILE...` run keeps them). jobs: how many processes may write
-        the packs when many changed."""
+        the packs when many changed. watch: the inputs as they were before the run read them
+        (nothing is saved but the leaf index when they changed meanwhile)."""
         self.directory = directory
+        self.watch = watch
         self.complete = complete
         self.jobs = jobs
         self._stored = _StoredEntries(directory)  # key -> entry as unpickled, unchecked
@@ -577,8 +587,16 @@ class LeafCache:
 
     # --- saving -----------------------------------------------------------------------------
 
+    def inputs_changed(self) -> bool:
+        """Whether the inputs the watch took changed during the run (InputsWatch)."""
+        return self.watch is not None and self.watch.changed()
+
     def save(self) -> None:
-        """Rewrite the packs whose entries changed; a failure to write only costs speed."""
+        """Rewrite the packs whose entries changed; a failure to write only costs speed. Nothing
+        but the leaf index when the inputs changed during the run."""
+        if self.inputs_changed():
+            self._index.save(complete=self.complete)
+            return
         by_shard = self._shards_to_write()
         # Pickling 10,000 entries and their files takes a third of a second: shared out.
         jobs = self.jobs if len(self._changed) >= _LEAST_CHANGES_SHARED else 1
@@ -1103,6 +1121,38 @@ def _file_key(path: Path | None) -> str:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError as error:
         return f"unreadable {error.errno}"
+
+
+class InputsWatch:
+    """What planning reads besides the leaves (input_fingerprint), taken before it reads any:
+    a run during which one of them changed keys its entries and snapshot by bytes it may not
+    have planned with (the keys are read from the files as entries are made), so it keeps
+    nothing (review: an environment file, the lock or the chart saved during a first render
+    had cached runs call a stale tree up to date, and put stale files back over a cold
+    render's). The leaves need none: each entry is keyed by the bytes it was planned from."""
+
+    def __init__(self, catalog: Path, chart: Path) -> None:
+        self.catalog = catalog
+        self.chart = chart
+        self.before = input_fingerprint(catalog, chart)
+        self._changed: bool | None = None
+
+    def changed(self) -> bool:
+        """Whether they differ now (asked once every key is made: the answer is kept)."""
+        if self._changed is None:
+            self._changed = input_fingerprint(self.catalog, self.chart) != self.before
+        return self._changed
+
+
+def input_fingerprint(catalog: Path, chart: Path) -> str:
+    """sha256 over the chart's files, every file under the catalog's environments/ and the
+    model lock."""
+    parts = (
+        tree_fingerprint(chart),
+        tree_fingerprint(catalog / ENVIRONMENTS_DIR),
+        _file_key(catalog / LOCK_FILE),
+    )
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
 def tree_fingerprint(directory: Path) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, TextIO
 
 from catalog_gen import EXIT_INTERRUPTED, INTERRUPTED, __version__, snapshot
-from catalog_gen.cache import CACHE_DIR, LeafCache, LeafChangedError
+from catalog_gen.cache import CACHE_DIR, InputsWatch, LeafCache, LeafChangedError
 from catalog_gen.cache import default_directory as default_cache_directory
 from catalog_gen.check.chart_contract import ChartContract, ChartContractError
 from catalog_gen.check.chart_templates import ChartTemplateError
@@ -474,20 +474,20 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO, keep_alive: li
         err.write(f"catalog-gen: {usage}\n")
         return EXIT_USAGE
     arguments.chart = _chart_of(arguments.chart, catalog)
+    watch = _inputs_watch(arguments, catalog)  # before the chart, environments and lock are read
+    caching = watch is not None
     chart = ChartContract.load(Path(arguments.chart))
     report = Report()
     if command == "lock":
         return _lock(
             arguments, catalog=catalog, display_root=display_root, chart=chart, out=out, err=err
         )
-    caching = command != "backstage" and not arguments.no_cache
     directory = default_cache_directory(catalog)
     # check walks the output tree while the cache is read and the catalog planned
     held = _hold_outputs(arguments, catalog, directory) if command == "check" and caching else None
     with held if held is not None else nullcontext():
-        cache = (
-            LeafCache(directory, complete=not files, jobs=_jobs_of(arguments)) if caching else None
-        )
+        jobs = _jobs_of(arguments)
+        cache = LeafCache(directory, complete=not files, jobs=jobs, watch=watch) if watch else None
         if command in ("new", "promote"):
             access = CatalogAccess(catalog, display_root, chart, load_lock_models, cache)
             return _scaffold_saved(arguments, access, cache, out, err)
@@ -517,6 +517,13 @@ def _run(arguments: argparse.Namespace, out: TextIO, err: TextIO, keep_alive: li
         return _finish(planned, report, cache, arguments, where, held=held)
 
 
+def _inputs_watch(arguments: argparse.Namespace, catalog: Path) -> InputsWatch | None:
+    """The inputs as the run finds them (cache.InputsWatch), for a command that caches."""
+    if arguments.command in ("lock", "backstage") or arguments.no_cache:
+        return None
+    return InputsWatch(catalog, Path(arguments.chart))
+
+
 @dataclass(frozen=True)
 class _Where:
     """Where a planning command reads the catalog from and writes what it says."""
@@ -541,15 +548,13 @@ def _finish(
     catalog, display_root, out, err = where.catalog, where.display_root, where.out, where.err
     check_planned(planned, report, cache)
     if not report.ok:
-        if cache is not None:
-            cache.save()
+        _save(cache, err)
         return _print_problems(report, arguments.format, out, err)
     if arguments.command == "backstage":
         return _backstage(planned, report, arguments, out, err)
     _print_report(report, arguments.format, out)
     if arguments.command == "validate":
-        if cache is not None:
-            cache.save()
+        _save(cache, err)
         err.write(f"catalog-gen: {_summary(planned)}: valid\n")
         return EXIT_OK
     return _render(planned, cache, arguments, catalog, err, display_root=display_root, held=held)
@@ -597,8 +602,9 @@ def _render_reused(
             held=held,
         )
     finally:
-        reused.keep()
-        cache.save()
+        if not cache.inputs_changed():
+            reused.keep()
+        _save(cache, where.err)
 
 
 def _scaffold_saved(
@@ -610,9 +616,20 @@ def _scaffold_saved(
 ) -> int:
     """_scaffold, and the cache saved after it."""
     code = _scaffold(arguments, catalog, out, err)
-    if cache is not None:
-        cache.save()
+    _save(cache, err)
     return code
+
+
+def _save(cache: LeafCache | None, err: TextIO) -> None:
+    """The cache saved, or why it was not."""
+    if cache is None:
+        return
+    cache.save()
+    if cache.inputs_changed():
+        err.write(
+            "catalog-gen: note: the chart, an environment file or the model lock changed while "
+            "this run read them: nothing it planned was cached (run it again)\n"
+        )
 
 
 def _scaffold(
@@ -746,13 +763,13 @@ def _render(
         return _render_tree(summary, files, deploy, None, arguments, catalog=catalog, err=err)
     try:
         tree = cache.tree(planned, SERVICE_EMITTERS)
-        if cache.complete:
+        if cache.complete and not cache.inputs_changed():
             snapshot.keep(cache, planned, display_root, deploy, summary)
         return _render_tree(
             summary, tree, deploy, cache, arguments, catalog=catalog, err=err, held=held
         )
     finally:
-        cache.save()
+        _save(cache, err)
 
 
 def _render_tree(

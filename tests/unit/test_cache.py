@@ -48,10 +48,12 @@ from tests.unit.helpers import (
     CHART,
     Outcome,
     helm_runs,
+    make_catalog,
     run_cli,
     working_directory,
     written_aside,
 )
+from tests.unit.helpers import leaf as leaf_text
 
 ENVIRONMENTS = ("dev", "prod")
 MODELS = ("phi:latest", "llama3.2:3b", "nomic-embed-text")
@@ -932,3 +934,49 @@ def test_an_entry_filed_under_another_leafs_key_is_not_taken(tmp_path: Path) -> 
     for path, pack in stored.items():
         cache._write_pack(path, {key: entries[keys[keys.index(key) - 1]] for key in pack})
     assert_same(tmp_path)
+
+
+@pytest.mark.parametrize("edited", ["environment", "lock", "chart"])
+def test_inputs_changed_during_a_first_render_cache_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edited: str
+) -> None:
+    """An environment file, the lock or the chart saved while a render with an empty cache ran:
+    its entries and snapshot were keyed by the new bytes, read as the entries were made, though
+    planned with the old (review): the next cached check called the stale tree up to date, and
+    cached renders put stale files back over a cold render's. Nothing is kept now."""
+    chart = tmp_path / "chart"
+    shutil.copytree(REPO_ROOT / "charts/ollama-inference-load", chart)
+    catalog = make_catalog(tmp_path, {"dev/ml/a.yaml": leaf_text(name="a")})
+    environment = catalog / "environments/dev.yaml"
+    assert "size: 20Gi" in environment.read_text()
+    learn = LeafCache.learn
+    saved: list[bool] = []
+
+    def edit(path: Path, old: str, new: str) -> None:
+        text = path.read_text()
+        assert old in text
+        path.write_text(text.replace(old, new))
+
+    def learn_while_edited(self: LeafCache, found: fresh.FreshLeaf) -> None:
+        if not saved:  # the first entry made: the input is saved meanwhile
+            saved.append(True)
+            if edited == "environment":
+                edit(environment, "size: 20Gi", "size: 30Gi")
+            elif edited == "lock":  # phi pinned: its digest in the values
+                (catalog / "models.lock.yaml").write_text(lock_text({"phi:latest"}))
+            else:  # no replica count valid any more: every service an error
+                schema = chart / "values.schema.json"
+                edit(schema, '"maximum": 2147483647', '"maximum": -1')
+        learn(self, found)
+
+    monkeypatch.setattr(LeafCache, "learn", learn_while_edited)
+    first = run_cli(tmp_path, "render", chart=chart)
+    monkeypatch.setattr(LeafCache, "learn", learn)
+    assert first.code == 0, first.stdout + first.stderr
+    assert "nothing it planned was cached (run it again)" in first.stderr
+    cold = run_cli(tmp_path, "check", "--no-cache", chart=chart)
+    assert cold.code == 1  # every edit changes the output (or makes the catalog invalid)
+    assert run_cli(tmp_path, "check", chart=chart).code == 1
+    if edited != "chart":  # a cached render writes what changed, and keeps it
+        assert run_cli(tmp_path, "render", chart=chart).code == 0
+        assert run_cli(tmp_path, "check", "--no-cache", chart=chart).code == 0

@@ -527,14 +527,7 @@ class RegistryClient:
             try:
                 connection.request("GET", target, headers=dict(headers))
                 raw = connection.getresponse()
-                body = _read_within(raw, max_body, time.monotonic() + 2 * self.timeout)
-                if len(body) <= max_body and not raw.isclosed():
-                    body += raw.read()  # the end of a chunked body, so the connection is reusable
-                if len(body) <= max_body and raw.length:
-                    # read1 gives b"" for a body cut before its Content-Length, and raises
-                    # nothing: the bytes owed are still counted (review: a manifest cut short
-                    # was pinned by the sha256 of what came).
-                    raise http.client.IncompleteRead(body, raw.length)
+                body = _read_body(raw, max_body, time.monotonic() + 2 * self.timeout)
             except (
                 http.client.RemoteDisconnected,
                 ConnectionResetError,
@@ -549,19 +542,9 @@ class RegistryClient:
                 raise _TransientError(
                     f"no answer from {key[1]}:{port} within {self.timeout:g}s ({url})"
                 ) from error
-            except ssl.SSLCertVerificationError as error:
-                connection.close()
-                raise RegistryError(
-                    f"TLS certificate of {key[1]}:{port} is not trusted: {error.verify_message}; "
-                    "add its CA with SSL_CERT_FILE, or mark the registry insecure if it serves "
-                    "plain http"
-                ) from error
             except ssl.SSLError as error:
                 connection.close()
-                raise RegistryError(
-                    f"TLS handshake with {key[1]}:{port} failed ({error.reason or error}); if the "
-                    "registry serves plain http, mark it insecure in the environment"
-                ) from error
+                raise _tls_refusal(error, f"{key[1]}:{port}") from error
             except http.client.IncompleteRead as error:
                 connection.close()
                 raise _TransientError(
@@ -581,6 +564,35 @@ class RegistryClient:
                 self._pool.give_back(key, connection)
             return _Response(raw.status, response_headers, body, url)
         raise _TransientError(f"connection to {key[1]}:{port} keeps dropping")
+
+
+def _tls_refusal(error: ssl.SSLError, where: str) -> RegistryError:
+    import ssl  # noqa: PLC0415 - see the imports at the top
+
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return RegistryError(
+            f"TLS certificate of {where} is not trusted: {error.verify_message}; add its CA "
+            "with SSL_CERT_FILE, or mark the registry insecure if it serves plain http"
+        )
+    return RegistryError(
+        f"TLS handshake with {where} failed ({error.reason or error}); if the registry serves "
+        "plain http, mark it insecure in the environment"
+    )
+
+
+def _read_body(raw: http.client.HTTPResponse, limit: int, deadline: float) -> bytes:
+    """_read_within, then the end of a chunked body (so the connection is reusable). A body cut
+    before its Content-Length raises IncompleteRead: read1 gives b"" for it and raises nothing,
+    the bytes owed still counted (review: a manifest cut short was pinned by the sha256 of what
+    came)."""
+    import http.client  # noqa: PLC0415 - see the imports at the top
+
+    body = _read_within(raw, limit, deadline)
+    if len(body) <= limit and not raw.isclosed():
+        body += raw.read()
+    if len(body) <= limit and raw.length:
+        raise http.client.IncompleteRead(body, raw.length)
+    return body
 
 
 def _first_headers(raw: http.client.HTTPResponse) -> dict[str, str]:
