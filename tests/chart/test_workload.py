@@ -454,3 +454,37 @@ def test_checksum_changes_with_the_models_not_with_labels(helm: Path, tmp_path: 
     before = _checksum(render(helm))
     assert _checksum(render(helm, {"models": [{"name": "phi"}]}, tmp_path)) != before
     assert _checksum(render(helm, {"commonLabels": {"team": "ml"}}, tmp_path)) == before
+
+
+def test_the_test_pod_runs_where_the_releases_pods_may_run(helm: Path, tmp_path: Path) -> None:
+    """Their PriorityClass, node selector, tolerations (the GPU one too) and node affinity, not
+    their pod anti-affinity nor podLabels (review: it took none, and stayed Pending where every
+    node is tainted)."""
+    node_affinity = {
+        "requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchExpressions": [{"key": "pool", "operator": "Exists"}]}]
+        }
+    }
+    anti = {"requiredDuringSchedulingIgnoredDuringExecution": [{"topologyKey": "x"}]}
+    values = {
+        "models": [{"name": "phi"}],
+        "gpu": {"count": 1},
+        "priorityClassName": "ml-high",
+        "nodeSelector": {"pool": "ml"},
+        "tolerations": [{"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}],
+        "affinity": {"nodeAffinity": node_affinity, "podAntiAffinity": anti},
+        "podLabels": {"team": "ml"},
+    }
+    documents = render(helm, values, tmp_path)
+    (test_pod,) = select(documents, "Pod")
+    spec = test_pod["spec"]
+    server = pod_spec(workload(documents))
+    for key in ("priorityClassName", "nodeSelector", "tolerations"):
+        assert spec[key] == server[key], key
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in spec[
+        "tolerations"
+    ]
+    assert spec["affinity"] == {"nodeAffinity": node_affinity}
+    assert "team" not in test_pod["metadata"]["labels"]
+    bare = select(render(helm, {"models": [{"name": "phi"}]}, tmp_path), "Pod")[0]["spec"]
+    assert not {"priorityClassName", "nodeSelector", "tolerations", "affinity"} & set(bare)
