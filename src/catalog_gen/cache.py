@@ -86,7 +86,7 @@ from catalog_gen.plan.service import LOCK_FILE
 from catalog_gen.plan.service_plan import ModelLockFacts, ServicePlan
 from catalog_gen.problems import Problem
 from catalog_gen.write.writer import KnownFiles
-from catalog_gen.write.written import TEMPORARY_FILES, remove_file, replace_file
+from catalog_gen.write.written import RACY_SECONDS, TEMPORARY_FILES, remove_file, replace_file
 
 CACHE_DIR = ".catalog-gen-cache"
 PACK_PREFIX = "leaves-"  # leaves-<first two hex of the key>.pack: a one-leaf edit rewrites two
@@ -104,10 +104,6 @@ _RULES_FORMAT = "rules 1"
 _RUN_FORMAT = "run 1"
 INDEX_VERSION = 1
 WHOLE_LOCK = "\0whole lock"
-# A leaf changed less than this before the run began may change again within the file system's
-# timestamp granularity without its stat changing (git's "racily clean" entries): it is read and
-# hashed on every run until it is older.
-RACY_SECONDS = 2.0
 # A pack's temporary file older than this has no live writer (writing one takes well under a
 # second): it is a killed writer's, and removed.
 _STALE_SECONDS = 600.0
@@ -881,7 +877,9 @@ class LeafIndex:
     """Each leaf's sha256 with the stat it had when read (device, inode, size, mtime and ctime
     in nanoseconds), like git's index: a leaf whose stat still matches is not read again. ctime
     cannot be set back by hand, so an edit that keeps the size and restores the mtime is seen.
-    Leaves changed within RACY_SECONDS before the run began are not trusted (read every time)."""
+    Leaves changed within RACY_SECONDS before the run began may change again within the file
+    system's timestamp granularity without their stat changing (git's "racily clean" entries):
+    they are not trusted (read every time until older)."""
 
     def __init__(self, directory: Path) -> None:
         self.path = directory / INDEX_FILE

@@ -81,7 +81,7 @@ _NO_SPACE = r"[^\t\n\v\f\r ]"
 URL = rf"^(https?|ssh|git|oci)://{_NO_SPACE}+$|^git@{_NO_SPACE}+:{_NO_SPACE}+$"
 HTTPS_URL = rf"^https://{_NO_SPACE}+$"
 # A name git accepts for a branch, tag or other ref, or a commit (`git check-ref-format
-# --allow-onelevel`'s rules; tests/unit/test_fields.py holds the two together): no control
+# --allow-onelevel`'s rules; tests/unit/test_git_revision.py holds the two together): no control
 # characters, space, ~ ^ : ? * [ or backslash; no '..', '@{' or '//'; no part starting with '.'
 # or ending with '.lock'; not starting with '/', ending with '/' or '.', nor '@' alone), and not
 # starting with '-', which git's commands read as an option (as `git branch` refuses it).

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -230,23 +231,8 @@ def test_unknown_model_fails_at_once_saying_the_registry_has_none(pod: Pod) -> N
     assert pod.state()["pull_attempts"] == {"no-such-model:7b": 1}
 
 
-def test_pinned_digest_is_verified_on_the_whole_manifest(pod: Pod) -> None:
-    pod.control(registry={"phi": PHI})
-    pinned = remote_digest("phi", PHI)
-    pod.models(("phi:latest", pinned, False, "generate"))
-
-    result = pod.run("pull-models.sh")
-
-    assert result.returncode == 0, result.stdout
-    assert lines_with(result.stdout, f"phi:latest matches the pinned digest {pinned}")
-
-
-def test_a_manifest_ollama_lists_under_a_shorter_read_still_matches_its_pin(pod: Pod) -> None:
-    """Ollama lists a manifest by the sha256 of what its JSON decoder read: a value ending at
-    1,536 bytes with a line break after it is listed under another digest than the registry's
-    (recorded from 0.32.0 by a review): the pod removed the model it had just pulled, on every
-    start, though its bytes were the pinned ones."""
-    spec = {**PHI, "manifest_ends_at": 1536}
+def pull_pinned(pod: Pod, spec: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    """phi, served as spec says and pinned to the registry's digest, pulled; it must match."""
     pod.control(registry={"phi": spec})
     pinned = remote_digest("phi", spec)
     pod.models(("phi:latest", pinned, False, "generate"))
@@ -255,6 +241,23 @@ def test_a_manifest_ollama_lists_under_a_shorter_read_still_matches_its_pin(pod:
 
     assert result.returncode == 0, result.stdout
     assert lines_with(result.stdout, f"phi:latest matches the pinned digest {pinned}")
+    return result
+
+
+def test_pinned_digest_is_verified_on_the_whole_manifest(pod: Pod) -> None:
+    pull_pinned(pod, PHI)
+
+
+def test_a_manifest_ollama_lists_under_a_shorter_read_still_matches_its_pin(pod: Pod) -> None:
+    """Ollama lists a manifest by the sha256 of what its JSON decoder read: a value ending at
+    1,536 bytes with a line break after it is listed under another digest than the registry's
+    (recorded from 0.32.0 by a review): the pod removed the model it had just pulled, on every
+    start, though its bytes were the pinned ones."""
+    spec = {**PHI, "manifest_ends_at": 1536}
+    pinned = remote_digest("phi", spec)
+
+    result = pull_pinned(pod, spec)
+
     assert not lines_with(result.stdout, "is not what the server lists")
     pod.start_server()
     listed = pod.cli("list").stdout

@@ -41,6 +41,7 @@ from catalog_gen.plan.parallel import chunked_map
 from catalog_gen.plan.pipeline import CatalogPlan, plan_catalog
 from catalog_gen.plan.service_plan import ModelLockFacts, ServicePlan
 from catalog_gen.problems import Problem, Report
+from catalog_gen.write import written
 from catalog_gen.write.writer import read_tree, write_tree
 from catalog_gen.write.written import WriteRecord
 from tests.conftest import REPO_ROOT
@@ -896,7 +897,7 @@ def test_a_leaf_changed_within_the_racy_window_is_read_again_not_trusted(tmp_pat
     # The same file, its mtime and ctime before the window (ctime cannot be set back: the
     # index's start is moved forward instead).
     later = cache.LeafIndex(tmp_path / CACHE_DIR)
-    later._started += int((cache.RACY_SECONDS + 1) * 1e9)
+    later._started += int((written.RACY_SECONDS + 1) * 1e9)
     later.learn(leaf_file, leaf_file.read_bytes())
     later.save(complete=True)
     assert cache.LeafIndex(tmp_path / CACHE_DIR).known(leaf_file) == digest_of(b"a: 1\n")

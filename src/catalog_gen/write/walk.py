@@ -21,12 +21,12 @@ from catalog_gen.write.written import Stamp
 
 def _listing(directory: str) -> tuple[list[os.DirEntry[str]], list[os.DirEntry[str]]]:
     """directory's folders, then its other entries (links to folders among them)."""
+    folders: list[os.DirEntry[str]] = []
+    others: list[os.DirEntry[str]] = []
     with os.scandir(directory) as listing:
-        entries = list(listing)
-    folders = [entry for entry in entries if entry.is_dir(follow_symlinks=False)]
-    if len(folders) == len(entries):
-        return folders, []
-    return folders, [entry for entry in entries if not entry.is_dir(follow_symlinks=False)]
+        for entry in listing:
+            (folders if entry.is_dir(follow_symlinks=False) else others).append(entry)
+    return folders, others
 
 
 # -- render: is every file ours? ----------------------------------------------------------------

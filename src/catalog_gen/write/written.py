@@ -79,11 +79,13 @@ class Stamp(NamedTuple):
         )
 
 
-# A file stamped within this many seconds of its last change, on a file system that keeps whole
-# seconds (its mtime and ctime both whole), may be rewritten in place in the same second with no
-# change to its stat (git's "racily clean" entries; ext4 with 128-byte inodes, ext3, FAT, HFS+,
-# some NFS): its stamp takes an inode no file has, so the next run reads it (and stamps it again,
-# older by then). Nanosecond file systems see such an edit in the times and are not affected.
+# A file changed less than this before catalog-gen looks at it may change again within the file
+# system's timestamp granularity without its stat changing (git's "racily clean" entries): the
+# one margin of the leaves' stat index (cache.py LeafIndex) and of the write record's stamps. A
+# stamp of such a file on a file system that keeps whole seconds (its mtime and ctime both
+# whole: ext4 with 128-byte inodes, ext3, FAT, HFS+, some NFS) takes an inode no file has, so the
+# next run reads it (and stamps it again, older by then); nanosecond file systems see a
+# same-second rewrite in the times.
 RACY_SECONDS = 2
 _SECOND_NS = 1_000_000_000
 NO_INODE = -1
