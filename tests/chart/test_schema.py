@@ -87,6 +87,11 @@ BAD_VALUES: list[tuple[dict[str, Any], str]] = [
     # The chart's labels win a merge: these keys would be dropped silently.
     ({"commonLabels": {"app.kubernetes.io/part-of": "mine"}}, "/commonLabels"),
     ({"podLabels": {"app.kubernetes.io/component": "llm"}}, "/podLabels"),
+    # The test pod's component label is what the server's NetworkPolicy admits it by.
+    ({"test": {"podLabels": {"app.kubernetes.io/component": "x"}}}, "/test/podLabels"),
+    # The test pod's hook annotations: a second helm.sh/hook would make it no test at all.
+    ({"test": {"podAnnotations": {"helm.sh/hook": "post-install"}}}, "/test/podAnnotations"),
+    ({"test": {"podAnnotations": {"checkov.io/skip1": "CKV_K8S_1=x"}}}, "/test/podAnnotations"),
     # Authentication is the HTTPRoute's SecurityPolicy: without the route it did nothing.
     (
         {"httpRoute": {"authentication": {"type": "apiKey", "apiKey": {"secretName": "k"}}}},

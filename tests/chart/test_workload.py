@@ -456,6 +456,35 @@ def test_checksum_changes_with_the_models_not_with_labels(helm: Path, tmp_path: 
     assert _checksum(render(helm, {"commonLabels": {"team": "ml"}}, tmp_path)) == before
 
 
+def test_the_test_pod_takes_its_own_labels_and_annotations(helm: Path, tmp_path: Path) -> None:
+    """test.podLabels and test.podAnnotations (a mesh's opt-out: an injected sidecar that never
+    exits keeps the pod from completing), beside the chart's, which they cannot replace, and
+    not the server pods' podLabels and podAnnotations."""
+    values = {
+        "models": [{"name": "phi"}],
+        "commonLabels": {"team": "ml"},
+        "podLabels": {"scrape": "yes"},
+        "podAnnotations": {"prometheus.io/scrape": "true"},
+        "test": {
+            "podLabels": {"team": "other", "mesh": "off"},
+            "podAnnotations": {"sidecar.istio.io/inject": "false"},
+        },
+    }
+    documents = render(helm, values, tmp_path)
+    (test_pod,) = select(documents, "Pod")
+    labels, annotations = test_pod["metadata"]["labels"], test_pod["metadata"]["annotations"]
+    assert labels["mesh"] == "off"
+    assert labels["team"] == "ml"  # commonLabels win, as over podLabels
+    assert labels["app.kubernetes.io/component"] == "test"
+    assert "scrape" not in labels
+    assert annotations["sidecar.istio.io/inject"] == "false"
+    assert annotations["helm.sh/hook"] == "test"
+    assert "prometheus.io/scrape" not in annotations
+    server = workload(documents)["spec"]["template"]["metadata"]
+    assert "mesh" not in server["labels"]
+    assert "sidecar.istio.io/inject" not in server["annotations"]
+
+
 def test_the_test_pod_runs_where_the_releases_pods_may_run(helm: Path, tmp_path: Path) -> None:
     """Their PriorityClass, node selector, tolerations (the GPU one too) and node affinity, not
     their pod anti-affinity nor podLabels (review: it took none, and stayed Pending where every

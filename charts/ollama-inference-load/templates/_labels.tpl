@@ -67,8 +67,11 @@ run must not. It stays on the workload itself. */}}
 {{- toYaml (merge $labels .Values.podLabels) }}
 {{- end }}
 
+{{/* The helm test pod's labels: the resource labels (component test, which the server's
+NetworkPolicy admits) and test.podLabels, which cannot override them. */}}
 {{- define "oil.testLabels" -}}
-{{- include "oil.labelsFor" (list . "test") }}
+{{- $labels := include "oil.labelsFor" (list . "test") | fromYaml }}
+{{- toYaml (merge $labels .Values.test.podLabels) }}
 {{- end }}
 
 {{/*
