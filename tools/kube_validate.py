@@ -364,6 +364,7 @@ def apiserver_errors(
     namespace: str = "default",
     crd_dir: Path | None = None,
     pod_security: str | None = None,
+    previous: Sequence[str] | None = None,
 ) -> list[list[str]]:
     """For each manifests text (helm template's output), the API server's refusals of its
     documents, one "Kind/name: field: message" each (see tools/apiserver-validate/main.go):
@@ -375,13 +376,34 @@ def apiserver_errors(
     "restricted:v1.34"), as in a namespace labelled pod-security.kubernetes.io/enforce with it:
     a Pod, and the pod template of a Deployment, StatefulSet, Job or other workload, is also
     evaluated by Pod Security admission (k8s.io/pod-security-admission), one
-    'Kind/name: pod security "restricted:latest": reason (detail)' per check it fails. Every
-    text is validated by one run of the tool."""
+    'Kind/name: pod security "restricted:latest": reason (detail)' per check it fails. With
+    previous (one text per manifests text: the release as it stands, helm template's output of
+    the revision before), an object both hold is validated as the upgrade helm or a client-side
+    apply sends (the three-way patch applied to the object the previous text created, then the
+    kind's update validation: immutable fields, CEL transition rules); Helm hooks are created
+    anew. Every text is validated by one run of the tool (one per pair with previous)."""
     if not APISERVER_VALIDATE.is_current():
         raise ApiServerToolError(
             f"{APISERVER_VALIDATE.binary} is missing or older than its sources: run `make "
             "bootstrap` (needs Go 1.26 and the Go module proxy)"
         )
+    if previous is not None and len(previous) != len(manifests):
+        raise ValueError(f"{len(previous)} previous texts for {len(manifests)} manifests")
+    flags = ["-namespace", namespace]
+    flags += [] if crd_dir is None else ["-crds", str(crd_dir)]
+    flags += [] if pod_security is None else ["-pod-security", pod_security]
+    if previous is None:
+        return _apiserver_run(manifests, flags, crd_dir)
+    found: list[list[str]] = []
+    for text, before in zip(manifests, previous, strict=True):
+        found += _apiserver_run([text], flags, crd_dir, before)
+    return found
+
+
+def _apiserver_run(
+    manifests: Sequence[str], flags: list[str], crd_dir: Path | None, previous: str | None = None
+) -> list[list[str]]:
+    """One run of tools/apiserver-validate on the texts (see apiserver_errors)."""
     if not manifests:
         return []
     with tempfile.TemporaryDirectory(prefix="apiserver-validate-") as directory:
@@ -390,10 +412,12 @@ def apiserver_errors(
             path = Path(directory) / f"{index}.yaml"
             path.write_text(text, encoding="utf-8")
             files.append(str(path))
-        crds = [] if crd_dir is None else ["-crds", str(crd_dir)]
-        standard = [] if pod_security is None else ["-pod-security", pod_security]
+        if previous is not None:
+            before = Path(directory) / "previous.yaml"
+            before.write_text(previous, encoding="utf-8")
+            flags = [*flags, "-previous", str(before)]
         found = subprocess.run(
-            [str(APISERVER_VALIDATE.binary), "-namespace", namespace, *crds, *standard, *files],
+            [str(APISERVER_VALIDATE.binary), *flags, *files],
             capture_output=True,
             text=True,
             check=False,

@@ -115,3 +115,49 @@ def test_custom_resources_are_created_from_their_crds_with_the_cel_rules(shared_
         ],
         [f"Thing/t: unknown kind example.com/v1: no CRD under {crds}"],
     ]
+
+
+def test_an_update_is_refused_where_the_api_server_refuses_it() -> None:
+    """With previous, an object both renders hold is updated (the three-way patch on the object
+    the previous manifest created, then the kind's update validation), an object only the new
+    one holds is created, and a Helm hook is created anew (helm deletes it before its run)."""
+    new_image = DEPLOYMENT.replace("ollama:0.32.0", "ollama:0.33.0")
+    new_selector = DEPLOYMENT.replace("{app: d}", "{app: other}")
+    hook = (
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: t\n  annotations: {helm.sh/hook: test}\n"
+        "spec:\n  containers: [{name: c, image: busybox, command: [a]}]\n"
+    )
+    changed_hook = hook.replace("command: [a]", "command: [b]")
+    previous = f"{DEPLOYMENT}---\n{hook}"
+    assert apiserver_errors(
+        [
+            f"{new_image}---\n{changed_hook}",
+            new_selector,
+            new_selector.replace("name: d", "name: e"),
+        ],
+        NAMESPACE,
+        previous=[previous, previous, previous],
+    ) == [
+        [],
+        [
+            "Deployment/d: spec.selector: Invalid value: "
+            '{"matchLabels":{"app":"other"}}: field is immutable'
+        ],
+        [],
+    ]
+    # Without previous, the same change is a create, which nothing refuses.
+    assert apiserver_errors([new_selector], NAMESPACE) == [[]]
+
+
+def test_a_custom_resource_update_runs_the_crds_transition_rules(shared_dir: Path) -> None:
+    """A CEL rule on oldSelf (GatewayClass controllerName: `self == oldSelf`) judges an update."""
+    gateway_class = (
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: c}\n"
+        "spec: {controllerName: example.com/gateway, description: first}\n"
+    )
+    described = gateway_class.replace("first", "second")
+    moved = gateway_class.replace("example.com/gateway", "example.com/other")
+    crds = shared_dir / "crds"
+    assert apiserver_errors(
+        [described, moved], NAMESPACE, crds, previous=[gateway_class, gateway_class]
+    ) == [[], ['GatewayClass/c: spec.controllerName: Invalid value: "string": Value is immutable']]

@@ -1,6 +1,8 @@
 """Upgrades Kubernetes would refuse: a StatefulSet's volumeClaimTemplates and a workload's selector
 cannot change, so neither may follow what changes between upgrades of one release (chart
-version, appVersion, image tag, commonLabels, Backstage id, pod and cost labels)."""
+version, appVersion, image tag, commonLabels, Backstage id, pod and cost labels). Every ci/
+scenario is upgraded through the API server's own update validation (tools/apiserver-validate
+-previous), and a change it refuses is shown refused."""
 
 from __future__ import annotations
 
@@ -11,14 +13,23 @@ from pathlib import Path
 from typing import Any
 
 from tests.chart.conftest import (
+    API_VERSIONS,
     CHART,
     NAMESPACE,
     RELEASE,
+    SCENARIOS,
     render,
     render_scenario,
+    render_scenario_text,
     scenario_file,
 )
-from tests.support.kube import Document, helm_template_text, load_documents, select
+from tests.support.kube import (
+    Document,
+    apiserver_errors,
+    helm_template_text,
+    load_documents,
+    select,
+)
 
 STATEFULSET = "templates/statefulset.yaml"
 # What an upgrade may change, all at once, on top of the per-replica scenario.
@@ -164,3 +175,47 @@ def test_the_readme_command_for_an_upgrade_from_047_annotates_what_the_chart_wri
     assert config_map["metadata"]["labels"][label] == RELEASE
     annotations = dict(argument.split("=", 1) for argument in arguments)
     assert annotations == config_map["metadata"]["annotations"]
+
+
+def _scenario_text(helm: Path, chart: Path, scenario: str, values: list[Path]) -> str:
+    return helm_template_text(
+        helm,
+        chart,
+        [scenario_file(scenario), *values],
+        release=RELEASE,
+        namespace=NAMESPACE,
+        api_versions=API_VERSIONS,
+    )
+
+
+def test_every_scenario_upgrades_through_the_api_servers_update_validation(
+    helm: Path, tmp_path: Path, shared_dir: Path
+) -> None:
+    """Each ci/ scenario as this chart renders it, upgraded to a later chart and appVersion with
+    CHANGED on top: every object both revisions hold is an update the API server accepts."""
+    changed_values = tmp_path / "changed.yaml"
+    changed_values.write_text(json.dumps(CHANGED))
+    bumped = _bumped_chart(tmp_path)
+    before = [render_scenario_text(helm, scenario) for scenario in SCENARIOS]
+    after = [_scenario_text(helm, bumped, scenario, [changed_values]) for scenario in SCENARIOS]
+    errors = apiserver_errors(after, NAMESPACE, shared_dir / "crds", previous=before)
+    assert dict(zip(SCENARIOS, errors, strict=True)) == {scenario: [] for scenario in SCENARIOS}
+
+
+def test_a_claim_template_change_is_an_upgrade_the_api_server_refuses(
+    helm: Path, tmp_path: Path, shared_dir: Path
+) -> None:
+    """What test_claim_templates_are_byte_identical_across_upgrades guards against, shown real:
+    a per-replica cache of another size is a StatefulSet update the API server refuses (the
+    claims of a running StatefulSet are resized on the claims themselves, docs/operations.md)."""
+    resized = tmp_path / "resized.yaml"
+    resized.write_text(json.dumps({"cache": {"size": "999Gi"}}))
+    before = render_scenario_text(helm, "per-replica")
+    after = _scenario_text(helm, CHART, "per-replica", [resized])
+    (errors,) = apiserver_errors([after], NAMESPACE, shared_dir / "crds", previous=[before])
+    assert errors == [
+        f"StatefulSet/{RELEASE}-ollama-inference-load: spec: Forbidden: updates to statefulset "
+        "spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', "
+        "'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' "
+        "are forbidden"
+    ]

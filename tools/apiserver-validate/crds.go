@@ -34,8 +34,14 @@ import (
 
 // customKind: what the API server holds for one served version of a CustomResourceDefinition.
 type customKind struct {
-	strategy   rest.RESTCreateStrategy
+	strategy   customStrategy
 	structural *structuralschema.Structural
+}
+
+// customStrategy: what the apiextensions handler runs on a create and on an update.
+type customStrategy interface {
+	rest.RESTCreateStrategy
+	rest.RESTUpdateStrategy
 }
 
 // customKinds: served group/version/kind -> its kind, from every CRD in the YAML files under dir.
@@ -140,19 +146,18 @@ func (kindTyper) Recognizes(schema.GroupVersionKind) bool { return true }
 
 // createCustom: the errors of a create of document as kind, in namespace when it names none.
 func createCustom(kind customKind, document []byte, namespace string) ([]string, error) {
-	// As the API server reads a body: JSON, integers as int64 (CEL rules compare them as ints).
-	text, err := sigsyaml.YAMLToJSON(document)
+	object, found, err := customObject(kind, document, namespace)
 	if err != nil {
 		return nil, err
 	}
-	decoded, _, err := unstructured.UnstructuredJSONScheme.Decode(text, nil, nil)
-	if err != nil {
-		return nil, err
-	}
-	object, ok := decoded.(*unstructured.Unstructured)
-	if !ok {
-		return nil, fmt.Errorf("not an object: %T", decoded)
-	}
+	ctx := genericapirequest.WithNamespace(context.Background(), object.GetNamespace())
+	rest.FillObjectMetaSystemFields(object)
+	return append(found, causes(rest.BeforeCreate(kind.strategy, ctx, object))...), nil
+}
+
+// pruneAndDefault: object's unknown fields removed, one error each (the API server refuses
+// them under strict field validation, else drops them), then its schema's defaults applied.
+func pruneAndDefault(kind customKind, object *unstructured.Unstructured) []string {
 	unknown := structuralpruning.PruneWithOptions(
 		object.Object, kind.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true},
 	)
@@ -162,10 +167,5 @@ func createCustom(kind customKind, document []byte, namespace string) ([]string,
 	}
 	structuraldefaulting.PruneNonNullableNullsWithoutDefaults(object.Object, kind.structural)
 	structuraldefaulting.Default(object.Object, kind.structural)
-	if object.GetNamespace() == "" && kind.strategy.NamespaceScoped() {
-		object.SetNamespace(namespace)
-	}
-	ctx := genericapirequest.WithNamespace(context.Background(), object.GetNamespace())
-	rest.FillObjectMetaSystemFields(object)
-	return append(found, causes(rest.BeforeCreate(kind.strategy, ctx, object))...), nil
+	return found
 }

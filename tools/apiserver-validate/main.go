@@ -1,15 +1,18 @@
 // apiserver-validate runs rendered manifests through the validation kube-apiserver runs on a
 // create: the registry strategy of each built-in kind (k8s.io/kubernetes v1.34.4), after the
-// defaulting and the conversion to the internal types the API server applies. The OpenAPI
+// defaulting and the conversion to the internal types the API server applies; with -previous,
+// as the update from the previous render's object of the same name (update.go). The OpenAPI
 // schemas (kubernetes-validate, tools/kube_validate.py) check types and unknown fields; this
 // checks what only the server's Go code checks: name and label formats, port names, probe and
 // security-context rules, selector and template agreement.
 //
-//	apiserver-validate [-namespace NS] [-crds DIR] [-pod-security LEVEL[:VERSION]] FILE...
+//	apiserver-validate [-namespace NS] [-crds DIR] [-pod-security LEVEL[:VERSION]] [-previous FILE] FILE...
 //	(FILE "-": standard input)
 //
 // Each FILE holds YAML documents (helm template's output). One JSON object per document goes to
-// standard output: {"file", "index", "apiVersion", "kind", "name", "result", "errors"}, result
+// standard output: {"file", "index", "apiVersion", "kind", "name", "operation", "result",
+// "errors"}, operation "create", or "update" where -previous FILE (the YAML documents of the
+// release as it stands) holds an object of the same group, kind, namespace and name; result
 // "valid", "invalid", or "unknown-kind" for a kind that is neither built in nor served by a
 // CustomResourceDefinition under DIR (crds.go: custom resources are created as the apiextensions
 // handler creates them, CEL rules included). With -pod-security (restricted, baseline, or with a
@@ -46,6 +49,7 @@ type Result struct {
 	APIVersion string   `json:"apiVersion"`
 	Kind       string   `json:"kind"`
 	Name       string   `json:"name"`
+	Operation  string   `json:"operation"`
 	Result     string   `json:"result"`
 	Errors     []string `json:"errors"`
 }
@@ -66,12 +70,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	standard := flags.String(
 		"pod-security", "", "Pod Security level[:version] that pods must meet (restricted, baseline)",
 	)
+	previousFile := flags.String("previous", "", "YAML documents of the release as it stands: their objects are updated")
 	if err := flags.Parse(args); err != nil {
 		return 2
 	}
 	if flags.NArg() == 0 {
 		fmt.Fprintln(stderr, "usage: apiserver-validate [-namespace NS] [-crds DIR] "+
-			"[-pod-security LEVEL[:VERSION]] FILE...")
+			"[-pod-security LEVEL[:VERSION]] [-previous FILE] FILE...")
 		return 2
 	}
 	kinds, err := customKinds(*crdDir)
@@ -80,6 +85,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	target := cluster{namespace: *namespace, kinds: kinds}
+	if *previousFile != "" {
+		if target.previous, err = readPrevious(*previousFile, *namespace); err != nil {
+			fmt.Fprintf(stderr, "apiserver-validate: %s: %v\n", *previousFile, err)
+			return 2
+		}
+	}
 	if *standard != "" {
 		if target.podSecurity, err = newPodSecurity(*standard); err != nil {
 			fmt.Fprintf(stderr, "apiserver-validate: %v\n", err)
@@ -113,7 +124,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 type cluster struct {
 	namespace   string // of documents that name none
 	kinds       map[schema.GroupVersionKind]customKind
-	podSecurity *podSecurity // nil: the namespace enforces no Pod Security level
+	podSecurity *podSecurity         // nil: the namespace enforces no Pod Security level
+	previous    map[objectKey][]byte // the release as it stands: its objects are updated
 }
 
 func (target cluster) validateFile(name string, stdin io.Reader) ([]Result, error) {
@@ -170,7 +182,16 @@ func (target cluster) validateDocument(document []byte) (Result, error) {
 		return Result{}, err
 	}
 	result := Result{APIVersion: header.APIVersion, Kind: header.Kind, Name: header.Metadata.Name}
-	result.Errors = []string{}
+	result.Errors, result.Operation = []string{}, "create"
+	key, err := keyOf(document, target.namespace)
+	if err != nil {
+		return Result{}, err
+	}
+	previous, upgraded := target.previous[key]
+	upgraded = upgraded && !isHook(document)
+	if upgraded {
+		result.Operation = "update"
+	}
 	gvk := schema.FromAPIVersionAndKind(header.APIVersion, header.Kind)
 	if !legacyscheme.Scheme.Recognizes(gvk) {
 		kind, served := target.kinds[gvk]
@@ -178,7 +199,12 @@ func (target cluster) validateDocument(document []byte) (Result, error) {
 			result.Result = "unknown-kind"
 			return result, nil
 		}
-		errors, err := createCustom(kind, document, target.namespace)
+		var errors []string
+		if upgraded {
+			errors, err = updateCustom(kind, previous, document, target.namespace)
+		} else {
+			errors, err = createCustom(kind, document, target.namespace)
+		}
 		if err != nil {
 			return Result{}, err
 		}
@@ -197,7 +223,13 @@ func (target cluster) validateDocument(document []byte) (Result, error) {
 		result.Result, result.Errors = "invalid", []string{err.Error()}
 		return result, nil
 	}
-	result.Errors = create(internal, target.namespace)
+	if upgraded {
+		if result.Errors, err = target.updateBuiltin(previous, document); err != nil {
+			return Result{}, err
+		}
+	} else {
+		result.Errors = create(internal, target.namespace)
+	}
 	// The API server runs validating admission, PodSecurity among it, after the strategy; both
 	// are reported so that one run names everything a create would refuse.
 	if target.podSecurity != nil {
