@@ -274,3 +274,32 @@ def test_the_leaf_field_of_a_chart_value_is_read_from_the_leaf_schema(
     """What a chart rule's message names in the chart's terms, said in the leaf's (review:
     keda-http's `set httpRoute.enabled=true` for a leaf whose fix is ingress.enabled)."""
     assert leaf_fields_of(chart_value) == leaf_fields
+
+
+def test_a_template_rule_on_a_value_from_a_leaf_field_is_placed_at_that_field(
+    tmp_path: Path,
+) -> None:
+    # The HTTPRoute's hostname is the leaf's ingress.host: the chart's rule on it was placed at
+    # `ingress` with "the value comes from the environment ... or the chart's defaults" (review).
+    catalog = make_catalog(
+        tmp_path, overlay=REPO_ROOT / "catalog", environments=REPO_ROOT / "catalog/environments"
+    )
+    (catalog / "dev/ml-workloads/gw2.yaml").write_text(
+        leaf(
+            "model: phi:latest\ngpu: {count: 0}\n"
+            "ingress: {enabled: true, host: gw2.dev.inference.example.com}\n"
+            "chartValues:\n"
+            '  gateway: {enabled: true, className: eg, tls: {hostname: "*.gw2.example.com"}}\n'
+            "  httpRoute: {parentRefs: []}\n",
+            name="gw2",
+            namespace="ml-workloads",
+        ),
+        encoding="utf-8",
+    )
+    outcome = run_cli(tmp_path, "validate", "--no-cache")
+    (error,) = error_lines(outcome.stdout)
+    assert error.startswith(
+        "catalog/dev/ml-workloads/gw2.yaml:8:32: error: $.ingress.host: httpRoute.hostnames has "
+        "gw2.dev.inference.example.com, but the chart's Gateway"
+    ), error
+    assert "the value comes from" not in error

@@ -23,6 +23,7 @@ from catalog_gen.plan.merge import (
     overlay,
 )
 from catalog_gen.plan.pipeline import CatalogPlan, _real_paths, plan_catalog
+from catalog_gen.plan.service import value_origins
 from catalog_gen.plan.service_plan import ServicePlan
 from catalog_gen.problems import Report
 from tests.conftest import REPO_ROOT
@@ -628,3 +629,19 @@ def test_gpu_budget_counts_the_gpus_chart_values_add_to_a_pod(
     else:
         (line,) = budget
         assert f"request {over} GPUs (GPUs per pod x replicas)" in line
+
+
+def test_values_from_leaf_fields_of_another_shape_know_their_leaf_node(tmp_path: Path) -> None:
+    """value_origins: the route's hostnames come from ingress.host, its parentRefs from the
+    leaf's gateway.parentRef when the leaf sets one (else the environment's: no origin)."""
+    body = (
+        "model: phi\ningress: {enabled: true, host: svc.dev.example.com}\n"
+        "gateway: {parentRef: {name: other-gateway, namespace: gateway-system}}\n"
+    )
+    own = only_plan(tmp_path / "own", body)
+    origins = value_origins(own.document, own.models, own.derived_models, own.exposure)
+    assert origins[("httpRoute", "hostnames", 0)] == ("ingress", "host")
+    assert origins[("httpRoute", "parentRefs")] == ("gateway", "parentRef")
+    shared = only_plan(tmp_path / "shared", body.split("gateway:", maxsplit=1)[0])
+    origins = value_origins(shared.document, shared.models, shared.derived_models, shared.exposure)
+    assert ("httpRoute", "parentRefs") not in origins

@@ -76,6 +76,15 @@ def test_gpu_services_get_the_environments_surge(
         ("gpu: {count: 2}\n", 2, "enough for a new pod (2 x nvidia.com/gpu)"),
         ("gpu: {count: 1}\ncache: {mode: perReplica}\n", 0, "StatefulSet replaces one pod"),
         ("gpu: {count: 1}\nchartValues: {updateStrategy: {type: Recreate}}\n", 0, "sets the"),
+        # Spare GPUs a workload that cannot surge does not use (review: it said "enough for a
+        # new pod ... to start before an old one stops").
+        ("gpu: {count: 1}\ncache: {mode: perReplica}\n", 1, "but the StatefulSet (cache.mode"),
+        (
+            "gpu: {count: 1}\ncache: {mode: sharedPVC, accessModes: [ReadWriteOnce]}\n",
+            2,
+            "but the cache claim attaches to one node only (ReadWriteOnce), so the chart sets "
+            "Recreate: a new pod starts only once an old one is gone",
+        ),
     ],
 )
 def test_the_comment_says_why(tmp_path: Path, body: str, surge: int, words: str) -> None:

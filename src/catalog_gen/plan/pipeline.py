@@ -51,7 +51,7 @@ from catalog_gen.plan.across import LeafFacts, check_across_leaves
 from catalog_gen.plan.fresh import FreshLeaf, FreshPlans, ServiceEmitter, place_text, plan_chunks
 from catalog_gen.plan.leaf import LeafContext
 from catalog_gen.plan.security import check_environment_security
-from catalog_gen.plan.service import LOCK_FILE
+from catalog_gen.plan.service import LOCK_FILE, value_origins
 from catalog_gen.plan.service_plan import ModelLockFacts, ServicePlan
 from catalog_gen.problems import Problem, Report
 
@@ -364,9 +364,12 @@ def check_chart_templates(
             continue
         plan = plan_of(service)
         from_leaf = plan.leaf.chart_values or {}
+        origins = value_origins(plan.document, plan.models, plan.derived_models, plan.exposure)
         for item in messages:
             parts = blamed_value(plan.document, from_leaf, item.value)
-            place_chart_value(plan.document, from_leaf, parts, report, item.message)
+            place_chart_value(
+                plan.document, from_leaf, parts, report, item.message, origins=origins
+            )
         failed.add(id(service))
     return [
         replace(service, valid=False) if id(service) in failed else service for service in services

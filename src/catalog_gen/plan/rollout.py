@@ -60,6 +60,12 @@ def rollout_comment(
             f"gpuSurge 0: environment {name}'s gpu.surge counts whole GPUs and this service asks "
             f"for {resource} amounts, so an old pod stops before its replacement starts."
         )
+    elif surge >= count and not _rolls_by_surge(effective):
+        why = (
+            f"gpuSurge {surge}: environment {name} spares gpu.surge {surge} GPUs during a "
+            f"rollout, but {_one_pod_at_a_time(effective)}: a new pod starts only once an old "
+            "one is gone (templates/_rollout.tpl)."
+        )
     elif surge >= count:
         why = (
             f"gpuSurge {surge}: environment {name} spares gpu.surge {surge} GPUs during a "
@@ -74,6 +80,17 @@ def rollout_comment(
             "templates/_rollout.tpl)."
         )
     return {"updateStrategy": f"Rollout: {why}"}
+
+
+def _one_pod_at_a_time(effective: Mapping[str, Any]) -> str:
+    """Why a workload cannot start a pod before one stops (_rolls_by_surge), in words."""
+    cache = effective.get("cache") or {}
+    if cache.get("mode") == "perReplica":
+        return "the StatefulSet (cache.mode perReplica) replaces one pod at a time"
+    if (effective.get("updateStrategy") or {}).get("type") == "Recreate":
+        return "updateStrategy.type is Recreate"
+    modes = ", ".join(cache.get("accessModes") or ())
+    return f"the cache claim attaches to one node only ({modes}), so the chart sets Recreate"
 
 
 def _without_surge(effective: Mapping[str, Any]) -> str:

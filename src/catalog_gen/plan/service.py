@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, Protocol
 
 from catalog_gen.check.chart_contract import (
     ChartContract,
@@ -155,7 +155,7 @@ def plan_service(
     if not check_helm_numbers(document, ("chartValues",), leaf.chart_values, report):
         return None  # NaN compares false with everything: no later check could hold
     check_chart_value_durations(document, leaf.chart_values, report)
-    origins = _value_origins(document, service.models, service.derived, service.exposure)
+    origins = value_origins(document, service.models, service.derived, service.exposure)
     schema_before = report.error_count
     values = catalog_values(service.merge_inputs, CATALOG_LAYERS)
     effective = _schema_checked(service, values, origins, report)
@@ -459,14 +459,15 @@ def _service_plan(
     )
 
 
-def _value_origins(
+def value_origins(
     document: Document,
     models: Sequence[PlannedModel],
-    derived: Sequence[LeafDerivedModel],
+    derived: Sequence[HasSource],
     exposure: Exposure,
 ) -> dict[tuple[str | int, ...], DataPath]:
-    """The leaf node behind each list value the generator writes (models, derived models,
-    hosts), so the chart schema's bounds on them are reported where the leaf sets them."""
+    """The leaf node behind each value the generator writes from a leaf field of another name or
+    shape (models, derived models, hosts, the Gateway a route attaches to), so a problem with it
+    (the chart schema's bounds, a template rule) is reported where the leaf sets it."""
     origins: dict[tuple[str | int, ...], DataPath] = {
         ("models",): document.first_present([("models",), ("model",)]),
         ("derivedModels",): ("derivedModels",),
@@ -474,6 +475,8 @@ def _value_origins(
     if document.has(("autoscaling",)) and not document.has(("ingress",)):
         # keda-http needs the HTTPRoute: a leaf that autoscales and is not exposed learns it here.
         origins[("httpRoute", "enabled")] = ("autoscaling",)
+    if exposure.parent_ref is not None and document.has(("gateway", "parentRef")):
+        origins[("httpRoute", "parentRefs")] = ("gateway", "parentRef")
     origins.update({("models", index): model.source for index, model in enumerate(models)})
     origins.update({("derivedModels", index): item.source for index, item in enumerate(derived)})
     if exposure.host_sources:
@@ -486,6 +489,13 @@ def _value_origins(
             origins[("httpRoute", "hostnames", index)] = source
             origins[("ingress", "hosts", index)] = source
     return origins
+
+
+class HasSource(Protocol):
+    """A value planned from one leaf node (a derived model)."""
+
+    @property
+    def source(self) -> DataPath: ...
 
 
 def _lock_models(
