@@ -645,3 +645,40 @@ def test_values_from_leaf_fields_of_another_shape_know_their_leaf_node(tmp_path:
     shared = only_plan(tmp_path / "shared", body.split("gateway:", maxsplit=1)[0])
     origins = value_origins(shared.document, shared.models, shared.derived_models, shared.exposure)
     assert ("httpRoute", "parentRefs") not in origins
+
+
+INGRESS_ENVIRONMENT = (
+    "environment: dev\nrouting: ingress\nbaseDomain: dev.example.com\n"
+    "ingress: {className: nginx, tlsSecretName: dev-tls}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("chart_values", "tls"),
+    [
+        ("", [{"secretName": "dev-tls", "hosts": ["a.dev.example.com"]}]),
+        (
+            "chartValues: {ingress: {hosts: [{host: a.dev.example.com}, "
+            "{host: b.dev.example.com}]}}",
+            [{"secretName": "dev-tls", "hosts": ["a.dev.example.com", "b.dev.example.com"]}],
+        ),
+        (
+            "chartValues: {ingress: {hosts: [{host: b.dev.example.com}], "
+            "tls: [{secretName: own, hosts: [b.dev.example.com]}]}}",
+            [{"secretName": "own", "hosts": ["b.dev.example.com"]}],
+        ),
+    ],
+    ids=["leaf-host", "chart-values-hosts", "chart-values-tls"],
+)
+def test_every_ingress_host_gets_the_environments_tls_secret(
+    tmp_path: Path, chart_values: str, tls: list[dict[str, Any]]
+) -> None:
+    """Hosts chartValues give the Ingress keep the environment's tlsSecretName ("the TLS Secret
+    of every host"): a host left out was served with the controller's default certificate."""
+    body = f"model: phi\ningress: {{enabled: true, host: a.dev.example.com}}\n{chart_values}\n"
+    result, report = plan(
+        tmp_path, {"environments/dev.yaml": INGRESS_ENVIRONMENT, "dev/ml/svc.yaml": leaf(body)}
+    )
+    assert report.ok, report.format_text()
+    (service,) = result.plans
+    assert service.chart_values["ingress"]["tls"] == tls

@@ -196,8 +196,29 @@ def _autoscaling_engine(leaf: CatalogLeaf, environment: Environment) -> dict[str
 
 
 def chart_values(inputs: MergeInputs) -> dict[str, Any]:
-    """Layer 6: the leaf's chartValues, as written."""
-    return dict(inputs.leaf.chart_values or {})
+    """Layer 6: the leaf's chartValues, as written; hosts they give an Ingress keep the
+    environment's TLS Secret, as the leaf's own hosts do (_ingress_tls)."""
+    values = dict(inputs.leaf.chart_values or {})
+    tls = _ingress_tls(inputs.exposure, values.get("ingress"))
+    if tls is not None:
+        values["ingress"] = {**values["ingress"], "tls": tls}
+    return values
+
+
+def _ingress_tls(exposure: Exposure, ingress: Any) -> list[dict[str, Any]] | None:
+    """The environment's `ingress.tlsSecretName` over every host of chartValues.ingress.hosts
+    where those replace the leaf's hosts and chartValues leave ingress.tls alone (the Secret is
+    "the TLS Secret of every host": a host left out is served with the controller's default
+    certificate, and plain HTTP, review); None otherwise."""
+    if not exposure.tls_secret_name or exposure.routing != "ingress" or not is_mapping(ingress):
+        return None
+    hosts = ingress.get("hosts")
+    if "tls" in ingress or not isinstance(hosts, list):
+        return None
+    names = [
+        item["host"] for item in hosts if is_mapping(item) and isinstance(item.get("host"), str)
+    ]
+    return [{"secretName": exposure.tls_secret_name, "hosts": names}] if names else None
 
 
 Layer = Callable[[MergeInputs], dict[str, Any]]
