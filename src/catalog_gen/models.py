@@ -411,6 +411,10 @@ class EnvironmentIngress(Strict):
     """IngressClass; default: the cluster default."""
     tls_secret_name: Opt[DnsSubdomain] = None
     """TLS Secret (e.g. a wildcard certificate) for every host; none = plain HTTP."""
+    annotations: Opt[dict[str, str]] = None
+    """Annotations of every service's Ingress, under those of a leaf's chartValues.ingress
+    (judged by the chart's schema), e.g. nginx.ingress.kubernetes.io/proxy-read-timeout: "600":
+    ingress-nginx's default 60 s cuts a long answer that is not streamed."""
 
 
 class EnvironmentNetworkPolicy(Strict):

@@ -682,3 +682,43 @@ def test_every_ingress_host_gets_the_environments_tls_secret(
     assert report.ok, report.format_text()
     (service,) = result.plans
     assert service.chart_values["ingress"]["tls"] == tls
+
+
+def test_the_environments_ingress_annotations_reach_every_ingress(tmp_path: Path) -> None:
+    """ingress.annotations of the environment (a read timeout for every service), under the
+    leaf's chartValues.ingress.annotations, key by key."""
+    environment = INGRESS_ENVIRONMENT.replace(
+        "tlsSecretName: dev-tls}",
+        'tlsSecretName: dev-tls, annotations: {a.example.com/timeout: "600", b: "1"}}',
+    )
+    body = (
+        "model: phi\ningress: {enabled: true, host: a.dev.example.com}\n"
+        'chartValues: {ingress: {annotations: {b: "2"}}}\n'
+    )
+    result, report = plan(
+        tmp_path, {"environments/dev.yaml": environment, "dev/ml/svc.yaml": leaf(body)}
+    )
+    assert report.ok, report.format_text()
+    (service,) = result.plans
+    assert service.chart_values["ingress"]["annotations"] == {
+        "a.example.com/timeout": "600",
+        "b": "2",
+    }
+
+
+def test_an_environment_annotation_the_chart_refuses_is_reported_once_at_its_key(
+    tmp_path: Path,
+) -> None:
+    environment = INGRESS_ENVIRONMENT.replace(
+        "tlsSecretName: dev-tls}", 'tlsSecretName: dev-tls, annotations: {"bad key": "x"}}'
+    )
+    body = "model: phi\ningress: {enabled: true, host: a.dev.example.com}\n"
+    files = {"environments/dev.yaml": environment}
+    files.update({f"dev/ml/svc{index}.yaml": leaf(body, name=f"svc{index}") for index in range(2)})
+    _, report = plan(tmp_path, files)
+    errors = [line for line in report.format_text().splitlines() if ": error: " in line]
+    assert len(errors) == 1, errors  # not again at each leaf
+    assert errors[0].startswith(
+        'catalog/environments/dev.yaml:4:67: error: $.ingress.annotations["bad key"]: chart '
+        "value ingress.annotations: key 'bad key' "
+    ), errors

@@ -424,6 +424,24 @@ def report_schema_errors(
         )
 
 
+def report_environment_values(
+    document: Document, values: Mapping[str, Any], chart: ChartContract, report: Report
+) -> bool:
+    """The chart values an environment file gives every service, judged by the chart's schema
+    (the owner of what the chart takes) at the environment's lines: each value sits at the same
+    path in the file as in the values (its ingress.annotations). False when one is refused."""
+    errors = _leaves(chart.errors(chart.effective(values)))
+    for error in errors:
+        parts = tuple(error.absolute_path)
+        if "propertyNames" in error.absolute_schema_path and isinstance(error.instance, str):
+            message = f"chart value {_dotted(parts)}: key {_message(error)}"
+            document.add(report, (*parts, error.instance), message, at_key=True)
+        else:
+            message = f"chart value {_dotted(parts) or '(root)'}: {_message(error)}"
+            document.add(report, document.first_present([parts, parts[:-1], ()]), message)
+    return not errors
+
+
 def _report_deleted(
     document: Document,
     from_leaf: Mapping[str, Any],

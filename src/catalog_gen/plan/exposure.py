@@ -26,6 +26,7 @@ class Exposure:
     parent_ref: Mapping[str, str] | None  # routing: gateway
     ingress_class: str  # routing: ingress, "" = cluster default
     tls_secret_name: str  # routing: ingress, "" = no TLS
+    ingress_annotations: Mapping[str, str]  # routing: ingress, the environment's
 
 
 def resolve_exposure(
@@ -41,6 +42,7 @@ def resolve_exposure(
         parent_ref=None,
         ingress_class="",
         tls_secret_name="",
+        ingress_annotations={},
     )
     if leaf.ingress is None or not leaf.ingress.enabled:
         return disabled
@@ -70,6 +72,7 @@ def resolve_exposure(
         parent_ref=parent_ref,
         ingress_class=(ingress_settings.class_name or "") if ingress_settings else "",
         tls_secret_name=(ingress_settings.tls_secret_name or "") if ingress_settings else "",
+        ingress_annotations=dict((ingress_settings.annotations or {}) if ingress_settings else {}),
     )
 
 
@@ -232,6 +235,8 @@ def exposure_values(exposure: Exposure) -> dict[str, Any]:
     }
     if exposure.ingress_class:
         ingress["className"] = exposure.ingress_class
+    if exposure.ingress_annotations:
+        ingress["annotations"] = dict(exposure.ingress_annotations)
     if exposure.tls_secret_name:
         ingress["tls"] = [{"secretName": exposure.tls_secret_name, "hosts": list(exposure.hosts)}]
     return {"httpRoute": {"enabled": False}, "ingress": ingress}

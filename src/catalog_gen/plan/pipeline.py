@@ -32,7 +32,12 @@ from functools import cached_property, partial
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-from catalog_gen.check.chart_contract import ChartContract, blamed_value, place_chart_value
+from catalog_gen.check.chart_contract import (
+    ChartContract,
+    blamed_value,
+    place_chart_value,
+    report_environment_values,
+)
 from catalog_gen.check.chart_templates import ChartTemplates, TemplateMessage
 from catalog_gen.check.rules import (
     check_environment,
@@ -172,7 +177,7 @@ def load_inputs(
     """Stages 1 and 2 of plan_catalog (its arguments say what each is)."""
     catalog_name = catalog.resolve().name
     files = _with_unwritten(discover(catalog, display_root, report), unwritten or {})
-    environments, environment_documents = _environments(catalog, display_root, files, report)
+    environments, environment_documents = _environments(catalog, display_root, files, chart, report)
     lock_display = join_display(display_root, PurePosixPath(LOCK_FILE))
     lock = None if lock_loader is None else lock_loader(catalog / LOCK_FILE, report, lock_display)
     context = LeafContext(
@@ -240,7 +245,7 @@ def _with_unwritten(files: CatalogFiles, unwritten: Mapping[Path, bytes]) -> Cat
 
 
 def _environments(
-    catalog: Path, display_root: str, files: CatalogFiles, report: Report
+    catalog: Path, display_root: str, files: CatalogFiles, chart: ChartContract, report: Report
 ) -> tuple[dict[str, Environment], dict[str, Document]]:
     """Stage 1: every environment file loaded and checked; the valid ones and their documents."""
     environments: dict[str, Environment] = {}
@@ -258,11 +263,24 @@ def _environments(
         named = check_environment_path(document, environment, report)
         check_environment(document, environment, report)
         check_environment_security(document, environment, report)
-        if not named:
+        # Values the chart refuses are reported here, once, not at every leaf of the environment.
+        takes = _chart_takes(document, environment, chart, report)
+        if not named or not takes:
             continue
         environments[name] = environment
         environment_documents[name] = document
     return environments, environment_documents
+
+
+def _chart_takes(
+    document: Document, environment: Environment, chart: ChartContract, report: Report
+) -> bool:
+    """The chart values the environment gives every service as it writes them (its Ingress
+    annotations), judged by the chart's schema; False when one is refused."""
+    if environment.ingress is None or not environment.ingress.annotations:
+        return True
+    ingress = {"annotations": dict(environment.ingress.annotations)}
+    return report_environment_values(document, {"ingress": ingress}, chart, report)
 
 
 def _plan_leaves(
