@@ -668,9 +668,10 @@ class Double:
         return Blob(str(layer["mediaType"]), str(layer["digest"]), int(layer["size"]))
 
     def delete(self, text: str) -> None:
+        """routes.go DeleteHandler: the manifest and unused layers removed, the runner left
+        loaded (the CLI's `rm` unloads first, cmd.go DeleteHandler; the API does not)."""
         self.state.add("delete_requests")
         model = self.find(text)
-        self.scheduler.drop(self.store.weights_digest(model))
         with self.store_lock:
             self.store.delete(model)
 

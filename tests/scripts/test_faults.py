@@ -109,6 +109,40 @@ def test_sigterm_during_the_backoff_sleep_exits_at_once(pod: Pod) -> None:
     assert not list(Path(pod.env["TMPDIR"]).iterdir()), "temporary files left behind"
 
 
+def test_sigterm_while_a_blob_is_hashed_exits_at_once(pod: Pod) -> None:
+    """lifecycle.verifyBlobs hashes every blob at each start (minutes for a large model on a slow
+    volume): the hash ran in the foreground, which defers the trap, so SIGTERM waited for it
+    (review: 17 s for a 20 s hash; a real one outlasts the grace period and the kubelet kills)."""
+    pod.control(registry={"phi": PHI})
+    pod.models(("phi", "", False, "generate"))
+    assert pod.run("pull-models.sh").returncode == 0  # cached: the next start only checks it
+    real = subprocess.run(
+        ["sh", "-c", "command -v sha256sum"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    marker = pod.root / "hashing"
+    folder = pod.root / "slow-hash"
+    folder.mkdir()
+    (folder / "sha256sum").write_text(
+        "#!/bin/sh\ncase $(readlink /proc/$$/fd/0) in */blobs/*)\n"
+        f'  touch "{marker}"; sleep 20 ;;\nesac\nexec "{real}" "$@"\n'
+    )
+    (folder / "sha256sum").chmod(0o755)
+    env = {**pod.env, "OIL_VERIFY_BLOBS": "true", "PATH": f"{folder}:{pod.env['PATH']}"}
+    script = subprocess.Popen(
+        ["sh", str(FILES / "pull-models.sh")], env=env, stdout=subprocess.PIPE, text=True
+    )
+    pod.wait_for(marker.exists, timeout=20)
+    sent = time.monotonic()
+    script.send_signal(signal.SIGTERM)
+    rest, _ = script.communicate(timeout=30)
+    took = time.monotonic() - sent
+
+    assert script.returncode == 143, rest
+    assert took < 5, f"exited {took:.1f}s after SIGTERM"
+    assert lines_with(rest, "received SIGTERM (the pod is being stopped): stopping"), rest
+    assert_server_gone(pod)
+
+
 def test_sigterm_during_a_helm_test_answer_exits_at_once(pod: Pod) -> None:
     pod.control(registry={"phi": {"size": 40_000}}, load_delay_s=60)
     pod.models(("phi", "", False, "generate"))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 import time
+import urllib.request
 
 import pytest
 
@@ -117,6 +119,41 @@ def test_the_probe_never_pulls_a_model_removed_from_the_store(pod: Pod) -> None:
 
     assert pod.state()["pull_requests"] == pulls
     assert "phi:latest" not in pod.cli("list").stdout
+
+
+def _delete_through_the_api(pod: Pod, name: str) -> None:
+    request = urllib.request.Request(
+        f"http://{pod.env['OLLAMA_HOST']}/api/delete",
+        data=json.dumps({"model": name}).encode(),
+        method="DELETE",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+
+
+@pytest.mark.parametrize("removal", ["api", "by-hand"])
+def test_a_loaded_model_removed_from_the_store_is_not_ready(pod: Pod, removal: str) -> None:
+    """Ollama answers a request from the model's manifest in the store, loaded or not: a model
+    removed while its runner stays loaded (DELETE /api/delete, which unloads nothing; another
+    server on a shared cache; an operator) fails every request, and the pod stayed Ready
+    (review)."""
+    serve_with(pod, ("phi", PHI, "generate"))
+    pod.wait_for(lambda: ready(pod)[0])
+    pulls = pod.state()["pull_requests"]
+    if removal == "api":
+        _delete_through_the_api(pod, "phi")
+    else:
+        shutil.rmtree(pod.models_dir / "manifests")
+    assert "phi:latest" in loaded_models(pod)  # the runner stays, as in Ollama 0.32.0
+
+    is_ready, said = ready(pod)
+
+    assert not is_ready
+    assert (
+        "phi:latest: loaded, but phi:latest is not in the model store any more (removed?); "
+        "every request for it fails: restart the pod to pull or create it again"
+    ) in said
+    assert pod.state()["pull_requests"] == pulls  # nothing pulled back, unverified
 
 
 def test_embedding_model_is_loaded_through_embed(pod: Pod) -> None:
@@ -439,6 +476,16 @@ def test_the_probes_cli_calls_share_one_cli_timeout(pod: Pod) -> None:
     )
     assert "s ollama ps left of OIL_CLI_TIMEOUT_SECONDS=2s" in result.stdout
     assert elapsed < 2 + 1.5, elapsed  # 3 s and more when each call had the whole timeout
+
+
+def test_a_loaded_model_stays_ready_when_the_store_cannot_be_listed_in_time(pod: Pod) -> None:
+    # `ollama ps` says it is loaded; a list that does not answer within what ps left of the CLI
+    # timeout proves no removal, and an overloaded server must not lose its traffic for it.
+    serve_with(pod, ("phi", PHI, "generate"))
+    pod.wait_for(lambda: ready(pod)[0])
+    path = pod.wrapped_cli('[ "$1" = list ] && sleep 3\n')
+    is_ready, said = ready(pod, PATH=path, OIL_CLI_TIMEOUT_SECONDS="1")
+    assert is_ready, said
 
 
 @pytest.mark.parametrize("keep_alive", ["-", "-1", "-5m"])

@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -790,6 +791,34 @@ def test_a_server_that_dies_mid_pull_fails_the_pod_with_its_log(pod: Pod) -> Non
     assert lines_with(output, "pull of phi failed: Error: unexpected EOF; ollama serve has exited")
     assert lines_with(output, "last lines of the ollama server log:"), output
     assert not lines_with(output, "pulled phi in"), output
+
+
+def test_a_server_that_dies_between_pulls_is_named_as_the_cause_with_its_log(pod: Pod) -> None:
+    """A crash outside a pull (here just after phi's pull, before its digest check): the script
+    said only that phi failed, then that the server "stopped after 0.001s" (review). It names
+    the exit and shows the log, and does not try the next model against no server."""
+    pod.control(registry={"phi": PHI, "tinyllama": {"size": 90_000}})
+    pod.models(("phi", "", False, "generate"), ("tinyllama", "", False, "generate"))
+    kill_server = (
+        "import json, os, signal, sys; "
+        "os.kill(json.load(open(sys.argv[1]))['server_pid'], signal.SIGKILL)"
+    )
+    kill = (
+        f'[ "$1" = pull ] && touch "{pod.root}/pulled"\n'
+        f'if [ "$1" = list ] && [ -e "{pod.root}/pulled" ]; then\n'
+        f'  "{sys.executable}" -c "{kill_server}" "{pod.env["OLLAMA_DOUBLE_STATE"]}"\n'
+        "  sleep 0.5\n"
+        "fi\n"
+    )
+    result = pod.run("pull-models.sh", PATH=pod.wrapped_cli(kill))
+
+    assert result.returncode == 1, result.stdout
+    output = result.stdout
+    assert lines_with(output, "exited with status 137 while the models were prepared"), output
+    assert lines_with(output, "last lines of the ollama server log:"), output
+    assert lines_with(output, "not ready: failed models: phi; derived models not built"), output
+    assert not lines_with(output, "pulling tinyllama"), output
+    assert not lines_with(output, "ollama serve stopped after"), output
 
 
 def test_a_derived_models_layer_replaced_at_its_size_is_written_again_when_verified(

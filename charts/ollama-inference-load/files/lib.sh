@@ -567,14 +567,18 @@ oil_manifest_with() {
 		awk -v hex="$1" 'index($1, hex) == 1 { sub(/^[0-9a-f]+ [ *]/, ""); print; exit }'
 }
 
-# `oil_blob_problems MANIFEST`: each blob the manifest names that the model store lacks, holds
-# at another size than the manifest says or, with OIL_VERIFY_BLOBS true, holds bytes whose sha256 is
-# not the one naming it, one "sha256:HEX: why" a line (nothing when all are whole). Ollama lists
-# a model from its manifest alone and takes any blob file there as downloaded
+# `oil_blob_problems MANIFEST OUT SCRATCH`: each blob the manifest names that the model store
+# lacks, holds at another size than the manifest says or, with OIL_VERIFY_BLOBS true, holds bytes
+# whose sha256 is not the one naming it, one "sha256:HEX: why" a line in the file OUT (empty when
+# all are whole; not standard output, which a signal's trap writes its words to).
+# Ollama lists a model from its manifest alone and takes any blob file there as downloaded
 # (server/download.go), so a lost, cut or replaced blob stays so through every pull until the
-# file goes. Each layer object's digest and size are read from its own braces.
+# file goes. Each layer object's digest and size are read from its own braces. The loop runs in
+# the calling shell and each hash in the background, waited for (its output in the file
+# SCRATCH): hashing a large blob takes minutes on a slow volume, and a signal must not wait for
+# it (a foreground command defers the trap; the EXIT trap's oil_stop_children ends the hash).
 oil_blob_problems() {
-	tr '{}' '[\n*]' <"$1" | awk '
+	oil_bp_list=$(tr '{}' '[\n*]' <"$1" | awk '
 		match($0, /"digest"[ \t]*:[ \t]*"sha256:[0-9a-f]+"/) {
 			digest = substr($0, RSTART, RLENGTH)
 			sub(/.*sha256:/, "", digest)
@@ -585,17 +589,20 @@ oil_blob_problems() {
 				sub(/.*:[ \t]*/, "", size)
 			}
 			print digest "\t" size
-		}' | while IFS="$OIL_TAB" read -r oil_bp_hex oil_bp_size; do
+		}') || return 1
+	: >"$2"
+	while IFS="$OIL_TAB" read -r oil_bp_hex oil_bp_size; do
+		[ -n "$oil_bp_hex" ] || continue
 		oil_bp_file="$OLLAMA_MODELS/blobs/sha256-$oil_bp_hex"
 		if [ ! -f "$oil_bp_file" ]; then
-			printf 'sha256:%s: missing\n' "$oil_bp_hex"
+			printf 'sha256:%s: missing\n' "$oil_bp_hex" >>"$2"
 			continue
 		fi
 		if [ "$oil_bp_size" != - ]; then
 			oil_bp_have=$(wc -c <"$oil_bp_file") || oil_bp_have=-1
 			oil_bp_have=$((oil_bp_have + 0))
 			if [ "$oil_bp_have" -ne "$oil_bp_size" ]; then
-				printf 'sha256:%s: %s bytes, not %s\n' "$oil_bp_hex" "$oil_bp_have" "$oil_bp_size"
+				printf 'sha256:%s: %s bytes, not %s\n' "$oil_bp_hex" "$oil_bp_have" "$oil_bp_size" >>"$2"
 				continue
 			fi
 		fi
@@ -604,17 +611,26 @@ oil_blob_problems() {
 		if [ -n "${OIL_HASHED-}" ] && grep -qx "$oil_bp_hex" "$OIL_HASHED" 2>/dev/null; then
 			continue
 		fi
-		if ! oil_bp_sum=$(sha256sum <"$oil_bp_file"); then
-			printf 'sha256:%s: cannot be read to hash it\n' "$oil_bp_hex"
+		sha256sum <"$oil_bp_file" >"$3" 2>/dev/null &
+		OIL_BG_PID=$!
+		oil_bp_status=0
+		wait "$OIL_BG_PID" || oil_bp_status=$?
+		OIL_BG_PID=
+		oil_bp_sum=
+		[ "$oil_bp_status" -ne 0 ] || IFS= read -r oil_bp_sum <"$3" || :
+		if [ -z "$oil_bp_sum" ]; then
+			printf 'sha256:%s: cannot be read to hash it\n' "$oil_bp_hex" >>"$2"
 			continue
 		fi
 		oil_bp_sum=${oil_bp_sum%% *}
 		if [ "$oil_bp_sum" != "$oil_bp_hex" ]; then
-			printf 'sha256:%s: its bytes hash to sha256:%s, not to its name\n' "$oil_bp_hex" "$oil_bp_sum"
+			printf 'sha256:%s: its bytes hash to sha256:%s, not to its name\n' "$oil_bp_hex" "$oil_bp_sum" >>"$2"
 		elif [ -n "${OIL_HASHED-}" ]; then
 			printf '%s\n' "$oil_bp_hex" >>"$OIL_HASHED"
 		fi
-	done
+	done <<EOF
+$oil_bp_list
+EOF
 }
 
 # The digest of a listed model: "full <64 hex>", or "id <hex>" when only the server's ID column

@@ -16,9 +16,9 @@
 # big for the GPU, a broken file) is not loaded into memory again on every probe. A crashed runner
 # is not seen: Ollama 0.32.0 lists it in `ollama ps` until a request finds it dead and reloads it
 # (server/sched.go needsReload).
-# Its CLI calls (`ollama ps`, and `ollama list` while a model on demand is unloaded) are bounded
-# by `timeout` and share one OIL_CLI_TIMEOUT_SECONDS, so the probe answers within it plus a few
-# milliseconds, whatever the server does.
+# Its CLI calls (`ollama ps`, then `ollama list`: a model removed from the store while loaded
+# fails every request) are bounded by `timeout` and share one OIL_CLI_TIMEOUT_SECONDS, so the
+# probe answers within it plus a few milliseconds, whatever the server does.
 #
 # A model with a finite keep-alive of its own (models.tsv's last column, chart value
 # models[].keepAlive) is on demand once loaded: after a load of this pod succeeded, the probe lets
@@ -48,8 +48,8 @@ oil_require OLLAMA_HOST OLLAMA_MODELS OIL_CONFIG_DIR OIL_CLI_TIMEOUT_SECONDS \
 oil_connectable_host
 
 oil_seconds_setting OIL_CLI_TIMEOUT_SECONDS "$OIL_CLI_TIMEOUT_SECONDS"
-# The probe's CLI calls share one OIL_CLI_TIMEOUT_SECONDS (`ollama ps`, then `ollama list` when a
-# model on demand is unloaded): the probe's own timeout is checked against one (_validate.tpl).
+# The probe's CLI calls share one OIL_CLI_TIMEOUT_SECONDS (`ollama ps`, then `ollama list`): the
+# probe's own timeout is checked against one (_validate.tpl).
 CLI_BUDGET_MS=$OIL_MS
 oil_seconds_setting OIL_LOAD_TIMEOUT_SECONDS "$OIL_LOAD_TIMEOUT_SECONDS"
 case $OIL_SERVER_PID in
@@ -387,10 +387,10 @@ on_demand() {
 	return 1
 }
 
-# The name keys of the models in the store, from one `ollama list` per probe, read only when a
-# model on demand is not loaded: such a model is ready only while it is still stored (a client of
-# the open administration API, an operator's `ollama rm` or another pod on a shared cache may
-# remove it, and its next request would get a 404). STORED_ERROR says why the list failed.
+# The name keys of the models in the store, from one `ollama list` per probe: a model, loaded or
+# on demand, is ready only while it is still stored (a client of the open administration API, an
+# operator's `ollama rm` or another pod on a shared cache may remove it, and every request for it
+# then gets a 404). STORED_ERROR says why the list failed.
 STORED_KEYS=
 STORED_ERROR=
 STORED_READ=
@@ -542,6 +542,14 @@ while IFS="$OIL_TAB" read -r root load_name kind insecure members keepalive <&3;
 			continue
 			;;
 		esac
+		# Loaded is not enough: Ollama answers a request from the model's manifest in the store,
+		# so a member removed while its runner stays loaded (`ollama rm` by another server on a
+		# shared cache, DELETE /api/delete, which unloads nothing, an operator) gets a 404 for
+		# every request. Where the store cannot be listed in time, nothing says it is gone.
+		if unstored "$members" && [ -z "$STORED_ERROR" ]; then
+			waiting="$waiting; $load_name: loaded, but $UNSTORED is not in the model store any more (removed?); every request for it fails: restart the pod to pull or create it again"
+			continue
+		fi
 		ready_models="$ready_models $loaded_member"
 		if [ -n "$FAILURES_COUNTED" ] && lock_key "$load_name"; then
 			rm -f "$FAILED_FILE"

@@ -90,14 +90,33 @@ print_server_log_tail() {
 	done <"$WORK/serve.tail"
 }
 
+# `server_exited`: true when the ollama serve this script started is gone (a crash, an OOM kill)
+# and no step said so yet; says it, with its exit status and the tail of its log, so that the
+# failures after it name their cause (every later CLI call only says it cannot connect).
+server_exited() {
+	[ -n "$SERVER_PID" ] || return 1
+	! oil_pid_running "$SERVER_PID" || return 1
+	se_status=0
+	wait "$SERVER_PID" 2>/dev/null || se_status=$?
+	oil_error "ollama serve (pid $SERVER_PID) exited with status $se_status while the models were prepared: the steps after it fail for that"
+	SERVER_PID=
+	print_server_log_tail
+	return 0
+}
+
 # SIGTERM, then SIGKILL after the stop timeout; always reaps the child.
 stop_server() {
 	[ -n "$SERVER_PID" ] || return 0
 	stop_pid=$SERVER_PID
 	SERVER_PID=
+	if ! oil_pid_running "$stop_pid"; then
+		oil_stop_pid "$stop_pid" 0 # reaped
+		oil_info "ollama serve (pid $stop_pid) had already exited (exit status $OIL_STOPPED_STATUS)"
+		return 0
+	fi
 	oil_now_ms
 	stop_start=$OIL_NOW_MS
-	oil_pid_running "$stop_pid" && oil_info "stopping ollama serve (pid $stop_pid)"
+	oil_info "stopping ollama serve (pid $stop_pid)"
 	oil_stop_pid "$stop_pid" "$STOP_TIMEOUT_MS"
 	oil_elapsed "$stop_start"
 	oil_info "ollama serve stopped after ${OIL_S}s (exit status $OIL_STOPPED_STATUS)"
@@ -276,7 +295,7 @@ pull_with_retries() {
 		fi
 		if [ -n "$SERVER_PID" ] && ! oil_pid_running "$SERVER_PID"; then
 			oil_error "pull of $pw_name failed: $PULL_ERROR; ollama serve has exited"
-			print_server_log_tail
+			server_exited
 			return 1
 		fi
 		case $PULL_ERROR in
@@ -325,7 +344,10 @@ blobs_whole() {
 	[ -n "$bw_manifest" ] || return 0
 	oil_now_ms
 	bw_started=$OIL_NOW_MS
-	bw_problems=$(oil_blob_problems "$bw_manifest")
+	# In this shell, not a command substitution's: its hashes are waited for, which a signal
+	# interrupts (lib.sh).
+	oil_blob_problems "$bw_manifest" "$WORK/blobs.out" "$WORK/blob.sum" || : >"$WORK/blobs.out"
+	bw_problems=$(cat "$WORK/blobs.out")
 	if [ "$OIL_VERIFY_BLOBS" = true ]; then
 		oil_elapsed "$bw_started"
 		oil_info "$1: hashed its blobs in ${OIL_S}s (lifecycle.verifyBlobs)"
@@ -561,11 +583,16 @@ while IFS="$OIL_TAB" read -r name display digest insecure _kind manifest <&3; do
 	else
 		FAILED="$FAILED $name"
 	fi
+	# Without a server every later model fails too, each for a refused connection.
+	if [ -z "$SERVER_PID" ] || server_exited; then
+		break
+	fi
 done 3<<EOF
 $OIL_PLAN_M
 EOF
 
 if [ -n "$FAILED" ]; then
+	server_exited || :
 	oil_error "not ready: failed models:$FAILED; derived models not built"
 	exit 1
 fi
@@ -580,6 +607,7 @@ $OIL_PLAN_D
 EOF
 
 if [ -n "$FAILED" ]; then
+	server_exited || :
 	oil_error "not ready: failed derived models:$FAILED"
 	exit 1
 fi
