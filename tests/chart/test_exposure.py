@@ -271,6 +271,15 @@ def test_notes_explain_access_and_pull(helm: Path, tmp_path: Path) -> None:
     assert "Every request through the HTTPRoute needs credentials (apiKey)." in text
     assert "WARNING: the Ingress is not authenticated" in text
 
+    # keda-http: the policy admits the add-on's namespace too, whose interceptor forwards any
+    # request naming the route (review: the notes said "other pods get no answer").
+    keda = yaml.safe_load(scenario_file("keda-http").read_text())
+    keda["networkPolicy"] = {"enabled": True, "ingressFrom": [{"namespaceSelector": {}}]}
+    (rendered,) = select(render(helm, keda, tmp_path, chart=chart), "ConfigMap", "notes")
+    text = rendered["data"]["notes"]
+    assert "NetworkPolicy admits only" not in text
+    assert "the KEDA HTTP add-on's\n  namespace keda: its interceptor forwards any request" in text
+
 
 def test_the_charts_own_gateway_refuses_hostnames_its_listener_does_not_match(
     helm: Path, tmp_path: Path

@@ -112,6 +112,20 @@ def test_lock_pins_every_model_and_reports_them(catalog: Catalog) -> None:
     assert "catalog/models.lock.yaml: 2 model(s), written" in outcome.out
 
 
+def test_lock_notes_where_a_registry_serves_its_blobs_from(catalog: Catalog) -> None:
+    """The registry redirects blob downloads (as Ollama needs) to another origin, here its own
+    port under another host name; a NetworkPolicy naming the registry alone would keep the
+    pods' pulls from it (review), so the lock says where they go."""
+    catalog.push("phi")
+    outcome = catalog.lock(catalog.wanted("phi"))
+    assert outcome.code == 0, outcome.err
+    registry = catalog.registry
+    assert (
+        f"note: http://{registry.host} serves its blobs from http://localhost:{registry.port} "
+        "(a redirect the pods' pulls follow): where a NetworkPolicy limits their egress"
+    ) in outcome.out, outcome.out
+
+
 def test_output_is_byte_for_byte_deterministic(catalog: Catalog, tmp_path: Path) -> None:
     for name in ("a", "b", "c"):
         catalog.push(name)

@@ -121,6 +121,7 @@ def _pin(
             resolved, problems = resolve_all(
                 targets, client, fallback_path=shown, concurrency=run.concurrency
             )
+        _note_blob_origins(client, run.notes)
         if problems:
             report.extend(problems)
             _write_problems(report, run.output_format, out, err)
@@ -137,6 +138,20 @@ def _pin(
     run.notes.write(summary)
     run.done(report)
     return 0
+
+
+def _note_blob_origins(client: RegistryClient, notes: TextIO) -> None:
+    """Where each registry's blobs came from after a redirect to another origin: the pods' pulls
+    download every blob there, which a NetworkPolicy that names the registry alone does not let
+    them reach (docs/security.md, "Restrictive mode")."""
+    for (scheme, registry), origins in sorted(client.blob_origins.items()):
+        for blob_scheme, where in sorted(origins):
+            notes.write(
+                f"note: {scheme}://{registry} serves its blobs from {blob_scheme}://{where} (a "
+                "redirect the pods' pulls follow): where a NetworkPolicy limits their egress "
+                "(an environment's networkPolicy.registryCIDRs and registryPorts), allow that "
+                "host and port too, or every pull there fails\n"
+            )
 
 
 def _print_changes(

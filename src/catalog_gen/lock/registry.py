@@ -261,6 +261,10 @@ class RegistryClient:
         )
         self._tokens: dict[tuple[str, str, str], str] = {}
         self._tokens_lock = threading.Lock()
+        # Registry (scheme, host[:port]) -> where its blobs were served from after a redirect to
+        # another origin (blob storage, a CDN): what a NetworkPolicy must let the pods reach.
+        self.blob_origins: dict[tuple[str, str], set[tuple[str, str]]] = {}
+        self._origins_lock = threading.Lock()
 
     def __enter__(self) -> RegistryClient:
         return self
@@ -353,6 +357,9 @@ class RegistryClient:
             response = self._send_with_retries(url, headers, max_body, what)
             if response.status == 200:
                 if (onward := hops.served(url, response)) is None:
+                    if ollama_blob and _origin(url) != origin:
+                        with self._origins_lock:
+                            self.blob_origins.setdefault(origin, set()).add(_origin(url))
                     return response
                 url = onward
                 continue

@@ -155,7 +155,9 @@ def check_environment_security(
             ["modelRegistry", "host"],
             f"the NetworkPolicy lets pods reach only public addresses, so a mirror "
             f"{registry.host!r} on a private address cannot be pulled from: declare it in "
-            "networkPolicy.registryCIDRs (that also keeps the pods off the internet)",
+            "networkPolicy.registryCIDRs (that also keeps the pods off the internet), with the "
+            "storage it redirects blob downloads to (`catalog-gen lock` names it) and its port "
+            "in registryPorts",
             severity=Severity.WARNING,
         )
 
