@@ -285,6 +285,26 @@ def test_an_object_left_running_where_argo_cd_does_not_prune_is_marked(
     ) in run.out
 
 
+def test_a_removed_service_left_running_where_argo_cd_does_not_prune_is_marked(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A leaf removed (or moved away) deletes its Application, which keeps its objects where
+    the environment does not prune (preserveResourcesOnDeletion): the comment said removed
+    (review)."""
+    environment = repo / "catalog" / "environments" / "dev.yaml"
+    text = environment.read_text(encoding="utf-8")
+    environment.write_text(text.replace("    prune: true\n", "    prune: false\n"), "utf-8")
+    git(repo, "commit", "--quiet", "-am", "dev does not prune")
+    git(repo, "rm", "--quiet", f"catalog/{PHI}.yaml")
+    run = diff(monkeypatch, capsys, "--base", "main")
+    assert run.code == 0, run.err
+    assert (
+        "! Deployment/ml-workloads/ollama-phi: no longer rendered, but Argo CD does not prune in "
+        "dev (argocd.syncPolicy.prune: false): it stays in the cluster, running, until deleted "
+        "by hand\n"
+    ) in run.out, run.out[:3000]
+
+
 def test_the_kept_scripts_configmap_is_not_marked_left_running(
     repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -15,11 +15,13 @@ import yaml
 from catalog_gen.emit.backstage import (
     FORM_PAGES,
     TEMPLATE_NAME,
+    Repository,
     backstage_service,
     check_catalog,
     component,
     is_valid_entity_name,
     parse_repository,
+    shared_repository,
     taken_hosts,
     taken_services,
     template_tree,
@@ -27,7 +29,7 @@ from catalog_gen.emit.backstage import (
 from catalog_gen.emit.schema import json_schema
 from catalog_gen.models import CatalogLeaf
 from catalog_gen.problems import Report, Severity
-from tests.conftest import helm_binary
+from tests.conftest import REPO_ROOT, helm_binary
 from tests.gitops.conftest import FIXTURE_CATALOG, Rendered
 from tests.support import backstage as backstage_support
 from tests.support.backstage import schema_validator, validate_entities
@@ -332,6 +334,22 @@ def test_environments_on_several_repositories_cannot_share_one_template(rendered
     assert "several argocd.repoURL" in report.format_text()
 
 
+@pytest.mark.parametrize(
+    ("revision", "branch"),
+    [("main", "main"), ("release-1", "release-1"), ("HEAD", None), ("3f2a" * 10, None)],
+)
+def test_the_templates_pull_request_targets_a_branch_never_a_commit(
+    revision: str, branch: str | None
+) -> None:
+    """Every environment at one commit (a pinned rollout): a pull request cannot target a
+    commit, and a new service's catalog-info.yaml never appears at it (review)."""
+    repository = Repository("github.com", "example", "catalog", revision)
+    found, target = shared_repository([("dev", repository), ("prod", repository)])
+    assert target == branch
+    assert found is not None
+    assert found.revision == (branch or "HEAD")
+
+
 def test_the_environment_owner_applies_where_the_leaf_names_none(rendered: Rendered) -> None:
     entities = components(rendered)
     own = entities["generated/dev/team-a/phi/catalog-info.yaml"]
@@ -381,6 +399,48 @@ def test_the_form_refuses_a_service_the_environment_and_namespace_have(rendered:
     assert {"const": service} in not_refusals(validator, existing)
     for elsewhere in ({"namespace": "another"}, {"serviceName": "another"}):
         assert not not_refusals(validator, {**existing, **elsewhere})
+
+
+def _form_refusals(page: dict[str, Any], answers: dict[str, str]) -> list[str]:
+    """The messages of the page's rules the answers break (if all its consts hold, then a
+    field's `not const` is the answer)."""
+    found = []
+    for rule in page.get("allOf", ()):
+        condition = rule["if"]["properties"]
+        if all(answers.get(key) == spec.get("const") for key, spec in condition.items()):
+            for key, spec in rule["then"]["properties"].items():
+                if "const" in spec.get("not", {}) and answers.get(key) == spec["not"]["const"]:
+                    found.append(spec["errorMessage"])
+    return found
+
+
+@pytest.mark.parametrize(
+    ("namespace", "service", "refused_at"),
+    [
+        ("keda", "x", "$.namespace"),  # dev's KEDA HTTP add-on namespace
+        ("argocd", "x", "$.namespace"),  # dev's Argo CD namespace
+        ("ml", "workloads-ollama-phi", "$.serviceName"),  # dev-ml-workloads-ollama-phi is taken
+        ("ml-workloads-ollama", "phi", "$.serviceName"),
+        ("ml", "another", None),
+    ],
+)
+def test_the_shipped_form_refuses_what_catalog_gen_new_refuses(
+    tmp_path: Path, namespace: str, service: str, refused_at: str | None
+) -> None:
+    """The committed template against the shipped catalog: a form that lets through what CI
+    then refuses opens a pull request that goes red (review: an add-on's namespace, a name
+    taken by another split of namespace and service)."""
+    committed = REPO_ROOT / "backstage" / "templates" / "ollama-inference-load" / "template.yaml"
+    page = yaml.safe_load(committed.read_text(encoding="utf-8"))["spec"]["parameters"][0]
+    answers = {"environment": "dev", "namespace": namespace, "serviceName": service}
+    in_form = _form_refusals(page, answers)
+    make_catalog(tmp_path, overlay=REPO_ROOT / "catalog")
+    outcome = run_cli(tmp_path, "new", f"dev/{namespace}/{service}", "--model", "phi:latest")
+    errors = [line for line in outcome.stdout.splitlines() if ": error: " in line]
+    refused = [line for line in errors if refused_at and f": error: {refused_at}: " in line]
+    assert bool(in_form) == bool(refused), (in_form, outcome.stdout, outcome.stderr)
+    if refused_at == "$.namespace":  # the same words
+        assert any(message in refused[0] for message in in_form), (in_form, refused)
 
 
 def test_an_untouched_page_sends_no_object_the_leaf_would_refuse(rendered: Rendered) -> None:

@@ -126,8 +126,12 @@ def compare(helm: Path, base: Side, head: Side) -> Comparison:
         status = ADDED if key not in before else REMOVED if key not in after else CHANGED
         inputs = head.services.get(key) or base.services[key]
         refused = tuple(refused_in_place(before.get(key, []), after.get(key, [])))
-        if key in head.services and not inputs.prunes:
-            refused += tuple(_left_running(changes, before.get(key, []), inputs.environment))
+        # A service removed (or moved: removed under its old key) goes with its Application,
+        # which keeps its objects where the environment does not prune (the ApplicationSet's
+        # preserveResourcesOnDeletion): whether the base's environment pruned says.
+        pruned_by = base.services[key] if key not in head.services else inputs
+        if not pruned_by.prunes:
+            refused += tuple(_left_running(changes, before.get(key, []), pruned_by.environment))
         services.append(ServiceDiff(key, inputs.environment, status, changes, refused))
     deploy = tuple(diff_files(base.deploy, head.deploy))
     return Comparison(base, head, tuple(services), tuple(keys), deploy)

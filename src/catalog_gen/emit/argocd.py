@@ -4,10 +4,11 @@ The ApplicationSet of an environment reads every ``generated/<env>/**/app.json``
 generator (goTemplate, missingkey=error) and creates one multi-source Application per service:
 the chart (a path in git, a Helm repository chart, or an OCI chart) with
 ``$values/<values.yaml>`` from this repository through a ``ref: values`` source. Everything that
-differs per service comes from app.json; everything that is a security boundary (project,
-destination server, values repository) is written into the ApplicationSet literally, so a
-generated file cannot move a service into another project or cluster, and the AppProject
-limits the source repositories and destination namespaces to what the catalog declares.
+differs per service comes from app.json, the repositories and revisions of both sources
+included; the project and the destination server are written into the ApplicationSet literally,
+so a generated file cannot move a service into another project or cluster, and the AppProject
+limits the source repositories (sourceRepos) and destination namespaces to what the catalog
+declares: that, not the ApplicationSet, bounds where an app.json may point the sources.
 """
 
 from __future__ import annotations
@@ -628,13 +629,7 @@ def check_catalog(catalog: CatalogPlan, report: Report) -> None:
         environment = catalog.environments[service.environment_name]
         namespace = destination_namespace(environment, service.namespace)
         if namespace in add_ons.get(service.environment_name, ()):
-            service.add(
-                report,
-                ("namespace",),
-                f"namespace {namespace!r} is the KEDA HTTP add-on's (autoscaling.kedaHttp."
-                "interceptorNamespace): a service there could replace the interceptor every "
-                "autoscaled route goes through; choose a namespace of your own",
-            )
+            service.add(report, ("namespace",), add_on_namespace_problem(namespace))
         if len(namespace) > NAME_MAX:
             service.add(
                 report,
@@ -681,11 +676,44 @@ def _reserved_namespace(environment: Environment, namespace: str) -> str | None:
         )
     argocd = environment.argocd
     if argocd is not None and namespace == argocd.namespace:
-        return (
-            f"namespace {namespace!r} is Argo CD's own (argocd.namespace): a service there could "
-            "replace Argo CD's objects; choose a namespace of your own"
-        )
+        return _argocd_namespace_problem(namespace)
     return None
+
+
+def _argocd_namespace_problem(namespace: str) -> str:
+    return (
+        f"namespace {namespace!r} is Argo CD's own (argocd.namespace): a service there could "
+        "replace Argo CD's objects; choose a namespace of your own"
+    )
+
+
+def add_on_namespace_problem(namespace: str) -> str:
+    return (
+        f"namespace {namespace!r} is the KEDA HTTP add-on's (autoscaling.kedaHttp."
+        "interceptorNamespace): a service there could replace the interceptor every "
+        "autoscaled route goes through; choose a namespace of your own"
+    )
+
+
+def reserved_namespaces(environment: Environment) -> dict[str, str]:
+    """The namespaces, as a leaf names them (before argocd.namespacePrefix), that the
+    environment itself keeps from its services, each with the problem check_catalog reports:
+    Argo CD's own and the KEDA HTTP add-on's it names (the Backstage form refuses them)."""
+    found: dict[str, str] = {}
+    argocd = environment.argocd
+    if argocd is not None:
+        found[argocd.namespace] = _argocd_namespace_problem(argocd.namespace)
+    autoscaling = environment.autoscaling
+    keda_http = autoscaling.keda_http if autoscaling is not None else None
+    interceptor = keda_http.interceptor_namespace if keda_http is not None else None
+    if autoscaling is not None and autoscaling.engine == "keda-http" and interceptor:
+        found[interceptor] = add_on_namespace_problem(interceptor)
+    prefix = (argocd.namespace_prefix if argocd is not None else None) or ""
+    return {
+        namespace[len(prefix) :]: problem
+        for namespace, problem in found.items()
+        if namespace.startswith(prefix) and len(namespace) > len(prefix)
+    }
 
 
 def _check_shared_releases(catalog: CatalogPlan, report: Report) -> None:

@@ -26,6 +26,7 @@ from catalog_gen.emit.argocd import (
     SYSTEM_NAMESPACE_PREFIX,
     application_name,
     destination_namespace,
+    reserved_namespaces,
     yaml_bytes,
 )
 from catalog_gen.load.document import Document
@@ -94,7 +95,8 @@ _UI: dict[str, dict[str, Any]] = {
         },
     },
     # What catalog-gen refuses that the leaf schema lets through, refused in the form already:
-    # the namespaces of Kubernetes itself (emit/argocd.py) and presets that do not exist.
+    # the namespaces of Kubernetes itself (emit/argocd.py) and presets that do not exist (each
+    # environment's own namespaces, taken services, names and hosts: the page rules below).
     "namespace": {
         "not": {"pattern": f"^{SYSTEM_NAMESPACE_PREFIX}"},
         "errorMessage": {
@@ -435,6 +437,8 @@ def taken_hosts(plans: Iterable[ServicePlan]) -> dict[str, list[tuple[str, str]]
 
 
 TakenServices = Mapping[str, Sequence[tuple[str, str]]]  # environment: (namespace, service)
+# environment: {namespace as a leaf names it: the problem catalog-gen reports there}
+ReservedNamespaces = Mapping[str, Mapping[str, str]]
 
 
 def taken_services(plans: Iterable[ServicePlan]) -> dict[str, list[tuple[str, str]]]:
@@ -476,6 +480,53 @@ def _taken_service_rules(taken: TakenServices) -> list[dict[str, Any]]:
     return rules
 
 
+def _joined_name_rules(taken: TakenServices) -> list[dict[str, Any]]:
+    """JSON Schema that refuses another namespace and service of the chosen environment whose
+    Argo CD Application and Backstage Component name, `<env>-<namespace>-<service>`, is a taken
+    service's (emit/argocd.py _check_unique_names): each other split of its `<namespace>-<service>`
+    at a '-'."""
+    rules: list[dict[str, Any]] = []
+    for environment, services in sorted(taken.items()):
+        for namespace, service in services:
+            joined = f"{namespace}-{service}"
+            for at in (index for index, char in enumerate(joined) if char == "-"):
+                other, rest = joined[:at], joined[at + 1 :]
+                if other == namespace or not other or not rest:
+                    continue
+                rules.append(
+                    _refusal(
+                        {"environment": environment, "namespace": other},
+                        "serviceName",
+                        rest,
+                        f"its Argo CD Application and Backstage Component would be named "
+                        f"{environment}-{joined}, like those of {namespace}/{service} in "
+                        f"{environment}: choose another name",
+                    )
+                )
+    return rules
+
+
+def _reserved_namespace_rules(reserved: ReservedNamespaces) -> list[dict[str, Any]]:
+    """JSON Schema that refuses the namespaces the chosen environment keeps from its services
+    (emit/argocd.py reserved_namespaces), with catalog-gen's words."""
+    return [
+        _refusal({"environment": environment}, "namespace", namespace, problem)
+        for environment, namespaces in sorted(reserved.items())
+        for namespace, problem in sorted(namespaces.items())
+    ]
+
+
+def _refusal(when: Mapping[str, str], key: str, value: str, message: str) -> dict[str, Any]:
+    """if every field of when holds its value, key must not be value (message: why)."""
+    return {
+        "if": {
+            "properties": {name: {"const": wanted} for name, wanted in when.items()},
+            "required": list(when),
+        },
+        "then": {"properties": {key: {"not": {"const": value}, "errorMessage": message}}},
+    }
+
+
 def _taken_host_rules(taken: TakenHosts) -> list[dict[str, Any]]:
     """JSON Schema that refuses a host already routed in the chosen environment: plain if/then
     and not/const, which react-jsonschema-form's ajv8 validator evaluates in Backstage's form,
@@ -507,9 +558,10 @@ def form_parameters(
     environments: Sequence[str],
     taken: TakenHosts | None = None,
     services: TakenServices | None = None,
+    reserved: ReservedNamespaces | None = None,
 ) -> list[dict[str, Any]]:
     """The Template's parameter pages, from the leaf schema (and the hosts and services the
-    catalog has already)."""
+    catalog has already, and the namespaces each environment keeps)."""
     definitions = leaf_schema.get("$defs", {})
     properties = _inline(leaf_schema.get("properties", {}), definitions)
     required = set(leaf_schema.get("required", [])) | set(FORM_REQUIRED)
@@ -536,8 +588,11 @@ def form_parameters(
         )
         if "ingress" in keys and taken:
             pages[-1]["allOf"] = _taken_host_rules(taken)
-        if "serviceName" in keys and services:
-            pages[-1]["allOf"] = _taken_service_rules(services)
+        if "serviceName" in keys:
+            rules = _taken_service_rules(services or {}) + _joined_name_rules(services or {})
+            rules += _reserved_namespace_rules(reserved or {})
+            if rules:
+                pages[-1]["allOf"] = rules
     return pages
 
 
@@ -604,6 +659,7 @@ def template_entity(
     *,
     taken: TakenHosts | None = None,
     services: TakenServices | None = None,
+    reserved: ReservedNamespaces | None = None,
 ) -> dict[str, Any]:
     return {
         "apiVersion": TEMPLATE_API_VERSION,
@@ -622,7 +678,7 @@ def template_entity(
         },
         "spec": {
             "type": "service",
-            "parameters": form_parameters(leaf_schema, environments, taken, services),
+            "parameters": form_parameters(leaf_schema, environments, taken, services, reserved),
             "steps": _steps(repository, target_branch),
             "output": {
                 "links": [
@@ -695,10 +751,17 @@ def template_files(
     *,
     taken: TakenHosts | None = None,
     services: TakenServices | None = None,
+    reserved: ReservedNamespaces | None = None,
 ) -> dict[PurePosixPath, bytes]:
     """The files of backstage/templates/ollama-inference-load/ (paths relative to it)."""
     entity = template_entity(
-        leaf_schema, environments, repository, target_branch, taken=taken, services=services
+        leaf_schema,
+        environments,
+        repository,
+        target_branch,
+        taken=taken,
+        services=services,
+        reserved=reserved,
     )
     return {
         PurePosixPath("template.yaml"): yaml_bytes([entity], "schemas/catalog-leaf.schema.json"),
@@ -757,10 +820,15 @@ def template_tree(
             branch,
             taken=taken_hosts(plans),
             services=taken_services(plans),
+            reserved={name: reserved_namespaces(found) for name, found in environments.items()},
         )
     except TemplateSchemaError as error:
         report.add("schemas/catalog-leaf.schema.json", 0, 0, (), str(error))
         return None
+
+
+# A commit's full name (SHA-1 or SHA-256 object format).
+_COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 def shared_repository(
@@ -769,7 +837,8 @@ def shared_repository(
     """The one repository every environment deploys from, and the branch its PRs target.
 
     The branch is the environments' common targetRevision, or None (the default branch) when
-    they differ or follow HEAD.
+    they differ, follow HEAD, or name a commit (a pull request cannot target one, and a new
+    service's catalog-info.yaml never appears at it). A tag is not told from a branch here.
     """
     listed = list(repositories)
     found = {(repo.host, repo.owner, repo.name) for _, repo in listed}
@@ -778,6 +847,6 @@ def shared_repository(
     revisions = {repo.revision for _, repo in listed}
     branch = revisions.pop() if len(revisions) == 1 else None
     first = listed[0][1]
-    if branch in (None, "HEAD"):
+    if branch in (None, "HEAD") or _COMMIT.fullmatch(branch or ""):
         return Repository(first.host, first.owner, first.name, "HEAD"), None
     return Repository(first.host, first.owner, first.name, branch), branch

@@ -329,6 +329,12 @@ class RegistryClient:
             )
         return parse_config_facts(response.body)
 
+    def _note_blob_origin(self, registry: tuple[str, str], url: str, ollama_blob: bool) -> None:
+        """Where a blob was served from, when not the registry's own origin (blob_origins)."""
+        if ollama_blob and _origin(url) != registry:
+            with self._origins_lock:
+                self.blob_origins.setdefault(registry, set()).add(_origin(url))
+
     def _get(
         self,
         url: str,
@@ -357,9 +363,7 @@ class RegistryClient:
             response = self._send_with_retries(url, headers, max_body, what)
             if response.status == 200:
                 if (onward := hops.served(url, response)) is None:
-                    if ollama_blob and _origin(url) != origin:
-                        with self._origins_lock:
-                            self.blob_origins.setdefault(origin, set()).add(_origin(url))
+                    self._note_blob_origin(origin, url, ollama_blob)
                     return response
                 url = onward
                 continue
