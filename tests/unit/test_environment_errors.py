@@ -79,6 +79,30 @@ def test_render_exits_1_naming_the_path_and_changes_nothing(
     assert leftovers(root) == []
 
 
+def test_a_full_disk_while_a_file_is_written_names_that_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """os.write's ENOSPC names no file: the message named the first output ("cannot write
+    generated") whatever file filled the disk (review)."""
+    make_catalog(tmp_path, {"dev/ml/svc.yaml": leaf()})
+    real_write = os.write
+
+    def full(descriptor: int, data: Any) -> int:
+        if b"Helm values of service" in bytes(data)[:400]:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(descriptor, data)
+
+    monkeypatch.setattr(os, "write", full)
+    outcome = run_cli(tmp_path, "render", "--no-cache")
+    monkeypatch.undo()
+    assert outcome.code == 1, outcome.stderr
+    message = outcome.stderr.strip().splitlines()[-1]
+    match = re.fullmatch(r"catalog-gen: cannot write (\S+): No space left on device", message)
+    assert match is not None, message
+    assert match.group(1).endswith("/dev/ml/svc/values.yaml"), message
+    assert leftovers(tmp_path) == []
+
+
 @pytest.mark.parametrize("code", [errno.EROFS, errno.ENOSPC, errno.EACCES])
 @pytest.mark.parametrize(
     "command",

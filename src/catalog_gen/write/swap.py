@@ -450,6 +450,14 @@ def _remove_journals(steps: Sequence[Step]) -> None:
         remove(journal_path(step.target))
 
 
+def named(error: OSError, path: str | os.PathLike[str]) -> OSError:
+    """error, given path when it names no file (ENOSPC from a write, EIO from fsync): the
+    message then names the file that failed, not the output it belongs to (review)."""
+    if error.filename is None:
+        error.filename = os.fspath(path)
+    return error
+
+
 def _write_journals(steps: Sequence[Step]) -> None:
     body = json.dumps(
         {"version": JOURNAL_VERSION, "steps": [step.to_data() for step in steps]}, indent=2
@@ -460,6 +468,8 @@ def _write_journals(steps: Sequence[Step]) -> None:
         try:
             os.write(descriptor, body)
             os.fsync(descriptor)
+        except OSError as error:
+            raise named(error, temporary) from None
         finally:
             os.close(descriptor)
         rename(temporary, journal)

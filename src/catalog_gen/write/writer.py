@@ -78,6 +78,7 @@ from catalog_gen.write.swap import (
     copy_prefix,
     journal_problem,
     journal_temporary,
+    named,
     pending,
     recover,
     remove,
@@ -760,6 +761,8 @@ def _write_file(path: str | Path, content: bytes) -> os.stat_result:
         while view:
             view = view[os.write(descriptor, view) :]
         return os.fstat(descriptor)
+    except OSError as error:
+        raise named(error, path) from None
     finally:
         os.close(descriptor)
 
