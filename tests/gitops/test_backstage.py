@@ -336,7 +336,14 @@ def test_environments_on_several_repositories_cannot_share_one_template(rendered
 
 @pytest.mark.parametrize(
     ("revision", "branch"),
-    [("main", "main"), ("release-1", "release-1"), ("HEAD", None), ("3f2a" * 10, None)],
+    [
+        ("main", "main"),
+        ("release-1", "release-1"),
+        ("HEAD", None),
+        ("3f2a" * 10, None),
+        ("3F2A" * 10, None),
+        ("9d921f6", None),
+    ],
 )
 def test_the_templates_pull_request_targets_a_branch_never_a_commit(
     revision: str, branch: str | None

@@ -684,6 +684,30 @@ def test_every_ingress_host_gets_the_environments_tls_secret(
     assert service.chart_values["ingress"]["tls"] == tls
 
 
+def test_an_ingress_only_chart_values_give_gets_the_environments_settings(tmp_path: Path) -> None:
+    """A leaf that is not exposed, whose chartValues turn an Ingress on with hosts: the
+    environment's TLS Secret, class and annotations, as an exposed leaf's Ingress gets them
+    (review: plain HTTP, the default class, no read timeout)."""
+    environment = INGRESS_ENVIRONMENT.replace(
+        "tlsSecretName: dev-tls}", 'tlsSecretName: dev-tls, annotations: {t: "600"}}'
+    )
+    body = (
+        "model: phi\nchartValues: {ingress: {enabled: true, hosts: [{host: b.dev.example.com}]}}\n"
+    )
+    result, report = plan(
+        tmp_path, {"environments/dev.yaml": environment, "dev/ml/svc.yaml": leaf(body)}
+    )
+    assert report.ok, report.format_text()
+    (service,) = result.plans
+    assert service.chart_values["ingress"] == {
+        "enabled": True,
+        "hosts": [{"host": "b.dev.example.com"}],
+        "className": "nginx",
+        "annotations": {"t": "600"},
+        "tls": [{"secretName": "dev-tls", "hosts": ["b.dev.example.com"]}],
+    }
+
+
 def test_the_environments_ingress_annotations_reach_every_ingress(tmp_path: Path) -> None:
     """ingress.annotations of the environment (a read timeout for every service), under the
     leaf's chartValues.ingress.annotations, key by key."""

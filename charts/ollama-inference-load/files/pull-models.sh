@@ -578,14 +578,15 @@ SEEN_IDS=
 while IFS="$OIL_TAB" read -r name display digest insecure _kind manifest <&3; do
 	[ -n "$name" ] || continue
 	TOTAL=$((TOTAL + 1))
+	# Without a server (its exit said once) a model is not tried: it fails, named below.
+	if [ -z "$SERVER_PID" ] || server_exited; then
+		FAILED="$FAILED $name"
+		continue
+	fi
 	if ensure_model "$name" "$display" "$digest" "$insecure" "$manifest"; then
 		note_model_id "$name" "$em_have" || FAILED="$FAILED $name"
 	else
 		FAILED="$FAILED $name"
-	fi
-	# Without a server every later model fails too, each for a refused connection.
-	if [ -z "$SERVER_PID" ] || server_exited; then
-		break
 	fi
 done 3<<EOF
 $OIL_PLAN_M
@@ -601,6 +602,10 @@ DERIVED=0
 while IFS="$OIL_TAB" read -r name _display modelfile _root _kind <&3; do
 	[ -n "$name" ] || continue
 	DERIVED=$((DERIVED + 1))
+	if [ -z "$SERVER_PID" ] || server_exited; then
+		FAILED="$FAILED $name"
+		continue
+	fi
 	create_derived "$name" "$modelfile" || FAILED="$FAILED $name"
 done 3<<EOF
 $OIL_PLAN_D

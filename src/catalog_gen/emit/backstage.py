@@ -827,8 +827,9 @@ def template_tree(
         return None
 
 
-# A commit's full name (SHA-1 or SHA-256 object format).
-_COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+# A commit's name, whole or cut, in either case: what Argo CD reads as a commit SHA (a revision of
+# 7 hex digits or more), SHA-256 object names included.
+_COMMIT = re.compile(r"[0-9A-Fa-f]{7,64}")
 
 
 def shared_repository(

@@ -196,29 +196,43 @@ def _autoscaling_engine(leaf: CatalogLeaf, environment: Environment) -> dict[str
 
 
 def chart_values(inputs: MergeInputs) -> dict[str, Any]:
-    """Layer 6: the leaf's chartValues, as written; hosts they give an Ingress keep the
-    environment's TLS Secret, as the leaf's own hosts do (_ingress_tls)."""
+    """Layer 6: the leaf's chartValues, as written; an Ingress they give hosts keeps the
+    environment's Ingress settings (_ingress_settings)."""
     values = dict(inputs.leaf.chart_values or {})
-    tls = _ingress_tls(inputs.exposure, values.get("ingress"))
-    if tls is not None:
-        values["ingress"] = {**values["ingress"], "tls": tls}
+    ingress = values.get("ingress")
+    if is_mapping(ingress):
+        settings = _ingress_settings(inputs.environment, inputs.exposure, ingress)
+        values["ingress"] = overlay(settings, ingress) if settings else ingress
     return values
 
 
-def _ingress_tls(exposure: Exposure, ingress: Any) -> list[dict[str, Any]] | None:
-    """The environment's `ingress.tlsSecretName` over every host of chartValues.ingress.hosts
-    where those replace the leaf's hosts and chartValues leave ingress.tls alone (the Secret is
-    "the TLS Secret of every host": a host left out is served with the controller's default
-    certificate, and plain HTTP, review); None otherwise."""
-    if not exposure.tls_secret_name or exposure.routing != "ingress" or not is_mapping(ingress):
-        return None
+def _ingress_settings(
+    environment: Environment, exposure: Exposure, ingress: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What the environment gives an Ingress whose hosts a leaf's chartValues set (routing
+    `ingress`), under those chartValues: its tlsSecretName over every one of those hosts ("the
+    TLS Secret of every host": a host left out was served with the controller's default
+    certificate, and plain HTTP, review), and where the leaf itself is not exposed (no layer 5
+    Ingress settings then) its className and annotations too. Nothing where chartValues set
+    ingress.tls themselves, or give no hosts."""
+    settings = environment.ingress
+    if environment.routing != "ingress" or settings is None:
+        return {}
     hosts = ingress.get("hosts")
-    if "tls" in ingress or not isinstance(hosts, list):
-        return None
+    if not isinstance(hosts, list):
+        return {}
+    found: dict[str, Any] = {}
     names = [
         item["host"] for item in hosts if is_mapping(item) and isinstance(item.get("host"), str)
     ]
-    return [{"secretName": exposure.tls_secret_name, "hosts": names}] if names else None
+    if settings.tls_secret_name and names and "tls" not in ingress:
+        found["tls"] = [{"secretName": settings.tls_secret_name, "hosts": names}]
+    if not exposure.enabled:
+        if settings.class_name:
+            found["className"] = settings.class_name
+        if settings.annotations:
+            found["annotations"] = dict(settings.annotations)
+    return found
 
 
 Layer = Callable[[MergeInputs], dict[str, Any]]
