@@ -263,26 +263,34 @@ def test_a_claim_a_lock_update_resizes_is_marked_as_refused_in_place(
         assert "1 service has changes the cluster refuses in place, or that delete" in run.err
 
 
+def dev_does_not_prune(repo: Path) -> None:
+    """Commit dev's argocd.syncPolicy.prune: false (prod's, as shipped)."""
+    environment = repo / "catalog" / "environments" / "dev.yaml"
+    text = environment.read_text(encoding="utf-8")
+    assert "    prune: true\n" in text
+    environment.write_text(text.replace("    prune: true\n", "    prune: false\n"), "utf-8")
+    git(repo, "commit", "--quiet", "-am", "dev does not prune")
+
+
+PHI_LEFT_RUNNING = (
+    "! Deployment/ml-workloads/ollama-phi: no longer rendered, but Argo CD does not prune in "
+    "dev (argocd.syncPolicy.prune: false): it stays in the cluster, running, until deleted "
+    "by hand\n"
+)
+
+
 def test_an_object_left_running_where_argo_cd_does_not_prune_is_marked(
     repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Where argocd.syncPolicy.prune is off (prod as shipped), an object the chart stops
     rendering stays in the cluster: the comment said removed (a Deployment replaced by a
     StatefulSet keeps its GPUs)."""
-    environment = repo / "catalog" / "environments" / "dev.yaml"
-    text = environment.read_text(encoding="utf-8")
-    assert "    prune: true\n" in text
-    environment.write_text(text.replace("    prune: true\n", "    prune: false\n"), "utf-8")
-    git(repo, "commit", "--quiet", "-am", "dev does not prune")
+    dev_does_not_prune(repo)
     phi = repo / "catalog" / f"{PHI}.yaml"
     phi.write_text(phi.read_text(encoding="utf-8") + "cache: {mode: perReplica}\n", "utf-8")
     run = diff(monkeypatch, capsys, "--base", "main")
     assert run.code == 0, run.err
-    assert (
-        "! Deployment/ml-workloads/ollama-phi: no longer rendered, but Argo CD does not prune in "
-        "dev (argocd.syncPolicy.prune: false): it stays in the cluster, running, until deleted "
-        "by hand\n"
-    ) in run.out
+    assert PHI_LEFT_RUNNING in run.out
 
 
 def test_a_removed_service_left_running_where_argo_cd_does_not_prune_is_marked(
@@ -291,18 +299,11 @@ def test_a_removed_service_left_running_where_argo_cd_does_not_prune_is_marked(
     """A leaf removed (or moved away) deletes its Application, which keeps its objects where
     the environment does not prune (preserveResourcesOnDeletion): the comment said removed
     (review)."""
-    environment = repo / "catalog" / "environments" / "dev.yaml"
-    text = environment.read_text(encoding="utf-8")
-    environment.write_text(text.replace("    prune: true\n", "    prune: false\n"), "utf-8")
-    git(repo, "commit", "--quiet", "-am", "dev does not prune")
+    dev_does_not_prune(repo)
     git(repo, "rm", "--quiet", f"catalog/{PHI}.yaml")
     run = diff(monkeypatch, capsys, "--base", "main")
     assert run.code == 0, run.err
-    assert (
-        "! Deployment/ml-workloads/ollama-phi: no longer rendered, but Argo CD does not prune in "
-        "dev (argocd.syncPolicy.prune: false): it stays in the cluster, running, until deleted "
-        "by hand\n"
-    ) in run.out, run.out[:3000]
+    assert PHI_LEFT_RUNNING in run.out, run.out[:3000]
 
 
 def test_the_kept_scripts_configmap_is_not_marked_left_running(
@@ -311,10 +312,7 @@ def test_the_kept_scripts_configmap_is_not_marked_left_running(
     """The scripts ConfigMap is named by its content and says Prune=false itself (the pods of
     the previous revision still mount it): where the environment does not prune, its rename is
     the chart's design, not an object left behind by surprise, so it is not marked."""
-    environment = repo / "catalog" / "environments" / "dev.yaml"
-    text = environment.read_text(encoding="utf-8")
-    environment.write_text(text.replace("    prune: true\n", "    prune: false\n"), "utf-8")
-    git(repo, "commit", "--quiet", "-am", "dev does not prune")
+    dev_does_not_prune(repo)
     script = repo / "charts" / "ollama-inference-load" / "files" / "lib.sh"
     script.write_text(script.read_text(encoding="utf-8") + "# a new line: a new ConfigMap\n")
     run = diff(monkeypatch, capsys, "--base", "main")

@@ -171,24 +171,14 @@ func isEmpty(document []byte) bool {
 }
 
 func (target cluster) validateDocument(document []byte) (Result, error) {
-	var header struct {
-		APIVersion string `json:"apiVersion"`
-		Kind       string `json:"kind"`
-		Metadata   struct {
-			Name string `json:"name"`
-		} `json:"metadata"`
-	}
-	if err := sigsyaml.Unmarshal(document, &header); err != nil {
+	header, err := readHeader(document)
+	if err != nil {
 		return Result{}, err
 	}
 	result := Result{APIVersion: header.APIVersion, Kind: header.Kind, Name: header.Metadata.Name}
 	result.Errors, result.Operation = []string{}, "create"
-	key, err := keyOf(document, target.namespace)
-	if err != nil {
-		return Result{}, err
-	}
-	previous, upgraded := target.previous[key]
-	upgraded = upgraded && !isHook(document)
+	previous, upgraded := target.previous[header.key(target.namespace)]
+	upgraded = upgraded && !header.isHook()
 	if upgraded {
 		result.Operation = "update"
 	}

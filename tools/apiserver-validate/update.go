@@ -39,34 +39,35 @@ type objectKey struct {
 	group, kind, namespace, name string
 }
 
-// keyOf: document's key, its namespace namespace when it names none.
-func keyOf(document []byte, namespace string) (objectKey, error) {
-	var header struct {
-		APIVersion string `json:"apiVersion"`
-		Kind       string `json:"kind"`
-		Metadata   struct {
-			Name      string `json:"name"`
-			Namespace string `json:"namespace"`
-		} `json:"metadata"`
-	}
-	if err := sigsyaml.Unmarshal(document, &header); err != nil {
-		return objectKey{}, err
-	}
-	group := schema.FromAPIVersionAndKind(header.APIVersion, header.Kind).Group
-	if header.Metadata.Namespace != "" {
-		namespace = header.Metadata.Namespace
-	}
-	return objectKey{group, header.Kind, namespace, header.Metadata.Name}, nil
+// header: what a document says it is, read once per document.
+type header struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Metadata   struct {
+		Name        string            `json:"name"`
+		Namespace   string            `json:"namespace"`
+		Annotations map[string]string `json:"annotations"`
+	} `json:"metadata"`
 }
 
-// isHook: a Helm hook's document (helm.sh/hook set).
-func isHook(document []byte) bool {
-	var header struct {
-		Metadata struct {
-			Annotations map[string]string `json:"annotations"`
-		} `json:"metadata"`
+func readHeader(document []byte) (header, error) {
+	var found header
+	err := sigsyaml.Unmarshal(document, &found)
+	return found, err
+}
+
+// key: the object's key, in namespace when it names none.
+func (h header) key(namespace string) objectKey {
+	if h.Metadata.Namespace != "" {
+		namespace = h.Metadata.Namespace
 	}
-	return sigsyaml.Unmarshal(document, &header) == nil && header.Metadata.Annotations["helm.sh/hook"] != ""
+	group := schema.FromAPIVersionAndKind(h.APIVersion, h.Kind).Group
+	return objectKey{group, h.Kind, namespace, h.Metadata.Name}
+}
+
+// isHook: a Helm hook (helm.sh/hook set).
+func (h header) isHook() bool {
+	return h.Metadata.Annotations["helm.sh/hook"] != ""
 }
 
 // readPrevious: the documents of the previous render in file, by key.
@@ -86,14 +87,16 @@ func readPrevious(file, namespace string) (map[objectKey][]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		if isEmpty(document) || isHook(document) {
+		if isEmpty(document) {
 			continue
 		}
-		key, err := keyOf(document, namespace)
+		found, err := readHeader(document)
 		if err != nil {
 			return nil, err
 		}
-		previous[key] = document
+		if !found.isHook() {
+			previous[found.key(namespace)] = document
+		}
 	}
 }
 

@@ -401,27 +401,21 @@ def report_schema_errors(
             continue
         if helm_cannot_hold(error.instance) and set_by(from_leaf, parts):
             continue  # check_helm_numbers said so at the leaf already: one problem, not two
-        if "propertyNames" in error.absolute_schema_path and isinstance(error.instance, str):
-            # The key is what is judged: at the key, which names it (the path stops at its map).
-            key_parts = (*parts, error.instance)
-            place_chart_value(
-                document,
-                from_leaf,
-                key_parts,
-                report,
-                f"chart value {_dotted(parts)}: key {_message(error)}",
-                at_key=True,
-                origins=origins,
-            )
-            continue
+        where, message, at_key = _worded(error)
         place_chart_value(
-            document,
-            from_leaf,
-            parts,
-            report,
-            f"chart value {_dotted(parts) or '(root)'}: {_message(error)}",
-            origins=origins,
+            document, from_leaf, where, report, message, at_key=at_key, origins=origins
         )
+
+
+def _worded(error: jsonschema.ValidationError) -> tuple[tuple[str | int, ...], str, bool]:
+    """Where a chart schema error is, its message, and whether that place is a key: a rule on
+    keys (propertyNames) judges the key, so it is placed at the key, which names it (the
+    error's path stops at its mapping)."""
+    parts = tuple(error.absolute_path)
+    if "propertyNames" in error.absolute_schema_path and isinstance(error.instance, str):
+        message = f"chart value {_dotted(parts)}: key {_message(error)}"
+        return (*parts, error.instance), message, True
+    return parts, f"chart value {_dotted(parts) or '(root)'}: {_message(error)}", False
 
 
 def report_environment_values(
@@ -432,13 +426,10 @@ def report_environment_values(
     path in the file as in the values (its ingress.annotations). False when one is refused."""
     errors = _leaves(chart.errors(chart.effective(values)))
     for error in errors:
-        parts = tuple(error.absolute_path)
-        if "propertyNames" in error.absolute_schema_path and isinstance(error.instance, str):
-            message = f"chart value {_dotted(parts)}: key {_message(error)}"
-            document.add(report, (*parts, error.instance), message, at_key=True)
-        else:
-            message = f"chart value {_dotted(parts) or '(root)'}: {_message(error)}"
-            document.add(report, document.first_present([parts, parts[:-1], ()]), message)
+        where, message, at_key = _worded(error)
+        if not at_key:
+            where = document.first_present([where, where[:-1], ()])
+        document.add(report, where, message, at_key=at_key)
     return not errors
 
 
