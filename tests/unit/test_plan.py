@@ -706,6 +706,17 @@ def test_an_ingress_only_chart_values_give_gets_the_environments_settings(tmp_pa
         "annotations": {"t": "600"},
         "tls": [{"secretName": "dev-tls", "hosts": ["b.dev.example.com"]}],
     }
+    # Hosts of an Ingress left off: nothing of the environment's is added to them.
+    off = body.replace("enabled: true, ", "")
+    result, report = plan(
+        tmp_path / "off", {"environments/dev.yaml": environment, "dev/ml/svc.yaml": leaf(off)}
+    )
+    assert report.ok, report.format_text()
+    (service,) = result.plans
+    assert service.chart_values["ingress"] == {
+        "enabled": False,
+        "hosts": [{"host": "b.dev.example.com"}],
+    }
 
 
 def test_the_environments_ingress_annotations_reach_every_ingress(tmp_path: Path) -> None:

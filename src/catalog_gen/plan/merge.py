@@ -214,13 +214,13 @@ def _ingress_settings(
     TLS Secret of every host": a host left out was served with the controller's default
     certificate, and plain HTTP, review), and where the leaf itself is not exposed (no layer 5
     Ingress settings then) its className and annotations too. Nothing where chartValues set
-    ingress.tls themselves, or give no hosts."""
+    ingress.tls themselves, give no hosts, or leave the Ingress off."""
     settings = environment.ingress
     if environment.routing != "ingress" or settings is None:
         return {}
     hosts = ingress.get("hosts")
-    if not isinstance(hosts, list):
-        return {}
+    if not isinstance(hosts, list) or ingress.get("enabled", exposure.enabled) is not True:
+        return {}  # no hosts of chartValues', or no Ingress rendered
     found: dict[str, Any] = {}
     names = [
         item["host"] for item in hosts if is_mapping(item) and isinstance(item.get("host"), str)
